@@ -1,0 +1,12 @@
+"""paritybench: paired training arms that show why one model trains differently
+in two frameworks (or on two machines), with the evidence in a JSON artifact.
+
+Importing this package imports no ML framework: numerics flags must be set in the
+environment before JAX, TensorFlow or torch load (see ``paritybench.flags``).
+"""
+
+__version__ = "0.1.0"
+
+# Artifact schema version: bump the major when a reader of the old format would
+# misread the new one (compare refuses across majors).
+SCHEMA_VERSION = "1.0"

@@ -1,0 +1,74 @@
+"""What every arm takes and returns.
+
+An arm trains the model from given initial weights on one data window and
+returns per-step curves and its final weights. The runner reaches every arm
+through ``ArmSpec`` and never branches on arm names.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from ..model import Weights
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """What a training run needs besides weights and data."""
+
+    steps: int
+    lr: float
+
+
+@dataclass
+class ArmResult:
+    """One arm's outcome on one (seed, window).
+
+    ``curves`` lists are indexed by step: ``loss``, ``accuracy``, ``correct`` and
+    ``nonfinite`` have steps+1 entries (index k = the weights after k updates);
+    ``grad_norm`` has ``steps`` entries (the gradient applied by update k+1).
+    """
+
+    curves: dict[str, list]
+    final_weights: Weights
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ArmSpec:
+    """An arm: its interface name, what it trains, and where it runs.
+
+    ``process`` names the process the arm must run in: ``"main"`` for arms
+    trained in the harness's own process (JAX, NumPy), ``"keras-<backend>"``
+    for a Keras backend, fixed at import, hence one subprocess per backend.
+    ``train`` is set for main-process arms; Keras arms are trained by
+    ``paritybench.keras_worker``.
+    """
+
+    name: str
+    description: str
+    process: str
+    loss: str
+    train: Callable[[Weights, np.ndarray, np.ndarray, TrainSpec], ArmResult] | None = None
+    requires: tuple[str, ...] = ()
+
+
+def weights_nonfinite(weights: Weights) -> bool:
+    return not all(bool(np.all(np.isfinite(v))) for v in weights.values())
+
+
+def grad_norm_from_update(before: Weights, after: Weights, lr: float) -> float:
+    """||w_{k+1} - w_k|| / lr: the norm of the gradient plain SGD applied.
+
+    Used where the framework does not hand us its gradient (Keras ``fit``);
+    exact up to the float32 rounding of the update itself.
+    """
+    total = 0.0
+    for k in before:
+        d = np.asarray(after[k], np.float64) - np.asarray(before[k], np.float64)
+        total += float(np.sum(d * d))
+    return math.sqrt(total) / lr if math.isfinite(total) else float("nan")

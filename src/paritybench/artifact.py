@@ -1,0 +1,112 @@
+"""The JSON artifact: schema, atomic writing, reading and validation."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from . import SCHEMA_VERSION
+from .errors import ParityError
+
+
+def schema() -> dict:
+    """The JSON Schema shipped in the package (``schema/artifact.schema.json``)."""
+    return json.loads((resources.files("paritybench") / "schema" / "artifact.schema.json").read_text())
+
+
+def num(x: float) -> float | str:
+    """A float for JSON: non-finite values become "nan", "inf" or "-inf"."""
+    x = float(x)
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return x
+
+
+def unnum(x: float | str | None) -> float:
+    """Inverse of ``num``."""
+    if x is None:
+        return float("nan")
+    return float(x)
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes | None = None, writer=None) -> Path:
+    """Write to a temp file in the target folder, fsync, then rename over ``path``.
+
+    A reader (or a killed run) never sees a partial file: either the old state or
+    the complete new one. Pass ``data`` or a ``writer(fileobj)`` callable.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            if writer is not None:
+                writer(fh)
+            else:
+                fh.write(data or b"")
+            fh.flush()
+            os.fsync(fh.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; results are for sharing
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def write_artifact(path: str | os.PathLike, artifact: dict[str, Any], validate_first: bool = True) -> Path:
+    """Validate, then write atomically. An invalid artifact is never written."""
+    if validate_first:
+        errors = validation_errors(artifact)
+        if errors:
+            raise ParityError(f"refusing to write an invalid artifact ({errors[0]}): this is a bug, report it",
+                              exit_code=3)
+    data = json.dumps(artifact, indent=1, allow_nan=False).encode() + b"\n"
+    return atomic_write_bytes(path, data)
+
+
+def read_artifact(path: str | os.PathLike) -> dict[str, Any]:
+    p = Path(path)
+    if not p.is_file():
+        raise ParityError(f"artifact {p} does not exist: pass the path of a paritybench JSON artifact")
+    try:
+        return json.loads(p.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ParityError(f"artifact {p} is not valid JSON ({exc}): it is damaged; re-run to regenerate it") from None
+
+
+def validation_errors(artifact: Any) -> list[str]:
+    """Schema violations as readable lines (empty when valid)."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(schema(), format_checker=jsonschema.FormatChecker())
+    out = []
+    for err in sorted(validator.iter_errors(artifact), key=lambda e: list(e.absolute_path)):
+        where = "/".join(str(p) for p in err.absolute_path) or "(top level)"
+        out.append(f"{where}: {err.message}")
+    if isinstance(artifact, dict) and isinstance(artifact.get("schema_version"), str):
+        major = artifact["schema_version"].split(".")[0]
+        if major != SCHEMA_VERSION.split(".")[0]:
+            out.append(f"schema_version: {artifact['schema_version']} has major {major}, this paritybench "
+                       f"reads major {SCHEMA_VERSION.split('.')[0]}")
+    return out
+
+
+def validate_file(path: str | os.PathLike) -> dict[str, Any]:
+    """Read and validate; raise ParityError naming the first problem."""
+    artifact = read_artifact(path)
+    errors = validation_errors(artifact)
+    if errors:
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise ParityError(f"artifact {path} is invalid: {errors[0]}{more}", exit_code=1)
+    return artifact

@@ -1,0 +1,226 @@
+"""The ``paritybench`` command.
+
+Framework imports happen only after the numerics flags are in the environment:
+this module imports none at load time, and each command imports what it needs
+after ``flags.apply``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+from pathlib import Path
+
+from . import __version__
+from .config import DEFAULT_LR, DEFAULT_N, DEFAULT_STEPS, RunConfig, parse_int_list
+from .errors import ParityError
+from .flags import NumericsOptions
+
+DEFAULT_RESULTS = Path("results") / "runs"
+
+
+def _add_experiment_args(p: argparse.ArgumentParser, seeds_default: str = "0", windows_default: str = "0"):
+    p.add_argument("--seeds", default=seeds_default, help="seeds: 0,3 or 0-9 (default %(default)s)")
+    p.add_argument("--windows", default=windows_default,
+                   help="window starts into x_train: 0,2000 or 0:10000:1000 (default %(default)s)")
+    p.add_argument("--n", type=int, default=DEFAULT_N, help="samples per window (default %(default)s)")
+    p.add_argument("--arms", default="", help="comma-separated arm names (default: every arm)")
+    p.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="full-batch SGD steps (default %(default)s)")
+    p.add_argument("--lr", type=float, default=DEFAULT_LR, help="learning rate (default %(default)s)")
+    p.add_argument("--normalize", action="store_true", help="scale pixels to [0, 1] (the seed used raw 0-255)")
+    p.add_argument("--data", default=None, help="a Keras-format mnist.npz (default: the bundled slice)")
+    p.add_argument("--data-sha256", default=None, help="refuse --data unless its sha256 is this")
+    p.add_argument("--threefry-partitionable", action="store_true",
+                   help="draw initial weights with JAX's new threefry (the seed used the old one)")
+    p.add_argument("--onednn", choices=("on", "off", "default"), default="default",
+                   help="TensorFlow oneDNN kernels (changes rounding on CPUs with AVX-512)")
+    p.add_argument("--threads", type=int, default=None, help="cap intra-op threads of every framework")
+    p.add_argument("--no-deterministic", action="store_true", help="leave the frameworks' determinism flags off")
+    p.add_argument("--out", default=None, help="artifact path (default results/runs/<time>-<config>.json)")
+
+
+def _config_from(args, swap: bool = True) -> RunConfig:
+    from .arms_names import ARM_NAMES
+
+    arms = tuple(a.strip() for a in args.arms.split(",") if a.strip())
+    unknown = [a for a in arms if a not in ARM_NAMES]
+    if unknown:
+        raise ParityError(f"unknown arm {', '.join(unknown)}: valid arms are {', '.join(ARM_NAMES)}")
+    if args.steps < 1:
+        raise ParityError(f"--steps {args.steps}: must be at least 1")
+    if not args.lr > 0:
+        raise ParityError(f"--lr {args.lr}: must be a positive number")
+    if args.n < 1:
+        raise ParityError(f"--n {args.n}: must be at least 1")
+    if args.threads is not None and args.threads < 1:
+        raise ParityError(f"--threads {args.threads}: must be at least 1")
+    return RunConfig(
+        seeds=parse_int_list(args.seeds, "seeds"), windows=parse_int_list(args.windows, "windows"),
+        n=args.n, steps=args.steps, lr=args.lr, normalize=args.normalize,
+        arms=arms or ARM_NAMES, threefry_partitionable=args.threefry_partitionable,
+        data_path=str(Path(args.data).resolve()) if args.data else None, data_sha256=args.data_sha256,
+        numerics=NumericsOptions(deterministic=not args.no_deterministic,
+                                 onednn={"on": True, "off": False}.get(args.onednn),
+                                 threads=args.threads),
+        swap=swap,
+    )
+
+
+def default_out(cfg: RunConfig, folder: Path = DEFAULT_RESULTS) -> Path:
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = folder / f"{stamp}-{cfg.short_hash()}.json"
+    i = 2
+    while path.exists():  # results are never overwritten
+        path = folder / f"{stamp}-{cfg.short_hash()}-{i}.json"
+        i += 1
+    return path
+
+
+def _check_out(path: Path) -> None:
+    if path.exists():
+        raise ParityError(f"{path} already exists: results are never overwritten; choose another --out")
+    if path.suffix != ".json":
+        raise ParityError(f"--out {path}: the artifact is JSON; give a path ending in .json")
+
+
+class RichProgress:
+    def __init__(self, console):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.p = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                          TimeRemainingColumn(), console=console, transient=True)
+        self.task = None
+
+    def start(self, total):
+        self.p.start()
+        self.task = self.p.add_task("training", total=total)
+
+    def advance(self, label):
+        self.p.update(self.task, advance=1, description=label)
+
+    def note(self, text):
+        self.p.console.print(text)
+
+    def stop(self):
+        self.p.stop()
+
+
+def cmd_run(args, console) -> int:
+    from . import flags
+
+    cfg = _config_from(args)
+    out = Path(args.out) if args.out else default_out(cfg)
+    _check_out(out)
+    flags.apply(cfg.numerics)
+    from . import report_table, runner
+    from .artifact import write_artifact
+    from .model import save_weights_npz
+    from .artifact import atomic_write_bytes
+
+    prog = RichProgress(console)
+    try:
+        result = runner.run(cfg, prog)
+    finally:
+        prog.stop()
+    weights_path = out.with_suffix(".weights.npz")
+    if result.finals and not args.no_weights:
+        groups = {f"{a}/s{s}/w{w}": v for (a, s, w), v in result.finals.items()}
+        atomic_write_bytes(weights_path, writer=lambda fh: _savez(fh, groups))
+    artifact = runner.build_artifact(cfg, result, "run",
+                                     weights_path.name if result.finals and not args.no_weights else None)
+    write_artifact(out, artifact)
+    report_table.print_run_table(console, artifact)
+    console.print(f"artifact: {out}")
+    if result.finals and not args.no_weights:
+        console.print(f"final weights: {weights_path}")
+    return 0
+
+
+def _savez(fh, groups):
+    import numpy as np
+
+    np.savez(fh, **{f"{p}/{k}": v for p, w in groups.items() for k, v in w.items()})
+
+
+def cmd_validate(args, console) -> int:
+    from .artifact import validate_file
+
+    for path in args.files:
+        a = validate_file(path)
+        console.print(f"{path}: valid (schema {a['schema_version']}, {len(a['runs'])} runs)")
+    return 0
+
+
+def cmd_data_fetch(args, console) -> int:
+    from .data import fetch, load_mnist
+
+    path = fetch(args.cache_dir)
+    ds = load_mnist(path)
+    console.print(f"{path}: sha256 {ds.sha256}, {ds.x_train.shape[0]} training images")
+    return 0
+
+
+def cmd_env(args, console) -> int:
+    import json
+
+    from . import environment, flags
+
+    opts = NumericsOptions()
+    flags.apply(opts)
+    env = environment.fingerprint()
+    fw = {}
+    for name in ("jax", "tensorflow", "torch"):
+        try:
+            fw[name] = flags.READ_BACK[name](opts)
+        except ImportError as exc:
+            fw[name] = {"not_installed": str(exc)}
+    env["frameworks"] = fw
+    console.print_json(json.dumps(env, default=str))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="paritybench", description=__doc__.splitlines()[0] if __doc__ else "")
+    parser.add_argument("--version", action="version", version=f"paritybench {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="train the arms from one set of initial weights; write an artifact")
+    _add_experiment_args(p)
+    p.add_argument("--no-weights", action="store_true", help="do not keep final weights beside the artifact")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("validate", help="check artifacts against the shipped JSON Schema")
+    p.add_argument("files", nargs="+")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("data", help="datasets")
+    dsub = p.add_subparsers(dest="data_command", required=True)
+    f = dsub.add_parser("fetch", help="download Keras's official mnist.npz and verify its sha256")
+    f.add_argument("--cache-dir", default=None, help="where to keep it (default ~/.cache/paritybench)")
+    f.set_defaults(func=cmd_data_fetch)
+
+    p = sub.add_parser("env", help="print the environment fingerprint and framework numerics settings")
+    p.set_defaults(func=cmd_env)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from rich.console import Console
+
+    # Wide enough for the run table when output is a pipe or a CI log.
+    console = Console(width=None if sys.stdout.isatty() else 120)
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args, console)
+    except ParityError as exc:
+        print(f"paritybench: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("paritybench: interrupted; no artifact was written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

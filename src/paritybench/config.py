@@ -1,0 +1,76 @@
+"""The experiment's configuration: one frozen record, hashed for file names and matching."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+
+from .flags import NumericsOptions
+
+# The seed experiment: these defaults reproduce the original report's figures.
+DEFAULT_N = 1000
+DEFAULT_STEPS = 10
+DEFAULT_LR = 0.01
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What was trained, on what data, under which numerics flags."""
+
+    seeds: tuple[int, ...] = (0,)
+    windows: tuple[int, ...] = (0,)
+    n: int = DEFAULT_N
+    steps: int = DEFAULT_STEPS
+    lr: float = DEFAULT_LR
+    normalize: bool = False
+    arms: tuple[str, ...] = ()
+    threefry_partitionable: bool = False
+    data_path: str | None = None
+    data_sha256: str | None = None
+    numerics: NumericsOptions = field(default_factory=NumericsOptions)
+    swap: bool = True
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["seeds"], d["windows"], d["arms"] = list(self.seeds), list(self.windows), list(self.arms)
+        return d
+
+    def comparable(self) -> dict:
+        """The fields that change what is computed (not where the data file lives)."""
+        d = self.to_dict()
+        for k in ("data_path", "swap", "arms", "seeds", "windows"):
+            d.pop(k)
+        return d
+
+    def short_hash(self) -> str:
+        return hashlib.sha256(json.dumps(self.comparable(), sort_keys=True).encode()).hexdigest()[:8]
+
+
+def parse_int_list(text: str, what: str) -> tuple[int, ...]:
+    """'0,3', '0-9' (inclusive) and 'start:stop:step' (exclusive stop), comma-joined."""
+    from .errors import ParityError
+
+    out: list[int] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        try:
+            if ":" in part:
+                bits = [int(b) for b in part.split(":")]
+                if len(bits) not in (2, 3):
+                    raise ValueError
+                out.extend(range(*bits))
+            elif "-" in part[1:]:
+                a, b = part.split("-", 1)
+                out.extend(range(int(a), int(b) + 1))
+            else:
+                out.append(int(part))
+        except ValueError:
+            raise ParityError(f"--{what} {text!r}: {part!r} is not an integer, a range a-b or "
+                              f"start:stop[:step]; e.g. --{what} 0,3 or 0-9 or 0:10000:1000") from None
+    if not out:
+        raise ParityError(f"--{what} {text!r} names no values: e.g. --{what} 0,3")
+    if any(v < 0 for v in out):
+        raise ParityError(f"--{what} {text!r}: values must be >= 0")
+    return tuple(dict.fromkeys(out))

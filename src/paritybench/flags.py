@@ -1,0 +1,175 @@
+"""Numerics flags: set in the environment *before* any framework is imported,
+then read back after import and recorded as they actually took effect.
+
+This module imports no framework at module level. ``apply`` changes
+``os.environ`` of the current process (and so of every subprocess it starts);
+the ``read_back_*`` functions are called once the framework is loaded.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+
+# Variables that change what a framework computes or how; recorded in every artifact.
+NUMERICS_ENV_VARS = (
+    "XLA_FLAGS", "XLA_PYTHON_CLIENT_PREALLOCATE", "JAX_ENABLE_X64", "JAX_DEFAULT_MATMUL_PRECISION",
+    "JAX_PLATFORMS", "TF_ENABLE_ONEDNN_OPTS", "TF_DETERMINISTIC_OPS", "TF_CUDNN_DETERMINISTIC",
+    "NVIDIA_TF32_OVERRIDE", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "CUBLAS_WORKSPACE_CONFIG", "CUDA_VISIBLE_DEVICES",
+    "KERAS_BACKEND", "PYTHONHASHSEED",
+)
+
+
+@dataclass(frozen=True)
+class NumericsOptions:
+    """Choices that change rounding; each is recorded in the artifact's config.
+
+    ``onednn``: None leaves TensorFlow's default (oneDNN on for x86 CPUs with
+    AVX-512 VNNI and similar), True/False force it. ``threads``: None leaves each
+    framework's default, an int caps intra-op threads (and inter-op to 1).
+    """
+
+    deterministic: bool = True
+    onednn: bool | None = None
+    threads: int | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def env_for(opts: NumericsOptions, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment variables ``opts`` needs, merged over ``base`` (default os.environ)."""
+    env = dict(os.environ if base is None else base)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if opts.deterministic:
+        flags = env.get("XLA_FLAGS", "")
+        if "xla_gpu_deterministic_ops" not in flags:
+            env["XLA_FLAGS"] = (flags + " --xla_gpu_deterministic_ops=true").strip()
+        env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
+        env["JAX_DEFAULT_MATMUL_PRECISION"] = "highest"
+        env["TF_DETERMINISTIC_OPS"] = "1"
+        env["TF_CUDNN_DETERMINISTIC"] = "1"
+        env["NVIDIA_TF32_OVERRIDE"] = "0"  # TF32 off in cuBLAS/cuDNN for TF and others
+        env["CUBLAS_WORKSPACE_CONFIG"] = ":4096:8"  # required by torch deterministic cuBLAS
+        env["PYTHONHASHSEED"] = "0"
+    if opts.onednn is not None:
+        env["TF_ENABLE_ONEDNN_OPTS"] = "1" if opts.onednn else "0"
+    if opts.threads is not None:
+        t = str(int(opts.threads))
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TF_NUM_INTRAOP_THREADS"):
+            env[var] = t
+        env["TF_NUM_INTEROP_THREADS"] = "1"
+        if int(opts.threads) == 1:
+            flags = env.get("XLA_FLAGS", "")
+            if "xla_cpu_multi_thread_eigen" not in flags:
+                env["XLA_FLAGS"] = (flags + " --xla_cpu_multi_thread_eigen=false "
+                                    "intra_op_parallelism_threads=1").strip()
+    return env
+
+
+def apply(opts: NumericsOptions) -> dict[str, str]:
+    """Set ``opts`` in this process's environment; call before importing any framework."""
+    import sys
+
+    loaded = [m for m in ("jax", "tensorflow", "torch", "keras") if m in sys.modules]
+    env = env_for(opts)
+    os.environ.update(env)
+    applied = {k: env[k] for k in NUMERICS_ENV_VARS if k in env}
+    if loaded:
+        applied["_warning"] = f"frameworks already imported before flags were set: {loaded}"
+    return applied
+
+
+def numerics_env_snapshot() -> dict[str, str]:
+    return {k: os.environ[k] for k in NUMERICS_ENV_VARS if k in os.environ}
+
+
+def read_back_jax(opts: NumericsOptions) -> dict:
+    """Configure and read back JAX's numerics settings; warnings for what did not take."""
+    import jax
+
+    out: dict = {"warnings": []}
+    if opts.deterministic:
+        jax.config.update("jax_default_matmul_precision", "highest")
+    out["jax_default_matmul_precision"] = str(jax.config.jax_default_matmul_precision)
+    out["jax_enable_x64"] = bool(jax.config.jax_enable_x64)
+    out["xla_flags"] = os.environ.get("XLA_FLAGS", "")
+    out["devices"] = [str(d) for d in jax.devices()]
+    out["backend"] = jax.default_backend()
+    if opts.deterministic and out["jax_default_matmul_precision"] not in ("highest", "float32",
+                                                                            "Precision.HIGHEST"):
+        out["warnings"].append(f"jax_default_matmul_precision is {out['jax_default_matmul_precision']}")
+    return out
+
+
+def read_back_tensorflow(opts: NumericsOptions) -> dict:
+    import tensorflow as tf
+
+    out: dict = {"warnings": []}
+    if opts.deterministic:
+        try:
+            tf.config.experimental.enable_op_determinism()
+        except Exception as exc:  # recorded, never silent
+            out["warnings"].append(f"enable_op_determinism failed: {exc}")
+        try:
+            tf.config.experimental.enable_tensor_float_32_execution(False)
+        except Exception as exc:
+            out["warnings"].append(f"disabling TF32 failed: {exc}")
+    if opts.threads is not None:
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(int(opts.threads))
+            tf.config.threading.set_inter_op_parallelism_threads(1)
+        except RuntimeError as exc:
+            out["warnings"].append(f"thread counts not set: {exc}")
+    try:
+        from tensorflow.python.framework import config as tfconfig
+
+        out["op_determinism"] = bool(tfconfig.is_op_determinism_enabled())
+    except Exception as exc:
+        out["op_determinism"] = None
+        out["warnings"].append(f"could not read op determinism back: {exc}")
+    out["tensor_float_32"] = bool(tf.config.experimental.tensor_float_32_execution_enabled())
+    out["intra_op_threads"] = tf.config.threading.get_intra_op_parallelism_threads()
+    out["inter_op_threads"] = tf.config.threading.get_inter_op_parallelism_threads()
+    out["onednn_env"] = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "(default)")
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+
+        out["onednn_enabled"] = bool(_pywrap_util_port.IsMklEnabled())
+    except Exception:
+        out["onednn_enabled"] = None
+    out["devices"] = [d.name for d in tf.config.list_logical_devices()]
+    if opts.deterministic and out["op_determinism"] is False:
+        out["warnings"].append("TensorFlow op determinism is off")
+    return out
+
+
+def read_back_torch(opts: NumericsOptions) -> dict:
+    import torch
+
+    out: dict = {"warnings": []}
+    if opts.deterministic:
+        try:
+            torch.use_deterministic_algorithms(True)
+        except Exception as exc:
+            out["warnings"].append(f"use_deterministic_algorithms failed: {exc}")
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+        torch.set_float32_matmul_precision("highest")
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    if opts.threads is not None:
+        torch.set_num_threads(int(opts.threads))
+    out["deterministic_algorithms"] = bool(torch.are_deterministic_algorithms_enabled())
+    out["cudnn_deterministic"] = bool(torch.backends.cudnn.deterministic)
+    out["cudnn_benchmark"] = bool(torch.backends.cudnn.benchmark)
+    out["float32_matmul_precision"] = torch.get_float32_matmul_precision()
+    out["num_threads"] = torch.get_num_threads()
+    out["devices"] = ["cpu"] + [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    if opts.deterministic and not out["deterministic_algorithms"]:
+        out["warnings"].append("torch deterministic algorithms are off")
+    return out
+
+
+READ_BACK = {"jax": read_back_jax, "tensorflow": read_back_tensorflow, "torch": read_back_torch}

@@ -1,0 +1,75 @@
+"""The binary cross-entropy formulations the arms train with, in JAX.
+
+Each takes the model's *logit* z (the value before the sigmoid, shape (n, 1))
+and the 0/1 label y, and returns the per-sample loss (n, 1). The arms average
+it over the batch. Those that work on probabilities compute p = sigmoid(z)
+themselves, exactly as a model with a sigmoid output layer hands p to its loss.
+
+Why they differ, in float32: sigmoid(z) rounds to exactly 1.0 once z > ~16.6
+(1 - 2**-24 is the last float32 below 1) and underflows towards 0 only much
+later, so any loss that only sees p cannot tell a logit of 17 from one of 300.
+- ``naive``: log(1 - p) = log(0) = -inf for a saturated positive sample whose
+  label is 0: the loss is inf and its gradient NaN, which poisons every weight.
+- clip-based (``seed_stable``, ``keras_clip``): clipping p to [eps, 1 - eps]
+  makes the loss finite, but the clip's gradient is exactly zero outside the
+  interval, so every saturated sample stops contributing to learning.
+- ``logits``: log(sigmoid(z)) = log_sigmoid(z) is finite for every z and its
+  gradient sigmoid(z) - y never vanishes for a misclassified sample.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import optax
+
+# Keras's backend.epsilon(): the clip both the JAX and torch backends apply to p.
+KERAS_EPSILON = 1e-7
+
+
+def naive(z: jax.Array, y: jax.Array) -> jax.Array:
+    """The seed's first BCE on sigmoid outputs: -[y log p + (1-y) log(1-p)]."""
+    p = jax.nn.sigmoid(z)
+    return -(y * jnp.log(p) + (1 - y) * jnp.log(1 - p))
+
+
+def seed_stable(z: jax.Array, y: jax.Array) -> jax.Array:
+    """The seed's "stable" BCE, verbatim in behaviour.
+
+    It clips p to [1e-6, 0.9999999] (note the asymmetric bounds), turns p back
+    into a logit, then applies TensorFlow's max-logit form of the logits loss.
+    The clip bounds the recovered logit to about [-13.8, 16.1], and zeroes the
+    gradient of every sample outside it.
+    """
+    y_hat = jax.nn.sigmoid(z)
+    y_hat = jnp.clip(y_hat, 0.000001, 0.9999999)
+    logits = jnp.log(y_hat / (1 - y_hat))
+    max_logit = jnp.clip(logits, 0, None)
+    return logits - logits * y + max_logit + jnp.log(jnp.exp(-max_logit) + jnp.exp(-logits - max_logit))
+
+
+def keras_clip(z: jax.Array, y: jax.Array) -> jax.Array:
+    """Keras 3's probability path (``keras/src/backend/jax/nn.py``), re-written.
+
+    p is clipped to [eps, 1 - eps] with eps = 1e-7, then plain BCE. In float32
+    1 - 1e-7 rounds to 0.99999988 (the clip bites for z > ~15.9); below, the
+    clip bites for z < ~-16.1.
+    """
+    p = jnp.clip(jax.nn.sigmoid(z), KERAS_EPSILON, 1.0 - KERAS_EPSILON)
+    return -(y * jnp.log(p) + (1.0 - y) * jnp.log(1.0 - p))
+
+
+def logits(z: jax.Array, y: jax.Array) -> jax.Array:
+    """BCE from logits (optax): max(z, 0) - z*y + log1p(exp(-|z|)), i.e.
+    -[y log_sigmoid(z) + (1-y) log_sigmoid(-z)], finite and with a live gradient
+    for every z. This is what Keras's TensorFlow backend computes, because its
+    sigmoid output carries the logits (``_keras_logits``) to the loss."""
+    return optax.sigmoid_binary_cross_entropy(z, y)
+
+
+LOSSES = {
+    "naive": naive,
+    "seed_stable": seed_stable,
+    "keras_clip": keras_clip,
+    "logits": logits,
+}

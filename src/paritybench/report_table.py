@@ -1,0 +1,52 @@
+"""The table ``paritybench run`` ends with: the seed's printout, arm by arm."""
+
+from __future__ import annotations
+
+from .arms_names import ARM_NAMES
+
+SWAP_COLUMNS = ("jax", "keras-tensorflow", "reference-f64")
+SWAP_LABEL = {"jax": "jax", "keras-tensorflow": "keras-tf", "reference-f64": "f64"}
+
+
+def _fmt(v, digits=3):
+    if v is None:
+        return "-"
+    if isinstance(v, str):
+        return v
+    return f"{v:.{digits}f}"
+
+
+def print_run_table(console, artifact: dict) -> None:
+    from rich.table import Table
+
+    cfg = artifact["config"]
+    groups: dict[tuple[int, int], list[dict]] = {}
+    for r in artifact["runs"]:
+        groups.setdefault((r["seed"], r["window_start"]), []).append(r)
+    for (seed, start), runs in groups.items():
+        t = Table(title=f"seed {seed}, window {start}:{start + cfg['n']}, {cfg['steps']} steps at lr "
+                        f"{cfg['lr']}, {'x/255' if cfg['normalize'] else 'raw 0-255 pixels'}")
+        t.add_column("arm", no_wrap=True)
+        t.add_column("initial", justify="right")
+        t.add_column("final", justify="right")
+        t.add_column("loss", justify="right")
+        t.add_column("NaN/inf", justify="center", no_wrap=True)
+        for col in SWAP_COLUMNS:
+            t.add_column(f"{SWAP_LABEL[col]} fwd", justify="right")
+        t.add_column("sha256", no_wrap=True)
+        runs = sorted(runs, key=lambda r: ARM_NAMES.index(r["arm"]) if r["arm"] in ARM_NAMES else 99)
+        notes = []
+        for r in runs:
+            if r["status"] != "ok":
+                t.add_row(r["arm"], f"[yellow]{r['status']}[/]", *[""] * (4 + len(SWAP_COLUMNS)))
+                notes.append(f"{r['arm']} {r['status']}: {r.get('reason', '')}")
+                continue
+            flag = f"[red]step {r['first_nonfinite_step']}[/]" if r["any_nonfinite"] else "no"
+            t.add_row(r["arm"], _fmt(r["initial_accuracy"]), _fmt(r["final_accuracy"]),
+                      _fmt(r["final_loss"], 4), flag,
+                      *[_fmt(r["swap"].get(c)) for c in SWAP_COLUMNS], r["final_weights_sha256"][:8])
+        console.print(t)
+        console.print("accuracy = training accuracy on the window; 'X fwd' = this arm's final weights "
+                      "evaluated with X's forward pass (the seed's weight swap)")
+        for line in notes:
+            console.print(f"[yellow]{line}[/]", soft_wrap=True)
