@@ -58,7 +58,7 @@ def missing_requirements(spec: ArmSpec) -> list[str]:
 
 def install_hint(missing: list[str]) -> str:
     if "torch" in missing:
-        return "install the torch extra: uv sync --extra cpu --extra torch"
+        return "install the torch extra: make setup EXTRAS=\"--extra cpu --extra torch\""
     return "install the project's environment: make setup"
 
 
