@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import sys
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from .errors import ParityError
 from .flags import NumericsOptions
 
 DEFAULT_RESULTS = Path("results") / "runs"
+COMMAND_MODULES: tuple[str, ...] = ()
 
 
 def _add_experiment_args(p: argparse.ArgumentParser, seeds_default: str = "0", windows_default: str = "0"):
@@ -115,9 +115,7 @@ def cmd_run(args, console) -> int:
     _check_out(out)
     flags.apply(cfg.numerics)
     from . import report_table, runner
-    from .artifact import write_artifact
-    from .model import save_weights_npz
-    from .artifact import atomic_write_bytes
+    from .artifact import atomic_write_bytes, write_artifact
 
     prog = RichProgress(console)
     try:
@@ -203,6 +201,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("env", help="print the environment fingerprint and framework numerics settings")
     p.set_defaults(func=cmd_env)
+
+    # Commands that live in modules of their own; each module has add_parser(sub)
+    # and imports no framework at module level.
+    import importlib
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"paritybench.{name}").add_parser(sub)
     return parser
 
 

@@ -8,8 +8,9 @@ through ``ArmSpec`` and never branches on arm names.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 

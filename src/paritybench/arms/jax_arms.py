@@ -6,7 +6,7 @@ Each arm is the same SGD loop (``lax.scan`` over the steps, plain
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -22,7 +22,7 @@ def _forward(params, x):
     return h @ params["dense_1/kernel"] + params["dense_1/bias"]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _compiled_trainer(loss_name: str, steps: int):
     """A jitted ``(params, x, y, lr) -> (final params, per-step records)``."""
     import jax
