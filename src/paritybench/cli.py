@@ -18,7 +18,7 @@ from .errors import ParityError
 from .flags import NumericsOptions
 
 DEFAULT_RESULTS = Path("results") / "runs"
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("compare",)
 
 
 def _add_experiment_args(p: argparse.ArgumentParser, seeds_default: str = "0", windows_default: str = "0"):
@@ -110,10 +110,15 @@ class RichProgress:
 def cmd_run(args, console) -> int:
     from . import flags
 
+    if getattr(args, "repeat", 1) != 1:
+        # Each repeat is a fresh process running this same command (paritybench.repeat).
+        from .repeat import run_repeated
+
+        return run_repeated(args, console)
     cfg = _config_from(args)
     out = Path(args.out) if args.out else default_out(cfg)
     _check_out(out)
-    flags.apply(cfg.numerics)
+    applied = flags.apply(cfg.numerics)
     from . import report_table, runner
     from .artifact import atomic_write_bytes, write_artifact
 
@@ -122,6 +127,10 @@ def cmd_run(args, console) -> int:
         result = runner.run(cfg, prog)
     finally:
         prog.stop()
+    # A flag that did not take effect is a recorded warning at the top of environment, never silent.
+    result.environment["warnings"] = flags.collect_warnings(result.environment, applied)
+    for warning in result.environment["warnings"]:
+        console.print(f"numerics warning: {warning}")
     weights_path = out.with_suffix(".weights.npz")
     if result.finals and not args.no_weights:
         groups = {f"{a}/s{s}/w{w}": v for (a, s, w), v in result.finals.items()}
@@ -187,6 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="train the arms from one set of initial weights; write an artifact")
     _add_experiment_args(p)
     p.add_argument("--no-weights", action="store_true", help="do not keep final weights beside the artifact")
+    p.add_argument("--repeat", type=int, default=1,
+                   help="run everything N times, each in a fresh process, and record whether each arm's "
+                        "final weights are bit-identical across the repeats (default %(default)s)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("validate", help="check artifacts against the shipped JSON Schema")

@@ -21,6 +21,11 @@ NUMERICS_ENV_VARS = (
 )
 
 
+# Keras's global seed (Python, NumPy and backend RNGs). The arms take every initial weight
+# from stax, so nothing random should be drawn; the seed makes sure of it if Keras ever does.
+KERAS_SEED = 0
+
+
 @dataclass(frozen=True)
 class NumericsOptions:
     """Choices that change rounding; each is recorded in the artifact's config.
@@ -61,11 +66,22 @@ def env_for(opts: NumericsOptions, base: dict[str, str] | None = None) -> dict[s
             env[var] = t
         env["TF_NUM_INTEROP_THREADS"] = "1"
         if int(opts.threads) == 1:
+            # XLA:CPU has no thread-count flag; single-threaded Eigen is the one cap it offers
+            # (read_back_jax records a warning for any other count it cannot honour).
             flags = env.get("XLA_FLAGS", "")
             if "xla_cpu_multi_thread_eigen" not in flags:
-                env["XLA_FLAGS"] = (flags + " --xla_cpu_multi_thread_eigen=false "
-                                    "intra_op_parallelism_threads=1").strip()
+                env["XLA_FLAGS"] = (flags + " --xla_cpu_multi_thread_eigen=false").strip()
     return env
+
+
+def xla_flag(flags: str, name: str) -> str | None:
+    """The value of ``--name=value`` (or ``--name`` alone: "true") in an XLA_FLAGS string; None if absent."""
+    value = None
+    for token in flags.split():
+        key, sep, val = token.removeprefix("--").partition("=")
+        if key == name:
+            value = val if sep else "true"  # the last one wins, as in XLA's parser
+    return value
 
 
 def apply(opts: NumericsOptions) -> dict[str, str]:
@@ -82,7 +98,48 @@ def apply(opts: NumericsOptions) -> dict[str, str]:
 
 
 def numerics_env_snapshot() -> dict[str, str]:
+    """The numerics environment variables in force now (NUMERICS_ENV_VARS that are set)."""
     return {k: os.environ[k] for k in NUMERICS_ENV_VARS if k in os.environ}
+
+
+def collect_warnings(environment: dict, applied: dict | None = None) -> list[str]:
+    """Every read-back warning in ``environment["frameworks"]``, each prefixed with its process.
+
+    Read-backs keep their own ``warnings`` lists (the Keras workers nest theirs under
+    ``numerics``); this gathers them into one list for ``environment["warnings"]``, so a
+    flag that did not take effect is visible at the top of the artifact, never silent.
+    ``applied`` is what ``apply`` returned: its ``_warning`` (flags set after a framework
+    was imported) is included too.
+    """
+    out: list[str] = []
+    if applied and applied.get("_warning"):
+        out.append(f"flags: {applied['_warning']}")
+
+    def walk(prefix: str, node) -> None:
+        if isinstance(node, dict):
+            for w in node.get("warnings") or []:
+                out.append(f"{prefix}: {w}")
+            for key, value in node.items():
+                if key != "warnings" and isinstance(value, dict):
+                    walk(prefix, value)
+
+    for name, fw in (environment.get("frameworks") or {}).items():
+        walk(name, fw)
+    return out
+
+
+def _seed_keras(out: dict) -> None:
+    """``keras.utils.set_random_seed`` when Keras is loaded (the workers), recorded as set."""
+    import sys
+
+    if "keras" not in sys.modules:
+        return
+    try:
+        sys.modules["keras"].utils.set_random_seed(KERAS_SEED)
+        out["keras_random_seed"] = KERAS_SEED
+    except Exception as exc:  # recorded, never silent
+        out["keras_random_seed"] = None
+        out["warnings"].append(f"keras.utils.set_random_seed failed: {exc}")
 
 
 def read_back_jax(opts: NumericsOptions) -> dict:
@@ -94,16 +151,33 @@ def read_back_jax(opts: NumericsOptions) -> dict:
         jax.config.update("jax_default_matmul_precision", "highest")
     out["jax_default_matmul_precision"] = str(jax.config.jax_default_matmul_precision)
     out["jax_enable_x64"] = bool(jax.config.jax_enable_x64)
-    out["xla_flags"] = os.environ.get("XLA_FLAGS", "")
+    xla_flags = os.environ.get("XLA_FLAGS", "")
+    out["xla_flags"] = xla_flags
+    out["xla_gpu_deterministic_ops"] = xla_flag(xla_flags, "xla_gpu_deterministic_ops")
+    out["xla_cpu_multi_thread_eigen"] = xla_flag(xla_flags, "xla_cpu_multi_thread_eigen")
+    out["preallocate"] = os.environ.get("XLA_PYTHON_CLIENT_PREALLOCATE", "(default: true)")
     out["devices"] = [str(d) for d in jax.devices()]
     out["backend"] = jax.default_backend()
-    if opts.deterministic and out["jax_default_matmul_precision"] not in ("highest", "float32",
-                                                                            "Precision.HIGHEST"):
-        out["warnings"].append(f"jax_default_matmul_precision is {out['jax_default_matmul_precision']}")
+    _seed_keras(out)
+    if opts.deterministic:
+        # "float32" and "highest" are the same setting under two names (full fp32 passes).
+        if out["jax_default_matmul_precision"] not in ("highest", "float32", "Precision.HIGHEST"):
+            out["warnings"].append(f"jax_default_matmul_precision is {out['jax_default_matmul_precision']}, "
+                                   "not highest")
+        if (out["xla_gpu_deterministic_ops"] or "").lower() not in ("true", "1"):
+            out["warnings"].append(f"XLA_FLAGS has --xla_gpu_deterministic_ops={out['xla_gpu_deterministic_ops']}"
+                                   " although deterministic mode is on")
+        if out["preallocate"] != "false":
+            out["warnings"].append(f"XLA_PYTHON_CLIENT_PREALLOCATE is {out['preallocate']}, not false")
+    if opts.threads is not None and opts.threads != 1 and opts.threads < (os.cpu_count() or 1):
+        # XLA:CPU sizes its pool from the cores it sees; only 1 (single-threaded Eigen) can be forced.
+        out["warnings"].append(f"--threads {opts.threads}: XLA:CPU cannot be capped at {opts.threads} threads "
+                               f"(it uses all {os.cpu_count()} cores; only --threads 1 is honoured)")
     return out
 
 
 def read_back_tensorflow(opts: NumericsOptions) -> dict:
+    """Configure and read back TensorFlow's determinism, TF32, oneDNN and threads; warnings for what did not take."""
     import tensorflow as tf
 
     out: dict = {"warnings": []}
@@ -130,22 +204,34 @@ def read_back_tensorflow(opts: NumericsOptions) -> dict:
         out["op_determinism"] = None
         out["warnings"].append(f"could not read op determinism back: {exc}")
     out["tensor_float_32"] = bool(tf.config.experimental.tensor_float_32_execution_enabled())
+    # 0 is TensorFlow's "choose for me" (all cores for intra-op).
     out["intra_op_threads"] = tf.config.threading.get_intra_op_parallelism_threads()
     out["inter_op_threads"] = tf.config.threading.get_inter_op_parallelism_threads()
     out["onednn_env"] = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "(default)")
     try:
         from tensorflow.python.util import _pywrap_util_port
 
+        # Reflects TF_ENABLE_ONEDNN_OPTS and the CPU (on by default with AVX-512 VNNI and similar).
         out["onednn_enabled"] = bool(_pywrap_util_port.IsMklEnabled())
-    except Exception:
+    except Exception as exc:
         out["onednn_enabled"] = None
+        out["warnings"].append(f"could not read oneDNN state back: {exc}")
     out["devices"] = [d.name for d in tf.config.list_logical_devices()]
+    _seed_keras(out)
     if opts.deterministic and out["op_determinism"] is False:
         out["warnings"].append("TensorFlow op determinism is off")
+    if opts.deterministic and out["tensor_float_32"]:
+        out["warnings"].append("TensorFlow TF32 execution is still on")
+    if opts.onednn is not None and out["onednn_enabled"] is not None and out["onednn_enabled"] != opts.onednn:
+        out["warnings"].append(f"oneDNN requested {'on' if opts.onednn else 'off'} but TensorFlow reports "
+                               f"{'on' if out['onednn_enabled'] else 'off'}")
+    if opts.threads is not None and out["intra_op_threads"] != opts.threads:
+        out["warnings"].append(f"intra-op threads are {out['intra_op_threads']}, not {opts.threads}")
     return out
 
 
 def read_back_torch(opts: NumericsOptions) -> dict:
+    """Configure and read back torch's determinism, cuDNN, TF32 and threads; warnings for what did not take."""
     import torch
 
     out: dict = {"warnings": []}
@@ -165,10 +251,24 @@ def read_back_torch(opts: NumericsOptions) -> dict:
     out["cudnn_deterministic"] = bool(torch.backends.cudnn.deterministic)
     out["cudnn_benchmark"] = bool(torch.backends.cudnn.benchmark)
     out["float32_matmul_precision"] = torch.get_float32_matmul_precision()
+    out["cuda_matmul_allow_tf32"] = bool(torch.backends.cuda.matmul.allow_tf32)
+    out["cudnn_allow_tf32"] = bool(torch.backends.cudnn.allow_tf32)
+    out["cublas_workspace_config"] = os.environ.get("CUBLAS_WORKSPACE_CONFIG")
     out["num_threads"] = torch.get_num_threads()
     out["devices"] = ["cpu"] + [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-    if opts.deterministic and not out["deterministic_algorithms"]:
-        out["warnings"].append("torch deterministic algorithms are off")
+    _seed_keras(out)
+    if opts.deterministic:
+        expected = {"deterministic_algorithms": True, "cudnn_deterministic": True, "cudnn_benchmark": False,
+                    "float32_matmul_precision": "highest", "cuda_matmul_allow_tf32": False,
+                    "cudnn_allow_tf32": False}
+        for key, want in expected.items():
+            if out[key] != want:
+                out["warnings"].append(f"torch {key} is {out[key]}, not {want}")
+        if torch.cuda.is_available() and not out["cublas_workspace_config"]:
+            # Without it, cuBLAS matmuls raise under deterministic algorithms (or are nondeterministic).
+            out["warnings"].append("CUBLAS_WORKSPACE_CONFIG is not set on a CUDA machine")
+    if opts.threads is not None and out["num_threads"] != opts.threads:
+        out["warnings"].append(f"torch uses {out['num_threads']} threads, not {opts.threads}")
     return out
 
 

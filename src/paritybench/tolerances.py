@@ -1,0 +1,107 @@
+"""How close two runs of one arm must be to count as the same result, and why.
+
+Every arm is either ``stable`` (a bit of rounding in the initial weights or the
+kernels moves its final weights by rounding only) or ``chaotic`` (the clip kills
+the gradient of every saturated sample, so which samples are saturated at each
+step, and so where training ends, hangs on single ulps). A stable arm is held run
+by run to tight tolerances; a chaotic arm is compared as a distribution of final
+accuracies over seeds, windows and perturbed copies, with a two-sample test.
+
+The classes come from ``paritybench sensitivity`` when its artifact is given
+(top-level ``"classes"``); until then from ``DEFAULT_CLASSES`` below, each with the
+evidence behind it. Figures quoted were measured on the seed preset (seed 0,
+window 0, 10 steps at lr 0.01, raw pixels) on a 2-core Xeon with AVX-512, jax
+0.12.0.1, tensorflow 2.21.0, keras 3.15.1.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .errors import ParityError
+
+STABLE = "stable"
+CHAOTIC = "chaotic"
+CLASSES = (STABLE, CHAOTIC)
+
+DEFAULT_CLASSES: dict[str, str] = {
+    # Logits BCE never saturates; its final weights are within 2.4e-6 of keras-tensorflow's
+    # and 1.9e-6 of the float64 reference (max |w| 2.63): rounding, not chaos.
+    "jax-logits": STABLE,
+    # Keras's TF backend takes the loss from the cached logits (`_keras_logits`): same
+    # numerics as jax-logits, within 2.4e-6 of it.
+    "keras-tensorflow": STABLE,
+    # float64 throughout: float32 rounding never reaches it (within 1.9e-6 of jax-logits
+    # only because the comparison rounds its result to float32).
+    "reference-f64": STABLE,
+    # log(0) at step 0 for every saturated sample: the loss is inf, the gradient NaN and every
+    # weight NaN from step 1, on every machine. Stable, but only NaN-aware comparisons see it:
+    # NaN != NaN, and a NaN's sign/payload bits (so the hash) may differ between machines.
+    "jax-naive": STABLE,
+    # The seed's clip at [1e-6, 1-1e-7]: zero gradient for every clipped sample; its final
+    # weights sit 3.6e-2 from jax-keras-clip's (vs 2.4e-6 between stable arms), and the README
+    # records 0.637 / 0.793 / 0.786 for one seed across jax versions and loop forms.
+    "jax-seed-stable": CHAOTIC,
+    # Keras's clip at [1e-7, 1-1e-7]: the same zero-gradient mechanism as jax-seed-stable.
+    "jax-keras-clip": CHAOTIC,
+    # Keras's JAX backend clips the probability like jax-keras-clip (bit-identical to it).
+    "keras-jax": CHAOTIC,
+    # Keras's torch backend clips the probability too: the same mechanism.
+    "keras-torch": CHAOTIC,
+}
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """Run-by-run limits for a stable arm (all NaN-aware: NaN matches NaN at the same place)."""
+
+    weights_atol: float
+    loss_rtol: float
+    grad_norm_rtol: float
+    samples: int
+
+
+STABLE_TOLERANCE = Tolerance(
+    # 40x the largest difference measured between two *different* stable implementations
+    # (jax-logits vs keras-tensorflow: 2.4e-6 after 10 steps), still 360x below the gap
+    # between two chaotic arms (3.6e-2): room for another BLAS or a GPU, none for a real change.
+    weights_atol=1e-4,
+    # Per-step loss and gradient norm differ by at most 5e-7 (relative) between the three stable
+    # implementations; 1e-4 is 200x that.
+    loss_rtol=1e-4,
+    grad_norm_rtol=1e-4,
+    # Accuracy is a count: one sample may sit exactly on the 0.5 threshold and flip with rounding.
+    samples=1,
+)
+
+# Two-sample test for chaotic arms: Mann-Whitney U on final accuracies (no normality assumed;
+# accuracies of clipped runs are bimodal). alpha 0.01: a CI job compares many arms, and a false
+# alarm costs a human an afternoon.
+ALPHA = 0.01
+
+
+def can_reject(n_a: int, n_b: int, alpha: float = ALPHA) -> bool:
+    """Whether Mann-Whitney U on n_a vs n_b runs can reach p < alpha at all.
+
+    The smallest two-sided p is 2 / C(n_a + n_b, n_a) (one side entirely above the
+    other): 0.1 at 3 vs 3, 0.029 at 4 vs 4, 0.008 at 5 vs 5, 0.0099 at 1 vs 200. Below
+    that, "no difference found" means nothing, so the pair is reported inconclusive.
+    """
+    return n_a > 0 and n_b > 0 and 2 / math.comb(n_a + n_b, n_a) < alpha
+
+
+def classes_from(sensitivity: dict | None, source: str = "sensitivity artifact") -> dict[str, str]:
+    """DEFAULT_CLASSES overlaid with a sensitivity artifact's top-level ``classes``."""
+    out = dict(DEFAULT_CLASSES)
+    if sensitivity is None:
+        return out
+    given = sensitivity.get("classes")
+    if not isinstance(given, dict) or not given:
+        raise ParityError(f"{source} has no top-level \"classes\" object: pass the artifact written by "
+                          "paritybench sensitivity")
+    for arm, cls in given.items():
+        if cls not in CLASSES:
+            raise ParityError(f"{source}: classes.{arm} is {cls!r}: must be one of {', '.join(CLASSES)}")
+        out[arm] = cls
+    return out
