@@ -18,7 +18,7 @@ from .errors import ParityError
 from .flags import NumericsOptions
 
 DEFAULT_RESULTS = Path("results") / "runs"
-COMMAND_MODULES: tuple[str, ...] = ("compare",)
+COMMAND_MODULES: tuple[str, ...] = ("studies", "compare")
 
 
 def _add_experiment_args(p: argparse.ArgumentParser, seeds_default: str = "0", windows_default: str = "0"):
@@ -133,7 +133,7 @@ def cmd_run(args, console) -> int:
         console.print(f"numerics warning: {warning}")
     weights_path = out.with_suffix(".weights.npz")
     if result.finals and not args.no_weights:
-        groups = {f"{a}/s{s}/w{w}": v for (a, s, w), v in result.finals.items()}
+        groups = {weights_group(key): v for key, v in result.finals.items()}
         atomic_write_bytes(weights_path, writer=lambda fh: _savez(fh, groups))
     artifact = runner.build_artifact(cfg, result, "run",
                                      weights_path.name if result.finals and not args.no_weights else None)
@@ -143,6 +143,12 @@ def cmd_run(args, console) -> int:
     if result.finals and not args.no_weights:
         console.print(f"final weights: {weights_path}")
     return 0
+
+
+def weights_group(key) -> str:
+    """The npz prefix of one run's final weights: ``arm/s<seed>/w<window>[/c<copy>]``."""
+    arm, seed, window, copy = key
+    return f"{arm}/s{seed}/w{window}" + ("" if copy is None else f"/c{copy}")
 
 
 def _savez(fh, groups):

@@ -30,6 +30,10 @@ class RunConfig:
     data_sha256: str | None = None
     numerics: NumericsOptions = field(default_factory=NumericsOptions)
     swap: bool = True
+    # "full": per-step gradient agreement with the float64 reference and the
+    # Keras-vs-emulation check (needs every step's weights); "light": the
+    # in-graph diagnostics only (saturation, dead gradients), for sweeps.
+    diagnostics: str = "full"
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -39,7 +43,7 @@ class RunConfig:
     def comparable(self) -> dict:
         """The fields that change what is computed (not where the data file lives)."""
         d = self.to_dict()
-        for k in ("data_path", "swap", "arms", "seeds", "windows"):
+        for k in ("data_path", "swap", "arms", "seeds", "windows", "diagnostics"):
             d.pop(k)
         return d
 

@@ -1,10 +1,13 @@
 """config -> data window + initial weights -> arms (one process per framework) -> runs.
 
-The runner builds the artifact's ``runs``: it trains the main-process arms (JAX,
-NumPy) itself, hands each Keras backend to its own worker process, then
-evaluates every final weight set with every forward pass it has (the seed's
-weight swap). A framework that is not installed makes its arms ``skipped``; a
-worker that fails makes its arms ``error``; neither stops the other arms.
+The runner trains the main-process arms (JAX, NumPy) itself, hands each Keras
+backend to its own worker process, adds the diagnostics that need the ground
+truth (gradient agreement, distance from the reference trajectory, the
+Keras-vs-emulation mechanism check), then evaluates every final weight set with
+every forward pass it has (the seed's weight swap). A framework that is not
+installed makes its arms ``skipped``; a worker that fails makes its arms
+``error``; neither stops the other arms. Every finished run is handed to
+``on_run`` as soon as it is final, so a sweep can checkpoint it.
 """
 
 from __future__ import annotations
@@ -17,19 +20,44 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from . import SCHEMA_VERSION, __version__, arms, data, environment, flags, model
+from . import SCHEMA_VERSION, __version__, arms, data, diagnostics, environment, flags, model
 from .arms import ArmResult, ArmSpec, TrainSpec
+from .arms import reference as reference_arm
 from .artifact import num
 from .config import RunConfig
 
 # Keras backends run in this order so that the TensorFlow worker, last, can
 # evaluate the final weights of every other arm with its forward pass.
 KERAS_ORDER = ("keras-torch", "keras-jax", "keras-tensorflow")
+BASE_CURVES = ("loss", "accuracy", "correct", "grad_norm", "nonfinite")
+
+RunKey = tuple[str, int, int, int | None]  # (arm, seed, window, copy)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One training problem: a seed's initial weights (or a perturbed copy) on one window."""
+
+    seed: int
+    window: int
+    copy: int | None = None
+
+    @property
+    def id(self) -> str:
+        return f"s{self.seed}-w{self.window}" + ("" if self.copy is None else f"-c{self.copy}")
+
+    def key(self, arm: str) -> RunKey:
+        return (arm, self.seed, self.window, self.copy)
+
+
+def run_key(entry: dict) -> RunKey:
+    return (entry["arm"], entry["seed"], entry["window_start"], entry.get("copy"))
 
 
 class Progress:
@@ -39,16 +67,14 @@ class Progress:
 
     def advance(self, label: str) -> None: ...
 
-    def note(self, text: str) -> None: ...
-
 
 @dataclass
 class RunOutput:
     runs: list[dict]
-    finals: dict[tuple[str, int, int], model.Weights]
+    finals: dict[RunKey, model.Weights]
     environment: dict
     timing: dict
-    extra: dict = field(default_factory=dict)
+    mechanism: list[dict] = field(default_factory=list)
 
 
 def missing_requirements(spec: ArmSpec) -> list[str]:
@@ -61,131 +87,231 @@ def install_hint(missing: list[str]) -> str:
     return "install the project's environment: make setup"
 
 
-def _entry(spec: ArmSpec, seed: int, start: int, n: int, result: ArmResult | None = None,
+def _entry(spec: ArmSpec, case: Case, n: int, result: ArmResult | None = None,
            status: str = "ok", reason: str | None = None) -> dict:
-    e: dict = {"arm": spec.name, "seed": seed, "window_start": start, "n": n, "status": status,
+    e: dict = {"arm": spec.name, "seed": case.seed, "window_start": case.window, "n": n, "status": status,
                "loss_formulation": spec.loss}
+    if case.copy is not None:
+        e["copy"] = case.copy
     if result is None:
         e.update(reason=reason or status, initial_accuracy=None, final_accuracy=None, final_loss=None,
                  curves={}, final_weights_sha256=None, swap={})
         return e
     c = result.curves
     nonfinite = [bool(v) for v in c["nonfinite"]]
+    grad_norm = [float(v) for v in c["grad_norm"]]
     e.update(
         initial_accuracy=c["accuracy"][0],
         final_accuracy=c["accuracy"][-1],
         final_loss=num(c["loss"][-1]),
-        any_nonfinite=any(nonfinite) or not all(np.isfinite(c["grad_norm"])),
+        any_nonfinite=any(nonfinite) or not all(np.isfinite(grad_norm)),
         first_nonfinite_step=next((i for i, v in enumerate(nonfinite) if v), None),
         curves={
             "loss": [num(v) for v in c["loss"]],
             "accuracy": list(c["accuracy"]),
             "correct": [int(v) for v in c["correct"]],
-            "grad_norm": [num(v) for v in c["grad_norm"]],
+            "grad_norm": [num(v) for v in grad_norm],
             "nonfinite": nonfinite,
-            **{k: v for k, v in c.items() if k not in ("loss", "accuracy", "correct", "grad_norm", "nonfinite")},
+            **{k: [num(x) for x in v] for k, v in c.items() if k not in BASE_CURVES},
         },
         final_weights_sha256=model.weights_sha256(result.final_weights),
         swap={},
-        info={k: v for k, v in result.info.items() if not k.startswith("final_weights")},
+        info=dict(result.info),
     )
     return e
 
 
-def run(cfg: RunConfig, progress: Progress | None = None) -> RunOutput:
-    """Train every arm of ``cfg`` on every (seed, window); return runs and final weights."""
+class _Session:
+    """State of one ``run`` call: data, initial weights, the reference cache, results."""
+
+    def __init__(self, cfg: RunConfig, cases: list[Case], inits: dict[str, model.Weights] | None,
+                 keep_trajectory: bool, on_run: Callable[[dict], None] | None, progress: Progress):
+        self.cfg, self.cases, self.progress = cfg, cases, progress
+        self.ds = data.load_mnist(cfg.data_path, cfg.data_sha256)
+        # every window is checked before any training starts
+        self.windows = {w: data.window(self.ds, w, cfg.n, cfg.normalize) for w in sorted({c.window for c in cases})}
+        seeds = {c.seed for c in cases}
+        by_seed = {s: model.init_weights(s, cfg.threefry_partitionable) for s in sorted(seeds)} if inits is None else {}
+        self.inits = inits or {c.id: by_seed[c.seed] for c in cases}
+        self.spec = TrainSpec(steps=cfg.steps, lr=cfg.lr, keep_trajectory=keep_trajectory)
+        self.on_run = on_run
+        self.runs: dict[RunKey, dict] = {}
+        self.finals: dict[RunKey, model.Weights] = {}
+        self.step1: dict[RunKey, model.Weights] = {}
+        self.ref_traj: dict[str, list[model.Weights]] = {}
+        self.timing = {"train_seconds": 0.0, "compile_seconds": 0.0, "diagnostics_seconds": 0.0,
+                       "process_seconds": {}}
+
+    def xy64(self, window: int):
+        x, y = self.windows[window]
+        return np.asarray(x, np.float64), np.asarray(y, np.float64)
+
+    def reference_trajectory(self, case: Case) -> list[model.Weights]:
+        if case.id not in self.ref_traj:
+            x, y = self.windows[case.window]
+            res = reference_arm.train(self.inits[case.id], x, y, self.spec)
+            self.ref_traj[case.id] = res.trajectory
+        return self.ref_traj[case.id]
+
+    def record(self, spec: ArmSpec, case: Case, result: ArmResult) -> None:
+        """Finalise one arm's run on one case: diagnostics against the truth, then hand it on."""
+        key = case.key(spec.name)
+        if self.spec.keep_trajectory and result.trajectory is not None:
+            t = time.perf_counter()
+            if spec.ground_truth:
+                self.ref_traj.setdefault(case.id, result.trajectory)
+            grads = result.grads or diagnostics.grads_from_trajectory(result.trajectory, self.cfg.lr)
+            x64, y64 = self.xy64(case.window)
+            result.curves.update(diagnostics.agreement_curves(
+                result.trajectory, grads, self.reference_trajectory(case),
+                lambda w: reference_arm.grad_at(w, x64, y64)))
+            self.step1[key] = result.trajectory[1]
+            self.timing["diagnostics_seconds"] += time.perf_counter() - t
+        self.timing["train_seconds"] += result.info.get("train_seconds", 0.0)
+        self.timing["compile_seconds"] += result.info.get("compile_seconds", 0.0)
+        self.runs[key] = _entry(spec, case, self.cfg.n, result)
+        self.finals[key] = result.final_weights
+        if self.on_run:
+            self.on_run(self.runs[key])
+
+    def fail(self, spec: ArmSpec, case: Case, status: str, reason: str) -> None:
+        key = case.key(spec.name)
+        self.runs[key] = _entry(spec, case, self.cfg.n, status=status, reason=reason)
+        if self.on_run:
+            self.on_run(self.runs[key])
+
+
+def default_cases(cfg: RunConfig) -> list[Case]:
+    return [Case(s, w) for s in cfg.seeds for w in cfg.windows]
+
+
+def run(cfg: RunConfig, progress: Progress | None = None, *, cases: list[Case] | None = None,
+        inits: dict[str, model.Weights] | None = None, skip: Iterable[RunKey] = (),
+        on_run: Callable[[dict], None] | None = None, keep_trajectory: bool | None = None) -> RunOutput:
+    """Train every arm of ``cfg`` on every case; return runs, final weights and diagnostics.
+
+    ``cases`` defaults to seeds x windows; ``inits`` (by case id) to stax's
+    initial weights per seed; runs whose key is in ``skip`` are not trained
+    (a resumed sweep); ``keep_trajectory`` (default: ``cfg.diagnostics == "full"``)
+    enables the diagnostics that need every step's weights.
+    """
     progress = progress or Progress()
     t_start = time.perf_counter()
-    ds = data.load_mnist(cfg.data_path, cfg.data_sha256)
-    windows = {w: data.window(ds, w, cfg.n, cfg.normalize) for w in cfg.windows}  # fail fast
+    cases = cases or default_cases(cfg)
+    keep = (cfg.diagnostics == "full") if keep_trajectory is None else keep_trajectory
+    sess = _Session(cfg, cases, inits, keep, on_run, progress)
     specs = arms.resolve(cfg.arms)
-    cases = [(s, w) for s in cfg.seeds for w in cfg.windows]
-    progress.start(len(specs) * len(cases))
-    spec_train = TrainSpec(steps=cfg.steps, lr=cfg.lr)
+    skip = set(skip)
+    todo = {spec.name: [c for c in cases if c.key(spec.name) not in skip] for spec in specs}
+    progress.start(sum(len(v) for v in todo.values()))
 
-    inits = {s: model.init_weights(s, cfg.threefry_partitionable) for s in cfg.seeds}
     env = environment.fingerprint()
     env["frameworks"] = {"main": flags.read_back_jax(cfg.numerics)}
-    env["data"] = {"path": ds.path, "sha256": ds.sha256, "bundled": ds.bundled}
-    runs: dict[tuple[str, int, int], dict] = {}
-    finals: dict[tuple[str, int, int], model.Weights] = {}
-    timing = {"train_seconds": 0.0, "process_seconds": {}}
+    env["data"] = {"path": sess.ds.path, "sha256": sess.ds.sha256, "bundled": sess.ds.bundled}
 
     t_main = time.perf_counter()
-    for spec in (s for s in specs if s.process == "main"):
-        missing = missing_requirements(spec)
-        for seed, start in cases:
-            key = (spec.name, seed, start)
-            if missing:
-                runs[key] = _entry(spec, seed, start, cfg.n, status="skipped",
-                                   reason=f"{', '.join(missing)} not installed: {install_hint(missing)}")
-            else:
-                x, y = windows[start]
-                t = time.perf_counter()
-                try:
-                    result = spec.train(inits[seed], x, y, spec_train)
-                except Exception as exc:  # an arm's crash is its result, not the harness's
-                    runs[key] = _entry(spec, seed, start, cfg.n, status="error",
-                                       reason=f"{type(exc).__name__}: {exc}")
-                else:
-                    dt_train = time.perf_counter() - t
-                    result.info.setdefault("train_seconds", dt_train)
-                    timing["train_seconds"] += dt_train
-                    runs[key] = _entry(spec, seed, start, cfg.n, result)
-                    finals[key] = result.final_weights
-            progress.advance(f"{spec.name} seed {seed} window {start}")
-    timing["process_seconds"]["main"] = time.perf_counter() - t_main
+    # the ground truth first: its trajectory is what the others are measured against
+    main_specs = sorted((s for s in specs if s.process == "main"), key=lambda s: not s.ground_truth)
+    for spec in main_specs:
+        _run_main(spec, todo[spec.name], sess)
+    sess.timing["process_seconds"]["main"] = time.perf_counter() - t_main
 
     keras_specs = sorted((s for s in specs if s.process != "main"),
                          key=lambda s: KERAS_ORDER.index(s.process) if s.process in KERAS_ORDER else 99)
     swap_extra: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="paritybench-") as tmp:
-        init_files = {}
-        for s, w in inits.items():
-            init_files[s] = os.path.join(tmp, f"init-s{s}.npz")
-            np.savez(init_files[s], **w)
         for spec in keras_specs:
             t_proc = time.perf_counter()
-            _run_keras(spec, cfg, cases, init_files, tmp, runs, finals, swap_extra, env, timing, progress)
-            timing["process_seconds"][spec.process] = time.perf_counter() - t_proc
+            _run_keras(spec, todo[spec.name], sess, Path(tmp), swap_extra, env)
+            sess.timing["process_seconds"][spec.process] = time.perf_counter() - t_proc
 
     if cfg.swap:
-        for (arm, seed, start), w in finals.items():
-            x, y = windows[start]
+        by_id = {c.id: c for c in cases}
+        for (arm, seed, window, copy), w in sess.finals.items():
+            x, y = sess.windows[window]
             for label, fn in arms.MAIN_EVALUATORS.items():
-                runs[(arm, seed, start)]["swap"][label] = fn(w, x, y) / cfg.n
+                sess.runs[(arm, seed, window, copy)]["swap"][label] = fn(w, x, y) / cfg.n
         for item in swap_extra:
-            key = (item["label"], item["seed"], item["window"])
-            if key in runs:
-                runs[key]["swap"][item["evaluator"]] = item["correct"] / cfg.n
-    timing["total_seconds"] = time.perf_counter() - t_start
-    ordered = [runs[(spec.name, s, w)] for s, w in cases for spec in specs]
-    return RunOutput(runs=ordered, finals=finals, environment=env, timing=timing)
+            key = by_id[item["case"]].key(item["label"])
+            if key in sess.runs:
+                sess.runs[key]["swap"][item["evaluator"]] = item["correct"] / cfg.n
+        # a worker's own forward pass on its own weights belongs in the swap too
+        for entry in sess.runs.values():
+            if entry["status"] == "ok" and arms.REGISTRY[entry["arm"]].process != "main":
+                entry["swap"].setdefault(entry["arm"], entry["final_accuracy"])
+
+    mechanism = []
+    for keras_arm, emulation in diagnostics.EMULATIONS.items():
+        for c in cases:
+            a, b = c.key(keras_arm), c.key(emulation)
+            if a in sess.step1 and b in sess.step1:
+                d1 = diagnostics.max_abs_diff(sess.step1[a], sess.step1[b])
+                mechanism.append({
+                    "keras_arm": keras_arm, "emulation": emulation, "seed": c.seed, "window_start": c.window,
+                    "max_abs_diff_step1": num(d1),
+                    "max_abs_diff_final": num(diagnostics.max_abs_diff(sess.finals[a], sess.finals[b])),
+                    "tolerance": diagnostics.MECHANISM_TOLERANCE,
+                    "reproduced": bool(d1 <= diagnostics.MECHANISM_TOLERANCE),
+                })
+    sess.timing["total_seconds"] = time.perf_counter() - t_start
+    ordered = [sess.runs[c.key(spec.name)] for c in cases for spec in specs if c.key(spec.name) in sess.runs]
+    return RunOutput(runs=ordered, finals=sess.finals, environment=env, timing=sess.timing, mechanism=mechanism)
 
 
-def _run_keras(spec, cfg, cases, init_files, tmp, runs, finals, swap_extra, env, timing, progress):
+def _run_main(spec: ArmSpec, cases: list[Case], sess: _Session) -> None:
+    missing = missing_requirements(spec)
+    by_window: dict[int, list[Case]] = {}
+    for c in cases:
+        by_window.setdefault(c.window, []).append(c)
+    for window, group in by_window.items():
+        if missing:
+            for c in group:
+                sess.fail(spec, c, "skipped", f"{', '.join(missing)} not installed: {install_hint(missing)}")
+                sess.progress.advance(f"{spec.name} skipped")
+            continue
+        x, y = sess.windows[window]
+        try:
+            results = spec.train_many([sess.inits[c.id] for c in group], x, y, sess.spec)
+        except Exception as exc:  # an arm's crash is its result, not the harness's
+            for c in group:
+                sess.fail(spec, c, "error", f"{type(exc).__name__}: {exc}")
+                sess.progress.advance(f"{spec.name} {c.id} failed")
+            continue
+        for c, result in zip(group, results, strict=True):
+            sess.record(spec, c, result)
+            sess.progress.advance(f"{spec.name} {c.id}")
+
+
+def _run_keras(spec: ArmSpec, cases: list[Case], sess: _Session, tmp: Path, swap_extra: list[dict],
+               env: dict) -> None:
+    if not cases:
+        return
     missing = missing_requirements(spec)
     if missing:
-        for seed, start in cases:
-            runs[(spec.name, seed, start)] = _entry(
-                spec, seed, start, cfg.n, status="skipped",
-                reason=f"{', '.join(missing)} not installed: {install_hint(missing)}")
-            progress.advance(f"{spec.name} skipped")
+        for c in cases:
+            sess.fail(spec, c, "skipped", f"{', '.join(missing)} not installed: {install_hint(missing)}")
+            sess.progress.advance(f"{spec.name} skipped")
         return
+    cfg = sess.cfg
     backend = spec.process.removeprefix("keras-")
-    job_dir = Path(tmp) / spec.process
+    job_dir = tmp / spec.process
     job_dir.mkdir()
+    init_files = {}
+    for c in cases:
+        init_files[c.id] = str(job_dir / f"init-{c.id}.npz")
+        np.savez(init_files[c.id], **sess.inits[c.id])
     evaluate = []
     if cfg.swap:
-        for (arm, seed, start), w in finals.items():
-            f = job_dir / f"eval-{arm}-s{seed}-w{start}.npz"
+        for (arm, seed, window, copy), w in sess.finals.items():
+            cid = Case(seed, window, copy).id
+            f = job_dir / f"eval-{arm}-{cid}.npz"
             np.savez(f, **w)
-            evaluate.append({"label": arm, "seed": seed, "window": start, "weights_file": str(f)})
+            evaluate.append({"label": arm, "case": cid, "window": window, "weights_file": str(f)})
     job = {
         "backend": backend, "steps": cfg.steps, "lr": cfg.lr, "n": cfg.n, "normalize": cfg.normalize,
-        "data_path": cfg.data_path, "data_sha256": cfg.data_sha256,
-        "numerics": cfg.numerics.to_dict(), "out_dir": str(job_dir), "evaluate": evaluate,
-        "cases": [{"seed": s, "window": w, "init_file": init_files[s]} for s, w in cases],
+        "data_path": cfg.data_path, "data_sha256": cfg.data_sha256, "numerics": cfg.numerics.to_dict(),
+        "out_dir": str(job_dir), "evaluate": evaluate, "keep_trajectory": sess.spec.keep_trajectory,
+        "cases": [{"id": c.id, "window": c.window, "init_file": init_files[c.id]} for c in cases],
     }
     (job_dir / "job.json").write_text(json.dumps(job))
     child_env = flags.env_for(cfg.numerics)
@@ -193,45 +319,50 @@ def _run_keras(spec, cfg, cases, init_files, tmp, runs, finals, swap_extra, env,
     # The worker must import this same paritybench, installed or not.
     src = str(Path(__file__).resolve().parent.parent)
     child_env["PYTHONPATH"] = src + os.pathsep + child_env.get("PYTHONPATH", "")
+    by_id = {c.id: c for c in cases}
+    done: set[str] = set()
     stderr_path = job_dir / "stderr.txt"
     with open(stderr_path, "w") as err:
         proc = subprocess.Popen([sys.executable, "-m", "paritybench.keras_worker", str(job_dir / "job.json")],
                                 stdout=subprocess.PIPE, stderr=err, text=True, env=child_env)
         assert proc.stdout is not None
-        for line in proc.stdout:
-            if line.startswith("PB-EVENT "):
-                ev = json.loads(line[9:])
-                progress.advance(f"{spec.name} seed {ev['seed']} window {ev['window']}")
-        rc = proc.wait()
+        try:
+            for line in proc.stdout:
+                if not line.startswith("PB-EVENT "):
+                    continue
+                ev = json.loads(line[len("PB-EVENT "):])
+                rec = json.loads(Path(ev["file"]).read_text())
+                w = model.load_weights_npz(rec["final_file"])["w"]
+                result = ArmResult(rec["curves"], w, rec["info"])
+                if "traj_file" in rec:
+                    t = model.load_weights_npz(rec["traj_file"])
+                    result.trajectory = [t[f"k{i}"] for i in range(cfg.steps + 1)]
+                    os.unlink(rec["traj_file"])
+                sess.record(spec, by_id[rec["id"]], result)
+                done.add(rec["id"])
+                sess.progress.advance(f"{spec.name} {rec['id']}")
+        finally:
+            if proc.poll() is None and sys.exc_info()[0] is not None:
+                proc.kill()
+            rc = proc.wait()
     result_file = job_dir / "result.json"
     if rc != 0 or not result_file.exists():
         lines = stderr_path.read_text(errors="replace").strip().splitlines()
         why = next((ln[9:] for ln in reversed(lines) if ln.startswith("PB-ERROR ")), lines[-1] if lines else "")
-        for seed, start in cases:
-            key = (spec.name, seed, start)
-            if key not in runs:
-                runs[key] = _entry(spec, seed, start, cfg.n, status="error",
-                                   reason=f"{spec.process} worker exited with status {rc}: {why}")
+        for c in cases:
+            if c.id not in done:
+                sess.fail(spec, c, "error", f"{spec.process} worker exited with status {rc}: {why}")
         return
     result = json.loads(result_file.read_text())
     env["frameworks"][spec.process] = result["environment"]
-    for r in result["runs"]:
-        w = model.load_weights_npz(r["final_file"])["w"]
-        key = (spec.name, r["seed"], r["window"])
-        finals[key] = w
-        timing["train_seconds"] += r["info"].get("train_seconds", 0.0)
-        runs[key] = _entry(spec, r["seed"], r["window"], cfg.n, ArmResult(r["curves"], w, r["info"]))
     for item in result["swap"]:
         swap_extra.append({**item, "evaluator": spec.name})
-    # The worker's own forward pass on its own weights belongs to the swap too.
-    if cfg.swap:
-        for r in result["runs"]:
-            key = (spec.name, r["seed"], r["window"])
-            runs[key]["swap"][spec.name] = r["curves"]["accuracy"][-1]
 
 
-def build_artifact(cfg: RunConfig, out: RunOutput, kind: str = "run", weights_file: str | None = None) -> dict:
-    return {
+def build_artifact(cfg: RunConfig, out: RunOutput, kind: str = "run", weights_file: str | None = None,
+                   extra: dict | None = None) -> dict:
+    """The artifact's top level (see ``schema/artifact.schema.json``)."""
+    art = {
         "schema_version": SCHEMA_VERSION,
         "kind": kind,
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
@@ -244,3 +375,7 @@ def build_artifact(cfg: RunConfig, out: RunOutput, kind: str = "run", weights_fi
         "weights_file": weights_file,
         "runs": out.runs,
     }
+    if out.mechanism:
+        art["mechanism"] = out.mechanism
+    art.update(extra or {})
+    return art

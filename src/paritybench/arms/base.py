@@ -19,10 +19,16 @@ from ..model import Weights
 
 @dataclass(frozen=True)
 class TrainSpec:
-    """What a training run needs besides weights and data."""
+    """What a training run needs besides weights and data.
+
+    ``keep_trajectory``: also return the weights after every step and the
+    gradient of every step (for the gradient-agreement diagnostics; memory
+    grows with steps, so sweeps leave it off).
+    """
 
     steps: int
     lr: float
+    keep_trajectory: bool = False
 
 
 @dataclass
@@ -32,11 +38,18 @@ class ArmResult:
     ``curves`` lists are indexed by step: ``loss``, ``accuracy``, ``correct`` and
     ``nonfinite`` have steps+1 entries (index k = the weights after k updates);
     ``grad_norm`` has ``steps`` entries (the gradient applied by update k+1).
+    Diagnostic curves (``saturated_output``, ``saturated_logit``,
+    ``dead_gradient``, ``nonfinite_gradient``) have steps+1 entries.
+    ``trajectory`` (w_0..w_steps) and ``grads`` (g_0..g_{steps-1}) are set when
+    the spec asked to keep them; ``grads`` is None where the framework does not
+    expose its gradient (then it is derived from the trajectory).
     """
 
     curves: dict[str, list]
     final_weights: Weights
     info: dict[str, Any] = field(default_factory=dict)
+    trajectory: list[Weights] | None = None
+    grads: list[Weights] | None = None
 
 
 @dataclass(frozen=True)
@@ -46,16 +59,19 @@ class ArmSpec:
     ``process`` names the process the arm must run in: ``"main"`` for arms
     trained in the harness's own process (JAX, NumPy), ``"keras-<backend>"``
     for a Keras backend, fixed at import, hence one subprocess per backend.
-    ``train`` is set for main-process arms; Keras arms are trained by
-    ``paritybench.keras_worker``.
+    ``train_many`` is set for main-process arms: it trains several initial
+    weight sets on one window (the JAX arms in one compiled, vmapped program);
+    Keras arms are trained by ``paritybench.keras_worker``.
     """
 
     name: str
     description: str
     process: str
     loss: str
-    train: Callable[[Weights, np.ndarray, np.ndarray, TrainSpec], ArmResult] | None = None
+    train_many: Callable[[list[Weights], np.ndarray, np.ndarray, TrainSpec], list[ArmResult]] | None = None
     requires: tuple[str, ...] = ()
+    # The arm every other is measured against (its trajectory feeds the diagnostics).
+    ground_truth: bool = False
 
 
 def weights_nonfinite(weights: Weights) -> bool:

@@ -2,15 +2,19 @@
 
 Each arm is the same SGD loop (``lax.scan`` over the steps, plain
 ``w - lr * grad``) around a different per-sample loss from ``paritybench.losses``.
+Several initial weight sets on one window (seeds, or the perturbed copies of the
+sensitivity study) train together: ``jax.vmap`` over the copies, one program.
 """
 
 from __future__ import annotations
 
+import time
 from functools import cache
 
 import numpy as np
 
-from .. import losses
+from .. import diagnostics, losses
+from ..diagnostics import SATURATION_LOGIT
 from ..model import PARAM_NAMES, Weights, copy_weights
 from .base import ArmResult, ArmSpec, TrainSpec
 
@@ -23,8 +27,8 @@ def _forward(params, x):
 
 
 @cache
-def _compiled_trainer(loss_name: str, steps: int):
-    """A jitted ``(params, x, y, lr) -> (final params, per-step records)``."""
+def _compiled_trainer(loss_name: str, steps: int, keep_trajectory: bool):
+    """A jitted ``(batched params, x, y, lr) -> (final params, per-step records, final records)``."""
     import jax
     import jax.numpy as jnp
 
@@ -34,51 +38,95 @@ def _compiled_trainer(loss_name: str, steps: int):
         return jnp.mean(loss_fn(_forward(params, x), y))
 
     def measure(params, x, y):
+        """Loss, accuracy and the saturation/dead-gradient diagnostics at ``params``."""
         z = _forward(params, x)
-        correct = jnp.sum((jax.nn.sigmoid(z) > 0.5) == (y > 0.5))
+        p = jax.nn.sigmoid(z)
+        # d(per-sample loss)/d(logit), from this arm's own loss: samples are
+        # independent, so the gradient of the sum holds each sample's own.
+        dz = jax.grad(lambda zz: jnp.sum(loss_fn(zz, y)))(z)
         finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(v)) for v in jax.tree.leaves(params)]))
-        return z, correct, finite
+        return {
+            "loss": jnp.mean(loss_fn(z, y)),
+            "correct": jnp.sum((p > 0.5) == (y > 0.5)),
+            "finite": finite,
+            "saturated_output": jnp.mean((p == 0.0) | (p == 1.0)),
+            "saturated_logit": jnp.mean(jnp.abs(z) > SATURATION_LOGIT),
+            "dead_gradient": jnp.mean(dz == 0.0),
+            # the harmful kind: wrong, and the loss gives no gradient to fix it
+            "dead_misclassified": jnp.mean((dz == 0.0) & ((p > 0.5) != (y > 0.5))),
+            "nonfinite_gradient": jnp.mean(~jnp.isfinite(dz)),
+        }
 
-    def step(params, _, x, y, lr):
-        loss, grads = jax.value_and_grad(mean_loss)(params, x, y)
-        _, correct, finite = measure(params, x, y)
-        gnorm = jnp.sqrt(sum(jnp.sum(g.astype(jnp.float32) ** 2) for g in jax.tree.leaves(grads)))
+    def step(params, x, y, lr):
+        grads = jax.grad(mean_loss)(params, x, y)
+        rec = measure(params, x, y)
+        rec["grad_norm"] = jnp.sqrt(sum(jnp.sum(g**2) for g in jax.tree.leaves(grads)))
+        if keep_trajectory:
+            rec["params"], rec["grads"] = params, grads
         new = jax.tree.map(lambda w, g: w - lr * g, params, grads)
-        return new, {"loss": loss, "correct": correct, "finite": finite, "grad_norm": gnorm}
+        return new, rec
 
-    @jax.jit
-    def train(params, x, y, lr):
-        final, recs = jax.lax.scan(lambda p, s: step(p, s, x, y, lr), params, None, length=steps)
-        _, correct, finite = measure(final, x, y)
-        last = {"loss": mean_loss(final, x, y), "correct": correct, "finite": finite}
-        return final, recs, last
+    def train_one(params, x, y, lr):
+        final, recs = jax.lax.scan(lambda p, _: step(p, x, y, lr), params, None, length=steps)
+        return final, recs, measure(final, x, y)
 
-    return train
+    return jax.jit(jax.vmap(train_one, in_axes=(0, None, None, None)))
+
+
+_EXECUTABLES: dict[tuple, object] = {}
 
 
 def make_trainer(loss_name: str):
-    def train(init: Weights, x: np.ndarray, y: np.ndarray, spec: TrainSpec) -> ArmResult:
+    def train_many(inits: list[Weights], x: np.ndarray, y: np.ndarray, spec: TrainSpec) -> list[ArmResult]:
+        import jax
         import jax.numpy as jnp
 
-        trainer = _compiled_trainer(loss_name, spec.steps)
-        params = {k: jnp.asarray(v) for k, v in copy_weights(init).items()}
-        final, recs, last = trainer(params, jnp.asarray(x), jnp.asarray(y), jnp.float32(spec.lr))
+        copies = [copy_weights(w) for w in inits]
+        params = {k: jnp.asarray(np.stack([c[k] for c in copies])) for k in PARAM_NAMES}
+        args = (params, jnp.asarray(x), jnp.asarray(y), jnp.float32(spec.lr))
+        # Compile ahead of time, so compile time is measured apart from training.
+        key = (loss_name, spec.steps, spec.keep_trajectory, len(inits), x.shape)
+        compile_seconds = 0.0
+        if key not in _EXECUTABLES:
+            t = time.perf_counter()
+            _EXECUTABLES[key] = _compiled_trainer(loss_name, spec.steps, spec.keep_trajectory).lower(*args).compile()
+            compile_seconds = time.perf_counter() - t
+        t = time.perf_counter()
+        final, recs, last = jax.block_until_ready(_EXECUTABLES[key](*args))
+        train_seconds = time.perf_counter() - t
+        host = {k: np.asarray(v) for k, v in recs.items() if k not in ("params", "grads")}
+        last = {k: np.asarray(v) for k, v in last.items()}
+        final = {k: np.asarray(v) for k, v in final.items()}
         n = x.shape[0]
-        correct = [int(c) for c in np.asarray(recs["correct"])] + [int(last["correct"])]
-        finite = [bool(f) for f in np.asarray(recs["finite"])] + [bool(last["finite"])]
-        loss = [float(v) for v in np.asarray(recs["loss"])] + [float(last["loss"])]
-        curves = {
-            "loss": loss,
-            "correct": correct,
-            "accuracy": [c / n for c in correct],
-            "grad_norm": [float(v) for v in np.asarray(recs["grad_norm"])],
-            # A step is flagged when its weights or its loss are not finite.
-            "nonfinite": [(not f) or not np.isfinite(lv) for f, lv in zip(finite, loss, strict=True)],
-        }
-        final_w = {k: np.asarray(final[k]) for k in PARAM_NAMES}
-        return ArmResult(curves=curves, final_weights=final_w, info={"grad_norm_source": "autodiff"})
+        out = []
+        for b in range(len(inits)):
+            def col(name, b=b):
+                return [v.item() for v in host[name][b]] + [last[name][b].item()]
 
-    return train
+            loss, correct, finite = col("loss"), [int(c) for c in col("correct")], col("finite")
+            curves = {
+                "loss": loss,
+                "correct": correct,
+                "accuracy": [c / n for c in correct],
+                "grad_norm": [float(v) for v in host["grad_norm"][b]],
+                # A step is flagged when its weights or its loss are not finite.
+                "nonfinite": [(not f) or not np.isfinite(lv) for f, lv in zip(finite, loss, strict=True)],
+                **{k: [float(v) for v in col(k)] for k in
+                   diagnostics.PER_STEP},
+            }
+            result = ArmResult(curves=curves, final_weights={k: final[k][b] for k in PARAM_NAMES},
+                               info={"grad_norm_source": "autodiff", "train_seconds": train_seconds / len(inits),
+                                     "compile_seconds": compile_seconds if b == 0 else 0.0,
+                                     "batched_copies": len(inits)})
+            if spec.keep_trajectory:
+                ps, gs = recs["params"], recs["grads"]
+                result.trajectory = [{k: np.asarray(ps[k][b, s]) for k in PARAM_NAMES} for s in range(spec.steps)]
+                result.trajectory.append(result.final_weights)
+                result.grads = [{k: np.asarray(gs[k][b, s]) for k in PARAM_NAMES} for s in range(spec.steps)]
+            out.append(result)
+        return out
+
+    return train_many
 
 
 def evaluate_correct(weights: Weights, x: np.ndarray, y: np.ndarray) -> int:

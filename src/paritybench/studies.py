@@ -1,0 +1,247 @@
+"""``paritybench sweep`` and ``paritybench sensitivity``: many runs into one artifact.
+
+A sweep trains every arm over a seed x window grid. It checkpoints every
+finished run to ``<artifact>.partial.jsonl`` (one JSON line each, flushed and
+fsynced), so an interrupted sweep loses nothing: ``--resume <artifact>`` reads
+the checkpoint, trains only what is missing and writes the same artifact an
+uninterrupted sweep would have written.
+
+A sensitivity study trains each arm from K copies of one seed's initial
+weights, each perturbed by a relative ``--rel`` (default 1e-7, about one
+float32 ulp), and classes each arm ``stable`` or ``chaotic``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ParityError
+
+CHECKPOINT_SUFFIX = ".partial.jsonl"
+
+
+def add_parser(sub) -> None:
+    from .cli import _add_experiment_args
+
+    p = sub.add_parser("sweep", help="every arm over a seed x window grid into one artifact (resumable)")
+    _add_experiment_args(p, seeds_default="0-9", windows_default="0:10000:1000")
+    p.add_argument("--diagnostics", choices=("light", "full"), default="light",
+                   help="full adds per-step gradient agreement with the f64 reference (slow); default %(default)s")
+    p.add_argument("--resume", metavar="ARTIFACT", default=None,
+                   help="finish an interrupted sweep: the artifact path it was writing")
+    p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser("sensitivity", help="train each arm from K ulp-perturbed copies of one initial weight set")
+    _add_experiment_args(p)
+    p.add_argument("--k", type=int, default=32, help="perturbed copies (default %(default)s)")
+    p.add_argument("--rel", type=float, default=1e-7, help="relative perturbation (default %(default)s)")
+    p.set_defaults(func=cmd_sensitivity)
+
+
+def checkpoint_path(artifact: Path) -> Path:
+    return artifact.with_name(artifact.name + CHECKPOINT_SUFFIX)
+
+
+class Checkpoint:
+    """Append-only JSON lines: a header with the config, then one finished run per line."""
+
+    def __init__(self, path: Path, header: dict | None = None):
+        self.path = path
+        if header is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "x") as fh:
+                fh.write(json.dumps({"header": header}) + "\n")
+
+    def append(self, run: dict) -> None:
+        with open(self.path, "a") as fh:
+            fh.write(json.dumps(run, allow_nan=False) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    @staticmethod
+    def read(path: Path) -> tuple[dict, list[dict]]:
+        if not path.is_file():
+            raise ParityError(f"no checkpoint {path} to resume from: start the sweep again without --resume")
+        header, runs = None, []
+        with open(path) as fh:
+            lines = fh.read().split("\n")
+        for i, line in enumerate(lines):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError:
+                if i >= len(lines) - 2:  # a last line cut by the interruption: that run is redone
+                    break
+                raise ParityError(f"checkpoint {path} is damaged at line {i + 1}: delete it and start again") from None
+            if header is None:
+                header = obj.get("header")
+                if header is None:
+                    raise ParityError(f"{path} is not a paritybench checkpoint (no header): pass the sweep's artifact")
+            else:
+                runs.append(obj)
+        if header is None:
+            raise ParityError(f"checkpoint {path} is empty: delete it and start again")
+        return header, runs
+
+
+def _config_from_header(h: dict):
+    from .config import RunConfig
+    from .flags import NumericsOptions
+
+    c = dict(h["config"])
+    c["numerics"] = NumericsOptions(**c["numerics"])
+    for k in ("seeds", "windows", "arms"):
+        c[k] = tuple(c[k])
+    return RunConfig(**c)
+
+
+def cmd_sweep(args, console) -> int:
+    from . import flags
+    from .cli import RichProgress, _check_out, _config_from, default_out
+
+    if args.resume:
+        out = Path(args.resume)
+        if out.exists():
+            raise ParityError(f"{out} is already complete: nothing to resume")
+        header, done = Checkpoint.read(checkpoint_path(out))
+        cfg = _config_from_header(header)
+        ckpt = Checkpoint(checkpoint_path(out))
+        console.print(f"resuming {out}: {len(done)} runs already finished")
+    else:
+        cfg = replace(_config_from(args, swap=False), diagnostics=args.diagnostics)
+        out = Path(args.out) if args.out else default_out(cfg)
+        _check_out(out)
+        if checkpoint_path(out).exists():
+            raise ParityError(f"{checkpoint_path(out)} exists: resume it with --resume {out}, or delete it")
+        header = {"config": cfg.to_dict(), "command": "sweep"}
+        ckpt = Checkpoint(checkpoint_path(out), header)
+        done = []
+    flags.apply(cfg.numerics)
+    from . import runner
+    from .artifact import write_artifact
+
+    skip = {runner.run_key(r) for r in done}
+    prog = RichProgress(console)
+    try:
+        result = runner.run(cfg, prog, skip=skip, on_run=ckpt.append)
+    finally:
+        prog.stop()
+    runs = _merge(cfg, done, result.runs)
+    artifact = runner.build_artifact(cfg, replace(result, runs=runs), "sweep", None,
+                                     extra=_sweep_extra(cfg, runs, resumed=bool(done)))
+    write_artifact(out, artifact)
+    checkpoint_path(out).unlink()
+    _print_sweep(console, artifact)
+    console.print(f"artifact: {out}")
+    return 0
+
+
+def _merge(cfg, done: list[dict], new: list[dict]) -> list[dict]:
+    """All runs in the order an uninterrupted sweep lists them (case by case, arm by arm)."""
+    from . import arms as arms_mod
+    from . import runner
+
+    by_key = {runner.run_key(r): r for r in done}
+    by_key.update({runner.run_key(r): r for r in new})
+    specs = arms_mod.resolve(cfg.arms)
+    return [by_key[c.key(s.name)] for c in runner.default_cases(cfg) for s in specs if c.key(s.name) in by_key]
+
+
+def _sweep_extra(cfg, runs: list[dict], resumed: bool) -> dict:
+    from . import data, stats
+
+    ds = data.load_mnist(cfg.data_path, cfg.data_sha256)
+    majority = stats.majority_rates({w: data.window(ds, w, cfg.n, cfg.normalize)[1] for w in cfg.windows})
+    return {"summary": stats.sweep_summary(runs, majority),
+            "windows_info": {str(w): {"majority_rate": m} for w, m in majority.items()},
+            "resumed": resumed}
+
+
+def _print_sweep(console, artifact: dict) -> None:
+    from rich.table import Table
+
+    t = Table(title=f"{artifact['kind']}: final training accuracy over {len(artifact['config']['seeds'])} seeds x "
+                    f"{len(artifact['config']['windows'])} windows")
+    for col in ("arm", "mean", "std", "min", "median", "max", "near chance", "vs reference (mean)"):
+        t.add_column(col, justify="left" if col == "arm" else "right")
+    for arm, s in artifact["summary"].items():
+        fa = s["final_accuracy"]
+        pd = s.get("paired_diff_vs_reference")
+        t.add_row(arm, f"{fa['mean']:.3f}", f"{fa['std']:.3f}", f"{fa['min']:.3f}", f"{fa['median']:.3f}",
+                  f"{fa['max']:.3f}", f"{s['near_chance']['count']}/{fa['count']}",
+                  f"{pd['mean']:+.3f}" if pd else "-")
+    console.print(t)
+    tm = artifact["timing"]
+    console.print(f"time: {tm['total_seconds']:.0f} s in all, {tm['train_seconds']:.0f} s in training steps "
+                  f"({100 * tm['train_seconds'] / max(tm['total_seconds'], 1e-9):.0f}%)")
+
+
+def perturb(weights: dict, rel: float, seed: int, copy: int) -> dict:
+    """``w * (1 + rel * s)`` with random signs s, computed in float64 and rounded to float32.
+
+    A relative change of 1e-7 is at least half a float32 ulp (ulps are 6e-8 to
+    1.2e-7 relative), so nearly every parameter moves to a neighbouring float.
+    """
+    rng = np.random.default_rng([seed, copy, 0x5EED])
+    return {k: (np.asarray(v, np.float64) * (1.0 + rel * rng.choice([-1.0, 1.0], size=np.shape(v))))
+            .astype(np.float32) for k, v in weights.items()}
+
+
+def cmd_sensitivity(args, console) -> int:
+    from . import flags
+    from .cli import RichProgress, _check_out, _config_from, default_out
+
+    if args.k < 2:
+        raise ParityError(f"--k {args.k}: a spread needs at least 2 copies")
+    if not 0 < args.rel < 1:
+        raise ParityError(f"--rel {args.rel}: give a relative perturbation between 0 and 1, e.g. 1e-7")
+    cfg = replace(_config_from(args, swap=False), diagnostics="light")
+    if len(cfg.seeds) != 1 or len(cfg.windows) != 1:
+        raise ParityError("sensitivity perturbs one initial weight set: give one --seeds and one --windows value")
+    out = Path(args.out) if args.out else default_out(cfg)
+    _check_out(out)
+    flags.apply(cfg.numerics)
+    from . import model, runner, stats
+    from .artifact import write_artifact
+
+    seed, window = cfg.seeds[0], cfg.windows[0]
+    base = model.init_weights(seed, cfg.threefry_partitionable)
+    cases = [runner.Case(seed, window, i) for i in range(args.k)]
+    inits = {c.id: perturb(base, args.rel, seed, c.copy) for c in cases}
+    prog = RichProgress(console)
+    try:
+        result = runner.run(cfg, prog, cases=cases, inits=inits, keep_trajectory=False)
+    finally:
+        prog.stop()
+    summary, classes = stats.sensitivity_summary(result.runs, result.finals, cfg.n)
+    artifact = runner.build_artifact(cfg, result, "sensitivity", None, extra={
+        "perturbation": {"k": args.k, "rel": args.rel, "seed": seed, "window_start": window,
+                         "base_weights_sha256": model.weights_sha256(base)},
+        "sensitivity": summary, "classes": classes})
+    write_artifact(out, artifact)
+    _print_sensitivity(console, artifact)
+    console.print(f"artifact: {out}")
+    return 0
+
+
+def _print_sensitivity(console, artifact: dict) -> None:
+    from rich.table import Table
+
+    p = artifact["perturbation"]
+    t = Table(title=f"sensitivity: {p['k']} copies of seed {p['seed']}'s weights, each perturbed by {p['rel']:g}")
+    for col in ("arm", "class", "min", "max", "correct range", "distinct weights", "max |dw| vs copy 0"):
+        t.add_column(col, justify="left" if col in ("arm", "class") else "right")
+    for arm, s in artifact["sensitivity"].items():
+        fa = s["final_accuracy"]
+        t.add_row(arm, s["class"], f"{fa['min']:.3f}", f"{fa['max']:.3f}", str(s["correct_range"]),
+                  str(s["distinct_final_hashes"]), f"{s['max_weight_diff_vs_copy0']:.2g}")
+    console.print(t)
+
+
+__all__ = ["add_parser", "perturb", "Checkpoint", "checkpoint_path"]
