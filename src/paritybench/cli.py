@@ -18,7 +18,7 @@ from .errors import ParityError
 from .flags import NumericsOptions
 
 DEFAULT_RESULTS = Path("results") / "runs"
-COMMAND_MODULES: tuple[str, ...] = ("studies", "compare")
+COMMAND_MODULES: tuple[str, ...] = ("devices", "studies", "compare")
 
 
 def _add_experiment_args(p: argparse.ArgumentParser, seeds_default: str = "0", windows_default: str = "0"):
@@ -190,6 +190,9 @@ def cmd_env(args, console) -> int:
         except ImportError as exc:
             fw[name] = {"not_installed": str(exc)}
     env["frameworks"] = fw
+    from .devices import gpu_summary  # says plainly whether a GPU is visible (the CUDA image's check)
+
+    env["gpu"] = gpu_summary(fw["jax"].get("devices", []), fw["tensorflow"].get("devices", []), None)
     console.print_json(json.dumps(env, default=str))
     return 0
 
