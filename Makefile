@@ -33,5 +33,12 @@ test: setup
 lint: setup
 	$(RUN) ruff check src tests bench
 
+## The seed preset on this machine, compared with the committed CPU baseline
+## (exit 1 if any run is divergent; the artifact stays in results/runs/).
+BASELINE ?= results/baselines/seed-cpu.json
+compare: setup
+	out=results/runs/compare-$$(date -u +%Y%m%dT%H%M%SZ).json; \
+	$(RUN) paritybench run --out $$out $(ARGS) && $(RUN) paritybench compare $(BASELINE) $$out
+
 clean:
 	rm -rf .venv .tools .pytest_cache .benchmarks
