@@ -18,7 +18,7 @@ from .errors import ParityError
 from .flags import NumericsOptions
 
 DEFAULT_RESULTS = Path("results") / "runs"
-COMMAND_MODULES: tuple[str, ...] = ("devices", "studies", "compare", "report")
+COMMAND_MODULES: tuple[str, ...] = ("devices", "studies", "compare", "report", "timing")
 
 
 def _add_experiment_args(p: argparse.ArgumentParser, seeds_default: str = "0", windows_default: str = "0"):

@@ -1,0 +1,83 @@
+"""Helpers shared by the timing suites: numerics read-backs, device labels, syncs.
+
+Imports no framework at module level: ``bench/conftest.py`` imports this module
+before it sets the numerics flags, and the flags must precede every framework.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+from paritybench import flags
+
+OPTS = flags.NumericsOptions()  # the defaults of `paritybench run`: the timed programs are the arms'
+_READ_BACKS: dict[str, dict] = {}
+
+
+def read_back(framework: str) -> dict:
+    """Configure ``framework``'s numerics as ``paritybench run`` does, once; recorded in machine_info."""
+    if framework not in _READ_BACKS:
+        _READ_BACKS[framework] = flags.READ_BACK[framework](OPTS)
+    return _READ_BACKS[framework]
+
+
+def read_backs() -> dict[str, dict]:
+    """Every read-back taken in this process so far."""
+    return dict(_READ_BACKS)
+
+
+def slug(text: str) -> str:
+    """Lower-case words joined by '-', for file names."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower().replace("(r)", "").replace("(tm)", "")).strip("-")
+
+
+def cpu_label() -> str:
+    """The CPU as the report names it next to absolute times."""
+    from paritybench.environment import cpu_info
+
+    info = cpu_info()
+    return f"cpu: {info['model']} ({info['logical_cpus']} logical)"
+
+
+def machine_slug() -> str:
+    """``[<accelerator>-]<cpu model>-<n>cpu``: the stem of a timing file's name."""
+    from paritybench.environment import cpu_info
+
+    info = cpu_info()
+    name = slug(info["model"]) + f"-{info['logical_cpus']}cpu"
+    if "jax" in _READ_BACKS:  # JAX's default device says whether the suites ran on an accelerator
+        import jax
+
+        dev = jax.devices()[0]
+        if dev.platform != "cpu":
+            name = slug(dev.device_kind) + "-" + name
+    return name
+
+
+def jax_device_label() -> str:
+    """Where JAX's default device computes: the CPU model, or the accelerator's kind."""
+    import jax
+
+    dev = jax.devices()[0]
+    return cpu_label() if dev.platform == "cpu" else f"{dev.platform}: {dev.device_kind}"
+
+
+def numpy_blas() -> dict:
+    """The BLAS NumPy was built with (the float64 reference and the NumPy matmuls use it)."""
+    import numpy as np
+
+    try:
+        cfg = np.show_config(mode="dicts")
+        return dict(cfg.get("Build Dependencies", {}).get("blas", {}))
+    except Exception as exc:  # recorded, never fatal: show_config's layout is not a stable API
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+def time_once(fn: Callable[[], Any]) -> float:
+    """Seconds of one call (compiles, first calls): kept apart from the timed rounds."""
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
