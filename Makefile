@@ -33,6 +33,12 @@ test: setup
 lint: setup
 	$(RUN) ruff check src tests bench
 
+## Timing (pytest-benchmark, issue 6): the JAX and NumPy suites, then one process per
+## Keras backend; one file results/timing/<machine>-<time>.json, then the report.
+## ARGS="--quick" for a 3-round smoke run; ARGS="--backends tensorflow,jax" to choose.
+bench-timing: setup
+	$(RUN) python bench/run_timing.py $(ARGS)
+
 ## The seed preset on this machine, compared with the committed CPU baseline
 ## (exit 1 if any run is divergent; the artifact stays in results/runs/).
 BASELINE ?= results/baselines/seed-cpu.json
