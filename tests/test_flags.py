@@ -1,0 +1,71 @@
+"""Determinism flags: set before import, read back after, and a flag that did not take is a warning."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from paritybench import flags
+from paritybench.flags import NumericsOptions
+
+from .conftest import ROOT, run_cli
+
+
+def test_env_for_sets_the_deterministic_flags_of_every_framework():
+    env = flags.env_for(NumericsOptions(onednn=False, threads=1), base={})
+    assert flags.xla_flag(env["XLA_FLAGS"], "xla_gpu_deterministic_ops") == "true"
+    assert flags.xla_flag(env["XLA_FLAGS"], "xla_cpu_multi_thread_eigen") == "false"
+    assert env["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false" and env["JAX_DEFAULT_MATMUL_PRECISION"] == "highest"
+    assert env["TF_DETERMINISTIC_OPS"] == "1" and env["NVIDIA_TF32_OVERRIDE"] == "0"
+    assert env["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
+    assert env["TF_ENABLE_ONEDNN_OPTS"] == "0" and env["TF_NUM_INTRAOP_THREADS"] == "1"
+    assert "XLA_FLAGS" not in flags.env_for(NumericsOptions(deterministic=False), base={})
+
+
+def test_xla_flag_reads_the_last_setting():
+    assert flags.xla_flag("--a=1 --xla_gpu_deterministic_ops=false --xla_gpu_deterministic_ops=true",
+                          "xla_gpu_deterministic_ops") == "true"
+    assert flags.xla_flag("--xla_gpu_deterministic_ops", "xla_gpu_deterministic_ops") == "true"
+    assert flags.xla_flag("--other=1", "xla_gpu_deterministic_ops") is None
+
+
+def test_collect_warnings_gathers_every_process_and_nested_numerics():
+    env = {"frameworks": {"main": {"warnings": ["a"]}, "keras-tensorflow": {"numerics": {"warnings": ["b"]}},
+                          "keras-jax": {"numerics": {"warnings": []}}}}
+    got = flags.collect_warnings(env, {"_warning": "late"})
+    assert got == ["flags: late", "main: a", "keras-tensorflow: b"]
+
+
+def test_seed_run_records_every_flag_as_it_took_effect(seed_run):
+    env = seed_run["artifact"]["environment"]
+    assert env["warnings"] == []
+    fw = env["frameworks"]
+    assert fw["main"]["jax_default_matmul_precision"] == "highest"
+    assert fw["main"]["xla_gpu_deterministic_ops"] == "true" and fw["main"]["preallocate"] == "false"
+    tf = fw["keras-tensorflow"]["numerics"]
+    assert tf["op_determinism"] is True and tf["tensor_float_32"] is False
+    assert tf["keras_random_seed"] == 0 and isinstance(tf["onednn_enabled"], bool)
+    assert fw["keras-jax"]["numerics"]["keras_random_seed"] == 0
+    assert env["numerics_env"]["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
+
+
+def test_a_flag_that_did_not_take_effect_is_a_recorded_warning(tmp_path):
+    # The user's own XLA_FLAGS turn deterministic ops off: the run goes ahead, and says so.
+    out = tmp_path / "a.json"
+    proc = run_cli("run", "--arms", "jax-logits", "--steps", "1", "--no-weights", "--out", str(out),
+                   env={"XLA_FLAGS": "--xla_gpu_deterministic_ops=false"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    warnings = json.loads(out.read_text())["environment"]["warnings"]
+    assert any(w.startswith("main: ") and "xla_gpu_deterministic_ops=false" in w for w in warnings), warnings
+    assert "numerics warning: main: XLA_FLAGS has --xla_gpu_deterministic_ops=false" in proc.stdout
+
+
+def test_flags_applied_after_a_framework_import_are_a_warning():
+    code = ("import json, numpy, jax\nfrom paritybench import flags\n"
+            "print(json.dumps(flags.apply(flags.NumericsOptions())))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    applied = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert "jax" in applied["_warning"]
+    assert flags.collect_warnings({}, applied) == [f"flags: {applied['_warning']}"]
