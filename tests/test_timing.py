@@ -100,7 +100,7 @@ def test_command_prints_figures_ratios_flags_and_writes_a_png(tmp_path, capsys):
     assert "5.00x NOISY" in out and "1.25x" in out and "0.95x" in out
     assert "21% NOISY" in out and "20% NOISY" not in out
     assert "keras-torch skipped: torch is not installed" in out
-    assert "jax-grad 12.50 ms" in out and "meets the 80% target" in out
+    assert "jax-grad 12.50 ms" in out and "meets the 80% target; fastest rounds: 80%" in out
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
