@@ -38,7 +38,7 @@ PER_STEP = ("saturated_output", "saturated_logit", "dead_gradient", "dead_miscla
 # Emulation pairs: each Keras arm and the JAX arm that re-implements its loss.
 # The report may only claim a mechanism that the artifact shows reproduced
 # (max |weight difference| after step 1 within MECHANISM_TOLERANCE).
-EMULATIONS = {"keras-tensorflow": "jax-logits", "keras-jax": "jax-keras-clip", "keras-torch": "jax-keras-clip"}
+EMULATIONS = {"keras-tensorflow": "jax-logits", "keras-jax": "jax-keras-clip", "keras-torch": "jax-keras-torch-clip"}
 # One SGD step moves weights by lr * grad ~ 1e-3; float32 rounding of that
 # update on weights ~0.05 is ~4e-9, so 1e-6 separates "same arithmetic up to
 # rounding" from "different loss" (clip vs logits differ by >1e-3 after step 1).

@@ -59,6 +59,56 @@ def keras_clip(z: jax.Array, y: jax.Array) -> jax.Array:
     return -(y * jnp.log(p) + (1.0 - y) * jnp.log(1.0 - p))
 
 
+@jax.custom_vjp
+def _torch_clip(p: jax.Array) -> jax.Array:
+    return jnp.clip(p, KERAS_EPSILON, 1.0 - KERAS_EPSILON)
+
+
+def _torch_clip_fwd(p):
+    return _torch_clip(p), p
+
+
+def _torch_clip_bwd(p, g):
+    # torch.clamp passes the gradient where min <= p <= max, bounds included;
+    # jnp.clip (lax.clamp) passes it only strictly inside. p lands exactly on
+    # 1 - eps (0.99999988 in float32) for a band of logits near 16, so the
+    # two backends disagree on which samples still learn.
+    lo, hi = jnp.float32(KERAS_EPSILON), jnp.float32(1.0 - KERAS_EPSILON)
+    return (jnp.where((p >= lo) & (p <= hi), g, 0.0),)
+
+
+_torch_clip.defvjp(_torch_clip_fwd, _torch_clip_bwd)
+
+
+@jax.custom_vjp
+def _torch_bce(out: jax.Array, y: jax.Array) -> jax.Array:
+    # torch.nn.functional.binary_cross_entropy clamps each log at -100
+    return -(y * jnp.maximum(jnp.log(out), -100.0) + (1.0 - y) * jnp.maximum(jnp.log1p(-out), -100.0))
+
+
+def _torch_bce_fwd(out, y):
+    return _torch_bce(out, y), (out, y)
+
+
+def _torch_bce_bwd(res, g):
+    out, y = res
+    # torch's analytic backward: (out - y) / max(out (1 - out), 1e-12)
+    return g * (out - y) / jnp.maximum(out * (1.0 - out), 1e-12), None
+
+
+_torch_bce.defvjp(_torch_bce_fwd, _torch_bce_bwd)
+
+
+def keras_torch_clip(z: jax.Array, y: jax.Array) -> jax.Array:
+    """Keras 3's torch-backend path (``keras/src/backend/torch/nn.py``), re-written.
+
+    Same clip as ``keras_clip``, but with torch's semantics: the clip's
+    gradient passes *at* the bounds, and the BCE's gradient is torch's
+    closed form rather than autodiff through the logs.
+    """
+    return _torch_bce(_torch_clip(jax.nn.sigmoid(z)), y)
+
+
 def logits(z: jax.Array, y: jax.Array) -> jax.Array:
     """BCE from logits (optax): max(z, 0) - z*y + log1p(exp(-|z|)), i.e.
     -[y log_sigmoid(z) + (1-y) log_sigmoid(-z)], finite and with a live gradient
@@ -71,5 +121,6 @@ LOSSES = {
     "naive": naive,
     "seed_stable": seed_stable,
     "keras_clip": keras_clip,
+    "keras_torch_clip": keras_torch_clip,
     "logits": logits,
 }

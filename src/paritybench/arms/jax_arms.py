@@ -145,6 +145,8 @@ ARMS = [
             "main", "seed_stable", make_trainer("seed_stable"), ("jax",)),
     ArmSpec("jax-keras-clip", "Keras's JAX/torch probability path: p clipped to [1e-7, 1-1e-7]",
             "main", "keras_clip", make_trainer("keras_clip"), ("jax",)),
+    ArmSpec("jax-keras-torch-clip", "Keras's torch path in JAX: the same clip, torch's gradient at its bounds",
+            "main", "keras_torch_clip", make_trainer("keras_torch_clip"), ("jax",)),
     ArmSpec("jax-logits", "BCE from logits (optax.sigmoid_binary_cross_entropy): the fix",
             "main", "logits", make_trainer("logits"), ("jax", "optax")),
 ]
