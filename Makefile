@@ -10,6 +10,7 @@ RUN      := $(UV) run --locked --no-sync
 ARGS     ?=
 
 .PHONY: setup bench bench-timing bench-cpu bench-gpu test lint compare report clean
+.PHONY: docker-requirements wheelhouse-cpu wheelhouse-cuda12 image-cpu image-cuda12 standin-base pin-base
 
 setup: .venv/.paritybench-synced
 
@@ -48,3 +49,29 @@ compare: setup
 
 clean:
 	rm -rf .venv .tools .pytest_cache .benchmarks
+
+## Pinned images (docker/Dockerfile; python -m paritybench.images drives Docker).
+## BASE_IMAGE=<local image> builds from another base (the tests use a debootstrap stand-in).
+IMAGES   := $(RUN) python -m paritybench.images
+BASE_ARG  = $(if $(BASE_IMAGE),--base-image $(BASE_IMAGE))
+
+docker-requirements: setup   ## re-export docker/requirements-*.txt from uv.lock
+	$(IMAGES) export
+
+wheelhouse-cpu wheelhouse-cuda12: wheelhouse-%: setup   ## hashed wheels for linux x86_64 / cp313
+	$(IMAGES) wheelhouse $*
+
+image-cpu image-cuda12: image-%: setup   ## build (no network) unless up to date
+	$(IMAGES) build $* $(BASE_ARG)
+
+bench-cpu: setup   ## build if needed, run the benchmark in the CPU image; artifacts in results/runs/
+	$(IMAGES) bench cpu $(BASE_ARG) -- $(ARGS)
+
+bench-gpu: setup   ## the same in the CUDA image with --gpus all; stops if JAX or TensorFlow sees no GPU
+	$(IMAGES) bench cuda12 $(BASE_ARG) -- $(ARGS)
+
+standin-base: setup   ## Debian trixie + python3 via debootstrap (root), for hosts without a registry
+	$(IMAGES) standin-base
+
+pin-base: setup   ## refresh BASE_IMAGE's digest in docker/Dockerfile from the registry
+	$(IMAGES) pin-base

@@ -70,6 +70,37 @@ def default_base_image() -> str:
     return m.group(1)
 
 
+DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+
+
+def unpinned_from_lines(dockerfile_text: str) -> list[str]:
+    """Every ``FROM`` whose image is not pinned by digest, directly or by an ARG default.
+
+    An earlier stage's name is pinned by that stage; ``ARG`` defaults are read from the
+    global ARGs (those before the first FROM), the only ones a FROM line can use.
+    """
+    args: dict[str, str] = {}
+    stages: set[str] = set()
+    bad = []
+    seen_from = False
+    for line in dockerfile_text.splitlines():
+        words = line.split()
+        if not words or words[0].startswith("#"):
+            continue
+        if words[0].upper() == "ARG" and not seen_from:
+            name, _, default = words[1].partition("=")
+            args[name] = default
+        elif words[0].upper() == "FROM":
+            seen_from = True
+            image = next(w for w in words[1:] if not w.startswith("--"))
+            ref = re.sub(r"\$\{?(\w+)\}?", lambda m: args.get(m.group(1), ""), image)
+            if image not in stages and not DIGEST.search(ref):
+                bad.append(line.strip())
+            if len(words) >= 4 and words[-2].upper() == "AS":
+                stages.add(words[-1])
+    return bad
+
+
 def _uv() -> str:
     found = shutil.which("uv") or str(ROOT / ".tools" / "bin" / "uv")
     if not Path(found).exists():
@@ -445,14 +476,17 @@ def main(argv: list[str] | None = None) -> int:
         if name == "build":
             s.add_argument("--base-image", default=None, help="default: the digest pinned in docker/Dockerfile")
             s.add_argument("--force", action="store_true", help="rebuild even when the inputs are unchanged")
-    s = sub.add_parser("bench", help="build if needed, then `paritybench run ARGS` in the image")
+    s = sub.add_parser("bench", help="build if needed, then `paritybench run ARGS` in the image (ARGS after --)")
     s.add_argument("variant", choices=VARIANTS)
     s.add_argument("--base-image", default=None)
-    s.add_argument("args", nargs=argparse.REMAINDER, help="arguments for `paritybench run`")
     s = sub.add_parser("standin-base", help="debootstrap a local Debian trixie base (no registry needed)")
     s.add_argument("--tag", default=STANDIN_BASE)
     sub.add_parser("pin-base", help="refresh the BASE_IMAGE digest from the registry")
-    a = p.parse_args(argv)
+    # Everything after "--" is for `paritybench run` inside the image (argparse's own "--"
+    # handling does not reach into subcommands).
+    argv = list(sys.argv[1:] if argv is None else argv)
+    run_args = argv[argv.index("--") + 1:] if "--" in argv else []
+    a = p.parse_args(argv[:argv.index("--")] if "--" in argv else argv)
     try:
         if a.cmd == "export":
             for path in write_requirements():
@@ -462,7 +496,7 @@ def main(argv: list[str] | None = None) -> int:
         elif a.cmd == "build":
             build_image(a.variant, a.base_image, force=a.force)
         elif a.cmd == "bench":
-            return bench(a.variant, a.base_image, [x for x in a.args if x != "--"])
+            return bench(a.variant, a.base_image, run_args)
         elif a.cmd == "standin-base":
             standin_base(a.tag)
         elif a.cmd == "pin-base":
