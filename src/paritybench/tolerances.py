@@ -49,6 +49,9 @@ DEFAULT_CLASSES: dict[str, str] = {
     "keras-jax": CHAOTIC,
     # Keras's torch backend clips the probability too: the same mechanism.
     "keras-torch": CHAOTIC,
+    # Keras's torch-backend loss written in JAX: the same clip (torch's gradient at the bounds
+    # only changes which clipped samples pass a gradient), so the same mechanism as keras-torch.
+    "jax-keras-torch-clip": CHAOTIC,
 }
 
 
