@@ -252,8 +252,8 @@ def compare_runs(key: RunKey, ra: dict | None, rb: dict | None, a: Loaded, b: Lo
         v.reasons.append(f"status is error in {side.path.name}: {run.get('reason')}")
         return v
     if sa != "ok" or sb != "ok":
-        v.reasons.append(f"status {sa} vs {sb}: " + "; ".join(str(r.get("reason")) for r in (ra, rb)
-                                                               if r["status"] != "ok"))
+        why = dict.fromkeys(str(r.get("reason")) for r in (ra, rb) if r["status"] != "ok")  # once if both say it
+        v.reasons.append(f"status {sa} vs {sb}: " + "; ".join(why))
         return v
     n = _run_n(ra, a.artifact)
     if ra["final_weights_sha256"] == rb["final_weights_sha256"]:
