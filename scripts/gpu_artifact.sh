@@ -13,7 +13,7 @@ py=${PYTHON:-.venv/bin/python}
 out=${1:-results/baselines/seed-gpu.json}
 "$py" -c 'import jax, sys; d = jax.devices(); print("jax devices:", d); sys.exit(0 if d[0].platform == "gpu" else 3)' \
   || { echo "gpu_artifact: JAX sees no GPU: install the cuda12 extra and check nvidia-smi" >&2; exit 3; }
-arms=jax-naive,jax-seed-stable,jax-keras-clip,jax-logits,keras-jax,reference-f64
+arms=jax-naive,jax-seed-stable,jax-keras-clip,jax-keras-torch-clip,jax-logits,keras-jax,reference-f64
 if "$py" -c 'import torch' 2>/dev/null; then arms=$arms,keras-torch; fi
 # Weights stay out of results/baselines (about 3 MB per arm); the hashes are kept.
 status=0
