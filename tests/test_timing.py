@@ -17,10 +17,10 @@ STEP = sgd_step_flops().total
 
 
 def bench(label, median, iqr=0.0, rounds=50, flops=STEP, steps=1, measure="step", blas=None, dtype="float32",
-          device=CPU, group="step"):
+          device=CPU, group="step", **more):
     """One benchmark entry as pytest-benchmark writes it, with the suites' extra_info."""
     extra = {"label": label, "measure": measure, "flops": flops, "steps_per_call": steps, "device": device,
-             "dtype": dtype, "suite": "test"}
+             "dtype": dtype, "suite": "test", **more}
     if blas:
         extra["blas"] = blas
     return {"group": group, "name": f"test_{label}", "fullname": f"bench/x.py::test_{label}",
@@ -45,7 +45,7 @@ def sample(tmp_path, name="a.json", scale=1.0):
               group="matmul-f64"),
         bench("tensorflow-pair", 0.0125 * scale, 0.001, measure="matmul", flops=PAIR, group="matmul-f32"),
         bench("jax-grad", 0.0125 * scale, 0.0025 * scale, blas="xla-pair",  # IQR exactly 20%: not flagged
-              flops=sgd_step_flops().gradient),
+              flops=sgd_step_flops().gradient, compile_seconds=0.4321),
         bench("jax-sgd", 0.020 * scale, 0.002 * scale, blas="xla-pair"),
         bench("jax-scan", 0.190 * scale, 0.01, steps=10, flops=10 * STEP, measure="train", blas="xla-pair",
               group="train-10-steps"),
@@ -100,6 +100,7 @@ def test_command_prints_figures_ratios_flags_and_writes_a_png(tmp_path, capsys):
     assert "5.00x NOISY" in out and "1.25x" in out and "0.95x" in out
     assert "21% NOISY" in out and "20% NOISY" not in out
     assert "keras-torch skipped: torch is not installed" in out
+    assert "compile and first calls" in out and "0.432" in out  # compile time reported, apart from the rounds
     assert "jax-grad 12.50 ms" in out and "meets the 80% target; fastest rounds: 80%" in out
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -239,6 +239,23 @@ def figures_tables(tf: TimingFile) -> list:
     return tables
 
 
+def compile_table(tf: TimingFile):
+    """Compile and first-call seconds, measured once and kept out of every step time (None if none recorded)."""
+    from rich.table import Table
+
+    keys = ("lower_seconds", "compile_seconds", "first_fit_seconds", "first_call_seconds")
+    rows = [f for f in tf.figures.values() if any(k in f.extra for k in keys)]
+    if not rows:
+        return None
+    t = Table(title=f"{tf.name}: compile and first calls (seconds, once; never in a step time)")
+    t.add_column("figure")
+    for k in keys:
+        t.add_column(k.removesuffix("_seconds").replace("_", " "), justify="right")
+    for f in sorted(rows, key=lambda f: f.label):
+        t.add_row(f.label, *(f"{float(f.extra[k]):.3f}" if k in f.extra else "-" for k in keys))
+    return t
+
+
 def ratios_table(files: list[TimingFile]):
     """Ratios per step, one column per file (no absolute times: they compare across machines)."""
     from rich.table import Table
@@ -359,6 +376,9 @@ def print_report(console, files: list[TimingFile]) -> None:
     for tf in files:
         for table in figures_tables(tf):
             console.print(table)
+        compiled = compile_table(tf)
+        if compiled is not None:
+            console.print(compiled)
         for suite, reason in sorted(tf.skipped.items()):
             console.print(f"{tf.name}: {suite} skipped: {reason}", markup=False)
     console.print(ratios_table(files))
