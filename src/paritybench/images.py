@@ -328,7 +328,13 @@ def build_image(variant: str, base_image: str | None = None, force: bool = False
             raise
         except Exception as exc:  # the SDK raises several types for one daemon problem
             raise ParityError(_docker_error_line(exc)) from exc
-    size = c.images.get(tag).attrs["Size"] / 2**30
+    built = c.images.get(tag)
+    if existing is not None and existing.id != built.id:
+        # The previous build lost its tag; drop it (and the layers only it used) rather than
+        # let every source edit leave a dangling multi-GB image behind.
+        with contextlib.suppress(Exception):
+            c.images.remove(existing.id)
+    size = built.attrs["Size"] / 2**30
     log(f"{tag}: built in {time.perf_counter() - t0:.0f} s, {size:.2f} GiB")
     return tag
 
