@@ -460,7 +460,8 @@ def pin_base(ref: str = "python:3.13-slim-trixie", log=print) -> str:
     try:
         digest = c.images.get_registry_data(ref).id
     except docker.errors.APIError as exc:
-        raise ParityError(f"cannot reach the registry for {ref} ({str(exc).splitlines()[0][:120]}):"
+        why = (getattr(exc, "explanation", None) or str(exc)).splitlines()[0][:160]
+        raise ParityError(f"cannot reach the registry for {ref} ({why}):"
                           " the pin is unchanged; retry where the registry is reachable") from exc
     pinned = f"{ref}@{digest}"
     text = DOCKERFILE.read_text()
