@@ -173,7 +173,7 @@ def test_fit(timed, km):
     model, x, y, n = km["model"], km["x"], km["y"], km["n"]
     timed(lambda: model.fit(x, y, batch_size=n, epochs=1, shuffle=False, verbose=0), kind="keras", group="step",
           label=f"{SUITE}-fit", setup=km["reset"], measure="step", flops=sgd_step_flops().total, steps_per_call=1,
-          blas=f"{BACKEND}-pair" if BACKEND != "jax" else "xla-pair", device=km["device"], dtype="float32",
+          blas=f"{BACKEND}-pair" if BACKEND != "jax" else "xla-pair-x10", device=km["device"], dtype="float32",
           **km["info"])
 
 
@@ -181,7 +181,7 @@ def test_train_on_batch(timed, km):
     model, x, y = km["model"], km["x"], km["y"]
     timed(lambda: model.train_on_batch(x, y), kind="keras", group="step", label=f"{SUITE}-train_on_batch",
           setup=km["reset"], measure="step", flops=sgd_step_flops().total, steps_per_call=1,
-          blas=f"{BACKEND}-pair" if BACKEND != "jax" else "xla-pair", device=km["device"], dtype="float32",
+          blas=f"{BACKEND}-pair" if BACKEND != "jax" else "xla-pair-x10", device=km["device"], dtype="float32",
           **km["info"])
 
 
@@ -190,11 +190,11 @@ def test_train_function(timed, km):
     first = benchutil.time_once(lambda: (setup(), step()))
     timed(step, kind="keras", group="step", label=f"{SUITE}-train_function", setup=setup, measure="step",
           flops=sgd_step_flops().total, steps_per_call=1,
-          blas=f"{BACKEND}-pair" if BACKEND != "jax" else "xla-pair", device=km["device"], dtype="float32",
+          blas=f"{BACKEND}-pair" if BACKEND != "jax" else "xla-pair-x10", device=km["device"], dtype="float32",
           first_call_seconds=first, **km["info"])
 
 
-@pytest.mark.skipif(BACKEND == "jax", reason="the JAX backend's matmul is XLA's: timed as xla-pair in test_jax.py")
+@pytest.mark.skipif(BACKEND == "jax", reason="the JAX backend's matmul is XLA's: xla-pair(-x10) in test_jax.py")
 def test_matmul(timed, problem, km):
     """The backend's own float32 matmul pair (x @ W0, x.T @ dh), eager, as the framework dispatches it."""
     x, w, dh = (_on_device(a) for a in (problem["x"], problem["init"]["dense_0/kernel"], problem["dh"]))

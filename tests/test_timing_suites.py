@@ -18,8 +18,8 @@ from paritybench import timing
 
 from .conftest import ROOT, run_cli
 
-CORE = {"xla-fwd", "xla-bwd", "xla-pair", "jax-grad", "jax-sgd", "jax-scan", "numpy-f32-fwd", "numpy-f32-bwd",
-        "numpy-f32-pair", "numpy-f64-pair", "reference-f64-sgd"}
+CORE = {"xla-fwd", "xla-bwd", "xla-pair", "xla-pair-x10", "jax-grad", "jax-sgd", "jax-scan", "numpy-f32-fwd",
+        "numpy-f32-bwd", "numpy-f32-pair", "numpy-f64-pair", "reference-f64-sgd"}
 KERAS = {"tensorflow": {"keras-tensorflow-fit", "keras-tensorflow-train_on_batch",
                         "keras-tensorflow-train_function", "tensorflow-pair"},
          "jax": {"keras-jax-fit", "keras-jax-train_on_batch", "keras-jax-train_function"},
@@ -51,6 +51,7 @@ def test_quick_run_writes_every_installed_suite(quick_file):
     # compile time measured apart from the rounds, never in them
     assert labels["jax-grad"]["extra_info"]["compile_seconds"] > 0
     assert labels["jax-scan"]["extra_info"]["steps_per_call"] == 10
+    assert labels["jax-grad"]["extra_info"]["blas"] == "xla-pair-x10" and "xla-pair-x10" in labels
     pb = doc["machine_info"]["paritybench"]
     assert pb["quick"] is True and pb["machine"]
     assert pb["fingerprint"]["packages"]["jax"] and pb["fingerprint"]["numerics_env"]["JAX_DEFAULT_MATMUL_PRECISION"]
