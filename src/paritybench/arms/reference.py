@@ -8,6 +8,7 @@ computes is the exact SGD trajectory to far below any float32 difference.
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 from scipy.special import expit
@@ -39,6 +40,7 @@ def loss_and_grad(w: Weights, x: np.ndarray, y: np.ndarray) -> tuple[float, Weig
 def train(init: Weights, x: np.ndarray, y: np.ndarray, spec: TrainSpec) -> ArmResult:
     """Plain SGD in float64 from ``init``; curves, diagnostics and (optionally) the trajectory."""
     check_weights(init)
+    t0 = time.perf_counter()
     w = {k: np.array(init[k], dtype=np.float64) for k in PARAM_NAMES}
     x64, y64 = np.asarray(x, np.float64), np.asarray(y, np.float64)
     n = x.shape[0]
@@ -70,7 +72,7 @@ def train(init: Weights, x: np.ndarray, y: np.ndarray, spec: TrainSpec) -> ArmRe
     # The artifact keeps float32 final weights like every other arm (so hashes
     # compare like with like); the float64 trajectory feeds the diagnostics.
     return ArmResult(curves=curves, final_weights={k: v.astype(np.float32) for k, v in w.items()},
-                     info={"grad_norm_source": "analytic"},
+                     info={"grad_norm_source": "analytic", "train_seconds": time.perf_counter() - t0},
                      trajectory=traj or None, grads=grad_list or None)
 
 
