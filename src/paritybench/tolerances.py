@@ -70,10 +70,15 @@ STABLE_TOLERANCE = Tolerance(
     # (jax-logits vs keras-tensorflow: 2.4e-6 after 10 steps), still 360x below the gap
     # between two chaotic arms (3.6e-2): room for another BLAS or a GPU, none for a real change.
     weights_atol=1e-4,
-    # Per-step loss and gradient norm differ by at most 5e-7 (relative) between the three stable
-    # implementations; 1e-4 is 200x that.
-    loss_rtol=1e-4,
-    grad_norm_rtol=1e-4,
+    # Per-step loss and gradient norm: on the seed preset the three stable implementations
+    # differ by at most 5e-7 (relative). Across machines and many cases they differ more:
+    # the default sweep (10 seeds x 10 windows) on this 2-core CPU against an H200 moved
+    # reference-f64's loss by up to 2.0e-3 and its gradient norm by 7.6e-3 (seed 2, window
+    # 5000: a ReLU unit on the edge of 0 flips with the BLAS's summation order, float64 or
+    # not), jax-logits' by 7.9e-5 and 1.9e-4, accuracy by at most one sample. 2e-2 holds
+    # those with a margin and is still 75x below the clipped arms' differences (loss 1.5x).
+    loss_rtol=2e-2,
+    grad_norm_rtol=2e-2,
     # Accuracy is a count: one sample may sit exactly on the 0.5 threshold and flip with rounding.
     samples=1,
 )
