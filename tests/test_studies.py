@@ -100,11 +100,14 @@ def test_perturbation_moves_weights_by_about_one_ulp():
 @pytest.mark.slow
 def test_sensitivity_classes_on_the_seed_preset(tmp_path):
     out = tmp_path / "sens.json"
-    proc = run_cli("sensitivity", "--k", "8", "--arms", "jax-logits,keras-tensorflow,jax-seed-stable",
+    proc = run_cli("sensitivity", "--k", "8", "--arms", "jax-naive,jax-logits,keras-tensorflow,jax-seed-stable",
                    "--out", str(out))
     assert proc.returncode == 0, proc.stderr[-2000:]
     a = json.loads(out.read_text())
-    assert a["classes"] == {"jax-seed-stable": "chaotic", "jax-logits": "stable", "keras-tensorflow": "stable"}
+    assert a["classes"] == {"jax-naive": "stable", "jax-seed-stable": "chaotic", "jax-logits": "stable",
+                            "keras-tensorflow": "stable"}
+    # every copy of the naive loss ends with NaN weights: the spread is NaN, recorded, not a crash
+    assert a["sensitivity"]["jax-naive"]["max_weight_diff_vs_copy0"] == "nan"
     assert a["sensitivity"]["jax-seed-stable"]["correct_range"] > 10
     assert a["sensitivity"]["jax-logits"]["max_weight_diff_vs_copy0"] < 1e-4
-    assert len(by_arm(a)) == 3 and len(a["runs"]) == 24
+    assert len(by_arm(a)) == 4 and len(a["runs"]) == 32

@@ -60,6 +60,7 @@ def sensitivity_summary(runs: list[dict], finals: dict, n: int) -> tuple[dict, d
     ``stable``: every copy ends within one sample of every other (max - min of
     the correct count <= 1); otherwise ``chaotic``.
     """
+    from .artifact import num
     from .diagnostics import max_abs_diff
 
     by_arm: dict[str, list[dict]] = defaultdict(list)
@@ -78,7 +79,8 @@ def sensitivity_summary(runs: list[dict], finals: dict, n: int) -> tuple[dict, d
             "final_accuracy": _describe([c / n for c in correct]),
             "correct_range": int(max(correct) - min(correct)),
             "distinct_final_hashes": len({r["final_weights_sha256"] for r in rs}),
-            "max_weight_diff_vs_copy0": float(np.nanmax(spread)) if spread else 0.0,
+            # NaN when the copies' weights are NaN (jax-naive): JSON carries it as "nan"
+            "max_weight_diff_vs_copy0": num(max(spread, key=lambda v: (not np.isnan(v), v))) if spread else 0.0,
             "any_nonfinite": any(r["any_nonfinite"] for r in rs),
             "class": cls,
         }

@@ -230,6 +230,10 @@ def cmd_sensitivity(args, console) -> int:
     return 0
 
 
+def _g(v) -> str:
+    return v if isinstance(v, str) else f"{v:.2g}"
+
+
 def _print_sensitivity(console, artifact: dict) -> None:
     from rich.table import Table
 
@@ -240,7 +244,7 @@ def _print_sensitivity(console, artifact: dict) -> None:
     for arm, s in artifact["sensitivity"].items():
         fa = s["final_accuracy"]
         t.add_row(arm, s["class"], f"{fa['min']:.3f}", f"{fa['max']:.3f}", str(s["correct_range"]),
-                  str(s["distinct_final_hashes"]), f"{s['max_weight_diff_vs_copy0']:.2g}")
+                  str(s["distinct_final_hashes"]), _g(s["max_weight_diff_vs_copy0"]))
     console.print(t)
 
 
