@@ -7,7 +7,6 @@ gap, the text says so.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 from .arms_names import ARM_NAMES
@@ -317,4 +316,4 @@ def cmd_report(args, console) -> int:
     return 0
 
 
-__all__ = ["add_parser", "write_report", "answer_from_run", "math"]
+__all__ = ["add_parser", "write_report", "answer_from_run"]
