@@ -100,9 +100,6 @@ class RichProgress:
     def advance(self, label):
         self.p.update(self.task, advance=1, description=label)
 
-    def note(self, text):
-        self.p.console.print(text)
-
     def stop(self):
         self.p.stop()
 
@@ -121,6 +118,7 @@ def cmd_run(args, console) -> int:
     applied = flags.apply(cfg.numerics)
     from . import report_table, runner
     from .artifact import atomic_write_bytes, write_artifact
+    from .model import write_weights_npz
 
     prog = RichProgress(console)
     try:
@@ -134,7 +132,7 @@ def cmd_run(args, console) -> int:
     weights_path = out.with_suffix(".weights.npz")
     if result.finals and not args.no_weights:
         groups = {weights_group(key): v for key, v in result.finals.items()}
-        atomic_write_bytes(weights_path, writer=lambda fh: _savez(fh, groups))
+        atomic_write_bytes(weights_path, writer=lambda fh: write_weights_npz(fh, groups))
     artifact = runner.build_artifact(cfg, result, "run",
                                      weights_path.name if result.finals and not args.no_weights else None)
     write_artifact(out, artifact)
@@ -149,12 +147,6 @@ def weights_group(key) -> str:
     """The npz prefix of one run's final weights: ``arm/s<seed>/w<window>[/c<copy>]``."""
     arm, seed, window, copy = key
     return f"{arm}/s{seed}/w{window}" + ("" if copy is None else f"/c{copy}")
-
-
-def _savez(fh, groups):
-    import numpy as np
-
-    np.savez(fh, **{f"{p}/{k}": v for p, w in groups.items() for k, v in w.items()})
 
 
 def cmd_validate(args, console) -> int:

@@ -99,7 +99,7 @@ def main(argv: list[str]) -> int:
     import numpy as np
 
     from paritybench import data
-    from paritybench.arms.base import grad_norm_from_update
+    from paritybench.arms.base import grad_norm_from_update, nonfinite_steps, weights_nonfinite
     from paritybench.diagnostics import PER_STEP, SATURATION_LOGIT
     from paritybench.model import PARAM_NAMES, check_weights, copy_weights, count_correct, save_weights_npz
 
@@ -150,9 +150,6 @@ def main(argv: list[str]) -> int:
         curves["nonfinite_gradient"].append(float(np.mean(~np.isfinite(dz))))
         curves["dead_misclassified"].append(float(np.mean((dz == 0.0) & ((p > 0.5) != (y > 0.5)))))
 
-    def finite(w) -> bool:
-        return all(bool(np.all(np.isfinite(v))) for v in w.values())
-
     env = {
         "backend": backend,
         "keras": keras.__version__,
@@ -184,7 +181,7 @@ def main(argv: list[str]) -> int:
         for _ in range(steps):
             if keep_trajectory:
                 diagnose(x, y, curves)
-            finite_flags.append(finite(before))
+            finite_flags.append(not weights_nonfinite(before))
             t = time.perf_counter()
             hist = model.fit(x, y, batch_size=n, epochs=1, shuffle=False, verbose=0)
             train_seconds += time.perf_counter() - t
@@ -199,12 +196,11 @@ def main(argv: list[str]) -> int:
                 traj.append(after)
         if keep_trajectory:
             diagnose(x, y, curves)
-        finite_flags.append(finite(before))
+        finite_flags.append(not weights_nonfinite(before))
         last = model.evaluate(x, y, batch_size=n, verbose=0, return_dict=True)
         curves["loss"].append(float(last["loss"]))
         curves["correct"].append(round(float(last["accuracy"]) * n))
-        curves["nonfinite"] = [(not f) or not np.isfinite(lv) for f, lv in zip(finite_flags, curves["loss"],
-                                                                                  strict=True)]
+        curves["nonfinite"] = nonfinite_steps(finite_flags, curves["loss"])
         curves["accuracy"] = [c / n for c in curves["correct"]]
         if not keep_trajectory:  # per-step diagnostics cost a forward pass each: full mode only
             for k in PER_STEP:

@@ -103,11 +103,15 @@ def count_correct(prob_or_logit: np.ndarray, y: np.ndarray, threshold: float) ->
     return int(np.sum(pred == (np.asarray(y).reshape(-1) > 0.5)))
 
 
+def write_weights_npz(fh, groups: Mapping[str, Mapping[str, np.ndarray]]) -> None:
+    """Write ``{prefix: weights}`` to an open binary file as one npz with keys ``prefix/param``."""
+    np.savez(fh, **{f"{prefix}/{name}": np.asarray(arr) for prefix, w in groups.items() for name, arr in w.items()})
+
+
 def save_weights_npz(path, groups: Mapping[str, Mapping[str, np.ndarray]]) -> None:
-    """Write ``{prefix: weights}`` as one npz with keys ``prefix/param`` (caller renames)."""
-    flat = {f"{prefix}/{name}": np.asarray(arr) for prefix, w in groups.items() for name, arr in w.items()}
+    """``write_weights_npz`` to ``path`` (for files a caller renames into place itself)."""
     with open(path, "wb") as fh:
-        np.savez(fh, **flat)
+        write_weights_npz(fh, groups)
 
 
 def load_weights_npz(path) -> dict[str, Weights]:

@@ -130,9 +130,10 @@ class _Session:
         self.ds = data.load_mnist(cfg.data_path, cfg.data_sha256)
         # every window is checked before any training starts
         self.windows = {w: data.window(self.ds, w, cfg.n, cfg.normalize) for w in sorted({c.window for c in cases})}
-        seeds = {c.seed for c in cases}
-        by_seed = {s: model.init_weights(s, cfg.threefry_partitionable) for s in sorted(seeds)} if inits is None else {}
-        self.inits = inits or {c.id: by_seed[c.seed] for c in cases}
+        if inits is None:  # stax's initial weights, drawn once per seed
+            by_seed = {s: model.init_weights(s, cfg.threefry_partitionable) for s in sorted({c.seed for c in cases})}
+            inits = {c.id: by_seed[c.seed] for c in cases}
+        self.inits = inits
         self.spec = TrainSpec(steps=cfg.steps, lr=cfg.lr, keep_trajectory=keep_trajectory)
         self.on_run = on_run
         self.runs: dict[RunKey, dict] = {}
@@ -179,6 +180,16 @@ class _Session:
         self.runs[key] = _entry(spec, case, self.cfg.n, status=status, reason=reason)
         if self.on_run:
             self.on_run(self.runs[key])
+
+    def skip_if_missing(self, spec: ArmSpec, cases: list[Case]) -> bool:
+        """Record every case as skipped when the arm's framework is not installed; True if so."""
+        missing = missing_requirements(spec)
+        if not missing:
+            return False
+        for c in cases:
+            self.fail(spec, c, "skipped", f"{', '.join(missing)} not installed: {install_hint(missing)}")
+            self.progress.advance(f"{spec.name} skipped")
+        return True
 
 
 def default_cases(cfg: RunConfig) -> list[Case]:
@@ -259,16 +270,12 @@ def run(cfg: RunConfig, progress: Progress | None = None, *, cases: list[Case] |
 
 
 def _run_main(spec: ArmSpec, cases: list[Case], sess: _Session) -> None:
-    missing = missing_requirements(spec)
+    if sess.skip_if_missing(spec, cases):
+        return
     by_window: dict[int, list[Case]] = {}
     for c in cases:
         by_window.setdefault(c.window, []).append(c)
     for window, group in by_window.items():
-        if missing:
-            for c in group:
-                sess.fail(spec, c, "skipped", f"{', '.join(missing)} not installed: {install_hint(missing)}")
-                sess.progress.advance(f"{spec.name} skipped")
-            continue
         x, y = sess.windows[window]
         try:
             results = spec.train_many([sess.inits[c.id] for c in group], x, y, sess.spec)
@@ -284,13 +291,7 @@ def _run_main(spec: ArmSpec, cases: list[Case], sess: _Session) -> None:
 
 def _run_keras(spec: ArmSpec, cases: list[Case], sess: _Session, tmp: Path, swap_extra: list[dict],
                env: dict) -> None:
-    if not cases:
-        return
-    missing = missing_requirements(spec)
-    if missing:
-        for c in cases:
-            sess.fail(spec, c, "skipped", f"{', '.join(missing)} not installed: {install_hint(missing)}")
-            sess.progress.advance(f"{spec.name} skipped")
+    if not cases or sess.skip_if_missing(spec, cases):
         return
     cfg = sess.cfg
     backend = spec.process.removeprefix("keras-")

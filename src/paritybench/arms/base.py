@@ -78,6 +78,11 @@ def weights_nonfinite(weights: Weights) -> bool:
     return not all(bool(np.all(np.isfinite(v))) for v in weights.values())
 
 
+def nonfinite_steps(weights_finite: list[bool], loss: list[float]) -> list[bool]:
+    """The ``nonfinite`` curve: a step is flagged when its weights or its loss are not finite."""
+    return [(not f) or not np.isfinite(lv) for f, lv in zip(weights_finite, loss, strict=True)]
+
+
 def grad_norm_from_update(before: Weights, after: Weights, lr: float) -> float:
     """||w_{k+1} - w_k|| / lr: the norm of the gradient plain SGD applied.
 

@@ -9,14 +9,13 @@ sensitivity study) train together: ``jax.vmap`` over the copies, one program.
 from __future__ import annotations
 
 import time
-from functools import cache
 
 import numpy as np
 
 from .. import diagnostics, losses
 from ..diagnostics import SATURATION_LOGIT
 from ..model import PARAM_NAMES, Weights, copy_weights
-from .base import ArmResult, ArmSpec, TrainSpec
+from .base import ArmResult, ArmSpec, TrainSpec, nonfinite_steps
 
 
 def _forward(params, x):
@@ -26,7 +25,6 @@ def _forward(params, x):
     return h @ params["dense_1/kernel"] + params["dense_1/bias"]
 
 
-@cache
 def _compiled_trainer(loss_name: str, steps: int, keep_trajectory: bool):
     """A jitted ``(batched params, x, y, lr) -> (final params, per-step records, final records)``."""
     import jax
@@ -95,6 +93,9 @@ def make_trainer(loss_name: str):
         final, recs, last = jax.block_until_ready(_EXECUTABLES[key](*args))
         train_seconds = time.perf_counter() - t
         host = {k: np.asarray(v) for k, v in recs.items() if k not in ("params", "grads")}
+        if spec.keep_trajectory:  # one device-to-host copy each, not one per (copy, step)
+            ps = {k: np.asarray(v) for k, v in recs["params"].items()}
+            gs = {k: np.asarray(v) for k, v in recs["grads"].items()}
         last = {k: np.asarray(v) for k, v in last.items()}
         final = {k: np.asarray(v) for k, v in final.items()}
         n = x.shape[0]
@@ -109,20 +110,17 @@ def make_trainer(loss_name: str):
                 "correct": correct,
                 "accuracy": [c / n for c in correct],
                 "grad_norm": [float(v) for v in host["grad_norm"][b]],
-                # A step is flagged when its weights or its loss are not finite.
-                "nonfinite": [(not f) or not np.isfinite(lv) for f, lv in zip(finite, loss, strict=True)],
-                **{k: [float(v) for v in col(k)] for k in
-                   diagnostics.PER_STEP},
+                "nonfinite": nonfinite_steps(finite, loss),
+                **{k: [float(v) for v in col(k)] for k in diagnostics.PER_STEP},
             }
             result = ArmResult(curves=curves, final_weights={k: final[k][b] for k in PARAM_NAMES},
                                info={"grad_norm_source": "autodiff", "train_seconds": train_seconds / len(inits),
                                      "compile_seconds": compile_seconds if b == 0 else 0.0,
                                      "batched_copies": len(inits)})
             if spec.keep_trajectory:
-                ps, gs = recs["params"], recs["grads"]
-                result.trajectory = [{k: np.asarray(ps[k][b, s]) for k in PARAM_NAMES} for s in range(spec.steps)]
+                result.trajectory = [{k: ps[k][b, s] for k in PARAM_NAMES} for s in range(spec.steps)]
                 result.trajectory.append(result.final_weights)
-                result.grads = [{k: np.asarray(gs[k][b, s]) for k in PARAM_NAMES} for s in range(spec.steps)]
+                result.grads = [{k: gs[k][b, s] for k in PARAM_NAMES} for s in range(spec.steps)]
             out.append(result)
         return out
 

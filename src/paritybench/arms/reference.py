@@ -15,7 +15,7 @@ from scipy.special import expit
 
 from ..diagnostics import PER_STEP, SATURATION_LOGIT
 from ..model import PARAM_NAMES, Weights, check_weights, count_correct
-from .base import ArmResult, ArmSpec, TrainSpec
+from .base import ArmResult, ArmSpec, TrainSpec, weights_nonfinite
 
 
 def loss_and_grad(w: Weights, x: np.ndarray, y: np.ndarray) -> tuple[float, Weights, np.ndarray]:
@@ -53,8 +53,7 @@ def train(init: Weights, x: np.ndarray, y: np.ndarray, spec: TrainSpec) -> ArmRe
         dz = p - y64  # d(per-sample loss)/d(logit) of the logits loss
         curves["loss"].append(loss)
         curves["correct"].append(count_correct(z, y64, 0.0))
-        finite = math.isfinite(loss) and all(np.all(np.isfinite(v)) for v in w.values())
-        curves["nonfinite"].append(not finite)
+        curves["nonfinite"].append(not math.isfinite(loss) or weights_nonfinite(w))
         curves["saturated_output"].append(float(np.mean((p == 0.0) | (p == 1.0))))
         curves["saturated_logit"].append(float(np.mean(np.abs(z) > SATURATION_LOGIT)))
         curves["dead_gradient"].append(float(np.mean(dz == 0.0)))
