@@ -91,47 +91,45 @@ def _pair_chain(x, w, dh):
     return jax.lax.scan(body, w, None, length=CHAIN)[0]
 
 
+def _time_compiled(timed, dev, fn, args, **meta) -> None:
+    """Compile ``fn`` ahead (compile seconds recorded apart), then time one call per round."""
+    compiled, times = _compile(fn, *args)
+    timed(lambda: jax.block_until_ready(compiled(*args)), suite="jax", device=dev["device"], dtype="float32",
+          **meta, **times)
+
+
 @pytest.mark.parametrize("label", list(MATMULS))
 def test_matmul(timed, dev, label):
     fn, flops = MATMULS[label]
     args = (dev["x"], dev["params"]["dense_0/kernel"], dev["dh"])
-    compiled, times = _compile(fn, *args)
-    timed(lambda: jax.block_until_ready(compiled(*args)), kind="matmul", group="matmul-f32", label=label,
-          measure="matmul", suite="jax", flops=flops, steps_per_call=1, device=dev["device"], dtype="float32",
-          **times)
+    _time_compiled(timed, dev, fn, args, kind="matmul", group="matmul-f32", label=label, measure="matmul",
+                   flops=flops, steps_per_call=1)
 
 
 def test_matmul_chain(timed, dev):
     """XLA's matmul throughput at the step's shapes, dispatch amortised: the reference of the JAX figures."""
     args = (dev["x"], dev["params"]["dense_0/kernel"], dev["dh"])
-    compiled, times = _compile(_pair_chain, *args)
-    timed(lambda: jax.block_until_ready(compiled(*args)), kind="matmul", group="matmul-f32", label="xla-pair-x10",
-          measure="matmul", suite="jax", flops=CHAIN * matmul_pair_flops(), steps_per_call=CHAIN,
-          device=dev["device"], dtype="float32", **times)
+    _time_compiled(timed, dev, _pair_chain, args, kind="matmul", group="matmul-f32", label="xla-pair-x10",
+                   measure="matmul", flops=CHAIN * matmul_pair_flops(), steps_per_call=CHAIN)
 
 
 def test_grad(timed, dev):
     """The jitted gradient step alone: value_and_grad of the mean BCE, no update."""
     args = (dev["params"], dev["x"], dev["y"])
-    compiled, times = _compile(jax.value_and_grad(_mean_loss), *args)
-    timed(lambda: jax.block_until_ready(compiled(*args)), kind="step", group="step", label="jax-grad",
-          measure="step", suite="jax", flops=sgd_step_flops().gradient, steps_per_call=1, blas=XLA_LIMIT,
-          device=dev["device"], dtype="float32", loss=LOSS, **times)
+    _time_compiled(timed, dev, jax.value_and_grad(_mean_loss), args, kind="step", group="step", label="jax-grad",
+                   measure="step", flops=sgd_step_flops().gradient, steps_per_call=1, blas=XLA_LIMIT, loss=LOSS)
 
 
 def test_sgd_step(timed, dev):
     """One full SGD step (gradient and ``w - lr * g``); params are not donated, so every round starts alike."""
     args = (dev["params"], dev["x"], dev["y"], dev["lr"])
-    compiled, times = _compile(_sgd_step, *args)
-    timed(lambda: jax.block_until_ready(compiled(*args)), kind="step", group="step", label="jax-sgd",
-          measure="step", suite="jax", flops=sgd_step_flops().total, steps_per_call=1, blas=XLA_LIMIT,
-          device=dev["device"], dtype="float32", loss=LOSS, **times)
+    _time_compiled(timed, dev, _sgd_step, args, kind="step", group="step", label="jax-sgd", measure="step",
+                   flops=sgd_step_flops().total, steps_per_call=1, blas=XLA_LIMIT, loss=LOSS)
 
 
 def test_train_scan(timed, dev):
     """The seed's 10 steps as one compiled ``lax.scan``: one dispatch for the whole training."""
     args = (dev["params"], dev["x"], dev["y"], dev["lr"])
-    compiled, times = _compile(_train, *args)
-    timed(lambda: jax.block_until_ready(compiled(*args)), kind="train", group="train-10-steps", label="jax-scan",
-          measure="train", suite="jax", flops=STEPS * sgd_step_flops().total, steps_per_call=STEPS,
-          blas=XLA_LIMIT, device=dev["device"], dtype="float32", loss=LOSS, **times)
+    _time_compiled(timed, dev, _train, args, kind="train", group="train-10-steps", label="jax-scan",
+                   measure="train", flops=STEPS * sgd_step_flops().total, steps_per_call=STEPS, blas=XLA_LIMIT,
+                   loss=LOSS)
