@@ -31,8 +31,19 @@ def test_skipped_run_needs_a_reason():
 
 def test_newer_schema_major_is_flagged():
     a = minimal()
-    a["schema_version"] = "2.0"
+    a["schema_version"] = "3.0"
     assert any("major" in e for e in artifact.validation_errors(a))
+
+
+def test_schema_2_requires_the_workload_and_schema_1_is_read_as_seed_bce():
+    a = minimal()
+    a["schema_version"] = "2.0"
+    errors = artifact.validation_errors(a)
+    assert any("workload" in e for e in errors)
+    up = artifact.upgrade(minimal())
+    assert up["workload"]["name"] == "seed-bce" and up["runs"][0]["workload"] == {"name": "seed-bce", "version": "1"}
+    up["schema_version"] = "2.0"
+    assert artifact.validation_errors(up) == []
 
 
 def test_invalid_artifact_is_never_written(tmp_path):

@@ -10,8 +10,9 @@ import time
 import numpy as np
 import pytest
 
-from paritybench import model
+from paritybench import weights as model
 from paritybench.studies import Checkpoint, checkpoint_path, perturb
+from paritybench.workloads.seed_bce import jax_model
 
 from .conftest import ROOT, by_arm, run_cli
 
@@ -86,7 +87,7 @@ def test_checkpoint_ignores_a_cut_last_line(tmp_path):
 
 
 def test_perturbation_moves_weights_by_about_one_ulp():
-    w = model.init_weights(0)
+    w = jax_model.init(0)
     p = perturb(w, 1e-7, 0, 1)
     for k in w:
         ulps = np.abs(p[k].view(np.int32).astype(np.int64) - w[k].view(np.int32).astype(np.int64))

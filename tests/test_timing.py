@@ -9,7 +9,7 @@ import pytest
 from paritybench import cli, timing
 from paritybench.errors import ParityError
 from paritybench.flops import matmul_pair_flops, sgd_step_flops
-from paritybench.model import PARAM_SHAPES
+from paritybench.workloads.seed_bce.workload import PARAMS as PARAM_SHAPES
 
 CPU = "cpu: Test CPU (2 logical)"
 PAIR = matmul_pair_flops()

@@ -9,4 +9,7 @@ __version__ = "0.1.0"
 
 # Artifact schema version: bump the major when a reader of the old format would
 # misread the new one (compare refuses across majors).
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "2.0"
+# Majors this paritybench still reads (validate, compare, report): 1 is the seed experiment
+# before workloads, read as the seed-bce workload.
+READABLE_MAJORS = ("1", "2")

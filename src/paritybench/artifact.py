@@ -10,13 +10,34 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from . import SCHEMA_VERSION
+from . import READABLE_MAJORS, SCHEMA_VERSION
 from .errors import ParityError
 
 
-def schema() -> dict:
-    """The JSON Schema shipped in the package (``schema/artifact.schema.json``)."""
-    return json.loads((resources.files("paritybench") / "schema" / "artifact.schema.json").read_text())
+def schema(major: str | None = None) -> dict:
+    """The JSON Schema shipped in the package for a schema major (``schema/artifact.v<major>.schema.json``;
+    default: the one this paritybench writes)."""
+    major = major or SCHEMA_VERSION.split(".")[0]
+    return json.loads((resources.files("paritybench") / "schema" / f"artifact.v{major}.schema.json").read_text())
+
+
+def major_of(artifact: Any) -> str | None:
+    v = artifact.get("schema_version") if isinstance(artifact, dict) else None
+    return v.split(".")[0] if isinstance(v, str) else None
+
+
+def upgrade(artifact: dict) -> dict:
+    """A schema-1 artifact (before workloads) read as schema 2: the seed-bce workload, version 1.
+
+    Only adds the ``workload`` fields; every measured value stays as it was written."""
+    if major_of(artifact) != "1":
+        return artifact
+    wl = {"name": "seed-bce", "version": "1"}
+    out = dict(artifact)
+    out["workload"] = {**wl, "source": "builtin", "spec": "seed-bce",
+                       "upgraded_from_schema": artifact["schema_version"]}
+    out["runs"] = [{**r, "workload": dict(wl)} for r in artifact.get("runs", [])]
+    return out
 
 
 def num(x: float) -> float | str:
@@ -89,16 +110,17 @@ def validation_errors(artifact: Any) -> list[str]:
     """Schema violations as readable lines (empty when valid)."""
     import jsonschema
 
-    validator = jsonschema.Draft202012Validator(schema(), format_checker=jsonschema.FormatChecker())
+    major = major_of(artifact)
+    which = major if major in READABLE_MAJORS else None
+    validator = jsonschema.Draft202012Validator(schema(which), format_checker=jsonschema.FormatChecker())
     out = []
     for err in sorted(validator.iter_errors(artifact), key=lambda e: list(e.absolute_path)):
         where = "/".join(str(p) for p in err.absolute_path) or "(top level)"
         out.append(f"{where}: {err.message}")
     if isinstance(artifact, dict) and isinstance(artifact.get("schema_version"), str):
-        major = artifact["schema_version"].split(".")[0]
-        if major != SCHEMA_VERSION.split(".")[0]:
+        if major not in READABLE_MAJORS:
             out.append(f"schema_version: {artifact['schema_version']} has major {major}, this paritybench "
-                       f"reads major {SCHEMA_VERSION.split('.')[0]}")
+                       f"reads majors {', '.join(READABLE_MAJORS)}: use a paritybench that reads it")
     return out
 
 

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .config import DEFAULT_LR, DEFAULT_N, DEFAULT_STEPS, RunConfig, parse_int_list
+from .config import RunConfig, parse_int_list
 from .errors import ParityError
 from .flags import NumericsOptions
 
@@ -25,11 +25,14 @@ def _add_experiment_args(p: argparse.ArgumentParser, seeds_default: str = "0", w
     p.add_argument("--seeds", default=seeds_default, help="seeds: 0,3 or 0-9 (default %(default)s)")
     p.add_argument("--windows", default=windows_default,
                    help="window starts into x_train: 0,2000 or 0:10000:1000 (default %(default)s)")
-    p.add_argument("--n", type=int, default=DEFAULT_N, help="samples per window (default %(default)s)")
-    p.add_argument("--arms", default="", help="comma-separated arm names (default: every arm)")
-    p.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="full-batch SGD steps (default %(default)s)")
-    p.add_argument("--lr", type=float, default=DEFAULT_LR, help="learning rate (default %(default)s)")
-    p.add_argument("--normalize", action="store_true", help="scale pixels to [0, 1] (the seed used raw 0-255)")
+    p.add_argument("--workload", default=None,
+                   help="a workload name (paritybench workloads), path/to/file.py or module:attr (default seed-bce)")
+    p.add_argument("--n", type=int, default=None, help="samples per window (default: the workload's, 1000)")
+    p.add_argument("--arms", default="", help="comma-separated arm names (default: every arm of the workload)")
+    p.add_argument("--steps", type=int, default=None, help="optimizer steps (default: the workload's, 10)")
+    p.add_argument("--lr", type=float, default=None, help="learning rate (default: the workload's, 0.01)")
+    p.add_argument("--normalize", action=argparse.BooleanOptionalAction, default=None,
+                   help="scale pixels to [0, 1] (default: the workload's; the seed used raw 0-255)")
     p.add_argument("--data", default=None, help="a Keras-format mnist.npz (default: the bundled slice)")
     p.add_argument("--data-sha256", default=None, help="refuse --data unless its sha256 is this")
     p.add_argument("--threefry-partitionable", action="store_true",
@@ -42,29 +45,36 @@ def _add_experiment_args(p: argparse.ArgumentParser, seeds_default: str = "0", w
 
 
 def _config_from(args, swap: bool = True) -> RunConfig:
-    from .arms_names import ARM_NAMES
+    """The run's configuration from parsed options: the workload's preset where an option is not given.
 
-    arms = tuple(a.strip() for a in args.arms.split(",") if a.strip())
-    unknown = [a for a in arms if a not in ARM_NAMES]
-    if unknown:
-        raise ParityError(f"unknown arm {', '.join(unknown)}: valid arms are {', '.join(ARM_NAMES)}")
-    if args.steps < 1:
-        raise ParityError(f"--steps {args.steps}: must be at least 1")
-    if not args.lr > 0:
-        raise ParityError(f"--lr {args.lr}: must be a positive number")
-    if args.n < 1:
-        raise ParityError(f"--n {args.n}: must be at least 1")
+    The numerics flags go into the environment first: a user's workload file may import a
+    framework when it is loaded."""
+    from . import flags, workloads
+
     if args.threads is not None and args.threads < 1:
         raise ParityError(f"--threads {args.threads}: must be at least 1")
+    numerics = NumericsOptions(deterministic=not args.no_deterministic,
+                               onednn={"on": True, "off": False}.get(args.onednn), threads=args.threads)
+    flags.apply(numerics)
+    workload = workloads.load(getattr(args, "workload", None))
+    steps = workload.training.steps if args.steps is None else args.steps
+    lr = workload.training.lr if args.lr is None else args.lr
+    n = workload.data.n if args.n is None else args.n
+    normalize = workload.data.normalize if args.normalize is None else args.normalize
+    arms = tuple(a.strip() for a in args.arms.split(",") if a.strip())
+    workload.resolve_arms(arms)  # unknown names: one line listing the valid ones
+    if steps < 1:
+        raise ParityError(f"--steps {steps}: must be at least 1")
+    if not lr > 0:
+        raise ParityError(f"--lr {lr}: must be a positive number")
+    if n < 1:
+        raise ParityError(f"--n {n}: must be at least 1")
     return RunConfig(
         seeds=parse_int_list(args.seeds, "seeds"), windows=parse_int_list(args.windows, "windows"),
-        n=args.n, steps=args.steps, lr=args.lr, normalize=args.normalize,
-        arms=arms or ARM_NAMES, threefry_partitionable=args.threefry_partitionable,
+        n=n, steps=steps, lr=lr, normalize=normalize,
+        arms=arms or workload.arm_names, threefry_partitionable=args.threefry_partitionable,
         data_path=str(Path(args.data).resolve()) if args.data else None, data_sha256=args.data_sha256,
-        numerics=NumericsOptions(deterministic=not args.no_deterministic,
-                                 onednn={"on": True, "off": False}.get(args.onednn),
-                                 threads=args.threads),
-        swap=swap,
+        numerics=numerics, swap=swap, workload=workload.origin.get("spec", workload.name),
     )
 
 
@@ -118,7 +128,7 @@ def cmd_run(args, console) -> int:
     applied = flags.apply(cfg.numerics)
     from . import report_table, runner
     from .artifact import atomic_write_bytes, write_artifact
-    from .model import write_weights_npz
+    from .weights import write_weights_npz
 
     prog = RichProgress(console)
     try:
@@ -176,9 +186,9 @@ def cmd_env(args, console) -> int:
     flags.apply(opts)
     env = environment.fingerprint()
     fw = {}
-    for name in ("jax", "tensorflow", "torch"):
+    for name in flags.FRAMEWORKS:
         try:
-            fw[name] = flags.READ_BACK[name](opts)
+            fw[name] = flags.read_back(name, opts)
         except ImportError as exc:
             fw[name] = {"not_installed": str(exc)}
     env["frameworks"] = fw
@@ -186,6 +196,21 @@ def cmd_env(args, console) -> int:
 
     env["gpu"] = gpu_summary(fw["jax"].get("devices", []), fw["tensorflow"].get("devices", []), None)
     console.print_json(json.dumps(env, default=str))
+    return 0
+
+
+def cmd_workloads(args, console) -> int:
+    """List the built-in and installed workloads with their one-line questions."""
+    from rich.table import Table
+
+    from . import workloads
+
+    t = Table(title="workloads (--workload NAME, or path/to/file.py, or package.module:attr)")
+    for col in ("name", "version", "arms", "question"):
+        t.add_column(col, overflow="fold")
+    for name, w, question in workloads.discover():
+        t.add_row(name, w.version if w else "-", str(len(w.arms)) if w else "-", question)
+    console.print(t)
     return 0
 
 
@@ -214,6 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
     f = dsub.add_parser("fetch", help="download Keras's official mnist.npz and verify its sha256")
     f.add_argument("--cache-dir", default=None, help="where to keep it (default ~/.cache/paritybench)")
     f.set_defaults(func=cmd_data_fetch)
+
+    p = sub.add_parser("workloads", help="list the built-in and installed workloads and the question each answers")
+    p.set_defaults(func=cmd_workloads)
 
     p = sub.add_parser("env", help="print the environment fingerprint and framework numerics settings")
     p.set_defaults(func=cmd_env)

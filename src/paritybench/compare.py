@@ -31,8 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import SCHEMA_VERSION
-from .artifact import read_artifact, unnum, validation_errors
+from . import READABLE_MAJORS
+from .artifact import read_artifact, unnum, upgrade, validation_errors
 from .errors import ParityError
 from .tolerances import ALPHA, CHAOTIC, STABLE, STABLE_TOLERANCE, can_reject, classes_from
 
@@ -119,14 +119,15 @@ def load(path: str | Path) -> Loaded:
     if not isinstance(artifact, dict):
         raise ParityError(f"{p} is not a paritybench artifact (a JSON object): pass a file written by paritybench")
     major = _major(artifact.get("schema_version"))
-    if major != _major(SCHEMA_VERSION):
+    if major not in READABLE_MAJORS:
         raise ParityError(f"{p}: schema_version {artifact.get('schema_version')} has major {major}; this "
-                          f"paritybench compares major {_major(SCHEMA_VERSION)}: compare it with the paritybench "
+                          f"paritybench compares majors {', '.join(READABLE_MAJORS)}: compare it with the paritybench "
                           "that wrote it, or re-run it with this one")
     errors = validation_errors(artifact)
     if errors:
         raise ParityError(f"{p} is not a valid artifact ({errors[0]}): re-run it, or validate it with "
                           "paritybench validate")
+    artifact = upgrade(artifact)  # schema 1: the seed-bce workload
     runs: dict[RunKey, dict] = {}
     for run in artifact["runs"]:
         key = run_key(run)
@@ -155,10 +156,11 @@ def comparable_fields() -> list[str]:
 
 def check_comparable(a: Loaded, b: Loaded) -> None:
     """Raise ParityError (exit 2) naming the first field that makes a and b different experiments."""
-    sa, sb = a.artifact["schema_version"], b.artifact["schema_version"]
-    if _major(sa) != _major(sb):
-        raise ParityError(f"schema_version differs in major: {a.path} has {sa}, {b.path} has {sb}: artifacts of "
-                          "different schema majors are not comparable; re-run one with the other's paritybench")
+    wa, wb = a.artifact["workload"], b.artifact["workload"]
+    for key in ("name", "version"):
+        if wa.get(key) != wb.get(key):
+            raise ParityError(f"workload {key} differs: {a.path} has {wa.get(key)!r}, {b.path} has {wb.get(key)!r}: "
+                              "only runs of the same workload are comparable; re-run one with the other's --workload")
     ca, cb = a.artifact["config"], b.artifact["config"]
     for key in comparable_fields():
         if ca.get(key) != cb.get(key):
@@ -220,7 +222,7 @@ def _weights_reason(wa: dict, wb: dict, atol: float) -> str | None:
 
 def _integrity(side: Loaded, key: RunKey, run: dict) -> tuple[dict | None, str | None]:
     """This run's weights if kept, and a reason if they do not hash to the recorded sha256."""
-    from .model import weights_sha256
+    from .weights import weights_sha256
 
     w = side.weights(key)
     if w is None:
@@ -441,13 +443,27 @@ def render_json(comparisons: list[Comparison], status: int) -> str:
                       default=str) + "\n"
 
 
+def workload_classes(artifact: dict) -> dict[str, str]:
+    """The expected class of each arm, from the artifact's workload declaration where it can be
+    loaded here (a built-in or installed workload, or a file still at its recorded path)."""
+    from . import workloads
+
+    w = artifact.get("workload") or {}
+    spec = w.get("spec") if w.get("source") == "file" else w.get("name")
+    try:
+        loaded = workloads.load(spec)
+    except ParityError:
+        return {}
+    return loaded.expected_classes if loaded.version == w.get("version") else {}
+
+
 def cmd_compare(args, console) -> int:
     """Compare the first artifact with each of the others; print verdicts and environment diffs."""
     if len(args.artifacts) < 2:
         raise ParityError("compare needs at least two artifacts: paritybench compare REFERENCE.json OTHER.json")
     sensitivity = read_artifact(args.sensitivity) if args.sensitivity else None
-    classes = classes_from(sensitivity, str(args.sensitivity))
     loaded = [load(p) for p in args.artifacts]
+    classes = classes_from(sensitivity, str(args.sensitivity), workload_classes(loaded[0].artifact))
     comparisons = [compare(loaded[0], other, classes) for other in loaded[1:]]
     divergent = [(c, v) for c in comparisons for v in c.verdicts if v.verdict == "divergent"]
     status = 1 if divergent else 0

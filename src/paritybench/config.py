@@ -8,11 +8,6 @@ from dataclasses import asdict, dataclass, field
 
 from .flags import NumericsOptions
 
-# The seed experiment: these defaults reproduce the original report's figures.
-DEFAULT_N = 1000
-DEFAULT_STEPS = 10
-DEFAULT_LR = 0.01
-
 
 @dataclass(frozen=True)
 class RunConfig:
@@ -20,9 +15,10 @@ class RunConfig:
 
     seeds: tuple[int, ...] = (0,)
     windows: tuple[int, ...] = (0,)
-    n: int = DEFAULT_N
-    steps: int = DEFAULT_STEPS
-    lr: float = DEFAULT_LR
+    # The seed workload's preset; the CLI fills these from the chosen workload's.
+    n: int = 1000
+    steps: int = 10
+    lr: float = 0.01
     normalize: bool = False
     arms: tuple[str, ...] = ()
     threefry_partitionable: bool = False
@@ -34,6 +30,8 @@ class RunConfig:
     # Keras-vs-emulation check (needs every step's weights); "light": the
     # in-graph diagnostics only (saturation, dead gradients), for sweeps.
     diagnostics: str = "full"
+    # The workload: a built-in or installed name, a path to a .py file, or module:attr.
+    workload: str = "seed-bce"
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -43,7 +41,8 @@ class RunConfig:
     def comparable(self) -> dict:
         """The fields that change what is computed (not where the data file lives)."""
         d = self.to_dict()
-        for k in ("data_path", "swap", "arms", "seeds", "windows", "diagnostics"):
+        # the workload is matched by name and version from the artifact's workload object
+        for k in ("data_path", "swap", "arms", "seeds", "windows", "diagnostics", "workload"):
             d.pop(k)
         return d
 

@@ -112,9 +112,11 @@ def _check_arrays(p: Path, x: np.ndarray, y: np.ndarray) -> None:
         raise ParityError(f"data file {p}: y_train holds values outside 0-9")
 
 
-def window(ds: Dataset, start: int, n: int, normalize: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def window(ds: Dataset, start: int, n: int, normalize: bool = False,
+           labels: str = "binary") -> tuple[np.ndarray, np.ndarray]:
     """``x_train[start:start+n]`` flattened to float32 (raw 0-255 unless ``normalize``)
-    and the label ``digit >= 5`` as float32 of shape (n, 1)."""
+    and the labels: ``"binary"``, ``digit >= 5`` as float32 of shape (n, 1); ``"onehot10"``,
+    the digit one-hot as float32 of shape (n, 10)."""
     total = ds.x_train.shape[0]
     if start < 0 or n <= 0:
         raise ParityError(f"window start={start}, n={n} is invalid: start must be >= 0 and n > 0")
@@ -125,7 +127,10 @@ def window(ds: Dataset, start: int, n: int, normalize: bool = False) -> tuple[np
     x = ds.x_train[start:start + n].reshape(n, -1).astype(np.float32)
     if normalize:
         x = x / np.float32(255.0)
-    y = (ds.y_train[start:start + n] >= 5).astype(np.float32).reshape(n, 1)
+    digits = ds.y_train[start:start + n]
+    if labels == "onehot10":
+        return x, np.eye(10, dtype=np.float32)[digits]
+    y = (digits >= 5).astype(np.float32).reshape(n, 1)
     return x, y
 
 

@@ -17,41 +17,29 @@ Three questions, each answered from an arm's own numbers:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
 
-from .model import PARAM_NAMES, Weights
+from .weights import Weights
 
-# 1/(1 + exp(-z)) rounds to exactly 1.0 in float32 once exp(-z) drops below half
-# an ulp of 1 (2**-24), i.e. z > 24 ln 2 = 16.64; symmetrically, for z < -16.64,
-# 1 - p rounds to 1.0 and log(1 - p) carries no information. Past this point a
-# loss that only sees p cannot tell a logit of 17 from one of 300.
-SATURATION_LOGIT = 24 * math.log(2)
-
-# The per-step diagnostic curves every arm records (steps+1 entries each).
-# ``dead_misclassified`` is the share of samples that are misclassified *and*
-# get exactly zero gradient: the ones a clipped loss has given up on.
-PER_STEP = ("saturated_output", "saturated_logit", "dead_gradient", "dead_misclassified", "nonfinite_gradient")
-
-# Emulation pairs: each Keras arm and the JAX arm that re-implements its loss.
-# The report may only claim a mechanism that the artifact shows reproduced
-# (max |weight difference| after step 1 within MECHANISM_TOLERANCE).
-EMULATIONS = {"keras-tensorflow": "jax-logits", "keras-jax": "jax-keras-clip", "keras-torch": "jax-keras-torch-clip"}
+# The per-step curves (saturation, dead gradients) are computed by ``paritybench.heads.measure``.
+# A Keras arm and the JAX arm that emulates it (``Arm.emulates``) may only be claimed to share a
+# mechanism when the artifact shows it reproduced: max |weight difference| after step 1 within
+# MECHANISM_TOLERANCE.
 # One SGD step moves weights by lr * grad ~ 1e-3; float32 rounding of that
 # update on weights ~0.05 is ~4e-9, so 1e-6 separates "same arithmetic up to
 # rounding" from "different loss" (clip vs logits differ by >1e-3 after step 1).
 MECHANISM_TOLERANCE = 1e-6
 
 
-def _flat(w: Weights) -> np.ndarray:
-    return np.concatenate([np.asarray(w[k], np.float64).ravel() for k in PARAM_NAMES])
+def _flat(w: Weights, keys) -> np.ndarray:
+    return np.concatenate([np.asarray(w[k], np.float64).ravel() for k in keys])
 
 
 def gradient_agreement(grad: Weights, ref_grad: Weights) -> tuple[float, float]:
     """(cosine similarity, relative error ||g - r|| / ||r||) of two gradients, in float64."""
-    g, r = _flat(grad), _flat(ref_grad)
+    g, r = _flat(grad, grad), _flat(ref_grad, grad)
     if not (np.all(np.isfinite(g)) and np.all(np.isfinite(r))):
         return float("nan"), float("nan")
     gn, rn = float(np.linalg.norm(g)), float(np.linalg.norm(r))
@@ -62,7 +50,7 @@ def gradient_agreement(grad: Weights, ref_grad: Weights) -> tuple[float, float]:
 
 def weight_distance(w: Weights, ref: Weights) -> tuple[float, float]:
     """(L2 distance, max |difference|) between two weight sets, in float64."""
-    d = _flat(w) - _flat(ref)
+    d = _flat(w, w) - _flat(ref, w)
     if not np.all(np.isfinite(d)):
         return float("nan"), float("nan")
     return float(np.linalg.norm(d)), float(np.max(np.abs(d)))
@@ -70,7 +58,7 @@ def weight_distance(w: Weights, ref: Weights) -> tuple[float, float]:
 
 def grads_from_trajectory(traj: Sequence[Weights], lr: float) -> list[Weights]:
     """Plain SGD's applied gradients, (w_k - w_{k+1}) / lr, for arms that do not expose theirs."""
-    return [{k: (np.asarray(a[k], np.float64) - np.asarray(b[k], np.float64)) / lr for k in PARAM_NAMES}
+    return [{k: (np.asarray(a[k], np.float64) - np.asarray(b[k], np.float64)) / lr for k in a}
             for a, b in zip(traj[:-1], traj[1:], strict=True)]
 
 

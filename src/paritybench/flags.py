@@ -128,7 +128,7 @@ def collect_warnings(environment: dict, applied: dict | None = None) -> list[str
     return out
 
 
-def _seed_keras(out: dict) -> None:
+def seed_keras(out: dict) -> None:
     """``keras.utils.set_random_seed`` when Keras is loaded (the workers), recorded as set."""
     import sys
 
@@ -142,134 +142,12 @@ def _seed_keras(out: dict) -> None:
         out["warnings"].append(f"keras.utils.set_random_seed failed: {exc}")
 
 
-def read_back_jax(opts: NumericsOptions) -> dict:
-    """Configure and read back JAX's numerics settings; warnings for what did not take."""
-    import jax
-
-    out: dict = {"warnings": []}
-    if opts.deterministic:
-        jax.config.update("jax_default_matmul_precision", "highest")
-    out["jax_default_matmul_precision"] = str(jax.config.jax_default_matmul_precision)
-    out["jax_enable_x64"] = bool(jax.config.jax_enable_x64)
-    xla_flags = os.environ.get("XLA_FLAGS", "")
-    out["xla_flags"] = xla_flags
-    out["xla_gpu_deterministic_ops"] = xla_flag(xla_flags, "xla_gpu_deterministic_ops")
-    out["xla_cpu_multi_thread_eigen"] = xla_flag(xla_flags, "xla_cpu_multi_thread_eigen")
-    out["preallocate"] = os.environ.get("XLA_PYTHON_CLIENT_PREALLOCATE", "(default: true)")
-    out["devices"] = [str(d) for d in jax.devices()]
-    out["backend"] = jax.default_backend()
-    _seed_keras(out)
-    if opts.deterministic:
-        # "float32" and "highest" are the same setting under two names (full fp32 passes).
-        if out["jax_default_matmul_precision"] not in ("highest", "float32", "Precision.HIGHEST"):
-            out["warnings"].append(f"jax_default_matmul_precision is {out['jax_default_matmul_precision']}, "
-                                   "not highest")
-        if (out["xla_gpu_deterministic_ops"] or "").lower() not in ("true", "1"):
-            out["warnings"].append(f"XLA_FLAGS has --xla_gpu_deterministic_ops={out['xla_gpu_deterministic_ops']}"
-                                   " although deterministic mode is on")
-        if out["preallocate"] != "false":
-            out["warnings"].append(f"XLA_PYTHON_CLIENT_PREALLOCATE is {out['preallocate']}, not false")
-    if opts.threads is not None and opts.threads != 1 and opts.threads < (os.cpu_count() or 1):
-        # XLA:CPU sizes its pool from the cores it sees; only 1 (single-threaded Eigen) can be forced.
-        out["warnings"].append(f"--threads {opts.threads}: XLA:CPU cannot be capped at {opts.threads} threads "
-                               f"(it uses all {os.cpu_count()} cores; only --threads 1 is honoured)")
-    return out
+FRAMEWORKS = ("jax", "tensorflow", "torch")
 
 
-def read_back_tensorflow(opts: NumericsOptions) -> dict:
-    """Configure and read back TensorFlow's determinism, TF32, oneDNN and threads; warnings for what did not take."""
-    import tensorflow as tf
+def read_back(framework: str, opts: NumericsOptions) -> dict:
+    """Configure ``framework`` (imports it) and read its numerics settings back
+    (``paritybench.frameworks.<framework>.read_back``)."""
+    import importlib
 
-    out: dict = {"warnings": []}
-    if opts.deterministic:
-        try:
-            tf.config.experimental.enable_op_determinism()
-        except Exception as exc:  # recorded, never silent
-            out["warnings"].append(f"enable_op_determinism failed: {exc}")
-        try:
-            tf.config.experimental.enable_tensor_float_32_execution(False)
-        except Exception as exc:
-            out["warnings"].append(f"disabling TF32 failed: {exc}")
-    if opts.threads is not None:
-        try:
-            tf.config.threading.set_intra_op_parallelism_threads(int(opts.threads))
-            tf.config.threading.set_inter_op_parallelism_threads(1)
-        except RuntimeError as exc:
-            out["warnings"].append(f"thread counts not set: {exc}")
-    try:
-        from tensorflow.python.framework import config as tfconfig
-
-        out["op_determinism"] = bool(tfconfig.is_op_determinism_enabled())
-    except Exception as exc:
-        out["op_determinism"] = None
-        out["warnings"].append(f"could not read op determinism back: {exc}")
-    out["tensor_float_32"] = bool(tf.config.experimental.tensor_float_32_execution_enabled())
-    # 0 is TensorFlow's "choose for me" (all cores for intra-op).
-    out["intra_op_threads"] = tf.config.threading.get_intra_op_parallelism_threads()
-    out["inter_op_threads"] = tf.config.threading.get_inter_op_parallelism_threads()
-    out["onednn_env"] = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "(default)")
-    try:
-        from tensorflow.python.util import _pywrap_util_port
-
-        # Reflects TF_ENABLE_ONEDNN_OPTS and the CPU (on by default with AVX-512 VNNI and similar).
-        out["onednn_enabled"] = bool(_pywrap_util_port.IsMklEnabled())
-    except Exception as exc:
-        out["onednn_enabled"] = None
-        out["warnings"].append(f"could not read oneDNN state back: {exc}")
-    out["devices"] = [d.name for d in tf.config.list_logical_devices()]
-    _seed_keras(out)
-    if opts.deterministic and out["op_determinism"] is False:
-        out["warnings"].append("TensorFlow op determinism is off")
-    if opts.deterministic and out["tensor_float_32"]:
-        out["warnings"].append("TensorFlow TF32 execution is still on")
-    if opts.onednn is not None and out["onednn_enabled"] is not None and out["onednn_enabled"] != opts.onednn:
-        out["warnings"].append(f"oneDNN requested {'on' if opts.onednn else 'off'} but TensorFlow reports "
-                               f"{'on' if out['onednn_enabled'] else 'off'}")
-    if opts.threads is not None and out["intra_op_threads"] != opts.threads:
-        out["warnings"].append(f"intra-op threads are {out['intra_op_threads']}, not {opts.threads}")
-    return out
-
-
-def read_back_torch(opts: NumericsOptions) -> dict:
-    """Configure and read back torch's determinism, cuDNN, TF32 and threads; warnings for what did not take."""
-    import torch
-
-    out: dict = {"warnings": []}
-    if opts.deterministic:
-        try:
-            torch.use_deterministic_algorithms(True)
-        except Exception as exc:
-            out["warnings"].append(f"use_deterministic_algorithms failed: {exc}")
-        torch.backends.cudnn.deterministic = True
-        torch.backends.cudnn.benchmark = False
-        torch.set_float32_matmul_precision("highest")
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
-    if opts.threads is not None:
-        torch.set_num_threads(int(opts.threads))
-    out["deterministic_algorithms"] = bool(torch.are_deterministic_algorithms_enabled())
-    out["cudnn_deterministic"] = bool(torch.backends.cudnn.deterministic)
-    out["cudnn_benchmark"] = bool(torch.backends.cudnn.benchmark)
-    out["float32_matmul_precision"] = torch.get_float32_matmul_precision()
-    out["cuda_matmul_allow_tf32"] = bool(torch.backends.cuda.matmul.allow_tf32)
-    out["cudnn_allow_tf32"] = bool(torch.backends.cudnn.allow_tf32)
-    out["cublas_workspace_config"] = os.environ.get("CUBLAS_WORKSPACE_CONFIG")
-    out["num_threads"] = torch.get_num_threads()
-    out["devices"] = ["cpu"] + [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-    _seed_keras(out)
-    if opts.deterministic:
-        expected = {"deterministic_algorithms": True, "cudnn_deterministic": True, "cudnn_benchmark": False,
-                    "float32_matmul_precision": "highest", "cuda_matmul_allow_tf32": False,
-                    "cudnn_allow_tf32": False}
-        for key, want in expected.items():
-            if out[key] != want:
-                out["warnings"].append(f"torch {key} is {out[key]}, not {want}")
-        if torch.cuda.is_available() and not out["cublas_workspace_config"]:
-            # Without it, cuBLAS matmuls raise under deterministic algorithms (or are nondeterministic).
-            out["warnings"].append("CUBLAS_WORKSPACE_CONFIG is not set on a CUDA machine")
-    if opts.threads is not None and out["num_threads"] != opts.threads:
-        out["warnings"].append(f"torch uses {out['num_threads']} threads, not {opts.threads}")
-    return out
-
-
-READ_BACK = {"jax": read_back_jax, "tensorflow": read_back_tensorflow, "torch": read_back_torch}
+    return importlib.import_module(f"paritybench.frameworks.{framework}").read_back(opts)

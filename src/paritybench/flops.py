@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .model import HIDDEN, INPUT_DIM
+from .workloads.seed_bce.workload import HIDDEN, INPUT_DIM
 
 SEED_BATCH = 1000  # the seed's full batch: n = 1,000 images, one step per fit call
 OUTPUT_DIM = 1

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .arms_names import ARM_NAMES
 from .artifact import read_artifact, unnum, validation_errors
 from .errors import ParityError
 
@@ -21,8 +20,17 @@ def add_parser(sub) -> None:
     p.set_defaults(func=cmd_report)
 
 
+# Arms in the order the artifacts list them (the workload's declaration order), learnt as they are read.
+_ARM_ORDER: dict[str, int] = {}
+
+
+def _learn_order(artifact: dict) -> None:
+    for r in artifact.get("runs", []):
+        _ARM_ORDER.setdefault(r["arm"], len(_ARM_ORDER))
+
+
 def _order(arms) -> list[str]:
-    return sorted(arms, key=lambda a: ARM_NAMES.index(a) if a in ARM_NAMES else 99)
+    return sorted(arms, key=lambda a: _ARM_ORDER.get(a, len(_ARM_ORDER)))
 
 
 def _pct(x: float) -> str:
@@ -41,6 +49,7 @@ def load(paths: list[str]) -> list[dict]:
         if errors:
             raise ParityError(f"artifact {p} is invalid ({errors[0]}): regenerate it with this paritybench")
         a["_path"] = str(p)
+        _learn_order(a)
         out.append(a)
     return out
 
@@ -74,7 +83,7 @@ def answer_from_run(a: dict) -> list[str]:
     lines.append(f"**The gap** ({where}): `reference-f64` (float64, loss from logits) ends at "
                  f"{ref['final_accuracy']:.3f}; " + ", ".join(
                      f"`{arm}` {r['final_accuracy']:.3f}" for arm, r in sorted(short.items(),
-                                                                              key=lambda kv: ARM_NAMES.index(kv[0])))
+                                                                              key=lambda kv: _ARM_ORDER.get(kv[0], 99)))
                  + f" fall short, while {', '.join(f'`{x}`' for x in _order(level) if x != 'reference-f64')} "
                  "match it within one sample.")
     lines.append("")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from .arms_names import ARM_NAMES
-
 SWAP_COLUMNS = ("jax", "keras-tensorflow", "reference-f64")
 SWAP_LABEL = {"jax": "jax", "keras-tensorflow": "keras-tf", "reference-f64": "f64"}
 
@@ -34,7 +32,6 @@ def print_run_table(console, artifact: dict) -> None:
         for col in SWAP_COLUMNS:
             t.add_column(f"{SWAP_LABEL[col]} fwd", justify="right")
         t.add_column("sha256", no_wrap=True)
-        runs = sorted(runs, key=lambda r: ARM_NAMES.index(r["arm"]) if r["arm"] in ARM_NAMES else 99)
         notes = []
         for r in runs:
             if r["status"] != "ok":

@@ -1,7 +1,7 @@
 """config -> data window + initial weights -> arms (one process per framework) -> runs.
 
-The runner trains the main-process arms (JAX, NumPy) itself, hands each Keras
-backend to its own worker process, adds the diagnostics that need the ground
+The runner trains one workload's main-process arms (JAX, float64) itself, hands
+each Keras backend to its own worker process, adds the diagnostics that need the ground
 truth (gradient agreement, distance from the reference trajectory, the
 Keras-vs-emulation mechanism check), then evaluates every final weight set with
 every forward pass it has (the seed's weight swap). A framework that is not
@@ -26,11 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import SCHEMA_VERSION, __version__, arms, data, diagnostics, environment, flags, model
-from .arms import ArmResult, ArmSpec, TrainSpec
-from .arms import reference as reference_arm
+from . import SCHEMA_VERSION, __version__, arms, data, diagnostics, environment, flags, weights
+from .arms import ArmResult, TrainSpec
 from .artifact import num
 from .config import RunConfig
+from .workloads import Workload, resolve_ref
+from .workloads.base import Arm
 
 # Keras backends run in this order so that the TensorFlow worker, last, can
 # evaluate the final weights of every other arm with its forward pass.
@@ -71,13 +72,13 @@ class Progress:
 @dataclass
 class RunOutput:
     runs: list[dict]
-    finals: dict[RunKey, model.Weights]
+    finals: dict[RunKey, weights.Weights]
     environment: dict
     timing: dict
     mechanism: list[dict] = field(default_factory=list)
 
 
-def missing_requirements(spec: ArmSpec) -> list[str]:
+def missing_requirements(spec: Arm) -> list[str]:
     return [m for m in spec.requires if importlib.util.find_spec(m) is None]
 
 
@@ -87,10 +88,10 @@ def install_hint(missing: list[str]) -> str:
     return "install the project's environment: make setup"
 
 
-def _entry(spec: ArmSpec, case: Case, n: int, result: ArmResult | None = None,
+def _entry(workload: Workload, spec: Arm, case: Case, n: int, result: ArmResult | None = None,
            status: str = "ok", reason: str | None = None) -> dict:
     e: dict = {"arm": spec.name, "seed": case.seed, "window_start": case.window, "n": n, "status": status,
-               "loss_formulation": spec.loss}
+               "loss_formulation": spec.loss, "workload": {"name": workload.name, "version": workload.version}}
     if case.copy is not None:
         e["copy"] = case.copy
     if result is None:
@@ -114,7 +115,7 @@ def _entry(spec: ArmSpec, case: Case, n: int, result: ArmResult | None = None,
             "nonfinite": nonfinite,
             **{k: [num(x) for x in v] for k, v in c.items() if k not in BASE_CURVES},
         },
-        final_weights_sha256=model.weights_sha256(result.final_weights),
+        final_weights_sha256=weights.weights_sha256(result.final_weights),
         swap={},
         info=dict(result.info),
     )
@@ -122,24 +123,30 @@ def _entry(spec: ArmSpec, case: Case, n: int, result: ArmResult | None = None,
 
 
 class _Session:
-    """State of one ``run`` call: data, initial weights, the reference cache, results."""
+    """State of one ``run`` call: the workload, data, initial weights, the reference cache, results."""
 
-    def __init__(self, cfg: RunConfig, cases: list[Case], inits: dict[str, model.Weights] | None,
+    def __init__(self, cfg: RunConfig, workload: Workload, cases: list[Case], inits: dict[str, weights.Weights] | None,
                  keep_trajectory: bool, on_run: Callable[[dict], None] | None, progress: Progress):
-        self.cfg, self.cases, self.progress = cfg, cases, progress
+        from .arms.f64 import Arbiter
+
+        self.cfg, self.workload, self.cases, self.progress = cfg, workload, cases, progress
         self.ds = data.load_mnist(cfg.data_path, cfg.data_sha256)
         # every window is checked before any training starts
-        self.windows = {w: data.window(self.ds, w, cfg.n, cfg.normalize) for w in sorted({c.window for c in cases})}
-        if inits is None:  # stax's initial weights, drawn once per seed
-            by_seed = {s: model.init_weights(s, cfg.threefry_partitionable) for s in sorted({c.seed for c in cases})}
+        self.windows = {w: data.window(self.ds, w, cfg.n, cfg.normalize, labels=workload.data.labels)
+                        for w in sorted({c.window for c in cases})}
+        if inits is None:  # the workload's initial weights, drawn once per seed
+            init = resolve_ref(workload.model.init)
+            by_seed = {s: weights.copy_weights(init(s, cfg.threefry_partitionable), workload.model.params)
+                       for s in sorted({c.seed for c in cases})}
             inits = {c.id: by_seed[c.seed] for c in cases}
         self.inits = inits
         self.spec = TrainSpec(steps=cfg.steps, lr=cfg.lr, keep_trajectory=keep_trajectory)
+        self.arbiter = Arbiter(workload)
         self.on_run = on_run
         self.runs: dict[RunKey, dict] = {}
-        self.finals: dict[RunKey, model.Weights] = {}
-        self.step1: dict[RunKey, model.Weights] = {}
-        self.ref_traj: dict[str, list[model.Weights]] = {}
+        self.finals: dict[RunKey, weights.Weights] = {}
+        self.step1: dict[RunKey, weights.Weights] = {}
+        self.ref_traj: dict[str, list[weights.Weights]] = {}
         self.timing = {"train_seconds": 0.0, "compile_seconds": 0.0, "diagnostics_seconds": 0.0,
                        "process_seconds": {}}
 
@@ -147,41 +154,48 @@ class _Session:
         x, y = self.windows[window]
         return np.asarray(x, np.float64), np.asarray(y, np.float64)
 
-    def reference_trajectory(self, case: Case) -> list[model.Weights]:
+    def reference_trajectory(self, case: Case) -> list[weights.Weights]:
         if case.id not in self.ref_traj:
+            from .arms.f64 import train
+
             x, y = self.windows[case.window]
-            res = reference_arm.train(self.inits[case.id], x, y, self.spec)
+            ref = self.workload.arm(self.workload.reference)
+            res = train(self.workload, ref, self.inits[case.id], x, y, self.spec, self.arbiter)
             self.ref_traj[case.id] = res.trajectory
         return self.ref_traj[case.id]
 
-    def record(self, spec: ArmSpec, case: Case, result: ArmResult) -> None:
+    def record(self, spec: Arm, case: Case, result: ArmResult) -> None:
         """Finalise one arm's run on one case: diagnostics against the truth, then hand it on."""
         key = case.key(spec.name)
         if self.spec.keep_trajectory and result.trajectory is not None:
             t = time.perf_counter()
-            if spec.ground_truth:
+            if spec.name == self.workload.reference:
                 self.ref_traj.setdefault(case.id, result.trajectory)
-            grads = result.grads or diagnostics.grads_from_trajectory(result.trajectory, self.cfg.lr)
+            grads = result.grads
+            if grads is None and spec.optimizer is None and spec.keras_optimizer is None:
+                # plain SGD: the applied gradient is (w_k - w_k+1) / lr
+                grads = diagnostics.grads_from_trajectory(result.trajectory, self.cfg.lr)
             x64, y64 = self.xy64(case.window)
-            result.curves.update(diagnostics.agreement_curves(
-                result.trajectory, grads, self.reference_trajectory(case),
-                lambda w: reference_arm.grad_at(w, x64, y64)))
+            if grads is not None:
+                result.curves.update(diagnostics.agreement_curves(
+                    result.trajectory, grads, self.reference_trajectory(case),
+                    lambda w: self.arbiter.grad_at(w, x64, y64)))
             self.step1[key] = result.trajectory[1]
             self.timing["diagnostics_seconds"] += time.perf_counter() - t
         self.timing["train_seconds"] += result.info.get("train_seconds", 0.0)
         self.timing["compile_seconds"] += result.info.get("compile_seconds", 0.0)
-        self.runs[key] = _entry(spec, case, self.cfg.n, result)
+        self.runs[key] = _entry(self.workload, spec, case, self.cfg.n, result)
         self.finals[key] = result.final_weights
         if self.on_run:
             self.on_run(self.runs[key])
 
-    def fail(self, spec: ArmSpec, case: Case, status: str, reason: str) -> None:
+    def fail(self, spec: Arm, case: Case, status: str, reason: str) -> None:
         key = case.key(spec.name)
-        self.runs[key] = _entry(spec, case, self.cfg.n, status=status, reason=reason)
+        self.runs[key] = _entry(self.workload, spec, case, self.cfg.n, status=status, reason=reason)
         if self.on_run:
             self.on_run(self.runs[key])
 
-    def skip_if_missing(self, spec: ArmSpec, cases: list[Case]) -> bool:
+    def skip_if_missing(self, spec: Arm, cases: list[Case]) -> bool:
         """Record every case as skipped when the arm's framework is not installed; True if so."""
         missing = missing_requirements(spec)
         if not missing:
@@ -197,62 +211,67 @@ def default_cases(cfg: RunConfig) -> list[Case]:
 
 
 def run(cfg: RunConfig, progress: Progress | None = None, *, cases: list[Case] | None = None,
-        inits: dict[str, model.Weights] | None = None, skip: Iterable[RunKey] = (),
+        inits: dict[str, weights.Weights] | None = None, skip: Iterable[RunKey] = (),
         on_run: Callable[[dict], None] | None = None, keep_trajectory: bool | None = None) -> RunOutput:
     """Train every arm of ``cfg`` on every case; return runs, final weights and diagnostics.
 
-    ``cases`` defaults to seeds x windows; ``inits`` (by case id) to stax's
+    ``cases`` defaults to seeds x windows; ``inits`` (by case id) to the workload's
     initial weights per seed; runs whose key is in ``skip`` are not trained
     (a resumed sweep); ``keep_trajectory`` (default: ``cfg.diagnostics == "full"``)
     enables the diagnostics that need every step's weights.
     """
+    from . import workloads
+
     progress = progress or Progress()
     t_start = time.perf_counter()
+    workload = workloads.load(cfg.workload)
     cases = cases or default_cases(cfg)
     keep = (cfg.diagnostics == "full") if keep_trajectory is None else keep_trajectory
-    sess = _Session(cfg, cases, inits, keep, on_run, progress)
-    specs = arms.resolve(cfg.arms)
+    sess = _Session(cfg, workload, cases, inits, keep, on_run, progress)
+    specs = workload.resolve_arms(cfg.arms)
     skip = set(skip)
     todo = {spec.name: [c for c in cases if c.key(spec.name) not in skip] for spec in specs}
     progress.start(sum(len(v) for v in todo.values()))
 
     env = environment.fingerprint()
-    env["frameworks"] = {"main": flags.read_back_jax(cfg.numerics)}
+    env["frameworks"] = {"main": flags.read_back("jax", cfg.numerics)}
     env["data"] = {"path": sess.ds.path, "sha256": sess.ds.sha256, "bundled": sess.ds.bundled}
 
     t_main = time.perf_counter()
     # the ground truth first: its trajectory is what the others are measured against
-    main_specs = sorted((s for s in specs if s.process == "main"), key=lambda s: not s.ground_truth)
+    main_specs = sorted((s for s in specs if s.process == "main"), key=lambda s: s.name != workload.reference)
     for spec in main_specs:
         _run_main(spec, todo[spec.name], sess)
     sess.timing["process_seconds"]["main"] = time.perf_counter() - t_main
 
-    keras_specs = sorted((s for s in specs if s.process != "main"),
-                         key=lambda s: KERAS_ORDER.index(s.process) if s.process in KERAS_ORDER else 99)
+    by_process: dict[str, list[Arm]] = {}
+    for s in specs:
+        if s.process != "main":
+            by_process.setdefault(s.process, []).append(s)
     swap_extra: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="paritybench-") as tmp:
-        for spec in keras_specs:
+        for process in sorted(by_process, key=lambda p: KERAS_ORDER.index(p) if p in KERAS_ORDER else 99):
             t_proc = time.perf_counter()
-            _run_keras(spec, todo[spec.name], sess, Path(tmp), swap_extra, env)
-            sess.timing["process_seconds"][spec.process] = time.perf_counter() - t_proc
+            _run_keras(process, by_process[process], todo, sess, Path(tmp), swap_extra, env)
+            sess.timing["process_seconds"][process] = time.perf_counter() - t_proc
 
     if cfg.swap:
         by_id = {c.id: c for c in cases}
         for (arm, seed, window, copy), w in sess.finals.items():
             x, y = sess.windows[window]
-            for label, fn in arms.MAIN_EVALUATORS.items():
-                sess.runs[(arm, seed, window, copy)]["swap"][label] = fn(w, x, y) / cfg.n
+            for label, fn in arms.main_evaluators().items():
+                sess.runs[(arm, seed, window, copy)]["swap"][label] = fn(workload, w, x, y) / cfg.n
         for item in swap_extra:
             key = by_id[item["case"]].key(item["label"])
             if key in sess.runs:
                 sess.runs[key]["swap"][item["evaluator"]] = item["correct"] / cfg.n
         # a worker's own forward pass on its own weights belongs in the swap too
         for entry in sess.runs.values():
-            if entry["status"] == "ok" and arms.REGISTRY[entry["arm"]].process != "main":
+            if entry["status"] == "ok" and workload.arm(entry["arm"]).process != "main":
                 entry["swap"].setdefault(entry["arm"], entry["final_accuracy"])
 
     mechanism = []
-    for keras_arm, emulation in diagnostics.EMULATIONS.items():
+    for keras_arm, emulation in workload.emulations.items():
         for c in cases:
             a, b = c.key(keras_arm), c.key(emulation)
             if a in sess.step1 and b in sess.step1:
@@ -269,16 +288,17 @@ def run(cfg: RunConfig, progress: Progress | None = None, *, cases: list[Case] |
     return RunOutput(runs=ordered, finals=sess.finals, environment=env, timing=sess.timing, mechanism=mechanism)
 
 
-def _run_main(spec: ArmSpec, cases: list[Case], sess: _Session) -> None:
+def _run_main(spec: Arm, cases: list[Case], sess: _Session) -> None:
     if sess.skip_if_missing(spec, cases):
         return
     by_window: dict[int, list[Case]] = {}
     for c in cases:
         by_window.setdefault(c.window, []).append(c)
+    train_many = arms.trainer(spec.kind)
     for window, group in by_window.items():
         x, y = sess.windows[window]
         try:
-            results = spec.train_many([sess.inits[c.id] for c in group], x, y, sess.spec)
+            results = train_many(sess.workload, spec, [sess.inits[c.id] for c in group], x, y, sess.spec)
         except Exception as exc:  # an arm's crash is its result, not the harness's
             for c in group:
                 sess.fail(spec, c, "error", f"{type(exc).__name__}: {exc}")
@@ -289,30 +309,39 @@ def _run_main(spec: ArmSpec, cases: list[Case], sess: _Session) -> None:
             sess.progress.advance(f"{spec.name} {c.id}")
 
 
-def _run_keras(spec: ArmSpec, cases: list[Case], sess: _Session, tmp: Path, swap_extra: list[dict],
-               env: dict) -> None:
-    if not cases or sess.skip_if_missing(spec, cases):
+def _run_keras(process: str, specs: list[Arm], todo: dict[str, list[Case]], sess: _Session, tmp: Path,
+               swap_extra: list[dict], env: dict) -> None:
+    """One worker process for every Keras arm of one backend."""
+    specs = [s for s in specs if todo[s.name] and not sess.skip_if_missing(s, todo[s.name])]
+    if not specs:
         return
-    cfg = sess.cfg
-    backend = spec.process.removeprefix("keras-")
-    job_dir = tmp / spec.process
+    cfg, workload = sess.cfg, sess.workload
+    backend = process.removeprefix("keras-")
+    job_dir = tmp / process
     job_dir.mkdir()
-    init_files = {}
-    for c in cases:
-        init_files[c.id] = str(job_dir / f"init-{c.id}.npz")
-        np.savez(init_files[c.id], **sess.inits[c.id])
+    init_files: dict[str, str] = {}
+    for spec in specs:
+        for c in todo[spec.name]:
+            if c.id not in init_files:
+                init_files[c.id] = str(job_dir / f"init-{c.id}.npz")
+                weights.save_weights_npz(init_files[c.id], {"w": sess.inits[c.id]})
+    spec_str = workload.origin.get("spec", workload.name)
+    common = {"workload": spec_str, "steps": cfg.steps, "lr": cfg.lr, "n": cfg.n, "normalize": cfg.normalize}
     evaluate = []
     if cfg.swap:
         for (arm, seed, window, copy), w in sess.finals.items():
             cid = Case(seed, window, copy).id
             f = job_dir / f"eval-{arm}-{cid}.npz"
-            np.savez(f, **w)
-            evaluate.append({"label": arm, "case": cid, "window": window, "weights_file": str(f)})
+            weights.save_weights_npz(f, {"w": w})
+            evaluate.append({**common, "label": arm, "case": cid, "window": window, "weights_file": str(f),
+                             "evaluator": specs[0].name})
     job = {
-        "backend": backend, "steps": cfg.steps, "lr": cfg.lr, "n": cfg.n, "normalize": cfg.normalize,
-        "data_path": cfg.data_path, "data_sha256": cfg.data_sha256, "numerics": cfg.numerics.to_dict(),
-        "out_dir": str(job_dir), "evaluate": evaluate, "keep_trajectory": sess.spec.keep_trajectory,
-        "cases": [{"id": c.id, "window": c.window, "init_file": init_files[c.id]} for c in cases],
+        "backend": backend, "data_path": cfg.data_path, "data_sha256": cfg.data_sha256,
+        "numerics": cfg.numerics.to_dict(), "out_dir": str(job_dir), "evaluate": evaluate,
+        "keep_trajectory": sess.spec.keep_trajectory,
+        "tasks": [{**common, "arm": s.name,
+                   "cases": [{"id": c.id, "window": c.window, "init_file": init_files[c.id]} for c in todo[s.name]]}
+                  for s in specs],
     }
     (job_dir / "job.json").write_text(json.dumps(job))
     child_env = flags.env_for(cfg.numerics)
@@ -320,8 +349,9 @@ def _run_keras(spec: ArmSpec, cases: list[Case], sess: _Session, tmp: Path, swap
     # The worker must import this same paritybench, installed or not.
     src = str(Path(__file__).resolve().parent.parent)
     child_env["PYTHONPATH"] = src + os.pathsep + child_env.get("PYTHONPATH", "")
-    by_id = {c.id: c for c in cases}
-    done: set[str] = set()
+    by_name = {s.name: s for s in specs}
+    by_id = {c.id: c for c in sess.cases}
+    done: set[tuple[str, str]] = set()
     stderr_path = job_dir / "stderr.txt"
     with open(stderr_path, "w") as err:
         proc = subprocess.Popen([sys.executable, "-m", "paritybench.keras_worker", str(job_dir / "job.json")],
@@ -333,15 +363,16 @@ def _run_keras(spec: ArmSpec, cases: list[Case], sess: _Session, tmp: Path, swap
                     continue
                 ev = json.loads(line[len("PB-EVENT "):])
                 rec = json.loads(Path(ev["file"]).read_text())
-                w = model.load_weights_npz(rec["final_file"])["w"]
+                shapes = workload.model.params
+                w = weights.load_weights_npz(rec["final_file"], shapes)["w"]
                 result = ArmResult(rec["curves"], w, rec["info"])
                 if "traj_file" in rec:
-                    t = model.load_weights_npz(rec["traj_file"])
+                    t = weights.load_weights_npz(rec["traj_file"], shapes)
                     result.trajectory = [t[f"k{i}"] for i in range(cfg.steps + 1)]
                     os.unlink(rec["traj_file"])
-                sess.record(spec, by_id[rec["id"]], result)
-                done.add(rec["id"])
-                sess.progress.advance(f"{spec.name} {rec['id']}")
+                sess.record(by_name[rec["arm"]], by_id[rec["id"]], result)
+                done.add((rec["arm"], rec["id"]))
+                sess.progress.advance(f"{rec['arm']} {rec['id']}")
         finally:
             if proc.poll() is None and sys.exc_info()[0] is not None:
                 proc.kill()
@@ -350,25 +381,33 @@ def _run_keras(spec: ArmSpec, cases: list[Case], sess: _Session, tmp: Path, swap
     if rc != 0 or not result_file.exists():
         lines = stderr_path.read_text(errors="replace").strip().splitlines()
         why = next((ln[9:] for ln in reversed(lines) if ln.startswith("PB-ERROR ")), lines[-1] if lines else "")
-        for c in cases:
-            if c.id not in done:
-                sess.fail(spec, c, "error", f"{spec.process} worker exited with status {rc}: {why}")
+        for s in specs:
+            for c in todo[s.name]:
+                if (s.name, c.id) not in done:
+                    sess.fail(s, c, "error", f"{process} worker exited with status {rc}: {why}")
         return
     result = json.loads(result_file.read_text())
-    env["frameworks"][spec.process] = result["environment"]
-    for item in result["swap"]:
-        swap_extra.append({**item, "evaluator": spec.name})
+    env["frameworks"][process] = result["environment"]
+    swap_extra.extend(result["swap"])
+
+
+def workload_record(cfg: RunConfig) -> dict:
+    """The artifact's ``workload`` object: name, version, question, where it came from."""
+    from . import workloads
+
+    return workloads.load(cfg.workload).describe()
 
 
 def build_artifact(cfg: RunConfig, out: RunOutput, kind: str = "run", weights_file: str | None = None,
                    extra: dict | None = None) -> dict:
-    """The artifact's top level (see ``schema/artifact.schema.json``)."""
+    """The artifact's top level (see ``schema/artifact.v2.schema.json``)."""
     art = {
         "schema_version": SCHEMA_VERSION,
         "kind": kind,
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "paritybench_version": __version__,
         "config_hash": cfg.short_hash(),
+        "workload": workload_record(cfg),
         "config": {**cfg.to_dict(), "numerics": cfg.numerics.to_dict(),
                    "data": {"path": cfg.data_path or "(bundled)", "expected_sha256": cfg.data_sha256}},
         "environment": out.environment,

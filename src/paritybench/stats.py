@@ -22,7 +22,11 @@ def majority_rates(y_by_window: dict[int, np.ndarray]) -> dict[int, float]:
     """Share of the commoner label in each window: the accuracy of a constant prediction."""
     out = {}
     for w, y in y_by_window.items():
-        pos = float(np.mean(np.asarray(y) > 0.5))
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] > 1:  # one-hot: the commonest class's share
+            out[w] = float(np.max(np.mean(y, axis=0)))
+            continue
+        pos = float(np.mean(y > 0.5))
         out[w] = max(pos, 1.0 - pos)
     return out
 
@@ -49,9 +53,8 @@ def sweep_summary(runs: list[dict], majority: dict[int, float], reference_arm: s
 
 
 def _in_arm_order(d: dict) -> dict:
-    from .arms_names import ARM_NAMES
-
-    return dict(sorted(d.items(), key=lambda kv: ARM_NAMES.index(kv[0]) if kv[0] in ARM_NAMES else 99))
+    """Arms in the order their runs came (the workload's declaration order)."""
+    return dict(d)
 
 
 def sensitivity_summary(runs: list[dict], finals: dict, n: int) -> tuple[dict, dict[str, str]]:

@@ -144,20 +144,20 @@ def cmd_sweep(args, console) -> int:
 
 def _merge(cfg, done: list[dict], new: list[dict]) -> list[dict]:
     """All runs in the order an uninterrupted sweep lists them (case by case, arm by arm)."""
-    from . import arms as arms_mod
-    from . import runner
+    from . import runner, workloads
 
     by_key = {runner.run_key(r): r for r in done}
     by_key.update({runner.run_key(r): r for r in new})
-    specs = arms_mod.resolve(cfg.arms)
+    specs = workloads.load(cfg.workload).resolve_arms(cfg.arms)
     return [by_key[c.key(s.name)] for c in runner.default_cases(cfg) for s in specs if c.key(s.name) in by_key]
 
 
 def _sweep_extra(cfg, runs: list[dict], resumed: bool) -> dict:
-    from . import data, stats
+    from . import data, stats, workloads
 
     ds = data.load_mnist(cfg.data_path, cfg.data_sha256)
-    majority = stats.majority_rates({w: data.window(ds, w, cfg.n, cfg.normalize)[1] for w in cfg.windows})
+    labels = workloads.load(cfg.workload).data.labels
+    majority = stats.majority_rates({w: data.window(ds, w, cfg.n, cfg.normalize, labels)[1] for w in cfg.windows})
     return {"summary": stats.sweep_summary(runs, majority),
             "windows_info": {str(w): {"majority_rate": m} for w, m in majority.items()},
             "resumed": resumed}
@@ -207,11 +207,14 @@ def cmd_sensitivity(args, console) -> int:
     out = Path(args.out) if args.out else default_out(cfg)
     _check_out(out)
     flags.apply(cfg.numerics)
-    from . import model, runner, stats
+    from . import runner, stats, workloads
     from .artifact import write_artifact
+    from .weights import copy_weights, weights_sha256
 
     seed, window = cfg.seeds[0], cfg.windows[0]
-    base = model.init_weights(seed, cfg.threefry_partitionable)
+    workload = workloads.load(cfg.workload)
+    base = copy_weights(workloads.resolve_ref(workload.model.init)(seed, cfg.threefry_partitionable),
+                        workload.model.params)
     cases = [runner.Case(seed, window, i) for i in range(args.k)]
     inits = {c.id: perturb(base, args.rel, seed, c.copy) for c in cases}
     prog = RichProgress(console)
@@ -222,7 +225,7 @@ def cmd_sensitivity(args, console) -> int:
     summary, classes = stats.sensitivity_summary(result.runs, result.finals, cfg.n)
     artifact = runner.build_artifact(cfg, result, "sensitivity", None, extra={
         "perturbation": {"k": args.k, "rel": args.rel, "seed": seed, "window_start": window,
-                         "base_weights_sha256": model.weights_sha256(base)},
+                         "base_weights_sha256": weights_sha256(base)},
         "sensitivity": summary, "classes": classes})
     write_artifact(out, artifact)
     _print_sensitivity(console, artifact)

@@ -8,8 +8,9 @@ by run to tight tolerances; a chaotic arm is compared as a distribution of final
 accuracies over seeds, windows and perturbed copies, with a two-sample test.
 
 The classes come from ``paritybench sensitivity`` when its artifact is given
-(top-level ``"classes"``); until then from ``DEFAULT_CLASSES`` below, each with the
-evidence behind it. Figures quoted were measured on the seed preset (seed 0,
+(top-level ``"classes"``); until then from the workload's declaration (``Arm.expected``
+with ``Arm.evidence``; for the seed, ``workloads/seed_bce/workload.py``). Figures quoted
+were measured on the seed preset (seed 0,
 window 0, 10 steps at lr 0.01, raw pixels) on a 2-core Xeon with AVX-512, jax
 0.12.0.1, tensorflow 2.21.0, keras 3.15.1.
 """
@@ -24,36 +25,6 @@ from .errors import ParityError
 STABLE = "stable"
 CHAOTIC = "chaotic"
 CLASSES = (STABLE, CHAOTIC)
-
-DEFAULT_CLASSES: dict[str, str] = {
-    # Logits BCE never saturates; its final weights are within 2.4e-6 of keras-tensorflow's
-    # and 1.9e-6 of the float64 reference (max |w| 2.63): rounding, not chaos.
-    "jax-logits": STABLE,
-    # Keras's TF backend takes the loss from the cached logits (`_keras_logits`): same
-    # numerics as jax-logits, within 2.4e-6 of it.
-    "keras-tensorflow": STABLE,
-    # float64 throughout: float32 rounding never reaches it (within 1.9e-6 of jax-logits
-    # only because the comparison rounds its result to float32).
-    "reference-f64": STABLE,
-    # log(0) at step 0 for every saturated sample: the loss is inf, the gradient NaN and every
-    # weight NaN from step 1, on every machine. Stable, but only NaN-aware comparisons see it:
-    # NaN != NaN, and a NaN's sign/payload bits (so the hash) may differ between machines.
-    "jax-naive": STABLE,
-    # The seed's clip at [1e-6, 1-1e-7]: zero gradient for every clipped sample; its final
-    # weights sit 3.6e-2 from jax-keras-clip's (vs 2.4e-6 between stable arms), and the README
-    # records 0.637 / 0.793 / 0.786 for one seed across jax versions and loop forms.
-    "jax-seed-stable": CHAOTIC,
-    # Keras's clip at [1e-7, 1-1e-7]: the same zero-gradient mechanism as jax-seed-stable.
-    "jax-keras-clip": CHAOTIC,
-    # Keras's JAX backend clips the probability like jax-keras-clip (bit-identical to it).
-    "keras-jax": CHAOTIC,
-    # Keras's torch backend clips the probability too: the same mechanism.
-    "keras-torch": CHAOTIC,
-    # Keras's torch-backend loss written in JAX: the same clip (torch's gradient at the bounds
-    # only changes which clipped samples pass a gradient), so the same mechanism as keras-torch.
-    "jax-keras-torch-clip": CHAOTIC,
-}
-
 
 @dataclass(frozen=True)
 class Tolerance:
@@ -99,9 +70,11 @@ def can_reject(n_a: int, n_b: int, alpha: float = ALPHA) -> bool:
     return n_a > 0 and n_b > 0 and 2 / math.comb(n_a + n_b, n_a) < alpha
 
 
-def classes_from(sensitivity: dict | None, source: str = "sensitivity artifact") -> dict[str, str]:
-    """DEFAULT_CLASSES overlaid with a sensitivity artifact's top-level ``classes``."""
-    out = dict(DEFAULT_CLASSES)
+def classes_from(sensitivity: dict | None, source: str = "sensitivity artifact",
+                 defaults: dict[str, str] | None = None) -> dict[str, str]:
+    """The workload's declared classes (``Arm.expected``, each with its evidence) overlaid with a
+    sensitivity artifact's top-level ``classes``."""
+    out = dict(defaults or {})
     if sensitivity is None:
         return out
     given = sensitivity.get("classes")

@@ -1,29 +1,32 @@
-"""The arm registry: every arm, by its interface name, in display order."""
+"""Arms by kind: the trainer and the weight-swap evaluator for each kind of arm.
+
+The runner reaches every arm through these and never branches on arm names. This
+package imports no framework at load time (the Keras workers import ``arms.base``).
+"""
 
 from __future__ import annotations
 
-from ..arms_names import ARM_NAMES as _DECLARED
-from ..errors import ParityError
-from . import jax_arms, keras_arms, reference
-from .base import ArmResult, ArmSpec, TrainSpec
-
-REGISTRY: dict[str, ArmSpec] = {a.name: a for a in (*jax_arms.ARMS, *keras_arms.ARMS, *reference.ARMS)}
-ARM_NAMES: tuple[str, ...] = tuple(REGISTRY)
-if ARM_NAMES != _DECLARED:  # the CLI checks names against the declared list before import
-    raise RuntimeError(f"arm registry {ARM_NAMES} differs from arms_names {_DECLARED}")
-
-# Forward passes used for the seed's weight swap, run in the harness's process.
-MAIN_EVALUATORS = {"jax": jax_arms.evaluate_correct, "reference-f64": reference.evaluate_correct}
+from .base import ArmResult, TrainSpec
 
 
-def resolve(names: list[str] | tuple[str, ...] | None) -> tuple[ArmSpec, ...]:
-    """Specs for the named arms (every arm when None), in registry order."""
-    if not names:
-        return tuple(REGISTRY.values())
-    unknown = [n for n in names if n not in REGISTRY]
-    if unknown:
-        raise ParityError(f"unknown arm {', '.join(unknown)}: valid arms are {', '.join(ARM_NAMES)}")
-    return tuple(spec for name, spec in REGISTRY.items() if name in names)
+def trainer(kind: str):
+    """``train_many(workload, arm, inits, x, y, spec)`` for a main-process arm kind."""
+    if kind == "jax":
+        from .jax_trainer import train_many
+    elif kind == "f64":
+        from .f64 import train_many
+    else:
+        raise ValueError(f"arms of kind {kind!r} are trained in a worker process")
+    return train_many
 
 
-__all__ = ["ARM_NAMES", "REGISTRY", "ArmResult", "ArmSpec", "TrainSpec", "resolve", "MAIN_EVALUATORS"]
+def main_evaluators():
+    """The forward passes the harness's own process evaluates every final weight set with
+    (the seed's weight swap): label -> ``evaluate_correct(workload, weights, x, y)``."""
+    from .f64 import evaluate_correct as f64
+    from .jax_trainer import evaluate_correct as jax32
+
+    return {"jax": jax32, "reference-f64": f64}
+
+
+__all__ = ["ArmResult", "TrainSpec", "trainer", "main_evaluators"]

@@ -1,20 +1,20 @@
 """What every arm takes and returns.
 
-An arm trains the model from given initial weights on one data window and
-returns per-step curves and its final weights. The runner reaches every arm
-through ``ArmSpec`` and never branches on arm names.
+An arm trains the workload's model from given initial weights on one data window
+and returns per-step curves and its final weights. The runner reaches every arm
+through its kind's trainer (``paritybench.arms.trainer``) and never branches on
+arm names. This module imports no framework (the Keras workers use it).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ..model import Weights
+from ..weights import Weights
 
 
 @dataclass(frozen=True)
@@ -38,11 +38,10 @@ class ArmResult:
     ``curves`` lists are indexed by step: ``loss``, ``accuracy``, ``correct`` and
     ``nonfinite`` have steps+1 entries (index k = the weights after k updates);
     ``grad_norm`` has ``steps`` entries (the gradient applied by update k+1).
-    Diagnostic curves (``saturated_output``, ``saturated_logit``,
-    ``dead_gradient``, ``nonfinite_gradient``) have steps+1 entries.
+    Diagnostic curves (``paritybench.heads.PER_STEP``) have steps+1 entries.
     ``trajectory`` (w_0..w_steps) and ``grads`` (g_0..g_{steps-1}) are set when
     the spec asked to keep them; ``grads`` is None where the framework does not
-    expose its gradient (then it is derived from the trajectory).
+    expose its gradient (then it is derived from the trajectory, for plain SGD).
     """
 
     curves: dict[str, list]
@@ -50,28 +49,6 @@ class ArmResult:
     info: dict[str, Any] = field(default_factory=dict)
     trajectory: list[Weights] | None = None
     grads: list[Weights] | None = None
-
-
-@dataclass(frozen=True)
-class ArmSpec:
-    """An arm: its interface name, what it trains, and where it runs.
-
-    ``process`` names the process the arm must run in: ``"main"`` for arms
-    trained in the harness's own process (JAX, NumPy), ``"keras-<backend>"``
-    for a Keras backend, fixed at import, hence one subprocess per backend.
-    ``train_many`` is set for main-process arms: it trains several initial
-    weight sets on one window (the JAX arms in one compiled, vmapped program);
-    Keras arms are trained by ``paritybench.keras_worker``.
-    """
-
-    name: str
-    description: str
-    process: str
-    loss: str
-    train_many: Callable[[list[Weights], np.ndarray, np.ndarray, TrainSpec], list[ArmResult]] | None = None
-    requires: tuple[str, ...] = ()
-    # The arm every other is measured against (its trajectory feeds the diagnostics).
-    ground_truth: bool = False
 
 
 def weights_nonfinite(weights: Weights) -> bool:

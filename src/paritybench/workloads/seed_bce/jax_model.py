@@ -1,8 +1,8 @@
-"""The binary cross-entropy formulations the arms train with, in JAX.
+"""seed-bce in JAX: stax's initial weights, the forward pass, and the five BCE formulations.
 
-Each takes the model's *logit* z (the value before the sigmoid, shape (n, 1))
-and the 0/1 label y, and returns the per-sample loss (n, 1). The arms average
-it over the batch. Those that work on probabilities compute p = sigmoid(z)
+Each loss takes the model's *logit* z (the value before the sigmoid, shape (n, 1))
+and the 0/1 label y, and returns the per-sample loss (n, 1); the arms average it
+over the batch. Those that work on probabilities compute p = sigmoid(z)
 themselves, exactly as a model with a sigmoid output layer hands p to its loss.
 
 Why they differ, in float32: sigmoid(z) rounds to exactly 1.0 once z > ~16.6
@@ -21,10 +21,40 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
+
+from .workload import HIDDEN, INPUT_DIM
 
 # Keras's backend.epsilon(): the clip both the JAX and torch backends apply to p.
 KERAS_EPSILON = 1e-7
+
+
+def init(seed: int, threefry_partitionable: bool = False) -> dict[str, np.ndarray]:
+    """The one source of initial weights: stax's init at ``PRNGKey(seed)``.
+
+    The seed experiment used ``jax.example_libraries.stax`` with the old
+    (non-partitionable) threefry; JAX flipped that default in 0.5, which changes
+    every random draw, so the setting is explicit and recorded.
+    """
+    from jax.example_libraries import stax
+
+    previous = jax.config.jax_threefry_partitionable
+    jax.config.update("jax_threefry_partitionable", bool(threefry_partitionable))
+    try:
+        init_fun, _ = stax.serial(stax.Dense(HIDDEN), stax.Relu, stax.Dense(1), stax.Sigmoid)
+        _, params = init_fun(jax.random.PRNGKey(seed), (-1, INPUT_DIM))
+        (w0, b0), _, (w1, b1), _ = params
+        return {"dense_0/kernel": np.asarray(w0), "dense_0/bias": np.asarray(b0),
+                "dense_1/kernel": np.asarray(w1), "dense_1/bias": np.asarray(b1)}
+    finally:
+        jax.config.update("jax_threefry_partitionable", previous)
+
+
+def apply(params, x):
+    """784-1000-1, ReLU: the logit (the sigmoid is the head's)."""
+    h = jnp.maximum(x @ params["dense_0/kernel"] + params["dense_0/bias"], 0)
+    return h @ params["dense_1/kernel"] + params["dense_1/bias"]
 
 
 def naive(z: jax.Array, y: jax.Array) -> jax.Array:
@@ -60,12 +90,13 @@ def keras_clip(z: jax.Array, y: jax.Array) -> jax.Array:
 
 
 @jax.custom_vjp
-def _torch_clip(p: jax.Array) -> jax.Array:
+def torch_clip(p: jax.Array) -> jax.Array:
+    """``torch.clamp(p, eps, 1 - eps)``, with torch's gradient (shared with softmax-ce)."""
     return jnp.clip(p, KERAS_EPSILON, 1.0 - KERAS_EPSILON)
 
 
 def _torch_clip_fwd(p):
-    return _torch_clip(p), p
+    return torch_clip(p), p
 
 
 def _torch_clip_bwd(p, g):
@@ -77,7 +108,7 @@ def _torch_clip_bwd(p, g):
     return (jnp.where((p >= lo) & (p <= hi), g, 0.0),)
 
 
-_torch_clip.defvjp(_torch_clip_fwd, _torch_clip_bwd)
+torch_clip.defvjp(_torch_clip_fwd, _torch_clip_bwd)
 
 
 @jax.custom_vjp
@@ -106,7 +137,7 @@ def keras_torch_clip(z: jax.Array, y: jax.Array) -> jax.Array:
     gradient passes *at* the bounds, and the BCE's gradient is torch's
     closed form rather than autodiff through the logs.
     """
-    return _torch_bce(_torch_clip(jax.nn.sigmoid(z)), y)
+    return _torch_bce(torch_clip(jax.nn.sigmoid(z)), y)
 
 
 def logits(z: jax.Array, y: jax.Array) -> jax.Array:
@@ -115,12 +146,3 @@ def logits(z: jax.Array, y: jax.Array) -> jax.Array:
     for every z. This is what Keras's TensorFlow backend computes, because its
     sigmoid output carries the logits (``_keras_logits``) to the loss."""
     return optax.sigmoid_binary_cross_entropy(z, y)
-
-
-LOSSES = {
-    "naive": naive,
-    "seed_stable": seed_stable,
-    "keras_clip": keras_clip,
-    "keras_torch_clip": keras_torch_clip,
-    "logits": logits,
-}

@@ -1,0 +1,157 @@
+"""The float64 arbiter: the ground truth every float32 arm is measured against.
+
+float64 has no saturation problem at the logits these workloads reach and its
+rounding is ~1e-16, so what it computes is the exact trajectory to far below any
+float32 difference. A workload may hand-write it in NumPy (``Model.f64_loss_and_grad``,
+as seed-bce does, which keeps its committed hashes); otherwise it is the workload's
+own JAX forward pass and the arm's loss, differentiated by JAX with float64 enabled
+for this computation only (``jax.enable_x64``).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from .. import heads
+from ..weights import Weights, check_weights
+from ..workloads.base import Arm, Workload, resolve_ref
+from .base import ArmResult, TrainSpec, weights_nonfinite
+
+
+class Arbiter:
+    """Float64 loss, gradient, logits and forward pass for one (workload, arm)."""
+
+    def __init__(self, workload: Workload, arm: Arm | None = None):
+        self.workload = workload
+        self.arm = arm or workload.arm(workload.reference)
+        m = workload.model
+        self._lg = resolve_ref(m.f64_loss_and_grad) if m.f64_loss_and_grad else None
+        self._fwd = resolve_ref(m.f64_forward) if m.f64_forward else None
+        self._jax_lg = None
+
+    def _jax_loss_and_grad(self):
+        if self._jax_lg is None:
+            import jax
+            import jax.numpy as jnp
+
+            apply = resolve_ref(self.workload.model.jax_apply)
+            loss_fn = resolve_ref(self.arm.loss_fn)
+
+            def mean_loss(p, x, y):
+                z = apply(p, x)
+                return jnp.mean(loss_fn(z, y)), z
+
+            with jax.enable_x64(True):
+                self._jax_lg = jax.jit(jax.value_and_grad(mean_loss, has_aux=True))
+        return self._jax_lg
+
+    def loss_and_grad(self, w: Weights, x64: np.ndarray, y64: np.ndarray) -> tuple[float, Weights, np.ndarray]:
+        """(mean loss, gradient, logits) at ``w``, all float64."""
+        if self._lg is not None:
+            return self._lg(w, x64, y64)
+        import jax
+
+        with jax.enable_x64(True):
+            (loss, z), g = self._jax_loss_and_grad()(
+                {k: np.asarray(v, np.float64) for k, v in w.items()}, x64, y64)
+            return float(loss), {k: np.asarray(v, np.float64) for k, v in g.items()}, np.asarray(z, np.float64)
+
+    def per_sample_dz(self, z: np.ndarray, y64: np.ndarray) -> np.ndarray:
+        """d(per-sample loss)/d(logits) in float64, for the diagnostics."""
+        if self.workload.model.head == "sigmoid":
+            return heads.probabilities(np, "sigmoid", z) - y64  # the logits BCE's gradient
+        import jax
+        import jax.numpy as jnp
+
+        loss_fn = resolve_ref(self.arm.loss_fn)
+        with jax.enable_x64(True):
+            return np.asarray(jax.grad(lambda zz: jnp.sum(loss_fn(zz, y64)))(jnp.asarray(z, jnp.float64)))
+
+    def forward(self, w: Weights, x: np.ndarray) -> np.ndarray:
+        if self._fwd is not None:
+            return self._fwd(w, x)
+        import jax
+
+        with jax.enable_x64(True):
+            apply = resolve_ref(self.workload.model.jax_apply)
+            return np.asarray(apply({k: np.asarray(v, np.float64) for k, v in w.items()}, np.asarray(x, np.float64)))
+
+    def grad_at(self, w: Weights, x64: np.ndarray, y64: np.ndarray) -> Weights:
+        """The ground-truth gradient at any weights, for the agreement diagnostics."""
+        return self.loss_and_grad({k: np.asarray(v, np.float64) for k, v in w.items()}, x64, y64)[1]
+
+
+def _optimizer(arm: Arm, lr: float):
+    """``update(w, g) -> w`` in float64: plain SGD written out, or the arm's optax transform."""
+    if arm.optimizer is None:
+        return lambda w, g: {k: w[k] - lr * g[k] for k in w}
+    import jax
+    import optax
+
+    with jax.enable_x64(True):
+        opt = resolve_ref(arm.optimizer)(lr)
+    state = None
+
+    def update(w, g):
+        nonlocal state
+        with jax.enable_x64(True):
+            if state is None:
+                state = opt.init(w)
+            u, state = opt.update(g, state, w)
+            return {k: np.asarray(v, np.float64) for k, v in optax.apply_updates(w, u).items()}
+
+    return update
+
+
+def train(workload: Workload, arm: Arm, init: Weights, x: np.ndarray, y: np.ndarray, spec: TrainSpec,
+          arbiter: Arbiter | None = None) -> ArmResult:
+    """Train in float64 from ``init``; curves, diagnostics and (optionally) the trajectory."""
+    check_weights(init, workload.model.params)
+    arbiter = arbiter or Arbiter(workload, arm)
+    head = workload.model.head
+    t0 = time.perf_counter()
+    names_ = workload.model.names
+    w = {k: np.array(init[k], dtype=np.float64) for k in names_}
+    x64, y64 = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    n = x.shape[0]
+    update = _optimizer(arm, spec.lr)
+    curves: dict[str, list] = {k: [] for k in ("loss", "correct", "grad_norm", "nonfinite", *heads.PER_STEP)}
+    traj, grad_list = [], []
+    for k in range(spec.steps + 1):
+        loss, grads, z = arbiter.loss_and_grad(w, x64, y64)
+        m = heads.measure(np, head, z, arbiter.per_sample_dz(z, y64), y64)
+        curves["loss"].append(loss)
+        curves["correct"].append(int(m.pop("correct")))
+        curves["nonfinite"].append(not math.isfinite(loss) or weights_nonfinite(w))
+        for name in heads.PER_STEP:
+            curves[name].append(float(m[name]))
+        if spec.keep_trajectory:
+            traj.append({name: v.copy() for name, v in w.items()})
+        if k == spec.steps:
+            break
+        curves["grad_norm"].append(math.sqrt(sum(float(np.sum(g * g)) for g in grads.values())))
+        if spec.keep_trajectory:
+            grad_list.append(grads)
+        w = update(w, grads)
+    curves["accuracy"] = [c / n for c in curves["correct"]]
+    # The artifact keeps float32 final weights like every other arm (so hashes
+    # compare like with like); the float64 trajectory feeds the diagnostics.
+    return ArmResult(curves=curves, final_weights={k: v.astype(np.float32) for k, v in w.items()},
+                     info={"grad_norm_source": "analytic" if arbiter._lg else "autodiff-f64",
+                           "train_seconds": time.perf_counter() - t0},
+                     trajectory=traj or None, grads=grad_list or None)
+
+
+def train_many(workload: Workload, arm: Arm, inits: list[Weights], x: np.ndarray, y: np.ndarray,
+               spec: TrainSpec) -> list[ArmResult]:
+    arbiter = Arbiter(workload, arm)
+    return [train(workload, arm, w, x, y, spec, arbiter) for w in inits]
+
+
+def evaluate_correct(workload: Workload, weights: Weights, x: np.ndarray, y: np.ndarray) -> int:
+    """Float64 forward pass for the weight swap."""
+    z = Arbiter(workload).forward(weights, x)
+    return heads.count_correct(np, workload.model.head, z, np.asarray(y, np.float64))

@@ -1,0 +1,249 @@
+"""The workload interface: what a workload supplies, declared once.
+
+A workload is one question about training parity: its data recipe, its model
+(parameter names and shapes declared once, then one forward pass per framework),
+its training preset, its arms and its known answer. Everything generic in
+paritybench (config, runner, Keras workers, artifact, studies, compare, report,
+timing) reaches a workload only through the objects below and never knows its
+names or shapes.
+
+This module imports no ML framework: Keras workers load workloads before Keras
+decides its backend, and the numerics flags must be set before any framework
+loads. Framework code is given as a callable (which imports its framework
+inside) or as a ``"package.module:function"`` reference, resolved on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import ParityError
+
+# A callable, or "package.module:attribute" naming one (imported when first called).
+Ref = Callable[..., Any] | str
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+PROCESSES = ("main", "keras-tensorflow", "keras-jax", "keras-torch")
+KINDS = ("jax", "f64", "keras")
+HEADS = ("sigmoid", "softmax")
+LABELS = ("binary", "onehot10")
+CLASSES = ("stable", "chaotic")
+
+
+def resolve_ref(ref: Ref) -> Callable[..., Any]:
+    """The callable behind ``ref`` (imports ``package.module`` for a string reference)."""
+    if callable(ref):
+        return ref
+    module, _, attr = ref.partition(":")
+    obj: Any = importlib.import_module(module)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+@dataclass(frozen=True)
+class Data:
+    """How a window of training data is made.
+
+    ``labels``: ``"binary"``, the label ``digit >= 5`` as float32 (n, 1); or ``"onehot10"``,
+    the digit one-hot as float32 (n, 10). ``normalize`` scales pixels to [0, 1] (the seed used
+    raw 0-255). ``batch_size`` None is full-batch training (every step sees the whole window).
+    """
+
+    dataset: str = "mnist"
+    labels: str = "binary"
+    n: int = 1000
+    normalize: bool = False
+    batch_size: int | None = None
+
+
+@dataclass(frozen=True)
+class Training:
+    """The preset: how many optimizer steps at which learning rate."""
+
+    steps: int = 10
+    lr: float = 0.01
+
+
+@dataclass(frozen=True)
+class Model:
+    """The architecture, declared once and built per framework from that declaration.
+
+    - ``params``: parameter name -> shape, in the (in, out) kernel layout Keras and JAX share.
+      Weights travel between arms as ``{name: float32 array}`` checked against this.
+    - ``head``: ``"sigmoid"`` (one logit, label digit >= 5) or ``"softmax"`` (ten logits).
+      The model's last layer computes the logits; the head's activation turns them into
+      what a Keras loss with ``from_logits=False`` receives.
+    - ``init(seed, threefry_partitionable) -> weights``: the one source of initial weights.
+    - ``jax_apply(params, x) -> logits``: a pure JAX forward pass over a dict of named arrays.
+    - ``keras_build(keras) -> (model, {name: variable})``: a Keras model whose output is the
+      head's activation of the logits (its last layer has ``activation``), and the mapping of
+      its variables to the declared names; transfer is checked by name and shape.
+    - ``f64_loss_and_grad(weights, x, y) -> (mean loss, grads, logits)``: optional hand-written
+      float64 arbiter (NumPy); without it the arbiter is ``jax_apply`` and the reference loss
+      differentiated by JAX in float64.
+    - ``f64_forward(weights, x) -> logits``: optional NumPy float64 forward pass, likewise.
+    """
+
+    params: Mapping[str, tuple[int, ...]]
+    head: str
+    init: Ref
+    jax_apply: Ref
+    keras_build: Ref
+    f64_loss_and_grad: Ref | None = None
+    f64_forward: Ref | None = None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.params)
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One way of training the workload's model, and where it runs.
+
+    - ``kind``: ``"jax"`` (trained in the harness's process by one compiled JAX program),
+      ``"f64"`` (the float64 arbiter, in the harness's process), or ``"keras"`` (Keras 3
+      ``fit`` in a worker process per backend; ``process`` names the backend).
+    - ``loss``: a short name of the loss formulation (recorded in every run).
+    - ``loss_fn``: JAX and f64 arms: ``(logits, labels) -> per-sample loss`` in JAX.
+    - ``optimizer``: JAX and f64 arms: ``lr -> optax.GradientTransformation``; None is plain
+      SGD written out (``w - lr * g``), the seed's update.
+    - ``keras_loss`` / ``keras_optimizer``: Keras arms: ``keras -> loss`` and
+      ``(keras, lr) -> optimizer`` (default ``keras.optimizers.SGD``).
+    - ``emulates``: a JAX arm that re-implements a Keras arm's update (the mechanism check
+      holds the two to ``MECHANISM_TOLERANCE`` after step 1).
+    - ``expected``: ``"stable"`` or ``"chaotic"`` under a one-ulp perturbation of the initial
+      weights, with ``evidence`` (a measured figure) — compare's default classes.
+    - ``role``: free text for the report: ``"port"``, ``"fix"``, ``"keras"``, ``"emulation"``,
+      ``"reference"``.
+    - ``conventions``: the arm's declared effective settings (loss path, optimizer, ...).
+    """
+
+    name: str
+    description: str
+    kind: str
+    loss: str
+    process: str = "main"
+    loss_fn: Ref | None = None
+    optimizer: Ref | None = None
+    keras_loss: Ref | None = None
+    keras_optimizer: Ref | None = None
+    requires: tuple[str, ...] = ()
+    emulates: str | None = None
+    expected: str = "stable"
+    evidence: str = ""
+    role: str = ""
+    conventions: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A question, its data, its model once per framework, its arms and its answer."""
+
+    name: str
+    version: str
+    question: str
+    sources: tuple[str, ...]
+    data: Data
+    training: Training
+    model: Model
+    arms: tuple[Arm, ...]
+    fix: str
+    reference: str = "reference-f64"
+    # Filled in by the loader: where the workload came from (builtin, file, module, entry point).
+    origin: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def arm_names(self) -> tuple[str, ...]:
+        return tuple(a.name for a in self.arms)
+
+    def arm(self, name: str) -> Arm:
+        for a in self.arms:
+            if a.name == name:
+                return a
+        raise ParityError(f"unknown arm {name} in workload {self.name}: valid arms are {', '.join(self.arm_names)}")
+
+    def resolve_arms(self, names) -> tuple[Arm, ...]:
+        """The named arms (every arm when empty), in the workload's order."""
+        if not names:
+            return self.arms
+        unknown = [n for n in names if n not in self.arm_names]
+        if unknown:
+            raise ParityError(f"unknown arm {', '.join(unknown)} for workload {self.name}: valid arms are "
+                              f"{', '.join(self.arm_names)}")
+        return tuple(a for a in self.arms if a.name in names)
+
+    @property
+    def emulations(self) -> dict[str, str]:
+        """Keras arm -> the JAX arm that emulates it."""
+        return {a.emulates: a.name for a in self.arms if a.emulates}
+
+    @property
+    def expected_classes(self) -> dict[str, str]:
+        return {a.name: a.expected for a in self.arms}
+
+    def describe(self) -> dict[str, Any]:
+        """What the artifact records of the workload."""
+        return {"name": self.name, "version": self.version, "question": self.question, **dict(self.origin)}
+
+
+def check(w: Any, where: str) -> Workload:
+    """Raise ParityError (one line, naming ``where``) unless ``w`` is a well-formed Workload."""
+    if not isinstance(w, Workload):
+        raise ParityError(f"{where} is a {type(w).__name__}, not a paritybench Workload: define "
+                          "WORKLOAD = paritybench.workloads.Workload(...)")
+
+    def bad(msg: str) -> ParityError:
+        return ParityError(f"workload {w.name!r} ({where}): {msg}")
+
+    if not isinstance(w.name, str) or not NAME_RE.match(w.name):
+        raise bad("the name must be kebab-case (lower-case words joined by '-'), e.g. my-mlp")
+    if not w.question.strip():
+        raise bad("give the question it answers in one sentence (question=...)")
+    if w.model.head not in HEADS:
+        raise bad(f"model.head is {w.model.head!r}: must be one of {', '.join(HEADS)}")
+    if w.data.labels not in LABELS:
+        raise bad(f"data.labels is {w.data.labels!r}: must be one of {', '.join(LABELS)}")
+    if (w.model.head == "sigmoid") != (w.data.labels == "binary"):
+        raise bad(f"head {w.model.head} does not fit labels {w.data.labels}: sigmoid goes with binary, "
+                  "softmax with onehot10")
+    if w.data.batch_size is not None:
+        raise bad("minibatches (data.batch_size) are not supported yet: use full-batch training (None)")
+    if not w.model.params:
+        raise bad("model.params declares no parameters")
+    for pname, shape in w.model.params.items():
+        if not isinstance(shape, tuple) or not all(isinstance(d, int) and d > 0 for d in shape):
+            raise bad(f"model.params[{pname!r}] is {shape!r}: give a tuple of positive ints")
+    seen: set[str] = set()
+    for a in w.arms:
+        if not NAME_RE.match(a.name):
+            raise bad(f"arm name {a.name!r} must be kebab-case")
+        if a.name in seen:
+            raise bad(f"arm {a.name} is declared twice")
+        seen.add(a.name)
+        if a.kind not in KINDS:
+            raise bad(f"arm {a.name}: kind {a.kind!r} must be one of {', '.join(KINDS)}")
+        if a.process not in PROCESSES:
+            raise bad(f"arm {a.name}: process {a.process!r} must be one of {', '.join(PROCESSES)}")
+        if (a.kind == "keras") != (a.process != "main"):
+            raise bad(f"arm {a.name}: keras arms run in a keras-<backend> process, the others in main")
+        if a.kind in ("jax", "f64") and a.loss_fn is None:
+            raise bad(f"arm {a.name}: a {a.kind} arm needs loss_fn")
+        if a.kind == "keras" and a.keras_loss is None:
+            raise bad(f"arm {a.name}: a keras arm needs keras_loss")
+        if a.expected not in CLASSES:
+            raise bad(f"arm {a.name}: expected {a.expected!r} must be one of {', '.join(CLASSES)}")
+    for a in w.arms:
+        if a.emulates is not None and (a.emulates not in seen or w.arm(a.emulates).kind != "keras"):
+            raise bad(f"arm {a.name} emulates {a.emulates!r}, which is not a Keras arm of this workload")
+    if w.fix not in seen:
+        raise bad(f"fix {w.fix!r} is not one of its arms")
+    refs = [a for a in w.arms if a.name == w.reference]
+    if not refs or refs[0].kind != "f64":
+        raise bad(f"reference {w.reference!r} must be one of its arms, of kind f64 (the float64 arbiter)")
+    return w

@@ -1,0 +1,123 @@
+"""Finding workloads: built-in names, installed entry points, a Python file, or ``module:attr``.
+
+``--workload`` takes any of:
+- a built-in name (``seed-bce``, ``softmax-ce``);
+- a name an installed package registers in the ``paritybench.workloads`` entry-point group
+  (the way pytest finds plugins): ``[project.entry-points."paritybench.workloads"]
+  my-mlp = "mypkg.workload:WORKLOAD"``;
+- a path to a Python file defining ``WORKLOAD`` (``path/to/file.py``);
+- ``package.module:attr`` naming a Workload object.
+
+The Keras workers load the workload from the same spec, so a user's file works in every
+process. Loading imports the workload's declaration only: built-in workloads import no
+framework until an arm runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import sys
+from dataclasses import replace
+from importlib import metadata
+from pathlib import Path
+
+from ..errors import ParityError
+from .base import Workload, check
+
+DEFAULT = "seed-bce"
+ENTRY_POINT_GROUP = "paritybench.workloads"
+BUILTIN: dict[str, str] = {
+    "seed-bce": "paritybench.workloads.seed_bce:WORKLOAD",
+    "softmax-ce": "paritybench.workloads.softmax_ce:WORKLOAD",
+}
+_CACHE: dict[str, Workload] = {}
+
+
+def _import_attr(ref: str, where: str):
+    module, _, attr = ref.partition(":")
+    try:
+        obj = importlib.import_module(module)
+    except ImportError as exc:
+        raise ParityError(f"--workload {where}: cannot import {module} ({exc}): check the module name and that "
+                          "its package is installed") from None
+    for part in (attr or "WORKLOAD").split("."):
+        if not hasattr(obj, part):
+            raise ParityError(f"--workload {where}: {module} has no attribute {part!r}: name the Workload object, "
+                              f"e.g. {module}:WORKLOAD")
+        obj = getattr(obj, part)
+    return obj
+
+
+def entry_points() -> dict[str, metadata.EntryPoint]:
+    return {ep.name: ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def _from_file(path: Path, spec: str) -> tuple[Workload, dict]:
+    if not path.is_file():
+        raise ParityError(f"--workload {spec}: no such file: give a Python file defining WORKLOAD, a module:attr, "
+                          f"or one of {', '.join(names())}")
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    name = f"paritybench_user_workload_{digest[:16]}"
+    if name in sys.modules:
+        module = sys.modules[name]
+    else:
+        mspec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(mspec)
+        sys.modules[name] = module  # dataclasses and pickling look the module up by name
+        try:
+            mspec.loader.exec_module(module)
+        except Exception as exc:
+            del sys.modules[name]
+            raise ParityError(f"--workload {spec}: importing it raised {type(exc).__name__}: {exc}") from None
+    if not hasattr(module, "WORKLOAD"):
+        raise ParityError(f"--workload {spec}: the file defines no WORKLOAD: add WORKLOAD = Workload(...)")
+    origin = {"source": "file", "spec": str(path.resolve()), "sha256": digest}
+    return module.WORKLOAD, origin
+
+
+def load(spec: str | None = None) -> Workload:
+    """The workload named by ``spec`` (the default seed workload when None), checked."""
+    spec = spec or DEFAULT
+    if spec in _CACHE:
+        return _CACHE[spec]
+    if spec in BUILTIN:
+        obj, origin = _import_attr(BUILTIN[spec], spec), {"source": "builtin", "spec": spec}
+    elif spec.endswith(".py") or "/" in spec or spec.startswith("."):
+        obj, origin = _from_file(Path(spec), spec)
+    elif ":" in spec:
+        obj, origin = _import_attr(spec, spec), {"source": "module", "spec": spec}
+    elif spec in (eps := entry_points()):
+        try:
+            obj = eps[spec].load()
+        except Exception as exc:
+            raise ParityError(f"--workload {spec}: its entry point {eps[spec].value} failed to load "
+                              f"({type(exc).__name__}: {exc})") from None
+        dist = eps[spec].dist
+        origin = {"source": "entry-point", "spec": spec, "value": eps[spec].value,
+                  "package": f"{dist.name} {dist.version}" if dist else None}
+    else:
+        raise ParityError(f"unknown workload {spec!r}: valid workloads are {', '.join(names())}, "
+                          "or a path/to/file.py, or package.module:attr")
+    w = replace(check(obj, spec), origin=origin)
+    _CACHE[spec] = w
+    return w
+
+
+def names() -> list[str]:
+    """Built-in and installed workload names."""
+    return [*BUILTIN, *(n for n in entry_points() if n not in BUILTIN)]
+
+
+def discover() -> list[tuple[str, Workload | None, str]]:
+    """(name, workload or None, question or the error) for every built-in and installed workload."""
+    out = []
+    for name in names():
+        try:
+            w = load(name)
+            out.append((name, w, w.question))
+        except ParityError as exc:
+            out.append((name, None, f"(cannot load: {exc})"))
+    return out
