@@ -463,6 +463,14 @@ def cmd_compare(args, console) -> int:
         raise ParityError("compare needs at least two artifacts: paritybench compare REFERENCE.json OTHER.json")
     sensitivity = read_artifact(args.sensitivity) if args.sensitivity else None
     loaded = [load(p) for p in args.artifacts]
+    if args.workload:
+        from . import workloads
+
+        name = workloads.load(args.workload).name
+        for side in loaded:
+            if side.artifact["workload"]["name"] != name:
+                raise ParityError(f"{side.path} is of workload {side.artifact['workload']['name']}, not {name}: "
+                                  "compare artifacts of the workload you name, or leave out --workload")
     classes = classes_from(sensitivity, str(args.sensitivity), workload_classes(loaded[0].artifact))
     comparisons = [compare(loaded[0], other, classes) for other in loaded[1:]]
     divergent = [(c, v) for c in comparisons for v in c.verdicts if v.verdict == "divergent"]
@@ -491,7 +499,10 @@ def add_parser(sub) -> None:
                    help="the reference artifact, then one or more to compare with it")
     p.add_argument("--sensitivity", default=None, metavar="FILE",
                    help="a paritybench sensitivity artifact whose \"classes\" say which arms are stable or chaotic "
-                        "(default: the table in paritybench.tolerances)")
+                        "(default: the classes the workload declares, each with its evidence)")
+    p.add_argument("--workload", default=None,
+                   help="refuse (exit 2) artifacts of any other workload (artifacts of two workloads are never "
+                        "compared in any case)")
     p.add_argument("--format", choices=("text", "markdown", "json"), default="text",
                    help="text for a terminal, markdown for a CI job summary, json for machines")
     p.add_argument("--output", default=None, metavar="FILE", help="write the report here instead of stdout")

@@ -58,6 +58,7 @@ def env_for(opts: NumericsOptions, base: dict[str, str] | None = None) -> dict[s
         env["NVIDIA_TF32_OVERRIDE"] = "0"  # TF32 off in cuBLAS/cuDNN for TF and others
         env["CUBLAS_WORKSPACE_CONFIG"] = ":4096:8"  # required by torch deterministic cuBLAS
         env["PYTHONHASHSEED"] = "0"
+    compile_cache(env)
     if opts.onednn is not None:
         env["TF_ENABLE_ONEDNN_OPTS"] = "1" if opts.onednn else "0"
     if opts.threads is not None:
@@ -151,3 +152,24 @@ def read_back(framework: str, opts: NumericsOptions) -> dict:
     import importlib
 
     return importlib.import_module(f"paritybench.frameworks.{framework}").read_back(opts)
+
+
+def compile_cache(env: dict[str, str]) -> None:
+    """JAX's persistent compilation cache, for every process paritybench starts (the Keras-JAX
+    worker's programs too): a second run loads compiled programs instead of compiling them again.
+    A cached executable is the one the same program and options compile to, so numerics do not
+    change. Off with PARITYBENCH_COMPILE_CACHE=off; a user's JAX_COMPILATION_CACHE_DIR is kept;
+    skipped when the cache folder cannot be made writable (a read-only HOME, say)."""
+    if env.get("PARITYBENCH_COMPILE_CACHE", "").lower() in ("off", "0", "false") or "JAX_COMPILATION_CACHE_DIR" in env:
+        return
+    base = env.get("XDG_CACHE_HOME") or os.path.join(env.get("HOME") or os.path.expanduser("~"), ".cache")
+    path = os.path.join(base, "paritybench", "jax-compile-cache")
+    try:
+        os.makedirs(path, exist_ok=True)
+        if not os.access(path, os.W_OK):
+            return
+    except OSError:
+        return
+    env["JAX_COMPILATION_CACHE_DIR"] = path
+    # every program: the seed's take ~1 s each to compile, under JAX's default threshold of 1 s
+    env.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")

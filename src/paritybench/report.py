@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .artifact import read_artifact, unnum, validation_errors
+from .artifact import read_artifact, unnum, upgrade, validation_errors
 from .errors import ParityError
 
 
@@ -17,6 +17,8 @@ def add_parser(sub) -> None:
     p = sub.add_parser("report", help="write report.md and PNG plots from artifacts")
     p.add_argument("artifacts", nargs="+", help="run, sweep and/or sensitivity artifacts (raw and --normalize)")
     p.add_argument("--out", default=None, help="output folder (default: <first artifact>-report beside it)")
+    p.add_argument("--workload", default=None,
+                   help="refuse (exit 2) any artifact of another workload (default: take each as it is)")
     p.set_defaults(func=cmd_report)
 
 
@@ -48,6 +50,7 @@ def load(paths: list[str]) -> list[dict]:
         errors = validation_errors(a)
         if errors:
             raise ParityError(f"artifact {p} is invalid ({errors[0]}): regenerate it with this paritybench")
+        a = upgrade(a)  # schema 1: the seed-bce workload
         a["_path"] = str(p)
         _learn_order(a)
         out.append(a)
@@ -267,7 +270,14 @@ def write_report(artifacts: list[dict], out_dir: Path) -> Path:
     kinds: dict[str, list[dict]] = {}
     for a in artifacts:
         kinds.setdefault(a.get("kind", "run"), []).append(a)
-    md = ["# paritybench report", "", "## The answer", ""]
+    md = ["# paritybench report", ""]
+    seen: set[str] = set()
+    for a in artifacts:
+        w = a["workload"]
+        if w["name"] not in seen:
+            seen.add(w["name"])
+            md += [f"**Workload `{w['name']}`** (version {w['version']}): {w.get('question', '')}", ""]
+    md += ["## The answer", ""]
     figures: list[tuple[str, str]] = []
     for a in kinds.get("run", []):
         md += answer_from_run(a) + [""]
@@ -317,6 +327,14 @@ def write_report(artifacts: list[dict], out_dir: Path) -> Path:
 
 def cmd_report(args, console) -> int:
     artifacts = load(args.artifacts)
+    if args.workload:
+        from . import workloads
+
+        name = workloads.load(args.workload).name
+        for a in artifacts:
+            if a["workload"]["name"] != name:
+                raise ParityError(f"{a['_path']} is of workload {a['workload']['name']}, not {name}: "
+                                  "report one workload's artifacts, or leave out --workload")
     first = Path(args.artifacts[0])
     out_dir = Path(args.out) if args.out else first.with_name(first.stem + "-report")
     report = write_report(artifacts, out_dir)

@@ -25,6 +25,7 @@ def read_back(opts: NumericsOptions) -> dict:
     out["xla_gpu_deterministic_ops"] = xla_flag(xla_flags, "xla_gpu_deterministic_ops")
     out["xla_cpu_multi_thread_eigen"] = xla_flag(xla_flags, "xla_cpu_multi_thread_eigen")
     out["preallocate"] = os.environ.get("XLA_PYTHON_CLIENT_PREALLOCATE", "(default: true)")
+    out["compilation_cache_dir"] = jax.config.jax_compilation_cache_dir
     out["devices"] = [str(d) for d in jax.devices()]
     out["backend"] = jax.default_backend()
     seed_keras(out)
