@@ -350,9 +350,17 @@ def _run_keras(spec: ArmSpec, cases: list[Case], sess: _Session, tmp: Path, swap
     if rc != 0 or not result_file.exists():
         lines = stderr_path.read_text(errors="replace").strip().splitlines()
         why = next((ln[9:] for ln in reversed(lines) if ln.startswith("PB-ERROR ")), lines[-1] if lines else "")
+        reason = f"{spec.process} worker exited with status {rc}: {why}"
+        if rc < 0:  # killed by a signal: its stderr's last line says nothing about why
+            import signal
+
+            try:
+                reason = f"{spec.process} worker killed by {signal.Signals(-rc).name}"
+            except ValueError:  # a signal with no name (real-time signals)
+                reason = f"{spec.process} worker killed by signal {-rc}"
         for c in cases:
             if c.id not in done:
-                sess.fail(spec, c, "error", f"{spec.process} worker exited with status {rc}: {why}")
+                sess.fail(spec, c, "error", reason)
         return
     result = json.loads(result_file.read_text())
     env["frameworks"][spec.process] = result["environment"]
