@@ -575,7 +575,8 @@ def _reopen(args, console, out: Path, lock: SweepLock) -> Sweep:
     recorded = (loaded.header.get("data") or {}).get("sha256")
     ds = data.load_mnist(cfg.data_path, cfg.data_sha256)
     if recorded is None:
-        console.print(f"note: {ckpt_path} predates recorded data hashes: the data file is not checked against it")
+        console.print(f"note: {ckpt_path} predates recorded data hashes: the data file is not checked against it",
+                      soft_wrap=True)
     elif ds.sha256 != recorded:
         raise ParityError(f"data file {ds.path} has sha256 {ds.sha256}, but the sweep in {ckpt_path} was trained "
                           f"on sha256 {recorded}: restore that file to resume, or start a new sweep")
@@ -586,15 +587,16 @@ def _reopen(args, console, out: Path, lock: SweepLock) -> Sweep:
         except OSError as exc:
             raise ParityError(f"cannot repair checkpoint {ckpt_path} ({exc.strerror}): check its permissions"
                               ) from None
-        console.print(f"{ckpt_path}: removed a last line cut by an interruption ({cut} bytes); that run is redone")
+        console.print(f"{ckpt_path}: removed a last line cut by an interruption ({cut} bytes); that run is redone",
+                      soft_wrap=True)
     damaged = [(i, why) for i, why in loaded.dropped if why != "cut while it was written"]
     if damaged:
         where = ", ".join(f"line {i} ({why})" for i, why in damaged[:3]) + (" ..." if len(damaged) > 3 else "")
         console.print(f"{ckpt_path}: dropped {len(damaged)} damaged line{'s' if len(damaged) > 1 else ''}: "
-                      f"{where}; those runs are redone")
+                      f"{where}; those runs are redone", soft_wrap=True)
     errors = sum(r["status"] == "error" for r in loaded.runs)
     console.print(f"resuming {out}: {len(loaded.runs) - errors} runs already finished"
-                  + (f", {errors} failed runs to retry" if errors else ""))
+                  + (f", {errors} failed runs to retry" if errors else ""), soft_wrap=True)
     return Sweep(cfg, out, ckpt, lock, loaded.runs)
 
 
@@ -624,13 +626,14 @@ def finish_sweep(sweep: Sweep, artifact: dict, console) -> int:
             failed.setdefault(r["arm"], []).append(r)
     if not failed:
         sweep.checkpoint.path.unlink()
-        console.print(f"artifact: {sweep.out}")
+        console.print(f"artifact: {sweep.out}", soft_wrap=True)
         return 0
     per_arm = {a: sum(r["arm"] == a for r in artifact["runs"]) for a in failed}
     for arm, rs in failed.items():
         reasons = "; ".join(dict.fromkeys(r.get("reason", "error") for r in rs))
         print(f"paritybench: {arm}: {len(rs)} of {per_arm[arm]} runs failed: {reasons}", file=sys.stderr)
-    console.print(f"artifact: {sweep.out} (records the failed runs; {sweep.checkpoint.path} is kept to retry them)")
+    console.print(f"artifact: {sweep.out} (records the failed runs; {sweep.checkpoint.path} is kept to retry them)",
+                  soft_wrap=True)
     n = sum(len(rs) for rs in failed.values())
     raise ParityError(f"{n} run{'s' if n > 1 else ''} failed ({', '.join(failed)}): retry "
                       f"{'them' if n > 1 else 'it'} with `paritybench sweep --resume {sweep.out}`", exit_code=1)
