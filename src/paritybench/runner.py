@@ -381,10 +381,18 @@ def _run_keras(process: str, specs: list[Arm], todo: dict[str, list[Case]], sess
     if rc != 0 or not result_file.exists():
         lines = stderr_path.read_text(errors="replace").strip().splitlines()
         why = next((ln[9:] for ln in reversed(lines) if ln.startswith("PB-ERROR ")), lines[-1] if lines else "")
+        reason = f"{process} worker exited with status {rc}: {why}"
+        if rc < 0:  # killed by a signal: its stderr's last line says nothing about why
+            import signal
+
+            try:
+                reason = f"{process} worker killed by {signal.Signals(-rc).name}"
+            except ValueError:  # a signal with no name (real-time signals)
+                reason = f"{process} worker killed by signal {-rc}"
         for s in specs:
             for c in todo[s.name]:
                 if (s.name, c.id) not in done:
-                    sess.fail(s, c, "error", f"{process} worker exited with status {rc}: {why}")
+                    sess.fail(s, c, "error", reason)
         return
     result = json.loads(result_file.read_text())
     env["frameworks"][process] = result["environment"]

@@ -13,19 +13,17 @@ float32 ulp), and classes each arm ``stable`` or ``chaotic``.
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from .checkpoint import CHECKPOINT_SUFFIX, Checkpoint, checkpoint_path  # noqa: F401 - re-exported
 from .errors import ParityError
-
-CHECKPOINT_SUFFIX = ".partial.jsonl"
 
 
 def add_parser(sub) -> None:
+    from .checkpoint import track_explicit_options
     from .cli import _add_experiment_args
 
     p = sub.add_parser("sweep", help="every arm over a seed x window grid into one artifact (resumable)")
@@ -35,6 +33,7 @@ def add_parser(sub) -> None:
     p.add_argument("--resume", metavar="ARTIFACT", default=None,
                    help="finish an interrupted sweep: the artifact path it was writing")
     p.set_defaults(func=cmd_sweep)
+    track_explicit_options(p)  # --resume refuses typed options that contradict the checkpoint
 
     p = sub.add_parser("sensitivity", help="train each arm from K ulp-perturbed copies of one initial weight set")
     _add_experiment_args(p)
@@ -43,90 +42,32 @@ def add_parser(sub) -> None:
     p.set_defaults(func=cmd_sensitivity)
 
 
-def checkpoint_path(artifact: Path) -> Path:
-    return artifact.with_name(artifact.name + CHECKPOINT_SUFFIX)
-
-
-class Checkpoint:
-    """Append-only JSON lines: a header with the config, then one finished run per line."""
-
-    def __init__(self, path: Path, header: dict | None = None):
-        self.path = path
-        if header is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(path, "x") as fh:
-                fh.write(json.dumps({"header": header}) + "\n")
-
-    def append(self, run: dict) -> None:
-        with open(self.path, "a") as fh:
-            fh.write(json.dumps(run, allow_nan=False) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-
-    @staticmethod
-    def read(path: Path) -> tuple[dict, list[dict]]:
-        if not path.is_file():
-            raise ParityError(f"no checkpoint {path} to resume from: start the sweep again without --resume")
-        header, runs = None, []
-        with open(path) as fh:
-            lines = fh.read().split("\n")
-        for i, line in enumerate(lines):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError:
-                if i >= len(lines) - 2:  # a last line cut by the interruption: that run is redone
-                    break
-                raise ParityError(f"checkpoint {path} is damaged at line {i + 1}: delete it and start again") from None
-            if header is None:
-                header = obj.get("header")
-                if header is None:
-                    raise ParityError(f"{path} is not a paritybench checkpoint (no header): pass the sweep's artifact")
-            else:
-                runs.append(obj)
-        if header is None:
-            raise ParityError(f"checkpoint {path} is empty: delete it and start again")
-        return header, runs
-
-
 def _config_from_header(h: dict):
-    from .config import RunConfig
-    from .flags import NumericsOptions
+    from .checkpoint import config_from_header
 
-    c = dict(h["config"])
-    c["numerics"] = NumericsOptions(**c["numerics"])
-    for k in ("seeds", "windows", "arms"):
-        c[k] = tuple(c[k])
-    return RunConfig(**c)
+    return config_from_header(h)
 
 
 def cmd_sweep(args, console) -> int:
-    from . import flags
-    from .cli import RichProgress, _check_out, _config_from, default_out
+    from .checkpoint import start_sweep
 
-    if args.resume:
-        out = Path(args.resume)
-        if out.exists():
-            raise ParityError(f"{out} is already complete: nothing to resume")
-        header, done = Checkpoint.read(checkpoint_path(out))
-        cfg = _config_from_header(header)
-        ckpt = Checkpoint(checkpoint_path(out))
-        console.print(f"resuming {out}: {len(done)} runs already finished")
-    else:
-        cfg = replace(_config_from(args, swap=False), diagnostics=args.diagnostics)
-        out = Path(args.out) if args.out else default_out(cfg)
-        _check_out(out)
-        if checkpoint_path(out).exists():
-            raise ParityError(f"{checkpoint_path(out)} exists: resume it with --resume {out}, or delete it")
-        header = {"config": cfg.to_dict(), "command": "sweep"}
-        ckpt = Checkpoint(checkpoint_path(out), header)
-        done = []
+    # Inputs, output folder, lock, then the checkpoint (created, or reopened and checked for --resume);
+    # the lock is held until the sweep ends.
+    sweep = start_sweep(args, console)
+    with sweep.lock:
+        return _run_sweep(sweep, console)
+
+
+def _run_sweep(sweep, console) -> int:
+    from . import flags
+    from .checkpoint import finish_sweep, write_result
+    from .cli import RichProgress
+
+    cfg, ckpt, done = sweep.cfg, sweep.checkpoint, sweep.done
     flags.apply(cfg.numerics)
     from . import runner
-    from .artifact import write_artifact
 
-    skip = {runner.run_key(r) for r in done}
+    skip = sweep.skip  # error runs are not in it: a resume trains them again
     prog = RichProgress(console)
     try:
         result = runner.run(cfg, prog, skip=skip, on_run=ckpt.append)
@@ -135,11 +76,9 @@ def cmd_sweep(args, console) -> int:
     runs = _merge(cfg, done, result.runs)
     artifact = runner.build_artifact(cfg, replace(result, runs=runs), "sweep", None,
                                      extra=_sweep_extra(cfg, runs, resumed=bool(done)))
-    write_artifact(out, artifact)
-    checkpoint_path(out).unlink()
+    write_result(sweep, artifact)
     _print_sweep(console, artifact)
-    console.print(f"artifact: {out}")
-    return 0
+    return finish_sweep(sweep, artifact, console)
 
 
 def _merge(cfg, done: list[dict], new: list[dict]) -> list[dict]:
