@@ -40,7 +40,11 @@ def test_seed_hashes_equal_a_fresh_run_of_the_pre_redesign_commit(seed_run, tmp_
     before = _hashes(json.loads(out.read_text()))
     after = _hashes(seed_run["artifact"])
     assert set(before) == set(after) and len(after) >= 8
-    assert before == after
+    # One deliberate change since: the torch emulation follows torch 2.15's clip gradient (zero at
+    # the bounds; it reproduces keras-torch to 4.5e-8 after step 1, the old one to 7.2e-3 only).
+    changed = {"jax-keras-torch-clip"}
+    assert {a: h for a, h in before.items() if a not in changed} == {a: h for a, h in after.items() if a not in changed}
+    assert before["jax-keras-torch-clip"] != after["jax-keras-torch-clip"]
 
 
 @pytest.mark.slow

@@ -405,7 +405,7 @@ _RESUME_CHECKED = {"seeds": "seeds", "windows": "windows", "n": "n", "arms": "ar
                    "normalize": "normalize", "data": "data_path", "data_sha256": "data_sha256",
                    "threefry_partitionable": "threefry_partitionable", "onednn": "numerics.onednn",
                    "threads": "numerics.threads", "no_deterministic": "numerics.deterministic",
-                   "diagnostics": "diagnostics"}
+                   "diagnostics": "diagnostics", "workload": "workload"}
 
 _UNSET = object()
 
@@ -464,7 +464,7 @@ def conflicting_options(args, header_cfg, out: Path) -> list[str]:
                 "threefry_partitionable": h.threefry_partitionable,
                 "onednn": {True: "on", False: "off", None: "default"}[h.numerics.onednn],
                 "threads": h.numerics.threads, "no_deterministic": not h.numerics.deterministic,
-                "diagnostics": h.diagnostics}
+                "diagnostics": h.diagnostics, "workload": h.workload}
     for d in _RESUME_CHECKED:
         if d not in explicit:
             setattr(filled, d, defaults[d])

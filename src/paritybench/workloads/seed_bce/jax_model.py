@@ -91,7 +91,7 @@ def keras_clip(z: jax.Array, y: jax.Array) -> jax.Array:
 
 @jax.custom_vjp
 def torch_clip(p: jax.Array) -> jax.Array:
-    """``torch.clamp(p, eps, 1 - eps)``, with torch's gradient (shared with softmax-ce)."""
+    """``torch.clip(p, eps, 1 - eps)``, with torch's gradient (shared with softmax-ce)."""
     return jnp.clip(p, KERAS_EPSILON, 1.0 - KERAS_EPSILON)
 
 
@@ -100,12 +100,12 @@ def _torch_clip_fwd(p):
 
 
 def _torch_clip_bwd(p, g):
-    # torch.clamp passes the gradient where min <= p <= max, bounds included;
-    # jnp.clip (lax.clamp) passes it only strictly inside. p lands exactly on
-    # 1 - eps (0.99999988 in float32) for a band of logits near 16, so the
-    # two backends disagree on which samples still learn.
+    # torch 2.15 (the version uv.lock pins) passes the clip's gradient only strictly inside
+    # (eps, 1 - eps): measured, d clip / d p is 0 at p == 1 - eps (0.99999988 in float32, where
+    # sigmoid lands for a band of logits near 16). jnp.clip splits it (0.5) on a tie; torch 2.11
+    # (the H200 baseline's) passed it whole at the bounds. Which samples still learn differs.
     lo, hi = jnp.float32(KERAS_EPSILON), jnp.float32(1.0 - KERAS_EPSILON)
-    return (jnp.where((p >= lo) & (p <= hi), g, 0.0),)
+    return (jnp.where((p > lo) & (p < hi), g, 0.0),)
 
 
 torch_clip.defvjp(_torch_clip_fwd, _torch_clip_bwd)
@@ -134,8 +134,8 @@ def keras_torch_clip(z: jax.Array, y: jax.Array) -> jax.Array:
     """Keras 3's torch-backend path (``keras/src/backend/torch/nn.py``), re-written.
 
     Same clip as ``keras_clip``, but with torch's semantics: the clip's
-    gradient passes *at* the bounds, and the BCE's gradient is torch's
-    closed form rather than autodiff through the logs.
+    gradient is zero *at* the bounds (torch 2.15), and the BCE's gradient is
+    torch's closed form rather than autodiff through the logs.
     """
     return _torch_bce(torch_clip(jax.nn.sigmoid(z)), y)
 
