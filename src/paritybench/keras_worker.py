@@ -37,7 +37,7 @@ class KerasArm:
 
         self.keras, self.workload, self.arm, self.lr = keras, workload, arm, lr
         self.head = workload.model.head
-        self.model, self.variables = resolve_ref(workload.model.keras_build)(keras)
+        self.model, self.variables = resolve_ref(workload.model.keras_build)(keras, **dict(arm.keras_options))
         loss = resolve_ref(arm.keras_loss)(keras)
         optimizer = (resolve_ref(arm.keras_optimizer)(keras, lr) if arm.keras_optimizer
                      else keras.optimizers.SGD(learning_rate=lr))

@@ -79,10 +79,22 @@ class RunOutput:
 
 
 def missing_requirements(spec: Arm) -> list[str]:
-    return [m for m in spec.requires if importlib.util.find_spec(m) is None]
+    missing = [m for m in spec.requires if m != "gpu" and importlib.util.find_spec(m) is None]
+    if spec.needs_gpu and not missing and not gpu_visible():
+        missing.append("gpu")
+    return missing
+
+
+def gpu_visible() -> bool:
+    """Whether JAX sees a GPU (the arms that need one run in the harness's JAX process)."""
+    import jax
+
+    return any(d.platform == "gpu" for d in jax.devices())
 
 
 def install_hint(missing: list[str]) -> str:
+    if missing == ["gpu"]:
+        return "this arm measures GPU behaviour (TF32, atomics); run it on a machine with an NVIDIA GPU"
     if "torch" in missing:
         return "install the torch extra: make setup EXTRAS=\"--extra cpu --extra torch\""
     return "install the project's environment: make setup"
@@ -201,7 +213,8 @@ class _Session:
         if not missing:
             return False
         for c in cases:
-            self.fail(spec, c, "skipped", f"{', '.join(missing)} not installed: {install_hint(missing)}")
+            what = "no GPU visible" if missing == ["gpu"] else f"{', '.join(missing)} not installed"
+            self.fail(spec, c, "skipped", f"{what}: {install_hint(missing)}")
             self.progress.advance(f"{spec.name} skipped")
         return True
 

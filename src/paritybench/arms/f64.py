@@ -37,7 +37,7 @@ class Arbiter:
             import jax
             import jax.numpy as jnp
 
-            apply = resolve_ref(self.workload.model.jax_apply)
+            apply = resolve_ref(self.arm.jax_apply or self.workload.model.jax_apply)
             loss_fn = resolve_ref(self.arm.loss_fn)
 
             def mean_loss(p, x, y):

@@ -25,7 +25,7 @@ def _compiled_trainer(workload: Workload, arm: Arm, steps: int, keep_trajectory:
     import jax
     import jax.numpy as jnp
 
-    apply = resolve_ref(workload.model.jax_apply)
+    apply = resolve_ref(arm.jax_apply or workload.model.jax_apply)
     loss_fn = resolve_ref(arm.loss_fn)
     head = workload.model.head
     opt = resolve_ref(arm.optimizer)(lr) if arm.optimizer is not None else None

@@ -80,7 +80,7 @@ class Model:
       what a Keras loss with ``from_logits=False`` receives.
     - ``init(seed, threefry_partitionable) -> weights``: the one source of initial weights.
     - ``jax_apply(params, x) -> logits``: a pure JAX forward pass over a dict of named arrays.
-    - ``keras_build(keras) -> (model, {name: variable})``: a Keras model whose output is the
+    - ``keras_build(keras, **options) -> (model, {name: variable})``: a Keras model whose output is the
       head's activation of the logits (its last layer has ``activation``), and the mapping of
       its variables to the declared names; transfer is checked by name and shape.
     - ``f64_loss_and_grad(weights, x, y) -> (mean loss, grads, logits)``: optional hand-written
@@ -121,6 +121,12 @@ class Arm:
       weights, with ``evidence`` (a measured figure) — compare's default classes.
     - ``role``: free text for the report: ``"port"``, ``"fix"``, ``"keras"``, ``"emulation"``,
       ``"reference"``.
+    - ``jax_apply``: JAX and f64 arms: this arm's own forward pass ``(params, x) -> logits``
+      over the same declared parameters (a port that pads or broadcasts differently); None is
+      the workload's ``Model.jax_apply``.
+    - ``keras_options``: Keras arms: keyword arguments for the workload's ``keras_build(keras,
+      **options)`` (a regularizer, a padding mode): the same declared variables, another layer
+      setting.
     - ``conventions``: the arm's declared effective settings (loss path, optimizer, ...).
     """
 
@@ -139,6 +145,13 @@ class Arm:
     evidence: str = ""
     role: str = ""
     conventions: Mapping[str, Any] = field(default_factory=dict)
+    jax_apply: Ref | None = None
+    keras_options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def needs_gpu(self) -> bool:
+        """Arms that only mean something on a GPU (TF32, atomics) declare ``"gpu"`` in ``requires``."""
+        return "gpu" in self.requires
 
 
 @dataclass(frozen=True)
