@@ -34,6 +34,9 @@ def add_parser(sub) -> None:
                    help="full adds per-step gradient agreement with the f64 reference (slow); default %(default)s")
     p.add_argument("--resume", metavar="ARTIFACT", default=None,
                    help="finish an interrupted sweep: the artifact path it was writing")
+    from .engines import add_sweep_args
+
+    add_sweep_args(p)  # --shard, --engine, --address (issue 13)
     p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("sensitivity", help="train each arm from K ulp-perturbed copies of one initial weight set")
@@ -102,9 +105,10 @@ def _config_from_header(h: dict):
 
 
 def cmd_sweep(args, console) -> int:
-    from . import flags
+    from . import engines, flags, shard
     from .cli import RichProgress, _check_out, _config_from, default_out
 
+    engines.check_args(args)
     if args.resume:
         out = Path(args.resume)
         if out.exists():
@@ -119,7 +123,7 @@ def cmd_sweep(args, console) -> int:
         _check_out(out)
         if checkpoint_path(out).exists():
             raise ParityError(f"{checkpoint_path(out)} exists: resume it with --resume {out}, or delete it")
-        header = {"config": cfg.to_dict(), "command": "sweep"}
+        header = {"config": cfg.to_dict(), "command": "sweep", **shard.header_fields(args, cfg)}
         ckpt = Checkpoint(checkpoint_path(out), header)
         done = []
     flags.apply(cfg.numerics)
@@ -129,12 +133,13 @@ def cmd_sweep(args, console) -> int:
     skip = {runner.run_key(r) for r in done}
     prog = RichProgress(console)
     try:
-        result = runner.run(cfg, prog, skip=skip, on_run=ckpt.append)
+        result = engines.run(args, header, cfg, prog, skip=skip, on_run=ckpt.append, out=out)
     finally:
         prog.stop()
     runs = _merge(cfg, done, result.runs)
-    artifact = runner.build_artifact(cfg, replace(result, runs=runs), "sweep", None,
-                                     extra=_sweep_extra(cfg, runs, resumed=bool(done)))
+    kind, runs, scale_extra = engines.finish(header, cfg, runs)  # shard and node fields (issue 13)
+    artifact = runner.build_artifact(cfg, replace(result, runs=runs), kind, None,
+                                     extra={**_sweep_extra(cfg, runs, resumed=bool(done)), **scale_extra})
     write_artifact(out, artifact)
     checkpoint_path(out).unlink()
     _print_sweep(console, artifact)
