@@ -80,20 +80,36 @@ def finish(header: dict, cfg, runs: list[dict]) -> tuple[str, list[dict], dict]:
 
 # ---------------------------------------------------------------- Ray
 
-def _task(cfg_dict: dict, cases: list[list], skip: list[list], data_sha256: str):
-    """One Ray task: train ``cases`` in this (fresh) worker; yield ("run", run) per run, then ("done", info)."""
-    import queue
+def _task(cfg_dict: dict, cases: list[list], skip: list[list], data_sha256: str, numerics_env: dict):
+    """One Ray task: train ``cases`` in this (fresh) worker; yield ("run", run) per run, then ("done", info).
+
+    ``numerics_env`` is the driver's numerics environment (``flags.NUMERICS_ENV_VARS``
+    that were set there). The worker takes exactly that set: Ray sets
+    ``OMP_NUM_THREADS`` to the task's CPUs when it is unset, which changes
+    OpenBLAS's thread count and with it the last bit of the float64
+    reference's loss (measured: 2 of 12 runs of the tiny test sweep), so what the
+    driver left unset is unset here too, before numpy is imported.
+    """
     import sys
+
+    loaded = [m for m in ("numpy", "jax", "tensorflow", "torch", "keras") if m in sys.modules]
+    if loaded:  # the worker must be fresh: variables set after these imports would not take
+        raise RuntimeError(f"Ray worker had {loaded} imported before the numerics environment was set")
+    from . import flags
+
+    for var in flags.NUMERICS_ENV_VARS:
+        if var in numerics_env:
+            os.environ[var] = numerics_env[var]
+        else:
+            os.environ.pop(var, None)
+    import queue
     import threading
     import time
     import traceback
 
-    from . import flags, nodes, studies
+    from . import nodes, studies
 
     cfg = studies._config_from_header({"config": cfg_dict})
-    loaded = [m for m in ("jax", "tensorflow", "torch", "keras") if m in sys.modules]
-    if loaded:  # the worker must be fresh: flags set after a framework import would not take
-        raise RuntimeError(f"Ray worker had {loaded} imported before the numerics flags were set")
     flags.apply(cfg.numerics)
     from dataclasses import replace
 
@@ -163,14 +179,14 @@ def run_ray(cfg, cases: list, progress, *, skip, on_run, address: str | None, ta
         env_vars = flags.env_for(cfg.numerics, base={})
         if os.environ.get(RUN_DELAY_ENV):
             env_vars[RUN_DELAY_ENV] = os.environ[RUN_DELAY_ENV]
-        remote = ray.remote(_task).options(num_cpus=1, max_calls=1, max_retries=0,
-                                           runtime_env={"env_vars": env_vars})
+        remote = ray.remote(num_cpus=1, max_calls=1, max_retries=0, runtime_env={"env_vars": env_vars})(_task)
         cfg_dict = cfg.to_dict()
+        numerics_env = flags.numerics_env_snapshot()  # after the sweep's flags.apply
         skip_list = [list(k) for k in skip]
         progress.start(sum(len(todo_arms[c]) for c in todo))
         gens = {}
         for chunk in chunks:
-            g = remote.remote(cfg_dict, [[c.seed, c.window] for c in chunk], skip_list, ds.sha256)
+            g = remote.remote(cfg_dict, [[c.seed, c.window] for c in chunk], skip_list, ds.sha256, numerics_env)
             gens[g] = chunk
         pending = list(gens)
         runs: list[dict] = []
