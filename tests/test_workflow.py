@@ -37,3 +37,17 @@ def test_the_scripts_the_workflow_calls_exist_and_are_executable():
     text = WORKFLOW.read_text()
     for script in ("scripts/ci_collect.sh", "scripts/ci_compare.sh"):
         assert script in text and os.access(ROOT / script, os.X_OK), script
+
+
+def test_the_sweep_is_sharded_over_every_index_and_merged():
+    from ruamel.yaml import YAML
+
+    jobs = YAML(typ="safe").load(WORKFLOW.read_text())["jobs"]
+    shards = jobs["sweep-shard"]["strategy"]["matrix"]["shard"]
+    run = next(s["run"] for s in jobs["sweep-shard"]["steps"] if "--shard" in s.get("run", ""))
+    import re
+
+    count = int(re.search(r"--shard \$\{\{ matrix\.shard \}\}/(\d+) ", run).group(1))
+    assert shards == list(range(count))
+    assert jobs["sweep-merge"]["needs"] == ["sweep-shard"]
+    assert any("paritybench merge shards/sweep-shard-*.json" in s.get("run", "") for s in jobs["sweep-merge"]["steps"])

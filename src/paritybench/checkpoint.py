@@ -493,6 +493,7 @@ class Sweep:
     checkpoint: Checkpoint
     lock: SweepLock
     done: list[dict]  # runs from the checkpoint (ok, skipped and error)
+    header: dict  # the checkpoint's header (its shard, for a shard of a sweep)
 
     @property
     def skip(self) -> set:
@@ -559,12 +560,14 @@ def start_sweep(args, console) -> Sweep:
 
     def create(lock: SweepLock) -> Sweep:
         _check_out(out)  # again, now that no other paritybench can be writing it
-        header = {"config": cfg.to_dict(), "command": "sweep", "data": data_rec}
+        from . import shard
+
+        header = {"config": cfg.to_dict(), "command": "sweep", "data": data_rec, **shard.header_fields(args, cfg)}
         problem = header_problem(json.loads(json.dumps(header)))
         if problem:  # never write a header that --resume would refuse
             raise ParityError(f"the sweep's configuration cannot be checkpointed ({problem}): this is a bug, "
                               "report it", exit_code=3)
-        return Sweep(cfg, out, Checkpoint(checkpoint_path(out), header), lock, [])
+        return Sweep(cfg, out, Checkpoint(checkpoint_path(out), header), lock, [], header)
 
     return _locked(out, create)
 
@@ -606,7 +609,7 @@ def _reopen(args, console, out: Path, lock: SweepLock) -> Sweep:
     errors = sum(r["status"] == "error" for r in loaded.runs)
     console.print(f"resuming {out}: {len(loaded.runs) - errors} runs already finished"
                   + (f", {errors} failed runs to retry" if errors else ""), soft_wrap=True)
-    return Sweep(cfg, out, ckpt, lock, loaded.runs)
+    return Sweep(cfg, out, ckpt, lock, loaded.runs, loaded.header)
 
 
 def write_result(sweep: Sweep, artifact: dict) -> None:

@@ -18,7 +18,7 @@ from .errors import ParityError
 from .flags import NumericsOptions
 
 DEFAULT_RESULTS = Path("results") / "runs"
-COMMAND_MODULES: tuple[str, ...] = ("devices", "studies", "compare", "report", "timing")
+COMMAND_MODULES: tuple[str, ...] = ("devices", "studies", "compare", "report", "timing", "shard", "nodes")
 
 
 def _add_experiment_args(p: argparse.ArgumentParser, seeds_default: str = "0", windows_default: str = "0"):

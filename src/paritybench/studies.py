@@ -32,6 +32,9 @@ def add_parser(sub) -> None:
                    help="full adds per-step gradient agreement with the f64 reference (slow); default %(default)s")
     p.add_argument("--resume", metavar="ARTIFACT", default=None,
                    help="finish an interrupted sweep: the artifact path it was writing")
+    from .engines import add_sweep_args
+
+    add_sweep_args(p)  # --shard, --engine, --address (issue 13)
     p.set_defaults(func=cmd_sweep)
     track_explicit_options(p)  # --resume refuses typed options that contradict the checkpoint
 
@@ -49,33 +52,36 @@ def _config_from_header(h: dict):
 
 
 def cmd_sweep(args, console) -> int:
+    from . import engines
     from .checkpoint import start_sweep
 
+    engines.check_args(args)
     # Inputs, output folder, lock, then the checkpoint (created, or reopened and checked for --resume);
     # the lock is held until the sweep ends.
     sweep = start_sweep(args, console)
     with sweep.lock:
-        return _run_sweep(sweep, console)
+        return _run_sweep(args, sweep, console)
 
 
-def _run_sweep(sweep, console) -> int:
-    from . import flags
+def _run_sweep(args, sweep, console) -> int:
+    from . import engines, flags
     from .checkpoint import finish_sweep, write_result
     from .cli import RichProgress
 
-    cfg, ckpt, done = sweep.cfg, sweep.checkpoint, sweep.done
+    cfg, ckpt, done, out = sweep.cfg, sweep.checkpoint, sweep.done, sweep.out
     flags.apply(cfg.numerics)
     from . import runner
 
     skip = sweep.skip  # error runs are not in it: a resume trains them again
     prog = RichProgress(console)
     try:
-        result = runner.run(cfg, prog, skip=skip, on_run=ckpt.append)
+        result = engines.run(args, sweep.header, cfg, prog, skip=skip, on_run=ckpt.append, out=out)
     finally:
         prog.stop()
     runs = _merge(cfg, done, result.runs)
-    artifact = runner.build_artifact(cfg, replace(result, runs=runs), "sweep", None,
-                                     extra=_sweep_extra(cfg, runs, resumed=bool(done)))
+    kind, runs, scale_extra = engines.finish(sweep.header, cfg, runs)  # shard and node fields (issue 13)
+    artifact = runner.build_artifact(cfg, replace(result, runs=runs), kind, None,
+                                     extra={**_sweep_extra(cfg, runs, resumed=bool(done)), **scale_extra})
     write_result(sweep, artifact)
     _print_sweep(console, artifact)
     return finish_sweep(sweep, artifact, console)
