@@ -17,10 +17,27 @@ OPTS = flags.NumericsOptions()  # the defaults of `paritybench run`: the timed p
 _READ_BACKS: dict[str, dict] = {}
 
 
+def workload():
+    """The workload the suites time (``run_timing.py --workload``, via PARITYBENCH_WORKLOAD; default seed-bce)."""
+    import os
+
+    from paritybench import workloads
+
+    return workloads.load(os.environ.get("PARITYBENCH_WORKLOAD") or None)
+
+
+def timed_arm(kind: str):
+    """The workload's arm the suites time: its fix for the JAX step, its first Keras arm on a backend."""
+    w = workload()
+    if kind == "jax":
+        return w.arm(w.fix)
+    return next(a for a in w.arms if a.process == kind)
+
+
 def read_back(framework: str) -> dict:
     """Configure ``framework``'s numerics as ``paritybench run`` does, once; recorded in machine_info."""
     if framework not in _READ_BACKS:
-        _READ_BACKS[framework] = flags.READ_BACK[framework](OPTS)
+        _READ_BACKS[framework] = flags.read_back(framework, OPTS)
     return _READ_BACKS[framework]
 
 

@@ -55,16 +55,24 @@ def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: di
 
 @pytest.fixture(scope="session")
 def problem() -> dict[str, Any]:
-    """The seed's problem: window 0:1000 of the bundled MNIST, raw pixels, stax init at seed 0."""
-    from paritybench import data, model
-
-    x, y = data.window(data.load_mnist(), 0, 1000, normalize=False)
-    # dh for the backward product x.T @ dh: any dense float32 matrix of the right shape
-    # does the same work; a fixed draw keeps runs identical.
+    """The workload's preset problem (seed-bce: window 0:1000 of the bundled MNIST, raw pixels, stax
+    init at seed 0), its step's FLOPs and the first layer's kernel for the matmul benchmarks."""
     import numpy as np
 
-    dh = np.random.default_rng(0).standard_normal((x.shape[0], model.HIDDEN)).astype(np.float32)
-    return {"x": x, "y": y, "init": model.init_weights(0), "dh": dh, "lr": 0.01}
+    from paritybench import data, flops, workloads
+    from paritybench.weights import copy_weights
+
+    w = benchutil.workload()
+    x, y = data.window(data.load_mnist(), 0, w.data.n, normalize=w.data.normalize, labels=w.data.labels)
+    init = copy_weights(workloads.resolve_ref(w.model.init)(0), w.model.params)
+    first = next(iter(w.model.params))  # the first declared parameter: the first layer's kernel in a dense chain
+    # dh for the backward product x.T @ dh: any dense float32 matrix of the right shape
+    # does the same work; a fixed draw keeps runs identical.
+    out_dim = w.model.params[first][-1]
+    dh = np.random.default_rng(0).standard_normal((x.shape[0], out_dim)).astype(np.float32)
+    return {"x": x, "y": y, "init": init, "dh": dh, "lr": w.training.lr, "workload": w,
+            "kernel": first if len(w.model.params[first]) == 2 else None,
+            "step_flops": flops.workload_step_flops(w, x.shape[0])}
 
 
 @pytest.fixture

@@ -91,11 +91,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=None, help="timing file (default results/timing/<machine>-<time>.json)")
     p.add_argument("--machine", default=None, help="machine name in the file and its name (default: detected)")
     p.add_argument("--no-report", action="store_true", help="do not print the report after writing")
+    p.add_argument("--workload", default=None,
+                   help="the workload whose model and fix arm are timed (default seed-bce; any --workload spec)")
     args = p.parse_args(argv)
     from rich.console import Console
 
     console = Console(width=None if sys.stdout.isatty() else 160)
     try:
+        if args.workload:  # checked here (one line if unknown), handed to every suite's process
+            from paritybench import workloads
+
+            os.environ["PARITYBENCH_WORKLOAD"] = workloads.load(args.workload).origin.get("spec", args.workload)
         backends = [b.strip() for b in args.backends.split(",") if b.strip()]
         unknown = [b for b in backends if b not in BACKEND_MODULES]
         if unknown:

@@ -28,7 +28,7 @@ import benchutil
 import numpy as np
 import pytest
 
-from paritybench.flops import matmul_pair_flops, sgd_step_flops
+from paritybench.flops import matmul_flops
 
 BACKEND = os.environ.get("KERAS_BACKEND", "tensorflow")
 _MODULE = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(BACKEND)
@@ -39,8 +39,6 @@ if importlib.util.find_spec(_MODULE) is None:
     pytest.skip(f"keras-{BACKEND}: {_MODULE} is not installed{_FIX}", allow_module_level=True)
 
 import keras  # noqa: E402  (after the flags that conftest set, and after the backend check)
-
-from paritybench.model import PARAM_NAMES  # noqa: E402
 
 SUITE = f"keras-{BACKEND}"
 
@@ -97,34 +95,31 @@ def _device_label() -> str:
 # pytest-benchmark compare then lines up each backend's figures across timing files.
 @pytest.fixture(scope="module", params=[BACKEND])
 def km(request, problem):
-    """The seed's model, built and compiled as ``keras_worker`` does, its first ``fit`` timed once."""
+    """The workload's Keras model for this backend's arm, built and compiled as ``keras_worker`` does
+    (the same ``KerasArm``), its first ``fit`` timed once."""
+    from paritybench.keras_worker import KerasArm
+
     readback = benchutil.read_back(_MODULE)
     if keras.backend.backend() != BACKEND:
         pytest.fail(f"Keras loaded backend {keras.backend.backend()}, not {BACKEND}")
     keras.utils.set_random_seed(0)
     n = problem["x"].shape[0]
-    # Same layers, loss and optimizer as paritybench.keras_worker (keep the two alike).
-    model = keras.Sequential([
-        keras.Input(shape=(784,)),
-        keras.layers.Dense(1000, activation="relu"),
-        keras.layers.Dense(1, activation="sigmoid"),
-    ])
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate=problem["lr"]),
-                  loss=keras.losses.binary_crossentropy)
-    variables = [model.layers[0].kernel, model.layers[0].bias, model.layers[1].kernel, model.layers[1].bias]
-    init = [np.array(problem["init"][k], dtype=np.float32) for k in PARAM_NAMES]
+    workload = problem["workload"]
+    ka = KerasArm(keras, BACKEND, workload, benchutil.timed_arm(SUITE), problem["lr"])
+    model = ka.model
 
     def reset() -> None:
-        for var, value in zip(variables, init, strict=True):
-            var.assign(value)
-        model.optimizer.iterations.assign(0)
+        ka.set_weights(problem["init"])
+        ka.reset_optimizer()
 
     x, y = problem["x"], problem["y"]
     reset()
     first_fit = benchutil.time_once(lambda: model.fit(x, y, batch_size=n, epochs=1, shuffle=False, verbose=0))
     return {
         "model": model, "reset": reset, "x": x, "y": y, "n": n, "device": _device_label(),
-        "info": {"suite": SUITE, "backend": BACKEND, "jit_compile": str(model.jit_compile),
+        "flops": problem["step_flops"].total if problem["step_flops"] else None,
+        "info": {"suite": SUITE, "backend": BACKEND, "workload": workload.name,
+                 "jit_compile": str(model.jit_compile),
                  "first_fit_seconds": first_fit, "device_note": readback.get("devices")},
     }
 
@@ -172,7 +167,7 @@ def _train_function_step(km):
 def test_fit(timed, km):
     model, x, y, n = km["model"], km["x"], km["y"], km["n"]
     timed(lambda: model.fit(x, y, batch_size=n, epochs=1, shuffle=False, verbose=0), kind="keras", group="step",
-          label=f"{SUITE}-fit", setup=km["reset"], measure="step", flops=sgd_step_flops().total, steps_per_call=1,
+          label=f"{SUITE}-fit", setup=km["reset"], measure="step", flops=km["flops"], steps_per_call=1,
           blas=f"{BACKEND}-pair" if BACKEND != "jax" else "xla-pair-x10", device=km["device"], dtype="float32",
           **km["info"])
 
@@ -180,7 +175,7 @@ def test_fit(timed, km):
 def test_train_on_batch(timed, km):
     model, x, y = km["model"], km["x"], km["y"]
     timed(lambda: model.train_on_batch(x, y), kind="keras", group="step", label=f"{SUITE}-train_on_batch",
-          setup=km["reset"], measure="step", flops=sgd_step_flops().total, steps_per_call=1,
+          setup=km["reset"], measure="step", flops=km["flops"], steps_per_call=1,
           blas=f"{BACKEND}-pair" if BACKEND != "jax" else "xla-pair-x10", device=km["device"], dtype="float32",
           **km["info"])
 
@@ -189,7 +184,7 @@ def test_train_function(timed, km):
     step, setup = _train_function_step(km)
     first = benchutil.time_once(lambda: (setup(), step()))
     timed(step, kind="keras", group="step", label=f"{SUITE}-train_function", setup=setup, measure="step",
-          flops=sgd_step_flops().total, steps_per_call=1,
+          flops=km["flops"], steps_per_call=1,
           blas=f"{BACKEND}-pair" if BACKEND != "jax" else "xla-pair-x10", device=km["device"], dtype="float32",
           first_call_seconds=first, **km["info"])
 
@@ -197,7 +192,10 @@ def test_train_function(timed, km):
 @pytest.mark.skipif(BACKEND == "jax", reason="the JAX backend's matmul is XLA's: xla-pair(-x10) in test_jax.py")
 def test_matmul(timed, problem, km):
     """The backend's own float32 matmul pair (x @ W0, x.T @ dh), eager, as the framework dispatches it."""
-    x, w, dh = (_on_device(a) for a in (problem["x"], problem["init"]["dense_0/kernel"], problem["dh"]))
+    if problem["kernel"] is None:
+        pytest.skip("the workload's first parameter is no (in, out) kernel to time the products of")
+    (n, d_in), d_out = problem["x"].shape, problem["dh"].shape[1]
+    x, w, dh = (_on_device(a) for a in (problem["x"], problem["init"][problem["kernel"]], problem["dh"]))
     if BACKEND == "tensorflow":
         import tensorflow as tf
 
@@ -212,4 +210,5 @@ def test_matmul(timed, problem, km):
             return out
 
     timed(pair, kind="matmul", group="matmul-f32", label=f"{BACKEND}-pair", measure="matmul", suite=SUITE,
-          flops=matmul_pair_flops(), steps_per_call=1, device=km["device"], dtype="float32")
+          flops=matmul_flops(n, d_in, d_out) + matmul_flops(d_in, n, d_out), steps_per_call=1, device=km["device"],
+          dtype="float32")

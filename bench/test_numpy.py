@@ -10,23 +10,26 @@ import benchutil
 import numpy as np
 import pytest
 
-from paritybench.arms.reference import loss_and_grad
-from paritybench.flops import matmul_flops, matmul_pair_flops, sgd_step_flops
-from paritybench.model import PARAM_NAMES
+from paritybench.arms.f64 import Arbiter
+from paritybench.flops import matmul_flops
 
 MATMULS = {
-    # label: (function, dtype, flops); "pair" = both big products of a step, as in the JAX suite.
-    "numpy-f32-fwd": (lambda x, w, dh: x @ w, np.float32, matmul_flops(1000, 784, 1000)),
-    "numpy-f32-bwd": (lambda x, w, dh: x.T @ dh, np.float32, matmul_flops(784, 1000, 1000)),
-    "numpy-f32-pair": (lambda x, w, dh: (x @ w, x.T @ dh), np.float32, matmul_pair_flops()),
-    "numpy-f64-pair": (lambda x, w, dh: (x @ w, x.T @ dh), np.float64, matmul_pair_flops()),
+    # label: (function, dtype, which products); "pair" = both big products of a step, as in the JAX suite.
+    "numpy-f32-fwd": (lambda x, w, dh: x @ w, np.float32, (0,)),
+    "numpy-f32-bwd": (lambda x, w, dh: x.T @ dh, np.float32, (1,)),
+    "numpy-f32-pair": (lambda x, w, dh: (x @ w, x.T @ dh), np.float32, (0, 1)),
+    "numpy-f64-pair": (lambda x, w, dh: (x @ w, x.T @ dh), np.float64, (0, 1)),
 }
 
 
 @pytest.mark.parametrize("label", list(MATMULS))
 def test_matmul(timed, problem, label):
-    fn, dtype, flops = MATMULS[label]
-    x, w, dh = (np.ascontiguousarray(a, dtype=dtype) for a in (problem["x"], problem["init"]["dense_0/kernel"],
+    fn, dtype, which = MATMULS[label]
+    if problem["kernel"] is None:
+        pytest.skip("the workload's first parameter is no (in, out) kernel to time the products of")
+    (n, d_in), d_out = problem["x"].shape, problem["dh"].shape[1]
+    flops = sum((matmul_flops(n, d_in, d_out), matmul_flops(d_in, n, d_out))[i] for i in which)
+    x, w, dh = (np.ascontiguousarray(a, dtype=dtype) for a in (problem["x"], problem["init"][problem["kernel"]],
                                                                 problem["dh"]))
     group = "matmul-f32" if dtype == np.float32 else "matmul-f64"
     timed(lambda: fn(x, w, dh), kind="matmul", group=group, label=label, measure="matmul", suite="numpy",
@@ -34,14 +37,19 @@ def test_matmul(timed, problem, label):
 
 
 def test_reference_step(timed, problem):
-    """One SGD step of ``reference-f64``: its analytic gradient and the update, in float64."""
-    w = {k: np.array(problem["init"][k], dtype=np.float64) for k in PARAM_NAMES}
+    """One SGD step of the float64 arbiter: its gradient (hand-written, or JAX in float64) and the update."""
+    workload = problem["workload"]
+    arbiter = Arbiter(workload)
+    w = {k: np.array(problem["init"][k], dtype=np.float64) for k in workload.model.params}
     x, y, lr = np.asarray(problem["x"], np.float64), np.asarray(problem["y"], np.float64), problem["lr"]
 
     def step():
-        _, grads, _ = loss_and_grad(w, x, y)
-        return {k: w[k] - lr * grads[k] for k in PARAM_NAMES}
+        _, grads, _ = arbiter.loss_and_grad(w, x, y)
+        return {k: w[k] - lr * grads[k] for k in w}
 
+    flops = problem["step_flops"].total if problem["step_flops"] else None
+    if flops is None:
+        pytest.skip("no FLOP count for a float64 step of this architecture (XLA counts only the JAX suite's)")
     timed(step, kind="reference", group="step", label="reference-f64-sgd", measure="step", suite="numpy",
-          flops=sgd_step_flops().total, steps_per_call=1, blas="numpy-f64-pair", device=benchutil.cpu_label(),
-          dtype="float64")
+          flops=flops, steps_per_call=1, blas="numpy-f64-pair", device=benchutil.cpu_label(),
+          dtype="float64", workload=workload.name)

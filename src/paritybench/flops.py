@@ -80,3 +80,36 @@ def sgd_step_flops(n: int = SEED_BATCH, d_in: int = INPUT_DIM, hidden: int = HID
 def matmul_pair_flops(n: int = SEED_BATCH, d_in: int = INPUT_DIM, hidden: int = HIDDEN) -> int:
     """The step's two big products, ``x @ W0`` and ``x.T @ dh``: the matmul benchmarks' work."""
     return matmul_flops(n, d_in, hidden) + matmul_flops(d_in, n, hidden)
+
+
+def dense_chain(params) -> list[tuple[int, int]] | None:
+    """The (in, out) sizes of a chain of dense layers, read from a workload's declared parameters
+    (kernel (a, b) then bias (b,), each layer's a the previous b); None for anything else."""
+    shapes = list(params.values())
+    if len(shapes) % 2 or not shapes:
+        return None
+    layers = []
+    for kernel, bias in zip(shapes[::2], shapes[1::2], strict=True):
+        if len(kernel) != 2 or tuple(bias) != (kernel[1],) or (layers and layers[-1][1] != kernel[0]):
+            return None
+        layers.append((kernel[0], kernel[1]))
+    return layers
+
+
+def chain_step_flops(n: int, layers: list[tuple[int, int]]) -> StepFlops:
+    """``sgd_step_flops`` for any chain of dense layers (an activation after each hidden one, counted
+    as one operation per unit); for the seed's two layers it is exactly ``sgd_step_flops``."""
+    d_out = layers[-1][1]
+    forward = 4 * n * d_out + sum(matmul_flops(n, a, b) + n * b for a, b in layers)
+    forward += sum(n * b for _, b in layers[:-1])  # activations
+    backward = 4 * n * d_out + sum(matmul_flops(a, n, b) + n * b for a, b in layers)
+    backward += sum(matmul_flops(n, b, a) + n * a for a, b in layers[1:])  # dh to the layer below, activation'
+    update = 2 * sum(a * b + b for a, b in layers)
+    return StepFlops(forward=forward, backward=backward, update=update)
+
+
+def workload_step_flops(workload, n: int) -> StepFlops | None:
+    """One step's count for a workload whose model is a dense chain; None (the caller asks XLA's
+    cost analysis) for any other architecture."""
+    layers = dense_chain(workload.model.params)
+    return chain_step_flops(n, layers) if layers else None
