@@ -43,6 +43,9 @@ def _add_experiment_args(p: argparse.ArgumentParser, seeds_default: str = "0", w
 
 def _config_from(args, swap: bool = True) -> RunConfig:
     from .arms_names import ARM_NAMES
+    from .inputs import check_experiment_args
+
+    check_experiment_args(args)  # options that contradict each other (paritybench.inputs)
 
     arms = tuple(a.strip() for a in args.arms.split(",") if a.strip())
     unknown = [a for a in arms if a not in ARM_NAMES]
@@ -56,7 +59,7 @@ def _config_from(args, swap: bool = True) -> RunConfig:
         raise ParityError(f"--n {args.n}: must be at least 1")
     if args.threads is not None and args.threads < 1:
         raise ParityError(f"--threads {args.threads}: must be at least 1")
-    return RunConfig(
+    cfg = RunConfig(
         seeds=parse_int_list(args.seeds, "seeds"), windows=parse_int_list(args.windows, "windows"),
         n=args.n, steps=args.steps, lr=args.lr, normalize=args.normalize,
         arms=arms or ARM_NAMES, threefry_partitionable=args.threefry_partitionable,
@@ -66,6 +69,10 @@ def _config_from(args, swap: bool = True) -> RunConfig:
                                  threads=args.threads),
         swap=swap,
     )
+    from .numerics_env import check_and_warn
+
+    check_and_warn(cfg.numerics)  # numerics set from outside: refused, or warned about and recorded
+    return cfg
 
 
 def default_out(cfg: RunConfig, folder: Path = DEFAULT_RESULTS) -> Path:
@@ -152,10 +159,17 @@ def weights_group(key) -> str:
 def cmd_validate(args, console) -> int:
     from .artifact import validate_file
 
+    # Every file is judged (a bad one does not hide the next); the exit status is the worst.
+    status = 0
     for path in args.files:
-        a = validate_file(path)
+        try:
+            a = validate_file(path)
+        except ParityError as exc:
+            print(f"paritybench: error: {exc}", file=sys.stderr)
+            status = max(status, exc.exit_code)
+            continue
         console.print(f"{path}: valid (schema {a['schema_version']}, {len(a['runs'])} runs)")
-    return 0
+    return status
 
 
 def cmd_data_fetch(args, console) -> int:

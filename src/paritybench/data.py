@@ -73,6 +73,12 @@ def load_mnist(path: str | os.PathLike | None = None, expected_sha256: str | Non
     if expected_sha256 is not None and digest != expected_sha256.lower():
         raise ParityError(f"data file {p} has sha256 {digest}, expected {expected_sha256}: "
                           "the file is corrupt or a different dataset; download it again")
+    # Zip directory and array headers first: a renamed .npy, a zip bomb or an absurd declared
+    # shape is one line here, never a MemoryError inside np.load (paritybench.npzguard).
+    from .npzguard import check_npz
+
+    check_npz(p, "data file", "pass a Keras-format mnist.npz, or run `paritybench data fetch`",
+              members=REQUIRED_KEYS)
     try:
         with np.load(p, allow_pickle=False) as z:
             if not isinstance(z, np.lib.npyio.NpzFile):
@@ -118,6 +124,10 @@ def window(ds: Dataset, start: int, n: int, normalize: bool = False) -> tuple[np
     total = ds.x_train.shape[0]
     if start < 0 or n <= 0:
         raise ParityError(f"window start={start}, n={n} is invalid: start must be >= 0 and n > 0")
+    if n > total:  # no start fits: the problem is --n, not the window ("a start of at most -500")
+        raise ParityError(f"--n {n} is more samples than {ds.path} holds ({total} training images): "
+                          f"use --n {total} or less"
+                          + (", or the full dataset (--data, `paritybench data fetch`)" if ds.bundled else ""))
     if start + n > total:
         raise ParityError(f"window {start}:{start + n} runs past the end of {ds.path} "
                           f"({total} training images): use a start of at most {total - n}"
