@@ -140,8 +140,18 @@ def window(ds: Dataset, start: int, n: int, normalize: bool = False) -> tuple[np
 
 
 def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
-    return Path(base) / "paritybench"
+    """$XDG_CACHE_HOME/paritybench, else ~/.cache/paritybench; a HOME that is not a directory is refused."""
+    if os.environ.get("XDG_CACHE_HOME"):
+        return Path(os.environ["XDG_CACHE_HOME"]) / "paritybench"
+    try:
+        home = Path.home()  # $HOME, else the password database
+    except (RuntimeError, KeyError, OSError):
+        raise ParityError("no home directory (HOME is not set and the user has none): pass --cache-dir DIR "
+                          "or set HOME") from None
+    if not home.is_dir():
+        raise ParityError(f"HOME {home} is not an existing directory: set HOME to your home directory, or pass "
+                          "--cache-dir DIR")
+    return home / ".cache" / "paritybench"
 
 
 def fetch(cache_dir: str | os.PathLike | None = None, url: str = OFFICIAL_URL,
@@ -155,7 +165,30 @@ def fetch(cache_dir: str | os.PathLike | None = None, url: str = OFFICIAL_URL,
     target = target_dir / "mnist.npz"
     if target.is_file() and sha256_file(target) == expected_sha256:
         return target
+    # Checked before anything is created: a folder under a regular file, on a read-only mount or
+    # under /proc is one line; folders made for a download that then fails are removed again.
+    from .outputs import check_output_dir
+
+    check_output_dir(target_dir, "cache folder")
+    missing = []
+    d = Path(os.path.abspath(target_dir))
+    while not os.path.lexists(d):
+        missing.append(d)
+        d = d.parent
     target_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        return _download(target_dir, target, url, expected_sha256)
+    except BaseException:
+        for folder in missing:  # deepest first; only the empty ones this call made
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        raise
+
+
+def _download(target_dir: Path, target: Path, url: str, expected_sha256: str) -> Path:
+    """Stream ``url`` into a temporary file in ``target_dir``; rename it to ``target`` only if its sha256 matches."""
     fd, tmp = tempfile.mkstemp(dir=target_dir, prefix=".mnist-", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as out:
