@@ -35,7 +35,11 @@ ZIP_MAGIC = b"PK\x03\x04"
 
 
 def _gib(n: int) -> str:
-    return f"{n / (1 << 30):,.3g} GiB" if n >= 1 << 30 else f"{n / (1 << 20):,.3g} MiB"
+    """A byte count in the largest binary unit below it (713 TiB, 2 GiB, 1.5 MiB)."""
+    for shift, unit in ((50, "PiB"), (40, "TiB"), (30, "GiB"), (20, "MiB"), (10, "KiB")):
+        if n >= 1 << shift:
+            return f"{n / (1 << shift):.4g} {unit}"
+    return f"{n} bytes"
 
 
 def _header(fh) -> tuple[tuple[int, ...], np.dtype]:
