@@ -106,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
         unknown = [b for b in backends if b not in BACKEND_MODULES]
         if unknown:
             raise ParityError(f"--backends {','.join(unknown)}: valid backends are {', '.join(BACKEND_MODULES)}")
+        if args.out:  # before the benchmarks: a new regular .json file in a writable folder
+            from paritybench.outputs import check_output_path
+
+            check_output_path(args.out, what="--out", suffix=".json")
         path = run(args.quick, backends, Path(args.out) if args.out else None, args.machine)
         if not args.no_report:
             from paritybench.timing import load, print_report

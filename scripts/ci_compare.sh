@@ -16,7 +16,8 @@ compare() {  # TITLE REFERENCE OTHER
   local title=$1 report err rc
   shift
   report=$(mktemp) err=$(mktemp)
-  "$pb" compare "$@" --format markdown --output "$report" 2>"$err"
+  # --overwrite: $report is the empty file mktemp made for this output
+  "$pb" compare "$@" --format markdown --output "$report" --overwrite 2>"$err"
   rc=$?
   {
     echo "## $title (exit $rc)"

@@ -97,13 +97,11 @@ def write_artifact(path: str | os.PathLike, artifact: dict[str, Any], validate_f
 
 
 def read_artifact(path: str | os.PathLike) -> dict[str, Any]:
-    p = Path(path)
-    if not p.is_file():
-        raise ParityError(f"artifact {p} does not exist: pass the path of a paritybench JSON artifact")
-    try:
-        return json.loads(p.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ParityError(f"artifact {p} is not valid JSON ({exc}): it is damaged; re-run to regenerate it") from None
+    # One reader for every JSON input (paritybench.inputs): a directory, a special file, undecodable
+    # bytes or JSON nested past Python's parser are one-line errors, never a traceback.
+    from .inputs import read_json
+
+    return read_json(path)
 
 
 def validation_errors(artifact: Any) -> list[str]:
@@ -125,10 +123,7 @@ def validation_errors(artifact: Any) -> list[str]:
 
 
 def validate_file(path: str | os.PathLike) -> dict[str, Any]:
-    """Read and validate; raise ParityError naming the first problem."""
-    artifact = read_artifact(path)
-    errors = validation_errors(artifact)
-    if errors:
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise ParityError(f"artifact {path} is invalid: {errors[0]}{more}", exit_code=1)
-    return artifact
+    """Read and validate; raise ParityError naming the first problem (paritybench.inputs, shared with compare)."""
+    from .inputs import check_artifact_file
+
+    return check_artifact_file(path, exit_code=1)

@@ -50,6 +50,9 @@ def _config_from(args, swap: bool = True) -> RunConfig:
     The numerics flags go into the environment first: a user's workload file may import a
     framework when it is loaded."""
     from . import flags, workloads
+    from .inputs import check_experiment_args
+
+    check_experiment_args(args)  # options that contradict each other (paritybench.inputs)
 
     if args.threads is not None and args.threads < 1:
         raise ParityError(f"--threads {args.threads}: must be at least 1")
@@ -69,13 +72,17 @@ def _config_from(args, swap: bool = True) -> RunConfig:
         raise ParityError(f"--lr {lr}: must be a positive number")
     if n < 1:
         raise ParityError(f"--n {n}: must be at least 1")
-    return RunConfig(
+    cfg = RunConfig(
         seeds=parse_int_list(args.seeds, "seeds"), windows=parse_int_list(args.windows, "windows"),
         n=n, steps=steps, lr=lr, normalize=normalize,
         arms=arms or workload.arm_names, threefry_partitionable=args.threefry_partitionable,
         data_path=str(Path(args.data).resolve()) if args.data else None, data_sha256=args.data_sha256,
         numerics=numerics, swap=swap, workload=workload.origin.get("spec", workload.name),
     )
+    from .numerics_env import check_and_warn
+
+    check_and_warn(cfg.numerics)  # numerics set from outside: refused, or warned about and recorded
+    return cfg
 
 
 def default_out(cfg: RunConfig, folder: Path = DEFAULT_RESULTS) -> Path:
@@ -162,10 +169,17 @@ def weights_group(key) -> str:
 def cmd_validate(args, console) -> int:
     from .artifact import validate_file
 
+    # Every file is judged (a bad one does not hide the next); the exit status is the worst.
+    status = 0
     for path in args.files:
-        a = validate_file(path)
+        try:
+            a = validate_file(path)
+        except ParityError as exc:
+            print(f"paritybench: error: {exc}", file=sys.stderr)
+            status = max(status, exc.exit_code)
+            continue
         console.print(f"{path}: valid (schema {a['schema_version']}, {len(a['runs'])} runs)")
-    return 0
+    return status
 
 
 def cmd_data_fetch(args, console) -> int:

@@ -25,15 +25,17 @@ Exit 1 when any pair is divergent, else 0.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from . import READABLE_MAJORS
-from .artifact import read_artifact, unnum, upgrade, validation_errors
+from .artifact import unnum, upgrade
 from .errors import ParityError
+from .inputs import check_artifact_file, read_json, weights_path_of
+from .npzguard import check_npz
 from .tolerances import ALPHA, CHAOTIC, STABLE, STABLE_TOLERANCE, can_reject, classes_from
 
 VERDICTS = ("identical", "equivalent", "inconclusive", "missing", "divergent")
@@ -115,18 +117,8 @@ def _major(version: object) -> str:
 def load(path: str | Path) -> Loaded:
     """Read one artifact for comparison; refuse (exit 2) one that is unreadable or invalid."""
     p = Path(path)
-    artifact = read_artifact(p)
-    if not isinstance(artifact, dict):
-        raise ParityError(f"{p} is not a paritybench artifact (a JSON object): pass a file written by paritybench")
-    major = _major(artifact.get("schema_version"))
-    if major not in READABLE_MAJORS:
-        raise ParityError(f"{p}: schema_version {artifact.get('schema_version')} has major {major}; this "
-                          f"paritybench compares majors {', '.join(READABLE_MAJORS)}: compare it with the paritybench "
-                          "that wrote it, or re-run it with this one")
-    errors = validation_errors(artifact)
-    if errors:
-        raise ParityError(f"{p} is not a valid artifact ({errors[0]}): re-run it, or validate it with "
-                          "paritybench validate")
+    # The one definition of a valid artifact, shared with `paritybench validate` (same message).
+    artifact = check_artifact_file(p, exit_code=2)
     artifact = upgrade(artifact)  # schema 1: the seed-bce workload
     runs: dict[RunKey, dict] = {}
     for run in artifact["runs"]:
@@ -135,10 +127,14 @@ def load(path: str | Path) -> Loaded:
             raise ParityError(f"{p}: two runs for {key[0]} seed {key[1]} window {key[2]}: an artifact has one run "
                               "per (arm, seed, window, copy)")
         runs[key] = run
-    weights = artifact.get("weights_file")
-    weights_path = (p.parent / weights) if weights else None
-    if weights_path is not None and not weights_path.is_file():
+    # Confined to the artifact's folder (a plain name, no link out of it), then its zip directory
+    # and array headers checked before numpy reads it: a damaged file is one line naming it.
+    weights_path = weights_path_of(p, artifact.get("weights_file") or None)
+    if weights_path is not None and not os.path.lexists(weights_path):
         weights_path = None  # JSON-only copy (a committed baseline): compared by hash and curves
+    if weights_path is not None:
+        check_npz(weights_path, f"weights file of artifact {p}:",
+                  "it is damaged; re-run the artifact, or move the weights file away to compare by hash only")
     return Loaded(p, artifact, runs, weights_path)
 
 
@@ -224,10 +220,10 @@ def _integrity(side: Loaded, key: RunKey, run: dict) -> tuple[dict | None, str |
     """This run's weights if kept, and a reason if they do not hash to the recorded sha256."""
     from .weights import weights_sha256
 
-    w = side.weights(key)
-    if w is None:
-        return None, None
     try:
+        w = side.weights(key)  # reads the member: a corrupt one (bad CRC, cut data) fails here
+        if w is None:
+            return None, None
         actual = weights_sha256(w)
     except Exception as exc:  # a damaged or foreign weights file is a finding, not a crash
         return None, f"weights file {side.weights_path.name} is unusable for this run ({exc})"
@@ -266,6 +262,13 @@ def compare_runs(key: RunKey, ra: dict | None, rb: dict | None, a: Loaded, b: Lo
                 v.verdict = "divergent"
                 v.reasons.append(f"final_weights_sha256 equal but {fld} differs ({_short(x)} vs {_short(y)}): one "
                                  "artifact was altered or mis-recorded")
+        # Equal recorded hashes say nothing about the files: each side's weights file (when kept)
+        # must hash to what its artifact records, or the pair is divergent, naming the file.
+        for side, run in ((a, ra), (b, rb)):
+            _, why = _integrity(side, key, run)
+            if why:
+                v.verdict = "divergent"
+                v.reasons.append(why)
         if v.verdict != "divergent":
             v.verdict = "identical"
         return v
@@ -461,7 +464,18 @@ def cmd_compare(args, console) -> int:
     """Compare the first artifact with each of the others; print verdicts and environment diffs."""
     if len(args.artifacts) < 2:
         raise ParityError("compare needs at least two artifacts: paritybench compare REFERENCE.json OTHER.json")
-    sensitivity = read_artifact(args.sensitivity) if args.sensitivity else None
+    if args.output:  # before any work: a new regular file, or --overwrite; never an input, link or device
+        from .outputs import check_output_path
+
+        check_output_path(args.output, inputs=[*args.artifacts, *([args.sensitivity] if args.sensitivity else [])],
+                          overwrite=args.overwrite, what="--output")
+    sensitivity = None
+    if args.sensitivity:
+        sensitivity = read_json(args.sensitivity, "sensitivity file",
+                                "pass the artifact written by paritybench sensitivity")
+        if not isinstance(sensitivity, dict):
+            raise ParityError(f"sensitivity file {args.sensitivity} is a JSON {type(sensitivity).__name__}, not an "
+                              "object with \"classes\": pass the artifact written by paritybench sensitivity")
     loaded = [load(p) for p in args.artifacts]
     if args.workload:
         from . import workloads
@@ -478,9 +492,9 @@ def cmd_compare(args, console) -> int:
     text = {"text": lambda: render_text(comparisons), "markdown": lambda: render_markdown(comparisons),
             "json": lambda: render_json(comparisons, status)}[args.format]()
     if args.output:
-        from .artifact import atomic_write_bytes
+        from .outputs import write_output
 
-        atomic_write_bytes(args.output, text.encode())
+        write_output(args.output, text.encode(), overwrite=args.overwrite)
     else:
         sys.stdout.write(text)
         sys.stdout.flush()
@@ -505,5 +519,7 @@ def add_parser(sub) -> None:
                         "compared in any case)")
     p.add_argument("--format", choices=("text", "markdown", "json"), default="text",
                    help="text for a terminal, markdown for a CI job summary, json for machines")
-    p.add_argument("--output", default=None, metavar="FILE", help="write the report here instead of stdout")
+    p.add_argument("--output", default=None, metavar="FILE",
+                   help="write the report to this new file instead of stdout (never to an input)")
+    p.add_argument("--overwrite", action="store_true", help="let --output replace an existing regular file")
     p.set_defaults(func=cmd_compare)

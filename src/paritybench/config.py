@@ -50,6 +50,14 @@ class RunConfig:
         return hashlib.sha256(json.dumps(self.comparable(), sort_keys=True).encode()).hexdigest()[:8]
 
 
+# Caps on --seeds / --windows. A value must be below 2**31: JAX keeps 32 bits of a seed when x64
+# is off (PRNGKey(2**32) is PRNGKey(0): two "different" seeds would train the same weights) and
+# 2**31 fits every framework's signed 32-bit integer. At most 1,000,000 values: each is at least
+# one training run of seconds, and the list itself must not exhaust memory before any check.
+MAX_INT_VALUE = 2**31 - 1
+MAX_LIST_VALUES = 1_000_000
+
+
 def parse_int_list(text: str, what: str) -> tuple[int, ...]:
     """'0,3', '0-9' (inclusive) and 'start:stop:step' (exclusive stop), comma-joined."""
     from .errors import ParityError
@@ -63,15 +71,28 @@ def parse_int_list(text: str, what: str) -> tuple[int, ...]:
                 bits = [int(b) for b in part.split(":")]
                 if len(bits) not in (2, 3):
                     raise ValueError
-                out.extend(range(*bits))
+                if len(bits) == 3 and bits[2] == 0:
+                    raise ParityError(f"--{what} {text!r}: {part!r} has step 0; give a positive step, "
+                                      f"e.g. --{what} 0:10000:1000")
+                values = range(*bits)
             elif "-" in part[1:]:
                 a, b = part.split("-", 1)
-                out.extend(range(int(a), int(b) + 1))
+                values = range(int(a), int(b) + 1)
             else:
-                out.append(int(part))
+                values = range(int(part), int(part) + 1)
         except ValueError:
             raise ParityError(f"--{what} {text!r}: {part!r} is not an integer, a range a-b or "
                               f"start:stop[:step]; e.g. --{what} 0,3 or 0-9 or 0:10000:1000") from None
+        # Checked on the range's ends, before a single value is listed (no OverflowError, no MemoryError).
+        if values and min(values[0], values[-1]) < 0:
+            raise ParityError(f"--{what} {text!r}: values must be >= 0")
+        if values and max(values[0], values[-1]) > MAX_INT_VALUE:
+            raise ParityError(f"--{what} {text!r}: {max(values[0], values[-1])} is too large: values must be below "
+                              f"2**31 ({MAX_INT_VALUE + 1}), the range of a 32-bit seed or index")
+        if len(out) + len(values) > MAX_LIST_VALUES:
+            raise ParityError(f"--{what} {text!r} names more than {MAX_LIST_VALUES:,} values: each is a training "
+                              f"run; give a shorter range (e.g. --{what} 0-99)")
+        out.extend(values)
     if not out:
         raise ParityError(f"--{what} {text!r} names no values: e.g. --{what} 0,3")
     if any(v < 0 for v in out):

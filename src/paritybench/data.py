@@ -73,6 +73,12 @@ def load_mnist(path: str | os.PathLike | None = None, expected_sha256: str | Non
     if expected_sha256 is not None and digest != expected_sha256.lower():
         raise ParityError(f"data file {p} has sha256 {digest}, expected {expected_sha256}: "
                           "the file is corrupt or a different dataset; download it again")
+    # Zip directory and array headers first: a renamed .npy, a zip bomb or an absurd declared
+    # shape is one line here, never a MemoryError inside np.load (paritybench.npzguard).
+    from .npzguard import check_npz
+
+    check_npz(p, "data file", "pass a Keras-format mnist.npz, or run `paritybench data fetch`",
+              members=REQUIRED_KEYS)
     try:
         with np.load(p, allow_pickle=False) as z:
             if not isinstance(z, np.lib.npyio.NpzFile):
@@ -120,6 +126,10 @@ def window(ds: Dataset, start: int, n: int, normalize: bool = False,
     total = ds.x_train.shape[0]
     if start < 0 or n <= 0:
         raise ParityError(f"window start={start}, n={n} is invalid: start must be >= 0 and n > 0")
+    if n > total:  # no start fits: the problem is --n, not the window ("a start of at most -500")
+        raise ParityError(f"--n {n} is more samples than {ds.path} holds ({total} training images): "
+                          f"use --n {total} or less"
+                          + (", or the full dataset (--data, `paritybench data fetch`)" if ds.bundled else ""))
     if start + n > total:
         raise ParityError(f"window {start}:{start + n} runs past the end of {ds.path} "
                           f"({total} training images): use a start of at most {total - n}"
@@ -135,8 +145,18 @@ def window(ds: Dataset, start: int, n: int, normalize: bool = False,
 
 
 def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
-    return Path(base) / "paritybench"
+    """$XDG_CACHE_HOME/paritybench, else ~/.cache/paritybench; a HOME that is not a directory is refused."""
+    if os.environ.get("XDG_CACHE_HOME"):
+        return Path(os.environ["XDG_CACHE_HOME"]) / "paritybench"
+    try:
+        home = Path.home()  # $HOME, else the password database
+    except (RuntimeError, KeyError, OSError):
+        raise ParityError("no home directory (HOME is not set and the user has none): pass --cache-dir DIR "
+                          "or set HOME") from None
+    if not home.is_dir():
+        raise ParityError(f"HOME {home} is not an existing directory: set HOME to your home directory, or pass "
+                          "--cache-dir DIR")
+    return home / ".cache" / "paritybench"
 
 
 def fetch(cache_dir: str | os.PathLike | None = None, url: str = OFFICIAL_URL,
@@ -150,7 +170,30 @@ def fetch(cache_dir: str | os.PathLike | None = None, url: str = OFFICIAL_URL,
     target = target_dir / "mnist.npz"
     if target.is_file() and sha256_file(target) == expected_sha256:
         return target
+    # Checked before anything is created: a folder under a regular file, on a read-only mount or
+    # under /proc is one line; folders made for a download that then fails are removed again.
+    from .outputs import check_output_dir
+
+    check_output_dir(target_dir, "cache folder")
+    missing = []
+    d = Path(os.path.abspath(target_dir))
+    while not os.path.lexists(d):
+        missing.append(d)
+        d = d.parent
     target_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        return _download(target_dir, target, url, expected_sha256)
+    except BaseException:
+        for folder in missing:  # deepest first; only the empty ones this call made
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        raise
+
+
+def _download(target_dir: Path, target: Path, url: str, expected_sha256: str) -> Path:
+    """Stream ``url`` into a temporary file in ``target_dir``; rename it to ``target`` only if its sha256 matches."""
     fd, tmp = tempfile.mkstemp(dir=target_dir, prefix=".mnist-", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as out:

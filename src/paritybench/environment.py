@@ -7,7 +7,7 @@ import platform
 import sys
 from importlib import metadata
 
-from . import flags
+from . import flags, numerics_env
 
 PACKAGES = ("jax", "jaxlib", "keras", "tensorflow", "torch", "numpy", "optax", "ml-dtypes",
             "jax-cuda12-plugin", "paritybench")
@@ -69,5 +69,7 @@ def fingerprint() -> dict:
         "cpu": cpu_info(),
         "packages": package_versions(),
         "numerics_env": flags.numerics_env_snapshot(),
+        # user-set variables that change numerics, found before training (paritybench.numerics_env)
+        "numerics_env_warnings": numerics_env.last_warnings(),
         "container": container_info(),
     }

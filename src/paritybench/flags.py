@@ -99,8 +99,13 @@ def apply(opts: NumericsOptions) -> dict[str, str]:
 
 
 def numerics_env_snapshot() -> dict[str, str]:
-    """The numerics environment variables in force now (NUMERICS_ENV_VARS that are set)."""
-    return {k: os.environ[k] for k in NUMERICS_ENV_VARS if k in os.environ}
+    """The numerics environment variables in force now: NUMERICS_ENV_VARS and every other one
+    with a numerics prefix (paritybench.numerics_env.snapshot), sorted by name."""
+    from .numerics_env import snapshot
+
+    out = {k: os.environ[k] for k in NUMERICS_ENV_VARS if k in os.environ}
+    out.update(snapshot())
+    return dict(sorted(out.items()))
 
 
 def collect_warnings(environment: dict, applied: dict | None = None) -> list[str]:
@@ -112,7 +117,7 @@ def collect_warnings(environment: dict, applied: dict | None = None) -> list[str
     ``applied`` is what ``apply`` returned: its ``_warning`` (flags set after a framework
     was imported) is included too.
     """
-    out: list[str] = []
+    out: list[str] = [f"environment: {w}" for w in environment.get("numerics_env_warnings") or []]
     if applied and applied.get("_warning"):
         out.append(f"flags: {applied['_warning']}")
 

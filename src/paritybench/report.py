@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .artifact import read_artifact, unnum, upgrade, validation_errors
+from .artifact import unnum, upgrade
 from .errors import ParityError
 
 
@@ -19,6 +19,8 @@ def add_parser(sub) -> None:
     p.add_argument("--out", default=None, help="output folder (default: <first artifact>-report beside it)")
     p.add_argument("--workload", default=None,
                    help="refuse (exit 2) any artifact of another workload (default: take each as it is)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="let the report replace report.md and plots already in the folder")
     p.set_defaults(func=cmd_report)
 
 
@@ -44,12 +46,11 @@ def _variant(a: dict) -> str:
 
 
 def load(paths: list[str]) -> list[dict]:
+    from .inputs import check_artifact_file
+
     out = []
     for p in paths:
-        a = read_artifact(p)
-        errors = validation_errors(a)
-        if errors:
-            raise ParityError(f"artifact {p} is invalid ({errors[0]}): regenerate it with this paritybench")
+        a = check_artifact_file(p, exit_code=2)  # the same definition and message as validate and compare
         a = upgrade(a)  # schema 1: the seed-bce workload
         a["_path"] = str(p)
         _learn_order(a)
@@ -225,7 +226,7 @@ def plot_curves(a: dict, path: Path, names: tuple[str, ...], titles: tuple[str, 
     axes[0].legend(fontsize=7)
     fig.suptitle(f"{_variant(a)} pixels, seed {a['runs'][0]['seed']}, window {a['runs'][0]['window_start']}")
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    _save(fig, path)
     plt.close(fig)
     return True
 
@@ -250,9 +251,20 @@ def plot_distribution(items: list[tuple[str, dict[str, list[float]]]], path: Pat
         ax.set_title(label)
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    _save(fig, path)
     plt.close(fig)
     return True
+
+
+def _save(fig, path: Path) -> None:
+    """The figure as PNG, written whole or not at all (the folder was checked before any work)."""
+    import io
+
+    from .outputs import write_output
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    write_output(path, buf.getvalue(), overwrite=True)
 
 
 def _finals_by_arm(a: dict) -> dict[str, list[float]]:
@@ -319,10 +331,34 @@ def write_report(artifacts: list[dict], out_dir: Path) -> Path:
                   f"tensorflow {pk.get('tensorflow')}, keras {pk.get('keras')}, "
                   f"CPU {env.get('cpu', {}).get('model', '?')}")
     report = out_dir / "report.md"
-    from .artifact import atomic_write_bytes
+    from .outputs import write_output
 
-    atomic_write_bytes(report, ("\n".join(md) + "\n").encode())
+    write_output(report, ("\n".join(md) + "\n").encode(), overwrite=True)
     return report
+
+
+# Every file write_report may write into its folder.
+REPORT_FILES = ("report.md", "sweep.png", "sensitivity.png") + tuple(
+    f"{stem}-{v}.png" for stem in ("curves", "saturation", "agreement") for v in ("raw", "normalized"))
+
+
+def check_report_out(out_dir: Path, inputs: list[str], overwrite: bool) -> None:
+    """Before any work: the folder is (or can be made) a writable directory, not a link, and none of
+    the files the report writes there is an input, a link, a non-regular file, or (without
+    ``--overwrite``) an existing file."""
+    import os
+
+    from .outputs import check_output_dir, check_output_path
+
+    if os.path.islink(out_dir):
+        raise ParityError(f"--out {out_dir} is a symbolic link: paritybench never writes through a link; "
+                          "give the real folder")
+    if os.path.lexists(out_dir) and not out_dir.is_dir():
+        raise ParityError(f"--out {out_dir} is not a directory (the report is a folder of report.md and PNGs): "
+                          "give a new or existing folder")
+    check_output_dir(out_dir, "--out")
+    for name in REPORT_FILES:
+        check_output_path(out_dir / name, inputs=inputs, overwrite=overwrite, what="--out")
 
 
 def cmd_report(args, console) -> int:
@@ -337,6 +373,7 @@ def cmd_report(args, console) -> int:
                                   "report one workload's artifacts, or leave out --workload")
     first = Path(args.artifacts[0])
     out_dir = Path(args.out) if args.out else first.with_name(first.stem + "-report")
+    check_report_out(out_dir, args.artifacts, args.overwrite)
     report = write_report(artifacts, out_dir)
     console.print(report.read_text().split("## Figures")[0])
     console.print(f"report: {report}")

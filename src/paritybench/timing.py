@@ -101,12 +101,9 @@ def load(path: str | Path) -> TimingFile:
     """Read and check a timing file; every problem is one ParityError naming the file and the fix."""
     p = Path(path)
     hint = "pass a file written by `make bench-timing` (results/timing/*.json)"
-    if not p.is_file():
-        raise ParityError(f"timing file {p} does not exist: {hint}")
-    try:
-        raw = json.loads(p.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ParityError(f"timing file {p} is not valid JSON ({exc}): it is damaged; {hint}") from None
+    from .inputs import read_json
+
+    raw = read_json(p, "timing file", hint)  # a directory, bad bytes, deep nesting: one line each
     if not isinstance(raw, dict) or not isinstance(raw.get("benchmarks"), list) or "machine_info" not in raw:
         raise ParityError(f"timing file {p} is not pytest-benchmark JSON (no machine_info/benchmarks): {hint}")
     info = raw["machine_info"].get("paritybench") if isinstance(raw["machine_info"], dict) else None
@@ -309,7 +306,7 @@ def target_line(tf: TimingFile) -> str:
             + (" NOISY" if g.noisy or pair.noisy else ""))
 
 
-def plot(files: list[TimingFile], out: str | Path) -> Path:
+def plot(files: list[TimingFile], out: str | Path, overwrite: bool = False) -> Path:
     """Two panels as a PNG (headless): per-step ratios, and shares of own-BLAS matmul throughput."""
     import matplotlib
 
@@ -318,7 +315,7 @@ def plot(files: list[TimingFile], out: str | Path) -> Path:
     from matplotlib.patches import Patch
     from matplotlib.ticker import FuncFormatter, LogLocator
 
-    from .artifact import atomic_write_bytes
+    from .outputs import write_output
 
     fig = MplFigure(figsize=(14, 6.5), layout="constrained")
     ax_r, ax_f = fig.subplots(1, 2)
@@ -363,7 +360,7 @@ def plot(files: list[TimingFile], out: str | Path) -> Path:
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=8)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
-    return atomic_write_bytes(out, buf.getvalue())
+    return write_output(out, buf.getvalue(), overwrite=overwrite)
 
 
 def default_plot_path(files: list[TimingFile]) -> Path:
@@ -392,12 +389,18 @@ def print_report(console, files: list[TimingFile]) -> None:
 
 def cmd_timing(args, console) -> int:
     files = [load(p) for p in args.files]
-    print_report(console, files)
+    out = None
     if not args.no_plot:
         out = Path(args.plot) if args.plot else default_plot_path(files)
         if out.suffix.lower() != ".png":
             raise ParityError(f"--plot {out}: the plot is a PNG; give a path ending in .png")
-        console.print(f"plot: {plot(files, out)}")
+        # Before any output: a new regular file (or --overwrite), not an input, a link or a device, writable.
+        from .outputs import check_output_path
+
+        check_output_path(out, inputs=args.files, overwrite=args.overwrite, what="--plot")
+    print_report(console, files)
+    if out is not None:
+        console.print(f"plot: {plot(files, out, overwrite=args.overwrite)}")
     return 0
 
 
@@ -407,6 +410,7 @@ def add_parser(sub) -> None:
     p.add_argument("files", nargs="+", metavar="FILE", help="one timing file, or two (two machines) side by side")
     p.add_argument("--plot", default=None, help="PNG path (default results/reports/timing-<files>.png)")
     p.add_argument("--no-plot", action="store_true", help="print the tables only")
+    p.add_argument("--overwrite", action="store_true", help="let the plot replace an existing regular file")
     p.set_defaults(func=_checked)
 
 
