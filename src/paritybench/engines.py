@@ -174,7 +174,10 @@ def run_ray(cfg, cases: list, progress, *, skip, on_run, address: str | None, ta
     ray, started = _init_ray(address)
     try:
         n_tasks = tasks or max(1, 2 * int(ray.cluster_resources().get("CPU", 1)))
-        chunks = [c for c in shard.partition(todo, lambda c: sum(shard.arm_cost(a) for a in todo_arms[c]),
+        from . import workloads
+
+        workload = workloads.load(cfg.workload)
+        chunks = [c for c in shard.partition(todo, lambda c: sum(shard.arm_cost(workload, a) for a in todo_arms[c]),
                                              max(1, min(n_tasks, len(todo)))) if c] if todo else []
         env_vars = flags.env_for(cfg.numerics, base={})
         if os.environ.get(RUN_DELAY_ENV):

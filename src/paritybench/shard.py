@@ -37,37 +37,43 @@ from pathlib import Path
 
 from .errors import ParityError
 
-# Mean training seconds per run on the 2-core CPU of results/baselines/sweep-cpu.json
-# (`shard.measured_arm_costs` recomputes them; tests/test_shard.py pins this table to it).
-# The JAX arms' figure is their vmapped batch's time divided by its copies.
+# Mean training seconds per run on the 2-core CPU of results/baselines/sweep-cpu.json, by where an
+# arm trains (its kind, or its Keras backend's process): the cost model knows no workload's arm names.
+# (`shard.measured_arm_costs` recomputes them; tests/test_shard.py pins this table to it.)
+# The JAX arms' figure is their vmapped batch's time divided by its copies (the seed's five JAX arms
+# measured 0.174-0.193 s; their mean is the figure).
 ARM_COST_SECONDS: dict[str, float] = {
-    "jax-naive": 0.193,
-    "jax-seed-stable": 0.189,
-    "jax-keras-clip": 0.174,
-    "jax-keras-torch-clip": 0.174,
-    "jax-logits": 0.176,
+    "jax": 0.181,
+    "f64": 0.476,
     "keras-tensorflow": 1.188,
     "keras-jax": 0.292,
-    "reference-f64": 0.476,
     # not measured (torch was not installed for the baseline): assumed as dear as keras-tensorflow
     "keras-torch": 1.188,
 }
-# An arm the table does not know (a new workload's) is assumed to be the dearest.
 DEFAULT_ARM_COST = max(ARM_COST_SECONDS.values())
 SHARD_KIND = "sweep-shard"
 
 
+def cost_class(workload, arm: str) -> str:
+    """Where an arm trains, as the cost table keys it: ``jax``, ``f64`` or its Keras process."""
+    spec = workload.arm(arm)
+    return spec.process if spec.kind == "keras" else spec.kind
+
+
 def measured_arm_costs(artifact: dict) -> dict[str, float]:
-    """Mean ``info.train_seconds`` of each arm's finished runs in a sweep artifact."""
+    """Mean ``info.train_seconds`` of the finished runs in a sweep artifact, by cost class."""
+    from . import workloads
+
+    workload = workloads.load((artifact.get("workload") or {}).get("name"))  # schema 1: seed-bce
     sums: dict[str, list[float]] = {}
     for r in artifact["runs"]:
         if r["status"] == "ok" and "train_seconds" in r.get("info", {}):
-            sums.setdefault(r["arm"], []).append(float(r["info"]["train_seconds"]))
-    return {arm: sum(v) / len(v) for arm, v in sums.items()}
+            sums.setdefault(cost_class(workload, r["arm"]), []).append(float(r["info"]["train_seconds"]))
+    return {key: sum(v) / len(v) for key, v in sums.items()}
 
 
-def arm_cost(arm: str) -> float:
-    return ARM_COST_SECONDS.get(arm, DEFAULT_ARM_COST)
+def arm_cost(workload, arm: str) -> float:
+    return ARM_COST_SECONDS.get(cost_class(workload, arm), DEFAULT_ARM_COST)
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -108,7 +114,10 @@ def partition(cases: Iterable, cost: Callable[[object], float], count: int) -> l
 
 
 def case_cost(cfg) -> Callable[[object], float]:
-    per_case = sum(arm_cost(a) for a in cfg.arms)
+    from . import workloads
+
+    workload = workloads.load(cfg.workload)
+    per_case = sum(arm_cost(workload, a) for a in cfg.arms)
     return lambda _case: per_case
 
 
