@@ -53,12 +53,12 @@ def test_coupled_l2_is_normalised_away_by_adam_decoupled_is_not():
     """Zero data gradient, step 1. Adam + L2 (coupled): the decay gradient goes through Adam's
     normalisation, every kernel moves by lr*g/(|g| + eps_hat) ~ lr*sign(w) whatever |w| (biases 0).
     AdamW (decoupled): exactly -lr*lam*w, biases included (Keras decays every variable)."""
-    coupled = _step(jm.adam_l2(LR))
+    coupled = _step(jm.adam_l2(LR / jm.ADAM_LR_SCALE))
     g = 2 * LAM * KERNEL
     np.testing.assert_allclose(coupled["d/kernel"], -LR * g / (np.abs(g) + 1e-7 / np.sqrt(1 - 0.999)), rtol=1e-12)
     assert np.all(np.abs(coupled["d/kernel"]) > 0.99 * LR * 0.9)  # ~lr for w = 1 and for w = 3e-3 alike
     assert not coupled["d/bias"].any()
-    decoupled = _step(jm.keras_adamw(LR))
+    decoupled = _step(jm.keras_adamw(LR / jm.ADAM_LR_SCALE))
     np.testing.assert_allclose(decoupled["d/kernel"], -LR * LAM * KERNEL, rtol=1e-15)
     np.testing.assert_allclose(decoupled["d/bias"], -LR * LAM * BIAS, rtol=1e-15)
     ratio = coupled["d/kernel"] / decoupled["d/kernel"]
@@ -82,7 +82,7 @@ def test_preset_fix_matches_reference_port_does_not():
     port, fix = gap(fin["jax-sgd-decay-literal"], ref), gap(fin["jax-sgd-l2"], ref)
     adam = gap(fin["jax-adam-l2"], fin["jax-adamw"])
     print(f"\nmax|w - w_f64|: port {port:.3g}, fix {fix:.3g}; Adam+L2 vs AdamW {adam:.3g}")
-    assert fix < 1e-6 and port > 1e-4 and adam > 1e-2
+    assert fix < 1e-6 and port > 1e-4 and adam > 5e-3
 
 
 @pytest.mark.slow

@@ -8,6 +8,7 @@
   normalised away with the data gradient.
 - ``keras_adamw``: decoupled decay (Keras ``AdamW``): ``w -= lr * wd * w`` outside Adam, every variable.
 
+The Adam chains run at ``lr * ADAM_LR_SCALE`` (see ``workload.py``).
 Kernels only for the L2 transforms (``mask``), as Keras's ``kernel_regularizer`` does; biases are untouched.
 """
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 import optax
 
 from ..adam_epsilon.jax_model import apply, init, keras_adam, keras_clip, keras_torch_clip, logits
-from .workload import LAM
+from .workload import ADAM_LR_SCALE, LAM
 
 __all__ = ["adam_l2", "apply", "init", "keras_adamw", "keras_clip", "keras_torch_clip", "logits",
            "sgd_decay_literal", "sgd_l2"]
@@ -39,10 +40,11 @@ def sgd_l2(lr: float) -> optax.GradientTransformation:
 
 def adam_l2(lr: float) -> optax.GradientTransformation:
     """Keras's Adam + ``l2(lam)`` (coupled): ``2 * lam * w`` added to the gradient, then Keras's Adam."""
-    return optax.chain(optax.add_decayed_weights(2 * LAM, mask=kernels), keras_adam(lr))
+    return optax.chain(optax.add_decayed_weights(2 * LAM, mask=kernels), keras_adam(lr * ADAM_LR_SCALE))
 
 
 def keras_adamw(lr: float) -> optax.GradientTransformation:
     """Keras's ``AdamW(weight_decay=lam)`` (decoupled): Keras's Adam step plus ``-lr * lam * w`` on every
     variable. Keras subtracts the two in sequence; optax adds them into one update (rounding-level apart)."""
+    lr = lr * ADAM_LR_SCALE
     return optax.chain(keras_adam(lr), optax.add_decayed_weights(-lr * LAM))

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from ..adam_epsilon import keras_model as base
-from .workload import LAM
+from .workload import ADAM_LR_SCALE, LAM
 
 loss = base.loss
-adam = base.adam
+
+
+def adam(keras, lr):
+    """Keras's Adam (epsilon 1e-7) at ``lr * ADAM_LR_SCALE``: Adam's default 1e-3 for the preset's 0.01."""
+    return base.adam(keras, lr * ADAM_LR_SCALE)
 
 
 def build(keras, l2: float | None = None):
@@ -19,4 +23,4 @@ def build(keras, l2: float | None = None):
 def adamw(keras, lr):
     """Keras's AdamW: decoupled decay ``w -= w * wd * lr`` before the Adam step (``base_optimizer.py``),
     on every trainable variable, biases included."""
-    return keras.optimizers.AdamW(learning_rate=lr, weight_decay=LAM, epsilon=1e-7)
+    return keras.optimizers.AdamW(learning_rate=lr * ADAM_LR_SCALE, weight_decay=LAM, epsilon=1e-7)
