@@ -117,7 +117,9 @@ def _entry(workload: Workload, spec: Arm, case: Case, n: int, result: ArmResult 
         initial_accuracy=c["accuracy"][0],
         final_accuracy=c["accuracy"][-1],
         final_loss=num(c["loss"][-1]),
-        any_nonfinite=any(nonfinite) or not all(np.isfinite(grad_norm)),
+        # a Keras arm with another optimizer than SGD records NaN for "grad norm unavailable", not a NaN in training
+        any_nonfinite=any(nonfinite) or (not str(result.info.get("grad_norm_source", "")).startswith("unavailable")
+                                         and not all(np.isfinite(grad_norm))),
         first_nonfinite_step=next((i for i, v in enumerate(nonfinite) if v), None),
         curves={
             "loss": [num(v) for v in c["loss"]],

@@ -31,6 +31,8 @@ ENTRY_POINT_GROUP = "paritybench.workloads"
 BUILTIN: dict[str, str] = {
     "seed-bce": "paritybench.workloads.seed_bce:WORKLOAD",
     "softmax-ce": "paritybench.workloads.softmax_ce:WORKLOAD",
+    "adam-epsilon": "paritybench.workloads.adam_epsilon:WORKLOAD",
+    "l2-weight-decay": "paritybench.workloads.l2_weight_decay:WORKLOAD",
 }
 _CACHE: dict[str, Workload] = {}
 

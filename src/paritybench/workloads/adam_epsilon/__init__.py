@@ -1,0 +1,5 @@
+"""The adam-epsilon workload (see ``workload.py``)."""
+
+from .workload import WORKLOAD
+
+__all__ = ["WORKLOAD"]
