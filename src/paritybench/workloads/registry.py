@@ -31,6 +31,7 @@ ENTRY_POINT_GROUP = "paritybench.workloads"
 BUILTIN: dict[str, str] = {
     "seed-bce": "paritybench.workloads.seed_bce:WORKLOAD",
     "softmax-ce": "paritybench.workloads.softmax_ce:WORKLOAD",
+    "label-shape": "paritybench.workloads.label_shape:WORKLOAD",
 }
 _CACHE: dict[str, Workload] = {}
 
