@@ -32,6 +32,7 @@ BUILTIN: dict[str, str] = {
     "seed-bce": "paritybench.workloads.seed_bce:WORKLOAD",
     "softmax-ce": "paritybench.workloads.softmax_ce:WORKLOAD",
     "label-shape": "paritybench.workloads.label_shape:WORKLOAD",
+    "same-padding": "paritybench.workloads.same_padding:WORKLOAD",
 }
 _CACHE: dict[str, Workload] = {}
 
