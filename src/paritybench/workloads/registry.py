@@ -33,6 +33,10 @@ BUILTIN: dict[str, str] = {
     "softmax-ce": "paritybench.workloads.softmax_ce:WORKLOAD",
     "adam-epsilon": "paritybench.workloads.adam_epsilon:WORKLOAD",
     "l2-weight-decay": "paritybench.workloads.l2_weight_decay:WORKLOAD",
+    "label-shape": "paritybench.workloads.label_shape:WORKLOAD",
+    "same-padding": "paritybench.workloads.same_padding:WORKLOAD",
+    "tf32-matmul": "paritybench.workloads.tf32_matmul:WORKLOAD",
+    "gpu-nondeterminism": "paritybench.workloads.gpu_nondeterminism:WORKLOAD",
 }
 _CACHE: dict[str, Workload] = {}
 

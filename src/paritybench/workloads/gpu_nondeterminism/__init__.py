@@ -1,0 +1,5 @@
+"""The gpu-nondeterminism workload (see ``workload.py``)."""
+
+from .workload import WORKLOAD
+
+__all__ = ["WORKLOAD"]

@@ -1,0 +1,61 @@
+"""same-padding in JAX: initial weights, TensorFlow's SAME forward pass and the torch-style port's."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+from jax import lax
+
+from .workload import FILTERS, KERNEL, OUT_SIDE, SIDE, STRIDE
+
+# SAME on 28 with a 3x3 kernel at stride 2 is (0, 1) per axis; nn.Conv2d(padding=1) is (1, 1).
+TORCH_PADDING = ((1, 1), (1, 1))
+
+
+def init(seed: int, threefry_partitionable: bool = False) -> dict[str, np.ndarray]:
+    """Keras's defaults drawn with NumPy: glorot_uniform kernels, zero biases.
+
+    Drawn with ``numpy.random.default_rng(seed)`` so every arm starts from the same arrays and no
+    framework's RNG is involved; ``threefry_partitionable`` does not apply (no JAX draw).
+    """
+    del threefry_partitionable
+    rng = np.random.default_rng(seed)
+
+    def glorot(shape, fan_in, fan_out):
+        limit = np.sqrt(6.0 / (fan_in + fan_out))
+        return rng.uniform(-limit, limit, size=shape).astype(np.float32)
+
+    receptive = KERNEL * KERNEL
+    flat = OUT_SIDE * OUT_SIDE * FILTERS
+    return {"conv/kernel": glorot((KERNEL, KERNEL, 1, FILTERS), receptive * 1, receptive * FILTERS),
+            "conv/bias": np.zeros(FILTERS, np.float32),
+            "dense/kernel": glorot((flat, 1), flat, 1),
+            "dense/bias": np.zeros(1, np.float32)}
+
+
+def conv(params, x, padding):
+    """The strided 3x3 convolution plus bias on flat 784-pixel rows, NHWC out (n, 14, 14, 8)."""
+    images = x.reshape(-1, SIDE, SIDE, 1)
+    out = lax.conv_general_dilated(images, params["conv/kernel"], window_strides=(STRIDE, STRIDE),
+                                   padding=padding, dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    return out + params["conv/bias"]
+
+
+def _head(params, features):
+    # jax.nn.relu, not jnp.maximum(features, 0): at exactly 0 the latter's gradient is 0.5 (a tie),
+    # relu's is 0 as in Keras, TF and torch. With zero conv bias every all-background MNIST patch
+    # gives exactly 0, so the tie decides the conv bias's gradient: measured 7.8e-3 apart from
+    # Keras in conv/bias after one step at lr 0.5 with jnp.maximum, 3.7e-9 in the kernel.
+    # Keras's Flatten on NHWC flattens (h, w, c) in C order, as reshape does here.
+    h = jax.nn.relu(features).reshape(features.shape[0], -1)
+    return h @ params["dense/kernel"] + params["dense/bias"]
+
+
+def apply(params, x):
+    """TensorFlow's SAME: ``lax.conv_general_dilated(padding="SAME")`` pads (0, 1). The logit (n, 1)."""
+    return _head(params, conv(params, x, "SAME"))
+
+
+def apply_torch_pad(params, x):
+    """The torch-style port: the same weights, the convolution padded (1, 1) as ``padding=1`` does."""
+    return _head(params, conv(params, x, TORCH_PADDING))

@@ -1,0 +1,95 @@
+"""same-padding: Conv2D 3x3, stride 2, ``padding="same"`` on 28x28 images, ported to torch-style padding.
+
+The model: Conv2D(8, 3x3, stride 2, "same") + ReLU + Flatten + Dense(1, sigmoid) on normalized
+MNIST, digit >= 5, 10 full-batch SGD steps at lr 0.5 (at 0.1 neither padding gets past 0.70 in
+10 steps), every arm from the same weights.
+
+TensorFlow's SAME for a 3x3 kernel at stride 2 on 28 pixels needs one pixel of padding in all,
+max((ceil(28/2) - 1) * 2 + 3 - 28, 0) = 1, and puts it at the end: (top, bottom) = (0, 1).
+A torch port writes ``nn.Conv2d(..., stride=2, padding=1)`` (torch refuses ``padding="same"``
+with a stride), which pads (1, 1): the output is still 14x14, the weights load without a
+complaint, and every output pixel reads the input one pixel up and left of where TensorFlow
+reads it. With identical weights the forward pass differs from step 0.
+
+Which Keras backends do TensorFlow's SAME (read in keras 3.15.1's source, measured here):
+- TensorFlow: ``padding.upper()`` handed to ``tf.nn.convolution`` (``backend/tensorflow/nn.py``).
+- JAX: the string handed to ``lax.conv_general_dilated``, whose ``padtype_to_pads`` gives
+  (pad // 2, pad - pad // 2) = (0, 1) (``backend/jax/nn.py``); reproduced by ``jax-same``.
+- torch: ``_apply_same_padding`` (``backend/torch/nn.py``) computes TF's total padding, puts
+  "the extra pixel at the end" and, as left != right, pads explicitly with ``tnn.pad`` and calls
+  the convolution with padding 0: also (0, 1). Not run here without torch; the research notes
+  measured it within 4.8e-7 of ``lax`` SAME and 8.3 (outputs O(5)) from padding (1, 1).
+So only the hand port differs; the fix is ``padding="SAME"`` in ``lax.conv_general_dilated``
+(or, in torch, ``F.pad(x, (0, 1, 0, 1))`` before a ``padding=0`` convolution).
+
+Why this setting: a single strided 3x3 convolution is the smallest model where the offset
+exists at all (stride 1 pads (1, 1) in both conventions), and MNIST's 28 is even, which is
+exactly when TF's padding is asymmetric.
+"""
+
+from __future__ import annotations
+
+from ..base import Arm, Data, Model, Training, Workload
+
+SIDE = 28
+FILTERS = 8
+KERNEL = 3
+STRIDE = 2
+OUT_SIDE = 14  # ceil(28 / 2): the same in both conventions, so the port loads the weights silently
+_P = "paritybench.workloads.same_padding"
+_SEED = "paritybench.workloads.seed_bce"
+
+PARAMS = {
+    # Keras's Conv2D kernel layout (kh, kw, in, out) = lax's "HWIO" with NHWC inputs
+    "conv/kernel": (KERNEL, KERNEL, 1, FILTERS),
+    "conv/bias": (FILTERS,),
+    "dense/kernel": (OUT_SIDE * OUT_SIDE * FILTERS, 1),
+    "dense/bias": (1,),
+}
+
+
+def _jax_arm(name: str, description: str, loss: str, **kw) -> Arm:
+    return Arm(name, description, "jax", loss, loss_fn=f"{_SEED}.jax_model:{loss}", requires=("jax", "optax"),
+               **kw)
+
+
+def _keras_arm(backend: str, why: str, **kw) -> Arm:
+    return Arm(f"keras-{backend}", f"Keras 3 fit, {backend} backend: {why}", "keras", f"keras:{backend}",
+               process=f"keras-{backend}", keras_loss=f"{_SEED}.keras_model:loss", requires=("keras", backend),
+               role="keras", keras_options={"padding": "same"}, conventions={"padding": "same: (0, 1)"}, **kw)
+
+
+ARMS = (
+    _jax_arm("jax-torch-pad", "torch-style port: the convolution padded (1, 1), like nn.Conv2d(padding=1)",
+             "logits", role="port", jax_apply=f"{_P}.jax_model:apply_torch_pad",
+             conventions={"padding": "explicit (1, 1) on both axes"}),
+    _jax_arm("jax-same", "lax.conv_general_dilated(padding='SAME'): TensorFlow's (0, 1), the fix", "logits",
+             role="fix", emulates="keras-tensorflow", conventions={"padding": "SAME: (0, 1)"}),
+    _jax_arm("jax-same-keras-clip", "Keras-JAX in JAX: SAME padding, BCE on p clipped to [1e-7, 1-1e-7]",
+             "keras_clip", role="emulation", emulates="keras-jax",
+             conventions={"padding": "SAME: (0, 1)", "loss path": "sigmoid probabilities clipped"}),
+    _jax_arm("jax-same-keras-torch-clip", "Keras-torch in JAX: SAME padding, torch's clipped BCE",
+             "keras_torch_clip", role="emulation", emulates="keras-torch",
+             conventions={"padding": "SAME: (0, 1)", "loss path": "sigmoid probabilities clamped"}),
+    _keras_arm("tensorflow", "Conv2D padding='same' via tf.nn.convolution"),
+    _keras_arm("jax", "Conv2D padding='same' via lax.conv_general_dilated"),
+    _keras_arm("torch", "Conv2D padding='same' via an explicit tnn.pad (0, 1) and padding 0"),
+    Arm("reference-f64", "JAX in float64, SAME padding, BCE from logits: the ground truth", "f64", "logits_f64",
+        loss_fn=f"{_SEED}.jax_model:logits", requires=("jax", "optax"), role="reference",
+        evidence="float64 throughout: float32 rounding never reaches it",
+        conventions={"padding": "SAME: (0, 1)", "loss path": "from logits", "dtype": "float64"}),
+)
+
+WORKLOAD = Workload(
+    name="same-padding",
+    version="1",
+    question="Does a torch-style port of Conv2D(3x3, stride 2, padding='same') on 28x28 images compute the same "
+             "forward pass as TensorFlow from the same weights, and which Keras backends match TensorFlow?",
+    sources=("pytorch/pytorch#67551", "onnx/tensorflow-onnx#1028"),
+    data=Data(dataset="mnist", labels="binary", n=1000, normalize=True),
+    training=Training(steps=10, lr=0.5),
+    model=Model(params=PARAMS, head="sigmoid", init=f"{_P}.jax_model:init", jax_apply=f"{_P}.jax_model:apply",
+                keras_build=f"{_P}.keras_model:build"),
+    arms=ARMS,
+    fix="jax-same",
+)
