@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import SCHEMA_VERSION, __version__, arms, data, diagnostics, environment, flags, model
+from . import SCHEMA_VERSION, __version__, arms, data, diagnostics, environment, flags, model, procs
 from .arms import ArmResult, ArmSpec, TrainSpec
 from .arms import reference as reference_arm
 from .artifact import num
@@ -230,7 +230,8 @@ def run(cfg: RunConfig, progress: Progress | None = None, *, cases: list[Case] |
     keras_specs = sorted((s for s in specs if s.process != "main"),
                          key=lambda s: KERAS_ORDER.index(s.process) if s.process in KERAS_ORDER else 99)
     swap_extra: list[dict] = []
-    with tempfile.TemporaryDirectory(prefix="paritybench-") as tmp:
+    procs.clean_stale_tmp()  # issue 9: folders a killed run could not remove
+    with tempfile.TemporaryDirectory(prefix=procs.tmp_prefix()) as tmp:
         for spec in keras_specs:
             t_proc = time.perf_counter()
             _run_keras(spec, todo[spec.name], sess, Path(tmp), swap_extra, env)
@@ -320,12 +321,14 @@ def _run_keras(spec: ArmSpec, cases: list[Case], sess: _Session, tmp: Path, swap
     # The worker must import this same paritybench, installed or not.
     src = str(Path(__file__).resolve().parent.parent)
     child_env["PYTHONPATH"] = src + os.pathsep + child_env.get("PYTHONPATH", "")
+    child_env.update(procs.worker_env(tmp))  # issue 9: the worker dies with us and removes tmp
     by_id = {c.id: c for c in cases}
     done: set[str] = set()
     stderr_path = job_dir / "stderr.txt"
     with open(stderr_path, "w") as err:
         proc = subprocess.Popen([sys.executable, "-m", "paritybench.keras_worker", str(job_dir / "job.json")],
-                                stdout=subprocess.PIPE, stderr=err, text=True, env=child_env)
+                                stdout=subprocess.PIPE, stderr=err, text=True, env=child_env,
+                                **procs.worker_popen_kwargs())
         assert proc.stdout is not None
         try:
             for line in proc.stdout:
@@ -344,7 +347,7 @@ def _run_keras(spec: ArmSpec, cases: list[Case], sess: _Session, tmp: Path, swap
                 sess.progress.advance(f"{spec.name} {rec['id']}")
         finally:
             if proc.poll() is None and sys.exc_info()[0] is not None:
-                proc.kill()
+                procs.stop_worker(proc)  # issue 9: the worker's whole process group
             rc = proc.wait()
     result_file = job_dir / "result.json"
     if rc != 0 or not result_file.exists():

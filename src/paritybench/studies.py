@@ -111,12 +111,19 @@ def cmd_sweep(args, console) -> int:
             raise ParityError(f"{out} is already complete: nothing to resume")
         header, done = Checkpoint.read(checkpoint_path(out))
         cfg = _config_from_header(header)
+        from . import budget
+
+        budget.check_sweep(cfg)  # issue 9: memory before any training
         ckpt = Checkpoint(checkpoint_path(out))
         console.print(f"resuming {out}: {len(done)} runs already finished")
     else:
         cfg = replace(_config_from(args, swap=False), diagnostics=args.diagnostics)
         out = Path(args.out) if args.out else default_out(cfg)
         _check_out(out)
+        from . import budget, safeout
+
+        budget.check_sweep(cfg)  # issue 9: memory and every output location before any training
+        safeout.plan_outputs(out, extra=(checkpoint_path(out),))
         if checkpoint_path(out).exists():
             raise ParityError(f"{checkpoint_path(out)} exists: resume it with --resume {out}, or delete it")
         header = {"config": cfg.to_dict(), "command": "sweep"}
@@ -194,8 +201,7 @@ def perturb(weights: dict, rel: float, seed: int, copy: int) -> dict:
 
 
 def cmd_sensitivity(args, console) -> int:
-    from . import flags
-    from .cli import RichProgress, _check_out, _config_from, default_out
+    from .cli import DEFAULT_RESULTS, _config_from
 
     if args.k < 2:
         raise ParityError(f"--k {args.k}: a spread needs at least 2 copies")
@@ -204,8 +210,22 @@ def cmd_sensitivity(args, console) -> int:
     cfg = replace(_config_from(args, swap=False), diagnostics="light")
     if len(cfg.seeds) != 1 or len(cfg.windows) != 1:
         raise ParityError("sensitivity perturbs one initial weight set: give one --seeds and one --windows value")
-    out = Path(args.out) if args.out else default_out(cfg)
-    _check_out(out)
+    from . import budget, safeout
+
+    budget.check_sensitivity(cfg, args.k)  # issue 9: memory and the output, checked and claimed first
+    if args.out:
+        claim = safeout.OutputClaim.explicit(safeout.plan_outputs(args.out))
+    else:
+        safeout.plan_folder(DEFAULT_RESULTS)
+        claim = safeout.OutputClaim.default(cfg, DEFAULT_RESULTS)
+    with claim:
+        return _sensitivity(args, console, cfg, claim.path)
+
+
+def _sensitivity(args, console, cfg, out: Path) -> int:
+    from . import flags
+    from .cli import RichProgress
+
     flags.apply(cfg.numerics)
     from . import model, runner, stats
     from .artifact import write_artifact
