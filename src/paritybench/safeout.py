@@ -6,11 +6,11 @@ Issue 9, causes 3, 4 and 9 (the ``run`` part):
   (the artifact, the weights beside it, a sweep's checkpoint) can be written: the folder
   exists or can be created under a real directory, a probe file can be created and
   removed in it, nothing is in the way, and the disk has room for what will be written.
-- ``OutputClaim`` claims the artifact's path for this process at start: an exclusive
-  ``flock`` on ``<artifact>.lock`` (the kernel drops it when the process dies, so a killed
-  run leaves no claim that blocks the next). A default name that another run holds is
-  passed over for the next free one; an explicit ``--out`` that another run holds is
-  refused.
+- ``OutputClaim`` claims the artifact's path for this process at start: on Linux an
+  abstract Unix socket named after the path (nothing on disk; the kernel drops it when the
+  process dies, so a killed run leaves no claim that blocks the next, and no file). A
+  default name that another run holds is passed over for the next free one; an explicit
+  ``--out`` that another run holds is refused.
 - ``commit_pair`` writes the weights and the JSON so that both land or neither: both go to
   fsynced temporary files first, then the weights are renamed into place, then the JSON
   (the commit point); a failure at any point removes what was written or renamed.
@@ -24,6 +24,8 @@ import fcntl
 import hashlib
 import json
 import os
+import socket
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -88,8 +90,8 @@ def plan_outputs(out: str | os.PathLike, extra: tuple[str | os.PathLike, ...] = 
     for target in (out, *map(Path, extra)):
         target = Path(os.path.abspath(target))
         if target.exists() or target.is_symlink():
-            kind = "a directory" if target.is_dir() else "an existing file"
-            raise ParityError(f"{target} is {kind}: results are never overwritten; choose another {option}")
+            kind = " (a directory)" if target.is_dir() else ""
+            raise ParityError(f"{target} already exists{kind}: results are never overwritten; choose another {option}")
     plan_folder(out.parent, expected_bytes, f"{option} {out}", option)
     return out
 
@@ -129,20 +131,34 @@ def config_tag(cfg) -> str:
 class OutputClaim:
     """This process's exclusive claim on an artifact path, held until ``release``.
 
-    The claim is an ``flock`` on ``<artifact>.lock``: two processes cannot both hold it, and
-    a killed holder's claim ends with it (a stale lock file is reused, then removed).
+    On Linux the claim is an abstract-namespace Unix socket named after the path's sha256:
+    binding it is atomic, two processes cannot both hold it, and the kernel drops it when
+    the holder dies, so nothing is ever left on disk (not even by SIGKILL). Elsewhere it is
+    an ``flock`` on ``<artifact>.lock`` (also dropped with its holder; a stale file is reused).
+    Either way it covers processes that share the kernel's view (one host, one container).
     """
 
-    def __init__(self, path: Path, fd: int, created: list[Path]):
-        self.path, self._fd, self._created = path, fd, created
+    def __init__(self, path: Path, handle, created: list[Path]):
+        self.path, self._handle, self._created = path, handle, created
 
     @property
     def lock_path(self) -> Path:
         return self.path.with_name(self.path.name + LOCK_SUFFIX)
 
     @staticmethod
-    def _try(path: Path) -> int | None:
-        """An fd holding the lock on ``path``'s lock file, or None if another process holds it."""
+    def _try(path: Path):
+        """A handle holding the claim on ``path``, or None if another process holds it."""
+        if sys.platform.startswith("linux"):
+            name = "\0paritybench-claim-" + hashlib.sha256(str(path).encode()).hexdigest()
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)  # not inherited by children
+            try:
+                sock.bind(name)
+            except OSError as exc:
+                sock.close()
+                if exc.errno == errno.EADDRINUSE:
+                    return None
+                raise
+            return sock
         lock = path.with_name(path.name + LOCK_SUFFIX)
         while True:
             fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
@@ -154,8 +170,6 @@ class OutputClaim:
             # the holder may have removed the file between our open and our lock: lock the live one
             try:
                 if os.stat(lock).st_ino == os.fstat(fd).st_ino:
-                    os.ftruncate(fd, 0)
-                    os.write(fd, f"{os.getpid()}\n".encode())
                     return fd
             except FileNotFoundError:
                 pass
@@ -192,15 +206,15 @@ class OutputClaim:
     def explicit(cls, out: Path, option: str = "--out") -> OutputClaim:
         """Claim a path the user named: refuse if another paritybench is writing it."""
         created = cls._mkdirs(out.parent, option)
-        fd = cls._try(out)
-        if fd is None:
+        handle = cls._try(out)
+        if handle is None:
             cls._rmdirs(created)
             raise ParityError(f"{option} {out}: another paritybench is writing this artifact now: "
                               f"choose another {option}")
         if out.exists():
-            os.close(fd)
+            cls._drop(handle)
             raise ParityError(f"{out} already exists: results are never overwritten; choose another {option}")
-        return cls(out, fd, created)
+        return cls(out, handle, created)
 
     @classmethod
     def default(cls, cfg, folder: Path, suffixes: tuple[str, ...] = (".weights.npz",)) -> OutputClaim:
@@ -217,25 +231,31 @@ class OutputClaim:
             path = folder / (f"{stamp}-{tag}.json" if i == 1 else f"{stamp}-{tag}-{i}.json")
             if path.exists() or any(path.with_suffix(s).exists() for s in suffixes):
                 continue
-            fd = cls._try(path)
-            if fd is None:
+            handle = cls._try(path)
+            if handle is None:
                 continue
-            if path.exists():  # finished by another run between our check and our lock
-                os.close(fd)
+            if path.exists():  # finished by another run between our check and our claim
+                cls._drop(handle)
                 continue
-            return cls(path, fd, created)
+            return cls(path, handle, created)
         raise ParityError(f"no free artifact name in {folder} for {stamp}-{tag}: give --out")
 
+    @staticmethod
+    def _drop(handle) -> None:
+        if isinstance(handle, socket.socket):
+            handle.close()
+        else:
+            os.close(handle)
+
     def release(self, committed: bool) -> None:
-        """Drop the claim; remove the lock file, and the folders made for a run that wrote nothing."""
-        if self._fd is None:
+        """Drop the claim (and the lock file, where one is used); remove the folders made
+        for a run that wrote nothing."""
+        if self._handle is None:
             return
-        try:
-            os.unlink(self.lock_path)
-        except FileNotFoundError:
-            pass
-        os.close(self._fd)
-        self._fd = None
+        if not isinstance(self._handle, socket.socket):
+            self.lock_path.unlink(missing_ok=True)
+        self._drop(self._handle)
+        self._handle = None
         if not committed:
             self._rmdirs(self._created)
 
