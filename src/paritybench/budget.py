@@ -36,11 +36,12 @@ W64 = 8 * N_PARAMS  # one float64 weight set (the reference arm, the diagnostics
 # artifact of gigabytes per arm, and JAX's lax.scan counts its iterations in int32.
 MAX_STEPS = 10_000_000
 
-# Fixed costs measured on the CPU image (bench/bench_memory.py, peak RSS of the process
-# tree at --steps 2 --n 100): the main process with JAX, SciPy and the data loaded
-# (505 MB measured, rounded up), and one Keras worker with its backend imported.
+# Fixed costs measured on this CPU machine (bench/bench_memory.py, peak RSS of the process
+# tree at --steps 2 --n 100): the main process with JAX, SciPy and the data loaded (489-497 MiB
+# for jax-logits,reference-f64), and one Keras worker with its backend imported (keras-jax:
+# 1396 MiB for the tree with reference-f64, so about 950 MiB for the worker; keras-tensorflow less).
 MAIN_OVERHEAD = 600 * 2**20
-KERAS_WORKER_OVERHEAD = 900 * 2**20
+KERAS_WORKER_OVERHEAD = 1000 * 2**20
 # One step of one arm's curves as Python objects in the run dict (about 14 lists of floats
 # with full diagnostics, 24 B per float object plus an 8 B pointer), plus its JSON text
 # (indent=1: one value per line) and the encoded copy written at the end.
@@ -115,8 +116,9 @@ def estimate(cfg, command: str = "run", cases: int | None = None, keep_trajector
     e.parts["initial and final weights"] = n_cases * W32 * (1 + n_arms)
     per_step = CURVE_BYTES_PER_STEP_FULL if keep else CURVE_BYTES_PER_STEP_LIGHT
     e.parts["per-step curves and JSON"] = n_cases * n_arms * (steps + 1) * per_step
-    # a vmapped JAX arm holds its stacked inputs, the device copy and the finals of a batch
-    transient = 4 * batch * W32 if main_arms else 0
+    # a vmapped JAX arm holds, per copy in a batch: the checked copy, the stacked input, its device
+    # copy, the device and host finals, and the float64 perturbation (sensitivity) or init (6 sets)
+    transient = 6 * batch * W32 if main_arms else 0
     if keep:
         ref_traj = (steps + 1) * W64  # the reference's float64 trajectory, kept all run per case
         held = n_cases * ref_traj

@@ -123,7 +123,7 @@ def cmd_sweep(args, console) -> int:
         from . import budget, safeout
 
         budget.check_sweep(cfg)  # issue 9: memory and every output location before any training
-        safeout.plan_outputs(out, extra=(checkpoint_path(out),))
+        safeout.plan_outputs(out)  # the checkpoint beside it: checked just below, with the resume hint
         if checkpoint_path(out).exists():
             raise ParityError(f"{checkpoint_path(out)} exists: resume it with --resume {out}, or delete it")
         header = {"config": cfg.to_dict(), "command": "sweep"}
