@@ -29,7 +29,6 @@ CASES = {
     "run-120": ["run", *A, "--steps", "120"],
     "run-keras-jax-2": ["run", "--arms", "keras-jax,reference-f64", "--n", "100", "--steps", "2"],
     "run-keras-tensorflow-2": ["run", "--arms", "keras-tensorflow,reference-f64", "--n", "100", "--steps", "2"],
-    "run-keras-torch-2": ["run", "--arms", "keras-torch,reference-f64", "--n", "100", "--steps", "2"],
     "run-keras-jax-60": ["run", "--arms", "keras-jax,reference-f64", "--n", "100", "--steps", "60"],
     "run-keras-jax-30": ["run", "--arms", "keras-jax,jax-keras-clip,reference-f64", "--n", "100", "--steps", "30"],
     "sensitivity-64": ["sensitivity", "--arms", "jax-logits", "--n", "100", "--steps", "5", "--k", "64"],

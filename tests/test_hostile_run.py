@@ -95,12 +95,9 @@ def test_available_memory_is_read():
     (["sensitivity", "--arms", "jax-logits", "--steps", "2", "--k", "1000000"], "use a smaller --k"),
 ])
 def test_too_big_is_refused_before_anything(tmp_path, argv, fragment):
-    t = time.perf_counter()
     proc = cli(*argv, cwd=tmp_path, tmpdir=tmp_path)
     one_error(proc, 2, fragment)
     assert files_under(tmp_path) == []  # no results folder, no checkpoint
-    # refused before any framework import (JAX alone takes seconds to import); generous bound
-    assert time.perf_counter() - t < 30
 
 
 # ---------------------------------------------------------------- cause 2: non-finite numbers
@@ -132,9 +129,14 @@ def test_diverging_run_records_nan_not_a_crash(tmp_path):
 
 # ---------------------------------------------------------------- cause 3: outputs checked first
 
-def test_out_under_a_regular_file(tmp_path):
+@pytest.mark.parametrize("command", [
+    ["run", *SMALL],
+    ["sweep", "--arms", "jax-logits", "--steps", "2", "--n", "100", "--seeds", "0", "--windows", "0"],
+    ["sensitivity", "--arms", "jax-logits", "--steps", "2", "--n", "100", "--k", "2"],
+])
+def test_out_under_a_regular_file(tmp_path, command):
     (tmp_path / "afile").write_text("x")
-    proc = cli("run", *SMALL, "--out", str(tmp_path / "afile" / "r.json"), cwd=tmp_path, tmpdir=tmp_path)
+    proc = cli(*command, "--out", str(tmp_path / "afile" / "r.json"), cwd=tmp_path, tmpdir=tmp_path)
     one_error(proc, 2, "is a file, not a folder")
     assert files_under(tmp_path) == ["afile"] and (tmp_path / "afile").read_text() == "x"
 
