@@ -127,11 +127,13 @@ def estimate(cfg, command: str = "run", cases: int | None = None, keep_trajector
         if jax_arms:
             # params and grads of every step: on the device and copied to the host
             phases.append(4 * steps * W32 * batch)
-        if keras_arms:
-            # worker: its trajectory; parent: the same loaded back, plus float64 gradients from it
-            phases.append((steps + 1) * W32 * 2 + steps * W64)
         e.parts["reference trajectory (float64, per case)"] = held
         transient = max(transient, *phases)
+        if keras_arms:
+            # worker: its trajectory; parent: the same loaded back, plus float64 gradients from it.
+            # Added to (not maxed with) the main-process phases: the parent's RSS does not shrink
+            # after its JAX phase (measured: keras-jax,jax-keras-clip,reference-f64 at 30 steps).
+            transient += (steps + 1) * W32 * 2 + steps * W64
     e.parts["largest training phase"] = transient
     # The counted per-step slope matches the measured one (18.0 MiB/step for jax-logits +
     # reference-f64, bench/bench_memory.py), so the margin must come from here: allocator
