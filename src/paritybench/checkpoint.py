@@ -548,6 +548,10 @@ def start_sweep(args, console) -> Sweep:
     cfg = replace(_config_from(args, swap=False), diagnostics=args.diagnostics)
     out = Path(args.out) if args.out else default_out(cfg)
     _check_out(out)
+    from . import budget, safeout
+
+    budget.check_sweep(cfg)  # memory and every output location before any training
+    safeout.plan_outputs(out)
     if checkpoint_path(out).exists():
         raise ParityError(f"{checkpoint_path(out)} exists: resume it with --resume {out}, or delete it")
     data_rec = precheck_inputs(cfg)
@@ -580,6 +584,9 @@ def _reopen(args, console, out: Path, lock: SweepLock) -> Sweep:
         raise ParityError(f"{out} is already complete: nothing to resume")
     loaded = Checkpoint.load(ckpt_path)
     cfg = config_from_header(loaded.header)
+    from . import budget
+
+    budget.check_sweep(cfg)  # memory before any training
     conflicts = conflicting_options(args, cfg, out)
     if conflicts:
         raise ParityError(f"--resume {out}: {'; '.join(conflicts)}: a resumed sweep keeps its own settings; "

@@ -50,7 +50,10 @@ def _config_from(args, swap: bool = True) -> RunConfig:
     The numerics flags go into the environment first: a user's workload file may import a
     framework when it is loaded."""
     from . import flags, workloads
+    from .budget import check_finite_options
     from .inputs import check_experiment_args
+
+    check_finite_options(args)  # issue 9: --lr inf/nan (and any float option) refused before anything
 
     check_experiment_args(args)  # options that contradict each other (paritybench.inputs)
 
@@ -122,19 +125,44 @@ class RichProgress:
 
 
 def cmd_run(args, console) -> int:
-    from . import flags
-
     if getattr(args, "repeat", 1) != 1:
         # Each repeat is a fresh process running this same command (paritybench.repeat).
         from .repeat import run_repeated
 
         return run_repeated(args, console)
     cfg = _config_from(args)
-    out = Path(args.out) if args.out else default_out(cfg)
-    _check_out(out)
+    # issue 9 hook (safeout, budget): memory, then every output location, checked and the
+    # artifact path claimed before any framework import or training
+    from . import budget
+
+    budget.check_run(cfg)
+    claim = _claim_run_outputs(args, cfg)
+    try:
+        return _run_and_commit(args, console, cfg, claim.path)
+    finally:
+        claim.release(committed=claim.path.exists())
+
+
+def _claim_run_outputs(args, cfg):
+    """Check every file ``run`` will write, then claim the artifact path (issue 9)."""
+    from . import budget, safeout
+
+    weights = not getattr(args, "no_weights", False)
+    expected = budget.weights_file_bytes(cfg) if weights else 0
+    if args.out:
+        out = safeout.plan_outputs(args.out, extra=(Path(args.out).with_suffix(".weights.npz"),) if weights else (),
+                                   expected_bytes=expected)
+        return safeout.OutputClaim.explicit(out)
+    safeout.plan_folder(DEFAULT_RESULTS, expected_bytes=expected)
+    return safeout.OutputClaim.default(cfg, DEFAULT_RESULTS)
+
+
+def _run_and_commit(args, console, cfg, out: Path) -> int:
+    from . import flags
+
     applied = flags.apply(cfg.numerics)
     from . import report_table, runner
-    from .artifact import atomic_write_bytes, write_artifact
+    from .safeout import commit_pair
     from .weights import write_weights_npz
 
     prog = RichProgress(console)
@@ -147,12 +175,13 @@ def cmd_run(args, console) -> int:
     for warning in result.environment["warnings"]:
         console.print(f"numerics warning: {warning}")
     weights_path = out.with_suffix(".weights.npz")
+    writer = None
     if result.finals and not args.no_weights:
         groups = {weights_group(key): v for key, v in result.finals.items()}
-        atomic_write_bytes(weights_path, writer=lambda fh: write_weights_npz(fh, groups))
+        writer = lambda fh: write_weights_npz(fh, groups)  # noqa: E731
     artifact = runner.build_artifact(cfg, result, "run",
                                      weights_path.name if result.finals and not args.no_weights else None)
-    write_artifact(out, artifact)
+    commit_pair(out, artifact, writer, weights_path)  # issue 9: weights and JSON land together or not at all
     report_table.print_run_table(console, artifact)
     console.print(f"artifact: {out}")
     if result.finals and not args.no_weights:
@@ -275,14 +304,18 @@ def main(argv: list[str] | None = None) -> int:
     # Wide enough for the run table when output is a pipe or a CI log.
     console = Console(width=None if sys.stdout.isatty() else 120)
     args = build_parser().parse_args(argv)
+    from .procs import install_signal_handlers, interrupted_message
+
+    install_signal_handlers()  # issue 9: SIGTERM/SIGINT unwind (worker killed, temp folders removed)
     try:
         return args.func(args, console)
     except ParityError as exc:
         print(f"paritybench: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("paritybench: interrupted; no artifact was written", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        line, code = interrupted_message(exc)
+        print(line, file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":

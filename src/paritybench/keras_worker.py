@@ -244,6 +244,9 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    from paritybench.procs import die_with_parent
+
+    die_with_parent()  # issue 9: a SIGKILLed parent takes this worker (and its temp folder) with it
     try:
         sys.exit(main(sys.argv[1:]))
     except Exception as exc:  # the parent records this as the arm's error

@@ -70,25 +70,38 @@ def _child_args(args: argparse.Namespace, out: Path) -> dict:
 
 def run_repeated(args: argparse.Namespace, console) -> int:
     """Run ``args`` (a parsed ``run``) ``args.repeat`` times in fresh processes; write one artifact."""
-    from .artifact import atomic_write_bytes, read_artifact, write_artifact
-    from .cli import _check_out, _config_from, default_out
+    from . import budget
+    from .cli import _claim_run_outputs, _config_from
 
     if args.repeat < 1:
         raise ParityError(f"--repeat {args.repeat}: must be at least 1 (2 checks run-to-run determinism)")
     cfg = _config_from(args)  # every input error before the first repeat starts
-    out = Path(args.out) if args.out else default_out(cfg)
-    _check_out(out)
+    # issue 9 hook: the same memory and output checks as one run, and the path claimed, before repeat 1
+    budget.check_run(cfg)
+    claim = _claim_run_outputs(args, cfg)
+    try:
+        return _repeat(args, console, claim.path)
+    finally:
+        claim.release(committed=claim.path.exists())
+
+
+def _repeat(args: argparse.Namespace, console, out: Path) -> int:
+    from .artifact import read_artifact
+    from .procs import tmp_prefix, worker_env
+    from .safeout import commit_pair
+
     artifacts: list[dict] = []
     # The child must import this same paritybench, installed or not (as the Keras workers do).
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent) + os.pathsep
            + os.environ.get("PYTHONPATH", "")}
-    with tempfile.TemporaryDirectory(prefix="paritybench-repeat-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=tmp_prefix() + "repeat-") as tmp:
         for i in range(1, args.repeat + 1):
             rep_out = Path(tmp) / f"repeat-{i}.json"
             job = Path(tmp) / f"repeat-{i}.args.json"
             job.write_text(json.dumps(_child_args(args, rep_out)))
             console.print(f"repeat {i}/{args.repeat} (fresh process)")
-            proc = subprocess.run([sys.executable, "-m", "paritybench.repeat", str(job)], env=env)
+            proc = subprocess.run([sys.executable, "-m", "paritybench.repeat", str(job)],
+                                  env={**env, **worker_env(Path(tmp))})
             if proc.returncode != 0:
                 raise ParityError(f"repeat {i} of {args.repeat} exited with status {proc.returncode} "
                                   "(its error is above); no artifact was written", exit_code=proc.returncode)
@@ -97,13 +110,15 @@ def run_repeated(args: argparse.Namespace, console) -> int:
         merged["repeat"] = repeat_section(artifacts)
         merged["repeat"]["seconds"] = [a.get("timing", {}).get("total_seconds") for a in artifacts]
         weights = artifacts[0].get("weights_file")
+        weights_path = out.with_suffix(".weights.npz")
+        writer = None
         if weights:
-            src = Path(tmp) / weights
-            weights_path = out.with_suffix(".weights.npz")
-            with open(src, "rb") as fh:
-                atomic_write_bytes(weights_path, writer=lambda dst: shutil.copyfileobj(fh, dst))
+            def writer(dst, src=Path(tmp) / weights):
+                with open(src, "rb") as fh:
+                    shutil.copyfileobj(fh, dst)
+
             merged["weights_file"] = weights_path.name
-        write_artifact(out, merged)
+        commit_pair(out, merged, writer, weights_path)  # issue 9: both files or neither
     console.print(f"artifact: {out}")
     rep = merged["repeat"]
     not_identical = [arm for arm, a in rep["arms"].items() if a["identical"] is False]
@@ -122,13 +137,20 @@ def main(argv: list[str]) -> int:
     from rich.console import Console
 
     from .cli import cmd_run
+    from .procs import die_with_parent, interrupted_message, orphan_cleanup
 
     args = argparse.Namespace(**json.loads(Path(argv[0]).read_text()))
     try:
+        die_with_parent(unwind=True)  # issue 9: a killed parent takes this repeat (and its workers) with it
         return cmd_run(args, Console(width=None if sys.stdout.isatty() else 120))
     except ParityError as exc:
         print(f"paritybench: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except KeyboardInterrupt as exc:
+        line, code = interrupted_message(exc)
+        print(line, file=sys.stderr)
+        orphan_cleanup()
+        return code
 
 
 if __name__ == "__main__":

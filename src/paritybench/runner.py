@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import SCHEMA_VERSION, __version__, arms, data, diagnostics, environment, flags, weights
+from . import SCHEMA_VERSION, __version__, arms, data, diagnostics, environment, flags, procs, weights
 from .arms import ArmResult, TrainSpec
 from .artifact import num
 from .config import RunConfig
@@ -264,7 +264,8 @@ def run(cfg: RunConfig, progress: Progress | None = None, *, cases: list[Case] |
         if s.process != "main":
             by_process.setdefault(s.process, []).append(s)
     swap_extra: list[dict] = []
-    with tempfile.TemporaryDirectory(prefix="paritybench-") as tmp:
+    procs.clean_stale_tmp()  # issue 9: folders a killed run could not remove
+    with tempfile.TemporaryDirectory(prefix=procs.tmp_prefix()) as tmp:
         for process in sorted(by_process, key=lambda p: KERAS_ORDER.index(p) if p in KERAS_ORDER else 99):
             t_proc = time.perf_counter()
             _run_keras(process, by_process[process], todo, sess, Path(tmp), swap_extra, env)
@@ -364,13 +365,15 @@ def _run_keras(process: str, specs: list[Arm], todo: dict[str, list[Case]], sess
     # The worker must import this same paritybench, installed or not.
     src = str(Path(__file__).resolve().parent.parent)
     child_env["PYTHONPATH"] = src + os.pathsep + child_env.get("PYTHONPATH", "")
+    child_env.update(procs.worker_env(tmp))  # issue 9: the worker dies with us and removes tmp
     by_name = {s.name: s for s in specs}
     by_id = {c.id: c for c in sess.cases}
     done: set[tuple[str, str]] = set()
     stderr_path = job_dir / "stderr.txt"
     with open(stderr_path, "w") as err:
         proc = subprocess.Popen([sys.executable, "-m", "paritybench.keras_worker", str(job_dir / "job.json")],
-                                stdout=subprocess.PIPE, stderr=err, text=True, env=child_env)
+                                stdout=subprocess.PIPE, stderr=err, text=True, env=child_env,
+                                **procs.worker_popen_kwargs())
         assert proc.stdout is not None
         try:
             for line in proc.stdout:
@@ -390,7 +393,7 @@ def _run_keras(process: str, specs: list[Arm], todo: dict[str, list[Case]], sess
                 sess.progress.advance(f"{rec['arm']} {rec['id']}")
         finally:
             if proc.poll() is None and sys.exc_info()[0] is not None:
-                proc.kill()
+                procs.stop_worker(proc)  # issue 9: the worker's whole process group
             rc = proc.wait()
     result_file = job_dir / "result.json"
     if rc != 0 or not result_file.exists():

@@ -139,8 +139,7 @@ def perturb(weights: dict, rel: float, seed: int, copy: int) -> dict:
 
 
 def cmd_sensitivity(args, console) -> int:
-    from . import flags
-    from .cli import RichProgress, _check_out, _config_from, default_out
+    from .cli import DEFAULT_RESULTS, _config_from
 
     if args.k < 2:
         raise ParityError(f"--k {args.k}: a spread needs at least 2 copies")
@@ -149,8 +148,22 @@ def cmd_sensitivity(args, console) -> int:
     cfg = replace(_config_from(args, swap=False), diagnostics="light")
     if len(cfg.seeds) != 1 or len(cfg.windows) != 1:
         raise ParityError("sensitivity perturbs one initial weight set: give one --seeds and one --windows value")
-    out = Path(args.out) if args.out else default_out(cfg)
-    _check_out(out)
+    from . import budget, safeout
+
+    budget.check_sensitivity(cfg, args.k)  # issue 9: memory and the output, checked and claimed first
+    if args.out:
+        claim = safeout.OutputClaim.explicit(safeout.plan_outputs(args.out))
+    else:
+        safeout.plan_folder(DEFAULT_RESULTS)
+        claim = safeout.OutputClaim.default(cfg, DEFAULT_RESULTS)
+    with claim:
+        return _sensitivity(args, console, cfg, claim.path)
+
+
+def _sensitivity(args, console, cfg, out: Path) -> int:
+    from . import flags
+    from .cli import RichProgress
+
     flags.apply(cfg.numerics)
     from . import runner, stats, workloads
     from .artifact import write_artifact
