@@ -50,9 +50,9 @@ compare: setup
 clean:
 	rm -rf .venv .tools .pytest_cache .benchmarks
 
-## Pinned images (docker/Dockerfile; python -m paritybench.images drives Docker).
+## Pinned images (docker/Dockerfile; python tools/images.py drives Docker).
 ## BASE_IMAGE=<local image> builds from another base (the tests use a debootstrap stand-in).
-IMAGES   := $(RUN) python -m paritybench.images
+IMAGES   := $(RUN) python tools/images.py
 BASE_ARG  = $(if $(BASE_IMAGE),--base-image $(BASE_IMAGE))
 
 docker-requirements: setup   ## re-export docker/requirements-*.txt from uv.lock

@@ -1,4 +1,4 @@
-"""Measured peak memory of small paritybench commands against ``paritybench.budget``'s estimate.
+"""Measured peak memory of small paritybench commands against ``paritybench.pipeline.budget``'s estimate.
 
     .venv/bin/python bench/bench_memory.py            # every case below
     .venv/bin/python bench/bench_memory.py run-60     # one case by name
@@ -62,11 +62,12 @@ def _tree_rss(root: int) -> int:
 
 
 def estimate_for(argv: list[str]) -> int:
-    from paritybench import budget
-    from paritybench.cli import _config_from, build_parser
+    from paritybench.cli import build_parser
+    from paritybench.commands.common import config_from
+    from paritybench.pipeline import budget
 
     args = build_parser().parse_args(argv)
-    cfg = _config_from(args, swap=argv[0] == "run")
+    cfg = config_from(args, swap=argv[0] == "run")
     if argv[0] == "sensitivity":
         return budget.estimate(replace(cfg, diagnostics="light"), "sensitivity", cases=args.k,
                                keep_trajectory=False, batched=args.k).total

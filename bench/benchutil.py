@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from paritybench import flags
+from paritybench.experiment import flags
 
 OPTS = flags.NumericsOptions()  # the defaults of `paritybench run`: the timed programs are the arms'
 _READ_BACKS: dict[str, dict] = {}
@@ -53,7 +53,7 @@ def slug(text: str) -> str:
 
 def cpu_label() -> str:
     """The CPU as the report names it next to absolute times."""
-    from paritybench.environment import cpu_info
+    from paritybench.experiment.environment import cpu_info
 
     info = cpu_info()
     return f"cpu: {info['model']} ({info['logical_cpus']} logical)"
@@ -61,7 +61,7 @@ def cpu_label() -> str:
 
 def machine_slug() -> str:
     """``[<accelerator>-]<cpu model>-<n>cpu``: the stem of a timing file's name."""
-    from paritybench.environment import cpu_info
+    from paritybench.experiment.environment import cpu_info
 
     info = cpu_info()
     name = slug(info["model"]) + f"-{info['logical_cpus']}cpu"

@@ -20,7 +20,7 @@ from typing import Any
 import benchutil
 import pytest
 
-from paritybench import flags
+from paritybench.experiment import flags
 
 flags.apply(benchutil.OPTS)  # before any framework import: the suites import them after this
 
@@ -40,7 +40,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
     """Add the environment fingerprint and each framework's numerics read-back."""
-    from paritybench.environment import fingerprint
+    from paritybench.experiment.environment import fingerprint
 
     machine_info["paritybench"] = {
         "timing_format": 1,
@@ -59,8 +59,10 @@ def problem() -> dict[str, Any]:
     init at seed 0), its step's FLOPs and the first layer's kernel for the matmul benchmarks."""
     import numpy as np
 
-    from paritybench import data, flops, workloads
-    from paritybench.weights import copy_weights
+    from paritybench import workloads
+    from paritybench.experiment import data
+    from paritybench.experiment.weights import copy_weights
+    from paritybench.timing import flops
 
     w = benchutil.workload()
     x, y = data.window(data.load_mnist(), 0, w.data.n, normalize=w.data.normalize, labels=w.data.labels)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import benchutil
 import pytest
 
-from paritybench.flops import matmul_flops
+from paritybench.timing.flops import matmul_flops
 from paritybench.workloads import resolve_ref
 
 jax = pytest.importorskip("jax", reason="jax not installed: make setup")

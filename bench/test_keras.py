@@ -28,7 +28,7 @@ import benchutil
 import numpy as np
 import pytest
 
-from paritybench.flops import matmul_flops
+from paritybench.timing.flops import matmul_flops
 
 BACKEND = os.environ.get("KERAS_BACKEND", "tensorflow")
 _MODULE = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(BACKEND)
@@ -97,7 +97,7 @@ def _device_label() -> str:
 def km(request, problem):
     """The workload's Keras model for this backend's arm, built and compiled as ``keras_worker`` does
     (the same ``KerasArm``), its first ``fit`` timed once."""
-    from paritybench.keras_worker import KerasArm
+    from paritybench.arms.keras_worker import KerasArm
 
     readback = benchutil.read_back(_MODULE)
     if keras.backend.backend() != BACKEND:

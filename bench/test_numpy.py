@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from paritybench.arms.f64 import Arbiter
-from paritybench.flops import matmul_flops
+from paritybench.timing.flops import matmul_flops
 
 MATMULS = {
     # label: (function, dtype, which products); "pair" = both big products of a step, as in the JAX suite.

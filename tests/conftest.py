@@ -26,7 +26,7 @@ def seed_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("seed") / "seed.json"
     proc = run_cli("run", "--out", str(out))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    from paritybench.weights import load_weights_npz
+    from paritybench.experiment.weights import load_weights_npz
 
     artifact = json.loads(out.read_text())
     weights = load_weights_npz(out.with_suffix(".weights.npz"))

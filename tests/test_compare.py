@@ -111,7 +111,7 @@ def test_doctored_artifact_gives_the_right_exit_and_names_the_field(seed_run, tm
 
 
 def _weights_with(seed_run: dict, arm: str, delta: float) -> tuple[dict, str]:
-    from paritybench.weights import weights_sha256
+    from paritybench.experiment.weights import weights_sha256
 
     with np.load(seed_run["path"].with_suffix(".weights.npz")) as z:
         arrays = {k: z[k] for k in z.files}

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from paritybench import data
 from paritybench.errors import ParityError
+from paritybench.experiment import data
 
 
 def _write_npz(path, **arrays):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from paritybench.devices import gpu_summary
+from paritybench.frameworks.devices import gpu_summary
 
 
 def test_cpu_only_devices_say_no_gpu_and_what_to_do():

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from paritybench import images
 from paritybench.errors import ParityError
+from tools import images
 
 from .conftest import by_arm
 

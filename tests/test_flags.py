@@ -6,8 +6,8 @@ import json
 import subprocess
 import sys
 
-from paritybench import flags
-from paritybench.flags import NumericsOptions
+from paritybench.experiment import flags
+from paritybench.experiment.flags import NumericsOptions
 
 from .conftest import ROOT, run_cli
 

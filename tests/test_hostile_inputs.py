@@ -332,8 +332,8 @@ def test_data_fetch_with_an_unwritable_home_creates_nothing(tmp_path):
 
 
 def test_a_failed_download_removes_the_folders_it_made(tmp_path):
-    from paritybench import data
     from paritybench.errors import ParityError
+    from paritybench.experiment import data
 
     with pytest.raises(ParityError, match="could not download"):
         data.fetch(tmp_path / "a" / "b", url=(tmp_path / "absent.npz").as_uri())

@@ -20,10 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from paritybench import budget, procs, safeout
-from paritybench.config import RunConfig
+from paritybench.artifact import safeout
 from paritybench.errors import ParityError
-from paritybench.weights import n_params
+from paritybench.experiment.config import RunConfig
+from paritybench.experiment.weights import n_params
+from paritybench.pipeline import budget, procs
 from paritybench.workloads.seed_bce.workload import PARAMS
 
 SEED_PARAMS = n_params(PARAMS)  # the seed workload's 786,001 parameters
@@ -305,7 +306,7 @@ def test_explicit_out_being_written_is_refused(tmp_path):
 
 def test_claim_of_a_killed_run_does_not_block(tmp_path):
     out = tmp_path / "r.json"
-    code = ("import sys, time; from pathlib import Path; from paritybench.safeout import OutputClaim; "
+    code = ("import sys, time; from pathlib import Path; from paritybench.artifact.safeout import OutputClaim; "
             f"c = OutputClaim.explicit(Path({str(out)!r})); print('held', flush=True); time.sleep(600)")
     holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
                               env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
@@ -369,7 +370,7 @@ def _wait_worker(proc: subprocess.Popen, timeout: float = 120) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for c in _children(proc.pid):
-            if "paritybench.keras_worker" in _cmdline(c):
+            if "paritybench.arms.keras_worker" in _cmdline(c):
                 return c
         if proc.poll() is not None:
             raise AssertionError(f"run ended before its Keras worker started: {proc.stderr.read()[-2000:]}")

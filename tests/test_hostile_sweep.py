@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from paritybench.checkpoint import Checkpoint, Loaded, Sweep, SweepLock, checkpoint_path, lock_path
-from paritybench.data import bundled_path
+from paritybench.experiment.data import bundled_path
+from paritybench.studies.checkpoint import Checkpoint, Loaded, Sweep, SweepLock, checkpoint_path, lock_path
 
 from .conftest import ROOT, run_cli
 
@@ -297,7 +297,7 @@ def test_killed_worker_is_reported_exits_1_and_is_retried_on_resume(tmp_path):
     deadline = time.time() + 300
     workers: list[int] = []
     while time.time() < deadline and proc.poll() is None and not workers:
-        workers = _children_running(proc.pid, "paritybench.keras_worker")
+        workers = _children_running(proc.pid, "paritybench.arms.keras_worker")
         time.sleep(0.05)
     assert workers, "no keras worker was seen"
     os.kill(workers[0], signal.SIGKILL)

@@ -7,7 +7,7 @@ from pathlib import Path
 import matplotlib.image
 import pytest
 
-from paritybench import report
+from paritybench.analysis import report
 
 from .conftest import run_cli
 

@@ -70,7 +70,7 @@ def test_keras_clip_emulation_matches_keras_jax_after_one_step(tmp_path):
     out = tmp_path / "one.json"
     proc = run_cli("run", "--steps", "1", "--arms", "jax-keras-clip,keras-jax", "--out", str(out))
     assert proc.returncode == 0, proc.stderr[-2000:]
-    from paritybench.weights import load_weights_npz
+    from paritybench.experiment.weights import load_weights_npz
 
     w = load_weights_npz(out.with_suffix(".weights.npz"))
     assert maxdiff(w["jax-keras-clip/s0/w0"], w["keras-jax/s0/w0"]) <= 1e-6

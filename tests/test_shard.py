@@ -6,9 +6,9 @@ from collections import Counter
 
 import pytest
 
-from paritybench import shard
 from paritybench.errors import ParityError
-from paritybench.runner import Case
+from paritybench.pipeline.runner import Case
+from paritybench.studies import shard
 
 from .conftest import ROOT, run_cli
 
@@ -158,7 +158,7 @@ def test_nodes_splits_a_sweep_by_machine(sharded, tmp_path):
 
 
 def test_node_differences_name_hardware_and_packages():
-    from paritybench.nodes import differences
+    from paritybench.studies.nodes import differences
 
     a = {"hostname": "a", "cpu": "Xeon", "devices": ["cpu:0"], "python": "3.13.0", "packages": {"jax": "0.8"}}
     b = {**a, "hostname": "b"}

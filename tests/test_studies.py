@@ -10,8 +10,8 @@ import time
 import numpy as np
 import pytest
 
-from paritybench import weights as model
-from paritybench.studies import Checkpoint, checkpoint_path, perturb
+from paritybench.experiment import weights as model
+from paritybench.studies.sweep import Checkpoint, checkpoint_path, perturb
 from paritybench.workloads.seed_bce import jax_model
 
 from .conftest import ROOT, by_arm, run_cli

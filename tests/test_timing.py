@@ -8,7 +8,7 @@ import pytest
 
 from paritybench import cli, timing
 from paritybench.errors import ParityError
-from paritybench.flops import matmul_pair_flops, sgd_step_flops
+from paritybench.timing.flops import matmul_pair_flops, sgd_step_flops
 from paritybench.workloads.seed_bce.workload import PARAMS as PARAM_SHAPES
 
 CPU = "cpu: Test CPU (2 logical)"

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from paritybench import data, heads, weights
+from paritybench.experiment import data, heads, weights
 from paritybench.workloads.seed_bce import f64, jax_model
 from paritybench.workloads.seed_bce.workload import PARAMS
 

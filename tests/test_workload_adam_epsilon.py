@@ -12,9 +12,10 @@ import numpy as np
 import optax
 import pytest
 
-from paritybench import data, workloads
+from paritybench import workloads
 from paritybench.arms import f64, jax_trainer
 from paritybench.arms.base import TrainSpec
+from paritybench.experiment import data
 from paritybench.workloads.adam_epsilon import jax_model as jm
 from paritybench.workloads.adam_epsilon.workload import BETA_2, EPSILON, optax_equivalent_eps
 from paritybench.workloads.base import resolve_ref

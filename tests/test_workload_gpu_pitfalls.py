@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from paritybench import data
+from paritybench.experiment import data
 from paritybench.workloads import registry
 from paritybench.workloads.gpu_nondeterminism import jax_model as bag
 from paritybench.workloads.tf32_matmul import jax_model as mm

@@ -12,10 +12,11 @@ import numpy as np
 import optax
 import pytest
 
-from paritybench import data, workloads
+from paritybench import workloads
 from paritybench.arms import f64, jax_trainer
 from paritybench.arms.base import TrainSpec
-from paritybench.weights import load_weights_npz
+from paritybench.experiment import data
+from paritybench.experiment.weights import load_weights_npz
 from paritybench.workloads.base import resolve_ref
 from paritybench.workloads.l2_weight_decay import jax_model as jm
 from paritybench.workloads.l2_weight_decay.workload import LAM

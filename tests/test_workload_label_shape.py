@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from paritybench import data
+from paritybench.experiment import data
 from paritybench.workloads import registry
 from paritybench.workloads.label_shape import jax_model as m
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from jax import lax
 
-from paritybench import data
+from paritybench.experiment import data
 from paritybench.workloads import registry
 from paritybench.workloads.same_padding import jax_model as m
 

@@ -99,7 +99,9 @@ def test_keras_worker_imports_no_jax_unless_jax_is_its_backend():
     code = textwrap.dedent("""
         import os, sys
         os.environ["KERAS_BACKEND"] = "tensorflow"
-        from paritybench import keras_worker, heads, weights, workloads, data, flags
+        from paritybench.arms import keras_worker
+        from paritybench.experiment import heads, weights, data, flags
+        from paritybench import workloads
         from paritybench.arms import base
         for spec in ("seed-bce", "softmax-ce"):
             workloads.load(spec)

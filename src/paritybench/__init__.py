@@ -2,7 +2,7 @@
 in two frameworks (or on two machines), with the evidence in a JSON artifact.
 
 Importing this package imports no ML framework: numerics flags must be set in the
-environment before JAX, TensorFlow or torch load (see ``paritybench.flags``).
+environment before JAX, TensorFlow or torch load (see ``paritybench.experiment.flags``).
 """
 
 __version__ = "0.1.0"

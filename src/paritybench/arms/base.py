@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..weights import Weights
+from paritybench.experiment.weights import Weights
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class ArmResult:
     ``curves`` lists are indexed by step: ``loss``, ``accuracy``, ``correct`` and
     ``nonfinite`` have steps+1 entries (index k = the weights after k updates);
     ``grad_norm`` has ``steps`` entries (the gradient applied by update k+1).
-    Diagnostic curves (``paritybench.heads.PER_STEP``) have steps+1 entries.
+    Diagnostic curves (``paritybench.experiment.heads.PER_STEP``) have steps+1 entries.
     ``trajectory`` (w_0..w_steps) and ``grads`` (g_0..g_{steps-1}) are set when
     the spec asked to keep them; ``grads`` is None where the framework does not
     expose its gradient (then it is derived from the trajectory, for plain SGD).

@@ -15,10 +15,10 @@ import time
 
 import numpy as np
 
-from .. import heads
-from ..weights import Weights, check_weights
-from ..workloads.base import Arm, Workload, resolve_ref
-from .base import ArmResult, TrainSpec, weights_nonfinite
+from paritybench.arms.base import ArmResult, TrainSpec, weights_nonfinite
+from paritybench.experiment import heads
+from paritybench.experiment.weights import Weights, check_weights
+from paritybench.workloads.base import Arm, Workload, resolve_ref
 
 
 class Arbiter:

@@ -14,10 +14,10 @@ import time
 
 import numpy as np
 
-from .. import heads
-from ..weights import Weights, copy_weights
-from ..workloads.base import Arm, Workload, resolve_ref
-from .base import ArmResult, TrainSpec, nonfinite_steps
+from paritybench.arms.base import ArmResult, TrainSpec, nonfinite_steps
+from paritybench.experiment import heads
+from paritybench.experiment.weights import Weights, copy_weights
+from paritybench.workloads.base import Arm, Workload, resolve_ref
 
 
 def _compiled_trainer(workload: Workload, arm: Arm, steps: int, keep_trajectory: bool, lr: float):

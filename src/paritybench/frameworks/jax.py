@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from ..flags import NumericsOptions, seed_keras, xla_flag
+from paritybench.experiment.flags import NumericsOptions, seed_keras, xla_flag
 
 
 def read_back(opts: NumericsOptions) -> dict:

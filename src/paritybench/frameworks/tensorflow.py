@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from ..flags import NumericsOptions, seed_keras
+from paritybench.experiment.flags import NumericsOptions, seed_keras
 
 
 def read_back(opts: NumericsOptions) -> dict:

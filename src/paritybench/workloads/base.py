@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ParityError
+from paritybench.errors import ParityError
 
 # A callable, or "package.module:attribute" naming one (imported when first called).
 Ref = Callable[..., Any] | str

@@ -23,8 +23,8 @@ from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 
-from ..errors import ParityError
-from .base import Workload, check
+from paritybench.errors import ParityError
+from paritybench.workloads.base import Workload, check
 
 DEFAULT = "seed-bce"
 ENTRY_POINT_GROUP = "paritybench.workloads"

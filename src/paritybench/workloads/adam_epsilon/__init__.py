@@ -1,5 +1,5 @@
 """The adam-epsilon workload (see ``workload.py``)."""
 
-from .workload import WORKLOAD
+from paritybench.workloads.adam_epsilon.workload import WORKLOAD
 
 __all__ = ["WORKLOAD"]

@@ -20,8 +20,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from ..softmax_ce.jax_model import keras_clip, keras_torch_clip, logits
-from .workload import BETA_1, BETA_2, EPSILON, PARAMS
+from paritybench.workloads.adam_epsilon.workload import BETA_1, BETA_2, EPSILON, PARAMS
+from paritybench.workloads.softmax_ce.jax_model import keras_clip, keras_torch_clip, logits
 
 __all__ = ["apply", "init", "keras_adam", "keras_clip", "keras_torch_clip", "logits", "optax_adam_eps_scaled",
            "optax_adam_literal"]

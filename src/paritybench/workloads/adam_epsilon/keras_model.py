@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .workload import BETA_1, BETA_2, CLASSES, EPSILON, HIDDEN, INPUT_DIM
+from paritybench.workloads.adam_epsilon.workload import BETA_1, BETA_2, CLASSES, EPSILON, HIDDEN, INPUT_DIM
 
 
 def build(keras, kernel_regularizer=None):

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 
-from ..base import Arm, Data, Model, Training, Workload
+from paritybench.workloads.base import Arm, Data, Model, Training, Workload
 
 INPUT_DIM = 784
 HIDDEN = 32

@@ -1,5 +1,5 @@
 """The gpu-nondeterminism workload (see ``workload.py``)."""
 
-from .workload import WORKLOAD
+from paritybench.workloads.gpu_nondeterminism.workload import WORKLOAD
 
 __all__ = ["WORKLOAD"]

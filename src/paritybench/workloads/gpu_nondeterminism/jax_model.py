@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .workload import BINS, DIM, PIXELS, VOCAB
+from paritybench.workloads.gpu_nondeterminism.workload import BINS, DIM, PIXELS, VOCAB
 
 
 def init(seed: int, threefry_partitionable: bool = False) -> dict[str, np.ndarray]:

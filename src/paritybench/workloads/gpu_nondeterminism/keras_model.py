@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .workload import BINS, DIM, PIXELS, VOCAB
+from paritybench.workloads.gpu_nondeterminism.workload import BINS, DIM, PIXELS, VOCAB
 
 
 def build(keras):

@@ -27,7 +27,7 @@ workload: it is unmeasured on a GPU.
 
 from __future__ import annotations
 
-from ..base import Arm, Data, Model, Training, Workload
+from paritybench.workloads.base import Arm, Data, Model, Training, Workload
 
 PIXELS = 784
 BINS = 4

@@ -1,5 +1,5 @@
 """The l2-weight-decay workload (see ``workload.py``)."""
 
-from .workload import WORKLOAD
+from paritybench.workloads.l2_weight_decay.workload import WORKLOAD
 
 __all__ = ["WORKLOAD"]

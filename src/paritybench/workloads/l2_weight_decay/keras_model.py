@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..adam_epsilon import keras_model as base
-from .workload import ADAM_LR_SCALE, LAM
+from paritybench.workloads.adam_epsilon import keras_model as base
+from paritybench.workloads.l2_weight_decay.workload import ADAM_LR_SCALE, LAM
 
 loss = base.loss
 

@@ -16,8 +16,8 @@ Loss curves: Keras's ``fit`` loss includes the penalty; the JAX arms' loss is th
 
 from __future__ import annotations
 
-from ..adam_epsilon.workload import PARAMS
-from ..base import Arm, Data, Model, Training, Workload
+from paritybench.workloads.adam_epsilon.workload import PARAMS
+from paritybench.workloads.base import Arm, Data, Model, Training, Workload
 
 LAM = 0.01  # keras.regularizers.L2's default
 ADAM_LR_SCALE = 0.1  # Adam arms: the preset lr (SGD's default 0.01) times this = Adam's default 1e-3

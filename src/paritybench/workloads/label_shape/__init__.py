@@ -1,5 +1,5 @@
 """The label-shape workload (see ``workload.py``)."""
 
-from .workload import WORKLOAD
+from paritybench.workloads.label_shape.workload import WORKLOAD
 
 __all__ = ["WORKLOAD"]

@@ -13,8 +13,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from ..seed_bce import jax_model as seed_bce
-from .workload import HIDDEN, INPUT_DIM
+from paritybench.workloads.label_shape.workload import HIDDEN, INPUT_DIM
+from paritybench.workloads.seed_bce import jax_model as seed_bce
 
 
 def init(seed: int, threefry_partitionable: bool = False) -> dict[str, np.ndarray]:

@@ -17,7 +17,7 @@ seed's BCE problems would be mixed in.
 
 from __future__ import annotations
 
-from ..base import Arm, Data, Model, Training, Workload
+from paritybench.workloads.base import Arm, Data, Model, Training, Workload
 
 INPUT_DIM = 784
 HIDDEN = 128  # the seed's 1000 made small: the pitfall is in the loss, and every arm runs in seconds

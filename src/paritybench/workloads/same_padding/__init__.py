@@ -1,5 +1,5 @@
 """The same-padding workload (see ``workload.py``)."""
 
-from .workload import WORKLOAD
+from paritybench.workloads.same_padding.workload import WORKLOAD
 
 __all__ = ["WORKLOAD"]

@@ -6,7 +6,7 @@ import jax
 import numpy as np
 from jax import lax
 
-from .workload import FILTERS, KERNEL, OUT_SIDE, SIDE, STRIDE
+from paritybench.workloads.same_padding.workload import FILTERS, KERNEL, OUT_SIDE, SIDE, STRIDE
 
 # SAME on 28 with a 3x3 kernel at stride 2 is (0, 1) per axis; nn.Conv2d(padding=1) is (1, 1).
 TORCH_PADDING = ((1, 1), (1, 1))

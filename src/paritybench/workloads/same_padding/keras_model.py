@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .workload import FILTERS, KERNEL, SIDE, STRIDE
+from paritybench.workloads.same_padding.workload import FILTERS, KERNEL, SIDE, STRIDE
 
 
 def build(keras, padding: str = "same"):

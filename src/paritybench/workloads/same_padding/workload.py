@@ -29,7 +29,7 @@ exactly when TF's padding is asymmetric.
 
 from __future__ import annotations
 
-from ..base import Arm, Data, Model, Training, Workload
+from paritybench.workloads.base import Arm, Data, Model, Training, Workload
 
 SIDE = 28
 FILTERS = 8

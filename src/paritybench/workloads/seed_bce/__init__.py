@@ -1,5 +1,5 @@
 """The seed workload (see ``workload.py``); framework code in ``jax_model``, ``keras_model``, ``f64``."""
 
-from .workload import WORKLOAD
+from paritybench.workloads.seed_bce.workload import WORKLOAD
 
 __all__ = ["WORKLOAD"]

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from .workload import HIDDEN, INPUT_DIM
+from paritybench.workloads.seed_bce.workload import HIDDEN, INPUT_DIM
 
 # Keras's backend.epsilon(): the clip both the JAX and torch backends apply to p.
 KERAS_EPSILON = 1e-7

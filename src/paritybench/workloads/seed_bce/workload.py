@@ -10,7 +10,7 @@ AVX-512, jax 0.12.0.1, tensorflow 2.21.0, keras 3.15.1.
 
 from __future__ import annotations
 
-from ..base import Arm, Data, Model, Training, Workload
+from paritybench.workloads.base import Arm, Data, Model, Training, Workload
 
 INPUT_DIM = 784
 HIDDEN = 1000

@@ -1,5 +1,5 @@
 """The softmax-ce workload (see ``workload.py``)."""
 
-from .workload import WORKLOAD
+from paritybench.workloads.softmax_ce.workload import WORKLOAD
 
 __all__ = ["WORKLOAD"]

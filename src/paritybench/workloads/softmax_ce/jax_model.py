@@ -13,8 +13,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from ..seed_bce.jax_model import KERAS_EPSILON, torch_clip
-from .workload import CLASSES, HIDDEN, INPUT_DIM
+from paritybench.workloads.seed_bce.jax_model import KERAS_EPSILON, torch_clip
+from paritybench.workloads.softmax_ce.workload import CLASSES, HIDDEN, INPUT_DIM
 
 
 def init(seed: int, threefry_partitionable: bool = False) -> dict[str, np.ndarray]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .workload import CLASSES, HIDDEN, INPUT_DIM
+from paritybench.workloads.softmax_ce.workload import CLASSES, HIDDEN, INPUT_DIM
 
 
 def build(keras):

@@ -11,7 +11,7 @@ the probability, and a literal ``-sum(y log softmax)`` is NaN from step 0.
 
 from __future__ import annotations
 
-from ..base import Arm, Data, Model, Training, Workload
+from paritybench.workloads.base import Arm, Data, Model, Training, Workload
 
 INPUT_DIM = 784
 HIDDEN = 1000

@@ -1,5 +1,5 @@
 """The tf32-matmul workload (see ``workload.py``)."""
 
-from .workload import WORKLOAD
+from paritybench.workloads.tf32_matmul.workload import WORKLOAD
 
 __all__ = ["WORKLOAD"]

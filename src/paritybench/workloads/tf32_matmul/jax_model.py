@@ -6,7 +6,7 @@ import jax
 import numpy as np
 from jax import lax
 
-from .workload import PARAMS
+from paritybench.workloads.tf32_matmul.workload import PARAMS
 
 
 def init(seed: int, threefry_partitionable: bool = False) -> dict[str, np.ndarray]:

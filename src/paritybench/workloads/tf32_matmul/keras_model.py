@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .workload import HIDDEN, INPUT_DIM
+from paritybench.workloads.tf32_matmul.workload import HIDDEN, INPUT_DIM
 
 
 def build(keras):

@@ -22,7 +22,7 @@ measurement. No GPU was lent to the session that built this workload: it is unme
 
 from __future__ import annotations
 
-from ..base import Arm, Data, Model, Training, Workload
+from paritybench.workloads.base import Arm, Data, Model, Training, Workload
 
 INPUT_DIM = 784
 HIDDEN = 512

@@ -1,0 +1,1 @@
+"""Reading artifacts: compare (verdicts and tolerances), summaries, the report."""

@@ -1,0 +1,383 @@
+"""``paritybench report``: report.md and PNG plots that answer "why do the runs differ?".
+
+Every sentence of the opening answer is generated from the artifacts' numbers
+(which arm, which fraction, which step), never canned: when the data show no
+gap, the text says so.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from paritybench.artifact import unnum, upgrade
+from paritybench.errors import ParityError
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("report", help="write report.md and PNG plots from artifacts")
+    p.add_argument("artifacts", nargs="+", help="run, sweep and/or sensitivity artifacts (raw and --normalize)")
+    p.add_argument("--out", default=None, help="output folder (default: <first artifact>-report beside it)")
+    p.add_argument("--workload", default=None,
+                   help="refuse (exit 2) any artifact of another workload (default: take each as it is)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="let the report replace report.md and plots already in the folder")
+    p.set_defaults(func=cmd_report)
+
+
+# Arms in the order the artifacts list them (the workload's declaration order), learnt as they are read.
+_ARM_ORDER: dict[str, int] = {}
+
+
+def _learn_order(artifact: dict) -> None:
+    for r in artifact.get("runs", []):
+        _ARM_ORDER.setdefault(r["arm"], len(_ARM_ORDER))
+
+
+def _order(arms) -> list[str]:
+    return sorted(arms, key=lambda a: _ARM_ORDER.get(a, len(_ARM_ORDER)))
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def _variant(a: dict) -> str:
+    return "normalized" if a["config"]["normalize"] else "raw"
+
+
+def load(paths: list[str]) -> list[dict]:
+    from paritybench.experiment.inputs import check_artifact_file
+
+    out = []
+    for p in paths:
+        a = check_artifact_file(p, exit_code=2)  # the same definition and message as validate and compare
+        a = upgrade(a)  # schema 1: the seed-bce workload
+        a["_path"] = str(p)
+        _learn_order(a)
+        out.append(a)
+    return out
+
+
+def _first_case(a: dict) -> dict[str, dict]:
+    """Runs of the artifact's first (seed, window, copy), by arm."""
+    first = a["runs"][0]
+    key = (first["seed"], first["window_start"], first.get("copy"))
+    return {r["arm"]: r for r in a["runs"] if (r["seed"], r["window_start"], r.get("copy")) == key}
+
+
+# ---------------------------------------------------------------- the answer
+
+def answer_from_run(a: dict) -> list[str]:
+    """Sentences explaining one run artifact's first case, each with its figures."""
+    runs = {k: v for k, v in _first_case(a).items() if v["status"] == "ok"}
+    n = a["config"]["n"]
+    lines: list[str] = []
+    ref = runs.get("reference-f64")
+    if ref is None:
+        return ["This artifact has no `reference-f64` run, so no arm can be measured against the ground truth."]
+    target = ref["curves"]["correct"][-1]
+    short = {arm: r for arm, r in runs.items() if target - r["curves"]["correct"][-1] > 1}
+    level = [arm for arm, r in runs.items() if abs(target - r["curves"]["correct"][-1]) <= 1]
+    where = (f"seed {ref['seed']}, window {ref['window_start']}, {_variant(a)} pixels, "
+             f"{a['config']['steps']} steps at lr {a['config']['lr']}")
+    if not short:
+        lines.append(f"**No gap** ({where}): every arm ends within one sample of `reference-f64`'s "
+                     f"{ref['final_accuracy']:.3f} ({', '.join(f'`{x}`' for x in _order(runs))}).")
+        return lines
+    lines.append(f"**The gap** ({where}): `reference-f64` (float64, loss from logits) ends at "
+                 f"{ref['final_accuracy']:.3f}; " + ", ".join(
+                     f"`{arm}` {r['final_accuracy']:.3f}" for arm, r in sorted(short.items(),
+                                                                              key=lambda kv: _ARM_ORDER.get(kv[0], 99)))
+                 + f" fall short, while {', '.join(f'`{x}`' for x in _order(level) if x != 'reference-f64')} "
+                 "match it within one sample.")
+    lines.append("")
+    sat = ref["curves"].get("saturated_logit")
+    if sat:
+        lines.append(f"**Why:** at step 0, {_pct(unnum(sat[0]))} of the {n} samples have |logit| > 16.6, where "
+                     "float32's sigmoid rounds to exactly 0 or 1, so a loss that sees only the sigmoid's output "
+                     "cannot tell how wrong they are.")
+        lines.append("")
+    for arm in _order(short):
+        r = short[arm]
+        c = r["curves"]
+        if r["any_nonfinite"]:
+            first = r["first_nonfinite_step"]
+            loss0 = c["loss"][0]
+            lines.append(f"- `{arm}`: its loss is {loss0 if isinstance(loss0, str) else f'{loss0:.3g}'} at step 0 "
+                         f"and its weights or loss are non-finite from step {first}; a NaN network predicts one "
+                         f"class, hence {r['final_accuracy']:.3f}.")
+            continue
+        if "dead_misclassified" not in c:
+            lines.append(f"- `{arm}` ends at {r['final_accuracy']:.3f} (no per-step diagnostics recorded).")
+            continue
+        dead0, mis0 = unnum(c["dead_gradient"][0]), unnum(c["dead_misclassified"][0])
+        peak = max(range(len(c["dead_misclassified"])), key=lambda i: unnum(c["dead_misclassified"][i]))
+        s = (f"- `{arm}`: its own loss gives exactly zero gradient to {_pct(dead0)} of the samples at step 0; "
+             f"{_pct(mis0)} of all samples are misclassified yet get none (peak "
+             f"{_pct(unnum(c['dead_misclassified'][peak]))} at step {peak})")
+        if "grad_cosine" in c:
+            s += (f"; its step-0 gradient has cosine {unnum(c['grad_cosine'][0]):.3f} with the float64 gradient "
+                  f"at the same weights (relative error {unnum(c['grad_rel_error'][0]):.2f})")
+        lines.append(s + ".")
+    good = [arm for arm in _order(level) if arm != "reference-f64" and "dead_misclassified" in runs[arm]["curves"]]
+    if good:
+        g = runs[good[0]]["curves"]
+        lines.append(f"- By contrast `{good[0]}` leaves {_pct(unnum(g['dead_misclassified'][0]))} of the samples "
+                     "misclassified without gradient at step 0"
+                     + (f", and its gradient has cosine {unnum(g['grad_cosine'][0]):.4f} with the float64 one."
+                        if "grad_cosine" in g else "."))
+    for m in a.get("mechanism", []):
+        d1, dn = unnum(m["max_abs_diff_step1"]), unnum(m["max_abs_diff_final"])
+        if m["reproduced"]:
+            lines.append(f"- **Mechanism reproduced:** `{m['keras_arm']}` and its JAX emulation `{m['emulation']}` "
+                         f"differ by at most {d1:.2g} in any weight after step 1 (tolerance {m['tolerance']:g}) "
+                         f"and {dn:.2g} after the last step.")
+        else:
+            lines.append(f"- `{m['keras_arm']}` is *not* reproduced by `{m['emulation']}` ({d1:.2g} after step 1, "
+                         f"above {m['tolerance']:g}): no mechanism is claimed for it.")
+    return lines
+
+
+def answer_from_sweep(a: dict) -> list[str]:
+    s = a["summary"]
+    cfg = a["config"]
+    total = len(cfg["seeds"]) * len(cfg["windows"])
+    lines = [f"Over {len(cfg['seeds'])} seeds x {len(cfg['windows'])} windows ({total} runs per arm, "
+             f"{_variant(a)} pixels):"]
+    for arm in _order(s):
+        st = s[arm]
+        fa = st["final_accuracy"]
+        nc = st["near_chance"]
+        pd = st.get("paired_diff_vs_reference")
+        lines.append(f"- `{arm}`: final accuracy {fa['mean']:.3f} ± {fa['std']:.3f} (min {fa['min']:.3f}, "
+                     f"max {fa['max']:.3f}); near chance in {nc['count']} of {fa['count']} runs "
+                     f"({_pct(nc['fraction'])})" + (f"; {pd['mean']:+.3f} on average against `reference-f64` "
+                                                     "on the same seed and window" if pd else "") + ".")
+    t = a.get("timing", {})
+    if t.get("total_seconds"):
+        lines.append(f"- Time: {t['train_seconds']:.0f} s of {t['total_seconds']:.0f} s were training steps "
+                     f"({_pct(t['train_seconds'] / t['total_seconds'])}); compile "
+                     f"{t.get('compile_seconds', 0):.0f} s, diagnostics {t.get('diagnostics_seconds', 0):.0f} s, "
+                     "the rest is process start, data and writing.")
+    return lines
+
+
+def answer_from_sensitivity(a: dict) -> list[str]:
+    p = a["perturbation"]
+    stable = [x for x in _order(a["classes"]) if a["classes"][x] == "stable"]
+    chaotic = [x for x in _order(a["classes"]) if a["classes"][x] == "chaotic"]
+    lines = [f"Perturbing seed {p['seed']}'s initial weights by a relative {p['rel']:g} ({p['k']} copies, "
+             f"{_variant(a)} pixels):"]
+    if stable:
+        lines.append("- stable (every copy within one sample): " + ", ".join(
+            f"`{x}` ({a['sensitivity'][x]['final_accuracy']['min']:.3f})" for x in stable) + ".")
+    if chaotic:
+        lines.append("- chaotic: " + ", ".join(
+            f"`{x}` anywhere from {a['sensitivity'][x]['final_accuracy']['min']:.3f} to "
+            f"{a['sensitivity'][x]['final_accuracy']['max']:.3f}" for x in chaotic)
+            + ". A single run of these arms is one draw from that range: compare them as distributions.")
+    return lines
+
+
+def answer_normalization(sweeps: list[dict]) -> list[str]:
+    by = {_variant(a): a for a in sweeps}
+    if set(by) != {"raw", "normalized"}:
+        return []
+    lines = ["Raw 0-255 pixels against pixels scaled to [0, 1] (mean paired difference against `reference-f64`):"]
+    for arm in _order(set(by["raw"]["summary"]) & set(by["normalized"]["summary"])):
+        r = by["raw"]["summary"][arm].get("paired_diff_vs_reference")
+        q = by["normalized"]["summary"][arm].get("paired_diff_vs_reference")
+        if r and q:
+            lines.append(f"- `{arm}`: {r['mean']:+.3f} raw, {q['mean']:+.3f} normalized.")
+    return lines
+
+
+# ---------------------------------------------------------------- plots
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _series(values) -> list[float]:
+    return [unnum(v) for v in values]
+
+
+def plot_curves(a: dict, path: Path, names: tuple[str, ...], titles: tuple[str, ...], log: tuple[bool, ...]) -> bool:
+    runs = {k: v for k, v in _first_case(a).items() if v["status"] == "ok" and all(n in v["curves"] for n in names)}
+    if not runs:
+        return False
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(names), figsize=(6 * len(names), 4))
+    axes = [axes] if len(names) == 1 else list(axes)
+    for ax, name, title, lg in zip(axes, names, titles, log, strict=True):
+        for arm in _order(runs):
+            ys = _series(runs[arm]["curves"][name])
+            ax.plot(range(len(ys)), ys, marker="o", ms=3, label=arm)
+        ax.set_title(title)
+        ax.set_xlabel("step")
+        if lg:
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.suptitle(f"{_variant(a)} pixels, seed {a['runs'][0]['seed']}, window {a['runs'][0]['window_start']}")
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)
+    return True
+
+
+def plot_distribution(items: list[tuple[str, dict[str, list[float]]]], path: Path, ylabel: str) -> bool:
+    """Box plus strip plot of per-arm values, one panel per (label, {arm: values})."""
+    items = [(lbl, d) for lbl, d in items if d]
+    if not items:
+        return False
+    import numpy as np
+
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(items), figsize=(7 * len(items), 4.5), squeeze=False)
+    for ax, (label, data) in zip(axes[0], items, strict=True):
+        arms = _order(data)
+        ax.boxplot([data[a] for a in arms], showfliers=False)
+        rng = np.random.default_rng(0)
+        for i, arm in enumerate(arms, start=1):
+            ax.scatter(i + rng.uniform(-0.15, 0.15, len(data[arm])), data[arm], s=8, alpha=0.6)
+        ax.set_xticks(range(1, len(arms) + 1), arms, rotation=30, ha="right", fontsize=8)
+        ax.set_ylabel(ylabel)
+        ax.set_title(label)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)
+    return True
+
+
+def _save(fig, path: Path) -> None:
+    """The figure as PNG, written whole or not at all (the folder was checked before any work)."""
+    import io
+
+    from paritybench.artifact.outputs import write_output
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    write_output(path, buf.getvalue(), overwrite=True)
+
+
+def _finals_by_arm(a: dict) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = {}
+    for r in a["runs"]:
+        if r["status"] == "ok":
+            out.setdefault(r["arm"], []).append(r["final_accuracy"])
+    return out
+
+
+# ---------------------------------------------------------------- the command
+
+def write_report(artifacts: list[dict], out_dir: Path) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    kinds: dict[str, list[dict]] = {}
+    for a in artifacts:
+        kinds.setdefault(a.get("kind", "run"), []).append(a)
+    md = ["# paritybench report", ""]
+    seen: set[str] = set()
+    for a in artifacts:
+        w = a["workload"]
+        if w["name"] not in seen:
+            seen.add(w["name"])
+            md += [f"**Workload `{w['name']}`** (version {w['version']}): {w.get('question', '')}", ""]
+    md += ["## The answer", ""]
+    figures: list[tuple[str, str]] = []
+    for a in kinds.get("run", []):
+        md += answer_from_run(a) + [""]
+    for a in kinds.get("sweep", []):
+        md += answer_from_sweep(a) + [""]
+    md += answer_normalization(kinds.get("sweep", [])) + [""]
+    for a in kinds.get("sensitivity", []):
+        md += answer_from_sensitivity(a) + [""]
+    for a in kinds.get("run", []):
+        v = _variant(a)
+        for stem, names, titles, log, caption in (
+            ("curves", ("accuracy", "loss"), ("training accuracy", "loss"), (False, True),
+             "accuracy and loss per step, one line per arm"),
+            ("saturation", ("dead_misclassified", "dead_gradient", "saturated_logit"),
+             ("misclassified with zero gradient", "zero loss gradient", "|logit| > 16.6"), (False,) * 3,
+             "share of samples with exactly zero loss gradient, and saturated, per step"),
+            ("agreement", ("grad_cosine", "grad_rel_error", "weight_distance"),
+             ("cosine with f64 gradient", "relative error vs f64 gradient", "L2 distance from f64 weights"),
+             (False, True, True), "agreement with reference-f64 at the same weights, per step"),
+        ):
+            name = f"{stem}-{v}.png"
+            if plot_curves(a, out_dir / name, names, titles, log):
+                figures.append((name, f"{caption} ({v} pixels)"))
+    if plot_distribution([(f"sweep, {_variant(a)} pixels", _finals_by_arm(a)) for a in kinds.get("sweep", [])],
+                         out_dir / "sweep.png", "final training accuracy"):
+        figures.append(("sweep.png", "final-accuracy distribution per arm over the sweep"))
+    if plot_distribution([(f"{a['perturbation']['k']} copies perturbed by {a['perturbation']['rel']:g}, "
+                           f"{_variant(a)} pixels", _finals_by_arm(a)) for a in kinds.get("sensitivity", [])],
+                         out_dir / "sensitivity.png", "final training accuracy"):
+        figures.append(("sensitivity.png", "sensitivity: final accuracy of each perturbed copy, per arm"))
+    md += ["## Figures", ""]
+    for name, caption in figures:
+        md += [f"![{caption}]({name})", "", f"*{caption}*", ""]
+    md += ["## Sources", ""]
+    for a in artifacts:
+        env = a["environment"]
+        pk = env.get("packages", {})
+        md.append(f"- `{a['_path']}`: {a.get('kind', 'run')}, created {a['created_at']}, jax {pk.get('jax')}, "
+                  f"tensorflow {pk.get('tensorflow')}, keras {pk.get('keras')}, "
+                  f"CPU {env.get('cpu', {}).get('model', '?')}")
+    report = out_dir / "report.md"
+    from paritybench.artifact.outputs import write_output
+
+    write_output(report, ("\n".join(md) + "\n").encode(), overwrite=True)
+    return report
+
+
+# Every file write_report may write into its folder.
+REPORT_FILES = ("report.md", "sweep.png", "sensitivity.png") + tuple(
+    f"{stem}-{v}.png" for stem in ("curves", "saturation", "agreement") for v in ("raw", "normalized"))
+
+
+def check_report_out(out_dir: Path, inputs: list[str], overwrite: bool) -> None:
+    """Before any work: the folder is (or can be made) a writable directory, not a link, and none of
+    the files the report writes there is an input, a link, a non-regular file, or (without
+    ``--overwrite``) an existing file."""
+    import os
+
+    from paritybench.artifact.outputs import check_output_dir, check_output_path
+
+    if os.path.islink(out_dir):
+        raise ParityError(f"--out {out_dir} is a symbolic link: paritybench never writes through a link; "
+                          "give the real folder")
+    if os.path.lexists(out_dir) and not out_dir.is_dir():
+        raise ParityError(f"--out {out_dir} is not a directory (the report is a folder of report.md and PNGs): "
+                          "give a new or existing folder")
+    check_output_dir(out_dir, "--out")
+    for name in REPORT_FILES:
+        check_output_path(out_dir / name, inputs=inputs, overwrite=overwrite, what="--out")
+
+
+def cmd_report(args, console) -> int:
+    artifacts = load(args.artifacts)
+    if args.workload:
+        from paritybench import workloads
+
+        name = workloads.load(args.workload).name
+        for a in artifacts:
+            if a["workload"]["name"] != name:
+                raise ParityError(f"{a['_path']} is of workload {a['workload']['name']}, not {name}: "
+                                  "report one workload's artifacts, or leave out --workload")
+    first = Path(args.artifacts[0])
+    out_dir = Path(args.out) if args.out else first.with_name(first.stem + "-report")
+    check_report_out(out_dir, args.artifacts, args.overwrite)
+    report = write_report(artifacts, out_dir)
+    console.print(report.read_text().split("## Figures")[0])
+    console.print(f"report: {report}")
+    return 0
+
+
+__all__ = ["add_parser", "write_report", "answer_from_run"]

@@ -1,0 +1,91 @@
+"""Summaries over many runs: sweeps (seeds x windows) and sensitivity copies."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+# "Near chance": within this much of the majority-class rate, i.e. no better
+# than predicting the commoner label for everything (the NaN network's 0.51).
+NEAR_CHANCE_MARGIN = 0.05
+
+
+def _describe(values: list[float]) -> dict:
+    a = np.asarray(values, np.float64)
+    q1, med, q3 = np.percentile(a, [25, 50, 75])
+    return {"count": int(a.size), "mean": float(a.mean()), "std": float(a.std(ddof=1)) if a.size > 1 else 0.0,
+            "min": float(a.min()), "q1": float(q1), "median": float(med), "q3": float(q3), "max": float(a.max())}
+
+
+def majority_rates(y_by_window: dict[int, np.ndarray]) -> dict[int, float]:
+    """Share of the commoner label in each window: the accuracy of a constant prediction."""
+    out = {}
+    for w, y in y_by_window.items():
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] > 1:  # one-hot: the commonest class's share
+            out[w] = float(np.max(np.mean(y, axis=0)))
+            continue
+        pos = float(np.mean(y > 0.5))
+        out[w] = max(pos, 1.0 - pos)
+    return out
+
+
+def sweep_summary(runs: list[dict], majority: dict[int, float], reference_arm: str = "reference-f64") -> dict:
+    """Per arm: final-accuracy distribution, paired differences against the reference on the
+    same (seed, window), and how often the arm ends near chance."""
+    finals: dict[str, dict[tuple[int, int], float]] = defaultdict(dict)
+    for r in runs:
+        if r["status"] == "ok":
+            finals[r["arm"]][(r["seed"], r["window_start"])] = r["final_accuracy"]
+    ref = finals.get(reference_arm, {})
+    out = {}
+    for arm, by_case in finals.items():
+        accs = list(by_case.values())
+        s = {"final_accuracy": _describe(accs)}
+        near = [acc <= majority[w] + NEAR_CHANCE_MARGIN for (_, w), acc in by_case.items()]
+        s["near_chance"] = {"count": int(sum(near)), "fraction": float(np.mean(near)), "margin": NEAR_CHANCE_MARGIN}
+        paired = [acc - ref[c] for c, acc in by_case.items() if c in ref]
+        if paired and arm != reference_arm:
+            s["paired_diff_vs_reference"] = _describe(paired)
+        out[arm] = s
+    return _in_arm_order(out)
+
+
+def _in_arm_order(d: dict) -> dict:
+    """Arms in the order their runs came (the workload's declaration order)."""
+    return dict(d)
+
+
+def sensitivity_summary(runs: list[dict], finals: dict, n: int) -> tuple[dict, dict[str, str]]:
+    """Per arm: spread of final accuracy and weights over the perturbed copies, and its class.
+
+    ``stable``: every copy ends within one sample of every other (max - min of
+    the correct count <= 1); otherwise ``chaotic``.
+    """
+    from paritybench.artifact import num
+    from paritybench.pipeline.diagnostics import max_abs_diff
+
+    by_arm: dict[str, list[dict]] = defaultdict(list)
+    for r in runs:
+        if r["status"] == "ok":
+            by_arm[r["arm"]].append(r)
+    summary, classes = {}, {}
+    for arm, rs in by_arm.items():
+        rs = sorted(rs, key=lambda r: r["copy"])
+        correct = [r["curves"]["correct"][-1] for r in rs]
+        keys = [(arm, r["seed"], r["window_start"], r["copy"]) for r in rs]
+        spread = [max_abs_diff(finals[k], finals[keys[0]]) for k in keys[1:] if k in finals and keys[0] in finals]
+        cls = "stable" if max(correct) - min(correct) <= 1 else "chaotic"
+        summary[arm] = {
+            "copies": len(rs),
+            "final_accuracy": _describe([c / n for c in correct]),
+            "correct_range": int(max(correct) - min(correct)),
+            "distinct_final_hashes": len({r["final_weights_sha256"] for r in rs}),
+            # NaN when the copies' weights are NaN (jax-naive): JSON carries it as "nan"
+            "max_weight_diff_vs_copy0": num(max(spread, key=lambda v: (not np.isnan(v), v))) if spread else 0.0,
+            "any_nonfinite": any(r["any_nonfinite"] for r in rs),
+            "class": cls,
+        }
+        classes[arm] = cls
+    return _in_arm_order(summary), _in_arm_order(classes)

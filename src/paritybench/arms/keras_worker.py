@@ -1,0 +1,256 @@
+"""Trains the Keras arms of one backend, in a process of its own.
+
+Keras fixes its backend at import, so the runner starts
+``python -m paritybench.arms.keras_worker JOB.json`` once per backend. The job lists
+tasks (a workload, one of its Keras arms, the training config, the cases: an id,
+a data window, an initial-weights file) and, for the seed's weight swap, other
+arms' final weights to evaluate with this backend's forward pass. For each case
+the worker writes ``case-<arm>-<id>.json`` (curves), ``final-<arm>-<id>.npz`` and,
+when asked, ``traj-<arm>-<id>.npz`` (weights after every step) into the job's
+folder, then reports ``PB-EVENT {json}`` on stdout, so the runner can record
+finished cases even if a later one fails.
+
+Each (workload, arm) model is built and compiled once and reused: between cases
+its weights are set from the initial arrays and the optimizer's state is reset.
+The worker imports no JAX unless JAX is its backend: workloads are declared
+without frameworks, and the model code it calls is the workload's Keras builder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+
+
+def _event(**kw) -> None:
+    print("PB-EVENT " + json.dumps(kw), flush=True)
+
+
+class KerasArm:
+    """One workload's Keras model compiled with one arm's loss and optimizer, on this backend."""
+
+    def __init__(self, keras, backend: str, workload, arm, lr: float):
+        from paritybench.workloads import resolve_ref
+
+        self.keras, self.workload, self.arm, self.lr = keras, workload, arm, lr
+        self.head = workload.model.head
+        self.model, self.variables = resolve_ref(workload.model.keras_build)(keras, **dict(arm.keras_options))
+        loss = resolve_ref(arm.keras_loss)(keras)
+        optimizer = (resolve_ref(arm.keras_optimizer)(keras, lr) if arm.keras_optimizer
+                     else keras.optimizers.SGD(learning_rate=lr))
+        self.plain_sgd = arm.keras_optimizer is None
+        # The accuracy metric thresholds as the seed's evaluation did; as a metric it is
+        # computed from the training step's own forward pass.
+        metric = (keras.metrics.BinaryAccuracy(name="accuracy") if self.head == "sigmoid"
+                  else keras.metrics.CategoricalAccuracy(name="accuracy"))
+        self.model.compile(optimizer=optimizer, loss=loss, metrics=[metric])
+        self.activation = keras.activations.get(self.head)
+        last = self.model.layers[-1]
+
+        def logits(x):
+            # The last layer without its activation: the head's activation of these logits is
+            # what the loss receives in fit (on TensorFlow it carries them as _keras_logits).
+            act = last.activation
+            last.activation = keras.activations.linear
+            try:
+                return self.model(x, training=False)
+            finally:
+                last.activation = act
+
+        def per_sample_loss(y, z):
+            return loss(y, self.activation(z))
+
+        import importlib
+
+        self.backend_module = importlib.import_module(f"paritybench.frameworks.{backend}")
+        self.probe = self.backend_module.probe(keras, logits, per_sample_loss)
+
+    def set_weights(self, w) -> None:
+        import numpy as np
+
+        from paritybench.experiment.weights import check_weights
+
+        check_weights(w, self.workload.model.params, "weights for Keras")
+        for name, var in self.variables.items():
+            if tuple(var.shape) != w[name].shape:
+                raise ValueError(f"Keras variable {var.path} has shape {tuple(var.shape)}, "
+                                 f"weights {name} have {w[name].shape}")
+            # a fresh copy: the JAX backend may delete the buffer it is handed
+            var.assign(np.array(w[name], dtype=np.float32, copy=True))
+
+    def get_weights(self):
+        import numpy as np
+
+        return {name: np.array(self.keras.ops.convert_to_numpy(var.value), copy=True)
+                for name, var in self.variables.items()}
+
+    def reset_optimizer(self) -> None:
+        """Zero the step counter and any optimizer state (Adam's moments), keep the learning rate."""
+        opt = self.model.optimizer
+        lr_var = getattr(opt, "_learning_rate", None)
+        for v in opt.variables:
+            if v is lr_var:
+                continue
+            v.assign(self.keras.ops.zeros(v.shape, dtype=v.dtype))
+
+    def correct(self, x, y) -> int:
+        import numpy as np
+
+        from paritybench.experiment import heads
+
+        p = self.model.predict(x, batch_size=x.shape[0], verbose=0)
+        return int(np.sum(heads.correct_mask(np, self.head, p, y)))
+
+    def diagnose(self, x, y, curves) -> None:
+        import numpy as np
+
+        from paritybench.experiment import heads
+
+        z, dz = self.probe(x, y)
+        p = self.keras.ops.convert_to_numpy(self.activation(z))
+        z, dz = (self.keras.ops.convert_to_numpy(v) for v in (z, dz))
+        m = heads.measure(np, self.head, z, dz, y, p=p)
+        for k in heads.PER_STEP:
+            curves[k].append(float(m[k]))
+
+    def train_case(self, x, y, init, steps: int, keep_trajectory: bool) -> tuple[dict, dict, list | None, dict]:
+
+        from paritybench.arms.base import grad_norm_from_update, nonfinite_steps, weights_nonfinite
+        from paritybench.experiment import heads
+
+        n = x.shape[0]
+        self.set_weights(init)
+        self.reset_optimizer()
+        curves: dict[str, list] = {k: [] for k in ("loss", "correct", "grad_norm", *heads.PER_STEP)}
+        finite_flags = []
+        before = self.get_weights()
+        traj = [before] if keep_trajectory else None
+        train_seconds = 0.0
+        for _ in range(steps):
+            if keep_trajectory:
+                self.diagnose(x, y, curves)
+            finite_flags.append(not weights_nonfinite(before))
+            t = time.perf_counter()
+            hist = self.model.fit(x, y, batch_size=n, epochs=1, shuffle=False, verbose=0)
+            train_seconds += time.perf_counter() - t
+            # fit reports loss and accuracy at the weights *before* its update,
+            # from the forward pass the update itself used: no extra pass needed
+            curves["loss"].append(float(hist.history["loss"][0]))
+            curves["correct"].append(round(float(hist.history["accuracy"][0]) * n))
+            after = self.get_weights()
+            # plain SGD: ||w_k+1 - w_k|| / lr is the gradient's norm; other optimizers hide it
+            curves["grad_norm"].append(grad_norm_from_update(before, after, self.lr) if self.plain_sgd
+                                       else float("nan"))
+            before = after
+            if traj is not None:
+                traj.append(after)
+        if keep_trajectory:
+            self.diagnose(x, y, curves)
+        finite_flags.append(not weights_nonfinite(before))
+        last = self.model.evaluate(x, y, batch_size=n, verbose=0, return_dict=True)
+        curves["loss"].append(float(last["loss"]))
+        curves["correct"].append(round(float(last["accuracy"]) * n))
+        curves["nonfinite"] = nonfinite_steps(finite_flags, curves["loss"])
+        curves["accuracy"] = [c / n for c in curves["correct"]]
+        if not keep_trajectory:  # per-step diagnostics cost a forward pass each: full mode only
+            for k in heads.PER_STEP:
+                del curves[k]
+        info = {"grad_norm_source": "update/lr" if self.plain_sgd else "unavailable (optimizer is not plain SGD)",
+                "train_seconds": train_seconds}
+        return curves, before, traj, info
+
+
+def main(argv: list[str]) -> int:
+    job_path = argv[0]
+    with open(job_path) as fh:
+        job = json.load(fh)
+    backend = job["backend"]
+    # Flags before the import of any framework: paritybench.experiment.flags imports none.
+    from paritybench.experiment import flags
+
+    opts = flags.NumericsOptions(**job["numerics"])
+    os.environ.update(flags.env_for(opts))
+    os.environ["KERAS_BACKEND"] = backend
+    t0 = time.perf_counter()
+    import keras
+
+    from paritybench import workloads
+    from paritybench.experiment import data
+    from paritybench.experiment.weights import copy_weights, load_weights_npz, save_weights_npz
+
+    readback = flags.read_back(backend, opts)
+    if keras.backend.backend() != backend:
+        raise RuntimeError(f"Keras loaded backend {keras.backend.backend()}, not {backend}")
+    keras.utils.set_random_seed(0)
+    ds = data.load_mnist(job["data_path"], job.get("data_sha256"))
+    out_dir = job["out_dir"]
+    keep_trajectory = bool(job.get("keep_trajectory"))
+    env = {"backend": backend, "keras": keras.__version__, "import_seconds": time.perf_counter() - t0,
+           "numerics": readback}
+    windows: dict[tuple, tuple] = {}
+
+    def window(workload, start, n, normalize):
+        key = (workload.data.labels, start, n, normalize)
+        if key not in windows:
+            windows[key] = data.window(ds, start, n, normalize, labels=workload.data.labels)
+        return windows[key]
+
+    built: dict[tuple[str, str], KerasArm] = {}
+
+    def arm_model(spec: str, arm_name: str, lr: float) -> KerasArm:
+        if (spec, arm_name) not in built:
+            w = workloads.load(spec)
+            built[(spec, arm_name)] = KerasArm(keras, backend, w, w.arm(arm_name), lr)
+            env["jit_compile"] = str(getattr(built[(spec, arm_name)].model, "jit_compile", None))
+        return built[(spec, arm_name)]
+
+    for task in job["tasks"]:
+        ka = arm_model(task["workload"], task["arm"], task["lr"])
+        shapes = ka.workload.model.params
+        for case in task["cases"]:
+            cid = case["id"]
+            t_case = time.perf_counter()
+            x, y = window(ka.workload, case["window"], task["n"], task["normalize"])
+            init = copy_weights(load_weights_npz(case["init_file"], shapes)["w"], shapes)
+            curves, final, traj, info = ka.train_case(x, y, init, task["steps"], keep_trajectory)
+            stem = f"{task['arm']}-{cid}"
+            final_file = os.path.join(out_dir, f"final-{stem}.npz")
+            save_weights_npz(final_file, {"w": final})
+            info["case_seconds"] = time.perf_counter() - t_case
+            record = {"arm": task["arm"], "id": cid, "curves": curves, "final_file": final_file, "info": info}
+            if traj is not None:
+                record["traj_file"] = os.path.join(out_dir, f"traj-{stem}.npz")
+                save_weights_npz(record["traj_file"], {f"k{i}": w for i, w in enumerate(traj)})
+            path = os.path.join(out_dir, f"case-{stem}.json")
+            with open(path + ".tmp", "w") as fh:
+                json.dump(record, fh)
+            os.replace(path + ".tmp", path)
+            _event(kind="case", arm=task["arm"], id=cid, file=path)
+
+    swap = []
+    for item in job.get("evaluate", []):
+        ka = arm_model(item["workload"], item["evaluator"], item["lr"])
+        x, y = window(ka.workload, item["window"], item["n"], item["normalize"])
+        ka.set_weights(load_weights_npz(item["weights_file"], ka.workload.model.params)["w"])
+        swap.append({"label": item["label"], "case": item["case"], "evaluator": item["evaluator"],
+                     "correct": ka.correct(x, y)})
+    out = os.path.join(out_dir, "result.json")
+    with open(out + ".tmp", "w") as fh:
+        json.dump({"environment": env, "swap": swap}, fh)
+    os.replace(out + ".tmp", out)
+    return 0
+
+
+if __name__ == "__main__":
+    from paritybench.pipeline.procs import die_with_parent
+
+    die_with_parent()  # issue 9: a SIGKILLed parent takes this worker (and its temp folder) with it
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except Exception as exc:  # the parent records this as the arm's error
+        traceback.print_exc()
+        print(f"PB-ERROR {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        sys.exit(3)

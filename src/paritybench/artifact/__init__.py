@@ -1,0 +1,130 @@
+"""The JSON artifact: schema, atomic writing, reading and validation."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from paritybench import READABLE_MAJORS, SCHEMA_VERSION
+from paritybench.errors import ParityError
+
+
+def schema(major: str | None = None) -> dict:
+    """The JSON Schema shipped in the package for a schema major (``schema/artifact.v<major>.schema.json``;
+    default: the one this paritybench writes)."""
+    major = major or SCHEMA_VERSION.split(".")[0]
+    path = resources.files("paritybench.artifact") / "schema" / f"artifact.v{major}.schema.json"
+    return json.loads(path.read_text())
+
+
+def major_of(artifact: Any) -> str | None:
+    v = artifact.get("schema_version") if isinstance(artifact, dict) else None
+    return v.split(".")[0] if isinstance(v, str) else None
+
+
+def upgrade(artifact: dict) -> dict:
+    """A schema-1 artifact (before workloads) read as schema 2: the seed-bce workload, version 1.
+
+    Only adds the ``workload`` fields; every measured value stays as it was written."""
+    if major_of(artifact) != "1":
+        return artifact
+    wl = {"name": "seed-bce", "version": "1"}
+    out = dict(artifact)
+    out["workload"] = {**wl, "source": "builtin", "spec": "seed-bce",
+                       "upgraded_from_schema": artifact["schema_version"]}
+    out["runs"] = [{**r, "workload": dict(wl)} for r in artifact.get("runs", [])]
+    return out
+
+
+def num(x: float) -> float | str:
+    """A float for JSON: non-finite values become "nan", "inf" or "-inf"."""
+    x = float(x)
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return x
+
+
+def unnum(x: float | str | None) -> float:
+    """Inverse of ``num``."""
+    if x is None:
+        return float("nan")
+    return float(x)
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes | None = None, writer=None) -> Path:
+    """Write to a temp file in the target folder, fsync, then rename over ``path``.
+
+    A reader (or a killed run) never sees a partial file: either the old state or
+    the complete new one. Pass ``data`` or a ``writer(fileobj)`` callable.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            if writer is not None:
+                writer(fh)
+            else:
+                fh.write(data or b"")
+            fh.flush()
+            os.fsync(fh.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; results are for sharing
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def write_artifact(path: str | os.PathLike, artifact: dict[str, Any], validate_first: bool = True) -> Path:
+    """Validate, then write atomically. An invalid artifact is never written."""
+    if validate_first:
+        errors = validation_errors(artifact)
+        if errors:
+            raise ParityError(f"refusing to write an invalid artifact ({errors[0]}): this is a bug, report it",
+                              exit_code=3)
+    data = json.dumps(artifact, indent=1, allow_nan=False).encode() + b"\n"
+    return atomic_write_bytes(path, data)
+
+
+def read_artifact(path: str | os.PathLike) -> dict[str, Any]:
+    # One reader for every JSON input (paritybench.experiment.inputs): a directory, a special file, undecodable
+    # bytes or JSON nested past Python's parser are one-line errors, never a traceback.
+    from paritybench.experiment.inputs import read_json
+
+    return read_json(path)
+
+
+def validation_errors(artifact: Any) -> list[str]:
+    """Schema violations as readable lines (empty when valid)."""
+    import jsonschema
+
+    major = major_of(artifact)
+    which = major if major in READABLE_MAJORS else None
+    validator = jsonschema.Draft202012Validator(schema(which), format_checker=jsonschema.FormatChecker())
+    out = []
+    for err in sorted(validator.iter_errors(artifact), key=lambda e: list(e.absolute_path)):
+        where = "/".join(str(p) for p in err.absolute_path) or "(top level)"
+        out.append(f"{where}: {err.message}")
+    if isinstance(artifact, dict) and isinstance(artifact.get("schema_version"), str):
+        if major not in READABLE_MAJORS:
+            out.append(f"schema_version: {artifact['schema_version']} has major {major}, this paritybench "
+                       f"reads majors {', '.join(READABLE_MAJORS)}: use a paritybench that reads it")
+    return out
+
+
+def validate_file(path: str | os.PathLike) -> dict[str, Any]:
+    """Read and validate; raise ParityError naming the first problem (shared with compare: experiment.inputs)."""
+    from paritybench.experiment.inputs import check_artifact_file
+
+    return check_artifact_file(path, exit_code=1)

@@ -1,0 +1,92 @@
+"""Small commands: validate artifacts, fetch data, list workloads, print the environment."""
+
+from __future__ import annotations
+
+import sys
+
+from paritybench.errors import ParityError
+from paritybench.experiment.flags import NumericsOptions
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("validate", help="check artifacts against the shipped JSON Schema")
+    p.add_argument("files", nargs="+")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("data", help="datasets")
+    dsub = p.add_subparsers(dest="data_command", required=True)
+    f = dsub.add_parser("fetch", help="download Keras's official mnist.npz and verify its sha256")
+    f.add_argument("--cache-dir", default=None, help="where to keep it (default ~/.cache/paritybench)")
+    f.set_defaults(func=cmd_data_fetch)
+
+    p = sub.add_parser("workloads", help="list the built-in and installed workloads and the question each answers")
+    p.set_defaults(func=cmd_workloads)
+
+    p = sub.add_parser("env", help="print the environment fingerprint and framework numerics settings")
+    p.set_defaults(func=cmd_env)
+
+
+def cmd_validate(args, console) -> int:
+    from paritybench.artifact import validate_file
+
+    # Every file is judged (a bad one does not hide the next); the exit status is the worst.
+    status = 0
+    for path in args.files:
+        try:
+            a = validate_file(path)
+        except ParityError as exc:
+            print(f"paritybench: error: {exc}", file=sys.stderr)
+            status = max(status, exc.exit_code)
+            continue
+        console.print(f"{path}: valid (schema {a['schema_version']}, {len(a['runs'])} runs)")
+    return status
+
+
+def cmd_data_fetch(args, console) -> int:
+    from paritybench.experiment.data import fetch, load_mnist
+
+    path = fetch(args.cache_dir)
+    ds = load_mnist(path)
+    console.print(f"{path}: sha256 {ds.sha256}, {ds.x_train.shape[0]} training images")
+    return 0
+
+
+def cmd_env(args, console) -> int:
+    import json
+
+    from paritybench.experiment import environment, flags
+
+    opts = NumericsOptions()
+    flags.apply(opts)
+    env = environment.fingerprint()
+    fw = {}
+    for name in flags.FRAMEWORKS:
+        try:
+            fw[name] = flags.read_back(name, opts)
+        except ImportError as exc:
+            fw[name] = {"not_installed": str(exc)}
+    env["frameworks"] = fw
+    from paritybench.frameworks.devices import (
+        gpu_summary,  # says plainly whether a GPU is visible (the CUDA image's check)
+    )
+
+    env["gpu"] = gpu_summary(fw["jax"].get("devices", []), fw["tensorflow"].get("devices", []), None)
+    console.print_json(json.dumps(env, default=str))
+    return 0
+
+
+def cmd_workloads(args, console) -> int:
+    """List the built-in and installed workloads with their one-line questions."""
+    from rich.table import Table
+
+    from paritybench import workloads
+
+    t = Table(title="workloads (--workload NAME, or path/to/file.py, or package.module:attr)")
+    for col in ("name", "version", "arms", "question"):
+        t.add_column(col, overflow="fold")
+    for name, w, question in workloads.discover():
+        t.add_row(name, w.version if w else "-", str(len(w.arms)) if w else "-", question)
+    console.print(t)
+    return 0
+
+

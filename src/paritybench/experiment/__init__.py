@@ -1,0 +1,1 @@
+"""The experiment's inputs: configuration, data windows, weights, numerics flags and the environment."""

@@ -1,0 +1,180 @@
+"""Numerics flags: set in the environment *before* any framework is imported,
+then read back after import and recorded as they actually took effect.
+
+This module imports no framework at module level. ``apply`` changes
+``os.environ`` of the current process (and so of every subprocess it starts);
+the ``read_back_*`` functions are called once the framework is loaded.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+
+# Variables that change what a framework computes or how; recorded in every artifact.
+NUMERICS_ENV_VARS = (
+    "XLA_FLAGS", "XLA_PYTHON_CLIENT_PREALLOCATE", "JAX_ENABLE_X64", "JAX_DEFAULT_MATMUL_PRECISION",
+    "JAX_PLATFORMS", "TF_ENABLE_ONEDNN_OPTS", "TF_DETERMINISTIC_OPS", "TF_CUDNN_DETERMINISTIC",
+    "NVIDIA_TF32_OVERRIDE", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "CUBLAS_WORKSPACE_CONFIG", "CUDA_VISIBLE_DEVICES",
+    "KERAS_BACKEND", "PYTHONHASHSEED",
+)
+
+
+# Keras's global seed (Python, NumPy and backend RNGs). The arms take every initial weight
+# from stax, so nothing random should be drawn; the seed makes sure of it if Keras ever does.
+KERAS_SEED = 0
+
+
+@dataclass(frozen=True)
+class NumericsOptions:
+    """Choices that change rounding; each is recorded in the artifact's config.
+
+    ``onednn``: None leaves TensorFlow's default (oneDNN on for x86 CPUs with
+    AVX-512 VNNI and similar), True/False force it. ``threads``: None leaves each
+    framework's default, an int caps intra-op threads (and inter-op to 1).
+    """
+
+    deterministic: bool = True
+    onednn: bool | None = None
+    threads: int | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def env_for(opts: NumericsOptions, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment variables ``opts`` needs, merged over ``base`` (default os.environ)."""
+    env = dict(os.environ if base is None else base)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if opts.deterministic:
+        flags = env.get("XLA_FLAGS", "")
+        if "xla_gpu_deterministic_ops" not in flags:
+            env["XLA_FLAGS"] = (flags + " --xla_gpu_deterministic_ops=true").strip()
+        env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
+        env["JAX_DEFAULT_MATMUL_PRECISION"] = "highest"
+        env["TF_DETERMINISTIC_OPS"] = "1"
+        env["TF_CUDNN_DETERMINISTIC"] = "1"
+        env["NVIDIA_TF32_OVERRIDE"] = "0"  # TF32 off in cuBLAS/cuDNN for TF and others
+        env["CUBLAS_WORKSPACE_CONFIG"] = ":4096:8"  # required by torch deterministic cuBLAS
+        env["PYTHONHASHSEED"] = "0"
+    compile_cache(env)
+    if opts.onednn is not None:
+        env["TF_ENABLE_ONEDNN_OPTS"] = "1" if opts.onednn else "0"
+    if opts.threads is not None:
+        t = str(int(opts.threads))
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TF_NUM_INTRAOP_THREADS"):
+            env[var] = t
+        env["TF_NUM_INTEROP_THREADS"] = "1"
+        if int(opts.threads) == 1:
+            # XLA:CPU has no thread-count flag; single-threaded Eigen is the one cap it offers
+            # (frameworks.jax.read_back records a warning for any other count it cannot honour).
+            flags = env.get("XLA_FLAGS", "")
+            if "xla_cpu_multi_thread_eigen" not in flags:
+                env["XLA_FLAGS"] = (flags + " --xla_cpu_multi_thread_eigen=false").strip()
+    return env
+
+
+def xla_flag(flags: str, name: str) -> str | None:
+    """The value of ``--name=value`` (or ``--name`` alone: "true") in an XLA_FLAGS string; None if absent."""
+    value = None
+    for token in flags.split():
+        key, sep, val = token.removeprefix("--").partition("=")
+        if key == name:
+            value = val if sep else "true"  # the last one wins, as in XLA's parser
+    return value
+
+
+def apply(opts: NumericsOptions) -> dict[str, str]:
+    """Set ``opts`` in this process's environment; call before importing any framework."""
+    import sys
+
+    loaded = [m for m in ("jax", "tensorflow", "torch", "keras") if m in sys.modules]
+    env = env_for(opts)
+    os.environ.update(env)
+    applied = {k: env[k] for k in NUMERICS_ENV_VARS if k in env}
+    if loaded:
+        applied["_warning"] = f"frameworks already imported before flags were set: {loaded}"
+    return applied
+
+
+def numerics_env_snapshot() -> dict[str, str]:
+    """The numerics environment variables in force now: NUMERICS_ENV_VARS and every other one
+    with a numerics prefix (paritybench.experiment.numerics_env.snapshot), sorted by name."""
+    from paritybench.experiment.numerics_env import snapshot
+
+    out = {k: os.environ[k] for k in NUMERICS_ENV_VARS if k in os.environ}
+    out.update(snapshot())
+    return dict(sorted(out.items()))
+
+
+def collect_warnings(environment: dict, applied: dict | None = None) -> list[str]:
+    """Every read-back warning in ``environment["frameworks"]``, each prefixed with its process.
+
+    Read-backs keep their own ``warnings`` lists (the Keras workers nest theirs under
+    ``numerics``); this gathers them into one list for ``environment["warnings"]``, so a
+    flag that did not take effect is visible at the top of the artifact, never silent.
+    ``applied`` is what ``apply`` returned: its ``_warning`` (flags set after a framework
+    was imported) is included too.
+    """
+    out: list[str] = [f"environment: {w}" for w in environment.get("numerics_env_warnings") or []]
+    if applied and applied.get("_warning"):
+        out.append(f"flags: {applied['_warning']}")
+
+    def walk(prefix: str, node) -> None:
+        if isinstance(node, dict):
+            for w in node.get("warnings") or []:
+                out.append(f"{prefix}: {w}")
+            for key, value in node.items():
+                if key != "warnings" and isinstance(value, dict):
+                    walk(prefix, value)
+
+    for name, fw in (environment.get("frameworks") or {}).items():
+        walk(name, fw)
+    return out
+
+
+def seed_keras(out: dict) -> None:
+    """``keras.utils.set_random_seed`` when Keras is loaded (the workers), recorded as set."""
+    import sys
+
+    if "keras" not in sys.modules:
+        return
+    try:
+        sys.modules["keras"].utils.set_random_seed(KERAS_SEED)
+        out["keras_random_seed"] = KERAS_SEED
+    except Exception as exc:  # recorded, never silent
+        out["keras_random_seed"] = None
+        out["warnings"].append(f"keras.utils.set_random_seed failed: {exc}")
+
+
+FRAMEWORKS = ("jax", "tensorflow", "torch")
+
+
+def read_back(framework: str, opts: NumericsOptions) -> dict:
+    """Configure ``framework`` (imports it) and read its numerics settings back
+    (``paritybench.frameworks.<framework>.read_back``)."""
+    import importlib
+
+    return importlib.import_module(f"paritybench.frameworks.{framework}").read_back(opts)
+
+
+def compile_cache(env: dict[str, str]) -> None:
+    """JAX's persistent compilation cache, for every process paritybench starts (the Keras-JAX
+    worker's programs too): a second run loads compiled programs instead of compiling them again.
+    A cached executable is the one the same program and options compile to, so numerics do not
+    change. Off with PARITYBENCH_COMPILE_CACHE=off; a user's JAX_COMPILATION_CACHE_DIR is kept;
+    skipped when the cache folder cannot be made writable (a read-only HOME, say)."""
+    if env.get("PARITYBENCH_COMPILE_CACHE", "").lower() in ("off", "0", "false") or "JAX_COMPILATION_CACHE_DIR" in env:
+        return
+    base = env.get("XDG_CACHE_HOME") or os.path.join(env.get("HOME") or os.path.expanduser("~"), ".cache")
+    path = os.path.join(base, "paritybench", "jax-compile-cache")
+    try:
+        os.makedirs(path, exist_ok=True)
+        if not os.access(path, os.W_OK):
+            return
+    except OSError:
+        return
+    env["JAX_COMPILATION_CACHE_DIR"] = path
+    # every program: the seed's take ~1 s each to compile, under JAX's default threshold of 1 s
+    env.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")

@@ -1,0 +1,162 @@
+"""Input files a user hands paritybench: read and judged the same way by every command.
+
+- ``read_json``: one reader for artifacts, sensitivity files and timing files. A
+  missing path, a directory, a special file, an unreadable file, bytes that are
+  not UTF-8 JSON, and JSON nested deeper than ``MAX_JSON_DEPTH`` are each a
+  one-line ``ParityError`` (Python's JSON parser raises RecursionError near 1,000
+  levels, and the code that walks the result recurses too; real artifacts are at
+  most 8 levels deep, timing files about as deep).
+- ``artifact_problems`` / ``check_artifact_file``: what a valid artifact is. Both
+  ``validate`` and ``compare`` (and ``report``) call them, so they accept and refuse
+  the same files with the same message.
+- ``weights_path_of``: ``weights_file`` is confined to the artifact's own folder:
+  a plain file name, never a path, and not a link that leads out of the folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+from paritybench.errors import ParityError
+
+# Deepest nesting accepted in any JSON input (artifacts measure 7-8: tests/data, results/baselines).
+MAX_JSON_DEPTH = 64
+
+
+def json_depth(obj: Any, limit: int = MAX_JSON_DEPTH) -> int:
+    """Nesting depth of a parsed JSON value (a scalar is 1), iteratively; stops counting past ``limit``."""
+    deepest, stack = 0, [(obj, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            return deepest
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+    return deepest
+
+
+def check_input_file(path: str | os.PathLike, what: str, hint: str) -> Path:
+    """An existing, readable regular file (links followed), or a one-line ParityError saying which it is not."""
+    p = Path(path)
+    try:
+        mode = os.stat(p).st_mode
+    except FileNotFoundError:
+        dangling = " (a symbolic link to nothing)" if os.path.islink(p) else ""
+        raise ParityError(f"{what} {p} does not exist{dangling}: {hint}") from None
+    except OSError as exc:
+        raise ParityError(f"{what} {p} cannot be read ({exc.strerror or exc}): {hint}") from None
+    if stat.S_ISDIR(mode):
+        raise ParityError(f"{what} {p} is a directory: {hint}")
+    if not stat.S_ISREG(mode):
+        raise ParityError(f"{what} {p} is not a regular file (a device, FIFO or socket): {hint}")
+    return p
+
+
+def read_json(path: str | os.PathLike, what: str = "artifact",
+              hint: str = "pass the path of a paritybench JSON artifact") -> Any:
+    """Parse a JSON input file; every way it can be unusable is one line naming the file and the fix."""
+    p = check_input_file(path, what, hint)
+    try:
+        text = p.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise ParityError(f"{what} {p} cannot be read ({exc.strerror or exc}): {hint}") from None
+    except UnicodeDecodeError as exc:
+        raise ParityError(f"{what} {p} is not valid JSON ({exc}): it is damaged; {hint}") from None
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ParityError(f"{what} {p} is not valid JSON ({exc}): it is damaged; {hint}") from None
+    except RecursionError:
+        raise ParityError(f"{what} {p} is nested too deeply for Python's JSON parser (about 1,000 levels): it "
+                          f"is not a paritybench file; {hint}") from None
+    if json_depth(obj) > MAX_JSON_DEPTH:
+        raise ParityError(f"{what} {p} is nested more than {MAX_JSON_DEPTH} levels deep (paritybench files are "
+                          f"under 10): it is not a paritybench file; {hint}")
+    return obj
+
+
+def weights_file_problem(artifact_path: Path, weights_file: object) -> str | None:
+    """Why ``weights_file`` may not be read (None when it may), confined to the artifact's folder.
+
+    A name with a separator, ``..``, an absolute path, or a link that resolves
+    outside the artifact's folder is refused: an artifact must never make
+    paritybench read (and report on) a file elsewhere on the machine.
+    """
+    if weights_file is None:
+        return None
+    name = str(weights_file)
+    if (not name or name in (".", "..") or "/" in name or "\\" in name or "\x00" in name
+            or os.path.isabs(name)):
+        return (f"weights_file {name!r} is not a plain file name: the weights must sit beside the artifact "
+                "(e.g. run.weights.npz); fix or remove the field")
+    folder = Path(os.path.abspath(artifact_path)).parent
+    candidate = folder / name
+    if os.path.islink(candidate):
+        try:
+            target: Path | None = candidate.resolve(strict=False)
+        except (OSError, RuntimeError):  # a link loop
+            target = None
+        if target is None or target.parent != folder.resolve():
+            return (f"weights_file {name} is a symbolic link to {target}, outside the artifact's folder: copy "
+                    "the weights file beside the artifact")
+    return None
+
+
+def weights_path_of(artifact_path: Path, weights_file: object) -> Path | None:
+    """The artifact's weights file beside it (None when it names none); ParityError when not confined."""
+    problem = weights_file_problem(artifact_path, weights_file)
+    if problem:
+        raise ParityError(f"artifact {artifact_path}: {problem}")
+    return None if weights_file is None else Path(os.path.abspath(artifact_path)).parent / str(weights_file)
+
+
+def artifact_problems(artifact: Any, path: str | os.PathLike) -> list[str]:
+    """Every reason ``artifact`` (read from ``path``) is not a valid artifact: schema, then weights_file."""
+    from paritybench.artifact import validation_errors
+
+    if not isinstance(artifact, dict):
+        return [f"(top level): is a JSON {type(artifact).__name__}, not an object"]
+    # A different schema major first: its other errors follow from it.
+    errors = sorted(validation_errors(artifact), key=lambda e: not e.startswith("schema_version"))
+    if not errors:
+        problem = weights_file_problem(Path(path), artifact.get("weights_file"))
+        if problem:
+            errors.append(problem)
+    return errors
+
+
+def check_artifact_file(path: str | os.PathLike, exit_code: int = 1) -> dict:
+    """Read and validate one artifact: the one definition ``validate``, ``compare`` and ``report`` share.
+
+    The message is the same from every command (exit code: 1 from ``validate``,
+    a verdict on the file; 2 where the file is an input the command cannot use).
+    """
+    artifact = read_json(path)
+    errors = artifact_problems(artifact, path)
+    if errors:
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise ParityError(f"artifact {path} is invalid: {errors[0]}{more}", exit_code=exit_code)
+    return artifact
+
+
+def check_experiment_args(args) -> None:
+    """Options of run / sweep / sensitivity that contradict each other, refused before anything runs.
+
+    ``--data-sha256`` without ``--data`` used to be ignored (the bundled slice is
+    always held to its own hash) and yet recorded in the config as if it applied.
+    """
+    sha = getattr(args, "data_sha256", None)
+    if sha is not None:
+        if not getattr(args, "data", None):
+            raise ParityError("--data-sha256 is given without --data: it checks a data file you pass (the bundled "
+                              "slice is always held to its own hash); add --data PATH or drop --data-sha256")
+        if len(sha) != 64 or any(c not in "0123456789abcdefABCDEF" for c in sha):
+            raise ParityError(f"--data-sha256 {sha!r} is not a sha256 (64 hexadecimal digits): copy it from "
+                              "`sha256sum FILE`")

@@ -1,0 +1,1 @@
+"""One run: the runner that trains a workload's arms, its worker processes, memory budget and diagnostics."""

@@ -1,0 +1,88 @@
+"""Per-step diagnostics: why an arm's training differs from the ground truth.
+
+Three questions, each answered from an arm's own numbers:
+- How saturated is the model? ``saturated_output``: the share of samples whose
+  sigmoid output is exactly 0.0 or 1.0 in the arm's own precision;
+  ``saturated_logit``: the share with |logit| > ``SATURATION_LOGIT``.
+- How much of the batch still learns? ``dead_gradient``: the share of samples
+  whose per-sample loss gradient with respect to the logit is exactly zero,
+  taken from the arm's own loss by its own framework's autodiff, and
+  ``dead_misclassified``: those among them that are misclassified (a logits
+  loss only zeroes samples it already gets right, to float32 precision).
+- Does its gradient point where the truth's does? At every step, the arm's
+  full gradient against ``reference-f64``'s gradient *at the arm's own
+  weights*: ``grad_cosine`` and ``grad_rel_error``; and its distance from the
+  reference's trajectory: ``weight_distance`` (L2) and ``weight_max_abs_diff``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from paritybench.experiment.weights import Weights
+
+# The per-step curves (saturation, dead gradients) are computed by ``paritybench.experiment.heads.measure``.
+# A Keras arm and the JAX arm that emulates it (``Arm.emulates``) may only be claimed to share a
+# mechanism when the artifact shows it reproduced: max |weight difference| after step 1 within
+# MECHANISM_TOLERANCE.
+# One SGD step moves weights by lr * grad ~ 1e-3; float32 rounding of that
+# update on weights ~0.05 is ~4e-9, so 1e-6 separates "same arithmetic up to
+# rounding" from "different loss" (clip vs logits differ by >1e-3 after step 1).
+MECHANISM_TOLERANCE = 1e-6
+
+
+def _flat(w: Weights, keys) -> np.ndarray:
+    return np.concatenate([np.asarray(w[k], np.float64).ravel() for k in keys])
+
+
+def gradient_agreement(grad: Weights, ref_grad: Weights) -> tuple[float, float]:
+    """(cosine similarity, relative error ||g - r|| / ||r||) of two gradients, in float64."""
+    g, r = _flat(grad, grad), _flat(ref_grad, grad)
+    if not (np.all(np.isfinite(g)) and np.all(np.isfinite(r))):
+        return float("nan"), float("nan")
+    gn, rn = float(np.linalg.norm(g)), float(np.linalg.norm(r))
+    cos = float(g @ r) / (gn * rn) if gn > 0 and rn > 0 else float("nan")
+    rel = float(np.linalg.norm(g - r)) / rn if rn > 0 else float("nan")
+    return cos, rel
+
+
+def weight_distance(w: Weights, ref: Weights) -> tuple[float, float]:
+    """(L2 distance, max |difference|) between two weight sets, in float64."""
+    d = _flat(w, w) - _flat(ref, w)
+    if not np.all(np.isfinite(d)):
+        return float("nan"), float("nan")
+    return float(np.linalg.norm(d)), float(np.max(np.abs(d)))
+
+
+def grads_from_trajectory(traj: Sequence[Weights], lr: float) -> list[Weights]:
+    """Plain SGD's applied gradients, (w_k - w_{k+1}) / lr, for arms that do not expose theirs."""
+    return [{k: (np.asarray(a[k], np.float64) - np.asarray(b[k], np.float64)) / lr for k in a}
+            for a, b in zip(traj[:-1], traj[1:], strict=True)]
+
+
+def agreement_curves(traj: Sequence[Weights], grads: Sequence[Weights], ref_traj: Sequence[Weights] | None,
+                     ref_grad_fn) -> dict[str, list[float]]:
+    """Per-step agreement of an arm with the reference.
+
+    ``ref_grad_fn(w)`` is the float64 gradient at weights ``w``; ``ref_traj`` the
+    reference's own trajectory (same length as ``traj``) or None.
+    """
+    out: dict[str, list[float]] = {"grad_cosine": [], "grad_rel_error": []}
+    for w, g in zip(traj[:-1], grads, strict=True):
+        if all(np.all(np.isfinite(v)) for v in w.values()):
+            cos, rel = gradient_agreement(g, ref_grad_fn(w))
+        else:
+            cos, rel = float("nan"), float("nan")
+        out["grad_cosine"].append(cos)
+        out["grad_rel_error"].append(rel)
+    if ref_traj is not None:
+        dist = [weight_distance(w, r) for w, r in zip(traj, ref_traj, strict=True)]
+        out["weight_distance"] = [d[0] for d in dist]
+        out["weight_max_abs_diff"] = [d[1] for d in dist]
+    return out
+
+
+def max_abs_diff(a: Weights, b: Weights) -> float:
+    return weight_distance(a, b)[1]

@@ -1,0 +1,449 @@
+"""config -> data window + initial weights -> arms (one process per framework) -> runs.
+
+The runner trains one workload's main-process arms (JAX, float64) itself, hands
+each Keras backend to its own worker process, adds the diagnostics that need the ground
+truth (gradient agreement, distance from the reference trajectory, the
+Keras-vs-emulation mechanism check), then evaluates every final weight set with
+every forward pass it has (the seed's weight swap). A framework that is not
+installed makes its arms ``skipped``; a worker that fails makes its arms
+``error``; neither stops the other arms. Every finished run is handed to
+``on_run`` as soon as it is final, so a sweep can checkpoint it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from paritybench import SCHEMA_VERSION, __version__, arms
+from paritybench.arms import ArmResult, TrainSpec
+from paritybench.artifact import num
+from paritybench.experiment import data, environment, flags, weights
+from paritybench.experiment.config import RunConfig
+from paritybench.pipeline import diagnostics, procs
+from paritybench.workloads import Workload, resolve_ref
+from paritybench.workloads.base import Arm
+
+# Keras backends run in this order so that the TensorFlow worker, last, can
+# evaluate the final weights of every other arm with its forward pass.
+KERAS_ORDER = ("keras-torch", "keras-jax", "keras-tensorflow")
+BASE_CURVES = ("loss", "accuracy", "correct", "grad_norm", "nonfinite")
+
+RunKey = tuple[str, int, int, int | None]  # (arm, seed, window, copy)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One training problem: a seed's initial weights (or a perturbed copy) on one window."""
+
+    seed: int
+    window: int
+    copy: int | None = None
+
+    @property
+    def id(self) -> str:
+        return f"s{self.seed}-w{self.window}" + ("" if self.copy is None else f"-c{self.copy}")
+
+    def key(self, arm: str) -> RunKey:
+        return (arm, self.seed, self.window, self.copy)
+
+
+def run_key(entry: dict) -> RunKey:
+    return (entry["arm"], entry["seed"], entry["window_start"], entry.get("copy"))
+
+
+class Progress:
+    """What the runner reports as it goes; the CLI draws it with rich."""
+
+    def start(self, total: int) -> None: ...
+
+    def advance(self, label: str) -> None: ...
+
+
+@dataclass
+class RunOutput:
+    runs: list[dict]
+    finals: dict[RunKey, weights.Weights]
+    environment: dict
+    timing: dict
+    mechanism: list[dict] = field(default_factory=list)
+
+
+def missing_requirements(spec: Arm) -> list[str]:
+    missing = [m for m in spec.requires if m != "gpu" and importlib.util.find_spec(m) is None]
+    if spec.needs_gpu and not missing and not gpu_visible():
+        missing.append("gpu")
+    return missing
+
+
+def gpu_visible() -> bool:
+    """Whether JAX sees a GPU (the arms that need one run in the harness's JAX process)."""
+    import jax
+
+    return any(d.platform == "gpu" for d in jax.devices())
+
+
+def install_hint(missing: list[str]) -> str:
+    if missing == ["gpu"]:
+        return "this arm measures GPU behaviour (TF32, atomics); run it on a machine with an NVIDIA GPU"
+    if "torch" in missing:
+        return "install the torch extra: make setup EXTRAS=\"--extra cpu --extra torch\""
+    return "install the project's environment: make setup"
+
+
+def _entry(workload: Workload, spec: Arm, case: Case, n: int, result: ArmResult | None = None,
+           status: str = "ok", reason: str | None = None) -> dict:
+    e: dict = {"arm": spec.name, "seed": case.seed, "window_start": case.window, "n": n, "status": status,
+               "loss_formulation": spec.loss, "workload": {"name": workload.name, "version": workload.version}}
+    if case.copy is not None:
+        e["copy"] = case.copy
+    if result is None:
+        e.update(reason=reason or status, initial_accuracy=None, final_accuracy=None, final_loss=None,
+                 curves={}, final_weights_sha256=None, swap={})
+        return e
+    c = result.curves
+    nonfinite = [bool(v) for v in c["nonfinite"]]
+    grad_norm = [float(v) for v in c["grad_norm"]]
+    e.update(
+        initial_accuracy=c["accuracy"][0],
+        final_accuracy=c["accuracy"][-1],
+        final_loss=num(c["loss"][-1]),
+        # a Keras arm with another optimizer than SGD records NaN for "grad norm unavailable", not a NaN in training
+        any_nonfinite=any(nonfinite) or (not str(result.info.get("grad_norm_source", "")).startswith("unavailable")
+                                         and not all(np.isfinite(grad_norm))),
+        first_nonfinite_step=next((i for i, v in enumerate(nonfinite) if v), None),
+        curves={
+            "loss": [num(v) for v in c["loss"]],
+            "accuracy": list(c["accuracy"]),
+            "correct": [int(v) for v in c["correct"]],
+            "grad_norm": [num(v) for v in grad_norm],
+            "nonfinite": nonfinite,
+            **{k: [num(x) for x in v] for k, v in c.items() if k not in BASE_CURVES},
+        },
+        final_weights_sha256=weights.weights_sha256(result.final_weights),
+        swap={},
+        info=dict(result.info),
+    )
+    return e
+
+
+class _Session:
+    """State of one ``run`` call: the workload, data, initial weights, the reference cache, results."""
+
+    def __init__(self, cfg: RunConfig, workload: Workload, cases: list[Case], inits: dict[str, weights.Weights] | None,
+                 keep_trajectory: bool, on_run: Callable[[dict], None] | None, progress: Progress):
+        from paritybench.arms.f64 import Arbiter
+
+        self.cfg, self.workload, self.cases, self.progress = cfg, workload, cases, progress
+        self.ds = data.load_mnist(cfg.data_path, cfg.data_sha256)
+        # every window is checked before any training starts
+        self.windows = {w: data.window(self.ds, w, cfg.n, cfg.normalize, labels=workload.data.labels)
+                        for w in sorted({c.window for c in cases})}
+        if inits is None:  # the workload's initial weights, drawn once per seed
+            init = resolve_ref(workload.model.init)
+            by_seed = {s: weights.copy_weights(init(s, cfg.threefry_partitionable), workload.model.params)
+                       for s in sorted({c.seed for c in cases})}
+            inits = {c.id: by_seed[c.seed] for c in cases}
+        self.inits = inits
+        self.spec = TrainSpec(steps=cfg.steps, lr=cfg.lr, keep_trajectory=keep_trajectory)
+        self.arbiter = Arbiter(workload)
+        self.on_run = on_run
+        self.runs: dict[RunKey, dict] = {}
+        self.finals: dict[RunKey, weights.Weights] = {}
+        self.step1: dict[RunKey, weights.Weights] = {}
+        self.ref_traj: dict[str, list[weights.Weights]] = {}
+        self.timing = {"train_seconds": 0.0, "compile_seconds": 0.0, "diagnostics_seconds": 0.0,
+                       "process_seconds": {}}
+
+    def xy64(self, window: int):
+        x, y = self.windows[window]
+        return np.asarray(x, np.float64), np.asarray(y, np.float64)
+
+    def reference_trajectory(self, case: Case) -> list[weights.Weights]:
+        if case.id not in self.ref_traj:
+            from paritybench.arms.f64 import train
+
+            x, y = self.windows[case.window]
+            ref = self.workload.arm(self.workload.reference)
+            res = train(self.workload, ref, self.inits[case.id], x, y, self.spec, self.arbiter)
+            self.ref_traj[case.id] = res.trajectory
+        return self.ref_traj[case.id]
+
+    def record(self, spec: Arm, case: Case, result: ArmResult) -> None:
+        """Finalise one arm's run on one case: diagnostics against the truth, then hand it on."""
+        key = case.key(spec.name)
+        if self.spec.keep_trajectory and result.trajectory is not None:
+            t = time.perf_counter()
+            if spec.name == self.workload.reference:
+                self.ref_traj.setdefault(case.id, result.trajectory)
+            grads = result.grads
+            if grads is None and spec.optimizer is None and spec.keras_optimizer is None:
+                # plain SGD: the applied gradient is (w_k - w_k+1) / lr
+                grads = diagnostics.grads_from_trajectory(result.trajectory, self.cfg.lr)
+            x64, y64 = self.xy64(case.window)
+            if grads is not None:
+                result.curves.update(diagnostics.agreement_curves(
+                    result.trajectory, grads, self.reference_trajectory(case),
+                    lambda w: self.arbiter.grad_at(w, x64, y64)))
+            self.step1[key] = result.trajectory[1]
+            self.timing["diagnostics_seconds"] += time.perf_counter() - t
+        self.timing["train_seconds"] += result.info.get("train_seconds", 0.0)
+        self.timing["compile_seconds"] += result.info.get("compile_seconds", 0.0)
+        self.runs[key] = _entry(self.workload, spec, case, self.cfg.n, result)
+        self.finals[key] = result.final_weights
+        if self.on_run:
+            self.on_run(self.runs[key])
+
+    def fail(self, spec: Arm, case: Case, status: str, reason: str) -> None:
+        key = case.key(spec.name)
+        self.runs[key] = _entry(self.workload, spec, case, self.cfg.n, status=status, reason=reason)
+        if self.on_run:
+            self.on_run(self.runs[key])
+
+    def skip_if_missing(self, spec: Arm, cases: list[Case]) -> bool:
+        """Record every case as skipped when the arm's framework is not installed; True if so."""
+        missing = missing_requirements(spec)
+        if not missing:
+            return False
+        for c in cases:
+            what = "no GPU visible" if missing == ["gpu"] else f"{', '.join(missing)} not installed"
+            self.fail(spec, c, "skipped", f"{what}: {install_hint(missing)}")
+            self.progress.advance(f"{spec.name} skipped")
+        return True
+
+
+def default_cases(cfg: RunConfig) -> list[Case]:
+    return [Case(s, w) for s in cfg.seeds for w in cfg.windows]
+
+
+def run(cfg: RunConfig, progress: Progress | None = None, *, cases: list[Case] | None = None,
+        inits: dict[str, weights.Weights] | None = None, skip: Iterable[RunKey] = (),
+        on_run: Callable[[dict], None] | None = None, keep_trajectory: bool | None = None) -> RunOutput:
+    """Train every arm of ``cfg`` on every case; return runs, final weights and diagnostics.
+
+    ``cases`` defaults to seeds x windows; ``inits`` (by case id) to the workload's
+    initial weights per seed; runs whose key is in ``skip`` are not trained
+    (a resumed sweep); ``keep_trajectory`` (default: ``cfg.diagnostics == "full"``)
+    enables the diagnostics that need every step's weights.
+    """
+    from paritybench import workloads
+
+    progress = progress or Progress()
+    t_start = time.perf_counter()
+    workload = workloads.load(cfg.workload)
+    cases = cases or default_cases(cfg)
+    keep = (cfg.diagnostics == "full") if keep_trajectory is None else keep_trajectory
+    sess = _Session(cfg, workload, cases, inits, keep, on_run, progress)
+    specs = workload.resolve_arms(cfg.arms)
+    skip = set(skip)
+    todo = {spec.name: [c for c in cases if c.key(spec.name) not in skip] for spec in specs}
+    progress.start(sum(len(v) for v in todo.values()))
+
+    env = environment.fingerprint()
+    env["frameworks"] = {"main": flags.read_back("jax", cfg.numerics)}
+    env["data"] = {"path": sess.ds.path, "sha256": sess.ds.sha256, "bundled": sess.ds.bundled}
+
+    t_main = time.perf_counter()
+    # the ground truth first: its trajectory is what the others are measured against
+    main_specs = sorted((s for s in specs if s.process == "main"), key=lambda s: s.name != workload.reference)
+    for spec in main_specs:
+        _run_main(spec, todo[spec.name], sess)
+    sess.timing["process_seconds"]["main"] = time.perf_counter() - t_main
+
+    by_process: dict[str, list[Arm]] = {}
+    for s in specs:
+        if s.process != "main":
+            by_process.setdefault(s.process, []).append(s)
+    swap_extra: list[dict] = []
+    procs.clean_stale_tmp()  # issue 9: folders a killed run could not remove
+    with tempfile.TemporaryDirectory(prefix=procs.tmp_prefix()) as tmp:
+        for process in sorted(by_process, key=lambda p: KERAS_ORDER.index(p) if p in KERAS_ORDER else 99):
+            t_proc = time.perf_counter()
+            _run_keras(process, by_process[process], todo, sess, Path(tmp), swap_extra, env)
+            sess.timing["process_seconds"][process] = time.perf_counter() - t_proc
+
+    if cfg.swap:
+        by_id = {c.id: c for c in cases}
+        for (arm, seed, window, copy), w in sess.finals.items():
+            x, y = sess.windows[window]
+            for label, fn in arms.main_evaluators().items():
+                sess.runs[(arm, seed, window, copy)]["swap"][label] = fn(workload, w, x, y) / cfg.n
+        for item in swap_extra:
+            key = by_id[item["case"]].key(item["label"])
+            if key in sess.runs:
+                sess.runs[key]["swap"][item["evaluator"]] = item["correct"] / cfg.n
+        # a worker's own forward pass on its own weights belongs in the swap too
+        for entry in sess.runs.values():
+            if entry["status"] == "ok" and workload.arm(entry["arm"]).process != "main":
+                entry["swap"].setdefault(entry["arm"], entry["final_accuracy"])
+
+    mechanism = []
+    for keras_arm, emulation in workload.emulations.items():
+        for c in cases:
+            a, b = c.key(keras_arm), c.key(emulation)
+            if a in sess.step1 and b in sess.step1:
+                d1 = diagnostics.max_abs_diff(sess.step1[a], sess.step1[b])
+                mechanism.append({
+                    "keras_arm": keras_arm, "emulation": emulation, "seed": c.seed, "window_start": c.window,
+                    "max_abs_diff_step1": num(d1),
+                    "max_abs_diff_final": num(diagnostics.max_abs_diff(sess.finals[a], sess.finals[b])),
+                    "tolerance": diagnostics.MECHANISM_TOLERANCE,
+                    "reproduced": bool(d1 <= diagnostics.MECHANISM_TOLERANCE),
+                })
+    sess.timing["total_seconds"] = time.perf_counter() - t_start
+    ordered = [sess.runs[c.key(spec.name)] for c in cases for spec in specs if c.key(spec.name) in sess.runs]
+    return RunOutput(runs=ordered, finals=sess.finals, environment=env, timing=sess.timing, mechanism=mechanism)
+
+
+def _run_main(spec: Arm, cases: list[Case], sess: _Session) -> None:
+    if sess.skip_if_missing(spec, cases):
+        return
+    by_window: dict[int, list[Case]] = {}
+    for c in cases:
+        by_window.setdefault(c.window, []).append(c)
+    train_many = arms.trainer(spec.kind)
+    for window, group in by_window.items():
+        x, y = sess.windows[window]
+        try:
+            results = train_many(sess.workload, spec, [sess.inits[c.id] for c in group], x, y, sess.spec)
+        except Exception as exc:  # an arm's crash is its result, not the harness's
+            for c in group:
+                sess.fail(spec, c, "error", f"{type(exc).__name__}: {exc}")
+                sess.progress.advance(f"{spec.name} {c.id} failed")
+            continue
+        for c, result in zip(group, results, strict=True):
+            sess.record(spec, c, result)
+            sess.progress.advance(f"{spec.name} {c.id}")
+
+
+def _run_keras(process: str, specs: list[Arm], todo: dict[str, list[Case]], sess: _Session, tmp: Path,
+               swap_extra: list[dict], env: dict) -> None:
+    """One worker process for every Keras arm of one backend."""
+    specs = [s for s in specs if todo[s.name] and not sess.skip_if_missing(s, todo[s.name])]
+    if not specs:
+        return
+    cfg, workload = sess.cfg, sess.workload
+    backend = process.removeprefix("keras-")
+    job_dir = tmp / process
+    job_dir.mkdir()
+    init_files: dict[str, str] = {}
+    for spec in specs:
+        for c in todo[spec.name]:
+            if c.id not in init_files:
+                init_files[c.id] = str(job_dir / f"init-{c.id}.npz")
+                weights.save_weights_npz(init_files[c.id], {"w": sess.inits[c.id]})
+    spec_str = workload.origin.get("spec", workload.name)
+    common = {"workload": spec_str, "steps": cfg.steps, "lr": cfg.lr, "n": cfg.n, "normalize": cfg.normalize}
+    evaluate = []
+    if cfg.swap:
+        for (arm, seed, window, copy), w in sess.finals.items():
+            cid = Case(seed, window, copy).id
+            f = job_dir / f"eval-{arm}-{cid}.npz"
+            weights.save_weights_npz(f, {"w": w})
+            evaluate.append({**common, "label": arm, "case": cid, "window": window, "weights_file": str(f),
+                             "evaluator": specs[0].name})
+    job = {
+        "backend": backend, "data_path": cfg.data_path, "data_sha256": cfg.data_sha256,
+        "numerics": cfg.numerics.to_dict(), "out_dir": str(job_dir), "evaluate": evaluate,
+        "keep_trajectory": sess.spec.keep_trajectory,
+        "tasks": [{**common, "arm": s.name,
+                   "cases": [{"id": c.id, "window": c.window, "init_file": init_files[c.id]} for c in todo[s.name]]}
+                  for s in specs],
+    }
+    (job_dir / "job.json").write_text(json.dumps(job))
+    child_env = flags.env_for(cfg.numerics)
+    child_env["KERAS_BACKEND"] = backend
+    # The worker must import this same paritybench, installed or not.
+    src = str(Path(__file__).resolve().parent.parent)
+    child_env["PYTHONPATH"] = src + os.pathsep + child_env.get("PYTHONPATH", "")
+    child_env.update(procs.worker_env(tmp))  # issue 9: the worker dies with us and removes tmp
+    by_name = {s.name: s for s in specs}
+    by_id = {c.id: c for c in sess.cases}
+    done: set[tuple[str, str]] = set()
+    stderr_path = job_dir / "stderr.txt"
+    with open(stderr_path, "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "paritybench.arms.keras_worker", str(job_dir / "job.json")],
+                                stdout=subprocess.PIPE, stderr=err, text=True, env=child_env,
+                                **procs.worker_popen_kwargs())
+        assert proc.stdout is not None
+        try:
+            for line in proc.stdout:
+                if not line.startswith("PB-EVENT "):
+                    continue
+                ev = json.loads(line[len("PB-EVENT "):])
+                rec = json.loads(Path(ev["file"]).read_text())
+                shapes = workload.model.params
+                w = weights.load_weights_npz(rec["final_file"], shapes)["w"]
+                result = ArmResult(rec["curves"], w, rec["info"])
+                if "traj_file" in rec:
+                    t = weights.load_weights_npz(rec["traj_file"], shapes)
+                    result.trajectory = [t[f"k{i}"] for i in range(cfg.steps + 1)]
+                    os.unlink(rec["traj_file"])
+                sess.record(by_name[rec["arm"]], by_id[rec["id"]], result)
+                done.add((rec["arm"], rec["id"]))
+                sess.progress.advance(f"{rec['arm']} {rec['id']}")
+        finally:
+            if proc.poll() is None and sys.exc_info()[0] is not None:
+                procs.stop_worker(proc)  # issue 9: the worker's whole process group
+            rc = proc.wait()
+    result_file = job_dir / "result.json"
+    if rc != 0 or not result_file.exists():
+        lines = stderr_path.read_text(errors="replace").strip().splitlines()
+        why = next((ln[9:] for ln in reversed(lines) if ln.startswith("PB-ERROR ")), lines[-1] if lines else "")
+        reason = f"{process} worker exited with status {rc}: {why}"
+        if rc < 0:  # killed by a signal: its stderr's last line says nothing about why
+            import signal
+
+            try:
+                reason = f"{process} worker killed by {signal.Signals(-rc).name}"
+            except ValueError:  # a signal with no name (real-time signals)
+                reason = f"{process} worker killed by signal {-rc}"
+        for s in specs:
+            for c in todo[s.name]:
+                if (s.name, c.id) not in done:
+                    sess.fail(s, c, "error", reason)
+        return
+    result = json.loads(result_file.read_text())
+    env["frameworks"][process] = result["environment"]
+    swap_extra.extend(result["swap"])
+
+
+def workload_record(cfg: RunConfig) -> dict:
+    """The artifact's ``workload`` object: name, version, question, where it came from."""
+    from paritybench import workloads
+
+    return workloads.load(cfg.workload).describe()
+
+
+def build_artifact(cfg: RunConfig, out: RunOutput, kind: str = "run", weights_file: str | None = None,
+                   extra: dict | None = None) -> dict:
+    """The artifact's top level (see ``schema/artifact.v2.schema.json``)."""
+    art = {
+        "schema_version": SCHEMA_VERSION,
+        "kind": kind,
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "paritybench_version": __version__,
+        "config_hash": cfg.short_hash(),
+        "workload": workload_record(cfg),
+        "config": {**cfg.to_dict(), "numerics": cfg.numerics.to_dict(),
+                   "data": {"path": cfg.data_path or "(bundled)", "expected_sha256": cfg.data_sha256}},
+        "environment": out.environment,
+        "timing": out.timing,
+        "weights_file": weights_file,
+        "runs": out.runs,
+    }
+    if out.mechanism:
+        art["mechanism"] = out.mechanism
+    art.update(extra or {})
+    return art

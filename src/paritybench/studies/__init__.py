@@ -1,0 +1,1 @@
+"""Many runs into one artifact: sweeps (resumable, sharded, on Ray), sensitivity, repeats."""
