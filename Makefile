@@ -4,22 +4,30 @@
 
 PYTHON   ?= python3
 UV_VERSION ?= 0.13.9
+# Optional extras (pyproject.toml): cpu (JAX's CPU wheel), torch (Keras's torch backend and the
+# torch emulations, a multi-GB CUDA build on Linux), ray (sweep --engine ray), cuda12.
+# CI runs `make test` with EXTRAS="--extra cpu --extra torch --extra ray" (.ci/run).
 EXTRAS   ?= --extra cpu
 UV       := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 RUN      := $(UV) run --locked --no-sync
 ARGS     ?=
 
-.PHONY: setup bench bench-timing bench-cpu bench-gpu test lint compare report clean
+.PHONY: setup bench bench-all bench-timing bench-cpu bench-gpu test lint compare report clean
 .PHONY: docker-requirements wheelhouse-cpu wheelhouse-cuda12 image-cpu image-cuda12 standin-base pin-base
 
-setup: .venv/.paritybench-synced
+# The stamp names the extras it was synced with: changing EXTRAS syncs again. --inexact adds what the
+# extras need and removes nothing, so `make bench` after a CI-style `make test` keeps torch and Ray.
+STAMP    := .venv/.paritybench-synced$(subst $() ,,$(subst --extra,-,$(EXTRAS)))
+
+setup: $(STAMP)
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
-.venv/.paritybench-synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --locked $(EXTRAS)
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked --inexact $(EXTRAS)
+	@rm -f .venv/.paritybench-synced*
 	@touch $@
 
 ## The main job: the seed experiment, every arm, one artifact under results/runs/.

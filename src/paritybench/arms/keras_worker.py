@@ -230,8 +230,16 @@ def main(argv: list[str]) -> int:
             os.replace(path + ".tmp", path)
             _event(kind="case", arm=task["arm"], id=cid, file=path)
 
+    _event(kind="trained")
+    evaluate = job.get("evaluate", [])
+    if job.get("evaluate_from_stdin"):
+        # The runner sends the weight swap once every arm has trained (this worker trained in parallel).
+        line = sys.stdin.readline()
+        if not line:  # the parent is gone
+            return 4
+        evaluate = json.loads(line)["evaluate"]
     swap = []
-    for item in job.get("evaluate", []):
+    for item in evaluate:
         ka = arm_model(item["workload"], item["evaluator"], item["lr"])
         x, y = window(ka.workload, item["window"], item["n"], item["normalize"])
         ka.set_weights(load_weights_npz(item["weights_file"], ka.workload.model.params)["w"])

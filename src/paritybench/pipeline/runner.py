@@ -254,13 +254,6 @@ def run(cfg: RunConfig, progress: Progress | None = None, *, cases: list[Case] |
     env["frameworks"] = {"main": flags.read_back("jax", cfg.numerics)}
     env["data"] = {"path": sess.ds.path, "sha256": sess.ds.sha256, "bundled": sess.ds.bundled}
 
-    t_main = time.perf_counter()
-    # the ground truth first: its trajectory is what the others are measured against
-    main_specs = sorted((s for s in specs if s.process == "main"), key=lambda s: s.name != workload.reference)
-    for spec in main_specs:
-        _run_main(spec, todo[spec.name], sess)
-    sess.timing["process_seconds"]["main"] = time.perf_counter() - t_main
-
     by_process: dict[str, list[Arm]] = {}
     for s in specs:
         if s.process != "main":
@@ -268,10 +261,28 @@ def run(cfg: RunConfig, progress: Progress | None = None, *, cases: list[Case] |
     swap_extra: list[dict] = []
     procs.clean_stale_tmp()  # issue 9: folders a killed run could not remove
     with tempfile.TemporaryDirectory(prefix=procs.tmp_prefix()) as tmp:
-        for process in sorted(by_process, key=lambda p: KERAS_ORDER.index(p) if p in KERAS_ORDER else 99):
-            t_proc = time.perf_counter()
-            _run_keras(process, by_process[process], todo, sess, Path(tmp), swap_extra, env)
-            sess.timing["process_seconds"][process] = time.perf_counter() - t_proc
+        # The Keras workers start first and import their backend and train while this process trains
+        # the JAX and float64 arms: imports and compiles overlap instead of adding up. Each waits, once
+        # trained, for the list of other arms' final weights to evaluate (the weight swap).
+        workers = []
+        try:
+            for process in sorted(by_process, key=lambda p: KERAS_ORDER.index(p) if p in KERAS_ORDER else 99):
+                worker = _start_keras(process, by_process[process], todo, sess, Path(tmp))
+                if worker is not None:
+                    workers.append(worker)
+            t_main = time.perf_counter()
+            # the ground truth first: its trajectory is what the others are measured against
+            main_specs = sorted((s for s in specs if s.process == "main"), key=lambda s: s.name != workload.reference)
+            for spec in main_specs:
+                _run_main(spec, todo[spec.name], sess)
+            sess.timing["process_seconds"]["main"] = time.perf_counter() - t_main
+            for worker in workers:
+                worker.collect_training(sess)
+            for worker in workers:
+                worker.finish(sess, swap_extra, env)
+        finally:
+            for worker in workers:
+                worker.stop()
 
     if cfg.swap:
         by_id = {c.id: c for c in cases}
@@ -327,13 +338,123 @@ def _run_main(spec: Arm, cases: list[Case], sess: _Session) -> None:
             sess.progress.advance(f"{spec.name} {c.id}")
 
 
-def _run_keras(process: str, specs: list[Arm], todo: dict[str, list[Case]], sess: _Session, tmp: Path,
-               swap_extra: list[dict], env: dict) -> None:
-    """One worker process for every Keras arm of one backend."""
+class _KerasWorker:
+    """One worker process for every Keras arm of one backend: started, its training collected, then the
+    weight swap sent on its stdin and its environment and swap results read back."""
+
+    def __init__(self, process: str, specs: list[Arm], todo: dict[str, list[Case]], sess: _Session, job_dir: Path,
+                 proc: subprocess.Popen, stderr_path: Path, t_start: float):
+        import queue
+        import threading
+
+        self.process, self.specs, self.todo, self.job_dir = process, specs, todo, job_dir
+        self.proc, self.stderr_path, self.t_start = proc, stderr_path, t_start
+        self.by_name = {s.name: s for s in specs}
+        self.done: set[tuple[str, str]] = set()
+        self.failed = False
+        self.lines: queue.Queue = queue.Queue()
+        # A thread drains stdout while this process trains, so a worker is never blocked on a full pipe.
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if line.startswith("PB-EVENT "):
+                self.lines.put(json.loads(line[len("PB-EVENT "):]))
+        self.lines.put(None)  # end of output
+
+    def _events(self):
+        while (ev := self.lines.get()) is not None:
+            yield ev
+            if ev.get("kind") == "trained":
+                return
+
+    def collect_training(self, sess: _Session) -> None:
+        """Record every case the worker trains, as it reports them, until it has trained them all."""
+        cfg, workload = sess.cfg, sess.workload
+        shapes = workload.model.params
+        by_id = {c.id: c for c in sess.cases}
+        for ev in self._events():
+            if ev.get("kind") != "case":
+                continue
+            rec = json.loads(Path(ev["file"]).read_text())
+            w = weights.load_weights_npz(rec["final_file"], shapes)["w"]
+            result = ArmResult(rec["curves"], w, rec["info"])
+            if "traj_file" in rec:
+                t = weights.load_weights_npz(rec["traj_file"], shapes)
+                result.trajectory = [t[f"k{i}"] for i in range(cfg.steps + 1)]
+                os.unlink(rec["traj_file"])
+            sess.record(self.by_name[rec["arm"]], by_id[rec["id"]], result)
+            self.done.add((rec["arm"], rec["id"]))
+            sess.progress.advance(f"{rec['arm']} {rec['id']}")
+
+    def finish(self, sess: _Session, swap_extra: list[dict], env: dict) -> None:
+        """Send the weight swap (every final weight set to evaluate with this backend), then read the result."""
+        cfg = sess.cfg
+        evaluate = []
+        if cfg.swap and self.proc.poll() is None:
+            common = _task_common(sess)
+            for (arm, seed, window, copy), w in sess.finals.items():
+                cid = Case(seed, window, copy).id
+                f = self.job_dir / f"eval-{arm}-{cid}.npz"
+                weights.save_weights_npz(f, {"w": w})
+                evaluate.append({**common, "label": arm, "case": cid, "window": window, "weights_file": str(f),
+                                 "evaluator": self.specs[0].name})
+        try:
+            assert self.proc.stdin is not None
+            self.proc.stdin.write(json.dumps({"evaluate": evaluate}) + "\n")
+            self.proc.stdin.close()
+        except (BrokenPipeError, OSError):
+            pass  # the worker is gone: its status says why
+        rc = self.proc.wait()
+        self.reader.join()
+        sess.timing["process_seconds"][self.process] = time.perf_counter() - self.t_start
+        result_file = self.job_dir / "result.json"
+        if rc != 0 or not result_file.exists():
+            self._fail(sess, rc)
+            return
+        result = json.loads(result_file.read_text())
+        env["frameworks"][self.process] = result["environment"]
+        swap_extra.extend(result["swap"])
+
+    def _fail(self, sess: _Session, rc: int) -> None:
+        lines = self.stderr_path.read_text(errors="replace").strip().splitlines()
+        why = next((ln[9:] for ln in reversed(lines) if ln.startswith("PB-ERROR ")), lines[-1] if lines else "")
+        reason = f"{self.process} worker exited with status {rc}: {why}"
+        if rc < 0:  # killed by a signal: its stderr's last line says nothing about why
+            import signal
+
+            try:
+                reason = f"{self.process} worker killed by {signal.Signals(-rc).name}"
+            except ValueError:  # a signal with no name (real-time signals)
+                reason = f"{self.process} worker killed by signal {-rc}"
+        for s in self.specs:
+            for c in self.todo[s.name]:
+                if (s.name, c.id) not in self.done:
+                    sess.fail(s, c, "error", reason)
+
+    def stop(self) -> None:
+        """On any way out: a worker still running is stopped with its whole process group (issue 9)."""
+        if self.proc.poll() is None:
+            procs.stop_worker(self.proc)
+            self.proc.wait()
+
+
+def _task_common(sess: _Session) -> dict:
+    cfg, workload = sess.cfg, sess.workload
+    return {"workload": workload.origin.get("spec", workload.name), "steps": cfg.steps, "lr": cfg.lr,
+            "n": cfg.n, "normalize": cfg.normalize}
+
+
+def _start_keras(process: str, specs: list[Arm], todo: dict[str, list[Case]], sess: _Session,
+                 tmp: Path) -> _KerasWorker | None:
+    """Start one worker process for every Keras arm of one backend (None when none has work)."""
     specs = [s for s in specs if todo[s.name] and not sess.skip_if_missing(s, todo[s.name])]
     if not specs:
-        return
-    cfg, workload = sess.cfg, sess.workload
+        return None
+    t_start = time.perf_counter()
+    cfg = sess.cfg
     backend = process.removeprefix("keras-")
     job_dir = tmp / process
     job_dir.mkdir()
@@ -343,19 +464,10 @@ def _run_keras(process: str, specs: list[Arm], todo: dict[str, list[Case]], sess
             if c.id not in init_files:
                 init_files[c.id] = str(job_dir / f"init-{c.id}.npz")
                 weights.save_weights_npz(init_files[c.id], {"w": sess.inits[c.id]})
-    spec_str = workload.origin.get("spec", workload.name)
-    common = {"workload": spec_str, "steps": cfg.steps, "lr": cfg.lr, "n": cfg.n, "normalize": cfg.normalize}
-    evaluate = []
-    if cfg.swap:
-        for (arm, seed, window, copy), w in sess.finals.items():
-            cid = Case(seed, window, copy).id
-            f = job_dir / f"eval-{arm}-{cid}.npz"
-            weights.save_weights_npz(f, {"w": w})
-            evaluate.append({**common, "label": arm, "case": cid, "window": window, "weights_file": str(f),
-                             "evaluator": specs[0].name})
+    common = _task_common(sess)
     job = {
         "backend": backend, "data_path": cfg.data_path, "data_sha256": cfg.data_sha256,
-        "numerics": cfg.numerics.to_dict(), "out_dir": str(job_dir), "evaluate": evaluate,
+        "numerics": cfg.numerics.to_dict(), "out_dir": str(job_dir), "evaluate_from_stdin": True,
         "keep_trajectory": sess.spec.keep_trajectory,
         "tasks": [{**common, "arm": s.name,
                    "cases": [{"id": c.id, "window": c.window, "init_file": init_files[c.id]} for c in todo[s.name]]}
@@ -365,58 +477,15 @@ def _run_keras(process: str, specs: list[Arm], todo: dict[str, list[Case]], sess
     child_env = flags.env_for(cfg.numerics)
     child_env["KERAS_BACKEND"] = backend
     # The worker must import this same paritybench, installed or not.
-    src = str(Path(__file__).resolve().parent.parent)
+    src = str(Path(__file__).resolve().parents[2])  # the folder holding this paritybench package
     child_env["PYTHONPATH"] = src + os.pathsep + child_env.get("PYTHONPATH", "")
     child_env.update(procs.worker_env(tmp))  # issue 9: the worker dies with us and removes tmp
-    by_name = {s.name: s for s in specs}
-    by_id = {c.id: c for c in sess.cases}
-    done: set[tuple[str, str]] = set()
     stderr_path = job_dir / "stderr.txt"
     with open(stderr_path, "w") as err:
         proc = subprocess.Popen([sys.executable, "-m", "paritybench.arms.keras_worker", str(job_dir / "job.json")],
-                                stdout=subprocess.PIPE, stderr=err, text=True, env=child_env,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True, env=child_env,
                                 **procs.worker_popen_kwargs())
-        assert proc.stdout is not None
-        try:
-            for line in proc.stdout:
-                if not line.startswith("PB-EVENT "):
-                    continue
-                ev = json.loads(line[len("PB-EVENT "):])
-                rec = json.loads(Path(ev["file"]).read_text())
-                shapes = workload.model.params
-                w = weights.load_weights_npz(rec["final_file"], shapes)["w"]
-                result = ArmResult(rec["curves"], w, rec["info"])
-                if "traj_file" in rec:
-                    t = weights.load_weights_npz(rec["traj_file"], shapes)
-                    result.trajectory = [t[f"k{i}"] for i in range(cfg.steps + 1)]
-                    os.unlink(rec["traj_file"])
-                sess.record(by_name[rec["arm"]], by_id[rec["id"]], result)
-                done.add((rec["arm"], rec["id"]))
-                sess.progress.advance(f"{rec['arm']} {rec['id']}")
-        finally:
-            if proc.poll() is None and sys.exc_info()[0] is not None:
-                procs.stop_worker(proc)  # issue 9: the worker's whole process group
-            rc = proc.wait()
-    result_file = job_dir / "result.json"
-    if rc != 0 or not result_file.exists():
-        lines = stderr_path.read_text(errors="replace").strip().splitlines()
-        why = next((ln[9:] for ln in reversed(lines) if ln.startswith("PB-ERROR ")), lines[-1] if lines else "")
-        reason = f"{process} worker exited with status {rc}: {why}"
-        if rc < 0:  # killed by a signal: its stderr's last line says nothing about why
-            import signal
-
-            try:
-                reason = f"{process} worker killed by {signal.Signals(-rc).name}"
-            except ValueError:  # a signal with no name (real-time signals)
-                reason = f"{process} worker killed by signal {-rc}"
-        for s in specs:
-            for c in todo[s.name]:
-                if (s.name, c.id) not in done:
-                    sess.fail(s, c, "error", reason)
-        return
-    result = json.loads(result_file.read_text())
-    env["frameworks"][process] = result["environment"]
-    swap_extra.extend(result["swap"])
+    return _KerasWorker(process, specs, todo, sess, job_dir, proc, stderr_path, t_start)
 
 
 def workload_record(cfg: RunConfig) -> dict:

@@ -92,7 +92,7 @@ def _repeat(args: argparse.Namespace, console, out: Path) -> int:
 
     artifacts: list[dict] = []
     # The child must import this same paritybench, installed or not (as the Keras workers do).
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent) + os.pathsep
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]) + os.pathsep
            + os.environ.get("PYTHONPATH", "")}
     with tempfile.TemporaryDirectory(prefix=tmp_prefix() + "repeat-") as tmp:
         for i in range(1, args.repeat + 1):
