@@ -29,6 +29,8 @@ class TrainSpec:
     steps: int
     lr: float
     keep_trajectory: bool = False
+    # None: full batch; an int: step k trains on batch k mod (n / batch_size) (paritybench.arms.minibatch)
+    batch_size: int | None = None
 
 
 @dataclass
@@ -49,6 +51,8 @@ class ArmResult:
     info: dict[str, Any] = field(default_factory=dict)
     trajectory: list[Weights] | None = None
     grads: list[Weights] | None = None
+    # a stateful model's non-trainable variables (moving statistics) after every step: name -> steps+1 vectors
+    state: dict[str, list] | None = None
 
 
 def weights_nonfinite(weights: Weights) -> bool:

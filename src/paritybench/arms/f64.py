@@ -107,8 +107,12 @@ def _optimizer(arm: Arm, lr: float):
 
 
 def train(workload: Workload, arm: Arm, init: Weights, x: np.ndarray, y: np.ndarray, spec: TrainSpec,
-          arbiter: Arbiter | None = None) -> ArmResult:
+          arbiter: Arbiter | None = None, eval_data: tuple[np.ndarray, np.ndarray] | None = None) -> ArmResult:
     """Train in float64 from ``init``; curves, diagnostics and (optionally) the trajectory."""
+    from paritybench.arms import minibatch
+
+    if minibatch.applies(workload):  # minibatches or moving statistics: the JAX program in float64
+        return minibatch.train_many(workload, arm, [init], x, y, spec, eval_data, f64=True)[0]
     check_weights(init, workload.model.params)
     arbiter = arbiter or Arbiter(workload, arm)
     head = workload.model.head
@@ -146,12 +150,16 @@ def train(workload: Workload, arm: Arm, init: Weights, x: np.ndarray, y: np.ndar
 
 
 def train_many(workload: Workload, arm: Arm, inits: list[Weights], x: np.ndarray, y: np.ndarray,
-               spec: TrainSpec) -> list[ArmResult]:
+               spec: TrainSpec, eval_data: tuple[np.ndarray, np.ndarray] | None = None) -> list[ArmResult]:
     arbiter = Arbiter(workload, arm)
-    return [train(workload, arm, w, x, y, spec, arbiter) for w in inits]
+    return [train(workload, arm, w, x, y, spec, arbiter, eval_data) for w in inits]
 
 
 def evaluate_correct(workload: Workload, weights: Weights, x: np.ndarray, y: np.ndarray) -> int:
     """Float64 forward pass for the weight swap."""
+    from paritybench.arms import minibatch
+
+    if minibatch.applies(workload):
+        return minibatch.evaluate_correct(workload, weights, x, y, f64=True)
     z = Arbiter(workload).forward(weights, x)
     return heads.count_correct(np, workload.model.head, z, np.asarray(y, np.float64))

@@ -70,7 +70,11 @@ _EXECUTABLES: dict[tuple, object] = {}
 
 
 def train_many(workload: Workload, arm: Arm, inits: list[Weights], x: np.ndarray, y: np.ndarray,
-               spec: TrainSpec) -> list[ArmResult]:
+               spec: TrainSpec, eval_data: tuple[np.ndarray, np.ndarray] | None = None) -> list[ArmResult]:
+    from paritybench.arms import minibatch
+
+    if minibatch.applies(workload):  # minibatches or moving statistics: their own program
+        return minibatch.train_many(workload, arm, inits, x, y, spec, eval_data)
     import jax
     import jax.numpy as jnp
 
@@ -126,6 +130,11 @@ def train_many(workload: Workload, arm: Arm, inits: list[Weights], x: np.ndarray
 def evaluate_correct(workload: Workload, weights: Weights, x: np.ndarray, y: np.ndarray) -> int:
     """The JAX float32 forward pass used for the weight swap."""
     import jax.numpy as jnp
+
+    from paritybench.arms import minibatch
+
+    if minibatch.applies(workload):
+        return minibatch.evaluate_correct(workload, weights, x, y)
 
     z = resolve_ref(workload.model.jax_apply)({k: jnp.asarray(v) for k, v in weights.items()}, jnp.asarray(x))
     return heads.count_correct(jnp, workload.model.head, z, jnp.asarray(y))

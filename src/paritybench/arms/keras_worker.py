@@ -38,7 +38,9 @@ class KerasArm:
         self.keras, self.workload, self.arm, self.lr = keras, workload, arm, lr
         self.head = workload.model.head
         self.model, self.variables = resolve_ref(workload.model.keras_build)(keras, **dict(arm.keras_options))
-        loss = resolve_ref(arm.keras_loss)(keras)
+        # Model.state (moving statistics): read back after every step, reset to its initial values per case
+        self.state_vars = {k: self.variables.pop(k) for k in workload.model.state}
+        loss = self.loss = resolve_ref(arm.keras_loss)(keras)
         optimizer = (resolve_ref(arm.keras_optimizer)(keras, lr) if arm.keras_optimizer
                      else keras.optimizers.SGD(learning_rate=lr))
         self.plain_sgd = arm.keras_optimizer is None
@@ -115,6 +117,83 @@ class KerasArm:
         m = heads.measure(np, self.head, z, dz, y, p=p)
         for k in heads.PER_STEP:
             curves[k].append(float(m[k]))
+
+    def get_state(self) -> dict:
+        import numpy as np
+
+        return {name: np.array(self.keras.ops.convert_to_numpy(var.value), copy=True)
+                for name, var in self.state_vars.items()}
+
+    def set_state(self, state: dict) -> None:
+        import numpy as np
+
+        for name, var in self.state_vars.items():
+            var.assign(np.array(state[name], dtype=np.float32, copy=True))
+
+    def train_case_minibatch(self, x, y, init, steps: int, keep_trajectory: bool, batch_size: int | None,
+                             eval_data) -> tuple[dict, dict, list | None, dict, dict]:
+        """``paritybench.arms.minibatch``'s protocol in Keras: ``fit`` on batch k mod (n / batch_size) per step
+        (shuffle=False), the moving statistics read from the layer's variables after each step, and at every
+        step the training window in training mode (its own batch statistics; the moving ones restored after)
+        and the held-out window in evaluation mode (``evaluate``: the moving statistics)."""
+        import numpy as np
+
+        from paritybench.arms.base import grad_norm_from_update, nonfinite_steps, weights_nonfinite
+        from paritybench.arms.minibatch import batch_slices
+        from paritybench.experiment import heads
+
+        n = x.shape[0]
+        bs = batch_size or n
+        self.set_weights(init)
+        self.set_state(self.workload.model.initial_state())
+        self.reset_optimizer()
+        curves: dict[str, list] = {k: [] for k in ("loss", "correct", "grad_norm", "eval_loss", "eval_accuracy")}
+        states: dict[str, list] = {k: [] for k in self.state_vars}
+        finite_flags = []
+        loss_fn = self.loss
+
+        def measure(w):
+            saved = self.get_state()
+            p = self.model(x, training=True)  # the window's own statistics; this call moves the averages
+            self.set_state(saved)
+            curves["loss"].append(float(np.mean(self.keras.ops.convert_to_numpy(loss_fn(y, p)))))
+            p = self.keras.ops.convert_to_numpy(p)
+            curves["correct"].append(int(np.sum(heads.correct_mask(np, self.head, p, y))))
+            if eval_data is not None:
+                ev = self.model.evaluate(*eval_data, batch_size=eval_data[0].shape[0], verbose=0, return_dict=True)
+                curves["eval_loss"].append(float(ev["loss"]))
+                curves["eval_accuracy"].append(float(ev["accuracy"]))
+            for k, v in saved.items():
+                states[k].append([float(u) for u in np.ravel(v)])
+            finite_flags.append(not weights_nonfinite(w))
+
+        before = self.get_weights()
+        traj = [before] if keep_trajectory else None
+        train_seconds = 0.0
+        for rows in batch_slices(n, bs, steps):
+            measure(before)
+            t = time.perf_counter()
+            self.model.fit(x[rows], y[rows], batch_size=bs, epochs=1, shuffle=False, verbose=0)
+            train_seconds += time.perf_counter() - t
+            after = self.get_weights()
+            curves["grad_norm"].append(grad_norm_from_update(before, after, self.lr) if self.plain_sgd
+                                       else float("nan"))
+            before = after
+            if traj is not None:
+                traj.append(after)
+        measure(before)
+        curves["nonfinite"] = nonfinite_steps(finite_flags, curves["loss"])
+        curves["accuracy"] = [c / n for c in curves["correct"]]
+        if eval_data is None:
+            del curves["eval_loss"], curves["eval_accuracy"]
+        else:  # evaluate's accuracy is a float share; make it the exact count / holdout
+            m = eval_data[0].shape[0]
+            curves["eval_accuracy"] = [round(a * m) / m for a in curves["eval_accuracy"]]
+        for k, vs in states.items():
+            curves[f"state_mean_abs/{k}"] = [float(np.mean(np.abs(v))) for v in vs]
+        info = {"grad_norm_source": "update/lr" if self.plain_sgd else "unavailable (optimizer is not plain SGD)",
+                "train_seconds": train_seconds, "batch_size": bs}
+        return curves, before, traj, info, states
 
     def train_case(self, x, y, init, steps: int, keep_trajectory: bool) -> tuple[dict, dict, list | None, dict]:
 
@@ -215,12 +294,22 @@ def main(argv: list[str]) -> int:
             t_case = time.perf_counter()
             x, y = window(ka.workload, case["window"], task["n"], task["normalize"])
             init = copy_weights(load_weights_npz(case["init_file"], shapes)["w"], shapes)
-            curves, final, traj, info = ka.train_case(x, y, init, task["steps"], keep_trajectory)
+            d = ka.workload.data
+            state = None
+            if d.batch_size is not None or ka.workload.model.state:  # paritybench.arms.minibatch's protocol
+                held = (window(ka.workload, case["window"] + task["n"], d.holdout, task["normalize"])
+                        if d.holdout else None)
+                curves, final, traj, info, state = ka.train_case_minibatch(
+                    x, y, init, task["steps"], keep_trajectory, d.batch_size, held)
+            else:
+                curves, final, traj, info = ka.train_case(x, y, init, task["steps"], keep_trajectory)
             stem = f"{task['arm']}-{cid}"
             final_file = os.path.join(out_dir, f"final-{stem}.npz")
             save_weights_npz(final_file, {"w": final})
             info["case_seconds"] = time.perf_counter() - t_case
             record = {"arm": task["arm"], "id": cid, "curves": curves, "final_file": final_file, "info": info}
+            if state:
+                record["state"] = state
             if traj is not None:
                 record["traj_file"] = os.path.join(out_dir, f"traj-{stem}.npz")
                 save_weights_npz(record["traj_file"], {f"k{i}": w for i, w in enumerate(traj)})

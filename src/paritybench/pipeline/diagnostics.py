@@ -63,16 +63,18 @@ def grads_from_trajectory(traj: Sequence[Weights], lr: float) -> list[Weights]:
 
 
 def agreement_curves(traj: Sequence[Weights], grads: Sequence[Weights], ref_traj: Sequence[Weights] | None,
-                     ref_grad_fn) -> dict[str, list[float]]:
+                     ref_grad_fn, *, ref_grad_at_step=None) -> dict[str, list[float]]:
     """Per-step agreement of an arm with the reference.
 
     ``ref_grad_fn(w)`` is the float64 gradient at weights ``w``; ``ref_traj`` the
-    reference's own trajectory (same length as ``traj``) or None.
+    reference's own trajectory (same length as ``traj``) or None. Minibatch training
+    passes ``ref_grad_at_step(k, w)`` instead: step k's gradient is batch k's.
     """
     out: dict[str, list[float]] = {"grad_cosine": [], "grad_rel_error": []}
-    for w, g in zip(traj[:-1], grads, strict=True):
+    for k, (w, g) in enumerate(zip(traj[:-1], grads, strict=True)):
         if all(np.all(np.isfinite(v)) for v in w.values()):
-            cos, rel = gradient_agreement(g, ref_grad_fn(w))
+            ref = ref_grad_at_step(k, w) if ref_grad_at_step is not None else ref_grad_fn(w)
+            cos, rel = gradient_agreement(g, ref)
         else:
             cos, rel = float("nan"), float("nan")
         out["grad_cosine"].append(cos)

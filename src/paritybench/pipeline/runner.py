@@ -135,6 +135,10 @@ def _entry(workload: Workload, spec: Arm, case: Case, n: int, result: ArmResult 
         swap={},
         info=dict(result.info),
     )
+    if "eval_accuracy" in c:  # Data.holdout: evaluation mode on the samples after the window
+        e["final_eval_accuracy"] = c["eval_accuracy"][-1]
+    if result.state:  # Model.state: the moving statistics after every step, full vectors
+        e["state"] = {k: [[num(x) for x in v] for v in vs] for k, vs in result.state.items()}
     return e
 
 
@@ -150,13 +154,18 @@ class _Session:
         # every window is checked before any training starts
         self.windows = {w: data.window(self.ds, w, cfg.n, cfg.normalize, labels=workload.data.labels)
                         for w in sorted({c.window for c in cases})}
+        # Data.holdout: the samples right after each training window, evaluated in evaluation mode
+        self.holdouts = {w: data.window(self.ds, w + cfg.n, workload.data.holdout, cfg.normalize,
+                                        labels=workload.data.labels)
+                         for w in self.windows} if workload.data.holdout else {}
         if inits is None:  # the workload's initial weights, drawn once per seed
             init = resolve_ref(workload.model.init)
             by_seed = {s: weights.copy_weights(init(s, cfg.threefry_partitionable), workload.model.params)
                        for s in sorted({c.seed for c in cases})}
             inits = {c.id: by_seed[c.seed] for c in cases}
         self.inits = inits
-        self.spec = TrainSpec(steps=cfg.steps, lr=cfg.lr, keep_trajectory=keep_trajectory)
+        self.spec = TrainSpec(steps=cfg.steps, lr=cfg.lr, keep_trajectory=keep_trajectory,
+                              batch_size=workload.data.batch_size)
         self.arbiter = Arbiter(workload)
         self.on_run = on_run
         self.runs: dict[RunKey, dict] = {}
@@ -192,7 +201,15 @@ class _Session:
                 # plain SGD: the applied gradient is (w_k - w_k+1) / lr
                 grads = diagnostics.grads_from_trajectory(result.trajectory, self.cfg.lr)
             x64, y64 = self.xy64(case.window)
-            if grads is not None:
+            if grads is not None and self.spec.batch_size:  # step k's gradient is batch k's
+                from paritybench.arms.minibatch import BatchArbiter, batch_slices
+
+                self.batch_arbiter = getattr(self, "batch_arbiter", None) or BatchArbiter(self.workload)
+                rows = batch_slices(self.cfg.n, self.spec.batch_size, self.spec.steps)
+                result.curves.update(diagnostics.agreement_curves(
+                    result.trajectory, grads, self.reference_trajectory(case), None,
+                    ref_grad_at_step=lambda k, w: self.batch_arbiter.grad(w, x64[rows[k]], y64[rows[k]])))
+            elif grads is not None:
                 result.curves.update(diagnostics.agreement_curves(
                     result.trajectory, grads, self.reference_trajectory(case),
                     lambda w: self.arbiter.grad_at(w, x64, y64)))
@@ -284,7 +301,7 @@ def run(cfg: RunConfig, progress: Progress | None = None, *, cases: list[Case] |
             for worker in workers:
                 worker.stop()
 
-    if cfg.swap:
+    if cfg.swap and not workload.model.state:  # a stateful model's evaluation needs its state too: no swap
         by_id = {c.id: c for c in cases}
         for (arm, seed, window, copy), w in sess.finals.items():
             x, y = sess.windows[window]
@@ -327,7 +344,8 @@ def _run_main(spec: Arm, cases: list[Case], sess: _Session) -> None:
     for window, group in by_window.items():
         x, y = sess.windows[window]
         try:
-            results = train_many(sess.workload, spec, [sess.inits[c.id] for c in group], x, y, sess.spec)
+            kw = {"eval_data": sess.holdouts[window]} if window in sess.holdouts else {}
+            results = train_many(sess.workload, spec, [sess.inits[c.id] for c in group], x, y, sess.spec, **kw)
         except Exception as exc:  # an arm's crash is its result, not the harness's
             for c in group:
                 sess.fail(spec, c, "error", f"{type(exc).__name__}: {exc}")
@@ -380,7 +398,7 @@ class _KerasWorker:
                 continue
             rec = json.loads(Path(ev["file"]).read_text())
             w = weights.load_weights_npz(rec["final_file"], shapes)["w"]
-            result = ArmResult(rec["curves"], w, rec["info"])
+            result = ArmResult(rec["curves"], w, rec["info"], state=rec.get("state"))
             if "traj_file" in rec:
                 t = weights.load_weights_npz(rec["traj_file"], shapes)
                 result.trajectory = [t[f"k{i}"] for i in range(cfg.steps + 1)]
@@ -393,7 +411,7 @@ class _KerasWorker:
         """Send the weight swap (every final weight set to evaluate with this backend), then read the result."""
         cfg = sess.cfg
         evaluate = []
-        if cfg.swap and self.proc.poll() is None:
+        if cfg.swap and not sess.workload.model.state and self.proc.poll() is None:
             common = _task_common(sess)
             for (arm, seed, window, copy), w in sess.finals.items():
                 cid = Case(seed, window, copy).id

@@ -51,7 +51,11 @@ class Data:
 
     ``labels``: ``"binary"``, the label ``digit >= 5`` as float32 (n, 1); or ``"onehot10"``,
     the digit one-hot as float32 (n, 10). ``normalize`` scales pixels to [0, 1] (the seed used
-    raw 0-255). ``batch_size`` None is full-batch training (every step sees the whole window).
+    raw 0-255). ``batch_size`` None is full-batch training (every step sees the whole window);
+    an int divides ``n`` into ``n / batch_size`` batches in window order, never shuffled: step k
+    trains on batch ``k mod (n / batch_size)`` (``paritybench.arms.minibatch``). ``holdout`` > 0
+    samples right after the training window are evaluated in evaluation mode after every step
+    (the moving statistics of a stateful model, rather than the batch's).
     """
 
     dataset: str = "mnist"
@@ -59,6 +63,7 @@ class Data:
     n: int = 1000
     normalize: bool = False
     batch_size: int | None = None
+    holdout: int = 0
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,12 @@ class Model:
       float64 arbiter (NumPy); without it the arbiter is ``jax_apply`` and the reference loss
       differentiated by JAX in float64.
     - ``f64_forward(weights, x) -> logits``: optional NumPy float64 forward pass, likewise.
+    - ``state``: non-trainable variable name -> shape (BatchNormalization's moving mean and variance),
+      with ``state_init`` name -> the constant it starts from (default 0.0). A workload that declares
+      state has a stateful forward pass, ``jax_apply(params, x, state=..., training=True) ->
+      (logits, new_state)`` (``training=False``: evaluation mode, state unchanged), its ``keras_build``
+      maps these names to the Keras layer's variables too, and its arms are trained by
+      ``paritybench.arms.minibatch`` (float64 through JAX; ``f64_loss_and_grad`` is not used).
     """
 
     params: Mapping[str, tuple[int, ...]]
@@ -96,10 +107,18 @@ class Model:
     keras_build: Ref
     f64_loss_and_grad: Ref | None = None
     f64_forward: Ref | None = None
+    state: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    state_init: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(self.params)
+
+    def initial_state(self) -> dict[str, Any]:
+        """The state's starting values, float32 NumPy arrays (empty for a stateless model)."""
+        import numpy as np
+
+        return {k: np.full(shape, self.state_init.get(k, 0.0), np.float32) for k, shape in self.state.items()}
 
 
 @dataclass(frozen=True)
@@ -225,8 +244,18 @@ def check(w: Any, where: str) -> Workload:
     if (w.model.head == "sigmoid") != (w.data.labels == "binary"):
         raise bad(f"head {w.model.head} does not fit labels {w.data.labels}: sigmoid goes with binary, "
                   "softmax with onehot10")
-    if w.data.batch_size is not None:
-        raise bad("minibatches (data.batch_size) are not supported yet: use full-batch training (None)")
+    bs = w.data.batch_size
+    if bs is not None and (not isinstance(bs, int) or bs <= 0 or w.data.n % bs):
+        raise bad(f"data.batch_size {bs!r} must be a positive int dividing data.n ({w.data.n}), or None")
+    if not isinstance(w.data.holdout, int) or w.data.holdout < 0:
+        raise bad(f"data.holdout {w.data.holdout!r} must be an int >= 0 (samples after the training window)")
+    for sname, shape in w.model.state.items():
+        if sname in w.model.params:
+            raise bad(f"model.state[{sname!r}] is also a parameter: state is the non-trainable variables")
+        if not isinstance(shape, tuple) or not all(isinstance(d, int) and d > 0 for d in shape):
+            raise bad(f"model.state[{sname!r}] is {shape!r}: give a tuple of positive ints")
+    if set(w.model.state_init) - set(w.model.state):
+        raise bad(f"model.state_init names {sorted(set(w.model.state_init) - set(w.model.state))}, not in state")
     if not w.model.params:
         raise bad("model.params declares no parameters")
     for pname, shape in w.model.params.items():

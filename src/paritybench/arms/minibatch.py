@@ -1,0 +1,233 @@
+"""Minibatch and stateful training for the JAX and float64 arms.
+
+Used for a workload that declares ``Data.batch_size`` or ``Model.state`` (the full-batch stateless
+path in ``jax_trainer`` / ``f64`` is untouched, so every existing workload's hashes stay as they were).
+
+- Batches: the training window in order, never shuffled: step k trains on batch ``k mod (n / batch_size)``
+  (what Keras ``fit(shuffle=False)`` does over consecutive epochs).
+- State: ``Model.state`` (BatchNormalization's moving statistics) is threaded through the forward pass,
+  ``apply(params, x, state=..., training=True) -> (logits, new_state)``, and updated by every training
+  step from that step's batch, before the optimizer's update of the parameters (as in Keras's ``fit``).
+- What is recorded at the weights (and state) after k updates, k = 0..steps:
+  ``loss``/``correct``/``accuracy`` and the head diagnostics on the whole training window in training mode
+  (its own batch statistics: the moving averages play no part, so these measure the training itself);
+  ``eval_loss``/``eval_accuracy`` on the held-out window (``Data.holdout``) in evaluation mode (the moving
+  statistics); and the state itself (full vectors, plus ``state_mean_abs/<name>`` curves).
+  ``grad_norm`` is the norm of the minibatch gradient step k applied.
+
+The float64 arm is the same program in float64 (``jax.enable_x64``), not a separate NumPy derivation.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from paritybench.arms.base import ArmResult, TrainSpec, nonfinite_steps
+from paritybench.experiment import heads
+from paritybench.experiment.weights import Weights, copy_weights
+from paritybench.workloads.base import Arm, Workload, resolve_ref
+
+
+def applies(workload: Workload) -> bool:
+    """Whether ``workload`` is trained here (minibatches or state) rather than by the full-batch trainers."""
+    return workload.data.batch_size is not None or bool(workload.model.state)
+
+
+def stateful_apply(workload: Workload, arm: Arm | None = None) -> Callable:
+    """The arm's forward pass as ``(params, x, state, training) -> (logits, new_state)``; a stateless model's
+    is wrapped (its state is the empty dict)."""
+    apply = resolve_ref((arm.jax_apply if arm is not None else None) or workload.model.jax_apply)
+    if workload.model.state:
+        return lambda p, x, state, training: apply(p, x, state=state, training=training)
+    return lambda p, x, state, training: (apply(p, x), state)
+
+
+def batch_slices(n: int, batch_size: int | None, steps: int) -> list[slice]:
+    """The window rows step k trains on, for k = 0..steps-1."""
+    bs = batch_size or n
+    nb = n // bs
+    return [slice((k % nb) * bs, (k % nb + 1) * bs) for k in range(steps)]
+
+
+def _program(workload: Workload, arm: Arm, steps: int, keep_trajectory: bool, lr: float, batch_size: int,
+             has_eval: bool):
+    """``(params, state, x, y, xh, yh, lr) -> (final params, per-step records, final records)`` for one copy."""
+    import jax
+    import jax.numpy as jnp
+
+    apply = stateful_apply(workload, arm)
+    loss_fn = resolve_ref(arm.loss_fn)
+    head = workload.model.head
+    opt = resolve_ref(arm.optimizer)(lr) if arm.optimizer is not None else None
+
+    def batch_loss(params, state, xb, yb):
+        z, new_state = apply(params, xb, state, True)
+        return jnp.mean(loss_fn(z, yb)), new_state
+
+    def measure(params, state, x, y, xh, yh):
+        z, _ = apply(params, x, state, True)
+        dz = jax.grad(lambda zz: jnp.sum(loss_fn(zz, y)))(z)
+        finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(v)) for v in jax.tree.leaves(params)]))
+        rec = {"loss": jnp.mean(loss_fn(z, y)), "finite": finite, **heads.measure(jnp, head, z, dz, y),
+               "state": state}
+        if has_eval:
+            ze, _ = apply(params, xh, state, False)
+            rec["eval_loss"] = jnp.mean(loss_fn(ze, yh))
+            rec["eval_correct"] = jnp.sum(heads.correct_mask(jnp, head, heads.probabilities(jnp, head, ze), yh))
+        return rec
+
+    def step(carry, k, x, y, xh, yh, lr):
+        params, opt_state, state = carry
+        nb = x.shape[0] // batch_size
+        i = (k % nb) * batch_size
+        xb = jax.lax.dynamic_slice_in_dim(x, i, batch_size)
+        yb = jax.lax.dynamic_slice_in_dim(y, i, batch_size)
+        (_, new_state), grads = jax.value_and_grad(batch_loss, has_aux=True)(params, state, xb, yb)
+        rec = measure(params, state, x, y, xh, yh)
+        rec["grad_norm"] = jnp.sqrt(sum(jnp.sum(g**2) for g in jax.tree.leaves(grads)))
+        if keep_trajectory:
+            rec["params"], rec["grads"] = params, grads
+        if opt is None:
+            new = jax.tree.map(lambda w, g: w - lr * g, params, grads)
+        else:
+            import optax
+
+            updates, opt_state = opt.update(grads, opt_state, params)
+            new = optax.apply_updates(params, updates)
+        return (new, opt_state, new_state), rec
+
+    def train_one(params, state, x, y, xh, yh, lr):
+        opt_state = opt.init(params) if opt is not None else ()
+        (final, _, last_state), recs = jax.lax.scan(lambda c, k: step(c, k, x, y, xh, yh, lr),
+                                                    (params, opt_state, state), jnp.arange(steps))
+        return final, recs, measure(final, last_state, x, y, xh, yh)
+
+    return train_one
+
+
+_EXECUTABLES: dict[tuple, object] = {}
+
+
+def train_many(workload: Workload, arm: Arm, inits: list[Weights], x: np.ndarray, y: np.ndarray, spec: TrainSpec,
+               eval_data: tuple[np.ndarray, np.ndarray] | None = None, *, f64: bool = False) -> list[ArmResult]:
+    """Train every initial weight set on one window: one compiled vmapped program (float32), or the same
+    program in float64 (``f64``, the arbiter)."""
+    import jax
+    import jax.numpy as jnp
+
+    names = workload.model.names
+    n = x.shape[0]
+    bs = spec.batch_size or n
+    if n % bs:
+        from paritybench.errors import ParityError
+
+        raise ParityError(f"--n {n} is not a multiple of workload {workload.name}'s batch size {bs}: "
+                          f"use --n {max(bs, n - n % bs)}")
+    dtype = np.float64 if f64 else np.float32
+    has_eval = eval_data is not None and eval_data[0].shape[0] > 0
+    xh, yh = eval_data if has_eval else (x[:1], y[:1])  # a placeholder the program ignores
+    copies = [copy_weights(w, workload.model.params) for w in inits]
+    state0 = workload.model.initial_state()
+    with jax.enable_x64(f64):
+        params = {k: jnp.asarray(np.stack([c[k] for c in copies]).astype(dtype)) for k in names}
+        state = {k: jnp.asarray(np.stack([v] * len(inits)).astype(dtype)) for k, v in state0.items()}
+        args = (params, state, *(jnp.asarray(a, dtype) for a in (x, y, xh, yh)), jnp.asarray(spec.lr, dtype))
+        key = (workload.name, workload.version, id(workload), arm.name, spec.steps, spec.keep_trajectory,
+               len(inits), x.shape, xh.shape, bs, f64, spec.lr if arm.optimizer is not None else None)
+        compile_seconds = 0.0
+        if key not in _EXECUTABLES:
+            t = time.perf_counter()
+            program = _program(workload, arm, spec.steps, spec.keep_trajectory, spec.lr, bs, has_eval)
+            _EXECUTABLES[key] = jax.jit(jax.vmap(program, in_axes=(0, 0, None, None, None, None, None))
+                                        ).lower(*args).compile()
+            compile_seconds = time.perf_counter() - t
+        t = time.perf_counter()
+        final, recs, last = jax.block_until_ready(_EXECUTABLES[key](*args))
+        train_seconds = time.perf_counter() - t
+    host = {k: np.asarray(v) for k, v in recs.items() if k not in ("params", "grads", "state")}
+    states = {k: np.concatenate([np.asarray(recs["state"][k]), np.asarray(last["state"][k])[:, None]], axis=1)
+              for k in state0}
+    last = {k: np.asarray(v) for k, v in last.items() if k != "state"}
+    final = {k: np.asarray(v) for k, v in final.items()}
+    if spec.keep_trajectory:
+        ps = {k: np.asarray(v) for k, v in recs["params"].items()}
+        gs = {k: np.asarray(v) for k, v in recs["grads"].items()}
+    out = []
+    for b in range(len(inits)):
+        def col(name, b=b):
+            return [v.item() for v in host[name][b]] + [last[name][b].item()]
+
+        loss, correct, finite = col("loss"), [int(c) for c in col("correct")], col("finite")
+        curves = {
+            "loss": loss,
+            "correct": correct,
+            "accuracy": [c / n for c in correct],
+            "grad_norm": [float(v) for v in host["grad_norm"][b]],
+            "nonfinite": nonfinite_steps(finite, loss),
+            **{k: [float(v) for v in col(k)] for k in heads.PER_STEP},
+        }
+        if has_eval:
+            curves["eval_loss"] = [float(v) for v in col("eval_loss")]
+            curves["eval_accuracy"] = [int(c) / xh.shape[0] for c in col("eval_correct")]
+        state_b = {k: [[float(u) for u in np.ravel(v)] for v in states[k][b]] for k in state0}
+        for k, vs in state_b.items():
+            curves[f"state_mean_abs/{k}"] = [float(np.mean(np.abs(v))) for v in vs]
+        result = ArmResult(
+            curves=curves,
+            # the artifact keeps float32 final weights for every arm (hashes compare like with like)
+            final_weights={k: final[k][b].astype(np.float32) for k in names},
+            info={"grad_norm_source": "autodiff-f64" if f64 else "autodiff",
+                  "train_seconds": train_seconds / len(inits),
+                  "compile_seconds": compile_seconds if b == 0 else 0.0, "batched_copies": len(inits),
+                  "batch_size": bs},
+            state=state_b or None)
+        if spec.keep_trajectory:
+            result.trajectory = [{k: ps[k][b, s] for k in names} for s in range(spec.steps)]
+            result.trajectory.append({k: final[k][b] for k in names})
+            result.grads = [{k: gs[k][b, s] for k in names} for s in range(spec.steps)]
+        out.append(result)
+    return out
+
+
+class BatchArbiter:
+    """The float64 gradient of one minibatch at any weights (training mode: the batch's own statistics, so
+    the moving state does not enter it), for the gradient-agreement diagnostics."""
+
+    def __init__(self, workload: Workload, arm: Arm | None = None):
+        self.workload = workload
+        self.arm = arm or workload.arm(workload.reference)
+        self._fn = None
+
+    def grad(self, w: Weights, xb: np.ndarray, yb: np.ndarray) -> Weights:
+        import jax
+        import jax.numpy as jnp
+
+        with jax.enable_x64(True):
+            if self._fn is None:
+                apply = stateful_apply(self.workload, self.arm)
+                loss_fn = resolve_ref(self.arm.loss_fn)
+                state = {k: jnp.asarray(v, jnp.float64) for k, v in self.workload.model.initial_state().items()}
+
+                def mean_loss(p, xb, yb):
+                    return jnp.mean(loss_fn(apply(p, xb, state, True)[0], yb))
+
+                self._fn = jax.jit(jax.grad(mean_loss))
+            g = self._fn({k: jnp.asarray(v, jnp.float64) for k, v in w.items()},
+                         jnp.asarray(xb, jnp.float64), jnp.asarray(yb, jnp.float64))
+            return {k: np.asarray(v, np.float64) for k, v in g.items()}
+
+
+def evaluate_correct(workload: Workload, weights: Weights, x: np.ndarray, y: np.ndarray, *, f64: bool = False) -> int:
+    """A stateless minibatch model's forward pass (the weight swap); a stateful model has no swap (its
+    evaluation mode needs the moving statistics, which are not part of the weights)."""
+    import jax
+    import jax.numpy as jnp
+
+    xp_dtype = jnp.float64 if f64 else jnp.float32
+    with jax.enable_x64(f64):
+        z, _ = stateful_apply(workload)({k: jnp.asarray(v, xp_dtype) for k, v in weights.items()},
+                                        jnp.asarray(x, xp_dtype), {}, True)
+        return heads.count_correct(jnp, workload.model.head, z, jnp.asarray(y, xp_dtype))

@@ -1,0 +1,93 @@
+"""batchnorm-momentum: Keras's ``BatchNormalization(momentum=0.99)`` keeps 99% of the old moving average per
+step; torch's ``BatchNorm1d(momentum=0.1)`` takes 10% of the new batch statistic (and its running variance is
+the unbiased one); epsilon is 1e-3 in Keras, 1e-5 in torch and flax. A port that copies the number (0.1 into a
+Keras-convention formula, huggingface/transformers#19454) or writes BN the torch way trains identically (the
+training forward pass uses the batch's own statistics) but evaluates with other moving statistics.
+
+Why this setting: 784-64-BN-ReLU-10 softmax on pixels in [0, 1], Keras's defaults throughout (glorot_uniform,
+BN gamma 1 / beta 0, moving mean 0 / variance 1), n 512 in batches of 64 in order (8 batches per epoch),
+16 SGD steps (two epochs) at lr 0.1 (SGD's usual rate with BN; at Keras's default 0.01 the model is still at
+~0.44 training accuracy after 16 steps, measured). Two epochs is short but common for fine-tuning and quick
+experiments, and it is where the conventions part: after 16 updates Keras's averages still hold
+0.99^16 = 85% of their initial (0, 1), so evaluation mode normalises with mostly the initial statistics,
+while the port's (momentum 0.1 kept) are essentially the last batch's. The gap is in evaluation mode on the
+1000 samples after the window (``Data.holdout``), with training accuracy equal; with many more steps the
+Keras averages converge and the gap narrows to the last-batch noise of the port's.
+Measured figures: the README's catalogue row and ``results/baselines/batchnorm-momentum-cpu.json``.
+"""
+
+from __future__ import annotations
+
+from paritybench.workloads.base import Arm, Data, Model, Training, Workload
+
+INPUT_DIM, HIDDEN, CLASSES = 784, 64, 10
+KERAS_MOMENTUM, KERAS_EPSILON = 0.99, 1e-3  # keras/src/layers/normalization/batch_normalization.py defaults
+TORCH_MOMENTUM, TORCH_EPSILON = 0.1, 1e-5  # torch/nn/modules/batchnorm.py defaults (flax: epsilon 1e-5 too)
+_P = "paritybench.workloads.batchnorm_momentum"
+
+PARAMS = {
+    "dense_0/kernel": (INPUT_DIM, HIDDEN), "dense_0/bias": (HIDDEN,),
+    "bn/gamma": (HIDDEN,), "bn/beta": (HIDDEN,),
+    "dense_1/kernel": (HIDDEN, CLASSES), "dense_1/bias": (CLASSES,),
+}
+# Keras's moving_mean_initializer "zeros", moving_variance_initializer "ones"
+STATE = {"bn/moving_mean": (HIDDEN,), "bn/moving_variance": (HIDDEN,)}
+STATE_INIT = {"bn/moving_mean": 0.0, "bn/moving_variance": 1.0}
+
+_KERAS_BN = {"moving average": f"new = {KERAS_MOMENTUM}*old + {1 - KERAS_MOMENTUM:.2f}*batch (Keras momentum "
+                               f"{KERAS_MOMENTUM} = share kept)", "epsilon": KERAS_EPSILON,
+             "moving variance": "biased batch variance"}
+
+
+def _jax_arm(name: str, description: str, apply: str, loss: str, conventions: dict, **kw) -> Arm:
+    return Arm(name, description, "jax", loss, loss_fn=f"{_P}.jax_model:{loss}", jax_apply=f"{_P}.jax_model:{apply}",
+               requires=("jax", "optax") if loss == "logits" else ("jax",), conventions=conventions, **kw)
+
+
+def _keras_arm(backend: str, why: str, **kw) -> Arm:
+    return Arm(f"keras-{backend}", f"Keras 3 fit, {backend} backend, BatchNormalization() defaults: {why}", "keras",
+               f"keras:{backend}", process=f"keras-{backend}", keras_loss=f"{_P}.keras_model:loss",
+               requires=("keras", backend), role="keras", conventions=_KERAS_BN, **kw)
+
+
+ARMS = (
+    _jax_arm("jax-momentum-literal", "literal port: torch's momentum=0.1 in a Keras-convention BN (keeps 10% of "
+             "the old average), Keras's epsilon", "apply_momentum_literal", "logits", role="port",
+             conventions={"moving average": f"new = {TORCH_MOMENTUM}*old + {1 - TORCH_MOMENTUM:.1f}*batch",
+                          "epsilon": KERAS_EPSILON, "moving variance": "biased batch variance"}),
+    _jax_arm("jax-torch-bn", "port written the torch way: takes 10% of the new batch, unbiased running "
+             "variance, epsilon 1e-5", "apply_torch", "logits", role="port",
+             conventions={"moving average": f"new = {1 - TORCH_MOMENTUM:.1f}*old + {TORCH_MOMENTUM}*batch (torch "
+                                            f"momentum {TORCH_MOMENTUM} = share taken)",
+                          "epsilon": TORCH_EPSILON, "moving variance": "unbiased batch variance (n/(n-1))"}),
+    _jax_arm("jax-keras-bn", "the fix: Keras's convention (keeps 99%, epsilon 1e-3, biased variance), "
+             "CE from logits", "apply", "logits", role="fix", emulates="keras-tensorflow",
+             conventions={**_KERAS_BN, "loss path": "from logits"}),
+    _jax_arm("jax-keras-bn-clip", "Keras-JAX's update: the fix with CE on clipped probabilities", "apply",
+             "keras_clip", role="emulation", emulates="keras-jax",
+             conventions={**_KERAS_BN, "loss path": "clipped probabilities"}),
+    _jax_arm("jax-keras-bn-torch-clip", "Keras-torch's update: the fix with CE on clamped probabilities", "apply",
+             "keras_torch_clip", role="emulation", emulates="keras-torch",
+             conventions={**_KERAS_BN, "loss path": "clamped probabilities (torch)"}),
+    _keras_arm("tensorflow", "CE from the logits its softmax output caches"),
+    _keras_arm("jax", "CE on clipped probabilities"),
+    _keras_arm("torch", "CE on clipped probabilities, torch's gradient"),
+    Arm("reference-f64", "float64, Keras's BatchNormalization convention, CE from logits: the ground truth", "f64",
+        "logits_f64", loss_fn=f"{_P}.jax_model:logits", jax_apply=f"{_P}.jax_model:apply",
+        requires=("jax", "optax"), role="reference", conventions={**_KERAS_BN, "dtype": "float64"}),
+)
+
+WORKLOAD = Workload(
+    name="batchnorm-momentum",
+    version="1",
+    question="Does a JAX port of a Keras model with BatchNormalization, written with torch's momentum convention, "
+             "train and evaluate like Keras?",
+    sources=("pytorch/examples#289", "huggingface/transformers#19454",
+             "keras/src/layers/normalization/batch_normalization.py", "torch/nn/modules/batchnorm.py"),
+    data=Data(dataset="mnist", labels="onehot10", n=512, normalize=True, batch_size=64, holdout=1000),
+    training=Training(steps=16, lr=0.1),
+    model=Model(params=PARAMS, head="softmax", init=f"{_P}.jax_model:init", jax_apply=f"{_P}.jax_model:apply",
+                keras_build=f"{_P}.keras_model:build", state=STATE, state_init=STATE_INIT),
+    arms=ARMS,
+    fix="jax-keras-bn",
+)
