@@ -143,9 +143,10 @@ def _grad_fn(ka, backend: str):
     if backend == "jax":
         import jax
 
-        def lossf(tvals, ntvals, mvals, x, y):
+        def lossf(tvals, ntvals, mvals, ovals, x, y):
             # Keras's own JAX training step: keras/src/backend/jax/trainer.py compute_loss_and_updates
-            total, _ = model.compute_loss_and_updates(tvals, ntvals, mvals, x, y, None, training=True)
+            total, _ = model.compute_loss_and_updates(tvals, ntvals, mvals, x, y, None, training=True,
+                                                      optimizer_variables=ovals)
             return total
 
         vg = jax.jit(jax.value_and_grad(lossf))
@@ -154,7 +155,8 @@ def _grad_fn(ka, backend: str):
             tvals = [v.value for v in tv]
             ntvals = [v.value for v in model.non_trainable_variables]
             mvals = [v.value for v in model.metrics_variables]
-            total, grads = vg(tvals, ntvals, mvals, x, y)
+            ovals = [v.value for v in model.optimizer.variables]
+            total, grads = vg(tvals, ntvals, mvals, ovals, x, y)
             data = ka.keras.ops.mean(model.loss(y, model(x, training=True)))
             return data, total, grads
 
