@@ -84,7 +84,7 @@ def test_keras_arms_and_cli(tmp_path):
     """Keras arms through their backend's autodiff: keras-tensorflow (logits cache) never parts,
     keras-jax (clipped p) parts at step 0 in d loss/d logit; the JSON record and --out."""
     out = tmp_path / "loc.json"
-    proc = run_cli("localize", "--arms", "keras-tensorflow,keras-jax", "--steps", "2", "--out", str(out))
+    proc = run_cli("localize", "--arms", "keras-tensorflow,keras-jax,jax-logits", "--steps", "2", "--out", str(out))
     assert proc.returncode == 0, proc.stderr[-3000:]
     rec = json.loads(out.read_text())
     pairs = {p["a"]: p for p in rec["pairs"]}

@@ -32,7 +32,13 @@ def cmd_localize(args, console) -> int:
     from paritybench.workloads import resolve_ref
 
     w = workloads.load(cfg.workload)
-    pairs = localize.pairs_for(w, arm_names)
+    from paritybench.pipeline.runner import missing_requirements
+
+    pairs, skipped = [], []
+    for a, b in localize.pairs_for(w, arm_names):
+        missing = missing_requirements(a) + missing_requirements(b)
+        (skipped.append(f"{a.name} vs {b.name}: not installed: {', '.join(missing)}") if missing
+         else pairs.append((a, b)))
     ds = data.load_mnist(cfg.data_path, cfg.data_sha256)
     x, y = data.window(ds, cfg.windows[0], cfg.n, cfg.normalize, labels=w.data.labels)
     init = copy_weights(resolve_ref(w.model.init)(cfg.seeds[0], cfg.threefry_partitionable), w.model.params)
@@ -43,7 +49,7 @@ def cmd_localize(args, console) -> int:
     rec = {"kind": "localize", "workload": w.describe(), "seed": cfg.seeds[0], "window": cfg.windows[0],
            "steps": cfg.steps, "lr": cfg.lr, "n": cfg.n, "factor": localize.FACTOR,
            "bytes_per_step_per_arm": localize.bytes_per_step(w, cfg.n, 1), "seconds": ctx.seconds,
-           "pairs": [r.to_dict() for r in results]}
+           "pairs": [r.to_dict() for r in results], "skipped": skipped}
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         with open(args.out, "x") as fh:  # never overwrite (checked above; "x" closes the race)
@@ -55,6 +61,8 @@ def cmd_localize(args, console) -> int:
     for r in results:
         console.print(r.line(), highlight=False)
     _table(console, results)
+    for line in skipped:
+        console.print(f"skipped: {line}", highlight=False)
     if args.out:
         console.print(f"localize record: {args.out}")
     return 0
