@@ -1,0 +1,273 @@
+"""Looks inside Keras arms, in a worker process per backend (Keras fixes its backend at import).
+
+Two job modes, both built on ``keras_worker.KerasArm`` (the same model, loss and optimizer ``run`` trains):
+
+- ``conventions``: the arm's effective settings read from the built model and optimizer
+  (``get_config()``) and the backend's numerics read-back, not declared by hand.
+- ``localize``: one record per step of the arm's own trajectory from given initial weights (or, with
+  ``weights_file``, at given weights: teacher forcing), each computed by the backend's own autodiff:
+  logits, per-sample d loss / d logit (the probe ``run`` uses), the data loss, every parameter's gradient
+  of the loss ``fit`` minimises (regularisers included) and the optimizer's change to every parameter.
+
+The parent calls :func:`run_job`; this module imports no framework at load time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+
+def run_job(backend: str, job: dict, numerics) -> dict:
+    """Run ``job`` in a fresh ``keras-<backend>`` worker and return its result (ParityError on failure)."""
+    from paritybench.errors import ParityError
+    from paritybench.experiment import flags
+    from paritybench.pipeline import procs
+
+    with tempfile.TemporaryDirectory(prefix="pb-inspect-") as tmp:
+        job = {**job, "backend": backend, "numerics": numerics.to_dict(), "out_dir": tmp}
+        job_file = Path(tmp) / "job.json"
+        job_file.write_text(json.dumps(job))
+        env = flags.env_for(numerics)
+        env["KERAS_BACKEND"] = backend
+        src = str(Path(__file__).resolve().parent.parent.parent)
+        env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+        env.update(procs.worker_env(Path(tmp)))
+        proc = subprocess.run([sys.executable, "-m", "paritybench.arms.keras_inspect", str(job_file)],
+                              capture_output=True, text=True, env=env)
+        out = Path(tmp) / "result.json"
+        if proc.returncode != 0 or not out.exists():
+            lines = proc.stderr.strip().splitlines()
+            why = next((ln[9:] for ln in reversed(lines) if ln.startswith("PB-ERROR ")), lines[-1] if lines else "")
+            raise ParityError(f"keras-{backend} inspection worker failed (status {proc.returncode}): {why}")
+        result = json.loads(out.read_text())
+        if "arrays_file" in result:  # per-step arrays travel as one npz beside the JSON
+            import numpy as np
+
+            with np.load(result.pop("arrays_file")) as z:
+                result["arrays"] = {k: z[k] for k in z.files}
+        return result
+
+
+def _jsonable(v):
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, (str, int, float, bool)) or v is None:
+        return v
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return str(v)
+
+
+def read_conventions(ka) -> dict:
+    """Rows (name -> value) read from a built ``KerasArm``: loss, optimizer and layer configs."""
+    keras = ka.keras
+    rows: dict = {}
+    loss = ka.model.loss
+    lname = getattr(loss, "__name__", None) or type(loss).__name__
+    lcfg = loss.get_config() if hasattr(loss, "get_config") else {}
+    rows["loss"] = f"keras.losses.{lname}" + (f" {_jsonable(lcfg)}" if lcfg else "")
+    head = ka.model.layers[-1].get_config().get("activation")
+    rows["loss input"] = f"{head} output (from_logits={lcfg.get('from_logits', False)})"
+    opt = ka.model.optimizer
+    cfg = opt.get_config()
+    rows["optimizer"] = type(opt).__name__
+    for key, row in (("learning_rate", "learning_rate"), ("epsilon", "epsilon"), ("beta_1", "beta_1"),
+                     ("beta_2", "beta_2"), ("momentum", "momentum"), ("nesterov", "nesterov")):
+        if key in cfg:
+            rows[f"optimizer.{row}"] = _jsonable(cfg[key])
+    if "epsilon" in cfg and type(opt).__name__ in ("Adam", "AdamW", "Adamax", "Nadam"):
+        # keras/src/optimizers/adam.py update_step: alpha = lr*sqrt(1-b2^t)/(1-b1^t); m*alpha/(sqrt(v)+eps)
+        rows["optimizer.epsilon placement"] = "sqrt(v) + eps, before bias correction (epsilon-hat)"
+    wd = cfg.get("weight_decay")
+    rows["weight decay"] = f"decoupled {wd:g} (w -= lr*wd*w, optimizer)" if wd else "none"
+    l2 = []
+    for layer in ka.model.layers:
+        lc = layer.get_config()
+        for k in ("kernel_regularizer", "bias_regularizer"):
+            if lc.get(k):
+                reg = lc[k]
+                l2.append(f"{layer.name}.{k.split('_')[0]}: {reg.get('class_name')}{_jsonable(reg.get('config'))}")
+        if "padding" in lc:
+            rows["padding"] = lc["padding"] if rows.get("padding") in (None, lc["padding"]) else "mixed"
+        if "kernel_initializer" in lc:
+            ki = lc["kernel_initializer"]
+            rows[f"layer {layer.name} kernel_initializer"] = (ki.get("class_name") if isinstance(ki, dict) else str(ki))
+        if "data_format" in lc:
+            rows[f"layer {layer.name} data_format"] = lc["data_format"]
+    rows["L2 in the loss"] = "; ".join(l2) if l2 else "none"
+    policy = keras.config.dtype_policy().name
+    rows["dtype"] = keras.config.floatx() + ("" if policy == keras.config.floatx() else f" (policy {policy})")
+    return rows
+
+
+def _precision(backend: str, readback: dict) -> str:
+    """Matmul precision in one vocabulary across backends: "full float32" or what reduces it."""
+    if backend == "tensorflow":
+        return "TF32" if readback.get("tensor_float_32") else "full float32"
+    if backend == "jax":
+        p = str(readback.get("jax_default_matmul_precision"))
+        return "full float32" if p in ("highest", "float32", "Precision.HIGHEST") else p
+    p = readback.get("float32_matmul_precision", "highest")
+    return "full float32" if p == "highest" and not readback.get("cuda_matmul_allow_tf32") else f"{p} (TF32)"
+
+
+def _grad_fn(ka, backend: str):
+    """``(x, y) -> (data loss, total loss, [grads in trainable order])`` through the backend's autodiff.
+
+    The gradient is of the loss ``fit`` minimises, ``model.compute_loss`` (compiled loss plus regularisation
+    losses); the data loss is the mean of the compiled loss function alone, comparable with a JAX arm's."""
+    model = ka.model
+    tv = model.trainable_variables
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        @tf.function
+        def run(x, y):
+            with tf.GradientTape() as tape:
+                pred = model(x, training=True)
+                total = model.compute_loss(x=x, y=y, y_pred=pred)
+            data = tf.reduce_mean(model.loss(y, pred))  # in the graph: TF's loss sees the cached logits
+            return data, total, tape.gradient(total, tv)
+
+        return run
+    if backend == "jax":
+        import jax
+
+        def lossf(tvals, ntvals, mvals, ovals, x, y):
+            # Keras's own JAX training step: keras/src/backend/jax/trainer.py compute_loss_and_updates
+            total, _ = model.compute_loss_and_updates(tvals, ntvals, mvals, x, y, None, training=True,
+                                                      optimizer_variables=ovals)
+            return total
+
+        vg = jax.jit(jax.value_and_grad(lossf))
+
+        def run(x, y):
+            tvals = [v.value for v in tv]
+            ntvals = [v.value for v in model.non_trainable_variables]
+            mvals = [v.value for v in model.metrics_variables]
+            ovals = [v.value for v in model.optimizer.variables]
+            total, grads = vg(tvals, ntvals, mvals, ovals, x, y)
+            data = ka.keras.ops.mean(model.loss(y, model(x, training=True)))
+            return data, total, grads
+
+        return run
+    import torch
+
+    def run(x, y):
+        for v in tv:
+            v.value.grad = None
+        pred = model(torch.as_tensor(x), training=True)
+        total = model.compute_loss(x=x, y=torch.as_tensor(y), y_pred=pred)
+        total.backward()
+        data = torch.mean(model.loss(torch.as_tensor(y), pred)).detach()
+        return data, total.detach(), [v.value.grad.detach().clone() for v in tv]
+
+    return run
+
+
+def localize_records(ka, backend: str, x, y, init, steps: int, given: list | None) -> dict:
+    """Per-step arrays (``k<step>/<what>[/<param>]``) along the arm's own trajectory, or at ``given`` weights."""
+    import numpy as np
+
+    keras = ka.keras
+    np_ = keras.ops.convert_to_numpy
+    ka.set_weights(init if given is None else given[0])
+    ka.reset_optimizer()
+    names = {id(v): name for name, v in ka.variables.items()}
+    tv = ka.model.trainable_variables
+    order = [names[id(v)] for v in tv]
+    grad = _grad_fn(ka, backend)
+    arrays: dict = {}
+    for k in range(steps + 1):
+        if given is not None:
+            ka.set_weights(given[k])
+        w = ka.get_weights()
+        for p, v in w.items():
+            arrays[f"k{k}/weights/{p}"] = v
+        z, dz = ka.probe(x, y)
+        arrays[f"k{k}/logits"] = np.asarray(np_(z), np.float32)
+        arrays[f"k{k}/dz"] = np.asarray(np_(dz), np.float32)
+        if k == steps:
+            break
+        data_loss, _, grads = grad(x, y)
+        arrays[f"k{k}/loss"] = np.asarray(np_(data_loss), np.float64)
+        for p, g in zip(order, grads, strict=True):
+            arrays[f"k{k}/grad/{p}"] = np.asarray(np_(g), np.float32)
+        ka.model.optimizer.apply(grads, tv)
+        after = ka.get_weights()
+        for p in w:
+            arrays[f"k{k}/update/{p}"] = after[p] - w[p]
+    return arrays
+
+
+def main(argv: list[str]) -> int:
+    job = json.loads(Path(argv[0]).read_text())
+    backend = job["backend"]
+    from paritybench.experiment import flags
+
+    opts = flags.NumericsOptions(**job["numerics"])
+    os.environ.update(flags.env_for(opts))
+    os.environ["KERAS_BACKEND"] = backend
+    import keras
+    import numpy as np
+
+    from paritybench import workloads
+    from paritybench.arms.keras_worker import KerasArm
+
+    readback = flags.read_back(backend, opts)
+    keras.utils.set_random_seed(0)
+    w = workloads.load(job["workload"])
+    ka = KerasArm(keras, backend, w, w.arm(job["arm"]), job["lr"])
+    out_dir = Path(job["out_dir"])
+    result: dict = {"backend": backend, "keras": keras.__version__}
+    if job["mode"] == "conventions":
+        rows = read_conventions(ka)
+        rows["matmul precision"] = _precision(backend, readback)
+        det = [readback.get(k) for k in ("op_determinism", "xla_gpu_deterministic_ops", "deterministic_algorithms")
+               if k in readback]
+        rows["determinism"] = "on" if det and all(str(d).lower() in ("true", "1") for d in det) else f"off {det}"
+        rows["oneDNN"] = (("on" if readback.get("onednn_enabled") else "off") if backend == "tensorflow"
+                          else "n/a")
+        rows["forward pass"] = f"{w.model.keras_build} {dict(w.arm(job['arm']).keras_options) or ''}".strip()
+        result["rows"] = rows
+    else:
+        from paritybench.experiment import data
+        from paritybench.experiment.weights import load_weights_npz
+
+        ds = data.load_mnist(job.get("data_path"), job.get("data_sha256"))
+        x, y = data.window(ds, job["window"], job["n"], job["normalize"], labels=w.data.labels)
+        shapes = w.model.params
+        init = load_weights_npz(job["init_file"], shapes)["w"]
+        given = None
+        if job.get("weights_file"):
+            g = load_weights_npz(job["weights_file"], shapes)
+            given = [g[f"k{i}"] for i in range(job["steps"] + 1)]
+        t = time.perf_counter()
+        arrays = localize_records(ka, backend, x, y, init, job["steps"], given)
+        result["seconds"] = time.perf_counter() - t
+        result["arrays_file"] = str(out_dir / "arrays.npz")
+        np.savez(result["arrays_file"], **arrays)
+    (out_dir / "result.json").write_text(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    from paritybench.pipeline.procs import die_with_parent
+
+    die_with_parent()
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except Exception as exc:
+        traceback.print_exc()
+        print(f"PB-ERROR {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        sys.exit(3)

@@ -1,0 +1,86 @@
+"""``paritybench localize``: for each pair of arms, the first (step, phase, tensor) at which they part."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from paritybench.commands.common import add_experiment_args, check_out, config_from
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("localize", help="the first (step, phase, tensor) at which two arms part, measured against "
+                                        "the float32 noise floor at the same weights")
+    add_experiment_args(p)
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.set_defaults(func=cmd_localize)
+
+
+def cmd_localize(args, console) -> int:
+    from paritybench.errors import ParityError
+
+    cfg = config_from(args, swap=False)
+    if args.out:
+        check_out(Path(args.out))  # before any work: a new .json file only
+    if len(cfg.seeds) != 1 or len(cfg.windows) != 1:
+        raise ParityError("localize takes one --seeds and one --windows value (it follows one trajectory)")
+    arm_names = tuple(a.strip() for a in args.arms.split(",") if a.strip())
+    from paritybench import workloads
+    from paritybench.analysis import localize
+    from paritybench.experiment import data
+    from paritybench.experiment.weights import copy_weights
+    from paritybench.workloads import resolve_ref
+
+    w = workloads.load(cfg.workload)
+    from paritybench.pipeline.runner import missing_requirements
+
+    pairs, skipped = [], []
+    for a, b in localize.pairs_for(w, arm_names):
+        missing = missing_requirements(a) + missing_requirements(b)
+        (skipped.append(f"{a.name} vs {b.name}: not installed: {', '.join(missing)}") if missing
+         else pairs.append((a, b)))
+    ds = data.load_mnist(cfg.data_path, cfg.data_sha256)
+    x, y = data.window(ds, cfg.windows[0], cfg.n, cfg.normalize, labels=w.data.labels)
+    init = copy_weights(resolve_ref(w.model.init)(cfg.seeds[0], cfg.threefry_partitionable), w.model.params)
+    ctx = localize.Context(w, cfg.lr, cfg.steps, x, y, init, cfg.numerics, window=cfg.windows[0], n=cfg.n,
+                           normalize=cfg.normalize, data_path=cfg.data_path, data_sha256=cfg.data_sha256)
+    cache: dict = {}
+    results = [localize.localize_pair(ctx, a, b, cache) for a, b in pairs]
+    rec = {"kind": "localize", "workload": w.describe(), "seed": cfg.seeds[0], "window": cfg.windows[0],
+           "steps": cfg.steps, "lr": cfg.lr, "n": cfg.n, "factor": localize.FACTOR,
+           "bytes_per_step_per_arm": localize.bytes_per_step(w, cfg.n, 1), "seconds": ctx.seconds,
+           "pairs": [r.to_dict() for r in results], "skipped": skipped}
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        with open(args.out, "x") as fh:  # never overwrite (checked above; "x" closes the race)
+            json.dump(rec, fh, indent=1)
+    if args.format == "json":
+        console.print_json(json.dumps({**rec, "pairs": [{k: v for k, v in p.items() if k != "checks"}
+                                                       for p in rec["pairs"]]}))
+        return 0
+    for r in results:
+        console.print(r.line(), highlight=False)
+    _table(console, results)
+    for line in skipped:
+        console.print(f"skipped: {line}", highlight=False)
+    if args.out:
+        console.print(f"localize record: {args.out}")
+    return 0
+
+
+def _table(console, results) -> None:
+    from rich.table import Table
+
+    t = Table(title="first parting per pair (ratio = difference / float32 noise floor at the same weights)")
+    for c in ("pair", "step", "phase", "tensor", "ratio", "largest ratio", "then"):
+        t.add_column(c)
+    for r in results:
+        f = r.first
+        g = r.growth or {}
+        then = (f"chaotic from step {g['from_step']}, x{g['rate']:.3g}/step" if g.get("chaotic")
+                else ("no chaotic growth" if f else ""))
+        t.add_row(f"{r.a} vs {r.b}", "-" if f is None else str(f.step), "-" if f is None else f.phase,
+                  "-" if f is None else f.tensor,
+                  "-" if f is None else ("non-finite" if f.nonfinite else f"{f.ratio:.3g}"),
+                  f"{r.max_ratio:.3g}", then)
+    console.print(t)
