@@ -140,15 +140,21 @@ def numerics_rows(readback: dict) -> dict[str, Any]:
             "determinism": "on" if det else f"off [{readback.get('xla_gpu_deterministic_ops')}]", "oneDNN": "n/a"}
 
 
-def collect(workload: Workload, arms: tuple[Arm, ...], lr: float, numerics) -> dict[str, dict[str, Any]]:
-    """arm name -> {row: value}, Keras arms read in one worker per backend."""
+def collect(workload: Workload, arms: tuple[Arm, ...], lr: float, numerics,
+            keras_rows: dict[str, dict] | None = None) -> dict[str, dict[str, Any]]:
+    """arm name -> {row: value}, Keras arms read in one worker per backend (or taken from ``keras_rows``:
+    what ``run``'s own Keras workers read from the models they trained)."""
     from paritybench.experiment import flags
 
     table: dict[str, dict[str, Any]] = {}
     main_numerics = None
     spec = workload.origin.get("spec", workload.name)
     for arm in arms:
-        if arm.kind == "keras":
+        if arm.kind == "keras" and keras_rows is not None:
+            if arm.name not in keras_rows:
+                continue  # skipped or failed in the run: nothing was built to read
+            rows = {"process": arm.process, **keras_rows[arm.name]}
+        elif arm.kind == "keras":
             from paritybench.arms.keras_inspect import run_job
 
             res = run_job(arm.process.removeprefix("keras-"),

@@ -110,6 +110,18 @@ def read_conventions(ka) -> dict:
     return rows
 
 
+def conventions_rows(ka, backend: str, readback: dict) -> dict:
+    """Every row ``conventions`` shows for a built Keras arm: its configs and its backend's numerics."""
+    rows = read_conventions(ka)
+    rows["matmul precision"] = _precision(backend, readback)
+    det = [readback.get(k) for k in ("op_determinism", "xla_gpu_deterministic_ops", "deterministic_algorithms")
+           if k in readback]
+    rows["determinism"] = "on" if det and all(str(d).lower() in ("true", "1") for d in det) else f"off {det}"
+    rows["oneDNN"] = ("on" if readback.get("onednn_enabled") else "off") if backend == "tensorflow" else "n/a"
+    rows["forward pass"] = f"{ka.workload.model.keras_build} {dict(ka.arm.keras_options) or ''}".strip()
+    return rows
+
+
 def _precision(backend: str, readback: dict) -> str:
     """Matmul precision in one vocabulary across backends: "full float32" or what reduces it."""
     if backend == "tensorflow":
@@ -231,15 +243,7 @@ def main(argv: list[str]) -> int:
     out_dir = Path(job["out_dir"])
     result: dict = {"backend": backend, "keras": keras.__version__}
     if job["mode"] == "conventions":
-        rows = read_conventions(ka)
-        rows["matmul precision"] = _precision(backend, readback)
-        det = [readback.get(k) for k in ("op_determinism", "xla_gpu_deterministic_ops", "deterministic_algorithms")
-               if k in readback]
-        rows["determinism"] = "on" if det and all(str(d).lower() in ("true", "1") for d in det) else f"off {det}"
-        rows["oneDNN"] = (("on" if readback.get("onednn_enabled") else "off") if backend == "tensorflow"
-                          else "n/a")
-        rows["forward pass"] = f"{w.model.keras_build} {dict(w.arm(job['arm']).keras_options) or ''}".strip()
-        result["rows"] = rows
+        result["rows"] = conventions_rows(ka, backend, readback)
     else:
         from paritybench.experiment import data
         from paritybench.experiment.weights import load_weights_npz

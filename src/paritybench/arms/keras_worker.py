@@ -284,6 +284,10 @@ def main(argv: list[str]) -> int:
             w = workloads.load(spec)
             built[(spec, arm_name)] = KerasArm(keras, backend, w, w.arm(arm_name), lr)
             env["jit_compile"] = str(getattr(built[(spec, arm_name)].model, "jit_compile", None))
+            from paritybench.arms.keras_inspect import conventions_rows
+
+            # the arm's effective settings, read from the built model and optimizer (paritybench conventions)
+            env.setdefault("conventions", {})[arm_name] = conventions_rows(built[(spec, arm_name)], backend, readback)
         return built[(spec, arm_name)]
 
     for task in job["tasks"]:

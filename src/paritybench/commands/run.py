@@ -77,6 +77,10 @@ def _run_and_commit(args, console, cfg, out: Path) -> int:
     artifact = runner.build_artifact(cfg, result, "run",
                                      weights_path.name if result.finals and not args.no_weights else None)
     commit_pair(out, artifact, writer, weights_path)  # issue 9: weights and JSON land together or not at all
+    if artifact.get("conventions", {}).get("differing"):
+        from paritybench.analysis.conventions import render
+
+        render(console, artifact["conventions"], only_differing=True)  # what parts the arms, before training
     report_table.print_run_table(console, artifact)
     console.print(f"artifact: {out}")
     if result.finals and not args.no_weights:

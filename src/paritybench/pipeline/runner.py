@@ -78,6 +78,7 @@ class RunOutput:
     environment: dict
     timing: dict
     mechanism: list[dict] = field(default_factory=list)
+    conventions: dict = field(default_factory=dict)
 
 
 def missing_requirements(spec: Arm) -> list[str]:
@@ -329,9 +330,16 @@ def run(cfg: RunConfig, progress: Progress | None = None, *, cases: list[Case] |
                     "tolerance": diagnostics.MECHANISM_TOLERANCE,
                     "reproduced": bool(d1 <= diagnostics.MECHANISM_TOLERANCE),
                 })
+    from paritybench.analysis import conventions as conv
+
+    keras_rows = {arm: rows for fw in env["frameworks"].values() if isinstance(fw, dict)
+                  for arm, rows in (fw.pop("conventions", None) or {}).items()}
+    table = conv.collect(workload, specs, cfg.lr, cfg.numerics, keras_rows=keras_rows)
+    sess.conventions = {"arms": table, "differing": conv.differing(table)}
     sess.timing["total_seconds"] = time.perf_counter() - t_start
     ordered = [sess.runs[c.key(spec.name)] for c in cases for spec in specs if c.key(spec.name) in sess.runs]
-    return RunOutput(runs=ordered, finals=sess.finals, environment=env, timing=sess.timing, mechanism=mechanism)
+    return RunOutput(runs=ordered, finals=sess.finals, environment=env, timing=sess.timing, mechanism=mechanism,
+                     conventions=sess.conventions)
 
 
 def _run_main(spec: Arm, cases: list[Case], sess: _Session) -> None:
@@ -532,5 +540,7 @@ def build_artifact(cfg: RunConfig, out: RunOutput, kind: str = "run", weights_fi
     }
     if out.mechanism:
         art["mechanism"] = out.mechanism
+    if out.conventions:
+        art["conventions"] = out.conventions
     art.update(extra or {})
     return art
