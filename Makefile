@@ -9,7 +9,7 @@ UV       := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 RUN      := $(UV) run --locked --no-sync
 ARGS     ?=
 
-.PHONY: setup bench bench-timing bench-cpu bench-gpu test lint compare report clean
+.PHONY: setup bench bench-all bench-timing bench-cpu bench-gpu test lint compare report clean
 .PHONY: docker-requirements wheelhouse-cpu wheelhouse-cuda12 image-cpu image-cuda12 standin-base pin-base
 
 setup: .venv/.paritybench-synced
@@ -33,6 +33,11 @@ test: setup
 
 lint: setup
 	$(RUN) ruff check src tests bench
+
+## The catalogue: every built-in workload's preset, one artifact each plus index.json,
+## in results/runs/all-<time>/ (ARGS="--out DIR" to choose the folder).
+bench-all: setup
+	$(RUN) paritybench run --workload all $(ARGS)
 
 ## Timing (pytest-benchmark, issue 6): the JAX and NumPy suites, then one process per
 ## Keras backend; one file results/timing/<machine>-<time>.json, then the report.
