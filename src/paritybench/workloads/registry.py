@@ -37,6 +37,7 @@ BUILTIN: dict[str, str] = {
     "same-padding": "paritybench.workloads.same_padding:WORKLOAD",
     "tf32-matmul": "paritybench.workloads.tf32_matmul:WORKLOAD",
     "gpu-nondeterminism": "paritybench.workloads.gpu_nondeterminism:WORKLOAD",
+    "init-defaults": "paritybench.workloads.init_defaults:WORKLOAD",
 }
 _CACHE: dict[str, Workload] = {}
 
