@@ -42,6 +42,11 @@ test: setup
 lint: setup
 	$(RUN) ruff check src tests bench
 
+## The catalogue: every built-in workload's preset, one artifact each plus index.json,
+## in results/runs/all-<time>/ (ARGS="--out DIR" to choose the folder).
+bench-all: setup
+	$(RUN) paritybench run --workload all $(ARGS)
+
 ## Timing (pytest-benchmark, issue 6): the JAX and NumPy suites, then one process per
 ## Keras backend; one file results/timing/<machine>-<time>.json, then the report.
 ## ARGS="--quick" for a 3-round smoke run; ARGS="--backends tensorflow,jax" to choose.

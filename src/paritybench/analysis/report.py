@@ -362,6 +362,10 @@ def check_report_out(out_dir: Path, inputs: list[str], overwrite: bool) -> None:
 
 
 def cmd_report(args, console) -> int:
+    from paritybench.commands.run_all import is_index
+
+    if any(is_index(p) for p in args.artifacts) or _several_workloads(args.artifacts):
+        return _cmd_catalogue(args, console)  # the catalogue page (paritybench.analysis.catalogue)
     artifacts = load(args.artifacts)
     if args.workload:
         from paritybench import workloads
@@ -377,6 +381,46 @@ def cmd_report(args, console) -> int:
     report = write_report(artifacts, out_dir)
     console.print(report.read_text().split("## Figures")[0])
     console.print(f"report: {report}")
+    return 0
+
+
+def _several_workloads(paths: list[str]) -> bool:
+    """Run artifacts of more than one workload (read cheaply; the real checks come in ``load``)."""
+    import json
+
+    names = set()
+    for p in paths:
+        try:
+            a = json.loads(Path(p).read_text())
+        except (OSError, ValueError):
+            return False
+        if not isinstance(a, dict) or a.get("kind", "run") != "run":
+            return False
+        names.add((a.get("workload") or {}).get("name", "seed-bce"))
+    return len(names) > 1
+
+
+def _cmd_catalogue(args, console) -> int:
+    from paritybench.analysis.catalogue import artifacts_of_index, write_catalogue
+    from paritybench.commands.run_all import is_index
+
+    index, paths = None, []
+    for p in args.artifacts:
+        if is_index(p):
+            index, listed = artifacts_of_index(p)
+            paths += listed
+        else:
+            paths.append(p)
+    artifacts = [a for a in load(paths) if a.get("kind", "run") == "run"]
+    first = Path(args.artifacts[0])
+    out_dir = Path(args.out) if args.out else first.with_name(first.stem + "-catalogue")
+    check_report_out(out_dir, paths + list(args.artifacts), args.overwrite)
+    from paritybench.artifact.outputs import check_output_path
+
+    for name in ["catalogue.md", *(f"{a['workload']['name']}-curves.png" for a in artifacts)]:
+        check_output_path(out_dir / name, inputs=paths + list(args.artifacts), overwrite=args.overwrite, what="--out")
+    page = write_catalogue(artifacts, out_dir, index)
+    console.print(f"catalogue: {page}")
     return 0
 
 

@@ -18,6 +18,10 @@ def add_parser(sub) -> None:
 
 
 def cmd_run(args, console) -> int:
+    if getattr(args, "workload", None) == "all":  # the catalogue: every built-in workload's preset
+        from paritybench.commands.run_all import cmd_run_all
+
+        return cmd_run_all(args, console)
     if getattr(args, "repeat", 1) != 1:
         # Each repeat is a fresh process running this same command (paritybench.studies.repeat).
         from paritybench.studies.repeat import run_repeated

@@ -159,11 +159,20 @@ class _Session:
         self.holdouts = {w: data.window(self.ds, w + cfg.n, workload.data.holdout, cfg.normalize,
                                         labels=workload.data.labels)
                          for w in self.windows} if workload.data.holdout else {}
+        # arm -> case id -> that arm's own initial weights (Arm.init), drawn once per seed
+        self.arm_inits: dict[str, dict[str, weights.Weights]] = {}
         if inits is None:  # the workload's initial weights, drawn once per seed
+            seeds = sorted({c.seed for c in cases})
             init = resolve_ref(workload.model.init)
             by_seed = {s: weights.copy_weights(init(s, cfg.threefry_partitionable), workload.model.params)
-                       for s in sorted({c.seed for c in cases})}
+                       for s in seeds}
             inits = {c.id: by_seed[c.seed] for c in cases}
+            for a in workload.resolve_arms(cfg.arms):
+                if a.init is not None:
+                    own = resolve_ref(a.init)
+                    drawn = {s: weights.copy_weights(own(s, cfg.threefry_partitionable), workload.model.params)
+                             for s in seeds}
+                    self.arm_inits[a.name] = {c.id: drawn[c.seed] for c in cases}
         self.inits = inits
         self.spec = TrainSpec(steps=cfg.steps, lr=cfg.lr, keep_trajectory=keep_trajectory,
                               batch_size=workload.data.batch_size)
@@ -176,6 +185,10 @@ class _Session:
         self.timing = {"train_seconds": 0.0, "compile_seconds": 0.0, "diagnostics_seconds": 0.0,
                        "process_seconds": {}}
 
+    def init_for(self, arm: str, case: Case) -> weights.Weights:
+        """The initial weights ``arm`` trains from on ``case`` (its own Arm.init, else the shared ones)."""
+        return self.arm_inits.get(arm, self.inits)[case.id]
+
     def xy64(self, window: int):
         x, y = self.windows[window]
         return np.asarray(x, np.float64), np.asarray(y, np.float64)
@@ -186,7 +199,7 @@ class _Session:
 
             x, y = self.windows[case.window]
             ref = self.workload.arm(self.workload.reference)
-            res = train(self.workload, ref, self.inits[case.id], x, y, self.spec, self.arbiter)
+            res = train(self.workload, ref, self.init_for(ref.name, case), x, y, self.spec, self.arbiter)
             self.ref_traj[case.id] = res.trajectory
         return self.ref_traj[case.id]
 
@@ -353,7 +366,8 @@ def _run_main(spec: Arm, cases: list[Case], sess: _Session) -> None:
         x, y = sess.windows[window]
         try:
             kw = {"eval_data": sess.holdouts[window]} if window in sess.holdouts else {}
-            results = train_many(sess.workload, spec, [sess.inits[c.id] for c in group], x, y, sess.spec, **kw)
+            results = train_many(sess.workload, spec, [sess.init_for(spec.name, c) for c in group], x, y, sess.spec,
+                                 **kw)
         except Exception as exc:  # an arm's crash is its result, not the harness's
             for c in group:
                 sess.fail(spec, c, "error", f"{type(exc).__name__}: {exc}")
@@ -484,19 +498,22 @@ def _start_keras(process: str, specs: list[Arm], todo: dict[str, list[Case]], se
     backend = process.removeprefix("keras-")
     job_dir = tmp / process
     job_dir.mkdir()
-    init_files: dict[str, str] = {}
+    init_files: dict[tuple[str, str], str] = {}  # (arm or "" for the shared weights, case id) -> file
     for spec in specs:
+        own = spec.name if spec.name in sess.arm_inits else ""
         for c in todo[spec.name]:
-            if c.id not in init_files:
-                init_files[c.id] = str(job_dir / f"init-{c.id}.npz")
-                weights.save_weights_npz(init_files[c.id], {"w": sess.inits[c.id]})
+            if (own, c.id) not in init_files:
+                init_files[(own, c.id)] = str(job_dir / f"init-{own + '-' if own else ''}{c.id}.npz")
+                weights.save_weights_npz(init_files[(own, c.id)], {"w": sess.init_for(spec.name, c)})
     common = _task_common(sess)
     job = {
         "backend": backend, "data_path": cfg.data_path, "data_sha256": cfg.data_sha256,
         "numerics": cfg.numerics.to_dict(), "out_dir": str(job_dir), "evaluate_from_stdin": True,
         "keep_trajectory": sess.spec.keep_trajectory,
         "tasks": [{**common, "arm": s.name,
-                   "cases": [{"id": c.id, "window": c.window, "init_file": init_files[c.id]} for c in todo[s.name]]}
+                   "cases": [{"id": c.id, "window": c.window,
+                              "init_file": init_files[(s.name if s.name in sess.arm_inits else "", c.id)]}
+                             for c in todo[s.name]]}
                   for s in specs],
     }
     (job_dir / "job.json").write_text(json.dumps(job))

@@ -147,6 +147,10 @@ class Arm:
       **options)`` (a regularizer, a padding mode): the same declared variables, another layer
       setting.
     - ``conventions``: the arm's declared effective settings (loss path, optimizer, ...).
+    - ``init``: this arm's own initial weights ``(seed, threefry_partitionable) -> weights`` over the
+      declared parameters (a workload about initialisers: no shared weights by design); None is the
+      workload's ``Model.init``. Used where the runner draws initial weights per case; explicit
+      ``inits`` (a sensitivity study's perturbed copies) apply to every arm.
     """
 
     name: str
@@ -166,6 +170,7 @@ class Arm:
     conventions: Mapping[str, Any] = field(default_factory=dict)
     jax_apply: Ref | None = None
     keras_options: Mapping[str, Any] = field(default_factory=dict)
+    init: Ref | None = None
 
     @property
     def needs_gpu(self) -> bool:

@@ -38,6 +38,7 @@ BUILTIN: dict[str, str] = {
     "tf32-matmul": "paritybench.workloads.tf32_matmul:WORKLOAD",
     "gpu-nondeterminism": "paritybench.workloads.gpu_nondeterminism:WORKLOAD",
     "batchnorm-momentum": "paritybench.workloads.batchnorm_momentum:WORKLOAD",
+    "init-defaults": "paritybench.workloads.init_defaults:WORKLOAD",
 }
 _CACHE: dict[str, Workload] = {}
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 
+from paritybench.workloads import evidence
 from paritybench.workloads.base import Arm, Data, Model, Training, Workload
 
 INPUT_DIM = 784
@@ -101,6 +102,6 @@ WORKLOAD = Workload(
     training=Training(steps=10, lr=1e-3),
     model=Model(params=PARAMS, head="softmax", init=f"{_P}.jax_model:init", jax_apply=f"{_P}.jax_model:apply",
                 keras_build=f"{_P}.keras_model:build"),
-    arms=ARMS,
+    arms=evidence.apply("adam-epsilon", ARMS),  # measured sensitivity classes (workloads/evidence.py)
     fix="jax-keras-adam",
 )

@@ -27,6 +27,7 @@ workload: it is unmeasured on a GPU.
 
 from __future__ import annotations
 
+from paritybench.workloads import evidence
 from paritybench.workloads.base import Arm, Data, Model, Training, Workload
 
 PIXELS = 784
@@ -85,6 +86,6 @@ WORKLOAD = Workload(
     training=Training(steps=10, lr=0.1),
     model=Model(params=PARAMS, head="sigmoid", init=f"{_P}.jax_model:init", jax_apply=f"{_P}.jax_model:apply_onehot",
                 keras_build=f"{_P}.keras_model:build"),
-    arms=ARMS,
+    arms=evidence.apply("gpu-nondeterminism", ARMS),  # measured sensitivity classes (workloads/evidence.py)
     fix="jax-onehot",
 )

@@ -16,6 +16,7 @@ Loss curves: Keras's ``fit`` loss includes the penalty; the JAX arms' loss is th
 
 from __future__ import annotations
 
+from paritybench.workloads import evidence
 from paritybench.workloads.adam_epsilon.workload import PARAMS
 from paritybench.workloads.base import Arm, Data, Model, Training, Workload
 
@@ -86,6 +87,6 @@ WORKLOAD = Workload(
     training=Training(steps=10, lr=0.01),
     model=Model(params=PARAMS, head="softmax", init=f"{_P}.jax_model:init", jax_apply=f"{_P}.jax_model:apply",
                 keras_build=f"{_P}.keras_model:build"),
-    arms=ARMS,
+    arms=evidence.apply("l2-weight-decay", ARMS),  # measured sensitivity classes (workloads/evidence.py)
     fix="jax-sgd-l2",
 )

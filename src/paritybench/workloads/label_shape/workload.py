@@ -17,6 +17,7 @@ seed's BCE problems would be mixed in.
 
 from __future__ import annotations
 
+from paritybench.workloads import evidence
 from paritybench.workloads.base import Arm, Data, Model, Training, Workload
 
 INPUT_DIM = 784
@@ -73,6 +74,6 @@ WORKLOAD = Workload(
     training=Training(steps=10, lr=0.1),
     model=Model(params=PARAMS, head="sigmoid", init=f"{_P}.jax_model:init", jax_apply=f"{_P}.jax_model:apply",
                 keras_build=f"{_P}.keras_model:build"),
-    arms=ARMS,
+    arms=evidence.apply("label-shape", ARMS),  # measured sensitivity classes (workloads/evidence.py)
     fix="jax-reshape",
 )

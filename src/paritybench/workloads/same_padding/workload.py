@@ -29,6 +29,7 @@ exactly when TF's padding is asymmetric.
 
 from __future__ import annotations
 
+from paritybench.workloads import evidence
 from paritybench.workloads.base import Arm, Data, Model, Training, Workload
 
 SIDE = 28
@@ -90,6 +91,6 @@ WORKLOAD = Workload(
     training=Training(steps=10, lr=0.5),
     model=Model(params=PARAMS, head="sigmoid", init=f"{_P}.jax_model:init", jax_apply=f"{_P}.jax_model:apply",
                 keras_build=f"{_P}.keras_model:build"),
-    arms=ARMS,
+    arms=evidence.apply("same-padding", ARMS),  # measured sensitivity classes (workloads/evidence.py)
     fix="jax-same",
 )

@@ -11,6 +11,7 @@ the probability, and a literal ``-sum(y log softmax)`` is NaN from step 0.
 
 from __future__ import annotations
 
+from paritybench.workloads import evidence
 from paritybench.workloads.base import Arm, Data, Model, Training, Workload
 
 INPUT_DIM = 784
@@ -65,6 +66,6 @@ WORKLOAD = Workload(
     training=Training(steps=10, lr=0.01),
     model=Model(params=PARAMS, head="softmax", init=f"{_P}.jax_model:init", jax_apply=f"{_P}.jax_model:apply",
                 keras_build=f"{_P}.keras_model:build"),
-    arms=ARMS,
+    arms=evidence.apply("softmax-ce", ARMS),  # measured sensitivity classes (workloads/evidence.py)
     fix="jax-logits",
 )

@@ -22,6 +22,7 @@ measurement. No GPU was lent to the session that built this workload: it is unme
 
 from __future__ import annotations
 
+from paritybench.workloads import evidence
 from paritybench.workloads.base import Arm, Data, Model, Training, Workload
 
 INPUT_DIM = 784
@@ -81,6 +82,6 @@ WORKLOAD = Workload(
     training=Training(steps=10, lr=0.1),
     model=Model(params=PARAMS, head="sigmoid", init=f"{_P}.jax_model:init",
                 jax_apply=f"{_P}.jax_model:apply_highest", keras_build=f"{_P}.keras_model:build"),
-    arms=ARMS,
+    arms=evidence.apply("tf32-matmul", ARMS),  # measured sensitivity classes (workloads/evidence.py)
     fix="jax-highest",
 )

@@ -1,0 +1,187 @@
+"""``paritybench run --workload all``: every built-in workload's preset in one invocation.
+
+One artifact per workload (``<folder>/<workload>.json`` and its weights) plus an index
+(``<folder>/index.json``: paths, workload names, questions, status, seconds). Every output
+location is checked and claimed before any training (``artifact.safeout``), as ``run`` does for
+one artifact, so a catalogue run never dies at workload seven on an unwritable folder.
+
+The workloads run one after another through ``runner.run`` in this process; each workload's
+Keras arms get their own worker per backend (the worker job format could carry several
+workloads' tasks, but one worker per backend per workload keeps a failing workload's worker
+from taking the others' runs with it). A workload that raises is recorded in the index as
+``error`` with its one-line reason and the others still run.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import time
+from pathlib import Path
+
+from paritybench.commands.common import DEFAULT_RESULTS
+from paritybench.errors import ParityError
+
+ALL = "all"
+INDEX_KIND = "catalogue-index"
+
+
+def catalogue_names() -> list[str]:
+    """The built-in workloads, in the registry's order (what ``--workload all`` runs)."""
+    from paritybench.workloads.registry import BUILTIN
+
+    return list(BUILTIN)
+
+
+def default_folder() -> Path:
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    return DEFAULT_RESULTS / f"all-{stamp}"
+
+
+def _plan(args, names: list[str]) -> tuple[Path, dict[str, Path], Path]:
+    """Check every file the catalogue will write; return (folder, artifact per workload, index)."""
+    from paritybench.artifact import safeout
+
+    folder = Path(args.out) if args.out else default_folder()
+    if folder.suffix == ".json":
+        raise ParityError(f"--out {folder}: with --workload all, --out is a folder (one artifact per workload "
+                          "and index.json go in it); give a folder path")
+    if folder.exists() and not folder.is_dir():
+        raise ParityError(f"--out {folder} is a file: with --workload all, give a folder")
+    weights = not args.no_weights
+    outs = {}
+    for name in names:
+        path = folder / f"{name}.json"
+        outs[name] = safeout.plan_outputs(path, extra=(path.with_suffix(".weights.npz"),) if weights else ())
+    index = safeout.plan_outputs(folder / "index.json")
+    return folder, outs, index
+
+
+def _status(artifact: dict) -> str:
+    statuses = {r["status"] for r in artifact["runs"]}
+    if statuses == {"ok"}:
+        return "ok"
+    if "error" in statuses:
+        return "error"
+    if "ok" in statuses:
+        return "partial"  # some arms skipped (a missing framework, no GPU), the rest ran
+    return "skipped"
+
+
+def cmd_run_all(args, console) -> int:
+    """Run every built-in workload's preset; exit 1 if any workload's run errored."""
+    from paritybench.artifact import safeout
+    from paritybench.commands.common import config_from
+    from paritybench.pipeline import budget
+
+    if args.arms:
+        raise ParityError("--arms with --workload all: arm names differ per workload; run one workload "
+                          "(--workload NAME --arms ...) or leave --arms out")
+    if getattr(args, "repeat", 1) != 1:
+        raise ParityError("--repeat with --workload all is not supported: repeat one workload at a time")
+    names = catalogue_names()
+    cfgs = {}
+    for name in names:
+        sub = copy.copy(args)
+        sub.workload = name
+        cfgs[name] = config_from(sub)
+        budget.check_run(cfgs[name])
+    folder, outs, index_path = _plan(args, names)
+    claims = {}
+    try:
+        for name in names:
+            claims[name] = safeout.OutputClaim.explicit(outs[name])
+        index_claim = safeout.OutputClaim.explicit(index_path)
+    except BaseException:
+        for c in claims.values():
+            c.release(committed=False)
+        raise
+    entries = []
+    t0 = time.perf_counter()
+    try:
+        for name in names:
+            cfg = cfgs[name]
+            console.print(f"[bold]{name}[/bold]: {cfg.steps} steps, n {cfg.n}, lr {cfg.lr}")
+            t = time.perf_counter()
+            entry = {"workload": name, "path": outs[name].name, "question": None}
+            try:
+                from paritybench import workloads
+
+                entry["question"] = workloads.load(name).question
+                artifact = _run_one(args, console, cfg, outs[name])
+                entry.update(status=_status(artifact),
+                             arms={r["arm"]: r["status"] for r in artifact["runs"]})
+            except ParityError as exc:
+                entry.update(status="error", reason=str(exc))
+                console.print(f"{name}: error: {exc}")
+            except Exception as exc:  # one workload's crash is its entry, not the catalogue's end
+                entry.update(status="error", reason=f"{type(exc).__name__}: {exc}")
+                console.print(f"{name}: error: {type(exc).__name__}: {exc}")
+            finally:
+                claims[name].release(committed=outs[name].exists())
+            entry["seconds"] = round(time.perf_counter() - t, 2)
+            entries.append(entry)
+        total = time.perf_counter() - t0
+        index = {"kind": INDEX_KIND, "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                 "total_seconds": round(total, 2), "workloads": entries}
+        from paritybench.artifact.safeout import commit_pair
+
+        commit_pair(index_path, index, validate=False)  # an index, not an artifact: no artifact schema
+    finally:
+        index_claim.release(committed=index_path.exists())
+    console.print(f"{'workload':<20} {'status':<8} {'seconds':>8}")
+    for e in entries:
+        console.print(f"{e['workload']:<20} {e['status']:<8} {e['seconds']:>8.1f}")
+    console.print(f"total {total:.1f} s; index: {index_path}")
+    return 1 if any(e["status"] == "error" for e in entries) else 0
+
+
+def _run_one(args, console, cfg, out: Path) -> dict:
+    """One workload: train, commit its artifact (and weights) atomically; return the artifact."""
+    from paritybench.artifact.safeout import commit_pair
+    from paritybench.commands.common import RichProgress, weights_group
+    from paritybench.experiment import flags
+    from paritybench.experiment.weights import write_weights_npz
+    from paritybench.pipeline import runner
+
+    applied = flags.apply(cfg.numerics)
+    prog = RichProgress(console)
+    try:
+        result = runner.run(cfg, prog)
+    finally:
+        prog.stop()
+    result.environment["warnings"] = flags.collect_warnings(result.environment, applied)
+    weights_path = out.with_suffix(".weights.npz")
+    keep = bool(result.finals) and not args.no_weights
+    writer = None
+    if keep:
+        groups = {weights_group(key): v for key, v in result.finals.items()}
+        writer = lambda fh: write_weights_npz(fh, groups)  # noqa: E731
+    artifact = runner.build_artifact(cfg, result, "run", weights_path.name if keep else None)
+    commit_pair(out, artifact, writer, weights_path)
+    return artifact
+
+
+def read_index(path: str | Path) -> dict:
+    """A catalogue index, checked enough to be used (kind and workload entries)."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise ParityError(f"{path}: cannot read the catalogue index ({exc})", exit_code=2) from None
+    if not isinstance(data, dict) or data.get("kind") != INDEX_KIND or not isinstance(data.get("workloads"), list):
+        raise ParityError(f"{path} is not a catalogue index (kind {INDEX_KIND!r}): give the index.json that "
+                          "`paritybench run --workload all` wrote", exit_code=2)
+    return data
+
+
+def is_index(path: str | Path) -> bool:
+    """Whether ``path`` is a catalogue index (anything unreadable is left to the artifact checks)."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and data.get("kind") == INDEX_KIND
+
+
+__all__ = ["ALL", "cmd_run_all", "catalogue_names", "read_index", "is_index"]
