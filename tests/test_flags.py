@@ -62,7 +62,7 @@ def test_a_flag_that_did_not_take_effect_is_a_recorded_warning(tmp_path):
 
 
 def test_flags_applied_after_a_framework_import_are_a_warning():
-    code = ("import json, numpy, jax\nfrom paritybench import flags\n"
+    code = ("import json, numpy, jax\nfrom paritybench.experiment import flags\n"
             "print(json.dumps(flags.apply(flags.NumericsOptions())))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -216,7 +216,7 @@ def test_corrected_retry_after_a_bad_window_works(tmp_path, reference):
 
 def test_out_under_a_regular_file_leaves_nothing(tmp_path):
     (tmp_path / "file").write_text("x")
-    _one_error(run_cli("sweep", *GRID, "--out", str(tmp_path / "file" / "s.json")), 2, "is not a folder")
+    _one_error(run_cli("sweep", *GRID, "--out", str(tmp_path / "file" / "s.json")), 2, "not a folder")
     assert os.listdir(tmp_path) == ["file"]
 
 

@@ -124,9 +124,9 @@ def header_problem(header: Any) -> str | None:
         workload = workloads.load(header["config"].get("workload"))
     except ParityError as exc:
         return f"config.workload: {exc}"
-    bad = [a for a in header["config"]["arms"] if a not in workload.arm_names]
+    bad = [(i, a) for i, a in enumerate(header["config"]["arms"]) if a not in workload.arm_names]
     if bad:
-        return f"config.arms: {bad[0]!r} is not an arm of workload {workload.name}"
+        return f"config.arms.{bad[0][0]}: {bad[0][1]!r} is not an arm of workload {workload.name}"
     return None
 
 
@@ -157,6 +157,9 @@ def _run_schema() -> dict:
 
 def run_problem(run: Any, cfg) -> str | None:
     """Why a checkpoint line is not a finished run of the sweep ``cfg`` (None when it is)."""
+    if isinstance(run, dict) and isinstance(run.get("node"), dict):
+        # a checkpoint line carries its node's full record; the artifact keeps only its id (studies.nodes)
+        run = {k: v for k, v in run.items() if k != "node"}
     problem = _first_schema_error(_run_schema(), run)
     if problem:
         return problem
@@ -493,7 +496,7 @@ class Sweep:
     checkpoint: Checkpoint
     lock: SweepLock
     done: list[dict]  # runs from the checkpoint (ok, skipped and error)
-    header: dict  # the checkpoint's header (its shard, for a shard of a sweep)
+    header: dict = field(default_factory=dict)  # the checkpoint's header (its shard, for a shard of a sweep)
 
     @property
     def skip(self) -> set:

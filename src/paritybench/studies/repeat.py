@@ -70,7 +70,8 @@ def _child_args(args: argparse.Namespace, out: Path) -> dict:
 
 def run_repeated(args: argparse.Namespace, console) -> int:
     """Run ``args`` (a parsed ``run``) ``args.repeat`` times in fresh processes; write one artifact."""
-    from paritybench.commands.common import _claim_run_outputs, config_from
+    from paritybench.commands.common import config_from
+    from paritybench.commands.run import _claim_run_outputs
     from paritybench.pipeline import budget
 
     if args.repeat < 1:

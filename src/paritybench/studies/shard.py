@@ -199,6 +199,9 @@ def merge_shards(paths: list[str]) -> dict:
     s0, key0 = a0["shard"], _config_key(a0["config"])
     data0 = a0["environment"].get("data", {}).get("sha256")
     for p, a in shards[1:]:
+        if (a["workload"]["name"], a["workload"]["version"]) != (a0["workload"]["name"], a0["workload"]["version"]):
+            raise ParityError(f"{p} is a shard of workload {a['workload']['name']} and {p0} of "
+                              f"{a0['workload']['name']}: merge the shards of one sweep")
         key = _config_key(a["config"])
         if key != key0:
             raise ParityError(f"{p} and {p0} are not shards of one sweep: config differs in "
@@ -257,7 +260,7 @@ def merge_shards(paths: list[str]) -> dict:
     art = {
         "schema_version": a0["schema_version"], "kind": "sweep", "created_at": _now(),
         "paritybench_version": a0.get("paritybench_version"), "config_hash": a0.get("config_hash"),
-        "config": a0["config"], "environment": environment, "timing": timing, "weights_file": None,
+        "workload": a0["workload"], "config": a0["config"], "environment": environment, "timing": timing, "weights_file": None,
         "runs": runs,
     }
     mechanism = [m for _, a in ordered for m in a.get("mechanism", [])]
