@@ -260,8 +260,8 @@ def merge_shards(paths: list[str]) -> dict:
     art = {
         "schema_version": a0["schema_version"], "kind": "sweep", "created_at": _now(),
         "paritybench_version": a0.get("paritybench_version"), "config_hash": a0.get("config_hash"),
-        "workload": a0["workload"], "config": a0["config"], "environment": environment, "timing": timing, "weights_file": None,
-        "runs": runs,
+        "workload": a0["workload"], "config": a0["config"], "environment": environment, "timing": timing,
+        "weights_file": None, "runs": runs,
     }
     mechanism = [m for _, a in ordered for m in a.get("mechanism", [])]
     if mechanism:
