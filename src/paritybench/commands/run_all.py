@@ -179,7 +179,7 @@ def is_index(path: str | Path) -> bool:
     """Whether ``path`` is a catalogue index (anything unreadable is left to the artifact checks)."""
     try:
         data = json.loads(Path(path).read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # left to the artifact checks' one-line errors
         return False
     return isinstance(data, dict) and data.get("kind") == INDEX_KIND
 
