@@ -72,3 +72,11 @@ def test_keras_arm_read_from_get_config_and_example():
     ex = run_cli("conventions", "--workload", "examples/tanh_adam.py", "--format", "json")
     assert ex.returncode == 0, ex.stderr[-3000:]
     assert "optimizer.epsilon placement" in json.loads(ex.stdout)["differing"]
+
+
+def test_run_prints_each_differing_row_with_the_arms_grouped_by_value():
+    from paritybench.analysis.conventions import summary_lines
+
+    rec = {"arms": {"a": {"x": 1, "y": "from logits"}, "b": {"x": 1, "y": "clipped"}, "c": {"x": 1}},
+           "differing": ["y"]}
+    assert summary_lines(rec) == ["y: from logits [a]; clipped [b]; - [c]"]

@@ -259,3 +259,15 @@ def render(console, rec: dict, only_differing: bool = False) -> None:
         label = f"* {row}" if row in diff and not only_differing else row
         t.add_row(label, *[str(table[n].get(row, MISSING)) for n in names])
     console.print(t)
+
+
+def summary_lines(rec: dict, width: int = 60) -> list[str]:
+    """One line per differing row, arms grouped by value: what ``run`` prints above its table."""
+    out = []
+    for row in rec.get("differing", []):
+        groups: dict[str, list[str]] = {}
+        for arm, rows in rec["arms"].items():
+            value = str(rows.get(row, MISSING))
+            groups.setdefault(value if len(value) <= width else value[: width - 3] + "...", []).append(arm)
+        out.append(f"{row}: " + "; ".join(f"{v} [{', '.join(arms)}]" for v, arms in groups.items()))
+    return out

@@ -82,9 +82,12 @@ def _run_and_commit(args, console, cfg, out: Path) -> int:
                                      weights_path.name if result.finals and not args.no_weights else None)
     commit_pair(out, artifact, writer, weights_path)  # issue 9: weights and JSON land together or not at all
     if artifact.get("conventions", {}).get("differing"):
-        from paritybench.analysis.conventions import render
+        from paritybench.analysis.conventions import summary_lines
 
-        render(console, artifact["conventions"], only_differing=True)  # what parts the arms, before training
+        # what parts the arms' settings (paritybench conventions --differing shows them side by side)
+        console.print("conventions that differ between the arms:")
+        for line in summary_lines(artifact["conventions"]):
+            console.print(f"  {line}", soft_wrap=True, markup=False)
     report_table.print_run_table(console, artifact)
     console.print(f"artifact: {out}")
     if result.finals and not args.no_weights:
