@@ -69,6 +69,24 @@ def _compiled_trainer(workload: Workload, arm: Arm, steps: int, keep_trajectory:
 _EXECUTABLES: dict[tuple, object] = {}
 
 
+def column(host: dict, last: dict, name: str, b: int) -> list:
+    """Copy ``b``'s per-step records of ``name`` (steps of them) and its final one, as Python numbers."""
+    return [v.item() for v in host[name][b]] + [last[name][b].item()]
+
+
+def step_curves(host: dict, last: dict, b: int, n: int) -> dict[str, list]:
+    """The curves every arm records, for copy ``b`` of a vmapped program's per-step and final records."""
+    loss, correct = column(host, last, "loss", b), [int(c) for c in column(host, last, "correct", b)]
+    return {
+        "loss": loss,
+        "correct": correct,
+        "accuracy": [c / n for c in correct],
+        "grad_norm": [float(v) for v in host["grad_norm"][b]],
+        "nonfinite": nonfinite_steps(column(host, last, "finite", b), loss),
+        **{k: [float(v) for v in column(host, last, k, b)] for k in heads.PER_STEP},
+    }
+
+
 def train_many(workload: Workload, arm: Arm, inits: list[Weights], x: np.ndarray, y: np.ndarray,
                spec: TrainSpec, eval_data: tuple[np.ndarray, np.ndarray] | None = None) -> list[ArmResult]:
     from paritybench.arms import minibatch
@@ -103,18 +121,7 @@ def train_many(workload: Workload, arm: Arm, inits: list[Weights], x: np.ndarray
     n = x.shape[0]
     out = []
     for b in range(len(inits)):
-        def col(name, b=b):
-            return [v.item() for v in host[name][b]] + [last[name][b].item()]
-
-        loss, correct, finite = col("loss"), [int(c) for c in col("correct")], col("finite")
-        curves = {
-            "loss": loss,
-            "correct": correct,
-            "accuracy": [c / n for c in correct],
-            "grad_norm": [float(v) for v in host["grad_norm"][b]],
-            "nonfinite": nonfinite_steps(finite, loss),
-            **{k: [float(v) for v in col(k)] for k in heads.PER_STEP},
-        }
+        curves = step_curves(host, last, b, n)
         result = ArmResult(curves=curves, final_weights={k: final[k][b] for k in names},
                            info={"grad_norm_source": "autodiff", "train_seconds": train_seconds / len(inits),
                                  "compile_seconds": compile_seconds if b == 0 else 0.0,

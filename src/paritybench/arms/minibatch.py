@@ -25,7 +25,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from paritybench.arms.base import ArmResult, TrainSpec, nonfinite_steps
+from paritybench.arms.base import ArmResult, TrainSpec
+from paritybench.arms.jax_trainer import column, step_curves
 from paritybench.experiment import heads
 from paritybench.experiment.weights import Weights, copy_weights
 from paritybench.workloads.base import Arm, Workload, resolve_ref
@@ -157,21 +158,10 @@ def train_many(workload: Workload, arm: Arm, inits: list[Weights], x: np.ndarray
         gs = {k: np.asarray(v) for k, v in recs["grads"].items()}
     out = []
     for b in range(len(inits)):
-        def col(name, b=b):
-            return [v.item() for v in host[name][b]] + [last[name][b].item()]
-
-        loss, correct, finite = col("loss"), [int(c) for c in col("correct")], col("finite")
-        curves = {
-            "loss": loss,
-            "correct": correct,
-            "accuracy": [c / n for c in correct],
-            "grad_norm": [float(v) for v in host["grad_norm"][b]],
-            "nonfinite": nonfinite_steps(finite, loss),
-            **{k: [float(v) for v in col(k)] for k in heads.PER_STEP},
-        }
+        curves = step_curves(host, last, b, n)
         if has_eval:
-            curves["eval_loss"] = [float(v) for v in col("eval_loss")]
-            curves["eval_accuracy"] = [int(c) / xh.shape[0] for c in col("eval_correct")]
+            curves["eval_loss"] = [float(v) for v in column(host, last, "eval_loss", b)]
+            curves["eval_accuracy"] = [int(c) / xh.shape[0] for c in column(host, last, "eval_correct", b)]
         state_b = {k: [[float(u) for u in np.ravel(v)] for v in states[k][b]] for k in state0}
         for k, vs in state_b.items():
             curves[f"state_mean_abs/{k}"] = [float(np.mean(np.abs(v))) for v in vs]
