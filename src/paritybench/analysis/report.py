@@ -76,7 +76,8 @@ def answer_from_run(a: dict) -> list[str]:
     if ref is None:
         return ["This artifact has no `reference-f64` run, so no arm can be measured against the ground truth."]
     target = ref["curves"]["correct"][-1]
-    short = {arm: r for arm, r in runs.items() if target - r["curves"]["correct"][-1] > 1}
+    # arms more than one sample from the arbiter, below it ("fall short") or above it ("end above")
+    short = {arm: r for arm, r in runs.items() if abs(target - r["curves"]["correct"][-1]) > 1}
     level = [arm for arm, r in runs.items() if abs(target - r["curves"]["correct"][-1]) <= 1]
     where = (f"seed {ref['seed']}, window {ref['window_start']}, {_variant(a)} pixels, "
              f"{a['config']['steps']} steps at lr {a['config']['lr']}")
@@ -84,18 +85,28 @@ def answer_from_run(a: dict) -> list[str]:
         lines.append(f"**No gap** ({where}): every arm ends within one sample of `reference-f64`'s "
                      f"{ref['final_accuracy']:.3f} ({', '.join(f'`{x}`' for x in _order(runs))}).")
         return lines
-    lines.append(f"**The gap** ({where}): `reference-f64` (float64, loss from logits) ends at "
-                 f"{ref['final_accuracy']:.3f}; " + ", ".join(
-                     f"`{arm}` {r['final_accuracy']:.3f}" for arm, r in sorted(short.items(),
-                                                                              key=lambda kv: _ARM_ORDER.get(kv[0], 99)))
-                 + f" fall short, while {', '.join(f'`{x}`' for x in _order(level) if x != 'reference-f64')} "
-                 "match it within one sample.")
+
+    def listed(arms) -> str:
+        return ", ".join(f"`{arm}` {runs[arm]['final_accuracy']:.3f}" for arm in _order(arms))
+
+    below = [x for x in short if runs[x]["curves"]["correct"][-1] < target]
+    above = [x for x in short if runs[x]["curves"]["correct"][-1] > target]
+    parts = ([f"{listed(below)} fall short"] if below else []) + ([f"{listed(above)} end above it"] if above else [])
+    lines.append(f"**The gap** ({where}): `reference-f64` (float64) ends at {ref['final_accuracy']:.3f}; "
+                 + "; ".join(parts)
+                 + f"; {', '.join(f'`{x}`' for x in _order(level) if x != 'reference-f64')} match it within one "
+                 "sample.")
     lines.append("")
     sat = ref["curves"].get("saturated_logit")
-    if sat:
-        lines.append(f"**Why:** at step 0, {_pct(unnum(sat[0]))} of the {n} samples have |logit| > 16.6, where "
-                     "float32's sigmoid rounds to exactly 0 or 1, so a loss that sees only the sigmoid's output "
-                     "cannot tell how wrong they are.")
+    # the saturation story explains a gap only where an arm that parts gives up on misclassified samples
+    gave_up = any(unnum((r["curves"].get("dead_misclassified") or [0])[0]) > 0 for r in short.values())
+    if sat and gave_up:
+        softmax = (a.get("workload") or {}).get("head") == "softmax"
+        what = ("have a gap of more than 16.6 between their top two logits, where float32's softmax rounds the top "
+                "class to exactly 1 (and the rest to 0)" if softmax else
+                "have |logit| > 16.6, where float32's sigmoid rounds to exactly 0 or 1")
+        lines.append(f"**Why:** at step 0, {_pct(unnum(sat[0]))} of the {n} samples {what}, so a loss that sees "
+                     "only the output's probabilities cannot tell how wrong they are.")
         lines.append("")
     for arm in _order(short):
         r = short[arm]

@@ -226,7 +226,8 @@ class Workload:
 
     def describe(self) -> dict[str, Any]:
         """What the artifact records of the workload."""
-        return {"name": self.name, "version": self.version, "question": self.question, **dict(self.origin)}
+        return {"name": self.name, "version": self.version, "question": self.question, "head": self.model.head,
+                **dict(self.origin)}
 
 
 def check(w: Any, where: str) -> Workload:
