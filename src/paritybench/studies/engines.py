@@ -150,6 +150,11 @@ def _init_ray(address: str | None):
     # routable address; with this it binds every service to 127.0.0.1 (ray_constants.ENABLE_RAY_CLUSTER).
     if address is None:
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    # A driver started by `uv run` (as `make test` starts pytest) makes Ray start every worker with
+    # `uv run` inside a packaged copy of the working directory (ray_constants.RAY_ENABLE_UV_RUN_RUNTIME_ENV,
+    # on by default): the Makefile's relative `.tools/bin/uv` is not in that copy and the workers die at
+    # start. The workers need this interpreter and its environment, which they get without the hook.
+    os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
     import ray
 
     if ray.is_initialized():
