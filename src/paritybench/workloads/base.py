@@ -172,6 +172,13 @@ class Arm:
     keras_options: Mapping[str, Any] = field(default_factory=dict)
     init: Ref | None = None
 
+    @classmethod
+    def keras(cls, backend: str, why: str, keras_loss: Ref, **kw) -> Arm:
+        """A Keras 3 ``fit`` arm on one backend: named ``keras-<backend>``, trained in that backend's worker."""
+        return cls(f"keras-{backend}", f"Keras 3 fit, {backend} backend: {why}", "keras", f"keras:{backend}",
+                   process=f"keras-{backend}", keras_loss=keras_loss, requires=("keras", backend), role="keras",
+                   **kw)
+
     @property
     def needs_gpu(self) -> bool:
         """Arms that only mean something on a GPU (TF32, atomics) declare ``"gpu"`` in ``requires``."""

@@ -30,9 +30,7 @@ def _jax_arm(name: str, description: str, loss: str, **kw) -> Arm:
 
 
 def _keras_arm(backend: str, why: str, **kw) -> Arm:
-    return Arm(f"keras-{backend}", f"Keras 3 fit, {backend} backend: {why}", "keras", f"keras:{backend}",
-               process=f"keras-{backend}", keras_loss=f"{_P}.keras_model:loss", requires=("keras", backend),
-               role="keras", **kw)
+    return Arm.keras(backend, why, f"{_P}.keras_model:loss", **kw)
 
 
 ARMS = (
