@@ -109,9 +109,9 @@ def _task(cfg_dict: dict, cases: list[list], skip: list[list], data_sha256: str,
     import traceback
 
     from paritybench.studies import nodes
-    from paritybench.studies import sweep as studies
+    from paritybench.studies.checkpoint import config_from_header
 
-    cfg = studies._config_from_header({"config": cfg_dict})
+    cfg = config_from_header({"config": cfg_dict})
     flags.apply(cfg.numerics)
     from dataclasses import replace
 

@@ -185,6 +185,7 @@ def merge_shards(paths: list[str]) -> dict:
     from paritybench.artifact import validate_file
     from paritybench.pipeline import runner
     from paritybench.studies import sweep as studies
+    from paritybench.studies.checkpoint import config_from_header
 
     if len(paths) < 1:
         raise ParityError("merge needs the shard artifacts: paritybench merge A.json B.json ... --out SWEEP.json")
@@ -214,7 +215,7 @@ def merge_shards(paths: list[str]) -> dict:
         data = a["environment"].get("data", {}).get("sha256")
         if data != data0:
             raise ParityError(f"{p} trained on data sha256 {data} and {p0} on {data0}: not shards of one sweep")
-    cfg = studies._config_from_header({"config": {k: v for k, v in a0["config"].items() if k != "data"}})
+    cfg = config_from_header({"config": {k: v for k, v in a0["config"].items() if k != "data"}})
     if grid_sha256(cfg) != s0["grid_sha256"]:
         raise ParityError(f"{p0}: its shard grid hash does not match its config: the artifact was edited")
     count = s0["count"]

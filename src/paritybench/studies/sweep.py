@@ -45,12 +45,6 @@ def add_parser(sub) -> None:
     p.set_defaults(func=cmd_sensitivity)
 
 
-def _config_from_header(h: dict):
-    from paritybench.studies.checkpoint import config_from_header
-
-    return config_from_header(h)
-
-
 def cmd_sweep(args, console) -> int:
     from paritybench.studies import engines
     from paritybench.studies.checkpoint import start_sweep
