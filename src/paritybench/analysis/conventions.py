@@ -134,9 +134,19 @@ def main_arm_rows(workload: Workload, arm: Arm, lr: float) -> dict[str, Any]:
 
 def numerics_rows(readback: dict) -> dict[str, Any]:
     """The JAX main process's numerics, from ``frameworks.jax.read_back`` (the Keras worker's vocabulary)."""
+    import os
+
     p = str(readback.get("jax_default_matmul_precision"))
     det = str(readback.get("xla_gpu_deterministic_ops")).lower() in ("true", "1")
-    return {"matmul precision": "full float32" if p in ("highest", "float32", "Precision.HIGHEST") else p,
+    if p in ("highest", "float32", "Precision.HIGHEST"):
+        precision = "full float32"
+    elif readback.get("backend") == "gpu" and os.environ.get("NVIDIA_TF32_OVERRIDE") != "0":
+        # measured on an H200 (results/baselines/tf32-matmul-gpu-nondeterministic.json): JAX's default
+        # precision runs float32 dots in TF32 there; NVIDIA_TF32_OVERRIDE=0 turned it off (tf32-matmul-gpu.json)
+        precision = f"{p} (backend default: TF32 on this GPU)"
+    else:
+        precision = f"{p} (backend default: float32 here)"
+    return {"matmul precision": precision,
             "determinism": "on" if det else f"off [{readback.get('xla_gpu_deterministic_ops')}]", "oneDNN": "n/a"}
 
 

@@ -47,11 +47,16 @@ def env_for(opts: NumericsOptions, base: dict[str, str] | None = None) -> dict[s
     """The environment variables ``opts`` needs, merged over ``base`` (default os.environ)."""
     env = dict(os.environ if base is None else base)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # Not numerics: a run puts up to three processes on one GPU (main, keras-jax, keras-torch or
+    # keras-tensorflow). JAX preallocates 75% of the GPU's memory per process and TensorFlow takes it all,
+    # so without these the second process runs out of memory (measured on an H200 with --no-deterministic,
+    # where this used to be set only in deterministic mode: keras-torch died with CUDA out of memory).
+    env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
+    env["TF_FORCE_GPU_ALLOW_GROWTH"] = "true"
     if opts.deterministic:
         flags = env.get("XLA_FLAGS", "")
         if "xla_gpu_deterministic_ops" not in flags:
             env["XLA_FLAGS"] = (flags + " --xla_gpu_deterministic_ops=true").strip()
-        env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
         env["JAX_DEFAULT_MATMUL_PRECISION"] = "highest"
         env["TF_DETERMINISTIC_OPS"] = "1"
         env["TF_CUDNN_DETERMINISTIC"] = "1"

@@ -116,7 +116,8 @@ WARNED: dict[str, str] = {
                               "--no-deterministic)",
     "NVIDIA_TF32_OVERRIDE": "sets TF32 in cuBLAS/cuDNN (paritybench sets 0 unless --no-deterministic)",
     "CUBLAS_WORKSPACE_CONFIG": "changes cuBLAS's workspace, which torch's deterministic mode depends on",
-    "XLA_PYTHON_CLIENT_PREALLOCATE": "changes JAX's GPU memory preallocation",
+    "XLA_PYTHON_CLIENT_PREALLOCATE": "changes JAX's GPU memory preallocation (paritybench sets false in every "
+                                     "mode: a run's processes share one GPU)",
 }
 
 # The most recent check's warnings, recorded by environment.fingerprint() in the same process.
