@@ -56,10 +56,48 @@ def repeat_section(artifacts: list[dict]) -> dict:
     return {"count": len(artifacts), "identical": all(verdicts), "arms": arms}
 
 
+def add_spread(section: dict, weight_files: list[Path | None]) -> None:
+    """Per arm and case, ``max_abs_diff``: the largest |w_i - w_1| over every parameter and every later
+    repeat i (0.0 when bit-identical; None where a repeat kept no weights). How far apart two runs of the
+    same program land is the measurement a user needs next to "not bit-identical"."""
+    import numpy as np
+
+    from paritybench.commands.common import weights_group
+
+    if any(f is None or not f.exists() for f in weight_files):
+        return
+    loaded = []
+    for f in weight_files:
+        with np.load(f, allow_pickle=False) as z:
+            loaded.append({k: z[k] for k in z.files})
+    for arm, entry in section["arms"].items():
+        for case in entry["cases"]:
+            prefix = weights_group((arm, case["seed"], case["window_start"], case.get("copy"))) + "/"
+            keys = [k for k in loaded[0] if k.startswith(prefix)]
+            if not keys or any(k not in w for w in loaded[1:] for k in keys):
+                case["max_abs_diff"] = None
+                continue
+            case["max_abs_diff"] = max(_max_abs_diff(w[k], loaded[0][k]) for w in loaded[1:] for k in keys)
+
+
+def _max_abs_diff(a, b) -> float:
+    """max |a - b|, with NaN where both are NaN counted as equal and NaN against a number as inf."""
+    import numpy as np
+
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    with np.errstate(invalid="ignore"):
+        d = np.abs(a - b)
+    d[np.isnan(a) & np.isnan(b)] = 0.0
+    d[np.isnan(d)] = np.inf
+    return float(np.max(d)) if d.size else 0.0
+
+
 def _child_args(args: argparse.Namespace, out: Path) -> dict:
     """The parsed options as JSON, for one repeat: same options, repeat 1, its own --out."""
     d = {k: v for k, v in vars(args).items() if k != "func" and not callable(v)}
-    d.update(repeat=1, out=str(out))
+    # every repeat keeps its final weights in the temporary folder, so the repeat section can say how far
+    # apart two runs are, not only that they differ; the parent keeps them only without --no-weights
+    d.update(repeat=1, out=str(out), no_weights=False)
     try:
         json.dumps(d)
     except TypeError as exc:  # an option that cannot travel is a bug in the option, not the user's
@@ -109,8 +147,11 @@ def _repeat(args: argparse.Namespace, console, out: Path) -> int:
             artifacts.append(read_artifact(rep_out))
         merged = dict(artifacts[0])
         merged["repeat"] = repeat_section(artifacts)
+        add_spread(merged["repeat"], [Path(tmp) / a["weights_file"] if a.get("weights_file") else None
+                                      for a in artifacts])
         merged["repeat"]["seconds"] = [a.get("timing", {}).get("total_seconds") for a in artifacts]
-        weights = artifacts[0].get("weights_file")
+        weights = None if args.no_weights else artifacts[0].get("weights_file")
+        merged["weights_file"] = None
         weights_path = out.with_suffix(".weights.npz")
         writer = None
         if weights:
@@ -125,6 +166,9 @@ def _repeat(args: argparse.Namespace, console, out: Path) -> int:
     not_identical = [arm for arm, a in rep["arms"].items() if a["identical"] is False]
     for arm, a in rep["arms"].items():
         verdict = {True: "bit-identical", False: "NOT bit-identical", None: "not run"}[a["identical"]]
+        spread = [c.get("max_abs_diff") for c in a["cases"] if c.get("max_abs_diff") is not None]
+        if a["identical"] is False and spread:
+            verdict += f" (final weights differ by up to {max(spread):.3g})"
         console.print(f"repeat x{rep['count']}: {arm}: {verdict}")
     if not_identical:
         console.print(f"repeat: {len(not_identical)} arm(s) not bit-identical across {rep['count']} fresh "
