@@ -15,7 +15,8 @@ from paritybench.errors import ParityError
 
 def add_parser(sub) -> None:
     p = sub.add_parser("report", help="write report.md and PNG plots from artifacts")
-    p.add_argument("artifacts", nargs="+", help="run, sweep and/or sensitivity artifacts (raw and --normalize)")
+    p.add_argument("artifacts", nargs="+", help="run, sweep and/or sensitivity artifacts (raw and --normalize), or "
+                                                    "localize --out records (a PNG each)")
     p.add_argument("--out", default=None, help="output folder (default: <first artifact>-report beside it)")
     p.add_argument("--workload", default=None,
                    help="refuse (exit 2) any artifact of another workload (default: take each as it is)")
@@ -373,8 +374,11 @@ def check_report_out(out_dir: Path, inputs: list[str], overwrite: bool) -> None:
 
 
 def cmd_report(args, console) -> int:
+    from paritybench.analysis import localize_plot
     from paritybench.commands.run_all import is_index
 
+    if any(localize_plot.is_localize_record(p) for p in args.artifacts):
+        return localize_plot.report(args, console)  # the per-tensor ratio plot of paritybench localize --out
     if any(is_index(p) for p in args.artifacts) or _several_workloads(args.artifacts):
         return _cmd_catalogue(args, console)  # the catalogue page (paritybench.analysis.catalogue)
     artifacts = load(args.artifacts)
