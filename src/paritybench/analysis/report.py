@@ -303,8 +303,11 @@ def write_report(artifacts: list[dict], out_dir: Path) -> Path:
             md += [f"**Workload `{w['name']}`** (version {w['version']}): {w.get('question', '')}", ""]
     md += ["## The answer", ""]
     figures: list[tuple[str, str]] = []
+    from paritybench.analysis.gap_conventions import gap_lines
+
     for a in kinds.get("run", []):
         md += answer_from_run(a) + [""]
+        md += gap_lines(a, _first_case(a))  # issue 12: the settings that part each arm, beside its gap
     for a in kinds.get("sweep", []):
         md += answer_from_sweep(a) + [""]
     md += answer_normalization(kinds.get("sweep", [])) + [""]
