@@ -61,6 +61,7 @@ def test_plot_writes_a_png_with_one_panel_per_pair_and_phase(tmp_path):
     out = tmp_path / "loc.png"
     path, lay = lp.plot(_record(), out)
     assert path == out and len(lay.panels) == 6
+    assert lay.drawn == 6  # a 2 x 4 grid less the two cells the second pair's two phases leave empty
     w, h = _png_size(out)
     assert w > 4 * 300 and h > 2 * 200  # four columns, two rows of panels
     with pytest.raises(Exception, match="already exists"):
@@ -68,7 +69,7 @@ def test_plot_writes_a_png_with_one_panel_per_pair_and_phase(tmp_path):
 
         check_output_path(out, what="--plot", suffix=".png")
     path, lay = lp.plot(_record(extra_phase=False), out, overwrite=True)  # replaced whole, fewer panels
-    assert len(lay.panels) == 5 and _png_size(out)[0] < w
+    assert len(lay.panels) == lay.drawn == 5 and _png_size(out)[0] < w
 
 
 def test_records_it_cannot_plot_are_refused_in_one_line():

@@ -52,6 +52,7 @@ class Layout:
     """Panels row by row (one row per pair); ``columns`` is the widest row."""
 
     rows: list[list[Panel]] = field(default_factory=list)
+    drawn: int = 0  # axes in the figure once plotted (the grid's unused cells removed)
 
     @property
     def panels(self) -> list[Panel]:
@@ -166,6 +167,7 @@ def plot(record: dict, out: str | Path, overwrite: bool = False, top: int = TOP)
     name = wl.get("name") if isinstance(wl, dict) else wl
     fig.suptitle(f"localize {name or ''}: ratio to the float32 noise floor at the same weights, "
                  f"seed {record.get('seed')}, window {record.get('window')}", fontsize=11)
+    lay.drawn = len(fig.axes)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90)
     return write_output(out, buf.getvalue(), overwrite=overwrite), lay
