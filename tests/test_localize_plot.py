@@ -29,6 +29,7 @@ def _record(extra_phase: bool = True, tensors: int = 3) -> dict:
             "pairs": [{"a": "arm-a", "b": "reference-f64", "checks": a_checks,
                        "first": {"step": 1, "phase": "evaluation", "tensor": "batchnorm/moving_mean", "ratio": 5e3}},
                       {"a": "arm-b", "b": "reference-f64", "checks": b_checks,
+                       "growth": {"chaotic": True, "from_step": 1, "rate": 3.2, "distance": [0, 1, 3.2]},
                        "first": {"step": 0, "phase": "loss", "tensor": "value", "ratio": None}}]}
 
 
@@ -53,6 +54,9 @@ def test_layout_follows_the_record_phases_and_caps_tensors():
     assert f"top {lp.TOP} of 12 tensors" in upd.title
     assert "top" not in lay.rows[0][0].title
     assert lay.rows[0][3].first["tensor"] == "batchnorm/moving_mean" and lay.rows[0][2].first is None
+    # chaotic growth is said once, on the pair's first panel
+    assert lay.rows[1][0].title.endswith("then chaotic growth from step 1, x3.2 per step")
+    assert "chaotic" not in lay.rows[1][1].title and "chaotic" not in lay.rows[0][0].title
 
 
 def test_plot_writes_a_png_with_one_panel_per_pair_and_phase(tmp_path):

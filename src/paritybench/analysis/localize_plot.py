@@ -39,12 +39,13 @@ class Panel:
     series: dict[str, tuple[list[int], list[float | None]]]
     total_tensors: int
     first: dict | None = None  # the pair's first parting when it lies in this phase
+    note: str = ""  # the pair's chaotic growth, on its row's first panel
 
     @property
     def title(self) -> str:
         shown = len(self.series)
         more = f" (top {shown} of {self.total_tensors} tensors by max ratio)" if shown < self.total_tensors else ""
-        return f"{self.pair}: {self.phase}{more}"
+        return f"{self.pair}: {self.phase}{more}" + (f"\n{self.note}" if self.note else "")
 
 
 @dataclass
@@ -98,6 +99,9 @@ def layout(record: dict, top: int = TOP) -> Layout:
             series = {t: tensors[t] for t in tensors if t in keep}  # record order: stable colours per panel
             row.append(Panel(name, phase, series, len(tensors),
                              first if first is not None and first["phase"] == phase else None))
+        g = pair.get("growth") or {}
+        if g.get("chaotic") and row:  # one growth, said once: not a divergence per step
+            row[0].note = f"then chaotic growth from step {g['from_step']}, x{g['rate']:.3g} per step"
         out.rows.append(row)
     return out
 
