@@ -52,6 +52,9 @@ def section(a: dict, out_dir: Path) -> tuple[list[str], str | None]:
         md.append(f"| `{arm}` | {roles.get(arm, '') or '-'} | {r['status']} | "
                   f"{'-' if r['final_accuracy'] is None else f'{r['final_accuracy']:.3f}'} | {_fmt(r['final_loss'])} |")
     md.append("")
+    from paritybench.analysis.gap_conventions import gap_lines
+
+    md += gap_lines(a, {arm: runs[arm] for arm in order})  # issue 12: the settings that part each arm
     case = (first["seed"], first["window_start"])
     mech = [m for m in a.get("mechanism", []) if (m["seed"], m["window_start"]) == case]
     if mech:

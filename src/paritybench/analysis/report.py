@@ -15,7 +15,8 @@ from paritybench.errors import ParityError
 
 def add_parser(sub) -> None:
     p = sub.add_parser("report", help="write report.md and PNG plots from artifacts")
-    p.add_argument("artifacts", nargs="+", help="run, sweep and/or sensitivity artifacts (raw and --normalize)")
+    p.add_argument("artifacts", nargs="+", help="run, sweep and/or sensitivity artifacts (raw and --normalize), or "
+                                                    "localize --out records (a PNG each)")
     p.add_argument("--out", default=None, help="output folder (default: <first artifact>-report beside it)")
     p.add_argument("--workload", default=None,
                    help="refuse (exit 2) any artifact of another workload (default: take each as it is)")
@@ -302,8 +303,11 @@ def write_report(artifacts: list[dict], out_dir: Path) -> Path:
             md += [f"**Workload `{w['name']}`** (version {w['version']}): {w.get('question', '')}", ""]
     md += ["## The answer", ""]
     figures: list[tuple[str, str]] = []
+    from paritybench.analysis.gap_conventions import gap_lines
+
     for a in kinds.get("run", []):
         md += answer_from_run(a) + [""]
+        md += gap_lines(a, _first_case(a))  # issue 12: the settings that part each arm, beside its gap
     for a in kinds.get("sweep", []):
         md += answer_from_sweep(a) + [""]
     md += answer_normalization(kinds.get("sweep", [])) + [""]
@@ -373,8 +377,11 @@ def check_report_out(out_dir: Path, inputs: list[str], overwrite: bool) -> None:
 
 
 def cmd_report(args, console) -> int:
+    from paritybench.analysis import localize_plot
     from paritybench.commands.run_all import is_index
 
+    if any(localize_plot.is_localize_record(p) for p in args.artifacts):
+        return localize_plot.report(args, console)  # the per-tensor ratio plot of paritybench localize --out
     if any(is_index(p) for p in args.artifacts) or _several_workloads(args.artifacts):
         return _cmd_catalogue(args, console)  # the catalogue page (paritybench.analysis.catalogue)
     artifacts = load(args.artifacts)

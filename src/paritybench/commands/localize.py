@@ -13,6 +13,9 @@ def add_parser(sub) -> None:
                                         "the float32 noise floor at the same weights")
     add_experiment_args(p)
     p.add_argument("--format", choices=("table", "json"), default="table")
+    p.add_argument("--plot", default=None, help="PNG path: each pair's ratio to the noise floor per (phase, tensor) "
+                                                "over steps (a new file, or --overwrite)")
+    p.add_argument("--overwrite", action="store_true", help="let --plot replace an existing regular file")
     p.set_defaults(func=cmd_localize)
 
 
@@ -22,6 +25,11 @@ def cmd_localize(args, console) -> int:
     cfg = config_from(args, swap=False)
     if args.out:
         check_out(Path(args.out))  # before any work: a new .json file only
+    if args.plot:
+        from paritybench.artifact.outputs import check_output_path
+
+        check_output_path(args.plot, inputs=[p for p in (args.out, cfg.data_path) if p], overwrite=args.overwrite,
+                          what="--plot", suffix=".png")
     if len(cfg.seeds) != 1 or len(cfg.windows) != 1:
         raise ParityError("localize takes one --seeds and one --windows value (it follows one trajectory)")
     arm_names = tuple(a.strip() for a in args.arms.split(",") if a.strip())
@@ -54,6 +62,11 @@ def cmd_localize(args, console) -> int:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         with open(args.out, "x") as fh:  # never overwrite (checked above; "x" closes the race)
             json.dump(rec, fh, indent=1)
+    plotted = None
+    if args.plot:
+        from paritybench.analysis import localize_plot
+
+        plotted, _ = localize_plot.plot(rec, args.plot, overwrite=args.overwrite)
     if args.format == "json":
         console.print_json(json.dumps({**rec, "pairs": [{k: v for k, v in p.items() if k != "checks"}
                                                        for p in rec["pairs"]]}))
@@ -65,6 +78,8 @@ def cmd_localize(args, console) -> int:
         console.print(f"skipped: {line}", highlight=False)
     if args.out:
         console.print(f"localize record: {args.out}")
+    if plotted:
+        console.print(f"plot: {plotted}")
     return 0
 
 

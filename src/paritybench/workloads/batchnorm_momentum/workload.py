@@ -18,6 +18,7 @@ Measured figures: the README's catalogue row and ``results/baselines/batchnorm-m
 
 from __future__ import annotations
 
+from paritybench.workloads import evidence
 from paritybench.workloads.base import Arm, Data, Model, Training, Workload
 
 INPUT_DIM, HIDDEN, CLASSES = 784, 64, 10
@@ -88,6 +89,6 @@ WORKLOAD = Workload(
     training=Training(steps=16, lr=0.1),
     model=Model(params=PARAMS, head="softmax", init=f"{_P}.jax_model:init", jax_apply=f"{_P}.jax_model:apply",
                 keras_build=f"{_P}.keras_model:build", state=STATE, state_init=STATE_INIT),
-    arms=ARMS,
+    arms=evidence.apply("batchnorm-momentum", ARMS),  # measured sensitivity classes (workloads/evidence.py)
     fix="jax-keras-bn",
 )
