@@ -4,8 +4,8 @@
 #   1. tf32-matmul with the deterministic flags (NVIDIA_TF32_OVERRIDE=0, --xla_gpu_deterministic_ops) and
 #      without them (--no-deterministic: what a user gets by default);
 #   2. gpu-nondeterminism --repeat 2 (two fresh processes each) with and without the deterministic flags;
-#   3. every other CPU workload's preset on the GPU (one artifact each), to compare with the CPU baselines
-#      (default: every workload in `paritybench workloads` order; name some to run only those).
+#   3. every other workload's preset on the GPU (one artifact each), to compare with the CPU baselines.
+# Default: every built-in workload in `paritybench workloads` order; name some to run only those.
 # TensorFlow is not needed: keras-tensorflow is `skipped` where it is not installed. Weights stay out
 # (--no-weights); each artifact keeps the hashes. A step that fails is logged and the next one runs.
 # DEADLINE (seconds since start, default 0 = none): no new step starts after it, so a time-boxed
@@ -36,18 +36,24 @@ step() {  # step NAME ARGS...: one paritybench run, timed, unless the deadline h
   if [ -n "${AFTER_STEP:-}" ]; then eval "$AFTER_STEP"; fi
 }
 
-step tf32-deterministic run --workload tf32-matmul --no-weights --out "$out/tf32-matmul-gpu.json"
-step tf32-default run --workload tf32-matmul --no-deterministic --no-weights \
-  --out "$out/tf32-matmul-gpu-nondeterministic.json"
-step nondet-deterministic run --workload gpu-nondeterminism --repeat 2 --no-weights \
-  --out "$out/gpu-nondeterminism-gpu.json"
-step nondet-default run --workload gpu-nondeterminism --repeat 2 --no-deterministic --no-weights \
-  --out "$out/gpu-nondeterminism-gpu-nondeterministic.json"
+# MODES (default "deterministic nondeterministic"): which halves of the two GPU workloads to run.
+modes=${MODES:-deterministic nondeterministic}
 if [ $# -eq 0 ]; then
   set -- $("$py" -c 'from paritybench.workloads.registry import BUILTIN; print(" ".join(BUILTIN))')
 fi
 for w in "$@"; do
-  case $w in tf32-matmul|gpu-nondeterminism) continue ;; esac
-  step "$w" run --workload "$w" --no-weights --out "$out/$w-gpu.json"
+  case $w in
+    tf32-matmul|gpu-nondeterminism)
+      rep=(); [ "$w" = gpu-nondeterminism ] && rep=(--repeat 2)
+      for m in $modes; do
+        if [ "$m" = deterministic ]; then
+          step "$w-$m" run --workload "$w" "${rep[@]}" --no-weights --out "$out/$w-gpu.json"
+        else
+          step "$w-$m" run --workload "$w" "${rep[@]}" --no-deterministic --no-weights \
+            --out "$out/$w-gpu-nondeterministic.json"
+        fi
+      done ;;
+    *) step "$w" run --workload "$w" --no-weights --out "$out/$w-gpu.json" ;;
+  esac
 done
 echo "gpu_catalogue: done in $((SECONDS - start)) s"
