@@ -7,7 +7,8 @@ Two job modes, both built on ``keras_worker.KerasArm`` (the same model, loss and
 - ``localize``: one record per step of the arm's own trajectory from given initial weights (or, with
   ``weights_file``, at given weights: teacher forcing), each computed by the backend's own autodiff:
   logits, per-sample d loss / d logit (the probe ``run`` uses), the data loss, every parameter's gradient
-  of the loss ``fit`` minimises (regularisers included) and the optimizer's change to every parameter.
+  of the loss ``fit`` minimises (regularisers included), the optimizer's change to every parameter, Adam's
+  moments after the step (``state/adam/mu|nu/<param>``) and the named layers' outputs (``Model.keras_layers``).
 
 The parent calls :func:`run_job`; this module imports no framework at load time.
 """
@@ -199,6 +200,17 @@ def localize_records(ka, backend: str, x, y, init, steps: int, given: list | Non
     tv = ka.model.trainable_variables
     order = [names[id(v)] for v in tv]
     grad = _grad_fn(ka, backend)
+    opt = ka.model.optimizer
+    # Adam's moments: keras/src/optimizers/adam.py build() makes one "momentum" and one "velocity" variable
+    # per trainable variable (m += (g - m)(1 - b1); v += (g^2 - v)(1 - b2): uncorrected, as optax's mu/nu),
+    # found by the optimizer's own _get_variable_index
+    adam = hasattr(opt, "_momentums") and hasattr(opt, "_velocities")
+    # Model.keras_layers: the named layers' outputs through a sub-model over the built model's layers
+    lnames = list(ka.workload.model.keras_layers)
+    sub = None
+    if lnames:
+        sub = keras.Model(ka.model.inputs, [ka.model.layers[ka.workload.model.keras_layers[n]].output
+                                            for n in lnames])
     arrays: dict = {}
     for k in range(steps + 1):
         if given is not None:
@@ -211,6 +223,11 @@ def localize_records(ka, backend: str, x, y, init, steps: int, given: list | Non
         arrays[f"k{k}/dz"] = np.asarray(np_(dz), np.float32)
         if k == steps:
             break
+        if sub is not None:
+            outs = sub(x, training=False)
+            outs = outs if isinstance(outs, (list, tuple)) else [outs]
+            for n, o in zip(lnames, outs, strict=True):
+                arrays[f"k{k}/layer/{n}"] = np.asarray(np_(o), np.float32)
         data_loss, _, grads = grad(x, y)
         arrays[f"k{k}/loss"] = np.asarray(np_(data_loss), np.float64)
         for p, g in zip(order, grads, strict=True):
@@ -219,6 +236,11 @@ def localize_records(ka, backend: str, x, y, init, steps: int, given: list | Non
         after = ka.get_weights()
         for p in w:
             arrays[f"k{k}/update/{p}"] = after[p] - w[p]
+        if adam:
+            for which, vs in (("mu", opt._momentums), ("nu", opt._velocities)):
+                for p, v in zip(order, tv, strict=True):
+                    arrays[f"k{k}/state/adam/{which}/{p}"] = np.asarray(np_(vs[opt._get_variable_index(v)]),
+                                                                         np.float32)
     return arrays
 
 
