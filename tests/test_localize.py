@@ -109,3 +109,27 @@ def test_example_workload_runs_unchanged(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     rec = json.loads(proc.stdout)
     assert rec["workload"]["name"] and rec["pairs"], rec
+
+
+def test_adam_epsilon_update_parts_before_the_moments(tmp_path):
+    """adam-epsilon: the literal port's (optax.adam, eps after the bias correction) update of dense_0/kernel
+    parts at step 0 while its moments, which epsilon never enters, stay at the floor; Keras-TF's own
+    momentum/velocity variables and its JAX emulation's moments never part."""
+    from paritybench.analysis.localize import FACTOR
+
+    r = _localize("adam-epsilon", ["jax-adam-literal"])["jax-adam-literal"]
+    assert (r.first.step, r.first.phase, r.first.tensor) == (0, "update", "dense_0/kernel"), r.line()
+    moments = [c for c in r.checks if c.tensor.startswith("adam/")]
+    assert {c.tensor for c in moments} == {f"adam/{m}/{p}" for m in ("mu", "nu")
+                                           for p in ("dense_0/kernel", "dense_0/bias", "dense_1/kernel",
+                                                     "dense_1/bias")}
+    assert all(c.phase == "update" and not c.parts for c in moments), max(c.ratio for c in moments)
+    out = tmp_path / "adam.json"
+    proc = run_cli("localize", "--workload", "adam-epsilon", "--arms", "keras-tensorflow,jax-keras-adam",
+                   "--steps", "2", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    pair = json.loads(out.read_text())["pairs"][0]
+    km = [c for c in pair["checks"] if c["tensor"].startswith("adam/")]
+    assert len(km) == 2 * 8, [c["tensor"] for c in km]  # both moments of 4 parameters at 2 steps
+    assert all(c["ratio"] < FACTOR for c in km), max(c["ratio"] for c in km)
+    assert pair["first"] is None, pair["line"]

@@ -203,8 +203,7 @@ def localize_records(ka, backend: str, x, y, init, steps: int, given: list | Non
     opt = ka.model.optimizer
     # Adam's moments: keras/src/optimizers/adam.py build() makes one "momentum" and one "velocity" variable
     # per trainable variable (m += (g - m)(1 - b1); v += (g^2 - v)(1 - b2): uncorrected, as optax's mu/nu),
-    # found by the optimizer's own _get_variable_index
-    adam = hasattr(opt, "_momentums") and hasattr(opt, "_velocities")
+    # found by the optimizer's own _get_variable_index; the optimizer builds them at its first apply
     # Model.keras_layers: the named layers' outputs through a sub-model over the built model's layers
     lnames = list(ka.workload.model.keras_layers)
     sub = None
@@ -236,7 +235,7 @@ def localize_records(ka, backend: str, x, y, init, steps: int, given: list | Non
         after = ka.get_weights()
         for p in w:
             arrays[f"k{k}/update/{p}"] = after[p] - w[p]
-        if adam:
+        if hasattr(opt, "_momentums") and hasattr(opt, "_velocities"):
             for which, vs in (("mu", opt._momentums), ("nu", opt._velocities)):
                 for p, v in zip(order, tv, strict=True):
                     arrays[f"k{k}/state/adam/{which}/{p}"] = np.asarray(np_(vs[opt._get_variable_index(v)]),
