@@ -65,7 +65,8 @@ def test_catalogue_pitfall_phase(workload, arm, phase, tensors):
 
 
 @pytest.mark.parametrize("workload,arm", [("same-padding", "jax-same"), ("adam-epsilon", "jax-keras-adam"),
-                                          ("l2-weight-decay", "jax-sgd-l2"), ("label-shape", "jax-reshape")])
+                                          ("l2-weight-decay", "jax-sgd-l2"), ("label-shape", "jax-reshape"),
+                                          ("batchnorm-momentum", "jax-keras-bn")])
 def test_fixes_never_part(workload, arm):
     """The fixes implement the reference's convention in float32: they stay under the factor."""
     from paritybench.analysis.localize import FACTOR
@@ -133,3 +134,21 @@ def test_adam_epsilon_update_parts_before_the_moments(tmp_path):
     assert len(km) == 2 * 8, [c["tensor"] for c in km]  # both moments of 4 parameters at 2 steps
     assert all(c["ratio"] < FACTOR for c in km), max(c["ratio"] for c in km)
     assert pair["first"] is None, pair["line"]
+
+
+def test_batchnorm_momentum_parts_in_the_moving_statistics_and_evaluation():
+    """batchnorm-momentum, minibatch steps with the moving statistics teacher-forced (each arm updates A's
+    state from the step's batch): the literal port (torch's momentum 0.1 in a Keras-convention BN) parts at
+    step 0 in the moving statistics and in the inference-mode forward pass on the held-out window that reads
+    them, never in the training forward pass, the loss or the gradients (those use the batch's statistics);
+    the torch-written port (epsilon 1e-5) parts already in the training forward pass."""
+    lit = _localize("batchnorm-momentum", ["jax-momentum-literal"])["jax-momentum-literal"]
+    assert (lit.first.step, lit.first.phase, lit.first.tensor) == (0, "update", "bn/moving_mean"), lit.line()
+    assert lit.parted_tensors == ["bn/moving_mean", "bn/moving_variance"], lit.line()
+    assert lit.later_phases == ["evaluation: holdout logits"], lit.line()
+    training = [c for c in lit.checks if c.phase in ("forward", "loss", "backward")
+                or (c.phase == "update" and not c.tensor.startswith("bn/moving"))]
+    assert training and not any(c.parts for c in training), max(c.ratio for c in training)
+    assert {c.step for c in lit.checks} == {0, 1}
+    torch_bn = _localize("batchnorm-momentum", ["jax-torch-bn"])["jax-torch-bn"]
+    assert (torch_bn.first.step, torch_bn.first.phase) == (0, "forward"), torch_bn.line()

@@ -294,7 +294,12 @@ class PairResult:
         what = f.detail or f"{f.ratio:.3g} x the noise floor"
         tail = "" if len(self.parted_tensors) <= 1 else f" (at that step and phase: {', '.join(self.parted_tensors)})"
         if self.later_phases:
-            tail += f"; at that step also {', '.join(self.later_phases)}"
+            by: dict[str, list[str]] = {}
+            for pt in self.later_phases:
+                ph, _, t = pt.partition(": ")
+                by.setdefault(ph, []).append(t)
+            tail += "; at that step also " + "; ".join(
+                f"{ph}: {', '.join(ts)}" if len(ts) <= 2 else f"{ph}: {len(ts)} tensors" for ph, ts in by.items())
         g = ""
         if self.growth and self.growth.get("chaotic"):
             g = f"; then chaotic growth from step {self.growth['from_step']}, x{self.growth['rate']:.3g} per step"
