@@ -1,10 +1,22 @@
 """Where two arms part: the first (step, phase, tensor) at which their difference leaves the noise floor.
 
 At every step k both arms of a pair are evaluated at the *same* weights, arm A's trajectory weights w_k
-(teacher forcing): each arm computes its logits (forward), its mean loss and per-sample d loss / d logit
-(loss), its gradient of every parameter (backward) and its optimizer's change to every parameter (update;
-each arm's optimizer keeps its own state, fed its own gradients at A's weights). A difference found at
-step k is therefore made at step k, never inherited from an earlier one.
+(teacher forcing), and, for a stateful model, at A's model state s_k (BatchNormalization's moving
+statistics). Each arm computes, on step k's training rows (the whole window, or batch ``k mod (n /
+batch_size)`` in window order for a minibatch workload, as ``arms.minibatch`` trains):
+
+- forward: each named layer's output (``Model.jax_layers``; Keras: ``Model.keras_layers``), then the logits;
+- loss: the mean loss, and the per-sample d loss / d logit;
+- backward: the gradient of every parameter;
+- update: the optimizer's change to every parameter, then its state after the step (Adam's moments,
+  ``adam/mu/<param>``, ``adam/nu/<param>``; each arm's optimizer keeps its own state, fed its own gradients
+  at A's weights) and the model state after the step (``bn/moving_mean``: the arm's own moving-average
+  rule applied to A's state s_k and the step's batch);
+- evaluation (stateful models with ``Data.holdout``): the inference-mode logits on the held-out window at
+  A's weights w_k with the arm's new model state from the update phase (so a moving-statistics convention
+  shows here, and a training-mode forward pass that is identical does not hide it).
+
+A difference found at step k is therefore made at step k, never inherited from an earlier one.
 
 The noise floor: at the same weights, the reference arm's computation run in float32 (``ref32``: the
 arbiter's own forward pass, loss and optimizer, by JAX in float32) differs from the float64 arbiter only
@@ -260,7 +272,17 @@ class Check:
         return self.nonfinite or self.ratio > FACTOR
 
 
-def _compare(step, phase, tensor, a, b, ref32, ref64) -> Check:
+def _compare(step, phase, tensor, a, b, ref32, ref64, history: dict | None = None) -> Check:
+    """One tensor's check. ``history`` (per pair, across steps): the largest relative floor
+    ``||ref32 - ref64|| / ||ref64||`` this tensor showed at the earlier steps, a lower bound on its scale now.
+
+    Why pooled: the floor is ONE float32 program's rounding (XLA's, whose batch reductions are tree-shaped and
+    accurate) at one step, and a batch sum's rounding at one step can fall far below its typical size by
+    chance (measured, softmax-ce, keras-tensorflow's trajectory, dense_1/bias gradient: floor 3.3e-8 at step
+    8 against 4.6e-8..3.8e-7 at the other steps, for a tensor of norm 0.3..0.95). A correct float32 program
+    with another summation order (TensorFlow's) then reads as 142x the floor at that step. The tensor's
+    rounding scale relative to its size changes slowly, so the largest relative floor seen so far is a fair
+    floor for the current step (causal: a step's verdict never depends on later steps)."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     fa, fb = bool(np.all(np.isfinite(a))), bool(np.all(np.isfinite(b)))
     if fa != fb:
@@ -269,7 +291,13 @@ def _compare(step, phase, tensor, a, b, ref32, ref64) -> Check:
     if not fa:
         return Check(step, phase, tensor, 0.0, "both non-finite")
     r64 = np.asarray(ref64, np.float64)
-    scale = max(_norm(np.asarray(ref32, np.float64) - r64), 2.0**-24 * _norm(r64), 1e-300)
+    floor, size = _norm(np.asarray(ref32, np.float64) - r64), _norm(r64)
+    scale = max(floor, 2.0**-24 * size, 1e-300)
+    if history is not None:
+        key = (phase, tensor)
+        scale = max(scale, history.get(key, 0.0) * size)
+        if size > 0 and math.isfinite(floor):
+            history[key] = max(history.get(key, 0.0), floor / size)
     return Check(step, phase, tensor, _norm(a - b) / scale)
 
 
@@ -324,18 +352,22 @@ def _common(*ds: dict) -> list[str]:
 
 
 def compare_step(k: int, ea: Evaluation, eb: Evaluation, r32: Evaluation, r64: Evaluation, names,
-                 b_label: str = "other") -> list[Check]:
+                 b_label: str = "other", history: dict | None = None) -> list[Check]:
     """Every (phase, tensor) check at step k, in phase order: forward (each named layer, then the logits),
     loss, backward, update (each parameter's change, then the optimizer's moments and the model's state) and
     evaluation (inference mode on the held-out window)."""
-    out = [_compare(k, "forward", t, ea.layers[t], eb.layers[t], r32.layers[t], r64.layers[t])
+
+    def _cmp(*args) -> Check:
+        return _compare(*args, history=history)
+
+    out = [_cmp(k, "forward", t, ea.layers[t], eb.layers[t], r32.layers[t], r64.layers[t])
            for t in _common(ea.layers, eb.layers, r32.layers, r64.layers)]
-    out.append(_compare(k, "forward", "logits", ea.logits, eb.logits, r32.logits, r64.logits))
-    lv = _compare(k, "loss", "value", ea.loss, eb.loss, r32.loss, r64.loss)
+    out.append(_cmp(k, "forward", "logits", ea.logits, eb.logits, r32.logits, r64.logits))
+    lv = _cmp(k, "loss", "value", ea.loss, eb.loss, r32.loss, r64.loss)
     if lv.nonfinite:
         lv.detail = f"non-finite ({ea.loss:g} vs {eb.loss:g})"
     out.append(lv)
-    dzc = _compare(k, "loss", "d loss/d logit", ea.dz, eb.dz, r32.dz, r64.dz)
+    dzc = _cmp(k, "loss", "d loss/d logit", ea.dz, eb.dz, r32.dz, r64.dz)
     per = ea.dz.reshape(ea.dz.shape[0], -1)
     pb = eb.dz.reshape(eb.dz.shape[0], -1)
     za, zb = int(np.sum(np.all(per == 0, axis=1))), int(np.sum(np.all(pb == 0, axis=1)))
@@ -343,14 +375,14 @@ def compare_step(k: int, ea: Evaluation, eb: Evaluation, r32: Evaluation, r64: E
         dzc.detail = f"{za} of {per.shape[0]} samples zero ({b_label}: {zb})"
     out.append(dzc)
     for p in names:
-        out.append(_compare(k, "backward", p, ea.grads[p], eb.grads[p], r32.grads[p], r64.grads[p]))
+        out.append(_cmp(k, "backward", p, ea.grads[p], eb.grads[p], r32.grads[p], r64.grads[p]))
     if ea.update is not None and eb.update is not None:
         for p in names:
-            out.append(_compare(k, "update", p, ea.update[p], eb.update[p], r32.update[p], r64.update[p]))
+            out.append(_cmp(k, "update", p, ea.update[p], eb.update[p], r32.update[p], r64.update[p]))
     for t in _common(ea.state, eb.state, r32.state, r64.state):
-        out.append(_compare(k, "update", t, ea.state[t], eb.state[t], r32.state[t], r64.state[t]))
+        out.append(_cmp(k, "update", t, ea.state[t], eb.state[t], r32.state[t], r64.state[t]))
     for t in _common(ea.evaluation, eb.evaluation, r32.evaluation, r64.evaluation):
-        out.append(_compare(k, "evaluation", t, ea.evaluation[t], eb.evaluation[t], r32.evaluation[t],
+        out.append(_cmp(k, "evaluation", t, ea.evaluation[t], eb.evaluation[t], r32.evaluation[t],
                             r64.evaluation[t]))
     return out
 
@@ -480,7 +512,7 @@ def localize_pair(ctx: Context, a: Arm, b: Arm, cache: dict) -> PairResult:
     names = wl.model.names
     ref = wl.arm(wl.reference)
     t0 = time.perf_counter()
-    if ("traj", a.name) not in cache:
+    if ("traj", a.name) not in cache or len(cache[("traj", a.name)].evals) < ctx.steps:
         cache[("traj", a.name)] = _trajectory(ctx, a)
     traj_a = cache[("traj", a.name)]
     evals_b = _at_weights(ctx, b, traj_a)
@@ -488,9 +520,10 @@ def localize_pair(ctx: Context, a: Arm, b: Arm, cache: dict) -> PairResult:
     ref32 = _at_weights(ctx, _as_float32(ref), traj_a)
     ref64 = evals_b if b.name == ref.name else _at_weights(ctx, ref, traj_a)
     result = PairResult(a.name, b.name)
+    history: dict = {}
     for k in range(ctx.steps):
         checks = compare_step(k, traj_a.evals[k], evals_b[k], ref32[k], ref64[k], names,
-                              "reference" if b.name == ref.name else b.name)
+                              "reference" if b.name == ref.name else b.name, history)
         result.checks += checks
         if result.first is None:
             parted = [c for c in checks if c.parts]
@@ -504,9 +537,12 @@ def localize_pair(ctx: Context, a: Arm, b: Arm, cache: dict) -> PairResult:
     if result.first is not None:
         if ("traj", b.name) not in cache:
             cache[("traj", b.name)] = _trajectory(ctx, b)
-        traj_b = cache[("traj", b.name)].weights
-        dist = [_dist(wa, wb) for wa, wb in zip(traj_a.weights, traj_b, strict=True)]
+        traj_b = cache[("traj", b.name)]
+        traj_b.evals.clear()  # memory: only its weights are kept for the growth (recomputed if B is an A later)
+        dist = [_dist(wa, wb) for wa, wb in zip(traj_a.weights, traj_b.weights, strict=True)]
         result.growth = growth(dist, result.first.step + 1)
+    # memory: A's per-step tensors (layer outputs, moments) are compared; the weights stay for the growth
+    traj_a.evals.clear()
     ctx.seconds[f"{a.name} vs {b.name}"] = time.perf_counter() - t0
     return result
 
