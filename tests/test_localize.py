@@ -152,3 +152,30 @@ def test_batchnorm_momentum_parts_in_the_moving_statistics_and_evaluation():
     assert {c.step for c in lit.checks} == {0, 1}
     torch_bn = _localize("batchnorm-momentum", ["jax-torch-bn"])["jax-torch-bn"]
     assert (torch_bn.first.step, torch_bn.first.phase) == (0, "forward"), torch_bn.line()
+
+
+def test_l2_keras_backward_is_the_data_gradient(tmp_path):
+    """l2-weight-decay's Keras arms: the backward phase is the data loss's gradient (the JAX reference keeps
+    the 2 lam w term in its optimizer chain), so Keras-TF with the reference's l2(lam) never parts, and the
+    one with l2(lam / 2) parts where the literal port does: step 0, the kernels' update."""
+    out = tmp_path / "l2.json"
+    proc = run_cli("localize", "--workload", "l2-weight-decay", "--arms", "keras-tensorflow,keras-tensorflow-l2-half,jax-sgd-l2",
+                   "--steps", "1", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    pairs = {p["a"]: p for p in json.loads(out.read_text())["pairs"]}
+    assert pairs["keras-tensorflow"]["first"] is None, pairs["keras-tensorflow"]["line"]
+    half = pairs["keras-tensorflow-l2-half"]
+    assert (half["first"]["step"], half["first"]["phase"]) == (0, "update"), half["line"]
+    assert half["tensors_at_first"] == ["dense_0/kernel", "dense_1/kernel"], half["line"]
+
+
+def test_bytes_per_step_counts_layers_and_moments():
+    """seed-bce, n 1000: 786,001 parameters x 5 (weights, gradient, update, two moments), the two 1000 x 1000
+    hidden outputs (pre-activation, ReLU), logits and d loss/d logit, at 8 bytes: 47.5 MB per step and arm."""
+    from paritybench import workloads
+    from paritybench.analysis.localize import bytes_per_step
+
+    assert bytes_per_step(workloads.load("seed-bce"), 1000, 1) == 8 * (5 * 786_001 + 2 * 1000 * 1000 + 2 * 1000)
+    bn = workloads.load("batchnorm-momentum")  # + the moving statistics twice and the held-out logits
+    params = 784 * 64 + 64 + 64 + 64 + 64 * 10 + 10
+    assert bytes_per_step(bn, 512, 1) == 8 * (5 * params + 2 * 128 + 2 * 512 * 10 + 1000 * 10)
