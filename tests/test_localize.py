@@ -159,8 +159,8 @@ def test_l2_keras_backward_is_the_data_gradient(tmp_path):
     the 2 lam w term in its optimizer chain), so Keras-TF with the reference's l2(lam) never parts, and the
     one with l2(lam / 2) parts where the literal port does: step 0, the kernels' update."""
     out = tmp_path / "l2.json"
-    proc = run_cli("localize", "--workload", "l2-weight-decay", "--arms", "keras-tensorflow,keras-tensorflow-l2-half,jax-sgd-l2",
-                   "--steps", "1", "--out", str(out))
+    proc = run_cli("localize", "--workload", "l2-weight-decay", "--arms",
+                   "keras-tensorflow,keras-tensorflow-l2-half,jax-sgd-l2", "--steps", "1", "--out", str(out))
     assert proc.returncode == 0, proc.stderr[-3000:]
     pairs = {p["a"]: p for p in json.loads(out.read_text())["pairs"]}
     assert pairs["keras-tensorflow"]["first"] is None, pairs["keras-tensorflow"]["line"]
