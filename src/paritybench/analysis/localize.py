@@ -21,8 +21,10 @@ A difference found at step k is therefore made at step k, never inherited from a
 The noise floor: at the same weights, the reference arm's computation run in float32 (``ref32``: the
 arbiter's own forward pass, loss and optimizer, by JAX in float32) differs from the float64 arbiter only
 by float32 rounding; that difference, per tensor, is the tensor's rounding scale
-``s = max(||ref32 - ref64||, 2**-24 ||ref64||)``. A pair's ratio is ``||A - B|| / s``; it *parts* where the
-ratio exceeds ``FACTOR``, or where exactly one side is non-finite. ``FACTOR`` and its evidence: see
+``s = max(||ref32 - ref64||, 2**-24 ||ref64||)``, and no less than the largest relative floor
+``||ref32 - ref64|| / ||ref64||`` the same tensor showed at the earlier steps times ``||ref64||`` (see ``_compare``).
+A pair's ratio is ``||A - B|| / s``; it *parts* where the ratio exceeds ``FACTOR``, or where exactly one
+side is non-finite. ``FACTOR`` and its evidence: see
 ``FACTOR_EVIDENCE``.
 
 Chaotic growth: after a pair parts, the free-running trajectories (each arm from the same initial weights

@@ -59,6 +59,7 @@ def cmd_localize(args, console) -> int:
     results = [localize.localize_pair(ctx, a, b, cache) for a, b in pairs]
     rec = {"kind": "localize", "workload": w.describe(), "seed": cfg.seeds[0], "window": cfg.windows[0],
            "steps": cfg.steps, "lr": cfg.lr, "n": cfg.n, "factor": localize.FACTOR,
+           "factor_evidence": localize.FACTOR_EVIDENCE,
            "bytes_per_step_per_arm": localize.bytes_per_step(w, cfg.n, 1), "seconds": ctx.seconds,
            "pairs": [r.to_dict() for r in results], "skipped": skipped}
     if args.out:
