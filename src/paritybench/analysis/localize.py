@@ -332,7 +332,9 @@ class PairResult:
         f = self.first
         what = f.detail or f"{f.ratio:.3g} x the noise floor"
         tail = "" if len(self.parted_tensors) <= 1 else f" (at that step and phase: {', '.join(self.parted_tensors)})"
-        if self.later_phases:
+        # a few other tensors parting at that step are named (the moving statistics' evaluation); the
+        # usual cascade (a loss that parts takes every gradient and update with it) stays in the JSON
+        if 0 < len(self.later_phases) <= 3:
             by: dict[str, list[str]] = {}
             for pt in self.later_phases:
                 ph, _, t = pt.partition(": ")
