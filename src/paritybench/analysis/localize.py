@@ -1,16 +1,30 @@
 """Where two arms part: the first (step, phase, tensor) at which their difference leaves the noise floor.
 
 At every step k both arms of a pair are evaluated at the *same* weights, arm A's trajectory weights w_k
-(teacher forcing): each arm computes its logits (forward), its mean loss and per-sample d loss / d logit
-(loss), its gradient of every parameter (backward) and its optimizer's change to every parameter (update;
-each arm's optimizer keeps its own state, fed its own gradients at A's weights). A difference found at
-step k is therefore made at step k, never inherited from an earlier one.
+(teacher forcing), and, for a stateful model, at A's model state s_k (BatchNormalization's moving
+statistics). Each arm computes, on step k's training rows (the whole window, or batch ``k mod (n /
+batch_size)`` in window order for a minibatch workload, as ``arms.minibatch`` trains):
+
+- forward: each named layer's output (``Model.jax_layers``; Keras: ``Model.keras_layers``), then the logits;
+- loss: the mean loss, and the per-sample d loss / d logit;
+- backward: the gradient of every parameter;
+- update: the optimizer's change to every parameter, then its state after the step (Adam's moments,
+  ``adam/mu/<param>``, ``adam/nu/<param>``; each arm's optimizer keeps its own state, fed its own gradients
+  at A's weights) and the model state after the step (``bn/moving_mean``: the arm's own moving-average
+  rule applied to A's state s_k and the step's batch);
+- evaluation (stateful models with ``Data.holdout``): the inference-mode logits on the held-out window at
+  A's weights w_k with the arm's new model state from the update phase (so a moving-statistics convention
+  shows here, and a training-mode forward pass that is identical does not hide it).
+
+A difference found at step k is therefore made at step k, never inherited from an earlier one.
 
 The noise floor: at the same weights, the reference arm's computation run in float32 (``ref32``: the
 arbiter's own forward pass, loss and optimizer, by JAX in float32) differs from the float64 arbiter only
 by float32 rounding; that difference, per tensor, is the tensor's rounding scale
-``s = max(||ref32 - ref64||, 2**-24 ||ref64||)``. A pair's ratio is ``||A - B|| / s``; it *parts* where the
-ratio exceeds ``FACTOR``, or where exactly one side is non-finite. ``FACTOR`` and its evidence: see
+``s = max(||ref32 - ref64||, 2**-24 ||ref64||)``, and no less than the largest relative floor
+``||ref32 - ref64|| / ||ref64||`` the same tensor showed at the earlier steps times ``||ref64||`` (see ``_compare``).
+A pair's ratio is ``||A - B|| / s``; it *parts* where the ratio exceeds ``FACTOR``, or where exactly one
+side is non-finite. ``FACTOR`` and its evidence: see
 ``FACTOR_EVIDENCE``.
 
 Chaotic growth: after a pair parts, the free-running trajectories (each arm from the same initial weights
@@ -29,100 +43,204 @@ import numpy as np
 
 from paritybench.workloads.base import Arm, Workload, resolve_ref
 
-# Measured (see notes-readme-localize.md, `paritybench localize --format json`): stable float32 arms
-# that implement the reference's convention stay within a small multiple of the floor at every step and
-# tensor: keras-tensorflow vs reference-f64 on seed-bce (TensorFlow + oneDNN kernels, another summation
-# order), jax-same on same-padding, jax-keras-adam on adam-epsilon, jax-sgd-l2 on l2-weight-decay. The
-# factor sits well above the largest such ratio and far below the smallest ratio of a real convention
-# difference (set after the measurement below).
+# Measured with bench/localize_factor.py (``paritybench localize --workload W --out W.json``, every arm against the
+# arbiter at each built-in workload's preset, seed 0, window 0, CPU): the pairs that implement the reference's
+# convention in float32 (its own program, Keras arms and emulations) stay at most 45.6x the floor; the smallest
+# real convention parting is 3.73e3x. FACTOR = 100 sits between. One arm sits AT the factor for a real reason:
+# jax-adam-eps-scaled's optax.inject_hyperparams turns b2 into a float32 array, so its 1 - b2 is
+# 1 - f32(0.999) = 9.9998713e-4, not f32(0.001) as in Keras's and the reference's Adam (optax
+# tree_utils/_tree_math.py ``(1 - decay) * g**order``): its second moment is 1.3e-5 larger relative, 87.9x the
+# floor at seed 0 (106x, parting, at seed 1 window 1000): a real, harmless difference, not noise.
 FACTOR = 100.0
-FACTOR_EVIDENCE = ("seed-bce, seed 0, window 0, 10 steps (paritybench localize --out): jax-logits 1.0 (the floor's own "
-                   "program), keras-tensorflow 43.3 at most (dense_0/bias gradient, step 1); the smallest real "
-                   "parting, the clipped losses' d loss/d logit at step 0, 1.15e6")
-PHASES = ("forward", "loss", "backward", "update")
+FACTOR_EVIDENCE = (
+    "bench/localize_factor.py, every arm vs reference-f64, each built-in workload's preset, seed 0, window 0, CPU. "
+    "Largest ratio of a pair implementing the reference's convention: seed-bce keras-tensorflow 43.3 (dense_0/bias "
+    "gradient, step 1), softmax-ce keras-tensorflow 42.1, adam-epsilon keras-tensorflow 11.3, l2-weight-decay "
+    "keras-tensorflow 11.3, label-shape jax-keras-torch-clip 4.91, same-padding keras-tensorflow 45.6 (conv/bias "
+    "gradient, step 0), tf32-matmul keras-tensorflow 6.55, gpu-nondeterminism jax-onehot-keras-clip 22.9, "
+    "batchnorm-momentum jax-keras-bn-clip 1.75. Smallest real parting (first parting's ratio): l2-weight-decay "
+    "jax-sgd-decay-literal 3.73e3 (kernel update, step 0), adam-epsilon jax-adam-literal 9.54e3, batchnorm-momentum "
+    "jax-torch-bn 1.94e4 (training forward, epsilon), softmax-ce clipped losses 7.56e5, seed-bce 1.15e6. "
+    "At the factor: jax-adam-eps-scaled's float32 1 - b2 (87.9, a real 1.3e-5 relative difference in adam/nu).")
+PHASES = ("forward", "loss", "backward", "update", "evaluation")
 
 
 @dataclass
 class Evaluation:
-    """One arm's tensors at one step's weights."""
+    """One arm's tensors at one step's weights (and model state).
+
+    ``layers``: forward phase, each named layer's output in the model's order (``Model.jax_layers``, or the
+    Keras layers ``Model.keras_layers`` names); ``state``: update phase, after the step: the optimizer's
+    moments (``adam/mu/<param>``, ``adam/nu/<param>``) and the model's own state (BatchNormalization's
+    moving statistics, by their declared names); ``evaluation``: evaluation phase, the inference-mode
+    forward pass on the held-out window (``Data.holdout``) with the step's new model state;
+    ``new_state``: the model state after the step (what the next step starts from on a free run)."""
 
     logits: np.ndarray
     loss: float
     dz: np.ndarray
     grads: dict[str, np.ndarray]
     update: dict[str, np.ndarray] | None
+    layers: dict[str, np.ndarray] = field(default_factory=dict)
+    state: dict[str, np.ndarray] = field(default_factory=dict)
+    evaluation: dict[str, np.ndarray] = field(default_factory=dict)
+    new_state: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def optimizer_moments(opt_state) -> dict[str, np.ndarray]:
+    """Adam's first and second moments in an optax state, as ``adam/mu/<param>`` then ``adam/nu/<param>``.
+
+    Any node with dict-valued ``mu`` and ``nu`` counts: optax's ``ScaleByAdamState`` (inside ``adam``'s
+    chain and inside ``inject_hyperparams``' ``inner_state``) and the workloads' own Keras-Adam state. Both
+    hold the *uncorrected* moments, m = b1 m + (1 - b1) g and v = b2 v + (1 - b2) g^2, which is also what
+    Keras's Adam keeps in its ``momentum``/``velocity`` variables (``keras/src/optimizers/adam.py``)."""
+    mu: dict[str, np.ndarray] = {}
+    nu: dict[str, np.ndarray] = {}
+
+    def walk(s) -> None:
+        m, v = getattr(s, "mu", None), getattr(s, "nu", None)
+        if isinstance(m, dict) and isinstance(v, dict):
+            mu.update({f"adam/mu/{p}": np.asarray(a) for p, a in m.items()})
+            nu.update({f"adam/nu/{p}": np.asarray(a) for p, a in v.items()})
+            return
+        if isinstance(s, (tuple, list)):
+            for c in s:
+                walk(c)
+
+    walk(opt_state)
+    return {**mu, **nu}
+
+
+def layers_ref(workload: Workload, arm: Arm):
+    """The arm's named-layer forward pass: its own ``Arm.jax_layers``, else the model's where the arm uses the
+    model's forward pass (an arm with its own ``jax_apply`` and no layers of its own shows logits only)."""
+    if arm.jax_layers is not None:
+        return arm.jax_layers
+    return workload.model.jax_layers if arm.jax_apply is None else None
+
+
+@dataclass
+class Batches:
+    """What each step sees: the training rows of step k (the whole window for a full-batch workload; batch
+    ``k mod (n / batch_size)`` in window order for a minibatch one, as ``arms.minibatch`` trains) and the
+    held-out window for the evaluation phase (None without ``Data.holdout``)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    slices: list[slice]
+    xh: np.ndarray | None = None
+    yh: np.ndarray | None = None
 
 
 class MainEvaluator:
-    """A JAX (float32) or f64 arm evaluated at given weights in this process; keeps its optimizer state."""
+    """A JAX (float32) or f64 arm evaluated at given weights (and model state) in this process; keeps its
+    optimizer state. Stateful and minibatch workloads go through the same program: the forward pass is
+    ``arms.minibatch.stateful_apply`` (a stateless model's state is the empty dict)."""
 
-    def __init__(self, workload: Workload, arm: Arm, lr: float, x: np.ndarray, y: np.ndarray, f64: bool):
+    def __init__(self, workload: Workload, arm: Arm, lr: float, data: Batches, f64: bool):
         import jax
         import jax.numpy as jnp
 
+        from paritybench.arms.minibatch import stateful_apply
+
         self.f64 = f64
         self.dtype = np.float64 if f64 else np.float32
-        self.x, self.y = x.astype(self.dtype), y.astype(self.dtype)
-        apply = resolve_ref(arm.jax_apply or workload.model.jax_apply)
+        self.data = data
+        self.x, self.y = data.x.astype(self.dtype), data.y.astype(self.dtype)
+        self.full = all(s == slice(0, data.x.shape[0]) for s in data.slices)
+        self.xh = None if data.xh is None else data.xh.astype(self.dtype)
+        apply = stateful_apply(workload, arm)
         loss_fn = resolve_ref(arm.loss_fn)
-        n = x.shape[0]
+        lref = layers_ref(workload, arm)
+        layers_fn = resolve_ref(lref) if lref is not None else None
+        self.has_eval = self.xh is not None and bool(workload.model.state)
 
-        def mean_loss(params, z_only=None):
-            z = apply(params, self.x)
-            return jnp.mean(loss_fn(z, self.y)), z
+        def mean_loss(params, state, xb, yb):
+            z, new_state = apply(params, xb, state, True)
+            return jnp.mean(loss_fn(z, yb)), (z, new_state)
 
-        def evaluate(params):
-            (loss, z), g = jax.value_and_grad(mean_loss, has_aux=True)(params)
+        def evaluate(params, state, xb, yb):
+            (loss, (z, new_state)), g = jax.value_and_grad(mean_loss, has_aux=True)(params, state, xb, yb)
             # n * d(mean loss)/dz: each sample's own d loss/d logit for a per-sample loss, and still the
             # right quantity for one that broadcasts (label-shape) or mixes samples
-            dz = n * jax.grad(lambda zz: jnp.mean(loss_fn(zz, self.y)))(z)
-            return z, loss, dz, g
+            dz = xb.shape[0] * jax.grad(lambda zz: jnp.mean(loss_fn(zz, yb)))(z)
+            layers = layers_fn(params, xb) if layers_fn is not None else {}
+            return z, loss, dz, g, new_state, layers
+
+        def inference(params, state, xh):
+            return apply(params, xh, state, False)[0]
 
         with jax.enable_x64(f64):
             self._eval = jax.jit(evaluate)
+            self._infer = jax.jit(inference)
+            self._layers = jax.jit(layers_fn) if layers_fn is not None else None
             self.opt = resolve_ref(arm.optimizer)(lr) if arm.optimizer is not None else None
         self.lr = lr
-        self.state = None
+        self.opt_state = None
 
-    def at(self, w: dict[str, np.ndarray]) -> Evaluation:
+    def batch(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        if self.full:
+            return self.x, self.y
+        s = self.data.slices[k]
+        return self.x[s], self.y[s]
+
+    def _update(self, params, g) -> tuple[dict, dict]:
+        """The arm's optimizer step from ``params`` with gradient ``g``: (change per parameter, moments)."""
+        if self.opt is None:
+            return {k: (params[k] - self.dtype(self.lr) * g[k]) - params[k] for k in g}, {}
+        import optax
+
+        if self.opt_state is None:
+            self.opt_state = self.opt.init(params)
+        u, self.opt_state = self.opt.update(g, self.opt_state, params)
+        new = optax.apply_updates(params, u)
+        return {k: np.asarray(new[k]) - params[k] for k in g}, optimizer_moments(self.opt_state)
+
+    def _evaluation(self, params, new_state) -> dict[str, np.ndarray]:
+        if not self.has_eval:
+            return {}
+        return {"holdout logits": np.asarray(self._infer(params, new_state, self.xh))}
+
+    def at(self, w: dict[str, np.ndarray], state: dict[str, np.ndarray], k: int) -> Evaluation:
         import jax
 
         with jax.enable_x64(self.f64):
-            params = {k: np.asarray(v, self.dtype) for k, v in w.items()}
-            z, loss, dz, g = self._eval(params)
-            g = {k: np.asarray(v) for k, v in g.items()}
-            if self.opt is None:
-                upd = {k: (params[k] - self.dtype(self.lr) * g[k]) - params[k] for k in g}
-            else:
-                import optax
-
-                if self.state is None:
-                    self.state = self.opt.init(params)
-                u, self.state = self.opt.update(g, self.state, params)
-                new = optax.apply_updates(params, u)
-                upd = {k: np.asarray(new[k]) - params[k] for k in g}
-            return Evaluation(np.asarray(z), float(loss), np.asarray(dz), g, upd)
+            params = {p: np.asarray(v, self.dtype) for p, v in w.items()}
+            st = {p: np.asarray(v, self.dtype) for p, v in state.items()}
+            xb, yb = self.batch(k)
+            z, loss, dz, g, new_state, layers = self._eval(params, st, xb, yb)
+            g = {p: np.asarray(v) for p, v in g.items()}
+            new_state = {p: np.asarray(v) for p, v in new_state.items()}
+            upd, moments = self._update(params, g)
+            return Evaluation(np.asarray(z), float(loss), np.asarray(dz), g, upd,
+                              {p: np.asarray(v) for p, v in layers.items()}, {**moments, **new_state},
+                              self._evaluation(params, new_state), new_state)
 
 
 class F64Evaluator(MainEvaluator):
-    """The float64 arbiter: a hand-written NumPy loss/gradient where the workload has one, else JAX in f64."""
+    """The float64 arbiter: a hand-written NumPy loss/gradient where the workload has one (full-batch and
+    stateless only, as ``arms.f64`` uses it), else the same JAX program as the float32 arms in float64."""
 
-    def __init__(self, workload: Workload, arm: Arm, lr: float, x, y):
-        super().__init__(workload, arm, lr, x, y, f64=True)
-        from paritybench.arms.f64 import Arbiter, _optimizer
+    def __init__(self, workload: Workload, arm: Arm, lr: float, data: Batches):
+        super().__init__(workload, arm, lr, data, f64=True)
+        from paritybench.arms.f64 import Arbiter
+        from paritybench.arms.minibatch import applies
 
         self.arbiter = Arbiter(workload, arm)
-        self.update_fn = _optimizer(arm, lr)
+        self.hand = self.arbiter._lg is not None and not applies(workload)
 
-    def at(self, w):
-        w64 = {k: np.asarray(v, np.float64) for k, v in w.items()}
+    def at(self, w, state, k):
+        if not self.hand:
+            return super().at(w, state, k)
+        import jax
+
+        w64 = {p: np.asarray(v, np.float64) for p, v in w.items()}
         loss, g, z = self.arbiter.loss_and_grad(w64, self.x, self.y)
-        if self.arbiter._lg is not None:  # the hand-written arbiter: its per-sample dz
-            dz = self.arbiter.per_sample_dz(z, self.y)
-        else:
-            dz = super().at(w).dz
-        new = self.update_fn(w64, g)
-        return Evaluation(np.asarray(z), float(loss), np.asarray(dz), g, {k: new[k] - w64[k] for k in g})
+        dz = self.arbiter.per_sample_dz(z, self.y)
+        with jax.enable_x64(True):
+            layers = {} if self._layers is None else {p: np.asarray(v) for p, v in self._layers(w64, self.x).items()}
+            upd, moments = self._update(w64, g)
+        return Evaluation(np.asarray(z), float(loss), np.asarray(dz), g, upd, layers, moments)
 
 
 class RecordedEvaluator:
@@ -134,11 +252,16 @@ class RecordedEvaluator:
     def weights(self, k: int) -> dict[str, np.ndarray]:
         return {p: self.a[f"k{k}/weights/{p}"] for p in self.names}
 
+    def _prefixed(self, prefix: str) -> dict[str, np.ndarray]:
+        # np.savez keeps insertion order: the worker writes layers in the model's order
+        return {key[len(prefix):]: v for key, v in self.a.items() if key.startswith(prefix)}
+
     def at_step(self, k: int) -> Evaluation:
         a = self.a
         return Evaluation(a[f"k{k}/logits"], float(a[f"k{k}/loss"]), a[f"k{k}/dz"],
                           {p: a[f"k{k}/grad/{p}"] for p in self.names},
-                          {p: a[f"k{k}/update/{p}"] for p in self.names})
+                          {p: a[f"k{k}/update/{p}"] for p in self.names},
+                          self._prefixed(f"k{k}/layer/"), self._prefixed(f"k{k}/state/"))
 
 
 def _norm(a) -> float:
@@ -160,7 +283,17 @@ class Check:
         return self.nonfinite or self.ratio > FACTOR
 
 
-def _compare(step, phase, tensor, a, b, ref32, ref64) -> Check:
+def _compare(step, phase, tensor, a, b, ref32, ref64, history: dict | None = None) -> Check:
+    """One tensor's check. ``history`` (per pair, across steps): the largest relative floor
+    ``||ref32 - ref64|| / ||ref64||`` this tensor showed at the earlier steps, a lower bound on its scale now.
+
+    Why pooled: the floor is ONE float32 program's rounding (XLA's, whose batch reductions are tree-shaped and
+    accurate) at one step, and a batch sum's rounding at one step can fall far below its typical size by
+    chance (measured, softmax-ce, keras-tensorflow's trajectory, dense_1/bias gradient: floor 3.3e-8 at step
+    8 against 4.6e-8..3.8e-7 at the other steps, for a tensor of norm 0.3..0.95). A correct float32 program
+    with another summation order (TensorFlow's) then reads as 142x the floor at that step. The tensor's
+    rounding scale relative to its size changes slowly, so the largest relative floor seen so far is a fair
+    floor for the current step (causal: a step's verdict never depends on later steps)."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     fa, fb = bool(np.all(np.isfinite(a))), bool(np.all(np.isfinite(b)))
     if fa != fb:
@@ -169,7 +302,13 @@ def _compare(step, phase, tensor, a, b, ref32, ref64) -> Check:
     if not fa:
         return Check(step, phase, tensor, 0.0, "both non-finite")
     r64 = np.asarray(ref64, np.float64)
-    scale = max(_norm(np.asarray(ref32, np.float64) - r64), 2.0**-24 * _norm(r64), 1e-300)
+    floor, size = _norm(np.asarray(ref32, np.float64) - r64), _norm(r64)
+    scale = max(floor, 2.0**-24 * size, 1e-300)
+    if history is not None:
+        key = (phase, tensor)
+        scale = max(scale, history.get(key, 0.0) * size)
+        if size > 0 and math.isfinite(floor):
+            history[key] = max(history.get(key, 0.0), floor / size)
     return Check(step, phase, tensor, _norm(a - b) / scale)
 
 
@@ -182,6 +321,9 @@ class PairResult:
     parted_tensors: list[str] = field(default_factory=list)
     growth: dict[str, Any] | None = None
     max_ratio: float = 0.0
+    # the other phases' tensors that part at the first parting's step (the moving statistics and the
+    # evaluation that reads them: one cause, seen twice)
+    later_phases: list[str] = field(default_factory=list)
 
     def line(self) -> str:
         if self.first is None:
@@ -190,6 +332,15 @@ class PairResult:
         f = self.first
         what = f.detail or f"{f.ratio:.3g} x the noise floor"
         tail = "" if len(self.parted_tensors) <= 1 else f" (at that step and phase: {', '.join(self.parted_tensors)})"
+        # a few other tensors parting at that step are named (the moving statistics' evaluation); the
+        # usual cascade (a loss that parts takes every gradient and update with it) stays in the JSON
+        if 0 < len(self.later_phases) <= 3:
+            by: dict[str, list[str]] = {}
+            for pt in self.later_phases:
+                ph, _, t = pt.partition(": ")
+                by.setdefault(ph, []).append(t)
+            tail += "; at that step also " + "; ".join(
+                f"{ph}: {', '.join(ts)}" if len(ts) <= 2 else f"{ph}: {len(ts)} tensors" for ph, ts in by.items())
         g = ""
         if self.growth and self.growth.get("chaotic"):
             g = f"; then chaotic growth from step {self.growth['from_step']}, x{self.growth['rate']:.3g} per step"
@@ -200,6 +351,7 @@ class PairResult:
             "step": self.first.step, "phase": self.first.phase, "tensor": self.first.tensor,
             "ratio": None if math.isinf(self.first.ratio) else self.first.ratio, "detail": self.first.detail}
         return {"a": self.a, "b": self.b, "first": first, "tensors_at_first": self.parted_tensors,
+                "later_phases_at_first": self.later_phases,
                 "growth": self.growth, "max_ratio": None if math.isinf(self.max_ratio) else self.max_ratio,
                 "checks": [{"step": c.step, "phase": c.phase, "tensor": c.tensor,
                             "ratio": None if math.isinf(c.ratio) else c.ratio, "nonfinite": c.nonfinite}
@@ -207,15 +359,28 @@ class PairResult:
                 "line": self.line()}
 
 
+def _common(*ds: dict) -> list[str]:
+    """The keys every side has, in the first side's order (a tensor one side lacks is not compared)."""
+    return [k for k in ds[0] if all(k in d for d in ds[1:])]
+
+
 def compare_step(k: int, ea: Evaluation, eb: Evaluation, r32: Evaluation, r64: Evaluation, names,
-                 b_label: str = "other") -> list[Check]:
-    """Every (phase, tensor) check at step k, in phase order."""
-    out = [_compare(k, "forward", "logits", ea.logits, eb.logits, r32.logits, r64.logits)]
-    lv = _compare(k, "loss", "value", ea.loss, eb.loss, r32.loss, r64.loss)
+                 b_label: str = "other", history: dict | None = None) -> list[Check]:
+    """Every (phase, tensor) check at step k, in phase order: forward (each named layer, then the logits),
+    loss, backward, update (each parameter's change, then the optimizer's moments and the model's state) and
+    evaluation (inference mode on the held-out window)."""
+
+    def _cmp(*args) -> Check:
+        return _compare(*args, history=history)
+
+    out = [_cmp(k, "forward", t, ea.layers[t], eb.layers[t], r32.layers[t], r64.layers[t])
+           for t in _common(ea.layers, eb.layers, r32.layers, r64.layers)]
+    out.append(_cmp(k, "forward", "logits", ea.logits, eb.logits, r32.logits, r64.logits))
+    lv = _cmp(k, "loss", "value", ea.loss, eb.loss, r32.loss, r64.loss)
     if lv.nonfinite:
         lv.detail = f"non-finite ({ea.loss:g} vs {eb.loss:g})"
     out.append(lv)
-    dzc = _compare(k, "loss", "d loss/d logit", ea.dz, eb.dz, r32.dz, r64.dz)
+    dzc = _cmp(k, "loss", "d loss/d logit", ea.dz, eb.dz, r32.dz, r64.dz)
     per = ea.dz.reshape(ea.dz.shape[0], -1)
     pb = eb.dz.reshape(eb.dz.shape[0], -1)
     za, zb = int(np.sum(np.all(per == 0, axis=1))), int(np.sum(np.all(pb == 0, axis=1)))
@@ -223,10 +388,15 @@ def compare_step(k: int, ea: Evaluation, eb: Evaluation, r32: Evaluation, r64: E
         dzc.detail = f"{za} of {per.shape[0]} samples zero ({b_label}: {zb})"
     out.append(dzc)
     for p in names:
-        out.append(_compare(k, "backward", p, ea.grads[p], eb.grads[p], r32.grads[p], r64.grads[p]))
+        out.append(_cmp(k, "backward", p, ea.grads[p], eb.grads[p], r32.grads[p], r64.grads[p]))
     if ea.update is not None and eb.update is not None:
         for p in names:
-            out.append(_compare(k, "update", p, ea.update[p], eb.update[p], r32.update[p], r64.update[p]))
+            out.append(_cmp(k, "update", p, ea.update[p], eb.update[p], r32.update[p], r64.update[p]))
+    for t in _common(ea.state, eb.state, r32.state, r64.state):
+        out.append(_cmp(k, "update", t, ea.state[t], eb.state[t], r32.state[t], r64.state[t]))
+    for t in _common(ea.evaluation, eb.evaluation, r32.evaluation, r64.evaluation):
+        out.append(_cmp(k, "evaluation", t, ea.evaluation[t], eb.evaluation[t], r32.evaluation[t],
+                            r64.evaluation[t]))
     return out
 
 
@@ -262,6 +432,22 @@ class Context:
     data_path: str | None = None
     data_sha256: str | None = None
     seconds: dict = field(default_factory=dict)
+    # Data.holdout: the held-out window the evaluation phase runs on (stateful workloads)
+    xh: np.ndarray | None = None
+    yh: np.ndarray | None = None
+
+    @property
+    def batches(self) -> Batches:
+        from paritybench.arms.minibatch import batch_slices
+
+        n = self.x.shape[0]
+        bs = self.workload.data.batch_size or n
+        if n % bs:
+            from paritybench.errors import ParityError
+
+            raise ParityError(f"--n {n} is not a multiple of workload {self.workload.name}'s batch size {bs}: "
+                              f"use --n {max(bs, n - n % bs)}")
+        return Batches(self.x, self.y, batch_slices(n, bs, self.steps), self.xh, self.yh)
 
 
 def _keras_arrays(ctx: Context, arm: Arm, given: list | None) -> dict[str, np.ndarray]:
@@ -288,36 +474,49 @@ def _keras_arrays(ctx: Context, arm: Arm, given: list | None) -> dict[str, np.nd
 
 def _main_evaluator(ctx: Context, arm: Arm):
     if arm.kind == "f64":
-        return F64Evaluator(ctx.workload, arm, ctx.lr, ctx.x, ctx.y)
-    return MainEvaluator(ctx.workload, arm, ctx.lr, ctx.x, ctx.y, f64=False)
+        return F64Evaluator(ctx.workload, arm, ctx.lr, ctx.batches)
+    return MainEvaluator(ctx.workload, arm, ctx.lr, ctx.batches, f64=False)
 
 
-def _trajectory(ctx: Context, arm: Arm) -> tuple[list[dict], list[Evaluation]]:
-    """An arm's own (free-running) trajectory w_0..w_steps and its evaluation at each w_k."""
+@dataclass
+class Trajectory:
+    """An arm's own (free-running) weights w_0..w_steps, model states s_0..s_steps and evaluation at each."""
+
+    weights: list[dict]
+    states: list[dict]
+    evals: list[Evaluation]
+
+
+def _trajectory(ctx: Context, arm: Arm) -> Trajectory:
     names = ctx.workload.model.names
     if arm.kind == "keras":
         rec = RecordedEvaluator(_keras_arrays(ctx, arm, None), names)
-        return [rec.weights(k) for k in range(ctx.steps + 1)], [rec.at_step(k) for k in range(ctx.steps)]
+        return Trajectory([rec.weights(k) for k in range(ctx.steps + 1)], [{}] * (ctx.steps + 1),
+                          [rec.at_step(k) for k in range(ctx.steps)])
     ev = _main_evaluator(ctx, arm)
     dt = np.float64 if arm.kind == "f64" else np.float32
     w = {k: np.asarray(v, dt) for k, v in ctx.init.items()}
-    traj, evals = [w], []
-    for _ in range(ctx.steps):
-        e = ev.at(w)
-        evals.append(e)
-        w = {k: (w[k] + e.update[k]).astype(dt) for k in w}
-        traj.append(w)
-    return traj, evals
+    s = {k: np.asarray(v, dt) for k, v in ctx.workload.model.initial_state().items()}
+    out = Trajectory([w], [s], [])
+    for k in range(ctx.steps):
+        e = ev.at(w, s, k)
+        out.evals.append(e)
+        w = {p: (w[p] + e.update[p]).astype(dt) for p in w}
+        s = {p: np.asarray(v, dt) for p, v in e.new_state.items()}
+        out.weights.append(w)
+        out.states.append(s)
+    return out
 
 
-def _at_weights(ctx: Context, arm: Arm, traj: list[dict]) -> list[Evaluation]:
-    """``arm`` evaluated at each of ``traj``'s weights (teacher forcing), its optimizer state its own."""
+def _at_weights(ctx: Context, arm: Arm, traj: Trajectory) -> list[Evaluation]:
+    """``arm`` evaluated at each of ``traj``'s weights and model states (teacher forcing), its optimizer
+    state its own (fed its own gradients at those weights)."""
     if arm.kind == "keras":
         rec = RecordedEvaluator(_keras_arrays(ctx, arm, [{k: np.asarray(v, np.float32) for k, v in w.items()}
-                                                         for w in traj]), ctx.workload.model.names)
+                                                         for w in traj.weights]), ctx.workload.model.names)
         return [rec.at_step(k) for k in range(ctx.steps)]
     ev = _main_evaluator(ctx, arm)
-    return [ev.at(w) for w in traj[:ctx.steps]]
+    return [ev.at(traj.weights[k], traj.states[k], k) for k in range(ctx.steps)]
 
 
 def localize_pair(ctx: Context, a: Arm, b: Arm, cache: dict) -> PairResult:
@@ -326,17 +525,18 @@ def localize_pair(ctx: Context, a: Arm, b: Arm, cache: dict) -> PairResult:
     names = wl.model.names
     ref = wl.arm(wl.reference)
     t0 = time.perf_counter()
-    if ("traj", a.name) not in cache:
+    if ("traj", a.name) not in cache or len(cache[("traj", a.name)].evals) < ctx.steps:
         cache[("traj", a.name)] = _trajectory(ctx, a)
-    traj_a, evals_a = cache[("traj", a.name)]
+    traj_a = cache[("traj", a.name)]
     evals_b = _at_weights(ctx, b, traj_a)
     # the floor at A's weights: the reference's computation in float32 and in float64
     ref32 = _at_weights(ctx, _as_float32(ref), traj_a)
     ref64 = evals_b if b.name == ref.name else _at_weights(ctx, ref, traj_a)
     result = PairResult(a.name, b.name)
+    history: dict = {}
     for k in range(ctx.steps):
-        checks = compare_step(k, evals_a[k], evals_b[k], ref32[k], ref64[k], names,
-                              "reference" if b.name == ref.name else b.name)
+        checks = compare_step(k, traj_a.evals[k], evals_b[k], ref32[k], ref64[k], names,
+                              "reference" if b.name == ref.name else b.name, history)
         result.checks += checks
         if result.first is None:
             parted = [c for c in checks if c.parts]
@@ -344,14 +544,18 @@ def localize_pair(ctx: Context, a: Arm, b: Arm, cache: dict) -> PairResult:
                 same = [c for c in parted if c.phase == parted[0].phase]
                 result.first = _headline(same)
                 result.parted_tensors = [c.tensor for c in same]
+                result.later_phases = [f"{c.phase}: {c.tensor}" for c in parted if c.phase != parted[0].phase]
     finite = [c.ratio for c in result.checks if math.isfinite(c.ratio)]
     result.max_ratio = max(finite) if finite else math.inf
     if result.first is not None:
         if ("traj", b.name) not in cache:
             cache[("traj", b.name)] = _trajectory(ctx, b)
-        traj_b = cache[("traj", b.name)][0]
-        dist = [_dist(wa, wb) for wa, wb in zip(traj_a, traj_b, strict=True)]
+        traj_b = cache[("traj", b.name)]
+        traj_b.evals.clear()  # memory: only its weights are kept for the growth (recomputed if B is an A later)
+        dist = [_dist(wa, wb) for wa, wb in zip(traj_a.weights, traj_b.weights, strict=True)]
         result.growth = growth(dist, result.first.step + 1)
+    # memory: A's per-step tensors (layer outputs, moments) are compared; the weights stay for the growth
+    traj_a.evals.clear()
     ctx.seconds[f"{a.name} vs {b.name}"] = time.perf_counter() - t0
     return result
 
@@ -373,12 +577,29 @@ def _as_float32(ref: Arm) -> Arm:
     return replace(ref, name=ref.name + "-as-float32", kind="jax")
 
 
+def layer_sizes(workload: Workload, n: int) -> dict[str, int]:
+    """Elements of each named layer output (``Model.jax_layers``) for ``n`` samples, from shapes alone."""
+    if workload.model.jax_layers is None:
+        return {}
+    import jax
+
+    params = {k: jax.ShapeDtypeStruct(s, np.float32) for k, s in workload.model.params.items()}
+    x = jax.ShapeDtypeStruct((n, 784), np.float32)  # data.window's rows: flat 28x28 MNIST images
+    out = jax.eval_shape(resolve_ref(workload.model.jax_layers), params, x)
+    return {k: int(np.prod(v.shape)) for k, v in out.items()}
+
+
 def bytes_per_step(workload: Workload, n: int, arms: int) -> int:
-    """Bytes held per step and evaluated arm: weights, gradient and update of every parameter (float64
-    for the arbiter, counted as 8 bytes for all: an upper bound) plus logits and d loss/d logit."""
+    """Bytes held per step and evaluated arm (float64 for the arbiter, counted as 8 bytes for all: an upper
+    bound): weights, gradient and update of every parameter, Adam's two moments (counted for every arm),
+    the model state twice (before and after), every named layer's output, the logits, d loss/d logit and
+    the held-out logits of the evaluation phase."""
     params = sum(int(np.prod(s)) for s in workload.model.params.values())
+    state = sum(int(np.prod(s)) for s in workload.model.state.values())
     out = 10 if workload.model.head == "softmax" else 1
-    return arms * 8 * (3 * params + 2 * n * out)
+    layers = sum(layer_sizes(workload, n).values())
+    holdout = workload.data.holdout * out if workload.model.state else 0
+    return arms * 8 * (5 * params + 2 * state + layers + 2 * n * out + holdout)
 
 
 def pairs_for(workload: Workload, names: tuple[str, ...]) -> list[tuple[Arm, Arm]]:

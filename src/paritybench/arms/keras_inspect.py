@@ -7,7 +7,9 @@ Two job modes, both built on ``keras_worker.KerasArm`` (the same model, loss and
 - ``localize``: one record per step of the arm's own trajectory from given initial weights (or, with
   ``weights_file``, at given weights: teacher forcing), each computed by the backend's own autodiff:
   logits, per-sample d loss / d logit (the probe ``run`` uses), the data loss, every parameter's gradient
-  of the loss ``fit`` minimises (regularisers included) and the optimizer's change to every parameter.
+  of the data loss (what the JAX arms' backward phase holds; the optimizer applies the gradient of the loss
+  ``fit`` minimises, regularisers included), the optimizer's change to every parameter, Adam's
+  moments after the step (``state/adam/mu|nu/<param>``) and the named layers' outputs (``Model.keras_layers``).
 
 The parent calls :func:`run_job`; this module imports no framework at load time.
 """
@@ -134,22 +136,29 @@ def _precision(backend: str, readback: dict) -> str:
 
 
 def _grad_fn(ka, backend: str):
-    """``(x, y) -> (data loss, total loss, [grads in trainable order])`` through the backend's autodiff.
+    """``(x, y) -> (data loss, total loss, [grads], [data grads])`` (trainable order), by the backend's autodiff.
 
-    The gradient is of the loss ``fit`` minimises, ``model.compute_loss`` (compiled loss plus regularisation
-    losses); the data loss is the mean of the compiled loss function alone, comparable with a JAX arm's."""
+    ``grads`` is the gradient of the loss ``fit`` minimises, ``model.compute_loss`` (compiled loss plus
+    regularisation losses), which the optimizer applies; ``data grads`` that of the data loss alone (the same
+    list without a regulariser); the data loss is the mean of the compiled loss function alone, comparable
+    with a JAX arm's."""
     model = ka.model
     tv = model.trainable_variables
+    # a regulariser (kernel_regularizer) puts its penalty in the loss fit minimises: the backward phase then
+    # takes the data loss's gradient, as the JAX arms' (whose decay sits in the optimizer chain), and the
+    # penalty shows in the update, where both conventions put it
+    regularised = bool(model.losses)
     if backend == "tensorflow":
         import tensorflow as tf
 
         @tf.function
         def run(x, y):
-            with tf.GradientTape() as tape:
+            with tf.GradientTape(persistent=True) as tape:
                 pred = model(x, training=True)
                 total = model.compute_loss(x=x, y=y, y_pred=pred)
-            data = tf.reduce_mean(model.loss(y, pred))  # in the graph: TF's loss sees the cached logits
-            return data, total, tape.gradient(total, tv)
+                data = tf.reduce_mean(model.loss(y, pred))  # in the graph: TF's loss sees the cached logits
+            grads = tape.gradient(total, tv)
+            return data, total, grads, (tape.gradient(data, tv) if regularised else grads)
 
         return run
     if backend == "jax":
@@ -163,6 +172,12 @@ def _grad_fn(ka, backend: str):
 
         vg = jax.jit(jax.value_and_grad(lossf))
 
+        def data_lossf(tvals, ntvals, x, y):
+            pred, _ = model.stateless_call(tvals, ntvals, x, training=True)
+            return ka.keras.ops.mean(model.loss(y, pred))
+
+        dg = jax.jit(jax.grad(data_lossf))
+
         def run(x, y):
             tvals = [v.value for v in tv]
             ntvals = [v.value for v in model.non_trainable_variables]
@@ -170,7 +185,7 @@ def _grad_fn(ka, backend: str):
             ovals = [v.value for v in model.optimizer.variables]
             total, grads = vg(tvals, ntvals, mvals, ovals, x, y)
             data = ka.keras.ops.mean(model.loss(y, model(x, training=True)))
-            return data, total, grads
+            return data, total, grads, (dg(tvals, ntvals, x, y) if regularised else grads)
 
         return run
     import torch
@@ -180,9 +195,13 @@ def _grad_fn(ka, backend: str):
             v.value.grad = None
         pred = model(torch.as_tensor(x), training=True)
         total = model.compute_loss(x=x, y=torch.as_tensor(y), y_pred=pred)
+        data = torch.mean(model.loss(torch.as_tensor(y), pred))
+        dgrads = None
+        if regularised:
+            dgrads = [g.detach().clone() for g in torch.autograd.grad(data, [v.value for v in tv], retain_graph=True)]
         total.backward()
-        data = torch.mean(model.loss(torch.as_tensor(y), pred)).detach()
-        return data, total.detach(), [v.value.grad.detach().clone() for v in tv]
+        grads = [v.value.grad.detach().clone() for v in tv]
+        return data.detach(), total.detach(), grads, dgrads if regularised else grads
 
     return run
 
@@ -199,6 +218,16 @@ def localize_records(ka, backend: str, x, y, init, steps: int, given: list | Non
     tv = ka.model.trainable_variables
     order = [names[id(v)] for v in tv]
     grad = _grad_fn(ka, backend)
+    opt = ka.model.optimizer
+    # Adam's moments: keras/src/optimizers/adam.py build() makes one "momentum" and one "velocity" variable
+    # per trainable variable (m += (g - m)(1 - b1); v += (g^2 - v)(1 - b2): uncorrected, as optax's mu/nu),
+    # found by the optimizer's own _get_variable_index; the optimizer builds them at its first apply
+    # Model.keras_layers: the named layers' outputs through a sub-model over the built model's layers
+    lnames = list(ka.workload.model.keras_layers)
+    sub = None
+    if lnames:
+        sub = keras.Model(ka.model.inputs, [ka.model.layers[ka.workload.model.keras_layers[n]].output
+                                            for n in lnames])
     arrays: dict = {}
     for k in range(steps + 1):
         if given is not None:
@@ -211,14 +240,24 @@ def localize_records(ka, backend: str, x, y, init, steps: int, given: list | Non
         arrays[f"k{k}/dz"] = np.asarray(np_(dz), np.float32)
         if k == steps:
             break
-        data_loss, _, grads = grad(x, y)
+        if sub is not None:
+            outs = sub(x, training=False)
+            outs = outs if isinstance(outs, (list, tuple)) else [outs]
+            for n, o in zip(lnames, outs, strict=True):
+                arrays[f"k{k}/layer/{n}"] = np.asarray(np_(o), np.float32)
+        data_loss, _, grads, data_grads = grad(x, y)
         arrays[f"k{k}/loss"] = np.asarray(np_(data_loss), np.float64)
-        for p, g in zip(order, grads, strict=True):
+        for p, g in zip(order, data_grads, strict=True):
             arrays[f"k{k}/grad/{p}"] = np.asarray(np_(g), np.float32)
         ka.model.optimizer.apply(grads, tv)
         after = ka.get_weights()
         for p in w:
             arrays[f"k{k}/update/{p}"] = after[p] - w[p]
+        if hasattr(opt, "_momentums") and hasattr(opt, "_velocities"):
+            for which, vs in (("mu", opt._momentums), ("nu", opt._velocities)):
+                for p, v in zip(order, tv, strict=True):
+                    arrays[f"k{k}/state/adam/{which}/{p}"] = np.asarray(np_(vs[opt._get_variable_index(v)]),
+                                                                         np.float32)
     return arrays
 
 

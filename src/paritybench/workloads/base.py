@@ -98,6 +98,11 @@ class Model:
       (logits, new_state)`` (``training=False``: evaluation mode, state unchanged), its ``keras_build``
       maps these names to the Keras layer's variables too, and its arms are trained by
       ``paritybench.arms.minibatch`` (float64 through JAX; ``f64_loss_and_grad`` is not used).
+    - ``jax_layers(params, x) -> {name: array}``: optional, each named layer's output in forward order
+      (``paritybench localize``'s forward phase lists them before the logits; the f64 arbiter runs the
+      same function under x64). ``keras_layers``: optional, name -> index into the built Keras model's
+      ``layers`` whose output is that same tensor (a Dense with ``activation="relu"`` gives the ReLU's
+      output, so a pre-activation name has no Keras counterpart and is compared among the JAX arms only).
     """
 
     params: Mapping[str, tuple[int, ...]]
@@ -109,6 +114,8 @@ class Model:
     f64_forward: Ref | None = None
     state: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
     state_init: Mapping[str, float] = field(default_factory=dict)
+    jax_layers: Ref | None = None
+    keras_layers: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -151,6 +158,8 @@ class Arm:
       declared parameters (a workload about initialisers: no shared weights by design); None is the
       workload's ``Model.init``. Used where the runner draws initial weights per case; explicit
       ``inits`` (a sensitivity study's perturbed copies) apply to every arm.
+    - ``jax_layers``: an arm with its own ``jax_apply``: its own named-layer outputs (``Model.jax_layers``'s
+      names), so ``localize`` sees where its forward pass departs; None shows its logits only.
     """
 
     name: str
@@ -171,6 +180,7 @@ class Arm:
     jax_apply: Ref | None = None
     keras_options: Mapping[str, Any] = field(default_factory=dict)
     init: Ref | None = None
+    jax_layers: Ref | None = None
 
     @classmethod
     def keras(cls, backend: str, why: str, keras_loss: Ref, **kw) -> Arm:

@@ -23,7 +23,7 @@ import optax
 from paritybench.workloads.adam_epsilon.workload import BETA_1, BETA_2, EPSILON, PARAMS
 from paritybench.workloads.softmax_ce.jax_model import keras_clip, keras_torch_clip, logits
 
-__all__ = ["apply", "init", "keras_adam", "keras_clip", "keras_torch_clip", "logits", "optax_adam_eps_scaled",
+__all__ = ["apply", "init", "keras_adam", "keras_clip", "keras_torch_clip", "layers", "logits", "optax_adam_eps_scaled",
            "optax_adam_literal"]
 
 
@@ -48,6 +48,13 @@ def apply(params, x):
     float32 rounding at ~1e-7 over the steps, so the gap measured is the optimizer's, not a ReLU flipping."""
     h = jnp.tanh(x @ params["dense_0/kernel"] + params["dense_0/bias"])
     return h @ params["dense_1/kernel"] + params["dense_1/bias"]
+
+
+def layers(params, x):
+    """Each named layer's output in forward order (``Model.jax_layers``): the first Dense's pre-activation and
+    its tanh (Keras's ``Dense(activation="tanh")`` output); the second Dense's output is the logits."""
+    h = x @ params["dense_0/kernel"] + params["dense_0/bias"]
+    return {"dense_0": h, "dense_0/tanh": jnp.tanh(h)}
 
 
 class KerasAdamState(NamedTuple):

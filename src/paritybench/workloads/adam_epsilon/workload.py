@@ -101,7 +101,8 @@ WORKLOAD = Workload(
     data=Data(dataset="mnist", labels="onehot10", n=1000, normalize=True),
     training=Training(steps=10, lr=1e-3),
     model=Model(params=PARAMS, head="softmax", init=f"{_P}.jax_model:init", jax_apply=f"{_P}.jax_model:apply",
-                keras_build=f"{_P}.keras_model:build"),
+                keras_build=f"{_P}.keras_model:build", jax_layers=f"{_P}.jax_model:layers",
+                keras_layers={"dense_0/tanh": 0}),
     arms=evidence.apply("adam-epsilon", ARMS),  # measured sensitivity classes (workloads/evidence.py)
     fix="jax-keras-adam",
 )

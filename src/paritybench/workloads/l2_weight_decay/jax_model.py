@@ -16,10 +16,18 @@ from __future__ import annotations
 
 import optax
 
-from paritybench.workloads.adam_epsilon.jax_model import apply, init, keras_adam, keras_clip, keras_torch_clip, logits
+from paritybench.workloads.adam_epsilon.jax_model import (
+    apply,
+    init,
+    keras_adam,
+    keras_clip,
+    keras_torch_clip,
+    layers,
+    logits,
+)
 from paritybench.workloads.l2_weight_decay.workload import ADAM_LR_SCALE, LAM
 
-__all__ = ["adam_l2", "apply", "init", "keras_adamw", "keras_clip", "keras_torch_clip", "logits",
+__all__ = ["adam_l2", "apply", "init", "keras_adamw", "keras_clip", "keras_torch_clip", "layers", "logits",
            "sgd_decay_literal", "sgd_l2"]
 
 

@@ -39,6 +39,13 @@ def apply(params, x):
     return h @ params["dense_1/kernel"] + params["dense_1/bias"]
 
 
+def layers(params, x):
+    """Each named layer's output in forward order (``Model.jax_layers``): the first Dense's pre-activation and
+    its ReLU (Keras's ``Dense(activation="relu")`` output); the second Dense's output is the logits."""
+    h = x @ params["dense_0/kernel"] + params["dense_0/bias"]
+    return {"dense_0": h, "dense_0/relu": jnp.maximum(h, 0)}
+
+
 def user_labels(y: jax.Array) -> jax.Array:
     """The labels as the user's data holds them: a flat (n,) vector."""
     return y.reshape(-1)

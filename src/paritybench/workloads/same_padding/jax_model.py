@@ -59,3 +59,19 @@ def apply(params, x):
 def apply_torch_pad(params, x):
     """The torch-style port: the same weights, the convolution padded (1, 1) as ``padding=1`` does."""
     return _head(params, conv(params, x, TORCH_PADDING))
+
+
+def _layers(params, x, padding):
+    features = conv(params, x, padding)
+    return {"conv": features, "conv/relu": jax.nn.relu(features)}
+
+
+def layers(params, x):
+    """Each named layer's output in forward order (``Model.jax_layers``): the convolution (before its ReLU) and
+    the ReLU (Keras's ``Conv2D(activation="relu")`` output); then the Dense's logits."""
+    return _layers(params, x, "SAME")
+
+
+def layers_torch_pad(params, x):
+    """The torch-style port's layer outputs: the same names, its convolution padded (1, 1)."""
+    return _layers(params, x, TORCH_PADDING)

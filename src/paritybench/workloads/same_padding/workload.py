@@ -62,6 +62,7 @@ def _keras_arm(backend: str, why: str, **kw) -> Arm:
 ARMS = (
     _jax_arm("jax-torch-pad", "torch-style port: the convolution padded (1, 1), like nn.Conv2d(padding=1)",
              "logits", role="port", jax_apply=f"{_P}.jax_model:apply_torch_pad",
+             jax_layers=f"{_P}.jax_model:layers_torch_pad",
              conventions={"padding": "explicit (1, 1) on both axes"}),
     _jax_arm("jax-same", "lax.conv_general_dilated(padding='SAME'): TensorFlow's (0, 1), the fix", "logits",
              role="fix", emulates="keras-tensorflow", conventions={"padding": "SAME: (0, 1)"}),
@@ -89,7 +90,8 @@ WORKLOAD = Workload(
     data=Data(dataset="mnist", labels="binary", n=1000, normalize=True),
     training=Training(steps=10, lr=0.5),
     model=Model(params=PARAMS, head="sigmoid", init=f"{_P}.jax_model:init", jax_apply=f"{_P}.jax_model:apply",
-                keras_build=f"{_P}.keras_model:build"),
+                keras_build=f"{_P}.keras_model:build", jax_layers=f"{_P}.jax_model:layers",
+                keras_layers={"conv/relu": 1}),
     arms=evidence.apply("same-padding", ARMS),  # measured sensitivity classes (workloads/evidence.py)
     fix="jax-same",
 )

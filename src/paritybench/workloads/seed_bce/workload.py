@@ -76,6 +76,7 @@ WORKLOAD = Workload(
     data=Data(dataset="mnist", labels="binary", n=1000, normalize=False),
     training=Training(steps=10, lr=0.01),
     model=Model(params=PARAMS, head="sigmoid", init=f"{_P}.jax_model:init", jax_apply=f"{_P}.jax_model:apply",
+                jax_layers=f"{_P}.jax_model:layers", keras_layers={"dense_0/relu": 0},
                 keras_build=f"{_P}.keras_model:build", f64_loss_and_grad=f"{_P}.f64:loss_and_grad",
                 f64_forward=f"{_P}.f64:forward"),
     arms=ARMS,

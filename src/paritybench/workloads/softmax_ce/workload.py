@@ -63,7 +63,8 @@ WORKLOAD = Workload(
     data=Data(dataset="mnist", labels="onehot10", n=1000, normalize=False),
     training=Training(steps=10, lr=0.01),
     model=Model(params=PARAMS, head="softmax", init=f"{_P}.jax_model:init", jax_apply=f"{_P}.jax_model:apply",
-                keras_build=f"{_P}.keras_model:build"),
+                keras_build=f"{_P}.keras_model:build", jax_layers=f"{_P}.jax_model:layers",
+                keras_layers={"dense_0/relu": 0}),
     arms=evidence.apply("softmax-ce", ARMS),  # measured sensitivity classes (workloads/evidence.py)
     fix="jax-logits",
 )
