@@ -54,6 +54,11 @@ ARMS = (
     _jax_arm("jax-sgd-l2-torch-clip", "Keras-torch's update: the fix with CE on clamped probabilities",
              "keras_torch_clip", "sgd_l2", role="emulation", emulates="keras-torch",
              conventions={**_L2, "loss path": "clamped (torch)"}),
+    Arm("torch-sgd-weight-decay", f"native torch: torch.optim.SGD(weight_decay={LAM:g}) on the kernels, CE from "
+        "logits", "torch", "torch:ce_logits", torch_loss=f"{_P}.torch_model:ce_logits",
+        torch_optimizer=f"{_P}.torch_model:sgd_weight_decay", requires=("torch",), role="port",
+        matches="jax-sgd-decay-literal",
+        conventions={"decay": f"gradient + lam*w = + {LAM:g}*w on kernels", "loss path": _DATA_LOSS}),
     _keras_arm("keras-tensorflow", "tensorflow", f"SGD, kernel_regularizer=l2({LAM:g})", None, LAM, _L2),
     _keras_arm("keras-jax", "jax", f"SGD, kernel_regularizer=l2({LAM:g})", None, LAM, _L2),
     _keras_arm("keras-torch", "torch", f"SGD, kernel_regularizer=l2({LAM:g})", None, LAM, _L2),
@@ -86,7 +91,7 @@ WORKLOAD = Workload(
     data=Data(dataset="mnist", labels="onehot10", n=1000, normalize=True),
     training=Training(steps=10, lr=0.01),
     model=Model(params=PARAMS, head="softmax", init=f"{_P}.jax_model:init", jax_apply=f"{_P}.jax_model:apply",
-                keras_build=f"{_P}.keras_model:build"),
+                keras_build=f"{_P}.keras_model:build", torch_apply=f"{_P}.torch_model:apply"),
     arms=evidence.apply("l2-weight-decay", ARMS),  # measured sensitivity classes (workloads/evidence.py)
     fix="jax-sgd-l2",
 )

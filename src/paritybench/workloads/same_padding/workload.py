@@ -71,6 +71,14 @@ ARMS = (
     _jax_arm("jax-same-keras-torch-clip", "Keras-torch in JAX: SAME padding, torch's clipped BCE",
              "keras_torch_clip", role="emulation", emulates="keras-torch",
              conventions={"padding": "SAME: (0, 1)", "loss path": "sigmoid probabilities clamped"}),
+    Arm("torch-conv-pad1", "native torch port: F.conv2d(stride=2, padding=1), i.e. nn.Conv2d(padding=1): (1, 1)",
+        "torch", "torch:bce_logits", torch_loss=f"{_P}.torch_model:bce_logits",
+        torch_apply=f"{_P}.torch_model:apply_pad1", requires=("torch",), role="port", matches="jax-torch-pad",
+        conventions={"padding": "explicit (1, 1) on both axes"}),
+    Arm("torch-same-pad", "native torch, the fix: F.pad(x, (0, 1, 0, 1)) then F.conv2d(padding=0): TF's (0, 1)",
+        "torch", "torch:bce_logits", torch_loss=f"{_P}.torch_model:bce_logits",
+        torch_apply=f"{_P}.torch_model:apply_same", requires=("torch",), role="fix", matches="jax-same",
+        conventions={"padding": "SAME: (0, 1)"}),
     _keras_arm("tensorflow", "Conv2D padding='same' via tf.nn.convolution"),
     _keras_arm("jax", "Conv2D padding='same' via lax.conv_general_dilated"),
     _keras_arm("torch", "Conv2D padding='same' via an explicit tnn.pad (0, 1) and padding 0"),
@@ -89,7 +97,7 @@ WORKLOAD = Workload(
     data=Data(dataset="mnist", labels="binary", n=1000, normalize=True),
     training=Training(steps=10, lr=0.5),
     model=Model(params=PARAMS, head="sigmoid", init=f"{_P}.jax_model:init", jax_apply=f"{_P}.jax_model:apply",
-                keras_build=f"{_P}.keras_model:build"),
+                keras_build=f"{_P}.keras_model:build", torch_apply=f"{_P}.torch_model:apply_same"),
     arms=evidence.apply("same-padding", ARMS),  # measured sensitivity classes (workloads/evidence.py)
     fix="jax-same",
 )
