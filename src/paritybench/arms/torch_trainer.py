@@ -95,10 +95,13 @@ class _Model:
         z, new_state = self.apply(params, x, state, training)
         loss = self.loss_fn(z, y)
         names = list(params)
-        g = torch.autograd.grad(loss, [z, *(params[k] for k in names)], allow_unused=True)
-        grads = {k: (gk if gk is not None else torch.zeros_like(params[k])) for k, gk in zip(names, g[1:],
-                                                                                           strict=True)}
-        return loss, z, g[0] * x.shape[0], grads, new_state
+        g = torch.autograd.grad(loss, [params[k] for k in names], allow_unused=True, retain_graph=True)
+        grads = {k: (gk if gk is not None else torch.zeros_like(params[k])) for k, gk in zip(names, g, strict=True)}
+        # d loss/d logits with the mean's backward fed n: n / n = 1 exactly, so each sample's own gradient, as
+        # JAX's grad of the summed per-sample loss gives (a gradient computed as g / n, then times n, would
+        # flush the tiniest ones to zero and count them as dead)
+        (dz,) = torch.autograd.grad(loss, [z], grad_outputs=torch.tensor(float(x.shape[0]), device=z.device))
+        return loss, z, dz, grads, new_state
 
     def measure(self, params: dict, state, x, y) -> tuple[dict, dict]:
         """The recorded values at ``params`` on the whole window (training mode), and the gradients there."""
@@ -274,3 +277,43 @@ def conventions_rows(workload: Workload, arm: Arm, lr: float, readback: dict | N
         rows["determinism"] = "on" if readback.get("deterministic_algorithms") else "off"
         rows["oneDNN"] = "n/a"
     return rows
+
+
+class TorchEvaluator:
+    """A torch arm evaluated at given weights (``paritybench localize``'s teacher forcing): its logits, mean loss,
+    per-sample d loss/d logit, gradients and its optimizer's change to every parameter. The parameter tensors
+    persist across calls, so the optimizer keeps its own state (Adam's moments), fed its own gradients."""
+
+    def __init__(self, workload: Workload, arm: Arm, lr: float, x: np.ndarray, y: np.ndarray, numerics=None):
+        import torch
+
+        if workload.model.state:
+            from paritybench.errors import ParityError
+
+            raise ParityError(f"localize does not evaluate the stateful torch arm {arm.name} (workload "
+                              f"{workload.name} has moving statistics): compare it with `paritybench run`")
+        if numerics is not None:
+            configure(numerics)
+        self.dev = device()
+        self.model = _Model(workload, arm)
+        zeros = {k: np.zeros(s, np.float32) for k, s in workload.model.params.items()}
+        self.params = leaf_params(zeros, workload.model.names, self.dev)
+        self.opt = make_optimizer(arm, self.params, lr)
+        self.x, self.y = (torch.tensor(np.asarray(a, np.float32), device=self.dev) for a in (x, y))
+
+    def at(self, w: Weights):
+        import torch
+
+        from paritybench.analysis.localize import Evaluation
+
+        with torch.no_grad():
+            for k, p in self.params.items():
+                p.copy_(torch.as_tensor(np.asarray(w[k], np.float32)))
+        loss, z, dz, grads, _ = self.model.loss_and_grads(self.params, {}, self.x, self.y)
+        before = {k: to_numpy(p).copy() for k, p in self.params.items()}
+        for k, p in self.params.items():
+            p.grad = grads[k]
+        self.opt.step()
+        update = {k: to_numpy(p) - before[k] for k, p in self.params.items()}
+        return Evaluation(to_numpy(z), float(loss.detach()), to_numpy(dz), {k: to_numpy(g) for k, g in grads.items()},
+                          update)
