@@ -335,7 +335,7 @@ def run(cfg: RunConfig, progress: Progress | None = None, *, cases: list[Case] |
                 entry["swap"].setdefault(entry["arm"], entry["final_accuracy"])
 
     mechanism = []
-    for keras_arm, emulation in workload.emulations.items():
+    for keras_arm, emulation in workload.mechanism_pairs.items():
         for c in cases:
             a, b = c.key(keras_arm), c.key(emulation)
             if a in sess.step1 and b in sess.step1:

@@ -240,9 +240,14 @@ class Workload:
 
     @property
     def emulations(self) -> dict[str, str]:
-        """Keras arm -> the JAX arm that emulates it; torch arm -> the JAX arm it ``matches``."""
-        return {**{a.emulates: a.name for a in self.arms if a.emulates},
-                **{a.name: a.matches for a in self.arms if a.matches}}
+        """Keras arm -> the JAX arm that emulates it."""
+        return {a.emulates: a.name for a in self.arms if a.emulates}
+
+    @property
+    def mechanism_pairs(self) -> dict[str, str]:
+        """What the runner's mechanism check pairs: each Keras arm with its emulation, each torch arm with the JAX
+        arm it ``matches``."""
+        return {**self.emulations, **{a.name: a.matches for a in self.arms if a.matches}}
 
     @property
     def expected_classes(self) -> dict[str, str]:
