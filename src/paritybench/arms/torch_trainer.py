@@ -256,6 +256,8 @@ def conventions_rows(workload: Workload, arm: Arm, lr: float, readback: dict | N
             rows[f"optimizer.{row}"] = v if isinstance(v, bool) else float(v)
     if "betas" in g0:
         rows["optimizer.beta_1"], rows["optimizer.beta_2"] = (float(b) for b in g0["betas"])
+        # torch's Adam and AdamW have no Nesterov momentum (that is torch.optim.NAdam): said in optax's rows too
+        rows.setdefault("optimizer.nesterov", cls == "NAdam")
     if cls in _EPS_PLACEMENT:
         rows["optimizer.epsilon placement"] = _EPS_PLACEMENT[cls]
     decays = {float(g.get("weight_decay", 0.0)) for g in groups}

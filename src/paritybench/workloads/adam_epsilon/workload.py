@@ -86,7 +86,8 @@ ARMS = (
     Arm("torch-adam", f"native torch: torch.optim.Adam(eps={EPSILON:g}), the Keras model's epsilon value, CE "
         "from logits", "torch", "torch:ce_logits", torch_loss=f"{_P}.torch_model:ce_logits",
         torch_optimizer=f"{_P}.torch_model:adam", requires=("torch",), role="port", matches="jax-adam-literal",
-        conventions={"loss path": "from logits"}),
+        conventions={"optimizer": f"torch.optim.Adam, eps {EPSILON:g} on the bias-corrected sqrt(v_hat)",
+                     "loss path": "from logits"}),
     _keras_arm("tensorflow", "CE from the cached logits"),
     _keras_arm("jax", "CE on clipped probabilities"),
     _keras_arm("torch", "CE on clamped probabilities"),
