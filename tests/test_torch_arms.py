@@ -1,23 +1,36 @@
 """Native torch arms (``paritybench.arms.torch_trainer``): each test pins a mechanism that could be false.
 
-torch is an optional extra: these tests need it (``make setup EXTRAS="--extra cpu --extra torch"``), except the
-one that hides it to check that a torch arm is then ``skipped`` with the install command.
+torch is an optional extra: these tests need it (``make setup EXTRAS="--extra cpu --extra torch"``) and skip
+without it, unless PARITYBENCH_REQUIRE_TORCH=1 (CI installs the extra and sets it): then they fail. The test
+that hides torch to check that a torch arm is then ``skipped`` with the install command runs either way.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
 
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")  # the torch extra; .ci/run installs it
+from paritybench import workloads
+from paritybench.arms import TrainSpec, jax_trainer, minibatch
+from paritybench.arms import torch_trainer as tt  # imports torch only when called
+from paritybench.experiment import data
+from paritybench.workloads.base import resolve_ref
 
-from paritybench import workloads  # noqa: E402
-from paritybench.arms import TrainSpec, jax_trainer, minibatch  # noqa: E402
-from paritybench.arms import torch_trainer as tt  # noqa: E402
-from paritybench.experiment import data  # noqa: E402
-from paritybench.workloads.base import resolve_ref  # noqa: E402
+
+@pytest.fixture
+def torch():
+    """The torch module; a skip without the extra, a failure when PARITYBENCH_REQUIRE_TORCH=1."""
+    if importlib.util.find_spec("torch") is None:
+        why = 'torch is not installed: make setup EXTRAS="--extra cpu --extra torch"'
+        if os.environ.get("PARITYBENCH_REQUIRE_TORCH") == "1":
+            pytest.fail(f"PARITYBENCH_REQUIRE_TORCH=1 but {why}")
+        pytest.skip(why)
+    import torch
+
+    return torch
 
 
 def _window(workload, n: int, start: int = 0):
@@ -29,7 +42,7 @@ def _max_diff(a: dict, b: dict) -> float:
     return max(float(np.max(np.abs(np.asarray(a[k], np.float64) - np.asarray(b[k], np.float64)))) for k in a)
 
 
-def test_torch_adam_puts_epsilon_inside_like_optax_not_keras():
+def test_torch_adam_puts_epsilon_inside_like_optax_not_keras(torch):
     """torch.optim.Adam(eps=1.0) after one step, fed the same gradient: equal to optax.adam(eps=1.0) within
     1e-6, and more than 1e-4 from Keras's epsilon-hat formula (eps on the uncorrected sqrt(v))."""
     import jax.numpy as jnp
@@ -67,7 +80,7 @@ def test_torch_adam_puts_epsilon_inside_like_optax_not_keras():
     assert gap > 1e-5 and gap == pytest.approx(predicted, rel=0.01)
 
 
-def test_torch_adam_arm_matches_the_optax_literal_port_after_one_step():
+def test_torch_adam_arm_matches_the_optax_literal_port_after_one_step(torch):
     """The workload's own torch-adam arm (eps 1e-7) on the preset window (n 1000) against jax-adam-literal from
     the same weights: <= 1e-6 after one step (measured 1.5e-7), and 7e-4 from Keras's formula (jax-keras-adam).
     On n 200 the gap is 1.25e-6 (measured): Adam turns the torch-vs-XLA rounding of ~1e-7-sized gradients into
@@ -84,7 +97,7 @@ def test_torch_adam_arm_matches_the_optax_literal_port_after_one_step():
     assert rt.info["optimizer"] == "Adam"
 
 
-def test_torch_sgd_weight_decay_update_is_lr_times_g_plus_lam_w_on_kernels_only():
+def test_torch_sgd_weight_decay_update_is_lr_times_g_plus_lam_w_on_kernels_only(torch):
     """SGD(weight_decay=lam) on the kernels' group: w1 = w - lr * (g + lam * w) to float32 rounding (one ulp of
     the weight), biases w - lr * g; i.e. half the decay of Keras's l2(lam) (2 lam w)."""
     from paritybench.workloads.l2_weight_decay import torch_model
@@ -115,7 +128,7 @@ def test_torch_sgd_weight_decay_update_is_lr_times_g_plus_lam_w_on_kernels_only(
             assert np.max(np.abs(got - keras)) > 100 * np.max(ulp)
 
 
-def test_torch_sgd_weight_decay_arm_matches_add_decayed_weights_and_reads_its_conventions():
+def test_torch_sgd_weight_decay_arm_matches_add_decayed_weights_and_reads_its_conventions(torch):
     w = workloads.load("l2-weight-decay")
     x, y = _window(w, 200)
     init = resolve_ref(w.model.init)(0)
@@ -134,7 +147,7 @@ def test_torch_sgd_weight_decay_arm_matches_add_decayed_weights_and_reads_its_co
     assert adam["optimizer.epsilon placement"] == "sqrt(v_hat) + eps, after bias correction"
 
 
-def test_torch_conv_pad1_differs_from_same_at_step_0_and_equals_explicit_1_1_padding():
+def test_torch_conv_pad1_differs_from_same_at_step_0_and_equals_explicit_1_1_padding(torch):
     """Same weights: F.conv2d(padding=1)'s logits differ from lax SAME's, equal lax with ((1,1),(1,1)) to 1e-5;
     F.pad (0, 1) + padding 0 equals lax SAME to 1e-5."""
     import jax.numpy as jnp
@@ -157,7 +170,7 @@ def test_torch_conv_pad1_differs_from_same_at_step_0_and_equals_explicit_1_1_pad
     assert np.max(np.abs(z_pad1 - z_same)) > 0.1
 
 
-def test_torch_bce_gradient_dies_where_sigmoid_rounds_to_one_and_stays_finite():
+def test_torch_bce_gradient_dies_where_sigmoid_rounds_to_one_and_stays_finite(torch):
     """F.binary_cross_entropy on sigmoid(z): each log clamped at -100 (loss 100, never inf); the per-sample
     d loss/d z (the trainer's convention: the mean's backward fed n) is exactly 0 wherever sigmoid(z) rounds
     to 1.0 (z > 16.64), whatever the label, finite everywhere, and shrunk below |p - y| where p(1-p) < 1e-12;
@@ -185,7 +198,7 @@ def test_torch_bce_gradient_dies_where_sigmoid_rounds_to_one_and_stays_finite():
             assert dl.ravel()[3:].tolist() == [1.0, 1.0]  # misclassified, still learning
 
 
-def test_torch_bn_matches_the_jax_torch_convention_arm():
+def test_torch_bn_matches_the_jax_torch_convention_arm(torch):
     """torch-bn (F.batch_norm momentum 0.1, eps 1e-5) against jax-torch-bn, minibatches and moving statistics:
     weights and state within 1e-6 after 3 steps, the held-out evaluation accuracy curve identical."""
     w = workloads.load("batchnorm-momentum")
@@ -205,7 +218,7 @@ def test_torch_bn_matches_the_jax_torch_convention_arm():
     assert np.max(np.abs(rt.state["bn/moving_mean"][-1])) > 1e-3
 
 
-def test_torch_default_init_draws_nn_linear_defaults_and_restores_the_rng():
+def test_torch_default_init_draws_nn_linear_defaults_and_restores_the_rng(torch):
     from paritybench.workloads.init_defaults.torch_model import torch_default_init
 
     torch.manual_seed(123)
@@ -223,7 +236,7 @@ def test_torch_default_init_draws_nn_linear_defaults_and_restores_the_rng():
 
 
 @pytest.mark.slow
-def test_run_records_torch_arm_mechanism_conventions_and_numerics():
+def test_run_records_torch_arm_mechanism_conventions_and_numerics(torch):
     """A run with a torch arm: its mechanism pair (framework torch) is reproduced, its conventions are read
     from the built optimizer, torch's deterministic flags are recorded as taken, the artifact validates."""
     from paritybench import artifact
