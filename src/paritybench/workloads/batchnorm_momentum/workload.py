@@ -73,7 +73,7 @@ ARMS = (
     Arm("torch-bn", f"native torch: F.batch_norm(momentum={TORCH_MOMENTUM}, eps={TORCH_EPSILON:g}), torch's "
         "defaults, CE from logits", "torch", "torch:ce_logits", torch_loss=f"{_P}.torch_model:ce_logits",
         requires=("torch",), role="port", matches="jax-torch-bn",
-        evidence="0.910 training accuracy on all 8 one-ulp copies (sensitivity --k 8, 2-core CPU, torch 2.15)",
+        evidence="0.910 on all 8 one-ulp copies (sensitivity --k 8, 2-core CPU, torch 2.15), training accuracy",
         conventions={"moving average": f"new = {1 - TORCH_MOMENTUM:.1f}*old + {TORCH_MOMENTUM}*batch (torch "
                                        f"momentum {TORCH_MOMENTUM} = share taken)",
                      "epsilon": TORCH_EPSILON, "moving variance": "unbiased batch variance (n/(n-1))"}),
