@@ -58,8 +58,9 @@ def section(a: dict, out_dir: Path) -> tuple[list[str], str | None]:
     case = (first["seed"], first["window_start"])
     mech = [m for m in a.get("mechanism", []) if (m["seed"], m["window_start"]) == case]
     if mech:
-        md += ["**Mechanism** (each Keras arm against its JAX emulation from the same weights):", "",
-               "| Keras arm | emulation | max abs dw after step 1 | tolerance | reproduced |",
+        md += ["**Mechanism** (each Keras arm against its JAX emulation, each torch arm against the JAX arm it "
+               "matches, from the same weights):", "",
+               "| Keras / torch arm | JAX twin | max abs dw after step 1 | tolerance | reproduced |",
                "| --- | --- | --- | --- | --- |"]
         md += [f"| `{m['keras_arm']}` | `{m['emulation']}` | {_fmt(m['max_abs_diff_step1'])} | {m['tolerance']:g} | "
                f"{'yes' if m['reproduced'] else 'NO'} |" for m in mech]

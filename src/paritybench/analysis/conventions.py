@@ -170,6 +170,14 @@ def collect(workload: Workload, arms: tuple[Arm, ...], lr: float, numerics,
             res = run_job(arm.process.removeprefix("keras-"),
                           {"mode": "conventions", "workload": spec, "arm": arm.name, "lr": lr}, numerics)
             rows = {"process": arm.process, **res["rows"]}
+        elif arm.kind == "torch":
+            from paritybench.pipeline.runner import missing_requirements
+
+            if missing_requirements(arm):
+                continue  # skipped: torch is not installed, nothing to read
+            from paritybench.arms.torch_trainer import configure, conventions_rows
+
+            rows = conventions_rows(workload, arm, lr, configure(numerics))
         else:
             if main_numerics is None:
                 main_numerics = numerics_rows(flags.read_back("jax", numerics))

@@ -474,6 +474,10 @@ def _keras_arrays(ctx: Context, arm: Arm, given: list | None) -> dict[str, np.nd
 
 
 def _main_evaluator(ctx: Context, arm: Arm):
+    if arm.kind == "torch":  # native torch, in this process
+        from paritybench.arms.torch_trainer import TorchEvaluator
+
+        return TorchEvaluator(ctx.workload, arm, ctx.lr, ctx.batches, ctx.numerics)
     if arm.kind == "f64":
         return F64Evaluator(ctx.workload, arm, ctx.lr, ctx.batches)
     return MainEvaluator(ctx.workload, arm, ctx.lr, ctx.batches, f64=False)

@@ -141,7 +141,8 @@ def answer_from_run(a: dict) -> list[str]:
     for m in a.get("mechanism", []):
         d1, dn = unnum(m["max_abs_diff_step1"]), unnum(m["max_abs_diff_final"])
         if m["reproduced"]:
-            lines.append(f"- **Mechanism reproduced:** `{m['keras_arm']}` and its JAX emulation `{m['emulation']}` "
+            twin = "the JAX arm it matches" if m.get("framework") == "torch" else "its JAX emulation"
+            lines.append(f"- **Mechanism reproduced:** `{m['keras_arm']}` and {twin} `{m['emulation']}` "
                          f"differ by at most {d1:.2g} in any weight after step 1 (tolerance {m['tolerance']:g}) "
                          f"and {dn:.2g} after the last step.")
         else:

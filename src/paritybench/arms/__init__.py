@@ -15,6 +15,8 @@ def trainer(kind: str):
         from paritybench.arms.jax_trainer import train_many
     elif kind == "f64":
         from paritybench.arms.f64 import train_many
+    elif kind == "torch":
+        from paritybench.arms.torch_trainer import train_many
     else:
         raise ValueError(f"arms of kind {kind!r} are trained in a worker process")
     return train_many

@@ -168,7 +168,7 @@ class _Session:
                        for s in seeds}
             inits = {c.id: by_seed[c.seed] for c in cases}
             for a in workload.resolve_arms(cfg.arms):
-                if a.init is not None:
+                if a.init is not None and not missing_requirements(a):  # a skipped arm draws nothing
                     own = resolve_ref(a.init)
                     drawn = {s: weights.copy_weights(own(s, cfg.threefry_partitionable), workload.model.params)
                              for s in seeds}
@@ -283,6 +283,10 @@ def run(cfg: RunConfig, progress: Progress | None = None, *, cases: list[Case] |
 
     env = environment.fingerprint()
     env["frameworks"] = {"main": flags.read_back("jax", cfg.numerics)}
+    if any(s.kind == "torch" and not missing_requirements(s) for s in specs):  # native torch arms: this process
+        from paritybench.arms.torch_trainer import configure
+
+        env["frameworks"]["torch"] = configure(cfg.numerics)
     env["data"] = {"path": sess.ds.path, "sha256": sess.ds.sha256, "bundled": sess.ds.bundled}
 
     by_process: dict[str, list[Arm]] = {}
@@ -331,13 +335,15 @@ def run(cfg: RunConfig, progress: Progress | None = None, *, cases: list[Case] |
                 entry["swap"].setdefault(entry["arm"], entry["final_accuracy"])
 
     mechanism = []
-    for keras_arm, emulation in workload.emulations.items():
+    for keras_arm, emulation in workload.mechanism_pairs.items():
         for c in cases:
             a, b = c.key(keras_arm), c.key(emulation)
             if a in sess.step1 and b in sess.step1:
                 d1 = diagnostics.max_abs_diff(sess.step1[a], sess.step1[b])
                 mechanism.append({
-                    "keras_arm": keras_arm, "emulation": emulation, "seed": c.seed, "window_start": c.window,
+                    # "keras_arm" names the framework's arm (a Keras arm, or a torch arm and the JAX arm it matches)
+                    "keras_arm": keras_arm, "framework": workload.arm(keras_arm).kind, "emulation": emulation,
+                    "seed": c.seed, "window_start": c.window,
                     "max_abs_diff_step1": num(d1),
                     "max_abs_diff_final": num(diagnostics.max_abs_diff(sess.finals[a], sess.finals[b])),
                     "tolerance": diagnostics.MECHANISM_TOLERANCE,

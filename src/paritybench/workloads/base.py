@@ -28,7 +28,7 @@ Ref = Callable[..., Any] | str
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 PROCESSES = ("main", "keras-tensorflow", "keras-jax", "keras-torch")
-KINDS = ("jax", "f64", "keras")
+KINDS = ("jax", "f64", "keras", "torch")
 HEADS = ("sigmoid", "softmax")
 LABELS = ("binary", "onehot10")
 CLASSES = ("stable", "chaotic")
@@ -103,6 +103,9 @@ class Model:
       same function under x64). ``keras_layers``: optional, name -> index into the built Keras model's
       ``layers`` whose output is that same tensor (a Dense with ``activation="relu"`` gives the ReLU's
       output, so a pre-activation name has no Keras counterpart and is compared among the JAX arms only).
+    - ``torch_apply(params, x) -> logits``: optional functional torch forward pass over a dict of named
+      float32 tensors in the declared (in, out) layout (``paritybench.arms.torch_trainer``); needed by the
+      workload's torch arms that do not bring their own.
     """
 
     params: Mapping[str, tuple[int, ...]]
@@ -116,6 +119,7 @@ class Model:
     state_init: Mapping[str, float] = field(default_factory=dict)
     jax_layers: Ref | None = None
     keras_layers: Mapping[str, int] = field(default_factory=dict)
+    torch_apply: Ref | None = None
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -133,8 +137,9 @@ class Arm:
     """One way of training the workload's model, and where it runs.
 
     - ``kind``: ``"jax"`` (trained in the harness's process by one compiled JAX program),
-      ``"f64"`` (the float64 arbiter, in the harness's process), or ``"keras"`` (Keras 3
-      ``fit`` in a worker process per backend; ``process`` names the backend).
+      ``"f64"`` (the float64 arbiter, in the harness's process), ``"keras"`` (Keras 3
+      ``fit`` in a worker process per backend; ``process`` names the backend), or ``"torch"`` (native
+      torch autograd and ``torch.optim``, in the harness's process: ``paritybench.arms.torch_trainer``).
     - ``loss``: a short name of the loss formulation (recorded in every run).
     - ``loss_fn``: JAX and f64 arms: ``(logits, labels) -> per-sample loss`` in JAX.
     - ``optimizer``: JAX and f64 arms: ``lr -> optax.GradientTransformation``; None is plain
@@ -160,6 +165,13 @@ class Arm:
       ``inits`` (a sensitivity study's perturbed copies) apply to every arm.
     - ``jax_layers``: an arm with its own ``jax_apply``: its own named-layer outputs (``Model.jax_layers``'s
       names), so ``localize`` sees where its forward pass departs; None shows its logits only.
+    - ``torch_loss`` / ``torch_optimizer`` / ``torch_apply``: torch arms: ``(logits, labels) -> mean loss``
+      in torch; ``(params: {name: tensor}, lr) -> torch.optim.Optimizer`` (a dict, so that a port can put
+      kernels and biases in separate parameter groups; default ``torch.optim.SGD(lr)``, i.e. ``w - lr * g``);
+      this arm's own functional forward pass (None: ``Model.torch_apply``).
+    - ``matches``: a torch arm: the JAX arm that implements its convention (optax ``adam`` for
+      ``torch.optim.Adam``, ...). The runner's mechanism check holds the two to ``MECHANISM_TOLERANCE``
+      after step 1, as it holds a Keras arm to its ``emulates``.
     """
 
     name: str
@@ -181,6 +193,10 @@ class Arm:
     keras_options: Mapping[str, Any] = field(default_factory=dict)
     init: Ref | None = None
     jax_layers: Ref | None = None
+    torch_loss: Ref | None = None
+    torch_optimizer: Ref | None = None
+    torch_apply: Ref | None = None
+    matches: str | None = None
 
     @classmethod
     def keras(cls, backend: str, why: str, keras_loss: Ref, **kw) -> Arm:
@@ -236,6 +252,12 @@ class Workload:
     def emulations(self) -> dict[str, str]:
         """Keras arm -> the JAX arm that emulates it."""
         return {a.emulates: a.name for a in self.arms if a.emulates}
+
+    @property
+    def mechanism_pairs(self) -> dict[str, str]:
+        """What the runner's mechanism check pairs: each Keras arm with its emulation, each torch arm with the JAX
+        arm it ``matches``."""
+        return {**self.emulations, **{a.name: a.matches for a in self.arms if a.matches}}
 
     @property
     def expected_classes(self) -> dict[str, str]:
@@ -301,11 +323,19 @@ def check(w: Any, where: str) -> Workload:
             raise bad(f"arm {a.name}: a {a.kind} arm needs loss_fn")
         if a.kind == "keras" and a.keras_loss is None:
             raise bad(f"arm {a.name}: a keras arm needs keras_loss")
+        if a.kind == "torch" and a.torch_loss is None:
+            raise bad(f"arm {a.name}: a torch arm needs torch_loss")
+        if a.kind == "torch" and a.torch_apply is None and w.model.torch_apply is None:
+            raise bad(f"arm {a.name}: a torch arm needs a forward pass (Arm.torch_apply or Model.torch_apply)")
+        if a.matches is not None and a.kind != "torch":
+            raise bad(f"arm {a.name}: only a torch arm declares matches (a Keras arm's JAX twin declares emulates)")
         if a.expected not in CLASSES:
             raise bad(f"arm {a.name}: expected {a.expected!r} must be one of {', '.join(CLASSES)}")
     for a in w.arms:
         if a.emulates is not None and (a.emulates not in seen or w.arm(a.emulates).kind != "keras"):
             raise bad(f"arm {a.name} emulates {a.emulates!r}, which is not a Keras arm of this workload")
+        if a.matches is not None and (a.matches not in seen or w.arm(a.matches).kind != "jax"):
+            raise bad(f"torch arm {a.name} matches {a.matches!r}, which is not a JAX arm of this workload")
     if w.fix not in seen:
         raise bad(f"fix {w.fix!r} is not one of its arms")
     refs = [a for a in w.arms if a.name == w.reference]

@@ -83,6 +83,12 @@ ARMS = (
     _jax_arm("jax-keras-adam-torch-clip", "Keras-torch's update: Keras's Adam, CE with torch's clamp",
              "keras_torch_clip", "keras_adam", role="emulation", emulates="keras-torch",
              conventions={**_KERAS_ADAM, "loss path": "softmax probabilities renormalised, clamped (torch)"}),
+    Arm("torch-adam", f"native torch: torch.optim.Adam(eps={EPSILON:g}), the Keras model's epsilon value, CE "
+        "from logits", "torch", "torch:ce_logits", torch_loss=f"{_P}.torch_model:ce_logits",
+        torch_optimizer=f"{_P}.torch_model:adam", requires=("torch",), role="port", matches="jax-adam-literal",
+        evidence="0.644 on all 8 one-ulp copies (sensitivity --k 8, 2-core CPU, torch 2.15)",
+        conventions={"optimizer": f"torch.optim.Adam, eps {EPSILON:g} on the bias-corrected sqrt(v_hat)",
+                     "loss path": "from logits"}),
     _keras_arm("tensorflow", "CE from the cached logits"),
     _keras_arm("jax", "CE on clipped probabilities"),
     _keras_arm("torch", "CE on clamped probabilities"),
@@ -102,7 +108,7 @@ WORKLOAD = Workload(
     training=Training(steps=10, lr=1e-3),
     model=Model(params=PARAMS, head="softmax", init=f"{_P}.jax_model:init", jax_apply=f"{_P}.jax_model:apply",
                 keras_build=f"{_P}.keras_model:build", jax_layers=f"{_P}.jax_model:layers",
-                keras_layers={"dense_0/tanh": 0}),
+                keras_layers={"dense_0/tanh": 0}, torch_apply=f"{_P}.torch_model:apply"),
     arms=evidence.apply("adam-epsilon", ARMS),  # measured sensitivity classes (workloads/evidence.py)
     fix="jax-keras-adam",
 )

@@ -70,6 +70,13 @@ ARMS = (
     _jax_arm("jax-keras-bn-torch-clip", "Keras-torch's update: the fix with CE on clamped probabilities", "apply",
              "keras_torch_clip", role="emulation", emulates="keras-torch",
              conventions={**_KERAS_BN, "loss path": "clamped probabilities (torch)"}),
+    Arm("torch-bn", f"native torch: F.batch_norm(momentum={TORCH_MOMENTUM}, eps={TORCH_EPSILON:g}), torch's "
+        "defaults, CE from logits", "torch", "torch:ce_logits", torch_loss=f"{_P}.torch_model:ce_logits",
+        requires=("torch",), role="port", matches="jax-torch-bn",
+        evidence="0.910 on all 8 one-ulp copies (sensitivity --k 8, 2-core CPU, torch 2.15), training accuracy",
+        conventions={"moving average": f"new = {1 - TORCH_MOMENTUM:.1f}*old + {TORCH_MOMENTUM}*batch (torch "
+                                       f"momentum {TORCH_MOMENTUM} = share taken)",
+                     "epsilon": TORCH_EPSILON, "moving variance": "unbiased batch variance (n/(n-1))"}),
     _keras_arm("tensorflow", "CE from the logits its softmax output caches"),
     _keras_arm("jax", "CE on clipped probabilities"),
     _keras_arm("torch", "CE on clipped probabilities, torch's gradient"),
@@ -88,7 +95,8 @@ WORKLOAD = Workload(
     data=Data(dataset="mnist", labels="onehot10", n=512, normalize=True, batch_size=64, holdout=1000),
     training=Training(steps=16, lr=0.1),
     model=Model(params=PARAMS, head="softmax", init=f"{_P}.jax_model:init", jax_apply=f"{_P}.jax_model:apply",
-                keras_build=f"{_P}.keras_model:build", state=STATE, state_init=STATE_INIT),
+                keras_build=f"{_P}.keras_model:build", state=STATE, state_init=STATE_INIT,
+                torch_apply=f"{_P}.torch_model:apply"),
     arms=evidence.apply("batchnorm-momentum", ARMS),  # measured sensitivity classes (workloads/evidence.py)
     fix="jax-keras-bn",
 )

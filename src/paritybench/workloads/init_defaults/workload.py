@@ -43,6 +43,10 @@ ARMS = (
     _arm("flax", "port"),
     _arm("torch", "port"),
     _arm("stax", "port"),
+    Arm("torch-default-init", "native torch, BCE from logits, SGD; initial weights: torch's own nn.Linear defaults "
+        "under torch.manual_seed(seed)", "torch", "torch:bce_logits", torch_loss=f"{_S}.torch_model:bce_logits",
+        requires=("torch",), role="port", init="paritybench.workloads.init_defaults.torch_model:torch_default_init",
+        conventions={"init": _WHAT["torch"] + ", drawn by torch itself", "loss path": "from logits"}),
     Arm("reference-f64", "NumPy float64, BCE from logits, from Keras's default initialisers (the model ported)",
         "f64", "logits_f64", loss_fn=f"{_S}.jax_model:logits", role="reference", init=f"{_I}:keras_init",
         evidence="float64 throughout: float32 rounding never reaches it",
@@ -59,7 +63,7 @@ WORKLOAD = Workload(
     training=Training(steps=10, lr=0.01),
     model=Model(params=PARAMS, head="sigmoid", init=f"{_I}:keras_init", jax_apply=f"{_S}.jax_model:apply",
                 keras_build=f"{_S}.keras_model:build", f64_loss_and_grad=f"{_S}.f64:loss_and_grad",
-                f64_forward=f"{_S}.f64:forward"),
+                f64_forward=f"{_S}.f64:forward", torch_apply=f"{_S}.torch_model:apply"),
     arms=ARMS,
     fix="jax-keras-init",
 )

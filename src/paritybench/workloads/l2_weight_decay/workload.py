@@ -54,6 +54,12 @@ ARMS = (
     _jax_arm("jax-sgd-l2-torch-clip", "Keras-torch's update: the fix with CE on clamped probabilities",
              "keras_torch_clip", "sgd_l2", role="emulation", emulates="keras-torch",
              conventions={**_L2, "loss path": "clamped (torch)"}),
+    Arm("torch-sgd-weight-decay", f"native torch: torch.optim.SGD(weight_decay={LAM:g}) on the kernels, CE from "
+        "logits", "torch", "torch:ce_logits", torch_loss=f"{_P}.torch_model:ce_logits",
+        torch_optimizer=f"{_P}.torch_model:sgd_weight_decay", requires=("torch",), role="port",
+        matches="jax-sgd-decay-literal",
+        evidence="0.131 on all 8 one-ulp copies (sensitivity --k 8, 2-core CPU, torch 2.15)",
+        conventions={"decay": f"gradient + lam*w = + {LAM:g}*w on kernels", "loss path": _DATA_LOSS}),
     _keras_arm("keras-tensorflow", "tensorflow", f"SGD, kernel_regularizer=l2({LAM:g})", None, LAM, _L2),
     _keras_arm("keras-jax", "jax", f"SGD, kernel_regularizer=l2({LAM:g})", None, LAM, _L2),
     _keras_arm("keras-torch", "torch", f"SGD, kernel_regularizer=l2({LAM:g})", None, LAM, _L2),
@@ -87,7 +93,7 @@ WORKLOAD = Workload(
     training=Training(steps=10, lr=0.01),
     model=Model(params=PARAMS, head="softmax", init=f"{_P}.jax_model:init", jax_apply=f"{_P}.jax_model:apply",
                 keras_build=f"{_P}.keras_model:build", jax_layers=f"{_P}.jax_model:layers",
-                keras_layers={"dense_0/tanh": 0}),
+                keras_layers={"dense_0/tanh": 0}, torch_apply=f"{_P}.torch_model:apply"),
     arms=evidence.apply("l2-weight-decay", ARMS),  # measured sensitivity classes (workloads/evidence.py)
     fix="jax-sgd-l2",
 )

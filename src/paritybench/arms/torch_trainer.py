@@ -1,0 +1,334 @@
+"""Native torch arms: the workload's model trained by torch autograd and ``torch.optim``, in the harness's process.
+
+A torch arm is the workload's functional forward pass in torch (``Arm.torch_apply`` or ``Model.torch_apply``:
+``f(params: {name: tensor}, x) -> logits``, the parameters in the declared (in, out) layout), the arm's mean
+loss (``Arm.torch_loss``) and its optimizer (``Arm.torch_optimizer``, built over the parameter tensors;
+default ``torch.optim.SGD(lr)``, which is ``w - lr * g``). The parameters are leaf float32 tensors copied from
+the shared initial weights, so a torch arm starts where every other arm starts. It runs on CUDA when torch
+sees a GPU, else on the CPU. torch and JAX share a process without trouble; only Keras needs one process per
+backend, so no worker is involved.
+
+Per step it records what the JAX trainer records (``paritybench.arms.jax_trainer.step_curves``): at the
+weights after k updates, the mean loss, the correct count, whether the weights are finite and the head
+diagnostics (``heads.measure`` on NumPy copies of the arm's own logits and its own per-sample d loss/d logit,
+``n * d(mean loss)/d logits`` by torch autograd); the norm of each applied gradient; and, when the spec keeps
+the trajectory, the weights and the gradient of every step. A workload with minibatches or state
+(``paritybench.arms.minibatch``'s protocol) trains step k on batch ``k mod (n / batch_size)``; its stateful
+forward pass is ``f(params, x, state=..., training=...) -> (logits, new_state)``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+
+from paritybench.arms.base import ArmResult, TrainSpec, nonfinite_steps
+from paritybench.experiment import heads
+from paritybench.experiment.weights import Weights, copy_weights
+from paritybench.workloads.base import Arm, Workload, resolve_ref
+
+_CONFIGURED: dict[str, Any] = {}
+
+
+def configure(numerics) -> dict:
+    """Apply the numerics options to torch (``frameworks.torch.read_back``: deterministic algorithms, TF32 off,
+    threads) once per process and return what took effect; recorded as ``environment.frameworks.torch``."""
+    key = repr(numerics)
+    if key not in _CONFIGURED:
+        from paritybench.frameworks.torch import read_back
+
+        _CONFIGURED[key] = {**read_back(numerics), "device": str(device())}
+    return _CONFIGURED[key]
+
+
+def device():
+    """CUDA when torch sees a GPU, else the CPU."""
+    import torch
+
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def forward(workload: Workload, arm: Arm):
+    """The arm's forward pass as ``(params, x, state, training) -> (logits, new_state)``."""
+    apply = resolve_ref(arm.torch_apply or workload.model.torch_apply)
+    if workload.model.state:
+        return lambda p, x, state, training: apply(p, x, state=state, training=training)
+    return lambda p, x, state, training: (apply(p, x), state)
+
+
+def make_optimizer(arm: Arm, params: dict, lr: float):
+    """The arm's ``torch.optim`` optimizer over ``params`` (name -> leaf tensor); plain SGD by default."""
+    import torch
+
+    if arm.torch_optimizer is None:
+        return torch.optim.SGD(list(params.values()), lr=lr)
+    return resolve_ref(arm.torch_optimizer)(params, lr)
+
+
+def leaf_params(weights: Weights, names, dev) -> dict:
+    """Leaf float32 tensors holding copies of ``weights`` (never views of the caller's arrays)."""
+    import torch
+
+    return {k: torch.tensor(np.array(weights[k], np.float32, copy=True), device=dev, requires_grad=True)
+            for k in names}
+
+
+def to_numpy(t) -> np.ndarray:
+    return t.detach().cpu().numpy()
+
+
+class _Model:
+    """One arm's forward pass and loss at given parameters: everything a step needs, and the diagnostics."""
+
+    def __init__(self, workload: Workload, arm: Arm):
+        self.apply = forward(workload, arm)
+        self.loss_fn = resolve_ref(arm.torch_loss)
+        self.head = workload.model.head
+
+    def loss_and_grads(self, params: dict, state, x, y, training: bool = True):
+        """(mean loss, logits, n * d loss/d logits, {name: gradient}, new state), one forward and one backward."""
+        import torch
+
+        z, new_state = self.apply(params, x, state, training)
+        loss = self.loss_fn(z, y)
+        names = list(params)
+        g = torch.autograd.grad(loss, [params[k] for k in names], allow_unused=True, retain_graph=True)
+        grads = {k: (gk if gk is not None else torch.zeros_like(params[k])) for k, gk in zip(names, g, strict=True)}
+        # d loss/d logits with the mean's backward fed n: n / n = 1 exactly, so each sample's own gradient, as
+        # JAX's grad of the summed per-sample loss gives (a gradient computed as g / n, then times n, would
+        # flush the tiniest ones to zero and count them as dead)
+        (dz,) = torch.autograd.grad(loss, [z], grad_outputs=torch.tensor(float(x.shape[0]), device=z.device))
+        return loss, z, dz, grads, new_state
+
+    def measure(self, params: dict, state, x, y) -> tuple[dict, dict]:
+        """The recorded values at ``params`` on the whole window (training mode), and the gradients there."""
+        loss, z, dz, grads, _ = self.loss_and_grads(params, state, x, y)
+        zn, dzn, yn = to_numpy(z), to_numpy(dz), to_numpy(y)
+        rec = {k: float(v) for k, v in heads.measure(np, self.head, zn, dzn, yn).items()}
+        rec["loss"] = float(loss.detach())
+        rec["finite"] = all(bool(np.all(np.isfinite(to_numpy(p)))) for p in params.values())
+        return rec, grads
+
+
+def _grad_norm(grads: dict) -> float:
+    total = sum(float(np.sum(to_numpy(g).astype(np.float64) ** 2)) for g in grads.values())
+    return math.sqrt(total) if math.isfinite(total) else float("nan")
+
+
+def train_one(workload: Workload, arm: Arm, init: Weights, x: np.ndarray, y: np.ndarray, spec: TrainSpec,
+              eval_data: tuple[np.ndarray, np.ndarray] | None = None) -> ArmResult:
+    """One copy: ``spec.steps`` optimizer steps from ``init`` on the window ``(x, y)``."""
+    import torch
+
+    from paritybench.arms.minibatch import batch_slices
+
+    dev = device()
+    names = workload.model.names
+    model = _Model(workload, arm)
+    params = leaf_params(copy_weights(init, workload.model.params), names, dev)
+    opt = make_optimizer(arm, params, spec.lr)
+    xt, yt = (torch.tensor(np.asarray(a, np.float32), device=dev) for a in (x, y))
+    n = x.shape[0]
+    bs = spec.batch_size or n
+    if n % bs:
+        from paritybench.errors import ParityError
+
+        raise ParityError(f"--n {n} is not a multiple of workload {workload.name}'s batch size {bs}: "
+                          f"use --n {max(bs, n - n % bs)}")
+    full_batch = bs == n and not workload.model.state
+    state = {k: torch.tensor(v, device=dev) for k, v in workload.model.initial_state().items()}
+    has_eval = eval_data is not None and eval_data[0].shape[0] > 0
+    if has_eval:
+        xh, yh = (torch.tensor(np.asarray(a, np.float32), device=dev) for a in eval_data)
+    recs: list[dict] = []
+    grad_norms: list[float] = []
+    traj: list[Weights] = []
+    grads_kept: list[Weights] = []
+    states: dict[str, list] = {k: [] for k in state}
+
+    def record(state) -> dict:
+        rec, grads = model.measure(params, state, xt, yt)
+        if has_eval:
+            with torch.no_grad():
+                ze, _ = model.apply(params, xh, state, False)
+                rec["eval_loss"] = float(model.loss_fn(ze, yh))
+                ze, yhn = to_numpy(ze), to_numpy(yh)
+                rec["eval_correct"] = int(np.sum(heads.correct_mask(np, model.head,
+                                                                   heads.probabilities(np, model.head, ze), yhn)))
+        for k, v in state.items():
+            states[k].append([float(u) for u in np.ravel(to_numpy(v))])
+        recs.append(rec)
+        return grads
+
+    t = time.perf_counter()
+    for rows in batch_slices(n, bs, spec.steps):
+        grads = record(state)
+        if not full_batch:  # the step's own batch (and, for a stateful model, its moving statistics)
+            _, _, _, grads, state = model.loss_and_grads(params, state, xt[rows], yt[rows])
+            state = {k: v.detach() for k, v in state.items()}
+        grad_norms.append(_grad_norm(grads))
+        if spec.keep_trajectory:
+            traj.append({k: to_numpy(p).copy() for k, p in params.items()})
+            grads_kept.append({k: to_numpy(g).copy() for k, g in grads.items()})
+        for k, p in params.items():
+            p.grad = grads[k]
+        opt.step()
+    record(state)
+    from paritybench.frameworks.torch import sync
+
+    sync(None)
+    train_seconds = time.perf_counter() - t
+    final = {k: to_numpy(p).copy() for k, p in params.items()}
+    loss = [r["loss"] for r in recs]
+    correct = [int(r["correct"]) for r in recs]
+    curves: dict[str, list] = {
+        "loss": loss, "correct": correct, "accuracy": [c / n for c in correct], "grad_norm": grad_norms,
+        "nonfinite": nonfinite_steps([r["finite"] for r in recs], loss),
+        **{k: [r[k] for r in recs] for k in heads.PER_STEP},
+    }
+    if has_eval:
+        m = eval_data[0].shape[0]
+        curves["eval_loss"] = [r["eval_loss"] for r in recs]
+        curves["eval_accuracy"] = [r["eval_correct"] / m for r in recs]
+    for k, vs in states.items():
+        curves[f"state_mean_abs/{k}"] = [float(np.mean(np.abs(v))) for v in vs]
+    info = {"grad_norm_source": "autodiff", "train_seconds": train_seconds, "compile_seconds": 0.0,
+            "device": str(dev), "optimizer": type(opt).__name__}
+    if not full_batch:
+        info["batch_size"] = bs
+    result = ArmResult(curves=curves, final_weights=final, info=info, state=states or None)
+    if spec.keep_trajectory:
+        result.trajectory = [*traj, final]
+        result.grads = grads_kept
+    return result
+
+
+def train_many(workload: Workload, arm: Arm, inits: list[Weights], x: np.ndarray, y: np.ndarray,
+               spec: TrainSpec, eval_data: tuple[np.ndarray, np.ndarray] | None = None) -> list[ArmResult]:
+    """Every initial weight set on one window, one after the other (eager torch: nothing to batch-compile)."""
+    return [train_one(workload, arm, w, x, y, spec, eval_data) for w in inits]
+
+
+def evaluate_correct(workload: Workload, arm: Arm, weights: Weights, x: np.ndarray, y: np.ndarray) -> int:
+    """The arm's torch forward pass at ``weights`` on ``(x, y)`` (training mode for a stateful model)."""
+    import torch
+
+    dev = device()
+    apply = forward(workload, arm)
+    state = {k: torch.tensor(v, device=dev) for k, v in workload.model.initial_state().items()}
+    with torch.no_grad():
+        p = {k: torch.tensor(np.asarray(v, np.float32), device=dev) for k, v in weights.items()}
+        z, _ = apply(p, torch.tensor(np.asarray(x, np.float32), device=dev), state, True)
+    return heads.count_correct(np, workload.model.head, to_numpy(z), np.asarray(y, np.float32))
+
+
+# Hyperparameter names in torch.optim's param_groups -> the conventions table's rows (Keras's vocabulary).
+_HYPER = {"lr": "learning_rate", "eps": "epsilon", "momentum": "momentum", "nesterov": "nesterov",
+          "dampening": "dampening", "amsgrad": "amsgrad"}
+# Where each optimizer class puts weight_decay (torch/optim/*.py: ``grad = grad.add(param, alpha=weight_decay)``
+# for SGD/Adam/RMSprop; AdamW multiplies the parameter by ``1 - lr * weight_decay`` before its step).
+_DECOUPLED = {"AdamW"}
+_EPS_PLACEMENT = {"Adam": "sqrt(v_hat) + eps, after bias correction", "AdamW": "sqrt(v_hat) + eps, after bias "
+                  "correction", "RMSprop": "sqrt(v) + eps, no bias correction"}
+
+
+def conventions_rows(workload: Workload, arm: Arm, lr: float, readback: dict | None = None) -> dict[str, Any]:
+    """A torch arm's effective settings, read from the optimizer it builds (``param_groups``) at ``lr`` over
+    zero tensors of the declared shapes, and from torch's numerics read-back; nothing here is declared."""
+    import torch
+
+    params = {k: torch.zeros(s, requires_grad=True) for k, s in workload.model.params.items()}
+    opt = make_optimizer(arm, params, lr)
+    cls = type(opt).__name__
+    rows: dict[str, Any] = {"process": arm.process, "loss": str(arm.torch_loss),
+                            "loss input": "logits (the loss function takes the model's logits)",
+                            "forward pass": str(arm.torch_apply or workload.model.torch_apply),
+                            "optimizer": f"torch.optim.{cls}"}
+    by_id = {id(t): k for k, t in params.items()}
+    groups = opt.param_groups
+    g0 = groups[0]
+    for key, row in _HYPER.items():
+        if key in g0 and not (key in ("dampening", "amsgrad") and not g0[key]):
+            v = g0[key]
+            rows[f"optimizer.{row}"] = v if isinstance(v, bool) else float(v)
+    if "betas" in g0:
+        rows["optimizer.beta_1"], rows["optimizer.beta_2"] = (float(b) for b in g0["betas"])
+        # torch's Adam and AdamW have no Nesterov momentum (that is torch.optim.NAdam): said in optax's rows too
+        rows.setdefault("optimizer.nesterov", cls == "NAdam")
+    if cls in _EPS_PLACEMENT:
+        rows["optimizer.epsilon placement"] = _EPS_PLACEMENT[cls]
+    decays = {float(g.get("weight_decay", 0.0)) for g in groups}
+    decayed = [by_id[id(p)] for g in groups if g.get("weight_decay", 0.0) for p in g["params"]]
+    if decays == {0.0}:
+        rows["weight decay"] = "none"
+    else:
+        wd = max(decays)
+        place = "decoupled (added to the update)" if cls in _DECOUPLED else "coupled (added to the gradient)"
+        masked = len(decayed) < len(params) or len(decays - {0.0}) > 1
+        rows["weight decay"] = f"{wd:g} x w, {place}" + (", masked (some parameters only)" if masked else "")
+    rows["L2 in the loss"] = "none"
+    rows["initial weights"] = (f"own: {arm.init}" if arm.init else f"transferred from {workload.model.init}")
+    rows["dtype"] = "float32"
+    if readback:
+        rows["matmul precision"] = ("full float32" if readback.get("float32_matmul_precision") == "highest"
+                                    and not readback.get("cuda_matmul_allow_tf32")
+                                    else str(readback.get("float32_matmul_precision")))
+        rows["determinism"] = "on" if readback.get("deterministic_algorithms") else "off"
+        rows["oneDNN"] = "n/a"
+    return rows
+
+
+class TorchEvaluator:
+    """A torch arm evaluated at given weights (``paritybench localize``'s teacher forcing): its logits, mean loss,
+    per-sample d loss/d logit, gradients, its optimizer's change to every parameter and, for torch's Adam, its
+    moments (``exp_avg`` / ``exp_avg_sq``: the uncorrected m and v, the quantities optax keeps as mu / nu).
+    The parameter tensors persist across calls, so the optimizer keeps its own state, fed its own gradients.
+    Step k sees the rows ``data.slices[k]`` (the whole window for a full-batch workload)."""
+
+    def __init__(self, workload: Workload, arm: Arm, lr: float, data, numerics=None):
+        import torch
+
+        if workload.model.state:
+            from paritybench.errors import ParityError
+
+            raise ParityError(f"localize does not evaluate the stateful torch arm {arm.name} (workload "
+                              f"{workload.name} has moving statistics): compare it with `paritybench run`")
+        if numerics is not None:
+            configure(numerics)
+        self.dev = device()
+        self.model = _Model(workload, arm)
+        zeros = {k: np.zeros(s, np.float32) for k, s in workload.model.params.items()}
+        self.params = leaf_params(zeros, workload.model.names, self.dev)
+        self.opt = make_optimizer(arm, self.params, lr)
+        self.x, self.y = (torch.tensor(np.asarray(a, np.float32), device=self.dev) for a in (data.x, data.y))
+        self.slices = data.slices
+
+    def _moments(self) -> dict[str, np.ndarray]:
+        mu, nu = {}, {}
+        for k, p in self.params.items():
+            st = self.opt.state.get(p, {})
+            if "exp_avg" in st and "exp_avg_sq" in st:
+                mu[f"adam/mu/{k}"] = to_numpy(st["exp_avg"]).copy()
+                nu[f"adam/nu/{k}"] = to_numpy(st["exp_avg_sq"]).copy()
+        return {**mu, **nu}
+
+    def at(self, w: Weights, state=None, k: int = 0):
+        import torch
+
+        from paritybench.analysis.localize import Evaluation
+
+        with torch.no_grad():
+            for name, p in self.params.items():
+                p.copy_(torch.as_tensor(np.asarray(w[name], np.float32)))
+        rows = self.slices[k] if self.slices else slice(None)
+        loss, z, dz, grads, _ = self.model.loss_and_grads(self.params, {}, self.x[rows], self.y[rows])
+        before = {name: to_numpy(p).copy() for name, p in self.params.items()}
+        for name, p in self.params.items():
+            p.grad = grads[name]
+        self.opt.step()
+        update = {name: to_numpy(p) - before[name] for name, p in self.params.items()}
+        return Evaluation(to_numpy(z), float(loss.detach()), to_numpy(dz),
+                          {name: to_numpy(g) for name, g in grads.items()}, update, state=self._moments())

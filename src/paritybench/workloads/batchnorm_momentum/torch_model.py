@@ -1,0 +1,29 @@
+"""batchnorm-momentum in torch: 784-64-BN-ReLU-10 with ``F.batch_norm`` at torch's defaults.
+
+``F.batch_norm(training=True, momentum=0.1, eps=1e-5)`` (``torch/nn/functional.py``; aten
+``batch_norm_cpu_update_stats_template``) normalises with the batch's biased variance and updates
+``running = (1 - momentum) * running + momentum * batch`` with the UNBIASED batch variance: torch's
+momentum is the share of the new batch taken. That is ``jax_model.apply_torch`` (``jax-torch-bn``).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from paritybench.workloads.adam_epsilon.torch_model import ce_logits
+from paritybench.workloads.batchnorm_momentum.workload import STATE, STATE_INIT, TORCH_EPSILON, TORCH_MOMENTUM
+
+__all__ = ["apply", "ce_logits"]
+
+
+def apply(params, x, state=None, training=True):
+    """``(logits, new_state)``; the running statistics are updated on copies (the caller's state is kept)."""
+    if state is None:
+        state = {k: torch.full(s, STATE_INIT[k], dtype=x.dtype, device=x.device) for k, s in STATE.items()}
+    mean, var = state["bn/moving_mean"].clone(), state["bn/moving_variance"].clone()
+    h = x @ params["dense_0/kernel"] + params["dense_0/bias"]
+    h = F.batch_norm(h, mean, var, params["bn/gamma"], params["bn/beta"], training=training,
+                     momentum=TORCH_MOMENTUM, eps=TORCH_EPSILON)
+    z = torch.relu(h) @ params["dense_1/kernel"] + params["dense_1/bias"]
+    return z, {"bn/moving_mean": mean, "bn/moving_variance": var}
