@@ -281,3 +281,41 @@ def test_torch_missing_makes_the_arm_skipped_with_the_install_command(monkeypatc
     assert by_arm["jax-keras-init"]["status"] == "ok"
     assert "torch" not in out.environment["frameworks"]
     assert "torch-default-init" not in out.conventions["arms"]
+
+
+def test_torch_gather_bag_and_its_gradient_equal_the_jax_bag(torch):
+    """gpu-nondeterminism's torch port: the same tokens as JAX's, the same logits as the one-hot matmul (1e-5),
+    and the table gradient is an indexed accumulation (rows hit by no token get exactly zero)."""
+    import jax.numpy as jnp
+
+    from paritybench.workloads.gpu_nondeterminism import jax_model, torch_model
+
+    w = workloads.load("gpu-nondeterminism")
+    x, _ = _window(w, 64)
+    init = resolve_ref(w.model.init)(0)
+    assert np.array_equal(torch_model.tokens(torch.tensor(x)).numpy(), np.asarray(jax_model.tokens(jnp.asarray(x))))
+    pt = {k: torch.tensor(v, requires_grad=True) for k, v in init.items()}
+    z_t = torch_model.apply_gather(pt, torch.tensor(x))
+    z_j = np.asarray(jax_model.apply_onehot({k: jnp.asarray(v) for k, v in init.items()}, jnp.asarray(x)))
+    assert np.max(np.abs(z_t.detach().numpy() - z_j)) <= 1e-5
+    z_t.sum().backward()
+    used = np.zeros(init["embedding/table"].shape[0], bool)
+    used[np.unique(torch_model.tokens(torch.tensor(x)).numpy())] = True
+    g = pt["embedding/table"].grad.numpy()
+    assert np.all(g[~used] == 0) and np.any(g[used] != 0) and (~used).any()
+
+
+def test_torch_default_mlp_equals_the_highest_precision_jax_mlp_on_cpu(torch):
+    """tf32-matmul's torch arm: on a CPU torch's float32 matmul is full float32, so its logits equal
+    JAX's Precision.HIGHEST forward to float32 rounding (1e-5); on a GPU the run measures torch's default."""
+    import jax.numpy as jnp
+
+    from paritybench.workloads.tf32_matmul import jax_model, torch_model
+
+    w = workloads.load("tf32-matmul")
+    x, _ = _window(w, 64)
+    init = resolve_ref(w.model.init)(0)
+    z_t = torch_model.apply({k: torch.tensor(v) for k, v in init.items()}, torch.tensor(x)).numpy()
+    z_j = np.asarray(jax_model.apply_highest({k: jnp.asarray(v) for k, v in init.items()}, jnp.asarray(x)))
+    assert z_t.shape == z_j.shape == (64, 1)
+    assert np.max(np.abs(z_t - z_j)) <= 1e-5

@@ -68,6 +68,11 @@ ARMS = (
     _keras_arm("tensorflow", "Embedding: gather, IndexedSlices gradient"),
     _keras_arm("jax", "Embedding: take, scatter-add gradient"),
     _keras_arm("torch", "Embedding: index_select, index_add gradient"),
+    Arm("torch-gather", "native torch: table[tokens].sum(1), BCE from logits; the table's gradient an indexed "
+        "accumulation (atomic adds on CUDA without deterministic algorithms)", "torch", "torch:bce_logits",
+        torch_loss=f"{_SEED}.torch_model:bce_logits", torch_apply=f"{_P}.torch_model:apply_gather",
+        requires=("torch",), role="port", matches="jax-onehot",
+        conventions={"bag": "gather; gradient index_put_ accumulate"}),
     Arm("reference-f64", "JAX in float64, one-hot bag, BCE from logits: the ground truth", "f64", "logits_f64",
         loss_fn=f"{_SEED}.jax_model:logits", requires=("jax", "optax"), role="reference",
         evidence="float64 throughout: float32 rounding never reaches it",

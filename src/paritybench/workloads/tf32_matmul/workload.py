@@ -64,6 +64,10 @@ ARMS = (
     _keras_arm("tensorflow", "TF32 on by default on a GPU (off under NVIDIA_TF32_OVERRIDE=0)"),
     _keras_arm("jax", "the process's default matmul precision (highest under paritybench's flags)"),
     _keras_arm("torch", "torch matmuls full float32 by default since 1.12"),
+    Arm("torch-default", "native torch with torch's own float32 matmul default (TF32 off since 1.12), BCE from "
+        "logits", "torch", "torch:bce_logits", torch_loss=f"{_SEED}.torch_model:bce_logits",
+        torch_apply=f"{_P}.torch_model:apply", requires=("torch",), role="fix", matches="jax-highest",
+        conventions={"matmul precision": "torch's default (allow_tf32 False since 1.12)"}),
     Arm("reference-f64", "JAX in float64, BCE from logits: the ground truth", "f64", "logits_f64",
         loss_fn=f"{_SEED}.jax_model:logits", requires=("jax", "optax"), role="reference",
         evidence="float64 throughout: float32 rounding never reaches it",
