@@ -8,9 +8,9 @@ digit >= 5, 10 full-batch SGD steps at lr 0.1, every arm from the same weights.
 The gather that looks the embeddings up has a scatter-add as its gradient: 784,000 rows
 added into 3136, most of them colliding. XLA on a GPU emits that scatter with atomic adds
 unless ``--xla_gpu_deterministic_ops=true`` (paritybench's deterministic flags set it), and
-float32 addition in the order the atomics land is not reproducible. TensorFlow and torch do
-the same for their embedding gradients (``TF_DETERMINISTIC_OPS``,
-``torch.use_deterministic_algorithms``).
+float32 addition in the order the atomics land is not reproducible. TensorFlow has the same
+switch for its embedding gradients (``TF_DETERMINISTIC_OPS``); torch's accumulating ``index_put_``
+(the gradient of ``table[idx]``) is sorted on CUDA in every mode (``torch-gather``).
 
 Arms: ``jax-scatter``, the bag as a port writes it (``table[idx].sum(1)``), a GPU-only arm
 (skipped on a CPU with the reason, where XLA's scatter is sequential and deterministic);
@@ -21,8 +21,11 @@ are the control.
 
 How it is measured on a GPU: ``paritybench run --workload gpu-nondeterminism --repeat 2`` with
 and without ``--no-deterministic``; the artifact's ``repeat`` section says per arm whether the
-two runs' final weights are bit-identical. No GPU was lent to the session that built this
-workload: it is unmeasured on a GPU.
+two runs' final weights are bit-identical, and how far apart they are. Measured on an H200
+(results/baselines/gpu-nondeterminism-gpu*.json): without the flags ``jax-scatter`` and Keras-JAX
+differ between two fresh processes (max |dw| 7.5e-9) while ``torch-gather``, Keras-torch and the
+one-hot arms do not; with the flags every arm is bit-identical. Without the flags the one-hot fix
+runs its matmul in TF32 (2.4e-5 from float64 after step 1): deterministic, not exact.
 """
 
 from __future__ import annotations
@@ -69,7 +72,7 @@ ARMS = (
     _keras_arm("jax", "Embedding: take, scatter-add gradient"),
     _keras_arm("torch", "Embedding: index_select, index_add gradient"),
     Arm("torch-gather", "native torch: table[tokens].sum(1), BCE from logits; the table's gradient an indexed "
-        "accumulation (atomic adds on CUDA without deterministic algorithms)", "torch", "torch:bce_logits",
+        "accumulation (index_put_, sorted on CUDA: deterministic)", "torch", "torch:bce_logits",
         torch_loss=f"{_SEED}.torch_model:bce_logits", torch_apply=f"{_P}.torch_model:apply_gather",
         requires=("torch",), role="port", matches="jax-onehot",
         conventions={"bag": "gather; gradient index_put_ accumulate"}),
