@@ -242,33 +242,64 @@ class KerasArm:
         return curves, before, traj, info
 
 
-def main(argv: list[str]) -> int:
-    job_path = argv[0]
-    with open(job_path) as fh:
-        job = json.load(fh)
-    backend = job["backend"]
-    # Flags before the import of any framework: paritybench.experiment.flags imports none.
-    from paritybench.experiment import flags
+class _Backend:
+    """What one worker process keeps across jobs: its backend, Keras, the numerics it was started
+    with, and the data sets it has loaded (a serving worker runs one job per workload)."""
 
-    opts = flags.NumericsOptions(**job["numerics"])
-    os.environ.update(flags.env_for(opts))
-    os.environ["KERAS_BACKEND"] = backend
-    t0 = time.perf_counter()
-    import keras
+    def __init__(self, backend: str, numerics: dict):
+        # Flags before the import of any framework: paritybench.experiment.flags imports none.
+        from paritybench.experiment import flags
 
+        self.backend, self.numerics = backend, numerics
+        self.opts = flags.NumericsOptions(**numerics)
+        os.environ.update(flags.env_for(self.opts))
+        os.environ["KERAS_BACKEND"] = backend
+        t0 = time.perf_counter()
+        import keras
+
+        self.keras = keras
+        self.import_seconds = time.perf_counter() - t0
+        if keras.backend.backend() != backend:
+            raise RuntimeError(f"Keras loaded backend {keras.backend.backend()}, not {backend}")
+        self.datasets: dict[tuple, object] = {}
+        self.jobs = 0
+
+    def dataset(self, path, sha256):
+        from paritybench.experiment import data
+
+        if (path, sha256) not in self.datasets:
+            self.datasets[(path, sha256)] = data.load_mnist(path, sha256)
+        return self.datasets[(path, sha256)]
+
+
+def run_job(job: dict, be: _Backend, read_line) -> int:
+    """One job (one workload's Keras arms on this backend): train, report, take the weight swap from
+    ``read_line`` (stdin) when the job says so, write ``result.json``. Returns 0, or 4 when stdin closed."""
     from paritybench import workloads
-    from paritybench.experiment import data
+    from paritybench.experiment import data, flags
     from paritybench.experiment.weights import copy_weights, load_weights_npz, save_weights_npz
 
-    readback = flags.read_back(backend, opts)
-    if keras.backend.backend() != backend:
-        raise RuntimeError(f"Keras loaded backend {keras.backend.backend()}, not {backend}")
+    keras, backend = be.keras, be.backend
+    if job["backend"] != backend or job["numerics"] != be.numerics:
+        raise RuntimeError(f"job for {job['backend']} with numerics {job['numerics']} sent to the {backend} worker "
+                           f"started with {be.numerics}")
+    if be.jobs:
+        # A serving worker's next workload starts from the state a fresh worker starts from: no model,
+        # layer name counter or seed generator of the last workload survives (clear_session drops Keras'
+        # global state, the global seed with it), then the same seed as at start.
+        keras.utils.clear_session()
+    be.jobs += 1
+    readback = flags.read_back(backend, be.opts)
     keras.utils.set_random_seed(0)
-    ds = data.load_mnist(job["data_path"], job.get("data_sha256"))
+    ds = be.dataset(job["data_path"], job.get("data_sha256"))
     out_dir = job["out_dir"]
     keep_trajectory = bool(job.get("keep_trajectory"))
-    env = {"backend": backend, "keras": keras.__version__, "import_seconds": time.perf_counter() - t0,
+    env = {"backend": backend, "keras": keras.__version__,
+           # a serving worker imported its backend once, for its first job: later jobs report 0
+           "import_seconds": be.import_seconds if be.jobs == 1 else 0.0,
            "numerics": readback}
+    if job.get("serve"):
+        env["worker_job"] = be.jobs  # 1 for a fresh worker; k: the k-th workload this process served
     windows: dict[tuple, tuple] = {}
 
     def window(workload, start, n, normalize):
@@ -327,7 +358,7 @@ def main(argv: list[str]) -> int:
     evaluate = job.get("evaluate", [])
     if job.get("evaluate_from_stdin"):
         # The runner sends the weight swap once every arm has trained (this worker trained in parallel).
-        line = sys.stdin.readline()
+        line = read_line()
         if not line:  # the parent is gone
             return 4
         evaluate = json.loads(line)["evaluate"]
@@ -343,6 +374,27 @@ def main(argv: list[str]) -> int:
         json.dump({"environment": env, "swap": swap}, fh)
     os.replace(out + ".tmp", out)
     return 0
+
+
+def main(argv: list[str]) -> int:
+    """``keras_worker JOB.json``: one job, then exit. ``keras_worker --serve BACKEND NUMERICS_JSON``: jobs
+    from stdin, one ``{"job": PATH}`` line each (each job's weight swap is the line after its ``trained``
+    event); after each job's result.json a ``done`` event; exits 0 at end of stdin or an empty job line."""
+    if argv and argv[0] == "--serve":
+        be = _Backend(argv[1], json.loads(argv[2]))
+        while True:
+            line = sys.stdin.readline()
+            if not line.strip():
+                return 0
+            with open(json.loads(line)["job"]) as fh:
+                job = json.load(fh)
+            rc = run_job(job, be, sys.stdin.readline)
+            if rc:
+                return rc
+            _event(kind="done")
+    with open(argv[0]) as fh:
+        job = json.load(fh)
+    return run_job(job, _Backend(job["backend"], job["numerics"]), sys.stdin.readline)
 
 
 if __name__ == "__main__":

@@ -5,11 +5,13 @@ One artifact per workload (``<folder>/<workload>.json`` and its weights) plus an
 location is checked and claimed before any training (``artifact.safeout``), as ``run`` does for
 one artifact, so a catalogue run never dies at workload seven on an unwritable folder.
 
-The workloads run one after another through ``runner.run`` in this process; each workload's
-Keras arms get their own worker per backend (the worker job format could carry several
-workloads' tasks, but one worker per backend per workload keeps a failing workload's worker
-from taking the others' runs with it). A workload that raises is recorded in the index as
-``error`` with its one-line reason and the others still run.
+The workloads run one after another through ``runner.run`` in this process. Their Keras arms go
+to ONE serving worker per backend (``pipeline.worker_pool.KerasPool``), which imports its backend
+once and takes every workload's job in turn (clearing the Keras session and re-seeding between
+jobs), instead of three fresh workers per workload each spending ~20 s importing. A worker that
+dies during a workload makes that workload's unfinished Keras runs ``error``, and the next
+workload gets a fresh worker. A workload that raises is recorded in the index as ``error`` with
+its one-line reason and the others still run.
 """
 
 from __future__ import annotations
@@ -99,29 +101,12 @@ def cmd_run_all(args, console) -> int:
         raise
     entries = []
     t0 = time.perf_counter()
-    try:
-        for name in names:
-            cfg = cfgs[name]
-            console.print(f"[bold]{name}[/bold]: {cfg.steps} steps, n {cfg.n}, lr {cfg.lr}")
-            t = time.perf_counter()
-            entry = {"workload": name, "path": outs[name].name, "question": None}
-            try:
-                from paritybench import workloads
+    from paritybench.pipeline.worker_pool import KerasPool
 
-                entry["question"] = workloads.load(name).question
-                artifact = _run_one(args, console, cfg, outs[name])
-                entry.update(status=_status(artifact),
-                             arms={r["arm"]: r["status"] for r in artifact["runs"]})
-            except ParityError as exc:
-                entry.update(status="error", reason=str(exc))
-                console.print(f"{name}: error: {exc}")
-            except Exception as exc:  # one workload's crash is its entry, not the catalogue's end
-                entry.update(status="error", reason=f"{type(exc).__name__}: {exc}")
-                console.print(f"{name}: error: {type(exc).__name__}: {exc}")
-            finally:
-                claims[name].release(committed=outs[name].exists())
-            entry["seconds"] = round(time.perf_counter() - t, 2)
-            entries.append(entry)
+    try:
+        with KerasPool() as pool:  # its workers are stopped and its folder removed on any way out
+            for name in names:
+                entries.append(_one_entry(args, console, name, cfgs[name], outs[name], claims[name], pool))
         total = time.perf_counter() - t0
         index = {"kind": INDEX_KIND, "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                  "total_seconds": round(total, 2), "workloads": entries}
@@ -137,7 +122,31 @@ def cmd_run_all(args, console) -> int:
     return 1 if any(e["status"] == "error" for e in entries) else 0
 
 
-def _run_one(args, console, cfg, out: Path) -> dict:
+def _one_entry(args, console, name: str, cfg, out: Path, claim, pool) -> dict:
+    """Run one workload into its claimed artifact; its index entry (status, arms, seconds, reason)."""
+    console.print(f"[bold]{name}[/bold]: {cfg.steps} steps, n {cfg.n}, lr {cfg.lr}")
+    t = time.perf_counter()
+    entry = {"workload": name, "path": out.name, "question": None}
+    try:
+        from paritybench import workloads
+
+        entry["question"] = workloads.load(name).question
+        artifact = _run_one(args, console, cfg, out, pool)
+        entry.update(status=_status(artifact),
+                     arms={r["arm"]: r["status"] for r in artifact["runs"]})
+    except ParityError as exc:
+        entry.update(status="error", reason=str(exc))
+        console.print(f"{name}: error: {exc}")
+    except Exception as exc:  # one workload's crash is its entry, not the catalogue's end
+        entry.update(status="error", reason=f"{type(exc).__name__}: {exc}")
+        console.print(f"{name}: error: {type(exc).__name__}: {exc}")
+    finally:
+        claim.release(committed=out.exists())
+    entry["seconds"] = round(time.perf_counter() - t, 2)
+    return entry
+
+
+def _run_one(args, console, cfg, out: Path, pool=None) -> dict:
     """One workload: train, commit its artifact (and weights) atomically; return the artifact."""
     from paritybench.artifact.safeout import commit_pair
     from paritybench.commands.common import RichProgress, weights_group
@@ -148,7 +157,7 @@ def _run_one(args, console, cfg, out: Path) -> dict:
     applied = flags.apply(cfg.numerics)
     prog = RichProgress(console)
     try:
-        result = runner.run(cfg, prog)
+        result = runner.run(cfg, prog, pool=pool)
     finally:
         prog.stop()
     result.environment["warnings"] = flags.collect_warnings(result.environment, applied)

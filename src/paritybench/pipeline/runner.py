@@ -16,8 +16,6 @@ import datetime as dt
 import importlib.util
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable
@@ -31,7 +29,7 @@ from paritybench.arms import ArmResult, TrainSpec
 from paritybench.artifact import num
 from paritybench.experiment import data, environment, flags, weights
 from paritybench.experiment.config import RunConfig
-from paritybench.pipeline import diagnostics, procs
+from paritybench.pipeline import diagnostics, procs, worker_pool
 from paritybench.workloads import Workload, resolve_ref
 from paritybench.workloads.base import Arm
 
@@ -260,13 +258,15 @@ def default_cases(cfg: RunConfig) -> list[Case]:
 
 def run(cfg: RunConfig, progress: Progress | None = None, *, cases: list[Case] | None = None,
         inits: dict[str, weights.Weights] | None = None, skip: Iterable[RunKey] = (),
-        on_run: Callable[[dict], None] | None = None, keep_trajectory: bool | None = None) -> RunOutput:
+        on_run: Callable[[dict], None] | None = None, keep_trajectory: bool | None = None,
+        pool: worker_pool.KerasPool | None = None) -> RunOutput:
     """Train every arm of ``cfg`` on every case; return runs, final weights and diagnostics.
 
     ``cases`` defaults to seeds x windows; ``inits`` (by case id) to the workload's
     initial weights per seed; runs whose key is in ``skip`` are not trained
     (a resumed sweep); ``keep_trajectory`` (default: ``cfg.diagnostics == "full"``)
-    enables the diagnostics that need every step's weights.
+    enables the diagnostics that need every step's weights. With ``pool`` (``run --workload all``)
+    the Keras arms go to the pool's serving workers instead of workers of this run's own.
     """
     from paritybench import workloads
 
@@ -302,7 +302,7 @@ def run(cfg: RunConfig, progress: Progress | None = None, *, cases: list[Case] |
         workers = []
         try:
             for process in sorted(by_process, key=lambda p: KERAS_ORDER.index(p) if p in KERAS_ORDER else 99):
-                worker = _start_keras(process, by_process[process], todo, sess, Path(tmp))
+                worker = _start_keras(process, by_process[process], todo, sess, Path(tmp), pool)
                 if worker is not None:
                     workers.append(worker)
             t_main = time.perf_counter()
@@ -386,35 +386,20 @@ def _run_main(spec: Arm, cases: list[Case], sess: _Session) -> None:
 
 class _KerasWorker:
     """One worker process for every Keras arm of one backend: started, its training collected, then the
-    weight swap sent on its stdin and its environment and swap results read back."""
+    weight swap sent on its stdin and its environment and swap results read back. With a pool the process
+    is the pool's serving worker and outlives this job when the job ends cleanly."""
 
     def __init__(self, process: str, specs: list[Arm], todo: dict[str, list[Case]], sess: _Session, job_dir: Path,
-                 proc: subprocess.Popen, stderr_path: Path, t_start: float):
-        import queue
-        import threading
-
+                 wp: worker_pool.WorkerProcess, t_start: float, pool: worker_pool.KerasPool | None = None):
         self.process, self.specs, self.todo, self.job_dir = process, specs, todo, job_dir
-        self.proc, self.stderr_path, self.t_start = proc, stderr_path, t_start
+        self.wp, self.proc, self.stderr_path, self.t_start = wp, wp.proc, wp.stderr_path, t_start
+        self.pool = pool
         self.by_name = {s.name: s for s in specs}
         self.done: set[tuple[str, str]] = set()
-        self.failed = False
-        self.lines: queue.Queue = queue.Queue()
-        # A thread drains stdout while this process trains, so a worker is never blocked on a full pipe.
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            if line.startswith("PB-EVENT "):
-                self.lines.put(json.loads(line[len("PB-EVENT "):]))
-        self.lines.put(None)  # end of output
+        self.completed = False  # the job's result.json was read: a pooled worker may serve the next one
 
     def _events(self):
-        while (ev := self.lines.get()) is not None:
-            yield ev
-            if ev.get("kind") == "trained":
-                return
+        return self.wp.events(until="trained")
 
     def collect_training(self, sess: _Session) -> None:
         """Record every case the worker trains, as it reports them, until it has trained them all."""
@@ -447,20 +432,20 @@ class _KerasWorker:
                 weights.save_weights_npz(f, {"w": w})
                 evaluate.append({**common, "label": arm, "case": cid, "window": window, "weights_file": str(f),
                                  "evaluator": self.specs[0].name})
-        try:
-            assert self.proc.stdin is not None
-            self.proc.stdin.write(json.dumps({"evaluate": evaluate}) + "\n")
-            self.proc.stdin.close()
-        except (BrokenPipeError, OSError):
-            pass  # the worker is gone: its status says why
-        rc = self.proc.wait()
-        self.reader.join()
+        # a failed write means the worker is gone: its status says why
+        self.wp.send(json.dumps({"evaluate": evaluate}), close=self.pool is None)
+        if self.pool is None:
+            rc = self.wp.wait()
+        else:  # a serving worker stays up: its "done" event ends the job, end of output its life
+            finished = any(ev.get("kind") == "done" for ev in self.wp.events(until="done"))
+            rc = 0 if finished else self.wp.wait()
         sess.timing["process_seconds"][self.process] = time.perf_counter() - self.t_start
         result_file = self.job_dir / "result.json"
         if rc != 0 or not result_file.exists():
             self._fail(sess, rc)
             return
         result = json.loads(result_file.read_text())
+        self.completed = True
         env["frameworks"][self.process] = result["environment"]
         swap_extra.extend(result["swap"])
 
@@ -481,10 +466,14 @@ class _KerasWorker:
                     sess.fail(s, c, "error", reason)
 
     def stop(self) -> None:
-        """On any way out: a worker still running is stopped with its whole process group (issue 9)."""
-        if self.proc.poll() is None:
-            procs.stop_worker(self.proc)
-            self.proc.wait()
+        """On any way out: a worker still running is stopped with its whole process group (issue 9), unless
+        it is a pool's worker that finished this job cleanly (it serves the next workload)."""
+        if self.pool is None:
+            self.wp.stop()
+            return
+        if not self.completed:  # died, failed or interrupted mid-job: the next workload gets a fresh worker
+            self.pool.discard(self.wp)
+        self.pool.release_job(self.job_dir)
 
 
 def _task_common(sess: _Session) -> dict:
@@ -494,7 +483,7 @@ def _task_common(sess: _Session) -> dict:
 
 
 def _start_keras(process: str, specs: list[Arm], todo: dict[str, list[Case]], sess: _Session,
-                 tmp: Path) -> _KerasWorker | None:
+                 tmp: Path, pool: worker_pool.KerasPool | None = None) -> _KerasWorker | None:
     """Start one worker process for every Keras arm of one backend (None when none has work)."""
     specs = [s for s in specs if todo[s.name] and not sess.skip_if_missing(s, todo[s.name])]
     if not specs:
@@ -502,8 +491,9 @@ def _start_keras(process: str, specs: list[Arm], todo: dict[str, list[Case]], se
     t_start = time.perf_counter()
     cfg = sess.cfg
     backend = process.removeprefix("keras-")
-    job_dir = tmp / process
-    job_dir.mkdir()
+    job_dir = pool.job_dir(process) if pool is not None else tmp / process
+    if pool is None:
+        job_dir.mkdir()
     init_files: dict[tuple[str, str], str] = {}  # (arm or "" for the shared weights, case id) -> file
     for spec in specs:
         own = spec.name if spec.name in sess.arm_inits else ""
@@ -515,7 +505,7 @@ def _start_keras(process: str, specs: list[Arm], todo: dict[str, list[Case]], se
     job = {
         "backend": backend, "data_path": cfg.data_path, "data_sha256": cfg.data_sha256,
         "numerics": cfg.numerics.to_dict(), "out_dir": str(job_dir), "evaluate_from_stdin": True,
-        "keep_trajectory": sess.spec.keep_trajectory,
+        "keep_trajectory": sess.spec.keep_trajectory, **({"serve": True} if pool is not None else {}),
         "tasks": [{**common, "arm": s.name,
                    "cases": [{"id": c.id, "window": c.window,
                               "init_file": init_files[(s.name if s.name in sess.arm_inits else "", c.id)]}
@@ -528,13 +518,12 @@ def _start_keras(process: str, specs: list[Arm], todo: dict[str, list[Case]], se
     # The worker must import this same paritybench, installed or not.
     src = str(Path(__file__).resolve().parents[2])  # the folder holding this paritybench package
     child_env["PYTHONPATH"] = src + os.pathsep + child_env.get("PYTHONPATH", "")
+    if pool is not None:
+        wp = pool.acquire(process, cfg.numerics.to_dict(), child_env, job_dir / "job.json")
+        return _KerasWorker(process, specs, todo, sess, job_dir, wp, t_start, pool)
     child_env.update(procs.worker_env(tmp))  # issue 9: the worker dies with us and removes tmp
-    stderr_path = job_dir / "stderr.txt"
-    with open(stderr_path, "w") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "paritybench.arms.keras_worker", str(job_dir / "job.json")],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True, env=child_env,
-                                **procs.worker_popen_kwargs())
-    return _KerasWorker(process, specs, todo, sess, job_dir, proc, stderr_path, t_start)
+    wp = worker_pool.start([str(job_dir / "job.json")], child_env, job_dir / "stderr.txt")
+    return _KerasWorker(process, specs, todo, sess, job_dir, wp, t_start)
 
 
 def workload_record(cfg: RunConfig) -> dict:
