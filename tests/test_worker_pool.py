@@ -1,0 +1,89 @@
+"""``run --workload all``'s serving Keras workers (pipeline/worker_pool.py): one worker per backend serves
+every workload, and what it trains is bit-identical to a worker of the workload's own."""
+
+from __future__ import annotations
+
+import os
+import signal
+import textwrap
+import time
+
+import pytest
+
+from paritybench.experiment.config import RunConfig
+from paritybench.pipeline import runner
+from paritybench.pipeline.worker_pool import KerasPool
+
+KERAS = ("keras-tensorflow", "keras-jax", "keras-torch")
+# a single-batch SGD workload, an Adam one (optimizer state to reset) and a minibatch one with moving
+# statistics (state variables to reset): each leaks differently if a worker kept the last workload's state
+WORKLOADS = ("seed-bce", "adam-epsilon", "batchnorm-momentum")
+
+
+def _cfg(workload: str, arms=KERAS) -> RunConfig:
+    return RunConfig(workload=workload, arms=arms, steps=2, n=128, seeds=(0, 1), diagnostics="light")
+
+
+def _hashes(out: runner.RunOutput) -> dict:
+    return {(r["arm"], r["seed"]): (r["status"], r["final_weights_sha256"], r.get("reason")) for r in out.runs}
+
+
+@pytest.mark.slow
+def test_pooled_workers_train_every_workload_as_workers_of_its_own():
+    """Pinned: each workload's Keras-arm final weights (and swap) through ONE worker per backend equal a
+    per-workload run's, bit for bit, in both orders of serving (clear_session + re-seed between jobs),
+    and the pool started exactly three processes for the three workloads."""
+    alone = {w: runner.run(_cfg(w)) for w in WORKLOADS}
+    with KerasPool() as pool:
+        pooled = {w: runner.run(_cfg(w), pool=pool) for w in WORKLOADS}
+        again = runner.run(_cfg(WORKLOADS[0]), pool=pool)  # served after the others: still the same
+        assert pool.started == 3
+        assert len(pool.workers) == 3 and all(wp.alive() for wp in pool.workers.values())
+        tmp = pool.tmp
+    assert not tmp.exists()  # the pool's folder is removed when it closes
+    for w in WORKLOADS:
+        expected = _hashes(alone[w])
+        assert {k: v[0] for k, v in expected.items()} == {(a, s): "ok" for a in KERAS for s in (0, 1)}
+        assert _hashes(pooled[w]) == expected, w
+        assert [r["swap"] for r in pooled[w].runs] == [r["swap"] for r in alone[w].runs], w
+        # every workload records its own worker's read-back; the pooled one says which job it was
+        for p in KERAS:
+            assert pooled[w].environment["frameworks"][p]["numerics"] == alone[w].environment["frameworks"][p][
+                "numerics"]
+            assert pooled[w].environment["frameworks"][p]["worker_job"] == WORKLOADS.index(w) + 1
+            assert "worker_job" not in alone[w].environment["frameworks"][p]
+    assert _hashes(again) == _hashes(alone[WORKLOADS[0]])
+
+
+@pytest.mark.slow
+def test_a_worker_failing_in_one_workload_errors_it_and_the_next_gets_a_fresh_worker(tmp_path):
+    """Pinned: a worker that fails during workload k makes k's Keras runs ``error`` with the worker's own
+    reason; the next workload starts a new worker and trains as a run of its own would; a worker killed
+    while idle between workloads is replaced too."""
+    broken = tmp_path / "broken.py"
+    broken.write_text(textwrap.dedent("""
+        from dataclasses import replace
+        from paritybench.workloads.seed_bce.workload import WORKLOAD as _W
+        WORKLOAD = replace(_W, name="broken-keras", model=replace(
+            _W.model, keras_build="paritybench.workloads.seed_bce.keras_model:no_such_builder"))
+    """))
+    arms = ("keras-jax",)
+    alone = runner.run(_cfg("seed-bce", arms))
+    with KerasPool() as pool:
+        first = runner.run(_cfg("seed-bce", arms), pool=pool)
+        bad = runner.run(_cfg(str(broken), arms), pool=pool)
+        assert {r["status"] for r in bad.runs} == {"error"}
+        reason = bad.runs[0]["reason"]
+        assert reason.startswith("keras-jax worker exited with status 3: ") and "no_such_builder" in reason, reason
+        assert pool.workers == {}  # the failed worker is gone from the pool
+        after = runner.run(_cfg("seed-bce", arms), pool=pool)
+        assert pool.started == 2
+        (wp,) = pool.workers.values()
+        os.kill(wp.proc.pid, signal.SIGKILL)  # dies while idle
+        deadline = time.monotonic() + 30
+        while wp.proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        last = runner.run(_cfg("seed-bce", arms), pool=pool)
+        assert pool.started == 3
+    for out in (first, after, last):
+        assert _hashes(out) == _hashes(alone)
