@@ -87,3 +87,40 @@ def test_a_worker_failing_in_one_workload_errors_it_and_the_next_gets_a_fresh_wo
         assert pool.started == 3
     for out in (first, after, last):
         assert _hashes(out) == _hashes(alone)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="finds the worker through /proc (Linux)")
+@pytest.mark.parametrize("sig, rc, name", [(signal.SIGTERM, 143, "SIGTERM"), (signal.SIGKILL, -9, None)])
+def test_killed_run_all_leaves_no_worker_and_no_temp(tmp_path, sig, rc, name):
+    """Pinned (issue 9 for the pool): SIGTERM or SIGKILL of ``run --workload all`` while its serving
+    worker trains leaves no worker process and no paritybench temporary folder, and no index."""
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+    from .test_hostile_run import _alive, _cmdline, _wait_worker
+
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    out = tmp_path / "all"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "TMPDIR": str(tmpdir)}
+    proc = subprocess.Popen([sys.executable, "-m", "paritybench", "run", "--workload", "all", "--no-weights",
+                             "--out", str(out)], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    worker = _wait_worker(proc)
+    assert "--serve" in _cmdline(worker)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == rc, err[-3000:]
+    if name:
+        assert err.strip().splitlines()[-1] == f"paritybench: interrupted by {name}; no artifact was written"
+    deadline = time.monotonic() + 60
+    while _alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(worker), f"worker {worker} still running: {_cmdline(worker)}"
+    deadline = time.monotonic() + 30  # after a SIGKILL the orphaned workers remove the pool's folder
+    while [p for p in tmpdir.iterdir() if p.name.startswith("paritybench-")] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [p.name for p in tmpdir.iterdir() if p.name.startswith("paritybench-")] == []
+    assert not (out / "index.json").exists()

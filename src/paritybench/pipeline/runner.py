@@ -295,7 +295,8 @@ def run(cfg: RunConfig, progress: Progress | None = None, *, cases: list[Case] |
             by_process.setdefault(s.process, []).append(s)
     swap_extra: list[dict] = []
     procs.clean_stale_tmp()  # issue 9: folders a killed run could not remove
-    with tempfile.TemporaryDirectory(prefix=procs.tmp_prefix()) as tmp:
+    # with a pool, inside the pool's folder: its workers remove that folder if this process is SIGKILLed
+    with tempfile.TemporaryDirectory(prefix=procs.tmp_prefix(), dir=pool.tmp if pool is not None else None) as tmp:
         # The Keras workers start first and import their backend and train while this process trains
         # the JAX and float64 arms: imports and compiles overlap instead of adding up. Each waits, once
         # trained, for the list of other arms' final weights to evaluate (the weight swap).
