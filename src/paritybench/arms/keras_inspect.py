@@ -10,6 +10,8 @@ Two job modes, both built on ``keras_worker.KerasArm`` (the same model, loss and
   of the data loss (what the JAX arms' backward phase holds; the optimizer applies the gradient of the loss
   ``fit`` minimises, regularisers included), the optimizer's change to every parameter, Adam's
   moments after the step (``state/adam/mu|nu/<param>``) and the named layers' outputs (``Model.keras_layers``).
+  A minibatch workload's step k sees the parent's ``slices[k]`` of the window; a stateful one's (moving
+  statistics) steps from the given state and also records the new state and the held-out inference logits.
 
 The parent calls :func:`run_job`; this module imports no framework at load time.
 """
