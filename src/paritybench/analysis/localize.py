@@ -257,12 +257,18 @@ class RecordedEvaluator:
         # np.savez keeps insertion order: the worker writes layers in the model's order
         return {key[len(prefix):]: v for key, v in self.a.items() if key.startswith(prefix)}
 
+    def model_state(self, k: int) -> dict[str, np.ndarray]:
+        """The model state the worker stepped from at step k (its own, or the given one); {} if stateless."""
+        return self._prefixed(f"k{k}/model_state/")
+
     def at_step(self, k: int) -> Evaluation:
         a = self.a
+        state = self._prefixed(f"k{k}/state/")
         return Evaluation(a[f"k{k}/logits"], float(a[f"k{k}/loss"]), a[f"k{k}/dz"],
                           {p: a[f"k{k}/grad/{p}"] for p in self.names},
                           {p: a[f"k{k}/update/{p}"] for p in self.names},
-                          self._prefixed(f"k{k}/layer/"), self._prefixed(f"k{k}/state/"))
+                          self._prefixed(f"k{k}/layer/"), state, self._prefixed(f"k{k}/eval/"),
+                          {p: v for p, v in state.items() if not p.startswith("adam/")})
 
 
 def _norm(a) -> float:
@@ -451,11 +457,16 @@ class Context:
         return Batches(self.x, self.y, batch_slices(n, bs, self.steps), self.xh, self.yh)
 
 
-def _keras_arrays(ctx: Context, arm: Arm, given: list | None) -> dict[str, np.ndarray]:
+def _keras_arrays(ctx: Context, arm: Arm, given: list | None, given_states: list | None = None
+                  ) -> dict[str, np.ndarray]:
+    """The Keras arm's per-step arrays from its inspection worker: along its own trajectory, or at ``given``
+    weights (and, for a stateful model, ``given_states``); a minibatch or stateful workload's worker steps the
+    same rows as ``ctx.batches`` and runs the evaluation phase on the same held-out window."""
     import os
     import tempfile
 
     from paritybench.arms.keras_inspect import run_job
+    from paritybench.arms.minibatch import applies
     from paritybench.experiment.weights import save_weights_npz
 
     with tempfile.TemporaryDirectory(prefix="pb-localize-") as tmp:
@@ -464,9 +475,19 @@ def _keras_arrays(ctx: Context, arm: Arm, given: list | None) -> dict[str, np.nd
         job = {"mode": "localize", "workload": ctx.workload.origin.get("spec", ctx.workload.name), "arm": arm.name,
                "lr": ctx.lr, "steps": ctx.steps, "window": ctx.window, "n": ctx.n, "normalize": ctx.normalize,
                "data_path": ctx.data_path, "data_sha256": ctx.data_sha256, "init_file": init_file}
+        if applies(ctx.workload):
+            batches = ctx.batches
+            job["slices"] = [[s.start, s.stop] for s in batches.slices]
+            if batches.xh is not None and ctx.workload.model.state:
+                job["holdout_file"] = os.path.join(tmp, "holdout.npy")
+                np.save(job["holdout_file"], np.asarray(batches.xh, np.float32))
         if given is not None:
             job["weights_file"] = os.path.join(tmp, "given.npz")
             save_weights_npz(job["weights_file"], {f"k{i}": w for i, w in enumerate(given)})
+        if given_states is not None and ctx.workload.model.state:
+            job["states_file"] = os.path.join(tmp, "states.npz")
+            save_weights_npz(job["states_file"], {f"k{i}": {p: np.asarray(v, np.float32) for p, v in s.items()}
+                                                  for i, s in enumerate(given_states)})
         t = time.perf_counter()
         res = run_job(arm.process.removeprefix("keras-"), job, ctx.numerics)
         ctx.seconds[arm.name] = time.perf_counter() - t
@@ -496,7 +517,8 @@ def _trajectory(ctx: Context, arm: Arm) -> Trajectory:
     names = ctx.workload.model.names
     if arm.kind == "keras":
         rec = RecordedEvaluator(_keras_arrays(ctx, arm, None), names)
-        return Trajectory([rec.weights(k) for k in range(ctx.steps + 1)], [{}] * (ctx.steps + 1),
+        return Trajectory([rec.weights(k) for k in range(ctx.steps + 1)],
+                          [rec.model_state(k) for k in range(ctx.steps + 1)],
                           [rec.at_step(k) for k in range(ctx.steps)])
     ev = _main_evaluator(ctx, arm)
     dt = np.float64 if arm.kind == "f64" else np.float32
@@ -518,7 +540,8 @@ def _at_weights(ctx: Context, arm: Arm, traj: Trajectory) -> list[Evaluation]:
     state its own (fed its own gradients at those weights)."""
     if arm.kind == "keras":
         rec = RecordedEvaluator(_keras_arrays(ctx, arm, [{k: np.asarray(v, np.float32) for k, v in w.items()}
-                                                         for w in traj.weights]), ctx.workload.model.names)
+                                                         for w in traj.weights], traj.states),
+                                ctx.workload.model.names)
         return [rec.at_step(k) for k in range(ctx.steps)]
     ev = _main_evaluator(ctx, arm)
     return [ev.at(traj.weights[k], traj.states[k], k) for k in range(ctx.steps)]

@@ -10,6 +10,8 @@ Two job modes, both built on ``keras_worker.KerasArm`` (the same model, loss and
   of the data loss (what the JAX arms' backward phase holds; the optimizer applies the gradient of the loss
   ``fit`` minimises, regularisers included), the optimizer's change to every parameter, Adam's
   moments after the step (``state/adam/mu|nu/<param>``) and the named layers' outputs (``Model.keras_layers``).
+  A minibatch workload's step k sees the parent's ``slices[k]`` of the window; a stateful one's (moving
+  statistics) steps from the given state and also records the new state and the held-out inference logits.
 
 The parent calls :func:`run_job`; this module imports no framework at load time.
 """
@@ -206,14 +208,61 @@ def _grad_fn(ka, backend: str):
     return run
 
 
-def localize_records(ka, backend: str, x, y, init, steps: int, given: list | None) -> dict:
-    """Per-step arrays (``k<step>/<what>[/<param>]``) along the arm's own trajectory, or at ``given`` weights."""
+def _head_logits(ka, training: bool):
+    """``x -> logits``: the model with its last layer's activation taken off (as ``KerasArm``'s probe), in
+    training mode (BatchNormalization on the batch's own statistics, moving them) or inference mode."""
+    keras = ka.keras
+    last = ka.model.layers[-1]
+
+    def logits(x):
+        act = last.activation
+        last.activation = keras.activations.linear
+        try:
+            return ka.model(x, training=training)
+        finally:
+            last.activation = act
+
+    return logits
+
+
+def _training_probe(ka):
+    """``(x, y) -> (z, dz)`` as ``KerasArm.probe`` but with the model in training mode (what ``fit``'s loss
+    sees); the call moves the moving statistics (callers restore them)."""
+    return ka.backend_module.probe(ka.keras, _head_logits(ka, True), lambda y, z: ka.loss(y, ka.activation(z)))
+
+
+def _state_step(ka, s_k: dict, x) -> dict:
+    """The model state after one training step on batch ``x`` from state ``s_k``: one training-mode call of the
+    model, whose BatchNormalization layers assign their moving statistics by their own rule
+    (``keras/src/layers/normalization/batch_normalization.py`` call: ``moving * momentum + batch * (1 -
+    momentum)``, biased batch variance), as in ``fit``'s train step. The weights are those of the step (the
+    forward pass comes before the optimizer's update); the layer keeps the new state."""
+    ka.set_state(s_k)
+    ka.model(x, training=True)
+    return ka.get_state()
+
+
+def localize_records(ka, backend: str, x, y, init, steps: int, given: list | None, slices: list | None = None,
+                     xh=None, given_states: list | None = None) -> dict:
+    """Per-step arrays (``k<step>/<what>[/<param>]``) along the arm's own trajectory, or at ``given`` weights.
+
+    ``slices``: step k's rows of the window (``localize.Batches.slices``; None: the whole window). A stateful
+    model (``Model.state``, BatchNormalization's moving statistics) is set to ``given_states[k]`` before step k
+    (teacher forcing; without them its own state, from the declared initial values), and each step also
+    records the state before it (``k<step>/model_state/<name>``), the state after it (``k<step>/state/<name>``:
+    the layer's own moving-average rule applied once to the step's batch, as ``fit``'s training forward pass
+    does) and, with ``xh``, the inference-mode logits on the held-out window at the step's weights with that
+    new state (``k<step>/eval/holdout logits``)."""
     import numpy as np
 
     keras = ka.keras
     np_ = keras.ops.convert_to_numpy
     ka.set_weights(init if given is None else given[0])
     ka.reset_optimizer()
+    stateful = bool(ka.state_vars)
+    if stateful:
+        ka.set_state(ka.workload.model.initial_state() if given_states is None else given_states[0])
+        probe_train, infer = _training_probe(ka), _head_logits(ka, False)
     names = {id(v): name for name, v in ka.variables.items()}
     tv = ka.model.trainable_variables
     order = [names[id(v)] for v in tv]
@@ -229,26 +278,49 @@ def localize_records(ka, backend: str, x, y, init, steps: int, given: list | Non
         sub = keras.Model(ka.model.inputs, [ka.model.layers[ka.workload.model.keras_layers[n]].output
                                             for n in lnames])
     arrays: dict = {}
+    full_x, full_y = x, y
     for k in range(steps + 1):
         if given is not None:
             ka.set_weights(given[k])
+        if stateful and given_states is not None:
+            ka.set_state(given_states[k])
         w = ka.get_weights()
         for p, v in w.items():
             arrays[f"k{k}/weights/{p}"] = v
-        z, dz = ka.probe(x, y)
+        s_k = ka.get_state() if stateful else {}
+        for p, v in s_k.items():
+            arrays[f"k{k}/model_state/{p}"] = v
+        if slices is not None:
+            if k == steps:  # no batch k: the final weights (and state) only
+                break
+            x, y = full_x[slices[k]], full_y[slices[k]]
+        if stateful:
+            # training mode, as fit's step: the batch's own statistics (the call moves the averages: restored)
+            z, dz = probe_train(x, y)
+            ka.set_state(s_k)
+        else:
+            z, dz = ka.probe(x, y)
         arrays[f"k{k}/logits"] = np.asarray(np_(z), np.float32)
         arrays[f"k{k}/dz"] = np.asarray(np_(dz), np.float32)
         if k == steps:
             break
         if sub is not None:
-            outs = sub(x, training=False)
+            outs = sub(x, training=stateful)
             outs = outs if isinstance(outs, (list, tuple)) else [outs]
             for n, o in zip(lnames, outs, strict=True):
                 arrays[f"k{k}/layer/{n}"] = np.asarray(np_(o), np.float32)
+            if stateful:
+                ka.set_state(s_k)
         data_loss, _, grads, data_grads = grad(x, y)
         arrays[f"k{k}/loss"] = np.asarray(np_(data_loss), np.float64)
         for p, g in zip(order, data_grads, strict=True):
             arrays[f"k{k}/grad/{p}"] = np.asarray(np_(g), np.float32)
+        if stateful:
+            new_state = _state_step(ka, s_k, x)
+            for p, v in new_state.items():
+                arrays[f"k{k}/state/{p}"] = v
+            if xh is not None:  # inference mode at w_k with the new moving statistics, before the update
+                arrays[f"k{k}/eval/holdout logits"] = np.asarray(np_(infer(xh)), np.float32)
         ka.model.optimizer.apply(grads, tv)
         after = ka.get_weights()
         for p in w:
@@ -291,12 +363,18 @@ def main(argv: list[str]) -> int:
         x, y = data.window(ds, job["window"], job["n"], job["normalize"], labels=w.data.labels)
         shapes = w.model.params
         init = load_weights_npz(job["init_file"], shapes)["w"]
-        given = None
+        given = given_states = None
         if job.get("weights_file"):
             g = load_weights_npz(job["weights_file"], shapes)
             given = [g[f"k{i}"] for i in range(job["steps"] + 1)]
+        if job.get("states_file"):
+            g = load_weights_npz(job["states_file"], w.model.state)
+            given_states = [g[f"k{i}"] for i in range(job["steps"] + 1)]
+        # step k's rows (localize.Batches.slices) and the held-out window, as the parent chose them
+        slices = [slice(a, b) for a, b in job["slices"]] if job.get("slices") is not None else None
+        xh = np.load(job["holdout_file"]) if job.get("holdout_file") else None
         t = time.perf_counter()
-        arrays = localize_records(ka, backend, x, y, init, job["steps"], given)
+        arrays = localize_records(ka, backend, x, y, init, job["steps"], given, slices, xh, given_states)
         result["seconds"] = time.perf_counter() - t
         result["arrays_file"] = str(out_dir / "arrays.npz")
         np.savez(result["arrays_file"], **arrays)

@@ -286,16 +286,14 @@ class TorchEvaluator:
     per-sample d loss/d logit, gradients, its optimizer's change to every parameter and, for torch's Adam, its
     moments (``exp_avg`` / ``exp_avg_sq``: the uncorrected m and v, the quantities optax keeps as mu / nu).
     The parameter tensors persist across calls, so the optimizer keeps its own state, fed its own gradients.
-    Step k sees the rows ``data.slices[k]`` (the whole window for a full-batch workload)."""
+    Step k sees the rows ``data.slices[k]`` (the whole window for a full-batch workload). A stateful model
+    (``Model.state``) steps from the given state: its new state is the arm's own forward pass's (``F.batch_norm``
+    updating copies of the running statistics by torch's rule), and the evaluation phase is its inference-mode
+    logits on the held-out window (``data.xh``) at the step's weights with that new state."""
 
     def __init__(self, workload: Workload, arm: Arm, lr: float, data, numerics=None):
         import torch
 
-        if workload.model.state:
-            from paritybench.errors import ParityError
-
-            raise ParityError(f"localize does not evaluate the stateful torch arm {arm.name} (workload "
-                              f"{workload.name} has moving statistics): compare it with `paritybench run`")
         if numerics is not None:
             configure(numerics)
         self.dev = device()
@@ -305,6 +303,10 @@ class TorchEvaluator:
         self.opt = make_optimizer(arm, self.params, lr)
         self.x, self.y = (torch.tensor(np.asarray(a, np.float32), device=self.dev) for a in (data.x, data.y))
         self.slices = data.slices
+        self.stateful = bool(workload.model.state)
+        xh = getattr(data, "xh", None)
+        self.xh = (torch.tensor(np.asarray(xh, np.float32), device=self.dev)
+                   if self.stateful and xh is not None else None)
 
     def _moments(self) -> dict[str, np.ndarray]:
         mu, nu = {}, {}
@@ -324,11 +326,20 @@ class TorchEvaluator:
             for name, p in self.params.items():
                 p.copy_(torch.as_tensor(np.asarray(w[name], np.float32)))
         rows = self.slices[k] if self.slices else slice(None)
-        loss, z, dz, grads, _ = self.model.loss_and_grads(self.params, {}, self.x[rows], self.y[rows])
+        st = ({name: torch.tensor(np.asarray(v, np.float32), device=self.dev) for name, v in (state or {}).items()}
+              if self.stateful else {})
+        loss, z, dz, grads, new_state = self.model.loss_and_grads(self.params, st, self.x[rows], self.y[rows])
+        new = {name: to_numpy(v).copy() for name, v in new_state.items()} if self.stateful else {}
+        evaluation = {}
+        if self.xh is not None:  # inference mode at w_k with the new state, before the optimizer moves w
+            with torch.no_grad():
+                zh, _ = self.model.apply(self.params, self.xh, new_state, False)
+            evaluation["holdout logits"] = to_numpy(zh).copy()
         before = {name: to_numpy(p).copy() for name, p in self.params.items()}
         for name, p in self.params.items():
             p.grad = grads[name]
         self.opt.step()
         update = {name: to_numpy(p) - before[name] for name, p in self.params.items()}
         return Evaluation(to_numpy(z), float(loss.detach()), to_numpy(dz),
-                          {name: to_numpy(g) for name, g in grads.items()}, update, state=self._moments())
+                          {name: to_numpy(g) for name, g in grads.items()}, update, state={**self._moments(), **new},
+                          evaluation=evaluation, new_state=new)

@@ -40,7 +40,6 @@ def cmd_localize(args, console) -> int:
     from paritybench.workloads import resolve_ref
 
     w = workloads.load(cfg.workload)
-    from paritybench.arms.minibatch import applies
     from paritybench.pipeline.runner import missing_requirements
 
     pairs, skipped = [], []
@@ -48,10 +47,6 @@ def cmd_localize(args, console) -> int:
         missing = missing_requirements(a) + missing_requirements(b)
         if missing:
             skipped.append(f"{a.name} vs {b.name}: not installed: {', '.join(missing)}")
-        elif applies(w) and "keras" in (a.kind, b.kind):
-            # the inspection worker evaluates full-batch, stateless steps only (no batches, no moving state)
-            skipped.append(f"{a.name} vs {b.name}: Keras arms of a minibatch or stateful workload are not "
-                           "inspected yet (compare their emulations)")
         else:
             pairs.append((a, b))
     ds = data.load_mnist(cfg.data_path, cfg.data_sha256)
