@@ -14,6 +14,10 @@ from paritybench.experiment.config import RunConfig
 from paritybench.pipeline import runner
 from paritybench.pipeline.worker_pool import KerasPool
 
+# A pipe left open to a dead worker is flushed again when garbage-collected: "Exception ignored ... BrokenPipeError"
+# on stderr (seen in a fresh-clone CI run). Any such unraisable exception fails these tests.
+pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+
 KERAS = ("keras-tensorflow", "keras-jax", "keras-torch")
 # a single-batch SGD workload, an Adam one (optimizer state to reset) and a minibatch one with moving
 # statistics (state variables to reset): each leaks differently if a worker kept the last workload's state

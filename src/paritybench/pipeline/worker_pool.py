@@ -68,7 +68,20 @@ class WorkerProcess:
                 self.proc.stdin.close()
             return True
         except (BrokenPipeError, OSError, ValueError):
+            self._drop_stdin()
             return False
+
+    def _drop_stdin(self) -> None:
+        """Close the pipe to a worker that is gone. The unwritten line stays in the pipe's buffer, and a pipe
+        left open would try to flush it again when it is garbage-collected: a BrokenPipeError that Python
+        prints as "Exception ignored ... Traceback" on stderr (a killed worker's run, test_hostile_sweep)."""
+        stdin = self.proc.stdin
+        if stdin is None:
+            return
+        try:
+            stdin.close()
+        except (BrokenPipeError, OSError, ValueError):
+            pass  # the flush inside close() failed; the file descriptor is closed all the same
 
     def alive(self) -> bool:
         return self.proc.poll() is None and not self.ended
