@@ -208,27 +208,10 @@ def _grad_fn(ka, backend: str):
     return run
 
 
-def _head_logits(ka, training: bool):
-    """``x -> logits``: the model with its last layer's activation taken off (as ``KerasArm``'s probe), in
-    training mode (BatchNormalization on the batch's own statistics, moving them) or inference mode."""
-    keras = ka.keras
-    last = ka.model.layers[-1]
-
-    def logits(x):
-        act = last.activation
-        last.activation = keras.activations.linear
-        try:
-            return ka.model(x, training=training)
-        finally:
-            last.activation = act
-
-    return logits
-
-
 def _training_probe(ka):
     """``(x, y) -> (z, dz)`` as ``KerasArm.probe`` but with the model in training mode (what ``fit``'s loss
     sees); the call moves the moving statistics (callers restore them)."""
-    return ka.backend_module.probe(ka.keras, _head_logits(ka, True), lambda y, z: ka.loss(y, ka.activation(z)))
+    return ka.backend_module.probe(ka.keras, ka.head_logits(training=True), ka.per_sample_loss)
 
 
 def _state_step(ka, s_k: dict, x) -> dict:
@@ -262,7 +245,7 @@ def localize_records(ka, backend: str, x, y, init, steps: int, given: list | Non
     stateful = bool(ka.state_vars)
     if stateful:
         ka.set_state(ka.workload.model.initial_state() if given_states is None else given_states[0])
-        probe_train, infer = _training_probe(ka), _head_logits(ka, False)
+        probe_train, infer = _training_probe(ka), ka.head_logits(training=False)
     names = {id(v): name for name, v in ka.variables.items()}
     tv = ka.model.trainable_variables
     order = [names[id(v)] for v in tv]

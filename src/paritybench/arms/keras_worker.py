@@ -50,25 +50,33 @@ class KerasArm:
                   else keras.metrics.CategoricalAccuracy(name="accuracy"))
         self.model.compile(optimizer=optimizer, loss=loss, metrics=[metric])
         self.activation = keras.activations.get(self.head)
-        last = self.model.layers[-1]
-
-        def logits(x):
-            # The last layer without its activation: the head's activation of these logits is
-            # what the loss receives in fit (on TensorFlow it carries them as _keras_logits).
-            act = last.activation
-            last.activation = keras.activations.linear
-            try:
-                return self.model(x, training=False)
-            finally:
-                last.activation = act
-
-        def per_sample_loss(y, z):
-            return loss(y, self.activation(z))
 
         import importlib
 
         self.backend_module = importlib.import_module(f"paritybench.frameworks.{backend}")
-        self.probe = self.backend_module.probe(keras, logits, per_sample_loss)
+        self.probe = self.backend_module.probe(keras, self.head_logits(training=False), self.per_sample_loss)
+
+    def head_logits(self, training: bool = False):
+        """``x -> logits``: the model with its last layer's activation taken off, in inference mode or in
+        training mode (BatchNormalization on the batch's own statistics, moving them). The head's
+        activation of these logits is what the loss receives in fit (on TensorFlow it carries them as
+        _keras_logits)."""
+        keras, model = self.keras, self.model
+        last = model.layers[-1]
+
+        def logits(x):
+            act = last.activation
+            last.activation = keras.activations.linear
+            try:
+                return model(x, training=training)
+            finally:
+                last.activation = act
+
+        return logits
+
+    def per_sample_loss(self, y, z):
+        """The arm's Keras loss of the head's activation of logits ``z``, per sample."""
+        return self.loss(y, self.activation(z))
 
     def set_weights(self, w) -> None:
         import numpy as np
