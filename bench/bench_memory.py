@@ -32,8 +32,19 @@ CASES = {
     "run-keras-jax-60": ["run", "--arms", "keras-jax,reference-f64", "--n", "100", "--steps", "60"],
     "run-keras-jax-30": ["run", "--arms", "keras-jax,jax-keras-clip,reference-f64", "--n", "100", "--steps", "30"],
     "sensitivity-64": ["sensitivity", "--arms", "jax-logits", "--n", "100", "--steps", "5", "--k", "64"],
-    "sweep-light-40": ["sweep", "--arms", "jax-logits,reference-f64", "--n", "100", "--steps", "5",
-                       "--seeds", "0-39", "--windows", "0"],
+    "sweep-light-40": [
+        "sweep",
+        "--arms",
+        "jax-logits,reference-f64",
+        "--n",
+        "100",
+        "--steps",
+        "5",
+        "--seeds",
+        "0-39",
+        "--windows",
+        "0",
+    ],
 }
 
 
@@ -69,8 +80,9 @@ def estimate_for(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     cfg = config_from(args, swap=argv[0] == "run")
     if argv[0] == "sensitivity":
-        return budget.estimate(replace(cfg, diagnostics="light"), "sensitivity", cases=args.k,
-                               keep_trajectory=False, batched=args.k).total
+        return budget.estimate(
+            replace(cfg, diagnostics="light"), "sensitivity", cases=args.k, keep_trajectory=False, batched=args.k
+        ).total
     if argv[0] == "sweep":
         cfg = replace(cfg, diagnostics=args.diagnostics)
     return budget.estimate(cfg, argv[0]).total
@@ -81,8 +93,12 @@ def measure(argv: list[str]) -> tuple[int, float]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "a.json"
         t = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "paritybench", *argv, "--out", str(out)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "paritybench", *argv, "--out", str(out)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         peak = 0
         while proc.poll() is None:
             peak = max(peak, _tree_rss(proc.pid))
@@ -99,9 +115,16 @@ def main(names: list[str]) -> int:
         argv = CASES[name]
         est = estimate_for(argv)
         peak, secs = measure(argv)
-        rows.append({"case": name, "argv": " ".join(argv), "estimate_mib": round(est / 2**20),
-                     "measured_tree_peak_mib": round(peak / 2**20),
-                     "estimate_over_measured": round(est / peak, 2), "seconds": round(secs, 1)})
+        rows.append(
+            {
+                "case": name,
+                "argv": " ".join(argv),
+                "estimate_mib": round(est / 2**20),
+                "measured_tree_peak_mib": round(peak / 2**20),
+                "estimate_over_measured": round(est / peak, 2),
+                "seconds": round(secs, 1),
+            }
+        )
         print(json.dumps(rows[-1]), flush=True)
     under = [r["case"] for r in rows if r["estimate_over_measured"] < 1.0]
     if under:

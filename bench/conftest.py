@@ -34,8 +34,11 @@ QUICK_ROUNDS = (3, 1)  # --timing-quick: proves the suites run (make test), time
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--timing-quick", action="store_true",
-                     help=f"run every benchmark {QUICK_ROUNDS[0]} rounds: a smoke test, not a measurement")
+    parser.addoption(
+        "--timing-quick",
+        action="store_true",
+        help=f"run every benchmark {QUICK_ROUNDS[0]} rounds: a smoke test, not a measurement",
+    )
 
 
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
@@ -72,9 +75,16 @@ def problem() -> dict[str, Any]:
     # does the same work; a fixed draw keeps runs identical.
     out_dim = w.model.params[first][-1]
     dh = np.random.default_rng(0).standard_normal((x.shape[0], out_dim)).astype(np.float32)
-    return {"x": x, "y": y, "init": init, "dh": dh, "lr": w.training.lr, "workload": w,
-            "kernel": first if len(w.model.params[first]) == 2 else None,
-            "step_flops": flops.workload_step_flops(w, x.shape[0])}
+    return {
+        "x": x,
+        "y": y,
+        "init": init,
+        "dh": dh,
+        "lr": w.training.lr,
+        "workload": w,
+        "kernel": first if len(w.model.params[first]) == 2 else None,
+        "step_flops": flops.workload_step_flops(w, x.shape[0]),
+    }
 
 
 @pytest.fixture
@@ -87,8 +97,15 @@ def timed(benchmark, request) -> Callable[..., Any]:
     """
     quick = request.config.getoption("--timing-quick")
 
-    def run(fn: Callable[[], Any], *, kind: str, group: str, label: str,
-            setup: Callable[[], Any] | None = None, **extra: Any) -> Any:
+    def run(
+        fn: Callable[[], Any],
+        *,
+        kind: str,
+        group: str,
+        label: str,
+        setup: Callable[[], Any] | None = None,
+        **extra: Any,
+    ) -> Any:
         rounds, warmup = QUICK_ROUNDS if quick else ROUNDS[kind]
         benchmark.group = group
         benchmark.extra_info.update({"label": label, "rounds_planned": rounds, "warmup_rounds": warmup, **extra})

@@ -17,8 +17,18 @@ import sys
 import time
 from pathlib import Path
 
-BUILTIN = ("seed-bce", "softmax-ce", "adam-epsilon", "l2-weight-decay", "label-shape", "same-padding",
-           "tf32-matmul", "gpu-nondeterminism", "batchnorm-momentum", "init-defaults")
+BUILTIN = (
+    "seed-bce",
+    "softmax-ce",
+    "adam-epsilon",
+    "l2-weight-decay",
+    "label-shape",
+    "same-padding",
+    "tf32-matmul",
+    "gpu-nondeterminism",
+    "batchnorm-momentum",
+    "init-defaults",
+)
 
 
 def main() -> None:
@@ -29,8 +39,11 @@ def main() -> None:
         f = out / f"{w}.json"
         if not f.exists():
             t = time.perf_counter()
-            proc = subprocess.run([sys.executable, "-m", "paritybench", "localize", "--workload", w, "--out", str(f)],
-                                  capture_output=True, text=True)
+            proc = subprocess.run(
+                [sys.executable, "-m", "paritybench", "localize", "--workload", w, "--out", str(f)],
+                capture_output=True,
+                text=True,
+            )
             print(f"# {w}: localize {time.perf_counter() - t:.1f} s, exit {proc.returncode}", flush=True)
             if proc.returncode != 0:
                 print(proc.stderr[-1500:], flush=True)
@@ -42,8 +55,11 @@ def main() -> None:
             first = p["first"]
             fr = "-" if first is None else ("non-finite" if first["ratio"] is None else f"{first['ratio']:.3g}")
             where = "-" if top is None else f"{top['step']} {top['phase']} {top['tensor']}"
-            print(f"{w}\t{p['a']}\t{'parts' if first else 'never'}\t{fr}\t"
-                  f"{'-' if top is None else format(top['ratio'], '.3g')}\t{where}", flush=True)
+            print(
+                f"{w}\t{p['a']}\t{'parts' if first else 'never'}\t{fr}\t"
+                f"{'-' if top is None else format(top['ratio'], '.3g')}\t{where}",
+                flush=True,
+            )
         for s in rec.get("skipped", []):
             print(f"{w}\tskipped: {s}", flush=True)
 

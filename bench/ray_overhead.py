@@ -20,8 +20,9 @@ from pathlib import Path
 
 def sweep(args: list[str], out: Path) -> tuple[float, dict]:
     t = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "paritybench", "sweep", *args, "--out", str(out)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "paritybench", "sweep", *args, "--out", str(out)], capture_output=True, text=True
+    )
     wall = time.perf_counter() - t
     if proc.returncode != 0:
         sys.exit(f"sweep failed: {proc.stderr[-2000:]}")
@@ -46,15 +47,30 @@ def main() -> None:
         return [{k: v for k, v in r.items() if k not in ("info", "node")} for r in art["runs"]]
 
     result = {
-        "grid": {"seeds": a.seeds, "windows": a.windows, "arms": local["config"]["arms"], "cases": cases,
-                 "runs": len(local["runs"])},
-        "cpu": local["environment"]["cpu"]["model"], "logical_cpus": local["environment"]["cpu"]["logical_cpus"],
+        "grid": {
+            "seeds": a.seeds,
+            "windows": a.windows,
+            "arms": local["config"]["arms"],
+            "cases": cases,
+            "runs": len(local["runs"]),
+        },
+        "cpu": local["environment"]["cpu"]["model"],
+        "logical_cpus": local["environment"]["cpu"]["logical_cpus"],
         "bit_identical": strip(local) == strip(ray),
-        "local": {"wall_seconds": local_wall, "per_case_seconds": local_wall / cases,
-                  "train_seconds": local["timing"]["train_seconds"], "total_seconds": local["timing"]["total_seconds"]},
-        "ray": {"wall_seconds": ray_wall, "per_case_seconds": ray_wall / cases, "tasks": a.ray_tasks,
-                "train_seconds": ray["timing"]["train_seconds"], "compile_seconds": ray["timing"]["compile_seconds"],
-                "total_seconds": ray["timing"]["total_seconds"]},
+        "local": {
+            "wall_seconds": local_wall,
+            "per_case_seconds": local_wall / cases,
+            "train_seconds": local["timing"]["train_seconds"],
+            "total_seconds": local["timing"]["total_seconds"],
+        },
+        "ray": {
+            "wall_seconds": ray_wall,
+            "per_case_seconds": ray_wall / cases,
+            "tasks": a.ray_tasks,
+            "train_seconds": ray["timing"]["train_seconds"],
+            "compile_seconds": ray["timing"]["compile_seconds"],
+            "total_seconds": ray["timing"]["total_seconds"],
+        },
         "ray_overhead_per_case_seconds": (ray_wall - local_wall) / cases,
     }
     print(json.dumps(result, indent=1))

@@ -31,13 +31,25 @@ TORCH_FIX = 'make setup EXTRAS="--extra cpu --extra torch"'
 
 def _suites(backends: list[str]) -> list[tuple[str, str | None, list[str]]]:
     return [("core", None, ["bench/test_jax.py", "bench/test_numpy.py"])] + [
-        (f"keras-{b}", b, ["bench/test_keras.py"]) for b in backends]
+        (f"keras-{b}", b, ["bench/test_keras.py"]) for b in backends
+    ]
 
 
 def _run_suite(name: str, backend: str | None, files: list[str], out: Path, quick: bool) -> int:
-    cmd = [sys.executable, "-m", "pytest", *files, "-p", "no:cacheprovider", "-q", "-rs",
-           "--benchmark-json", str(out), "--benchmark-columns=median,iqr,min,max,rounds",
-           "--benchmark-sort=name"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        *files,
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "-rs",
+        "--benchmark-json",
+        str(out),
+        "--benchmark-columns=median,iqr,min,max,rounds",
+        "--benchmark-sort=name",
+    ]
     if quick:
         cmd.append("--timing-quick")
     env = {**os.environ, "PARITYBENCH_TIMING_SUITE": name}
@@ -68,8 +80,10 @@ def run(quick: bool, backends: list[str], out: Path | None, machine: str | None)
             part = Path(tmp) / f"{name}.json"
             rc = _run_suite(name, backend, files, part, quick)
             if rc != 0:
-                raise ParityError(f"timing suite {name} failed (pytest exit {rc}): see its output above; "
-                                  "no timing file was written", exit_code=1)
+                raise ParityError(
+                    f"timing suite {name} failed (pytest exit {rc}): see its output above; no timing file was written",
+                    exit_code=1,
+                )
             if not part.exists():  # every benchmark skipped itself: pytest printed why (-rs)
                 skipped[name] = "ran no benchmark: see the skip reasons in its output"
                 continue
@@ -91,8 +105,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=None, help="timing file (default results/timing/<machine>-<time>.json)")
     p.add_argument("--machine", default=None, help="machine name in the file and its name (default: detected)")
     p.add_argument("--no-report", action="store_true", help="do not print the report after writing")
-    p.add_argument("--workload", default=None,
-                   help="the workload whose model and fix arm are timed (default seed-bce; any --workload spec)")
+    p.add_argument(
+        "--workload",
+        default=None,
+        help="the workload whose model and fix arm are timed (default seed-bce; any --workload spec)",
+    )
     args = p.parse_args(argv)
     from rich.console import Console
 

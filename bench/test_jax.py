@@ -32,11 +32,15 @@ def dev(problem):
     """The problem on JAX's default device, placed before timing so no transfer is timed."""
     benchutil.read_back("jax")
     put = jax.device_put
-    arrays = jax.block_until_ready({
-        "params": {k: put(v) for k, v in problem["init"].items()},
-        "x": put(problem["x"]), "y": put(problem["y"]), "dh": put(problem["dh"]),
-        "lr": put(jnp.float32(problem["lr"])),
-    })
+    arrays = jax.block_until_ready(
+        {
+            "params": {k: put(v) for k, v in problem["init"].items()},
+            "x": put(problem["x"]),
+            "y": put(problem["y"]),
+            "dh": put(problem["dh"]),
+            "lr": put(jnp.float32(problem["lr"])),
+        }
+    )
     return {**arrays, "device": benchutil.jax_device_label()}
 
 
@@ -92,6 +96,7 @@ def _pair_chain(x, w, dh):
     would understate the device. The dependency keeps XLA from hoisting the products
     out of the loop; the scaled add is 0.05% of the work and stays far from overflow.
     """
+
     def body(wk, _):
         a = x @ wk
         return wk + jnp.float32(1e-30) * (x.T @ a), None
@@ -109,8 +114,14 @@ def _time_compiled(timed, dev, fn, args, **meta) -> None:
         cost = cost[0] if isinstance(cost, list) else cost
         meta["flops"] = int(cost["flops"])  # the whole program's: every step of a scan
         times["flops_source"] = "xla cost analysis"
-    timed(lambda: jax.block_until_ready(compiled(*args)), suite="jax", device=dev["device"], dtype="float32",
-          **meta, **times)
+    timed(
+        lambda: jax.block_until_ready(compiled(*args)),
+        suite="jax",
+        device=dev["device"],
+        dtype="float32",
+        **meta,
+        **times,
+    )
 
 
 def _kernel(problem):
@@ -123,15 +134,35 @@ def _kernel(problem):
 def test_matmul(timed, dev, problem, label):
     fn, flops = MATMULS[label]
     args = (dev["x"], dev["params"][_kernel(problem)], dev["dh"])
-    _time_compiled(timed, dev, fn, args, kind="matmul", group="matmul-f32", label=label, measure="matmul",
-                   flops=flops(_pair_flops(problem)), steps_per_call=1)
+    _time_compiled(
+        timed,
+        dev,
+        fn,
+        args,
+        kind="matmul",
+        group="matmul-f32",
+        label=label,
+        measure="matmul",
+        flops=flops(_pair_flops(problem)),
+        steps_per_call=1,
+    )
 
 
 def test_matmul_chain(timed, dev, problem):
     """XLA's matmul throughput at the step's shapes, dispatch amortised: the reference of the JAX figures."""
     args = (dev["x"], dev["params"][_kernel(problem)], dev["dh"])
-    _time_compiled(timed, dev, _pair_chain, args, kind="matmul", group="matmul-f32", label="xla-pair-x10",
-                   measure="matmul", flops=CHAIN * sum(_pair_flops(problem)), steps_per_call=CHAIN)
+    _time_compiled(
+        timed,
+        dev,
+        _pair_chain,
+        args,
+        kind="matmul",
+        group="matmul-f32",
+        label="xla-pair-x10",
+        measure="matmul",
+        flops=CHAIN * sum(_pair_flops(problem)),
+        steps_per_call=CHAIN,
+    )
 
 
 def _step(problem, part: str):
@@ -142,22 +173,58 @@ def _step(problem, part: str):
 def test_grad(timed, dev, problem):
     """The jitted gradient step alone: value_and_grad of the mean BCE, no update."""
     args = (dev["params"], dev["x"], dev["y"])
-    _time_compiled(timed, dev, jax.value_and_grad(_mean_loss), args, kind="step", group="step", label="jax-grad",
-                   measure="step", flops=_step(problem, "gradient"), steps_per_call=1, blas=XLA_LIMIT, loss=LOSS,
-                   workload=WORKLOAD.name)
+    _time_compiled(
+        timed,
+        dev,
+        jax.value_and_grad(_mean_loss),
+        args,
+        kind="step",
+        group="step",
+        label="jax-grad",
+        measure="step",
+        flops=_step(problem, "gradient"),
+        steps_per_call=1,
+        blas=XLA_LIMIT,
+        loss=LOSS,
+        workload=WORKLOAD.name,
+    )
 
 
 def test_sgd_step(timed, dev, problem):
     """One full SGD step (gradient and ``w - lr * g``); params are not donated, so every round starts alike."""
     args = (dev["params"], dev["x"], dev["y"], dev["lr"])
-    _time_compiled(timed, dev, _sgd_step, args, kind="step", group="step", label="jax-sgd", measure="step",
-                   flops=_step(problem, "total"), steps_per_call=1, blas=XLA_LIMIT, loss=LOSS, workload=WORKLOAD.name)
+    _time_compiled(
+        timed,
+        dev,
+        _sgd_step,
+        args,
+        kind="step",
+        group="step",
+        label="jax-sgd",
+        measure="step",
+        flops=_step(problem, "total"),
+        steps_per_call=1,
+        blas=XLA_LIMIT,
+        loss=LOSS,
+        workload=WORKLOAD.name,
+    )
 
 
 def test_train_scan(timed, dev, problem):
     """The seed's 10 steps as one compiled ``lax.scan``: one dispatch for the whole training."""
     args = (dev["params"], dev["x"], dev["y"], dev["lr"])
-    _time_compiled(timed, dev, _train, args, kind="train", group="train-10-steps", label="jax-scan",
-                   measure="train",
-                   flops=None if problem["step_flops"] is None else STEPS * problem["step_flops"].total,
-                   steps_per_call=STEPS, blas=XLA_LIMIT, loss=LOSS, workload=WORKLOAD.name)
+    _time_compiled(
+        timed,
+        dev,
+        _train,
+        args,
+        kind="train",
+        group="train-10-steps",
+        label="jax-scan",
+        measure="train",
+        flops=None if problem["step_flops"] is None else STEPS * problem["step_flops"].total,
+        steps_per_call=STEPS,
+        blas=XLA_LIMIT,
+        loss=LOSS,
+        workload=WORKLOAD.name,
+    )

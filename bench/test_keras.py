@@ -116,11 +116,21 @@ def km(request, problem):
     reset()
     first_fit = benchutil.time_once(lambda: model.fit(x, y, batch_size=n, epochs=1, shuffle=False, verbose=0))
     return {
-        "model": model, "reset": reset, "x": x, "y": y, "n": n, "device": _device_label(),
+        "model": model,
+        "reset": reset,
+        "x": x,
+        "y": y,
+        "n": n,
+        "device": _device_label(),
         "flops": problem["step_flops"].total if problem["step_flops"] else None,
-        "info": {"suite": SUITE, "backend": BACKEND, "workload": workload.name,
-                 "jit_compile": str(model.jit_compile),
-                 "first_fit_seconds": first_fit, "device_note": readback.get("devices")},
+        "info": {
+            "suite": SUITE,
+            "backend": BACKEND,
+            "workload": workload.name,
+            "jit_compile": str(model.jit_compile),
+            "first_fit_seconds": first_fit,
+            "device_note": readback.get("devices"),
+        },
     }
 
 
@@ -135,9 +145,16 @@ def _train_function_step(km):
         # train_step is jitted with the state donated, so each round gets a fresh copy of the
         # initial state (untimed) and the call's new state is what it returns.
         km["reset"]()
-        state0 = jax.tree.map(np.asarray, model._get_jax_state(
-            trainable_variables=True, non_trainable_variables=True, optimizer_variables=True,
-            metrics_variables=True, purge_model_variables=False))
+        state0 = jax.tree.map(
+            np.asarray,
+            model._get_jax_state(
+                trainable_variables=True,
+                non_trainable_variables=True,
+                optimizer_variables=True,
+                metrics_variables=True,
+                purge_model_variables=False,
+            ),
+        )
         box = {}
 
         def setup():
@@ -150,6 +167,7 @@ def _train_function_step(km):
 
         return step, setup
     if BACKEND == "tensorflow":
+
         def step():
             logs = model.train_function([data])
             float(logs["loss"])  # a scalar to the host: waits for the step on any device
@@ -166,27 +184,58 @@ def _train_function_step(km):
 
 def test_fit(timed, km):
     model, x, y, n = km["model"], km["x"], km["y"], km["n"]
-    timed(lambda: model.fit(x, y, batch_size=n, epochs=1, shuffle=False, verbose=0), kind="keras", group="step",
-          label=f"{SUITE}-fit", setup=km["reset"], measure="step", flops=km["flops"], steps_per_call=1,
-          blas=f"{BACKEND}-pair" if BACKEND != "jax" else "xla-pair-x10", device=km["device"], dtype="float32",
-          **km["info"])
+    timed(
+        lambda: model.fit(x, y, batch_size=n, epochs=1, shuffle=False, verbose=0),
+        kind="keras",
+        group="step",
+        label=f"{SUITE}-fit",
+        setup=km["reset"],
+        measure="step",
+        flops=km["flops"],
+        steps_per_call=1,
+        blas=f"{BACKEND}-pair" if BACKEND != "jax" else "xla-pair-x10",
+        device=km["device"],
+        dtype="float32",
+        **km["info"],
+    )
 
 
 def test_train_on_batch(timed, km):
     model, x, y = km["model"], km["x"], km["y"]
-    timed(lambda: model.train_on_batch(x, y), kind="keras", group="step", label=f"{SUITE}-train_on_batch",
-          setup=km["reset"], measure="step", flops=km["flops"], steps_per_call=1,
-          blas=f"{BACKEND}-pair" if BACKEND != "jax" else "xla-pair-x10", device=km["device"], dtype="float32",
-          **km["info"])
+    timed(
+        lambda: model.train_on_batch(x, y),
+        kind="keras",
+        group="step",
+        label=f"{SUITE}-train_on_batch",
+        setup=km["reset"],
+        measure="step",
+        flops=km["flops"],
+        steps_per_call=1,
+        blas=f"{BACKEND}-pair" if BACKEND != "jax" else "xla-pair-x10",
+        device=km["device"],
+        dtype="float32",
+        **km["info"],
+    )
 
 
 def test_train_function(timed, km):
     step, setup = _train_function_step(km)
     first = benchutil.time_once(lambda: (setup(), step()))
-    timed(step, kind="keras", group="step", label=f"{SUITE}-train_function", setup=setup, measure="step",
-          flops=km["flops"], steps_per_call=1,
-          blas=f"{BACKEND}-pair" if BACKEND != "jax" else "xla-pair-x10", device=km["device"], dtype="float32",
-          first_call_seconds=first, **km["info"])
+    timed(
+        step,
+        kind="keras",
+        group="step",
+        label=f"{SUITE}-train_function",
+        setup=setup,
+        measure="step",
+        flops=km["flops"],
+        steps_per_call=1,
+        blas=f"{BACKEND}-pair" if BACKEND != "jax" else "xla-pair-x10",
+        device=km["device"],
+        dtype="float32",
+        first_call_seconds=first,
+        **km["info"],
+    )
 
 
 @pytest.mark.skipif(BACKEND == "jax", reason="the JAX backend's matmul is XLA's: xla-pair(-x10) in test_jax.py")
@@ -204,11 +253,21 @@ def test_matmul(timed, problem, km):
             _sync()
             return out
     else:
+
         def pair():
             out = (x @ w, x.T @ dh)  # x.T is a view: no copy before the product
             _sync()
             return out
 
-    timed(pair, kind="matmul", group="matmul-f32", label=f"{BACKEND}-pair", measure="matmul", suite=SUITE,
-          flops=matmul_flops(n, d_in, d_out) + matmul_flops(d_in, n, d_out), steps_per_call=1, device=km["device"],
-          dtype="float32")
+    timed(
+        pair,
+        kind="matmul",
+        group="matmul-f32",
+        label=f"{BACKEND}-pair",
+        measure="matmul",
+        suite=SUITE,
+        flops=matmul_flops(n, d_in, d_out) + matmul_flops(d_in, n, d_out),
+        steps_per_call=1,
+        device=km["device"],
+        dtype="float32",
+    )

@@ -29,11 +29,22 @@ def test_matmul(timed, problem, label):
         pytest.skip("the workload's first parameter is no (in, out) kernel to time the products of")
     (n, d_in), d_out = problem["x"].shape, problem["dh"].shape[1]
     flops = sum((matmul_flops(n, d_in, d_out), matmul_flops(d_in, n, d_out))[i] for i in which)
-    x, w, dh = (np.ascontiguousarray(a, dtype=dtype) for a in (problem["x"], problem["init"][problem["kernel"]],
-                                                                problem["dh"]))
+    x, w, dh = (
+        np.ascontiguousarray(a, dtype=dtype) for a in (problem["x"], problem["init"][problem["kernel"]], problem["dh"])
+    )
     group = "matmul-f32" if dtype == np.float32 else "matmul-f64"
-    timed(lambda: fn(x, w, dh), kind="matmul", group=group, label=label, measure="matmul", suite="numpy",
-          flops=flops, steps_per_call=1, device=benchutil.cpu_label(), dtype=np.dtype(dtype).name)
+    timed(
+        lambda: fn(x, w, dh),
+        kind="matmul",
+        group=group,
+        label=label,
+        measure="matmul",
+        suite="numpy",
+        flops=flops,
+        steps_per_call=1,
+        device=benchutil.cpu_label(),
+        dtype=np.dtype(dtype).name,
+    )
 
 
 def test_reference_step(timed, problem):
@@ -50,6 +61,17 @@ def test_reference_step(timed, problem):
     flops = problem["step_flops"].total if problem["step_flops"] else None
     if flops is None:
         pytest.skip("no FLOP count for a float64 step of this architecture (XLA counts only the JAX suite's)")
-    timed(step, kind="reference", group="step", label="reference-f64-sgd", measure="step", suite="numpy",
-          flops=flops, steps_per_call=1, blas="numpy-f64-pair", device=benchutil.cpu_label(),
-          dtype="float64", workload=workload.name)
+    timed(
+        step,
+        kind="reference",
+        group="step",
+        label="reference-f64-sgd",
+        measure="step",
+        suite="numpy",
+        flops=flops,
+        steps_per_call=1,
+        blas="numpy-f64-pair",
+        device=benchutil.cpu_label(),
+        dtype="float64",
+        workload=workload.name,
+    )

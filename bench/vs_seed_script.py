@@ -48,18 +48,40 @@ def main(argv: list[str] | None = None) -> int:
             out_all = Path(tmp) / f"all-{r}.json"
             t_all = _timed([sys.executable, "-m", "paritybench", "run", "--no-weights", "--out", str(out_all)], env)
             out_two = Path(tmp) / f"two-{r}.json"
-            t_two = _timed([sys.executable, "-m", "paritybench", "run", "--no-weights", "--arms",
-                            "jax-seed-stable,keras-tensorflow", "--out", str(out_two)], env)
+            t_two = _timed(
+                [
+                    sys.executable,
+                    "-m",
+                    "paritybench",
+                    "run",
+                    "--no-weights",
+                    "--arms",
+                    "jax-seed-stable,keras-tensorflow",
+                    "--out",
+                    str(out_two),
+                ],
+                env,
+            )
             timing = json.loads(out_all.read_text())["timing"]
             rows.append({"peer": t_peer, "all_arms": t_all, "two_arms": t_two, "timing": timing})
-            print(f"round {r + 1}: peer {t_peer:.1f} s, paritybench every arm {t_all:.1f} s "
-                  f"({t_all / t_peer:.2f}x), its two arms {t_two:.1f} s ({t_two / t_peer:.2f}x)", flush=True)
+            print(
+                f"round {r + 1}: peer {t_peer:.1f} s, paritybench every arm {t_all:.1f} s "
+                f"({t_all / t_peer:.2f}x), its two arms {t_two:.1f} s ({t_two / t_peer:.2f}x)",
+                flush=True,
+            )
             tm = timing
-            print("  where the time went (every arm): total {:.1f} s; main process {:.1f} s; {}; compile {:.1f} s, "
-                  "training {:.1f} s, diagnostics {:.1f} s".format(
-                      tm["total_seconds"], tm["process_seconds"].get("main", 0.0),
-                      ", ".join(f"{k} {v:.1f} s" for k, v in tm["process_seconds"].items() if k != "main"),
-                      tm["compile_seconds"], tm["train_seconds"], tm["diagnostics_seconds"]), flush=True)
+            print(
+                "  where the time went (every arm): total {:.1f} s; main process {:.1f} s; {}; compile {:.1f} s, "
+                "training {:.1f} s, diagnostics {:.1f} s".format(
+                    tm["total_seconds"],
+                    tm["process_seconds"].get("main", 0.0),
+                    ", ".join(f"{k} {v:.1f} s" for k, v in tm["process_seconds"].items() if k != "main"),
+                    tm["compile_seconds"],
+                    tm["train_seconds"],
+                    tm["diagnostics_seconds"],
+                ),
+                flush=True,
+            )
     best = min(rows, key=lambda x: x["all_arms"])
     print(json.dumps({"rounds": rows, "best_ratio_all_arms": best["all_arms"] / best["peer"]}, indent=1))
     return 0

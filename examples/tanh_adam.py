@@ -83,15 +83,48 @@ def keras_adam(keras, lr):
 
 
 ARMS = (
-    Arm("jax-adam", "optax.adam(eps=1e-7), CE from logits", "jax", "softmax_ce_logits",
-        loss_fn=ce_from_logits, optimizer=optax_adam, requires=("jax", "optax"), role="fix"),
-    Arm("keras-tensorflow", "Keras Adam(epsilon=1e-7), categorical_crossentropy on the softmax", "keras",
-        "keras:tensorflow", process="keras-tensorflow", keras_loss=keras_ce, keras_optimizer=keras_adam,
-        requires=("keras", "tensorflow"), role="keras"),
-    Arm("keras-jax", "the same Keras model on the JAX backend", "keras", "keras:jax", process="keras-jax",
-        keras_loss=keras_ce, keras_optimizer=keras_adam, requires=("keras", "jax"), role="keras"),
-    Arm("reference-f64", "float64 Adam and CE from logits: the arbiter", "f64", "softmax_ce_logits_f64",
-        loss_fn=ce_from_logits, optimizer=optax_adam, requires=("jax", "optax"), role="reference"),
+    Arm(
+        "jax-adam",
+        "optax.adam(eps=1e-7), CE from logits",
+        "jax",
+        "softmax_ce_logits",
+        loss_fn=ce_from_logits,
+        optimizer=optax_adam,
+        requires=("jax", "optax"),
+        role="fix",
+    ),
+    Arm(
+        "keras-tensorflow",
+        "Keras Adam(epsilon=1e-7), categorical_crossentropy on the softmax",
+        "keras",
+        "keras:tensorflow",
+        process="keras-tensorflow",
+        keras_loss=keras_ce,
+        keras_optimizer=keras_adam,
+        requires=("keras", "tensorflow"),
+        role="keras",
+    ),
+    Arm(
+        "keras-jax",
+        "the same Keras model on the JAX backend",
+        "keras",
+        "keras:jax",
+        process="keras-jax",
+        keras_loss=keras_ce,
+        keras_optimizer=keras_adam,
+        requires=("keras", "jax"),
+        role="keras",
+    ),
+    Arm(
+        "reference-f64",
+        "float64 Adam and CE from logits: the arbiter",
+        "f64",
+        "softmax_ce_logits_f64",
+        loss_fn=ce_from_logits,
+        optimizer=optax_adam,
+        requires=("jax", "optax"),
+        role="reference",
+    ),
 )
 
 WORKLOAD = Workload(

@@ -6,15 +6,34 @@ from paritybench import artifact
 
 
 def minimal(**run_overrides):
-    run = {"arm": "jax-logits", "seed": 0, "window_start": 0, "status": "ok", "initial_accuracy": 0.435,
-           "final_accuracy": 0.909, "final_loss": 0.25, "any_nonfinite": False,
-           "curves": {"loss": [1.0, "nan"], "accuracy": [0.4, 0.5], "grad_norm": ["inf"], "nonfinite": [False, True]},
-           "final_weights_sha256": "a" * 64}
+    run = {
+        "arm": "jax-logits",
+        "seed": 0,
+        "window_start": 0,
+        "status": "ok",
+        "initial_accuracy": 0.435,
+        "final_accuracy": 0.909,
+        "final_loss": 0.25,
+        "any_nonfinite": False,
+        "curves": {"loss": [1.0, "nan"], "accuracy": [0.4, 0.5], "grad_norm": ["inf"], "nonfinite": [False, True]},
+        "final_weights_sha256": "a" * 64,
+    }
     run.update(run_overrides)
-    return {"schema_version": "1.0", "created_at": "2026-11-26T00:00:00Z",
-            "config": {"seeds": [0], "windows": [0], "n": 1000, "steps": 1, "lr": 0.01, "normalize": False,
-                       "arms": ["jax-logits"]},
-            "environment": {"python": "3.13", "packages": {}}, "runs": [run]}
+    return {
+        "schema_version": "1.0",
+        "created_at": "2026-11-26T00:00:00Z",
+        "config": {
+            "seeds": [0],
+            "windows": [0],
+            "n": 1000,
+            "steps": 1,
+            "lr": 0.01,
+            "normalize": False,
+            "arms": ["jax-logits"],
+        },
+        "environment": {"python": "3.13", "packages": {}},
+        "runs": [run],
+    }
 
 
 def test_minimal_artifact_is_valid_and_nan_is_a_string():
@@ -25,8 +44,12 @@ def test_minimal_artifact_is_valid_and_nan_is_a_string():
 def test_skipped_run_needs_a_reason():
     bad = minimal(status="skipped", final_weights_sha256=None, curves={})
     assert any("reason" in e for e in artifact.validation_errors(bad))
-    assert artifact.validation_errors(minimal(status="skipped", reason="torch not installed",
-                                              final_weights_sha256=None, curves={})) == []
+    assert (
+        artifact.validation_errors(
+            minimal(status="skipped", reason="torch not installed", final_weights_sha256=None, curves={})
+        )
+        == []
+    )
 
 
 def test_newer_schema_major_is_flagged():

@@ -12,25 +12,55 @@ from paritybench.errors import ParityError
 
 
 def _run(arm, acc, loss):
-    return {"arm": arm, "seed": 0, "window_start": 0, "status": "ok", "final_accuracy": acc[-1],
-            "final_loss": loss[-1], "curves": {"accuracy": acc, "loss": loss}}
+    return {
+        "arm": arm,
+        "seed": 0,
+        "window_start": 0,
+        "status": "ok",
+        "final_accuracy": acc[-1],
+        "final_loss": loss[-1],
+        "curves": {"accuracy": acc, "loss": loss},
+    }
 
 
 def _artifact(name, question, runs, mechanism=()):
-    return {"kind": "run", "workload": {"name": name, "version": "1", "question": question},
-            "config": {"n": 10, "steps": 2, "lr": 0.01, "normalize": False}, "runs": runs,
-            "mechanism": list(mechanism)}
+    return {
+        "kind": "run",
+        "workload": {"name": name, "version": "1", "question": question},
+        "config": {"n": 10, "steps": 2, "lr": 0.01, "normalize": False},
+        "runs": runs,
+        "mechanism": list(mechanism),
+    }
 
 
 def test_catalogue_has_question_gap_mechanism_fix_and_plot(tmp_path):
-    a = _artifact("seed-bce", "Why Q1?", [_run("jax-naive", [0.5, 0.5, 0.52], [1, "nan", "nan"]),
-                                          _run("jax-logits", [0.5, 0.8, 0.9], [1, 0.5, 0.25]),
-                                          _run("reference-f64", [0.5, 0.8, 0.9], [1, 0.5, 0.25])],
-                  [{"keras_arm": "keras-tensorflow", "emulation": "jax-logits", "seed": 0, "window_start": 0,
-                    "max_abs_diff_step1": 3.9e-7, "max_abs_diff_final": 1e-6, "tolerance": 1e-6, "reproduced": True}])
+    a = _artifact(
+        "seed-bce",
+        "Why Q1?",
+        [
+            _run("jax-naive", [0.5, 0.5, 0.52], [1, "nan", "nan"]),
+            _run("jax-logits", [0.5, 0.8, 0.9], [1, 0.5, 0.25]),
+            _run("reference-f64", [0.5, 0.8, 0.9], [1, 0.5, 0.25]),
+        ],
+        [
+            {
+                "keras_arm": "keras-tensorflow",
+                "emulation": "jax-logits",
+                "seed": 0,
+                "window_start": 0,
+                "max_abs_diff_step1": 3.9e-7,
+                "max_abs_diff_final": 1e-6,
+                "tolerance": 1e-6,
+                "reproduced": True,
+            }
+        ],
+    )
     b = _artifact("label-shape", "Why Q2?", [_run("reference-f64", [0.1, 0.2, 0.3], [2, 1.5, 1.25])])
-    page = write_catalogue([a, b], tmp_path, {"workloads": [{"workload": "seed-bce", "status": "ok", "seconds": 1.5}],
-                                              "total_seconds": 3.0})
+    page = write_catalogue(
+        [a, b],
+        tmp_path,
+        {"workloads": [{"workload": "seed-bce", "status": "ok", "seconds": 1.5}], "total_seconds": 3.0},
+    )
     text = page.read_text()
     assert "## `seed-bce`" in text and "## `label-shape`" in text
     assert "Why Q1?" in text and "Why Q2?" in text
@@ -46,9 +76,17 @@ def test_catalogue_has_question_gap_mechanism_fix_and_plot(tmp_path):
 def test_index_round_trip(tmp_path):
     (tmp_path / "seed-bce.json").write_text("{}")
     idx = tmp_path / "index.json"
-    idx.write_text(json.dumps({"kind": INDEX_KIND, "workloads": [
-        {"workload": "seed-bce", "path": "seed-bce.json", "status": "ok"},
-        {"workload": "softmax-ce", "path": "softmax-ce.json", "status": "error"}]}))
+    idx.write_text(
+        json.dumps(
+            {
+                "kind": INDEX_KIND,
+                "workloads": [
+                    {"workload": "seed-bce", "path": "seed-bce.json", "status": "ok"},
+                    {"workload": "softmax-ce", "path": "softmax-ce.json", "status": "error"},
+                ],
+            }
+        )
+    )
     assert is_index(idx) and not is_index(tmp_path / "seed-bce.json")
     index, paths = artifacts_of_index(idx)
     assert paths == [str(tmp_path / "seed-bce.json")]  # the errored workload wrote no artifact

@@ -46,8 +46,13 @@ def test_existing_artifact_is_never_overwritten(tmp_path):
 
 def test_killed_run_leaves_no_partial_file(tmp_path):
     out = tmp_path / "killed.json"
-    proc = subprocess.Popen([sys.executable, "-m", "paritybench", "run", "--out", str(out)], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "paritybench", "run", "--out", str(out)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     time.sleep(8)  # well inside training: the seed preset takes ~30 s here
     assert proc.poll() is None, "run finished before it could be killed"
     os.killpg(proc.pid, signal.SIGKILL)

@@ -83,12 +83,15 @@ def _run(art: dict, arm: str) -> dict:
     return next(r for r in art["runs"] if r["arm"] == arm)
 
 
-@pytest.mark.parametrize("case, status, needles", [
-    ("hash", 1, ("jax-logits s0 w0", "final_weights_sha256")),
-    ("accuracy", 1, ("jax-logits s0 w0", "final_accuracy")),
-    ("steps", 2, ("config.steps",)),
-    ("schema", 2, ("schema_version",)),
-])
+@pytest.mark.parametrize(
+    "case, status, needles",
+    [
+        ("hash", 1, ("jax-logits s0 w0", "final_weights_sha256")),
+        ("accuracy", 1, ("jax-logits s0 w0", "final_accuracy")),
+        ("steps", 2, ("config.steps",)),
+        ("schema", 2, ("schema_version",)),
+    ],
+)
 def test_doctored_artifact_gives_the_right_exit_and_names_the_field(seed_run, tmp_path, case, status, needles):
     def change(art):
         if case == "hash":
@@ -120,14 +123,15 @@ def _weights_with(seed_run: dict, arm: str, delta: float) -> tuple[dict, str]:
     for k in arrays:
         if k.startswith(prefix) and k.endswith("dense_1/bias"):
             arrays[k] = (arrays[k] + np.float32(delta)).astype(np.float32)
-    return arrays, weights_sha256({k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)})
+    return arrays, weights_sha256({k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)})
 
 
 @pytest.mark.parametrize("delta, verdict", [(2e-6, "equivalent"), (1e-2, "divergent")])
 def test_stable_arm_weights_are_held_to_the_tolerance(seed_run, tmp_path, delta, verdict):
     arrays, digest = _weights_with(seed_run, "jax-logits", delta)
-    doctored = _doctor(seed_run, tmp_path, lambda a: _run(a, "jax-logits").update(final_weights_sha256=digest),
-                       weights=arrays)
+    doctored = _doctor(
+        seed_run, tmp_path, lambda a: _run(a, "jax-logits").update(final_weights_sha256=digest), weights=arrays
+    )
     proc, report = compare_json(str(seed_run["path"]), str(doctored))
     assert verdicts(report)["jax-logits"] == verdict, report["comparisons"][0]["verdicts"]
     assert proc.returncode == (1 if verdict == "divergent" else 0)
@@ -151,11 +155,14 @@ def _chaotic_sweep(seed_run: dict, accuracies: list[float], tag: str) -> dict:
     return art
 
 
-@pytest.mark.parametrize("a, b, verdict", [
-    ([0.55, 0.56, 0.57, 0.58, 0.60, 0.61], [0.80, 0.81, 0.83, 0.84, 0.86, 0.88], "divergent"),
-    ([0.55, 0.62, 0.70, 0.78, 0.81, 0.86], [0.56, 0.63, 0.69, 0.77, 0.80, 0.87], "equivalent"),
-    ([0.55], [0.88], "inconclusive"),
-])
+@pytest.mark.parametrize(
+    "a, b, verdict",
+    [
+        ([0.55, 0.56, 0.57, 0.58, 0.60, 0.61], [0.80, 0.81, 0.83, 0.84, 0.86, 0.88], "divergent"),
+        ([0.55, 0.62, 0.70, 0.78, 0.81, 0.86], [0.56, 0.63, 0.69, 0.77, 0.80, 0.87], "equivalent"),
+        ([0.55], [0.88], "inconclusive"),
+    ],
+)
 def test_chaotic_arm_is_compared_as_a_distribution(seed_run, tmp_path, a, b, verdict):
     pa, pb = tmp_path / "a.json", tmp_path / "b.json"
     pa.write_text(json.dumps(_chaotic_sweep(seed_run, a, "a")))
@@ -181,10 +188,17 @@ def test_sensitivity_classes_override_the_defaults(seed_run, tmp_path):
 
 def test_ci_compare_script_writes_the_job_summary(seed_run, tmp_path):
     summary = tmp_path / "summary.md"
-    proc = subprocess.run([str(ROOT / "scripts" / "ci_compare.sh"), str(seed_run["path"])], capture_output=True,
-                          text=True, timeout=300,
-                          env={**os.environ, "GITHUB_STEP_SUMMARY": str(summary),
-                               "PARITYBENCH": str(Path(sys.executable).parent / "paritybench")})
+    proc = subprocess.run(
+        [str(ROOT / "scripts" / "ci_compare.sh"), str(seed_run["path"])],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={
+            **os.environ,
+            "GITHUB_STEP_SUMMARY": str(summary),
+            "PARITYBENCH": str(Path(sys.executable).parent / "paritybench"),
+        },
+    )
     text = summary.read_text()
     assert "## CPU vs committed CPU baseline" in text and "| jax-logits s0 w0 | stable |" in text
     assert "environment diff" in text and "No GPU artifact" in text
@@ -197,8 +211,11 @@ def cross_runs(tmp_path_factory):
     """Three runs of CROSS_ARMS: reference (oneDNN on, 2 threads), oneDNN off, 1 thread."""
     folder = tmp_path_factory.mktemp("cross")
     out = {}
-    for name, opts in (("on-2", ["--onednn", "on", "--threads", "2"]), ("off-2", ["--onednn", "off", "--threads", "2"]),
-                       ("on-1", ["--onednn", "on", "--threads", "1"])):
+    for name, opts in (
+        ("on-2", ["--onednn", "on", "--threads", "2"]),
+        ("off-2", ["--onednn", "off", "--threads", "2"]),
+        ("on-1", ["--onednn", "on", "--threads", "1"]),
+    ):
         path = folder / f"{name}.json"
         proc = run_cli("run", "--arms", CROSS_ARMS, *opts, "--out", str(path))
         assert proc.returncode == 0, proc.stderr[-3000:]
@@ -220,8 +237,9 @@ def test_onednn_on_vs_off_only_touches_tensorflow(cross_runs):
     # oneDNN is TensorFlow's: the JAX and NumPy arms cannot move.
     assert v["jax-logits"] == v["jax-keras-clip"] == v["reference-f64"] == "identical"
     assert v["keras-tensorflow"] in ("identical", "equivalent")  # stable: rounding only
-    assert proc.returncode == 0 and any(d["field"].endswith("onednn_enabled")
-                                        for d in report["comparisons"][0]["environment_diff"])
+    assert proc.returncode == 0 and any(
+        d["field"].endswith("onednn_enabled") for d in report["comparisons"][0]["environment_diff"]
+    )
 
 
 def test_one_vs_two_threads_keeps_stable_arms_within_tolerance(cross_runs):

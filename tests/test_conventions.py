@@ -29,23 +29,32 @@ def test_optax_hyperparameters_read_from_the_code():
     assert t["jax-adam-eps-scaled"]["optimizer.epsilon"] == pytest.approx(1e-7 / (1 - 0.999) ** 0.5, rel=1e-5)
 
 
-@pytest.mark.parametrize("workload,row", [("adam-epsilon", "optimizer.epsilon placement"),
-                                          ("l2-weight-decay", "weight decay"), ("same-padding", "padding"),
-                                          ("label-shape", "declared: labels")])
+@pytest.mark.parametrize(
+    "workload,row",
+    [
+        ("adam-epsilon", "optimizer.epsilon placement"),
+        ("l2-weight-decay", "weight decay"),
+        ("same-padding", "padding"),
+        ("label-shape", "declared: labels"),
+    ],
+)
 def test_differing_setting_named(workload, row):
     assert row in _main_table(workload)["differing"]
 
 
 def test_weight_decay_coupling_read():
     t = _main_table("l2-weight-decay")["arms"]
-    assert t["jax-sgd-decay-literal"]["weight decay"] == "0.01 x w, coupled (added to the gradient), masked " \
-                                                        "(some parameters only)"
+    assert (
+        t["jax-sgd-decay-literal"]["weight decay"] == "0.01 x w, coupled (added to the gradient), masked "
+        "(some parameters only)"
+    )
     assert t["jax-sgd-l2"]["weight decay"].startswith("0.02 x w, coupled")
     assert "decoupled" in t["jax-adamw"]["weight decay"]
 
 
-@pytest.mark.parametrize("workload", ["seed-bce", "softmax-ce", "adam-epsilon", "l2-weight-decay", "label-shape",
-                                      "same-padding"])
+@pytest.mark.parametrize(
+    "workload", ["seed-bce", "softmax-ce", "adam-epsilon", "l2-weight-decay", "label-shape", "same-padding"]
+)
 def test_declarations_match_the_code(workload):
     from paritybench.analysis.conventions import declaration_mismatches
 
@@ -61,8 +70,9 @@ def test_a_wrong_declaration_is_caught():
 
 
 def test_keras_arm_read_from_get_config_and_example():
-    proc = run_cli("conventions", "--workload", "adam-epsilon", "--arms", "jax-adam-literal,keras-tensorflow",
-                   "--format", "json")
+    proc = run_cli(
+        "conventions", "--workload", "adam-epsilon", "--arms", "jax-adam-literal,keras-tensorflow", "--format", "json"
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     rec = json.loads(proc.stdout)
     k = rec["arms"]["keras-tensorflow"]
@@ -77,6 +87,8 @@ def test_keras_arm_read_from_get_config_and_example():
 def test_run_prints_each_differing_row_with_the_arms_grouped_by_value():
     from paritybench.analysis.conventions import summary_lines
 
-    rec = {"arms": {"a": {"x": 1, "y": "from logits"}, "b": {"x": 1, "y": "clipped"}, "c": {"x": 1}},
-           "differing": ["y"]}
+    rec = {
+        "arms": {"a": {"x": 1, "y": "from logits"}, "b": {"x": 1, "y": "clipped"}, "c": {"x": 1}},
+        "differing": ["y"],
+    }
     assert summary_lines(rec) == ["y: from logits [a]; clipped [b]; - [c]"]

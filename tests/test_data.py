@@ -1,4 +1,3 @@
-
 import numpy as np
 import pytest
 
@@ -14,8 +13,10 @@ def _write_npz(path, **arrays):
 @pytest.fixture()
 def good_arrays():
     rng = np.random.default_rng(0)
-    return {"x_train": rng.integers(0, 256, (20, 28, 28), dtype=np.uint8),
-            "y_train": rng.integers(0, 10, 20, dtype=np.uint8)}
+    return {
+        "x_train": rng.integers(0, 256, (20, 28, 28), dtype=np.uint8),
+        "y_train": rng.integers(0, 10, 20, dtype=np.uint8),
+    }
 
 
 def test_bundled_slice_is_the_real_mnist_prefix():
@@ -67,8 +68,7 @@ def test_pickled_object_is_rejected(tmp_path):
 
 
 def test_wrong_shapes_are_rejected(tmp_path, good_arrays):
-    p = _write_npz(tmp_path / "m.npz", x_train=good_arrays["x_train"].reshape(20, 784),
-                   y_train=good_arrays["y_train"])
+    p = _write_npz(tmp_path / "m.npz", x_train=good_arrays["x_train"].reshape(20, 784), y_train=good_arrays["y_train"])
     with pytest.raises(ParityError, match=r"x_train has shape \(20, 784\)"):
         data.load_mnist(p)
     p2 = _write_npz(tmp_path / "m2.npz", x_train=good_arrays["x_train"], y_train=np.zeros(3, np.uint8))
@@ -80,8 +80,9 @@ def test_missing_keys_and_wrong_dtype_are_rejected(tmp_path, good_arrays):
     p = _write_npz(tmp_path / "m.npz", x_train=good_arrays["x_train"])
     with pytest.raises(ParityError, match="lacks keys"):
         data.load_mnist(p)
-    p2 = _write_npz(tmp_path / "m2.npz", x_train=good_arrays["x_train"].astype(np.float32),
-                    y_train=good_arrays["y_train"])
+    p2 = _write_npz(
+        tmp_path / "m2.npz", x_train=good_arrays["x_train"].astype(np.float32), y_train=good_arrays["y_train"]
+    )
     with pytest.raises(ParityError, match="dtype float32"):
         data.load_mnist(p2)
 

@@ -33,7 +33,6 @@ def test_clip_losses_give_exactly_zero_gradient_to_a_saturated_wrong_sample(z, y
     assert dloss_dz(losses.logits, z, y) == pytest.approx(1.0 if y == 0 else -1.0)
 
 
-
 def test_naive_loss_breaks_only_on_the_side_where_p_rounds_to_one():
     # sigmoid(30) is exactly 1.0: log(1 - p) = log(0), gradient NaN
     assert not math.isfinite(dloss_dz(losses.naive, 30.0, 0.0))
@@ -57,8 +56,12 @@ def test_logits_loss_is_zero_only_where_it_is_already_right():
 
 
 def _w(v):
-    return {"dense_0/kernel": np.full((784, 1000), v[0]), "dense_0/bias": np.full(1000, v[1]),
-            "dense_1/kernel": np.full((1000, 1), v[2]), "dense_1/bias": np.full(1, v[3])}
+    return {
+        "dense_0/kernel": np.full((784, 1000), v[0]),
+        "dense_0/bias": np.full(1000, v[1]),
+        "dense_1/kernel": np.full((1000, 1), v[2]),
+        "dense_1/bias": np.full(1, v[3]),
+    }
 
 
 def test_gradient_agreement_on_known_vectors():

@@ -56,8 +56,15 @@ def cpu_image(docker_client) -> str:
 
 def _sh(client, tag: str, script: str) -> tuple[int, str]:
     """Run a shell script in the image as it runs the benchmark: read-only, no network."""
-    c = client.containers.run(tag, ["-c", script], entrypoint=["/bin/sh"], network_mode="none", read_only=True,
-                              tmpfs={"/tmp": "rw,size=64m"}, detach=True)
+    c = client.containers.run(
+        tag,
+        ["-c", script],
+        entrypoint=["/bin/sh"],
+        network_mode="none",
+        read_only=True,
+        tmpfs={"/tmp": "rw,size=64m"},
+        detach=True,
+    )
     try:
         status = c.wait()["StatusCode"]
         return status, c.logs().decode()
@@ -70,14 +77,16 @@ def _sh(client, tag: str, script: str) -> tuple[int, str]:
 def test_requirements_export_matches_the_lock(variant):
     committed = images.requirements_path(variant).read_text()
     assert committed == images.export_requirements(variant), (
-        f"docker/requirements-{variant}.txt is out of date with uv.lock: run `make docker-requirements`")
+        f"docker/requirements-{variant}.txt is out of date with uv.lock: run `make docker-requirements`"
+    )
 
 
 @pytest.mark.parametrize("variant", images.VARIANTS)
 def test_every_requirement_is_pinned_with_a_hash(variant):
     text = images.requirements_path(variant).read_text()
-    entries = re.findall(r"^([A-Za-z0-9_.-]+)(==\S+)? ;.*\n((?:\s+--hash=sha256:[0-9a-f]{64}.*\n)*)",
-                         text, re.MULTILINE)
+    entries = re.findall(
+        r"^([A-Za-z0-9_.-]+)(==\S+)? ;.*\n((?:\s+--hash=sha256:[0-9a-f]{64}.*\n)*)", text, re.MULTILINE
+    )
     assert len(entries) > 40
     unpinned = [name for name, version, hashes in entries if not version or not hashes]
     assert not unpinned
@@ -142,11 +151,14 @@ def test_seed_preset_in_the_image_matches_the_native_run(cpu_image, seed_run, tm
 
 @pytest.mark.docker
 def test_image_runs_as_non_root_without_build_tools_or_wheelhouse(docker_client, cpu_image):
-    status, out = _sh(docker_client, cpu_image,
-                      "id -u; test ! -e /build && test ! -e /wheelhouse && echo no-wheelhouse;"
-                      " for t in gcc cc make pip pip3; do command -v $t >/dev/null && echo has-$t; done;"
-                      " touch /opt/venv/x 2>/dev/null || echo read-only; touch /tmp/x && echo tmp-writable;"
-                      " ls /opt/venv/bin | grep -c '^pip' || true")
+    status, out = _sh(
+        docker_client,
+        cpu_image,
+        "id -u; test ! -e /build && test ! -e /wheelhouse && echo no-wheelhouse;"
+        " for t in gcc cc make pip pip3; do command -v $t >/dev/null && echo has-$t; done;"
+        " touch /opt/venv/x 2>/dev/null || echo read-only; touch /tmp/x && echo tmp-writable;"
+        " ls /opt/venv/bin | grep -c '^pip' || true",
+    )
     lines = out.split()
     assert status == 0, out
     assert lines[0] == str(images.IMAGE_UID)

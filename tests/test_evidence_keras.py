@@ -7,8 +7,16 @@ import pytest
 
 from paritybench.workloads import load
 
-MEASURED_KERAS = ("softmax-ce", "adam-epsilon", "l2-weight-decay", "label-shape", "same-padding", "tf32-matmul",
-                  "gpu-nondeterminism", "batchnorm-momentum")
+MEASURED_KERAS = (
+    "softmax-ce",
+    "adam-epsilon",
+    "l2-weight-decay",
+    "label-shape",
+    "same-padding",
+    "tf32-matmul",
+    "gpu-nondeterminism",
+    "batchnorm-momentum",
+)
 
 
 @pytest.mark.parametrize("name", MEASURED_KERAS)

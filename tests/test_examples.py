@@ -49,9 +49,14 @@ def test_k8s_indexed_job_runs_each_shard_once(tmp_path):
     env_run = _fake_paritybench(tmp_path)
     rendered = []
     for i in range(count):
-        proc = subprocess.run([*container["command"], *container["args"]], capture_output=True, text=True,
-                              env={**env_run, **env, "JOB_COMPLETION_INDEX": str(i)}, cwd=tmp_path,
-                              timeout=30)
+        proc = subprocess.run(
+            [*container["command"], *container["args"]],
+            capture_output=True,
+            text=True,
+            env={**env_run, **env, "JOB_COMPLETION_INDEX": str(i)},
+            cwd=tmp_path,
+            timeout=30,
+        )
         assert proc.returncode == 0, proc.stderr
         rendered.append(proc.stdout.splitlines())
     _check_lines(rendered, count)
@@ -66,13 +71,25 @@ def test_slurm_array_runs_each_shard_once(tmp_path):
     env_run = _fake_paritybench(tmp_path)
     rendered = []
     for i in range(count):
-        proc = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=30, cwd=tmp_path,
-                              env={**env_run, "SLURM_ARRAY_TASK_ID": str(i)})
+        proc = subprocess.run(
+            ["bash", str(script)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            cwd=tmp_path,
+            env={**env_run, "SLURM_ARRAY_TASK_ID": str(i)},
+        )
         assert proc.returncode == 0, proc.stderr
         rendered.append(proc.stdout.splitlines())
     _check_lines(rendered, count)
     # a requeued task whose checkpoint exists resumes instead of starting over
     (tmp_path / "results" / "shards" / "sweep-shard-1.json.partial.jsonl").write_text("{}\n")
-    proc = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=30, cwd=tmp_path,
-                          env={**env_run, "SLURM_ARRAY_TASK_ID": "1"})
+    proc = subprocess.run(
+        ["bash", str(script)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=tmp_path,
+        env={**env_run, "SLURM_ARRAY_TASK_ID": "1"},
+    )
     assert proc.stdout.split() == shlex.split("sweep --resume results/shards/sweep-shard-1.json")

@@ -28,15 +28,24 @@ def test_env_for_sets_the_deterministic_flags_of_every_framework():
 
 
 def test_xla_flag_reads_the_last_setting():
-    assert flags.xla_flag("--a=1 --xla_gpu_deterministic_ops=false --xla_gpu_deterministic_ops=true",
-                          "xla_gpu_deterministic_ops") == "true"
+    assert (
+        flags.xla_flag(
+            "--a=1 --xla_gpu_deterministic_ops=false --xla_gpu_deterministic_ops=true", "xla_gpu_deterministic_ops"
+        )
+        == "true"
+    )
     assert flags.xla_flag("--xla_gpu_deterministic_ops", "xla_gpu_deterministic_ops") == "true"
     assert flags.xla_flag("--other=1", "xla_gpu_deterministic_ops") is None
 
 
 def test_collect_warnings_gathers_every_process_and_nested_numerics():
-    env = {"frameworks": {"main": {"warnings": ["a"]}, "keras-tensorflow": {"numerics": {"warnings": ["b"]}},
-                          "keras-jax": {"numerics": {"warnings": []}}}}
+    env = {
+        "frameworks": {
+            "main": {"warnings": ["a"]},
+            "keras-tensorflow": {"numerics": {"warnings": ["b"]}},
+            "keras-jax": {"numerics": {"warnings": []}},
+        }
+    }
     got = flags.collect_warnings(env, {"_warning": "late"})
     assert got == ["flags: late", "main: a", "keras-tensorflow: b"]
 
@@ -57,8 +66,17 @@ def test_seed_run_records_every_flag_as_it_took_effect(seed_run):
 def test_a_flag_that_did_not_take_effect_is_a_recorded_warning(tmp_path):
     # The user's own XLA_FLAGS turn deterministic ops off: the run goes ahead, and says so.
     out = tmp_path / "a.json"
-    proc = run_cli("run", "--arms", "jax-logits", "--steps", "1", "--no-weights", "--out", str(out),
-                   env={"XLA_FLAGS": "--xla_gpu_deterministic_ops=false"})
+    proc = run_cli(
+        "run",
+        "--arms",
+        "jax-logits",
+        "--steps",
+        "1",
+        "--no-weights",
+        "--out",
+        str(out),
+        env={"XLA_FLAGS": "--xla_gpu_deterministic_ops=false"},
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     warnings = json.loads(out.read_text())["environment"]["warnings"]
     assert any(w.startswith("main: ") and "xla_gpu_deterministic_ops=false" in w for w in warnings), warnings
@@ -66,8 +84,10 @@ def test_a_flag_that_did_not_take_effect_is_a_recorded_warning(tmp_path):
 
 
 def test_flags_applied_after_a_framework_import_are_a_warning():
-    code = ("import json, numpy, jax\nfrom paritybench.experiment import flags\n"
-            "print(json.dumps(flags.apply(flags.NumericsOptions())))")
+    code = (
+        "import json, numpy, jax\nfrom paritybench.experiment import flags\n"
+        "print(json.dumps(flags.apply(flags.NumericsOptions())))"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     applied = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -14,27 +14,55 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _run(arm, acc):
-    return {"arm": arm, "seed": 0, "window_start": 0, "status": "ok", "final_accuracy": acc,
-            "final_loss": 0.5, "curves": {"accuracy": [0.1, acc], "loss": [1.0, 0.5]}}
+    return {
+        "arm": arm,
+        "seed": 0,
+        "window_start": 0,
+        "status": "ok",
+        "final_accuracy": acc,
+        "final_loss": 0.5,
+        "curves": {"accuracy": [0.1, acc], "loss": [1.0, 0.5]},
+    }
 
 
-CONVENTIONS = {"arms": {
-    "jax-adam-literal": {"process": "main", "optimizer.epsilon": 1.0,
-                         "optimizer.epsilon placement": "inside", "dtype": "float32",
-                         "initial weights": "shared", "padding": "SAME: (0, 1)"},
-    "jax-keras-adam": {"process": "main", "optimizer.epsilon": 1.0,
-                       "optimizer.epsilon placement": "outside (epsilon-hat)", "dtype": "float32",
-                       "initial weights": "own", "padding": "same"},
-    "reference-f64": {"process": "main", "optimizer.epsilon": 1.0,
-                      "optimizer.epsilon placement": "outside (epsilon-hat)", "dtype": "float64",
-                      "initial weights": "other", "padding": "same"}}}
+CONVENTIONS = {
+    "arms": {
+        "jax-adam-literal": {
+            "process": "main",
+            "optimizer.epsilon": 1.0,
+            "optimizer.epsilon placement": "inside",
+            "dtype": "float32",
+            "initial weights": "shared",
+            "padding": "SAME: (0, 1)",
+        },
+        "jax-keras-adam": {
+            "process": "main",
+            "optimizer.epsilon": 1.0,
+            "optimizer.epsilon placement": "outside (epsilon-hat)",
+            "dtype": "float32",
+            "initial weights": "own",
+            "padding": "same",
+        },
+        "reference-f64": {
+            "process": "main",
+            "optimizer.epsilon": 1.0,
+            "optimizer.epsilon placement": "outside (epsilon-hat)",
+            "dtype": "float64",
+            "initial weights": "other",
+            "padding": "same",
+        },
+    }
+}
 
 
 def _artifact(conventions=CONVENTIONS):
-    a = {"kind": "run", "workload": {"name": "adam-epsilon", "version": "1", "question": "Q?"},
-         "config": {"n": 10, "steps": 1, "lr": 0.01, "normalize": True},
-         "runs": [_run("jax-adam-literal", 0.5), _run("jax-keras-adam", 0.64), _run("reference-f64", 0.64)],
-         "mechanism": []}
+    a = {
+        "kind": "run",
+        "workload": {"name": "adam-epsilon", "version": "1", "question": "Q?"},
+        "config": {"n": 10, "steps": 1, "lr": 0.01, "normalize": True},
+        "runs": [_run("jax-adam-literal", 0.5), _run("jax-keras-adam", 0.64), _run("reference-f64", 0.64)],
+        "mechanism": [],
+    }
     if conventions is not None:
         a["conventions"] = conventions
     return a
@@ -42,7 +70,9 @@ def _artifact(conventions=CONVENTIONS):
 
 def test_rows_where_an_arm_differs_from_the_reference():
     assert arm_rows(CONVENTIONS, "jax-adam-literal") == [
-        "optimizer.epsilon placement: inside vs outside (epsilon-hat)", "dtype: float32 vs float64"]
+        "optimizer.epsilon placement: inside vs outside (epsilon-hat)",
+        "dtype: float32 vs float64",
+    ]
     # the fix differs only in dtype; initial weights and process are never compared; "SAME: (0, 1)" is "same"
     assert arm_rows(CONVENTIONS, "jax-keras-adam") == ["dtype: float32 vs float64"]
     assert common_rows(CONVENTIONS) == ["dtype"]  # every other arm differs in it: said once, not per arm
@@ -50,8 +80,9 @@ def test_rows_where_an_arm_differs_from_the_reference():
 
 def test_catalogue_puts_the_differing_row_beside_the_arms_gap(tmp_path):
     text = write_catalogue([_artifact()], tmp_path).read_text()
-    assert ("| `jax-adam-literal` | 0.500 | -0.140 | optimizer.epsilon placement: inside vs outside (epsilon-hat) |"
-            in text)
+    assert (
+        "| `jax-adam-literal` | 0.500 | -0.140 | optimizer.epsilon placement: inside vs outside (epsilon-hat) |" in text
+    )
     assert "| `jax-keras-adam` | 0.640 | +0.000 | nothing beyond the rows under this table |" in text
     assert "Every other arm differs from `reference-f64` in: dtype (float64 in `reference-f64`)." in text
     # beside the measured gap: after the gap table, before the mechanism

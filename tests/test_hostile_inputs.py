@@ -58,6 +58,7 @@ def _copy_run(src: Path, folder: Path, name: str = "other") -> Path:
 
 # ------------------------------------------------------------------ cause 10: weights files
 
+
 def test_identical_hashes_with_a_tampered_weights_file_are_divergent_naming_the_run(tiny_run, tmp_path):
     other = _copy_run(tiny_run, tmp_path)
     npz = tmp_path / "other.weights.npz"
@@ -102,6 +103,7 @@ def test_truncated_weights_zip_is_one_line(tiny_run, tmp_path):
 
 
 # ------------------------------------------------------------------ cause 11: outputs
+
 
 def _compare_out(tiny_run: Path, out: str | Path, *extra: str):
     return run_cli("compare", str(tiny_run), str(tiny_run), "--output", str(out), *extra)
@@ -178,6 +180,7 @@ def test_timing_plot_is_checked_before_work(tmp_path):
 
 # ------------------------------------------------------------------ cause 13: data files
 
+
 def _npz_bytes(members: dict[str, bytes]) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
@@ -207,48 +210,65 @@ def test_npy_renamed_npz_is_one_line(tmp_path):
 def test_absurd_declared_shape_is_refused_from_the_header(tmp_path):
     # A 200-byte member whose header declares 10**12 images of 28x28 uint8 (713 TiB).
     header = io.BytesIO()
-    np.lib.format.write_array_header_1_0(header, {"descr": "|u1", "fortran_order": False,
-                                                  "shape": (10**12, 28, 28)})
+    np.lib.format.write_array_header_1_0(header, {"descr": "|u1", "fortran_order": False, "shape": (10**12, 28, 28)})
     bad = tmp_path / "mnist.npz"
-    bad.write_bytes(_npz_bytes({"x_train.npy": header.getvalue() + b"\0" * 100,
-                                "y_train.npy": _npy(np.zeros(10, np.uint8))}))
-    one_line_error(_run_with_data(bad, tmp_path), 2, "x_train declares shape (1000000000000, 28, 28)", "(713 TiB)",
-                   "more than paritybench reads")
+    bad.write_bytes(
+        _npz_bytes({"x_train.npy": header.getvalue() + b"\0" * 100, "y_train.npy": _npy(np.zeros(10, np.uint8))})
+    )
+    one_line_error(
+        _run_with_data(bad, tmp_path),
+        2,
+        "x_train declares shape (1000000000000, 28, 28)",
+        "(713 TiB)",
+        "more than paritybench reads",
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mnist.npz"]
 
 
 def test_a_file_that_expands_past_the_cap_is_refused(tmp_path):
     # Small on disk; its zip directory declares 2 GiB for x_train (zipfile reads no further than declared).
-    raw = bytearray(_npz_bytes({"x_train.npy": _npy(np.zeros((10, 28, 28), np.uint8)),
-                                "y_train.npy": _npy(np.zeros(10, np.uint8))}))
+    raw = bytearray(
+        _npz_bytes({"x_train.npy": _npy(np.zeros((10, 28, 28), np.uint8)), "y_train.npy": _npy(np.zeros(10, np.uint8))})
+    )
     cd = raw.index(b"PK\x01\x02")  # first central-directory entry: uncompressed size at offset 24
-    raw[cd + 24:cd + 28] = struct.pack("<I", 2 * 1024**3)
+    raw[cd + 24 : cd + 28] = struct.pack("<I", 2 * 1024**3)
     bad = tmp_path / "mnist.npz"
     bad.write_bytes(bytes(raw))
     one_line_error(_run_with_data(bad, tmp_path), 2, "expands to 2 GiB", "more than paritybench reads")
 
 
 def test_n_larger_than_the_dataset_names_n(tmp_path):
-    line = one_line_error(run_cli("run", "--arms", "jax-logits", "--steps", "1", "--n", "20000",
-                                  "--out", str(tmp_path / "a.json")), 2, "--n 20000", "10000 training images")
+    line = one_line_error(
+        run_cli("run", "--arms", "jax-logits", "--steps", "1", "--n", "20000", "--out", str(tmp_path / "a.json")),
+        2,
+        "--n 20000",
+        "10000 training images",
+    )
     assert "at most -" not in line
     assert list(tmp_path.iterdir()) == []
 
 
 def test_data_sha256_without_data_is_refused(tmp_path):
-    one_line_error(run_cli("run", *TINY, "--data-sha256", "0" * 64, "--out", str(tmp_path / "a.json")), 2,
-                   "--data-sha256 is given without --data")
+    one_line_error(
+        run_cli("run", *TINY, "--data-sha256", "0" * 64, "--out", str(tmp_path / "a.json")),
+        2,
+        "--data-sha256 is given without --data",
+    )
     assert list(tmp_path.iterdir()) == []
 
 
 # ------------------------------------------------------------------ cause 13: arguments
 
-@pytest.mark.parametrize("seeds, needle", [
-    ("0-100000000000", "below 2**31"),
-    ("0-99999999999999999999999999999", "below 2**31"),
-    ("0:2000000", "more than 1,000,000 values"),
-    ("-99999999999999999999:0", "values must be >= 0"),
-])
+
+@pytest.mark.parametrize(
+    "seeds, needle",
+    [
+        ("0-100000000000", "below 2**31"),
+        ("0-99999999999999999999999999999", "below 2**31"),
+        ("0:2000000", "more than 1,000,000 values"),
+        ("-99999999999999999999:0", "values must be >= 0"),
+    ],
+)
 def test_huge_seed_ranges_are_one_line(tmp_path, seeds, needle):
     out = tmp_path / "s.json"
     one_line_error(run_cli("sweep", f"--seeds={seeds}", "--windows", "0", *TINY, "--out", str(out)), 2, needle)
@@ -256,11 +276,16 @@ def test_huge_seed_ranges_are_one_line(tmp_path, seeds, needle):
 
 
 def test_huge_window_range_is_one_line(tmp_path):
-    one_line_error(run_cli("run", *TINY, "--windows", "0:99999999999999:1", "--out", str(tmp_path / "a.json")), 2,
-                   "--windows", "below 2**31")
+    one_line_error(
+        run_cli("run", *TINY, "--windows", "0:99999999999999:1", "--out", str(tmp_path / "a.json")),
+        2,
+        "--windows",
+        "below 2**31",
+    )
 
 
 # ------------------------------------------------------------------ cause 13: JSON inputs
+
 
 def _deep(tmp_path: Path, depth: int) -> Path:
     p = tmp_path / f"deep{depth}.json"
@@ -283,8 +308,12 @@ def test_deeply_nested_json_is_one_line_everywhere(tiny_run, tmp_path, depth):
 def test_sensitivity_given_a_list_is_one_line(tiny_run, tmp_path):
     sens = tmp_path / "sens.json"
     sens.write_text("[1, 2, 3]")
-    one_line_error(run_cli("compare", str(tiny_run), str(tiny_run), "--sensitivity", str(sens)), 2,
-                   "is a JSON list", "paritybench sensitivity")
+    one_line_error(
+        run_cli("compare", str(tiny_run), str(tiny_run), "--sensitivity", str(sens)),
+        2,
+        "is a JSON list",
+        "paritybench sensitivity",
+    )
 
 
 def test_validate_reports_every_bad_file_and_calls_a_directory_a_directory(tmp_path):
@@ -315,6 +344,7 @@ def test_validate_and_compare_refuse_an_artifact_with_the_same_message(tmp_path)
 
 # ------------------------------------------------------------------ cause 13: data fetch
 
+
 def test_data_fetch_with_a_missing_home_creates_nothing(tmp_path):
     home = tmp_path / "no" / "home"
     proc = run_cli("data", "fetch", env={"HOME": str(home), "XDG_CACHE_HOME": ""})
@@ -323,8 +353,9 @@ def test_data_fetch_with_a_missing_home_creates_nothing(tmp_path):
 
 
 def test_data_fetch_with_an_unwritable_home_creates_nothing(tmp_path):
-    one_line_error(run_cli("data", "fetch", env={"HOME": "/proc", "XDG_CACHE_HOME": ""}), 2,
-                   "cannot create files in /proc")
+    one_line_error(
+        run_cli("data", "fetch", env={"HOME": "/proc", "XDG_CACHE_HOME": ""}), 2, "cannot create files in /proc"
+    )
     assert not os.path.lexists("/proc/.cache")
     (tmp_path / "f").write_text("x")
     one_line_error(run_cli("data", "fetch", "--cache-dir", str(tmp_path / "f" / "c")), 2, "not a directory")
@@ -342,14 +373,18 @@ def test_a_failed_download_removes_the_folders_it_made(tmp_path):
 
 # ------------------------------------------------------------------ environment variables
 
-@pytest.mark.parametrize("env, needle", [
-    ({"JAX_ENABLE_X64": "1"}, "JAX_ENABLE_X64=1"),
-    ({"JAX_DEBUG_NANS": "true"}, "JAX_DEBUG_NANS=true"),
-    ({"JAX_DEFAULT_PRNG_IMPL": "rbg"}, "JAX_DEFAULT_PRNG_IMPL=rbg"),
-    ({"XLA_FLAGS": "--xla_cpu_enable_fast_math=true"}, "--xla_cpu_enable_fast_math=true"),
-    ({"ONEDNN_DEFAULT_FPMATH_MODE": "BF16"}, "ONEDNN_DEFAULT_FPMATH_MODE=BF16"),
-    ({"KERAS_MAX_EPOCHS": "1"}, "KERAS_MAX_EPOCHS=1"),
-])
+
+@pytest.mark.parametrize(
+    "env, needle",
+    [
+        ({"JAX_ENABLE_X64": "1"}, "JAX_ENABLE_X64=1"),
+        ({"JAX_DEBUG_NANS": "true"}, "JAX_DEBUG_NANS=true"),
+        ({"JAX_DEFAULT_PRNG_IMPL": "rbg"}, "JAX_DEFAULT_PRNG_IMPL=rbg"),
+        ({"XLA_FLAGS": "--xla_cpu_enable_fast_math=true"}, "--xla_cpu_enable_fast_math=true"),
+        ({"ONEDNN_DEFAULT_FPMATH_MODE": "BF16"}, "ONEDNN_DEFAULT_FPMATH_MODE=BF16"),
+        ({"KERAS_MAX_EPOCHS": "1"}, "KERAS_MAX_EPOCHS=1"),
+    ],
+)
 def test_environment_that_silently_changes_the_experiment_is_refused(tmp_path, env, needle):
     one_line_error(run_cli("run", *TINY, "--out", str(tmp_path / "a.json"), env=env), 2, needle)
     assert list(tmp_path.iterdir()) == []
@@ -359,17 +394,25 @@ def test_a_keras_json_that_changes_the_clip_is_refused(tmp_path):
     keras_home = tmp_path / "keras"
     keras_home.mkdir()
     (keras_home / "keras.json").write_text(json.dumps({"epsilon": 1e-4, "floatx": "float32"}))
-    one_line_error(run_cli("run", *TINY, "--out", str(tmp_path / "a.json"), env={"KERAS_HOME": str(keras_home)}),
-                   2, "epsilon 0.0001")
+    one_line_error(
+        run_cli("run", *TINY, "--out", str(tmp_path / "a.json"), env={"KERAS_HOME": str(keras_home)}),
+        2,
+        "epsilon 0.0001",
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keras"]
 
 
 def test_user_numerics_environment_is_recorded_and_warned(tmp_path):
     out = tmp_path / "a.json"
     # OMP_NUM_THREADS: the user's, warned; JAX_DEFAULT_MATMUL_PRECISION: paritybench sets its own (no warning).
-    proc = run_cli("run", *TINY, "--no-weights", "--out", str(out),
-                   env={"OMP_NUM_THREADS": "1", "JAX_DEFAULT_MATMUL_PRECISION": "bfloat16",
-                        "MKL_CBWR": "COMPATIBLE"})
+    proc = run_cli(
+        "run",
+        *TINY,
+        "--no-weights",
+        "--out",
+        str(out),
+        env={"OMP_NUM_THREADS": "1", "JAX_DEFAULT_MATMUL_PRECISION": "bfloat16", "MKL_CBWR": "COMPATIBLE"},
+    )
     assert proc.returncode == 0, proc.stderr
     env = json.loads(out.read_text())["environment"]
     assert env["numerics_env"]["OMP_NUM_THREADS"] == "1" and env["numerics_env"]["MKL_CBWR"] == "COMPATIBLE"

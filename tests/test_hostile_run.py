@@ -37,8 +37,9 @@ def cli(*args: str, cwd: Path, tmpdir: Path | None = None, timeout: int = 300) -
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     if tmpdir is not None:
         env["TMPDIR"] = str(tmpdir)
-    return subprocess.run([sys.executable, "-m", "paritybench", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "paritybench", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env
+    )
 
 
 def one_error(proc: subprocess.CompletedProcess, rc: int = 2, *fragments: str) -> str:
@@ -57,6 +58,7 @@ def files_under(folder: Path) -> list[str]:
 
 
 # ---------------------------------------------------------------- cause 1: memory
+
 
 def test_estimate_grows_with_what_is_held():
     base = RunConfig(arms=("jax-logits", "reference-f64"), steps=10, n=100)
@@ -93,12 +95,18 @@ def test_available_memory_is_read():
     assert avail is not None and avail > 0 and source
 
 
-@pytest.mark.parametrize("argv, fragment", [
-    (["run", *SMALL, "--steps", "2000000"], "would need about"),
-    (["run", *SMALL, "--steps", "1000000000"], "at most 10,000,000 steps"),
-    (["sweep", "--seeds", "0-100000", "--windows", "0", "--arms", "jax-logits", "--steps", "2"], "would need about"),
-    (["sensitivity", "--arms", "jax-logits", "--steps", "2", "--k", "1000000"], "use a smaller --k"),
-])
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["run", *SMALL, "--steps", "2000000"], "would need about"),
+        (["run", *SMALL, "--steps", "1000000000"], "at most 10,000,000 steps"),
+        (
+            ["sweep", "--seeds", "0-100000", "--windows", "0", "--arms", "jax-logits", "--steps", "2"],
+            "would need about",
+        ),
+        (["sensitivity", "--arms", "jax-logits", "--steps", "2", "--k", "1000000"], "use a smaller --k"),
+    ],
+)
 def test_too_big_is_refused_before_anything(tmp_path, argv, fragment):
     proc = cli(*argv, cwd=tmp_path, tmpdir=tmp_path)
     one_error(proc, 2, fragment)
@@ -107,15 +115,22 @@ def test_too_big_is_refused_before_anything(tmp_path, argv, fragment):
 
 # ---------------------------------------------------------------- cause 2: non-finite numbers
 
-@pytest.mark.parametrize("argv, flag", [
-    (["run", *SMALL, "--lr", "inf"], "--lr inf"),
-    (["run", *SMALL, "--lr", "nan"], "--lr nan"),
-    (["run", *SMALL, "--lr=-inf"], "--lr -inf"),
-    (["sensitivity", "--arms", "jax-logits", "--steps", "2", "--k", "2", "--lr", "inf"], "--lr inf"),
-    (["sensitivity", "--arms", "jax-logits", "--steps", "2", "--k", "2", "--rel", "nan"], "--rel nan: give"),
-    (["sweep", "--arms", "jax-logits", "--steps", "2", "--seeds", "0", "--windows", "0", "--lr", "inf"], "--lr inf"),
-    (["run", *SMALL, "--repeat", "2", "--lr", "inf"], "--lr inf"),
-])
+
+@pytest.mark.parametrize(
+    "argv, flag",
+    [
+        (["run", *SMALL, "--lr", "inf"], "--lr inf"),
+        (["run", *SMALL, "--lr", "nan"], "--lr nan"),
+        (["run", *SMALL, "--lr=-inf"], "--lr -inf"),
+        (["sensitivity", "--arms", "jax-logits", "--steps", "2", "--k", "2", "--lr", "inf"], "--lr inf"),
+        (["sensitivity", "--arms", "jax-logits", "--steps", "2", "--k", "2", "--rel", "nan"], "--rel nan: give"),
+        (
+            ["sweep", "--arms", "jax-logits", "--steps", "2", "--seeds", "0", "--windows", "0", "--lr", "inf"],
+            "--lr inf",
+        ),
+        (["run", *SMALL, "--repeat", "2", "--lr", "inf"], "--lr inf"),
+    ],
+)
 def test_non_finite_options_refused(tmp_path, argv, flag):
     proc = cli(*argv, cwd=tmp_path, tmpdir=tmp_path)
     one_error(proc, 2, flag)
@@ -134,11 +149,15 @@ def test_diverging_run_records_nan_not_a_crash(tmp_path):
 
 # ---------------------------------------------------------------- cause 3: outputs checked first
 
-@pytest.mark.parametrize("command", [
-    ["run", *SMALL],
-    ["sweep", "--arms", "jax-logits", "--steps", "2", "--n", "100", "--seeds", "0", "--windows", "0"],
-    ["sensitivity", "--arms", "jax-logits", "--steps", "2", "--n", "100", "--k", "2"],
-])
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["run", *SMALL],
+        ["sweep", "--arms", "jax-logits", "--steps", "2", "--n", "100", "--seeds", "0", "--windows", "0"],
+        ["sensitivity", "--arms", "jax-logits", "--steps", "2", "--n", "100", "--k", "2"],
+    ],
+)
 def test_out_under_a_regular_file(tmp_path, command):
     (tmp_path / "afile").write_text("x")
     proc = cli(*command, "--out", str(tmp_path / "afile" / "r.json"), cwd=tmp_path, tmpdir=tmp_path)
@@ -166,17 +185,22 @@ def test_default_results_from_deleted_cwd(tmp_path):
     if not script.exists():
         pytest.skip(f"no paritybench console script beside {sys.executable}")
     # the shell changes into the folder and removes it; paritybench then starts there
-    proc = subprocess.run(["sh", "-c", 'cd "$1" && rmdir "$1" && shift && exec "$@"', "sh", str(gone), str(script),
-                           "run", *SMALL], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "TMPDIR": str(tmp_path)})
+    proc = subprocess.run(
+        ["sh", "-c", 'cd "$1" && rmdir "$1" && shift && exec "$@"', "sh", str(gone), str(script), "run", *SMALL],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+    )
     one_error(proc, 2, "working directory no longer exists")
     assert files_under(tmp_path) == []
 
 
 def test_repeat_obeys_output_checks(tmp_path):
     (tmp_path / "afile").write_text("x")
-    proc = cli("run", *SMALL, "--repeat", "2", "--out", str(tmp_path / "afile" / "r.json"), cwd=tmp_path,
-               tmpdir=tmp_path)
+    proc = cli(
+        "run", *SMALL, "--repeat", "2", "--out", str(tmp_path / "afile" / "r.json"), cwd=tmp_path, tmpdir=tmp_path
+    )
     one_error(proc, 2, "is a file, not a folder")
     assert "repeat 1/2" not in proc.stdout  # nothing started
     assert files_under(tmp_path) == ["afile"]
@@ -219,6 +243,7 @@ def test_default_results_from_read_only_cwd(tmp_path, mount_point):
 
 # ---------------------------------------------------------------- cause 4: both files or neither
 
+
 def test_disk_too_small_for_weights_refused_before_training(tmp_path, mount_point):
     small = mount_point("small", "size=1m")
     proc = cli("run", *SMALL, "--out", str(small / "r.json"), cwd=tmp_path, tmpdir=tmp_path)
@@ -232,8 +257,19 @@ def test_disk_full_between_weights_and_json(tmp_path, mount_point):
     # more, less than the 2-step JSON (4.3 KB measured, 2 pages)
     weights_pages = -(-((4 * SEED_PARAMS) + 1190) // 4096)
     small = mount_point("small", f"size={4 * (weights_pages + 1)}k")
-    proc = cli("run", "--arms", "jax-logits", "--steps", "2", "--n", "100", "--out", str(small / "r.json"),
-               cwd=tmp_path, tmpdir=tmp_path)
+    proc = cli(
+        "run",
+        "--arms",
+        "jax-logits",
+        "--steps",
+        "2",
+        "--n",
+        "100",
+        "--out",
+        str(small / "r.json"),
+        cwd=tmp_path,
+        tmpdir=tmp_path,
+    )
     one_error(proc, 1, "No space left on device", "nothing was kept")
     assert list(small.iterdir()) == []  # no weights, no JSON, no temp file, no lock
 
@@ -275,6 +311,7 @@ def test_commit_pair_lands_both(tmp_path):
 
 # ---------------------------------------------------------------- cause 9: two runs at once
 
+
 def test_default_name_includes_arms_seeds_windows():
     a = RunConfig(arms=("jax-logits",))
     assert safeout.config_tag(a) != safeout.config_tag(RunConfig(arms=("reference-f64",)))
@@ -306,10 +343,16 @@ def test_explicit_out_being_written_is_refused(tmp_path):
 
 def test_claim_of_a_killed_run_does_not_block(tmp_path):
     out = tmp_path / "r.json"
-    code = ("import sys, time; from pathlib import Path; from paritybench.artifact.safeout import OutputClaim; "
-            f"c = OutputClaim.explicit(Path({str(out)!r})); print('held', flush=True); time.sleep(600)")
-    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
-                              env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    code = (
+        "import sys, time; from pathlib import Path; from paritybench.artifact.safeout import OutputClaim; "
+        f"c = OutputClaim.explicit(Path({str(out)!r})); print('held', flush=True); time.sleep(600)"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+    )
     assert holder.stdout.readline().strip() == "held"
     with pytest.raises(ParityError, match="another paritybench is writing"):
         safeout.OutputClaim.explicit(out)
@@ -322,20 +365,33 @@ def test_claim_of_a_killed_run_does_not_block(tmp_path):
 
 def test_two_runs_started_together_keep_both(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "TMPDIR": str(tmp_path)}
-    procs_ = [subprocess.Popen([sys.executable, "-m", "paritybench", "run", *SMALL], cwd=tmp_path, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    procs_ = [
+        subprocess.Popen(
+            [sys.executable, "-m", "paritybench", "run", *SMALL],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     outs = [p.communicate(timeout=300) for p in procs_]
     assert [p.returncode for p in procs_] == [0, 0], [o[1][-2000:] for o in outs]
-    paths = [next(ln.split("artifact: ", 1)[1].strip() for ln in o[0].splitlines() if ln.startswith("artifact: "))
-             for o in outs]
+    paths = [
+        next(ln.split("artifact: ", 1)[1].strip() for ln in o[0].splitlines() if ln.startswith("artifact: "))
+        for o in outs
+    ]
     assert paths[0] != paths[1]
     for p in paths:
         assert Path(p).is_file() and Path(p).with_suffix(".weights.npz").is_file()
     assert sorted(p.name for p in (tmp_path / "results" / "runs").iterdir()) == sorted(
-        [Path(p).name for p in paths] + [Path(p).with_suffix(".weights.npz").name for p in paths])
+        [Path(p).name for p in paths] + [Path(p).with_suffix(".weights.npz").name for p in paths]
+    )
 
 
 # ---------------------------------------------------------------- cause 12: killed runs
+
 
 def _children(pid: int) -> list[int]:
     out = []
@@ -378,8 +434,9 @@ def _wait_worker(proc: subprocess.Popen, timeout: float = 120) -> int:
     raise AssertionError("no Keras worker appeared")
 
 
-@pytest.mark.parametrize("sig, rc, name", [(signal.SIGTERM, 143, "SIGTERM"), (signal.SIGINT, 130, "SIGINT"),
-                                           (signal.SIGKILL, -9, None)])
+@pytest.mark.parametrize(
+    "sig, rc, name", [(signal.SIGTERM, 143, "SIGTERM"), (signal.SIGINT, 130, "SIGINT"), (signal.SIGKILL, -9, None)]
+)
 def test_killed_run_leaves_no_worker_and_no_temp(tmp_path, sig, rc, name):
     if importlib_missing("keras"):
         pytest.skip("keras is not installed")
@@ -387,9 +444,27 @@ def test_killed_run_leaves_no_worker_and_no_temp(tmp_path, sig, rc, name):
     tmpdir.mkdir()
     out = tmp_path / "out" / "r.json"
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "TMPDIR": str(tmpdir)}
-    proc = subprocess.Popen([sys.executable, "-m", "paritybench", "run", "--arms", "keras-jax", "--steps", "200",
-                             "--n", "100", "--out", str(out)], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "paritybench",
+            "run",
+            "--arms",
+            "keras-jax",
+            "--steps",
+            "200",
+            "--n",
+            "100",
+            "--out",
+            str(out),
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     worker = _wait_worker(proc)
     assert [p.name for p in tmpdir.iterdir() if p.name.startswith("paritybench-")]  # its temp folder exists
     proc.send_signal(sig)

@@ -43,8 +43,14 @@ def _one_error(res: subprocess.CompletedProcess, code: int, *fragments: str) -> 
 
 
 def _start(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "paritybench", *args], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "paritybench", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def _header_only_checkpoint(out: Path, *extra: str) -> str:
@@ -107,8 +113,14 @@ def test_cut_and_damaged_lines_are_dropped_and_redone(tmp_path, reference, heade
     runs = reference["runs"]
     bad_status = {k: v for k, v in runs[1].items() if k != "status"}  # a run record missing a key
     foreign = {**runs[0], "seed": 7}  # a run that is not part of this sweep
-    body = [header_line, _lines(runs[:1])[0], "{garbage", json.dumps(bad_status), json.dumps(foreign),
-            _lines(runs[2:3])[0]]
+    body = [
+        header_line,
+        _lines(runs[:1])[0],
+        "{garbage",
+        json.dumps(bad_status),
+        json.dumps(foreign),
+        _lines(runs[2:3])[0],
+    ]
     # ... and a last line cut in the middle of run 4, as a kill or a full disk leaves it
     checkpoint_path(out).write_text("\n".join(body) + "\n" + _lines(runs[3:4])[0][:100])
     res = run_cli("sweep", "--resume", str(out))
@@ -121,14 +133,17 @@ def test_cut_and_damaged_lines_are_dropped_and_redone(tmp_path, reference, heade
     assert sorted(os.listdir(tmp_path)) == ["s.json"]  # no checkpoint, no lock
 
 
-@pytest.mark.parametrize("edit, fragment", [
-    (lambda h: h["config"].update(steps="two"), "config.steps: 'two' is not of type 'integer'"),
-    (lambda h: h.pop("config"), "'config' is a required property"),
-    (lambda h: h["config"].pop("numerics"), "'numerics' is a required property"),
-    (lambda h: h["config"].update(arms=["no-such-arm"]), "config.arms.0"),
-    (lambda h: h["config"].update(stepz=2), "unknown key 'stepz'"),
-    (lambda h: h["data"].update(sha256="abc"), "data.sha256"),
-])
+@pytest.mark.parametrize(
+    "edit, fragment",
+    [
+        (lambda h: h["config"].update(steps="two"), "config.steps: 'two' is not of type 'integer'"),
+        (lambda h: h.pop("config"), "'config' is a required property"),
+        (lambda h: h["config"].pop("numerics"), "'numerics' is a required property"),
+        (lambda h: h["config"].update(arms=["no-such-arm"]), "config.arms.0"),
+        (lambda h: h["config"].update(stepz=2), "unknown key 'stepz'"),
+        (lambda h: h["data"].update(sha256="abc"), "data.sha256"),
+    ],
+)
 def test_hand_edited_header_is_one_line_naming_line_1(tmp_path, header_line, edit, fragment):
     out = tmp_path / "s.json"
     h = json.loads(header_line)
@@ -150,8 +165,9 @@ def _mount_tmpfs(where: Path, size: str) -> None:
     if os.geteuid() != 0 or shutil.which("mount") is None:
         pytest.skip("a full disk is simulated with a small tmpfs, which needs root and mount")
     where.mkdir()
-    res = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
-                         capture_output=True, text=True)
+    res = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], capture_output=True, text=True
+    )
     if res.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here ({res.stderr.strip()})")
 
@@ -166,8 +182,13 @@ def test_full_disk_keeps_every_complete_line_and_resumes(tmp_path, reference):
         out = disk / "s.json"
         grid = [*GRID[:-4], "--seeds", "0-3", "--windows", "0"]
         res = run_cli("sweep", *grid, "--out", str(out))
-        _one_error(res, 1, f"cannot append to checkpoint {checkpoint_path(out)}", "No space left on device",
-                   f"paritybench sweep --resume {out}")
+        _one_error(
+            res,
+            1,
+            f"cannot append to checkpoint {checkpoint_path(out)}",
+            "No space left on device",
+            f"paritybench sweep --resume {out}",
+        )
         # the failed line was cut back: the file holds only whole lines, and no artifact or temp file
         text = checkpoint_path(out).read_text()
         assert text.endswith("\n")
@@ -191,12 +212,15 @@ def test_full_disk_keeps_every_complete_line_and_resumes(tmp_path, reference):
 # cause 6: nothing is created before every input is checked
 
 
-@pytest.mark.parametrize("change, fragment", [
-    (["--windows", "9950"], "window 9950:10050 runs past the end"),
-    (["--seeds", "9223372036854775808"], "is too large"),
-    (["--data", "/nonexistent/mnist.npz"], "does not exist"),
-    (["--data-sha256", "0" * 64, "--data", str(bundled_path())], "expected " + "0" * 64),
-])
+@pytest.mark.parametrize(
+    "change, fragment",
+    [
+        (["--windows", "9950"], "window 9950:10050 runs past the end"),
+        (["--seeds", "9223372036854775808"], "is too large"),
+        (["--data", "/nonexistent/mnist.npz"], "does not exist"),
+        (["--data-sha256", "0" * 64, "--data", str(bundled_path())], "expected " + "0" * 64),
+    ],
+)
 def test_bad_input_leaves_nothing_behind(tmp_path, change, fragment):
     out = tmp_path / "sub" / "s.json"
     res = run_cli("sweep", *GRID, *change, "--out", str(out))
@@ -241,11 +265,24 @@ def test_resume_refuses_replaced_data_naming_both_hashes(tmp_path):
     assert checkpoint_path(out).read_text() == before
 
 
-@pytest.mark.parametrize("option", [
-    ["--steps", "3"], ["--lr", "0.1"], ["--arms", "jax-logits"], ["--seeds", "0-2"], ["--windows", "1000"],
-    ["--n", "200"], ["--normalize"], ["--data", str(ROOT / "tests" / "data")], ["--diagnostics", "full"],
-    ["--threads", "1"], ["--onednn", "off"], ["--no-deterministic"], ["--threefry-partitionable"],
-])
+@pytest.mark.parametrize(
+    "option",
+    [
+        ["--steps", "3"],
+        ["--lr", "0.1"],
+        ["--arms", "jax-logits"],
+        ["--seeds", "0-2"],
+        ["--windows", "1000"],
+        ["--n", "200"],
+        ["--normalize"],
+        ["--data", str(ROOT / "tests" / "data")],
+        ["--diagnostics", "full"],
+        ["--threads", "1"],
+        ["--onednn", "off"],
+        ["--no-deterministic"],
+        ["--threefry-partitionable"],
+    ],
+)
 def test_resume_refuses_a_conflicting_option(tmp_path, header_line, option):
     out = tmp_path / "s.json"
     checkpoint_path(out).write_text(header_line + "\n")
@@ -261,9 +298,29 @@ def test_resume_accepts_options_equal_to_the_header(tmp_path, header_line, refer
     out = tmp_path / "s.json"
     checkpoint_path(out).write_text(header_line + "\n")
     # the same values, written differently (a list for a range, the default diagnostics spelled out)
-    res = run_cli("sweep", "--resume", str(out), "--seeds", "0,1", "--windows", "0:1", "--steps", "2",
-                  "--lr", "0.01", "--n", "100", "--arms", "jax-logits,reference-f64", "--diagnostics", "light",
-                  "--onednn", "default", "--out", str(out))
+    res = run_cli(
+        "sweep",
+        "--resume",
+        str(out),
+        "--seeds",
+        "0,1",
+        "--windows",
+        "0:1",
+        "--steps",
+        "2",
+        "--lr",
+        "0.01",
+        "--n",
+        "100",
+        "--arms",
+        "jax-logits,reference-f64",
+        "--diagnostics",
+        "light",
+        "--onednn",
+        "default",
+        "--out",
+        str(out),
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     assert _content(json.loads(out.read_text())) == _content(reference)
 
@@ -308,8 +365,12 @@ def test_killed_worker_is_reported_exits_1_and_is_retried_on_resume(tmp_path):
     # the errors are in the artifact, the checkpoint stays to retry them, the lock is gone
     first = json.loads(out.read_text())
     status = {(r["arm"], r["seed"]): r["status"] for r in first["runs"]}
-    assert status == {("keras-jax", 0): "error", ("keras-jax", 1): "error",
-                      ("reference-f64", 0): "ok", ("reference-f64", 1): "ok"}
+    assert status == {
+        ("keras-jax", 0): "error",
+        ("keras-jax", 1): "error",
+        ("reference-f64", 0): "ok",
+        ("reference-f64", 1): "ok",
+    }
     assert sorted(os.listdir(tmp_path)) == ["s.json", checkpoint_path(out).name]
 
     res = run_cli("sweep", "--resume", str(out))
@@ -324,8 +385,10 @@ def test_killed_worker_is_reported_exits_1_and_is_retried_on_resume(tmp_path):
 
 
 def test_resume_retries_error_runs_only():
-    runs = [{"arm": a, "seed": 0, "window_start": 0, "status": s}
-            for a, s in (("a", "ok"), ("b", "skipped"), ("c", "error"))]
+    runs = [
+        {"arm": a, "seed": 0, "window_start": 0, "status": s}
+        for a, s in (("a", "ok"), ("b", "skipped"), ("c", "error"))
+    ]
     sweep = Sweep(cfg=None, out=Path("x.json"), checkpoint=None, lock=None, done=runs)  # type: ignore[arg-type]
     assert sweep.skip == {("a", 0, 0, None), ("b", 0, 0, None)}
 
@@ -333,8 +396,15 @@ def test_resume_retries_error_runs_only():
 def test_load_keeps_the_last_record_of_a_retried_run(tmp_path, header_line, reference):
     p = tmp_path / "x.json.partial.jsonl"
     ok = reference["runs"][0]
-    failed = {**ok, "status": "error", "reason": "keras-jax worker killed by SIGKILL", "final_accuracy": None,
-              "final_weights_sha256": None, "initial_accuracy": None, "curves": {}}
+    failed = {
+        **ok,
+        "status": "error",
+        "reason": "keras-jax worker killed by SIGKILL",
+        "final_accuracy": None,
+        "final_weights_sha256": None,
+        "initial_accuracy": None,
+        "curves": {},
+    }
     p.write_text("\n".join([header_line, json.dumps(failed), json.dumps(ok)]) + "\n")
     loaded = Checkpoint.load(p)
     assert isinstance(loaded, Loaded) and loaded.runs == [ok] and loaded.dropped == []

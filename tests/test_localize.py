@@ -27,16 +27,19 @@ def _localize(workload: str, arms: list[str], steps: int = 2, n: int | None = No
     if w.data.holdout:
         xh, yh = data.window(ds, n, w.data.holdout, w.data.normalize, labels=w.data.labels)
     init = copy_weights(resolve_ref(w.model.init)(0, False), w.model.params)
-    ctx = localize.Context(w, w.training.lr, steps, x, y, init, NumericsOptions(), n=n, normalize=w.data.normalize,
-                           xh=xh, yh=yh)
+    ctx = localize.Context(
+        w, w.training.lr, steps, x, y, init, NumericsOptions(), n=n, normalize=w.data.normalize, xh=xh, yh=yh
+    )
     cache: dict = {}
-    return {a.name: localize.localize_pair(ctx, a, b, cache) for a, b in localize.pairs_for(w, tuple(arms))
-            if a.name in arms}
+    return {
+        a.name: localize.localize_pair(ctx, a, b, cache)
+        for a, b in localize.pairs_for(w, tuple(arms))
+        if a.name in arms
+    }
 
 
 def test_seed_bce_answers():
-    r = _localize("seed-bce", ["jax-naive", "jax-seed-stable", "jax-keras-clip", "jax-keras-torch-clip",
-                               "jax-logits"])
+    r = _localize("seed-bce", ["jax-naive", "jax-seed-stable", "jax-keras-clip", "jax-keras-torch-clip", "jax-logits"])
     for arm in ("jax-seed-stable", "jax-keras-clip", "jax-keras-torch-clip"):
         f = r[arm].first
         assert (f.step, f.phase, f.tensor) == (0, "loss", "d loss/d logit"), r[arm].line()
@@ -48,14 +51,17 @@ def test_seed_bce_answers():
     assert r["jax-logits"].first is None and "never part" in r["jax-logits"].line()
 
 
-@pytest.mark.parametrize("workload,arm,phase,tensors", [
-    # the first convolution's output is the first tensor that parts (issue 12: "step 0 forward at the first
-    # convolution"), then its ReLU and the logits
-    ("same-padding", "jax-torch-pad", "forward", ["conv", "conv/relu", "logits"]),
-    ("label-shape", "jax-broadcast", "loss", None),
-    ("adam-epsilon", "jax-adam-literal", "update", None),
-    ("l2-weight-decay", "jax-sgd-decay-literal", "update", ["dense_0/kernel", "dense_1/kernel"]),
-])
+@pytest.mark.parametrize(
+    "workload,arm,phase,tensors",
+    [
+        # the first convolution's output is the first tensor that parts (issue 12: "step 0 forward at the first
+        # convolution"), then its ReLU and the logits
+        ("same-padding", "jax-torch-pad", "forward", ["conv", "conv/relu", "logits"]),
+        ("label-shape", "jax-broadcast", "loss", None),
+        ("adam-epsilon", "jax-adam-literal", "update", None),
+        ("l2-weight-decay", "jax-sgd-decay-literal", "update", ["dense_0/kernel", "dense_1/kernel"]),
+    ],
+)
 def test_catalogue_pitfall_phase(workload, arm, phase, tensors):
     r = _localize(workload, [arm])[arm]
     assert r.first is not None and r.first.step == 0 and r.first.phase == phase, r.line()
@@ -64,9 +70,16 @@ def test_catalogue_pitfall_phase(workload, arm, phase, tensors):
         assert r.first.tensor == tensors[0], r.line()
 
 
-@pytest.mark.parametrize("workload,arm", [("same-padding", "jax-same"), ("adam-epsilon", "jax-keras-adam"),
-                                          ("l2-weight-decay", "jax-sgd-l2"), ("label-shape", "jax-reshape"),
-                                          ("batchnorm-momentum", "jax-keras-bn")])
+@pytest.mark.parametrize(
+    "workload,arm",
+    [
+        ("same-padding", "jax-same"),
+        ("adam-epsilon", "jax-keras-adam"),
+        ("l2-weight-decay", "jax-sgd-l2"),
+        ("label-shape", "jax-reshape"),
+        ("batchnorm-momentum", "jax-keras-bn"),
+    ],
+)
 def test_fixes_never_part(workload, arm):
     """The fixes implement the reference's convention in float32: they stay under the factor."""
     from paritybench.analysis.localize import FACTOR
@@ -121,13 +134,24 @@ def test_adam_epsilon_update_parts_before_the_moments(tmp_path):
     r = _localize("adam-epsilon", ["jax-adam-literal"])["jax-adam-literal"]
     assert (r.first.step, r.first.phase, r.first.tensor) == (0, "update", "dense_0/kernel"), r.line()
     moments = [c for c in r.checks if c.tensor.startswith("adam/")]
-    assert {c.tensor for c in moments} == {f"adam/{m}/{p}" for m in ("mu", "nu")
-                                           for p in ("dense_0/kernel", "dense_0/bias", "dense_1/kernel",
-                                                     "dense_1/bias")}
+    assert {c.tensor for c in moments} == {
+        f"adam/{m}/{p}"
+        for m in ("mu", "nu")
+        for p in ("dense_0/kernel", "dense_0/bias", "dense_1/kernel", "dense_1/bias")
+    }
     assert all(c.phase == "update" and not c.parts for c in moments), max(c.ratio for c in moments)
     out = tmp_path / "adam.json"
-    proc = run_cli("localize", "--workload", "adam-epsilon", "--arms", "keras-tensorflow,jax-keras-adam",
-                   "--steps", "2", "--out", str(out))
+    proc = run_cli(
+        "localize",
+        "--workload",
+        "adam-epsilon",
+        "--arms",
+        "keras-tensorflow,jax-keras-adam",
+        "--steps",
+        "2",
+        "--out",
+        str(out),
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     pair = json.loads(out.read_text())["pairs"][0]
     km = [c for c in pair["checks"] if c["tensor"].startswith("adam/")]
@@ -146,8 +170,11 @@ def test_batchnorm_momentum_parts_in_the_moving_statistics_and_evaluation():
     assert (lit.first.step, lit.first.phase, lit.first.tensor) == (0, "update", "bn/moving_mean"), lit.line()
     assert lit.parted_tensors == ["bn/moving_mean", "bn/moving_variance"], lit.line()
     assert lit.later_phases == ["evaluation: holdout logits"], lit.line()
-    training = [c for c in lit.checks if c.phase in ("forward", "loss", "backward")
-                or (c.phase == "update" and not c.tensor.startswith("bn/moving"))]
+    training = [
+        c
+        for c in lit.checks
+        if c.phase in ("forward", "loss", "backward") or (c.phase == "update" and not c.tensor.startswith("bn/moving"))
+    ]
     assert training and not any(c.parts for c in training), max(c.ratio for c in training)
     assert {c.step for c in lit.checks} == {0, 1}
     torch_bn = _localize("batchnorm-momentum", ["jax-torch-bn"])["jax-torch-bn"]
@@ -159,8 +186,17 @@ def test_l2_keras_backward_is_the_data_gradient(tmp_path):
     the 2 lam w term in its optimizer chain), so Keras-TF with the reference's l2(lam) never parts, and the
     one with l2(lam / 2) parts where the literal port does: step 0, the kernels' update."""
     out = tmp_path / "l2.json"
-    proc = run_cli("localize", "--workload", "l2-weight-decay", "--arms",
-                   "keras-tensorflow,keras-tensorflow-l2-half,jax-sgd-l2", "--steps", "1", "--out", str(out))
+    proc = run_cli(
+        "localize",
+        "--workload",
+        "l2-weight-decay",
+        "--arms",
+        "keras-tensorflow,keras-tensorflow-l2-half,jax-sgd-l2",
+        "--steps",
+        "1",
+        "--out",
+        str(out),
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     pairs = {p["a"]: p for p in json.loads(out.read_text())["pairs"]}
     assert pairs["keras-tensorflow"]["first"] is None, pairs["keras-tensorflow"]["line"]

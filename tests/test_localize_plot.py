@@ -25,12 +25,28 @@ def _record(extra_phase: bool = True, tensors: int = 3) -> dict:
         if extra_phase:
             a_checks += [_check(k, "evaluation", "batchnorm/moving_mean", 5e3 if k else 2.0)]
         b_checks += [_check(k, "forward", "logits", 1.0), _check(k, "loss", "value", None if k == 0 else 0.0, k == 0)]
-    return {"kind": "localize", "workload": {"name": "made-up"}, "seed": 0, "window": 0, "factor": 100.0,
-            "pairs": [{"a": "arm-a", "b": "reference-f64", "checks": a_checks,
-                       "first": {"step": 1, "phase": "evaluation", "tensor": "batchnorm/moving_mean", "ratio": 5e3}},
-                      {"a": "arm-b", "b": "reference-f64", "checks": b_checks,
-                       "growth": {"chaotic": True, "from_step": 1, "rate": 3.2, "distance": [0, 1, 3.2]},
-                       "first": {"step": 0, "phase": "loss", "tensor": "value", "ratio": None}}]}
+    return {
+        "kind": "localize",
+        "workload": {"name": "made-up"},
+        "seed": 0,
+        "window": 0,
+        "factor": 100.0,
+        "pairs": [
+            {
+                "a": "arm-a",
+                "b": "reference-f64",
+                "checks": a_checks,
+                "first": {"step": 1, "phase": "evaluation", "tensor": "batchnorm/moving_mean", "ratio": 5e3},
+            },
+            {
+                "a": "arm-b",
+                "b": "reference-f64",
+                "checks": b_checks,
+                "growth": {"chaotic": True, "from_step": 1, "rate": 3.2, "distance": [0, 1, 3.2]},
+                "first": {"step": 0, "phase": "loss", "tensor": "value", "ratio": None},
+            },
+        ],
+    }
 
 
 def _png_size(path) -> tuple[int, int]:
@@ -45,8 +61,10 @@ def test_layout_follows_the_record_phases_and_caps_tensors():
 
     lay = lp.layout(_record(tensors=12))
     # phases in the record's order, evaluation included though no list names it; a pair with fewer phases
-    assert [[p.phase for p in row] for row in lay.rows] == [["forward", "loss", "update", "evaluation"],
-                                                             ["forward", "loss"]]
+    assert [[p.phase for p in row] for row in lay.rows] == [
+        ["forward", "loss", "update", "evaluation"],
+        ["forward", "loss"],
+    ]
     upd = lay.rows[0][2]
     # the top TOP tensors by max ratio (i % 5 == 4 gives 1e4: layers 4 and 9 first), and the title says so
     assert len(upd.series) == lp.TOP and upd.total_tensors == 12
@@ -82,8 +100,11 @@ def test_records_it_cannot_plot_are_refused_in_one_line():
 
     rec = _record()
     del rec["pairs"][0]["checks"]  # what the --format json printout holds
-    for bad, words in ((rec, "no per-step checks"), ({"kind": "run"}, "not a localize record"),
-                       ({**_record(), "pairs": []}, "no pairs")):
+    for bad, words in (
+        (rec, "no per-step checks"),
+        ({"kind": "run"}, "not a localize record"),
+        ({**_record(), "pairs": []}, "no pairs"),
+    ):
         with pytest.raises(ParityError, match=words) as e:
             lp.layout(bad)
         assert "\n" not in str(e.value)
@@ -107,13 +128,17 @@ def test_report_plots_a_record_and_refuses_bad_paths(tmp_path):
 def test_localize_plot_option(tmp_path):
     out, png = tmp_path / "loc.json", tmp_path / "loc.png"
     (tmp_path / "taken.png").write_text("x")
-    for bad, words in ((tmp_path / "loc.txt", "ending in .png"), (tmp_path / "taken.png", "already exists"),
-                       (tmp_path, "ending in .png")):
+    for bad, words in (
+        (tmp_path / "loc.txt", "ending in .png"),
+        (tmp_path / "taken.png", "already exists"),
+        (tmp_path, "ending in .png"),
+    ):
         proc = run_cli("localize", "--arms", "jax-logits", "--steps", "1", "--plot", str(bad))
         assert proc.returncode == 2 and words in proc.stderr, proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1
-    proc = run_cli("localize", "--arms", "jax-seed-stable,jax-logits", "--steps", "2", "--out", str(out),
-                   "--plot", str(png))
+    proc = run_cli(
+        "localize", "--arms", "jax-seed-stable,jax-logits", "--steps", "2", "--out", str(out), "--plot", str(png)
+    )
     assert proc.returncode == 0, proc.stderr
     assert f"plot: {png}" in proc.stdout
     _png_size(png)

@@ -29,8 +29,9 @@ def _ctx(steps: int):
     x, y = data.window(ds, 0, n, w.data.normalize, labels=w.data.labels)
     xh, yh = data.window(ds, n, w.data.holdout, w.data.normalize, labels=w.data.labels)
     init = copy_weights(resolve_ref(w.model.init)(0, False), w.model.params)
-    return localize.Context(w, w.training.lr, steps, x, y, init, NumericsOptions(), n=n, normalize=w.data.normalize,
-                            xh=xh, yh=yh)
+    return localize.Context(
+        w, w.training.lr, steps, x, y, init, NumericsOptions(), n=n, normalize=w.data.normalize, xh=xh, yh=yh
+    )
 
 
 def _pair(a: str, b: str, steps: int):
@@ -53,8 +54,7 @@ def test_keras_worker_steps_the_batch_from_the_given_moving_statistics():
     ctx = _ctx(2)
     arm = ctx.workload.arm("keras-tensorflow")
     rng = np.random.default_rng(1)
-    states = [{"bn/moving_mean": rng.normal(0, 1, 64), "bn/moving_variance": rng.uniform(0.5, 2, 64)}
-              for _ in range(3)]
+    states = [{"bn/moving_mean": rng.normal(0, 1, 64), "bn/moving_variance": rng.uniform(0.5, 2, 64)} for _ in range(3)]
     a = localize._keras_arrays(ctx, arm, [ctx.init] * 3, states)
     w = {k: np.asarray(v, np.float64) for k, v in ctx.init.items()}
     xh = np.asarray(ctx.xh, np.float64)
@@ -71,16 +71,16 @@ def test_keras_worker_steps_the_batch_from_the_given_moving_statistics():
         np.testing.assert_allclose(a[f"k{k}/state/bn/moving_mean"], new_m, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(a[f"k{k}/state/bn/moving_variance"], new_v, rtol=1e-5, atol=1e-6)
         hh = xh @ w["dense_0/kernel"] + w["dense_0/bias"]
-        zh = np.maximum(_bn(hh, new_m, new_v, w["bn/gamma"], w["bn/beta"]), 0) @ w["dense_1/kernel"] \
-            + w["dense_1/bias"]
+        zh = np.maximum(_bn(hh, new_m, new_v, w["bn/gamma"], w["bn/beta"]), 0) @ w["dense_1/kernel"] + w["dense_1/bias"]
         np.testing.assert_allclose(a[f"k{k}/eval/holdout logits"], zh, rtol=1e-4, atol=1e-4)
 
 
 def test_keras_tensorflow_never_parts_from_the_arbiter_on_the_stateful_workload():
     """Through the command: the Keras arm is compared (no longer skipped), its moving statistics and held-out
     logits are among the checks, and it implements the arbiter's convention: it stays under the factor."""
-    proc = run_cli("localize", "--workload", WL, "--arms", "keras-tensorflow,reference-f64", "--steps", "3",
-                   "--format", "json")
+    proc = run_cli(
+        "localize", "--workload", WL, "--arms", "keras-tensorflow,reference-f64", "--steps", "3", "--format", "json"
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     rec = json.loads(proc.stdout)
     assert rec["skipped"] == [] and len(rec["pairs"]) == 1, rec["skipped"]
@@ -95,8 +95,9 @@ def test_literal_port_parts_from_keras_in_the_moving_mean_and_evaluation_only():
     from paritybench.analysis.localize import FACTOR
 
     r = _pair("jax-momentum-literal", "keras-tensorflow", 3)
-    assert r.first is not None and (r.first.step, r.first.phase, r.first.tensor) == (0, "update", "bn/moving_mean"), \
+    assert r.first is not None and (r.first.step, r.first.phase, r.first.tensor) == (0, "update", "bn/moving_mean"), (
         r.line()
+    )
     assert r.parted_tensors == ["bn/moving_mean", "bn/moving_variance"], r.line()
     assert r.later_phases == ["evaluation: holdout logits"], r.line()
     training = [c for c in r.checks if c.phase in ("forward", "loss", "backward")]

@@ -64,7 +64,7 @@ def _listening_addresses(pids: list[int]) -> set[str]:
                 if len(raw) == 4:
                     found.add(".".join(str(b) for b in raw[::-1]))
                 else:  # IPv6, four little-endian words
-                    words = b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4))
+                    words = b"".join(raw[i : i + 4][::-1] for i in range(0, 16, 4))
                     found.add(words.hex())
     return found
 
@@ -82,9 +82,15 @@ def test_ray_sweep_killed_worker_resumes_bit_identical(tmp_path):
     ckpt = tmp_path / "ray.json.partial.jsonl"
     env = {**os.environ, "PARITYBENCH_RAY_RUN_DELAY": "4"}  # each task pauses after each run: time to kill it
     before = set(_pids_named("ray::"))
-    proc = subprocess.Popen([sys.executable, "-m", "paritybench", *TINY, "--engine", "ray", "--ray-tasks", "2",
-                             "--out", str(out)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "paritybench", *TINY, "--engine", "ray", "--ray-tasks", "2", "--out", str(out)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         deadline = time.time() + 400
         while time.time() < deadline and proc.poll() is None:
@@ -95,8 +101,12 @@ def test_ray_sweep_killed_worker_resumes_bit_identical(tmp_path):
         workers = [p for p in _pids_named("ray::_task") if p not in before]
         assert workers, "no Ray task worker process found"
         # every Ray service of this cluster listens on loopback only
-        services = [p for p in _pids_named("") if p not in before and any(
-            n in Path(f"/proc/{p}/cmdline").read_bytes() for n in (b"gcs_server", b"raylet", b"ray::"))]
+        services = [
+            p
+            for p in _pids_named("")
+            if p not in before
+            and any(n in Path(f"/proc/{p}/cmdline").read_bytes() for n in (b"gcs_server", b"raylet", b"ray::"))
+        ]
         addrs = _listening_addresses(services)
         assert addrs and addrs <= LOOPBACK, addrs
         os.kill(workers[0], signal.SIGKILL)
@@ -115,8 +125,9 @@ def test_ray_sweep_killed_worker_resumes_bit_identical(tmp_path):
     assert f"{finished} runs already finished" in res.stdout
     ray_art, local_art = json.loads(out.read_text()), json.loads(local.read_text())
     assert not ckpt.exists() and ray_art["resumed"] is True
-    assert [r["final_weights_sha256"] for r in ray_art["runs"]] == [r["final_weights_sha256"]
-                                                                   for r in local_art["runs"]]
+    assert [r["final_weights_sha256"] for r in ray_art["runs"]] == [
+        r["final_weights_sha256"] for r in local_art["runs"]
+    ]
     assert content(ray_art) == content(local_art)
     assert ray_art["summary"] == local_art["summary"]
     assert all(r["node"] in ray_art["nodes"] for r in ray_art["runs"])

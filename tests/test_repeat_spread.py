@@ -11,8 +11,12 @@ from paritybench.studies.repeat import add_spread, repeat_section
 
 
 def _artifact(h: str) -> dict:
-    return {"runs": [{"arm": "a", "seed": 0, "window_start": 0, "status": "ok", "final_weights_sha256": h},
-                     {"arm": "nan", "seed": 0, "window_start": 0, "status": "ok", "final_weights_sha256": "n"}]}
+    return {
+        "runs": [
+            {"arm": "a", "seed": 0, "window_start": 0, "status": "ok", "final_weights_sha256": h},
+            {"arm": "nan", "seed": 0, "window_start": 0, "status": "ok", "final_weights_sha256": "n"},
+        ]
+    }
 
 
 def test_spread_is_the_largest_difference_over_repeats_and_parameters(tmp_path):

@@ -18,8 +18,14 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
-    proc = run_cli("report", str(DATA / "run-seed0.json"), str(DATA / "sweep-small.json"),
-                   str(DATA / "sensitivity-small.json"), "--out", str(out))
+    proc = run_cli(
+        "report",
+        str(DATA / "run-seed0.json"),
+        str(DATA / "sweep-small.json"),
+        str(DATA / "sensitivity-small.json"),
+        "--out",
+        str(out),
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return out
 

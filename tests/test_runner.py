@@ -15,8 +15,15 @@ def maxdiff(a, b):
 @pytest.mark.slow
 def test_seed_preset_reproduces_the_report(seed_run):
     runs = by_arm(seed_run["artifact"])
-    for arm in ("jax-naive", "jax-seed-stable", "jax-keras-clip", "jax-logits", "keras-tensorflow",
-                "keras-jax", "reference-f64"):
+    for arm in (
+        "jax-naive",
+        "jax-seed-stable",
+        "jax-keras-clip",
+        "jax-logits",
+        "keras-tensorflow",
+        "keras-jax",
+        "reference-f64",
+    ):
         assert runs[arm]["status"] == "ok", runs[arm].get("reason")
         assert runs[arm]["initial_accuracy"] == 0.435, arm
     assert runs["keras-tensorflow"]["final_accuracy"] == 0.909

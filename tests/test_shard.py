@@ -12,8 +12,19 @@ from paritybench.studies import shard
 
 from .conftest import ROOT, run_cli
 
-TINY = ["sweep", "--arms", "jax-logits,reference-f64", "--steps", "2", "--n", "100", "--seeds", "0-2",
-        "--windows", "0,100"]
+TINY = [
+    "sweep",
+    "--arms",
+    "jax-logits,reference-f64",
+    "--steps",
+    "2",
+    "--n",
+    "100",
+    "--seeds",
+    "0-2",
+    "--windows",
+    "0,100",
+]
 
 
 def content(artifact):
@@ -24,8 +35,9 @@ def content(artifact):
 def test_arm_costs_are_the_baselines_measured_train_seconds():
     art = json.loads((ROOT / "results" / "baselines" / "sweep-cpu.json").read_text())
     measured = shard.measured_arm_costs(art)
-    assert {a: round(v, 3) for a, v in measured.items()} == {a: v for a, v in shard.ARM_COST_SECONDS.items()
-                                                             if a != "keras-torch"}
+    assert {a: round(v, 3) for a, v in measured.items()} == {
+        a: v for a, v in shard.ARM_COST_SECONDS.items() if a != "keras-torch"
+    }
     # what the partition's weights encode: Keras and the f64 reference are dearer than the JAX arms
     assert min(measured["keras-tensorflow"], measured["keras-jax"], measured["f64"]) > measured["jax"]
 
@@ -112,8 +124,9 @@ def test_merge_names_the_missing_shard(sharded, tmp_path):
 def test_merge_refuses_a_shard_twice(sharded, tmp_path):
     dup = tmp_path / "dup.json"
     shutil.copy(sharded / "s1.json", dup)
-    res = run_cli("merge", *(str(sharded / f"s{i}.json") for i in range(3)), str(dup), "--out",
-                  str(tmp_path / "m.json"))
+    res = run_cli(
+        "merge", *(str(sharded / f"s{i}.json") for i in range(3)), str(dup), "--out", str(tmp_path / "m.json")
+    )
     assert res.returncode == 2 and "shard 1/3 given twice" in res.stderr
 
 
@@ -123,8 +136,9 @@ def test_merge_refuses_overlapping_runs(sharded, tmp_path):
     a["shard"]["index"] = 2
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(a))
-    res = run_cli("merge", str(sharded / "s0.json"), str(sharded / "s1.json"), str(bad), "--out",
-                  str(tmp_path / "m.json"))
+    res = run_cli(
+        "merge", str(sharded / "s0.json"), str(sharded / "s1.json"), str(bad), "--out", str(tmp_path / "m.json")
+    )
     assert res.returncode == 2 and "overlap" in res.stderr
 
 
@@ -133,14 +147,16 @@ def test_merge_refuses_shards_of_another_sweep(sharded, tmp_path):
     a["config"]["lr"] = 0.02
     other = tmp_path / "other.json"
     other.write_text(json.dumps(a))
-    res = run_cli("merge", str(sharded / "s0.json"), str(sharded / "s1.json"), str(other), "--out",
-                  str(tmp_path / "m.json"))
+    res = run_cli(
+        "merge", str(sharded / "s0.json"), str(sharded / "s1.json"), str(other), "--out", str(tmp_path / "m.json")
+    )
     assert res.returncode == 2 and "config differs in lr" in res.stderr
     a = json.loads((sharded / "s2.json").read_text())
     a["environment"]["data"]["sha256"] = "0" * 64
     other.write_text(json.dumps(a))
-    res = run_cli("merge", str(sharded / "s0.json"), str(sharded / "s1.json"), str(other), "--out",
-                  str(tmp_path / "m2.json"))
+    res = run_cli(
+        "merge", str(sharded / "s0.json"), str(sharded / "s1.json"), str(other), "--out", str(tmp_path / "m2.json")
+    )
     assert res.returncode == 2 and "data sha256" in res.stderr
 
 
@@ -153,7 +169,7 @@ def test_nodes_splits_a_sweep_by_machine(sharded, tmp_path):
     res = run_cli("nodes", str(sharded / "full.json"), "--json", str(tmp_path / "n.json"))
     assert res.returncode == 0, res.stderr
     split = json.loads((tmp_path / "n.json").read_text())
-    (node, arms), = split["by_node"].items()
+    ((node, arms),) = split["by_node"].items()
     assert arms["jax-logits"]["runs"] == 6 and arms["reference-f64"]["paired_diff_max_abs"] == 0.0
 
 

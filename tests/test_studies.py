@@ -16,8 +16,17 @@ from paritybench.workloads.seed_bce import jax_model
 
 from .conftest import ROOT, by_arm, run_cli
 
-SWEEP = ["sweep", "--seeds", "0-1", "--windows", "0,1000", "--steps", "3",
-         "--arms", "jax-logits,jax-seed-stable,keras-tensorflow,reference-f64"]
+SWEEP = [
+    "sweep",
+    "--seeds",
+    "0-1",
+    "--windows",
+    "0,1000",
+    "--steps",
+    "3",
+    "--arms",
+    "jax-logits,jax-seed-stable,keras-tensorflow,reference-f64",
+]
 
 
 def _content(artifact):
@@ -48,8 +57,13 @@ def test_sweep_summarises_every_arm(full_sweep):
 def test_interrupted_sweep_resumes_to_the_same_content(tmp_path, full_sweep):
     out = tmp_path / "resumed.json"
     ckpt = checkpoint_path(out)
-    proc = subprocess.Popen([sys.executable, "-m", "paritybench", *SWEEP, "--out", str(out)], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "paritybench", *SWEEP, "--out", str(out)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.time() + 300
     # kill once some runs are checkpointed but before the sweep can finish
     while time.time() < deadline and proc.poll() is None:
@@ -101,12 +115,17 @@ def test_perturbation_moves_weights_by_about_one_ulp():
 @pytest.mark.slow
 def test_sensitivity_classes_on_the_seed_preset(tmp_path):
     out = tmp_path / "sens.json"
-    proc = run_cli("sensitivity", "--k", "8", "--arms", "jax-naive,jax-logits,keras-tensorflow,jax-seed-stable",
-                   "--out", str(out))
+    proc = run_cli(
+        "sensitivity", "--k", "8", "--arms", "jax-naive,jax-logits,keras-tensorflow,jax-seed-stable", "--out", str(out)
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     a = json.loads(out.read_text())
-    assert a["classes"] == {"jax-naive": "stable", "jax-seed-stable": "chaotic", "jax-logits": "stable",
-                            "keras-tensorflow": "stable"}
+    assert a["classes"] == {
+        "jax-naive": "stable",
+        "jax-seed-stable": "chaotic",
+        "jax-logits": "stable",
+        "keras-tensorflow": "stable",
+    }
     # every copy of the naive loss ends with NaN weights: the spread is NaN, recorded, not a crash
     assert a["sensitivity"]["jax-naive"]["max_weight_diff_vs_copy0"] == "nan"
     assert a["sensitivity"]["jax-seed-stable"]["correct_range"] > 10

@@ -16,42 +16,89 @@ PAIR = matmul_pair_flops()
 STEP = sgd_step_flops().total
 
 
-def bench(label, median, iqr=0.0, rounds=50, flops=STEP, steps=1, measure="step", blas=None, dtype="float32",
-          device=CPU, group="step", **more):
+def bench(
+    label,
+    median,
+    iqr=0.0,
+    rounds=50,
+    flops=STEP,
+    steps=1,
+    measure="step",
+    blas=None,
+    dtype="float32",
+    device=CPU,
+    group="step",
+    **more,
+):
     """One benchmark entry as pytest-benchmark writes it, with the suites' extra_info."""
-    extra = {"label": label, "measure": measure, "flops": flops, "steps_per_call": steps, "device": device,
-             "dtype": dtype, "suite": "test", **more}
+    extra = {
+        "label": label,
+        "measure": measure,
+        "flops": flops,
+        "steps_per_call": steps,
+        "device": device,
+        "dtype": dtype,
+        "suite": "test",
+        **more,
+    }
     if blas:
         extra["blas"] = blas
-    return {"group": group, "name": f"test_{label}", "fullname": f"bench/x.py::test_{label}",
-            "stats": {"median": median, "iqr": iqr, "rounds": rounds, "min": median, "max": median},
-            "extra_info": extra}
+    return {
+        "group": group,
+        "name": f"test_{label}",
+        "fullname": f"bench/x.py::test_{label}",
+        "stats": {"median": median, "iqr": iqr, "rounds": rounds, "min": median, "max": median},
+        "extra_info": extra,
+    }
 
 
 def write(path, benchmarks, machine="test-2cpu", skipped=None):
-    doc = {"machine_info": {"node": "x", "paritybench": {"machine": machine, "quick": False,
-                                                          "skipped": skipped or {}}},
-           "commit_info": {}, "benchmarks": benchmarks, "datetime": "2026-01-01T00:00:00", "version": "5.1.0"}
+    doc = {
+        "machine_info": {"node": "x", "paritybench": {"machine": machine, "quick": False, "skipped": skipped or {}}},
+        "commit_info": {},
+        "benchmarks": benchmarks,
+        "datetime": "2026-01-01T00:00:00",
+        "version": "5.1.0",
+    }
     path.write_text(json.dumps(doc))
     return path
 
 
 def sample(tmp_path, name="a.json", scale=1.0):
     """XLA pair 10 ms; jax-grad 12.5 ms; jax-sgd 20 ms; Keras TF fit 100 ms (noisy), its train_function 25 ms."""
-    return write(tmp_path / name, [
-        bench("xla-pair", 0.010 * scale, 0.001, measure="matmul", flops=PAIR, group="matmul-f32"),
-        bench("numpy-f32-pair", 0.008 * scale, 0.001, measure="matmul", flops=PAIR, group="matmul-f32"),
-        bench("numpy-f64-pair", 0.004 * scale, 0.0, measure="matmul", flops=PAIR, dtype="float64",
-              group="matmul-f64"),
-        bench("tensorflow-pair", 0.0125 * scale, 0.001, measure="matmul", flops=PAIR, group="matmul-f32"),
-        bench("jax-grad", 0.0125 * scale, 0.0025 * scale, blas="xla-pair",  # IQR exactly 20%: not flagged
-              flops=sgd_step_flops().gradient, compile_seconds=0.4321),
-        bench("jax-sgd", 0.020 * scale, 0.002 * scale, blas="xla-pair"),
-        bench("jax-scan", 0.190 * scale, 0.01, steps=10, flops=10 * STEP, measure="train", blas="xla-pair",
-              group="train-10-steps"),
-        bench("keras-tensorflow-fit", 0.100 * scale, 0.021 * scale, blas="tensorflow-pair"),  # 21%: flagged
-        bench("keras-tensorflow-train_function", 0.025 * scale, 0.001, blas="tensorflow-pair"),
-    ], skipped={"keras-torch": "torch is not installed"})
+    return write(
+        tmp_path / name,
+        [
+            bench("xla-pair", 0.010 * scale, 0.001, measure="matmul", flops=PAIR, group="matmul-f32"),
+            bench("numpy-f32-pair", 0.008 * scale, 0.001, measure="matmul", flops=PAIR, group="matmul-f32"),
+            bench(
+                "numpy-f64-pair", 0.004 * scale, 0.0, measure="matmul", flops=PAIR, dtype="float64", group="matmul-f64"
+            ),
+            bench("tensorflow-pair", 0.0125 * scale, 0.001, measure="matmul", flops=PAIR, group="matmul-f32"),
+            bench(
+                "jax-grad",
+                0.0125 * scale,
+                0.0025 * scale,
+                blas="xla-pair",  # IQR exactly 20%: not flagged
+                flops=sgd_step_flops().gradient,
+                compile_seconds=0.4321,
+            ),
+            bench("jax-sgd", 0.020 * scale, 0.002 * scale, blas="xla-pair"),
+            bench(
+                "jax-scan",
+                0.190 * scale,
+                0.01,
+                steps=10,
+                flops=10 * STEP,
+                measure="train",
+                blas="xla-pair",
+                group="train-10-steps",
+            ),
+            bench("keras-tensorflow-fit", 0.100 * scale, 0.021 * scale, blas="tensorflow-pair"),  # 21%: flagged
+            bench("keras-tensorflow-train_function", 0.025 * scale, 0.001, blas="tensorflow-pair"),
+        ],
+        skipped={"keras-torch": "torch is not installed"},
+    )
 
 
 def test_step_flops_are_counted_from_the_shapes():
@@ -114,12 +161,15 @@ def test_two_files_put_ratios_side_by_side(tmp_path, capsys):
     assert "60.00" in out and "20.00" in out  # each file's absolute times, in its own table
 
 
-@pytest.mark.parametrize("content, message", [
-    (None, "does not exist"),
-    ("{not json", "is not valid JSON"),
-    ('{"benchmarks": []}', "is not pytest-benchmark JSON"),
-    ('{"machine_info": {}, "benchmarks": [{"stats": {"median": 1}}]}', "no machine_info.paritybench"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "does not exist"),
+        ("{not json", "is not valid JSON"),
+        ('{"benchmarks": []}', "is not pytest-benchmark JSON"),
+        ('{"machine_info": {}, "benchmarks": [{"stats": {"median": 1}}]}', "no machine_info.paritybench"),
+    ],
+)
 def test_bad_timing_files_are_one_line_errors(tmp_path, capsys, content, message):
     p = tmp_path / "t.json"
     if content is not None:
@@ -142,15 +192,24 @@ def test_foreign_benchmarks_and_bad_plot_paths_are_refused(tmp_path, capsys):
 
 def test_merge_keeps_every_suite_and_read_back(tmp_path):
     def part(name, fw, labels):
-        return {"machine_info": {"node": "n", "paritybench": {"machine": "m", "suite": name,
-                                                              "frameworks": {fw: {"devices": [fw]}}}},
-                "commit_info": {"id": "abc"}, "datetime": "d", "version": "5",
-                "benchmarks": [bench(lab, 0.01) for lab in labels]}
+        return {
+            "machine_info": {
+                "node": "n",
+                "paritybench": {"machine": "m", "suite": name, "frameworks": {fw: {"devices": [fw]}}},
+            },
+            "commit_info": {"id": "abc"},
+            "datetime": "d",
+            "version": "5",
+            "benchmarks": [bench(lab, 0.01) for lab in labels],
+        }
 
-    merged = timing.merge_parts([("core", part("core", "jax", ["jax-sgd"])),
-                                 ("keras-tensorflow", part("keras-tensorflow", "tensorflow",
-                                                           ["keras-tensorflow-fit"]))],
-                                {"keras-torch": "torch is not installed"})
+    merged = timing.merge_parts(
+        [
+            ("core", part("core", "jax", ["jax-sgd"])),
+            ("keras-tensorflow", part("keras-tensorflow", "tensorflow", ["keras-tensorflow-fit"])),
+        ],
+        {"keras-torch": "torch is not installed"},
+    )
     pb = merged["machine_info"]["paritybench"]
     assert set(pb["frameworks"]) == {"jax", "tensorflow"}
     assert pb["suites"]["keras-tensorflow"]["benchmarks"] == 1

@@ -18,17 +18,36 @@ from paritybench import timing
 
 from .conftest import ROOT, run_cli
 
-CORE = {"xla-fwd", "xla-bwd", "xla-pair", "xla-pair-x10", "jax-grad", "jax-sgd", "jax-scan", "numpy-f32-fwd",
-        "numpy-f32-bwd", "numpy-f32-pair", "numpy-f64-pair", "reference-f64-sgd"}
-KERAS = {"tensorflow": {"keras-tensorflow-fit", "keras-tensorflow-train_on_batch",
-                        "keras-tensorflow-train_function", "tensorflow-pair"},
-         "jax": {"keras-jax-fit", "keras-jax-train_on_batch", "keras-jax-train_function"},
-         "torch": {"keras-torch-fit", "keras-torch-train_on_batch", "keras-torch-train_function", "torch-pair"}}
+CORE = {
+    "xla-fwd",
+    "xla-bwd",
+    "xla-pair",
+    "xla-pair-x10",
+    "jax-grad",
+    "jax-sgd",
+    "jax-scan",
+    "numpy-f32-fwd",
+    "numpy-f32-bwd",
+    "numpy-f32-pair",
+    "numpy-f64-pair",
+    "reference-f64-sgd",
+}
+KERAS = {
+    "tensorflow": {
+        "keras-tensorflow-fit",
+        "keras-tensorflow-train_on_batch",
+        "keras-tensorflow-train_function",
+        "tensorflow-pair",
+    },
+    "jax": {"keras-jax-fit", "keras-jax-train_on_batch", "keras-jax-train_function"},
+    "torch": {"keras-torch-fit", "keras-torch-train_on_batch", "keras-torch-train_function", "torch-pair"},
+}
 
 
 def run_timing(*args: str, timeout: int = 600):
-    return subprocess.run([sys.executable, "bench/run_timing.py", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "bench/run_timing.py", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +85,9 @@ def test_quick_run_writes_every_installed_suite(quick_file):
 @pytest.mark.slow
 def test_timing_command_reads_the_quick_file(quick_file, tmp_path):
     tf = timing.load(quick_file)
-    assert tf.quick and all(r.value is not None for r in timing.ratios(tf) if r.numerator in tf.figures
-                            and r.denominator in tf.figures)
+    assert tf.quick and all(
+        r.value is not None for r in timing.ratios(tf) if r.numerator in tf.figures and r.denominator in tf.figures
+    )
     proc = run_cli("timing", str(quick_file), "--plot", str(tmp_path / "q.png"))
     assert proc.returncode == 0, proc.stderr
     assert "QUICK MODE" in proc.stdout and (tmp_path / "q.png").stat().st_size > 0

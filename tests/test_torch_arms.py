@@ -120,8 +120,9 @@ def test_torch_sgd_weight_decay_update_is_lr_times_g_plus_lam_w_on_kernels_only(
         want = w0 - lr * (gk + lam * w0)
         # float32: d = g + lam*w rounded (lr times its half-ulp), then w - lr*d rounded (half an ulp of w1)
         d = gk + lam * w0
-        ulp = (np.spacing(np.abs(want).astype(np.float32)).astype(np.float64)
-               + lr * np.spacing(np.abs(d).astype(np.float32)).astype(np.float64))
+        ulp = np.spacing(np.abs(want).astype(np.float32)).astype(np.float64) + lr * np.spacing(
+            np.abs(d).astype(np.float32)
+        ).astype(np.float64)
         assert np.all(np.abs(got - want) <= ulp), k
         if k.endswith("kernel"):  # the decay term itself is visible, and Keras's would be twice it
             keras = w0 - lr * (gk + 2 * lam * w0)
@@ -243,8 +244,13 @@ def test_run_records_torch_arm_mechanism_conventions_and_numerics(torch):
     from paritybench.experiment.config import RunConfig
     from paritybench.pipeline import runner
 
-    cfg = RunConfig(workload="l2-weight-decay", arms=("torch-sgd-weight-decay", "jax-sgd-decay-literal",
-                                                      "reference-f64"), n=100, steps=2, normalize=True)
+    cfg = RunConfig(
+        workload="l2-weight-decay",
+        arms=("torch-sgd-weight-decay", "jax-sgd-decay-literal", "reference-f64"),
+        n=100,
+        steps=2,
+        normalize=True,
+    )
     out = runner.run(cfg)
     by_arm = {r["arm"]: r for r in out.runs}
     assert by_arm["torch-sgd-weight-decay"]["status"] == "ok"
@@ -267,13 +273,19 @@ def test_torch_missing_makes_the_arm_skipped_with_the_install_command(monkeypatc
     from paritybench.pipeline import runner
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(runner.importlib.util, "find_spec", lambda name, *a: None if name == "torch" else
-                        real(name, *a))
+    monkeypatch.setattr(
+        runner.importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a)
+    )
     import paritybench.workloads.init_defaults.torch_model as tm
 
     monkeypatch.setattr(tm, "torch_default_init", lambda *a: pytest.fail("a skipped arm's init was drawn"))
-    cfg = RunConfig(workload="init-defaults", arms=("torch-default-init", "jax-keras-init", "reference-f64"),
-                    n=50, steps=1, diagnostics="light")
+    cfg = RunConfig(
+        workload="init-defaults",
+        arms=("torch-default-init", "jax-keras-init", "reference-f64"),
+        n=50,
+        steps=1,
+        diagnostics="light",
+    )
     out = runner.run(cfg)
     by_arm = {r["arm"]: r for r in out.runs}
     assert by_arm["torch-default-init"]["status"] == "skipped"

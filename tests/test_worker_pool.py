@@ -52,8 +52,9 @@ def test_pooled_workers_train_every_workload_as_workers_of_its_own():
         assert [r["swap"] for r in pooled[w].runs] == [r["swap"] for r in alone[w].runs], w
         # every workload records its own worker's read-back; the pooled one says which job it was
         for p in KERAS:
-            assert pooled[w].environment["frameworks"][p]["numerics"] == alone[w].environment["frameworks"][p][
-                "numerics"]
+            assert (
+                pooled[w].environment["frameworks"][p]["numerics"] == alone[w].environment["frameworks"][p]["numerics"]
+            )
             assert pooled[w].environment["frameworks"][p]["worker_job"] == WORKLOADS.index(w) + 1
             assert "worker_job" not in alone[w].environment["frameworks"][p]
     assert _hashes(again) == _hashes(alone[WORKLOADS[0]])
@@ -65,12 +66,14 @@ def test_a_worker_failing_in_one_workload_errors_it_and_the_next_gets_a_fresh_wo
     reason; the next workload starts a new worker and trains as a run of its own would; a worker killed
     while idle between workloads is replaced too."""
     broken = tmp_path / "broken.py"
-    broken.write_text(textwrap.dedent("""
+    broken.write_text(
+        textwrap.dedent("""
         from dataclasses import replace
         from paritybench.workloads.seed_bce.workload import WORKLOAD as _W
         WORKLOAD = replace(_W, name="broken-keras", model=replace(
             _W.model, keras_build="paritybench.workloads.seed_bce.keras_model:no_such_builder"))
-    """))
+    """)
+    )
     arms = ("keras-jax",)
     alone = runner.run(_cfg("seed-bce", arms))
     with KerasPool() as pool:
@@ -109,9 +112,14 @@ def test_killed_run_all_leaves_no_worker_and_no_temp(tmp_path, sig, rc, name):
     tmpdir.mkdir()
     out = tmp_path / "all"
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "TMPDIR": str(tmpdir)}
-    proc = subprocess.Popen([sys.executable, "-m", "paritybench", "run", "--workload", "all", "--no-weights",
-                             "--out", str(out)], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "paritybench", "run", "--workload", "all", "--no-weights", "--out", str(out)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     worker = _wait_worker(proc)
     assert "--serve" in _cmdline(worker)
     proc.send_signal(sig)

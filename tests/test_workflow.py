@@ -15,8 +15,12 @@ WORKFLOW = ROOT / ".github" / "workflows" / "parity.yml"
 def check(path: Path) -> subprocess.CompletedProcess:
     # --builtin-schema: the schema vendored in the check-jsonschema package; no download.
     exe = Path(sys.executable).parent / "check-jsonschema"
-    return subprocess.run([str(exe), "--builtin-schema", "vendor.github-workflows", str(path)],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [str(exe), "--builtin-schema", "vendor.github-workflows", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_workflow_passes_the_github_workflow_schema():

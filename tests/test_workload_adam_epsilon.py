@@ -113,8 +113,18 @@ def test_preset_literal_port_diverges_and_fix_matches_reference():
 def test_end_to_end_keras_backends_reproduced(tmp_path):
     """One step through the CLI: each Keras backend's Adam is reproduced by its JAX emulation (1e-6)."""
     out = tmp_path / "ae.json"
-    proc = run_cli("run", "--workload", "adam-epsilon", "--steps", "1", "--no-weights", "--out", str(out),
-                   "--arms", "jax-keras-adam,jax-keras-adam-clip,keras-tensorflow,keras-jax,reference-f64")
+    proc = run_cli(
+        "run",
+        "--workload",
+        "adam-epsilon",
+        "--steps",
+        "1",
+        "--no-weights",
+        "--out",
+        str(out),
+        "--arms",
+        "jax-keras-adam,jax-keras-adam-clip,keras-tensorflow,keras-jax,reference-f64",
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     mech = {m["keras_arm"]: m for m in json.loads(out.read_text())["mechanism"]}
     assert set(mech) == {"keras-tensorflow", "keras-jax"}

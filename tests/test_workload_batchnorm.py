@@ -26,13 +26,23 @@ def _one_update(variant: str):
 
     h = np.random.default_rng(1).normal(2.0, 3.0, size=(8, 4)).astype(np.float32)
     old_m, old_v = np.full(4, 0.5, np.float32), np.full(4, 1.5, np.float32)
-    kw = {"keras": dict(keep=0.99, eps=1e-3), "literal": dict(keep=0.1, eps=1e-3),
-          "torch": dict(keep=0.9, eps=1e-5, unbiased_running_var=True)}[variant]
-    out, new_m, new_v = m.batchnorm(jnp.asarray(h), jnp.ones(4), jnp.zeros(4), jnp.asarray(old_m),
-                                    jnp.asarray(old_v), training=True, **kw)
+    kw = {
+        "keras": dict(keep=0.99, eps=1e-3),
+        "literal": dict(keep=0.1, eps=1e-3),
+        "torch": dict(keep=0.9, eps=1e-5, unbiased_running_var=True),
+    }[variant]
+    out, new_m, new_v = m.batchnorm(
+        jnp.asarray(h), jnp.ones(4), jnp.zeros(4), jnp.asarray(old_m), jnp.asarray(old_v), training=True, **kw
+    )
     h64 = h.astype(np.float64)
-    return h64, old_m.astype(np.float64), old_v.astype(np.float64), np.asarray(out), np.asarray(new_m), \
-        np.asarray(new_v)
+    return (
+        h64,
+        old_m.astype(np.float64),
+        old_v.astype(np.float64),
+        np.asarray(out),
+        np.asarray(new_m),
+        np.asarray(new_v),
+    )
 
 
 def test_keras_keeps_99_percent_of_the_old_average_with_the_biased_variance():
@@ -68,9 +78,16 @@ def test_preset_trains_alike_but_evaluates_differently_with_the_literal_port():
     from paritybench.pipeline import runner
 
     w = workloads.load("batchnorm-momentum")
-    cfg = RunConfig(workload=w.name, arms=("jax-momentum-literal", "jax-keras-bn", "reference-f64"),
-                    n=w.data.n, steps=w.training.steps, lr=w.training.lr, normalize=w.data.normalize,
-                    diagnostics="light", swap=False)
+    cfg = RunConfig(
+        workload=w.name,
+        arms=("jax-momentum-literal", "jax-keras-bn", "reference-f64"),
+        n=w.data.n,
+        steps=w.training.steps,
+        lr=w.training.lr,
+        normalize=w.data.normalize,
+        diagnostics="light",
+        swap=False,
+    )
     runs = {r["arm"]: r for r in runner.run(cfg).runs}
     port, fix, ref = runs["jax-momentum-literal"], runs["jax-keras-bn"], runs["reference-f64"]
     assert all(r["status"] == "ok" for r in runs.values())
@@ -99,11 +116,14 @@ def test_committed_baseline_keras_backends_keep_99_percent_and_match_their_emula
     assert {m["keras_arm"] for m in a["mechanism"] if m["reproduced"]} >= {"keras-tensorflow", "keras-jax"}
 
 
-@pytest.mark.parametrize("change,message", [
-    (dict(batch_size=100), "dividing data.n"),
-    (dict(batch_size=0), "positive int"),
-    (dict(holdout=-1), "holdout"),
-])
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        (dict(batch_size=100), "dividing data.n"),
+        (dict(batch_size=0), "positive int"),
+        (dict(holdout=-1), "holdout"),
+    ],
+)
 def test_bad_minibatch_declarations_are_refused_with_one_line(change, message):
     w = workloads.load("batchnorm-momentum")
     with pytest.raises(ParityError, match=message):

@@ -66,16 +66,26 @@ def test_the_bag_is_the_same_sum_but_only_the_port_scatters_its_gradient():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name,arms,emulation", [
-    ("tf32-matmul", "jax-default-precision,jax-highest,jax-highest-keras-clip,keras-tensorflow,keras-jax,"
-                    "reference-f64", {"keras-tensorflow": "jax-highest", "keras-jax": "jax-highest-keras-clip"}),
-    ("gpu-nondeterminism", "jax-scatter,jax-onehot,jax-onehot-keras-clip,keras-tensorflow,keras-jax,reference-f64",
-     {"keras-tensorflow": "jax-onehot", "keras-jax": "jax-onehot-keras-clip"}),
-])
+@pytest.mark.parametrize(
+    "name,arms,emulation",
+    [
+        (
+            "tf32-matmul",
+            "jax-default-precision,jax-highest,jax-highest-keras-clip,keras-tensorflow,keras-jax,reference-f64",
+            {"keras-tensorflow": "jax-highest", "keras-jax": "jax-highest-keras-clip"},
+        ),
+        (
+            "gpu-nondeterminism",
+            "jax-scatter,jax-onehot,jax-onehot-keras-clip,keras-tensorflow,keras-jax,reference-f64",
+            {"keras-tensorflow": "jax-onehot", "keras-jax": "jax-onehot-keras-clip"},
+        ),
+    ],
+)
 def test_on_a_cpu_the_gpu_arm_is_skipped_and_the_control_reproduces_keras(tmp_path, name, arms, emulation):
     out = tmp_path / f"{name}.json"
-    proc = run_cli("run", "--workload", name, "--steps", "1", "--no-weights", "--out", str(out), "--arms", arms,
-                   env=CPU)
+    proc = run_cli(
+        "run", "--workload", name, "--steps", "1", "--no-weights", "--out", str(out), "--arms", arms, env=CPU
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     a = json.loads(out.read_text())
     runs = {r["arm"]: r for r in a["runs"]}

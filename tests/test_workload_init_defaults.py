@@ -63,8 +63,17 @@ def test_runner_trains_each_arm_from_its_own_initializer():
     from paritybench.workloads import load
 
     w = load("init-defaults")
-    cfg = RunConfig(seeds=(0,), windows=(0,), n=40, steps=1, lr=0.01, normalize=False, arms=w.arm_names,
-                    workload="init-defaults", swap=False)
+    cfg = RunConfig(
+        seeds=(0,),
+        windows=(0,),
+        n=40,
+        steps=1,
+        lr=0.01,
+        normalize=False,
+        arms=w.arm_names,
+        workload="init-defaults",
+        swap=False,
+    )
     out = runner.run(cfg, keep_trajectory=False)
     loss0 = {r["arm"]: r["curves"]["loss"][0] for r in out.runs}
     assert {r["status"] for r in out.runs} == {"ok"}
@@ -75,8 +84,13 @@ def test_runner_trains_each_arm_from_its_own_initializer():
 
 
 def _artifact(finals: dict[str, list[float]]) -> dict:
-    return {"runs": [{"arm": a, "status": "ok", "final_accuracy": v, "final_loss": 1 - v,
-                      "curves": {"loss": [2 * v, 1 - v]}} for a, vs in finals.items() for v in vs]}
+    return {
+        "runs": [
+            {"arm": a, "status": "ok", "final_accuracy": v, "final_loss": 1 - v, "curves": {"loss": [2 * v, 1 - v]}}
+            for a, vs in finals.items()
+            for v in vs
+        ]
+    }
 
 
 def test_mann_whitney_between_arms():

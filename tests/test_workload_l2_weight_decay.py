@@ -74,8 +74,10 @@ def test_preset_fix_matches_reference_port_does_not():
     init = resolve_ref(w.model.init)(0)
     spec = TrainSpec(steps=w.training.steps, lr=w.training.lr)
     ref = f64.train_many(w, w.arm("reference-f64"), [init], x, y, spec)[0].final_weights
-    fin = {a: jax_trainer.train_many(w, w.arm(a), [init], x, y, spec)[0].final_weights
-           for a in ("jax-sgd-decay-literal", "jax-sgd-l2", "jax-adam-l2", "jax-adamw")}
+    fin = {
+        a: jax_trainer.train_many(w, w.arm(a), [init], x, y, spec)[0].final_weights
+        for a in ("jax-sgd-decay-literal", "jax-sgd-l2", "jax-adam-l2", "jax-adamw")
+    }
 
     def gap(a, b):
         return max(float(np.max(np.abs(a[k] - b[k]))) for k in a)
@@ -91,8 +93,10 @@ def test_end_to_end_keras_factor_two_and_mechanism(tmp_path):
     """One step through the CLI: each Keras arm is reproduced by its emulation (2*lam*w inside), and
     Keras with l2(lam/2) lands on the port (lam*w) within float32 rounding."""
     out = tmp_path / "l2.json"
-    arms = ("jax-sgd-decay-literal,jax-sgd-l2,jax-sgd-l2-clip,keras-tensorflow,keras-jax,keras-tensorflow-l2-half,"
-            "jax-adam-l2,keras-tensorflow-adam-l2,jax-adamw,keras-tensorflow-adamw,reference-f64")
+    arms = (
+        "jax-sgd-decay-literal,jax-sgd-l2,jax-sgd-l2-clip,keras-tensorflow,keras-jax,keras-tensorflow-l2-half,"
+        "jax-adam-l2,keras-tensorflow-adam-l2,jax-adamw,keras-tensorflow-adamw,reference-f64"
+    )
     proc = run_cli("run", "--workload", "l2-weight-decay", "--steps", "1", "--out", str(out), "--arms", arms)
     assert proc.returncode == 0, proc.stderr[-3000:]
     art = json.loads(out.read_text())

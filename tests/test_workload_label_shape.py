@@ -113,8 +113,9 @@ def test_keras_fit_aligns_flat_labels_and_the_bare_loss_function_refuses_them():
     ``keras.losses.binary_crossentropy`` called in a custom loop raises instead of broadcasting
     (every backend's ``nn.binary_crossentropy`` checks target.shape == output.shape)."""
     env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "TF_CPP_MIN_LOG_LEVEL": "2"}
-    proc = subprocess.run([sys.executable, "-c", _KERAS_PROBE], capture_output=True, text=True, env=env,
-                          cwd=ROOT, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", _KERAS_PROBE], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("PROBE "))[6:])
     assert out["aligned_shape"] == [64, 1]
@@ -125,8 +126,18 @@ def test_keras_fit_aligns_flat_labels_and_the_bare_loss_function_refuses_them():
 @pytest.mark.slow
 def test_label_shape_end_to_end_one_step(tmp_path):
     out = tmp_path / "ls.json"
-    proc = run_cli("run", "--workload", "label-shape", "--steps", "1", "--no-weights", "--out", str(out), "--arms",
-                   "jax-broadcast,jax-reshape,jax-keras-clip,keras-tensorflow,keras-jax,reference-f64")
+    proc = run_cli(
+        "run",
+        "--workload",
+        "label-shape",
+        "--steps",
+        "1",
+        "--no-weights",
+        "--out",
+        str(out),
+        "--arms",
+        "jax-broadcast,jax-reshape,jax-keras-clip,keras-tensorflow,keras-jax,reference-f64",
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     a = json.loads(out.read_text())
     mech = {x["keras_arm"]: x for x in a["mechanism"]}

@@ -40,7 +40,11 @@ def test_a_delta_image_lands_one_kernel_tap_apart():
     assert same.shape == port.shape == (14, 14)
     assert {tuple(map(int, i)): float(same[tuple(i)]) for i in np.argwhere(same)} == {(2, 2): 5.0}
     assert {tuple(map(int, i)): float(port[tuple(i)]) for i in np.argwhere(port)} == {
-        (2, 2): 9.0, (2, 3): 7.0, (3, 2): 3.0, (3, 3): 1.0}
+        (2, 2): 9.0,
+        (2, 3): 7.0,
+        (3, 2): 3.0,
+        (3, 3): 1.0,
+    }
 
 
 def test_the_port_equals_same_on_the_image_shifted_by_one_pixel():
@@ -78,8 +82,18 @@ def test_relu_has_zero_gradient_at_zero_and_jnp_maximum_half():
 @pytest.mark.slow
 def test_same_padding_end_to_end_one_step(tmp_path):
     out = tmp_path / "sp.json"
-    proc = run_cli("run", "--workload", "same-padding", "--steps", "1", "--no-weights", "--out", str(out), "--arms",
-                   "jax-torch-pad,jax-same,jax-same-keras-clip,keras-tensorflow,keras-jax,reference-f64")
+    proc = run_cli(
+        "run",
+        "--workload",
+        "same-padding",
+        "--steps",
+        "1",
+        "--no-weights",
+        "--out",
+        str(out),
+        "--arms",
+        "jax-torch-pad,jax-same,jax-same-keras-clip,keras-tensorflow,keras-jax,reference-f64",
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     a = json.loads(out.read_text())
     mech = {x["keras_arm"]: x for x in a["mechanism"]}

@@ -62,19 +62,35 @@ def test_an_installed_package_is_found_through_its_entry_point(tmp_path):
     listed = run_cli("workloads", env=env)
     assert listed.returncode == 0 and "my-tanh" in listed.stdout, listed.stderr
     out = tmp_path / "ep.json"
-    proc = run_cli("run", "--workload", "my-tanh", "--arms", "jax-adam", "--steps", "2", "--n", "100",
-                   "--no-weights", "--out", str(out), env=env)
+    proc = run_cli(
+        "run",
+        "--workload",
+        "my-tanh",
+        "--arms",
+        "jax-adam",
+        "--steps",
+        "2",
+        "--n",
+        "100",
+        "--no-weights",
+        "--out",
+        str(out),
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     a = json.loads(out.read_text())
     assert a["workload"]["name"] == "my-tanh" and a["workload"]["source"] == "entry-point"
     assert a["workload"]["package"] == "mywl 0.1" and a["runs"][0]["workload"]["name"] == "my-tanh"
 
 
-@pytest.mark.parametrize("change,message", [
-    (dict(name="Not_Kebab"), "kebab-case"),
-    (dict(fix="jax-nothing"), "fix"),
-    (dict(reference="jax-logits"), "float64 arbiter"),
-])
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        (dict(name="Not_Kebab"), "kebab-case"),
+        (dict(fix="jax-nothing"), "fix"),
+        (dict(reference="jax-logits"), "float64 arbiter"),
+    ],
+)
 def test_malformed_workloads_are_refused_with_one_line(change, message):
     w = replace(workloads.load("seed-bce"), **change)
     with pytest.raises(ParityError, match=message):
@@ -120,14 +136,18 @@ def test_arm_names_are_declared_once():
         if "workloads" in path.relative_to(src).parts:
             continue
         text = path.read_text()
-        offenders += [f"{path.relative_to(src)}: {name}" for name in ("jax-seed-stable", "jax-keras-clip")
-                      if f'"{name}"' in text]
+        offenders += [
+            f"{path.relative_to(src)}: {name}" for name in ("jax-seed-stable", "jax-keras-clip") if f'"{name}"' in text
+        ]
     assert offenders == []
 
 
 def test_seed_workload_declares_every_emulation_and_the_classes_compare_uses():
     w = workloads.load("seed-bce")
-    assert w.emulations == {"keras-jax": "jax-keras-clip", "keras-torch": "jax-keras-torch-clip",
-                            "keras-tensorflow": "jax-logits"}
+    assert w.emulations == {
+        "keras-jax": "jax-keras-clip",
+        "keras-torch": "jax-keras-torch-clip",
+        "keras-tensorflow": "jax-logits",
+    }
     assert w.expected_classes["jax-seed-stable"] == "chaotic" and w.expected_classes["jax-logits"] == "stable"
     assert all(a.evidence for a in w.arms)

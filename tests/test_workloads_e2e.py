@@ -28,14 +28,22 @@ def test_seed_hashes_equal_a_fresh_run_of_the_pre_redesign_commit(seed_run, tmp_
     """Every arm's final weights, bit for bit, against the code before workloads on this machine."""
     old = tmp_path / "old"
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", PRE_REDESIGN, "src"], capture_output=True)
-    assert archive.returncode == 0, (f"commit {PRE_REDESIGN} is not in this clone's history "
-                                     f"({archive.stderr.decode().strip()}): fetch it (git fetch --unshallow)")
+    assert archive.returncode == 0, (
+        f"commit {PRE_REDESIGN} is not in this clone's history "
+        f"({archive.stderr.decode().strip()}): fetch it (git fetch --unshallow)"
+    )
     old.mkdir()
     subprocess.run(["tar", "-x", "-C", str(old)], input=archive.stdout, check=True)
     out = tmp_path / "old.json"
     env = {**os.environ, "PYTHONPATH": str(old / "src")}
-    proc = subprocess.run([sys.executable, "-m", "paritybench", "run", "--no-weights", "--out", str(out)],
-                          cwd=tmp_path, capture_output=True, text=True, env=env, timeout=1200)
+    proc = subprocess.run(
+        [sys.executable, "-m", "paritybench", "run", "--no-weights", "--out", str(out)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=1200,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     before = _hashes(json.loads(out.read_text()))
     after = _hashes(seed_run["artifact"])
@@ -56,15 +64,23 @@ def test_every_committed_v1_baseline_compares_with_a_fresh_v2_run(seed_run, tmp_
     against fresh schema-2 runs of the same configuration, exit 0 (no divergent run)."""
     sweep_args = ["--seeds", "0", "--windows", "0", "--arms", "jax-logits,reference-f64"]
     fresh = {}
-    for name, args in (("sweep", ["sweep", *sweep_args]), ("sweep-normalized", ["sweep", *sweep_args, "--normalize"]),
-                       ("sensitivity", ["sensitivity", "--k", "2", "--arms", "jax-logits,reference-f64"])):
+    for name, args in (
+        ("sweep", ["sweep", *sweep_args]),
+        ("sweep-normalized", ["sweep", *sweep_args, "--normalize"]),
+        ("sensitivity", ["sensitivity", "--k", "2", "--arms", "jax-logits,reference-f64"]),
+    ):
         fresh[name] = tmp_path / f"{name}.json"
         proc = run_cli(*args, "--out", str(fresh[name]))
         assert proc.returncode == 0, proc.stderr[-2000:]
-    pairs = {"seed-cpu.json": seed_run["path"], "seed-gpu.json": seed_run["path"],
-             "sweep-cpu.json": fresh["sweep"], "sweep-gpu.json": fresh["sweep"],
-             "sweep-cpu-normalized.json": fresh["sweep-normalized"],
-             "sensitivity-cpu.json": fresh["sensitivity"], "sensitivity-gpu.json": fresh["sensitivity"]}
+    pairs = {
+        "seed-cpu.json": seed_run["path"],
+        "seed-gpu.json": seed_run["path"],
+        "sweep-cpu.json": fresh["sweep"],
+        "sweep-gpu.json": fresh["sweep"],
+        "sweep-cpu-normalized.json": fresh["sweep-normalized"],
+        "sensitivity-cpu.json": fresh["sensitivity"],
+        "sensitivity-gpu.json": fresh["sensitivity"],
+    }
     v1 = {p.name for p in BASELINES.glob("*.json") if json.loads(p.read_text())["schema_version"].startswith("1.")}
     assert v1 == set(pairs)
     for baseline, new in pairs.items():
@@ -80,8 +96,9 @@ def test_every_committed_v1_baseline_compares_with_a_fresh_v2_run(seed_run, tmp_
 @pytest.mark.slow
 def test_compare_refuses_artifacts_of_two_workloads(seed_run, tmp_path):
     other = tmp_path / "sm.json"
-    proc = run_cli("run", "--workload", "softmax-ce", "--arms", "jax-logits", "--steps", "1", "--no-weights",
-                   "--out", str(other))
+    proc = run_cli(
+        "run", "--workload", "softmax-ce", "--arms", "jax-logits", "--steps", "1", "--no-weights", "--out", str(other)
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     proc = run_cli("compare", str(seed_run["path"]), str(other))
     assert proc.returncode == 2 and "workload name differs" in proc.stderr and proc.stderr.count("\n") == 1
@@ -92,8 +109,18 @@ def test_softmax_ce_reproduces_each_keras_backend_after_one_step(tmp_path):
     """Keras-TF takes the softmax's cached logits (matches optax.softmax_cross_entropy), Keras-JAX
     clips the renormalised probability (matches jax-keras-clip): both within 1e-6 after step 1."""
     out = tmp_path / "sm.json"
-    proc = run_cli("run", "--workload", "softmax-ce", "--steps", "1", "--no-weights", "--out", str(out),
-                   "--arms", "jax-naive,jax-keras-clip,jax-logits,keras-tensorflow,keras-jax,reference-f64")
+    proc = run_cli(
+        "run",
+        "--workload",
+        "softmax-ce",
+        "--steps",
+        "1",
+        "--no-weights",
+        "--out",
+        str(out),
+        "--arms",
+        "jax-naive,jax-keras-clip,jax-logits,keras-tensorflow,keras-jax,reference-f64",
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     a = json.loads(out.read_text())
     mech = {m["keras_arm"]: m for m in a["mechanism"]}
@@ -104,8 +131,9 @@ def test_softmax_ce_reproduces_each_keras_backend_after_one_step(tmp_path):
     # the clipped loss gives up on most samples at step 0; the logits loss on almost none
     assert runs["jax-keras-clip"]["curves"]["dead_misclassified"][0] > 0.5
     assert runs["jax-logits"]["curves"]["dead_misclassified"][0] < 0.01
-    assert runs["keras-tensorflow"]["curves"]["loss"][0] == pytest.approx(runs["reference-f64"]["curves"]["loss"][0],
-                                                                         rel=1e-5)
+    assert runs["keras-tensorflow"]["curves"]["loss"][0] == pytest.approx(
+        runs["reference-f64"]["curves"]["loss"][0], rel=1e-5
+    )
 
 
 @pytest.mark.slow
@@ -121,8 +149,9 @@ def test_the_example_workload_goes_through_every_command(tmp_path):
     # Keras's Adam and optax's differ in where epsilon sits, not enough to move accuracy in 3 steps
     assert abs(runs["keras-tensorflow"]["final_accuracy"] - runs["jax-adam"]["final_accuracy"]) <= 0.01
     sweep = tmp_path / "sweep.json"
-    proc = run_cli("sweep", *common, "--arms", "jax-adam,reference-f64", "--seeds", "0-1", "--windows", "0",
-                   "--out", str(sweep))
+    proc = run_cli(
+        "sweep", *common, "--arms", "jax-adam,reference-f64", "--seeds", "0-1", "--windows", "0", "--out", str(sweep)
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     sens = tmp_path / "sens.json"
     proc = run_cli("sensitivity", *common, "--arms", "jax-adam,reference-f64", "--k", "3", "--out", str(sens))

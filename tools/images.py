@@ -38,10 +38,16 @@ STANDIN_BASE = "paritybench-base:trixie"
 # The images' Python: wheels are fetched for this interpreter and platform, not the host's.
 PYTHON_VERSION, ABI = "3.13", "cp313"
 # glibc of Debian trixie is 2.41; any manylinux wheel up to that runs on it.
-PLATFORMS = ("manylinux1_x86_64", "manylinux2010_x86_64", "manylinux2014_x86_64",
-             *(f"manylinux_2_{m}_x86_64" for m in range(17, 42)))
-REQUIREMENTS_HEADER = ("# Generated from uv.lock by `make docker-requirements` (python tools/images.py export);\n"
-                       "# do not edit: tests/test_docker.py fails when this is out of date with the lock.\n")
+PLATFORMS = (
+    "manylinux1_x86_64",
+    "manylinux2010_x86_64",
+    "manylinux2014_x86_64",
+    *(f"manylinux_2_{m}_x86_64" for m in range(17, 42)),
+)
+REQUIREMENTS_HEADER = (
+    "# Generated from uv.lock by `make docker-requirements` (python tools/images.py export);\n"
+    "# do not edit: tests/test_docker.py fails when this is out of date with the lock.\n"
+)
 # Paths whose content goes into an image; a change to any of them means a rebuild.
 IMAGE_INPUTS = ("docker/Dockerfile", "pyproject.toml", "uv.lock", "src/paritybench")
 CONTAINER_HOME = "/paritybench"
@@ -111,9 +117,24 @@ def _uv() -> str:
 def export_requirements(variant: str) -> str:
     """``uv.lock`` exported for one image variant: runtime dependencies only, with hashes."""
     _check_variant(variant)
-    proc = subprocess.run([_uv(), "export", "--locked", "--extra", variant, "--no-dev", "--no-emit-project",
-                           "--no-header", "--format", "requirements.txt", "--quiet"],
-                          cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            _uv(),
+            "export",
+            "--locked",
+            "--extra",
+            variant,
+            "--no-dev",
+            "--no-emit-project",
+            "--no-header",
+            "--format",
+            "requirements.txt",
+            "--quiet",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["(no message)"])[-1]
         raise ParityError(f"uv export failed ({last}): run `uv lock` if pyproject.toml changed")
@@ -148,10 +169,16 @@ def lock_sha256() -> str:
 def source_revision() -> str:
     """HEAD's commit, with ``+dirty`` when a file that goes into the image differs from it."""
     try:
-        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                             check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", *IMAGE_INPUTS, "docker"], cwd=ROOT,
-                               capture_output=True, text=True, check=True).stdout.strip()
+        rev = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", *IMAGE_INPUTS, "docker"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return rev + ("+dirty" if dirty else "")
@@ -178,10 +205,28 @@ def image_tag(variant: str, base_image: str) -> str:
 
 # ---------------------------------------------------------------------------- wheelhouse
 def _pip_download(variant: str, dest: Path, offline: bool) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--quiet",
-           "--require-hashes", "--only-binary=:all:", "--no-deps", "--implementation", "cp",
-           "--python-version", PYTHON_VERSION, "--abi", ABI, *(f"--platform={p}" for p in PLATFORMS),
-           "-r", str(requirements_path(variant)), "-d", str(dest)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--disable-pip-version-check",
+        "--quiet",
+        "--require-hashes",
+        "--only-binary=:all:",
+        "--no-deps",
+        "--implementation",
+        "cp",
+        "--python-version",
+        PYTHON_VERSION,
+        "--abi",
+        ABI,
+        *(f"--platform={p}" for p in PLATFORMS),
+        "-r",
+        str(requirements_path(variant)),
+        "-d",
+        str(dest),
+    ]
     if offline:  # a wheelhouse is complete when pip finds every pinned wheel there, hash-checked
         cmd += ["--no-index", "--find-links", str(dest)]
     return subprocess.run(cmd, capture_output=True, text=True)
@@ -205,8 +250,10 @@ def ensure_wheelhouse(variant: str, log=print) -> Path:
     proc = _pip_download(variant, dest, offline=False)
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["(no message)"])[-1]
-        raise ParityError(f"wheel download for {variant} failed: {last.strip()}"
-                          " (needs network to PyPI; see the message for the wheel)")
+        raise ParityError(
+            f"wheel download for {variant} failed: {last.strip()}"
+            " (needs network to PyPI; see the message for the wheel)"
+        )
     log(f"wheelhouse/{variant}: {_size(dest)} downloaded in {time.perf_counter() - t0:.0f} s")
     return dest
 
@@ -219,14 +266,17 @@ def _size(path: Path) -> str:
 def _check_disk(path: Path, need_gib: float) -> None:
     free = shutil.disk_usage(path).free / 2**30
     if free < need_gib:
-        raise ParityError(f"disk full: {free:.1f} GiB free at {path}, about {need_gib} GiB needed;"
-                          " free space (docker system prune, rm -rf wheelhouse) and retry")
+        raise ParityError(
+            f"disk full: {free:.1f} GiB free at {path}, about {need_gib} GiB needed;"
+            " free space (docker system prune, rm -rf wheelhouse) and retry"
+        )
 
 
 def build_project_wheel(dest: Path) -> Path:
     """The project itself as a wheel, built on the host (the image build has no network)."""
-    proc = subprocess.run([_uv(), "build", "--wheel", "--quiet", "--out-dir", str(dest)], cwd=ROOT,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [_uv(), "build", "--wheel", "--quiet", "--out-dir", str(dest)], cwd=ROOT, capture_output=True, text=True
+    )
     wheels = list(dest.glob("paritybench-*.whl"))
     if proc.returncode != 0 or len(wheels) != 1:
         last = (proc.stderr.strip().splitlines() or ["(no message)"])[-1]
@@ -252,11 +302,15 @@ def client():
 def _docker_error_line(exc: Exception) -> str:
     text = str(exc)
     if "Permission denied" in text or "PermissionError" in text:
-        return ("no permission to use the Docker daemon: add yourself to the docker group"
-                " (sudo usermod -aG docker $USER, then log in again) or run as root")
+        return (
+            "no permission to use the Docker daemon: add yourself to the docker group"
+            " (sudo usermod -aG docker $USER, then log in again) or run as root"
+        )
     if any(s in text for s in ("FileNotFoundError", "Connection refused", "Connection aborted", "No such file")):
-        return ("no Docker daemon is running (nothing answers at DOCKER_HOST or /var/run/docker.sock):"
-                " start it (sudo systemctl start docker, or dockerd &) and retry")
+        return (
+            "no Docker daemon is running (nothing answers at DOCKER_HOST or /var/run/docker.sock):"
+            " start it (sudo systemctl start docker, or dockerd &) and retry"
+        )
     if "no space left on device" in text.lower():
         return "disk full while Docker was writing: free space (docker system prune) and retry"
     return f"Docker failed: {text.splitlines()[0] if text else type(exc).__name__}"
@@ -307,18 +361,34 @@ def build_image(variant: str, base_image: str | None = None, force: bool = False
         log(f"{tag}: up to date (inputs {inputs[:12]}), not rebuilt")
         return tag
     if image_exists(c, base_image) is None:
-        raise ParityError(f"base image {base_image} is not on this Docker host and the build has no network:"
-                          f" docker pull {base_image} (or pass BASE_IMAGE=a local image) and retry")
+        raise ParityError(
+            f"base image {base_image} is not on this Docker host and the build has no network:"
+            f" docker pull {base_image} (or pass BASE_IMAGE=a local image) and retry"
+        )
     ensure_wheelhouse(variant, log=log)
     _check_disk(WHEELHOUSE, need_gib=12 if variant == "cuda12" else 4)
-    args = {"BASE_IMAGE": base_image, "VARIANT": variant, "LOCK_SHA256": lock_sha256(),
-            "SOURCE_REVISION": source_revision(), "INPUTS_SHA256": inputs}
+    args = {
+        "BASE_IMAGE": base_image,
+        "VARIANT": variant,
+        "LOCK_SHA256": lock_sha256(),
+        "SOURCE_REVISION": source_revision(),
+        "INPUTS_SHA256": inputs,
+    }
     t0 = time.perf_counter()
     log(f"{tag}: building from {base_image} with no network ...")
     with _build_context(variant) as ctx:
         try:
-            for chunk in c.api.build(path=str(ctx), dockerfile="docker/Dockerfile", tag=tag, buildargs=args,
-                                     network_mode="none", pull=False, rm=True, forcerm=True, decode=True):
+            for chunk in c.api.build(
+                path=str(ctx),
+                dockerfile="docker/Dockerfile",
+                tag=tag,
+                buildargs=args,
+                network_mode="none",
+                pull=False,
+                rm=True,
+                forcerm=True,
+                decode=True,
+            ):
                 if "error" in chunk:
                     raise ParityError(_build_error_line(chunk["error"]))
                 line = chunk.get("stream", "").rstrip()
@@ -345,8 +415,9 @@ def _build_error_line(error: str) -> str:
     return f"docker build failed: {error.strip().splitlines()[-1]}"
 
 
-def run_container(tag: str, command: list[str], out_dir: Path | None = None, gpus: bool = False,
-                  log=print) -> tuple[int, list[Path]]:
+def run_container(
+    tag: str, command: list[str], out_dir: Path | None = None, gpus: bool = False, log=print
+) -> tuple[int, list[Path]]:
     """Run ``paritybench COMMAND`` in the image, read-only, no network, /tmp a tmpfs.
 
     Files the container writes under results/runs land in ``out_dir`` owned by the calling
@@ -358,9 +429,13 @@ def run_container(tag: str, command: list[str], out_dir: Path | None = None, gpu
 
     c = client()
     uid, gid = os.getuid(), os.getgid()
-    kwargs = dict(network_mode="none", read_only=True, detach=True,
-                  tmpfs={"/tmp": "rw,nosuid,nodev,size=2g,mode=1777"},
-                  user=f"{uid}:{gid}" if uid != 0 else f"{IMAGE_UID}:{IMAGE_UID}")
+    kwargs = dict(
+        network_mode="none",
+        read_only=True,
+        detach=True,
+        tmpfs={"/tmp": "rw,nosuid,nodev,size=2g,mode=1777"},
+        user=f"{uid}:{gid}" if uid != 0 else f"{IMAGE_UID}:{IMAGE_UID}",
+    )
     if gpus:
         kwargs["device_requests"] = [docker.types.DeviceRequest(count=-1, capabilities=[["gpu"]])]
     incoming = None
@@ -401,9 +476,11 @@ def run_container(tag: str, command: list[str], out_dir: Path | None = None, gpu
 def _run_error_line(exc: Exception, gpus: bool) -> str:
     text = str(exc)
     if gpus and ("could not select device driver" in text or "nvidia" in text.lower()):
-        return ("no GPU runtime in Docker: install the NVIDIA driver and the NVIDIA Container Toolkit"
-                " (nvidia-ctk runtime configure --runtime=docker; restart docker), check with"
-                " `docker run --rm --gpus all <image> devices`")
+        return (
+            "no GPU runtime in Docker: install the NVIDIA driver and the NVIDIA Container Toolkit"
+            " (nvidia-ctk runtime configure --runtime=docker; restart docker), check with"
+            " `docker run --rm --gpus all <image> devices`"
+        )
     if "no space left on device" in text.lower():
         return "disk full while starting the container: free space (docker system prune) and retry"
     return _docker_error_line(exc)
@@ -440,8 +517,11 @@ def standin_base(tag: str = STANDIN_BASE, suite: str = "trixie", log=print) -> s
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="paritybench-rootfs-") as tmp:
         rootfs, tarball = Path(tmp) / "rootfs", Path(tmp) / "rootfs.tar"
-        proc = subprocess.run(["debootstrap", "--variant=minbase", "--include=python3,python3-venv,ca-certificates",
-                               suite, str(rootfs)], capture_output=True, text=True)
+        proc = subprocess.run(
+            ["debootstrap", "--variant=minbase", "--include=python3,python3-venv,ca-certificates", suite, str(rootfs)],
+            capture_output=True,
+            text=True,
+        )
         if proc.returncode != 0:
             last = (proc.stdout + proc.stderr).strip().splitlines()[-1:] or ["(no message)"]
             raise ParityError(f"debootstrap {suite} failed: {last[0]} (needs network to a Debian mirror)")
@@ -461,8 +541,9 @@ def pin_base(ref: str = "python:3.13-slim-trixie", log=print) -> str:
         digest = c.images.get_registry_data(ref).id
     except docker.errors.APIError as exc:
         why = (getattr(exc, "explanation", None) or str(exc)).splitlines()[0][:160]
-        raise ParityError(f"cannot reach the registry for {ref} ({why}):"
-                          " the pin is unchanged; retry where the registry is reachable") from exc
+        raise ParityError(
+            f"cannot reach the registry for {ref} ({why}): the pin is unchanged; retry where the registry is reachable"
+        ) from exc
     pinned = f"{ref}@{digest}"
     text = DOCKERFILE.read_text()
     new = re.sub(r"^ARG BASE_IMAGE=\S+$", f"ARG BASE_IMAGE={pinned}", text, count=1, flags=re.MULTILINE)
@@ -492,8 +573,8 @@ def main(argv: list[str] | None = None) -> int:
     # Everything after "--" is for `paritybench run` inside the image (argparse's own "--"
     # handling does not reach into subcommands).
     argv = list(sys.argv[1:] if argv is None else argv)
-    run_args = argv[argv.index("--") + 1:] if "--" in argv else []
-    a = p.parse_args(argv[:argv.index("--")] if "--" in argv else argv)
+    run_args = argv[argv.index("--") + 1 :] if "--" in argv else []
+    a = p.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
     try:
         if a.cmd == "export":
             for path in write_requirements():

@@ -20,7 +20,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="paritybench",
         description="Paired training arms from one set of initial weights: why one model trains differently "
-        "in two frameworks or on two machines, with the evidence in a JSON artifact.")
+        "in two frameworks or on two machines, with the evidence in a JSON artifact.",
+    )
     parser.add_argument("--version", action="version", version=f"paritybench {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for name in COMMAND_MODULES:

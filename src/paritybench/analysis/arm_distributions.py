@@ -37,8 +37,14 @@ def mann_whitney(xa: list[float], xb: list[float]) -> dict:
     """compare's verdict on two samples: divergent (p < ALPHA), equivalent, or inconclusive (too few)."""
     from scipy.stats import mannwhitneyu
 
-    out: dict = {"n_a": len(xa), "n_b": len(xb), "median_a": float(np.median(xa)) if xa else None,
-                 "median_b": float(np.median(xb)) if xb else None, "p_value": None, "alpha": ALPHA}
+    out: dict = {
+        "n_a": len(xa),
+        "n_b": len(xb),
+        "median_a": float(np.median(xa)) if xa else None,
+        "median_b": float(np.median(xb)) if xb else None,
+        "p_value": None,
+        "alpha": ALPHA,
+    }
     if not can_reject(len(xa), len(xb)):
         out["verdict"] = "inconclusive"
         return out

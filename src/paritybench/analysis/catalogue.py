@@ -43,14 +43,20 @@ def section(a: dict, out_dir: Path) -> tuple[list[str], str | None]:
     runs = _first_case(a)
     md = [f"## `{name}`", "", f"**Question.** {w.get('question', '')}", ""]
     first = a["runs"][0]
-    md += [f"**Measured gap** (seed {first['seed']}, window {first['window_start']}, n {a['config']['n']}, "
-           f"{a['config']['steps']} steps at lr {a['config']['lr']}):", "",
-           "| arm | role | status | final accuracy | final loss |", "| --- | --- | --- | --- | --- |"]
+    md += [
+        f"**Measured gap** (seed {first['seed']}, window {first['window_start']}, n {a['config']['n']}, "
+        f"{a['config']['steps']} steps at lr {a['config']['lr']}):",
+        "",
+        "| arm | role | status | final accuracy | final loss |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     order = sorted(runs, key=lambda arm: {"port": 0, "fix": 1, "reference": 2}.get(roles.get(arm, ""), 3))
     for arm in order:
         r = runs[arm]
-        md.append(f"| `{arm}` | {roles.get(arm, '') or '-'} | {r['status']} | "
-                  f"{'-' if r['final_accuracy'] is None else f'{r['final_accuracy']:.3f}'} | {_fmt(r['final_loss'])} |")
+        md.append(
+            f"| `{arm}` | {roles.get(arm, '') or '-'} | {r['status']} | "
+            f"{'-' if r['final_accuracy'] is None else f'{r["final_accuracy"]:.3f}'} | {_fmt(r['final_loss'])} |"
+        )
     md.append("")
     from paritybench.analysis.gap_conventions import gap_lines
 
@@ -58,12 +64,18 @@ def section(a: dict, out_dir: Path) -> tuple[list[str], str | None]:
     case = (first["seed"], first["window_start"])
     mech = [m for m in a.get("mechanism", []) if (m["seed"], m["window_start"]) == case]
     if mech:
-        md += ["**Mechanism** (each Keras arm against its JAX emulation, each torch arm against the JAX arm it "
-               "matches, from the same weights):", "",
-               "| Keras / torch arm | JAX twin | max abs dw after step 1 | tolerance | reproduced |",
-               "| --- | --- | --- | --- | --- |"]
-        md += [f"| `{m['keras_arm']}` | `{m['emulation']}` | {_fmt(m['max_abs_diff_step1'])} | {m['tolerance']:g} | "
-               f"{'yes' if m['reproduced'] else 'NO'} |" for m in mech]
+        md += [
+            "**Mechanism** (each Keras arm against its JAX emulation, each torch arm against the JAX arm it "
+            "matches, from the same weights):",
+            "",
+            "| Keras / torch arm | JAX twin | max abs dw after step 1 | tolerance | reproduced |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        md += [
+            f"| `{m['keras_arm']}` | `{m['emulation']}` | {_fmt(m['max_abs_diff_step1'])} | {m['tolerance']:g} | "
+            f"{'yes' if m['reproduced'] else 'NO'} |"
+            for m in mech
+        ]
     else:
         md.append("**Mechanism:** no Keras arm with an emulation ran in this artifact.")
     md.append("")

@@ -62,7 +62,7 @@ class Loaded:
             self._npz = np.load(self.weights_path, allow_pickle=False)
         arm, seed, window, copy = key
         prefix = f"{arm}/s{seed}/w{window}" + ("" if copy is None else f"/c{copy}") + "/"
-        found = {k[len(prefix):]: self._npz[k] for k in self._npz.files if k.startswith(prefix)}
+        found = {k[len(prefix) :]: self._npz[k] for k in self._npz.files if k.startswith(prefix)}
         return found or None
 
 
@@ -82,8 +82,15 @@ class Verdict:
 
     def to_dict(self) -> dict:
         arm, seed, window, copy = self.key
-        return {"arm": arm, "seed": seed, "window_start": window, "copy": copy, "verdict": self.verdict,
-                "class": self.arm_class, "reasons": self.reasons}
+        return {
+            "arm": arm,
+            "seed": seed,
+            "window_start": window,
+            "copy": copy,
+            "verdict": self.verdict,
+            "class": self.arm_class,
+            "reasons": self.reasons,
+        }
 
 
 @dataclass
@@ -100,9 +107,14 @@ class Comparison:
         return {v: sum(1 for x in self.verdicts if x.verdict == v) for v in VERDICTS}
 
     def to_dict(self) -> dict:
-        return {"reference": str(self.reference), "other": str(self.other), "counts": self.counts(),
-                "verdicts": [v.to_dict() for v in self.verdicts], "distribution_tests": self.distribution_tests,
-                "environment_diff": [{"field": f, "reference": a, "other": b} for f, a, b in self.environment_diff]}
+        return {
+            "reference": str(self.reference),
+            "other": str(self.other),
+            "counts": self.counts(),
+            "verdicts": [v.to_dict() for v in self.verdicts],
+            "distribution_tests": self.distribution_tests,
+            "environment_diff": [{"field": f, "reference": a, "other": b} for f, a, b in self.environment_diff],
+        }
 
 
 def run_key(run: dict) -> RunKey:
@@ -124,8 +136,10 @@ def load(path: str | Path) -> Loaded:
     for run in artifact["runs"]:
         key = run_key(run)
         if key in runs:
-            raise ParityError(f"{p}: two runs for {key[0]} seed {key[1]} window {key[2]}: an artifact has one run "
-                              "per (arm, seed, window, copy)")
+            raise ParityError(
+                f"{p}: two runs for {key[0]} seed {key[1]} window {key[2]}: an artifact has one run "
+                "per (arm, seed, window, copy)"
+            )
         runs[key] = run
     # Confined to the artifact's folder (a plain name, no link out of it), then its zip directory
     # and array headers checked before numpy reads it: a damaged file is one line naming it.
@@ -133,8 +147,11 @@ def load(path: str | Path) -> Loaded:
     if weights_path is not None and not os.path.lexists(weights_path):
         weights_path = None  # JSON-only copy (a committed baseline): compared by hash and curves
     if weights_path is not None:
-        check_npz(weights_path, f"weights file of artifact {p}:",
-                  "it is damaged; re-run the artifact, or move the weights file away to compare by hash only")
+        check_npz(
+            weights_path,
+            f"weights file of artifact {p}:",
+            "it is damaged; re-run the artifact, or move the weights file away to compare by hash only",
+        )
     return Loaded(p, artifact, runs, weights_path)
 
 
@@ -155,19 +172,25 @@ def check_comparable(a: Loaded, b: Loaded) -> None:
     wa, wb = a.artifact["workload"], b.artifact["workload"]
     for key in ("name", "version"):
         if wa.get(key) != wb.get(key):
-            raise ParityError(f"workload {key} differs: {a.path} has {wa.get(key)!r}, {b.path} has {wb.get(key)!r}: "
-                              "only runs of the same workload are comparable; re-run one with the other's --workload")
+            raise ParityError(
+                f"workload {key} differs: {a.path} has {wa.get(key)!r}, {b.path} has {wb.get(key)!r}: "
+                "only runs of the same workload are comparable; re-run one with the other's --workload"
+            )
     ca, cb = a.artifact["config"], b.artifact["config"]
     for key in comparable_fields():
         if ca.get(key) != cb.get(key):
-            raise ParityError(f"config.{key} differs: {a.path} has {ca.get(key)!r}, {b.path} has {cb.get(key)!r}: "
-                              "only runs of the same experiment are comparable; re-run one with the other's "
-                              f"--{key.replace('_', '-')}")
+            raise ParityError(
+                f"config.{key} differs: {a.path} has {ca.get(key)!r}, {b.path} has {cb.get(key)!r}: "
+                "only runs of the same experiment are comparable; re-run one with the other's "
+                f"--{key.replace('_', '-')}"
+            )
     da = (a.artifact["environment"].get("data") or {}).get("sha256")
     db = (b.artifact["environment"].get("data") or {}).get("sha256")
     if da and db and da != db:
-        raise ParityError(f"environment.data.sha256 differs: {a.path} trained on {da[:12]}, {b.path} on {db[:12]}: "
-                          "only runs on the same data are comparable; pass the same --data")
+        raise ParityError(
+            f"environment.data.sha256 differs: {a.path} trained on {da[:12]}, {b.path} on {db[:12]}: "
+            "only runs on the same data are comparable; pass the same --data"
+        )
 
 
 def _floats(values: list) -> np.ndarray:
@@ -179,8 +202,9 @@ def _close(name: str, a: list, b: list, rtol: float) -> str | None:
     x, y = _floats(a), _floats(b)
     if x.shape != y.shape:
         return f"curves.{name} has {x.size} vs {y.size} points"
-    same_nonfinite = ((np.isnan(x) == np.isnan(y)) & (np.isposinf(x) == np.isposinf(y))
-                      & (np.isneginf(x) == np.isneginf(y)))
+    same_nonfinite = (
+        (np.isnan(x) == np.isnan(y)) & (np.isposinf(x) == np.isposinf(y)) & (np.isneginf(x) == np.isneginf(y))
+    )
     if not same_nonfinite.all():
         i = int(np.argmin(same_nonfinite))
         return f"curves.{name}[{i}] is {x[i]} vs {y[i]} (non-finite on one side only)"
@@ -202,10 +226,15 @@ def _weights_reason(wa: dict, wb: dict, atol: float) -> str | None:
         x, y = np.asarray(wa[name], np.float64), np.asarray(wb[name], np.float64)
         if x.shape != y.shape:
             return f"weights {name} have shape {x.shape} vs {y.shape}"
-        if not (np.array_equal(np.isnan(x), np.isnan(y)) and np.array_equal(np.isinf(x), np.isinf(y))
-                and np.array_equal(x[np.isinf(x)], y[np.isinf(y)])):
-            return f"weights {name}: NaN/inf at different places ({int(np.isnan(x).sum())} vs " \
-                   f"{int(np.isnan(y).sum())} NaN)"
+        if not (
+            np.array_equal(np.isnan(x), np.isnan(y))
+            and np.array_equal(np.isinf(x), np.isinf(y))
+            and np.array_equal(x[np.isinf(x)], y[np.isinf(y)])
+        ):
+            return (
+                f"weights {name}: NaN/inf at different places ({int(np.isnan(x).sum())} vs "
+                f"{int(np.isnan(y).sum())} NaN)"
+            )
         fin = np.isfinite(x)
         if fin.any():
             d = float(np.max(np.abs(x[fin] - y[fin])))
@@ -228,8 +257,10 @@ def _integrity(side: Loaded, key: RunKey, run: dict) -> tuple[dict | None, str |
     except Exception as exc:  # a damaged or foreign weights file is a finding, not a crash
         return None, f"weights file {side.weights_path.name} is unusable for this run ({exc})"
     if actual != run["final_weights_sha256"]:
-        return w, (f"final_weights_sha256 {run['final_weights_sha256'][:12]} in {side.path.name} does not match its "
-                   f"weights file {side.weights_path.name} (which hashes to {actual[:12]})")
+        return w, (
+            f"final_weights_sha256 {run['final_weights_sha256'][:12]} in {side.path.name} does not match its "
+            f"weights file {side.weights_path.name} (which hashes to {actual[:12]})"
+        )
     return w, None
 
 
@@ -256,12 +287,16 @@ def compare_runs(key: RunKey, ra: dict | None, rb: dict | None, a: Loaded, b: Lo
     n = _run_n(ra, a.artifact)
     if ra["final_weights_sha256"] == rb["final_weights_sha256"]:
         # Bit-identical weights from the same data can only give the same counts.
-        for fld, x, y in (("final_accuracy", ra["final_accuracy"], rb["final_accuracy"]),
-                          ("curves.correct", ra["curves"].get("correct"), rb["curves"].get("correct"))):
+        for fld, x, y in (
+            ("final_accuracy", ra["final_accuracy"], rb["final_accuracy"]),
+            ("curves.correct", ra["curves"].get("correct"), rb["curves"].get("correct")),
+        ):
             if x != y:
                 v.verdict = "divergent"
-                v.reasons.append(f"final_weights_sha256 equal but {fld} differs ({_short(x)} vs {_short(y)}): one "
-                                 "artifact was altered or mis-recorded")
+                v.reasons.append(
+                    f"final_weights_sha256 equal but {fld} differs ({_short(x)} vs {_short(y)}): one "
+                    "artifact was altered or mis-recorded"
+                )
         # Equal recorded hashes say nothing about the files: each side's weights file (when kept)
         # must hash to what its artifact records, or the pair is divergent, naming the file.
         for side, run in ((a, ra), (b, rb)):
@@ -292,8 +327,9 @@ def compare_runs(key: RunKey, ra: dict | None, rb: dict | None, a: Loaded, b: Lo
             reasons.append(r)
     else:
         missing = [s.path.name for s, w in ((a, wa), (b, wb)) if w is None]
-        v.reasons.append(f"weights not compared (no weights file for {', '.join(missing)}): hash, curves and "
-                         "accuracy only")
+        v.reasons.append(
+            f"weights not compared (no weights file for {', '.join(missing)}): hash, curves and accuracy only"
+        )
     ca, cb = ra["curves"], rb["curves"]
     for name, rtol in (("loss", tol.loss_rtol), ("grad_norm", tol.grad_norm_rtol)):
         if name in ca and name in cb:
@@ -309,8 +345,10 @@ def compare_runs(key: RunKey, ra: dict | None, rb: dict | None, a: Loaded, b: Lo
             reasons.append(f"curves.correct[{i}] is {xa[i]} vs {xb[i]} (more than {tol.samples} sample apart)")
     gap = abs(ra["final_accuracy"] - rb["final_accuracy"]) * n
     if gap > tol.samples + 1e-6:
-        reasons.append(f"final_accuracy {ra['final_accuracy']:.4g} vs {rb['final_accuracy']:.4g} "
-                       f"({gap:.0f} samples apart, tolerance {tol.samples})")
+        reasons.append(
+            f"final_accuracy {ra['final_accuracy']:.4g} vs {rb['final_accuracy']:.4g} "
+            f"({gap:.0f} samples apart, tolerance {tol.samples})"
+        )
     v.verdict = "divergent" if reasons else "equivalent"
     v.reasons = reasons + v.reasons
     return v
@@ -327,13 +365,22 @@ def distribution_test(arm: str, a: Loaded, b: Loaded) -> dict:
 
     xa = [r["final_accuracy"] for r in a.runs.values() if r["arm"] == arm and r["status"] == "ok"]
     xb = [r["final_accuracy"] for r in b.runs.values() if r["arm"] == arm and r["status"] == "ok"]
-    out: dict = {"arm": arm, "test": "Mann-Whitney U (two-sided)", "alpha": ALPHA, "n_reference": len(xa),
-                 "n_other": len(xb), "median_reference": float(np.median(xa)) if xa else None,
-                 "median_other": float(np.median(xb)) if xb else None, "p_value": None}
+    out: dict = {
+        "arm": arm,
+        "test": "Mann-Whitney U (two-sided)",
+        "alpha": ALPHA,
+        "n_reference": len(xa),
+        "n_other": len(xb),
+        "median_reference": float(np.median(xa)) if xa else None,
+        "median_other": float(np.median(xb)) if xb else None,
+        "p_value": None,
+    }
     if not can_reject(len(xa), len(xb)):
         out["verdict"] = "inconclusive"
-        out["reason"] = (f"{len(xa)} vs {len(xb)} runs: the test cannot reach p < {ALPHA} with so few; sweep "
-                         "more seeds or windows (e.g. --seeds 0-9) on both sides")
+        out["reason"] = (
+            f"{len(xa)} vs {len(xb)} runs: the test cannot reach p < {ALPHA} with so few; sweep "
+            "more seeds or windows (e.g. --seeds 0-9) on both sides"
+        )
         return out
     if len(set(xa) | set(xb)) == 1:
         p = 1.0  # every run on both sides ended at the same accuracy: nothing to tell apart
@@ -352,8 +399,11 @@ def _flatten(prefix: str, node: object, out: dict[str, object]) -> None:
                 continue
             _flatten(f"{prefix}.{k}" if prefix else str(k), v, out)
     elif isinstance(node, list):
-        out[prefix] = ", ".join(str(x) for x in node) if all(not isinstance(x, dict | list) for x in node) \
+        out[prefix] = (
+            ", ".join(str(x) for x in node)
+            if all(not isinstance(x, dict | list) for x in node)
             else json.dumps(node, sort_keys=True)
+        )
     else:
         out[prefix] = node
 
@@ -391,6 +441,7 @@ def compare(a: Loaded, b: Loaded, classes: dict[str, str]) -> Comparison:
 
 # ---------------------------------------------------------------- rendering
 
+
 def _fmt(x: object) -> str:
     return "(absent)" if x is None else str(x)
 
@@ -403,11 +454,16 @@ def render_text(comparisons: list[Comparison]) -> str:
             why = f": {'; '.join(v.reasons)}" if v.reasons else ""
             lines.append(f"  {v.verdict:<12} {v.label} [{v.arm_class}]{why}")
         for t in c.distribution_tests:
-            lines.append(f"  test {t['arm']}: {t['verdict']}: {t['reason']} (medians {t['median_reference']} vs "
-                         f"{t['median_other']}, n {t['n_reference']} vs {t['n_other']})")
+            lines.append(
+                f"  test {t['arm']}: {t['verdict']}: {t['reason']} (medians {t['median_reference']} vs "
+                f"{t['median_other']}, n {t['n_reference']} vs {t['n_other']})"
+            )
         lines.append("  " + ", ".join(f"{k} {n}" for k, n in c.counts().items() if n))
-        lines.append(f"  environment diff ({len(c.environment_diff)} fields):" if c.environment_diff
-                     else "  environment diff: none")
+        lines.append(
+            f"  environment diff ({len(c.environment_diff)} fields):"
+            if c.environment_diff
+            else "  environment diff: none"
+        )
         for f, x, y in c.environment_diff:
             lines.append(f"    {f}: {_fmt(x)} -> {_fmt(y)}")
     return "\n".join(lines) + "\n"
@@ -427,12 +483,16 @@ def render_markdown(comparisons: list[Comparison]) -> str:
         for v in c.verdicts:
             out.append(f"| {v.label} | {v.arm_class} | {icon[v.verdict]} {v.verdict} | {_md('; '.join(v.reasons))} |")
         if c.distribution_tests:
-            out.append("\n| chaotic arm | n (ref / other) | median accuracy (ref / other) | p | verdict |\n"
-                       "| --- | --- | --- | --- | --- |")
+            out.append(
+                "\n| chaotic arm | n (ref / other) | median accuracy (ref / other) | p | verdict |\n"
+                "| --- | --- | --- | --- | --- |"
+            )
             for t in c.distribution_tests:
                 p = "-" if t["p_value"] is None else f"{t['p_value']:.3g}"
-                out.append(f"| {t['arm']} | {t['n_reference']} / {t['n_other']} | {t['median_reference']} / "
-                           f"{t['median_other']} | {p} | {t['verdict']} |")
+                out.append(
+                    f"| {t['arm']} | {t['n_reference']} / {t['n_other']} | {t['median_reference']} / "
+                    f"{t['median_other']} | {p} | {t['verdict']} |"
+                )
         out.append(f"\n<details><summary>environment diff ({len(c.environment_diff)} fields)</summary>\n")
         out.append("| field | reference | other |\n| --- | --- | --- |")
         for f, x, y in c.environment_diff:
@@ -442,8 +502,10 @@ def render_markdown(comparisons: list[Comparison]) -> str:
 
 
 def render_json(comparisons: list[Comparison], status: int) -> str:
-    return json.dumps({"exit_status": status, "comparisons": [c.to_dict() for c in comparisons]}, indent=1,
-                      default=str) + "\n"
+    return (
+        json.dumps({"exit_status": status, "comparisons": [c.to_dict() for c in comparisons]}, indent=1, default=str)
+        + "\n"
+    )
 
 
 def workload_classes(artifact: dict) -> dict[str, str]:
@@ -467,15 +529,22 @@ def cmd_compare(args, console) -> int:
     if args.output:  # before any work: a new regular file, or --overwrite; never an input, link or device
         from paritybench.artifact.outputs import check_output_path
 
-        check_output_path(args.output, inputs=[*args.artifacts, *([args.sensitivity] if args.sensitivity else [])],
-                          overwrite=args.overwrite, what="--output")
+        check_output_path(
+            args.output,
+            inputs=[*args.artifacts, *([args.sensitivity] if args.sensitivity else [])],
+            overwrite=args.overwrite,
+            what="--output",
+        )
     sensitivity = None
     if args.sensitivity:
-        sensitivity = read_json(args.sensitivity, "sensitivity file",
-                                "pass the artifact written by paritybench sensitivity")
+        sensitivity = read_json(
+            args.sensitivity, "sensitivity file", "pass the artifact written by paritybench sensitivity"
+        )
         if not isinstance(sensitivity, dict):
-            raise ParityError(f"sensitivity file {args.sensitivity} is a JSON {type(sensitivity).__name__}, not an "
-                              "object with \"classes\": pass the artifact written by paritybench sensitivity")
+            raise ParityError(
+                f"sensitivity file {args.sensitivity} is a JSON {type(sensitivity).__name__}, not an "
+                'object with "classes": pass the artifact written by paritybench sensitivity'
+            )
     loaded = [load(p) for p in args.artifacts]
     if args.workload:
         from paritybench import workloads
@@ -483,14 +552,19 @@ def cmd_compare(args, console) -> int:
         name = workloads.load(args.workload).name
         for side in loaded:
             if side.artifact["workload"]["name"] != name:
-                raise ParityError(f"{side.path} is of workload {side.artifact['workload']['name']}, not {name}: "
-                                  "compare artifacts of the workload you name, or leave out --workload")
+                raise ParityError(
+                    f"{side.path} is of workload {side.artifact['workload']['name']}, not {name}: "
+                    "compare artifacts of the workload you name, or leave out --workload"
+                )
     classes = classes_from(sensitivity, str(args.sensitivity), workload_classes(loaded[0].artifact))
     comparisons = [compare(loaded[0], other, classes) for other in loaded[1:]]
     divergent = [(c, v) for c in comparisons for v in c.verdicts if v.verdict == "divergent"]
     status = 1 if divergent else 0
-    text = {"text": lambda: render_text(comparisons), "markdown": lambda: render_markdown(comparisons),
-            "json": lambda: render_json(comparisons, status)}[args.format]()
+    text = {
+        "text": lambda: render_text(comparisons),
+        "markdown": lambda: render_markdown(comparisons),
+        "json": lambda: render_json(comparisons, status),
+    }[args.format]()
     if args.output:
         from paritybench.artifact.outputs import write_output
 
@@ -499,8 +573,9 @@ def cmd_compare(args, console) -> int:
         sys.stdout.write(text)
         sys.stdout.flush()
     if divergent:
-        shown = "; ".join(f"{v.label} vs {c.other.name}: {v.reasons[0] if v.reasons else 'divergent'}"
-                          for c, v in divergent[:3])
+        shown = "; ".join(
+            f"{v.label} vs {c.other.name}: {v.reasons[0] if v.reasons else 'divergent'}" for c, v in divergent[:3]
+        )
         more = f" (and {len(divergent) - 3} more)" if len(divergent) > 3 else ""
         print(f"paritybench: compare: {len(divergent)} divergent run(s): {shown}{more}", file=sys.stderr)
     return status
@@ -509,17 +584,33 @@ def cmd_compare(args, console) -> int:
 def add_parser(sub) -> None:
     """Register ``paritybench compare``."""
     p = sub.add_parser("compare", help="compare artifacts run by run: identical, equivalent or divergent")
-    p.add_argument("artifacts", nargs="+", metavar="ARTIFACT",
-                   help="the reference artifact, then one or more to compare with it")
-    p.add_argument("--sensitivity", default=None, metavar="FILE",
-                   help="a paritybench sensitivity artifact whose \"classes\" say which arms are stable or chaotic "
-                        "(default: the classes the workload declares, each with its evidence)")
-    p.add_argument("--workload", default=None,
-                   help="refuse (exit 2) artifacts of any other workload (artifacts of two workloads are never "
-                        "compared in any case)")
-    p.add_argument("--format", choices=("text", "markdown", "json"), default="text",
-                   help="text for a terminal, markdown for a CI job summary, json for machines")
-    p.add_argument("--output", default=None, metavar="FILE",
-                   help="write the report to this new file instead of stdout (never to an input)")
+    p.add_argument(
+        "artifacts", nargs="+", metavar="ARTIFACT", help="the reference artifact, then one or more to compare with it"
+    )
+    p.add_argument(
+        "--sensitivity",
+        default=None,
+        metavar="FILE",
+        help='a paritybench sensitivity artifact whose "classes" say which arms are stable or chaotic '
+        "(default: the classes the workload declares, each with its evidence)",
+    )
+    p.add_argument(
+        "--workload",
+        default=None,
+        help="refuse (exit 2) artifacts of any other workload (artifacts of two workloads are never "
+        "compared in any case)",
+    )
+    p.add_argument(
+        "--format",
+        choices=("text", "markdown", "json"),
+        default="text",
+        help="text for a terminal, markdown for a CI job summary, json for machines",
+    )
+    p.add_argument(
+        "--output",
+        default=None,
+        metavar="FILE",
+        help="write the report to this new file instead of stdout (never to an input)",
+    )
     p.add_argument("--overwrite", action="store_true", help="let --output replace an existing regular file")
     p.set_defaults(func=cmd_compare)

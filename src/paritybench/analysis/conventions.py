@@ -20,11 +20,24 @@ from paritybench.workloads.base import Arm, Workload, resolve_ref
 # Wrappers that say nothing about the update itself.
 _PLUMBING = {"chain", "with_extra_args_support", "identity", "masked", "named_chain", "init_fn", "update_fn"}
 # optax closure names -> the common row names Keras's get_config() uses.
-_HYPER = {"eps": "epsilon", "epsilon": "epsilon", "b1": "beta_1", "beta_1": "beta_1", "b2": "beta_2",
-          "beta_2": "beta_2", "momentum": "momentum", "decay": "momentum", "nesterov": "nesterov",
-          "learning_rate": "learning_rate", "weight_decay": "weight_decay"}
-_ADAM_LIKE = {"scale_by_adam": "sqrt(v_hat) + eps, after bias correction",
-              "scale_by_adamax": "max|g| + eps", "scale_by_rms": "sqrt(v) + eps, no bias correction"}
+_HYPER = {
+    "eps": "epsilon",
+    "epsilon": "epsilon",
+    "b1": "beta_1",
+    "beta_1": "beta_1",
+    "b2": "beta_2",
+    "beta_2": "beta_2",
+    "momentum": "momentum",
+    "decay": "momentum",
+    "nesterov": "nesterov",
+    "learning_rate": "learning_rate",
+    "weight_decay": "weight_decay",
+}
+_ADAM_LIKE = {
+    "scale_by_adam": "sqrt(v_hat) + eps, after bias correction",
+    "scale_by_adamax": "max|g| + eps",
+    "scale_by_rms": "sqrt(v) + eps, no bias correction",
+}
 # Rows that are informative but not a difference: every arm starts from the same transferred weights.
 NOT_COMPARED_PREFIX = ("layer ", "initial weights")
 MISSING = "-"
@@ -94,10 +107,16 @@ def optax_rows(optimizer, lr: float, params) -> dict[str, Any]:
     decay = [(i, h.get("weight_decay"), m) for i, (n, h, m) in enumerate(transforms) if n == "add_decayed_weights"]
     if decay:
         i, wd, m = decay[0]
-        scalers = [j for j, (n, _, _) in enumerate(transforms) if n in _ADAM_LIKE or n == "keras_adam"
-                   or n.startswith("scale_by")]
-        place = ("decoupled (added after the optimizer's scaling)" if scalers and scalers[0] < i
-                 else "coupled (added to the gradient)")
+        scalers = [
+            j
+            for j, (n, _, _) in enumerate(transforms)
+            if n in _ADAM_LIKE or n == "keras_adam" or n.startswith("scale_by")
+        ]
+        place = (
+            "decoupled (added after the optimizer's scaling)"
+            if scalers and scalers[0] < i
+            else "coupled (added to the gradient)"
+        )
         if wd is not None and wd < 0:  # a decay written as -lr*lam straight into the update
             place = "decoupled (added to the update)"
         rows["weight decay"] = f"{abs(wd):g} x w, {place}" + (", masked (some parameters only)" if m else "")
@@ -110,13 +129,23 @@ def main_arm_rows(workload: Workload, arm: Arm, lr: float) -> dict[str, Any]:
     """Rows for a JAX or f64 arm: the code's, then the workload's declarations."""
     import numpy as np
 
-    rows: dict[str, Any] = {"process": arm.process, "loss": f"{arm.loss_fn}", "loss input": "logits (the loss "
-                            "function takes the model's logits)"}
+    rows: dict[str, Any] = {
+        "process": arm.process,
+        "loss": f"{arm.loss_fn}",
+        "loss input": "logits (the loss function takes the model's logits)",
+    }
     rows["forward pass"] = str(arm.jax_apply or workload.model.jax_apply)
     if arm.optimizer is None:
         # w - lr * g written out: SGD without momentum, in Keras's vocabulary (its SGD defaults)
-        rows.update({"optimizer": "SGD", "optimizer.learning_rate": lr, "optimizer.momentum": 0.0,
-                     "optimizer.nesterov": False, "weight decay": "none"})
+        rows.update(
+            {
+                "optimizer": "SGD",
+                "optimizer.learning_rate": lr,
+                "optimizer.momentum": 0.0,
+                "optimizer.nesterov": False,
+                "weight decay": "none",
+            }
+        )
     else:
         import jax
 
@@ -146,12 +175,16 @@ def numerics_rows(readback: dict) -> dict[str, Any]:
         precision = f"{p} (backend default: TF32 on this GPU)"
     else:
         precision = f"{p} (backend default: float32 here)"
-    return {"matmul precision": precision,
-            "determinism": "on" if det else f"off [{readback.get('xla_gpu_deterministic_ops')}]", "oneDNN": "n/a"}
+    return {
+        "matmul precision": precision,
+        "determinism": "on" if det else f"off [{readback.get('xla_gpu_deterministic_ops')}]",
+        "oneDNN": "n/a",
+    }
 
 
-def collect(workload: Workload, arms: tuple[Arm, ...], lr: float, numerics,
-            keras_rows: dict[str, dict] | None = None) -> dict[str, dict[str, Any]]:
+def collect(
+    workload: Workload, arms: tuple[Arm, ...], lr: float, numerics, keras_rows: dict[str, dict] | None = None
+) -> dict[str, dict[str, Any]]:
     """arm name -> {row: value}, Keras arms read in one worker per backend (or taken from ``keras_rows``:
     what ``run``'s own Keras workers read from the models they trained)."""
     from paritybench.experiment import flags
@@ -167,8 +200,11 @@ def collect(workload: Workload, arms: tuple[Arm, ...], lr: float, numerics,
         elif arm.kind == "keras":
             from paritybench.arms.keras_inspect import run_job
 
-            res = run_job(arm.process.removeprefix("keras-"),
-                          {"mode": "conventions", "workload": spec, "arm": arm.name, "lr": lr}, numerics)
+            res = run_job(
+                arm.process.removeprefix("keras-"),
+                {"mode": "conventions", "workload": spec, "arm": arm.name, "lr": lr},
+                numerics,
+            )
             rows = {"process": arm.process, **res["rows"]}
         elif arm.kind == "torch":
             from paritybench.pipeline.runner import missing_requirements
@@ -240,8 +276,9 @@ def declaration_mismatches(table: dict[str, dict[str, Any]]) -> list[str]:
             if what in ("optimizer",) and "optimizer.epsilon" in rows:
                 for m in re.finditer(r"\beps(?:ilon)?\s*=?\s*([0-9.]+e-?[0-9]+|[0-9]*\.[0-9]+)", text):
                     if not _close(float(m.group(1)), rows["optimizer.epsilon"]):
-                        bad.append(f"{arm}: declared {what} says eps {m.group(1)}, the code uses "
-                                   f"{rows['optimizer.epsilon']}")
+                        bad.append(
+                            f"{arm}: declared {what} says eps {m.group(1)}, the code uses {rows['optimizer.epsilon']}"
+                        )
             if what == "decay" and rows.get("weight decay", "none") != "none" and rows.get("process") == "main":
                 m = re.search(r"\+\s*([0-9.]+(?:e-?[0-9]+)?)\s*\*\s*w", text)
                 code = float(str(rows["weight decay"]).split(" ")[0])

@@ -54,12 +54,15 @@ def common_rows(conventions: dict, reference: str = REFERENCE) -> list[str]:
     if len(others) < 2:
         return []
     ref = table[reference]
-    return [row for row in _compared_rows(table)
-            if all(_differs(row, table[a].get(row, MISSING), ref.get(row, MISSING)) for a in others)]
+    return [
+        row
+        for row in _compared_rows(table)
+        if all(_differs(row, table[a].get(row, MISSING), ref.get(row, MISSING)) for a in others)
+    ]
 
 
 def arm_rows(conventions: dict, arm: str, reference: str = REFERENCE, skip: tuple[str, ...] = ()) -> list[str]:
-    """"row: arm's value vs reference's value" for each compared row where ``arm`` differs from ``reference``
+    """ "row: arm's value vs reference's value" for each compared row where ``arm`` differs from ``reference``
     (rows in ``skip`` left out)."""
     from paritybench.analysis.conventions import MISSING
 
@@ -68,10 +71,13 @@ def arm_rows(conventions: dict, arm: str, reference: str = REFERENCE, skip: tupl
         return []
     mine, ref = table[arm], table[reference]
     # a declaration the arm does not make (a Keras arm's settings are read, not declared) says nothing
-    return [f"{row}: {_short(mine.get(row, MISSING))} vs {_short(ref.get(row, MISSING))}"
-            for row in _compared_rows(table)
-            if row not in skip and not (row.startswith("declared: ") and mine.get(row) in (None, MISSING))
-            and _differs(row, mine.get(row, MISSING), ref.get(row, MISSING))]
+    return [
+        f"{row}: {_short(mine.get(row, MISSING))} vs {_short(ref.get(row, MISSING))}"
+        for row in _compared_rows(table)
+        if row not in skip
+        and not (row.startswith("declared: ") and mine.get(row) in (None, MISSING))
+        and _differs(row, mine.get(row, MISSING), ref.get(row, MISSING))
+    ]
 
 
 def _cell(s: str) -> str:
@@ -89,10 +95,13 @@ def gap_lines(a: dict, runs: dict[str, dict], reference: str = REFERENCE) -> lis
     recorded = bool(conv.get("arms")) and reference in conv["arms"]
     common = common_rows(conv, reference) if recorded else []
     target = ref["final_accuracy"]
-    md = [f"**Conventions beside the gap** (each arm's settings that differ from `{reference}`'s, as `run` read "
-          "them before training):", "",
-          f"| arm | final accuracy | gap vs `{reference}` | differs from `{reference}` in |",
-          "| --- | --- | --- | --- |"]
+    md = [
+        f"**Conventions beside the gap** (each arm's settings that differ from `{reference}`'s, as `run` read "
+        "them before training):",
+        "",
+        f"| arm | final accuracy | gap vs `{reference}` | differs from `{reference}` in |",
+        "| --- | --- | --- | --- |",
+    ]
     for arm, r in runs.items():
         if arm == reference:
             continue
@@ -104,13 +113,21 @@ def gap_lines(a: dict, runs: dict[str, dict], reference: str = REFERENCE) -> lis
             diff = "not in the conventions record"
         else:
             diff = "; ".join(arm_rows(conv, arm, reference, skip=tuple(common))) or (
-                "nothing beyond the rows under this table" if common else "nothing")
+                "nothing beyond the rows under this table" if common else "nothing"
+            )
         md.append(f"| `{arm}` | {'-' if acc is None else f'{acc:.3f}'} | {gap} | {_cell(diff)} |")
     if not recorded:
-        md += ["", "This artifact records no conventions (it was written before `run` recorded them): run it again "
-               "to see which settings part each arm."]
+        md += [
+            "",
+            "This artifact records no conventions (it was written before `run` recorded them): run it again "
+            "to see which settings part each arm.",
+        ]
     if common:
         ref_rows = conv["arms"][reference]
-        md += ["", f"Every other arm differs from `{reference}` in: "
-               + "; ".join(f"{row} ({_short(ref_rows.get(row, '-'))} in `{reference}`)" for row in common) + "."]
+        md += [
+            "",
+            f"Every other arm differs from `{reference}` in: "
+            + "; ".join(f"{row} ({_short(ref_rows.get(row, '-'))} in `{reference}`)" for row in common)
+            + ".",
+        ]
     return md + [""]

@@ -63,7 +63,8 @@ FACTOR_EVIDENCE = (
     "jax-sgd-decay-literal 3.73e3 (kernel update, step 0), adam-epsilon jax-adam-literal 9.54e3, batchnorm-momentum "
     "jax-torch-bn 1.94e4 (training forward, epsilon), softmax-ce clipped losses 7.56e5, seed-bce 1.15e6. "
     "localize found one real difference below the factor: jax-adam-eps-scaled's injected b2 was a float32 array "
-    "(1 - b2 = 9.9998713e-4), 87.9 at seed 0 and 106 at seed 1; b2 is now static and the arm reads 1.33.")
+    "(1 - b2 = 9.9998713e-4), 87.9 at seed 0 and 106 at seed 1; b2 is now static and the arm reads 1.33."
+)
 PHASES = ("forward", "loss", "backward", "update", "evaluation")
 
 
@@ -214,9 +215,17 @@ class MainEvaluator:
             g = {p: np.asarray(v) for p, v in g.items()}
             new_state = {p: np.asarray(v) for p, v in new_state.items()}
             upd, moments = self._update(params, g)
-            return Evaluation(np.asarray(z), float(loss), np.asarray(dz), g, upd,
-                              {p: np.asarray(v) for p, v in layers.items()}, {**moments, **new_state},
-                              self._evaluation(params, new_state), new_state)
+            return Evaluation(
+                np.asarray(z),
+                float(loss),
+                np.asarray(dz),
+                g,
+                upd,
+                {p: np.asarray(v) for p, v in layers.items()},
+                {**moments, **new_state},
+                self._evaluation(params, new_state),
+                new_state,
+            )
 
 
 class F64Evaluator(MainEvaluator):
@@ -256,7 +265,7 @@ class RecordedEvaluator:
 
     def _prefixed(self, prefix: str) -> dict[str, np.ndarray]:
         # np.savez keeps insertion order: the worker writes layers in the model's order
-        return {key[len(prefix):]: v for key, v in self.a.items() if key.startswith(prefix)}
+        return {key[len(prefix) :]: v for key, v in self.a.items() if key.startswith(prefix)}
 
     def model_state(self, k: int) -> dict[str, np.ndarray]:
         """The model state the worker stepped from at step k (its own, or the given one); {} if stateless."""
@@ -265,11 +274,17 @@ class RecordedEvaluator:
     def at_step(self, k: int) -> Evaluation:
         a = self.a
         state = self._prefixed(f"k{k}/state/")
-        return Evaluation(a[f"k{k}/logits"], float(a[f"k{k}/loss"]), a[f"k{k}/dz"],
-                          {p: a[f"k{k}/grad/{p}"] for p in self.names},
-                          {p: a[f"k{k}/update/{p}"] for p in self.names},
-                          self._prefixed(f"k{k}/layer/"), state, self._prefixed(f"k{k}/eval/"),
-                          {p: v for p, v in state.items() if not p.startswith("adam/")})
+        return Evaluation(
+            a[f"k{k}/logits"],
+            float(a[f"k{k}/loss"]),
+            a[f"k{k}/dz"],
+            {p: a[f"k{k}/grad/{p}"] for p in self.names},
+            {p: a[f"k{k}/update/{p}"] for p in self.names},
+            self._prefixed(f"k{k}/layer/"),
+            state,
+            self._prefixed(f"k{k}/eval/"),
+            {p: v for p, v in state.items() if not p.startswith("adam/")},
+        )
 
 
 def _norm(a) -> float:
@@ -335,8 +350,10 @@ class PairResult:
 
     def line(self) -> str:
         if self.first is None:
-            return f"{self.a} vs {self.b}: never part (largest ratio to the noise floor {self.max_ratio:.3g}, " \
-                   f"factor {FACTOR:g})"
+            return (
+                f"{self.a} vs {self.b}: never part (largest ratio to the noise floor {self.max_ratio:.3g}, "
+                f"factor {FACTOR:g})"
+            )
         f = self.first
         what = f.detail or f"{f.ratio:.3g} x the noise floor"
         tail = "" if len(self.parted_tensors) <= 1 else f" (at that step and phase: {', '.join(self.parted_tensors)})"
@@ -348,23 +365,45 @@ class PairResult:
                 ph, _, t = pt.partition(": ")
                 by.setdefault(ph, []).append(t)
             tail += "; at that step also " + "; ".join(
-                f"{ph}: {', '.join(ts)}" if len(ts) <= 2 else f"{ph}: {len(ts)} tensors" for ph, ts in by.items())
+                f"{ph}: {', '.join(ts)}" if len(ts) <= 2 else f"{ph}: {len(ts)} tensors" for ph, ts in by.items()
+            )
         g = ""
         if self.growth and self.growth.get("chaotic"):
             g = f"; then chaotic growth from step {self.growth['from_step']}, x{self.growth['rate']:.3g} per step"
         return f"{self.a} vs {self.b}: step {f.step}, {f.phase}, {f.tensor}: {what}{tail}{g}"
 
     def to_dict(self) -> dict:
-        first = None if self.first is None else {
-            "step": self.first.step, "phase": self.first.phase, "tensor": self.first.tensor,
-            "ratio": None if math.isinf(self.first.ratio) else self.first.ratio, "detail": self.first.detail}
-        return {"a": self.a, "b": self.b, "first": first, "tensors_at_first": self.parted_tensors,
-                "later_phases_at_first": self.later_phases,
-                "growth": self.growth, "max_ratio": None if math.isinf(self.max_ratio) else self.max_ratio,
-                "checks": [{"step": c.step, "phase": c.phase, "tensor": c.tensor,
-                            "ratio": None if math.isinf(c.ratio) else c.ratio, "nonfinite": c.nonfinite}
-                           for c in self.checks],
-                "line": self.line()}
+        first = (
+            None
+            if self.first is None
+            else {
+                "step": self.first.step,
+                "phase": self.first.phase,
+                "tensor": self.first.tensor,
+                "ratio": None if math.isinf(self.first.ratio) else self.first.ratio,
+                "detail": self.first.detail,
+            }
+        )
+        return {
+            "a": self.a,
+            "b": self.b,
+            "first": first,
+            "tensors_at_first": self.parted_tensors,
+            "later_phases_at_first": self.later_phases,
+            "growth": self.growth,
+            "max_ratio": None if math.isinf(self.max_ratio) else self.max_ratio,
+            "checks": [
+                {
+                    "step": c.step,
+                    "phase": c.phase,
+                    "tensor": c.tensor,
+                    "ratio": None if math.isinf(c.ratio) else c.ratio,
+                    "nonfinite": c.nonfinite,
+                }
+                for c in self.checks
+            ],
+            "line": self.line(),
+        }
 
 
 def _common(*ds: dict) -> list[str]:
@@ -372,8 +411,16 @@ def _common(*ds: dict) -> list[str]:
     return [k for k in ds[0] if all(k in d for d in ds[1:])]
 
 
-def compare_step(k: int, ea: Evaluation, eb: Evaluation, r32: Evaluation, r64: Evaluation, names,
-                 b_label: str = "other", history: dict | None = None) -> list[Check]:
+def compare_step(
+    k: int,
+    ea: Evaluation,
+    eb: Evaluation,
+    r32: Evaluation,
+    r64: Evaluation,
+    names,
+    b_label: str = "other",
+    history: dict | None = None,
+) -> list[Check]:
     """Every (phase, tensor) check at step k, in phase order: forward (each named layer, then the logits),
     loss, backward, update (each parameter's change, then the optimizer's moments and the model's state) and
     evaluation (inference mode on the held-out window)."""
@@ -381,8 +428,10 @@ def compare_step(k: int, ea: Evaluation, eb: Evaluation, r32: Evaluation, r64: E
     def _cmp(*args) -> Check:
         return _compare(*args, history=history)
 
-    out = [_cmp(k, "forward", t, ea.layers[t], eb.layers[t], r32.layers[t], r64.layers[t])
-           for t in _common(ea.layers, eb.layers, r32.layers, r64.layers)]
+    out = [
+        _cmp(k, "forward", t, ea.layers[t], eb.layers[t], r32.layers[t], r64.layers[t])
+        for t in _common(ea.layers, eb.layers, r32.layers, r64.layers)
+    ]
     out.append(_cmp(k, "forward", "logits", ea.logits, eb.logits, r32.logits, r64.logits))
     lv = _cmp(k, "loss", "value", ea.loss, eb.loss, r32.loss, r64.loss)
     if lv.nonfinite:
@@ -403,8 +452,7 @@ def compare_step(k: int, ea: Evaluation, eb: Evaluation, r32: Evaluation, r64: E
     for t in _common(ea.state, eb.state, r32.state, r64.state):
         out.append(_cmp(k, "update", t, ea.state[t], eb.state[t], r32.state[t], r64.state[t]))
     for t in _common(ea.evaluation, eb.evaluation, r32.evaluation, r64.evaluation):
-        out.append(_cmp(k, "evaluation", t, ea.evaluation[t], eb.evaluation[t], r32.evaluation[t],
-                            r64.evaluation[t]))
+        out.append(_cmp(k, "evaluation", t, ea.evaluation[t], eb.evaluation[t], r32.evaluation[t], r64.evaluation[t]))
     return out
 
 
@@ -421,8 +469,9 @@ def growth(dist: list[float], start: int) -> dict[str, Any]:
 
 
 def _dist(wa, wb) -> float:
-    return math.sqrt(sum(float(np.sum((np.asarray(wa[p], np.float64) - np.asarray(wb[p], np.float64)) ** 2))
-                         for p in wa))
+    return math.sqrt(
+        sum(float(np.sum((np.asarray(wa[p], np.float64) - np.asarray(wb[p], np.float64)) ** 2)) for p in wa)
+    )
 
 
 @dataclass
@@ -453,13 +502,16 @@ class Context:
         if n % bs:
             from paritybench.errors import ParityError
 
-            raise ParityError(f"--n {n} is not a multiple of workload {self.workload.name}'s batch size {bs}: "
-                              f"use --n {max(bs, n - n % bs)}")
+            raise ParityError(
+                f"--n {n} is not a multiple of workload {self.workload.name}'s batch size {bs}: "
+                f"use --n {max(bs, n - n % bs)}"
+            )
         return Batches(self.x, self.y, batch_slices(n, bs, self.steps), self.xh, self.yh)
 
 
-def _keras_arrays(ctx: Context, arm: Arm, given: list | None, given_states: list | None = None
-                  ) -> dict[str, np.ndarray]:
+def _keras_arrays(
+    ctx: Context, arm: Arm, given: list | None, given_states: list | None = None
+) -> dict[str, np.ndarray]:
     """The Keras arm's per-step arrays from its inspection worker: along its own trajectory, or at ``given``
     weights (and, for a stateful model, ``given_states``); a minibatch or stateful workload's worker steps the
     same rows as ``ctx.batches`` and runs the evaluation phase on the same held-out window."""
@@ -473,9 +525,19 @@ def _keras_arrays(ctx: Context, arm: Arm, given: list | None, given_states: list
     with tempfile.TemporaryDirectory(prefix="pb-localize-") as tmp:
         init_file = os.path.join(tmp, "init.npz")
         save_weights_npz(init_file, {"w": ctx.init})
-        job = {"mode": "localize", "workload": ctx.workload.origin.get("spec", ctx.workload.name), "arm": arm.name,
-               "lr": ctx.lr, "steps": ctx.steps, "window": ctx.window, "n": ctx.n, "normalize": ctx.normalize,
-               "data_path": ctx.data_path, "data_sha256": ctx.data_sha256, "init_file": init_file}
+        job = {
+            "mode": "localize",
+            "workload": ctx.workload.origin.get("spec", ctx.workload.name),
+            "arm": arm.name,
+            "lr": ctx.lr,
+            "steps": ctx.steps,
+            "window": ctx.window,
+            "n": ctx.n,
+            "normalize": ctx.normalize,
+            "data_path": ctx.data_path,
+            "data_sha256": ctx.data_sha256,
+            "init_file": init_file,
+        }
         if applies(ctx.workload):
             batches = ctx.batches
             job["slices"] = [[s.start, s.stop] for s in batches.slices]
@@ -487,8 +549,10 @@ def _keras_arrays(ctx: Context, arm: Arm, given: list | None, given_states: list
             save_weights_npz(job["weights_file"], {f"k{i}": w for i, w in enumerate(given)})
         if given_states is not None and ctx.workload.model.state:
             job["states_file"] = os.path.join(tmp, "states.npz")
-            save_weights_npz(job["states_file"], {f"k{i}": {p: np.asarray(v, np.float32) for p, v in s.items()}
-                                                  for i, s in enumerate(given_states)})
+            save_weights_npz(
+                job["states_file"],
+                {f"k{i}": {p: np.asarray(v, np.float32) for p, v in s.items()} for i, s in enumerate(given_states)},
+            )
         t = time.perf_counter()
         res = run_job(arm.process.removeprefix("keras-"), job, ctx.numerics)
         ctx.seconds[arm.name] = time.perf_counter() - t
@@ -518,9 +582,11 @@ def _trajectory(ctx: Context, arm: Arm) -> Trajectory:
     names = ctx.workload.model.names
     if arm.kind == "keras":
         rec = RecordedEvaluator(_keras_arrays(ctx, arm, None), names)
-        return Trajectory([rec.weights(k) for k in range(ctx.steps + 1)],
-                          [rec.model_state(k) for k in range(ctx.steps + 1)],
-                          [rec.at_step(k) for k in range(ctx.steps)])
+        return Trajectory(
+            [rec.weights(k) for k in range(ctx.steps + 1)],
+            [rec.model_state(k) for k in range(ctx.steps + 1)],
+            [rec.at_step(k) for k in range(ctx.steps)],
+        )
     ev = _main_evaluator(ctx, arm)
     dt = np.float64 if arm.kind == "f64" else np.float32
     w = {k: np.asarray(v, dt) for k, v in ctx.init.items()}
@@ -540,9 +606,12 @@ def _at_weights(ctx: Context, arm: Arm, traj: Trajectory) -> list[Evaluation]:
     """``arm`` evaluated at each of ``traj``'s weights and model states (teacher forcing), its optimizer
     state its own (fed its own gradients at those weights)."""
     if arm.kind == "keras":
-        rec = RecordedEvaluator(_keras_arrays(ctx, arm, [{k: np.asarray(v, np.float32) for k, v in w.items()}
-                                                         for w in traj.weights], traj.states),
-                                ctx.workload.model.names)
+        rec = RecordedEvaluator(
+            _keras_arrays(
+                ctx, arm, [{k: np.asarray(v, np.float32) for k, v in w.items()} for w in traj.weights], traj.states
+            ),
+            ctx.workload.model.names,
+        )
         return [rec.at_step(k) for k in range(ctx.steps)]
     ev = _main_evaluator(ctx, arm)
     return [ev.at(traj.weights[k], traj.states[k], k) for k in range(ctx.steps)]
@@ -564,8 +633,16 @@ def localize_pair(ctx: Context, a: Arm, b: Arm, cache: dict) -> PairResult:
     result = PairResult(a.name, b.name)
     history: dict = {}
     for k in range(ctx.steps):
-        checks = compare_step(k, traj_a.evals[k], evals_b[k], ref32[k], ref64[k], names,
-                              "reference" if b.name == ref.name else b.name, history)
+        checks = compare_step(
+            k,
+            traj_a.evals[k],
+            evals_b[k],
+            ref32[k],
+            ref64[k],
+            names,
+            "reference" if b.name == ref.name else b.name,
+            history,
+        )
         result.checks += checks
         if result.first is None:
             parted = [c for c in checks if c.parts]

@@ -72,18 +72,24 @@ def _max_key(ratios: list[float | None]) -> float:
 def layout(record: dict, top: int = TOP) -> Layout:
     """The panels of ``record`` (a localize record); raises ParityError when it is not one."""
     if not isinstance(record, dict) or record.get("kind") != "localize" or not isinstance(record.get("pairs"), list):
-        raise ParityError("not a localize record (no kind 'localize' with pairs): give the JSON file that "
-                          "paritybench localize --out wrote")
+        raise ParityError(
+            "not a localize record (no kind 'localize' with pairs): give the JSON file that "
+            "paritybench localize --out wrote"
+        )
     if not record["pairs"]:
-        raise ParityError("the localize record has no pairs to plot (every pair was skipped): install the "
-                          "frameworks it names and run localize again")
+        raise ParityError(
+            "the localize record has no pairs to plot (every pair was skipped): install the "
+            "frameworks it names and run localize again"
+        )
     out = Layout()
     for pair in record["pairs"]:
         checks = pair.get("checks")
         name = f"{pair.get('a')} vs {pair.get('b')}"
         if not checks:
-            raise ParityError(f"localize record, pair {name}: no per-step checks (the --format json printout "
-                              "leaves them out): plot the file paritybench localize --out wrote")
+            raise ParityError(
+                f"localize record, pair {name}: no per-step checks (the --format json printout "
+                "leaves them out): plot the file paritybench localize --out wrote"
+            )
         phases: dict[str, dict[str, tuple[list[int], list[float | None]]]] = {}
         for c in checks:
             steps, ratios = phases.setdefault(c["phase"], {}).setdefault(c["tensor"], ([], []))
@@ -97,8 +103,11 @@ def layout(record: dict, top: int = TOP) -> Layout:
             if first is not None and first["phase"] == phase:
                 keep.add(first["tensor"])  # the parting tensor is always drawn, ranked or not
             series = {t: tensors[t] for t in tensors if t in keep}  # record order: stable colours per panel
-            row.append(Panel(name, phase, series, len(tensors),
-                             first if first is not None and first["phase"] == phase else None))
+            row.append(
+                Panel(
+                    name, phase, series, len(tensors), first if first is not None and first["phase"] == phase else None
+                )
+            )
         g = pair.get("growth") or {}
         if g.get("chaotic") and row:  # one growth, said once: not a divergence per step
             row[0].note = f"then chaotic growth from step {g['from_step']}, x{g['rate']:.3g} per step"
@@ -155,8 +164,15 @@ def plot(record: dict, out: str | Path, overwrite: bool = False, top: int = TOP)
             if panel.first is not None and panel.first["tensor"] in panel.series:
                 f = panel.first
                 y = hi / 3 if f.get("ratio") is None else f["ratio"]
-                ax.plot([f["step"]], [y], marker="*", ms=16, color="r", zorder=5,
-                        label=f"first parting: step {f['step']}, {f['tensor']}")
+                ax.plot(
+                    [f["step"]],
+                    [y],
+                    marker="*",
+                    ms=16,
+                    color="r",
+                    zorder=5,
+                    label=f"first parting: step {f['step']}, {f['tensor']}",
+                )
             ax.set_yscale("log")
             ax.set_ylim(lo, hi)
             ax.set_title(panel.title, fontsize=9)
@@ -164,13 +180,23 @@ def plot(record: dict, out: str | Path, overwrite: bool = False, top: int = TOP)
             ax.set_xlabel("step")
             ax.set_ylabel("||A - B|| / noise floor")
             if notes:
-                ax.text(0.01, 0.01, "; ".join(dict.fromkeys(notes)), transform=ax.transAxes, fontsize=7,
-                        va="bottom", color="dimgrey")
+                ax.text(
+                    0.01,
+                    0.01,
+                    "; ".join(dict.fromkeys(notes)),
+                    transform=ax.transAxes,
+                    fontsize=7,
+                    va="bottom",
+                    color="dimgrey",
+                )
             ax.legend(fontsize=7, loc="best")
     wl = record.get("workload")
     name = wl.get("name") if isinstance(wl, dict) else wl
-    fig.suptitle(f"localize {name or ''}: ratio to the float32 noise floor at the same weights, "
-                 f"seed {record.get('seed')}, window {record.get('window')}", fontsize=11)
+    fig.suptitle(
+        f"localize {name or ''}: ratio to the float32 noise floor at the same weights, "
+        f"seed {record.get('seed')}, window {record.get('window')}",
+        fontsize=11,
+    )
     lay.drawn = len(fig.axes)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90)
@@ -209,8 +235,9 @@ def report(args, console) -> int:
     from paritybench.artifact.outputs import check_output_dir, check_output_path
 
     if not all(is_localize_record(p) for p in args.artifacts):
-        raise ParityError("localize records and artifacts cannot be reported together: report the localize "
-                          "records on their own")
+        raise ParityError(
+            "localize records and artifacts cannot be reported together: report the localize records on their own"
+        )
     first = Path(args.artifacts[0])
     out_dir = Path(args.out) if args.out else first.with_name(first.stem + "-report")
     if os.path.islink(out_dir) or (os.path.lexists(out_dir) and not out_dir.is_dir()):
@@ -219,8 +246,10 @@ def report(args, console) -> int:
     names = [f"{Path(p).stem}-localize.png" for p in args.artifacts]
     if len(set(names)) != len(names):
         raise ParityError("two localize records share a file name: rename one, or report them one at a time")
-    targets = [check_output_path(out_dir / n, inputs=args.artifacts, overwrite=args.overwrite, what="--out",
-                                 suffix=".png") for n in names]
+    targets = [
+        check_output_path(out_dir / n, inputs=args.artifacts, overwrite=args.overwrite, what="--out", suffix=".png")
+        for n in names
+    ]
     records = [load(p) for p in args.artifacts]
     for rec in records:
         layout(rec)  # every record checked before the first PNG is written

@@ -15,13 +15,20 @@ from paritybench.errors import ParityError
 
 def add_parser(sub) -> None:
     p = sub.add_parser("report", help="write report.md and PNG plots from artifacts")
-    p.add_argument("artifacts", nargs="+", help="run, sweep and/or sensitivity artifacts (raw and --normalize), or "
-                                                    "localize --out records (a PNG each)")
+    p.add_argument(
+        "artifacts",
+        nargs="+",
+        help="run, sweep and/or sensitivity artifacts (raw and --normalize), or localize --out records (a PNG each)",
+    )
     p.add_argument("--out", default=None, help="output folder (default: <first artifact>-report beside it)")
-    p.add_argument("--workload", default=None,
-                   help="refuse (exit 2) any artifact of another workload (default: take each as it is)")
-    p.add_argument("--overwrite", action="store_true",
-                   help="let the report replace report.md and plots already in the folder")
+    p.add_argument(
+        "--workload",
+        default=None,
+        help="refuse (exit 2) any artifact of another workload (default: take each as it is)",
+    )
+    p.add_argument(
+        "--overwrite", action="store_true", help="let the report replace report.md and plots already in the folder"
+    )
     p.set_defaults(func=cmd_report)
 
 
@@ -68,6 +75,7 @@ def _first_case(a: dict) -> dict[str, dict]:
 
 # ---------------------------------------------------------------- the answer
 
+
 def answer_from_run(a: dict) -> list[str]:
     """Sentences explaining one run artifact's first case, each with its figures."""
     runs = {k: v for k, v in _first_case(a).items() if v["status"] == "ok"}
@@ -80,11 +88,15 @@ def answer_from_run(a: dict) -> list[str]:
     # arms more than one sample from the arbiter, below it ("fall short") or above it ("end above")
     short = {arm: r for arm, r in runs.items() if abs(target - r["curves"]["correct"][-1]) > 1}
     level = [arm for arm, r in runs.items() if abs(target - r["curves"]["correct"][-1]) <= 1]
-    where = (f"seed {ref['seed']}, window {ref['window_start']}, {_variant(a)} pixels, "
-             f"{a['config']['steps']} steps at lr {a['config']['lr']}")
+    where = (
+        f"seed {ref['seed']}, window {ref['window_start']}, {_variant(a)} pixels, "
+        f"{a['config']['steps']} steps at lr {a['config']['lr']}"
+    )
     if not short:
-        lines.append(f"**No gap** ({where}): every arm ends within one sample of `reference-f64`'s "
-                     f"{ref['final_accuracy']:.3f} ({', '.join(f'`{x}`' for x in _order(runs))}).")
+        lines.append(
+            f"**No gap** ({where}): every arm ends within one sample of `reference-f64`'s "
+            f"{ref['final_accuracy']:.3f} ({', '.join(f'`{x}`' for x in _order(runs))})."
+        )
         return lines
 
     def listed(arms) -> str:
@@ -93,21 +105,28 @@ def answer_from_run(a: dict) -> list[str]:
     below = [x for x in short if runs[x]["curves"]["correct"][-1] < target]
     above = [x for x in short if runs[x]["curves"]["correct"][-1] > target]
     parts = ([f"{listed(below)} fall short"] if below else []) + ([f"{listed(above)} end above it"] if above else [])
-    lines.append(f"**The gap** ({where}): `reference-f64` (float64) ends at {ref['final_accuracy']:.3f}; "
-                 + "; ".join(parts)
-                 + f"; {', '.join(f'`{x}`' for x in _order(level) if x != 'reference-f64')} match it within one "
-                 "sample.")
+    lines.append(
+        f"**The gap** ({where}): `reference-f64` (float64) ends at {ref['final_accuracy']:.3f}; "
+        + "; ".join(parts)
+        + f"; {', '.join(f'`{x}`' for x in _order(level) if x != 'reference-f64')} match it within one "
+        "sample."
+    )
     lines.append("")
     sat = ref["curves"].get("saturated_logit")
     # the saturation story explains a gap only where an arm that parts gives up on misclassified samples
     gave_up = any(unnum((r["curves"].get("dead_misclassified") or [0])[0]) > 0 for r in short.values())
     if sat and gave_up:
         softmax = (a.get("workload") or {}).get("head") == "softmax"
-        what = ("have a gap of more than 16.6 between their top two logits, where float32's softmax rounds the top "
-                "class to exactly 1 (and the rest to 0)" if softmax else
-                "have |logit| > 16.6, where float32's sigmoid rounds to exactly 0 or 1")
-        lines.append(f"**Why:** at step 0, {_pct(unnum(sat[0]))} of the {n} samples {what}, so a loss that sees "
-                     "only the output's probabilities cannot tell how wrong they are.")
+        what = (
+            "have a gap of more than 16.6 between their top two logits, where float32's softmax rounds the top "
+            "class to exactly 1 (and the rest to 0)"
+            if softmax
+            else "have |logit| > 16.6, where float32's sigmoid rounds to exactly 0 or 1"
+        )
+        lines.append(
+            f"**Why:** at step 0, {_pct(unnum(sat[0]))} of the {n} samples {what}, so a loss that sees "
+            "only the output's probabilities cannot tell how wrong they are."
+        )
         lines.append("")
     for arm in _order(short):
         r = short[arm]
@@ -115,39 +134,54 @@ def answer_from_run(a: dict) -> list[str]:
         if r["any_nonfinite"]:
             first = r["first_nonfinite_step"]
             loss0 = c["loss"][0]
-            lines.append(f"- `{arm}`: its loss is {loss0 if isinstance(loss0, str) else f'{loss0:.3g}'} at step 0 "
-                         f"and its weights or loss are non-finite from step {first}; a NaN network predicts one "
-                         f"class, hence {r['final_accuracy']:.3f}.")
+            lines.append(
+                f"- `{arm}`: its loss is {loss0 if isinstance(loss0, str) else f'{loss0:.3g}'} at step 0 "
+                f"and its weights or loss are non-finite from step {first}; a NaN network predicts one "
+                f"class, hence {r['final_accuracy']:.3f}."
+            )
             continue
         if "dead_misclassified" not in c:
             lines.append(f"- `{arm}` ends at {r['final_accuracy']:.3f} (no per-step diagnostics recorded).")
             continue
         dead0, mis0 = unnum(c["dead_gradient"][0]), unnum(c["dead_misclassified"][0])
         peak = max(range(len(c["dead_misclassified"])), key=lambda i: unnum(c["dead_misclassified"][i]))
-        s = (f"- `{arm}`: its own loss gives exactly zero gradient to {_pct(dead0)} of the samples at step 0; "
-             f"{_pct(mis0)} of all samples are misclassified yet get none (peak "
-             f"{_pct(unnum(c['dead_misclassified'][peak]))} at step {peak})")
+        s = (
+            f"- `{arm}`: its own loss gives exactly zero gradient to {_pct(dead0)} of the samples at step 0; "
+            f"{_pct(mis0)} of all samples are misclassified yet get none (peak "
+            f"{_pct(unnum(c['dead_misclassified'][peak]))} at step {peak})"
+        )
         if "grad_cosine" in c:
-            s += (f"; its step-0 gradient has cosine {unnum(c['grad_cosine'][0]):.3f} with the float64 gradient "
-                  f"at the same weights (relative error {unnum(c['grad_rel_error'][0]):.2f})")
+            s += (
+                f"; its step-0 gradient has cosine {unnum(c['grad_cosine'][0]):.3f} with the float64 gradient "
+                f"at the same weights (relative error {unnum(c['grad_rel_error'][0]):.2f})"
+            )
         lines.append(s + ".")
     good = [arm for arm in _order(level) if arm != "reference-f64" and "dead_misclassified" in runs[arm]["curves"]]
     if good:
         g = runs[good[0]]["curves"]
-        lines.append(f"- By contrast `{good[0]}` leaves {_pct(unnum(g['dead_misclassified'][0]))} of the samples "
-                     "misclassified without gradient at step 0"
-                     + (f", and its gradient has cosine {unnum(g['grad_cosine'][0]):.4f} with the float64 one."
-                        if "grad_cosine" in g else "."))
+        lines.append(
+            f"- By contrast `{good[0]}` leaves {_pct(unnum(g['dead_misclassified'][0]))} of the samples "
+            "misclassified without gradient at step 0"
+            + (
+                f", and its gradient has cosine {unnum(g['grad_cosine'][0]):.4f} with the float64 one."
+                if "grad_cosine" in g
+                else "."
+            )
+        )
     for m in a.get("mechanism", []):
         d1, dn = unnum(m["max_abs_diff_step1"]), unnum(m["max_abs_diff_final"])
         if m["reproduced"]:
             twin = "the JAX arm it matches" if m.get("framework") == "torch" else "its JAX emulation"
-            lines.append(f"- **Mechanism reproduced:** `{m['keras_arm']}` and {twin} `{m['emulation']}` "
-                         f"differ by at most {d1:.2g} in any weight after step 1 (tolerance {m['tolerance']:g}) "
-                         f"and {dn:.2g} after the last step.")
+            lines.append(
+                f"- **Mechanism reproduced:** `{m['keras_arm']}` and {twin} `{m['emulation']}` "
+                f"differ by at most {d1:.2g} in any weight after step 1 (tolerance {m['tolerance']:g}) "
+                f"and {dn:.2g} after the last step."
+            )
         else:
-            lines.append(f"- `{m['keras_arm']}` is *not* reproduced by `{m['emulation']}` ({d1:.2g} after step 1, "
-                         f"above {m['tolerance']:g}): no mechanism is claimed for it.")
+            lines.append(
+                f"- `{m['keras_arm']}` is *not* reproduced by `{m['emulation']}` ({d1:.2g} after step 1, "
+                f"above {m['tolerance']:g}): no mechanism is claimed for it."
+            )
     return lines
 
 
@@ -155,23 +189,29 @@ def answer_from_sweep(a: dict) -> list[str]:
     s = a["summary"]
     cfg = a["config"]
     total = len(cfg["seeds"]) * len(cfg["windows"])
-    lines = [f"Over {len(cfg['seeds'])} seeds x {len(cfg['windows'])} windows ({total} runs per arm, "
-             f"{_variant(a)} pixels):"]
+    lines = [
+        f"Over {len(cfg['seeds'])} seeds x {len(cfg['windows'])} windows ({total} runs per arm, {_variant(a)} pixels):"
+    ]
     for arm in _order(s):
         st = s[arm]
         fa = st["final_accuracy"]
         nc = st["near_chance"]
         pd = st.get("paired_diff_vs_reference")
-        lines.append(f"- `{arm}`: final accuracy {fa['mean']:.3f} ± {fa['std']:.3f} (min {fa['min']:.3f}, "
-                     f"max {fa['max']:.3f}); near chance in {nc['count']} of {fa['count']} runs "
-                     f"({_pct(nc['fraction'])})" + (f"; {pd['mean']:+.3f} on average against `reference-f64` "
-                                                     "on the same seed and window" if pd else "") + ".")
+        lines.append(
+            f"- `{arm}`: final accuracy {fa['mean']:.3f} ± {fa['std']:.3f} (min {fa['min']:.3f}, "
+            f"max {fa['max']:.3f}); near chance in {nc['count']} of {fa['count']} runs "
+            f"({_pct(nc['fraction'])})"
+            + (f"; {pd['mean']:+.3f} on average against `reference-f64` on the same seed and window" if pd else "")
+            + "."
+        )
     t = a.get("timing", {})
     if t.get("total_seconds"):
-        lines.append(f"- Time: {t['train_seconds']:.0f} s of {t['total_seconds']:.0f} s were training steps "
-                     f"({_pct(t['train_seconds'] / t['total_seconds'])}); compile "
-                     f"{t.get('compile_seconds', 0):.0f} s, diagnostics {t.get('diagnostics_seconds', 0):.0f} s, "
-                     "the rest is process start, data and writing.")
+        lines.append(
+            f"- Time: {t['train_seconds']:.0f} s of {t['total_seconds']:.0f} s were training steps "
+            f"({_pct(t['train_seconds'] / t['total_seconds'])}); compile "
+            f"{t.get('compile_seconds', 0):.0f} s, diagnostics {t.get('diagnostics_seconds', 0):.0f} s, "
+            "the rest is process start, data and writing."
+        )
     return lines
 
 
@@ -179,16 +219,26 @@ def answer_from_sensitivity(a: dict) -> list[str]:
     p = a["perturbation"]
     stable = [x for x in _order(a["classes"]) if a["classes"][x] == "stable"]
     chaotic = [x for x in _order(a["classes"]) if a["classes"][x] == "chaotic"]
-    lines = [f"Perturbing seed {p['seed']}'s initial weights by a relative {p['rel']:g} ({p['k']} copies, "
-             f"{_variant(a)} pixels):"]
+    lines = [
+        f"Perturbing seed {p['seed']}'s initial weights by a relative {p['rel']:g} ({p['k']} copies, "
+        f"{_variant(a)} pixels):"
+    ]
     if stable:
-        lines.append("- stable (every copy within one sample): " + ", ".join(
-            f"`{x}` ({a['sensitivity'][x]['final_accuracy']['min']:.3f})" for x in stable) + ".")
+        lines.append(
+            "- stable (every copy within one sample): "
+            + ", ".join(f"`{x}` ({a['sensitivity'][x]['final_accuracy']['min']:.3f})" for x in stable)
+            + "."
+        )
     if chaotic:
-        lines.append("- chaotic: " + ", ".join(
-            f"`{x}` anywhere from {a['sensitivity'][x]['final_accuracy']['min']:.3f} to "
-            f"{a['sensitivity'][x]['final_accuracy']['max']:.3f}" for x in chaotic)
-            + ". A single run of these arms is one draw from that range: compare them as distributions.")
+        lines.append(
+            "- chaotic: "
+            + ", ".join(
+                f"`{x}` anywhere from {a['sensitivity'][x]['final_accuracy']['min']:.3f} to "
+                f"{a['sensitivity'][x]['final_accuracy']['max']:.3f}"
+                for x in chaotic
+            )
+            + ". A single run of these arms is one draw from that range: compare them as distributions."
+        )
     return lines
 
 
@@ -206,6 +256,7 @@ def answer_normalization(sweeps: list[dict]) -> list[str]:
 
 
 # ---------------------------------------------------------------- plots
+
 
 def _plt():
     import matplotlib
@@ -290,6 +341,7 @@ def _finals_by_arm(a: dict) -> dict[str, list[float]]:
 
 # ---------------------------------------------------------------- the command
 
+
 def write_report(artifacts: list[dict], out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     kinds: dict[str, list[dict]] = {}
@@ -317,24 +369,48 @@ def write_report(artifacts: list[dict], out_dir: Path) -> Path:
     for a in kinds.get("run", []):
         v = _variant(a)
         for stem, names, titles, log, caption in (
-            ("curves", ("accuracy", "loss"), ("training accuracy", "loss"), (False, True),
-             "accuracy and loss per step, one line per arm"),
-            ("saturation", ("dead_misclassified", "dead_gradient", "saturated_logit"),
-             ("misclassified with zero gradient", "zero loss gradient", "|logit| > 16.6"), (False,) * 3,
-             "share of samples with exactly zero loss gradient, and saturated, per step"),
-            ("agreement", ("grad_cosine", "grad_rel_error", "weight_distance"),
-             ("cosine with f64 gradient", "relative error vs f64 gradient", "L2 distance from f64 weights"),
-             (False, True, True), "agreement with reference-f64 at the same weights, per step"),
+            (
+                "curves",
+                ("accuracy", "loss"),
+                ("training accuracy", "loss"),
+                (False, True),
+                "accuracy and loss per step, one line per arm",
+            ),
+            (
+                "saturation",
+                ("dead_misclassified", "dead_gradient", "saturated_logit"),
+                ("misclassified with zero gradient", "zero loss gradient", "|logit| > 16.6"),
+                (False,) * 3,
+                "share of samples with exactly zero loss gradient, and saturated, per step",
+            ),
+            (
+                "agreement",
+                ("grad_cosine", "grad_rel_error", "weight_distance"),
+                ("cosine with f64 gradient", "relative error vs f64 gradient", "L2 distance from f64 weights"),
+                (False, True, True),
+                "agreement with reference-f64 at the same weights, per step",
+            ),
         ):
             name = f"{stem}-{v}.png"
             if plot_curves(a, out_dir / name, names, titles, log):
                 figures.append((name, f"{caption} ({v} pixels)"))
-    if plot_distribution([(f"sweep, {_variant(a)} pixels", _finals_by_arm(a)) for a in kinds.get("sweep", [])],
-                         out_dir / "sweep.png", "final training accuracy"):
+    if plot_distribution(
+        [(f"sweep, {_variant(a)} pixels", _finals_by_arm(a)) for a in kinds.get("sweep", [])],
+        out_dir / "sweep.png",
+        "final training accuracy",
+    ):
         figures.append(("sweep.png", "final-accuracy distribution per arm over the sweep"))
-    if plot_distribution([(f"{a['perturbation']['k']} copies perturbed by {a['perturbation']['rel']:g}, "
-                           f"{_variant(a)} pixels", _finals_by_arm(a)) for a in kinds.get("sensitivity", [])],
-                         out_dir / "sensitivity.png", "final training accuracy"):
+    if plot_distribution(
+        [
+            (
+                f"{a['perturbation']['k']} copies perturbed by {a['perturbation']['rel']:g}, {_variant(a)} pixels",
+                _finals_by_arm(a),
+            )
+            for a in kinds.get("sensitivity", [])
+        ],
+        out_dir / "sensitivity.png",
+        "final training accuracy",
+    ):
         figures.append(("sensitivity.png", "sensitivity: final accuracy of each perturbed copy, per arm"))
     md += ["## Figures", ""]
     for name, caption in figures:
@@ -343,9 +419,11 @@ def write_report(artifacts: list[dict], out_dir: Path) -> Path:
     for a in artifacts:
         env = a["environment"]
         pk = env.get("packages", {})
-        md.append(f"- `{a['_path']}`: {a.get('kind', 'run')}, created {a['created_at']}, jax {pk.get('jax')}, "
-                  f"tensorflow {pk.get('tensorflow')}, keras {pk.get('keras')}, "
-                  f"CPU {env.get('cpu', {}).get('model', '?')}")
+        md.append(
+            f"- `{a['_path']}`: {a.get('kind', 'run')}, created {a['created_at']}, jax {pk.get('jax')}, "
+            f"tensorflow {pk.get('tensorflow')}, keras {pk.get('keras')}, "
+            f"CPU {env.get('cpu', {}).get('model', '?')}"
+        )
     report = out_dir / "report.md"
     from paritybench.artifact.outputs import write_output
 
@@ -355,7 +433,8 @@ def write_report(artifacts: list[dict], out_dir: Path) -> Path:
 
 # Every file write_report may write into its folder.
 REPORT_FILES = ("report.md", "sweep.png", "sensitivity.png") + tuple(
-    f"{stem}-{v}.png" for stem in ("curves", "saturation", "agreement") for v in ("raw", "normalized"))
+    f"{stem}-{v}.png" for stem in ("curves", "saturation", "agreement") for v in ("raw", "normalized")
+)
 
 
 def check_report_out(out_dir: Path, inputs: list[str], overwrite: bool) -> None:
@@ -367,11 +446,14 @@ def check_report_out(out_dir: Path, inputs: list[str], overwrite: bool) -> None:
     from paritybench.artifact.outputs import check_output_dir, check_output_path
 
     if os.path.islink(out_dir):
-        raise ParityError(f"--out {out_dir} is a symbolic link: paritybench never writes through a link; "
-                          "give the real folder")
+        raise ParityError(
+            f"--out {out_dir} is a symbolic link: paritybench never writes through a link; give the real folder"
+        )
     if os.path.lexists(out_dir) and not out_dir.is_dir():
-        raise ParityError(f"--out {out_dir} is not a directory (the report is a folder of report.md and PNGs): "
-                          "give a new or existing folder")
+        raise ParityError(
+            f"--out {out_dir} is not a directory (the report is a folder of report.md and PNGs): "
+            "give a new or existing folder"
+        )
     check_output_dir(out_dir, "--out")
     for name in REPORT_FILES:
         check_output_path(out_dir / name, inputs=inputs, overwrite=overwrite, what="--out")
@@ -392,8 +474,10 @@ def cmd_report(args, console) -> int:
         name = workloads.load(args.workload).name
         for a in artifacts:
             if a["workload"]["name"] != name:
-                raise ParityError(f"{a['_path']} is of workload {a['workload']['name']}, not {name}: "
-                                  "report one workload's artifacts, or leave out --workload")
+                raise ParityError(
+                    f"{a['_path']} is of workload {a['workload']['name']}, not {name}: "
+                    "report one workload's artifacts, or leave out --workload"
+                )
     first = Path(args.artifacts[0])
     out_dir = Path(args.out) if args.out else first.with_name(first.stem + "-report")
     check_report_out(out_dir, args.artifacts, args.overwrite)

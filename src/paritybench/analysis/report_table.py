@@ -22,8 +22,10 @@ def print_run_table(console, artifact: dict) -> None:
     for r in artifact["runs"]:
         groups.setdefault((r["seed"], r["window_start"]), []).append(r)
     for (seed, start), runs in groups.items():
-        t = Table(title=f"seed {seed}, window {start}:{start + cfg['n']}, {cfg['steps']} steps at lr "
-                        f"{cfg['lr']}, {'x/255' if cfg['normalize'] else 'raw 0-255 pixels'}")
+        t = Table(
+            title=f"seed {seed}, window {start}:{start + cfg['n']}, {cfg['steps']} steps at lr "
+            f"{cfg['lr']}, {'x/255' if cfg['normalize'] else 'raw 0-255 pixels'}"
+        )
         t.add_column("arm", no_wrap=True)
         t.add_column("initial", justify="right")
         t.add_column("final", justify="right")
@@ -39,11 +41,19 @@ def print_run_table(console, artifact: dict) -> None:
                 notes.append(f"{r['arm']} {r['status']}: {r.get('reason', '')}")
                 continue
             flag = f"[red]step {r['first_nonfinite_step']}[/]" if r["any_nonfinite"] else "no"
-            t.add_row(r["arm"], _fmt(r["initial_accuracy"]), _fmt(r["final_accuracy"]),
-                      _fmt(r["final_loss"], 4), flag,
-                      *[_fmt(r["swap"].get(c)) for c in SWAP_COLUMNS], r["final_weights_sha256"][:8])
+            t.add_row(
+                r["arm"],
+                _fmt(r["initial_accuracy"]),
+                _fmt(r["final_accuracy"]),
+                _fmt(r["final_loss"], 4),
+                flag,
+                *[_fmt(r["swap"].get(c)) for c in SWAP_COLUMNS],
+                r["final_weights_sha256"][:8],
+            )
         console.print(t)
-        console.print("accuracy = training accuracy on the window; 'X fwd' = this arm's final weights "
-                      "evaluated with X's forward pass (the seed's weight swap)")
+        console.print(
+            "accuracy = training accuracy on the window; 'X fwd' = this arm's final weights "
+            "evaluated with X's forward pass (the seed's weight swap)"
+        )
         for line in notes:
             console.print(f"[yellow]{line}[/]", soft_wrap=True)

@@ -14,8 +14,16 @@ NEAR_CHANCE_MARGIN = 0.05
 def _describe(values: list[float]) -> dict:
     a = np.asarray(values, np.float64)
     q1, med, q3 = np.percentile(a, [25, 50, 75])
-    return {"count": int(a.size), "mean": float(a.mean()), "std": float(a.std(ddof=1)) if a.size > 1 else 0.0,
-            "min": float(a.min()), "q1": float(q1), "median": float(med), "q3": float(q3), "max": float(a.max())}
+    return {
+        "count": int(a.size),
+        "mean": float(a.mean()),
+        "std": float(a.std(ddof=1)) if a.size > 1 else 0.0,
+        "min": float(a.min()),
+        "q1": float(q1),
+        "median": float(med),
+        "q3": float(q3),
+        "max": float(a.max()),
+    }
 
 
 def majority_rates(y_by_window: dict[int, np.ndarray]) -> dict[int, float]:

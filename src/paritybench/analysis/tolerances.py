@@ -26,6 +26,7 @@ STABLE = "stable"
 CHAOTIC = "chaotic"
 CLASSES = (STABLE, CHAOTIC)
 
+
 @dataclass(frozen=True)
 class Tolerance:
     """Run-by-run limits for a stable arm (all NaN-aware: NaN matches NaN at the same place)."""
@@ -70,8 +71,9 @@ def can_reject(n_a: int, n_b: int, alpha: float = ALPHA) -> bool:
     return n_a > 0 and n_b > 0 and 2 / math.comb(n_a + n_b, n_a) < alpha
 
 
-def classes_from(sensitivity: dict | None, source: str = "sensitivity artifact",
-                 defaults: dict[str, str] | None = None) -> dict[str, str]:
+def classes_from(
+    sensitivity: dict | None, source: str = "sensitivity artifact", defaults: dict[str, str] | None = None
+) -> dict[str, str]:
     """The workload's declared classes (``Arm.expected``, each with its evidence) overlaid with a
     sensitivity artifact's top-level ``classes``."""
     out = dict(defaults or {})
@@ -79,8 +81,9 @@ def classes_from(sensitivity: dict | None, source: str = "sensitivity artifact",
         return out
     given = sensitivity.get("classes")
     if not isinstance(given, dict) or not given:
-        raise ParityError(f"{source} has no top-level \"classes\" object: pass the artifact written by "
-                          "paritybench sensitivity")
+        raise ParityError(
+            f'{source} has no top-level "classes" object: pass the artifact written by paritybench sensitivity'
+        )
     for arm, cls in given.items():
         if cls not in CLASSES:
             raise ParityError(f"{source}: classes.{arm} is {cls!r}: must be one of {', '.join(CLASSES)}")

@@ -55,8 +55,7 @@ class Arbiter:
         import jax
 
         with jax.enable_x64(True):
-            (loss, z), g = self._jax_loss_and_grad()(
-                {k: np.asarray(v, np.float64) for k, v in w.items()}, x64, y64)
+            (loss, z), g = self._jax_loss_and_grad()({k: np.asarray(v, np.float64) for k, v in w.items()}, x64, y64)
             return float(loss), {k: np.asarray(v, np.float64) for k, v in g.items()}, np.asarray(z, np.float64)
 
     def per_sample_dz(self, z: np.ndarray, y64: np.ndarray) -> np.ndarray:
@@ -106,8 +105,16 @@ def _optimizer(arm: Arm, lr: float):
     return update
 
 
-def train(workload: Workload, arm: Arm, init: Weights, x: np.ndarray, y: np.ndarray, spec: TrainSpec,
-          arbiter: Arbiter | None = None, eval_data: tuple[np.ndarray, np.ndarray] | None = None) -> ArmResult:
+def train(
+    workload: Workload,
+    arm: Arm,
+    init: Weights,
+    x: np.ndarray,
+    y: np.ndarray,
+    spec: TrainSpec,
+    arbiter: Arbiter | None = None,
+    eval_data: tuple[np.ndarray, np.ndarray] | None = None,
+) -> ArmResult:
     """Train in float64 from ``init``; curves, diagnostics and (optionally) the trajectory."""
     from paritybench.arms import minibatch
 
@@ -143,14 +150,27 @@ def train(workload: Workload, arm: Arm, init: Weights, x: np.ndarray, y: np.ndar
     curves["accuracy"] = [c / n for c in curves["correct"]]
     # The artifact keeps float32 final weights like every other arm (so hashes
     # compare like with like); the float64 trajectory feeds the diagnostics.
-    return ArmResult(curves=curves, final_weights={k: v.astype(np.float32) for k, v in w.items()},
-                     info={"grad_norm_source": "analytic" if arbiter._lg else "autodiff-f64",
-                           "train_seconds": time.perf_counter() - t0},
-                     trajectory=traj or None, grads=grad_list or None)
+    return ArmResult(
+        curves=curves,
+        final_weights={k: v.astype(np.float32) for k, v in w.items()},
+        info={
+            "grad_norm_source": "analytic" if arbiter._lg else "autodiff-f64",
+            "train_seconds": time.perf_counter() - t0,
+        },
+        trajectory=traj or None,
+        grads=grad_list or None,
+    )
 
 
-def train_many(workload: Workload, arm: Arm, inits: list[Weights], x: np.ndarray, y: np.ndarray,
-               spec: TrainSpec, eval_data: tuple[np.ndarray, np.ndarray] | None = None) -> list[ArmResult]:
+def train_many(
+    workload: Workload,
+    arm: Arm,
+    inits: list[Weights],
+    x: np.ndarray,
+    y: np.ndarray,
+    spec: TrainSpec,
+    eval_data: tuple[np.ndarray, np.ndarray] | None = None,
+) -> list[ArmResult]:
     arbiter = Arbiter(workload, arm)
     return [train(workload, arm, w, x, y, spec, arbiter, eval_data) for w in inits]
 

@@ -87,8 +87,15 @@ def step_curves(host: dict, last: dict, b: int, n: int) -> dict[str, list]:
     }
 
 
-def train_many(workload: Workload, arm: Arm, inits: list[Weights], x: np.ndarray, y: np.ndarray,
-               spec: TrainSpec, eval_data: tuple[np.ndarray, np.ndarray] | None = None) -> list[ArmResult]:
+def train_many(
+    workload: Workload,
+    arm: Arm,
+    inits: list[Weights],
+    x: np.ndarray,
+    y: np.ndarray,
+    spec: TrainSpec,
+    eval_data: tuple[np.ndarray, np.ndarray] | None = None,
+) -> list[ArmResult]:
     from paritybench.arms import minibatch
 
     if minibatch.applies(workload):  # minibatches or moving statistics: their own program
@@ -101,13 +108,23 @@ def train_many(workload: Workload, arm: Arm, inits: list[Weights], x: np.ndarray
     params = {k: jnp.asarray(np.stack([c[k] for c in copies])) for k in names}
     args = (params, jnp.asarray(x), jnp.asarray(y), jnp.float32(spec.lr))
     # An optax optimizer bakes its learning rate into the program; plain SGD takes it as an argument.
-    key = (workload.name, workload.version, id(workload), arm.name, spec.steps, spec.keep_trajectory, len(inits),
-           x.shape, spec.lr if arm.optimizer is not None else None)
+    key = (
+        workload.name,
+        workload.version,
+        id(workload),
+        arm.name,
+        spec.steps,
+        spec.keep_trajectory,
+        len(inits),
+        x.shape,
+        spec.lr if arm.optimizer is not None else None,
+    )
     compile_seconds = 0.0
     if key not in _EXECUTABLES:
         t = time.perf_counter()
-        _EXECUTABLES[key] = _compiled_trainer(workload, arm, spec.steps, spec.keep_trajectory,
-                                              spec.lr).lower(*args).compile()
+        _EXECUTABLES[key] = (
+            _compiled_trainer(workload, arm, spec.steps, spec.keep_trajectory, spec.lr).lower(*args).compile()
+        )
         compile_seconds = time.perf_counter() - t
     t = time.perf_counter()
     final, recs, last = jax.block_until_ready(_EXECUTABLES[key](*args))
@@ -122,10 +139,16 @@ def train_many(workload: Workload, arm: Arm, inits: list[Weights], x: np.ndarray
     out = []
     for b in range(len(inits)):
         curves = step_curves(host, last, b, n)
-        result = ArmResult(curves=curves, final_weights={k: final[k][b] for k in names},
-                           info={"grad_norm_source": "autodiff", "train_seconds": train_seconds / len(inits),
-                                 "compile_seconds": compile_seconds if b == 0 else 0.0,
-                                 "batched_copies": len(inits)})
+        result = ArmResult(
+            curves=curves,
+            final_weights={k: final[k][b] for k in names},
+            info={
+                "grad_norm_source": "autodiff",
+                "train_seconds": train_seconds / len(inits),
+                "compile_seconds": compile_seconds if b == 0 else 0.0,
+                "batched_copies": len(inits),
+            },
+        )
         if spec.keep_trajectory:
             result.trajectory = [{k: ps[k][b, s] for k in names} for s in range(spec.steps)]
             result.trajectory.append(result.final_weights)

@@ -43,8 +43,12 @@ def run_job(backend: str, job: dict, numerics) -> dict:
         src = str(Path(__file__).resolve().parent.parent.parent)
         env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
         env.update(procs.worker_env(Path(tmp)))
-        proc = subprocess.run([sys.executable, "-m", "paritybench.arms.keras_inspect", str(job_file)],
-                              capture_output=True, text=True, env=env)
+        proc = subprocess.run(
+            [sys.executable, "-m", "paritybench.arms.keras_inspect", str(job_file)],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
         out = Path(tmp) / "result.json"
         if proc.returncode != 0 or not out.exists():
             lines = proc.stderr.strip().splitlines()
@@ -85,8 +89,14 @@ def read_conventions(ka) -> dict:
     opt = ka.model.optimizer
     cfg = opt.get_config()
     rows["optimizer"] = type(opt).__name__
-    for key, row in (("learning_rate", "learning_rate"), ("epsilon", "epsilon"), ("beta_1", "beta_1"),
-                     ("beta_2", "beta_2"), ("momentum", "momentum"), ("nesterov", "nesterov")):
+    for key, row in (
+        ("learning_rate", "learning_rate"),
+        ("epsilon", "epsilon"),
+        ("beta_1", "beta_1"),
+        ("beta_2", "beta_2"),
+        ("momentum", "momentum"),
+        ("nesterov", "nesterov"),
+    ):
         if key in cfg:
             rows[f"optimizer.{row}"] = _jsonable(cfg[key])
     if "epsilon" in cfg and type(opt).__name__ in ("Adam", "AdamW", "Adamax", "Nadam"):
@@ -105,7 +115,7 @@ def read_conventions(ka) -> dict:
             rows["padding"] = lc["padding"] if rows.get("padding") in (None, lc["padding"]) else "mixed"
         if "kernel_initializer" in lc:
             ki = lc["kernel_initializer"]
-            rows[f"layer {layer.name} kernel_initializer"] = (ki.get("class_name") if isinstance(ki, dict) else str(ki))
+            rows[f"layer {layer.name} kernel_initializer"] = ki.get("class_name") if isinstance(ki, dict) else str(ki)
         if "data_format" in lc:
             rows[f"layer {layer.name} data_format"] = lc["data_format"]
     rows["L2 in the loss"] = "; ".join(l2) if l2 else "none"
@@ -118,8 +128,11 @@ def conventions_rows(ka, backend: str, readback: dict) -> dict:
     """Every row ``conventions`` shows for a built Keras arm: its configs and its backend's numerics."""
     rows = read_conventions(ka)
     rows["matmul precision"] = _precision(backend, readback)
-    det = [readback.get(k) for k in ("op_determinism", "xla_gpu_deterministic_ops", "deterministic_algorithms")
-           if k in readback]
+    det = [
+        readback.get(k)
+        for k in ("op_determinism", "xla_gpu_deterministic_ops", "deterministic_algorithms")
+        if k in readback
+    ]
     rows["determinism"] = "on" if det and all(str(d).lower() in ("true", "1") for d in det) else f"off {det}"
     rows["oneDNN"] = ("on" if readback.get("onednn_enabled") else "off") if backend == "tensorflow" else "n/a"
     rows["forward pass"] = f"{ka.workload.model.keras_build} {dict(ka.arm.keras_options) or ''}".strip()
@@ -168,8 +181,9 @@ def _grad_fn(ka, backend: str):
 
         def lossf(tvals, ntvals, mvals, ovals, x, y):
             # Keras's own JAX training step: keras/src/backend/jax/trainer.py compute_loss_and_updates
-            total, _ = model.compute_loss_and_updates(tvals, ntvals, mvals, x, y, None, training=True,
-                                                      optimizer_variables=ovals)
+            total, _ = model.compute_loss_and_updates(
+                tvals, ntvals, mvals, x, y, None, training=True, optimizer_variables=ovals
+            )
             return total
 
         vg = jax.jit(jax.value_and_grad(lossf))
@@ -225,8 +239,18 @@ def _state_step(ka, s_k: dict, x) -> dict:
     return ka.get_state()
 
 
-def localize_records(ka, backend: str, x, y, init, steps: int, given: list | None, slices: list | None = None,
-                     xh=None, given_states: list | None = None) -> dict:
+def localize_records(
+    ka,
+    backend: str,
+    x,
+    y,
+    init,
+    steps: int,
+    given: list | None,
+    slices: list | None = None,
+    xh=None,
+    given_states: list | None = None,
+) -> dict:
     """Per-step arrays (``k<step>/<what>[/<param>]``) along the arm's own trajectory, or at ``given`` weights.
 
     ``slices``: step k's rows of the window (``localize.Batches.slices``; None: the whole window). A stateful
@@ -258,8 +282,7 @@ def localize_records(ka, backend: str, x, y, init, steps: int, given: list | Non
     lnames = list(ka.workload.model.keras_layers)
     sub = None
     if lnames:
-        sub = keras.Model(ka.model.inputs, [ka.model.layers[ka.workload.model.keras_layers[n]].output
-                                            for n in lnames])
+        sub = keras.Model(ka.model.inputs, [ka.model.layers[ka.workload.model.keras_layers[n]].output for n in lnames])
     arrays: dict = {}
     full_x, full_y = x, y
     for k in range(steps + 1):
@@ -311,8 +334,7 @@ def localize_records(ka, backend: str, x, y, init, steps: int, given: list | Non
         if hasattr(opt, "_momentums") and hasattr(opt, "_velocities"):
             for which, vs in (("mu", opt._momentums), ("nu", opt._velocities)):
                 for p, v in zip(order, tv, strict=True):
-                    arrays[f"k{k}/state/adam/{which}/{p}"] = np.asarray(np_(vs[opt._get_variable_index(v)]),
-                                                                         np.float32)
+                    arrays[f"k{k}/state/adam/{which}/{p}"] = np.asarray(np_(vs[opt._get_variable_index(v)]), np.float32)
     return arrays
 
 

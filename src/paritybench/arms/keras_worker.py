@@ -41,13 +41,19 @@ class KerasArm:
         # Model.state (moving statistics): read back after every step, reset to its initial values per case
         self.state_vars = {k: self.variables.pop(k) for k in workload.model.state}
         loss = self.loss = resolve_ref(arm.keras_loss)(keras)
-        optimizer = (resolve_ref(arm.keras_optimizer)(keras, lr) if arm.keras_optimizer
-                     else keras.optimizers.SGD(learning_rate=lr))
+        optimizer = (
+            resolve_ref(arm.keras_optimizer)(keras, lr)
+            if arm.keras_optimizer
+            else keras.optimizers.SGD(learning_rate=lr)
+        )
         self.plain_sgd = arm.keras_optimizer is None
         # The accuracy metric thresholds as the seed's evaluation did; as a metric it is
         # computed from the training step's own forward pass.
-        metric = (keras.metrics.BinaryAccuracy(name="accuracy") if self.head == "sigmoid"
-                  else keras.metrics.CategoricalAccuracy(name="accuracy"))
+        metric = (
+            keras.metrics.BinaryAccuracy(name="accuracy")
+            if self.head == "sigmoid"
+            else keras.metrics.CategoricalAccuracy(name="accuracy")
+        )
         self.model.compile(optimizer=optimizer, loss=loss, metrics=[metric])
         self.activation = keras.activations.get(self.head)
 
@@ -86,16 +92,19 @@ class KerasArm:
         check_weights(w, self.workload.model.params, "weights for Keras")
         for name, var in self.variables.items():
             if tuple(var.shape) != w[name].shape:
-                raise ValueError(f"Keras variable {var.path} has shape {tuple(var.shape)}, "
-                                 f"weights {name} have {w[name].shape}")
+                raise ValueError(
+                    f"Keras variable {var.path} has shape {tuple(var.shape)}, weights {name} have {w[name].shape}"
+                )
             # a fresh copy: the JAX backend may delete the buffer it is handed
             var.assign(np.array(w[name], dtype=np.float32, copy=True))
 
     def get_weights(self):
         import numpy as np
 
-        return {name: np.array(self.keras.ops.convert_to_numpy(var.value), copy=True)
-                for name, var in self.variables.items()}
+        return {
+            name: np.array(self.keras.ops.convert_to_numpy(var.value), copy=True)
+            for name, var in self.variables.items()
+        }
 
     def reset_optimizer(self) -> None:
         """Zero the step counter and any optimizer state (Adam's moments), keep the learning rate."""
@@ -129,8 +138,10 @@ class KerasArm:
     def get_state(self) -> dict:
         import numpy as np
 
-        return {name: np.array(self.keras.ops.convert_to_numpy(var.value), copy=True)
-                for name, var in self.state_vars.items()}
+        return {
+            name: np.array(self.keras.ops.convert_to_numpy(var.value), copy=True)
+            for name, var in self.state_vars.items()
+        }
 
     def set_state(self, state: dict) -> None:
         import numpy as np
@@ -138,8 +149,9 @@ class KerasArm:
         for name, var in self.state_vars.items():
             var.assign(np.array(state[name], dtype=np.float32, copy=True))
 
-    def train_case_minibatch(self, x, y, init, steps: int, keep_trajectory: bool, batch_size: int | None,
-                             eval_data) -> tuple[dict, dict, list | None, dict, dict]:
+    def train_case_minibatch(
+        self, x, y, init, steps: int, keep_trajectory: bool, batch_size: int | None, eval_data
+    ) -> tuple[dict, dict, list | None, dict, dict]:
         """``paritybench.arms.minibatch``'s protocol in Keras: ``fit`` on batch k mod (n / batch_size) per step
         (shuffle=False), the moving statistics read from the layer's variables after each step, and at every
         step the training window in training mode (its own batch statistics; the moving ones restored after)
@@ -184,8 +196,9 @@ class KerasArm:
             self.model.fit(x[rows], y[rows], batch_size=bs, epochs=1, shuffle=False, verbose=0)
             train_seconds += time.perf_counter() - t
             after = self.get_weights()
-            curves["grad_norm"].append(grad_norm_from_update(before, after, self.lr) if self.plain_sgd
-                                       else float("nan"))
+            curves["grad_norm"].append(
+                grad_norm_from_update(before, after, self.lr) if self.plain_sgd else float("nan")
+            )
             before = after
             if traj is not None:
                 traj.append(after)
@@ -199,8 +212,11 @@ class KerasArm:
             curves["eval_accuracy"] = [round(a * m) / m for a in curves["eval_accuracy"]]
         for k, vs in states.items():
             curves[f"state_mean_abs/{k}"] = [float(np.mean(np.abs(v))) for v in vs]
-        info = {"grad_norm_source": "update/lr" if self.plain_sgd else "unavailable (optimizer is not plain SGD)",
-                "train_seconds": train_seconds, "batch_size": bs}
+        info = {
+            "grad_norm_source": "update/lr" if self.plain_sgd else "unavailable (optimizer is not plain SGD)",
+            "train_seconds": train_seconds,
+            "batch_size": bs,
+        }
         return curves, before, traj, info, states
 
     def train_case(self, x, y, init, steps: int, keep_trajectory: bool) -> tuple[dict, dict, list | None, dict]:
@@ -229,8 +245,9 @@ class KerasArm:
             curves["correct"].append(round(float(hist.history["accuracy"][0]) * n))
             after = self.get_weights()
             # plain SGD: ||w_k+1 - w_k|| / lr is the gradient's norm; other optimizers hide it
-            curves["grad_norm"].append(grad_norm_from_update(before, after, self.lr) if self.plain_sgd
-                                       else float("nan"))
+            curves["grad_norm"].append(
+                grad_norm_from_update(before, after, self.lr) if self.plain_sgd else float("nan")
+            )
             before = after
             if traj is not None:
                 traj.append(after)
@@ -245,8 +262,10 @@ class KerasArm:
         if not keep_trajectory:  # per-step diagnostics cost a forward pass each: full mode only
             for k in heads.PER_STEP:
                 del curves[k]
-        info = {"grad_norm_source": "update/lr" if self.plain_sgd else "unavailable (optimizer is not plain SGD)",
-                "train_seconds": train_seconds}
+        info = {
+            "grad_norm_source": "update/lr" if self.plain_sgd else "unavailable (optimizer is not plain SGD)",
+            "train_seconds": train_seconds,
+        }
         return curves, before, traj, info
 
 
@@ -289,8 +308,10 @@ def run_job(job: dict, be: _Backend, read_line) -> int:
 
     keras, backend = be.keras, be.backend
     if job["backend"] != backend or job["numerics"] != be.numerics:
-        raise RuntimeError(f"job for {job['backend']} with numerics {job['numerics']} sent to the {backend} worker "
-                           f"started with {be.numerics}")
+        raise RuntimeError(
+            f"job for {job['backend']} with numerics {job['numerics']} sent to the {backend} worker "
+            f"started with {be.numerics}"
+        )
     if be.jobs:
         # A serving worker's next workload starts from the state a fresh worker starts from: no model,
         # layer name counter or seed generator of the last workload survives (clear_session drops Keras'
@@ -302,10 +323,13 @@ def run_job(job: dict, be: _Backend, read_line) -> int:
     ds = be.dataset(job["data_path"], job.get("data_sha256"))
     out_dir = job["out_dir"]
     keep_trajectory = bool(job.get("keep_trajectory"))
-    env = {"backend": backend, "keras": keras.__version__,
-           # a serving worker imported its backend once, for its first job: later jobs report 0
-           "import_seconds": be.import_seconds if be.jobs == 1 else 0.0,
-           "numerics": readback}
+    env = {
+        "backend": backend,
+        "keras": keras.__version__,
+        # a serving worker imported its backend once, for its first job: later jobs report 0
+        "import_seconds": be.import_seconds if be.jobs == 1 else 0.0,
+        "numerics": readback,
+    }
     if job.get("serve"):
         env["worker_job"] = be.jobs  # 1 for a fresh worker; k: the k-th workload this process served
     windows: dict[tuple, tuple] = {}
@@ -340,10 +364,12 @@ def run_job(job: dict, be: _Backend, read_line) -> int:
             d = ka.workload.data
             state = None
             if d.batch_size is not None or ka.workload.model.state:  # paritybench.arms.minibatch's protocol
-                held = (window(ka.workload, case["window"] + task["n"], d.holdout, task["normalize"])
-                        if d.holdout else None)
+                held = (
+                    window(ka.workload, case["window"] + task["n"], d.holdout, task["normalize"]) if d.holdout else None
+                )
                 curves, final, traj, info, state = ka.train_case_minibatch(
-                    x, y, init, task["steps"], keep_trajectory, d.batch_size, held)
+                    x, y, init, task["steps"], keep_trajectory, d.batch_size, held
+                )
             else:
                 curves, final, traj, info = ka.train_case(x, y, init, task["steps"], keep_trajectory)
             stem = f"{task['arm']}-{cid}"
@@ -375,8 +401,9 @@ def run_job(job: dict, be: _Backend, read_line) -> int:
         ka = arm_model(item["workload"], item["evaluator"], item["lr"])
         x, y = window(ka.workload, item["window"], item["n"], item["normalize"])
         ka.set_weights(load_weights_npz(item["weights_file"], ka.workload.model.params)["w"])
-        swap.append({"label": item["label"], "case": item["case"], "evaluator": item["evaluator"],
-                     "correct": ka.correct(x, y)})
+        swap.append(
+            {"label": item["label"], "case": item["case"], "evaluator": item["evaluator"], "correct": ka.correct(x, y)}
+        )
     out = os.path.join(out_dir, "result.json")
     with open(out + ".tmp", "w") as fh:
         json.dump({"environment": env, "swap": swap}, fh)

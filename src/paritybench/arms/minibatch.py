@@ -53,8 +53,9 @@ def batch_slices(n: int, batch_size: int | None, steps: int) -> list[slice]:
     return [slice((k % nb) * bs, (k % nb + 1) * bs) for k in range(steps)]
 
 
-def _program(workload: Workload, arm: Arm, steps: int, keep_trajectory: bool, lr: float, batch_size: int,
-             has_eval: bool):
+def _program(
+    workload: Workload, arm: Arm, steps: int, keep_trajectory: bool, lr: float, batch_size: int, has_eval: bool
+):
     """``(params, state, x, y, xh, yh, lr) -> (final params, per-step records, final records)`` for one copy."""
     import jax
     import jax.numpy as jnp
@@ -72,8 +73,7 @@ def _program(workload: Workload, arm: Arm, steps: int, keep_trajectory: bool, lr
         z, _ = apply(params, x, state, True)
         dz = jax.grad(lambda zz: jnp.sum(loss_fn(zz, y)))(z)
         finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(v)) for v in jax.tree.leaves(params)]))
-        rec = {"loss": jnp.mean(loss_fn(z, y)), "finite": finite, **heads.measure(jnp, head, z, dz, y),
-               "state": state}
+        rec = {"loss": jnp.mean(loss_fn(z, y)), "finite": finite, **heads.measure(jnp, head, z, dz, y), "state": state}
         if has_eval:
             ze, _ = apply(params, xh, state, False)
             rec["eval_loss"] = jnp.mean(loss_fn(ze, yh))
@@ -102,8 +102,9 @@ def _program(workload: Workload, arm: Arm, steps: int, keep_trajectory: bool, lr
 
     def train_one(params, state, x, y, xh, yh, lr):
         opt_state = opt.init(params) if opt is not None else ()
-        (final, _, last_state), recs = jax.lax.scan(lambda c, k: step(c, k, x, y, xh, yh, lr),
-                                                    (params, opt_state, state), jnp.arange(steps))
+        (final, _, last_state), recs = jax.lax.scan(
+            lambda c, k: step(c, k, x, y, xh, yh, lr), (params, opt_state, state), jnp.arange(steps)
+        )
         return final, recs, measure(final, last_state, x, y, xh, yh)
 
     return train_one
@@ -112,8 +113,17 @@ def _program(workload: Workload, arm: Arm, steps: int, keep_trajectory: bool, lr
 _EXECUTABLES: dict[tuple, object] = {}
 
 
-def train_many(workload: Workload, arm: Arm, inits: list[Weights], x: np.ndarray, y: np.ndarray, spec: TrainSpec,
-               eval_data: tuple[np.ndarray, np.ndarray] | None = None, *, f64: bool = False) -> list[ArmResult]:
+def train_many(
+    workload: Workload,
+    arm: Arm,
+    inits: list[Weights],
+    x: np.ndarray,
+    y: np.ndarray,
+    spec: TrainSpec,
+    eval_data: tuple[np.ndarray, np.ndarray] | None = None,
+    *,
+    f64: bool = False,
+) -> list[ArmResult]:
     """Train every initial weight set on one window: one compiled vmapped program (float32), or the same
     program in float64 (``f64``, the arbiter)."""
     import jax
@@ -125,8 +135,9 @@ def train_many(workload: Workload, arm: Arm, inits: list[Weights], x: np.ndarray
     if n % bs:
         from paritybench.errors import ParityError
 
-        raise ParityError(f"--n {n} is not a multiple of workload {workload.name}'s batch size {bs}: "
-                          f"use --n {max(bs, n - n % bs)}")
+        raise ParityError(
+            f"--n {n} is not a multiple of workload {workload.name}'s batch size {bs}: use --n {max(bs, n - n % bs)}"
+        )
     dtype = np.float64 if f64 else np.float32
     has_eval = eval_data is not None and eval_data[0].shape[0] > 0
     xh, yh = eval_data if has_eval else (x[:1], y[:1])  # a placeholder the program ignores
@@ -136,21 +147,35 @@ def train_many(workload: Workload, arm: Arm, inits: list[Weights], x: np.ndarray
         params = {k: jnp.asarray(np.stack([c[k] for c in copies]).astype(dtype)) for k in names}
         state = {k: jnp.asarray(np.stack([v] * len(inits)).astype(dtype)) for k, v in state0.items()}
         args = (params, state, *(jnp.asarray(a, dtype) for a in (x, y, xh, yh)), jnp.asarray(spec.lr, dtype))
-        key = (workload.name, workload.version, id(workload), arm.name, spec.steps, spec.keep_trajectory,
-               len(inits), x.shape, xh.shape, bs, f64, spec.lr if arm.optimizer is not None else None)
+        key = (
+            workload.name,
+            workload.version,
+            id(workload),
+            arm.name,
+            spec.steps,
+            spec.keep_trajectory,
+            len(inits),
+            x.shape,
+            xh.shape,
+            bs,
+            f64,
+            spec.lr if arm.optimizer is not None else None,
+        )
         compile_seconds = 0.0
         if key not in _EXECUTABLES:
             t = time.perf_counter()
             program = _program(workload, arm, spec.steps, spec.keep_trajectory, spec.lr, bs, has_eval)
-            _EXECUTABLES[key] = jax.jit(jax.vmap(program, in_axes=(0, 0, None, None, None, None, None))
-                                        ).lower(*args).compile()
+            _EXECUTABLES[key] = (
+                jax.jit(jax.vmap(program, in_axes=(0, 0, None, None, None, None, None))).lower(*args).compile()
+            )
             compile_seconds = time.perf_counter() - t
         t = time.perf_counter()
         final, recs, last = jax.block_until_ready(_EXECUTABLES[key](*args))
         train_seconds = time.perf_counter() - t
     host = {k: np.asarray(v) for k, v in recs.items() if k not in ("params", "grads", "state")}
-    states = {k: np.concatenate([np.asarray(recs["state"][k]), np.asarray(last["state"][k])[:, None]], axis=1)
-              for k in state0}
+    states = {
+        k: np.concatenate([np.asarray(recs["state"][k]), np.asarray(last["state"][k])[:, None]], axis=1) for k in state0
+    }
     last = {k: np.asarray(v) for k, v in last.items() if k != "state"}
     final = {k: np.asarray(v) for k, v in final.items()}
     if spec.keep_trajectory:
@@ -169,11 +194,15 @@ def train_many(workload: Workload, arm: Arm, inits: list[Weights], x: np.ndarray
             curves=curves,
             # the artifact keeps float32 final weights for every arm (hashes compare like with like)
             final_weights={k: final[k][b].astype(np.float32) for k in names},
-            info={"grad_norm_source": "autodiff-f64" if f64 else "autodiff",
-                  "train_seconds": train_seconds / len(inits),
-                  "compile_seconds": compile_seconds if b == 0 else 0.0, "batched_copies": len(inits),
-                  "batch_size": bs},
-            state=state_b or None)
+            info={
+                "grad_norm_source": "autodiff-f64" if f64 else "autodiff",
+                "train_seconds": train_seconds / len(inits),
+                "compile_seconds": compile_seconds if b == 0 else 0.0,
+                "batched_copies": len(inits),
+                "batch_size": bs,
+            },
+            state=state_b or None,
+        )
         if spec.keep_trajectory:
             result.trajectory = [{k: ps[k][b, s] for k in names} for s in range(spec.steps)]
             result.trajectory.append({k: final[k][b] for k in names})
@@ -205,8 +234,11 @@ class BatchArbiter:
                     return jnp.mean(loss_fn(apply(p, xb, state, True)[0], yb))
 
                 self._fn = jax.jit(jax.grad(mean_loss))
-            g = self._fn({k: jnp.asarray(v, jnp.float64) for k, v in w.items()},
-                         jnp.asarray(xb, jnp.float64), jnp.asarray(yb, jnp.float64))
+            g = self._fn(
+                {k: jnp.asarray(v, jnp.float64) for k, v in w.items()},
+                jnp.asarray(xb, jnp.float64),
+                jnp.asarray(yb, jnp.float64),
+            )
             return {k: np.asarray(v, np.float64) for k, v in g.items()}
 
 
@@ -218,6 +250,7 @@ def evaluate_correct(workload: Workload, weights: Weights, x: np.ndarray, y: np.
 
     xp_dtype = jnp.float64 if f64 else jnp.float32
     with jax.enable_x64(f64):
-        z, _ = stateful_apply(workload)({k: jnp.asarray(v, xp_dtype) for k, v in weights.items()},
-                                        jnp.asarray(x, xp_dtype), {}, True)
+        z, _ = stateful_apply(workload)(
+            {k: jnp.asarray(v, xp_dtype) for k, v in weights.items()}, jnp.asarray(x, xp_dtype), {}, True
+        )
         return heads.count_correct(jnp, workload.model.head, z, jnp.asarray(y, xp_dtype))

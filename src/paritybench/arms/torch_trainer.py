@@ -72,8 +72,7 @@ def leaf_params(weights: Weights, names, dev) -> dict:
     """Leaf float32 tensors holding copies of ``weights`` (never views of the caller's arrays)."""
     import torch
 
-    return {k: torch.tensor(np.array(weights[k], np.float32, copy=True), device=dev, requires_grad=True)
-            for k in names}
+    return {k: torch.tensor(np.array(weights[k], np.float32, copy=True), device=dev, requires_grad=True) for k in names}
 
 
 def to_numpy(t) -> np.ndarray:
@@ -118,8 +117,15 @@ def _grad_norm(grads: dict) -> float:
     return math.sqrt(total) if math.isfinite(total) else float("nan")
 
 
-def train_one(workload: Workload, arm: Arm, init: Weights, x: np.ndarray, y: np.ndarray, spec: TrainSpec,
-              eval_data: tuple[np.ndarray, np.ndarray] | None = None) -> ArmResult:
+def train_one(
+    workload: Workload,
+    arm: Arm,
+    init: Weights,
+    x: np.ndarray,
+    y: np.ndarray,
+    spec: TrainSpec,
+    eval_data: tuple[np.ndarray, np.ndarray] | None = None,
+) -> ArmResult:
     """One copy: ``spec.steps`` optimizer steps from ``init`` on the window ``(x, y)``."""
     import torch
 
@@ -136,8 +142,9 @@ def train_one(workload: Workload, arm: Arm, init: Weights, x: np.ndarray, y: np.
     if n % bs:
         from paritybench.errors import ParityError
 
-        raise ParityError(f"--n {n} is not a multiple of workload {workload.name}'s batch size {bs}: "
-                          f"use --n {max(bs, n - n % bs)}")
+        raise ParityError(
+            f"--n {n} is not a multiple of workload {workload.name}'s batch size {bs}: use --n {max(bs, n - n % bs)}"
+        )
     full_batch = bs == n and not workload.model.state
     state = {k: torch.tensor(v, device=dev) for k, v in workload.model.initial_state().items()}
     has_eval = eval_data is not None and eval_data[0].shape[0] > 0
@@ -156,8 +163,9 @@ def train_one(workload: Workload, arm: Arm, init: Weights, x: np.ndarray, y: np.
                 ze, _ = model.apply(params, xh, state, False)
                 rec["eval_loss"] = float(model.loss_fn(ze, yh))
                 ze, yhn = to_numpy(ze), to_numpy(yh)
-                rec["eval_correct"] = int(np.sum(heads.correct_mask(np, model.head,
-                                                                   heads.probabilities(np, model.head, ze), yhn)))
+                rec["eval_correct"] = int(
+                    np.sum(heads.correct_mask(np, model.head, heads.probabilities(np, model.head, ze), yhn))
+                )
         for k, v in state.items():
             states[k].append([float(u) for u in np.ravel(to_numpy(v))])
         recs.append(rec)
@@ -185,7 +193,10 @@ def train_one(workload: Workload, arm: Arm, init: Weights, x: np.ndarray, y: np.
     loss = [r["loss"] for r in recs]
     correct = [int(r["correct"]) for r in recs]
     curves: dict[str, list] = {
-        "loss": loss, "correct": correct, "accuracy": [c / n for c in correct], "grad_norm": grad_norms,
+        "loss": loss,
+        "correct": correct,
+        "accuracy": [c / n for c in correct],
+        "grad_norm": grad_norms,
         "nonfinite": nonfinite_steps([r["finite"] for r in recs], loss),
         **{k: [r[k] for r in recs] for k in heads.PER_STEP},
     }
@@ -195,8 +206,13 @@ def train_one(workload: Workload, arm: Arm, init: Weights, x: np.ndarray, y: np.
         curves["eval_accuracy"] = [r["eval_correct"] / m for r in recs]
     for k, vs in states.items():
         curves[f"state_mean_abs/{k}"] = [float(np.mean(np.abs(v))) for v in vs]
-    info = {"grad_norm_source": "autodiff", "train_seconds": train_seconds, "compile_seconds": 0.0,
-            "device": str(dev), "optimizer": type(opt).__name__}
+    info = {
+        "grad_norm_source": "autodiff",
+        "train_seconds": train_seconds,
+        "compile_seconds": 0.0,
+        "device": str(dev),
+        "optimizer": type(opt).__name__,
+    }
     if not full_batch:
         info["batch_size"] = bs
     result = ArmResult(curves=curves, final_weights=final, info=info, state=states or None)
@@ -206,8 +222,15 @@ def train_one(workload: Workload, arm: Arm, init: Weights, x: np.ndarray, y: np.
     return result
 
 
-def train_many(workload: Workload, arm: Arm, inits: list[Weights], x: np.ndarray, y: np.ndarray,
-               spec: TrainSpec, eval_data: tuple[np.ndarray, np.ndarray] | None = None) -> list[ArmResult]:
+def train_many(
+    workload: Workload,
+    arm: Arm,
+    inits: list[Weights],
+    x: np.ndarray,
+    y: np.ndarray,
+    spec: TrainSpec,
+    eval_data: tuple[np.ndarray, np.ndarray] | None = None,
+) -> list[ArmResult]:
     """Every initial weight set on one window, one after the other (eager torch: nothing to batch-compile)."""
     return [train_one(workload, arm, w, x, y, spec, eval_data) for w in inits]
 
@@ -226,13 +249,22 @@ def evaluate_correct(workload: Workload, arm: Arm, weights: Weights, x: np.ndarr
 
 
 # Hyperparameter names in torch.optim's param_groups -> the conventions table's rows (Keras's vocabulary).
-_HYPER = {"lr": "learning_rate", "eps": "epsilon", "momentum": "momentum", "nesterov": "nesterov",
-          "dampening": "dampening", "amsgrad": "amsgrad"}
+_HYPER = {
+    "lr": "learning_rate",
+    "eps": "epsilon",
+    "momentum": "momentum",
+    "nesterov": "nesterov",
+    "dampening": "dampening",
+    "amsgrad": "amsgrad",
+}
 # Where each optimizer class puts weight_decay (torch/optim/*.py: ``grad = grad.add(param, alpha=weight_decay)``
 # for SGD/Adam/RMSprop; AdamW multiplies the parameter by ``1 - lr * weight_decay`` before its step).
 _DECOUPLED = {"AdamW"}
-_EPS_PLACEMENT = {"Adam": "sqrt(v_hat) + eps, after bias correction", "AdamW": "sqrt(v_hat) + eps, after bias "
-                  "correction", "RMSprop": "sqrt(v) + eps, no bias correction"}
+_EPS_PLACEMENT = {
+    "Adam": "sqrt(v_hat) + eps, after bias correction",
+    "AdamW": "sqrt(v_hat) + eps, after bias correction",
+    "RMSprop": "sqrt(v) + eps, no bias correction",
+}
 
 
 def conventions_rows(workload: Workload, arm: Arm, lr: float, readback: dict | None = None) -> dict[str, Any]:
@@ -243,10 +275,13 @@ def conventions_rows(workload: Workload, arm: Arm, lr: float, readback: dict | N
     params = {k: torch.zeros(s, requires_grad=True) for k, s in workload.model.params.items()}
     opt = make_optimizer(arm, params, lr)
     cls = type(opt).__name__
-    rows: dict[str, Any] = {"process": arm.process, "loss": str(arm.torch_loss),
-                            "loss input": "logits (the loss function takes the model's logits)",
-                            "forward pass": str(arm.torch_apply or workload.model.torch_apply),
-                            "optimizer": f"torch.optim.{cls}"}
+    rows: dict[str, Any] = {
+        "process": arm.process,
+        "loss": str(arm.torch_loss),
+        "loss input": "logits (the loss function takes the model's logits)",
+        "forward pass": str(arm.torch_apply or workload.model.torch_apply),
+        "optimizer": f"torch.optim.{cls}",
+    }
     by_id = {id(t): k for k, t in params.items()}
     groups = opt.param_groups
     g0 = groups[0]
@@ -270,12 +305,14 @@ def conventions_rows(workload: Workload, arm: Arm, lr: float, readback: dict | N
         masked = len(decayed) < len(params) or len(decays - {0.0}) > 1
         rows["weight decay"] = f"{wd:g} x w, {place}" + (", masked (some parameters only)" if masked else "")
     rows["L2 in the loss"] = "none"
-    rows["initial weights"] = (f"own: {arm.init}" if arm.init else f"transferred from {workload.model.init}")
+    rows["initial weights"] = f"own: {arm.init}" if arm.init else f"transferred from {workload.model.init}"
     rows["dtype"] = "float32"
     if readback:
-        rows["matmul precision"] = ("full float32" if readback.get("float32_matmul_precision") == "highest"
-                                    and not readback.get("cuda_matmul_allow_tf32")
-                                    else str(readback.get("float32_matmul_precision")))
+        rows["matmul precision"] = (
+            "full float32"
+            if readback.get("float32_matmul_precision") == "highest" and not readback.get("cuda_matmul_allow_tf32")
+            else str(readback.get("float32_matmul_precision"))
+        )
         rows["determinism"] = "on" if readback.get("deterministic_algorithms") else "off"
         rows["oneDNN"] = "n/a"
     return rows
@@ -305,8 +342,9 @@ class TorchEvaluator:
         self.slices = data.slices
         self.stateful = bool(workload.model.state)
         xh = getattr(data, "xh", None)
-        self.xh = (torch.tensor(np.asarray(xh, np.float32), device=self.dev)
-                   if self.stateful and xh is not None else None)
+        self.xh = (
+            torch.tensor(np.asarray(xh, np.float32), device=self.dev) if self.stateful and xh is not None else None
+        )
 
     def _moments(self) -> dict[str, np.ndarray]:
         mu, nu = {}, {}
@@ -326,8 +364,11 @@ class TorchEvaluator:
             for name, p in self.params.items():
                 p.copy_(torch.as_tensor(np.asarray(w[name], np.float32)))
         rows = self.slices[k] if self.slices else slice(None)
-        st = ({name: torch.tensor(np.asarray(v, np.float32), device=self.dev) for name, v in (state or {}).items()}
-              if self.stateful else {})
+        st = (
+            {name: torch.tensor(np.asarray(v, np.float32), device=self.dev) for name, v in (state or {}).items()}
+            if self.stateful
+            else {}
+        )
         loss, z, dz, grads, new_state = self.model.loss_and_grads(self.params, st, self.x[rows], self.y[rows])
         new = {name: to_numpy(v).copy() for name, v in new_state.items()} if self.stateful else {}
         evaluation = {}
@@ -340,6 +381,13 @@ class TorchEvaluator:
             p.grad = grads[name]
         self.opt.step()
         update = {name: to_numpy(p) - before[name] for name, p in self.params.items()}
-        return Evaluation(to_numpy(z), float(loss.detach()), to_numpy(dz),
-                          {name: to_numpy(g) for name, g in grads.items()}, update, state={**self._moments(), **new},
-                          evaluation=evaluation, new_state=new)
+        return Evaluation(
+            to_numpy(z),
+            float(loss.detach()),
+            to_numpy(dz),
+            {name: to_numpy(g) for name, g in grads.items()},
+            update,
+            state={**self._moments(), **new},
+            evaluation=evaluation,
+            new_state=new,
+        )

@@ -35,8 +35,12 @@ def upgrade(artifact: dict) -> dict:
         return artifact
     wl = {"name": "seed-bce", "version": "1"}
     out = dict(artifact)
-    out["workload"] = {**wl, "source": "builtin", "spec": "seed-bce",
-                       "upgraded_from_schema": artifact["schema_version"]}
+    out["workload"] = {
+        **wl,
+        "source": "builtin",
+        "spec": "seed-bce",
+        "upgraded_from_schema": artifact["schema_version"],
+    }
     out["runs"] = [{**r, "workload": dict(wl)} for r in artifact.get("runs", [])]
     return out
 
@@ -91,8 +95,9 @@ def write_artifact(path: str | os.PathLike, artifact: dict[str, Any], validate_f
     if validate_first:
         errors = validation_errors(artifact)
         if errors:
-            raise ParityError(f"refusing to write an invalid artifact ({errors[0]}): this is a bug, report it",
-                              exit_code=3)
+            raise ParityError(
+                f"refusing to write an invalid artifact ({errors[0]}): this is a bug, report it", exit_code=3
+            )
     data = json.dumps(artifact, indent=1, allow_nan=False).encode() + b"\n"
     return atomic_write_bytes(path, data)
 
@@ -118,8 +123,10 @@ def validation_errors(artifact: Any) -> list[str]:
         out.append(f"{where}: {err.message}")
     if isinstance(artifact, dict) and isinstance(artifact.get("schema_version"), str):
         if major not in READABLE_MAJORS:
-            out.append(f"schema_version: {artifact['schema_version']} has major {major}, this paritybench "
-                       f"reads majors {', '.join(READABLE_MAJORS)}: use a paritybench that reads it")
+            out.append(
+                f"schema_version: {artifact['schema_version']} has major {major}, this paritybench "
+                f"reads majors {', '.join(READABLE_MAJORS)}: use a paritybench that reads it"
+            )
     return out
 
 

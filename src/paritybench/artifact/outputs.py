@@ -28,8 +28,13 @@ from paritybench.errors import ParityError
 
 def _kind(mode: int) -> str:
     """A file type in words, for a message."""
-    for test, word in ((stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"),
-                       (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket")):
+    for test, word in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
         if test(mode):
             return word
     return "not a regular file"
@@ -61,8 +66,9 @@ def probe_writable(folder: Path, what: str) -> None:
     try:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".paritybench-probe-", suffix=".tmp")
     except OSError as exc:
-        raise ParityError(f"{what}: cannot create files in {folder} ({exc.strerror or exc}): choose a writable "
-                          "location") from None
+        raise ParityError(
+            f"{what}: cannot create files in {folder} ({exc.strerror or exc}): choose a writable location"
+        ) from None
     os.close(fd)
     os.unlink(tmp)
 
@@ -77,15 +83,22 @@ def check_output_dir(folder: str | os.PathLike, what: str) -> Path:
     existing = nearest_existing(folder)
     if not existing.is_dir():  # follows links: a link to a directory is a directory here
         where = "it" if existing == Path(os.path.abspath(folder)) else f"{existing}"
-        raise ParityError(f"{what} {folder}: {where} is not a directory"
-                          + ("" if where == "it" else f" (so {folder} cannot be created under it)")
-                          + ": choose another location")
+        raise ParityError(
+            f"{what} {folder}: {where} is not a directory"
+            + ("" if where == "it" else f" (so {folder} cannot be created under it)")
+            + ": choose another location"
+        )
     probe_writable(existing, f"{what} {folder}")
     return folder
 
 
-def check_output_path(path: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (), overwrite: bool = False,
-                      what: str = "output", suffix: str | None = None) -> Path:
+def check_output_path(
+    path: str | os.PathLike,
+    inputs: Iterable[str | os.PathLike] = (),
+    overwrite: bool = False,
+    what: str = "output",
+    suffix: str | None = None,
+) -> Path:
     """Check, before any work, that ``path`` may be written; return it as a Path.
 
     ``inputs`` are the files the command reads (never written, even with
@@ -100,16 +113,19 @@ def check_output_path(path: str | os.PathLike, inputs: Iterable[str | os.PathLik
         raise ParityError(f"{what} {p}: give a path ending in {suffix}")
     for inp in inputs:
         if _same_file(p, Path(inp)):
-            raise ParityError(f"{what} {p} is one of this command's inputs ({inp}): it is never overwritten; "
-                              "choose another path")
+            raise ParityError(
+                f"{what} {p} is one of this command's inputs ({inp}): it is never overwritten; choose another path"
+            )
     if os.path.islink(p):
-        raise ParityError(f"{what} {p} is a symbolic link: paritybench never writes through a link; "
-                          "give the real path of a new file")
+        raise ParityError(
+            f"{what} {p} is a symbolic link: paritybench never writes through a link; give the real path of a new file"
+        )
     if os.path.lexists(p):
         mode = os.stat(p).st_mode
         if not stat.S_ISREG(mode):
-            raise ParityError(f"{what} {p} is {_kind(mode)}: outputs are written only to regular files; "
-                              "give the path of a new file")
+            raise ParityError(
+                f"{what} {p} is {_kind(mode)}: outputs are written only to regular files; give the path of a new file"
+            )
         if not overwrite:
             raise ParityError(f"{what} {p} already exists: pass --overwrite to replace it, or choose a new path")
     check_output_dir(p.parent if str(p.parent) else Path("."), f"{what} {p}: folder")
@@ -141,12 +157,16 @@ def write_output(path: str | os.PathLike, data: bytes, overwrite: bool = False) 
             try:
                 os.link(tmp, path)
             except FileExistsError:
-                raise ParityError(f"{path} appeared while paritybench was working: it was left as it is; "
-                                  "pass --overwrite to replace it, or choose a new path") from None
+                raise ParityError(
+                    f"{path} appeared while paritybench was working: it was left as it is; "
+                    "pass --overwrite to replace it, or choose a new path"
+                ) from None
             except OSError:  # a file system without hard links: re-check, then rename
                 if os.path.lexists(path):
-                    raise ParityError(f"{path} appeared while paritybench was working: it was left as it is; "
-                                      "pass --overwrite to replace it, or choose a new path") from None
+                    raise ParityError(
+                        f"{path} appeared while paritybench was working: it was left as it is; "
+                        "pass --overwrite to replace it, or choose a new path"
+                    ) from None
                 os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

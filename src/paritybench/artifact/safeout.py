@@ -43,8 +43,10 @@ def _cwd_or_error(path: Path) -> None:
     try:
         os.getcwd()
     except FileNotFoundError:
-        raise ParityError(f"the working directory no longer exists, so {path} has nowhere to go: cd to an "
-                          "existing folder or give --out an absolute path") from None
+        raise ParityError(
+            f"the working directory no longer exists, so {path} has nowhere to go: cd to an "
+            "existing folder or give --out an absolute path"
+        ) from None
 
 
 def _first_existing(folder: Path) -> Path:
@@ -64,14 +66,19 @@ def _probe_writable(folder: Path, what: str) -> None:
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        why = {errno.EROFS: "it is on a read-only file system", errno.EACCES: "permission denied",
-               errno.EPERM: "permission denied", errno.ENOSPC: "the disk is full",
-               errno.EDQUOT: "the disk quota is exhausted"}.get(exc.errno, exc.strerror or str(exc))
+        why = {
+            errno.EROFS: "it is on a read-only file system",
+            errno.EACCES: "permission denied",
+            errno.EPERM: "permission denied",
+            errno.ENOSPC: "the disk is full",
+            errno.EDQUOT: "the disk quota is exhausted",
+        }.get(exc.errno, exc.strerror or str(exc))
         raise ParityError(f"{what}: cannot write in {folder} ({why}): choose a writable folder (--out)") from None
 
 
-def plan_outputs(out: str | os.PathLike, extra: tuple[str | os.PathLike, ...] = (), expected_bytes: int = 0,
-                 option: str = "--out") -> Path:
+def plan_outputs(
+    out: str | os.PathLike, extra: tuple[str | os.PathLike, ...] = (), expected_bytes: int = 0, option: str = "--out"
+) -> Path:
     """Check, before training, that ``out`` and the ``extra`` files beside it can be written.
 
     Creates nothing that is left behind: a folder that does not exist yet is only checked
@@ -83,8 +90,10 @@ def plan_outputs(out: str | os.PathLike, extra: tuple[str | os.PathLike, ...] = 
     out = Path(os.path.abspath(out))
     for root in _PSEUDO_FS:
         if out == Path(root) or Path(root) in out.parents:
-            raise ParityError(f"{option} {out}: {root} is a kernel pseudo file system, not a place for "
-                                  "results: choose a folder on a disk")
+            raise ParityError(
+                f"{option} {out}: {root} is a kernel pseudo file system, not a place for "
+                "results: choose a folder on a disk"
+            )
     if out.suffix != ".json":
         raise ParityError(f"{option} {out}: the artifact is JSON; give a path ending in .json")
     for target in (out, *map(Path, extra)):
@@ -96,8 +105,9 @@ def plan_outputs(out: str | os.PathLike, extra: tuple[str | os.PathLike, ...] = 
     return out
 
 
-def plan_folder(folder: str | os.PathLike, expected_bytes: int = 0, what: str = "the results folder",
-                option: str = "--out") -> Path:
+def plan_folder(
+    folder: str | os.PathLike, expected_bytes: int = 0, what: str = "the results folder", option: str = "--out"
+) -> Path:
     """Check that files can be created in ``folder`` (or in the folders that would be made
     for it) and that its file system has ``expected_bytes`` free. Leaves nothing behind."""
     folder = Path(folder)
@@ -105,8 +115,9 @@ def plan_folder(folder: str | os.PathLike, expected_bytes: int = 0, what: str = 
     folder = Path(os.path.abspath(folder))
     for root in _PSEUDO_FS:
         if folder == Path(root) or Path(root) in folder.parents:
-            raise ParityError(f"{what}: {root} is a kernel pseudo file system, not a place for results: "
-                              "choose a folder on a disk")
+            raise ParityError(
+                f"{what}: {root} is a kernel pseudo file system, not a place for results: choose a folder on a disk"
+            )
     base = _first_existing(folder)
     if not base.is_dir():
         raise ParityError(f"{what}: {base} is a file, not a folder: choose a path under a folder ({option})")
@@ -115,8 +126,10 @@ def plan_folder(folder: str | os.PathLike, expected_bytes: int = 0, what: str = 
         st = os.statvfs(base)
         free = st.f_bavail * st.f_frsize
         if free < expected_bytes:
-            raise ParityError(f"{what}: {base} has {free / 2**20:.1f} MiB free, the results need about "
-                              f"{expected_bytes / 2**20:.1f} MiB: free space or choose another {option}")
+            raise ParityError(
+                f"{what}: {base} has {free / 2**20:.1f} MiB free, the results need about "
+                f"{expected_bytes / 2**20:.1f} MiB: free space or choose another {option}"
+            )
     return folder
 
 
@@ -209,8 +222,9 @@ class OutputClaim:
         handle = cls._try(out)
         if handle is None:
             cls._rmdirs(created)
-            raise ParityError(f"{option} {out}: another paritybench is writing this artifact now: "
-                              f"choose another {option}")
+            raise ParityError(
+                f"{option} {out}: another paritybench is writing this artifact now: choose another {option}"
+            )
         if out.exists():
             cls._drop(handle)
             raise ParityError(f"{out} already exists: results are never overwritten; choose another {option}")
@@ -295,8 +309,13 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def commit_pair(out: Path, artifact: dict, weights_writer: Callable | None = None,
-                weights_path: Path | None = None, validate: bool = True) -> Path:
+def commit_pair(
+    out: Path,
+    artifact: dict,
+    weights_writer: Callable | None = None,
+    weights_path: Path | None = None,
+    validate: bool = True,
+) -> Path:
     """Write ``artifact`` to ``out`` and (when given) the weights beside it: both or neither.
 
     The JSON is serialised and validated first (nothing is written for an artifact that
@@ -310,8 +329,9 @@ def commit_pair(out: Path, artifact: dict, weights_writer: Callable | None = Non
     if validate:
         errors = validation_errors(artifact)
         if errors:
-            raise ParityError(f"refusing to write an invalid artifact ({errors[0]}): this is a bug, report it",
-                              exit_code=3)
+            raise ParityError(
+                f"refusing to write an invalid artifact ({errors[0]}): this is a bug, report it", exit_code=3
+            )
     data = json.dumps(artifact, indent=1, allow_nan=False).encode() + b"\n"
     temps: list[Path] = []
     placed: Path | None = None
@@ -333,8 +353,11 @@ def commit_pair(out: Path, artifact: dict, weights_writer: Callable | None = Non
         if placed is not None:
             placed.unlink(missing_ok=True)
         if isinstance(exc, OSError):
-            raise ParityError(f"could not write the results to {out} ({exc.strerror or exc}); nothing was kept: "
-                              "free space or choose another --out, then run again", exit_code=1) from None
+            raise ParityError(
+                f"could not write the results to {out} ({exc.strerror or exc}); nothing was kept: "
+                "free space or choose another --out, then run again",
+                exit_code=1,
+            ) from None
         raise
     return out
 

@@ -88,5 +88,3 @@ def cmd_workloads(args, console) -> int:
         t.add_row(name, w.version if w else "-", str(len(w.arms)) if w else "-", question)
     console.print(t)
     return 0
-
-

@@ -17,22 +17,39 @@ DEFAULT_RESULTS = Path("results") / "runs"
 
 def add_experiment_args(p: argparse.ArgumentParser, seeds_default: str = "0", windows_default: str = "0"):
     p.add_argument("--seeds", default=seeds_default, help="seeds: 0,3 or 0-9 (default %(default)s)")
-    p.add_argument("--windows", default=windows_default,
-                   help="window starts into x_train: 0,2000 or 0:10000:1000 (default %(default)s)")
-    p.add_argument("--workload", default=None,
-                   help="a workload name (paritybench workloads), path/to/file.py or module:attr (default seed-bce)")
+    p.add_argument(
+        "--windows",
+        default=windows_default,
+        help="window starts into x_train: 0,2000 or 0:10000:1000 (default %(default)s)",
+    )
+    p.add_argument(
+        "--workload",
+        default=None,
+        help="a workload name (paritybench workloads), path/to/file.py or module:attr (default seed-bce)",
+    )
     p.add_argument("--n", type=int, default=None, help="samples per window (default: the workload's, 1000)")
     p.add_argument("--arms", default="", help="comma-separated arm names (default: every arm of the workload)")
     p.add_argument("--steps", type=int, default=None, help="optimizer steps (default: the workload's, 10)")
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: the workload's, 0.01)")
-    p.add_argument("--normalize", action=argparse.BooleanOptionalAction, default=None,
-                   help="scale pixels to [0, 1] (default: the workload's; the seed used raw 0-255)")
+    p.add_argument(
+        "--normalize",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="scale pixels to [0, 1] (default: the workload's; the seed used raw 0-255)",
+    )
     p.add_argument("--data", default=None, help="a Keras-format mnist.npz (default: the bundled slice)")
     p.add_argument("--data-sha256", default=None, help="refuse --data unless its sha256 is this")
-    p.add_argument("--threefry-partitionable", action="store_true",
-                   help="draw initial weights with JAX's new threefry (the seed used the old one)")
-    p.add_argument("--onednn", choices=("on", "off", "default"), default="default",
-                   help="TensorFlow oneDNN kernels (changes rounding on CPUs with AVX-512)")
+    p.add_argument(
+        "--threefry-partitionable",
+        action="store_true",
+        help="draw initial weights with JAX's new threefry (the seed used the old one)",
+    )
+    p.add_argument(
+        "--onednn",
+        choices=("on", "off", "default"),
+        default="default",
+        help="TensorFlow oneDNN kernels (changes rounding on CPUs with AVX-512)",
+    )
     p.add_argument("--threads", type=int, default=None, help="cap intra-op threads of every framework")
     p.add_argument("--no-deterministic", action="store_true", help="leave the frameworks' determinism flags off")
     p.add_argument("--out", default=None, help="artifact path (default results/runs/<time>-<config>.json)")
@@ -54,8 +71,11 @@ def config_from(args, swap: bool = True) -> RunConfig:
 
     if args.threads is not None and args.threads < 1:
         raise ParityError(f"--threads {args.threads}: must be at least 1")
-    numerics = NumericsOptions(deterministic=not args.no_deterministic,
-                               onednn={"on": True, "off": False}.get(args.onednn), threads=args.threads)
+    numerics = NumericsOptions(
+        deterministic=not args.no_deterministic,
+        onednn={"on": True, "off": False}.get(args.onednn),
+        threads=args.threads,
+    )
     flags.apply(numerics)
     workload = workloads.load(getattr(args, "workload", None))
     steps = workload.training.steps if args.steps is None else args.steps
@@ -71,11 +91,19 @@ def config_from(args, swap: bool = True) -> RunConfig:
     if n < 1:
         raise ParityError(f"--n {n}: must be at least 1")
     cfg = RunConfig(
-        seeds=parse_int_list(args.seeds, "seeds"), windows=parse_int_list(args.windows, "windows"),
-        n=n, steps=steps, lr=lr, normalize=normalize,
-        arms=arms or workload.arm_names, threefry_partitionable=args.threefry_partitionable,
-        data_path=str(Path(args.data).resolve()) if args.data else None, data_sha256=args.data_sha256,
-        numerics=numerics, swap=swap, workload=workload.origin.get("spec", workload.name),
+        seeds=parse_int_list(args.seeds, "seeds"),
+        windows=parse_int_list(args.windows, "windows"),
+        n=n,
+        steps=steps,
+        lr=lr,
+        normalize=normalize,
+        arms=arms or workload.arm_names,
+        threefry_partitionable=args.threefry_partitionable,
+        data_path=str(Path(args.data).resolve()) if args.data else None,
+        data_sha256=args.data_sha256,
+        numerics=numerics,
+        swap=swap,
+        workload=workload.origin.get("spec", workload.name),
     )
     from paritybench.experiment.numerics_env import check_and_warn
 
@@ -104,8 +132,14 @@ class RichProgress:
     def __init__(self, console):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-        self.p = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                          TimeRemainingColumn(), console=console, transient=True)
+        self.p = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        )
         self.task = None
 
     def start(self, total):
@@ -123,5 +157,3 @@ def weights_group(key) -> str:
     """The npz prefix of one run's final weights: ``arm/s<seed>/w<window>[/c<copy>]``."""
     arm, seed, window, copy = key
     return f"{arm}/s{seed}/w{window}" + ("" if copy is None else f"/c{copy}")
-
-

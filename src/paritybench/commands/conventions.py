@@ -8,8 +8,9 @@ from paritybench.commands.common import add_experiment_args, config_from
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("conventions", help="each arm's effective settings side by side and the rows that differ "
-                                           "(no training)")
+    p = sub.add_parser(
+        "conventions", help="each arm's effective settings side by side and the rows that differ (no training)"
+    )
     add_experiment_args(p)
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.add_argument("--differing", action="store_true", help="show only the rows that differ")
@@ -27,8 +28,10 @@ def cmd_conventions(args, console) -> int:
     if args.format == "json":
         console.print_json(json.dumps(rec))
         return 0
-    console.print(f"workload {workload.name}: {len(rec['differing'])} settings differ across "
-                  f"{len(rec['arms'])} arms: {', '.join(rec['differing'])}")
+    console.print(
+        f"workload {workload.name}: {len(rec['differing'])} settings differ across "
+        f"{len(rec['arms'])} arms: {', '.join(rec['differing'])}"
+    )
     conventions.render(console, rec, only_differing=args.differing)
     for m in rec["mismatched declarations"]:
         console.print(f"declaration contradicted by the code: {m}")

@@ -9,12 +9,19 @@ from paritybench.commands.common import add_experiment_args, check_out, config_f
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("localize", help="the first (step, phase, tensor) at which two arms part, measured against "
-                                        "the float32 noise floor at the same weights")
+    p = sub.add_parser(
+        "localize",
+        help="the first (step, phase, tensor) at which two arms part, measured against "
+        "the float32 noise floor at the same weights",
+    )
     add_experiment_args(p)
     p.add_argument("--format", choices=("table", "json"), default="table")
-    p.add_argument("--plot", default=None, help="PNG path: each pair's ratio to the noise floor per (phase, tensor) "
-                                                "over steps (a new file, or --overwrite)")
+    p.add_argument(
+        "--plot",
+        default=None,
+        help="PNG path: each pair's ratio to the noise floor per (phase, tensor) "
+        "over steps (a new file, or --overwrite)",
+    )
     p.add_argument("--overwrite", action="store_true", help="let --plot replace an existing regular file")
     p.set_defaults(func=cmd_localize)
 
@@ -28,8 +35,13 @@ def cmd_localize(args, console) -> int:
     if args.plot:
         from paritybench.artifact.outputs import check_output_path
 
-        check_output_path(args.plot, inputs=[p for p in (args.out, cfg.data_path) if p], overwrite=args.overwrite,
-                          what="--plot", suffix=".png")
+        check_output_path(
+            args.plot,
+            inputs=[p for p in (args.out, cfg.data_path) if p],
+            overwrite=args.overwrite,
+            what="--plot",
+            suffix=".png",
+        )
     if len(cfg.seeds) != 1 or len(cfg.windows) != 1:
         raise ParityError("localize takes one --seeds and one --windows value (it follows one trajectory)")
     arm_names = tuple(a.strip() for a in args.arms.split(",") if a.strip())
@@ -55,16 +67,39 @@ def cmd_localize(args, console) -> int:
     xh = yh = None
     if w.data.holdout:  # the evaluation phase's held-out window: the samples right after the training window
         xh, yh = data.window(ds, cfg.windows[0] + cfg.n, w.data.holdout, cfg.normalize, labels=w.data.labels)
-    ctx = localize.Context(w, cfg.lr, cfg.steps, x, y, init, cfg.numerics, window=cfg.windows[0], n=cfg.n,
-                           normalize=cfg.normalize, data_path=cfg.data_path, data_sha256=cfg.data_sha256,
-                           xh=xh, yh=yh)
+    ctx = localize.Context(
+        w,
+        cfg.lr,
+        cfg.steps,
+        x,
+        y,
+        init,
+        cfg.numerics,
+        window=cfg.windows[0],
+        n=cfg.n,
+        normalize=cfg.normalize,
+        data_path=cfg.data_path,
+        data_sha256=cfg.data_sha256,
+        xh=xh,
+        yh=yh,
+    )
     cache: dict = {}
     results = [localize.localize_pair(ctx, a, b, cache) for a, b in pairs]
-    rec = {"kind": "localize", "workload": w.describe(), "seed": cfg.seeds[0], "window": cfg.windows[0],
-           "steps": cfg.steps, "lr": cfg.lr, "n": cfg.n, "factor": localize.FACTOR,
-           "factor_evidence": localize.FACTOR_EVIDENCE,
-           "bytes_per_step_per_arm": localize.bytes_per_step(w, cfg.n, 1), "seconds": ctx.seconds,
-           "pairs": [r.to_dict() for r in results], "skipped": skipped}
+    rec = {
+        "kind": "localize",
+        "workload": w.describe(),
+        "seed": cfg.seeds[0],
+        "window": cfg.windows[0],
+        "steps": cfg.steps,
+        "lr": cfg.lr,
+        "n": cfg.n,
+        "factor": localize.FACTOR,
+        "factor_evidence": localize.FACTOR_EVIDENCE,
+        "bytes_per_step_per_arm": localize.bytes_per_step(w, cfg.n, 1),
+        "seconds": ctx.seconds,
+        "pairs": [r.to_dict() for r in results],
+        "skipped": skipped,
+    }
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         with open(args.out, "x") as fh:  # never overwrite (checked above; "x" closes the race)
@@ -75,8 +110,9 @@ def cmd_localize(args, console) -> int:
 
         plotted, _ = localize_plot.plot(rec, args.plot, overwrite=args.overwrite)
     if args.format == "json":
-        console.print_json(json.dumps({**rec, "pairs": [{k: v for k, v in p.items() if k != "checks"}
-                                                       for p in rec["pairs"]]}))
+        console.print_json(
+            json.dumps({**rec, "pairs": [{k: v for k, v in p.items() if k != "checks"} for p in rec["pairs"]]})
+        )
         return 0
     for r in results:
         console.print(r.line(), highlight=False)
@@ -99,10 +135,18 @@ def _table(console, results) -> None:
     for r in results:
         f = r.first
         g = r.growth or {}
-        then = (f"chaotic from step {g['from_step']}, x{g['rate']:.3g}/step" if g.get("chaotic")
-                else ("no chaotic growth" if f else ""))
-        t.add_row(f"{r.a} vs {r.b}", "-" if f is None else str(f.step), "-" if f is None else f.phase,
-                  "-" if f is None else f.tensor,
-                  "-" if f is None else ("non-finite" if f.nonfinite else f"{f.ratio:.3g}"),
-                  f"{r.max_ratio:.3g}", then)
+        then = (
+            f"chaotic from step {g['from_step']}, x{g['rate']:.3g}/step"
+            if g.get("chaotic")
+            else ("no chaotic growth" if f else "")
+        )
+        t.add_row(
+            f"{r.a} vs {r.b}",
+            "-" if f is None else str(f.step),
+            "-" if f is None else f.phase,
+            "-" if f is None else f.tensor,
+            "-" if f is None else ("non-finite" if f.nonfinite else f"{f.ratio:.3g}"),
+            f"{r.max_ratio:.3g}",
+            then,
+        )
     console.print(t)

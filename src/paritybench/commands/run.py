@@ -11,9 +11,13 @@ def add_parser(sub) -> None:
     p = sub.add_parser("run", help="train the arms from one set of initial weights; write an artifact")
     add_experiment_args(p)
     p.add_argument("--no-weights", action="store_true", help="do not keep final weights beside the artifact")
-    p.add_argument("--repeat", type=int, default=1,
-                   help="run everything N times, each in a fresh process, and record whether each arm's "
-                        "final weights are bit-identical across the repeats (default %(default)s)")
+    p.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run everything N times, each in a fresh process, and record whether each arm's "
+        "final weights are bit-identical across the repeats (default %(default)s)",
+    )
     p.set_defaults(func=cmd_run)
 
 
@@ -48,8 +52,9 @@ def _claim_run_outputs(args, cfg):
     weights = not getattr(args, "no_weights", False)
     expected = budget.weights_file_bytes(cfg) if weights else 0
     if args.out:
-        out = safeout.plan_outputs(args.out, extra=(Path(args.out).with_suffix(".weights.npz"),) if weights else (),
-                                   expected_bytes=expected)
+        out = safeout.plan_outputs(
+            args.out, extra=(Path(args.out).with_suffix(".weights.npz"),) if weights else (), expected_bytes=expected
+        )
         return safeout.OutputClaim.explicit(out)
     safeout.plan_folder(DEFAULT_RESULTS, expected_bytes=expected)
     return safeout.OutputClaim.default(cfg, DEFAULT_RESULTS)
@@ -78,8 +83,9 @@ def _run_and_commit(args, console, cfg, out: Path) -> int:
     if result.finals and not args.no_weights:
         groups = {weights_group(key): v for key, v in result.finals.items()}
         writer = lambda fh: write_weights_npz(fh, groups)  # noqa: E731
-    artifact = runner.build_artifact(cfg, result, "run",
-                                     weights_path.name if result.finals and not args.no_weights else None)
+    artifact = runner.build_artifact(
+        cfg, result, "run", weights_path.name if result.finals and not args.no_weights else None
+    )
     commit_pair(out, artifact, writer, weights_path)  # issue 9: weights and JSON land together or not at all
     if artifact.get("conventions", {}).get("differing"):
         from paritybench.analysis.conventions import summary_lines
@@ -93,5 +99,3 @@ def _run_and_commit(args, console, cfg, out: Path) -> int:
     if result.finals and not args.no_weights:
         console.print(f"final weights: {weights_path}")
     return 0
-
-

@@ -47,8 +47,10 @@ def _plan(args, names: list[str]) -> tuple[Path, dict[str, Path], Path]:
 
     folder = Path(args.out) if args.out else default_folder()
     if folder.suffix == ".json":
-        raise ParityError(f"--out {folder}: with --workload all, --out is a folder (one artifact per workload "
-                          "and index.json go in it); give a folder path")
+        raise ParityError(
+            f"--out {folder}: with --workload all, --out is a folder (one artifact per workload "
+            "and index.json go in it); give a folder path"
+        )
     if folder.exists() and not folder.is_dir():
         raise ParityError(f"--out {folder} is a file: with --workload all, give a folder")
     weights = not args.no_weights
@@ -78,8 +80,10 @@ def cmd_run_all(args, console) -> int:
     from paritybench.pipeline import budget
 
     if args.arms:
-        raise ParityError("--arms with --workload all: arm names differ per workload; run one workload "
-                          "(--workload NAME --arms ...) or leave --arms out")
+        raise ParityError(
+            "--arms with --workload all: arm names differ per workload; run one workload "
+            "(--workload NAME --arms ...) or leave --arms out"
+        )
     if getattr(args, "repeat", 1) != 1:
         raise ParityError("--repeat with --workload all is not supported: repeat one workload at a time")
     names = catalogue_names()
@@ -108,8 +112,12 @@ def cmd_run_all(args, console) -> int:
             for name in names:
                 entries.append(_one_entry(args, console, name, cfgs[name], outs[name], claims[name], pool))
         total = time.perf_counter() - t0
-        index = {"kind": INDEX_KIND, "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                 "total_seconds": round(total, 2), "workloads": entries}
+        index = {
+            "kind": INDEX_KIND,
+            "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "total_seconds": round(total, 2),
+            "workloads": entries,
+        }
         from paritybench.artifact.safeout import commit_pair
 
         commit_pair(index_path, index, validate=False)  # an index, not an artifact: no artifact schema
@@ -132,8 +140,7 @@ def _one_entry(args, console, name: str, cfg, out: Path, claim, pool) -> dict:
 
         entry["question"] = workloads.load(name).question
         artifact = _run_one(args, console, cfg, out, pool)
-        entry.update(status=_status(artifact),
-                     arms={r["arm"]: r["status"] for r in artifact["runs"]})
+        entry.update(status=_status(artifact), arms={r["arm"]: r["status"] for r in artifact["runs"]})
     except ParityError as exc:
         entry.update(status="error", reason=str(exc))
         console.print(f"{name}: error: {exc}")
@@ -179,8 +186,11 @@ def read_index(path: str | Path) -> dict:
     except (OSError, ValueError) as exc:
         raise ParityError(f"{path}: cannot read the catalogue index ({exc})", exit_code=2) from None
     if not isinstance(data, dict) or data.get("kind") != INDEX_KIND or not isinstance(data.get("workloads"), list):
-        raise ParityError(f"{path} is not a catalogue index (kind {INDEX_KIND!r}): give the index.json that "
-                          "`paritybench run --workload all` wrote", exit_code=2)
+        raise ParityError(
+            f"{path} is not a catalogue index (kind {INDEX_KIND!r}): give the index.json that "
+            "`paritybench run --workload all` wrote",
+            exit_code=2,
+        )
     return data
 
 

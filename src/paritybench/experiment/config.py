@@ -72,8 +72,9 @@ def parse_int_list(text: str, what: str) -> tuple[int, ...]:
                 if len(bits) not in (2, 3):
                     raise ValueError
                 if len(bits) == 3 and bits[2] == 0:
-                    raise ParityError(f"--{what} {text!r}: {part!r} has step 0; give a positive step, "
-                                      f"e.g. --{what} 0:10000:1000")
+                    raise ParityError(
+                        f"--{what} {text!r}: {part!r} has step 0; give a positive step, e.g. --{what} 0:10000:1000"
+                    )
                 values = range(*bits)
             elif "-" in part[1:]:
                 a, b = part.split("-", 1)
@@ -81,17 +82,23 @@ def parse_int_list(text: str, what: str) -> tuple[int, ...]:
             else:
                 values = range(int(part), int(part) + 1)
         except ValueError:
-            raise ParityError(f"--{what} {text!r}: {part!r} is not an integer, a range a-b or "
-                              f"start:stop[:step]; e.g. --{what} 0,3 or 0-9 or 0:10000:1000") from None
+            raise ParityError(
+                f"--{what} {text!r}: {part!r} is not an integer, a range a-b or "
+                f"start:stop[:step]; e.g. --{what} 0,3 or 0-9 or 0:10000:1000"
+            ) from None
         # Checked on the range's ends, before a single value is listed (no OverflowError, no MemoryError).
         if values and min(values[0], values[-1]) < 0:
             raise ParityError(f"--{what} {text!r}: values must be >= 0")
         if values and max(values[0], values[-1]) > MAX_INT_VALUE:
-            raise ParityError(f"--{what} {text!r}: {max(values[0], values[-1])} is too large: values must be below "
-                              f"2**31 ({MAX_INT_VALUE + 1}), the range of a 32-bit seed or index")
+            raise ParityError(
+                f"--{what} {text!r}: {max(values[0], values[-1])} is too large: values must be below "
+                f"2**31 ({MAX_INT_VALUE + 1}), the range of a 32-bit seed or index"
+            )
         if len(out) + len(values) > MAX_LIST_VALUES:
-            raise ParityError(f"--{what} {text!r} names more than {MAX_LIST_VALUES:,} values: each is a training "
-                              f"run; give a shorter range (e.g. --{what} 0-99)")
+            raise ParityError(
+                f"--{what} {text!r} names more than {MAX_LIST_VALUES:,} values: each is a training "
+                f"run; give a shorter range (e.g. --{what} 0-99)"
+            )
         out.extend(values)
     if not out:
         raise ParityError(f"--{what} {text!r} names no values: e.g. --{what} 0,3")

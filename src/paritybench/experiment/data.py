@@ -65,51 +65,57 @@ def load_mnist(path: str | os.PathLike | None = None, expected_sha256: str | Non
     if bundled:
         expected_sha256 = BUNDLED_SHA256
     if not p.exists():
-        raise ParityError(f"data file {p} does not exist: pass --data with a Keras-format "
-                          "mnist.npz, or run `paritybench data fetch`")
+        raise ParityError(
+            f"data file {p} does not exist: pass --data with a Keras-format mnist.npz, or run `paritybench data fetch`"
+        )
     if not p.is_file():
         raise ParityError(f"data file {p} is not a regular file: pass the path of an mnist.npz")
     digest = sha256_file(p)
     if expected_sha256 is not None and digest != expected_sha256.lower():
-        raise ParityError(f"data file {p} has sha256 {digest}, expected {expected_sha256}: "
-                          "the file is corrupt or a different dataset; download it again")
+        raise ParityError(
+            f"data file {p} has sha256 {digest}, expected {expected_sha256}: "
+            "the file is corrupt or a different dataset; download it again"
+        )
     # Zip directory and array headers first: a renamed .npy, a zip bomb or an absurd declared
     # shape is one line here, never a MemoryError inside np.load (paritybench.experiment.npzguard).
     from paritybench.experiment.npzguard import check_npz
 
-    check_npz(p, "data file", "pass a Keras-format mnist.npz, or run `paritybench data fetch`",
-              members=REQUIRED_KEYS)
+    check_npz(p, "data file", "pass a Keras-format mnist.npz, or run `paritybench data fetch`", members=REQUIRED_KEYS)
     try:
         with np.load(p, allow_pickle=False) as z:
             if not isinstance(z, np.lib.npyio.NpzFile):
-                raise ParityError(f"data file {p} is a single .npy array, not an npz archive: "
-                                  "pass a Keras-format mnist.npz")
+                raise ParityError(
+                    f"data file {p} is a single .npy array, not an npz archive: pass a Keras-format mnist.npz"
+                )
             missing = [k for k in REQUIRED_KEYS if k not in z.files]
             if missing:
-                raise ParityError(f"data file {p} lacks keys {missing} (has {z.files}): "
-                                  "pass a Keras-format mnist.npz")
+                raise ParityError(f"data file {p} lacks keys {missing} (has {z.files}): pass a Keras-format mnist.npz")
             x, y = z["x_train"], z["y_train"]
     except ParityError:
         raise
     except ValueError as exc:
         if "allow_pickle" in str(exc) or "pickle" in str(exc).lower():
-            raise ParityError(f"data file {p} holds pickled Python objects, which paritybench "
-                              "never loads: pass an npz of plain uint8 arrays") from None
+            raise ParityError(
+                f"data file {p} holds pickled Python objects, which paritybench "
+                "never loads: pass an npz of plain uint8 arrays"
+            ) from None
         raise ParityError(f"data file {p} is not a readable npz ({exc}): download it again") from None
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise ParityError(f"data file {p} is truncated or not an npz archive ({exc}): "
-                          "download it again") from None
+        raise ParityError(f"data file {p} is truncated or not an npz archive ({exc}): download it again") from None
     _check_arrays(p, x, y)
     return Dataset(x_train=x, y_train=y, path=str(p), sha256=digest, bundled=bundled)
 
 
 def _check_arrays(p: Path, x: np.ndarray, y: np.ndarray) -> None:
     if x.ndim != 3 or x.shape[1:] != IMAGE_SHAPE:
-        raise ParityError(f"data file {p}: x_train has shape {x.shape}, expected (N, 28, 28): "
-                          "pass a Keras-format mnist.npz")
+        raise ParityError(
+            f"data file {p}: x_train has shape {x.shape}, expected (N, 28, 28): pass a Keras-format mnist.npz"
+        )
     if y.shape != (x.shape[0],):
-        raise ParityError(f"data file {p}: y_train has shape {y.shape}, expected ({x.shape[0]},) "
-                          "to match x_train: pass a Keras-format mnist.npz")
+        raise ParityError(
+            f"data file {p}: y_train has shape {y.shape}, expected ({x.shape[0]},) "
+            "to match x_train: pass a Keras-format mnist.npz"
+        )
     if x.dtype != np.uint8:
         raise ParityError(f"data file {p}: x_train has dtype {x.dtype}, expected uint8 pixels 0-255")
     if not np.issubdtype(y.dtype, np.integer):
@@ -118,8 +124,9 @@ def _check_arrays(p: Path, x: np.ndarray, y: np.ndarray) -> None:
         raise ParityError(f"data file {p}: y_train holds values outside 0-9")
 
 
-def window(ds: Dataset, start: int, n: int, normalize: bool = False,
-           labels: str = "binary") -> tuple[np.ndarray, np.ndarray]:
+def window(
+    ds: Dataset, start: int, n: int, normalize: bool = False, labels: str = "binary"
+) -> tuple[np.ndarray, np.ndarray]:
     """``x_train[start:start+n]`` flattened to float32 (raw 0-255 unless ``normalize``)
     and the labels: ``"binary"``, ``digit >= 5`` as float32 of shape (n, 1); ``"onehot10"``,
     the digit one-hot as float32 of shape (n, 10)."""
@@ -127,17 +134,21 @@ def window(ds: Dataset, start: int, n: int, normalize: bool = False,
     if start < 0 or n <= 0:
         raise ParityError(f"window start={start}, n={n} is invalid: start must be >= 0 and n > 0")
     if n > total:  # no start fits: the problem is --n, not the window ("a start of at most -500")
-        raise ParityError(f"--n {n} is more samples than {ds.path} holds ({total} training images): "
-                          f"use --n {total} or less"
-                          + (", or the full dataset (--data, `paritybench data fetch`)" if ds.bundled else ""))
+        raise ParityError(
+            f"--n {n} is more samples than {ds.path} holds ({total} training images): "
+            f"use --n {total} or less"
+            + (", or the full dataset (--data, `paritybench data fetch`)" if ds.bundled else "")
+        )
     if start + n > total:
-        raise ParityError(f"window {start}:{start + n} runs past the end of {ds.path} "
-                          f"({total} training images): use a start of at most {total - n}"
-                          + (" or the full dataset (--data, `paritybench data fetch`)" if ds.bundled else ""))
-    x = ds.x_train[start:start + n].reshape(n, -1).astype(np.float32)
+        raise ParityError(
+            f"window {start}:{start + n} runs past the end of {ds.path} "
+            f"({total} training images): use a start of at most {total - n}"
+            + (" or the full dataset (--data, `paritybench data fetch`)" if ds.bundled else "")
+        )
+    x = ds.x_train[start : start + n].reshape(n, -1).astype(np.float32)
     if normalize:
         x = x / np.float32(255.0)
-    digits = ds.y_train[start:start + n]
+    digits = ds.y_train[start : start + n]
     if labels == "onehot10":
         return x, np.eye(10, dtype=np.float32)[digits]
     y = (digits >= 5).astype(np.float32).reshape(n, 1)
@@ -151,16 +162,19 @@ def default_cache_dir() -> Path:
     try:
         home = Path.home()  # $HOME, else the password database
     except (RuntimeError, KeyError, OSError):
-        raise ParityError("no home directory (HOME is not set and the user has none): pass --cache-dir DIR "
-                          "or set HOME") from None
+        raise ParityError(
+            "no home directory (HOME is not set and the user has none): pass --cache-dir DIR or set HOME"
+        ) from None
     if not home.is_dir():
-        raise ParityError(f"HOME {home} is not an existing directory: set HOME to your home directory, or pass "
-                          "--cache-dir DIR")
+        raise ParityError(
+            f"HOME {home} is not an existing directory: set HOME to your home directory, or pass --cache-dir DIR"
+        )
     return home / ".cache" / "paritybench"
 
 
-def fetch(cache_dir: str | os.PathLike | None = None, url: str = OFFICIAL_URL,
-          expected_sha256: str = OFFICIAL_SHA256) -> Path:
+def fetch(
+    cache_dir: str | os.PathLike | None = None, url: str = OFFICIAL_URL, expected_sha256: str = OFFICIAL_SHA256
+) -> Path:
     """Download Keras's official ``mnist.npz`` into ``cache_dir`` and verify it.
 
     The file lands under its final name only when its sha256 matches; otherwise
@@ -202,12 +216,14 @@ def _download(target_dir: Path, target: Path, url: str, expected_sha256: str) ->
                     for chunk in iter(lambda: resp.read(1 << 20), b""):
                         out.write(chunk)
             except OSError as exc:
-                raise ParityError(f"could not download {url} ({exc}): check the network, "
-                                  "or download it by hand and pass --data PATH") from None
+                raise ParityError(
+                    f"could not download {url} ({exc}): check the network, or download it by hand and pass --data PATH"
+                ) from None
         got = sha256_file(tmp)
         if got != expected_sha256:
-            raise ParityError(f"downloaded {url} has sha256 {got}, expected {expected_sha256}: "
-                              "refused; the file was not kept")
+            raise ParityError(
+                f"downloaded {url} has sha256 {got}, expected {expected_sha256}: refused; the file was not kept"
+            )
         os.replace(tmp, target)
         return target
     finally:

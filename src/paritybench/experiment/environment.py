@@ -9,11 +9,35 @@ from importlib import metadata
 
 from paritybench.experiment import flags, numerics_env
 
-PACKAGES = ("jax", "jaxlib", "keras", "tensorflow", "torch", "numpy", "optax", "ml-dtypes",
-            "jax-cuda12-plugin", "paritybench")
+PACKAGES = (
+    "jax",
+    "jaxlib",
+    "keras",
+    "tensorflow",
+    "torch",
+    "numpy",
+    "optax",
+    "ml-dtypes",
+    "jax-cuda12-plugin",
+    "paritybench",
+)
 # CPU features that change float rounding or the kernels a BLAS picks.
-NUMERIC_CPU_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl",
-                     "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8")
+NUMERIC_CPU_FLAGS = (
+    "sse4_2",
+    "avx",
+    "avx2",
+    "fma",
+    "f16c",
+    "avx512f",
+    "avx512bw",
+    "avx512vl",
+    "avx512_vnni",
+    "avx512_bf16",
+    "avx512_fp16",
+    "amx_tile",
+    "amx_bf16",
+    "amx_int8",
+)
 
 
 def package_versions() -> dict[str, str | None]:
@@ -51,8 +75,12 @@ def cpu_info() -> dict:
 
 def container_info() -> dict:
     """Set by the images (docker/Dockerfile): variant, lock hash, base digest."""
-    keys = ("PARITYBENCH_IMAGE_VARIANT", "PARITYBENCH_LOCK_SHA256", "PARITYBENCH_BASE_IMAGE",
-            "PARITYBENCH_SOURCE_REVISION")
+    keys = (
+        "PARITYBENCH_IMAGE_VARIANT",
+        "PARITYBENCH_LOCK_SHA256",
+        "PARITYBENCH_BASE_IMAGE",
+        "PARITYBENCH_SOURCE_REVISION",
+    )
     info = {k.removeprefix("PARITYBENCH_").lower(): os.environ[k] for k in keys if k in os.environ}
     info["in_container"] = os.path.exists("/.dockerenv") or bool(info)
     return info

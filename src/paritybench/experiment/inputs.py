@@ -59,8 +59,9 @@ def check_input_file(path: str | os.PathLike, what: str, hint: str) -> Path:
     return p
 
 
-def read_json(path: str | os.PathLike, what: str = "artifact",
-              hint: str = "pass the path of a paritybench JSON artifact") -> Any:
+def read_json(
+    path: str | os.PathLike, what: str = "artifact", hint: str = "pass the path of a paritybench JSON artifact"
+) -> Any:
     """Parse a JSON input file; every way it can be unusable is one line naming the file and the fix."""
     p = check_input_file(path, what, hint)
     try:
@@ -74,11 +75,15 @@ def read_json(path: str | os.PathLike, what: str = "artifact",
     except json.JSONDecodeError as exc:
         raise ParityError(f"{what} {p} is not valid JSON ({exc}): it is damaged; {hint}") from None
     except RecursionError:
-        raise ParityError(f"{what} {p} is nested too deeply for Python's JSON parser (about 1,000 levels): it "
-                          f"is not a paritybench file; {hint}") from None
+        raise ParityError(
+            f"{what} {p} is nested too deeply for Python's JSON parser (about 1,000 levels): it "
+            f"is not a paritybench file; {hint}"
+        ) from None
     if json_depth(obj) > MAX_JSON_DEPTH:
-        raise ParityError(f"{what} {p} is nested more than {MAX_JSON_DEPTH} levels deep (paritybench files are "
-                          f"under 10): it is not a paritybench file; {hint}")
+        raise ParityError(
+            f"{what} {p} is nested more than {MAX_JSON_DEPTH} levels deep (paritybench files are "
+            f"under 10): it is not a paritybench file; {hint}"
+        )
     return obj
 
 
@@ -92,10 +97,11 @@ def weights_file_problem(artifact_path: Path, weights_file: object) -> str | Non
     if weights_file is None:
         return None
     name = str(weights_file)
-    if (not name or name in (".", "..") or "/" in name or "\\" in name or "\x00" in name
-            or os.path.isabs(name)):
-        return (f"weights_file {name!r} is not a plain file name: the weights must sit beside the artifact "
-                "(e.g. run.weights.npz); fix or remove the field")
+    if not name or name in (".", "..") or "/" in name or "\\" in name or "\x00" in name or os.path.isabs(name):
+        return (
+            f"weights_file {name!r} is not a plain file name: the weights must sit beside the artifact "
+            "(e.g. run.weights.npz); fix or remove the field"
+        )
     folder = Path(os.path.abspath(artifact_path)).parent
     candidate = folder / name
     if os.path.islink(candidate):
@@ -104,8 +110,10 @@ def weights_file_problem(artifact_path: Path, weights_file: object) -> str | Non
         except (OSError, RuntimeError):  # a link loop
             target = None
         if target is None or target.parent != folder.resolve():
-            return (f"weights_file {name} is a symbolic link to {target}, outside the artifact's folder: copy "
-                    "the weights file beside the artifact")
+            return (
+                f"weights_file {name} is a symbolic link to {target}, outside the artifact's folder: copy "
+                "the weights file beside the artifact"
+            )
     return None
 
 
@@ -155,8 +163,11 @@ def check_experiment_args(args) -> None:
     sha = getattr(args, "data_sha256", None)
     if sha is not None:
         if not getattr(args, "data", None):
-            raise ParityError("--data-sha256 is given without --data: it checks a data file you pass (the bundled "
-                              "slice is always held to its own hash); add --data PATH or drop --data-sha256")
+            raise ParityError(
+                "--data-sha256 is given without --data: it checks a data file you pass (the bundled "
+                "slice is always held to its own hash); add --data PATH or drop --data-sha256"
+            )
         if len(sha) != 64 or any(c not in "0123456789abcdefABCDEF" for c in sha):
-            raise ParityError(f"--data-sha256 {sha!r} is not a sha256 (64 hexadecimal digits): copy it from "
-                              "`sha256sum FILE`")
+            raise ParityError(
+                f"--data-sha256 {sha!r} is not a sha256 (64 hexadecimal digits): copy it from `sha256sum FILE`"
+            )

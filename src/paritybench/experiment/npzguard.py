@@ -53,8 +53,13 @@ def _header(fh) -> tuple[tuple[int, ...], np.dtype]:
     return tuple(shape), dtype
 
 
-def check_npz(path: str | os.PathLike, what: str, hint: str, members: tuple[str, ...] | None = None,
-              max_bytes: int = MAX_EXPANDED_BYTES) -> None:
+def check_npz(
+    path: str | os.PathLike,
+    what: str,
+    hint: str,
+    members: tuple[str, ...] | None = None,
+    max_bytes: int = MAX_EXPANDED_BYTES,
+) -> None:
     """Raise ParityError unless ``path`` is an npz whose arrays numpy can read safely within ``max_bytes``.
 
     ``members`` (array names without ``.npy``) limits the header checks to the
@@ -74,29 +79,37 @@ def check_npz(path: str | os.PathLike, what: str, hint: str, members: tuple[str,
         with zipfile.ZipFile(p) as zf:
             infos = zf.infolist()
             if len(infos) > MAX_MEMBERS:
-                raise ParityError(f"{what} {p} holds {len(infos):,} members (at most {MAX_MEMBERS:,} are read): "
-                                  f"{hint}")
+                raise ParityError(f"{what} {p} holds {len(infos):,} members (at most {MAX_MEMBERS:,} are read): {hint}")
             total = sum(i.file_size for i in infos)
             if total > max_bytes:
-                raise ParityError(f"{what} {p} expands to {_gib(total)} ({total:,} bytes) from {_gib(p.stat().st_size)}"
-                                  f" on disk, more than paritybench reads from one file ({_gib(max_bytes)}): "
-                                  f"{hint}")
-            wanted = [i for i in infos if i.filename.endswith(".npy")
-                      and (members is None or i.filename[:-4] in members)]
+                raise ParityError(
+                    f"{what} {p} expands to {_gib(total)} ({total:,} bytes) from {_gib(p.stat().st_size)}"
+                    f" on disk, more than paritybench reads from one file ({_gib(max_bytes)}): "
+                    f"{hint}"
+                )
+            wanted = [
+                i for i in infos if i.filename.endswith(".npy") and (members is None or i.filename[:-4] in members)
+            ]
             for info in wanted:
                 name = info.filename[:-4]
                 with zf.open(info) as fh:
                     shape, dtype = _header(fh)
                 if dtype.hasobject:
-                    raise ParityError(f"{what} {p} holds pickled Python objects ({name} has dtype {dtype}), which "
-                                      f"paritybench never loads: {hint}")
+                    raise ParityError(
+                        f"{what} {p} holds pickled Python objects ({name} has dtype {dtype}), which "
+                        f"paritybench never loads: {hint}"
+                    )
                 declared = math.prod(shape) * dtype.itemsize
                 if declared > max_bytes:
-                    raise ParityError(f"{what} {p}: {name} declares shape {shape} of {dtype} ({_gib(declared)}), "
-                                      f"more than paritybench reads from one file ({_gib(max_bytes)}): {hint}")
+                    raise ParityError(
+                        f"{what} {p}: {name} declares shape {shape} of {dtype} ({_gib(declared)}), "
+                        f"more than paritybench reads from one file ({_gib(max_bytes)}): {hint}"
+                    )
                 if declared > info.file_size:
-                    raise ParityError(f"{what} {p}: {name} declares shape {shape} of {dtype} ({declared:,} bytes) "
-                                      f"but holds {info.file_size:,}: the file is damaged; {hint}")
+                    raise ParityError(
+                        f"{what} {p}: {name} declares shape {shape} of {dtype} ({declared:,} bytes) "
+                        f"but holds {info.file_size:,}: the file is damaged; {hint}"
+                    )
     except ParityError:
         raise
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError) as exc:

@@ -30,13 +30,48 @@ from pathlib import Path
 from paritybench.errors import ParityError
 
 # Prefixes of variables the numerics stack reads; every one present is recorded.
-RECORD_PREFIXES = ("XLA_", "JAX_", "TF_", "TPU_", "CUDA_", "CUBLAS", "CUDNN", "NVIDIA_TF32", "OMP_", "KMP_",
-                   "MKL_", "OPENBLAS_", "GOTO_", "BLIS_", "ONEDNN_", "DNNL_", "TORCH_", "ATEN_", "PYTORCH_",
-                   "KERAS_", "NCCL_ALGO", "PYTHONHASHSEED")
+RECORD_PREFIXES = (
+    "XLA_",
+    "JAX_",
+    "TF_",
+    "TPU_",
+    "CUDA_",
+    "CUBLAS",
+    "CUDNN",
+    "NVIDIA_TF32",
+    "OMP_",
+    "KMP_",
+    "MKL_",
+    "OPENBLAS_",
+    "GOTO_",
+    "BLIS_",
+    "ONEDNN_",
+    "DNNL_",
+    "TORCH_",
+    "ATEN_",
+    "PYTORCH_",
+    "KERAS_",
+    "NCCL_ALGO",
+    "PYTHONHASHSEED",
+)
 # Terraform's TF_* variables share the prefix and mean nothing to TensorFlow.
-NOT_NUMERICS_PREFIXES = ("TF_CLI_", "TF_VAR_", "TF_LOG", "TF_WORKSPACE", "TF_DATA_DIR", "TF_INPUT",
-                         "TF_IN_AUTOMATION", "TF_PLUGIN_CACHE", "TF_REATTACH", "TF_REGISTRY", "TF_TOKEN",
-                         "TF_STATE", "TF_APPEND_USER_AGENT", "TF_IGNORE", "TF_CPP_")
+NOT_NUMERICS_PREFIXES = (
+    "TF_CLI_",
+    "TF_VAR_",
+    "TF_LOG",
+    "TF_WORKSPACE",
+    "TF_DATA_DIR",
+    "TF_INPUT",
+    "TF_IN_AUTOMATION",
+    "TF_PLUGIN_CACHE",
+    "TF_REATTACH",
+    "TF_REGISTRY",
+    "TF_TOKEN",
+    "TF_STATE",
+    "TF_APPEND_USER_AGENT",
+    "TF_IGNORE",
+    "TF_CPP_",
+)
 # Never recorded: an artifact is shared, and a credential has no business in it.
 SECRET_WORDS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "API_KEY", "AUTH")
 
@@ -53,35 +88,58 @@ def _not_strict(value: str) -> bool:
 
 # name -> (when it is refused, why). Each reason names what the framework does with it.
 REFUSED: dict[str, tuple[Callable[[str], bool], str]] = {
-    "JAX_ENABLE_X64": (_truthy, "JAX would draw stax's initial weights in float64 (seed 0's initial weights "
-                                "change) and promote Python scalars to float64, so the run is not the recorded "
-                                "float32 experiment"),
-    "JAX_DEBUG_NANS": (_truthy, "JAX raises FloatingPointError at the first NaN, but a NaN is a result here "
-                                "(jax-naive's loss is inf at step 0)"),
-    "JAX_DEBUG_INFS": (_truthy, "JAX raises FloatingPointError at the first inf, but an inf is a result here "
-                                "(jax-naive's loss is inf at step 0)"),
-    "JAX_DEFAULT_PRNG_IMPL": (lambda v: v.strip() not in ("", "threefry2x32"),
-                              "stax's initial weights would come from another PRNG than the seed experiment's "
-                              "threefry2x32, and the artifact's config would not say so"),
-    "KERAS_MAX_EPOCHS": (lambda v: True, "Keras caps every Model.fit at this many epochs: training could stop "
-                                         "early without an error"),
-    "KERAS_MAX_STEPS_PER_EPOCH": (lambda v: True, "Keras caps the steps of every Model.fit epoch: training could "
-                                                  "stop early without an error"),
-    "TF_SET_ONEDNN_FPMATH_MODE": (_not_strict, "TensorFlow's oneDNN kernels would compute float32 matmuls in a "
-                                               "lower precision (BF16/TF32)"),
-    "ONEDNN_DEFAULT_FPMATH_MODE": (_not_strict, "oneDNN would compute float32 matmuls in a lower precision "
-                                                "(BF16/TF32) in TensorFlow and torch"),
-    "DNNL_DEFAULT_FPMATH_MODE": (_not_strict, "oneDNN would compute float32 matmuls in a lower precision "
-                                              "(BF16/TF32) in TensorFlow and torch"),
-    "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE": (_truthy, "torch would run float32 cuBLAS matmuls in TF32 whatever "
-                                                  "paritybench sets"),
+    "JAX_ENABLE_X64": (
+        _truthy,
+        "JAX would draw stax's initial weights in float64 (seed 0's initial weights "
+        "change) and promote Python scalars to float64, so the run is not the recorded "
+        "float32 experiment",
+    ),
+    "JAX_DEBUG_NANS": (
+        _truthy,
+        "JAX raises FloatingPointError at the first NaN, but a NaN is a result here "
+        "(jax-naive's loss is inf at step 0)",
+    ),
+    "JAX_DEBUG_INFS": (
+        _truthy,
+        "JAX raises FloatingPointError at the first inf, but an inf is a result here "
+        "(jax-naive's loss is inf at step 0)",
+    ),
+    "JAX_DEFAULT_PRNG_IMPL": (
+        lambda v: v.strip() not in ("", "threefry2x32"),
+        "stax's initial weights would come from another PRNG than the seed experiment's "
+        "threefry2x32, and the artifact's config would not say so",
+    ),
+    "KERAS_MAX_EPOCHS": (
+        lambda v: True,
+        "Keras caps every Model.fit at this many epochs: training could stop early without an error",
+    ),
+    "KERAS_MAX_STEPS_PER_EPOCH": (
+        lambda v: True,
+        "Keras caps the steps of every Model.fit epoch: training could stop early without an error",
+    ),
+    "TF_SET_ONEDNN_FPMATH_MODE": (
+        _not_strict,
+        "TensorFlow's oneDNN kernels would compute float32 matmuls in a lower precision (BF16/TF32)",
+    ),
+    "ONEDNN_DEFAULT_FPMATH_MODE": (
+        _not_strict,
+        "oneDNN would compute float32 matmuls in a lower precision (BF16/TF32) in TensorFlow and torch",
+    ),
+    "DNNL_DEFAULT_FPMATH_MODE": (
+        _not_strict,
+        "oneDNN would compute float32 matmuls in a lower precision (BF16/TF32) in TensorFlow and torch",
+    ),
+    "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE": (
+        _truthy,
+        "torch would run float32 cuBLAS matmuls in TF32 whatever paritybench sets",
+    ),
 }
 # XLA options inside XLA_FLAGS that are refused the same way.
 REFUSED_XLA = {
     "xla_cpu_enable_fast_math": "XLA:CPU fast math reassociates sums and assumes no NaN or inf, which hides the "
-                                "NaN the jax-naive arm must show",
+    "NaN the jax-naive arm must show",
     "xla_gpu_enable_fast_min_max": "XLA:GPU fast min/max drops NaN propagation, which hides the NaN the "
-                                   "jax-naive arm must show",
+    "jax-naive arm must show",
 }
 # Flags paritybench puts in XLA_FLAGS itself (flags.env_for).
 OWN_XLA = ("xla_gpu_deterministic_ops", "xla_cpu_multi_thread_eigen")
@@ -89,7 +147,7 @@ OWN_XLA = ("xla_gpu_deterministic_ops", "xla_cpu_multi_thread_eigen")
 # User-set variables that change rounding or kernels, with what they change (warned when not ours).
 WARNED: dict[str, str] = {
     "TF_ENABLE_ONEDNN_OPTS": "turns TensorFlow's oneDNN kernels on or off (pass --onednn on/off to record it in "
-                             "the config)",
+    "the config)",
     "OMP_NUM_THREADS": "sets OpenMP thread counts, which can change summation order (use --threads)",
     "MKL_NUM_THREADS": "sets MKL thread counts, which can change summation order (use --threads)",
     "OPENBLAS_NUM_THREADS": "sets OpenBLAS thread counts, which can change summation order (use --threads)",
@@ -106,18 +164,16 @@ WARNED: dict[str, str] = {
     "ATEN_CPU_CAPABILITY": "forces torch's CPU kernels for another instruction set",
     "KMP_DETERMINISTIC_REDUCTION": "changes how OpenMP reductions are summed",
     "JAX_DISABLE_JIT": "runs JAX op by op, without XLA's fusions (different rounding, and very slow)",
-    "JAX_DEFAULT_MATMUL_PRECISION": "sets JAX's matmul precision (paritybench sets highest unless "
-                                    "--no-deterministic)",
+    "JAX_DEFAULT_MATMUL_PRECISION": "sets JAX's matmul precision (paritybench sets highest unless --no-deterministic)",
     "JAX_NUMPY_DTYPE_PROMOTION": "changes JAX's dtype promotion rules",
     "JAX_SOFTMAX_CUSTOM_JVP": "changes JAX's softmax gradient",
     "TF_XLA_FLAGS": "turns on TensorFlow's XLA auto-clustering or other compiler options",
     "TF_DETERMINISTIC_OPS": "sets TensorFlow's op determinism (paritybench sets it unless --no-deterministic)",
-    "TF_CUDNN_DETERMINISTIC": "sets cuDNN determinism in TensorFlow (paritybench sets it unless "
-                              "--no-deterministic)",
+    "TF_CUDNN_DETERMINISTIC": "sets cuDNN determinism in TensorFlow (paritybench sets it unless --no-deterministic)",
     "NVIDIA_TF32_OVERRIDE": "sets TF32 in cuBLAS/cuDNN (paritybench sets 0 unless --no-deterministic)",
     "CUBLAS_WORKSPACE_CONFIG": "changes cuBLAS's workspace, which torch's deterministic mode depends on",
     "XLA_PYTHON_CLIENT_PREALLOCATE": "changes JAX's GPU memory preallocation (paritybench sets false in every "
-                                     "mode: a run's processes share one GPU)",
+    "mode: a run's processes share one GPU)",
 }
 
 # The most recent check's warnings, recorded by environment.fingerprint() in the same process.
@@ -165,11 +221,15 @@ def _keras_json_problem(environ: Mapping[str, str]) -> str | None:
         return None
     floatx, epsilon = config.get("floatx", "float32"), config.get("epsilon", 1e-7)
     if floatx != "float32":
-        return (f"{path} sets floatx {floatx!r}: Keras would build the Keras arms in {floatx}, not float32; "
-                "remove the key or point KERAS_HOME at a folder without it")
+        return (
+            f"{path} sets floatx {floatx!r}: Keras would build the Keras arms in {floatx}, not float32; "
+            "remove the key or point KERAS_HOME at a folder without it"
+        )
     if epsilon != 1e-7:
-        return (f"{path} sets epsilon {epsilon!r}: Keras's probability clip would differ from the 1e-7 the "
-                "Keras arms are defined with; remove the key or point KERAS_HOME at a folder without it")
+        return (
+            f"{path} sets epsilon {epsilon!r}: Keras's probability clip would differ from the 1e-7 the "
+            "Keras arms are defined with; remove the key or point KERAS_HOME at a folder without it"
+        )
     return None
 
 
@@ -185,8 +245,10 @@ def check(opts, environ: Mapping[str, str] | None = None) -> list[str]:
     ours = env_for(opts, base={})
     for name, (refused, why) in REFUSED.items():
         if name in env and name not in ours and refused(env[name]):
-            raise ParityError(f"environment variable {name}={env[name]} is set: {why}; unset it (e.g. "
-                              f"`env -u {name} paritybench ...`)")
+            raise ParityError(
+                f"environment variable {name}={env[name]} is set: {why}; unset it (e.g. "
+                f"`env -u {name} paritybench ...`)"
+            )
     user_xla = [(k, v) for k, v in _xla_tokens(env.get("XLA_FLAGS", "")) if k not in OWN_XLA]
     for key, value in user_xla:
         if key in REFUSED_XLA and _truthy(value):

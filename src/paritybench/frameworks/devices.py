@@ -13,9 +13,11 @@ from importlib import metadata
 
 from paritybench.errors import ParityError
 
-NO_GPU_HELP = ("on the host, install the NVIDIA driver and the NVIDIA Container Toolkit, run the image with"
-               " --gpus all (make bench-gpu does), and check with nvidia-smi and"
-               " `docker run --rm --gpus all IMAGE devices`")
+NO_GPU_HELP = (
+    "on the host, install the NVIDIA driver and the NVIDIA Container Toolkit, run the image with"
+    " --gpus all (make bench-gpu does), and check with nvidia-smi and"
+    " `docker run --rm --gpus all IMAGE devices`"
+)
 # The wheels that make up the cuda12 extra: JAX's plugin and the nvidia-* CUDA libraries.
 CUDA_PACKAGE = re.compile(r"^(jax-cuda\d+-(plugin|pjrt)|nvidia-.*-cu\d+)$")
 
@@ -34,8 +36,13 @@ def gpu_summary(jax_devices: list[str], tf_devices: list[str], tf_cuda_build: bo
     """What each framework sees, and one sentence a reader can act on."""
     jax_gpus = [d for d in jax_devices if re.search(r"cuda|gpu|rocm", d, re.IGNORECASE)]
     tf_gpus = [d for d in tf_devices if ":GPU:" in d.upper()]
-    summary = {"cuda_packages": cuda_packages(), "tensorflow_cuda_build": tf_cuda_build,
-               "jax_gpus": jax_gpus, "tensorflow_gpus": tf_gpus, "gpu_visible": bool(jax_gpus and tf_gpus)}
+    summary = {
+        "cuda_packages": cuda_packages(),
+        "tensorflow_cuda_build": tf_cuda_build,
+        "jax_gpus": jax_gpus,
+        "tensorflow_gpus": tf_gpus,
+        "gpu_visible": bool(jax_gpus and tf_gpus),
+    }
     if summary["gpu_visible"]:
         summary["message"] = f"GPU visible: JAX {jax_gpus}, TensorFlow {tf_gpus}"
     else:
@@ -73,6 +80,7 @@ def cmd_devices(args, console) -> int:
 def add_parser(sub) -> None:
     """Register ``paritybench devices``."""
     p = sub.add_parser("devices", help="the accelerators JAX and TensorFlow see; the CUDA packages installed")
-    p.add_argument("--require-gpu", action="store_true",
-                   help="exit 3 with what to install when JAX or TensorFlow sees no GPU")
+    p.add_argument(
+        "--require-gpu", action="store_true", help="exit 3 with what to install when JAX or TensorFlow sees no GPU"
+    )
     p.set_defaults(func=cmd_devices)

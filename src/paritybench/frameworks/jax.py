@@ -32,17 +32,22 @@ def read_back(opts: NumericsOptions) -> dict:
     if opts.deterministic:
         # "float32" and "highest" are the same setting under two names (full fp32 passes).
         if out["jax_default_matmul_precision"] not in ("highest", "float32", "Precision.HIGHEST"):
-            out["warnings"].append(f"jax_default_matmul_precision is {out['jax_default_matmul_precision']}, "
-                                   "not highest")
+            out["warnings"].append(
+                f"jax_default_matmul_precision is {out['jax_default_matmul_precision']}, not highest"
+            )
         if (out["xla_gpu_deterministic_ops"] or "").lower() not in ("true", "1"):
-            out["warnings"].append(f"XLA_FLAGS has --xla_gpu_deterministic_ops={out['xla_gpu_deterministic_ops']}"
-                                   " although deterministic mode is on")
+            out["warnings"].append(
+                f"XLA_FLAGS has --xla_gpu_deterministic_ops={out['xla_gpu_deterministic_ops']}"
+                " although deterministic mode is on"
+            )
     if out["preallocate"] != "false":  # set by flags.env_for in every mode: several processes share one GPU
         out["warnings"].append(f"XLA_PYTHON_CLIENT_PREALLOCATE is {out['preallocate']}, not false")
     if opts.threads is not None and opts.threads != 1 and opts.threads < (os.cpu_count() or 1):
         # XLA:CPU sizes its pool from the cores it sees; only 1 (single-threaded Eigen) can be forced.
-        out["warnings"].append(f"--threads {opts.threads}: XLA:CPU cannot be capped at {opts.threads} threads "
-                               f"(it uses all {os.cpu_count()} cores; only --threads 1 is honoured)")
+        out["warnings"].append(
+            f"--threads {opts.threads}: XLA:CPU cannot be capped at {opts.threads} threads "
+            f"(it uses all {os.cpu_count()} cores; only --threads 1 is honoured)"
+        )
     return out
 
 

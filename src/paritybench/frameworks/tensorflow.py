@@ -54,8 +54,10 @@ def read_back(opts: NumericsOptions) -> dict:
     if opts.deterministic and out["tensor_float_32"]:
         out["warnings"].append("TensorFlow TF32 execution is still on")
     if opts.onednn is not None and out["onednn_enabled"] is not None and out["onednn_enabled"] != opts.onednn:
-        out["warnings"].append(f"oneDNN requested {'on' if opts.onednn else 'off'} but TensorFlow reports "
-                               f"{'on' if out['onednn_enabled'] else 'off'}")
+        out["warnings"].append(
+            f"oneDNN requested {'on' if opts.onednn else 'off'} but TensorFlow reports "
+            f"{'on' if out['onednn_enabled'] else 'off'}"
+        )
     if opts.threads is not None and out["intra_op_threads"] != opts.threads:
         out["warnings"].append(f"intra-op threads are {out['intra_op_threads']}, not {opts.threads}")
     return out

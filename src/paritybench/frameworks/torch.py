@@ -35,9 +35,14 @@ def read_back(opts: NumericsOptions) -> dict:
     out["devices"] = ["cpu"] + [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
     seed_keras(out)
     if opts.deterministic:
-        expected = {"deterministic_algorithms": True, "cudnn_deterministic": True, "cudnn_benchmark": False,
-                    "float32_matmul_precision": "highest", "cuda_matmul_allow_tf32": False,
-                    "cudnn_allow_tf32": False}
+        expected = {
+            "deterministic_algorithms": True,
+            "cudnn_deterministic": True,
+            "cudnn_benchmark": False,
+            "float32_matmul_precision": "highest",
+            "cuda_matmul_allow_tf32": False,
+            "cudnn_allow_tf32": False,
+        }
         for key, want in expected.items():
             if out[key] != want:
                 out["warnings"].append(f"torch {key} is {out[key]}, not {want}")

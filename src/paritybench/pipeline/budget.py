@@ -64,8 +64,10 @@ def check_finite_options(args, names: Iterable[str] | None = None) -> None:
 
 def check_steps(steps: int) -> None:
     if steps > MAX_STEPS:
-        raise ParityError(f"--steps {steps}: at most {MAX_STEPS:,} steps (each step's curves are kept in the "
-                          "artifact, and JAX counts scan iterations in int32); use fewer steps")
+        raise ParityError(
+            f"--steps {steps}: at most {MAX_STEPS:,} steps (each step's curves are kept in the "
+            "artifact, and JAX counts scan iterations in int32); use fewer steps"
+        )
 
 
 @dataclass
@@ -101,8 +103,9 @@ def _weight_bytes(cfg) -> tuple[int, int]:
     return 4 * n, 8 * n
 
 
-def estimate(cfg, command: str = "run", cases: int | None = None, keep_trajectory: bool | None = None,
-             batched: int | None = None) -> Estimate:
+def estimate(
+    cfg, command: str = "run", cases: int | None = None, keep_trajectory: bool | None = None, batched: int | None = None
+) -> Estimate:
     """Peak bytes the runner holds for ``cfg`` (see the module docstring for what is counted).
 
     ``cases``: training problems (seeds x windows by default; K for a sensitivity study);
@@ -187,9 +190,10 @@ def available_memory() -> tuple[int | None, str]:
             source = "free physical pages (sysconf)"
         except (ValueError, OSError, AttributeError):
             return None, "no /proc/meminfo or sysconf"
-    for limit_file, usage_file in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
-                                   ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
-                                    "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+    for limit_file, usage_file in (
+        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+        ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"),
+    ):
         try:
             with open(limit_file) as fh:
                 raw = fh.read().strip()
@@ -231,23 +235,30 @@ def require_memory(est: Estimate, available: int | None = None, fixes: str = "")
     raise ParityError(
         f"{est.command} would need about {_gb(est.total)} of memory (mostly {est.largest()}: "
         f"{_gb(est.parts[est.largest()])}) but this machine has {_gb(available)} available ({source}): {fix}",
-        exit_code=2)
+        exit_code=2,
+    )
 
 
 def check_run(cfg) -> Estimate:
     """``run`` (and each ``--repeat``): refuse before training when it cannot fit."""
     check_steps(cfg.steps)
     est = estimate(cfg, "run")
-    require_memory(est, fixes="use fewer --steps (full diagnostics keep every step's weights), "
-                              "fewer --seeds/--windows, or sweep --diagnostics light")
+    require_memory(
+        est,
+        fixes="use fewer --steps (full diagnostics keep every step's weights), "
+        "fewer --seeds/--windows, or sweep --diagnostics light",
+    )
     return est
 
 
 def check_sweep(cfg) -> Estimate:
     check_steps(cfg.steps)
     est = estimate(cfg, "sweep")
-    require_memory(est, fixes="use fewer --steps, fewer --seeds or --windows (split the grid into several "
-                              "sweeps), or --diagnostics light")
+    require_memory(
+        est,
+        fixes="use fewer --steps, fewer --seeds or --windows (split the grid into several "
+        "sweeps), or --diagnostics light",
+    )
     return est
 
 
@@ -258,5 +269,16 @@ def check_sensitivity(cfg, k: int) -> Estimate:
     return est
 
 
-__all__ = ["Estimate", "estimate", "available_memory", "require_memory", "check_finite_options", "check_steps",
-           "check_run", "check_sweep", "check_sensitivity", "MAX_STEPS", "weights_file_bytes"]
+__all__ = [
+    "Estimate",
+    "estimate",
+    "available_memory",
+    "require_memory",
+    "check_finite_options",
+    "check_steps",
+    "check_run",
+    "check_sweep",
+    "check_sensitivity",
+    "MAX_STEPS",
+    "weights_file_bytes",
+]

@@ -58,12 +58,20 @@ def weight_distance(w: Weights, ref: Weights) -> tuple[float, float]:
 
 def grads_from_trajectory(traj: Sequence[Weights], lr: float) -> list[Weights]:
     """Plain SGD's applied gradients, (w_k - w_{k+1}) / lr, for arms that do not expose theirs."""
-    return [{k: (np.asarray(a[k], np.float64) - np.asarray(b[k], np.float64)) / lr for k in a}
-            for a, b in zip(traj[:-1], traj[1:], strict=True)]
+    return [
+        {k: (np.asarray(a[k], np.float64) - np.asarray(b[k], np.float64)) / lr for k in a}
+        for a, b in zip(traj[:-1], traj[1:], strict=True)
+    ]
 
 
-def agreement_curves(traj: Sequence[Weights], grads: Sequence[Weights], ref_traj: Sequence[Weights] | None,
-                     ref_grad_fn, *, ref_grad_at_step=None) -> dict[str, list[float]]:
+def agreement_curves(
+    traj: Sequence[Weights],
+    grads: Sequence[Weights],
+    ref_traj: Sequence[Weights] | None,
+    ref_grad_fn,
+    *,
+    ref_grad_at_step=None,
+) -> dict[str, list[float]]:
     """Per-step agreement of an arm with the reference.
 
     ``ref_grad_fn(w)`` is the float64 gradient at weights ``w``; ``ref_traj`` the

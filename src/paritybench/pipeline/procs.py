@@ -63,8 +63,7 @@ def install_signal_handlers() -> None:
 def interrupted_message(exc: KeyboardInterrupt) -> tuple[str, int]:
     """The one line the CLI prints for an interruption, and the exit status."""
     if isinstance(exc, Interrupted):
-        return f"paritybench: interrupted by {signal.Signals(exc.signum).name}; no artifact was written", \
-            exc.exit_code
+        return f"paritybench: interrupted by {signal.Signals(exc.signum).name}; no artifact was written", exc.exit_code
     return "paritybench: interrupted by SIGINT; no artifact was written", 130
 
 
@@ -168,5 +167,15 @@ def die_with_parent(unwind: bool = False) -> None:
         _on_term(signal.SIGTERM, None)
 
 
-__all__ = ["Interrupted", "install_signal_handlers", "interrupted_message", "tmp_prefix", "clean_stale_tmp",
-           "worker_env", "worker_popen_kwargs", "stop_worker", "die_with_parent", "orphan_cleanup"]
+__all__ = [
+    "Interrupted",
+    "install_signal_handlers",
+    "interrupted_message",
+    "tmp_prefix",
+    "clean_stale_tmp",
+    "worker_env",
+    "worker_popen_kwargs",
+    "stop_worker",
+    "die_with_parent",
+    "orphan_cleanup",
+]

@@ -97,19 +97,40 @@ def install_hint(missing: list[str]) -> str:
     if missing == ["gpu"]:
         return "this arm measures GPU behaviour (TF32, atomics); run it on a machine with an NVIDIA GPU"
     if "torch" in missing:
-        return "install the torch extra: make setup EXTRAS=\"--extra cpu --extra torch\""
+        return 'install the torch extra: make setup EXTRAS="--extra cpu --extra torch"'
     return "install the project's environment: make setup"
 
 
-def _entry(workload: Workload, spec: Arm, case: Case, n: int, result: ArmResult | None = None,
-           status: str = "ok", reason: str | None = None) -> dict:
-    e: dict = {"arm": spec.name, "seed": case.seed, "window_start": case.window, "n": n, "status": status,
-               "loss_formulation": spec.loss, "workload": {"name": workload.name, "version": workload.version}}
+def _entry(
+    workload: Workload,
+    spec: Arm,
+    case: Case,
+    n: int,
+    result: ArmResult | None = None,
+    status: str = "ok",
+    reason: str | None = None,
+) -> dict:
+    e: dict = {
+        "arm": spec.name,
+        "seed": case.seed,
+        "window_start": case.window,
+        "n": n,
+        "status": status,
+        "loss_formulation": spec.loss,
+        "workload": {"name": workload.name, "version": workload.version},
+    }
     if case.copy is not None:
         e["copy"] = case.copy
     if result is None:
-        e.update(reason=reason or status, initial_accuracy=None, final_accuracy=None, final_loss=None,
-                 curves={}, final_weights_sha256=None, swap={})
+        e.update(
+            reason=reason or status,
+            initial_accuracy=None,
+            final_accuracy=None,
+            final_loss=None,
+            curves={},
+            final_weights_sha256=None,
+            swap={},
+        )
         return e
     c = result.curves
     nonfinite = [bool(v) for v in c["nonfinite"]]
@@ -119,8 +140,11 @@ def _entry(workload: Workload, spec: Arm, case: Case, n: int, result: ArmResult 
         final_accuracy=c["accuracy"][-1],
         final_loss=num(c["loss"][-1]),
         # a Keras arm with another optimizer than SGD records NaN for "grad norm unavailable", not a NaN in training
-        any_nonfinite=any(nonfinite) or (not str(result.info.get("grad_norm_source", "")).startswith("unavailable")
-                                         and not all(np.isfinite(grad_norm))),
+        any_nonfinite=any(nonfinite)
+        or (
+            not str(result.info.get("grad_norm_source", "")).startswith("unavailable")
+            and not all(np.isfinite(grad_norm))
+        ),
         first_nonfinite_step=next((i for i, v in enumerate(nonfinite) if v), None),
         curves={
             "loss": [num(v) for v in c["loss"]],
@@ -144,44 +168,62 @@ def _entry(workload: Workload, spec: Arm, case: Case, n: int, result: ArmResult 
 class _Session:
     """State of one ``run`` call: the workload, data, initial weights, the reference cache, results."""
 
-    def __init__(self, cfg: RunConfig, workload: Workload, cases: list[Case], inits: dict[str, weights.Weights] | None,
-                 keep_trajectory: bool, on_run: Callable[[dict], None] | None, progress: Progress):
+    def __init__(
+        self,
+        cfg: RunConfig,
+        workload: Workload,
+        cases: list[Case],
+        inits: dict[str, weights.Weights] | None,
+        keep_trajectory: bool,
+        on_run: Callable[[dict], None] | None,
+        progress: Progress,
+    ):
         from paritybench.arms.f64 import Arbiter
 
         self.cfg, self.workload, self.cases, self.progress = cfg, workload, cases, progress
         self.ds = data.load_mnist(cfg.data_path, cfg.data_sha256)
         # every window is checked before any training starts
-        self.windows = {w: data.window(self.ds, w, cfg.n, cfg.normalize, labels=workload.data.labels)
-                        for w in sorted({c.window for c in cases})}
+        self.windows = {
+            w: data.window(self.ds, w, cfg.n, cfg.normalize, labels=workload.data.labels)
+            for w in sorted({c.window for c in cases})
+        }
         # Data.holdout: the samples right after each training window, evaluated in evaluation mode
-        self.holdouts = {w: data.window(self.ds, w + cfg.n, workload.data.holdout, cfg.normalize,
-                                        labels=workload.data.labels)
-                         for w in self.windows} if workload.data.holdout else {}
+        self.holdouts = (
+            {
+                w: data.window(self.ds, w + cfg.n, workload.data.holdout, cfg.normalize, labels=workload.data.labels)
+                for w in self.windows
+            }
+            if workload.data.holdout
+            else {}
+        )
         # arm -> case id -> that arm's own initial weights (Arm.init), drawn once per seed
         self.arm_inits: dict[str, dict[str, weights.Weights]] = {}
         if inits is None:  # the workload's initial weights, drawn once per seed
             seeds = sorted({c.seed for c in cases})
             init = resolve_ref(workload.model.init)
-            by_seed = {s: weights.copy_weights(init(s, cfg.threefry_partitionable), workload.model.params)
-                       for s in seeds}
+            by_seed = {
+                s: weights.copy_weights(init(s, cfg.threefry_partitionable), workload.model.params) for s in seeds
+            }
             inits = {c.id: by_seed[c.seed] for c in cases}
             for a in workload.resolve_arms(cfg.arms):
                 if a.init is not None and not missing_requirements(a):  # a skipped arm draws nothing
                     own = resolve_ref(a.init)
-                    drawn = {s: weights.copy_weights(own(s, cfg.threefry_partitionable), workload.model.params)
-                             for s in seeds}
+                    drawn = {
+                        s: weights.copy_weights(own(s, cfg.threefry_partitionable), workload.model.params)
+                        for s in seeds
+                    }
                     self.arm_inits[a.name] = {c.id: drawn[c.seed] for c in cases}
         self.inits = inits
-        self.spec = TrainSpec(steps=cfg.steps, lr=cfg.lr, keep_trajectory=keep_trajectory,
-                              batch_size=workload.data.batch_size)
+        self.spec = TrainSpec(
+            steps=cfg.steps, lr=cfg.lr, keep_trajectory=keep_trajectory, batch_size=workload.data.batch_size
+        )
         self.arbiter = Arbiter(workload)
         self.on_run = on_run
         self.runs: dict[RunKey, dict] = {}
         self.finals: dict[RunKey, weights.Weights] = {}
         self.step1: dict[RunKey, weights.Weights] = {}
         self.ref_traj: dict[str, list[weights.Weights]] = {}
-        self.timing = {"train_seconds": 0.0, "compile_seconds": 0.0, "diagnostics_seconds": 0.0,
-                       "process_seconds": {}}
+        self.timing = {"train_seconds": 0.0, "compile_seconds": 0.0, "diagnostics_seconds": 0.0, "process_seconds": {}}
 
     def init_for(self, arm: str, case: Case) -> weights.Weights:
         """The initial weights ``arm`` trains from on ``case`` (its own Arm.init, else the shared ones)."""
@@ -218,13 +260,24 @@ class _Session:
 
                 self.batch_arbiter = getattr(self, "batch_arbiter", None) or BatchArbiter(self.workload)
                 rows = batch_slices(self.cfg.n, self.spec.batch_size, self.spec.steps)
-                result.curves.update(diagnostics.agreement_curves(
-                    result.trajectory, grads, self.reference_trajectory(case), None,
-                    ref_grad_at_step=lambda k, w: self.batch_arbiter.grad(w, x64[rows[k]], y64[rows[k]])))
+                result.curves.update(
+                    diagnostics.agreement_curves(
+                        result.trajectory,
+                        grads,
+                        self.reference_trajectory(case),
+                        None,
+                        ref_grad_at_step=lambda k, w: self.batch_arbiter.grad(w, x64[rows[k]], y64[rows[k]]),
+                    )
+                )
             elif grads is not None:
-                result.curves.update(diagnostics.agreement_curves(
-                    result.trajectory, grads, self.reference_trajectory(case),
-                    lambda w: self.arbiter.grad_at(w, x64, y64)))
+                result.curves.update(
+                    diagnostics.agreement_curves(
+                        result.trajectory,
+                        grads,
+                        self.reference_trajectory(case),
+                        lambda w: self.arbiter.grad_at(w, x64, y64),
+                    )
+                )
             self.step1[key] = result.trajectory[1]
             self.timing["diagnostics_seconds"] += time.perf_counter() - t
         self.timing["train_seconds"] += result.info.get("train_seconds", 0.0)
@@ -256,10 +309,17 @@ def default_cases(cfg: RunConfig) -> list[Case]:
     return [Case(s, w) for s in cfg.seeds for w in cfg.windows]
 
 
-def run(cfg: RunConfig, progress: Progress | None = None, *, cases: list[Case] | None = None,
-        inits: dict[str, weights.Weights] | None = None, skip: Iterable[RunKey] = (),
-        on_run: Callable[[dict], None] | None = None, keep_trajectory: bool | None = None,
-        pool: worker_pool.KerasPool | None = None) -> RunOutput:
+def run(
+    cfg: RunConfig,
+    progress: Progress | None = None,
+    *,
+    cases: list[Case] | None = None,
+    inits: dict[str, weights.Weights] | None = None,
+    skip: Iterable[RunKey] = (),
+    on_run: Callable[[dict], None] | None = None,
+    keep_trajectory: bool | None = None,
+    pool: worker_pool.KerasPool | None = None,
+) -> RunOutput:
     """Train every arm of ``cfg`` on every case; return runs, final weights and diagnostics.
 
     ``cases`` defaults to seeds x windows; ``inits`` (by case id) to the workload's
@@ -341,25 +401,40 @@ def run(cfg: RunConfig, progress: Progress | None = None, *, cases: list[Case] |
             a, b = c.key(keras_arm), c.key(emulation)
             if a in sess.step1 and b in sess.step1:
                 d1 = diagnostics.max_abs_diff(sess.step1[a], sess.step1[b])
-                mechanism.append({
-                    # "keras_arm" names the framework's arm (a Keras arm, or a torch arm and the JAX arm it matches)
-                    "keras_arm": keras_arm, "framework": workload.arm(keras_arm).kind, "emulation": emulation,
-                    "seed": c.seed, "window_start": c.window,
-                    "max_abs_diff_step1": num(d1),
-                    "max_abs_diff_final": num(diagnostics.max_abs_diff(sess.finals[a], sess.finals[b])),
-                    "tolerance": diagnostics.MECHANISM_TOLERANCE,
-                    "reproduced": bool(d1 <= diagnostics.MECHANISM_TOLERANCE),
-                })
+                mechanism.append(
+                    {
+                        # "keras_arm" names the framework's arm (a Keras arm, or a torch arm and the JAX arm it matches)
+                        "keras_arm": keras_arm,
+                        "framework": workload.arm(keras_arm).kind,
+                        "emulation": emulation,
+                        "seed": c.seed,
+                        "window_start": c.window,
+                        "max_abs_diff_step1": num(d1),
+                        "max_abs_diff_final": num(diagnostics.max_abs_diff(sess.finals[a], sess.finals[b])),
+                        "tolerance": diagnostics.MECHANISM_TOLERANCE,
+                        "reproduced": bool(d1 <= diagnostics.MECHANISM_TOLERANCE),
+                    }
+                )
     from paritybench.analysis import conventions as conv
 
-    keras_rows = {arm: rows for fw in env["frameworks"].values() if isinstance(fw, dict)
-                  for arm, rows in (fw.pop("conventions", None) or {}).items()}
+    keras_rows = {
+        arm: rows
+        for fw in env["frameworks"].values()
+        if isinstance(fw, dict)
+        for arm, rows in (fw.pop("conventions", None) or {}).items()
+    }
     table = conv.collect(workload, specs, cfg.lr, cfg.numerics, keras_rows=keras_rows)
     sess.conventions = {"arms": table, "differing": conv.differing(table)}
     sess.timing["total_seconds"] = time.perf_counter() - t_start
     ordered = [sess.runs[c.key(spec.name)] for c in cases for spec in specs if c.key(spec.name) in sess.runs]
-    return RunOutput(runs=ordered, finals=sess.finals, environment=env, timing=sess.timing, mechanism=mechanism,
-                     conventions=sess.conventions)
+    return RunOutput(
+        runs=ordered,
+        finals=sess.finals,
+        environment=env,
+        timing=sess.timing,
+        mechanism=mechanism,
+        conventions=sess.conventions,
+    )
 
 
 def _run_main(spec: Arm, cases: list[Case], sess: _Session) -> None:
@@ -373,8 +448,9 @@ def _run_main(spec: Arm, cases: list[Case], sess: _Session) -> None:
         x, y = sess.windows[window]
         try:
             kw = {"eval_data": sess.holdouts[window]} if window in sess.holdouts else {}
-            results = train_many(sess.workload, spec, [sess.init_for(spec.name, c) for c in group], x, y, sess.spec,
-                                 **kw)
+            results = train_many(
+                sess.workload, spec, [sess.init_for(spec.name, c) for c in group], x, y, sess.spec, **kw
+            )
         except Exception as exc:  # an arm's crash is its result, not the harness's
             for c in group:
                 sess.fail(spec, c, "error", f"{type(exc).__name__}: {exc}")
@@ -390,8 +466,17 @@ class _KerasWorker:
     weight swap sent on its stdin and its environment and swap results read back. With a pool the process
     is the pool's serving worker and outlives this job when the job ends cleanly."""
 
-    def __init__(self, process: str, specs: list[Arm], todo: dict[str, list[Case]], sess: _Session, job_dir: Path,
-                 wp: worker_pool.WorkerProcess, t_start: float, pool: worker_pool.KerasPool | None = None):
+    def __init__(
+        self,
+        process: str,
+        specs: list[Arm],
+        todo: dict[str, list[Case]],
+        sess: _Session,
+        job_dir: Path,
+        wp: worker_pool.WorkerProcess,
+        t_start: float,
+        pool: worker_pool.KerasPool | None = None,
+    ):
         self.process, self.specs, self.todo, self.job_dir = process, specs, todo, job_dir
         self.wp, self.proc, self.stderr_path, self.t_start = wp, wp.proc, wp.stderr_path, t_start
         self.pool = pool
@@ -431,8 +516,16 @@ class _KerasWorker:
                 cid = Case(seed, window, copy).id
                 f = self.job_dir / f"eval-{arm}-{cid}.npz"
                 weights.save_weights_npz(f, {"w": w})
-                evaluate.append({**common, "label": arm, "case": cid, "window": window, "weights_file": str(f),
-                                 "evaluator": self.specs[0].name})
+                evaluate.append(
+                    {
+                        **common,
+                        "label": arm,
+                        "case": cid,
+                        "window": window,
+                        "weights_file": str(f),
+                        "evaluator": self.specs[0].name,
+                    }
+                )
         # a failed write means the worker is gone: its status says why
         self.wp.send(json.dumps({"evaluate": evaluate}), close=self.pool is None)
         if self.pool is None:
@@ -479,12 +572,23 @@ class _KerasWorker:
 
 def _task_common(sess: _Session) -> dict:
     cfg, workload = sess.cfg, sess.workload
-    return {"workload": workload.origin.get("spec", workload.name), "steps": cfg.steps, "lr": cfg.lr,
-            "n": cfg.n, "normalize": cfg.normalize}
+    return {
+        "workload": workload.origin.get("spec", workload.name),
+        "steps": cfg.steps,
+        "lr": cfg.lr,
+        "n": cfg.n,
+        "normalize": cfg.normalize,
+    }
 
 
-def _start_keras(process: str, specs: list[Arm], todo: dict[str, list[Case]], sess: _Session,
-                 tmp: Path, pool: worker_pool.KerasPool | None = None) -> _KerasWorker | None:
+def _start_keras(
+    process: str,
+    specs: list[Arm],
+    todo: dict[str, list[Case]],
+    sess: _Session,
+    tmp: Path,
+    pool: worker_pool.KerasPool | None = None,
+) -> _KerasWorker | None:
     """Start one worker process for every Keras arm of one backend (None when none has work)."""
     specs = [s for s in specs if todo[s.name] and not sess.skip_if_missing(s, todo[s.name])]
     if not specs:
@@ -504,14 +608,29 @@ def _start_keras(process: str, specs: list[Arm], todo: dict[str, list[Case]], se
                 weights.save_weights_npz(init_files[(own, c.id)], {"w": sess.init_for(spec.name, c)})
     common = _task_common(sess)
     job = {
-        "backend": backend, "data_path": cfg.data_path, "data_sha256": cfg.data_sha256,
-        "numerics": cfg.numerics.to_dict(), "out_dir": str(job_dir), "evaluate_from_stdin": True,
-        "keep_trajectory": sess.spec.keep_trajectory, **({"serve": True} if pool is not None else {}),
-        "tasks": [{**common, "arm": s.name,
-                   "cases": [{"id": c.id, "window": c.window,
-                              "init_file": init_files[(s.name if s.name in sess.arm_inits else "", c.id)]}
-                             for c in todo[s.name]]}
-                  for s in specs],
+        "backend": backend,
+        "data_path": cfg.data_path,
+        "data_sha256": cfg.data_sha256,
+        "numerics": cfg.numerics.to_dict(),
+        "out_dir": str(job_dir),
+        "evaluate_from_stdin": True,
+        "keep_trajectory": sess.spec.keep_trajectory,
+        **({"serve": True} if pool is not None else {}),
+        "tasks": [
+            {
+                **common,
+                "arm": s.name,
+                "cases": [
+                    {
+                        "id": c.id,
+                        "window": c.window,
+                        "init_file": init_files[(s.name if s.name in sess.arm_inits else "", c.id)],
+                    }
+                    for c in todo[s.name]
+                ],
+            }
+            for s in specs
+        ],
     }
     (job_dir / "job.json").write_text(json.dumps(job))
     child_env = flags.env_for(cfg.numerics)
@@ -534,8 +653,9 @@ def workload_record(cfg: RunConfig) -> dict:
     return workloads.load(cfg.workload).describe()
 
 
-def build_artifact(cfg: RunConfig, out: RunOutput, kind: str = "run", weights_file: str | None = None,
-                   extra: dict | None = None) -> dict:
+def build_artifact(
+    cfg: RunConfig, out: RunOutput, kind: str = "run", weights_file: str | None = None, extra: dict | None = None
+) -> dict:
     """The artifact's top level (see ``schema/artifact.v2.schema.json``)."""
     art = {
         "schema_version": SCHEMA_VERSION,
@@ -544,8 +664,11 @@ def build_artifact(cfg: RunConfig, out: RunOutput, kind: str = "run", weights_fi
         "paritybench_version": __version__,
         "config_hash": cfg.short_hash(),
         "workload": workload_record(cfg),
-        "config": {**cfg.to_dict(), "numerics": cfg.numerics.to_dict(),
-                   "data": {"path": cfg.data_path or "(bundled)", "expected_sha256": cfg.data_sha256}},
+        "config": {
+            **cfg.to_dict(),
+            "numerics": cfg.numerics.to_dict(),
+            "data": {"path": cfg.data_path or "(bundled)", "expected_sha256": cfg.data_sha256},
+        },
         "environment": out.environment,
         "timing": out.timing,
         "weights_file": weights_file,

@@ -45,7 +45,7 @@ class WorkerProcess:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
             if line.startswith("PB-EVENT "):
-                self.lines.put(json.loads(line[len("PB-EVENT "):]))
+                self.lines.put(json.loads(line[len("PB-EVENT ") :]))
         self.lines.put(None)
 
     def events(self, until: str) -> Iterator[dict]:
@@ -101,9 +101,15 @@ class WorkerProcess:
 def start(argv: list[str], env: dict[str, str], stderr_path: Path) -> WorkerProcess:
     """Start ``python -m paritybench.arms.keras_worker ARGV`` in a process group of its own."""
     with open(stderr_path, "w") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "paritybench.arms.keras_worker", *argv],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True, env=env,
-                                **procs.worker_popen_kwargs())
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "paritybench.arms.keras_worker", *argv],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            env=env,
+            **procs.worker_popen_kwargs(),
+        )
     return WorkerProcess(proc, stderr_path)
 
 

@@ -70,29 +70,60 @@ def _header_schema() -> dict:
     nullable_str = {"type": ["string", "null"]}
     config = {
         "type": "object",
-        "required": ["seeds", "windows", "n", "steps", "lr", "normalize", "arms", "threefry_partitionable",
-                     "data_path", "data_sha256", "numerics", "swap", "diagnostics"],
+        "required": [
+            "seeds",
+            "windows",
+            "n",
+            "steps",
+            "lr",
+            "normalize",
+            "arms",
+            "threefry_partitionable",
+            "data_path",
+            "data_sha256",
+            "numerics",
+            "swap",
+            "diagnostics",
+        ],
         "properties": {
-            "seeds": ints, "windows": ints,
-            "n": {"type": "integer", "minimum": 1}, "steps": {"type": "integer", "minimum": 1},
+            "seeds": ints,
+            "windows": ints,
+            "n": {"type": "integer", "minimum": 1},
+            "steps": {"type": "integer", "minimum": 1},
             "lr": {"type": "number", "exclusiveMinimum": 0},
-            "normalize": {"type": "boolean"}, "threefry_partitionable": {"type": "boolean"},
+            "normalize": {"type": "boolean"},
+            "threefry_partitionable": {"type": "boolean"},
             "arms": {"type": "array", "minItems": 1, "items": {"type": "string"}},
             "workload": {"type": "string", "minLength": 1},
-            "data_path": nullable_str, "data_sha256": nullable_str,
-            "numerics": {"type": "object", "required": ["deterministic", "onednn", "threads"],
-                         "additionalProperties": False,
-                         "properties": {"deterministic": {"type": "boolean"},
-                                        "onednn": {"type": ["boolean", "null"]},
-                                        "threads": {"type": ["integer", "null"], "minimum": 1}}},
-            "swap": {"type": "boolean"}, "diagnostics": {"enum": ["light", "full"]},
+            "data_path": nullable_str,
+            "data_sha256": nullable_str,
+            "numerics": {
+                "type": "object",
+                "required": ["deterministic", "onednn", "threads"],
+                "additionalProperties": False,
+                "properties": {
+                    "deterministic": {"type": "boolean"},
+                    "onednn": {"type": ["boolean", "null"]},
+                    "threads": {"type": ["integer", "null"], "minimum": 1},
+                },
+            },
+            "swap": {"type": "boolean"},
+            "diagnostics": {"enum": ["light", "full"]},
         },
     }
-    return {"type": "object", "required": ["config", "command"],
-            "properties": {"command": {"const": "sweep"}, "config": config,
-                           "data": {"type": "object", "required": ["sha256"],
-                                    "properties": {"path": {"type": "string"},
-                                                   "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}}}}
+    return {
+        "type": "object",
+        "required": ["config", "command"],
+        "properties": {
+            "command": {"const": "sweep"},
+            "config": config,
+            "data": {
+                "type": "object",
+                "required": ["sha256"],
+                "properties": {"path": {"type": "string"}, "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"}},
+            },
+        },
+    }
 
 
 def _first_schema_error(schema: dict, instance: Any) -> str | None:
@@ -200,17 +231,22 @@ def _split(path: Path) -> tuple[list[str], bool]:
 def _header_of(path: Path, lines: list[str], cut: bool) -> dict:
     if not lines:
         if cut:
-            raise ParityError(f"checkpoint {path} line 1: the header was cut while it was written, before any "
-                              f"run finished: delete {path} and start the sweep again")
+            raise ParityError(
+                f"checkpoint {path} line 1: the header was cut while it was written, before any "
+                f"run finished: delete {path} and start the sweep again"
+            )
         raise ParityError(f"checkpoint {path} is empty: delete it and start the sweep again")
     try:
         obj = _loads(lines[0])
     except ValueError:
-        raise ParityError(f"checkpoint {path} line 1 (the header) is not valid JSON: undo the edit, or delete "
-                          f"{path} and start the sweep again") from None
+        raise ParityError(
+            f"checkpoint {path} line 1 (the header) is not valid JSON: undo the edit, or delete "
+            f"{path} and start the sweep again"
+        ) from None
     if not isinstance(obj, dict) or "header" not in obj:
-        raise ParityError(f"{path} is not a paritybench checkpoint (line 1 has no header): pass the sweep's "
-                          "artifact path to --resume")
+        raise ParityError(
+            f"{path} is not a paritybench checkpoint (line 1 has no header): pass the sweep's artifact path to --resume"
+        )
     return obj["header"]
 
 
@@ -230,15 +266,18 @@ class Checkpoint:
         try:
             line = json.dumps({"header": header}, allow_nan=False) + "\n"
         except ValueError:
-            raise ParityError("the sweep's configuration holds a number that is not finite (inf or nan): "
-                              "give finite values") from None
+            raise ParityError(
+                "the sweep's configuration holds a number that is not finite (inf or nan): give finite values"
+            ) from None
         if self.path.exists():
             raise ParityError(f"{self.path} exists: resume it with --resume, or delete it")
         try:
             atomic_write_bytes(self.path, line.encode())
         except OSError as exc:
-            raise ParityError(f"cannot create checkpoint {self.path} ({exc.strerror}): choose an --out in a "
-                              "writable folder with free space") from None
+            raise ParityError(
+                f"cannot create checkpoint {self.path} ({exc.strerror}): choose an --out in a "
+                "writable folder with free space"
+            ) from None
 
     def append(self, run: dict) -> None:
         """Add one finished run: the whole line in one write, fsynced; on failure, cut back and refuse."""
@@ -248,9 +287,11 @@ class Checkpoint:
                 self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
             before = os.fstat(self._fd).st_size
         except OSError as exc:
-            raise ParityError(f"cannot append to checkpoint {self.path} ({exc.strerror}): every run before "
-                              "this one is kept; fix that and finish with `paritybench sweep --resume`",
-                              exit_code=1) from None
+            raise ParityError(
+                f"cannot append to checkpoint {self.path} ({exc.strerror}): every run before "
+                "this one is kept; fix that and finish with `paritybench sweep --resume`",
+                exit_code=1,
+            ) from None
         try:
             written = os.write(self._fd, data)
             if written != len(data):  # a regular file writes short only when the disk is full
@@ -260,9 +301,12 @@ class Checkpoint:
             with contextlib.suppress(OSError):
                 os.ftruncate(self._fd, before)  # never leave half a line for the next append to glue onto
             artifact = self.path.name.removesuffix(CHECKPOINT_SUFFIX)
-            raise ParityError(f"cannot append to checkpoint {self.path} ({exc.strerror}): every run before this "
-                              f"one is kept; free space and finish with `paritybench sweep --resume "
-                              f"{self.path.with_name(artifact)}`", exit_code=1) from None
+            raise ParityError(
+                f"cannot append to checkpoint {self.path} ({exc.strerror}): every run before this "
+                f"one is kept; free space and finish with `paritybench sweep --resume "
+                f"{self.path.with_name(artifact)}`",
+                exit_code=1,
+            ) from None
 
     def close(self) -> None:
         if self._fd is not None:
@@ -313,8 +357,10 @@ class Checkpoint:
         header = _header_of(path, lines, cut)
         problem = header_problem(header)
         if problem:
-            raise ParityError(f"checkpoint {path} line 1: the header is not as paritybench wrote it ({problem}): "
-                              f"undo the edit, or delete {path} and start the sweep again")
+            raise ParityError(
+                f"checkpoint {path} line 1: the header is not as paritybench wrote it ({problem}): "
+                f"undo the edit, or delete {path} and start the sweep again"
+            )
         cfg = config_from_header(header)
         by_key: dict[tuple, dict] = {}
         dropped: list[tuple[int, str]] = []
@@ -360,15 +406,19 @@ class SweepLock:
             try:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             except OSError as exc:
-                raise ParityError(f"cannot create {self.path} ({exc.strerror}): the sweep's folder must be "
-                                  "writable; choose another --out") from None
+                raise ParityError(
+                    f"cannot create {self.path} ({exc.strerror}): the sweep's folder must be "
+                    "writable; choose another --out"
+                ) from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 pid = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
                 os.close(fd)
-                raise ParityError(f"another paritybench is writing {self.artifact} (pid {pid}): wait for it to "
-                                  "finish, or stop that process first") from None
+                raise ParityError(
+                    f"another paritybench is writing {self.artifact} (pid {pid}): wait for it to "
+                    "finish, or stop that process first"
+                ) from None
             # A holder that finished unlinked the file after we opened it: lock the file now at the path.
             try:
                 same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
@@ -404,11 +454,23 @@ class SweepLock:
 # starting and finishing a sweep
 
 # Options of `sweep` and the RunConfig field each sets; with --resume a given one must agree with the header.
-_RESUME_CHECKED = {"seeds": "seeds", "windows": "windows", "n": "n", "arms": "arms", "steps": "steps", "lr": "lr",
-                   "normalize": "normalize", "data": "data_path", "data_sha256": "data_sha256",
-                   "threefry_partitionable": "threefry_partitionable", "onednn": "numerics.onednn",
-                   "threads": "numerics.threads", "no_deterministic": "numerics.deterministic",
-                   "diagnostics": "diagnostics", "workload": "workload"}
+_RESUME_CHECKED = {
+    "seeds": "seeds",
+    "windows": "windows",
+    "n": "n",
+    "arms": "arms",
+    "steps": "steps",
+    "lr": "lr",
+    "normalize": "normalize",
+    "data": "data_path",
+    "data_sha256": "data_sha256",
+    "threefry_partitionable": "threefry_partitionable",
+    "onednn": "numerics.onednn",
+    "threads": "numerics.threads",
+    "no_deterministic": "numerics.deterministic",
+    "diagnostics": "diagnostics",
+    "workload": "workload",
+}
 
 _UNSET = object()
 
@@ -443,8 +505,11 @@ def _get(cfg, dotted: str):
     return obj
 
 
-_FLAG_SHOWN = {"normalize": "--normalize", "threefry_partitionable": "--threefry-partitionable",
-               "no_deterministic": "--no-deterministic"}
+_FLAG_SHOWN = {
+    "normalize": "--normalize",
+    "threefry_partitionable": "--threefry-partitionable",
+    "no_deterministic": "--no-deterministic",
+}
 
 
 def conflicting_options(args, header_cfg, out: Path) -> list[str]:
@@ -461,13 +526,23 @@ def conflicting_options(args, header_cfg, out: Path) -> list[str]:
     # Fill what was not typed from the header, so that validating the typed values is all config_from does.
     filled = argparse.Namespace(**vars(args))
     h = header_cfg
-    defaults = {"seeds": ",".join(map(str, h.seeds)), "windows": ",".join(map(str, h.windows)), "n": h.n,
-                "arms": ",".join(h.arms), "steps": h.steps, "lr": h.lr, "normalize": h.normalize,
-                "data": h.data_path, "data_sha256": h.data_sha256,
-                "threefry_partitionable": h.threefry_partitionable,
-                "onednn": {True: "on", False: "off", None: "default"}[h.numerics.onednn],
-                "threads": h.numerics.threads, "no_deterministic": not h.numerics.deterministic,
-                "diagnostics": h.diagnostics, "workload": h.workload}
+    defaults = {
+        "seeds": ",".join(map(str, h.seeds)),
+        "windows": ",".join(map(str, h.windows)),
+        "n": h.n,
+        "arms": ",".join(h.arms),
+        "steps": h.steps,
+        "lr": h.lr,
+        "normalize": h.normalize,
+        "data": h.data_path,
+        "data_sha256": h.data_sha256,
+        "threefry_partitionable": h.threefry_partitionable,
+        "onednn": {True: "on", False: "off", None: "default"}[h.numerics.onednn],
+        "threads": h.numerics.threads,
+        "no_deterministic": not h.numerics.deterministic,
+        "diagnostics": h.diagnostics,
+        "workload": h.workload,
+    }
     for d in _RESUME_CHECKED:
         if d not in explicit:
             setattr(filled, d, defaults[d])
@@ -539,8 +614,10 @@ def start_sweep(args, console) -> Sweep:
     if args.resume:
         out = Path(args.resume)
         if out.name.endswith(CHECKPOINT_SUFFIX):
-            raise ParityError(f"--resume {out}: pass the artifact path "
-                              f"{out.with_name(out.name.removesuffix(CHECKPOINT_SUFFIX))}, not its checkpoint")
+            raise ParityError(
+                f"--resume {out}: pass the artifact path "
+                f"{out.with_name(out.name.removesuffix(CHECKPOINT_SUFFIX))}, not its checkpoint"
+            )
         ckpt_path = checkpoint_path(out)
         if not ckpt_path.is_file():
             if out.exists():
@@ -573,8 +650,9 @@ def start_sweep(args, console) -> Sweep:
         header = {"config": cfg.to_dict(), "command": "sweep", "data": data_rec, **shard.header_fields(args, cfg)}
         problem = header_problem(json.loads(json.dumps(header)))
         if problem:  # never write a header that --resume would refuse
-            raise ParityError(f"the sweep's configuration cannot be checkpointed ({problem}): this is a bug, "
-                              "report it", exit_code=3)
+            raise ParityError(
+                f"the sweep's configuration cannot be checkpointed ({problem}): this is a bug, report it", exit_code=3
+            )
         return Sweep(cfg, out, Checkpoint(checkpoint_path(out), header), lock, [], header)
 
     return _locked(out, create)
@@ -593,33 +671,44 @@ def _reopen(args, console, out: Path, lock: SweepLock) -> Sweep:
     budget.check_sweep(cfg)  # memory before any training
     conflicts = conflicting_options(args, cfg, out)
     if conflicts:
-        raise ParityError(f"--resume {out}: {'; '.join(conflicts)}: a resumed sweep keeps its own settings; "
-                          "drop those options, or start a new sweep with another --out")
+        raise ParityError(
+            f"--resume {out}: {'; '.join(conflicts)}: a resumed sweep keeps its own settings; "
+            "drop those options, or start a new sweep with another --out"
+        )
     recorded = (loaded.header.get("data") or {}).get("sha256")
     ds = data.load_mnist(cfg.data_path, cfg.data_sha256)
     if recorded is None:
-        console.print(f"note: {ckpt_path} predates recorded data hashes: the data file is not checked against it",
-                      soft_wrap=True)
+        console.print(
+            f"note: {ckpt_path} predates recorded data hashes: the data file is not checked against it", soft_wrap=True
+        )
     elif ds.sha256 != recorded:
-        raise ParityError(f"data file {ds.path} has sha256 {ds.sha256}, but the sweep in {ckpt_path} was trained "
-                          f"on sha256 {recorded}: restore that file to resume, or start a new sweep")
+        raise ParityError(
+            f"data file {ds.path} has sha256 {ds.sha256}, but the sweep in {ckpt_path} was trained "
+            f"on sha256 {recorded}: restore that file to resume, or start a new sweep"
+        )
     ckpt = Checkpoint(ckpt_path)
     if loaded.cut_tail:
         try:
             cut = ckpt.drop_cut_tail()
         except OSError as exc:
-            raise ParityError(f"cannot repair checkpoint {ckpt_path} ({exc.strerror}): check its permissions"
-                              ) from None
-        console.print(f"{ckpt_path}: removed a last line cut by an interruption ({cut} bytes); that run is redone",
-                      soft_wrap=True)
+            raise ParityError(f"cannot repair checkpoint {ckpt_path} ({exc.strerror}): check its permissions") from None
+        console.print(
+            f"{ckpt_path}: removed a last line cut by an interruption ({cut} bytes); that run is redone", soft_wrap=True
+        )
     damaged = [(i, why) for i, why in loaded.dropped if why != "cut while it was written"]
     if damaged:
         where = ", ".join(f"line {i} ({why})" for i, why in damaged[:3]) + (" ..." if len(damaged) > 3 else "")
-        console.print(f"{ckpt_path}: dropped {len(damaged)} damaged line{'s' if len(damaged) > 1 else ''}: "
-                      f"{where}; those runs are redone", soft_wrap=True)
+        console.print(
+            f"{ckpt_path}: dropped {len(damaged)} damaged line{'s' if len(damaged) > 1 else ''}: "
+            f"{where}; those runs are redone",
+            soft_wrap=True,
+        )
     errors = sum(r["status"] == "error" for r in loaded.runs)
-    console.print(f"resuming {out}: {len(loaded.runs) - errors} runs already finished"
-                  + (f", {errors} failed runs to retry" if errors else ""), soft_wrap=True)
+    console.print(
+        f"resuming {out}: {len(loaded.runs) - errors} runs already finished"
+        + (f", {errors} failed runs to retry" if errors else ""),
+        soft_wrap=True,
+    )
     return Sweep(cfg, out, ckpt, lock, loaded.runs, loaded.header)
 
 
@@ -630,9 +719,12 @@ def write_result(sweep: Sweep, artifact: dict) -> None:
     try:
         write_artifact(sweep.out, artifact)
     except OSError as exc:
-        raise ParityError(f"cannot write {sweep.out} ({exc.strerror}): every run is kept in "
-                          f"{sweep.checkpoint.path}; fix that and finish with `paritybench sweep --resume "
-                          f"{sweep.out}`", exit_code=1) from None
+        raise ParityError(
+            f"cannot write {sweep.out} ({exc.strerror}): every run is kept in "
+            f"{sweep.checkpoint.path}; fix that and finish with `paritybench sweep --resume "
+            f"{sweep.out}`",
+            exit_code=1,
+        ) from None
 
 
 def finish_sweep(sweep: Sweep, artifact: dict, console) -> int:
@@ -655,12 +747,28 @@ def finish_sweep(sweep: Sweep, artifact: dict, console) -> int:
     for arm, rs in failed.items():
         reasons = "; ".join(dict.fromkeys(r.get("reason", "error") for r in rs))
         print(f"paritybench: {arm}: {len(rs)} of {per_arm[arm]} runs failed: {reasons}", file=sys.stderr)
-    console.print(f"artifact: {sweep.out} (records the failed runs; {sweep.checkpoint.path} is kept to retry them)",
-                  soft_wrap=True)
+    console.print(
+        f"artifact: {sweep.out} (records the failed runs; {sweep.checkpoint.path} is kept to retry them)",
+        soft_wrap=True,
+    )
     n = sum(len(rs) for rs in failed.values())
-    raise ParityError(f"{n} run{'s' if n > 1 else ''} failed ({', '.join(failed)}): retry "
-                      f"{'them' if n > 1 else 'it'} with `paritybench sweep --resume {sweep.out}`", exit_code=1)
+    raise ParityError(
+        f"{n} run{'s' if n > 1 else ''} failed ({', '.join(failed)}): retry "
+        f"{'them' if n > 1 else 'it'} with `paritybench sweep --resume {sweep.out}`",
+        exit_code=1,
+    )
 
 
-__all__ = ["CHECKPOINT_SUFFIX", "Checkpoint", "Loaded", "Sweep", "SweepLock", "checkpoint_path", "finish_sweep",
-           "lock_path", "start_sweep", "track_explicit_options", "write_result"]
+__all__ = [
+    "CHECKPOINT_SUFFIX",
+    "Checkpoint",
+    "Loaded",
+    "Sweep",
+    "SweepLock",
+    "checkpoint_path",
+    "finish_sweep",
+    "lock_path",
+    "start_sweep",
+    "track_explicit_options",
+    "write_result",
+]

@@ -30,15 +30,30 @@ LOCAL_RAY_CPUS = 2
 
 def add_sweep_args(p) -> None:
     """``sweep``'s options for sharding and engines."""
-    p.add_argument("--shard", default=None, metavar="I/N",
-                   help="train only shard I of N (0-based) of the grid into its own artifact; "
-                        "merge the N artifacts with paritybench merge")
-    p.add_argument("--engine", choices=("local", "ray"), default="local",
-                   help="local: this process; ray: Ray tasks on a cluster (needs the ray extra)")
-    p.add_argument("--address", default=None,
-                   help="with --engine ray: an existing cluster's address (default: a local Ray on 127.0.0.1)")
-    p.add_argument("--ray-tasks", type=int, default=None,
-                   help="with --engine ray: tasks to cut the cases into (default: twice the cluster's CPUs)")
+    p.add_argument(
+        "--shard",
+        default=None,
+        metavar="I/N",
+        help="train only shard I of N (0-based) of the grid into its own artifact; "
+        "merge the N artifacts with paritybench merge",
+    )
+    p.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="local: this process; ray: Ray tasks on a cluster (needs the ray extra)",
+    )
+    p.add_argument(
+        "--address",
+        default=None,
+        help="with --engine ray: an existing cluster's address (default: a local Ray on 127.0.0.1)",
+    )
+    p.add_argument(
+        "--ray-tasks",
+        type=int,
+        default=None,
+        help="with --engine ray: tasks to cut the cases into (default: twice the cluster's CPUs)",
+    )
 
 
 def check_args(args) -> None:
@@ -54,8 +69,9 @@ def check_args(args) -> None:
         import importlib.util
 
         if importlib.util.find_spec("ray") is None:
-            raise ParityError('--engine ray needs Ray: install the ray extra: make setup EXTRAS="--extra cpu '
-                              '--extra ray"')
+            raise ParityError(
+                '--engine ray needs Ray: install the ray extra: make setup EXTRAS="--extra cpu --extra ray"'
+            )
 
 
 def run(args, header: dict, cfg, progress, *, skip, on_run, out: Path):
@@ -65,8 +81,16 @@ def run(args, header: dict, cfg, progress, *, skip, on_run, out: Path):
 
     cases = shard.cases_from_header(header, cfg)
     if getattr(args, "engine", "local") == "ray":
-        return run_ray(cfg, cases if cases is not None else runner.default_cases(cfg), progress, skip=skip,
-                       on_run=on_run, address=args.address, tasks=args.ray_tasks, out=out)
+        return run_ray(
+            cfg,
+            cases if cases is not None else runner.default_cases(cfg),
+            progress,
+            skip=skip,
+            on_run=on_run,
+            address=args.address,
+            tasks=args.ray_tasks,
+            out=out,
+        )
     return runner.run(cfg, progress, cases=cases, skip=skip, on_run=nodes.tagger(nodes.current(cfg.numerics), on_run))
 
 
@@ -80,6 +104,7 @@ def finish(header: dict, cfg, runs: list[dict]) -> tuple[str, list[dict], dict]:
 
 
 # ---------------------------------------------------------------- Ray
+
 
 def _task(cfg_dict: dict, cases: list[list], skip: list[list], data_sha256: str, numerics_env: dict):
     """One Ray task: train ``cases`` in this (fresh) worker; yield ("run", run) per run, then ("done", info).
@@ -124,8 +149,12 @@ def _task(cfg_dict: dict, cases: list[list], skip: list[list], data_sha256: str,
 
     def work() -> None:
         try:
-            res = runner.run(cfg, cases=[runner.Case(s, w) for s, w in cases],
-                             skip={tuple(k) for k in skip}, on_run=lambda r: q.put(("run", r)))
+            res = runner.run(
+                cfg,
+                cases=[runner.Case(s, w) for s, w in cases],
+                skip={tuple(k) for k in skip},
+                on_run=lambda r: q.put(("run", r)),
+            )
             q.put(("done", {"environment": res.environment, "timing": res.timing, "mechanism": res.mechanism}))
         except BaseException:  # noqa: BLE001 - handed to the driver as the task's failure
             q.put(("fail", traceback.format_exc()))
@@ -160,8 +189,13 @@ def _init_ray(address: str | None):
     if ray.is_initialized():
         return ray, False
     if address is None:
-        ray.init(num_cpus=LOCAL_RAY_CPUS, include_dashboard=False, _node_ip_address="127.0.0.1",
-                 log_to_driver=False, configure_logging=False)
+        ray.init(
+            num_cpus=LOCAL_RAY_CPUS,
+            include_dashboard=False,
+            _node_ip_address="127.0.0.1",
+            log_to_driver=False,
+            configure_logging=False,
+        )
     else:
         ray.init(address=address, log_to_driver=False, configure_logging=False)
     return ray, True
@@ -186,8 +220,19 @@ def run_ray(cfg, cases: list, progress, *, skip, on_run, address: str | None, ta
         from paritybench import workloads
 
         workload = workloads.load(cfg.workload)
-        chunks = [c for c in shard.partition(todo, lambda c: sum(shard.arm_cost(workload, a) for a in todo_arms[c]),
-                                             max(1, min(n_tasks, len(todo)))) if c] if todo else []
+        chunks = (
+            [
+                c
+                for c in shard.partition(
+                    todo,
+                    lambda c: sum(shard.arm_cost(workload, a) for a in todo_arms[c]),
+                    max(1, min(n_tasks, len(todo))),
+                )
+                if c
+            ]
+            if todo
+            else []
+        )
         env_vars = flags.env_for(cfg.numerics, base={})
         if os.environ.get(RUN_DELAY_ENV):
             env_vars[RUN_DELAY_ENV] = os.environ[RUN_DELAY_ENV]
@@ -228,13 +273,17 @@ def run_ray(cfg, cases: list, progress, *, skip, on_run, address: str | None, ta
             ray.shutdown()
     if failed:
         lost = sum(len(c) for c, _ in failed)
-        raise ParityError(f"{len(failed)} Ray task(s) failed ({failed[0][1]}); {len(runs)} runs are in the "
-                          f"checkpoint, {lost} case(s) unfinished: finish with paritybench sweep --resume {out}"
-                          " [--engine ray]", exit_code=1)
+        raise ParityError(
+            f"{len(failed)} Ray task(s) failed ({failed[0][1]}); {len(runs)} runs are in the "
+            f"checkpoint, {lost} case(s) unfinished: finish with paritybench sweep --resume {out}"
+            " [--engine ray]",
+            exit_code=1,
+        )
     env = envs[0] if envs else environment.fingerprint()
     env.setdefault("data", {"path": ds.path, "sha256": ds.sha256, "bundled": ds.bundled})
-    timing = {k: sum(t.get(k, 0.0) for t in timings) for k in ("train_seconds", "compile_seconds",
-                                                                "diagnostics_seconds")}
+    timing = {
+        k: sum(t.get(k, 0.0) for t in timings) for k in ("train_seconds", "compile_seconds", "diagnostics_seconds")
+    }
     timing["process_seconds"] = {}
     for t in timings:
         for proc, s in t.get("process_seconds", {}).items():

@@ -46,10 +46,12 @@ def node_id(info: dict) -> str:
 
 def tagger(info: dict, on_run):
     """``on_run`` that first records ``info`` as the run's node."""
+
     def tag(run: dict) -> None:
         run["node"] = info
         if on_run:
             on_run(run)
+
     return tag
 
 
@@ -109,7 +111,8 @@ def split_summary(artifact: dict, reference_arm: str = "reference-f64") -> dict[
         for arm, finals in sorted(arms.items()):
             diffs = [finals[c] - ref[c] for c in finals if c in ref]
             out[node][arm] = {
-                "runs": len(finals), "mean_final_accuracy": float(np.mean(list(finals.values()))),
+                "runs": len(finals),
+                "mean_final_accuracy": float(np.mean(list(finals.values()))),
                 "paired_diff_mean": float(np.mean(diffs)) if diffs else None,
                 "paired_diff_max_abs": float(np.max(np.abs(diffs))) if diffs else None,
             }
@@ -124,8 +127,10 @@ def cmd_nodes(args, console) -> int:
     art = validate_file(args.artifact)
     table = art.get("nodes") or {}
     for nid, info in table.items():
-        console.print(f"{nid}: {info.get('hostname')}, {info.get('cpu')}, {info.get('logical_cpus')} CPUs, "
-                      f"devices {', '.join(info.get('devices') or [])}")
+        console.print(
+            f"{nid}: {info.get('hostname')}, {info.get('cpu')}, {info.get('logical_cpus')} CPUs, "
+            f"devices {', '.join(info.get('devices') or [])}"
+        )
     diff = art.get("node_differences") or differences(table)
     if diff.get("hardware") or diff.get("software"):
         console.print(f"nodes differ in hardware {diff['hardware'] or 'none'}, software {diff['software'] or 'none'}")
@@ -137,15 +142,22 @@ def cmd_nodes(args, console) -> int:
         t.add_column(col, justify="left" if col in ("node", "arm") else "right")
     for node, arms in split.items():
         for arm, s in arms.items():
-            t.add_row(node, arm, str(s["runs"]), f"{s['mean_final_accuracy']:.3f}",
-                      "-" if s["paired_diff_mean"] is None else f"{s['paired_diff_mean']:+.4f}",
-                      "-" if s["paired_diff_max_abs"] is None else f"{s['paired_diff_max_abs']:.4f}")
+            t.add_row(
+                node,
+                arm,
+                str(s["runs"]),
+                f"{s['mean_final_accuracy']:.3f}",
+                "-" if s["paired_diff_mean"] is None else f"{s['paired_diff_mean']:+.4f}",
+                "-" if s["paired_diff_max_abs"] is None else f"{s['paired_diff_max_abs']:.4f}",
+            )
     console.print(t)
     if args.json:
         from paritybench.artifact import atomic_write_bytes
 
-        atomic_write_bytes(args.json, (json.dumps({"nodes": table, "node_differences": diff, "by_node": split},
-                                                  indent=1) + "\n").encode())
+        atomic_write_bytes(
+            args.json,
+            (json.dumps({"nodes": table, "node_differences": diff, "by_node": split}, indent=1) + "\n").encode(),
+        )
     return 0
 
 

@@ -39,8 +39,9 @@ def repeat_section(artifacts: list[dict]) -> dict:
         key = (run["arm"], run["seed"], run["window_start"], run.get("copy"))
         hashes = []
         for art in artifacts:
-            match = next((r for r in art["runs"] if (r["arm"], r["seed"], r["window_start"], r.get("copy")) == key),
-                         None)
+            match = next(
+                (r for r in art["runs"] if (r["arm"], r["seed"], r["window_start"], r.get("copy")) == key), None
+            )
             hashes.append(match.get("final_weights_sha256") if match and match.get("status") == "ok" else None)
         ran = [h for h in hashes if h is not None]
         case: dict = {"seed": run["seed"], "window_start": run["window_start"]}
@@ -101,8 +102,9 @@ def _child_args(args: argparse.Namespace, out: Path) -> dict:
     try:
         json.dumps(d)
     except TypeError as exc:  # an option that cannot travel is a bug in the option, not the user's
-        raise ParityError(f"--repeat cannot pass the run's options to a fresh process ({exc}): report this",
-                          exit_code=3) from None
+        raise ParityError(
+            f"--repeat cannot pass the run's options to a fresh process ({exc}): report this", exit_code=3
+        ) from None
     return d
 
 
@@ -131,30 +133,38 @@ def _repeat(args: argparse.Namespace, console, out: Path) -> int:
 
     artifacts: list[dict] = []
     # The child must import this same paritybench, installed or not (as the Keras workers do).
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]) + os.pathsep
-           + os.environ.get("PYTHONPATH", "")}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    }
     with tempfile.TemporaryDirectory(prefix=tmp_prefix() + "repeat-") as tmp:
         for i in range(1, args.repeat + 1):
             rep_out = Path(tmp) / f"repeat-{i}.json"
             job = Path(tmp) / f"repeat-{i}.args.json"
             job.write_text(json.dumps(_child_args(args, rep_out)))
             console.print(f"repeat {i}/{args.repeat} (fresh process)")
-            proc = subprocess.run([sys.executable, "-m", "paritybench.studies.repeat", str(job)],
-                                  env={**env, **worker_env(Path(tmp))})
+            proc = subprocess.run(
+                [sys.executable, "-m", "paritybench.studies.repeat", str(job)], env={**env, **worker_env(Path(tmp))}
+            )
             if proc.returncode != 0:
-                raise ParityError(f"repeat {i} of {args.repeat} exited with status {proc.returncode} "
-                                  "(its error is above); no artifact was written", exit_code=proc.returncode)
+                raise ParityError(
+                    f"repeat {i} of {args.repeat} exited with status {proc.returncode} "
+                    "(its error is above); no artifact was written",
+                    exit_code=proc.returncode,
+                )
             artifacts.append(read_artifact(rep_out))
         merged = dict(artifacts[0])
         merged["repeat"] = repeat_section(artifacts)
-        add_spread(merged["repeat"], [Path(tmp) / a["weights_file"] if a.get("weights_file") else None
-                                      for a in artifacts])
+        add_spread(
+            merged["repeat"], [Path(tmp) / a["weights_file"] if a.get("weights_file") else None for a in artifacts]
+        )
         merged["repeat"]["seconds"] = [a.get("timing", {}).get("total_seconds") for a in artifacts]
         weights = None if args.no_weights else artifacts[0].get("weights_file")
         merged["weights_file"] = None
         weights_path = out.with_suffix(".weights.npz")
         writer = None
         if weights:
+
             def writer(dst, src=Path(tmp) / weights):
                 with open(src, "rb") as fh:
                     shutil.copyfileobj(fh, dst)
@@ -171,8 +181,10 @@ def _repeat(args: argparse.Namespace, console, out: Path) -> int:
             verdict += f" (final weights differ by up to {max(spread):.3g})"
         console.print(f"repeat x{rep['count']}: {arm}: {verdict}")
     if not_identical:
-        console.print(f"repeat: {len(not_identical)} arm(s) not bit-identical across {rep['count']} fresh "
-                      f"processes: {', '.join(not_identical)}")
+        console.print(
+            f"repeat: {len(not_identical)} arm(s) not bit-identical across {rep['count']} fresh "
+            f"processes: {', '.join(not_identical)}"
+        )
         return 1
     return 0
 

@@ -127,8 +127,10 @@ def shard_cases(cfg, index: int, count: int) -> list:
 
     cases = runner.default_cases(cfg)
     if count > len(cases):
-        raise ParityError(f"--shard {index}/{count}: the grid has only {len(cases)} cases (seeds x windows); "
-                          f"use at most {len(cases)} shards")
+        raise ParityError(
+            f"--shard {index}/{count}: the grid has only {len(cases)} cases (seeds x windows); "
+            f"use at most {len(cases)} shards"
+        )
     return partition(cases, case_cost(cfg), count)[index]
 
 
@@ -147,8 +149,10 @@ def cases_from_header(header: dict, cfg) -> list | None:
     if not s:
         return None
     if s["grid_sha256"] != grid_sha256(cfg):
-        raise ParityError("checkpoint's shard grid hash does not match its config: the checkpoint is damaged; "
-                          "delete it and start the shard again")
+        raise ParityError(
+            "checkpoint's shard grid hash does not match its config: the checkpoint is damaged; "
+            "delete it and start the shard again"
+        )
     return shard_cases(cfg, s["index"], s["count"])
 
 
@@ -159,11 +163,18 @@ def artifact_fields(header: dict, cfg) -> tuple[str, dict]:
         return "sweep", {}
     cases = shard_cases(cfg, s["index"], s["count"])
     cost = case_cost(cfg)
-    return SHARD_KIND, {"shard": {**s, "unit": "case", "cases": [[c.seed, c.window] for c in cases],
-                                  "estimated_train_seconds": round(sum(cost(c) for c in cases), 3)}}
+    return SHARD_KIND, {
+        "shard": {
+            **s,
+            "unit": "case",
+            "cases": [[c.seed, c.window] for c in cases],
+            "estimated_train_seconds": round(sum(cost(c) for c in cases), 3),
+        }
+    }
 
 
 # ---------------------------------------------------------------- merge
+
 
 def _config_key(config: dict) -> dict:
     """An artifact's config without where its data file lived (machines differ in paths)."""
@@ -193,23 +204,29 @@ def merge_shards(paths: list[str]) -> dict:
     for p in paths:
         a = validate_file(p)
         if a.get("kind") != SHARD_KIND or "shard" not in a:
-            raise ParityError(f"{p} is a {a.get('kind', 'run')} artifact, not a sweep shard: pass the artifacts "
-                              "written by paritybench sweep --shard I/N")
+            raise ParityError(
+                f"{p} is a {a.get('kind', 'run')} artifact, not a sweep shard: pass the artifacts "
+                "written by paritybench sweep --shard I/N"
+            )
         shards.append((p, a))
     p0, a0 = shards[0]
     s0, key0 = a0["shard"], _config_key(a0["config"])
     data0 = a0["environment"].get("data", {}).get("sha256")
     for p, a in shards[1:]:
         if (a["workload"]["name"], a["workload"]["version"]) != (a0["workload"]["name"], a0["workload"]["version"]):
-            raise ParityError(f"{p} is a shard of workload {a['workload']['name']} and {p0} of "
-                              f"{a0['workload']['name']}: merge the shards of one sweep")
+            raise ParityError(
+                f"{p} is a shard of workload {a['workload']['name']} and {p0} of "
+                f"{a0['workload']['name']}: merge the shards of one sweep"
+            )
         key = _config_key(a["config"])
         if key != key0:
-            raise ParityError(f"{p} and {p0} are not shards of one sweep: config differs in "
-                              f"{_first_difference(key0, key)}")
+            raise ParityError(
+                f"{p} and {p0} are not shards of one sweep: config differs in {_first_difference(key0, key)}"
+            )
         if a["shard"]["count"] != s0["count"]:
-            raise ParityError(f"{p} is a shard of {a['shard']['count']} and {p0} of {s0['count']}: "
-                              "merge the shards of one split")
+            raise ParityError(
+                f"{p} is a shard of {a['shard']['count']} and {p0} of {s0['count']}: merge the shards of one split"
+            )
         if a["shard"]["grid_sha256"] != s0["grid_sha256"]:
             raise ParityError(f"{p} and {p0} have different grid hashes: they are not shards of one sweep")
         data = a["environment"].get("data", {}).get("sha256")
@@ -227,9 +244,11 @@ def merge_shards(paths: list[str]) -> dict:
         by_index[i] = p
     missing = [i for i in range(count) if i not in by_index]
     if missing:
-        raise ParityError(f"missing shard(s) {', '.join(map(str, missing))} of {count}: run "
-                          f"`paritybench sweep --shard {missing[0]}/{count} ...` with the same options, then merge "
-                          "all of them")
+        raise ParityError(
+            f"missing shard(s) {', '.join(map(str, missing))} of {count}: run "
+            f"`paritybench sweep --shard {missing[0]}/{count} ...` with the same options, then merge "
+            "all of them"
+        )
     seen: dict[tuple, str] = {}
     all_runs: list[dict] = []
     for p, a in shards:
@@ -244,9 +263,14 @@ def merge_shards(paths: list[str]) -> dict:
             all_runs.append(r)
         if got != expected:
             lack = sorted(expected - got)
-            raise ParityError(f"{p} is not shard {a['shard']['index']}/{count} of this sweep: "
-                              + (f"it lacks {len(lack)} run(s), e.g. {lack[0]}" if lack
-                                 else f"it has {len(got - expected)} run(s) of other shards"))
+            raise ParityError(
+                f"{p} is not shard {a['shard']['index']}/{count} of this sweep: "
+                + (
+                    f"it lacks {len(lack)} run(s), e.g. {lack[0]}"
+                    if lack
+                    else f"it has {len(got - expected)} run(s) of other shards"
+                )
+            )
     runs = studies._merge(cfg, all_runs, [])
     ordered = sorted(shards, key=lambda pa: pa[1]["shard"]["index"])
     windows_info = ordered[0][1].get("windows_info") or {}
@@ -259,10 +283,17 @@ def merge_shards(paths: list[str]) -> dict:
     for _, a in ordered:
         node_table.update(a.get("nodes") or {})
     art = {
-        "schema_version": a0["schema_version"], "kind": "sweep", "created_at": _now(),
-        "paritybench_version": a0.get("paritybench_version"), "config_hash": a0.get("config_hash"),
-        "workload": a0["workload"], "config": a0["config"], "environment": environment, "timing": timing,
-        "weights_file": None, "runs": runs,
+        "schema_version": a0["schema_version"],
+        "kind": "sweep",
+        "created_at": _now(),
+        "paritybench_version": a0.get("paritybench_version"),
+        "config_hash": a0.get("config_hash"),
+        "workload": a0["workload"],
+        "config": a0["config"],
+        "environment": environment,
+        "timing": timing,
+        "weights_file": None,
+        "runs": runs,
     }
     mechanism = [m for _, a in ordered for m in a.get("mechanism", [])]
     if mechanism:
@@ -275,10 +306,18 @@ def merge_shards(paths: list[str]) -> dict:
         art["nodes"] = node_table
         art["node_differences"] = nodes.differences(node_table)
     art["merged_from"] = {
-        "count": count, "grid_sha256": s0["grid_sha256"],
-        "shards": [{"index": a["shard"]["index"], "file": Path(p).name, "created_at": a["created_at"],
-                    "hostname": a["environment"].get("hostname"),
-                    "total_seconds": a["timing"].get("total_seconds")} for p, a in ordered],
+        "count": count,
+        "grid_sha256": s0["grid_sha256"],
+        "shards": [
+            {
+                "index": a["shard"]["index"],
+                "file": Path(p).name,
+                "created_at": a["created_at"],
+                "hostname": a["environment"].get("hostname"),
+                "total_seconds": a["timing"].get("total_seconds"),
+            }
+            for p, a in ordered
+        ],
     }
     return art
 

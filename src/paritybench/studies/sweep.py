@@ -28,10 +28,18 @@ def add_parser(sub) -> None:
 
     p = sub.add_parser("sweep", help="every arm over a seed x window grid into one artifact (resumable)")
     add_experiment_args(p, seeds_default="0-9", windows_default="0:10000:1000")
-    p.add_argument("--diagnostics", choices=("light", "full"), default="light",
-                   help="full adds per-step gradient agreement with the f64 reference (slow); default %(default)s")
-    p.add_argument("--resume", metavar="ARTIFACT", default=None,
-                   help="finish an interrupted sweep: the artifact path it was writing")
+    p.add_argument(
+        "--diagnostics",
+        choices=("light", "full"),
+        default="light",
+        help="full adds per-step gradient agreement with the f64 reference (slow); default %(default)s",
+    )
+    p.add_argument(
+        "--resume",
+        metavar="ARTIFACT",
+        default=None,
+        help="finish an interrupted sweep: the artifact path it was writing",
+    )
     from paritybench.studies.engines import add_sweep_args
 
     add_sweep_args(p)  # --shard, --engine, --address (issue 13)
@@ -75,8 +83,13 @@ def _run_sweep(args, sweep, console) -> int:
         prog.stop()
     runs = _merge(cfg, done, result.runs)
     kind, runs, scale_extra = engines.finish(sweep.header, cfg, runs)  # shard and node fields (issue 13)
-    artifact = runner.build_artifact(cfg, replace(result, runs=runs), kind, None,
-                                     extra={**_sweep_extra(cfg, runs, resumed=bool(done)), **scale_extra})
+    artifact = runner.build_artifact(
+        cfg,
+        replace(result, runs=runs),
+        kind,
+        None,
+        extra={**_sweep_extra(cfg, runs, resumed=bool(done)), **scale_extra},
+    )
     write_result(sweep, artifact)
     _print_sweep(console, artifact)
     return finish_sweep(sweep, artifact, console)
@@ -101,28 +114,41 @@ def _sweep_extra(cfg, runs: list[dict], resumed: bool) -> dict:
     ds = data.load_mnist(cfg.data_path, cfg.data_sha256)
     labels = workloads.load(cfg.workload).data.labels
     majority = stats.majority_rates({w: data.window(ds, w, cfg.n, cfg.normalize, labels)[1] for w in cfg.windows})
-    return {"summary": stats.sweep_summary(runs, majority),
-            "windows_info": {str(w): {"majority_rate": m} for w, m in majority.items()},
-            "resumed": resumed}
+    return {
+        "summary": stats.sweep_summary(runs, majority),
+        "windows_info": {str(w): {"majority_rate": m} for w, m in majority.items()},
+        "resumed": resumed,
+    }
 
 
 def _print_sweep(console, artifact: dict) -> None:
     from rich.table import Table
 
-    t = Table(title=f"{artifact['kind']}: final training accuracy over {len(artifact['config']['seeds'])} seeds x "
-                    f"{len(artifact['config']['windows'])} windows")
+    t = Table(
+        title=f"{artifact['kind']}: final training accuracy over {len(artifact['config']['seeds'])} seeds x "
+        f"{len(artifact['config']['windows'])} windows"
+    )
     for col in ("arm", "mean", "std", "min", "median", "max", "near chance", "vs reference (mean)"):
         t.add_column(col, justify="left" if col == "arm" else "right")
     for arm, s in artifact["summary"].items():
         fa = s["final_accuracy"]
         pd = s.get("paired_diff_vs_reference")
-        t.add_row(arm, f"{fa['mean']:.3f}", f"{fa['std']:.3f}", f"{fa['min']:.3f}", f"{fa['median']:.3f}",
-                  f"{fa['max']:.3f}", f"{s['near_chance']['count']}/{fa['count']}",
-                  f"{pd['mean']:+.3f}" if pd else "-")
+        t.add_row(
+            arm,
+            f"{fa['mean']:.3f}",
+            f"{fa['std']:.3f}",
+            f"{fa['min']:.3f}",
+            f"{fa['median']:.3f}",
+            f"{fa['max']:.3f}",
+            f"{s['near_chance']['count']}/{fa['count']}",
+            f"{pd['mean']:+.3f}" if pd else "-",
+        )
     console.print(t)
     tm = artifact["timing"]
-    console.print(f"time: {tm['total_seconds']:.0f} s in all, {tm['train_seconds']:.0f} s in training steps "
-                  f"({100 * tm['train_seconds'] / max(tm['total_seconds'], 1e-9):.0f}%)")
+    console.print(
+        f"time: {tm['total_seconds']:.0f} s in all, {tm['train_seconds']:.0f} s in training steps "
+        f"({100 * tm['train_seconds'] / max(tm['total_seconds'], 1e-9):.0f}%)"
+    )
 
 
 def perturb(weights: dict, rel: float, seed: int, copy: int) -> dict:
@@ -132,8 +158,10 @@ def perturb(weights: dict, rel: float, seed: int, copy: int) -> dict:
     1.2e-7 relative), so nearly every parameter moves to a neighbouring float.
     """
     rng = np.random.default_rng([seed, copy, 0x5EED])
-    return {k: (np.asarray(v, np.float64) * (1.0 + rel * rng.choice([-1.0, 1.0], size=np.shape(v))))
-            .astype(np.float32) for k, v in weights.items()}
+    return {
+        k: (np.asarray(v, np.float64) * (1.0 + rel * rng.choice([-1.0, 1.0], size=np.shape(v)))).astype(np.float32)
+        for k, v in weights.items()
+    }
 
 
 def cmd_sensitivity(args, console) -> int:
@@ -172,8 +200,9 @@ def _sensitivity(args, console, cfg, out: Path) -> int:
 
     seed, window = cfg.seeds[0], cfg.windows[0]
     workload = workloads.load(cfg.workload)
-    base = copy_weights(workloads.resolve_ref(workload.model.init)(seed, cfg.threefry_partitionable),
-                        workload.model.params)
+    base = copy_weights(
+        workloads.resolve_ref(workload.model.init)(seed, cfg.threefry_partitionable), workload.model.params
+    )
     cases = [runner.Case(seed, window, i) for i in range(args.k)]
     inits = {c.id: perturb(base, args.rel, seed, c.copy) for c in cases}
     prog = RichProgress(console)
@@ -182,10 +211,23 @@ def _sensitivity(args, console, cfg, out: Path) -> int:
     finally:
         prog.stop()
     summary, classes = stats.sensitivity_summary(result.runs, result.finals, cfg.n)
-    artifact = runner.build_artifact(cfg, result, "sensitivity", None, extra={
-        "perturbation": {"k": args.k, "rel": args.rel, "seed": seed, "window_start": window,
-                         "base_weights_sha256": weights_sha256(base)},
-        "sensitivity": summary, "classes": classes})
+    artifact = runner.build_artifact(
+        cfg,
+        result,
+        "sensitivity",
+        None,
+        extra={
+            "perturbation": {
+                "k": args.k,
+                "rel": args.rel,
+                "seed": seed,
+                "window_start": window,
+                "base_weights_sha256": weights_sha256(base),
+            },
+            "sensitivity": summary,
+            "classes": classes,
+        },
+    )
     write_artifact(out, artifact)
     _print_sensitivity(console, artifact)
     console.print(f"artifact: {out}")
@@ -205,8 +247,15 @@ def _print_sensitivity(console, artifact: dict) -> None:
         t.add_column(col, justify="left" if col in ("arm", "class") else "right")
     for arm, s in artifact["sensitivity"].items():
         fa = s["final_accuracy"]
-        t.add_row(arm, s["class"], f"{fa['min']:.3f}", f"{fa['max']:.3f}", str(s["correct_range"]),
-                  str(s["distinct_final_hashes"]), _g(s["max_weight_diff_vs_copy0"]))
+        t.add_row(
+            arm,
+            s["class"],
+            f"{fa['min']:.3f}",
+            f"{fa['max']:.3f}",
+            str(s["correct_range"]),
+            str(s["distinct_final_hashes"]),
+            _g(s["max_weight_diff_vs_copy0"]),
+        )
     console.print(t)
 
 

@@ -108,20 +108,28 @@ def load(path: str | Path) -> TimingFile:
         raise ParityError(f"timing file {p} is not pytest-benchmark JSON (no machine_info/benchmarks): {hint}")
     info = raw["machine_info"].get("paritybench") if isinstance(raw["machine_info"], dict) else None
     if not isinstance(info, dict):
-        raise ParityError(f"timing file {p} has no machine_info.paritybench: it was not written by "
-                          f"paritybench's timing suites; {hint}")
+        raise ParityError(
+            f"timing file {p} has no machine_info.paritybench: it was not written by "
+            f"paritybench's timing suites; {hint}"
+        )
     figures: dict[str, Figure] = {}
     for i, b in enumerate(raw["benchmarks"]):
         figures_entry = _figure(p, i, b)
         if figures_entry.label in figures:
-            raise ParityError(f"timing file {p}: label {figures_entry.label!r} appears twice: "
-                              f"the file was merged wrongly; {hint}")
+            raise ParityError(
+                f"timing file {p}: label {figures_entry.label!r} appears twice: the file was merged wrongly; {hint}"
+            )
         figures[figures_entry.label] = figures_entry
     if not figures:
         raise ParityError(f"timing file {p} holds no benchmarks: {hint}")
-    return TimingFile(path=p, machine=str(info.get("machine", p.stem)), quick=bool(info.get("quick", False)),
-                      created=str(raw.get("datetime", "")), figures=figures,
-                      skipped={str(k): str(v) for k, v in (info.get("skipped") or {}).items()})
+    return TimingFile(
+        path=p,
+        machine=str(info.get("machine", p.stem)),
+        quick=bool(info.get("quick", False)),
+        created=str(raw.get("datetime", "")),
+        figures=figures,
+        skipped={str(k): str(v) for k, v in (info.get("skipped") or {}).items()},
+    )
 
 
 def _figure(p: Path, i: int, b: Any) -> Figure:
@@ -130,21 +138,36 @@ def _figure(p: Path, i: int, b: Any) -> Figure:
         raise ParityError(f"{where} is not an object: the file is damaged; re-run make bench-timing")
     extra, stats = b.get("extra_info") or {}, b.get("stats") or {}
     if "label" not in extra:
-        raise ParityError(f"{where} ({b.get('name')}) has no extra_info.label: it was not written by "
-                          "paritybench's timing suites; re-run make bench-timing")
+        raise ParityError(
+            f"{where} ({b.get('name')}) has no extra_info.label: it was not written by "
+            "paritybench's timing suites; re-run make bench-timing"
+        )
     try:
         median, iqr, rounds = float(stats["median"]), float(stats["iqr"]), int(stats["rounds"])
         flops, steps = int(extra["flops"]), int(extra.get("steps_per_call", 1))
     except (KeyError, TypeError, ValueError) as exc:
-        raise ParityError(f"{where} ({extra['label']}) lacks a usable {exc}: the file is damaged; "
-                          "re-run make bench-timing") from None
+        raise ParityError(
+            f"{where} ({extra['label']}) lacks a usable {exc}: the file is damaged; re-run make bench-timing"
+        ) from None
     if not (median > 0 and math.isfinite(median) and iqr >= 0 and steps >= 1):
-        raise ParityError(f"{where} ({extra['label']}) has median {median} s, IQR {iqr} s, {steps} steps per call: "
-                          "a median must be positive; re-run make bench-timing")
-    return Figure(label=str(extra["label"]), measure=str(extra.get("measure", "")), suite=str(extra.get("suite", "")),
-                  device=str(extra.get("device", "?")), median=median, iqr=iqr, rounds=rounds, flops=flops,
-                  steps_per_call=steps, blas=extra.get("blas"), extra=dict(extra),
-                  fastest=float(stats["min"]) if isinstance(stats.get("min"), int | float) else None)
+        raise ParityError(
+            f"{where} ({extra['label']}) has median {median} s, IQR {iqr} s, {steps} steps per call: "
+            "a median must be positive; re-run make bench-timing"
+        )
+    return Figure(
+        label=str(extra["label"]),
+        measure=str(extra.get("measure", "")),
+        suite=str(extra.get("suite", "")),
+        device=str(extra.get("device", "?")),
+        median=median,
+        iqr=iqr,
+        rounds=rounds,
+        flops=flops,
+        steps_per_call=steps,
+        blas=extra.get("blas"),
+        extra=dict(extra),
+        fastest=float(stats["min"]) if isinstance(stats.get("min"), int | float) else None,
+    )
 
 
 def own_matmul_fraction(tf: TimingFile, fig: Figure) -> float | None:
@@ -155,8 +178,11 @@ def own_matmul_fraction(tf: TimingFile, fig: Figure) -> float | None:
 
 def best_f32_matmul(tf: TimingFile) -> Figure | None:
     """The fastest float32 matmul pair of the session: the machine's limit as measured."""
-    pairs = [f for f in tf.figures.values()
-             if f.measure == "matmul" and "-pair" in f.label and f.extra.get("dtype") == "float32"]
+    pairs = [
+        f
+        for f in tf.figures.values()
+        if f.measure == "matmul" and "-pair" in f.label and f.extra.get("dtype") == "float32"
+    ]
     return max(pairs, key=lambda f: f.gflops, default=None)
 
 
@@ -165,13 +191,17 @@ def ratio_definitions() -> list[tuple[str, str, str]]:
     out = []
     for b in BACKENDS:
         k = f"keras-{b}"
-        out += [(f"{k} fit / jax step", f"{k}-fit", JAX_STEP),
-                (f"{k} train_on_batch / jax step", f"{k}-train_on_batch", JAX_STEP),
-                (f"{k} train_function / jax step", f"{k}-train_function", JAX_STEP),
-                (f"{k} fit / its train_function", f"{k}-fit", f"{k}-train_function")]
-    out += [("jax scan, per step / jax step", "jax-scan", JAX_STEP),
-            ("jax step / jax grad", JAX_STEP, "jax-grad"),
-            ("reference-f64 / jax step", "reference-f64-sgd", JAX_STEP)]
+        out += [
+            (f"{k} fit / jax step", f"{k}-fit", JAX_STEP),
+            (f"{k} train_on_batch / jax step", f"{k}-train_on_batch", JAX_STEP),
+            (f"{k} train_function / jax step", f"{k}-train_function", JAX_STEP),
+            (f"{k} fit / its train_function", f"{k}-fit", f"{k}-train_function"),
+        ]
+    out += [
+        ("jax scan, per step / jax step", "jax-scan", JAX_STEP),
+        ("jax step / jax grad", JAX_STEP, "jax-grad"),
+        ("reference-f64 / jax step", "reference-f64-sgd", JAX_STEP),
+    ]
     return out
 
 
@@ -217,21 +247,30 @@ def figures_tables(tf: TimingFile) -> list:
     order = {"matmul": 0, "step": 1, "train": 2}
     tables = []
     for device in sorted({f.device for f in tf.figures.values()}):
-        t = Table(title=f"{tf.name} ({tf.machine}) on {_short_device(device)}"
-                        + ("\nQUICK MODE: a smoke test, not a measurement" if tf.quick else ""),
-                  caption=f"GFLOP/s from the median; own matmul = the pair (x @ W0, x.T @ dh) through the figure's own "
-                          f"BLAS (its -pair figure); best = {best.label if best else '-'}, the fastest f32 pair; "
-                          f"NOISY = IQR > {NOISY_IQR:.0%} of the median")
+        t = Table(
+            title=f"{tf.name} ({tf.machine}) on {_short_device(device)}"
+            + ("\nQUICK MODE: a smoke test, not a measurement" if tf.quick else ""),
+            caption=f"GFLOP/s from the median; own matmul = the pair (x @ W0, x.T @ dh) through the figure's own "
+            f"BLAS (its -pair figure); best = {best.label if best else '-'}, the fastest f32 pair; "
+            f"NOISY = IQR > {NOISY_IQR:.0%} of the median",
+        )
         for col in ("figure", "rounds", "median ms", "IQR ms", "IQR/med", "GFLOP/s", "% own matmul", "% best"):
             t.add_column(col, justify="left" if col in ("figure", "% own matmul") else "right", no_wrap=True)
-        for f in sorted((f for f in tf.figures.values() if f.device == device),
-                        key=lambda f: (order.get(f.measure, 3), f.label)):
+        for f in sorted(
+            (f for f in tf.figures.values() if f.device == device), key=lambda f: (order.get(f.measure, 3), f.label)
+        ):
             per = f" /{f.steps_per_call}" if f.steps_per_call > 1 else ""
             own = own_matmul_fraction(tf, f)
-            t.add_row(f.label + per, str(f.rounds), f"{1e3 * f.median:.2f}", f"{1e3 * f.iqr:.2f}",
-                      f"{100 * f.iqr_fraction:.0f}%" + (" NOISY" if f.noisy else ""), f"{f.gflops:.1f}",
-                      "-" if own is None else f"{_pct(own)} {f.blas.removesuffix('-pair')}",
-                      _pct(f.gflops / best.gflops) if best else "-")
+            t.add_row(
+                f.label + per,
+                str(f.rounds),
+                f"{1e3 * f.median:.2f}",
+                f"{1e3 * f.iqr:.2f}",
+                f"{100 * f.iqr_fraction:.0f}%" + (" NOISY" if f.noisy else ""),
+                f"{f.gflops:.1f}",
+                "-" if own is None else f"{_pct(own)} {f.blas.removesuffix('-pair')}",
+                _pct(f.gflops / best.gflops) if best else "-",
+            )
         tables.append(t)
     return tables
 
@@ -274,8 +313,10 @@ def fractions_table(files: list[TimingFile]):
     """Each step figure's GFLOP/s as a share of its own BLAS's matmul, side by side."""
     from rich.table import Table
 
-    t = Table(title=f"achieved GFLOP/s as a share of the same session's matmul pair of the same BLAS "
-                    f"(flag: IQR > {NOISY_IQR:.0%} of median)")
+    t = Table(
+        title=f"achieved GFLOP/s as a share of the same session's matmul pair of the same BLAS "
+        f"(flag: IQR > {NOISY_IQR:.0%} of median)"
+    )
     t.add_column("figure")
     for name in column_names(files):
         t.add_column(name, justify="right")
@@ -299,11 +340,16 @@ def target_line(tf: TimingFile) -> str:
     verdict = "meets" if frac >= TARGET_FRACTION else "misses"
     pair = tf.figures[g.blas]
     # On a shared machine the fastest rounds are the least disturbed: their ratio is a second opinion.
-    fastest = (f"; fastest rounds: {_pct((g.flops / g.fastest) / (pair.flops / pair.fastest))}"
-               if g.fastest and pair.fastest else "")
-    return (f"{tf.name}: jax-grad {1e3 * g.median:.2f} ms, {g.gflops:.0f} GFLOP/s = {_pct(frac)} of {g.blas} "
-            f"({pair.gflops:.0f} GFLOP/s), medians: {verdict} the {TARGET_FRACTION:.0%} target{fastest}"
-            + (" NOISY" if g.noisy or pair.noisy else ""))
+    fastest = (
+        f"; fastest rounds: {_pct((g.flops / g.fastest) / (pair.flops / pair.fastest))}"
+        if g.fastest and pair.fastest
+        else ""
+    )
+    return (
+        f"{tf.name}: jax-grad {1e3 * g.median:.2f} ms, {g.gflops:.0f} GFLOP/s = {_pct(frac)} of {g.blas} "
+        f"({pair.gflops:.0f} GFLOP/s), medians: {verdict} the {TARGET_FRACTION:.0%} target{fastest}"
+        + (" NOISY" if g.noisy or pair.noisy else "")
+    )
 
 
 def plot(files: list[TimingFile], out: str | Path, overwrite: bool = False) -> Path:
@@ -321,25 +367,44 @@ def plot(files: list[TimingFile], out: str | Path, overwrite: bool = False) -> P
     ax_r, ax_f = fig.subplots(1, 2)
     width = 0.8 / len(files)
     colors = [f"C{j}" for j in range(len(files))]
-    names = [n for i, (n, _, _) in enumerate(ratio_definitions())
-             if any(ratios(tf)[i].value is not None for tf in files)]
-    step_labels = sorted({f.label for tf in files for f in tf.figures.values()
-                          if f.measure in ("step", "train") and own_matmul_fraction(tf, f) is not None})
+    names = [
+        n for i, (n, _, _) in enumerate(ratio_definitions()) if any(ratios(tf)[i].value is not None for tf in files)
+    ]
+    step_labels = sorted(
+        {
+            f.label
+            for tf in files
+            for f in tf.figures.values()
+            if f.measure in ("step", "train") and own_matmul_fraction(tf, f) is not None
+        }
+    )
     for j, tf in enumerate(files):
         rs = {r.name: r for r in ratios(tf)}
         for i, n in enumerate(names):
             r = rs[n]
             if r.value is not None:
                 ax_r.barh(i + j * width, r.value, height=width, color=colors[j], hatch="//" if r.noisy else None)
-                ax_r.annotate(f"{r.value:.2f}", (r.value, i + j * width), xytext=(3, 0),
-                              textcoords="offset points", va="center", fontsize=7)
+                ax_r.annotate(
+                    f"{r.value:.2f}",
+                    (r.value, i + j * width),
+                    xytext=(3, 0),
+                    textcoords="offset points",
+                    va="center",
+                    fontsize=7,
+                )
         for i, lab in enumerate(step_labels):
             f = tf.figures.get(lab)
             own = own_matmul_fraction(tf, f) if f else None
             if own is not None:
                 ax_f.barh(i + j * width, 100 * own, height=width, color=colors[j], hatch="//" if f.noisy else None)
-                ax_f.annotate(f"{100 * own:.0f}%", (100 * own, i + j * width), xytext=(3, 0),
-                              textcoords="offset points", va="center", fontsize=7)
+                ax_f.annotate(
+                    f"{100 * own:.0f}%",
+                    (100 * own, i + j * width),
+                    xytext=(3, 0),
+                    textcoords="offset points",
+                    va="center",
+                    fontsize=7,
+                )
     ax_r.set_yticks([i + (len(files) - 1) * width / 2 for i in range(len(names))], names, fontsize=8)
     ax_r.set_xscale("log")
     ax_r.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
@@ -354,8 +419,10 @@ def plot(files: list[TimingFile], out: str | Path, overwrite: bool = False) -> P
     ax_f.invert_yaxis()
     ax_f.set_xlabel("achieved GFLOP/s, % of the same BLAS's matmul pair")
     ax_f.set_title("share of the same session's matmul throughput")
-    handles = [Patch(color=colors[j], label=f"{n} ({tf.machine})")
-               for j, (n, tf) in enumerate(zip(column_names(files), files, strict=True))]
+    handles = [
+        Patch(color=colors[j], label=f"{n} ({tf.machine})")
+        for j, (n, tf) in enumerate(zip(column_names(files), files, strict=True))
+    ]
     handles.append(Patch(facecolor="white", edgecolor="k", hatch="//", label=f"IQR > {NOISY_IQR:.0%} of median"))
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=8)
     buf = io.BytesIO()
@@ -441,8 +508,11 @@ def merge_parts(parts: list[tuple[str, dict]], skipped: dict[str, str]) -> dict:
         part_pb = part.get("machine_info", {}).get("paritybench", {})
         for fw, rb in part_pb.get("frameworks", {}).items():
             frameworks.setdefault(fw, rb)
-        suites[name] = {"benchmarks": len(part["benchmarks"]), "frameworks": sorted(part_pb.get("frameworks", {})),
-                        "datetime": part.get("datetime")}
+        suites[name] = {
+            "benchmarks": len(part["benchmarks"]),
+            "frameworks": sorted(part_pb.get("frameworks", {})),
+            "datetime": part.get("datetime"),
+        }
         for b in part["benchmarks"]:
             b = dict(b)
             b["extra_info"] = {"suite": name, **(b.get("extra_info") or {})}

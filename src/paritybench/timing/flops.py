@@ -45,8 +45,9 @@ class StepFlops:
         return self.forward + self.backward + self.update
 
 
-def sgd_step_flops(n: int = SEED_BATCH, d_in: int = INPUT_DIM, hidden: int = HIDDEN,
-                   d_out: int = OUTPUT_DIM) -> StepFlops:
+def sgd_step_flops(
+    n: int = SEED_BATCH, d_in: int = INPUT_DIM, hidden: int = HIDDEN, d_out: int = OUTPUT_DIM
+) -> StepFlops:
     """Count one SGD step of the d_in-hidden-d_out MLP (ReLU, sigmoid/BCE) on a batch of n.
 
     The loss itself (a sigmoid, a log and a mean over n logits) is a few
@@ -54,26 +55,26 @@ def sgd_step_flops(n: int = SEED_BATCH, d_in: int = INPUT_DIM, hidden: int = HID
     counted as 4 per logit, the usual tally for a log-sigmoid and its derivative.
     """
     forward = (
-        matmul_flops(n, d_in, hidden)      # a = x @ W0
-        + n * hidden                       # + b0
-        + n * hidden                       # relu
-        + matmul_flops(n, hidden, d_out)   # z = h @ W1
-        + n * d_out                        # + b1
-        + 4 * n * d_out                    # the loss on the logits
+        matmul_flops(n, d_in, hidden)  # a = x @ W0
+        + n * hidden  # + b0
+        + n * hidden  # relu
+        + matmul_flops(n, hidden, d_out)  # z = h @ W1
+        + n * d_out  # + b1
+        + 4 * n * d_out  # the loss on the logits
     )
     backward = (
-        4 * n * d_out                      # dz = (sigmoid(z) - y) / n
-        + matmul_flops(hidden, n, d_out)   # dW1 = h.T @ dz
-        + n * d_out                        # db1 = sum(dz)
-        + matmul_flops(n, d_out, hidden)   # dh = dz @ W1.T
-        + n * hidden                       # dh * (a > 0)
-        + matmul_flops(d_in, n, hidden)    # dW0 = x.T @ dh
-        + n * hidden                       # db0 = sum(dh)
+        4 * n * d_out  # dz = (sigmoid(z) - y) / n
+        + matmul_flops(hidden, n, d_out)  # dW1 = h.T @ dz
+        + n * d_out  # db1 = sum(dz)
+        + matmul_flops(n, d_out, hidden)  # dh = dz @ W1.T
+        + n * hidden  # dh * (a > 0)
+        + matmul_flops(d_in, n, hidden)  # dW0 = x.T @ dh
+        + n * hidden  # db0 = sum(dh)
         # No dx = dh @ W0.T: the input is not a parameter, so no framework computes it
         # (XLA removes it as dead code), and counting it would inflate GFLOP/s by 50%.
     )
     n_params = d_in * hidden + hidden + hidden * d_out + d_out
-    update = 2 * n_params                  # w - lr * g: one multiply, one subtract per weight
+    update = 2 * n_params  # w - lr * g: one multiply, one subtract per weight
     return StepFlops(forward=forward, backward=backward, update=update)
 
 

@@ -201,9 +201,17 @@ class Arm:
     @classmethod
     def keras(cls, backend: str, why: str, keras_loss: Ref, **kw) -> Arm:
         """A Keras 3 ``fit`` arm on one backend: named ``keras-<backend>``, trained in that backend's worker."""
-        return cls(f"keras-{backend}", f"Keras 3 fit, {backend} backend: {why}", "keras", f"keras:{backend}",
-                   process=f"keras-{backend}", keras_loss=keras_loss, requires=("keras", backend), role="keras",
-                   **kw)
+        return cls(
+            f"keras-{backend}",
+            f"Keras 3 fit, {backend} backend: {why}",
+            "keras",
+            f"keras:{backend}",
+            process=f"keras-{backend}",
+            keras_loss=keras_loss,
+            requires=("keras", backend),
+            role="keras",
+            **kw,
+        )
 
     @property
     def needs_gpu(self) -> bool:
@@ -244,8 +252,9 @@ class Workload:
             return self.arms
         unknown = [n for n in names if n not in self.arm_names]
         if unknown:
-            raise ParityError(f"unknown arm {', '.join(unknown)} for workload {self.name}: valid arms are "
-                              f"{', '.join(self.arm_names)}")
+            raise ParityError(
+                f"unknown arm {', '.join(unknown)} for workload {self.name}: valid arms are {', '.join(self.arm_names)}"
+            )
         return tuple(a for a in self.arms if a.name in names)
 
     @property
@@ -265,15 +274,22 @@ class Workload:
 
     def describe(self) -> dict[str, Any]:
         """What the artifact records of the workload."""
-        return {"name": self.name, "version": self.version, "question": self.question, "head": self.model.head,
-                **dict(self.origin)}
+        return {
+            "name": self.name,
+            "version": self.version,
+            "question": self.question,
+            "head": self.model.head,
+            **dict(self.origin),
+        }
 
 
 def check(w: Any, where: str) -> Workload:
     """Raise ParityError (one line, naming ``where``) unless ``w`` is a well-formed Workload."""
     if not isinstance(w, Workload):
-        raise ParityError(f"{where} is a {type(w).__name__}, not a paritybench Workload: define "
-                          "WORKLOAD = paritybench.workloads.Workload(...)")
+        raise ParityError(
+            f"{where} is a {type(w).__name__}, not a paritybench Workload: define "
+            "WORKLOAD = paritybench.workloads.Workload(...)"
+        )
 
     def bad(msg: str) -> ParityError:
         return ParityError(f"workload {w.name!r} ({where}): {msg}")
@@ -287,8 +303,9 @@ def check(w: Any, where: str) -> Workload:
     if w.data.labels not in LABELS:
         raise bad(f"data.labels is {w.data.labels!r}: must be one of {', '.join(LABELS)}")
     if (w.model.head == "sigmoid") != (w.data.labels == "binary"):
-        raise bad(f"head {w.model.head} does not fit labels {w.data.labels}: sigmoid goes with binary, "
-                  "softmax with onehot10")
+        raise bad(
+            f"head {w.model.head} does not fit labels {w.data.labels}: sigmoid goes with binary, softmax with onehot10"
+        )
     bs = w.data.batch_size
     if bs is not None and (not isinstance(bs, int) or bs <= 0 or w.data.n % bs):
         raise bad(f"data.batch_size {bs!r} must be a positive int dividing data.n ({w.data.n}), or None")

@@ -48,12 +48,16 @@ def _import_attr(ref: str, where: str):
     try:
         obj = importlib.import_module(module)
     except ImportError as exc:
-        raise ParityError(f"--workload {where}: cannot import {module} ({exc}): check the module name and that "
-                          "its package is installed") from None
+        raise ParityError(
+            f"--workload {where}: cannot import {module} ({exc}): check the module name and that "
+            "its package is installed"
+        ) from None
     for part in (attr or "WORKLOAD").split("."):
         if not hasattr(obj, part):
-            raise ParityError(f"--workload {where}: {module} has no attribute {part!r}: name the Workload object, "
-                              f"e.g. {module}:WORKLOAD")
+            raise ParityError(
+                f"--workload {where}: {module} has no attribute {part!r}: name the Workload object, "
+                f"e.g. {module}:WORKLOAD"
+            )
         obj = getattr(obj, part)
     return obj
 
@@ -64,8 +68,10 @@ def entry_points() -> dict[str, metadata.EntryPoint]:
 
 def _from_file(path: Path, spec: str) -> tuple[Workload, dict]:
     if not path.is_file():
-        raise ParityError(f"--workload {spec}: no such file: give a Python file defining WORKLOAD, a module:attr, "
-                          f"or one of {', '.join(names())}")
+        raise ParityError(
+            f"--workload {spec}: no such file: give a Python file defining WORKLOAD, a module:attr, "
+            f"or one of {', '.join(names())}"
+        )
     data = path.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
     name = f"paritybench_user_workload_{digest[:16]}"
@@ -101,14 +107,21 @@ def load(spec: str | None = None) -> Workload:
         try:
             obj = eps[spec].load()
         except Exception as exc:
-            raise ParityError(f"--workload {spec}: its entry point {eps[spec].value} failed to load "
-                              f"({type(exc).__name__}: {exc})") from None
+            raise ParityError(
+                f"--workload {spec}: its entry point {eps[spec].value} failed to load ({type(exc).__name__}: {exc})"
+            ) from None
         dist = eps[spec].dist
-        origin = {"source": "entry-point", "spec": spec, "value": eps[spec].value,
-                  "package": f"{dist.name} {dist.version}" if dist else None}
+        origin = {
+            "source": "entry-point",
+            "spec": spec,
+            "value": eps[spec].value,
+            "package": f"{dist.name} {dist.version}" if dist else None,
+        }
     else:
-        raise ParityError(f"unknown workload {spec!r}: valid workloads are {', '.join(names())}, "
-                          "or a path/to/file.py, or package.module:attr")
+        raise ParityError(
+            f"unknown workload {spec!r}: valid workloads are {', '.join(names())}, "
+            "or a path/to/file.py, or package.module:attr"
+        )
     w = replace(check(obj, spec), origin=origin)
     _CACHE[spec] = w
     return w

@@ -23,8 +23,17 @@ import optax
 from paritybench.workloads.adam_epsilon.workload import BETA_1, BETA_2, EPSILON, PARAMS
 from paritybench.workloads.softmax_ce.jax_model import keras_clip, keras_torch_clip, logits
 
-__all__ = ["apply", "init", "keras_adam", "keras_clip", "keras_torch_clip", "layers", "logits", "optax_adam_eps_scaled",
-           "optax_adam_literal"]
+__all__ = [
+    "apply",
+    "init",
+    "keras_adam",
+    "keras_clip",
+    "keras_torch_clip",
+    "layers",
+    "logits",
+    "optax_adam_eps_scaled",
+    "optax_adam_literal",
+]
 
 
 def init(seed: int, threefry_partitionable: bool = False) -> dict[str, np.ndarray]:
@@ -65,8 +74,9 @@ class KerasAdamState(NamedTuple):
     nu: Any
 
 
-def keras_adam(learning_rate: float, beta_1: float = BETA_1, beta_2: float = BETA_2,
-               epsilon: float = EPSILON) -> optax.GradientTransformation:
+def keras_adam(
+    learning_rate: float, beta_1: float = BETA_1, beta_2: float = BETA_2, epsilon: float = EPSILON
+) -> optax.GradientTransformation:
     """Keras 3's Adam update as an optax transform, in the parameters' own dtype.
 
     Written to follow ``keras/src/optimizers/adam.py`` ``update_step`` exactly, because the emulation must
@@ -132,5 +142,6 @@ def optax_adam_eps_scaled(lr: float) -> optax.GradientTransformation:
     # b1 and b2 stay Python floats (static): injected, they become float32 arrays and optax computes
     # 1 - b2 in float32 (9.9998713e-4, not 1e-3), a 1.3e-5 relative change of the bias correction that
     # `paritybench localize` measured at 88-106x the noise floor against the float64 arbiter.
-    return optax.inject_hyperparams(optax.adam, static_args=("b1", "b2"))(learning_rate=lr, b1=BETA_1, b2=BETA_2,
-                                                                          eps=eps_at)
+    return optax.inject_hyperparams(optax.adam, static_args=("b1", "b2"))(
+        learning_rate=lr, b1=BETA_1, b2=BETA_2, eps=eps_at
+    )

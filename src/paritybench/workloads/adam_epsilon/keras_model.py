@@ -8,14 +8,18 @@ from paritybench.workloads.adam_epsilon.workload import BETA_1, BETA_2, CLASSES,
 def build(keras, kernel_regularizer=None):
     """The model; ``kernel_regularizer`` (a Keras regularizer or None) goes on both Dense kernels only,
     as Keras users write it (``l2-weight-decay`` passes one through ``Arm.keras_options``)."""
-    model = keras.Sequential([
-        keras.Input(shape=(INPUT_DIM,)),
-        keras.layers.Dense(HIDDEN, activation="tanh", kernel_regularizer=kernel_regularizer),
-        keras.layers.Dense(CLASSES, activation="softmax", kernel_regularizer=kernel_regularizer),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(INPUT_DIM,)),
+            keras.layers.Dense(HIDDEN, activation="tanh", kernel_regularizer=kernel_regularizer),
+            keras.layers.Dense(CLASSES, activation="softmax", kernel_regularizer=kernel_regularizer),
+        ]
+    )
     variables = {
-        "dense_0/kernel": model.layers[0].kernel, "dense_0/bias": model.layers[0].bias,
-        "dense_1/kernel": model.layers[1].kernel, "dense_1/bias": model.layers[1].bias,
+        "dense_0/kernel": model.layers[0].kernel,
+        "dense_0/bias": model.layers[0].bias,
+        "dense_1/kernel": model.layers[1].kernel,
+        "dense_1/bias": model.layers[1].bias,
     }
     return model, variables
 

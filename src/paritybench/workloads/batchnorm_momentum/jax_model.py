@@ -32,8 +32,16 @@ from paritybench.workloads.batchnorm_momentum.workload import (
 )
 from paritybench.workloads.softmax_ce.jax_model import keras_clip, keras_torch_clip, logits
 
-__all__ = ["apply", "apply_momentum_literal", "apply_torch", "batchnorm", "init", "keras_clip",
-           "keras_torch_clip", "logits"]
+__all__ = [
+    "apply",
+    "apply_momentum_literal",
+    "apply_torch",
+    "batchnorm",
+    "init",
+    "keras_clip",
+    "keras_torch_clip",
+    "logits",
+]
 
 
 def init(seed: int, threefry_partitionable: bool = False) -> dict[str, np.ndarray]:
@@ -52,8 +60,9 @@ def init(seed: int, threefry_partitionable: bool = False) -> dict[str, np.ndarra
     return out
 
 
-def batchnorm(h, gamma, beta, mean_avg, var_avg, *, training: bool, keep: float, eps: float,
-              unbiased_running_var: bool = False):
+def batchnorm(
+    h, gamma, beta, mean_avg, var_avg, *, training: bool, keep: float, eps: float, unbiased_running_var: bool = False
+):
     """One BatchNormalization over axis 0: (output, new moving mean, new moving variance).
 
     ``keep`` is the share of the old moving average kept per update (Keras's ``momentum``; torch's is
@@ -76,8 +85,15 @@ def batchnorm(h, gamma, beta, mean_avg, var_avg, *, training: bool, keep: float,
 def _forward(params, x, state, training, **bn):
     state = state if state is not None else {k: jnp.full(s, STATE_INIT[k], x.dtype) for k, s in STATE.items()}
     h = x @ params["dense_0/kernel"] + params["dense_0/bias"]
-    h, m, v = batchnorm(h, params["bn/gamma"], params["bn/beta"], state["bn/moving_mean"],
-                        state["bn/moving_variance"], training=training, **bn)
+    h, m, v = batchnorm(
+        h,
+        params["bn/gamma"],
+        params["bn/beta"],
+        state["bn/moving_mean"],
+        state["bn/moving_variance"],
+        training=training,
+        **bn,
+    )
     h = jnp.maximum(h, 0)
     z = h @ params["dense_1/kernel"] + params["dense_1/bias"]
     # the moving statistics are state, not parameters: no gradient flows into them
@@ -96,5 +112,4 @@ def apply_momentum_literal(params, x, state=None, training=True):
 
 def apply_torch(params, x, state=None, training=True):
     """torch's BatchNorm1d defaults: takes 10% of the new batch (unbiased variance), eps 1e-5."""
-    return _forward(params, x, state, training, keep=1.0 - TORCH_MOMENTUM, eps=TORCH_EPSILON,
-                    unbiased_running_var=True)
+    return _forward(params, x, state, training, keep=1.0 - TORCH_MOMENTUM, eps=TORCH_EPSILON, unbiased_running_var=True)

@@ -23,7 +23,15 @@ def apply(params, x, state=None, training=True):
         state = {k: torch.full(s, STATE_INIT[k], dtype=x.dtype, device=x.device) for k, s in STATE.items()}
     mean, var = state["bn/moving_mean"].clone(), state["bn/moving_variance"].clone()
     h = x @ params["dense_0/kernel"] + params["dense_0/bias"]
-    h = F.batch_norm(h, mean, var, params["bn/gamma"], params["bn/beta"], training=training,
-                     momentum=TORCH_MOMENTUM, eps=TORCH_EPSILON)
+    h = F.batch_norm(
+        h,
+        mean,
+        var,
+        params["bn/gamma"],
+        params["bn/beta"],
+        training=training,
+        momentum=TORCH_MOMENTUM,
+        eps=TORCH_EPSILON,
+    )
     z = torch.relu(h) @ params["dense_1/kernel"] + params["dense_1/bias"]
     return z, {"bn/moving_mean": mean, "bn/moving_variance": var}

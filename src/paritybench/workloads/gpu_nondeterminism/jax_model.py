@@ -15,9 +15,11 @@ def init(seed: int, threefry_partitionable: bool = False) -> dict[str, np.ndarra
     del threefry_partitionable
     rng = np.random.default_rng(seed)
     limit = np.sqrt(6.0 / (DIM + 1))
-    return {"embedding/table": rng.uniform(-0.05, 0.05, size=(VOCAB, DIM)).astype(np.float32),
-            "dense/kernel": rng.uniform(-limit, limit, size=(DIM, 1)).astype(np.float32),
-            "dense/bias": np.zeros(1, np.float32)}
+    return {
+        "embedding/table": rng.uniform(-0.05, 0.05, size=(VOCAB, DIM)).astype(np.float32),
+        "dense/kernel": rng.uniform(-limit, limit, size=(DIM, 1)).astype(np.float32),
+        "dense/bias": np.zeros(1, np.float32),
+    }
 
 
 def bins(x):

@@ -12,12 +12,14 @@ def build(keras):
         b = ops.cast(ops.clip(ops.floor(x * BINS), 0, BINS - 1), "int32")
         return ops.arange(PIXELS, dtype="int32") * BINS + b
 
-    model = keras.Sequential([
-        keras.Input(shape=(PIXELS,)),
-        keras.layers.Lambda(to_tokens, output_shape=(PIXELS,)),
-        keras.layers.Embedding(VOCAB, DIM),
-        keras.layers.Lambda(lambda e: ops.relu(ops.sum(e, axis=1)), output_shape=(DIM,)),
-        keras.layers.Dense(1, activation="sigmoid"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(PIXELS,)),
+            keras.layers.Lambda(to_tokens, output_shape=(PIXELS,)),
+            keras.layers.Embedding(VOCAB, DIM),
+            keras.layers.Lambda(lambda e: ops.relu(ops.sum(e, axis=1)), output_shape=(DIM,)),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
+    )
     emb, dense = model.layers[1], model.layers[3]
     return model, {"embedding/table": emb.embeddings, "dense/kernel": dense.kernel, "dense/bias": dense.bias}

@@ -56,8 +56,9 @@ def draw(default: str, key, name: str, shape: tuple[int, ...], fan_in: int):
     raise ValueError(f"unknown default {default!r}: one of {', '.join(DEFAULTS)}")
 
 
-def init_with(default: str, params: dict[str, tuple[int, ...]], seed: int,
-              threefry_partitionable: bool = False) -> dict[str, np.ndarray]:
+def init_with(
+    default: str, params: dict[str, tuple[int, ...]], seed: int, threefry_partitionable: bool = False
+) -> dict[str, np.ndarray]:
     """Every parameter of ``params`` drawn with ``default``'s initialisers at ``PRNGKey(seed)``.
 
     A bias's fan_in (torch's bias bound) is that of the kernel declared just before it.

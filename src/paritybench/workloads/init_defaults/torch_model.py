@@ -25,5 +25,9 @@ def torch_default_init(seed: int, threefry_partitionable: bool = False) -> dict[
     finally:
         torch.random.set_rng_state(gen_state)  # the caller's torch RNG is left as it was
     with torch.no_grad():
-        return {"dense_0/kernel": l0.weight.T.contiguous().numpy().copy(), "dense_0/bias": l0.bias.numpy().copy(),
-                "dense_1/kernel": l1.weight.T.contiguous().numpy().copy(), "dense_1/bias": l1.bias.numpy().copy()}
+        return {
+            "dense_0/kernel": l0.weight.T.contiguous().numpy().copy(),
+            "dense_0/bias": l0.bias.numpy().copy(),
+            "dense_1/kernel": l1.weight.T.contiguous().numpy().copy(),
+            "dense_1/bias": l1.bias.numpy().copy(),
+        }

@@ -33,9 +33,18 @@ _WHAT = {
 
 
 def _arm(default: str, role: str, **kw) -> Arm:
-    return Arm(f"jax-{default}-init", f"JAX, BCE from logits, SGD; initial weights: {_WHAT[default]}", "jax",
-               "logits", loss_fn=f"{_S}.jax_model:logits", requires=("jax", "optax"), role=role,
-               init=f"{_I}:{default}_init", conventions={"init": _WHAT[default], "loss path": "from logits"}, **kw)
+    return Arm(
+        f"jax-{default}-init",
+        f"JAX, BCE from logits, SGD; initial weights: {_WHAT[default]}",
+        "jax",
+        "logits",
+        loss_fn=f"{_S}.jax_model:logits",
+        requires=("jax", "optax"),
+        role=role,
+        init=f"{_I}:{default}_init",
+        conventions={"init": _WHAT[default], "loss path": "from logits"},
+        **kw,
+    )
 
 
 ARMS = (
@@ -43,27 +52,49 @@ ARMS = (
     _arm("flax", "port"),
     _arm("torch", "port"),
     _arm("stax", "port"),
-    Arm("torch-default-init", "native torch, BCE from logits, SGD; initial weights: torch's own nn.Linear defaults "
-        "under torch.manual_seed(seed)", "torch", "torch:bce_logits", torch_loss=f"{_S}.torch_model:bce_logits",
-        requires=("torch",), role="port", init="paritybench.workloads.init_defaults.torch_model:torch_default_init",
-        conventions={"init": _WHAT["torch"] + ", drawn by torch itself", "loss path": "from logits"}),
-    Arm("reference-f64", "NumPy float64, BCE from logits, from Keras's default initialisers (the model ported)",
-        "f64", "logits_f64", loss_fn=f"{_S}.jax_model:logits", role="reference", init=f"{_I}:keras_init",
+    Arm(
+        "torch-default-init",
+        "native torch, BCE from logits, SGD; initial weights: torch's own nn.Linear defaults "
+        "under torch.manual_seed(seed)",
+        "torch",
+        "torch:bce_logits",
+        torch_loss=f"{_S}.torch_model:bce_logits",
+        requires=("torch",),
+        role="port",
+        init="paritybench.workloads.init_defaults.torch_model:torch_default_init",
+        conventions={"init": _WHAT["torch"] + ", drawn by torch itself", "loss path": "from logits"},
+    ),
+    Arm(
+        "reference-f64",
+        "NumPy float64, BCE from logits, from Keras's default initialisers (the model ported)",
+        "f64",
+        "logits_f64",
+        loss_fn=f"{_S}.jax_model:logits",
+        role="reference",
+        init=f"{_I}:keras_init",
         evidence="float64 throughout: float32 rounding never reaches it",
-        conventions={"init": _WHAT["keras"], "loss path": "from logits", "dtype": "float64"}),
+        conventions={"init": _WHAT["keras"], "loss path": "from logits", "dtype": "float64"},
+    ),
 )
 
 WORKLOAD = Workload(
     name="init-defaults",
     version="1",
     question="Does the same 784-1000-1 MLP train the same when built with Keras's, flax's, torch's or stax's "
-             "default initialisers?",
+    "default initialisers?",
     sources=("keras-team/keras#13995", "pytorch/pytorch#42083"),
     data=Data(dataset="mnist", labels="binary", n=500, normalize=False),
     training=Training(steps=10, lr=0.01),
-    model=Model(params=PARAMS, head="sigmoid", init=f"{_I}:keras_init", jax_apply=f"{_S}.jax_model:apply",
-                keras_build=f"{_S}.keras_model:build", f64_loss_and_grad=f"{_S}.f64:loss_and_grad",
-                f64_forward=f"{_S}.f64:forward", torch_apply=f"{_S}.torch_model:apply"),
+    model=Model(
+        params=PARAMS,
+        head="sigmoid",
+        init=f"{_I}:keras_init",
+        jax_apply=f"{_S}.jax_model:apply",
+        keras_build=f"{_S}.keras_model:build",
+        f64_loss_and_grad=f"{_S}.f64:loss_and_grad",
+        f64_forward=f"{_S}.f64:forward",
+        torch_apply=f"{_S}.torch_model:apply",
+    ),
     arms=ARMS,
     fix="jax-keras-init",
 )

@@ -27,8 +27,18 @@ from paritybench.workloads.adam_epsilon.jax_model import (
 )
 from paritybench.workloads.l2_weight_decay.workload import ADAM_LR_SCALE, LAM
 
-__all__ = ["adam_l2", "apply", "init", "keras_adamw", "keras_clip", "keras_torch_clip", "layers", "logits",
-           "sgd_decay_literal", "sgd_l2"]
+__all__ = [
+    "adam_l2",
+    "apply",
+    "init",
+    "keras_adamw",
+    "keras_clip",
+    "keras_torch_clip",
+    "layers",
+    "logits",
+    "sgd_decay_literal",
+    "sgd_l2",
+]
 
 
 def kernels(params):

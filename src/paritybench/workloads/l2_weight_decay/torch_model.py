@@ -20,5 +20,6 @@ def sgd_weight_decay(params, lr: float, lam: float = LAM) -> torch.optim.Optimiz
     """SGD with ``weight_decay=lam`` on the kernels only (a separate parameter group for the biases)."""
     kernels = [p for k, p in params.items() if k.endswith("kernel")]
     others = [p for k, p in params.items() if not k.endswith("kernel")]
-    return torch.optim.SGD([{"params": kernels, "weight_decay": lam}, {"params": others, "weight_decay": 0.0}],
-                           lr=lr, foreach=False)
+    return torch.optim.SGD(
+        [{"params": kernels, "weight_decay": lam}, {"params": others, "weight_decay": 0.0}], lr=lr, foreach=False
+    )

@@ -27,17 +27,24 @@ def init(seed: int, threefry_partitionable: bool = False) -> dict[str, np.ndarra
 
     receptive = KERNEL * KERNEL
     flat = OUT_SIDE * OUT_SIDE * FILTERS
-    return {"conv/kernel": glorot((KERNEL, KERNEL, 1, FILTERS), receptive * 1, receptive * FILTERS),
-            "conv/bias": np.zeros(FILTERS, np.float32),
-            "dense/kernel": glorot((flat, 1), flat, 1),
-            "dense/bias": np.zeros(1, np.float32)}
+    return {
+        "conv/kernel": glorot((KERNEL, KERNEL, 1, FILTERS), receptive * 1, receptive * FILTERS),
+        "conv/bias": np.zeros(FILTERS, np.float32),
+        "dense/kernel": glorot((flat, 1), flat, 1),
+        "dense/bias": np.zeros(1, np.float32),
+    }
 
 
 def conv(params, x, padding):
     """The strided 3x3 convolution plus bias on flat 784-pixel rows, NHWC out (n, 14, 14, 8)."""
     images = x.reshape(-1, SIDE, SIDE, 1)
-    out = lax.conv_general_dilated(images, params["conv/kernel"], window_strides=(STRIDE, STRIDE),
-                                   padding=padding, dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    out = lax.conv_general_dilated(
+        images,
+        params["conv/kernel"],
+        window_strides=(STRIDE, STRIDE),
+        padding=padding,
+        dimension_numbers=("NHWC", "HWIO", "NHWC"),
+    )
     return out + params["conv/bias"]
 
 

@@ -7,14 +7,20 @@ from paritybench.workloads.same_padding.workload import FILTERS, KERNEL, SIDE, S
 
 def build(keras, padding: str = "same"):
     """The model as a Keras user writes it; ``padding`` is the Conv2D's (the workload's arms use "same")."""
-    model = keras.Sequential([
-        keras.Input(shape=(SIDE * SIDE,)),
-        keras.layers.Reshape((SIDE, SIDE, 1)),
-        keras.layers.Conv2D(FILTERS, KERNEL, strides=STRIDE, padding=padding, activation="relu"),
-        keras.layers.Flatten(),
-        keras.layers.Dense(1, activation="sigmoid"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(SIDE * SIDE,)),
+            keras.layers.Reshape((SIDE, SIDE, 1)),
+            keras.layers.Conv2D(FILTERS, KERNEL, strides=STRIDE, padding=padding, activation="relu"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
+    )
     conv, dense = model.layers[1], model.layers[3]
-    variables = {"conv/kernel": conv.kernel, "conv/bias": conv.bias,
-                 "dense/kernel": dense.kernel, "dense/bias": dense.bias}
+    variables = {
+        "conv/kernel": conv.kernel,
+        "conv/bias": conv.bias,
+        "dense/kernel": dense.kernel,
+        "dense/bias": dense.bias,
+    }
     return model, variables

@@ -50,58 +50,114 @@ PARAMS = {
 
 
 def _jax_arm(name: str, description: str, loss: str, **kw) -> Arm:
-    return Arm(name, description, "jax", loss, loss_fn=f"{_SEED}.jax_model:{loss}", requires=("jax", "optax"),
-               **kw)
+    return Arm(name, description, "jax", loss, loss_fn=f"{_SEED}.jax_model:{loss}", requires=("jax", "optax"), **kw)
 
 
 def _keras_arm(backend: str, why: str, **kw) -> Arm:
-    return Arm.keras(backend, why, f"{_SEED}.keras_model:loss", keras_options={"padding": "same"},
-                     conventions={"padding": "same: (0, 1)"}, **kw)
+    return Arm.keras(
+        backend,
+        why,
+        f"{_SEED}.keras_model:loss",
+        keras_options={"padding": "same"},
+        conventions={"padding": "same: (0, 1)"},
+        **kw,
+    )
 
 
 ARMS = (
-    _jax_arm("jax-torch-pad", "torch-style port: the convolution padded (1, 1), like nn.Conv2d(padding=1)",
-             "logits", role="port", jax_apply=f"{_P}.jax_model:apply_torch_pad",
-             jax_layers=f"{_P}.jax_model:layers_torch_pad",
-             conventions={"padding": "explicit (1, 1) on both axes"}),
-    _jax_arm("jax-same", "lax.conv_general_dilated(padding='SAME'): TensorFlow's (0, 1), the fix", "logits",
-             role="fix", emulates="keras-tensorflow", conventions={"padding": "SAME: (0, 1)"}),
-    _jax_arm("jax-same-keras-clip", "Keras-JAX in JAX: SAME padding, BCE on p clipped to [1e-7, 1-1e-7]",
-             "keras_clip", role="emulation", emulates="keras-jax",
-             conventions={"padding": "SAME: (0, 1)", "loss path": "sigmoid probabilities clipped"}),
-    _jax_arm("jax-same-keras-torch-clip", "Keras-torch in JAX: SAME padding, torch's clipped BCE",
-             "keras_torch_clip", role="emulation", emulates="keras-torch",
-             conventions={"padding": "SAME: (0, 1)", "loss path": "sigmoid probabilities clamped"}),
-    Arm("torch-conv-pad1", "native torch port: F.conv2d(stride=2, padding=1), i.e. nn.Conv2d(padding=1): (1, 1)",
-        "torch", "torch:bce_logits", torch_loss=f"{_P}.torch_model:bce_logits",
-        torch_apply=f"{_P}.torch_model:apply_pad1", requires=("torch",), role="port", matches="jax-torch-pad",
+    _jax_arm(
+        "jax-torch-pad",
+        "torch-style port: the convolution padded (1, 1), like nn.Conv2d(padding=1)",
+        "logits",
+        role="port",
+        jax_apply=f"{_P}.jax_model:apply_torch_pad",
+        jax_layers=f"{_P}.jax_model:layers_torch_pad",
+        conventions={"padding": "explicit (1, 1) on both axes"},
+    ),
+    _jax_arm(
+        "jax-same",
+        "lax.conv_general_dilated(padding='SAME'): TensorFlow's (0, 1), the fix",
+        "logits",
+        role="fix",
+        emulates="keras-tensorflow",
+        conventions={"padding": "SAME: (0, 1)"},
+    ),
+    _jax_arm(
+        "jax-same-keras-clip",
+        "Keras-JAX in JAX: SAME padding, BCE on p clipped to [1e-7, 1-1e-7]",
+        "keras_clip",
+        role="emulation",
+        emulates="keras-jax",
+        conventions={"padding": "SAME: (0, 1)", "loss path": "sigmoid probabilities clipped"},
+    ),
+    _jax_arm(
+        "jax-same-keras-torch-clip",
+        "Keras-torch in JAX: SAME padding, torch's clipped BCE",
+        "keras_torch_clip",
+        role="emulation",
+        emulates="keras-torch",
+        conventions={"padding": "SAME: (0, 1)", "loss path": "sigmoid probabilities clamped"},
+    ),
+    Arm(
+        "torch-conv-pad1",
+        "native torch port: F.conv2d(stride=2, padding=1), i.e. nn.Conv2d(padding=1): (1, 1)",
+        "torch",
+        "torch:bce_logits",
+        torch_loss=f"{_P}.torch_model:bce_logits",
+        torch_apply=f"{_P}.torch_model:apply_pad1",
+        requires=("torch",),
+        role="port",
+        matches="jax-torch-pad",
         evidence="0.780 on all 8 one-ulp copies (sensitivity --k 8, 2-core CPU, torch 2.15)",
-        conventions={"padding": "explicit (1, 1) on both axes"}),
-    Arm("torch-same-pad", "native torch, the fix: F.pad(x, (0, 1, 0, 1)) then F.conv2d(padding=0): TF's (0, 1)",
-        "torch", "torch:bce_logits", torch_loss=f"{_P}.torch_model:bce_logits",
-        torch_apply=f"{_P}.torch_model:apply_same", requires=("torch",), role="fix", matches="jax-same",
+        conventions={"padding": "explicit (1, 1) on both axes"},
+    ),
+    Arm(
+        "torch-same-pad",
+        "native torch, the fix: F.pad(x, (0, 1, 0, 1)) then F.conv2d(padding=0): TF's (0, 1)",
+        "torch",
+        "torch:bce_logits",
+        torch_loss=f"{_P}.torch_model:bce_logits",
+        torch_apply=f"{_P}.torch_model:apply_same",
+        requires=("torch",),
+        role="fix",
+        matches="jax-same",
         evidence="0.784 on all 8 one-ulp copies (sensitivity --k 8, 2-core CPU, torch 2.15)",
-        conventions={"padding": "SAME: (0, 1)"}),
+        conventions={"padding": "SAME: (0, 1)"},
+    ),
     _keras_arm("tensorflow", "Conv2D padding='same' via tf.nn.convolution"),
     _keras_arm("jax", "Conv2D padding='same' via lax.conv_general_dilated"),
     _keras_arm("torch", "Conv2D padding='same' via an explicit tnn.pad (0, 1) and padding 0"),
-    Arm("reference-f64", "JAX in float64, SAME padding, BCE from logits: the ground truth", "f64", "logits_f64",
-        loss_fn=f"{_SEED}.jax_model:logits", requires=("jax", "optax"), role="reference",
+    Arm(
+        "reference-f64",
+        "JAX in float64, SAME padding, BCE from logits: the ground truth",
+        "f64",
+        "logits_f64",
+        loss_fn=f"{_SEED}.jax_model:logits",
+        requires=("jax", "optax"),
+        role="reference",
         evidence="float64 throughout: float32 rounding never reaches it",
-        conventions={"padding": "SAME: (0, 1)", "loss path": "from logits", "dtype": "float64"}),
+        conventions={"padding": "SAME: (0, 1)", "loss path": "from logits", "dtype": "float64"},
+    ),
 )
 
 WORKLOAD = Workload(
     name="same-padding",
     version="1",
     question="Does a torch-style port of Conv2D(3x3, stride 2, padding='same') on 28x28 images compute the same "
-             "forward pass as TensorFlow from the same weights, and which Keras backends match TensorFlow?",
+    "forward pass as TensorFlow from the same weights, and which Keras backends match TensorFlow?",
     sources=("pytorch/pytorch#67551", "onnx/tensorflow-onnx#1028"),
     data=Data(dataset="mnist", labels="binary", n=1000, normalize=True),
     training=Training(steps=10, lr=0.5),
-    model=Model(params=PARAMS, head="sigmoid", init=f"{_P}.jax_model:init", jax_apply=f"{_P}.jax_model:apply",
-                keras_build=f"{_P}.keras_model:build", jax_layers=f"{_P}.jax_model:layers",
-                keras_layers={"conv/relu": 1}, torch_apply=f"{_P}.torch_model:apply_same"),
+    model=Model(
+        params=PARAMS,
+        head="sigmoid",
+        init=f"{_P}.jax_model:init",
+        jax_apply=f"{_P}.jax_model:apply",
+        keras_build=f"{_P}.keras_model:build",
+        jax_layers=f"{_P}.jax_model:layers",
+        keras_layers={"conv/relu": 1},
+        torch_apply=f"{_P}.torch_model:apply_same",
+    ),
     arms=evidence.apply("same-padding", ARMS),  # measured sensitivity classes (workloads/evidence.py)
     fix="jax-same",
 )

@@ -45,8 +45,12 @@ def init(seed: int, threefry_partitionable: bool = False) -> dict[str, np.ndarra
         init_fun, _ = stax.serial(stax.Dense(HIDDEN), stax.Relu, stax.Dense(1), stax.Sigmoid)
         _, params = init_fun(jax.random.PRNGKey(seed), (-1, INPUT_DIM))
         (w0, b0), _, (w1, b1), _ = params
-        return {"dense_0/kernel": np.asarray(w0), "dense_0/bias": np.asarray(b0),
-                "dense_1/kernel": np.asarray(w1), "dense_1/bias": np.asarray(b1)}
+        return {
+            "dense_0/kernel": np.asarray(w0),
+            "dense_0/bias": np.asarray(b0),
+            "dense_1/kernel": np.asarray(w1),
+            "dense_1/bias": np.asarray(b1),
+        }
     finally:
         jax.config.update("jax_threefry_partitionable", previous)
 

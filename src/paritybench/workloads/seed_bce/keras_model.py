@@ -7,14 +7,18 @@ from paritybench.workloads.seed_bce.workload import HIDDEN, INPUT_DIM
 
 def build(keras):
     """``Sequential`` 784-1000-1 with a sigmoid output, and its variables by declared name."""
-    model = keras.Sequential([
-        keras.Input(shape=(INPUT_DIM,)),
-        keras.layers.Dense(HIDDEN, activation="relu"),
-        keras.layers.Dense(1, activation="sigmoid"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(INPUT_DIM,)),
+            keras.layers.Dense(HIDDEN, activation="relu"),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
+    )
     variables = {
-        "dense_0/kernel": model.layers[0].kernel, "dense_0/bias": model.layers[0].bias,
-        "dense_1/kernel": model.layers[1].kernel, "dense_1/bias": model.layers[1].bias,
+        "dense_0/kernel": model.layers[0].kernel,
+        "dense_0/bias": model.layers[0].bias,
+        "dense_1/kernel": model.layers[1].kernel,
+        "dense_1/bias": model.layers[1].bias,
     }
     return model, variables
 

@@ -6,12 +6,14 @@ from paritybench.workloads.tf32_matmul.workload import HIDDEN, INPUT_DIM
 
 
 def build(keras):
-    model = keras.Sequential([
-        keras.Input(shape=(INPUT_DIM,)),
-        keras.layers.Dense(HIDDEN, activation="relu"),
-        keras.layers.Dense(HIDDEN, activation="relu"),
-        keras.layers.Dense(1, activation="sigmoid"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(INPUT_DIM,)),
+            keras.layers.Dense(HIDDEN, activation="relu"),
+            keras.layers.Dense(HIDDEN, activation="relu"),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
+    )
     variables = {}
     for i, layer in enumerate(model.layers):
         variables[f"dense_{i}/kernel"], variables[f"dense_{i}/bias"] = layer.kernel, layer.bias
