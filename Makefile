@@ -36,11 +36,14 @@ bench: setup
 
 ## The test suite (what CI runs). Set PARITYBENCH_REQUIRE_DOCKER=1 to fail instead of
 ## skipping the container tests when Docker is missing.
-test: setup
+test: setup lint
 	$(RUN) pytest $(ARGS)
 
+## Lint and format checks; `make test` runs them first, so CI does too.
+LINT_PATHS := src tests bench tools examples
 lint: setup
-	$(RUN) ruff check src tests bench
+	$(RUN) ruff check $(LINT_PATHS)
+	$(RUN) ruff format --check $(LINT_PATHS)
 
 ## The catalogue: every built-in workload's preset, one artifact each plus index.json,
 ## in results/runs/all-<time>/ (ARGS="--out DIR" to choose the folder).
