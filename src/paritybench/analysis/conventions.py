@@ -199,13 +199,10 @@ def collect(
             rows = {"process": arm.process, **keras_rows[arm.name]}
         elif arm.kind == "keras":
             from paritybench.arms.keras_inspect import run_job
+            from paritybench.arms.protocol import ConventionsJob
 
-            res = run_job(
-                arm.process.removeprefix("keras-"),
-                {"mode": "conventions", "workload": spec, "arm": arm.name, "lr": lr},
-                numerics,
-            )
-            rows = {"process": arm.process, **res["rows"]}
+            res = run_job(arm.process.removeprefix("keras-"), ConventionsJob(spec, arm.name, lr), numerics)
+            rows = {"process": arm.process, **res.rows}
         elif arm.kind == "torch":
             from paritybench.pipeline.runner import missing_requirements
 

@@ -520,43 +520,50 @@ def _keras_arrays(
 
     from paritybench.arms.keras_inspect import run_job
     from paritybench.arms.minibatch import applies
+    from paritybench.arms.protocol import LocalizeJob
     from paritybench.experiment.weights import save_weights_npz
 
     with tempfile.TemporaryDirectory(prefix="pb-localize-") as tmp:
         init_file = os.path.join(tmp, "init.npz")
         save_weights_npz(init_file, {"w": ctx.init})
-        job = {
-            "mode": "localize",
-            "workload": ctx.workload.origin.get("spec", ctx.workload.name),
-            "arm": arm.name,
-            "lr": ctx.lr,
-            "steps": ctx.steps,
-            "window": ctx.window,
-            "n": ctx.n,
-            "normalize": ctx.normalize,
-            "data_path": ctx.data_path,
-            "data_sha256": ctx.data_sha256,
-            "init_file": init_file,
-        }
+        slices = holdout_file = weights_file = states_file = None
         if applies(ctx.workload):
             batches = ctx.batches
-            job["slices"] = [[s.start, s.stop] for s in batches.slices]
+            slices = tuple((s.start, s.stop) for s in batches.slices)
             if batches.xh is not None and ctx.workload.model.state:
-                job["holdout_file"] = os.path.join(tmp, "holdout.npy")
-                np.save(job["holdout_file"], np.asarray(batches.xh, np.float32))
+                holdout_file = os.path.join(tmp, "holdout.npy")
+                np.save(holdout_file, np.asarray(batches.xh, np.float32))
         if given is not None:
-            job["weights_file"] = os.path.join(tmp, "given.npz")
-            save_weights_npz(job["weights_file"], {f"k{i}": w for i, w in enumerate(given)})
+            weights_file = os.path.join(tmp, "given.npz")
+            save_weights_npz(weights_file, {f"k{i}": w for i, w in enumerate(given)})
         if given_states is not None and ctx.workload.model.state:
-            job["states_file"] = os.path.join(tmp, "states.npz")
+            states_file = os.path.join(tmp, "states.npz")
             save_weights_npz(
-                job["states_file"],
+                states_file,
                 {f"k{i}": {p: np.asarray(v, np.float32) for p, v in s.items()} for i, s in enumerate(given_states)},
             )
+        job = LocalizeJob(
+            workload=ctx.workload.origin.get("spec", ctx.workload.name),
+            arm=arm.name,
+            lr=ctx.lr,
+            steps=ctx.steps,
+            window=ctx.window,
+            n=ctx.n,
+            normalize=ctx.normalize,
+            data_path=ctx.data_path,
+            data_sha256=ctx.data_sha256,
+            init_file=init_file,
+            out_dir=tmp,
+            slices=slices,
+            holdout_file=holdout_file,
+            weights_file=weights_file,
+            states_file=states_file,
+        )
         t = time.perf_counter()
         res = run_job(arm.process.removeprefix("keras-"), job, ctx.numerics)
         ctx.seconds[arm.name] = time.perf_counter() - t
-        return res["arrays"]
+        with np.load(res.arrays_file) as z:  # the per-step arrays travel as one npz beside the message
+            return {k: z[k] for k in z.files}
 
 
 def _main_evaluator(ctx: Context, arm: Arm):

@@ -13,53 +13,38 @@ Two job modes, both built on ``keras_worker.KerasArm`` (the same model, loss and
   A minibatch workload's step k sees the parent's ``slices[k]`` of the window; a stateful one's (moving
   statistics) steps from the given state and also records the new state and the held-out inference logits.
 
-The parent calls :func:`run_job`; this module imports no framework at load time.
+The parent calls :func:`run_job`, which starts the worker as every Keras worker starts
+(``pipeline.worker_pool.start``) and talks to it in ``paritybench.arms.protocol``'s messages; this
+module imports no framework at load time.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import tempfile
-import time
-import traceback
 from pathlib import Path
 
+from paritybench.arms import protocol
 
-def run_job(backend: str, job: dict, numerics) -> dict:
-    """Run ``job`` in a fresh ``keras-<backend>`` worker and return its result (ParityError on failure)."""
+
+def run_job(backend: str, job: protocol.ConventionsJob | protocol.LocalizeJob, numerics):
+    """Run ``job`` in a fresh ``keras-<backend>`` worker (``pipeline.worker_pool.start``) and return its result:
+    ``ConventionsDone`` or ``LocalizeDone`` (ParityError naming the worker's error on failure)."""
     from paritybench.errors import ParityError
-    from paritybench.experiment import flags
-    from paritybench.pipeline import procs
+    from paritybench.pipeline import procs, worker_pool
 
-    with tempfile.TemporaryDirectory(prefix="pb-inspect-") as tmp:
-        job = {**job, "backend": backend, "numerics": numerics.to_dict(), "out_dir": tmp}
-        job_file = Path(tmp) / "job.json"
-        job_file.write_text(json.dumps(job))
-        env = flags.env_for(numerics)
-        env["KERAS_BACKEND"] = backend
-        src = str(Path(__file__).resolve().parent.parent.parent)
-        env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
-        env.update(procs.worker_env(Path(tmp)))
-        proc = subprocess.run(
-            [sys.executable, "-m", "paritybench.arms.keras_inspect", str(job_file)],
-            capture_output=True,
-            text=True,
-            env=env,
-        )
-        out = Path(tmp) / "result.json"
-        if proc.returncode != 0 or not out.exists():
-            lines = proc.stderr.strip().splitlines()
-            why = next((ln[9:] for ln in reversed(lines) if ln.startswith("PB-ERROR ")), lines[-1] if lines else "")
-            raise ParityError(f"keras-{backend} inspection worker failed (status {proc.returncode}): {why}")
-        result = json.loads(out.read_text())
-        if "arrays_file" in result:  # per-step arrays travel as one npz beside the JSON
-            import numpy as np
-
-            with np.load(result.pop("arrays_file")) as z:
-                result["arrays"] = {k: z[k] for k in z.files}
+    expect = protocol.ConventionsDone if isinstance(job, protocol.ConventionsJob) else protocol.LocalizeDone
+    procs.clean_stale_tmp()  # issue 9: folders a killed run could not remove
+    # in a paritybench-<pid>- folder, so a later run removes it should this process be SIGKILLed first
+    with tempfile.TemporaryDirectory(prefix=procs.tmp_prefix() + "inspect-") as tmp:
+        wp = worker_pool.start("keras_inspect", backend, numerics.to_dict(), Path(tmp), Path(tmp) / "worker.log")
+        try:
+            wp.send(job, close=True)
+            result = next((m for m in wp.events(until=expect) if isinstance(m, expect)), None)
+            rc = wp.wait()
+            if rc != 0 or result is None:
+                raise ParityError(wp.why(rc, f"keras-{backend} inspection worker"))
+        finally:
+            wp.stop()
         return result
 
 
@@ -338,14 +323,15 @@ def localize_records(
     return arrays
 
 
-def main(argv: list[str]) -> int:
-    job = json.loads(Path(argv[0]).read_text())
-    backend = job["backend"]
+def serve(channel: protocol.Channel, backend: str, numerics: dict, serving: bool) -> int:
+    """The worker (started by ``protocol.worker_main``): one ``ConventionsJob`` or ``LocalizeJob``, answered."""
+    job = channel.receive()
+    if not isinstance(job, protocol.ConventionsJob | protocol.LocalizeJob):
+        got = "the end of the channel" if job is None else job.TYPE
+        raise protocol.ProtocolError(f"an inspection worker takes a conventions or localize job, not {got}")
     from paritybench.experiment import flags
 
-    opts = flags.NumericsOptions(**job["numerics"])
-    os.environ.update(flags.env_for(opts))
-    os.environ["KERAS_BACKEND"] = backend
+    opts = flags.NumericsOptions(**numerics)
     import keras
     import numpy as np
 
@@ -354,46 +340,34 @@ def main(argv: list[str]) -> int:
 
     readback = flags.read_back(backend, opts)
     keras.utils.set_random_seed(0)
-    w = workloads.load(job["workload"])
-    ka = KerasArm(keras, backend, w, w.arm(job["arm"]), job["lr"])
-    out_dir = Path(job["out_dir"])
-    result: dict = {"backend": backend, "keras": keras.__version__}
-    if job["mode"] == "conventions":
-        result["rows"] = conventions_rows(ka, backend, readback)
-    else:
-        from paritybench.experiment import data
-        from paritybench.experiment.weights import load_weights_npz
+    w = workloads.load(job.workload)
+    ka = KerasArm(keras, backend, w, w.arm(job.arm), job.lr)
+    if isinstance(job, protocol.ConventionsJob):
+        channel.send(protocol.ConventionsDone(conventions_rows(ka, backend, readback)))
+        return 0
+    from paritybench.experiment import data
+    from paritybench.experiment.weights import load_weights_npz
 
-        ds = data.load_mnist(job.get("data_path"), job.get("data_sha256"))
-        x, y = data.window(ds, job["window"], job["n"], job["normalize"], labels=w.data.labels)
-        shapes = w.model.params
-        init = load_weights_npz(job["init_file"], shapes)["w"]
-        given = given_states = None
-        if job.get("weights_file"):
-            g = load_weights_npz(job["weights_file"], shapes)
-            given = [g[f"k{i}"] for i in range(job["steps"] + 1)]
-        if job.get("states_file"):
-            g = load_weights_npz(job["states_file"], w.model.state)
-            given_states = [g[f"k{i}"] for i in range(job["steps"] + 1)]
-        # step k's rows (localize.Batches.slices) and the held-out window, as the parent chose them
-        slices = [slice(a, b) for a, b in job["slices"]] if job.get("slices") is not None else None
-        xh = np.load(job["holdout_file"]) if job.get("holdout_file") else None
-        t = time.perf_counter()
-        arrays = localize_records(ka, backend, x, y, init, job["steps"], given, slices, xh, given_states)
-        result["seconds"] = time.perf_counter() - t
-        result["arrays_file"] = str(out_dir / "arrays.npz")
-        np.savez(result["arrays_file"], **arrays)
-    (out_dir / "result.json").write_text(json.dumps(result))
+    ds = data.load_mnist(job.data_path, job.data_sha256)
+    x, y = data.window(ds, job.window, job.n, job.normalize, labels=w.data.labels)
+    shapes = w.model.params
+    init = load_weights_npz(job.init_file, shapes)["w"]
+    given = given_states = None
+    if job.weights_file:
+        g = load_weights_npz(job.weights_file, shapes)
+        given = [g[f"k{i}"] for i in range(job.steps + 1)]
+    if job.states_file:
+        g = load_weights_npz(job.states_file, w.model.state)
+        given_states = [g[f"k{i}"] for i in range(job.steps + 1)]
+    # step k's rows (localize.Batches.slices) and the held-out window, as the parent chose them
+    slices = [slice(a, b) for a, b in job.slices] if job.slices is not None else None
+    xh = np.load(job.holdout_file) if job.holdout_file else None
+    arrays = localize_records(ka, backend, x, y, init, job.steps, given, slices, xh, given_states)
+    arrays_file = str(Path(job.out_dir) / "arrays.npz")
+    np.savez(arrays_file, **arrays)
+    channel.send(protocol.LocalizeDone(arrays_file))
     return 0
 
 
 if __name__ == "__main__":
-    from paritybench.pipeline.procs import die_with_parent
-
-    die_with_parent()
-    try:
-        sys.exit(main(sys.argv[1:]))
-    except Exception as exc:
-        traceback.print_exc()
-        print(f"PB-ERROR {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
-        sys.exit(3)
+    protocol.worker_main(serve)

@@ -1,14 +1,14 @@
 """Trains the Keras arms of one backend, in a process of its own.
 
-Keras fixes its backend at import, so the runner starts
-``python -m paritybench.arms.keras_worker JOB.json`` once per backend. The job lists
-tasks (a workload, one of its Keras arms, the training config, the cases: an id,
-a data window, an initial-weights file) and, for the seed's weight swap, other
-arms' final weights to evaluate with this backend's forward pass. For each case
-the worker writes ``case-<arm>-<id>.json`` (curves), ``final-<arm>-<id>.npz`` and,
-when asked, ``traj-<arm>-<id>.npz`` (weights after every step) into the job's
-folder, then reports ``PB-EVENT {json}`` on stdout, so the runner can record
-finished cases even if a later one fails.
+Keras fixes its backend at import, so the runner starts this module once per backend
+(``pipeline.worker_pool.start``; the start-up is ``protocol.worker_main``) and sends it a
+``protocol.TrainJob``: tasks (a workload, one of its Keras arms, the training config, the cases: an
+id, a data window, an initial-weights file). For each case the worker writes ``final-<arm>-<id>.npz``
+and, when asked, ``traj-<arm>-<id>.npz`` (weights after every step) into the job's folder and reports
+``CaseDone`` with the case's curves, so the runner records finished cases even if a later one fails;
+then ``Trained``, and once the runner sends the seed's weight swap (``Evaluate``: other arms' final
+weights to evaluate with this backend's forward pass), ``JobDone``. Messages travel on the worker's
+own channel, never on its stdout (see ``paritybench.arms.protocol``).
 
 Each (workload, arm) model is built and compiled once and reused: between cases
 its weights are set from the initial arrays and the optimizer's state is reset.
@@ -18,15 +18,10 @@ without frameworks, and the model code it calls is the workload's Keras builder.
 
 from __future__ import annotations
 
-import json
 import os
-import sys
 import time
-import traceback
 
-
-def _event(**kw) -> None:
-    print("PB-EVENT " + json.dumps(kw), flush=True)
+from paritybench.arms import protocol
 
 
 class KerasArm:
@@ -274,13 +269,11 @@ class _Backend:
     with, and the data sets it has loaded (a serving worker runs one job per workload)."""
 
     def __init__(self, backend: str, numerics: dict):
-        # Flags before the import of any framework: paritybench.experiment.flags imports none.
+        # The numerics flags and KERAS_BACKEND are in the environment already (protocol.worker_main).
         from paritybench.experiment import flags
 
         self.backend, self.numerics = backend, numerics
         self.opts = flags.NumericsOptions(**numerics)
-        os.environ.update(flags.env_for(self.opts))
-        os.environ["KERAS_BACKEND"] = backend
         t0 = time.perf_counter()
         import keras
 
@@ -299,17 +292,18 @@ class _Backend:
         return self.datasets[(path, sha256)]
 
 
-def run_job(job: dict, be: _Backend, read_line) -> int:
-    """One job (one workload's Keras arms on this backend): train, report, take the weight swap from
-    ``read_line`` (stdin) when the job says so, write ``result.json``. Returns 0, or 4 when stdin closed."""
+def run_job(job: protocol.TrainJob, be: _Backend, channel: protocol.Channel, serving: bool) -> int:
+    """One job (one workload's Keras arms on this backend): train, report each case, take the weight swap
+    (``Evaluate``) from the channel, report ``JobDone``. Returns 0, or 4 when the channel closed before the
+    swap came (the parent is gone)."""
     from paritybench import workloads
     from paritybench.experiment import data, flags
     from paritybench.experiment.weights import copy_weights, load_weights_npz, save_weights_npz
 
     keras, backend = be.keras, be.backend
-    if job["backend"] != backend or job["numerics"] != be.numerics:
+    if job.backend != backend or job.numerics != be.numerics:
         raise RuntimeError(
-            f"job for {job['backend']} with numerics {job['numerics']} sent to the {backend} worker "
+            f"job for {job.backend} with numerics {job.numerics} sent to the {backend} worker "
             f"started with {be.numerics}"
         )
     if be.jobs:
@@ -320,9 +314,9 @@ def run_job(job: dict, be: _Backend, read_line) -> int:
     be.jobs += 1
     readback = flags.read_back(backend, be.opts)
     keras.utils.set_random_seed(0)
-    ds = be.dataset(job["data_path"], job.get("data_sha256"))
-    out_dir = job["out_dir"]
-    keep_trajectory = bool(job.get("keep_trajectory"))
+    ds = be.dataset(job.data_path, job.data_sha256)
+    out_dir = job.out_dir
+    keep_trajectory = job.keep_trajectory
     env = {
         "backend": backend,
         "keras": keras.__version__,
@@ -330,7 +324,7 @@ def run_job(job: dict, be: _Backend, read_line) -> int:
         "import_seconds": be.import_seconds if be.jobs == 1 else 0.0,
         "numerics": readback,
     }
-    if job.get("serve"):
+    if serving:
         env["worker_job"] = be.jobs  # 1 for a fresh worker; k: the k-th workload this process served
     windows: dict[tuple, tuple] = {}
 
@@ -353,92 +347,66 @@ def run_job(job: dict, be: _Backend, read_line) -> int:
             env.setdefault("conventions", {})[arm_name] = conventions_rows(built[(spec, arm_name)], backend, readback)
         return built[(spec, arm_name)]
 
-    for task in job["tasks"]:
-        ka = arm_model(task["workload"], task["arm"], task["lr"])
+    for task in job.tasks:
+        ka = arm_model(task.workload, task.arm, task.lr)
         shapes = ka.workload.model.params
-        for case in task["cases"]:
-            cid = case["id"]
+        for case in task.cases:
+            cid = case.id
             t_case = time.perf_counter()
-            x, y = window(ka.workload, case["window"], task["n"], task["normalize"])
-            init = copy_weights(load_weights_npz(case["init_file"], shapes)["w"], shapes)
+            x, y = window(ka.workload, case.window, task.n, task.normalize)
+            init = copy_weights(load_weights_npz(case.init_file, shapes)["w"], shapes)
             d = ka.workload.data
             state = None
             if d.batch_size is not None or ka.workload.model.state:  # paritybench.arms.minibatch's protocol
-                held = (
-                    window(ka.workload, case["window"] + task["n"], d.holdout, task["normalize"]) if d.holdout else None
-                )
+                held = window(ka.workload, case.window + task.n, d.holdout, task.normalize) if d.holdout else None
                 curves, final, traj, info, state = ka.train_case_minibatch(
-                    x, y, init, task["steps"], keep_trajectory, d.batch_size, held
+                    x, y, init, task.steps, keep_trajectory, d.batch_size, held
                 )
             else:
-                curves, final, traj, info = ka.train_case(x, y, init, task["steps"], keep_trajectory)
-            stem = f"{task['arm']}-{cid}"
+                curves, final, traj, info = ka.train_case(x, y, init, task.steps, keep_trajectory)
+            stem = f"{task.arm}-{cid}"
             final_file = os.path.join(out_dir, f"final-{stem}.npz")
             save_weights_npz(final_file, {"w": final})
             info["case_seconds"] = time.perf_counter() - t_case
-            record = {"arm": task["arm"], "id": cid, "curves": curves, "final_file": final_file, "info": info}
-            if state:
-                record["state"] = state
+            traj_file = None
             if traj is not None:
-                record["traj_file"] = os.path.join(out_dir, f"traj-{stem}.npz")
-                save_weights_npz(record["traj_file"], {f"k{i}": w for i, w in enumerate(traj)})
-            path = os.path.join(out_dir, f"case-{stem}.json")
-            with open(path + ".tmp", "w") as fh:
-                json.dump(record, fh)
-            os.replace(path + ".tmp", path)
-            _event(kind="case", arm=task["arm"], id=cid, file=path)
+                traj_file = os.path.join(out_dir, f"traj-{stem}.npz")
+                save_weights_npz(traj_file, {f"k{i}": w for i, w in enumerate(traj)})
+            channel.send(protocol.CaseDone(task.arm, cid, curves, info, final_file, traj_file, state or None))
 
-    _event(kind="trained")
-    evaluate = job.get("evaluate", [])
-    if job.get("evaluate_from_stdin"):
-        # The runner sends the weight swap once every arm has trained (this worker trained in parallel).
-        line = read_line()
-        if not line:  # the parent is gone
-            return 4
-        evaluate = json.loads(line)["evaluate"]
+    channel.send(protocol.Trained())
+    # The runner sends the weight swap once every arm has trained (this worker trained in parallel).
+    msg = channel.receive()
+    if msg is None:  # the parent is gone
+        return 4
+    if not isinstance(msg, protocol.Evaluate):
+        raise protocol.ProtocolError(f"expected {protocol.Evaluate.TYPE} after {protocol.Trained.TYPE}, got {msg.TYPE}")
     swap = []
-    for item in evaluate:
-        ka = arm_model(item["workload"], item["evaluator"], item["lr"])
-        x, y = window(ka.workload, item["window"], item["n"], item["normalize"])
-        ka.set_weights(load_weights_npz(item["weights_file"], ka.workload.model.params)["w"])
-        swap.append(
-            {"label": item["label"], "case": item["case"], "evaluator": item["evaluator"], "correct": ka.correct(x, y)}
-        )
-    out = os.path.join(out_dir, "result.json")
-    with open(out + ".tmp", "w") as fh:
-        json.dump({"environment": env, "swap": swap}, fh)
-    os.replace(out + ".tmp", out)
+    for item in msg.items:
+        ka = arm_model(item.workload, item.evaluator, item.lr)
+        x, y = window(ka.workload, item.window, item.n, item.normalize)
+        ka.set_weights(load_weights_npz(item.weights_file, ka.workload.model.params)["w"])
+        swap.append(protocol.SwapResult(item.label, item.case, item.evaluator, ka.correct(x, y)))
+    channel.send(protocol.JobDone(env, tuple(swap)))
     return 0
 
 
-def main(argv: list[str]) -> int:
-    """``keras_worker JOB.json``: one job, then exit. ``keras_worker --serve BACKEND NUMERICS_JSON``: jobs
-    from stdin, one ``{"job": PATH}`` line each (each job's weight swap is the line after its ``trained``
-    event); after each job's result.json a ``done`` event; exits 0 at end of stdin or an empty job line."""
-    if argv and argv[0] == "--serve":
-        be = _Backend(argv[1], json.loads(argv[2]))
-        while True:
-            line = sys.stdin.readline()
-            if not line.strip():
-                return 0
-            with open(json.loads(line)["job"]) as fh:
-                job = json.load(fh)
-            rc = run_job(job, be, sys.stdin.readline)
-            if rc:
-                return rc
-            _event(kind="done")
-    with open(argv[0]) as fh:
-        job = json.load(fh)
-    return run_job(job, _Backend(job["backend"], job["numerics"]), sys.stdin.readline)
+def serve(channel: protocol.Channel, backend: str, numerics: dict, serving: bool) -> int:
+    """The worker's loop (started by ``protocol.worker_main``): ``TrainJob`` messages, one at a time. A worker
+    started for one run does one job and exits; a serving one (``--serve``, ``run --workload all``) takes the
+    next job until ``Stop`` or the end of its channel. Keras is imported once, after the first job came."""
+    be = None
+    while True:
+        msg = channel.receive()
+        if msg is None or isinstance(msg, protocol.Stop):
+            return 0
+        if not isinstance(msg, protocol.TrainJob):
+            raise protocol.ProtocolError(f"a Keras training worker takes {protocol.TrainJob.TYPE}, not {msg.TYPE}")
+        be = be or _Backend(backend, numerics)
+        rc = run_job(msg, be, channel, serving)
+        if rc or not serving:
+            return rc
 
 
 if __name__ == "__main__":
-    from paritybench.pipeline.procs import die_with_parent
-
-    die_with_parent()  # issue 9: a SIGKILLed parent takes this worker (and its temp folder) with it
-    try:
-        sys.exit(main(sys.argv[1:]))
-    except Exception as exc:  # the parent records this as the arm's error
-        traceback.print_exc()
-        print(f"PB-ERROR {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
-        sys.exit(3)
+    protocol.worker_main(serve)

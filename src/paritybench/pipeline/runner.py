@@ -12,9 +12,9 @@ installed makes its arms ``skipped``; a worker that fails makes its arms
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import importlib.util
-import json
 import os
 import tempfile
 import time
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from paritybench import SCHEMA_VERSION, __version__, arms
-from paritybench.arms import ArmResult, TrainSpec
+from paritybench.arms import ArmResult, TrainSpec, protocol
 from paritybench.artifact import num
 from paritybench.experiment import data, environment, flags, weights
 from paritybench.experiment.config import RunConfig
@@ -478,33 +478,29 @@ class _KerasWorker:
         pool: worker_pool.KerasPool | None = None,
     ):
         self.process, self.specs, self.todo, self.job_dir = process, specs, todo, job_dir
-        self.wp, self.proc, self.stderr_path, self.t_start = wp, wp.proc, wp.stderr_path, t_start
+        self.wp, self.proc, self.t_start = wp, wp.proc, t_start
         self.pool = pool
         self.by_name = {s.name: s for s in specs}
         self.done: set[tuple[str, str]] = set()
         self.completed = False  # the job's result.json was read: a pooled worker may serve the next one
-
-    def _events(self):
-        return self.wp.events(until="trained")
 
     def collect_training(self, sess: _Session) -> None:
         """Record every case the worker trains, as it reports them, until it has trained them all."""
         cfg, workload = sess.cfg, sess.workload
         shapes = workload.model.params
         by_id = {c.id: c for c in sess.cases}
-        for ev in self._events():
-            if ev.get("kind") != "case":
+        for msg in self.wp.events(until=protocol.Trained):
+            if not isinstance(msg, protocol.CaseDone):
                 continue
-            rec = json.loads(Path(ev["file"]).read_text())
-            w = weights.load_weights_npz(rec["final_file"], shapes)["w"]
-            result = ArmResult(rec["curves"], w, rec["info"], state=rec.get("state"))
-            if "traj_file" in rec:
-                t = weights.load_weights_npz(rec["traj_file"], shapes)
+            w = weights.load_weights_npz(msg.final_file, shapes)["w"]
+            result = ArmResult(msg.curves, w, msg.info, state=msg.state)
+            if msg.traj_file is not None:
+                t = weights.load_weights_npz(msg.traj_file, shapes)
                 result.trajectory = [t[f"k{i}"] for i in range(cfg.steps + 1)]
-                os.unlink(rec["traj_file"])
-            sess.record(self.by_name[rec["arm"]], by_id[rec["id"]], result)
-            self.done.add((rec["arm"], rec["id"]))
-            sess.progress.advance(f"{rec['arm']} {rec['id']}")
+                os.unlink(msg.traj_file)
+            sess.record(self.by_name[msg.arm], by_id[msg.id], result)
+            self.done.add((msg.arm, msg.id))
+            sess.progress.advance(f"{msg.arm} {msg.id}")
 
     def finish(self, sess: _Session, swap_extra: list[dict], env: dict) -> None:
         """Send the weight swap (every final weight set to evaluate with this backend), then read the result."""
@@ -517,43 +513,37 @@ class _KerasWorker:
                 f = self.job_dir / f"eval-{arm}-{cid}.npz"
                 weights.save_weights_npz(f, {"w": w})
                 evaluate.append(
-                    {
-                        **common,
-                        "label": arm,
-                        "case": cid,
-                        "window": window,
-                        "weights_file": str(f),
-                        "evaluator": self.specs[0].name,
-                    }
+                    protocol.EvaluateItem(
+                        workload=common["workload"],
+                        lr=common["lr"],
+                        n=common["n"],
+                        normalize=common["normalize"],
+                        window=window,
+                        label=arm,
+                        case=cid,
+                        weights_file=str(f),
+                        evaluator=self.specs[0].name,
+                    )
                 )
         # a failed write means the worker is gone: its status says why
-        self.wp.send(json.dumps({"evaluate": evaluate}), close=self.pool is None)
-        if self.pool is None:
+        self.wp.send(protocol.Evaluate(tuple(evaluate)), close=self.pool is None)
+        result = None
+        for msg in self.wp.events(until=protocol.JobDone):
+            if isinstance(msg, protocol.JobDone):
+                result = msg
+        if self.pool is None:  # a worker of this run's own exits after its job
             rc = self.wp.wait()
-        else:  # a serving worker stays up: its "done" event ends the job, end of output its life
-            finished = any(ev.get("kind") == "done" for ev in self.wp.events(until="done"))
-            rc = 0 if finished else self.wp.wait()
+        else:  # a serving worker stays up: its JobDone ends the job, the end of its messages its life
+            rc = 0 if result is not None else self.wp.wait()
         sess.timing["process_seconds"][self.process] = time.perf_counter() - self.t_start
-        result_file = self.job_dir / "result.json"
-        if rc != 0 or not result_file.exists():
-            self._fail(sess, rc)
+        if rc != 0 or result is None:  # issue 20: a worker that exits 0 without its result errors too
+            self._fail(sess, self.wp.why(rc, f"{self.process} worker"))
             return
-        result = json.loads(result_file.read_text())
         self.completed = True
-        env["frameworks"][self.process] = result["environment"]
-        swap_extra.extend(result["swap"])
+        env["frameworks"][self.process] = result.environment
+        swap_extra.extend(dataclasses.asdict(s) for s in result.swap)
 
-    def _fail(self, sess: _Session, rc: int) -> None:
-        lines = self.stderr_path.read_text(errors="replace").strip().splitlines()
-        why = next((ln[9:] for ln in reversed(lines) if ln.startswith("PB-ERROR ")), lines[-1] if lines else "")
-        reason = f"{self.process} worker exited with status {rc}: {why}"
-        if rc < 0:  # killed by a signal: its stderr's last line says nothing about why
-            import signal
-
-            try:
-                reason = f"{self.process} worker killed by {signal.Signals(-rc).name}"
-            except ValueError:  # a signal with no name (real-time signals)
-                reason = f"{self.process} worker killed by signal {-rc}"
+    def _fail(self, sess: _Session, reason: str) -> None:
         for s in self.specs:
             for c in self.todo[s.name]:
                 if (s.name, c.id) not in self.done:
@@ -607,42 +597,35 @@ def _start_keras(
                 init_files[(own, c.id)] = str(job_dir / f"init-{own + '-' if own else ''}{c.id}.npz")
                 weights.save_weights_npz(init_files[(own, c.id)], {"w": sess.init_for(spec.name, c)})
     common = _task_common(sess)
-    job = {
-        "backend": backend,
-        "data_path": cfg.data_path,
-        "data_sha256": cfg.data_sha256,
-        "numerics": cfg.numerics.to_dict(),
-        "out_dir": str(job_dir),
-        "evaluate_from_stdin": True,
-        "keep_trajectory": sess.spec.keep_trajectory,
-        **({"serve": True} if pool is not None else {}),
-        "tasks": [
-            {
+    job = protocol.TrainJob(
+        backend=backend,
+        numerics=cfg.numerics.to_dict(),
+        data_path=cfg.data_path,
+        data_sha256=cfg.data_sha256,
+        out_dir=str(job_dir),
+        keep_trajectory=sess.spec.keep_trajectory,
+        tasks=tuple(
+            protocol.Task(
                 **common,
-                "arm": s.name,
-                "cases": [
-                    {
-                        "id": c.id,
-                        "window": c.window,
-                        "init_file": init_files[(s.name if s.name in sess.arm_inits else "", c.id)],
-                    }
+                arm=s.name,
+                cases=tuple(
+                    protocol.CaseSpec(
+                        id=c.id,
+                        window=c.window,
+                        init_file=init_files[(s.name if s.name in sess.arm_inits else "", c.id)],
+                    )
                     for c in todo[s.name]
-                ],
-            }
+                ),
+            )
             for s in specs
-        ],
-    }
-    (job_dir / "job.json").write_text(json.dumps(job))
-    child_env = flags.env_for(cfg.numerics)
-    child_env["KERAS_BACKEND"] = backend
-    # The worker must import this same paritybench, installed or not.
-    src = str(Path(__file__).resolve().parents[2])  # the folder holding this paritybench package
-    child_env["PYTHONPATH"] = src + os.pathsep + child_env.get("PYTHONPATH", "")
+        ),
+    )
     if pool is not None:
-        wp = pool.acquire(process, cfg.numerics.to_dict(), child_env, job_dir / "job.json")
+        wp = pool.acquire(process, cfg.numerics.to_dict(), job)
         return _KerasWorker(process, specs, todo, sess, job_dir, wp, t_start, pool)
-    child_env.update(procs.worker_env(tmp))  # issue 9: the worker dies with us and removes tmp
-    wp = worker_pool.start([str(job_dir / "job.json")], child_env, job_dir / "stderr.txt")
+    # issue 9: the worker dies with us and removes tmp
+    wp = worker_pool.start("keras_worker", backend, cfg.numerics.to_dict(), tmp, job_dir / "worker.log")
+    wp.send(job)  # a worker that died at once reports it through its messages and status
     return _KerasWorker(process, specs, todo, sess, job_dir, wp, t_start)
 
 

@@ -1,12 +1,20 @@
-"""Keras worker processes: one per run, or one per backend serving many workloads (``run --workload all``).
+"""Keras worker processes: their one start-up (:func:`start`), and one per backend serving many workloads.
+
+Every Keras worker, whether it trains for a run, serves ``run --workload all`` or inspects an arm for
+``conventions`` and ``localize``, is started by :func:`start`: the numerics flags, ``KERAS_BACKEND`` and
+this paritybench's source folder in its environment (so the flags are set before its framework loads),
+the parent's pid and temporary folder (``procs.worker_env``: it dies with the parent and removes that
+folder), a process group of its own, and its channel: two pipes it inherits (``pass_fds``) for the
+typed messages of ``paritybench.arms.protocol``. Its stdin is empty; its stdout and stderr (a user's
+prints and logs, and its traceback) go to one log file, whose last line names the problem when the
+worker dies without reporting ``Failed``.
 
 A Keras worker spends most of its life importing its backend (27-30 s of a catalogue workload's
 worker on a 2-core machine, against seconds of training), so ``run --workload all`` keeps ONE
 worker per (backend, numerics) and hands it every workload in turn: the worker is started with
-``keras_worker --serve BACKEND NUMERICS``, reads ``{"job": PATH}`` lines on stdin, and after each
-job's ``result.json`` reports a ``done`` event and waits for the next line (see
-``paritybench.arms.keras_worker.main``). Between jobs it clears the Keras session and re-seeds, so
-a workload's Keras arms train exactly as in a worker of their own (tests/test_worker_pool.py).
+``--serve``, takes ``TrainJob`` messages one after another and after each job's ``JobDone`` waits for
+the next (see ``paritybench.arms.keras_worker.serve``). Between jobs it clears the Keras session and
+re-seeds, so a workload's Keras arms train exactly as in a worker of their own (tests/test_worker_pool.py).
 
 Isolation: a worker that dies or fails during workload k makes workload k's unfinished Keras runs
 ``error`` (the runner's ``_KerasWorker._fail``) and is dropped from the pool; the next workload that
@@ -18,8 +26,10 @@ in the parent) stops every one of them on the way out and removes the folder, as
 from __future__ import annotations
 
 import json
+import os
 import queue
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -27,59 +37,81 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+from paritybench.arms import protocol
 from paritybench.pipeline import procs
 
 
 class WorkerProcess:
-    """A started Keras worker and the thread that drains its stdout into a queue of ``PB-EVENT`` objects
-    (so a worker is never blocked on a full pipe while the parent trains); ``None`` marks end of output."""
+    """A started Keras worker, its channel, and the thread that reads the worker's messages into a queue (so a
+    worker is never blocked on a full pipe while the parent trains); ``None`` marks the end of its messages.
 
-    def __init__(self, proc: subprocess.Popen, stderr_path: Path):
-        self.proc, self.stderr_path = proc, stderr_path
+    ``failure``: the ``Failed`` message the worker sent, if any; ``protocol_error``: why a message it sent
+    could not be read (the worker is then killed: a worker that speaks another protocol is not trusted)."""
+
+    def __init__(self, proc: subprocess.Popen, reports_fd: int, commands_fd: int, log_path: Path):
+        self.proc, self.log_path = proc, log_path
+        self._reports = os.fdopen(reports_fd, "r", encoding="utf-8")
+        self._commands = os.fdopen(commands_fd, "w", encoding="utf-8")
         self.lines: queue.Queue = queue.Queue()
-        self.ended = False  # the reader saw end of output: the process is exiting
+        self.failure: protocol.Failed | None = None
+        self.protocol_error: str | None = None
+        self.ended = False  # the end of its messages was seen: the process is exiting
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
 
     def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            if line.startswith("PB-EVENT "):
-                self.lines.put(json.loads(line[len("PB-EVENT ") :]))
-        self.lines.put(None)
+        try:
+            for line in self._reports:
+                try:
+                    msg = protocol.decode(line)
+                except protocol.ProtocolError as exc:
+                    self.protocol_error = str(exc)
+                    self._kill()
+                    break
+                if isinstance(msg, protocol.Failed):
+                    self.failure = msg
+                else:
+                    self.lines.put(msg)
+        finally:
+            self._reports.close()
+            self.lines.put(None)
 
-    def events(self, until: str) -> Iterator[dict]:
-        """Events up to and including the first of kind ``until``; stops early at end of output."""
+    def _kill(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def events(self, until: type) -> Iterator:
+        """Messages up to and including the first of type ``until``; stops early at the end of its messages."""
         if self.ended:
             return
-        while (ev := self.lines.get()) is not None:
-            yield ev
-            if ev.get("kind") == until:
+        while (msg := self.lines.get()) is not None:
+            yield msg
+            if isinstance(msg, until):
                 return
         self.ended = True
 
-    def send(self, line: str, close: bool = False) -> bool:
-        """Write one line on the worker's stdin (and close it); False when the worker is gone."""
+    def send(self, msg, close: bool = False) -> bool:
+        """Send one message (``None``: none) to the worker, then close its command pipe when ``close``; False
+        when the worker is gone."""
         try:
-            assert self.proc.stdin is not None
-            self.proc.stdin.write(line + "\n")
-            self.proc.stdin.flush()
+            if msg is not None:
+                self._commands.write(protocol.encode(msg) + "\n")
+                self._commands.flush()
             if close:
-                self.proc.stdin.close()
+                self._commands.close()
             return True
         except (BrokenPipeError, OSError, ValueError):
-            self._drop_stdin()
+            self._drop_commands()
             return False
 
-    def _drop_stdin(self) -> None:
+    def _drop_commands(self) -> None:
         """Close the pipe to a worker that is gone. The unwritten line stays in the pipe's buffer, and a pipe
         left open would try to flush it again when it is garbage-collected: a BrokenPipeError that Python
         prints as "Exception ignored ... Traceback" on stderr (a killed worker's run, test_hostile_sweep)."""
-        stdin = self.proc.stdin
-        if stdin is None:
-            return
         try:
-            stdin.close()
+            self._commands.close()
         except (BrokenPipeError, OSError, ValueError):
             pass  # the flush inside close() failed; the file descriptor is closed all the same
 
@@ -91,26 +123,77 @@ class WorkerProcess:
         self.reader.join()
         return rc
 
+    def last_output(self) -> str:
+        """The last non-empty line the worker wrote on its stdout or stderr ("" if none)."""
+        try:
+            lines = self.log_path.read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return ""
+        return lines[-1].strip() if lines else ""
+
+    def why(self, rc: int, what: str) -> str:
+        """One line saying why ``what`` (e.g. "keras-jax worker") ended without its result, exit status ``rc``."""
+        if self.protocol_error:
+            return f"{what} sent a message paritybench cannot read: {self.protocol_error}"
+        if self.failure is not None:
+            return f"{what} exited with status {rc}: {self.failure.error}: {self.failure.message}"
+        if rc < 0:  # killed by a signal: its output's last line says nothing about why
+            try:
+                return f"{what} killed by {signal.Signals(-rc).name}"
+            except ValueError:  # a signal with no name (real-time signals)
+                return f"{what} killed by signal {-rc}"
+        last = self.last_output()
+        if rc == 0:
+            return f"{what} exited with status 0 before sending its result" + (
+                f" (its last output: {last})" if last else ""
+            )
+        return f"{what} exited with status {rc}: {last}"
+
     def stop(self) -> None:
         """Stop the worker with its whole process group (issue 9) and reap it."""
         if self.proc.poll() is None:
             procs.stop_worker(self.proc)
             self.proc.wait()
+        self._drop_commands()
 
 
-def start(argv: list[str], env: dict[str, str], stderr_path: Path) -> WorkerProcess:
-    """Start ``python -m paritybench.arms.keras_worker ARGV`` in a process group of its own."""
-    with open(stderr_path, "w") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "paritybench.arms.keras_worker", *argv],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=err,
-            text=True,
-            env=env,
-            **procs.worker_popen_kwargs(),
-        )
-    return WorkerProcess(proc, stderr_path)
+def start(
+    module: str, backend: str, numerics: dict, tmp_root: Path, log_path: Path, serve: bool = False
+) -> WorkerProcess:
+    """Start ``python -m paritybench.arms.MODULE [--serve] BACKEND NUMERICS``, the one way a Keras worker starts.
+
+    ``numerics``: ``NumericsOptions.to_dict()``; ``tmp_root``: the temporary folder the worker removes should
+    this process die (``procs.worker_env``); ``log_path``: where its stdout and stderr go."""
+    from paritybench.experiment import flags  # imports no framework
+
+    env = flags.env_for(flags.NumericsOptions(**numerics))
+    env["KERAS_BACKEND"] = backend
+    # The worker must import this same paritybench, installed or not.
+    src = str(Path(__file__).resolve().parents[2])  # the folder holding this paritybench package
+    env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+    env.update(procs.worker_env(tmp_root))  # issue 9: the worker dies with us and removes tmp_root
+    commands_r, commands_w = os.pipe()
+    reports_r, reports_w = os.pipe()
+    env[protocol.CHANNEL_ENV] = f"{commands_r},{reports_w}"
+    try:
+        with open(log_path, "w") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", f"paritybench.arms.{module}", *protocol.worker_argv(backend, numerics, serve)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                pass_fds=(commands_r, reports_w),
+                **procs.worker_popen_kwargs(),
+            )
+    except BaseException:
+        for fd in (commands_r, commands_w, reports_r, reports_w):
+            os.close(fd)
+        raise
+    # the worker's ends are its own now: with them closed here, its exit is the end of its messages
+    os.close(commands_r)
+    os.close(reports_w)
+    return WorkerProcess(proc, reports_r, commands_w, log_path)
 
 
 class KerasPool:
@@ -138,22 +221,21 @@ class KerasPool:
         d.mkdir()
         return d
 
-    def acquire(self, process: str, numerics: dict, env: dict[str, str], job_file: Path) -> WorkerProcess:
-        """Hand ``job_file`` to the pool's live worker for (process, numerics), starting one if there is
-        none or the last one died; the job line is sent before returning."""
+    def acquire(self, process: str, numerics: dict, job: protocol.TrainJob) -> WorkerProcess:
+        """Hand ``job`` to the pool's live worker for (process, numerics), starting one if there is none or
+        the last one died; the job is sent before returning."""
         key = (process, json.dumps(numerics, sort_keys=True))
         wp = self.workers.get(key)
-        line = json.dumps({"job": str(job_file)})
-        if wp is not None and wp.alive() and wp.send(line):
+        if wp is not None and wp.alive() and wp.send(job):
             return wp
         if wp is not None:
             self.discard(wp)
         self.started += 1
         backend = process.removeprefix("keras-")
-        env = {**env, **procs.worker_env(self.tmp)}  # issue 9: dies with us, removes the pool's folder
-        wp = start(["--serve", backend, json.dumps(numerics)], env, self.tmp / f"{process}-{self.started}.stderr")
+        # issue 9: the worker dies with us and removes the pool's folder
+        wp = start("keras_worker", backend, numerics, self.tmp, self.tmp / f"{process}-{self.started}.log", serve=True)
         self.workers[key] = wp
-        wp.send(line)  # a worker that died at once reports it through its events and status
+        wp.send(job)  # a worker that died at once reports it through its messages and status
         return wp
 
     def discard(self, wp: WorkerProcess) -> None:
@@ -170,7 +252,7 @@ class KerasPool:
         """End every worker (end of stdin when ``graceful``, then its group is killed), remove the folder."""
         try:
             for wp in list(self.workers.values()):
-                if graceful and wp.send("", close=True):
+                if graceful and wp.send(protocol.Stop(), close=True):
                     try:
                         wp.proc.wait(timeout=10)
                     except subprocess.TimeoutExpired:
