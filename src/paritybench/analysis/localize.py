@@ -522,8 +522,10 @@ def _keras_arrays(
     from paritybench.arms.minibatch import applies
     from paritybench.arms.protocol import LocalizeJob
     from paritybench.experiment.weights import save_weights_npz
+    from paritybench.pipeline.procs import tmp_prefix
 
-    with tempfile.TemporaryDirectory(prefix="pb-localize-") as tmp:
+    # a paritybench-<pid>- folder: a later run removes it should this process be SIGKILLed (procs.clean_stale_tmp)
+    with tempfile.TemporaryDirectory(prefix=tmp_prefix() + "localize-") as tmp:
         init_file = os.path.join(tmp, "init.npz")
         save_weights_npz(init_file, {"w": ctx.init})
         slices = holdout_file = weights_file = states_file = None

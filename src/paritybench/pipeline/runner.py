@@ -463,8 +463,8 @@ def _run_main(spec: Arm, cases: list[Case], sess: _Session) -> None:
 
 class _KerasWorker:
     """One worker process for every Keras arm of one backend: started, its training collected, then the
-    weight swap sent on its stdin and its environment and swap results read back. With a pool the process
-    is the pool's serving worker and outlives this job when the job ends cleanly."""
+    weight swap sent on its channel and its environment and swap results read back (``arms.protocol``).
+    With a pool the process is the pool's serving worker and outlives this job when the job ends cleanly."""
 
     def __init__(
         self,
@@ -482,7 +482,7 @@ class _KerasWorker:
         self.pool = pool
         self.by_name = {s.name: s for s in specs}
         self.done: set[tuple[str, str]] = set()
-        self.completed = False  # the job's result.json was read: a pooled worker may serve the next one
+        self.completed = False  # the job's JobDone was read: a pooled worker may serve the next one
 
     def collect_training(self, sess: _Session) -> None:
         """Record every case the worker trains, as it reports them, until it has trained them all."""
