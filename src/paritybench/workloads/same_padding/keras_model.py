@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from paritybench.workloads.kit.keras import binary_crossentropy as loss  # on the sigmoid output
 from paritybench.workloads.same_padding.workload import FILTERS, KERNEL, SIDE, STRIDE
+
+__all__ = ["build", "loss"]
 
 
 def build(keras, padding: str = "same"):

@@ -1,0 +1,109 @@
+"""The arm constructors and the evidence overlay: how a workload declares its arms in a line or two each.
+
+Every constructor returns a plain ``Arm`` (``workloads.base``); the names it spells are the conventions
+paritybench reads (``keras-<backend>`` for a Keras arm in that backend's worker, ``torch:<loss>`` for a torch
+arm's loss), never a workload's. A reference is written ``"module:function"``; ``module`` arguments are
+dotted module paths the constructors join with the function's name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from paritybench.workloads.base import Arm, Workload
+
+JAX = ("jax",)
+JAX_OPTAX = ("jax", "optax")
+BACKENDS = ("tensorflow", "jax", "torch")
+
+
+def _ref(module: str, name: str | None) -> str | None:
+    return f"{module}:{name}" if name else None
+
+
+def jax_arm(
+    name: str,
+    description: str,
+    loss: str,
+    module: str,
+    *,
+    optimizer: str | None = None,
+    requires: tuple[str, ...] = JAX_OPTAX,
+    **kw: Any,
+) -> Arm:
+    """A JAX arm: its per-sample loss ``module:loss`` (``loss`` is also the short name every run records) and
+    its optimizer ``module:optimizer`` (None: plain SGD written out)."""
+    return Arm(
+        name,
+        description,
+        "jax",
+        loss,
+        loss_fn=_ref(module, loss),
+        optimizer=_ref(module, optimizer),
+        requires=requires,
+        **kw,
+    )
+
+
+def keras_arm(backend: str, why: str, keras_loss: str, *, setting: str = "", name: str | None = None, **kw) -> Arm:
+    """A Keras 3 ``fit`` arm in ``backend``'s worker, named ``keras-<backend>`` unless ``name`` says otherwise;
+    ``setting`` (", Adam(epsilon=1e-7)") goes into its description after the backend."""
+    return Arm(
+        name or f"keras-{backend}",
+        f"Keras 3 fit, {backend} backend{setting}: {why}",
+        "keras",
+        f"keras:{backend}",
+        process=f"keras-{backend}",
+        keras_loss=keras_loss,
+        requires=("keras", backend),
+        role="keras",
+        **kw,
+    )
+
+
+def keras_arms(keras_loss: str, why: Mapping[str, str], **kw: Any) -> tuple[Arm, ...]:
+    """One ``keras_arm`` per backend named in ``why`` (backend -> why, in that order), sharing ``kw``."""
+    return tuple(keras_arm(backend, text, keras_loss, **kw) for backend, text in why.items())
+
+
+def torch_arm(name: str, description: str, loss: str, module: str, *, optimizer: str | None = None, **kw: Any) -> Arm:
+    """A native torch arm: its mean loss ``module:loss`` (recorded as ``torch:<loss>``) and its optimizer
+    ``module:optimizer`` (None: ``torch.optim.SGD(lr)``)."""
+    return Arm(
+        name,
+        description,
+        "torch",
+        f"torch:{loss}",
+        torch_loss=_ref(module, loss),
+        torch_optimizer=_ref(module, optimizer),
+        requires=("torch",),
+        **kw,
+    )
+
+
+def reference_f64(
+    description: str,
+    loss_fn: str,
+    *,
+    requires: tuple[str, ...] = JAX_OPTAX,
+    name: str = Workload.reference,  # the name a Workload looks for by default, declared once in base
+    **kw: Any,
+) -> Arm:
+    """The float64 arbiter: ``loss_fn`` differentiated in float64 (or the model's hand-written
+    ``f64_loss_and_grad``); the workload's ``reference``."""
+    return Arm(name, description, "f64", "logits_f64", loss_fn=loss_fn, requires=requires, role="reference", **kw)
+
+
+def with_evidence(arms: tuple[Arm, ...], measured: Mapping[str, tuple[str, str]]) -> tuple[Arm, ...]:
+    """``arms`` with ``expected`` and ``evidence`` set from ``measured`` (arm -> (class, evidence)), the
+    workload's own ``evidence.MEASURED``; an arm it does not name keeps its declaration's. A name that is
+    not one of ``arms`` is refused, so a renamed arm cannot keep stale evidence."""
+    unknown = set(measured) - {a.name for a in arms}
+    if unknown:
+        raise ValueError(f"evidence for arms that are not declared: {', '.join(sorted(unknown))}")
+    return tuple(
+        replace(a, expected=measured[a.name][0], evidence=measured[a.name][1]) if a.name in measured else a
+        for a in arms
+    )
