@@ -19,8 +19,8 @@ from __future__ import annotations
 import math
 
 from paritybench.workloads.adam_epsilon.evidence import MEASURED
-from paritybench.workloads.base import Data, Model, Training, Workload
-from paritybench.workloads.kit.arms import jax_arm, keras_arms, reference_f64, torch_arm, with_evidence
+from paritybench.workloads.base import Data, Training, Workload
+from paritybench.workloads.kit import arms as kit
 from paritybench.workloads.kit.mlp import dense_params
 
 SIZES = (784, 32, 10)
@@ -50,7 +50,7 @@ _KERAS_ADAM = {
 }
 
 ARMS = (
-    jax_arm(
+    kit.jax_arm(
         "jax-adam-literal",
         f"literal port: optax.adam(eps={EPSILON:g}), the Keras model's epsilon value",
         "logits",
@@ -62,7 +62,7 @@ ARMS = (
             "loss path": "from logits",
         },
     ),
-    jax_arm(
+    kit.jax_arm(
         "jax-keras-adam",
         "the fix: Keras's Adam update written as an optax transform, CE from logits",
         "logits",
@@ -72,7 +72,7 @@ ARMS = (
         emulates="keras-tensorflow",
         conventions={**_KERAS_ADAM, "loss path": "from logits (Keras-TF takes the cached logits)"},
     ),
-    jax_arm(
+    kit.jax_arm(
         "jax-adam-eps-scaled",
         "the fix in optax terms: optax.adam with eps / sqrt(1 - b2^t) per step",
         "logits",
@@ -85,27 +85,21 @@ ARMS = (
             "loss path": "from logits",
         },
     ),
-    jax_arm(
-        "jax-keras-adam-clip",
-        "Keras-JAX's update: Keras's Adam, CE on p / sum(p) clipped to [1e-7, 1-1e-7]",
-        "keras_clip",
+    *kit.keras_emulations(
         _JAX,
+        (
+            "jax-keras-adam-clip",
+            "Keras-JAX's update: Keras's Adam, CE on p / sum(p) clipped to [1e-7, 1-1e-7]",
+            {**_KERAS_ADAM, "loss path": "softmax probabilities renormalised, clipped"},
+        ),
+        (
+            "jax-keras-adam-torch-clip",
+            "Keras-torch's update: Keras's Adam, CE with torch's clamp",
+            {**_KERAS_ADAM, "loss path": "softmax probabilities renormalised, clamped (torch)"},
+        ),
         optimizer="keras_adam",
-        role="emulation",
-        emulates="keras-jax",
-        conventions={**_KERAS_ADAM, "loss path": "softmax probabilities renormalised, clipped"},
     ),
-    jax_arm(
-        "jax-keras-adam-torch-clip",
-        "Keras-torch's update: Keras's Adam, CE with torch's clamp",
-        "keras_torch_clip",
-        _JAX,
-        optimizer="keras_adam",
-        role="emulation",
-        emulates="keras-torch",
-        conventions={**_KERAS_ADAM, "loss path": "softmax probabilities renormalised, clamped (torch)"},
-    ),
-    torch_arm(
+    kit.torch_arm(
         "torch-adam",
         f"native torch: torch.optim.Adam(eps={EPSILON:g}), the Keras model's epsilon value, CE from logits",
         "ce_logits",
@@ -118,7 +112,7 @@ ARMS = (
             "loss path": "from logits",
         },
     ),
-    *keras_arms(
+    *kit.keras_arms(
         f"{_P}.keras_model:loss",
         {
             "tensorflow": "CE from the cached logits",
@@ -132,7 +126,7 @@ ARMS = (
             "optax-equivalent eps by step": EPS_RELATION,
         },
     ),
-    reference_f64(
+    kit.reference_f64(
         "float64 Adam in Keras's convention (the model being ported), CE from logits",
         f"{_JAX}:logits",
         optimizer=f"{_JAX}:keras_adam",
@@ -148,16 +142,14 @@ WORKLOAD = Workload(
     sources=("google-deepmind/optax#571", "keras-team/keras#17391", "pytorch/pytorch#104857"),
     data=Data(dataset="mnist", labels="onehot10", n=1000, normalize=True),
     training=Training(steps=10, lr=1e-3),
-    model=Model(
-        params=PARAMS,
-        head="softmax",
-        init=f"{_JAX}:init",
-        jax_apply=f"{_JAX}:apply",
-        keras_build=f"{_P}.keras_model:build",
+    model=kit.folder_model(
+        _P,
+        PARAMS,
+        "softmax",
         jax_layers=f"{_JAX}:layers",
         keras_layers={"dense_0/tanh": 0},
         torch_apply=f"{_P}.torch_model:apply",
     ),
-    arms=with_evidence(ARMS, MEASURED),
+    arms=kit.with_evidence(ARMS, MEASURED),
     fix="jax-keras-adam",
 )

@@ -18,9 +18,9 @@ Measured figures: the README's catalogue row and ``results/baselines/batchnorm-m
 
 from __future__ import annotations
 
-from paritybench.workloads.base import Data, Model, Training, Workload
+from paritybench.workloads.base import Data, Training, Workload
 from paritybench.workloads.batchnorm_momentum.evidence import MEASURED
-from paritybench.workloads.kit.arms import JAX, jax_arm, keras_arms, reference_f64, torch_arm, with_evidence
+from paritybench.workloads.kit import arms as kit
 
 INPUT_DIM, HIDDEN, CLASSES = 784, 64, 10
 KERAS_MOMENTUM, KERAS_EPSILON = 0.99, 1e-3  # keras/src/layers/normalization/batch_normalization.py defaults
@@ -56,7 +56,7 @@ _TORCH_BN = {
 }
 
 ARMS = (
-    jax_arm(
+    kit.jax_arm(
         "jax-momentum-literal",
         "literal port: torch's momentum=0.1 in a Keras-convention BN (keeps 10% of the old average), Keras's epsilon",
         "logits",
@@ -69,7 +69,7 @@ ARMS = (
         },
         role="port",
     ),
-    jax_arm(
+    kit.jax_arm(
         "jax-torch-bn",
         "port written the torch way: takes 10% of the new batch, unbiased running variance, epsilon 1e-5",
         "logits",
@@ -78,7 +78,7 @@ ARMS = (
         conventions=_TORCH_BN,
         role="port",
     ),
-    jax_arm(
+    kit.jax_arm(
         "jax-keras-bn",
         "the fix: Keras's convention (keeps 99%, epsilon 1e-3, biased variance), CE from logits",
         "logits",
@@ -88,29 +88,22 @@ ARMS = (
         role="fix",
         emulates="keras-tensorflow",
     ),
-    jax_arm(
-        "jax-keras-bn-clip",
-        "Keras-JAX's update: the fix with CE on clipped probabilities",
-        "keras_clip",
+    *kit.keras_emulations(
         _JAX,
+        (
+            "jax-keras-bn-clip",
+            "Keras-JAX's update: the fix with CE on clipped probabilities",
+            {**_KERAS_BN, "loss path": "clipped probabilities"},
+        ),
+        (
+            "jax-keras-bn-torch-clip",
+            "Keras-torch's update: the fix with CE on clamped probabilities",
+            {**_KERAS_BN, "loss path": "clamped probabilities (torch)"},
+        ),
         jax_apply=f"{_JAX}:apply",
-        requires=JAX,
-        conventions={**_KERAS_BN, "loss path": "clipped probabilities"},
-        role="emulation",
-        emulates="keras-jax",
+        requires=kit.JAX,
     ),
-    jax_arm(
-        "jax-keras-bn-torch-clip",
-        "Keras-torch's update: the fix with CE on clamped probabilities",
-        "keras_torch_clip",
-        _JAX,
-        jax_apply=f"{_JAX}:apply",
-        requires=JAX,
-        conventions={**_KERAS_BN, "loss path": "clamped probabilities (torch)"},
-        role="emulation",
-        emulates="keras-torch",
-    ),
-    torch_arm(
+    kit.torch_arm(
         "torch-bn",
         f"native torch: F.batch_norm(momentum={TORCH_MOMENTUM}, eps={TORCH_EPSILON:g}), torch's "
         "defaults, CE from logits",
@@ -120,7 +113,7 @@ ARMS = (
         matches="jax-torch-bn",
         conventions=_TORCH_BN,
     ),
-    *keras_arms(
+    *kit.keras_arms(
         f"{_P}.keras_model:loss",
         {
             "tensorflow": "CE from the logits its softmax output caches",
@@ -130,7 +123,7 @@ ARMS = (
         setting=", BatchNormalization() defaults",
         conventions=_KERAS_BN,
     ),
-    reference_f64(
+    kit.reference_f64(
         "float64, Keras's BatchNormalization convention, CE from logits: the ground truth",
         f"{_JAX}:logits",
         jax_apply=f"{_JAX}:apply",
@@ -151,16 +144,14 @@ WORKLOAD = Workload(
     ),
     data=Data(dataset="mnist", labels="onehot10", n=512, normalize=True, batch_size=64, holdout=1000),
     training=Training(steps=16, lr=0.1),
-    model=Model(
-        params=PARAMS,
-        head="softmax",
-        init=f"{_JAX}:init",
-        jax_apply=f"{_JAX}:apply",
-        keras_build=f"{_P}.keras_model:build",
+    model=kit.folder_model(
+        _P,
+        PARAMS,
+        "softmax",
         state=STATE,
         state_init=STATE_INIT,
         torch_apply=f"{_P}.torch_model:apply",
     ),
-    arms=with_evidence(ARMS, MEASURED),
+    arms=kit.with_evidence(ARMS, MEASURED),
     fix="jax-keras-bn",
 )

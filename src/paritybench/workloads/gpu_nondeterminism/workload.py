@@ -30,9 +30,9 @@ runs its matmul in TF32 (2.4e-5 from float64 after step 1): deterministic, not e
 
 from __future__ import annotations
 
-from paritybench.workloads.base import Data, Model, Training, Workload
+from paritybench.workloads.base import Data, Training, Workload
 from paritybench.workloads.gpu_nondeterminism.evidence import MEASURED
-from paritybench.workloads.kit.arms import jax_arm, keras_arms, reference_f64, torch_arm, with_evidence
+from paritybench.workloads.kit import arms as kit
 
 PIXELS = 784
 BINS = 4
@@ -49,7 +49,7 @@ PARAMS = {
 }
 
 ARMS = (
-    jax_arm(
+    kit.jax_arm(
         "jax-scatter",
         "the bag as table[idx].sum(1): its gradient is a scatter-add (atomics on a GPU)",
         "logits",
@@ -59,7 +59,7 @@ ARMS = (
         jax_apply=f"{_JAX}:apply_gather",
         conventions={"bag": "gather; gradient scatter-add"},
     ),
-    jax_arm(
+    kit.jax_arm(
         "jax-onehot",
         "the bag as one_hot(bins) @ table: matmuls both ways, deterministic, the fix",
         "logits",
@@ -68,25 +68,8 @@ ARMS = (
         emulates="keras-tensorflow",
         conventions=_ONEHOT,
     ),
-    jax_arm(
-        "jax-onehot-keras-clip",
-        "Keras-JAX in JAX: one-hot bag, BCE on p clipped to [1e-7, 1-1e-7]",
-        "keras_clip",
-        _JAX,
-        role="emulation",
-        emulates="keras-jax",
-        conventions={**_ONEHOT, "loss path": "sigmoid probabilities clipped"},
-    ),
-    jax_arm(
-        "jax-onehot-keras-torch-clip",
-        "Keras-torch in JAX: one-hot bag, torch's clipped BCE",
-        "keras_torch_clip",
-        _JAX,
-        role="emulation",
-        emulates="keras-torch",
-        conventions={**_ONEHOT, "loss path": "sigmoid probabilities clamped"},
-    ),
-    *keras_arms(
+    *kit.bce_keras_emulations("onehot", "one-hot bag", _JAX, _ONEHOT),
+    *kit.keras_arms(
         f"{_P}.keras_model:loss",
         {
             "tensorflow": "Embedding: gather, IndexedSlices gradient",
@@ -94,7 +77,7 @@ ARMS = (
             "torch": "Embedding: index_select, index_add gradient",
         },
     ),
-    torch_arm(
+    kit.torch_arm(
         "torch-gather",
         "native torch: table[tokens].sum(1), BCE from logits; the table's gradient an indexed "
         "accumulation (index_put_, sorted on CUDA: deterministic)",
@@ -105,7 +88,7 @@ ARMS = (
         matches="jax-onehot",
         conventions={"bag": "gather; gradient index_put_ accumulate"},
     ),
-    reference_f64(
+    kit.reference_f64(
         "JAX in float64, one-hot bag, BCE from logits: the ground truth",
         f"{_JAX}:logits",
         conventions={**_ONEHOT, "loss path": "from logits", "dtype": "float64"},
@@ -120,13 +103,12 @@ WORKLOAD = Workload(
     sources=("tensorflow/tensorflow#2732", "pytorch/pytorch#17350"),
     data=Data(dataset="mnist", labels="binary", n=1000, normalize=True),
     training=Training(steps=10, lr=0.1),
-    model=Model(
-        params=PARAMS,
-        head="sigmoid",
-        init=f"{_JAX}:init",
+    model=kit.folder_model(
+        _P,
+        PARAMS,
+        "sigmoid",
         jax_apply=f"{_JAX}:apply_onehot",
-        keras_build=f"{_P}.keras_model:build",
     ),
-    arms=with_evidence(ARMS, MEASURED),
+    arms=kit.with_evidence(ARMS, MEASURED),
     fix="jax-onehot",
 )

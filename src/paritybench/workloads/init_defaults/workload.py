@@ -18,9 +18,9 @@ arbiter from Keras's default (the model being ported).
 
 from __future__ import annotations
 
-from paritybench.workloads.base import Arm, Data, Model, Training, Workload
+from paritybench.workloads.base import Arm, Data, Training, Workload
 from paritybench.workloads.init_defaults.evidence import MEASURED
-from paritybench.workloads.kit.arms import jax_arm, reference_f64, torch_arm, with_evidence
+from paritybench.workloads.kit import arms as kit
 from paritybench.workloads.kit.mlp import dense_params
 
 SIZES = (784, 1000, 1)
@@ -37,7 +37,7 @@ _WHAT = {
 
 
 def _arm(default: str, role: str) -> Arm:
-    return jax_arm(
+    return kit.jax_arm(
         f"jax-{default}-init",
         f"JAX, BCE from logits, SGD; initial weights: {_WHAT[default]}",
         "logits",
@@ -53,7 +53,7 @@ ARMS = (
     _arm("flax", "port"),
     _arm("torch", "port"),
     _arm("stax", "port"),
-    torch_arm(
+    kit.torch_arm(
         "torch-default-init",
         "native torch, BCE from logits, SGD; initial weights: torch's own nn.Linear defaults "
         "under torch.manual_seed(seed)",
@@ -63,7 +63,7 @@ ARMS = (
         init=f"{_P}.torch_model:torch_default_init",
         conventions={"init": _WHAT["torch"] + ", drawn by torch itself", "loss path": "from logits"},
     ),
-    reference_f64(
+    kit.reference_f64(
         "NumPy float64, BCE from logits, from Keras's default initialisers (the model ported)",
         f"{_P}.jax_model:logits",
         requires=(),
@@ -80,16 +80,15 @@ WORKLOAD = Workload(
     sources=("keras-team/keras#13995", "pytorch/pytorch#42083"),
     data=Data(dataset="mnist", labels="binary", n=500, normalize=False),
     training=Training(steps=10, lr=0.01),
-    model=Model(
-        params=PARAMS,
-        head="sigmoid",
+    model=kit.folder_model(
+        _P,
+        PARAMS,
+        "sigmoid",
         init=f"{_I}:keras_init",
-        jax_apply=f"{_P}.jax_model:apply",
-        keras_build=f"{_P}.keras_model:build",
         f64_loss_and_grad="paritybench.workloads.kit.f64:loss_and_grad",
         f64_forward="paritybench.workloads.kit.f64:forward",
         torch_apply=f"{_P}.torch_model:apply",
     ),
-    arms=with_evidence(ARMS, MEASURED),
+    arms=kit.with_evidence(ARMS, MEASURED),
     fix="jax-keras-init",
 )

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from paritybench.workloads.base import Arm, Workload
+from paritybench.workloads.base import Arm, Model, Workload
 
 JAX = ("jax",)
 JAX_OPTAX = ("jax", "optax")
@@ -94,6 +94,55 @@ def reference_f64(
     """The float64 arbiter: ``loss_fn`` differentiated in float64 (or the model's hand-written
     ``f64_loss_and_grad``); the workload's ``reference``."""
     return Arm(name, description, "f64", "logits_f64", loss_fn=loss_fn, requires=requires, role="reference", **kw)
+
+
+def keras_emulations(
+    module: str,
+    clip: tuple[str, str, Mapping[str, Any]],
+    torch_clip: tuple[str, str, Mapping[str, Any]],
+    **kw: Any,
+) -> tuple[Arm, Arm]:
+    """The JAX twins of Keras-JAX's and Keras-torch's update, each given as (name, description, conventions):
+    ``module:keras_clip`` (Keras's probability path on the JAX backend: p clipped to [1e-7, 1-1e-7]) emulates
+    ``keras-jax``; ``module:keras_torch_clip`` (the same with torch's clip and loss gradients) emulates
+    ``keras-torch``. ``kw`` (an optimizer, a forward pass, ``requires``) goes to both."""
+    return tuple(
+        jax_arm(name, description, loss, module, role="emulation", emulates=emulates, conventions=conventions, **kw)
+        for (name, description, conventions), loss, emulates in (
+            (clip, "keras_clip", "keras-jax"),
+            (torch_clip, "keras_torch_clip", "keras-torch"),
+        )
+    )
+
+
+def bce_keras_emulations(stem: str, setting: str, module: str, conventions: Mapping[str, Any]) -> tuple[Arm, Arm]:
+    """``keras_emulations`` for a sigmoid BCE at the workload's ``setting``: ``jax-<stem>-keras-clip`` and
+    ``jax-<stem>-keras-torch-clip``."""
+    return keras_emulations(
+        module,
+        (
+            f"jax-{stem}-keras-clip",
+            f"Keras-JAX in JAX: {setting}, BCE on p clipped to [1e-7, 1-1e-7]",
+            {**conventions, "loss path": "sigmoid probabilities clipped"},
+        ),
+        (
+            f"jax-{stem}-keras-torch-clip",
+            f"Keras-torch in JAX: {setting}, torch's clipped BCE",
+            {**conventions, "loss path": "sigmoid probabilities clamped"},
+        ),
+    )
+
+
+def folder_model(package: str, params: Mapping[str, tuple[int, ...]], head: str, **fields: Any) -> Model:
+    """A ``Model`` laid out as the built-in folders are: ``init`` and ``jax_apply`` in ``<package>.jax_model``
+    (``init``, ``apply``), ``keras_build`` in ``<package>.keras_model`` (``build``); ``fields`` add to or
+    replace them (``jax_layers``, ``torch_apply``, ``state``, ...)."""
+    conventional = {
+        "init": f"{package}.jax_model:init",
+        "jax_apply": f"{package}.jax_model:apply",
+        "keras_build": f"{package}.keras_model:build",
+    }
+    return Model(params=params, head=head, **{**conventional, **fields})
 
 
 def with_evidence(arms: tuple[Arm, ...], measured: Mapping[str, tuple[str, str]]) -> tuple[Arm, ...]:

@@ -16,8 +16,8 @@ Loss curves: Keras's ``fit`` loss includes the penalty; the JAX arms' loss is th
 
 from __future__ import annotations
 
-from paritybench.workloads.base import Data, Model, Training, Workload
-from paritybench.workloads.kit.arms import jax_arm, keras_arm, keras_arms, reference_f64, torch_arm, with_evidence
+from paritybench.workloads.base import Data, Training, Workload
+from paritybench.workloads.kit import arms as kit
 from paritybench.workloads.kit.mlp import dense_params
 from paritybench.workloads.l2_weight_decay.evidence import MEASURED
 
@@ -33,7 +33,7 @@ _L2 = {"decay": f"l2({LAM:g}) on kernels: gradient + 2*lam*w = + {2 * LAM:g}*w"}
 
 
 ARMS = (
-    jax_arm(
+    kit.jax_arm(
         "jax-sgd-decay-literal",
         f"literal port: add_decayed_weights({LAM:g}) on kernels, then SGD",
         "logits",
@@ -45,7 +45,7 @@ ARMS = (
             "loss path": _DATA_LOSS,
         },
     ),
-    jax_arm(
+    kit.jax_arm(
         "jax-sgd-l2",
         f"the fix: add_decayed_weights(2 * {LAM:g}) on kernels, then SGD (Keras's l2 gradient)",
         "logits",
@@ -55,27 +55,21 @@ ARMS = (
         emulates="keras-tensorflow",
         conventions={**_L2, "loss path": "from logits; " + _DATA_LOSS},
     ),
-    jax_arm(
-        "jax-sgd-l2-clip",
-        "Keras-JAX's update: the fix with CE on clipped probabilities",
-        "keras_clip",
+    *kit.keras_emulations(
         _JAX,
+        (
+            "jax-sgd-l2-clip",
+            "Keras-JAX's update: the fix with CE on clipped probabilities",
+            {**_L2, "loss path": "clipped"},
+        ),
+        (
+            "jax-sgd-l2-torch-clip",
+            "Keras-torch's update: the fix with CE on clamped probabilities",
+            {**_L2, "loss path": "clamped (torch)"},
+        ),
         optimizer="sgd_l2",
-        role="emulation",
-        emulates="keras-jax",
-        conventions={**_L2, "loss path": "clipped"},
     ),
-    jax_arm(
-        "jax-sgd-l2-torch-clip",
-        "Keras-torch's update: the fix with CE on clamped probabilities",
-        "keras_torch_clip",
-        _JAX,
-        optimizer="sgd_l2",
-        role="emulation",
-        emulates="keras-torch",
-        conventions={**_L2, "loss path": "clamped (torch)"},
-    ),
-    torch_arm(
+    kit.torch_arm(
         "torch-sgd-weight-decay",
         f"native torch: torch.optim.SGD(weight_decay={LAM:g}) on the kernels, CE from logits",
         "ce_logits",
@@ -85,13 +79,13 @@ ARMS = (
         matches="jax-sgd-decay-literal",
         conventions={"decay": f"gradient + lam*w = + {LAM:g}*w on kernels", "loss path": _DATA_LOSS},
     ),
-    *keras_arms(
+    *kit.keras_arms(
         f"{_P}.keras_model:loss",
         dict.fromkeys(("tensorflow", "jax", "torch"), f"SGD, kernel_regularizer=l2({LAM:g})"),
         keras_options={"l2": LAM},
         conventions={**_L2, **_FIT_LOSS},
     ),
-    keras_arm(
+    kit.keras_arm(
         "tensorflow",
         f"SGD, l2({LAM / 2:g}): the fix the other way (a torch weight_decay={LAM:g} model ported to Keras)",
         f"{_P}.keras_model:loss",
@@ -99,7 +93,7 @@ ARMS = (
         keras_options={"l2": LAM / 2},
         conventions={"decay": f"l2({LAM / 2:g}): gradient + {LAM:g}*w, the port's decay", **_FIT_LOSS},
     ),
-    jax_arm(
+    kit.jax_arm(
         "jax-adam-l2",
         "coupled: 2*lam*w added to the gradient, then Keras's Adam (Keras Adam + l2)",
         "logits",
@@ -109,7 +103,7 @@ ARMS = (
         emulates="keras-tensorflow-adam-l2",
         conventions={**_L2, "optimizer": "Keras's Adam (eps 1e-7, epsilon-hat), lr x 0.1", "loss path": _DATA_LOSS},
     ),
-    keras_arm(
+    kit.keras_arm(
         "tensorflow",
         f"Adam(lr x 0.1, epsilon=1e-7), l2({LAM:g}) (coupled decay)",
         f"{_P}.keras_model:loss",
@@ -118,7 +112,7 @@ ARMS = (
         keras_options={"l2": LAM},
         conventions={**_L2, "optimizer": "Adam", **_FIT_LOSS},
     ),
-    jax_arm(
+    kit.jax_arm(
         "jax-adamw",
         f"decoupled: Keras's Adam step plus -lr*{LAM:g}*w on every variable (Keras AdamW)",
         "logits",
@@ -128,7 +122,7 @@ ARMS = (
         emulates="keras-tensorflow-adamw",
         conventions={"decay": f"w -= lr*{LAM:g}*w, every variable, outside Adam", "loss path": _DATA_LOSS},
     ),
-    keras_arm(
+    kit.keras_arm(
         "tensorflow",
         f"AdamW(lr x 0.1, weight_decay={LAM:g}, epsilon=1e-7), no regularizer",
         f"{_P}.keras_model:loss",
@@ -136,7 +130,7 @@ ARMS = (
         keras_optimizer=f"{_P}.keras_model:adamw",
         conventions={"decay": f"w -= w*{LAM:g}*lr before the Adam step, every variable", **_FIT_LOSS},
     ),
-    reference_f64(
+    kit.reference_f64(
         f"float64 SGD with Keras's l2({LAM:g}) gradient (the model being ported), CE from logits",
         f"{_JAX}:logits",
         optimizer=f"{_JAX}:sgd_l2",
@@ -152,16 +146,14 @@ WORKLOAD = Workload(
     sources=("mlcommons/hpc#22", "keras-team/keras#4712"),
     data=Data(dataset="mnist", labels="onehot10", n=1000, normalize=True),
     training=Training(steps=10, lr=0.01),
-    model=Model(
-        params=PARAMS,
-        head="softmax",
-        init=f"{_JAX}:init",
-        jax_apply=f"{_JAX}:apply",
-        keras_build=f"{_P}.keras_model:build",
+    model=kit.folder_model(
+        _P,
+        PARAMS,
+        "softmax",
         jax_layers=f"{_JAX}:layers",
         keras_layers={"dense_0/tanh": 0},
         torch_apply=f"{_P}.torch_model:apply",
     ),
-    arms=with_evidence(ARMS, MEASURED),
+    arms=kit.with_evidence(ARMS, MEASURED),
     fix="jax-sgd-l2",
 )

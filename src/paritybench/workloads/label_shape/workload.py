@@ -17,8 +17,8 @@ seed's BCE problems would be mixed in.
 
 from __future__ import annotations
 
-from paritybench.workloads.base import Data, Model, Training, Workload
-from paritybench.workloads.kit.arms import jax_arm, keras_arms, reference_f64, with_evidence
+from paritybench.workloads.base import Data, Training, Workload
+from paritybench.workloads.kit import arms as kit
 from paritybench.workloads.kit.mlp import dense_params
 from paritybench.workloads.label_shape.evidence import MEASURED
 
@@ -29,7 +29,7 @@ _JAX = f"{_P}.jax_model"
 _ALIGNED = "(n,) expanded to (n, 1)"
 
 ARMS = (
-    jax_arm(
+    kit.jax_arm(
         "jax-broadcast",
         "literal port: optax BCE of z (n, 1) against y (n,), broadcast to (n, n) and averaged",
         "broadcast",
@@ -37,7 +37,7 @@ ARMS = (
         role="port",
         conventions={"labels": "(n,)", "loss shape": "(n, n): every logit against every label"},
     ),
-    jax_arm(
+    kit.jax_arm(
         "jax-reshape",
         "the fix: z.reshape(-1) against y (n,), BCE from logits",
         "reshaped",
@@ -46,25 +46,20 @@ ARMS = (
         emulates="keras-tensorflow",
         conventions={"labels": "(n,)", "loss shape": "(n,)"},
     ),
-    jax_arm(
-        "jax-keras-clip",
-        "Keras-JAX in JAX: labels expanded to (n, 1), p clipped to [1e-7, 1-1e-7]",
-        "keras_clip",
+    *kit.keras_emulations(
         _JAX,
-        role="emulation",
-        emulates="keras-jax",
-        conventions={"labels": _ALIGNED, "loss path": "sigmoid probabilities clipped"},
+        (
+            "jax-keras-clip",
+            "Keras-JAX in JAX: labels expanded to (n, 1), p clipped to [1e-7, 1-1e-7]",
+            {"labels": _ALIGNED, "loss path": "sigmoid probabilities clipped"},
+        ),
+        (
+            "jax-keras-torch-clip",
+            "Keras-torch in JAX: labels expanded to (n, 1), torch's clipped BCE",
+            {"labels": _ALIGNED, "loss path": "sigmoid probabilities clamped"},
+        ),
     ),
-    jax_arm(
-        "jax-keras-torch-clip",
-        "Keras-torch in JAX: labels expanded to (n, 1), torch's clipped BCE",
-        "keras_torch_clip",
-        _JAX,
-        role="emulation",
-        emulates="keras-torch",
-        conventions={"labels": _ALIGNED, "loss path": "sigmoid probabilities clamped"},
-    ),
-    *keras_arms(
+    *kit.keras_arms(
         f"{_P}.keras_model:loss",
         {
             "tensorflow": "BCE from the cached logits, shapes aligned by the loss wrapper",
@@ -73,7 +68,7 @@ ARMS = (
         },
         conventions={"labels": "(n, 1) as fed; a (n,) vector is expanded to (n, 1) by the loss wrapper"},
     ),
-    reference_f64(
+    kit.reference_f64(
         "JAX in float64, BCE from logits on aligned shapes: the ground truth",
         f"{_JAX}:reshaped",
         conventions={"loss path": "from logits", "dtype": "float64", "labels": "(n, 1)"},
@@ -88,15 +83,13 @@ WORKLOAD = Workload(
     sources=("tensorflow/tensorflow#1343", "pytorch/pytorch#1939", "deepset-ai/FARM#229"),
     data=Data(dataset="mnist", labels="binary", n=1000, normalize=True),
     training=Training(steps=10, lr=0.1),
-    model=Model(
-        params=PARAMS,
-        head="sigmoid",
-        init=f"{_JAX}:init",
-        jax_apply=f"{_JAX}:apply",
-        keras_build=f"{_P}.keras_model:build",
+    model=kit.folder_model(
+        _P,
+        PARAMS,
+        "sigmoid",
         jax_layers=f"{_JAX}:layers",
         keras_layers={"dense_0/relu": 0},
     ),
-    arms=with_evidence(ARMS, MEASURED),
+    arms=kit.with_evidence(ARMS, MEASURED),
     fix="jax-reshape",
 )

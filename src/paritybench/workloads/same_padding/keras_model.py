@@ -20,10 +20,8 @@ def build(keras, padding: str = "same"):
         ]
     )
     conv, dense = model.layers[1], model.layers[3]
-    variables = {
-        "conv/kernel": conv.kernel,
-        "conv/bias": conv.bias,
-        "dense/kernel": dense.kernel,
-        "dense/bias": dense.bias,
+    return model, {
+        f"{name}/{v}": getattr(layer, v)
+        for name, layer in (("conv", conv), ("dense", dense))
+        for v in ("kernel", "bias")
     }
-    return model, variables

@@ -29,8 +29,8 @@ exactly when TF's padding is asymmetric.
 
 from __future__ import annotations
 
-from paritybench.workloads.base import Data, Model, Training, Workload
-from paritybench.workloads.kit.arms import jax_arm, keras_arms, reference_f64, torch_arm, with_evidence
+from paritybench.workloads.base import Data, Training, Workload
+from paritybench.workloads.kit import arms as kit
 from paritybench.workloads.same_padding.evidence import MEASURED
 
 SIDE = 28
@@ -53,7 +53,7 @@ PARAMS = {
 
 
 ARMS = (
-    jax_arm(
+    kit.jax_arm(
         "jax-torch-pad",
         "torch-style port: the convolution padded (1, 1), like nn.Conv2d(padding=1)",
         "logits",
@@ -63,7 +63,7 @@ ARMS = (
         jax_layers=f"{_JAX}:layers_torch_pad",
         conventions=_PAD1,
     ),
-    jax_arm(
+    kit.jax_arm(
         "jax-same",
         "lax.conv_general_dilated(padding='SAME'): TensorFlow's (0, 1), the fix",
         "logits",
@@ -72,25 +72,8 @@ ARMS = (
         emulates="keras-tensorflow",
         conventions=_SAME,
     ),
-    jax_arm(
-        "jax-same-keras-clip",
-        "Keras-JAX in JAX: SAME padding, BCE on p clipped to [1e-7, 1-1e-7]",
-        "keras_clip",
-        _JAX,
-        role="emulation",
-        emulates="keras-jax",
-        conventions={**_SAME, "loss path": "sigmoid probabilities clipped"},
-    ),
-    jax_arm(
-        "jax-same-keras-torch-clip",
-        "Keras-torch in JAX: SAME padding, torch's clipped BCE",
-        "keras_torch_clip",
-        _JAX,
-        role="emulation",
-        emulates="keras-torch",
-        conventions={**_SAME, "loss path": "sigmoid probabilities clamped"},
-    ),
-    torch_arm(
+    *kit.bce_keras_emulations("same", "SAME padding", _JAX, _SAME),
+    kit.torch_arm(
         "torch-conv-pad1",
         "native torch port: F.conv2d(stride=2, padding=1), i.e. nn.Conv2d(padding=1): (1, 1)",
         "bce_logits",
@@ -100,7 +83,7 @@ ARMS = (
         matches="jax-torch-pad",
         conventions=_PAD1,
     ),
-    torch_arm(
+    kit.torch_arm(
         "torch-same-pad",
         "native torch, the fix: F.pad(x, (0, 1, 0, 1)) then F.conv2d(padding=0): TF's (0, 1)",
         "bce_logits",
@@ -110,7 +93,7 @@ ARMS = (
         matches="jax-same",
         conventions=_SAME,
     ),
-    *keras_arms(
+    *kit.keras_arms(
         f"{_P}.keras_model:loss",
         {
             "tensorflow": "Conv2D padding='same' via tf.nn.convolution",
@@ -120,7 +103,7 @@ ARMS = (
         keras_options={"padding": "same"},
         conventions={"padding": "same: (0, 1)"},
     ),
-    reference_f64(
+    kit.reference_f64(
         "JAX in float64, SAME padding, BCE from logits: the ground truth",
         f"{_JAX}:logits",
         conventions={**_SAME, "loss path": "from logits", "dtype": "float64"},
@@ -135,16 +118,14 @@ WORKLOAD = Workload(
     sources=("pytorch/pytorch#67551", "onnx/tensorflow-onnx#1028"),
     data=Data(dataset="mnist", labels="binary", n=1000, normalize=True),
     training=Training(steps=10, lr=0.5),
-    model=Model(
-        params=PARAMS,
-        head="sigmoid",
-        init=f"{_JAX}:init",
-        jax_apply=f"{_JAX}:apply",
-        keras_build=f"{_P}.keras_model:build",
+    model=kit.folder_model(
+        _P,
+        PARAMS,
+        "sigmoid",
         jax_layers=f"{_JAX}:layers",
         keras_layers={"conv/relu": 1},
         torch_apply=f"{_P}.torch_model:apply_same",
     ),
-    arms=with_evidence(ARMS, MEASURED),
+    arms=kit.with_evidence(ARMS, MEASURED),
     fix="jax-same",
 )

@@ -10,8 +10,8 @@ AVX-512, jax 0.12.0.1, tensorflow 2.21.0, keras 3.15.1 (``evidence.py``).
 
 from __future__ import annotations
 
-from paritybench.workloads.base import Data, Model, Training, Workload
-from paritybench.workloads.kit.arms import JAX, jax_arm, keras_arms, reference_f64, torch_arm, with_evidence
+from paritybench.workloads.base import Data, Training, Workload
+from paritybench.workloads.kit import arms as kit
 from paritybench.workloads.kit.mlp import dense_params
 from paritybench.workloads.seed_bce.evidence import MEASURED
 
@@ -23,45 +23,35 @@ _JAX = f"{_P}.jax_model"
 _CLIP = "sigmoid probabilities clipped to [1e-7, 1-1e-7]"
 
 ARMS = (
-    jax_arm(
+    kit.jax_arm(
         "jax-naive",
         "the seed's first BCE on sigmoid outputs (log of a saturated p)",
         "naive",
         _JAX,
-        requires=JAX,
+        requires=kit.JAX,
         role="port",
         conventions={"loss path": "log of sigmoid probabilities, no clip"},
     ),
-    jax_arm(
+    kit.jax_arm(
         "jax-seed-stable",
         "the seed's clipped 'stable' BCE: p clipped to [1e-6, 1-1e-7]",
         "seed_stable",
         _JAX,
-        requires=JAX,
+        requires=kit.JAX,
         role="port",
         conventions={"loss path": "sigmoid probabilities clipped to [1e-6, 1-1e-7]"},
     ),
-    jax_arm(
-        "jax-keras-clip",
-        "Keras's JAX/torch probability path: p clipped to [1e-7, 1-1e-7]",
-        "keras_clip",
+    *kit.keras_emulations(
         _JAX,
-        requires=JAX,
-        role="emulation",
-        emulates="keras-jax",
-        conventions={"loss path": _CLIP},
+        ("jax-keras-clip", "Keras's JAX/torch probability path: p clipped to [1e-7, 1-1e-7]", {"loss path": _CLIP}),
+        (
+            "jax-keras-torch-clip",
+            "Keras's torch path in JAX: the same clip with torch 2.15's gradient",
+            {"loss path": f"{_CLIP}, torch 2.15 gradient"},
+        ),
+        requires=kit.JAX,
     ),
-    jax_arm(
-        "jax-keras-torch-clip",
-        "Keras's torch path in JAX: the same clip with torch 2.15's gradient",
-        "keras_torch_clip",
-        _JAX,
-        requires=JAX,
-        role="emulation",
-        emulates="keras-torch",
-        conventions={"loss path": f"{_CLIP}, torch 2.15 gradient"},
-    ),
-    jax_arm(
+    kit.jax_arm(
         "jax-logits",
         "BCE from logits (optax.sigmoid_binary_cross_entropy): the fix",
         "logits",
@@ -70,7 +60,7 @@ ARMS = (
         emulates="keras-tensorflow",
         conventions={"loss path": "from logits"},
     ),
-    *keras_arms(
+    *kit.keras_arms(
         f"{_P}.keras_model:loss",
         {
             "tensorflow": "BCE from the logits its sigmoid output caches (_keras_logits)",
@@ -78,7 +68,7 @@ ARMS = (
             "torch": "BCE on p clipped to [1e-7, 1-1e-7] via torch's binary_cross_entropy",
         },
     ),
-    torch_arm(
+    kit.torch_arm(
         "torch-bce",
         "native torch: F.binary_cross_entropy on sigmoid probabilities (each log clamped at -100)",
         "bce",
@@ -86,7 +76,7 @@ ARMS = (
         role="port",
         conventions={"loss path": "log of sigmoid probabilities, each log clamped at -100 (aten)"},
     ),
-    torch_arm(
+    kit.torch_arm(
         "torch-bce-logits",
         "native torch: F.binary_cross_entropy_with_logits, the fix in torch",
         "bce_logits",
@@ -95,7 +85,7 @@ ARMS = (
         matches="jax-logits",
         conventions={"loss path": "from logits"},
     ),
-    reference_f64(
+    kit.reference_f64(
         "NumPy float64, BCE from logits: the ground truth",
         f"{_JAX}:logits",
         requires=(),
@@ -111,18 +101,16 @@ WORKLOAD = Workload(
     sources=("the seed report (shared/peer/seed_script.py)", "keras-team/keras#15249"),
     data=Data(dataset="mnist", labels="binary", n=1000, normalize=False),
     training=Training(steps=10, lr=0.01),
-    model=Model(
-        params=PARAMS,
-        head="sigmoid",
-        init=f"{_JAX}:init",
-        jax_apply=f"{_JAX}:apply",
+    model=kit.folder_model(
+        _P,
+        PARAMS,
+        "sigmoid",
         jax_layers=f"{_JAX}:layers",
         keras_layers={"dense_0/relu": 0},
-        keras_build=f"{_P}.keras_model:build",
         f64_loss_and_grad=f"{_P}.f64:loss_and_grad",
         f64_forward=f"{_P}.f64:forward",
         torch_apply=f"{_P}.torch_model:apply",
     ),
-    arms=with_evidence(ARMS, MEASURED),
+    arms=kit.with_evidence(ARMS, MEASURED),
     fix="jax-logits",
 )

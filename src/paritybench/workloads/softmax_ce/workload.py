@@ -11,8 +11,8 @@ the probability, and a literal ``-sum(y log softmax)`` is NaN from step 0.
 
 from __future__ import annotations
 
-from paritybench.workloads.base import Data, Model, Training, Workload
-from paritybench.workloads.kit.arms import jax_arm, keras_arms, reference_f64, with_evidence
+from paritybench.workloads.base import Data, Training, Workload
+from paritybench.workloads.kit import arms as kit
 from paritybench.workloads.kit.mlp import dense_params
 from paritybench.workloads.softmax_ce.evidence import MEASURED
 
@@ -23,7 +23,7 @@ _JAX = f"{_P}.jax_model"
 _RENORM = "softmax probabilities renormalised"
 
 ARMS = (
-    jax_arm(
+    kit.jax_arm(
         "jax-naive",
         "literal port: -sum(y log softmax(z))",
         "naive",
@@ -31,25 +31,20 @@ ARMS = (
         role="port",
         conventions={"loss path": "log of softmax probabilities, no clip"},
     ),
-    jax_arm(
-        "jax-keras-clip",
-        "Keras's JAX path: p / sum(p), clipped to [1e-7, 1-1e-7]",
-        "keras_clip",
+    *kit.keras_emulations(
         _JAX,
-        role="emulation",
-        emulates="keras-jax",
-        conventions={"loss path": f"{_RENORM}, clipped to [1e-7, 1-1e-7]"},
+        (
+            "jax-keras-clip",
+            "Keras's JAX path: p / sum(p), clipped to [1e-7, 1-1e-7]",
+            {"loss path": f"{_RENORM}, clipped to [1e-7, 1-1e-7]"},
+        ),
+        (
+            "jax-keras-torch-clip",
+            "Keras's torch path: the same clip with torch's gradient at the bounds",
+            {"loss path": f"{_RENORM}, clamped to [1e-7, 1-1e-7]"},
+        ),
     ),
-    jax_arm(
-        "jax-keras-torch-clip",
-        "Keras's torch path: the same clip with torch's gradient at the bounds",
-        "keras_torch_clip",
-        _JAX,
-        role="emulation",
-        emulates="keras-torch",
-        conventions={"loss path": f"{_RENORM}, clamped to [1e-7, 1-1e-7]"},
-    ),
-    jax_arm(
+    kit.jax_arm(
         "jax-logits",
         "CE from logits (optax.softmax_cross_entropy): the fix",
         "logits",
@@ -58,7 +53,7 @@ ARMS = (
         emulates="keras-tensorflow",
         conventions={"loss path": "from logits"},
     ),
-    *keras_arms(
+    *kit.keras_arms(
         f"{_P}.keras_model:loss",
         {
             "tensorflow": "CE from the logits its softmax output caches (_keras_logits)",
@@ -66,7 +61,7 @@ ARMS = (
             "torch": "CE on p / sum(p) clipped to [1e-7, 1-1e-7] with torch.clip",
         },
     ),
-    reference_f64(
+    kit.reference_f64(
         "JAX in float64, CE from logits: the ground truth",
         f"{_JAX}:logits",
         conventions={"loss path": "from logits", "dtype": "float64"},
@@ -81,15 +76,13 @@ WORKLOAD = Workload(
     sources=("keras-team/keras#15249", "keras-team/keras#20804"),
     data=Data(dataset="mnist", labels="onehot10", n=1000, normalize=False),
     training=Training(steps=10, lr=0.01),
-    model=Model(
-        params=PARAMS,
-        head="softmax",
-        init=f"{_JAX}:init",
-        jax_apply=f"{_JAX}:apply",
-        keras_build=f"{_P}.keras_model:build",
+    model=kit.folder_model(
+        _P,
+        PARAMS,
+        "softmax",
         jax_layers=f"{_JAX}:layers",
         keras_layers={"dense_0/relu": 0},
     ),
-    arms=with_evidence(ARMS, MEASURED),
+    arms=kit.with_evidence(ARMS, MEASURED),
     fix="jax-logits",
 )

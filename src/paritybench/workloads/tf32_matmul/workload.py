@@ -25,8 +25,8 @@ deterministic flag DEFAULT is bit-identical to HIGHEST; ``torch-default`` stays 
 
 from __future__ import annotations
 
-from paritybench.workloads.base import Data, Model, Training, Workload
-from paritybench.workloads.kit.arms import jax_arm, keras_arms, reference_f64, torch_arm, with_evidence
+from paritybench.workloads.base import Data, Training, Workload
+from paritybench.workloads.kit import arms as kit
 from paritybench.workloads.kit.mlp import dense_params
 from paritybench.workloads.tf32_matmul.evidence import MEASURED
 
@@ -37,7 +37,7 @@ _JAX = f"{_P}.jax_model"
 _HIGHEST = {"matmul precision": "HIGHEST"}
 
 ARMS = (
-    jax_arm(
+    kit.jax_arm(
         "jax-default-precision",
         "JAX at Precision.DEFAULT on every dot: TF32 on an Ampere+ GPU",
         "logits",
@@ -47,7 +47,7 @@ ARMS = (
         jax_apply=f"{_JAX}:apply_default",
         conventions={"matmul precision": "DEFAULT (TF32 on GPU)"},
     ),
-    jax_arm(
+    kit.jax_arm(
         "jax-highest",
         "JAX at Precision.HIGHEST on every dot: full float32, the fix",
         "logits",
@@ -56,25 +56,8 @@ ARMS = (
         emulates="keras-tensorflow",
         conventions=_HIGHEST,
     ),
-    jax_arm(
-        "jax-highest-keras-clip",
-        "Keras-JAX in JAX: HIGHEST, BCE on p clipped to [1e-7, 1-1e-7]",
-        "keras_clip",
-        _JAX,
-        role="emulation",
-        emulates="keras-jax",
-        conventions={**_HIGHEST, "loss path": "sigmoid probabilities clipped"},
-    ),
-    jax_arm(
-        "jax-highest-keras-torch-clip",
-        "Keras-torch in JAX: HIGHEST, torch's clipped BCE",
-        "keras_torch_clip",
-        _JAX,
-        role="emulation",
-        emulates="keras-torch",
-        conventions={**_HIGHEST, "loss path": "sigmoid probabilities clamped"},
-    ),
-    *keras_arms(
+    *kit.bce_keras_emulations("highest", "HIGHEST", _JAX, _HIGHEST),
+    *kit.keras_arms(
         f"{_P}.keras_model:loss",
         {
             "tensorflow": "TF32 on by default on a GPU (off under NVIDIA_TF32_OVERRIDE=0)",
@@ -82,7 +65,7 @@ ARMS = (
             "torch": "torch matmuls full float32 by default since 1.12",
         },
     ),
-    torch_arm(
+    kit.torch_arm(
         "torch-default",
         "native torch with torch's own float32 matmul default (TF32 off since 1.12), BCE from logits",
         "bce_logits",
@@ -92,7 +75,7 @@ ARMS = (
         matches="jax-highest",
         conventions={"matmul precision": "torch's default (allow_tf32 False since 1.12)"},
     ),
-    reference_f64(
+    kit.reference_f64(
         "JAX in float64, BCE from logits: the ground truth",
         f"{_JAX}:logits",
         conventions={"loss path": "from logits", "dtype": "float64"},
@@ -107,13 +90,12 @@ WORKLOAD = Workload(
     sources=("pytorch/pytorch#107514", "jax-ml/jax#12008"),
     data=Data(dataset="mnist", labels="binary", n=1000, normalize=True),
     training=Training(steps=10, lr=0.1),
-    model=Model(
-        params=PARAMS,
-        head="sigmoid",
-        init=f"{_JAX}:init",
+    model=kit.folder_model(
+        _P,
+        PARAMS,
+        "sigmoid",
         jax_apply=f"{_JAX}:apply_highest",
-        keras_build=f"{_P}.keras_model:build",
     ),
-    arms=with_evidence(ARMS, MEASURED),
+    arms=kit.with_evidence(ARMS, MEASURED),
     fix="jax-highest",
 )
