@@ -71,7 +71,7 @@ def _module_names(module: str) -> tuple[str | None, object]:
     """(the module's file or None, its bindings or ``_UNKNOWN``); raises LookupError naming what is wrong."""
     try:
         spec = importlib.util.find_spec(module)
-    except (ImportError, ValueError) as exc:
+    except Exception as exc:  # a parent package that fails to import: the user's to fix, said in one line
         raise LookupError(f"names module {module}, which cannot be found ({type(exc).__name__}: {exc})") from None
     if spec is None:
         raise LookupError(f"names module {module}, which cannot be found")

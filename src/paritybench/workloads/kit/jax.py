@@ -2,7 +2,7 @@
 
 ``activation`` names the hidden layers' nonlinearity, and the name matters at exactly 0:
 - ``"maximum"``: ``jnp.maximum(h, 0)``, the seed's ReLU. Its gradient at h == 0 is 0.5 (JAX splits a tie),
-  kept where the committed baselines were trained with it (seed-bce, softmax-ce, label-shape);
+  kept where a workload's committed baselines were trained with it;
 - ``"relu"``: ``jax.nn.relu``, gradient 0 at h == 0 as in Keras, TensorFlow and torch;
 - ``"tanh"``: ``jnp.tanh``, smooth, so float32 rounding stays at ~1e-7 over the steps.
 """
