@@ -111,15 +111,3 @@ def test_run_all_refuses_before_training(tmp_path):
     p = run_cli("run", "--workload", "all", "--out", str(tmp_path / "d"))
     assert p.returncode == 2 and "label-shape.json already exists" in p.stderr
     assert sorted(x.name for x in (tmp_path / "d").iterdir()) == ["label-shape.json"]  # nothing trained or written
-
-
-def test_measured_evidence_names_real_arms_and_sets_classes():
-    from paritybench.workloads import load
-    from paritybench.workloads.evidence import MEASURED
-
-    for name, table in MEASURED.items():
-        w = load(name)
-        assert set(table) <= set(w.arm_names), name
-        for arm, (cls, ev) in table.items():
-            assert w.arm(arm).expected == cls and w.arm(arm).evidence.startswith(ev)
-    assert load("softmax-ce").arm("jax-keras-clip").expected == "chaotic"

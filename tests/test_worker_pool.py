@@ -70,8 +70,9 @@ def test_a_worker_failing_in_one_workload_errors_it_and_the_next_gets_a_fresh_wo
         textwrap.dedent("""
         from dataclasses import replace
         from paritybench.workloads.seed_bce.workload import WORKLOAD as _W
-        WORKLOAD = replace(_W, name="broken-keras", model=replace(
-            _W.model, keras_build="paritybench.workloads.seed_bce.keras_model:no_such_builder"))
+        def no_such_builder(keras, **options):  # found when the workload loads, fails in the worker
+            raise RuntimeError("no_such_builder: this builder always fails")
+        WORKLOAD = replace(_W, name="broken-keras", model=replace(_W.model, keras_build=no_such_builder))
     """)
     )
     arms = ("keras-jax",)

@@ -10,7 +10,10 @@ names or shapes.
 This module imports no ML framework: Keras workers load workloads before Keras
 decides its backend, and the numerics flags must be set before any framework
 loads. Framework code is given as a callable (which imports its framework
-inside) or as a ``"package.module:function"`` reference, resolved on first use.
+inside) or as a ``"package.module:function"`` reference: checked when the
+workload loads, by reading the module's source (``refs``), and imported on
+first use. The built-in workloads are built on ``kit``; the arm constructors
+are ``kit.arms``.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from paritybench.errors import ParityError
+from paritybench.workloads import refs
 
 # A callable, or "package.module:attribute" naming one (imported when first called).
 Ref = Callable[..., Any] | str
@@ -198,21 +202,6 @@ class Arm:
     torch_apply: Ref | None = None
     matches: str | None = None
 
-    @classmethod
-    def keras(cls, backend: str, why: str, keras_loss: Ref, **kw) -> Arm:
-        """A Keras 3 ``fit`` arm on one backend: named ``keras-<backend>``, trained in that backend's worker."""
-        return cls(
-            f"keras-{backend}",
-            f"Keras 3 fit, {backend} backend: {why}",
-            "keras",
-            f"keras:{backend}",
-            process=f"keras-{backend}",
-            keras_loss=keras_loss,
-            requires=("keras", backend),
-            role="keras",
-            **kw,
-        )
-
     @property
     def needs_gpu(self) -> bool:
         """Arms that only mean something on a GPU (TF32, atomics) declare ``"gpu"`` in ``requires``."""
@@ -355,7 +344,13 @@ def check(w: Any, where: str) -> Workload:
             raise bad(f"torch arm {a.name} matches {a.matches!r}, which is not a JAX arm of this workload")
     if w.fix not in seen:
         raise bad(f"fix {w.fix!r} is not one of its arms")
-    refs = [a for a in w.arms if a.name == w.reference]
-    if not refs or refs[0].kind != "f64":
+    reference = [a for a in w.arms if a.name == w.reference]
+    if not reference or reference[0].kind != "f64":
         raise bad(f"reference {w.reference!r} must be one of its arms, of kind f64 (the float64 arbiter)")
+    # Every "module:function" reference, read without importing its framework (``refs``).
+    for owner, decl in (("model", w.model), *((f"arm {a.name}", a) for a in w.arms)):
+        for name in refs.ref_fields(type(decl)):
+            ref = getattr(decl, name)
+            if (problem := refs.problem(ref)) is not None:
+                raise bad(f"{owner}: {name} {ref!r} {problem}")
     return w

@@ -4,8 +4,8 @@
   value. optax adds eps to the bias-corrected ``sqrt(v_hat)`` (``optax/_src/transform.py``:
   ``m_hat / (sqrt(v_hat + eps_root) + eps)``), as torch does.
 - ``keras_adam``: Keras 3's ``Adam.update_step`` (``keras/src/optimizers/adam.py``) op for op, as an optax
-  transform: eps is added to the *uncorrected* ``sqrt(v)`` and the bias corrections are folded into the step
-  size ``alpha = lr * sqrt(1 - b2^t) / (1 - b1^t)`` (Kingma & Ba's "epsilon-hat").
+  transform (``kit/optimizers.py``): eps is added to the *uncorrected* ``sqrt(v)`` and the bias corrections
+  are folded into the step size ``alpha = lr * sqrt(1 - b2^t) / (1 - b1^t)`` (Kingma & Ba's "epsilon-hat").
 - ``optax_adam_eps_scaled``: the same update in optax's vocabulary: ``optax.adam`` whose eps is a schedule,
   ``eps / sqrt(1 - b2^t)`` at step t (``optax.inject_hyperparams``), the exact relation between the two
   conventions (``workload.optax_equivalent_eps``).
@@ -13,15 +13,18 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
-
-import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
 from paritybench.workloads.adam_epsilon.workload import BETA_1, BETA_2, EPSILON, PARAMS
-from paritybench.workloads.softmax_ce.jax_model import keras_clip, keras_torch_clip, logits
+from paritybench.workloads.kit.init import glorot_uniform
+from paritybench.workloads.kit.jax import tanh_layers as layers
+from paritybench.workloads.kit.jax import tanh_mlp as apply
+from paritybench.workloads.kit.losses import ce_keras_clip as keras_clip
+from paritybench.workloads.kit.losses import ce_keras_torch_clip as keras_torch_clip
+from paritybench.workloads.kit.losses import ce_logits as logits
+from paritybench.workloads.kit.optimizers import keras_adam
 
 __all__ = [
     "apply",
@@ -41,86 +44,7 @@ def init(seed: int, threefry_partitionable: bool = False) -> dict[str, np.ndarra
 
     JAX's PRNG is not involved, so ``threefry_partitionable`` changes nothing here.
     """
-    rng = np.random.default_rng(seed)
-    out = {}
-    for name, shape in PARAMS.items():
-        if name.endswith("kernel"):
-            limit = np.sqrt(6.0 / (shape[0] + shape[1]))
-            out[name] = rng.uniform(-limit, limit, size=shape).astype(np.float32)
-        else:
-            out[name] = np.zeros(shape, np.float32)
-    return out
-
-
-def apply(params, x):
-    """784-32-10, tanh: the ten logits (the softmax is the head's). tanh, not ReLU: a smooth model keeps
-    float32 rounding at ~1e-7 over the steps, so the gap measured is the optimizer's, not a ReLU flipping."""
-    h = jnp.tanh(x @ params["dense_0/kernel"] + params["dense_0/bias"])
-    return h @ params["dense_1/kernel"] + params["dense_1/bias"]
-
-
-def layers(params, x):
-    """Each named layer's output in forward order (``Model.jax_layers``): the first Dense's pre-activation and
-    its tanh (Keras's ``Dense(activation="tanh")`` output); the second Dense's output is the logits."""
-    h = x @ params["dense_0/kernel"] + params["dense_0/bias"]
-    return {"dense_0": h, "dense_0/tanh": jnp.tanh(h)}
-
-
-class KerasAdamState(NamedTuple):
-    """Keras's optimizer state: the step counter (``iterations``) and the two moments."""
-
-    count: jax.Array
-    mu: Any
-    nu: Any
-
-
-def keras_adam(
-    learning_rate: float, beta_1: float = BETA_1, beta_2: float = BETA_2, epsilon: float = EPSILON
-) -> optax.GradientTransformation:
-    """Keras 3's Adam update as an optax transform, in the parameters' own dtype.
-
-    Written to follow ``keras/src/optimizers/adam.py`` ``update_step`` exactly, because the emulation must
-    reproduce Keras to 1e-6 after a step and Adam divides by ``sqrt(v)``, which magnifies any rounding
-    difference in the tiny-gradient coordinates where epsilon matters:
-
-    - ``b^t`` is ``power(cast(b, dtype), cast(t, dtype))`` and ``1 - b^t`` is computed in that dtype;
-    - the moment decays ``1 - beta`` are Python doubles rounded once to the dtype (``f32(0.001)``), not
-      ``1 - f32(0.999)`` = 0.00099998713: that alone is 7e-7 per step (research notes, measured);
-    - ``w -= (m * alpha) / (sqrt(v) + eps)``; optax's ``apply_updates`` adds the negated quotient, which
-      is the same IEEE operation.
-
-    In float64 (the reference arm) the same code is Keras's convention computed exactly.
-    """
-
-    def init_fn(params):
-        zeros = jax.tree.map(jnp.zeros_like, params)
-        return KerasAdamState(jnp.zeros([], jnp.int32), zeros, jax.tree.map(jnp.zeros_like, params))
-
-    def update_fn(grads, state, params=None):
-        del params
-        count = state.count + 1
-
-        def moments(g, m, v):
-            dt = g.dtype
-            m = m + (g - m) * jnp.asarray(1 - beta_1, dt)
-            v = v + (jnp.square(g) - v) * jnp.asarray(1 - beta_2, dt)
-            return m, v
-
-        def step(m, v):
-            dt = m.dtype
-            t = count.astype(dt)
-            b1p = jnp.power(jnp.asarray(beta_1, dt), t)
-            b2p = jnp.power(jnp.asarray(beta_2, dt), t)
-            alpha = jnp.asarray(learning_rate, dt) * jnp.sqrt(1 - b2p) / (1 - b1p)
-            return -((m * alpha) / (jnp.sqrt(v) + jnp.asarray(epsilon, dt)))
-
-        mv = jax.tree.map(moments, grads, state.mu, state.nu)
-        mu = jax.tree.map(lambda _, p: p[0], grads, mv)
-        nu = jax.tree.map(lambda _, p: p[1], grads, mv)
-        updates = jax.tree.map(step, mu, nu)
-        return updates, KerasAdamState(count, mu, nu)
-
-    return optax.GradientTransformation(init_fn, update_fn)
+    return glorot_uniform(PARAMS, seed)
 
 
 def optax_adam_literal(lr: float) -> optax.GradientTransformation:

@@ -9,24 +9,15 @@ port (``jax-adam-literal``), not Keras's optimizer.
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
-
 from paritybench.workloads.adam_epsilon.workload import BETA_1, BETA_2, EPSILON
+from paritybench.workloads.kit import torch as kit
+from paritybench.workloads.kit.torch import ce_logits
+from paritybench.workloads.kit.torch import tanh_mlp as apply
+
+__all__ = ["adam", "apply", "ce_logits"]
 
 
-def apply(params, x):
-    """784-32-10, tanh: the ten logits (the softmax is the head's)."""
-    h = torch.tanh(x @ params["dense_0/kernel"] + params["dense_0/bias"])
-    return h @ params["dense_1/kernel"] + params["dense_1/bias"]
-
-
-def ce_logits(z, y):
-    """Categorical CE from logits against one-hot labels (``F.cross_entropy`` with class probabilities)."""
-    return F.cross_entropy(z, y)
-
-
-def adam(params, lr: float, eps: float = EPSILON) -> torch.optim.Optimizer:
-    """``torch.optim.Adam`` with the Keras model's betas and epsilon value (the literal port in torch).
-    ``foreach=False``: the single-tensor loop, the same arithmetic on every device."""
-    return torch.optim.Adam(list(params.values()), lr=lr, betas=(BETA_1, BETA_2), eps=eps, foreach=False)
+def adam(params, lr: float, eps: float = EPSILON):
+    """``torch.optim.Adam`` with the Keras model's betas and epsilon value (the literal port in torch), the
+    single-tensor loop (``kit.torch.adam``)."""
+    return kit.adam(params, lr, eps, (BETA_1, BETA_2))

@@ -18,23 +18,18 @@ from __future__ import annotations
 
 import math
 
-from paritybench.workloads import evidence
-from paritybench.workloads.base import Arm, Data, Model, Training, Workload
+from paritybench.workloads.adam_epsilon.evidence import MEASURED
+from paritybench.workloads.base import Data, Training, Workload
+from paritybench.workloads.kit import arms as kit
+from paritybench.workloads.kit.mlp import dense_params
 
-INPUT_DIM = 784
-HIDDEN = 32
-CLASSES = 10
+SIZES = (784, 32, 10)
 BETA_1 = 0.9
 BETA_2 = 0.999
 EPSILON = 1e-7  # keras.optimizers.Adam's default (keras/src/optimizers/adam.py)
+PARAMS = dense_params(SIZES)
 _P = "paritybench.workloads.adam_epsilon"
-
-PARAMS = {
-    "dense_0/kernel": (INPUT_DIM, HIDDEN),
-    "dense_0/bias": (HIDDEN,),
-    "dense_1/kernel": (HIDDEN, CLASSES),
-    "dense_1/bias": (CLASSES,),
-}
+_JAX = f"{_P}.jax_model"
 
 
 def optax_equivalent_eps(eps: float, t: int, beta_2: float = BETA_2) -> float:
@@ -49,69 +44,40 @@ def optax_equivalent_eps(eps: float, t: int, beta_2: float = BETA_2) -> float:
 EPS_RELATION = {f"t={t}": f"{optax_equivalent_eps(EPSILON, t):.4g}" for t in (1, 2, 3, 5, 10, 100, 1000)}
 
 
-def _jax_arm(name, description, loss, optimizer, **kw) -> Arm:
-    return Arm(
-        name,
-        description,
-        "jax",
-        loss,
-        loss_fn=f"{_P}.jax_model:{loss}",
-        optimizer=f"{_P}.jax_model:{optimizer}",
-        requires=("jax", "optax"),
-        **kw,
-    )
-
-
-def _keras_arm(backend: str, why: str, **kw) -> Arm:
-    return Arm(
-        f"keras-{backend}",
-        f"Keras 3 fit, {backend} backend, Adam(epsilon={EPSILON:g}): {why}",
-        "keras",
-        f"keras:{backend}",
-        process=f"keras-{backend}",
-        keras_loss=f"{_P}.keras_model:loss",
-        keras_optimizer=f"{_P}.keras_model:adam",
-        requires=("keras", backend),
-        role="keras",
-        conventions={
-            "epsilon": "added to sqrt(v) before bias correction (epsilon-hat)",
-            "optax-equivalent eps by step": EPS_RELATION,
-        },
-        **kw,
-    )
-
-
 _KERAS_ADAM = {
     "optimizer": f"Keras's Adam formula, eps {EPSILON:g} on the uncorrected sqrt(v)",
     "optax-equivalent eps by step": EPS_RELATION,
 }
 
 ARMS = (
-    _jax_arm(
+    kit.jax_arm(
         "jax-adam-literal",
         f"literal port: optax.adam(eps={EPSILON:g}), the Keras model's epsilon value",
         "logits",
-        "optax_adam_literal",
+        _JAX,
+        optimizer="optax_adam_literal",
         role="port",
         conventions={
             "optimizer": f"optax.adam, eps {EPSILON:g} on the bias-corrected sqrt(v_hat)",
             "loss path": "from logits",
         },
     ),
-    _jax_arm(
+    kit.jax_arm(
         "jax-keras-adam",
         "the fix: Keras's Adam update written as an optax transform, CE from logits",
         "logits",
-        "keras_adam",
+        _JAX,
+        optimizer="keras_adam",
         role="fix",
         emulates="keras-tensorflow",
         conventions={**_KERAS_ADAM, "loss path": "from logits (Keras-TF takes the cached logits)"},
     ),
-    _jax_arm(
+    kit.jax_arm(
         "jax-adam-eps-scaled",
         "the fix in optax terms: optax.adam with eps / sqrt(1 - b2^t) per step",
         "logits",
-        "optax_adam_eps_scaled",
+        _JAX,
+        optimizer="optax_adam_eps_scaled",
         role="fix",
         conventions={
             "optimizer": "optax.inject_hyperparams(optax.adam), eps scheduled as eps/sqrt(1-b2^t)",
@@ -119,52 +85,51 @@ ARMS = (
             "loss path": "from logits",
         },
     ),
-    _jax_arm(
-        "jax-keras-adam-clip",
-        "Keras-JAX's update: Keras's Adam, CE on p / sum(p) clipped to [1e-7, 1-1e-7]",
-        "keras_clip",
-        "keras_adam",
-        role="emulation",
-        emulates="keras-jax",
-        conventions={**_KERAS_ADAM, "loss path": "softmax probabilities renormalised, clipped"},
+    *kit.keras_emulations(
+        _JAX,
+        (
+            "jax-keras-adam-clip",
+            "Keras-JAX's update: Keras's Adam, CE on p / sum(p) clipped to [1e-7, 1-1e-7]",
+            {**_KERAS_ADAM, "loss path": "softmax probabilities renormalised, clipped"},
+        ),
+        (
+            "jax-keras-adam-torch-clip",
+            "Keras-torch's update: Keras's Adam, CE with torch's clamp",
+            {**_KERAS_ADAM, "loss path": "softmax probabilities renormalised, clamped (torch)"},
+        ),
+        optimizer="keras_adam",
     ),
-    _jax_arm(
-        "jax-keras-adam-torch-clip",
-        "Keras-torch's update: Keras's Adam, CE with torch's clamp",
-        "keras_torch_clip",
-        "keras_adam",
-        role="emulation",
-        emulates="keras-torch",
-        conventions={**_KERAS_ADAM, "loss path": "softmax probabilities renormalised, clamped (torch)"},
-    ),
-    Arm(
+    kit.torch_arm(
         "torch-adam",
         f"native torch: torch.optim.Adam(eps={EPSILON:g}), the Keras model's epsilon value, CE from logits",
-        "torch",
-        "torch:ce_logits",
-        torch_loss=f"{_P}.torch_model:ce_logits",
-        torch_optimizer=f"{_P}.torch_model:adam",
-        requires=("torch",),
+        "ce_logits",
+        f"{_P}.torch_model",
+        optimizer="adam",
         role="port",
         matches="jax-adam-literal",
-        evidence="0.644 on all 8 one-ulp copies (sensitivity --k 8, 2-core CPU, torch 2.15)",
         conventions={
             "optimizer": f"torch.optim.Adam, eps {EPSILON:g} on the bias-corrected sqrt(v_hat)",
             "loss path": "from logits",
         },
     ),
-    _keras_arm("tensorflow", "CE from the cached logits"),
-    _keras_arm("jax", "CE on clipped probabilities"),
-    _keras_arm("torch", "CE on clamped probabilities"),
-    Arm(
-        "reference-f64",
+    *kit.keras_arms(
+        f"{_P}.keras_model:loss",
+        {
+            "tensorflow": "CE from the cached logits",
+            "jax": "CE on clipped probabilities",
+            "torch": "CE on clamped probabilities",
+        },
+        setting=f", Adam(epsilon={EPSILON:g})",
+        keras_optimizer=f"{_P}.keras_model:adam",
+        conventions={
+            "epsilon": "added to sqrt(v) before bias correction (epsilon-hat)",
+            "optax-equivalent eps by step": EPS_RELATION,
+        },
+    ),
+    kit.reference_f64(
         "float64 Adam in Keras's convention (the model being ported), CE from logits",
-        "f64",
-        "logits_f64",
-        loss_fn=f"{_P}.jax_model:logits",
-        optimizer=f"{_P}.jax_model:keras_adam",
-        requires=("jax", "optax"),
-        role="reference",
+        f"{_JAX}:logits",
+        optimizer=f"{_JAX}:keras_adam",
         conventions={**_KERAS_ADAM, "loss path": "from logits", "dtype": "float64"},
     ),
 )
@@ -177,16 +142,14 @@ WORKLOAD = Workload(
     sources=("google-deepmind/optax#571", "keras-team/keras#17391", "pytorch/pytorch#104857"),
     data=Data(dataset="mnist", labels="onehot10", n=1000, normalize=True),
     training=Training(steps=10, lr=1e-3),
-    model=Model(
-        params=PARAMS,
-        head="softmax",
-        init=f"{_P}.jax_model:init",
-        jax_apply=f"{_P}.jax_model:apply",
-        keras_build=f"{_P}.keras_model:build",
-        jax_layers=f"{_P}.jax_model:layers",
+    model=kit.folder_model(
+        _P,
+        PARAMS,
+        "softmax",
+        jax_layers=f"{_JAX}:layers",
         keras_layers={"dense_0/tanh": 0},
         torch_apply=f"{_P}.torch_model:apply",
     ),
-    arms=evidence.apply("adam-epsilon", ARMS),  # measured sensitivity classes (workloads/evidence.py)
+    arms=kit.with_evidence(ARMS, MEASURED),
     fix="jax-keras-adam",
 )

@@ -30,7 +30,10 @@ from paritybench.workloads.batchnorm_momentum.workload import (
     TORCH_EPSILON,
     TORCH_MOMENTUM,
 )
-from paritybench.workloads.softmax_ce.jax_model import keras_clip, keras_torch_clip, logits
+from paritybench.workloads.kit.init import glorot_uniform
+from paritybench.workloads.kit.losses import ce_keras_clip as keras_clip
+from paritybench.workloads.kit.losses import ce_keras_torch_clip as keras_torch_clip
+from paritybench.workloads.kit.losses import ce_logits as logits
 
 __all__ = [
     "apply",
@@ -47,17 +50,7 @@ __all__ = [
 def init(seed: int, threefry_partitionable: bool = False) -> dict[str, np.ndarray]:
     """Keras's defaults drawn from NumPy's generator at ``seed``: glorot_uniform kernels, zero biases,
     gamma 1, beta 0. JAX's PRNG is not involved, so ``threefry_partitionable`` changes nothing here."""
-    rng = np.random.default_rng(seed)
-    out = {}
-    for name, shape in PARAMS.items():
-        if name.endswith("kernel"):
-            limit = np.sqrt(6.0 / (shape[0] + shape[1]))
-            out[name] = rng.uniform(-limit, limit, size=shape).astype(np.float32)
-        elif name.endswith("gamma"):
-            out[name] = np.ones(shape, np.float32)
-        else:
-            out[name] = np.zeros(shape, np.float32)
-    return out
+    return glorot_uniform(PARAMS, seed)
 
 
 def batchnorm(

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from paritybench.workloads.batchnorm_momentum.workload import CLASSES, HIDDEN, INPUT_DIM
+from paritybench.workloads.kit.keras import categorical_crossentropy as loss  # on the softmax output
+
+__all__ = ["build", "loss"]
 
 
 def build(keras, momentum: float = 0.99, epsilon: float = 1e-3):
@@ -31,8 +34,3 @@ def build(keras, momentum: float = 0.99, epsilon: float = 1e-3):
         "bn/moving_variance": bn.moving_variance,
     }
     return model, variables
-
-
-def loss(keras):
-    """``categorical_crossentropy`` on the softmax output (``from_logits=False``), as one writes it."""
-    return keras.losses.categorical_crossentropy

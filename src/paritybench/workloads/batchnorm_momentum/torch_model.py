@@ -11,8 +11,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from paritybench.workloads.adam_epsilon.torch_model import ce_logits
 from paritybench.workloads.batchnorm_momentum.workload import STATE, STATE_INIT, TORCH_EPSILON, TORCH_MOMENTUM
+from paritybench.workloads.kit.torch import ce_logits
 
 __all__ = ["apply", "ce_logits"]
 

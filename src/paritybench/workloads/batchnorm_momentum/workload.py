@@ -18,13 +18,15 @@ Measured figures: the README's catalogue row and ``results/baselines/batchnorm-m
 
 from __future__ import annotations
 
-from paritybench.workloads import evidence
-from paritybench.workloads.base import Arm, Data, Model, Training, Workload
+from paritybench.workloads.base import Data, Training, Workload
+from paritybench.workloads.batchnorm_momentum.evidence import MEASURED
+from paritybench.workloads.kit import arms as kit
 
 INPUT_DIM, HIDDEN, CLASSES = 784, 64, 10
 KERAS_MOMENTUM, KERAS_EPSILON = 0.99, 1e-3  # keras/src/layers/normalization/batch_normalization.py defaults
 TORCH_MOMENTUM, TORCH_EPSILON = 0.1, 1e-5  # torch/nn/modules/batchnorm.py defaults (flax: epsilon 1e-5 too)
 _P = "paritybench.workloads.batchnorm_momentum"
+_JAX = f"{_P}.jax_model"
 
 PARAMS = {
     "dense_0/kernel": (INPUT_DIM, HIDDEN),
@@ -46,118 +48,85 @@ _KERAS_BN = {
 }
 
 
-def _jax_arm(name: str, description: str, apply: str, loss: str, conventions: dict, **kw) -> Arm:
-    return Arm(
-        name,
-        description,
-        "jax",
-        loss,
-        loss_fn=f"{_P}.jax_model:{loss}",
-        jax_apply=f"{_P}.jax_model:{apply}",
-        requires=("jax", "optax") if loss == "logits" else ("jax",),
-        conventions=conventions,
-        **kw,
-    )
-
-
-def _keras_arm(backend: str, why: str, **kw) -> Arm:
-    return Arm(
-        f"keras-{backend}",
-        f"Keras 3 fit, {backend} backend, BatchNormalization() defaults: {why}",
-        "keras",
-        f"keras:{backend}",
-        process=f"keras-{backend}",
-        keras_loss=f"{_P}.keras_model:loss",
-        requires=("keras", backend),
-        role="keras",
-        conventions=_KERAS_BN,
-        **kw,
-    )
-
+_TORCH_BN = {
+    "moving average": f"new = {1 - TORCH_MOMENTUM:.1f}*old + {TORCH_MOMENTUM}*batch (torch "
+    f"momentum {TORCH_MOMENTUM} = share taken)",
+    "epsilon": TORCH_EPSILON,
+    "moving variance": "unbiased batch variance (n/(n-1))",
+}
 
 ARMS = (
-    _jax_arm(
+    kit.jax_arm(
         "jax-momentum-literal",
         "literal port: torch's momentum=0.1 in a Keras-convention BN (keeps 10% of the old average), Keras's epsilon",
-        "apply_momentum_literal",
         "logits",
-        role="port",
+        _JAX,
+        jax_apply=f"{_JAX}:apply_momentum_literal",
         conventions={
             "moving average": f"new = {TORCH_MOMENTUM}*old + {1 - TORCH_MOMENTUM:.1f}*batch",
             "epsilon": KERAS_EPSILON,
             "moving variance": "biased batch variance",
         },
+        role="port",
     ),
-    _jax_arm(
+    kit.jax_arm(
         "jax-torch-bn",
         "port written the torch way: takes 10% of the new batch, unbiased running variance, epsilon 1e-5",
-        "apply_torch",
         "logits",
+        _JAX,
+        jax_apply=f"{_JAX}:apply_torch",
+        conventions=_TORCH_BN,
         role="port",
-        conventions={
-            "moving average": f"new = {1 - TORCH_MOMENTUM:.1f}*old + {TORCH_MOMENTUM}*batch (torch "
-            f"momentum {TORCH_MOMENTUM} = share taken)",
-            "epsilon": TORCH_EPSILON,
-            "moving variance": "unbiased batch variance (n/(n-1))",
-        },
     ),
-    _jax_arm(
+    kit.jax_arm(
         "jax-keras-bn",
         "the fix: Keras's convention (keeps 99%, epsilon 1e-3, biased variance), CE from logits",
-        "apply",
         "logits",
+        _JAX,
+        jax_apply=f"{_JAX}:apply",
+        conventions={**_KERAS_BN, "loss path": "from logits"},
         role="fix",
         emulates="keras-tensorflow",
-        conventions={**_KERAS_BN, "loss path": "from logits"},
     ),
-    _jax_arm(
-        "jax-keras-bn-clip",
-        "Keras-JAX's update: the fix with CE on clipped probabilities",
-        "apply",
-        "keras_clip",
-        role="emulation",
-        emulates="keras-jax",
-        conventions={**_KERAS_BN, "loss path": "clipped probabilities"},
+    *kit.keras_emulations(
+        _JAX,
+        (
+            "jax-keras-bn-clip",
+            "Keras-JAX's update: the fix with CE on clipped probabilities",
+            {**_KERAS_BN, "loss path": "clipped probabilities"},
+        ),
+        (
+            "jax-keras-bn-torch-clip",
+            "Keras-torch's update: the fix with CE on clamped probabilities",
+            {**_KERAS_BN, "loss path": "clamped probabilities (torch)"},
+        ),
+        jax_apply=f"{_JAX}:apply",
+        requires=kit.JAX,
     ),
-    _jax_arm(
-        "jax-keras-bn-torch-clip",
-        "Keras-torch's update: the fix with CE on clamped probabilities",
-        "apply",
-        "keras_torch_clip",
-        role="emulation",
-        emulates="keras-torch",
-        conventions={**_KERAS_BN, "loss path": "clamped probabilities (torch)"},
-    ),
-    Arm(
+    kit.torch_arm(
         "torch-bn",
         f"native torch: F.batch_norm(momentum={TORCH_MOMENTUM}, eps={TORCH_EPSILON:g}), torch's "
         "defaults, CE from logits",
-        "torch",
-        "torch:ce_logits",
-        torch_loss=f"{_P}.torch_model:ce_logits",
-        requires=("torch",),
+        "ce_logits",
+        f"{_P}.torch_model",
         role="port",
         matches="jax-torch-bn",
-        evidence="0.910 on all 8 one-ulp copies (sensitivity --k 8, 2-core CPU, torch 2.15), training accuracy",
-        conventions={
-            "moving average": f"new = {1 - TORCH_MOMENTUM:.1f}*old + {TORCH_MOMENTUM}*batch (torch "
-            f"momentum {TORCH_MOMENTUM} = share taken)",
-            "epsilon": TORCH_EPSILON,
-            "moving variance": "unbiased batch variance (n/(n-1))",
-        },
+        conventions=_TORCH_BN,
     ),
-    _keras_arm("tensorflow", "CE from the logits its softmax output caches"),
-    _keras_arm("jax", "CE on clipped probabilities"),
-    _keras_arm("torch", "CE on clipped probabilities, torch's gradient"),
-    Arm(
-        "reference-f64",
+    *kit.keras_arms(
+        f"{_P}.keras_model:loss",
+        {
+            "tensorflow": "CE from the logits its softmax output caches",
+            "jax": "CE on clipped probabilities",
+            "torch": "CE on clipped probabilities, torch's gradient",
+        },
+        setting=", BatchNormalization() defaults",
+        conventions=_KERAS_BN,
+    ),
+    kit.reference_f64(
         "float64, Keras's BatchNormalization convention, CE from logits: the ground truth",
-        "f64",
-        "logits_f64",
-        loss_fn=f"{_P}.jax_model:logits",
-        jax_apply=f"{_P}.jax_model:apply",
-        requires=("jax", "optax"),
-        role="reference",
+        f"{_JAX}:logits",
+        jax_apply=f"{_JAX}:apply",
         conventions={**_KERAS_BN, "dtype": "float64"},
     ),
 )
@@ -175,16 +144,14 @@ WORKLOAD = Workload(
     ),
     data=Data(dataset="mnist", labels="onehot10", n=512, normalize=True, batch_size=64, holdout=1000),
     training=Training(steps=16, lr=0.1),
-    model=Model(
-        params=PARAMS,
-        head="softmax",
-        init=f"{_P}.jax_model:init",
-        jax_apply=f"{_P}.jax_model:apply",
-        keras_build=f"{_P}.keras_model:build",
+    model=kit.folder_model(
+        _P,
+        PARAMS,
+        "softmax",
         state=STATE,
         state_init=STATE_INIT,
         torch_apply=f"{_P}.torch_model:apply",
     ),
-    arms=evidence.apply("batchnorm-momentum", ARMS),  # measured sensitivity classes (workloads/evidence.py)
+    arms=kit.with_evidence(ARMS, MEASURED),
     fix="jax-keras-bn",
 )

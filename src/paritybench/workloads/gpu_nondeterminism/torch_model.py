@@ -13,6 +13,9 @@ from __future__ import annotations
 import torch
 
 from paritybench.workloads.gpu_nondeterminism.workload import BINS, PIXELS
+from paritybench.workloads.kit.torch import bce_logits
+
+__all__ = ["apply_gather", "bce_logits", "tokens"]
 
 
 def tokens(x):

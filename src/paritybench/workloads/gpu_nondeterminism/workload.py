@@ -30,15 +30,17 @@ runs its matmul in TF32 (2.4e-5 from float64 after step 1): deterministic, not e
 
 from __future__ import annotations
 
-from paritybench.workloads import evidence
-from paritybench.workloads.base import Arm, Data, Model, Training, Workload
+from paritybench.workloads.base import Data, Training, Workload
+from paritybench.workloads.gpu_nondeterminism.evidence import MEASURED
+from paritybench.workloads.kit import arms as kit
 
 PIXELS = 784
 BINS = 4
 VOCAB = PIXELS * BINS
 DIM = 16
 _P = "paritybench.workloads.gpu_nondeterminism"
-_SEED = "paritybench.workloads.seed_bce"
+_JAX = f"{_P}.jax_model"
+_ONEHOT = {"bag": "one-hot matmul"}
 
 PARAMS = {
     "embedding/table": (VOCAB, DIM),
@@ -46,76 +48,50 @@ PARAMS = {
     "dense/bias": (1,),
 }
 
-
-def _jax_arm(name: str, description: str, loss: str, **kw) -> Arm:
-    requires = kw.pop("requires", ("jax", "optax"))
-    return Arm(name, description, "jax", loss, loss_fn=f"{_SEED}.jax_model:{loss}", requires=requires, **kw)
-
-
-def _keras_arm(backend: str, why: str, **kw) -> Arm:
-    return Arm.keras(backend, why, f"{_SEED}.keras_model:loss", **kw)
-
-
 ARMS = (
-    _jax_arm(
+    kit.jax_arm(
         "jax-scatter",
         "the bag as table[idx].sum(1): its gradient is a scatter-add (atomics on a GPU)",
         "logits",
+        _JAX,
         role="port",
         requires=("jax", "optax", "gpu"),
-        jax_apply=f"{_P}.jax_model:apply_gather",
+        jax_apply=f"{_JAX}:apply_gather",
         conventions={"bag": "gather; gradient scatter-add"},
     ),
-    _jax_arm(
+    kit.jax_arm(
         "jax-onehot",
         "the bag as one_hot(bins) @ table: matmuls both ways, deterministic, the fix",
         "logits",
+        _JAX,
         role="fix",
         emulates="keras-tensorflow",
-        conventions={"bag": "one-hot matmul"},
+        conventions=_ONEHOT,
     ),
-    _jax_arm(
-        "jax-onehot-keras-clip",
-        "Keras-JAX in JAX: one-hot bag, BCE on p clipped to [1e-7, 1-1e-7]",
-        "keras_clip",
-        role="emulation",
-        emulates="keras-jax",
-        conventions={"bag": "one-hot matmul", "loss path": "sigmoid probabilities clipped"},
+    *kit.bce_keras_emulations("onehot", "one-hot bag", _JAX, _ONEHOT),
+    *kit.keras_arms(
+        f"{_P}.keras_model:loss",
+        {
+            "tensorflow": "Embedding: gather, IndexedSlices gradient",
+            "jax": "Embedding: take, scatter-add gradient",
+            "torch": "Embedding: index_select, index_add gradient",
+        },
     ),
-    _jax_arm(
-        "jax-onehot-keras-torch-clip",
-        "Keras-torch in JAX: one-hot bag, torch's clipped BCE",
-        "keras_torch_clip",
-        role="emulation",
-        emulates="keras-torch",
-        conventions={"bag": "one-hot matmul", "loss path": "sigmoid probabilities clamped"},
-    ),
-    _keras_arm("tensorflow", "Embedding: gather, IndexedSlices gradient"),
-    _keras_arm("jax", "Embedding: take, scatter-add gradient"),
-    _keras_arm("torch", "Embedding: index_select, index_add gradient"),
-    Arm(
+    kit.torch_arm(
         "torch-gather",
         "native torch: table[tokens].sum(1), BCE from logits; the table's gradient an indexed "
         "accumulation (index_put_, sorted on CUDA: deterministic)",
-        "torch",
-        "torch:bce_logits",
-        torch_loss=f"{_SEED}.torch_model:bce_logits",
+        "bce_logits",
+        f"{_P}.torch_model",
         torch_apply=f"{_P}.torch_model:apply_gather",
-        requires=("torch",),
         role="port",
         matches="jax-onehot",
         conventions={"bag": "gather; gradient index_put_ accumulate"},
     ),
-    Arm(
-        "reference-f64",
+    kit.reference_f64(
         "JAX in float64, one-hot bag, BCE from logits: the ground truth",
-        "f64",
-        "logits_f64",
-        loss_fn=f"{_SEED}.jax_model:logits",
-        requires=("jax", "optax"),
-        role="reference",
-        evidence="float64 throughout: float32 rounding never reaches it",
-        conventions={"bag": "one-hot matmul", "loss path": "from logits", "dtype": "float64"},
+        f"{_JAX}:logits",
+        conventions={**_ONEHOT, "loss path": "from logits", "dtype": "float64"},
     ),
 )
 
@@ -127,13 +103,12 @@ WORKLOAD = Workload(
     sources=("tensorflow/tensorflow#2732", "pytorch/pytorch#17350"),
     data=Data(dataset="mnist", labels="binary", n=1000, normalize=True),
     training=Training(steps=10, lr=0.1),
-    model=Model(
-        params=PARAMS,
-        head="sigmoid",
-        init=f"{_P}.jax_model:init",
-        jax_apply=f"{_P}.jax_model:apply_onehot",
-        keras_build=f"{_P}.keras_model:build",
+    model=kit.folder_model(
+        _P,
+        PARAMS,
+        "sigmoid",
+        jax_apply=f"{_JAX}:apply_onehot",
     ),
-    arms=evidence.apply("gpu-nondeterminism", ARMS),  # measured sensitivity classes (workloads/evidence.py)
+    arms=kit.with_evidence(ARMS, MEASURED),
     fix="jax-onehot",
 )

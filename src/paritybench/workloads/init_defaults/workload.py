@@ -18,11 +18,15 @@ arbiter from Keras's default (the model being ported).
 
 from __future__ import annotations
 
-from paritybench.workloads.base import Arm, Data, Model, Training, Workload
-from paritybench.workloads.seed_bce.workload import PARAMS
+from paritybench.workloads.base import Arm, Data, Training, Workload
+from paritybench.workloads.init_defaults.evidence import MEASURED
+from paritybench.workloads.kit import arms as kit
+from paritybench.workloads.kit.mlp import dense_params
 
-_S = "paritybench.workloads.seed_bce"
-_I = "paritybench.workloads.init_defaults.initializers"
+SIZES = (784, 1000, 1)
+PARAMS = dense_params(SIZES)
+_P = "paritybench.workloads.init_defaults"
+_I = f"{_P}.initializers"
 
 _WHAT = {
     "keras": "Keras Dense default: glorot_uniform kernel, zero bias",
@@ -32,18 +36,15 @@ _WHAT = {
 }
 
 
-def _arm(default: str, role: str, **kw) -> Arm:
-    return Arm(
+def _arm(default: str, role: str) -> Arm:
+    return kit.jax_arm(
         f"jax-{default}-init",
         f"JAX, BCE from logits, SGD; initial weights: {_WHAT[default]}",
-        "jax",
         "logits",
-        loss_fn=f"{_S}.jax_model:logits",
-        requires=("jax", "optax"),
+        f"{_P}.jax_model",
         role=role,
         init=f"{_I}:{default}_init",
         conventions={"init": _WHAT[default], "loss path": "from logits"},
-        **kw,
     )
 
 
@@ -52,27 +53,21 @@ ARMS = (
     _arm("flax", "port"),
     _arm("torch", "port"),
     _arm("stax", "port"),
-    Arm(
+    kit.torch_arm(
         "torch-default-init",
         "native torch, BCE from logits, SGD; initial weights: torch's own nn.Linear defaults "
         "under torch.manual_seed(seed)",
-        "torch",
-        "torch:bce_logits",
-        torch_loss=f"{_S}.torch_model:bce_logits",
-        requires=("torch",),
+        "bce_logits",
+        f"{_P}.torch_model",
         role="port",
-        init="paritybench.workloads.init_defaults.torch_model:torch_default_init",
+        init=f"{_P}.torch_model:torch_default_init",
         conventions={"init": _WHAT["torch"] + ", drawn by torch itself", "loss path": "from logits"},
     ),
-    Arm(
-        "reference-f64",
+    kit.reference_f64(
         "NumPy float64, BCE from logits, from Keras's default initialisers (the model ported)",
-        "f64",
-        "logits_f64",
-        loss_fn=f"{_S}.jax_model:logits",
-        role="reference",
+        f"{_P}.jax_model:logits",
+        requires=(),
         init=f"{_I}:keras_init",
-        evidence="float64 throughout: float32 rounding never reaches it",
         conventions={"init": _WHAT["keras"], "loss path": "from logits", "dtype": "float64"},
     ),
 )
@@ -85,16 +80,15 @@ WORKLOAD = Workload(
     sources=("keras-team/keras#13995", "pytorch/pytorch#42083"),
     data=Data(dataset="mnist", labels="binary", n=500, normalize=False),
     training=Training(steps=10, lr=0.01),
-    model=Model(
-        params=PARAMS,
-        head="sigmoid",
+    model=kit.folder_model(
+        _P,
+        PARAMS,
+        "sigmoid",
         init=f"{_I}:keras_init",
-        jax_apply=f"{_S}.jax_model:apply",
-        keras_build=f"{_S}.keras_model:build",
-        f64_loss_and_grad=f"{_S}.f64:loss_and_grad",
-        f64_forward=f"{_S}.f64:forward",
-        torch_apply=f"{_S}.torch_model:apply",
+        f64_loss_and_grad="paritybench.workloads.kit.f64:loss_and_grad",
+        f64_forward="paritybench.workloads.kit.f64:forward",
+        torch_apply=f"{_P}.torch_model:apply",
     ),
-    arms=ARMS,
+    arms=kit.with_evidence(ARMS, MEASURED),
     fix="jax-keras-init",
 )

@@ -1,4 +1,4 @@
-"""l2-weight-decay in JAX: the same model as adam-epsilon, and the decay written four ways as optax chains.
+"""l2-weight-decay in JAX: the 784-32-10 tanh MLP (the kit's), and the decay written four ways as optax chains.
 
 - ``sgd_decay_literal``: the port, ``add_decayed_weights(lam)`` before SGD: the gradient gets ``lam * w``
   (``optax/transforms/_adding.py``: ``g + weight_decay * p``), as torch's ``SGD(weight_decay=lam)``.
@@ -14,18 +14,17 @@ Kernels only for the L2 transforms (``mask``), as Keras's ``kernel_regularizer``
 
 from __future__ import annotations
 
+import numpy as np
 import optax
 
-from paritybench.workloads.adam_epsilon.jax_model import (
-    apply,
-    init,
-    keras_adam,
-    keras_clip,
-    keras_torch_clip,
-    layers,
-    logits,
-)
-from paritybench.workloads.l2_weight_decay.workload import ADAM_LR_SCALE, LAM
+from paritybench.workloads.kit.init import glorot_uniform
+from paritybench.workloads.kit.jax import tanh_layers as layers
+from paritybench.workloads.kit.jax import tanh_mlp as apply
+from paritybench.workloads.kit.losses import ce_keras_clip as keras_clip
+from paritybench.workloads.kit.losses import ce_keras_torch_clip as keras_torch_clip
+from paritybench.workloads.kit.losses import ce_logits as logits
+from paritybench.workloads.kit.optimizers import keras_adam
+from paritybench.workloads.l2_weight_decay.workload import ADAM_LR_SCALE, LAM, PARAMS
 
 __all__ = [
     "adam_l2",
@@ -39,6 +38,11 @@ __all__ = [
     "sgd_decay_literal",
     "sgd_l2",
 ]
+
+
+def init(seed: int, threefry_partitionable: bool = False) -> dict[str, np.ndarray]:
+    """Keras's Dense defaults (glorot_uniform kernels, zero biases) from NumPy's generator at ``seed``."""
+    return glorot_uniform(PARAMS, seed)
 
 
 def kernels(params):

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import torch
 
-from paritybench.workloads.adam_epsilon.torch_model import apply, ce_logits
+from paritybench.workloads.kit.torch import ce_logits
+from paritybench.workloads.kit.torch import tanh_mlp as apply
 from paritybench.workloads.l2_weight_decay.workload import LAM
 
 __all__ = ["apply", "ce_logits", "sgd_weight_decay"]

@@ -16,155 +16,124 @@ Loss curves: Keras's ``fit`` loss includes the penalty; the JAX arms' loss is th
 
 from __future__ import annotations
 
-from paritybench.workloads import evidence
-from paritybench.workloads.adam_epsilon.workload import PARAMS
-from paritybench.workloads.base import Arm, Data, Model, Training, Workload
+from paritybench.workloads.base import Data, Training, Workload
+from paritybench.workloads.kit import arms as kit
+from paritybench.workloads.kit.mlp import dense_params
+from paritybench.workloads.l2_weight_decay.evidence import MEASURED
 
+SIZES = (784, 32, 10)
+PARAMS = dense_params(SIZES)
 LAM = 0.01  # keras.regularizers.L2's default
 ADAM_LR_SCALE = 0.1  # Adam arms: the preset lr (SGD's default 0.01) times this = Adam's default 1e-3
 _P = "paritybench.workloads.l2_weight_decay"
+_JAX = f"{_P}.jax_model"
 _DATA_LOSS = "data loss only; the decay is in the optimizer chain"
-
-
-def _jax_arm(name, description, loss, optimizer, **kw) -> Arm:
-    return Arm(
-        name,
-        description,
-        "jax",
-        loss,
-        loss_fn=f"{_P}.jax_model:{loss}",
-        optimizer=f"{_P}.jax_model:{optimizer}",
-        requires=("jax", "optax"),
-        **kw,
-    )
-
-
-def _keras_arm(
-    name: str, backend: str, description: str, optimizer: str | None, lam: float | None, conventions: dict, **kw
-) -> Arm:
-    return Arm(
-        name,
-        f"Keras 3 fit, {backend} backend: {description}",
-        "keras",
-        f"keras:{backend}",
-        process=f"keras-{backend}",
-        keras_loss=f"{_P}.keras_model:loss",
-        keras_optimizer=f"{_P}.keras_model:{optimizer}" if optimizer else None,
-        keras_options={"l2": lam} if lam else {},
-        requires=("keras", backend),
-        role="keras",
-        conventions={**conventions, "loss": "fit's loss includes the penalty"},
-        **kw,
-    )
-
-
+_FIT_LOSS = {"loss": "fit's loss includes the penalty"}
 _L2 = {"decay": f"l2({LAM:g}) on kernels: gradient + 2*lam*w = + {2 * LAM:g}*w"}
+
+
 ARMS = (
-    _jax_arm(
+    kit.jax_arm(
         "jax-sgd-decay-literal",
         f"literal port: add_decayed_weights({LAM:g}) on kernels, then SGD",
         "logits",
-        "sgd_decay_literal",
+        _JAX,
+        optimizer="sgd_decay_literal",
         role="port",
         conventions={
             "decay": f"gradient + lam*w = + {LAM:g}*w on kernels (torch weight_decay={LAM:g})",
             "loss path": _DATA_LOSS,
         },
     ),
-    _jax_arm(
+    kit.jax_arm(
         "jax-sgd-l2",
         f"the fix: add_decayed_weights(2 * {LAM:g}) on kernels, then SGD (Keras's l2 gradient)",
         "logits",
-        "sgd_l2",
+        _JAX,
+        optimizer="sgd_l2",
         role="fix",
         emulates="keras-tensorflow",
         conventions={**_L2, "loss path": "from logits; " + _DATA_LOSS},
     ),
-    _jax_arm(
-        "jax-sgd-l2-clip",
-        "Keras-JAX's update: the fix with CE on clipped probabilities",
-        "keras_clip",
-        "sgd_l2",
-        role="emulation",
-        emulates="keras-jax",
-        conventions={**_L2, "loss path": "clipped"},
+    *kit.keras_emulations(
+        _JAX,
+        (
+            "jax-sgd-l2-clip",
+            "Keras-JAX's update: the fix with CE on clipped probabilities",
+            {**_L2, "loss path": "clipped"},
+        ),
+        (
+            "jax-sgd-l2-torch-clip",
+            "Keras-torch's update: the fix with CE on clamped probabilities",
+            {**_L2, "loss path": "clamped (torch)"},
+        ),
+        optimizer="sgd_l2",
     ),
-    _jax_arm(
-        "jax-sgd-l2-torch-clip",
-        "Keras-torch's update: the fix with CE on clamped probabilities",
-        "keras_torch_clip",
-        "sgd_l2",
-        role="emulation",
-        emulates="keras-torch",
-        conventions={**_L2, "loss path": "clamped (torch)"},
-    ),
-    Arm(
+    kit.torch_arm(
         "torch-sgd-weight-decay",
         f"native torch: torch.optim.SGD(weight_decay={LAM:g}) on the kernels, CE from logits",
-        "torch",
-        "torch:ce_logits",
-        torch_loss=f"{_P}.torch_model:ce_logits",
-        torch_optimizer=f"{_P}.torch_model:sgd_weight_decay",
-        requires=("torch",),
+        "ce_logits",
+        f"{_P}.torch_model",
+        optimizer="sgd_weight_decay",
         role="port",
         matches="jax-sgd-decay-literal",
-        evidence="0.131 on all 8 one-ulp copies (sensitivity --k 8, 2-core CPU, torch 2.15)",
         conventions={"decay": f"gradient + lam*w = + {LAM:g}*w on kernels", "loss path": _DATA_LOSS},
     ),
-    _keras_arm("keras-tensorflow", "tensorflow", f"SGD, kernel_regularizer=l2({LAM:g})", None, LAM, _L2),
-    _keras_arm("keras-jax", "jax", f"SGD, kernel_regularizer=l2({LAM:g})", None, LAM, _L2),
-    _keras_arm("keras-torch", "torch", f"SGD, kernel_regularizer=l2({LAM:g})", None, LAM, _L2),
-    _keras_arm(
-        "keras-tensorflow-l2-half",
+    *kit.keras_arms(
+        f"{_P}.keras_model:loss",
+        dict.fromkeys(("tensorflow", "jax", "torch"), f"SGD, kernel_regularizer=l2({LAM:g})"),
+        keras_options={"l2": LAM},
+        conventions={**_L2, **_FIT_LOSS},
+    ),
+    kit.keras_arm(
         "tensorflow",
         f"SGD, l2({LAM / 2:g}): the fix the other way (a torch weight_decay={LAM:g} model ported to Keras)",
-        None,
-        LAM / 2,
-        {"decay": f"l2({LAM / 2:g}): gradient + {LAM:g}*w, the port's decay"},
+        f"{_P}.keras_model:loss",
+        name="keras-tensorflow-l2-half",
+        keras_options={"l2": LAM / 2},
+        conventions={"decay": f"l2({LAM / 2:g}): gradient + {LAM:g}*w, the port's decay", **_FIT_LOSS},
     ),
-    _jax_arm(
+    kit.jax_arm(
         "jax-adam-l2",
         "coupled: 2*lam*w added to the gradient, then Keras's Adam (Keras Adam + l2)",
         "logits",
-        "adam_l2",
+        _JAX,
+        optimizer="adam_l2",
         role="emulation",
         emulates="keras-tensorflow-adam-l2",
         conventions={**_L2, "optimizer": "Keras's Adam (eps 1e-7, epsilon-hat), lr x 0.1", "loss path": _DATA_LOSS},
     ),
-    _keras_arm(
-        "keras-tensorflow-adam-l2",
+    kit.keras_arm(
         "tensorflow",
         f"Adam(lr x 0.1, epsilon=1e-7), l2({LAM:g}) (coupled decay)",
-        "adam",
-        LAM,
-        {**_L2, "optimizer": "Adam"},
+        f"{_P}.keras_model:loss",
+        name="keras-tensorflow-adam-l2",
+        keras_optimizer=f"{_P}.keras_model:adam",
+        keras_options={"l2": LAM},
+        conventions={**_L2, "optimizer": "Adam", **_FIT_LOSS},
     ),
-    _jax_arm(
+    kit.jax_arm(
         "jax-adamw",
         f"decoupled: Keras's Adam step plus -lr*{LAM:g}*w on every variable (Keras AdamW)",
         "logits",
-        "keras_adamw",
+        _JAX,
+        optimizer="keras_adamw",
         role="emulation",
         emulates="keras-tensorflow-adamw",
         conventions={"decay": f"w -= lr*{LAM:g}*w, every variable, outside Adam", "loss path": _DATA_LOSS},
     ),
-    _keras_arm(
-        "keras-tensorflow-adamw",
+    kit.keras_arm(
         "tensorflow",
         f"AdamW(lr x 0.1, weight_decay={LAM:g}, epsilon=1e-7), no regularizer",
-        "adamw",
-        None,
-        {"decay": f"w -= w*{LAM:g}*lr before the Adam step, every variable"},
+        f"{_P}.keras_model:loss",
+        name="keras-tensorflow-adamw",
+        keras_optimizer=f"{_P}.keras_model:adamw",
+        conventions={"decay": f"w -= w*{LAM:g}*lr before the Adam step, every variable", **_FIT_LOSS},
     ),
-    Arm(
-        "reference-f64",
+    kit.reference_f64(
         f"float64 SGD with Keras's l2({LAM:g}) gradient (the model being ported), CE from logits",
-        "f64",
-        "logits_f64",
-        loss_fn=f"{_P}.jax_model:logits",
-        optimizer=f"{_P}.jax_model:sgd_l2",
-        requires=("jax", "optax"),
-        role="reference",
+        f"{_JAX}:logits",
+        optimizer=f"{_JAX}:sgd_l2",
         conventions={**_L2, "dtype": "float64"},
     ),
 )
@@ -177,16 +146,14 @@ WORKLOAD = Workload(
     sources=("mlcommons/hpc#22", "keras-team/keras#4712"),
     data=Data(dataset="mnist", labels="onehot10", n=1000, normalize=True),
     training=Training(steps=10, lr=0.01),
-    model=Model(
-        params=PARAMS,
-        head="softmax",
-        init=f"{_P}.jax_model:init",
-        jax_apply=f"{_P}.jax_model:apply",
-        keras_build=f"{_P}.keras_model:build",
-        jax_layers=f"{_P}.jax_model:layers",
+    model=kit.folder_model(
+        _P,
+        PARAMS,
+        "softmax",
+        jax_layers=f"{_JAX}:layers",
         keras_layers={"dense_0/tanh": 0},
         torch_apply=f"{_P}.torch_model:apply",
     ),
-    arms=evidence.apply("l2-weight-decay", ARMS),  # measured sensitivity classes (workloads/evidence.py)
+    arms=kit.with_evidence(ARMS, MEASURED),
     fix="jax-sgd-l2",
 )

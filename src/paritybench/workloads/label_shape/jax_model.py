@@ -13,41 +13,28 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from paritybench.workloads.label_shape.workload import HIDDEN, INPUT_DIM
-from paritybench.workloads.seed_bce import jax_model as seed_bce
+from paritybench.workloads.kit import jax as mlp
+from paritybench.workloads.kit import losses
+from paritybench.workloads.kit.jax import maximum_layers as layers
+from paritybench.workloads.kit.jax import maximum_mlp as apply
+from paritybench.workloads.label_shape.workload import SIZES
+
+__all__ = [
+    "apply",
+    "broadcast",
+    "init",
+    "keras_clip",
+    "keras_torch_clip",
+    "layers",
+    "pairwise_mean_closed_form",
+    "reshaped",
+    "user_labels",
+]
 
 
 def init(seed: int, threefry_partitionable: bool = False) -> dict[str, np.ndarray]:
-    """stax's Dense/Relu/Dense init at ``PRNGKey(seed)`` (784-HIDDEN-1), as the seed draws its weights."""
-    from jax.example_libraries import stax
-
-    previous = jax.config.jax_threefry_partitionable
-    jax.config.update("jax_threefry_partitionable", bool(threefry_partitionable))
-    try:
-        init_fun, _ = stax.serial(stax.Dense(HIDDEN), stax.Relu, stax.Dense(1))
-        _, params = init_fun(jax.random.PRNGKey(seed), (-1, INPUT_DIM))
-        (w0, b0), _, (w1, b1) = params
-        return {
-            "dense_0/kernel": np.asarray(w0),
-            "dense_0/bias": np.asarray(b0),
-            "dense_1/kernel": np.asarray(w1),
-            "dense_1/bias": np.asarray(b1),
-        }
-    finally:
-        jax.config.update("jax_threefry_partitionable", previous)
-
-
-def apply(params, x):
-    """784-HIDDEN-1, ReLU: the logit, shape (n, 1) (the sigmoid is the head's)."""
-    h = jnp.maximum(x @ params["dense_0/kernel"] + params["dense_0/bias"], 0)
-    return h @ params["dense_1/kernel"] + params["dense_1/bias"]
-
-
-def layers(params, x):
-    """Each named layer's output in forward order (``Model.jax_layers``): the first Dense's pre-activation and
-    its ReLU (Keras's ``Dense(activation="relu")`` output); the second Dense's output is the logits."""
-    h = x @ params["dense_0/kernel"] + params["dense_0/bias"]
-    return {"dense_0": h, "dense_0/relu": jnp.maximum(h, 0)}
+    """stax's ``serial(Dense(128), Relu, Dense(1))`` init at ``PRNGKey(seed)``, as the seed draws its weights."""
+    return mlp.stax_init(SIZES, seed, threefry_partitionable)
 
 
 def user_labels(y: jax.Array) -> jax.Array:
@@ -79,12 +66,12 @@ def _keras_aligned(y: jax.Array) -> jax.Array:
 
 def keras_clip(z: jax.Array, y: jax.Array) -> jax.Array:
     """Keras-JAX: the labels aligned to (n, 1) as Keras's loss wrapper does, then its clipped BCE."""
-    return seed_bce.keras_clip(z, _keras_aligned(y))
+    return losses.bce_keras_clip(z, _keras_aligned(y))
 
 
 def keras_torch_clip(z: jax.Array, y: jax.Array) -> jax.Array:
     """Keras-torch: the same alignment, then its clipped BCE with torch's gradients."""
-    return seed_bce.keras_torch_clip(z, _keras_aligned(y))
+    return losses.bce_keras_torch_clip(z, _keras_aligned(y))
 
 
 def pairwise_mean_closed_form(z: jax.Array, y: jax.Array) -> jax.Array:

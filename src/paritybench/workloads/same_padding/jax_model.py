@@ -1,4 +1,5 @@
-"""same-padding in JAX: initial weights, TensorFlow's SAME forward pass and the torch-style port's."""
+"""same-padding in JAX: initial weights, TensorFlow's SAME forward pass and the torch-style port's; the BCE
+formulations its arms train with are the kit's (``kit/losses.py``)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,22 @@ import jax
 import numpy as np
 from jax import lax
 
+from paritybench.workloads.kit.losses import bce_keras_clip as keras_clip
+from paritybench.workloads.kit.losses import bce_keras_torch_clip as keras_torch_clip
+from paritybench.workloads.kit.losses import bce_logits as logits
 from paritybench.workloads.same_padding.workload import FILTERS, KERNEL, OUT_SIDE, SIDE, STRIDE
+
+__all__ = [
+    "apply",
+    "apply_torch_pad",
+    "conv",
+    "init",
+    "keras_clip",
+    "keras_torch_clip",
+    "layers",
+    "layers_torch_pad",
+    "logits",
+]
 
 # SAME on 28 with a 3x3 kernel at stride 2 is (0, 1) per axis; nn.Conv2d(padding=1) is (1, 1).
 TORCH_PADDING = ((1, 1), (1, 1))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from paritybench.workloads.kit.keras import binary_crossentropy as loss  # on the sigmoid output
 from paritybench.workloads.same_padding.workload import FILTERS, KERNEL, SIDE, STRIDE
+
+__all__ = ["build", "loss"]
 
 
 def build(keras, padding: str = "same"):
@@ -17,10 +20,8 @@ def build(keras, padding: str = "same"):
         ]
     )
     conv, dense = model.layers[1], model.layers[3]
-    variables = {
-        "conv/kernel": conv.kernel,
-        "conv/bias": conv.bias,
-        "dense/kernel": dense.kernel,
-        "dense/bias": dense.bias,
+    return model, {
+        f"{name}/{v}": getattr(layer, v)
+        for name, layer in (("conv", conv), ("dense", dense))
+        for v in ("kernel", "bias")
     }
-    return model, variables

@@ -14,7 +14,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from paritybench.workloads.kit.torch import bce_logits
 from paritybench.workloads.same_padding.workload import SIDE, STRIDE
+
+__all__ = ["apply_pad1", "apply_same", "bce_logits", "conv"]
 
 
 def _head(params, features):
@@ -40,7 +43,3 @@ def apply_pad1(params, x):
 def apply_same(params, x):
     """TensorFlow's SAME in torch: one pixel of padding at the end of each axis, (0, 1). The logit (n, 1)."""
     return _head(params, conv(params, x, 0, pad_input=(0, 1, 0, 1)))
-
-
-def bce_logits(z, y):
-    return F.binary_cross_entropy_with_logits(z, y)

@@ -29,8 +29,9 @@ exactly when TF's padding is asymmetric.
 
 from __future__ import annotations
 
-from paritybench.workloads import evidence
-from paritybench.workloads.base import Arm, Data, Model, Training, Workload
+from paritybench.workloads.base import Data, Training, Workload
+from paritybench.workloads.kit import arms as kit
+from paritybench.workloads.same_padding.evidence import MEASURED
 
 SIDE = 28
 FILTERS = 8
@@ -38,7 +39,9 @@ KERNEL = 3
 STRIDE = 2
 OUT_SIDE = 14  # ceil(28 / 2): the same in both conventions, so the port loads the weights silently
 _P = "paritybench.workloads.same_padding"
-_SEED = "paritybench.workloads.seed_bce"
+_JAX = f"{_P}.jax_model"
+_SAME = {"padding": "SAME: (0, 1)"}
+_PAD1 = {"padding": "explicit (1, 1) on both axes"}
 
 PARAMS = {
     # Keras's Conv2D kernel layout (kh, kw, in, out) = lax's "HWIO" with NHWC inputs
@@ -49,94 +52,61 @@ PARAMS = {
 }
 
 
-def _jax_arm(name: str, description: str, loss: str, **kw) -> Arm:
-    return Arm(name, description, "jax", loss, loss_fn=f"{_SEED}.jax_model:{loss}", requires=("jax", "optax"), **kw)
-
-
-def _keras_arm(backend: str, why: str, **kw) -> Arm:
-    return Arm.keras(
-        backend,
-        why,
-        f"{_SEED}.keras_model:loss",
-        keras_options={"padding": "same"},
-        conventions={"padding": "same: (0, 1)"},
-        **kw,
-    )
-
-
 ARMS = (
-    _jax_arm(
+    kit.jax_arm(
         "jax-torch-pad",
         "torch-style port: the convolution padded (1, 1), like nn.Conv2d(padding=1)",
         "logits",
+        _JAX,
         role="port",
-        jax_apply=f"{_P}.jax_model:apply_torch_pad",
-        jax_layers=f"{_P}.jax_model:layers_torch_pad",
-        conventions={"padding": "explicit (1, 1) on both axes"},
+        jax_apply=f"{_JAX}:apply_torch_pad",
+        jax_layers=f"{_JAX}:layers_torch_pad",
+        conventions=_PAD1,
     ),
-    _jax_arm(
+    kit.jax_arm(
         "jax-same",
         "lax.conv_general_dilated(padding='SAME'): TensorFlow's (0, 1), the fix",
         "logits",
+        _JAX,
         role="fix",
         emulates="keras-tensorflow",
-        conventions={"padding": "SAME: (0, 1)"},
+        conventions=_SAME,
     ),
-    _jax_arm(
-        "jax-same-keras-clip",
-        "Keras-JAX in JAX: SAME padding, BCE on p clipped to [1e-7, 1-1e-7]",
-        "keras_clip",
-        role="emulation",
-        emulates="keras-jax",
-        conventions={"padding": "SAME: (0, 1)", "loss path": "sigmoid probabilities clipped"},
-    ),
-    _jax_arm(
-        "jax-same-keras-torch-clip",
-        "Keras-torch in JAX: SAME padding, torch's clipped BCE",
-        "keras_torch_clip",
-        role="emulation",
-        emulates="keras-torch",
-        conventions={"padding": "SAME: (0, 1)", "loss path": "sigmoid probabilities clamped"},
-    ),
-    Arm(
+    *kit.bce_keras_emulations("same", "SAME padding", _JAX, _SAME),
+    kit.torch_arm(
         "torch-conv-pad1",
         "native torch port: F.conv2d(stride=2, padding=1), i.e. nn.Conv2d(padding=1): (1, 1)",
-        "torch",
-        "torch:bce_logits",
-        torch_loss=f"{_P}.torch_model:bce_logits",
+        "bce_logits",
+        f"{_P}.torch_model",
         torch_apply=f"{_P}.torch_model:apply_pad1",
-        requires=("torch",),
         role="port",
         matches="jax-torch-pad",
-        evidence="0.780 on all 8 one-ulp copies (sensitivity --k 8, 2-core CPU, torch 2.15)",
-        conventions={"padding": "explicit (1, 1) on both axes"},
+        conventions=_PAD1,
     ),
-    Arm(
+    kit.torch_arm(
         "torch-same-pad",
         "native torch, the fix: F.pad(x, (0, 1, 0, 1)) then F.conv2d(padding=0): TF's (0, 1)",
-        "torch",
-        "torch:bce_logits",
-        torch_loss=f"{_P}.torch_model:bce_logits",
+        "bce_logits",
+        f"{_P}.torch_model",
         torch_apply=f"{_P}.torch_model:apply_same",
-        requires=("torch",),
         role="fix",
         matches="jax-same",
-        evidence="0.784 on all 8 one-ulp copies (sensitivity --k 8, 2-core CPU, torch 2.15)",
-        conventions={"padding": "SAME: (0, 1)"},
+        conventions=_SAME,
     ),
-    _keras_arm("tensorflow", "Conv2D padding='same' via tf.nn.convolution"),
-    _keras_arm("jax", "Conv2D padding='same' via lax.conv_general_dilated"),
-    _keras_arm("torch", "Conv2D padding='same' via an explicit tnn.pad (0, 1) and padding 0"),
-    Arm(
-        "reference-f64",
+    *kit.keras_arms(
+        f"{_P}.keras_model:loss",
+        {
+            "tensorflow": "Conv2D padding='same' via tf.nn.convolution",
+            "jax": "Conv2D padding='same' via lax.conv_general_dilated",
+            "torch": "Conv2D padding='same' via an explicit tnn.pad (0, 1) and padding 0",
+        },
+        keras_options={"padding": "same"},
+        conventions={"padding": "same: (0, 1)"},
+    ),
+    kit.reference_f64(
         "JAX in float64, SAME padding, BCE from logits: the ground truth",
-        "f64",
-        "logits_f64",
-        loss_fn=f"{_SEED}.jax_model:logits",
-        requires=("jax", "optax"),
-        role="reference",
-        evidence="float64 throughout: float32 rounding never reaches it",
-        conventions={"padding": "SAME: (0, 1)", "loss path": "from logits", "dtype": "float64"},
+        f"{_JAX}:logits",
+        conventions={**_SAME, "loss path": "from logits", "dtype": "float64"},
     ),
 )
 
@@ -148,16 +118,14 @@ WORKLOAD = Workload(
     sources=("pytorch/pytorch#67551", "onnx/tensorflow-onnx#1028"),
     data=Data(dataset="mnist", labels="binary", n=1000, normalize=True),
     training=Training(steps=10, lr=0.5),
-    model=Model(
-        params=PARAMS,
-        head="sigmoid",
-        init=f"{_P}.jax_model:init",
-        jax_apply=f"{_P}.jax_model:apply",
-        keras_build=f"{_P}.keras_model:build",
-        jax_layers=f"{_P}.jax_model:layers",
+    model=kit.folder_model(
+        _P,
+        PARAMS,
+        "sigmoid",
+        jax_layers=f"{_JAX}:layers",
         keras_layers={"conv/relu": 1},
         torch_apply=f"{_P}.torch_model:apply_same",
     ),
-    arms=evidence.apply("same-padding", ARMS),  # measured sensitivity classes (workloads/evidence.py)
+    arms=kit.with_evidence(ARMS, MEASURED),
     fix="jax-same",
 )

@@ -5,132 +5,90 @@ The answer: Keras's TensorFlow backend quietly computes the BCE from the logits
 behind the sigmoid (``_keras_logits``), while a loss written on the probability
 saturates (log(0), or a clip whose gradient is zero for every saturated sample).
 Figures measured on the seed preset (seed 0, window 0) on a 2-core Xeon with
-AVX-512, jax 0.12.0.1, tensorflow 2.21.0, keras 3.15.1.
+AVX-512, jax 0.12.0.1, tensorflow 2.21.0, keras 3.15.1 (``evidence.py``).
 """
 
 from __future__ import annotations
 
-from paritybench.workloads.base import Arm, Data, Model, Training, Workload
+from paritybench.workloads.base import Data, Training, Workload
+from paritybench.workloads.kit import arms as kit
+from paritybench.workloads.kit.mlp import dense_params
+from paritybench.workloads.seed_bce.evidence import MEASURED
 
-INPUT_DIM = 784
-HIDDEN = 1000
+SIZES = (784, 1000, 1)
+INPUT_DIM, HIDDEN = SIZES[0], SIZES[1]
+PARAMS = dense_params(SIZES)
 _P = "paritybench.workloads.seed_bce"
-
-PARAMS = {
-    "dense_0/kernel": (INPUT_DIM, HIDDEN),
-    "dense_0/bias": (HIDDEN,),
-    "dense_1/kernel": (HIDDEN, 1),
-    "dense_1/bias": (1,),
-}
-
-
-def _jax_arm(name: str, description: str, loss: str, **kw) -> Arm:
-    requires = ("jax", "optax") if loss == "logits" else ("jax",)
-    return Arm(name, description, "jax", loss, loss_fn=f"{_P}.jax_model:{loss}", requires=requires, **kw)
-
-
-def _keras_arm(backend: str, why: str, **kw) -> Arm:
-    return Arm.keras(backend, why, f"{_P}.keras_model:loss", **kw)
-
+_JAX = f"{_P}.jax_model"
+_CLIP = "sigmoid probabilities clipped to [1e-7, 1-1e-7]"
 
 ARMS = (
-    _jax_arm(
+    kit.jax_arm(
         "jax-naive",
         "the seed's first BCE on sigmoid outputs (log of a saturated p)",
         "naive",
+        _JAX,
+        requires=kit.JAX,
         role="port",
-        # log(0) at step 0 for every saturated sample: the loss is inf, the gradient NaN and every
-        # weight NaN from step 1, on every machine. Stable, but only NaN-aware comparisons see it.
-        evidence="NaN from step 0 on every machine measured (CPU, H200)",
         conventions={"loss path": "log of sigmoid probabilities, no clip"},
     ),
-    _jax_arm(
+    kit.jax_arm(
         "jax-seed-stable",
         "the seed's clipped 'stable' BCE: p clipped to [1e-6, 1-1e-7]",
         "seed_stable",
+        _JAX,
+        requires=kit.JAX,
         role="port",
-        expected="chaotic",
-        evidence="final accuracy 0.567-0.819 over 32 one-ulp copies (sensitivity-cpu.json)",
         conventions={"loss path": "sigmoid probabilities clipped to [1e-6, 1-1e-7]"},
     ),
-    _jax_arm(
-        "jax-keras-clip",
-        "Keras's JAX/torch probability path: p clipped to [1e-7, 1-1e-7]",
-        "keras_clip",
-        role="emulation",
-        emulates="keras-jax",
-        expected="chaotic",
-        evidence="final accuracy 0.510-0.817 over 32 one-ulp copies (sensitivity-cpu.json)",
-        conventions={"loss path": "sigmoid probabilities clipped to [1e-7, 1-1e-7]"},
+    *kit.keras_emulations(
+        _JAX,
+        ("jax-keras-clip", "Keras's JAX/torch probability path: p clipped to [1e-7, 1-1e-7]", {"loss path": _CLIP}),
+        (
+            "jax-keras-torch-clip",
+            "Keras's torch path in JAX: the same clip with torch 2.15's gradient",
+            {"loss path": f"{_CLIP}, torch 2.15 gradient"},
+        ),
+        requires=kit.JAX,
     ),
-    _jax_arm(
-        "jax-keras-torch-clip",
-        "Keras's torch path in JAX: the same clip with torch 2.15's gradient",
-        "keras_torch_clip",
-        role="emulation",
-        emulates="keras-torch",
-        expected="chaotic",
-        evidence="0.490-0.838 over 32 one-ulp copies (sensitivity-cpu.json, with torch 2.11's clip gradient)",
-        conventions={"loss path": "sigmoid probabilities clipped to [1e-7, 1-1e-7], torch 2.15 gradient"},
-    ),
-    _jax_arm(
+    kit.jax_arm(
         "jax-logits",
         "BCE from logits (optax.sigmoid_binary_cross_entropy): the fix",
         "logits",
+        _JAX,
         role="fix",
         emulates="keras-tensorflow",
-        evidence="0.909 on every one-ulp copy; within 2.4e-6 of keras-tensorflow after 10 steps",
         conventions={"loss path": "from logits"},
     ),
-    _keras_arm(
-        "tensorflow",
-        "BCE from the logits its sigmoid output caches (_keras_logits)",
-        evidence="within 2.4e-6 of jax-logits after 10 steps: rounding, not chaos",
+    *kit.keras_arms(
+        f"{_P}.keras_model:loss",
+        {
+            "tensorflow": "BCE from the logits its sigmoid output caches (_keras_logits)",
+            "jax": "BCE on p clipped to [1e-7, 1-1e-7] (no logits cache on this backend)",
+            "torch": "BCE on p clipped to [1e-7, 1-1e-7] via torch's binary_cross_entropy",
+        },
     ),
-    _keras_arm(
-        "jax",
-        "BCE on p clipped to [1e-7, 1-1e-7] (no logits cache on this backend)",
-        expected="chaotic",
-        evidence="bit-identical to jax-keras-clip; 0.524-0.810 over 32 one-ulp copies",
-    ),
-    _keras_arm(
-        "torch",
-        "BCE on p clipped to [1e-7, 1-1e-7] via torch's binary_cross_entropy",
-        expected="chaotic",
-        evidence="0.494-0.793 over 32 one-ulp copies on an H200",
-    ),
-    Arm(
+    kit.torch_arm(
         "torch-bce",
         "native torch: F.binary_cross_entropy on sigmoid probabilities (each log clamped at -100)",
-        "torch",
-        "torch:bce",
-        torch_loss=f"{_P}.torch_model:bce",
-        requires=("torch",),
+        "bce",
+        f"{_P}.torch_model",
         role="port",
-        evidence="0.490 on all 8 one-ulp copies (sensitivity --k 8, 2-core CPU, torch 2.15): the dead gradients "
-        "are dead on every copy",
         conventions={"loss path": "log of sigmoid probabilities, each log clamped at -100 (aten)"},
     ),
-    Arm(
+    kit.torch_arm(
         "torch-bce-logits",
         "native torch: F.binary_cross_entropy_with_logits, the fix in torch",
-        "torch",
-        "torch:bce_logits",
-        torch_loss=f"{_P}.torch_model:bce_logits",
-        requires=("torch",),
+        "bce_logits",
+        f"{_P}.torch_model",
         role="fix",
         matches="jax-logits",
-        evidence="0.909 on all 8 one-ulp copies (sensitivity --k 8, 2-core CPU, torch 2.15)",
         conventions={"loss path": "from logits"},
     ),
-    Arm(
-        "reference-f64",
+    kit.reference_f64(
         "NumPy float64, BCE from logits: the ground truth",
-        "f64",
-        "logits_f64",
-        loss_fn=f"{_P}.jax_model:logits",
-        role="reference",
-        evidence="float64 throughout: float32 rounding never reaches it",
+        f"{_JAX}:logits",
+        requires=(),
         conventions={"loss path": "from logits", "dtype": "float64"},
     ),
 )
@@ -143,18 +101,16 @@ WORKLOAD = Workload(
     sources=("the seed report (shared/peer/seed_script.py)", "keras-team/keras#15249"),
     data=Data(dataset="mnist", labels="binary", n=1000, normalize=False),
     training=Training(steps=10, lr=0.01),
-    model=Model(
-        params=PARAMS,
-        head="sigmoid",
-        init=f"{_P}.jax_model:init",
-        jax_apply=f"{_P}.jax_model:apply",
-        jax_layers=f"{_P}.jax_model:layers",
+    model=kit.folder_model(
+        _P,
+        PARAMS,
+        "sigmoid",
+        jax_layers=f"{_JAX}:layers",
         keras_layers={"dense_0/relu": 0},
-        keras_build=f"{_P}.keras_model:build",
         f64_loss_and_grad=f"{_P}.f64:loss_and_grad",
         f64_forward=f"{_P}.f64:forward",
         torch_apply=f"{_P}.torch_model:apply",
     ),
-    arms=ARMS,
+    arms=kit.with_evidence(ARMS, MEASURED),
     fix="jax-logits",
 )

@@ -2,26 +2,12 @@
 
 from __future__ import annotations
 
-from paritybench.workloads.softmax_ce.workload import CLASSES, HIDDEN, INPUT_DIM
+from paritybench.workloads.kit import keras as kit
+from paritybench.workloads.kit.keras import categorical_crossentropy as loss  # on the softmax output
+from paritybench.workloads.softmax_ce.workload import SIZES
+
+__all__ = ["build", "loss"]
 
 
 def build(keras):
-    model = keras.Sequential(
-        [
-            keras.Input(shape=(INPUT_DIM,)),
-            keras.layers.Dense(HIDDEN, activation="relu"),
-            keras.layers.Dense(CLASSES, activation="softmax"),
-        ]
-    )
-    variables = {
-        "dense_0/kernel": model.layers[0].kernel,
-        "dense_0/bias": model.layers[0].bias,
-        "dense_1/kernel": model.layers[1].kernel,
-        "dense_1/bias": model.layers[1].bias,
-    }
-    return model, variables
-
-
-def loss(keras):
-    """``categorical_crossentropy`` on the softmax output (``from_logits=False``), as one writes it."""
-    return keras.losses.categorical_crossentropy
+    return kit.mlp(keras, SIZES, "relu", "softmax")

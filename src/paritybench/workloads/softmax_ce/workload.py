@@ -3,7 +3,7 @@
 TensorFlow backend take the cached logits for categorical cross-entropy as it does for
 the sigmoid, and what do a literal port and the clipped ports do?
 
-Measured answer (keras 3.15.1, jax 0.12.0.1, tensorflow 2.21.0; README): yes, Keras-TF
+Measured answer (keras 3.15.1, jax 0.12.0.1, tensorflow 2.21.0; ``evidence.py``): yes, Keras-TF
 swaps in the logits (``_get_logits`` in ``keras/src/backend/tensorflow/nn.py``) and
 matches ``optax.softmax_cross_entropy`` to rounding; the JAX and torch backends clip
 the probability, and a literal ``-sum(y log softmax)`` is NaN from step 0.
@@ -11,75 +11,59 @@ the probability, and a literal ``-sum(y log softmax)`` is NaN from step 0.
 
 from __future__ import annotations
 
-from paritybench.workloads import evidence
-from paritybench.workloads.base import Arm, Data, Model, Training, Workload
+from paritybench.workloads.base import Data, Training, Workload
+from paritybench.workloads.kit import arms as kit
+from paritybench.workloads.kit.mlp import dense_params
+from paritybench.workloads.softmax_ce.evidence import MEASURED
 
-INPUT_DIM = 784
-HIDDEN = 1000
-CLASSES = 10
+SIZES = (784, 1000, 10)
+PARAMS = dense_params(SIZES)
 _P = "paritybench.workloads.softmax_ce"
-
-PARAMS = {
-    "dense_0/kernel": (INPUT_DIM, HIDDEN),
-    "dense_0/bias": (HIDDEN,),
-    "dense_1/kernel": (HIDDEN, CLASSES),
-    "dense_1/bias": (CLASSES,),
-}
-
-
-def _jax_arm(name, description, loss, **kw) -> Arm:
-    return Arm(name, description, "jax", loss, loss_fn=f"{_P}.jax_model:{loss}", requires=("jax", "optax"), **kw)
-
-
-def _keras_arm(backend: str, why: str, **kw) -> Arm:
-    return Arm.keras(backend, why, f"{_P}.keras_model:loss", **kw)
-
+_JAX = f"{_P}.jax_model"
+_RENORM = "softmax probabilities renormalised"
 
 ARMS = (
-    _jax_arm(
+    kit.jax_arm(
         "jax-naive",
         "literal port: -sum(y log softmax(z))",
         "naive",
+        _JAX,
         role="port",
         conventions={"loss path": "log of softmax probabilities, no clip"},
     ),
-    _jax_arm(
-        "jax-keras-clip",
-        "Keras's JAX path: p / sum(p), clipped to [1e-7, 1-1e-7]",
-        "keras_clip",
-        role="emulation",
-        emulates="keras-jax",
-        expected="chaotic",
-        conventions={"loss path": "softmax probabilities renormalised, clipped to [1e-7, 1-1e-7]"},
+    *kit.keras_emulations(
+        _JAX,
+        (
+            "jax-keras-clip",
+            "Keras's JAX path: p / sum(p), clipped to [1e-7, 1-1e-7]",
+            {"loss path": f"{_RENORM}, clipped to [1e-7, 1-1e-7]"},
+        ),
+        (
+            "jax-keras-torch-clip",
+            "Keras's torch path: the same clip with torch's gradient at the bounds",
+            {"loss path": f"{_RENORM}, clamped to [1e-7, 1-1e-7]"},
+        ),
     ),
-    _jax_arm(
-        "jax-keras-torch-clip",
-        "Keras's torch path: the same clip with torch's gradient at the bounds",
-        "keras_torch_clip",
-        role="emulation",
-        emulates="keras-torch",
-        expected="chaotic",
-        conventions={"loss path": "softmax probabilities renormalised, clamped to [1e-7, 1-1e-7]"},
-    ),
-    _jax_arm(
+    kit.jax_arm(
         "jax-logits",
         "CE from logits (optax.softmax_cross_entropy): the fix",
         "logits",
+        _JAX,
         role="fix",
         emulates="keras-tensorflow",
         conventions={"loss path": "from logits"},
     ),
-    _keras_arm("tensorflow", "CE from the logits its softmax output caches (_keras_logits)"),
-    _keras_arm("jax", "CE on p / sum(p) clipped to [1e-7, 1-1e-7]", expected="chaotic"),
-    _keras_arm("torch", "CE on p / sum(p) clipped to [1e-7, 1-1e-7] with torch.clip", expected="chaotic"),
-    Arm(
-        "reference-f64",
+    *kit.keras_arms(
+        f"{_P}.keras_model:loss",
+        {
+            "tensorflow": "CE from the logits its softmax output caches (_keras_logits)",
+            "jax": "CE on p / sum(p) clipped to [1e-7, 1-1e-7]",
+            "torch": "CE on p / sum(p) clipped to [1e-7, 1-1e-7] with torch.clip",
+        },
+    ),
+    kit.reference_f64(
         "JAX in float64, CE from logits: the ground truth",
-        "f64",
-        "logits_f64",
-        loss_fn=f"{_P}.jax_model:logits",
-        requires=("jax", "optax"),
-        role="reference",
+        f"{_JAX}:logits",
         conventions={"loss path": "from logits", "dtype": "float64"},
     ),
 )
@@ -92,15 +76,13 @@ WORKLOAD = Workload(
     sources=("keras-team/keras#15249", "keras-team/keras#20804"),
     data=Data(dataset="mnist", labels="onehot10", n=1000, normalize=False),
     training=Training(steps=10, lr=0.01),
-    model=Model(
-        params=PARAMS,
-        head="softmax",
-        init=f"{_P}.jax_model:init",
-        jax_apply=f"{_P}.jax_model:apply",
-        keras_build=f"{_P}.keras_model:build",
-        jax_layers=f"{_P}.jax_model:layers",
+    model=kit.folder_model(
+        _P,
+        PARAMS,
+        "softmax",
+        jax_layers=f"{_JAX}:layers",
         keras_layers={"dense_0/relu": 0},
     ),
-    arms=evidence.apply("softmax-ce", ARMS),  # measured sensitivity classes (workloads/evidence.py)
+    arms=kit.with_evidence(ARMS, MEASURED),
     fix="jax-logits",
 )

@@ -1,20 +1,13 @@
-"""tf32-matmul in Keras 3: 784-512-512-1, ReLU, sigmoid output."""
+"""tf32-matmul in Keras 3: 784-512-512-1, ReLU, sigmoid output, BCE on it."""
 
 from __future__ import annotations
 
-from paritybench.workloads.tf32_matmul.workload import HIDDEN, INPUT_DIM
+from paritybench.workloads.kit import keras as kit
+from paritybench.workloads.kit.keras import binary_crossentropy as loss  # on the sigmoid output
+from paritybench.workloads.tf32_matmul.workload import SIZES
+
+__all__ = ["build", "loss"]
 
 
 def build(keras):
-    model = keras.Sequential(
-        [
-            keras.Input(shape=(INPUT_DIM,)),
-            keras.layers.Dense(HIDDEN, activation="relu"),
-            keras.layers.Dense(HIDDEN, activation="relu"),
-            keras.layers.Dense(1, activation="sigmoid"),
-        ]
-    )
-    variables = {}
-    for i, layer in enumerate(model.layers):
-        variables[f"dense_{i}/kernel"], variables[f"dense_{i}/bias"] = layer.kernel, layer.bias
-    return model, variables
+    return kit.mlp(keras, SIZES, "relu", "sigmoid")

@@ -7,12 +7,7 @@ flags force TF32 off, ``--no-deterministic`` leaves torch's default, which is wh
 
 from __future__ import annotations
 
-import torch
+from paritybench.workloads.kit.torch import bce_logits
+from paritybench.workloads.kit.torch import relu_mlp as apply  # the logit (n, 1); kernels (in, out), as in JAX
 
-
-def apply(params, x):
-    """The logit (n, 1); kernels in (in, out) layout, as in JAX."""
-    h = x
-    for i in range(2):
-        h = torch.relu(h @ params[f"dense_{i}/kernel"] + params[f"dense_{i}/bias"])
-    return h @ params["dense_2/kernel"] + params["dense_2/bias"]
+__all__ = ["apply", "bce_logits"]

@@ -25,91 +25,59 @@ deterministic flag DEFAULT is bit-identical to HIGHEST; ``torch-default`` stays 
 
 from __future__ import annotations
 
-from paritybench.workloads import evidence
-from paritybench.workloads.base import Arm, Data, Model, Training, Workload
+from paritybench.workloads.base import Data, Training, Workload
+from paritybench.workloads.kit import arms as kit
+from paritybench.workloads.kit.mlp import dense_params
+from paritybench.workloads.tf32_matmul.evidence import MEASURED
 
-INPUT_DIM = 784
-HIDDEN = 512
+SIZES = (784, 512, 512, 1)
+PARAMS = dense_params(SIZES)
 _P = "paritybench.workloads.tf32_matmul"
-_SEED = "paritybench.workloads.seed_bce"
-
-PARAMS = {
-    "dense_0/kernel": (INPUT_DIM, HIDDEN),
-    "dense_0/bias": (HIDDEN,),
-    "dense_1/kernel": (HIDDEN, HIDDEN),
-    "dense_1/bias": (HIDDEN,),
-    "dense_2/kernel": (HIDDEN, 1),
-    "dense_2/bias": (1,),
-}
-
-
-def _jax_arm(name: str, description: str, loss: str, **kw) -> Arm:
-    requires = kw.pop("requires", ("jax", "optax"))
-    return Arm(name, description, "jax", loss, loss_fn=f"{_SEED}.jax_model:{loss}", requires=requires, **kw)
-
-
-def _keras_arm(backend: str, why: str, **kw) -> Arm:
-    return Arm.keras(backend, why, f"{_SEED}.keras_model:loss", **kw)
-
+_JAX = f"{_P}.jax_model"
+_HIGHEST = {"matmul precision": "HIGHEST"}
 
 ARMS = (
-    _jax_arm(
+    kit.jax_arm(
         "jax-default-precision",
         "JAX at Precision.DEFAULT on every dot: TF32 on an Ampere+ GPU",
         "logits",
+        _JAX,
         role="port",
         requires=("jax", "optax", "gpu"),
-        jax_apply=f"{_P}.jax_model:apply_default",
+        jax_apply=f"{_JAX}:apply_default",
         conventions={"matmul precision": "DEFAULT (TF32 on GPU)"},
     ),
-    _jax_arm(
+    kit.jax_arm(
         "jax-highest",
         "JAX at Precision.HIGHEST on every dot: full float32, the fix",
         "logits",
+        _JAX,
         role="fix",
         emulates="keras-tensorflow",
-        conventions={"matmul precision": "HIGHEST"},
+        conventions=_HIGHEST,
     ),
-    _jax_arm(
-        "jax-highest-keras-clip",
-        "Keras-JAX in JAX: HIGHEST, BCE on p clipped to [1e-7, 1-1e-7]",
-        "keras_clip",
-        role="emulation",
-        emulates="keras-jax",
-        conventions={"matmul precision": "HIGHEST", "loss path": "sigmoid probabilities clipped"},
+    *kit.bce_keras_emulations("highest", "HIGHEST", _JAX, _HIGHEST),
+    *kit.keras_arms(
+        f"{_P}.keras_model:loss",
+        {
+            "tensorflow": "TF32 on by default on a GPU (off under NVIDIA_TF32_OVERRIDE=0)",
+            "jax": "the process's default matmul precision (highest under paritybench's flags)",
+            "torch": "torch matmuls full float32 by default since 1.12",
+        },
     ),
-    _jax_arm(
-        "jax-highest-keras-torch-clip",
-        "Keras-torch in JAX: HIGHEST, torch's clipped BCE",
-        "keras_torch_clip",
-        role="emulation",
-        emulates="keras-torch",
-        conventions={"matmul precision": "HIGHEST", "loss path": "sigmoid probabilities clamped"},
-    ),
-    _keras_arm("tensorflow", "TF32 on by default on a GPU (off under NVIDIA_TF32_OVERRIDE=0)"),
-    _keras_arm("jax", "the process's default matmul precision (highest under paritybench's flags)"),
-    _keras_arm("torch", "torch matmuls full float32 by default since 1.12"),
-    Arm(
+    kit.torch_arm(
         "torch-default",
         "native torch with torch's own float32 matmul default (TF32 off since 1.12), BCE from logits",
-        "torch",
-        "torch:bce_logits",
-        torch_loss=f"{_SEED}.torch_model:bce_logits",
+        "bce_logits",
+        f"{_P}.torch_model",
         torch_apply=f"{_P}.torch_model:apply",
-        requires=("torch",),
         role="fix",
         matches="jax-highest",
         conventions={"matmul precision": "torch's default (allow_tf32 False since 1.12)"},
     ),
-    Arm(
-        "reference-f64",
+    kit.reference_f64(
         "JAX in float64, BCE from logits: the ground truth",
-        "f64",
-        "logits_f64",
-        loss_fn=f"{_SEED}.jax_model:logits",
-        requires=("jax", "optax"),
-        role="reference",
-        evidence="float64 throughout: float32 rounding never reaches it",
+        f"{_JAX}:logits",
         conventions={"loss path": "from logits", "dtype": "float64"},
     ),
 )
@@ -122,13 +90,12 @@ WORKLOAD = Workload(
     sources=("pytorch/pytorch#107514", "jax-ml/jax#12008"),
     data=Data(dataset="mnist", labels="binary", n=1000, normalize=True),
     training=Training(steps=10, lr=0.1),
-    model=Model(
-        params=PARAMS,
-        head="sigmoid",
-        init=f"{_P}.jax_model:init",
-        jax_apply=f"{_P}.jax_model:apply_highest",
-        keras_build=f"{_P}.keras_model:build",
+    model=kit.folder_model(
+        _P,
+        PARAMS,
+        "sigmoid",
+        jax_apply=f"{_JAX}:apply_highest",
     ),
-    arms=evidence.apply("tf32-matmul", ARMS),  # measured sensitivity classes (workloads/evidence.py)
+    arms=kit.with_evidence(ARMS, MEASURED),
     fix="jax-highest",
 )

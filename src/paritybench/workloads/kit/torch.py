@@ -1,0 +1,63 @@
+"""The MLP in torch (functional, over the declared (in, out) parameters) and torch's own losses and optimizers.
+
+- ``bce``: the literal port, ``F.binary_cross_entropy(torch.sigmoid(z), y)``. aten's kernel
+  (``aten/src/ATen/native/Loss.cpp``, ``binary_cross_entropy_out_cpu``) clamps each log at -100, so the loss
+  of a saturated sample is 100, never inf; its backward is ``(p - y) / max(p (1 - p), 1e-12)``, finite, and
+  the sigmoid's own backward multiplies it by ``p (1 - p)``, which is exactly 0 once ``p`` rounds to 1.0
+  (``z > 16.64``): every such sample's gradient is dead, whatever its label.
+- ``bce_logits``: ``F.binary_cross_entropy_with_logits(z, y)`` (aten: ``(1 - y) z - log_sigmoid(z)``),
+  finite with a live gradient for every ``z``.
+- ``ce_logits``: categorical CE from logits against one-hot labels.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from paritybench.workloads.kit.optimizers import BETA_1, BETA_2, EPSILON
+
+ACTIVATIONS = {"relu": torch.relu, "tanh": torch.tanh}
+
+
+def mlp(params, x, activation: str = "relu"):
+    """The logits: ``x @ kernel + bias`` per ``dense_i``, ``activation`` on all but the last; kernels in the
+    declared (in, out) layout, as in JAX. (torch.relu's gradient at 0 is 0, as jax.nn.relu's.)"""
+    act = ACTIVATIONS[activation]
+    depth = sum(1 for k in params if k.startswith("dense_") and k.endswith("/kernel"))
+    h = x
+    for i in range(depth - 1):
+        h = act(h @ params[f"dense_{i}/kernel"] + params[f"dense_{i}/bias"])
+    return h @ params[f"dense_{depth - 1}/kernel"] + params[f"dense_{depth - 1}/bias"]
+
+
+def bce(z, y):
+    """The literal port: BCE on sigmoid probabilities (torch clamps each log at -100)."""
+    return F.binary_cross_entropy(torch.sigmoid(z), y)
+
+
+def bce_logits(z, y):
+    """BCE from the logits."""
+    return F.binary_cross_entropy_with_logits(z, y)
+
+
+def ce_logits(z, y):
+    """Categorical CE from logits against one-hot labels (``F.cross_entropy`` with class probabilities)."""
+    return F.cross_entropy(z, y)
+
+
+def adam(params, lr: float, eps: float = EPSILON, betas: tuple[float, float] = (BETA_1, BETA_2)):
+    """``torch.optim.Adam`` with Keras's betas and epsilon value by default (the literal port of a Keras
+    model's Adam in torch: eps on the bias-corrected sqrt(v_hat)). ``foreach=False``: the single-tensor loop,
+    the same arithmetic on every device."""
+    return torch.optim.Adam(list(params.values()), lr=lr, betas=betas, eps=eps, foreach=False)
+
+
+def relu_mlp(params, x):
+    """``mlp`` with ReLU hidden layers: the logits."""
+    return mlp(params, x, "relu")
+
+
+def tanh_mlp(params, x):
+    """``mlp`` with tanh hidden layers: the logits."""
+    return mlp(params, x, "tanh")

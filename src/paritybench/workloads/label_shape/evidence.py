@@ -1,0 +1,18 @@
+"""label-shape's measured evidence: arm -> (expected class under a one-ulp perturbation, the measurement).
+
+Measured with ``paritybench sensitivity --workload label-shape --k 8`` (seed 0, window 0, one-ulp copies, rel
+1e-7) on the 2-core CPU machine, the Keras arms by their worker processes (every copy on its own weights).
+"""
+
+from __future__ import annotations
+
+from paritybench.workloads.kit.evidence import F64, each, same
+
+MEASURED = {
+    "jax-broadcast": same(0.528),
+    "jax-reshape": same(0.773),
+    "jax-keras-clip": same(0.773),
+    "jax-keras-torch-clip": same(0.773),
+    "reference-f64": same(0.773, F64),
+    **each(("keras-tensorflow", "keras-jax", "keras-torch"), same(0.773)),
+}

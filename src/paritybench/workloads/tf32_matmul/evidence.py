@@ -1,0 +1,18 @@
+"""tf32-matmul's measured evidence: arm -> (expected class under a one-ulp perturbation, the measurement).
+
+Measured with ``paritybench sensitivity --workload tf32-matmul --k 8`` (seed 0, window 0, one-ulp copies,
+rel 1e-7) on the 2-core CPU machine, i.e. without TF32; the Keras arms by their worker processes (every copy
+on its own weights).
+"""
+
+from __future__ import annotations
+
+from paritybench.workloads.kit.evidence import F64, each, same
+
+MEASURED = {
+    "jax-highest": same(0.772),
+    "jax-highest-keras-clip": same(0.772),
+    "jax-highest-keras-torch-clip": same(0.772),
+    "reference-f64": same(0.772, F64),
+    **each(("keras-tensorflow", "keras-jax", "keras-torch"), same(0.772)),
+}

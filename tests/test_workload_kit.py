@@ -1,0 +1,176 @@
+"""Workloads are self-contained folders on a shared kit: none imports or references another, each keeps its
+own evidence, and every ``"module:function"`` reference is checked when the workload loads (without loading
+a framework), a bad one refused in one line naming the workload, the arm, the reference and the problem."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from paritybench.errors import ParityError
+from paritybench.workloads import refs, registry
+
+from .conftest import ROOT, run_cli
+
+PKG = ROOT / "src" / "paritybench" / "workloads"
+FOLDERS = sorted(p.name for p in PKG.iterdir() if (p / "__init__.py").is_file() and p.name != "kit")
+
+
+def _names_of_workloads(path) -> list[str]:
+    """Each ``paritybench.workloads.<folder>`` a file imports (anywhere, inside functions too) or spells in a
+    string (a ``"module:function"`` reference is a dependency as much as an import is)."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            names = [node.value.split(":")[0]]
+        for n in names:
+            parts = n.split(".")
+            if parts[:2] == ["paritybench", "workloads"] and len(parts) > 2 and parts[2] in FOLDERS:
+                out.append(parts[2])
+    return out
+
+
+def test_the_builtin_workloads_are_the_folders():
+    assert sorted(spec.split(":")[0].rsplit(".", 1)[1] for spec in registry.BUILTIN.values()) == FOLDERS
+
+
+def test_no_workload_imports_or_references_another():
+    offenders = [
+        f"{path.relative_to(PKG)} -> {other}"
+        for folder in FOLDERS
+        for path in (PKG / folder).rglob("*.py")
+        for other in _names_of_workloads(path)
+        if other != folder
+    ]
+    assert offenders == []
+
+
+def test_the_kit_and_the_generic_modules_name_no_workload():
+    generic = [*(PKG / "kit").glob("*.py"), *PKG.glob("*.py")]
+    offenders = [
+        f"{p.relative_to(PKG)} -> {w}" for p in generic if p.name != "registry.py" for w in _names_of_workloads(p)
+    ]
+    assert offenders == []  # registry.py's BUILTIN table is the one list of them
+    spelt = [
+        f"{p.relative_to(PKG)}: {n}"
+        for p in generic
+        if p.name != "registry.py"
+        for n in registry.BUILTIN
+        if n in p.read_text()
+    ]
+    assert spelt == []
+
+
+def test_every_workload_is_built_on_the_kit():
+    for folder in FOLDERS:
+        imported = {
+            n.module
+            for p in (PKG / folder).rglob("*.py")
+            for n in ast.walk(ast.parse(p.read_text()))
+            if isinstance(n, ast.ImportFrom) and n.module
+        }
+        assert any(m.startswith("paritybench.workloads.kit") for m in imported), folder
+
+
+def test_evidence_lives_beside_each_workload_and_sets_its_classes():
+    assert not (PKG / "evidence.py").exists()  # no central table keyed by workload names
+    for name, spec in registry.BUILTIN.items():
+        package = spec.split(":")[0]
+        table = importlib.import_module(f"{package}.evidence").MEASURED
+        w = registry.load(name)
+        assert set(table) <= set(w.arm_names), name
+        for arm, (cls, ev) in table.items():
+            assert (w.arm(arm).expected, w.arm(arm).evidence) == (cls, ev), (name, arm)
+    assert registry.load("softmax-ce").arm("jax-keras-clip").expected == "chaotic"
+
+
+def test_evidence_for_an_undeclared_arm_is_refused():
+    from paritybench.workloads.kit.arms import with_evidence
+
+    arms = registry.load("seed-bce").arms
+    with pytest.raises(ValueError, match="jax-renamed"):
+        with_evidence(arms, {"jax-renamed": ("stable", "0.909")})
+
+
+def test_every_reference_of_every_workload_names_something_real():
+    for name in registry.BUILTIN:
+        w = registry.load(name)
+        for decl in (w.model, *w.arms):
+            for field in refs.ref_fields(type(decl)):
+                assert refs.problem(getattr(decl, field)) is None, (name, field)
+
+
+def test_loading_every_workload_checks_its_references_without_a_framework():
+    code = textwrap.dedent("""
+        import sys
+        from paritybench.workloads import registry, refs
+        for name in registry.BUILTIN:
+            registry.load(name)
+        checked = refs._module_names.cache_info().currsize
+        print(checked, sorted(m for m in ("jax", "optax", "tensorflow", "torch", "keras") if m in sys.modules))
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    checked, frameworks = proc.stdout.strip().split(" ", 1)
+    assert int(checked) >= 30 and frameworks == "[]"  # the framework modules were read, not imported
+
+
+_BAD = """
+from dataclasses import replace
+from paritybench.workloads.seed_bce.workload import WORKLOAD as _W
+_ARMS = tuple(replace(a, loss_fn={ref!r}) if a.name == "jax-logits" else a for a in _W.arms)
+WORKLOAD = replace(_W, name="bad-ref", arms=_ARMS)
+"""
+
+
+@pytest.mark.parametrize(
+    "ref,problem",
+    [
+        (
+            "paritybench.workloads.seed_bce.jax_model:logit",
+            "names logit, which paritybench.workloads.seed_bce.jax_model",
+        ),
+        ("paritybench.workloads.seed_bce.no_such_module:logits", "names module paritybench.workloads.seed_bce.no_such"),
+        ("paritybench.workloads.seed_bce.jax_model.logits", "is not 'package.module:function'"),
+    ],
+)
+def test_a_bad_reference_is_refused_at_load_naming_workload_arm_and_reference(tmp_path, ref, problem):
+    f = tmp_path / "bad.py"
+    f.write_text(_BAD.format(ref=ref))
+    with pytest.raises(ParityError) as info:
+        registry.load(str(f))
+    msg = str(info.value)
+    assert msg.startswith(f"workload 'bad-ref' ({f}): arm jax-logits: loss_fn {ref!r} ") and problem in msg, msg
+    assert "\n" not in msg
+
+
+def test_a_bad_reference_stops_the_run_before_training(tmp_path):
+    f = tmp_path / "bad.py"
+    f.write_text(_BAD.format(ref="paritybench.workloads.seed_bce.jax_model:logit"))
+    out = tmp_path / "a.json"
+    proc = run_cli("run", "--workload", str(f), "--arms", "jax-naive", "--out", str(out))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "arm jax-logits: loss_fn" in proc.stderr and "logit" in proc.stderr
+    assert not out.exists()
+
+
+def test_a_re_exported_name_is_followed_to_its_source(tmp_path, monkeypatch):
+    pkg = tmp_path / "userpkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "impl.py").write_text("import torch  # never imported by the check\n\ndef loss(z, y):\n    return z\n")
+    (pkg / "api.py").write_text("from userpkg.impl import loss, los\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert refs.problem("userpkg.impl:loss") is None and refs.problem("userpkg.api:loss") is None
+    assert "which userpkg.api imports from userpkg.impl, but that names los" in refs.problem("userpkg.api:los")
+    assert "userpkg.impl" not in sys.modules and "userpkg.api" not in sys.modules
