@@ -435,7 +435,7 @@ def main(argv: list[str]) -> int:
 if __name__ == "__main__":
     from paritybench.pipeline.procs import die_with_parent
 
-    die_with_parent()  # issue 9: a SIGKILLed parent takes this worker (and its temp folder) with it
+    die_with_parent()  # a SIGKILLed parent takes this worker (and its temp folder) with it
     try:
         sys.exit(main(sys.argv[1:]))
     except Exception as exc:  # the parent records this as the arm's error

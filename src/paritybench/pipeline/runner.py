@@ -354,7 +354,7 @@ def run(
         if s.process != "main":
             by_process.setdefault(s.process, []).append(s)
     swap_extra: list[dict] = []
-    procs.clean_stale_tmp()  # issue 9: folders a killed run could not remove
+    procs.clean_stale_tmp()  # folders a killed run could not remove
     # with a pool, inside the pool's folder: its workers remove that folder if this process is SIGKILLed
     with tempfile.TemporaryDirectory(prefix=procs.tmp_prefix(), dir=pool.tmp if pool is not None else None) as tmp:
         # The Keras workers start first and import their backend and train while this process trains
@@ -560,7 +560,7 @@ class _KerasWorker:
                     sess.fail(s, c, "error", reason)
 
     def stop(self) -> None:
-        """On any way out: a worker still running is stopped with its whole process group (issue 9), unless
+        """On any way out: a worker still running is stopped with its whole process group, unless
         it is a pool's worker that finished this job cleanly (it serves the next workload)."""
         if self.pool is None:
             self.wp.stop()
@@ -641,7 +641,7 @@ def _start_keras(
     if pool is not None:
         wp = pool.acquire(process, cfg.numerics.to_dict(), child_env, job_dir / "job.json")
         return _KerasWorker(process, specs, todo, sess, job_dir, wp, t_start, pool)
-    child_env.update(procs.worker_env(tmp))  # issue 9: the worker dies with us and removes tmp
+    child_env.update(procs.worker_env(tmp))  # the worker dies with us and removes tmp
     wp = worker_pool.start([str(job_dir / "job.json")], child_env, job_dir / "stderr.txt")
     return _KerasWorker(process, specs, todo, sess, job_dir, wp, t_start)
 

@@ -92,7 +92,7 @@ class WorkerProcess:
         return rc
 
     def stop(self) -> None:
-        """Stop the worker with its whole process group (issue 9) and reap it."""
+        """Stop the worker with its whole process group and reap it."""
         if self.proc.poll() is None:
             procs.stop_worker(self.proc)
             self.proc.wait()
@@ -150,7 +150,7 @@ class KerasPool:
             self.discard(wp)
         self.started += 1
         backend = process.removeprefix("keras-")
-        env = {**env, **procs.worker_env(self.tmp)}  # issue 9: dies with us, removes the pool's folder
+        env = {**env, **procs.worker_env(self.tmp)}  # dies with us, removes the pool's folder
         wp = start(["--serve", backend, json.dumps(numerics)], env, self.tmp / f"{process}-{self.started}.stderr")
         self.workers[key] = wp
         wp.send(line)  # a worker that died at once reports it through its events and status
