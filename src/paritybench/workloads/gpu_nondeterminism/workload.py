@@ -24,8 +24,10 @@ and without ``--no-deterministic``; the artifact's ``repeat`` section says per a
 two runs' final weights are bit-identical, and how far apart they are. Measured on an H200
 (results/baselines/gpu-nondeterminism-gpu*.json): without the flags ``jax-scatter`` and Keras-JAX
 differ between two fresh processes (max |dw| 7.5e-9) while ``torch-gather``, Keras-torch and the
-one-hot arms do not; with the flags every arm is bit-identical. Without the flags the one-hot fix
-runs its matmul in TF32 (2.4e-5 from float64 after step 1): deterministic, not exact.
+one-hot arms do not; with the flags every arm is bit-identical. The one-hot fix sets no matmul
+precision of its own: it is full float32 only under paritybench's flags
+(``JAX_DEFAULT_MATMUL_PRECISION=highest``); without them it runs in TF32 (2.4e-5 from float64 after
+step 1): deterministic, not exact.
 """
 
 from __future__ import annotations
@@ -92,7 +94,7 @@ ARMS = (
     ),
     _keras_arm("tensorflow", "Embedding: gather, IndexedSlices gradient"),
     _keras_arm("jax", "Embedding: take, scatter-add gradient"),
-    _keras_arm("torch", "Embedding: index_select, index_add gradient"),
+    _keras_arm("torch", "Embedding: F.embedding, embedding_dense_backward gradient"),
     Arm(
         "torch-gather",
         "native torch: table[tokens].sum(1), BCE from logits; the table's gradient an indexed "
