@@ -133,7 +133,7 @@ def answer_from_run(a: dict) -> list[str]:
             exact = unnum(short[own]["curves"]["saturated_output"][0])
             lines[-1] += (
                 f" In `{own}`'s float32, {_pct(exact)} of the samples have a probability of exactly 0 or 1"
-                + ("" if softmax else " and the rest of them a tiny one")
+                + (" in some class" if softmax else " and the rest of them a tiny one")
                 + ": a loss that sees only the probabilities cannot tell how wrong they are, and a clip "
                 "gives every sample it moves exactly zero gradient."
             )
