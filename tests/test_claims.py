@@ -152,3 +152,26 @@ def test_l2_fix_distance_to_float64_is_the_documented_one(tmp_path):
     assert f"{port:.1e}" == "3.7e-04"
     base = {r["arm"]: r for r in json.loads((BASE / "l2-weight-decay-cpu.json").read_text())["runs"]}
     assert fix == pytest.approx(base["jax-sgd-l2"]["curves"]["weight_max_abs_diff"][-1], rel=1e-3)
+
+
+def test_naive_loss_is_non_finite_exactly_where_p_is_0_or_1(seed):
+    """The naive BCE at the seed's initial weights: log(0) in one of its two terms wherever JAX's float32
+    sigmoid is exactly 0 or 1, so the loss is inf (wrong label) or NaN (0 x log 0, right label) and the
+    gradient NaN whatever the label; everywhere else, tiny p included, both are finite."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from paritybench.experiment import data
+    from paritybench.workloads.seed_bce import jax_model as m
+
+    x, y = data.window(data.load_mnist(), 0, 1000)
+    params = {k: jnp.asarray(v) for k, v in m.init(0).items()}
+    z = m.apply(params, jnp.asarray(x))
+    p = np.asarray(jax.nn.sigmoid(z)).ravel()
+    loss = np.asarray(m.naive(z, jnp.asarray(y))).ravel()
+    grad = np.asarray(jax.grad(lambda zz: jnp.sum(m.naive(zz, jnp.asarray(y))))(z)).ravel()
+    exact = (p == 0.0) | (p == 1.0)
+    assert exact.sum() == seed["p_one_xla"] + seed["p_zero_xla"]
+    assert np.all(~np.isfinite(loss[exact])) and np.all(np.isnan(grad[exact]))
+    assert np.all(np.isfinite(loss[~exact])) and np.all(np.isfinite(grad[~exact]))
