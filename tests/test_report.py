@@ -2,6 +2,7 @@
 
 import copy
 import json
+import re
 from pathlib import Path
 
 import matplotlib.image
@@ -47,6 +48,9 @@ def test_opening_answer_names_the_cause_the_data_show(rendered):
     answer = md.split("## Figures")[0]
     assert "**The gap**" in answer and "`jax-seed-stable` 0.665" in answer
     assert "82.3% of the 1000 samples have |logit| > 16.6" in answer
+    # the two sides apart: exactly 1 above +16.6; below -16.6 a tiny p, exactly 0 only past exp's overflow
+    assert "above +16.6 float32's sigmoid is exactly 1; below -16.6 it is under 6e-8" in answer
+    assert re.search(r"In `[a-z0-9-]+`'s float32, \d+\.\d% of the samples have a probability of exactly 0 or 1", answer)
     assert "exactly zero gradient to 83.8%" in answer
     assert "Mechanism reproduced:** `keras-tensorflow` and its JAX emulation `jax-logits`" in answer
     assert "chaotic: `jax-seed-stable` anywhere from 0.655 to 0.798" in answer

@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from paritybench.pipeline.procs import install_signal_handlers, interrupted_message
 
-    install_signal_handlers()  # issue 9: SIGTERM/SIGINT unwind (worker killed, temp folders removed)
+    install_signal_handlers()  # SIGTERM/SIGINT unwind (worker killed, temp folders removed)
     try:
         return args.func(args, console)
     except ParityError as exc:

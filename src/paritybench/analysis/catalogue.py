@@ -60,7 +60,7 @@ def section(a: dict, out_dir: Path) -> tuple[list[str], str | None]:
     md.append("")
     from paritybench.analysis.gap_conventions import gap_lines
 
-    md += gap_lines(a, {arm: runs[arm] for arm in order})  # issue 12: the settings that part each arm
+    md += gap_lines(a, {arm: runs[arm] for arm in order})  # the settings that part each arm, beside its gap
     case = (first["seed"], first["window_start"])
     mech = [m for m in a.get("mechanism", []) if (m["seed"], m["window_start"]) == case]
     if mech:

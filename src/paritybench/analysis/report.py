@@ -117,16 +117,26 @@ def answer_from_run(a: dict) -> list[str]:
     gave_up = any(unnum((r["curves"].get("dead_misclassified") or [0])[0]) > 0 for r in short.values())
     if sat and gave_up:
         softmax = (a.get("workload") or {}).get("head") == "softmax"
+        # The two sides of |z| > 16.6 differ: above, float32 rounds the probability to exactly 1; below,
+        # it is under 6e-8 and exactly 0 only past exp's overflow (z < -88.7; -87.3 under XLA on a CPU,
+        # which flushes subnormals). A clip at 1e-7 moves both, and its gradient is zero for both.
         what = (
-            "have a gap of more than 16.6 between their top two logits, where float32's softmax rounds the top "
-            "class to exactly 1 (and the rest to 0)"
+            "have a gap of more than 16.6 between their top two logits, where float32's softmax gives every "
+            "other class less than 6e-8, below the 1e-7 a clip keeps"
             if softmax
-            else "have |logit| > 16.6, where float32's sigmoid rounds to exactly 0 or 1"
+            else "have |logit| > 16.6: above +16.6 float32's sigmoid is exactly 1; below -16.6 it is under "
+            "6e-8, and exactly 0 only below -88.7"
         )
-        lines.append(
-            f"**Why:** at step 0, {_pct(unnum(sat[0]))} of the {n} samples {what}, so a loss that sees "
-            "only the output's probabilities cannot tell how wrong they are."
-        )
+        lines.append(f"**Why:** at step 0, {_pct(unnum(sat[0]))} of the {n} samples {what}.")
+        own = next((x for x in _order(short) if short[x]["curves"].get("saturated_output")), None)
+        if own is not None:
+            exact = unnum(short[own]["curves"]["saturated_output"][0])
+            lines[-1] += (
+                f" In `{own}`'s float32, {_pct(exact)} of the samples have a probability of exactly 0 or 1"
+                + (" in some class" if softmax else " and the rest of them a tiny one")
+                + ": a loss that sees only the probabilities cannot tell how wrong they are, and a clip "
+                "gives every sample it moves exactly zero gradient."
+            )
         lines.append("")
     for arm in _order(short):
         r = short[arm]
@@ -360,7 +370,7 @@ def write_report(artifacts: list[dict], out_dir: Path) -> Path:
 
     for a in kinds.get("run", []):
         md += answer_from_run(a) + [""]
-        md += gap_lines(a, _first_case(a))  # issue 12: the settings that part each arm, beside its gap
+        md += gap_lines(a, _first_case(a))  # the settings that part each arm, beside its gap
     for a in kinds.get("sweep", []):
         md += answer_from_sweep(a) + [""]
     md += answer_normalization(kinds.get("sweep", [])) + [""]

@@ -33,7 +33,7 @@ def run_job(backend: str, job: protocol.ConventionsJob | protocol.LocalizeJob, n
     from paritybench.pipeline import procs, worker_pool
 
     expect = protocol.ConventionsDone if isinstance(job, protocol.ConventionsJob) else protocol.LocalizeDone
-    procs.clean_stale_tmp()  # issue 9: folders a killed run could not remove
+    procs.clean_stale_tmp()  # folders a killed run could not remove
     # in a paritybench-<pid>- folder, so a later run removes it should this process be SIGKILLed first
     with tempfile.TemporaryDirectory(prefix=procs.tmp_prefix() + "inspect-") as tmp:
         wp = worker_pool.start("keras_inspect", backend, numerics.to_dict(), Path(tmp), Path(tmp) / "worker.log")

@@ -1,6 +1,6 @@
 """Where a command's results go: checked and claimed before training, committed all-or-nothing.
 
-Issue 9, causes 3, 4 and 9 (the ``run`` part):
+What ``run`` writes, and the rules it follows:
 
 - ``plan_outputs`` checks, before any training, that every file the command will write
   (the artifact, the weights beside it, a sweep's checkpoint) can be written: the folder

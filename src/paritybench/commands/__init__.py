@@ -15,6 +15,6 @@ COMMAND_MODULES: tuple[str, ...] = (
     "paritybench.timing",
     "paritybench.frameworks.devices",
     "paritybench.commands.basic",  # validate, data, workloads, env
-    "paritybench.commands.conventions",  # issue 12
-    "paritybench.commands.localize",  # issue 12
+    "paritybench.commands.conventions",
+    "paritybench.commands.localize",
 )

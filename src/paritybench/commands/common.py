@@ -65,7 +65,7 @@ def config_from(args, swap: bool = True) -> RunConfig:
     from paritybench.experiment.inputs import check_experiment_args
     from paritybench.pipeline.budget import check_finite_options
 
-    check_finite_options(args)  # issue 9: --lr inf/nan (and any float option) refused before anything
+    check_finite_options(args)  # --lr inf/nan (and any float option) refused before anything
 
     check_experiment_args(args)  # options that contradict each other (paritybench.experiment.inputs)
 

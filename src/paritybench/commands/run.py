@@ -32,7 +32,7 @@ def cmd_run(args, console) -> int:
 
         return run_repeated(args, console)
     cfg = config_from(args)
-    # issue 9 hook (safeout, budget): memory, then every output location, checked and the
+    # before training (safeout, budget): memory, then every output location, checked and the
     # artifact path claimed before any framework import or training
     from paritybench.pipeline import budget
 
@@ -45,7 +45,7 @@ def cmd_run(args, console) -> int:
 
 
 def _claim_run_outputs(args, cfg):
-    """Check every file ``run`` will write, then claim the artifact path (issue 9)."""
+    """Check every file ``run`` will write, then claim the artifact path."""
     from paritybench.artifact import safeout
     from paritybench.pipeline import budget
 
@@ -86,7 +86,7 @@ def _run_and_commit(args, console, cfg, out: Path) -> int:
     artifact = runner.build_artifact(
         cfg, result, "run", weights_path.name if result.finals and not args.no_weights else None
     )
-    commit_pair(out, artifact, writer, weights_path)  # issue 9: weights and JSON land together or not at all
+    commit_pair(out, artifact, writer, weights_path)  # weights and JSON land together or not at all
     if artifact.get("conventions", {}).get("differing"):
         from paritybench.analysis.conventions import summary_lines
 

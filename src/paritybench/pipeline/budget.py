@@ -1,6 +1,6 @@
 """What a command will need, checked from its arguments before any framework is imported.
 
-Two kinds of check live here (issue 9, causes 1 and 2):
+Two kinds of check live here:
 
 - ``check_finite_options``: every float option must be a finite number (``--lr inf``
   used to train and then crash when the artifact was serialised).

@@ -1,4 +1,4 @@
-"""A killed paritybench leaves no process and no temporary folder behind (issue 9, cause 12).
+"""A killed paritybench leaves no process and no temporary folder behind.
 
 Three pieces, each used from one marked hook:
 

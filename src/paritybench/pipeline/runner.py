@@ -354,7 +354,7 @@ def run(
         if s.process != "main":
             by_process.setdefault(s.process, []).append(s)
     swap_extra: list[dict] = []
-    procs.clean_stale_tmp()  # issue 9: folders a killed run could not remove
+    procs.clean_stale_tmp()  # folders a killed run could not remove
     # with a pool, inside the pool's folder: its workers remove that folder if this process is SIGKILLed
     with tempfile.TemporaryDirectory(prefix=procs.tmp_prefix(), dir=pool.tmp if pool is not None else None) as tmp:
         # The Keras workers start first and import their backend and train while this process trains
@@ -536,7 +536,7 @@ class _KerasWorker:
         else:  # a serving worker stays up: its JobDone ends the job, the end of its messages its life
             rc = 0 if result is not None else self.wp.wait()
         sess.timing["process_seconds"][self.process] = time.perf_counter() - self.t_start
-        if rc != 0 or result is None:  # issue 20: a worker that exits 0 without its result errors too
+        if rc != 0 or result is None:  # a worker that exits 0 without its result errors too
             self._fail(sess, self.wp.why(rc, f"{self.process} worker"))
             return
         self.completed = True
@@ -550,7 +550,7 @@ class _KerasWorker:
                     sess.fail(s, c, "error", reason)
 
     def stop(self) -> None:
-        """On any way out: a worker still running is stopped with its whole process group (issue 9), unless
+        """On any way out: a worker still running is stopped with its whole process group, unless
         it is a pool's worker that finished this job cleanly (it serves the next workload)."""
         if self.pool is None:
             self.wp.stop()
@@ -623,7 +623,7 @@ def _start_keras(
     if pool is not None:
         wp = pool.acquire(process, cfg.numerics.to_dict(), job)
         return _KerasWorker(process, specs, todo, sess, job_dir, wp, t_start, pool)
-    # issue 9: the worker dies with us and removes tmp
+    # the worker dies with us and removes tmp
     wp = worker_pool.start("keras_worker", backend, cfg.numerics.to_dict(), tmp, job_dir / "worker.log")
     wp.send(job)  # a worker that died at once reports it through its messages and status
     return _KerasWorker(process, specs, todo, sess, job_dir, wp, t_start)

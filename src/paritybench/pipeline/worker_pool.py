@@ -150,7 +150,7 @@ class WorkerProcess:
         return f"{what} exited with status {rc}: {last}"
 
     def stop(self) -> None:
-        """Stop the worker with its whole process group (issue 9) and reap it."""
+        """Stop the worker with its whole process group and reap it."""
         if self.proc.poll() is None:
             procs.stop_worker(self.proc)
             self.proc.wait()
@@ -171,7 +171,7 @@ def start(
     # The worker must import this same paritybench, installed or not.
     src = str(Path(__file__).resolve().parents[2])  # the folder holding this paritybench package
     env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
-    env.update(procs.worker_env(tmp_root))  # issue 9: the worker dies with us and removes tmp_root
+    env.update(procs.worker_env(tmp_root))  # the worker dies with us and removes tmp_root
     commands_r, commands_w = os.pipe()
     reports_r, reports_w = os.pipe()
     env[protocol.CHANNEL_ENV] = f"{commands_r},{reports_w}"
@@ -232,7 +232,7 @@ class KerasPool:
             self.discard(wp)
         self.started += 1
         backend = process.removeprefix("keras-")
-        # issue 9: the worker dies with us and removes the pool's folder
+        # the worker dies with us and removes the pool's folder
         wp = start("keras_worker", backend, numerics, self.tmp, self.tmp / f"{process}-{self.started}.log", serve=True)
         self.workers[key] = wp
         wp.send(job)  # a worker that died at once reports it through its messages and status

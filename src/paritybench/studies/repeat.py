@@ -117,7 +117,7 @@ def run_repeated(args: argparse.Namespace, console) -> int:
     if args.repeat < 1:
         raise ParityError(f"--repeat {args.repeat}: must be at least 1 (2 checks run-to-run determinism)")
     cfg = config_from(args)  # every input error before the first repeat starts
-    # issue 9 hook: the same memory and output checks as one run, and the path claimed, before repeat 1
+    # before training: the same memory and output checks as one run, and the path claimed, before repeat 1
     budget.check_run(cfg)
     claim = _claim_run_outputs(args, cfg)
     try:
@@ -170,7 +170,7 @@ def _repeat(args: argparse.Namespace, console, out: Path) -> int:
                     shutil.copyfileobj(fh, dst)
 
             merged["weights_file"] = weights_path.name
-        commit_pair(out, merged, writer, weights_path)  # issue 9: both files or neither
+        commit_pair(out, merged, writer, weights_path)  # both files or neither
     console.print(f"artifact: {out}")
     rep = merged["repeat"]
     not_identical = [arm for arm, a in rep["arms"].items() if a["identical"] is False]
@@ -198,7 +198,7 @@ def main(argv: list[str]) -> int:
 
     args = argparse.Namespace(**json.loads(Path(argv[0]).read_text()))
     try:
-        die_with_parent(unwind=True)  # issue 9: a killed parent takes this repeat (and its workers) with it
+        die_with_parent(unwind=True)  # a killed parent takes this repeat (and its workers) with it
         return cmd_run(args, Console(width=None if sys.stdout.isatty() else 120))
     except ParityError as exc:
         print(f"paritybench: error: {exc}", file=sys.stderr)

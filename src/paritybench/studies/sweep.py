@@ -42,7 +42,7 @@ def add_parser(sub) -> None:
     )
     from paritybench.studies.engines import add_sweep_args
 
-    add_sweep_args(p)  # --shard, --engine, --address (issue 13)
+    add_sweep_args(p)  # --shard, --engine, --address
     p.set_defaults(func=cmd_sweep)
     track_explicit_options(p)  # --resume refuses typed options that contradict the checkpoint
 
@@ -82,7 +82,7 @@ def _run_sweep(args, sweep, console) -> int:
     finally:
         prog.stop()
     runs = _merge(cfg, done, result.runs)
-    kind, runs, scale_extra = engines.finish(sweep.header, cfg, runs)  # shard and node fields (issue 13)
+    kind, runs, scale_extra = engines.finish(sweep.header, cfg, runs)  # shard and node fields
     artifact = runner.build_artifact(
         cfg,
         replace(result, runs=runs),
@@ -177,7 +177,7 @@ def cmd_sensitivity(args, console) -> int:
     from paritybench.artifact import safeout
     from paritybench.pipeline import budget
 
-    budget.check_sensitivity(cfg, args.k)  # issue 9: memory and the output, checked and claimed first
+    budget.check_sensitivity(cfg, args.k)  # memory and the output, checked and claimed first
     if args.out:
         claim = safeout.OutputClaim.explicit(safeout.plan_outputs(args.out))
     else:

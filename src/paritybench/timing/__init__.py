@@ -30,7 +30,7 @@ from paritybench.errors import ParityError
 NOISY_IQR = 0.20  # an IQR above 20% of the median: the figure is flagged as noisy
 BACKENDS = ("tensorflow", "jax", "torch")
 JAX_STEP = "jax-sgd"  # the denominator of the ratios: one jitted SGD step, the same work as one fit call
-TARGET_FRACTION = 0.80  # issue 6: the jitted gradient step at >= 80% of XLA's matmul throughput (reported)
+TARGET_FRACTION = 0.80  # the target: the jitted gradient step at >= 80% of XLA's matmul throughput (reported)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ copies the Keras model's epsilon value into ``optax.adam(eps=...)`` trains a dif
 
 In optax's terms Keras's update is ``w -= lr * m_hat / (sqrt(v_hat) + eps_t)`` with
 ``eps_t = eps / sqrt(1 - b2^t)`` (``optax_equivalent_eps``): 31.6 eps at step 1, 22.4 eps at step 2, ...,
-tending to eps as ``b2^t`` vanishes (b2 = 0.999: ~1.6 eps after 1000 steps, eps only after ~5000).
+tending to eps as ``b2^t`` vanishes (b2 = 0.999: 1.258 eps after 1000 steps, 1.003 eps after 5000; ``tools/claims.py``).
 
 Why this setting: epsilon only matters where ``sqrt(v_hat)`` is not much larger than it, i.e. for
 coordinates whose gradient is below ~1e-5. MNIST scaled to [0, 1] gives exactly that: a first-layer weight

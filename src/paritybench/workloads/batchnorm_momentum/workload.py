@@ -13,7 +13,7 @@ experiments, and it is where the conventions part: after 16 updates Keras's aver
 while the port's (momentum 0.1 kept) are essentially the last batch's. The gap is in evaluation mode on the
 1000 samples after the window (``Data.holdout``), with training accuracy equal; with many more steps the
 Keras averages converge and the gap narrows to the last-batch noise of the port's.
-Measured figures: the README's catalogue row and ``results/baselines/batchnorm-momentum-cpu.json``.
+Measured figures: docs/catalogue.md (generated from) ``results/baselines/batchnorm-momentum-cpu.json``.
 """
 
 from __future__ import annotations

@@ -74,7 +74,7 @@ ARMS = (
         {
             "tensorflow": "Embedding: gather, IndexedSlices gradient",
             "jax": "Embedding: take, scatter-add gradient",
-            "torch": "Embedding: index_select, index_add gradient",
+            "torch": "Embedding: F.embedding, embedding_dense_backward gradient",
         },
     ),
     kit.torch_arm(

@@ -1,6 +1,6 @@
 """Each framework's default Dense initialisers, drawn with JAX's own initializer functions.
 
-Defaults as read in each library's source (installed versions, research notes section 2):
+Defaults as read in each library's source (the installed versions; the paths are given per item):
 
 - Keras ``Dense``: kernel ``glorot_uniform`` = U(+-sqrt(6 / (fan_in + fan_out))), bias zeros
   (``keras/src/layers/core/dense.py``; VarianceScaling(1, fan_avg, uniform)).

@@ -9,7 +9,9 @@ max((ceil(28/2) - 1) * 2 + 3 - 28, 0) = 1, and puts it at the end: (top, bottom)
 A torch port writes ``nn.Conv2d(..., stride=2, padding=1)`` (torch refuses ``padding="same"``
 with a stride), which pads (1, 1): the output is still 14x14, the weights load without a
 complaint, and every output pixel reads the input one pixel up and left of where TensorFlow
-reads it. With identical weights the forward pass differs from step 0.
+reads it. The port is therefore SAME on the image shifted one pixel down and right only when the
+image's last row and column are blank (the shift pushes them out); 15 of the preset's 1000 images
+have ink there (``tools/claims.py``). With identical weights the forward pass differs from step 0.
 
 Which Keras backends do TensorFlow's SAME (read in keras 3.15.1's source, measured here):
 - TensorFlow: ``padding.upper()`` handed to ``tf.nn.convolution`` (``backend/tensorflow/nn.py``).
@@ -17,8 +19,8 @@ Which Keras backends do TensorFlow's SAME (read in keras 3.15.1's source, measur
   (pad // 2, pad - pad // 2) = (0, 1) (``backend/jax/nn.py``); reproduced by ``jax-same``.
 - torch: ``_apply_same_padding`` (``backend/torch/nn.py``) computes TF's total padding, puts
   "the extra pixel at the end" and, as left != right, pads explicitly with ``tnn.pad`` and calls
-  the convolution with padding 0: also (0, 1). Not run here without torch; the research notes
-  measured it within 4.8e-7 of ``lax`` SAME and 8.3 (outputs O(5)) from padding (1, 1).
+  the convolution with padding 0: also (0, 1). The ``keras-torch`` arm runs it (torch extra) and
+  lands with the fix (results/baselines/same-padding-cpu.json).
 So only the hand port differs; the fix is ``padding="SAME"`` in ``lax.conv_general_dilated``
 (or, in torch, ``F.pad(x, (0, 1, 0, 1))`` before a ``padding=0`` convolution).
 

@@ -4,7 +4,7 @@ formulations it compares (the kit's, ``kit/losses.py``, where each one's numeric
 - ``naive``: log of a saturated p is -inf: the loss inf, the gradient NaN, every weight NaN;
 - ``seed_stable``, ``keras_clip``: a clip on p keeps the loss finite but its gradient is zero for every
   saturated sample;
-- ``keras_torch_clip``: the same clip with torch 2.15's gradient at the bounds;
+- ``keras_torch_clip``: the same clip with torch 2.15's clamp gradient (zero at the bounds as well as outside);
 - ``logits``: BCE from logits, finite with a live gradient for every logit: the fix.
 """
 

@@ -3,7 +3,7 @@
 TensorFlow backend take the cached logits for categorical cross-entropy as it does for
 the sigmoid, and what do a literal port and the clipped ports do?
 
-Measured answer (keras 3.15.1, jax 0.12.0.1, tensorflow 2.21.0; ``evidence.py``): yes, Keras-TF
+Measured answer (keras 3.15.1, jax 0.12.0.1, tensorflow 2.21.0; ``evidence.py``, docs/catalogue.md): yes, Keras-TF
 swaps in the logits (``_get_logits`` in ``keras/src/backend/tensorflow/nn.py``) and
 matches ``optax.softmax_cross_entropy`` to rounding; the JAX and torch backends clip
 the probability, and a literal ``-sum(y log softmax)`` is NaN from step 0.
@@ -40,7 +40,7 @@ ARMS = (
         ),
         (
             "jax-keras-torch-clip",
-            "Keras's torch path: the same clip with torch's gradient at the bounds",
+            "Keras's torch path: the same clip with torch 2.15's gradient (zero at the bounds)",
             {"loss path": f"{_RENORM}, clamped to [1e-7, 1-1e-7]"},
         ),
     ),

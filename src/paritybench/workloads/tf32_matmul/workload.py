@@ -1,6 +1,6 @@
 """tf32-matmul: on NVIDIA GPUs (Ampere and later) float32 matmuls may run in TF32 (10-bit mantissa).
 
-Defaults (read in the installed sources, research notes): JAX's ``Precision.DEFAULT`` "uses
+Defaults (read in the installed sources): JAX's ``Precision.DEFAULT`` "uses
 tensorfloat32 if available" on GPU and ``jax_default_matmul_precision`` is None by default;
 TensorFlow enables TF32 by default; torch runs matmuls in full float32 by default since 1.12
 (``torch.backends.cuda.matmul.allow_tf32 == False``) but cuDNN convolutions in TF32.
