@@ -7,7 +7,7 @@ output layer hands p to its loss.
 Why they differ, in float32: sigmoid(z) rounds to exactly 1.0 once z > ~16.6 (1 - 2**-24 is the last
 float32 below 1) and underflows towards 0 only much later, so any loss that only sees p cannot tell a logit
 of 17 from one of 300. A softmax output likewise rounds a small true-class probability to 0 (on raw pixels
-899 of the 1000 samples of softmax-ce's preset start with a true-class probability below 1e-7, and the clip
+899 of the 1000 samples of the ten-class preset start with a true-class probability below 1e-7, and the clip
 gives 939 of them no gradient at all: seed 0, window 0; ``tools/claims.py``, ``results/claims/claims.json``).
 - ``*_naive``: log(p) = log(0) = -inf for a saturated sample: the loss is inf and its gradient NaN, which
   poisons every weight.
