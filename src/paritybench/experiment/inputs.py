@@ -134,10 +134,31 @@ def artifact_problems(artifact: Any, path: str | os.PathLike) -> list[str]:
     # A different schema major first: its other errors follow from it.
     errors = sorted(validation_errors(artifact), key=lambda e: not e.startswith("schema_version"))
     if not errors:
+        errors.extend(duplicate_runs(artifact))
         problem = weights_file_problem(Path(path), artifact.get("weights_file"))
         if problem:
             errors.append(problem)
     return errors
+
+
+def duplicate_runs(artifact: dict) -> list[str]:
+    """One problem per run whose (arm, seed, window, copy) an earlier run of ``artifact`` already has.
+
+    ``compare`` matches runs by that key, so a second run under it would be silently dropped
+    (or paired with the wrong one); ``validate`` refuses what ``compare`` cannot use.
+    """
+    seen: set = set()
+    problems = []
+    for run in artifact.get("runs", []):
+        key = (run.get("arm"), run.get("seed"), run.get("window_start"), run.get("copy"))
+        if key in seen:
+            copy = "" if key[3] is None else f" copy {key[3]}"
+            problems.append(
+                f"runs: two runs for {key[0]} seed {key[1]} window {key[2]}{copy}: an artifact has one run "
+                "per (arm, seed, window, copy); remove the duplicate"
+            )
+        seen.add(key)
+    return problems
 
 
 def check_artifact_file(path: str | os.PathLike, exit_code: int = 1) -> dict:
