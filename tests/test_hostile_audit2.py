@@ -7,10 +7,13 @@ its working directory and TMPDIR in the test's own folder.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,3 +69,61 @@ def test_validate_refuses_a_duplicate_run_as_compare_does(tmp_path):
     v = one_error(cli("validate", "dup.json", cwd=tmp_path), 1, "two runs for", arm)
     c = one_error(cli("compare", "dup.json", str(DATA / "run-seed0.json"), cwd=tmp_path), 2)
     assert v == c  # one check, one message
+
+
+# ------------------------------------------- a workload is its content; the header's seeds capped
+
+
+def _killed_sweep(tmp_path: Path, *extra: str) -> Path:
+    """A sweep SIGKILLed as soon as its checkpoint exists (the header is written): returns the artifact path."""
+    out = tmp_path / "s.json"
+    ckpt = tmp_path / "s.json.partial.jsonl"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "TMPDIR": str(tmp_path)}
+    args = ["sweep", "--seeds", "0-50", "--windows", "0", "--steps", "2", "--n", "100", "--out", str(out), *extra]
+    proc = subprocess.Popen([sys.executable, "-m", "paritybench", *args], cwd=tmp_path, env=env)
+    try:
+        deadline = time.monotonic() + 240
+        while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert ckpt.exists() and not out.exists()
+    return out
+
+
+def test_resume_after_the_workload_file_was_edited_is_refused_naming_both_hashes(tmp_path):
+    wl = tmp_path / "wl.py"
+    shutil.copy(ROOT / "examples" / "tanh_adam.py", wl)
+    out = _killed_sweep(tmp_path, "--workload", str(wl), "--arms", "jax-adam,reference-f64")
+    ckpt = out.with_name(out.name + ".partial.jsonl")
+    header = json.loads(ckpt.read_text().splitlines()[0])["header"]
+    before = hashlib.sha256(wl.read_bytes()).hexdigest()
+    assert header["workload_sha256"] == before
+    wl.write_text(wl.read_text().replace("version=", "# edited after the sweep began\n    version=", 1))
+    after = hashlib.sha256(wl.read_bytes()).hexdigest()
+    saved = ckpt.read_bytes()
+    proc = cli("sweep", "--resume", str(out), cwd=tmp_path, tmpdir=tmp_path)
+    one_error(proc, 2, "has changed since the sweep began", before, after)
+    assert ckpt.read_bytes() == saved and not out.exists()  # the checkpoint is kept as it was
+
+
+def test_a_builtin_workload_records_its_folders_content_in_the_artifact():
+    from paritybench import workloads
+    from paritybench.workloads.registry import module_sha256
+
+    w = workloads.load("softmax-ce")
+    assert w.describe()["sha256"] == module_sha256("paritybench.workloads.softmax_ce")
+    assert w.describe()["sha256"] != workloads.load("seed-bce").describe()["sha256"]
+
+
+def test_a_checkpoint_header_seed_past_the_command_lines_cap_is_refused(tmp_path):
+    out = _killed_sweep(tmp_path, "--arms", "jax-logits,reference-f64")
+    ckpt = out.with_name(out.name + ".partial.jsonl")
+    first, *rest = ckpt.read_text().splitlines()
+    obj = json.loads(first)
+    obj["header"]["config"]["seeds"] = [2**40]  # JAX keeps 32 bits: this would train seed 0's weights
+    ckpt.write_text("\n".join([json.dumps(obj), *rest]) + "\n")
+    proc = cli("sweep", "--resume", str(out), cwd=tmp_path, tmpdir=tmp_path)
+    one_error(proc, 2, "seeds", str(2**40))
+    assert not out.exists()

@@ -37,11 +37,14 @@ from pathlib import Path
 from typing import Any
 
 from paritybench.errors import ParityError
+from paritybench.experiment.config import MAX_INT_VALUE, MAX_LIST_VALUES
 
 CHECKPOINT_SUFFIX = ".partial.jsonl"
 LOCK_SUFFIX = ".lock"
-# JAX's PRNGKey takes a seed as a C long: 2**63 and above raise OverflowError inside the run.
-MAX_SEED = 2**63 - 1
+# The command line's caps (paritybench.experiment.config): a value below 2**31, at most 1,000,000 of
+# them. A header is held to the same: JAX keeps 32 bits of a seed when x64 is off, so a header edited
+# to seed 2**40 would have trained seed 0's weights under another seed's name.
+MAX_SEED = MAX_INT_VALUE
 
 
 def checkpoint_path(artifact: Path) -> Path:
@@ -66,7 +69,12 @@ def _loads(line: str) -> Any:
 
 
 def _header_schema() -> dict:
-    ints = {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 0, "maximum": MAX_SEED}}
+    ints = {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": MAX_LIST_VALUES,
+        "items": {"type": "integer", "minimum": 0, "maximum": MAX_SEED},
+    }
     nullable_str = {"type": ["string", "null"]}
     config = {
         "type": "object",
@@ -117,6 +125,7 @@ def _header_schema() -> dict:
         "properties": {
             "command": {"const": "sweep"},
             "config": config,
+            "workload_sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
             "data": {
                 "type": "object",
                 "required": ["sha256"],
@@ -648,6 +657,9 @@ def start_sweep(args, console) -> Sweep:
         from paritybench.studies import shard
 
         header = {"config": cfg.to_dict(), "command": "sweep", "data": data_rec, **shard.header_fields(args, cfg)}
+        digest = _workload_sha256(cfg)
+        if digest:  # the workload's content: --resume refuses an edited workload file
+            header["workload_sha256"] = digest
         problem = header_problem(json.loads(json.dumps(header)))
         if problem:  # never write a header that --resume would refuse
             raise ParityError(
@@ -675,6 +687,7 @@ def _reopen(args, console, out: Path, lock: SweepLock) -> Sweep:
             f"--resume {out}: {'; '.join(conflicts)}: a resumed sweep keeps its own settings; "
             "drop those options, or start a new sweep with another --out"
         )
+    check_same_workload(loaded.header, cfg, out)
     recorded = (loaded.header.get("data") or {}).get("sha256")
     ds = data.load_mnist(cfg.data_path, cfg.data_sha256)
     if recorded is None:
@@ -710,6 +723,24 @@ def _reopen(args, console, out: Path, lock: SweepLock) -> Sweep:
         soft_wrap=True,
     )
     return Sweep(cfg, out, ckpt, lock, loaded.runs, loaded.header)
+
+
+def _workload_sha256(cfg) -> str | None:
+    from paritybench import workloads
+
+    return workloads.load(cfg.workload).origin.get("sha256")
+
+
+def check_same_workload(header: dict, cfg, out: Path) -> None:
+    """Refuse to resume when the workload's content changed since the header was written: the runs
+    already in the checkpoint and the ones still to train would be of two workloads under one name."""
+    recorded = header.get("workload_sha256")
+    now = _workload_sha256(cfg)
+    if recorded is not None and now != recorded:
+        raise ParityError(
+            f"--resume {out}: workload {cfg.workload} has changed since the sweep began (sha256 {recorded} "
+            f"then, {now} now): restore the workload as it was, or start a new sweep with another --out"
+        )
 
 
 def write_result(sweep: Sweep, artifact: dict) -> None:
