@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
 SMALL = ["--arms", "jax-logits,reference-f64", "--steps", "2", "--n", "100"]
@@ -127,3 +129,42 @@ def test_a_checkpoint_header_seed_past_the_command_lines_cap_is_refused(tmp_path
     proc = cli("sweep", "--resume", str(out), cwd=tmp_path, tmpdir=tmp_path)
     one_error(proc, 2, "seeds", str(2**40))
     assert not out.exists()
+
+
+# ----------------------------------------------------- a workload's fields, checked at load
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "fragment"),
+    [
+        ("training=Training(steps=10, lr=1e-3)", 'training=Training(steps=10, lr=float("inf"))', "training.lr"),
+        ("training=Training(steps=10, lr=1e-3)", "training=Training(steps=10, lr=-1.0)", "training.lr"),
+        ("training=Training(steps=10, lr=1e-3)", "training=Training(steps=2.5, lr=1e-3)", "training.steps"),
+        ("training=Training(steps=10, lr=1e-3)", "training=Training(steps=True, lr=1e-3)", "training.steps"),
+        ("n=1000, normalize=True", 'n="1000", normalize=True', "data.n"),
+        ("n=1000, normalize=True", "n=1000, normalize=1", "data.normalize"),
+        ('version="1"', "version=1", "version"),
+    ],
+)
+def test_a_workload_field_of_the_wrong_type_or_range_is_refused_at_load(tmp_path, old, new, fragment):
+    src = (ROOT / "examples" / "tanh_adam.py").read_text()
+    assert old in src
+    (tmp_path / "wl.py").write_text(src.replace(old, new, 1))
+    proc = cli("run", "--workload", "wl.py", "--out", "r.json", cwd=tmp_path, tmpdir=tmp_path, timeout=120)
+    one_error(proc, 2, "tanh-adam", fragment)
+    assert files_under(tmp_path) == ["wl.py"]  # nothing trained, nothing written
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ("import sys\nsys.exit(0)\n", "sys.exit(0)"),
+        ("raise SystemExit('bye')\n", "sys.exit('bye')"),
+        ("raise ValueError('line one\\nline two')\n", "ValueError: line one line two"),
+    ],
+)
+def test_a_workload_file_that_exits_or_raises_is_one_error_line(tmp_path, body, fragment):
+    (tmp_path / "wl.py").write_text(body)
+    proc = cli("run", "--workload", "wl.py", "--out", "r.json", cwd=tmp_path, tmpdir=tmp_path, timeout=120)
+    one_error(proc, 2, "--workload wl.py", fragment)
+    assert files_under(tmp_path) == ["wl.py"]

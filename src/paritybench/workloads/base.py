@@ -369,7 +369,7 @@ def field_problem(w: Workload) -> str | None:
             "torch_apply",
         ):
             if getattr(a, f) is not None and not _is_ref(getattr(a, f)):
-                return f"arm {a.name}: {f} is {getattr(a, f)!r}: give a callable, a 'package.module:function' string, or None"
+                return f"arm {a.name}: {f} is {getattr(a, f)!r}: give a callable, a 'module:function' string, or None"
     return None
 
 
@@ -400,9 +400,9 @@ def check(w: Any, where: str) -> Workload:
             f"head {w.model.head} does not fit labels {w.data.labels}: sigmoid goes with binary, softmax with onehot10"
         )
     bs = w.data.batch_size
-    if bs is not None and (not isinstance(bs, int) or bs <= 0 or w.data.n % bs):
+    if bs is not None and (not _is_int(bs) or bs <= 0 or w.data.n % bs):
         raise bad(f"data.batch_size {bs!r} must be a positive int dividing data.n ({w.data.n}), or None")
-    if not isinstance(w.data.holdout, int) or w.data.holdout < 0:
+    if not _is_int(w.data.holdout) or w.data.holdout < 0:
         raise bad(f"data.holdout {w.data.holdout!r} must be an int >= 0 (samples after the training window)")
     for sname, shape in w.model.state.items():
         if sname in w.model.params:

@@ -52,6 +52,8 @@ def _import_attr(ref: str, where: str):
             f"--workload {where}: cannot import {module} ({exc}): check the module name and that "
             "its package is installed"
         ) from None
+    except (Exception, SystemExit) as exc:
+        raise ParityError(f"--workload {where}: importing {module} {_raised(exc)}") from None
     for part in (attr or "WORKLOAD").split("."):
         if not hasattr(obj, part):
             raise ParityError(
@@ -80,6 +82,17 @@ def module_sha256(module_name: str) -> str | None:
     return h.hexdigest()
 
 
+def _raised(exc: BaseException) -> str:
+    """What importing a workload did instead of defining it, in words (the tail of a one-line error)."""
+    if isinstance(exc, SystemExit):
+        return (
+            f"called sys.exit({exc.code!r}): a workload file must only define WORKLOAD; "
+            "move the script part under `if __name__ == '__main__':`"
+        )
+    text = " ".join(str(exc).split())  # one line, whatever the exception's message holds
+    return f"raised {type(exc).__name__}: {text}" if text else f"raised {type(exc).__name__}"
+
+
 def entry_points() -> dict[str, metadata.EntryPoint]:
     return {ep.name: ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
 
@@ -101,9 +114,9 @@ def _from_file(path: Path, spec: str) -> tuple[Workload, dict]:
         sys.modules[name] = module  # dataclasses and pickling look the module up by name
         try:
             mspec.loader.exec_module(module)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # SystemExit: sys.exit() in the file (exit 0 and silence before)
             del sys.modules[name]
-            raise ParityError(f"--workload {spec}: importing it raised {type(exc).__name__}: {exc}") from None
+            raise ParityError(f"--workload {spec}: importing it {_raised(exc)}") from None
     if not hasattr(module, "WORKLOAD"):
         raise ParityError(f"--workload {spec}: the file defines no WORKLOAD: add WORKLOAD = Workload(...)")
     origin = {"source": "file", "spec": str(path.resolve()), "sha256": digest}
@@ -127,10 +140,8 @@ def load(spec: str | None = None) -> Workload:
     elif spec in (eps := entry_points()):
         try:
             obj = eps[spec].load()
-        except Exception as exc:
-            raise ParityError(
-                f"--workload {spec}: its entry point {eps[spec].value} failed to load ({type(exc).__name__}: {exc})"
-            ) from None
+        except (Exception, SystemExit) as exc:
+            raise ParityError(f"--workload {spec}: loading its entry point {eps[spec].value} {_raised(exc)}") from None
         dist = eps[spec].dist
         origin = {
             "source": "entry-point",
