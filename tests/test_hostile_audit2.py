@@ -168,3 +168,57 @@ def test_a_workload_file_that_exits_or_raises_is_one_error_line(tmp_path, body, 
     proc = cli("run", "--workload", "wl.py", "--out", "r.json", cwd=tmp_path, tmpdir=tmp_path, timeout=120)
     one_error(proc, 2, "--workload wl.py", fragment)
     assert files_under(tmp_path) == ["wl.py"]
+
+
+# -------------------------------------------- localize gets run's checks; claims through links
+
+
+def test_localize_refuses_an_output_under_a_file_before_training(tmp_path):
+    (tmp_path / "f").write_text("")
+    proc = cli("localize", *SMALL, "--out", "f/l.json", cwd=tmp_path, tmpdir=tmp_path, timeout=120)
+    one_error(proc, 2, "is a file, not a folder")
+    assert files_under(tmp_path) == ["f"]
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--steps", "1000000000"], "at most 10,000,000 steps"),
+        (["--steps", "5000000"], "localize would need about"),  # under the cap, past any machine's memory
+        (["--steps", "2", "--out", "l.txt"], "give a path ending in .json"),
+    ],
+)
+def test_localize_refuses_what_run_refuses_before_training(tmp_path, args, fragment):
+    proc = cli("localize", "--arms", "jax-logits,reference-f64", "--n", "100", *args, cwd=tmp_path, tmpdir=tmp_path)
+    one_error(proc, 2, fragment)
+    assert files_under(tmp_path) == []
+
+
+def test_a_claimed_output_is_refused_through_a_symlinked_folder(tmp_path):
+    from paritybench.artifact import safeout
+
+    (tmp_path / "real").mkdir()
+    (tmp_path / "alias").symlink_to("real")
+    with safeout.OutputClaim.explicit(safeout.plan_outputs(tmp_path / "real" / "a.json")):
+        for command in ("run", "localize"):
+            proc = cli(command, *SMALL, "--out", "alias/a.json", cwd=tmp_path, tmpdir=tmp_path, timeout=120)
+            one_error(proc, 2, "another paritybench is writing this artifact")
+    assert files_under(tmp_path) == ["alias", "real"]
+
+
+def test_the_final_write_never_replaces_a_file_that_appeared_meanwhile(tmp_path, monkeypatch):
+    from paritybench.artifact import safeout
+    from paritybench.errors import ParityError
+
+    out = tmp_path / "a.json"
+    weights = tmp_path / "a.weights.npz"
+
+    def someone_writes(tmp, final):
+        if final == out:
+            out.write_text("theirs")
+
+    monkeypatch.setattr(safeout, "_before_rename", someone_writes)
+    with pytest.raises(ParityError, match="appeared while paritybench was working"):
+        safeout.commit_pair(out, {"kind": "x"}, lambda fh: fh.write(b"w"), weights, validate=False)
+    assert out.read_text() == "theirs"  # left as it is
+    assert files_under(tmp_path) == ["a.json"]  # our weights and temporary files removed

@@ -269,7 +269,36 @@ def check_sensitivity(cfg, k: int) -> Estimate:
     return est
 
 
+def check_localize(cfg, workload, pairs) -> Estimate:
+    """``localize``: the step cap, then memory. It keeps every step of each pair's evaluations
+    (weights, gradients, updates, layer outputs) to the end: ``localize.bytes_per_step`` per step and
+    evaluated series, three series per pair (A's trajectory, the float32 and float64 reference at A's
+    weights) and a fourth when B is not the reference. Measured peak RSS slope: 29.7 MB/step for
+    seed-bce jax-logits,reference-f64 --n 100 (an estimate of 94), 3.1 MB/step for adam-epsilon
+    jax-adam-literal,reference-f64 --n 100 (an estimate of 3.1)."""
+    from paritybench.analysis.localize import bytes_per_step
+
+    check_steps(cfg.steps)
+    e = Estimate("localize")
+    keras = any(arm.kind == "keras" for pair in pairs for arm in pair)
+    e.parts["frameworks (measured fixed cost)"] = MAIN_OVERHEAD + (KERAS_WORKER_OVERHEAD if keras else 0)
+    series = sum(3 if b.name == workload.reference else 4 for _, b in pairs)
+    e.parts["every step's evaluations"] = cfg.steps * bytes_per_step(workload, cfg.n, series)
+    require_memory(e, fixes="use fewer --steps (localize keeps every step), a smaller --n, or one pair (--arms A,B)")
+    return e
+
+
+def localize_record_bytes(cfg, workload, pairs) -> int:
+    """An upper bound on ``localize --out``'s JSON: per pair and step, one check per (phase, tensor),
+    counted at 400 bytes (measured: seed-bce --steps 3 --n 100, one pair: 39 checks, 13 a step, in a
+    7,340-byte record, under 190 bytes a check with the record's own fields)."""
+    tensors = 3 * len(workload.model.params) + len(workload.model.state) + len(workload.model.keras_layers) + 4
+    return 65536 + len(pairs) * cfg.steps * tensors * 400
+
+
 __all__ = [
+    "localize_record_bytes",
+    "check_localize",
     "Estimate",
     "estimate",
     "available_memory",
