@@ -295,3 +295,33 @@ def test_sigterm_at_a_random_time_during_a_long_localize_ends_it_with_143(tmp_pa
     assert "interrupted by SIGTERM" in stderr and "Exception ignored" not in stderr, stderr[-3000:]
     assert "Traceback" not in stderr, stderr[-3000:]
     assert [p for p in tmp_path.iterdir() if p.name != "err"] == []  # no temporary folder left
+
+
+# ------------------------------------------------- nodes --json; a catalogue index read back
+
+
+def test_nodes_json_never_replaces_its_input(tmp_path):
+    shutil.copy(DATA / "sweep-small.json", tmp_path / "v.json")
+    before = (tmp_path / "v.json").read_bytes()
+    (tmp_path / "link.json").symlink_to("v.json")
+    for target in ("v.json", "./v.json", "link.json"):
+        one_error(cli("nodes", "v.json", "--json", target, cwd=tmp_path), 2, "one of this command's inputs")
+    assert (tmp_path / "v.json").read_bytes() == before
+    assert cli("nodes", "v.json", "--json", "n.json", cwd=tmp_path).returncode == 0
+    one_error(cli("nodes", "v.json", "--json", "n.json", cwd=tmp_path), 2, "already exists", "--overwrite")
+    assert json.loads((tmp_path / "n.json").read_text())["by_node"]
+    assert files_under(tmp_path) == ["link.json", "n.json", "v.json"]
+
+
+@pytest.mark.parametrize("path", ["../good.json", "/etc/passwd", "sub/good.json", "out.json"])
+def test_a_catalogue_index_entry_outside_its_folder_is_refused(tmp_path, path):
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    shutil.copy(DATA / "run-seed0.json", tmp_path / "good.json")
+    if path == "out.json":  # a link beside the index that leads out of its folder
+        (folder / "out.json").symlink_to(tmp_path / "good.json")
+    entry = {"workload": "seed-bce", "path": path, "status": "ok", "question": "q", "seconds": 1.0}
+    (folder / "index.json").write_text(json.dumps({"kind": "catalogue-index", "workloads": [entry]}))
+    proc = cli("report", "folder/index.json", "--out", "rep", cwd=tmp_path)
+    one_error(proc, 2, "catalogue index", "workloads.0")
+    assert not (tmp_path / "rep").exists()

@@ -87,22 +87,17 @@ def read_json(
     return obj
 
 
-def weights_file_problem(artifact_path: Path, weights_file: object) -> str | None:
-    """Why ``weights_file`` may not be read (None when it may), confined to the artifact's folder.
-
-    A name with a separator, ``..``, an absolute path, or a link that resolves
-    outside the artifact's folder is refused: an artifact must never make
-    paritybench read (and report on) a file elsewhere on the machine.
-    """
-    if weights_file is None:
-        return None
-    name = str(weights_file)
+def confined_name_problem(
+    beside: Path, name: object, field: str, owner: str, example: str, fix_plain: str, fix_link: str
+) -> str | None:
+    """Why ``name`` (``field`` of the file ``beside``, called ``owner`` in messages) is not a plain
+    file name in ``beside``'s folder (None when it is). A name with a separator, ``..``, an absolute
+    path, or a link that resolves outside the folder is refused: a file paritybench reads must never
+    make it read (and report on) a file elsewhere on the machine."""
+    name = str(name)
     if not name or name in (".", "..") or "/" in name or "\\" in name or "\x00" in name or os.path.isabs(name):
-        return (
-            f"weights_file {name!r} is not a plain file name: the weights must sit beside the artifact "
-            "(e.g. run.weights.npz); fix or remove the field"
-        )
-    folder = Path(os.path.abspath(artifact_path)).parent
+        return f"{field} {name!r} is not a plain file name: it must sit beside {owner} (e.g. {example}); {fix_plain}"
+    folder = Path(os.path.abspath(beside)).parent
     candidate = folder / name
     if os.path.islink(candidate):
         try:
@@ -110,11 +105,23 @@ def weights_file_problem(artifact_path: Path, weights_file: object) -> str | Non
         except (OSError, RuntimeError):  # a link loop
             target = None
         if target is None or target.parent != folder.resolve():
-            return (
-                f"weights_file {name} is a symbolic link to {target}, outside the artifact's folder: copy "
-                "the weights file beside the artifact"
-            )
+            return f"{field} {name} is a symbolic link to {target}, outside {owner}'s folder: {fix_link}"
     return None
+
+
+def weights_file_problem(artifact_path: Path, weights_file: object) -> str | None:
+    """Why ``weights_file`` may not be read (None when it may), confined to the artifact's folder."""
+    if weights_file is None:
+        return None
+    return confined_name_problem(
+        Path(artifact_path),
+        weights_file,
+        "weights_file",
+        "the artifact",
+        "run.weights.npz",
+        "fix or remove the field",
+        "copy the weights file beside the artifact",
+    )
 
 
 def weights_path_of(artifact_path: Path, weights_file: object) -> Path | None:
