@@ -325,3 +325,27 @@ def test_a_catalogue_index_entry_outside_its_folder_is_refused(tmp_path, path):
     proc = cli("report", "folder/index.json", "--out", "rep", cwd=tmp_path)
     one_error(proc, 2, "catalogue index", "workloads.0")
     assert not (tmp_path / "rep").exists()
+
+
+# ------------------------------------------------------------------ XLA_FLAGS naming a file
+
+
+def test_xla_flags_flagfile_is_refused_in_one_line(tmp_path):
+    (tmp_path / "F").write_text("--xla_cpu_enable_fast_math=false\n")
+    proc = cli("run", *SMALL, "--out", "r.json", cwd=tmp_path, tmpdir=tmp_path, env={"XLA_FLAGS": "--flagfile=F"})
+    one_error(proc, 2, "XLA has no --flagfile")
+    proc = cli("run", *SMALL, "--out", "r.json", cwd=tmp_path, tmpdir=tmp_path, env={"XLA_FLAGS": "missing-file"})
+    one_error(proc, 2, "XLA_FLAGS file missing-file does not exist")
+    assert files_under(tmp_path) == ["F"]
+
+
+def test_xla_flags_as_a_file_name_is_read_as_xla_reads_it(tmp_path):
+    """XLA takes a value that does not start with '-' as a file of flags: paritybench appending its own
+    flags to the name made XLA die ('Could not open file "F --xla_gpu_deterministic_ops=true"')."""
+    (tmp_path / "F").write_text("--xla_cpu_enable_fast_math=false\n")
+    env = {"XLA_FLAGS": str(tmp_path / "F")}
+    proc = cli("run", *SMALL, "--out", "r.json", cwd=tmp_path, tmpdir=tmp_path, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    recorded = json.loads((tmp_path / "r.json").read_text())["environment"]
+    flags = json.dumps(recorded)
+    assert "--xla_cpu_enable_fast_math=false --xla_gpu_deterministic_ops=true" in flags
