@@ -349,3 +349,18 @@ def test_xla_flags_as_a_file_name_is_read_as_xla_reads_it(tmp_path):
     recorded = json.loads((tmp_path / "r.json").read_text())["environment"]
     flags = json.dumps(recorded)
     assert "--xla_cpu_enable_fast_math=false --xla_gpu_deterministic_ops=true" in flags
+
+
+# ------------------------------------------------------- Ray connects before the checkpoint
+
+
+def test_sweep_on_a_ray_address_nothing_answers_fails_in_seconds_and_leaves_no_checkpoint(tmp_path):
+    pytest.importorskip("ray")
+    t0 = time.monotonic()
+    proc = cli(
+        "sweep", "--engine", "ray", "--address", "127.0.0.1:1", *SMALL, "--seeds", "0", "--windows", "0",
+        "--out", "s.json", cwd=tmp_path, tmpdir=tmp_path, timeout=120,
+    )  # fmt: skip
+    one_error(proc, 2, "--address 127.0.0.1:1", "no Ray cluster answers")
+    assert time.monotonic() - t0 < 60  # Ray's own retries took about 10 minutes
+    assert files_under(tmp_path) == []  # no checkpoint to block the retry

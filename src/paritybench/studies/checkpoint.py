@@ -612,7 +612,7 @@ def _locked(out: Path, then: Callable[[SweepLock], Sweep]) -> Sweep:
         raise
 
 
-def start_sweep(args, console) -> Sweep:
+def start_sweep(args, console, before_write: Callable[[], None] | None = None) -> Sweep:
     """Check everything, take the lock, then create (or reopen, for ``--resume``) the checkpoint.
 
     Nothing is written before every input and the output folder have been checked,
@@ -632,7 +632,7 @@ def start_sweep(args, console) -> Sweep:
             if out.exists():
                 raise ParityError(f"{out} is already complete: nothing to resume")
             raise ParityError(f"no checkpoint {ckpt_path} to resume from: start the sweep again without --resume")
-        return _locked(out, lambda lock: _reopen(args, console, out, lock))
+        return _locked(out, lambda lock: _reopen(args, console, out, lock, before_write))
 
     cfg = replace(config_from(args, swap=False), diagnostics=args.diagnostics)
     out = Path(args.out) if args.out else default_out(cfg)
@@ -654,6 +654,8 @@ def start_sweep(args, console) -> Sweep:
 
     def create(lock: SweepLock) -> Sweep:
         check_out(out)  # again, now that no other paritybench can be writing it
+        if before_write is not None:  # the engine (Ray) connects before the checkpoint exists
+            before_write()
         from paritybench.studies import shard
 
         header = {"config": cfg.to_dict(), "command": "sweep", "data": data_rec, **shard.header_fields(args, cfg)}
@@ -670,7 +672,7 @@ def start_sweep(args, console) -> Sweep:
     return _locked(out, create)
 
 
-def _reopen(args, console, out: Path, lock: SweepLock) -> Sweep:
+def _reopen(args, console, out: Path, lock: SweepLock, before_write: Callable[[], None] | None = None) -> Sweep:
     from paritybench.experiment import data
 
     ckpt_path = checkpoint_path(out)
@@ -699,6 +701,8 @@ def _reopen(args, console, out: Path, lock: SweepLock) -> Sweep:
             f"data file {ds.path} has sha256 {ds.sha256}, but the sweep in {ckpt_path} was trained "
             f"on sha256 {recorded}: restore that file to resume, or start a new sweep"
         )
+    if before_write is not None:  # the engine connects before the checkpoint is touched
+        before_write()
     ckpt = Checkpoint(ckpt_path)
     if loaded.cut_tail:
         try:

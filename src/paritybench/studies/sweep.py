@@ -60,7 +60,8 @@ def cmd_sweep(args, console) -> int:
     engines.check_args(args)
     # Inputs, output folder, lock, then the checkpoint (created, or reopened and checked for --resume);
     # the lock is held until the sweep ends.
-    sweep = start_sweep(args, console)
+    # Ray is started or joined after every check and before the checkpoint is written (issue 21)
+    sweep = start_sweep(args, console, before_write=lambda: engines.connect(args))
     with sweep.lock:
         return _run_sweep(args, sweep, console)
 
