@@ -364,3 +364,31 @@ def test_sweep_on_a_ray_address_nothing_answers_fails_in_seconds_and_leaves_no_c
     one_error(proc, 2, "--address 127.0.0.1:1", "no Ray cluster answers")
     assert time.monotonic() - t0 < 60  # Ray's own retries took about 10 minutes
     assert files_under(tmp_path) == []  # no checkpoint to block the retry
+
+
+# ------------------------------------------------ free disk for everything a command writes
+
+FREE_60_MIB = """
+import os, sys
+real = os.statvfs
+class Fake:
+    def __init__(self, st):
+        self.f_frsize, self.f_bavail = 1, 60 * 2**20
+def statvfs(path):
+    return Fake(real(path))
+os.statvfs = statvfs
+from paritybench.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_run_all_checks_free_disk_for_every_workload_together(tmp_path):
+    """Each workload's files fit in 60 MiB, all of them do not: refused before the first trains
+    (five workloads trained, then 'No space left')."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "TMPDIR": str(tmp_path)}
+    proc = subprocess.run(
+        [sys.executable, "-c", FREE_60_MIB, "run", "--workload", "all", "--steps", "2", "--n", "100", "--out", "all"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    one_error(proc, 2, "(every workload)", "60.0 MiB free")
+    assert files_under(tmp_path) == []

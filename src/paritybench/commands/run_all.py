@@ -41,9 +41,11 @@ def default_folder() -> Path:
     return DEFAULT_RESULTS / f"all-{stamp}"
 
 
-def _plan(args, names: list[str]) -> tuple[Path, dict[str, Path], Path]:
-    """Check every file the catalogue will write; return (folder, artifact per workload, index)."""
+def _plan(args, names: list[str], cfgs: dict) -> tuple[Path, dict[str, Path], Path]:
+    """Check every file the catalogue will write, free disk for all of them together included;
+    return (folder, artifact per workload, index)."""
     from paritybench.artifact import safeout
+    from paritybench.pipeline import budget
 
     folder = Path(args.out) if args.out else default_folder()
     if folder.suffix == ".json":
@@ -55,10 +57,17 @@ def _plan(args, names: list[str]) -> tuple[Path, dict[str, Path], Path]:
         raise ParityError(f"--out {folder} is a file: with --workload all, give a folder")
     weights = not args.no_weights
     outs = {}
+    need = {
+        n: budget.artifact_json_bytes(c) + (budget.weights_file_bytes(c) if weights else 0) for n, c in cfgs.items()
+    }
     for name in names:
         path = folder / f"{name}.json"
-        outs[name] = safeout.plan_outputs(path, extra=(path.with_suffix(".weights.npz"),) if weights else ())
+        outs[name] = safeout.plan_outputs(
+            path, extra=(path.with_suffix(".weights.npz"),) if weights else (), expected_bytes=need[name]
+        )
     index = safeout.plan_outputs(folder / "index.json")
+    # one file system for all of them: five workloads trained, then "No space left" on the sixth
+    safeout.plan_folder(folder, expected_bytes=sum(need.values()) + 65536, what=f"--out {folder} (every workload)")
     return folder, outs, index
 
 
@@ -93,7 +102,7 @@ def cmd_run_all(args, console) -> int:
         sub.workload = name
         cfgs[name] = config_from(sub)
         budget.check_run(cfgs[name])
-    folder, outs, index_path = _plan(args, names)
+    folder, outs, index_path = _plan(args, names, cfgs)
     claims = {}
     try:
         for name in names:

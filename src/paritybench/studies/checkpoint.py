@@ -641,7 +641,8 @@ def start_sweep(args, console, before_write: Callable[[], None] | None = None) -
     from paritybench.pipeline import budget
 
     budget.check_sweep(cfg)  # memory and every output location before any training
-    safeout.plan_outputs(out)
+    # the artifact and the checkpoint beside it (every run's line, about as large as the artifact's runs)
+    safeout.plan_outputs(out, expected_bytes=2 * budget.artifact_json_bytes(cfg))
     if checkpoint_path(out).exists():
         raise ParityError(f"{checkpoint_path(out)} exists: resume it with --resume {out}, or delete it")
     data_rec = precheck_inputs(cfg)

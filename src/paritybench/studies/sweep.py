@@ -180,9 +180,10 @@ def cmd_sensitivity(args, console) -> int:
 
     budget.check_sensitivity(cfg, args.k)  # issue 9: memory and the output, checked and claimed first
     if args.out:
-        claim = safeout.OutputClaim.explicit(safeout.plan_outputs(args.out))
+        need = budget.artifact_json_bytes(cfg, cases=args.k)
+        claim = safeout.OutputClaim.explicit(safeout.plan_outputs(args.out, expected_bytes=need))
     else:
-        safeout.plan_folder(DEFAULT_RESULTS)
+        safeout.plan_folder(DEFAULT_RESULTS, expected_bytes=budget.artifact_json_bytes(cfg, cases=args.k))
         claim = safeout.OutputClaim.default(cfg, DEFAULT_RESULTS)
     with claim:
         return _sensitivity(args, console, cfg, claim.path)
