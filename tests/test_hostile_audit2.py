@@ -392,3 +392,33 @@ def test_run_all_checks_free_disk_for_every_workload_together(tmp_path):
     )  # fmt: skip
     one_error(proc, 2, "(every workload)", "60.0 MiB free")
     assert files_under(tmp_path) == []
+
+
+# ------------------------------------- a framework's temporary files go with paritybench's folder
+
+
+def test_ctrl_c_during_keras_tensorflow_training_leaves_no_autograph_file(tmp_path):
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "TMPDIR": str(tmpdir)}
+    args = ["run", "--arms", "keras-tensorflow,reference-f64", "--steps", "60", "--n", "100", "--out", "r.json"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "paritybench", *args],
+        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 240
+        while proc.poll() is None and time.monotonic() < deadline:
+            if list(tmpdir.rglob("__autograph_generated_file*.py")):
+                break
+            time.sleep(0.1)
+        assert list(tmpdir.rglob("__autograph_generated_file*.py")), "the worker wrote no autograph file"
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, stderr[-3000:]
+    assert list(tmpdir.iterdir()) == [], list(tmpdir.rglob("*"))  # no autograph file, no folder
+    assert not (tmp_path / "r.json").exists()

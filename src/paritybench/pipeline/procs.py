@@ -165,8 +165,13 @@ def clean_stale_tmp(tmpdir: str | None = None) -> list[Path]:
 
 
 def worker_env(tmp_root: Path) -> dict[str, str]:
-    """What a worker needs to know to die with its parent and clean up after it."""
-    return {PARENT_ENV: str(os.getpid()), TMP_ROOT_ENV: str(tmp_root)}
+    """What a worker needs to know to die with its parent and clean up after it, and its own TMPDIR
+    inside ``tmp_root``: what a framework writes there (TensorFlow's autograph writes
+    ``__autograph_generated_file*.py`` into ``tempfile.gettempdir()``, and a killed worker never
+    removes them) goes when ``tmp_root`` goes, whichever way the run ends."""
+    private = Path(tmp_root) / "tmp"
+    private.mkdir(exist_ok=True)
+    return {PARENT_ENV: str(os.getpid()), TMP_ROOT_ENV: str(tmp_root), "TMPDIR": str(private)}
 
 
 def worker_popen_kwargs() -> dict:
