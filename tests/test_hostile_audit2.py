@@ -422,3 +422,33 @@ def test_ctrl_c_during_keras_tensorflow_training_leaves_no_autograph_file(tmp_pa
     assert proc.returncode == 130, stderr[-3000:]
     assert list(tmpdir.iterdir()) == [], list(tmpdir.rglob("*"))  # no autograph file, no folder
     assert not (tmp_path / "r.json").exists()
+
+
+# ------------------------------------------------------------ empty or degenerate values
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["run", "--out", ""],
+        ["run", "--workload", ""],
+        ["run", "--data", " "],
+        ["run", "--seeds", ""],
+        ["localize", "--plot", ""],
+        ["sweep", "--resume", ""],
+        ["compare", "", "b.json"],
+        ["validate", " "],
+    ],
+)
+def test_an_empty_value_is_refused_not_taken_for_the_default(tmp_path, args):
+    """--out '' wrote to results/runs/, --workload '' ran seed-bce, --data '' the bundled slice."""
+    proc = cli(*args, cwd=tmp_path, tmpdir=tmp_path, timeout=60)
+    one_error(proc, 2, "is empty")
+    assert files_under(tmp_path) == []
+
+
+def test_the_arms_default_stays_an_empty_string():
+    from paritybench.cli import blank_option, build_parser
+
+    parser = build_parser()
+    assert blank_option(parser, parser.parse_args(["run", "--arms", ""])) is None  # --arms is hard20's

@@ -201,7 +201,7 @@ def _check_address(address: str) -> None:
 
 
 def _init_ray_bounded(ray, address: str | None, **kw) -> None:
-    """``ray.init`` within RAY_CONNECT_TIMEOUT_S (SIGALRM in the main thread; elsewhere unbounded)."""
+    """``ray.init`` at an address within RAY_CONNECT_TIMEOUT_S (SIGALRM, main thread); its failures one line."""
     import signal
     import threading
 
@@ -211,13 +211,26 @@ def _init_ray_bounded(ray, address: str | None, **kw) -> None:
             "check the address and that the cluster is up (ray status)"
         )
 
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGALRM"):
-        ray.init(address=address, **kw)
+    def init() -> None:
+        try:
+            ray.init(address=address, **kw)
+        except (ParityError, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # Ray's own start-up failures ("node timed out during startup"): one line
+            last = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ParityError(
+                f"--engine ray: Ray did not start or connect ({type(exc).__name__}: {last}): check the "
+                "address, or retry when the machine is less loaded"
+            ) from None
+
+    # A local Ray (no address) is left to its own start-up timeout ("node timed out during startup").
+    if address is None or threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGALRM"):
+        init()
         return
     previous = signal.signal(signal.SIGALRM, _expired)
     signal.alarm(RAY_CONNECT_TIMEOUT_S)
     try:
-        ray.init(address=address, **kw)
+        init()
     except ParityError:
         if ray.is_initialized():
             ray.shutdown()
