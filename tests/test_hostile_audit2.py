@@ -270,16 +270,16 @@ def test_sigterm_at_a_random_time_during_a_long_localize_ends_it_with_143(tmp_pa
     """JAX's ``_xla_gc_callback`` is a garbage-collection callback: a handler's exception raised
     there is printed as "Exception ignored" and the signal was lost (3 of 3 tries at 40 s)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "TMPDIR": str(tmp_path)}
-    args = ["localize", "--arms", "jax-logits,reference-f64", "--n", "100", "--steps", "80"]
+    args = ["localize", "--arms", "jax-logits,reference-f64", "--n", "100", "--steps", "70"]
     with open(tmp_path / "err", "w") as err:
         proc = subprocess.Popen(
             [sys.executable, "-m", "paritybench", *args], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=err
         )
         try:
-            # past the imports (about 5 CPU seconds), then a random moment of the stepping
-            while proc.poll() is None and _cpu_seconds(proc.pid) < 8:
+            # past the imports (about 5 CPU seconds), then a random moment of the stepping (70 steps: 30-60 s)
+            while proc.poll() is None and _cpu_seconds(proc.pid) < 6:
                 time.sleep(0.1)
-            time.sleep(random.uniform(0, 10))
+            time.sleep(random.uniform(0, 6))
             assert proc.poll() is None, "localize finished before the signal: give it more --steps"
             proc.send_signal(signal.SIGTERM)
             sent = time.monotonic()

@@ -279,19 +279,21 @@ def check_sensitivity(cfg, k: int) -> Estimate:
 
 
 def check_localize(cfg, workload, pairs) -> Estimate:
-    """``localize``: the step cap, then memory. It keeps every step of each pair's evaluations
-    (weights, gradients, updates, layer outputs) to the end: ``localize.bytes_per_step`` per step and
-    evaluated series, three series per pair (A's trajectory, the float32 and float64 reference at A's
-    weights) and a fourth when B is not the reference. Measured peak RSS slope: 29.7 MB/step for
-    seed-bce jax-logits,reference-f64 --n 100 (an estimate of 94), 3.1 MB/step for adam-epsilon
-    jax-adam-literal,reference-f64 --n 100 (an estimate of 3.1)."""
+    """``localize``: the step cap, then memory. Every step's evaluations (weights, gradients, updates,
+    layer outputs) are kept: ``localize.bytes_per_step`` per step and evaluated series. Each pair's A
+    trajectory stays cached to the end (one series per distinct A arm), and the pair in hand adds B's
+    and the references' evaluations at A's weights (counted as two more). Peak RSS slopes measured on
+    this machine against this estimate: seed-bce jax-logits,reference-f64 --n 100, 29.7 MB/step (94);
+    seed-bce --arms jax-naive,jax-seed-stable,jax-logits (three pairs, n 1000), 106 MB/step (226);
+    adam-epsilon jax-adam-literal,reference-f64 --n 100, 3.1 MB/step (3.1). The bound counts every
+    value in float64 and Adam's moments for every arm, hence the margin for the float32 SGD arms."""
     from paritybench.analysis.localize import bytes_per_step
 
     check_steps(cfg.steps)
     e = Estimate("localize")
     keras = any(arm.kind == "keras" for pair in pairs for arm in pair)
     e.parts["frameworks (measured fixed cost)"] = MAIN_OVERHEAD + (KERAS_WORKER_OVERHEAD if keras else 0)
-    series = sum(3 if b.name == workload.reference else 4 for _, b in pairs)
+    series = len({a.name for a, _ in pairs}) + 2
     e.parts["every step's evaluations"] = cfg.steps * bytes_per_step(workload, cfg.n, series)
     require_memory(e, fixes="use fewer --steps (localize keeps every step), a smaller --n, or one pair (--arms A,B)")
     return e
