@@ -252,26 +252,21 @@ def test_disk_too_small_for_weights_refused_before_training(tmp_path, mount_poin
 
 
 def test_disk_full_between_weights_and_json(tmp_path, mount_point):
-    """Room for the weights npz (one arm: 3.15 MB) but not for the JSON after it: nothing is kept."""
-    # tmpfs counts whole 4 KiB pages: the npz (weights + 1190 B of zip headers, measured) and one page
-    # more, less than the 2-step JSON (4.3 KB measured, 2 pages)
-    weights_pages = -(-((4 * SEED_PARAMS) + 1190) // 4096)
-    small = mount_point("small", f"size={4 * (weights_pages + 1)}k")
-    proc = cli(
-        "run",
-        "--arms",
-        "jax-logits",
-        "--steps",
-        "2",
-        "--n",
-        "100",
-        "--out",
-        str(small / "r.json"),
-        cwd=tmp_path,
-        tmpdir=tmp_path,
-    )
-    one_error(proc, 1, "No space left on device", "nothing was kept")
-    assert list(small.iterdir()) == []  # no weights, no JSON, no temp file, no lock
+    """Room for the weights npz (one arm: 3.15 MB) but not for the JSON after it: nothing is kept.
+
+    commit_pair itself, on the small disk: since issue 21 the CLI refuses this disk before training
+    (free space is checked for the JSON too), so a disk that fills up meanwhile is what is left to pin."""
+    # tmpfs counts whole 4 KiB pages: the weights' page count and one page more, less than the JSON (2 pages)
+    weights = 4 * SEED_PARAMS + 1190
+    small = mount_point("small", f"size={4 * (-(-weights // 4096) + 1)}k")
+    out = small / "r.json"
+    art = _artifact()
+    art["runs"][0]["info"] = {"padding": "x" * 6000}  # two pages of JSON at least
+    with pytest.raises(ParityError, match="No space left on device.*nothing was kept"):
+        safeout.commit_pair(
+            out, art, lambda fh: fh.write(b"w" * weights), out.with_suffix(".weights.npz"), validate=False
+        )
+    assert list(small.iterdir()) == []  # no weights, no JSON, no temp file
 
 
 def _artifact() -> dict:

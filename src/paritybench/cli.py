@@ -29,12 +29,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def blank_option(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str | None:
+    """The first option given as an empty or blank string (``--out ''``, ``--workload ''``), named as
+    the user typed it; None when there is none. Such a value used to mean "the default" in silence
+    (``--out ''`` wrote to results/runs/, ``--workload ''`` ran seed-bce, ``--data ''`` the bundled
+    slice). A blank value equal to the option's default (``--arms ''``) is the default and passes."""
+    command = parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            command = action.choices.get(getattr(args, action.dest, None), parser)
+    for action in command._actions:
+        value = getattr(args, action.dest, None)
+        if isinstance(value, list):  # positional paths (compare A B, merge A B ...): any one blank
+            value = next((v for v in value if isinstance(v, str) and not v.strip()), None)
+        if isinstance(value, str) and not value.strip() and value != action.default:
+            name = next((o for o in action.option_strings if o.startswith("--")), None)
+            if name is None:
+                return f"an argument ({action.metavar or action.dest}) is empty ({value!r}): give a path"
+            return f"{name} {value!r} is empty: give a value, or leave {name} out for its default"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     from rich.console import Console
 
     # Wide enough for the run table when output is a pipe or a CI log.
     console = Console(width=None if sys.stdout.isatty() else 120)
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    blank = blank_option(parser, args)
+    if blank:
+        print(f"paritybench: error: {blank}", file=sys.stderr)
+        return 2
     from paritybench.pipeline.procs import install_signal_handlers, interrupted_message
 
     install_signal_handlers()  # SIGTERM/SIGINT unwind (worker killed, temp folders removed)

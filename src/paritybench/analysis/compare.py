@@ -132,15 +132,8 @@ def load(path: str | Path) -> Loaded:
     # The one definition of a valid artifact, shared with `paritybench validate` (same message).
     artifact = check_artifact_file(p, exit_code=2)
     artifact = upgrade(artifact)  # schema 1: the seed-bce workload
-    runs: dict[RunKey, dict] = {}
-    for run in artifact["runs"]:
-        key = run_key(run)
-        if key in runs:
-            raise ParityError(
-                f"{p}: two runs for {key[0]} seed {key[1]} window {key[2]}: an artifact has one run "
-                "per (arm, seed, window, copy)"
-            )
-        runs[key] = run
+    # A duplicate (arm, seed, window, copy) is refused by check_artifact_file, as validate refuses it.
+    runs: dict[RunKey, dict] = {run_key(run): run for run in artifact["runs"]}
     # Confined to the artifact's folder (a plain name, no link out of it), then its zip directory
     # and array headers checked before numpy reads it: a damaged file is one line naming it.
     weights_path = weights_path_of(p, artifact.get("weights_file") or None)

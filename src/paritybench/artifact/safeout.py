@@ -76,6 +76,14 @@ def _probe_writable(folder: Path, what: str) -> None:
         raise ParityError(f"{what}: cannot write in {folder} ({why}): choose a writable folder (--out)") from None
 
 
+def resolved(path: str | os.PathLike) -> Path:
+    """``path`` with its folder's links resolved (the file name itself is kept): the one name a claim
+    and a check use, so ``alias/a.json`` (alias a link to ``real``) is the same output as ``real/a.json``.
+    A folder that does not exist yet resolves through its nearest existing ancestor."""
+    p = Path(os.path.abspath(path))
+    return Path(os.path.realpath(p.parent)) / p.name
+
+
 def plan_outputs(
     out: str | os.PathLike, extra: tuple[str | os.PathLike, ...] = (), expected_bytes: int = 0, option: str = "--out"
 ) -> Path:
@@ -87,7 +95,7 @@ def plan_outputs(
     """
     out = Path(out)
     _cwd_or_error(out)
-    out = Path(os.path.abspath(out))
+    out = resolved(out)
     for root in _PSEUDO_FS:
         if out == Path(root) or Path(root) in out.parents:
             raise ParityError(
@@ -97,7 +105,7 @@ def plan_outputs(
     if out.suffix != ".json":
         raise ParityError(f"{option} {out}: the artifact is JSON; give a path ending in .json")
     for target in (out, *map(Path, extra)):
-        target = Path(os.path.abspath(target))
+        target = resolved(target)
         if target.exists() or target.is_symlink():
             kind = " (a directory)" if target.is_dir() else ""
             raise ParityError(f"{target} already exists{kind}: results are never overwritten; choose another {option}")
@@ -237,7 +245,7 @@ class OutputClaim:
         ``suffixes``: sibling files (weights, checkpoint) that must not exist either.
         """
         _cwd_or_error(folder)
-        folder = Path(os.path.abspath(folder))
+        folder = Path(os.path.realpath(folder))
         created = cls._mkdirs(folder, "results folder")
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
         tag = config_tag(cfg)
@@ -342,16 +350,22 @@ def commit_pair(
         temps.append(_write_temp(out.parent, out.name, lambda fh: fh.write(data)))
         if weights_writer is not None:
             _before_rename(temps[0], weights_path)
-            os.replace(temps[0], weights_path)
+            _publish(temps[0], weights_path)
             placed = weights_path
         _before_rename(temps[-1], out)
-        os.replace(temps[-1], out)
+        _publish(temps[-1], out)
         _fsync_dir(out.parent)
     except BaseException as exc:
         for t in temps:
             t.unlink(missing_ok=True)
         if placed is not None:
             placed.unlink(missing_ok=True)
+        if isinstance(exc, FileExistsError):
+            raise ParityError(
+                f"{exc.filename} appeared while paritybench was working: it was left as it is and nothing "
+                "was kept; choose another --out, then run again",
+                exit_code=1,
+            ) from None
         if isinstance(exc, OSError):
             raise ParityError(
                 f"could not write the results to {out} ({exc.strerror or exc}); nothing was kept: "
@@ -360,6 +374,25 @@ def commit_pair(
             ) from None
         raise
     return out
+
+
+def _publish(tmp: Path, final: Path) -> None:
+    """Move the finished ``tmp`` to ``final`` unless something is there: never replace a file.
+
+    ``os.link`` fails with FileExistsError when ``final`` exists (a file, a link, anything that
+    appeared since the checks), where ``os.replace`` would have replaced it; a file system
+    without hard links falls back to a check and a rename (a race window of microseconds).
+    """
+    try:
+        os.link(tmp, final)
+    except FileExistsError:
+        raise FileExistsError(errno.EEXIST, "exists", str(final)) from None
+    except OSError:
+        if os.path.lexists(final):
+            raise FileExistsError(errno.EEXIST, "exists", str(final)) from None
+        os.replace(tmp, final)
+        return
+    os.unlink(tmp)
 
 
 def _before_rename(tmp: Path, final: Path) -> None:

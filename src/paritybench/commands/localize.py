@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-from paritybench.commands.common import add_experiment_args, check_out, config_from
+from paritybench.commands.common import add_experiment_args, config_from
 
 
 def add_parser(sub) -> None:
@@ -30,30 +29,14 @@ def cmd_localize(args, console) -> int:
     from paritybench.errors import ParityError
 
     cfg = config_from(args, swap=False)
-    if args.out:
-        check_out(Path(args.out))  # before any work: a new .json file only
-    if args.plot:
-        from paritybench.artifact.outputs import check_output_path
-
-        check_output_path(
-            args.plot,
-            inputs=[p for p in (args.out, cfg.data_path) if p],
-            overwrite=args.overwrite,
-            what="--plot",
-            suffix=".png",
-        )
     if len(cfg.seeds) != 1 or len(cfg.windows) != 1:
         raise ParityError("localize takes one --seeds and one --windows value (it follows one trajectory)")
     arm_names = tuple(a.strip() for a in args.arms.split(",") if a.strip())
     from paritybench import workloads
     from paritybench.analysis import localize
-    from paritybench.experiment import data
-    from paritybench.experiment.weights import copy_weights
-    from paritybench.workloads import resolve_ref
-
-    w = workloads.load(cfg.workload)
     from paritybench.pipeline.runner import missing_requirements
 
+    w = workloads.load(cfg.workload)
     pairs, skipped = [], []
     for a, b in localize.pairs_for(w, arm_names):
         missing = missing_requirements(a) + missing_requirements(b)
@@ -61,6 +44,39 @@ def cmd_localize(args, console) -> int:
             skipped.append(f"{a.name} vs {b.name}: not installed: {', '.join(missing)}")
         else:
             pairs.append((a, b))
+    # run's checks, before any training (issue 21): the step cap and memory, every output
+    # location (free disk included), the record's path claimed, then written whole or not at all
+    from paritybench.artifact import safeout
+    from paritybench.pipeline import budget
+
+    budget.check_localize(cfg, w, pairs)
+    out = None
+    if args.out:
+        out = safeout.plan_outputs(args.out, expected_bytes=budget.localize_record_bytes(cfg, w, pairs))
+    if args.plot:
+        from paritybench.artifact.outputs import check_output_path
+
+        check_output_path(
+            args.plot,
+            inputs=[p for p in (out, cfg.data_path) if p],
+            overwrite=args.overwrite,
+            what="--plot",
+            suffix=".png",
+        )
+    claim = safeout.OutputClaim.explicit(out) if out else None
+    try:
+        return _localize(args, console, cfg, w, pairs, skipped, out)
+    finally:
+        if claim is not None:
+            claim.release(committed=claim.path.exists())
+
+
+def _localize(args, console, cfg, w, pairs, skipped, out) -> int:
+    from paritybench.analysis import localize
+    from paritybench.experiment import data
+    from paritybench.experiment.weights import copy_weights
+    from paritybench.workloads import resolve_ref
+
     ds = data.load_mnist(cfg.data_path, cfg.data_sha256)
     x, y = data.window(ds, cfg.windows[0], cfg.n, cfg.normalize, labels=w.data.labels)
     init = copy_weights(resolve_ref(w.model.init)(cfg.seeds[0], cfg.threefry_partitionable), w.model.params)
@@ -100,10 +116,10 @@ def cmd_localize(args, console) -> int:
         "pairs": [r.to_dict() for r in results],
         "skipped": skipped,
     }
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        with open(args.out, "x") as fh:  # never overwrite (checked above; "x" closes the race)
-            json.dump(rec, fh, indent=1)
+    if out is not None:
+        from paritybench.artifact.safeout import commit_pair
+
+        commit_pair(out, rec, validate=False)  # a localize record, not an artifact: complete or absent
     plotted = None
     if args.plot:
         from paritybench.analysis import localize_plot
@@ -119,8 +135,8 @@ def cmd_localize(args, console) -> int:
     _table(console, results)
     for line in skipped:
         console.print(f"skipped: {line}", highlight=False)
-    if args.out:
-        console.print(f"localize record: {args.out}")
+    if out is not None:
+        console.print(f"localize record: {out}")
     if plotted:
         console.print(f"plot: {plotted}")
     return 0

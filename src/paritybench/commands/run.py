@@ -50,7 +50,7 @@ def _claim_run_outputs(args, cfg):
     from paritybench.pipeline import budget
 
     weights = not getattr(args, "no_weights", False)
-    expected = budget.weights_file_bytes(cfg) if weights else 0
+    expected = budget.artifact_json_bytes(cfg) + (budget.weights_file_bytes(cfg) if weights else 0)
     if args.out:
         out = safeout.plan_outputs(
             args.out, extra=(Path(args.out).with_suffix(".weights.npz"),) if weights else (), expected_bytes=expected

@@ -41,9 +41,11 @@ def default_folder() -> Path:
     return DEFAULT_RESULTS / f"all-{stamp}"
 
 
-def _plan(args, names: list[str]) -> tuple[Path, dict[str, Path], Path]:
-    """Check every file the catalogue will write; return (folder, artifact per workload, index)."""
+def _plan(args, names: list[str], cfgs: dict) -> tuple[Path, dict[str, Path], Path]:
+    """Check every file the catalogue will write, free disk for all of them together included;
+    return (folder, artifact per workload, index)."""
     from paritybench.artifact import safeout
+    from paritybench.pipeline import budget
 
     folder = Path(args.out) if args.out else default_folder()
     if folder.suffix == ".json":
@@ -55,10 +57,17 @@ def _plan(args, names: list[str]) -> tuple[Path, dict[str, Path], Path]:
         raise ParityError(f"--out {folder} is a file: with --workload all, give a folder")
     weights = not args.no_weights
     outs = {}
+    need = {
+        n: budget.artifact_json_bytes(c) + (budget.weights_file_bytes(c) if weights else 0) for n, c in cfgs.items()
+    }
     for name in names:
         path = folder / f"{name}.json"
-        outs[name] = safeout.plan_outputs(path, extra=(path.with_suffix(".weights.npz"),) if weights else ())
+        outs[name] = safeout.plan_outputs(
+            path, extra=(path.with_suffix(".weights.npz"),) if weights else (), expected_bytes=need[name]
+        )
     index = safeout.plan_outputs(folder / "index.json")
+    # one file system for all of them: five workloads trained, then "No space left" on the sixth
+    safeout.plan_folder(folder, expected_bytes=sum(need.values()) + 65536, what=f"--out {folder} (every workload)")
     return folder, outs, index
 
 
@@ -93,7 +102,7 @@ def cmd_run_all(args, console) -> int:
         sub.workload = name
         cfgs[name] = config_from(sub)
         budget.check_run(cfgs[name])
-    folder, outs, index_path = _plan(args, names)
+    folder, outs, index_path = _plan(args, names, cfgs)
     claims = {}
     try:
         for name in names:
@@ -179,26 +188,43 @@ def _run_one(args, console, cfg, out: Path, pool=None) -> dict:
     return artifact
 
 
+INDEX_STATUSES = ("ok", "partial", "skipped", "error")
+
+
 def read_index(path: str | Path) -> dict:
-    """A catalogue index, checked enough to be used (kind and workload entries)."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
-        raise ParityError(f"{path}: cannot read the catalogue index ({exc})", exit_code=2) from None
+    """A catalogue index, checked as strictly as an artifact: read by the one JSON reader, its kind,
+    and every entry a workload name with a plain file name beside the index (an entry's ``path`` never
+    leads out of the index's folder) and a known status."""
+    from paritybench.experiment.inputs import confined_name_problem, read_json
+
+    hint = "give the index.json that `paritybench run --workload all` wrote"
+    data = read_json(path, "catalogue index", hint)
     if not isinstance(data, dict) or data.get("kind") != INDEX_KIND or not isinstance(data.get("workloads"), list):
-        raise ParityError(
-            f"{path} is not a catalogue index (kind {INDEX_KIND!r}): give the index.json that "
-            "`paritybench run --workload all` wrote",
-            exit_code=2,
+        raise ParityError(f"{path} is not a catalogue index (kind {INDEX_KIND!r}): {hint}", exit_code=2)
+    for i, e in enumerate(data["workloads"]):
+        where = f"catalogue index {path}: workloads.{i}"
+        if not isinstance(e, dict) or not isinstance(e.get("workload"), str) or "path" not in e:
+            raise ParityError(f"{where} is not an entry with a workload name and a path: {hint}", exit_code=2)
+        problem = confined_name_problem(
+            Path(path), e["path"], "path", "the index", f"{e['workload']}.json", hint, "copy the artifact beside it"
         )
+        if problem:
+            raise ParityError(f"{where}: {problem}", exit_code=2)
+        if e.get("status") not in INDEX_STATUSES:
+            raise ParityError(
+                f"{where}: status {e.get('status')!r} is not one of {', '.join(INDEX_STATUSES)}: {hint}", exit_code=2
+            )
     return data
 
 
 def is_index(path: str | Path) -> bool:
     """Whether ``path`` is a catalogue index (anything unreadable is left to the artifact checks)."""
+    from paritybench.experiment.inputs import check_input_file
+
     try:
+        check_input_file(path, "input", "")  # a FIFO or a device would block or read without end
         data = json.loads(Path(path).read_text())
-    except (OSError, ValueError, RecursionError):  # left to the artifact checks' one-line errors
+    except (ParityError, OSError, ValueError, RecursionError):  # left to the artifact checks' one-line errors
         return False
     return isinstance(data, dict) and data.get("kind") == INDEX_KIND
 

@@ -56,9 +56,55 @@ class NumericsOptions:
         return asdict(self)
 
 
+# XLA's blanks between flags (xla/parse_flags_from_env.cc: kWS).
+_XLA_BLANKS = " \t\r\n"
+MAX_XLA_FLAGS_FILE = 1 << 20
+
+
+def xla_flags_text(value: str) -> str:
+    """``XLA_FLAGS`` as XLA reads it, so paritybench can add its own flags to it.
+
+    XLA (``SetArgvFromEnv`` in xla/parse_flags_from_env.cc) takes a value whose first non-blank
+    character is ``-`` as the flags themselves and any other non-empty value as the name of a file
+    holding them: appending `` --xla_...`` to a file name made XLA die ("Could not open file
+    "F --xla_gpu_deterministic_ops=true""), so a file is read here and its flags used instead.
+    ``--flagfile=F`` is refused: XLA has no such flag and dies with "Unknown flag in XLA_FLAGS".
+    """
+    from paritybench.errors import ParityError
+
+    if not value.strip(_XLA_BLANKS):
+        return value
+    if value.lstrip(_XLA_BLANKS)[0] != "-":
+        from paritybench.experiment.inputs import check_input_file
+
+        hint = "XLA reads a value that does not start with '-' as a file of flags; give a readable file or the flags"
+        path = check_input_file(value, "XLA_FLAGS file", hint)
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read(MAX_XLA_FLAGS_FILE + 1)
+        except OSError as exc:
+            raise ParityError(f"XLA_FLAGS file {path} cannot be read ({exc.strerror or exc}): {hint}") from None
+        if len(data) > MAX_XLA_FLAGS_FILE:
+            raise ParityError(f"XLA_FLAGS file {path} is larger than 1 MiB: it is not a file of XLA flags; {hint}")
+        value = data.decode("utf-8", errors="replace")
+        if value.strip(_XLA_BLANKS) and value.lstrip(_XLA_BLANKS)[0] != "-":
+            raise ParityError(f"XLA_FLAGS file {path} does not start with a flag (--xla_...): {hint}")
+        value = " ".join(value.split())
+    for token in value.split():
+        if token.removeprefix("--").partition("=")[0] == "flagfile":
+            raise ParityError(
+                f"XLA_FLAGS has {token}: XLA has no --flagfile (it dies with 'Unknown flag in XLA_FLAGS'); "
+                "put the flags themselves in XLA_FLAGS, or set XLA_FLAGS to the file's path (XLA reads "
+                "a value that does not start with '-' as a file of flags)"
+            )
+    return value
+
+
 def env_for(opts: NumericsOptions, base: dict[str, str] | None = None) -> dict[str, str]:
     """The environment variables ``opts`` needs, merged over ``base`` (default os.environ)."""
     env = dict(os.environ if base is None else base)
+    if "XLA_FLAGS" in env:  # a file of flags read (XLA's own rule), so that flags can be added to it
+        env["XLA_FLAGS"] = xla_flags_text(env["XLA_FLAGS"])
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # Not numerics: a run puts up to three processes on one GPU (main, keras-jax, keras-torch or
     # keras-tensorflow). JAX preallocates 75% of the GPU's memory per process and TensorFlow takes it all,

@@ -87,22 +87,17 @@ def read_json(
     return obj
 
 
-def weights_file_problem(artifact_path: Path, weights_file: object) -> str | None:
-    """Why ``weights_file`` may not be read (None when it may), confined to the artifact's folder.
-
-    A name with a separator, ``..``, an absolute path, or a link that resolves
-    outside the artifact's folder is refused: an artifact must never make
-    paritybench read (and report on) a file elsewhere on the machine.
-    """
-    if weights_file is None:
-        return None
-    name = str(weights_file)
+def confined_name_problem(
+    beside: Path, name: object, field: str, owner: str, example: str, fix_plain: str, fix_link: str
+) -> str | None:
+    """Why ``name`` (``field`` of the file ``beside``, called ``owner`` in messages) is not a plain
+    file name in ``beside``'s folder (None when it is). A name with a separator, ``..``, an absolute
+    path, or a link that resolves outside the folder is refused: a file paritybench reads must never
+    make it read (and report on) a file elsewhere on the machine."""
+    name = str(name)
     if not name or name in (".", "..") or "/" in name or "\\" in name or "\x00" in name or os.path.isabs(name):
-        return (
-            f"weights_file {name!r} is not a plain file name: the weights must sit beside the artifact "
-            "(e.g. run.weights.npz); fix or remove the field"
-        )
-    folder = Path(os.path.abspath(artifact_path)).parent
+        return f"{field} {name!r} is not a plain file name: it must sit beside {owner} (e.g. {example}); {fix_plain}"
+    folder = Path(os.path.abspath(beside)).parent
     candidate = folder / name
     if os.path.islink(candidate):
         try:
@@ -110,11 +105,23 @@ def weights_file_problem(artifact_path: Path, weights_file: object) -> str | Non
         except (OSError, RuntimeError):  # a link loop
             target = None
         if target is None or target.parent != folder.resolve():
-            return (
-                f"weights_file {name} is a symbolic link to {target}, outside the artifact's folder: copy "
-                "the weights file beside the artifact"
-            )
+            return f"{field} {name} is a symbolic link to {target}, outside {owner}'s folder: {fix_link}"
     return None
+
+
+def weights_file_problem(artifact_path: Path, weights_file: object) -> str | None:
+    """Why ``weights_file`` may not be read (None when it may), confined to the artifact's folder."""
+    if weights_file is None:
+        return None
+    return confined_name_problem(
+        Path(artifact_path),
+        weights_file,
+        "weights_file",
+        "the artifact",
+        "run.weights.npz",
+        "fix or remove the field",
+        "copy the weights file beside the artifact",
+    )
 
 
 def weights_path_of(artifact_path: Path, weights_file: object) -> Path | None:
@@ -134,10 +141,31 @@ def artifact_problems(artifact: Any, path: str | os.PathLike) -> list[str]:
     # A different schema major first: its other errors follow from it.
     errors = sorted(validation_errors(artifact), key=lambda e: not e.startswith("schema_version"))
     if not errors:
+        errors.extend(duplicate_runs(artifact))
         problem = weights_file_problem(Path(path), artifact.get("weights_file"))
         if problem:
             errors.append(problem)
     return errors
+
+
+def duplicate_runs(artifact: dict) -> list[str]:
+    """One problem per run whose (arm, seed, window, copy) an earlier run of ``artifact`` already has.
+
+    ``compare`` matches runs by that key, so a second run under it would be silently dropped
+    (or paired with the wrong one); ``validate`` refuses what ``compare`` cannot use.
+    """
+    seen: set = set()
+    problems = []
+    for run in artifact.get("runs", []):
+        key = (run.get("arm"), run.get("seed"), run.get("window_start"), run.get("copy"))
+        if key in seen:
+            copy = "" if key[3] is None else f" copy {key[3]}"
+            problems.append(
+                f"runs: two runs for {key[0]} seed {key[1]} window {key[2]}{copy}: an artifact has one run "
+                "per (arm, seed, window, copy); remove the duplicate"
+            )
+        seen.add(key)
+    return problems
 
 
 def check_artifact_file(path: str | os.PathLike, exit_code: int = 1) -> dict:

@@ -17,11 +17,11 @@ import math
 import os
 import zipfile
 import zlib
-from pathlib import Path
 
 import numpy as np
 
 from paritybench.errors import ParityError
+from paritybench.experiment.inputs import check_input_file
 
 # What one file may expand to, all members together: 1 GiB. Keras's official mnist.npz
 # expands to 55 MB (x_train alone is 60,000 x 28 x 28 = 47,040,000 bytes), so this
@@ -65,7 +65,8 @@ def check_npz(
     ``members`` (array names without ``.npy``) limits the header checks to the
     arrays the caller will read; absent ones are left to the caller's own message.
     """
-    p = Path(path)
+    # A regular file first: opening a FIFO blocks until a writer comes (forever), a device reads without end.
+    p = check_input_file(path, what, hint)
     try:
         with open(p, "rb") as fh:
             head = fh.read(len(NPY_MAGIC))

@@ -160,13 +160,22 @@ def estimate(
 def weights_file_bytes(cfg, cases: int | None = None) -> int:
     """Size of the final-weights npz beside a ``run`` artifact (float32, one set per arm and case).
 
-    Only this is checked against free disk space before training: the JSON's size depends
-    on the results (a disk that then fills up loses nothing: ``safeout.commit_pair``).
+    Checked against free disk space before training with ``artifact_json_bytes`` (a disk that
+    fills up anyway loses nothing: ``safeout.commit_pair``).
     """
     main_arms, keras_arms = _arms(cfg)
     W32, W64 = _weight_bytes(cfg)  # noqa: N806 - the byte sizes the comments below call W32 and W64
     n_cases = len(cfg.seeds) * len(cfg.windows) if cases is None else cases
     return n_cases * (len(main_arms) + len(keras_arms)) * W32
+
+
+def artifact_json_bytes(cfg, cases: int | None = None) -> int:
+    """An upper bound on an artifact's JSON: 64 KiB for config, environment and summaries, and per run
+    2 KiB plus 400 bytes a step (measured at indent 1: about 1,100 bytes plus 180 a step per run, e.g.
+    2,864 bytes a run at 10 steps in tests/data/run-seed0.json, 1,444 at 2 steps; the rest 5-22 KB)."""
+    main_arms, keras_arms = _arms(cfg)
+    n_cases = len(cfg.seeds) * len(cfg.windows) if cases is None else cases
+    return 65536 + n_cases * (len(main_arms) + len(keras_arms)) * (2048 + 400 * (cfg.steps + 1))
 
 
 def available_memory() -> tuple[int | None, str]:
@@ -269,7 +278,39 @@ def check_sensitivity(cfg, k: int) -> Estimate:
     return est
 
 
+def check_localize(cfg, workload, pairs) -> Estimate:
+    """``localize``: the step cap, then memory. Every step's evaluations (weights, gradients, updates,
+    layer outputs) are kept: ``localize.bytes_per_step`` per step and evaluated series. Each pair's A
+    trajectory stays cached to the end (one series per distinct A arm), and the pair in hand adds B's
+    and the references' evaluations at A's weights (counted as two more). Peak RSS slopes measured on
+    this machine against this estimate: seed-bce jax-logits,reference-f64 --n 100, 29.7 MB/step (94);
+    seed-bce --arms jax-naive,jax-seed-stable,jax-logits (three pairs, n 1000), 106 MB/step (226);
+    adam-epsilon jax-adam-literal,reference-f64 --n 100, 3.1 MB/step (3.1). The bound counts every
+    value in float64 and Adam's moments for every arm, hence the margin for the float32 SGD arms."""
+    from paritybench.analysis.localize import bytes_per_step
+
+    check_steps(cfg.steps)
+    e = Estimate("localize")
+    keras = any(arm.kind == "keras" for pair in pairs for arm in pair)
+    e.parts["frameworks (measured fixed cost)"] = MAIN_OVERHEAD + (KERAS_WORKER_OVERHEAD if keras else 0)
+    series = len({a.name for a, _ in pairs}) + 2
+    e.parts["every step's evaluations"] = cfg.steps * bytes_per_step(workload, cfg.n, series)
+    require_memory(e, fixes="use fewer --steps (localize keeps every step), a smaller --n, or one pair (--arms A,B)")
+    return e
+
+
+def localize_record_bytes(cfg, workload, pairs) -> int:
+    """An upper bound on ``localize --out``'s JSON: per pair and step, one check per (phase, tensor),
+    counted at 400 bytes (measured: seed-bce --steps 3 --n 100, one pair: 39 checks, 13 a step, in a
+    7,340-byte record, under 190 bytes a check with the record's own fields)."""
+    tensors = 3 * len(workload.model.params) + len(workload.model.state) + len(workload.model.keras_layers) + 4
+    return 65536 + len(pairs) * cfg.steps * tensors * 400
+
+
 __all__ = [
+    "localize_record_bytes",
+    "artifact_json_bytes",
+    "check_localize",
     "Estimate",
     "estimate",
     "available_memory",

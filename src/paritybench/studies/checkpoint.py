@@ -37,11 +37,14 @@ from pathlib import Path
 from typing import Any
 
 from paritybench.errors import ParityError
+from paritybench.experiment.config import MAX_INT_VALUE, MAX_LIST_VALUES
 
 CHECKPOINT_SUFFIX = ".partial.jsonl"
 LOCK_SUFFIX = ".lock"
-# JAX's PRNGKey takes a seed as a C long: 2**63 and above raise OverflowError inside the run.
-MAX_SEED = 2**63 - 1
+# The command line's caps (paritybench.experiment.config): a value below 2**31, at most 1,000,000 of
+# them. A header is held to the same: JAX keeps 32 bits of a seed when x64 is off, so a header edited
+# to seed 2**40 would have trained seed 0's weights under another seed's name.
+MAX_SEED = MAX_INT_VALUE
 
 
 def checkpoint_path(artifact: Path) -> Path:
@@ -66,7 +69,12 @@ def _loads(line: str) -> Any:
 
 
 def _header_schema() -> dict:
-    ints = {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 0, "maximum": MAX_SEED}}
+    ints = {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": MAX_LIST_VALUES,
+        "items": {"type": "integer", "minimum": 0, "maximum": MAX_SEED},
+    }
     nullable_str = {"type": ["string", "null"]}
     config = {
         "type": "object",
@@ -117,6 +125,7 @@ def _header_schema() -> dict:
         "properties": {
             "command": {"const": "sweep"},
             "config": config,
+            "workload_sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
             "data": {
                 "type": "object",
                 "required": ["sha256"],
@@ -603,7 +612,7 @@ def _locked(out: Path, then: Callable[[SweepLock], Sweep]) -> Sweep:
         raise
 
 
-def start_sweep(args, console) -> Sweep:
+def start_sweep(args, console, before_write: Callable[[], None] | None = None) -> Sweep:
     """Check everything, take the lock, then create (or reopen, for ``--resume``) the checkpoint.
 
     Nothing is written before every input and the output folder have been checked,
@@ -623,7 +632,7 @@ def start_sweep(args, console) -> Sweep:
             if out.exists():
                 raise ParityError(f"{out} is already complete: nothing to resume")
             raise ParityError(f"no checkpoint {ckpt_path} to resume from: start the sweep again without --resume")
-        return _locked(out, lambda lock: _reopen(args, console, out, lock))
+        return _locked(out, lambda lock: _reopen(args, console, out, lock, before_write))
 
     cfg = replace(config_from(args, swap=False), diagnostics=args.diagnostics)
     out = Path(args.out) if args.out else default_out(cfg)
@@ -632,7 +641,8 @@ def start_sweep(args, console) -> Sweep:
     from paritybench.pipeline import budget
 
     budget.check_sweep(cfg)  # memory and every output location before any training
-    safeout.plan_outputs(out)
+    # the artifact and the checkpoint beside it (every run's line, about as large as the artifact's runs)
+    safeout.plan_outputs(out, expected_bytes=2 * budget.artifact_json_bytes(cfg))
     if checkpoint_path(out).exists():
         raise ParityError(f"{checkpoint_path(out)} exists: resume it with --resume {out}, or delete it")
     data_rec = precheck_inputs(cfg)
@@ -645,9 +655,14 @@ def start_sweep(args, console) -> Sweep:
 
     def create(lock: SweepLock) -> Sweep:
         check_out(out)  # again, now that no other paritybench can be writing it
+        if before_write is not None:  # the engine (Ray) connects before the checkpoint exists
+            before_write()
         from paritybench.studies import shard
 
         header = {"config": cfg.to_dict(), "command": "sweep", "data": data_rec, **shard.header_fields(args, cfg)}
+        digest = _workload_sha256(cfg)
+        if digest:  # the workload's content: --resume refuses an edited workload file
+            header["workload_sha256"] = digest
         problem = header_problem(json.loads(json.dumps(header)))
         if problem:  # never write a header that --resume would refuse
             raise ParityError(
@@ -658,7 +673,7 @@ def start_sweep(args, console) -> Sweep:
     return _locked(out, create)
 
 
-def _reopen(args, console, out: Path, lock: SweepLock) -> Sweep:
+def _reopen(args, console, out: Path, lock: SweepLock, before_write: Callable[[], None] | None = None) -> Sweep:
     from paritybench.experiment import data
 
     ckpt_path = checkpoint_path(out)
@@ -675,6 +690,7 @@ def _reopen(args, console, out: Path, lock: SweepLock) -> Sweep:
             f"--resume {out}: {'; '.join(conflicts)}: a resumed sweep keeps its own settings; "
             "drop those options, or start a new sweep with another --out"
         )
+    check_same_workload(loaded.header, cfg, out)
     recorded = (loaded.header.get("data") or {}).get("sha256")
     ds = data.load_mnist(cfg.data_path, cfg.data_sha256)
     if recorded is None:
@@ -686,6 +702,8 @@ def _reopen(args, console, out: Path, lock: SweepLock) -> Sweep:
             f"data file {ds.path} has sha256 {ds.sha256}, but the sweep in {ckpt_path} was trained "
             f"on sha256 {recorded}: restore that file to resume, or start a new sweep"
         )
+    if before_write is not None:  # the engine connects before the checkpoint is touched
+        before_write()
     ckpt = Checkpoint(ckpt_path)
     if loaded.cut_tail:
         try:
@@ -710,6 +728,24 @@ def _reopen(args, console, out: Path, lock: SweepLock) -> Sweep:
         soft_wrap=True,
     )
     return Sweep(cfg, out, ckpt, lock, loaded.runs, loaded.header)
+
+
+def _workload_sha256(cfg) -> str | None:
+    from paritybench import workloads
+
+    return workloads.load(cfg.workload).origin.get("sha256")
+
+
+def check_same_workload(header: dict, cfg, out: Path) -> None:
+    """Refuse to resume when the workload's content changed since the header was written: the runs
+    already in the checkpoint and the ones still to train would be of two workloads under one name."""
+    recorded = header.get("workload_sha256")
+    now = _workload_sha256(cfg)
+    if recorded is not None and now != recorded:
+        raise ParityError(
+            f"--resume {out}: workload {cfg.workload} has changed since the sweep began (sha256 {recorded} "
+            f"then, {now} now): restore the workload as it was, or start a new sweep with another --out"
+        )
 
 
 def write_result(sweep: Sweep, artifact: dict) -> None:

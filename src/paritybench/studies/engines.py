@@ -174,6 +174,79 @@ def _task(cfg_dict: dict, cases: list[list], skip: list[list], data_sha256: str,
             time.sleep(delay)
 
 
+# How long connecting to a Ray cluster may take before the sweep is refused. Ray's own driver retries
+# its GCS connection (NUM_REDIS_GET_RETRIES, 20, each waiting on a GcsClient's timeout): an address
+# nothing answers at hung about 10 minutes. A local Ray starts in 5-15 s on this machine.
+RAY_CONNECT_TIMEOUT_S = 60
+TCP_CHECK_TIMEOUT_S = 5
+_connected_here = False  # this process started or joined Ray (so it shuts it down when the sweep ends)
+
+
+def _check_address(address: str) -> None:
+    """A plain TCP connect to ``host:port`` (``ray://host:port`` too) first: nothing listening is one
+    line in seconds instead of Ray's retries. ``auto`` and a bare host are left to Ray."""
+    import socket
+
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=TCP_CHECK_TIMEOUT_S).close()
+    except OSError as exc:
+        why = "timed out" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
+        raise ParityError(
+            f"--address {address}: no Ray cluster answers there ({why}): start one (ray start --head) "
+            "or give its address; leave --address out for a local Ray"
+        ) from None
+
+
+def _init_ray_bounded(ray, address: str | None, **kw) -> None:
+    """``ray.init`` at an address within RAY_CONNECT_TIMEOUT_S (SIGALRM, main thread); its failures one line."""
+    import signal
+    import threading
+
+    def _expired(signum, frame):
+        raise ParityError(
+            f"--address {address or '(local Ray)'}: Ray did not connect within {RAY_CONNECT_TIMEOUT_S} s: "
+            "check the address and that the cluster is up (ray status)"
+        )
+
+    def init() -> None:
+        try:
+            ray.init(address=address, **kw)
+        except (ParityError, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # Ray's own start-up failures ("node timed out during startup"): one line
+            last = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ParityError(
+                f"--engine ray: Ray did not start or connect ({type(exc).__name__}: {last}): check the "
+                "address, or retry when the machine is less loaded"
+            ) from None
+
+    # A local Ray (no address) is left to its own start-up timeout ("node timed out during startup").
+    if address is None or threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGALRM"):
+        init()
+        return
+    previous = signal.signal(signal.SIGALRM, _expired)
+    signal.alarm(RAY_CONNECT_TIMEOUT_S)
+    try:
+        init()
+    except ParityError:
+        if ray.is_initialized():
+            ray.shutdown()
+        raise
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def connect(args) -> None:
+    """Start or join Ray now (``--engine ray``): called before the sweep writes its checkpoint, so an
+    address that does not answer is refused in seconds and leaves nothing behind."""
+    if getattr(args, "engine", "local") == "ray":
+        _init_ray(getattr(args, "address", None))
+
+
 def _init_ray(address: str | None):
     # Before ray is imported: a local Ray on Linux would otherwise take the host's
     # routable address; with this it binds every service to 127.0.0.1 (ray_constants.ENABLE_RAY_CLUSTER).
@@ -184,12 +257,17 @@ def _init_ray(address: str | None):
     # on by default): the Makefile's relative `.tools/bin/uv` is not in that copy and the workers die at
     # start. The workers need this interpreter and its environment, which they get without the hook.
     os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+    global _connected_here
+    if address is not None:
+        _check_address(address)
     import ray
 
     if ray.is_initialized():
-        return ray, False
+        return ray, _connected_here
     if address is None:
-        ray.init(
+        _init_ray_bounded(
+            ray,
+            None,
             num_cpus=LOCAL_RAY_CPUS,
             include_dashboard=False,
             _node_ip_address="127.0.0.1",
@@ -197,12 +275,14 @@ def _init_ray(address: str | None):
             configure_logging=False,
         )
     else:
-        ray.init(address=address, log_to_driver=False, configure_logging=False)
+        _init_ray_bounded(ray, address, log_to_driver=False, configure_logging=False)
+    _connected_here = True
     return ray, True
 
 
 def run_ray(cfg, cases: list, progress, *, skip, on_run, address: str | None, tasks: int | None, out: Path):
     """Fan ``cases`` out as Ray tasks; hand each run to ``on_run`` as it arrives."""
+    global _connected_here
     import time
 
     from paritybench.experiment import data, environment, flags
@@ -271,6 +351,7 @@ def run_ray(cfg, cases: list, progress, *, skip, on_run, address: str | None, ta
     finally:
         if started:
             ray.shutdown()
+            _connected_here = False
     if failed:
         lost = sum(len(c) for c, _ in failed)
         raise ParityError(

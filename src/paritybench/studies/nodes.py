@@ -124,6 +124,10 @@ def cmd_nodes(args, console) -> int:
 
     from paritybench.artifact import validate_file
 
+    if args.json:  # before anything is read: a new regular .json file, never the input (issue 21)
+        from paritybench.artifact.outputs import check_output_path
+
+        check_output_path(args.json, inputs=[args.artifact], overwrite=args.overwrite, what="--json", suffix=".json")
     art = validate_file(args.artifact)
     table = art.get("nodes") or {}
     for nid, info in table.items():
@@ -152,11 +156,12 @@ def cmd_nodes(args, console) -> int:
             )
     console.print(t)
     if args.json:
-        from paritybench.artifact import atomic_write_bytes
+        from paritybench.artifact.outputs import write_output
 
-        atomic_write_bytes(
+        write_output(
             args.json,
             (json.dumps({"nodes": table, "node_differences": diff, "by_node": split}, indent=1) + "\n").encode(),
+            overwrite=args.overwrite,
         )
     return 0
 
@@ -165,5 +170,6 @@ def add_parser(sub) -> None:
     """Register ``paritybench nodes``."""
     p = sub.add_parser("nodes", help="split a sweep by the machine each run trained on: hardware inside one artifact")
     p.add_argument("artifact", help="a sweep artifact (local, merged shards or Ray)")
-    p.add_argument("--json", default=None, metavar="FILE", help="also write the split as JSON")
+    p.add_argument("--json", default=None, metavar="FILE", help="also write the split as JSON (a new .json file)")
+    p.add_argument("--overwrite", action="store_true", help="let --json replace an existing regular file")
     p.set_defaults(func=cmd_nodes)

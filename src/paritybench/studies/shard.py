@@ -218,6 +218,12 @@ def merge_shards(paths: list[str]) -> dict:
                 f"{p} is a shard of workload {a['workload']['name']} and {p0} of "
                 f"{a0['workload']['name']}: merge the shards of one sweep"
             )
+        ha, h0 = a["workload"].get("sha256"), a0["workload"].get("sha256")
+        if ha != h0:  # one name and version, two contents: the workload was edited between the shards
+            raise ParityError(
+                f"{p} was trained on workload {a['workload']['name']} with sha256 {ha} and {p0} with {h0}: "
+                "not shards of one sweep; re-run the shards with one version of the workload"
+            )
         key = _config_key(a["config"])
         if key != key0:
             raise ParityError(

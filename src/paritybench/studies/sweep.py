@@ -60,7 +60,8 @@ def cmd_sweep(args, console) -> int:
     engines.check_args(args)
     # Inputs, output folder, lock, then the checkpoint (created, or reopened and checked for --resume);
     # the lock is held until the sweep ends.
-    sweep = start_sweep(args, console)
+    # Ray is started or joined after every check and before the checkpoint is written (issue 21)
+    sweep = start_sweep(args, console, before_write=lambda: engines.connect(args))
     with sweep.lock:
         return _run_sweep(args, sweep, console)
 
@@ -179,9 +180,10 @@ def cmd_sensitivity(args, console) -> int:
 
     budget.check_sensitivity(cfg, args.k)  # memory and the output, checked and claimed first
     if args.out:
-        claim = safeout.OutputClaim.explicit(safeout.plan_outputs(args.out))
+        need = budget.artifact_json_bytes(cfg, cases=args.k)
+        claim = safeout.OutputClaim.explicit(safeout.plan_outputs(args.out, expected_bytes=need))
     else:
-        safeout.plan_folder(DEFAULT_RESULTS)
+        safeout.plan_folder(DEFAULT_RESULTS, expected_bytes=budget.artifact_json_bytes(cfg, cases=args.k))
         claim = safeout.OutputClaim.default(cfg, DEFAULT_RESULTS)
     with claim:
         return _sensitivity(args, console, cfg, claim.path)

@@ -272,6 +272,96 @@ class Workload:
         }
 
 
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)  # True is an int to Python, not a count
+
+
+def _is_ref(x: Any) -> bool:
+    return callable(x) or (isinstance(x, str) and bool(re.match(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$", x)))
+
+
+def _str_map(m: Any) -> bool:
+    return isinstance(m, Mapping) and all(isinstance(k, str) for k in m)
+
+
+def field_problem(w: Workload) -> str | None:
+    """The first field of ``w`` whose type or range is wrong, in words (None when all are right).
+
+    Every field is checked when the workload is loaded, before anything trains: a dataclass
+    does not check its annotations, so ``Training(lr=float("inf"))`` or ``Data(n="100")`` would
+    otherwise be found out by a framework deep inside a run (or never)."""
+    import math
+
+    for f in ("version", "question", "fix", "reference"):
+        if not isinstance(getattr(w, f), str):
+            return f"{f} is {getattr(w, f)!r}: give a string"
+    if not isinstance(w.sources, tuple) or not all(isinstance(x, str) for x in w.sources):
+        return f"sources is {w.sources!r}: give a tuple of strings"
+    if not isinstance(w.data, Data):
+        return f"data is a {type(w.data).__name__}: give paritybench.workloads.Data(...)"
+    if not isinstance(w.training, Training):
+        return f"training is a {type(w.training).__name__}: give paritybench.workloads.Training(...)"
+    if not isinstance(w.model, Model):
+        return f"model is a {type(w.model).__name__}: give paritybench.workloads.Model(...)"
+    t, d, m = w.training, w.data, w.model
+    if not _is_int(t.steps) or t.steps < 1:
+        return f"training.steps is {t.steps!r}: give an int >= 1"
+    if not isinstance(t.lr, int | float) or isinstance(t.lr, bool) or not math.isfinite(t.lr) or t.lr <= 0:
+        return f"training.lr is {t.lr!r}: give a finite number > 0"
+    if not _is_int(d.n) or d.n < 1:
+        return f"data.n is {d.n!r}: give an int >= 1 (samples per window)"
+    if not isinstance(d.normalize, bool):
+        return f"data.normalize is {d.normalize!r}: give True or False"
+    if not isinstance(m.params, Mapping) or not all(isinstance(k, str) for k in m.params):
+        return "model.params must map parameter names (strings) to shapes"
+    for f in ("state", "state_init", "keras_layers"):
+        if not _str_map(getattr(m, f)):
+            return f"model.{f} must be a mapping with string keys"
+    for k, v in m.state_init.items():
+        if not isinstance(v, int | float) or isinstance(v, bool) or not math.isfinite(v):
+            return f"model.state_init[{k!r}] is {v!r}: give a finite number"
+    for k, v in m.keras_layers.items():
+        if not _is_int(v):
+            return f"model.keras_layers[{k!r}] is {v!r}: give the index (an int) of a layer of the Keras model"
+    for f in ("init", "jax_apply", "keras_build"):
+        if not _is_ref(getattr(m, f)):
+            return f"model.{f} is {getattr(m, f)!r}: give a callable or a 'package.module:function' string"
+    for f in ("f64_loss_and_grad", "f64_forward", "jax_layers", "torch_apply"):
+        if getattr(m, f) is not None and not _is_ref(getattr(m, f)):
+            return f"model.{f} is {getattr(m, f)!r}: give a callable, a 'package.module:function' string, or None"
+    if not isinstance(w.arms, tuple) or not w.arms or not all(isinstance(a, Arm) for a in w.arms):
+        return "arms must be a non-empty tuple of paritybench.workloads.Arm(...)"
+    for a in w.arms:
+        if not isinstance(a.name, str):
+            return f"an arm's name is {a.name!r}: give a kebab-case string"
+        for f in ("description", "kind", "loss", "process", "expected", "evidence", "role"):
+            if not isinstance(getattr(a, f), str):
+                return f"arm {a.name}: {f} is {getattr(a, f)!r}: give a string"
+        for f in ("emulates", "matches"):
+            if getattr(a, f) is not None and not isinstance(getattr(a, f), str):
+                return f"arm {a.name}: {f} is {getattr(a, f)!r}: give an arm name or None"
+        if not isinstance(a.requires, tuple) or not all(isinstance(r, str) for r in a.requires):
+            return f"arm {a.name}: requires is {a.requires!r}: give a tuple of package names"
+        for f in ("conventions", "keras_options"):
+            if not _str_map(getattr(a, f)):
+                return f"arm {a.name}: {f} must be a mapping with string keys"
+        for f in (
+            "loss_fn",
+            "optimizer",
+            "keras_loss",
+            "keras_optimizer",
+            "jax_apply",
+            "init",
+            "jax_layers",
+            "torch_loss",
+            "torch_optimizer",
+            "torch_apply",
+        ):
+            if getattr(a, f) is not None and not _is_ref(getattr(a, f)):
+                return f"arm {a.name}: {f} is {getattr(a, f)!r}: give a callable, a 'module:function' string, or None"
+    return None
+
+
 def check(w: Any, where: str) -> Workload:
     """Raise ParityError (one line, naming ``where``) unless ``w`` is a well-formed Workload."""
     if not isinstance(w, Workload):
@@ -285,6 +375,9 @@ def check(w: Any, where: str) -> Workload:
 
     if not isinstance(w.name, str) or not NAME_RE.match(w.name):
         raise bad("the name must be kebab-case (lower-case words joined by '-'), e.g. my-mlp")
+    problem = field_problem(w)
+    if problem:
+        raise bad(problem)
     if not w.question.strip():
         raise bad("give the question it answers in one sentence (question=...)")
     if w.model.head not in HEADS:
@@ -296,9 +389,9 @@ def check(w: Any, where: str) -> Workload:
             f"head {w.model.head} does not fit labels {w.data.labels}: sigmoid goes with binary, softmax with onehot10"
         )
     bs = w.data.batch_size
-    if bs is not None and (not isinstance(bs, int) or bs <= 0 or w.data.n % bs):
+    if bs is not None and (not _is_int(bs) or bs <= 0 or w.data.n % bs):
         raise bad(f"data.batch_size {bs!r} must be a positive int dividing data.n ({w.data.n}), or None")
-    if not isinstance(w.data.holdout, int) or w.data.holdout < 0:
+    if not _is_int(w.data.holdout) or w.data.holdout < 0:
         raise bad(f"data.holdout {w.data.holdout!r} must be an int >= 0 (samples after the training window)")
     for sname, shape in w.model.state.items():
         if sname in w.model.params:

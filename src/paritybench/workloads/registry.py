@@ -52,6 +52,8 @@ def _import_attr(ref: str, where: str):
             f"--workload {where}: cannot import {module} ({exc}): check the module name and that "
             "its package is installed"
         ) from None
+    except (Exception, SystemExit) as exc:
+        raise ParityError(f"--workload {where}: importing {module} {_raised(exc)}") from None
     for part in (attr or "WORKLOAD").split("."):
         if not hasattr(obj, part):
             raise ParityError(
@@ -60,6 +62,35 @@ def _import_attr(ref: str, where: str):
             )
         obj = getattr(obj, part)
     return obj
+
+
+def module_sha256(module_name: str) -> str | None:
+    """sha256 over the source of the module that defines a workload: its file, or for a package every
+    ``.py`` file in its folder (a workload is a folder: model, arms and forward passes live beside it).
+    None for a module with no source on disk (a namespace package, a frozen or compiled module)."""
+    module = sys.modules.get(module_name)
+    file = getattr(module, "__file__", None)
+    if not file or not file.endswith(".py"):
+        return None
+    path = Path(file)
+    files = sorted(path.parent.rglob("*.py")) if path.name == "__init__.py" else [path]
+    h = hashlib.sha256()
+    for f in files:
+        rel = f.relative_to(path.parent).as_posix().encode()
+        data = f.read_bytes()
+        h.update(len(rel).to_bytes(8, "little") + rel + len(data).to_bytes(8, "little") + data)
+    return h.hexdigest()
+
+
+def _raised(exc: BaseException) -> str:
+    """What importing a workload did instead of defining it, in words (the tail of a one-line error)."""
+    if isinstance(exc, SystemExit):
+        return (
+            f"called sys.exit({exc.code!r}): a workload file must only define WORKLOAD; "
+            "move the script part under `if __name__ == '__main__':`"
+        )
+    text = " ".join(str(exc).split())  # one line, whatever the exception's message holds
+    return f"raised {type(exc).__name__}: {text}" if text else f"raised {type(exc).__name__}"
 
 
 def entry_points() -> dict[str, metadata.EntryPoint]:
@@ -83,9 +114,9 @@ def _from_file(path: Path, spec: str) -> tuple[Workload, dict]:
         sys.modules[name] = module  # dataclasses and pickling look the module up by name
         try:
             mspec.loader.exec_module(module)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # SystemExit: sys.exit() in the file (exit 0 and silence before)
             del sys.modules[name]
-            raise ParityError(f"--workload {spec}: importing it raised {type(exc).__name__}: {exc}") from None
+            raise ParityError(f"--workload {spec}: importing it {_raised(exc)}") from None
     if not hasattr(module, "WORKLOAD"):
         raise ParityError(f"--workload {spec}: the file defines no WORKLOAD: add WORKLOAD = Workload(...)")
     origin = {"source": "file", "spec": str(path.resolve()), "sha256": digest}
@@ -97,19 +128,20 @@ def load(spec: str | None = None) -> Workload:
     spec = spec or DEFAULT
     if spec in _CACHE:
         return _CACHE[spec]
+    module = None  # the module whose source identifies the workload (a file workload hashes its file)
     if spec in BUILTIN:
         obj, origin = _import_attr(BUILTIN[spec], spec), {"source": "builtin", "spec": spec}
+        module = BUILTIN[spec].partition(":")[0]
     elif spec.endswith(".py") or "/" in spec or spec.startswith("."):
         obj, origin = _from_file(Path(spec), spec)
     elif ":" in spec:
         obj, origin = _import_attr(spec, spec), {"source": "module", "spec": spec}
+        module = spec.partition(":")[0]
     elif spec in (eps := entry_points()):
         try:
             obj = eps[spec].load()
-        except Exception as exc:
-            raise ParityError(
-                f"--workload {spec}: its entry point {eps[spec].value} failed to load ({type(exc).__name__}: {exc})"
-            ) from None
+        except (Exception, SystemExit) as exc:
+            raise ParityError(f"--workload {spec}: loading its entry point {eps[spec].value} {_raised(exc)}") from None
         dist = eps[spec].dist
         origin = {
             "source": "entry-point",
@@ -117,11 +149,16 @@ def load(spec: str | None = None) -> Workload:
             "value": eps[spec].value,
             "package": f"{dist.name} {dist.version}" if dist else None,
         }
+        module = eps[spec].module
     else:
         raise ParityError(
             f"unknown workload {spec!r}: valid workloads are {', '.join(names())}, "
             "or a path/to/file.py, or package.module:attr"
         )
+    if module is not None and (digest := module_sha256(module)):
+        # The workload's identity is its content, not its name and version: an edit between a killed
+        # sweep and --resume is refused (paritybench.studies.checkpoint), and the artifact records it.
+        origin = {**origin, "sha256": digest}
     w = replace(check(obj, spec), origin=origin)
     _CACHE[spec] = w
     return w
