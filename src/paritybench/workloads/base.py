@@ -277,7 +277,8 @@ def _is_int(x: Any) -> bool:
 
 
 def _is_ref(x: Any) -> bool:
-    return callable(x) or (isinstance(x, str) and bool(re.match(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$", x)))
+    """A callable or a string; the string's form and target are checked once, by ``refs.problem`` in ``check``."""
+    return callable(x) or isinstance(x, str)
 
 
 def _str_map(m: Any) -> bool:
