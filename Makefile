@@ -39,11 +39,13 @@ bench: setup
 test: setup lint
 	$(RUN) pytest $(ARGS)
 
-## Lint and format checks; `make test` runs them first, so CI does too.
+## Lint, format and type checks; `make test` runs them first, so CI does too.
+## mypy checks src/ with the configuration in pyproject.toml ([tool.mypy]).
 LINT_PATHS := src tests bench tools examples
 lint: setup
 	$(RUN) ruff check $(LINT_PATHS)
 	$(RUN) ruff format --check $(LINT_PATHS)
+	$(RUN) mypy
 
 ## The catalogue: every built-in workload's preset, one artifact each plus index.json,
 ## in results/runs/all-<time>/ (ARGS="--out DIR" to choose the folder).
@@ -64,7 +66,7 @@ compare: setup
 	$(RUN) paritybench run --out $$out $(ARGS) && $(RUN) paritybench compare $(BASELINE) $$out
 
 clean:
-	rm -rf .venv .tools .pytest_cache .benchmarks
+	rm -rf .venv .tools .pytest_cache .benchmarks .mypy_cache
 
 ## Pinned images (docker/Dockerfile; python tools/images.py drives Docker).
 ## BASE_IMAGE=<local image> builds from another base (the tests use a debootstrap stand-in).

@@ -190,7 +190,7 @@ class OutputClaim:
 
     @classmethod
     def _mkdirs(cls, folder: Path, option: str) -> list[Path]:
-        created = []
+        created: list[Path] = []
         missing = []
         p = folder
         while not p.exists():
