@@ -39,7 +39,7 @@ bench: setup
 ## to fail instead of skipping the container tests when Docker is missing.
 JOBS     ?= 2
 test: setup lint
-	$(RUN) pytest -n $(JOBS) --dist loadgroup $(ARGS)
+	$(RUN) pytest -n $(JOBS) --dist loadfile $(ARGS)
 
 ## The fast tier alone (unit tests: no process started), for the edit-test loop; no lint.
 test-fast: setup

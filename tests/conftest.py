@@ -7,9 +7,9 @@ the test's code when the suite is collected (``_starts_a_process``), so a new te
 tier without a list to keep; a ``fast`` test that starts a Python process anyway (through library
 code the scan cannot see) fails, with a message naming ``E2E_IN_PROCESS``.
 
-Parallel runs (pytest-xdist, ``make test`` uses ``-n 2 --dist loadgroup``): every test of a file
-runs on the same worker (its ``xdist_group`` is its file), so module-scoped fixtures train once and
-the Docker and Ray tests never run twice at once. The trained artifacts that several files read
+Parallel runs (pytest-xdist, ``make test`` uses ``-n 2 --dist loadfile``): every test of a file runs
+on the same worker, so module-scoped fixtures train once and the Docker tests (tests/test_docker.py)
+and the Ray tests (tests/test_ray.py) never run twice at once. The trained artifacts that several files read
 (``seed_run``) are trained once per session, whatever the number of workers, under a file lock.
 """
 
@@ -139,13 +139,9 @@ def _is_e2e(item: pytest.Item) -> bool:
     return any(_starts_a_process(d.func, seen) for name in item.fixturenames for d in defs.get(name, ()))
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    grouped = config.pluginmanager.hasplugin("xdist")
     for item in items:
         item.add_marker(pytest.mark.e2e if _is_e2e(item) else pytest.mark.fast)
-        if grouped and not item.get_closest_marker("xdist_group"):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
 
 
 @pytest.fixture(autouse=True)
