@@ -73,11 +73,13 @@ def trained_once(tmp_path_factory: pytest.TempPathFactory, name: str, *args: str
         if not folder.exists():
             folder.mkdir()
             proc = run_cli(*args, "--out", str(out))
-            stdout.write_text(proc.stdout)
             if proc.returncode != 0:
                 failed.write_text(f"exit {proc.returncode}: {proc.stderr[-3000:]}")
+            stdout.write_text(proc.stdout)  # last: its presence says the run ended
         if failed.exists():
             pytest.fail(f"paritybench {' '.join(args)} failed: {failed.read_text()}", pytrace=False)
+        if not stdout.exists():
+            pytest.fail(f"paritybench {' '.join(args)} was interrupted in another test worker", pytrace=False)
         return out, stdout.read_text()
 
 
