@@ -12,7 +12,7 @@ UV       := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 RUN      := $(UV) run --locked --no-sync
 ARGS     ?=
 
-.PHONY: setup bench bench-all bench-timing bench-cpu bench-gpu test lint compare report clean
+.PHONY: setup bench bench-all bench-timing bench-cpu bench-gpu test test-fast lint compare report clean
 .PHONY: docker-requirements wheelhouse-cpu wheelhouse-cuda12 image-cpu image-cuda12 standin-base pin-base
 
 # The stamp names the extras it was synced with: changing EXTRAS syncs again. --inexact adds what the
@@ -34,16 +34,24 @@ $(STAMP): pyproject.toml uv.lock | $(UV)
 bench: setup
 	$(RUN) paritybench run $(ARGS)
 
-## The test suite (what CI runs). Set PARITYBENCH_REQUIRE_DOCKER=1 to fail instead of
-## skipping the container tests when Docker is missing.
+## The test suite (what CI runs): both tiers, fast and e2e (tests/conftest.py), on JOBS pytest-xdist
+## workers (each test file on one worker; JOBS=0 runs in this process). Set PARITYBENCH_REQUIRE_DOCKER=1
+## to fail instead of skipping the container tests when Docker is missing.
+JOBS     ?= 2
 test: setup lint
-	$(RUN) pytest $(ARGS)
+	$(RUN) pytest -n $(JOBS) --dist loadfile $(ARGS)
 
-## Lint and format checks; `make test` runs them first, so CI does too.
+## The fast tier alone (unit tests: no process started), for the edit-test loop; no lint.
+test-fast: setup
+	$(RUN) pytest -m fast $(ARGS)
+
+## Lint, format and type checks; `make test` runs them first, so CI does too.
+## mypy checks src/ with the configuration in pyproject.toml ([tool.mypy]).
 LINT_PATHS := src tests bench tools examples
 lint: setup
 	$(RUN) ruff check $(LINT_PATHS)
 	$(RUN) ruff format --check $(LINT_PATHS)
+	$(RUN) mypy
 
 ## The catalogue: every built-in workload's preset, one artifact each plus index.json,
 ## in results/runs/all-<time>/ (ARGS="--out DIR" to choose the folder).
@@ -64,7 +72,7 @@ compare: setup
 	$(RUN) paritybench run --out $$out $(ARGS) && $(RUN) paritybench compare $(BASELINE) $$out
 
 clean:
-	rm -rf .venv .tools .pytest_cache .benchmarks
+	rm -rf .venv .tools .pytest_cache .benchmarks .mypy_cache
 
 ## Pinned images (docker/Dockerfile; python tools/images.py drives Docker).
 ## BASE_IMAGE=<local image> builds from another base (the tests use a debootstrap stand-in).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
 import numpy as np
 
@@ -11,7 +12,7 @@ import numpy as np
 NEAR_CHANCE_MARGIN = 0.05
 
 
-def _describe(values: list[float]) -> dict:
+def _describe(values: list[float]) -> dict[str, Any]:
     a = np.asarray(values, np.float64)
     q1, med, q3 = np.percentile(a, [25, 50, 75])
     return {
@@ -39,7 +40,9 @@ def majority_rates(y_by_window: dict[int, np.ndarray]) -> dict[int, float]:
     return out
 
 
-def sweep_summary(runs: list[dict], majority: dict[int, float], reference_arm: str = "reference-f64") -> dict:
+def sweep_summary(
+    runs: list[dict[str, Any]], majority: dict[int, float], reference_arm: str = "reference-f64"
+) -> dict[str, Any]:
     """Per arm: final-accuracy distribution, paired differences against the reference on the
     same (seed, window), and how often the arm ends near chance."""
     finals: dict[str, dict[tuple[int, int], float]] = defaultdict(dict)
@@ -60,12 +63,14 @@ def sweep_summary(runs: list[dict], majority: dict[int, float], reference_arm: s
     return _in_arm_order(out)
 
 
-def _in_arm_order(d: dict) -> dict:
+def _in_arm_order(d: dict[str, Any]) -> dict[str, Any]:
     """Arms in the order their runs came (the workload's declaration order)."""
     return dict(d)
 
 
-def sensitivity_summary(runs: list[dict], finals: dict, n: int) -> tuple[dict, dict[str, str]]:
+def sensitivity_summary(
+    runs: list[dict[str, Any]], finals: dict[Any, Any], n: int
+) -> tuple[dict[str, Any], dict[str, str]]:
     """Per arm: spread of final accuracy and weights over the perturbed copies, and its class.
 
     ``stable``: every copy ends within one sample of every other (max - min of
@@ -74,7 +79,7 @@ def sensitivity_summary(runs: list[dict], finals: dict, n: int) -> tuple[dict, d
     from paritybench.artifact import num
     from paritybench.pipeline.diagnostics import max_abs_diff
 
-    by_arm: dict[str, list[dict]] = defaultdict(list)
+    by_arm: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in runs:
         if r["status"] == "ok":
             by_arm[r["arm"]].append(r)

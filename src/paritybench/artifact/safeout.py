@@ -198,7 +198,7 @@ class OutputClaim:
 
     @classmethod
     def _mkdirs(cls, folder: Path, option: str) -> list[Path]:
-        created = []
+        created: list[Path] = []
         missing = []
         p = folder
         while not p.exists():

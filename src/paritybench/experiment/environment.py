@@ -81,7 +81,9 @@ def container_info() -> dict:
         "PARITYBENCH_BASE_IMAGE",
         "PARITYBENCH_SOURCE_REVISION",
     )
-    info = {k.removeprefix("PARITYBENCH_").lower(): os.environ[k] for k in keys if k in os.environ}
+    info: dict[str, str | bool] = {
+        k.removeprefix("PARITYBENCH_").lower(): os.environ[k] for k in keys if k in os.environ
+    }
     info["in_container"] = os.path.exists("/.dockerenv") or bool(info)
     return info
 

@@ -145,7 +145,7 @@ def _alive(pid: int) -> bool:
 def clean_stale_tmp(tmpdir: str | None = None) -> list[Path]:
     """Remove ``paritybench-<pid>-*`` folders in the temp dir whose process is gone; return them."""
     base = Path(tmpdir or tempfile.gettempdir())
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(base.iterdir())
     except OSError:

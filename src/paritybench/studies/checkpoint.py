@@ -525,7 +525,7 @@ def conflicting_options(args, header_cfg, out: Path) -> list[str]:
     """Options typed with ``--resume`` that contradict the header: ``--steps 5 (the sweep has 2)`` each."""
     from paritybench.commands.common import config_from
 
-    explicit = getattr(args, "explicit_options", frozenset())
+    explicit: frozenset[str] = getattr(args, "explicit_options", frozenset())
     given_names = [d for d in _RESUME_CHECKED if d in explicit]
     out_problem = []
     if "out" in explicit and args.out is not None and Path(args.out).resolve() != out.resolve():

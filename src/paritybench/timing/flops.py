@@ -89,7 +89,7 @@ def dense_chain(params) -> list[tuple[int, int]] | None:
     shapes = list(params.values())
     if len(shapes) % 2 or not shapes:
         return None
-    layers = []
+    layers: list[tuple[int, int]] = []
     for kernel, bias in zip(shapes[::2], shapes[1::2], strict=True):
         if len(kernel) != 2 or tuple(bias) != (kernel[1],) or (layers and layers[-1][1] != kernel[0]):
             return None

@@ -171,7 +171,7 @@ def names() -> list[str]:
 
 def discover() -> list[tuple[str, Workload | None, str]]:
     """(name, workload or None, question or the error) for every built-in and installed workload."""
-    out = []
+    out: list[tuple[str, Workload | None, str]] = []
     for name in names():
         try:
             w = load(name)
