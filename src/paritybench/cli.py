@@ -37,7 +37,7 @@ def blank_option(parser: argparse.ArgumentParser, args: argparse.Namespace) -> s
     command = parser
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
-            command = action.choices.get(getattr(args, action.dest, None), parser)
+            command = action.choices.get(getattr(args, action.dest, None) or "", parser)
     for action in command._actions:
         value = getattr(args, action.dest, None)
         if isinstance(value, list):  # positional paths (compare A B, merge A B ...): any one blank

@@ -246,7 +246,7 @@ def encode(msg) -> str:
     """``msg`` as one JSON line (no newline). Floats that are not finite (a NaN loss) are written as JSON's
     ``NaN`` extension, which :func:`decode` reads back: both ends are Python's json."""
     cls = type(msg)
-    if MESSAGES.get(getattr(cls, "TYPE", None)) is not cls:
+    if MESSAGES.get(str(getattr(cls, "TYPE", ""))) is not cls:
         raise ProtocolError(f"{cls.__name__} is not a worker protocol message")
     # dataclasses.asdict recurses into the nested dataclasses; tuples are written as JSON arrays
     return json.dumps({"type": cls.TYPE, **dataclasses.asdict(msg)})
@@ -291,7 +291,7 @@ def _check(value, tp, where: str):
         if len(rest) == 1:
             return _check(value, rest[0], where)
         raise ProtocolError(f"{where}: unions other than X | None are not part of the protocol")  # pragma: no cover
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise ProtocolError(f"{where}: expected a {tp.__name__} object, got {_name(value)}")
         return _build(tp, value, where)

@@ -96,7 +96,7 @@ def _defines(module: str, name: str, seen: frozenset = frozenset()) -> str | Non
         origin, names = _module_names(module)
     except LookupError as exc:
         return str(exc)
-    if names is _UNKNOWN:
+    if not isinstance(names, dict):  # _UNKNOWN: names no reading lists
         return None
     if name not in names:
         return f"names {name}, which {module} ({origin}) does not define"

@@ -101,7 +101,7 @@ def keras_emulations(
     clip: tuple[str, str, Mapping[str, Any]],
     torch_clip: tuple[str, str, Mapping[str, Any]],
     **kw: Any,
-) -> tuple[Arm, Arm]:
+) -> tuple[Arm, ...]:
     """The JAX twins of Keras-JAX's and Keras-torch's update, each given as (name, description, conventions):
     ``module:keras_clip`` (Keras's probability path on the JAX backend: p clipped to [1e-7, 1-1e-7]) emulates
     ``keras-jax``; ``module:keras_torch_clip`` (the same with torch's clip and loss gradients) emulates
@@ -115,7 +115,7 @@ def keras_emulations(
     )
 
 
-def bce_keras_emulations(stem: str, setting: str, module: str, conventions: Mapping[str, Any]) -> tuple[Arm, Arm]:
+def bce_keras_emulations(stem: str, setting: str, module: str, conventions: Mapping[str, Any]) -> tuple[Arm, ...]:
     """``keras_emulations`` for a sigmoid BCE at the workload's ``setting``: ``jax-<stem>-keras-clip`` and
     ``jax-<stem>-keras-torch-clip``."""
     return keras_emulations(

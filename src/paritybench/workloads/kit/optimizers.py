@@ -22,7 +22,8 @@ EPSILON = 1e-7
 class KerasAdamState(NamedTuple):
     """Keras's optimizer state: the step counter (``iterations``) and the two moments."""
 
-    count: jax.Array
+    # named as optax's ScaleByAdamState names it; as a NamedTuple field it shadows tuple.count
+    count: jax.Array  # type: ignore[assignment]
     mu: Any
     nu: Any
 
