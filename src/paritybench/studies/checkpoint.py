@@ -150,7 +150,12 @@ def header_problem(header: Any) -> str | None:
         return f"config: unknown key {unknown[0]!r}"
     from paritybench import workloads
     from paritybench.errors import ParityError
+    from paritybench.experiment import flags
 
+    try:  # the sweep's numerics flags before its workload's module is loaded (it may import a framework)
+        flags.apply(flags.NumericsOptions(**header["config"]["numerics"]))
+    except TypeError as exc:
+        return f"config.numerics: {exc}"
     try:  # a checkpoint from before workloads is the seed workload's
         workload = workloads.load(header["config"].get("workload"))
     except ParityError as exc:

@@ -43,15 +43,64 @@ BUILTIN: dict[str, str] = {
 _CACHE: dict[str, Workload] = {}
 
 
+def _where_raised(exc: BaseException, files: tuple[str, ...] = ()) -> str:
+    """``file:line`` of the user's code that raised ``exc``: the deepest frame in one of ``files``, else the
+    deepest frame that is not Python's import machinery nor paritybench's own."""
+    import traceback
+
+    if isinstance(exc, SyntaxError) and exc.filename:  # raised compiling the file: no frame of its own
+        return f"{exc.filename}:{exc.lineno}"
+    frames = traceback.extract_tb(exc.__traceback__)
+    mine = str(Path(__file__).resolve().parents[1])
+    for wanted in (
+        lambda f: f.filename in files,
+        lambda f: not f.filename.startswith("<") and not f.filename.startswith(mine),
+    ):
+        hits = [f for f in frames if wanted(f)]
+        if hits:
+            return f"{hits[-1].filename}:{hits[-1].lineno}"
+    return "?"
+
+
+def user_error(spec: str, exc: BaseException, files: tuple[str, ...] = ()) -> ParityError:
+    """A workload's own exception at import, as one line: where in the user's code, and what."""
+    first = (str(exc).strip().splitlines() or [""])[0]
+    return ParityError(
+        f"--workload {spec}: importing it raised {type(exc).__name__} at {_where_raised(exc, files)}"
+        + (f": {first}" if first else "")
+        + ": fix the workload file"
+    )
+
+
+def _guarded_import(spec: str, load, files: tuple[str, ...] = ()):
+    """Run ``load()`` (a workload module's import) under the step time limit; its own exception is one line."""
+    from paritybench.pipeline import watchdog
+
+    try:
+        with watchdog.limit(watchdog.step_timeout(), f"importing workload {spec}"):
+            return load()
+    except ParityError:
+        raise
+    except Exception as exc:
+        raise user_error(spec, exc, files) from None
+
+
 def _import_attr(ref: str, where: str):
     module, _, attr = ref.partition(":")
-    try:
-        obj = importlib.import_module(module)
-    except ImportError as exc:
+
+    def find():
+        try:
+            return importlib.util.find_spec(module)
+        except ModuleNotFoundError:  # a parent package that is not there
+            return None
+
+    found = _guarded_import(where, find)
+    if found is None:
         raise ParityError(
-            f"--workload {where}: cannot import {module} ({exc}): check the module name and that "
-            "its package is installed"
-        ) from None
+            f"--workload {where}: cannot import {module} (no module named {module!r}): check the module name "
+            "and that its package is installed"
+        )
+    obj = _guarded_import(where, lambda: importlib.import_module(module), (found.origin or "",))
     for part in (attr or "WORKLOAD").split("."):
         if not hasattr(obj, part):
             raise ParityError(
@@ -78,14 +127,19 @@ def _from_file(path: Path, spec: str) -> tuple[Workload, dict]:
     if name in sys.modules:
         module = sys.modules[name]
     else:
+        # The file's folder is on the import path, as `python file.py` puts it there: a workload that imports
+        # a module beside it loads, here and in the Keras workers (they load the workload through this too).
+        folder = str(path.resolve().parent)
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
         mspec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(mspec)
         sys.modules[name] = module  # dataclasses and pickling look the module up by name
         try:
-            mspec.loader.exec_module(module)
-        except Exception as exc:
+            _guarded_import(spec, lambda: mspec.loader.exec_module(module), (str(path), str(path.resolve())))
+        except ParityError:
             del sys.modules[name]
-            raise ParityError(f"--workload {spec}: importing it raised {type(exc).__name__}: {exc}") from None
+            raise
     if not hasattr(module, "WORKLOAD"):
         raise ParityError(f"--workload {spec}: the file defines no WORKLOAD: add WORKLOAD = Workload(...)")
     origin = {"source": "file", "spec": str(path.resolve()), "sha256": digest}
@@ -104,12 +158,7 @@ def load(spec: str | None = None) -> Workload:
     elif ":" in spec:
         obj, origin = _import_attr(spec, spec), {"source": "module", "spec": spec}
     elif spec in (eps := entry_points()):
-        try:
-            obj = eps[spec].load()
-        except Exception as exc:
-            raise ParityError(
-                f"--workload {spec}: its entry point {eps[spec].value} failed to load ({type(exc).__name__}: {exc})"
-            ) from None
+        obj = _guarded_import(spec, eps[spec].load)
         dist = eps[spec].dist
         origin = {
             "source": "entry-point",
