@@ -581,10 +581,12 @@ def workload_file(folder: Path, name: str = "wl.py", **knobs) -> Path:
     return path
 
 
-def test_forward_pass_of_the_wrong_shape_is_refused_before_training(tmp_path):
+@pytest.mark.parametrize("command", [["run"], ["sweep", "--seeds", "0", "--windows", "0"]], ids=["run", "sweep"])
+def test_forward_pass_of_the_wrong_shape_is_refused_before_training(tmp_path, command):
+    """Before anything is written: no artifact, and no sweep checkpoint either."""
     wl = workload_file(tmp_path, out=2)  # two logits for one binary label
     out = tmp_path / "r.json"
-    proc = cli("run", "--workload", str(wl), *MAIN_ARMS, "--out", str(out), cwd=tmp_path)
+    proc = cli(*command, "--workload", str(wl), *MAIN_ARMS, "--out", str(out), cwd=tmp_path)
     one_error(proc, 2, "workload hostile", "arm jax-good", "(100, 2)", "labels have shape (100, 1)")
     assert files_under(tmp_path) == ["wl.py"]
 

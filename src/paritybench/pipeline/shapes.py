@@ -102,4 +102,28 @@ def check_forward(
             )
 
 
-__all__ = ["check_forward"]
+def precheck(cfg) -> None:
+    """``check_forward`` for a command that writes before it trains (a sweep's checkpoint): the first seed's
+    initial weights on the first window, every main-process arm that will run."""
+    from paritybench import workloads
+    from paritybench.experiment import data, flags, weights
+    from paritybench.pipeline.runner import missing_requirements
+    from paritybench.workloads import resolve_ref
+
+    w = workloads.load(cfg.workload)
+    specs = [a for a in w.resolve_arms(cfg.arms) if a.kind != "keras" and not missing_requirements(a)]
+    if not specs:
+        return
+    flags.apply(cfg.numerics)
+    x, y = data.window(
+        data.load_mnist(cfg.data_path, cfg.data_sha256), cfg.windows[0], cfg.n, cfg.normalize, labels=w.data.labels
+    )
+
+    def init_for(name: str) -> dict:
+        draw = resolve_ref(w.arm(name).init or w.model.init)
+        return weights.copy_weights(draw(cfg.seeds[0], cfg.threefry_partitionable), w.model.params)
+
+    check_forward(w, specs, x, y, init_for, cfg.step_timeout)
+
+
+__all__ = ["check_forward", "precheck"]

@@ -641,6 +641,9 @@ def start_sweep(args, console) -> Sweep:
     if checkpoint_path(out).exists():
         raise ParityError(f"{checkpoint_path(out)} exists: resume it with --resume {out}, or delete it")
     data_rec = precheck_inputs(cfg)
+    from paritybench.pipeline.shapes import precheck
+
+    precheck(cfg)  # a forward pass of the wrong shape, before the checkpoint is written (issue 20)
     if out.parent.exists() and not out.parent.is_dir():
         raise ParityError(f"--out {out}: {out.parent} is not a folder; choose another --out")
     try:
