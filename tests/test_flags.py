@@ -93,3 +93,20 @@ def test_flags_applied_after_a_framework_import_are_a_warning():
     applied = json.loads(proc.stdout.strip().splitlines()[-1])
     assert "jax" in applied["_warning"]
     assert flags.collect_warnings({}, applied) == [f"flags: {applied['_warning']}"]
+
+
+def test_flags_set_again_with_the_values_frameworks_loaded_with_are_no_warning():
+    """``run --workload all`` sets each workload's flags after the first workload imported jax and torch: the
+    same values are no warning (the 8 catalogue baselines that recorded one were wrong), a changed one is."""
+    code = (
+        "import json\nfrom paritybench.experiment import flags\n"
+        "first = flags.apply(flags.NumericsOptions())\nimport jax\n"
+        "same = flags.apply(flags.NumericsOptions())\n"
+        "changed = flags.apply(flags.NumericsOptions(threads=1))\n"
+        "print(json.dumps([first.get('_warning'), same.get('_warning'), changed.get('_warning')]))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    first, same, changed = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert first is None and same is None
+    assert "flags changed after frameworks were imported" in changed and "OMP_NUM_THREADS" in changed

@@ -342,6 +342,56 @@ def test_validate_and_compare_refuse_an_artifact_with_the_same_message(tmp_path)
     assert from_validate == from_compare == from_report
 
 
+# ------------------------------------------------------------------ issue 20: strict JSON, --arms, fields, report
+
+
+@pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity"])
+def test_a_bare_non_finite_literal_is_not_json(tmp_path, token):
+    """The writer writes strict JSON (allow_nan=False, non-finite numbers as "nan"); validate reads the same."""
+    text = json.dumps(json.loads((DATA / "run-seed0.json").read_text()), indent=1)
+    bad = tmp_path / "bad.json"
+    bad.write_text(text.replace('"final_loss": ', f'"final_loss": {token}, "was": ', 1))
+    line = one_line_error(run_cli("validate", str(bad)), 2, str(bad), f"a bare {token} at runs/0/final_loss")
+    assert one_line_error(run_cli("compare", str(bad), str(DATA / "run-seed0.json")), 2) == line
+    assert files_in(tmp_path) == ["bad.json"]
+
+
+def files_in(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+@pytest.mark.parametrize(
+    "arms,what", [("", "an empty list"), (",,,", "an empty list"), ("jax-logits,,", "an empty arm name")]
+)
+def test_an_empty_arm_list_or_name_is_refused_with_the_valid_names(tmp_path, arms, what):
+    proc = run_cli("run", "--arms", arms, "--steps", "1", "--n", "100", "--out", str(tmp_path / "a.json"))
+    one_line_error(proc, 2, f"--arms {arms!r}: {what}", "jax-logits, ", "reference-f64", "leave --arms out")
+    assert files_in(tmp_path) == []
+
+
+def test_an_unknown_dataset_is_refused_at_load(tmp_path):
+    wl = tmp_path / "wl.py"
+    source = (Path(__file__).parents[1] / "examples" / "tanh_adam.py").read_text()
+    wl.write_text(source.replace('Data(dataset="mnist"', 'Data(dataset="anything"'))
+    proc = run_cli("run", "--workload", str(wl), "--out", str(tmp_path / "a.json"))
+    one_line_error(proc, 2, "data.dataset is 'anything': must be one of mnist")
+    assert files_in(tmp_path) == ["wl.py"]
+
+
+def test_a_report_of_two_run_artifacts_names_each_ones_figures_apart(tmp_path):
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    for path in (a, b):
+        path.write_bytes((DATA / "run-seed0.json").read_bytes())
+    proc = run_cli("report", str(a), str(b), "--out", str(tmp_path / "r"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    md = (tmp_path / "r" / "report.md").read_text()
+    pngs = sorted(p.name for p in (tmp_path / "r").glob("*.png"))
+    assert pngs == sorted(f"{stem}-raw-{i}.png" for stem in ("agreement", "curves", "saturation") for i in (1, 2))
+    for name in pngs:  # each figure once in the report, with the artifact it shows
+        assert md.count(f"]({name})") == 1
+    assert "a.json`)" in md and "b.json`)" in md
+
+
 # ------------------------------------------------------------------ cause 13: data fetch
 
 

@@ -498,3 +498,185 @@ def test_stale_temp_folders_of_dead_runs_are_cleaned(tmp_path):
     removed = procs.clean_stale_tmp(str(tmp_path))
     assert removed == [stale] and not stale.exists() and live.exists()
     shutil.rmtree(live)
+
+
+# ---------------------------------------------------------------- issue 20: hostile workload files
+# A user's workload file, written into the test's folder; each case turns one knob.
+
+WORKLOAD_TEMPLATE = """
+import numpy as np
+
+from paritybench.workloads import Arm, Data, Model, Training, Workload
+
+{prelude}
+
+PARAMS = {{"dense_0/kernel": (784, {out}), "dense_0/bias": ({out},)}}
+
+
+def init(seed, threefry_partitionable=False):
+    rng = np.random.default_rng(seed)
+    return {{
+        "dense_0/kernel": rng.uniform(-0.05, 0.05, (784, {out})).astype(np.float32),
+        "dense_0/bias": np.zeros(({out},), np.float32),
+    }}
+
+
+def jax_apply(params, x):
+    {apply_body}
+    return x @ params["dense_0/kernel"] + params["dense_0/bias"]
+
+
+def keras_build(keras):
+    model = keras.Sequential([keras.Input(shape=(784,)), keras.layers.Dense({out}, activation="{keras_act}")])
+    layer = model.layers[-1]
+    return model, {{"dense_0/kernel": layer.kernel, "dense_0/bias": layer.bias}}
+
+
+def bce(z, y):
+    import optax
+
+    return optax.sigmoid_binary_cross_entropy(z, y)
+
+
+def other_bce(z, y):
+    import optax
+
+    {loss_body}
+    return optax.sigmoid_binary_cross_entropy(z, y)
+
+
+def keras_bce(keras):
+    return keras.losses.binary_crossentropy
+
+
+WORKLOAD = Workload(
+    name="hostile",
+    version="1",
+    question="Does a hostile workload stop the run the way it should?",
+    sources=(),
+    data=Data(dataset="{dataset}", labels="binary", n=100, normalize=True),
+    training=Training(steps=2, lr=0.01),
+    model=Model(params=PARAMS, head="sigmoid", init=init, jax_apply=jax_apply, keras_build=keras_build),
+    arms=(
+        Arm("jax-good", "plain", "jax", "bce", loss_fn=bce, requires=("jax", "optax")),
+        Arm("jax-other", "its loss is the knob", "jax", "bce", loss_fn=other_bce, requires=("jax", "optax")),
+        Arm.keras("jax", "the Keras arm", keras_bce),
+        Arm("reference-f64", "float64", "f64", "bce", loss_fn=bce, requires=("jax", "optax")),
+    ),
+    fix="jax-good",
+)
+"""
+MAIN_ARMS = ["--arms", "jax-good,jax-other,reference-f64"]
+
+
+def workload_file(folder: Path, name: str = "wl.py", **knobs) -> Path:
+    values = dict(prelude="", out=1, apply_body="pass", loss_body="pass", keras_act="sigmoid", dataset="mnist")
+    path = folder / name
+    path.write_text(WORKLOAD_TEMPLATE.format(**{**values, **knobs}))
+    return path
+
+
+@pytest.mark.parametrize("command", [["run"], ["sweep", "--seeds", "0", "--windows", "0"]], ids=["run", "sweep"])
+def test_forward_pass_of_the_wrong_shape_is_refused_before_training(tmp_path, command):
+    """Before anything is written: no artifact, and no sweep checkpoint either."""
+    wl = workload_file(tmp_path, out=2)  # two logits for one binary label
+    out = tmp_path / "r.json"
+    proc = cli(*command, "--workload", str(wl), *MAIN_ARMS, "--out", str(out), cwd=tmp_path)
+    one_error(proc, 2, "workload hostile", "arm jax-good", "(100, 2)", "labels have shape (100, 1)")
+    assert files_under(tmp_path) == ["wl.py"]
+
+
+def test_a_run_in_which_every_arm_errors_exits_1_and_writes_nothing(tmp_path):
+    wl = workload_file(tmp_path, loss_body='raise RuntimeError("boom in the loss")')
+    out = tmp_path / "r.json"
+    proc = cli("run", "--workload", str(wl), "--arms", "jax-other", "--out", str(out), cwd=tmp_path)
+    one_error(proc, 1, "no arm trained", "jax-other: RuntimeError: boom in the loss", "no artifact")
+    assert files_under(tmp_path) == ["wl.py"]
+
+
+def test_a_function_that_never_returns_makes_its_arm_an_error_and_the_run_exit_1(tmp_path):
+    """A sleep in one arm's loss: the step limit ends it, the arm is ``error`` with the reason, the arms that
+    trained keep their artifact, and the exit status says a run failed."""
+    wl = workload_file(tmp_path, prelude="import time", loss_body="time.sleep(3600)")
+    out = tmp_path / "r.json"
+    t0 = time.monotonic()
+    proc = cli("run", "--workload", str(wl), *MAIN_ARMS, "--step-timeout", "2", "--out", str(out), cwd=tmp_path)
+    assert time.monotonic() - t0 < 600
+    one_error(proc, 1, "1 of 3 runs failed (jax-other)", str(out))
+    assert "paritybench: jax-other: 1 of 1 runs failed: TimeLimit" in proc.stderr
+    art = json.loads(out.read_text())
+    status = {r["arm"]: (r["status"], r.get("reason")) for r in art["runs"]}
+    assert status["jax-good"][0] == status["reference-f64"][0] == "ok"
+    assert status["jax-other"][0] == "error" and "did not return within 6 s" in status["jax-other"][1]
+    assert art["config"]["step_timeout"] == 2.0
+    assert files_under(tmp_path) == ["r.json", "r.weights.npz", "wl.py"]
+
+
+@pytest.mark.parametrize(
+    "knobs,fragment",
+    [
+        (dict(prelude="import time", apply_body="time.sleep(3600)"), "forward pass did not return within 2 s"),
+        (dict(prelude="import time\ntime.sleep(3600)"), "importing it raised TimeLimit at"),
+    ],
+    ids=["forward-pass", "module-import"],
+)
+def test_code_that_never_returns_before_training_is_one_line(tmp_path, knobs, fragment):
+    wl = workload_file(tmp_path, **knobs)
+    proc = cli(
+        "run", "--workload", str(wl), *MAIN_ARMS, "--step-timeout", "2", "--out", str(tmp_path / "r.json"), cwd=tmp_path
+    )
+    one_error(proc, 2, fragment)
+    assert files_under(tmp_path) == ["wl.py"]
+
+
+def test_a_workloads_own_exception_at_import_is_its_file_and_line(tmp_path):
+    wl = workload_file(
+        tmp_path, prelude='def broken():\n    raise ValueError("no such thing\\nsecond line")\n\n\nbroken()'
+    )
+    line = next(i for i, text in enumerate(wl.read_text().splitlines(), 1) if "raise ValueError" in text)
+    proc = cli("run", "--workload", str(wl), *MAIN_ARMS, "--out", str(tmp_path / "r.json"), cwd=tmp_path)
+    one_error(proc, 2, f"raised ValueError at {wl}:{line}: no such thing")
+    assert "second line" not in proc.stderr and files_under(tmp_path) == ["wl.py"]
+
+
+def test_a_workload_that_imports_jax_at_the_top_loads_after_the_flags(tmp_path):
+    wl = workload_file(tmp_path, prelude="import jax  # a framework at the workload module's top level")
+    out = tmp_path / "r.json"
+    proc = cli("run", "--workload", str(wl), "--arms", "jax-good", "--no-weights", "--out", str(out), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    env = json.loads(out.read_text())["environment"]
+    assert env["warnings"] == []
+    assert env["frameworks"]["main"]["jax_default_matmul_precision"] == "highest"
+
+
+def test_keras_model_must_carry_the_declared_head_and_a_module_beside_the_file_loads_in_workers(tmp_path):
+    """The workload imports a module beside it (its folder on the path, in the main process and the Keras
+    worker alike); its Keras model ends in relu though its head is sigmoid: the Keras arm is refused at
+    build, naming both, and the JAX arms' artifact is kept with exit 1."""
+    (tmp_path / "helper_beside.py").write_text("HIDDEN = 1\n")
+    wl = workload_file(tmp_path, prelude="import helper_beside  # a module beside the workload file", keras_act="relu")
+    out = tmp_path / "r.json"
+    arms = ["--arms", "jax-good,keras-jax,reference-f64", "--no-weights"]
+    proc = cli("run", "--workload", str(wl), *arms, "--out", str(out), cwd=tmp_path, timeout=600)
+    one_error(proc, 1, "1 of 3 runs failed (keras-jax)")
+    reason = {r["arm"]: r.get("reason") for r in json.loads(out.read_text())["runs"]}["keras-jax"]
+    assert "last layer 'dense' has activation relu, but the declared head is sigmoid" in reason, reason
+
+
+def test_step_limit_interrupts_a_sleep_and_restores_the_timer():
+    import signal as sig
+
+    from paritybench.pipeline import watchdog
+
+    before = sig.getsignal(sig.SIGALRM)
+    t0 = time.monotonic()
+    with pytest.raises(watchdog.TimeLimit, match="the test's sleep did not return within 0.2 s"):
+        with watchdog.limit(0.2, "the test's sleep"):
+            time.sleep(30)
+    assert time.monotonic() - t0 < 5
+    assert sig.getsignal(sig.SIGALRM) is before and sig.getitimer(sig.ITIMER_REAL) == (0.0, 0.0)
+    with watchdog.limit(5, "outer"):  # an inner limit that ends later leaves the outer one in charge
+        with watchdog.limit(60, "inner"):
+            pass
+        assert 0 < sig.getitimer(sig.ITIMER_REAL)[0] <= 5
+    assert sig.getitimer(sig.ITIMER_REAL) == (0.0, 0.0)

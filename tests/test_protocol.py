@@ -24,7 +24,7 @@ pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnraisableException
 CASE = p.CaseSpec(id="s0-w0", window=0, init_file="/j/init-s0-w0.npz")
 TASK = p.Task(workload="seed-bce", arm="keras-jax", steps=2, lr=0.01, n=128, normalize=False, cases=(CASE,))
 EXAMPLES = [
-    p.TrainJob("jax", {"deterministic": True, "onednn": None, "threads": None}, None, None, "/j", True, (TASK,)),
+    p.TrainJob("jax", {"deterministic": True, "onednn": None, "threads": None}, None, None, "/j", True, (TASK,), 300.0),
     p.Evaluate((p.EvaluateItem("seed-bce", 0.01, 128, False, 0, "jax-logits", "s0-w0", "/j/e.npz", "keras-jax"),)),
     p.ConventionsJob("seed-bce", "keras-jax", 0.01),
     p.LocalizeJob(

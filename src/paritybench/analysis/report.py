@@ -376,7 +376,8 @@ def write_report(artifacts: list[dict], out_dir: Path) -> Path:
     md += answer_normalization(kinds.get("sweep", [])) + [""]
     for a in kinds.get("sensitivity", []):
         md += answer_from_sensitivity(a) + [""]
-    for a in kinds.get("run", []):
+    runs = kinds.get("run", [])
+    for a, suffix in zip(runs, run_suffixes(len(runs)), strict=True):
         v = _variant(a)
         for stem, names, titles, log, caption in (
             (
@@ -401,9 +402,10 @@ def write_report(artifacts: list[dict], out_dir: Path) -> Path:
                 "agreement with reference-f64 at the same weights, per step",
             ),
         ):
-            name = f"{stem}-{v}.png"
+            name = f"{stem}-{v}{suffix}.png"
+            source = f", `{Path(a['_path']).name}`" if suffix else ""
             if plot_curves(a, out_dir / name, names, titles, log):
-                figures.append((name, f"{caption} ({v} pixels)"))
+                figures.append((name, f"{caption} ({v} pixels{source})"))
     if plot_distribution(
         [(f"sweep, {_variant(a)} pixels", _finals_by_arm(a)) for a in kinds.get("sweep", [])],
         out_dir / "sweep.png",
@@ -441,13 +443,27 @@ def write_report(artifacts: list[dict], out_dir: Path) -> Path:
     return report
 
 
-# Every file write_report may write into its folder.
-REPORT_FILES = ("report.md", "sweep.png", "sensitivity.png") + tuple(
-    f"{stem}-{v}.png" for stem in ("curves", "saturation", "agreement") for v in ("raw", "normalized")
-)
+def run_suffixes(count: int) -> list[str]:
+    """Each run artifact's figure-name suffix: none for a single run artifact (``curves-raw.png``), its
+    1-based position among the run artifacts given for several (``curves-raw-1.png``, ``curves-raw-2.png``),
+    so that no artifact's figures replace another's."""
+    return [""] if count == 1 else [f"-{i}" for i in range(1, count + 1)]
 
 
-def check_report_out(out_dir: Path, inputs: list[str], overwrite: bool) -> None:
+def report_files(run_count: int = 1) -> tuple[str, ...]:
+    """Every file write_report may write into its folder for ``run_count`` run artifacts."""
+    return ("report.md", "sweep.png", "sensitivity.png") + tuple(
+        f"{stem}-{v}{suffix}.png"
+        for suffix in run_suffixes(max(run_count, 1))
+        for stem in ("curves", "saturation", "agreement")
+        for v in ("raw", "normalized")
+    )
+
+
+REPORT_FILES = report_files(1)
+
+
+def check_report_out(out_dir: Path, inputs: list[str], overwrite: bool, names: tuple[str, ...] = REPORT_FILES) -> None:
     """Before any work: the folder is (or can be made) a writable directory, not a link, and none of
     the files the report writes there is an input, a link, a non-regular file, or (without
     ``--overwrite``) an existing file."""
@@ -465,7 +481,7 @@ def check_report_out(out_dir: Path, inputs: list[str], overwrite: bool) -> None:
             "give a new or existing folder"
         )
     check_output_dir(out_dir, "--out")
-    for name in REPORT_FILES:
+    for name in names:
         check_output_path(out_dir / name, inputs=inputs, overwrite=overwrite, what="--out")
 
 
@@ -490,7 +506,8 @@ def cmd_report(args, console) -> int:
                 )
     first = Path(args.artifacts[0])
     out_dir = Path(args.out) if args.out else first.with_name(first.stem + "-report")
-    check_report_out(out_dir, args.artifacts, args.overwrite)
+    runs = sum(a.get("kind", "run") == "run" for a in artifacts)
+    check_report_out(out_dir, args.artifacts, args.overwrite, report_files(runs))
     report = write_report(artifacts, out_dir)
     console.print(report.read_text().split("## Figures")[0])
     console.print(f"report: {report}")

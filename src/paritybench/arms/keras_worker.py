@@ -24,6 +24,35 @@ import time
 from paritybench.arms import protocol
 
 
+def check_model(keras, model, workload, arm) -> None:
+    """The built Keras model against the workload's declaration, before it trains: its last layer carries the
+    declared head's activation (the loss receives that activation of the logits, and the diagnostics take it
+    off to read the logits), and it gives one output row per label. ParityError (one line) if not."""
+    from paritybench.errors import ParityError
+    from paritybench.experiment.data import LABEL_WIDTH
+
+    head = workload.model.head
+    last = model.layers[-1] if getattr(model, "layers", None) else None
+    act = getattr(last, "activation", None)
+    where = f"workload {workload.name}: arm {arm.name}: the Keras model's last layer"
+    if act is not keras.activations.get(head):
+        name = getattr(act, "__name__", None) or type(act).__name__
+        raise ParityError(
+            f"{where} {getattr(last, 'name', last)!r} has activation {name}, but the declared head is {head}: "
+            f"give keras_build's last layer activation={head!r} (a Dense(..., activation={head!r}))"
+        )
+    width = LABEL_WIDTH[workload.data.labels]
+    try:
+        shape = model.output_shape
+    except Exception:  # a subclassed model not built yet has none; the training's own checks remain
+        shape = None
+    if isinstance(shape, tuple) and tuple(shape[1:]) != (width,):
+        raise ParityError(
+            f"{where} gives output shape {shape}, but the labels have shape (n, {width}) "
+            f"({workload.data.labels}, head {head}): make it one output row of {width} per sample"
+        )
+
+
 class KerasArm:
     """One workload's Keras model compiled with one arm's loss and optimizer, on this backend."""
 
@@ -33,6 +62,7 @@ class KerasArm:
         self.keras, self.workload, self.arm, self.lr = keras, workload, arm, lr
         self.head = workload.model.head
         self.model, self.variables = resolve_ref(workload.model.keras_build)(keras, **dict(arm.keras_options))
+        check_model(keras, self.model, workload, arm)
         # Model.state (moving statistics): read back after every step, reset to its initial values per case
         self.state_vars = {k: self.variables.pop(k) for k in workload.model.state}
         loss = self.loss = resolve_ref(arm.keras_loss)(keras)
@@ -299,8 +329,10 @@ def run_job(job: protocol.TrainJob, be: _Backend, channel: protocol.Channel, ser
     from paritybench import workloads
     from paritybench.experiment import data, flags
     from paritybench.experiment.weights import copy_weights, load_weights_npz, save_weights_npz
+    from paritybench.pipeline import watchdog
 
     keras, backend = be.keras, be.backend
+    step_timeout = watchdog.configure(job.step_timeout)  # the user's code under the run's limit
     if job.backend != backend or job.numerics != be.numerics:
         raise RuntimeError(
             f"job for {job.backend} with numerics {job.numerics} sent to the {backend} worker "
@@ -338,8 +370,9 @@ def run_job(job: protocol.TrainJob, be: _Backend, channel: protocol.Channel, ser
 
     def arm_model(spec: str, arm_name: str, lr: float) -> KerasArm:
         if (spec, arm_name) not in built:
-            w = workloads.load(spec)
-            built[(spec, arm_name)] = KerasArm(keras, backend, w, w.arm(arm_name), lr)
+            w = workloads.load(spec)  # its import is under the limit (workloads.registry)
+            with watchdog.limit(step_timeout, f"building Keras arm {arm_name} (keras_build and compile)"):
+                built[(spec, arm_name)] = KerasArm(keras, backend, w, w.arm(arm_name), lr)
             env["jit_compile"] = str(getattr(built[(spec, arm_name)].model, "jit_compile", None))
             from paritybench.arms.keras_inspect import conventions_rows
 
@@ -357,13 +390,15 @@ def run_job(job: protocol.TrainJob, be: _Backend, channel: protocol.Channel, ser
             init = copy_weights(load_weights_npz(case.init_file, shapes)["w"], shapes)
             d = ka.workload.data
             state = None
-            if d.batch_size is not None or ka.workload.model.state:  # paritybench.arms.minibatch's protocol
-                held = window(ka.workload, case.window + task.n, d.holdout, task.normalize) if d.holdout else None
-                curves, final, traj, info, state = ka.train_case_minibatch(
-                    x, y, init, task.steps, keep_trajectory, d.batch_size, held
-                )
-            else:
-                curves, final, traj, info = ka.train_case(x, y, init, task.steps, keep_trajectory)
+            # +1: the first step's compile and the last measurement
+            with watchdog.limit(step_timeout * (task.steps + 1), f"arm {task.arm}'s training on {cid}"):
+                if d.batch_size is not None or ka.workload.model.state:  # paritybench.arms.minibatch's protocol
+                    held = window(ka.workload, case.window + task.n, d.holdout, task.normalize) if d.holdout else None
+                    curves, final, traj, info, state = ka.train_case_minibatch(
+                        x, y, init, task.steps, keep_trajectory, d.batch_size, held
+                    )
+                else:
+                    curves, final, traj, info = ka.train_case(x, y, init, task.steps, keep_trajectory)
             stem = f"{task.arm}-{cid}"
             final_file = os.path.join(out_dir, f"final-{stem}.npz")
             save_weights_npz(final_file, {"w": final})

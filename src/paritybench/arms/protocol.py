@@ -116,6 +116,7 @@ class TrainJob:
     out_dir: str
     keep_trajectory: bool
     tasks: tuple[Task, ...]
+    step_timeout: float  # seconds the user's code may take per step (``--step-timeout``; pipeline.watchdog)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ def add_experiment_args(p: argparse.ArgumentParser, seeds_default: str = "0", wi
         help="a workload name (paritybench workloads), path/to/file.py or module:attr (default seed-bce)",
     )
     p.add_argument("--n", type=int, default=None, help="samples per window (default: the workload's, 1000)")
-    p.add_argument("--arms", default="", help="comma-separated arm names (default: every arm of the workload)")
+    p.add_argument("--arms", default=None, help="comma-separated arm names (default: every arm of the workload)")
     p.add_argument("--steps", type=int, default=None, help="optimizer steps (default: the workload's, 10)")
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: the workload's, 0.01)")
     p.add_argument(
@@ -52,6 +52,13 @@ def add_experiment_args(p: argparse.ArgumentParser, seeds_default: str = "0", wi
     )
     p.add_argument("--threads", type=int, default=None, help="cap intra-op threads of every framework")
     p.add_argument("--no-deterministic", action="store_true", help="leave the frameworks' determinism flags off")
+    p.add_argument(
+        "--step-timeout",
+        type=float,
+        default=None,
+        help="seconds one training step of the workload's code may take before its arm is an error; a "
+        "workload module's import and its shape check get one step (default 300, recorded in the artifact)",
+    )
     p.add_argument("--out", default=None, help="artifact path (default results/runs/<time>-<config>.json)")
 
 
@@ -76,14 +83,17 @@ def config_from(args, swap: bool = True) -> RunConfig:
         onednn={"on": True, "off": False}.get(args.onednn),
         threads=args.threads,
     )
-    flags.apply(numerics)
+    from paritybench.pipeline import watchdog
+
+    step_timeout = getattr(args, "step_timeout", None)
+    watchdog.configure(step_timeout)  # bounds the workload module's import below too
+    flags.apply(numerics)  # before the workload's module loads: it may import a framework
     workload = workloads.load(getattr(args, "workload", None))
     steps = workload.training.steps if args.steps is None else args.steps
     lr = workload.training.lr if args.lr is None else args.lr
     n = workload.data.n if args.n is None else args.n
     normalize = workload.data.normalize if args.normalize is None else args.normalize
-    arms = tuple(a.strip() for a in args.arms.split(",") if a.strip())
-    workload.resolve_arms(arms)  # unknown names: one line listing the valid ones
+    arms = parse_arms(args.arms, workload)
     if steps < 1:
         raise ParityError(f"--steps {steps}: must be at least 1")
     if not lr > 0:
@@ -104,11 +114,71 @@ def config_from(args, swap: bool = True) -> RunConfig:
         numerics=numerics,
         swap=swap,
         workload=workload.origin.get("spec", workload.name),
+        step_timeout=watchdog.step_timeout(),
     )
     from paritybench.experiment.numerics_env import check_and_warn
 
     check_and_warn(cfg.numerics)  # numerics set from outside: refused, or warned about and recorded
     return cfg
+
+
+def parse_arms(text: str | None, workload) -> tuple[str, ...]:
+    """``--arms``: () when not given (every arm); a given list must name arms, each one valid.
+
+    An empty list (``--arms ''``) or an empty name (``--arms ',,'``, ``a,,b``) is a mistake to
+    name, never "every arm"."""
+    if text is None:
+        return ()
+    names = tuple(a.strip() for a in text.split(","))
+    if not any(names) or not all(names):
+        raise ParityError(
+            f"--arms {text!r}: {'an empty list' if not any(names) else 'an empty arm name'}: name arms "
+            f"of workload {workload.name} ({', '.join(workload.arm_names)}), or leave --arms out for every arm"
+        )
+    workload.resolve_arms(names)  # unknown names: one line listing the valid ones
+    return tuple(dict.fromkeys(names))  # a name given twice is one arm
+
+
+def _reasons(runs: list[dict]) -> str:
+    by_arm: dict[str, list[str]] = {}
+    for r in runs:
+        by_arm.setdefault(r["arm"], [])
+        if r.get("reason") not in by_arm[r["arm"]]:
+            by_arm[r["arm"]].append(r.get("reason") or r["status"])
+    return "; ".join(f"{arm}: {' / '.join(why)}" for arm, why in by_arm.items())
+
+
+def nothing_trained(runs: list[dict]) -> ParityError | None:
+    """The error of a run in which no arm trained (every run ``error`` or ``skipped``): it writes no
+    artifact, since there is nothing in it to compare. None when something trained."""
+    if any(r["status"] == "ok" for r in runs):
+        return None
+    return ParityError(
+        f"no arm trained ({len(runs)} runs: {sum(r['status'] == 'error' for r in runs)} error, "
+        f"{sum(r['status'] == 'skipped' for r in runs)} skipped), so no artifact was written: {_reasons(runs)}",
+        exit_code=1,
+    )
+
+
+def report_failed_runs(runs: list[dict], out: Path) -> ParityError | None:
+    """Some runs ``error`` while others trained: the artifact keeps them all (the arms that trained are
+    evidence), each failed arm gets a ``paritybench: ARM: ...`` line on stderr as a sweep's do, and the
+    error returned makes the exit status 1. None when no run errored."""
+    import sys
+
+    failed = [r for r in runs if r["status"] == "error"]
+    if not failed:
+        return None
+    for arm in dict.fromkeys(r["arm"] for r in failed):
+        mine = [r for r in failed if r["arm"] == arm]
+        total = sum(r["arm"] == arm for r in runs)
+        why = "; ".join(dict.fromkeys(r.get("reason") or "error" for r in mine))
+        print(f"paritybench: {arm}: {len(mine)} of {total} runs failed: {why}", file=sys.stderr)
+    arms = ", ".join(dict.fromkeys(r["arm"] for r in failed))
+    return ParityError(
+        f"{len(failed)} of {len(runs)} runs failed ({arms}); {out} records them with the arms that trained",
+        exit_code=1,
+    )
 
 
 def default_out(cfg: RunConfig, folder: Path = DEFAULT_RESULTS) -> Path:

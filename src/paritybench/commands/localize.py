@@ -31,7 +31,7 @@ def cmd_localize(args, console) -> int:
     cfg = config_from(args, swap=False)
     if len(cfg.seeds) != 1 or len(cfg.windows) != 1:
         raise ParityError("localize takes one --seeds and one --windows value (it follows one trajectory)")
-    arm_names = tuple(a.strip() for a in args.arms.split(",") if a.strip())
+    arm_names = tuple(a.strip() for a in (args.arms or "").split(",") if a.strip())  # checked by config_from
     from paritybench import workloads
     from paritybench.analysis import localize
     from paritybench.pipeline.runner import missing_requirements

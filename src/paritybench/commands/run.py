@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from paritybench.commands.common import DEFAULT_RESULTS, RichProgress, add_experiment_args, config_from, weights_group
+from paritybench.commands.common import (
+    DEFAULT_RESULTS,
+    RichProgress,
+    add_experiment_args,
+    config_from,
+    nothing_trained,
+    report_failed_runs,
+    weights_group,
+)
 
 
 def add_parser(sub) -> None:
@@ -74,6 +82,9 @@ def _run_and_commit(args, console, cfg, out: Path) -> int:
         result = runner.run(cfg, prog)
     finally:
         prog.stop()
+    failure = nothing_trained(result.runs)
+    if failure:  # nothing to compare: no artifact
+        raise failure
     # A flag that did not take effect is a recorded warning at the top of environment, never silent.
     result.environment["warnings"] = flags.collect_warnings(result.environment, applied)
     for warning in result.environment["warnings"]:
@@ -98,4 +109,7 @@ def _run_and_commit(args, console, cfg, out: Path) -> int:
     console.print(f"artifact: {out}")
     if result.finals and not args.no_weights:
         console.print(f"final weights: {weights_path}")
+    failure = report_failed_runs(result.runs, out)
+    if failure:  # an arm's error is the run's failure, as in a sweep
+        raise failure
     return 0

@@ -88,7 +88,7 @@ def cmd_run_all(args, console) -> int:
     from paritybench.commands.common import config_from
     from paritybench.pipeline import budget
 
-    if args.arms:
+    if args.arms is not None:
         raise ParityError(
             "--arms with --workload all: arm names differ per workload; run one workload "
             "(--workload NAME --arms ...) or leave --arms out"
@@ -165,7 +165,7 @@ def _one_entry(args, console, name: str, cfg, out: Path, claim, pool) -> dict:
 def _run_one(args, console, cfg, out: Path, pool=None) -> dict:
     """One workload: train, commit its artifact (and weights) atomically; return the artifact."""
     from paritybench.artifact.safeout import commit_pair
-    from paritybench.commands.common import RichProgress, weights_group
+    from paritybench.commands.common import RichProgress, nothing_trained, weights_group
     from paritybench.experiment import flags
     from paritybench.experiment.weights import write_weights_npz
     from paritybench.pipeline import runner
@@ -176,6 +176,9 @@ def _run_one(args, console, cfg, out: Path, pool=None) -> dict:
         result = runner.run(cfg, prog, pool=pool)
     finally:
         prog.stop()
+    failure = nothing_trained(result.runs)
+    if failure:  # this workload's entry is an error with the reason, and it has no artifact
+        raise failure
     result.environment["warnings"] = flags.collect_warnings(result.environment, applied)
     weights_path = out.with_suffix(".weights.npz")
     keep = bool(result.finals) and not args.no_weights

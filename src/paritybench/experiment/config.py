@@ -32,6 +32,9 @@ class RunConfig:
     diagnostics: str = "full"
     # The workload: a built-in or installed name, a path to a .py file, or module:attr.
     workload: str = "seed-bce"
+    # Seconds a training step of the user's code may take before its arm is an error
+    # (paritybench.pipeline.watchdog); changes nothing that is computed.
+    step_timeout: float = 300.0
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -42,7 +45,7 @@ class RunConfig:
         """The fields that change what is computed (not where the data file lives)."""
         d = self.to_dict()
         # the workload is matched by name and version from the artifact's workload object
-        for k in ("data_path", "swap", "arms", "seeds", "windows", "diagnostics", "workload"):
+        for k in ("data_path", "swap", "arms", "seeds", "windows", "diagnostics", "workload", "step_timeout"):
             d.pop(k)
         return d
 

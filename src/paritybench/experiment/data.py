@@ -124,6 +124,10 @@ def _check_arrays(p: Path, x: np.ndarray, y: np.ndarray) -> None:
         raise ParityError(f"data file {p}: y_train holds values outside 0-9")
 
 
+# Each label kind's width: window's labels are (n, LABEL_WIDTH[labels]).
+LABEL_WIDTH = {"binary": 1, "onehot10": 10}
+
+
 def window(
     ds: Dataset, start: int, n: int, normalize: bool = False, labels: str = "binary"
 ) -> tuple[np.ndarray, np.ndarray]:

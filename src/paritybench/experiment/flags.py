@@ -149,16 +149,42 @@ def xla_flag(flags: str, name: str) -> str | None:
     return value
 
 
-def apply(opts: NumericsOptions) -> dict[str, str]:
-    """Set ``opts`` in this process's environment; call before importing any framework."""
+# What the last ``apply`` before any framework import set (NUMERICS_ENV_VARS -> value or None): the flags
+# the frameworks loaded with. None until ``apply`` runs with no framework loaded.
+_BEFORE_FRAMEWORKS: dict[str, str | None] | None = None
+
+
+def loaded_frameworks() -> list[str]:
     import sys
 
-    loaded = [m for m in ("jax", "tensorflow", "torch", "keras") if m in sys.modules]
+    return [m for m in ("jax", "tensorflow", "torch", "keras") if m in sys.modules]
+
+
+def apply(opts: NumericsOptions) -> dict[str, str]:
+    """Set ``opts`` in this process's environment; call before importing any framework.
+
+    Called again once frameworks are loaded (``run --workload all`` sets each workload's flags, a
+    command sets them before loading the workload and again before training), it changes nothing
+    when the values are those the frameworks loaded with: no warning then. A warning (``_warning``,
+    recorded in the artifact by ``collect_warnings``) says when a framework was imported before any
+    flags were set, or when a flag now differs from the value in force when the frameworks loaded."""
+    global _BEFORE_FRAMEWORKS
+    loaded = loaded_frameworks()
     env = env_for(opts)
+    values = {k: env.get(k) for k in NUMERICS_ENV_VARS}
     os.environ.update(env)
     applied = {k: env[k] for k in NUMERICS_ENV_VARS if k in env}
-    if loaded:
+    if not loaded:
+        _BEFORE_FRAMEWORKS = values
+    elif _BEFORE_FRAMEWORKS is None:
         applied["_warning"] = f"frameworks already imported before flags were set: {loaded}"
+    else:
+        changed = sorted(k for k in NUMERICS_ENV_VARS if values[k] != _BEFORE_FRAMEWORKS[k])
+        if changed:
+            applied["_warning"] = (
+                f"flags changed after frameworks were imported ({loaded}): {', '.join(changed)} "
+                "differ from the values they loaded with"
+            )
     return applied
 
 

@@ -59,10 +59,40 @@ def check_input_file(path: str | os.PathLike, what: str, hint: str) -> Path:
     return p
 
 
+class _NonStandard:
+    """A bare ``NaN``/``Infinity``/``-Infinity`` literal as parsed (not JSON: RFC 8259 has no such token)."""
+
+    def __init__(self, token: str):
+        self.token = token
+
+
+def _first_nonstandard(obj: Any) -> tuple[str, str] | None:
+    """(JSON path, token) of the first bare non-finite literal in a parsed value, depth first in file order."""
+    stack: list[tuple[Any, str]] = [(obj, "")]
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, _NonStandard):
+            return where or "(top level)", node.token
+        if isinstance(node, dict):
+            stack.extend((v, f"{where}/{k}".lstrip("/")) for k, v in reversed(node.items()))
+        elif isinstance(node, list):
+            stack.extend((v, f"{where}/{i}".lstrip("/")) for i, v in reversed(list(enumerate(node))))
+    return None
+
+
 def read_json(
-    path: str | os.PathLike, what: str = "artifact", hint: str = "pass the path of a paritybench JSON artifact"
+    path: str | os.PathLike,
+    what: str = "artifact",
+    hint: str = "pass the path of a paritybench JSON artifact",
+    strict: bool = True,
 ) -> Any:
-    """Parse a JSON input file; every way it can be unusable is one line naming the file and the fix."""
+    """Parse a JSON input file; every way it can be unusable is one line naming the file and the fix.
+
+    ``strict``: a bare ``NaN``, ``Infinity`` or ``-Infinity`` (Python's json module reads and writes
+    them by default; jq and browsers reject them) is refused, naming where it is: paritybench writes
+    with ``allow_nan=False`` and records a non-finite number as the string "nan"/"inf"/"-inf"
+    (``paritybench.artifact.num``), so reader and writer agree on strict JSON. Files written by
+    other tools (pytest-benchmark's timing files) are read with ``strict=False``."""
     p = check_input_file(path, what, hint)
     try:
         text = p.read_bytes().decode("utf-8")
@@ -71,7 +101,7 @@ def read_json(
     except UnicodeDecodeError as exc:
         raise ParityError(f"{what} {p} is not valid JSON ({exc}): it is damaged; {hint}") from None
     try:
-        obj = json.loads(text)
+        obj = json.loads(text, parse_constant=_NonStandard if strict else None)
     except json.JSONDecodeError as exc:
         raise ParityError(f"{what} {p} is not valid JSON ({exc}): it is damaged; {hint}") from None
     except RecursionError:
@@ -83,6 +113,12 @@ def read_json(
         raise ParityError(
             f"{what} {p} is nested more than {MAX_JSON_DEPTH} levels deep (paritybench files are "
             f"under 10): it is not a paritybench file; {hint}"
+        )
+    bad = _first_nonstandard(obj) if strict else None
+    if bad is not None:
+        raise ParityError(
+            f"{what} {p} is not strict JSON: a bare {bad[1]} at {bad[0]} (JSON has no NaN or Infinity; "
+            'paritybench writes a non-finite number as the string "nan", "inf" or "-inf"); fix or re-create the file'
         )
     return obj
 

@@ -29,7 +29,7 @@ from paritybench.arms import ArmResult, TrainSpec, protocol
 from paritybench.artifact import num
 from paritybench.experiment import data, environment, flags, weights
 from paritybench.experiment.config import RunConfig
-from paritybench.pipeline import diagnostics, procs, worker_pool
+from paritybench.pipeline import diagnostics, procs, watchdog, worker_pool
 from paritybench.workloads import Workload, resolve_ref
 from paritybench.workloads.base import Arm
 
@@ -332,6 +332,7 @@ def run(
 
     progress = progress or Progress()
     t_start = time.perf_counter()
+    watchdog.configure(cfg.step_timeout)
     workload = workloads.load(cfg.workload)
     cases = cases or default_cases(cfg)
     keep = (cfg.diagnostics == "full") if keep_trajectory is None else keep_trajectory
@@ -339,6 +340,7 @@ def run(
     specs = workload.resolve_arms(cfg.arms)
     skip = set(skip)
     todo = {spec.name: [c for c in cases if c.key(spec.name) not in skip] for spec in specs}
+    _check_shapes(sess, [s for s in specs if todo[s.name] and not missing_requirements(s)], todo)
     progress.start(sum(len(v) for v in todo.values()))
 
     env = environment.fingerprint()
@@ -437,6 +439,17 @@ def run(
     )
 
 
+def _check_shapes(sess: _Session, specs: list[Arm], todo: dict[str, list[Case]]) -> None:
+    """Every arm that trains here maps the input to the labels' shape, before any training (one line if not)."""
+    from paritybench.pipeline.shapes import check_forward
+
+    if not specs:
+        return
+    first = todo[specs[0].name][0]
+    x, y = sess.windows[first.window]
+    check_forward(sess.workload, specs, x, y, lambda arm: sess.init_for(arm, todo[arm][0]), sess.cfg.step_timeout)
+
+
 def _run_main(spec: Arm, cases: list[Case], sess: _Session) -> None:
     if sess.skip_if_missing(spec, cases):
         return
@@ -446,11 +459,14 @@ def _run_main(spec: Arm, cases: list[Case], sess: _Session) -> None:
     train_many = arms.trainer(spec.kind)
     for window, group in by_window.items():
         x, y = sess.windows[window]
+        # the user's code under the step time limit: a function that never returns makes this arm an error
+        seconds = sess.cfg.step_timeout * (sess.cfg.steps + 1)  # +1: the compile and the last measurement
         try:
             kw = {"eval_data": sess.holdouts[window]} if window in sess.holdouts else {}
-            results = train_many(
-                sess.workload, spec, [sess.init_for(spec.name, c) for c in group], x, y, sess.spec, **kw
-            )
+            with watchdog.limit(seconds, f"arm {spec.name}'s training ({sess.cfg.steps} steps)"):
+                results = train_many(
+                    sess.workload, spec, [sess.init_for(spec.name, c) for c in group], x, y, sess.spec, **kw
+                )
         except Exception as exc:  # an arm's crash is its result, not the harness's
             for c in group:
                 sess.fail(spec, c, "error", f"{type(exc).__name__}: {exc}")
@@ -604,6 +620,7 @@ def _start_keras(
         data_sha256=cfg.data_sha256,
         out_dir=str(job_dir),
         keep_trajectory=sess.spec.keep_trajectory,
+        step_timeout=cfg.step_timeout,
         tasks=tuple(
             protocol.Task(
                 **common,

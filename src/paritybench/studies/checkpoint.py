@@ -159,7 +159,12 @@ def header_problem(header: Any) -> str | None:
         return f"config: unknown key {unknown[0]!r}"
     from paritybench import workloads
     from paritybench.errors import ParityError
+    from paritybench.experiment import flags
 
+    try:  # the sweep's numerics flags before its workload's module is loaded (it may import a framework)
+        flags.apply(flags.NumericsOptions(**header["config"]["numerics"]))
+    except TypeError as exc:
+        return f"config.numerics: {exc}"
     try:  # a checkpoint from before workloads is the seed workload's
         workload = workloads.load(header["config"].get("workload"))
     except ParityError as exc:
@@ -646,6 +651,9 @@ def start_sweep(args, console, before_write: Callable[[], None] | None = None) -
     if checkpoint_path(out).exists():
         raise ParityError(f"{checkpoint_path(out)} exists: resume it with --resume {out}, or delete it")
     data_rec = precheck_inputs(cfg)
+    from paritybench.pipeline.shapes import precheck
+
+    precheck(cfg)  # a forward pass of the wrong shape, before the checkpoint is written (issue 20)
     if out.parent.exists() and not out.parent.is_dir():
         raise ParityError(f"--out {out}: {out.parent} is not a folder; choose another --out")
     try:

@@ -91,6 +91,7 @@ def grid_sha256(cfg) -> str:
     """What makes two shards parts of one sweep: the whole config but where the data file lives."""
     d = cfg.to_dict()
     d.pop("data_path")
+    d.pop("step_timeout", None)  # a time limit, not part of what is computed
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
 
 

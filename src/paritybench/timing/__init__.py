@@ -103,7 +103,8 @@ def load(path: str | Path) -> TimingFile:
     hint = "pass a file written by `make bench-timing` (results/timing/*.json)"
     from paritybench.experiment.inputs import read_json
 
-    raw = read_json(p, "timing file", hint)  # a directory, bad bytes, deep nesting: one line each
+    # a directory, bad bytes, deep nesting: one line each; pytest-benchmark writes with json.dumps defaults
+    raw = read_json(p, "timing file", hint, strict=False)
     if not isinstance(raw, dict) or not isinstance(raw.get("benchmarks"), list) or "machine_info" not in raw:
         raise ParityError(f"timing file {p} is not pytest-benchmark JSON (no machine_info/benchmarks): {hint}")
     info = raw["machine_info"].get("paritybench") if isinstance(raw["machine_info"], dict) else None

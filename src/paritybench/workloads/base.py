@@ -34,6 +34,7 @@ NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 PROCESSES = ("main", "keras-tensorflow", "keras-jax", "keras-torch")
 KINDS = ("jax", "f64", "keras", "torch")
 HEADS = ("sigmoid", "softmax")
+DATASETS = ("mnist",)  # what paritybench.experiment.data loads (the bundled slice, or --data in its format)
 LABELS = ("binary", "onehot10")
 CLASSES = ("stable", "chaotic")
 
@@ -383,6 +384,15 @@ def check(w: Any, where: str) -> Workload:
         raise bad("give the question it answers in one sentence (question=...)")
     if w.model.head not in HEADS:
         raise bad(f"model.head is {w.model.head!r}: must be one of {', '.join(HEADS)}")
+    if w.data.dataset not in DATASETS:
+        raise bad(
+            f"data.dataset is {w.data.dataset!r}: must be one of {', '.join(DATASETS)} "
+            "(--data PATH takes another file in MNIST's Keras format)"
+        )
+    if not isinstance(w.data.n, int) or isinstance(w.data.n, bool) or w.data.n < 1:
+        raise bad(f"data.n {w.data.n!r} must be an int >= 1 (samples per window)")
+    if not isinstance(w.data.normalize, bool):
+        raise bad(f"data.normalize {w.data.normalize!r} must be True or False")
     if w.data.labels not in LABELS:
         raise bad(f"data.labels is {w.data.labels!r}: must be one of {', '.join(LABELS)}")
     if (w.model.head == "sigmoid") != (w.data.labels == "binary"):

@@ -43,17 +43,70 @@ BUILTIN: dict[str, str] = {
 _CACHE: dict[str, Workload] = {}
 
 
+def _where_raised(exc: BaseException, files: tuple[str, ...] = ()) -> str:
+    """``file:line`` of the user's code that raised ``exc``: the deepest frame in one of ``files``, else the
+    deepest frame that is not Python's import machinery nor paritybench's own."""
+    import traceback
+
+    if isinstance(exc, SyntaxError) and exc.filename:  # raised compiling the file: no frame of its own
+        return f"{exc.filename}:{exc.lineno}"
+    frames = traceback.extract_tb(exc.__traceback__)
+    mine = str(Path(__file__).resolve().parents[1])
+    for wanted in (
+        lambda f: f.filename in files,
+        lambda f: not f.filename.startswith("<") and not f.filename.startswith(mine),
+    ):
+        hits = [f for f in frames if wanted(f)]
+        if hits:
+            return f"{hits[-1].filename}:{hits[-1].lineno}"
+    return "?"
+
+
+def user_error(spec: str, exc: BaseException, files: tuple[str, ...] = ()) -> ParityError:
+    """A workload's own exception (or ``sys.exit``) at import, as one line: where in the user's code, and what."""
+    where = _where_raised(exc, files)
+    if isinstance(exc, SystemExit):  # sys.exit() in the file: exit 0 and silence before
+        return ParityError(
+            f"--workload {spec}: importing it called sys.exit({exc.code!r}) at {where}: a workload file must only "
+            "define WORKLOAD; move the script part under `if __name__ == '__main__':`"
+        )
+    text = " ".join(str(exc).split())  # one line, whatever the exception's message holds
+    return ParityError(
+        f"--workload {spec}: importing it raised {type(exc).__name__} at {where}"
+        + (f": {text}" if text else "")
+        + ": fix the workload file"
+    )
+
+
+def _guarded_import(spec: str, load, files: tuple[str, ...] = ()):
+    """Run ``load()`` (a workload module's import) under the step time limit; its own exception is one line."""
+    from paritybench.pipeline import watchdog
+
+    try:
+        with watchdog.limit(watchdog.step_timeout(), f"importing workload {spec}"):
+            return load()
+    except ParityError:
+        raise
+    except (Exception, SystemExit) as exc:
+        raise user_error(spec, exc, files) from None
+
+
 def _import_attr(ref: str, where: str):
     module, _, attr = ref.partition(":")
-    try:
-        obj = importlib.import_module(module)
-    except ImportError as exc:
+
+    def find():
+        try:
+            return importlib.util.find_spec(module)
+        except ModuleNotFoundError:  # a parent package that is not there
+            return None
+
+    found = _guarded_import(where, find)
+    if found is None:
         raise ParityError(
-            f"--workload {where}: cannot import {module} ({exc}): check the module name and that "
-            "its package is installed"
-        ) from None
-    except (Exception, SystemExit) as exc:
-        raise ParityError(f"--workload {where}: importing {module} {_raised(exc)}") from None
+            f"--workload {where}: cannot import {module} (no module named {module!r}): check the module name "
+            "and that its package is installed"
+        )
+    obj = _guarded_import(where, lambda: importlib.import_module(module), (found.origin or "",))
     for part in (attr or "WORKLOAD").split("."):
         if not hasattr(obj, part):
             raise ParityError(
@@ -82,17 +135,6 @@ def module_sha256(module_name: str) -> str | None:
     return h.hexdigest()
 
 
-def _raised(exc: BaseException) -> str:
-    """What importing a workload did instead of defining it, in words (the tail of a one-line error)."""
-    if isinstance(exc, SystemExit):
-        return (
-            f"called sys.exit({exc.code!r}): a workload file must only define WORKLOAD; "
-            "move the script part under `if __name__ == '__main__':`"
-        )
-    text = " ".join(str(exc).split())  # one line, whatever the exception's message holds
-    return f"raised {type(exc).__name__}: {text}" if text else f"raised {type(exc).__name__}"
-
-
 def entry_points() -> dict[str, metadata.EntryPoint]:
     return {ep.name: ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
 
@@ -109,14 +151,19 @@ def _from_file(path: Path, spec: str) -> tuple[Workload, dict]:
     if name in sys.modules:
         module = sys.modules[name]
     else:
+        # The file's folder is on the import path, as `python file.py` puts it there: a workload that imports
+        # a module beside it loads, here and in the Keras workers (they load the workload through this too).
+        folder = str(path.resolve().parent)
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
         mspec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(mspec)
         sys.modules[name] = module  # dataclasses and pickling look the module up by name
         try:
-            mspec.loader.exec_module(module)
-        except (Exception, SystemExit) as exc:  # SystemExit: sys.exit() in the file (exit 0 and silence before)
+            _guarded_import(spec, lambda: mspec.loader.exec_module(module), (str(path), str(path.resolve())))
+        except ParityError:
             del sys.modules[name]
-            raise ParityError(f"--workload {spec}: importing it {_raised(exc)}") from None
+            raise
     if not hasattr(module, "WORKLOAD"):
         raise ParityError(f"--workload {spec}: the file defines no WORKLOAD: add WORKLOAD = Workload(...)")
     origin = {"source": "file", "spec": str(path.resolve()), "sha256": digest}
@@ -138,10 +185,7 @@ def load(spec: str | None = None) -> Workload:
         obj, origin = _import_attr(spec, spec), {"source": "module", "spec": spec}
         module = spec.partition(":")[0]
     elif spec in (eps := entry_points()):
-        try:
-            obj = eps[spec].load()
-        except (Exception, SystemExit) as exc:
-            raise ParityError(f"--workload {spec}: loading its entry point {eps[spec].value} {_raised(exc)}") from None
+        obj = _guarded_import(spec, eps[spec].load)
         dist = eps[spec].dist
         origin = {
             "source": "entry-point",
