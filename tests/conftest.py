@@ -35,6 +35,7 @@ _PROCESS = re.compile(r"\b(subprocess|Popen|run_cli|os\.fork|multiprocessing)\b|
 # the test's own process: the source scan cannot see those. Paths relative to the repository.
 E2E_IN_PROCESS = (
     "tests/test_worker_pool.py",
+    "tests/test_protocol.py::test_a_worker_refuses_a_message_it_does_not_take_and_reports_failed",
     "tests/test_localize_stateful.py::test_keras_worker_steps_the_batch_from_the_given_moving_statistics",
     "tests/test_localize_stateful.py::test_literal_port_parts_from_keras_in_the_moving_mean_and_evaluation_only",
     "tests/test_torch_arms.py::test_run_records_torch_arm_mechanism_conventions_and_numerics",

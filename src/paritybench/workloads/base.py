@@ -203,6 +203,24 @@ class Arm:
     torch_apply: Ref | None = None
     matches: str | None = None
 
+    @classmethod
+    def keras(
+        cls, backend: str, why: str, keras_loss: Ref, *, setting: str = "", name: str | None = None, **kw: Any
+    ) -> Arm:
+        """A Keras 3 ``fit`` arm in ``backend``'s worker, named ``keras-<backend>`` unless ``name`` says otherwise;
+        ``setting`` (", Adam(epsilon=1e-7)") goes into its description after the backend."""
+        return cls(
+            name or f"keras-{backend}",
+            f"Keras 3 fit, {backend} backend{setting}: {why}",
+            "keras",
+            f"keras:{backend}",
+            process=f"keras-{backend}",
+            keras_loss=keras_loss,
+            requires=("keras", backend),
+            role="keras",
+            **kw,
+        )
+
     @property
     def needs_gpu(self) -> bool:
         """Arms that only mean something on a GPU (TF32, atomics) declare ``"gpu"`` in ``requires``."""

@@ -70,7 +70,7 @@ def user_error(spec: str, exc: BaseException, files: tuple[str, ...] = ()) -> Pa
             f"--workload {spec}: importing it called sys.exit({exc.code!r}) at {where}: a workload file must only "
             "define WORKLOAD; move the script part under `if __name__ == '__main__':`"
         )
-    text = " ".join(str(exc).split())  # one line, whatever the exception's message holds
+    text = (str(exc).strip().splitlines() or [""])[0].strip()  # its first line: the error stays one line
     return ParityError(
         f"--workload {spec}: importing it raised {type(exc).__name__} at {where}"
         + (f": {text}" if text else "")

@@ -48,19 +48,8 @@ def jax_arm(
 
 
 def keras_arm(backend: str, why: str, keras_loss: str, *, setting: str = "", name: str | None = None, **kw) -> Arm:
-    """A Keras 3 ``fit`` arm in ``backend``'s worker, named ``keras-<backend>`` unless ``name`` says otherwise;
-    ``setting`` (", Adam(epsilon=1e-7)") goes into its description after the backend."""
-    return Arm(
-        name or f"keras-{backend}",
-        f"Keras 3 fit, {backend} backend{setting}: {why}",
-        "keras",
-        f"keras:{backend}",
-        process=f"keras-{backend}",
-        keras_loss=keras_loss,
-        requires=("keras", backend),
-        role="keras",
-        **kw,
-    )
+    """``Arm.keras``: a Keras 3 ``fit`` arm in ``backend``'s worker (the public constructor, kept in base)."""
+    return Arm.keras(backend, why, keras_loss, setting=setting, name=name, **kw)
 
 
 def keras_arms(keras_loss: str, why: Mapping[str, str], **kw: Any) -> tuple[Arm, ...]:
