@@ -6,8 +6,11 @@ The peer script (the question's two arms: a Python loop of jitted JAX steps and 
 once per step) is not part of this project; pass its path. Each round runs, one after the
 other on the same machine: the peer script, `paritybench run` (every arm, full diagnostics:
 what `make bench` runs) and `paritybench run --arms jax-seed-stable,keras-tensorflow` (the
-peer's two arms). It prints each wall time, the ratios to the peer's, and where paritybench's
-time went (from its artifact's `timing`: per process, compile, training, diagnostics).
+peer's two arms). It prints each wall time and CPU time (user + system, of each command and every
+process it started), the ratios to the peer's, and where paritybench's time went (from its artifact's
+`timing`: per process, compile, training, diagnostics). On a shared machine, compare the ratios summed
+over alternating rounds, and see the first line: whether imports read cached bytecode (without it
+every process compiles every module it imports, every run) and the load average.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -24,12 +28,28 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _timed(cmd: list[str], env: dict) -> float:
-    t = time.perf_counter()
+def _cpu() -> float:
+    """CPU time (user + system) of every finished child and their waited-for children (the Keras workers)."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def _timed(cmd: list[str], env: dict) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the command and every process it started)."""
+    t, c = time.perf_counter(), _cpu()
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr[-2000:]}")
-    return time.perf_counter() - t
+    return time.perf_counter() - t, _cpu() - c
+
+
+def _bytecode_cached() -> bool:
+    """Whether imports here read cached bytecode: with PYTHONDONTWRITEBYTECODE set and no __pycache__ in the
+    environment (uv installs without compiling), every process compiles every module it imports, each run."""
+    import numpy
+
+    cache = Path(sys.pycache_prefix) if sys.pycache_prefix else Path(numpy.__file__).parent / "__pycache__"
+    return cache.is_dir() and any(cache.iterdir())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,13 +62,21 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit(f"{peer}: no such file: pass the path of the seed question's script")
     env = {**os.environ, "PARTITIONABLE": "0", "TF_CPP_MIN_LOG_LEVEL": "3"}
     rows = []
+    print(
+        f"bytecode cached: {_bytecode_cached()} (PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE')}, "
+        f"PYTHONPYCACHEPREFIX={sys.pycache_prefix}); CPUs: {os.cpu_count()}; load average at start: "
+        + " ".join(f"{v:.1f}" for v in os.getloadavg()),
+        flush=True,
+    )
     with tempfile.TemporaryDirectory(prefix="pb-vs-seed-") as tmp:
         for r in range(args.rounds):
-            t_peer = _timed([sys.executable, str(peer)], env)
+            t_peer, c_peer = _timed([sys.executable, str(peer)], env)
             out_all = Path(tmp) / f"all-{r}.json"
-            t_all = _timed([sys.executable, "-m", "paritybench", "run", "--no-weights", "--out", str(out_all)], env)
+            t_all, c_all = _timed(
+                [sys.executable, "-m", "paritybench", "run", "--no-weights", "--out", str(out_all)], env
+            )
             out_two = Path(tmp) / f"two-{r}.json"
-            t_two = _timed(
+            t_two, c_two = _timed(
                 [
                     sys.executable,
                     "-m",
@@ -63,10 +91,20 @@ def main(argv: list[str] | None = None) -> int:
                 env,
             )
             timing = json.loads(out_all.read_text())["timing"]
-            rows.append({"peer": t_peer, "all_arms": t_all, "two_arms": t_two, "timing": timing})
+            rows.append(
+                {
+                    "peer": t_peer,
+                    "all_arms": t_all,
+                    "two_arms": t_two,
+                    "cpu": {"peer": c_peer, "all_arms": c_all, "two_arms": c_two},
+                    "timing": timing,
+                }
+            )
             print(
                 f"round {r + 1}: peer {t_peer:.1f} s, paritybench every arm {t_all:.1f} s "
-                f"({t_all / t_peer:.2f}x), its two arms {t_two:.1f} s ({t_two / t_peer:.2f}x)",
+                f"({t_all / t_peer:.2f}x), its two arms {t_two:.1f} s ({t_two / t_peer:.2f}x); CPU time: peer "
+                f"{c_peer:.1f} s, every arm {c_all:.1f} s ({c_all / c_peer:.2f}x), two arms {c_two:.1f} s "
+                f"({c_two / c_peer:.2f}x)",
                 flush=True,
             )
             tm = timing
@@ -83,7 +121,16 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
     best = min(rows, key=lambda x: x["all_arms"])
-    print(json.dumps({"rounds": rows, "best_ratio_all_arms": best["all_arms"] / best["peer"]}, indent=1))
+    total = {k: sum(r[k] for r in rows) for k in ("peer", "all_arms", "two_arms")}
+    cpu = {k: sum(r["cpu"][k] for r in rows) for k in ("peer", "all_arms", "two_arms")}
+    summary = {
+        "best_ratio_all_arms": best["all_arms"] / best["peer"],
+        "ratio_all_arms_summed": total["all_arms"] / total["peer"],
+        "ratio_two_arms_summed": total["two_arms"] / total["peer"],
+        "cpu_ratio_all_arms_summed": cpu["all_arms"] / cpu["peer"],
+        "cpu_ratio_two_arms_summed": cpu["two_arms"] / cpu["peer"],
+    }
+    print(json.dumps({"rounds": rows, **summary}, indent=1))
     return 0
 
 
