@@ -56,6 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("peer", help="the seed question's script (seed_script.py)")
     p.add_argument("--rounds", type=int, default=2, help="alternating rounds (default %(default)s)")
+    p.add_argument(
+        "--baseline-src",
+        help="the src/ folder of another paritybench checkout (e.g. `git archive REV src | tar -x -C DIR`): each "
+        "round also runs its every-arm job, so a change is measured before and after side by side",
+    )
     args = p.parse_args(argv)
     peer = Path(args.peer).resolve()
     if not peer.is_file():
@@ -75,6 +80,20 @@ def main(argv: list[str] | None = None) -> int:
             t_all, c_all = _timed(
                 [sys.executable, "-m", "paritybench", "run", "--no-weights", "--out", str(out_all)], env
             )
+            if args.baseline_src:
+                base_env = {**env, "PYTHONPATH": str(Path(args.baseline_src).resolve())}
+                t_base, c_base = _timed(
+                    [
+                        sys.executable,
+                        "-m",
+                        "paritybench",
+                        "run",
+                        "--no-weights",
+                        "--out",
+                        str(Path(tmp) / f"base-{r}.json"),
+                    ],
+                    base_env,
+                )
             out_two = Path(tmp) / f"two-{r}.json"
             t_two, c_two = _timed(
                 [
@@ -100,6 +119,14 @@ def main(argv: list[str] | None = None) -> int:
                     "timing": timing,
                 }
             )
+            if args.baseline_src:
+                rows[-1]["baseline_all_arms"] = t_base
+                rows[-1]["cpu"]["baseline_all_arms"] = c_base
+                print(
+                    f"  baseline every arm ({args.baseline_src}): {t_base:.1f} s ({t_base / t_peer:.2f}x), "
+                    f"CPU {c_base:.1f} s ({c_base / c_peer:.2f}x)",
+                    flush=True,
+                )
             print(
                 f"round {r + 1}: peer {t_peer:.1f} s, paritybench every arm {t_all:.1f} s "
                 f"({t_all / t_peer:.2f}x), its two arms {t_two:.1f} s ({t_two / t_peer:.2f}x); CPU time: peer "
@@ -130,6 +157,9 @@ def main(argv: list[str] | None = None) -> int:
         "cpu_ratio_all_arms_summed": cpu["all_arms"] / cpu["peer"],
         "cpu_ratio_two_arms_summed": cpu["two_arms"] / cpu["peer"],
     }
+    if args.baseline_src:
+        summary["ratio_baseline_all_arms_summed"] = sum(r["baseline_all_arms"] for r in rows) / total["peer"]
+        summary["cpu_ratio_baseline_all_arms_summed"] = sum(r["cpu"]["baseline_all_arms"] for r in rows) / cpu["peer"]
     print(json.dumps({"rounds": rows, **summary}, indent=1))
     return 0
 

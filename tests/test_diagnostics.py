@@ -112,3 +112,15 @@ def test_grad_memo_serves_put_values_and_keeps_at_most_its_byte_budget():
     assert f(ws[4])["k"].tolist() == [5.0, 1.0]  # put, not recomputed
     assert f(ws[0])["k"].tolist() == [0.0, 0.0]  # the oldest two were dropped
     assert memo.misses == 1 and memo._bytes <= 3 * 16
+
+
+def test_flat_is_the_float64_concatenation_bit_for_bit():
+    rng = np.random.default_rng(0)
+    w = {
+        "b": rng.normal(size=(3, 4)).astype(np.float32),
+        "a": np.array([np.nan, -0.0, np.inf, 1e-45], np.float32),
+        "c": np.float64(2.5),
+    }
+    expected = np.concatenate([np.asarray(w[k], np.float64).ravel() for k in ("c", "a", "b")])
+    got = diagnostics._flat(w, ("c", "a", "b"))
+    assert got.dtype == np.float64 and got.tobytes() == expected.tobytes()
