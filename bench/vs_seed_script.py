@@ -6,8 +6,11 @@ The peer script (the question's two arms: a Python loop of jitted JAX steps and 
 once per step) is not part of this project; pass its path. Each round runs, one after the
 other on the same machine: the peer script, `paritybench run` (every arm, full diagnostics:
 what `make bench` runs) and `paritybench run --arms jax-seed-stable,keras-tensorflow` (the
-peer's two arms). It prints each wall time, the ratios to the peer's, and where paritybench's
-time went (from its artifact's `timing`: per process, compile, training, diagnostics).
+peer's two arms). It prints each wall time and CPU time (user + system, of each command and every
+process it started), the ratios to the peer's, and where paritybench's time went (from its artifact's
+`timing`: per process, compile, training, diagnostics). On a shared machine, compare the ratios summed
+over alternating rounds, and see the first line: whether imports read cached bytecode (without it
+every process compiles every module it imports, every run) and the load average.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -24,31 +28,74 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _timed(cmd: list[str], env: dict) -> float:
-    t = time.perf_counter()
+def _cpu() -> float:
+    """CPU time (user + system) of every finished child and their waited-for children (the Keras workers)."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def _timed(cmd: list[str], env: dict) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the command and every process it started)."""
+    t, c = time.perf_counter(), _cpu()
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr[-2000:]}")
-    return time.perf_counter() - t
+    return time.perf_counter() - t, _cpu() - c
+
+
+def _bytecode_cached() -> bool:
+    """Whether imports here read cached bytecode: with PYTHONDONTWRITEBYTECODE set and no __pycache__ in the
+    environment (uv installs without compiling), every process compiles every module it imports, each run."""
+    import numpy
+
+    cache = Path(sys.pycache_prefix) if sys.pycache_prefix else Path(numpy.__file__).parent / "__pycache__"
+    return cache.is_dir() and any(cache.iterdir())
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("peer", help="the seed question's script (seed_script.py)")
     p.add_argument("--rounds", type=int, default=2, help="alternating rounds (default %(default)s)")
+    p.add_argument(
+        "--baseline-src",
+        help="the src/ folder of another paritybench checkout (e.g. `git archive REV src | tar -x -C DIR`): each "
+        "round also runs its every-arm job, so a change is measured before and after side by side",
+    )
     args = p.parse_args(argv)
     peer = Path(args.peer).resolve()
     if not peer.is_file():
         sys.exit(f"{peer}: no such file: pass the path of the seed question's script")
     env = {**os.environ, "PARTITIONABLE": "0", "TF_CPP_MIN_LOG_LEVEL": "3"}
     rows = []
+    print(
+        f"bytecode cached: {_bytecode_cached()} (PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE')}, "
+        f"PYTHONPYCACHEPREFIX={sys.pycache_prefix}); CPUs: {os.cpu_count()}; load average at start: "
+        + " ".join(f"{v:.1f}" for v in os.getloadavg()),
+        flush=True,
+    )
     with tempfile.TemporaryDirectory(prefix="pb-vs-seed-") as tmp:
         for r in range(args.rounds):
-            t_peer = _timed([sys.executable, str(peer)], env)
+            t_peer, c_peer = _timed([sys.executable, str(peer)], env)
             out_all = Path(tmp) / f"all-{r}.json"
-            t_all = _timed([sys.executable, "-m", "paritybench", "run", "--no-weights", "--out", str(out_all)], env)
+            t_all, c_all = _timed(
+                [sys.executable, "-m", "paritybench", "run", "--no-weights", "--out", str(out_all)], env
+            )
+            if args.baseline_src:
+                base_env = {**env, "PYTHONPATH": str(Path(args.baseline_src).resolve())}
+                t_base, c_base = _timed(
+                    [
+                        sys.executable,
+                        "-m",
+                        "paritybench",
+                        "run",
+                        "--no-weights",
+                        "--out",
+                        str(Path(tmp) / f"base-{r}.json"),
+                    ],
+                    base_env,
+                )
             out_two = Path(tmp) / f"two-{r}.json"
-            t_two = _timed(
+            t_two, c_two = _timed(
                 [
                     sys.executable,
                     "-m",
@@ -63,10 +110,28 @@ def main(argv: list[str] | None = None) -> int:
                 env,
             )
             timing = json.loads(out_all.read_text())["timing"]
-            rows.append({"peer": t_peer, "all_arms": t_all, "two_arms": t_two, "timing": timing})
+            rows.append(
+                {
+                    "peer": t_peer,
+                    "all_arms": t_all,
+                    "two_arms": t_two,
+                    "cpu": {"peer": c_peer, "all_arms": c_all, "two_arms": c_two},
+                    "timing": timing,
+                }
+            )
+            if args.baseline_src:
+                rows[-1]["baseline_all_arms"] = t_base
+                rows[-1]["cpu"]["baseline_all_arms"] = c_base
+                print(
+                    f"  baseline every arm ({args.baseline_src}): {t_base:.1f} s ({t_base / t_peer:.2f}x), "
+                    f"CPU {c_base:.1f} s ({c_base / c_peer:.2f}x)",
+                    flush=True,
+                )
             print(
                 f"round {r + 1}: peer {t_peer:.1f} s, paritybench every arm {t_all:.1f} s "
-                f"({t_all / t_peer:.2f}x), its two arms {t_two:.1f} s ({t_two / t_peer:.2f}x)",
+                f"({t_all / t_peer:.2f}x), its two arms {t_two:.1f} s ({t_two / t_peer:.2f}x); CPU time: peer "
+                f"{c_peer:.1f} s, every arm {c_all:.1f} s ({c_all / c_peer:.2f}x), two arms {c_two:.1f} s "
+                f"({c_two / c_peer:.2f}x)",
                 flush=True,
             )
             tm = timing
@@ -83,7 +148,19 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
     best = min(rows, key=lambda x: x["all_arms"])
-    print(json.dumps({"rounds": rows, "best_ratio_all_arms": best["all_arms"] / best["peer"]}, indent=1))
+    total = {k: sum(r[k] for r in rows) for k in ("peer", "all_arms", "two_arms")}
+    cpu = {k: sum(r["cpu"][k] for r in rows) for k in ("peer", "all_arms", "two_arms")}
+    summary = {
+        "best_ratio_all_arms": best["all_arms"] / best["peer"],
+        "ratio_all_arms_summed": total["all_arms"] / total["peer"],
+        "ratio_two_arms_summed": total["two_arms"] / total["peer"],
+        "cpu_ratio_all_arms_summed": cpu["all_arms"] / cpu["peer"],
+        "cpu_ratio_two_arms_summed": cpu["two_arms"] / cpu["peer"],
+    }
+    if args.baseline_src:
+        summary["ratio_baseline_all_arms_summed"] = sum(r["baseline_all_arms"] for r in rows) / total["peer"]
+        summary["cpu_ratio_baseline_all_arms_summed"] = sum(r["cpu"]["baseline_all_arms"] for r in rows) / cpu["peer"]
+    print(json.dumps({"rounds": rows, **summary}, indent=1))
     return 0
 
 

@@ -81,3 +81,46 @@ def test_gradients_recovered_from_an_sgd_trajectory():
     for k in g:
         np.testing.assert_allclose(got[k], g[k], rtol=1e-12)
     assert diagnostics.weight_distance(w0, w0) == (0.0, 0.0)
+
+
+def test_grad_memo_reuses_a_gradient_only_for_bit_identical_weights_of_the_same_case():
+    calls = []
+
+    def grad(w):
+        calls.append(w)
+        return {k: np.asarray(v, np.float64) * 2.0 for k, v in w.items()}
+
+    memo = diagnostics.GradMemo()
+    a = {"k": np.array([1.0, 2.0], np.float32)}
+    f = memo.fn("s0-w0", grad)
+    g = f(a)
+    assert f({"k": np.array([1.0, 2.0], np.float32)}) is g  # a copy with the same bits: one computation
+    assert len(calls) == 1
+    f({"k": np.array([1.0, np.nextafter(np.float32(2.0), np.float32(3.0))], np.float32)})  # one ulp apart
+    f({"k": np.array([1.0, 2.0], np.float64)})  # the same values in another dtype
+    f({"k": np.array([0.0, 1.0], np.float32) + np.float32(1.0)})  # computed to the same bits: reused
+    memo.fn("s1-w0", grad)(a)  # another case: other data
+    assert len(calls) == 4 and (memo.hits, memo.misses) == (2, 4)
+
+
+def test_grad_memo_serves_put_values_and_keeps_at_most_its_byte_budget():
+    memo = diagnostics.GradMemo(max_bytes=3 * 16)  # three gradients of two float64s
+    ws = [{"k": np.array([float(i), 0.0])} for i in range(5)]
+    for w in ws:
+        memo.put("c", w, {"k": w["k"] + 1.0})
+    f = memo.fn("c", lambda w: {"k": np.zeros(2)})
+    assert f(ws[4])["k"].tolist() == [5.0, 1.0]  # put, not recomputed
+    assert f(ws[0])["k"].tolist() == [0.0, 0.0]  # the oldest two were dropped
+    assert memo.misses == 1 and memo._bytes <= 3 * 16
+
+
+def test_flat_is_the_float64_concatenation_bit_for_bit():
+    rng = np.random.default_rng(0)
+    w = {
+        "b": rng.normal(size=(3, 4)).astype(np.float32),
+        "a": np.array([np.nan, -0.0, np.inf, 1e-45], np.float32),
+        "c": np.float64(2.5),
+    }
+    expected = np.concatenate([np.asarray(w[k], np.float64).ravel() for k in ("c", "a", "b")])
+    got = diagnostics._flat(w, ("c", "a", "b"))
+    assert got.dtype == np.float64 and got.tobytes() == expected.tobytes()

@@ -17,7 +17,9 @@ Three questions, each answered from an arm's own numbers:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -34,7 +36,17 @@ MECHANISM_TOLERANCE = 1e-6
 
 
 def _flat(w: Weights, keys) -> np.ndarray:
-    return np.concatenate([np.asarray(w[k], np.float64).ravel() for k in keys])
+    """Every array of ``w`` in the order of ``keys``, as one float64 vector. Each array is cast while it is
+    copied into place: the same values as concatenating float64 copies, without those copies (0.2 ms
+    against 3.4 ms for the seed's 785,001 float32 weights, called four times per step of every arm)."""
+    keys = list(keys)
+    out = np.empty(sum(np.size(w[k]) for k in keys), np.float64)
+    i = 0
+    for k in keys:
+        v = np.ravel(w[k])
+        out[i : i + v.size] = v
+        i += v.size
+    return out
 
 
 def gradient_agreement(grad: Weights, ref_grad: Weights) -> tuple[float, float]:
@@ -96,3 +108,57 @@ def agreement_curves(
 
 def max_abs_diff(a: Weights, b: Weights) -> float:
     return weight_distance(a, b)[1]
+
+
+class GradMemo:
+    """The reference's gradient at given weights, computed once per bit pattern of those weights.
+
+    The agreement curves ask for ``reference-f64``'s float64 gradient at every step of every arm
+    (10 x 11 of them on the seed, 0.1 s of CPU time each on the 2-core machine), but every arm's step 0
+    is the same initial weights, and the reference's own steps were already differentiated by its
+    training (``put``). A result is reused only for weights whose every array has the same name,
+    dtype, shape and bytes (a SHA-256 over them), under the same key (the case: its data window), so a
+    reused value is the one ``grad_fn`` would return. At most ``max_bytes`` of gradients are kept, the
+    least recently used dropped first.
+    """
+
+    def __init__(self, max_bytes: int = 256 * 2**20):
+        self.max_bytes = max_bytes
+        self._kept: OrderedDict[tuple, Weights] = OrderedDict()
+        self._bytes = 0
+        self.hits = self.misses = 0
+
+    @staticmethod
+    def _digest(w: Weights) -> bytes:
+        h = hashlib.sha256()
+        for name in sorted(w):
+            a = np.ascontiguousarray(w[name])
+            h.update(f"{name}\0{a.dtype.str}\0{a.shape}\0".encode())
+            h.update(memoryview(a).cast("B"))
+        return h.digest()
+
+    def put(self, key, w: Weights, grad: Weights) -> None:
+        k = (key, self._digest(w))
+        if k in self._kept:
+            return
+        self._kept[k] = grad
+        self._bytes += sum(np.asarray(v).nbytes for v in grad.values())
+        while self._bytes > self.max_bytes and len(self._kept) > 1:
+            _, old = self._kept.popitem(last=False)
+            self._bytes -= sum(np.asarray(v).nbytes for v in old.values())
+
+    def fn(self, key, grad_fn: Callable[[Weights], Weights]) -> Callable[[Weights], Weights]:
+        """``grad_fn`` for one key, through the memo."""
+
+        def memo_grad(w: Weights) -> Weights:
+            k = (key, self._digest(w))
+            if k in self._kept:
+                self.hits += 1
+                self._kept.move_to_end(k)
+                return self._kept[k]
+            self.misses += 1
+            g = grad_fn(w)
+            self.put(key, w, g)
+            return g
+
+        return memo_grad

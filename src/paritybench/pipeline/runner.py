@@ -218,6 +218,7 @@ class _Session:
             steps=cfg.steps, lr=cfg.lr, keep_trajectory=keep_trajectory, batch_size=workload.data.batch_size
         )
         self.arbiter = Arbiter(workload)
+        self.ref_grads = diagnostics.GradMemo()  # the reference's gradient at weights already seen
         self.on_run = on_run
         self.runs: dict[RunKey, dict] = {}
         self.finals: dict[RunKey, weights.Weights] = {}
@@ -270,12 +271,16 @@ class _Session:
                     )
                 )
             elif grads is not None:
+                if spec.name == self.workload.reference and result.grads is not None:
+                    # its training took the reference's gradient at each of its own steps
+                    for w, g in zip(result.trajectory, result.grads, strict=False):
+                        self.ref_grads.put(case.id, w, g)
                 result.curves.update(
                     diagnostics.agreement_curves(
                         result.trajectory,
                         grads,
                         self.reference_trajectory(case),
-                        lambda w: self.arbiter.grad_at(w, x64, y64),
+                        self.ref_grads.fn(case.id, lambda w: self.arbiter.grad_at(w, x64, y64)),
                     )
                 )
             self.step1[key] = result.trajectory[1]
