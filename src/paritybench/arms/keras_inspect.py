@@ -30,9 +30,9 @@ from pathlib import Path
 
 def run_job(backend: str, job: dict, numerics) -> dict:
     """Run ``job`` in a fresh ``keras-<backend>`` worker and return its result (ParityError on failure)."""
+    from paritybench import procs
     from paritybench.errors import ParityError
     from paritybench.experiment import flags
-    from paritybench.pipeline import procs
 
     with tempfile.TemporaryDirectory(prefix="pb-inspect-") as tmp:
         job = {**job, "backend": backend, "numerics": numerics.to_dict(), "out_dir": tmp}
@@ -388,7 +388,7 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    from paritybench.pipeline.procs import die_with_parent
+    from paritybench.procs import die_with_parent
 
     die_with_parent()
     try:

@@ -433,7 +433,7 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    from paritybench.pipeline.procs import die_with_parent
+    from paritybench.procs import die_with_parent
 
     die_with_parent()  # issue 9: a SIGKILLed parent takes this worker (and its temp folder) with it
     try:

@@ -358,7 +358,7 @@ class TorchEvaluator:
     def at(self, w: Weights, state=None, k: int = 0):
         import torch
 
-        from paritybench.analysis.localize import Evaluation
+        from paritybench.pipeline.localize import Evaluation
 
         with torch.no_grad():
             for name, p in self.params.items():

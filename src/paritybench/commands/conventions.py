@@ -20,7 +20,7 @@ def add_parser(sub) -> None:
 def cmd_conventions(args, console) -> int:
     cfg = config_from(args, swap=False)
     from paritybench import workloads
-    from paritybench.analysis import conventions
+    from paritybench.pipeline import conventions
 
     workload = workloads.load(cfg.workload)
     rec = conventions.report(workload, workload.resolve_arms(cfg.arms), cfg.lr, cfg.numerics)

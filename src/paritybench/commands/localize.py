@@ -46,9 +46,9 @@ def cmd_localize(args, console) -> int:
         raise ParityError("localize takes one --seeds and one --windows value (it follows one trajectory)")
     arm_names = tuple(a.strip() for a in args.arms.split(",") if a.strip())
     from paritybench import workloads
-    from paritybench.analysis import localize
     from paritybench.experiment import data
     from paritybench.experiment.weights import copy_weights
+    from paritybench.pipeline import localize
     from paritybench.workloads import resolve_ref
 
     w = workloads.load(cfg.workload)

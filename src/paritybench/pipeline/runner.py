@@ -24,12 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
-from paritybench import SCHEMA_VERSION, __version__, arms
+from paritybench import SCHEMA_VERSION, __version__, arms, procs
 from paritybench.arms import ArmResult, TrainSpec
 from paritybench.artifact import num
 from paritybench.experiment import data, environment, flags, weights
 from paritybench.experiment.config import RunConfig
-from paritybench.pipeline import diagnostics, procs, worker_pool
+from paritybench.pipeline import diagnostics, worker_pool
 from paritybench.workloads import Workload, resolve_ref
 from paritybench.workloads.base import Arm
 
@@ -415,7 +415,7 @@ def run(
                         "reproduced": bool(d1 <= diagnostics.MECHANISM_TOLERANCE),
                     }
                 )
-    from paritybench.analysis import conventions as conv
+    from paritybench.pipeline import conventions as conv
 
     keras_rows = {
         arm: rows

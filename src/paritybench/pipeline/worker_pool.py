@@ -27,7 +27,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from paritybench.pipeline import procs
+from paritybench import procs
 
 
 class WorkerProcess:

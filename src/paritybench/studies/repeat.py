@@ -129,7 +129,7 @@ def run_repeated(args: argparse.Namespace, console) -> int:
 def _repeat(args: argparse.Namespace, console, out: Path) -> int:
     from paritybench.artifact import read_artifact
     from paritybench.artifact.safeout import commit_pair
-    from paritybench.pipeline.procs import tmp_prefix, worker_env
+    from paritybench.procs import tmp_prefix, worker_env
 
     artifacts: list[dict] = []
     # The child must import this same paritybench, installed or not (as the Keras workers do).
@@ -194,7 +194,7 @@ def main(argv: list[str]) -> int:
     from rich.console import Console
 
     from paritybench.commands.run import cmd_run
-    from paritybench.pipeline.procs import die_with_parent, interrupted_message, orphan_cleanup
+    from paritybench.procs import die_with_parent, interrupted_message, orphan_cleanup
 
     args = argparse.Namespace(**json.loads(Path(argv[0]).read_text()))
     try:
