@@ -33,9 +33,9 @@ from pathlib import Path
 import numpy as np
 
 from paritybench.analysis.tolerances import ALPHA, CHAOTIC, STABLE, STABLE_TOLERANCE, can_reject, classes_from
-from paritybench.artifact import unnum, upgrade
+from paritybench.artifact import check_artifact_file, unnum, upgrade
+from paritybench.artifact.inputs import read_json, weights_path_of
 from paritybench.errors import ParityError
-from paritybench.experiment.inputs import check_artifact_file, read_json, weights_path_of
 from paritybench.experiment.npzguard import check_npz
 
 VERDICTS = ("identical", "equivalent", "inconclusive", "missing", "divergent")

@@ -28,7 +28,7 @@ def _short(v: Any) -> str:
 
 
 def _compared_rows(table: dict[str, dict[str, Any]]) -> list[str]:
-    from paritybench.pipeline.conventions import NOT_COMPARED_PREFIX
+    from paritybench.analysis.conventions_table import NOT_COMPARED_PREFIX
 
     rows: list[str] = []
     for r in table.values():
@@ -37,7 +37,7 @@ def _compared_rows(table: dict[str, dict[str, Any]]) -> list[str]:
 
 
 def _differs(row: str, a: Any, b: Any) -> bool:
-    from paritybench.pipeline.conventions import _canon
+    from paritybench.analysis.conventions_table import _canon
 
     return _canon(row, a) != _canon(row, b)
 
@@ -45,7 +45,7 @@ def _differs(row: str, a: Any, b: Any) -> bool:
 def common_rows(conventions: dict, reference: str = REFERENCE) -> list[str]:
     """Rows where every other arm differs from the reference (and there are at least two other arms, so that
     "every" means something): said once, not per arm."""
-    from paritybench.pipeline.conventions import MISSING
+    from paritybench.analysis.conventions_table import MISSING
 
     table = conventions.get("arms") or {}
     if reference not in table:
@@ -64,7 +64,7 @@ def common_rows(conventions: dict, reference: str = REFERENCE) -> list[str]:
 def arm_rows(conventions: dict, arm: str, reference: str = REFERENCE, skip: tuple[str, ...] = ()) -> list[str]:
     """ "row: arm's value vs reference's value" for each compared row where ``arm`` differs from ``reference``
     (rows in ``skip`` left out)."""
-    from paritybench.pipeline.conventions import MISSING
+    from paritybench.analysis.conventions_table import MISSING
 
     table = conventions.get("arms") or {}
     if arm not in table or reference not in table:

@@ -54,7 +54,7 @@ def _variant(a: dict) -> str:
 
 
 def load(paths: list[str]) -> list[dict]:
-    from paritybench.experiment.inputs import check_artifact_file
+    from paritybench.artifact import check_artifact_file
 
     out = []
     for p in paths:

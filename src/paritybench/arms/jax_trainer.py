@@ -14,7 +14,8 @@ import time
 
 import numpy as np
 
-from paritybench.arms.base import ArmResult, TrainSpec, nonfinite_steps
+from paritybench.arms import minibatch
+from paritybench.arms.base import ArmResult, TrainSpec, step_curves
 from paritybench.experiment import heads
 from paritybench.experiment.weights import Weights, copy_weights
 from paritybench.workloads.base import Arm, Workload, resolve_ref
@@ -69,24 +70,6 @@ def _compiled_trainer(workload: Workload, arm: Arm, steps: int, keep_trajectory:
 _EXECUTABLES: dict[tuple, object] = {}
 
 
-def column(host: dict, last: dict, name: str, b: int) -> list:
-    """Copy ``b``'s per-step records of ``name`` (steps of them) and its final one, as Python numbers."""
-    return [v.item() for v in host[name][b]] + [last[name][b].item()]
-
-
-def step_curves(host: dict, last: dict, b: int, n: int) -> dict[str, list]:
-    """The curves every arm records, for copy ``b`` of a vmapped program's per-step and final records."""
-    loss, correct = column(host, last, "loss", b), [int(c) for c in column(host, last, "correct", b)]
-    return {
-        "loss": loss,
-        "correct": correct,
-        "accuracy": [c / n for c in correct],
-        "grad_norm": [float(v) for v in host["grad_norm"][b]],
-        "nonfinite": nonfinite_steps(column(host, last, "finite", b), loss),
-        **{k: [float(v) for v in column(host, last, k, b)] for k in heads.PER_STEP},
-    }
-
-
 def train_many(
     workload: Workload,
     arm: Arm,
@@ -96,8 +79,6 @@ def train_many(
     spec: TrainSpec,
     eval_data: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[ArmResult]:
-    from paritybench.arms import minibatch
-
     if minibatch.applies(workload):  # minibatches or moving statistics: their own program
         return minibatch.train_many(workload, arm, inits, x, y, spec, eval_data)
     import jax
@@ -160,8 +141,6 @@ def train_many(
 def evaluate_correct(workload: Workload, weights: Weights, x: np.ndarray, y: np.ndarray) -> int:
     """The JAX float32 forward pass used for the weight swap."""
     import jax.numpy as jnp
-
-    from paritybench.arms import minibatch
 
     if minibatch.applies(workload):
         return minibatch.evaluate_correct(workload, weights, x, y)

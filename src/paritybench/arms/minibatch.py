@@ -25,8 +25,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from paritybench.arms.base import ArmResult, TrainSpec
-from paritybench.arms.jax_trainer import column, step_curves
+from paritybench.arms.base import ArmResult, TrainSpec, column, step_curves
 from paritybench.experiment import heads
 from paritybench.experiment.weights import Weights, copy_weights
 from paritybench.workloads.base import Arm, Workload, resolve_ref

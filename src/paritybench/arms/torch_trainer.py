@@ -8,7 +8,7 @@ the shared initial weights, so a torch arm starts where every other arm starts. 
 sees a GPU, else on the CPU. torch and JAX share a process without trouble; only Keras needs one process per
 backend, so no worker is involved.
 
-Per step it records what the JAX trainer records (``paritybench.arms.jax_trainer.step_curves``): at the
+Per step it records what the JAX trainer records (``paritybench.arms.base.step_curves``): at the
 weights after k updates, the mean loss, the correct count, whether the weights are finite and the head
 diagnostics (``heads.measure`` on NumPy copies of the arm's own logits and its own per-sample d loss/d logit,
 ``n * d(mean loss)/d logits`` by torch autograd); the norm of each applied gradient; and, when the spec keeps
@@ -358,7 +358,7 @@ class TorchEvaluator:
     def at(self, w: Weights, state=None, k: int = 0):
         import torch
 
-        from paritybench.pipeline.localize import Evaluation
+        from paritybench.arms.base import Evaluation
 
         with torch.no_grad():
             for name, p in self.params.items():

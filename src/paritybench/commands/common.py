@@ -62,12 +62,11 @@ def config_from(args, swap: bool = True) -> RunConfig:
     framework when it is loaded."""
     from paritybench import workloads
     from paritybench.experiment import flags
-    from paritybench.experiment.inputs import check_experiment_args
     from paritybench.pipeline.budget import check_finite_options
 
     check_finite_options(args)  # issue 9: --lr inf/nan (and any float option) refused before anything
 
-    check_experiment_args(args)  # options that contradict each other (paritybench.experiment.inputs)
+    check_experiment_args(args)  # options that contradict each other
 
     if args.threads is not None and args.threads < 1:
         raise ParityError(f"--threads {args.threads}: must be at least 1")
@@ -157,3 +156,22 @@ def weights_group(key) -> str:
     """The npz prefix of one run's final weights: ``arm/s<seed>/w<window>[/c<copy>]``."""
     arm, seed, window, copy = key
     return f"{arm}/s{seed}/w{window}" + ("" if copy is None else f"/c{copy}")
+
+
+def check_experiment_args(args) -> None:
+    """Options of run / sweep / sensitivity that contradict each other, refused before anything runs.
+
+    ``--data-sha256`` without ``--data`` used to be ignored (the bundled slice is
+    always held to its own hash) and yet recorded in the config as if it applied.
+    """
+    sha = getattr(args, "data_sha256", None)
+    if sha is not None:
+        if not getattr(args, "data", None):
+            raise ParityError(
+                "--data-sha256 is given without --data: it checks a data file you pass (the bundled "
+                "slice is always held to its own hash); add --data PATH or drop --data-sha256"
+            )
+        if len(sha) != 64 or any(c not in "0123456789abcdefABCDEF" for c in sha):
+            raise ParityError(
+                f"--data-sha256 {sha!r} is not a sha256 (64 hexadecimal digits): copy it from `sha256sum FILE`"
+            )

@@ -20,11 +20,12 @@ def add_parser(sub) -> None:
 def cmd_conventions(args, console) -> int:
     cfg = config_from(args, swap=False)
     from paritybench import workloads
+    from paritybench.analysis import conventions_table
     from paritybench.pipeline import conventions
 
     workload = workloads.load(cfg.workload)
     rec = conventions.report(workload, workload.resolve_arms(cfg.arms), cfg.lr, cfg.numerics)
-    rec["mismatched declarations"] = conventions.declaration_mismatches(rec["arms"])
+    rec["mismatched declarations"] = conventions_table.declaration_mismatches(rec["arms"])
     if args.format == "json":
         console.print_json(json.dumps(rec))
         return 0
@@ -32,7 +33,7 @@ def cmd_conventions(args, console) -> int:
         f"workload {workload.name}: {len(rec['differing'])} settings differ across "
         f"{len(rec['arms'])} arms: {', '.join(rec['differing'])}"
     )
-    conventions.render(console, rec, only_differing=args.differing)
+    conventions_table.render(console, rec, only_differing=args.differing)
     for m in rec["mismatched declarations"]:
         console.print(f"declaration contradicted by the code: {m}")
     return 0

@@ -52,7 +52,7 @@ def cmd_localize(args, console) -> int:
     from paritybench.workloads import resolve_ref
 
     w = workloads.load(cfg.workload)
-    from paritybench.pipeline.runner import missing_requirements
+    from paritybench.arms.requirements import missing_requirements
 
     pairs, skipped = [], []
     for a, b in localize.pairs_for(w, arm_names):

@@ -88,7 +88,7 @@ def _run_and_commit(args, console, cfg, out: Path) -> int:
     )
     commit_pair(out, artifact, writer, weights_path)  # issue 9: weights and JSON land together or not at all
     if artifact.get("conventions", {}).get("differing"):
-        from paritybench.pipeline.conventions import summary_lines
+        from paritybench.analysis.conventions_table import summary_lines
 
         # what parts the arms' settings (paritybench conventions --differing shows them side by side)
         console.print("conventions that differ between the arms:")

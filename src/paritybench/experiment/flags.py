@@ -116,16 +116,6 @@ def apply(opts: NumericsOptions) -> dict[str, str]:
     return applied
 
 
-def numerics_env_snapshot() -> dict[str, str]:
-    """The numerics environment variables in force now: NUMERICS_ENV_VARS and every other one
-    with a numerics prefix (paritybench.experiment.numerics_env.snapshot), sorted by name."""
-    from paritybench.experiment.numerics_env import snapshot
-
-    out = {k: os.environ[k] for k in NUMERICS_ENV_VARS if k in os.environ}
-    out.update(snapshot())
-    return dict(sorted(out.items()))
-
-
 def collect_warnings(environment: dict, applied: dict | None = None) -> list[str]:
     """Every read-back warning in ``environment["frameworks"]``, each prefixed with its process.
 

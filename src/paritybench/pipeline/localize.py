@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from paritybench.arms.base import Evaluation
 from paritybench.workloads.base import Arm, Workload, resolve_ref
 
 # Measured with bench/localize_factor.py (``paritybench localize --workload W --out W.json``, every arm against the
@@ -66,28 +67,6 @@ FACTOR_EVIDENCE = (
     "(1 - b2 = 9.9998713e-4), 87.9 at seed 0 and 106 at seed 1; b2 is now static and the arm reads 1.33."
 )
 PHASES = ("forward", "loss", "backward", "update", "evaluation")
-
-
-@dataclass
-class Evaluation:
-    """One arm's tensors at one step's weights (and model state).
-
-    ``layers``: forward phase, each named layer's output in the model's order (``Model.jax_layers``, or the
-    Keras layers ``Model.keras_layers`` names); ``state``: update phase, after the step: the optimizer's
-    moments (``adam/mu/<param>``, ``adam/nu/<param>``) and the model's own state (BatchNormalization's
-    moving statistics, by their declared names); ``evaluation``: evaluation phase, the inference-mode
-    forward pass on the held-out window (``Data.holdout``) with the step's new model state;
-    ``new_state``: the model state after the step (what the next step starts from on a free run)."""
-
-    logits: np.ndarray
-    loss: float
-    dz: np.ndarray
-    grads: dict[str, np.ndarray]
-    update: dict[str, np.ndarray] | None
-    layers: dict[str, np.ndarray] = field(default_factory=dict)
-    state: dict[str, np.ndarray] = field(default_factory=dict)
-    evaluation: dict[str, np.ndarray] = field(default_factory=dict)
-    new_state: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def optimizer_moments(opt_state) -> dict[str, np.ndarray]:

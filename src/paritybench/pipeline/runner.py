@@ -13,7 +13,6 @@ installed makes its arms ``skipped``; a worker that fails makes its arms
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import json
 import os
 import tempfile
@@ -26,6 +25,7 @@ import numpy as np
 
 from paritybench import SCHEMA_VERSION, __version__, arms, procs
 from paritybench.arms import ArmResult, TrainSpec
+from paritybench.arms.requirements import install_hint, missing_requirements
 from paritybench.artifact import num
 from paritybench.experiment import data, environment, flags, weights
 from paritybench.experiment.config import RunConfig
@@ -77,28 +77,6 @@ class RunOutput:
     timing: dict
     mechanism: list[dict] = field(default_factory=list)
     conventions: dict = field(default_factory=dict)
-
-
-def missing_requirements(spec: Arm) -> list[str]:
-    missing = [m for m in spec.requires if m != "gpu" and importlib.util.find_spec(m) is None]
-    if spec.needs_gpu and not missing and not gpu_visible():
-        missing.append("gpu")
-    return missing
-
-
-def gpu_visible() -> bool:
-    """Whether JAX sees a GPU (the arms that need one run in the harness's JAX process)."""
-    import jax
-
-    return any(d.platform == "gpu" for d in jax.devices())
-
-
-def install_hint(missing: list[str]) -> str:
-    if missing == ["gpu"]:
-        return "this arm measures GPU behaviour (TF32, atomics); run it on a machine with an NVIDIA GPU"
-    if "torch" in missing:
-        return 'install the torch extra: make setup EXTRAS="--extra cpu --extra torch"'
-    return "install the project's environment: make setup"
 
 
 def _entry(

@@ -205,7 +205,7 @@ def run_ray(cfg, cases: list, progress, *, skip, on_run, address: str | None, ta
     """Fan ``cases`` out as Ray tasks; hand each run to ``on_run`` as it arrives."""
     import time
 
-    from paritybench.experiment import data, environment, flags
+    from paritybench.experiment import data, environment, flags, numerics_env
     from paritybench.pipeline import runner
     from paritybench.studies import shard
 
@@ -238,7 +238,7 @@ def run_ray(cfg, cases: list, progress, *, skip, on_run, address: str | None, ta
             env_vars[RUN_DELAY_ENV] = os.environ[RUN_DELAY_ENV]
         remote = ray.remote(num_cpus=1, max_calls=1, max_retries=0, runtime_env={"env_vars": env_vars})(_task)
         cfg_dict = cfg.to_dict()
-        numerics_env = flags.numerics_env_snapshot()  # after the sweep's flags.apply
+        numerics_env = numerics_env.numerics_env_snapshot()  # after the sweep's flags.apply
         skip_list = [list(k) for k in skip]
         progress.start(sum(len(todo_arms[c]) for c in todo))
         gens = {}

@@ -101,7 +101,7 @@ def load(path: str | Path) -> TimingFile:
     """Read and check a timing file; every problem is one ParityError naming the file and the fix."""
     p = Path(path)
     hint = "pass a file written by `make bench-timing` (results/timing/*.json)"
-    from paritybench.experiment.inputs import read_json
+    from paritybench.artifact.inputs import read_json
 
     raw = read_json(p, "timing file", hint)  # a directory, bad bytes, deep nesting: one line each
     if not isinstance(raw, dict) or not isinstance(raw.get("benchmarks"), list) or "machine_info" not in raw:
