@@ -7,7 +7,8 @@ import json
 import pytest
 
 from paritybench.analysis.catalogue import artifacts_of_index, write_catalogue
-from paritybench.commands.run_all import INDEX_KIND, catalogue_names, is_index, read_index
+from paritybench.artifact.index import INDEX_KIND, is_index, read_index
+from paritybench.commands.run_all import catalogue_names
 from paritybench.errors import ParityError
 
 

@@ -108,7 +108,7 @@ def write_catalogue(artifacts: list[dict], out_dir: Path, index: dict | None = N
 
 def artifacts_of_index(index_path: str | Path) -> tuple[dict, list[str]]:
     """The index and the paths of the artifacts it lists that exist (beside the index)."""
-    from paritybench.commands.run_all import read_index
+    from paritybench.artifact.index import read_index
 
     index = read_index(index_path)
     folder = Path(index_path).parent

@@ -461,7 +461,7 @@ def check_report_out(out_dir: Path, inputs: list[str], overwrite: bool) -> None:
 
 def cmd_report(args, console) -> int:
     from paritybench.analysis import localize_plot
-    from paritybench.commands.run_all import is_index
+    from paritybench.artifact.index import is_index
 
     if any(localize_plot.is_localize_record(p) for p in args.artifacts):
         return localize_plot.report(args, console)  # the per-tensor ratio plot of paritybench localize --out
@@ -505,7 +505,7 @@ def _several_workloads(paths: list[str]) -> bool:
 
 def _cmd_catalogue(args, console) -> int:
     from paritybench.analysis.catalogue import artifacts_of_index, write_catalogue
-    from paritybench.commands.run_all import is_index
+    from paritybench.artifact.index import is_index
 
     index, paths = None, []
     for p in args.artifacts:

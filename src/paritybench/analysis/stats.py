@@ -71,8 +71,8 @@ def sensitivity_summary(runs: list[dict], finals: dict, n: int) -> tuple[dict, d
     ``stable``: every copy ends within one sample of every other (max - min of
     the correct count <= 1); otherwise ``chaotic``.
     """
+    from paritybench.analysis.diagnostics import max_abs_diff
     from paritybench.artifact import num
-    from paritybench.pipeline.diagnostics import max_abs_diff
 
     by_arm: dict[str, list[dict]] = defaultdict(list)
     for r in runs:

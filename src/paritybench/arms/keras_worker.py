@@ -24,6 +24,8 @@ import sys
 import time
 import traceback
 
+from paritybench.arms.keras_conventions import conventions_rows
+
 
 def _event(**kw) -> None:
     print("PB-EVENT " + json.dumps(kw), flush=True)
@@ -347,8 +349,6 @@ def run_job(job: dict, be: _Backend, read_line) -> int:
             w = workloads.load(spec)
             built[(spec, arm_name)] = KerasArm(keras, backend, w, w.arm(arm_name), lr)
             env["jit_compile"] = str(getattr(built[(spec, arm_name)].model, "jit_compile", None))
-            from paritybench.arms.keras_inspect import conventions_rows
-
             # the arm's effective settings, read from the built model and optimizer (paritybench conventions)
             env.setdefault("conventions", {})[arm_name] = conventions_rows(built[(spec, arm_name)], backend, readback)
         return built[(spec, arm_name)]

@@ -24,12 +24,13 @@ from pathlib import Path
 import numpy as np
 
 from paritybench import SCHEMA_VERSION, __version__, arms, procs
+from paritybench.analysis import diagnostics
 from paritybench.arms import ArmResult, TrainSpec
 from paritybench.arms.requirements import install_hint, missing_requirements
 from paritybench.artifact import num
 from paritybench.experiment import data, environment, flags, weights
 from paritybench.experiment.config import RunConfig
-from paritybench.pipeline import diagnostics, worker_pool
+from paritybench.pipeline import worker_pool
 from paritybench.workloads import Workload, resolve_ref
 from paritybench.workloads.base import Arm
 
