@@ -12,26 +12,6 @@ from pathlib import Path
 from paritybench.artifact import unnum, upgrade
 from paritybench.errors import ParityError
 
-
-def add_parser(sub) -> None:
-    p = sub.add_parser("report", help="write report.md and PNG plots from artifacts")
-    p.add_argument(
-        "artifacts",
-        nargs="+",
-        help="run, sweep and/or sensitivity artifacts (raw and --normalize), or localize --out records (a PNG each)",
-    )
-    p.add_argument("--out", default=None, help="output folder (default: <first artifact>-report beside it)")
-    p.add_argument(
-        "--workload",
-        default=None,
-        help="refuse (exit 2) any artifact of another workload (default: take each as it is)",
-    )
-    p.add_argument(
-        "--overwrite", action="store_true", help="let the report replace report.md and plots already in the folder"
-    )
-    p.set_defaults(func=cmd_report)
-
-
 # Arms in the order the artifacts list them (the workload's declaration order), learnt as they are read.
 _ARM_ORDER: dict[str, int] = {}
 
@@ -459,72 +439,4 @@ def check_report_out(out_dir: Path, inputs: list[str], overwrite: bool) -> None:
         check_output_path(out_dir / name, inputs=inputs, overwrite=overwrite, what="--out")
 
 
-def cmd_report(args, console) -> int:
-    from paritybench.analysis import localize_plot
-    from paritybench.artifact.index import is_index
-
-    if any(localize_plot.is_localize_record(p) for p in args.artifacts):
-        return localize_plot.report(args, console)  # the per-tensor ratio plot of paritybench localize --out
-    if any(is_index(p) for p in args.artifacts) or _several_workloads(args.artifacts):
-        return _cmd_catalogue(args, console)  # the catalogue page (paritybench.analysis.catalogue)
-    artifacts = load(args.artifacts)
-    if args.workload:
-        from paritybench import workloads
-
-        name = workloads.load(args.workload).name
-        for a in artifacts:
-            if a["workload"]["name"] != name:
-                raise ParityError(
-                    f"{a['_path']} is of workload {a['workload']['name']}, not {name}: "
-                    "report one workload's artifacts, or leave out --workload"
-                )
-    first = Path(args.artifacts[0])
-    out_dir = Path(args.out) if args.out else first.with_name(first.stem + "-report")
-    check_report_out(out_dir, args.artifacts, args.overwrite)
-    report = write_report(artifacts, out_dir)
-    console.print(report.read_text().split("## Figures")[0])
-    console.print(f"report: {report}")
-    return 0
-
-
-def _several_workloads(paths: list[str]) -> bool:
-    """Run artifacts of more than one workload (read cheaply; the real checks come in ``load``)."""
-    import json
-
-    names = set()
-    for p in paths:
-        try:
-            a = json.loads(Path(p).read_text())
-        except (OSError, ValueError, RecursionError):  # left to the artifact checks' one-line errors
-            return False
-        if not isinstance(a, dict) or a.get("kind", "run") != "run":
-            return False
-        names.add((a.get("workload") or {}).get("name", "seed-bce"))
-    return len(names) > 1
-
-
-def _cmd_catalogue(args, console) -> int:
-    from paritybench.analysis.catalogue import artifacts_of_index, write_catalogue
-    from paritybench.artifact.index import is_index
-
-    index, paths = None, []
-    for p in args.artifacts:
-        if is_index(p):
-            index, listed = artifacts_of_index(p)
-            paths += listed
-        else:
-            paths.append(p)
-    artifacts = [a for a in load(paths) if a.get("kind", "run") == "run"]
-    first = Path(args.artifacts[0])
-    out_dir = Path(args.out) if args.out else first.with_name(first.stem + "-catalogue")
-    check_report_out(out_dir, paths + list(args.artifacts), args.overwrite)
-    from paritybench.artifact.outputs import check_output_path
-
-    for name in ["catalogue.md", *(f"{a['workload']['name']}-curves.png" for a in artifacts)]:
-        check_output_path(out_dir / name, inputs=paths + list(args.artifacts), overwrite=args.overwrite, what="--out")
-    page = write_catalogue(artifacts, out_dir, index)
-    console.print(f"catalogue: {page}")
-    return 0
-
-
-__all__ = ["add_parser", "write_report", "answer_from_run"]
+__all__ = ["write_report", "answer_from_run"]

@@ -7,13 +7,13 @@ the numerics flags must be in the environment first.
 
 COMMAND_MODULES: tuple[str, ...] = (
     "paritybench.commands.run",
-    "paritybench.studies.sweep",  # sweep, sensitivity
-    "paritybench.studies.shard",  # merge
-    "paritybench.studies.nodes",
-    "paritybench.analysis.compare",
-    "paritybench.analysis.report",
-    "paritybench.timing",
-    "paritybench.frameworks.devices",
+    "paritybench.commands.sweep",  # sweep, sensitivity
+    "paritybench.commands.merge",
+    "paritybench.commands.nodes",
+    "paritybench.commands.compare",
+    "paritybench.commands.report",
+    "paritybench.commands.timing",
+    "paritybench.commands.devices",
     "paritybench.commands.basic",  # validate, data, workloads, env
     "paritybench.commands.conventions",  # issue 12
     "paritybench.commands.localize",  # issue 12

@@ -152,12 +152,6 @@ class RichProgress:
         self.p.stop()
 
 
-def weights_group(key) -> str:
-    """The npz prefix of one run's final weights: ``arm/s<seed>/w<window>[/c<copy>]``."""
-    arm, seed, window, copy = key
-    return f"{arm}/s{seed}/w{window}" + ("" if copy is None else f"/c{copy}")
-
-
 def check_experiment_args(args) -> None:
     """Options of run / sweep / sensitivity that contradict each other, refused before anything runs.
 

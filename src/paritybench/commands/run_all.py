@@ -155,9 +155,9 @@ def _one_entry(args, console, name: str, cfg, out: Path, claim, pool) -> dict:
 def _run_one(args, console, cfg, out: Path, pool=None) -> dict:
     """One workload: train, commit its artifact (and weights) atomically; return the artifact."""
     from paritybench.artifact.safeout import commit_pair
-    from paritybench.commands.common import RichProgress, weights_group
+    from paritybench.commands.common import RichProgress
     from paritybench.experiment import flags
-    from paritybench.experiment.weights import write_weights_npz
+    from paritybench.experiment.weights import weights_group, write_weights_npz
     from paritybench.pipeline import runner
 
     applied = flags.apply(cfg.numerics)

@@ -1,1 +1,1 @@
-"""One run: the runner that trains a workload's arms, its worker processes and memory budget, localize and conventions."""
+"""One run: the runner that trains a workload's arms, its worker processes and memory budget; localize, conventions."""

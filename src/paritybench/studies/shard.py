@@ -195,7 +195,7 @@ def merge_shards(paths: list[str]) -> dict:
     from paritybench.analysis import stats
     from paritybench.artifact import validate_file
     from paritybench.pipeline import runner
-    from paritybench.studies import sweep as studies
+    from paritybench.studies import grid
     from paritybench.studies.checkpoint import config_from_header
 
     if len(paths) < 1:
@@ -271,7 +271,7 @@ def merge_shards(paths: list[str]) -> dict:
                     else f"it has {len(got - expected)} run(s) of other shards"
                 )
             )
-    runs = studies._merge(cfg, all_runs, [])
+    runs = grid.merge_runs(cfg, all_runs, [])
     ordered = sorted(shards, key=lambda pa: pa[1]["shard"]["index"])
     windows_info = ordered[0][1].get("windows_info") or {}
     majority = {int(w): v["majority_rate"] for w, v in windows_info.items()}
@@ -339,29 +339,3 @@ def _now() -> str:
     import datetime as dt
 
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def cmd_merge(args, console) -> int:
-    from paritybench.artifact import write_artifact
-    from paritybench.commands.common import check_out
-
-    out = Path(args.out)
-    check_out(out)
-    art = merge_shards(args.artifacts)
-    write_artifact(out, art)
-    from paritybench.studies.sweep import _print_sweep
-
-    _print_sweep(console, art)
-    diff = art.get("node_differences") or {}
-    if diff.get("hardware") or diff.get("software"):
-        console.print(f"nodes differ: {diff}")
-    console.print(f"merged {art['merged_from']['count']} shards, {len(art['runs'])} runs: {out}")
-    return 0
-
-
-def add_parser(sub) -> None:
-    """Register ``paritybench merge``."""
-    p = sub.add_parser("merge", help="merge the shard artifacts of one sweep (sweep --shard I/N) into one artifact")
-    p.add_argument("artifacts", nargs="+", metavar="SHARD", help="every shard artifact of the sweep")
-    p.add_argument("--out", required=True, help="the merged sweep artifact (.json; never overwritten)")
-    p.set_defaults(func=cmd_merge)

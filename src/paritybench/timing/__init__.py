@@ -454,39 +454,6 @@ def print_report(console, files: list[TimingFile]) -> None:
             console.print(f"{tf.name}: IQR above {NOISY_IQR:.0%} of the median (noisy): {', '.join(noisy)}")
 
 
-def cmd_timing(args, console) -> int:
-    files = [load(p) for p in args.files]
-    out = None
-    if not args.no_plot:
-        out = Path(args.plot) if args.plot else default_plot_path(files)
-        if out.suffix.lower() != ".png":
-            raise ParityError(f"--plot {out}: the plot is a PNG; give a path ending in .png")
-        # Before any output: a new regular file (or --overwrite), not an input, a link or a device, writable.
-        from paritybench.artifact.outputs import check_output_path
-
-        check_output_path(out, inputs=args.files, overwrite=args.overwrite, what="--plot")
-    print_report(console, files)
-    if out is not None:
-        console.print(f"plot: {plot(files, out, overwrite=args.overwrite)}")
-    return 0
-
-
-def add_parser(sub) -> None:
-    """Register ``paritybench timing FILE [FILE2]``."""
-    p = sub.add_parser("timing", help="report timing files of make bench-timing: ratios, GFLOP/s, noise; plot")
-    p.add_argument("files", nargs="+", metavar="FILE", help="one timing file, or two (two machines) side by side")
-    p.add_argument("--plot", default=None, help="PNG path (default results/reports/timing-<files>.png)")
-    p.add_argument("--no-plot", action="store_true", help="print the tables only")
-    p.add_argument("--overwrite", action="store_true", help="let the plot replace an existing regular file")
-    p.set_defaults(func=_checked)
-
-
-def _checked(args, console) -> int:
-    if len(args.files) > 2:
-        raise ParityError(f"timing takes one or two files, got {len(args.files)}: compare two machines at a time")
-    return cmd_timing(args, console)
-
-
 def merge_parts(parts: list[tuple[str, dict]], skipped: dict[str, str]) -> dict:
     """One timing file from the JSON of each suite's pytest process (``bench/run_timing.py``).
 
