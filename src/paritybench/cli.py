@@ -14,6 +14,7 @@ import sys
 from paritybench import __version__
 from paritybench.commands import COMMAND_MODULES
 from paritybench.errors import ParityError
+from paritybench.procs import install_signal_handlers, interrupted_message
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,7 +36,6 @@ def main(argv: list[str] | None = None) -> int:
     # Wide enough for the run table when output is a pipe or a CI log.
     console = Console(width=None if sys.stdout.isatty() else 120)
     args = build_parser().parse_args(argv)
-    from paritybench.procs import install_signal_handlers, interrupted_message
 
     install_signal_handlers()  # issue 9: SIGTERM/SIGINT unwind (worker killed, temp folders removed)
     try:

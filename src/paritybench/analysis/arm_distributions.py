@@ -14,13 +14,12 @@ from itertools import combinations
 import numpy as np
 
 from paritybench.analysis.tolerances import ALPHA, can_reject
+from paritybench.artifact import unnum
 
 
 def finals_by_arm(artifact: dict, metric: str = "final_accuracy") -> dict[str, list[float]]:
     """``metric`` of every ok run, per arm, in the artifact's order: a run field (``final_accuracy``,
     ``final_loss``) or ``<curve>@<step>`` (``loss@0``: the loss at the initial weights)."""
-    from paritybench.artifact import unnum
-
     out: dict[str, list[float]] = {}
     for r in artifact["runs"]:
         if r["status"] == "ok":

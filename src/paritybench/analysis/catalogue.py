@@ -12,7 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from paritybench.analysis.gap_conventions import gap_lines
+from paritybench.analysis.report import _first_case, plot_curves
 from paritybench.artifact import unnum
+from paritybench.artifact.index import read_index
+from paritybench.artifact.outputs import write_output
 
 # a workload name -> (arm -> role, fix arm, arm -> description)
 Roles = Callable[[str], tuple[dict[str, str], str | None, dict[str, str]]]
@@ -32,8 +36,6 @@ def _fmt(v) -> str:
 
 def section(a: dict, out_dir: Path, workload_roles: Roles = no_roles) -> tuple[list[str], str | None]:
     """Markdown lines for one run artifact, and the plot file written (or None)."""
-    from paritybench.analysis.report import _first_case, plot_curves
-
     w = a["workload"]
     name = w["name"]
     roles, fix, desc = workload_roles(name)
@@ -55,7 +57,6 @@ def section(a: dict, out_dir: Path, workload_roles: Roles = no_roles) -> tuple[l
             f"{'-' if r['final_accuracy'] is None else f'{r["final_accuracy"]:.3f}'} | {_fmt(r['final_loss'])} |"
         )
     md.append("")
-    from paritybench.analysis.gap_conventions import gap_lines
 
     md += gap_lines(a, {arm: runs[arm] for arm in order})  # issue 12: the settings that part each arm
     case = (first["seed"], first["window_start"])
@@ -88,8 +89,6 @@ def section(a: dict, out_dir: Path, workload_roles: Roles = no_roles) -> tuple[l
 def write_catalogue(artifacts: list[dict], out_dir: Path, index: dict | None = None, roles: Roles = no_roles) -> Path:
     """catalogue.md (and one plot per workload) in ``out_dir``; return its path. ``roles``: a workload name's
     (arm -> role, fix arm, arm -> description), from its declaration (``commands.report.workload_roles``)."""
-    from paritybench.artifact.outputs import write_output
-
     out_dir.mkdir(parents=True, exist_ok=True)
     md = ["# paritybench catalogue", ""]
     if index is not None:
@@ -106,8 +105,6 @@ def write_catalogue(artifacts: list[dict], out_dir: Path, index: dict | None = N
 
 def artifacts_of_index(index_path: str | Path) -> tuple[dict, list[str]]:
     """The index and the paths of the artifacts it lists that exist (beside the index)."""
-    from paritybench.artifact.index import read_index
-
     index = read_index(index_path)
     folder = Path(index_path).parent
     paths = [str(folder / e["path"]) for e in index["workloads"] if (folder / e["path"]).exists()]

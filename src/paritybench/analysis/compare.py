@@ -35,7 +35,9 @@ from paritybench.analysis.tolerances import ALPHA, CHAOTIC, STABLE, STABLE_TOLER
 from paritybench.artifact import check_artifact_file, unnum, upgrade
 from paritybench.artifact.inputs import weights_path_of
 from paritybench.errors import ParityError
+from paritybench.experiment.config import RunConfig
 from paritybench.experiment.npzguard import check_npz
+from paritybench.experiment.weights import weights_sha256
 
 VERDICTS = ("identical", "equivalent", "inconclusive", "missing", "divergent")
 # Environment fields that differ on every run and say nothing about the machine.
@@ -161,8 +163,6 @@ def comparable_fields() -> list[str]:
     comparisons vary; ``data_sha256`` is only the hash a user asked for (the data
     actually used is checked through ``environment.data.sha256``).
     """
-    from paritybench.experiment.config import RunConfig
-
     return [k for k in RunConfig().comparable() if k not in ("numerics", "data_sha256")]
 
 
@@ -246,8 +246,6 @@ def _weights_reason(wa: dict, wb: dict, atol: float) -> str | None:
 
 def _integrity(side: Loaded, key: RunKey, run: dict) -> tuple[dict | None, str | None]:
     """This run's weights if kept, and a reason if they do not hash to the recorded sha256."""
-    from paritybench.experiment.weights import weights_sha256
-
     try:
         w = side.weights(key)  # reads the member: a corrupt one (bad CRC, cut data) fails here
         if w is None:

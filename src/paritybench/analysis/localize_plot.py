@@ -24,6 +24,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from paritybench.artifact.outputs import write_output
 from paritybench.errors import ParityError
 
 TOP = 5  # lines per panel: more than a handful of overlapping log-scale lines cannot be told apart
@@ -129,8 +130,6 @@ def plot(record: dict, out: str | Path, overwrite: bool = False, top: int = TOP)
     matplotlib.use("Agg")  # headless: no display is ever needed
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
-
-    from paritybench.artifact.outputs import write_output
 
     lay = layout(record, top)
     factor = float(record.get("factor") or 0.0)

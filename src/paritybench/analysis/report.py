@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from paritybench.artifact import unnum, upgrade
+from paritybench.analysis.gap_conventions import gap_lines
+from paritybench.artifact import check_artifact_file, unnum, upgrade
+from paritybench.artifact.outputs import check_output_dir, check_output_path, write_output
 from paritybench.errors import ParityError
 
 # Arms in the order the artifacts list them (the workload's declaration order), learnt as they are read.
@@ -34,8 +36,6 @@ def _variant(a: dict) -> str:
 
 
 def load(paths: list[str]) -> list[dict]:
-    from paritybench.artifact import check_artifact_file
-
     out = []
     for p in paths:
         a = check_artifact_file(p, exit_code=2)  # the same definition and message as validate and compare
@@ -304,8 +304,6 @@ def _save(fig, path: Path) -> None:
     """The figure as PNG, written whole or not at all (the folder was checked before any work)."""
     import io
 
-    from paritybench.artifact.outputs import write_output
-
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90)
     write_output(path, buf.getvalue(), overwrite=True)
@@ -336,7 +334,6 @@ def write_report(artifacts: list[dict], out_dir: Path) -> Path:
             md += [f"**Workload `{w['name']}`** (version {w['version']}): {w.get('question', '')}", ""]
     md += ["## The answer", ""]
     figures: list[tuple[str, str]] = []
-    from paritybench.analysis.gap_conventions import gap_lines
 
     for a in kinds.get("run", []):
         md += answer_from_run(a) + [""]
@@ -405,7 +402,6 @@ def write_report(artifacts: list[dict], out_dir: Path) -> Path:
             f"CPU {env.get('cpu', {}).get('model', '?')}"
         )
     report = out_dir / "report.md"
-    from paritybench.artifact.outputs import write_output
 
     write_output(report, ("\n".join(md) + "\n").encode(), overwrite=True)
     return report
@@ -422,8 +418,6 @@ def check_report_out(out_dir: Path, inputs: list[str], overwrite: bool) -> None:
     the files the report writes there is an input, a link, a non-regular file, or (without
     ``--overwrite``) an existing file."""
     import os
-
-    from paritybench.artifact.outputs import check_output_dir, check_output_path
 
     if os.path.islink(out_dir):
         raise ParityError(

@@ -6,6 +6,9 @@ from collections import defaultdict
 
 import numpy as np
 
+from paritybench.analysis.diagnostics import max_abs_diff
+from paritybench.artifact import num
+
 # "Near chance": within this much of the majority-class rate, i.e. no better
 # than predicting the commoner label for everything (the NaN network's 0.51).
 NEAR_CHANCE_MARGIN = 0.05
@@ -71,9 +74,6 @@ def sensitivity_summary(runs: list[dict], finals: dict, n: int) -> tuple[dict, d
     ``stable``: every copy ends within one sample of every other (max - min of
     the correct count <= 1); otherwise ``chaotic``.
     """
-    from paritybench.analysis.diagnostics import max_abs_diff
-    from paritybench.artifact import num
-
     by_arm: dict[str, list[dict]] = defaultdict(list)
     for r in runs:
         if r["status"] == "ok":

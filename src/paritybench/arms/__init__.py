@@ -7,6 +7,8 @@ package imports no framework at load time (the Keras workers import ``arms.base`
 from __future__ import annotations
 
 from paritybench.arms.base import ArmResult, TrainSpec
+from paritybench.arms.f64 import evaluate_correct as f64
+from paritybench.arms.jax_trainer import evaluate_correct as jax32
 
 
 def trainer(kind: str):
@@ -25,9 +27,6 @@ def trainer(kind: str):
 def main_evaluators():
     """The forward passes the harness's own process evaluates every final weight set with
     (the seed's weight swap): label -> ``evaluate_correct(workload, weights, x, y)``."""
-    from paritybench.arms.f64 import evaluate_correct as f64
-    from paritybench.arms.jax_trainer import evaluate_correct as jax32
-
     return {"jax": jax32, "reference-f64": f64}
 
 

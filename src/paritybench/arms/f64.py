@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 
+from paritybench.arms import minibatch
 from paritybench.arms.base import ArmResult, TrainSpec, weights_nonfinite
 from paritybench.experiment import heads
 from paritybench.experiment.weights import Weights, check_weights
@@ -116,8 +117,6 @@ def train(
     eval_data: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> ArmResult:
     """Train in float64 from ``init``; curves, diagnostics and (optionally) the trajectory."""
-    from paritybench.arms import minibatch
-
     if minibatch.applies(workload):  # minibatches or moving statistics: the JAX program in float64
         return minibatch.train_many(workload, arm, [init], x, y, spec, eval_data, f64=True)[0]
     check_weights(init, workload.model.params)
@@ -177,8 +176,6 @@ def train_many(
 
 def evaluate_correct(workload: Workload, weights: Weights, x: np.ndarray, y: np.ndarray) -> int:
     """Float64 forward pass for the weight swap."""
-    from paritybench.arms import minibatch
-
     if minibatch.applies(workload):
         return minibatch.evaluate_correct(workload, weights, x, y, f64=True)
     z = Arbiter(workload).forward(weights, x)

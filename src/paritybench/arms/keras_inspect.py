@@ -27,15 +27,16 @@ import time
 import traceback
 from pathlib import Path
 
+from paritybench import procs, workloads
 from paritybench.arms.keras_conventions import conventions_rows
+from paritybench.arms.keras_worker import KerasArm
+from paritybench.errors import ParityError
+from paritybench.experiment import data, flags
+from paritybench.experiment.weights import load_weights_npz
 
 
 def run_job(backend: str, job: dict, numerics) -> dict:
     """Run ``job`` in a fresh ``keras-<backend>`` worker and return its result (ParityError on failure)."""
-    from paritybench import procs
-    from paritybench.errors import ParityError
-    from paritybench.experiment import flags
-
     with tempfile.TemporaryDirectory(prefix="pb-inspect-") as tmp:
         job = {**job, "backend": backend, "numerics": numerics.to_dict(), "out_dir": tmp}
         job_file = Path(tmp) / "job.json"
@@ -256,16 +257,12 @@ def localize_records(
 def main(argv: list[str]) -> int:
     job = json.loads(Path(argv[0]).read_text())
     backend = job["backend"]
-    from paritybench.experiment import flags
 
     opts = flags.NumericsOptions(**job["numerics"])
     os.environ.update(flags.env_for(opts))
     os.environ["KERAS_BACKEND"] = backend
     import keras
     import numpy as np
-
-    from paritybench import workloads
-    from paritybench.arms.keras_worker import KerasArm
 
     readback = flags.read_back(backend, opts)
     keras.utils.set_random_seed(0)
@@ -276,9 +273,6 @@ def main(argv: list[str]) -> int:
     if job["mode"] == "conventions":
         result["rows"] = conventions_rows(ka, backend, readback)
     else:
-        from paritybench.experiment import data
-        from paritybench.experiment.weights import load_weights_npz
-
         ds = data.load_mnist(job.get("data_path"), job.get("data_sha256"))
         x, y = data.window(ds, job["window"], job["n"], job["normalize"], labels=w.data.labels)
         shapes = w.model.params

@@ -24,7 +24,13 @@ import sys
 import time
 import traceback
 
+from paritybench import workloads
+from paritybench.arms.base import grad_norm_from_update, nonfinite_steps, weights_nonfinite
 from paritybench.arms.keras_conventions import conventions_rows
+from paritybench.arms.minibatch import batch_slices
+from paritybench.experiment import data, flags, heads
+from paritybench.experiment.weights import check_weights, copy_weights, load_weights_npz, save_weights_npz
+from paritybench.workloads import resolve_ref
 
 
 def _event(**kw) -> None:
@@ -35,8 +41,6 @@ class KerasArm:
     """One workload's Keras model compiled with one arm's loss and optimizer, on this backend."""
 
     def __init__(self, keras, backend: str, workload, arm, lr: float):
-        from paritybench.workloads import resolve_ref
-
         self.keras, self.workload, self.arm, self.lr = keras, workload, arm, lr
         self.head = workload.model.head
         self.model, self.variables = resolve_ref(workload.model.keras_build)(keras, **dict(arm.keras_options))
@@ -89,8 +93,6 @@ class KerasArm:
     def set_weights(self, w) -> None:
         import numpy as np
 
-        from paritybench.experiment.weights import check_weights
-
         check_weights(w, self.workload.model.params, "weights for Keras")
         for name, var in self.variables.items():
             if tuple(var.shape) != w[name].shape:
@@ -120,15 +122,11 @@ class KerasArm:
     def correct(self, x, y) -> int:
         import numpy as np
 
-        from paritybench.experiment import heads
-
         p = self.model.predict(x, batch_size=x.shape[0], verbose=0)
         return int(np.sum(heads.correct_mask(np, self.head, p, y)))
 
     def diagnose(self, x, y, curves) -> None:
         import numpy as np
-
-        from paritybench.experiment import heads
 
         z, dz = self.probe(x, y)
         p = self.keras.ops.convert_to_numpy(self.activation(z))
@@ -159,10 +157,6 @@ class KerasArm:
         step the training window in training mode (its own batch statistics; the moving ones restored after)
         and the held-out window in evaluation mode (``evaluate``: the moving statistics)."""
         import numpy as np
-
-        from paritybench.arms.base import grad_norm_from_update, nonfinite_steps, weights_nonfinite
-        from paritybench.arms.minibatch import batch_slices
-        from paritybench.experiment import heads
 
         n = x.shape[0]
         bs = batch_size or n
@@ -223,9 +217,6 @@ class KerasArm:
 
     def train_case(self, x, y, init, steps: int, keep_trajectory: bool) -> tuple[dict, dict, list | None, dict]:
 
-        from paritybench.arms.base import grad_norm_from_update, nonfinite_steps, weights_nonfinite
-        from paritybench.experiment import heads
-
         n = x.shape[0]
         self.set_weights(init)
         self.reset_optimizer()
@@ -277,7 +268,6 @@ class _Backend:
 
     def __init__(self, backend: str, numerics: dict):
         # Flags before the import of any framework: paritybench.experiment.flags imports none.
-        from paritybench.experiment import flags
 
         self.backend, self.numerics = backend, numerics
         self.opts = flags.NumericsOptions(**numerics)
@@ -294,8 +284,6 @@ class _Backend:
         self.jobs = 0
 
     def dataset(self, path, sha256):
-        from paritybench.experiment import data
-
         if (path, sha256) not in self.datasets:
             self.datasets[(path, sha256)] = data.load_mnist(path, sha256)
         return self.datasets[(path, sha256)]
@@ -304,10 +292,6 @@ class _Backend:
 def run_job(job: dict, be: _Backend, read_line) -> int:
     """One job (one workload's Keras arms on this backend): train, report, take the weight swap from
     ``read_line`` (stdin) when the job says so, write ``result.json``. Returns 0, or 4 when stdin closed."""
-    from paritybench import workloads
-    from paritybench.experiment import data, flags
-    from paritybench.experiment.weights import copy_weights, load_weights_npz, save_weights_npz
-
     keras, backend = be.keras, be.backend
     if job["backend"] != backend or job["numerics"] != be.numerics:
         raise RuntimeError(

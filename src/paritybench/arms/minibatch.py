@@ -26,6 +26,7 @@ from collections.abc import Callable
 import numpy as np
 
 from paritybench.arms.base import ArmResult, TrainSpec, column, step_curves
+from paritybench.errors import ParityError
 from paritybench.experiment import heads
 from paritybench.experiment.weights import Weights, copy_weights
 from paritybench.workloads.base import Arm, Workload, resolve_ref
@@ -132,8 +133,6 @@ def train_many(
     n = x.shape[0]
     bs = spec.batch_size or n
     if n % bs:
-        from paritybench.errors import ParityError
-
         raise ParityError(
             f"--n {n} is not a multiple of workload {workload.name}'s batch size {bs}: use --n {max(bs, n - n % bs)}"
         )

@@ -25,9 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from paritybench.arms.base import ArmResult, TrainSpec, nonfinite_steps
+from paritybench.arms.base import ArmResult, Evaluation, TrainSpec, nonfinite_steps
+from paritybench.arms.minibatch import batch_slices
+from paritybench.errors import ParityError
 from paritybench.experiment import heads
 from paritybench.experiment.weights import Weights, copy_weights
+from paritybench.frameworks.torch import read_back, sync
 from paritybench.workloads.base import Arm, Workload, resolve_ref
 
 _CONFIGURED: dict[str, Any] = {}
@@ -38,8 +41,6 @@ def configure(numerics) -> dict:
     threads) once per process and return what took effect; recorded as ``environment.frameworks.torch``."""
     key = repr(numerics)
     if key not in _CONFIGURED:
-        from paritybench.frameworks.torch import read_back
-
         _CONFIGURED[key] = {**read_back(numerics), "device": str(device())}
     return _CONFIGURED[key]
 
@@ -129,8 +130,6 @@ def train_one(
     """One copy: ``spec.steps`` optimizer steps from ``init`` on the window ``(x, y)``."""
     import torch
 
-    from paritybench.arms.minibatch import batch_slices
-
     dev = device()
     names = workload.model.names
     model = _Model(workload, arm)
@@ -140,8 +139,6 @@ def train_one(
     n = x.shape[0]
     bs = spec.batch_size or n
     if n % bs:
-        from paritybench.errors import ParityError
-
         raise ParityError(
             f"--n {n} is not a multiple of workload {workload.name}'s batch size {bs}: use --n {max(bs, n - n % bs)}"
         )
@@ -185,7 +182,6 @@ def train_one(
             p.grad = grads[k]
         opt.step()
     record(state)
-    from paritybench.frameworks.torch import sync
 
     sync(None)
     train_seconds = time.perf_counter() - t
@@ -357,8 +353,6 @@ class TorchEvaluator:
 
     def at(self, w: Weights, state=None, k: int = 0):
         import torch
-
-        from paritybench.arms.base import Evaluation
 
         with torch.no_grad():
             for name, p in self.params.items():

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import sys
 
+from paritybench import workloads
+from paritybench.artifact import validate_file
 from paritybench.errors import ParityError
+from paritybench.experiment import environment, flags
+from paritybench.experiment.data import fetch, load_mnist
 from paritybench.experiment.flags import NumericsOptions
+from paritybench.frameworks.devices import gpu_summary
 
 
 def add_parser(sub) -> None:
@@ -27,8 +32,6 @@ def add_parser(sub) -> None:
 
 
 def cmd_validate(args, console) -> int:
-    from paritybench.artifact import validate_file
-
     # Every file is judged (a bad one does not hide the next); the exit status is the worst.
     status = 0
     for path in args.files:
@@ -43,8 +46,6 @@ def cmd_validate(args, console) -> int:
 
 
 def cmd_data_fetch(args, console) -> int:
-    from paritybench.experiment.data import fetch, load_mnist
-
     path = fetch(args.cache_dir)
     ds = load_mnist(path)
     console.print(f"{path}: sha256 {ds.sha256}, {ds.x_train.shape[0]} training images")
@@ -53,8 +54,6 @@ def cmd_data_fetch(args, console) -> int:
 
 def cmd_env(args, console) -> int:
     import json
-
-    from paritybench.experiment import environment, flags
 
     opts = NumericsOptions()
     flags.apply(opts)
@@ -66,9 +65,6 @@ def cmd_env(args, console) -> int:
         except ImportError as exc:
             fw[name] = {"not_installed": str(exc)}
     env["frameworks"] = fw
-    from paritybench.frameworks.devices import (
-        gpu_summary,  # says plainly whether a GPU is visible (the CUDA image's check)
-    )
 
     env["gpu"] = gpu_summary(fw["jax"].get("devices", []), fw["tensorflow"].get("devices", []), None)
     console.print_json(json.dumps(env, default=str))
@@ -78,8 +74,6 @@ def cmd_env(args, console) -> int:
 def cmd_workloads(args, console) -> int:
     """List the built-in and installed workloads with their one-line questions."""
     from rich.table import Table
-
-    from paritybench import workloads
 
     t = Table(title="workloads (--workload NAME, or path/to/file.py, or package.module:attr)")
     for col in ("name", "version", "arms", "question"):

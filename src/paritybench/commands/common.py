@@ -8,9 +8,13 @@ import argparse
 import datetime as dt
 from pathlib import Path
 
+from paritybench import workloads
 from paritybench.errors import ParityError
+from paritybench.experiment import flags
 from paritybench.experiment.config import RunConfig, parse_int_list
 from paritybench.experiment.flags import NumericsOptions
+from paritybench.experiment.numerics_env import check_and_warn
+from paritybench.pipeline.budget import check_finite_options
 
 DEFAULT_RESULTS = Path("results") / "runs"
 
@@ -60,10 +64,6 @@ def config_from(args, swap: bool = True) -> RunConfig:
 
     The numerics flags go into the environment first: a user's workload file may import a
     framework when it is loaded."""
-    from paritybench import workloads
-    from paritybench.experiment import flags
-    from paritybench.pipeline.budget import check_finite_options
-
     check_finite_options(args)  # issue 9: --lr inf/nan (and any float option) refused before anything
 
     check_experiment_args(args)  # options that contradict each other
@@ -104,7 +104,6 @@ def config_from(args, swap: bool = True) -> RunConfig:
         swap=swap,
         workload=workload.origin.get("spec", workload.name),
     )
-    from paritybench.experiment.numerics_env import check_and_warn
 
     check_and_warn(cfg.numerics)  # numerics set from outside: refused, or warned about and recorded
     return cfg

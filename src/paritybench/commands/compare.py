@@ -8,6 +8,7 @@ from paritybench import workloads
 from paritybench.analysis.compare import compare, load, render_json, render_markdown, render_text
 from paritybench.analysis.tolerances import classes_from
 from paritybench.artifact.inputs import read_json
+from paritybench.artifact.outputs import check_output_path, write_output
 from paritybench.errors import ParityError
 
 
@@ -29,8 +30,6 @@ def cmd_compare(args, console) -> int:
     if len(args.artifacts) < 2:
         raise ParityError("compare needs at least two artifacts: paritybench compare REFERENCE.json OTHER.json")
     if args.output:  # before any work: a new regular file, or --overwrite; never an input, link or device
-        from paritybench.artifact.outputs import check_output_path
-
         check_output_path(
             args.output,
             inputs=[*args.artifacts, *([args.sensitivity] if args.sensitivity else [])],
@@ -49,8 +48,6 @@ def cmd_compare(args, console) -> int:
             )
     loaded = [load(p) for p in args.artifacts]
     if args.workload:
-        from paritybench import workloads
-
         name = workloads.load(args.workload).name
         for side in loaded:
             if side.artifact["workload"]["name"] != name:
@@ -68,8 +65,6 @@ def cmd_compare(args, console) -> int:
         "json": lambda: render_json(comparisons, status),
     }[args.format]()
     if args.output:
-        from paritybench.artifact.outputs import write_output
-
         write_output(args.output, text.encode(), overwrite=args.overwrite)
     else:
         sys.stdout.write(text)

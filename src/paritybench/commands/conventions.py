@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 
+from paritybench import workloads
+from paritybench.analysis import conventions_table
 from paritybench.commands.common import add_experiment_args, config_from
+from paritybench.pipeline import conventions
 
 
 def add_parser(sub) -> None:
@@ -19,9 +22,6 @@ def add_parser(sub) -> None:
 
 def cmd_conventions(args, console) -> int:
     cfg = config_from(args, swap=False)
-    from paritybench import workloads
-    from paritybench.analysis import conventions_table
-    from paritybench.pipeline import conventions
 
     workload = workloads.load(cfg.workload)
     rec = conventions.report(workload, workload.resolve_arms(cfg.arms), cfg.lr, cfg.numerics)

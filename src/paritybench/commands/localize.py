@@ -5,7 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from paritybench import workloads
+from paritybench.analysis import localize_plot
+from paritybench.arms.requirements import missing_requirements
+from paritybench.artifact.outputs import check_output_path
 from paritybench.commands.common import add_experiment_args, check_out, config_from
+from paritybench.errors import ParityError
+from paritybench.experiment import data
+from paritybench.experiment.weights import copy_weights
+from paritybench.pipeline import localize
+from paritybench.workloads import resolve_ref
 
 
 def add_parser(sub) -> None:
@@ -27,14 +36,10 @@ def add_parser(sub) -> None:
 
 
 def cmd_localize(args, console) -> int:
-    from paritybench.errors import ParityError
-
     cfg = config_from(args, swap=False)
     if args.out:
         check_out(Path(args.out))  # before any work: a new .json file only
     if args.plot:
-        from paritybench.artifact.outputs import check_output_path
-
         check_output_path(
             args.plot,
             inputs=[p for p in (args.out, cfg.data_path) if p],
@@ -45,14 +50,8 @@ def cmd_localize(args, console) -> int:
     if len(cfg.seeds) != 1 or len(cfg.windows) != 1:
         raise ParityError("localize takes one --seeds and one --windows value (it follows one trajectory)")
     arm_names = tuple(a.strip() for a in args.arms.split(",") if a.strip())
-    from paritybench import workloads
-    from paritybench.experiment import data
-    from paritybench.experiment.weights import copy_weights
-    from paritybench.pipeline import localize
-    from paritybench.workloads import resolve_ref
 
     w = workloads.load(cfg.workload)
-    from paritybench.arms.requirements import missing_requirements
 
     pairs, skipped = [], []
     for a, b in localize.pairs_for(w, arm_names):
@@ -106,8 +105,6 @@ def cmd_localize(args, console) -> int:
             json.dump(rec, fh, indent=1)
     plotted = None
     if args.plot:
-        from paritybench.analysis import localize_plot
-
         plotted, _ = localize_plot.plot(rec, args.plot, overwrite=args.overwrite)
     if args.format == "json":
         console.print_json(

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 
+from paritybench.artifact import atomic_write_bytes, validate_file
 from paritybench.studies.nodes import differences, split_summary
 
 
 def cmd_nodes(args, console) -> int:
     from rich.table import Table
-
-    from paritybench.artifact import validate_file
 
     art = validate_file(args.artifact)
     table = art.get("nodes") or {}
@@ -40,8 +39,6 @@ def cmd_nodes(args, console) -> int:
             )
     console.print(t)
     if args.json:
-        from paritybench.artifact import atomic_write_bytes
-
         atomic_write_bytes(
             args.json,
             (json.dumps({"nodes": table, "node_differences": diff, "by_node": split}, indent=1) + "\n").encode(),

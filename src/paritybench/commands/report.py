@@ -8,9 +8,13 @@ import os
 from pathlib import Path
 
 from paritybench import workloads
+from paritybench.analysis import localize_plot
+from paritybench.analysis.catalogue import artifacts_of_index, write_catalogue
 from paritybench.analysis.localize_plot import is_localize_record, layout, plot
 from paritybench.analysis.localize_plot import load as load_record
 from paritybench.analysis.report import check_report_out, load, write_report
+from paritybench.artifact.index import is_index
+from paritybench.artifact.outputs import check_output_dir, check_output_path
 from paritybench.errors import ParityError
 
 
@@ -34,17 +38,12 @@ def add_parser(sub) -> None:
 
 
 def cmd_report(args, console) -> int:
-    from paritybench.analysis import localize_plot
-    from paritybench.artifact.index import is_index
-
     if any(localize_plot.is_localize_record(p) for p in args.artifacts):
         return _localize_report(args, console)  # the per-tensor ratio plot of paritybench localize --out
     if any(is_index(p) for p in args.artifacts) or _several_workloads(args.artifacts):
         return _cmd_catalogue(args, console)  # the catalogue page (paritybench.analysis.catalogue)
     artifacts = load(args.artifacts)
     if args.workload:
-        from paritybench import workloads
-
         name = workloads.load(args.workload).name
         for a in artifacts:
             if a["workload"]["name"] != name:
@@ -77,9 +76,6 @@ def _several_workloads(paths: list[str]) -> bool:
 
 
 def _cmd_catalogue(args, console) -> int:
-    from paritybench.analysis.catalogue import artifacts_of_index, write_catalogue
-    from paritybench.artifact.index import is_index
-
     index, paths = None, []
     for p in args.artifacts:
         if is_index(p):
@@ -91,7 +87,6 @@ def _cmd_catalogue(args, console) -> int:
     first = Path(args.artifacts[0])
     out_dir = Path(args.out) if args.out else first.with_name(first.stem + "-catalogue")
     check_report_out(out_dir, paths + list(args.artifacts), args.overwrite)
-    from paritybench.artifact.outputs import check_output_path
 
     for name in ["catalogue.md", *(f"{a['workload']['name']}-curves.png" for a in artifacts)]:
         check_output_path(out_dir / name, inputs=paths + list(args.artifacts), overwrite=args.overwrite, what="--out")
@@ -103,8 +98,6 @@ def _cmd_catalogue(args, console) -> int:
 def _localize_report(args, console) -> int:
     """``paritybench report RECORD.json [--out FOLDER]`` for localize records: one PNG per record,
     ``<record stem>-localize.png`` in the folder (default ``<first record>-report`` beside it)."""
-
-    from paritybench.artifact.outputs import check_output_dir, check_output_path
 
     if not all(is_localize_record(p) for p in args.artifacts):
         raise ParityError(
@@ -133,8 +126,6 @@ def _localize_report(args, console) -> int:
 
 def workload_roles(name: str) -> tuple[dict[str, str], str | None, dict[str, str]]:
     """(arm -> role, fix arm, arm -> description) from the declaration, or empty when it cannot load."""
-    from paritybench.errors import ParityError
-
     try:
         w = workloads.load(name)
     except ParityError:

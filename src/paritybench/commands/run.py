@@ -11,9 +11,17 @@ import sys
 import tempfile
 from pathlib import Path
 
+from paritybench.analysis import report_table
+from paritybench.analysis.conventions_table import summary_lines
+from paritybench.artifact import read_artifact, safeout
+from paritybench.artifact.safeout import commit_pair
 from paritybench.commands.common import DEFAULT_RESULTS, RichProgress, add_experiment_args, config_from
+from paritybench.commands.run_all import cmd_run_all
 from paritybench.errors import ParityError
-from paritybench.experiment.weights import weights_group
+from paritybench.experiment import flags
+from paritybench.experiment.weights import weights_group, write_weights_npz
+from paritybench.pipeline import budget, runner
+from paritybench.procs import die_with_parent, interrupted_message, orphan_cleanup, tmp_prefix, worker_env
 from paritybench.studies.repeat import add_spread, repeat_section
 
 
@@ -33,8 +41,6 @@ def add_parser(sub) -> None:
 
 def cmd_run(args, console) -> int:
     if getattr(args, "workload", None) == "all":  # the catalogue: every built-in workload's preset
-        from paritybench.commands.run_all import cmd_run_all
-
         return cmd_run_all(args, console)
     if getattr(args, "repeat", 1) != 1:
         # Each repeat is a fresh process running this same command (run_repeated, below).
@@ -42,7 +48,6 @@ def cmd_run(args, console) -> int:
     cfg = config_from(args)
     # issue 9 hook (safeout, budget): memory, then every output location, checked and the
     # artifact path claimed before any framework import or training
-    from paritybench.pipeline import budget
 
     budget.check_run(cfg)
     claim = _claim_run_outputs(args, cfg)
@@ -54,9 +59,6 @@ def cmd_run(args, console) -> int:
 
 def _claim_run_outputs(args, cfg):
     """Check every file ``run`` will write, then claim the artifact path (issue 9)."""
-    from paritybench.artifact import safeout
-    from paritybench.pipeline import budget
-
     weights = not getattr(args, "no_weights", False)
     expected = budget.weights_file_bytes(cfg) if weights else 0
     if args.out:
@@ -69,13 +71,7 @@ def _claim_run_outputs(args, cfg):
 
 
 def _run_and_commit(args, console, cfg, out: Path) -> int:
-    from paritybench.experiment import flags
-
     applied = flags.apply(cfg.numerics)
-    from paritybench.analysis import report_table
-    from paritybench.artifact.safeout import commit_pair
-    from paritybench.experiment.weights import write_weights_npz
-    from paritybench.pipeline import runner
 
     prog = RichProgress(console)
     try:
@@ -96,8 +92,6 @@ def _run_and_commit(args, console, cfg, out: Path) -> int:
     )
     commit_pair(out, artifact, writer, weights_path)  # issue 9: weights and JSON land together or not at all
     if artifact.get("conventions", {}).get("differing"):
-        from paritybench.analysis.conventions_table import summary_lines
-
         # what parts the arms' settings (paritybench conventions --differing shows them side by side)
         console.print("conventions that differ between the arms:")
         for line in summary_lines(artifact["conventions"]):
@@ -126,8 +120,6 @@ def _child_args(args: argparse.Namespace, out: Path) -> dict:
 
 def run_repeated(args: argparse.Namespace, console) -> int:
     """Run ``args`` (a parsed ``run``) ``args.repeat`` times in fresh processes; write one artifact."""
-    from paritybench.pipeline import budget
-
     if args.repeat < 1:
         raise ParityError(f"--repeat {args.repeat}: must be at least 1 (2 checks run-to-run determinism)")
     cfg = config_from(args)  # every input error before the first repeat starts
@@ -141,10 +133,6 @@ def run_repeated(args: argparse.Namespace, console) -> int:
 
 
 def _repeat(args: argparse.Namespace, console, out: Path) -> int:
-    from paritybench.artifact import read_artifact
-    from paritybench.artifact.safeout import commit_pair
-    from paritybench.procs import tmp_prefix, worker_env
-
     artifacts: list[dict] = []
     # The child must import this same paritybench, installed or not (as the Keras workers do).
     env = {
@@ -206,8 +194,6 @@ def _repeat(args: argparse.Namespace, console, out: Path) -> int:
 def main(argv: list[str]) -> int:
     """One repeat: ``python -m paritybench.commands.run ARGS.json`` runs ``run`` with those options."""
     from rich.console import Console
-
-    from paritybench.procs import die_with_parent, interrupted_message, orphan_cleanup
 
     args = argparse.Namespace(**json.loads(Path(argv[0]).read_text()))
     try:

@@ -21,17 +21,23 @@ import datetime as dt
 import time
 from pathlib import Path
 
+from paritybench import workloads
+from paritybench.artifact import safeout
 from paritybench.artifact.index import INDEX_KIND
-from paritybench.commands.common import DEFAULT_RESULTS
+from paritybench.artifact.safeout import commit_pair
+from paritybench.commands.common import DEFAULT_RESULTS, RichProgress, config_from
 from paritybench.errors import ParityError
+from paritybench.experiment import flags
+from paritybench.experiment.weights import weights_group, write_weights_npz
+from paritybench.pipeline import budget, runner
+from paritybench.pipeline.worker_pool import KerasPool
+from paritybench.workloads.registry import BUILTIN
 
 ALL = "all"
 
 
 def catalogue_names() -> list[str]:
     """The built-in workloads, in the registry's order (what ``--workload all`` runs)."""
-    from paritybench.workloads.registry import BUILTIN
-
     return list(BUILTIN)
 
 
@@ -42,8 +48,6 @@ def default_folder() -> Path:
 
 def _plan(args, names: list[str]) -> tuple[Path, dict[str, Path], Path]:
     """Check every file the catalogue will write; return (folder, artifact per workload, index)."""
-    from paritybench.artifact import safeout
-
     folder = Path(args.out) if args.out else default_folder()
     if folder.suffix == ".json":
         raise ParityError(
@@ -74,10 +78,6 @@ def _status(artifact: dict) -> str:
 
 def cmd_run_all(args, console) -> int:
     """Run every built-in workload's preset; exit 1 if any workload's run errored."""
-    from paritybench.artifact import safeout
-    from paritybench.commands.common import config_from
-    from paritybench.pipeline import budget
-
     if args.arms:
         raise ParityError(
             "--arms with --workload all: arm names differ per workload; run one workload "
@@ -104,7 +104,6 @@ def cmd_run_all(args, console) -> int:
         raise
     entries = []
     t0 = time.perf_counter()
-    from paritybench.pipeline.worker_pool import KerasPool
 
     try:
         with KerasPool() as pool:  # its workers are stopped and its folder removed on any way out
@@ -117,7 +116,6 @@ def cmd_run_all(args, console) -> int:
             "total_seconds": round(total, 2),
             "workloads": entries,
         }
-        from paritybench.artifact.safeout import commit_pair
 
         commit_pair(index_path, index, validate=False)  # an index, not an artifact: no artifact schema
     finally:
@@ -135,8 +133,6 @@ def _one_entry(args, console, name: str, cfg, out: Path, claim, pool) -> dict:
     t = time.perf_counter()
     entry = {"workload": name, "path": out.name, "question": None}
     try:
-        from paritybench import workloads
-
         entry["question"] = workloads.load(name).question
         artifact = _run_one(args, console, cfg, out, pool)
         entry.update(status=_status(artifact), arms={r["arm"]: r["status"] for r in artifact["runs"]})
@@ -154,12 +150,6 @@ def _one_entry(args, console, name: str, cfg, out: Path, claim, pool) -> dict:
 
 def _run_one(args, console, cfg, out: Path, pool=None) -> dict:
     """One workload: train, commit its artifact (and weights) atomically; return the artifact."""
-    from paritybench.artifact.safeout import commit_pair
-    from paritybench.commands.common import RichProgress
-    from paritybench.experiment import flags
-    from paritybench.experiment.weights import weights_group, write_weights_npz
-    from paritybench.pipeline import runner
-
     applied = flags.apply(cfg.numerics)
     prog = RichProgress(console)
     try:

@@ -18,8 +18,22 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+from paritybench import workloads
+from paritybench.analysis import stats
+from paritybench.artifact import safeout, write_artifact
+from paritybench.commands.common import (
+    DEFAULT_RESULTS,
+    RichProgress,
+    add_experiment_args,
+    check_out,
+    config_from,
+    default_out,
+)
 from paritybench.errors import ParityError
-from paritybench.studies import grid
+from paritybench.experiment import data, flags
+from paritybench.experiment.weights import copy_weights, weights_sha256
+from paritybench.pipeline import budget, runner
+from paritybench.studies import engines, grid, shard
 from paritybench.studies.checkpoint import (
     CHECKPOINT_SUFFIX,
     Checkpoint,
@@ -28,14 +42,15 @@ from paritybench.studies.checkpoint import (
     _locked,
     checkpoint_path,
     config_from_header,
+    finish_sweep,
     header_problem,
     precheck_inputs,
+    write_result,
 )
+from paritybench.studies.engines import add_sweep_args
 
 
 def add_parser(sub) -> None:
-    from paritybench.commands.common import add_experiment_args
-
     p = sub.add_parser("sweep", help="every arm over a seed x window grid into one artifact (resumable)")
     add_experiment_args(p, seeds_default="0-9", windows_default="0:10000:1000")
     p.add_argument(
@@ -50,7 +65,6 @@ def add_parser(sub) -> None:
         default=None,
         help="finish an interrupted sweep: the artifact path it was writing",
     )
-    from paritybench.studies.engines import add_sweep_args
 
     add_sweep_args(p)  # --shard, --engine, --address (issue 13)
     p.set_defaults(func=cmd_sweep)
@@ -64,8 +78,6 @@ def add_parser(sub) -> None:
 
 
 def cmd_sweep(args, console) -> int:
-    from paritybench.studies import engines
-
     engines.check_args(args)
     # Inputs, output folder, lock, then the checkpoint (created, or reopened and checked for --resume);
     # the lock is held until the sweep ends.
@@ -75,14 +87,8 @@ def cmd_sweep(args, console) -> int:
 
 
 def _run_sweep(args, sweep, console) -> int:
-    from paritybench.commands.common import RichProgress
-    from paritybench.experiment import flags
-    from paritybench.studies import engines
-    from paritybench.studies.checkpoint import finish_sweep, write_result
-
     cfg, ckpt, done, out = sweep.cfg, sweep.checkpoint, sweep.done, sweep.out
     flags.apply(cfg.numerics)
-    from paritybench.pipeline import runner
 
     skip = sweep.skip  # error runs are not in it: a resume trains them again
     prog = RichProgress(console)
@@ -135,8 +141,6 @@ def _print_sweep(console, artifact: dict) -> None:
 
 
 def cmd_sensitivity(args, console) -> int:
-    from paritybench.commands.common import DEFAULT_RESULTS, config_from
-
     if args.k < 2:
         raise ParityError(f"--k {args.k}: a spread needs at least 2 copies")
     if not 0 < args.rel < 1:
@@ -144,8 +148,6 @@ def cmd_sensitivity(args, console) -> int:
     cfg = replace(config_from(args, swap=False), diagnostics="light")
     if len(cfg.seeds) != 1 or len(cfg.windows) != 1:
         raise ParityError("sensitivity perturbs one initial weight set: give one --seeds and one --windows value")
-    from paritybench.artifact import safeout
-    from paritybench.pipeline import budget
 
     budget.check_sensitivity(cfg, args.k)  # issue 9: memory and the output, checked and claimed first
     if args.out:
@@ -158,15 +160,7 @@ def cmd_sensitivity(args, console) -> int:
 
 
 def _sensitivity(args, console, cfg, out: Path) -> int:
-    from paritybench.commands.common import RichProgress
-    from paritybench.experiment import flags
-
     flags.apply(cfg.numerics)
-    from paritybench import workloads
-    from paritybench.analysis import stats
-    from paritybench.artifact import write_artifact
-    from paritybench.experiment.weights import copy_weights, weights_sha256
-    from paritybench.pipeline import runner
 
     seed, window = cfg.seeds[0], cfg.windows[0]
     workload = workloads.load(cfg.workload)
@@ -293,8 +287,6 @@ _FLAG_SHOWN = {
 
 def conflicting_options(args, header_cfg, out: Path) -> list[str]:
     """Options typed with ``--resume`` that contradict the header: ``--steps 5 (the sweep has 2)`` each."""
-    from paritybench.commands.common import config_from
-
     explicit = getattr(args, "explicit_options", frozenset())
     given_names = [d for d in _RESUME_CHECKED if d in explicit]
     out_problem = []
@@ -347,8 +339,6 @@ def start_sweep(args, console) -> Sweep:
     Nothing is written before every input and the output folder have been checked,
     so a refused sweep leaves nothing behind.
     """
-    from paritybench.commands.common import check_out, config_from, default_out
-
     if args.resume:
         out = Path(args.resume)
         if out.name.endswith(CHECKPOINT_SUFFIX):
@@ -366,8 +356,6 @@ def start_sweep(args, console) -> Sweep:
     cfg = replace(config_from(args, swap=False), diagnostics=args.diagnostics)
     out = Path(args.out) if args.out else default_out(cfg)
     check_out(out)
-    from paritybench.artifact import safeout
-    from paritybench.pipeline import budget
 
     budget.check_sweep(cfg)  # memory and every output location before any training
     safeout.plan_outputs(out)
@@ -383,7 +371,6 @@ def start_sweep(args, console) -> Sweep:
 
     def create(lock: SweepLock) -> Sweep:
         check_out(out)  # again, now that no other paritybench can be writing it
-        from paritybench.studies import shard
 
         header = {"config": cfg.to_dict(), "command": "sweep", "data": data_rec, **shard.header_fields(args, cfg)}
         problem = header_problem(json.loads(json.dumps(header)))
@@ -397,14 +384,11 @@ def start_sweep(args, console) -> Sweep:
 
 
 def _reopen(args, console, out: Path, lock: SweepLock) -> Sweep:
-    from paritybench.experiment import data
-
     ckpt_path = checkpoint_path(out)
     if not ckpt_path.is_file():  # the writer we waited on finished it
         raise ParityError(f"{out} is already complete: nothing to resume")
     loaded = Checkpoint.load(ckpt_path)
     cfg = config_from_header(loaded.header)
-    from paritybench.pipeline import budget
 
     budget.check_sweep(cfg)  # memory before any training
     conflicts = conflicting_options(args, cfg, out)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from paritybench.artifact.outputs import check_output_path
 from paritybench.errors import ParityError
 from paritybench.timing import default_plot_path, load, plot, print_report
 
@@ -16,7 +17,6 @@ def cmd_timing(args, console) -> int:
         if out.suffix.lower() != ".png":
             raise ParityError(f"--plot {out}: the plot is a PNG; give a path ending in .png")
         # Before any output: a new regular file (or --overwrite), not an input, a link or a device, writable.
-        from paritybench.artifact.outputs import check_output_path
 
         check_output_path(out, inputs=args.files, overwrite=args.overwrite, what="--plot")
     print_report(console, files)

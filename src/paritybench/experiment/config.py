@@ -6,6 +6,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 
+from paritybench.errors import ParityError
 from paritybench.experiment.flags import NumericsOptions
 
 
@@ -60,8 +61,6 @@ MAX_LIST_VALUES = 1_000_000
 
 def parse_int_list(text: str, what: str) -> tuple[int, ...]:
     """'0,3', '0-9' (inclusive) and 'start:stop:step' (exclusive stop), comma-joined."""
-    from paritybench.errors import ParityError
-
     out: list[int] = []
     for part in (p.strip() for p in text.split(",")):
         if not part:

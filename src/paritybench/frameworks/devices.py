@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from importlib import metadata
 
+from paritybench.experiment import flags
+
 NO_GPU_HELP = (
     "on the host, install the NVIDIA driver and the NVIDIA Container Toolkit, run the image with"
     " --gpus all (make bench-gpu does), and check with nvidia-smi and"
@@ -51,8 +53,6 @@ def gpu_summary(jax_devices: list[str], tf_devices: list[str], tf_cuda_build: bo
 
 def probe() -> dict:
     """Import JAX and TensorFlow (after the numerics flags) and summarise their devices."""
-    from paritybench.experiment import flags
-
     flags.apply(flags.NumericsOptions())
     import jax
     import tensorflow as tf

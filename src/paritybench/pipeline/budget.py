@@ -25,7 +25,9 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from paritybench import workloads
 from paritybench.errors import ParityError
+from paritybench.experiment.weights import n_params
 
 # One weight set's bytes come from the workload's declared parameters (the seed's 784-1000-1 MLP:
 # 786,001 parameters, 3.1 MB in float32); calibrated on the seed workload (bench/bench_memory.py).
@@ -87,8 +89,6 @@ class Estimate:
 
 def _arms(cfg) -> tuple[list[str], list[str]]:
     """(main-process arms, Keras arms) of ``cfg``, from the workload's declaration (no framework import)."""
-    from paritybench import workloads
-
     w = workloads.load(cfg.workload)
     specs = w.resolve_arms(cfg.arms)
     return [a.name for a in specs if a.process == "main"], [a.name for a in specs if a.process != "main"]
@@ -96,9 +96,6 @@ def _arms(cfg) -> tuple[list[str], list[str]]:
 
 def _weight_bytes(cfg) -> tuple[int, int]:
     """(float32, float64) bytes of one weight set of ``cfg``'s workload."""
-    from paritybench import workloads
-    from paritybench.experiment.weights import n_params
-
     n = n_params(workloads.load(cfg.workload).model.params)
     return 4 * n, 8 * n
 
@@ -135,7 +132,6 @@ def estimate(
         ref_traj = (steps + 1) * W64  # the reference's float64 trajectory, kept all run per case
         held = n_cases * ref_traj
         phases = [steps * W64 * batch]  # the reference's own float64 gradients while it trains
-        from paritybench import workloads
 
         jax_arms = [a for a in main_arms if workloads.load(cfg.workload).arm(a).kind == "jax"]
         if jax_arms:

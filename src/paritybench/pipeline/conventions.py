@@ -15,6 +15,10 @@ import numbers
 from typing import Any
 
 from paritybench.analysis.conventions_table import differing
+from paritybench.arms.keras_inspect import run_job
+from paritybench.arms.requirements import missing_requirements
+from paritybench.arms.torch_trainer import configure, conventions_rows
+from paritybench.experiment import flags
 from paritybench.workloads.base import Arm, Workload, resolve_ref
 
 # Wrappers that say nothing about the update itself.
@@ -185,8 +189,6 @@ def collect(
 ) -> dict[str, dict[str, Any]]:
     """arm name -> {row: value}, Keras arms read in one worker per backend (or taken from ``keras_rows``:
     what ``run``'s own Keras workers read from the models they trained)."""
-    from paritybench.experiment import flags
-
     table: dict[str, dict[str, Any]] = {}
     main_numerics = None
     spec = workload.origin.get("spec", workload.name)
@@ -196,8 +198,6 @@ def collect(
                 continue  # skipped or failed in the run: nothing was built to read
             rows = {"process": arm.process, **keras_rows[arm.name]}
         elif arm.kind == "keras":
-            from paritybench.arms.keras_inspect import run_job
-
             res = run_job(
                 arm.process.removeprefix("keras-"),
                 {"mode": "conventions", "workload": spec, "arm": arm.name, "lr": lr},
@@ -205,11 +205,8 @@ def collect(
             )
             rows = {"process": arm.process, **res["rows"]}
         elif arm.kind == "torch":
-            from paritybench.arms.requirements import missing_requirements
-
             if missing_requirements(arm):
                 continue  # skipped: torch is not installed, nothing to read
-            from paritybench.arms.torch_trainer import configure, conventions_rows
 
             rows = conventions_rows(workload, arm, lr, configure(numerics))
         else:

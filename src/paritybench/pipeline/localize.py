@@ -42,6 +42,12 @@ from typing import Any
 import numpy as np
 
 from paritybench.arms.base import Evaluation
+from paritybench.arms.f64 import Arbiter
+from paritybench.arms.keras_inspect import run_job
+from paritybench.arms.minibatch import applies, batch_slices, stateful_apply
+from paritybench.arms.torch_trainer import TorchEvaluator
+from paritybench.errors import ParityError
+from paritybench.experiment.weights import save_weights_npz
 from paritybench.workloads.base import Arm, Workload, resolve_ref
 
 # Measured with bench/localize_factor.py (``paritybench localize --workload W --out W.json``, every arm against the
@@ -122,8 +128,6 @@ class MainEvaluator:
     def __init__(self, workload: Workload, arm: Arm, lr: float, data: Batches, f64: bool):
         import jax
         import jax.numpy as jnp
-
-        from paritybench.arms.minibatch import stateful_apply
 
         self.f64 = f64
         self.dtype = np.float64 if f64 else np.float32
@@ -213,8 +217,6 @@ class F64Evaluator(MainEvaluator):
 
     def __init__(self, workload: Workload, arm: Arm, lr: float, data: Batches):
         super().__init__(workload, arm, lr, data, f64=True)
-        from paritybench.arms.f64 import Arbiter
-        from paritybench.arms.minibatch import applies
 
         self.arbiter = Arbiter(workload, arm)
         self.hand = self.arbiter._lg is not None and not applies(workload)
@@ -474,13 +476,9 @@ class Context:
 
     @property
     def batches(self) -> Batches:
-        from paritybench.arms.minibatch import batch_slices
-
         n = self.x.shape[0]
         bs = self.workload.data.batch_size or n
         if n % bs:
-            from paritybench.errors import ParityError
-
             raise ParityError(
                 f"--n {n} is not a multiple of workload {self.workload.name}'s batch size {bs}: "
                 f"use --n {max(bs, n - n % bs)}"
@@ -496,10 +494,6 @@ def _keras_arrays(
     same rows as ``ctx.batches`` and runs the evaluation phase on the same held-out window."""
     import os
     import tempfile
-
-    from paritybench.arms.keras_inspect import run_job
-    from paritybench.arms.minibatch import applies
-    from paritybench.experiment.weights import save_weights_npz
 
     with tempfile.TemporaryDirectory(prefix="pb-localize-") as tmp:
         init_file = os.path.join(tmp, "init.npz")
@@ -540,8 +534,6 @@ def _keras_arrays(
 
 def _main_evaluator(ctx: Context, arm: Arm):
     if arm.kind == "torch":  # native torch, in this process
-        from paritybench.arms.torch_trainer import TorchEvaluator
-
         return TorchEvaluator(ctx.workload, arm, ctx.lr, ctx.batches, ctx.numerics)
     if arm.kind == "f64":
         return F64Evaluator(ctx.workload, arm, ctx.lr, ctx.batches)

@@ -23,13 +23,17 @@ from pathlib import Path
 
 import numpy as np
 
-from paritybench import SCHEMA_VERSION, __version__, arms, procs
+from paritybench import SCHEMA_VERSION, __version__, arms, procs, workloads
 from paritybench.analysis import diagnostics
 from paritybench.arms import ArmResult, TrainSpec
+from paritybench.arms.f64 import Arbiter, train
+from paritybench.arms.minibatch import BatchArbiter, batch_slices
 from paritybench.arms.requirements import install_hint, missing_requirements
+from paritybench.arms.torch_trainer import configure
 from paritybench.artifact import num
 from paritybench.experiment import data, environment, flags, weights
 from paritybench.experiment.config import RunConfig
+from paritybench.pipeline import conventions as conv
 from paritybench.pipeline import worker_pool
 from paritybench.workloads import Workload, resolve_ref
 from paritybench.workloads.base import Arm
@@ -157,8 +161,6 @@ class _Session:
         on_run: Callable[[dict], None] | None,
         progress: Progress,
     ):
-        from paritybench.arms.f64 import Arbiter
-
         self.cfg, self.workload, self.cases, self.progress = cfg, workload, cases, progress
         self.ds = data.load_mnist(cfg.data_path, cfg.data_sha256)
         # every window is checked before any training starts
@@ -214,8 +216,6 @@ class _Session:
 
     def reference_trajectory(self, case: Case) -> list[weights.Weights]:
         if case.id not in self.ref_traj:
-            from paritybench.arms.f64 import train
-
             x, y = self.windows[case.window]
             ref = self.workload.arm(self.workload.reference)
             res = train(self.workload, ref, self.init_for(ref.name, case), x, y, self.spec, self.arbiter)
@@ -235,8 +235,6 @@ class _Session:
                 grads = diagnostics.grads_from_trajectory(result.trajectory, self.cfg.lr)
             x64, y64 = self.xy64(case.window)
             if grads is not None and self.spec.batch_size:  # step k's gradient is batch k's
-                from paritybench.arms.minibatch import BatchArbiter, batch_slices
-
                 self.batch_arbiter = getattr(self, "batch_arbiter", None) or BatchArbiter(self.workload)
                 rows = batch_slices(self.cfg.n, self.spec.batch_size, self.spec.steps)
                 result.curves.update(
@@ -307,8 +305,6 @@ def run(
     enables the diagnostics that need every step's weights. With ``pool`` (``run --workload all``)
     the Keras arms go to the pool's serving workers instead of workers of this run's own.
     """
-    from paritybench import workloads
-
     progress = progress or Progress()
     t_start = time.perf_counter()
     workload = workloads.load(cfg.workload)
@@ -323,8 +319,6 @@ def run(
     env = environment.fingerprint()
     env["frameworks"] = {"main": flags.read_back("jax", cfg.numerics)}
     if any(s.kind == "torch" and not missing_requirements(s) for s in specs):  # native torch arms: this process
-        from paritybench.arms.torch_trainer import configure
-
         env["frameworks"]["torch"] = configure(cfg.numerics)
     env["data"] = {"path": sess.ds.path, "sha256": sess.ds.sha256, "bundled": sess.ds.bundled}
 
@@ -394,7 +388,6 @@ def run(
                         "reproduced": bool(d1 <= diagnostics.MECHANISM_TOLERANCE),
                     }
                 )
-    from paritybench.pipeline import conventions as conv
 
     keras_rows = {
         arm: rows
@@ -627,8 +620,6 @@ def _start_keras(
 
 def workload_record(cfg: RunConfig) -> dict:
     """The artifact's ``workload`` object: name, version, question, where it came from."""
-    from paritybench import workloads
-
     return workloads.load(cfg.workload).describe()
 
 

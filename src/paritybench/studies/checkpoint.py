@@ -35,7 +35,13 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from paritybench import workloads
+from paritybench.artifact import atomic_write_bytes, schema, write_artifact
 from paritybench.errors import ParityError
+from paritybench.experiment import data
+from paritybench.experiment.config import RunConfig
+from paritybench.experiment.flags import NumericsOptions
+from paritybench.pipeline import runner
 
 CHECKPOINT_SUFFIX = ".partial.jsonl"
 LOCK_SUFFIX = ".lock"
@@ -139,16 +145,12 @@ def _first_schema_error(schema: dict, instance: Any) -> str | None:
 
 def header_problem(header: Any) -> str | None:
     """Why ``header`` is not one paritybench wrote (None when it is)."""
-    from paritybench.experiment.config import RunConfig
-
     problem = _first_schema_error(_header_schema(), header)
     if problem:
         return problem
     unknown = sorted(set(header["config"]) - {f.name for f in fields(RunConfig)})
     if unknown:
         return f"config: unknown key {unknown[0]!r}"
-    from paritybench import workloads
-    from paritybench.errors import ParityError
 
     try:  # a checkpoint from before workloads is the seed workload's
         workload = workloads.load(header["config"].get("workload"))
@@ -162,9 +164,6 @@ def header_problem(header: Any) -> str | None:
 
 def config_from_header(header: dict):
     """The ``RunConfig`` a (validated) header describes."""
-    from paritybench.experiment.config import RunConfig
-    from paritybench.experiment.flags import NumericsOptions
-
     c = dict(header["config"])
     c["numerics"] = NumericsOptions(**c["numerics"])
     for k in ("seeds", "windows", "arms"):
@@ -179,8 +178,6 @@ def _run_schema() -> dict:
     """The artifact schema's run record: a checkpoint line must be a run the artifact can hold."""
     global _RUN_SCHEMA
     if _RUN_SCHEMA is None:
-        from paritybench.artifact import schema
-
         _RUN_SCHEMA = {"$defs": schema()["$defs"], "$ref": "#/$defs/run"}
     return _RUN_SCHEMA
 
@@ -260,8 +257,6 @@ class Checkpoint:
 
     def _create(self, header: dict) -> None:
         """Write the header line atomically: the file appears complete or not at all."""
-        from paritybench.artifact import atomic_write_bytes
-
         try:
             line = json.dumps({"header": header}, allow_nan=False) + "\n"
         except ValueError:
@@ -467,15 +462,11 @@ class Sweep:
     @property
     def skip(self) -> set:
         """Runs not to train again: everything finished except the ones that failed."""
-        from paritybench.pipeline import runner
-
         return {runner.run_key(r) for r in self.done if r["status"] != "error"}
 
 
 def precheck_inputs(cfg) -> dict:
     """Everything the runner will refuse, checked now: seeds, data (hashed) and every window."""
-    from paritybench.experiment import data
-
     big = [s for s in cfg.seeds if s > MAX_SEED]
     if big:
         raise ParityError(f"--seeds: {big[0]} is too large: a seed must be at most {MAX_SEED}")
@@ -496,8 +487,6 @@ def _locked(out: Path, then: Callable[[SweepLock], Sweep]) -> Sweep:
 
 def write_result(sweep: Sweep, artifact: dict) -> None:
     """Write the artifact; a failure keeps the checkpoint (every run) for ``--resume``."""
-    from paritybench.artifact import write_artifact
-
     try:
         write_artifact(sweep.out, artifact)
     except OSError as exc:

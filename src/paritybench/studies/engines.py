@@ -21,7 +21,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from paritybench import workloads
 from paritybench.errors import ParityError
+from paritybench.experiment import data, environment, flags
+from paritybench.experiment.numerics_env import numerics_env_snapshot
+from paritybench.pipeline import runner
+from paritybench.studies import nodes, shard
+from paritybench.studies.checkpoint import config_from_header
 
 # Test hook: seconds each Ray task waits after each run it yields, so a test can kill it mid-way.
 RUN_DELAY_ENV = "PARITYBENCH_RAY_RUN_DELAY"
@@ -76,9 +82,6 @@ def check_args(args) -> None:
 
 def run(args, header: dict, cfg, progress, *, skip, on_run, out: Path):
     """Train the sweep's (or shard's) cases on the chosen engine; runs go to ``on_run`` as they finish."""
-    from paritybench.pipeline import runner
-    from paritybench.studies import nodes, shard
-
     cases = shard.cases_from_header(header, cfg)
     if getattr(args, "engine", "local") == "ray":
         return run_ray(
@@ -96,8 +99,6 @@ def run(args, header: dict, cfg, progress, *, skip, on_run, out: Path):
 
 def finish(header: dict, cfg, runs: list[dict]) -> tuple[str, list[dict], dict]:
     """The artifact's kind, its runs (node ids) and the fields this module adds (shard, nodes)."""
-    from paritybench.studies import nodes, shard
-
     kind, extra = shard.artifact_fields(header, cfg)
     runs, node_extra = nodes.artifact_fields(runs)
     return kind, runs, {**extra, **node_extra}
@@ -121,7 +122,6 @@ def _task(cfg_dict: dict, cases: list[list], skip: list[list], data_sha256: str,
     loaded = [m for m in ("numpy", "jax", "tensorflow", "torch", "keras") if m in sys.modules]
     if loaded:  # the worker must be fresh: variables set after these imports would not take
         raise RuntimeError(f"Ray worker had {loaded} imported before the numerics environment was set")
-    from paritybench.experiment import flags
 
     for var in flags.NUMERICS_ENV_VARS:
         if var in numerics_env:
@@ -133,14 +133,9 @@ def _task(cfg_dict: dict, cases: list[list], skip: list[list], data_sha256: str,
     import time
     import traceback
 
-    from paritybench.studies import nodes
-    from paritybench.studies.checkpoint import config_from_header
-
     cfg = config_from_header({"config": cfg_dict})
     flags.apply(cfg.numerics)
     from dataclasses import replace
-
-    from paritybench.pipeline import runner
 
     # every node must train on the driver's data, byte for byte
     cfg = replace(cfg, data_sha256=data_sha256)
@@ -205,10 +200,6 @@ def run_ray(cfg, cases: list, progress, *, skip, on_run, address: str | None, ta
     """Fan ``cases`` out as Ray tasks; hand each run to ``on_run`` as it arrives."""
     import time
 
-    from paritybench.experiment import data, environment, flags, numerics_env
-    from paritybench.pipeline import runner
-    from paritybench.studies import shard
-
     t0 = time.perf_counter()
     skip = set(skip)
     todo_arms = {c: [a for a in cfg.arms if c.key(a) not in skip] for c in cases}
@@ -217,7 +208,6 @@ def run_ray(cfg, cases: list, progress, *, skip, on_run, address: str | None, ta
     ray, started = _init_ray(address)
     try:
         n_tasks = tasks or max(1, 2 * int(ray.cluster_resources().get("CPU", 1)))
-        from paritybench import workloads
 
         workload = workloads.load(cfg.workload)
         chunks = (
@@ -238,7 +228,7 @@ def run_ray(cfg, cases: list, progress, *, skip, on_run, address: str | None, ta
             env_vars[RUN_DELAY_ENV] = os.environ[RUN_DELAY_ENV]
         remote = ray.remote(num_cpus=1, max_calls=1, max_retries=0, runtime_env={"env_vars": env_vars})(_task)
         cfg_dict = cfg.to_dict()
-        numerics_env = numerics_env.numerics_env_snapshot()  # after the sweep's flags.apply
+        numerics_env = numerics_env_snapshot()  # after the sweep's flags.apply
         skip_list = [list(k) for k in skip]
         progress.start(sum(len(todo_arms[c]) for c in todo))
         gens = {}

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from paritybench import workloads
+from paritybench.analysis import stats
+from paritybench.experiment import data
+from paritybench.pipeline import runner
+
 
 def merge_runs(cfg, done: list[dict], new: list[dict]) -> list[dict]:
     """All runs in the order an uninterrupted sweep lists them (case by case, arm by arm)."""
-    from paritybench import workloads
-    from paritybench.pipeline import runner
-
     by_key = {runner.run_key(r): r for r in done}
     by_key.update({runner.run_key(r): r for r in new})
     specs = workloads.load(cfg.workload).resolve_arms(cfg.arms)
@@ -18,10 +20,6 @@ def merge_runs(cfg, done: list[dict], new: list[dict]) -> list[dict]:
 
 
 def sweep_extra(cfg, runs: list[dict], resumed: bool) -> dict:
-    from paritybench import workloads
-    from paritybench.analysis import stats
-    from paritybench.experiment import data
-
     ds = data.load_mnist(cfg.data_path, cfg.data_sha256)
     labels = workloads.load(cfg.workload).data.labels
     majority = stats.majority_rates({w: data.window(ds, w, cfg.n, cfg.normalize, labels)[1] for w in cfg.windows})

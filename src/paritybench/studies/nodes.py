@@ -14,6 +14,8 @@ from __future__ import annotations
 import hashlib
 import json
 
+from paritybench.experiment import environment, flags
+
 HARDWARE_FIELDS = ("cpu", "machine", "logical_cpus", "cpu_flags", "devices")
 SOFTWARE_FIELDS = ("python", "packages")
 
@@ -23,8 +25,6 @@ def current(numerics) -> dict:
 
     Imports JAX: call after ``flags.apply`` (as the sweep does).
     """
-    from paritybench.experiment import environment, flags
-
     env = environment.fingerprint()
     cpu = env["cpu"]
     return {

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from paritybench.experiment.weights import weights_group
+
 
 def repeat_section(artifacts: list[dict]) -> dict:
     """Per arm, the final-weights hash of each repeat, case by case, and whether they agree.
@@ -53,8 +55,6 @@ def add_spread(section: dict, weight_files: list[Path | None]) -> None:
     repeat i (0.0 when bit-identical; None where a repeat kept no weights). How far apart two runs of the
     same program land is the measurement a user needs next to "not bit-identical"."""
     import numpy as np
-
-    from paritybench.experiment.weights import weights_group
 
     if any(f is None or not f.exists() for f in weight_files):
         return

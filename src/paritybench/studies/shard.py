@@ -35,7 +35,13 @@ import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from paritybench import workloads
+from paritybench.analysis import stats
+from paritybench.artifact import validate_file
 from paritybench.errors import ParityError
+from paritybench.pipeline import runner
+from paritybench.studies import grid, nodes
+from paritybench.studies.checkpoint import config_from_header
 
 # Mean training seconds per run on the 2-core CPU of results/baselines/sweep-cpu.json, by where an
 # arm trains (its kind, or its Keras backend's process): the cost model knows no workload's arm names.
@@ -62,8 +68,6 @@ def cost_class(workload, arm: str) -> str:
 
 def measured_arm_costs(artifact: dict) -> dict[str, float]:
     """Mean ``info.train_seconds`` of the finished runs in a sweep artifact, by cost class."""
-    from paritybench import workloads
-
     workload = workloads.load((artifact.get("workload") or {}).get("name"))  # schema 1: seed-bce
     sums: dict[str, list[float]] = {}
     for r in artifact["runs"]:
@@ -114,8 +118,6 @@ def partition(cases: Iterable, cost: Callable[[object], float], count: int) -> l
 
 
 def case_cost(cfg) -> Callable[[object], float]:
-    from paritybench import workloads
-
     workload = workloads.load(cfg.workload)
     per_case = sum(arm_cost(workload, a) for a in cfg.arms)
     return lambda _case: per_case
@@ -123,8 +125,6 @@ def case_cost(cfg) -> Callable[[object], float]:
 
 def shard_cases(cfg, index: int, count: int) -> list:
     """The cases of shard ``index`` of ``count`` (refused when the grid has fewer cases than shards)."""
-    from paritybench.pipeline import runner
-
     cases = runner.default_cases(cfg)
     if count > len(cases):
         raise ParityError(
@@ -192,12 +192,6 @@ def _first_difference(a: dict, b: dict) -> str:
 
 def merge_shards(paths: list[str]) -> dict:
     """Check ``paths`` are the shards of one sweep and build the whole sweep's artifact."""
-    from paritybench.analysis import stats
-    from paritybench.artifact import validate_file
-    from paritybench.pipeline import runner
-    from paritybench.studies import grid
-    from paritybench.studies.checkpoint import config_from_header
-
     if len(paths) < 1:
         raise ParityError("merge needs the shard artifacts: paritybench merge A.json B.json ... --out SWEEP.json")
     shards = []
@@ -277,7 +271,6 @@ def merge_shards(paths: list[str]) -> dict:
     majority = {int(w): v["majority_rate"] for w, v in windows_info.items()}
     timing = _sum_timing([a["timing"] for _, a in ordered])
     environment = dict(ordered[0][1]["environment"])
-    from paritybench.studies import nodes
 
     node_table: dict[str, dict] = {}
     for _, a in ordered:

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from paritybench.artifact.inputs import read_json
+from paritybench.artifact.outputs import write_output
 from paritybench.errors import ParityError
 
 NOISY_IQR = 0.20  # an IQR above 20% of the median: the figure is flagged as noisy
@@ -101,7 +103,6 @@ def load(path: str | Path) -> TimingFile:
     """Read and check a timing file; every problem is one ParityError naming the file and the fix."""
     p = Path(path)
     hint = "pass a file written by `make bench-timing` (results/timing/*.json)"
-    from paritybench.artifact.inputs import read_json
 
     raw = read_json(p, "timing file", hint)  # a directory, bad bytes, deep nesting: one line each
     if not isinstance(raw, dict) or not isinstance(raw.get("benchmarks"), list) or "machine_info" not in raw:
@@ -360,8 +361,6 @@ def plot(files: list[TimingFile], out: str | Path, overwrite: bool = False) -> P
     from matplotlib.figure import Figure as MplFigure
     from matplotlib.patches import Patch
     from matplotlib.ticker import FuncFormatter, LogLocator
-
-    from paritybench.artifact.outputs import write_output
 
     fig = MplFigure(figsize=(14, 6.5), layout="constrained")
     ax_r, ax_f = fig.subplots(1, 2)

@@ -22,6 +22,8 @@ import math
 
 import numpy as np
 
+from paritybench.workloads.init_defaults.workload import PARAMS
+
 DEFAULTS = ("keras", "flax", "torch", "stax")
 
 
@@ -81,8 +83,6 @@ def init_with(
 
 def _bound(default: str):
     def init(seed: int, threefry_partitionable: bool = False) -> dict[str, np.ndarray]:
-        from paritybench.workloads.init_defaults.workload import PARAMS
-
         return init_with(default, PARAMS, seed, threefry_partitionable)
 
     init.__doc__ = f"The workload's parameters with {default}'s default Dense initialisers."
