@@ -49,13 +49,13 @@ def test_keras_worker_steps_the_batch_from_the_given_moving_statistics():
     """Worker level, keras-tensorflow at given weights and given (arbitrary) moving statistics: step k's logits
     are training mode on rows 64k..64k+64; the new statistics are Keras's rule applied once to the GIVEN state
     (0.99 old + 0.01 batch, biased variance); the held-out logits are inference mode with that new state."""
-    from paritybench.pipeline import localize
+    from paritybench.arms import keras_kind
 
     ctx = _ctx(2)
     arm = ctx.workload.arm("keras-tensorflow")
     rng = np.random.default_rng(1)
     states = [{"bn/moving_mean": rng.normal(0, 1, 64), "bn/moving_variance": rng.uniform(0.5, 2, 64)} for _ in range(3)]
-    a = localize._keras_arrays(ctx, arm, [ctx.init] * 3, states)
+    a = keras_kind.keras_arrays(ctx, arm, [ctx.init] * 3, states)
     w = {k: np.asarray(v, np.float64) for k, v in ctx.init.items()}
     xh = np.asarray(ctx.xh, np.float64)
     for k in range(2):

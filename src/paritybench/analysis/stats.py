@@ -42,7 +42,7 @@ def majority_rates(y_by_window: dict[int, np.ndarray]) -> dict[int, float]:
     return out
 
 
-def sweep_summary(runs: list[dict], majority: dict[int, float], reference_arm: str = "reference-f64") -> dict:
+def sweep_summary(runs: list[dict], majority: dict[int, float], reference_arm: str) -> dict:
     """Per arm: final-accuracy distribution, paired differences against the reference on the
     same (seed, window), and how often the arm ends near chance."""
     finals: dict[str, dict[tuple[int, int], float]] = defaultdict(dict)

@@ -16,8 +16,12 @@ import time
 import numpy as np
 
 from paritybench.arms import minibatch
-from paritybench.arms.base import ArmResult, TrainSpec, weights_nonfinite
-from paritybench.experiment import heads
+from paritybench.arms.base import ArmResult, Evaluation, TrainSpec, weights_nonfinite
+from paritybench.arms.jax_conventions import main_arm_rows, numerics_rows
+from paritybench.arms.jax_trainer import MainEvaluator
+from paritybench.arms.kind import Batches, Kind
+from paritybench.arms.minibatch import applies
+from paritybench.experiment import flags, heads
 from paritybench.experiment.weights import Weights, check_weights
 from paritybench.workloads.base import Arm, Workload, resolve_ref
 
@@ -180,3 +184,45 @@ def evaluate_correct(workload: Workload, weights: Weights, x: np.ndarray, y: np.
         return minibatch.evaluate_correct(workload, weights, x, y, f64=True)
     z = Arbiter(workload).forward(weights, x)
     return heads.count_correct(np, workload.model.head, z, np.asarray(y, np.float64))
+
+
+class F64Evaluator(MainEvaluator):
+    """The float64 arbiter: a hand-written NumPy loss/gradient where the workload has one (full-batch and
+    stateless only, as ``arms.f64`` uses it), else the same JAX program as the float32 arms in float64."""
+
+    def __init__(self, workload: Workload, arm: Arm, lr: float, data: Batches):
+        super().__init__(workload, arm, lr, data, f64=True)
+
+        self.arbiter = Arbiter(workload, arm)
+        self.hand = self.arbiter._lg is not None and not applies(workload)
+
+    def at(self, w, state, k):
+        if not self.hand:
+            return super().at(w, state, k)
+        import jax
+
+        w64 = {p: np.asarray(v, np.float64) for p, v in w.items()}
+        loss, g, z = self.arbiter.loss_and_grad(w64, self.x, self.y)
+        dz = self.arbiter.per_sample_dz(z, self.y)
+        with jax.enable_x64(True):
+            layers = {} if self._layers is None else {p: np.asarray(v) for p, v in self._layers(w64, self.x).items()}
+            upd, moments = self._update(w64, g)
+        return Evaluation(np.asarray(z), float(loss), np.asarray(dz), g, upd, layers, moments)
+
+
+class F64Kind(Kind):
+    """The float64 arbiter: the workload's reference arm (``Workload.reference``), in the harness's process."""
+
+    name = "f64"
+    dtype = np.float64
+
+    def train_many(self, workload, arm, inits, x, y, spec, eval_data=None) -> list[ArmResult]:
+        return train_many(workload, arm, inits, x, y, spec, eval_data)
+
+    def evaluator(self, ctx, arm: Arm) -> F64Evaluator:
+        return F64Evaluator(ctx.workload, arm, ctx.lr, ctx.batches)
+
+    def conventions(self, workload, arm, lr, numerics, keras_rows=None) -> dict:
+        rows = {**main_arm_rows(workload, arm, lr, self.dtype), **numerics_rows(flags.read_back("jax", numerics))}
+        rows["matmul precision"] = "float64"
+        return rows

@@ -26,7 +26,9 @@ from typing import Any
 import numpy as np
 
 from paritybench.arms.base import ArmResult, Evaluation, TrainSpec, nonfinite_steps
+from paritybench.arms.kind import Kind
 from paritybench.arms.minibatch import batch_slices
+from paritybench.arms.requirements import missing_requirements
 from paritybench.errors import ParityError
 from paritybench.experiment import heads
 from paritybench.experiment.weights import Weights, copy_weights
@@ -385,3 +387,24 @@ class TorchEvaluator:
             evaluation=evaluation,
             new_state=new,
         )
+
+
+class TorchKind(Kind):
+    """Native torch arms, trained in the harness's own process."""
+
+    name = "torch"
+    process_framework = "torch"
+
+    def train_many(self, workload, arm, inits, x, y, spec, eval_data=None) -> list[ArmResult]:
+        return train_many(workload, arm, inits, x, y, spec, eval_data)
+
+    def evaluator(self, ctx, arm: Arm) -> TorchEvaluator:
+        return TorchEvaluator(ctx.workload, arm, ctx.lr, ctx.batches, ctx.numerics)
+
+    def conventions(self, workload, arm, lr, numerics, keras_rows=None) -> dict | None:
+        if missing_requirements(arm):
+            return None  # skipped: torch is not installed, nothing to read
+        return conventions_rows(workload, arm, lr, configure(numerics))
+
+    def process_numerics(self, numerics) -> dict:
+        return configure(numerics)

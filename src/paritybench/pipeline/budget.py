@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from paritybench import workloads
+from paritybench.arms.registry import kind_of
 from paritybench.errors import ParityError
 from paritybench.experiment.weights import n_params
 
@@ -133,8 +134,8 @@ def estimate(
         held = n_cases * ref_traj
         phases = [steps * W64 * batch]  # the reference's own float64 gradients while it trains
 
-        jax_arms = [a for a in main_arms if workloads.load(cfg.workload).arm(a).kind == "jax"]
-        if jax_arms:
+        workload = workloads.load(cfg.workload)
+        if any(kind_of(workload.arm(a)).holds_step_arrays for a in main_arms):
             # params and grads of every step: on the device and copied to the host
             phases.append(4 * steps * W32 * batch)
         e.parts["reference trajectory (float64, per case)"] = held

@@ -23,13 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
-from paritybench import SCHEMA_VERSION, __version__, arms, procs, workloads
+from paritybench import SCHEMA_VERSION, __version__, procs, workloads
 from paritybench.analysis import diagnostics
 from paritybench.arms import ArmResult, TrainSpec
 from paritybench.arms.f64 import Arbiter, train
 from paritybench.arms.minibatch import BatchArbiter, batch_slices
+from paritybench.arms.registry import kind_of, main_evaluators
 from paritybench.arms.requirements import install_hint, missing_requirements
-from paritybench.arms.torch_trainer import configure
 from paritybench.artifact import num
 from paritybench.experiment import data, environment, flags, weights
 from paritybench.experiment.config import RunConfig
@@ -318,8 +318,10 @@ def run(
 
     env = environment.fingerprint()
     env["frameworks"] = {"main": flags.read_back("jax", cfg.numerics)}
-    if any(s.kind == "torch" and not missing_requirements(s) for s in specs):  # native torch arms: this process
-        env["frameworks"]["torch"] = configure(cfg.numerics)
+    for s in specs:  # what a kind of arm sets in this process (native torch: threads, determinism), read back
+        fw = kind_of(s).process_framework
+        if fw is not None and fw not in env["frameworks"] and not missing_requirements(s):
+            env["frameworks"][fw] = kind_of(s).process_numerics(cfg.numerics)
     env["data"] = {"path": sess.ds.path, "sha256": sess.ds.sha256, "bundled": sess.ds.bundled}
 
     by_process: dict[str, list[Arm]] = {}
@@ -357,7 +359,7 @@ def run(
         by_id = {c.id: c for c in cases}
         for (arm, seed, window, copy), w in sess.finals.items():
             x, y = sess.windows[window]
-            for label, fn in arms.main_evaluators().items():
+            for label, fn in main_evaluators(workload).items():
                 sess.runs[(arm, seed, window, copy)]["swap"][label] = fn(workload, w, x, y) / cfg.n
         for item in swap_extra:
             key = by_id[item["case"]].key(item["label"])
@@ -415,7 +417,7 @@ def _run_main(spec: Arm, cases: list[Case], sess: _Session) -> None:
     by_window: dict[int, list[Case]] = {}
     for c in cases:
         by_window.setdefault(c.window, []).append(c)
-    train_many = arms.trainer(spec.kind)
+    train_many = kind_of(spec).train_many
     for window, group in by_window.items():
         x, y = sess.windows[window]
         try:

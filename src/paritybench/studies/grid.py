@@ -21,10 +21,11 @@ def merge_runs(cfg, done: list[dict], new: list[dict]) -> list[dict]:
 
 def sweep_extra(cfg, runs: list[dict], resumed: bool) -> dict:
     ds = data.load_mnist(cfg.data_path, cfg.data_sha256)
-    labels = workloads.load(cfg.workload).data.labels
+    workload = workloads.load(cfg.workload)
+    labels = workload.data.labels
     majority = stats.majority_rates({w: data.window(ds, w, cfg.n, cfg.normalize, labels)[1] for w in cfg.windows})
     return {
-        "summary": stats.sweep_summary(runs, majority),
+        "summary": stats.sweep_summary(runs, majority, workload.reference),
         "windows_info": {str(w): {"majority_rate": m} for w, m in majority.items()},
         "resumed": resumed,
     }

@@ -37,6 +37,7 @@ from pathlib import Path
 
 from paritybench import workloads
 from paritybench.analysis import stats
+from paritybench.arms.registry import kind_of
 from paritybench.artifact import validate_file
 from paritybench.errors import ParityError
 from paritybench.pipeline import runner
@@ -63,7 +64,7 @@ SHARD_KIND = "sweep-shard"
 def cost_class(workload, arm: str) -> str:
     """Where an arm trains, as the cost table keys it: ``jax``, ``f64`` or its Keras process."""
     spec = workload.arm(arm)
-    return spec.process if spec.kind == "keras" else spec.kind
+    return kind_of(spec).cost_class(spec)
 
 
 def measured_arm_costs(artifact: dict) -> dict[str, float]:
@@ -292,7 +293,7 @@ def merge_shards(paths: list[str]) -> dict:
     if mechanism:
         order = {(c.seed, c.window): i for i, c in enumerate(runner.default_cases(cfg))}
         art["mechanism"] = sorted(mechanism, key=lambda m: order[(m["seed"], m["window_start"])])
-    art["summary"] = stats.sweep_summary(runs, majority)
+    art["summary"] = stats.sweep_summary(runs, majority, workloads.load(cfg.workload).reference)
     art["windows_info"] = windows_info
     art["resumed"] = any(a.get("resumed") for _, a in ordered)
     if node_table:
