@@ -1,10 +1,16 @@
-"""The package's shape: the flow's steps as subpackages, commands that never import the CLI, the Docker
-driver outside the installed library, and every module importable on its own."""
+"""The package's shape: the flow's steps as subpackages, imports that run one way (the import-linter contract in
+pyproject.toml, no module cycle, paritybench's own modules imported at module top), every command in
+``commands/``, arms reached through their kind, the Docker driver outside the installed library, and every
+module importable on its own without a framework."""
 
 from __future__ import annotations
 
+import ast
 import importlib
 import pkgutil
+import subprocess
+import sys
+from pathlib import Path
 
 import paritybench
 
@@ -45,9 +51,6 @@ def test_the_docker_driver_is_project_tooling_not_library():
 
 def test_every_module_imports_without_a_framework():
     """Loading any module (not running it) pulls in no ML framework: the flags must come first."""
-    import subprocess
-    import sys
-
     names = [
         m.name
         for m in pkgutil.walk_packages(paritybench.__path__, "paritybench.")
@@ -71,3 +74,88 @@ def test_commands_registry_names_importable_modules():
 
     for name in COMMAND_MODULES:
         assert hasattr(importlib.import_module(name), "add_parser"), name
+
+
+def test_the_import_contract_is_kept():
+    """``lint-imports`` (import-linter, configured in pyproject.toml): cli -> commands -> studies -> pipeline ->
+    arms -> workloads -> frameworks | analysis | timing -> experiment -> artifact -> procs | errors, and
+    analysis imports nothing that trains or runs a command."""
+    exe = Path(sys.executable).with_name("lint-imports")
+    proc = subprocess.run([str(exe)], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "2 kept, 0 broken" in proc.stdout
+
+
+def test_no_module_import_cycle():
+    """The drawing of the package's imports (every import, at module top or in a function) has no cycle,
+    between modules or between a package and its own modules."""
+    import grimp
+
+    graph = grimp.build_graph("paritybench")
+    modules = sorted(graph.modules)
+    cycles = [
+        (a, b)
+        for a in modules
+        for b in graph.find_modules_directly_imported_by(a)
+        if a < b and graph.chain_exists(importer=b, imported=a)
+    ]
+    assert cycles == []
+
+
+# Modules that may be imported inside a function: the frameworks and the libraries that load them (they must
+# not load before the numerics flags are set, and most commands never need them) or that are slow to import.
+LATE = {"jax", "jaxlib", "tensorflow", "keras", "torch", "optax", "flax", "ray", "matplotlib", "scipy", "rich"}
+
+
+def _function_level_imports(tree: ast.AST):
+    def walk(node, in_function):
+        for child in ast.iter_child_nodes(node):
+            inside = in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+            if in_function and isinstance(child, (ast.Import, ast.ImportFrom)):
+                yield child
+            yield from walk(child, inside)
+
+    yield from walk(tree, False)
+
+
+def test_paritybench_modules_are_imported_at_module_top():
+    """Inside a function only what must load late (a framework: after the numerics flags) or is costly and
+    rarely needed; paritybench's own modules are imported at module top, so the drawing shows every corridor."""
+    own = []
+    for p in SRC.rglob("*.py"):
+        for node in _function_level_imports(ast.parse(p.read_text())):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+            if any(n.split(".")[0] == "paritybench" for n in names) or getattr(node, "level", 0):
+                own.append(f"{p.relative_to(SRC)}:{node.lineno}")
+    assert own == []
+
+
+def test_arms_are_reached_through_their_kind():
+    """No module outside the workloads' declarations branches on an arm's kind name: the kinds are registered
+    once (arms.registry) and the runner, budget, shard, localize and conventions call them."""
+    from paritybench.arms.registry import KINDS
+    from paritybench.workloads.base import KINDS as DECLARED
+
+    assert set(KINDS) == set(DECLARED)
+    offenders = []
+    for p in SRC.rglob("*.py"):
+        if "workloads" in p.relative_to(SRC).parts:
+            continue
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, ast.Compare) and any(
+                isinstance(side, ast.Attribute) and side.attr == "kind" for side in (node.left, *node.comparators)
+            ):
+                offenders.append(f"{p.relative_to(SRC)}:{node.lineno}")
+    assert offenders == []
+
+
+def test_every_command_lives_in_commands():
+    from paritybench.commands import COMMAND_MODULES
+
+    assert all(name.startswith("paritybench.commands.") for name in COMMAND_MODULES)
+    outside = [
+        str(p.relative_to(SRC))
+        for p in SRC.rglob("*.py")
+        if "commands" not in p.relative_to(SRC).parts and "def add_parser(" in p.read_text()
+    ]
+    assert outside == []
