@@ -102,9 +102,9 @@ def test_no_module_import_cycle():
     assert cycles == []
 
 
-# Modules that may be imported inside a function: the frameworks and the libraries that load them (they must
-# not load before the numerics flags are set, and most commands never need them) or that are slow to import.
-LATE = {"jax", "jaxlib", "tensorflow", "keras", "torch", "optax", "flax", "ray", "matplotlib", "scipy", "rich"}
+# What may be imported inside a function: the frameworks (they must load after the numerics flags) and the
+# slow imports few commands need. Everything else, paritybench's own modules first, is imported at module top.
+LATE = {"jax", "jaxlib", "tensorflow", "keras", "torch", "optax", "flax", "ray", "matplotlib", "scipy", "jsonschema"}
 
 
 def _function_level_imports(tree: ast.AST):
@@ -118,16 +118,19 @@ def _function_level_imports(tree: ast.AST):
     yield from walk(tree, False)
 
 
-def test_paritybench_modules_are_imported_at_module_top():
-    """Inside a function only what must load late (a framework: after the numerics flags) or is costly and
-    rarely needed; paritybench's own modules are imported at module top, so the drawing shows every corridor."""
-    own = []
+def test_imports_inside_functions_are_late_loads_with_their_reason():
+    """An import inside a function is a framework (or a slow import) and says why on its line or the line
+    above; paritybench's own modules are imported at module top, so the drawing shows every corridor."""
+    offenders = []
     for p in SRC.rglob("*.py"):
-        for node in _function_level_imports(ast.parse(p.read_text())):
+        lines = p.read_text().splitlines()
+        for node in _function_level_imports(ast.parse("\n".join(lines))):
             names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
-            if any(n.split(".")[0] == "paritybench" for n in names) or getattr(node, "level", 0):
-                own.append(f"{p.relative_to(SRC)}:{node.lineno}")
-    assert own == []
+            late = all(n.split(".")[0] in LATE for n in names) and not getattr(node, "level", 0)
+            said = "# late: " in lines[node.lineno - 1] or lines[node.lineno - 2].strip().startswith("# late: ")
+            if not (late and said):
+                offenders.append(f"{p.relative_to(SRC)}:{node.lineno}")
+    assert offenders == []
 
 
 def test_arms_are_reached_through_their_kind():

@@ -11,6 +11,8 @@ import argparse
 import importlib
 import sys
 
+from rich.console import Console
+
 from paritybench import __version__
 from paritybench.commands import COMMAND_MODULES
 from paritybench.errors import ParityError
@@ -31,8 +33,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from rich.console import Console
-
     # Wide enough for the run table when output is a pipe or a CI log.
     console = Console(width=None if sys.stdout.isatty() else 120)
     args = build_parser().parse_args(argv)

@@ -34,7 +34,7 @@ def finals_by_arm(artifact: dict, metric: str = "final_accuracy") -> dict[str, l
 
 def mann_whitney(xa: list[float], xb: list[float]) -> dict:
     """compare's verdict on two samples: divergent (p < ALPHA), equivalent, or inconclusive (too few)."""
-    from scipy.stats import mannwhitneyu
+    from scipy.stats import mannwhitneyu  # late: scipy (a slow import): loaded only where this statistic is computed
 
     out: dict = {
         "n_a": len(xa),

@@ -358,7 +358,7 @@ def _short(x: object) -> str:
 
 def distribution_test(arm: str, a: Loaded, b: Loaded) -> dict:
     """Mann-Whitney U on the final accuracies of every ok run of ``arm`` in a vs b."""
-    from scipy.stats import mannwhitneyu
+    from scipy.stats import mannwhitneyu  # late: scipy (a slow import): loaded only where this statistic is computed
 
     xa = [r["final_accuracy"] for r in a.runs.values() if r["arm"] == arm and r["status"] == "ok"]
     xb = [r["final_accuracy"] for r in b.runs.values() if r["arm"] == arm and r["status"] == "ok"]

@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from rich.table import Table
+
 NOT_COMPARED_PREFIX = ("layer ", "initial weights")
 MISSING = "-"
 
@@ -67,8 +69,6 @@ def _close(a: float, b) -> bool:
 
 def render(console, rec: dict, only_differing: bool = False) -> None:
     """The side-by-side table (every row, or the differing ones)."""
-    from rich.table import Table
-
     table = rec["arms"]
     names = list(table)
     rows: list[str] = []

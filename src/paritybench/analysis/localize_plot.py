@@ -20,6 +20,7 @@ This module imports no framework: matplotlib (headless Agg backend) only.
 from __future__ import annotations
 
 import io
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,11 +126,11 @@ def _limits(rows: list[Panel], factor: float) -> tuple[float, float]:
 def plot(record: dict, out: str | Path, overwrite: bool = False, top: int = TOP) -> tuple[Path, Layout]:
     """Draw ``record`` as a PNG at ``out`` (checked by the caller with ``check_output_path``); written
     atomically. Returns the path and the layout drawn (its panels are the figure's axes, in order)."""
-    import matplotlib
+    import matplotlib  # late: matplotlib: loaded only where a figure is drawn
 
     matplotlib.use("Agg")  # headless: no display is ever needed
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.figure import Figure  # late: matplotlib: loaded only where a figure is drawn
+    from matplotlib.ticker import MaxNLocator  # late: matplotlib: loaded only where a figure is drawn
 
     lay = layout(record, top)
     factor = float(record.get("factor") or 0.0)
@@ -204,8 +205,6 @@ def plot(record: dict, out: str | Path, overwrite: bool = False, top: int = TOP)
 
 def load(path: str | Path) -> dict:
     """A localize record from ``path``, or a one-line ParityError."""
-    import json
-
     try:
         with open(path) as fh:
             return json.load(fh)
@@ -217,8 +216,6 @@ def load(path: str | Path) -> dict:
 
 def is_localize_record(path: str | Path) -> bool:
     """True when ``path`` is a JSON object of kind ``localize`` (read cheaply; the real checks come later)."""
-    import json
-
     try:
         a = json.loads(Path(path).read_text())
     except (OSError, ValueError, RecursionError):  # left to the artifact checks' one-line errors

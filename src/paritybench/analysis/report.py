@@ -7,7 +7,11 @@ gap, the text says so.
 
 from __future__ import annotations
 
+import io
+import os
 from pathlib import Path
+
+import numpy as np
 
 from paritybench.analysis.gap_conventions import gap_lines
 from paritybench.artifact import check_artifact_file, unnum, upgrade
@@ -239,10 +243,10 @@ def answer_normalization(sweeps: list[dict]) -> list[str]:
 
 
 def _plt():
-    import matplotlib
+    import matplotlib  # late: matplotlib: loaded only where a figure is drawn
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # late: matplotlib: loaded only where a figure is drawn
 
     return plt
 
@@ -280,7 +284,6 @@ def plot_distribution(items: list[tuple[str, dict[str, list[float]]]], path: Pat
     items = [(lbl, d) for lbl, d in items if d]
     if not items:
         return False
-    import numpy as np
 
     plt = _plt()
     fig, axes = plt.subplots(1, len(items), figsize=(7 * len(items), 4.5), squeeze=False)
@@ -302,8 +305,6 @@ def plot_distribution(items: list[tuple[str, dict[str, list[float]]]], path: Pat
 
 def _save(fig, path: Path) -> None:
     """The figure as PNG, written whole or not at all (the folder was checked before any work)."""
-    import io
-
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90)
     write_output(path, buf.getvalue(), overwrite=True)
@@ -417,8 +418,6 @@ def check_report_out(out_dir: Path, inputs: list[str], overwrite: bool) -> None:
     """Before any work: the folder is (or can be made) a writable directory, not a link, and none of
     the files the report writes there is an input, a link, a non-regular file, or (without
     ``--overwrite``) an existing file."""
-    import os
-
     if os.path.islink(out_dir):
         raise ParityError(
             f"--out {out_dir} is a symbolic link: paritybench never writes through a link; give the real folder"

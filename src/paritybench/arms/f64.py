@@ -39,8 +39,8 @@ class Arbiter:
 
     def _jax_loss_and_grad(self):
         if self._jax_lg is None:
-            import jax
-            import jax.numpy as jnp
+            import jax  # late: a framework: loads after the numerics flags
+            import jax.numpy as jnp  # late: a framework: loads after the numerics flags
 
             apply = resolve_ref(self.arm.jax_apply or self.workload.model.jax_apply)
             loss_fn = resolve_ref(self.arm.loss_fn)
@@ -57,7 +57,7 @@ class Arbiter:
         """(mean loss, gradient, logits) at ``w``, all float64."""
         if self._lg is not None:
             return self._lg(w, x64, y64)
-        import jax
+        import jax  # late: a framework: loads after the numerics flags
 
         with jax.enable_x64(True):
             (loss, z), g = self._jax_loss_and_grad()({k: np.asarray(v, np.float64) for k, v in w.items()}, x64, y64)
@@ -67,8 +67,8 @@ class Arbiter:
         """d(per-sample loss)/d(logits) in float64, for the diagnostics."""
         if self.workload.model.head == "sigmoid":
             return heads.probabilities(np, "sigmoid", z) - y64  # the logits BCE's gradient
-        import jax
-        import jax.numpy as jnp
+        import jax  # late: a framework: loads after the numerics flags
+        import jax.numpy as jnp  # late: a framework: loads after the numerics flags
 
         loss_fn = resolve_ref(self.arm.loss_fn)
         with jax.enable_x64(True):
@@ -77,7 +77,7 @@ class Arbiter:
     def forward(self, w: Weights, x: np.ndarray) -> np.ndarray:
         if self._fwd is not None:
             return self._fwd(w, x)
-        import jax
+        import jax  # late: a framework: loads after the numerics flags
 
         with jax.enable_x64(True):
             apply = resolve_ref(self.workload.model.jax_apply)
@@ -92,8 +92,8 @@ def _optimizer(arm: Arm, lr: float):
     """``update(w, g) -> w`` in float64: plain SGD written out, or the arm's optax transform."""
     if arm.optimizer is None:
         return lambda w, g: {k: w[k] - lr * g[k] for k in w}
-    import jax
-    import optax
+    import jax  # late: a framework: loads after the numerics flags
+    import optax  # late: a framework: loads after the numerics flags
 
     with jax.enable_x64(True):
         opt = resolve_ref(arm.optimizer)(lr)
@@ -199,7 +199,7 @@ class F64Evaluator(MainEvaluator):
     def at(self, w, state, k):
         if not self.hand:
             return super().at(w, state, k)
-        import jax
+        import jax  # late: a framework: loads after the numerics flags
 
         w64 = {p: np.asarray(v, np.float64) for p, v in w.items()}
         loss, g, z = self.arbiter.loss_and_grad(w64, self.x, self.y)

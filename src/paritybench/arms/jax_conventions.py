@@ -13,6 +13,7 @@ and optimizer (``get_config()``) and the backend's numerics read-back, in a work
 from __future__ import annotations
 
 import numbers
+import os
 from typing import Any
 
 import numpy as np
@@ -145,7 +146,7 @@ def main_arm_rows(workload: Workload, arm: Arm, lr: float, dtype: type = np.floa
             }
         )
     else:
-        import jax
+        import jax  # late: a framework: loads after the numerics flags
 
         params = {k: np.zeros(s, dtype) for k, s in workload.model.params.items()}
         with jax.enable_x64(dtype == np.float64):
@@ -160,8 +161,6 @@ def main_arm_rows(workload: Workload, arm: Arm, lr: float, dtype: type = np.floa
 
 def numerics_rows(readback: dict) -> dict[str, Any]:
     """The JAX main process's numerics, from ``frameworks.jax.read_back`` (the Keras worker's vocabulary)."""
-    import os
-
     p = str(readback.get("jax_default_matmul_precision"))
     det = str(readback.get("xla_gpu_deterministic_ops")).lower() in ("true", "1")
     if p in ("highest", "float32", "Precision.HIGHEST"):

@@ -26,8 +26,8 @@ from paritybench.workloads.base import Arm, Workload, resolve_ref
 
 def _compiled_trainer(workload: Workload, arm: Arm, steps: int, keep_trajectory: bool, lr: float):
     """A jitted ``(batched params, x, y, lr) -> (final params, per-step records, final records)``."""
-    import jax
-    import jax.numpy as jnp
+    import jax  # late: a framework: loads after the numerics flags
+    import jax.numpy as jnp  # late: a framework: loads after the numerics flags
 
     apply = resolve_ref(arm.jax_apply or workload.model.jax_apply)
     loss_fn = resolve_ref(arm.loss_fn)
@@ -56,7 +56,7 @@ def _compiled_trainer(workload: Workload, arm: Arm, steps: int, keep_trajectory:
         if opt is None:
             new = jax.tree.map(lambda w, g: w - lr * g, params, grads)
         else:
-            import optax
+            import optax  # late: a framework: loads after the numerics flags
 
             updates, state = opt.update(grads, state, params)
             new = optax.apply_updates(params, updates)
@@ -84,8 +84,8 @@ def train_many(
 ) -> list[ArmResult]:
     if minibatch.applies(workload):  # minibatches or moving statistics: their own program
         return minibatch.train_many(workload, arm, inits, x, y, spec, eval_data)
-    import jax
-    import jax.numpy as jnp
+    import jax  # late: a framework: loads after the numerics flags
+    import jax.numpy as jnp  # late: a framework: loads after the numerics flags
 
     names = workload.model.names
     copies = [copy_weights(w, workload.model.params) for w in inits]
@@ -143,7 +143,7 @@ def train_many(
 
 def evaluate_correct(workload: Workload, weights: Weights, x: np.ndarray, y: np.ndarray) -> int:
     """The JAX float32 forward pass used for the weight swap."""
-    import jax.numpy as jnp
+    import jax.numpy as jnp  # late: a framework: loads after the numerics flags
 
     if minibatch.applies(workload):
         return minibatch.evaluate_correct(workload, weights, x, y)
@@ -190,8 +190,8 @@ class MainEvaluator:
     ``arms.minibatch.stateful_apply`` (a stateless model's state is the empty dict)."""
 
     def __init__(self, workload: Workload, arm: Arm, lr: float, data: Batches, f64: bool):
-        import jax
-        import jax.numpy as jnp
+        import jax  # late: a framework: loads after the numerics flags
+        import jax.numpy as jnp  # late: a framework: loads after the numerics flags
 
         self.f64 = f64
         self.dtype = np.float64 if f64 else np.float32
@@ -238,7 +238,7 @@ class MainEvaluator:
         """The arm's optimizer step from ``params`` with gradient ``g``: (change per parameter, moments)."""
         if self.opt is None:
             return {k: (params[k] - self.dtype(self.lr) * g[k]) - params[k] for k in g}, {}
-        import optax
+        import optax  # late: a framework: loads after the numerics flags
 
         if self.opt_state is None:
             self.opt_state = self.opt.init(params)
@@ -252,7 +252,7 @@ class MainEvaluator:
         return {"holdout logits": np.asarray(self._infer(params, new_state, self.xh))}
 
     def at(self, w: dict[str, np.ndarray], state: dict[str, np.ndarray], k: int) -> Evaluation:
-        import jax
+        import jax  # late: a framework: loads after the numerics flags
 
         with jax.enable_x64(self.f64):
             params = {p: np.asarray(v, self.dtype) for p, v in w.items()}

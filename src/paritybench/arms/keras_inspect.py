@@ -27,6 +27,8 @@ import time
 import traceback
 from pathlib import Path
 
+import numpy as np
+
 from paritybench import procs, workloads
 from paritybench.arms.keras_conventions import conventions_rows
 from paritybench.arms.keras_worker import KerasArm
@@ -59,8 +61,6 @@ def run_job(backend: str, job: dict, numerics) -> dict:
             raise ParityError(f"keras-{backend} inspection worker failed (status {proc.returncode}): {why}")
         result = json.loads(out.read_text())
         if "arrays_file" in result:  # per-step arrays travel as one npz beside the JSON
-            import numpy as np
-
             with np.load(result.pop("arrays_file")) as z:
                 result["arrays"] = {k: z[k] for k in z.files}
         return result
@@ -80,7 +80,7 @@ def _grad_fn(ka, backend: str):
     # penalty shows in the update, where both conventions put it
     regularised = bool(model.losses)
     if backend == "tensorflow":
-        import tensorflow as tf
+        import tensorflow as tf  # late: a framework: loads after the numerics flags
 
         @tf.function
         def run(x, y):
@@ -93,7 +93,7 @@ def _grad_fn(ka, backend: str):
 
         return run
     if backend == "jax":
-        import jax
+        import jax  # late: a framework: loads after the numerics flags
 
         def lossf(tvals, ntvals, mvals, ovals, x, y):
             # Keras's own JAX training step: keras/src/backend/jax/trainer.py compute_loss_and_updates
@@ -120,7 +120,7 @@ def _grad_fn(ka, backend: str):
             return data, total, grads, (dg(tvals, ntvals, x, y) if regularised else grads)
 
         return run
-    import torch
+    import torch  # late: a framework: loads after the numerics flags
 
     def run(x, y):
         for v in tv:
@@ -176,8 +176,6 @@ def localize_records(
     the layer's own moving-average rule applied once to the step's batch, as ``fit``'s training forward pass
     does) and, with ``xh``, the inference-mode logits on the held-out window at the step's weights with that
     new state (``k<step>/eval/holdout logits``)."""
-    import numpy as np
-
     keras = ka.keras
     np_ = keras.ops.convert_to_numpy
     ka.set_weights(init if given is None else given[0])
@@ -261,8 +259,7 @@ def main(argv: list[str]) -> int:
     opts = flags.NumericsOptions(**job["numerics"])
     os.environ.update(flags.env_for(opts))
     os.environ["KERAS_BACKEND"] = backend
-    import keras
-    import numpy as np
+    import keras  # late: a framework: loads after the numerics flags
 
     readback = flags.read_back(backend, opts)
     keras.utils.set_random_seed(0)

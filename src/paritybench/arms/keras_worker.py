@@ -18,11 +18,14 @@ without frameworks, and the model code it calls is the workload's Keras builder.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import sys
 import time
 import traceback
+
+import numpy as np
 
 from paritybench import workloads
 from paritybench.arms.base import grad_norm_from_update, nonfinite_steps, weights_nonfinite
@@ -63,8 +66,6 @@ class KerasArm:
         self.model.compile(optimizer=optimizer, loss=loss, metrics=[metric])
         self.activation = keras.activations.get(self.head)
 
-        import importlib
-
         self.backend_module = importlib.import_module(f"paritybench.frameworks.{backend}")
         self.probe = self.backend_module.probe(keras, self.head_logits(training=False), self.per_sample_loss)
 
@@ -91,8 +92,6 @@ class KerasArm:
         return self.loss(y, self.activation(z))
 
     def set_weights(self, w) -> None:
-        import numpy as np
-
         check_weights(w, self.workload.model.params, "weights for Keras")
         for name, var in self.variables.items():
             if tuple(var.shape) != w[name].shape:
@@ -103,8 +102,6 @@ class KerasArm:
             var.assign(np.array(w[name], dtype=np.float32, copy=True))
 
     def get_weights(self):
-        import numpy as np
-
         return {
             name: np.array(self.keras.ops.convert_to_numpy(var.value), copy=True)
             for name, var in self.variables.items()
@@ -120,14 +117,10 @@ class KerasArm:
             v.assign(self.keras.ops.zeros(v.shape, dtype=v.dtype))
 
     def correct(self, x, y) -> int:
-        import numpy as np
-
         p = self.model.predict(x, batch_size=x.shape[0], verbose=0)
         return int(np.sum(heads.correct_mask(np, self.head, p, y)))
 
     def diagnose(self, x, y, curves) -> None:
-        import numpy as np
-
         z, dz = self.probe(x, y)
         p = self.keras.ops.convert_to_numpy(self.activation(z))
         z, dz = (self.keras.ops.convert_to_numpy(v) for v in (z, dz))
@@ -136,16 +129,12 @@ class KerasArm:
             curves[k].append(float(m[k]))
 
     def get_state(self) -> dict:
-        import numpy as np
-
         return {
             name: np.array(self.keras.ops.convert_to_numpy(var.value), copy=True)
             for name, var in self.state_vars.items()
         }
 
     def set_state(self, state: dict) -> None:
-        import numpy as np
-
         for name, var in self.state_vars.items():
             var.assign(np.array(state[name], dtype=np.float32, copy=True))
 
@@ -156,8 +145,6 @@ class KerasArm:
         (shuffle=False), the moving statistics read from the layer's variables after each step, and at every
         step the training window in training mode (its own batch statistics; the moving ones restored after)
         and the held-out window in evaluation mode (``evaluate``: the moving statistics)."""
-        import numpy as np
-
         n = x.shape[0]
         bs = batch_size or n
         self.set_weights(init)
@@ -274,7 +261,7 @@ class _Backend:
         os.environ.update(flags.env_for(self.opts))
         os.environ["KERAS_BACKEND"] = backend
         t0 = time.perf_counter()
-        import keras
+        import keras  # late: a framework: loads after the numerics flags
 
         self.keras = keras
         self.import_seconds = time.perf_counter() - t0

@@ -17,7 +17,7 @@ def missing_requirements(spec: Arm) -> list[str]:
 
 def gpu_visible() -> bool:
     """Whether JAX sees a GPU (the arms that need one run in the harness's JAX process)."""
-    import jax
+    import jax  # late: a framework: loads after the numerics flags
 
     return any(d.platform == "gpu" for d in jax.devices())
 

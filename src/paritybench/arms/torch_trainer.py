@@ -49,7 +49,7 @@ def configure(numerics) -> dict:
 
 def device():
     """CUDA when torch sees a GPU, else the CPU."""
-    import torch
+    import torch  # late: a framework: loads after the numerics flags
 
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
@@ -64,7 +64,7 @@ def forward(workload: Workload, arm: Arm):
 
 def make_optimizer(arm: Arm, params: dict, lr: float):
     """The arm's ``torch.optim`` optimizer over ``params`` (name -> leaf tensor); plain SGD by default."""
-    import torch
+    import torch  # late: a framework: loads after the numerics flags
 
     if arm.torch_optimizer is None:
         return torch.optim.SGD(list(params.values()), lr=lr)
@@ -73,7 +73,7 @@ def make_optimizer(arm: Arm, params: dict, lr: float):
 
 def leaf_params(weights: Weights, names, dev) -> dict:
     """Leaf float32 tensors holding copies of ``weights`` (never views of the caller's arrays)."""
-    import torch
+    import torch  # late: a framework: loads after the numerics flags
 
     return {k: torch.tensor(np.array(weights[k], np.float32, copy=True), device=dev, requires_grad=True) for k in names}
 
@@ -92,7 +92,7 @@ class _Model:
 
     def loss_and_grads(self, params: dict, state, x, y, training: bool = True):
         """(mean loss, logits, n * d loss/d logits, {name: gradient}, new state), one forward and one backward."""
-        import torch
+        import torch  # late: a framework: loads after the numerics flags
 
         z, new_state = self.apply(params, x, state, training)
         loss = self.loss_fn(z, y)
@@ -130,7 +130,7 @@ def train_one(
     eval_data: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> ArmResult:
     """One copy: ``spec.steps`` optimizer steps from ``init`` on the window ``(x, y)``."""
-    import torch
+    import torch  # late: a framework: loads after the numerics flags
 
     dev = device()
     names = workload.model.names
@@ -235,7 +235,7 @@ def train_many(
 
 def evaluate_correct(workload: Workload, arm: Arm, weights: Weights, x: np.ndarray, y: np.ndarray) -> int:
     """The arm's torch forward pass at ``weights`` on ``(x, y)`` (training mode for a stateful model)."""
-    import torch
+    import torch  # late: a framework: loads after the numerics flags
 
     dev = device()
     apply = forward(workload, arm)
@@ -268,7 +268,7 @@ _EPS_PLACEMENT = {
 def conventions_rows(workload: Workload, arm: Arm, lr: float, readback: dict | None = None) -> dict[str, Any]:
     """A torch arm's effective settings, read from the optimizer it builds (``param_groups``) at ``lr`` over
     zero tensors of the declared shapes, and from torch's numerics read-back; nothing here is declared."""
-    import torch
+    import torch  # late: a framework: loads after the numerics flags
 
     params = {k: torch.zeros(s, requires_grad=True) for k, s in workload.model.params.items()}
     opt = make_optimizer(arm, params, lr)
@@ -327,7 +327,7 @@ class TorchEvaluator:
     logits on the held-out window (``data.xh``) at the step's weights with that new state."""
 
     def __init__(self, workload: Workload, arm: Arm, lr: float, data, numerics=None):
-        import torch
+        import torch  # late: a framework: loads after the numerics flags
 
         if numerics is not None:
             configure(numerics)
@@ -354,7 +354,7 @@ class TorchEvaluator:
         return {**mu, **nu}
 
     def at(self, w: Weights, state=None, k: int = 0):
-        import torch
+        import torch  # late: a framework: loads after the numerics flags
 
         with torch.no_grad():
             for name, p in self.params.items():

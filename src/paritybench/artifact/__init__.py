@@ -111,7 +111,7 @@ def read_artifact(path: str | os.PathLike) -> dict[str, Any]:
 
 def validation_errors(artifact: Any) -> list[str]:
     """Schema violations as readable lines (empty when valid)."""
-    import jsonschema
+    import jsonschema  # late: jsonschema (a slow import): loaded only where an artifact is validated
 
     major = major_of(artifact)
     which = major if major in READABLE_MAJORS else None

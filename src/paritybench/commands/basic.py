@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import sys
+
+from rich.table import Table
 
 from paritybench import workloads
 from paritybench.artifact import validate_file
@@ -53,8 +56,6 @@ def cmd_data_fetch(args, console) -> int:
 
 
 def cmd_env(args, console) -> int:
-    import json
-
     opts = NumericsOptions()
     flags.apply(opts)
     env = environment.fingerprint()
@@ -73,8 +74,6 @@ def cmd_env(args, console) -> int:
 
 def cmd_workloads(args, console) -> int:
     """List the built-in and installed workloads with their one-line questions."""
-    from rich.table import Table
-
     t = Table(title="workloads (--workload NAME, or path/to/file.py, or package.module:attr)")
     for col in ("name", "version", "arms", "question"):
         t.add_column(col, overflow="fold")

@@ -8,6 +8,8 @@ import argparse
 import datetime as dt
 from pathlib import Path
 
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
 from paritybench import workloads
 from paritybench.errors import ParityError
 from paritybench.experiment import flags
@@ -128,8 +130,6 @@ def check_out(path: Path) -> None:
 
 class RichProgress:
     def __init__(self, console):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
         self.p = Progress(
             TextColumn("{task.description}"),
             BarColumn(),

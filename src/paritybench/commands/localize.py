@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from rich.table import Table
+
 from paritybench import workloads
 from paritybench.analysis import localize_plot
 from paritybench.arms.requirements import missing_requirements
@@ -124,8 +126,6 @@ def cmd_localize(args, console) -> int:
 
 
 def _table(console, results) -> None:
-    from rich.table import Table
-
     t = Table(title="first parting per pair (ratio = difference / float32 noise floor at the same weights)")
     for c in ("pair", "step", "phase", "tensor", "ratio", "largest ratio", "then"):
         t.add_column(c)

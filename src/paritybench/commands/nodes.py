@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 
+from rich.table import Table
+
 from paritybench.artifact import atomic_write_bytes, validate_file
 from paritybench.studies.nodes import differences, split_summary
 
 
 def cmd_nodes(args, console) -> int:
-    from rich.table import Table
-
     art = validate_file(args.artifact)
     table = art.get("nodes") or {}
     for nid, info in table.items():

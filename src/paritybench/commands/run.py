@@ -11,6 +11,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from rich.console import Console
+
 from paritybench.analysis import report_table
 from paritybench.analysis.conventions_table import summary_lines
 from paritybench.artifact import read_artifact, safeout
@@ -193,8 +195,6 @@ def _repeat(args: argparse.Namespace, console, out: Path) -> int:
 
 def main(argv: list[str]) -> int:
     """One repeat: ``python -m paritybench.commands.run ARGS.json`` runs ``run`` with those options."""
-    from rich.console import Console
-
     args = argparse.Namespace(**json.loads(Path(argv[0]).read_text()))
     try:
         die_with_parent(unwind=True)  # issue 9: a killed parent takes this repeat (and its workers) with it

@@ -18,6 +18,8 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+from rich.table import Table
+
 from paritybench import workloads
 from paritybench.analysis import stats
 from paritybench.artifact import safeout, write_artifact
@@ -111,8 +113,6 @@ def _run_sweep(args, sweep, console) -> int:
 
 
 def _print_sweep(console, artifact: dict) -> None:
-    from rich.table import Table
-
     t = Table(
         title=f"{artifact['kind']}: final training accuracy over {len(artifact['config']['seeds'])} seeds x "
         f"{len(artifact['config']['windows'])} windows"
@@ -203,8 +203,6 @@ def _g(v) -> str:
 
 
 def _print_sensitivity(console, artifact: dict) -> None:
-    from rich.table import Table
-
     p = artifact["perturbation"]
     t = Table(title=f"sensitivity: {p['k']} copies of seed {p['seed']}'s weights, each perturbed by {p['rel']:g}")
     for col in ("arm", "class", "min", "max", "correct range", "distinct weights", "max |dw| vs copy 0"):

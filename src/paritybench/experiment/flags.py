@@ -8,7 +8,9 @@ the ``read_back_*`` functions are called once the framework is loaded.
 
 from __future__ import annotations
 
+import importlib
 import os
+import sys
 from dataclasses import asdict, dataclass
 
 # Variables that change what a framework computes or how; recorded in every artifact.
@@ -105,8 +107,6 @@ def xla_flag(flags: str, name: str) -> str | None:
 
 def apply(opts: NumericsOptions) -> dict[str, str]:
     """Set ``opts`` in this process's environment; call before importing any framework."""
-    import sys
-
     loaded = [m for m in ("jax", "tensorflow", "torch", "keras") if m in sys.modules]
     env = env_for(opts)
     os.environ.update(env)
@@ -144,8 +144,6 @@ def collect_warnings(environment: dict, applied: dict | None = None) -> list[str
 
 def seed_keras(out: dict) -> None:
     """``keras.utils.set_random_seed`` when Keras is loaded (the workers), recorded as set."""
-    import sys
-
     if "keras" not in sys.modules:
         return
     try:
@@ -162,8 +160,6 @@ FRAMEWORKS = ("jax", "tensorflow", "torch")
 def read_back(framework: str, opts: NumericsOptions) -> dict:
     """Configure ``framework`` (imports it) and read its numerics settings back
     (``paritybench.frameworks.<framework>.read_back``)."""
-    import importlib
-
     return importlib.import_module(f"paritybench.frameworks.{framework}").read_back(opts)
 
 

@@ -54,8 +54,8 @@ def gpu_summary(jax_devices: list[str], tf_devices: list[str], tf_cuda_build: bo
 def probe() -> dict:
     """Import JAX and TensorFlow (after the numerics flags) and summarise their devices."""
     flags.apply(flags.NumericsOptions())
-    import jax
-    import tensorflow as tf
+    import jax  # late: a framework: loads after the numerics flags
+    import tensorflow as tf  # late: a framework: loads after the numerics flags
 
     try:
         jax_devices = [str(d) for d in jax.devices()]

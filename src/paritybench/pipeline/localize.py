@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -353,8 +353,6 @@ def _headline(parted: list[Check]) -> Check:
 
 def _as_float32(ref: Arm) -> Arm:
     """The reference arm's own forward pass, loss and optimizer, run as a float32 JAX arm: the floor."""
-    from dataclasses import replace
-
     return replace(ref, name=ref.name + "-as-float32", kind="jax")
 
 
@@ -362,7 +360,7 @@ def layer_sizes(workload: Workload, n: int) -> dict[str, int]:
     """Elements of each named layer output (``Model.jax_layers``) for ``n`` samples, from shapes alone."""
     if workload.model.jax_layers is None:
         return {}
-    import jax
+    import jax  # late: a framework: loads after the numerics flags
 
     params = {k: jax.ShapeDtypeStruct(s, np.float32) for k, s in workload.model.params.items()}
     x = jax.ShapeDtypeStruct((n, 784), np.float32)  # data.window's rows: flat 28x28 MNIST images

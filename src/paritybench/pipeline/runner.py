@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import signal
 import tempfile
 import time
 from collections.abc import Callable, Iterable
@@ -522,8 +523,6 @@ class _KerasWorker:
         why = next((ln[9:] for ln in reversed(lines) if ln.startswith("PB-ERROR ")), lines[-1] if lines else "")
         reason = f"{self.process} worker exited with status {rc}: {why}"
         if rc < 0:  # killed by a signal: its stderr's last line says nothing about why
-            import signal
-
             try:
                 reason = f"{self.process} worker killed by {signal.Signals(-rc).name}"
             except ValueError:  # a signal with no name (real-time signals)

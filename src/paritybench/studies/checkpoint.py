@@ -133,7 +133,7 @@ def _header_schema() -> dict:
 
 def _first_schema_error(schema: dict, instance: Any) -> str | None:
     """The most relevant violation as ``where: what`` (None when valid), kept to one short line."""
-    import jsonschema
+    import jsonschema  # late: jsonschema (a slow import): loaded only where an artifact is validated
 
     err = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(instance))
     if err is None:

@@ -18,7 +18,14 @@ Without ``--address`` the driver starts a local Ray bound to 127.0.0.1 only.
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import queue
+import sys
+import threading
+import time
+import traceback
+from dataclasses import replace
 from pathlib import Path
 
 from paritybench import workloads
@@ -72,8 +79,6 @@ def check_args(args) -> None:
     if getattr(args, "ray_tasks", None) is not None and args.ray_tasks < 1:
         raise ParityError(f"--ray-tasks {args.ray_tasks}: must be at least 1")
     if engine == "ray":
-        import importlib.util
-
         if importlib.util.find_spec("ray") is None:
             raise ParityError(
                 '--engine ray needs Ray: install the ray extra: make setup EXTRAS="--extra cpu --extra ray"'
@@ -117,8 +122,6 @@ def _task(cfg_dict: dict, cases: list[list], skip: list[list], data_sha256: str,
     reference's loss (measured: 2 of 12 runs of the tiny test sweep), so what the
     driver left unset is unset here too, before numpy is imported.
     """
-    import sys
-
     loaded = [m for m in ("numpy", "jax", "tensorflow", "torch", "keras") if m in sys.modules]
     if loaded:  # the worker must be fresh: variables set after these imports would not take
         raise RuntimeError(f"Ray worker had {loaded} imported before the numerics environment was set")
@@ -128,14 +131,9 @@ def _task(cfg_dict: dict, cases: list[list], skip: list[list], data_sha256: str,
             os.environ[var] = numerics_env[var]
         else:
             os.environ.pop(var, None)
-    import queue
-    import threading
-    import time
-    import traceback
 
     cfg = config_from_header({"config": cfg_dict})
     flags.apply(cfg.numerics)
-    from dataclasses import replace
 
     # every node must train on the driver's data, byte for byte
     cfg = replace(cfg, data_sha256=data_sha256)
@@ -179,7 +177,7 @@ def _init_ray(address: str | None):
     # on by default): the Makefile's relative `.tools/bin/uv` is not in that copy and the workers die at
     # start. The workers need this interpreter and its environment, which they get without the hook.
     os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
-    import ray
+    import ray  # late: the optional ray extra: loaded only with --engine ray
 
     if ray.is_initialized():
         return ray, False
@@ -198,8 +196,6 @@ def _init_ray(address: str | None):
 
 def run_ray(cfg, cases: list, progress, *, skip, on_run, address: str | None, tasks: int | None, out: Path):
     """Fan ``cases`` out as Ray tasks; hand each run to ``on_run`` as it arrives."""
-    import time
-
     t0 = time.perf_counter()
     skip = set(skip)
     todo_arms = {c: [a for a in cfg.arms if c.key(a) not in skip] for c in cases}

@@ -14,6 +14,8 @@ from __future__ import annotations
 import hashlib
 import json
 
+import numpy as np
+
 from paritybench.experiment import environment, flags
 
 HARDWARE_FIELDS = ("cpu", "machine", "logical_cpus", "cpu_flags", "devices")
@@ -96,8 +98,6 @@ def split_summary(artifact: dict, reference_arm: str = "reference-f64") -> dict[
     node (each arm against the reference on the same case), and the per-node
     figures side by side say whether the hardware changes an arm's deviation.
     """
-    import numpy as np
-
     by_node: dict[str, dict[str, dict[tuple[int, int], float]]] = {}
     for r in artifact["runs"]:
         if r["status"] != "ok":

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from paritybench.experiment.weights import weights_group
 
 
@@ -54,8 +56,6 @@ def add_spread(section: dict, weight_files: list[Path | None]) -> None:
     """Per arm and case, ``max_abs_diff``: the largest |w_i - w_1| over every parameter and every later
     repeat i (0.0 when bit-identical; None where a repeat kept no weights). How far apart two runs of the
     same program land is the measurement a user needs next to "not bit-identical"."""
-    import numpy as np
-
     if any(f is None or not f.exists() for f in weight_files):
         return
     loaded = []
@@ -74,8 +74,6 @@ def add_spread(section: dict, weight_files: list[Path | None]) -> None:
 
 def _max_abs_diff(a, b) -> float:
     """max |a - b|, with NaN where both are NaN counted as equal and NaN against a number as inf."""
-    import numpy as np
-
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     with np.errstate(invalid="ignore"):
         d = np.abs(a - b)

@@ -30,6 +30,7 @@ unsharded sweep would have written, with the same summary.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable, Iterable
@@ -330,6 +331,4 @@ def _sum_timing(timings: list[dict]) -> dict:
 
 
 def _now() -> str:
-    import datetime as dt
-
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

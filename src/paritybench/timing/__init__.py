@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rich.table import Table
+
 from paritybench.artifact.inputs import read_json
 from paritybench.artifact.outputs import write_output
 from paritybench.errors import ParityError
@@ -242,8 +244,6 @@ def _short_device(device: str) -> str:
 
 def figures_tables(tf: TimingFile) -> list:
     """Rich tables of one file's figures, one per device: absolute times under the device that produced them."""
-    from rich.table import Table
-
     best = best_f32_matmul(tf)
     order = {"matmul": 0, "step": 1, "train": 2}
     tables = []
@@ -278,8 +278,6 @@ def figures_tables(tf: TimingFile) -> list:
 
 def compile_table(tf: TimingFile):
     """Compile and first-call seconds, measured once and kept out of every step time (None if none recorded)."""
-    from rich.table import Table
-
     keys = ("lower_seconds", "compile_seconds", "first_fit_seconds", "first_call_seconds")
     rows = [f for f in tf.figures.values() if any(k in f.extra for k in keys)]
     if not rows:
@@ -295,8 +293,6 @@ def compile_table(tf: TimingFile):
 
 def ratios_table(files: list[TimingFile]):
     """Ratios per step, one column per file (no absolute times: they compare across machines)."""
-    from rich.table import Table
-
     t = Table(title="per-step ratios (medians; jax step = one jitted SGD step, gradient + update)")
     t.add_column("ratio")
     for name in column_names(files):
@@ -312,8 +308,6 @@ def ratios_table(files: list[TimingFile]):
 
 def fractions_table(files: list[TimingFile]):
     """Each step figure's GFLOP/s as a share of its own BLAS's matmul, side by side."""
-    from rich.table import Table
-
     t = Table(
         title=f"achieved GFLOP/s as a share of the same session's matmul pair of the same BLAS "
         f"(flag: IQR > {NOISY_IQR:.0%} of median)"
@@ -355,12 +349,12 @@ def target_line(tf: TimingFile) -> str:
 
 def plot(files: list[TimingFile], out: str | Path, overwrite: bool = False) -> Path:
     """Two panels as a PNG (headless): per-step ratios, and shares of own-BLAS matmul throughput."""
-    import matplotlib
+    import matplotlib  # late: matplotlib: loaded only where a figure is drawn
 
     matplotlib.use("Agg")  # headless: no display is ever needed
-    from matplotlib.figure import Figure as MplFigure
-    from matplotlib.patches import Patch
-    from matplotlib.ticker import FuncFormatter, LogLocator
+    from matplotlib.figure import Figure as MplFigure  # late: matplotlib: loaded only where a figure is drawn
+    from matplotlib.patches import Patch  # late: matplotlib: loaded only where a figure is drawn
+    from matplotlib.ticker import FuncFormatter, LogLocator  # late: matplotlib: loaded only where a figure is drawn
 
     fig = MplFigure(figsize=(14, 6.5), layout="constrained")
     ax_r, ax_f = fig.subplots(1, 2)

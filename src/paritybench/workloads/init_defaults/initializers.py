@@ -40,9 +40,9 @@ def glorot_limit(fan_in: int, fan_out: int) -> float:
 
 def draw(default: str, key, name: str, shape: tuple[int, ...], fan_in: int):
     """One parameter drawn with ``default``'s initialiser (kernel or bias by ``name``)."""
-    import jax
-    import jax.numpy as jnp
-    from jax.nn import initializers as ini
+    import jax  # late: a framework: loads after the numerics flags
+    import jax.numpy as jnp  # late: a framework: loads after the numerics flags
+    from jax.nn import initializers as ini  # late: a framework: loads after the numerics flags
 
     kernel = name.endswith("kernel")
     f32 = jnp.float32
@@ -65,7 +65,7 @@ def init_with(
 
     A bias's fan_in (torch's bias bound) is that of the kernel declared just before it.
     """
-    import jax
+    import jax  # late: a framework: loads after the numerics flags
 
     previous = jax.config.jax_threefry_partitionable
     jax.config.update("jax_threefry_partitionable", bool(threefry_partitionable))

@@ -19,7 +19,7 @@ from paritybench.workloads.seed_bce import jax_model as seed_bce
 
 def init(seed: int, threefry_partitionable: bool = False) -> dict[str, np.ndarray]:
     """stax's Dense/Relu/Dense init at ``PRNGKey(seed)`` (784-HIDDEN-1), as the seed draws its weights."""
-    from jax.example_libraries import stax
+    from jax.example_libraries import stax  # late: a framework: loads after the numerics flags
 
     previous = jax.config.jax_threefry_partitionable
     jax.config.update("jax_threefry_partitionable", bool(threefry_partitionable))

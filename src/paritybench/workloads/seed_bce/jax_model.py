@@ -37,7 +37,7 @@ def init(seed: int, threefry_partitionable: bool = False) -> dict[str, np.ndarra
     (non-partitionable) threefry; JAX flipped that default in 0.5, which changes
     every random draw, so the setting is explicit and recorded.
     """
-    from jax.example_libraries import stax
+    from jax.example_libraries import stax  # late: a framework: loads after the numerics flags
 
     previous = jax.config.jax_threefry_partitionable
     jax.config.update("jax_threefry_partitionable", bool(threefry_partitionable))

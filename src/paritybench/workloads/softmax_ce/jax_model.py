@@ -19,7 +19,7 @@ from paritybench.workloads.softmax_ce.workload import CLASSES, HIDDEN, INPUT_DIM
 
 def init(seed: int, threefry_partitionable: bool = False) -> dict[str, np.ndarray]:
     """stax's Dense/Relu/Dense init at ``PRNGKey(seed)``, as for the seed workload (old threefry unless told)."""
-    from jax.example_libraries import stax
+    from jax.example_libraries import stax  # late: a framework: loads after the numerics flags
 
     previous = jax.config.jax_threefry_partitionable
     jax.config.update("jax_threefry_partitionable", bool(threefry_partitionable))
