@@ -1,4 +1,4 @@
-"""The ``paritybench`` command: builds the parser from ``paritybench.commands`` and dispatches.
+"""The ``paritybench`` command: builds the parser from the registered ``paritybench.commands`` and dispatches.
 
 Framework imports happen only after the numerics flags are in the environment:
 this module imports none at load time, and each command imports what it needs
@@ -8,13 +8,12 @@ after ``flags.apply``. No command imports this module.
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
 from rich.console import Console
 
 from paritybench import __version__
-from paritybench.commands import COMMAND_MODULES
+from paritybench.commands import registered
 from paritybench.errors import ParityError
 from paritybench.procs import install_signal_handlers, interrupted_message
 
@@ -27,8 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"paritybench {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).add_parser(sub)
+    for command in registered():
+        command.setup_arguments(sub).set_defaults(func=command.run)
     return parser
 
 

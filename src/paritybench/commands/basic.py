@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 
@@ -9,6 +10,7 @@ from rich.table import Table
 
 from paritybench import workloads
 from paritybench.artifact import validate_file
+from paritybench.commands import Command
 from paritybench.errors import ParityError
 from paritybench.experiment import environment, flags
 from paritybench.experiment.data import fetch, load_mnist
@@ -16,22 +18,68 @@ from paritybench.experiment.flags import NumericsOptions
 from paritybench.frameworks.devices import gpu_summary
 
 
-def add_parser(sub) -> None:
-    p = sub.add_parser("validate", help="check artifacts against the shipped JSON Schema")
-    p.add_argument("files", nargs="+")
-    p.set_defaults(func=cmd_validate)
+class ValidateCommand(Command):
+    """``paritybench validate``."""
 
-    p = sub.add_parser("data", help="datasets")
-    dsub = p.add_subparsers(dest="data_command", required=True)
-    f = dsub.add_parser("fetch", help="download Keras's official mnist.npz and verify its sha256")
-    f.add_argument("--cache-dir", default=None, help="where to keep it (default ~/.cache/paritybench)")
-    f.set_defaults(func=cmd_data_fetch)
+    name = "validate"
 
-    p = sub.add_parser("workloads", help="list the built-in and installed workloads and the question each answers")
-    p.set_defaults(func=cmd_workloads)
+    @classmethod
+    def setup_arguments(cls, sub) -> argparse.ArgumentParser:
+        p = sub.add_parser("validate", help="check artifacts against the shipped JSON Schema")
+        p.add_argument("files", nargs="+")
+        return p
 
-    p = sub.add_parser("env", help="print the environment fingerprint and framework numerics settings")
-    p.set_defaults(func=cmd_env)
+    @classmethod
+    def run(cls, args, console) -> int:
+        return cmd_validate(args, console)
+
+
+class DataCommand(Command):
+    """``paritybench data fetch``."""
+
+    name = "data"
+
+    @classmethod
+    def setup_arguments(cls, sub) -> argparse.ArgumentParser:
+        p = sub.add_parser("data", help="datasets")
+        dsub = p.add_subparsers(dest="data_command", required=True)
+        f = dsub.add_parser("fetch", help="download Keras's official mnist.npz and verify its sha256")
+        f.add_argument("--cache-dir", default=None, help="where to keep it (default ~/.cache/paritybench)")
+        return p
+
+    @classmethod
+    def run(cls, args, console) -> int:
+        return {"fetch": cmd_data_fetch}[args.data_command](args, console)
+
+
+class WorkloadsCommand(Command):
+    """``paritybench workloads``."""
+
+    name = "workloads"
+
+    @classmethod
+    def setup_arguments(cls, sub) -> argparse.ArgumentParser:
+        return sub.add_parser(
+            "workloads", help="list the built-in and installed workloads and the question each answers"
+        )
+
+    @classmethod
+    def run(cls, args, console) -> int:
+        return cmd_workloads(args, console)
+
+
+class EnvCommand(Command):
+    """``paritybench env``."""
+
+    name = "env"
+
+    @classmethod
+    def setup_arguments(cls, sub) -> argparse.ArgumentParser:
+        return sub.add_parser("env", help="print the environment fingerprint and framework numerics settings")
+
+    @classmethod
+    def run(cls, args, console) -> int:
+        return cmd_env(args, console)
 
 
 def cmd_validate(args, console) -> int:

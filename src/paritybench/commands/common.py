@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import math
+from collections.abc import Iterable
 from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -16,7 +18,6 @@ from paritybench.experiment import flags
 from paritybench.experiment.config import RunConfig, parse_int_list
 from paritybench.experiment.flags import NumericsOptions
 from paritybench.experiment.numerics_env import check_and_warn
-from paritybench.pipeline.budget import check_finite_options
 
 DEFAULT_RESULTS = Path("results") / "runs"
 
@@ -168,3 +169,16 @@ def check_experiment_args(args) -> None:
             raise ParityError(
                 f"--data-sha256 {sha!r} is not a sha256 (64 hexadecimal digits): copy it from `sha256sum FILE`"
             )
+
+
+def check_finite_options(args, names: Iterable[str] | None = None) -> None:
+    """Refuse any float option that is not finite (``--lr inf``, ``--rel nan``).
+
+    ``names`` defaults to every float-valued attribute of the parsed ``args``, so a new
+    float option is covered without a new check. Range checks stay with each option.
+    """
+    items = vars(args).items() if names is None else ((n, getattr(args, n, None)) for n in names)
+    for name, value in items:
+        if isinstance(value, float) and not math.isfinite(value):
+            flag = "--" + name.replace("_", "-")
+            raise ParityError(f"{flag} {value}: must be a finite number (e.g. {flag} 0.01)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 from paritybench import workloads
@@ -9,6 +10,7 @@ from paritybench.analysis.compare import compare, load, render_json, render_mark
 from paritybench.analysis.tolerances import classes_from
 from paritybench.artifact.inputs import read_json
 from paritybench.artifact.outputs import check_output_path, write_output
+from paritybench.commands import Command
 from paritybench.errors import ParityError
 
 
@@ -78,36 +80,48 @@ def cmd_compare(args, console) -> int:
     return status
 
 
-def add_parser(sub) -> None:
-    """Register ``paritybench compare``."""
-    p = sub.add_parser("compare", help="compare artifacts run by run: identical, equivalent or divergent")
-    p.add_argument(
-        "artifacts", nargs="+", metavar="ARTIFACT", help="the reference artifact, then one or more to compare with it"
-    )
-    p.add_argument(
-        "--sensitivity",
-        default=None,
-        metavar="FILE",
-        help='a paritybench sensitivity artifact whose "classes" say which arms are stable or chaotic '
-        "(default: the classes the workload declares, each with its evidence)",
-    )
-    p.add_argument(
-        "--workload",
-        default=None,
-        help="refuse (exit 2) artifacts of any other workload (artifacts of two workloads are never "
-        "compared in any case)",
-    )
-    p.add_argument(
-        "--format",
-        choices=("text", "markdown", "json"),
-        default="text",
-        help="text for a terminal, markdown for a CI job summary, json for machines",
-    )
-    p.add_argument(
-        "--output",
-        default=None,
-        metavar="FILE",
-        help="write the report to this new file instead of stdout (never to an input)",
-    )
-    p.add_argument("--overwrite", action="store_true", help="let --output replace an existing regular file")
-    p.set_defaults(func=cmd_compare)
+class CompareCommand(Command):
+    """``paritybench compare``."""
+
+    name = "compare"
+
+    @classmethod
+    def setup_arguments(cls, sub) -> argparse.ArgumentParser:
+        p = sub.add_parser("compare", help="compare artifacts run by run: identical, equivalent or divergent")
+        p.add_argument(
+            "artifacts",
+            nargs="+",
+            metavar="ARTIFACT",
+            help="the reference artifact, then one or more to compare with it",
+        )
+        p.add_argument(
+            "--sensitivity",
+            default=None,
+            metavar="FILE",
+            help='a paritybench sensitivity artifact whose "classes" say which arms are stable or chaotic '
+            "(default: the classes the workload declares, each with its evidence)",
+        )
+        p.add_argument(
+            "--workload",
+            default=None,
+            help="refuse (exit 2) artifacts of any other workload (artifacts of two workloads are never "
+            "compared in any case)",
+        )
+        p.add_argument(
+            "--format",
+            choices=("text", "markdown", "json"),
+            default="text",
+            help="text for a terminal, markdown for a CI job summary, json for machines",
+        )
+        p.add_argument(
+            "--output",
+            default=None,
+            metavar="FILE",
+            help="write the report to this new file instead of stdout (never to an input)",
+        )
+        p.add_argument("--overwrite", action="store_true", help="let --output replace an existing regular file")
+        return p
+
+    @classmethod
+    def run(cls, args, console) -> int:
+        return cmd_compare(args, console)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 
+from paritybench.commands import Command
 from paritybench.errors import ParityError
 from paritybench.frameworks.devices import probe
 
@@ -16,10 +18,19 @@ def cmd_devices(args, console) -> int:
     return 0
 
 
-def add_parser(sub) -> None:
-    """Register ``paritybench devices``."""
-    p = sub.add_parser("devices", help="the accelerators JAX and TensorFlow see; the CUDA packages installed")
-    p.add_argument(
-        "--require-gpu", action="store_true", help="exit 3 with what to install when JAX or TensorFlow sees no GPU"
-    )
-    p.set_defaults(func=cmd_devices)
+class DevicesCommand(Command):
+    """``paritybench devices``."""
+
+    name = "devices"
+
+    @classmethod
+    def setup_arguments(cls, sub) -> argparse.ArgumentParser:
+        p = sub.add_parser("devices", help="the accelerators JAX and TensorFlow see; the CUDA packages installed")
+        p.add_argument(
+            "--require-gpu", action="store_true", help="exit 3 with what to install when JAX or TensorFlow sees no GPU"
+        )
+        return p
+
+    @classmethod
+    def run(cls, args, console) -> int:
+        return cmd_devices(args, console)

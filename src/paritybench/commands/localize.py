@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from paritybench import workloads
 from paritybench.analysis import localize_plot
 from paritybench.arms.requirements import missing_requirements
 from paritybench.artifact.outputs import check_output_path
+from paritybench.commands import Command
 from paritybench.commands.common import add_experiment_args, check_out, config_from
 from paritybench.errors import ParityError
 from paritybench.experiment import data
@@ -19,22 +21,32 @@ from paritybench.pipeline import localize
 from paritybench.workloads import resolve_ref
 
 
-def add_parser(sub) -> None:
-    p = sub.add_parser(
-        "localize",
-        help="the first (step, phase, tensor) at which two arms part, measured against "
-        "the float32 noise floor at the same weights",
-    )
-    add_experiment_args(p)
-    p.add_argument("--format", choices=("table", "json"), default="table")
-    p.add_argument(
-        "--plot",
-        default=None,
-        help="PNG path: each pair's ratio to the noise floor per (phase, tensor) "
-        "over steps (a new file, or --overwrite)",
-    )
-    p.add_argument("--overwrite", action="store_true", help="let --plot replace an existing regular file")
-    p.set_defaults(func=cmd_localize)
+class LocalizeCommand(Command):
+    """``paritybench localize``."""
+
+    name = "localize"
+
+    @classmethod
+    def setup_arguments(cls, sub) -> argparse.ArgumentParser:
+        p = sub.add_parser(
+            "localize",
+            help="the first (step, phase, tensor) at which two arms part, measured against "
+            "the float32 noise floor at the same weights",
+        )
+        add_experiment_args(p)
+        p.add_argument("--format", choices=("table", "json"), default="table")
+        p.add_argument(
+            "--plot",
+            default=None,
+            help="PNG path: each pair's ratio to the noise floor per (phase, tensor) "
+            "over steps (a new file, or --overwrite)",
+        )
+        p.add_argument("--overwrite", action="store_true", help="let --plot replace an existing regular file")
+        return p
+
+    @classmethod
+    def run(cls, args, console) -> int:
+        return cmd_localize(args, console)
 
 
 def cmd_localize(args, console) -> int:

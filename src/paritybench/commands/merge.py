@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from paritybench.artifact import write_artifact
+from paritybench.commands import Command
 from paritybench.commands.common import check_out
 from paritybench.commands.sweep import _print_sweep
 from paritybench.studies.shard import merge_shards
@@ -23,9 +25,18 @@ def cmd_merge(args, console) -> int:
     return 0
 
 
-def add_parser(sub) -> None:
-    """Register ``paritybench merge``."""
-    p = sub.add_parser("merge", help="merge the shard artifacts of one sweep (sweep --shard I/N) into one artifact")
-    p.add_argument("artifacts", nargs="+", metavar="SHARD", help="every shard artifact of the sweep")
-    p.add_argument("--out", required=True, help="the merged sweep artifact (.json; never overwritten)")
-    p.set_defaults(func=cmd_merge)
+class MergeCommand(Command):
+    """``paritybench merge``."""
+
+    name = "merge"
+
+    @classmethod
+    def setup_arguments(cls, sub) -> argparse.ArgumentParser:
+        p = sub.add_parser("merge", help="merge the shard artifacts of one sweep (sweep --shard I/N) into one artifact")
+        p.add_argument("artifacts", nargs="+", metavar="SHARD", help="every shard artifact of the sweep")
+        p.add_argument("--out", required=True, help="the merged sweep artifact (.json; never overwritten)")
+        return p
+
+    @classmethod
+    def run(cls, args, console) -> int:
+        return cmd_merge(args, console)

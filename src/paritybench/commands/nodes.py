@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 
 from rich.table import Table
 
 from paritybench.artifact import atomic_write_bytes, validate_file
+from paritybench.commands import Command
 from paritybench.studies.nodes import differences, split_summary
 
 
@@ -46,9 +48,20 @@ def cmd_nodes(args, console) -> int:
     return 0
 
 
-def add_parser(sub) -> None:
-    """Register ``paritybench nodes``."""
-    p = sub.add_parser("nodes", help="split a sweep by the machine each run trained on: hardware inside one artifact")
-    p.add_argument("artifact", help="a sweep artifact (local, merged shards or Ray)")
-    p.add_argument("--json", default=None, metavar="FILE", help="also write the split as JSON")
-    p.set_defaults(func=cmd_nodes)
+class NodesCommand(Command):
+    """``paritybench nodes``."""
+
+    name = "nodes"
+
+    @classmethod
+    def setup_arguments(cls, sub) -> argparse.ArgumentParser:
+        p = sub.add_parser(
+            "nodes", help="split a sweep by the machine each run trained on: hardware inside one artifact"
+        )
+        p.add_argument("artifact", help="a sweep artifact (local, merged shards or Ray)")
+        p.add_argument("--json", default=None, metavar="FILE", help="also write the split as JSON")
+        return p
+
+    @classmethod
+    def run(cls, args, console) -> int:
+        return cmd_nodes(args, console)

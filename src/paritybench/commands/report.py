@@ -3,6 +3,7 @@ per-tensor plots of localize records (``analysis.report``, ``analysis.catalogue`
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 from pathlib import Path
@@ -15,26 +16,38 @@ from paritybench.analysis.localize_plot import load as load_record
 from paritybench.analysis.report import check_report_out, load, write_report
 from paritybench.artifact.index import is_index
 from paritybench.artifact.outputs import check_output_dir, check_output_path
+from paritybench.commands import Command
 from paritybench.errors import ParityError
 
 
-def add_parser(sub) -> None:
-    p = sub.add_parser("report", help="write report.md and PNG plots from artifacts")
-    p.add_argument(
-        "artifacts",
-        nargs="+",
-        help="run, sweep and/or sensitivity artifacts (raw and --normalize), or localize --out records (a PNG each)",
-    )
-    p.add_argument("--out", default=None, help="output folder (default: <first artifact>-report beside it)")
-    p.add_argument(
-        "--workload",
-        default=None,
-        help="refuse (exit 2) any artifact of another workload (default: take each as it is)",
-    )
-    p.add_argument(
-        "--overwrite", action="store_true", help="let the report replace report.md and plots already in the folder"
-    )
-    p.set_defaults(func=cmd_report)
+class ReportCommand(Command):
+    """``paritybench report``."""
+
+    name = "report"
+
+    @classmethod
+    def setup_arguments(cls, sub) -> argparse.ArgumentParser:
+        p = sub.add_parser("report", help="write report.md and PNG plots from artifacts")
+        p.add_argument(
+            "artifacts",
+            nargs="+",
+            help="run, sweep and/or sensitivity artifacts (raw and --normalize), "
+            "or localize --out records (a PNG each)",
+        )
+        p.add_argument("--out", default=None, help="output folder (default: <first artifact>-report beside it)")
+        p.add_argument(
+            "--workload",
+            default=None,
+            help="refuse (exit 2) any artifact of another workload (default: take each as it is)",
+        )
+        p.add_argument(
+            "--overwrite", action="store_true", help="let the report replace report.md and plots already in the folder"
+        )
+        return p
+
+    @classmethod
+    def run(cls, args, console) -> int:
+        return cmd_report(args, console)
 
 
 def cmd_report(args, console) -> int:

@@ -17,6 +17,7 @@ from paritybench.analysis import report_table
 from paritybench.analysis.conventions_table import summary_lines
 from paritybench.artifact import read_artifact, safeout
 from paritybench.artifact.safeout import commit_pair
+from paritybench.commands import Command
 from paritybench.commands.common import DEFAULT_RESULTS, RichProgress, add_experiment_args, config_from
 from paritybench.commands.run_all import cmd_run_all
 from paritybench.errors import ParityError
@@ -27,18 +28,28 @@ from paritybench.procs import die_with_parent, interrupted_message, orphan_clean
 from paritybench.studies.repeat import add_spread, repeat_section
 
 
-def add_parser(sub) -> None:
-    p = sub.add_parser("run", help="train the arms from one set of initial weights; write an artifact")
-    add_experiment_args(p)
-    p.add_argument("--no-weights", action="store_true", help="do not keep final weights beside the artifact")
-    p.add_argument(
-        "--repeat",
-        type=int,
-        default=1,
-        help="run everything N times, each in a fresh process, and record whether each arm's "
-        "final weights are bit-identical across the repeats (default %(default)s)",
-    )
-    p.set_defaults(func=cmd_run)
+class RunCommand(Command):
+    """``paritybench run``."""
+
+    name = "run"
+
+    @classmethod
+    def setup_arguments(cls, sub) -> argparse.ArgumentParser:
+        p = sub.add_parser("run", help="train the arms from one set of initial weights; write an artifact")
+        add_experiment_args(p)
+        p.add_argument("--no-weights", action="store_true", help="do not keep final weights beside the artifact")
+        p.add_argument(
+            "--repeat",
+            type=int,
+            default=1,
+            help="run everything N times, each in a fresh process, and record whether each arm's "
+            "final weights are bit-identical across the repeats (default %(default)s)",
+        )
+        return p
+
+    @classmethod
+    def run(cls, args, console) -> int:
+        return cmd_run(args, console)
 
 
 def cmd_run(args, console) -> int:

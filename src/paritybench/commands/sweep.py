@@ -14,6 +14,7 @@ float32 ulp), and classes each arm ``stable`` or ``chaotic``.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -23,6 +24,7 @@ from rich.table import Table
 from paritybench import workloads
 from paritybench.analysis import stats
 from paritybench.artifact import safeout, write_artifact
+from paritybench.commands import Command
 from paritybench.commands.common import (
     DEFAULT_RESULTS,
     RichProgress,
@@ -49,38 +51,59 @@ from paritybench.studies.checkpoint import (
     precheck_inputs,
     write_result,
 )
-from paritybench.studies.engines import add_sweep_args
 
 
-def add_parser(sub) -> None:
-    p = sub.add_parser("sweep", help="every arm over a seed x window grid into one artifact (resumable)")
-    add_experiment_args(p, seeds_default="0-9", windows_default="0:10000:1000")
-    p.add_argument(
-        "--diagnostics",
-        choices=("light", "full"),
-        default="light",
-        help="full adds per-step gradient agreement with the f64 reference (slow); default %(default)s",
-    )
-    p.add_argument(
-        "--resume",
-        metavar="ARTIFACT",
-        default=None,
-        help="finish an interrupted sweep: the artifact path it was writing",
-    )
+class SweepCommand(Command):
+    """``paritybench sweep``."""
 
-    add_sweep_args(p)  # --shard, --engine, --address (issue 13)
-    p.set_defaults(func=cmd_sweep)
-    track_explicit_options(p)  # --resume refuses typed options that contradict the checkpoint
+    name = "sweep"
 
-    p = sub.add_parser("sensitivity", help="train each arm from K ulp-perturbed copies of one initial weight set")
-    add_experiment_args(p)
-    p.add_argument("--k", type=int, default=32, help="perturbed copies (default %(default)s)")
-    p.add_argument("--rel", type=float, default=1e-7, help="relative perturbation (default %(default)s)")
-    p.set_defaults(func=cmd_sensitivity)
+    @classmethod
+    def setup_arguments(cls, sub) -> argparse.ArgumentParser:
+        p = sub.add_parser("sweep", help="every arm over a seed x window grid into one artifact (resumable)")
+        add_experiment_args(p, seeds_default="0-9", windows_default="0:10000:1000")
+        p.add_argument(
+            "--diagnostics",
+            choices=("light", "full"),
+            default="light",
+            help="full adds per-step gradient agreement with the f64 reference (slow); default %(default)s",
+        )
+        p.add_argument(
+            "--resume",
+            metavar="ARTIFACT",
+            default=None,
+            help="finish an interrupted sweep: the artifact path it was writing",
+        )
+
+        add_sweep_args(p)  # --shard, --engine, --address (issue 13)
+        track_explicit_options(p)  # --resume refuses typed options that contradict the checkpoint
+        return p
+
+    @classmethod
+    def run(cls, args, console) -> int:
+        return cmd_sweep(args, console)
+
+
+class SensitivityCommand(Command):
+    """``paritybench sensitivity``."""
+
+    name = "sensitivity"
+
+    @classmethod
+    def setup_arguments(cls, sub) -> argparse.ArgumentParser:
+        p = sub.add_parser("sensitivity", help="train each arm from K ulp-perturbed copies of one initial weight set")
+        add_experiment_args(p)
+        p.add_argument("--k", type=int, default=32, help="perturbed copies (default %(default)s)")
+        p.add_argument("--rel", type=float, default=1e-7, help="relative perturbation (default %(default)s)")
+        return p
+
+    @classmethod
+    def run(cls, args, console) -> int:
+        return cmd_sensitivity(args, console)
 
 
 def cmd_sweep(args, console) -> int:
-    engines.check_args(args)
+    check_args(args)
     # Inputs, output folder, lock, then the checkpoint (created, or reopened and checked for --resume);
     # the lock is held until the sweep ends.
     sweep = start_sweep(args, console)
@@ -95,7 +118,17 @@ def _run_sweep(args, sweep, console) -> int:
     skip = sweep.skip  # error runs are not in it: a resume trains them again
     prog = RichProgress(console)
     try:
-        result = engines.run(args, sweep.header, cfg, prog, skip=skip, on_run=ckpt.append, out=out)
+        result = engines.run(
+            sweep.header,
+            cfg,
+            prog,
+            skip=skip,
+            on_run=ckpt.append,
+            out=out,
+            engine=getattr(args, "engine", "local"),
+            address=getattr(args, "address", None),
+            tasks=getattr(args, "ray_tasks", None),
+        )
     finally:
         prog.stop()
     runs = grid.merge_runs(cfg, done, result.runs)
@@ -370,7 +403,12 @@ def start_sweep(args, console) -> Sweep:
     def create(lock: SweepLock) -> Sweep:
         check_out(out)  # again, now that no other paritybench can be writing it
 
-        header = {"config": cfg.to_dict(), "command": "sweep", "data": data_rec, **shard.header_fields(args, cfg)}
+        header = {
+            "config": cfg.to_dict(),
+            "command": "sweep",
+            "data": data_rec,
+            **shard.header_fields(getattr(args, "shard", None), cfg),
+        }
         problem = header_problem(json.loads(json.dumps(header)))
         if problem:  # never write a header that --resume would refuse
             raise ParityError(
@@ -432,4 +470,48 @@ def _reopen(args, console, out: Path, lock: SweepLock) -> Sweep:
     return Sweep(cfg, out, ckpt, lock, loaded.runs, loaded.header)
 
 
-__all__ = ["add_parser"]
+__all__ = ["SweepCommand", "SensitivityCommand"]
+
+
+def add_sweep_args(p) -> None:
+    """``sweep``'s options for sharding and engines."""
+    p.add_argument(
+        "--shard",
+        default=None,
+        metavar="I/N",
+        help="train only shard I of N (0-based) of the grid into its own artifact; "
+        "merge the N artifacts with paritybench merge",
+    )
+    p.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="local: this process; ray: Ray tasks on a cluster (needs the ray extra)",
+    )
+    p.add_argument(
+        "--address",
+        default=None,
+        help="with --engine ray: an existing cluster's address (default: a local Ray on 127.0.0.1)",
+    )
+    p.add_argument(
+        "--ray-tasks",
+        type=int,
+        default=None,
+        help="with --engine ray: tasks to cut the cases into (default: twice the cluster's CPUs)",
+    )
+
+
+def check_args(args) -> None:
+    """Refuse inconsistent engine options before anything is trained or written."""
+    if getattr(args, "resume", None) and getattr(args, "shard", None):
+        raise ParityError("--shard with --resume: the checkpoint records its shard; give only --resume ARTIFACT")
+    engine = getattr(args, "engine", "local")
+    if engine != "ray" and (getattr(args, "address", None) or getattr(args, "ray_tasks", None)):
+        raise ParityError("--address and --ray-tasks are Ray options: add --engine ray")
+    if getattr(args, "ray_tasks", None) is not None and args.ray_tasks < 1:
+        raise ParityError(f"--ray-tasks {args.ray_tasks}: must be at least 1")
+    if engine == "ray":
+        if importlib.util.find_spec("ray") is None:
+            raise ParityError(
+                '--engine ray needs Ray: install the ray extra: make setup EXTRAS="--extra cpu --extra ray"'
+            )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from paritybench.artifact.outputs import check_output_path
+from paritybench.commands import Command
 from paritybench.errors import ParityError
 from paritybench.timing import default_plot_path, load, plot, print_report
 
@@ -25,14 +27,23 @@ def cmd_timing(args, console) -> int:
     return 0
 
 
-def add_parser(sub) -> None:
-    """Register ``paritybench timing FILE [FILE2]``."""
-    p = sub.add_parser("timing", help="report timing files of make bench-timing: ratios, GFLOP/s, noise; plot")
-    p.add_argument("files", nargs="+", metavar="FILE", help="one timing file, or two (two machines) side by side")
-    p.add_argument("--plot", default=None, help="PNG path (default results/reports/timing-<files>.png)")
-    p.add_argument("--no-plot", action="store_true", help="print the tables only")
-    p.add_argument("--overwrite", action="store_true", help="let the plot replace an existing regular file")
-    p.set_defaults(func=_checked)
+class TimingCommand(Command):
+    """``paritybench timing``."""
+
+    name = "timing"
+
+    @classmethod
+    def setup_arguments(cls, sub) -> argparse.ArgumentParser:
+        p = sub.add_parser("timing", help="report timing files of make bench-timing: ratios, GFLOP/s, noise; plot")
+        p.add_argument("files", nargs="+", metavar="FILE", help="one timing file, or two (two machines) side by side")
+        p.add_argument("--plot", default=None, help="PNG path (default results/reports/timing-<files>.png)")
+        p.add_argument("--no-plot", action="store_true", help="print the tables only")
+        p.add_argument("--overwrite", action="store_true", help="let the plot replace an existing regular file")
+        return p
+
+    @classmethod
+    def run(cls, args, console) -> int:
+        return _checked(args, console)
 
 
 def _checked(args, console) -> int:

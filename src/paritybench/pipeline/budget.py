@@ -1,9 +1,8 @@
 """What a command will need, checked from its arguments before any framework is imported.
 
-Two kinds of check live here (issue 9, causes 1 and 2):
+The memory check lives here (issue 9, cause 2; every float option must be a finite number, cause 1, is
+``commands.common.check_finite_options``, as it reads the parsed options):
 
-- ``check_finite_options``: every float option must be a finite number (``--lr inf``
-  used to train and then crash when the artifact was serialised).
 - ``estimate_*`` and ``require_memory``: the peak memory a ``run``, ``sweep`` or
   ``sensitivity`` will hold, counted from what the runner keeps (trajectories of
   weights per step with full diagnostics, float64 copies for the reference, the
@@ -20,9 +19,7 @@ This module imports no framework and no NumPy: it must run before ``flags.apply`
 
 from __future__ import annotations
 
-import math
 import os
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from paritybench import workloads
@@ -50,19 +47,6 @@ CURVE_BYTES_PER_STEP_FULL = 14 * (32 + 2 * 26)
 CURVE_BYTES_PER_STEP_LIGHT = 10 * (32 + 2 * 26)
 # What the run asks the machine to keep free beyond its own estimate (the OS, page cache).
 HEADROOM = 0.9
-
-
-def check_finite_options(args, names: Iterable[str] | None = None) -> None:
-    """Refuse any float option that is not finite (``--lr inf``, ``--rel nan``).
-
-    ``names`` defaults to every float-valued attribute of the parsed ``args``, so a new
-    float option is covered without a new check. Range checks stay with each option.
-    """
-    items = vars(args).items() if names is None else ((n, getattr(args, n, None)) for n in names)
-    for name, value in items:
-        if isinstance(value, float) and not math.isfinite(value):
-            flag = "--" + name.replace("_", "-")
-            raise ParityError(f"{flag} {value}: must be a finite number (e.g. {flag} 0.01)")
 
 
 def check_steps(steps: int) -> None:
@@ -271,7 +255,6 @@ __all__ = [
     "estimate",
     "available_memory",
     "require_memory",
-    "check_finite_options",
     "check_steps",
     "check_run",
     "check_sweep",

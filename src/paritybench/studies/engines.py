@@ -18,7 +18,6 @@ Without ``--address`` the driver starts a local Ray bound to 127.0.0.1 only.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import queue
 import sys
@@ -41,62 +40,30 @@ RUN_DELAY_ENV = "PARITYBENCH_RAY_RUN_DELAY"
 LOCAL_RAY_CPUS = 2
 
 
-def add_sweep_args(p) -> None:
-    """``sweep``'s options for sharding and engines."""
-    p.add_argument(
-        "--shard",
-        default=None,
-        metavar="I/N",
-        help="train only shard I of N (0-based) of the grid into its own artifact; "
-        "merge the N artifacts with paritybench merge",
-    )
-    p.add_argument(
-        "--engine",
-        choices=("local", "ray"),
-        default="local",
-        help="local: this process; ray: Ray tasks on a cluster (needs the ray extra)",
-    )
-    p.add_argument(
-        "--address",
-        default=None,
-        help="with --engine ray: an existing cluster's address (default: a local Ray on 127.0.0.1)",
-    )
-    p.add_argument(
-        "--ray-tasks",
-        type=int,
-        default=None,
-        help="with --engine ray: tasks to cut the cases into (default: twice the cluster's CPUs)",
-    )
-
-
-def check_args(args) -> None:
-    """Refuse inconsistent engine options before anything is trained or written."""
-    if getattr(args, "resume", None) and getattr(args, "shard", None):
-        raise ParityError("--shard with --resume: the checkpoint records its shard; give only --resume ARTIFACT")
-    engine = getattr(args, "engine", "local")
-    if engine != "ray" and (getattr(args, "address", None) or getattr(args, "ray_tasks", None)):
-        raise ParityError("--address and --ray-tasks are Ray options: add --engine ray")
-    if getattr(args, "ray_tasks", None) is not None and args.ray_tasks < 1:
-        raise ParityError(f"--ray-tasks {args.ray_tasks}: must be at least 1")
-    if engine == "ray":
-        if importlib.util.find_spec("ray") is None:
-            raise ParityError(
-                '--engine ray needs Ray: install the ray extra: make setup EXTRAS="--extra cpu --extra ray"'
-            )
-
-
-def run(args, header: dict, cfg, progress, *, skip, on_run, out: Path):
-    """Train the sweep's (or shard's) cases on the chosen engine; runs go to ``on_run`` as they finish."""
+def run(
+    header: dict,
+    cfg,
+    progress,
+    *,
+    skip,
+    on_run,
+    out: Path,
+    engine: str = "local",
+    address: str | None = None,
+    tasks: int | None = None,
+):
+    """Train the sweep's (or shard's) cases on ``engine`` (``local``, or ``ray``: on the cluster at ``address``,
+    cut into ``tasks`` tasks); runs go to ``on_run`` as they finish."""
     cases = shard.cases_from_header(header, cfg)
-    if getattr(args, "engine", "local") == "ray":
+    if engine == "ray":
         return run_ray(
             cfg,
             cases if cases is not None else runner.default_cases(cfg),
             progress,
             skip=skip,
             on_run=on_run,
-            address=args.address,
-            tasks=args.ray_tasks,
+            address=address,
+            tasks=tasks,
             out=out,
         )
     return runner.run(cfg, progress, cases=cases, skip=skip, on_run=nodes.tagger(nodes.current(cfg.numerics), on_run))

@@ -136,11 +136,11 @@ def shard_cases(cfg, index: int, count: int) -> list:
     return partition(cases, case_cost(cfg), count)[index]
 
 
-def header_fields(args, cfg) -> dict:
+def header_fields(shard: str | None, cfg) -> dict:
     """The checkpoint header's ``shard`` entry for ``--shard I/N`` (checked before training starts)."""
-    if not getattr(args, "shard", None):
+    if not shard:
         return {}
-    index, count = parse_shard(args.shard)
+    index, count = parse_shard(shard)
     shard_cases(cfg, index, count)  # refuse too many shards now, not after the first shard trained
     return {"shard": {"index": index, "count": count, "grid_sha256": grid_sha256(cfg)}}
 
