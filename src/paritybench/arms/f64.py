@@ -223,6 +223,7 @@ class F64Kind(Kind):
         return F64Evaluator(ctx.workload, arm, ctx.lr, ctx.batches)
 
     def conventions(self, workload, arm, lr, numerics, keras_rows=None) -> dict:
-        rows = {**main_arm_rows(workload, arm, lr, self.dtype), **numerics_rows(flags.read_back("jax", numerics))}
+        main = numerics_rows(flags.read_back("jax", numerics))  # JAX configured before the optimizer is built
+        rows = {**main_arm_rows(workload, arm, lr, self.dtype), **main}
         rows["matmul precision"] = "float64"
         return rows

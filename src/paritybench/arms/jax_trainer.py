@@ -288,4 +288,5 @@ class JaxKind(Kind):
         return MainEvaluator(ctx.workload, arm, ctx.lr, ctx.batches, f64=False)
 
     def conventions(self, workload, arm, lr, numerics, keras_rows=None) -> dict:
-        return {**main_arm_rows(workload, arm, lr, self.dtype), **numerics_rows(flags.read_back("jax", numerics))}
+        main = numerics_rows(flags.read_back("jax", numerics))  # JAX configured before the optimizer is built
+        return {**main_arm_rows(workload, arm, lr, self.dtype), **main}
