@@ -2,7 +2,7 @@
 
 An arm trains the workload's model from given initial weights on one data window
 and returns per-step curves and its final weights. The runner reaches every arm
-through its kind's trainer (``paritybench.arms.trainer``) and never branches on
+through its kind (``paritybench.arms.registry.kind_of``) and never branches on
 arm names. This module imports no framework (the Keras workers use it).
 """
 
