@@ -101,6 +101,17 @@ def test_no_module_import_cycle():
         if a < b and graph.chain_exists(importer=b, imported=a)
     ]
     assert cycles == []
+    # and the drawing of the subpackages (each with everything inside it): no two reach each other
+    packages = sorted(m for m in modules if m.count(".") == 1)
+    package_cycles = [
+        (a, b)
+        for a in packages
+        for b in packages
+        if a < b
+        and graph.chain_exists(importer=a, imported=b, as_packages=True)
+        and graph.chain_exists(importer=b, imported=a, as_packages=True)
+    ]
+    assert package_cycles == []
 
 
 # What may be imported inside a function: the frameworks (they must load after the numerics flags) and the
