@@ -20,11 +20,12 @@ from pathlib import Path
 
 import pytest
 
+from paritybench import procs
 from paritybench.artifact import safeout
 from paritybench.errors import ParityError
 from paritybench.experiment.config import RunConfig
 from paritybench.experiment.weights import n_params
-from paritybench.pipeline import budget, procs
+from paritybench.pipeline import budget
 from paritybench.workloads.seed_bce.workload import PARAMS
 
 SEED_PARAMS = n_params(PARAMS)  # the seed workload's 786,001 parameters
