@@ -55,6 +55,7 @@ LINT_PATHS := src tests bench tools examples
 lint: setup
 	$(RUN) ruff check $(LINT_PATHS)
 	$(RUN) ruff format --check $(LINT_PATHS)
+	$(RUN) lint-imports
 	$(RUN) mypy
 
 ## The catalogue: every built-in workload's preset, one artifact each plus index.json,

@@ -1,4 +1,4 @@
-"""What the step time limit (``paritybench.pipeline.watchdog``) costs: ``python bench/watchdog_overhead.py``.
+"""What the step time limit (``paritybench.watchdog``) costs: ``python bench/watchdog_overhead.py``.
 
 The limit arms SIGALRM once per guarded block (an import, a shape check, one arm's training on its cases),
 never per step. Measured here: (1) entering and leaving ``limit`` alone, armed and disabled; (2) the seed
@@ -22,10 +22,9 @@ def main() -> None:
     from paritybench.experiment import flags
 
     flags.apply(flags.NumericsOptions())
-    from paritybench import arms, workloads
+    from paritybench import arms, watchdog, workloads
     from paritybench.arms import TrainSpec
     from paritybench.experiment import data
-    from paritybench.pipeline import watchdog
     from paritybench.workloads import resolve_ref
 
     n = 20000

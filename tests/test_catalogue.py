@@ -7,7 +7,9 @@ import json
 import pytest
 
 from paritybench.analysis.catalogue import artifacts_of_index, write_catalogue
-from paritybench.commands.run_all import INDEX_KIND, catalogue_names, is_index, read_index
+from paritybench.artifact.index import INDEX_KIND, is_index, read_index
+from paritybench.commands.report import workload_roles
+from paritybench.commands.run_all import catalogue_names
 from paritybench.errors import ParityError
 
 
@@ -60,6 +62,7 @@ def test_catalogue_has_question_gap_mechanism_fix_and_plot(tmp_path):
         [a, b],
         tmp_path,
         {"workloads": [{"workload": "seed-bce", "status": "ok", "seconds": 1.5}], "total_seconds": 3.0},
+        roles=workload_roles,
     )
     text = page.read_text()
     assert "## `seed-bce`" in text and "## `label-shape`" in text

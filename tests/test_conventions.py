@@ -11,8 +11,8 @@ from tests.conftest import run_cli
 
 def _main_table(workload: str, arms=()):
     from paritybench import workloads
-    from paritybench.analysis import conventions
     from paritybench.experiment.flags import NumericsOptions
+    from paritybench.pipeline import conventions
 
     w = workloads.load(workload)
     main = tuple(a for a in w.resolve_arms(arms) if a.kind != "keras")
@@ -56,13 +56,13 @@ def test_weight_decay_coupling_read():
     "workload", ["seed-bce", "softmax-ce", "adam-epsilon", "l2-weight-decay", "label-shape", "same-padding"]
 )
 def test_declarations_match_the_code(workload):
-    from paritybench.analysis.conventions import declaration_mismatches
+    from paritybench.analysis.conventions_table import declaration_mismatches
 
     assert declaration_mismatches(_main_table(workload)["arms"]) == []
 
 
 def test_a_wrong_declaration_is_caught():
-    from paritybench.analysis.conventions import declaration_mismatches
+    from paritybench.analysis.conventions_table import declaration_mismatches
 
     t = _main_table("adam-epsilon", ("jax-adam-literal",))["arms"]
     t["jax-adam-literal"]["declared: optimizer"] = "optax.adam, eps 1e-08 on the bias-corrected sqrt(v_hat)"
@@ -85,7 +85,7 @@ def test_keras_arm_read_from_get_config_and_example():
 
 
 def test_run_prints_each_differing_row_with_the_arms_grouped_by_value():
-    from paritybench.analysis.conventions import summary_lines
+    from paritybench.analysis.conventions_table import summary_lines
 
     rec = {
         "arms": {"a": {"x": 1, "y": "from logits"}, "b": {"x": 1, "y": "clipped"}, "c": {"x": 1}},

@@ -7,8 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from paritybench.analysis import diagnostics
 from paritybench.experiment import heads
-from paritybench.pipeline import diagnostics
 from paritybench.workloads.seed_bce import jax_model as losses
 
 LOSSES = (losses.naive, losses.seed_stable, losses.keras_clip, losses.keras_torch_clip, losses.logits)

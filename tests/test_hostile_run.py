@@ -20,11 +20,12 @@ from pathlib import Path
 
 import pytest
 
+from paritybench import procs
 from paritybench.artifact import safeout
 from paritybench.errors import ParityError
 from paritybench.experiment.config import RunConfig
 from paritybench.experiment.weights import n_params
-from paritybench.pipeline import budget, procs
+from paritybench.pipeline import budget
 from paritybench.workloads.seed_bce.workload import PARAMS
 
 SEED_PARAMS = n_params(PARAMS)  # the seed workload's 786,001 parameters
@@ -666,7 +667,7 @@ def test_keras_model_must_carry_the_declared_head_and_a_module_beside_the_file_l
 def test_step_limit_interrupts_a_sleep_and_restores_the_timer():
     import signal as sig
 
-    from paritybench.pipeline import watchdog
+    from paritybench import watchdog
 
     before = sig.getsignal(sig.SIGALRM)
     t0 = time.monotonic()

@@ -13,10 +13,10 @@ from tests.conftest import run_cli
 def _localize(workload: str, arms: list[str], steps: int = 2, n: int | None = None):
     """In-process localize of each named arm against the workload's reference (main-process arms)."""
     from paritybench import workloads
-    from paritybench.analysis import localize
     from paritybench.experiment import data
     from paritybench.experiment.flags import NumericsOptions
     from paritybench.experiment.weights import copy_weights
+    from paritybench.pipeline import localize
     from paritybench.workloads import resolve_ref
 
     w = workloads.load(workload)
@@ -82,7 +82,7 @@ def test_catalogue_pitfall_phase(workload, arm, phase, tensors):
 )
 def test_fixes_never_part(workload, arm):
     """The fixes implement the reference's convention in float32: they stay under the factor."""
-    from paritybench.analysis.localize import FACTOR
+    from paritybench.pipeline.localize import FACTOR
 
     r = _localize(workload, [arm])[arm]
     assert r.first is None and r.max_ratio < FACTOR, r.line()
@@ -92,7 +92,7 @@ def test_noise_floor_flags_a_one_ulp_scale_gap():
     """The check can fail: a tensor 1000x the floor apart parts, one at the floor does not."""
     import numpy as np
 
-    from paritybench.analysis.localize import _compare
+    from paritybench.pipeline.localize import _compare
 
     ref64 = np.linspace(1, 2, 100)
     ref32 = ref64 + 1e-7
@@ -129,7 +129,7 @@ def test_adam_epsilon_update_parts_before_the_moments(tmp_path):
     """adam-epsilon: the literal port's (optax.adam, eps after the bias correction) update of dense_0/kernel
     parts at step 0 while its moments, which epsilon never enters, stay at the floor; Keras-TF's own
     momentum/velocity variables and its JAX emulation's moments never part."""
-    from paritybench.analysis.localize import FACTOR
+    from paritybench.pipeline.localize import FACTOR
 
     r = _localize("adam-epsilon", ["jax-adam-literal"])["jax-adam-literal"]
     assert (r.first.step, r.first.phase, r.first.tensor) == (0, "update", "dense_0/kernel"), r.line()
@@ -209,7 +209,7 @@ def test_bytes_per_step_counts_layers_and_moments():
     """seed-bce, n 1000: 786,001 parameters x 5 (weights, gradient, update, two moments), the two 1000 x 1000
     hidden outputs (pre-activation, ReLU), logits and d loss/d logit, at 8 bytes: 47.5 MB per step and arm."""
     from paritybench import workloads
-    from paritybench.analysis.localize import bytes_per_step
+    from paritybench.pipeline.localize import bytes_per_step
 
     assert bytes_per_step(workloads.load("seed-bce"), 1000, 1) == 8 * (5 * 786_001 + 2 * 1000 * 1000 + 2 * 1000)
     bn = workloads.load("batchnorm-momentum")  # + the moving statistics twice and the held-out logits

@@ -17,10 +17,10 @@ WL = "batchnorm-momentum"
 
 def _ctx(steps: int):
     from paritybench import workloads
-    from paritybench.analysis import localize
     from paritybench.experiment import data
     from paritybench.experiment.flags import NumericsOptions
     from paritybench.experiment.weights import copy_weights
+    from paritybench.pipeline import localize
     from paritybench.workloads import resolve_ref
 
     w = workloads.load(WL)
@@ -35,7 +35,7 @@ def _ctx(steps: int):
 
 
 def _pair(a: str, b: str, steps: int):
-    from paritybench.analysis import localize
+    from paritybench.pipeline import localize
 
     ctx = _ctx(steps)
     return localize.localize_pair(ctx, ctx.workload.arm(a), ctx.workload.arm(b), {})
@@ -49,13 +49,13 @@ def test_keras_worker_steps_the_batch_from_the_given_moving_statistics():
     """Worker level, keras-tensorflow at given weights and given (arbitrary) moving statistics: step k's logits
     are training mode on rows 64k..64k+64; the new statistics are Keras's rule applied once to the GIVEN state
     (0.99 old + 0.01 batch, biased variance); the held-out logits are inference mode with that new state."""
-    from paritybench.analysis import localize
+    from paritybench.arms import keras_kind
 
     ctx = _ctx(2)
     arm = ctx.workload.arm("keras-tensorflow")
     rng = np.random.default_rng(1)
     states = [{"bn/moving_mean": rng.normal(0, 1, 64), "bn/moving_variance": rng.uniform(0.5, 2, 64)} for _ in range(3)]
-    a = localize._keras_arrays(ctx, arm, [ctx.init] * 3, states)
+    a = keras_kind.keras_arrays(ctx, arm, [ctx.init] * 3, states)
     w = {k: np.asarray(v, np.float64) for k, v in ctx.init.items()}
     xh = np.asarray(ctx.xh, np.float64)
     for k in range(2):
@@ -92,7 +92,7 @@ def test_literal_port_parts_from_keras_in_the_moving_mean_and_evaluation_only():
     """jax-momentum-literal (keeps 10% of the old average) vs keras-tensorflow: step 0's update of
     bn/moving_mean (and the variance), then the evaluation that reads them; training forward, loss and
     backward never part (the training pass uses the batch's own statistics)."""
-    from paritybench.analysis.localize import FACTOR
+    from paritybench.pipeline.localize import FACTOR
 
     r = _pair("jax-momentum-literal", "keras-tensorflow", 3)
     assert r.first is not None and (r.first.step, r.first.phase, r.first.tensor) == (0, "update", "bn/moving_mean"), (

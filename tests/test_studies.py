@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from paritybench.experiment import weights as model
-from paritybench.studies.sweep import Checkpoint, checkpoint_path, perturb
+from paritybench.studies.checkpoint import Checkpoint, checkpoint_path
+from paritybench.studies.grid import perturb
 from paritybench.workloads.seed_bce import jax_model
 
 from .conftest import ROOT, by_arm, run_cli

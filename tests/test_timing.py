@@ -9,11 +9,13 @@ import pytest
 from paritybench import cli, timing
 from paritybench.errors import ParityError
 from paritybench.timing.flops import matmul_pair_flops, sgd_step_flops
+from paritybench.workloads.seed_bce.workload import HIDDEN, INPUT_DIM
 from paritybench.workloads.seed_bce.workload import PARAMS as PARAM_SHAPES
 
 CPU = "cpu: Test CPU (2 logical)"
-PAIR = matmul_pair_flops()
-STEP = sgd_step_flops().total
+SEED = (1000, INPUT_DIM, HIDDEN)  # the seed's full batch of 1,000 and its 784-1000-1 MLP
+PAIR = matmul_pair_flops(*SEED)
+STEP = sgd_step_flops(*SEED).total
 
 
 def bench(
@@ -80,7 +82,7 @@ def sample(tmp_path, name="a.json", scale=1.0):
                 0.0125 * scale,
                 0.0025 * scale,
                 blas="xla-pair",  # IQR exactly 20%: not flagged
-                flops=sgd_step_flops().gradient,
+                flops=sgd_step_flops(*SEED).gradient,
                 compile_seconds=0.4321,
             ),
             bench("jax-sgd", 0.020 * scale, 0.002 * scale, blas="xla-pair"),
@@ -102,7 +104,7 @@ def sample(tmp_path, name="a.json", scale=1.0):
 
 
 def test_step_flops_are_counted_from_the_shapes():
-    s = sgd_step_flops()
+    s = sgd_step_flops(*SEED)
     assert PAIR == 2 * 2 * 1000 * 784 * 1000
     assert s.update == 2 * sum(a * (b[0] if b else 1) for a, *b in PARAM_SHAPES.values())
     # Beyond the two big products, per sample: forward b0 1000 + relu 1000 + h @ W1 2000 + b1 1 + loss 4;
@@ -133,9 +135,9 @@ def test_iqr_flag_is_strictly_above_twenty_percent(tmp_path):
 def test_throughput_is_a_share_of_the_same_blas_matmul(tmp_path):
     tf = timing.load(sample(tmp_path))
     grad = tf.figures["jax-grad"]
-    assert grad.gflops == pytest.approx(sgd_step_flops().gradient / 0.0125 / 1e9)
+    assert grad.gflops == pytest.approx(sgd_step_flops(*SEED).gradient / 0.0125 / 1e9)
     # (gradient flops / 12.5 ms) / (pair flops / 10 ms)
-    assert timing.own_matmul_fraction(tf, grad) == pytest.approx(sgd_step_flops().gradient / PAIR * 0.8)
+    assert timing.own_matmul_fraction(tf, grad) == pytest.approx(sgd_step_flops(*SEED).gradient / PAIR * 0.8)
     assert timing.best_f32_matmul(tf).label == "numpy-f32-pair"  # the f64 pair is faster here but not float32
     assert timing.own_matmul_fraction(tf, tf.figures["xla-pair"]) is None
 

@@ -1,4 +1,4 @@
-"""The ``paritybench`` command: builds the parser from ``paritybench.commands`` and dispatches.
+"""The ``paritybench`` command: builds the parser from the registered ``paritybench.commands`` and dispatches.
 
 Framework imports happen only after the numerics flags are in the environment:
 this module imports none at load time, and each command imports what it needs
@@ -8,12 +8,14 @@ after ``flags.apply``. No command imports this module.
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
+from rich.console import Console
+
 from paritybench import __version__
-from paritybench.commands import COMMAND_MODULES
+from paritybench.commands import registered
 from paritybench.errors import ParityError
+from paritybench.procs import install_signal_handlers, interrupted_message
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,8 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"paritybench {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).add_parser(sub)
+    for command in registered():
+        command.setup_arguments(sub).set_defaults(func=command.run)
     return parser
 
 
@@ -51,8 +53,6 @@ def blank_option(parser: argparse.ArgumentParser, args: argparse.Namespace) -> s
 
 
 def main(argv: list[str] | None = None) -> int:
-    from rich.console import Console
-
     # Wide enough for the run table when output is a pipe or a CI log.
     console = Console(width=None if sys.stdout.isatty() else 120)
     parser = build_parser()
@@ -61,7 +61,6 @@ def main(argv: list[str] | None = None) -> int:
     if blank:
         print(f"paritybench: error: {blank}", file=sys.stderr)
         return 2
-    from paritybench.pipeline.procs import install_signal_handlers, interrupted_message
 
     install_signal_handlers()  # SIGTERM/SIGINT unwind (worker killed, temp folders removed)
     try:

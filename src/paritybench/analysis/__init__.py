@@ -1,1 +1,1 @@
-"""Reading artifacts: compare (verdicts and tolerances), summaries, the report."""
+"""Reading artifacts and records: compare (verdicts and tolerances), diagnostics, summaries, the report."""

@@ -14,13 +14,12 @@ from itertools import combinations
 import numpy as np
 
 from paritybench.analysis.tolerances import ALPHA, can_reject
+from paritybench.artifact import unnum
 
 
 def finals_by_arm(artifact: dict, metric: str = "final_accuracy") -> dict[str, list[float]]:
     """``metric`` of every ok run, per arm, in the artifact's order: a run field (``final_accuracy``,
     ``final_loss``) or ``<curve>@<step>`` (``loss@0``: the loss at the initial weights)."""
-    from paritybench.artifact import unnum
-
     out: dict[str, list[float]] = {}
     for r in artifact["runs"]:
         if r["status"] == "ok":
@@ -35,7 +34,7 @@ def finals_by_arm(artifact: dict, metric: str = "final_accuracy") -> dict[str, l
 
 def mann_whitney(xa: list[float], xb: list[float]) -> dict:
     """compare's verdict on two samples: divergent (p < ALPHA), equivalent, or inconclusive (too few)."""
-    from scipy.stats import mannwhitneyu
+    from scipy.stats import mannwhitneyu  # late: scipy (a slow import): loaded only where this statistic is computed
 
     out: dict = {
         "n_a": len(xa),

@@ -3,15 +3,28 @@ artifacts of several workloads): the question, the measured gap (final accuracy 
 literal port(s), the fix and ``reference-f64`` on the first case), the mechanism check (Keras arm,
 its JAX emulation, max |dw| after step 1, reproduced) and the fix, with the accuracy/loss plot.
 
-Roles (port, fix) come from the workload's declaration when it can be loaded by name; the numbers
-come only from the artifacts.
+Roles (port, fix) come from the workload's declaration when the caller can load it by name (``roles``:
+``commands.report.workload_roles``); the numbers come only from the artifacts.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
+from paritybench.analysis.gap_conventions import gap_lines
+from paritybench.analysis.report import _first_case, plot_curves
 from paritybench.artifact import unnum
+from paritybench.artifact.index import read_index
+from paritybench.artifact.outputs import write_output
+
+# a workload name -> (arm -> role, fix arm, arm -> description)
+Roles = Callable[[str], tuple[dict[str, str], str | None, dict[str, str]]]
+
+
+def no_roles(name: str) -> tuple[dict[str, str], str | None, dict[str, str]]:
+    """No declaration at hand: arms are listed without roles and no fix is named."""
+    return {}, None, {}
 
 
 def _fmt(v) -> str:
@@ -21,25 +34,11 @@ def _fmt(v) -> str:
     return f"{x:.4g}"
 
 
-def _roles(name: str) -> tuple[dict[str, str], str | None, dict[str, str]]:
-    """(arm -> role, fix arm, arm -> description) from the declaration, or empty when it cannot load."""
-    from paritybench import workloads
-    from paritybench.errors import ParityError
-
-    try:
-        w = workloads.load(name)
-    except ParityError:
-        return {}, None, {}
-    return {a.name: a.role for a in w.arms}, w.fix, {a.name: a.description for a in w.arms}
-
-
-def section(a: dict, out_dir: Path) -> tuple[list[str], str | None]:
+def section(a: dict, out_dir: Path, workload_roles: Roles = no_roles) -> tuple[list[str], str | None]:
     """Markdown lines for one run artifact, and the plot file written (or None)."""
-    from paritybench.analysis.report import _first_case, plot_curves
-
     w = a["workload"]
     name = w["name"]
-    roles, fix, desc = _roles(name)
+    roles, fix, desc = workload_roles(name)
     runs = _first_case(a)
     md = [f"## `{name}`", "", f"**Question.** {w.get('question', '')}", ""]
     first = a["runs"][0]
@@ -58,7 +57,6 @@ def section(a: dict, out_dir: Path) -> tuple[list[str], str | None]:
             f"{'-' if r['final_accuracy'] is None else f'{r["final_accuracy"]:.3f}'} | {_fmt(r['final_loss'])} |"
         )
     md.append("")
-    from paritybench.analysis.gap_conventions import gap_lines
 
     md += gap_lines(a, {arm: runs[arm] for arm in order})  # the settings that part each arm, beside its gap
     case = (first["seed"], first["window_start"])
@@ -88,10 +86,9 @@ def section(a: dict, out_dir: Path) -> tuple[list[str], str | None]:
     return md, None
 
 
-def write_catalogue(artifacts: list[dict], out_dir: Path, index: dict | None = None) -> Path:
-    """catalogue.md (and one plot per workload) in ``out_dir``; return its path."""
-    from paritybench.artifact.outputs import write_output
-
+def write_catalogue(artifacts: list[dict], out_dir: Path, index: dict | None = None, roles: Roles = no_roles) -> Path:
+    """catalogue.md (and one plot per workload) in ``out_dir``; return its path. ``roles``: a workload name's
+    (arm -> role, fix arm, arm -> description), from its declaration (``commands.report.workload_roles``)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     md = ["# paritybench catalogue", ""]
     if index is not None:
@@ -99,7 +96,7 @@ def write_catalogue(artifacts: list[dict], out_dir: Path, index: dict | None = N
         md += [f"| `{e['workload']}` | {e['status']} | {e.get('seconds', '-')} |" for e in index["workloads"]]
         md += ["", f"Total: {index.get('total_seconds', '-')} s.", ""]
     for a in artifacts:
-        lines, _ = section(a, out_dir)
+        lines, _ = section(a, out_dir, roles)
         md += lines
     path = out_dir / "catalogue.md"
     write_output(path, ("\n".join(md) + "\n").encode(), overwrite=True)
@@ -108,8 +105,6 @@ def write_catalogue(artifacts: list[dict], out_dir: Path, index: dict | None = N
 
 def artifacts_of_index(index_path: str | Path) -> tuple[dict, list[str]]:
     """The index and the paths of the artifacts it lists that exist (beside the index)."""
-    from paritybench.commands.run_all import read_index
-
     index = read_index(index_path)
     folder = Path(index_path).parent
     paths = [str(folder / e["path"]) for e in index["workloads"] if (folder / e["path"]).exists()]

@@ -26,17 +26,18 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from paritybench.analysis.tolerances import ALPHA, CHAOTIC, STABLE, STABLE_TOLERANCE, can_reject, classes_from
-from paritybench.artifact import unnum, upgrade
+from paritybench.analysis.tolerances import ALPHA, CHAOTIC, STABLE, STABLE_TOLERANCE, can_reject
+from paritybench.artifact import check_artifact_file, unnum, upgrade
+from paritybench.artifact.inputs import weights_path_of
 from paritybench.errors import ParityError
-from paritybench.experiment.inputs import check_artifact_file, read_json, weights_path_of
+from paritybench.experiment.config import RunConfig
 from paritybench.experiment.npzguard import check_npz
+from paritybench.experiment.weights import weights_sha256
 
 VERDICTS = ("identical", "equivalent", "inconclusive", "missing", "divergent")
 # Environment fields that differ on every run and say nothing about the machine.
@@ -155,8 +156,6 @@ def comparable_fields() -> list[str]:
     comparisons vary; ``data_sha256`` is only the hash a user asked for (the data
     actually used is checked through ``environment.data.sha256``).
     """
-    from paritybench.experiment.config import RunConfig
-
     return [k for k in RunConfig().comparable() if k not in ("numerics", "data_sha256")]
 
 
@@ -240,8 +239,6 @@ def _weights_reason(wa: dict, wb: dict, atol: float) -> str | None:
 
 def _integrity(side: Loaded, key: RunKey, run: dict) -> tuple[dict | None, str | None]:
     """This run's weights if kept, and a reason if they do not hash to the recorded sha256."""
-    from paritybench.experiment.weights import weights_sha256
-
     try:
         w = side.weights(key)  # reads the member: a corrupt one (bad CRC, cut data) fails here
         if w is None:
@@ -354,7 +351,7 @@ def _short(x: object) -> str:
 
 def distribution_test(arm: str, a: Loaded, b: Loaded) -> dict:
     """Mann-Whitney U on the final accuracies of every ok run of ``arm`` in a vs b."""
-    from scipy.stats import mannwhitneyu
+    from scipy.stats import mannwhitneyu  # late: scipy (a slow import): loaded only where this statistic is computed
 
     xa = [r["final_accuracy"] for r in a.runs.values() if r["arm"] == arm and r["status"] == "ok"]
     xb = [r["final_accuracy"] for r in b.runs.values() if r["arm"] == arm and r["status"] == "ok"]
@@ -499,111 +496,3 @@ def render_json(comparisons: list[Comparison], status: int) -> str:
         json.dumps({"exit_status": status, "comparisons": [c.to_dict() for c in comparisons]}, indent=1, default=str)
         + "\n"
     )
-
-
-def workload_classes(artifact: dict) -> dict[str, str]:
-    """The expected class of each arm, from the artifact's workload declaration where it can be
-    loaded here (a built-in or installed workload, or a file still at its recorded path)."""
-    from paritybench import workloads
-
-    w = artifact.get("workload") or {}
-    spec = w.get("spec") if w.get("source") == "file" else w.get("name")
-    try:
-        loaded = workloads.load(spec)
-    except ParityError:
-        return {}
-    return loaded.expected_classes if loaded.version == w.get("version") else {}
-
-
-def cmd_compare(args, console) -> int:
-    """Compare the first artifact with each of the others; print verdicts and environment diffs."""
-    if len(args.artifacts) < 2:
-        raise ParityError("compare needs at least two artifacts: paritybench compare REFERENCE.json OTHER.json")
-    if args.output:  # before any work: a new regular file, or --overwrite; never an input, link or device
-        from paritybench.artifact.outputs import check_output_path
-
-        check_output_path(
-            args.output,
-            inputs=[*args.artifacts, *([args.sensitivity] if args.sensitivity else [])],
-            overwrite=args.overwrite,
-            what="--output",
-        )
-    sensitivity = None
-    if args.sensitivity:
-        sensitivity = read_json(
-            args.sensitivity, "sensitivity file", "pass the artifact written by paritybench sensitivity"
-        )
-        if not isinstance(sensitivity, dict):
-            raise ParityError(
-                f"sensitivity file {args.sensitivity} is a JSON {type(sensitivity).__name__}, not an "
-                'object with "classes": pass the artifact written by paritybench sensitivity'
-            )
-    loaded = [load(p) for p in args.artifacts]
-    if args.workload:
-        from paritybench import workloads
-
-        name = workloads.load(args.workload).name
-        for side in loaded:
-            if side.artifact["workload"]["name"] != name:
-                raise ParityError(
-                    f"{side.path} is of workload {side.artifact['workload']['name']}, not {name}: "
-                    "compare artifacts of the workload you name, or leave out --workload"
-                )
-    classes = classes_from(sensitivity, str(args.sensitivity), workload_classes(loaded[0].artifact))
-    comparisons = [compare(loaded[0], other, classes) for other in loaded[1:]]
-    divergent = [(c, v) for c in comparisons for v in c.verdicts if v.verdict == "divergent"]
-    status = 1 if divergent else 0
-    text = {
-        "text": lambda: render_text(comparisons),
-        "markdown": lambda: render_markdown(comparisons),
-        "json": lambda: render_json(comparisons, status),
-    }[args.format]()
-    if args.output:
-        from paritybench.artifact.outputs import write_output
-
-        write_output(args.output, text.encode(), overwrite=args.overwrite)
-    else:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    if divergent:
-        shown = "; ".join(
-            f"{v.label} vs {c.other.name}: {v.reasons[0] if v.reasons else 'divergent'}" for c, v in divergent[:3]
-        )
-        more = f" (and {len(divergent) - 3} more)" if len(divergent) > 3 else ""
-        print(f"paritybench: compare: {len(divergent)} divergent run(s): {shown}{more}", file=sys.stderr)
-    return status
-
-
-def add_parser(sub) -> None:
-    """Register ``paritybench compare``."""
-    p = sub.add_parser("compare", help="compare artifacts run by run: identical, equivalent or divergent")
-    p.add_argument(
-        "artifacts", nargs="+", metavar="ARTIFACT", help="the reference artifact, then one or more to compare with it"
-    )
-    p.add_argument(
-        "--sensitivity",
-        default=None,
-        metavar="FILE",
-        help='a paritybench sensitivity artifact whose "classes" say which arms are stable or chaotic '
-        "(default: the classes the workload declares, each with its evidence)",
-    )
-    p.add_argument(
-        "--workload",
-        default=None,
-        help="refuse (exit 2) artifacts of any other workload (artifacts of two workloads are never "
-        "compared in any case)",
-    )
-    p.add_argument(
-        "--format",
-        choices=("text", "markdown", "json"),
-        default="text",
-        help="text for a terminal, markdown for a CI job summary, json for machines",
-    )
-    p.add_argument(
-        "--output",
-        default=None,
-        metavar="FILE",
-        help="write the report to this new file instead of stdout (never to an input)",
-    )
-    p.add_argument("--overwrite", action="store_true", help="let --output replace an existing regular file")
-    p.set_defaults(func=cmd_compare)

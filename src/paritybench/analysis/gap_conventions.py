@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from paritybench.analysis.conventions_table import MISSING, NOT_COMPARED_PREFIX, _canon
+
 REFERENCE = "reference-f64"
 WIDTH = 70  # one value in a table cell: enough for "added to sqrt(v) before bias correction (epsilon-hat)"
 
@@ -28,8 +30,6 @@ def _short(v: Any) -> str:
 
 
 def _compared_rows(table: dict[str, dict[str, Any]]) -> list[str]:
-    from paritybench.analysis.conventions import NOT_COMPARED_PREFIX
-
     rows: list[str] = []
     for r in table.values():
         rows += [k for k in r if k not in rows]
@@ -37,16 +37,12 @@ def _compared_rows(table: dict[str, dict[str, Any]]) -> list[str]:
 
 
 def _differs(row: str, a: Any, b: Any) -> bool:
-    from paritybench.analysis.conventions import _canon
-
     return _canon(row, a) != _canon(row, b)
 
 
 def common_rows(conventions: dict, reference: str = REFERENCE) -> list[str]:
     """Rows where every other arm differs from the reference (and there are at least two other arms, so that
     "every" means something): said once, not per arm."""
-    from paritybench.analysis.conventions import MISSING
-
     table = conventions.get("arms") or {}
     if reference not in table:
         return []
@@ -64,8 +60,6 @@ def common_rows(conventions: dict, reference: str = REFERENCE) -> list[str]:
 def arm_rows(conventions: dict, arm: str, reference: str = REFERENCE, skip: tuple[str, ...] = ()) -> list[str]:
     """ "row: arm's value vs reference's value" for each compared row where ``arm`` differs from ``reference``
     (rows in ``skip`` left out)."""
-    from paritybench.analysis.conventions import MISSING
-
     table = conventions.get("arms") or {}
     if arm not in table or reference not in table:
         return []

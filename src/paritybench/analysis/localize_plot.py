@@ -20,10 +20,12 @@ This module imports no framework: matplotlib (headless Agg backend) only.
 from __future__ import annotations
 
 import io
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from paritybench.artifact.outputs import write_output
 from paritybench.errors import ParityError
 
 TOP = 5  # lines per panel: more than a handful of overlapping log-scale lines cannot be told apart
@@ -124,13 +126,11 @@ def _limits(rows: list[Panel], factor: float) -> tuple[float, float]:
 def plot(record: dict, out: str | Path, overwrite: bool = False, top: int = TOP) -> tuple[Path, Layout]:
     """Draw ``record`` as a PNG at ``out`` (checked by the caller with ``check_output_path``); written
     atomically. Returns the path and the layout drawn (its panels are the figure's axes, in order)."""
-    import matplotlib
+    import matplotlib  # late: matplotlib: loaded only where a figure is drawn
 
     matplotlib.use("Agg")  # headless: no display is ever needed
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
-
-    from paritybench.artifact.outputs import write_output
+    from matplotlib.figure import Figure  # late: matplotlib: loaded only where a figure is drawn
+    from matplotlib.ticker import MaxNLocator  # late: matplotlib: loaded only where a figure is drawn
 
     lay = layout(record, top)
     factor = float(record.get("factor") or 0.0)
@@ -205,8 +205,6 @@ def plot(record: dict, out: str | Path, overwrite: bool = False, top: int = TOP)
 
 def load(path: str | Path) -> dict:
     """A localize record from ``path``, or a one-line ParityError."""
-    import json
-
     try:
         with open(path) as fh:
             return json.load(fh)
@@ -218,42 +216,8 @@ def load(path: str | Path) -> dict:
 
 def is_localize_record(path: str | Path) -> bool:
     """True when ``path`` is a JSON object of kind ``localize`` (read cheaply; the real checks come later)."""
-    import json
-
     try:
         a = json.loads(Path(path).read_text())
     except (OSError, ValueError, RecursionError):  # left to the artifact checks' one-line errors
         return False
     return isinstance(a, dict) and a.get("kind") == "localize"
-
-
-def report(args, console) -> int:
-    """``paritybench report RECORD.json [--out FOLDER]`` for localize records: one PNG per record,
-    ``<record stem>-localize.png`` in the folder (default ``<first record>-report`` beside it)."""
-    import os
-
-    from paritybench.artifact.outputs import check_output_dir, check_output_path
-
-    if not all(is_localize_record(p) for p in args.artifacts):
-        raise ParityError(
-            "localize records and artifacts cannot be reported together: report the localize records on their own"
-        )
-    first = Path(args.artifacts[0])
-    out_dir = Path(args.out) if args.out else first.with_name(first.stem + "-report")
-    if os.path.islink(out_dir) or (os.path.lexists(out_dir) and not out_dir.is_dir()):
-        raise ParityError(f"--out {out_dir} is a symbolic link or not a directory: give a new or existing folder")
-    check_output_dir(out_dir, "--out")  # only the PNGs are checked: a report.md there is none of ours
-    names = [f"{Path(p).stem}-localize.png" for p in args.artifacts]
-    if len(set(names)) != len(names):
-        raise ParityError("two localize records share a file name: rename one, or report them one at a time")
-    targets = [
-        check_output_path(out_dir / n, inputs=args.artifacts, overwrite=args.overwrite, what="--out", suffix=".png")
-        for n in names
-    ]
-    records = [load(p) for p in args.artifacts]
-    for rec in records:
-        layout(rec)  # every record checked before the first PNG is written
-    for rec, target in zip(records, targets, strict=True):
-        path, lay = plot(rec, target, overwrite=args.overwrite)
-        console.print(f"plot: {path} ({len(lay.rows)} pairs, {len(lay.panels)} panels)", highlight=False)
-    return 0

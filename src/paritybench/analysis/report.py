@@ -7,30 +7,16 @@ gap, the text says so.
 
 from __future__ import annotations
 
+import io
+import os
 from pathlib import Path
 
-from paritybench.artifact import unnum, upgrade
+import numpy as np
+
+from paritybench.analysis.gap_conventions import gap_lines
+from paritybench.artifact import check_artifact_file, unnum, upgrade
+from paritybench.artifact.outputs import check_output_dir, check_output_path, write_output
 from paritybench.errors import ParityError
-
-
-def add_parser(sub) -> None:
-    p = sub.add_parser("report", help="write report.md and PNG plots from artifacts")
-    p.add_argument(
-        "artifacts",
-        nargs="+",
-        help="run, sweep and/or sensitivity artifacts (raw and --normalize), or localize --out records (a PNG each)",
-    )
-    p.add_argument("--out", default=None, help="output folder (default: <first artifact>-report beside it)")
-    p.add_argument(
-        "--workload",
-        default=None,
-        help="refuse (exit 2) any artifact of another workload (default: take each as it is)",
-    )
-    p.add_argument(
-        "--overwrite", action="store_true", help="let the report replace report.md and plots already in the folder"
-    )
-    p.set_defaults(func=cmd_report)
-
 
 # Arms in the order the artifacts list them (the workload's declaration order), learnt as they are read.
 _ARM_ORDER: dict[str, int] = {}
@@ -54,8 +40,6 @@ def _variant(a: dict) -> str:
 
 
 def load(paths: list[str]) -> list[dict]:
-    from paritybench.experiment.inputs import check_artifact_file
-
     out = []
     for p in paths:
         a = check_artifact_file(p, exit_code=2)  # the same definition and message as validate and compare
@@ -269,10 +253,10 @@ def answer_normalization(sweeps: list[dict]) -> list[str]:
 
 
 def _plt():
-    import matplotlib
+    import matplotlib  # late: matplotlib: loaded only where a figure is drawn
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # late: matplotlib: loaded only where a figure is drawn
 
     return plt
 
@@ -310,7 +294,6 @@ def plot_distribution(items: list[tuple[str, dict[str, list[float]]]], path: Pat
     items = [(lbl, d) for lbl, d in items if d]
     if not items:
         return False
-    import numpy as np
 
     plt = _plt()
     fig, axes = plt.subplots(1, len(items), figsize=(7 * len(items), 4.5), squeeze=False)
@@ -332,10 +315,6 @@ def plot_distribution(items: list[tuple[str, dict[str, list[float]]]], path: Pat
 
 def _save(fig, path: Path) -> None:
     """The figure as PNG, written whole or not at all (the folder was checked before any work)."""
-    import io
-
-    from paritybench.artifact.outputs import write_output
-
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90)
     write_output(path, buf.getvalue(), overwrite=True)
@@ -366,7 +345,6 @@ def write_report(artifacts: list[dict], out_dir: Path) -> Path:
             md += [f"**Workload `{w['name']}`** (version {w['version']}): {w.get('question', '')}", ""]
     md += ["## The answer", ""]
     figures: list[tuple[str, str]] = []
-    from paritybench.analysis.gap_conventions import gap_lines
 
     for a in kinds.get("run", []):
         md += answer_from_run(a) + [""]
@@ -437,7 +415,6 @@ def write_report(artifacts: list[dict], out_dir: Path) -> Path:
             f"CPU {env.get('cpu', {}).get('model', '?')}"
         )
     report = out_dir / "report.md"
-    from paritybench.artifact.outputs import write_output
 
     write_output(report, ("\n".join(md) + "\n").encode(), overwrite=True)
     return report
@@ -467,10 +444,6 @@ def check_report_out(out_dir: Path, inputs: list[str], overwrite: bool, names: t
     """Before any work: the folder is (or can be made) a writable directory, not a link, and none of
     the files the report writes there is an input, a link, a non-regular file, or (without
     ``--overwrite``) an existing file."""
-    import os
-
-    from paritybench.artifact.outputs import check_output_dir, check_output_path
-
     if os.path.islink(out_dir):
         raise ParityError(
             f"--out {out_dir} is a symbolic link: paritybench never writes through a link; give the real folder"
@@ -485,73 +458,4 @@ def check_report_out(out_dir: Path, inputs: list[str], overwrite: bool, names: t
         check_output_path(out_dir / name, inputs=inputs, overwrite=overwrite, what="--out")
 
 
-def cmd_report(args, console) -> int:
-    from paritybench.analysis import localize_plot
-    from paritybench.commands.run_all import is_index
-
-    if any(localize_plot.is_localize_record(p) for p in args.artifacts):
-        return localize_plot.report(args, console)  # the per-tensor ratio plot of paritybench localize --out
-    if any(is_index(p) for p in args.artifacts) or _several_workloads(args.artifacts):
-        return _cmd_catalogue(args, console)  # the catalogue page (paritybench.analysis.catalogue)
-    artifacts = load(args.artifacts)
-    if args.workload:
-        from paritybench import workloads
-
-        name = workloads.load(args.workload).name
-        for a in artifacts:
-            if a["workload"]["name"] != name:
-                raise ParityError(
-                    f"{a['_path']} is of workload {a['workload']['name']}, not {name}: "
-                    "report one workload's artifacts, or leave out --workload"
-                )
-    first = Path(args.artifacts[0])
-    out_dir = Path(args.out) if args.out else first.with_name(first.stem + "-report")
-    runs = sum(a.get("kind", "run") == "run" for a in artifacts)
-    check_report_out(out_dir, args.artifacts, args.overwrite, report_files(runs))
-    report = write_report(artifacts, out_dir)
-    console.print(report.read_text().split("## Figures")[0])
-    console.print(f"report: {report}")
-    return 0
-
-
-def _several_workloads(paths: list[str]) -> bool:
-    """Run artifacts of more than one workload (read cheaply; the real checks come in ``load``)."""
-    import json
-
-    names = set()
-    for p in paths:
-        try:
-            a = json.loads(Path(p).read_text())
-        except (OSError, ValueError, RecursionError):  # left to the artifact checks' one-line errors
-            return False
-        if not isinstance(a, dict) or a.get("kind", "run") != "run":
-            return False
-        names.add((a.get("workload") or {}).get("name", "seed-bce"))
-    return len(names) > 1
-
-
-def _cmd_catalogue(args, console) -> int:
-    from paritybench.analysis.catalogue import artifacts_of_index, write_catalogue
-    from paritybench.commands.run_all import is_index
-
-    index, paths = None, []
-    for p in args.artifacts:
-        if is_index(p):
-            index, listed = artifacts_of_index(p)
-            paths += listed
-        else:
-            paths.append(p)
-    artifacts = [a for a in load(paths) if a.get("kind", "run") == "run"]
-    first = Path(args.artifacts[0])
-    out_dir = Path(args.out) if args.out else first.with_name(first.stem + "-catalogue")
-    check_report_out(out_dir, paths + list(args.artifacts), args.overwrite)
-    from paritybench.artifact.outputs import check_output_path
-
-    for name in ["catalogue.md", *(f"{a['workload']['name']}-curves.png" for a in artifacts)]:
-        check_output_path(out_dir / name, inputs=paths + list(args.artifacts), overwrite=args.overwrite, what="--out")
-    page = write_catalogue(artifacts, out_dir, index)
-    console.print(f"catalogue: {page}")
-    return 0
-
-
-__all__ = ["add_parser", "write_report", "answer_from_run"]
+__all__ = ["write_report", "answer_from_run"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rich.table import Table
+
 SWAP_COLUMNS = ("jax", "keras-tensorflow", "reference-f64")
 SWAP_LABEL = {"jax": "jax", "keras-tensorflow": "keras-tf", "reference-f64": "f64"}
 
@@ -15,8 +17,6 @@ def _fmt(v, digits=3):
 
 
 def print_run_table(console, artifact: dict) -> None:
-    from rich.table import Table
-
     cfg = artifact["config"]
     groups: dict[tuple[int, int], list[dict]] = {}
     for r in artifact["runs"]:

@@ -7,6 +7,9 @@ from typing import Any
 
 import numpy as np
 
+from paritybench.analysis.diagnostics import max_abs_diff
+from paritybench.artifact import num
+
 # "Near chance": within this much of the majority-class rate, i.e. no better
 # than predicting the commoner label for everything (the NaN network's 0.51).
 NEAR_CHANCE_MARGIN = 0.05
@@ -40,9 +43,7 @@ def majority_rates(y_by_window: dict[int, np.ndarray]) -> dict[int, float]:
     return out
 
 
-def sweep_summary(
-    runs: list[dict[str, Any]], majority: dict[int, float], reference_arm: str = "reference-f64"
-) -> dict[str, Any]:
+def sweep_summary(runs: list[dict[str, Any]], majority: dict[int, float], reference_arm: str) -> dict[str, Any]:
     """Per arm: final-accuracy distribution, paired differences against the reference on the
     same (seed, window), and how often the arm ends near chance."""
     finals: dict[str, dict[tuple[int, int], float]] = defaultdict(dict)
@@ -76,9 +77,6 @@ def sensitivity_summary(
     ``stable``: every copy ends within one sample of every other (max - min of
     the correct count <= 1); otherwise ``chaotic``.
     """
-    from paritybench.artifact import num
-    from paritybench.pipeline.diagnostics import max_abs_diff
-
     by_arm: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in runs:
         if r["status"] == "ok":

@@ -2,7 +2,7 @@
 
 An arm trains the workload's model from given initial weights on one data window
 and returns per-step curves and its final weights. The runner reaches every arm
-through its kind's trainer (``paritybench.arms.trainer``) and never branches on
+through its kind (``paritybench.arms.registry.kind_of``) and never branches on
 arm names. This module imports no framework (the Keras workers use it).
 """
 
@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from paritybench.experiment import heads
 from paritybench.experiment.weights import Weights
 
 
@@ -64,6 +65,24 @@ def nonfinite_steps(weights_finite: list[bool], loss: list[float]) -> list[bool]
     return [(not f) or not np.isfinite(lv) for f, lv in zip(weights_finite, loss, strict=True)]
 
 
+def column(host: dict, last: dict, name: str, b: int) -> list:
+    """Copy ``b``'s per-step records of ``name`` (steps of them) and its final one, as Python numbers."""
+    return [v.item() for v in host[name][b]] + [last[name][b].item()]
+
+
+def step_curves(host: dict, last: dict, b: int, n: int) -> dict[str, list]:
+    """The curves every arm records, for copy ``b`` of a vmapped program's per-step and final records."""
+    loss, correct = column(host, last, "loss", b), [int(c) for c in column(host, last, "correct", b)]
+    return {
+        "loss": loss,
+        "correct": correct,
+        "accuracy": [c / n for c in correct],
+        "grad_norm": [float(v) for v in host["grad_norm"][b]],
+        "nonfinite": nonfinite_steps(column(host, last, "finite", b), loss),
+        **{k: [float(v) for v in column(host, last, k, b)] for k in heads.PER_STEP},
+    }
+
+
 def grad_norm_from_update(before: Weights, after: Weights, lr: float) -> float:
     """||w_{k+1} - w_k|| / lr: the norm of the gradient plain SGD applied.
 
@@ -77,3 +96,25 @@ def grad_norm_from_update(before: Weights, after: Weights, lr: float) -> float:
         d = (np.asarray(after[k], np.float32) - np.asarray(before[k], np.float32)).ravel().astype(np.float64)
         total += float(d @ d)
     return math.sqrt(total) / lr if math.isfinite(total) else float("nan")
+
+
+@dataclass
+class Evaluation:
+    """One arm's tensors at one step's weights (and model state).
+
+    ``layers``: forward phase, each named layer's output in the model's order (``Model.jax_layers``, or the
+    Keras layers ``Model.keras_layers`` names); ``state``: update phase, after the step: the optimizer's
+    moments (``adam/mu/<param>``, ``adam/nu/<param>``) and the model's own state (BatchNormalization's
+    moving statistics, by their declared names); ``evaluation``: evaluation phase, the inference-mode
+    forward pass on the held-out window (``Data.holdout``) with the step's new model state;
+    ``new_state``: the model state after the step (what the next step starts from on a free run)."""
+
+    logits: np.ndarray
+    loss: float
+    dz: np.ndarray
+    grads: dict[str, np.ndarray]
+    update: dict[str, np.ndarray] | None
+    layers: dict[str, np.ndarray] = field(default_factory=dict)
+    state: dict[str, np.ndarray] = field(default_factory=dict)
+    evaluation: dict[str, np.ndarray] = field(default_factory=dict)
+    new_state: dict[str, np.ndarray] = field(default_factory=dict)

@@ -15,8 +15,13 @@ import time
 
 import numpy as np
 
-from paritybench.arms.base import ArmResult, TrainSpec, weights_nonfinite
-from paritybench.experiment import heads
+from paritybench.arms import minibatch
+from paritybench.arms.base import ArmResult, Evaluation, TrainSpec, weights_nonfinite
+from paritybench.arms.jax_conventions import main_arm_rows, numerics_rows
+from paritybench.arms.jax_trainer import MainEvaluator
+from paritybench.arms.kind import Batches, Kind
+from paritybench.arms.minibatch import applies
+from paritybench.experiment import flags, heads
 from paritybench.experiment.weights import Weights, check_weights
 from paritybench.workloads.base import Arm, Workload, resolve_ref
 
@@ -34,8 +39,8 @@ class Arbiter:
 
     def _jax_loss_and_grad(self):
         if self._jax_lg is None:
-            import jax
-            import jax.numpy as jnp
+            import jax  # late: a framework: loads after the numerics flags
+            import jax.numpy as jnp  # late: a framework: loads after the numerics flags
 
             apply = resolve_ref(self.arm.jax_apply or self.workload.model.jax_apply)
             loss_fn = resolve_ref(self.arm.loss_fn)
@@ -52,7 +57,7 @@ class Arbiter:
         """(mean loss, gradient, logits) at ``w``, all float64."""
         if self._lg is not None:
             return self._lg(w, x64, y64)
-        import jax
+        import jax  # late: a framework: loads after the numerics flags
 
         with jax.enable_x64(True):
             (loss, z), g = self._jax_loss_and_grad()({k: np.asarray(v, np.float64) for k, v in w.items()}, x64, y64)
@@ -62,8 +67,8 @@ class Arbiter:
         """d(per-sample loss)/d(logits) in float64, for the diagnostics."""
         if self.workload.model.head == "sigmoid":
             return heads.probabilities(np, "sigmoid", z) - y64  # the logits BCE's gradient
-        import jax
-        import jax.numpy as jnp
+        import jax  # late: a framework: loads after the numerics flags
+        import jax.numpy as jnp  # late: a framework: loads after the numerics flags
 
         loss_fn = resolve_ref(self.arm.loss_fn)
         with jax.enable_x64(True):
@@ -72,7 +77,7 @@ class Arbiter:
     def forward(self, w: Weights, x: np.ndarray) -> np.ndarray:
         if self._fwd is not None:
             return self._fwd(w, x)
-        import jax
+        import jax  # late: a framework: loads after the numerics flags
 
         with jax.enable_x64(True):
             apply = resolve_ref(self.workload.model.jax_apply)
@@ -87,8 +92,8 @@ def _optimizer(arm: Arm, lr: float):
     """``update(w, g) -> w`` in float64: plain SGD written out, or the arm's optax transform."""
     if arm.optimizer is None:
         return lambda w, g: {k: w[k] - lr * g[k] for k in w}
-    import jax
-    import optax
+    import jax  # late: a framework: loads after the numerics flags
+    import optax  # late: a framework: loads after the numerics flags
 
     with jax.enable_x64(True):
         opt = resolve_ref(arm.optimizer)(lr)
@@ -116,8 +121,6 @@ def train(
     eval_data: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> ArmResult:
     """Train in float64 from ``init``; curves, diagnostics and (optionally) the trajectory."""
-    from paritybench.arms import minibatch
-
     if minibatch.applies(workload):  # minibatches or moving statistics: the JAX program in float64
         return minibatch.train_many(workload, arm, [init], x, y, spec, eval_data, f64=True)[0]
     check_weights(init, workload.model.params)
@@ -177,9 +180,50 @@ def train_many(
 
 def evaluate_correct(workload: Workload, weights: Weights, x: np.ndarray, y: np.ndarray) -> int:
     """Float64 forward pass for the weight swap."""
-    from paritybench.arms import minibatch
-
     if minibatch.applies(workload):
         return minibatch.evaluate_correct(workload, weights, x, y, f64=True)
     z = Arbiter(workload).forward(weights, x)
     return heads.count_correct(np, workload.model.head, z, np.asarray(y, np.float64))
+
+
+class F64Evaluator(MainEvaluator):
+    """The float64 arbiter: a hand-written NumPy loss/gradient where the workload has one (full-batch and
+    stateless only, as ``arms.f64`` uses it), else the same JAX program as the float32 arms in float64."""
+
+    def __init__(self, workload: Workload, arm: Arm, lr: float, data: Batches):
+        super().__init__(workload, arm, lr, data, f64=True)
+
+        self.arbiter = Arbiter(workload, arm)
+        self.hand = self.arbiter._lg is not None and not applies(workload)
+
+    def at(self, w, state, k):
+        if not self.hand:
+            return super().at(w, state, k)
+        import jax  # late: a framework: loads after the numerics flags
+
+        w64 = {p: np.asarray(v, np.float64) for p, v in w.items()}
+        loss, g, z = self.arbiter.loss_and_grad(w64, self.x, self.y)
+        dz = self.arbiter.per_sample_dz(z, self.y)
+        with jax.enable_x64(True):
+            layers = {} if self._layers is None else {p: np.asarray(v) for p, v in self._layers(w64, self.x).items()}
+            upd, moments = self._update(w64, g)
+        return Evaluation(np.asarray(z), float(loss), np.asarray(dz), g, upd, layers, moments)
+
+
+class F64Kind(Kind):
+    """The float64 arbiter: the workload's reference arm (``Workload.reference``), in the harness's process."""
+
+    name = "f64"
+    dtype = np.float64
+
+    def train_many(self, workload, arm, inits, x, y, spec, eval_data=None) -> list[ArmResult]:
+        return train_many(workload, arm, inits, x, y, spec, eval_data)
+
+    def evaluator(self, ctx, arm: Arm) -> F64Evaluator:
+        return F64Evaluator(ctx.workload, arm, ctx.lr, ctx.batches)
+
+    def conventions(self, workload, arm, lr, numerics, keras_rows=None) -> dict:
+        main = numerics_rows(flags.read_back("jax", numerics))  # JAX configured before the optimizer is built
+        rows = {**main_arm_rows(workload, arm, lr, self.dtype), **main}
+        rows["matmul precision"] = "float64"
+        return rows

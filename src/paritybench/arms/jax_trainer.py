@@ -14,16 +14,20 @@ import time
 
 import numpy as np
 
-from paritybench.arms.base import ArmResult, TrainSpec, nonfinite_steps
-from paritybench.experiment import heads
+from paritybench.arms import minibatch
+from paritybench.arms.base import ArmResult, Evaluation, TrainSpec, step_curves
+from paritybench.arms.jax_conventions import main_arm_rows, numerics_rows
+from paritybench.arms.kind import Batches, Kind
+from paritybench.arms.minibatch import stateful_apply
+from paritybench.experiment import flags, heads
 from paritybench.experiment.weights import Weights, copy_weights
 from paritybench.workloads.base import Arm, Workload, resolve_ref
 
 
 def _compiled_trainer(workload: Workload, arm: Arm, steps: int, keep_trajectory: bool, lr: float):
     """A jitted ``(batched params, x, y, lr) -> (final params, per-step records, final records)``."""
-    import jax
-    import jax.numpy as jnp
+    import jax  # late: a framework: loads after the numerics flags
+    import jax.numpy as jnp  # late: a framework: loads after the numerics flags
 
     apply = resolve_ref(arm.jax_apply or workload.model.jax_apply)
     loss_fn = resolve_ref(arm.loss_fn)
@@ -52,7 +56,7 @@ def _compiled_trainer(workload: Workload, arm: Arm, steps: int, keep_trajectory:
         if opt is None:
             new = jax.tree.map(lambda w, g: w - lr * g, params, grads)
         else:
-            import optax
+            import optax  # late: a framework: loads after the numerics flags
 
             updates, state = opt.update(grads, state, params)
             new = optax.apply_updates(params, updates)
@@ -69,24 +73,6 @@ def _compiled_trainer(workload: Workload, arm: Arm, steps: int, keep_trajectory:
 _EXECUTABLES: dict[tuple, object] = {}
 
 
-def column(host: dict, last: dict, name: str, b: int) -> list:
-    """Copy ``b``'s per-step records of ``name`` (steps of them) and its final one, as Python numbers."""
-    return [v.item() for v in host[name][b]] + [last[name][b].item()]
-
-
-def step_curves(host: dict, last: dict, b: int, n: int) -> dict[str, list]:
-    """The curves every arm records, for copy ``b`` of a vmapped program's per-step and final records."""
-    loss, correct = column(host, last, "loss", b), [int(c) for c in column(host, last, "correct", b)]
-    return {
-        "loss": loss,
-        "correct": correct,
-        "accuracy": [c / n for c in correct],
-        "grad_norm": [float(v) for v in host["grad_norm"][b]],
-        "nonfinite": nonfinite_steps(column(host, last, "finite", b), loss),
-        **{k: [float(v) for v in column(host, last, k, b)] for k in heads.PER_STEP},
-    }
-
-
 def train_many(
     workload: Workload,
     arm: Arm,
@@ -96,12 +82,10 @@ def train_many(
     spec: TrainSpec,
     eval_data: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[ArmResult]:
-    from paritybench.arms import minibatch
-
     if minibatch.applies(workload):  # minibatches or moving statistics: their own program
         return minibatch.train_many(workload, arm, inits, x, y, spec, eval_data)
-    import jax
-    import jax.numpy as jnp
+    import jax  # late: a framework: loads after the numerics flags
+    import jax.numpy as jnp  # late: a framework: loads after the numerics flags
 
     names = workload.model.names
     copies = [copy_weights(w, workload.model.params) for w in inits]
@@ -159,12 +143,150 @@ def train_many(
 
 def evaluate_correct(workload: Workload, weights: Weights, x: np.ndarray, y: np.ndarray) -> int:
     """The JAX float32 forward pass used for the weight swap."""
-    import jax.numpy as jnp
-
-    from paritybench.arms import minibatch
+    import jax.numpy as jnp  # late: a framework: loads after the numerics flags
 
     if minibatch.applies(workload):
         return minibatch.evaluate_correct(workload, weights, x, y)
 
     z = resolve_ref(workload.model.jax_apply)({k: jnp.asarray(v) for k, v in weights.items()}, jnp.asarray(x))
     return heads.count_correct(jnp, workload.model.head, z, jnp.asarray(y))
+
+
+def optimizer_moments(opt_state) -> dict[str, np.ndarray]:
+    """Adam's first and second moments in an optax state, as ``adam/mu/<param>`` then ``adam/nu/<param>``.
+
+    Any node with dict-valued ``mu`` and ``nu`` counts: optax's ``ScaleByAdamState`` (inside ``adam``'s
+    chain and inside ``inject_hyperparams``' ``inner_state``) and the workloads' own Keras-Adam state. Both
+    hold the *uncorrected* moments, m = b1 m + (1 - b1) g and v = b2 v + (1 - b2) g^2, which is also what
+    Keras's Adam keeps in its ``momentum``/``velocity`` variables (``keras/src/optimizers/adam.py``)."""
+    mu: dict[str, np.ndarray] = {}
+    nu: dict[str, np.ndarray] = {}
+
+    def walk(s) -> None:
+        m, v = getattr(s, "mu", None), getattr(s, "nu", None)
+        if isinstance(m, dict) and isinstance(v, dict):
+            mu.update({f"adam/mu/{p}": np.asarray(a) for p, a in m.items()})
+            nu.update({f"adam/nu/{p}": np.asarray(a) for p, a in v.items()})
+            return
+        if isinstance(s, (tuple, list)):
+            for c in s:
+                walk(c)
+
+    walk(opt_state)
+    return {**mu, **nu}
+
+
+def layers_ref(workload: Workload, arm: Arm):
+    """The arm's named-layer forward pass: its own ``Arm.jax_layers``, else the model's where the arm uses the
+    model's forward pass (an arm with its own ``jax_apply`` and no layers of its own shows logits only)."""
+    if arm.jax_layers is not None:
+        return arm.jax_layers
+    return workload.model.jax_layers if arm.jax_apply is None else None
+
+
+class MainEvaluator:
+    """A JAX (float32) or f64 arm evaluated at given weights (and model state) in this process; keeps its
+    optimizer state. Stateful and minibatch workloads go through the same program: the forward pass is
+    ``arms.minibatch.stateful_apply`` (a stateless model's state is the empty dict)."""
+
+    def __init__(self, workload: Workload, arm: Arm, lr: float, data: Batches, f64: bool):
+        import jax  # late: a framework: loads after the numerics flags
+        import jax.numpy as jnp  # late: a framework: loads after the numerics flags
+
+        self.f64 = f64
+        self.dtype = np.float64 if f64 else np.float32
+        self.data = data
+        self.x, self.y = data.x.astype(self.dtype), data.y.astype(self.dtype)
+        self.full = all(s == slice(0, data.x.shape[0]) for s in data.slices)
+        self.xh = None if data.xh is None else data.xh.astype(self.dtype)
+        apply = stateful_apply(workload, arm)
+        loss_fn = resolve_ref(arm.loss_fn)
+        lref = layers_ref(workload, arm)
+        layers_fn = resolve_ref(lref) if lref is not None else None
+        self.has_eval = self.xh is not None and bool(workload.model.state)
+
+        def mean_loss(params, state, xb, yb):
+            z, new_state = apply(params, xb, state, True)
+            return jnp.mean(loss_fn(z, yb)), (z, new_state)
+
+        def evaluate(params, state, xb, yb):
+            (loss, (z, new_state)), g = jax.value_and_grad(mean_loss, has_aux=True)(params, state, xb, yb)
+            # n * d(mean loss)/dz: each sample's own d loss/d logit for a per-sample loss, and still the
+            # right quantity for one that broadcasts (label-shape) or mixes samples
+            dz = xb.shape[0] * jax.grad(lambda zz: jnp.mean(loss_fn(zz, yb)))(z)
+            layers = layers_fn(params, xb) if layers_fn is not None else {}
+            return z, loss, dz, g, new_state, layers
+
+        def inference(params, state, xh):
+            return apply(params, xh, state, False)[0]
+
+        with jax.enable_x64(f64):
+            self._eval = jax.jit(evaluate)
+            self._infer = jax.jit(inference)
+            self._layers = jax.jit(layers_fn) if layers_fn is not None else None
+            self.opt = resolve_ref(arm.optimizer)(lr) if arm.optimizer is not None else None
+        self.lr = lr
+        self.opt_state = None
+
+    def batch(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        if self.full:
+            return self.x, self.y
+        s = self.data.slices[k]
+        return self.x[s], self.y[s]
+
+    def _update(self, params, g) -> tuple[dict, dict]:
+        """The arm's optimizer step from ``params`` with gradient ``g``: (change per parameter, moments)."""
+        if self.opt is None:
+            return {k: (params[k] - self.dtype(self.lr) * g[k]) - params[k] for k in g}, {}
+        import optax  # late: a framework: loads after the numerics flags
+
+        if self.opt_state is None:
+            self.opt_state = self.opt.init(params)
+        u, self.opt_state = self.opt.update(g, self.opt_state, params)
+        new = optax.apply_updates(params, u)
+        return {k: np.asarray(new[k]) - params[k] for k in g}, optimizer_moments(self.opt_state)
+
+    def _evaluation(self, params, new_state) -> dict[str, np.ndarray]:
+        if not self.has_eval:
+            return {}
+        return {"holdout logits": np.asarray(self._infer(params, new_state, self.xh))}
+
+    def at(self, w: dict[str, np.ndarray], state: dict[str, np.ndarray], k: int) -> Evaluation:
+        import jax  # late: a framework: loads after the numerics flags
+
+        with jax.enable_x64(self.f64):
+            params = {p: np.asarray(v, self.dtype) for p, v in w.items()}
+            st = {p: np.asarray(v, self.dtype) for p, v in state.items()}
+            xb, yb = self.batch(k)
+            z, loss, dz, g, new_state, layers = self._eval(params, st, xb, yb)
+            g = {p: np.asarray(v) for p, v in g.items()}
+            new_state = {p: np.asarray(v) for p, v in new_state.items()}
+            upd, moments = self._update(params, g)
+            return Evaluation(
+                np.asarray(z),
+                float(loss),
+                np.asarray(dz),
+                g,
+                upd,
+                {p: np.asarray(v) for p, v in layers.items()},
+                {**moments, **new_state},
+                self._evaluation(params, new_state),
+                new_state,
+            )
+
+
+class JaxKind(Kind):
+    """JAX arms in float32, trained in the harness's own process (every copy of a case in one vmapped program)."""
+
+    name = "jax"
+    holds_step_arrays = True
+
+    def train_many(self, workload, arm, inits, x, y, spec, eval_data=None) -> list[ArmResult]:
+        return train_many(workload, arm, inits, x, y, spec, eval_data)
+
+    def evaluator(self, ctx, arm: Arm) -> MainEvaluator:
+        return MainEvaluator(ctx.workload, arm, ctx.lr, ctx.batches, f64=False)
+
+    def conventions(self, workload, arm, lr, numerics, keras_rows=None) -> dict:
+        main = numerics_rows(flags.read_back("jax", numerics))  # JAX configured before the optimizer is built
+        return {**main_arm_rows(workload, arm, lr, self.dtype), **main}

@@ -14,7 +14,7 @@ Two job modes, both built on ``keras_worker.KerasArm`` (the same model, loss and
   statistics) steps from the given state and also records the new state and the held-out inference logits.
 
 The parent calls :func:`run_job`, which starts the worker as every Keras worker starts
-(``pipeline.worker_pool.start``) and talks to it in ``paritybench.arms.protocol``'s messages; this
+(``arms.worker_process.start``) and talks to it in ``paritybench.arms.protocol``'s messages; this
 module imports no framework at load time.
 """
 
@@ -23,20 +23,25 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from paritybench.arms import protocol
+import numpy as np
+
+from paritybench import procs, workloads
+from paritybench.arms import protocol, worker_process
+from paritybench.arms.keras_conventions import conventions_rows
+from paritybench.arms.keras_worker import KerasArm
+from paritybench.errors import ParityError
+from paritybench.experiment import data, flags
+from paritybench.experiment.weights import load_weights_npz
 
 
 def run_job(backend: str, job: protocol.ConventionsJob | protocol.LocalizeJob, numerics):
-    """Run ``job`` in a fresh ``keras-<backend>`` worker (``pipeline.worker_pool.start``) and return its result:
+    """Run ``job`` in a fresh ``keras-<backend>`` worker (``arms.worker_process.start``) and return its result:
     ``ConventionsDone`` or ``LocalizeDone`` (ParityError naming the worker's error on failure)."""
-    from paritybench.errors import ParityError
-    from paritybench.pipeline import procs, worker_pool
-
     expect = protocol.ConventionsDone if isinstance(job, protocol.ConventionsJob) else protocol.LocalizeDone
     procs.clean_stale_tmp()  # folders a killed run could not remove
     # in a paritybench-<pid>- folder, so a later run removes it should this process be SIGKILLed first
     with tempfile.TemporaryDirectory(prefix=procs.tmp_prefix() + "inspect-") as tmp:
-        wp = worker_pool.start("keras_inspect", backend, numerics.to_dict(), Path(tmp), Path(tmp) / "worker.log")
+        wp = worker_process.start("keras_inspect", backend, numerics.to_dict(), Path(tmp), Path(tmp) / "worker.log")
         try:
             wp.send(job, close=True)
             result = next((m for m in wp.events(until=expect) if isinstance(m, expect)), None)
@@ -46,93 +51,6 @@ def run_job(backend: str, job: protocol.ConventionsJob | protocol.LocalizeJob, n
         finally:
             wp.stop()
         return result
-
-
-def _jsonable(v):
-    if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
-    if isinstance(v, (str, int, float, bool)) or v is None:
-        return v
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return str(v)
-
-
-def read_conventions(ka) -> dict:
-    """Rows (name -> value) read from a built ``KerasArm``: loss, optimizer and layer configs."""
-    keras = ka.keras
-    rows: dict = {}
-    loss = ka.model.loss
-    lname = getattr(loss, "__name__", None) or type(loss).__name__
-    lcfg = loss.get_config() if hasattr(loss, "get_config") else {}
-    rows["loss"] = f"keras.losses.{lname}" + (f" {_jsonable(lcfg)}" if lcfg else "")
-    head = ka.model.layers[-1].get_config().get("activation")
-    rows["loss input"] = f"{head} output (from_logits={lcfg.get('from_logits', False)})"
-    opt = ka.model.optimizer
-    cfg = opt.get_config()
-    rows["optimizer"] = type(opt).__name__
-    for key, row in (
-        ("learning_rate", "learning_rate"),
-        ("epsilon", "epsilon"),
-        ("beta_1", "beta_1"),
-        ("beta_2", "beta_2"),
-        ("momentum", "momentum"),
-        ("nesterov", "nesterov"),
-    ):
-        if key in cfg:
-            rows[f"optimizer.{row}"] = _jsonable(cfg[key])
-    if "epsilon" in cfg and type(opt).__name__ in ("Adam", "AdamW", "Adamax", "Nadam"):
-        # keras/src/optimizers/adam.py update_step: alpha = lr*sqrt(1-b2^t)/(1-b1^t); m*alpha/(sqrt(v)+eps)
-        rows["optimizer.epsilon placement"] = "sqrt(v) + eps, before bias correction (epsilon-hat)"
-    wd = cfg.get("weight_decay")
-    rows["weight decay"] = f"decoupled {wd:g} (w -= lr*wd*w, optimizer)" if wd else "none"
-    l2 = []
-    for layer in ka.model.layers:
-        lc = layer.get_config()
-        for k in ("kernel_regularizer", "bias_regularizer"):
-            if lc.get(k):
-                reg = lc[k]
-                l2.append(f"{layer.name}.{k.split('_')[0]}: {reg.get('class_name')}{_jsonable(reg.get('config'))}")
-        if "padding" in lc:
-            rows["padding"] = lc["padding"] if rows.get("padding") in (None, lc["padding"]) else "mixed"
-        if "kernel_initializer" in lc:
-            ki = lc["kernel_initializer"]
-            rows[f"layer {layer.name} kernel_initializer"] = ki.get("class_name") if isinstance(ki, dict) else str(ki)
-        if "data_format" in lc:
-            rows[f"layer {layer.name} data_format"] = lc["data_format"]
-    rows["L2 in the loss"] = "; ".join(l2) if l2 else "none"
-    policy = keras.config.dtype_policy().name
-    rows["dtype"] = keras.config.floatx() + ("" if policy == keras.config.floatx() else f" (policy {policy})")
-    return rows
-
-
-def conventions_rows(ka, backend: str, readback: dict) -> dict:
-    """Every row ``conventions`` shows for a built Keras arm: its configs and its backend's numerics."""
-    rows = read_conventions(ka)
-    rows["matmul precision"] = _precision(backend, readback)
-    det = [
-        readback.get(k)
-        for k in ("op_determinism", "xla_gpu_deterministic_ops", "deterministic_algorithms")
-        if k in readback
-    ]
-    rows["determinism"] = "on" if det and all(str(d).lower() in ("true", "1") for d in det) else f"off {det}"
-    rows["oneDNN"] = ("on" if readback.get("onednn_enabled") else "off") if backend == "tensorflow" else "n/a"
-    rows["forward pass"] = f"{ka.workload.model.keras_build} {dict(ka.arm.keras_options) or ''}".strip()
-    return rows
-
-
-def _precision(backend: str, readback: dict) -> str:
-    """Matmul precision in one vocabulary across backends: "full float32" or what reduces it."""
-    if backend == "tensorflow":
-        return "TF32" if readback.get("tensor_float_32") else "full float32"
-    if backend == "jax":
-        p = str(readback.get("jax_default_matmul_precision"))
-        return "full float32" if p in ("highest", "float32", "Precision.HIGHEST") else p
-    p = readback.get("float32_matmul_precision", "highest")
-    return "full float32" if p == "highest" and not readback.get("cuda_matmul_allow_tf32") else f"{p} (TF32)"
 
 
 def _grad_fn(ka, backend: str):
@@ -149,7 +67,7 @@ def _grad_fn(ka, backend: str):
     # penalty shows in the update, where both conventions put it
     regularised = bool(model.losses)
     if backend == "tensorflow":
-        import tensorflow as tf
+        import tensorflow as tf  # late: a framework: loads after the numerics flags
 
         @tf.function
         def run(x, y):
@@ -162,7 +80,7 @@ def _grad_fn(ka, backend: str):
 
         return run
     if backend == "jax":
-        import jax
+        import jax  # late: a framework: loads after the numerics flags
 
         def lossf(tvals, ntvals, mvals, ovals, x, y):
             # Keras's own JAX training step: keras/src/backend/jax/trainer.py compute_loss_and_updates
@@ -189,7 +107,7 @@ def _grad_fn(ka, backend: str):
             return data, total, grads, (dg(tvals, ntvals, x, y) if regularised else grads)
 
         return run
-    import torch
+    import torch  # late: a framework: loads after the numerics flags
 
     def run(x, y):
         for v in tv:
@@ -245,8 +163,6 @@ def localize_records(
     the layer's own moving-average rule applied once to the step's batch, as ``fit``'s training forward pass
     does) and, with ``xh``, the inference-mode logits on the held-out window at the step's weights with that
     new state (``k<step>/eval/holdout logits``)."""
-    import numpy as np
-
     keras = ka.keras
     np_ = keras.ops.convert_to_numpy
     ka.set_weights(init if given is None else given[0])
@@ -329,14 +245,8 @@ def serve(channel: protocol.Channel, backend: str, numerics: dict, serving: bool
     if not isinstance(job, protocol.ConventionsJob | protocol.LocalizeJob):
         got = "the end of the channel" if job is None else job.TYPE
         raise protocol.ProtocolError(f"an inspection worker takes a conventions or localize job, not {got}")
-    from paritybench.experiment import flags
-
     opts = flags.NumericsOptions(**numerics)
-    import keras
-    import numpy as np
-
-    from paritybench import workloads
-    from paritybench.arms.keras_worker import KerasArm
+    import keras  # late: a framework: protocol.worker_main set the numerics flags before this
 
     readback = flags.read_back(backend, opts)
     keras.utils.set_random_seed(0)
@@ -345,9 +255,6 @@ def serve(channel: protocol.Channel, backend: str, numerics: dict, serving: bool
     if isinstance(job, protocol.ConventionsJob):
         channel.send(protocol.ConventionsDone(conventions_rows(ka, backend, readback)))
         return 0
-    from paritybench.experiment import data
-    from paritybench.experiment.weights import load_weights_npz
-
     ds = data.load_mnist(job.data_path, job.data_sha256)
     x, y = data.window(ds, job.window, job.n, job.normalize, labels=w.data.labels)
     shapes = w.model.params

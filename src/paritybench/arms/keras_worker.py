@@ -18,10 +18,20 @@ without frameworks, and the model code it calls is the workload's Keras builder.
 
 from __future__ import annotations
 
+import importlib
 import os
 import time
 
+import numpy as np
+
+from paritybench import workloads
 from paritybench.arms import protocol
+from paritybench.arms.base import grad_norm_from_update, nonfinite_steps, weights_nonfinite
+from paritybench.arms.keras_conventions import conventions_rows
+from paritybench.arms.minibatch import batch_slices
+from paritybench.experiment import data, flags, heads
+from paritybench.experiment.weights import check_weights, copy_weights, load_weights_npz, save_weights_npz
+from paritybench.workloads import resolve_ref
 
 
 def check_model(keras, model, workload, arm) -> None:
@@ -57,8 +67,6 @@ class KerasArm:
     """One workload's Keras model compiled with one arm's loss and optimizer, on this backend."""
 
     def __init__(self, keras, backend: str, workload, arm, lr: float):
-        from paritybench.workloads import resolve_ref
-
         self.keras, self.workload, self.arm, self.lr = keras, workload, arm, lr
         self.head = workload.model.head
         self.model, self.variables = resolve_ref(workload.model.keras_build)(keras, **dict(arm.keras_options))
@@ -81,8 +89,6 @@ class KerasArm:
         )
         self.model.compile(optimizer=optimizer, loss=loss, metrics=[metric])
         self.activation = keras.activations.get(self.head)
-
-        import importlib
 
         self.backend_module = importlib.import_module(f"paritybench.frameworks.{backend}")
         self.probe = self.backend_module.probe(keras, self.head_logits(training=False), self.per_sample_loss)
@@ -110,10 +116,6 @@ class KerasArm:
         return self.loss(y, self.activation(z))
 
     def set_weights(self, w) -> None:
-        import numpy as np
-
-        from paritybench.experiment.weights import check_weights
-
         check_weights(w, self.workload.model.params, "weights for Keras")
         for name, var in self.variables.items():
             if tuple(var.shape) != w[name].shape:
@@ -124,8 +126,6 @@ class KerasArm:
             var.assign(np.array(w[name], dtype=np.float32, copy=True))
 
     def get_weights(self):
-        import numpy as np
-
         return {
             name: np.array(self.keras.ops.convert_to_numpy(var.value), copy=True)
             for name, var in self.variables.items()
@@ -141,18 +141,10 @@ class KerasArm:
             v.assign(self.keras.ops.zeros(v.shape, dtype=v.dtype))
 
     def correct(self, x, y) -> int:
-        import numpy as np
-
-        from paritybench.experiment import heads
-
         p = self.model.predict(x, batch_size=x.shape[0], verbose=0)
         return int(np.sum(heads.correct_mask(np, self.head, p, y)))
 
     def diagnose(self, x, y, curves) -> None:
-        import numpy as np
-
-        from paritybench.experiment import heads
-
         z, dz = self.probe(x, y)
         p = self.keras.ops.convert_to_numpy(self.activation(z))
         z, dz = (self.keras.ops.convert_to_numpy(v) for v in (z, dz))
@@ -161,16 +153,12 @@ class KerasArm:
             curves[k].append(float(m[k]))
 
     def get_state(self) -> dict:
-        import numpy as np
-
         return {
             name: np.array(self.keras.ops.convert_to_numpy(var.value), copy=True)
             for name, var in self.state_vars.items()
         }
 
     def set_state(self, state: dict) -> None:
-        import numpy as np
-
         for name, var in self.state_vars.items():
             var.assign(np.array(state[name], dtype=np.float32, copy=True))
 
@@ -181,12 +169,6 @@ class KerasArm:
         (shuffle=False), the moving statistics read from the layer's variables after each step, and at every
         step the training window in training mode (its own batch statistics; the moving ones restored after)
         and the held-out window in evaluation mode (``evaluate``: the moving statistics)."""
-        import numpy as np
-
-        from paritybench.arms.base import grad_norm_from_update, nonfinite_steps, weights_nonfinite
-        from paritybench.arms.minibatch import batch_slices
-        from paritybench.experiment import heads
-
         n = x.shape[0]
         bs = batch_size or n
         self.set_weights(init)
@@ -246,9 +228,6 @@ class KerasArm:
 
     def train_case(self, x, y, init, steps: int, keep_trajectory: bool) -> tuple[dict, dict, list | None, dict]:
 
-        from paritybench.arms.base import grad_norm_from_update, nonfinite_steps, weights_nonfinite
-        from paritybench.experiment import heads
-
         n = x.shape[0]
         self.set_weights(init)
         self.reset_optimizer()
@@ -300,12 +279,11 @@ class _Backend:
 
     def __init__(self, backend: str, numerics: dict):
         # The numerics flags and KERAS_BACKEND are in the environment already (protocol.worker_main).
-        from paritybench.experiment import flags
 
         self.backend, self.numerics = backend, numerics
         self.opts = flags.NumericsOptions(**numerics)
         t0 = time.perf_counter()
-        import keras
+        import keras  # late: a framework: loads after the numerics flags
 
         self.keras = keras
         self.import_seconds = time.perf_counter() - t0
@@ -315,8 +293,6 @@ class _Backend:
         self.jobs = 0
 
     def dataset(self, path, sha256):
-        from paritybench.experiment import data
-
         if (path, sha256) not in self.datasets:
             self.datasets[(path, sha256)] = data.load_mnist(path, sha256)
         return self.datasets[(path, sha256)]
@@ -326,10 +302,8 @@ def run_job(job: protocol.TrainJob, be: _Backend, channel: protocol.Channel, ser
     """One job (one workload's Keras arms on this backend): train, report each case, take the weight swap
     (``Evaluate``) from the channel, report ``JobDone``. Returns 0, or 4 when the channel closed before the
     swap came (the parent is gone)."""
-    from paritybench import workloads
+    from paritybench import watchdog
     from paritybench.experiment import data, flags
-    from paritybench.experiment.weights import copy_weights, load_weights_npz, save_weights_npz
-    from paritybench.pipeline import watchdog
 
     keras, backend = be.keras, be.backend
     step_timeout = watchdog.configure(job.step_timeout)  # the user's code under the run's limit
@@ -374,8 +348,6 @@ def run_job(job: protocol.TrainJob, be: _Backend, channel: protocol.Channel, ser
             with watchdog.limit(step_timeout, f"building Keras arm {arm_name} (keras_build and compile)"):
                 built[(spec, arm_name)] = KerasArm(keras, backend, w, w.arm(arm_name), lr)
             env["jit_compile"] = str(getattr(built[(spec, arm_name)].model, "jit_compile", None))
-            from paritybench.arms.keras_inspect import conventions_rows
-
             # the arm's effective settings, read from the built model and optimizer (paritybench conventions)
             env.setdefault("conventions", {})[arm_name] = conventions_rows(built[(spec, arm_name)], backend, readback)
         return built[(spec, arm_name)]

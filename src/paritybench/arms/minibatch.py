@@ -25,8 +25,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from paritybench.arms.base import ArmResult, TrainSpec
-from paritybench.arms.jax_trainer import column, step_curves
+from paritybench.arms.base import ArmResult, TrainSpec, column, step_curves
+from paritybench.errors import ParityError
 from paritybench.experiment import heads
 from paritybench.experiment.weights import Weights, copy_weights
 from paritybench.workloads.base import Arm, Workload, resolve_ref
@@ -57,8 +57,8 @@ def _program(
     workload: Workload, arm: Arm, steps: int, keep_trajectory: bool, lr: float, batch_size: int, has_eval: bool
 ):
     """``(params, state, x, y, xh, yh, lr) -> (final params, per-step records, final records)`` for one copy."""
-    import jax
-    import jax.numpy as jnp
+    import jax  # late: a framework: loads after the numerics flags
+    import jax.numpy as jnp  # late: a framework: loads after the numerics flags
 
     apply = stateful_apply(workload, arm)
     loss_fn = resolve_ref(arm.loss_fn)
@@ -94,7 +94,7 @@ def _program(
         if opt is None:
             new = jax.tree.map(lambda w, g: w - lr * g, params, grads)
         else:
-            import optax
+            import optax  # late: a framework: loads after the numerics flags
 
             updates, opt_state = opt.update(grads, opt_state, params)
             new = optax.apply_updates(params, updates)
@@ -126,15 +126,13 @@ def train_many(
 ) -> list[ArmResult]:
     """Train every initial weight set on one window: one compiled vmapped program (float32), or the same
     program in float64 (``f64``, the arbiter)."""
-    import jax
-    import jax.numpy as jnp
+    import jax  # late: a framework: loads after the numerics flags
+    import jax.numpy as jnp  # late: a framework: loads after the numerics flags
 
     names = workload.model.names
     n = x.shape[0]
     bs = spec.batch_size or n
     if n % bs:
-        from paritybench.errors import ParityError
-
         raise ParityError(
             f"--n {n} is not a multiple of workload {workload.name}'s batch size {bs}: use --n {max(bs, n - n % bs)}"
         )
@@ -221,8 +219,8 @@ class BatchArbiter:
         self._fn = None
 
     def grad(self, w: Weights, xb: np.ndarray, yb: np.ndarray) -> Weights:
-        import jax
-        import jax.numpy as jnp
+        import jax  # late: a framework: loads after the numerics flags
+        import jax.numpy as jnp  # late: a framework: loads after the numerics flags
 
         with jax.enable_x64(True):
             if self._fn is None:
@@ -245,8 +243,8 @@ class BatchArbiter:
 def evaluate_correct(workload: Workload, weights: Weights, x: np.ndarray, y: np.ndarray, *, f64: bool = False) -> int:
     """A stateless minibatch model's forward pass (the weight swap); a stateful model has no swap (its
     evaluation mode needs the moving statistics, which are not part of the weights)."""
-    import jax
-    import jax.numpy as jnp
+    import jax  # late: a framework: loads after the numerics flags
+    import jax.numpy as jnp  # late: a framework: loads after the numerics flags
 
     xp_dtype = jnp.float64 if f64 else jnp.float32
     with jax.enable_x64(f64):

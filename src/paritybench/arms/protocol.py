@@ -116,7 +116,7 @@ class TrainJob:
     out_dir: str
     keep_trajectory: bool
     tasks: tuple[Task, ...]
-    step_timeout: float  # seconds the user's code may take per step (``--step-timeout``; pipeline.watchdog)
+    step_timeout: float  # seconds the user's code may take per step (``--step-timeout``; paritybench.watchdog)
 
 
 @dataclass(frozen=True)
@@ -380,7 +380,7 @@ def worker_main(serve: Callable[..., int]) -> None:
     the channel, put the numerics flags and ``KERAS_BACKEND`` into the environment before any framework is
     imported, then ``serve(channel, backend, numerics, serving)`` and exit with its status. An exception is
     printed to the worker's log and reported as ``Failed``; the worker then exits with ``FAILED_STATUS``."""
-    from paritybench.pipeline.procs import die_with_parent  # process hygiene; imports no framework
+    from paritybench.procs import die_with_parent  # process hygiene; imports no framework
 
     die_with_parent()
     argv = sys.argv[1:]

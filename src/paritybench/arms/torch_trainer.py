@@ -8,7 +8,7 @@ the shared initial weights, so a torch arm starts where every other arm starts. 
 sees a GPU, else on the CPU. torch and JAX share a process without trouble; only Keras needs one process per
 backend, so no worker is involved.
 
-Per step it records what the JAX trainer records (``paritybench.arms.jax_trainer.step_curves``): at the
+Per step it records what the JAX trainer records (``paritybench.arms.base.step_curves``): at the
 weights after k updates, the mean loss, the correct count, whether the weights are finite and the head
 diagnostics (``heads.measure`` on NumPy copies of the arm's own logits and its own per-sample d loss/d logit,
 ``n * d(mean loss)/d logits`` by torch autograd); the norm of each applied gradient; and, when the spec keeps
@@ -25,9 +25,14 @@ from typing import Any
 
 import numpy as np
 
-from paritybench.arms.base import ArmResult, TrainSpec, nonfinite_steps
+from paritybench.arms.base import ArmResult, Evaluation, TrainSpec, nonfinite_steps
+from paritybench.arms.kind import Kind
+from paritybench.arms.minibatch import batch_slices
+from paritybench.arms.requirements import missing_requirements
+from paritybench.errors import ParityError
 from paritybench.experiment import heads
 from paritybench.experiment.weights import Weights, copy_weights
+from paritybench.frameworks.torch import read_back, sync
 from paritybench.workloads.base import Arm, Workload, resolve_ref
 
 _CONFIGURED: dict[str, Any] = {}
@@ -38,15 +43,13 @@ def configure(numerics) -> dict:
     threads) once per process and return what took effect; recorded as ``environment.frameworks.torch``."""
     key = repr(numerics)
     if key not in _CONFIGURED:
-        from paritybench.frameworks.torch import read_back
-
         _CONFIGURED[key] = {**read_back(numerics), "device": str(device())}
     return _CONFIGURED[key]
 
 
 def device():
     """CUDA when torch sees a GPU, else the CPU."""
-    import torch
+    import torch  # late: a framework: loads after the numerics flags
 
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
@@ -61,7 +64,7 @@ def forward(workload: Workload, arm: Arm):
 
 def make_optimizer(arm: Arm, params: dict, lr: float):
     """The arm's ``torch.optim`` optimizer over ``params`` (name -> leaf tensor); plain SGD by default."""
-    import torch
+    import torch  # late: a framework: loads after the numerics flags
 
     if arm.torch_optimizer is None:
         return torch.optim.SGD(list(params.values()), lr=lr)
@@ -70,7 +73,7 @@ def make_optimizer(arm: Arm, params: dict, lr: float):
 
 def leaf_params(weights: Weights, names, dev) -> dict:
     """Leaf float32 tensors holding copies of ``weights`` (never views of the caller's arrays)."""
-    import torch
+    import torch  # late: a framework: loads after the numerics flags
 
     return {k: torch.tensor(np.array(weights[k], np.float32, copy=True), device=dev, requires_grad=True) for k in names}
 
@@ -89,7 +92,7 @@ class _Model:
 
     def loss_and_grads(self, params: dict, state, x, y, training: bool = True):
         """(mean loss, logits, n * d loss/d logits, {name: gradient}, new state), one forward and one backward."""
-        import torch
+        import torch  # late: a framework: loads after the numerics flags
 
         z, new_state = self.apply(params, x, state, training)
         loss = self.loss_fn(z, y)
@@ -127,9 +130,7 @@ def train_one(
     eval_data: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> ArmResult:
     """One copy: ``spec.steps`` optimizer steps from ``init`` on the window ``(x, y)``."""
-    import torch
-
-    from paritybench.arms.minibatch import batch_slices
+    import torch  # late: a framework: loads after the numerics flags
 
     dev = device()
     names = workload.model.names
@@ -140,8 +141,6 @@ def train_one(
     n = x.shape[0]
     bs = spec.batch_size or n
     if n % bs:
-        from paritybench.errors import ParityError
-
         raise ParityError(
             f"--n {n} is not a multiple of workload {workload.name}'s batch size {bs}: use --n {max(bs, n - n % bs)}"
         )
@@ -185,7 +184,6 @@ def train_one(
             p.grad = grads[k]
         opt.step()
     record(state)
-    from paritybench.frameworks.torch import sync
 
     sync(None)
     train_seconds = time.perf_counter() - t
@@ -237,7 +235,7 @@ def train_many(
 
 def evaluate_correct(workload: Workload, arm: Arm, weights: Weights, x: np.ndarray, y: np.ndarray) -> int:
     """The arm's torch forward pass at ``weights`` on ``(x, y)`` (training mode for a stateful model)."""
-    import torch
+    import torch  # late: a framework: loads after the numerics flags
 
     dev = device()
     apply = forward(workload, arm)
@@ -270,7 +268,7 @@ _EPS_PLACEMENT = {
 def conventions_rows(workload: Workload, arm: Arm, lr: float, readback: dict | None = None) -> dict[str, Any]:
     """A torch arm's effective settings, read from the optimizer it builds (``param_groups``) at ``lr`` over
     zero tensors of the declared shapes, and from torch's numerics read-back; nothing here is declared."""
-    import torch
+    import torch  # late: a framework: loads after the numerics flags
 
     params = {k: torch.zeros(s, requires_grad=True) for k, s in workload.model.params.items()}
     opt = make_optimizer(arm, params, lr)
@@ -329,7 +327,7 @@ class TorchEvaluator:
     logits on the held-out window (``data.xh``) at the step's weights with that new state."""
 
     def __init__(self, workload: Workload, arm: Arm, lr: float, data, numerics=None):
-        import torch
+        import torch  # late: a framework: loads after the numerics flags
 
         if numerics is not None:
             configure(numerics)
@@ -356,9 +354,7 @@ class TorchEvaluator:
         return {**mu, **nu}
 
     def at(self, w: Weights, state=None, k: int = 0):
-        import torch
-
-        from paritybench.analysis.localize import Evaluation
+        import torch  # late: a framework: loads after the numerics flags
 
         with torch.no_grad():
             for name, p in self.params.items():
@@ -391,3 +387,24 @@ class TorchEvaluator:
             evaluation=evaluation,
             new_state=new,
         )
+
+
+class TorchKind(Kind):
+    """Native torch arms, trained in the harness's own process."""
+
+    name = "torch"
+    process_framework = "torch"
+
+    def train_many(self, workload, arm, inits, x, y, spec, eval_data=None) -> list[ArmResult]:
+        return train_many(workload, arm, inits, x, y, spec, eval_data)
+
+    def evaluator(self, ctx, arm: Arm) -> TorchEvaluator:
+        return TorchEvaluator(ctx.workload, arm, ctx.lr, ctx.batches, ctx.numerics)
+
+    def conventions(self, workload, arm, lr, numerics, keras_rows=None) -> dict | None:
+        if missing_requirements(arm):
+            return None  # skipped: torch is not installed, nothing to read
+        return conventions_rows(workload, arm, lr, configure(numerics))
+
+    def process_numerics(self, numerics) -> dict:
+        return configure(numerics)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from paritybench import READABLE_MAJORS, SCHEMA_VERSION
+from paritybench.artifact.inputs import read_json, weights_file_problem
 from paritybench.errors import ParityError
 
 
@@ -103,16 +104,14 @@ def write_artifact(path: str | os.PathLike, artifact: dict[str, Any], validate_f
 
 
 def read_artifact(path: str | os.PathLike) -> dict[str, Any]:
-    # One reader for every JSON input (paritybench.experiment.inputs): a directory, a special file, undecodable
+    # One reader for every JSON input (paritybench.artifact.inputs): a directory, a special file, undecodable
     # bytes or JSON nested past Python's parser are one-line errors, never a traceback.
-    from paritybench.experiment.inputs import read_json
-
     return read_json(path)
 
 
 def validation_errors(artifact: Any) -> list[str]:
     """Schema violations as readable lines (empty when valid)."""
-    import jsonschema
+    import jsonschema  # late: jsonschema (a slow import): loaded only where an artifact is validated
 
     major = major_of(artifact)
     which = major if major in READABLE_MAJORS else None
@@ -131,7 +130,53 @@ def validation_errors(artifact: Any) -> list[str]:
 
 
 def validate_file(path: str | os.PathLike) -> dict[str, Any]:
-    """Read and validate; raise ParityError naming the first problem (shared with compare: experiment.inputs)."""
-    from paritybench.experiment.inputs import check_artifact_file
-
+    """Read and validate; raise ParityError naming the first problem (shared with compare)."""
     return check_artifact_file(path, exit_code=1)
+
+
+def artifact_problems(artifact: Any, path: str | os.PathLike) -> list[str]:
+    """Every reason ``artifact`` (read from ``path``) is not a valid artifact: schema, then weights_file."""
+    if not isinstance(artifact, dict):
+        return [f"(top level): is a JSON {type(artifact).__name__}, not an object"]
+    # A different schema major first: its other errors follow from it.
+    errors = sorted(validation_errors(artifact), key=lambda e: not e.startswith("schema_version"))
+    if not errors:
+        errors.extend(duplicate_runs(artifact))
+        problem = weights_file_problem(Path(path), artifact.get("weights_file"))
+        if problem:
+            errors.append(problem)
+    return errors
+
+
+def duplicate_runs(artifact: dict) -> list[str]:
+    """One problem per run whose (arm, seed, window, copy) an earlier run of ``artifact`` already has.
+
+    ``compare`` matches runs by that key, so a second run under it would be silently dropped
+    (or paired with the wrong one); ``validate`` refuses what ``compare`` cannot use.
+    """
+    seen: set = set()
+    problems = []
+    for run in artifact.get("runs", []):
+        key = (run.get("arm"), run.get("seed"), run.get("window_start"), run.get("copy"))
+        if key in seen:
+            copy = "" if key[3] is None else f" copy {key[3]}"
+            problems.append(
+                f"runs: two runs for {key[0]} seed {key[1]} window {key[2]}{copy}: an artifact has one run "
+                "per (arm, seed, window, copy); remove the duplicate"
+            )
+        seen.add(key)
+    return problems
+
+
+def check_artifact_file(path: str | os.PathLike, exit_code: int = 1) -> dict:
+    """Read and validate one artifact: the one definition ``validate``, ``compare`` and ``report`` share.
+
+    The message is the same from every command (exit code: 1 from ``validate``,
+    a verdict on the file; 2 where the file is an input the command cannot use).
+    """
+    artifact = read_json(path)
+    errors = artifact_problems(artifact, path)
+    if errors:
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise ParityError(f"artifact {path} is invalid: {errors[0]}{more}", exit_code=exit_code)
+    return artifact

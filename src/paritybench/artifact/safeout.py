@@ -30,6 +30,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from paritybench.artifact import validation_errors
 from paritybench.errors import ParityError
 
 LOCK_SUFFIX = ".lock"
@@ -332,8 +333,6 @@ def commit_pair(
     On any failure the temporary files and a weights file already renamed are removed,
     and an OSError becomes a one-line error.
     """
-    from paritybench.artifact import validation_errors
-
     if validate:
         errors = validation_errors(artifact)
         if errors:

@@ -2,33 +2,87 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 import sys
 
+from rich.table import Table
+
+from paritybench import workloads
+from paritybench.artifact import validate_file
+from paritybench.commands import Command
 from paritybench.errors import ParityError
+from paritybench.experiment import environment, flags
+from paritybench.experiment.data import fetch, load_mnist
 from paritybench.experiment.flags import NumericsOptions
+from paritybench.frameworks.devices import gpu_summary
 
 
-def add_parser(sub) -> None:
-    p = sub.add_parser("validate", help="check artifacts against the shipped JSON Schema")
-    p.add_argument("files", nargs="+")
-    p.set_defaults(func=cmd_validate)
+class ValidateCommand(Command):
+    """``paritybench validate``."""
 
-    p = sub.add_parser("data", help="datasets")
-    dsub = p.add_subparsers(dest="data_command", required=True)
-    f = dsub.add_parser("fetch", help="download Keras's official mnist.npz and verify its sha256")
-    f.add_argument("--cache-dir", default=None, help="where to keep it (default ~/.cache/paritybench)")
-    f.set_defaults(func=cmd_data_fetch)
+    name = "validate"
 
-    p = sub.add_parser("workloads", help="list the built-in and installed workloads and the question each answers")
-    p.set_defaults(func=cmd_workloads)
+    @classmethod
+    def setup_arguments(cls, sub) -> argparse.ArgumentParser:
+        p = sub.add_parser("validate", help="check artifacts against the shipped JSON Schema")
+        p.add_argument("files", nargs="+")
+        return p
 
-    p = sub.add_parser("env", help="print the environment fingerprint and framework numerics settings")
-    p.set_defaults(func=cmd_env)
+    @classmethod
+    def run(cls, args, console) -> int:
+        return cmd_validate(args, console)
+
+
+class DataCommand(Command):
+    """``paritybench data fetch``."""
+
+    name = "data"
+
+    @classmethod
+    def setup_arguments(cls, sub) -> argparse.ArgumentParser:
+        p = sub.add_parser("data", help="datasets")
+        dsub = p.add_subparsers(dest="data_command", required=True)
+        f = dsub.add_parser("fetch", help="download Keras's official mnist.npz and verify its sha256")
+        f.add_argument("--cache-dir", default=None, help="where to keep it (default ~/.cache/paritybench)")
+        return p
+
+    @classmethod
+    def run(cls, args, console) -> int:
+        return {"fetch": cmd_data_fetch}[args.data_command](args, console)
+
+
+class WorkloadsCommand(Command):
+    """``paritybench workloads``."""
+
+    name = "workloads"
+
+    @classmethod
+    def setup_arguments(cls, sub) -> argparse.ArgumentParser:
+        return sub.add_parser(
+            "workloads", help="list the built-in and installed workloads and the question each answers"
+        )
+
+    @classmethod
+    def run(cls, args, console) -> int:
+        return cmd_workloads(args, console)
+
+
+class EnvCommand(Command):
+    """``paritybench env``."""
+
+    name = "env"
+
+    @classmethod
+    def setup_arguments(cls, sub) -> argparse.ArgumentParser:
+        return sub.add_parser("env", help="print the environment fingerprint and framework numerics settings")
+
+    @classmethod
+    def run(cls, args, console) -> int:
+        return cmd_env(args, console)
 
 
 def cmd_validate(args, console) -> int:
-    from paritybench.artifact import validate_file
-
     # Every file is judged (a bad one does not hide the next); the exit status is the worst.
     status = 0
     for path in args.files:
@@ -43,8 +97,6 @@ def cmd_validate(args, console) -> int:
 
 
 def cmd_data_fetch(args, console) -> int:
-    from paritybench.experiment.data import fetch, load_mnist
-
     path = fetch(args.cache_dir)
     ds = load_mnist(path)
     console.print(f"{path}: sha256 {ds.sha256}, {ds.x_train.shape[0]} training images")
@@ -52,10 +104,6 @@ def cmd_data_fetch(args, console) -> int:
 
 
 def cmd_env(args, console) -> int:
-    import json
-
-    from paritybench.experiment import environment, flags
-
     opts = NumericsOptions()
     flags.apply(opts)
     env = environment.fingerprint()
@@ -66,9 +114,6 @@ def cmd_env(args, console) -> int:
         except ImportError as exc:
             fw[name] = {"not_installed": str(exc)}
     env["frameworks"] = fw
-    from paritybench.frameworks.devices import (
-        gpu_summary,  # says plainly whether a GPU is visible (the CUDA image's check)
-    )
 
     env["gpu"] = gpu_summary(fw["jax"].get("devices", []), fw["tensorflow"].get("devices", []), None)
     console.print_json(json.dumps(env, default=str))
@@ -77,10 +122,6 @@ def cmd_env(args, console) -> int:
 
 def cmd_workloads(args, console) -> int:
     """List the built-in and installed workloads with their one-line questions."""
-    from rich.table import Table
-
-    from paritybench import workloads
-
     t = Table(title="workloads (--workload NAME, or path/to/file.py, or package.module:attr)")
     for col in ("name", "version", "arms", "question"):
         t.add_column(col, overflow="fold")

@@ -6,11 +6,18 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import math
+from collections.abc import Iterable
 from pathlib import Path
 
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from paritybench import workloads
 from paritybench.errors import ParityError
+from paritybench.experiment import flags
 from paritybench.experiment.config import RunConfig, parse_int_list
 from paritybench.experiment.flags import NumericsOptions
+from paritybench.experiment.numerics_env import check_and_warn
 
 DEFAULT_RESULTS = Path("results") / "runs"
 
@@ -67,14 +74,9 @@ def config_from(args, swap: bool = True) -> RunConfig:
 
     The numerics flags go into the environment first: a user's workload file may import a
     framework when it is loaded."""
-    from paritybench import workloads
-    from paritybench.experiment import flags
-    from paritybench.experiment.inputs import check_experiment_args
-    from paritybench.pipeline.budget import check_finite_options
-
     check_finite_options(args)  # --lr inf/nan (and any float option) refused before anything
 
-    check_experiment_args(args)  # options that contradict each other (paritybench.experiment.inputs)
+    check_experiment_args(args)  # options that contradict each other
 
     if args.threads is not None and args.threads < 1:
         raise ParityError(f"--threads {args.threads}: must be at least 1")
@@ -83,7 +85,7 @@ def config_from(args, swap: bool = True) -> RunConfig:
         onednn={"on": True, "off": False}.get(args.onednn),
         threads=args.threads,
     )
-    from paritybench.pipeline import watchdog
+    from paritybench import watchdog
 
     step_timeout = getattr(args, "step_timeout", None)
     watchdog.configure(step_timeout)  # bounds the workload module's import below too
@@ -116,7 +118,6 @@ def config_from(args, swap: bool = True) -> RunConfig:
         workload=workload.origin.get("spec", workload.name),
         step_timeout=watchdog.step_timeout(),
     )
-    from paritybench.experiment.numerics_env import check_and_warn
 
     check_and_warn(cfg.numerics)  # numerics set from outside: refused, or warned about and recorded
     return cfg
@@ -200,8 +201,6 @@ def check_out(path: Path) -> None:
 
 class RichProgress:
     def __init__(self, console):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
         self.p = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -223,7 +222,33 @@ class RichProgress:
         self.p.stop()
 
 
-def weights_group(key) -> str:
-    """The npz prefix of one run's final weights: ``arm/s<seed>/w<window>[/c<copy>]``."""
-    arm, seed, window, copy = key
-    return f"{arm}/s{seed}/w{window}" + ("" if copy is None else f"/c{copy}")
+def check_experiment_args(args) -> None:
+    """Options of run / sweep / sensitivity that contradict each other, refused before anything runs.
+
+    ``--data-sha256`` without ``--data`` used to be ignored (the bundled slice is
+    always held to its own hash) and yet recorded in the config as if it applied.
+    """
+    sha = getattr(args, "data_sha256", None)
+    if sha is not None:
+        if not getattr(args, "data", None):
+            raise ParityError(
+                "--data-sha256 is given without --data: it checks a data file you pass (the bundled "
+                "slice is always held to its own hash); add --data PATH or drop --data-sha256"
+            )
+        if len(sha) != 64 or any(c not in "0123456789abcdefABCDEF" for c in sha):
+            raise ParityError(
+                f"--data-sha256 {sha!r} is not a sha256 (64 hexadecimal digits): copy it from `sha256sum FILE`"
+            )
+
+
+def check_finite_options(args, names: Iterable[str] | None = None) -> None:
+    """Refuse any float option that is not finite (``--lr inf``, ``--rel nan``).
+
+    ``names`` defaults to every float-valued attribute of the parsed ``args``, so a new
+    float option is covered without a new check. Range checks stay with each option.
+    """
+    items = vars(args).items() if names is None else ((n, getattr(args, n, None)) for n in names)
+    for name, value in items:
+        if isinstance(value, float) and not math.isfinite(value):
+            flag = "--" + name.replace("_", "-")
+            raise ParityError(f"{flag} {value}: must be a finite number (e.g. {flag} 0.01)")

@@ -2,39 +2,59 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 
+from rich.table import Table
+
+from paritybench import workloads
+from paritybench.analysis import localize_plot
+from paritybench.arms.requirements import missing_requirements
+from paritybench.artifact import safeout
+from paritybench.artifact.outputs import check_output_path
+from paritybench.artifact.safeout import commit_pair
+from paritybench.commands import Command
 from paritybench.commands.common import add_experiment_args, config_from
+from paritybench.errors import ParityError
+from paritybench.experiment import data
+from paritybench.experiment.weights import copy_weights
+from paritybench.pipeline import budget, localize
+from paritybench.workloads import resolve_ref
 
 
-def add_parser(sub) -> None:
-    p = sub.add_parser(
-        "localize",
-        help="the first (step, phase, tensor) at which two arms part, measured against "
-        "the float32 noise floor at the same weights",
-    )
-    add_experiment_args(p)
-    p.add_argument("--format", choices=("table", "json"), default="table")
-    p.add_argument(
-        "--plot",
-        default=None,
-        help="PNG path: each pair's ratio to the noise floor per (phase, tensor) "
-        "over steps (a new file, or --overwrite)",
-    )
-    p.add_argument("--overwrite", action="store_true", help="let --plot replace an existing regular file")
-    p.set_defaults(func=cmd_localize)
+class LocalizeCommand(Command):
+    """``paritybench localize``."""
+
+    name = "localize"
+
+    @classmethod
+    def setup_arguments(cls, sub) -> argparse.ArgumentParser:
+        p = sub.add_parser(
+            "localize",
+            help="the first (step, phase, tensor) at which two arms part, measured against "
+            "the float32 noise floor at the same weights",
+        )
+        add_experiment_args(p)
+        p.add_argument("--format", choices=("table", "json"), default="table")
+        p.add_argument(
+            "--plot",
+            default=None,
+            help="PNG path: each pair's ratio to the noise floor per (phase, tensor) "
+            "over steps (a new file, or --overwrite)",
+        )
+        p.add_argument("--overwrite", action="store_true", help="let --plot replace an existing regular file")
+        return p
+
+    @classmethod
+    def run(cls, args, console) -> int:
+        return cmd_localize(args, console)
 
 
 def cmd_localize(args, console) -> int:
-    from paritybench.errors import ParityError
-
     cfg = config_from(args, swap=False)
     if len(cfg.seeds) != 1 or len(cfg.windows) != 1:
         raise ParityError("localize takes one --seeds and one --windows value (it follows one trajectory)")
     arm_names = tuple(a.strip() for a in (args.arms or "").split(",") if a.strip())  # checked by config_from
-    from paritybench import workloads
-    from paritybench.analysis import localize
-    from paritybench.pipeline.runner import missing_requirements
 
     w = workloads.load(cfg.workload)
     pairs, skipped = [], []
@@ -44,18 +64,13 @@ def cmd_localize(args, console) -> int:
             skipped.append(f"{a.name} vs {b.name}: not installed: {', '.join(missing)}")
         else:
             pairs.append((a, b))
-    # run's checks, before any training (issue 21): the step cap and memory, every output
+    # run's checks, before any training: the step cap and memory, every output
     # location (free disk included), the record's path claimed, then written whole or not at all
-    from paritybench.artifact import safeout
-    from paritybench.pipeline import budget
-
     budget.check_localize(cfg, w, pairs)
     out = None
     if args.out:
         out = safeout.plan_outputs(args.out, expected_bytes=budget.localize_record_bytes(cfg, w, pairs))
     if args.plot:
-        from paritybench.artifact.outputs import check_output_path
-
         check_output_path(
             args.plot,
             inputs=[p for p in (out, cfg.data_path) if p],
@@ -72,11 +87,6 @@ def cmd_localize(args, console) -> int:
 
 
 def _localize(args, console, cfg, w, pairs, skipped, out) -> int:
-    from paritybench.analysis import localize
-    from paritybench.experiment import data
-    from paritybench.experiment.weights import copy_weights
-    from paritybench.workloads import resolve_ref
-
     ds = data.load_mnist(cfg.data_path, cfg.data_sha256)
     x, y = data.window(ds, cfg.windows[0], cfg.n, cfg.normalize, labels=w.data.labels)
     init = copy_weights(resolve_ref(w.model.init)(cfg.seeds[0], cfg.threefry_partitionable), w.model.params)
@@ -117,13 +127,9 @@ def _localize(args, console, cfg, w, pairs, skipped, out) -> int:
         "skipped": skipped,
     }
     if out is not None:
-        from paritybench.artifact.safeout import commit_pair
-
         commit_pair(out, rec, validate=False)  # a localize record, not an artifact: complete or absent
     plotted = None
     if args.plot:
-        from paritybench.analysis import localize_plot
-
         plotted, _ = localize_plot.plot(rec, args.plot, overwrite=args.overwrite)
     if args.format == "json":
         console.print_json(
@@ -143,8 +149,6 @@ def _localize(args, console, cfg, w, pairs, skipped, out) -> int:
 
 
 def _table(console, results) -> None:
-    from rich.table import Table
-
     t = Table(title="first parting per pair (ratio = difference / float32 noise floor at the same weights)")
     for c in ("pair", "step", "phase", "tensor", "ratio", "largest ratio", "then"):
         t.add_column(c)

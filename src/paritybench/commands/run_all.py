@@ -18,21 +18,26 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import json
 import time
 from pathlib import Path
 
-from paritybench.commands.common import DEFAULT_RESULTS
+from paritybench import workloads
+from paritybench.artifact import safeout
+from paritybench.artifact.index import INDEX_KIND
+from paritybench.artifact.safeout import commit_pair
+from paritybench.commands.common import DEFAULT_RESULTS, RichProgress, config_from, nothing_trained
 from paritybench.errors import ParityError
+from paritybench.experiment import flags
+from paritybench.experiment.weights import weights_group, write_weights_npz
+from paritybench.pipeline import budget, runner
+from paritybench.pipeline.worker_pool import KerasPool
+from paritybench.workloads.registry import BUILTIN
 
 ALL = "all"
-INDEX_KIND = "catalogue-index"
 
 
 def catalogue_names() -> list[str]:
     """The built-in workloads, in the registry's order (what ``--workload all`` runs)."""
-    from paritybench.workloads.registry import BUILTIN
-
     return list(BUILTIN)
 
 
@@ -44,9 +49,6 @@ def default_folder() -> Path:
 def _plan(args, names: list[str], cfgs: dict) -> tuple[Path, dict[str, Path], Path]:
     """Check every file the catalogue will write, free disk for all of them together included;
     return (folder, artifact per workload, index)."""
-    from paritybench.artifact import safeout
-    from paritybench.pipeline import budget
-
     folder = Path(args.out) if args.out else default_folder()
     if folder.suffix == ".json":
         raise ParityError(
@@ -84,10 +86,6 @@ def _status(artifact: dict) -> str:
 
 def cmd_run_all(args, console) -> int:
     """Run every built-in workload's preset; exit 1 if any workload's run errored."""
-    from paritybench.artifact import safeout
-    from paritybench.commands.common import config_from
-    from paritybench.pipeline import budget
-
     if args.arms is not None:
         raise ParityError(
             "--arms with --workload all: arm names differ per workload; run one workload "
@@ -114,7 +112,6 @@ def cmd_run_all(args, console) -> int:
         raise
     entries = []
     t0 = time.perf_counter()
-    from paritybench.pipeline.worker_pool import KerasPool
 
     try:
         with KerasPool() as pool:  # its workers are stopped and its folder removed on any way out
@@ -127,7 +124,6 @@ def cmd_run_all(args, console) -> int:
             "total_seconds": round(total, 2),
             "workloads": entries,
         }
-        from paritybench.artifact.safeout import commit_pair
 
         commit_pair(index_path, index, validate=False)  # an index, not an artifact: no artifact schema
     finally:
@@ -145,8 +141,6 @@ def _one_entry(args, console, name: str, cfg, out: Path, claim, pool) -> dict:
     t = time.perf_counter()
     entry = {"workload": name, "path": out.name, "question": None}
     try:
-        from paritybench import workloads
-
         entry["question"] = workloads.load(name).question
         artifact = _run_one(args, console, cfg, out, pool)
         entry.update(status=_status(artifact), arms={r["arm"]: r["status"] for r in artifact["runs"]})
@@ -164,12 +158,6 @@ def _one_entry(args, console, name: str, cfg, out: Path, claim, pool) -> dict:
 
 def _run_one(args, console, cfg, out: Path, pool=None) -> dict:
     """One workload: train, commit its artifact (and weights) atomically; return the artifact."""
-    from paritybench.artifact.safeout import commit_pair
-    from paritybench.commands.common import RichProgress, nothing_trained, weights_group
-    from paritybench.experiment import flags
-    from paritybench.experiment.weights import write_weights_npz
-    from paritybench.pipeline import runner
-
     applied = flags.apply(cfg.numerics)
     prog = RichProgress(console)
     try:
@@ -191,45 +179,4 @@ def _run_one(args, console, cfg, out: Path, pool=None) -> dict:
     return artifact
 
 
-INDEX_STATUSES = ("ok", "partial", "skipped", "error")
-
-
-def read_index(path: str | Path) -> dict:
-    """A catalogue index, checked as strictly as an artifact: read by the one JSON reader, its kind,
-    and every entry a workload name with a plain file name beside the index (an entry's ``path`` never
-    leads out of the index's folder) and a known status."""
-    from paritybench.experiment.inputs import confined_name_problem, read_json
-
-    hint = "give the index.json that `paritybench run --workload all` wrote"
-    data = read_json(path, "catalogue index", hint)
-    if not isinstance(data, dict) or data.get("kind") != INDEX_KIND or not isinstance(data.get("workloads"), list):
-        raise ParityError(f"{path} is not a catalogue index (kind {INDEX_KIND!r}): {hint}", exit_code=2)
-    for i, e in enumerate(data["workloads"]):
-        where = f"catalogue index {path}: workloads.{i}"
-        if not isinstance(e, dict) or not isinstance(e.get("workload"), str) or "path" not in e:
-            raise ParityError(f"{where} is not an entry with a workload name and a path: {hint}", exit_code=2)
-        problem = confined_name_problem(
-            Path(path), e["path"], "path", "the index", f"{e['workload']}.json", hint, "copy the artifact beside it"
-        )
-        if problem:
-            raise ParityError(f"{where}: {problem}", exit_code=2)
-        if e.get("status") not in INDEX_STATUSES:
-            raise ParityError(
-                f"{where}: status {e.get('status')!r} is not one of {', '.join(INDEX_STATUSES)}: {hint}", exit_code=2
-            )
-    return data
-
-
-def is_index(path: str | Path) -> bool:
-    """Whether ``path`` is a catalogue index (anything unreadable is left to the artifact checks)."""
-    from paritybench.experiment.inputs import check_input_file
-
-    try:
-        check_input_file(path, "input", "")  # a FIFO or a device would block or read without end
-        data = json.loads(Path(path).read_text())
-    except (ParityError, OSError, ValueError, RecursionError):  # left to the artifact checks' one-line errors
-        return False
-    return isinstance(data, dict) and data.get("kind") == INDEX_KIND
-
-
-__all__ = ["ALL", "cmd_run_all", "catalogue_names", "read_index", "is_index"]
+__all__ = ["ALL", "cmd_run_all", "catalogue_names"]

@@ -6,6 +6,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 
+from paritybench.errors import ParityError
 from paritybench.experiment.flags import NumericsOptions
 
 
@@ -33,7 +34,7 @@ class RunConfig:
     # The workload: a built-in or installed name, a path to a .py file, or module:attr.
     workload: str = "seed-bce"
     # Seconds a training step of the user's code may take before its arm is an error
-    # (paritybench.pipeline.watchdog); changes nothing that is computed.
+    # (paritybench.watchdog); changes nothing that is computed.
     step_timeout: float = 300.0
 
     def to_dict(self) -> dict:
@@ -63,8 +64,6 @@ MAX_LIST_VALUES = 1_000_000
 
 def parse_int_list(text: str, what: str) -> tuple[int, ...]:
     """'0,3', '0-9' (inclusive) and 'start:stop:step' (exclusive stop), comma-joined."""
-    from paritybench.errors import ParityError
-
     out: list[int] = []
     for part in (p.strip() for p in text.split(",")):
         if not part:

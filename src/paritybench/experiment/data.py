@@ -20,7 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from paritybench.artifact.outputs import check_output_dir
 from paritybench.errors import ParityError
+from paritybench.experiment.npzguard import check_npz
 
 BUNDLED_NAME = "mnist-subset.npz"
 BUNDLED_SHA256 = "3be1bb6efef62c4154f22f1c60c12b6a271e20181b29300050905b41f0045b24"
@@ -78,7 +80,6 @@ def load_mnist(path: str | os.PathLike | None = None, expected_sha256: str | Non
         )
     # Zip directory and array headers first: a renamed .npy, a zip bomb or an absurd declared
     # shape is one line here, never a MemoryError inside np.load (paritybench.experiment.npzguard).
-    from paritybench.experiment.npzguard import check_npz
 
     check_npz(p, "data file", "pass a Keras-format mnist.npz, or run `paritybench data fetch`", members=REQUIRED_KEYS)
     try:
@@ -190,7 +191,6 @@ def fetch(
         return target
     # Checked before anything is created: a folder under a regular file, on a read-only mount or
     # under /proc is one line; folders made for a download that then fails are removed again.
-    from paritybench.artifact.outputs import check_output_dir
 
     check_output_dir(target_dir, "cache folder")
     missing = []

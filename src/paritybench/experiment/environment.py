@@ -7,7 +7,7 @@ import platform
 import sys
 from importlib import metadata
 
-from paritybench.experiment import flags, numerics_env
+from paritybench.experiment import numerics_env
 
 PACKAGES = (
     "jax",
@@ -98,7 +98,7 @@ def fingerprint() -> dict:
         "hostname": platform.node(),
         "cpu": cpu_info(),
         "packages": package_versions(),
-        "numerics_env": flags.numerics_env_snapshot(),
+        "numerics_env": numerics_env.numerics_env_snapshot(),
         # user-set variables that change numerics, found before training (paritybench.experiment.numerics_env)
         "numerics_env_warnings": numerics_env.last_warnings(),
         "container": container_info(),

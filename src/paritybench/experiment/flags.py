@@ -8,8 +8,12 @@ the ``read_back_*`` functions are called once the framework is loaded.
 
 from __future__ import annotations
 
+import importlib
 import os
+import sys
 from dataclasses import asdict, dataclass
+
+from paritybench.artifact.inputs import check_input_file
 
 # Variables that change what a framework computes or how; recorded in every artifact.
 NUMERICS_ENV_VARS = (
@@ -75,8 +79,6 @@ def xla_flags_text(value: str) -> str:
     if not value.strip(_XLA_BLANKS):
         return value
     if value.lstrip(_XLA_BLANKS)[0] != "-":
-        from paritybench.experiment.inputs import check_input_file
-
         hint = "XLA reads a value that does not start with '-' as a file of flags; give a readable file or the flags"
         path = check_input_file(value, "XLA_FLAGS file", hint)
         try:
@@ -188,16 +190,6 @@ def apply(opts: NumericsOptions) -> dict[str, str]:
     return applied
 
 
-def numerics_env_snapshot() -> dict[str, str]:
-    """The numerics environment variables in force now: NUMERICS_ENV_VARS and every other one
-    with a numerics prefix (paritybench.experiment.numerics_env.snapshot), sorted by name."""
-    from paritybench.experiment.numerics_env import snapshot
-
-    out = {k: os.environ[k] for k in NUMERICS_ENV_VARS if k in os.environ}
-    out.update(snapshot())
-    return dict(sorted(out.items()))
-
-
 def collect_warnings(environment: dict, applied: dict | None = None) -> list[str]:
     """Every read-back warning in ``environment["frameworks"]``, each prefixed with its process.
 
@@ -226,8 +218,6 @@ def collect_warnings(environment: dict, applied: dict | None = None) -> list[str
 
 def seed_keras(out: dict) -> None:
     """``keras.utils.set_random_seed`` when Keras is loaded (the workers), recorded as set."""
-    import sys
-
     if "keras" not in sys.modules:
         return
     try:
@@ -244,8 +234,6 @@ FRAMEWORKS = ("jax", "tensorflow", "torch")
 def read_back(framework: str, opts: NumericsOptions) -> dict:
     """Configure ``framework`` (imports it) and read its numerics settings back
     (``paritybench.frameworks.<framework>.read_back``)."""
-    import importlib
-
     return importlib.import_module(f"paritybench.frameworks.{framework}").read_back(opts)
 
 

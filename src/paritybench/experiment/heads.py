@@ -31,10 +31,11 @@ PER_STEP = ("saturated_output", "saturated_logit", "dead_gradient", "dead_miscla
 def probabilities(xp, head: str, z):
     """The head's activation of the logits, in the logits' own precision."""
     if xp.__name__ == "numpy":
+        # late: scipy (a slow import): loaded only where this statistic is computed
         from scipy.special import expit, softmax  # neither overflows nor warns
 
         return expit(z) if head == "sigmoid" else softmax(z, axis=-1)
-    import jax
+    import jax  # late: a framework: loads after the numerics flags
 
     return jax.nn.sigmoid(z) if head == "sigmoid" else jax.nn.softmax(z, axis=-1)
 

@@ -20,8 +20,8 @@ import zlib
 
 import numpy as np
 
+from paritybench.artifact.inputs import check_input_file
 from paritybench.errors import ParityError
-from paritybench.experiment.inputs import check_input_file
 
 # What one file may expand to, all members together: 1 GiB. Keras's official mnist.npz
 # expands to 55 MB (x_train alone is 60,000 x 28 x 28 = 47,040,000 bytes), so this

@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from paritybench.errors import ParityError
+from paritybench.experiment import flags
 
 # Prefixes of variables the numerics stack reads; every one present is recorded.
 RECORD_PREFIXES = (
@@ -239,10 +240,8 @@ def check(opts, environ: Mapping[str, str] | None = None) -> list[str]:
     ``opts`` is the run's ``flags.NumericsOptions``: variables that ``flags.env_for``
     sets for it are paritybench's own and replace the user's value.
     """
-    from paritybench.experiment.flags import env_for
-
     env = dict(os.environ if environ is None else environ)
-    ours = env_for(opts, base={})
+    ours = flags.env_for(opts, base={})
     for name, (refused, why) in REFUSED.items():
         if name in env and name not in ours and refused(env[name]):
             raise ParityError(
@@ -278,3 +277,11 @@ def check_and_warn(opts) -> list[str]:
 def last_warnings() -> list[str]:
     """The warnings of this process's most recent ``check`` (for environment.fingerprint)."""
     return list(_LAST_WARNINGS)
+
+
+def numerics_env_snapshot() -> dict[str, str]:
+    """The numerics environment variables in force now: flags.NUMERICS_ENV_VARS and every other one
+    with a numerics prefix (``snapshot``), sorted by name."""
+    out = {k: os.environ[k] for k in flags.NUMERICS_ENV_VARS if k in os.environ}
+    out.update(snapshot())
+    return dict(sorted(out.items()))

@@ -84,3 +84,9 @@ def load_weights_npz(path, shapes: Shapes | None = None) -> dict[str, Weights]:
                 prefix = key[: -len(name) - 1]
             out.setdefault(prefix, {})[name] = z[key]
     return out
+
+
+def weights_group(key) -> str:
+    """The npz prefix of one run's final weights: ``arm/s<seed>/w<window>[/c<copy>]``."""
+    arm, seed, window, copy = key
+    return f"{arm}/s{seed}/w{window}" + ("" if copy is None else f"/c{copy}")

@@ -7,11 +7,10 @@ without a working GPU runtime fails at once instead of quietly timing the CPU.
 
 from __future__ import annotations
 
-import json
 import re
 from importlib import metadata
 
-from paritybench.errors import ParityError
+from paritybench.experiment import flags
 
 NO_GPU_HELP = (
     "on the host, install the NVIDIA driver and the NVIDIA Container Toolkit, run the image with"
@@ -54,11 +53,9 @@ def gpu_summary(jax_devices: list[str], tf_devices: list[str], tf_cuda_build: bo
 
 def probe() -> dict:
     """Import JAX and TensorFlow (after the numerics flags) and summarise their devices."""
-    from paritybench.experiment import flags
-
     flags.apply(flags.NumericsOptions())
-    import jax
-    import tensorflow as tf
+    import jax  # late: a framework: loads after the numerics flags
+    import tensorflow as tf  # late: a framework: loads after the numerics flags
 
     try:
         jax_devices = [str(d) for d in jax.devices()]
@@ -67,20 +64,3 @@ def probe() -> dict:
     tf_devices = [d.name for d in tf.config.list_logical_devices()]
     build = tf.sysconfig.get_build_info()
     return gpu_summary(jax_devices, tf_devices, build.get("is_cuda_build"))
-
-
-def cmd_devices(args, console) -> int:
-    summary = probe()
-    console.print_json(json.dumps(summary))
-    if args.require_gpu and not summary["gpu_visible"]:
-        raise ParityError(summary["message"], exit_code=3)
-    return 0
-
-
-def add_parser(sub) -> None:
-    """Register ``paritybench devices``."""
-    p = sub.add_parser("devices", help="the accelerators JAX and TensorFlow see; the CUDA packages installed")
-    p.add_argument(
-        "--require-gpu", action="store_true", help="exit 3 with what to install when JAX or TensorFlow sees no GPU"
-    )
-    p.set_defaults(func=cmd_devices)

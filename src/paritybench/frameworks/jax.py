@@ -13,7 +13,7 @@ from paritybench.experiment.flags import NumericsOptions, seed_keras, xla_flag
 
 def read_back(opts: NumericsOptions) -> dict:
     """Configure and read back JAX's numerics settings; warnings for what did not take."""
-    import jax
+    import jax  # late: a framework: loads after the numerics flags
 
     out: dict = {"warnings": []}
     if opts.deterministic:
@@ -54,8 +54,8 @@ def read_back(opts: NumericsOptions) -> dict:
 def probe(keras, logits, loss):
     """``probe(x, y) -> (p, z, dz)``: the head's output, the logits and d(per-sample loss)/d(logits)
     of ``loss(y, z)`` by JAX's autodiff."""
-    import jax
-    import jax.numpy as jnp
+    import jax  # late: a framework: loads after the numerics flags
+    import jax.numpy as jnp  # late: a framework: loads after the numerics flags
 
     def run(x, y):
         z = logits(x)
@@ -67,6 +67,6 @@ def probe(keras, logits, loss):
 
 def sync(x):
     """Wait until ``x`` is computed (JAX dispatches asynchronously)."""
-    import jax
+    import jax  # late: a framework: loads after the numerics flags
 
     return jax.block_until_ready(x)

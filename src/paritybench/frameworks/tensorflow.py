@@ -9,7 +9,7 @@ from paritybench.experiment.flags import NumericsOptions, seed_keras
 
 def read_back(opts: NumericsOptions) -> dict:
     """Configure and read back TensorFlow's determinism, TF32, oneDNN and threads; warnings for what did not take."""
-    import tensorflow as tf
+    import tensorflow as tf  # late: a framework: loads after the numerics flags
 
     out: dict = {"warnings": []}
     if opts.deterministic:
@@ -28,7 +28,7 @@ def read_back(opts: NumericsOptions) -> dict:
         except RuntimeError as exc:
             out["warnings"].append(f"thread counts not set: {exc}")
     try:
-        from tensorflow.python.framework import config as tfconfig
+        from tensorflow.python.framework import config as tfconfig  # late: a framework: loads after the numerics flags
 
         out["op_determinism"] = bool(tfconfig.is_op_determinism_enabled())
     except Exception as exc:
@@ -40,7 +40,7 @@ def read_back(opts: NumericsOptions) -> dict:
     out["inter_op_threads"] = tf.config.threading.get_inter_op_parallelism_threads()
     out["onednn_env"] = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "(default)")
     try:
-        from tensorflow.python.util import _pywrap_util_port
+        from tensorflow.python.util import _pywrap_util_port  # late: a framework: loads after the numerics flags
 
         # Reflects TF_ENABLE_ONEDNN_OPTS and the CPU (on by default with AVX-512 VNNI and similar).
         out["onednn_enabled"] = bool(_pywrap_util_port.IsMklEnabled())
@@ -67,7 +67,7 @@ def probe(keras, logits, loss):
     """``probe(x, y) -> (z, dz)`` by TensorFlow's autodiff, in a ``tf.function`` as ``fit`` runs:
     Keras's sigmoid/softmax cache their logits (``_keras_logits``) only on graph tensors, so only
     there does the loss see what ``fit``'s loss sees."""
-    import tensorflow as tf
+    import tensorflow as tf  # late: a framework: loads after the numerics flags
 
     @tf.function
     def run(x, y):

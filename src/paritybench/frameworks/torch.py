@@ -9,7 +9,7 @@ from paritybench.experiment.flags import NumericsOptions, seed_keras
 
 def read_back(opts: NumericsOptions) -> dict:
     """Configure and read back torch's determinism, cuDNN, TF32 and threads; warnings for what did not take."""
-    import torch
+    import torch  # late: a framework: loads after the numerics flags
 
     out: dict = {"warnings": []}
     if opts.deterministic:
@@ -56,7 +56,7 @@ def read_back(opts: NumericsOptions) -> dict:
 
 def probe(keras, logits, loss):
     """``probe(x, y) -> (z, dz)`` by torch's autograd."""
-    import torch
+    import torch  # late: a framework: loads after the numerics flags
 
     def run(x, y):
         with torch.no_grad():
@@ -71,7 +71,7 @@ def probe(keras, logits, loss):
 
 def sync(x):
     """Wait for queued CUDA work (a no-op on the CPU)."""
-    import torch
+    import torch  # late: a framework: loads after the numerics flags
 
     if torch.cuda.is_available():
         torch.cuda.synchronize()

@@ -1,1 +1,1 @@
-"""One run: the runner that trains a workload's arms, its worker processes, memory budget and diagnostics."""
+"""One run: the runner that trains a workload's arms, its worker processes and memory budget; localize, conventions."""

@@ -2,8 +2,6 @@
 
 Two kinds of check live here:
 
-- ``check_finite_options``: every float option must be a finite number (``--lr inf``
-  used to train and then crash when the artifact was serialised).
 - ``estimate_*`` and ``require_memory``: the peak memory a ``run``, ``sweep`` or
   ``sensitivity`` will hold, counted from what the runner keeps (trajectories of
   weights per step with full diagnostics, float64 copies for the reference, the
@@ -20,12 +18,14 @@ This module imports no framework and no NumPy: it must run before ``flags.apply`
 
 from __future__ import annotations
 
-import math
 import os
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from paritybench import workloads
+from paritybench.arms.registry import kind_of
 from paritybench.errors import ParityError
+from paritybench.experiment.weights import n_params
+from paritybench.pipeline.localize import bytes_per_step
 
 # One weight set's bytes come from the workload's declared parameters (the seed's 784-1000-1 MLP:
 # 786,001 parameters, 3.1 MB in float32); calibrated on the seed workload (bench/bench_memory.py).
@@ -47,19 +47,6 @@ CURVE_BYTES_PER_STEP_FULL = 14 * (32 + 2 * 26)
 CURVE_BYTES_PER_STEP_LIGHT = 10 * (32 + 2 * 26)
 # What the run asks the machine to keep free beyond its own estimate (the OS, page cache).
 HEADROOM = 0.9
-
-
-def check_finite_options(args, names: Iterable[str] | None = None) -> None:
-    """Refuse any float option that is not finite (``--lr inf``, ``--rel nan``).
-
-    ``names`` defaults to every float-valued attribute of the parsed ``args``, so a new
-    float option is covered without a new check. Range checks stay with each option.
-    """
-    items = vars(args).items() if names is None else ((n, getattr(args, n, None)) for n in names)
-    for name, value in items:
-        if isinstance(value, float) and not math.isfinite(value):
-            flag = "--" + name.replace("_", "-")
-            raise ParityError(f"{flag} {value}: must be a finite number (e.g. {flag} 0.01)")
 
 
 def check_steps(steps: int) -> None:
@@ -87,8 +74,6 @@ class Estimate:
 
 def _arms(cfg) -> tuple[list[str], list[str]]:
     """(main-process arms, Keras arms) of ``cfg``, from the workload's declaration (no framework import)."""
-    from paritybench import workloads
-
     w = workloads.load(cfg.workload)
     specs = w.resolve_arms(cfg.arms)
     return [a.name for a in specs if a.process == "main"], [a.name for a in specs if a.process != "main"]
@@ -96,9 +81,6 @@ def _arms(cfg) -> tuple[list[str], list[str]]:
 
 def _weight_bytes(cfg) -> tuple[int, int]:
     """(float32, float64) bytes of one weight set of ``cfg``'s workload."""
-    from paritybench import workloads
-    from paritybench.experiment.weights import n_params
-
     n = n_params(workloads.load(cfg.workload).model.params)
     return 4 * n, 8 * n
 
@@ -135,10 +117,9 @@ def estimate(
         ref_traj = (steps + 1) * W64  # the reference's float64 trajectory, kept all run per case
         held = n_cases * ref_traj
         phases = [steps * W64 * batch]  # the reference's own float64 gradients while it trains
-        from paritybench import workloads
 
-        jax_arms = [a for a in main_arms if workloads.load(cfg.workload).arm(a).kind == "jax"]
-        if jax_arms:
+        workload = workloads.load(cfg.workload)
+        if any(kind_of(workload.arm(a)).holds_step_arrays for a in main_arms):
             # params and grads of every step: on the device and copied to the host
             phases.append(4 * steps * W32 * batch)
         e.parts["reference trajectory (float64, per case)"] = held
@@ -287,8 +268,6 @@ def check_localize(cfg, workload, pairs) -> Estimate:
     seed-bce --arms jax-naive,jax-seed-stable,jax-logits (three pairs, n 1000), 106 MB/step (226);
     adam-epsilon jax-adam-literal,reference-f64 --n 100, 3.1 MB/step (3.1). The bound counts every
     value in float64 and Adam's moments for every arm, hence the margin for the float32 SGD arms."""
-    from paritybench.analysis.localize import bytes_per_step
-
     check_steps(cfg.steps)
     e = Estimate("localize")
     keras = any(arm.kind == "keras" for pair in pairs for arm in pair)
@@ -315,7 +294,6 @@ __all__ = [
     "estimate",
     "available_memory",
     "require_memory",
-    "check_finite_options",
     "check_steps",
     "check_run",
     "check_sweep",

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import importlib.util
 import os
 import tempfile
 import time
@@ -24,12 +23,18 @@ from pathlib import Path
 
 import numpy as np
 
-from paritybench import SCHEMA_VERSION, __version__, arms
+from paritybench import SCHEMA_VERSION, __version__, procs, watchdog, workloads
+from paritybench.analysis import diagnostics
 from paritybench.arms import ArmResult, TrainSpec, protocol
+from paritybench.arms.f64 import Arbiter, train
+from paritybench.arms.minibatch import BatchArbiter, batch_slices
+from paritybench.arms.registry import kind_of, main_evaluators
+from paritybench.arms.requirements import install_hint, missing_requirements
 from paritybench.artifact import num
 from paritybench.experiment import data, environment, flags, weights
 from paritybench.experiment.config import RunConfig
-from paritybench.pipeline import diagnostics, procs, watchdog, worker_pool
+from paritybench.pipeline import conventions as conv
+from paritybench.pipeline import worker_pool
 from paritybench.workloads import Workload, resolve_ref
 from paritybench.workloads.base import Arm
 
@@ -77,28 +82,6 @@ class RunOutput:
     timing: dict
     mechanism: list[dict] = field(default_factory=list)
     conventions: dict = field(default_factory=dict)
-
-
-def missing_requirements(spec: Arm) -> list[str]:
-    missing = [m for m in spec.requires if m != "gpu" and importlib.util.find_spec(m) is None]
-    if spec.needs_gpu and not missing and not gpu_visible():
-        missing.append("gpu")
-    return missing
-
-
-def gpu_visible() -> bool:
-    """Whether JAX sees a GPU (the arms that need one run in the harness's JAX process)."""
-    import jax
-
-    return any(d.platform == "gpu" for d in jax.devices())
-
-
-def install_hint(missing: list[str]) -> str:
-    if missing == ["gpu"]:
-        return "this arm measures GPU behaviour (TF32, atomics); run it on a machine with an NVIDIA GPU"
-    if "torch" in missing:
-        return 'install the torch extra: make setup EXTRAS="--extra cpu --extra torch"'
-    return "install the project's environment: make setup"
 
 
 def _entry(
@@ -178,8 +161,6 @@ class _Session:
         on_run: Callable[[dict], None] | None,
         progress: Progress,
     ):
-        from paritybench.arms.f64 import Arbiter
-
         self.cfg, self.workload, self.cases, self.progress = cfg, workload, cases, progress
         self.ds = data.load_mnist(cfg.data_path, cfg.data_sha256)
         # every window is checked before any training starts
@@ -236,8 +217,6 @@ class _Session:
 
     def reference_trajectory(self, case: Case) -> list[weights.Weights]:
         if case.id not in self.ref_traj:
-            from paritybench.arms.f64 import train
-
             x, y = self.windows[case.window]
             ref = self.workload.arm(self.workload.reference)
             res = train(self.workload, ref, self.init_for(ref.name, case), x, y, self.spec, self.arbiter)
@@ -257,8 +236,6 @@ class _Session:
                 grads = diagnostics.grads_from_trajectory(result.trajectory, self.cfg.lr)
             x64, y64 = self.xy64(case.window)
             if grads is not None and self.spec.batch_size:  # step k's gradient is batch k's
-                from paritybench.arms.minibatch import BatchArbiter, batch_slices
-
                 self.batch_arbiter = getattr(self, "batch_arbiter", None) or BatchArbiter(self.workload)
                 rows = batch_slices(self.cfg.n, self.spec.batch_size, self.spec.steps)
                 result.curves.update(
@@ -333,8 +310,6 @@ def run(
     enables the diagnostics that need every step's weights. With ``pool`` (``run --workload all``)
     the Keras arms go to the pool's serving workers instead of workers of this run's own.
     """
-    from paritybench import workloads
-
     progress = progress or Progress()
     t_start = time.perf_counter()
     watchdog.configure(cfg.step_timeout)
@@ -350,10 +325,10 @@ def run(
 
     env = environment.fingerprint()
     env["frameworks"] = {"main": flags.read_back("jax", cfg.numerics)}
-    if any(s.kind == "torch" and not missing_requirements(s) for s in specs):  # native torch arms: this process
-        from paritybench.arms.torch_trainer import configure
-
-        env["frameworks"]["torch"] = configure(cfg.numerics)
+    for s in specs:  # what a kind of arm sets in this process (native torch: threads, determinism), read back
+        fw = kind_of(s).process_framework
+        if fw is not None and fw not in env["frameworks"] and not missing_requirements(s):
+            env["frameworks"][fw] = kind_of(s).process_numerics(cfg.numerics)
     env["data"] = {"path": sess.ds.path, "sha256": sess.ds.sha256, "bundled": sess.ds.bundled}
 
     by_process: dict[str, list[Arm]] = {}
@@ -391,7 +366,7 @@ def run(
         by_id = {c.id: c for c in cases}
         for (arm, seed, window, copy), w in sess.finals.items():
             x, y = sess.windows[window]
-            for label, fn in arms.main_evaluators().items():
+            for label, fn in main_evaluators(workload).items():
                 sess.runs[(arm, seed, window, copy)]["swap"][label] = fn(workload, w, x, y) / cfg.n
         for item in swap_extra:
             key = by_id[item["case"]].key(item["label"])
@@ -422,7 +397,6 @@ def run(
                         "reproduced": bool(d1 <= diagnostics.MECHANISM_TOLERANCE),
                     }
                 )
-    from paritybench.analysis import conventions as conv
 
     keras_rows = {
         arm: rows
@@ -461,7 +435,7 @@ def _run_main(spec: Arm, cases: list[Case], sess: _Session) -> None:
     by_window: dict[int, list[Case]] = {}
     for c in cases:
         by_window.setdefault(c.window, []).append(c)
-    train_many = arms.trainer(spec.kind)
+    train_many = kind_of(spec).train_many
     for window, group in by_window.items():
         x, y = sess.windows[window]
         # the user's code under the step time limit: a function that never returns makes this arm an error
@@ -653,8 +627,6 @@ def _start_keras(
 
 def workload_record(cfg: RunConfig) -> dict:
     """The artifact's ``workload`` object: name, version, question, where it came from."""
-    from paritybench import workloads
-
     return workloads.load(cfg.workload).describe()
 
 

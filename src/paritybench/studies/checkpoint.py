@@ -24,7 +24,6 @@ JSON line per run. What this module promises about that file:
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import errno
 import fcntl
@@ -32,12 +31,17 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from paritybench import workloads
+from paritybench.artifact import atomic_write_bytes, schema, write_artifact
 from paritybench.errors import ParityError
-from paritybench.experiment.config import MAX_INT_VALUE, MAX_LIST_VALUES
+from paritybench.experiment import data, flags
+from paritybench.experiment.config import MAX_INT_VALUE, MAX_LIST_VALUES, RunConfig
+from paritybench.experiment.flags import NumericsOptions
+from paritybench.pipeline import runner
 
 CHECKPOINT_SUFFIX = ".partial.jsonl"
 LOCK_SUFFIX = ".lock"
@@ -137,7 +141,7 @@ def _header_schema() -> dict:
 
 def _first_schema_error(schema: dict, instance: Any) -> str | None:
     """The most relevant violation as ``where: what`` (None when valid), kept to one short line."""
-    import jsonschema
+    import jsonschema  # late: jsonschema (a slow import): loaded only where an artifact is validated
 
     err = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(instance))
     if err is None:
@@ -149,17 +153,12 @@ def _first_schema_error(schema: dict, instance: Any) -> str | None:
 
 def header_problem(header: Any) -> str | None:
     """Why ``header`` is not one paritybench wrote (None when it is)."""
-    from paritybench.experiment.config import RunConfig
-
     problem = _first_schema_error(_header_schema(), header)
     if problem:
         return problem
     unknown = sorted(set(header["config"]) - {f.name for f in fields(RunConfig)})
     if unknown:
         return f"config: unknown key {unknown[0]!r}"
-    from paritybench import workloads
-    from paritybench.errors import ParityError
-    from paritybench.experiment import flags
 
     try:  # the sweep's numerics flags before its workload's module is loaded (it may import a framework)
         flags.apply(flags.NumericsOptions(**header["config"]["numerics"]))
@@ -177,9 +176,6 @@ def header_problem(header: Any) -> str | None:
 
 def config_from_header(header: dict):
     """The ``RunConfig`` a (validated) header describes."""
-    from paritybench.experiment.config import RunConfig
-    from paritybench.experiment.flags import NumericsOptions
-
     c = dict(header["config"])
     c["numerics"] = NumericsOptions(**c["numerics"])
     for k in ("seeds", "windows", "arms"):
@@ -194,8 +190,6 @@ def _run_schema() -> dict:
     """The artifact schema's run record: a checkpoint line must be a run the artifact can hold."""
     global _RUN_SCHEMA
     if _RUN_SCHEMA is None:
-        from paritybench.artifact import schema
-
         _RUN_SCHEMA = {"$defs": schema()["$defs"], "$ref": "#/$defs/run"}
     return _RUN_SCHEMA
 
@@ -275,8 +269,6 @@ class Checkpoint:
 
     def _create(self, header: dict) -> None:
         """Write the header line atomically: the file appears complete or not at all."""
-        from paritybench.artifact import atomic_write_bytes
-
         try:
             line = json.dumps({"header": header}, allow_nan=False) + "\n"
         except ValueError:
@@ -467,114 +459,6 @@ class SweepLock:
 # ---------------------------------------------------------------------------------------------
 # starting and finishing a sweep
 
-# Options of `sweep` and the RunConfig field each sets; with --resume a given one must agree with the header.
-_RESUME_CHECKED = {
-    "seeds": "seeds",
-    "windows": "windows",
-    "n": "n",
-    "arms": "arms",
-    "steps": "steps",
-    "lr": "lr",
-    "normalize": "normalize",
-    "data": "data_path",
-    "data_sha256": "data_sha256",
-    "threefry_partitionable": "threefry_partitionable",
-    "onednn": "numerics.onednn",
-    "threads": "numerics.threads",
-    "no_deterministic": "numerics.deterministic",
-    "diagnostics": "diagnostics",
-    "workload": "workload",
-}
-
-_UNSET = object()
-
-
-def track_explicit_options(parser: argparse.ArgumentParser) -> None:
-    """Record which options the user typed on ``args.explicit_options``.
-
-    argparse fills every option with its default, so ``--steps 10`` and no
-    ``--steps`` look alike. The sweep's parser parses its arguments a second
-    time into a namespace pre-filled with a sentinel (argparse sets a default
-    only where the namespace has no value): what is not the sentinel was typed.
-    """
-    plain = parser.parse_known_args
-
-    def parse_known_args(args=None, namespace=None):
-        ns, rest = plain(args, namespace)
-        probe = argparse.Namespace(**dict.fromkeys(vars(ns), _UNSET))
-        try:
-            plain(args, probe)
-        except Exception:  # noqa: BLE001 - an unusual action: fall back to checking nothing
-            return ns, rest
-        ns.explicit_options = frozenset(k for k, v in vars(probe).items() if v is not _UNSET)
-        return ns, rest
-
-    parser.parse_known_args = parse_known_args  # type: ignore[method-assign]
-
-
-def _get(cfg, dotted: str):
-    obj = cfg
-    for part in dotted.split("."):
-        obj = getattr(obj, part)
-    return obj
-
-
-_FLAG_SHOWN = {
-    "normalize": "--normalize",
-    "threefry_partitionable": "--threefry-partitionable",
-    "no_deterministic": "--no-deterministic",
-}
-
-
-def conflicting_options(args, header_cfg, out: Path) -> list[str]:
-    """Options typed with ``--resume`` that contradict the header: ``--steps 5 (the sweep has 2)`` each."""
-    from paritybench.commands.common import config_from
-
-    explicit: frozenset[str] = getattr(args, "explicit_options", frozenset())
-    given_names = [d for d in _RESUME_CHECKED if d in explicit]
-    out_problem = []
-    if "out" in explicit and args.out is not None and Path(args.out).resolve() != out.resolve():
-        out_problem = [f"--out {args.out} (the sweep writes {out})"]
-    if not given_names:
-        return out_problem
-    # Fill what was not typed from the header, so that validating the typed values is all config_from does.
-    filled = argparse.Namespace(**vars(args))
-    h = header_cfg
-    defaults = {
-        "seeds": ",".join(map(str, h.seeds)),
-        "windows": ",".join(map(str, h.windows)),
-        "n": h.n,
-        "arms": ",".join(h.arms),
-        "steps": h.steps,
-        "lr": h.lr,
-        "normalize": h.normalize,
-        "data": h.data_path,
-        "data_sha256": h.data_sha256,
-        "threefry_partitionable": h.threefry_partitionable,
-        "onednn": {True: "on", False: "off", None: "default"}[h.numerics.onednn],
-        "threads": h.numerics.threads,
-        "no_deterministic": not h.numerics.deterministic,
-        "diagnostics": h.diagnostics,
-        "workload": h.workload,
-    }
-    for d in _RESUME_CHECKED:
-        if d not in explicit:
-            setattr(filled, d, defaults[d])
-    given = replace(config_from(filled, swap=h.swap), diagnostics=filled.diagnostics)
-    problems = []
-    for d in given_names:
-        a, b = _get(given, _RESUME_CHECKED[d]), _get(h, _RESUME_CHECKED[d])
-        if a != b:
-            flag = _FLAG_SHOWN.get(d) or f"--{d.replace('_', '-')} {getattr(args, d)}"
-            problems.append(f"{flag} (the sweep has {_show(b)})")
-    return out_problem + problems
-
-
-def _show(v) -> str:
-    if isinstance(v, tuple):
-        return ",".join(map(str, v))
-    return str(v)
-
 
 @dataclass
 class Sweep:
@@ -590,15 +474,11 @@ class Sweep:
     @property
     def skip(self) -> set:
         """Runs not to train again: everything finished except the ones that failed."""
-        from paritybench.pipeline import runner
-
         return {runner.run_key(r) for r in self.done if r["status"] != "error"}
 
 
 def precheck_inputs(cfg) -> dict:
     """Everything the runner will refuse, checked now: seeds, data (hashed) and every window."""
-    from paritybench.experiment import data
-
     big = [s for s in cfg.seeds if s > MAX_SEED]
     if big:
         raise ParityError(f"--seeds: {big[0]} is too large: a seed must be at most {MAX_SEED}")
@@ -617,149 +497,8 @@ def _locked(out: Path, then: Callable[[SweepLock], Sweep]) -> Sweep:
         raise
 
 
-def start_sweep(args, console, before_write: Callable[[], None] | None = None) -> Sweep:
-    """Check everything, take the lock, then create (or reopen, for ``--resume``) the checkpoint.
-
-    Nothing is written before every input and the output folder have been checked,
-    so a refused sweep leaves nothing behind.
-    """
-    from paritybench.commands.common import check_out, config_from, default_out
-
-    if args.resume:
-        out = Path(args.resume)
-        if out.name.endswith(CHECKPOINT_SUFFIX):
-            raise ParityError(
-                f"--resume {out}: pass the artifact path "
-                f"{out.with_name(out.name.removesuffix(CHECKPOINT_SUFFIX))}, not its checkpoint"
-            )
-        ckpt_path = checkpoint_path(out)
-        if not ckpt_path.is_file():
-            if out.exists():
-                raise ParityError(f"{out} is already complete: nothing to resume")
-            raise ParityError(f"no checkpoint {ckpt_path} to resume from: start the sweep again without --resume")
-        return _locked(out, lambda lock: _reopen(args, console, out, lock, before_write))
-
-    cfg = replace(config_from(args, swap=False), diagnostics=args.diagnostics)
-    out = Path(args.out) if args.out else default_out(cfg)
-    check_out(out)
-    from paritybench.artifact import safeout
-    from paritybench.pipeline import budget
-
-    budget.check_sweep(cfg)  # memory and every output location before any training
-    # the artifact and the checkpoint beside it (every run's line, about as large as the artifact's runs)
-    safeout.plan_outputs(out, expected_bytes=2 * budget.artifact_json_bytes(cfg))
-    if checkpoint_path(out).exists():
-        raise ParityError(f"{checkpoint_path(out)} exists: resume it with --resume {out}, or delete it")
-    data_rec = precheck_inputs(cfg)
-    from paritybench.pipeline.shapes import precheck
-
-    precheck(cfg)  # a forward pass of the wrong shape, before the checkpoint is written (issue 20)
-    if out.parent.exists() and not out.parent.is_dir():
-        raise ParityError(f"--out {out}: {out.parent} is not a folder; choose another --out")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ParityError(f"--out {out}: cannot create {out.parent} ({exc.strerror}); choose another --out") from None
-
-    def create(lock: SweepLock) -> Sweep:
-        check_out(out)  # again, now that no other paritybench can be writing it
-        if before_write is not None:  # the engine (Ray) connects before the checkpoint exists
-            before_write()
-        from paritybench.studies import shard
-
-        header = {"config": cfg.to_dict(), "command": "sweep", "data": data_rec, **shard.header_fields(args, cfg)}
-        digest = _workload_sha256(cfg)
-        if digest:  # the workload's content: --resume refuses an edited workload file
-            header["workload_sha256"] = digest
-        problem = header_problem(json.loads(json.dumps(header)))
-        if problem:  # never write a header that --resume would refuse
-            raise ParityError(
-                f"the sweep's configuration cannot be checkpointed ({problem}): this is a bug, report it", exit_code=3
-            )
-        return Sweep(cfg, out, Checkpoint(checkpoint_path(out), header), lock, [], header)
-
-    return _locked(out, create)
-
-
-def _reopen(args, console, out: Path, lock: SweepLock, before_write: Callable[[], None] | None = None) -> Sweep:
-    from paritybench.experiment import data
-
-    ckpt_path = checkpoint_path(out)
-    if not ckpt_path.is_file():  # the writer we waited on finished it
-        raise ParityError(f"{out} is already complete: nothing to resume")
-    loaded = Checkpoint.load(ckpt_path)
-    cfg = config_from_header(loaded.header)
-    from paritybench.pipeline import budget
-
-    budget.check_sweep(cfg)  # memory before any training
-    conflicts = conflicting_options(args, cfg, out)
-    if conflicts:
-        raise ParityError(
-            f"--resume {out}: {'; '.join(conflicts)}: a resumed sweep keeps its own settings; "
-            "drop those options, or start a new sweep with another --out"
-        )
-    check_same_workload(loaded.header, cfg, out)
-    recorded = (loaded.header.get("data") or {}).get("sha256")
-    ds = data.load_mnist(cfg.data_path, cfg.data_sha256)
-    if recorded is None:
-        console.print(
-            f"note: {ckpt_path} predates recorded data hashes: the data file is not checked against it", soft_wrap=True
-        )
-    elif ds.sha256 != recorded:
-        raise ParityError(
-            f"data file {ds.path} has sha256 {ds.sha256}, but the sweep in {ckpt_path} was trained "
-            f"on sha256 {recorded}: restore that file to resume, or start a new sweep"
-        )
-    if before_write is not None:  # the engine connects before the checkpoint is touched
-        before_write()
-    ckpt = Checkpoint(ckpt_path)
-    if loaded.cut_tail:
-        try:
-            cut = ckpt.drop_cut_tail()
-        except OSError as exc:
-            raise ParityError(f"cannot repair checkpoint {ckpt_path} ({exc.strerror}): check its permissions") from None
-        console.print(
-            f"{ckpt_path}: removed a last line cut by an interruption ({cut} bytes); that run is redone", soft_wrap=True
-        )
-    damaged = [(i, why) for i, why in loaded.dropped if why != "cut while it was written"]
-    if damaged:
-        where = ", ".join(f"line {i} ({why})" for i, why in damaged[:3]) + (" ..." if len(damaged) > 3 else "")
-        console.print(
-            f"{ckpt_path}: dropped {len(damaged)} damaged line{'s' if len(damaged) > 1 else ''}: "
-            f"{where}; those runs are redone",
-            soft_wrap=True,
-        )
-    errors = sum(r["status"] == "error" for r in loaded.runs)
-    console.print(
-        f"resuming {out}: {len(loaded.runs) - errors} runs already finished"
-        + (f", {errors} failed runs to retry" if errors else ""),
-        soft_wrap=True,
-    )
-    return Sweep(cfg, out, ckpt, lock, loaded.runs, loaded.header)
-
-
-def _workload_sha256(cfg) -> str | None:
-    from paritybench import workloads
-
-    return workloads.load(cfg.workload).origin.get("sha256")
-
-
-def check_same_workload(header: dict, cfg, out: Path) -> None:
-    """Refuse to resume when the workload's content changed since the header was written: the runs
-    already in the checkpoint and the ones still to train would be of two workloads under one name."""
-    recorded = header.get("workload_sha256")
-    now = _workload_sha256(cfg)
-    if recorded is not None and now != recorded:
-        raise ParityError(
-            f"--resume {out}: workload {cfg.workload} has changed since the sweep began (sha256 {recorded} "
-            f"then, {now} now): restore the workload as it was, or start a new sweep with another --out"
-        )
-
-
 def write_result(sweep: Sweep, artifact: dict) -> None:
     """Write the artifact; a failure keeps the checkpoint (every run) for ``--resume``."""
-    from paritybench.artifact import write_artifact
-
     try:
         write_artifact(sweep.out, artifact)
     except OSError as exc:
@@ -812,7 +551,5 @@ __all__ = [
     "checkpoint_path",
     "finish_sweep",
     "lock_path",
-    "start_sweep",
-    "track_explicit_options",
     "write_result",
 ]

@@ -19,76 +19,44 @@ Without ``--address`` the driver starts a local Ray bound to 127.0.0.1 only.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
+from paritybench import workloads
 from paritybench.errors import ParityError
+from paritybench.experiment import data, environment, flags
+from paritybench.experiment.numerics_env import numerics_env_snapshot
+from paritybench.pipeline import runner
+from paritybench.studies import nodes, shard
+from paritybench.studies.ray_task import RUN_DELAY_ENV, _task
 
-# Test hook: seconds each Ray task waits after each run it yields, so a test can kill it mid-way.
-RUN_DELAY_ENV = "PARITYBENCH_RAY_RUN_DELAY"
 LOCAL_RAY_CPUS = 2
 
 
-def add_sweep_args(p) -> None:
-    """``sweep``'s options for sharding and engines."""
-    p.add_argument(
-        "--shard",
-        default=None,
-        metavar="I/N",
-        help="train only shard I of N (0-based) of the grid into its own artifact; "
-        "merge the N artifacts with paritybench merge",
-    )
-    p.add_argument(
-        "--engine",
-        choices=("local", "ray"),
-        default="local",
-        help="local: this process; ray: Ray tasks on a cluster (needs the ray extra)",
-    )
-    p.add_argument(
-        "--address",
-        default=None,
-        help="with --engine ray: an existing cluster's address (default: a local Ray on 127.0.0.1)",
-    )
-    p.add_argument(
-        "--ray-tasks",
-        type=int,
-        default=None,
-        help="with --engine ray: tasks to cut the cases into (default: twice the cluster's CPUs)",
-    )
-
-
-def check_args(args) -> None:
-    """Refuse inconsistent engine options before anything is trained or written."""
-    if getattr(args, "resume", None) and getattr(args, "shard", None):
-        raise ParityError("--shard with --resume: the checkpoint records its shard; give only --resume ARTIFACT")
-    engine = getattr(args, "engine", "local")
-    if engine != "ray" and (getattr(args, "address", None) or getattr(args, "ray_tasks", None)):
-        raise ParityError("--address and --ray-tasks are Ray options: add --engine ray")
-    if getattr(args, "ray_tasks", None) is not None and args.ray_tasks < 1:
-        raise ParityError(f"--ray-tasks {args.ray_tasks}: must be at least 1")
-    if engine == "ray":
-        import importlib.util
-
-        if importlib.util.find_spec("ray") is None:
-            raise ParityError(
-                '--engine ray needs Ray: install the ray extra: make setup EXTRAS="--extra cpu --extra ray"'
-            )
-
-
-def run(args, header: dict, cfg, progress, *, skip, on_run, out: Path):
-    """Train the sweep's (or shard's) cases on the chosen engine; runs go to ``on_run`` as they finish."""
-    from paritybench.pipeline import runner
-    from paritybench.studies import nodes, shard
-
+def run(
+    header: dict,
+    cfg,
+    progress,
+    *,
+    skip,
+    on_run,
+    out: Path,
+    engine: str = "local",
+    address: str | None = None,
+    tasks: int | None = None,
+):
+    """Train the sweep's (or shard's) cases on ``engine`` (``local``, or ``ray``: on the cluster at ``address``,
+    cut into ``tasks`` tasks); runs go to ``on_run`` as they finish."""
     cases = shard.cases_from_header(header, cfg)
-    if getattr(args, "engine", "local") == "ray":
+    if engine == "ray":
         return run_ray(
             cfg,
             cases if cases is not None else runner.default_cases(cfg),
             progress,
             skip=skip,
             on_run=on_run,
-            address=args.address,
-            tasks=args.ray_tasks,
+            address=address,
+            tasks=tasks,
             out=out,
         )
     return runner.run(cfg, progress, cases=cases, skip=skip, on_run=nodes.tagger(nodes.current(cfg.numerics), on_run))
@@ -96,82 +64,12 @@ def run(args, header: dict, cfg, progress, *, skip, on_run, out: Path):
 
 def finish(header: dict, cfg, runs: list[dict]) -> tuple[str, list[dict], dict]:
     """The artifact's kind, its runs (node ids) and the fields this module adds (shard, nodes)."""
-    from paritybench.studies import nodes, shard
-
     kind, extra = shard.artifact_fields(header, cfg)
     runs, node_extra = nodes.artifact_fields(runs)
     return kind, runs, {**extra, **node_extra}
 
 
 # ---------------------------------------------------------------- Ray
-
-
-def _task(cfg_dict: dict, cases: list[list], skip: list[list], data_sha256: str, numerics_env: dict):
-    """One Ray task: train ``cases`` in this (fresh) worker; yield ("run", run) per run, then ("done", info).
-
-    ``numerics_env`` is the driver's numerics environment (``flags.NUMERICS_ENV_VARS``
-    that were set there). The worker takes exactly that set: Ray sets
-    ``OMP_NUM_THREADS`` to the task's CPUs when it is unset, which changes
-    OpenBLAS's thread count and with it the last bit of the float64
-    reference's loss (measured: 2 of 12 runs of the tiny test sweep), so what the
-    driver left unset is unset here too, before numpy is imported.
-    """
-    import sys
-
-    loaded = [m for m in ("numpy", "jax", "tensorflow", "torch", "keras") if m in sys.modules]
-    if loaded:  # the worker must be fresh: variables set after these imports would not take
-        raise RuntimeError(f"Ray worker had {loaded} imported before the numerics environment was set")
-    from paritybench.experiment import flags
-
-    for var in flags.NUMERICS_ENV_VARS:
-        if var in numerics_env:
-            os.environ[var] = numerics_env[var]
-        else:
-            os.environ.pop(var, None)
-    import queue
-    import threading
-    import time
-    import traceback
-
-    from paritybench.studies import nodes
-    from paritybench.studies.checkpoint import config_from_header
-
-    cfg = config_from_header({"config": cfg_dict})
-    flags.apply(cfg.numerics)
-    from dataclasses import replace
-
-    from paritybench.pipeline import runner
-
-    # every node must train on the driver's data, byte for byte
-    cfg = replace(cfg, data_sha256=data_sha256)
-    node = nodes.current(cfg.numerics)
-    q: queue.Queue = queue.Queue()
-
-    def work() -> None:
-        try:
-            res = runner.run(
-                cfg,
-                cases=[runner.Case(s, w) for s, w in cases],
-                skip={tuple(k) for k in skip},
-                on_run=lambda r: q.put(("run", r)),
-            )
-            q.put(("done", {"environment": res.environment, "timing": res.timing, "mechanism": res.mechanism}))
-        except BaseException:  # noqa: BLE001 - handed to the driver as the task's failure
-            q.put(("fail", traceback.format_exc()))
-
-    threading.Thread(target=work, daemon=True).start()
-    delay = float(os.environ.get(RUN_DELAY_ENV, "0") or 0)
-    while True:
-        what, item = q.get()
-        if what == "fail":
-            raise RuntimeError(item)
-        if what == "run":
-            item["node"] = node
-        yield what, item
-        if what == "done":
-            return
-        if delay:
-            time.sleep(delay)
 
 
 # How long connecting to a Ray cluster may take before the sweep is refused. Ray's own driver retries
@@ -260,7 +158,7 @@ def _init_ray(address: str | None):
     global _connected_here
     if address is not None:
         _check_address(address)
-    import ray
+    import ray  # late: the optional ray extra: loaded only with --engine ray
 
     if ray.is_initialized():
         return ray, _connected_here
@@ -283,12 +181,6 @@ def _init_ray(address: str | None):
 def run_ray(cfg, cases: list, progress, *, skip, on_run, address: str | None, tasks: int | None, out: Path):
     """Fan ``cases`` out as Ray tasks; hand each run to ``on_run`` as it arrives."""
     global _connected_here
-    import time
-
-    from paritybench.experiment import data, environment, flags
-    from paritybench.pipeline import runner
-    from paritybench.studies import shard
-
     t0 = time.perf_counter()
     skip = set(skip)
     todo_arms = {c: [a for a in cfg.arms if c.key(a) not in skip] for c in cases}
@@ -297,7 +189,6 @@ def run_ray(cfg, cases: list, progress, *, skip, on_run, address: str | None, ta
     ray, started = _init_ray(address)
     try:
         n_tasks = tasks or max(1, 2 * int(ray.cluster_resources().get("CPU", 1)))
-        from paritybench import workloads
 
         workload = workloads.load(cfg.workload)
         chunks = (
@@ -318,7 +209,7 @@ def run_ray(cfg, cases: list, progress, *, skip, on_run, address: str | None, ta
             env_vars[RUN_DELAY_ENV] = os.environ[RUN_DELAY_ENV]
         remote = ray.remote(num_cpus=1, max_calls=1, max_retries=0, runtime_env={"env_vars": env_vars})(_task)
         cfg_dict = cfg.to_dict()
-        numerics_env = flags.numerics_env_snapshot()  # after the sweep's flags.apply
+        numerics_env = numerics_env_snapshot()  # after the sweep's flags.apply
         skip_list = [list(k) for k in skip]
         progress.start(sum(len(todo_arms[c]) for c in todo))
         gens = {}

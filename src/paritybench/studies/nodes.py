@@ -14,6 +14,10 @@ from __future__ import annotations
 import hashlib
 import json
 
+import numpy as np
+
+from paritybench.experiment import environment, flags
+
 HARDWARE_FIELDS = ("cpu", "machine", "logical_cpus", "cpu_flags", "devices")
 SOFTWARE_FIELDS = ("python", "packages")
 
@@ -23,8 +27,6 @@ def current(numerics) -> dict:
 
     Imports JAX: call after ``flags.apply`` (as the sweep does).
     """
-    from paritybench.experiment import environment, flags
-
     env = environment.fingerprint()
     cpu = env["cpu"]
     return {
@@ -96,8 +98,6 @@ def split_summary(artifact: dict, reference_arm: str = "reference-f64") -> dict[
     node (each arm against the reference on the same case), and the per-node
     figures side by side say whether the hardware changes an arm's deviation.
     """
-    import numpy as np
-
     by_node: dict[str, dict[str, dict[tuple[int, int], float]]] = {}
     for r in artifact["runs"]:
         if r["status"] != "ok":
@@ -117,59 +117,3 @@ def split_summary(artifact: dict, reference_arm: str = "reference-f64") -> dict[
                 "paired_diff_max_abs": float(np.max(np.abs(diffs))) if diffs else None,
             }
     return out
-
-
-def cmd_nodes(args, console) -> int:
-    from rich.table import Table
-
-    from paritybench.artifact import validate_file
-
-    if args.json:  # before anything is read: a new regular .json file, never the input (issue 21)
-        from paritybench.artifact.outputs import check_output_path
-
-        check_output_path(args.json, inputs=[args.artifact], overwrite=args.overwrite, what="--json", suffix=".json")
-    art = validate_file(args.artifact)
-    table = art.get("nodes") or {}
-    for nid, info in table.items():
-        console.print(
-            f"{nid}: {info.get('hostname')}, {info.get('cpu')}, {info.get('logical_cpus')} CPUs, "
-            f"devices {', '.join(info.get('devices') or [])}"
-        )
-    diff = art.get("node_differences") or differences(table)
-    if diff.get("hardware") or diff.get("software"):
-        console.print(f"nodes differ in hardware {diff['hardware'] or 'none'}, software {diff['software'] or 'none'}")
-    elif len(table) > 1:
-        console.print("nodes agree in hardware and software (only host names differ)")
-    split = split_summary(art)
-    t = Table(title="runs by node: final accuracy, and paired difference vs reference-f64 on the same case")
-    for col in ("node", "arm", "runs", "mean", "diff mean", "max |diff|"):
-        t.add_column(col, justify="left" if col in ("node", "arm") else "right")
-    for node, arms in split.items():
-        for arm, s in arms.items():
-            t.add_row(
-                node,
-                arm,
-                str(s["runs"]),
-                f"{s['mean_final_accuracy']:.3f}",
-                "-" if s["paired_diff_mean"] is None else f"{s['paired_diff_mean']:+.4f}",
-                "-" if s["paired_diff_max_abs"] is None else f"{s['paired_diff_max_abs']:.4f}",
-            )
-    console.print(t)
-    if args.json:
-        from paritybench.artifact.outputs import write_output
-
-        write_output(
-            args.json,
-            (json.dumps({"nodes": table, "node_differences": diff, "by_node": split}, indent=1) + "\n").encode(),
-            overwrite=args.overwrite,
-        )
-    return 0
-
-
-def add_parser(sub) -> None:
-    """Register ``paritybench nodes``."""
-    p = sub.add_parser("nodes", help="split a sweep by the machine each run trained on: hardware inside one artifact")
-    p.add_argument("artifact", help="a sweep artifact (local, merged shards or Ray)")
-    p.add_argument("--json", default=None, metavar="FILE", help="also write the split as JSON (a new .json file)")
-    p.add_argument("--overwrite", action="store_true", help="let --json replace an existing regular file")
-    p.set_defaults(func=cmd_nodes)

@@ -30,12 +30,20 @@ unsharded sweep would have written, with the same summary.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from paritybench import workloads
+from paritybench.analysis import stats
+from paritybench.arms.registry import kind_of
+from paritybench.artifact import validate_file
 from paritybench.errors import ParityError
+from paritybench.pipeline import runner
+from paritybench.studies import grid, nodes
+from paritybench.studies.checkpoint import config_from_header
 
 # Mean training seconds per run on the 2-core CPU of results/baselines/sweep-cpu.json, by where an
 # arm trains (its kind, or its Keras backend's process): the cost model knows no workload's arm names.
@@ -57,13 +65,11 @@ SHARD_KIND = "sweep-shard"
 def cost_class(workload, arm: str) -> str:
     """Where an arm trains, as the cost table keys it: ``jax``, ``f64`` or its Keras process."""
     spec = workload.arm(arm)
-    return spec.process if spec.kind == "keras" else spec.kind
+    return kind_of(spec).cost_class(spec)
 
 
 def measured_arm_costs(artifact: dict) -> dict[str, float]:
     """Mean ``info.train_seconds`` of the finished runs in a sweep artifact, by cost class."""
-    from paritybench import workloads
-
     workload = workloads.load((artifact.get("workload") or {}).get("name"))  # schema 1: seed-bce
     sums: dict[str, list[float]] = {}
     for r in artifact["runs"]:
@@ -115,8 +121,6 @@ def partition(cases: Iterable, cost: Callable[[object], float], count: int) -> l
 
 
 def case_cost(cfg) -> Callable[[object], float]:
-    from paritybench import workloads
-
     workload = workloads.load(cfg.workload)
     per_case = sum(arm_cost(workload, a) for a in cfg.arms)
     return lambda _case: per_case
@@ -124,8 +128,6 @@ def case_cost(cfg) -> Callable[[object], float]:
 
 def shard_cases(cfg, index: int, count: int) -> list:
     """The cases of shard ``index`` of ``count`` (refused when the grid has fewer cases than shards)."""
-    from paritybench.pipeline import runner
-
     cases = runner.default_cases(cfg)
     if count > len(cases):
         raise ParityError(
@@ -135,11 +137,11 @@ def shard_cases(cfg, index: int, count: int) -> list:
     return partition(cases, case_cost(cfg), count)[index]
 
 
-def header_fields(args, cfg) -> dict:
+def header_fields(shard: str | None, cfg) -> dict:
     """The checkpoint header's ``shard`` entry for ``--shard I/N`` (checked before training starts)."""
-    if not getattr(args, "shard", None):
+    if not shard:
         return {}
-    index, count = parse_shard(args.shard)
+    index, count = parse_shard(shard)
     shard_cases(cfg, index, count)  # refuse too many shards now, not after the first shard trained
     return {"shard": {"index": index, "count": count, "grid_sha256": grid_sha256(cfg)}}
 
@@ -193,12 +195,6 @@ def _first_difference(a: dict, b: dict) -> str:
 
 def merge_shards(paths: list[str]) -> dict:
     """Check ``paths`` are the shards of one sweep and build the whole sweep's artifact."""
-    from paritybench.analysis import stats
-    from paritybench.artifact import validate_file
-    from paritybench.pipeline import runner
-    from paritybench.studies import sweep as studies
-    from paritybench.studies.checkpoint import config_from_header
-
     if len(paths) < 1:
         raise ParityError("merge needs the shard artifacts: paritybench merge A.json B.json ... --out SWEEP.json")
     shards = []
@@ -278,13 +274,12 @@ def merge_shards(paths: list[str]) -> dict:
                     else f"it has {len(got - expected)} run(s) of other shards"
                 )
             )
-    runs = studies._merge(cfg, all_runs, [])
+    runs = grid.merge_runs(cfg, all_runs, [])
     ordered = sorted(shards, key=lambda pa: pa[1]["shard"]["index"])
     windows_info = ordered[0][1].get("windows_info") or {}
     majority = {int(w): v["majority_rate"] for w, v in windows_info.items()}
     timing = _sum_timing([a["timing"] for _, a in ordered])
     environment = dict(ordered[0][1]["environment"])
-    from paritybench.studies import nodes
 
     node_table: dict[str, dict] = {}
     for _, a in ordered:
@@ -306,7 +301,7 @@ def merge_shards(paths: list[str]) -> dict:
     if mechanism:
         order = {(c.seed, c.window): i for i, c in enumerate(runner.default_cases(cfg))}
         art["mechanism"] = sorted(mechanism, key=lambda m: order[(m["seed"], m["window_start"])])
-    art["summary"] = stats.sweep_summary(runs, majority)
+    art["summary"] = stats.sweep_summary(runs, majority, workloads.load(cfg.workload).reference)
     art["windows_info"] = windows_info
     art["resumed"] = any(a.get("resumed") for _, a in ordered)
     if node_table:
@@ -343,32 +338,4 @@ def _sum_timing(timings: list[dict]) -> dict:
 
 
 def _now() -> str:
-    import datetime as dt
-
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def cmd_merge(args, console) -> int:
-    from paritybench.artifact import write_artifact
-    from paritybench.commands.common import check_out
-
-    out = Path(args.out)
-    check_out(out)
-    art = merge_shards(args.artifacts)
-    write_artifact(out, art)
-    from paritybench.studies.sweep import _print_sweep
-
-    _print_sweep(console, art)
-    diff = art.get("node_differences") or {}
-    if diff.get("hardware") or diff.get("software"):
-        console.print(f"nodes differ: {diff}")
-    console.print(f"merged {art['merged_from']['count']} shards, {len(art['runs'])} runs: {out}")
-    return 0
-
-
-def add_parser(sub) -> None:
-    """Register ``paritybench merge``."""
-    p = sub.add_parser("merge", help="merge the shard artifacts of one sweep (sweep --shard I/N) into one artifact")
-    p.add_argument("artifacts", nargs="+", metavar="SHARD", help="every shard artifact of the sweep")
-    p.add_argument("--out", required=True, help="the merged sweep artifact (.json; never overwritten)")
-    p.set_defaults(func=cmd_merge)

@@ -25,6 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rich.table import Table
+
+from paritybench.artifact.inputs import read_json
+from paritybench.artifact.outputs import write_output
 from paritybench.errors import ParityError
 
 NOISY_IQR = 0.20  # an IQR above 20% of the median: the figure is flagged as noisy
@@ -101,7 +105,6 @@ def load(path: str | Path) -> TimingFile:
     """Read and check a timing file; every problem is one ParityError naming the file and the fix."""
     p = Path(path)
     hint = "pass a file written by `make bench-timing` (results/timing/*.json)"
-    from paritybench.experiment.inputs import read_json
 
     # a directory, bad bytes, deep nesting: one line each; pytest-benchmark writes with json.dumps defaults
     raw = read_json(p, "timing file", hint, strict=False)
@@ -242,8 +245,6 @@ def _short_device(device: str) -> str:
 
 def figures_tables(tf: TimingFile) -> list:
     """Rich tables of one file's figures, one per device: absolute times under the device that produced them."""
-    from rich.table import Table
-
     best = best_f32_matmul(tf)
     order = {"matmul": 0, "step": 1, "train": 2}
     tables = []
@@ -278,8 +279,6 @@ def figures_tables(tf: TimingFile) -> list:
 
 def compile_table(tf: TimingFile):
     """Compile and first-call seconds, measured once and kept out of every step time (None if none recorded)."""
-    from rich.table import Table
-
     keys = ("lower_seconds", "compile_seconds", "first_fit_seconds", "first_call_seconds")
     rows = [f for f in tf.figures.values() if any(k in f.extra for k in keys)]
     if not rows:
@@ -295,8 +294,6 @@ def compile_table(tf: TimingFile):
 
 def ratios_table(files: list[TimingFile]):
     """Ratios per step, one column per file (no absolute times: they compare across machines)."""
-    from rich.table import Table
-
     t = Table(title="per-step ratios (medians; jax step = one jitted SGD step, gradient + update)")
     t.add_column("ratio")
     for name in column_names(files):
@@ -312,8 +309,6 @@ def ratios_table(files: list[TimingFile]):
 
 def fractions_table(files: list[TimingFile]):
     """Each step figure's GFLOP/s as a share of its own BLAS's matmul, side by side."""
-    from rich.table import Table
-
     t = Table(
         title=f"achieved GFLOP/s as a share of the same session's matmul pair of the same BLAS "
         f"(flag: IQR > {NOISY_IQR:.0%} of median)"
@@ -355,14 +350,12 @@ def target_line(tf: TimingFile) -> str:
 
 def plot(files: list[TimingFile], out: str | Path, overwrite: bool = False) -> Path:
     """Two panels as a PNG (headless): per-step ratios, and shares of own-BLAS matmul throughput."""
-    import matplotlib
+    import matplotlib  # late: matplotlib: loaded only where a figure is drawn
 
     matplotlib.use("Agg")  # headless: no display is ever needed
-    from matplotlib.figure import Figure as MplFigure
-    from matplotlib.patches import Patch
-    from matplotlib.ticker import FuncFormatter, LogLocator
-
-    from paritybench.artifact.outputs import write_output
+    from matplotlib.figure import Figure as MplFigure  # late: matplotlib: loaded only where a figure is drawn
+    from matplotlib.patches import Patch  # late: matplotlib: loaded only where a figure is drawn
+    from matplotlib.ticker import FuncFormatter, LogLocator  # late: matplotlib: loaded only where a figure is drawn
 
     fig = MplFigure(figsize=(14, 6.5), layout="constrained")
     ax_r, ax_f = fig.subplots(1, 2)
@@ -453,39 +446,6 @@ def print_report(console, files: list[TimingFile]) -> None:
         noisy = sorted(f.label for f in tf.figures.values() if f.noisy)
         if noisy:
             console.print(f"{tf.name}: IQR above {NOISY_IQR:.0%} of the median (noisy): {', '.join(noisy)}")
-
-
-def cmd_timing(args, console) -> int:
-    files = [load(p) for p in args.files]
-    out = None
-    if not args.no_plot:
-        out = Path(args.plot) if args.plot else default_plot_path(files)
-        if out.suffix.lower() != ".png":
-            raise ParityError(f"--plot {out}: the plot is a PNG; give a path ending in .png")
-        # Before any output: a new regular file (or --overwrite), not an input, a link or a device, writable.
-        from paritybench.artifact.outputs import check_output_path
-
-        check_output_path(out, inputs=args.files, overwrite=args.overwrite, what="--plot")
-    print_report(console, files)
-    if out is not None:
-        console.print(f"plot: {plot(files, out, overwrite=args.overwrite)}")
-    return 0
-
-
-def add_parser(sub) -> None:
-    """Register ``paritybench timing FILE [FILE2]``."""
-    p = sub.add_parser("timing", help="report timing files of make bench-timing: ratios, GFLOP/s, noise; plot")
-    p.add_argument("files", nargs="+", metavar="FILE", help="one timing file, or two (two machines) side by side")
-    p.add_argument("--plot", default=None, help="PNG path (default results/reports/timing-<files>.png)")
-    p.add_argument("--no-plot", action="store_true", help="print the tables only")
-    p.add_argument("--overwrite", action="store_true", help="let the plot replace an existing regular file")
-    p.set_defaults(func=_checked)
-
-
-def _checked(args, console) -> int:
-    if len(args.files) > 2:
-        raise ParityError(f"timing takes one or two files, got {len(args.files)}: compare two machines at a time")
-    return cmd_timing(args, console)
 
 
 def merge_parts(parts: list[tuple[str, dict]], skipped: dict[str, str]) -> dict:

@@ -6,7 +6,7 @@ achieved GFLOP/s and can be set against the matmul throughput measured in the
 same session. A multiply-add counts as 2 operations, the usual convention of
 BLAS benchmarks (a GEMM of (m, k) by (k, n) is 2*m*k*n).
 
-For the 784-1000-1 MLP on a batch of 1,000 the two (1000, 784, 1000) products
+For the seed's 784-1000-1 MLP on a batch of 1,000 the two (1000, 784, 1000) products
 (the forward ``x @ W0`` and the backward ``x.T @ dh``) are 99.7% of the step;
 everything else is counted too, so the figure is exact, not a rounding of them.
 """
@@ -14,11 +14,6 @@ everything else is counted too, so the figure is exact, not a rounding of them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from paritybench.workloads.seed_bce.workload import HIDDEN, INPUT_DIM
-
-SEED_BATCH = 1000  # the seed's full batch: n = 1,000 images, one step per fit call
-OUTPUT_DIM = 1
 
 
 def matmul_flops(m: int, k: int, n: int) -> int:
@@ -45,9 +40,7 @@ class StepFlops:
         return self.forward + self.backward + self.update
 
 
-def sgd_step_flops(
-    n: int = SEED_BATCH, d_in: int = INPUT_DIM, hidden: int = HIDDEN, d_out: int = OUTPUT_DIM
-) -> StepFlops:
+def sgd_step_flops(n: int, d_in: int, hidden: int, d_out: int = 1) -> StepFlops:
     """Count one SGD step of the d_in-hidden-d_out MLP (ReLU, sigmoid/BCE) on a batch of n.
 
     The loss itself (a sigmoid, a log and a mean over n logits) is a few
@@ -78,7 +71,7 @@ def sgd_step_flops(
     return StepFlops(forward=forward, backward=backward, update=update)
 
 
-def matmul_pair_flops(n: int = SEED_BATCH, d_in: int = INPUT_DIM, hidden: int = HIDDEN) -> int:
+def matmul_pair_flops(n: int, d_in: int, hidden: int) -> int:
     """The step's two big products, ``x @ W0`` and ``x.T @ dh``: the matmul benchmarks' work."""
     return matmul_flops(n, d_in, hidden) + matmul_flops(d_in, n, hidden)
 

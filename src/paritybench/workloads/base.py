@@ -24,6 +24,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from paritybench.errors import ParityError
 from paritybench.workloads import refs
 
@@ -132,8 +134,6 @@ class Model:
 
     def initial_state(self) -> dict[str, Any]:
         """The state's starting values, float32 NumPy arrays (empty for a stateless model)."""
-        import numpy as np
-
         return {k: np.full(shape, self.state_init.get(k, 0.0), np.float32) for k, shape in self.state.items()}
 
 

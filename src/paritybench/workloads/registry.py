@@ -80,7 +80,7 @@ def user_error(spec: str, exc: BaseException, files: tuple[str, ...] = ()) -> Pa
 
 def _guarded_import(spec: str, load, files: tuple[str, ...] = ()):
     """Run ``load()`` (a workload module's import) under the step time limit; its own exception is one line."""
-    from paritybench.pipeline import watchdog
+    from paritybench import watchdog
 
     try:
         with watchdog.limit(watchdog.step_timeout(), f"importing workload {spec}"):

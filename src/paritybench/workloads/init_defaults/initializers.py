@@ -22,6 +22,8 @@ import math
 
 import numpy as np
 
+from paritybench.workloads.init_defaults.workload import PARAMS
+
 DEFAULTS = ("keras", "flax", "torch", "stax")
 
 
@@ -38,9 +40,9 @@ def glorot_limit(fan_in: int, fan_out: int) -> float:
 
 def draw(default: str, key, name: str, shape: tuple[int, ...], fan_in: int):
     """One parameter drawn with ``default``'s initialiser (kernel or bias by ``name``)."""
-    import jax
-    import jax.numpy as jnp
-    from jax.nn import initializers as ini
+    import jax  # late: a framework: loads after the numerics flags
+    import jax.numpy as jnp  # late: a framework: loads after the numerics flags
+    from jax.nn import initializers as ini  # late: a framework: loads after the numerics flags
 
     kernel = name.endswith("kernel")
     f32 = jnp.float32
@@ -63,7 +65,7 @@ def init_with(
 
     A bias's fan_in (torch's bias bound) is that of the kernel declared just before it.
     """
-    import jax
+    import jax  # late: a framework: loads after the numerics flags
 
     previous = jax.config.jax_threefry_partitionable
     jax.config.update("jax_threefry_partitionable", bool(threefry_partitionable))
@@ -81,8 +83,6 @@ def init_with(
 
 def _bound(default: str):
     def init(seed: int, threefry_partitionable: bool = False) -> dict[str, np.ndarray]:
-        from paritybench.workloads.init_defaults.workload import PARAMS
-
         return init_with(default, PARAMS, seed, threefry_partitionable)
 
     init.__doc__ = f"The workload's parameters with {default}'s default Dense initialisers."

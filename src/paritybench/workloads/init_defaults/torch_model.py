@@ -21,7 +21,7 @@ __all__ = ["apply", "bce_logits", "torch_default_init"]
 def torch_default_init(seed: int, threefry_partitionable: bool = False) -> dict[str, np.ndarray]:
     """torch's ``nn.Linear`` default initial weights at ``torch.manual_seed(seed)`` (no JAX PRNG involved)."""
     del threefry_partitionable
-    import torch
+    import torch  # late: a framework: loads after the numerics flags
 
     gen_state = torch.random.get_rng_state()
     try:

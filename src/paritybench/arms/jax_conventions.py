@@ -1,4 +1,5 @@
-"""Each arm's effective settings side by side, before any training, and the rows where they differ.
+"""A JAX or f64 arm's effective settings, read from its code (``paritybench conventions``; the table is
+assembled by ``paritybench.pipeline.conventions``).
 
 JAX and f64 arms: the workload's declared ``Arm.conventions`` (rows ``declared: <key>``) plus what the code
 itself says: the loss function's reference, and the optax optimizer *instantiated* at the run's learning
@@ -12,8 +13,10 @@ and optimizer (``get_config()``) and the backend's numerics read-back, in a work
 from __future__ import annotations
 
 import numbers
-import re
+import os
 from typing import Any
+
+import numpy as np
 
 from paritybench.workloads.base import Arm, Workload, resolve_ref
 
@@ -39,8 +42,6 @@ _ADAM_LIKE = {
     "scale_by_rms": "sqrt(v) + eps, no bias correction",
 }
 # Rows that are informative but not a difference: every arm starts from the same transferred weights.
-NOT_COMPARED_PREFIX = ("layer ", "initial weights")
-MISSING = "-"
 
 
 def _walk(obj, found: list, seen: set, masked: bool = False) -> None:
@@ -125,10 +126,8 @@ def optax_rows(optimizer, lr: float, params) -> dict[str, Any]:
     return rows
 
 
-def main_arm_rows(workload: Workload, arm: Arm, lr: float) -> dict[str, Any]:
-    """Rows for a JAX or f64 arm: the code's, then the workload's declarations."""
-    import numpy as np
-
+def main_arm_rows(workload: Workload, arm: Arm, lr: float, dtype: type = np.float32) -> dict[str, Any]:
+    """Rows for a JAX or f64 arm (``dtype``: its kind's): the code's, then the workload's declarations."""
     rows: dict[str, Any] = {
         "process": arm.process,
         "loss": f"{arm.loss_fn}",
@@ -147,24 +146,21 @@ def main_arm_rows(workload: Workload, arm: Arm, lr: float) -> dict[str, Any]:
             }
         )
     else:
-        import jax
+        import jax  # late: a framework: loads after the numerics flags
 
-        dtype = np.float64 if arm.kind == "f64" else np.float32
-        params = {k: np.zeros(s, dtype) for k, s in workload.model.params.items()}
-        with jax.enable_x64(arm.kind == "f64"):
+        params: dict[str, np.ndarray] = {k: np.zeros(s, dtype) for k, s in workload.model.params.items()}
+        with jax.enable_x64(dtype == np.float64):
             rows.update(optax_rows(arm.optimizer, lr, params))
     rows["L2 in the loss"] = "none"  # the arm's loss_fn sees only (logits, labels)
     if "padding" in arm.conventions:  # not readable from a JAX function: the declaration, marked as such
         rows["padding"] = f"{arm.conventions['padding']} (declared)"
     rows["initial weights"] = f"transferred from {workload.model.init}"
-    rows["dtype"] = "float64" if arm.kind == "f64" else "float32"
+    rows["dtype"] = np.dtype(dtype).name
     return rows
 
 
 def numerics_rows(readback: dict) -> dict[str, Any]:
     """The JAX main process's numerics, from ``frameworks.jax.read_back`` (the Keras worker's vocabulary)."""
-    import os
-
     p = str(readback.get("jax_default_matmul_precision"))
     det = str(readback.get("xla_gpu_deterministic_ops")).lower() in ("true", "1")
     if p in ("highest", "float32", "Precision.HIGHEST"):
@@ -180,146 +176,3 @@ def numerics_rows(readback: dict) -> dict[str, Any]:
         "determinism": "on" if det else f"off [{readback.get('xla_gpu_deterministic_ops')}]",
         "oneDNN": "n/a",
     }
-
-
-def collect(
-    workload: Workload, arms: tuple[Arm, ...], lr: float, numerics, keras_rows: dict[str, dict] | None = None
-) -> dict[str, dict[str, Any]]:
-    """arm name -> {row: value}, Keras arms read in one worker per backend (or taken from ``keras_rows``:
-    what ``run``'s own Keras workers read from the models they trained)."""
-    from paritybench.experiment import flags
-
-    table: dict[str, dict[str, Any]] = {}
-    main_numerics = None
-    spec = workload.origin.get("spec", workload.name)
-    for arm in arms:
-        if arm.kind == "keras" and keras_rows is not None:
-            if arm.name not in keras_rows:
-                continue  # skipped or failed in the run: nothing was built to read
-            rows = {"process": arm.process, **keras_rows[arm.name]}
-        elif arm.kind == "keras":
-            from paritybench.arms.keras_inspect import run_job
-            from paritybench.arms.protocol import ConventionsJob
-
-            res = run_job(arm.process.removeprefix("keras-"), ConventionsJob(spec, arm.name, lr), numerics)
-            rows = {"process": arm.process, **res.rows}
-        elif arm.kind == "torch":
-            from paritybench.pipeline.runner import missing_requirements
-
-            if missing_requirements(arm):
-                continue  # skipped: torch is not installed, nothing to read
-            from paritybench.arms.torch_trainer import configure, conventions_rows
-
-            rows = conventions_rows(workload, arm, lr, configure(numerics))
-        else:
-            if main_numerics is None:
-                main_numerics = numerics_rows(flags.read_back("jax", numerics))
-            rows = {**main_arm_rows(workload, arm, lr), **main_numerics}
-            if arm.kind == "f64":
-                rows["matmul precision"] = "float64"
-        for k, v in arm.conventions.items():
-            rows[f"declared: {k}"] = v
-        table[arm.name] = {k: _plain(v) for k, v in rows.items()}
-    return table
-
-
-def _plain(v):
-    if isinstance(v, float):  # a float32 hyperparameter (0.899999976) reads as the value it was given
-        return float(f"{v:.6g}")
-    if isinstance(v, dict):
-        return ", ".join(f"{k}={x}" for k, x in v.items())
-    return v
-
-
-def _canon(row: str, v) -> str:
-    """The value compared: padding "SAME: (0, 1)" and Keras's "same" are one rule."""
-    s = str(v)
-    if "padding" in row:
-        return s.split(":")[0].removesuffix(" (declared)").strip().lower()
-    return s
-
-
-def differing(table: dict[str, dict[str, Any]]) -> list[str]:
-    """Rows whose values differ across arms (an arm without the row counts as a value), in first-seen order."""
-    rows: list[str] = []
-    for r in table.values():
-        rows += [k for k in r if k not in rows]
-    out = []
-    for row in rows:
-        if row.startswith(NOT_COMPARED_PREFIX) or row == "process":
-            continue
-        vals = {_canon(row, r.get(row, MISSING)) for r in table.values()}
-        if len(vals) > 1:
-            out.append(row)
-    return out
-
-
-def report(workload: Workload, arms, lr: float, numerics) -> dict[str, Any]:
-    """The artifact's ``conventions`` record: every arm's rows and the differing ones."""
-    table = collect(workload, tuple(arms), lr, numerics)
-    return {"arms": table, "differing": differing(table)}
-
-
-def declaration_mismatches(table: dict[str, dict[str, Any]]) -> list[str]:
-    """Declared numbers the code contradicts: each ``eps X`` / ``epsilon X`` declared in an arm's
-    ``optimizer`` or ``epsilon`` row must be the optimizer's epsilon read from the code, and each
-    ``+ X*w`` in its ``decay`` row the weight decay read from the code."""
-    bad = []
-    for arm, rows in table.items():
-        for key, text in rows.items():
-            if not key.startswith("declared: ") or not isinstance(text, str):
-                continue
-            what = key.removeprefix("declared: ")
-            if what in ("optimizer",) and "optimizer.epsilon" in rows:
-                for m in re.finditer(r"\beps(?:ilon)?\s*=?\s*([0-9.]+e-?[0-9]+|[0-9]*\.[0-9]+)", text):
-                    if not _close(float(m.group(1)), rows["optimizer.epsilon"]):
-                        bad.append(
-                            f"{arm}: declared {what} says eps {m.group(1)}, the code uses {rows['optimizer.epsilon']}"
-                        )
-            if what == "decay" and rows.get("weight decay", "none") != "none" and rows.get("process") == "main":
-                m = re.search(r"\+\s*([0-9.]+(?:e-?[0-9]+)?)\s*\*\s*w", text)
-                code = float(str(rows["weight decay"]).split(" ")[0])
-                if m and not _close(float(m.group(1)), code):
-                    bad.append(f"{arm}: declared decay says + {m.group(1)}*w, the code adds {code:g}*w")
-    return bad
-
-
-def _close(a: float, b) -> bool:
-    try:
-        return abs(a - float(b)) <= 1e-6 * max(abs(a), 1e-30)
-    except (TypeError, ValueError):
-        return False
-
-
-def render(console, rec: dict, only_differing: bool = False) -> None:
-    """The side-by-side table (every row, or the differing ones)."""
-    from rich.table import Table
-
-    table = rec["arms"]
-    names = list(table)
-    rows: list[str] = []
-    for r in table.values():
-        rows += [k for k in r if k not in rows]
-    diff = set(rec["differing"])
-    t = Table(title="conventions" + (" that differ" if only_differing else ""), show_lines=False)
-    t.add_column("setting")
-    for n in names:
-        t.add_column(n, overflow="fold")
-    for row in rows:
-        if only_differing and row not in diff:
-            continue
-        label = f"* {row}" if row in diff and not only_differing else row
-        t.add_row(label, *[str(table[n].get(row, MISSING)) for n in names])
-    console.print(t)
-
-
-def summary_lines(rec: dict, width: int = 60) -> list[str]:
-    """One line per differing row, arms grouped by value: what ``run`` prints above its table."""
-    out = []
-    for row in rec.get("differing", []):
-        groups: dict[str, list[str]] = {}
-        for arm, rows in rec["arms"].items():
-            value = str(rows.get(row, MISSING))
-            groups.setdefault(value if len(value) <= width else value[: width - 3] + "...", []).append(arm)
-        out.append(f"{row}: " + "; ".join(f"{v} [{', '.join(arms)}]" for v, arms in groups.items()))
-    return out

@@ -6,9 +6,8 @@
   one-line ``ParityError`` (Python's JSON parser raises RecursionError near 1,000
   levels, and the code that walks the result recurses too; real artifacts are at
   most 8 levels deep, timing files about as deep).
-- ``artifact_problems`` / ``check_artifact_file``: what a valid artifact is. Both
-  ``validate`` and ``compare`` (and ``report``) call them, so they accept and refuse
-  the same files with the same message.
+- ``artifact_problems`` / ``check_artifact_file`` (in ``paritybench.artifact``, beside the schema): what a
+  valid artifact is, with ``weights_file_problem`` from here.
 - ``weights_path_of``: ``weights_file`` is confined to the artifact's own folder:
   a plain file name, never a path, and not a link that leads out of the folder.
 """
@@ -166,72 +165,3 @@ def weights_path_of(artifact_path: Path, weights_file: object) -> Path | None:
     if problem:
         raise ParityError(f"artifact {artifact_path}: {problem}")
     return None if weights_file is None else Path(os.path.abspath(artifact_path)).parent / str(weights_file)
-
-
-def artifact_problems(artifact: Any, path: str | os.PathLike) -> list[str]:
-    """Every reason ``artifact`` (read from ``path``) is not a valid artifact: schema, then weights_file."""
-    from paritybench.artifact import validation_errors
-
-    if not isinstance(artifact, dict):
-        return [f"(top level): is a JSON {type(artifact).__name__}, not an object"]
-    # A different schema major first: its other errors follow from it.
-    errors = sorted(validation_errors(artifact), key=lambda e: not e.startswith("schema_version"))
-    if not errors:
-        errors.extend(duplicate_runs(artifact))
-        problem = weights_file_problem(Path(path), artifact.get("weights_file"))
-        if problem:
-            errors.append(problem)
-    return errors
-
-
-def duplicate_runs(artifact: dict) -> list[str]:
-    """One problem per run whose (arm, seed, window, copy) an earlier run of ``artifact`` already has.
-
-    ``compare`` matches runs by that key, so a second run under it would be silently dropped
-    (or paired with the wrong one); ``validate`` refuses what ``compare`` cannot use.
-    """
-    seen: set = set()
-    problems = []
-    for run in artifact.get("runs", []):
-        key = (run.get("arm"), run.get("seed"), run.get("window_start"), run.get("copy"))
-        if key in seen:
-            copy = "" if key[3] is None else f" copy {key[3]}"
-            problems.append(
-                f"runs: two runs for {key[0]} seed {key[1]} window {key[2]}{copy}: an artifact has one run "
-                "per (arm, seed, window, copy); remove the duplicate"
-            )
-        seen.add(key)
-    return problems
-
-
-def check_artifact_file(path: str | os.PathLike, exit_code: int = 1) -> dict:
-    """Read and validate one artifact: the one definition ``validate``, ``compare`` and ``report`` share.
-
-    The message is the same from every command (exit code: 1 from ``validate``,
-    a verdict on the file; 2 where the file is an input the command cannot use).
-    """
-    artifact = read_json(path)
-    errors = artifact_problems(artifact, path)
-    if errors:
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise ParityError(f"artifact {path} is invalid: {errors[0]}{more}", exit_code=exit_code)
-    return artifact
-
-
-def check_experiment_args(args) -> None:
-    """Options of run / sweep / sensitivity that contradict each other, refused before anything runs.
-
-    ``--data-sha256`` without ``--data`` used to be ignored (the bundled slice is
-    always held to its own hash) and yet recorded in the config as if it applied.
-    """
-    sha = getattr(args, "data_sha256", None)
-    if sha is not None:
-        if not getattr(args, "data", None):
-            raise ParityError(
-                "--data-sha256 is given without --data: it checks a data file you pass (the bundled "
-                "slice is always held to its own hash); add --data PATH or drop --data-sha256"
-            )
-        if len(sha) != 64 or any(c not in "0123456789abcdefABCDEF" for c in sha):
-            raise ParityError(
-                f"--data-sha256 {sha!r} is not a sha256 (64 hexadecimal digits): copy it from `sha256sum FILE`"
-            )

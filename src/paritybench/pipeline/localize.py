@@ -36,11 +36,16 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
+from paritybench.arms.base import Evaluation
+from paritybench.arms.kind import Batches
+from paritybench.arms.minibatch import batch_slices
+from paritybench.arms.registry import kind_of
+from paritybench.errors import ParityError
 from paritybench.workloads.base import Arm, Workload, resolve_ref
 
 # Measured with bench/localize_factor.py (``paritybench localize --workload W --out W.json``, every arm against the
@@ -66,225 +71,6 @@ FACTOR_EVIDENCE = (
     "(1 - b2 = 9.9998713e-4), 87.9 at seed 0 and 106 at seed 1; b2 is now static and the arm reads 1.33."
 )
 PHASES = ("forward", "loss", "backward", "update", "evaluation")
-
-
-@dataclass
-class Evaluation:
-    """One arm's tensors at one step's weights (and model state).
-
-    ``layers``: forward phase, each named layer's output in the model's order (``Model.jax_layers``, or the
-    Keras layers ``Model.keras_layers`` names); ``state``: update phase, after the step: the optimizer's
-    moments (``adam/mu/<param>``, ``adam/nu/<param>``) and the model's own state (BatchNormalization's
-    moving statistics, by their declared names); ``evaluation``: evaluation phase, the inference-mode
-    forward pass on the held-out window (``Data.holdout``) with the step's new model state;
-    ``new_state``: the model state after the step (what the next step starts from on a free run)."""
-
-    logits: np.ndarray
-    loss: float
-    dz: np.ndarray
-    grads: dict[str, np.ndarray]
-    update: dict[str, np.ndarray] | None
-    layers: dict[str, np.ndarray] = field(default_factory=dict)
-    state: dict[str, np.ndarray] = field(default_factory=dict)
-    evaluation: dict[str, np.ndarray] = field(default_factory=dict)
-    new_state: dict[str, np.ndarray] = field(default_factory=dict)
-
-
-def optimizer_moments(opt_state) -> dict[str, np.ndarray]:
-    """Adam's first and second moments in an optax state, as ``adam/mu/<param>`` then ``adam/nu/<param>``.
-
-    Any node with dict-valued ``mu`` and ``nu`` counts: optax's ``ScaleByAdamState`` (inside ``adam``'s
-    chain and inside ``inject_hyperparams``' ``inner_state``) and the workloads' own Keras-Adam state. Both
-    hold the *uncorrected* moments, m = b1 m + (1 - b1) g and v = b2 v + (1 - b2) g^2, which is also what
-    Keras's Adam keeps in its ``momentum``/``velocity`` variables (``keras/src/optimizers/adam.py``)."""
-    mu: dict[str, np.ndarray] = {}
-    nu: dict[str, np.ndarray] = {}
-
-    def walk(s) -> None:
-        m, v = getattr(s, "mu", None), getattr(s, "nu", None)
-        if isinstance(m, dict) and isinstance(v, dict):
-            mu.update({f"adam/mu/{p}": np.asarray(a) for p, a in m.items()})
-            nu.update({f"adam/nu/{p}": np.asarray(a) for p, a in v.items()})
-            return
-        if isinstance(s, (tuple, list)):
-            for c in s:
-                walk(c)
-
-    walk(opt_state)
-    return {**mu, **nu}
-
-
-def layers_ref(workload: Workload, arm: Arm):
-    """The arm's named-layer forward pass: its own ``Arm.jax_layers``, else the model's where the arm uses the
-    model's forward pass (an arm with its own ``jax_apply`` and no layers of its own shows logits only)."""
-    if arm.jax_layers is not None:
-        return arm.jax_layers
-    return workload.model.jax_layers if arm.jax_apply is None else None
-
-
-@dataclass
-class Batches:
-    """What each step sees: the training rows of step k (the whole window for a full-batch workload; batch
-    ``k mod (n / batch_size)`` in window order for a minibatch one, as ``arms.minibatch`` trains) and the
-    held-out window for the evaluation phase (None without ``Data.holdout``)."""
-
-    x: np.ndarray
-    y: np.ndarray
-    slices: list[slice]
-    xh: np.ndarray | None = None
-    yh: np.ndarray | None = None
-
-
-class MainEvaluator:
-    """A JAX (float32) or f64 arm evaluated at given weights (and model state) in this process; keeps its
-    optimizer state. Stateful and minibatch workloads go through the same program: the forward pass is
-    ``arms.minibatch.stateful_apply`` (a stateless model's state is the empty dict)."""
-
-    def __init__(self, workload: Workload, arm: Arm, lr: float, data: Batches, f64: bool):
-        import jax
-        import jax.numpy as jnp
-
-        from paritybench.arms.minibatch import stateful_apply
-
-        self.f64 = f64
-        self.dtype = np.float64 if f64 else np.float32
-        self.data = data
-        self.x, self.y = data.x.astype(self.dtype), data.y.astype(self.dtype)
-        self.full = all(s == slice(0, data.x.shape[0]) for s in data.slices)
-        self.xh = None if data.xh is None else data.xh.astype(self.dtype)
-        apply = stateful_apply(workload, arm)
-        loss_fn = resolve_ref(arm.loss_fn)
-        lref = layers_ref(workload, arm)
-        layers_fn = resolve_ref(lref) if lref is not None else None
-        self.has_eval = self.xh is not None and bool(workload.model.state)
-
-        def mean_loss(params, state, xb, yb):
-            z, new_state = apply(params, xb, state, True)
-            return jnp.mean(loss_fn(z, yb)), (z, new_state)
-
-        def evaluate(params, state, xb, yb):
-            (loss, (z, new_state)), g = jax.value_and_grad(mean_loss, has_aux=True)(params, state, xb, yb)
-            # n * d(mean loss)/dz: each sample's own d loss/d logit for a per-sample loss, and still the
-            # right quantity for one that broadcasts (label-shape) or mixes samples
-            dz = xb.shape[0] * jax.grad(lambda zz: jnp.mean(loss_fn(zz, yb)))(z)
-            layers = layers_fn(params, xb) if layers_fn is not None else {}
-            return z, loss, dz, g, new_state, layers
-
-        def inference(params, state, xh):
-            return apply(params, xh, state, False)[0]
-
-        with jax.enable_x64(f64):
-            self._eval = jax.jit(evaluate)
-            self._infer = jax.jit(inference)
-            self._layers = jax.jit(layers_fn) if layers_fn is not None else None
-            self.opt = resolve_ref(arm.optimizer)(lr) if arm.optimizer is not None else None
-        self.lr = lr
-        self.opt_state = None
-
-    def batch(self, k: int) -> tuple[np.ndarray, np.ndarray]:
-        if self.full:
-            return self.x, self.y
-        s = self.data.slices[k]
-        return self.x[s], self.y[s]
-
-    def _update(self, params, g) -> tuple[dict, dict]:
-        """The arm's optimizer step from ``params`` with gradient ``g``: (change per parameter, moments)."""
-        if self.opt is None:
-            return {k: (params[k] - self.dtype(self.lr) * g[k]) - params[k] for k in g}, {}
-        import optax
-
-        if self.opt_state is None:
-            self.opt_state = self.opt.init(params)
-        u, self.opt_state = self.opt.update(g, self.opt_state, params)
-        new = optax.apply_updates(params, u)
-        return {k: np.asarray(new[k]) - params[k] for k in g}, optimizer_moments(self.opt_state)
-
-    def _evaluation(self, params, new_state) -> dict[str, np.ndarray]:
-        if not self.has_eval:
-            return {}
-        return {"holdout logits": np.asarray(self._infer(params, new_state, self.xh))}
-
-    def at(self, w: dict[str, np.ndarray], state: dict[str, np.ndarray], k: int) -> Evaluation:
-        import jax
-
-        with jax.enable_x64(self.f64):
-            params = {p: np.asarray(v, self.dtype) for p, v in w.items()}
-            st = {p: np.asarray(v, self.dtype) for p, v in state.items()}
-            xb, yb = self.batch(k)
-            z, loss, dz, g, new_state, layers = self._eval(params, st, xb, yb)
-            g = {p: np.asarray(v) for p, v in g.items()}
-            new_state = {p: np.asarray(v) for p, v in new_state.items()}
-            upd, moments = self._update(params, g)
-            return Evaluation(
-                np.asarray(z),
-                float(loss),
-                np.asarray(dz),
-                g,
-                upd,
-                {p: np.asarray(v) for p, v in layers.items()},
-                {**moments, **new_state},
-                self._evaluation(params, new_state),
-                new_state,
-            )
-
-
-class F64Evaluator(MainEvaluator):
-    """The float64 arbiter: a hand-written NumPy loss/gradient where the workload has one (full-batch and
-    stateless only, as ``arms.f64`` uses it), else the same JAX program as the float32 arms in float64."""
-
-    def __init__(self, workload: Workload, arm: Arm, lr: float, data: Batches):
-        super().__init__(workload, arm, lr, data, f64=True)
-        from paritybench.arms.f64 import Arbiter
-        from paritybench.arms.minibatch import applies
-
-        self.arbiter = Arbiter(workload, arm)
-        self.hand = self.arbiter._lg is not None and not applies(workload)
-
-    def at(self, w, state, k):
-        if not self.hand:
-            return super().at(w, state, k)
-        import jax
-
-        w64 = {p: np.asarray(v, np.float64) for p, v in w.items()}
-        loss, g, z = self.arbiter.loss_and_grad(w64, self.x, self.y)
-        dz = self.arbiter.per_sample_dz(z, self.y)
-        with jax.enable_x64(True):
-            layers = {} if self._layers is None else {p: np.asarray(v) for p, v in self._layers(w64, self.x).items()}
-            upd, moments = self._update(w64, g)
-        return Evaluation(np.asarray(z), float(loss), np.asarray(dz), g, upd, layers, moments)
-
-
-class RecordedEvaluator:
-    """A Keras arm's per-step arrays from its inspection worker (its own trajectory, or given weights)."""
-
-    def __init__(self, arrays: dict[str, np.ndarray], names):
-        self.a, self.names, self.k = arrays, names, 0
-
-    def weights(self, k: int) -> dict[str, np.ndarray]:
-        return {p: self.a[f"k{k}/weights/{p}"] for p in self.names}
-
-    def _prefixed(self, prefix: str) -> dict[str, np.ndarray]:
-        # np.savez keeps insertion order: the worker writes layers in the model's order
-        return {key[len(prefix) :]: v for key, v in self.a.items() if key.startswith(prefix)}
-
-    def model_state(self, k: int) -> dict[str, np.ndarray]:
-        """The model state the worker stepped from at step k (its own, or the given one); {} if stateless."""
-        return self._prefixed(f"k{k}/model_state/")
-
-    def at_step(self, k: int) -> Evaluation:
-        a = self.a
-        state = self._prefixed(f"k{k}/state/")
-        return Evaluation(
-            a[f"k{k}/logits"],
-            float(a[f"k{k}/loss"]),
-            a[f"k{k}/dz"],
-            {p: a[f"k{k}/grad/{p}"] for p in self.names},
-            {p: a[f"k{k}/update/{p}"] for p in self.names},
-            self._prefixed(f"k{k}/layer/"),
-            state,
-            self._prefixed(f"k{k}/eval/"),
-            {p: v for p, v in state.items() if not p.startswith("adam/")},
-        )
 
 
 def _norm(a) -> float:
@@ -495,135 +281,14 @@ class Context:
 
     @property
     def batches(self) -> Batches:
-        from paritybench.arms.minibatch import batch_slices
-
         n = self.x.shape[0]
         bs = self.workload.data.batch_size or n
         if n % bs:
-            from paritybench.errors import ParityError
-
             raise ParityError(
                 f"--n {n} is not a multiple of workload {self.workload.name}'s batch size {bs}: "
                 f"use --n {max(bs, n - n % bs)}"
             )
         return Batches(self.x, self.y, batch_slices(n, bs, self.steps), self.xh, self.yh)
-
-
-def _keras_arrays(
-    ctx: Context, arm: Arm, given: list | None, given_states: list | None = None
-) -> dict[str, np.ndarray]:
-    """The Keras arm's per-step arrays from its inspection worker: along its own trajectory, or at ``given``
-    weights (and, for a stateful model, ``given_states``); a minibatch or stateful workload's worker steps the
-    same rows as ``ctx.batches`` and runs the evaluation phase on the same held-out window."""
-    import os
-    import tempfile
-
-    from paritybench.arms.keras_inspect import run_job
-    from paritybench.arms.minibatch import applies
-    from paritybench.arms.protocol import LocalizeJob
-    from paritybench.experiment.weights import save_weights_npz
-    from paritybench.pipeline.procs import tmp_prefix
-
-    # a paritybench-<pid>- folder: a later run removes it should this process be SIGKILLed (procs.clean_stale_tmp)
-    with tempfile.TemporaryDirectory(prefix=tmp_prefix() + "localize-") as tmp:
-        init_file = os.path.join(tmp, "init.npz")
-        save_weights_npz(init_file, {"w": ctx.init})
-        slices = holdout_file = weights_file = states_file = None
-        if applies(ctx.workload):
-            batches = ctx.batches
-            slices = tuple((s.start, s.stop) for s in batches.slices)
-            if batches.xh is not None and ctx.workload.model.state:
-                holdout_file = os.path.join(tmp, "holdout.npy")
-                np.save(holdout_file, np.asarray(batches.xh, np.float32))
-        if given is not None:
-            weights_file = os.path.join(tmp, "given.npz")
-            save_weights_npz(weights_file, {f"k{i}": w for i, w in enumerate(given)})
-        if given_states is not None and ctx.workload.model.state:
-            states_file = os.path.join(tmp, "states.npz")
-            save_weights_npz(
-                states_file,
-                {f"k{i}": {p: np.asarray(v, np.float32) for p, v in s.items()} for i, s in enumerate(given_states)},
-            )
-        job = LocalizeJob(
-            workload=ctx.workload.origin.get("spec", ctx.workload.name),
-            arm=arm.name,
-            lr=ctx.lr,
-            steps=ctx.steps,
-            window=ctx.window,
-            n=ctx.n,
-            normalize=ctx.normalize,
-            data_path=ctx.data_path,
-            data_sha256=ctx.data_sha256,
-            init_file=init_file,
-            out_dir=tmp,
-            slices=slices,
-            holdout_file=holdout_file,
-            weights_file=weights_file,
-            states_file=states_file,
-        )
-        t = time.perf_counter()
-        res = run_job(arm.process.removeprefix("keras-"), job, ctx.numerics)
-        ctx.seconds[arm.name] = time.perf_counter() - t
-        with np.load(res.arrays_file) as z:  # the per-step arrays travel as one npz beside the message
-            return {k: z[k] for k in z.files}
-
-
-def _main_evaluator(ctx: Context, arm: Arm):
-    if arm.kind == "torch":  # native torch, in this process
-        from paritybench.arms.torch_trainer import TorchEvaluator
-
-        return TorchEvaluator(ctx.workload, arm, ctx.lr, ctx.batches, ctx.numerics)
-    if arm.kind == "f64":
-        return F64Evaluator(ctx.workload, arm, ctx.lr, ctx.batches)
-    return MainEvaluator(ctx.workload, arm, ctx.lr, ctx.batches, f64=False)
-
-
-@dataclass
-class Trajectory:
-    """An arm's own (free-running) weights w_0..w_steps, model states s_0..s_steps and evaluation at each."""
-
-    weights: list[dict]
-    states: list[dict]
-    evals: list[Evaluation]
-
-
-def _trajectory(ctx: Context, arm: Arm) -> Trajectory:
-    names = ctx.workload.model.names
-    if arm.kind == "keras":
-        rec = RecordedEvaluator(_keras_arrays(ctx, arm, None), names)
-        return Trajectory(
-            [rec.weights(k) for k in range(ctx.steps + 1)],
-            [rec.model_state(k) for k in range(ctx.steps + 1)],
-            [rec.at_step(k) for k in range(ctx.steps)],
-        )
-    ev = _main_evaluator(ctx, arm)
-    dt = np.float64 if arm.kind == "f64" else np.float32
-    w = {k: np.asarray(v, dt) for k, v in ctx.init.items()}
-    s = {k: np.asarray(v, dt) for k, v in ctx.workload.model.initial_state().items()}
-    out = Trajectory([w], [s], [])
-    for k in range(ctx.steps):
-        e = ev.at(w, s, k)
-        out.evals.append(e)
-        w = {p: (w[p] + e.update[p]).astype(dt) for p in w}
-        s = {p: np.asarray(v, dt) for p, v in e.new_state.items()}
-        out.weights.append(w)
-        out.states.append(s)
-    return out
-
-
-def _at_weights(ctx: Context, arm: Arm, traj: Trajectory) -> list[Evaluation]:
-    """``arm`` evaluated at each of ``traj``'s weights and model states (teacher forcing), its optimizer
-    state its own (fed its own gradients at those weights)."""
-    if arm.kind == "keras":
-        rec = RecordedEvaluator(
-            _keras_arrays(
-                ctx, arm, [{k: np.asarray(v, np.float32) for k, v in w.items()} for w in traj.weights], traj.states
-            ),
-            ctx.workload.model.names,
-        )
-        return [rec.at_step(k) for k in range(ctx.steps)]
-    ev = _main_evaluator(ctx, arm)
-    return [ev.at(traj.weights[k], traj.states[k], k) for k in range(ctx.steps)]
 
 
 def localize_pair(ctx: Context, a: Arm, b: Arm, cache: dict) -> PairResult:
@@ -633,12 +298,13 @@ def localize_pair(ctx: Context, a: Arm, b: Arm, cache: dict) -> PairResult:
     ref = wl.arm(wl.reference)
     t0 = time.perf_counter()
     if ("traj", a.name) not in cache or len(cache[("traj", a.name)].evals) < ctx.steps:
-        cache[("traj", a.name)] = _trajectory(ctx, a)
+        cache[("traj", a.name)] = kind_of(a).trajectory(ctx, a)
     traj_a = cache[("traj", a.name)]
-    evals_b = _at_weights(ctx, b, traj_a)
+    evals_b = kind_of(b).at_weights(ctx, b, traj_a)
     # the floor at A's weights: the reference's computation in float32 and in float64
-    ref32 = _at_weights(ctx, _as_float32(ref), traj_a)
-    ref64 = evals_b if b.name == ref.name else _at_weights(ctx, ref, traj_a)
+    ref_as32 = _as_float32(ref)
+    ref32 = kind_of(ref_as32).at_weights(ctx, ref_as32, traj_a)
+    ref64 = evals_b if b.name == ref.name else kind_of(ref).at_weights(ctx, ref, traj_a)
     result = PairResult(a.name, b.name)
     history: dict = {}
     for k in range(ctx.steps):
@@ -664,7 +330,7 @@ def localize_pair(ctx: Context, a: Arm, b: Arm, cache: dict) -> PairResult:
     result.max_ratio = max(finite) if finite else math.inf
     if result.first is not None:
         if ("traj", b.name) not in cache:
-            cache[("traj", b.name)] = _trajectory(ctx, b)
+            cache[("traj", b.name)] = kind_of(b).trajectory(ctx, b)
         traj_b = cache[("traj", b.name)]
         traj_b.evals.clear()  # memory: only its weights are kept for the growth (recomputed if B is an A later)
         dist = [_dist(wa, wb) for wa, wb in zip(traj_a.weights, traj_b.weights, strict=True)]
@@ -687,8 +353,6 @@ def _headline(parted: list[Check]) -> Check:
 
 def _as_float32(ref: Arm) -> Arm:
     """The reference arm's own forward pass, loss and optimizer, run as a float32 JAX arm: the floor."""
-    from dataclasses import replace
-
     return replace(ref, name=ref.name + "-as-float32", kind="jax")
 
 
@@ -696,7 +360,7 @@ def layer_sizes(workload: Workload, n: int) -> dict[str, int]:
     """Elements of each named layer output (``Model.jax_layers``) for ``n`` samples, from shapes alone."""
     if workload.model.jax_layers is None:
         return {}
-    import jax
+    import jax  # late: a framework: loads after the numerics flags
 
     params = {k: jax.ShapeDtypeStruct(s, np.float32) for k, s in workload.model.params.items()}
     x = jax.ShapeDtypeStruct((n, 784), np.float32)  # data.window's rows: flat 28x28 MNIST images

@@ -1,0 +1,113 @@
+"""What every kind of arm answers: one interface, one subclass per kind module, registered once in
+``paritybench.arms.KINDS``.
+
+A kind says how its arms train (``train_many``), how ``localize`` evaluates them at given weights
+(``evaluator``, or ``trajectory`` and ``at_weights`` for a kind that runs in a worker), how ``conventions``
+reads their effective settings (``conventions``), and what they are numerically (``dtype``, what they set in
+the harness's own process, what they cost a shard). The runner, budget, shard, localize and conventions reach
+every arm through its kind and never branch on kind names. Adding a kind is one module and one line in the
+registry. This module imports no framework.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from paritybench.arms.base import ArmResult, Evaluation, TrainSpec
+from paritybench.experiment.weights import Weights
+from paritybench.workloads.base import Arm, Workload
+
+
+@dataclass
+class Batches:
+    """What each step sees: the training rows of step k (the whole window for a full-batch workload; batch
+    ``k mod (n / batch_size)`` in window order for a minibatch one, as ``arms.minibatch`` trains) and the
+    held-out window for the evaluation phase (None without ``Data.holdout``)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    slices: list[slice]
+    xh: np.ndarray | None = None
+    yh: np.ndarray | None = None
+
+
+@dataclass
+class Trajectory:
+    """An arm's own (free-running) weights w_0..w_steps, model states s_0..s_steps and evaluation at each."""
+
+    weights: list[dict]
+    states: list[dict]
+    evals: list[Evaluation]
+
+
+class Kind:
+    """One kind of arm. ``ctx`` below is ``paritybench.pipeline.localize.Context`` (workload, lr, steps, the
+    window, the initial weights, numerics, ``batches``)."""
+
+    name: ClassVar[str]
+    dtype: ClassVar[type] = np.float32  # what its weights are trained and evaluated in
+    # whether its trainer holds every step's parameters and gradients on the device and on the host while it
+    # runs (a vmapped JAX program: the memory budget counts them)
+    holds_step_arrays: ClassVar[bool] = False
+
+    def train_many(
+        self,
+        workload: Workload,
+        arm: Arm,
+        inits: list[Weights],
+        x: np.ndarray,
+        y: np.ndarray,
+        spec: TrainSpec,
+        eval_data: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> list[ArmResult]:
+        """Train ``arm`` from each initial weight set in the harness's own process."""
+        raise ValueError(f"arms of kind {self.name!r} are trained in a worker process")
+
+    def evaluator(self, ctx, arm: Arm):
+        """An object whose ``at(w, state, k)`` evaluates ``arm`` at step k's weights and model state
+        (``Evaluation``), keeping its own optimizer state."""
+        raise NotImplementedError(f"arms of kind {self.name!r} have no in-process evaluator")
+
+    def trajectory(self, ctx, arm: Arm) -> Trajectory:
+        """The arm's free run from ``ctx.init``, evaluated at every step (localize's arm A)."""
+        ev = self.evaluator(ctx, arm)
+        dt = self.dtype
+        w = {k: np.asarray(v, dt) for k, v in ctx.init.items()}
+        s = {k: np.asarray(v, dt) for k, v in ctx.workload.model.initial_state().items()}
+        out = Trajectory([w], [s], [])
+        for k in range(ctx.steps):
+            e = ev.at(w, s, k)
+            out.evals.append(e)
+            w = {p: (w[p] + e.update[p]).astype(dt) for p in w}
+            s = {p: np.asarray(v, dt) for p, v in e.new_state.items()}
+            out.weights.append(w)
+            out.states.append(s)
+        return out
+
+    def at_weights(self, ctx, arm: Arm, traj: Trajectory) -> list[Evaluation]:
+        """``arm`` evaluated at each of ``traj``'s weights and model states (teacher forcing), its optimizer
+        state its own (fed its own gradients at those weights)."""
+        ev = self.evaluator(ctx, arm)
+        return [ev.at(traj.weights[k], traj.states[k], k) for k in range(ctx.steps)]
+
+    def conventions(
+        self, workload: Workload, arm: Arm, lr: float, numerics, keras_rows: dict[str, dict] | None = None
+    ) -> dict[str, Any] | None:
+        """The arm's effective settings, row -> value, read from its code (None: nothing was built to read,
+        the arm is left out of the table). ``keras_rows``: what ``run``'s own workers read, where given."""
+        raise NotImplementedError
+
+    # the framework whose settings this kind sets in the harness's own process (``process_numerics``), if any
+    process_framework: ClassVar[str | None] = None
+
+    def process_numerics(self, numerics) -> dict:
+        """What this kind sets in the harness's own process for ``numerics``, read back (the artifact's
+        ``environment.frameworks[process_framework]``)."""
+        raise NotImplementedError
+
+    def cost_class(self, arm: Arm) -> str:
+        """The group whose measured seconds price this arm when a sweep is split into shards."""
+        return self.name

@@ -1,0 +1,44 @@
+"""A sweep's grid of runs: merged in the order an uninterrupted sweep lists them, its summary, and the
+perturbed copies of one initial weight set that a sensitivity study trains."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from paritybench import workloads
+from paritybench.analysis import stats
+from paritybench.experiment import data
+from paritybench.pipeline import runner
+
+
+def merge_runs(cfg, done: list[dict], new: list[dict]) -> list[dict]:
+    """All runs in the order an uninterrupted sweep lists them (case by case, arm by arm)."""
+    by_key = {runner.run_key(r): r for r in done}
+    by_key.update({runner.run_key(r): r for r in new})
+    specs = workloads.load(cfg.workload).resolve_arms(cfg.arms)
+    return [by_key[c.key(s.name)] for c in runner.default_cases(cfg) for s in specs if c.key(s.name) in by_key]
+
+
+def sweep_extra(cfg, runs: list[dict], resumed: bool) -> dict:
+    ds = data.load_mnist(cfg.data_path, cfg.data_sha256)
+    workload = workloads.load(cfg.workload)
+    labels = workload.data.labels
+    majority = stats.majority_rates({w: data.window(ds, w, cfg.n, cfg.normalize, labels)[1] for w in cfg.windows})
+    return {
+        "summary": stats.sweep_summary(runs, majority, workload.reference),
+        "windows_info": {str(w): {"majority_rate": m} for w, m in majority.items()},
+        "resumed": resumed,
+    }
+
+
+def perturb(weights: dict, rel: float, seed: int, copy: int) -> dict:
+    """``w * (1 + rel * s)`` with random signs s, computed in float64 and rounded to float32.
+
+    A relative change of 1e-7 is at least half a float32 ulp (ulps are 6e-8 to
+    1.2e-7 relative), so nearly every parameter moves to a neighbouring float.
+    """
+    rng = np.random.default_rng([seed, copy, 0x5EED])
+    return {
+        k: (np.asarray(v, np.float64) * (1.0 + rel * rng.choice([-1.0, 1.0], size=np.shape(v)))).astype(np.float32)
+        for k, v in weights.items()
+    }
