@@ -18,7 +18,7 @@ import numpy as np
 from paritybench.arms import minibatch
 from paritybench.arms.base import ArmResult, Evaluation, TrainSpec, weights_nonfinite
 from paritybench.arms.jax_conventions import main_arm_rows, numerics_rows
-from paritybench.arms.jax_trainer import MainEvaluator
+from paritybench.arms.jax_trainer import MainEvaluator, eval_forward_shape
 from paritybench.arms.kind import Batches, Kind
 from paritybench.arms.minibatch import applies
 from paritybench.experiment import flags, heads
@@ -214,6 +214,14 @@ class F64Kind(Kind):
     """The float64 arbiter: the workload's reference arm (``Workload.reference``), in the harness's process."""
 
     name = "f64"
+    forward_framework = "jax"
+
+    def forward_key(self, workload: Workload, arm: Arm) -> object:
+        return ("jax", arm.jax_apply or workload.model.jax_apply)  # its float32 twin's: the same function
+
+    def forward_shape(self, workload: Workload, arm: Arm, x: np.ndarray, init: dict) -> tuple[int, ...]:
+        return eval_forward_shape(workload, arm, x)
+
     dtype = np.float64
 
     def train_many(self, workload, arm, inits, x, y, spec, eval_data=None) -> list[ArmResult]:

@@ -275,11 +275,31 @@ class MainEvaluator:
             )
 
 
+def eval_forward_shape(workload: Workload, arm: Arm, x: np.ndarray) -> tuple[int, ...]:
+    """The logits' shape for ``x`` by ``jax.eval_shape``: traced, nothing computed."""
+    import jax  # late: a framework: loads after the numerics flags
+    import jax.numpy as jnp  # late: a framework: loads after the numerics flags
+
+    apply = stateful_apply(workload, arm)
+    params = {k: jax.ShapeDtypeStruct(s, jnp.float32) for k, s in workload.model.params.items()}
+    state = {k: jax.ShapeDtypeStruct(s, jnp.float32) for k, s in workload.model.state.items()}
+    xs = jax.ShapeDtypeStruct(x.shape, jnp.float32)
+    out = jax.eval_shape(lambda p, s, xx: apply(p, xx, s, True)[0], params, state, xs)
+    return tuple(out.shape)
+
+
 class JaxKind(Kind):
     """JAX arms in float32, trained in the harness's own process (every copy of a case in one vmapped program)."""
 
     name = "jax"
     holds_step_arrays = True
+    forward_framework = "jax"
+
+    def forward_key(self, workload: Workload, arm: Arm) -> object:
+        return ("jax", arm.jax_apply or workload.model.jax_apply)
+
+    def forward_shape(self, workload: Workload, arm: Arm, x: np.ndarray, init: dict) -> tuple[int, ...]:
+        return eval_forward_shape(workload, arm, x)
 
     def train_many(self, workload, arm, inits, x, y, spec, eval_data=None) -> list[ArmResult]:
         return train_many(workload, arm, inits, x, y, spec, eval_data)

@@ -106,6 +106,7 @@ class KerasKind(Kind):
     """Keras arms: trained by ``run``'s worker of their backend (``Arm.process``), inspected by a worker."""
 
     name = "keras"
+    in_worker = True
 
     def trajectory(self, ctx, arm: Arm) -> Trajectory:
         rec = RecordedEvaluator(keras_arrays(ctx, arm, None), ctx.workload.model.names)

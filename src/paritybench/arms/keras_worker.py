@@ -24,12 +24,14 @@ import time
 
 import numpy as np
 
-from paritybench import workloads
+from paritybench import watchdog, workloads
 from paritybench.arms import protocol
 from paritybench.arms.base import grad_norm_from_update, nonfinite_steps, weights_nonfinite
 from paritybench.arms.keras_conventions import conventions_rows
 from paritybench.arms.minibatch import batch_slices
+from paritybench.errors import ParityError
 from paritybench.experiment import data, flags, heads
+from paritybench.experiment.data import LABEL_WIDTH
 from paritybench.experiment.weights import check_weights, copy_weights, load_weights_npz, save_weights_npz
 from paritybench.workloads import resolve_ref
 
@@ -38,9 +40,6 @@ def check_model(keras, model, workload, arm) -> None:
     """The built Keras model against the workload's declaration, before it trains: its last layer carries the
     declared head's activation (the loss receives that activation of the logits, and the diagnostics take it
     off to read the logits), and it gives one output row per label. ParityError (one line) if not."""
-    from paritybench.errors import ParityError
-    from paritybench.experiment.data import LABEL_WIDTH
-
     head = workload.model.head
     last = model.layers[-1] if getattr(model, "layers", None) else None
     act = getattr(last, "activation", None)
@@ -302,9 +301,6 @@ def run_job(job: protocol.TrainJob, be: _Backend, channel: protocol.Channel, ser
     """One job (one workload's Keras arms on this backend): train, report each case, take the weight swap
     (``Evaluate``) from the channel, report ``JobDone``. Returns 0, or 4 when the channel closed before the
     swap came (the parent is gone)."""
-    from paritybench import watchdog
-    from paritybench.experiment import data, flags
-
     keras, backend = be.keras, be.backend
     step_timeout = watchdog.configure(job.step_timeout)  # the user's code under the run's limit
     if job.backend != backend or job.numerics != be.numerics:

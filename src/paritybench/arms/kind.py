@@ -111,3 +111,18 @@ class Kind:
     def cost_class(self, arm: Arm) -> str:
         """The group whose measured seconds price this arm when a sweep is split into shards."""
         return self.name
+
+    # the framework its forward pass runs in within the harness's own process (None: in a worker of its own,
+    # which checks its model when it builds it); loaded before the shape check's time limit starts
+    forward_framework: ClassVar[str | None] = None
+    # it trains in a worker process of its own (the memory budget adds that worker's fixed cost)
+    in_worker: ClassVar[bool] = False
+
+    def forward_key(self, workload: Workload, arm: Arm) -> object:
+        """What identifies ``arm``'s forward pass for the shape check (arms sharing it are checked once)."""
+        return (self.name, arm.name)
+
+    def forward_shape(self, workload: Workload, arm: Arm, x: np.ndarray, init: dict) -> tuple[int, ...]:
+        """The shape of ``arm``'s logits for the input ``x`` (``init``: its initial weights), computed as
+        cheaply as the kind allows; only called where ``forward_framework`` is set."""
+        raise NotImplementedError

@@ -41,6 +41,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from paritybench import procs
+from paritybench.experiment import flags
+
 CHANNEL_ENV = "PARITYBENCH_CHANNEL"  # "R,W": the worker's ends of its command and report pipes
 FAILED_STATUS = 3  # the exit status of a worker that reported Failed
 
@@ -380,16 +383,12 @@ def worker_main(serve: Callable[..., int]) -> None:
     the channel, put the numerics flags and ``KERAS_BACKEND`` into the environment before any framework is
     imported, then ``serve(channel, backend, numerics, serving)`` and exit with its status. An exception is
     printed to the worker's log and reported as ``Failed``; the worker then exits with ``FAILED_STATUS``."""
-    from paritybench.procs import die_with_parent  # process hygiene; imports no framework
-
-    die_with_parent()
+    procs.die_with_parent()
     argv = sys.argv[1:]
     serving = bool(argv) and argv[0] == "--serve"
     backend, numerics_json = argv[1:] if serving else argv
     channel = worker_channel()
     try:
-        from paritybench.experiment import flags  # imports no framework
-
         numerics = json.loads(numerics_json)
         os.environ.update(flags.env_for(flags.NumericsOptions(**numerics)))
         os.environ["KERAS_BACKEND"] = backend

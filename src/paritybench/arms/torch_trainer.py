@@ -393,6 +393,23 @@ class TorchKind(Kind):
     """Native torch arms, trained in the harness's own process."""
 
     name = "torch"
+    forward_framework = "torch"
+
+    def forward_key(self, workload: Workload, arm: Arm) -> object:
+        return ("torch", arm.torch_apply or workload.model.torch_apply, arm.name if arm.init else "")
+
+    def forward_shape(self, workload: Workload, arm: Arm, x: np.ndarray, init: dict) -> tuple[int, ...]:
+        """One forward pass on two samples (two: the batch dimension is told apart from the others)."""
+        import torch  # late: a framework: loads after the numerics flags
+
+        params = {k: torch.from_numpy(np.array(v, np.float32)) for k, v in init.items()}
+        state = {k: torch.from_numpy(v) for k, v in workload.model.initial_state().items()}
+        k = min(2, x.shape[0])
+        with torch.no_grad():
+            out = forward(workload, arm)(params, torch.from_numpy(np.ascontiguousarray(x[:k])), state, True)[0]
+        shape = tuple(out.shape)
+        return (x.shape[0], *shape[1:]) if shape and shape[0] == k else shape
+
     process_framework = "torch"
 
     def train_many(self, workload, arm, inits, x, y, spec, eval_data=None) -> list[ArmResult]:

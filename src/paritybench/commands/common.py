@@ -7,12 +7,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import math
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from paritybench import workloads
+from paritybench import watchdog, workloads
 from paritybench.errors import ParityError
 from paritybench.experiment import flags
 from paritybench.experiment.config import RunConfig, parse_int_list
@@ -85,8 +86,6 @@ def config_from(args, swap: bool = True) -> RunConfig:
         onednn={"on": True, "off": False}.get(args.onednn),
         threads=args.threads,
     )
-    from paritybench import watchdog
-
     step_timeout = getattr(args, "step_timeout", None)
     watchdog.configure(step_timeout)  # bounds the workload module's import below too
     flags.apply(numerics)  # before the workload's module loads: it may import a framework
@@ -165,8 +164,6 @@ def report_failed_runs(runs: list[dict], out: Path) -> ParityError | None:
     """Some runs ``error`` while others trained: the artifact keeps them all (the arms that trained are
     evidence), each failed arm gets a ``paritybench: ARM: ...`` line on stderr as a sweep's do, and the
     error returned makes the exit status 1. None when no run errored."""
-    import sys
-
     failed = [r for r in runs if r["status"] == "error"]
     if not failed:
         return None

@@ -14,6 +14,7 @@ import sys
 from dataclasses import asdict, dataclass
 
 from paritybench.artifact.inputs import check_input_file
+from paritybench.errors import ParityError
 
 # Variables that change what a framework computes or how; recorded in every artifact.
 NUMERICS_ENV_VARS = (
@@ -74,8 +75,6 @@ def xla_flags_text(value: str) -> str:
     "F --xla_gpu_deterministic_ops=true""), so a file is read here and its flags used instead.
     ``--flagfile=F`` is refused: XLA has no such flag and dies with "Unknown flag in XLA_FLAGS".
     """
-    from paritybench.errors import ParityError
-
     if not value.strip(_XLA_BLANKS):
         return value
     if value.lstrip(_XLA_BLANKS)[0] != "-":
@@ -157,8 +156,6 @@ _BEFORE_FRAMEWORKS: dict[str, str | None] | None = None
 
 
 def loaded_frameworks() -> list[str]:
-    import sys
-
     return [m for m in ("jax", "tensorflow", "torch", "keras") if m in sys.modules]
 
 

@@ -270,7 +270,7 @@ def check_localize(cfg, workload, pairs) -> Estimate:
     value in float64 and Adam's moments for every arm, hence the margin for the float32 SGD arms."""
     check_steps(cfg.steps)
     e = Estimate("localize")
-    keras = any(arm.kind == "keras" for pair in pairs for arm in pair)
+    keras = any(kind_of(arm).in_worker for pair in pairs for arm in pair)
     e.parts["frameworks (measured fixed cost)"] = MAIN_OVERHEAD + (KERAS_WORKER_OVERHEAD if keras else 0)
     series = len({a.name for a, _ in pairs}) + 2
     e.parts["every step's evaluations"] = cfg.steps * bytes_per_step(workload, cfg.n, series)

@@ -35,6 +35,7 @@ from paritybench.experiment import data, environment, flags, weights
 from paritybench.experiment.config import RunConfig
 from paritybench.pipeline import conventions as conv
 from paritybench.pipeline import worker_pool
+from paritybench.pipeline.shapes import check_forward
 from paritybench.workloads import Workload, resolve_ref
 from paritybench.workloads.base import Arm
 
@@ -420,8 +421,6 @@ def run(
 
 def _check_shapes(sess: _Session, specs: list[Arm], todo: dict[str, list[Case]]) -> None:
     """Every arm that trains here maps the input to the labels' shape, before any training (one line if not)."""
-    from paritybench.pipeline.shapes import check_forward
-
     if not specs:
         return
     first = todo[specs[0].name][0]

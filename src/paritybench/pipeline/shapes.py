@@ -11,40 +11,18 @@ the step time limit, so a forward pass that never returns ends here too.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 
 import numpy as np
 
+from paritybench import watchdog, workloads
+from paritybench.arms.registry import kind_of
+from paritybench.arms.requirements import missing_requirements
 from paritybench.errors import ParityError
+from paritybench.experiment import data, flags, weights
+from paritybench.workloads import resolve_ref
 from paritybench.workloads.base import Arm, Workload
-
-
-def _jax_shape(workload: Workload, arm: Arm, x: np.ndarray) -> tuple[int, ...]:
-    import jax
-    import jax.numpy as jnp
-
-    from paritybench.arms.minibatch import stateful_apply
-
-    apply = stateful_apply(workload, arm)
-    params = {k: jax.ShapeDtypeStruct(s, jnp.float32) for k, s in workload.model.params.items()}
-    state = {k: jax.ShapeDtypeStruct(s, jnp.float32) for k, s in workload.model.state.items()}
-    xs = jax.ShapeDtypeStruct(x.shape, jnp.float32)
-    out = jax.eval_shape(lambda p, s, xx: apply(p, xx, s, True)[0], params, state, xs)
-    return tuple(out.shape)
-
-
-def _torch_shape(workload: Workload, arm: Arm, x: np.ndarray, init: dict) -> tuple[int, ...]:
-    import torch
-
-    from paritybench.arms.torch_trainer import forward
-
-    params = {k: torch.from_numpy(np.array(v, np.float32)) for k, v in init.items()}
-    state = {k: torch.from_numpy(v) for k, v in workload.model.initial_state().items()}
-    k = min(2, x.shape[0])  # two samples: the batch dimension is told apart from the others
-    with torch.no_grad():
-        out = forward(workload, arm)(params, torch.from_numpy(np.ascontiguousarray(x[:k])), state, True)[0]
-    shape = tuple(out.shape)
-    return (x.shape[0], *shape[1:]) if shape and shape[0] == k else shape
 
 
 def check_forward(
@@ -57,30 +35,19 @@ def check_forward(
 ) -> None:
     """Raise ParityError (one line: workload, arm, output shape, label shape) unless every main-process arm's
     forward pass maps ``x`` to ``y``'s shape. ``specs``: the arms that will train here (not skipped)."""
-    import importlib
-
-    from paritybench import watchdog
-
+    specs = [a for a in specs if kind_of(a).forward_framework is not None]  # a worker checks its own model
     # the frameworks load outside the limit: their import is not the user's code
-    for kind, module in (("jax", "jax"), ("f64", "jax"), ("torch", "torch")):
-        if any(a.kind == kind for a in specs):
-            importlib.import_module(module)
+    for module in dict.fromkeys(str(kind_of(a).forward_framework) for a in specs):
+        importlib.import_module(module)
     checked: dict[object, tuple[int, ...]] = {}
     for arm in specs:
-        if arm.kind in ("jax", "f64"):
-            key: object = ("jax", arm.jax_apply or workload.model.jax_apply)
-        elif arm.kind == "torch":
-            key = ("torch", arm.torch_apply or workload.model.torch_apply, arm.name if arm.init else "")
-        else:
-            continue
+        kind = kind_of(arm)
+        key = kind.forward_key(workload, arm)
         if key not in checked:
             what = f"workload {workload.name}: arm {arm.name}'s forward pass"
             try:
                 with watchdog.limit(seconds, f"{what} (the shape check before training)"):
-                    if arm.kind == "torch":
-                        checked[key] = _torch_shape(workload, arm, x, init_for(arm.name))
-                    else:
-                        checked[key] = _jax_shape(workload, arm, x)
+                    checked[key] = kind.forward_shape(workload, arm, x, init_for(arm.name))
             except ParityError:
                 raise
             except watchdog.TimeLimit:
@@ -105,13 +72,9 @@ def check_forward(
 def precheck(cfg) -> None:
     """``check_forward`` for a command that writes before it trains (a sweep's checkpoint): the first seed's
     initial weights on the first window, every main-process arm that will run."""
-    from paritybench import workloads
-    from paritybench.experiment import data, flags, weights
-    from paritybench.pipeline.runner import missing_requirements
-    from paritybench.workloads import resolve_ref
 
     w = workloads.load(cfg.workload)
-    specs = [a for a in w.resolve_arms(cfg.arms) if a.kind != "keras" and not missing_requirements(a)]
+    specs = [a for a in w.resolve_arms(cfg.arms) if not kind_of(a).in_worker and not missing_requirements(a)]
     if not specs:
         return
     flags.apply(cfg.numerics)

@@ -19,6 +19,9 @@ Without ``--address`` the driver starts a local Ray bound to 127.0.0.1 only.
 from __future__ import annotations
 
 import os
+import signal
+import socket
+import threading
 import time
 from pathlib import Path
 
@@ -83,8 +86,6 @@ _connected_here = False  # this process started or joined Ray (so it shuts it do
 def _check_address(address: str) -> None:
     """A plain TCP connect to ``host:port`` (``ray://host:port`` too) first: nothing listening is one
     line in seconds instead of Ray's retries. ``auto`` and a bare host are left to Ray."""
-    import socket
-
     host, sep, port = address.removeprefix("ray://").rpartition(":")
     if not sep or not port.isdigit() or not host:
         return
@@ -100,8 +101,6 @@ def _check_address(address: str) -> None:
 
 def _init_ray_bounded(ray, address: str | None, **kw) -> None:
     """``ray.init`` at an address within RAY_CONNECT_TIMEOUT_S (SIGALRM, main thread); its failures one line."""
-    import signal
-    import threading
 
     def _expired(signum, frame):
         raise ParityError(

@@ -19,6 +19,7 @@ are ``kit.arms``.
 from __future__ import annotations
 
 import importlib
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -310,8 +311,6 @@ def field_problem(w: Workload) -> str | None:
     Every field is checked when the workload is loaded, before anything trains: a dataclass
     does not check its annotations, so ``Training(lr=float("inf"))`` or ``Data(n="100")`` would
     otherwise be found out by a framework deep inside a run (or never)."""
-    import math
-
     for f in ("version", "question", "fix", "reference"):
         if not isinstance(getattr(w, f), str):
             return f"{f} is {getattr(w, f)!r}: give a string"

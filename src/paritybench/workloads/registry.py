@@ -19,10 +19,12 @@ import hashlib
 import importlib
 import importlib.util
 import sys
+import traceback
 from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 
+from paritybench import watchdog
 from paritybench.errors import ParityError
 from paritybench.workloads.base import Workload, check
 
@@ -46,8 +48,6 @@ _CACHE: dict[str, Workload] = {}
 def _where_raised(exc: BaseException, files: tuple[str, ...] = ()) -> str:
     """``file:line`` of the user's code that raised ``exc``: the deepest frame in one of ``files``, else the
     deepest frame that is not Python's import machinery nor paritybench's own."""
-    import traceback
-
     if isinstance(exc, SyntaxError) and exc.filename:  # raised compiling the file: no frame of its own
         return f"{exc.filename}:{exc.lineno}"
     frames = traceback.extract_tb(exc.__traceback__)
@@ -80,8 +80,6 @@ def user_error(spec: str, exc: BaseException, files: tuple[str, ...] = ()) -> Pa
 
 def _guarded_import(spec: str, load, files: tuple[str, ...] = ()):
     """Run ``load()`` (a workload module's import) under the step time limit; its own exception is one line."""
-    from paritybench import watchdog
-
     try:
         with watchdog.limit(watchdog.step_timeout(), f"importing workload {spec}"):
             return load()

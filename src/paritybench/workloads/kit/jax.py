@@ -33,7 +33,7 @@ def stax_init(
     ``trailing_sigmoid``: the seed's serial ends in a ``Sigmoid`` layer, and ``serial`` splits its key once
     per layer, so the draws depend on it even though the layer has no parameters.
     """
-    from jax.example_libraries import stax
+    from jax.example_libraries import stax  # late: a framework: loads after the numerics flags
 
     layers: list = []
     for width in sizes[1:-1]:
