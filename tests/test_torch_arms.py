@@ -269,12 +269,13 @@ def test_run_records_torch_arm_mechanism_conventions_and_numerics(torch):
 def test_torch_missing_makes_the_arm_skipped_with_the_install_command(monkeypatch):
     """torch hidden from the runner: the torch arm (with its own init, which imports torch) is skipped with the
     extra's install command and never drawn; the other arms run."""
+    from paritybench.arms import requirements
     from paritybench.experiment.config import RunConfig
     from paritybench.pipeline import runner
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(
-        runner.importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a)
+    monkeypatch.setattr(  # where the runner's requirement check (arms.requirements) looks modules up
+        requirements.importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a)
     )
     import paritybench.workloads.init_defaults.torch_model as tm
 
