@@ -35,7 +35,7 @@ def blank_option(parser: argparse.ArgumentParser, args: argparse.Namespace) -> s
     """The first option given as an empty or blank string (``--out ''``, ``--workload ''``), named as
     the user typed it; None when there is none. Such a value used to mean "the default" in silence
     (``--out ''`` wrote to results/runs/, ``--workload ''`` ran seed-bce, ``--data ''`` the bundled
-    slice). A blank value equal to the option's default (``--arms ''``) is the default and passes."""
+    slice). ``--arms`` is left to ``commands.common.parse_arms``, whose refusal names the valid arms."""
     command = parser
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
@@ -44,6 +44,8 @@ def blank_option(parser: argparse.ArgumentParser, args: argparse.Namespace) -> s
         value = getattr(args, action.dest, None)
         if isinstance(value, list):  # positional paths (compare A B, merge A B ...): any one blank
             value = next((v for v in value if isinstance(v, str) and not v.strip()), None)
+        if action.dest == "arms":  # commands.common.parse_arms refuses it naming the workload's valid arms
+            continue
         if isinstance(value, str) and not value.strip() and value != action.default:
             name = next((o for o in action.option_strings if o.startswith("--")), None)
             if name is None:

@@ -109,7 +109,7 @@ def cmd_sweep(args, console) -> int:
     # Inputs, output folder, lock, then the checkpoint (created, or reopened and checked for --resume);
     # the lock is held until the sweep ends.
     # Ray is started or joined after every check and before the checkpoint is written
-    sweep = start_sweep(args, console, before_write=lambda: engines.connect(args))
+    sweep = start_sweep(args, console, before_write=lambda: engines.connect(args.engine, args.address))
     with sweep.lock:
         return _run_sweep(args, sweep, console)
 
@@ -409,7 +409,12 @@ def start_sweep(args, console, before_write: Callable[[], None] | None = None) -
         check_out(out)  # again, now that no other paritybench can be writing it
         if before_write is not None:  # the engine (Ray) connects before the checkpoint exists
             before_write()
-        header = {"config": cfg.to_dict(), "command": "sweep", "data": data_rec, **shard.header_fields(args, cfg)}
+        header = {
+            "config": cfg.to_dict(),
+            "command": "sweep",
+            "data": data_rec,
+            **shard.header_fields(getattr(args, "shard", None), cfg),
+        }
         digest = _workload_sha256(cfg)
         if digest:  # the workload's content: --resume refuses an edited workload file
             header["workload_sha256"] = digest
@@ -490,6 +495,9 @@ def check_same_workload(header: dict, cfg, out: Path) -> None:
             f"--resume {out}: workload {cfg.workload} has changed since the sweep began (sha256 {recorded} "
             f"then, {now} now): restore the workload as it was, or start a new sweep with another --out"
         )
+
+
+__all__ = ["SweepCommand", "SensitivityCommand"]
 
 
 def add_sweep_args(p) -> None:

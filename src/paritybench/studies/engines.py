@@ -137,11 +137,11 @@ def _init_ray_bounded(ray, address: str | None, **kw) -> None:
         signal.signal(signal.SIGALRM, previous)
 
 
-def connect(args) -> None:
+def connect(engine: str, address: str | None) -> None:
     """Start or join Ray now (``--engine ray``): called before the sweep writes its checkpoint, so an
     address that does not answer is refused in seconds and leaves nothing behind."""
-    if getattr(args, "engine", "local") == "ray":
-        _init_ray(getattr(args, "address", None))
+    if engine == "ray":
+        _init_ray(address)
 
 
 def _init_ray(address: str | None):
