@@ -52,7 +52,11 @@ def _run_suite(name: str, backend: str | None, files: list[str], out: Path, quic
     ]
     if quick:
         cmd.append("--timing-quick")
-    env = {**os.environ, "PARITYBENCH_TIMING_SUITE": name}
+    # a suite is a pytest run of its own: started from a pytest-xdist worker (the tests), it must not inherit
+    # that worker's PYTEST_XDIST_* identity (pytest_benchmark/session.py reads PYTEST_XDIST_WORKER and disables
+    # benchmarking)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST_")}
+    env["PARITYBENCH_TIMING_SUITE"] = name
     if backend:
         env["KERAS_BACKEND"] = backend
     print(f"== timing suite {name}: {' '.join(cmd[1:])}", flush=True)

@@ -142,9 +142,9 @@ def _localize(args, console, cfg, w, pairs, skipped, out) -> int:
     for line in skipped:
         console.print(f"skipped: {line}", highlight=False)
     if out is not None:
-        console.print(f"localize record: {out}")
+        console.print(f"localize record: {out}", soft_wrap=True)
     if plotted:
-        console.print(f"plot: {plotted}")
+        console.print(f"plot: {plotted}", soft_wrap=True)
     return 0
 
 

@@ -70,7 +70,7 @@ def cmd_report(args, console) -> int:
     check_report_out(out_dir, args.artifacts, args.overwrite, report_files(runs))
     report = write_report(artifacts, out_dir)
     console.print(report.read_text().split("## Figures")[0])
-    console.print(f"report: {report}")
+    console.print(f"report: {report}", soft_wrap=True)
     return 0
 
 
@@ -105,7 +105,7 @@ def _cmd_catalogue(args, console) -> int:
     for name in ["catalogue.md", *(f"{a['workload']['name']}-curves.png" for a in artifacts)]:
         check_output_path(out_dir / name, inputs=paths + list(args.artifacts), overwrite=args.overwrite, what="--out")
     page = write_catalogue(artifacts, out_dir, index, roles=workload_roles)
-    console.print(f"catalogue: {page}")
+    console.print(f"catalogue: {page}", soft_wrap=True)
     return 0
 
 
@@ -134,7 +134,9 @@ def _localize_report(args, console) -> int:
         layout(rec)  # every record checked before the first PNG is written
     for rec, target in zip(records, targets, strict=True):
         path, lay = plot(rec, target, overwrite=args.overwrite)
-        console.print(f"plot: {path} ({len(lay.rows)} pairs, {len(lay.panels)} panels)", highlight=False)
+        console.print(
+            f"plot: {path} ({len(lay.rows)} pairs, {len(lay.panels)} panels)", highlight=False, soft_wrap=True
+        )
     return 0
 
 

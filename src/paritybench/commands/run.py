@@ -120,9 +120,9 @@ def _run_and_commit(args, console, cfg, out: Path) -> int:
         for line in summary_lines(artifact["conventions"]):
             console.print(f"  {line}", soft_wrap=True, markup=False)
     report_table.print_run_table(console, artifact)
-    console.print(f"artifact: {out}")
+    console.print(f"artifact: {out}", soft_wrap=True)
     if result.finals and not args.no_weights:
-        console.print(f"final weights: {weights_path}")
+        console.print(f"final weights: {weights_path}", soft_wrap=True)
     failure = report_failed_runs(result.runs, out)
     if failure:  # an arm's error is the run's failure, as in a sweep
         raise failure
@@ -199,7 +199,7 @@ def _repeat(args: argparse.Namespace, console, out: Path) -> int:
 
             merged["weights_file"] = weights_path.name
         commit_pair(out, merged, writer, weights_path)  # both files or neither
-    console.print(f"artifact: {out}")
+    console.print(f"artifact: {out}", soft_wrap=True)
     rep = merged["repeat"]
     not_identical = [arm for arm, a in rep["arms"].items() if a["identical"] is False]
     for arm, a in rep["arms"].items():

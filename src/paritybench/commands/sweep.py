@@ -230,7 +230,7 @@ def _sensitivity(args, console, cfg, out: Path) -> int:
     )
     write_artifact(out, artifact)
     _print_sensitivity(console, artifact)
-    console.print(f"artifact: {out}")
+    console.print(f"artifact: {out}", soft_wrap=True)
     return 0
 
 

@@ -23,7 +23,7 @@ def cmd_timing(args, console) -> int:
         check_output_path(out, inputs=args.files, overwrite=args.overwrite, what="--plot")
     print_report(console, files)
     if out is not None:
-        console.print(f"plot: {plot(files, out, overwrite=args.overwrite)}")
+        console.print(f"plot: {plot(files, out, overwrite=args.overwrite)}", soft_wrap=True)
     return 0
 
 
