@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -172,16 +173,40 @@ def _mount_tmpfs(where: Path, size: str) -> None:
         pytest.skip(f"cannot mount a tmpfs here ({res.stderr.strip()})")
 
 
+def _fill_once_it_exists(path: Path, ballast: Path, stop: threading.Event) -> None:
+    """Once ``path`` (the checkpoint) exists, fill the rest of its file system with ``ballast``: the disk
+    fills up while the sweep runs, after its free-space check before training has passed."""
+    while not stop.is_set() and not path.exists():
+        time.sleep(0.005)
+    if stop.is_set():
+        return
+    with open(ballast, "wb") as fh:
+        try:
+            while True:
+                fh.write(b"\0" * 4096)
+                fh.flush()
+        except OSError:  # ENOSPC: the disk is full now
+            pass
+
+
 @pytest.mark.slow
 def test_full_disk_keeps_every_complete_line_and_resumes(tmp_path, reference):
     disk = tmp_path / "disk"
-    # two 4 KiB pages: one for the lock file (it holds the pid), one for the checkpoint, which
-    # overflows it after a few runs of the 8 below (each run line is about 900 bytes)
-    _mount_tmpfs(disk, "8k")
+    # room enough for the free-space check before training (the checkpoint and the artifact, about 0.2 MiB);
+    # the disk is filled once the checkpoint exists, so a later run line finds no space
+    _mount_tmpfs(disk, "1m")
     try:
         out = disk / "s.json"
+        ballast = disk / "ballast"
+        stop = threading.Event()
+        filler = threading.Thread(target=_fill_once_it_exists, args=(checkpoint_path(out), ballast, stop))
+        filler.start()
         grid = [*GRID[:-4], "--seeds", "0-3", "--windows", "0"]
-        res = run_cli("sweep", *grid, "--out", str(out))
+        try:
+            res = run_cli("sweep", *grid, "--out", str(out))
+        finally:
+            stop.set()
+            filler.join()
         _one_error(
             res,
             1,
@@ -193,9 +218,9 @@ def test_full_disk_keeps_every_complete_line_and_resumes(tmp_path, reference):
         text = checkpoint_path(out).read_text()
         assert text.endswith("\n")
         kept = [json.loads(ln) for ln in text.splitlines()[1:]]
-        assert 1 <= len(kept) < 8
-        assert sorted(os.listdir(disk)) == [checkpoint_path(out).name]
-        subprocess.run(["mount", "-o", "remount,size=1m", str(disk)], check=True)
+        assert len(kept) < 8
+        assert sorted(os.listdir(disk)) == sorted([checkpoint_path(out).name, ballast.name])
+        ballast.unlink()
         res = run_cli("sweep", "--resume", str(out))
         assert res.returncode == 0, res.stderr[-3000:]
         assert f"{len(kept)} runs already finished" in res.stdout
