@@ -29,6 +29,14 @@ def require_ray() -> None:
     pytest.skip(why)
 
 
+def _cmdline(pid: int) -> bytes:
+    """A process's command line; b"" once it has exited (it can between listing /proc and reading it)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 def _pids_named(prefix: str) -> list[int]:
     """Processes whose command line starts with ``prefix`` (Ray titles a busy worker ``ray::<task>``)."""
     out = []
@@ -104,8 +112,7 @@ def test_ray_sweep_killed_worker_resumes_bit_identical(tmp_path):
         services = [
             p
             for p in _pids_named("")
-            if p not in before
-            and any(n in Path(f"/proc/{p}/cmdline").read_bytes() for n in (b"gcs_server", b"raylet", b"ray::"))
+            if p not in before and any(n in _cmdline(p) for n in (b"gcs_server", b"raylet", b"ray::"))
         ]
         addrs = _listening_addresses(services)
         assert addrs and addrs <= LOOPBACK, addrs
