@@ -20,35 +20,11 @@ from pathlib import Path
 
 import pytest
 
+from .test_hostile_run import cli, files_under, one_error  # the hostile modules' one set of helpers
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
 SMALL = ["--arms", "jax-logits,reference-f64", "--steps", "2", "--n", "100"]
-
-
-def cli(
-    *args: str, cwd: Path, tmpdir: Path | None = None, timeout: int = 300, env: dict | None = None
-) -> subprocess.CompletedProcess:
-    full = {**os.environ, "PYTHONPATH": str(ROOT / "src"), **(env or {})}
-    if tmpdir is not None:
-        full["TMPDIR"] = str(tmpdir)
-    return subprocess.run(
-        [sys.executable, "-m", "paritybench", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=full
-    )
-
-
-def one_error(proc: subprocess.CompletedProcess, rc: int = 2, *fragments: str) -> str:
-    """Assert exit status ``rc``, exactly one error line (with each fragment), no traceback."""
-    assert proc.returncode == rc, (proc.returncode, proc.stderr[-3000:])
-    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("paritybench: error:")]
-    assert len(lines) == 1, proc.stderr[-3000:]
-    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
-    for f in fragments:
-        assert f in lines[0], lines[0]
-    return lines[0]
-
-
-def files_under(folder: Path) -> list[str]:
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
 
 
 # ------------------------------------------------- read-back: FIFO weights, duplicate runs

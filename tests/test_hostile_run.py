@@ -34,12 +34,14 @@ ROOT = Path(__file__).resolve().parents[1]
 SMALL = ["--arms", "jax-logits,reference-f64", "--steps", "2", "--n", "100"]
 
 
-def cli(*args: str, cwd: Path, tmpdir: Path | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+def cli(
+    *args: str, cwd: Path, tmpdir: Path | None = None, timeout: int = 300, env: dict | None = None
+) -> subprocess.CompletedProcess:
+    full = {**os.environ, "PYTHONPATH": str(ROOT / "src"), **(env or {})}
     if tmpdir is not None:
-        env["TMPDIR"] = str(tmpdir)
+        full["TMPDIR"] = str(tmpdir)
     return subprocess.run(
-        [sys.executable, "-m", "paritybench", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env
+        [sys.executable, "-m", "paritybench", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=full
     )
 
 
