@@ -1,0 +1,110 @@
+"""A built-in workload's folder: its module paths written once, and the arm constructors bound to them.
+
+A built-in workload is a folder (as AlgoPerf's are): ``workload.py`` (the declaration), ``evidence.py``
+(``MEASURED``), ``jax_model`` (``init``, ``apply``, the per-sample losses and optax optimizers),
+``keras_model`` (``build``, ``loss`` and the Keras optimizers) and, where it has torch arms,
+``torch_model``. ``Folder(package)`` spells the ``"module:function"`` references into them, so that a
+declaration names a function and says only what differs from the other workloads; everything here
+returns the plain ``Arm``, ``Model`` and ``Workload`` of ``workloads.base``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from paritybench.workloads.base import Arm, Data, Model, Training, Workload
+from paritybench.workloads.kit import arms as kit
+
+
+@dataclass(frozen=True)
+class Folder:
+    """The folder of the workload package ``package`` (a dotted module path)."""
+
+    package: str
+
+    def ref(self, module: str, name: str) -> str:
+        """``"<package>.<module>:<name>"``: the reference to ``name`` in the folder's ``module``."""
+        return f"{self.package}.{module}:{name}"
+
+    def jax(self, name: str) -> str:
+        """``name`` in ``jax_model``."""
+        return self.ref("jax_model", name)
+
+    def keras(self, name: str) -> str:
+        """``name`` in ``keras_model``."""
+        return self.ref("keras_model", name)
+
+    def torch(self, name: str) -> str:
+        """``name`` in ``torch_model``."""
+        return self.ref("torch_model", name)
+
+    def jax_arm(self, name: str, description: str, loss: str, **kw: Any) -> Arm:
+        """``kit.arms.jax_arm`` on ``jax_model``: its per-sample loss ``jax_model:<loss>`` (and ``optimizer``)."""
+        return kit.jax_arm(name, description, loss, f"{self.package}.jax_model", **kw)
+
+    def torch_arm(self, name: str, description: str, loss: str, **kw: Any) -> Arm:
+        """``kit.arms.torch_arm`` on ``torch_model``: its mean loss ``torch_model:<loss>`` (and ``optimizer``)."""
+        return kit.torch_arm(name, description, loss, f"{self.package}.torch_model", **kw)
+
+    def keras_arm(self, backend: str, why: str, **kw: Any) -> Arm:
+        """``kit.arms.keras_arm`` with the folder's Keras loss, ``keras_model:loss``."""
+        return kit.keras_arm(backend, why, self.keras("loss"), **kw)
+
+    def keras_arms(self, tensorflow: str, jax: str, torch: str, **kw: Any) -> tuple[Arm, ...]:
+        """The three Keras backends' arms of the folder's Keras loss (``keras-tensorflow``, ``keras-jax``,
+        ``keras-torch``, in that order), each backend given as why it trains as it does; ``kw`` goes to all."""
+        why = {"tensorflow": tensorflow, "jax": jax, "torch": torch}
+        return kit.keras_arms(self.keras("loss"), why, **kw)
+
+    def keras_emulations(self, clip: tuple, torch_clip: tuple, **kw: Any) -> tuple[Arm, ...]:
+        """``kit.arms.keras_emulations`` on ``jax_model`` (its ``keras_clip`` and ``keras_torch_clip`` losses)."""
+        return kit.keras_emulations(f"{self.package}.jax_model", clip, torch_clip, **kw)
+
+    def bce_keras_emulations(self, stem: str, setting: str, conventions: Mapping[str, Any]) -> tuple[Arm, ...]:
+        """``kit.arms.bce_keras_emulations`` on ``jax_model``."""
+        return kit.bce_keras_emulations(stem, setting, f"{self.package}.jax_model", conventions)
+
+    def reference(self, description: str, conventions: Mapping[str, Any], loss: str = "logits", **kw: Any) -> Arm:
+        """``kit.arms.reference_f64`` differentiating ``jax_model:<loss>``; its conventions are ``conventions``
+        followed by ``"dtype": "float64"`` (kept where ``conventions`` already places it)."""
+        return kit.reference_f64(description, self.jax(loss), conventions={**conventions, "dtype": "float64"}, **kw)
+
+    def model(
+        self, params: Mapping[str, tuple[int, ...]], head: str, hidden: str | None = None, **fields: Any
+    ) -> Model:
+        """``kit.arms.folder_model`` of this folder: ``init`` and ``jax_apply`` from ``jax_model``, ``keras_build``
+        from ``keras_model``; ``fields`` add to or replace them. ``hidden``: an MLP's first activation (``"relu"``,
+        ``"tanh"``) where the folder shows its output, ``jax_model:layers`` naming it ``dense_0/<hidden>``, the
+        output of the Keras model's layer 0 (a Dense with that activation)."""
+        if hidden is not None:
+            fields = {"jax_layers": self.jax("layers"), "keras_layers": {f"dense_0/{hidden}": 0}, **fields}
+        return kit.folder_model(self.package, params, head, **fields)
+
+    def workload(
+        self,
+        *,
+        name: str,
+        question: str,
+        sources: tuple[str, ...],
+        data: Data,
+        training: Training,
+        model: Model,
+        arms: tuple[Arm, ...],
+        measured: Mapping[str, tuple[str, str]],
+        fix: str,
+        version: str = "1",
+    ) -> Workload:
+        """The ``Workload``, its arms carrying the folder's ``evidence.MEASURED`` (``kit.arms.with_evidence``)."""
+        return Workload(
+            name=name,
+            version=version,
+            question=question,
+            sources=sources,
+            data=data,
+            training=training,
+            model=model,
+            arms=kit.with_evidence(arms, measured),
+            fix=fix,
+        )
