@@ -49,37 +49,34 @@ _KERAS_ADAM = {
 }
 
 ARMS = (
-    F.jax_arm(
+    F.port(
         "jax-adam-literal",
         f"literal port: optax.adam(eps={EPSILON:g}), the Keras model's epsilon value",
         "logits",
-        optimizer="optax_adam_literal",
-        role="port",
-        conventions={
+        {
             "optimizer": f"optax.adam, eps {EPSILON:g} on the bias-corrected sqrt(v_hat)",
             "loss path": "from logits",
         },
+        optimizer="optax_adam_literal",
     ),
-    F.jax_arm(
+    F.fix(
         "jax-keras-adam",
         "the fix: Keras's Adam update written as an optax transform, CE from logits",
         "logits",
+        {**_KERAS_ADAM, "loss path": "from logits (Keras-TF takes the cached logits)"},
         optimizer="keras_adam",
-        role="fix",
-        emulates="keras-tensorflow",
-        conventions={**_KERAS_ADAM, "loss path": "from logits (Keras-TF takes the cached logits)"},
     ),
-    F.jax_arm(
+    F.fix(
         "jax-adam-eps-scaled",
         "the fix in optax terms: optax.adam with eps / sqrt(1 - b2^t) per step",
         "logits",
-        optimizer="optax_adam_eps_scaled",
-        role="fix",
-        conventions={
+        {
             "optimizer": "optax.inject_hyperparams(optax.adam), eps scheduled as eps/sqrt(1-b2^t)",
             "optax-equivalent eps by step": EPS_RELATION,
             "loss path": "from logits",
         },
+        optimizer="optax_adam_eps_scaled",
+        emulates=None,
     ),
     *F.keras_emulations(
         (
@@ -94,17 +91,16 @@ ARMS = (
         ),
         optimizer="keras_adam",
     ),
-    F.torch_arm(
+    F.torch_port(
         "torch-adam",
         f"native torch: torch.optim.Adam(eps={EPSILON:g}), the Keras model's epsilon value, CE from logits",
         "ce_logits",
-        optimizer="adam",
-        role="port",
-        matches="jax-adam-literal",
-        conventions={
+        {
             "optimizer": f"torch.optim.Adam, eps {EPSILON:g} on the bias-corrected sqrt(v_hat)",
             "loss path": "from logits",
         },
+        optimizer="adam",
+        matches="jax-adam-literal",
     ),
     *F.keras_arms(
         tensorflow="CE from the cached logits",

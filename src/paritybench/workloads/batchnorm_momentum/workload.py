@@ -56,34 +56,30 @@ _TORCH_BN = {
 }
 
 ARMS = (
-    F.jax_arm(
+    F.port(
         "jax-momentum-literal",
         "literal port: torch's momentum=0.1 in a Keras-convention BN (keeps 10% of the old average), Keras's epsilon",
         "logits",
-        jax_apply=F.jax("apply_momentum_literal"),
-        conventions={
+        {
             "moving average": f"new = {TORCH_MOMENTUM}*old + {1 - TORCH_MOMENTUM:.1f}*batch",
             "epsilon": KERAS_EPSILON,
             "moving variance": "biased batch variance",
         },
-        role="port",
+        jax_apply=F.jax("apply_momentum_literal"),
     ),
-    F.jax_arm(
+    F.port(
         "jax-torch-bn",
         "port written the torch way: takes 10% of the new batch, unbiased running variance, epsilon 1e-5",
         "logits",
+        _TORCH_BN,
         jax_apply=F.jax("apply_torch"),
-        conventions=_TORCH_BN,
-        role="port",
     ),
-    F.jax_arm(
+    F.fix(
         "jax-keras-bn",
         "the fix: Keras's convention (keeps 99%, epsilon 1e-3, biased variance), CE from logits",
         "logits",
+        {**_KERAS_BN, "loss path": "from logits"},
         jax_apply=F.jax("apply"),
-        conventions={**_KERAS_BN, "loss path": "from logits"},
-        role="fix",
-        emulates="keras-tensorflow",
     ),
     *F.keras_emulations(
         (
@@ -99,14 +95,13 @@ ARMS = (
         jax_apply=F.jax("apply"),
         requires=JAX,
     ),
-    F.torch_arm(
+    F.torch_port(
         "torch-bn",
         f"native torch: F.batch_norm(momentum={TORCH_MOMENTUM}, eps={TORCH_EPSILON:g}), torch's "
         "defaults, CE from logits",
         "ce_logits",
-        role="port",
+        _TORCH_BN,
         matches="jax-torch-bn",
-        conventions=_TORCH_BN,
     ),
     *F.keras_arms(
         tensorflow="CE from the logits its softmax output caches",

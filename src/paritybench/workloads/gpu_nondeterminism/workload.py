@@ -48,38 +48,30 @@ PARAMS = {
 }
 
 ARMS = (
-    F.jax_arm(
+    F.port(
         "jax-scatter",
         "the bag as table[idx].sum(1): its gradient is a scatter-add (atomics on a GPU)",
         "logits",
-        role="port",
+        {"bag": "gather; gradient scatter-add"},
         requires=("jax", "optax", "gpu"),
         jax_apply=F.jax("apply_gather"),
-        conventions={"bag": "gather; gradient scatter-add"},
     ),
-    F.jax_arm(
-        "jax-onehot",
-        "the bag as one_hot(bins) @ table: matmuls both ways, deterministic, the fix",
-        "logits",
-        role="fix",
-        emulates="keras-tensorflow",
-        conventions=_ONEHOT,
+    *F.bce_fix(
+        "onehot", "one-hot bag", "the bag as one_hot(bins) @ table: matmuls both ways, deterministic, the fix", _ONEHOT
     ),
-    *F.bce_keras_emulations("onehot", "one-hot bag", _ONEHOT),
     *F.keras_arms(
         tensorflow="Embedding: gather, IndexedSlices gradient",
         jax="Embedding: take, scatter-add gradient",
         torch="Embedding: F.embedding, embedding_dense_backward gradient",
     ),
-    F.torch_arm(
+    F.torch_port(
         "torch-gather",
         "native torch: table[tokens].sum(1), BCE from logits; the table's gradient an indexed "
         "accumulation (index_put_, sorted on CUDA: deterministic)",
         "bce_logits",
+        {"bag": "gather; gradient index_put_ accumulate"},
         torch_apply=F.torch("apply_gather"),
-        role="port",
         matches="jax-onehot",
-        conventions={"bag": "gather; gradient index_put_ accumulate"},
     ),
     F.reference(
         "JAX in float64, one-hot bag, BCE from logits: the ground truth", {**_ONEHOT, "loss path": "from logits"}

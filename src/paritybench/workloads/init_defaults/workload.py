@@ -51,14 +51,13 @@ ARMS = (
     _arm("flax", "port"),
     _arm("torch", "port"),
     _arm("stax", "port"),
-    F.torch_arm(
+    F.torch_port(
         "torch-default-init",
         "native torch, BCE from logits, SGD; initial weights: torch's own nn.Linear defaults "
         "under torch.manual_seed(seed)",
         "bce_logits",
-        role="port",
+        {"init": _WHAT["torch"] + ", drawn by torch itself", "loss path": "from logits"},
         init=F.torch("torch_default_init"),
-        conventions={"init": _WHAT["torch"] + ", drawn by torch itself", "loss path": "from logits"},
     ),
     F.reference(
         "NumPy float64, BCE from logits, from Keras's default initialisers (the model ported)",

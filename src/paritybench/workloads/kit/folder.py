@@ -48,6 +48,40 @@ class Folder:
         """``kit.arms.torch_arm`` on ``torch_model``: its mean loss ``torch_model:<loss>`` (and ``optimizer``)."""
         return kit.torch_arm(name, description, loss, f"{self.package}.torch_model", **kw)
 
+    def port(self, name: str, description: str, loss: str, conventions: Mapping[str, Any], **kw: Any) -> Arm:
+        """A JAX port as a user writes it (``role="port"``), with its declared ``conventions``."""
+        return self.jax_arm(name, description, loss, role="port", conventions=conventions, **kw)
+
+    def fix(
+        self,
+        name: str,
+        description: str,
+        loss: str,
+        conventions: Mapping[str, Any],
+        *,
+        emulates: str | None = "keras-tensorflow",
+        **kw: Any,
+    ) -> Arm:
+        """A JAX fix (``role="fix"``): by default the one that trains as Keras's TensorFlow backend does, the arm
+        it ``emulates`` (None: a fix that emulates no Keras arm)."""
+        return self.jax_arm(name, description, loss, role="fix", emulates=emulates, conventions=conventions, **kw)
+
+    def bce_fix(self, stem: str, setting: str, description: str, conventions: Mapping[str, Any]) -> tuple[Arm, ...]:
+        """A sigmoid BCE workload's fix ``jax-<stem>`` (BCE from logits at its ``setting``, as ``fix``) and its two
+        Keras emulations at the same setting (``bce_keras_emulations``), in that order."""
+        return (
+            self.fix(f"jax-{stem}", description, "logits", conventions),
+            *self.bce_keras_emulations(stem, setting, conventions),
+        )
+
+    def torch_port(self, name: str, description: str, loss: str, conventions: Mapping[str, Any], **kw: Any) -> Arm:
+        """A native torch port (``role="port"``)."""
+        return self.torch_arm(name, description, loss, role="port", conventions=conventions, **kw)
+
+    def torch_fix(self, name: str, description: str, loss: str, conventions: Mapping[str, Any], **kw: Any) -> Arm:
+        """A native torch fix (``role="fix"``)."""
+        return self.torch_arm(name, description, loss, role="fix", conventions=conventions, **kw)
+
     def keras_arm(self, backend: str, why: str, **kw: Any) -> Arm:
         """``kit.arms.keras_arm`` with the folder's Keras loss, ``keras_model:loss``."""
         return kit.keras_arm(backend, why, self.keras("loss"), **kw)

@@ -33,25 +33,22 @@ _L2 = {"decay": f"l2({LAM:g}) on kernels: gradient + 2*lam*w = + {2 * LAM:g}*w"}
 
 
 ARMS = (
-    F.jax_arm(
+    F.port(
         "jax-sgd-decay-literal",
         f"literal port: add_decayed_weights({LAM:g}) on kernels, then SGD",
         "logits",
-        optimizer="sgd_decay_literal",
-        role="port",
-        conventions={
+        {
             "decay": f"gradient + lam*w = + {LAM:g}*w on kernels (torch weight_decay={LAM:g})",
             "loss path": _DATA_LOSS,
         },
+        optimizer="sgd_decay_literal",
     ),
-    F.jax_arm(
+    F.fix(
         "jax-sgd-l2",
         f"the fix: add_decayed_weights(2 * {LAM:g}) on kernels, then SGD (Keras's l2 gradient)",
         "logits",
+        {**_L2, "loss path": "from logits; " + _DATA_LOSS},
         optimizer="sgd_l2",
-        role="fix",
-        emulates="keras-tensorflow",
-        conventions={**_L2, "loss path": "from logits; " + _DATA_LOSS},
     ),
     *F.keras_emulations(
         (
@@ -66,14 +63,13 @@ ARMS = (
         ),
         optimizer="sgd_l2",
     ),
-    F.torch_arm(
+    F.torch_port(
         "torch-sgd-weight-decay",
         f"native torch: torch.optim.SGD(weight_decay={LAM:g}) on the kernels, CE from logits",
         "ce_logits",
+        {"decay": f"gradient + lam*w = + {LAM:g}*w on kernels", "loss path": _DATA_LOSS},
         optimizer="sgd_weight_decay",
-        role="port",
         matches="jax-sgd-decay-literal",
-        conventions={"decay": f"gradient + lam*w = + {LAM:g}*w on kernels", "loss path": _DATA_LOSS},
     ),
     *F.keras_arms(
         **dict.fromkeys(BACKENDS, f"SGD, kernel_regularizer=l2({LAM:g})"),

@@ -28,20 +28,17 @@ F = Folder("paritybench.workloads.label_shape")
 _ALIGNED = "(n,) expanded to (n, 1)"
 
 ARMS = (
-    F.jax_arm(
+    F.port(
         "jax-broadcast",
         "literal port: optax BCE of z (n, 1) against y (n,), broadcast to (n, n) and averaged",
         "broadcast",
-        role="port",
-        conventions={"labels": "(n,)", "loss shape": "(n, n): every logit against every label"},
+        {"labels": "(n,)", "loss shape": "(n, n): every logit against every label"},
     ),
-    F.jax_arm(
+    F.fix(
         "jax-reshape",
         "the fix: z.reshape(-1) against y (n,), BCE from logits",
         "reshaped",
-        role="fix",
-        emulates="keras-tensorflow",
-        conventions={"labels": "(n,)", "loss shape": "(n,)"},
+        {"labels": "(n,)", "loss shape": "(n,)"},
     ),
     *F.keras_emulations(
         (

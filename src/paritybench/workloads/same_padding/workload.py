@@ -54,41 +54,30 @@ PARAMS = {
 
 
 ARMS = (
-    F.jax_arm(
+    F.port(
         "jax-torch-pad",
         "torch-style port: the convolution padded (1, 1), like nn.Conv2d(padding=1)",
         "logits",
-        role="port",
+        _PAD1,
         jax_apply=F.jax("apply_torch_pad"),
         jax_layers=F.jax("layers_torch_pad"),
-        conventions=_PAD1,
     ),
-    F.jax_arm(
-        "jax-same",
-        "lax.conv_general_dilated(padding='SAME'): TensorFlow's (0, 1), the fix",
-        "logits",
-        role="fix",
-        emulates="keras-tensorflow",
-        conventions=_SAME,
-    ),
-    *F.bce_keras_emulations("same", "SAME padding", _SAME),
-    F.torch_arm(
+    *F.bce_fix("same", "SAME padding", "lax.conv_general_dilated(padding='SAME'): TensorFlow's (0, 1), the fix", _SAME),
+    F.torch_port(
         "torch-conv-pad1",
         "native torch port: F.conv2d(stride=2, padding=1), i.e. nn.Conv2d(padding=1): (1, 1)",
         "bce_logits",
+        _PAD1,
         torch_apply=F.torch("apply_pad1"),
-        role="port",
         matches="jax-torch-pad",
-        conventions=_PAD1,
     ),
-    F.torch_arm(
+    F.torch_fix(
         "torch-same-pad",
         "native torch, the fix: F.pad(x, (0, 1, 0, 1)) then F.conv2d(padding=0): TF's (0, 1)",
         "bce_logits",
+        _SAME,
         torch_apply=F.torch("apply_same"),
-        role="fix",
         matches="jax-same",
-        conventions=_SAME,
     ),
     *F.keras_arms(
         tensorflow="Conv2D padding='same' via tf.nn.convolution",

@@ -24,21 +24,19 @@ _CLIP = "sigmoid probabilities clipped to [1e-7, 1-1e-7]"
 _LOGITS = {"loss path": "from logits"}
 
 ARMS = (
-    F.jax_arm(
+    F.port(
         "jax-naive",
         "the seed's first BCE on sigmoid outputs (log of a saturated p)",
         "naive",
+        {"loss path": "log of sigmoid probabilities, no clip"},
         requires=JAX,
-        role="port",
-        conventions={"loss path": "log of sigmoid probabilities, no clip"},
     ),
-    F.jax_arm(
+    F.port(
         "jax-seed-stable",
         "the seed's clipped 'stable' BCE: p clipped to [1e-6, 1-1e-7]",
         "seed_stable",
+        {"loss path": "sigmoid probabilities clipped to [1e-6, 1-1e-7]"},
         requires=JAX,
-        role="port",
-        conventions={"loss path": "sigmoid probabilities clipped to [1e-6, 1-1e-7]"},
     ),
     *F.keras_emulations(
         ("jax-keras-clip", "Keras's JAX/torch probability path: p clipped to [1e-7, 1-1e-7]", {"loss path": _CLIP}),
@@ -49,33 +47,29 @@ ARMS = (
         ),
         requires=JAX,
     ),
-    F.jax_arm(
+    F.fix(
         "jax-logits",
         "BCE from logits (optax.sigmoid_binary_cross_entropy): the fix",
         "logits",
-        role="fix",
-        emulates="keras-tensorflow",
-        conventions=_LOGITS,
+        _LOGITS,
     ),
     *F.keras_arms(
         tensorflow="BCE from the logits its sigmoid output caches (_keras_logits)",
         jax="BCE on p clipped to [1e-7, 1-1e-7] (no logits cache on this backend)",
         torch="BCE on p clipped to [1e-7, 1-1e-7] via torch's binary_cross_entropy",
     ),
-    F.torch_arm(
+    F.torch_port(
         "torch-bce",
         "native torch: F.binary_cross_entropy on sigmoid probabilities (each log clamped at -100)",
         "bce",
-        role="port",
-        conventions={"loss path": "log of sigmoid probabilities, each log clamped at -100 (aten)"},
+        {"loss path": "log of sigmoid probabilities, each log clamped at -100 (aten)"},
     ),
-    F.torch_arm(
+    F.torch_fix(
         "torch-bce-logits",
         "native torch: F.binary_cross_entropy_with_logits, the fix in torch",
         "bce_logits",
-        role="fix",
+        _LOGITS,
         matches="jax-logits",
-        conventions=_LOGITS,
     ),
     F.reference("NumPy float64, BCE from logits: the ground truth", _LOGITS, requires=()),
 )

@@ -23,12 +23,11 @@ _RENORM = "softmax probabilities renormalised"
 _LOGITS = {"loss path": "from logits"}
 
 ARMS = (
-    F.jax_arm(
+    F.port(
         "jax-naive",
         "literal port: -sum(y log softmax(z))",
         "naive",
-        role="port",
-        conventions={"loss path": "log of softmax probabilities, no clip"},
+        {"loss path": "log of softmax probabilities, no clip"},
     ),
     *F.keras_emulations(
         (
@@ -42,13 +41,11 @@ ARMS = (
             {"loss path": f"{_RENORM}, clamped to [1e-7, 1-1e-7]"},
         ),
     ),
-    F.jax_arm(
+    F.fix(
         "jax-logits",
         "CE from logits (optax.softmax_cross_entropy): the fix",
         "logits",
-        role="fix",
-        emulates="keras-tensorflow",
-        conventions=_LOGITS,
+        _LOGITS,
     ),
     *F.keras_arms(
         tensorflow="CE from the logits its softmax output caches (_keras_logits)",

@@ -36,37 +36,27 @@ F = Folder("paritybench.workloads.tf32_matmul")
 _HIGHEST = {"matmul precision": "HIGHEST"}
 
 ARMS = (
-    F.jax_arm(
+    F.port(
         "jax-default-precision",
         "JAX at Precision.DEFAULT on every dot: TF32 on an Ampere+ GPU",
         "logits",
-        role="port",
+        {"matmul precision": "DEFAULT (TF32 on GPU)"},
         requires=("jax", "optax", "gpu"),
         jax_apply=F.jax("apply_default"),
-        conventions={"matmul precision": "DEFAULT (TF32 on GPU)"},
     ),
-    F.jax_arm(
-        "jax-highest",
-        "JAX at Precision.HIGHEST on every dot: full float32, the fix",
-        "logits",
-        role="fix",
-        emulates="keras-tensorflow",
-        conventions=_HIGHEST,
-    ),
-    *F.bce_keras_emulations("highest", "HIGHEST", _HIGHEST),
+    *F.bce_fix("highest", "HIGHEST", "JAX at Precision.HIGHEST on every dot: full float32, the fix", _HIGHEST),
     *F.keras_arms(
         tensorflow="TF32 on by default on a GPU (off under NVIDIA_TF32_OVERRIDE=0)",
         jax="the process's default matmul precision (highest under paritybench's flags)",
         torch="torch matmuls full float32 by default since 1.12",
     ),
-    F.torch_arm(
+    F.torch_fix(
         "torch-default",
         "native torch with torch's own float32 matmul default (TF32 off since 1.12), BCE from logits",
         "bce_logits",
+        {"matmul precision": "torch's default (allow_tf32 False since 1.12)"},
         torch_apply=F.torch("apply"),
-        role="fix",
         matches="jax-highest",
-        conventions={"matmul precision": "torch's default (allow_tf32 False since 1.12)"},
     ),
     F.reference("JAX in float64, BCE from logits: the ground truth", {"loss path": "from logits"}),
 )
