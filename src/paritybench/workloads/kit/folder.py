@@ -131,14 +131,4 @@ class Folder:
         version: str = "1",
     ) -> Workload:
         """The ``Workload``, its arms carrying the folder's ``evidence.MEASURED`` (``kit.arms.with_evidence``)."""
-        return Workload(
-            name=name,
-            version=version,
-            question=question,
-            sources=sources,
-            data=data,
-            training=training,
-            model=model,
-            arms=kit.with_evidence(arms, measured),
-            fix=fix,
-        )
+        return Workload(name, version, question, sources, data, training, model, kit.with_evidence(arms, measured), fix)
