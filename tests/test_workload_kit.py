@@ -193,6 +193,11 @@ def test_a_folder_spells_its_references_and_binds_the_arm_constructors():
         ("jax-same-keras-torch-clip", "keras-torch"),
     ]
     assert f.fix("jax-b", "another fix", "logits", {}, emulates=None).emulates is None
+    ce = f.ce_fix_emulations("jax-l2", {"decay": "2*lam*w"}, ("clipped", "clamped"), optimizer="sgd_l2")
+    assert [(a.name, a.emulates, a.optimizer, dict(a.conventions)) for a in ce] == [
+        ("jax-l2-clip", "keras-jax", f.jax("sgd_l2"), {"decay": "2*lam*w", "loss path": "clipped"}),
+        ("jax-l2-torch-clip", "keras-torch", f.jax("sgd_l2"), {"decay": "2*lam*w", "loss path": "clamped"}),
+    ]
     keras = f.keras_arms(tensorflow="t", jax="j", torch="p", keras_options={"l2": 0.01})
     assert [(a.name, a.keras_loss, dict(a.keras_options)) for a in keras] == [
         (f"keras-{b}", f.keras("loss"), {"l2": 0.01}) for b in ("tensorflow", "jax", "torch")

@@ -78,16 +78,13 @@ ARMS = (
         optimizer="optax_adam_eps_scaled",
         emulates=None,
     ),
-    *F.keras_emulations(
+    *F.ce_fix_emulations(
+        "jax-keras-adam",
+        _KERAS_ADAM,
+        ("softmax probabilities renormalised, clipped", "softmax probabilities renormalised, clamped (torch)"),
         (
-            "jax-keras-adam-clip",
             "Keras-JAX's update: Keras's Adam, CE on p / sum(p) clipped to [1e-7, 1-1e-7]",
-            {**_KERAS_ADAM, "loss path": "softmax probabilities renormalised, clipped"},
-        ),
-        (
-            "jax-keras-adam-torch-clip",
             "Keras-torch's update: Keras's Adam, CE with torch's clamp",
-            {**_KERAS_ADAM, "loss path": "softmax probabilities renormalised, clamped (torch)"},
         ),
         optimizer="keras_adam",
     ),

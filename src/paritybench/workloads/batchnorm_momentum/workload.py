@@ -81,17 +81,10 @@ ARMS = (
         {**_KERAS_BN, "loss path": "from logits"},
         jax_apply=F.jax("apply"),
     ),
-    *F.keras_emulations(
-        (
-            "jax-keras-bn-clip",
-            "Keras-JAX's update: the fix with CE on clipped probabilities",
-            {**_KERAS_BN, "loss path": "clipped probabilities"},
-        ),
-        (
-            "jax-keras-bn-torch-clip",
-            "Keras-torch's update: the fix with CE on clamped probabilities",
-            {**_KERAS_BN, "loss path": "clamped probabilities (torch)"},
-        ),
+    *F.ce_fix_emulations(
+        "jax-keras-bn",
+        _KERAS_BN,
+        ("clipped probabilities", "clamped probabilities (torch)"),
         jax_apply=F.jax("apply"),
         requires=JAX,
     ),

@@ -74,6 +74,28 @@ class Folder:
             *self.bce_keras_emulations(stem, setting, conventions),
         )
 
+    def ce_fix_emulations(
+        self,
+        fix: str,
+        conventions: Mapping[str, Any],
+        loss_paths: tuple[str, str],
+        descriptions: tuple[str, str] = (
+            "Keras-JAX's update: the fix with CE on clipped probabilities",
+            "Keras-torch's update: the fix with CE on clamped probabilities",
+        ),
+        **kw: Any,
+    ) -> tuple[Arm, ...]:
+        """The JAX arm ``fix``'s update with Keras-JAX's and Keras-torch's categorical CE on clipped probabilities
+        (``keras_emulations``): ``<fix>-clip`` and ``<fix>-torch-clip``, each declaring ``conventions`` with its
+        ``"loss path"`` from ``loss_paths`` (JAX's, torch's); ``kw`` (the fix's optimizer, forward pass) goes to
+        both."""
+        (jax_path, torch_path), (jax_text, torch_text) = loss_paths, descriptions
+        return self.keras_emulations(
+            (f"{fix}-clip", jax_text, {**conventions, "loss path": jax_path}),
+            (f"{fix}-torch-clip", torch_text, {**conventions, "loss path": torch_path}),
+            **kw,
+        )
+
     def torch_port(self, name: str, description: str, loss: str, conventions: Mapping[str, Any], **kw: Any) -> Arm:
         """A native torch port (``role="port"``)."""
         return self.torch_arm(name, description, loss, role="port", conventions=conventions, **kw)
@@ -92,7 +114,9 @@ class Folder:
         why = {"tensorflow": tensorflow, "jax": jax, "torch": torch}
         return kit.keras_arms(self.keras("loss"), why, **kw)
 
-    def keras_emulations(self, clip: tuple, torch_clip: tuple, **kw: Any) -> tuple[Arm, ...]:
+    def keras_emulations(
+        self, clip: tuple[str, str, Mapping[str, Any]], torch_clip: tuple[str, str, Mapping[str, Any]], **kw: Any
+    ) -> tuple[Arm, ...]:
         """``kit.arms.keras_emulations`` on ``jax_model`` (its ``keras_clip`` and ``keras_torch_clip`` losses)."""
         return kit.keras_emulations(f"{self.package}.jax_model", clip, torch_clip, **kw)
 
@@ -130,5 +154,6 @@ class Folder:
         fix: str,
         version: str = "1",
     ) -> Workload:
-        """The ``Workload``, its arms carrying the folder's ``evidence.MEASURED`` (``kit.arms.with_evidence``)."""
+        """The ``Workload``, its arms carrying the folder's ``evidence.MEASURED`` (``kit.arms.with_evidence``);
+        ``version`` is every built-in's first, "1", unless given."""
         return Workload(name, version, question, sources, data, training, model, kit.with_evidence(arms, measured), fix)

@@ -50,19 +50,7 @@ ARMS = (
         {**_L2, "loss path": "from logits; " + _DATA_LOSS},
         optimizer="sgd_l2",
     ),
-    *F.keras_emulations(
-        (
-            "jax-sgd-l2-clip",
-            "Keras-JAX's update: the fix with CE on clipped probabilities",
-            {**_L2, "loss path": "clipped"},
-        ),
-        (
-            "jax-sgd-l2-torch-clip",
-            "Keras-torch's update: the fix with CE on clamped probabilities",
-            {**_L2, "loss path": "clamped (torch)"},
-        ),
-        optimizer="sgd_l2",
-    ),
+    *F.ce_fix_emulations("jax-sgd-l2", _L2, ("clipped", "clamped (torch)"), optimizer="sgd_l2"),
     F.torch_port(
         "torch-sgd-weight-decay",
         f"native torch: torch.optim.SGD(weight_decay={LAM:g}) on the kernels, CE from logits",
