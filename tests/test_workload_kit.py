@@ -174,3 +174,81 @@ def test_a_re_exported_name_is_followed_to_its_source(tmp_path, monkeypatch):
     assert refs.problem("userpkg.impl:loss") is None and refs.problem("userpkg.api:loss") is None
     assert "which userpkg.api imports from userpkg.impl, but that names los" in refs.problem("userpkg.api:los")
     assert "userpkg.impl" not in sys.modules and "userpkg.api" not in sys.modules
+
+
+def test_a_folder_spells_its_references_and_binds_the_arm_constructors():
+    from paritybench.workloads.kit.folder import Folder
+
+    f = Folder("pkg.wl")
+    assert (f.jax("apply"), f.keras("loss"), f.torch("apply"), f.ref("f64", "forward")) == (
+        "pkg.wl.jax_model:apply",
+        "pkg.wl.keras_model:loss",
+        "pkg.wl.torch_model:apply",
+        "pkg.wl.f64:forward",
+    )
+    fix, clip, torch_clip = f.bce_fix("same", "SAME", "the fix", {"padding": "SAME"})
+    assert (fix.name, fix.role, fix.emulates, fix.loss_fn) == ("jax-same", "fix", "keras-tensorflow", f.jax("logits"))
+    assert [(a.name, a.emulates) for a in (clip, torch_clip)] == [
+        ("jax-same-keras-clip", "keras-jax"),
+        ("jax-same-keras-torch-clip", "keras-torch"),
+    ]
+    assert f.fix("jax-b", "another fix", "logits", {}, emulates=None).emulates is None
+    ce = f.ce_fix_emulations("jax-l2", {"decay": "2*lam*w"}, ("clipped", "clamped"), optimizer="sgd_l2")
+    assert [(a.name, a.emulates, a.optimizer, dict(a.conventions)) for a in ce] == [
+        ("jax-l2-clip", "keras-jax", f.jax("sgd_l2"), {"decay": "2*lam*w", "loss path": "clipped"}),
+        ("jax-l2-torch-clip", "keras-torch", f.jax("sgd_l2"), {"decay": "2*lam*w", "loss path": "clamped"}),
+    ]
+    keras = f.keras_arms(tensorflow="t", jax="j", torch="p", keras_options={"l2": 0.01})
+    assert [(a.name, a.keras_loss, dict(a.keras_options)) for a in keras] == [
+        (f"keras-{b}", f.keras("loss"), {"l2": 0.01}) for b in ("tensorflow", "jax", "torch")
+    ]
+    torch = f.torch_port("torch-x", "a torch port", "bce_logits", {"loss path": "from logits"}, matches="jax-x")
+    assert (torch.role, torch.torch_loss, torch.matches) == ("port", f.torch("bce_logits"), "jax-x")
+
+
+def test_a_folder_reference_is_float64_and_keeps_the_declared_order():
+    from paritybench.workloads.kit.folder import Folder
+
+    ref = Folder("pkg.wl").reference("float64 truth", {"loss path": "from logits"}, loss="reshaped")
+    assert (ref.name, ref.kind, ref.role, ref.loss_fn) == (
+        "reference-f64",
+        "f64",
+        "reference",
+        "pkg.wl.jax_model:reshaped",
+    )
+    assert list(ref.conventions.items()) == [("loss path", "from logits"), ("dtype", "float64")]
+    placed = Folder("pkg.wl").reference("t", {"dtype": "float64", "labels": "(n, 1)"}).conventions
+    assert list(placed) == ["dtype", "labels"]  # a "dtype" already placed keeps its place
+
+
+def test_a_folder_model_shows_an_mlp_first_layer_only_when_asked():
+    from paritybench.workloads.kit.folder import Folder
+    from paritybench.workloads.kit.mlp import dense_params
+
+    f = Folder("pkg.wl")
+    plain = f.model(dense_params((4, 3, 1)), "sigmoid")
+    shown = f.model(dense_params((4, 3, 1)), "sigmoid", "tanh", torch_apply=f.torch("apply"))
+    assert (plain.jax_layers, dict(plain.keras_layers), plain.init) == (None, {}, f.jax("init"))
+    assert (shown.jax_layers, dict(shown.keras_layers), shown.torch_apply) == (
+        f.jax("layers"),
+        {"dense_0/tanh": 0},
+        f.torch("apply"),
+    )
+
+
+def test_the_declaration_dump_sees_a_changed_arm(tmp_path):
+    """tools/workload_decls.py is how a refactor of the declarations shows it changed nothing: its dump covers
+    every built-in workload, and a dump differing in one arm's field is reported, naming the workload."""
+    import json
+
+    from tools import workload_decls
+
+    dump = workload_decls.dump()
+    assert list(dump) == list(registry.BUILTIN)
+    assert [a["name"] for a in dump["seed-bce"]["declaration"]["arms"]] == list(registry.load("seed-bce").arm_names)
+    same, edited = tmp_path / "same.json", tmp_path / "edited.json"
+    same.write_text(json.dumps(dump))
+    dump["softmax-ce"]["declaration"]["arms"][0]["role"] = "fix"
+    edited.write_text(json.dumps(dump))
+    assert workload_decls.main(["--against", str(same)]) == 0
+    assert workload_decls.main(["--against", str(edited)]) == 1

@@ -19,8 +19,8 @@ from __future__ import annotations
 import math
 
 from paritybench.workloads.adam_epsilon.evidence import MEASURED
-from paritybench.workloads.base import Data, Training, Workload
-from paritybench.workloads.kit import arms as kit
+from paritybench.workloads.base import Data, Training
+from paritybench.workloads.kit.folder import Folder
 from paritybench.workloads.kit.mlp import dense_params
 
 SIZES = (784, 32, 10)
@@ -28,8 +28,7 @@ BETA_1 = 0.9
 BETA_2 = 0.999
 EPSILON = 1e-7  # keras.optimizers.Adam's default (keras/src/optimizers/adam.py)
 PARAMS = dense_params(SIZES)
-_P = "paritybench.workloads.adam_epsilon"
-_JAX = f"{_P}.jax_model"
+F = Folder("paritybench.workloads.adam_epsilon")
 
 
 def optax_equivalent_eps(eps: float, t: int, beta_2: float = BETA_2) -> float:
@@ -50,106 +49,83 @@ _KERAS_ADAM = {
 }
 
 ARMS = (
-    kit.jax_arm(
+    F.port(
         "jax-adam-literal",
         f"literal port: optax.adam(eps={EPSILON:g}), the Keras model's epsilon value",
         "logits",
-        _JAX,
-        optimizer="optax_adam_literal",
-        role="port",
-        conventions={
+        {
             "optimizer": f"optax.adam, eps {EPSILON:g} on the bias-corrected sqrt(v_hat)",
             "loss path": "from logits",
         },
+        optimizer="optax_adam_literal",
     ),
-    kit.jax_arm(
+    F.fix(
         "jax-keras-adam",
         "the fix: Keras's Adam update written as an optax transform, CE from logits",
         "logits",
-        _JAX,
+        {**_KERAS_ADAM, "loss path": "from logits (Keras-TF takes the cached logits)"},
         optimizer="keras_adam",
-        role="fix",
-        emulates="keras-tensorflow",
-        conventions={**_KERAS_ADAM, "loss path": "from logits (Keras-TF takes the cached logits)"},
     ),
-    kit.jax_arm(
+    F.fix(
         "jax-adam-eps-scaled",
         "the fix in optax terms: optax.adam with eps / sqrt(1 - b2^t) per step",
         "logits",
-        _JAX,
-        optimizer="optax_adam_eps_scaled",
-        role="fix",
-        conventions={
+        {
             "optimizer": "optax.inject_hyperparams(optax.adam), eps scheduled as eps/sqrt(1-b2^t)",
             "optax-equivalent eps by step": EPS_RELATION,
             "loss path": "from logits",
         },
+        optimizer="optax_adam_eps_scaled",
+        emulates=None,
     ),
-    *kit.keras_emulations(
-        _JAX,
+    *F.ce_fix_emulations(
+        "jax-keras-adam",
+        _KERAS_ADAM,
+        ("softmax probabilities renormalised, clipped", "softmax probabilities renormalised, clamped (torch)"),
         (
-            "jax-keras-adam-clip",
             "Keras-JAX's update: Keras's Adam, CE on p / sum(p) clipped to [1e-7, 1-1e-7]",
-            {**_KERAS_ADAM, "loss path": "softmax probabilities renormalised, clipped"},
-        ),
-        (
-            "jax-keras-adam-torch-clip",
             "Keras-torch's update: Keras's Adam, CE with torch's clamp",
-            {**_KERAS_ADAM, "loss path": "softmax probabilities renormalised, clamped (torch)"},
         ),
         optimizer="keras_adam",
     ),
-    kit.torch_arm(
+    F.torch_port(
         "torch-adam",
         f"native torch: torch.optim.Adam(eps={EPSILON:g}), the Keras model's epsilon value, CE from logits",
         "ce_logits",
-        f"{_P}.torch_model",
-        optimizer="adam",
-        role="port",
-        matches="jax-adam-literal",
-        conventions={
+        {
             "optimizer": f"torch.optim.Adam, eps {EPSILON:g} on the bias-corrected sqrt(v_hat)",
             "loss path": "from logits",
         },
+        optimizer="adam",
+        matches="jax-adam-literal",
     ),
-    *kit.keras_arms(
-        f"{_P}.keras_model:loss",
-        {
-            "tensorflow": "CE from the cached logits",
-            "jax": "CE on clipped probabilities",
-            "torch": "CE on clamped probabilities",
-        },
+    *F.keras_arms(
+        tensorflow="CE from the cached logits",
+        jax="CE on clipped probabilities",
+        torch="CE on clamped probabilities",
         setting=f", Adam(epsilon={EPSILON:g})",
-        keras_optimizer=f"{_P}.keras_model:adam",
+        keras_optimizer=F.keras("adam"),
         conventions={
             "epsilon": "added to sqrt(v) before bias correction (epsilon-hat)",
             "optax-equivalent eps by step": EPS_RELATION,
         },
     ),
-    kit.reference_f64(
+    F.reference(
         "float64 Adam in Keras's convention (the model being ported), CE from logits",
-        f"{_JAX}:logits",
-        optimizer=f"{_JAX}:keras_adam",
-        conventions={**_KERAS_ADAM, "loss path": "from logits", "dtype": "float64"},
+        {**_KERAS_ADAM, "loss path": "from logits"},
+        optimizer=F.jax("keras_adam"),
     ),
 )
 
-WORKLOAD = Workload(
+WORKLOAD = F.workload(
     name="adam-epsilon",
-    version="1",
     question="Does optax.adam with the Keras model's epsilon value train like keras.optimizers.Adam, which adds "
     "epsilon before the bias correction (epsilon-hat)?",
     sources=("google-deepmind/optax#571", "keras-team/keras#17391", "pytorch/pytorch#104857"),
     data=Data(dataset="mnist", labels="onehot10", n=1000, normalize=True),
     training=Training(steps=10, lr=1e-3),
-    model=kit.folder_model(
-        _P,
-        PARAMS,
-        "softmax",
-        jax_layers=f"{_JAX}:layers",
-        keras_layers={"dense_0/tanh": 0},
-        torch_apply=f"{_P}.torch_model:apply",
-    ),
-    arms=kit.with_evidence(ARMS, MEASURED),
+    model=F.model(PARAMS, "softmax", "tanh", torch_apply=F.torch("apply")),
+    arms=ARMS,
+    measured=MEASURED,
     fix="jax-keras-adam",
 )

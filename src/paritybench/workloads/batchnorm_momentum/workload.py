@@ -18,15 +18,15 @@ Measured figures: docs/catalogue.md (generated from) ``results/baselines/batchno
 
 from __future__ import annotations
 
-from paritybench.workloads.base import Data, Training, Workload
+from paritybench.workloads.base import Data, Training
 from paritybench.workloads.batchnorm_momentum.evidence import MEASURED
-from paritybench.workloads.kit import arms as kit
+from paritybench.workloads.kit.arms import JAX
+from paritybench.workloads.kit.folder import Folder
 
 INPUT_DIM, HIDDEN, CLASSES = 784, 64, 10
 KERAS_MOMENTUM, KERAS_EPSILON = 0.99, 1e-3  # keras/src/layers/normalization/batch_normalization.py defaults
 TORCH_MOMENTUM, TORCH_EPSILON = 0.1, 1e-5  # torch/nn/modules/batchnorm.py defaults (flax: epsilon 1e-5 too)
-_P = "paritybench.workloads.batchnorm_momentum"
-_JAX = f"{_P}.jax_model"
+F = Folder("paritybench.workloads.batchnorm_momentum")
 
 PARAMS = {
     "dense_0/kernel": (INPUT_DIM, HIDDEN),
@@ -56,84 +56,62 @@ _TORCH_BN = {
 }
 
 ARMS = (
-    kit.jax_arm(
+    F.port(
         "jax-momentum-literal",
         "literal port: torch's momentum=0.1 in a Keras-convention BN (keeps 10% of the old average), Keras's epsilon",
         "logits",
-        _JAX,
-        jax_apply=f"{_JAX}:apply_momentum_literal",
-        conventions={
+        {
             "moving average": f"new = {TORCH_MOMENTUM}*old + {1 - TORCH_MOMENTUM:.1f}*batch",
             "epsilon": KERAS_EPSILON,
             "moving variance": "biased batch variance",
         },
-        role="port",
+        jax_apply=F.jax("apply_momentum_literal"),
     ),
-    kit.jax_arm(
+    F.port(
         "jax-torch-bn",
         "port written the torch way: takes 10% of the new batch, unbiased running variance, epsilon 1e-5",
         "logits",
-        _JAX,
-        jax_apply=f"{_JAX}:apply_torch",
-        conventions=_TORCH_BN,
-        role="port",
+        _TORCH_BN,
+        jax_apply=F.jax("apply_torch"),
     ),
-    kit.jax_arm(
+    F.fix(
         "jax-keras-bn",
         "the fix: Keras's convention (keeps 99%, epsilon 1e-3, biased variance), CE from logits",
         "logits",
-        _JAX,
-        jax_apply=f"{_JAX}:apply",
-        conventions={**_KERAS_BN, "loss path": "from logits"},
-        role="fix",
-        emulates="keras-tensorflow",
+        {**_KERAS_BN, "loss path": "from logits"},
+        jax_apply=F.jax("apply"),
     ),
-    *kit.keras_emulations(
-        _JAX,
-        (
-            "jax-keras-bn-clip",
-            "Keras-JAX's update: the fix with CE on clipped probabilities",
-            {**_KERAS_BN, "loss path": "clipped probabilities"},
-        ),
-        (
-            "jax-keras-bn-torch-clip",
-            "Keras-torch's update: the fix with CE on clamped probabilities",
-            {**_KERAS_BN, "loss path": "clamped probabilities (torch)"},
-        ),
-        jax_apply=f"{_JAX}:apply",
-        requires=kit.JAX,
+    *F.ce_fix_emulations(
+        "jax-keras-bn",
+        _KERAS_BN,
+        ("clipped probabilities", "clamped probabilities (torch)"),
+        jax_apply=F.jax("apply"),
+        requires=JAX,
     ),
-    kit.torch_arm(
+    F.torch_port(
         "torch-bn",
         f"native torch: F.batch_norm(momentum={TORCH_MOMENTUM}, eps={TORCH_EPSILON:g}), torch's "
         "defaults, CE from logits",
         "ce_logits",
-        f"{_P}.torch_model",
-        role="port",
+        _TORCH_BN,
         matches="jax-torch-bn",
-        conventions=_TORCH_BN,
     ),
-    *kit.keras_arms(
-        f"{_P}.keras_model:loss",
-        {
-            "tensorflow": "CE from the logits its softmax output caches",
-            "jax": "CE on clipped probabilities",
-            "torch": "CE on clipped probabilities, torch's gradient",
-        },
+    *F.keras_arms(
+        tensorflow="CE from the logits its softmax output caches",
+        jax="CE on clipped probabilities",
+        torch="CE on clipped probabilities, torch's gradient",
         setting=", BatchNormalization() defaults",
         conventions=_KERAS_BN,
     ),
-    kit.reference_f64(
+    F.reference(
         "float64, Keras's BatchNormalization convention, CE from logits: the ground truth",
-        f"{_JAX}:logits",
-        jax_apply=f"{_JAX}:apply",
-        conventions={**_KERAS_BN, "dtype": "float64"},
+        _KERAS_BN,
+        jax_apply=F.jax("apply"),
     ),
 )
 
-WORKLOAD = Workload(
+WORKLOAD = F.workload(
     name="batchnorm-momentum",
-    version="1",
     question="Does a JAX port of a Keras model with BatchNormalization, written with torch's momentum convention, "
     "train and evaluate like Keras?",
     sources=(
@@ -144,14 +122,8 @@ WORKLOAD = Workload(
     ),
     data=Data(dataset="mnist", labels="onehot10", n=512, normalize=True, batch_size=64, holdout=1000),
     training=Training(steps=16, lr=0.1),
-    model=kit.folder_model(
-        _P,
-        PARAMS,
-        "softmax",
-        state=STATE,
-        state_init=STATE_INIT,
-        torch_apply=f"{_P}.torch_model:apply",
-    ),
-    arms=kit.with_evidence(ARMS, MEASURED),
+    model=F.model(PARAMS, "softmax", state=STATE, state_init=STATE_INIT, torch_apply=F.torch("apply")),
+    arms=ARMS,
+    measured=MEASURED,
     fix="jax-keras-bn",
 )

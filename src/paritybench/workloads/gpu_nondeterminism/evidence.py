@@ -1,8 +1,7 @@
 """gpu-nondeterminism's measured evidence: arm -> (expected class under a one-ulp perturbation, the measurement).
 
-Measured with ``paritybench sensitivity --workload gpu-nondeterminism --k 8`` (seed 0, window 0, one-ulp
-copies, rel 1e-7) on the 2-core CPU machine, i.e. without atomics; the Keras arms by their worker processes
-(every copy on its own weights).
+Measured as ``kit.evidence`` says (``sensitivity --workload gpu-nondeterminism --k 8``): on the CPU, i.e.
+without atomics.
 """
 
 from __future__ import annotations

@@ -30,16 +30,15 @@ runs its matmul in TF32 (2.4e-5 from float64 after step 1): deterministic, not e
 
 from __future__ import annotations
 
-from paritybench.workloads.base import Data, Training, Workload
+from paritybench.workloads.base import Data, Training
 from paritybench.workloads.gpu_nondeterminism.evidence import MEASURED
-from paritybench.workloads.kit import arms as kit
+from paritybench.workloads.kit.folder import Folder
 
 PIXELS = 784
 BINS = 4
 VOCAB = PIXELS * BINS
 DIM = 16
-_P = "paritybench.workloads.gpu_nondeterminism"
-_JAX = f"{_P}.jax_model"
+F = Folder("paritybench.workloads.gpu_nondeterminism")
 _ONEHOT = {"bag": "one-hot matmul"}
 
 PARAMS = {
@@ -49,66 +48,45 @@ PARAMS = {
 }
 
 ARMS = (
-    kit.jax_arm(
+    F.port(
         "jax-scatter",
         "the bag as table[idx].sum(1): its gradient is a scatter-add (atomics on a GPU)",
         "logits",
-        _JAX,
-        role="port",
+        {"bag": "gather; gradient scatter-add"},
         requires=("jax", "optax", "gpu"),
-        jax_apply=f"{_JAX}:apply_gather",
-        conventions={"bag": "gather; gradient scatter-add"},
+        jax_apply=F.jax("apply_gather"),
     ),
-    kit.jax_arm(
-        "jax-onehot",
-        "the bag as one_hot(bins) @ table: matmuls both ways, deterministic, the fix",
-        "logits",
-        _JAX,
-        role="fix",
-        emulates="keras-tensorflow",
-        conventions=_ONEHOT,
+    *F.bce_fix(
+        "onehot", "one-hot bag", "the bag as one_hot(bins) @ table: matmuls both ways, deterministic, the fix", _ONEHOT
     ),
-    *kit.bce_keras_emulations("onehot", "one-hot bag", _JAX, _ONEHOT),
-    *kit.keras_arms(
-        f"{_P}.keras_model:loss",
-        {
-            "tensorflow": "Embedding: gather, IndexedSlices gradient",
-            "jax": "Embedding: take, scatter-add gradient",
-            "torch": "Embedding: F.embedding, embedding_dense_backward gradient",
-        },
+    *F.keras_arms(
+        tensorflow="Embedding: gather, IndexedSlices gradient",
+        jax="Embedding: take, scatter-add gradient",
+        torch="Embedding: F.embedding, embedding_dense_backward gradient",
     ),
-    kit.torch_arm(
+    F.torch_port(
         "torch-gather",
         "native torch: table[tokens].sum(1), BCE from logits; the table's gradient an indexed "
         "accumulation (index_put_, sorted on CUDA: deterministic)",
         "bce_logits",
-        f"{_P}.torch_model",
-        torch_apply=f"{_P}.torch_model:apply_gather",
-        role="port",
+        {"bag": "gather; gradient index_put_ accumulate"},
+        torch_apply=F.torch("apply_gather"),
         matches="jax-onehot",
-        conventions={"bag": "gather; gradient index_put_ accumulate"},
     ),
-    kit.reference_f64(
-        "JAX in float64, one-hot bag, BCE from logits: the ground truth",
-        f"{_JAX}:logits",
-        conventions={**_ONEHOT, "loss path": "from logits", "dtype": "float64"},
+    F.reference(
+        "JAX in float64, one-hot bag, BCE from logits: the ground truth", {**_ONEHOT, "loss path": "from logits"}
     ),
 )
 
-WORKLOAD = Workload(
+WORKLOAD = F.workload(
     name="gpu-nondeterminism",
-    version="1",
     question="Do two identical GPU runs of a model whose gradient is a scatter-add (an embedding bag) give the "
     "same weights without deterministic ops, and with them?",
     sources=("tensorflow/tensorflow#2732", "pytorch/pytorch#17350"),
     data=Data(dataset="mnist", labels="binary", n=1000, normalize=True),
     training=Training(steps=10, lr=0.1),
-    model=kit.folder_model(
-        _P,
-        PARAMS,
-        "sigmoid",
-        jax_apply=f"{_JAX}:apply_onehot",
-    ),
-    arms=kit.with_evidence(ARMS, MEASURED),
+    model=F.model(PARAMS, "sigmoid", jax_apply=F.jax("apply_onehot")),
+    arms=ARMS,
+    measured=MEASURED,
     fix="jax-onehot",
 )

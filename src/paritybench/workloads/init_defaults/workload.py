@@ -18,15 +18,14 @@ arbiter from Keras's default (the model being ported).
 
 from __future__ import annotations
 
-from paritybench.workloads.base import Arm, Data, Training, Workload
+from paritybench.workloads.base import Arm, Data, Training
 from paritybench.workloads.init_defaults.evidence import MEASURED
-from paritybench.workloads.kit import arms as kit
+from paritybench.workloads.kit.folder import Folder
 from paritybench.workloads.kit.mlp import dense_params
 
 SIZES = (784, 1000, 1)
 PARAMS = dense_params(SIZES)
-_P = "paritybench.workloads.init_defaults"
-_I = f"{_P}.initializers"
+F = Folder("paritybench.workloads.init_defaults")
 
 _WHAT = {
     "keras": "Keras Dense default: glorot_uniform kernel, zero bias",
@@ -37,13 +36,12 @@ _WHAT = {
 
 
 def _arm(default: str, role: str) -> Arm:
-    return kit.jax_arm(
+    return F.jax_arm(
         f"jax-{default}-init",
         f"JAX, BCE from logits, SGD; initial weights: {_WHAT[default]}",
         "logits",
-        f"{_P}.jax_model",
         role=role,
-        init=f"{_I}:{default}_init",
+        init=F.ref("initializers", f"{default}_init"),
         conventions={"init": _WHAT[default], "loss path": "from logits"},
     )
 
@@ -53,42 +51,38 @@ ARMS = (
     _arm("flax", "port"),
     _arm("torch", "port"),
     _arm("stax", "port"),
-    kit.torch_arm(
+    F.torch_port(
         "torch-default-init",
         "native torch, BCE from logits, SGD; initial weights: torch's own nn.Linear defaults "
         "under torch.manual_seed(seed)",
         "bce_logits",
-        f"{_P}.torch_model",
-        role="port",
-        init=f"{_P}.torch_model:torch_default_init",
-        conventions={"init": _WHAT["torch"] + ", drawn by torch itself", "loss path": "from logits"},
+        {"init": _WHAT["torch"] + ", drawn by torch itself", "loss path": "from logits"},
+        init=F.torch("torch_default_init"),
     ),
-    kit.reference_f64(
+    F.reference(
         "NumPy float64, BCE from logits, from Keras's default initialisers (the model ported)",
-        f"{_P}.jax_model:logits",
+        {"init": _WHAT["keras"], "loss path": "from logits"},
         requires=(),
-        init=f"{_I}:keras_init",
-        conventions={"init": _WHAT["keras"], "loss path": "from logits", "dtype": "float64"},
+        init=F.ref("initializers", "keras_init"),
     ),
 )
 
-WORKLOAD = Workload(
+WORKLOAD = F.workload(
     name="init-defaults",
-    version="1",
     question="Does the same 784-1000-1 MLP train the same when built with Keras's, flax's, torch's or stax's "
     "default initialisers?",
     sources=("keras-team/keras#13995", "pytorch/pytorch#42083"),
     data=Data(dataset="mnist", labels="binary", n=500, normalize=False),
     training=Training(steps=10, lr=0.01),
-    model=kit.folder_model(
-        _P,
+    model=F.model(
         PARAMS,
         "sigmoid",
-        init=f"{_I}:keras_init",
+        init=F.ref("initializers", "keras_init"),
         f64_loss_and_grad="paritybench.workloads.kit.f64:loss_and_grad",
         f64_forward="paritybench.workloads.kit.f64:forward",
-        torch_apply=f"{_P}.torch_model:apply",
+        torch_apply=F.torch("apply"),
     ),
-    arms=kit.with_evidence(ARMS, MEASURED),
+    arms=ARMS,
+    measured=MEASURED,
     fix="jax-keras-init",
 )

@@ -1,8 +1,9 @@
 """How a workload's measured evidence is written: the phrases its ``evidence.MEASURED`` table is made of.
 
 A workload's table (``<workload>/evidence.py``) maps arm -> (expected class, evidence), measured with
-``paritybench sensitivity --workload W --k 8 --arms ...`` (seed 0, window 0, one-ulp copies, rel 1e-7);
-``arms.with_evidence`` sets them on the arms.
+``paritybench sensitivity --workload W --k 8 --arms ...`` (seed 0, window 0, one-ulp copies, rel 1e-7) on
+the 2-core CPU machine, the Keras arms by their worker processes (every copy on its own weights), unless
+the table's docstring says otherwise; ``arms.with_evidence`` sets them on the arms.
 """
 
 from __future__ import annotations

@@ -16,8 +16,9 @@ Loss curves: Keras's ``fit`` loss includes the penalty; the JAX arms' loss is th
 
 from __future__ import annotations
 
-from paritybench.workloads.base import Data, Training, Workload
-from paritybench.workloads.kit import arms as kit
+from paritybench.workloads.base import Data, Training
+from paritybench.workloads.kit.arms import BACKENDS
+from paritybench.workloads.kit.folder import Folder
 from paritybench.workloads.kit.mlp import dense_params
 from paritybench.workloads.l2_weight_decay.evidence import MEASURED
 
@@ -25,135 +26,100 @@ SIZES = (784, 32, 10)
 PARAMS = dense_params(SIZES)
 LAM = 0.01  # keras.regularizers.L2's default
 ADAM_LR_SCALE = 0.1  # Adam arms: the preset lr (SGD's default 0.01) times this = Adam's default 1e-3
-_P = "paritybench.workloads.l2_weight_decay"
-_JAX = f"{_P}.jax_model"
+F = Folder("paritybench.workloads.l2_weight_decay")
 _DATA_LOSS = "data loss only; the decay is in the optimizer chain"
 _FIT_LOSS = {"loss": "fit's loss includes the penalty"}
 _L2 = {"decay": f"l2({LAM:g}) on kernels: gradient + 2*lam*w = + {2 * LAM:g}*w"}
 
 
 ARMS = (
-    kit.jax_arm(
+    F.port(
         "jax-sgd-decay-literal",
         f"literal port: add_decayed_weights({LAM:g}) on kernels, then SGD",
         "logits",
-        _JAX,
-        optimizer="sgd_decay_literal",
-        role="port",
-        conventions={
+        {
             "decay": f"gradient + lam*w = + {LAM:g}*w on kernels (torch weight_decay={LAM:g})",
             "loss path": _DATA_LOSS,
         },
+        optimizer="sgd_decay_literal",
     ),
-    kit.jax_arm(
+    F.fix(
         "jax-sgd-l2",
         f"the fix: add_decayed_weights(2 * {LAM:g}) on kernels, then SGD (Keras's l2 gradient)",
         "logits",
-        _JAX,
-        optimizer="sgd_l2",
-        role="fix",
-        emulates="keras-tensorflow",
-        conventions={**_L2, "loss path": "from logits; " + _DATA_LOSS},
-    ),
-    *kit.keras_emulations(
-        _JAX,
-        (
-            "jax-sgd-l2-clip",
-            "Keras-JAX's update: the fix with CE on clipped probabilities",
-            {**_L2, "loss path": "clipped"},
-        ),
-        (
-            "jax-sgd-l2-torch-clip",
-            "Keras-torch's update: the fix with CE on clamped probabilities",
-            {**_L2, "loss path": "clamped (torch)"},
-        ),
+        {**_L2, "loss path": "from logits; " + _DATA_LOSS},
         optimizer="sgd_l2",
     ),
-    kit.torch_arm(
+    *F.ce_fix_emulations("jax-sgd-l2", _L2, ("clipped", "clamped (torch)"), optimizer="sgd_l2"),
+    F.torch_port(
         "torch-sgd-weight-decay",
         f"native torch: torch.optim.SGD(weight_decay={LAM:g}) on the kernels, CE from logits",
         "ce_logits",
-        f"{_P}.torch_model",
+        {"decay": f"gradient + lam*w = + {LAM:g}*w on kernels", "loss path": _DATA_LOSS},
         optimizer="sgd_weight_decay",
-        role="port",
         matches="jax-sgd-decay-literal",
-        conventions={"decay": f"gradient + lam*w = + {LAM:g}*w on kernels", "loss path": _DATA_LOSS},
     ),
-    *kit.keras_arms(
-        f"{_P}.keras_model:loss",
-        dict.fromkeys(("tensorflow", "jax", "torch"), f"SGD, kernel_regularizer=l2({LAM:g})"),
+    *F.keras_arms(
+        **dict.fromkeys(BACKENDS, f"SGD, kernel_regularizer=l2({LAM:g})"),
         keras_options={"l2": LAM},
         conventions={**_L2, **_FIT_LOSS},
     ),
-    kit.keras_arm(
+    F.keras_arm(
         "tensorflow",
         f"SGD, l2({LAM / 2:g}): the fix the other way (a torch weight_decay={LAM:g} model ported to Keras)",
-        f"{_P}.keras_model:loss",
         name="keras-tensorflow-l2-half",
         keras_options={"l2": LAM / 2},
         conventions={"decay": f"l2({LAM / 2:g}): gradient + {LAM:g}*w, the port's decay", **_FIT_LOSS},
     ),
-    kit.jax_arm(
+    F.jax_arm(
         "jax-adam-l2",
         "coupled: 2*lam*w added to the gradient, then Keras's Adam (Keras Adam + l2)",
         "logits",
-        _JAX,
         optimizer="adam_l2",
         role="emulation",
         emulates="keras-tensorflow-adam-l2",
         conventions={**_L2, "optimizer": "Keras's Adam (eps 1e-7, epsilon-hat), lr x 0.1", "loss path": _DATA_LOSS},
     ),
-    kit.keras_arm(
+    F.keras_arm(
         "tensorflow",
         f"Adam(lr x 0.1, epsilon=1e-7), l2({LAM:g}) (coupled decay)",
-        f"{_P}.keras_model:loss",
         name="keras-tensorflow-adam-l2",
-        keras_optimizer=f"{_P}.keras_model:adam",
+        keras_optimizer=F.keras("adam"),
         keras_options={"l2": LAM},
         conventions={**_L2, "optimizer": "Adam", **_FIT_LOSS},
     ),
-    kit.jax_arm(
+    F.jax_arm(
         "jax-adamw",
         f"decoupled: Keras's Adam step plus -lr*{LAM:g}*w on every variable (Keras AdamW)",
         "logits",
-        _JAX,
         optimizer="keras_adamw",
         role="emulation",
         emulates="keras-tensorflow-adamw",
         conventions={"decay": f"w -= lr*{LAM:g}*w, every variable, outside Adam", "loss path": _DATA_LOSS},
     ),
-    kit.keras_arm(
+    F.keras_arm(
         "tensorflow",
         f"AdamW(lr x 0.1, weight_decay={LAM:g}, epsilon=1e-7), no regularizer",
-        f"{_P}.keras_model:loss",
         name="keras-tensorflow-adamw",
-        keras_optimizer=f"{_P}.keras_model:adamw",
+        keras_optimizer=F.keras("adamw"),
         conventions={"decay": f"w -= w*{LAM:g}*lr before the Adam step, every variable", **_FIT_LOSS},
     ),
-    kit.reference_f64(
+    F.reference(
         f"float64 SGD with Keras's l2({LAM:g}) gradient (the model being ported), CE from logits",
-        f"{_JAX}:logits",
-        optimizer=f"{_JAX}:sgd_l2",
-        conventions={**_L2, "dtype": "float64"},
+        _L2,
+        optimizer=F.jax("sgd_l2"),
     ),
 )
 
-WORKLOAD = Workload(
+WORKLOAD = F.workload(
     name="l2-weight-decay",
-    version="1",
     question="Does optax.add_decayed_weights(lam) (torch weight_decay=lam) reproduce Keras's "
     "kernel_regularizer=l2(lam), and is Adam with L2 the same as AdamW?",
     sources=("mlcommons/hpc#22", "keras-team/keras#4712"),
     data=Data(dataset="mnist", labels="onehot10", n=1000, normalize=True),
     training=Training(steps=10, lr=0.01),
-    model=kit.folder_model(
-        _P,
-        PARAMS,
-        "softmax",
-        jax_layers=f"{_JAX}:layers",
-        keras_layers={"dense_0/tanh": 0},
-        torch_apply=f"{_P}.torch_model:apply",
-    ),
-    arms=kit.with_evidence(ARMS, MEASURED),
+    model=F.model(PARAMS, "softmax", "tanh", torch_apply=F.torch("apply")),
+    arms=ARMS,
+    measured=MEASURED,
     fix="jax-sgd-l2",
 )

@@ -1,7 +1,6 @@
 """label-shape's measured evidence: arm -> (expected class under a one-ulp perturbation, the measurement).
 
-Measured with ``paritybench sensitivity --workload label-shape --k 8`` (seed 0, window 0, one-ulp copies, rel
-1e-7) on the 2-core CPU machine, the Keras arms by their worker processes (every copy on its own weights).
+Measured as ``kit.evidence`` says (``sensitivity --workload label-shape --k 8``).
 """
 
 from __future__ import annotations

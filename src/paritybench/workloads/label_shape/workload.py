@@ -17,37 +17,30 @@ seed's BCE problems would be mixed in.
 
 from __future__ import annotations
 
-from paritybench.workloads.base import Data, Training, Workload
-from paritybench.workloads.kit import arms as kit
+from paritybench.workloads.base import Data, Training
+from paritybench.workloads.kit.folder import Folder
 from paritybench.workloads.kit.mlp import dense_params
 from paritybench.workloads.label_shape.evidence import MEASURED
 
 SIZES = (784, 128, 1)  # the seed's 1000 made small: the pitfall is in the loss, and every arm runs in seconds
 PARAMS = dense_params(SIZES)
-_P = "paritybench.workloads.label_shape"
-_JAX = f"{_P}.jax_model"
+F = Folder("paritybench.workloads.label_shape")
 _ALIGNED = "(n,) expanded to (n, 1)"
 
 ARMS = (
-    kit.jax_arm(
+    F.port(
         "jax-broadcast",
         "literal port: optax BCE of z (n, 1) against y (n,), broadcast to (n, n) and averaged",
         "broadcast",
-        _JAX,
-        role="port",
-        conventions={"labels": "(n,)", "loss shape": "(n, n): every logit against every label"},
+        {"labels": "(n,)", "loss shape": "(n, n): every logit against every label"},
     ),
-    kit.jax_arm(
+    F.fix(
         "jax-reshape",
         "the fix: z.reshape(-1) against y (n,), BCE from logits",
         "reshaped",
-        _JAX,
-        role="fix",
-        emulates="keras-tensorflow",
-        conventions={"labels": "(n,)", "loss shape": "(n,)"},
+        {"labels": "(n,)", "loss shape": "(n,)"},
     ),
-    *kit.keras_emulations(
-        _JAX,
+    *F.keras_emulations(
         (
             "jax-keras-clip",
             "Keras-JAX in JAX: labels expanded to (n, 1), p clipped to [1e-7, 1-1e-7]",
@@ -59,37 +52,29 @@ ARMS = (
             {"labels": _ALIGNED, "loss path": "sigmoid probabilities clamped"},
         ),
     ),
-    *kit.keras_arms(
-        f"{_P}.keras_model:loss",
-        {
-            "tensorflow": "BCE from the cached logits, shapes aligned by the loss wrapper",
-            "jax": "clipped BCE on p, shapes aligned by the loss wrapper",
-            "torch": "clipped BCE on p via torch, shapes aligned by the loss wrapper",
-        },
+    *F.keras_arms(
+        tensorflow="BCE from the cached logits, shapes aligned by the loss wrapper",
+        jax="clipped BCE on p, shapes aligned by the loss wrapper",
+        torch="clipped BCE on p via torch, shapes aligned by the loss wrapper",
         conventions={"labels": "(n, 1) as fed; a (n,) vector is expanded to (n, 1) by the loss wrapper"},
     ),
-    kit.reference_f64(
+    F.reference(
         "JAX in float64, BCE from logits on aligned shapes: the ground truth",
-        f"{_JAX}:reshaped",
-        conventions={"loss path": "from logits", "dtype": "float64", "labels": "(n, 1)"},
+        # "dtype" named here only to keep the order these conventions have always been recorded in
+        {"loss path": "from logits", "dtype": "float64", "labels": "(n, 1)"},
+        loss="reshaped",
     ),
 )
 
-WORKLOAD = Workload(
+WORKLOAD = F.workload(
     name="label-shape",
-    version="1",
     question="Does a hand-written BCE given labels of shape (n,) against predictions of shape (n, 1) train on "
     "the right objective, and are Keras's losses immune?",
     sources=("tensorflow/tensorflow#1343", "pytorch/pytorch#1939", "deepset-ai/FARM#229"),
     data=Data(dataset="mnist", labels="binary", n=1000, normalize=True),
     training=Training(steps=10, lr=0.1),
-    model=kit.folder_model(
-        _P,
-        PARAMS,
-        "sigmoid",
-        jax_layers=f"{_JAX}:layers",
-        keras_layers={"dense_0/relu": 0},
-    ),
-    arms=kit.with_evidence(ARMS, MEASURED),
+    model=F.model(PARAMS, "sigmoid", "relu"),
+    arms=ARMS,
+    measured=MEASURED,
     fix="jax-reshape",
 )

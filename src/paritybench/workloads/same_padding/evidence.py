@@ -1,8 +1,7 @@
 """same-padding's measured evidence: arm -> (expected class under a one-ulp perturbation, the measurement).
 
-Measured with ``paritybench sensitivity --workload same-padding --k 8`` (seed 0, window 0, one-ulp copies,
-rel 1e-7) on the 2-core CPU machine, the Keras arms by their worker processes (every copy on its own
-weights), the torch arms with torch 2.15.
+Measured as ``kit.evidence`` says (``sensitivity --workload same-padding --k 8``); the torch arms with torch
+2.15.
 """
 
 from __future__ import annotations

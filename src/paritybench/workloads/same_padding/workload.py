@@ -31,8 +31,8 @@ exactly when TF's padding is asymmetric.
 
 from __future__ import annotations
 
-from paritybench.workloads.base import Data, Training, Workload
-from paritybench.workloads.kit import arms as kit
+from paritybench.workloads.base import Data, Training
+from paritybench.workloads.kit.folder import Folder
 from paritybench.workloads.same_padding.evidence import MEASURED
 
 SIDE = 28
@@ -40,8 +40,7 @@ FILTERS = 8
 KERNEL = 3
 STRIDE = 2
 OUT_SIDE = 14  # ceil(28 / 2): the same in both conventions, so the port loads the weights silently
-_P = "paritybench.workloads.same_padding"
-_JAX = f"{_P}.jax_model"
+F = Folder("paritybench.workloads.same_padding")
 _SAME = {"padding": "SAME: (0, 1)"}
 _PAD1 = {"padding": "explicit (1, 1) on both axes"}
 
@@ -55,79 +54,54 @@ PARAMS = {
 
 
 ARMS = (
-    kit.jax_arm(
+    F.port(
         "jax-torch-pad",
         "torch-style port: the convolution padded (1, 1), like nn.Conv2d(padding=1)",
         "logits",
-        _JAX,
-        role="port",
-        jax_apply=f"{_JAX}:apply_torch_pad",
-        jax_layers=f"{_JAX}:layers_torch_pad",
-        conventions=_PAD1,
+        _PAD1,
+        jax_apply=F.jax("apply_torch_pad"),
+        jax_layers=F.jax("layers_torch_pad"),
     ),
-    kit.jax_arm(
-        "jax-same",
-        "lax.conv_general_dilated(padding='SAME'): TensorFlow's (0, 1), the fix",
-        "logits",
-        _JAX,
-        role="fix",
-        emulates="keras-tensorflow",
-        conventions=_SAME,
-    ),
-    *kit.bce_keras_emulations("same", "SAME padding", _JAX, _SAME),
-    kit.torch_arm(
+    *F.bce_fix("same", "SAME padding", "lax.conv_general_dilated(padding='SAME'): TensorFlow's (0, 1), the fix", _SAME),
+    F.torch_port(
         "torch-conv-pad1",
         "native torch port: F.conv2d(stride=2, padding=1), i.e. nn.Conv2d(padding=1): (1, 1)",
         "bce_logits",
-        f"{_P}.torch_model",
-        torch_apply=f"{_P}.torch_model:apply_pad1",
-        role="port",
+        _PAD1,
+        torch_apply=F.torch("apply_pad1"),
         matches="jax-torch-pad",
-        conventions=_PAD1,
     ),
-    kit.torch_arm(
+    F.torch_fix(
         "torch-same-pad",
         "native torch, the fix: F.pad(x, (0, 1, 0, 1)) then F.conv2d(padding=0): TF's (0, 1)",
         "bce_logits",
-        f"{_P}.torch_model",
-        torch_apply=f"{_P}.torch_model:apply_same",
-        role="fix",
+        _SAME,
+        torch_apply=F.torch("apply_same"),
         matches="jax-same",
-        conventions=_SAME,
     ),
-    *kit.keras_arms(
-        f"{_P}.keras_model:loss",
-        {
-            "tensorflow": "Conv2D padding='same' via tf.nn.convolution",
-            "jax": "Conv2D padding='same' via lax.conv_general_dilated",
-            "torch": "Conv2D padding='same' via an explicit tnn.pad (0, 1) and padding 0",
-        },
+    *F.keras_arms(
+        tensorflow="Conv2D padding='same' via tf.nn.convolution",
+        jax="Conv2D padding='same' via lax.conv_general_dilated",
+        torch="Conv2D padding='same' via an explicit tnn.pad (0, 1) and padding 0",
         keras_options={"padding": "same"},
         conventions={"padding": "same: (0, 1)"},
     ),
-    kit.reference_f64(
-        "JAX in float64, SAME padding, BCE from logits: the ground truth",
-        f"{_JAX}:logits",
-        conventions={**_SAME, "loss path": "from logits", "dtype": "float64"},
+    F.reference(
+        "JAX in float64, SAME padding, BCE from logits: the ground truth", {**_SAME, "loss path": "from logits"}
     ),
 )
 
-WORKLOAD = Workload(
+WORKLOAD = F.workload(
     name="same-padding",
-    version="1",
     question="Does a torch-style port of Conv2D(3x3, stride 2, padding='same') on 28x28 images compute the same "
     "forward pass as TensorFlow from the same weights, and which Keras backends match TensorFlow?",
     sources=("pytorch/pytorch#67551", "onnx/tensorflow-onnx#1028"),
     data=Data(dataset="mnist", labels="binary", n=1000, normalize=True),
     training=Training(steps=10, lr=0.5),
-    model=kit.folder_model(
-        _P,
-        PARAMS,
-        "sigmoid",
-        jax_layers=f"{_JAX}:layers",
-        keras_layers={"conv/relu": 1},
-        torch_apply=f"{_P}.torch_model:apply_same",
+    model=F.model(
+        PARAMS, "sigmoid", jax_layers=F.jax("layers"), keras_layers={"conv/relu": 1}, torch_apply=F.torch("apply_same")
     ),
-    arms=kit.with_evidence(ARMS, MEASURED),
+    arms=ARMS,
+    measured=MEASURED,
     fix="jax-same",
 )

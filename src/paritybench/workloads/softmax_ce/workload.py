@@ -11,28 +11,25 @@ the probability, and a literal ``-sum(y log softmax)`` is NaN from step 0.
 
 from __future__ import annotations
 
-from paritybench.workloads.base import Data, Training, Workload
-from paritybench.workloads.kit import arms as kit
+from paritybench.workloads.base import Data, Training
+from paritybench.workloads.kit.folder import Folder
 from paritybench.workloads.kit.mlp import dense_params
 from paritybench.workloads.softmax_ce.evidence import MEASURED
 
 SIZES = (784, 1000, 10)
 PARAMS = dense_params(SIZES)
-_P = "paritybench.workloads.softmax_ce"
-_JAX = f"{_P}.jax_model"
+F = Folder("paritybench.workloads.softmax_ce")
 _RENORM = "softmax probabilities renormalised"
+_LOGITS = {"loss path": "from logits"}
 
 ARMS = (
-    kit.jax_arm(
+    F.port(
         "jax-naive",
         "literal port: -sum(y log softmax(z))",
         "naive",
-        _JAX,
-        role="port",
-        conventions={"loss path": "log of softmax probabilities, no clip"},
+        {"loss path": "log of softmax probabilities, no clip"},
     ),
-    *kit.keras_emulations(
-        _JAX,
+    *F.keras_emulations(
         (
             "jax-keras-clip",
             "Keras's JAX path: p / sum(p), clipped to [1e-7, 1-1e-7]",
@@ -44,45 +41,29 @@ ARMS = (
             {"loss path": f"{_RENORM}, clamped to [1e-7, 1-1e-7]"},
         ),
     ),
-    kit.jax_arm(
+    F.fix(
         "jax-logits",
         "CE from logits (optax.softmax_cross_entropy): the fix",
         "logits",
-        _JAX,
-        role="fix",
-        emulates="keras-tensorflow",
-        conventions={"loss path": "from logits"},
+        _LOGITS,
     ),
-    *kit.keras_arms(
-        f"{_P}.keras_model:loss",
-        {
-            "tensorflow": "CE from the logits its softmax output caches (_keras_logits)",
-            "jax": "CE on p / sum(p) clipped to [1e-7, 1-1e-7]",
-            "torch": "CE on p / sum(p) clipped to [1e-7, 1-1e-7] with torch.clip",
-        },
+    *F.keras_arms(
+        tensorflow="CE from the logits its softmax output caches (_keras_logits)",
+        jax="CE on p / sum(p) clipped to [1e-7, 1-1e-7]",
+        torch="CE on p / sum(p) clipped to [1e-7, 1-1e-7] with torch.clip",
     ),
-    kit.reference_f64(
-        "JAX in float64, CE from logits: the ground truth",
-        f"{_JAX}:logits",
-        conventions={"loss path": "from logits", "dtype": "float64"},
-    ),
+    F.reference("JAX in float64, CE from logits: the ground truth", _LOGITS),
 )
 
-WORKLOAD = Workload(
+WORKLOAD = F.workload(
     name="softmax-ce",
-    version="1",
     question="Does Keras's categorical cross-entropy on a softmax output take the cached logits on TensorFlow "
     "as BCE does on a sigmoid, and what do a literal and the clipped JAX ports of it do?",
     sources=("keras-team/keras#15249", "keras-team/keras#20804"),
     data=Data(dataset="mnist", labels="onehot10", n=1000, normalize=False),
     training=Training(steps=10, lr=0.01),
-    model=kit.folder_model(
-        _P,
-        PARAMS,
-        "softmax",
-        jax_layers=f"{_JAX}:layers",
-        keras_layers={"dense_0/relu": 0},
-    ),
-    arms=kit.with_evidence(ARMS, MEASURED),
+    model=F.model(PARAMS, "softmax", "relu"),
+    arms=ARMS,
+    measured=MEASURED,
     fix="jax-logits",
 )

@@ -1,8 +1,7 @@
 """tf32-matmul's measured evidence: arm -> (expected class under a one-ulp perturbation, the measurement).
 
-Measured with ``paritybench sensitivity --workload tf32-matmul --k 8`` (seed 0, window 0, one-ulp copies,
-rel 1e-7) on the 2-core CPU machine, i.e. without TF32; the Keras arms by their worker processes (every copy
-on its own weights).
+Measured as ``kit.evidence`` says (``sensitivity --workload tf32-matmul --k 8``): on the CPU, i.e. without
+TF32.
 """
 
 from __future__ import annotations

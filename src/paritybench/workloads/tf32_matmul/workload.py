@@ -25,77 +25,51 @@ deterministic flag DEFAULT is bit-identical to HIGHEST; ``torch-default`` stays 
 
 from __future__ import annotations
 
-from paritybench.workloads.base import Data, Training, Workload
-from paritybench.workloads.kit import arms as kit
+from paritybench.workloads.base import Data, Training
+from paritybench.workloads.kit.folder import Folder
 from paritybench.workloads.kit.mlp import dense_params
 from paritybench.workloads.tf32_matmul.evidence import MEASURED
 
 SIZES = (784, 512, 512, 1)
 PARAMS = dense_params(SIZES)
-_P = "paritybench.workloads.tf32_matmul"
-_JAX = f"{_P}.jax_model"
+F = Folder("paritybench.workloads.tf32_matmul")
 _HIGHEST = {"matmul precision": "HIGHEST"}
 
 ARMS = (
-    kit.jax_arm(
+    F.port(
         "jax-default-precision",
         "JAX at Precision.DEFAULT on every dot: TF32 on an Ampere+ GPU",
         "logits",
-        _JAX,
-        role="port",
+        {"matmul precision": "DEFAULT (TF32 on GPU)"},
         requires=("jax", "optax", "gpu"),
-        jax_apply=f"{_JAX}:apply_default",
-        conventions={"matmul precision": "DEFAULT (TF32 on GPU)"},
+        jax_apply=F.jax("apply_default"),
     ),
-    kit.jax_arm(
-        "jax-highest",
-        "JAX at Precision.HIGHEST on every dot: full float32, the fix",
-        "logits",
-        _JAX,
-        role="fix",
-        emulates="keras-tensorflow",
-        conventions=_HIGHEST,
+    *F.bce_fix("highest", "HIGHEST", "JAX at Precision.HIGHEST on every dot: full float32, the fix", _HIGHEST),
+    *F.keras_arms(
+        tensorflow="TF32 on by default on a GPU (off under NVIDIA_TF32_OVERRIDE=0)",
+        jax="the process's default matmul precision (highest under paritybench's flags)",
+        torch="torch matmuls full float32 by default since 1.12",
     ),
-    *kit.bce_keras_emulations("highest", "HIGHEST", _JAX, _HIGHEST),
-    *kit.keras_arms(
-        f"{_P}.keras_model:loss",
-        {
-            "tensorflow": "TF32 on by default on a GPU (off under NVIDIA_TF32_OVERRIDE=0)",
-            "jax": "the process's default matmul precision (highest under paritybench's flags)",
-            "torch": "torch matmuls full float32 by default since 1.12",
-        },
-    ),
-    kit.torch_arm(
+    F.torch_fix(
         "torch-default",
         "native torch with torch's own float32 matmul default (TF32 off since 1.12), BCE from logits",
         "bce_logits",
-        f"{_P}.torch_model",
-        torch_apply=f"{_P}.torch_model:apply",
-        role="fix",
+        {"matmul precision": "torch's default (allow_tf32 False since 1.12)"},
+        torch_apply=F.torch("apply"),
         matches="jax-highest",
-        conventions={"matmul precision": "torch's default (allow_tf32 False since 1.12)"},
     ),
-    kit.reference_f64(
-        "JAX in float64, BCE from logits: the ground truth",
-        f"{_JAX}:logits",
-        conventions={"loss path": "from logits", "dtype": "float64"},
-    ),
+    F.reference("JAX in float64, BCE from logits: the ground truth", {"loss path": "from logits"}),
 )
 
-WORKLOAD = Workload(
+WORKLOAD = F.workload(
     name="tf32-matmul",
-    version="1",
     question="How far does a float32 MLP trained with TF32 matmuls (JAX's default precision on an Ampere+ GPU) "
     "drift from the same model at full float32 precision?",
     sources=("pytorch/pytorch#107514", "jax-ml/jax#12008"),
     data=Data(dataset="mnist", labels="binary", n=1000, normalize=True),
     training=Training(steps=10, lr=0.1),
-    model=kit.folder_model(
-        _P,
-        PARAMS,
-        "sigmoid",
-        jax_apply=f"{_JAX}:apply_highest",
-    ),
-    arms=kit.with_evidence(ARMS, MEASURED),
+    model=F.model(PARAMS, "sigmoid", jax_apply=F.jax("apply_highest")),
+    arms=ARMS,
+    measured=MEASURED,
     fix="jax-highest",
 )
