@@ -156,4 +156,14 @@ class Folder:
     ) -> Workload:
         """The ``Workload``, its arms carrying the folder's ``evidence.MEASURED`` (``kit.arms.with_evidence``);
         ``version`` is every built-in's first, "1", unless given."""
-        return Workload(name, version, question, sources, data, training, model, kit.with_evidence(arms, measured), fix)
+        return Workload(
+            name=name,
+            version=version,
+            question=question,
+            sources=sources,
+            data=data,
+            training=training,
+            model=model,
+            arms=kit.with_evidence(arms, measured),
+            fix=fix,
+        )
