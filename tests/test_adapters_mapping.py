@@ -234,6 +234,55 @@ def test_a_missing_bias_is_one_line():
     assert "'fc1.bias'" in one_line(e) and "no twin" in str(e.value)
 
 
+def test_an_lstm_bias_torch_does_not_have_is_refused_not_dropped():
+    kl = [P("keras", "lstm", "lstm", "kernel", "lstm/k", (3, 8)), P("keras", "lstm", "lstm", "bias", "lstm/b", (8,))]
+    tl = [P("torch", "rnn", "lstm", "kernel", "rnn.weight_ih_l0", (8, 3))]  # nn.LSTM(bias=False)
+    with pytest.raises(ParityError) as e:
+        plan(kl, tl)
+    assert "keras 'lstm/b' (8,) has no twin" in one_line(e) and "ignore=['lstm/b']" in str(e.value)
+
+
+def test_same_layout_family_copies_as_is_even_after_a_flatten():
+    flax = [
+        P("jax", "Dense_0", "dense", "kernel", "Dense_0/kernel", (24, 5)),
+        P("jax", "Dense_0", "dense", "bias", "Dense_0/bias", (5,)),
+    ]
+    m = plan(keras_dense("d", 24, 5, ff=(3, 4, 2)), flax)
+    assert [r.transform for r in m.rows] == ["identity", "identity"]
+
+
+def test_both_sides_flattening_different_maps_is_one_line():
+    with pytest.raises(ParityError) as e:
+        plan(keras_dense("d", 24, 5, ff=(3, 4, 2)), torch_linear("fc", 24, 5, ff=(2, 4, 3)))
+    assert "the feature maps differ" in one_line(e)
+    ok = plan(keras_dense("d", 24, 5, ff=(3, 4, 2)), torch_linear("fc", 24, 5, ff=(2, 3, 4)))
+    assert ok.rows[0].transform == "flatten_to_channels_first(3,4,2)"
+
+
+def test_a_custom_layer_with_repeated_roles_pairs_by_order_when_shapes_tell():
+    src = [
+        P("keras", "blk", "block", "kernel", "blk/d1/kernel", (4, 3)),
+        P("keras", "blk", "block", "kernel", "blk/d2/kernel", (3, 2)),
+    ]
+    tgt = [
+        P("torch", "blk", "block", "a.weight", "blk.a.weight", (4, 3)),
+        P("torch", "blk", "block", "b.weight", "blk.b.weight", (3, 2)),
+    ]
+    m = plan(src, tgt)
+    assert [(r.target.name, r.sources[0].name) for r in m.rows] == [
+        ("blk.a.weight", "blk/d1/kernel"),
+        ("blk.b.weight", "blk/d2/kernel"),
+    ]
+
+
+def test_a_weight_map_record_with_an_unknown_field_is_refused():
+    d = plan(keras_dense("d1", 5, 4), torch_linear("fc1", 5, 4)).to_json()
+    d["rows"][0]["target"]["layout"] = "nhwc"
+    with pytest.raises(ParityError) as e:
+        WeightMap.from_json(d)
+    assert "unknown fields ['layout']" in one_line(e)
+
+
 def test_a_flax_tree_reads_in_its_own_order_and_takes_torch_weights():
     rng = np.random.default_rng(2)
     tree = {
@@ -471,6 +520,13 @@ def test_keras_lstm_maps_to_torch_and_a_bias_copied_into_both_parts(fw):
     assert back.rows[-1].transform == "sum"
     assign_keras(km, back.apply(torch_arrays(t2)))
     assert agree(_diff(km, t2, x, x, last), "lstm torch->keras")
+    # a stacked torch LSTM (num_layers=2) is one mapped layer per Keras LSTM
+    k2 = keras.Sequential([keras.Input((5, 3)), keras.layers.LSTM(4, return_sequences=True), keras.layers.LSTM(4)])
+    _randomize(k2, seed=12)
+    t3 = torch.nn.LSTM(3, 4, num_layers=2, batch_first=True)
+    assert [p.layer for p in read_torch(t3)][::4] == ["(root)/l0", "(root)/l1"]
+    _port(k2, t3)
+    assert agree(_diff(k2, t3, x, x, last), "2-layer lstm")
 
 
 @pytest.mark.slow

@@ -12,7 +12,7 @@ installed sources:
   base_conv.py:193-196. torch Conv weight ``(out_channels, in_channels // groups, *kernel_size)``:
   torch/nn/modules/conv.py:169-171 (the transposed convolutions, conv.py:162-164, are another layout and have
   no rule here).
-- Keras Embedding ``embeddings`` ``(input_dim, output_dim)``: keras/src/layers/core/embedding.py:157-160;
+- Keras Embedding ``embeddings`` ``(input_dim, output_dim)``: keras/src/layers/core/embedding.py:149, :157-160;
   torch Embedding weight ``(num_embeddings, embedding_dim)``: torch/nn/modules/sparse.py:165-166. Same layout.
 - Keras Flatten always flattens channels-last: a ``channels_first`` input is transposed to channels-last first
   (keras/src/layers/reshaping/flatten.py:46-48, then the reshape at :58). torch ``nn.Flatten`` reshapes the

@@ -39,6 +39,13 @@ FAMILY = {"keras": "channels_last", "jax": "channels_last", "torch": "channels_f
 NO_TWIN_ROLES = frozenset({"num_batches_tracked"})
 
 
+def _known_fields(what: str, d: Mapping[str, Any], known: set[str]) -> None:
+    """A field that is not understood is refused, never ignored."""
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise ParityError(f"weight mapping: {what} has unknown fields {unknown}; its fields are {sorted(known)}")
+
+
 @dataclass(frozen=True)
 class Param:
     """One weight of a model, as a reader found it.
@@ -78,12 +85,8 @@ class Param:
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Param:
-        known = {"framework", "layer", "layer_type", "role", "name", "shape", "dtype", "flatten_from"}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ParityError(
-                f"weight mapping: a parameter record has unknown fields {unknown}; the fields are {sorted(known)}"
-            )
+        fields = {"framework", "layer", "layer_type", "role", "name", "shape", "dtype", "flatten_from"}
+        _known_fields("a parameter record", d, fields)
         ff = d.get("flatten_from")
         return cls(
             framework=str(d["framework"]),
@@ -157,6 +160,9 @@ class WeightMap:
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> WeightMap:
+        _known_fields("a weight map", d, {"rows", "unused"})
+        for r in d["rows"]:
+            _known_fields("a weight map row", r, {"target", "sources", "transform", "by"})
         rows = tuple(
             Row(
                 target=Param.from_json(r["target"]),
@@ -232,15 +238,18 @@ def _by_role(params: Sequence[Param]) -> dict[str, Param]:
 def _flatten_before(src: Param, tgt: Param) -> tuple[int, ...] | None:
     """The feature shape before the Flatten that feeds this dense kernel, in the source's order, if either side
     knows it and it had more than one axis (a Flatten of an (N, F) input changes nothing)."""
-    if src.flatten_from is not None:
-        before = src.flatten_from
-    elif tgt.flatten_from is not None:
+    from_target = None
+    if tgt.flatten_from is not None:
         t = tgt.flatten_from
-        # convert the target's order into the source's: (C, *spatial) <-> (*spatial, C)
-        before = (*t[1:], t[0]) if FAMILY[tgt.framework] == "channels_first" else (t[-1], *t[:-1])
-    else:
-        return None
-    return before if len(before) > 1 else None
+        # the target's order in the source's: (C, *spatial) <-> (*spatial, C)
+        from_target = (*t[1:], t[0]) if FAMILY[tgt.framework] == "channels_first" else (t[-1], *t[:-1])
+    if src.flatten_from is not None and from_target is not None and src.flatten_from != from_target:
+        raise ParityError(
+            f"weight mapping: {src.label()} follows a Flatten of {src.flatten_from}, {tgt.label()} one of "
+            f"{tgt.flatten_from}: the feature maps differ; {_fix_hint(tgt.name)}"
+        )
+    before = src.flatten_from if src.flatten_from is not None else from_target
+    return before if before is not None and len(before) > 1 else None
 
 
 def _role_transform(layer_type: str, role: str, src: Param, tgt: Param, crossing: str) -> str:
@@ -289,7 +298,8 @@ def _recurrent_rows(
                 rows.append(Row(tgt["bias"], (b,), "identity"))
             if "recurrent_bias" in tgt:
                 rows.append(Row(tgt["recurrent_bias"], (), "zeros"))
-        return rows, {"bias"}
+        # a bias that no target took stays unused, and so an error (a torch RNN built with bias=False)
+        return rows, ({"bias"} if any(r.sources for r in rows) else set())
     if crossing == "from_cf" and "bias" in tgt and {"bias", "recurrent_bias"} <= set(src):
         if layer_type == "gru" and len(tgt["bias"].shape) != 2:
             raise ParityError(
@@ -316,7 +326,8 @@ def _layer_rows(src_layer: list[Param], tgt_layer: list[Param]) -> tuple[list[Ro
     src, tgt = _by_role(src_layer), _by_role(tgt_layer)
     rows: list[Row] = []
     used: set[str] = set()
-    if s0.layer_type in KNOWN_TYPES:
+    unique_roles = len(src) == len(src_layer) and len(tgt) == len(tgt_layer)
+    if s0.layer_type in KNOWN_TYPES and unique_roles:
         if s0.layer_type in ("lstm", "gru") and crossing != "same":
             rows, used = _recurrent_rows(s0.layer_type, src, tgt, crossing)
         done = {r.target.role for r in rows}
@@ -333,7 +344,7 @@ def _layer_rows(src_layer: list[Param], tgt_layer: list[Param]) -> tuple[list[Ro
                 )
             rows.append(Row(t, (src[role],), _role_transform(s0.layer_type, role, src[role], t, crossing)))
             used.add(role)
-    elif set(src) == set(tgt):
+    elif unique_roles and set(src) == set(tgt):
         rows = [Row(t, (src[role],), "identity") for role, t in tgt.items()]
         used = set(src)
     else:
