@@ -151,8 +151,15 @@ class WeightMap:
         for row in self.rows:
             if row.transform == "keep":
                 continue
+            try:
+                dtype = np.dtype(row.target.dtype)
+            except TypeError:
+                raise ParityError(
+                    f"weight mapping: target {row.target.label()} has dtype {row.target.dtype}, which NumPy does "
+                    f"not know; map into a float32 copy of the model and cast it in the framework"
+                ) from None
             value = layouts.apply(row.transform, [np.asarray(arrays[s.name]) for s in row.sources], row.target.shape)
-            out[row.target.name] = np.ascontiguousarray(value, dtype=np.dtype(row.target.dtype))
+            out[row.target.name] = np.ascontiguousarray(value, dtype=dtype)
         return out
 
     def to_json(self) -> dict[str, Any]:
@@ -486,10 +493,10 @@ def plan(
 
 
 def _check_shape(row: Row) -> None:
-    """The transform of the sources' shapes gives the target's shape (checked on zero-filled stand-ins)."""
+    """The transform of the sources' shapes gives the target's shape (checked on zero-stride stand-ins)."""
     if row.transform == "keep":
         return
-    stand_ins = [np.zeros(s.shape, dtype=np.int8) for s in row.sources]
+    stand_ins = [np.broadcast_to(np.int8(0), s.shape) for s in row.sources]  # views: no memory per element
     names = " + ".join(s.label() for s in row.sources) or "nothing"
     try:
         got: tuple[int, ...] | str = layouts.apply(row.transform, stand_ins, row.target.shape).shape
