@@ -25,6 +25,7 @@ def test_the_flow_is_the_package_layout():
         "workloads",
         "frameworks",
         "arms",
+        "adapters",
         "pipeline",
         "artifact",
         "studies",
@@ -79,7 +80,7 @@ def test_commands_are_registered_command_classes():
 
 def test_the_import_contract_is_kept():
     """``lint-imports`` (import-linter, configured in pyproject.toml): cli -> commands -> studies -> pipeline ->
-    arms -> workloads -> frameworks | analysis | timing -> experiment -> artifact -> procs | errors, and
+    arms -> adapters -> workloads -> frameworks | analysis | timing -> experiment -> artifact -> procs | errors, and
     analysis imports nothing that trains or runs a command."""
     exe = Path(sys.executable).with_name("lint-imports")
     proc = subprocess.run([str(exe)], capture_output=True, text=True, cwd=ROOT)
