@@ -1,5 +1,5 @@
 """The Keras worker protocol (arms/protocol.py): typed messages, checked strictly, on a channel of their own;
-the one worker start-up (pipeline/worker_pool.start)."""
+the one worker start-up (arms/worker_process.start)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import textwrap
 import pytest
 
 from paritybench.arms import protocol as p
+from paritybench.arms import worker_process
 from paritybench.experiment.flags import NumericsOptions
-from paritybench.pipeline import worker_pool
 
 from .conftest import ROOT
 
@@ -125,7 +125,8 @@ def test_only_protocol_messages_are_encoded():
 
 def test_the_protocol_module_imports_no_framework():
     code = (
-        "import sys; import paritybench.arms.protocol, paritybench.pipeline.worker_pool; "
+        "import sys; import paritybench.arms.protocol, paritybench.arms.worker_process, "
+        "paritybench.pipeline.worker_pool; "
         "print(sorted(m for m in ('jax', 'tensorflow', 'torch', 'keras') if m in sys.modules))"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
@@ -137,7 +138,7 @@ def test_a_worker_refuses_a_message_it_does_not_take_and_reports_failed(tmp_path
     """The real start-up (no framework is imported before the first job): the inspection worker sent ``Stop``
     instead of a job reports ``Failed`` on its channel, exits with status 3, and its traceback is in its log."""
     opts = NumericsOptions().to_dict()
-    wp = worker_pool.start("keras_inspect", "jax", opts, tmp_path, tmp_path / "worker.log")
+    wp = worker_process.start("keras_inspect", "jax", opts, tmp_path, tmp_path / "worker.log")
     try:
         assert wp.send(p.Stop(), close=True)
         assert list(wp.events(until=p.ConventionsDone)) == []
@@ -153,7 +154,7 @@ def test_a_worker_refuses_a_message_it_does_not_take_and_reports_failed(tmp_path
     assert "Traceback" in (tmp_path / "worker.log").read_text()
 
 
-def _fake_worker(tmp_path, code: str) -> worker_pool.WorkerProcess:
+def _fake_worker(tmp_path, code: str) -> worker_process.WorkerProcess:
     """A process speaking (or not) the protocol on the report pipe whose number is its argv[1]."""
     cmd_r, cmd_w = os.pipe()
     rep_r, rep_w = os.pipe()
@@ -169,7 +170,7 @@ def _fake_worker(tmp_path, code: str) -> worker_pool.WorkerProcess:
         )
     os.close(cmd_r)
     os.close(rep_w)
-    return worker_pool.WorkerProcess(proc, rep_r, cmd_w, log)
+    return worker_process.WorkerProcess(proc, rep_r, cmd_w, log)
 
 
 def test_a_message_the_parent_cannot_read_stops_the_worker_with_a_reason(tmp_path):

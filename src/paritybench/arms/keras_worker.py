@@ -1,7 +1,7 @@
 """Trains the Keras arms of one backend, in a process of its own.
 
 Keras fixes its backend at import, so the runner starts this module once per backend
-(``pipeline.worker_pool.start``; the start-up is ``protocol.worker_main``) and sends it a
+(``arms.worker_process.start``; the start-up is ``protocol.worker_main``) and sends it a
 ``protocol.TrainJob``: tasks (a workload, one of its Keras arms, the training config, the cases: an
 id, a data window, an initial-weights file). For each case the worker writes ``final-<arm>-<id>.npz``
 and, when asked, ``traj-<arm>-<id>.npz`` (weights after every step) into the job's folder and reports
@@ -21,6 +21,7 @@ from __future__ import annotations
 import importlib
 import os
 import time
+from typing import Any
 
 import numpy as np
 
@@ -198,16 +199,8 @@ class KerasArm:
         train_seconds = 0.0
         for rows in batch_slices(n, bs, steps):
             measure(before)
-            t = time.perf_counter()
-            self.model.fit(x[rows], y[rows], batch_size=bs, epochs=1, shuffle=False, verbose=0)
-            train_seconds += time.perf_counter() - t
-            after = self.get_weights()
-            curves["grad_norm"].append(
-                grad_norm_from_update(before, after, self.lr) if self.plain_sgd else float("nan")
-            )
-            before = after
-            if traj is not None:
-                traj.append(after)
+            _, before, seconds = self.fit_step(x[rows], y[rows], bs, before, curves, traj)
+            train_seconds += seconds
         measure(before)
         curves["nonfinite"] = nonfinite_steps(finite_flags, curves["loss"])
         curves["accuracy"] = [c / n for c in curves["correct"]]
@@ -225,6 +218,19 @@ class KerasArm:
         }
         return curves, before, traj, info, states
 
+    def fit_step(self, x, y, bs: int, before: dict, curves: dict, traj: list | None) -> tuple[Any, dict, float]:
+        """One ``fit`` epoch over ``x`` in batches of ``bs`` from weights ``before``: appends the update's
+        gradient norm to ``curves`` (plain SGD: ||w_k+1 - w_k|| / lr is the gradient's norm; other optimizers
+        hide it) and the new weights to ``traj``; returns fit's history, the new weights and fit's seconds."""
+        t = time.perf_counter()
+        hist = self.model.fit(x, y, batch_size=bs, epochs=1, shuffle=False, verbose=0)
+        seconds = time.perf_counter() - t
+        after = self.get_weights()
+        curves["grad_norm"].append(grad_norm_from_update(before, after, self.lr) if self.plain_sgd else float("nan"))
+        if traj is not None:
+            traj.append(after)
+        return hist, after, seconds
+
     def train_case(self, x, y, init, steps: int, keep_trajectory: bool) -> tuple[dict, dict, list | None, dict]:
 
         n = x.shape[0]
@@ -239,21 +245,12 @@ class KerasArm:
             if keep_trajectory:
                 self.diagnose(x, y, curves)
             finite_flags.append(not weights_nonfinite(before))
-            t = time.perf_counter()
-            hist = self.model.fit(x, y, batch_size=n, epochs=1, shuffle=False, verbose=0)
-            train_seconds += time.perf_counter() - t
+            hist, before, seconds = self.fit_step(x, y, n, before, curves, traj)
+            train_seconds += seconds
             # fit reports loss and accuracy at the weights *before* its update,
             # from the forward pass the update itself used: no extra pass needed
             curves["loss"].append(float(hist.history["loss"][0]))
             curves["correct"].append(round(float(hist.history["accuracy"][0]) * n))
-            after = self.get_weights()
-            # plain SGD: ||w_k+1 - w_k|| / lr is the gradient's norm; other optimizers hide it
-            curves["grad_norm"].append(
-                grad_norm_from_update(before, after, self.lr) if self.plain_sgd else float("nan")
-            )
-            before = after
-            if traj is not None:
-                traj.append(after)
         if keep_trajectory:
             self.diagnose(x, y, curves)
         finite_flags.append(not weights_nonfinite(before))

@@ -361,7 +361,7 @@ def worker_channel() -> Channel:
     (``pass_fds`` made them inheritable), so a program a user's code starts holds no end of them."""
     spec = os.environ.pop(CHANNEL_ENV, None)
     if not spec:
-        raise RuntimeError(f"{CHANNEL_ENV} is not set: a worker is started by paritybench.pipeline.worker_pool.start")
+        raise RuntimeError(f"{CHANNEL_ENV} is not set: a worker is started by paritybench.arms.worker_process.start")
     r, w = (int(x) for x in spec.split(","))
     for fd in (r, w):
         os.set_inheritable(fd, False)
