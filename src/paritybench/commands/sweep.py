@@ -62,7 +62,7 @@ class SweepCommand(Command):
 
     @classmethod
     def setup_arguments(cls, sub) -> argparse.ArgumentParser:
-        p = sub.add_parser("sweep", help="every arm over a seed x window grid into one artifact (resumable)")
+        p = cls.add_parser(sub)
         add_experiment_args(p, seeds_default="0-9", windows_default="0:10000:1000")
         p.add_argument(
             "--diagnostics",
@@ -93,7 +93,7 @@ class SensitivityCommand(Command):
 
     @classmethod
     def setup_arguments(cls, sub) -> argparse.ArgumentParser:
-        p = sub.add_parser("sensitivity", help="train each arm from K ulp-perturbed copies of one initial weight set")
+        p = cls.add_parser(sub)
         add_experiment_args(p)
         p.add_argument("--k", type=int, default=32, help="perturbed copies (default %(default)s)")
         p.add_argument("--rel", type=float, default=1e-7, help="relative perturbation (default %(default)s)")
