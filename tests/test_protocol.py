@@ -22,10 +22,21 @@ from .conftest import ROOT
 pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
 
 CASE = p.CaseSpec(id="s0-w0", window=0, init_file="/j/init-s0-w0.npz")
-TASK = p.Task(workload="seed-bce", arm="keras-jax", steps=2, lr=0.01, n=128, normalize=False, cases=(CASE,))
+TASK = p.Task(
+    workload="seed-bce",
+    arm="keras-jax",
+    steps=2,
+    lr=0.01,
+    n=128,
+    normalize=False,
+    cases=(CASE,),
+    workload_sha256="ab" * 32,
+)
 EXAMPLES = [
     p.TrainJob("jax", {"deterministic": True, "onednn": None, "threads": None}, None, None, "/j", True, (TASK,), 300.0),
-    p.Evaluate((p.EvaluateItem("seed-bce", 0.01, 128, False, 0, "jax-logits", "s0-w0", "/j/e.npz", "keras-jax"),)),
+    p.Evaluate(
+        (p.EvaluateItem("seed-bce", 0.01, 128, False, 0, "jax-logits", "s0-w0", "/j/e.npz", "keras-jax", None),)
+    ),
     p.ConventionsJob("seed-bce", "keras-jax", 0.01),
     p.LocalizeJob(
         "batchnorm-momentum",
@@ -295,3 +306,27 @@ def test_a_keras_worker_that_exits_0_before_its_result_errors_its_arms(tmp_path)
     assert runs["keras-jax"]["reason"] == (
         "keras-jax worker exited with status 0 before sending its result (its last output: leaving now)"
     )
+
+
+def test_a_keras_worker_refuses_a_workload_whose_content_changed_since_the_run_loaded_it(tmp_path, monkeypatch):
+    """The run sends the workload's sha256 with each task and swap item; the worker loads the workload again and
+    refuses other content in one line naming both hashes (a file edited between the two loads)."""
+    import hashlib
+    import shutil
+
+    from paritybench.arms.keras_worker import load_workload
+    from paritybench.errors import ParityError
+    from paritybench.workloads import registry
+
+    wl = tmp_path / "wl.py"
+    shutil.copy(ROOT / "examples" / "tanh_adam.py", wl)
+    sent = hashlib.sha256(wl.read_bytes()).hexdigest()
+    assert load_workload(str(wl), sent).origin["sha256"] == sent
+    assert load_workload(str(wl), None).name == "tanh-adam"  # a run that recorded no hash: nothing to check
+    wl.write_text(wl.read_text().replace("version=", "# edited after the run began\n    version=", 1))
+    now = hashlib.sha256(wl.read_bytes()).hexdigest()
+    monkeypatch.setattr(registry, "_CACHE", {})  # as a fresh worker process loads it
+    with pytest.raises(ParityError) as info:
+        load_workload(str(wl), sent)
+    msg = str(info.value)
+    assert "changed after the run began" in msg and sent in msg and now in msg and "\n" not in msg

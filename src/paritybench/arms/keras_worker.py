@@ -35,6 +35,7 @@ from paritybench.experiment import data, flags, heads
 from paritybench.experiment.data import LABEL_WIDTH
 from paritybench.experiment.weights import check_weights, copy_weights, load_weights_npz, save_weights_npz
 from paritybench.workloads import resolve_ref
+from paritybench.workloads.base import Workload
 
 
 def check_model(keras, model, workload, arm) -> None:
@@ -294,6 +295,20 @@ class _Backend:
         return self.datasets[(path, sha256)]
 
 
+def load_workload(spec: str, sha256: str | None) -> Workload:
+    """The workload ``spec`` as this worker loads it, refused (one line naming both hashes) unless its content
+    is the ``sha256`` the run loaded: a file edited after the run began would otherwise train its Keras arms
+    on other code than its other arms, under the run's recorded hash. None: the run recorded no hash."""
+    w = workloads.load(spec)
+    found = w.origin.get("sha256")
+    if sha256 is not None and found != sha256:
+        raise ParityError(
+            f"workload {w.name} ({spec}) changed after the run began: the run loaded sha256 {sha256}, this "
+            f"Keras worker reads {found}: restore the workload's files, or run again"
+        )
+    return w
+
+
 def run_job(job: protocol.TrainJob, be: _Backend, channel: protocol.Channel, serving: bool) -> int:
     """One job (one workload's Keras arms on this backend): train, report each case, take the weight swap
     (``Evaluate``) from the channel, report ``JobDone``. Returns 0, or 4 when the channel closed before the
@@ -335,9 +350,9 @@ def run_job(job: protocol.TrainJob, be: _Backend, channel: protocol.Channel, ser
 
     built: dict[tuple[str, str], KerasArm] = {}
 
-    def arm_model(spec: str, arm_name: str, lr: float) -> KerasArm:
+    def arm_model(spec: str, arm_name: str, lr: float, sha256: str | None) -> KerasArm:
         if (spec, arm_name) not in built:
-            w = workloads.load(spec)  # its import is under the limit (workloads.registry)
+            w = load_workload(spec, sha256)  # its import is under the limit (workloads.registry)
             with watchdog.limit(step_timeout, f"building Keras arm {arm_name} (keras_build and compile)"):
                 built[(spec, arm_name)] = KerasArm(keras, backend, w, w.arm(arm_name), lr)
             env["jit_compile"] = str(getattr(built[(spec, arm_name)].model, "jit_compile", None))
@@ -346,7 +361,7 @@ def run_job(job: protocol.TrainJob, be: _Backend, channel: protocol.Channel, ser
         return built[(spec, arm_name)]
 
     for task in job.tasks:
-        ka = arm_model(task.workload, task.arm, task.lr)
+        ka = arm_model(task.workload, task.arm, task.lr, task.workload_sha256)
         shapes = ka.workload.model.params
         for case in task.cases:
             cid = case.id
@@ -383,7 +398,7 @@ def run_job(job: protocol.TrainJob, be: _Backend, channel: protocol.Channel, ser
         raise protocol.ProtocolError(f"expected {protocol.Evaluate.TYPE} after {protocol.Trained.TYPE}, got {msg.TYPE}")
     swap = []
     for item in msg.items:
-        ka = arm_model(item.workload, item.evaluator, item.lr)
+        ka = arm_model(item.workload, item.evaluator, item.lr, item.workload_sha256)
         x, y = window(ka.workload, item.window, item.n, item.normalize)
         ka.set_weights(load_weights_npz(item.weights_file, ka.workload.model.params)["w"])
         swap.append(protocol.SwapResult(item.label, item.case, item.evaluator, ka.correct(x, y)))

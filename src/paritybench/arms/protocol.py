@@ -76,6 +76,9 @@ class Task:
     n: int
     normalize: bool
     cases: tuple[CaseSpec, ...]
+    # the workload's content as the run loaded it (``Workload.origin["sha256"]``; None where it records none):
+    # the worker refuses a workload that reads otherwise when it loads it (``keras_worker.load_workload``)
+    workload_sha256: str | None
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,7 @@ class EvaluateItem:
     case: str
     weights_file: str
     evaluator: str
+    workload_sha256: str | None  # as ``Task.workload_sha256``
 
 
 @dataclass(frozen=True)

@@ -261,7 +261,6 @@ def _print_sensitivity(console, artifact: dict) -> None:
 # starting a sweep: its options checked against a checkpoint's header for --resume
 
 # Options of `sweep` and the RunConfig field each sets; with --resume a given one must agree with the header.
-# Options of `sweep` and the RunConfig field each sets; with --resume a given one must agree with the header.
 _RESUME_CHECKED = {
     "seeds": "seeds",
     "windows": "windows",
@@ -278,6 +277,8 @@ _RESUME_CHECKED = {
     "no_deterministic": "numerics.deterministic",
     "diagnostics": "diagnostics",
     "workload": "workload",
+    # not part of what is computed, but of what the runs were held to: the resumed runs keep the header's limit
+    "step_timeout": "step_timeout",
 }
 
 _UNSET = object()
@@ -348,6 +349,7 @@ def conflicting_options(args, header_cfg, out: Path) -> list[str]:
         "no_deterministic": not h.numerics.deterministic,
         "diagnostics": h.diagnostics,
         "workload": h.workload,
+        "step_timeout": h.step_timeout,
     }
     for d in _RESUME_CHECKED:
         if d not in explicit:

@@ -517,6 +517,7 @@ class _KerasWorker:
                         case=cid,
                         weights_file=str(f),
                         evaluator=self.specs[0].name,
+                        workload_sha256=common["workload_sha256"],
                     )
                 )
         # a failed write means the worker is gone: its status says why
@@ -558,6 +559,7 @@ def _task_common(sess: _Session) -> dict:
     cfg, workload = sess.cfg, sess.workload
     return {
         "workload": workload.origin.get("spec", workload.name),
+        "workload_sha256": workload.origin.get("sha256"),
         "steps": cfg.steps,
         "lr": cfg.lr,
         "n": cfg.n,
