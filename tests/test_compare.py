@@ -252,3 +252,33 @@ def test_one_vs_two_threads_keeps_stable_arms_within_tolerance(cross_runs):
     assert all(v[a] in ("identical", "equivalent") for a in ("jax-logits", "keras-tensorflow", "reference-f64"))
     assert v["jax-keras-clip"] in ("identical", "inconclusive")  # chaotic, one run a side: no test possible
     assert proc.returncode == 0
+
+
+def _with_workload_sha256(tmp_path: Path, name: str, digest: str | None) -> Path:
+    art = json.loads((ROOT / "results" / "baselines" / "seed-bce-cpu.json").read_text())
+    if digest is not None:
+        art["workload"]["sha256"] = digest
+    out = tmp_path / name
+    out.write_text(json.dumps(art))
+    return out
+
+
+def test_a_workload_edited_under_the_same_version_is_said_beside_the_verdicts(tmp_path):
+    """Same name and version, different code (sha256): compared, with a note naming both hashes in every
+    format; not refused (the hash moves with any byte, a reformatted line included)."""
+    from paritybench.analysis.compare import compare, load, render_json, render_markdown, render_text
+
+    a = load(_with_workload_sha256(tmp_path, "a.json", "a" * 64))
+    b = load(_with_workload_sha256(tmp_path, "b.json", "b" * 64))
+    c = compare(a, b, {})
+    assert c.counts()["identical"] == len(a.runs) and c.counts()["divergent"] == 0
+    assert c.workload_change is not None
+    assert all(s in c.workload_change for s in ("seed-bce", "'1'", "a" * 12, "b" * 12, "a.json", "b.json"))
+    assert f"  note: {c.workload_change}\n" in render_text([c])
+    assert c.workload_change in render_markdown([c])
+    assert json.loads(render_json([c], 0))["comparisons"][0]["workload_change"] == c.workload_change
+    # the same code, or a side that predates the hash (every committed baseline): nothing to say
+    same = load(_with_workload_sha256(tmp_path, "same.json", "a" * 64))
+    older = load(_with_workload_sha256(tmp_path, "older.json", None))
+    assert compare(a, same, {}).workload_change is None and compare(a, older, {}).workload_change is None
+    assert "note:" not in render_text([compare(a, older, {})])

@@ -306,6 +306,7 @@ def test_resume_refuses_replaced_data_naming_both_hashes(tmp_path):
         ["--onednn", "off"],
         ["--no-deterministic"],
         ["--threefry-partitionable"],
+        ["--step-timeout", "5"],
     ],
 )
 def test_resume_refuses_a_conflicting_option(tmp_path, header_line, option):
@@ -315,6 +316,17 @@ def test_resume_refuses_a_conflicting_option(tmp_path, header_line, option):
     line = _one_error(res, 2, f"--resume {out}: {option[0]}", "(the sweep has", "drop those options")
     assert "--steps 2" not in line  # only what conflicts is named
     assert checkpoint_path(out).read_text() == header_line + "\n"
+    assert sorted(os.listdir(tmp_path)) == [checkpoint_path(out).name]
+
+
+def test_resume_with_another_step_timeout_is_refused_naming_both_limits(tmp_path, header_line):
+    """The resumed runs would be held to another limit than the runs already in the checkpoint, which the
+    artifact's one ``config.step_timeout`` could not say: refused like every other differing option."""
+    assert json.loads(header_line)["header"]["config"]["step_timeout"] == 300.0
+    out = tmp_path / "s.json"
+    checkpoint_path(out).write_text(header_line + "\n")
+    res = run_cli("sweep", "--resume", str(out), "--step-timeout", "7.5")
+    _one_error(res, 2, f"--resume {out}: --step-timeout 7.5 (the sweep has 300.0)", "drop those options")
     assert sorted(os.listdir(tmp_path)) == [checkpoint_path(out).name]
 
 

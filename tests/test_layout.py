@@ -78,6 +78,26 @@ def test_commands_are_registered_command_classes():
     assert len({c.name for c in commands}) == len(commands) == 15
 
 
+def test_the_top_level_parser_imports_no_command_and_a_command_only_its_own_module():
+    """``paritybench --help`` lists the commands from ``commands.COMMANDS`` without importing them (nor numpy);
+    ``paritybench compare ...`` imports compare's module and not run's. The help text is the same either way."""
+    code = (
+        "import sys\n"
+        "from paritybench.cli import build_parser\n"
+        "top = build_parser(['--help']).format_help()\n"
+        "print(sorted(m for m in sys.modules if m.startswith('paritybench.')), 'numpy' in sys.modules)\n"
+        "build_parser(['compare', 'a.json', 'b.json'])\n"
+        "print('paritybench.commands.compare' in sys.modules, 'paritybench.commands.run' in sys.modules)\n"
+        "print(top == build_parser().format_help())\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    top, compare, same = proc.stdout.strip().splitlines()
+    expected = ["paritybench.cli", "paritybench.commands", "paritybench.errors", "paritybench.procs"]
+    assert top == f"{expected} False"
+    assert compare == "True False" and same == "True"
+
+
 def test_the_import_contract_is_kept():
     """``lint-imports`` (import-linter, configured in pyproject.toml): cli -> commands -> studies -> pipeline ->
     arms -> adapters -> workloads -> frameworks | analysis | timing -> experiment -> artifact -> procs | errors, and

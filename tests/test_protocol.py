@@ -1,5 +1,5 @@
 """The Keras worker protocol (arms/protocol.py): typed messages, checked strictly, on a channel of their own;
-the one worker start-up (pipeline/worker_pool.start)."""
+the one worker start-up (arms/worker_process.start)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import textwrap
 import pytest
 
 from paritybench.arms import protocol as p
+from paritybench.arms import worker_process
 from paritybench.experiment.flags import NumericsOptions
-from paritybench.pipeline import worker_pool
 
 from .conftest import ROOT
 
@@ -22,10 +22,21 @@ from .conftest import ROOT
 pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
 
 CASE = p.CaseSpec(id="s0-w0", window=0, init_file="/j/init-s0-w0.npz")
-TASK = p.Task(workload="seed-bce", arm="keras-jax", steps=2, lr=0.01, n=128, normalize=False, cases=(CASE,))
+TASK = p.Task(
+    workload="seed-bce",
+    arm="keras-jax",
+    steps=2,
+    lr=0.01,
+    n=128,
+    normalize=False,
+    cases=(CASE,),
+    workload_sha256="ab" * 32,
+)
 EXAMPLES = [
     p.TrainJob("jax", {"deterministic": True, "onednn": None, "threads": None}, None, None, "/j", True, (TASK,), 300.0),
-    p.Evaluate((p.EvaluateItem("seed-bce", 0.01, 128, False, 0, "jax-logits", "s0-w0", "/j/e.npz", "keras-jax"),)),
+    p.Evaluate(
+        (p.EvaluateItem("seed-bce", 0.01, 128, False, 0, "jax-logits", "s0-w0", "/j/e.npz", "keras-jax", None),)
+    ),
     p.ConventionsJob("seed-bce", "keras-jax", 0.01),
     p.LocalizeJob(
         "batchnorm-momentum",
@@ -125,7 +136,8 @@ def test_only_protocol_messages_are_encoded():
 
 def test_the_protocol_module_imports_no_framework():
     code = (
-        "import sys; import paritybench.arms.protocol, paritybench.pipeline.worker_pool; "
+        "import sys; import paritybench.arms.protocol, paritybench.arms.worker_process, "
+        "paritybench.pipeline.worker_pool; "
         "print(sorted(m for m in ('jax', 'tensorflow', 'torch', 'keras') if m in sys.modules))"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
@@ -137,7 +149,7 @@ def test_a_worker_refuses_a_message_it_does_not_take_and_reports_failed(tmp_path
     """The real start-up (no framework is imported before the first job): the inspection worker sent ``Stop``
     instead of a job reports ``Failed`` on its channel, exits with status 3, and its traceback is in its log."""
     opts = NumericsOptions().to_dict()
-    wp = worker_pool.start("keras_inspect", "jax", opts, tmp_path, tmp_path / "worker.log")
+    wp = worker_process.start("keras_inspect", "jax", opts, tmp_path, tmp_path / "worker.log")
     try:
         assert wp.send(p.Stop(), close=True)
         assert list(wp.events(until=p.ConventionsDone)) == []
@@ -153,7 +165,7 @@ def test_a_worker_refuses_a_message_it_does_not_take_and_reports_failed(tmp_path
     assert "Traceback" in (tmp_path / "worker.log").read_text()
 
 
-def _fake_worker(tmp_path, code: str) -> worker_pool.WorkerProcess:
+def _fake_worker(tmp_path, code: str) -> worker_process.WorkerProcess:
     """A process speaking (or not) the protocol on the report pipe whose number is its argv[1]."""
     cmd_r, cmd_w = os.pipe()
     rep_r, rep_w = os.pipe()
@@ -169,7 +181,7 @@ def _fake_worker(tmp_path, code: str) -> worker_pool.WorkerProcess:
         )
     os.close(cmd_r)
     os.close(rep_w)
-    return worker_pool.WorkerProcess(proc, rep_r, cmd_w, log)
+    return worker_process.WorkerProcess(proc, rep_r, cmd_w, log)
 
 
 def test_a_message_the_parent_cannot_read_stops_the_worker_with_a_reason(tmp_path):
@@ -294,3 +306,27 @@ def test_a_keras_worker_that_exits_0_before_its_result_errors_its_arms(tmp_path)
     assert runs["keras-jax"]["reason"] == (
         "keras-jax worker exited with status 0 before sending its result (its last output: leaving now)"
     )
+
+
+def test_a_keras_worker_refuses_a_workload_whose_content_changed_since_the_run_loaded_it(tmp_path, monkeypatch):
+    """The run sends the workload's sha256 with each task and swap item; the worker loads the workload again and
+    refuses other content in one line naming both hashes (a file edited between the two loads)."""
+    import hashlib
+    import shutil
+
+    from paritybench.arms.keras_worker import load_workload
+    from paritybench.errors import ParityError
+    from paritybench.workloads import registry
+
+    wl = tmp_path / "wl.py"
+    shutil.copy(ROOT / "examples" / "tanh_adam.py", wl)
+    sent = hashlib.sha256(wl.read_bytes()).hexdigest()
+    assert load_workload(str(wl), sent).origin["sha256"] == sent
+    assert load_workload(str(wl), None).name == "tanh-adam"  # a run that recorded no hash: nothing to check
+    wl.write_text(wl.read_text().replace("version=", "# edited after the run began\n    version=", 1))
+    now = hashlib.sha256(wl.read_bytes()).hexdigest()
+    monkeypatch.setattr(registry, "_CACHE", {})  # as a fresh worker process loads it
+    with pytest.raises(ParityError) as info:
+        load_workload(str(wl), sent)
+    msg = str(info.value)
+    assert "changed after the run began" in msg and sent in msg and now in msg and "\n" not in msg

@@ -142,6 +142,7 @@ WORKLOAD = replace(_W, name="bad-ref", arms=_ARMS)
         ),
         ("paritybench.workloads.seed_bce.no_such_module:logits", "names module paritybench.workloads.seed_bce.no_such"),
         ("paritybench.workloads.seed_bce.jax_model.logits", "is not 'package.module:function'"),
+        (5, "is a int: give a callable or 'package.module:function'"),  # its type: judged in the same pass
     ],
 )
 def test_a_bad_reference_is_refused_at_load_naming_workload_arm_and_reference(tmp_path, ref, problem):

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 
 from rich.console import Console
 
 from paritybench import __version__
-from paritybench.commands import registered
-from paritybench.errors import ParityError
-from paritybench.procs import install_signal_handlers, interrupted_message
+from paritybench.commands import COMMANDS, exit_status, load
+from paritybench.procs import install_signal_handlers
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser. Of the commands, only the one ``argv`` names is imported and given its options (every one
+    where ``argv`` is None); the others are listed by name and help from ``commands.COMMANDS``, so that
+    ``paritybench --help`` and each command load only the modules they use."""
     parser = argparse.ArgumentParser(
         prog="paritybench",
         description="Paired training arms from one set of initial weights: why one model trains differently "
@@ -26,8 +29,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"paritybench {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for command in registered():
-        command.setup_arguments(sub).set_defaults(func=command.run)
+    # the top level takes no option with a value: the first word that is not an option names the command
+    named = next((a for a in argv if not a.startswith("-")), None) if argv is not None else None
+    for name, (_, help) in COMMANDS.items():
+        if argv is None or name == named:
+            command = load(name)
+            command.setup_arguments(sub).set_defaults(func=command.run)
+        else:
+            sub.add_parser(name, help=help)
     return parser
 
 
@@ -57,7 +66,8 @@ def blank_option(parser: argparse.ArgumentParser, args: argparse.Namespace) -> s
 def main(argv: list[str] | None = None) -> int:
     # Wide enough for the run table when output is a pipe or a CI log.
     console = Console(width=None if sys.stdout.isatty() else 120)
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     blank = blank_option(parser, args)
     if blank:
@@ -65,15 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     install_signal_handlers()  # SIGTERM/SIGINT unwind (worker killed, temp folders removed)
-    try:
-        return args.func(args, console)
-    except ParityError as exc:
-        print(f"paritybench: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt as exc:
-        line, code = interrupted_message(exc)
-        print(line, file=sys.stderr)
-        return code
+    return exit_status(lambda: args.func(args, console))
 
 
 if __name__ == "__main__":

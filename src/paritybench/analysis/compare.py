@@ -18,7 +18,9 @@ are matched by (arm, seed, window, copy) and each pair gets one verdict:
 Refused with exit 2 (naming the field): artifacts of different schema majors, or
 of different experiments (steps, lr, n, normalisation, threefry, training data).
 Numerics options (oneDNN, threads, determinism) may differ: they are what a
-comparison across configurations is for, and they appear in the environment diff.
+comparison across configurations is for, and they appear in the environment diff. A workload
+of one name and version whose recorded sha256 differs (its code was edited) is said in a note
+beside the verdicts, not refused (``workload_change``).
 Exit 1 when any pair is divergent, else 0.
 """
 
@@ -103,6 +105,8 @@ class Comparison:
     verdicts: list[Verdict]
     distribution_tests: list[dict]
     environment_diff: list[tuple[str, object, object]]
+    # a sentence when the workload, of one name and version on both sides, was different code (``workload_change``)
+    workload_change: str | None = None
 
     def counts(self) -> dict[str, int]:
         return {v: sum(1 for x in self.verdicts if x.verdict == v) for v in VERDICTS}
@@ -115,6 +119,7 @@ class Comparison:
             "verdicts": [v.to_dict() for v in self.verdicts],
             "distribution_tests": self.distribution_tests,
             "environment_diff": [{"field": f, "reference": a, "other": b} for f, a, b in self.environment_diff],
+            "workload_change": self.workload_change,
         }
 
 
@@ -183,6 +188,22 @@ def check_comparable(a: Loaded, b: Loaded) -> None:
             f"environment.data.sha256 differs: {a.path} trained on {da[:12]}, {b.path} on {db[:12]}: "
             "only runs on the same data are comparable; pass the same --data"
         )
+
+
+def workload_change(a: Loaded, b: Loaded) -> str | None:
+    """A sentence when the two artifacts' workload (one name and version: ``check_comparable``) was different
+    code, its recorded sha256 differing; None when they agree or a side predates the hash. Said, not refused:
+    the version is the declaration's own word for "the same experiment", and the hash changes with any byte of
+    the workload's files (a comment, a reformatted line), so the verdicts stand, with the change beside them."""
+    wa, wb = a.artifact["workload"], b.artifact["workload"]
+    ha, hb = wa.get("sha256"), wb.get("sha256")
+    if not ha or not hb or ha == hb:
+        return None
+    return (
+        f"workload {wa.get('name')} version {wa.get('version')!r} is different code on the two sides "
+        f"(sha256 {str(ha)[:12]} in {a.path.name}, {str(hb)[:12]} in {b.path.name}): the verdicts compare what "
+        "each trained; give the workload a new version when an edit changes what it computes"
+    )
 
 
 def _floats(values: list) -> np.ndarray:
@@ -426,7 +447,7 @@ def compare(a: Loaded, b: Loaded, classes: dict[str, str]) -> Comparison:
             if v.key[0] == arm and v.verdict == "pending":
                 v.verdict = t["verdict"]
                 v.reasons.append(f"chaotic arm, weights differ: {t['reason']}")
-    return Comparison(a.path, b.path, verdicts, tests, environment_diff(a.artifact, b.artifact))
+    return Comparison(a.path, b.path, verdicts, tests, environment_diff(a.artifact, b.artifact), workload_change(a, b))
 
 
 # ---------------------------------------------------------------- rendering
@@ -449,6 +470,8 @@ def render_text(comparisons: list[Comparison]) -> str:
                 f"{t['median_other']}, n {t['n_reference']} vs {t['n_other']})"
             )
         lines.append("  " + ", ".join(f"{k} {n}" for k, n in c.counts().items() if n))
+        if c.workload_change:
+            lines.append(f"  note: {c.workload_change}")
         lines.append(
             f"  environment diff ({len(c.environment_diff)} fields):"
             if c.environment_diff
@@ -469,6 +492,8 @@ def render_markdown(comparisons: list[Comparison]) -> str:
     for c in comparisons:
         out.append(f"### paritybench compare: `{c.other.name}` vs `{c.reference.name}` (reference)\n")
         out.append(", ".join(f"{icon[k]} {k}: {n}" for k, n in c.counts().items() if n) + "\n")
+        if c.workload_change:
+            out.append(f"> note: {_md(c.workload_change)}\n")
         out.append("| run | class | verdict | why |\n| --- | --- | --- | --- |")
         for v in c.verdicts:
             out.append(f"| {v.label} | {v.arm_class} | {icon[v.verdict]} {v.verdict} | {_md('; '.join(v.reasons))} |")

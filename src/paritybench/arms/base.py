@@ -9,6 +9,8 @@ arm names. This module imports no framework (the Keras workers use it).
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +18,7 @@ import numpy as np
 
 from paritybench.experiment import heads
 from paritybench.experiment.weights import Weights
+from paritybench.workloads.base import Arm, Workload
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,62 @@ def step_curves(host: dict, last: dict, b: int, n: int) -> dict[str, list]:
         "nonfinite": nonfinite_steps(column(host, last, "finite", b), loss),
         **{k: [float(v) for v in column(host, last, k, b)] for k in heads.PER_STEP},
     }
+
+
+# The in-process JAX trainers' compiled programs (jax_trainer's full-batch one, minibatch's), one executable per
+# program_key, compiled once per process.
+_EXECUTABLES: dict[tuple, Any] = {}
+
+
+def program_key(workload: Workload, arm: Arm, spec: TrainSpec, copies: int, x_shape: tuple, *more: Any) -> tuple:
+    """What makes two calls one compiled program: the workload (its version and this very object), the arm, the
+    steps, whether the trajectory is kept, the number of copies, the window's shape, the trainer's own ``more``,
+    and the learning rate where an optax optimizer bakes it into the program (plain SGD takes it as an
+    argument)."""
+    lr = spec.lr if arm.optimizer is not None else None
+    return (
+        workload.name,
+        workload.version,
+        id(workload),
+        arm.name,
+        spec.steps,
+        spec.keep_trajectory,
+        copies,
+        x_shape,
+        *more,
+        lr,
+    )
+
+
+def run_compiled(key: tuple, build: Callable[[], Any], args: tuple) -> tuple[Any, float, float]:
+    """Run the program of ``key`` on ``args`` (``build()`` gives its jitted function the first time; it is lowered
+    and compiled ahead of the run, so that compile time is measured apart): (outputs on the host's side of
+    ``block_until_ready``, compile seconds, run seconds)."""
+    import jax  # late: a framework: loads after the numerics flags
+
+    compile_seconds = 0.0
+    if key not in _EXECUTABLES:
+        t = time.perf_counter()
+        _EXECUTABLES[key] = build().lower(*args).compile()
+        compile_seconds = time.perf_counter() - t
+    t = time.perf_counter()
+    out = jax.block_until_ready(_EXECUTABLES[key](*args))
+    return out, compile_seconds, time.perf_counter() - t
+
+
+def trajectories(recs: dict, final: dict, names: Iterable[str], copies: int, steps: int) -> list[tuple[list, list]]:
+    """Each copy's trajectory (w_0..w_steps) and gradients (g_0..g_{steps-1}) from a vmapped program's per-step
+    records (``recs["params"]``, ``recs["grads"]``: one device-to-host copy each, not one per (copy, step)) and
+    its final weights (on the host)."""
+    ps = {k: np.asarray(v) for k, v in recs["params"].items()}
+    gs = {k: np.asarray(v) for k, v in recs["grads"].items()}
+    return [
+        (
+            [{k: ps[k][b, s] for k in names} for s in range(steps)] + [{k: final[k][b] for k in names}],
+            [{k: gs[k][b, s] for k in names} for s in range(steps)],
+        )
+        for b in range(copies)
+    ]
 
 
 def grad_norm_from_update(before: Weights, after: Weights, lr: float) -> float:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import time
+from types import ModuleType
 
 import numpy as np
 
@@ -214,7 +215,11 @@ class F64Kind(Kind):
     """The float64 arbiter: the workload's reference arm (``Workload.reference``), in the harness's process."""
 
     name = "f64"
-    forward_framework = "jax"
+
+    def load_framework(self) -> ModuleType:
+        import jax  # late: a framework: the shape check loads it after the numerics flags, before its time limit
+
+        return jax
 
     def forward_key(self, workload: Workload, arm: Arm) -> object:
         return ("jax", arm.jax_apply or workload.model.jax_apply)  # its float32 twin's: the same function

@@ -10,15 +10,16 @@ compile time is measured apart from training.
 
 from __future__ import annotations
 
-import time
+from functools import partial
+from types import ModuleType
 
 import numpy as np
 
 from paritybench.arms import minibatch
-from paritybench.arms.base import ArmResult, Evaluation, TrainSpec, step_curves
+from paritybench.arms.base import ArmResult, Evaluation, TrainSpec, program_key, run_compiled, step_curves, trajectories
 from paritybench.arms.jax_conventions import main_arm_rows, numerics_rows
 from paritybench.arms.kind import Batches, Kind
-from paritybench.arms.minibatch import stateful_apply
+from paritybench.arms.minibatch import record_and_update, stateful_apply
 from paritybench.experiment import flags, heads
 from paritybench.experiment.weights import Weights, copy_weights
 from paritybench.workloads.base import Arm, Workload, resolve_ref
@@ -50,16 +51,7 @@ def _compiled_trainer(workload: Workload, arm: Arm, steps: int, keep_trajectory:
         params, state = carry
         grads = jax.grad(mean_loss)(params, x, y)
         rec = measure(params, x, y)
-        rec["grad_norm"] = jnp.sqrt(sum(jnp.sum(g**2) for g in jax.tree.leaves(grads)))
-        if keep_trajectory:
-            rec["params"], rec["grads"] = params, grads
-        if opt is None:
-            new = jax.tree.map(lambda w, g: w - lr * g, params, grads)
-        else:
-            import optax  # late: a framework: loads after the numerics flags
-
-            updates, state = opt.update(grads, state, params)
-            new = optax.apply_updates(params, updates)
+        new, state = record_and_update(rec, params, grads, opt, state, lr, keep_trajectory)
         return (new, state), rec
 
     def train_one(params, x, y, lr):
@@ -68,9 +60,6 @@ def _compiled_trainer(workload: Workload, arm: Arm, steps: int, keep_trajectory:
         return final, recs, measure(final, x, y)
 
     return jax.jit(jax.vmap(train_one, in_axes=(0, None, None, None)))
-
-
-_EXECUTABLES: dict[tuple, object] = {}
 
 
 def train_many(
@@ -84,41 +73,19 @@ def train_many(
 ) -> list[ArmResult]:
     if minibatch.applies(workload):  # minibatches or moving statistics: their own program
         return minibatch.train_many(workload, arm, inits, x, y, spec, eval_data)
-    import jax  # late: a framework: loads after the numerics flags
     import jax.numpy as jnp  # late: a framework: loads after the numerics flags
 
     names = workload.model.names
     copies = [copy_weights(w, workload.model.params) for w in inits]
     params = {k: jnp.asarray(np.stack([c[k] for c in copies])) for k in names}
     args = (params, jnp.asarray(x), jnp.asarray(y), jnp.float32(spec.lr))
-    # An optax optimizer bakes its learning rate into the program; plain SGD takes it as an argument.
-    key = (
-        workload.name,
-        workload.version,
-        id(workload),
-        arm.name,
-        spec.steps,
-        spec.keep_trajectory,
-        len(inits),
-        x.shape,
-        spec.lr if arm.optimizer is not None else None,
-    )
-    compile_seconds = 0.0
-    if key not in _EXECUTABLES:
-        t = time.perf_counter()
-        _EXECUTABLES[key] = (
-            _compiled_trainer(workload, arm, spec.steps, spec.keep_trajectory, spec.lr).lower(*args).compile()
-        )
-        compile_seconds = time.perf_counter() - t
-    t = time.perf_counter()
-    final, recs, last = jax.block_until_ready(_EXECUTABLES[key](*args))
-    train_seconds = time.perf_counter() - t
+    key = program_key(workload, arm, spec, len(inits), x.shape)
+    build = partial(_compiled_trainer, workload, arm, spec.steps, spec.keep_trajectory, spec.lr)
+    (final, recs, last), compile_seconds, train_seconds = run_compiled(key, build, args)
     host = {k: np.asarray(v) for k, v in recs.items() if k not in ("params", "grads")}
-    if spec.keep_trajectory:  # one device-to-host copy each, not one per (copy, step)
-        ps = {k: np.asarray(v) for k, v in recs["params"].items()}
-        gs = {k: np.asarray(v) for k, v in recs["grads"].items()}
     last = {k: np.asarray(v) for k, v in last.items()}
     final = {k: np.asarray(v) for k, v in final.items()}
+    kept = trajectories(recs, final, names, len(inits), spec.steps) if spec.keep_trajectory else None
     n = x.shape[0]
     out = []
     for b in range(len(inits)):
@@ -133,10 +100,8 @@ def train_many(
                 "batched_copies": len(inits),
             },
         )
-        if spec.keep_trajectory:
-            result.trajectory = [{k: ps[k][b, s] for k in names} for s in range(spec.steps)]
-            result.trajectory.append(result.final_weights)
-            result.grads = [{k: gs[k][b, s] for k in names} for s in range(spec.steps)]
+        if kept:
+            result.trajectory, result.grads = kept[b]
         out.append(result)
     return out
 
@@ -293,7 +258,11 @@ class JaxKind(Kind):
 
     name = "jax"
     holds_step_arrays = True
-    forward_framework = "jax"
+
+    def load_framework(self) -> ModuleType:
+        import jax  # late: a framework: the shape check loads it after the numerics flags, before its time limit
+
+        return jax
 
     def forward_key(self, workload: Workload, arm: Arm) -> object:
         return ("jax", arm.jax_apply or workload.model.jax_apply)

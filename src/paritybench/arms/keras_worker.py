@@ -1,7 +1,7 @@
 """Trains the Keras arms of one backend, in a process of its own.
 
 Keras fixes its backend at import, so the runner starts this module once per backend
-(``pipeline.worker_pool.start``; the start-up is ``protocol.worker_main``) and sends it a
+(``arms.worker_process.start``; the start-up is ``protocol.worker_main``) and sends it a
 ``protocol.TrainJob``: tasks (a workload, one of its Keras arms, the training config, the cases: an
 id, a data window, an initial-weights file). For each case the worker writes ``final-<arm>-<id>.npz``
 and, when asked, ``traj-<arm>-<id>.npz`` (weights after every step) into the job's folder and reports
@@ -21,6 +21,7 @@ from __future__ import annotations
 import importlib
 import os
 import time
+from typing import Any
 
 import numpy as np
 
@@ -34,6 +35,7 @@ from paritybench.experiment import data, flags, heads
 from paritybench.experiment.data import LABEL_WIDTH
 from paritybench.experiment.weights import check_weights, copy_weights, load_weights_npz, save_weights_npz
 from paritybench.workloads import resolve_ref
+from paritybench.workloads.base import Workload
 
 
 def check_model(keras, model, workload, arm) -> None:
@@ -198,16 +200,8 @@ class KerasArm:
         train_seconds = 0.0
         for rows in batch_slices(n, bs, steps):
             measure(before)
-            t = time.perf_counter()
-            self.model.fit(x[rows], y[rows], batch_size=bs, epochs=1, shuffle=False, verbose=0)
-            train_seconds += time.perf_counter() - t
-            after = self.get_weights()
-            curves["grad_norm"].append(
-                grad_norm_from_update(before, after, self.lr) if self.plain_sgd else float("nan")
-            )
-            before = after
-            if traj is not None:
-                traj.append(after)
+            _, before, seconds = self.fit_step(x[rows], y[rows], bs, before, curves, traj)
+            train_seconds += seconds
         measure(before)
         curves["nonfinite"] = nonfinite_steps(finite_flags, curves["loss"])
         curves["accuracy"] = [c / n for c in curves["correct"]]
@@ -225,6 +219,19 @@ class KerasArm:
         }
         return curves, before, traj, info, states
 
+    def fit_step(self, x, y, bs: int, before: dict, curves: dict, traj: list | None) -> tuple[Any, dict, float]:
+        """One ``fit`` epoch over ``x`` in batches of ``bs`` from weights ``before``: appends the update's
+        gradient norm to ``curves`` (plain SGD: ||w_k+1 - w_k|| / lr is the gradient's norm; other optimizers
+        hide it) and the new weights to ``traj``; returns fit's history, the new weights and fit's seconds."""
+        t = time.perf_counter()
+        hist = self.model.fit(x, y, batch_size=bs, epochs=1, shuffle=False, verbose=0)
+        seconds = time.perf_counter() - t
+        after = self.get_weights()
+        curves["grad_norm"].append(grad_norm_from_update(before, after, self.lr) if self.plain_sgd else float("nan"))
+        if traj is not None:
+            traj.append(after)
+        return hist, after, seconds
+
     def train_case(self, x, y, init, steps: int, keep_trajectory: bool) -> tuple[dict, dict, list | None, dict]:
 
         n = x.shape[0]
@@ -239,21 +246,12 @@ class KerasArm:
             if keep_trajectory:
                 self.diagnose(x, y, curves)
             finite_flags.append(not weights_nonfinite(before))
-            t = time.perf_counter()
-            hist = self.model.fit(x, y, batch_size=n, epochs=1, shuffle=False, verbose=0)
-            train_seconds += time.perf_counter() - t
+            hist, before, seconds = self.fit_step(x, y, n, before, curves, traj)
+            train_seconds += seconds
             # fit reports loss and accuracy at the weights *before* its update,
             # from the forward pass the update itself used: no extra pass needed
             curves["loss"].append(float(hist.history["loss"][0]))
             curves["correct"].append(round(float(hist.history["accuracy"][0]) * n))
-            after = self.get_weights()
-            # plain SGD: ||w_k+1 - w_k|| / lr is the gradient's norm; other optimizers hide it
-            curves["grad_norm"].append(
-                grad_norm_from_update(before, after, self.lr) if self.plain_sgd else float("nan")
-            )
-            before = after
-            if traj is not None:
-                traj.append(after)
         if keep_trajectory:
             self.diagnose(x, y, curves)
         finite_flags.append(not weights_nonfinite(before))
@@ -297,6 +295,20 @@ class _Backend:
         return self.datasets[(path, sha256)]
 
 
+def load_workload(spec: str, sha256: str | None) -> Workload:
+    """The workload ``spec`` as this worker loads it, refused (one line naming both hashes) unless its content
+    is the ``sha256`` the run loaded: a file edited after the run began would otherwise train its Keras arms
+    on other code than its other arms, under the run's recorded hash. None: the run recorded no hash."""
+    w = workloads.load(spec)
+    found = w.origin.get("sha256")
+    if sha256 is not None and found != sha256:
+        raise ParityError(
+            f"workload {w.name} ({spec}) changed after the run began: the run loaded sha256 {sha256}, this "
+            f"Keras worker reads {found}: restore the workload's files, or run again"
+        )
+    return w
+
+
 def run_job(job: protocol.TrainJob, be: _Backend, channel: protocol.Channel, serving: bool) -> int:
     """One job (one workload's Keras arms on this backend): train, report each case, take the weight swap
     (``Evaluate``) from the channel, report ``JobDone``. Returns 0, or 4 when the channel closed before the
@@ -338,9 +350,9 @@ def run_job(job: protocol.TrainJob, be: _Backend, channel: protocol.Channel, ser
 
     built: dict[tuple[str, str], KerasArm] = {}
 
-    def arm_model(spec: str, arm_name: str, lr: float) -> KerasArm:
+    def arm_model(spec: str, arm_name: str, lr: float, sha256: str | None) -> KerasArm:
         if (spec, arm_name) not in built:
-            w = workloads.load(spec)  # its import is under the limit (workloads.registry)
+            w = load_workload(spec, sha256)  # its import is under the limit (workloads.registry)
             with watchdog.limit(step_timeout, f"building Keras arm {arm_name} (keras_build and compile)"):
                 built[(spec, arm_name)] = KerasArm(keras, backend, w, w.arm(arm_name), lr)
             env["jit_compile"] = str(getattr(built[(spec, arm_name)].model, "jit_compile", None))
@@ -349,7 +361,7 @@ def run_job(job: protocol.TrainJob, be: _Backend, channel: protocol.Channel, ser
         return built[(spec, arm_name)]
 
     for task in job.tasks:
-        ka = arm_model(task.workload, task.arm, task.lr)
+        ka = arm_model(task.workload, task.arm, task.lr, task.workload_sha256)
         shapes = ka.workload.model.params
         for case in task.cases:
             cid = case.id
@@ -386,7 +398,7 @@ def run_job(job: protocol.TrainJob, be: _Backend, channel: protocol.Channel, ser
         raise protocol.ProtocolError(f"expected {protocol.Evaluate.TYPE} after {protocol.Trained.TYPE}, got {msg.TYPE}")
     swap = []
     for item in msg.items:
-        ka = arm_model(item.workload, item.evaluator, item.lr)
+        ka = arm_model(item.workload, item.evaluator, item.lr, item.workload_sha256)
         x, y = window(ka.workload, item.window, item.n, item.normalize)
         ka.set_weights(load_weights_npz(item.weights_file, ka.workload.model.params)["w"])
         swap.append(protocol.SwapResult(item.label, item.case, item.evaluator, ka.correct(x, y)))

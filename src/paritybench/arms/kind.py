@@ -12,6 +12,7 @@ registry. This module imports no framework.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any, ClassVar
 
 import numpy as np
@@ -112,11 +113,15 @@ class Kind:
         """The group whose measured seconds price this arm when a sweep is split into shards."""
         return self.name
 
-    # the framework its forward pass runs in within the harness's own process (None: in a worker of its own,
-    # which checks its model when it builds it); loaded before the shape check's time limit starts
-    forward_framework: ClassVar[str | None] = None
     # it trains in a worker process of its own (the memory budget adds that worker's fixed cost)
     in_worker: ClassVar[bool] = False
+
+    def load_framework(self) -> ModuleType | None:
+        """Import the framework this kind's forward pass runs in within the harness's own process and return
+        it; None where its forward pass runs in a worker of its own (which checks its model when it builds
+        it). The shape check calls it before its time limit starts: the framework's import is not the user's
+        code."""
+        return None
 
     def forward_key(self, workload: Workload, arm: Arm) -> object:
         """What identifies ``arm``'s forward pass for the shape check (arms sharing it are checked once)."""
@@ -124,5 +129,5 @@ class Kind:
 
     def forward_shape(self, workload: Workload, arm: Arm, x: np.ndarray, init: dict) -> tuple[int, ...]:
         """The shape of ``arm``'s logits for the input ``x`` (``init``: its initial weights), computed as
-        cheaply as the kind allows; only called where ``forward_framework`` is set."""
+        cheaply as the kind allows; only called where ``load_framework`` gives a framework."""
         raise NotImplementedError

@@ -20,12 +20,11 @@ The float64 arm is the same program in float64 (``jax.enable_x64``), not a separ
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import numpy as np
 
-from paritybench.arms.base import ArmResult, TrainSpec, column, step_curves
+from paritybench.arms.base import ArmResult, TrainSpec, column, program_key, run_compiled, step_curves, trajectories
 from paritybench.errors import ParityError
 from paritybench.experiment import heads
 from paritybench.experiment.weights import Weights, copy_weights
@@ -51,6 +50,24 @@ def batch_slices(n: int, batch_size: int | None, steps: int) -> list[slice]:
     bs = batch_size or n
     nb = n // bs
     return [slice((k % nb) * bs, (k % nb + 1) * bs) for k in range(steps)]
+
+
+def record_and_update(rec: dict, params, grads, opt, opt_state, lr, keep_trajectory: bool):
+    """One traced training step's update (the full-batch ``jax_trainer`` program's and this module's): the
+    gradient's norm into ``rec`` (and, when the trajectory is kept, the step's parameters and gradients), then
+    ``(new params, new optimizer state)``: plain ``w - lr * g`` without an optimizer, else the optax one's."""
+    import jax  # late: a framework: loads after the numerics flags
+    import jax.numpy as jnp  # late: a framework: loads after the numerics flags
+
+    rec["grad_norm"] = jnp.sqrt(sum(jnp.sum(g**2) for g in jax.tree.leaves(grads)))
+    if keep_trajectory:
+        rec["params"], rec["grads"] = params, grads
+    if opt is None:
+        return jax.tree.map(lambda w, g: w - lr * g, params, grads), opt_state
+    import optax  # late: a framework: loads after the numerics flags
+
+    updates, opt_state = opt.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), opt_state
 
 
 def _program(
@@ -88,16 +105,7 @@ def _program(
         yb = jax.lax.dynamic_slice_in_dim(y, i, batch_size)
         (_, new_state), grads = jax.value_and_grad(batch_loss, has_aux=True)(params, state, xb, yb)
         rec = measure(params, state, x, y, xh, yh)
-        rec["grad_norm"] = jnp.sqrt(sum(jnp.sum(g**2) for g in jax.tree.leaves(grads)))
-        if keep_trajectory:
-            rec["params"], rec["grads"] = params, grads
-        if opt is None:
-            new = jax.tree.map(lambda w, g: w - lr * g, params, grads)
-        else:
-            import optax  # late: a framework: loads after the numerics flags
-
-            updates, opt_state = opt.update(grads, opt_state, params)
-            new = optax.apply_updates(params, updates)
+        new, opt_state = record_and_update(rec, params, grads, opt, opt_state, lr, keep_trajectory)
         return (new, opt_state, new_state), rec
 
     def train_one(params, state, x, y, xh, yh, lr):
@@ -108,9 +116,6 @@ def _program(
         return final, recs, measure(final, last_state, x, y, xh, yh)
 
     return train_one
-
-
-_EXECUTABLES: dict[tuple, object] = {}
 
 
 def train_many(
@@ -145,40 +150,20 @@ def train_many(
         params = {k: jnp.asarray(np.stack([c[k] for c in copies]).astype(dtype)) for k in names}
         state = {k: jnp.asarray(np.stack([v] * len(inits)).astype(dtype)) for k, v in state0.items()}
         args = (params, state, *(jnp.asarray(a, dtype) for a in (x, y, xh, yh)), jnp.asarray(spec.lr, dtype))
-        key = (
-            workload.name,
-            workload.version,
-            id(workload),
-            arm.name,
-            spec.steps,
-            spec.keep_trajectory,
-            len(inits),
-            x.shape,
-            xh.shape,
-            bs,
-            f64,
-            spec.lr if arm.optimizer is not None else None,
-        )
-        compile_seconds = 0.0
-        if key not in _EXECUTABLES:
-            t = time.perf_counter()
+        key = program_key(workload, arm, spec, len(inits), x.shape, xh.shape, bs, f64)
+
+        def build():
             program = _program(workload, arm, spec.steps, spec.keep_trajectory, spec.lr, bs, has_eval)
-            _EXECUTABLES[key] = (
-                jax.jit(jax.vmap(program, in_axes=(0, 0, None, None, None, None, None))).lower(*args).compile()
-            )
-            compile_seconds = time.perf_counter() - t
-        t = time.perf_counter()
-        final, recs, last = jax.block_until_ready(_EXECUTABLES[key](*args))
-        train_seconds = time.perf_counter() - t
+            return jax.jit(jax.vmap(program, in_axes=(0, 0, None, None, None, None, None)))
+
+        (final, recs, last), compile_seconds, train_seconds = run_compiled(key, build, args)
     host = {k: np.asarray(v) for k, v in recs.items() if k not in ("params", "grads", "state")}
     states = {
         k: np.concatenate([np.asarray(recs["state"][k]), np.asarray(last["state"][k])[:, None]], axis=1) for k in state0
     }
     last = {k: np.asarray(v) for k, v in last.items() if k != "state"}
     final = {k: np.asarray(v) for k, v in final.items()}
-    if spec.keep_trajectory:
-        ps = {k: np.asarray(v) for k, v in recs["params"].items()}
-        gs = {k: np.asarray(v) for k, v in recs["grads"].items()}
+    kept = trajectories(recs, final, names, len(inits), spec.steps) if spec.keep_trajectory else None
     out = []
     for b in range(len(inits)):
         curves = step_curves(host, last, b, n)
@@ -201,10 +186,8 @@ def train_many(
             },
             state=state_b or None,
         )
-        if spec.keep_trajectory:
-            result.trajectory = [{k: ps[k][b, s] for k in names} for s in range(spec.steps)]
-            result.trajectory.append({k: final[k][b] for k in names})
-            result.grads = [{k: gs[k][b, s] for k in names} for s in range(spec.steps)]
+        if kept:
+            result.trajectory, result.grads = kept[b]
         out.append(result)
     return out
 

@@ -76,6 +76,9 @@ class Task:
     n: int
     normalize: bool
     cases: tuple[CaseSpec, ...]
+    # the workload's content as the run loaded it (``Workload.origin["sha256"]``; None where it records none):
+    # the worker refuses a workload that reads otherwise when it loads it (``keras_worker.load_workload``)
+    workload_sha256: str | None
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,7 @@ class EvaluateItem:
     case: str
     weights_file: str
     evaluator: str
+    workload_sha256: str | None  # as ``Task.workload_sha256``
 
 
 @dataclass(frozen=True)
@@ -361,7 +365,7 @@ def worker_channel() -> Channel:
     (``pass_fds`` made them inheritable), so a program a user's code starts holds no end of them."""
     spec = os.environ.pop(CHANNEL_ENV, None)
     if not spec:
-        raise RuntimeError(f"{CHANNEL_ENV} is not set: a worker is started by paritybench.pipeline.worker_pool.start")
+        raise RuntimeError(f"{CHANNEL_ENV} is not set: a worker is started by paritybench.arms.worker_process.start")
     r, w = (int(x) for x in spec.split(","))
     for fd in (r, w):
         os.set_inheritable(fd, False)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import time
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -393,7 +394,11 @@ class TorchKind(Kind):
     """Native torch arms, trained in the harness's own process."""
 
     name = "torch"
-    forward_framework = "torch"
+
+    def load_framework(self) -> ModuleType:
+        import torch  # late: a framework: the shape check loads it after the numerics flags, before its time limit
+
+        return torch
 
     def forward_key(self, workload: Workload, arm: Arm) -> object:
         return ("torch", arm.torch_apply or workload.model.torch_apply, arm.name if arm.init else "")

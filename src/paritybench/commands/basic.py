@@ -25,7 +25,7 @@ class ValidateCommand(Command):
 
     @classmethod
     def setup_arguments(cls, sub) -> argparse.ArgumentParser:
-        p = sub.add_parser("validate", help="check artifacts against the shipped JSON Schema")
+        p = cls.add_parser(sub)
         p.add_argument("files", nargs="+")
         return p
 
@@ -41,7 +41,7 @@ class DataCommand(Command):
 
     @classmethod
     def setup_arguments(cls, sub) -> argparse.ArgumentParser:
-        p = sub.add_parser("data", help="datasets")
+        p = cls.add_parser(sub)
         dsub = p.add_subparsers(dest="data_command", required=True)
         f = dsub.add_parser("fetch", help="download Keras's official mnist.npz and verify its sha256")
         f.add_argument("--cache-dir", default=None, help="where to keep it (default ~/.cache/paritybench)")
@@ -59,9 +59,7 @@ class WorkloadsCommand(Command):
 
     @classmethod
     def setup_arguments(cls, sub) -> argparse.ArgumentParser:
-        return sub.add_parser(
-            "workloads", help="list the built-in and installed workloads and the question each answers"
-        )
+        return cls.add_parser(sub)
 
     @classmethod
     def run(cls, args, console) -> int:
@@ -75,7 +73,7 @@ class EnvCommand(Command):
 
     @classmethod
     def setup_arguments(cls, sub) -> argparse.ArgumentParser:
-        return sub.add_parser("env", help="print the environment fingerprint and framework numerics settings")
+        return cls.add_parser(sub)
 
     @classmethod
     def run(cls, args, console) -> int:

@@ -87,7 +87,7 @@ class CompareCommand(Command):
 
     @classmethod
     def setup_arguments(cls, sub) -> argparse.ArgumentParser:
-        p = sub.add_parser("compare", help="compare artifacts run by run: identical, equivalent or divergent")
+        p = cls.add_parser(sub)
         p.add_argument(
             "artifacts",
             nargs="+",

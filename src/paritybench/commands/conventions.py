@@ -19,9 +19,7 @@ class ConventionsCommand(Command):
 
     @classmethod
     def setup_arguments(cls, sub) -> argparse.ArgumentParser:
-        p = sub.add_parser(
-            "conventions", help="each arm's effective settings side by side and the rows that differ (no training)"
-        )
+        p = cls.add_parser(sub)
         add_experiment_args(p)
         p.add_argument("--format", choices=("table", "json"), default="table")
         p.add_argument("--differing", action="store_true", help="show only the rows that differ")

@@ -25,7 +25,7 @@ class DevicesCommand(Command):
 
     @classmethod
     def setup_arguments(cls, sub) -> argparse.ArgumentParser:
-        p = sub.add_parser("devices", help="the accelerators JAX and TensorFlow see; the CUDA packages installed")
+        p = cls.add_parser(sub)
         p.add_argument(
             "--require-gpu", action="store_true", help="exit 3 with what to install when JAX or TensorFlow sees no GPU"
         )

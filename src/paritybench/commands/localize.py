@@ -29,11 +29,7 @@ class LocalizeCommand(Command):
 
     @classmethod
     def setup_arguments(cls, sub) -> argparse.ArgumentParser:
-        p = sub.add_parser(
-            "localize",
-            help="the first (step, phase, tensor) at which two arms part, measured against "
-            "the float32 noise floor at the same weights",
-        )
+        p = cls.add_parser(sub)
         add_experiment_args(p)
         p.add_argument("--format", choices=("table", "json"), default="table")
         p.add_argument(

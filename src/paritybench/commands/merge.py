@@ -32,7 +32,7 @@ class MergeCommand(Command):
 
     @classmethod
     def setup_arguments(cls, sub) -> argparse.ArgumentParser:
-        p = sub.add_parser("merge", help="merge the shard artifacts of one sweep (sweep --shard I/N) into one artifact")
+        p = cls.add_parser(sub)
         p.add_argument("artifacts", nargs="+", metavar="SHARD", help="every shard artifact of the sweep")
         p.add_argument("--out", required=True, help="the merged sweep artifact (.json; never overwritten)")
         return p

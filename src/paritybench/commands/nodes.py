@@ -59,9 +59,7 @@ class NodesCommand(Command):
 
     @classmethod
     def setup_arguments(cls, sub) -> argparse.ArgumentParser:
-        p = sub.add_parser(
-            "nodes", help="split a sweep by the machine each run trained on: hardware inside one artifact"
-        )
+        p = cls.add_parser(sub)
         p.add_argument("artifact", help="a sweep artifact (local, merged shards or Ray)")
         p.add_argument("--json", default=None, metavar="FILE", help="also write the split as JSON (a new .json file)")
         p.add_argument("--overwrite", action="store_true", help="let --json replace an existing regular file")

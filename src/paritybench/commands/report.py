@@ -27,7 +27,7 @@ class ReportCommand(Command):
 
     @classmethod
     def setup_arguments(cls, sub) -> argparse.ArgumentParser:
-        p = sub.add_parser("report", help="write report.md and PNG plots from artifacts")
+        p = cls.add_parser(sub)
         p.add_argument(
             "artifacts",
             nargs="+",

@@ -17,7 +17,7 @@ from paritybench.analysis import report_table
 from paritybench.analysis.conventions_table import summary_lines
 from paritybench.artifact import read_artifact, safeout
 from paritybench.artifact.safeout import commit_pair
-from paritybench.commands import Command
+from paritybench.commands import Command, exit_status
 from paritybench.commands.common import (
     DEFAULT_RESULTS,
     RichProgress,
@@ -31,7 +31,7 @@ from paritybench.errors import ParityError
 from paritybench.experiment import flags
 from paritybench.experiment.weights import weights_group, write_weights_npz
 from paritybench.pipeline import budget, runner
-from paritybench.procs import die_with_parent, interrupted_message, orphan_cleanup, tmp_prefix, worker_env
+from paritybench.procs import die_with_parent, orphan_cleanup, tmp_prefix, worker_env
 from paritybench.studies.repeat import add_spread, repeat_section
 
 
@@ -42,7 +42,7 @@ class RunCommand(Command):
 
     @classmethod
     def setup_arguments(cls, sub) -> argparse.ArgumentParser:
-        p = sub.add_parser("run", help="train the arms from one set of initial weights; write an artifact")
+        p = cls.add_parser(sub)
         add_experiment_args(p)
         p.add_argument("--no-weights", action="store_true", help="do not keep final weights beside the artifact")
         p.add_argument(
@@ -220,17 +220,12 @@ def _repeat(args: argparse.Namespace, console, out: Path) -> int:
 def main(argv: list[str]) -> int:
     """One repeat: ``python -m paritybench.commands.run ARGS.json`` runs ``run`` with those options."""
     args = argparse.Namespace(**json.loads(Path(argv[0]).read_text()))
-    try:
+
+    def repeat() -> int:
         die_with_parent(unwind=True)  # a killed parent takes this repeat (and its workers) with it
         return cmd_run(args, Console(width=None if sys.stdout.isatty() else 120))
-    except ParityError as exc:
-        print(f"paritybench: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt as exc:
-        line, code = interrupted_message(exc)
-        print(line, file=sys.stderr)
-        orphan_cleanup()
-        return code
+
+    return exit_status(repeat, on_interrupt=orphan_cleanup)
 
 
 if __name__ == "__main__":

@@ -62,7 +62,7 @@ class SweepCommand(Command):
 
     @classmethod
     def setup_arguments(cls, sub) -> argparse.ArgumentParser:
-        p = sub.add_parser("sweep", help="every arm over a seed x window grid into one artifact (resumable)")
+        p = cls.add_parser(sub)
         add_experiment_args(p, seeds_default="0-9", windows_default="0:10000:1000")
         p.add_argument(
             "--diagnostics",
@@ -93,7 +93,7 @@ class SensitivityCommand(Command):
 
     @classmethod
     def setup_arguments(cls, sub) -> argparse.ArgumentParser:
-        p = sub.add_parser("sensitivity", help="train each arm from K ulp-perturbed copies of one initial weight set")
+        p = cls.add_parser(sub)
         add_experiment_args(p)
         p.add_argument("--k", type=int, default=32, help="perturbed copies (default %(default)s)")
         p.add_argument("--rel", type=float, default=1e-7, help="relative perturbation (default %(default)s)")
@@ -261,7 +261,6 @@ def _print_sensitivity(console, artifact: dict) -> None:
 # starting a sweep: its options checked against a checkpoint's header for --resume
 
 # Options of `sweep` and the RunConfig field each sets; with --resume a given one must agree with the header.
-# Options of `sweep` and the RunConfig field each sets; with --resume a given one must agree with the header.
 _RESUME_CHECKED = {
     "seeds": "seeds",
     "windows": "windows",
@@ -278,6 +277,8 @@ _RESUME_CHECKED = {
     "no_deterministic": "numerics.deterministic",
     "diagnostics": "diagnostics",
     "workload": "workload",
+    # not part of what is computed, but of what the runs were held to: the resumed runs keep the header's limit
+    "step_timeout": "step_timeout",
 }
 
 _UNSET = object()
@@ -348,6 +349,7 @@ def conflicting_options(args, header_cfg, out: Path) -> list[str]:
         "no_deterministic": not h.numerics.deterministic,
         "diagnostics": h.diagnostics,
         "workload": h.workload,
+        "step_timeout": h.step_timeout,
     }
     for d in _RESUME_CHECKED:
         if d not in explicit:

@@ -34,7 +34,7 @@ class TimingCommand(Command):
 
     @classmethod
     def setup_arguments(cls, sub) -> argparse.ArgumentParser:
-        p = sub.add_parser("timing", help="report timing files of make bench-timing: ratios, GFLOP/s, noise; plot")
+        p = cls.add_parser(sub)
         p.add_argument("files", nargs="+", metavar="FILE", help="one timing file, or two (two machines) side by side")
         p.add_argument("--plot", default=None, help="PNG path (default results/reports/timing-<files>.png)")
         p.add_argument("--no-plot", action="store_true", help="print the tables only")

@@ -231,24 +231,29 @@ def require_memory(est: Estimate, available: int | None = None, fixes: str = "")
 
 def check_run(cfg) -> Estimate:
     """``run`` (and each ``--repeat``): refuse before training when it cannot fit."""
-    check_steps(cfg.steps)
-    est = estimate(cfg, "run")
-    require_memory(
-        est,
+    return _check_training(
+        cfg,
+        "run",
         fixes="use fewer --steps (full diagnostics keep every step's weights), "
         "fewer --seeds/--windows, or sweep --diagnostics light",
     )
-    return est
 
 
 def check_sweep(cfg) -> Estimate:
-    check_steps(cfg.steps)
-    est = estimate(cfg, "sweep")
-    require_memory(
-        est,
+    return _check_training(
+        cfg,
+        "sweep",
         fixes="use fewer --steps, fewer --seeds or --windows (split the grid into several "
         "sweeps), or --diagnostics light",
     )
+
+
+def _check_training(cfg, command: str, fixes: str) -> Estimate:
+    """The step cap, then the memory ``command`` would need against what this machine has (``fixes``: what to
+    change when it cannot fit)."""
+    check_steps(cfg.steps)
+    est = estimate(cfg, command)
+    require_memory(est, fixes=fixes)
     return est
 
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from paritybench import SCHEMA_VERSION, __version__, procs, watchdog, workloads
 from paritybench.analysis import diagnostics
-from paritybench.arms import ArmResult, TrainSpec, protocol
+from paritybench.arms import ArmResult, TrainSpec, protocol, worker_process
 from paritybench.arms.f64 import Arbiter, train
 from paritybench.arms.minibatch import BatchArbiter, batch_slices
 from paritybench.arms.registry import kind_of, main_evaluators
@@ -467,7 +467,7 @@ class _KerasWorker:
         todo: dict[str, list[Case]],
         sess: _Session,
         job_dir: Path,
-        wp: worker_pool.WorkerProcess,
+        wp: worker_process.WorkerProcess,
         t_start: float,
         pool: worker_pool.KerasPool | None = None,
     ):
@@ -517,6 +517,7 @@ class _KerasWorker:
                         case=cid,
                         weights_file=str(f),
                         evaluator=self.specs[0].name,
+                        workload_sha256=common["workload_sha256"],
                     )
                 )
         # a failed write means the worker is gone: its status says why
@@ -558,6 +559,7 @@ def _task_common(sess: _Session) -> dict:
     cfg, workload = sess.cfg, sess.workload
     return {
         "workload": workload.origin.get("spec", workload.name),
+        "workload_sha256": workload.origin.get("sha256"),
         "steps": cfg.steps,
         "lr": cfg.lr,
         "n": cfg.n,
@@ -619,7 +621,7 @@ def _start_keras(
         wp = pool.acquire(process, cfg.numerics.to_dict(), job)
         return _KerasWorker(process, specs, todo, sess, job_dir, wp, t_start, pool)
     # the worker dies with us and removes tmp
-    wp = worker_pool.start("keras_worker", backend, cfg.numerics.to_dict(), tmp, job_dir / "worker.log")
+    wp = worker_process.start("keras_worker", backend, cfg.numerics.to_dict(), tmp, job_dir / "worker.log")
     wp.send(job)  # a worker that died at once reports it through its messages and status
     return _KerasWorker(process, specs, todo, sess, job_dir, wp, t_start)
 

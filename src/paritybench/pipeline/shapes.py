@@ -11,7 +11,6 @@ the step time limit, so a forward pass that never returns ends here too.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 
 import numpy as np
@@ -35,10 +34,9 @@ def check_forward(
 ) -> None:
     """Raise ParityError (one line: workload, arm, output shape, label shape) unless every main-process arm's
     forward pass maps ``x`` to ``y``'s shape. ``specs``: the arms that will train here (not skipped)."""
-    specs = [a for a in specs if kind_of(a).forward_framework is not None]  # a worker checks its own model
-    # the frameworks load outside the limit: their import is not the user's code
-    for module in dict.fromkeys(str(kind_of(a).forward_framework) for a in specs):
-        importlib.import_module(module)
+    # the frameworks load outside the limit (their import is not the user's code); a kind that loads none here
+    # runs its forward pass in a worker of its own, which checks its model when it builds it
+    specs = [a for a in specs if kind_of(a).load_framework() is not None]
     checked: dict[object, tuple[int, ...]] = {}
     for arm in specs:
         kind = kind_of(arm)

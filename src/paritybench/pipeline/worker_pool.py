@@ -1,11 +1,11 @@
-"""Keras worker processes: their one start-up (:func:`start`), and one per backend serving many workloads.
+"""Keras worker processes, one per backend serving many workloads (started by ``arms.worker_process.start``).
 
 Every Keras worker, whether it trains for a run, serves ``run --workload all`` or inspects an arm for
-``conventions`` and ``localize``, is started by :func:`start`: the numerics flags, ``KERAS_BACKEND`` and
-this paritybench's source folder in its environment (so the flags are set before its framework loads),
-the parent's pid and temporary folder (``procs.worker_env``: it dies with the parent and removes that
-folder), a process group of its own, and its channel: two pipes it inherits (``pass_fds``) for the
-typed messages of ``paritybench.arms.protocol``. Its stdin is empty; its stdout and stderr (a user's
+``conventions`` and ``localize``, is started by ``arms.worker_process.start``: the numerics flags,
+``KERAS_BACKEND`` and this paritybench's source folder in its environment (so the flags are set before its
+framework loads), the parent's pid and temporary folder (``procs.worker_env``: it dies with the parent and
+removes that folder), a process group of its own, and its channel: two pipes it inherits (``pass_fds``) for
+the typed messages of ``paritybench.arms.protocol``. Its stdin is empty; its stdout and stderr (a user's
 prints and logs, and its traceback) go to one log file, whose last line names the problem when the
 worker dies without reporting ``Failed``.
 
@@ -32,11 +32,8 @@ import tempfile
 from pathlib import Path
 
 from paritybench import procs
-from paritybench.arms import protocol, worker_process
-
-# the one worker start-up, shared with the inspection workers (arms.keras_inspect)
-WorkerProcess = worker_process.WorkerProcess
-start = worker_process.start
+from paritybench.arms import protocol
+from paritybench.arms.worker_process import WorkerProcess, start
 
 
 class KerasPool:
@@ -106,4 +103,4 @@ class KerasPool:
             self._tmp.cleanup()
 
 
-__all__ = ["KerasPool", "WorkerProcess", "start"]
+__all__ = ["KerasPool"]

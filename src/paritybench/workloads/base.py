@@ -296,11 +296,6 @@ def _is_int(x: Any) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)  # True is an int to Python, not a count
 
 
-def _is_ref(x: Any) -> bool:
-    """A callable or a string; the string's form and target are checked once, by ``refs.problem`` in ``check``."""
-    return callable(x) or isinstance(x, str)
-
-
 def _str_map(m: Any) -> bool:
     return isinstance(m, Mapping) and all(isinstance(k, str) for k in m)
 
@@ -310,7 +305,8 @@ def field_problem(w: Workload) -> str | None:
 
     Every field is checked when the workload is loaded, before anything trains: a dataclass
     does not check its annotations, so ``Training(lr=float("inf"))`` or ``Data(n="100")`` would
-    otherwise be found out by a framework deep inside a run (or never)."""
+    otherwise be found out by a framework deep inside a run (or never). A reference field is judged here once:
+    its type, its ``"module:function"`` form and its target (``refs.problem``)."""
     for f in ("version", "question", "fix", "reference"):
         if not isinstance(getattr(w, f), str):
             return f"{f} is {getattr(w, f)!r}: give a string"
@@ -343,11 +339,8 @@ def field_problem(w: Workload) -> str | None:
         if not _is_int(v):
             return f"model.keras_layers[{k!r}] is {v!r}: give the index (an int) of a layer of the Keras model"
     for f in ("init", "jax_apply", "keras_build"):
-        if not _is_ref(getattr(m, f)):
-            return f"model.{f} is {getattr(m, f)!r}: give a callable or a 'package.module:function' string"
-    for f in ("f64_loss_and_grad", "f64_forward", "jax_layers", "torch_apply"):
-        if getattr(m, f) is not None and not _is_ref(getattr(m, f)):
-            return f"model.{f} is {getattr(m, f)!r}: give a callable, a 'package.module:function' string, or None"
+        if getattr(m, f) is None:
+            return f"model.{f} is None: give a callable or a 'package.module:function' string"
     if not isinstance(w.arms, tuple) or not w.arms or not all(isinstance(a, Arm) for a in w.arms):
         return "arms must be a non-empty tuple of paritybench.workloads.Arm(...)"
     for a in w.arms:
@@ -364,20 +357,13 @@ def field_problem(w: Workload) -> str | None:
         for f in ("conventions", "keras_options"):
             if not _str_map(getattr(a, f)):
                 return f"arm {a.name}: {f} must be a mapping with string keys"
-        for f in (
-            "loss_fn",
-            "optimizer",
-            "keras_loss",
-            "keras_optimizer",
-            "jax_apply",
-            "init",
-            "jax_layers",
-            "torch_loss",
-            "torch_optimizer",
-            "torch_apply",
-        ):
-            if getattr(a, f) is not None and not _is_ref(getattr(a, f)):
-                return f"arm {a.name}: {f} is {getattr(a, f)!r}: give a callable, a 'module:function' string, or None"
+    # every "module:function" reference (its type, its form and its target), read without importing its
+    # framework (``refs``)
+    for owner, decl in (("model", m), *((f"arm {a.name}", a) for a in w.arms)):
+        for name in refs.ref_fields(type(decl)):
+            ref = getattr(decl, name)
+            if (problem := refs.problem(ref)) is not None:
+                return f"{owner}: {name} {ref!r} {problem}"
     return None
 
 
@@ -468,10 +454,4 @@ def check(w: Any, where: str) -> Workload:
     reference = [a for a in w.arms if a.name == w.reference]
     if not reference or reference[0].kind != "f64":
         raise bad(f"reference {w.reference!r} must be one of its arms, of kind f64 (the float64 arbiter)")
-    # Every "module:function" reference, read without importing its framework (``refs``).
-    for owner, decl in (("model", w.model), *((f"arm {a.name}", a) for a in w.arms)):
-        for name in refs.ref_fields(type(decl)):
-            ref = getattr(decl, name)
-            if (problem := refs.problem(ref)) is not None:
-                raise bad(f"{owner}: {name} {ref!r} {problem}")
     return w
