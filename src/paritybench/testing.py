@@ -1,0 +1,97 @@
+"""The pytest plugin (entry point ``pytest11``, loaded by pytest wherever paritybench is installed): keep "my port
+trains like my reference for N steps" in a project's own tests.
+
+    from paritybench.testing import assert_trains_like
+
+    def test_port_trains_like_reference():
+        assert_trains_like("path/to/workload.py", "my-port", "reference-f64", steps=5)
+
+    def test_with_the_fixture(parity):  # the same, its localize record under the test's tmp_path
+        parity.assert_trains_like("seed-bce", "jax-logits", steps=3)
+
+``assert_trains_like`` runs ``paritybench localize`` on the pair (``paritybench.api.localize``): both arms at the
+same weights, step by step, against the float32 noise floor. Where they part it raises AssertionError whose first
+line is localize's line for the pair (``ARM vs REF: step K, PHASE, TENSOR: ...``); a pair that could not run (a
+framework not installed) fails too, never passes. Loading the plugin imports no framework and sets nothing; a test
+session that imports a framework before its first parity test sets the numerics flags first with the ini option
+``paritybench_set_flags = true`` (else the call is refused, naming the flags: ``paritybench.api``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from paritybench import api
+
+
+def assert_trains_like(
+    workload: api.WorkloadLike,
+    arm: str,
+    reference: str | None = None,
+    *,
+    steps: int | None = None,
+    seed: int = 0,
+    window: int = 0,
+    n: int | None = None,
+    lr: float | None = None,
+    out: str | os.PathLike[str] | None = None,
+) -> api.LocalizeResult:
+    """Fail (AssertionError, localize's first-parting line first) unless ``arm`` trains like ``reference`` (default:
+    the workload's reference arm) for ``steps`` steps: no tensor of any phase parts beyond the noise floor.
+    Returns localize's result (its record's path) when they do not part."""
+    __tracebackhide__ = True  # pytest shows the caller's line, not this function's
+    found = api.localize(workload, arm, reference, steps=steps, seed=seed, window=window, n=n, lr=lr, out=out)
+    if found.skipped:
+        raise AssertionError(f"{arm} was not compared: {'; '.join(found.skipped)}")
+    pair = found.pairs[0]
+    if pair.parts:
+        raise AssertionError(f"{pair.line}\nlocalize record: {found.record}")
+    return found
+
+
+class Parity:
+    """The ``parity`` fixture: ``assert_trains_like`` with its localize records under the test's ``tmp_path``."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.count = 0
+
+    def assert_trains_like(
+        self,
+        workload: api.WorkloadLike,
+        arm: str,
+        reference: str | None = None,
+        *,
+        steps: int | None = None,
+        seed: int = 0,
+        window: int = 0,
+        n: int | None = None,
+        lr: float | None = None,
+    ) -> api.LocalizeResult:
+        __tracebackhide__ = True
+        self.count += 1
+        out = self.folder / f"localize-{self.count}-{arm}.json"
+        return assert_trains_like(workload, arm, reference, steps=steps, seed=seed, window=window, n=n, lr=lr, out=out)
+
+
+@pytest.fixture
+def parity(tmp_path: Path) -> Parity:
+    """``parity.assert_trains_like(workload, arm, reference, steps=N)``, records kept under ``tmp_path``."""
+    return Parity(tmp_path)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(
+        "paritybench_set_flags",
+        "set paritybench's numerics flags when the session starts (before test modules import a framework)",
+        type="bool",
+        default=False,
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getini("paritybench_set_flags"):
+        api.set_flags()
