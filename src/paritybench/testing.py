@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from paritybench import api
+if TYPE_CHECKING:  # the annotations only: the API itself loads when a test first calls it (below)
+    from paritybench import api
 
 
 def assert_trains_like(
@@ -43,6 +45,11 @@ def assert_trains_like(
     the workload's reference arm) for ``steps`` steps: no tensor of any phase parts beyond the noise floor.
     Returns localize's result (its record's path) when they do not part."""
     __tracebackhide__ = True  # pytest shows the caller's line, not this function's
+    # pytest imports this plugin into every session wherever paritybench is installed: the API (commands, pipeline,
+    # numpy, rich) loads when a test first calls it, not at every pytest start (tests/test_layout.py)
+    # late: the API, at the first call
+    from paritybench import api
+
     found = api.localize(workload, arm, reference, steps=steps, seed=seed, window=window, n=n, lr=lr, out=out)
     if found.skipped:
         raise AssertionError(f"{arm} was not compared: {'; '.join(found.skipped)}")
@@ -94,4 +101,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     if config.getini("paritybench_set_flags"):
+        from paritybench import api  # late: only a session that asks for the flags loads the API (see above)
+
         api.set_flags()
