@@ -176,3 +176,25 @@ def test_the_plugin_runs_a_projects_parity_tests(tmp_path):
     assert "1 passed, 1 xfailed" in proc.stdout
     # the xfail's message is localize's line: the literal port parts at step 0, in the loss phase
     assert "AssertionError: jax-naive vs reference-f64: step 0, loss, value: non-finite" in proc.stdout
+
+
+def test_the_plugins_ini_option_sets_the_flags_before_a_projects_test_module_imports_jax(tmp_path):
+    """A project whose test module imports JAX at collection: its parity test is refused, naming the flags and the
+    ini option; with ``paritybench_set_flags = true`` the flags are set before collection and the test passes."""
+    (tmp_path / "test_mine.py").write_text(
+        "import jax  # noqa: F401  the project's own code, imported at collection\n"
+        "from paritybench.testing import assert_trains_like\n\n\n"
+        "def test_port():\n"
+        "    assert_trains_like('seed-bce', 'jax-logits', steps=1)\n"
+    )
+
+    def pytest_(*extra: str) -> subprocess.CompletedProcess:
+        argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *extra, "test_mine.py"]
+        return subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+
+    refused = pytest_()
+    assert refused.returncode == 1 and "1 failed" in refused.stdout
+    assert "jax was imported in this process before paritybench set its numerics flags" in refused.stdout
+    assert "paritybench_set_flags = true" in refused.stdout
+    passed = pytest_("-o", "paritybench_set_flags=true")
+    assert passed.returncode == 0 and "1 passed" in passed.stdout, passed.stdout[-3000:]

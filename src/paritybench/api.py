@@ -51,7 +51,18 @@ from paritybench.workloads import Workload
 
 WorkloadLike = str | os.PathLike[str] | Workload
 
-__all__ = ["LocalizeResult", "PairParting", "Parting", "Row", "RunResult", "localize", "run", "set_flags"]
+# ParityError: the one exception a call raises (paritybench.errors), here so that a caller needs one import
+__all__ = [
+    "LocalizeResult",
+    "PairParting",
+    "ParityError",
+    "Parting",
+    "Row",
+    "RunResult",
+    "localize",
+    "run",
+    "set_flags",
+]
 
 
 @dataclass(frozen=True)
@@ -381,7 +392,8 @@ def _check_flags(opts: flags.NumericsOptions, what: str) -> None:
         raise ParityError(
             f"{what}: {', '.join(loaded)} was imported in this process before paritybench set its numerics flags, "
             f"and {', '.join(unset)} would differ from the values it loaded with, so they cannot take effect: call "
-            "paritybench.api.set_flags() before importing any framework, or run in a fresh process"
+            "paritybench.api.set_flags() before importing any framework (under pytest: the ini option "
+            "paritybench_set_flags = true), or run in a fresh process"
         )
 
 

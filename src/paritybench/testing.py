@@ -13,8 +13,8 @@ trains like my reference for N steps" in a project's own tests.
 same weights, step by step, against the float32 noise floor. Where they part it raises AssertionError whose first
 line is localize's line for the pair (``ARM vs REF: step K, PHASE, TENSOR: ...``); a pair that could not run (a
 framework not installed) fails too, never passes. Loading the plugin imports no framework and sets nothing; a test
-session that imports a framework before its first parity test sets the numerics flags first with the ini option
-``paritybench_set_flags = true`` (else the call is refused, naming the flags: ``paritybench.api``).
+session whose conftest or test modules import a framework sets the numerics flags before they load with the ini
+option ``paritybench_set_flags = true`` (else a parity test in it is refused, naming the flags: ``paritybench.api``).
 """
 
 from __future__ import annotations
@@ -99,8 +99,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    if config.getini("paritybench_set_flags"):
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    """``paritybench_set_flags = true``: the numerics flags, set before the conftest files and test modules load
+    (a framework they import loads with them). Refused where a framework is already loaded with other values."""
+    if early_config.getini("paritybench_set_flags"):
         from paritybench import api  # late: only a session that asks for the flags loads the API (see above)
 
-        api.set_flags()
+        try:
+            api.set_flags()
+        except api.ParityError as exc:
+            raise pytest.UsageError(f"paritybench_set_flags: {exc}") from None
