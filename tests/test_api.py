@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 
 import pytest
@@ -108,13 +109,14 @@ def test_a_call_after_a_framework_loaded_without_the_flags_is_refused_naming_the
         (("run", "--steps", "0"), lambda: api.run("seed-bce", steps=0)),
     ],
 )
-def test_a_bad_call_is_the_cli_error_line(cli, call, monkeypatch):
+def test_a_bad_call_is_the_cli_error_line(cli, call, monkeypatch, tmp_path):
     proc = run_cli(*cli)
     assert proc.returncode == 2
     line = proc.stderr.strip().splitlines()[-1]
     # as in a fresh process: no framework loaded; the flags the call sets are undone afterwards
     monkeypatch.setattr(flags, "loaded_frameworks", lambda: [])
     monkeypatch.setattr(flags, "_BEFORE_FRAMEWORKS", flags._BEFORE_FRAMEWORKS)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the call's own temporary folder goes
     saved = dict(os.environ)
     try:
         with pytest.raises(ParityError) as exc:
@@ -123,6 +125,7 @@ def test_a_bad_call_is_the_cli_error_line(cli, call, monkeypatch):
         os.environ.clear()
         os.environ.update(saved)
     assert line == f"paritybench: error: {exc.value}"
+    assert list(tmp_path.iterdir()) == []  # the folder made for the artifact is gone with the failed call
 
 
 def test_flags_not_in_effect_names_what_differs_from_the_values_the_frameworks_loaded_with(monkeypatch):

@@ -27,12 +27,14 @@ same process as your own framework code.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
+import shutil
 import tempfile
 import types
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -190,7 +192,6 @@ def run(
             "workload 'all' runs the catalogue into many artifacts: use `paritybench run --workload all`, "
             "or call run once per workload"
         )
-    path = Path(out) if out is not None else _temp_dir("run") / "run.json"
     args = _options(
         "run",
         workload=spec,
@@ -203,7 +204,7 @@ def run(
         normalize=normalize,
         data=_path_text(data),
         data_sha256=data_sha256,
-        out=str(path),
+        out=_path_text(out),
         no_weights=not weights,
         no_deterministic=not deterministic,
         onednn=_onednn(onednn),
@@ -212,8 +213,11 @@ def run(
         step_timeout=step_timeout,
     )
     _check_flags(flags.NumericsOptions(deterministic, onednn, threads), "run")
+    path, own = _output(out, "run")
+    args.out = str(path)
     console = _console(echo)
-    cmd_run(args, console)
+    with _cleanup(own, path):
+        cmd_run(args, console)
     record = read_artifact(path)
     rows = tuple(
         Row(
@@ -245,72 +249,77 @@ def localize(
     against: str | None = None,
     *,
     steps: int | None = None,
-    seed: int = 0,
-    window: int = 0,
+    seed: int | None = None,
+    window: int | None = None,
     n: int | None = None,
     lr: float | None = None,
     normalize: bool | None = None,
     data: str | os.PathLike[str] | None = None,
     data_sha256: str | None = None,
     out: str | os.PathLike[str] | None = None,
-    deterministic: bool = True,
+    deterministic: bool | None = None,
     onednn: bool | None = None,
     threads: int | None = None,
-    threefry_partitionable: bool = False,
+    threefry_partitionable: bool | None = None,
     step_timeout: float | None = None,
     echo: bool = False,
 ) -> LocalizeResult:
     """``paritybench localize``: the first (step, phase, tensor) at which ``arm`` parts from ``against``
     (default: the workload's reference arm; with neither, every arm against it), measured against the float32
-    noise floor at the same weights. ``workload`` may be a ``RunResult``: its workload, steps, data and
-    numerics, at its first seed and window. ``out``: the record's path (default: a new temporary folder's
-    ``localize.json``)."""
+    noise floor at the same weights. ``workload`` may be a ``RunResult``: an argument left None is then the run's
+    (its workload, steps, data and numerics, its first seed and window), else the command's default (seed 0,
+    window 0, deterministic). ``out``: the record's path (default: a new temporary folder's ``localize.json``)."""
     if isinstance(workload, RunResult):
         cfg = workload.record["config"]
         numerics = cfg["numerics"]
         spec: str | None = cfg["workload"]
-        steps, seed, window, n, lr = (
-            steps or cfg["steps"],
-            cfg["seeds"][0],
-            cfg["windows"][0],
-            n or cfg["n"],
-            lr or cfg["lr"],
-        )
+        seed = cfg["seeds"][0] if seed is None else seed
+        window = cfg["windows"][0] if window is None else window
+        steps = cfg["steps"] if steps is None else steps
+        n = cfg["n"] if n is None else n
+        lr = cfg["lr"] if lr is None else lr
         normalize = cfg["normalize"] if normalize is None else normalize
-        data = data or cfg["data_path"]
-        data_sha256 = data_sha256 or cfg["data_sha256"]
-        threefry_partitionable = bool(cfg["threefry_partitionable"])
-        deterministic, onednn, threads = numerics["deterministic"], numerics["onednn"], numerics["threads"]
+        data = cfg["data_path"] if data is None else data
+        data_sha256 = cfg["data_sha256"] if data_sha256 is None else data_sha256
+        threefry_partitionable = (
+            cfg["threefry_partitionable"] if threefry_partitionable is None else threefry_partitionable
+        )
+        deterministic = numerics["deterministic"] if deterministic is None else deterministic
+        onednn = numerics["onednn"] if onednn is None else onednn
+        threads = numerics["threads"] if threads is None else threads
     else:
         spec = _workload_spec(workload)
+    deterministic = True if deterministic is None else deterministic
     names = [a for a in (arm, against) if a is not None]
     if against is not None and arm is None:
         raise ParityError("localize: against= needs an arm to compare with it: localize(workload, ARM, against=...)")
     if arm is not None and against is None:  # the arm against the reference arm, as `--arms ARM` does
         names = [arm]
-    path = Path(out) if out is not None else _temp_dir("localize") / "localize.json"
     args = _options(
         "localize",
         workload=spec,
         arms=",".join(names) if names else None,
         steps=steps,
-        seeds=str(seed),
-        windows=str(window),
+        seeds=None if seed is None else str(seed),
+        windows=None if window is None else str(window),
         n=n,
         lr=lr,
         normalize=normalize,
         data=_path_text(data),
         data_sha256=data_sha256,
-        out=str(path),
+        out=_path_text(out),
         no_deterministic=not deterministic,
         onednn=_onednn(onednn),
         threads=threads,
-        threefry_partitionable=threefry_partitionable,
+        threefry_partitionable=bool(threefry_partitionable),
         step_timeout=step_timeout,
     )
     _check_flags(flags.NumericsOptions(deterministic, onednn, threads), "localize")
+    path, own = _output(out, "localize")
+    args.out = str(path)
     console = _console(echo)
-    cmd_localize(args, console)
+    with _cleanup(own, path):
+        cmd_localize(args, console)
     rec = json.loads(path.read_text())
     pairs = tuple(_pair(p) for p in rec["pairs"])
     return LocalizeResult(record=path, pairs=pairs, skipped=tuple(rec["skipped"]), text=console.export_text())
@@ -397,9 +406,24 @@ def _check_flags(opts: flags.NumericsOptions, what: str) -> None:
         )
 
 
-def _temp_dir(what: str) -> Path:
-    """A new folder that outlives this process (a name the stale-folder cleanup, ``procs``, does not take)."""
-    return Path(tempfile.mkdtemp(prefix=f"paritybench-api-{what}-"))
+def _output(out: str | os.PathLike[str] | None, what: str) -> tuple[Path, Path | None]:
+    """The output's path, and the new temporary folder made for it when ``out`` is None (kept after this process:
+    its name is not one the stale-folder cleanup, ``procs``, takes)."""
+    if out is not None:
+        return Path(out), None
+    folder = Path(tempfile.mkdtemp(prefix=f"paritybench-api-{what}-"))
+    return folder / f"{what}.json", folder
+
+
+@contextlib.contextmanager
+def _cleanup(folder: Path | None, path: Path) -> Iterator[None]:
+    """A call that fails before writing ``path`` leaves no temporary folder of its own behind."""
+    try:
+        yield
+    except BaseException:
+        if folder is not None and not path.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
 
 
 def _console(echo: bool) -> Console:

@@ -53,6 +53,11 @@ def assert_trains_like(
     found = api.localize(workload, arm, reference, steps=steps, seed=seed, window=window, n=n, lr=lr, out=out)
     if found.skipped:
         raise AssertionError(f"{arm} was not compared: {'; '.join(found.skipped)}")
+    if len(found.pairs) != 1:  # localize --arms ARM leaves out the reference itself and an arm that needs a GPU
+        raise AssertionError(
+            f"localize compared no pair for {arm}: it is the workload's reference arm or needs a GPU; "
+            "name both arms (reference=...)"
+        )
     pair = found.pairs[0]
     if pair.parts:
         raise AssertionError(f"{pair.line}\nlocalize record: {found.record}")
