@@ -43,6 +43,7 @@ def test_api_run_trains_what_the_cli_trains_and_localize_reads_the_result(tmp_pa
         arms = ["jax-naive", "jax-logits", "reference-f64"]
         r = api.run("seed-bce", arms=arms, steps=3, out={str(tmp_path / "api.json")!r})
         found = api.localize(r, "jax-naive")
+        cli = api.read_run({str(cli_out)!r})  # the CLI's artifact, read as a result
         print(json.dumps({{
             "artifact": str(r.artifact),
             "reference": r.reference,
@@ -51,6 +52,8 @@ def test_api_run_trains_what_the_cli_trains_and_localize_reads_the_result(tmp_pa
             "first": [found.first.step, found.first.phase, found.first.tensor, found.first.ratio],
             "line": found.pairs[0].line,
             "record": str(found.record),
+            "same_rows": repr(cli.rows) == repr(r.rows),
+            "cli_workload": cli.workload,
         }}))
     """
     done = _python(script)
@@ -67,6 +70,7 @@ def test_api_run_trains_what_the_cli_trains_and_localize_reads_the_result(tmp_pa
     assert rows["jax-logits"] == ("ok", logits["final_accuracy"], repr(logits["final_loss"]))
     assert rows["jax-naive"][2] == "nan" and by_arm(cli)["jax-naive"]["final_loss"] == "nan"
     assert got["reference"] == "reference-f64"
+    assert got["same_rows"] and got["cli_workload"] == "seed-bce"
     assert "`jax-naive` 0.510 fall short" in got["answer"][0]
     # flags set before the framework's import: nothing recorded as set too late
     assert not [w for w in mine["environment"]["warnings"] if w.startswith("flags:")]

@@ -62,6 +62,7 @@ __all__ = [
     "Row",
     "RunResult",
     "localize",
+    "read_run",
     "run",
     "set_flags",
 ]
@@ -218,7 +219,19 @@ def run(
     console = _console(echo)
     with _cleanup(own, path):
         cmd_run(args, console)
+    return _run_result(path, console.export_text())
+
+
+def read_run(artifact: str | os.PathLike[str]) -> RunResult:
+    """The result of a run already written (the artifact of ``paritybench run``, or of ``run`` here), to read its
+    rows or to ``localize`` from it. Its workload must load here (its name, file or module)."""
+    return _run_result(Path(artifact), "")
+
+
+def _run_result(path: Path, text: str) -> RunResult:
     record = read_artifact(path)
+    if record.get("kind") != "run":
+        raise ParityError(f"{path} is a {record.get('kind')!r} artifact, not a run's: give the artifact of a run")
     rows = tuple(
         Row(
             arm=r["arm"],
@@ -238,7 +251,7 @@ def run(
         reference=loaded.reference,
         rows=rows,
         answer=tuple(answer_from_run(record)),
-        text=console.export_text(),
+        text=text,
         record=record,
     )
 
