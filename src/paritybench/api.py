@@ -8,6 +8,7 @@
     result.answer        # the report's sentences on the gap to the reference arm
     found = api.localize(result, "jax-naive")   # against the workload's reference arm
     found.first          # Parting(step=0, phase="loss", tensor="value", ...); None where they never part
+    api.read_run("results/runs/X.json")         # a run the CLI wrote, as the same result
 
 Each call runs the command's own code (``commands.run.cmd_run``, ``commands.localize.cmd_localize``) on the
 options the CLI parses for an empty command line, with the call's arguments put in (``commands.defaults``):
