@@ -205,3 +205,16 @@ def test_the_plugins_ini_option_sets_the_flags_before_a_projects_test_module_imp
     assert "paritybench_set_flags = true" in refused.stdout
     passed = pytest_("-o", "paritybench_set_flags=true")
     assert passed.returncode == 0 and "1 passed" in passed.stdout, passed.stdout[-3000:]
+
+
+def test_a_localize_record_of_a_pair_gone_non_finite_is_json():
+    """``localize --out`` (and so every api.localize) wrote a pair whose free-running trajectory went NaN
+    (seed-bce's jax-naive) with ValueError: NaN distances are written as artifacts write them."""
+    from paritybench.pipeline.localize import Check, PairResult, growth
+
+    nan = float("nan")
+    pair = PairResult("jax-naive", "reference-f64", first=Check(0, "loss", "value", float("inf"), nonfinite=True))
+    pair.growth = growth([0.0, nan, nan], 1)
+    record = json.loads(json.dumps(pair.to_dict(), allow_nan=False))  # what commit_pair writes
+    assert record["growth"]["distance"] == [0.0, "nan", "nan"]
+    assert record["first"]["ratio"] is None and record["line"].startswith("jax-naive vs reference-f64: step 0, loss")
