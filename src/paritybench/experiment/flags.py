@@ -187,6 +187,23 @@ def apply(opts: NumericsOptions) -> dict[str, str]:
     return applied
 
 
+# Read by the interpreter when it starts (never by a framework): it takes effect in the processes a run starts.
+_AT_INTERPRETER_START = ("PYTHONHASHSEED",)
+
+
+def not_in_effect(opts: NumericsOptions) -> list[str]:
+    """The numerics variables ``apply(opts)`` would set to other values than those the frameworks already
+    imported in this process loaded with: in this process they cannot take effect. [] when no framework is
+    loaded (``apply`` then sets everything in time). The values at import are those ``apply`` recorded when it
+    ran before the import, else the environment now (nothing of paritybench's has changed it since).
+    ``PYTHONHASHSEED`` is left out: the interpreter reads it at start, so it only ever reaches new processes."""
+    if not loaded_frameworks():
+        return []
+    env = env_for(opts)
+    before = _BEFORE_FRAMEWORKS if _BEFORE_FRAMEWORKS is not None else {k: os.environ.get(k) for k in NUMERICS_ENV_VARS}
+    return [k for k in NUMERICS_ENV_VARS if k not in _AT_INTERPRETER_START and env.get(k) != before[k]]
+
+
 def collect_warnings(environment: dict, applied: dict | None = None) -> list[str]:
     """Every read-back warning in ``environment["frameworks"]``, each prefixed with its process.
 

@@ -45,6 +45,7 @@ from paritybench.arms.base import Evaluation
 from paritybench.arms.kind import Batches
 from paritybench.arms.minibatch import batch_slices
 from paritybench.arms.registry import kind_of
+from paritybench.artifact import num
 from paritybench.errors import ParityError
 from paritybench.workloads.base import Arm, Workload, resolve_ref
 
@@ -176,7 +177,10 @@ class PairResult:
             "first": first,
             "tensors_at_first": self.parted_tensors,
             "later_phases_at_first": self.later_phases,
-            "growth": self.growth,
+            # a trajectory that went non-finite has NaN distances: "nan" in JSON, as artifacts write them
+            "growth": None
+            if self.growth is None
+            else {**self.growth, "distance": [num(d) for d in self.growth["distance"]]},
             "max_ratio": None if math.isinf(self.max_ratio) else self.max_ratio,
             "checks": [
                 {
