@@ -50,7 +50,9 @@ def check_model(keras, model, workload, arm) -> None:
             f"{where} {getattr(last, 'name', last)!r} has activation {name}, but the declared head is {head}: "
             f"give keras_build's last layer activation={head!r} (a Dense(..., activation={head!r}))"
         )
-    width = LABEL_WIDTH[workload.data.labels]
+    width = LABEL_WIDTH.get(workload.data.labels)
+    if width is None:  # the workload's own targets: their shape is checked against the JAX arms' forward pass
+        return
     try:
         shape = model.output_shape
     except Exception:  # a subclassed model not built yet has none; the training's own checks remain
@@ -81,12 +83,15 @@ class KerasArm:
         self.plain_sgd = arm.keras_optimizer is None
         # The accuracy metric thresholds as the seed's evaluation did; as a metric it is
         # computed from the training step's own forward pass.
-        metric = (
-            keras.metrics.BinaryAccuracy(name="accuracy")
-            if self.head == "sigmoid"
-            else keras.metrics.CategoricalAccuracy(name="accuracy")
-        )
-        self.model.compile(optimizer=optimizer, loss=loss, metrics=[metric])
+        # A linear head has no classes: no accuracy metric (its ``correct`` curve is a placeholder the runner
+        # leaves out, ``heads.ABSENT``).
+        self.classes = heads.metric(self.head) == "accuracy"
+        metrics = []
+        if self.head == "sigmoid":
+            metrics = [keras.metrics.BinaryAccuracy(name="accuracy")]
+        elif self.head == "softmax":
+            metrics = [keras.metrics.CategoricalAccuracy(name="accuracy")]
+        self.model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
         self.activation = keras.activations.get(self.head)
 
         self.backend_module = importlib.import_module(f"paritybench.frameworks.{backend}")
@@ -188,7 +193,7 @@ class KerasArm:
             if eval_data is not None:
                 ev = self.model.evaluate(*eval_data, batch_size=eval_data[0].shape[0], verbose=0, return_dict=True)
                 curves["eval_loss"].append(float(ev["loss"]))
-                curves["eval_accuracy"].append(float(ev["accuracy"]))
+                curves["eval_accuracy"].append(float(ev["accuracy"]) if self.classes else 0.0)
             for k, v in saved.items():
                 states[k].append([float(u) for u in np.ravel(v)])
             finite_flags.append(not weights_nonfinite(w))
@@ -245,7 +250,7 @@ class KerasArm:
             # fit reports loss and accuracy at the weights *before* its update,
             # from the forward pass the update itself used: no extra pass needed
             curves["loss"].append(float(hist.history["loss"][0]))
-            curves["correct"].append(round(float(hist.history["accuracy"][0]) * n))
+            curves["correct"].append(round(float(hist.history["accuracy"][0]) * n) if self.classes else 0)
             after = self.get_weights()
             # plain SGD: ||w_k+1 - w_k|| / lr is the gradient's norm; other optimizers hide it
             curves["grad_norm"].append(
@@ -259,7 +264,7 @@ class KerasArm:
         finite_flags.append(not weights_nonfinite(before))
         last = self.model.evaluate(x, y, batch_size=n, verbose=0, return_dict=True)
         curves["loss"].append(float(last["loss"]))
-        curves["correct"].append(round(float(last["accuracy"]) * n))
+        curves["correct"].append(round(float(last["accuracy"]) * n) if self.classes else 0)
         curves["nonfinite"] = nonfinite_steps(finite_flags, curves["loss"])
         curves["accuracy"] = [c / n for c in curves["correct"]]
         if not keep_trajectory:  # per-step diagnostics cost a forward pass each: full mode only
@@ -291,10 +296,12 @@ class _Backend:
         self.datasets: dict[tuple, object] = {}
         self.jobs = 0
 
-    def dataset(self, path, sha256):
-        if (path, sha256) not in self.datasets:
-            self.datasets[(path, sha256)] = data.load_mnist(path, sha256)
-        return self.datasets[(path, sha256)]
+    def dataset(self, path, sha256, workload):
+        """The workload's data (MNIST from ``path``, or its own ``Data.source``: ``workloads.load_data``)."""
+        key = (path, sha256, workload.data)
+        if key not in self.datasets:
+            self.datasets[key] = workloads.load_data(workload, path, sha256)
+        return self.datasets[key]
 
 
 def run_job(job: protocol.TrainJob, be: _Backend, channel: protocol.Channel, serving: bool) -> int:
@@ -316,7 +323,6 @@ def run_job(job: protocol.TrainJob, be: _Backend, channel: protocol.Channel, ser
     be.jobs += 1
     readback = flags.read_back(backend, be.opts)
     keras.utils.set_random_seed(0)
-    ds = be.dataset(job.data_path, job.data_sha256)
     out_dir = job.out_dir
     keep_trajectory = job.keep_trajectory
     env = {
@@ -331,8 +337,9 @@ def run_job(job: protocol.TrainJob, be: _Backend, channel: protocol.Channel, ser
     windows: dict[tuple, tuple] = {}
 
     def window(workload, start, n, normalize):
-        key = (workload.data.labels, start, n, normalize)
+        key = (workload.data, start, n, normalize)
         if key not in windows:
+            ds = be.dataset(job.data_path, job.data_sha256, workload)
             windows[key] = data.window(ds, start, n, normalize, labels=workload.data.labels)
         return windows[key]
 

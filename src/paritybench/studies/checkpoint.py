@@ -482,9 +482,10 @@ def precheck_inputs(cfg) -> dict:
     big = [s for s in cfg.seeds if s > MAX_SEED]
     if big:
         raise ParityError(f"--seeds: {big[0]} is too large: a seed must be at most {MAX_SEED}")
-    ds = data.load_mnist(cfg.data_path, cfg.data_sha256)
+    workload = workloads.load(cfg.workload)
+    ds = workloads.load_data(workload, cfg.data_path, cfg.data_sha256)
     for w in cfg.windows:
-        data.window(ds, w, cfg.n, cfg.normalize)
+        data.window(ds, w, cfg.n, cfg.normalize, labels=workload.data.labels)
     return {"path": ds.path, "sha256": ds.sha256}
 
 

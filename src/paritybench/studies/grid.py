@@ -20,8 +20,8 @@ def merge_runs(cfg, done: list[dict], new: list[dict]) -> list[dict]:
 
 
 def sweep_extra(cfg, runs: list[dict], resumed: bool) -> dict:
-    ds = data.load_mnist(cfg.data_path, cfg.data_sha256)
     workload = workloads.load(cfg.workload)
+    ds = workloads.load_data(workload, cfg.data_path, cfg.data_sha256)
     labels = workload.data.labels
     majority = stats.majority_rates({w: data.window(ds, w, cfg.n, cfg.normalize, labels)[1] for w in cfg.windows})
     return {
