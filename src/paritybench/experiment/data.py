@@ -37,8 +37,8 @@ IMAGE_SHAPE = (28, 28)
 class Dataset:
     """Training samples and targets and where they came from.
 
-    ``kind`` ``"mnist"``: images (uint8, (N, 28, 28)) and digits (uint8 0-9), windowed into flat float32
-    rows and the labels a workload asks for. ``kind`` ``"arrays"``: a user's own arrays (``from_arrays``),
+    ``form`` ``"mnist"``: images (uint8, (N, 28, 28)) and digits (uint8 0-9), windowed into flat float32
+    rows and the labels a workload asks for. ``form`` ``"arrays"``: a user's own arrays (``from_arrays``),
     any shape and numeric dtype, windowed as they are (floating arrays as float32); ``record`` is what
     the artifact's ``environment.data`` adds about them (source, array names, shapes, dtypes, shuffle)."""
 
@@ -47,7 +47,7 @@ class Dataset:
     path: str
     sha256: str
     bundled: bool
-    kind: str = "mnist"
+    form: str = "mnist"
     record: dict = field(default_factory=dict)
 
 
@@ -69,7 +69,8 @@ def arrays_sha256(x: np.ndarray, y: np.ndarray) -> str:
 
 
 def _numeric(a: np.ndarray) -> bool:
-    return a.dtype.kind in "biuf"  # bool, signed, unsigned, floating: what a framework trains on
+    # bool, signed, unsigned, floating: what a framework trains on
+    return any(np.issubdtype(a.dtype, t) for t in (np.bool_, np.integer, np.floating))
 
 
 def from_arrays(
@@ -93,7 +94,7 @@ def from_arrays(
             raise ParityError(
                 f"{where}: {name} has dtype {a.dtype}, which does not train: give bool, integer or floating values"
             )
-        if a.dtype.kind == "f" and not np.isfinite(a).all():
+        if np.issubdtype(a.dtype, np.floating) and not np.isfinite(a).all():
             bad = np.argwhere(~np.isfinite(a))[0]
             count = int(np.size(a) - np.isfinite(a).sum())
             raise ParityError(
@@ -119,7 +120,7 @@ def from_arrays(
         perm = np.random.default_rng(shuffle).permutation(x.shape[0])
         x, y = x[perm], y[perm]
         rec["shuffle_seed"] = shuffle
-    return Dataset(x_train=x, y_train=y, path=path, sha256=sha256, bundled=False, kind="arrays", record=rec)
+    return Dataset(x_train=x, y_train=y, path=path, sha256=sha256, bundled=False, form="arrays", record=rec)
 
 
 def load_npz_arrays(
@@ -240,12 +241,12 @@ def window(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``x_train[start:start+n]`` flattened to float32 (raw 0-255 unless ``normalize``)
     and the labels: ``"binary"``, ``digit >= 5`` as float32 of shape (n, 1); ``"onehot10"``,
-    the digit one-hot as float32 of shape (n, 10). A user's arrays (``kind`` ``"arrays"``, labels
+    the digit one-hot as float32 of shape (n, 10). A user's arrays (``form`` ``"arrays"``, labels
     ``"given"``): the samples and targets as they are, floating ones as float32."""
     total = ds.x_train.shape[0]
     if start < 0 or n <= 0:
         raise ParityError(f"window start={start}, n={n} is invalid: start must be >= 0 and n > 0")
-    what = "training images" if ds.kind == "mnist" else "samples"
+    what = "training images" if ds.form == "mnist" else "samples"
     if n > total:  # no start fits: the problem is --n, not the window ("a start of at most -500")
         raise ParityError(
             f"--n {n} is more samples than {ds.path} holds ({total} {what}): "
@@ -258,7 +259,7 @@ def window(
             f"({total} {what}): use a start of at most {total - n}"
             + (" or the full dataset (--data, `paritybench data fetch`)" if ds.bundled else "")
         )
-    if ds.kind != "mnist":
+    if ds.form != "mnist":
         if normalize:
             raise ParityError(
                 f"--normalize scales MNIST's pixels to [0, 1]; {ds.path} is the workload's own data: "
@@ -267,7 +268,7 @@ def window(
         if labels != "given":
             raise ParityError(f"labels {labels!r} are MNIST's; {ds.path} gives its own targets (labels 'given')")
         xs, ys = ds.x_train[start : start + n], ds.y_train[start : start + n]
-        as32 = lambda a: a.astype(np.float32) if a.dtype.kind == "f" else np.array(a)  # noqa: E731
+        as32 = lambda a: a.astype(np.float32) if np.issubdtype(a.dtype, np.floating) else np.array(a)  # noqa: E731
         return as32(xs), as32(ys)
     x = ds.x_train[start : start + n].reshape(n, -1).astype(np.float32)
     if normalize:

@@ -58,7 +58,7 @@ def load(w: Workload, path: str | None = None, sha256: str | None = None) -> dat
             ds = data.from_arrays(x, y, where, f"{ref}()", "", d.shuffle, record)
             # the arrays' identity: dtype, shape and bytes of x and y, as the function returned them (unshuffled)
             _CACHE[key] = data.Dataset(
-                ds.x_train, ds.y_train, ds.path, data.arrays_sha256(x, y), False, ds.kind, ds.record
+                ds.x_train, ds.y_train, ds.path, data.arrays_sha256(x, y), False, ds.form, ds.record
             )
     if sha256 is not None and _CACHE[key].sha256 != sha256.lower():
         raise ParityError(f"{where}: the data has sha256 {_CACHE[key].sha256}, expected {sha256}")
