@@ -320,3 +320,34 @@ def test_the_own_regression_example_runs_compares_and_reports(tmp_path):
     md = (tmp_path / "rep" / "report.md").read_text()
     assert "**Metric: the loss**" in md and "`reference-f64` (float64) ends at loss" in md
     assert (tmp_path / "rep" / "loss.png").is_file()
+
+
+def user_folder(tmp_path: Path, module: str, body: str) -> Path:
+    """The example's workload file in ``tmp_path`` with ``Data(source="<module>:make")``, and ``module`` beside it."""
+    source = (EXAMPLE / "workload.py").read_text()
+    old = 'Data(source="data.npz", x="features", y="targets", n=256)'
+    assert old in source
+    (tmp_path / "workload.py").write_text(source.replace(old, f'Data(source="{module}:make", n=64)'))
+    (tmp_path / f"{module}.py").write_text(body)
+    return tmp_path / "workload.py"
+
+
+def test_a_data_function_in_a_module_beside_the_workload_file_loads(tmp_path, monkeypatch):
+    monkeypatch.setattr("sys.path", list(__import__("sys").path))  # the loader puts the folder first
+    module = f"mydata_ok_{tmp_path.name.replace('-', '_')}"
+    body = (
+        "import numpy as np\n\n\ndef make():\n    return np.ones((64, 8), np.float32), np.zeros((64, 1), np.float32)\n"
+    )
+    w = workloads.load(str(user_folder(tmp_path, module, body)))
+    ds = datasource.load(w)
+    assert ds.record["function"] == f"{module}:make" and ds.x_train.shape == (64, 8)
+
+
+def test_a_data_module_that_raises_on_import_is_its_own_file_and_line(tmp_path, monkeypatch):
+    monkeypatch.setattr("sys.path", list(__import__("sys").path))
+    module = f"mydata_bad_{tmp_path.name.replace('-', '_')}"
+    body = "import numpy as np\nTABLE = 1 / 0\n\n\ndef make():\n    return np.ones(3), np.ones(3)\n"
+    w = workloads.load(str(user_folder(tmp_path, module, body)))
+    with pytest.raises(ParityError) as exc:
+        datasource.load(w)
+    one_line(exc, "raised ZeroDivisionError at", f"{tmp_path / module}.py:2", "division by zero")

@@ -42,6 +42,7 @@ from paritybench.experiment import data, flags
 from paritybench.experiment.config import MAX_INT_VALUE, MAX_LIST_VALUES, RunConfig
 from paritybench.experiment.flags import NumericsOptions
 from paritybench.pipeline import runner
+from paritybench.studies import grid
 
 CHECKPOINT_SUFFIX = ".partial.jsonl"
 LOCK_SUFFIX = ".lock"
@@ -483,6 +484,7 @@ def precheck_inputs(cfg) -> dict:
     if big:
         raise ParityError(f"--seeds: {big[0]} is too large: a seed must be at most {MAX_SEED}")
     workload = workloads.load(cfg.workload)
+    grid.check_summarisable(workload, "sweep")
     ds = workloads.load_data(workload, cfg.data_path, cfg.data_sha256)
     for w in cfg.windows:
         data.window(ds, w, cfg.n, cfg.normalize, labels=workload.data.labels)

@@ -7,7 +7,8 @@ import numpy as np
 
 from paritybench import workloads
 from paritybench.analysis import stats
-from paritybench.experiment import data
+from paritybench.errors import ParityError
+from paritybench.experiment import data, heads
 from paritybench.pipeline import runner
 
 
@@ -17,6 +18,16 @@ def merge_runs(cfg, done: list[dict], new: list[dict]) -> list[dict]:
     by_key.update({runner.run_key(r): r for r in new})
     specs = workloads.load(cfg.workload).resolve_arms(cfg.arms)
     return [by_key[c.key(s.name)] for c in runner.default_cases(cfg) for s in specs if c.key(s.name) in by_key]
+
+
+def check_summarisable(workload, command: str) -> None:
+    """Sweeps and sensitivity studies summarise final accuracy (its distribution, the chance level, the classes
+    stable/chaotic by correct counts): refused, before anything trains, for a head without classes."""
+    if heads.metric(workload.model.head) != "accuracy":
+        raise ParityError(
+            f"{command} summarises final accuracy, and workload {workload.name}'s {workload.model.head} head has "
+            "no classes (its metric is the loss): use run, localize, compare and report for it"
+        )
 
 
 def sweep_extra(cfg, runs: list[dict], resumed: bool) -> dict:
