@@ -351,3 +351,18 @@ def test_a_data_module_that_raises_on_import_is_its_own_file_and_line(tmp_path, 
     with pytest.raises(ParityError) as exc:
         datasource.load(w)
     one_line(exc, "raised ZeroDivisionError at", f"{tmp_path / module}.py:2", "division by zero")
+
+
+def test_a_module_beside_the_workload_that_raises_on_import_is_named_at_its_own_line(tmp_path, monkeypatch):
+    monkeypatch.setattr("sys.path", list(__import__("sys").path))
+    module = f"mymodel_{tmp_path.name.replace('-', '_')}"
+    (tmp_path / f"{module}.py").write_text("X = 1\nY = 1 / 0\n")
+    source = (
+        (EXAMPLE / "workload.py")
+        .read_text()
+        .replace("import numpy as np\n", f"import numpy as np\nimport {module}\n", 1)
+    )
+    (tmp_path / "workload.py").write_text(source)
+    with pytest.raises(ParityError) as exc:
+        workloads.load(str(tmp_path / "workload.py"))
+    one_line(exc, f"raised ZeroDivisionError at {tmp_path / module}.py:2")

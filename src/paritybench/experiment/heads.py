@@ -40,6 +40,7 @@ ABSENT: dict[str, dict[str, str]] = {
     "linear": {
         "accuracy": _NO_CLASSES,
         "correct": _NO_CLASSES,
+        "eval_accuracy": _NO_CLASSES,
         "saturated_output": "a linear head has no activation that saturates",
         "saturated_logit": "a linear head has no probability for a large output to saturate",
         "dead_gradient": "a regression loss's gradient is exactly zero only where a prediction is exact: "

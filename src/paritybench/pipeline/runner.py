@@ -146,7 +146,7 @@ def _entry(
         e["curves"] = {k: v for k, v in e["curves"].items() if k not in absent}
         e.update(initial_accuracy=None, final_accuracy=None, metric=heads.metric(workload.model.head))
         e["absent"] = {k: v for k, v in absent.items() if k in c}
-    if "eval_accuracy" in c:  # Data.holdout: evaluation mode on the samples after the window
+    if "eval_accuracy" in e["curves"]:  # Data.holdout: evaluation mode on the samples after the window
         e["final_eval_accuracy"] = c["eval_accuracy"][-1]
     if result.state:  # Model.state: the moving statistics after every step, full vectors
         e["state"] = {k: [[num(x) for x in v] for v in vs] for k, vs in result.state.items()}

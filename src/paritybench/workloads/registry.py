@@ -47,14 +47,21 @@ _CACHE: dict[str, Workload] = {}
 
 
 def _where_raised(exc: BaseException, files: tuple[str, ...] = ()) -> str:
-    """``file:line`` of the user's code that raised ``exc``: the deepest frame in one of ``files``, else the
-    deepest frame that is not Python's import machinery nor paritybench's own."""
+    """``file:line`` of the user's code that raised ``exc``: the deepest frame in one of ``files`` or in a module
+    beside them (``import mymodel`` next to ``workload.py``: that module's line, not the import's; an installed
+    package under the folder, ``site-packages``, is not the user's), else the deepest frame that is not Python's
+    import machinery nor paritybench's own."""
     if isinstance(exc, SyntaxError) and exc.filename:  # raised compiling the file: no frame of its own
         return f"{exc.filename}:{exc.lineno}"
     frames = traceback.extract_tb(exc.__traceback__)
     mine = str(Path(__file__).resolve().parents[1])
+    folders = tuple({str(Path(f).parent) + os.sep for f in files if f})
+
+    def beside(name: str) -> bool:
+        return name.startswith(folders) and "site-packages" not in name and not name.startswith(mine)
+
     for wanted in (
-        lambda f: f.filename in files,
+        lambda f: f.filename in files or (folders and beside(f.filename)),
         lambda f: not f.filename.startswith("<") and not f.filename.startswith(mine),
     ):
         hits = [f for f in frames if wanted(f)]
