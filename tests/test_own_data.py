@@ -366,3 +366,16 @@ def test_a_module_beside_the_workload_that_raises_on_import_is_named_at_its_own_
     with pytest.raises(ParityError) as exc:
         workloads.load(str(tmp_path / "workload.py"))
     one_line(exc, f"raised ZeroDivisionError at {tmp_path / module}.py:2")
+
+
+def test_a_keras_output_that_does_not_fit_the_own_targets_is_refused(example):
+    from types import SimpleNamespace
+
+    from paritybench.arms.keras_worker import check_targets
+
+    arm = example.arm("keras-tensorflow")
+    check_targets(SimpleNamespace(output_shape=(None, 1)), np.zeros((4, 1)), example, arm)
+    check_targets(SimpleNamespace(output_shape=(None, 1)), np.zeros(4), example, arm)  # Keras reconciles these
+    with pytest.raises(ParityError) as exc:
+        check_targets(SimpleNamespace(output_shape=(None, 2)), np.zeros((4, 1)), example, arm)
+    one_line(exc, "arm keras-tensorflow", "output shape (None, 2)", "targets have shape (4, 1)")

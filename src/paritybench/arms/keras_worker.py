@@ -64,6 +64,29 @@ def check_model(keras, model, workload, arm) -> None:
         )
 
 
+def check_targets(model, y, workload, arm) -> None:
+    """A workload's own targets (labels ``given``) against the built Keras model's output shape, once the data
+    is windowed: Keras's losses broadcast an output of (n, 2) against targets of (n, 1) without a word. Only a
+    trailing axis of 1 may differ (Keras's losses reconcile (n, 1) with (n,): ``squeeze_or_expand_to_same_rank``;
+    measured: the same final weights either way)."""
+    try:
+        shape = model.output_shape
+    except Exception:  # a subclassed model not built yet has none; the training's own checks remain
+        return
+    if not isinstance(shape, tuple):
+        return
+    out, want = tuple(shape[1:]), tuple(y.shape[1:])
+
+    def squeezed(s: tuple) -> tuple:
+        return s[:-1] if s and s[-1] == 1 else s
+
+    if out != want and squeezed(out) != squeezed(want):
+        raise ParityError(
+            f"workload {workload.name}: arm {arm.name}: the Keras model gives output shape {shape}, but the targets "
+            f"have shape {tuple(y.shape)}: make it one output of shape {want} per sample"
+        )
+
+
 class KerasArm:
     """One workload's Keras model compiled with one arm's loss and optimizer, on this backend."""
 
@@ -362,6 +385,8 @@ def run_job(job: protocol.TrainJob, be: _Backend, channel: protocol.Channel, ser
             cid = case.id
             t_case = time.perf_counter()
             x, y = window(ka.workload, case.window, task.n, task.normalize)
+            if ka.workload.data.labels not in LABEL_WIDTH:  # the workload's own targets: shape checked here
+                check_targets(ka.model, y, ka.workload, ka.arm)
             init = copy_weights(load_weights_npz(case.init_file, shapes)["w"], shapes)
             d = ka.workload.data
             state = None
