@@ -257,14 +257,16 @@ def test_a_linear_heads_run_records_the_loss_as_its_metric_and_the_absent_curves
         "accuracy": [0.0, 0.0, 0.0],
         "grad_norm": [1.0, 0.5],
         "nonfinite": [False] * 3,
+        "eval_loss": [1.0, 0.6, 0.3],
+        "eval_accuracy": [0.0, 0.0, 0.0],  # a holdout: the placeholder a classless head computes
         **{k: [float("nan")] * (steps + 1) for k in heads.PER_STEP},
     }
     final = {k: np.zeros(s, np.float32) for k, s in example.model.params.items()}
     result = runner.ArmResult(curves=curves, final_weights=final)
     e = runner._entry(example, example.arm("jax"), runner.Case(0, 0), 8, result)
     assert e["metric"] == "loss" and e["initial_accuracy"] is None and e["final_accuracy"] is None
-    assert set(e["curves"]) == {"loss", "grad_norm", "nonfinite", "nonfinite_gradient"}
-    assert set(e["absent"]) == set(heads.ABSENT["linear"])
+    assert set(e["curves"]) == {"loss", "grad_norm", "nonfinite", "nonfinite_gradient", "eval_loss"}
+    assert set(e["absent"]) == set(heads.ABSENT["linear"]) and "final_eval_accuracy" not in e
     assert all(e["absent"].values())
 
 
@@ -297,7 +299,7 @@ def test_the_run_table_shows_the_loss_for_a_linear_head():
 # ---------------------------------------------------------------- end to end
 
 
-def test_the_own_regression_example_runs_compares_and_reports(tmp_path):
+def test_the_own_regression_example_runs_localizes_compares_and_reports(tmp_path):
     out = tmp_path / "r.json"
     proc = run_cli("run", "--workload", str(EXAMPLE / "workload.py"), "--out", str(out), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -320,6 +322,14 @@ def test_the_own_regression_example_runs_compares_and_reports(tmp_path):
     md = (tmp_path / "rep" / "report.md").read_text()
     assert "**Metric: the loss**" in md and "`reference-f64` (float64) ends at loss" in md
     assert (tmp_path / "rep" / "loss.png").is_file()
+    loc = tmp_path / "loc.json"
+    proc = run_cli("localize", "--workload", str(EXAMPLE / "workload.py"), "--out", str(loc), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    record = json.loads(loc.read_text())
+    assert record["workload"]["head"] == "linear" and len(record["pairs"]) == 3  # each arm against the arbiter
+    proc = run_cli("conventions", "--workload", str(EXAMPLE / "workload.py"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "workload own-regression:" in proc.stdout and "settings differ across 4 arms" in proc.stdout
 
 
 def user_folder(tmp_path: Path, module: str, body: str) -> Path:

@@ -44,6 +44,13 @@ def jax_apply(params, x):
     return h @ params["dense_1/kernel"] + params["dense_1/bias"]  # the predictions: a linear head
 
 
+def jax_layers(params, x):
+    """The hidden layer's output, for ``paritybench localize``'s forward phase (Keras: ``keras_layers``)."""
+    import jax.numpy as jnp
+
+    return {"hidden": jnp.tanh(x @ params["dense_0/kernel"] + params["dense_0/bias"])}
+
+
 def torch_apply(params, x):
     import torch
 
@@ -115,6 +122,8 @@ WORKLOAD = Workload(
         jax_apply=jax_apply,
         keras_build=keras_build,
         torch_apply=torch_apply,
+        jax_layers=jax_layers,
+        keras_layers={"hidden": 0},  # the first Dense (tanh): the same tensor
     ),
     arms=ARMS,
     fix="jax",
