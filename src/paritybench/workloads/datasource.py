@@ -61,7 +61,10 @@ def load(w: Workload, path: str | None = None, sha256: str | None = None) -> dat
                 ds.x_train, ds.y_train, ds.path, data.arrays_sha256(x, y), False, ds.form, ds.record
             )
     if sha256 is not None and _CACHE[key].sha256 != sha256.lower():
-        raise ParityError(f"{where}: the data has sha256 {_CACHE[key].sha256}, expected {sha256}")
+        raise ParityError(
+            f"{where}: the data has sha256 {_CACHE[key].sha256}, expected {sha256}: it changed while the run or "
+            "sweep was under way; keep it fixed, and start again"
+        )
     return _CACHE[key]
 
 
