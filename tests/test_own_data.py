@@ -389,3 +389,28 @@ def test_a_keras_output_that_does_not_fit_the_own_targets_is_refused(example):
     with pytest.raises(ParityError) as exc:
         check_targets(SimpleNamespace(output_shape=(None, 2)), np.zeros((4, 1)), example, arm)
     one_line(exc, "arm keras-tensorflow", "output shape (None, 2)", "targets have shape (4, 1)")
+
+
+@pytest.mark.parametrize(
+    ("head", "y", "needle"),
+    [
+        ("sigmoid", np.zeros((4, 3)), "a sigmoid head counts one 0/1 label per sample"),
+        ("sigmoid", np.zeros(4), "y has shape (4,)"),
+        ("softmax", np.arange(4), "one-hot class ids with numpy.eye(k)[y]"),
+    ],
+)
+def test_targets_a_classifier_head_would_count_wrong_are_refused(example, tmp_path, head, y, needle):
+    w = with_data(example, source=npz(tmp_path, x=np.ones((4, 2)), y=y))
+    w = dataclasses.replace(w, model=dataclasses.replace(w.model, head=head))
+    with pytest.raises(ParityError) as exc:
+        datasource.load(w)
+    one_line(exc, needle)
+
+
+def test_classifier_targets_that_fit_their_head_load(example, tmp_path):
+    for head, y in (("sigmoid", np.zeros((4, 1))), ("softmax", np.eye(3)[[0, 1, 2, 0]])):
+        w = with_data(example, source=npz(tmp_path, x=np.ones((4, 2)), y=y))
+        assert (
+            datasource.load(dataclasses.replace(w, model=dataclasses.replace(w.model, head=head))).y_train.shape
+            == y.shape
+        )

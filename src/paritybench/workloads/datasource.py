@@ -60,12 +60,31 @@ def load(w: Workload, path: str | None = None, sha256: str | None = None) -> dat
             _CACHE[key] = data.Dataset(
                 ds.x_train, ds.y_train, ds.path, data.arrays_sha256(x, y), False, ds.form, ds.record
             )
+    _check_head(w, _CACHE[key].y_train, where)
     if sha256 is not None and _CACHE[key].sha256 != sha256.lower():
         raise ParityError(
             f"{where}: the data has sha256 {_CACHE[key].sha256}, expected {sha256}: it changed while the run or "
             "sweep was under way; keep it fixed, and start again"
         )
     return _CACHE[key]
+
+
+def _check_head(w: Workload, y, where: str) -> None:
+    """The targets' shape against what the head counts as correct (``experiment.heads.correct_mask``): a sigmoid
+    head one 0/1 column, (n, 1); a softmax head one row of class scores, (n, k). Anything else would be
+    counted wrong in silence (a multi-label (n, k) by its first label), so it is refused; a linear head takes
+    any shape (its metric is the loss)."""
+    head = w.model.head
+    if head == "sigmoid" and y.shape[1:] != (1,):
+        raise ParityError(
+            f"{where}: y has shape {y.shape}, but a sigmoid head counts one 0/1 label per sample, shape (n, 1): "
+            "reshape it to (n, 1), or for several labels per sample use head='linear' (the metric is then the loss)"
+        )
+    if head == "softmax" and (y.ndim != 2 or y.shape[1] < 2):
+        raise ParityError(
+            f"{where}: y has shape {y.shape}, but a softmax head takes one row of class scores per sample (one-hot, "
+            "shape (n, k)): one-hot class ids with numpy.eye(k)[y]"
+        )
 
 
 def _call(w: Workload, where: str):
