@@ -354,7 +354,9 @@ def compare_runs(key: RunKey, ra: dict | None, rb: dict | None, a: Loaded, b: Lo
         elif xa.size and np.abs(xa - xb).max() > tol.samples:
             i = int(np.argmax(np.abs(xa - xb)))
             reasons.append(f"curves.correct[{i}] is {xa[i]} vs {xb[i]} (more than {tol.samples} sample apart)")
-    gap = abs(ra["final_accuracy"] - rb["final_accuracy"]) * n
+    # a head without classes (metric "loss") records no accuracy: its loss curve above is its metric
+    no_accuracy = ra["final_accuracy"] is None and rb["final_accuracy"] is None
+    gap = 0.0 if no_accuracy else abs(ra["final_accuracy"] - rb["final_accuracy"]) * n
     if gap > tol.samples + 1e-6:
         reasons.append(
             f"final_accuracy {ra['final_accuracy']:.4g} vs {rb['final_accuracy']:.4g} "

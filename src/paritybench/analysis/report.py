@@ -60,8 +60,46 @@ def _first_case(a: dict) -> dict[str, dict]:
 # ---------------------------------------------------------------- the answer
 
 
+def _metric(a: dict) -> str:
+    """The run's metric: ``loss`` for a head without classes (the runs say ``metric``), else ``accuracy``."""
+    return "loss" if any(r.get("metric") == "loss" for r in a["runs"]) else "accuracy"
+
+
+def answer_from_loss_run(a: dict) -> list[str]:
+    """One run artifact's first case when its metric is the loss (a linear head): each arm's final loss beside
+    the float64 arbiter's, with the relative difference and the final distance from the arbiter's weights."""
+    runs = {k: v for k, v in _first_case(a).items() if v["status"] == "ok"}
+    ref_name = (
+        "reference-f64" if "reference-f64" in runs else next((x for x in runs if x.startswith("reference")), None)
+    )
+    where = (
+        f"seed {a['runs'][0]['seed']}, window {a['runs'][0]['window_start']}, "
+        f"{a['config']['steps']} steps at lr {a['config']['lr']}"
+    )
+    head = f"**Metric: the loss** ({where}; the head is linear, so there is no accuracy)"
+    if ref_name is None:
+        finals = ", ".join(f"`{x}` {unnum(runs[x]['final_loss']):.6g}" for x in _order(runs))
+        return [f"{head}: final loss {finals}; no float64 arbiter ran, so none is measured against it."]
+    ref = unnum(runs[ref_name]["final_loss"])
+    parts = []
+    for arm in _order(runs):
+        if arm == ref_name:
+            continue
+        loss = unnum(runs[arm]["final_loss"])
+        rel = abs(loss - ref) / abs(ref) if ref else float("nan")
+        dist = runs[arm]["curves"].get("weight_distance")
+        parts.append(
+            f"`{arm}` {loss:.6g} (relative difference {rel:.2g}"
+            + (f", final weights {unnum(dist[-1]):.2g} from the arbiter's" if dist else "")
+            + ")"
+        )
+    return [f"{head}: `{ref_name}` (float64) ends at loss {ref:.6g}; " + "; ".join(parts) + "."]
+
+
 def answer_from_run(a: dict) -> list[str]:
     """Sentences explaining one run artifact's first case, each with its figures."""
+    if _metric(a) == "loss":
+        return answer_from_loss_run(a)
     runs = {k: v for k, v in _first_case(a).items() if v["status"] == "ok"}
     n = a["config"]["n"]
     lines: list[str] = []
@@ -384,6 +422,8 @@ def write_report(artifacts: list[dict], out_dir: Path) -> Path:
             source = f", `{Path(a['_path']).name}`" if suffix else ""
             if plot_curves(a, out_dir / name, names, titles, log):
                 figures.append((name, f"{caption} ({v} pixels{source})"))
+        if _metric(a) == "loss" and plot_curves(a, out_dir / f"loss{suffix}.png", ("loss",), ("loss",), (True,)):
+            figures.append((f"loss{suffix}.png", "the loss per step, one line per arm (the workload's metric)"))
     if plot_distribution(
         [(f"sweep, {_variant(a)} pixels", _finals_by_arm(a)) for a in kinds.get("sweep", [])],
         out_dir / "sweep.png",

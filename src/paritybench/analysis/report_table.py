@@ -21,10 +21,14 @@ def print_run_table(console, artifact: dict) -> None:
     groups: dict[tuple[int, int], list[dict]] = {}
     for r in artifact["runs"]:
         groups.setdefault((r["seed"], r["window_start"]), []).append(r)
+    own = (artifact.get("environment", {}).get("data") or {}).get("source")  # the workload's own arrays
     for (seed, start), runs in groups.items():
+        if any(r.get("metric") == "loss" for r in runs):
+            _print_loss_table(console, cfg, seed, start, runs, own)
+            continue
         t = Table(
             title=f"seed {seed}, window {start}:{start + cfg['n']}, {cfg['steps']} steps at lr "
-            f"{cfg['lr']}, {'x/255' if cfg['normalize'] else 'raw 0-255 pixels'}"
+            f"{cfg['lr']}, {'x/255' if cfg['normalize'] else 'raw 0-255 pixels' if not own else 'own data'}"
         )
         t.add_column("arm", no_wrap=True)
         t.add_column("initial", justify="right")
@@ -57,3 +61,29 @@ def print_run_table(console, artifact: dict) -> None:
         )
         for line in notes:
             console.print(f"[yellow]{line}[/]", soft_wrap=True)
+
+
+def _print_loss_table(console, cfg: dict, seed: int, start: int, runs: list[dict], own: str | None) -> None:
+    """A head without classes (``linear``): the metric is the loss, at the initial and the final weights."""
+    t = Table(
+        title=f"seed {seed}, window {start}:{start + cfg['n']}, {cfg['steps']} steps at lr {cfg['lr']}, "
+        + (f"own data ({own})" if own else "MNIST")
+    )
+    t.add_column("arm", no_wrap=True)
+    t.add_column("initial loss", justify="right")
+    t.add_column("final loss", justify="right")
+    t.add_column("NaN/inf", justify="center", no_wrap=True)
+    t.add_column("sha256", no_wrap=True)
+    notes = []
+    for r in runs:
+        if r["status"] != "ok":
+            t.add_row(r["arm"], f"[yellow]{r['status']}[/]", "", "", "")
+            notes.append(f"{r['arm']} {r['status']}: {r.get('reason', '')}")
+            continue
+        flag = f"[red]step {r['first_nonfinite_step']}[/]" if r["any_nonfinite"] else "no"
+        loss = r["curves"]["loss"]
+        t.add_row(r["arm"], _fmt(loss[0], 6), _fmt(loss[-1], 6), flag, r["final_weights_sha256"][:8])
+    console.print(t)
+    console.print("metric = the loss (mean over the window): a linear head has no classes, so no accuracy")
+    for line in notes:
+        console.print(f"[yellow]{line}[/]", soft_wrap=True)

@@ -255,7 +255,7 @@ def serve(channel: protocol.Channel, backend: str, numerics: dict, serving: bool
     if isinstance(job, protocol.ConventionsJob):
         channel.send(protocol.ConventionsDone(conventions_rows(ka, backend, readback)))
         return 0
-    ds = data.load_mnist(job.data_path, job.data_sha256)
+    ds = workloads.load_data(w, job.data_path, job.data_sha256)
     x, y = data.window(ds, job.window, job.n, job.normalize, labels=w.data.labels)
     shapes = w.model.params
     init = load_weights_npz(job.init_file, shapes)["w"]

@@ -52,7 +52,9 @@ def check_model(keras, model, workload, arm) -> None:
             f"{where} {getattr(last, 'name', last)!r} has activation {name}, but the declared head is {head}: "
             f"give keras_build's last layer activation={head!r} (a Dense(..., activation={head!r}))"
         )
-    width = LABEL_WIDTH[workload.data.labels]
+    width = LABEL_WIDTH.get(workload.data.labels)
+    if width is None:  # the workload's own targets: their shape is checked against the JAX arms' forward pass
+        return
     try:
         shape = model.output_shape
     except Exception:  # a subclassed model not built yet has none; the training's own checks remain
@@ -61,6 +63,29 @@ def check_model(keras, model, workload, arm) -> None:
         raise ParityError(
             f"{where} gives output shape {shape}, but the labels have shape (n, {width}) "
             f"({workload.data.labels}, head {head}): make it one output row of {width} per sample"
+        )
+
+
+def check_targets(model, y, workload, arm) -> None:
+    """A workload's own targets (labels ``given``) against the built Keras model's output shape, once the data
+    is windowed: Keras's losses broadcast an output of (n, 2) against targets of (n, 1) without a word. Only a
+    trailing axis of 1 may differ (Keras's losses reconcile (n, 1) with (n,): ``squeeze_or_expand_to_same_rank``;
+    measured: the same final weights either way)."""
+    try:
+        shape = model.output_shape
+    except Exception:  # a subclassed model not built yet has none; the training's own checks remain
+        return
+    if not isinstance(shape, tuple):
+        return
+    out, want = tuple(shape[1:]), tuple(y.shape[1:])
+
+    def squeezed(s: tuple) -> tuple:
+        return s[:-1] if s and s[-1] == 1 else s
+
+    if out != want and squeezed(out) != squeezed(want):
+        raise ParityError(
+            f"workload {workload.name}: arm {arm.name}: the Keras model gives output shape {shape}, but the targets "
+            f"have shape {tuple(y.shape)}: make it one output of shape {want} per sample"
         )
 
 
@@ -83,12 +108,15 @@ class KerasArm:
         self.plain_sgd = arm.keras_optimizer is None
         # The accuracy metric thresholds as the seed's evaluation did; as a metric it is
         # computed from the training step's own forward pass.
-        metric = (
-            keras.metrics.BinaryAccuracy(name="accuracy")
-            if self.head == "sigmoid"
-            else keras.metrics.CategoricalAccuracy(name="accuracy")
-        )
-        self.model.compile(optimizer=optimizer, loss=loss, metrics=[metric])
+        # A linear head has no classes: no accuracy metric (its ``correct`` curve is a placeholder the runner
+        # leaves out, ``heads.ABSENT``).
+        self.classes = heads.metric(self.head) == "accuracy"
+        metrics = []
+        if self.head == "sigmoid":
+            metrics = [keras.metrics.BinaryAccuracy(name="accuracy")]
+        elif self.head == "softmax":
+            metrics = [keras.metrics.CategoricalAccuracy(name="accuracy")]
+        self.model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
         self.activation = keras.activations.get(self.head)
 
         self.backend_module = importlib.import_module(f"paritybench.frameworks.{backend}")
@@ -190,7 +218,7 @@ class KerasArm:
             if eval_data is not None:
                 ev = self.model.evaluate(*eval_data, batch_size=eval_data[0].shape[0], verbose=0, return_dict=True)
                 curves["eval_loss"].append(float(ev["loss"]))
-                curves["eval_accuracy"].append(float(ev["accuracy"]))
+                curves["eval_accuracy"].append(float(ev["accuracy"]) if self.classes else 0.0)
             for k, v in saved.items():
                 states[k].append([float(u) for u in np.ravel(v)])
             finite_flags.append(not weights_nonfinite(w))
@@ -251,13 +279,13 @@ class KerasArm:
             # fit reports loss and accuracy at the weights *before* its update,
             # from the forward pass the update itself used: no extra pass needed
             curves["loss"].append(float(hist.history["loss"][0]))
-            curves["correct"].append(round(float(hist.history["accuracy"][0]) * n))
+            curves["correct"].append(round(float(hist.history["accuracy"][0]) * n) if self.classes else 0)
         if keep_trajectory:
             self.diagnose(x, y, curves)
         finite_flags.append(not weights_nonfinite(before))
         last = self.model.evaluate(x, y, batch_size=n, verbose=0, return_dict=True)
         curves["loss"].append(float(last["loss"]))
-        curves["correct"].append(round(float(last["accuracy"]) * n))
+        curves["correct"].append(round(float(last["accuracy"]) * n) if self.classes else 0)
         curves["nonfinite"] = nonfinite_steps(finite_flags, curves["loss"])
         curves["accuracy"] = [c / n for c in curves["correct"]]
         if not keep_trajectory:  # per-step diagnostics cost a forward pass each: full mode only
@@ -289,10 +317,12 @@ class _Backend:
         self.datasets: dict[tuple, object] = {}
         self.jobs = 0
 
-    def dataset(self, path, sha256):
-        if (path, sha256) not in self.datasets:
-            self.datasets[(path, sha256)] = data.load_mnist(path, sha256)
-        return self.datasets[(path, sha256)]
+    def dataset(self, path, sha256, workload):
+        """The workload's data (MNIST from ``path``, or its own ``Data.source``: ``workloads.load_data``)."""
+        key = (path, sha256, workload.data)
+        if key not in self.datasets:
+            self.datasets[key] = workloads.load_data(workload, path, sha256)
+        return self.datasets[key]
 
 
 def load_workload(spec: str, sha256: str | None) -> Workload:
@@ -328,7 +358,6 @@ def run_job(job: protocol.TrainJob, be: _Backend, channel: protocol.Channel, ser
     be.jobs += 1
     readback = flags.read_back(backend, be.opts)
     keras.utils.set_random_seed(0)
-    ds = be.dataset(job.data_path, job.data_sha256)
     out_dir = job.out_dir
     keep_trajectory = job.keep_trajectory
     env = {
@@ -343,8 +372,9 @@ def run_job(job: protocol.TrainJob, be: _Backend, channel: protocol.Channel, ser
     windows: dict[tuple, tuple] = {}
 
     def window(workload, start, n, normalize):
-        key = (workload.data.labels, start, n, normalize)
+        key = (workload.data, start, n, normalize)
         if key not in windows:
+            ds = be.dataset(job.data_path, job.data_sha256, workload)
             windows[key] = data.window(ds, start, n, normalize, labels=workload.data.labels)
         return windows[key]
 
@@ -367,6 +397,8 @@ def run_job(job: protocol.TrainJob, be: _Backend, channel: protocol.Channel, ser
             cid = case.id
             t_case = time.perf_counter()
             x, y = window(ka.workload, case.window, task.n, task.normalize)
+            if ka.workload.data.labels not in LABEL_WIDTH:  # the workload's own targets: shape checked here
+                check_targets(ka.model, y, ka.workload, ka.arm)
             init = copy_weights(load_weights_npz(case.init_file, shapes)["w"], shapes)
             d = ka.workload.data
             state = None

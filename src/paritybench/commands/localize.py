@@ -83,7 +83,7 @@ def cmd_localize(args, console) -> int:
 
 
 def _localize(args, console, cfg, w, pairs, skipped, out) -> int:
-    ds = data.load_mnist(cfg.data_path, cfg.data_sha256)
+    ds = workloads.load_data(w, cfg.data_path, cfg.data_sha256)
     x, y = data.window(ds, cfg.windows[0], cfg.n, cfg.normalize, labels=w.data.labels)
     init = copy_weights(resolve_ref(w.model.init)(cfg.seeds[0], cfg.threefry_partitionable), w.model.params)
     xh = yh = None

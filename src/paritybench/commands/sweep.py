@@ -182,6 +182,7 @@ def cmd_sensitivity(args, console) -> int:
     if not 0 < args.rel < 1:
         raise ParityError(f"--rel {args.rel}: give a relative perturbation between 0 and 1, e.g. 1e-7")
     cfg = replace(config_from(args, swap=False), diagnostics="light")
+    grid.check_summarisable(workloads.load(cfg.workload), "sensitivity")
     if len(cfg.seeds) != 1 or len(cfg.windows) != 1:
         raise ParityError("sensitivity perturbs one initial weight set: give one --seeds and one --windows value")
 

@@ -1,4 +1,5 @@
-"""MNIST in Keras's ``mnist.npz`` layout: loading, checking, windows, fetching.
+"""Training data: MNIST in Keras's ``mnist.npz`` layout (loading, checking, fetching), a user's own arrays
+(``from_arrays``, ``load_npz_arrays``), and the windows every arm trains on.
 
 The bundled slice (``data/mnist-subset.npz``, see ``data/README.md`` for its
 provenance and licence) holds the first 10,000 official training images, so the
@@ -14,7 +15,7 @@ import os
 import tempfile
 import urllib.request
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -34,13 +35,119 @@ IMAGE_SHAPE = (28, 28)
 
 @dataclass(frozen=True)
 class Dataset:
-    """Training images (uint8, (N, 28, 28)) and labels (uint8 0-9) and where they came from."""
+    """Training samples and targets and where they came from.
+
+    ``form`` ``"mnist"``: images (uint8, (N, 28, 28)) and digits (uint8 0-9), windowed into flat float32
+    rows and the labels a workload asks for. ``form`` ``"arrays"``: a user's own arrays (``from_arrays``),
+    any shape and numeric dtype, windowed as they are (floating arrays as float32); ``record`` is what
+    the artifact's ``environment.data`` adds about them (source, array names, shapes, dtypes, shuffle)."""
 
     x_train: np.ndarray
     y_train: np.ndarray
     path: str
     sha256: str
     bundled: bool
+    form: str = "mnist"
+    record: dict = field(default_factory=dict)
+
+
+def describe(ds: Dataset) -> dict:
+    """``environment.data`` of an artifact: the file (or function) and its sha256, and for a user's arrays
+    what they are."""
+    return {"path": ds.path, "sha256": ds.sha256, "bundled": ds.bundled, **ds.record}
+
+
+def arrays_sha256(x: np.ndarray, y: np.ndarray) -> str:
+    """sha256 over both arrays' dtype, shape and bytes (C order): the identity of arrays a function returned."""
+    h = hashlib.sha256()
+    for a in (x, y):
+        a = np.ascontiguousarray(a)
+        meta = f"{a.dtype.str}{a.shape}".encode()
+        h.update(len(meta).to_bytes(8, "little") + meta + a.nbytes.to_bytes(8, "little"))
+        h.update(a.data)
+    return h.hexdigest()
+
+
+def _numeric(a: np.ndarray) -> bool:
+    # bool, signed, unsigned, floating: what a framework trains on
+    return any(np.issubdtype(a.dtype, t) for t in (np.bool_, np.integer, np.floating))
+
+
+def from_arrays(
+    x: object, y: object, where: str, path: str, sha256: str, shuffle: int | None = None, record: dict | None = None
+) -> Dataset:
+    """A user's own samples ``x`` and targets ``y`` as a Dataset, checked: arrays of one length, numeric,
+    finite; ``shuffle``: a seed of one permutation of the samples (NumPy's default_rng), applied here, once.
+    ``where`` names the source in each one-line error (the workload and its Data.source)."""
+    arrays = {}
+    for name, a in (("x", x), ("y", y)):
+        if not isinstance(a, np.ndarray):
+            try:
+                a = np.asarray(a)
+            except Exception as exc:  # a ragged list, an object numpy cannot hold
+                raise ParityError(
+                    f"{where}: {name} is not an array ({type(exc).__name__}): give a numpy array"
+                ) from None
+        if a.ndim < 1:
+            raise ParityError(f"{where}: {name} is a scalar ({a!r}): give an array with one row per sample")
+        if not _numeric(a):
+            raise ParityError(
+                f"{where}: {name} has dtype {a.dtype}, which does not train: give bool, integer or floating values"
+            )
+        if np.issubdtype(a.dtype, np.floating) and not np.isfinite(a).all():
+            bad = np.argwhere(~np.isfinite(a))[0]
+            count = int(np.size(a) - np.isfinite(a).sum())
+            raise ParityError(
+                f"{where}: {name} holds {count} NaN or infinite value(s), the first at sample {int(bad[0])} "
+                f"(index {tuple(int(i) for i in bad)}): clean or drop those samples"
+            )
+        arrays[name] = a
+    x, y = arrays["x"], arrays["y"]
+    if x.shape[0] != y.shape[0]:
+        raise ParityError(f"{where}: x has {x.shape[0]} samples but y has {y.shape[0]}: give one target row per sample")
+    if x.shape[0] == 0:
+        raise ParityError(f"{where}: x and y hold no samples")
+    rec = {
+        "source": "arrays",
+        **(record or {}),
+        "x_shape": list(x.shape),
+        "x_dtype": str(x.dtype),
+        "y_shape": list(y.shape),
+        "y_dtype": str(y.dtype),
+        "order": "fixed" if shuffle is None else "shuffled",
+    }
+    if shuffle is not None:
+        perm = np.random.default_rng(shuffle).permutation(x.shape[0])
+        x, y = x[perm], y[perm]
+        rec["shuffle_seed"] = shuffle
+    return Dataset(x_train=x, y_train=y, path=path, sha256=sha256, bundled=False, form="arrays", record=rec)
+
+
+def load_npz_arrays(
+    path: str | os.PathLike, x_name: str, y_name: str, where: str
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """The arrays ``x_name`` and ``y_name`` of the npz at ``path`` and the file's sha256, read safely
+    (``npzguard`` first, ``allow_pickle=False``); each problem one ParityError naming ``where``."""
+    p = Path(path)
+    hint = f"write it with numpy.savez(PATH, {x_name}=..., {y_name}=...)"
+    if not p.exists():
+        raise ParityError(f"{where}: data file {p} does not exist: write it first, or fix Data(source=...)")
+    check_npz(p, f"{where}: data file", hint, members=(x_name, y_name))
+    digest = sha256_file(p)
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            missing = [k for k in (x_name, y_name) if k not in z.files]
+            if missing:
+                raise ParityError(
+                    f"{where}: data file {p} has no array {missing[0]!r} (it has {', '.join(z.files) or 'none'}): "
+                    f"name one of them in Data(x=..., y=...)"
+                )
+            x, y = z[x_name], z[y_name]
+    except ParityError:
+        raise
+    except (ValueError, zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise ParityError(f"{where}: data file {p} is not a readable npz ({exc}): {hint}") from None
+    return x, y, digest
 
 
 def bundled_path() -> Path:
@@ -134,22 +241,35 @@ def window(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``x_train[start:start+n]`` flattened to float32 (raw 0-255 unless ``normalize``)
     and the labels: ``"binary"``, ``digit >= 5`` as float32 of shape (n, 1); ``"onehot10"``,
-    the digit one-hot as float32 of shape (n, 10)."""
+    the digit one-hot as float32 of shape (n, 10). A user's arrays (``form`` ``"arrays"``, labels
+    ``"given"``): the samples and targets as they are, floating ones as float32."""
     total = ds.x_train.shape[0]
     if start < 0 or n <= 0:
         raise ParityError(f"window start={start}, n={n} is invalid: start must be >= 0 and n > 0")
+    what = "training images" if ds.form == "mnist" else "samples"
     if n > total:  # no start fits: the problem is --n, not the window ("a start of at most -500")
         raise ParityError(
-            f"--n {n} is more samples than {ds.path} holds ({total} training images): "
+            f"--n {n} is more samples than {ds.path} holds ({total} {what}): "
             f"use --n {total} or less"
             + (", or the full dataset (--data, `paritybench data fetch`)" if ds.bundled else "")
         )
     if start + n > total:
         raise ParityError(
             f"window {start}:{start + n} runs past the end of {ds.path} "
-            f"({total} training images): use a start of at most {total - n}"
+            f"({total} {what}): use a start of at most {total - n}"
             + (" or the full dataset (--data, `paritybench data fetch`)" if ds.bundled else "")
         )
+    if ds.form != "mnist":
+        if normalize:
+            raise ParityError(
+                f"--normalize scales MNIST's pixels to [0, 1]; {ds.path} is the workload's own data: "
+                "scale it where you make it, and drop --normalize"
+            )
+        if labels != "given":
+            raise ParityError(f"labels {labels!r} are MNIST's; {ds.path} gives its own targets (labels 'given')")
+        xs, ys = ds.x_train[start : start + n], ds.y_train[start : start + n]
+        as32 = lambda a: a.astype(np.float32) if np.issubdtype(a.dtype, np.floating) else np.array(a)  # noqa: E731
+        return as32(xs), as32(ys)
     x = ds.x_train[start : start + n].reshape(n, -1).astype(np.float32)
     if normalize:
         x = x / np.float32(255.0)

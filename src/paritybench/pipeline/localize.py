@@ -47,6 +47,7 @@ from paritybench.arms.minibatch import batch_slices
 from paritybench.arms.registry import kind_of
 from paritybench.artifact import num
 from paritybench.errors import ParityError
+from paritybench.workloads import datasource
 from paritybench.workloads.base import Arm, Workload, resolve_ref
 
 # Measured with bench/localize_factor.py (``paritybench localize --workload W --out W.json``, every arm against the
@@ -368,6 +369,11 @@ def layer_sizes(workload: Workload, n: int) -> dict[str, int]:
 
     params = {k: jax.ShapeDtypeStruct(s, np.float32) for k, s in workload.model.params.items()}
     x = jax.ShapeDtypeStruct((n, 784), np.float32)  # data.window's rows: flat 28x28 MNIST images
+    if workload.data.dataset != "mnist":  # the workload's own samples, as data.window gives them
+        own = datasource.load(workload).x_train
+        x = jax.ShapeDtypeStruct(
+            (n, *own.shape[1:]), np.float32 if np.issubdtype(own.dtype, np.floating) else own.dtype
+        )
     out = jax.eval_shape(resolve_ref(workload.model.jax_layers), params, x)
     return {k: int(np.prod(v.shape)) for k, v in out.items()}
 
@@ -380,6 +386,8 @@ def bytes_per_step(workload: Workload, n: int, arms: int) -> int:
     params = sum(int(np.prod(s)) for s in workload.model.params.values())
     state = sum(int(np.prod(s)) for s in workload.model.state.values())
     out = 10 if workload.model.head == "softmax" else 1
+    if workload.data.dataset != "mnist":  # the workload's own targets: their width per sample
+        out = int(np.prod(datasource.load(workload).y_train.shape[1:]))
     layers = sum(layer_sizes(workload, n).values())
     holdout = workload.data.holdout * out if workload.model.state else 0
     return arms * 8 * (5 * params + 2 * state + layers + 2 * n * out + holdout)

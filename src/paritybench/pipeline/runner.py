@@ -31,7 +31,7 @@ from paritybench.arms.minibatch import BatchArbiter, batch_slices
 from paritybench.arms.registry import kind_of, main_evaluators
 from paritybench.arms.requirements import install_hint, missing_requirements
 from paritybench.artifact import num
-from paritybench.experiment import data, environment, flags, weights
+from paritybench.experiment import data, environment, flags, heads, weights
 from paritybench.experiment.config import RunConfig
 from paritybench.pipeline import conventions as conv
 from paritybench.pipeline import worker_pool
@@ -142,11 +142,21 @@ def _entry(
         swap={},
         info=dict(result.info),
     )
-    if "eval_accuracy" in c:  # Data.holdout: evaluation mode on the samples after the window
+    if absent := heads.ABSENT[workload.model.head]:  # a linear head: no accuracy, no class diagnostics
+        e["curves"] = {k: v for k, v in e["curves"].items() if k not in absent}
+        e.update(initial_accuracy=None, final_accuracy=None, metric=heads.metric(workload.model.head))
+        e["absent"] = {k: v for k, v in absent.items() if k in c}
+    if "eval_accuracy" in e["curves"]:  # Data.holdout: evaluation mode on the samples after the window
         e["final_eval_accuracy"] = c["eval_accuracy"][-1]
     if result.state:  # Model.state: the moving statistics after every step, full vectors
         e["state"] = {k: [[num(x) for x in v] for v in vs] for k, vs in result.state.items()}
     return e
+
+
+def _swaps(cfg: RunConfig, workload: Workload) -> bool:
+    """Whether the run does the weight swap: not for a stateful model (its evaluation needs its state too), nor
+    for a head without classes (the swap counts correct predictions)."""
+    return cfg.swap and not workload.model.state and heads.metric(workload.model.head) == "accuracy"
 
 
 class _Session:
@@ -163,7 +173,7 @@ class _Session:
         progress: Progress,
     ):
         self.cfg, self.workload, self.cases, self.progress = cfg, workload, cases, progress
-        self.ds = data.load_mnist(cfg.data_path, cfg.data_sha256)
+        self.ds = workloads.load_data(workload, cfg.data_path, cfg.data_sha256)
         # every window is checked before any training starts
         self.windows = {
             w: data.window(self.ds, w, cfg.n, cfg.normalize, labels=workload.data.labels)
@@ -330,7 +340,7 @@ def run(
         fw = kind_of(s).process_framework
         if fw is not None and fw not in env["frameworks"] and not missing_requirements(s):
             env["frameworks"][fw] = kind_of(s).process_numerics(cfg.numerics)
-    env["data"] = {"path": sess.ds.path, "sha256": sess.ds.sha256, "bundled": sess.ds.bundled}
+    env["data"] = data.describe(sess.ds)
 
     by_process: dict[str, list[Arm]] = {}
     for s in specs:
@@ -363,7 +373,7 @@ def run(
             for worker in workers:
                 worker.stop()
 
-    if cfg.swap and not workload.model.state:  # a stateful model's evaluation needs its state too: no swap
+    if _swaps(cfg, workload):
         by_id = {c.id: c for c in cases}
         for (arm, seed, window, copy), w in sess.finals.items():
             x, y = sess.windows[window]
@@ -500,7 +510,7 @@ class _KerasWorker:
         """Send the weight swap (every final weight set to evaluate with this backend), then read the result."""
         cfg = sess.cfg
         evaluate = []
-        if cfg.swap and not sess.workload.model.state and self.proc.poll() is None:
+        if _swaps(cfg, sess.workload) and self.proc.poll() is None:
             common = _task_common(sess)
             for (arm, seed, window, copy), w in sess.finals.items():
                 cid = Case(seed, window, copy).id

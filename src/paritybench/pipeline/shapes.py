@@ -77,7 +77,11 @@ def precheck(cfg) -> None:
         return
     flags.apply(cfg.numerics)
     x, y = data.window(
-        data.load_mnist(cfg.data_path, cfg.data_sha256), cfg.windows[0], cfg.n, cfg.normalize, labels=w.data.labels
+        workloads.load_data(w, cfg.data_path, cfg.data_sha256),
+        cfg.windows[0],
+        cfg.n,
+        cfg.normalize,
+        labels=w.data.labels,
     )
 
     def init_for(name: str) -> dict:

@@ -42,6 +42,7 @@ from paritybench.experiment import data, flags
 from paritybench.experiment.config import MAX_INT_VALUE, MAX_LIST_VALUES, RunConfig
 from paritybench.experiment.flags import NumericsOptions
 from paritybench.pipeline import runner
+from paritybench.studies import grid
 
 CHECKPOINT_SUFFIX = ".partial.jsonl"
 LOCK_SUFFIX = ".lock"
@@ -482,9 +483,11 @@ def precheck_inputs(cfg) -> dict:
     big = [s for s in cfg.seeds if s > MAX_SEED]
     if big:
         raise ParityError(f"--seeds: {big[0]} is too large: a seed must be at most {MAX_SEED}")
-    ds = data.load_mnist(cfg.data_path, cfg.data_sha256)
+    workload = workloads.load(cfg.workload)
+    grid.check_summarisable(workload, "sweep")
+    ds = workloads.load_data(workload, cfg.data_path, cfg.data_sha256)
     for w in cfg.windows:
-        data.window(ds, w, cfg.n, cfg.normalize)
+        data.window(ds, w, cfg.n, cfg.normalize, labels=workload.data.labels)
     return {"path": ds.path, "sha256": ds.sha256}
 
 

@@ -184,7 +184,9 @@ def run_ray(cfg, cases: list, progress, *, skip, on_run, address: str | None, ta
     skip = set(skip)
     todo_arms = {c: [a for a in cfg.arms if c.key(a) not in skip] for c in cases}
     todo = [c for c in cases if todo_arms[c]]
-    ds = data.load_mnist(cfg.data_path, cfg.data_sha256)  # checked here, before any task starts
+    ds = workloads.load_data(
+        workloads.load(cfg.workload), cfg.data_path, cfg.data_sha256
+    )  # checked here, before any task starts
     ray, started = _init_ray(address)
     try:
         n_tasks = tasks or max(1, 2 * int(ray.cluster_resources().get("CPU", 1)))
@@ -251,7 +253,7 @@ def run_ray(cfg, cases: list, progress, *, skip, on_run, address: str | None, ta
             exit_code=1,
         )
     env = envs[0] if envs else environment.fingerprint()
-    env.setdefault("data", {"path": ds.path, "sha256": ds.sha256, "bundled": ds.bundled})
+    env.setdefault("data", data.describe(ds))
     timing = {
         k: sum(t.get(k, 0.0) for t in timings) for k in ("train_seconds", "compile_seconds", "diagnostics_seconds")
     }

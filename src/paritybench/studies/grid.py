@@ -7,7 +7,8 @@ import numpy as np
 
 from paritybench import workloads
 from paritybench.analysis import stats
-from paritybench.experiment import data
+from paritybench.errors import ParityError
+from paritybench.experiment import data, heads
 from paritybench.pipeline import runner
 
 
@@ -19,9 +20,19 @@ def merge_runs(cfg, done: list[dict], new: list[dict]) -> list[dict]:
     return [by_key[c.key(s.name)] for c in runner.default_cases(cfg) for s in specs if c.key(s.name) in by_key]
 
 
+def check_summarisable(workload, command: str) -> None:
+    """Sweeps and sensitivity studies summarise final accuracy (its distribution, the chance level, the classes
+    stable/chaotic by correct counts): refused, before anything trains, for a head without classes."""
+    if heads.metric(workload.model.head) != "accuracy":
+        raise ParityError(
+            f"{command} summarises final accuracy, and workload {workload.name}'s {workload.model.head} head has "
+            "no classes (its metric is the loss): use run, localize, compare and report for it"
+        )
+
+
 def sweep_extra(cfg, runs: list[dict], resumed: bool) -> dict:
-    ds = data.load_mnist(cfg.data_path, cfg.data_sha256)
     workload = workloads.load(cfg.workload)
+    ds = workloads.load_data(workload, cfg.data_path, cfg.data_sha256)
     labels = workload.data.labels
     majority = stats.majority_rates({w: data.window(ds, w, cfg.n, cfg.normalize, labels)[1] for w in cfg.windows})
     return {

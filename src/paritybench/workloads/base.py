@@ -36,9 +36,10 @@ Ref = Callable[..., Any] | str
 NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 PROCESSES = ("main", "keras-tensorflow", "keras-jax", "keras-torch")
 KINDS = ("jax", "f64", "keras", "torch")
-HEADS = ("sigmoid", "softmax")
-DATASETS = ("mnist",)  # what paritybench.experiment.data loads (the bundled slice, or --data in its format)
-LABELS = ("binary", "onehot10")
+HEADS = ("sigmoid", "softmax", "linear")
+# mnist: paritybench.experiment.data's bundled slice, or --data in its format; arrays: Data(source=...)
+DATASETS = ("mnist", "arrays")
+LABELS = ("binary", "onehot10", "given")
 CLASSES = ("stable", "chaotic")
 
 
@@ -57,21 +58,52 @@ def resolve_ref(ref: Ref) -> Callable[..., Any]:
 class Data:
     """How a window of training data is made.
 
-    ``labels``: ``"binary"``, the label ``digit >= 5`` as float32 (n, 1); or ``"onehot10"``,
-    the digit one-hot as float32 (n, 10). ``normalize`` scales pixels to [0, 1] (the seed used
-    raw 0-255). ``batch_size`` None is full-batch training (every step sees the whole window);
-    an int divides ``n`` into ``n / batch_size`` batches in window order, never shuffled: step k
-    trains on batch ``k mod (n / batch_size)`` (``paritybench.arms.minibatch``). ``holdout`` > 0
-    samples right after the training window are evaluated in evaluation mode after every step
-    (the moving statistics of a stateful model, rather than the batch's).
+    Two kinds (``dataset``):
+
+    - ``"mnist"`` (the default without a ``source``): the bundled MNIST slice, or ``--data`` in Keras's
+      ``mnist.npz`` format. ``labels``: ``"binary"`` (the default), the label ``digit >= 5`` as float32
+      (n, 1); or ``"onehot10"``, the digit one-hot as float32 (n, 10). ``normalize`` scales pixels to
+      [0, 1] (the seed used raw 0-255).
+    - ``"arrays"`` (the default with a ``source``): your own samples and targets, any shape and numeric
+      dtype (float features, images, integer tokens; class ids, one-hot, multi-label, regression values).
+      ``source``: an ``.npz`` path, relative to the workload's own file, whose arrays ``x`` and ``y`` name
+      the samples and targets (default ``"x"`` and ``"y"``); or a ``"package.module:function"`` (a module
+      beside the workload file imports) or a callable, returning ``(x, y)``. ``labels`` is ``"given"``:
+      the targets are used as they are (floating arrays as float32). ``shuffle``: None keeps the file's
+      order; an int permutes the samples once, with NumPy's ``default_rng(shuffle)``, before any window
+      (recorded in the artifact's ``environment.data``, with the data's sha256, shapes and dtypes).
+
+    ``n``: samples per window. ``batch_size`` None is full-batch training (every step sees the whole
+    window); an int divides ``n`` into ``n / batch_size`` batches in window order: step k trains on batch
+    ``k mod (n / batch_size)`` (``paritybench.arms.minibatch``). ``holdout`` > 0 samples right after the
+    training window are evaluated in evaluation mode after every step (the moving statistics of a
+    stateful model, rather than the batch's).
     """
 
-    dataset: str = "mnist"
-    labels: str = "binary"
+    dataset: str = ""  # "": mnist without a source, arrays with one
+    labels: str = ""  # "": binary for mnist, given for arrays
     n: int = 1000
     normalize: bool = False
     batch_size: int | None = None
     holdout: int = 0
+    source: str | Callable[..., Any] | None = None
+    x: str | None = None
+    y: str | None = None
+    shuffle: int | None = None
+
+    def __post_init__(self) -> None:
+        # The kind follows from whether a source is named; MNIST's labels default to binary, a source's are given.
+        if self.dataset == "":
+            object.__setattr__(self, "dataset", "mnist" if self.source is None else "arrays")
+        if self.labels == "":
+            object.__setattr__(self, "labels", "binary" if self.dataset == "mnist" else "given")
+
+    @property
+    def source_kind(self) -> str | None:
+        """``"npz"`` (a path), ``"function"`` (a callable or ``"module:function"``), or None (MNIST)."""
+        if self.source is None:
+            return None
+        return "npz" if isinstance(self.source, str) and self.source.endswith(".npz") else "function"
 
 
 @dataclass(frozen=True)
@@ -327,6 +359,13 @@ def field_problem(w: Workload) -> str | None:
         return f"data.n is {d.n!r}: give an int >= 1 (samples per window)"
     if not isinstance(d.normalize, bool):
         return f"data.normalize is {d.normalize!r}: give True or False"
+    if d.source is not None and not _is_ref(d.source):
+        return f"data.source is {d.source!r}: give an .npz path, a 'package.module:function' string or a callable"
+    for f in ("x", "y"):
+        if getattr(d, f) is not None and not isinstance(getattr(d, f), str):
+            return f"data.{f} is {getattr(d, f)!r}: give the name of an array in the .npz"
+    if d.shuffle is not None and (not _is_int(d.shuffle) or d.shuffle < 0):
+        return f"data.shuffle is {d.shuffle!r}: give a seed (an int >= 0), or None to keep the order"
     if not isinstance(m.params, Mapping) or not all(isinstance(k, str) for k in m.params):
         return "model.params must map parameter names (strings) to shapes"
     for f in ("state", "state_init", "keras_layers"):
@@ -367,6 +406,36 @@ def field_problem(w: Workload) -> str | None:
     return None
 
 
+def _data_problem(d: Data, head: str) -> str | None:
+    """What is wrong with ``d``'s kind, source, labels and head, in words (None when they fit)."""
+    if d.dataset == "mnist":
+        if d.source is not None:
+            return "data.source names your own arrays, but data.dataset is 'mnist': drop dataset='mnist'"
+        for f in ("x", "y", "shuffle"):
+            if getattr(d, f) is not None:
+                return f"data.{f} applies to your own arrays (Data(source=...)), not to MNIST: drop it"
+        if d.labels not in ("binary", "onehot10"):
+            return f"data.labels is {d.labels!r}: MNIST's labels are binary or onehot10"
+        if (head, d.labels) not in (("sigmoid", "binary"), ("softmax", "onehot10")):
+            return f"head {head} does not fit labels {d.labels}: sigmoid goes with binary, softmax with onehot10"
+        return None
+    if d.source is None:
+        return "data.dataset 'arrays' needs data.source: an .npz path, or 'package.module:function' returning (x, y)"
+    if d.labels != "given":
+        return f"data.labels is {d.labels!r}, but your own arrays' targets are used as given: drop labels"
+    if d.normalize:
+        return "data.normalize scales MNIST's pixels: scale your own arrays where you make them, and drop normalize"
+    if d.source_kind == "function":
+        for f in ("x", "y"):
+            if getattr(d, f) is not None:
+                return f"data.{f} names an array in an .npz, but data.source {d.source!r} is a function: drop it"
+        if isinstance(d.source, str) and (problem := refs.problem(d.source)) is not None:
+            return f"data.source {d.source!r} {problem}"
+    if d.source_kind == "npz" and d.x is not None and d.x == d.y:
+        return f"data.x and data.y both name the array {d.x!r}: name the samples and the targets"
+    return None
+
+
 def check(w: Any, where: str) -> Workload:
     """Raise ParityError (one line, naming ``where``) unless ``w`` is a well-formed Workload."""
     if not isinstance(w, Workload):
@@ -390,18 +459,15 @@ def check(w: Any, where: str) -> Workload:
     if w.data.dataset not in DATASETS:
         raise bad(
             f"data.dataset is {w.data.dataset!r}: must be one of {', '.join(DATASETS)} "
-            "(--data PATH takes another file in MNIST's Keras format)"
+            "(your own arrays: Data(source='file.npz' or 'module:function'); --data PATH takes another file "
+            "in MNIST's Keras format)"
         )
+    if (problem := _data_problem(w.data, w.model.head)) is not None:
+        raise bad(problem)
     if not isinstance(w.data.n, int) or isinstance(w.data.n, bool) or w.data.n < 1:
         raise bad(f"data.n {w.data.n!r} must be an int >= 1 (samples per window)")
     if not isinstance(w.data.normalize, bool):
         raise bad(f"data.normalize {w.data.normalize!r} must be True or False")
-    if w.data.labels not in LABELS:
-        raise bad(f"data.labels is {w.data.labels!r}: must be one of {', '.join(LABELS)}")
-    if (w.model.head == "sigmoid") != (w.data.labels == "binary"):
-        raise bad(
-            f"head {w.model.head} does not fit labels {w.data.labels}: sigmoid goes with binary, softmax with onehot10"
-        )
     bs = w.data.batch_size
     if bs is not None and (not _is_int(bs) or bs <= 0 or w.data.n % bs):
         raise bad(f"data.batch_size {bs!r} must be a positive int dividing data.n ({w.data.n}), or None")

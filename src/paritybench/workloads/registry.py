@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
+import os
 import sys
 import traceback
 from dataclasses import replace
@@ -26,7 +27,7 @@ from pathlib import Path
 
 from paritybench import watchdog
 from paritybench.errors import ParityError
-from paritybench.workloads.base import Workload, check
+from paritybench.workloads.base import Data, Workload, check
 
 DEFAULT = "seed-bce"
 ENTRY_POINT_GROUP = "paritybench.workloads"
@@ -46,20 +47,30 @@ _CACHE: dict[str, Workload] = {}
 
 
 def _where_raised(exc: BaseException, files: tuple[str, ...] = ()) -> str:
-    """``file:line`` of the user's code that raised ``exc``: the deepest frame in one of ``files``, else the
-    deepest frame that is not Python's import machinery nor paritybench's own."""
+    """``file:line`` of the user's code that raised ``exc``: the deepest frame in one of ``files`` or in a module
+    beside them (``import mymodel`` next to ``workload.py``: that module's line, not the import's; an installed
+    package under the folder, ``site-packages``, is not the user's), else the deepest frame that is not Python's
+    import machinery nor paritybench's own."""
     if isinstance(exc, SyntaxError) and exc.filename:  # raised compiling the file: no frame of its own
         return f"{exc.filename}:{exc.lineno}"
     frames = traceback.extract_tb(exc.__traceback__)
     mine = str(Path(__file__).resolve().parents[1])
+    folders = tuple({str(Path(f).parent) + os.sep for f in files if f})
+
+    def beside(name: str) -> bool:
+        return name.startswith(folders) and "site-packages" not in name and not name.startswith(mine)
+
     for wanted in (
-        lambda f: f.filename in files,
+        lambda f: f.filename in files or (folders and beside(f.filename)),
         lambda f: not f.filename.startswith("<") and not f.filename.startswith(mine),
     ):
         hits = [f for f in frames if wanted(f)]
         if hits:
             return f"{hits[-1].filename}:{hits[-1].lineno}"
     return "?"
+
+
+where_raised = _where_raised  # a user function's file:line, for the data sources too (workloads.datasource)
 
 
 def user_error(spec: str, exc: BaseException, files: tuple[str, ...] = ()) -> ParityError:
@@ -168,6 +179,22 @@ def _from_file(path: Path, spec: str) -> tuple[Workload, dict]:
     return module.WORKLOAD, origin
 
 
+def anchored(d: Data, folder: Path | None) -> Data:
+    """``d`` with a relative ``.npz`` source made absolute against ``folder``: the folder of the workload's own
+    file (a file workload) or module, so ``Data(source="data.npz")`` means the file beside ``workload.py``
+    whatever the current directory."""
+    if d.source_kind != "npz" or folder is None or os.path.isabs(str(d.source)):
+        return d
+    return replace(d, source=str(folder / str(d.source)))
+
+
+def _folder(origin: dict, module: str | None) -> Path | None:
+    if origin.get("source") == "file":
+        return Path(origin["spec"]).parent
+    file = getattr(sys.modules.get(module or ""), "__file__", None)
+    return Path(file).resolve().parent if file else None
+
+
 def load(spec: str | None = None) -> Workload:
     """The workload named by ``spec`` (the default seed workload when None), checked."""
     spec = spec or DEFAULT
@@ -201,7 +228,8 @@ def load(spec: str | None = None) -> Workload:
         # The workload's identity is its content, not its name and version: an edit between a killed
         # sweep and --resume is refused (paritybench.studies.checkpoint), and the artifact records it.
         origin = {**origin, "sha256": digest}
-    w = replace(check(obj, spec), origin=origin)
+    w = check(obj, spec)
+    w = replace(w, origin=origin, data=anchored(w.data, _folder(origin, module)))
     _CACHE[spec] = w
     return w
 

@@ -147,3 +147,27 @@ def ce_keras_torch_clip(z, y):
 def ce_logits(z, y):
     """CE from logits (optax): logsumexp(z) - z_y, finite for every z."""
     return optax.softmax_cross_entropy(z, y)
+
+
+# Regression losses, for a linear head (``Model(head="linear")``): the model's outputs are its predictions.
+# Each averages over the last axis per sample, as Keras's ``mean_squared_error`` and ``huber`` do
+# (``keras/src/losses/losses.py``: ``ops.mean(..., axis=-1)``), so a target of shape (n, k) gives one loss
+# per sample; a target of shape (n,) has no such axis (``_per_sample``).
+
+
+def _per_sample(e: jax.Array) -> jax.Array:
+    """Mean over every axis but the batch's: (n,) stays (n,), (n, k) -> (n,)."""
+    return e if e.ndim == 1 else jnp.mean(e.reshape(e.shape[0], -1), axis=-1)
+
+
+def mse(z: jax.Array, y: jax.Array) -> jax.Array:
+    """Mean squared error per sample, mean((z - y)^2) over the outputs: Keras's ``mean_squared_error``
+    (``ops.mean(ops.square(y_true - y_pred), axis=-1)``) and torch's ``F.mse_loss`` per element."""
+    return _per_sample(jnp.square(z - y))
+
+
+def huber(z: jax.Array, y: jax.Array, delta: float = 1.0) -> jax.Array:
+    """Huber loss per sample: 0.5 e^2 where |e| <= delta, else delta |e| - 0.5 delta^2 (e = z - y), averaged
+    over the outputs: optax's ``huber_loss`` (0.5 min(|e|, delta)^2 + delta (|e| - min(|e|, delta)), the same
+    function) averaged as Keras's ``huber`` averages (``axis=-1``)."""
+    return _per_sample(optax.huber_loss(z, y, delta=delta))

@@ -1,0 +1,106 @@
+"""A workload's training data, from its ``Data`` declaration: MNIST, or the user's own arrays.
+
+``load`` is what every process that trains calls (the runner, the Keras workers, localize, the sweep
+engines): for ``Data(dataset="mnist")`` the bundled slice or ``--data`` (``experiment.data.load_mnist``);
+for ``Data(source=...)`` the ``.npz`` the workload names (made absolute against the workload's own
+folder by ``registry.anchored``) or the arrays a user function returns, checked by
+``experiment.data.from_arrays`` before anything trains. Every problem is one ``ParityError`` naming the
+workload and its source; a user function that raises is reported at the user's own file and line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from paritybench import watchdog
+from paritybench.errors import ParityError
+from paritybench.experiment import data
+from paritybench.workloads.base import Workload, resolve_ref
+from paritybench.workloads.registry import where_raised
+
+# (source, x, y, shuffle, file identity) -> Dataset: a run loads its data in several places (the shape check,
+# the runner); a function's arrays are made once per process, a file is read again when it changed.
+_CACHE: dict[tuple, data.Dataset] = {}
+
+
+def _where(w: Workload) -> str:
+    src = w.data.source
+    shown = src if isinstance(src, str) else getattr(src, "__qualname__", repr(src))
+    return f"workload {w.name}: Data(source={shown!r})"
+
+
+def load(w: Workload, path: str | None = None, sha256: str | None = None) -> data.Dataset:
+    """The workload's dataset, checked (``path``/``sha256``: ``--data`` and ``--data-sha256``, for MNIST)."""
+    d = w.data
+    if d.dataset == "mnist":
+        return data.load_mnist(path, sha256)
+    where = _where(w)
+    if path is not None:
+        raise ParityError(
+            f"--data {path}: {where} names its own data; --data replaces MNIST only: drop --data "
+            "(or point Data(source=...) at the file)"
+        )
+    if d.source_kind == "npz":
+        p = Path(str(d.source))
+        st = p.stat() if p.is_file() else None
+        key: tuple = (str(p), d.x, d.y, d.shuffle, st and (st.st_mtime_ns, st.st_size, st.st_ino))
+        if st is None or key not in _CACHE:
+            x_name, y_name = d.x or "x", d.y or "y"
+            x, y, digest = data.load_npz_arrays(p, x_name, y_name, where)
+            record = {"source": "npz", "x": x_name, "y": y_name}
+            _CACHE[key] = data.from_arrays(x, y, where, str(p), digest, d.shuffle, record)
+    else:
+        key = (d.source, None, None, d.shuffle, None)
+        if key not in _CACHE:
+            x, y = _call(w, where)
+            ref = d.source if isinstance(d.source, str) else getattr(d.source, "__qualname__", repr(d.source))
+            record = {"source": "function", "function": ref}
+            ds = data.from_arrays(x, y, where, f"{ref}()", "", d.shuffle, record)
+            # the arrays' identity: dtype, shape and bytes of x and y, as the function returned them (unshuffled)
+            _CACHE[key] = data.Dataset(
+                ds.x_train, ds.y_train, ds.path, data.arrays_sha256(x, y), False, ds.form, ds.record
+            )
+    _check_head(w, _CACHE[key].y_train, where)
+    if sha256 is not None and _CACHE[key].sha256 != sha256.lower():
+        raise ParityError(
+            f"{where}: the data has sha256 {_CACHE[key].sha256}, expected {sha256}: it changed while the run or "
+            "sweep was under way; keep it fixed, and start again"
+        )
+    return _CACHE[key]
+
+
+def _check_head(w: Workload, y, where: str) -> None:
+    """The targets' shape against what the head counts as correct (``experiment.heads.correct_mask``): a sigmoid
+    head one 0/1 column, (n, 1); a softmax head one row of class scores, (n, k). Anything else would be
+    counted wrong in silence (a multi-label (n, k) by its first label), so it is refused; a linear head takes
+    any shape (its metric is the loss)."""
+    head = w.model.head
+    if head == "sigmoid" and y.shape[1:] != (1,):
+        raise ParityError(
+            f"{where}: y has shape {y.shape}, but a sigmoid head counts one 0/1 label per sample, shape (n, 1): "
+            "reshape it to (n, 1), or for several labels per sample use head='linear' (the metric is then the loss)"
+        )
+    if head == "softmax" and (y.ndim != 2 or y.shape[1] < 2):
+        raise ParityError(
+            f"{where}: y has shape {y.shape}, but a softmax head takes one row of class scores per sample (one-hot, "
+            "shape (n, k)): one-hot class ids with numpy.eye(k)[y]"
+        )
+
+
+def _call(w: Workload, where: str):
+    """``Data.source()``: the user's function, under the step time limit; its exception is one line at its line."""
+    try:
+        assert w.data.source is not None  # a function source (load's caller)
+        fn = resolve_ref(w.data.source)
+        with watchdog.limit(watchdog.step_timeout(), f"{where}: making the data"):
+            out = fn()
+    except ParityError:
+        raise
+    except Exception as exc:
+        text = (str(exc).strip().splitlines() or [""])[0].strip()
+        raise ParityError(
+            f"{where} raised {type(exc).__name__} at {where_raised(exc)}" + (f": {text}" if text else "")
+        ) from None
+    if not isinstance(out, tuple | list) or len(out) != 2:
+        raise ParityError(f"{where} returned a {type(out).__name__}: return a pair (x, y) of arrays")
+    return out
