@@ -359,7 +359,7 @@ def field_problem(w: Workload) -> str | None:
         return f"data.n is {d.n!r}: give an int >= 1 (samples per window)"
     if not isinstance(d.normalize, bool):
         return f"data.normalize is {d.normalize!r}: give True or False"
-    if d.source is not None and not _is_ref(d.source):
+    if d.source is not None and not (callable(d.source) or isinstance(d.source, str)):
         return f"data.source is {d.source!r}: give an .npz path, a 'package.module:function' string or a callable"
     for f in ("x", "y"):
         if getattr(d, f) is not None and not isinstance(getattr(d, f), str):
