@@ -137,3 +137,141 @@ def test_localize_reads_a_keras_optimizer_without_momentum_buffers(tmp_path):
     assert pairs["keras-sgd"]["first"] is None, pairs["keras-sgd"]["line"]
     f = pairs["keras-rmsprop"]["first"]  # RMSprop divides by sqrt(velocity): a different update from step 0
     assert (f["step"], f["phase"]) == (0, "update"), pairs["keras-rmsprop"]["line"]
+
+
+# ----------------------------------------------------------------- optax: every transform, named by what it is
+
+
+def _optax_rows(make):
+    from paritybench.arms.jax_conventions import optax_rows
+
+    return optax_rows(make, 0.1, {"w": np.zeros(3, np.float32)})
+
+
+def test_optax_rmsprop_decay_is_rho_and_its_epsilon_is_inside_the_root():
+    """optax.rmsprop's decay is the squared-gradient average's (optax/_src/transform.py scale_by_rms), not a
+    momentum; its default eps_in_sqrt=True computes rsqrt(nu + eps) (transform.py:139-140)."""
+    import optax
+
+    rows = _optax_rows(lambda lr: optax.rmsprop(lr, decay=0.95))
+    assert rows["optimizer.rho"] == 0.95 and rows["optimizer.momentum"] == 0.0
+    assert rows["optimizer.epsilon placement"] == "sqrt(v + eps), no bias correction"
+    outside = _optax_rows(lambda lr: optax.rmsprop(lr, eps_in_sqrt=False, momentum=0.9))
+    assert outside["optimizer.epsilon placement"] == "sqrt(v) + eps, no bias correction"
+    assert outside["optimizer.momentum"] == 0.9 and outside["optimizer.rho"] == 0.9
+
+
+def test_optax_adam_eps_root_is_read_from_the_closure():
+    import optax
+
+    rows = _optax_rows(lambda lr: optax.adam(lr, eps=0.0, eps_root=1e-8))
+    assert rows["optimizer.epsilon placement"] == "sqrt(v_hat + eps), after bias correction"
+    assert rows["optimizer.epsilon"] == 1e-8
+    assert _optax_rows(lambda lr: optax.adam(lr))["optimizer.epsilon placement"] == (
+        "sqrt(v_hat) + eps, after bias correction"
+    )
+
+
+def _clip_grads(max_norm):
+    """A user's own clip whose name starts with an underscore (it was hidden: read as no clip)."""
+    import jax
+    import optax
+
+    def update_fn(updates, state, params=None):
+        norm = optax.global_norm(updates)
+        return jax.tree.map(lambda g: g * jax.numpy.minimum(1.0, max_norm / norm), updates), state
+
+    return optax.GradientTransformation(lambda params: optax.EmptyState(), update_fn)
+
+
+def test_optax_underscore_transforms_and_clipping_are_shown():
+    import optax
+
+    own = _optax_rows(lambda lr: optax.chain(_clip_grads(2.0), optax.sgd(lr)))
+    assert "_clip_grads" in own["optimizer"] and own["optimizer._clip_grads.max_norm"] == 2.0
+    glob = _optax_rows(lambda lr: optax.chain(optax.clip_by_global_norm(1.0), optax.adam(lr)))
+    assert glob["gradient clipping"] == "global norm 1"
+    assert _optax_rows(lambda lr: optax.chain(optax.clip(0.5), optax.sgd(lr)))["gradient clipping"] == (
+        "per element value 0.5"
+    )
+    assert _optax_rows(lambda lr: optax.adam(lr))["gradient clipping"] == "none"
+
+
+def test_rows_show_names_never_addresses():
+    from paritybench.arms.keras_conventions import ref_name
+
+    assert ref_name(_clip_grads) == "tests.test_conventions_full:_clip_grads"
+    assert ref_name("pkg.mod:fn") == "pkg.mod:fn"
+    assert "0x" not in ref_name(lambda: 0) and "0x" not in ref_name(object())
+
+
+# ----------------------------------------------------------------- Keras: the optimizer's whole config
+
+
+def test_keras_optimizer_read_in_full(keras):
+    from paritybench.analysis.conventions_table import differing
+    from paritybench.arms.keras_conventions import optimizer_rows
+
+    rms = optimizer_rows(keras.optimizers.RMSprop(0.1, rho=0.95))
+    # keras/src/optimizers/rmsprop.py:143-145: lr * g / sqrt(velocity + epsilon)
+    assert rms["optimizer.rho"] == 0.95 and rms["optimizer.momentum"] == 0.0
+    assert rms["optimizer.epsilon placement"] == "sqrt(v + eps), no bias correction"
+    assert optimizer_rows(keras.optimizers.Adam(clipnorm=1.0))["gradient clipping"] == "per variable norm 1"
+    assert optimizer_rows(keras.optimizers.Adam(clipvalue=0.5))["gradient clipping"] == "per element value 0.5"
+    full = optimizer_rows(
+        keras.optimizers.Adam(
+            global_clipnorm=1.0, amsgrad=True, use_ema=True, loss_scale_factor=128.0, gradient_accumulation_steps=2
+        )
+    )
+    assert full["gradient clipping"] == "global norm 1"
+    assert full["optimizer.amsgrad"] is True and full["optimizer.use_ema"] is True
+    assert full["optimizer.ema_momentum"] == pytest.approx(0.99) and full["optimizer.loss_scale_factor"] == 128.0
+    assert full["optimizer.gradient_accumulation_steps"] == 2
+    # Nadam adds epsilon after the bias correction (keras/src/optimizers/nadam.py:144), Adam before it
+    assert optimizer_rows(keras.optimizers.Nadam())["optimizer.epsilon placement"].endswith("after bias correction")
+    assert optimizer_rows(keras.optimizers.AdamW(weight_decay=0.01))["weight decay"] == (
+        "0.01 x w, decoupled (added to the update)"
+    )
+    # one vocabulary: the same clip and the same RMSprop read alike in Keras and optax (only the names differ)
+    import optax
+
+    jax_rms = _optax_rows(lambda lr: optax.chain(optax.clip_by_global_norm(1.0), optax.rmsprop(lr, decay=0.95)))
+    k_rms = optimizer_rows(keras.optimizers.RMSprop(0.1, rho=0.95, global_clipnorm=1.0))
+    shared = ("gradient clipping", "optimizer.rho", "optimizer.momentum", "optimizer.epsilon placement")
+    diff = differing({"jax": {k: jax_rms[k] for k in shared}, "keras": {k: k_rms[k] for k in shared}})
+    assert diff == [], diff
+
+
+# ----------------------------------------------------------------- torch: every param-group entry
+
+
+def test_torch_optimizer_and_loss_read_in_full():
+    pytest.importorskip("torch", reason='torch is not installed: make setup EXTRAS="--extra cpu --extra torch"')
+    from paritybench.arms import torch_trainer
+    from paritybench.workloads import Arm
+
+    class W:  # the two things conventions_rows reads from a workload
+        class model:
+            params = {"w": (3,)}
+            init = "pkg.mod:init"
+            torch_apply = "pkg.mod:apply"
+
+    arm = Arm(
+        "torch-rms",
+        "RMSprop",
+        "torch",
+        "x",
+        process="main",
+        torch_loss="torch.nn:SmoothL1Loss",
+        torch_optimizer=lambda params, lr: __import__("torch").optim.RMSprop(
+            list(params.values()), lr=lr, alpha=0.95, centered=True, weight_decay=0.01
+        ),
+        requires=("torch",),
+    )
+    rows = torch_trainer.conventions_rows(W, arm, 0.1)
+    assert rows["optimizer.rho"] == 0.95 and rows["optimizer.centered"] is True
+    # torch/optim/rmsprop.py: sqrt(square_avg - grad_avg^2) + eps
+    assert rows["optimizer.epsilon placement"] == "sqrt(v - m^2) + eps, no bias correction"
+    assert rows["weight decay"] == "0.01 x w, coupled (added to the gradient)"
+    assert "foreach=" in rows["implementation: torch.optim"]
+    assert "'beta': 1.0" in rows["loss"] and "'reduction': 'mean'" in rows["loss"]

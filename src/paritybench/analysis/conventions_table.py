@@ -9,7 +9,7 @@ from typing import Any
 
 from rich.table import Table
 
-NOT_COMPARED_PREFIX = ("layer ", "initial weights")
+NOT_COMPARED_PREFIX = ("layer ", "initial weights", "implementation: ")
 MISSING = "-"
 
 
