@@ -275,3 +275,25 @@ def test_torch_optimizer_and_loss_read_in_full():
     assert rows["weight decay"] == "0.01 x w, coupled (added to the gradient)"
     assert "foreach=" in rows["implementation: torch.optim"]
     assert "'beta': 1.0" in rows["loss"] and "'reduction': 'mean'" in rows["loss"]
+
+
+# ----------------------------------------------------------------- a missing framework skips its arms, not the command
+
+
+def test_missing_torch_skips_its_arms_with_the_reason(monkeypatch):
+    """torch not installed (find_spec says so, as arms/requirements.py asks it): the torch arm and keras-torch are
+    skipped with run's install hint, the other arms are read; before, keras-torch's worker failed the command."""
+    import importlib.util
+
+    from paritybench import workloads
+    from paritybench.experiment.flags import NumericsOptions
+    from paritybench.pipeline import conventions
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a))
+    w = workloads.load("adam-epsilon")
+    arms = w.resolve_arms(("jax-adam-literal", "torch-adam", "keras-torch"))
+    rec = conventions.report(w, arms, w.training.lr, NumericsOptions())
+    assert list(rec["arms"]) == ["jax-adam-literal"]
+    assert set(rec["skipped"]) == {"torch-adam", "keras-torch"}
+    assert rec["skipped"]["keras-torch"].startswith("torch not installed: install the torch extra")
