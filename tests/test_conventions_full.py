@@ -297,3 +297,47 @@ def test_missing_torch_skips_its_arms_with_the_reason(monkeypatch):
     assert list(rec["arms"]) == ["jax-adam-literal"]
     assert set(rec["skipped"]) == {"torch-adam", "keras-torch"}
     assert rec["skipped"]["keras-torch"].startswith("torch not installed: install the torch extra")
+
+
+# ----------------------------------------------------------------- declarations the code contradicts
+
+
+def test_declared_rows_the_code_contradicts_are_flagged(keras):
+    """Each kind of declaration held to the rows read from constructed optimizers and layers."""
+    import optax
+
+    from paritybench.analysis.conventions_table import declaration_mismatches
+    from paritybench.arms.keras_conventions import optimizer_rows
+
+    k = optimizer_rows(keras.optimizers.Adam(epsilon=1e-7))
+    bn = keras.layers.BatchNormalization(momentum=0.99, epsilon=1e-3).get_config()
+    k |= {"layer bn epsilon": bn["epsilon"], "layer bn momentum": bn["momentum"], "dtype": "float32"}
+    j = _optax_rows(lambda lr: optax.adam(lr, eps=1e-7)) | {"dtype": "float32"}
+    right = {
+        "keras": k
+        | {
+            "declared: epsilon": "added to sqrt(v) before bias correction (epsilon-hat)",
+            "declared: moving average": "new = 0.99*old + 0.01*batch (Keras momentum 0.99 = share kept)",
+        },
+        "jax": j | {"declared: optimizer": "optax.adam, eps 1e-07 on the bias-corrected sqrt(v_hat)"},
+    }
+    assert declaration_mismatches(right) == []
+    wrong = {
+        "keras": k
+        | {
+            "declared: epsilon": "added to sqrt(v_hat) after bias correction",
+            "declared: moving average": "Keras momentum 0.9",
+            "declared: dtype": "float64",
+        },
+        "jax": j | {"declared: optimizer": "optax.adam, eps 1e-07 on the uncorrected sqrt(v) (epsilon-hat)"},
+        "bn": {"layer bn epsilon": 1e-3, "declared: epsilon": "1e-05"},
+    }
+    assert declaration_mismatches(wrong) == [
+        "keras: declared epsilon says epsilon after bias correction, the code adds it sqrt(v) + eps, before bias "
+        "correction (epsilon-hat)",
+        "keras: declared moving average says momentum 0.9, the layers use 0.99",
+        "keras: declared dtype float64, the code runs float32",
+        "jax: declared optimizer says epsilon before bias correction, the code adds it sqrt(v_hat) + eps, after bias "
+        "correction",
+        "bn: declared epsilon 1e-05, the layers use 0.001",
+    ]
