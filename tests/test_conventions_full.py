@@ -341,3 +341,15 @@ def test_declared_rows_the_code_contradicts_are_flagged(keras):
         "correction",
         "bn: declared epsilon 1e-05, the layers use 0.001",
     ]
+
+
+def test_a_row_that_differs_only_by_spelling_is_not_marked():
+    from paritybench.analysis.conventions_table import differing
+
+    same = {
+        "keras": {"weight decay": "0.01 x w, decoupled (added to the update)"},
+        "optax": {"weight decay": "0.01 x w, decoupled (added after the optimizer's scaling)"},
+    }
+    assert differing(same) == []
+    coupled = {**same, "torch": {"weight decay": "0.01 x w, coupled (added to the gradient)"}}
+    assert differing(coupled) == ["weight decay"]
