@@ -353,3 +353,30 @@ def test_a_row_that_differs_only_by_spelling_is_not_marked():
     assert differing(same) == []
     coupled = {**same, "torch": {"weight decay": "0.01 x w, coupled (added to the gradient)"}}
     assert differing(coupled) == ["weight decay"]
+
+
+def test_keras_model_layers_loss_and_compile_read_in_full(keras):
+    """A built and compiled model read as the inspection worker reads a KerasArm (its model, workload, arm)."""
+    from types import SimpleNamespace
+
+    from paritybench.arms.keras_conventions import read_conventions
+    from paritybench.workloads import Arm
+
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(4,)),
+            keras.layers.Dense(3, activation="gelu", name="hidden"),
+            keras.layers.BatchNormalization(epsilon=1e-5, momentum=0.9, name="bn"),
+            keras.layers.Dense(1, name="out"),
+        ]
+    )
+    model.compile(optimizer=keras.optimizers.RMSprop(0.01, global_clipnorm=1.0), loss=keras.losses.Huber(delta=2.0))
+    workload = SimpleNamespace(model=SimpleNamespace(init="pkg.mod:init"))
+    ka = SimpleNamespace(keras=keras, model=model, workload=workload, arm=Arm("k", "k", "keras", "x"))
+    rows = read_conventions(ka)
+    assert rows["layer hidden activation"] == "gelu"
+    assert rows["layer bn epsilon"] == 1e-5 and rows["layer bn momentum"] == 0.9
+    assert "'delta': 2.0" in rows["loss"] and "'reduction': 'sum_over_batch_size'" in rows["loss"]
+    assert rows["gradient clipping"] == "global norm 1" and rows["optimizer.rho"] == 0.9
+    assert rows["initial weights"] == "transferred from pkg.mod:init"
+    assert "jit_compile=" in rows["implementation: keras compile"]

@@ -130,6 +130,9 @@ def read_conventions(ka) -> dict:
     loss = ka.model.loss
     lname = getattr(loss, "__name__", None) or type(loss).__name__
     lcfg = loss.get_config() if hasattr(loss, "get_config") else {}
+    # a LossFunctionWrapper (Huber, CategoricalCrossentropy, ...) calls its function with _fn_kwargs
+    # (keras/src/losses/losses.py:26,34); some get_config()s leave them out (Huber's, :352-353, drops delta)
+    lcfg = {**lcfg, **_jsonable(dict(getattr(loss, "_fn_kwargs", None) or {}))}
     if not lcfg and callable(loss):  # a loss function: its keyword defaults are its settings (from_logits, ...)
         try:
             lcfg = {
@@ -163,6 +166,12 @@ def read_conventions(ka) -> dict:
         if policy is not None:
             rows[f"layer {layer.name} dtype policy"] = str(policy)
     rows["L2 in the loss"] = "; ".join(l2) if l2 else "none"
+    # compile()'s arguments as it resolved them (keras/src/trainers/trainer.py compile :200-221: jit_compile "auto"
+    # becomes the backend's choice): how the step runs, shown but never compared (no other framework has them)
+    m = ka.model
+    rows["implementation: keras compile"] = ", ".join(
+        f"{k}={getattr(m, k, None)}" for k in ("jit_compile", "run_eagerly", "steps_per_execution")
+    )
     rows["initial weights"] = initial_weights(ka.workload, ka.arm)
     policy = keras.config.dtype_policy().name
     rows["dtype"] = keras.config.floatx() + ("" if policy == keras.config.floatx() else f" (policy {policy})")
