@@ -351,6 +351,8 @@ def test_a_row_that_differs_only_by_spelling_is_not_marked():
         "optax": {"weight decay": "0.01 x w, decoupled (added after the optimizer's scaling)"},
     }
     assert differing(same) == []
+    assert differing({"keras": {"optimizer": "SGD"}, "torch": {"optimizer": "torch.optim.SGD"}}) == []
+    assert differing({"keras": {"optimizer": "Adam"}, "torch": {"optimizer": "torch.optim.SGD"}}) == ["optimizer"]
     coupled = {**same, "torch": {"weight decay": "0.01 x w, coupled (added to the gradient)"}}
     assert differing(coupled) == ["weight decay"]
 

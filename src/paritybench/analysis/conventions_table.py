@@ -18,6 +18,8 @@ def _canon(row: str, v) -> str:
     s = str(v)
     if "padding" in row:
         return s.split(":")[0].removesuffix(" (declared)").strip().lower()
+    if row == "optimizer":  # torch.optim.SGD and Keras's SGD (a JAX arm's w - lr*g is said as "SGD") are one name
+        return s.removeprefix("torch.optim.")
     if row == "weight decay":
         # "0.01 x w, decoupled (added to the update)" (Keras, torch AdamW: w -= lr*wd*w) and optax.adamw's
         # "(added after the optimizer's scaling)" are one rule: the words in brackets say where, not what
