@@ -203,6 +203,13 @@ def test_rows_show_names_never_addresses():
     assert ref_name(_clip_grads) == "tests.test_conventions_full:_clip_grads"
     assert ref_name("pkg.mod:fn") == "pkg.mod:fn"
     assert "0x" not in ref_name(lambda: 0) and "0x" not in ref_name(object())
+    from paritybench.arms.keras_conventions import _jsonable
+
+    # a config holding a function or an object without a readable value (a Keras loss's fn, a user's kwargs)
+    assert _jsonable({"fn": _clip_grads, "x": [object()]}) == {
+        "fn": "tests.test_conventions_full:_clip_grads",
+        "x": ["object"],
+    }
 
 
 # ----------------------------------------------------------------- Keras: the optimizer's whole config

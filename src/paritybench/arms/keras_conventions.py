@@ -14,10 +14,13 @@ def _jsonable(v):
         return [_jsonable(x) for x in v]
     if isinstance(v, (str, int, float, bool)) or v is None:
         return v
+    if callable(v):
+        return ref_name(v)  # a function in a config: its name, never its repr's address
     try:
         return float(v)
     except (TypeError, ValueError):
-        return str(v)
+        s = str(v)
+        return type(v).__name__ if " at 0x" in s else s
 
 
 def ref_name(ref) -> str:
