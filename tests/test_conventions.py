@@ -81,7 +81,14 @@ def test_keras_arm_read_from_get_config_and_example():
     assert "optimizer.epsilon placement" in rec["differing"] and rec["mismatched declarations"] == []
     ex = run_cli("conventions", "--workload", "examples/tanh_adam.py", "--format", "json")
     assert ex.returncode == 0, ex.stderr[-3000:]
-    assert "optimizer.epsilon placement" in json.loads(ex.stdout)["differing"]
+    erec = json.loads(ex.stdout)
+    assert "optimizer.epsilon placement" in erec["differing"]
+    # issue 19: the same builder read in two worker processes is one name (module:qualname), not two addresses
+    kt, kj = erec["arms"]["keras-tensorflow"], erec["arms"]["keras-jax"]
+    assert kt["forward pass"] == kj["forward pass"] and "0x" not in kt["forward pass"], kt["forward pass"]
+    assert kt["forward pass"].endswith(":keras_build")
+    assert kt["initial weights"] == erec["arms"]["jax-adam"]["initial weights"]
+    assert kt["initial weights"].startswith("transferred from ") and "0x" not in kt["initial weights"]
 
 
 def test_run_prints_each_differing_row_with_the_arms_grouped_by_value():

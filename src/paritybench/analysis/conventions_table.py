@@ -9,7 +9,7 @@ from typing import Any
 
 from rich.table import Table
 
-NOT_COMPARED_PREFIX = ("layer ", "initial weights")
+NOT_COMPARED_PREFIX = ("layer ", "initial weights", "implementation: ")
 MISSING = "-"
 
 
@@ -18,6 +18,12 @@ def _canon(row: str, v) -> str:
     s = str(v)
     if "padding" in row:
         return s.split(":")[0].removesuffix(" (declared)").strip().lower()
+    if row == "optimizer":  # torch.optim.SGD and Keras's SGD (a JAX arm's w - lr*g is said as "SGD") are one name
+        return s.removeprefix("torch.optim.")
+    if row == "weight decay":
+        # "0.01 x w, decoupled (added to the update)" (Keras, torch AdamW: w -= lr*wd*w) and optax.adamw's
+        # "(added after the optimizer's scaling)" are one rule: the words in brackets say where, not what
+        return re.sub(r"\s*\([^)]*\)", "", s)
     return s
 
 
@@ -36,23 +42,57 @@ def differing(table: dict[str, dict[str, Any]]) -> list[str]:
     return out
 
 
+_NUMBER = r"([0-9]*\.?[0-9]+(?:e-?[0-9]+)?)"
+# words a declaration uses for where an optimizer's epsilon sits -> what the code's placement row then says
+_PLACEMENT_WORDS = (
+    (("epsilon-hat", "before bias correction", "uncorrected sqrt(v)"), "before bias correction"),
+    (("bias-corrected", "after bias correction", "sqrt(v_hat)"), "after bias correction"),
+)
+
+
 def declaration_mismatches(table: dict[str, dict[str, Any]]) -> list[str]:
-    """Declared numbers the code contradicts: each ``eps X`` / ``epsilon X`` declared in an arm's
-    ``optimizer`` or ``epsilon`` row must be the optimizer's epsilon read from the code, and each
-    ``+ X*w`` in its ``decay`` row the weight decay read from the code."""
+    """Declared rows the code contradicts, where the code's rows can say: each ``eps X`` / ``epsilon X``
+    declared for the optimizer (an ``optimizer`` row, or an ``epsilon`` row about sqrt(v)) against the
+    optimizer's epsilon; where a declaration puts the optimizer's epsilon (before or after the bias
+    correction) against the placement read from the code; each ``+ X*w`` in a ``decay`` row against the
+    weight decay; a layer ``epsilon`` or ``momentum X`` (a moving average) against the layers' own settings
+    where the code reads them (Keras); a ``dtype`` against the dtype."""
     bad = []
     for arm, rows in table.items():
+        layer = {
+            key: [v for k, v in rows.items() if k.startswith("layer ") and k.endswith(f" {key}")]
+            for key in ("epsilon", "momentum")
+        }
         for key, text in rows.items():
             if not key.startswith("declared: ") or not isinstance(text, str):
                 continue
             what = key.removeprefix("declared: ")
-            if what in ("optimizer",) and "optimizer.epsilon" in rows:
+            about_optimizer = what == "optimizer" or (what == "epsilon" and "sqrt" in text)
+            if about_optimizer and "optimizer.epsilon" in rows:
                 for m in re.finditer(r"\beps(?:ilon)?\s*=?\s*([0-9.]+e-?[0-9]+|[0-9]*\.[0-9]+)", text):
                     if not _close(float(m.group(1)), rows["optimizer.epsilon"]):
                         bad.append(
                             f"{arm}: declared {what} says eps {m.group(1)}, the code uses {rows['optimizer.epsilon']}"
                         )
-            if what == "decay" and rows.get("weight decay", "none") != "none" and rows.get("process") == "main":
+            place = str(rows.get("optimizer.epsilon placement", ""))
+            if about_optimizer and "bias correction" in place:
+                for words, says in _PLACEMENT_WORDS:
+                    if any(w in text for w in words) and says not in place:
+                        bad.append(f"{arm}: declared {what} says epsilon {says}, the code adds it {place}")
+                        break
+            if what == "epsilon" and not about_optimizer and layer["epsilon"]:
+                for m in re.finditer(_NUMBER, text):
+                    if not any(_close(float(m.group(1)), v) for v in layer["epsilon"]):
+                        got = ", ".join(f"{v:g}" for v in layer["epsilon"])
+                        bad.append(f"{arm}: declared epsilon {m.group(1)}, the layers use {got}")
+            if what == "moving average" and layer["momentum"]:
+                for m in re.finditer(r"momentum\s+" + _NUMBER, text):
+                    if not any(_close(float(m.group(1)), v) for v in layer["momentum"]):
+                        got = ", ".join(f"{v:g}" for v in layer["momentum"])
+                        bad.append(f"{arm}: declared moving average says momentum {m.group(1)}, the layers use {got}")
+            if what == "dtype" and "dtype" in rows and str(rows["dtype"]).split()[0] != text.split()[0]:
+                bad.append(f"{arm}: declared dtype {text}, the code runs {rows['dtype']}")
+            if what == "decay" and rows.get("weight decay", "none") != "none":
                 m = re.search(r"\+\s*([0-9.]+(?:e-?[0-9]+)?)\s*\*\s*w", text)
                 code = float(str(rows["weight decay"]).split(" ")[0])
                 if m and not _close(float(m.group(1)), code):

@@ -18,12 +18,39 @@ from typing import Any
 
 import numpy as np
 
+from paritybench.arms.keras_conventions import initial_weights, ref_name
 from paritybench.workloads.base import Arm, Workload, resolve_ref
 
 # Wrappers that say nothing about the update itself.
 _PLUMBING = {"chain", "with_extra_args_support", "identity", "masked", "named_chain", "init_fn", "update_fn"}
-# optax closure names -> the common row names Keras's get_config() uses.
-_HYPER = {
+# Each optax transform's closure variables -> the rows they are, by what they are (one vocabulary with the Keras
+# and torch rows): a decay rate is named by the transform that decays, never taken for a momentum.
+# optax/transforms/_accumulation.py trace: decay is the momentum; optax/_src/transform.py scale_by_rms and
+# scale_by_stddev: decay is the squared-gradient average's (Keras RMSprop's rho, torch RMSprop's alpha).
+_ROWS = {
+    "scale_by_adam": {"b1": "beta_1", "b2": "beta_2", "eps": "epsilon", "nesterov": "nesterov"},
+    "scale_by_amsgrad": {"b1": "beta_1", "b2": "beta_2", "eps": "epsilon"},
+    "scale_by_adamax": {"b1": "beta_1", "b2": "beta_2", "eps": "epsilon"},
+    "scale_by_rms": {"decay": "rho", "eps": "epsilon"},
+    "scale_by_stddev": {"decay": "rho", "eps": "epsilon"},
+    "trace": {"decay": "momentum", "nesterov": "nesterov"},
+}
+# closure variables that say how, not how much: read into the epsilon placement (or dropped: optax's own defaults)
+_HOW = {"eps_root", "eps_in_sqrt", "bias_correction", "initial_scale", "m", "mu_dtype", "accumulator_dtype"}
+# optax's clipping transforms (optax/transforms/_clipping.py: clip :31, clip_by_block_rms :48,
+# clip_by_global_norm :78, adaptive_grad_clip :312) -> the "gradient clipping" row, in Keras's terms
+# (keras/src/optimizers/base_optimizer.py _clip_gradients :870-879: clipnorm per variable, global_clipnorm,
+# clipvalue per element)
+_CLIP = {
+    "clip_by_global_norm": ("max_norm", "global norm {:g}"),
+    "clip": ("max_delta", "per element value {:g}"),
+    "clip_by_block_rms": ("threshold", "per variable rms {:g}"),
+    "adaptive_grad_clip": ("clipping", "adaptive (unit-wise ratio {:g})"),
+}
+# Names that are one thing wherever they appear (never ``decay``: a momentum in trace, a rho in scale_by_rms):
+# an optax.inject_hyperparams alias's arguments, and a user's own transform's closure variables
+_COMMON = {
+    "learning_rate": "learning_rate",
     "eps": "epsilon",
     "epsilon": "epsilon",
     "b1": "beta_1",
@@ -31,17 +58,34 @@ _HYPER = {
     "b2": "beta_2",
     "beta_2": "beta_2",
     "momentum": "momentum",
-    "decay": "momentum",
     "nesterov": "nesterov",
-    "learning_rate": "learning_rate",
-    "weight_decay": "weight_decay",
+    "rho": "rho",
 }
-_ADAM_LIKE = {
-    "scale_by_adam": "sqrt(v_hat) + eps, after bias correction",
-    "scale_by_adamax": "max|g| + eps",
-    "scale_by_rms": "sqrt(v) + eps, no bias correction",
-}
-# Rows that are informative but not a difference: every arm starts from the same transferred weights.
+
+
+def epsilon_placement(name: str, h: dict) -> str | None:
+    """Where a scaling transform adds its epsilon, read from its closure (optax 0.2.8, optax/_src/transform.py):
+    scale_by_adam :300 and scale_by_amsgrad :380 ``m / (sqrt(v_hat + eps_root) + eps)`` after the bias
+    correction; scale_by_rms :139-142 ``rsqrt(nu_hat + eps)`` when ``eps_in_sqrt`` (its default) else
+    ``1 / (sqrt(nu_hat) + eps)``, nu_hat bias-corrected only with ``bias_correction``; scale_by_stddev
+    :216-224 the same on ``nu - mu^2``; scale_by_adamax: ``max|g| + eps``."""
+    if name in ("scale_by_adam", "scale_by_amsgrad"):
+        eps, root = h.get("eps", 0.0), h.get("eps_root", 0.0)
+        if root and not eps:
+            return "sqrt(v_hat + eps), after bias correction"
+        if root:
+            return f"sqrt(v_hat + {root:g}) + eps, after bias correction"
+        return "sqrt(v_hat) + eps, after bias correction"
+    if name in ("scale_by_rms", "scale_by_stddev"):
+        v = "v" if name == "scale_by_rms" else "v - m^2"
+        corr = "after bias correction" if h.get("bias_correction") else "no bias correction"
+        if h.get("bias_correction"):
+            v = v.replace("v", "v_hat", 1)
+        inside = h.get("eps_in_sqrt", True)
+        return f"sqrt({v} + eps), {corr}" if inside else f"sqrt({v}) + eps, {corr}"
+    if name == "scale_by_adamax":
+        return "max|g| + eps"
+    return None
 
 
 def _walk(obj, found: list, seen: set, masked: bool = False) -> None:
@@ -69,50 +113,83 @@ def _walk(obj, found: list, seen: set, masked: bool = False) -> None:
             continue
         if isinstance(v, bool) or isinstance(v, numbers.Number):
             hyper[var] = v
+        elif isinstance(v, np.ndarray | np.generic) and np.ndim(v) == 0:
+            hyper[var] = v.item()
         elif callable(v) or isinstance(v, (tuple, list)):
             inner.append((var, v))
     found.append((name, hyper, masked))
     for var, v in inner:
-        _walk(v, found, seen, masked or name == "masked" or var == "mask")
+        if var == "mask":
+            masked = True  # optax.masked's predicate: which parameters, not a transform (not walked)
+            continue
+        _walk(v, found, seen, masked or name == "masked")
 
 
 def optax_rows(optimizer, lr: float, params) -> dict[str, Any]:
-    """Rows read from an optax optimizer instantiated at ``lr`` (see the module docstring)."""
+    """Rows read from an optax optimizer instantiated at ``lr`` (see the module docstring): every transform of
+    the chain (a user's own, its closure named ``_like_this``, included) and every numeric hyperparameter, each
+    row named by what it is in the transform that holds it (``_ROWS``; an unknown transform's as
+    ``optimizer.<transform>.<name>``)."""
     opt = resolve_ref(optimizer)(lr)
     found: list = []
     _walk(opt, found, set())
-    transforms = [(n, h, m) for n, h, m in found if n not in _PLUMBING and not n.startswith("_")]
-    named = [n for n, h, m in transforms if h or n in _ADAM_LIKE or n.startswith(("scale", "add_", "trace"))]
+    transforms = [(n, h, m) for n, h, m in found if n not in _PLUMBING]
+    named = [n for n, h, m in transforms if h or n.startswith(("scale", "add_", "trace", "clip"))]
     rows: dict[str, Any] = {"optimizer": "optax " + (" -> ".join(named) or type(opt).__name__)}
-    for n, h, _ in transforms:
+    clips = []
+    for n, h, m in transforms:
+        if n in _CLIP:
+            var, fmt = _CLIP[n]
+            if var in h:
+                clips.append(fmt.format(h[var]) + (" (some parameters only)" if m else ""))
+            continue
+        if n == "scale" and "step_size" in h:
+            rows["optimizer.learning_rate"] = -h["step_size"]  # optax.sgd(lr) ends in scale(-lr)
+            continue
+        if n in ("add_decayed_weights", "scale_by_learning_rate"):
+            continue  # weight decay: below; the learning rate's sign (m = -1)
+        known = _ROWS.get(n)
         for var, v in h.items():
-            row = _HYPER.get(var)
-            if n == "scale" and var == "step_size":
-                rows["optimizer.learning_rate"] = -v  # optax.sgd(lr) ends in scale(-lr)
-            elif row and row != "weight_decay" and not (row == "momentum" and v is None):
-                rows.setdefault(f"optimizer.{row}", v)
-        if n in _ADAM_LIKE:
-            rows["optimizer.epsilon placement"] = _ADAM_LIKE[n]
-        elif any(_HYPER.get(v) == "epsilon" for v in h) and "optimizer.epsilon placement" not in rows:
-            rows["optimizer.epsilon placement"] = f"custom transform {n}: see its declaration"
+            if known is not None and var in known:
+                rows.setdefault(f"optimizer.{known[var]}", v)
+            elif known is None and var in _COMMON:  # a transform of the user's own, in the common names
+                rows.setdefault(f"optimizer.{_COMMON[var]}", v)
+            elif known is None or var not in _HOW:
+                rows.setdefault(f"optimizer.{n}.{var}", v)
+        if n in ("scale_by_adam", "scale_by_amsgrad") and not h.get("eps") and h.get("eps_root"):
+            rows["optimizer.epsilon"] = h["eps_root"]  # the only epsilon: inside the square root
+        place = epsilon_placement(n, h)
+        if place:
+            rows.setdefault("optimizer.epsilon placement", place)
+        elif known is None and any(_COMMON.get(v) == "epsilon" for v in h):
+            rows.setdefault("optimizer.epsilon placement", f"custom transform {n}: see its declaration")
+        if n == "scale_by_stddev":
+            rows["optimizer.centered"] = True
+        if n == "scale_by_amsgrad":
+            rows["optimizer.amsgrad"] = True
+    rows["gradient clipping"] = "; ".join(clips) if clips else "none"
+    names = {n for n, _, _ in transforms}
+    if "trace" not in names and "optimizer.learning_rate" in rows:
+        if names <= {"scale", "add_decayed_weights", "scale_by_learning_rate", *_CLIP}:
+            # optax.sgd without momentum (identity, then scale(-lr)): Keras's and torch's SGD at momentum 0
+            rows.setdefault("optimizer.momentum", 0.0)
+            rows.setdefault("optimizer.nesterov", False)
+        elif names & {"scale_by_rms", "scale_by_stddev"}:
+            rows.setdefault("optimizer.momentum", 0.0)  # optax.rmsprop(momentum=None): Keras's and torch's 0
     state = opt.init(params)
     hp = getattr(state, "hyperparams", None)
     if isinstance(hp, dict):  # optax.inject_hyperparams: the values at step 0
         rows["optimizer"] += " (inject_hyperparams)"
         for var, v in hp.items():
-            row = _HYPER.get(var)
-            if row:
-                rows[f"optimizer.{row}"] = float(v)
+            if var in _HOW and not float(v):
+                continue  # eps_root 0: optax's default, nothing added
+            rows[f"optimizer.{_COMMON.get(var, var)}"] = float(v)
         if "eps" in hp:
             rows["optimizer.epsilon placement"] = "sqrt(v_hat) + eps, after bias correction (eps at step 1)"
     decay = [(i, h.get("weight_decay"), m) for i, (n, h, m) in enumerate(transforms) if n == "add_decayed_weights"]
     if decay:
         i, wd, m = decay[0]
-        scalers = [
-            j
-            for j, (n, _, _) in enumerate(transforms)
-            if n in _ADAM_LIKE or n == "keras_adam" or n.startswith("scale_by")
-        ]
+        scalers = [j for j, (n, _, _) in enumerate(transforms) if n == "keras_adam" or n.startswith("scale_by")]
         place = (
             "decoupled (added after the optimizer's scaling)"
             if scalers and scalers[0] < i
@@ -130,10 +207,10 @@ def main_arm_rows(workload: Workload, arm: Arm, lr: float, dtype: type = np.floa
     """Rows for a JAX or f64 arm (``dtype``: its kind's): the code's, then the workload's declarations."""
     rows: dict[str, Any] = {
         "process": arm.process,
-        "loss": f"{arm.loss_fn}",
+        "loss": ref_name(arm.loss_fn),
         "loss input": "logits (the loss function takes the model's logits)",
     }
-    rows["forward pass"] = str(arm.jax_apply or workload.model.jax_apply)
+    rows["forward pass"] = ref_name(arm.jax_apply or workload.model.jax_apply)
     if arm.optimizer is None:
         # w - lr * g written out: SGD without momentum, in Keras's vocabulary (its SGD defaults)
         rows.update(
@@ -142,6 +219,7 @@ def main_arm_rows(workload: Workload, arm: Arm, lr: float, dtype: type = np.floa
                 "optimizer.learning_rate": lr,
                 "optimizer.momentum": 0.0,
                 "optimizer.nesterov": False,
+                "gradient clipping": "none",
                 "weight decay": "none",
             }
         )
@@ -154,7 +232,7 @@ def main_arm_rows(workload: Workload, arm: Arm, lr: float, dtype: type = np.floa
     rows["L2 in the loss"] = "none"  # the arm's loss_fn sees only (logits, labels)
     if "padding" in arm.conventions:  # not readable from a JAX function: the declaration, marked as such
         rows["padding"] = f"{arm.conventions['padding']} (declared)"
-    rows["initial weights"] = f"transferred from {workload.model.init}"
+    rows["initial weights"] = initial_weights(workload, arm)
     rows["dtype"] = np.dtype(dtype).name
     return rows
 

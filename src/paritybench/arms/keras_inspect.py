@@ -8,8 +8,9 @@ Two job modes, both built on ``keras_worker.KerasArm`` (the same model, loss and
   ``weights_file``, at given weights: teacher forcing), each computed by the backend's own autodiff:
   logits, per-sample d loss / d logit (the probe ``run`` uses), the data loss, every parameter's gradient
   of the data loss (what the JAX arms' backward phase holds; the optimizer applies the gradient of the loss
-  ``fit`` minimises, regularisers included), the optimizer's change to every parameter, Adam's
-  moments after the step (``state/adam/mu|nu/<param>``) and the named layers' outputs (``Model.keras_layers``).
+  ``fit`` minimises, regularisers included), the optimizer's change to every parameter, the
+  optimizer's variables after the step (Adam's moments as ``state/adam/mu|nu/<param>``, any other optimizer's
+  as ``state/optimizer/<slot>/<param>``) and the named layers' outputs (``Model.keras_layers``).
   A minibatch workload's step k sees the parent's ``slices[k]`` of the window; a stateful one's (moving
   statistics) steps from the given state and also records the new state and the held-out inference logits.
 
@@ -51,6 +52,28 @@ def run_job(backend: str, job: protocol.ConventionsJob | protocol.LocalizeJob, n
         finally:
             wp.stop()
         return result
+
+
+# Adam's slot names (keras/src/optimizers/adam.py build: add_optimizer_variables(var_list, ["momentum",
+# "velocity"])) -> the names the other arms' moments have (adam/mu, adam/nu)
+_ADAM_SLOTS = {"momentum": "mu", "velocity": "nu"}
+
+
+def optimizer_slots(opt, tv, order: list[str]) -> dict[str, dict]:
+    """param -> {slot: value}: every per-parameter variable the Keras optimizer actually keeps (none for SGD
+    without momentum; RMSprop's "velocity", and "momentum" only with momentum; Adam's "momentum" and
+    "velocity", and "velocity_hat" with amsgrad). A slot is found by its name:
+    keras/src/optimizers/base_optimizer.py add_variable_from_reference names it
+    ``f"{reference_variable.path.replace('/', '_')}_{name}"``; the longest matching parameter prefix wins."""
+    prefixes = {v.path.replace("/", "_") + "_": p for p, v in zip(order, tv, strict=True)}
+    out: dict[str, dict] = {p: {} for p in order}
+    for var in opt.variables:
+        name = var.name
+        hits = [pre for pre in prefixes if name.startswith(pre)]
+        if hits:
+            pre = max(hits, key=len)
+            out[prefixes[pre]][name[len(pre) :]] = var.value
+    return out
 
 
 def _grad_fn(ka, backend: str):
@@ -176,9 +199,9 @@ def localize_records(
     order = [names[id(v)] for v in tv]
     grad = _grad_fn(ka, backend)
     opt = ka.model.optimizer
-    # Adam's moments: keras/src/optimizers/adam.py build() makes one "momentum" and one "velocity" variable
-    # per trainable variable (m += (g - m)(1 - b1); v += (g^2 - v)(1 - b2): uncorrected, as optax's mu/nu),
-    # found by the optimizer's own _get_variable_index; the optimizer builds them at its first apply
+    # the optimizer's own variables after each step (optimizer_slots), built at its first apply; Adam's (and
+    # AdamW's, a subclass) "momentum" and "velocity" are recorded as adam/mu and adam/nu: keras/src/optimizers/
+    # adam.py update_step, m += (g - m)(1 - b1); v += (g^2 - v)(1 - b2): uncorrected, as optax's mu/nu
     # Model.keras_layers: the named layers' outputs through a sub-model over the built model's layers
     lnames = list(ka.workload.model.keras_layers)
     sub = None
@@ -232,10 +255,11 @@ def localize_records(
         after = ka.get_weights()
         for p in w:
             arrays[f"k{k}/update/{p}"] = after[p] - w[p]
-        if hasattr(opt, "_momentums") and hasattr(opt, "_velocities"):
-            for which, vs in (("mu", opt._momentums), ("nu", opt._velocities)):
-                for p, v in zip(order, tv, strict=True):
-                    arrays[f"k{k}/state/adam/{which}/{p}"] = np.asarray(np_(vs[opt._get_variable_index(v)]), np.float32)
+        adam = isinstance(opt, keras.optimizers.Adam)
+        for p, slots in optimizer_slots(opt, tv, order).items():
+            for slot, value in slots.items():
+                key = f"adam/{_ADAM_SLOTS[slot]}" if adam and slot in _ADAM_SLOTS else f"optimizer/{slot}"
+                arrays[f"k{k}/state/{key}/{p}"] = np.asarray(np_(value), np.float32)
     return arrays
 
 

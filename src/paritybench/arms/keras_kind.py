@@ -50,7 +50,7 @@ class RecordedEvaluator:
             self._prefixed(f"k{k}/layer/"),
             state,
             self._prefixed(f"k{k}/eval/"),
-            {p: v for p, v in state.items() if not p.startswith("adam/")},
+            {p: v for p, v in state.items() if not p.startswith(("adam/", "optimizer/"))},
         )
 
 

@@ -19,6 +19,7 @@ forward pass is ``f(params, x, state=..., training=...) -> (logits, new_state)``
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 from types import ModuleType
@@ -27,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from paritybench.arms.base import ArmResult, Evaluation, TrainSpec, nonfinite_steps
+from paritybench.arms.keras_conventions import initial_weights, ref_name
 from paritybench.arms.kind import Kind
 from paritybench.arms.minibatch import batch_slices
 from paritybench.arms.requirements import missing_requirements
@@ -247,64 +249,112 @@ def evaluate_correct(workload: Workload, arm: Arm, weights: Weights, x: np.ndarr
     return heads.count_correct(np, workload.model.head, to_numpy(z), np.asarray(y, np.float32))
 
 
-# Hyperparameter names in torch.optim's param_groups -> the conventions table's rows (Keras's vocabulary).
+# Hyperparameter names in torch.optim's param_groups -> the conventions table's rows (Keras's vocabulary; RMSprop's
+# alpha is the squared-gradient average's decay, Keras's rho: torch/optim/rmsprop.py square_avg.mul_(alpha)).
 _HYPER = {
     "lr": "learning_rate",
     "eps": "epsilon",
     "momentum": "momentum",
     "nesterov": "nesterov",
-    "dampening": "dampening",
-    "amsgrad": "amsgrad",
+    "alpha": "rho",
 }
+# entries shown only where set (the other frameworks have no such row): (entry, default)
+_ONLY_SET = {"dampening": 0, "amsgrad": False, "centered": False, "maximize": False}
+# how torch computes the step, not what: shown in the "implementation" row, never compared across frameworks
+_IMPLEMENTATION = ("foreach", "fused", "capturable", "differentiable")
 # Where each optimizer class puts weight_decay (torch/optim/*.py: ``grad = grad.add(param, alpha=weight_decay)``
-# for SGD/Adam/RMSprop; AdamW multiplies the parameter by ``1 - lr * weight_decay`` before its step).
+# for SGD/Adam/RMSprop; AdamW, and Adam with decoupled_weight_decay=True (adam.py :124, :326), multiply the
+# parameter by ``1 - lr * weight_decay`` before the step).
 _DECOUPLED = {"AdamW"}
+# torch/optim/adam.py :543-545 denom = (sqrt(v) / sqrt(bias_correction2)) + eps; rmsprop.py :326-331
+# sqrt(square_avg) (centered: minus grad_avg^2) + eps
 _EPS_PLACEMENT = {
     "Adam": "sqrt(v_hat) + eps, after bias correction",
     "AdamW": "sqrt(v_hat) + eps, after bias correction",
-    "RMSprop": "sqrt(v) + eps, no bias correction",
+    "NAdam": "sqrt(v_hat) + eps, after bias correction",
 }
 
 
+def loss_settings(loss) -> dict:
+    """A torch loss's settings: an ``nn.Module``'s public attributes (reduction, beta, delta, label_smoothing,
+    ignore_index, ...), a function's keyword defaults."""
+    if hasattr(loss, "training") and hasattr(loss, "_parameters"):  # an nn.Module
+        return {
+            k: v
+            for k, v in vars(loss).items()
+            if not k.startswith("_") and k != "training" and isinstance(v, (int, float, str, bool, type(None)))
+        }
+    try:
+        return {
+            k: p.default
+            for k, p in inspect.signature(loss).parameters.items()
+            if p.default is not inspect.Parameter.empty and isinstance(p.default, (int, float, str, bool))
+        }
+    except (TypeError, ValueError):
+        return {}
+
+
 def conventions_rows(workload: Workload, arm: Arm, lr: float, readback: dict | None = None) -> dict[str, Any]:
-    """A torch arm's effective settings, read from the optimizer it builds (``param_groups``) at ``lr`` over
-    zero tensors of the declared shapes, and from torch's numerics read-back; nothing here is declared."""
+    """A torch arm's effective settings, read from the optimizer it builds (every ``param_groups`` entry) at
+    ``lr`` over zero tensors of the declared shapes, its loss (module attributes or function defaults) and
+    torch's numerics read-back; nothing here is declared."""
     import torch  # late: a framework: loads after the numerics flags
 
     params = {k: torch.zeros(s, requires_grad=True) for k, s in workload.model.params.items()}
     opt = make_optimizer(arm, params, lr)
     cls = type(opt).__name__
+    loss = ref_name(arm.torch_loss)
+    if arm.torch_loss is not None:
+        settings = loss_settings(resolve_ref(arm.torch_loss))
+        loss += f" {settings}" if settings else ""
     rows: dict[str, Any] = {
         "process": arm.process,
-        "loss": str(arm.torch_loss),
+        "loss": loss,
         "loss input": "logits (the loss function takes the model's logits)",
-        "forward pass": str(arm.torch_apply or workload.model.torch_apply),
+        "forward pass": ref_name(arm.torch_apply or workload.model.torch_apply),
         "optimizer": f"torch.optim.{cls}",
     }
     by_id = {id(t): k for k, t in params.items()}
     groups = opt.param_groups
     g0 = groups[0]
-    for key, row in _HYPER.items():
-        if key in g0 and not (key in ("dampening", "amsgrad") and not g0[key]):
-            v = g0[key]
-            rows[f"optimizer.{row}"] = v if isinstance(v, bool) else float(v)
+    impl = []
+    for key, v in g0.items():
+        if key in ("params", "weight_decay", "decoupled_weight_decay", "initial_lr"):
+            continue
+        if key in _IMPLEMENTATION:
+            impl.append(f"{key}={v}")
+        elif key == "betas":
+            rows["optimizer.beta_1"], rows["optimizer.beta_2"] = (float(b) for b in v)
+        elif key in _ONLY_SET:
+            if v != _ONLY_SET[key]:
+                rows[f"optimizer.{key}"] = v if isinstance(v, bool) else float(v)
+        else:
+            row = _HYPER.get(key, key)
+            rows[f"optimizer.{row}"] = v if isinstance(v, bool) or not isinstance(v, (int, float)) else float(v)
+    if impl:
+        rows["implementation: torch.optim"] = ", ".join(impl)
     if "betas" in g0:
-        rows["optimizer.beta_1"], rows["optimizer.beta_2"] = (float(b) for b in g0["betas"])
         # torch's Adam and AdamW have no Nesterov momentum (that is torch.optim.NAdam): said in optax's rows too
         rows.setdefault("optimizer.nesterov", cls == "NAdam")
     if cls in _EPS_PLACEMENT:
         rows["optimizer.epsilon placement"] = _EPS_PLACEMENT[cls]
+    elif cls == "RMSprop":
+        v = "v - m^2" if g0.get("centered") else "v"
+        rows["optimizer.epsilon placement"] = f"sqrt({v}) + eps, no bias correction"
+    # torch.optim clips nothing itself: a clip is torch.nn.utils.clip_grad_* in the training loop (none here)
+    rows["gradient clipping"] = "none"
     decays = {float(g.get("weight_decay", 0.0)) for g in groups}
     decayed = [by_id[id(p)] for g in groups if g.get("weight_decay", 0.0) for p in g["params"]]
     if decays == {0.0}:
         rows["weight decay"] = "none"
     else:
         wd = max(decays)
-        place = "decoupled (added to the update)" if cls in _DECOUPLED else "coupled (added to the gradient)"
+        decoupled = cls in _DECOUPLED or bool(g0.get("decoupled_weight_decay"))
+        place = "decoupled (added to the update)" if decoupled else "coupled (added to the gradient)"
         masked = len(decayed) < len(params) or len(decays - {0.0}) > 1
         rows["weight decay"] = f"{wd:g} x w, {place}" + (", masked (some parameters only)" if masked else "")
     rows["L2 in the loss"] = "none"
-    rows["initial weights"] = f"own: {arm.init}" if arm.init else f"transferred from {workload.model.init}"
+    rows["initial weights"] = initial_weights(workload, arm)
     rows["dtype"] = "float32"
     if readback:
         rows["matmul precision"] = (

@@ -44,6 +44,8 @@ def cmd_conventions(args, console) -> int:
         f"{len(rec['arms'])} arms: {', '.join(rec['differing'])}"
     )
     conventions_table.render(console, rec, only_differing=args.differing)
+    for arm, why in rec["skipped"].items():
+        console.print(f"{arm}: skipped ({why})")
     for m in rec["mismatched declarations"]:
         console.print(f"declaration contradicted by the code: {m}")
     return 0
