@@ -16,6 +16,7 @@ import numpy as np
 from paritybench.analysis.gap_conventions import gap_lines
 from paritybench.artifact import check_artifact_file, unnum, upgrade
 from paritybench.artifact.outputs import check_output_dir, check_output_path, write_output
+from paritybench.artifact.records import RunKey
 from paritybench.errors import ParityError
 
 # Arms in the order the artifacts list them (the workload's declaration order), learnt as they are read.
@@ -52,9 +53,8 @@ def load(paths: list[str]) -> list[dict]:
 
 def _first_case(a: dict) -> dict[str, dict]:
     """Runs of the artifact's first (seed, window, copy), by arm."""
-    first = a["runs"][0]
-    key = (first["seed"], first["window_start"], first.get("copy"))
-    return {r["arm"]: r for r in a["runs"] if (r["seed"], r["window_start"], r.get("copy")) == key}
+    first = RunKey.of(a["runs"][0])
+    return {r["arm"]: r for r in a["runs"] if RunKey.of(r, arm=first.arm) == first}
 
 
 # ---------------------------------------------------------------- the answer
@@ -73,7 +73,7 @@ def answer_from_run(a: dict) -> list[str]:
     short = {arm: r for arm, r in runs.items() if abs(target - r["curves"]["correct"][-1]) > 1}
     level = [arm for arm, r in runs.items() if abs(target - r["curves"]["correct"][-1]) <= 1]
     where = (
-        f"seed {ref['seed']}, window {ref['window_start']}, {_variant(a)} pixels, "
+        f"seed {RunKey.of(ref).seed}, window {RunKey.of(ref).window}, {_variant(a)} pixels, "
         f"{a['config']['steps']} steps at lr {a['config']['lr']}"
     )
     if not short:
@@ -282,7 +282,8 @@ def plot_curves(a: dict, path: Path, names: tuple[str, ...], titles: tuple[str, 
             ax.set_yscale("log")
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
-    fig.suptitle(f"{_variant(a)} pixels, seed {a['runs'][0]['seed']}, window {a['runs'][0]['window_start']}")
+    first = RunKey.of(a["runs"][0])
+    fig.suptitle(f"{_variant(a)} pixels, seed {first.seed}, window {first.window}")
     fig.tight_layout()
     _save(fig, path)
     plt.close(fig)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rich.table import Table
 
+from paritybench.artifact.records import CaseKey
+
 SWAP_COLUMNS = ("jax", "keras-tensorflow", "reference-f64")
 SWAP_LABEL = {"jax": "jax", "keras-tensorflow": "keras-tf", "reference-f64": "f64"}
 
@@ -18,9 +20,9 @@ def _fmt(v, digits=3):
 
 def print_run_table(console, artifact: dict) -> None:
     cfg = artifact["config"]
-    groups: dict[tuple[int, int], list[dict]] = {}
+    groups: dict[CaseKey, list[dict]] = {}
     for r in artifact["runs"]:
-        groups.setdefault((r["seed"], r["window_start"]), []).append(r)
+        groups.setdefault(CaseKey.of(r), []).append(r)
     for (seed, start), runs in groups.items():
         t = Table(
             title=f"seed {seed}, window {start}:{start + cfg['n']}, {cfg['steps']} steps at lr "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import os
@@ -10,8 +11,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from paritybench import READABLE_MAJORS, SCHEMA_VERSION
+from paritybench import READABLE_MAJORS, SCHEMA_VERSION, __version__
 from paritybench.artifact.inputs import read_json, weights_file_problem
+from paritybench.artifact.records import RunKey
 from paritybench.errors import ParityError
 
 
@@ -44,6 +46,52 @@ def upgrade(artifact: dict) -> dict:
     }
     out["runs"] = [{**r, "workload": dict(wl)} for r in artifact.get("runs", [])]
     return out
+
+
+def now() -> str:
+    """``created_at``: the current UTC time to the second, as ``2026-11-26T00:00:00Z``."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def build_artifact(
+    *,
+    kind: str,
+    config_hash: str | None,
+    workload: dict[str, Any],
+    config: dict[str, Any],
+    environment: dict[str, Any],
+    timing: dict[str, Any],
+    runs: list[Any],
+    weights_file: str | None = None,
+    mechanism: list[dict[str, Any]] | None = None,
+    conventions: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+    schema_version: str = SCHEMA_VERSION,
+    paritybench_version: str | None = __version__,
+) -> dict[str, Any]:
+    """The artifact's top level (``schema/artifact.v2.schema.json``), in the one field order every artifact
+    has: the one builder for a run, a sweep, a sensitivity study and a merge of shards. ``mechanism`` and
+    ``conventions`` are left out when empty; ``extra`` (a sweep's summary, a merge's provenance) comes last.
+    """
+    art: dict[str, Any] = {
+        "schema_version": schema_version,
+        "kind": kind,
+        "created_at": now(),
+        "paritybench_version": paritybench_version,
+        "config_hash": config_hash,
+        "workload": workload,
+        "config": config,
+        "environment": environment,
+        "timing": timing,
+        "weights_file": weights_file,
+        "runs": runs,
+    }
+    if mechanism:
+        art["mechanism"] = mechanism
+    if conventions:
+        art["conventions"] = conventions
+    art.update(extra or {})
+    return art
 
 
 def num(x: float) -> float | str:
@@ -154,14 +202,14 @@ def duplicate_runs(artifact: dict) -> list[str]:
     ``compare`` matches runs by that key, so a second run under it would be silently dropped
     (or paired with the wrong one); ``validate`` refuses what ``compare`` cannot use.
     """
-    seen: set = set()
+    seen: set[RunKey] = set()
     problems = []
     for run in artifact.get("runs", []):
-        key = (run.get("arm"), run.get("seed"), run.get("window_start"), run.get("copy"))
+        key = RunKey.of(run)  # every run has its arm, seed and window_start: the schema was checked first
         if key in seen:
-            copy = "" if key[3] is None else f" copy {key[3]}"
+            copy = "" if key.copy is None else f" copy {key.copy}"
             problems.append(
-                f"runs: two runs for {key[0]} seed {key[1]} window {key[2]}{copy}: an artifact has one run "
+                f"runs: two runs for {key.arm} seed {key.seed} window {key.window}{copy}: an artifact has one run "
                 "per (arm, seed, window, copy); remove the duplicate"
             )
         seen.add(key)

@@ -37,11 +37,11 @@ from typing import Any
 
 from paritybench import workloads
 from paritybench.artifact import atomic_write_bytes, schema, write_artifact
+from paritybench.artifact.records import RunKey
 from paritybench.errors import ParityError
 from paritybench.experiment import data, flags
 from paritybench.experiment.config import MAX_INT_VALUE, MAX_LIST_VALUES, RunConfig
 from paritybench.experiment.flags import NumericsOptions
-from paritybench.pipeline import runner
 
 CHECKPOINT_SUFFIX = ".partial.jsonl"
 LOCK_SUFFIX = ".lock"
@@ -202,9 +202,10 @@ def run_problem(run: Any, cfg) -> str | None:
     problem = _first_schema_error(_run_schema(), run)
     if problem:
         return problem
-    if run["arm"] not in cfg.arms or run["seed"] not in cfg.seeds or run["window_start"] not in cfg.windows:
-        return f"run {run['arm']} seed {run['seed']} window {run['window_start']} is not part of this sweep"
-    if run.get("copy") is not None or run.get("n", cfg.n) != cfg.n:
+    key = RunKey.of(run)
+    if key.arm not in cfg.arms or key.seed not in cfg.seeds or key.window not in cfg.windows:
+        return f"run {key.arm} seed {key.seed} window {key.window} is not part of this sweep"
+    if key.copy is not None or run.get("n", cfg.n) != cfg.n:
         return "run is not part of this sweep (copy or n differ)"
     if run["status"] == "ok" and (run["final_accuracy"] is None or run["final_weights_sha256"] is None):
         return "an ok run without its final accuracy or weights hash"
@@ -368,7 +369,7 @@ class Checkpoint:
                 f"undo the edit, or delete {path} and start the sweep again"
             )
         cfg = config_from_header(header)
-        by_key: dict[tuple, dict] = {}
+        by_key: dict[RunKey, dict] = {}
         dropped: list[tuple[int, str]] = []
         for i, line in enumerate(lines[1:], start=2):
             if not line.strip():
@@ -382,7 +383,7 @@ class Checkpoint:
             if why:
                 dropped.append((i, why))
                 continue
-            key = (obj["arm"], obj["seed"], obj["window_start"])
+            key = RunKey.of(obj)  # a sweep's runs have no copy (run_problem)
             by_key.pop(key, None)  # a retried run replaces the earlier record and moves to its place
             by_key[key] = obj
         if cut:
@@ -474,7 +475,7 @@ class Sweep:
     @property
     def skip(self) -> set:
         """Runs not to train again: everything finished except the ones that failed."""
-        return {runner.run_key(r) for r in self.done if r["status"] != "error"}
+        return {RunKey.of(r) for r in self.done if r["status"] != "error"}
 
 
 def precheck_inputs(cfg) -> dict:
