@@ -1,15 +1,22 @@
 """The artifact's typed run records (paritybench.artifact.records): one RunKey, one record head, every
 reader keyed by it."""
 
+import copy
 import json
 from pathlib import Path
 
-from paritybench import workloads
-from paritybench.analysis import compare
-from paritybench.artifact import build_artifact, duplicate_runs
+import pytest
+from rich.console import Console
+
+from paritybench import SCHEMA_VERSION, artifact, workloads
+from paritybench.analysis import compare, report
+from paritybench.analysis.gap_conventions import gap_lines
+from paritybench.analysis.report_table import print_run_table, swap_columns
+from paritybench.artifact import build_artifact, duplicate_runs, upgrade
 from paritybench.artifact.records import CaseKey, RunKey, record_head
 from paritybench.experiment.weights import weights_group
 from paritybench.pipeline import runner
+from paritybench.studies.nodes import split_summary
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -85,6 +92,7 @@ def test_the_artifact_builder_rebuilds_a_committed_baseline_byte_for_byte():
         kind=base["kind"],
         config_hash=base["config_hash"],
         workload=base["workload"],
+        reference_arm="reference-f64",
         config=base["config"],
         environment=base["environment"],
         timing=base["timing"],
@@ -98,12 +106,105 @@ def test_the_artifact_builder_rebuilds_a_committed_baseline_byte_for_byte():
     )
     assert rebuilt["created_at"].endswith("Z") and len(rebuilt["created_at"]) == len("2026-11-26T00:00:00Z")
     rebuilt["created_at"] = base["created_at"]
+    assert rebuilt.pop("reference_arm") == "reference-f64"  # the one field 2.1 adds
     assert json.dumps(rebuilt, indent=1, allow_nan=False) + "\n" == text
 
 
 def test_the_artifact_builder_leaves_out_empty_mechanism_and_conventions_and_puts_extra_last():
     art = build_artifact(
-        kind="sweep", config_hash=None, workload={}, config={}, environment={}, timing={}, runs=[],
+        kind="sweep", config_hash=None, workload={}, reference_arm="r", config={}, environment={}, timing={}, runs=[],
         mechanism=[], conventions={}, extra={"summary": {}, "merged_from": {}},
     )  # fmt: skip
     assert list(art)[-3:] == ["runs", "summary", "merged_from"]
+
+
+# ------------------------------------------------------------------ the reference arm, recorded
+
+
+def _renamed_reference(a: dict, new: str) -> dict:
+    """``a`` as if its workload's reference arm were called ``new`` (recorded as 2.1 records it)."""
+    a = upgrade(copy.deepcopy(a))
+    old = a["reference_arm"]
+    for r in a["runs"]:
+        if r["arm"] == old:
+            r["arm"] = new
+        r.get("swap", {})[new] = r.get("swap", {}).pop(old, None)
+    if a.get("conventions"):
+        a["conventions"]["arms"][new] = a["conventions"]["arms"].pop(old)
+    a["reference_arm"] = new
+    return a
+
+
+def test_this_paritybench_writes_schema_2_1_with_the_reference_arm_after_the_workload():
+    assert SCHEMA_VERSION == "2.1"
+    art = build_artifact(
+        kind="run", config_hash=None, workload={"name": "seed-bce", "version": "1"}, reference_arm="ref-x",
+        config={}, environment={}, timing={}, runs=[],
+    )  # fmt: skip
+    assert list(art)[5:7] == ["workload", "reference_arm"] and art["reference_arm"] == "ref-x"
+    schema = artifact.schema()["properties"]["reference_arm"]
+    assert schema["type"] == "string" and schema["minLength"] == 1
+
+
+def test_an_artifact_with_an_empty_or_non_string_reference_arm_is_invalid():
+    base = json.loads((ROOT / "results/baselines/seed-bce-cpu.json").read_text())
+    for bad in ("", 3, None):
+        errors = artifact.validation_errors({**base, "schema_version": "2.1", "reference_arm": bad})
+        assert errors and errors[0].startswith("reference_arm:"), (bad, errors)
+    assert artifact.validation_errors({**base, "schema_version": "2.1", "reference_arm": "reference-f64"}) == []
+
+
+# The committed run baselines (every kind "run", schema 1.0 and 2.0); the sweeps (up to 1.8 MB) take seconds
+# each to validate and go through the same code.
+RUN_BASELINES = sorted(p for p in (ROOT / "results/baselines").glob("*.json") if p.stat().st_size < 300_000)
+
+
+@pytest.mark.parametrize("path", RUN_BASELINES, ids=lambda p: p.name)
+def test_committed_baselines_still_validate_and_read_as_reference_f64(path):
+    a = artifact.check_artifact_file(path)  # valid as written
+    assert "reference_arm" not in a and a["schema_version"] in ("1.0", "2.0")
+    up = upgrade(a)
+    assert up["reference_arm"] == "reference-f64" == artifact.reference_arm(a)
+    assert any(r["arm"] == "reference-f64" for r in up["runs"])
+    assert "reference_arm" not in a  # upgrade copies: the artifact read stays as written
+
+
+def test_upgrade_keeps_a_recorded_reference_arm():
+    base = json.loads((ROOT / "results/baselines/seed-bce-cpu.json").read_text())
+    assert upgrade({**base, "reference_arm": "ref-x"})["reference_arm"] == "ref-x"
+
+
+def test_report_measures_the_gap_against_the_recorded_reference():
+    a = _renamed_reference(json.loads((ROOT / "results/baselines/seed-bce-cpu.json").read_text()), "truth64")
+    text = "\n".join(report.answer_from_run(a))
+    assert "`truth64` (float64) ends at" in text and "reference-f64" not in text
+    gap = "\n".join(gap_lines(a, report._first_case(a)))
+    assert "gap vs `truth64`" in gap and "| `truth64` |" not in gap  # the reference is the yardstick, not a row
+    # an artifact whose recorded reference did not run: said, not a KeyError
+    a["reference_arm"] = "absent-arm"
+    assert report.answer_from_run(a) == [
+        "This artifact has no `absent-arm` run, so no arm can be measured against the ground truth."
+    ]
+
+
+def test_the_seed_table_takes_its_reference_column_from_the_artifact():
+    base = json.loads((ROOT / "results/baselines/seed-bce-cpu.json").read_text())
+    assert swap_columns(base) == {"jax": "jax", "keras-tensorflow": "keras-tf", "reference-f64": "f64"}
+    a = _renamed_reference(base, "reference-f128")
+    assert list(swap_columns(a).items())[-1] == ("reference-f128", "f128")
+    console = Console(width=200, record=True)
+    print_run_table(console, a)
+    out = console.export_text()
+    assert "f128 fwd" in out and "f64 fwd" not in out
+    row = next(line for line in out.splitlines() if "jax-logits" in line)
+    assert f"{a['runs'][4]['swap']['reference-f128']:.3f}" in row
+
+
+def test_nodes_split_pairs_each_arm_with_the_recorded_reference():
+    runs = [
+        {"arm": arm, "seed": 0, "window_start": w, "status": "ok", "final_accuracy": acc, "node": "n0"}
+        for arm, w, acc in (("truth", 0, 0.9), ("truth", 1, 0.8), ("port", 0, 0.5), ("port", 1, 0.6))
+    ]
+    split = split_summary({"runs": runs, "reference_arm": "truth"})
+    assert split["n0"]["port"]["paired_diff_mean"] == pytest.approx(-0.3)
+    assert split_summary({"runs": runs})["n0"]["port"]["paired_diff_mean"] is None  # reference-f64: no such arm

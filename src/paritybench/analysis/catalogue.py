@@ -1,6 +1,6 @@
 """The catalogue page: one section per workload from ``run --workload all``'s index (or from run
 artifacts of several workloads): the question, the measured gap (final accuracy and loss of the
-literal port(s), the fix and ``reference-f64`` on the first case), the mechanism check (Keras arm,
+literal port(s), the fix and the reference arm on the first case), the mechanism check (Keras arm,
 its JAX emulation, max |dw| after step 1, reproduced) and the fix, with the accuracy/loss plot.
 
 Roles (port, fix) come from the workload's declaration when the caller can load it by name (``roles``:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from paritybench.analysis.gap_conventions import gap_lines
-from paritybench.artifact import check_artifact_file, unnum, upgrade
+from paritybench.artifact import check_artifact_file, reference_arm, unnum, upgrade
 from paritybench.artifact.outputs import check_output_dir, check_output_path, write_output
 from paritybench.artifact.records import RunKey
 from paritybench.errors import ParityError
@@ -65,9 +65,10 @@ def answer_from_run(a: dict) -> list[str]:
     runs = {k: v for k, v in _first_case(a).items() if v["status"] == "ok"}
     n = a["config"]["n"]
     lines: list[str] = []
-    ref = runs.get("reference-f64")
+    ref_arm = reference_arm(a)
+    ref = runs.get(ref_arm)
     if ref is None:
-        return ["This artifact has no `reference-f64` run, so no arm can be measured against the ground truth."]
+        return [f"This artifact has no `{ref_arm}` run, so no arm can be measured against the ground truth."]
     target = ref["curves"]["correct"][-1]
     # arms more than one sample from the arbiter, below it ("fall short") or above it ("end above")
     short = {arm: r for arm, r in runs.items() if abs(target - r["curves"]["correct"][-1]) > 1}
@@ -78,7 +79,7 @@ def answer_from_run(a: dict) -> list[str]:
     )
     if not short:
         lines.append(
-            f"**No gap** ({where}): every arm ends within one sample of `reference-f64`'s "
+            f"**No gap** ({where}): every arm ends within one sample of `{ref_arm}`'s "
             f"{ref['final_accuracy']:.3f} ({', '.join(f'`{x}`' for x in _order(runs))})."
         )
         return lines
@@ -90,9 +91,9 @@ def answer_from_run(a: dict) -> list[str]:
     above = [x for x in short if runs[x]["curves"]["correct"][-1] > target]
     parts = ([f"{listed(below)} fall short"] if below else []) + ([f"{listed(above)} end above it"] if above else [])
     lines.append(
-        f"**The gap** ({where}): `reference-f64` (float64) ends at {ref['final_accuracy']:.3f}; "
+        f"**The gap** ({where}): `{ref_arm}` (float64) ends at {ref['final_accuracy']:.3f}; "
         + "; ".join(parts)
-        + f"; {', '.join(f'`{x}`' for x in _order(level) if x != 'reference-f64')} match it within one "
+        + f"; {', '.join(f'`{x}`' for x in _order(level) if x != ref_arm)} match it within one "
         "sample."
     )
     lines.append("")
@@ -150,7 +151,7 @@ def answer_from_run(a: dict) -> list[str]:
                 f"at the same weights (relative error {unnum(c['grad_rel_error'][0]):.2f})"
             )
         lines.append(s + ".")
-    good = [arm for arm in _order(level) if arm != "reference-f64" and "dead_misclassified" in runs[arm]["curves"]]
+    good = [arm for arm in _order(level) if arm != ref_arm and "dead_misclassified" in runs[arm]["curves"]]
     if good:
         g = runs[good[0]]["curves"]
         lines.append(
@@ -186,6 +187,7 @@ def answer_from_sweep(a: dict) -> list[str]:
     lines = [
         f"Over {len(cfg['seeds'])} seeds x {len(cfg['windows'])} windows ({total} runs per arm, {_variant(a)} pixels):"
     ]
+    ref_arm = reference_arm(a)
     for arm in _order(s):
         st = s[arm]
         fa = st["final_accuracy"]
@@ -195,7 +197,7 @@ def answer_from_sweep(a: dict) -> list[str]:
             f"- `{arm}`: final accuracy {fa['mean']:.3f} ± {fa['std']:.3f} (min {fa['min']:.3f}, "
             f"max {fa['max']:.3f}); near chance in {nc['count']} of {fa['count']} runs "
             f"({_pct(nc['fraction'])})"
-            + (f"; {pd['mean']:+.3f} on average against `reference-f64` on the same seed and window" if pd else "")
+            + (f"; {pd['mean']:+.3f} on average against `{ref_arm}` on the same seed and window" if pd else "")
             + "."
         )
     t = a.get("timing", {})
@@ -240,7 +242,8 @@ def answer_normalization(sweeps: list[dict]) -> list[str]:
     by = {_variant(a): a for a in sweeps}
     if set(by) != {"raw", "normalized"}:
         return []
-    lines = ["Raw 0-255 pixels against pixels scaled to [0, 1] (mean paired difference against `reference-f64`):"]
+    ref_arm = reference_arm(by["raw"])
+    lines = [f"Raw 0-255 pixels against pixels scaled to [0, 1] (mean paired difference against `{ref_arm}`):"]
     for arm in _order(set(by["raw"]["summary"]) & set(by["normalized"]["summary"])):
         r = by["raw"]["summary"][arm].get("paired_diff_vs_reference")
         q = by["normalized"]["summary"][arm].get("paired_diff_vs_reference")
@@ -378,7 +381,7 @@ def write_report(artifacts: list[dict], out_dir: Path) -> Path:
                 ("grad_cosine", "grad_rel_error", "weight_distance"),
                 ("cosine with f64 gradient", "relative error vs f64 gradient", "L2 distance from f64 weights"),
                 (False, True, True),
-                "agreement with reference-f64 at the same weights, per step",
+                f"agreement with {reference_arm(a)} at the same weights, per step",
             ),
         ):
             name = f"{stem}-{v}{suffix}.png"

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from rich.table import Table
 
+from paritybench.artifact import reference_arm
 from paritybench.artifact.records import CaseKey
 
-SWAP_COLUMNS = ("jax", "keras-tensorflow", "reference-f64")
-SWAP_LABEL = {"jax": "jax", "keras-tensorflow": "keras-tf", "reference-f64": "f64"}
+# The swap's forward passes shown before the reference arm's (evaluator -> header label): JAX float32, TensorFlow.
+SWAP_LABEL = {"jax": "jax", "keras-tensorflow": "keras-tf"}
+
+
+def swap_columns(artifact: dict) -> dict[str, str]:
+    """The swap's columns (evaluator -> header label): the JAX and TensorFlow forward passes, then the
+    artifact's reference arm's, labelled without its ``reference-`` prefix (``reference-f64``: "f64")."""
+    ref = reference_arm(artifact)
+    return {**SWAP_LABEL, ref: ref.removeprefix("reference-")}
 
 
 def _fmt(v, digits=3):
@@ -20,6 +28,7 @@ def _fmt(v, digits=3):
 
 def print_run_table(console, artifact: dict) -> None:
     cfg = artifact["config"]
+    columns = swap_columns(artifact)
     groups: dict[CaseKey, list[dict]] = {}
     for r in artifact["runs"]:
         groups.setdefault(CaseKey.of(r), []).append(r)
@@ -33,13 +42,13 @@ def print_run_table(console, artifact: dict) -> None:
         t.add_column("final", justify="right")
         t.add_column("loss", justify="right")
         t.add_column("NaN/inf", justify="center", no_wrap=True)
-        for col in SWAP_COLUMNS:
-            t.add_column(f"{SWAP_LABEL[col]} fwd", justify="right")
+        for label in columns.values():
+            t.add_column(f"{label} fwd", justify="right")
         t.add_column("sha256", no_wrap=True)
         notes = []
         for r in runs:
             if r["status"] != "ok":
-                t.add_row(r["arm"], f"[yellow]{r['status']}[/]", *[""] * (4 + len(SWAP_COLUMNS)))
+                t.add_row(r["arm"], f"[yellow]{r['status']}[/]", *[""] * (4 + len(columns)))
                 notes.append(f"{r['arm']} {r['status']}: {r.get('reason', '')}")
                 continue
             flag = f"[red]step {r['first_nonfinite_step']}[/]" if r["any_nonfinite"] else "no"
@@ -49,7 +58,7 @@ def print_run_table(console, artifact: dict) -> None:
                 _fmt(r["final_accuracy"]),
                 _fmt(r["final_loss"], 4),
                 flag,
-                *[_fmt(r["swap"].get(c)) for c in SWAP_COLUMNS],
+                *[_fmt(r["swap"].get(c)) for c in columns],
                 r["final_weights_sha256"][:8],
             )
         console.print(t)

@@ -25,15 +25,23 @@ def schema(major: str | None = None) -> dict:
     return json.loads(path.read_text())
 
 
+# The reference arm of every artifact written before schema 2.1 recorded it (each workload then named its
+# float64 arbiter so): what ``upgrade`` fills in, and so what a reader takes from an older file.
+REFERENCE_BEFORE_2_1 = "reference-f64"
+
+
 def major_of(artifact: Any) -> str | None:
     v = artifact.get("schema_version") if isinstance(artifact, dict) else None
     return v.split(".")[0] if isinstance(v, str) else None
 
 
 def upgrade(artifact: dict) -> dict:
-    """A schema-1 artifact (before workloads) read as schema 2: the seed-bce workload, version 1.
+    """An older artifact read as this schema: a schema-1 artifact (before workloads) as the seed-bce workload,
+    version 1; one before 2.1 with its ``reference_arm``, ``reference-f64``.
 
-    Only adds the ``workload`` fields; every measured value stays as it was written."""
+    Only adds fields; every measured value stays as it was written."""
+    if "reference_arm" not in artifact:
+        artifact = {**artifact, "reference_arm": REFERENCE_BEFORE_2_1}
     if major_of(artifact) != "1":
         return artifact
     wl = {"name": "seed-bce", "version": "1"}
@@ -48,6 +56,12 @@ def upgrade(artifact: dict) -> dict:
     return out
 
 
+def reference_arm(artifact: dict) -> str:
+    """The arm every other arm of ``artifact`` is measured against: recorded since schema 2.1, and
+    ``reference-f64`` in an older artifact (as ``upgrade`` fills it in)."""
+    return artifact.get("reference_arm") or REFERENCE_BEFORE_2_1
+
+
 def now() -> str:
     """``created_at``: the current UTC time to the second, as ``2026-11-26T00:00:00Z``."""
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
@@ -58,6 +72,7 @@ def build_artifact(
     kind: str,
     config_hash: str | None,
     workload: dict[str, Any],
+    reference_arm: str,
     config: dict[str, Any],
     environment: dict[str, Any],
     timing: dict[str, Any],
@@ -80,6 +95,7 @@ def build_artifact(
         "paritybench_version": paritybench_version,
         "config_hash": config_hash,
         "workload": workload,
+        "reference_arm": reference_arm,
         "config": config,
         "environment": environment,
         "timing": timing,

@@ -622,6 +622,7 @@ def build_artifact(
         kind=kind,
         config_hash=cfg.short_hash(),
         workload=workload_record(cfg),
+        reference_arm=workloads.load(cfg.workload).reference,
         config={
             **cfg.to_dict(),
             "numerics": cfg.numerics.to_dict(),

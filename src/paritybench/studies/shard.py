@@ -38,7 +38,7 @@ from pathlib import Path
 from paritybench import workloads
 from paritybench.analysis import stats
 from paritybench.arms.registry import kind_of
-from paritybench.artifact import build_artifact, validate_file
+from paritybench.artifact import build_artifact, reference_arm, validate_file
 from paritybench.artifact.records import CaseKey, RunKey
 from paritybench.errors import ParityError
 from paritybench.pipeline import runner
@@ -287,7 +287,7 @@ def merge_shards(paths: list[str]) -> dict:
     order = {(c.seed, c.window): i for i, c in enumerate(runner.default_cases(cfg))}
     mechanism = sorted((m for _, a in ordered for m in a.get("mechanism", [])), key=lambda m: order[CaseKey.of(m)])
     extra: dict = {
-        "summary": stats.sweep_summary(runs, majority, workloads.load(cfg.workload).reference),
+        "summary": stats.sweep_summary(runs, majority, reference_arm(a0)),
         "windows_info": windows_info,
         "resumed": any(a.get("resumed") for _, a in ordered),
     }
@@ -312,6 +312,7 @@ def merge_shards(paths: list[str]) -> dict:
         kind="sweep",
         config_hash=a0.get("config_hash"),
         workload=a0["workload"],
+        reference_arm=reference_arm(a0),
         config=a0["config"],
         environment=environment,
         timing=timing,
