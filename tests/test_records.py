@@ -9,13 +9,16 @@ import pytest
 from rich.console import Console
 
 from paritybench import SCHEMA_VERSION, artifact, workloads
-from paritybench.analysis import compare, report
+from paritybench.analysis import compare, localize_plot, report
 from paritybench.analysis.gap_conventions import gap_lines
 from paritybench.analysis.report_table import print_run_table, swap_columns
-from paritybench.artifact import build_artifact, duplicate_runs, upgrade
+from paritybench.artifact import build_artifact, duplicate_runs, formats, upgrade
+from paritybench.artifact.index import index_record, read_index
 from paritybench.artifact.records import CaseKey, RunKey, record_head
+from paritybench.errors import ParityError
 from paritybench.experiment.weights import weights_group
 from paritybench.pipeline import runner
+from paritybench.studies.checkpoint import Checkpoint
 from paritybench.studies.nodes import split_summary
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -208,3 +211,72 @@ def test_nodes_split_pairs_each_arm_with_the_recorded_reference():
     split = split_summary({"runs": runs, "reference_arm": "truth"})
     assert split["n0"]["port"]["paired_diff_mean"] == pytest.approx(-0.3)
     assert split_summary({"runs": runs})["n0"]["port"]["paired_diff_mean"] is None  # reference-f64: no such arm
+
+
+# ------------------------------------------------------------------ a version on every file paritybench writes
+
+
+@pytest.mark.parametrize("version", ["1.0", "1.7", None])
+def test_a_format_this_paritybench_reads(version):
+    data = {} if version is None else {formats.FORMAT_FIELD: version}  # None: written before versions, read as 1.0
+    assert formats.format_problem(data, "1.0", "catalogue index") is None
+
+
+@pytest.mark.parametrize(
+    ("version", "says"),
+    [
+        ("2.0", "catalogue index format_version 2.0 has major 2, this paritybench reads major 1: use a paritybench"),
+        ("1", "format_version '1' is not a version (MAJOR.MINOR): undo the edit"),
+        (1.0, "format_version 1.0 is not a version (MAJOR.MINOR)"),
+    ],
+)
+def test_a_format_this_paritybench_refuses_in_one_line(version, says):
+    with pytest.raises(ParityError) as exc:
+        formats.check_format({formats.FORMAT_FIELD: version}, "1.0", "catalogue index", "x/index.json")
+    assert str(exc.value).startswith("x/index.json: ") and says in str(exc.value)
+    assert "\n" not in str(exc.value) and exc.value.exit_code == 2
+
+
+def _index(tmp_path, **fields):
+    (tmp_path / "seed-bce.json").write_text("{}")
+    entries = [{"workload": "seed-bce", "path": "seed-bce.json", "status": "ok"}]
+    idx = tmp_path / "index.json"
+    idx.write_text(json.dumps({**index_record("2026-11-26T00:00:00+00:00", 1.5, entries), **fields}))
+    return idx
+
+
+def test_the_catalogue_index_carries_its_version_and_an_unknown_major_is_refused(tmp_path):
+    idx = _index(tmp_path)
+    written = json.loads(idx.read_text())
+    assert list(written)[:2] == ["kind", "format_version"] and written["format_version"] == formats.CATALOGUE_INDEX
+    assert read_index(idx)["workloads"][0]["workload"] == "seed-bce"
+    idx = _index(tmp_path, format_version="2.0")
+    with pytest.raises(ParityError, match=r"index.json: catalogue index format_version 2.0 has major 2, this parity"):
+        read_index(idx)
+
+
+def test_a_localize_record_carries_its_version_and_an_unknown_major_is_refused(tmp_path):
+    assert formats.LOCALIZE_RECORD == "1.0"
+    rec = {"kind": "localize", "format_version": "1.0", "pairs": []}
+    p = tmp_path / "rec.json"
+    p.write_text(json.dumps(rec))
+    assert localize_plot.load(p) == rec
+    p.write_text(json.dumps({k: v for k, v in rec.items() if k != "format_version"}))  # before versions
+    assert localize_plot.load(p)["kind"] == "localize"
+    p.write_text(json.dumps({**rec, "format_version": "2.1"}))
+    with pytest.raises(ParityError, match=r"rec.json: localize record format_version 2.1 has major 2, this parity"):
+        localize_plot.load(p)
+
+
+def test_the_sweep_checkpoint_carries_its_version_and_an_unknown_major_is_refused(tmp_path):
+    path = tmp_path / "s.json.partial.jsonl"
+    Checkpoint(path, {"command": "sweep", "config": {}})
+    first = json.loads(path.read_text().splitlines()[0])
+    assert list(first) == ["format_version", "header"] and first["format_version"] == formats.SWEEP_CHECKPOINT
+    assert Checkpoint.read(path) == ({"command": "sweep", "config": {}}, [])
+    path.write_text(json.dumps({"header": {"command": "sweep"}}) + "\n")  # before versions: read as 1.0
+    assert Checkpoint.read(path)[0] == {"command": "sweep"}
+    path.write_text(json.dumps({"format_version": "3.0", "header": {"command": "sweep"}}) + "\n")
+    for read in (Checkpoint.read, Checkpoint.load):
+        with pytest.raises(ParityError, match=r"partial.jsonl: checkpoint format_version 3.0 has major 3, this parit"):
+            read(path)

@@ -37,6 +37,7 @@ from typing import Any
 
 from paritybench import workloads
 from paritybench.artifact import atomic_write_bytes, schema, write_artifact
+from paritybench.artifact.formats import FORMAT_FIELD, SWEEP_CHECKPOINT, check_format
 from paritybench.artifact.records import RunKey
 from paritybench.errors import ParityError
 from paritybench.experiment import data, flags
@@ -256,6 +257,7 @@ def _header_of(path: Path, lines: list[str], cut: bool) -> dict:
         raise ParityError(
             f"{path} is not a paritybench checkpoint (line 1 has no header): pass the sweep's artifact path to --resume"
         )
+    check_format(obj, SWEEP_CHECKPOINT, "checkpoint", path)
     return obj["header"]
 
 
@@ -271,7 +273,7 @@ class Checkpoint:
     def _create(self, header: dict) -> None:
         """Write the header line atomically: the file appears complete or not at all."""
         try:
-            line = json.dumps({"header": header}, allow_nan=False) + "\n"
+            line = json.dumps({FORMAT_FIELD: SWEEP_CHECKPOINT, "header": header}, allow_nan=False) + "\n"
         except ValueError:
             raise ParityError(
                 "the sweep's configuration holds a number that is not finite (inf or nan): give finite values"
