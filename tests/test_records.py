@@ -3,6 +3,8 @@ reader keyed by it."""
 
 import copy
 import json
+import os
+import re
 from pathlib import Path
 
 import pytest
@@ -12,13 +14,14 @@ from paritybench import SCHEMA_VERSION, artifact, workloads
 from paritybench.analysis import compare, localize_plot, report
 from paritybench.analysis.gap_conventions import gap_lines
 from paritybench.analysis.report_table import print_run_table, swap_columns
-from paritybench.artifact import build_artifact, duplicate_runs, formats, upgrade
+from paritybench.artifact import build_artifact, duplicate_runs, formats, safeout, upgrade
 from paritybench.artifact.index import index_record, read_index
 from paritybench.artifact.records import CaseKey, RunKey, record_head
 from paritybench.errors import ParityError
+from paritybench.experiment.config import RunConfig, parse_int_list, too_large
 from paritybench.experiment.weights import weights_group
 from paritybench.pipeline import runner
-from paritybench.studies.checkpoint import Checkpoint
+from paritybench.studies.checkpoint import Checkpoint, SweepLock, header_problem, lock_path, precheck_inputs
 from paritybench.studies.nodes import split_summary
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -280,3 +283,56 @@ def test_the_sweep_checkpoint_carries_its_version_and_an_unknown_major_is_refuse
     for read in (Checkpoint.read, Checkpoint.load):
         with pytest.raises(ParityError, match=r"partial.jsonl: checkpoint format_version 3.0 has major 3, this parit"):
             read(path)
+
+
+# ------------------------------------------------------------------ one output-safety module, one lock, one seed limit
+
+CAP = "is too large: values must be below 2**31 (2147483648), the range of a 32-bit seed or index"
+
+
+def test_one_seed_limit_with_one_wording_for_the_command_line_and_the_checkpoint():
+    assert too_large(2**31 - 1, "--seeds") is None
+    assert too_large(2**31, "--seeds") == f"--seeds: 2147483648 {CAP}"
+    with pytest.raises(ParityError) as cli_error:
+        parse_int_list("0-2147483648", "seeds")
+    assert str(cli_error.value) == f"--seeds '0-2147483648': 2147483648 {CAP}"
+    header = {"command": "sweep", "config": {**RunConfig(arms=("jax-logits",)).to_dict(), "seeds": [0, 2**40]}}
+    assert header_problem(header) == f"config.seeds: {2**40} {CAP}"
+    header["config"] = {**header["config"], "seeds": [0], "windows": [2**31]}
+    assert header_problem(header) == f"config.windows: {2**31} {CAP}"
+    with pytest.raises(ParityError, match=re.escape(f"--seeds: {2**31} {CAP}")):
+        precheck_inputs(RunConfig(seeds=(2**31,)))
+
+
+def test_the_output_safety_names_live_in_one_module():
+    assert not (ROOT / "src/paritybench/artifact/outputs.py").exists()
+    for name in ("check_output_path", "check_output_dir", "write_output", "plan_outputs", "OutputClaim", "commit_pair"):
+        assert callable(getattr(safeout, name)), name
+    # one probe, one nearest-existing walk: the run's plan and a named output say the same about /proc
+    with pytest.raises(ParityError, match="cannot create files in /proc"):
+        safeout.check_output_dir("/proc/x", "--out")
+
+
+def test_write_output_publishes_whole_and_never_replaces_without_overwrite(tmp_path):
+    p = tmp_path / "sub" / "a.txt"
+    assert safeout.write_output(p, b"one") == p and p.read_bytes() == b"one"
+    with pytest.raises(ParityError, match="appeared while paritybench was working"):
+        safeout.write_output(p, b"two")
+    assert p.read_bytes() == b"one"
+    safeout.write_output(p, b"two", overwrite=True)
+    assert p.read_bytes() == b"two" and sorted(x.name for x in p.parent.iterdir()) == ["a.txt"]
+
+
+def test_one_lock_for_the_claim_and_the_sweep(tmp_path):
+    art = tmp_path / "s.json"
+    assert safeout.lock_path(art) == lock_path(art) == tmp_path / "s.json.lock"
+    with SweepLock(art):
+        assert lock_path(art).read_text().strip() == str(os.getpid())
+        assert safeout.flock_nonblocking(lock_path(art)) is None  # the same flock: held, so refused
+    fd = safeout.flock_nonblocking(lock_path(art))  # released with the sweep: taken at once
+    assert fd is not None
+    try:
+        with pytest.raises(ParityError, match=r"another paritybench is writing .*s.json \(pid unknown\)"):
+            SweepLock(art).acquire()
+    finally:
+        os.close(fd)

@@ -16,8 +16,8 @@ from paritybench.analysis.gap_conventions import gap_lines
 from paritybench.analysis.report import _first_case, plot_curves
 from paritybench.artifact import unnum
 from paritybench.artifact.index import read_index
-from paritybench.artifact.outputs import write_output
 from paritybench.artifact.records import CaseKey
+from paritybench.artifact.safeout import write_output
 
 # a workload name -> (arm -> role, fix arm, arm -> description)
 Roles = Callable[[str], tuple[dict[str, str], str | None, dict[str, str]]]

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from paritybench.artifact.formats import LOCALIZE_RECORD, check_format
-from paritybench.artifact.outputs import write_output
+from paritybench.artifact.safeout import write_output
 from paritybench.errors import ParityError
 
 TOP = 5  # lines per panel: more than a handful of overlapping log-scale lines cannot be told apart

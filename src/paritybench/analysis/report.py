@@ -15,8 +15,8 @@ import numpy as np
 
 from paritybench.analysis.gap_conventions import gap_lines
 from paritybench.artifact import check_artifact_file, reference_arm, unnum, upgrade
-from paritybench.artifact.outputs import check_output_dir, check_output_path, write_output
 from paritybench.artifact.records import RunKey
+from paritybench.artifact.safeout import check_output_dir, check_output_path, write_output
 from paritybench.errors import ParityError
 
 # Arms in the order the artifacts list them (the workload's declaration order), learnt as they are read.

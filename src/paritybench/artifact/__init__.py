@@ -155,16 +155,22 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes | None = None, write
     return path
 
 
-def write_artifact(path: str | os.PathLike, artifact: dict[str, Any], validate_first: bool = True) -> Path:
-    """Validate, then write atomically. An invalid artifact is never written."""
-    if validate_first:
+def artifact_bytes(artifact: dict[str, Any], validate: bool = True) -> bytes:
+    """The bytes of an artifact file (JSON, one-space indent, no NaN, a final newline): the one serialiser
+    ``write_artifact`` and ``safeout.commit_pair`` share. Validated first (unless ``validate`` is off, for
+    a record that is not an artifact): an invalid artifact is never written."""
+    if validate:
         errors = validation_errors(artifact)
         if errors:
             raise ParityError(
                 f"refusing to write an invalid artifact ({errors[0]}): this is a bug, report it", exit_code=3
             )
-    data = json.dumps(artifact, indent=1, allow_nan=False).encode() + b"\n"
-    return atomic_write_bytes(path, data)
+    return json.dumps(artifact, indent=1, allow_nan=False).encode() + b"\n"
+
+
+def write_artifact(path: str | os.PathLike, artifact: dict[str, Any], validate_first: bool = True) -> Path:
+    """Validate, then write atomically. An invalid artifact is never written."""
+    return atomic_write_bytes(path, artifact_bytes(artifact, validate_first))
 
 
 def read_artifact(path: str | os.PathLike) -> dict[str, Any]:

@@ -11,8 +11,7 @@ from paritybench import workloads
 from paritybench.analysis import localize_plot
 from paritybench.arms.requirements import missing_requirements
 from paritybench.artifact import formats, safeout
-from paritybench.artifact.outputs import check_output_path
-from paritybench.artifact.safeout import commit_pair
+from paritybench.artifact.safeout import check_output_path, commit_pair
 from paritybench.commands import Command
 from paritybench.commands.common import add_experiment_args, config_from
 from paritybench.errors import ParityError

@@ -8,7 +8,7 @@ import json
 from rich.table import Table
 
 from paritybench.artifact import reference_arm, validate_file
-from paritybench.artifact.outputs import check_output_path, write_output
+from paritybench.artifact.safeout import check_output_path, write_output
 from paritybench.commands import Command
 from paritybench.studies.nodes import differences, split_summary
 
