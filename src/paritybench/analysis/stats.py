@@ -84,7 +84,7 @@ def sensitivity_summary(
             by_arm[r["arm"]].append(r)
     summary, classes = {}, {}
     for arm, rs in by_arm.items():
-        rs = sorted(rs, key=lambda r: r["copy"])
+        rs = sorted(rs, key=lambda r: r["copy"])  # a sensitivity run is always a perturbed copy
         correct = [r["curves"]["correct"][-1] for r in rs]
         keys = [RunKey.of(r) for r in rs]
         spread = [max_abs_diff(finals[k], finals[keys[0]]) for k in keys[1:] if k in finals and keys[0] in finals]

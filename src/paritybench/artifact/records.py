@@ -25,6 +25,10 @@ class CaseKey(NamedTuple):
         """The case of a run record or a mechanism row (its ``seed`` and ``window_start``)."""
         return cls(record["seed"], record["window_start"])
 
+    def fields(self) -> dict[str, int]:
+        """The case's fields as a record writes them: ``seed``, ``window_start``."""
+        return {"seed": self.seed, "window_start": self.window}
+
 
 class RunKey(NamedTuple):
     """How a run is told apart: (arm, seed, window, perturbed copy or None).
@@ -59,7 +63,7 @@ class RunKey(NamedTuple):
 
     def case_fields(self) -> dict[str, int]:
         """The case's fields as a record writes them: ``seed``, ``window_start``, and ``copy`` when there is one."""
-        out = {"seed": self.seed, "window_start": self.window}
+        out = self.case.fields()
         if self.copy is not None:
             out["copy"] = self.copy
         return out
