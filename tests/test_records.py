@@ -16,7 +16,7 @@ from paritybench.analysis.gap_conventions import gap_lines
 from paritybench.analysis.report_table import print_run_table, swap_columns
 from paritybench.artifact import build_artifact, duplicate_runs, formats, safeout, upgrade
 from paritybench.artifact.index import index_record, read_index
-from paritybench.artifact.records import CaseKey, RunKey, record_head
+from paritybench.artifact.records import CaseKey, RunKey, RunRecord, record_head
 from paritybench.errors import ParityError
 from paritybench.experiment.config import RunConfig, parse_int_list, too_large
 from paritybench.experiment.weights import weights_group
@@ -336,3 +336,9 @@ def test_one_lock_for_the_claim_and_the_sweep(tmp_path):
             SweepLock(art).acquire()
     finally:
         os.close(fd)
+
+
+def test_the_typed_run_record_names_every_field_of_the_schemas_run():
+    run = artifact.schema()["$defs"]["run"]
+    assert set(RunRecord.__annotations__) == set(run["properties"])
+    assert set(run["required"]) == RunRecord.__required_keys__

@@ -8,8 +8,8 @@ a run's arrays after it. Every reader and writer takes it from here rather than 
 and ``"copy"`` by hand.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations``: RunRecord's NotRequired fields must be real at run time
+# (``RunRecord.__required_keys__`` is what the schema's ``required`` is checked against).
 from collections.abc import Mapping
 from typing import Any, NamedTuple, NotRequired, TypedDict
 
@@ -21,7 +21,7 @@ class CaseKey(NamedTuple):
     window: int
 
     @classmethod
-    def of(cls, record: Mapping[str, Any]) -> CaseKey:
+    def of(cls, record: Mapping[str, Any]) -> "CaseKey":
         """The case of a run record or a mechanism row (its ``seed`` and ``window_start``)."""
         return cls(record["seed"], record["window_start"])
 
@@ -43,7 +43,7 @@ class RunKey(NamedTuple):
     copy: int | None = None
 
     @classmethod
-    def of(cls, run: Mapping[str, Any], arm: str | None = None) -> RunKey:
+    def of(cls, run: Mapping[str, Any], arm: str | None = None) -> "RunKey":
         """The key of a run record (or of a case record without its arm, given ``arm``)."""
         return cls(run["arm"] if arm is None else arm, run["seed"], run["window_start"], run.get("copy"))
 
