@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             raise ParityError(f"--backends {','.join(unknown)}: valid backends are {', '.join(BACKEND_MODULES)}")
         if args.out:  # before the benchmarks: a new regular .json file in a writable folder
-            from paritybench.artifact.outputs import check_output_path
+            from paritybench.artifact.safeout import check_output_path
 
             check_output_path(args.out, what="--out", suffix=".json")
         path = run(args.quick, backends, Path(args.out) if args.out else None, args.machine)

@@ -69,13 +69,15 @@ def _artifact(conventions=CONVENTIONS):
 
 
 def test_rows_where_an_arm_differs_from_the_reference():
-    assert arm_rows(CONVENTIONS, "jax-adam-literal") == [
+    assert arm_rows(CONVENTIONS, "jax-adam-literal", "reference-f64") == [
         "optimizer.epsilon placement: inside vs outside (epsilon-hat)",
         "dtype: float32 vs float64",
     ]
     # the fix differs only in dtype; initial weights and process are never compared; "SAME: (0, 1)" is "same"
-    assert arm_rows(CONVENTIONS, "jax-keras-adam") == ["dtype: float32 vs float64"]
-    assert common_rows(CONVENTIONS) == ["dtype"]  # every other arm differs in it: said once, not per arm
+    assert arm_rows(CONVENTIONS, "jax-keras-adam", "reference-f64") == ["dtype: float32 vs float64"]
+    assert common_rows(CONVENTIONS, "reference-f64") == [
+        "dtype"
+    ]  # every other arm differs in it: said once, not per arm
 
 
 def test_catalogue_puts_the_differing_row_beside_the_arms_gap(tmp_path):

@@ -87,7 +87,7 @@ def test_plot_writes_a_png_with_one_panel_per_pair_and_phase(tmp_path):
     w, h = _png_size(out)
     assert w > 4 * 300 and h > 2 * 200  # four columns, two rows of panels
     with pytest.raises(Exception, match="already exists"):
-        from paritybench.artifact.outputs import check_output_path
+        from paritybench.artifact.safeout import check_output_path
 
         check_output_path(out, what="--plot", suffix=".png")
     path, lay = lp.plot(_record(extra_phase=False), out, overwrite=True)  # replaced whole, fewer panels

@@ -1,6 +1,6 @@
 """The catalogue page: one section per workload from ``run --workload all``'s index (or from run
 artifacts of several workloads): the question, the measured gap (final accuracy and loss of the
-literal port(s), the fix and ``reference-f64`` on the first case), the mechanism check (Keras arm,
+literal port(s), the fix and the reference arm on the first case), the mechanism check (Keras arm,
 its JAX emulation, max |dw| after step 1, reproduced) and the fix, with the accuracy/loss plot.
 
 Roles (port, fix) come from the workload's declaration when the caller can load it by name (``roles``:
@@ -16,7 +16,8 @@ from paritybench.analysis.gap_conventions import gap_lines
 from paritybench.analysis.report import _first_case, plot_curves
 from paritybench.artifact import unnum
 from paritybench.artifact.index import read_index
-from paritybench.artifact.outputs import write_output
+from paritybench.artifact.records import CaseKey
+from paritybench.artifact.safeout import write_output
 
 # a workload name -> (arm -> role, fix arm, arm -> description)
 Roles = Callable[[str], tuple[dict[str, str], str | None, dict[str, str]]]
@@ -41,9 +42,9 @@ def section(a: dict, out_dir: Path, workload_roles: Roles = no_roles) -> tuple[l
     roles, fix, desc = workload_roles(name)
     runs = _first_case(a)
     md = [f"## `{name}`", "", f"**Question.** {w.get('question', '')}", ""]
-    first = a["runs"][0]
+    first = CaseKey.of(a["runs"][0])
     md += [
-        f"**Measured gap** (seed {first['seed']}, window {first['window_start']}, n {a['config']['n']}, "
+        f"**Measured gap** (seed {first.seed}, window {first.window}, n {a['config']['n']}, "
         f"{a['config']['steps']} steps at lr {a['config']['lr']}):",
         "",
         "| arm | role | status | final accuracy | final loss |",
@@ -59,8 +60,7 @@ def section(a: dict, out_dir: Path, workload_roles: Roles = no_roles) -> tuple[l
     md.append("")
 
     md += gap_lines(a, {arm: runs[arm] for arm in order})  # the settings that part each arm, beside its gap
-    case = (first["seed"], first["window_start"])
-    mech = [m for m in a.get("mechanism", []) if (m["seed"], m["window_start"]) == case]
+    mech = [m for m in a.get("mechanism", []) if CaseKey.of(m) == first]
     if mech:
         md += [
             "**Mechanism** (each Keras arm against its JAX emulation, each torch arm against the JAX arm it "

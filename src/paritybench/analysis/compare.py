@@ -36,6 +36,7 @@ import numpy as np
 from paritybench.analysis.tolerances import ALPHA, CHAOTIC, STABLE, STABLE_TOLERANCE, can_reject
 from paritybench.artifact import check_artifact_file, unnum, upgrade
 from paritybench.artifact.inputs import weights_path_of
+from paritybench.artifact.records import RunKey
 from paritybench.errors import ParityError
 from paritybench.experiment.config import RunConfig
 from paritybench.experiment.npzguard import check_npz
@@ -44,7 +45,6 @@ from paritybench.experiment.weights import weights_sha256
 VERDICTS = ("identical", "equivalent", "inconclusive", "missing", "divergent")
 # Environment fields that differ on every run and say nothing about the machine.
 NOISY_ENV_KEYS = ("import_seconds", "seconds", "created_at")
-RunKey = tuple[str, int, int, int | None]
 
 
 @dataclass
@@ -63,8 +63,7 @@ class Loaded:
             return None
         if self._npz is None:
             self._npz = np.load(self.weights_path, allow_pickle=False)
-        arm, seed, window, copy = key
-        prefix = f"{arm}/s{seed}/w{window}" + ("" if copy is None else f"/c{copy}") + "/"
+        prefix = key.group + "/"
         found = {k[len(prefix) :]: self._npz[k] for k in self._npz.files if k.startswith(prefix)}
         return found or None
 
@@ -80,16 +79,14 @@ class Verdict:
 
     @property
     def label(self) -> str:
-        arm, seed, window, copy = self.key
-        return f"{arm} s{seed} w{window}" + ("" if copy is None else f" c{copy}")
+        return self.key.label
 
     def to_dict(self) -> dict:
-        arm, seed, window, copy = self.key
         return {
-            "arm": arm,
-            "seed": seed,
-            "window_start": window,
-            "copy": copy,
+            "arm": self.key.arm,
+            "seed": self.key.seed,
+            "window_start": self.key.window,
+            "copy": self.key.copy,
             "verdict": self.verdict,
             "class": self.arm_class,
             "reasons": self.reasons,
@@ -123,11 +120,6 @@ class Comparison:
         }
 
 
-def run_key(run: dict) -> RunKey:
-    """How runs are matched across artifacts: (arm, seed, window, perturbed copy or None)."""
-    return (run["arm"], run["seed"], run["window_start"], run.get("copy"))
-
-
 def _major(version: object) -> str:
     return str(version).split(".")[0]
 
@@ -139,7 +131,7 @@ def load(path: str | Path) -> Loaded:
     artifact = check_artifact_file(p, exit_code=2)
     artifact = upgrade(artifact)  # schema 1: the seed-bce workload
     # A duplicate (arm, seed, window, copy) is refused by check_artifact_file, as validate refuses it.
-    runs: dict[RunKey, dict] = {run_key(run): run for run in artifact["runs"]}
+    runs: dict[RunKey, dict] = {RunKey.of(run): run for run in artifact["runs"]}
     # Confined to the artifact's folder (a plain name, no link out of it), then its zip directory
     # and array headers checked before numpy reads it: a damaged file is one line naming it.
     weights_path = weights_path_of(p, artifact.get("weights_file") or None)
@@ -437,16 +429,16 @@ def compare(a: Loaded, b: Loaded, classes: dict[str, str]) -> Comparison:
     """Every matched pair of a (reference) and b, with chaotic arms settled by their distribution test."""
     check_comparable(a, b)
     keys = list(a.runs) + [k for k in b.runs if k not in a.runs]
-    verdicts = [compare_runs(k, a.runs.get(k), b.runs.get(k), a, b, classes.get(k[0], STABLE)) for k in keys]
+    verdicts = [compare_runs(k, a.runs.get(k), b.runs.get(k), a, b, classes.get(k.arm, STABLE)) for k in keys]
     for v in verdicts:
-        if v.key[0] not in classes:
+        if v.key.arm not in classes:
             v.reasons.append("arm has no class (not in the defaults or --sensitivity): held to stable tolerances")
     tests = []
-    for arm in dict.fromkeys(v.key[0] for v in verdicts if v.verdict == "pending"):
+    for arm in dict.fromkeys(v.key.arm for v in verdicts if v.verdict == "pending"):
         t = distribution_test(arm, a, b)
         tests.append(t)
         for v in verdicts:
-            if v.key[0] == arm and v.verdict == "pending":
+            if v.key.arm == arm and v.verdict == "pending":
                 v.verdict = t["verdict"]
                 v.reasons.append(f"chaotic arm, weights differ: {t['reason']}")
     return Comparison(a.path, b.path, verdicts, tests, environment_diff(a.artifact, b.artifact), workload_change(a, b))

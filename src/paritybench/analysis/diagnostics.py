@@ -10,7 +10,7 @@ Three questions, each answered from an arm's own numbers:
   ``dead_misclassified``: those among them that are misclassified (a logits
   loss only zeroes samples it already gets right, to float32 precision).
 - Does its gradient point where the truth's does? At every step, the arm's
-  full gradient against ``reference-f64``'s gradient *at the arm's own
+  full gradient against the reference arm's (float64) gradient *at the arm's own
   weights*: ``grad_cosine`` and ``grad_rel_error``; and its distance from the
   reference's trajectory: ``weight_distance`` (L2) and ``weight_max_abs_diff``.
 """
@@ -113,7 +113,7 @@ def max_abs_diff(a: Weights, b: Weights) -> float:
 class GradMemo:
     """The reference's gradient at given weights, computed once per bit pattern of those weights.
 
-    The agreement curves ask for ``reference-f64``'s float64 gradient at every step of every arm
+    The agreement curves ask for the reference arm's float64 gradient at every step of every arm
     (10 x 11 of them on the seed, 0.1 s of CPU time each on the 2-core machine), but every arm's step 0
     is the same initial weights, and the reference's own steps were already differentiated by its
     training (``put``). A result is reused only for weights whose every array has the same name,

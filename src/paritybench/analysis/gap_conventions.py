@@ -17,8 +17,8 @@ from __future__ import annotations
 from typing import Any
 
 from paritybench.analysis.conventions_table import MISSING, NOT_COMPARED_PREFIX, _canon
+from paritybench.artifact import reference_arm
 
-REFERENCE = "reference-f64"
 WIDTH = 70  # one value in a table cell: enough for "added to sqrt(v) before bias correction (epsilon-hat)"
 
 
@@ -40,7 +40,7 @@ def _differs(row: str, a: Any, b: Any) -> bool:
     return _canon(row, a) != _canon(row, b)
 
 
-def common_rows(conventions: dict, reference: str = REFERENCE) -> list[str]:
+def common_rows(conventions: dict, reference: str) -> list[str]:
     """Rows where every other arm differs from the reference (and there are at least two other arms, so that
     "every" means something): said once, not per arm."""
     table = conventions.get("arms") or {}
@@ -57,7 +57,7 @@ def common_rows(conventions: dict, reference: str = REFERENCE) -> list[str]:
     ]
 
 
-def arm_rows(conventions: dict, arm: str, reference: str = REFERENCE, skip: tuple[str, ...] = ()) -> list[str]:
+def arm_rows(conventions: dict, arm: str, reference: str, skip: tuple[str, ...] = ()) -> list[str]:
     """ "row: arm's value vs reference's value" for each compared row where ``arm`` differs from ``reference``
     (rows in ``skip`` left out)."""
     table = conventions.get("arms") or {}
@@ -79,9 +79,11 @@ def _cell(s: str) -> str:
     return s.replace("|", "\\|")
 
 
-def gap_lines(a: dict, runs: dict[str, dict], reference: str = REFERENCE) -> list[str]:
+def gap_lines(a: dict, runs: dict[str, dict]) -> list[str]:
     """Markdown: one row per arm of ``runs`` (arm -> run record, the artifact's first case) with its final
-    accuracy, its gap to ``reference`` and the conventions where it differs from it; [] without a reference."""
+    accuracy, its gap to the artifact's reference arm and the conventions where it differs from it; [] without
+    a reference run."""
+    reference = reference_arm(a)
     ref = runs.get(reference)
     if ref is None or ref.get("final_accuracy") is None:
         return []

@@ -25,7 +25,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from paritybench.artifact.outputs import write_output
+from paritybench.artifact.formats import LOCALIZE_RECORD, check_format
+from paritybench.artifact.safeout import write_output
 from paritybench.errors import ParityError
 
 TOP = 5  # lines per panel: more than a handful of overlapping log-scale lines cannot be told apart
@@ -204,14 +205,17 @@ def plot(record: dict, out: str | Path, overwrite: bool = False, top: int = TOP)
 
 
 def load(path: str | Path) -> dict:
-    """A localize record from ``path``, or a one-line ParityError."""
+    """A localize record from ``path`` in a format this paritybench reads, or a one-line ParityError."""
     try:
         with open(path) as fh:
-            return json.load(fh)
+            record = json.load(fh)
     except OSError as exc:
         raise ParityError(f"{path}: cannot read ({exc.strerror or exc}): give the localize --out file") from None
     except json.JSONDecodeError as exc:
         raise ParityError(f"{path}: not JSON ({exc.msg}, line {exc.lineno}): give the localize --out file") from None
+    if isinstance(record, dict):  # anything else is refused by ``layout``
+        check_format(record, LOCALIZE_RECORD, "localize record", path)
+    return record
 
 
 def is_localize_record(path: str | Path) -> bool:

@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from paritybench.analysis.gap_conventions import gap_lines
-from paritybench.artifact import check_artifact_file, unnum, upgrade
-from paritybench.artifact.outputs import check_output_dir, check_output_path, write_output
+from paritybench.artifact import check_artifact_file, reference_arm, unnum, upgrade
+from paritybench.artifact.records import RunKey
+from paritybench.artifact.safeout import check_output_dir, check_output_path, write_output
 from paritybench.errors import ParityError
 
 # Arms in the order the artifacts list them (the workload's declaration order), learnt as they are read.
@@ -52,9 +53,8 @@ def load(paths: list[str]) -> list[dict]:
 
 def _first_case(a: dict) -> dict[str, dict]:
     """Runs of the artifact's first (seed, window, copy), by arm."""
-    first = a["runs"][0]
-    key = (first["seed"], first["window_start"], first.get("copy"))
-    return {r["arm"]: r for r in a["runs"] if (r["seed"], r["window_start"], r.get("copy")) == key}
+    first = RunKey.of(a["runs"][0])
+    return {r["arm"]: r for r in a["runs"] if RunKey.of(r, arm=first.arm) == first}
 
 
 # ---------------------------------------------------------------- the answer
@@ -69,9 +69,7 @@ def answer_from_loss_run(a: dict) -> list[str]:
     """One run artifact's first case when its metric is the loss (a linear head): each arm's final loss beside
     the float64 arbiter's, with the relative difference and the final distance from the arbiter's weights."""
     runs = {k: v for k, v in _first_case(a).items() if v["status"] == "ok"}
-    ref_name = (
-        "reference-f64" if "reference-f64" in runs else next((x for x in runs if x.startswith("reference")), None)
-    )
+    ref_name = reference_arm(a) if reference_arm(a) in runs else None
     where = (
         f"seed {a['runs'][0]['seed']}, window {a['runs'][0]['window_start']}, "
         f"{a['config']['steps']} steps at lr {a['config']['lr']}"
@@ -103,20 +101,21 @@ def answer_from_run(a: dict) -> list[str]:
     runs = {k: v for k, v in _first_case(a).items() if v["status"] == "ok"}
     n = a["config"]["n"]
     lines: list[str] = []
-    ref = runs.get("reference-f64")
+    ref_arm = reference_arm(a)
+    ref = runs.get(ref_arm)
     if ref is None:
-        return ["This artifact has no `reference-f64` run, so no arm can be measured against the ground truth."]
+        return [f"This artifact has no `{ref_arm}` run, so no arm can be measured against the ground truth."]
     target = ref["curves"]["correct"][-1]
     # arms more than one sample from the arbiter, below it ("fall short") or above it ("end above")
     short = {arm: r for arm, r in runs.items() if abs(target - r["curves"]["correct"][-1]) > 1}
     level = [arm for arm, r in runs.items() if abs(target - r["curves"]["correct"][-1]) <= 1]
     where = (
-        f"seed {ref['seed']}, window {ref['window_start']}, {_variant(a)} pixels, "
+        f"seed {RunKey.of(ref).seed}, window {RunKey.of(ref).window}, {_variant(a)} pixels, "
         f"{a['config']['steps']} steps at lr {a['config']['lr']}"
     )
     if not short:
         lines.append(
-            f"**No gap** ({where}): every arm ends within one sample of `reference-f64`'s "
+            f"**No gap** ({where}): every arm ends within one sample of `{ref_arm}`'s "
             f"{ref['final_accuracy']:.3f} ({', '.join(f'`{x}`' for x in _order(runs))})."
         )
         return lines
@@ -128,9 +127,9 @@ def answer_from_run(a: dict) -> list[str]:
     above = [x for x in short if runs[x]["curves"]["correct"][-1] > target]
     parts = ([f"{listed(below)} fall short"] if below else []) + ([f"{listed(above)} end above it"] if above else [])
     lines.append(
-        f"**The gap** ({where}): `reference-f64` (float64) ends at {ref['final_accuracy']:.3f}; "
+        f"**The gap** ({where}): `{ref_arm}` (float64) ends at {ref['final_accuracy']:.3f}; "
         + "; ".join(parts)
-        + f"; {', '.join(f'`{x}`' for x in _order(level) if x != 'reference-f64')} match it within one "
+        + f"; {', '.join(f'`{x}`' for x in _order(level) if x != ref_arm)} match it within one "
         "sample."
     )
     lines.append("")
@@ -188,7 +187,7 @@ def answer_from_run(a: dict) -> list[str]:
                 f"at the same weights (relative error {unnum(c['grad_rel_error'][0]):.2f})"
             )
         lines.append(s + ".")
-    good = [arm for arm in _order(level) if arm != "reference-f64" and "dead_misclassified" in runs[arm]["curves"]]
+    good = [arm for arm in _order(level) if arm != ref_arm and "dead_misclassified" in runs[arm]["curves"]]
     if good:
         g = runs[good[0]]["curves"]
         lines.append(
@@ -224,6 +223,7 @@ def answer_from_sweep(a: dict) -> list[str]:
     lines = [
         f"Over {len(cfg['seeds'])} seeds x {len(cfg['windows'])} windows ({total} runs per arm, {_variant(a)} pixels):"
     ]
+    ref_arm = reference_arm(a)
     for arm in _order(s):
         st = s[arm]
         fa = st["final_accuracy"]
@@ -233,7 +233,7 @@ def answer_from_sweep(a: dict) -> list[str]:
             f"- `{arm}`: final accuracy {fa['mean']:.3f} ± {fa['std']:.3f} (min {fa['min']:.3f}, "
             f"max {fa['max']:.3f}); near chance in {nc['count']} of {fa['count']} runs "
             f"({_pct(nc['fraction'])})"
-            + (f"; {pd['mean']:+.3f} on average against `reference-f64` on the same seed and window" if pd else "")
+            + (f"; {pd['mean']:+.3f} on average against `{ref_arm}` on the same seed and window" if pd else "")
             + "."
         )
     t = a.get("timing", {})
@@ -278,7 +278,8 @@ def answer_normalization(sweeps: list[dict]) -> list[str]:
     by = {_variant(a): a for a in sweeps}
     if set(by) != {"raw", "normalized"}:
         return []
-    lines = ["Raw 0-255 pixels against pixels scaled to [0, 1] (mean paired difference against `reference-f64`):"]
+    ref_arm = reference_arm(by["raw"])
+    lines = [f"Raw 0-255 pixels against pixels scaled to [0, 1] (mean paired difference against `{ref_arm}`):"]
     for arm in _order(set(by["raw"]["summary"]) & set(by["normalized"]["summary"])):
         r = by["raw"]["summary"][arm].get("paired_diff_vs_reference")
         q = by["normalized"]["summary"][arm].get("paired_diff_vs_reference")
@@ -320,7 +321,8 @@ def plot_curves(a: dict, path: Path, names: tuple[str, ...], titles: tuple[str, 
             ax.set_yscale("log")
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
-    fig.suptitle(f"{_variant(a)} pixels, seed {a['runs'][0]['seed']}, window {a['runs'][0]['window_start']}")
+    first = RunKey.of(a["runs"][0])
+    fig.suptitle(f"{_variant(a)} pixels, seed {first.seed}, window {first.window}")
     fig.tight_layout()
     _save(fig, path)
     plt.close(fig)
@@ -415,7 +417,7 @@ def write_report(artifacts: list[dict], out_dir: Path) -> Path:
                 ("grad_cosine", "grad_rel_error", "weight_distance"),
                 ("cosine with f64 gradient", "relative error vs f64 gradient", "L2 distance from f64 weights"),
                 (False, True, True),
-                "agreement with reference-f64 at the same weights, per step",
+                f"agreement with {reference_arm(a)} at the same weights, per step",
             ),
         ):
             name = f"{stem}-{v}{suffix}.png"

@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from rich.table import Table
 
-SWAP_COLUMNS = ("jax", "keras-tensorflow", "reference-f64")
-SWAP_LABEL = {"jax": "jax", "keras-tensorflow": "keras-tf", "reference-f64": "f64"}
+from paritybench.artifact import reference_arm
+from paritybench.artifact.records import CaseKey
+
+# The swap's forward passes shown before the reference arm's (evaluator -> header label): JAX float32, TensorFlow.
+SWAP_LABEL = {"jax": "jax", "keras-tensorflow": "keras-tf"}
+
+
+def swap_columns(artifact: dict) -> dict[str, str]:
+    """The swap's columns (evaluator -> header label): the JAX and TensorFlow forward passes, then the
+    artifact's reference arm's, labelled without its ``reference-`` prefix (``reference-f64``: "f64")."""
+    ref = reference_arm(artifact)
+    return {**SWAP_LABEL, ref: ref.removeprefix("reference-")}
 
 
 def _fmt(v, digits=3):
@@ -18,9 +28,10 @@ def _fmt(v, digits=3):
 
 def print_run_table(console, artifact: dict) -> None:
     cfg = artifact["config"]
-    groups: dict[tuple[int, int], list[dict]] = {}
+    columns = swap_columns(artifact)
+    groups: dict[CaseKey, list[dict]] = {}
     for r in artifact["runs"]:
-        groups.setdefault((r["seed"], r["window_start"]), []).append(r)
+        groups.setdefault(CaseKey.of(r), []).append(r)
     own = (artifact.get("environment", {}).get("data") or {}).get("source")  # the workload's own arrays
     for (seed, start), runs in groups.items():
         if any(r.get("metric") == "loss" for r in runs):
@@ -35,13 +46,13 @@ def print_run_table(console, artifact: dict) -> None:
         t.add_column("final", justify="right")
         t.add_column("loss", justify="right")
         t.add_column("NaN/inf", justify="center", no_wrap=True)
-        for col in SWAP_COLUMNS:
-            t.add_column(f"{SWAP_LABEL[col]} fwd", justify="right")
+        for label in columns.values():
+            t.add_column(f"{label} fwd", justify="right")
         t.add_column("sha256", no_wrap=True)
         notes = []
         for r in runs:
             if r["status"] != "ok":
-                t.add_row(r["arm"], f"[yellow]{r['status']}[/]", *[""] * (4 + len(SWAP_COLUMNS)))
+                t.add_row(r["arm"], f"[yellow]{r['status']}[/]", *[""] * (4 + len(columns)))
                 notes.append(f"{r['arm']} {r['status']}: {r.get('reason', '')}")
                 continue
             flag = f"[red]step {r['first_nonfinite_step']}[/]" if r["any_nonfinite"] else "no"
@@ -51,7 +62,7 @@ def print_run_table(console, artifact: dict) -> None:
                 _fmt(r["final_accuracy"]),
                 _fmt(r["final_loss"], 4),
                 flag,
-                *[_fmt(r["swap"].get(c)) for c in SWAP_COLUMNS],
+                *[_fmt(r["swap"].get(c)) for c in columns],
                 r["final_weights_sha256"][:8],
             )
         console.print(t)

@@ -9,6 +9,7 @@ import numpy as np
 
 from paritybench.analysis.diagnostics import max_abs_diff
 from paritybench.artifact import num
+from paritybench.artifact.records import CaseKey, RunKey
 
 # "Near chance": within this much of the majority-class rate, i.e. no better
 # than predicting the commoner label for everything (the NaN network's 0.51).
@@ -46,10 +47,10 @@ def majority_rates(y_by_window: dict[int, np.ndarray]) -> dict[int, float]:
 def sweep_summary(runs: list[dict[str, Any]], majority: dict[int, float], reference_arm: str) -> dict[str, Any]:
     """Per arm: final-accuracy distribution, paired differences against the reference on the
     same (seed, window), and how often the arm ends near chance."""
-    finals: dict[str, dict[tuple[int, int], float]] = defaultdict(dict)
+    finals: dict[str, dict[CaseKey, float]] = defaultdict(dict)
     for r in runs:
         if r["status"] == "ok":
-            finals[r["arm"]][(r["seed"], r["window_start"])] = r["final_accuracy"]
+            finals[r["arm"]][CaseKey.of(r)] = r["final_accuracy"]
     ref = finals.get(reference_arm, {})
     out = {}
     for arm, by_case in finals.items():
@@ -83,9 +84,9 @@ def sensitivity_summary(
             by_arm[r["arm"]].append(r)
     summary, classes = {}, {}
     for arm, rs in by_arm.items():
-        rs = sorted(rs, key=lambda r: r["copy"])
+        rs = sorted(rs, key=lambda r: r["copy"])  # a sensitivity run is always a perturbed copy
         correct = [r["curves"]["correct"][-1] for r in rs]
-        keys = [(arm, r["seed"], r["window_start"], r["copy"]) for r in rs]
+        keys = [RunKey.of(r) for r in rs]
         spread = [max_abs_diff(finals[k], finals[keys[0]]) for k in keys[1:] if k in finals and keys[0] in finals]
         cls = "stable" if max(correct) - min(correct) <= 1 else "chaotic"
         summary[arm] = {

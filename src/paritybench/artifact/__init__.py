@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import os
@@ -10,8 +11,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from paritybench import READABLE_MAJORS, SCHEMA_VERSION
+from paritybench import READABLE_MAJORS, SCHEMA_VERSION, __version__
 from paritybench.artifact.inputs import read_json, weights_file_problem
+from paritybench.artifact.records import RunKey
 from paritybench.errors import ParityError
 
 
@@ -23,15 +25,23 @@ def schema(major: str | None = None) -> dict:
     return json.loads(path.read_text())
 
 
+# The reference arm of every artifact written before schema 2.1 recorded it (each workload then named its
+# float64 arbiter so): what ``upgrade`` fills in, and so what a reader takes from an older file.
+REFERENCE_BEFORE_2_1 = "reference-f64"
+
+
 def major_of(artifact: Any) -> str | None:
     v = artifact.get("schema_version") if isinstance(artifact, dict) else None
     return v.split(".")[0] if isinstance(v, str) else None
 
 
 def upgrade(artifact: dict) -> dict:
-    """A schema-1 artifact (before workloads) read as schema 2: the seed-bce workload, version 1.
+    """An older artifact read as this schema: a schema-1 artifact (before workloads) as the seed-bce workload,
+    version 1; one before 2.1 with its ``reference_arm``, ``reference-f64``.
 
-    Only adds the ``workload`` fields; every measured value stays as it was written."""
+    Only adds fields; every measured value stays as it was written."""
+    if "reference_arm" not in artifact:
+        artifact = {**artifact, "reference_arm": REFERENCE_BEFORE_2_1}
     if major_of(artifact) != "1":
         return artifact
     wl = {"name": "seed-bce", "version": "1"}
@@ -44,6 +54,60 @@ def upgrade(artifact: dict) -> dict:
     }
     out["runs"] = [{**r, "workload": dict(wl)} for r in artifact.get("runs", [])]
     return out
+
+
+def reference_arm(artifact: dict) -> str:
+    """The arm every other arm of ``artifact`` is measured against: recorded since schema 2.1, and
+    ``reference-f64`` in an older artifact (as ``upgrade`` fills it in)."""
+    return artifact.get("reference_arm") or REFERENCE_BEFORE_2_1
+
+
+def now() -> str:
+    """``created_at``: the current UTC time to the second, as ``2026-11-26T00:00:00Z``."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def build_artifact(
+    *,
+    kind: str,
+    config_hash: str | None,
+    workload: dict[str, Any],
+    reference_arm: str,
+    config: dict[str, Any],
+    environment: dict[str, Any],
+    timing: dict[str, Any],
+    runs: list[Any],
+    weights_file: str | None = None,
+    mechanism: list[dict[str, Any]] | None = None,
+    conventions: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+    schema_version: str = SCHEMA_VERSION,
+    paritybench_version: str | None = __version__,
+) -> dict[str, Any]:
+    """The artifact's top level (``schema/artifact.v2.schema.json``), in the one field order every artifact
+    has: the one builder for a run, a sweep, a sensitivity study and a merge of shards. ``mechanism`` and
+    ``conventions`` are left out when empty; ``extra`` (a sweep's summary, a merge's provenance) comes last.
+    """
+    art: dict[str, Any] = {
+        "schema_version": schema_version,
+        "kind": kind,
+        "created_at": now(),
+        "paritybench_version": paritybench_version,
+        "config_hash": config_hash,
+        "workload": workload,
+        "reference_arm": reference_arm,
+        "config": config,
+        "environment": environment,
+        "timing": timing,
+        "weights_file": weights_file,
+        "runs": runs,
+    }
+    if mechanism:
+        art["mechanism"] = mechanism
+    if conventions:
+        art["conventions"] = conventions
+    art.update(extra or {})
+    return art
 
 
 def num(x: float) -> float | str:
@@ -91,16 +155,22 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes | None = None, write
     return path
 
 
-def write_artifact(path: str | os.PathLike, artifact: dict[str, Any], validate_first: bool = True) -> Path:
-    """Validate, then write atomically. An invalid artifact is never written."""
-    if validate_first:
+def artifact_bytes(artifact: dict[str, Any], validate: bool = True) -> bytes:
+    """The bytes of an artifact file (JSON, one-space indent, no NaN, a final newline): the one serialiser
+    ``write_artifact`` and ``safeout.commit_pair`` share. Validated first (unless ``validate`` is off, for
+    a record that is not an artifact): an invalid artifact is never written."""
+    if validate:
         errors = validation_errors(artifact)
         if errors:
             raise ParityError(
                 f"refusing to write an invalid artifact ({errors[0]}): this is a bug, report it", exit_code=3
             )
-    data = json.dumps(artifact, indent=1, allow_nan=False).encode() + b"\n"
-    return atomic_write_bytes(path, data)
+    return json.dumps(artifact, indent=1, allow_nan=False).encode() + b"\n"
+
+
+def write_artifact(path: str | os.PathLike, artifact: dict[str, Any], validate_first: bool = True) -> Path:
+    """Validate, then write atomically. An invalid artifact is never written."""
+    return atomic_write_bytes(path, artifact_bytes(artifact, validate_first))
 
 
 def read_artifact(path: str | os.PathLike) -> dict[str, Any]:
@@ -154,14 +224,14 @@ def duplicate_runs(artifact: dict) -> list[str]:
     ``compare`` matches runs by that key, so a second run under it would be silently dropped
     (or paired with the wrong one); ``validate`` refuses what ``compare`` cannot use.
     """
-    seen: set = set()
+    seen: set[RunKey] = set()
     problems = []
     for run in artifact.get("runs", []):
-        key = (run.get("arm"), run.get("seed"), run.get("window_start"), run.get("copy"))
+        key = RunKey.of(run)  # every run has its arm, seed and window_start: the schema was checked first
         if key in seen:
-            copy = "" if key[3] is None else f" copy {key[3]}"
+            copy = "" if key.copy is None else f" copy {key.copy}"
             problems.append(
-                f"runs: two runs for {key[0]} seed {key[1]} window {key[2]}{copy}: an artifact has one run "
+                f"runs: two runs for {key.arm} seed {key.seed} window {key.window}{copy}: an artifact has one run "
                 "per (arm, seed, window, copy); remove the duplicate"
             )
         seen.add(key)

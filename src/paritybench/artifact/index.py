@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from paritybench.artifact.formats import CATALOGUE_INDEX, FORMAT_FIELD, check_format
 from paritybench.artifact.inputs import check_input_file, confined_name_problem, read_json
 from paritybench.errors import ParityError
 
@@ -13,6 +14,17 @@ INDEX_KIND = "catalogue-index"
 
 
 INDEX_STATUSES = ("ok", "partial", "skipped", "error")
+
+
+def index_record(created_at: str, total_seconds: float, entries: list[dict]) -> dict:
+    """The index ``run --workload all`` writes: its kind and format version, then one entry per workload."""
+    return {
+        "kind": INDEX_KIND,
+        FORMAT_FIELD: CATALOGUE_INDEX,
+        "created_at": created_at,
+        "total_seconds": total_seconds,
+        "workloads": entries,
+    }
 
 
 def read_index(path: str | Path) -> dict:
@@ -23,6 +35,7 @@ def read_index(path: str | Path) -> dict:
     data = read_json(path, "catalogue index", hint)
     if not isinstance(data, dict) or data.get("kind") != INDEX_KIND or not isinstance(data.get("workloads"), list):
         raise ParityError(f"{path} is not a catalogue index (kind {INDEX_KIND!r}): {hint}", exit_code=2)
+    check_format(data, CATALOGUE_INDEX, "catalogue index", path)
     for i, e in enumerate(data["workloads"]):
         where = f"catalogue index {path}: workloads.{i}"
         if not isinstance(e, dict) or not isinstance(e.get("workload"), str) or "path" not in e:

@@ -14,6 +14,23 @@ What ``run`` writes, and the rules it follows:
 - ``commit_pair`` writes the weights and the JSON so that both land or neither: both go to
   fsynced temporary files first, then the weights are renamed into place, then the JSON
   (the commit point); a failure at any point removes what was written or renamed.
+- ``flock_nonblocking`` is the one file lock: the claim's fallback off Linux and the sweep's
+  ``<artifact>.lock`` (``studies.checkpoint.SweepLock``) both take it.
+
+What the other commands write (``compare --output``, ``report --out``, ``timing --plot``, a plot, a
+report), and the rules they follow:
+
+- A path the user names is written only when it is a new regular file, or an existing regular file the
+  user asked to replace with ``--overwrite``. Never an input of the same command (by resolved path and
+  by inode, so a hard link or ``./a/../a.json`` is caught), never through a symbolic link (a link to
+  ``/dev/stdout`` or to an input would otherwise be followed), never onto a directory, device, FIFO or
+  socket (``check_output_path``, ``check_output_dir``); ``write_output`` publishes it whole.
+
+Writability is probed by creating (and removing) a temporary file in the folder that will hold the
+output, or in its nearest existing ancestor when the folder does not exist yet: ``os.access`` says yes
+to root on ``/proc`` and answers for the real, not the effective, user, so only a real create is a
+reliable test (root, ACLs, read-only mounts and full disks all answer it truthfully). Nothing is created
+by a check: a folder that does not exist is not made until the command has done its work.
 """
 
 from __future__ import annotations
@@ -25,15 +42,28 @@ import hashlib
 import json
 import os
 import socket
+import stat
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from types import TracebackType
+from typing import IO, Any, Protocol
 
-from paritybench.artifact import validation_errors
+from paritybench.artifact import artifact_bytes
 from paritybench.errors import ParityError
 
 LOCK_SUFFIX = ".lock"
+
+
+class _Config(Protocol):
+    """What an output's default name is made from (``experiment.config.RunConfig``, a layer above)."""
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+# What holds a claim: an abstract Unix socket (Linux) or a locked file's descriptor.
+_Handle = socket.socket | int
 # Pseudo file systems where results can never be kept.
 _PSEUDO_FS = ("/proc", "/sys")
 
@@ -50,22 +80,18 @@ def _cwd_or_error(path: Path) -> None:
         ) from None
 
 
-def _first_existing(folder: Path) -> Path:
-    p = folder
-    while not p.exists() and not p.is_symlink():
-        if p.parent == p:
-            break
+def nearest_existing(path: str | os.PathLike) -> Path:
+    """The path itself if it exists, else its nearest ancestor that does (lexists: a dangling link counts)."""
+    p = Path(os.path.abspath(path))
+    while not os.path.lexists(p) and p != p.parent:
         p = p.parent
     return p
 
 
-def _probe_writable(folder: Path, what: str) -> None:
-    """Create and remove a temporary file in ``folder`` (the only test that root, ACLs,
-    read-only mounts and full disks all answer truthfully)."""
+def probe_writable(folder: Path, what: str, fix: str = "choose a writable location") -> None:
+    """Raise ParityError unless a file can be created in ``folder`` (an existing directory); leave nothing."""
     try:
-        fd, probe = tempfile.mkstemp(dir=folder, prefix=".paritybench-probe-")
-        os.close(fd)
-        os.unlink(probe)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".paritybench-probe-", suffix=".tmp")
     except OSError as exc:
         why = {
             errno.EROFS: "it is on a read-only file system",
@@ -73,8 +99,10 @@ def _probe_writable(folder: Path, what: str) -> None:
             errno.EPERM: "permission denied",
             errno.ENOSPC: "the disk is full",
             errno.EDQUOT: "the disk quota is exhausted",
-        }.get(exc.errno, exc.strerror or str(exc))
-        raise ParityError(f"{what}: cannot write in {folder} ({why}): choose a writable folder (--out)") from None
+        }.get(exc.errno or 0, exc.strerror or str(exc))
+        raise ParityError(f"{what}: cannot create files in {folder} ({why}): {fix}") from None
+    os.close(fd)
+    os.unlink(probe)
 
 
 def resolved(path: str | os.PathLike) -> Path:
@@ -127,10 +155,10 @@ def plan_folder(
             raise ParityError(
                 f"{what}: {root} is a kernel pseudo file system, not a place for results: choose a folder on a disk"
             )
-    base = _first_existing(folder)
+    base = nearest_existing(folder)
     if not base.is_dir():
         raise ParityError(f"{what}: {base} is a file, not a folder: choose a path under a folder ({option})")
-    _probe_writable(base, what)
+    probe_writable(base, what, f"choose a writable folder ({option})")
     if expected_bytes:
         st = os.statvfs(base)
         free = st.f_bavail * st.f_frsize
@@ -142,7 +170,144 @@ def plan_folder(
     return folder
 
 
-def config_tag(cfg) -> str:
+def _kind(mode: int) -> str:
+    """A file type in words, for a message."""
+    for test, word in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return word
+    return "not a regular file"
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """True when a and b name one file: the same resolved path, or the same device and inode."""
+    try:
+        if a.resolve() == b.resolve():
+            return True
+    except (OSError, RuntimeError):  # a symlink loop resolves to nothing: it is no input of ours
+        return False
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_output_dir(folder: str | os.PathLike, what: str) -> Path:
+    """Check that ``folder`` is, or can be created as, a writable directory; create nothing.
+
+    Every existing component must be a directory (not a regular file, not a
+    dangling link), and the deepest existing one must accept a new file.
+    """
+    folder = Path(folder)
+    existing = nearest_existing(folder)
+    if not existing.is_dir():  # follows links: a link to a directory is a directory here
+        where = "it" if existing == Path(os.path.abspath(folder)) else f"{existing}"
+        raise ParityError(
+            f"{what} {folder}: {where} is not a directory"
+            + ("" if where == "it" else f" (so {folder} cannot be created under it)")
+            + ": choose another location"
+        )
+    probe_writable(existing, f"{what} {folder}")
+    return folder
+
+
+def check_output_path(
+    path: str | os.PathLike,
+    inputs: Iterable[str | os.PathLike] = (),
+    overwrite: bool = False,
+    what: str = "output",
+    suffix: str | None = None,
+) -> Path:
+    """Check, before any work, that ``path`` may be written; return it as a Path.
+
+    ``inputs`` are the files the command reads (never written, even with
+    ``overwrite``); ``what`` names the option in messages (``--output``);
+    ``suffix`` (e.g. ".png") is required when given. Raises ParityError with
+    one line naming the problem and the fix.
+    """
+    p = Path(path)
+    if str(path) == "" or p.name in ("", ".", ".."):
+        raise ParityError(f"{what} {str(path)!r}: give a file name, e.g. {what} result{suffix or '.txt'}")
+    if suffix is not None and p.suffix.lower() != suffix:
+        raise ParityError(f"{what} {p}: give a path ending in {suffix}")
+    for inp in inputs:
+        if _same_file(p, Path(inp)):
+            raise ParityError(
+                f"{what} {p} is one of this command's inputs ({inp}): it is never overwritten; choose another path"
+            )
+    if os.path.islink(p):
+        raise ParityError(
+            f"{what} {p} is a symbolic link: paritybench never writes through a link; give the real path of a new file"
+        )
+    if os.path.lexists(p):
+        mode = os.stat(p).st_mode
+        if not stat.S_ISREG(mode):
+            raise ParityError(
+                f"{what} {p} is {_kind(mode)}: outputs are written only to regular files; give the path of a new file"
+            )
+        if not overwrite:
+            raise ParityError(f"{what} {p} already exists: pass --overwrite to replace it, or choose a new path")
+    check_output_dir(p.parent if str(p.parent) else Path("."), f"{what} {p}: folder")
+    return p
+
+
+def write_output(path: str | os.PathLike, data: bytes, overwrite: bool = False) -> Path:
+    """Write ``data`` to a temporary file beside ``path``, then publish it whole.
+
+    Without ``overwrite`` the publish is ``_publish`` (a hard link: fails if ``path`` appeared since the
+    check, so no race can replace a file); with it, ``os.replace`` (which replaces a link itself, never its
+    target). Either way a reader sees no file or the complete one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _write_temp(path.parent, path.name, lambda fh: fh.write(data))
+    try:
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            _publish(tmp, path)
+    except FileExistsError:
+        raise ParityError(
+            f"{path} appeared while paritybench was working: it was left as it is; "
+            "pass --overwrite to replace it, or choose a new path"
+        ) from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def lock_path(path: Path) -> Path:
+    """``<path>.lock``: the file ``flock_nonblocking`` locks for ``path``."""
+    return path.with_name(path.name + LOCK_SUFFIX)
+
+
+def flock_nonblocking(lock: Path) -> int | None:
+    """A descriptor holding an exclusive ``flock`` on ``lock`` (made if missing), or None when another process
+    holds it. The kernel drops the lock with its holder's last descriptor, so a killed holder leaves the file
+    unlocked, and it is taken over. A holder that removed the file between our open and our lock leaves us
+    locking a file no one else can see: the live file at the path is locked instead. An OSError from
+    creating the file is the caller's to word."""
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        try:
+            if os.stat(lock).st_ino == os.fstat(fd).st_ino:
+                return fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+
+
+def config_tag(cfg: _Config) -> str:
     """8 hex digits over everything that makes a run different, arms, seeds and windows included
     (``RunConfig.short_hash`` leaves those out on purpose: it matches comparable runs)."""
     d = cfg.to_dict()
@@ -160,15 +325,15 @@ class OutputClaim:
     Either way it covers processes that share the kernel's view (one host, one container).
     """
 
-    def __init__(self, path: Path, handle, created: list[Path]):
+    def __init__(self, path: Path, handle: _Handle | None, created: list[Path]) -> None:
         self.path, self._handle, self._created = path, handle, created
 
     @property
     def lock_path(self) -> Path:
-        return self.path.with_name(self.path.name + LOCK_SUFFIX)
+        return lock_path(self.path)
 
     @staticmethod
-    def _try(path: Path):
+    def _try(path: Path) -> _Handle | None:
         """A handle holding the claim on ``path``, or None if another process holds it."""
         if sys.platform.startswith("linux"):
             name = "\0paritybench-claim-" + hashlib.sha256(str(path).encode()).hexdigest()
@@ -181,21 +346,7 @@ class OutputClaim:
                     return None
                 raise
             return sock
-        lock = path.with_name(path.name + LOCK_SUFFIX)
-        while True:
-            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
-                return None
-            # the holder may have removed the file between our open and our lock: lock the live one
-            try:
-                if os.stat(lock).st_ino == os.fstat(fd).st_ino:
-                    return fd
-            except FileNotFoundError:
-                pass
-            os.close(fd)
+        return flock_nonblocking(lock_path(path))
 
     @classmethod
     def _mkdirs(cls, folder: Path, option: str) -> list[Path]:
@@ -240,7 +391,7 @@ class OutputClaim:
         return cls(out, handle, created)
 
     @classmethod
-    def default(cls, cfg, folder: Path, suffixes: tuple[str, ...] = (".weights.npz",)) -> OutputClaim:
+    def default(cls, cfg: _Config, folder: Path, suffixes: tuple[str, ...] = (".weights.npz",)) -> OutputClaim:
         """The first free ``<folder>/<UTC time>-<config tag>[-i].json``, claimed atomically.
 
         ``suffixes``: sibling files (weights, checkpoint) that must not exist either.
@@ -264,7 +415,7 @@ class OutputClaim:
         raise ParityError(f"no free artifact name in {folder} for {stamp}-{tag}: give --out")
 
     @staticmethod
-    def _drop(handle) -> None:
+    def _drop(handle: _Handle) -> None:
         if isinstance(handle, socket.socket):
             handle.close()
         else:
@@ -285,11 +436,13 @@ class OutputClaim:
     def __enter__(self) -> OutputClaim:
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.release(committed=exc_type is None and self.path.exists())
 
 
-def _write_temp(folder: Path, name: str, writer: Callable) -> Path:
+def _write_temp(folder: Path, name: str, writer: Callable[[IO[bytes]], object]) -> Path:
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -321,7 +474,7 @@ def _fsync_dir(folder: Path) -> None:
 def commit_pair(
     out: Path,
     artifact: dict,
-    weights_writer: Callable | None = None,
+    weights_writer: Callable[[IO[bytes]], object] | None = None,
     weights_path: Path | None = None,
     validate: bool = True,
 ) -> Path:
@@ -333,13 +486,7 @@ def commit_pair(
     On any failure the temporary files and a weights file already renamed are removed,
     and an OSError becomes a one-line error.
     """
-    if validate:
-        errors = validation_errors(artifact)
-        if errors:
-            raise ParityError(
-                f"refusing to write an invalid artifact ({errors[0]}): this is a bug, report it", exit_code=3
-            )
-    data = json.dumps(artifact, indent=1, allow_nan=False).encode() + b"\n"
+    data = artifact_bytes(artifact, validate)
     temps: list[Path] = []
     placed: Path | None = None
     try:
@@ -347,7 +494,7 @@ def commit_pair(
             assert weights_path is not None
             temps.append(_write_temp(out.parent, weights_path.name, weights_writer))
         temps.append(_write_temp(out.parent, out.name, lambda fh: fh.write(data)))
-        if weights_writer is not None:
+        if weights_writer is not None and weights_path is not None:
             _before_rename(temps[0], weights_path)
             _publish(temps[0], weights_path)
             placed = weights_path
@@ -398,4 +545,18 @@ def _before_rename(tmp: Path, final: Path) -> None:
     """A hook between writing and renaming (tests inject failures here)."""
 
 
-__all__ = ["plan_outputs", "plan_folder", "OutputClaim", "commit_pair", "config_tag"]
+__all__ = [
+    "LOCK_SUFFIX",
+    "OutputClaim",
+    "check_output_dir",
+    "check_output_path",
+    "commit_pair",
+    "config_tag",
+    "flock_nonblocking",
+    "lock_path",
+    "nearest_existing",
+    "plan_folder",
+    "plan_outputs",
+    "probe_writable",
+    "write_output",
+]

@@ -9,7 +9,7 @@ from paritybench import workloads
 from paritybench.analysis.compare import compare, load, render_json, render_markdown, render_text
 from paritybench.analysis.tolerances import classes_from
 from paritybench.artifact.inputs import read_json
-from paritybench.artifact.outputs import check_output_path, write_output
+from paritybench.artifact.safeout import check_output_path, write_output
 from paritybench.commands import Command
 from paritybench.errors import ParityError
 

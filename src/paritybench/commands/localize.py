@@ -10,9 +10,8 @@ from rich.table import Table
 from paritybench import workloads
 from paritybench.analysis import localize_plot
 from paritybench.arms.requirements import missing_requirements
-from paritybench.artifact import safeout
-from paritybench.artifact.outputs import check_output_path
-from paritybench.artifact.safeout import commit_pair
+from paritybench.artifact import formats, safeout
+from paritybench.artifact.safeout import check_output_path, commit_pair
 from paritybench.commands import Command
 from paritybench.commands.common import add_experiment_args, config_from
 from paritybench.errors import ParityError
@@ -109,6 +108,7 @@ def _localize(args, console, cfg, w, pairs, skipped, out) -> int:
     results = [localize.localize_pair(ctx, a, b, cache) for a, b in pairs]
     rec = {
         "kind": "localize",
+        formats.FORMAT_FIELD: formats.LOCALIZE_RECORD,
         "workload": w.describe(),
         "seed": cfg.seeds[0],
         "window": cfg.windows[0],

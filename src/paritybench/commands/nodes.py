@@ -7,8 +7,8 @@ import json
 
 from rich.table import Table
 
-from paritybench.artifact import validate_file
-from paritybench.artifact.outputs import check_output_path, write_output
+from paritybench.artifact import reference_arm, validate_file
+from paritybench.artifact.safeout import check_output_path, write_output
 from paritybench.commands import Command
 from paritybench.studies.nodes import differences, split_summary
 
@@ -29,7 +29,7 @@ def cmd_nodes(args, console) -> int:
     elif len(table) > 1:
         console.print("nodes agree in hardware and software (only host names differ)")
     split = split_summary(art)
-    t = Table(title="runs by node: final accuracy, and paired difference vs reference-f64 on the same case")
+    t = Table(title=f"runs by node: final accuracy, and paired difference vs {reference_arm(art)} on the same case")
     for col in ("node", "arm", "runs", "mean", "diff mean", "max |diff|"):
         t.add_column(col, justify="left" if col in ("node", "arm") else "right")
     for node, arms in split.items():

@@ -15,7 +15,7 @@ from paritybench.analysis.localize_plot import is_localize_record, layout, plot
 from paritybench.analysis.localize_plot import load as load_record
 from paritybench.analysis.report import check_report_out, load, report_files, write_report
 from paritybench.artifact.index import is_index
-from paritybench.artifact.outputs import check_output_dir, check_output_path
+from paritybench.artifact.safeout import check_output_dir, check_output_path
 from paritybench.commands import Command
 from paritybench.errors import ParityError
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from paritybench import workloads
 from paritybench.artifact import safeout
-from paritybench.artifact.index import INDEX_KIND
+from paritybench.artifact.index import index_record
 from paritybench.artifact.safeout import commit_pair
 from paritybench.commands.common import DEFAULT_RESULTS, RichProgress, config_from, nothing_trained
 from paritybench.errors import ParityError
@@ -118,12 +118,7 @@ def cmd_run_all(args, console) -> int:
             for name in names:
                 entries.append(_one_entry(args, console, name, cfgs[name], outs[name], claims[name], pool))
         total = time.perf_counter() - t0
-        index = {
-            "kind": INDEX_KIND,
-            "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "total_seconds": round(total, 2),
-            "workloads": entries,
-        }
+        index = index_record(dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), round(total, 2), entries)
 
         commit_pair(index_path, index, validate=False)  # an index, not an artifact: no artifact schema
     finally:

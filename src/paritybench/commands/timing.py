@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from paritybench.artifact.outputs import check_output_path
+from paritybench.artifact.safeout import check_output_path
 from paritybench.commands import Command
 from paritybench.errors import ParityError
 from paritybench.timing import default_plot_path, load, plot, print_report

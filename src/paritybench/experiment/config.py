@@ -62,6 +62,17 @@ MAX_INT_VALUE = 2**31 - 1
 MAX_LIST_VALUES = 1_000_000
 
 
+def too_large(value: int, where: str) -> str | None:
+    """The one cap on a seed or window (``MAX_INT_VALUE``), as the command line and a sweep checkpoint's
+    header both check it: the problem in one line, or None when ``value`` is within it."""
+    if value <= MAX_INT_VALUE:
+        return None
+    return (
+        f"{where}: {value} is too large: values must be below 2**31 ({MAX_INT_VALUE + 1}), "
+        "the range of a 32-bit seed or index"
+    )
+
+
 def parse_int_list(text: str, what: str) -> tuple[int, ...]:
     """'0,3', '0-9' (inclusive) and 'start:stop:step' (exclusive stop), comma-joined."""
     out: list[int] = []
@@ -91,11 +102,9 @@ def parse_int_list(text: str, what: str) -> tuple[int, ...]:
         # Checked on the range's ends, before a single value is listed (no OverflowError, no MemoryError).
         if values and min(values[0], values[-1]) < 0:
             raise ParityError(f"--{what} {text!r}: values must be >= 0")
-        if values and max(values[0], values[-1]) > MAX_INT_VALUE:
-            raise ParityError(
-                f"--{what} {text!r}: {max(values[0], values[-1])} is too large: values must be below "
-                f"2**31 ({MAX_INT_VALUE + 1}), the range of a 32-bit seed or index"
-            )
+        problem = too_large(max(values[0], values[-1]), f"--{what} {text!r}") if values else None
+        if problem:
+            raise ParityError(problem)
         if len(out) + len(values) > MAX_LIST_VALUES:
             raise ParityError(
                 f"--{what} {text!r} names more than {MAX_LIST_VALUES:,} values: each is a training "

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from paritybench.artifact.outputs import check_output_dir
+from paritybench.artifact.safeout import check_output_dir
 from paritybench.errors import ParityError
 from paritybench.experiment.npzguard import check_npz
 

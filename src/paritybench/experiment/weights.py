@@ -13,6 +13,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from paritybench.artifact.records import RunKey
+
 Weights = dict[str, np.ndarray]
 Shapes = Mapping[str, tuple[int, ...]]
 
@@ -86,7 +88,6 @@ def load_weights_npz(path, shapes: Shapes | None = None) -> dict[str, Weights]:
     return out
 
 
-def weights_group(key) -> str:
-    """The npz prefix of one run's final weights: ``arm/s<seed>/w<window>[/c<copy>]``."""
-    arm, seed, window, copy = key
-    return f"{arm}/s{seed}/w{window}" + ("" if copy is None else f"/c{copy}")
+def weights_group(key: tuple[str, int, int, int | None]) -> str:
+    """The npz prefix of one run's final weights: ``arm/s<seed>/w<window>[/c<copy>]`` (``RunKey.group``)."""
+    return RunKey(*key).group

@@ -13,17 +13,17 @@ installed makes its arms ``skipped``; a worker that fails makes its arms
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import os
 import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
-from paritybench import SCHEMA_VERSION, __version__, procs, watchdog, workloads
+from paritybench import artifact, procs, watchdog, workloads
 from paritybench.analysis import diagnostics
 from paritybench.arms import ArmResult, TrainSpec, protocol, worker_process
 from paritybench.arms.f64 import Arbiter, train
@@ -31,6 +31,7 @@ from paritybench.arms.minibatch import BatchArbiter, batch_slices
 from paritybench.arms.registry import kind_of, main_evaluators
 from paritybench.arms.requirements import install_hint, missing_requirements
 from paritybench.artifact import num
+from paritybench.artifact.records import RunKey, RunRecord, record_head
 from paritybench.experiment import data, environment, flags, heads, weights
 from paritybench.experiment.config import RunConfig
 from paritybench.pipeline import conventions as conv
@@ -43,8 +44,6 @@ from paritybench.workloads.base import Arm
 # evaluate the final weights of every other arm with its forward pass.
 KERAS_ORDER = ("keras-torch", "keras-jax", "keras-tensorflow")
 BASE_CURVES = ("loss", "accuracy", "correct", "grad_norm", "nonfinite")
-
-RunKey = tuple[str, int, int, int | None]  # (arm, seed, window, copy)
 
 
 @dataclass(frozen=True)
@@ -60,11 +59,7 @@ class Case:
         return f"s{self.seed}-w{self.window}" + ("" if self.copy is None else f"-c{self.copy}")
 
     def key(self, arm: str) -> RunKey:
-        return (arm, self.seed, self.window, self.copy)
-
-
-def run_key(entry: dict) -> RunKey:
-    return (entry["arm"], entry["seed"], entry["window_start"], entry.get("copy"))
+        return RunKey(arm, self.seed, self.window, self.copy)
 
 
 class Progress:
@@ -77,7 +72,7 @@ class Progress:
 
 @dataclass
 class RunOutput:
-    runs: list[dict]
+    runs: list[RunRecord]
     finals: dict[RunKey, weights.Weights]
     environment: dict
     timing: dict
@@ -93,18 +88,8 @@ def _entry(
     result: ArmResult | None = None,
     status: str = "ok",
     reason: str | None = None,
-) -> dict:
-    e: dict = {
-        "arm": spec.name,
-        "seed": case.seed,
-        "window_start": case.window,
-        "n": n,
-        "status": status,
-        "loss_formulation": spec.loss,
-        "workload": {"name": workload.name, "version": workload.version},
-    }
-    if case.copy is not None:
-        e["copy"] = case.copy
+) -> RunRecord:
+    e = record_head(case.key(spec.name), status, {"name": workload.name, "version": workload.version}, n, spec.loss)
     if result is None:
         e.update(
             reason=reason or status,
@@ -115,7 +100,7 @@ def _entry(
             final_weights_sha256=None,
             swap={},
         )
-        return e
+        return cast(RunRecord, e)
     c = result.curves
     nonfinite = [bool(v) for v in c["nonfinite"]]
     grad_norm = [float(v) for v in c["grad_norm"]]
@@ -150,7 +135,7 @@ def _entry(
         e["final_eval_accuracy"] = c["eval_accuracy"][-1]
     if result.state:  # Model.state: the moving statistics after every step, full vectors
         e["state"] = {k: [[num(x) for x in v] for v in vs] for k, vs in result.state.items()}
-    return e
+    return cast(RunRecord, e)
 
 
 def _swaps(cfg: RunConfig, workload: Workload) -> bool:
@@ -169,7 +154,7 @@ class _Session:
         cases: list[Case],
         inits: dict[str, weights.Weights] | None,
         keep_trajectory: bool,
-        on_run: Callable[[dict], None] | None,
+        on_run: Callable[[RunRecord], None] | None,
         progress: Progress,
     ):
         self.cfg, self.workload, self.cases, self.progress = cfg, workload, cases, progress
@@ -212,7 +197,7 @@ class _Session:
         self.arbiter = Arbiter(workload)
         self.ref_grads = diagnostics.GradMemo()  # the reference's gradient at weights already seen
         self.on_run = on_run
-        self.runs: dict[RunKey, dict] = {}
+        self.runs: dict[RunKey, RunRecord] = {}
         self.finals: dict[RunKey, weights.Weights] = {}
         self.step1: dict[RunKey, weights.Weights] = {}
         self.ref_traj: dict[str, list[weights.Weights]] = {}
@@ -309,7 +294,7 @@ def run(
     cases: list[Case] | None = None,
     inits: dict[str, weights.Weights] | None = None,
     skip: Iterable[RunKey] = (),
-    on_run: Callable[[dict], None] | None = None,
+    on_run: Callable[[RunRecord], None] | None = None,
     keep_trajectory: bool | None = None,
     pool: worker_pool.KerasPool | None = None,
 ) -> RunOutput:
@@ -375,10 +360,10 @@ def run(
 
     if _swaps(cfg, workload):
         by_id = {c.id: c for c in cases}
-        for (arm, seed, window, copy), w in sess.finals.items():
-            x, y = sess.windows[window]
+        for key, w in sess.finals.items():
+            x, y = sess.windows[key.window]
             for label, fn in main_evaluators(workload).items():
-                sess.runs[(arm, seed, window, copy)]["swap"][label] = fn(workload, w, x, y) / cfg.n
+                sess.runs[key]["swap"][label] = fn(workload, w, x, y) / cfg.n
         for item in swap_extra:
             key = by_id[item["case"]].key(item["label"])
             if key in sess.runs:
@@ -400,8 +385,7 @@ def run(
                         "keras_arm": keras_arm,
                         "framework": workload.arm(keras_arm).kind,
                         "emulation": emulation,
-                        "seed": c.seed,
-                        "window_start": c.window,
+                        **a.case.fields(),
                         "max_abs_diff_step1": num(d1),
                         "max_abs_diff_final": num(diagnostics.max_abs_diff(sess.finals[a], sess.finals[b])),
                         "tolerance": diagnostics.MECHANISM_TOLERANCE,
@@ -644,27 +628,22 @@ def workload_record(cfg: RunConfig) -> dict:
 def build_artifact(
     cfg: RunConfig, out: RunOutput, kind: str = "run", weights_file: str | None = None, extra: dict | None = None
 ) -> dict:
-    """The artifact's top level (see ``schema/artifact.v2.schema.json``)."""
-    art = {
-        "schema_version": SCHEMA_VERSION,
-        "kind": kind,
-        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-        "paritybench_version": __version__,
-        "config_hash": cfg.short_hash(),
-        "workload": workload_record(cfg),
-        "config": {
+    """The artifact of one ``run`` call: its config and workload from ``cfg``, the rest from ``out``."""
+    return artifact.build_artifact(
+        kind=kind,
+        config_hash=cfg.short_hash(),
+        workload=workload_record(cfg),
+        reference_arm=workloads.load(cfg.workload).reference,
+        config={
             **cfg.to_dict(),
             "numerics": cfg.numerics.to_dict(),
             "data": {"path": cfg.data_path or "(bundled)", "expected_sha256": cfg.data_sha256},
         },
-        "environment": out.environment,
-        "timing": out.timing,
-        "weights_file": weights_file,
-        "runs": out.runs,
-    }
-    if out.mechanism:
-        art["mechanism"] = out.mechanism
-    if out.conventions:
-        art["conventions"] = out.conventions
-    art.update(extra or {})
-    return art
+        environment=out.environment,
+        timing=out.timing,
+        runs=out.runs,
+        weights_file=weights_file,
+        mechanism=out.mechanism,
+        conventions=out.conventions,
+        extra=extra,
+    )

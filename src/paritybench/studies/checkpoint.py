@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import json
 import os
 import sys
@@ -37,27 +36,20 @@ from typing import Any
 
 from paritybench import workloads
 from paritybench.artifact import atomic_write_bytes, schema, write_artifact
+from paritybench.artifact.formats import FORMAT_FIELD, SWEEP_CHECKPOINT, check_format
+from paritybench.artifact.records import RunKey
+from paritybench.artifact.safeout import flock_nonblocking, lock_path
 from paritybench.errors import ParityError
 from paritybench.experiment import data, flags
-from paritybench.experiment.config import MAX_INT_VALUE, MAX_LIST_VALUES, RunConfig
+from paritybench.experiment.config import MAX_LIST_VALUES, RunConfig, too_large
 from paritybench.experiment.flags import NumericsOptions
-from paritybench.pipeline import runner
 from paritybench.studies import grid
 
 CHECKPOINT_SUFFIX = ".partial.jsonl"
-LOCK_SUFFIX = ".lock"
-# The command line's caps (paritybench.experiment.config): a value below 2**31, at most 1,000,000 of
-# them. A header is held to the same: JAX keeps 32 bits of a seed when x64 is off, so a header edited
-# to seed 2**40 would have trained seed 0's weights under another seed's name.
-MAX_SEED = MAX_INT_VALUE
 
 
 def checkpoint_path(artifact: Path) -> Path:
     return artifact.with_name(artifact.name + CHECKPOINT_SUFFIX)
-
-
-def lock_path(artifact: Path) -> Path:
-    return artifact.with_name(artifact.name + LOCK_SUFFIX)
 
 
 def _no_constants(name: str):
@@ -78,7 +70,7 @@ def _header_schema() -> dict:
         "type": "array",
         "minItems": 1,
         "maxItems": MAX_LIST_VALUES,
-        "items": {"type": "integer", "minimum": 0, "maximum": MAX_SEED},
+        "items": {"type": "integer", "minimum": 0},  # the cap: config.too_large, in header_problem
     }
     nullable_str = {"type": ["string", "null"]}
     config = {
@@ -160,6 +152,12 @@ def header_problem(header: Any) -> str | None:
     unknown = sorted(set(header["config"]) - {f.name for f in fields(RunConfig)})
     if unknown:
         return f"config: unknown key {unknown[0]!r}"
+    # the command line's cap: JAX keeps 32 bits of a seed when x64 is off, so a header edited to seed 2**40
+    # would train seed 0's weights under another seed's name
+    for what in ("seeds", "windows"):
+        problem = too_large(max(header["config"][what]), f"config.{what}")
+        if problem:
+            return problem
 
     try:  # the sweep's numerics flags before its workload's module is loaded (it may import a framework)
         flags.apply(flags.NumericsOptions(**header["config"]["numerics"]))
@@ -203,9 +201,10 @@ def run_problem(run: Any, cfg) -> str | None:
     problem = _first_schema_error(_run_schema(), run)
     if problem:
         return problem
-    if run["arm"] not in cfg.arms or run["seed"] not in cfg.seeds or run["window_start"] not in cfg.windows:
-        return f"run {run['arm']} seed {run['seed']} window {run['window_start']} is not part of this sweep"
-    if run.get("copy") is not None or run.get("n", cfg.n) != cfg.n:
+    key = RunKey.of(run)
+    if key.arm not in cfg.arms or key.seed not in cfg.seeds or key.window not in cfg.windows:
+        return f"run {key.arm} seed {key.seed} window {key.window} is not part of this sweep"
+    if key.copy is not None or run.get("n", cfg.n) != cfg.n:
         return "run is not part of this sweep (copy or n differ)"
     if run["status"] == "ok" and (run["final_accuracy"] is None or run["final_weights_sha256"] is None):
         return "an ok run without its final accuracy or weights hash"
@@ -256,6 +255,7 @@ def _header_of(path: Path, lines: list[str], cut: bool) -> dict:
         raise ParityError(
             f"{path} is not a paritybench checkpoint (line 1 has no header): pass the sweep's artifact path to --resume"
         )
+    check_format(obj, SWEEP_CHECKPOINT, "checkpoint", path)
     return obj["header"]
 
 
@@ -271,7 +271,7 @@ class Checkpoint:
     def _create(self, header: dict) -> None:
         """Write the header line atomically: the file appears complete or not at all."""
         try:
-            line = json.dumps({"header": header}, allow_nan=False) + "\n"
+            line = json.dumps({FORMAT_FIELD: SWEEP_CHECKPOINT, "header": header}, allow_nan=False) + "\n"
         except ValueError:
             raise ParityError(
                 "the sweep's configuration holds a number that is not finite (inf or nan): give finite values"
@@ -369,7 +369,7 @@ class Checkpoint:
                 f"undo the edit, or delete {path} and start the sweep again"
             )
         cfg = config_from_header(header)
-        by_key: dict[tuple, dict] = {}
+        by_key: dict[RunKey, dict] = {}
         dropped: list[tuple[int, str]] = []
         for i, line in enumerate(lines[1:], start=2):
             if not line.strip():
@@ -383,7 +383,7 @@ class Checkpoint:
             if why:
                 dropped.append((i, why))
                 continue
-            key = (obj["arm"], obj["seed"], obj["window_start"])
+            key = RunKey.of(obj)  # a sweep's runs have no copy (run_problem)
             by_key.pop(key, None)  # a retried run replaces the earlier record and moves to its place
             by_key[key] = obj
         if cut:
@@ -396,7 +396,7 @@ class Checkpoint:
 
 
 class SweepLock:
-    """An exclusive, non-blocking ``flock`` on ``<artifact>.lock`` for the whole sweep.
+    """An exclusive, non-blocking ``flock`` on ``<artifact>.lock`` for the whole sweep (``safeout``'s one lock).
 
     The file holds the holder's pid for the refusal message. The holder removes it on a
     clean exit; a killed holder leaves it, unlocked (the kernel releases a flock with its
@@ -409,31 +409,21 @@ class SweepLock:
         self._fd: int | None = None
 
     def acquire(self) -> SweepLock:
-        while True:
+        try:
+            fd = flock_nonblocking(self.path)
+        except OSError as exc:
+            raise ParityError(
+                f"cannot create {self.path} ({exc.strerror}): the sweep's folder must be writable; choose another --out"
+            ) from None
+        if fd is None:
             try:
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            except OSError as exc:
-                raise ParityError(
-                    f"cannot create {self.path} ({exc.strerror}): the sweep's folder must be "
-                    "writable; choose another --out"
-                ) from None
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                pid = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
-                os.close(fd)
-                raise ParityError(
-                    f"another paritybench is writing {self.artifact} (pid {pid}): wait for it to "
-                    "finish, or stop that process first"
-                ) from None
-            # A holder that finished unlinked the file after we opened it: lock the file now at the path.
-            try:
-                same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
-            except FileNotFoundError:
-                same = False
-            if same:
-                break
-            os.close(fd)
+                pid = self.path.read_text(errors="replace")[:32].strip() or "unknown"
+            except OSError:  # the holder finished and removed it since
+                pid = "unknown"
+            raise ParityError(
+                f"another paritybench is writing {self.artifact} (pid {pid}): wait for it to "
+                "finish, or stop that process first"
+            )
         with contextlib.suppress(OSError):  # best effort: a full disk still gets the lock, without the pid
             os.ftruncate(fd, 0)
             os.write(fd, f"{os.getpid()}\n".encode())
@@ -475,14 +465,14 @@ class Sweep:
     @property
     def skip(self) -> set:
         """Runs not to train again: everything finished except the ones that failed."""
-        return {runner.run_key(r) for r in self.done if r["status"] != "error"}
+        return {RunKey.of(r) for r in self.done if r["status"] != "error"}
 
 
 def precheck_inputs(cfg) -> dict:
     """Everything the runner will refuse, checked now: seeds, data (hashed) and every window."""
-    big = [s for s in cfg.seeds if s > MAX_SEED]
-    if big:
-        raise ParityError(f"--seeds: {big[0]} is too large: a seed must be at most {MAX_SEED}")
+    problem = too_large(max(cfg.seeds), "--seeds")
+    if problem:
+        raise ParityError(problem)
     workload = workloads.load(cfg.workload)
     grid.check_summarisable(workload, "sweep")
     ds = workloads.load_data(workload, cfg.data_path, cfg.data_sha256)

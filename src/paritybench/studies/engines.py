@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 from paritybench import workloads
+from paritybench.artifact.records import CaseKey, RunKey, RunRecord
 from paritybench.errors import ParityError
 from paritybench.experiment import data, environment, flags
 from paritybench.experiment.numerics_env import numerics_env_snapshot
@@ -218,7 +219,7 @@ def run_ray(cfg, cases: list, progress, *, skip, on_run, address: str | None, ta
             g = remote.remote(cfg_dict, [[c.seed, c.window] for c in chunk], skip_list, ds.sha256, numerics_env)
             gens[g] = chunk
         pending = list(gens)
-        runs: list[dict] = []
+        runs: list[RunRecord] = []
         envs, timings, mechanism, failed = [], [], [], []
         while pending:
             ready, pending = ray.wait(pending, num_returns=1)
@@ -233,7 +234,8 @@ def run_ray(cfg, cases: list, progress, *, skip, on_run, address: str | None, ta
                 if what == "run":
                     on_run(item)
                     runs.append(item)
-                    progress.advance(f"{item['arm']} s{item['seed']}-w{item['window_start']}")
+                    key = RunKey.of(item)
+                    progress.advance(f"{key.arm} s{key.seed}-w{key.window}")
                     pending.append(g)
                 elif what == "done":
                     envs.append(item["environment"])
@@ -264,5 +266,5 @@ def run_ray(cfg, cases: list, progress, *, skip, on_run, address: str | None, ta
     timing["total_seconds"] = time.perf_counter() - t0
     timing["engine"] = {"name": "ray", "address": address or "local (127.0.0.1)", "tasks": len(chunks)}
     order = {(c.seed, c.window): i for i, c in enumerate(cases)}
-    mechanism.sort(key=lambda m: order.get((m["seed"], m["window_start"]), 0))
+    mechanism.sort(key=lambda m: order.get(CaseKey.of(m), 0))
     return runner.RunOutput(runs=runs, finals={}, environment=env, timing=timing, mechanism=mechanism)

@@ -7,6 +7,7 @@ import numpy as np
 
 from paritybench import workloads
 from paritybench.analysis import stats
+from paritybench.artifact.records import RunKey
 from paritybench.errors import ParityError
 from paritybench.experiment import data, heads
 from paritybench.pipeline import runner
@@ -14,8 +15,8 @@ from paritybench.pipeline import runner
 
 def merge_runs(cfg, done: list[dict], new: list[dict]) -> list[dict]:
     """All runs in the order an uninterrupted sweep lists them (case by case, arm by arm)."""
-    by_key = {runner.run_key(r): r for r in done}
-    by_key.update({runner.run_key(r): r for r in new})
+    by_key = {RunKey.of(r): r for r in done}
+    by_key.update({RunKey.of(r): r for r in new})
     specs = workloads.load(cfg.workload).resolve_arms(cfg.arms)
     return [by_key[c.key(s.name)] for c in runner.default_cases(cfg) for s in specs if c.key(s.name) in by_key]
 

@@ -16,6 +16,8 @@ import json
 
 import numpy as np
 
+from paritybench.artifact import reference_arm
+from paritybench.artifact.records import CaseKey
 from paritybench.experiment import environment, flags
 
 HARDWARE_FIELDS = ("cpu", "machine", "logical_cpus", "cpu_flags", "devices")
@@ -91,22 +93,23 @@ def artifact_fields(runs: list[dict]) -> tuple[list[dict], dict]:
     return runs, {"nodes": table, "node_differences": differences(table)}
 
 
-def split_summary(artifact: dict, reference_arm: str = "reference-f64") -> dict[str, dict[str, dict]]:
-    """Per node, per arm: runs, mean final accuracy, and mean / max |paired difference| vs the reference.
+def split_summary(artifact: dict) -> dict[str, dict[str, dict]]:
+    """Per node, per arm: runs, mean final accuracy, and mean / max |paired difference| vs the artifact's
+    reference arm.
 
     Nodes of one sweep trained different cases, so runs are compared within a
     node (each arm against the reference on the same case), and the per-node
     figures side by side say whether the hardware changes an arm's deviation.
     """
-    by_node: dict[str, dict[str, dict[tuple[int, int], float]]] = {}
+    by_node: dict[str, dict[str, dict[CaseKey, float]]] = {}
     for r in artifact["runs"]:
         if r["status"] != "ok":
             continue
         node = r.get("node") or "(unrecorded)"
-        by_node.setdefault(node, {}).setdefault(r["arm"], {})[(r["seed"], r["window_start"])] = r["final_accuracy"]
+        by_node.setdefault(node, {}).setdefault(r["arm"], {})[CaseKey.of(r)] = r["final_accuracy"]
     out: dict[str, dict[str, dict]] = {}
     for node, arms in sorted(by_node.items()):
-        ref = arms.get(reference_arm, {})
+        ref = arms.get(reference_arm(artifact), {})
         out[node] = {}
         for arm, finals in sorted(arms.items()):
             diffs = [finals[c] - ref[c] for c in finals if c in ref]

@@ -59,7 +59,7 @@ def _task(cfg_dict: dict, cases: list[list], skip: list[list], data_sha256: str,
             res = runner.run(
                 cfg,
                 cases=[runner.Case(s, w) for s, w in cases],
-                skip={tuple(k) for k in skip},
+                skip={runner.RunKey(*k) for k in skip},
                 on_run=lambda r: q.put(("run", r)),
             )
             q.put(("done", {"environment": res.environment, "timing": res.timing, "mechanism": res.mechanism}))

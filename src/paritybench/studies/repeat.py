@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from paritybench.experiment.weights import weights_group
+from paritybench.artifact.records import RunKey
 
 
 def repeat_section(artifacts: list[dict]) -> dict:
@@ -31,20 +31,15 @@ def repeat_section(artifacts: list[dict]) -> dict:
     arms: dict[str, dict] = {}
     first = artifacts[0]["runs"]
     for run in first:
-        key = (run["arm"], run["seed"], run["window_start"], run.get("copy"))
+        key = RunKey.of(run)
         hashes = []
         for art in artifacts:
-            match = next(
-                (r for r in art["runs"] if (r["arm"], r["seed"], r["window_start"], r.get("copy")) == key), None
-            )
+            match = next((r for r in art["runs"] if RunKey.of(r) == key), None)
             hashes.append(match.get("final_weights_sha256") if match and match.get("status") == "ok" else None)
         ran = [h for h in hashes if h is not None]
-        case: dict = {"seed": run["seed"], "window_start": run["window_start"]}
-        if run.get("copy") is not None:
-            case["copy"] = run["copy"]
-        case["hashes"] = hashes
+        case: dict = {**key.case_fields(), "hashes": hashes}
         case["identical"] = None if not ran else (len(ran) == len(hashes) and len(set(ran)) == 1)
-        arms.setdefault(run["arm"], {"identical": None, "cases": []})["cases"].append(case)
+        arms.setdefault(key.arm, {"identical": None, "cases": []})["cases"].append(case)
     for entry in arms.values():
         verdicts = [c["identical"] for c in entry["cases"] if c["identical"] is not None]
         entry["identical"] = None if not verdicts else all(verdicts)
@@ -64,7 +59,7 @@ def add_spread(section: dict, weight_files: list[Path | None]) -> None:
             loaded.append({k: z[k] for k in z.files})
     for arm, entry in section["arms"].items():
         for case in entry["cases"]:
-            prefix = weights_group((arm, case["seed"], case["window_start"], case.get("copy"))) + "/"
+            prefix = RunKey.of(case, arm=arm).group + "/"
             keys = [k for k in loaded[0] if k.startswith(prefix)]
             if not keys or any(k not in w for w in loaded[1:] for k in keys):
                 case["max_abs_diff"] = None

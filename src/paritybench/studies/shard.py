@@ -30,7 +30,6 @@ unsharded sweep would have written, with the same summary.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable, Iterable
@@ -39,7 +38,8 @@ from pathlib import Path
 from paritybench import workloads
 from paritybench.analysis import stats
 from paritybench.arms.registry import kind_of
-from paritybench.artifact import validate_file
+from paritybench.artifact import build_artifact, reference_arm, validate_file
+from paritybench.artifact.records import CaseKey, RunKey
 from paritybench.errors import ParityError
 from paritybench.pipeline import runner
 from paritybench.studies import grid, nodes
@@ -252,15 +252,15 @@ def merge_shards(paths: list[str]) -> dict:
             f"`paritybench sweep --shard {missing[0]}/{count} ...` with the same options, then merge "
             "all of them"
         )
-    seen: dict[tuple, str] = {}
+    seen: dict[RunKey, str] = {}
     all_runs: list[dict] = []
     for p, a in shards:
         expected = {c.key(arm) for c in shard_cases(cfg, a["shard"]["index"], count) for arm in cfg.arms}
         got = set()
         for r in a["runs"]:
-            k = runner.run_key(r)
+            k = RunKey.of(r)
             if k in seen:
-                raise ParityError(f"run {k[0]} s{k[1]} w{k[2]} is in both {seen[k]} and {p}: the shards overlap")
+                raise ParityError(f"run {k.label} is in both {seen[k]} and {p}: the shards overlap")
             seen[k] = p
             got.add(k)
             all_runs.append(r)
@@ -269,7 +269,7 @@ def merge_shards(paths: list[str]) -> dict:
             raise ParityError(
                 f"{p} is not shard {a['shard']['index']}/{count} of this sweep: "
                 + (
-                    f"it lacks {len(lack)} run(s), e.g. {lack[0]}"
+                    f"it lacks {len(lack)} run(s), e.g. {lack[0].label}"
                     if lack
                     else f"it has {len(got - expected)} run(s) of other shards"
                 )
@@ -284,30 +284,17 @@ def merge_shards(paths: list[str]) -> dict:
     node_table: dict[str, dict] = {}
     for _, a in ordered:
         node_table.update(a.get("nodes") or {})
-    art = {
-        "schema_version": a0["schema_version"],
-        "kind": "sweep",
-        "created_at": _now(),
-        "paritybench_version": a0.get("paritybench_version"),
-        "config_hash": a0.get("config_hash"),
-        "workload": a0["workload"],
-        "config": a0["config"],
-        "environment": environment,
-        "timing": timing,
-        "weights_file": None,
-        "runs": runs,
+    order = {(c.seed, c.window): i for i, c in enumerate(runner.default_cases(cfg))}
+    mechanism = sorted((m for _, a in ordered for m in a.get("mechanism", [])), key=lambda m: order[CaseKey.of(m)])
+    extra: dict = {
+        "summary": stats.sweep_summary(runs, majority, reference_arm(a0)),
+        "windows_info": windows_info,
+        "resumed": any(a.get("resumed") for _, a in ordered),
     }
-    mechanism = [m for _, a in ordered for m in a.get("mechanism", [])]
-    if mechanism:
-        order = {(c.seed, c.window): i for i, c in enumerate(runner.default_cases(cfg))}
-        art["mechanism"] = sorted(mechanism, key=lambda m: order[(m["seed"], m["window_start"])])
-    art["summary"] = stats.sweep_summary(runs, majority, workloads.load(cfg.workload).reference)
-    art["windows_info"] = windows_info
-    art["resumed"] = any(a.get("resumed") for _, a in ordered)
     if node_table:
-        art["nodes"] = node_table
-        art["node_differences"] = nodes.differences(node_table)
-    art["merged_from"] = {
+        extra["nodes"] = node_table
+        extra["node_differences"] = nodes.differences(node_table)
+    extra["merged_from"] = {
         "count": count,
         "grid_sha256": s0["grid_sha256"],
         "shards": [
@@ -321,7 +308,20 @@ def merge_shards(paths: list[str]) -> dict:
             for p, a in ordered
         ],
     }
-    return art
+    return build_artifact(
+        kind="sweep",
+        config_hash=a0.get("config_hash"),
+        workload=a0["workload"],
+        reference_arm=reference_arm(a0),
+        config=a0["config"],
+        environment=environment,
+        timing=timing,
+        runs=runs,
+        mechanism=mechanism,
+        extra=extra,
+        schema_version=a0["schema_version"],
+        paritybench_version=a0.get("paritybench_version"),
+    )
 
 
 def _sum_timing(timings: list[dict]) -> dict:
@@ -335,7 +335,3 @@ def _sum_timing(timings: list[dict]) -> dict:
             out["process_seconds"][proc] = out["process_seconds"].get(proc, 0.0) + float(s)
     out["wall_seconds"] = max(float(t.get("total_seconds", 0.0)) for t in timings)
     return out
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

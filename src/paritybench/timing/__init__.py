@@ -28,7 +28,7 @@ from typing import Any
 from rich.table import Table
 
 from paritybench.artifact.inputs import read_json
-from paritybench.artifact.outputs import write_output
+from paritybench.artifact.safeout import write_output
 from paritybench.errors import ParityError
 
 NOISY_IQR = 0.20  # an IQR above 20% of the median: the figure is flagged as noisy
