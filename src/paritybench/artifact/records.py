@@ -95,6 +95,8 @@ class RunRecord(TypedDict):
     any_nonfinite: NotRequired[bool]
     first_nonfinite_step: NotRequired[int | None]
     curves: dict[str, Any]
+    metric: NotRequired[str]
+    absent: NotRequired[dict[str, str]]
     final_weights_sha256: str | None
     swap: NotRequired[dict[str, float | None]]
     info: NotRequired[dict[str, Any]]
