@@ -59,13 +59,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--baseline-src",
         help="the src/ folder of another paritybench checkout (e.g. `git archive REV src | tar -x -C DIR`): each "
-        "round also runs its every-arm job, so a change is measured before and after side by side",
+        "round also runs its every-arm and two-arm jobs (the order of the two checkouts swapped every round), so a "
+        "change is measured before and after side by side",
+    )
+    p.add_argument(
+        "--two-arms-only",
+        action="store_true",
+        help="skip the every-arm job: only the peer and the two-arm job (a quick check of the peer's own arms)",
     )
     args = p.parse_args(argv)
     peer = Path(args.peer).resolve()
     if not peer.is_file():
         sys.exit(f"{peer}: no such file: pass the path of the seed question's script")
     env = {**os.environ, "PARTITIONABLE": "0", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    base_src = str(Path(args.baseline_src).resolve()) if args.baseline_src else ""
     rows = []
     print(
         f"bytecode cached: {_bytecode_cached()} (PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE')}, "
@@ -76,40 +83,23 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="pb-vs-seed-") as tmp:
         for r in range(args.rounds):
             t_peer, c_peer = _timed([sys.executable, str(peer)], env)
-            out_all = Path(tmp) / f"all-{r}.json"
-            t_all, c_all = _timed(
-                [sys.executable, "-m", "paritybench", "run", "--no-weights", "--out", str(out_all)], env
-            )
-            if args.baseline_src:
-                base_env = {**env, "PYTHONPATH": str(Path(args.baseline_src).resolve())}
-                t_base, c_base = _timed(
-                    [
-                        sys.executable,
-                        "-m",
-                        "paritybench",
-                        "run",
-                        "--no-weights",
-                        "--out",
-                        str(Path(tmp) / f"base-{r}.json"),
-                    ],
-                    base_env,
-                )
-            out_two = Path(tmp) / f"two-{r}.json"
-            t_two, c_two = _timed(
-                [
-                    sys.executable,
-                    "-m",
-                    "paritybench",
-                    "run",
-                    "--no-weights",
-                    "--arms",
-                    "jax-seed-stable,keras-tensorflow",
-                    "--out",
-                    str(out_two),
-                ],
-                env,
-            )
-            timing = json.loads(out_all.read_text())["timing"]
+            # with a baseline, each job runs in both checkouts, the order swapped every round
+            first = ["base", "this"] if args.baseline_src and r % 2 else ["this", "base"]
+            got: dict[tuple[str, str], tuple[float, float]] = {}
+            for job, arms in (("all_arms", []), ("two_arms", ["--arms", "jax-seed-stable,keras-tensorflow"])):
+                if job == "all_arms" and args.two_arms_only:
+                    continue
+                for who in first if args.baseline_src else ["this"]:
+                    run_env = env if who == "this" else {**env, "PYTHONPATH": base_src}
+                    out = Path(tmp) / f"{who}-{job}-{r}.json"
+                    cmd = [sys.executable, "-m", "paritybench", "run", "--no-weights", *arms, "--out", str(out)]
+                    got[(who, job)] = _timed(cmd, run_env)
+            nan = (float("nan"), float("nan"))  # a job not run (--two-arms-only)
+            t_all, c_all = got.get(("this", "all_arms"), nan)
+            t_two, c_two = got[("this", "two_arms")]
+            timing = json.loads(
+                (Path(tmp) / f"this-{'two' if args.two_arms_only else 'all'}_arms-{r}.json").read_text()
+            )["timing"]
             rows.append(
                 {
                     "peer": t_peer,
@@ -120,24 +110,27 @@ def main(argv: list[str] | None = None) -> int:
                 }
             )
             if args.baseline_src:
-                rows[-1]["baseline_all_arms"] = t_base
-                rows[-1]["cpu"]["baseline_all_arms"] = c_base
+                (t_base, c_base), (t_base2, c_base2) = got.get(("base", "all_arms"), nan), got[("base", "two_arms")]
+                rows[-1].update(baseline_all_arms=t_base, baseline_two_arms=t_base2)
+                rows[-1]["cpu"].update(baseline_all_arms=c_base, baseline_two_arms=c_base2)
                 print(
-                    f"  baseline every arm ({args.baseline_src}): {t_base:.1f} s ({t_base / t_peer:.2f}x), "
-                    f"CPU {c_base:.1f} s ({c_base / c_peer:.2f}x)",
+                    f"  baseline ({args.baseline_src}): every arm {t_base:.1f} s ({t_base / t_peer:.2f}x), "
+                    f"CPU {c_base:.1f} s ({c_base / c_peer:.2f}x); two arms {t_base2:.1f} s "
+                    f"({t_base2 / t_peer:.2f}x), CPU {c_base2:.1f} s ({c_base2 / c_peer:.2f}x)",
                     flush=True,
                 )
             print(
                 f"round {r + 1}: peer {t_peer:.1f} s, paritybench every arm {t_all:.1f} s "
                 f"({t_all / t_peer:.2f}x), its two arms {t_two:.1f} s ({t_two / t_peer:.2f}x); CPU time: peer "
                 f"{c_peer:.1f} s, every arm {c_all:.1f} s ({c_all / c_peer:.2f}x), two arms {c_two:.1f} s "
-                f"({c_two / c_peer:.2f}x)",
+                f"({c_two / c_peer:.2f}x); load average now {os.getloadavg()[0]:.1f}",
                 flush=True,
             )
             tm = timing
             print(
-                "  where the time went (every arm): total {:.1f} s; main process {:.1f} s; {}; compile {:.1f} s, "
+                "  where the time went ({}): total {:.1f} s; main process {:.1f} s; {}; compile {:.1f} s, "
                 "training {:.1f} s, diagnostics {:.1f} s".format(
+                    "two arms" if args.two_arms_only else "every arm",
                     tm["total_seconds"],
                     tm["process_seconds"].get("main", 0.0),
                     ", ".join(f"{k} {v:.1f} s" for k, v in tm["process_seconds"].items() if k != "main"),
@@ -158,8 +151,9 @@ def main(argv: list[str] | None = None) -> int:
         "cpu_ratio_two_arms_summed": cpu["two_arms"] / cpu["peer"],
     }
     if args.baseline_src:
-        summary["ratio_baseline_all_arms_summed"] = sum(r["baseline_all_arms"] for r in rows) / total["peer"]
-        summary["cpu_ratio_baseline_all_arms_summed"] = sum(r["cpu"]["baseline_all_arms"] for r in rows) / cpu["peer"]
+        for job in ("all_arms", "two_arms"):
+            summary[f"ratio_baseline_{job}_summed"] = sum(r[f"baseline_{job}"] for r in rows) / total["peer"]
+            summary[f"cpu_ratio_baseline_{job}_summed"] = sum(r["cpu"][f"baseline_{job}"] for r in rows) / cpu["peer"]
     print(json.dumps({"rounds": rows, **summary}, indent=1))
     return 0
 

@@ -441,15 +441,16 @@ def run_job(job: protocol.TrainJob, be: _Backend, channel: protocol.Channel, ser
 def serve(channel: protocol.Channel, backend: str, numerics: dict, serving: bool) -> int:
     """The worker's loop (started by ``protocol.worker_main``): ``TrainJob`` messages, one at a time. A worker
     started for one run does one job and exits; a serving one (``--serve``, ``run --workload all``) takes the
-    next job until ``Stop`` or the end of its channel. Keras is imported once, after the first job came."""
-    be = None
+    next job until ``Stop`` or the end of its channel. Keras is imported once, at start, before the first job is
+    read: ``runner.run`` starts its workers before its own start-up (data, initial weights, JAX), so their imports
+    overlap it instead of starting after it."""
+    be = _Backend(backend, numerics)
     while True:
         msg = channel.receive()
         if msg is None or isinstance(msg, protocol.Stop):
             return 0
         if not isinstance(msg, protocol.TrainJob):
             raise protocol.ProtocolError(f"a Keras training worker takes {protocol.TrainJob.TYPE}, not {msg.TYPE}")
-        be = be or _Backend(backend, numerics)
         rc = run_job(msg, be, channel, serving)
         if rc or not serving:
             return rc

@@ -312,21 +312,9 @@ def run(
     workload = workloads.load(cfg.workload)
     cases = cases or default_cases(cfg)
     keep = (cfg.diagnostics == "full") if keep_trajectory is None else keep_trajectory
-    sess = _Session(cfg, workload, cases, inits, keep, on_run, progress)
     specs = workload.resolve_arms(cfg.arms)
     skip = set(skip)
     todo = {spec.name: [c for c in cases if c.key(spec.name) not in skip] for spec in specs}
-    _check_shapes(sess, [s for s in specs if todo[s.name] and not missing_requirements(s)], todo)
-    progress.start(sum(len(v) for v in todo.values()))
-
-    env = environment.fingerprint()
-    env["frameworks"] = {"main": flags.read_back("jax", cfg.numerics)}
-    for s in specs:  # what a kind of arm sets in this process (native torch: threads, determinism), read back
-        fw = kind_of(s).process_framework
-        if fw is not None and fw not in env["frameworks"] and not missing_requirements(s):
-            env["frameworks"][fw] = kind_of(s).process_numerics(cfg.numerics)
-    env["data"] = data.describe(sess.ds)
-
     by_process: dict[str, list[Arm]] = {}
     for s in specs:
         if s.process != "main":
@@ -335,13 +323,28 @@ def run(
     procs.clean_stale_tmp()  # folders a killed run could not remove
     # with a pool, inside the pool's folder: its workers remove that folder if this process is SIGKILLed
     with tempfile.TemporaryDirectory(prefix=procs.tmp_prefix(), dir=pool.tmp if pool is not None else None) as tmp:
-        # The Keras workers start first and import their backend and train while this process trains
-        # the JAX and float64 arms: imports and compiles overlap instead of adding up. Each waits, once
-        # trained, for the list of other arms' final weights to evaluate (the weight swap).
-        workers = []
+        # The Keras workers start first, before this process loads the data, draws the initial weights
+        # (importing JAX) and checks the shapes: each imports its backend while this process starts up, then
+        # takes its job and trains while this process trains the JAX and float64 arms, so imports and compiles
+        # overlap instead of adding up. Each waits, once trained, for the list of other arms' final weights to
+        # evaluate (the weight swap). A start-up that fails (bad data, a wrong shape) stops them unused.
+        workers: list[_KerasWorker] = []
+        early = {} if pool is not None else _spawn_keras(cfg, by_process, todo, Path(tmp))
         try:
+            sess = _Session(cfg, workload, cases, inits, keep, on_run, progress)
+            _check_shapes(sess, [s for s in specs if todo[s.name] and not missing_requirements(s)], todo)
+            progress.start(sum(len(v) for v in todo.values()))
+
+            env = environment.fingerprint()
+            env["frameworks"] = {"main": flags.read_back("jax", cfg.numerics)}
+            for s in specs:  # what a kind of arm sets in this process (native torch: threads, determinism), read back
+                fw = kind_of(s).process_framework
+                if fw is not None and fw not in env["frameworks"] and not missing_requirements(s):
+                    env["frameworks"][fw] = kind_of(s).process_numerics(cfg.numerics)
+            env["data"] = data.describe(sess.ds)
+
             for process in sorted(by_process, key=lambda p: KERAS_ORDER.index(p) if p in KERAS_ORDER else 99):
-                worker = _start_keras(process, by_process[process], todo, sess, Path(tmp), pool)
+                worker = _start_keras(process, by_process[process], todo, sess, Path(tmp), pool, early.get(process))
                 if worker is not None:
                     workers.append(worker)
             t_main = time.perf_counter()
@@ -357,6 +360,8 @@ def run(
         finally:
             for worker in workers:
                 worker.stop()
+            for wp, _ in early.values():  # stopped above once handed a job; here if the start-up failed
+                wp.stop()
 
     if _swaps(cfg, workload):
         by_id = {c.id: c for c in cases}
@@ -561,6 +566,29 @@ def _task_common(sess: _Session) -> dict:
     }
 
 
+def _spawn_keras(
+    cfg: RunConfig, by_process: dict[str, list[Arm]], todo: dict[str, list[Case]], tmp: Path
+) -> dict[str, tuple[worker_process.WorkerProcess, float]]:
+    """Start, before the run's own start-up, the worker of every Keras process that will have work (an arm with
+    cases whose framework is installed: the arms ``_start_keras`` keeps): process -> (worker, its start time).
+    Each imports its backend at once (``keras_worker.serve``) and waits for its job."""
+    early = {}
+    for process in sorted(by_process, key=lambda p: KERAS_ORDER.index(p) if p in KERAS_ORDER else 99):
+        if any(todo[s.name] and not missing_requirements(s) for s in by_process[process]):
+            t_start = time.perf_counter()
+            (tmp / process).mkdir()
+            # the worker dies with us and removes tmp
+            wp = worker_process.start(
+                "keras_worker",
+                process.removeprefix("keras-"),
+                cfg.numerics.to_dict(),
+                tmp,
+                tmp / process / "worker.log",
+            )
+            early[process] = (wp, t_start)
+    return early
+
+
 def _start_keras(
     process: str,
     specs: list[Arm],
@@ -568,16 +596,20 @@ def _start_keras(
     sess: _Session,
     tmp: Path,
     pool: worker_pool.KerasPool | None = None,
+    early: tuple[worker_process.WorkerProcess, float] | None = None,
 ) -> _KerasWorker | None:
-    """Start one worker process for every Keras arm of one backend (None when none has work)."""
+    """Send one worker process the job of every Keras arm of one backend: the worker ``early`` that
+    ``_spawn_keras`` started, else the pool's or a new one (None when no arm has work)."""
     specs = [s for s in specs if todo[s.name] and not sess.skip_if_missing(s, todo[s.name])]
     if not specs:
+        if early is not None:
+            early[0].stop()
         return None
-    t_start = time.perf_counter()
+    t_start = time.perf_counter() if early is None else early[1]
     cfg = sess.cfg
     backend = process.removeprefix("keras-")
     job_dir = pool.job_dir(process) if pool is not None else tmp / process
-    if pool is None:
+    if pool is None and early is None:
         job_dir.mkdir()
     init_files: dict[tuple[str, str], str] = {}  # (arm or "" for the shared weights, case id) -> file
     for spec in specs:
@@ -615,7 +647,11 @@ def _start_keras(
         wp = pool.acquire(process, cfg.numerics.to_dict(), job)
         return _KerasWorker(process, specs, todo, sess, job_dir, wp, t_start, pool)
     # the worker dies with us and removes tmp
-    wp = worker_process.start("keras_worker", backend, cfg.numerics.to_dict(), tmp, job_dir / "worker.log")
+    wp = (
+        early[0]
+        if early is not None
+        else worker_process.start("keras_worker", backend, cfg.numerics.to_dict(), tmp, job_dir / "worker.log")
+    )
     wp.send(job)  # a worker that died at once reports it through its messages and status
     return _KerasWorker(process, specs, todo, sess, job_dir, wp, t_start)
 
