@@ -171,9 +171,9 @@ def workload_file(tmp_path):
     return path
 
 
-def _localize(path, arms: list[str], steps: int = 1):
+def _localize(workload, arms: list[str], steps: int = 1):
     """In-process localize of each named (main-process) arm against the reference (``--arms`` of three or more,
-    the reference among them), on MNIST's first window."""
+    the reference among them), on MNIST's first window; ``workload``: a file or a built-in's name."""
     from paritybench import workloads
     from paritybench.experiment import data
     from paritybench.experiment.flags import NumericsOptions
@@ -181,7 +181,7 @@ def _localize(path, arms: list[str], steps: int = 1):
     from paritybench.pipeline import localize
     from paritybench.workloads import resolve_ref
 
-    w = workloads.load(str(path))
+    w = workloads.load(str(workload))
     x, y = data.window(data.load_mnist(), 0, w.data.n, w.data.normalize, labels=w.data.labels)
     init = copy_weights(resolve_ref(w.model.init)(0, False), w.model.params)
     ctx = localize.Context(w, w.training.lr, steps, x, y, init, NumericsOptions(), n=w.data.n, normalize=True)
@@ -248,3 +248,19 @@ def test_keras_port_parts_at_the_first_layer_in_the_models_order(workload_file, 
     f = pair["first"]
     assert (f["step"], f["phase"], f["tensor"]) == (0, "forward", "z_first"), pair["line"]
     assert "keras-port vs reference-f64: step 0, forward, z_first" in proc.stdout
+
+
+def test_same_padding_torch_port_is_located_at_its_convolution():
+    """A built-in torch port: ``torch-conv-pad1`` (``padding=1``) parts at step 0 at the convolution's output, then
+    its ReLU and the logits, as its JAX twin ``jax-torch-pad`` does; the torch fix's named layers (NHWC, the
+    declared layout, as JAX's) stay at the floor."""
+    pytest.importorskip("torch")
+    from paritybench.pipeline.localize import FACTOR
+
+    r = _localize("same-padding", ["torch-conv-pad1", "torch-same-pad", "reference-f64"])
+    port, fix = r["torch-conv-pad1"], r["torch-same-pad"]
+    f = port.first
+    assert (f.step, f.phase, f.tensor) == (0, "forward", "conv"), port.line()
+    assert port.parted_tensors == ["conv", "conv/relu", "logits"], port.line()
+    assert _forward(fix) == ["conv", "conv/relu", "logits"], _forward(fix)
+    assert fix.first is None and fix.max_ratio < FACTOR, fix.line()
