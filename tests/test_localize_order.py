@@ -248,6 +248,11 @@ def test_keras_port_parts_at_the_first_layer_in_the_models_order(workload_file, 
     f = pair["first"]
     assert (f["step"], f["phase"], f["tensor"]) == (0, "forward", "z_first"), pair["line"]
     assert "keras-port vs reference-f64: step 0, forward, z_first" in proc.stdout
+    # the plot's forward panel draws the layers in the record's (forward) order
+    from paritybench.analysis import localize_plot
+
+    (forward_panel,) = [p for p in localize_plot.layout(json.loads(out.read_text())).panels if p.phase == "forward"]
+    assert list(forward_panel.series) == ["z_first", "a_second", "logits"], list(forward_panel.series)
 
 
 def test_same_padding_torch_port_is_located_at_its_convolution():
@@ -264,3 +269,27 @@ def test_same_padding_torch_port_is_located_at_its_convolution():
     assert port.parted_tensors == ["conv", "conv/relu", "logits"], port.line()
     assert _forward(fix) == ["conv", "conv/relu", "logits"], _forward(fix)
     assert fix.first is None and fix.max_ratio < FACTOR, fix.line()
+
+
+@pytest.mark.parametrize(
+    "arm,field,message",
+    [
+        ("keras-port", "torch_layers", "torch_layers is a torch arm's; a keras arm's named layers are the model's"),
+        ("jax-port", "torch_layers", "torch_layers is a torch arm's; a jax arm's named layers are jax_layers"),
+        ("torch-port", "jax_layers", "jax_layers is a JAX or f64 arm's; a torch arm's named layers are torch_layers"),
+    ],
+)
+def test_named_layers_on_another_kind_are_refused(workload_file, arm, field, message):
+    """A layer function the arm's kind never reads is refused at load, never ignored."""
+    from dataclasses import replace
+
+    from paritybench import workloads
+    from paritybench.errors import ParityError
+    from paritybench.workloads.base import check
+
+    w = workloads.load(str(workload_file))
+    arms = tuple(
+        replace(a, **{field: "paritybench.workloads.kit.jax:tanh_layers"}) if a.name == arm else a for a in w.arms
+    )
+    with pytest.raises(ParityError, match=message):
+        check(replace(w, arms=arms), "test")

@@ -335,6 +335,15 @@ def _is_int(x: Any) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)  # True is an int to Python, not a count
 
 
+# where each kind of arm takes its named layers from (localize's forward phase)
+_LAYERS = {
+    "jax": "jax_layers",
+    "f64": "jax_layers",
+    "torch": "torch_layers",
+    "keras": "the model's keras_layers (indices into the Keras model's layers)",
+}
+
+
 def _str_map(m: Any) -> bool:
     return isinstance(m, Mapping) and all(isinstance(k, str) for k in m)
 
@@ -515,6 +524,15 @@ def check(w: Any, where: str) -> Workload:
             raise bad(f"arm {a.name}: a torch arm needs a forward pass (Arm.torch_apply or Model.torch_apply)")
         if a.matches is not None and a.kind != "torch":
             raise bad(f"arm {a.name}: only a torch arm declares matches (a Keras arm's JAX twin declares emulates)")
+        # named layers are read by the arm's own kind only: one declared on another kind would be ignored
+        if a.torch_layers is not None and a.kind != "torch":
+            raise bad(
+                f"arm {a.name}: torch_layers is a torch arm's; a {a.kind} arm's named layers are {_LAYERS[a.kind]}"
+            )
+        if a.jax_layers is not None and a.kind not in ("jax", "f64"):
+            raise bad(
+                f"arm {a.name}: jax_layers is a JAX or f64 arm's; a {a.kind} arm's named layers are {_LAYERS[a.kind]}"
+            )
         if a.expected not in CLASSES:
             raise bad(f"arm {a.name}: expected {a.expected!r} must be one of {', '.join(CLASSES)}")
     for a in w.arms:
