@@ -293,3 +293,17 @@ def test_named_layers_on_another_kind_are_refused(workload_file, arm, field, mes
     )
     with pytest.raises(ParityError, match=message):
         check(replace(w, arms=arms), "test")
+
+
+def test_a_builtin_mlp_torch_arm_shows_its_layers_and_still_parts_in_the_update():
+    """adam-epsilon's torch-adam (torch.optim.Adam, eps on sqrt(v_hat)): its named layers (``kit.torch.tanh_layers``,
+    the twin of JAX's) are compared and stay at the floor (measured 0.82-0.87x at steps 0-1); its first parting is
+    still the update, as its optax twin jax-adam-literal's."""
+    pytest.importorskip("torch")
+    from paritybench.pipeline.localize import FACTOR
+
+    r = _localize("adam-epsilon", ["torch-adam", "reference-f64", "jax-adam-literal"])["torch-adam"]
+    assert _forward(r) == ["dense_0", "dense_0/tanh", "logits"], _forward(r)
+    assert all(c.ratio < FACTOR for c in r.checks if c.phase == "forward"), r.line()
+    f = r.first
+    assert (f.step, f.phase, f.tensor) == (0, "update", "dense_0/kernel"), r.line()
