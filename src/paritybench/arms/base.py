@@ -161,11 +161,12 @@ def grad_norm_from_update(before: Weights, after: Weights, lr: float) -> float:
 class Evaluation:
     """One arm's tensors at one step's weights (and model state).
 
-    ``layers``: forward phase, each named layer's output in the model's order (``Model.jax_layers``, or the
-    Keras layers ``Model.keras_layers`` names); ``state``: update phase, after the step: the optimizer's
-    moments (``adam/mu/<param>``, ``adam/nu/<param>``) and the model's own state (BatchNormalization's
-    moving statistics, by their declared names); ``evaluation``: evaluation phase, the inference-mode
-    forward pass on the held-out window (``Data.holdout``) with the step's new model state;
+    ``layers``: forward phase, each named layer's output in forward order (``Model.jax_layers`` or
+    ``Model.torch_layers`` in the order the function builds its dict, or the Keras layers ``Model.keras_layers``
+    names in the Keras model's layer order): ``localize`` compares them in this order; ``state``: update phase,
+    after the step: the optimizer's moments (``adam/mu/<param>``, ``adam/nu/<param>``) and the model's own
+    state (BatchNormalization's moving statistics, by their declared names); ``evaluation``: evaluation phase,
+    the inference-mode forward pass on the held-out window (``Data.holdout``) with the step's new model state;
     ``new_state``: the model state after the step (what the next step starts from on a free run)."""
 
     logits: np.ndarray

@@ -206,7 +206,9 @@ class F64Evaluator(MainEvaluator):
         loss, g, z = self.arbiter.loss_and_grad(w64, self.x, self.y)
         dz = self.arbiter.per_sample_dz(z, self.y)
         with jax.enable_x64(True):
-            layers = {} if self._layers is None else {p: np.asarray(v) for p, v in self._layers(w64, self.x).items()}
+            layers = {}
+            if self.order is not None and self._layers is not None:
+                layers = self.order.named(self._layers(w64, self.x))
             upd, moments = self._update(w64, g)
         return Evaluation(np.asarray(z), float(loss), np.asarray(dz), g, upd, layers, moments)
 

@@ -149,6 +149,26 @@ def layers_ref(workload: Workload, arm: Arm):
     return workload.model.jax_layers if arm.jax_apply is None else None
 
 
+class ForwardOrder:
+    """A named-layer function ``(params, x) -> {name: array}`` made to keep its own (forward) order through
+    ``jax.jit``. A jitted function's output dict comes back in sorted key order (JAX flattens a dict as its
+    sorted items, jax/_src/tree_util.py ``dict: ... sorted(xs.items())``), so ``{"z_first", "a_second"}``
+    would be compared ``a_second`` first. ``values`` returns the outputs as a tuple in the function's own
+    order and records their names when it runs (at trace time under jit); ``named`` pairs them again."""
+
+    def __init__(self, layers_fn):
+        self.layers_fn = layers_fn
+        self.names: list[str] = []
+
+    def values(self, *args) -> tuple:
+        out = self.layers_fn(*args)
+        self.names[:] = list(out)
+        return tuple(out.values())
+
+    def named(self, values) -> dict[str, np.ndarray]:
+        return {n: np.asarray(v) for n, v in zip(self.names, values, strict=True)}
+
+
 class MainEvaluator:
     """A JAX (float32) or f64 arm evaluated at given weights (and model state) in this process; keeps its
     optimizer state. Stateful and minibatch workloads go through the same program: the forward pass is
@@ -167,7 +187,8 @@ class MainEvaluator:
         apply = stateful_apply(workload, arm)
         loss_fn = resolve_ref(arm.loss_fn)
         lref = layers_ref(workload, arm)
-        layers_fn = resolve_ref(lref) if lref is not None else None
+        self.order = ForwardOrder(resolve_ref(lref)) if lref is not None else None
+        layers_fn = self.order.values if self.order is not None else None
         self.has_eval = self.xh is not None and bool(workload.model.state)
 
         def mean_loss(params, state, xb, yb):
@@ -179,7 +200,7 @@ class MainEvaluator:
             # n * d(mean loss)/dz: each sample's own d loss/d logit for a per-sample loss, and still the
             # right quantity for one that broadcasts (label-shape) or mixes samples
             dz = xb.shape[0] * jax.grad(lambda zz: jnp.mean(loss_fn(zz, yb)))(z)
-            layers = layers_fn(params, xb) if layers_fn is not None else {}
+            layers = layers_fn(params, xb) if layers_fn is not None else ()
             return z, loss, dz, g, new_state, layers
 
         def inference(params, state, xh):
@@ -233,7 +254,7 @@ class MainEvaluator:
                 np.asarray(dz),
                 g,
                 upd,
-                {p: np.asarray(v) for p, v in layers.items()},
+                self.order.named(layers) if self.order is not None else {},
                 {**moments, **new_state},
                 self._evaluation(params, new_state),
                 new_state,

@@ -202,11 +202,20 @@ def localize_records(
     # the optimizer's own variables after each step (optimizer_slots), built at its first apply; Adam's (and
     # AdamW's, a subclass) "momentum" and "velocity" are recorded as adam/mu and adam/nu: keras/src/optimizers/
     # adam.py update_step, m += (g - m)(1 - b1); v += (g^2 - v)(1 - b2): uncorrected, as optax's mu/nu
-    # Model.keras_layers: the named layers' outputs through a sub-model over the built model's layers
-    lnames = list(ka.workload.model.keras_layers)
+    # Model.keras_layers: the named layers' outputs through a sub-model over the built model's layers, in the
+    # model's own layer order (forward order, whatever order the mapping lists them in; np.savez keeps it)
+    count = len(ka.model.layers)
+    index = {n: i + count if i < 0 else i for n, i in ka.workload.model.keras_layers.items()}
+    for n, i in index.items():
+        if not 0 <= i < count:
+            raise ParityError(
+                f"model.keras_layers[{n!r}] is {ka.workload.model.keras_layers[n]}, but the Keras model has "
+                f"{count} layers: give an index from 0 to {count - 1}"
+            )
+    lnames = sorted(index, key=index.__getitem__)
     sub = None
     if lnames:
-        sub = keras.Model(ka.model.inputs, [ka.model.layers[ka.workload.model.keras_layers[n]].output for n in lnames])
+        sub = keras.Model(ka.model.inputs, [ka.model.layers[index[n]].output for n in lnames])
     arrays: dict = {}
     full_x, full_y = x, y
     for k in range(steps + 1):

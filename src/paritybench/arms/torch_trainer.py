@@ -65,6 +65,17 @@ def forward(workload: Workload, arm: Arm):
     return lambda p, x, state, training: (apply(p, x), state)
 
 
+def layers_fn(workload: Workload, arm: Arm):
+    """The arm's named-layer forward pass ``(params, x) -> {name: tensor}`` in forward order (a torch function
+    returns its dict as built, so its order is the function's own): its own ``Arm.torch_layers``, else the
+    model's where the arm uses the model's forward pass; None shows its logits only (as ``jax_trainer.layers_ref``)."""
+    if arm.torch_layers is not None:
+        return resolve_ref(arm.torch_layers)
+    if workload.model.torch_layers is not None and arm.torch_apply is None:
+        return resolve_ref(workload.model.torch_layers)
+    return None
+
+
 def make_optimizer(arm: Arm, params: dict, lr: float):
     """The arm's ``torch.optim`` optimizer over ``params`` (name -> leaf tensor); plain SGD by default."""
     import torch  # late: a framework: loads after the numerics flags
@@ -368,7 +379,8 @@ def conventions_rows(workload: Workload, arm: Arm, lr: float, readback: dict | N
 
 
 class TorchEvaluator:
-    """A torch arm evaluated at given weights (``paritybench localize``'s teacher forcing): its logits, mean loss,
+    """A torch arm evaluated at given weights (``paritybench localize``'s teacher forcing): its named layers'
+    outputs (``layers_fn``: ``Arm.torch_layers`` or ``Model.torch_layers``, in forward order), its logits, mean loss,
     per-sample d loss/d logit, gradients, its optimizer's change to every parameter and, for torch's Adam, its
     moments (``exp_avg`` / ``exp_avg_sq``: the uncorrected m and v, the quantities optax keeps as mu / nu).
     The parameter tensors persist across calls, so the optimizer keeps its own state, fed its own gradients.
@@ -384,6 +396,7 @@ class TorchEvaluator:
             configure(numerics)
         self.dev = device()
         self.model = _Model(workload, arm)
+        self.layers = layers_fn(workload, arm)
         zeros = {k: np.zeros(s, np.float32) for k, s in workload.model.params.items()}
         self.params = leaf_params(zeros, workload.model.names, self.dev)
         self.opt = make_optimizer(arm, self.params, lr)
@@ -418,6 +431,10 @@ class TorchEvaluator:
         )
         loss, z, dz, grads, new_state = self.model.loss_and_grads(self.params, st, self.x[rows], self.y[rows])
         new = {name: to_numpy(v).copy() for name, v in new_state.items()} if self.stateful else {}
+        layers = {}
+        if self.layers is not None:  # the forward phase's named layers at w_k, on the step's rows
+            with torch.no_grad():
+                layers = {name: to_numpy(v).copy() for name, v in self.layers(self.params, self.x[rows]).items()}
         evaluation = {}
         if self.xh is not None:  # inference mode at w_k with the new state, before the optimizer moves w
             with torch.no_grad():
@@ -434,6 +451,7 @@ class TorchEvaluator:
             to_numpy(dz),
             {name: to_numpy(g) for name, g in grads.items()},
             update,
+            layers,
             state={**self._moments(), **new},
             evaluation=evaluation,
             new_state=new,

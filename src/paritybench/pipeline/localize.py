@@ -5,7 +5,9 @@ At every step k both arms of a pair are evaluated at the *same* weights, arm A's
 statistics). Each arm computes, on step k's training rows (the whole window, or batch ``k mod (n /
 batch_size)`` in window order for a minibatch workload, as ``arms.minibatch`` trains):
 
-- forward: each named layer's output (``Model.jax_layers``; Keras: ``Model.keras_layers``), then the logits;
+- forward: each named layer's output in forward order (``Model.jax_layers`` in the order the function builds
+  its dict; Keras: ``Model.keras_layers`` in the Keras model's layer order; torch: ``Model.torch_layers``), then
+  the logits;
 - loss: the mean loss, and the per-sample d loss / d logit;
 - backward: the gradient of every parameter;
 - update: the optimizer's change to every parameter, then its state after the step (Adam's moments,

@@ -145,7 +145,9 @@ class Model:
       output, so a pre-activation name has no Keras counterpart and is compared among the JAX arms only).
     - ``torch_apply(params, x) -> logits``: optional functional torch forward pass over a dict of named
       float32 tensors in the declared (in, out) layout (``paritybench.arms.torch_trainer``); needed by the
-      workload's torch arms that do not bring their own.
+      workload's torch arms that do not bring their own. ``torch_layers(params, x) -> {name: tensor}``:
+      optional, ``jax_layers``'s twin in torch (the same names, in forward order), so a torch arm's forward
+      phase shows each named layer, not only its logits.
     """
 
     params: Mapping[str, tuple[int, ...]]
@@ -160,6 +162,7 @@ class Model:
     jax_layers: Ref | None = None
     keras_layers: Mapping[str, int] = field(default_factory=dict)
     torch_apply: Ref | None = None
+    torch_layers: Ref | None = None
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -207,6 +210,9 @@ class Arm:
       in torch; ``(params: {name: tensor}, lr) -> torch.optim.Optimizer`` (a dict, so that a port can put
       kernels and biases in separate parameter groups; default ``torch.optim.SGD(lr)``, i.e. ``w - lr * g``);
       this arm's own functional forward pass (None: ``Model.torch_apply``).
+    - ``torch_layers``: a torch arm's own named-layer outputs ``(params, x) -> {name: tensor}``
+      (``Model.torch_layers``'s names), as ``jax_layers`` for a JAX arm; None: ``Model.torch_layers`` where the
+      arm uses the model's ``torch_apply``, else its logits only.
     - ``matches``: a torch arm: the JAX arm that implements its convention (optax ``adam`` for
       ``torch.optim.Adam``, ...). The runner's mechanism check holds the two to ``MECHANISM_TOLERANCE``
       after step 1, as it holds a Keras arm to its ``emulates``.
@@ -234,6 +240,7 @@ class Arm:
     torch_loss: Ref | None = None
     torch_optimizer: Ref | None = None
     torch_apply: Ref | None = None
+    torch_layers: Ref | None = None
     matches: str | None = None
 
     @classmethod
@@ -326,6 +333,15 @@ class Workload:
 
 def _is_int(x: Any) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)  # True is an int to Python, not a count
+
+
+# where each kind of arm takes its named layers from (localize's forward phase)
+_LAYERS = {
+    "jax": "jax_layers",
+    "f64": "jax_layers",
+    "torch": "torch_layers",
+    "keras": "the model's keras_layers (indices into the Keras model's layers)",
+}
 
 
 def _str_map(m: Any) -> bool:
@@ -508,6 +524,15 @@ def check(w: Any, where: str) -> Workload:
             raise bad(f"arm {a.name}: a torch arm needs a forward pass (Arm.torch_apply or Model.torch_apply)")
         if a.matches is not None and a.kind != "torch":
             raise bad(f"arm {a.name}: only a torch arm declares matches (a Keras arm's JAX twin declares emulates)")
+        # named layers are read by the arm's own kind only: one declared on another kind would be ignored
+        if a.torch_layers is not None and a.kind != "torch":
+            raise bad(
+                f"arm {a.name}: torch_layers is a torch arm's; a {a.kind} arm's named layers are {_LAYERS[a.kind]}"
+            )
+        if a.jax_layers is not None and a.kind not in ("jax", "f64"):
+            raise bad(
+                f"arm {a.name}: jax_layers is a JAX or f64 arm's; a {a.kind} arm's named layers are {_LAYERS[a.kind]}"
+            )
         if a.expected not in CLASSES:
             raise bad(f"arm {a.name}: expected {a.expected!r} must be one of {', '.join(CLASSES)}")
     for a in w.arms:

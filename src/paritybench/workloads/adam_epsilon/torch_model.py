@@ -12,9 +12,10 @@ from __future__ import annotations
 from paritybench.workloads.adam_epsilon.workload import BETA_1, BETA_2, EPSILON
 from paritybench.workloads.kit import torch as kit
 from paritybench.workloads.kit.torch import ce_logits
+from paritybench.workloads.kit.torch import tanh_layers as layers
 from paritybench.workloads.kit.torch import tanh_mlp as apply
 
-__all__ = ["adam", "apply", "ce_logits"]
+__all__ = ["adam", "apply", "ce_logits", "layers"]
 
 
 def adam(params, lr: float, eps: float = EPSILON):

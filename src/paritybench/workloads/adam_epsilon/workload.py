@@ -124,7 +124,7 @@ WORKLOAD = F.workload(
     sources=("google-deepmind/optax#571", "keras-team/keras#17391", "pytorch/pytorch#104857"),
     data=Data(dataset="mnist", labels="onehot10", n=1000, normalize=True),
     training=Training(steps=10, lr=1e-3),
-    model=F.model(PARAMS, "softmax", "tanh", torch_apply=F.torch("apply")),
+    model=F.model(PARAMS, "softmax", "tanh", torch_apply=F.torch("apply"), torch_layers=F.torch("layers")),
     arms=ARMS,
     measured=MEASURED,
     fix="jax-keras-adam",

@@ -33,6 +33,19 @@ def mlp(params, x, activation: str = "relu"):
     return h @ params[f"dense_{depth - 1}/kernel"] + params[f"dense_{depth - 1}/bias"]
 
 
+def mlp_layers(params, x, activation: str = "relu"):
+    """Each named layer's output in forward order (``Model.torch_layers``, the twin of ``kit.jax.mlp_layers``):
+    per hidden layer, its pre-activation ``dense_i`` and ``dense_i/<activation>`` (Keras's
+    ``Dense(activation=...)`` output); the last Dense's output is the logits."""
+    act = ACTIVATIONS[activation]
+    depth = sum(1 for k in params if k.startswith("dense_") and k.endswith("/kernel"))
+    out, h = {}, x
+    for i in range(depth - 1):
+        out[f"dense_{i}"] = pre = h @ params[f"dense_{i}/kernel"] + params[f"dense_{i}/bias"]
+        out[f"dense_{i}/{activation}"] = h = act(pre)
+    return out
+
+
 def bce(z, y):
     """The literal port: BCE on sigmoid probabilities (torch clamps each log at -100)."""
     return F.binary_cross_entropy(torch.sigmoid(z), y)
@@ -63,3 +76,8 @@ def relu_mlp(params, x):
 def tanh_mlp(params, x):
     """``mlp`` with tanh hidden layers: the logits."""
     return mlp(params, x, "tanh")
+
+
+def tanh_layers(params, x):
+    """``mlp_layers`` with tanh: ``dense_i`` and ``dense_i/tanh`` per hidden layer."""
+    return mlp_layers(params, x, "tanh")

@@ -11,10 +11,11 @@ from __future__ import annotations
 import torch
 
 from paritybench.workloads.kit.torch import ce_logits
+from paritybench.workloads.kit.torch import tanh_layers as layers
 from paritybench.workloads.kit.torch import tanh_mlp as apply
 from paritybench.workloads.l2_weight_decay.workload import LAM
 
-__all__ = ["apply", "ce_logits", "sgd_weight_decay"]
+__all__ = ["apply", "ce_logits", "layers", "sgd_weight_decay"]
 
 
 def sgd_weight_decay(params, lr: float, lam: float = LAM) -> torch.optim.Optimizer:

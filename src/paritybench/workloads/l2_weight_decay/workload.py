@@ -118,7 +118,7 @@ WORKLOAD = F.workload(
     sources=("mlcommons/hpc#22", "keras-team/keras#4712"),
     data=Data(dataset="mnist", labels="onehot10", n=1000, normalize=True),
     training=Training(steps=10, lr=0.01),
-    model=F.model(PARAMS, "softmax", "tanh", torch_apply=F.torch("apply")),
+    model=F.model(PARAMS, "softmax", "tanh", torch_apply=F.torch("apply"), torch_layers=F.torch("layers")),
     arms=ARMS,
     measured=MEASURED,
     fix="jax-sgd-l2",

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from paritybench.workloads.kit.torch import bce_logits
 from paritybench.workloads.same_padding.workload import SIDE, STRIDE
 
-__all__ = ["apply_pad1", "apply_same", "bce_logits", "conv"]
+__all__ = ["apply_pad1", "apply_same", "bce_logits", "conv", "layers", "layers_pad1"]
 
 
 def _head(params, features):
@@ -43,3 +43,20 @@ def apply_pad1(params, x):
 def apply_same(params, x):
     """TensorFlow's SAME in torch: one pixel of padding at the end of each axis, (0, 1). The logit (n, 1)."""
     return _head(params, conv(params, x, 0, pad_input=(0, 1, 0, 1)))
+
+
+def _layers(features):
+    # NHWC, the declared (Keras's) layout, so that each element meets its twin in jax_model.layers
+    nhwc = features.permute(0, 2, 3, 1)
+    return {"conv": nhwc, "conv/relu": torch.relu(nhwc)}
+
+
+def layers(params, x):
+    """Each named layer's output in forward order (``Model.torch_layers``, the twin of ``jax_model.layers``):
+    the convolution with TensorFlow's SAME (before its ReLU) and the ReLU, NHWC (n, 14, 14, 8)."""
+    return _layers(conv(params, x, 0, pad_input=(0, 1, 0, 1)))
+
+
+def layers_pad1(params, x):
+    """The port's layer outputs: the same names, its convolution padded (1, 1)."""
+    return _layers(conv(params, x, 1))

@@ -69,6 +69,7 @@ ARMS = (
         "bce_logits",
         _PAD1,
         torch_apply=F.torch("apply_pad1"),
+        torch_layers=F.torch("layers_pad1"),
         matches="jax-torch-pad",
     ),
     F.torch_fix(
@@ -77,6 +78,7 @@ ARMS = (
         "bce_logits",
         _SAME,
         torch_apply=F.torch("apply_same"),
+        torch_layers=F.torch("layers"),
         matches="jax-same",
     ),
     *F.keras_arms(
@@ -99,7 +101,12 @@ WORKLOAD = F.workload(
     data=Data(dataset="mnist", labels="binary", n=1000, normalize=True),
     training=Training(steps=10, lr=0.5),
     model=F.model(
-        PARAMS, "sigmoid", jax_layers=F.jax("layers"), keras_layers={"conv/relu": 1}, torch_apply=F.torch("apply_same")
+        PARAMS,
+        "sigmoid",
+        jax_layers=F.jax("layers"),
+        keras_layers={"conv/relu": 1},
+        torch_apply=F.torch("apply_same"),
+        torch_layers=F.torch("layers"),
     ),
     arms=ARMS,
     measured=MEASURED,
