@@ -100,12 +100,16 @@ class KerasArm:
         # Model.state (moving statistics): read back after every step, reset to its initial values per case
         self.state_vars = {k: self.variables.pop(k) for k in workload.model.state}
         loss = self.loss = resolve_ref(arm.keras_loss)(keras)
-        optimizer = (
-            resolve_ref(arm.keras_optimizer)(keras, lr)
-            if arm.keras_optimizer
-            else keras.optimizers.SGD(learning_rate=lr)
-        )
-        self.plain_sgd = arm.keras_optimizer is None
+        # A model keras_build compiled keeps its compiled optimizer (its own learning rate) unless the arm names
+        # one: before, such an arm silently trained with SGD at the workload's lr instead of the compiled Adam.
+        compiled = getattr(self.model, "optimizer", None) if getattr(self.model, "compiled", False) else None
+        if arm.keras_optimizer:
+            optimizer = resolve_ref(arm.keras_optimizer)(keras, lr)
+        elif compiled is not None:
+            optimizer = compiled
+        else:
+            optimizer = keras.optimizers.SGD(learning_rate=lr)
+        self.plain_sgd = arm.keras_optimizer is None and compiled is None
         # The accuracy metric thresholds as the seed's evaluation did; as a metric it is
         # computed from the training step's own forward pass.
         # A linear head has no classes: no accuracy metric (its ``correct`` curve is a placeholder the runner
