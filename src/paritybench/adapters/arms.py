@@ -23,8 +23,10 @@ while the workload loads.
 from __future__ import annotations
 
 import functools
+import sys
 import traceback
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -125,17 +127,26 @@ class JaxModel:
 
     @functools.cached_property
     def structure(self) -> Mapping[str, Any]:
-        """The user's params tree at ``init(0)``, as shapes and dtypes (``jax.eval_shape``: nothing computed)."""
+        """The user's params tree at ``init(0)``, in the user's own key order, as shapes and dtypes.
+
+        ``init`` is called, not traced by ``jax.eval_shape``: JAX flattens a dict in sorted key order, and the
+        layers are paired in the user's order."""
         import jax  # late: a framework: the arm runs after the numerics flags
 
-        init = self._get(self.init_ref)
-        tree = user_call(f"init {self.init_ref}", jax.eval_shape, lambda: init(0))
+        tree = user_call(f"init {self.init_ref}", self._get(self.init_ref), 0)
         if not isinstance(tree, Mapping):
             raise ParityError(
                 f"init {self.init_ref} returns a {type(tree).__name__}: an adapter takes a dict pytree of arrays "
                 "(flax's variables included)"
             )
-        return tree
+
+        def shapes(t: Mapping[str, Any]) -> dict[str, Any]:
+            return {
+                k: shapes(v) if isinstance(v, Mapping) else jax.ShapeDtypeStruct(np.shape(v), v.dtype)
+                for k, v in t.items()
+            }
+
+        return shapes(tree)
 
     def weight_map(self, declared: Mapping[str, tuple[int, ...]]) -> WeightMap:
         return plan(declared_table(declared), jax_params.read_pytree(self.structure))
@@ -144,7 +155,11 @@ class JaxModel:
         """The user's leaf path -> the declared name it is."""
         key = tuple(declared.items())
         if key not in self._names:
-            by_target = renaming(self.weight_map(declared), f"JAX model {self.apply_ref}")
+            m = self.weight_map(declared)
+            by_target = renaming(m, f"JAX model {self.apply_ref}")
+            print(
+                f"weight mapping: the declared weights -> your JAX model {self.apply_ref}\n{m.text()}", file=sys.stderr
+            )
             self._names[key] = {path: by_target["/".join(path)] for path, _ in _leaf_paths(self.structure)}
         return self._names[key]
 
@@ -240,6 +255,16 @@ def jax_arm(
     )
 
 
+# The weight map of each Keras model an adapter built in this process, by the model's id (the Keras worker
+# records it in the artifact: ``environment.frameworks.keras-<backend>.weight_maps``).
+KERAS_MAPS: dict[int, WeightMap] = {}
+
+
+def keras_weight_map(model: Any) -> WeightMap | None:
+    """The weight map :func:`keras_build` matched ``model`` with (None for a model no adapter built)."""
+    return KERAS_MAPS.get(id(model))
+
+
 def keras_build(factory: Ref, declared: Shapes) -> Callable[..., tuple[Any, dict[str, Any]]]:
     """``keras_build(keras) -> (model, {declared name: variable})`` from the user's ``factory()`` returning a
     ``keras.Model`` (compiled or not), its weights matched to the declaration by :func:`mapping.plan`."""
@@ -251,6 +276,7 @@ def keras_build(factory: Ref, declared: Shapes) -> Callable[..., tuple[Any, dict
             raise ParityError(f"{factory} returns a {type(model).__name__}: return a keras.Model")
         m = plan(declared_table(declared), keras_params.read_keras(model))
         by_target = renaming(m, f"Keras model {factory}")
+        KERAS_MAPS[id(model)] = m
         variables = {v.path: v for layer in keras_params._layers(model) for v in layer.weights}
         return model, {decl: variables[path] for path, decl in by_target.items()}
 
@@ -269,6 +295,20 @@ def compiled_loss(factory: Ref) -> Callable[[Any], Any]:
     return loss
 
 
+@dataclass(frozen=True)
+class OwnWorkload(Workload):
+    """A workload of adapter arms: the artifact's ``workload.weight_maps.jax`` records how the declared weights
+    map onto the user's JAX model (``WeightMap.to_json``)."""
+
+    jax_model: JaxModel | None = field(default=None, compare=False)
+
+    def describe(self) -> dict[str, Any]:
+        out = super().describe()
+        if self.jax_model is not None and "jax" in sys.modules:  # the JAX arms ran in this process
+            out["weight_maps"] = {"jax": self.jax_model.weight_map(self.model.params).to_json()}
+        return out
+
+
 def own_workload(
     name: str,
     question: str,
@@ -280,7 +320,7 @@ def own_workload(
     jax: JaxModel,
     keras: Ref | None = None,
     backend: str = "tensorflow",
-) -> Workload:
+) -> OwnWorkload:
     """A workload pairing the user's JAX model (``jax``) with a Keras model factory (``keras``) as compiled.
 
     Arms: ``jax`` (float32), ``keras-<backend>`` (its compiled optimizer and loss) and ``reference-f64`` (the
@@ -292,7 +332,8 @@ def own_workload(
     if keras is not None:
         keras_build_fn = keras_build(keras, params)
         arms.insert(1, Arm.keras(backend, f"your Keras model {keras} as compiled", compiled_loss(keras)))
-    return Workload(
+    return OwnWorkload(
+        jax_model=jax,
         name=name,
         version="1",
         question=question,

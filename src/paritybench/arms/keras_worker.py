@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from paritybench import watchdog, workloads
+from paritybench.adapters import arms as adapter_arms
 from paritybench.arms import protocol
 from paritybench.arms.base import grad_norm_from_update, nonfinite_steps, weights_nonfinite
 from paritybench.arms.keras_conventions import conventions_rows
@@ -390,6 +391,8 @@ def run_job(job: protocol.TrainJob, be: _Backend, channel: protocol.Channel, ser
             with watchdog.limit(step_timeout, f"building Keras arm {arm_name} (keras_build and compile)"):
                 built[(spec, arm_name)] = KerasArm(keras, backend, w, w.arm(arm_name), lr)
             env["jit_compile"] = str(getattr(built[(spec, arm_name)].model, "jit_compile", None))
+            if (wmap := adapter_arms.keras_weight_map(built[(spec, arm_name)].model)) is not None:
+                env.setdefault("weight_maps", {})[arm_name] = wmap.to_json()  # an adapter arm's (adapters.arms)
             # the arm's effective settings, read from the built model and optimizer (paritybench conventions)
             env.setdefault("conventions", {})[arm_name] = conventions_rows(built[(spec, arm_name)], backend, readback)
         return built[(spec, arm_name)]
