@@ -4,15 +4,17 @@ its own pytree with an optax optimizer, and a Keras factory as compiled, paired 
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import json
+import os
 from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from paritybench.adapters.arms import JaxModel, dense_params, own_workload
-from paritybench.arms import TrainSpec, jax_trainer
+from paritybench.adapters.arms import JaxModel, TorchModel, dense_params, own_workload, torch_arm
+from paritybench.arms import TrainSpec, jax_trainer, torch_trainer
 from paritybench.errors import ParityError
 from paritybench.workloads import Arm, Data, Training
 
@@ -163,3 +165,65 @@ def test_own_models_example_runs_with_its_compiled_keras_optimizer_and_records_t
     assert conv["jax"]["optimizer.learning_rate"] == 0.01
     assert runs["keras-tensorflow"]["final_loss"] < 0.5 * runs["keras-tensorflow"]["curves"]["loss"][0]
     assert abs(runs["jax"]["final_loss"] - runs["reference-f64"]["final_loss"]) < 1e-5
+
+
+@pytest.fixture
+def torch():
+    """The torch module; a skip without the extra, a failure when PARITYBENCH_REQUIRE_TORCH=1."""
+    if importlib.util.find_spec("torch") is None:
+        why = 'torch is not installed: make setup EXTRAS="--extra cpu --extra torch"'
+        if os.environ.get("PARITYBENCH_REQUIRE_TORCH") == "1":
+            pytest.fail(f"PARITYBENCH_REQUIRE_TORCH=1 but {why}")
+        pytest.skip(why)
+    import torch
+
+    return torch
+
+
+def user_torch_model():
+    import torch
+
+    return torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.Tanh(), torch.nn.Linear(16, 1))
+
+
+def user_torch_adam(params, lr):
+    import torch
+
+    return torch.optim.Adam(params, lr=lr, eps=1e-7)  # optax.adam(eps=1e-7) above: the same update
+
+
+def declared_torch_apply(p, x):
+    import torch.nn.functional as F
+
+    h = F.linear(x, p["dense_0/kernel"].T, p["dense_0/bias"]).tanh()
+    return F.linear(h, p["dense_1/kernel"].T, p["dense_1/bias"])
+
+
+def test_adapted_torch_module_trains_the_same_bits_as_the_builtin_declaration(torch):
+    w = workload()
+    model = TorchModel(user_torch_model, user_torch_adam, torch.nn.MSELoss(), example_shape=(8,))
+    adapted = torch_arm("torch", model, DECLARED)
+    builtin = replace(
+        adapted, name="builtin", torch_apply=declared_torch_apply, torch_loss=torch.nn.functional.mse_loss
+    )
+    w2 = replace(w, arms=(*w.arms, adapted, builtin))
+    init = w.model.init(0)
+    x, y = data()
+    spec = TrainSpec(steps=20, lr=1e-2)
+    ra = torch_trainer.train_many(w2, adapted, [init], x, y, spec)[0]
+    rb = torch_trainer.train_many(w2, builtin, [init], x, y, spec)[0]
+    rows = [(r.sources[0].name, r.target.name, r.transform) for r in model.weight_map(DECLARED).rows]
+    assert rows == [
+        ("dense_0/kernel", "0.weight", "transpose"),
+        ("dense_0/bias", "0.bias", "identity"),
+        ("dense_1/kernel", "2.weight", "transpose"),
+        ("dense_1/bias", "2.bias", "identity"),
+    ]
+    assert max(float(np.max(np.abs(ra.final_weights[k] - init[k]))) for k in DECLARED) > 1e-3
+    for k in DECLARED:
+        assert np.array_equal(ra.final_weights[k], rb.final_weights[k]), k
+    # and it trains what the adapted JAX arm trains, within float32 rounding
+    rj = jax_trainer.train_many(w, w.arm("jax"), [init], x, y, spec)[0]
+    gap = max(float(np.max(np.abs(ra.final_weights[k] - rj.final_weights[k]))) for k in DECLARED)
+    print(f"torch adapter vs JAX adapter, final weights after 20 Adam steps: max |diff| {gap:.3g}")
+    assert gap < 1e-5

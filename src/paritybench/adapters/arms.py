@@ -36,12 +36,22 @@ from paritybench.errors import ParityError
 from paritybench.workloads.base import Arm, Data, Model, Ref, Training, Workload, resolve_ref
 from paritybench.workloads.kit.mlp import dense_params
 
-from . import jax_params, keras_params
+from . import jax_params, keras_params, torch_params
 from .mapping import Param, WeightMap, plan
 
 Shapes = Mapping[str, tuple[int, ...]]
 _OURS = str(Path(__file__).resolve().parents[1])  # paritybench's own package folder
-__all__ = ["JaxModel", "compiled_loss", "dense_params", "jax_arm", "keras_build", "own_workload", "user_call"]
+__all__ = [
+    "JaxModel",
+    "TorchModel",
+    "torch_arm",
+    "compiled_loss",
+    "dense_params",
+    "jax_arm",
+    "keras_build",
+    "own_workload",
+    "user_call",
+]
 
 
 def _user_frame(exc: BaseException) -> str:
@@ -255,6 +265,112 @@ def jax_arm(
     )
 
 
+# A transform between the declared (channels-last) layout and torch's, as a differentiable torch op: the torch
+# adapter's forward pass computes its module's weights from the declared leaf tensors, so autograd carries the
+# gradient back through it (the inverse layout) and the optimizer steps the declared tensors themselves.
+def _torch_transform(spec: str, t: Any) -> Any:
+    if spec == "identity":
+        return t
+    if spec == "transpose":
+        return t.T
+    if spec == "hwio_to_oihw":
+        n = t.ndim
+        return t.permute(n - 1, n - 2, *range(n - 2))
+    raise ParityError(
+        f"weight mapping: the torch adapter does not apply {spec!r} in its forward pass yet (identity, transpose "
+        "and hwio_to_oihw: Linear, Conv, norms, Embedding); declare the model without that layer"
+    )
+
+
+class TorchModel:
+    """The user's torch model: ``build() -> nn.Module``, an optimizer factory ``(params, lr) -> Optimizer``
+    (``params`` a list of tensors, as ``model.parameters()`` gives) and a loss (an ``nn.Module`` such as
+    ``nn.MSELoss()`` or a function ``(outputs, targets) -> mean loss``). ``example_shape``: one sample's shape,
+    to read the module's layers in forward order (else registration order)."""
+
+    def __init__(self, build: Ref, optimizer: Ref, loss: Any, *, example_shape: tuple[int, ...] | None = None) -> None:
+        self.build_ref, self.optimizer_ref, self.loss_ref = build, optimizer, loss
+        self.example_shape = example_shape
+        self._maps: dict[tuple, WeightMap] = {}
+
+    @functools.cached_property
+    def module(self) -> Any:
+        import torch  # late: a framework: the arm runs after the numerics flags
+
+        m = user_call(f"torch model {self.build_ref}", resolve_ref(self.build_ref))
+        if not isinstance(m, torch.nn.Module):
+            raise ParityError(f"{self.build_ref} returns a {type(m).__name__}: return a torch.nn.Module")
+        return m
+
+    def weight_map(self, declared: Shapes) -> WeightMap:
+        key = tuple(declared.items())
+        if key not in self._maps:
+            import torch  # late: a framework: the arm runs after the numerics flags
+
+            example = None if self.example_shape is None else torch.zeros((1, *self.example_shape))
+            m = plan(declared_table(declared), torch_params.read_torch(self.module, example=example))
+            for r in m.rows:
+                if r.transform != "keep":
+                    if len(r.sources) != 1:
+                        raise ParityError(
+                            f"weight mapping: {r.target.label()} is computed from {len(r.sources)} declared weights; "
+                            "the torch adapter maps one declared weight to one module weight"
+                        )
+                    _torch_transform(r.transform, torch.zeros(r.sources[0].shape))  # refuse an unknown one now
+            print(
+                f"weight mapping: the declared weights -> your torch model {self.build_ref}\n{m.text()}",
+                file=sys.stderr,
+            )
+            self._maps[key] = m
+        return self._maps[key]
+
+    def torch_apply(self, declared: Shapes) -> Callable[[Any, Any], Any]:
+        def apply(params: Any, x: Any) -> Any:
+            from torch.func import functional_call  # late: a framework: the arm runs after the numerics flags
+
+            m = self.weight_map(declared)
+            module = self.module.to(x.device)
+            mapped = {
+                r.target.name: _torch_transform(r.transform, params[r.sources[0].name])
+                for r in m.rows
+                if r.transform != "keep"
+            }
+            return user_call(f"torch model {self.build_ref}", functional_call, module, mapped, (x,))
+
+        return apply
+
+    def torch_loss(self) -> Callable[[Any, Any], Any]:
+        def loss(z: Any, y: Any) -> Any:
+            fn = resolve_ref(self.loss_ref) if isinstance(self.loss_ref, str) else self.loss_ref
+            return user_call(f"loss {self.loss_ref}", fn, z, y)
+
+        return loss
+
+    def torch_optimizer(self) -> Callable[[Any, float], Any]:
+        def make(params: Any, lr: float) -> Any:
+            return user_call(
+                f"optimizer {self.optimizer_ref}", resolve_ref(self.optimizer_ref), list(params.values()), lr
+            )
+
+        return make
+
+
+def torch_arm(name: str, model: TorchModel, declared: Shapes, *, description: str = "", role: str = "port") -> Arm:
+    """A torch arm that trains the user's own ``nn.Module`` from the declared weights (``arms.torch_trainer``)."""
+    return Arm(
+        name,
+        description or f"your torch model {model.build_ref}, {model.optimizer_ref}, loss {model.loss_ref}",
+        "torch",
+        f"torch:own:{model.loss_ref}",
+        torch_loss=model.torch_loss(),
+        torch_optimizer=model.torch_optimizer(),
+        torch_apply=model.torch_apply(declared),
+        requires=("torch",),
+        role=role,
+        conventions={"adapter": "torch"},
+    )
+
+
 # The weight map of each Keras model an adapter built in this process, by the model's id (the Keras worker
 # records it in the artifact: ``environment.frameworks.keras-<backend>.weight_maps``).
 KERAS_MAPS: dict[int, WeightMap] = {}
@@ -319,14 +435,18 @@ def own_workload(
     training: Training,
     jax: JaxModel,
     keras: Ref | None = None,
+    torch: TorchModel | None = None,
     backend: str = "tensorflow",
 ) -> OwnWorkload:
-    """A workload pairing the user's JAX model (``jax``) with a Keras model factory (``keras``) as compiled.
+    """A workload pairing the user's JAX model (``jax``) with a Keras model factory (``keras``) as compiled and a
+    torch model (``torch``).
 
-    Arms: ``jax`` (float32), ``keras-<backend>`` (its compiled optimizer and loss) and ``reference-f64`` (the
-    JAX model in float64, the arbiter). Every arm starts from the JAX model's ``init(seed)`` mapped to the
-    declared names."""
+    Arms: ``jax`` (float32), ``torch``, ``keras-<backend>`` (its compiled optimizer and loss) and
+    ``reference-f64`` (the JAX model in float64, the arbiter). Every arm starts from the JAX model's
+    ``init(seed)`` mapped to the declared names."""
     arms = [jax_arm("jax", jax, params), jax_arm("reference-f64", jax, params, kind="f64", role="reference")]
+    if torch is not None:
+        arms.insert(1, torch_arm("torch", torch, params))
     build: Ref = jax.jax_apply(params)
     keras_build_fn: Ref = build  # never called without a Keras arm; Model needs one
     if keras is not None:
