@@ -54,6 +54,22 @@ __all__ = [
 ]
 
 
+def _label(ref: Any) -> str:
+    """A user reference as written (``"module:function"``), a callable as ``module:qualname``, else its class."""
+    if isinstance(ref, str):
+        return ref
+    module, qual = getattr(ref, "__module__", None), getattr(ref, "__qualname__", None)
+    return f"{module}:{qual}" if module and qual else type(ref).__name__
+
+
+def _as(fn: Callable[..., Any], ref: Any) -> Callable[..., Any]:
+    """``fn``, named as the user's reference it calls (conventions and errors show ``jax_model:loss``, not an
+    adapter's closure)."""
+    module, _, qual = _label(ref).rpartition(":")
+    fn.__module__, fn.__qualname__ = module or fn.__module__, qual
+    return fn
+
+
 def _user_frame(exc: BaseException) -> str:
     """``file:line`` of the innermost frame of the traceback outside paritybench and site-packages (the user's)."""
     where = ""
@@ -143,11 +159,11 @@ class JaxModel:
         layers are paired in the user's order."""
         import jax  # late: a framework: the arm runs after the numerics flags
 
-        tree = user_call(f"init {self.init_ref}", self._get(self.init_ref), 0)
+        tree = user_call(f"init {_label(self.init_ref)}", self._get(self.init_ref), 0)
         if not isinstance(tree, Mapping):
             raise ParityError(
-                f"init {self.init_ref} returns a {type(tree).__name__}: an adapter takes a dict pytree of arrays "
-                "(flax's variables included)"
+                f"init {_label(self.init_ref)} returns a {type(tree).__name__}: an adapter takes a dict pytree of "
+                "arrays (flax's variables included)"
             )
 
         def shapes(t: Mapping[str, Any]) -> dict[str, Any]:
@@ -166,9 +182,10 @@ class JaxModel:
         key = tuple(declared.items())
         if key not in self._names:
             m = self.weight_map(declared)
-            by_target = renaming(m, f"JAX model {self.apply_ref}")
+            by_target = renaming(m, f"JAX model {_label(self.apply_ref)}")
             print(
-                f"weight mapping: the declared weights -> your JAX model {self.apply_ref}\n{m.text()}", file=sys.stderr
+                f"weight mapping: the declared weights -> your JAX model {_label(self.apply_ref)}\n{m.text()}",
+                file=sys.stderr,
             )
             self._names[key] = {path: by_target["/".join(path)] for path, _ in _leaf_paths(self.structure)}
         return self._names[key]
@@ -192,15 +209,17 @@ class JaxModel:
 
     def jax_apply(self, declared: Shapes) -> Callable[[Any, Any], Any]:
         def apply(params: Any, x: Any) -> Any:
-            return user_call(f"apply {self.apply_ref}", self._get(self.apply_ref), self.to_tree(declared, params), x)
+            return user_call(
+                f"apply {_label(self.apply_ref)}", self._get(self.apply_ref), self.to_tree(declared, params), x
+            )
 
-        return apply
+        return _as(apply, self.apply_ref)
 
     def loss_fn(self) -> Callable[[Any, Any], Any]:
         def loss(z: Any, y: Any) -> Any:
-            return user_call(f"loss {self.loss_ref}", self._get(self.loss_ref), z, y)
+            return user_call(f"loss {_label(self.loss_ref)}", self._get(self.loss_ref), z, y)
 
-        return loss
+        return _as(loss, self.loss_ref)
 
     def optimizer(self, declared: Shapes) -> Callable[[float], Any]:
         """``lr -> GradientTransformation`` over the declared names, running the user's own transformation (the
@@ -212,8 +231,8 @@ class JaxModel:
             user = self._get(self.optimizer_ref)
             if not isinstance(user, optax.GradientTransformation):
                 raise ParityError(
-                    f"optimizer {self.optimizer_ref} is a {type(user).__name__}, not an optax GradientTransformation "
-                    "(e.g. optax.adam(1e-3))"
+                    f"optimizer {_label(self.optimizer_ref)} is a {type(user).__name__}, not an optax "
+                    "GradientTransformation (e.g. optax.adam(1e-3))"
                 )
 
             def init(params: Any) -> Any:
@@ -226,16 +245,16 @@ class JaxModel:
 
             return optax.GradientTransformation(init, update)
 
-        return make
+        return _as(make, self.optimizer_ref)
 
     def init(self, declared: Shapes) -> Callable[..., dict[str, np.ndarray]]:
         """``(seed, threefry_partitionable) -> declared weights`` from the user's own ``init(seed)``."""
 
         def init(seed: int, threefry_partitionable: bool = False) -> dict[str, np.ndarray]:
-            tree = user_call(f"init {self.init_ref}", self._get(self.init_ref), seed)
+            tree = user_call(f"init {_label(self.init_ref)}", self._get(self.init_ref), seed)
             return {k: np.asarray(v, np.float32) for k, v in self.to_flat(declared, tree).items()}
 
-        return init
+        return _as(init, self.init_ref)
 
 
 def jax_arm(
@@ -252,9 +271,10 @@ def jax_arm(
     starts it from the user's ``init(seed)`` instead of the workload's shared initial weights."""
     return Arm(
         name,
-        description or f"your JAX model {model.apply_ref}, {model.optimizer_ref}, loss {model.loss_ref}",
+        description
+        or f"your JAX model {_label(model.apply_ref)}, {_label(model.optimizer_ref)}, loss {_label(model.loss_ref)}",
         kind,
-        f"own:{model.loss_ref}" if kind == "jax" else f"own:{model.loss_ref}:f64",
+        f"own:{_label(model.loss_ref)}" if kind == "jax" else f"own:{_label(model.loss_ref)}:f64",
         loss_fn=model.loss_fn(),
         optimizer=model.optimizer(declared),
         jax_apply=model.jax_apply(declared),
@@ -297,9 +317,9 @@ class TorchModel:
     def module(self) -> Any:
         import torch  # late: a framework: the arm runs after the numerics flags
 
-        m = user_call(f"torch model {self.build_ref}", resolve_ref(self.build_ref))
+        m = user_call(f"torch model {_label(self.build_ref)}", resolve_ref(self.build_ref))
         if not isinstance(m, torch.nn.Module):
-            raise ParityError(f"{self.build_ref} returns a {type(m).__name__}: return a torch.nn.Module")
+            raise ParityError(f"{_label(self.build_ref)} returns a {type(m).__name__}: return a torch.nn.Module")
         return m
 
     def weight_map(self, declared: Shapes) -> WeightMap:
@@ -318,7 +338,7 @@ class TorchModel:
                         )
                     _torch_transform(r.transform, torch.zeros(r.sources[0].shape))  # refuse an unknown one now
             print(
-                f"weight mapping: the declared weights -> your torch model {self.build_ref}\n{m.text()}",
+                f"weight mapping: the declared weights -> your torch model {_label(self.build_ref)}\n{m.text()}",
                 file=sys.stderr,
             )
             self._maps[key] = m
@@ -335,33 +355,34 @@ class TorchModel:
                 for r in m.rows
                 if r.transform != "keep"
             }
-            return user_call(f"torch model {self.build_ref}", functional_call, module, mapped, (x,))
+            return user_call(f"torch model {_label(self.build_ref)}", functional_call, module, mapped, (x,))
 
-        return apply
+        return _as(apply, self.build_ref)
 
     def torch_loss(self) -> Callable[[Any, Any], Any]:
         def loss(z: Any, y: Any) -> Any:
             fn = resolve_ref(self.loss_ref) if isinstance(self.loss_ref, str) else self.loss_ref
-            return user_call(f"loss {self.loss_ref}", fn, z, y)
+            return user_call(f"loss {_label(self.loss_ref)}", fn, z, y)
 
-        return loss
+        return _as(loss, self.loss_ref)
 
     def torch_optimizer(self) -> Callable[[Any, float], Any]:
         def make(params: Any, lr: float) -> Any:
             return user_call(
-                f"optimizer {self.optimizer_ref}", resolve_ref(self.optimizer_ref), list(params.values()), lr
+                f"optimizer {_label(self.optimizer_ref)}", resolve_ref(self.optimizer_ref), list(params.values()), lr
             )
 
-        return make
+        return _as(make, self.optimizer_ref)
 
 
 def torch_arm(name: str, model: TorchModel, declared: Shapes, *, description: str = "", role: str = "port") -> Arm:
     """A torch arm that trains the user's own ``nn.Module`` from the declared weights (``arms.torch_trainer``)."""
     return Arm(
         name,
-        description or f"your torch model {model.build_ref}, {model.optimizer_ref}, loss {model.loss_ref}",
+        description
+        or f"your torch model {_label(model.build_ref)}, {_label(model.optimizer_ref)}, loss {_label(model.loss_ref)}",
         "torch",
-        f"torch:own:{model.loss_ref}",
+        f"torch:own:{_label(model.loss_ref)}",
         torch_loss=model.torch_loss(),
         torch_optimizer=model.torch_optimizer(),
         torch_apply=model.torch_apply(declared),
@@ -387,25 +408,27 @@ def keras_build(factory: Ref, declared: Shapes) -> Callable[..., tuple[Any, dict
 
     def build(keras: Any, **options: Any) -> tuple[Any, dict[str, Any]]:
         fn = resolve_ref(factory)
-        model = user_call(f"Keras model {factory}", fn, **options)
+        model = user_call(f"Keras model {_label(factory)}", fn, **options)
         if not isinstance(model, keras.Model):
-            raise ParityError(f"{factory} returns a {type(model).__name__}: return a keras.Model")
+            raise ParityError(f"{_label(factory)} returns a {type(model).__name__}: return a keras.Model")
         m = plan(declared_table(declared), keras_params.read_keras(model))
-        by_target = renaming(m, f"Keras model {factory}")
+        by_target = renaming(m, f"Keras model {_label(factory)}")
         KERAS_MAPS[id(model)] = m
         variables = {v.path: v for layer in keras_params._layers(model) for v in layer.weights}
         return model, {decl: variables[path] for path, decl in by_target.items()}
 
-    return build
+    return _as(build, factory)
 
 
 def compiled_loss(factory: Ref) -> Callable[[Any], Any]:
     """``keras -> loss``: the loss the user's factory compiled its model with (a one-line error if none)."""
 
     def loss(keras: Any) -> Any:
-        model = user_call(f"Keras model {factory}", resolve_ref(factory))
+        model = user_call(f"Keras model {_label(factory)}", resolve_ref(factory))
         if not getattr(model, "compiled", False) or model.loss is None:
-            raise ParityError(f"the Keras model from {factory} is not compiled with a loss: compile it (loss=...)")
+            raise ParityError(
+                f"the Keras model from {_label(factory)} is not compiled with a loss: compile it (loss=...)"
+            )
         return keras.losses.get(model.loss) if isinstance(model.loss, str) else model.loss
 
     return loss
