@@ -227,3 +227,50 @@ def test_adapted_torch_module_trains_the_same_bits_as_the_builtin_declaration(to
     gap = max(float(np.max(np.abs(ra.final_weights[k] - rj.final_weights[k]))) for k in DECLARED)
     print(f"torch adapter vs JAX adapter, final weights after 20 Adam steps: max |diff| {gap:.3g}")
     assert gap < 1e-5
+
+
+def user_torch_sgd(params, lr):
+    import torch
+
+    return torch.optim.SGD(params, lr=lr)
+
+
+def user_clip(parameters):
+    import torch
+
+    torch.nn.utils.clip_grad_norm_(parameters, 0.1)
+
+
+def test_a_torch_hook_runs_between_backward_and_step_like_optax_clipping(torch):
+    import optax
+
+    jax_model = JaxModel(user_apply, user_init, optax.chain(optax.clip_by_global_norm(0.1), optax.sgd(0.05)), user_loss)
+    w = own_workload(
+        "own-clip",
+        "Does a torch hook clip as optax's clip_by_global_norm does?",
+        params=DECLARED,
+        head="linear",
+        data=Data(source=data, n=64),
+        training=Training(steps=20, lr=0.05),
+        jax=jax_model,
+    )
+    clipped = torch_arm(
+        "clipped", TorchModel(user_torch_model, user_torch_sgd, torch.nn.MSELoss(), hook=user_clip), DECLARED
+    )
+    plain = torch_arm("plain", TorchModel(user_torch_model, user_torch_sgd, torch.nn.MSELoss()), DECLARED)
+    w2 = replace(w, arms=(*w.arms, clipped, plain))
+    init, (x, y) = w.model.init(0), data()
+    spec = TrainSpec(steps=20, lr=0.05)
+    rc = torch_trainer.train_many(w2, clipped, [init], x, y, spec)[0]
+    rp = torch_trainer.train_many(w2, plain, [init], x, y, spec)[0]
+    rj = jax_trainer.train_many(w, w.arm("jax"), [init], x, y, spec)[0]
+
+    def gap(a, b):
+        return max(float(np.max(np.abs(a.final_weights[k] - b.final_weights[k]))) for k in DECLARED)
+
+    print(f"torch hook clip vs optax clip_by_global_norm: {gap(rc, rj):.3g}; unclipped vs clipped: {gap(rp, rc):.3g}")
+    assert gap(rc, rj) < 1e-5  # torch divides by (norm + 1e-6), optax by the norm: a relative 1e-6 per step
+    assert gap(rp, rc) > 1e-3  # the hook clipped: the gradient norm is above 0.1 at the start
+    assert (
+        rc.curves["grad_norm"][0] > 0.1 and rc.curves["grad_norm"][0] == rp.curves["grad_norm"][0]
+    )  # recorded before the hook

@@ -305,11 +305,21 @@ def _torch_transform(spec: str, t: Any) -> Any:
 class TorchModel:
     """The user's torch model: ``build() -> nn.Module``, an optimizer factory ``(params, lr) -> Optimizer``
     (``params`` a list of tensors, as ``model.parameters()`` gives) and a loss (an ``nn.Module`` such as
-    ``nn.MSELoss()`` or a function ``(outputs, targets) -> mean loss``). ``example_shape``: one sample's shape,
+    ``nn.MSELoss()`` or a function ``(outputs, targets) -> mean loss``); ``hook``: ``(parameters) -> None`` between
+    ``backward()`` and ``step()`` (gradient clipping), on the declared tensors (a norm or a value clip is the same
+    in either layout). ``example_shape``: one sample's shape,
     to read the module's layers in forward order (else registration order)."""
 
-    def __init__(self, build: Ref, optimizer: Ref, loss: Any, *, example_shape: tuple[int, ...] | None = None) -> None:
-        self.build_ref, self.optimizer_ref, self.loss_ref = build, optimizer, loss
+    def __init__(
+        self,
+        build: Ref,
+        optimizer: Ref,
+        loss: Any,
+        *,
+        hook: Ref | None = None,
+        example_shape: tuple[int, ...] | None = None,
+    ) -> None:
+        self.build_ref, self.optimizer_ref, self.loss_ref, self.hook_ref = build, optimizer, loss, hook
         self.example_shape = example_shape
         self._maps: dict[tuple, WeightMap] = {}
 
@@ -366,6 +376,16 @@ class TorchModel:
 
         return _as(loss, self.loss_ref)
 
+    def torch_hook(self) -> Callable[[Any], Any] | None:
+        ref = self.hook_ref
+        if ref is None:
+            return None
+
+        def hook(parameters: Any) -> Any:
+            return user_call(f"hook {_label(ref)}", resolve_ref(ref), parameters)
+
+        return _as(hook, ref)
+
     def torch_optimizer(self) -> Callable[[Any, float], Any]:
         def make(params: Any, lr: float) -> Any:
             return user_call(
@@ -386,6 +406,7 @@ def torch_arm(name: str, model: TorchModel, declared: Shapes, *, description: st
         torch_loss=model.torch_loss(),
         torch_optimizer=model.torch_optimizer(),
         torch_apply=model.torch_apply(declared),
+        torch_hook=model.torch_hook(),
         requires=("torch",),
         role=role,
         conventions={"adapter": "torch"},

@@ -207,6 +207,9 @@ class Arm:
       in torch; ``(params: {name: tensor}, lr) -> torch.optim.Optimizer`` (a dict, so that a port can put
       kernels and biases in separate parameter groups; default ``torch.optim.SGD(lr)``, i.e. ``w - lr * g``);
       this arm's own functional forward pass (None: ``Model.torch_apply``).
+    - ``torch_hook``: a torch arm: ``(parameters: list of tensors) -> None``, called after the gradients are set
+      and before ``optimizer.step()`` (where a real loop clips gradients: ``torch.nn.utils.clip_grad_norm_``);
+      the recorded gradients are the ones before it.
     - ``matches``: a torch arm: the JAX arm that implements its convention (optax ``adam`` for
       ``torch.optim.Adam``, ...). The runner's mechanism check holds the two to ``MECHANISM_TOLERANCE``
       after step 1, as it holds a Keras arm to its ``emulates``.
@@ -235,6 +238,7 @@ class Arm:
     torch_optimizer: Ref | None = None
     torch_apply: Ref | None = None
     matches: str | None = None
+    torch_hook: Ref | None = None
 
     @classmethod
     def keras(
