@@ -274,3 +274,20 @@ def test_a_torch_hook_runs_between_backward_and_step_like_optax_clipping(torch):
     assert (
         rc.curves["grad_norm"][0] > 0.1 and rc.curves["grad_norm"][0] == rp.curves["grad_norm"][0]
     )  # recorded before the hook
+
+
+def test_localize_finds_where_the_own_models_part_adams_epsilon_placement(tmp_path):
+    out = tmp_path / "loc.json"
+    proc = run_cli(
+        "localize",
+        "--workload",
+        "examples/own_models/workload.py",
+        "--arms",
+        "jax,keras-tensorflow",
+        "--out",
+        str(out),
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    # optax puts epsilon after the bias correction, Keras before it: the first update already parts
+    assert "jax vs keras-tensorflow: step 0, update, dense_0/kernel" in " ".join(proc.stdout.split())
