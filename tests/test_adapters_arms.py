@@ -291,3 +291,33 @@ def test_localize_finds_where_the_own_models_part_adams_epsilon_placement(tmp_pa
     assert proc.returncode == 0, proc.stderr[-2000:]
     # optax puts epsilon after the bias correction, Keras before it: the first update already parts
     assert "jax vs keras-tensorflow: step 0, update, dense_0/kernel" in " ".join(proc.stdout.split())
+
+
+def test_overrides_settle_a_tree_listed_out_of_forward_order():
+    import optax
+
+    def reversed_init(seed):
+        tree = user_init(seed)
+        return {"out": tree["out"], "hidden": tree["hidden"]}  # the output layer first: order pairs it wrongly
+
+    def model(**kw):
+        return JaxModel(user_apply, reversed_init, optax.adam(1e-2, eps=1e-7), user_loss, **kw)
+
+    with pytest.raises(ParityError, match="weight mapping: .*dense_0/kernel.*out/w.*overrides="):
+        model().weight_map(DECLARED)
+    fixed = model(
+        mapping={
+            "overrides": {
+                "hidden/w": "dense_0/kernel",
+                "hidden/b": "dense_0/bias",
+                "out/w": "dense_1/kernel",
+                "out/b": "dense_1/bias",
+            }
+        }
+    )
+    rows = [(r.target.name, r.sources[0].name, r.by) for r in fixed.weight_map(DECLARED).rows]
+    assert ("hidden/w", "dense_0/kernel", "override") in rows and ("out/w", "dense_1/kernel", "override") in rows
+    x, _ = data()
+    w = workload()
+    init = w.model.init(0)
+    assert np.array_equal(np.asarray(fixed.jax_apply(DECLARED)(init, x)), np.asarray(w.model.jax_apply(init, x)))

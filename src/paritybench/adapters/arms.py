@@ -137,10 +137,16 @@ def _leaf_paths(tree: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> list[t
 class JaxModel:
     """The user's JAX model: ``apply(params, x)``, ``init(seed)`` (a dict pytree; its structure is what the
     declared weights map onto), an optax ``GradientTransformation`` and ``loss(outputs, y)`` (a mean over the
-    batch, or per sample: the arm trains on its mean). References are ``"module:attribute"`` or the objects."""
+    batch, or per sample: the arm trains on its mean). ``mapping``: :func:`mapping.plan`'s keyword arguments
+    (``overrides={your weight: declared name}``, ``transforms``, ``ignore``), for a mapping the order and shapes
+    do not settle; the torch adapter and :func:`keras_build` take the same. References are
+    ``"module:attribute"`` or the objects."""
 
-    def __init__(self, apply: Ref, init: Ref, optimizer: Any, loss: Ref) -> None:
+    def __init__(
+        self, apply: Ref, init: Ref, optimizer: Any, loss: Ref, *, mapping: Mapping[str, Any] | None = None
+    ) -> None:
         self.apply_ref, self.init_ref, self.optimizer_ref, self.loss_ref = apply, init, optimizer, loss
+        self.mapping = dict(mapping or {})
         self._names: dict[tuple, dict[tuple[str, ...], str]] = {}
 
     def _get(self, ref: Any) -> Any:
@@ -175,7 +181,7 @@ class JaxModel:
         return shapes(tree)
 
     def weight_map(self, declared: Mapping[str, tuple[int, ...]]) -> WeightMap:
-        return plan(declared_table(declared), jax_params.read_pytree(self.structure))
+        return plan(declared_table(declared), jax_params.read_pytree(self.structure), **self.mapping)
 
     def names(self, declared: Mapping[str, tuple[int, ...]]) -> dict[tuple[str, ...], str]:
         """The user's leaf path -> the declared name it is."""
@@ -318,7 +324,9 @@ class TorchModel:
         *,
         hook: Ref | None = None,
         example_shape: tuple[int, ...] | None = None,
+        mapping: Mapping[str, Any] | None = None,
     ) -> None:
+        self.mapping = dict(mapping or {})
         self.build_ref, self.optimizer_ref, self.loss_ref, self.hook_ref = build, optimizer, loss, hook
         self.example_shape = example_shape
         self._maps: dict[tuple, WeightMap] = {}
@@ -338,7 +346,7 @@ class TorchModel:
             import torch  # late: a framework: the arm runs after the numerics flags
 
             example = None if self.example_shape is None else torch.zeros((1, *self.example_shape))
-            m = plan(declared_table(declared), torch_params.read_torch(self.module, example=example))
+            m = plan(declared_table(declared), torch_params.read_torch(self.module, example=example), **self.mapping)
             for r in m.rows:
                 if r.transform != "keep":
                     if len(r.sources) != 1:
@@ -423,7 +431,9 @@ def keras_weight_map(model: Any) -> WeightMap | None:
     return KERAS_MAPS.get(id(model))
 
 
-def keras_build(factory: Ref, declared: Shapes) -> Callable[..., tuple[Any, dict[str, Any]]]:
+def keras_build(
+    factory: Ref, declared: Shapes, mapping: Mapping[str, Any] | None = None
+) -> Callable[..., tuple[Any, dict[str, Any]]]:
     """``keras_build(keras) -> (model, {declared name: variable})`` from the user's ``factory()`` returning a
     ``keras.Model`` (compiled or not), its weights matched to the declaration by :func:`mapping.plan`."""
 
@@ -432,7 +442,7 @@ def keras_build(factory: Ref, declared: Shapes) -> Callable[..., tuple[Any, dict
         model = user_call(f"Keras model {_label(factory)}", fn, **options)
         if not isinstance(model, keras.Model):
             raise ParityError(f"{_label(factory)} returns a {type(model).__name__}: return a keras.Model")
-        m = plan(declared_table(declared), keras_params.read_keras(model))
+        m = plan(declared_table(declared), keras_params.read_keras(model), **dict(mapping or {}))
         by_target = renaming(m, f"Keras model {_label(factory)}")
         KERAS_MAPS[id(model)] = m
         variables = {v.path: v for layer in keras_params._layers(model) for v in layer.weights}
@@ -479,6 +489,7 @@ def own_workload(
     training: Training,
     jax: JaxModel,
     keras: Ref | None = None,
+    keras_mapping: Mapping[str, Any] | None = None,
     torch: TorchModel | None = None,
     backend: str = "tensorflow",
 ) -> OwnWorkload:
@@ -494,7 +505,7 @@ def own_workload(
     build: Ref = jax.jax_apply(params)
     keras_build_fn: Ref = build  # never called without a Keras arm; Model needs one
     if keras is not None:
-        keras_build_fn = keras_build(keras, params)
+        keras_build_fn = keras_build(keras, params, keras_mapping)
         arms.insert(1, Arm.keras(backend, f"your Keras model {keras} as compiled", compiled_loss(keras)))
     return OwnWorkload(
         jax_model=jax,
