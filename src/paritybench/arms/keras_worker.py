@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from paritybench import watchdog, workloads
+from paritybench.adapters import arms as adapter_arms
 from paritybench.arms import protocol
 from paritybench.arms.base import grad_norm_from_update, nonfinite_steps, weights_nonfinite
 from paritybench.arms.keras_conventions import conventions_rows
@@ -100,12 +101,16 @@ class KerasArm:
         # Model.state (moving statistics): read back after every step, reset to its initial values per case
         self.state_vars = {k: self.variables.pop(k) for k in workload.model.state}
         loss = self.loss = resolve_ref(arm.keras_loss)(keras)
-        optimizer = (
-            resolve_ref(arm.keras_optimizer)(keras, lr)
-            if arm.keras_optimizer
-            else keras.optimizers.SGD(learning_rate=lr)
-        )
-        self.plain_sgd = arm.keras_optimizer is None
+        # A model keras_build compiled keeps its compiled optimizer (its own learning rate) unless the arm names
+        # one: before, such an arm silently trained with SGD at the workload's lr instead of the compiled Adam.
+        compiled = getattr(self.model, "optimizer", None) if getattr(self.model, "compiled", False) else None
+        if arm.keras_optimizer:
+            optimizer = resolve_ref(arm.keras_optimizer)(keras, lr)
+        elif compiled is not None:
+            optimizer = compiled
+        else:
+            optimizer = keras.optimizers.SGD(learning_rate=lr)
+        self.plain_sgd = arm.keras_optimizer is None and compiled is None
         # The accuracy metric thresholds as the seed's evaluation did; as a metric it is
         # computed from the training step's own forward pass.
         # A linear head has no classes: no accuracy metric (its ``correct`` curve is a placeholder the runner
@@ -386,6 +391,8 @@ def run_job(job: protocol.TrainJob, be: _Backend, channel: protocol.Channel, ser
             with watchdog.limit(step_timeout, f"building Keras arm {arm_name} (keras_build and compile)"):
                 built[(spec, arm_name)] = KerasArm(keras, backend, w, w.arm(arm_name), lr)
             env["jit_compile"] = str(getattr(built[(spec, arm_name)].model, "jit_compile", None))
+            if (wmap := adapter_arms.keras_weight_map(built[(spec, arm_name)].model)) is not None:
+                env.setdefault("weight_maps", {})[arm_name] = wmap.to_json()  # an adapter arm's (adapters.arms)
             # the arm's effective settings, read from the built model and optimizer (paritybench conventions)
             env.setdefault("conventions", {})[arm_name] = conventions_rows(built[(spec, arm_name)], backend, readback)
         return built[(spec, arm_name)]

@@ -103,6 +103,16 @@ class _Model:
         self.apply = forward(workload, arm)
         self.loss_fn = resolve_ref(arm.torch_loss)
         self.head = workload.model.head
+        self.hook = resolve_ref(arm.torch_hook) if arm.torch_hook is not None else None
+
+    def step(self, params: dict, opt) -> None:
+        """The optimizer's step on the gradients set on ``params``, after the arm's ``torch_hook`` (on copies of
+        the gradients: the recorded ones stay those before it)."""
+        if self.hook is not None:
+            for p in params.values():
+                p.grad = p.grad.clone()
+            self.hook(list(params.values()))
+        opt.step()
 
     def loss_and_grads(self, params: dict, state, x, y, training: bool = True):
         """(mean loss, logits, n * d loss/d logits, {name: gradient}, new state), one forward and one backward."""
@@ -196,7 +206,7 @@ def train_one(
             grads_kept.append({k: to_numpy(g).copy() for k, g in grads.items()})
         for k, p in params.items():
             p.grad = grads[k]
-        opt.step()
+        model.step(params, opt)
     record(state)
 
     sync(None)
@@ -443,7 +453,7 @@ class TorchEvaluator:
         before = {name: to_numpy(p).copy() for name, p in self.params.items()}
         for name, p in self.params.items():
             p.grad = grads[name]
-        self.opt.step()
+        self.model.step(self.params, self.opt)
         update = {name: to_numpy(p) - before[name] for name, p in self.params.items()}
         return Evaluation(
             to_numpy(z),

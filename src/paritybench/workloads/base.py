@@ -213,6 +213,9 @@ class Arm:
     - ``torch_layers``: a torch arm's own named-layer outputs ``(params, x) -> {name: tensor}``
       (``Model.torch_layers``'s names), as ``jax_layers`` for a JAX arm; None: ``Model.torch_layers`` where the
       arm uses the model's ``torch_apply``, else its logits only.
+    - ``torch_hook``: a torch arm: ``(parameters: list of tensors) -> None``, called after the gradients are set
+      and before ``optimizer.step()`` (where a real loop clips gradients: ``torch.nn.utils.clip_grad_norm_``);
+      the recorded gradients are the ones before it.
     - ``matches``: a torch arm: the JAX arm that implements its convention (optax ``adam`` for
       ``torch.optim.Adam``, ...). The runner's mechanism check holds the two to ``MECHANISM_TOLERANCE``
       after step 1, as it holds a Keras arm to its ``emulates``.
@@ -242,6 +245,7 @@ class Arm:
     torch_apply: Ref | None = None
     torch_layers: Ref | None = None
     matches: str | None = None
+    torch_hook: Ref | None = None
 
     @classmethod
     def keras(

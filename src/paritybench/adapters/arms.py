@@ -1,0 +1,521 @@
+"""Arms from the user's own model code, handed over unchanged (issue 18 item 3).
+
+The workload still declares its parameters once (``Model.params``, names ``layer/role`` in the (in, out)
+layout Keras and JAX share): they are the names weights travel under between arms and in the artifact. An
+adapter maps that declaration onto the user's own model with :func:`mapping.plan` (layers by order, weights by
+role, shapes checked) the first time the arm runs, inside the process that runs it, and then reduces to the
+existing arm machinery:
+
+- :func:`jax_arm`: the user's pure ``apply(params, x)`` over any dict pytree, an optax
+  ``GradientTransformation`` and a ``loss(outputs, y)``. The arm's ``jax_apply`` rebuilds the user's tree from
+  the declared names and calls ``apply``; its ``optimizer`` runs the user's transformation on that tree and
+  hands the updates back under the declared names. Both are pure renamings (between two channels-last
+  layouts every mapped transform is ``identity``), so ``arms.jax_trainer`` trains exactly what a built-in
+  declaration of the same functions trains.
+- :func:`keras_build`: the user's function returning a ``keras.Model``; its variables are matched to the
+  declared names, and a compiled model keeps its compiled optimizer and loss (``arms.keras_worker``).
+
+A user function that raises is reported at the user's own file and line (:func:`user_call`). The modules are
+named ``"module:attribute"`` (a module beside the workload file imports), so nothing here imports a framework
+while the workload loads.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from paritybench.errors import ParityError
+from paritybench.workloads.base import Arm, Data, Model, Ref, Training, Workload, resolve_ref
+from paritybench.workloads.kit.mlp import dense_params
+
+from . import jax_params, keras_params, torch_params
+from .mapping import Param, WeightMap, plan
+
+Shapes = Mapping[str, tuple[int, ...]]
+_OURS = str(Path(__file__).resolve().parents[1])  # paritybench's own package folder
+__all__ = [
+    "JaxModel",
+    "TorchModel",
+    "torch_arm",
+    "compiled_loss",
+    "dense_params",
+    "jax_arm",
+    "keras_build",
+    "own_workload",
+    "user_call",
+]
+
+
+def _label(ref: Any) -> str:
+    """A user reference as written (``"module:function"``), a callable as ``module:qualname``, else its class."""
+    if isinstance(ref, str):
+        return ref
+    module, qual = getattr(ref, "__module__", None), getattr(ref, "__qualname__", None)
+    return f"{module}:{qual}" if module and qual else type(ref).__name__
+
+
+def _as(fn: Callable[..., Any], ref: Any) -> Callable[..., Any]:
+    """``fn``, named as the user's reference it calls (conventions and errors show ``jax_model:loss``, not an
+    adapter's closure)."""
+    module, _, qual = _label(ref).rpartition(":")
+    fn.__module__, fn.__qualname__ = module or fn.__module__, qual
+    return fn
+
+
+def _user_frame(exc: BaseException) -> str:
+    """``file:line`` of the innermost frame of the traceback outside paritybench and site-packages (the user's)."""
+    where = ""
+    for fs in traceback.extract_tb(exc.__traceback__):
+        f = str(Path(fs.filename).resolve()) if fs.filename and not fs.filename.startswith("<") else fs.filename
+        if f.startswith(_OURS) or "site-packages" in f or f.startswith("<"):
+            continue
+        where = f"{fs.filename}:{fs.lineno}"
+    return where
+
+
+def user_call(what: str, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+    """``fn(*args, **kw)``; an exception it raises becomes one line naming the user's file and line."""
+    try:
+        return fn(*args, **kw)
+    except ParityError:
+        raise
+    except Exception as exc:
+        where = _user_frame(exc) or getattr(getattr(fn, "__code__", None), "co_filename", "?")
+        msg = str(exc).splitlines()[0] if str(exc) else ""
+        raise ParityError(f"{what} raised at {where}: {type(exc).__name__}: {msg}") from exc
+
+
+def _nested(declared: Mapping[str, tuple[int, ...]]) -> dict[str, Any]:
+    """The declared names ``a/b`` as a nested tree of zero-stride stand-ins (what ``read_pytree`` reads)."""
+    tree: dict[str, Any] = {}
+    for name, shape in declared.items():
+        *path, leaf = name.split("/")
+        node = tree
+        for p in path:
+            node = node.setdefault(p, {})
+        node[leaf] = np.broadcast_to(np.float32(0), shape)
+    return tree
+
+
+def declared_table(declared: Mapping[str, tuple[int, ...]]) -> list[Param]:
+    """The workload's declaration as a parameter table (framework ``jax``: its kernels are (in, out))."""
+    return jax_params.read_pytree(_nested(declared))
+
+
+def renaming(m: WeightMap, what: str) -> dict[str, str]:
+    """target name -> declared name, where every row is a one-to-one ``identity`` (else a one-line error)."""
+    out: dict[str, str] = {}
+    for r in m.rows:
+        if r.transform != "identity" or len(r.sources) != 1:
+            raise ParityError(
+                f"{what}: {r.target.label()} is mapped by {r.transform!r} from "
+                f"{' + '.join(s.name for s in r.sources) or 'nothing'}; an adapter arm trains the declared weights "
+                "themselves, so declare Model.params in the same layout as this model"
+            )
+        out[r.target.name] = r.sources[0].name
+    return out
+
+
+def _leaf_paths(tree: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
+    out: list[tuple[tuple[str, ...], Any]] = []
+    for k, v in tree.items():
+        if isinstance(v, Mapping):
+            out += _leaf_paths(v, (*prefix, str(k)))
+        else:
+            out.append(((*prefix, str(k)), v))
+    return out
+
+
+class JaxModel:
+    """The user's JAX model: ``apply(params, x)``, ``init(seed)`` (a dict pytree; its structure is what the
+    declared weights map onto), an optax ``GradientTransformation`` and ``loss(outputs, y)`` (a mean over the
+    batch, or per sample: the arm trains on its mean). ``mapping``: :func:`mapping.plan`'s keyword arguments
+    (``overrides={your weight: declared name}``, ``transforms``, ``ignore``), for a mapping the order and shapes
+    do not settle; the torch adapter and :func:`keras_build` take the same. References are
+    ``"module:attribute"`` or the objects."""
+
+    def __init__(
+        self, apply: Ref, init: Ref, optimizer: Any, loss: Ref, *, mapping: Mapping[str, Any] | None = None
+    ) -> None:
+        self.apply_ref, self.init_ref, self.optimizer_ref, self.loss_ref = apply, init, optimizer, loss
+        self.mapping = dict(mapping or {})
+        self._names: dict[tuple, dict[tuple[str, ...], str]] = {}
+
+    def _get(self, ref: Any) -> Any:
+        if isinstance(ref, str):
+            try:
+                return resolve_ref(ref)
+            except Exception as exc:
+                raise ParityError(f"{ref}: cannot be imported: {type(exc).__name__}: {exc}") from exc
+        return ref
+
+    @functools.cached_property
+    def structure(self) -> Mapping[str, Any]:
+        """The user's params tree at ``init(0)``, in the user's own key order, as shapes and dtypes.
+
+        ``init`` is called, not traced by ``jax.eval_shape``: JAX flattens a dict in sorted key order, and the
+        layers are paired in the user's order."""
+        import jax  # late: a framework: the arm runs after the numerics flags
+
+        tree = user_call(f"init {_label(self.init_ref)}", self._get(self.init_ref), 0)
+        if not isinstance(tree, Mapping):
+            raise ParityError(
+                f"init {_label(self.init_ref)} returns a {type(tree).__name__}: an adapter takes a dict pytree of "
+                "arrays (flax's variables included)"
+            )
+
+        def shapes(t: Mapping[str, Any]) -> dict[str, Any]:
+            return {
+                k: shapes(v) if isinstance(v, Mapping) else jax.ShapeDtypeStruct(np.shape(v), v.dtype)
+                for k, v in t.items()
+            }
+
+        return shapes(tree)
+
+    def weight_map(self, declared: Mapping[str, tuple[int, ...]]) -> WeightMap:
+        return plan(declared_table(declared), jax_params.read_pytree(self.structure), **self.mapping)
+
+    def names(self, declared: Mapping[str, tuple[int, ...]]) -> dict[tuple[str, ...], str]:
+        """The user's leaf path -> the declared name it is."""
+        key = tuple(declared.items())
+        if key not in self._names:
+            m = self.weight_map(declared)
+            by_target = renaming(m, f"JAX model {_label(self.apply_ref)}")
+            print(
+                f"weight mapping: the declared weights -> your JAX model {_label(self.apply_ref)}\n{m.text()}",
+                file=sys.stderr,
+            )
+            self._names[key] = {path: by_target["/".join(path)] for path, _ in _leaf_paths(self.structure)}
+        return self._names[key]
+
+    def to_tree(self, declared: Shapes, flat: Mapping[str, Any]) -> dict[str, Any]:
+        names = self.names(declared)
+
+        def rebuild(tree: Mapping[str, Any], prefix: tuple[str, ...]) -> dict[str, Any]:
+            return {
+                k: rebuild(v, (*prefix, str(k))) if isinstance(v, Mapping) else flat[names[(*prefix, str(k))]]
+                for k, v in tree.items()
+            }
+
+        return rebuild(self.structure, ())
+
+    def to_flat(self, declared: Shapes, tree: Mapping[str, Any]) -> dict[str, Any]:
+        names = self.names(declared)
+        return {names[path]: leaf for path, leaf in _leaf_paths(tree)}
+
+    # ------------------------------------------------------------------ the arm's references (functions)
+
+    def jax_apply(self, declared: Shapes) -> Callable[[Any, Any], Any]:
+        def apply(params: Any, x: Any) -> Any:
+            return user_call(
+                f"apply {_label(self.apply_ref)}", self._get(self.apply_ref), self.to_tree(declared, params), x
+            )
+
+        return _as(apply, self.apply_ref)
+
+    def loss_fn(self) -> Callable[[Any, Any], Any]:
+        def loss(z: Any, y: Any) -> Any:
+            return user_call(f"loss {_label(self.loss_ref)}", self._get(self.loss_ref), z, y)
+
+        return _as(loss, self.loss_ref)
+
+    def optimizer(self, declared: Shapes) -> Callable[[float], Any]:
+        """``lr -> GradientTransformation`` over the declared names, running the user's own transformation (the
+        user's learning rate: ``Training.lr`` does not reach it)."""
+
+        def make(lr: float) -> Any:
+            import optax  # late: a framework: the arm runs after the numerics flags
+
+            user = self._get(self.optimizer_ref)
+            if not isinstance(user, optax.GradientTransformation):
+                raise ParityError(
+                    f"optimizer {_label(self.optimizer_ref)} is a {type(user).__name__}, not an optax "
+                    "GradientTransformation (e.g. optax.adam(1e-3))"
+                )
+
+            def init(params: Any) -> Any:
+                return user.init(self.to_tree(declared, params))
+
+            def update(grads: Any, state: Any, params: Any = None) -> tuple[Any, Any]:
+                tree = None if params is None else self.to_tree(declared, params)
+                u, state = user.update(self.to_tree(declared, grads), state, tree)
+                return self.to_flat(declared, u), state
+
+            return optax.GradientTransformation(init, update)
+
+        return _as(make, self.optimizer_ref)
+
+    def init(self, declared: Shapes) -> Callable[..., dict[str, np.ndarray]]:
+        """``(seed, threefry_partitionable) -> declared weights`` from the user's own ``init(seed)``."""
+
+        def init(seed: int, threefry_partitionable: bool = False) -> dict[str, np.ndarray]:
+            tree = user_call(f"init {_label(self.init_ref)}", self._get(self.init_ref), seed)
+            return {k: np.asarray(v, np.float32) for k, v in self.to_flat(declared, tree).items()}
+
+        return _as(init, self.init_ref)
+
+
+def jax_arm(
+    name: str,
+    model: JaxModel,
+    declared: Mapping[str, tuple[int, ...]],
+    *,
+    description: str = "",
+    kind: str = "jax",
+    own_init: bool = False,
+    role: str = "port",
+) -> Arm:
+    """A JAX (``kind="jax"``) or float64 (``kind="f64"``) arm that trains the user's own model; ``own_init``
+    starts it from the user's ``init(seed)`` instead of the workload's shared initial weights."""
+    return Arm(
+        name,
+        description
+        or f"your JAX model {_label(model.apply_ref)}, {_label(model.optimizer_ref)}, loss {_label(model.loss_ref)}",
+        kind,
+        f"own:{_label(model.loss_ref)}" if kind == "jax" else f"own:{_label(model.loss_ref)}:f64",
+        loss_fn=model.loss_fn(),
+        optimizer=model.optimizer(declared),
+        jax_apply=model.jax_apply(declared),
+        init=model.init(declared) if own_init else None,
+        requires=("jax", "optax"),
+        role=role,
+        conventions={"adapter": "jax", "optimizer": "the user's optax transformation (its own learning rate)"},
+    )
+
+
+# A transform between the declared (channels-last) layout and torch's, as a differentiable torch op: the torch
+# adapter's forward pass computes its module's weights from the declared leaf tensors, so autograd carries the
+# gradient back through it (the inverse layout) and the optimizer steps the declared tensors themselves.
+def _torch_transform(spec: str, t: Any) -> Any:
+    if spec == "identity":
+        return t
+    if spec == "transpose":
+        return t.T
+    if spec == "hwio_to_oihw":
+        n = t.ndim
+        return t.permute(n - 1, n - 2, *range(n - 2))
+    raise ParityError(
+        f"weight mapping: the torch adapter does not apply {spec!r} in its forward pass yet (identity, transpose "
+        "and hwio_to_oihw: Linear, Conv, norms, Embedding); declare the model without that layer"
+    )
+
+
+class TorchModel:
+    """The user's torch model: ``build() -> nn.Module``, an optimizer factory ``(params, lr) -> Optimizer``
+    (``params`` a list of tensors, as ``model.parameters()`` gives) and a loss (an ``nn.Module`` such as
+    ``nn.MSELoss()`` or a function ``(outputs, targets) -> mean loss``); ``hook``: ``(parameters) -> None`` between
+    ``backward()`` and ``step()`` (gradient clipping), on the declared tensors (a norm or a value clip is the same
+    in either layout). ``example_shape``: one sample's shape,
+    to read the module's layers in forward order (else registration order)."""
+
+    def __init__(
+        self,
+        build: Ref,
+        optimizer: Ref,
+        loss: Any,
+        *,
+        hook: Ref | None = None,
+        example_shape: tuple[int, ...] | None = None,
+        mapping: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.mapping = dict(mapping or {})
+        self.build_ref, self.optimizer_ref, self.loss_ref, self.hook_ref = build, optimizer, loss, hook
+        self.example_shape = example_shape
+        self._maps: dict[tuple, WeightMap] = {}
+
+    @functools.cached_property
+    def module(self) -> Any:
+        import torch  # late: a framework: the arm runs after the numerics flags
+
+        m = user_call(f"torch model {_label(self.build_ref)}", resolve_ref(self.build_ref))
+        if not isinstance(m, torch.nn.Module):
+            raise ParityError(f"{_label(self.build_ref)} returns a {type(m).__name__}: return a torch.nn.Module")
+        return m
+
+    def weight_map(self, declared: Shapes) -> WeightMap:
+        key = tuple(declared.items())
+        if key not in self._maps:
+            import torch  # late: a framework: the arm runs after the numerics flags
+
+            example = None if self.example_shape is None else torch.zeros((1, *self.example_shape))
+            m = plan(declared_table(declared), torch_params.read_torch(self.module, example=example), **self.mapping)
+            for r in m.rows:
+                if r.transform != "keep":
+                    if len(r.sources) != 1:
+                        raise ParityError(
+                            f"weight mapping: {r.target.label()} is computed from {len(r.sources)} declared weights; "
+                            "the torch adapter maps one declared weight to one module weight"
+                        )
+                    _torch_transform(r.transform, torch.zeros(r.sources[0].shape))  # refuse an unknown one now
+            print(
+                f"weight mapping: the declared weights -> your torch model {_label(self.build_ref)}\n{m.text()}",
+                file=sys.stderr,
+            )
+            self._maps[key] = m
+        return self._maps[key]
+
+    def torch_apply(self, declared: Shapes) -> Callable[[Any, Any], Any]:
+        def apply(params: Any, x: Any) -> Any:
+            from torch.func import functional_call  # late: a framework: the arm runs after the numerics flags
+
+            m = self.weight_map(declared)
+            module = self.module.to(x.device)
+            mapped = {
+                r.target.name: _torch_transform(r.transform, params[r.sources[0].name])
+                for r in m.rows
+                if r.transform != "keep"
+            }
+            return user_call(f"torch model {_label(self.build_ref)}", functional_call, module, mapped, (x,))
+
+        return _as(apply, self.build_ref)
+
+    def torch_loss(self) -> Callable[[Any, Any], Any]:
+        def loss(z: Any, y: Any) -> Any:
+            fn = resolve_ref(self.loss_ref) if isinstance(self.loss_ref, str) else self.loss_ref
+            return user_call(f"loss {_label(self.loss_ref)}", fn, z, y)
+
+        return _as(loss, self.loss_ref)
+
+    def torch_hook(self) -> Callable[[Any], Any] | None:
+        ref = self.hook_ref
+        if ref is None:
+            return None
+
+        def hook(parameters: Any) -> Any:
+            return user_call(f"hook {_label(ref)}", resolve_ref(ref), parameters)
+
+        return _as(hook, ref)
+
+    def torch_optimizer(self) -> Callable[[Any, float], Any]:
+        def make(params: Any, lr: float) -> Any:
+            return user_call(
+                f"optimizer {_label(self.optimizer_ref)}", resolve_ref(self.optimizer_ref), list(params.values()), lr
+            )
+
+        return _as(make, self.optimizer_ref)
+
+
+def torch_arm(name: str, model: TorchModel, declared: Shapes, *, description: str = "", role: str = "port") -> Arm:
+    """A torch arm that trains the user's own ``nn.Module`` from the declared weights (``arms.torch_trainer``)."""
+    return Arm(
+        name,
+        description
+        or f"your torch model {_label(model.build_ref)}, {_label(model.optimizer_ref)}, loss {_label(model.loss_ref)}",
+        "torch",
+        f"torch:own:{_label(model.loss_ref)}",
+        torch_loss=model.torch_loss(),
+        torch_optimizer=model.torch_optimizer(),
+        torch_apply=model.torch_apply(declared),
+        torch_hook=model.torch_hook(),
+        requires=("torch",),
+        role=role,
+        conventions={"adapter": "torch"},
+    )
+
+
+# The weight map of each Keras model an adapter built in this process, by the model's id (the Keras worker
+# records it in the artifact: ``environment.frameworks.keras-<backend>.weight_maps``).
+KERAS_MAPS: dict[int, WeightMap] = {}
+
+
+def keras_weight_map(model: Any) -> WeightMap | None:
+    """The weight map :func:`keras_build` matched ``model`` with (None for a model no adapter built)."""
+    return KERAS_MAPS.get(id(model))
+
+
+def keras_build(
+    factory: Ref, declared: Shapes, mapping: Mapping[str, Any] | None = None
+) -> Callable[..., tuple[Any, dict[str, Any]]]:
+    """``keras_build(keras) -> (model, {declared name: variable})`` from the user's ``factory()`` returning a
+    ``keras.Model`` (compiled or not), its weights matched to the declaration by :func:`mapping.plan`."""
+
+    def build(keras: Any, **options: Any) -> tuple[Any, dict[str, Any]]:
+        fn = resolve_ref(factory)
+        model = user_call(f"Keras model {_label(factory)}", fn, **options)
+        if not isinstance(model, keras.Model):
+            raise ParityError(f"{_label(factory)} returns a {type(model).__name__}: return a keras.Model")
+        m = plan(declared_table(declared), keras_params.read_keras(model), **dict(mapping or {}))
+        by_target = renaming(m, f"Keras model {_label(factory)}")
+        KERAS_MAPS[id(model)] = m
+        variables = {v.path: v for layer in keras_params._layers(model) for v in layer.weights}
+        return model, {decl: variables[path] for path, decl in by_target.items()}
+
+    return _as(build, factory)
+
+
+def compiled_loss(factory: Ref) -> Callable[[Any], Any]:
+    """``keras -> loss``: the loss the user's factory compiled its model with (a one-line error if none)."""
+
+    def loss(keras: Any) -> Any:
+        model = user_call(f"Keras model {_label(factory)}", resolve_ref(factory))
+        if not getattr(model, "compiled", False) or model.loss is None:
+            raise ParityError(
+                f"the Keras model from {_label(factory)} is not compiled with a loss: compile it (loss=...)"
+            )
+        return keras.losses.get(model.loss) if isinstance(model.loss, str) else model.loss
+
+    return loss
+
+
+@dataclass(frozen=True)
+class OwnWorkload(Workload):
+    """A workload of adapter arms: the artifact's ``workload.weight_maps.jax`` records how the declared weights
+    map onto the user's JAX model (``WeightMap.to_json``)."""
+
+    jax_model: JaxModel | None = field(default=None, compare=False)
+
+    def describe(self) -> dict[str, Any]:
+        out = super().describe()
+        if self.jax_model is not None and "jax" in sys.modules:  # the JAX arms ran in this process
+            out["weight_maps"] = {"jax": self.jax_model.weight_map(self.model.params).to_json()}
+        return out
+
+
+def own_workload(
+    name: str,
+    question: str,
+    *,
+    params: Mapping[str, tuple[int, ...]],
+    head: str,
+    data: Data,
+    training: Training,
+    jax: JaxModel,
+    keras: Ref | None = None,
+    keras_mapping: Mapping[str, Any] | None = None,
+    torch: TorchModel | None = None,
+    backend: str = "tensorflow",
+) -> OwnWorkload:
+    """A workload pairing the user's JAX model (``jax``) with a Keras model factory (``keras``) as compiled and a
+    torch model (``torch``).
+
+    Arms: ``jax`` (float32), ``torch``, ``keras-<backend>`` (its compiled optimizer and loss) and
+    ``reference-f64`` (the JAX model in float64, the arbiter). Every arm starts from the JAX model's
+    ``init(seed)`` mapped to the declared names."""
+    arms = [jax_arm("jax", jax, params), jax_arm("reference-f64", jax, params, kind="f64", role="reference")]
+    if torch is not None:
+        arms.insert(1, torch_arm("torch", torch, params))
+    build: Ref = jax.jax_apply(params)
+    keras_build_fn: Ref = build  # never called without a Keras arm; Model needs one
+    if keras is not None:
+        keras_build_fn = keras_build(keras, params, keras_mapping)
+        arms.insert(1, Arm.keras(backend, f"your Keras model {keras} as compiled", compiled_loss(keras)))
+    return OwnWorkload(
+        jax_model=jax,
+        name=name,
+        version="1",
+        question=question,
+        sources=(),
+        data=data,
+        training=training,
+        model=Model(params=dict(params), head=head, init=jax.init(params), jax_apply=build, keras_build=keras_build_fn),
+        arms=tuple(arms),
+        fix="jax",
+    )
