@@ -332,3 +332,104 @@ def test_torch_default_mlp_equals_the_highest_precision_jax_mlp_on_cpu(torch):
     z_j = np.asarray(jax_model.apply_highest({k: jnp.asarray(v) for k, v in init.items()}, jnp.asarray(x)))
     assert z_t.shape == z_j.shape == (64, 1)
     assert np.max(np.abs(z_t - z_j)) <= 1e-5
+
+
+_CLIP_WORKLOAD = '''
+"""A user's workload: a torch training loop that clips its gradient between backward() and step(), and a JAX
+twin without the clip."""
+import numpy as np
+
+from paritybench.workloads import Arm, Data, Model, Training, Workload
+
+PARAMS = {"dense_0/kernel": (784, 16), "dense_0/bias": (16,), "dense_1/kernel": (16, 1), "dense_1/bias": (1,)}
+
+
+def init(seed, threefry_partitionable=False):
+    rng = np.random.default_rng(seed)
+    return {
+        k: (rng.uniform(-0.1, 0.1, s) if k.endswith("kernel") else np.zeros(s)).astype(np.float32)
+        for k, s in PARAMS.items()
+    }
+
+
+def keras_build(keras):
+    raise NotImplementedError("no Keras arm here")
+
+
+def clip(params):
+    import torch
+
+    torch.nn.utils.clip_grad_norm_(list(params.values()), 1e-3)
+
+
+def torch_arm(name, hook):
+    return Arm(name, "torch SGD", "torch", "torch:bce_logits", torch_loss="paritybench.workloads.kit.torch:bce_logits",
+               torch_grad_hook=hook, requires=("torch",))
+
+
+WORKLOAD = Workload(
+    name="clip-hook",
+    version="1",
+    question="Does a torch loop that clips its gradient train as its JAX twin without the clip?",
+    sources=(),
+    data=Data(n=200, normalize=True),
+    training=Training(steps=2, lr=0.1),
+    model=Model(PARAMS, "sigmoid", init, "paritybench.workloads.kit.jax:maximum_mlp", keras_build,
+                torch_apply="paritybench.workloads.kit.torch:relu_mlp"),
+    arms=(
+        Arm("jax-sgd", "optax-free SGD", "jax", "bce_logits", loss_fn="paritybench.workloads.kit.losses:bce_logits",
+            requires=("jax", "optax")),
+        torch_arm("torch-clip", clip),
+        torch_arm("torch-plain", None),
+        Arm("reference-f64", "float64", "f64", "bce_logits_f64", loss_fn="paritybench.workloads.kit.losses:bce_logits",
+            requires=("jax", "optax"), role="reference"),
+    ),
+    fix="jax-sgd",
+)
+'''
+
+
+def test_torch_grad_hook_parts_in_the_update_not_the_backward(torch, tmp_path):
+    """issue 19: a torch arm whose gradient is clipped between backward() and step() (Arm.torch_grad_hook:
+    clip_grad_norm_ to 1e-3) against its JAX twin without the clip. localize compares the raw autograd
+    gradient in the backward phase (it agrees) and names the update, where the clip acts; the same torch loop
+    without the hook never parts; conventions measure the hook as a global norm clip."""
+    from paritybench.experiment.flags import NumericsOptions
+    from paritybench.experiment.weights import copy_weights
+    from paritybench.pipeline import localize
+
+    path = tmp_path / "clip_hook.py"
+    path.write_text(_CLIP_WORKLOAD)
+    w = workloads.load(str(path))
+    x, y = _window(w, 200)
+    init = copy_weights(resolve_ref(w.model.init)(0), w.model.params)
+    ctx = localize.Context(w, w.training.lr, 2, x, y, init, NumericsOptions(), n=200, normalize=True)
+    cache: dict = {}
+    clipped = localize.localize_pair(ctx, w.arm("torch-clip"), w.arm("jax-sgd"), cache)
+    assert clipped.first is not None, clipped.line()
+    assert (clipped.first.step, clipped.first.phase) == (0, "update"), clipped.line()
+    backward = [c for c in clipped.checks if c.phase == "backward" and c.step == 0]
+    assert backward and max(c.ratio for c in backward) < localize.FACTOR, [(c.tensor, c.ratio) for c in backward]
+    plain = localize.localize_pair(ctx, w.arm("torch-plain"), w.arm("jax-sgd"), cache)
+    assert plain.first is None, plain.line()
+
+    rows = tt.conventions_rows(w, w.arm("torch-clip"), 0.1)
+    assert rows["gradient clipping"] == "global norm 0.001" and ":clip, between" in rows["gradient hook"]
+    assert tt.conventions_rows(w, w.arm("torch-plain"), 0.1)["gradient clipping"] == "none"
+
+    # training applies the hook too: one step moves the weights by lr * 1e-3 in norm, the raw gradient's norm
+    # is recorded (grad_norm: what autograd gave)
+    (r,) = tt.train_many(w, w.arm("torch-clip"), [init], x, y, TrainSpec(steps=1, lr=0.1))
+    moved = np.sqrt(sum(np.sum((r.final_weights[k].astype(np.float64) - init[k]) ** 2) for k in init))
+    assert moved == pytest.approx(0.1 * 1e-3, rel=1e-3)
+    assert r.curves["grad_norm"][0] > 1e-2
+
+
+def test_grad_hook_on_a_non_torch_arm_is_refused(tmp_path):
+    """A gradient hook on a JAX arm would be ignored by its trainer: the workload is refused, in one line."""
+    from paritybench.errors import ParityError
+
+    path = tmp_path / "jax_hook.py"
+    path.write_text(_CLIP_WORKLOAD.replace('"jax", "bce_logits",', '"jax", "bce_logits", torch_grad_hook=clip,'))
+    with pytest.raises(ParityError, match="only a torch arm declares torch_grad_hook"):
+        workloads.load(str(path))

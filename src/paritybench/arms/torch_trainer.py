@@ -74,6 +74,22 @@ def make_optimizer(arm: Arm, params: dict, lr: float):
     return resolve_ref(arm.torch_optimizer)(params, lr)
 
 
+def grad_hook(arm: Arm):
+    """The arm's gradient hook (``Arm.torch_grad_hook``), or None."""
+    return None if arm.torch_grad_hook is None else resolve_ref(arm.torch_grad_hook)
+
+
+def apply_step(opt, params: dict, grads: dict, hook) -> None:
+    """One optimizer step on ``grads``: each parameter's ``.grad`` set, then the arm's gradient hook (between
+    ``backward()`` and ``step()``, as a training loop calls ``clip_grad_norm_``), then ``opt.step()``. With a
+    hook the ``.grad`` tensors are copies, so ``grads`` stays the raw autograd gradient the hook never saw."""
+    for k, p in params.items():
+        p.grad = grads[k] if hook is None else grads[k].clone()
+    if hook is not None:
+        hook(params)
+    opt.step()
+
+
 def leaf_params(weights: Weights, names, dev) -> dict:
     """Leaf float32 tensors holding copies of ``weights`` (never views of the caller's arrays)."""
     import torch  # late: a framework: loads after the numerics flags
@@ -140,6 +156,7 @@ def train_one(
     model = _Model(workload, arm)
     params = leaf_params(copy_weights(init, workload.model.params), names, dev)
     opt = make_optimizer(arm, params, spec.lr)
+    hook = grad_hook(arm)
     xt, yt = (torch.tensor(np.asarray(a, np.float32), device=dev) for a in (x, y))
     n = x.shape[0]
     bs = spec.batch_size or n
@@ -183,9 +200,7 @@ def train_one(
         if spec.keep_trajectory:
             traj.append({k: to_numpy(p).copy() for k, p in params.items()})
             grads_kept.append({k: to_numpy(g).copy() for k, g in grads.items()})
-        for k, p in params.items():
-            p.grad = grads[k]
-        opt.step()
+        apply_step(opt, params, grads, hook)
     record(state)
 
     sync(None)
@@ -294,6 +309,40 @@ def loss_settings(loss) -> dict:
         return {}
 
 
+def hook_clipping(hook, params: dict, name: str) -> str:
+    """What a gradient hook does, in the "gradient clipping" row's vocabulary, measured on a probe: parameter
+    i's gradient filled with ``1e3 * (i + 1)`` (every element, so a norm clip and a value clip give different
+    answers), the hook called, and the result read. The same factor on every parameter is a global norm clip
+    (the norm after it is the row's value); every parameter at one norm, a per variable norm clip; every
+    element at one magnitude, a per element value clip; a probe left as it was, none (at least up to the
+    probe's size); anything else is said to be another change. Values to 3 significant figures: a norm clip
+    lands near, not on, its bound (``torch/nn/utils/clip_grad.py`` :164 scales by max_norm / (norm + 1e-6):
+    0.00100001 for clip_grad_norm_(..., 1e-3), measured)."""
+    import torch  # late: a framework: loads after the numerics flags
+
+    probe = {k: torch.full_like(p, 1e3 * (i + 1)) for i, (k, p) in enumerate(params.items())}
+    leaves = {k: torch.zeros_like(p, requires_grad=True) for k, p in params.items()}
+    for k, p in leaves.items():
+        p.grad = probe[k].clone()
+    hook(leaves)
+    out = {k: p.grad.detach().to(torch.float64) for k, p in leaves.items()}
+    inp = {k: v.to(torch.float64) for k, v in probe.items()}
+    if all(torch.equal(out[k], inp[k]) for k in out):
+        return "none"  # at least up to the probe's size
+    factors = [float(out[k].flatten()[0] / inp[k].flatten()[0]) for k in out if out[k].numel()]
+    scaled = all(torch.allclose(out[k], inp[k] * f, rtol=1e-6) for k, f in zip(out, factors, strict=True))
+    if scaled and max(factors) - min(factors) <= 1e-6 * max(abs(f) for f in factors):
+        total = math.sqrt(sum(float(torch.sum(v * v)) for v in out.values()))
+        return f"global norm {total:.3g}"
+    norms = [float(torch.linalg.vector_norm(v)) for v in out.values() if v.numel()]
+    if scaled and max(norms) - min(norms) <= 1e-6 * max(norms):
+        return f"per variable norm {norms[0]:.3g}"
+    mags = torch.cat([v.abs().flatten() for v in out.values()])
+    if mags.numel() and float(mags.max() - mags.min()) <= 1e-6 * float(mags.max()):
+        return f"per element value {float(mags[0]):.3g}"
+    return f"another change to the gradient (the hook {name}: not a norm or value clip on a probe)"
+
+
 def conventions_rows(workload: Workload, arm: Arm, lr: float, readback: dict | None = None) -> dict[str, Any]:
     """A torch arm's effective settings, read from the optimizer it builds (every ``param_groups`` entry) at
     ``lr`` over zero tensors of the declared shapes, its loss (module attributes or function defaults) and
@@ -341,8 +390,13 @@ def conventions_rows(workload: Workload, arm: Arm, lr: float, readback: dict | N
     elif cls == "RMSprop":
         v = "v - m^2" if g0.get("centered") else "v"
         rows["optimizer.epsilon placement"] = f"sqrt({v}) + eps, no bias correction"
-    # torch.optim clips nothing itself: a clip is torch.nn.utils.clip_grad_* in the training loop (none here)
-    rows["gradient clipping"] = "none"
+    # torch.optim clips nothing itself: a clip is torch.nn.utils.clip_grad_* in the training loop, the arm's hook
+    rows["gradient clipping"] = (
+        "none" if arm.torch_grad_hook is None else hook_clipping(grad_hook(arm), params, ref_name(arm.torch_grad_hook))
+    )
+    if arm.torch_grad_hook is not None:
+        # the clipping row is the hook measured on a probe (``hook_clipping``), in the other arms' vocabulary
+        rows["gradient hook"] = f"{ref_name(arm.torch_grad_hook)}, between backward() and step()"
     decays = {float(g.get("weight_decay", 0.0)) for g in groups}
     decayed = [by_id[id(p)] for g in groups if g.get("weight_decay", 0.0) for p in g["params"]]
     if decays == {0.0}:
@@ -387,6 +441,7 @@ class TorchEvaluator:
         zeros = {k: np.zeros(s, np.float32) for k, s in workload.model.params.items()}
         self.params = leaf_params(zeros, workload.model.names, self.dev)
         self.opt = make_optimizer(arm, self.params, lr)
+        self.hook = grad_hook(arm)
         self.x, self.y = (torch.tensor(np.asarray(a, np.float32), device=self.dev) for a in (data.x, data.y))
         self.slices = data.slices
         self.stateful = bool(workload.model.state)
@@ -424,9 +479,8 @@ class TorchEvaluator:
                 zh, _ = self.model.apply(self.params, self.xh, new_state, False)
             evaluation["holdout logits"] = to_numpy(zh).copy()
         before = {name: to_numpy(p).copy() for name, p in self.params.items()}
-        for name, p in self.params.items():
-            p.grad = grads[name]
-        self.opt.step()
+        # backward: the raw autograd gradient; the gradient hook's effect shows in the update
+        apply_step(self.opt, self.params, grads, self.hook)
         update = {name: to_numpy(p) - before[name] for name, p in self.params.items()}
         return Evaluation(
             to_numpy(z),
