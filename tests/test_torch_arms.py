@@ -505,3 +505,31 @@ def test_run_calls_torch_adam_same_rule_with_rounding_growth_on_a_small_window(t
     art = runner.build_artifact(cfg, out)
     assert artifact.validation_errors(art) == []
     assert any("same rule; rounding growth" in line for line in report.answer_from_run(art)), mech
+
+
+def test_grad_hook_clipping_is_read_from_what_the_hook_does(torch):
+    """The "gradient clipping" row measures the hook on a probe: clip_grad_norm_ over all parameters is a
+    global norm, over each parameter alone a per variable norm, clip_grad_value_ a per element value; a hook
+    that changes nothing is none, one that flips signs is another change."""
+    params = {"a": torch.zeros(3, 4), "b": torch.zeros(5)}
+
+    def each(ps):
+        for p in ps.values():
+            torch.nn.utils.clip_grad_norm_([p], 0.5)
+
+    def flip(ps):
+        for p in ps.values():
+            p.grad.neg_()
+
+    hooks = {
+        "global norm 2": lambda ps: torch.nn.utils.clip_grad_norm_(list(ps.values()), 2.0),
+        "per variable norm 0.5": each,
+        "per element value 0.25": lambda ps: torch.nn.utils.clip_grad_value_(list(ps.values()), 0.25),
+        "none": lambda ps: None,
+    }
+    for want, hook in hooks.items():
+        assert tt.hook_clipping(hook, params, "h") == want
+    assert tt.hook_clipping(flip, params, "m:flip").startswith("another change to the gradient (the hook m:flip")
+    # a constant scale (gradient accumulation's 1 / steps) is not a clip: its result grows with the gradient
+    half = tt.hook_clipping(lambda ps: [p.grad.mul_(0.5) for p in ps.values()], params, "m:half")
+    assert half.startswith("another change")
