@@ -362,6 +362,12 @@ def clip(params):
     torch.nn.utils.clip_grad_norm_(list(params.values()), 1e-3)
 
 
+def nesterov(params, lr):
+    import torch
+
+    return torch.optim.SGD(list(params.values()), lr=lr, momentum=0.9, nesterov=True, foreach=True)
+
+
 def torch_arm(name, hook):
     return Arm(name, "torch SGD", "torch", "torch:bce_logits", torch_loss="paritybench.workloads.kit.torch:bce_logits",
                torch_grad_hook=hook, requires=("torch",))
@@ -381,6 +387,8 @@ WORKLOAD = Workload(
             requires=("jax", "optax")),
         torch_arm("torch-clip", clip),
         torch_arm("torch-plain", None),
+        Arm("torch-nesterov", "torch SGD, Nesterov, foreach", "torch", "torch:bce_logits",
+            torch_loss="paritybench.workloads.kit.torch:bce_logits", torch_optimizer=nesterov, requires=("torch",)),
         Arm("reference-f64", "float64", "f64", "bce_logits_f64", loss_fn="paritybench.workloads.kit.losses:bce_logits",
             requires=("jax", "optax"), role="reference"),
     ),
@@ -412,6 +420,9 @@ def test_torch_grad_hook_parts_in_the_update_not_the_backward(torch, tmp_path):
     assert backward and max(c.ratio for c in backward) < localize.FACTOR, [(c.tensor, c.ratio) for c in backward]
     plain = localize.localize_pair(ctx, w.arm("torch-plain"), w.arm("jax-sgd"), cache)
     assert plain.first is None, plain.line()
+    # torch's foreach Nesterov SGD adds momentum * buffer to .grad in place: the backward still reads autograd's
+    nag = localize.localize_pair(ctx, w.arm("torch-nesterov"), w.arm("jax-sgd"), cache)
+    assert nag.first is not None and (nag.first.step, nag.first.phase) == (0, "update"), nag.line()
 
     rows = tt.conventions_rows(w, w.arm("torch-clip"), 0.1)
     assert rows["gradient clipping"] == "global norm 0.001" and ":clip, between" in rows["gradient hook"]
