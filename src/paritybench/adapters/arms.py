@@ -389,8 +389,8 @@ class TorchModel:
         if ref is None:
             return None
 
-        def hook(parameters: Any) -> Any:
-            return user_call(f"hook {_label(ref)}", resolve_ref(ref), parameters)
+        def hook(params: Any) -> Any:  # Arm.torch_grad_hook's {name: tensor}; the user's hook takes the list
+            return user_call(f"hook {_label(ref)}", resolve_ref(ref), list(params.values()))
 
         return _as(hook, ref)
 
@@ -414,7 +414,7 @@ def torch_arm(name: str, model: TorchModel, declared: Shapes, *, description: st
         torch_loss=model.torch_loss(),
         torch_optimizer=model.torch_optimizer(),
         torch_apply=model.torch_apply(declared),
-        torch_hook=model.torch_hook(),
+        torch_grad_hook=model.torch_hook(),
         requires=("torch",),
         role=role,
         conventions={"adapter": "torch"},

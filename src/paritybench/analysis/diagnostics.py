@@ -33,6 +33,24 @@ from paritybench.experiment.weights import Weights
 # update on weights ~0.05 is ~4e-9, so 1e-6 separates "same arithmetic up to
 # rounding" from "different loss" (clip vs logits differ by >1e-3 after step 1).
 MECHANISM_TOLERANCE = 1e-6
+# A free-running step 1 over the tolerance has two causes that the weights alone cannot tell apart: a
+# different update rule, or the same rule amplifying the two arms' gradient rounding (Adam's step 1 is
+# lr g / (|g| + eps): where |g| is near eps a 1e-9 rounding difference in g moves the update by ~lr 1e-9 /
+# eps, measured 1.25e-6 on adam-epsilon torch-adam vs jax-adam-literal at n 200). The rule check feeds the
+# twin's rule the framework arm's own step-0 weights and gradient (teacher forcing, one step) and compares
+# the result with the framework arm's step 1: within the tolerance, the rule is the same.
+VERDICTS = ("reproduced", "same rule; rounding growth", "not reproduced")
+
+
+def mechanism_verdict(free_step1: float, rule_step1: float | None, tol: float = MECHANISM_TOLERANCE) -> str:
+    """``"reproduced"``: the free-running step 1 is within ``tol``; ``"same rule; rounding growth"``: it is not,
+    but the twin's rule on the arm's own gradient is (``rule_step1``); ``"not reproduced"``: neither (or no
+    rule check: the arm exposes no gradient, as a Keras arm). NaN is never within a tolerance."""
+    if free_step1 <= tol:
+        return VERDICTS[0]
+    if rule_step1 is not None and rule_step1 <= tol:
+        return VERDICTS[1]
+    return VERDICTS[2]
 
 
 def _flat(w: Weights, keys) -> np.ndarray:

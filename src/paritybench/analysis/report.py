@@ -201,16 +201,26 @@ def answer_from_run(a: dict) -> list[str]:
         )
     for m in a.get("mechanism", []):
         d1, dn = unnum(m["max_abs_diff_step1"]), unnum(m["max_abs_diff_final"])
-        if m["reproduced"]:
-            twin = "the JAX arm it matches" if m.get("framework") == "torch" else "its JAX emulation"
+        twin = "the JAX arm it matches" if m.get("framework") == "torch" else "its JAX emulation"
+        if m.get("verdict") == "same rule; rounding growth":
+            lines.append(
+                f"- **Mechanism reproduced (same rule; rounding growth):** `{m['keras_arm']}` and {twin} "
+                f"`{m['emulation']}` differ by {d1:.2g} after step 1 from their own gradients (above "
+                f"{m['tolerance']:g}), but by {unnum(m['max_abs_diff_rule_step1']):.2g} when `{m['emulation']}`'s "
+                "rule is given the same weights and gradient: the same update rule, amplifying the two "
+                "gradients' rounding."
+            )
+        elif m["reproduced"]:
             lines.append(
                 f"- **Mechanism reproduced:** `{m['keras_arm']}` and {twin} `{m['emulation']}` "
                 f"differ by at most {d1:.2g} in any weight after step 1 (tolerance {m['tolerance']:g}) "
                 f"and {dn:.2g} after the last step."
             )
         else:
+            rule = m.get("max_abs_diff_rule_step1")
+            given = "" if rule is None else f", {unnum(rule):.2g} given the same gradient"
             lines.append(
-                f"- `{m['keras_arm']}` is *not* reproduced by `{m['emulation']}` ({d1:.2g} after step 1, "
+                f"- `{m['keras_arm']}` is *not* reproduced by `{m['emulation']}` ({d1:.2g} after step 1{given}, "
                 f"above {m['tolerance']:g}): no mechanism is claimed for it."
             )
     return lines

@@ -274,6 +274,22 @@ def eval_forward_shape(workload: Workload, arm: Arm, x: np.ndarray) -> tuple[int
     return tuple(out.shape)
 
 
+def update_once(arm: Arm, weights: Weights, grads: Weights, lr: float) -> Weights:
+    """``arm``'s float32 step (``record_and_update``, the function its training program traces, jitted) from its
+    optimizer's initial state at ``weights`` with ``grads``: the first step of its training, on given gradients."""
+    import jax  # late: a framework: loads after the numerics flags
+    import jax.numpy as jnp  # late: a framework: loads after the numerics flags
+
+    opt = resolve_ref(arm.optimizer)(lr) if arm.optimizer is not None else None
+
+    def one(params, g, lr):
+        state = opt.init(params) if opt is not None else ()
+        return record_and_update({}, params, g, opt, state, lr, False)[0]
+
+    params, g = ({k: jnp.asarray(np.asarray(d[k], np.float32)) for k in weights} for d in (weights, grads))
+    return {k: np.asarray(v) for k, v in jax.jit(one)(params, g, lr).items()}
+
+
 class JaxKind(Kind):
     """JAX arms in float32, trained in the harness's own process (every copy of a case in one vmapped program)."""
 
@@ -296,6 +312,9 @@ class JaxKind(Kind):
 
     def evaluator(self, ctx, arm: Arm) -> MainEvaluator:
         return MainEvaluator(ctx.workload, arm, ctx.lr, ctx.batches, f64=False)
+
+    def update_once(self, arm: Arm, weights: Weights, grads: Weights, lr: float) -> Weights:
+        return update_once(arm, weights, grads, lr)
 
     def conventions(self, workload, arm, lr, numerics, keras_rows=None) -> dict:
         main = numerics_rows(flags.read_back("jax", numerics))  # JAX configured before the optimizer is built

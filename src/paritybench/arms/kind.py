@@ -94,6 +94,12 @@ class Kind:
         ev = self.evaluator(ctx, arm)
         return [ev.at(traj.weights[k], traj.states[k], k) for k in range(ctx.steps)]
 
+    def update_once(self, arm: Arm, weights: Weights, grads: Weights, lr: float) -> Weights | None:
+        """``arm``'s update rule applied once, from its optimizer's initial state, to the given weights and
+        gradients (the runner's mechanism check feeds it another arm's step-0 weights and gradient: the rule
+        compared given the same gradient). None where the kind cannot apply its rule outside its training."""
+        return None
+
     def conventions(
         self, workload: Workload, arm: Arm, lr: float, numerics, keras_rows: dict[str, dict] | None = None
     ) -> dict[str, Any] | None:

@@ -85,6 +85,25 @@ def make_optimizer(arm: Arm, params: dict, lr: float):
     return resolve_ref(arm.torch_optimizer)(params, lr)
 
 
+def grad_hook(arm: Arm):
+    """The arm's gradient hook (``Arm.torch_grad_hook``), or None."""
+    return None if arm.torch_grad_hook is None else resolve_ref(arm.torch_grad_hook)
+
+
+def apply_step(opt, params: dict, grads: dict, hook) -> None:
+    """One optimizer step on ``grads``: each parameter's ``.grad`` set, then the arm's gradient hook (between
+    ``backward()`` and ``step()``, as a training loop calls ``clip_grad_norm_``), then ``opt.step()``. The
+    ``.grad`` tensors are copies, so ``grads`` stays the raw autograd gradient: a hook changes ``.grad`` in
+    place, and so does torch's own foreach SGD with Nesterov momentum (``torch/optim/sgd.py``
+    ``torch._foreach_add_(device_grads, bufs, alpha=momentum)``; measured: a gradient of ones reads 1.9 after
+    ``SGD(momentum=0.9, nesterov=True, foreach=True).step()``; foreach is torch's default on CUDA)."""
+    for k, p in params.items():
+        p.grad = grads[k].clone()
+    if hook is not None:
+        hook(params)
+    opt.step()
+
+
 def leaf_params(weights: Weights, names, dev) -> dict:
     """Leaf float32 tensors holding copies of ``weights`` (never views of the caller's arrays)."""
     import torch  # late: a framework: loads after the numerics flags
@@ -103,16 +122,6 @@ class _Model:
         self.apply = forward(workload, arm)
         self.loss_fn = resolve_ref(arm.torch_loss)
         self.head = workload.model.head
-        self.hook = resolve_ref(arm.torch_hook) if arm.torch_hook is not None else None
-
-    def step(self, params: dict, opt) -> None:
-        """The optimizer's step on the gradients set on ``params``, after the arm's ``torch_hook`` (on copies of
-        the gradients: the recorded ones stay those before it)."""
-        if self.hook is not None:
-            for p in params.values():
-                p.grad = p.grad.clone()
-            self.hook(list(params.values()))
-        opt.step()
 
     def loss_and_grads(self, params: dict, state, x, y, training: bool = True):
         """(mean loss, logits, n * d loss/d logits, {name: gradient}, new state), one forward and one backward."""
@@ -161,6 +170,7 @@ def train_one(
     model = _Model(workload, arm)
     params = leaf_params(copy_weights(init, workload.model.params), names, dev)
     opt = make_optimizer(arm, params, spec.lr)
+    hook = grad_hook(arm)
     xt, yt = (torch.tensor(np.asarray(a, np.float32), device=dev) for a in (x, y))
     n = x.shape[0]
     bs = spec.batch_size or n
@@ -204,9 +214,7 @@ def train_one(
         if spec.keep_trajectory:
             traj.append({k: to_numpy(p).copy() for k, p in params.items()})
             grads_kept.append({k: to_numpy(g).copy() for k, g in grads.items()})
-        for k, p in params.items():
-            p.grad = grads[k]
-        model.step(params, opt)
+        apply_step(opt, params, grads, hook)
     record(state)
 
     sync(None)
@@ -315,6 +323,52 @@ def loss_settings(loss) -> dict:
         return {}
 
 
+def hook_clipping(hook, params: dict, name: str) -> str:
+    """What a gradient hook does, in the "gradient clipping" row's vocabulary, measured on two probes: parameter
+    i's gradient filled with ``1e3 * (i + 1)`` (every element, so a norm clip and a value clip give different
+    answers), then the same times 10, the hook called on each. A clip leaves both probes at the same gradient
+    (a constant scale or a sign flip does not; within 1e-3 relative: torch's float32 norm of 12,544 equal
+    elements is 1.4e-5 off, measured). Then: the same factor in (0, 1) on every parameter is a global
+    norm clip (the norm after it is the row's value); every parameter at one norm, a per variable norm clip;
+    every element at one magnitude, a per element value clip (each within 1e-4 relative). Probes left as
+    they were read as none (at least up to the probes' size); anything else is said to be another change.
+    Values to 3 significant figures: a norm clip lands near, not on, its bound (``torch/nn/utils/clip_grad.py``
+    :164 scales by max_norm / (norm + 1e-6): 0.00100001 for clip_grad_norm_(..., 1e-3), measured)."""
+    import torch  # late: a framework: loads after the numerics flags
+
+    def run(scale: float) -> tuple[dict, dict]:
+        probe = {k: torch.full_like(p, scale * (i + 1)) for i, (k, p) in enumerate(params.items())}
+        leaves = {k: torch.zeros_like(p, requires_grad=True) for k, p in params.items()}
+        for k, p in leaves.items():
+            p.grad = probe[k].clone()
+        hook(leaves)
+        return {k: v.to(torch.float64) for k, v in probe.items()}, {
+            k: p.grad.detach().to(torch.float64) for k, p in leaves.items()
+        }
+
+    inp, out = run(1e3)
+    inp10, out10 = run(1e4)
+    if all(torch.equal(out[k], inp[k]) and torch.equal(out10[k], inp10[k]) for k in out):
+        return "none"  # at least up to the probes' size
+    other = f"another change to the gradient (the hook {name}: not a norm or value clip on a probe)"
+    if not all(torch.allclose(out[k], out10[k], rtol=1e-3, atol=0) for k in out):
+        return other  # a clip's result does not depend on how far over its bound the gradient was
+    factors = [float(out[k].flatten()[0] / inp[k].flatten()[0]) for k in out if out[k].numel()]
+    scaled = all(torch.allclose(out[k], inp[k] * f, rtol=1e-6) for k, f in zip(out, factors, strict=True))
+    if not scaled or not all(0 < f < 1 for f in factors):
+        scaled = False
+    if scaled and max(factors) - min(factors) <= 1e-4 * max(factors):
+        total = math.sqrt(sum(float(torch.sum(v * v)) for v in out.values()))
+        return f"global norm {total:.3g}"
+    norms = [float(torch.linalg.vector_norm(v)) for v in out.values() if v.numel()]
+    if scaled and max(norms) - min(norms) <= 1e-4 * max(norms):
+        return f"per variable norm {norms[0]:.3g}"
+    mags = torch.cat([v.flatten() for v in out.values()])
+    if mags.numel() and float(mags.min()) > 0 and float(mags.max() - mags.min()) <= 1e-4 * float(mags.max()):
+        return f"per element value {float(mags[0]):.3g}"
+    return other
+
+
 def conventions_rows(workload: Workload, arm: Arm, lr: float, readback: dict | None = None) -> dict[str, Any]:
     """A torch arm's effective settings, read from the optimizer it builds (every ``param_groups`` entry) at
     ``lr`` over zero tensors of the declared shapes, its loss (module attributes or function defaults) and
@@ -362,8 +416,13 @@ def conventions_rows(workload: Workload, arm: Arm, lr: float, readback: dict | N
     elif cls == "RMSprop":
         v = "v - m^2" if g0.get("centered") else "v"
         rows["optimizer.epsilon placement"] = f"sqrt({v}) + eps, no bias correction"
-    # torch.optim clips nothing itself: a clip is torch.nn.utils.clip_grad_* in the training loop (none here)
-    rows["gradient clipping"] = "none"
+    # torch.optim clips nothing itself: a clip is torch.nn.utils.clip_grad_* in the training loop, the arm's hook
+    rows["gradient clipping"] = (
+        "none" if arm.torch_grad_hook is None else hook_clipping(grad_hook(arm), params, ref_name(arm.torch_grad_hook))
+    )
+    if arm.torch_grad_hook is not None:
+        # the clipping row is the hook measured on a probe (``hook_clipping``), in the other arms' vocabulary
+        rows["gradient hook"] = f"{ref_name(arm.torch_grad_hook)}, between backward() and step()"
     decays = {float(g.get("weight_decay", 0.0)) for g in groups}
     decayed = [by_id[id(p)] for g in groups if g.get("weight_decay", 0.0) for p in g["params"]]
     if decays == {0.0}:
@@ -410,6 +469,7 @@ class TorchEvaluator:
         zeros = {k: np.zeros(s, np.float32) for k, s in workload.model.params.items()}
         self.params = leaf_params(zeros, workload.model.names, self.dev)
         self.opt = make_optimizer(arm, self.params, lr)
+        self.hook = grad_hook(arm)
         self.x, self.y = (torch.tensor(np.asarray(a, np.float32), device=self.dev) for a in (data.x, data.y))
         self.slices = data.slices
         self.stateful = bool(workload.model.state)
@@ -451,9 +511,8 @@ class TorchEvaluator:
                 zh, _ = self.model.apply(self.params, self.xh, new_state, False)
             evaluation["holdout logits"] = to_numpy(zh).copy()
         before = {name: to_numpy(p).copy() for name, p in self.params.items()}
-        for name, p in self.params.items():
-            p.grad = grads[name]
-        self.model.step(self.params, self.opt)
+        # backward: the raw autograd gradient; the gradient hook's effect shows in the update
+        apply_step(self.opt, self.params, grads, self.hook)
         update = {name: to_numpy(p) - before[name] for name, p in self.params.items()}
         return Evaluation(
             to_numpy(z),

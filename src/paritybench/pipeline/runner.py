@@ -200,6 +200,9 @@ class _Session:
         self.runs: dict[RunKey, RunRecord] = {}
         self.finals: dict[RunKey, weights.Weights] = {}
         self.step1: dict[RunKey, weights.Weights] = {}
+        # a mechanism pair's framework arm: its step-0 weights and its own autodiff gradient (never one derived
+        # from the trajectory), for the rule check
+        self.step0: dict[RunKey, tuple[weights.Weights, weights.Weights]] = {}
         self.ref_traj: dict[str, list[weights.Weights]] = {}
         self.timing = {"train_seconds": 0.0, "compile_seconds": 0.0, "diagnostics_seconds": 0.0, "process_seconds": {}}
 
@@ -257,6 +260,8 @@ class _Session:
                     )
                 )
             self.step1[key] = result.trajectory[1]
+            if result.grads and spec.name in self.workload.mechanism_pairs:
+                self.step0[key] = (result.trajectory[0], result.grads[0])
             self.timing["diagnostics_seconds"] += time.perf_counter() - t
         self.timing["train_seconds"] += result.info.get("train_seconds", 0.0)
         self.timing["compile_seconds"] += result.info.get("compile_seconds", 0.0)
@@ -380,10 +385,20 @@ def run(
 
     mechanism = []
     for keras_arm, emulation in workload.mechanism_pairs.items():
+        twin = workload.arm(emulation)
         for c in cases:
             a, b = c.key(keras_arm), c.key(emulation)
             if a in sess.step1 and b in sess.step1:
                 d1 = diagnostics.max_abs_diff(sess.step1[a], sess.step1[b])
+                rule: dict = {}
+                if a in sess.step0:
+                    # the twin's rule given the framework arm's own step-0 weights and gradient: the rule alone
+                    w0, g0 = sess.step0[a]
+                    w1 = kind_of(twin).update_once(twin, w0, g0, cfg.lr)
+                    if w1 is not None:
+                        rule["max_abs_diff_rule_step1"] = num(diagnostics.max_abs_diff(sess.step1[a], w1))
+                dr = rule.get("max_abs_diff_rule_step1")
+                verdict = diagnostics.mechanism_verdict(d1, dr if isinstance(dr, float) else None)
                 mechanism.append(
                     {
                         # "keras_arm" names the framework's arm (a Keras arm, or a torch arm and the JAX arm it matches)
@@ -394,7 +409,10 @@ def run(
                         "max_abs_diff_step1": num(d1),
                         "max_abs_diff_final": num(diagnostics.max_abs_diff(sess.finals[a], sess.finals[b])),
                         "tolerance": diagnostics.MECHANISM_TOLERANCE,
-                        "reproduced": bool(d1 <= diagnostics.MECHANISM_TOLERANCE),
+                        **rule,
+                        # the same rule with its rounding grown is the mechanism reproduced (``mechanism_verdict``)
+                        "reproduced": verdict != "not reproduced",
+                        "verdict": verdict,
                     }
                 )
 

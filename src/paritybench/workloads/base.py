@@ -213,9 +213,11 @@ class Arm:
     - ``torch_layers``: a torch arm's own named-layer outputs ``(params, x) -> {name: tensor}``
       (``Model.torch_layers``'s names), as ``jax_layers`` for a JAX arm; None: ``Model.torch_layers`` where the
       arm uses the model's ``torch_apply``, else its logits only.
-    - ``torch_hook``: a torch arm: ``(parameters: list of tensors) -> None``, called after the gradients are set
-      and before ``optimizer.step()`` (where a real loop clips gradients: ``torch.nn.utils.clip_grad_norm_``);
-      the recorded gradients are the ones before it.
+    - ``torch_grad_hook``: a torch arm: ``(params: {name: tensor}) -> None``, called between ``backward()`` and
+      the optimizer's ``step()`` with every parameter's ``.grad`` set, to change them in place (a training
+      loop's ``torch.nn.utils.clip_grad_norm_(params.values(), 1.0)``); None changes nothing. ``localize``
+      compares the raw autograd gradient in its backward phase and the hook's effect in the update phase;
+      ``conventions`` shows what the hook does to a probe gradient (its "gradient clipping" row).
     - ``matches``: a torch arm: the JAX arm that implements its convention (optax ``adam`` for
       ``torch.optim.Adam``, ...). The runner's mechanism check holds the two to ``MECHANISM_TOLERANCE``
       after step 1, as it holds a Keras arm to its ``emulates``.
@@ -245,7 +247,7 @@ class Arm:
     torch_apply: Ref | None = None
     torch_layers: Ref | None = None
     matches: str | None = None
-    torch_hook: Ref | None = None
+    torch_grad_hook: Ref | None = None
 
     @classmethod
     def keras(
@@ -526,6 +528,11 @@ def check(w: Any, where: str) -> Workload:
             raise bad(f"arm {a.name}: a torch arm needs torch_loss")
         if a.kind == "torch" and a.torch_apply is None and w.model.torch_apply is None:
             raise bad(f"arm {a.name}: a torch arm needs a forward pass (Arm.torch_apply or Model.torch_apply)")
+        if a.torch_grad_hook is not None and a.kind != "torch":
+            raise bad(
+                f"arm {a.name}: only a torch arm declares torch_grad_hook (a JAX arm clips in its optax chain, "
+                "a Keras arm in its optimizer's clipnorm)"
+            )
         if a.matches is not None and a.kind != "torch":
             raise bad(f"arm {a.name}: only a torch arm declares matches (a Keras arm's JAX twin declares emulates)")
         # named layers are read by the arm's own kind only: one declared on another kind would be ignored
