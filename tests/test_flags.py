@@ -110,3 +110,25 @@ def test_flags_set_again_with_the_values_frameworks_loaded_with_are_no_warning()
     first, same, changed = json.loads(proc.stdout.strip().splitlines()[-1])
     assert first is None and same is None
     assert "flags changed after frameworks were imported" in changed and "OMP_NUM_THREADS" in changed
+
+
+KERAS_LOADED_THEN_TORCH = """
+import os, sys
+os.environ["KERAS_BACKEND"] = "jax"
+import keras  # the user's notebook, or an earlier test, imported Keras on the JAX backend
+from paritybench import workloads
+from paritybench.experiment.flags import NumericsOptions
+from paritybench.pipeline import conventions
+w = workloads.load("adam-epsilon")  # JAX, float64 and native torch arms in this process
+conventions.report(w, tuple(a for a in w.arms if a.kind != "keras"), w.training.lr, NumericsOptions())
+print("tensorflow" in sys.modules, "triton" in sys.modules or "torch" in sys.modules)
+"""
+
+
+def test_a_main_process_with_keras_loaded_does_not_load_tensorflow_behind_its_back():
+    # keras.utils.set_random_seed imports TensorFlow whenever it is installed, whatever the backend; with
+    # TensorFlow's LLVM loaded, torch's Triton then aborted the process ("Option 'bitcode-mdindex-threshold'
+    # registered more than once"): the pytest worker that crashed in CI. Only Keras workers seed Keras.
+    proc = subprocess.run([sys.executable, "-c", KERAS_LOADED_THEN_TORCH], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split()[-2:] == ["False", "True"], proc.stdout

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from .test_hostile_run import cli, files_under, one_error  # the hostile modules' one set of helpers
+from .test_ray import require_ray
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
@@ -333,7 +334,7 @@ def test_xla_flags_as_a_file_name_is_read_as_xla_reads_it(tmp_path):
 
 
 def test_sweep_on_a_ray_address_nothing_answers_fails_in_seconds_and_leaves_no_checkpoint(tmp_path):
-    pytest.importorskip("ray")
+    require_ray()  # find_spec, not an import: Ray's libraries stay out of this test process
     t0 = time.monotonic()
     proc = cli(
         "sweep", "--engine", "ray", "--address", "127.0.0.1:1", *SMALL, "--seeds", "0", "--windows", "0",

@@ -281,7 +281,7 @@ def serve(channel: protocol.Channel, backend: str, numerics: dict, serving: bool
     opts = flags.NumericsOptions(**numerics)
     import keras  # late: a framework: protocol.worker_main set the numerics flags before this
 
-    readback = flags.read_back(backend, opts)
+    readback = flags.read_back(backend, opts, keras=True)
     keras.utils.set_random_seed(0)
     w = workloads.load(job.workload)
     ka = KerasArm(keras, backend, w, w.arm(job.arm), job.lr)

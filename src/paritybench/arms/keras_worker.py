@@ -361,7 +361,7 @@ def run_job(job: protocol.TrainJob, be: _Backend, channel: protocol.Channel, ser
         # global state, the global seed with it), then the same seed as at start.
         keras.utils.clear_session()
     be.jobs += 1
-    readback = flags.read_back(backend, be.opts)
+    readback = flags.read_back(backend, be.opts, keras=True)
     keras.utils.set_random_seed(0)
     out_dir = job.out_dir
     keep_trajectory = job.keep_trajectory

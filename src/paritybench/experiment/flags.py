@@ -231,7 +231,7 @@ def collect_warnings(environment: dict, applied: dict | None = None) -> list[str
 
 
 def seed_keras(out: dict) -> None:
-    """``keras.utils.set_random_seed`` when Keras is loaded (the workers), recorded as set."""
+    """``keras.utils.set_random_seed`` in a Keras worker (Keras loaded), recorded as set."""
     if "keras" not in sys.modules:
         return
     try:
@@ -245,10 +245,18 @@ def seed_keras(out: dict) -> None:
 FRAMEWORKS = ("jax", "tensorflow", "torch")
 
 
-def read_back(framework: str, opts: NumericsOptions) -> dict:
+def read_back(framework: str, opts: NumericsOptions, *, keras: bool = False) -> dict:
     """Configure ``framework`` (imports it) and read its numerics settings back
-    (``paritybench.frameworks.<framework>.read_back``)."""
-    return importlib.import_module(f"paritybench.frameworks.{framework}").read_back(opts)
+    (``paritybench.frameworks.<framework>.read_back``); ``keras``: this is a Keras process (a worker), whose
+    Keras random seed is set and recorded too. Only there: ``keras.utils.set_random_seed`` imports TensorFlow
+    whenever it is installed, whatever the backend (keras/src/utils/rng_utils.py: ``if tf.available:
+    tf.random.set_seed``), and a process that has TensorFlow's LLVM and then loads torch's Triton aborts
+    (``LLVM ERROR: inconsistency in registered CommandLine options``, measured): a main process, or a user's
+    notebook that imported Keras on the JAX backend, must not have TensorFlow loaded behind its back."""
+    out = importlib.import_module(f"paritybench.frameworks.{framework}").read_back(opts)
+    if keras:
+        seed_keras(out)
+    return out
 
 
 def compile_cache(env: dict[str, str]) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from paritybench.experiment.flags import NumericsOptions, seed_keras, xla_flag
+from paritybench.experiment.flags import NumericsOptions, xla_flag
 
 
 def read_back(opts: NumericsOptions) -> dict:
@@ -28,7 +28,6 @@ def read_back(opts: NumericsOptions) -> dict:
     out["compilation_cache_dir"] = jax.config.jax_compilation_cache_dir
     out["devices"] = [str(d) for d in jax.devices()]
     out["backend"] = jax.default_backend()
-    seed_keras(out)
     if opts.deterministic:
         # "float32" and "highest" are the same setting under two names (full fp32 passes).
         if out["jax_default_matmul_precision"] not in ("highest", "float32", "Precision.HIGHEST"):

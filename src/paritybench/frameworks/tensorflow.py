@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from paritybench.experiment.flags import NumericsOptions, seed_keras
+from paritybench.experiment.flags import NumericsOptions
 
 
 def read_back(opts: NumericsOptions) -> dict:
@@ -48,7 +48,6 @@ def read_back(opts: NumericsOptions) -> dict:
         out["onednn_enabled"] = None
         out["warnings"].append(f"could not read oneDNN state back: {exc}")
     out["devices"] = [d.name for d in tf.config.list_logical_devices()]
-    seed_keras(out)
     if opts.deterministic and out["op_determinism"] is False:
         out["warnings"].append("TensorFlow op determinism is off")
     if opts.deterministic and out["tensor_float_32"]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from paritybench.experiment.flags import NumericsOptions, seed_keras
+from paritybench.experiment.flags import NumericsOptions
 
 
 def read_back(opts: NumericsOptions) -> dict:
@@ -33,7 +33,6 @@ def read_back(opts: NumericsOptions) -> dict:
     out["cublas_workspace_config"] = os.environ.get("CUBLAS_WORKSPACE_CONFIG")
     out["num_threads"] = torch.get_num_threads()
     out["devices"] = ["cpu"] + [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-    seed_keras(out)
     if opts.deterministic:
         expected = {
             "deterministic_algorithms": True,
