@@ -35,7 +35,7 @@ import os
 import shutil
 import tempfile
 import types
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -214,13 +214,27 @@ def run(
         threefry_partitionable=threefry_partitionable,
         step_timeout=step_timeout,
     )
-    _check_flags(flags.NumericsOptions(deterministic, onednn, threads), "run")
-    path, own = _output(out, "run")
+    path, text = _call(cmd_run, "run", args, flags.NumericsOptions(deterministic, onednn, threads), out, echo)
+    return _run_result(path, text)
+
+
+def _call(
+    command: Callable[[Any, Console], Any],
+    name: str,
+    args: Any,  # the command's parsed options (commands.defaults.parsed_defaults)
+    numerics: flags.NumericsOptions,
+    out: str | os.PathLike[str] | None,
+    echo: bool,
+) -> tuple[Path, str]:
+    """The command's own code on ``args``: flags checked first, its output at ``out`` (or in a new temporary
+    folder, removed if the command fails), what it printed captured. Returns the output's path and that text."""
+    _check_flags(numerics, name)
+    path, own = _output(out, name)
     args.out = str(path)
     console = _console(echo)
     with _cleanup(own, path):
-        cmd_run(args, console)
-    return _run_result(path, console.export_text())
+        command(args, console)
+    return path, console.export_text()
 
 
 def read_run(artifact: str | os.PathLike[str]) -> RunResult:
@@ -328,15 +342,10 @@ def localize(
         threefry_partitionable=bool(threefry_partitionable),
         step_timeout=step_timeout,
     )
-    _check_flags(flags.NumericsOptions(deterministic, onednn, threads), "localize")
-    path, own = _output(out, "localize")
-    args.out = str(path)
-    console = _console(echo)
-    with _cleanup(own, path):
-        cmd_localize(args, console)
+    path, text = _call(cmd_localize, "localize", args, flags.NumericsOptions(deterministic, onednn, threads), out, echo)
     rec = json.loads(path.read_text())
     pairs = tuple(_pair(p) for p in rec["pairs"])
-    return LocalizeResult(record=path, pairs=pairs, skipped=tuple(rec["skipped"]), text=console.export_text())
+    return LocalizeResult(record=path, pairs=pairs, skipped=tuple(rec["skipped"]), text=text)
 
 
 # ------------------------------------------------------------------------------------------- helpers
