@@ -24,9 +24,21 @@ from .conftest import ROOT, by_arm, run_cli
 PAIR = ("--workload", "seed-bce", "--arms", "jax-naive,jax-logits,reference-f64", "--steps", "3")
 
 
+def _fresh_env() -> dict[str, str]:
+    """This environment without the numerics variables: an earlier test in this worker may have set them in
+    os.environ (flags.apply in process), and a child that inherits them loads its frameworks with them, so the
+    refusal these tests look for would not happen (it did not, in the fresh-clone CI run)."""
+    return {k: v for k, v in os.environ.items() if k not in flags.NUMERICS_ENV_VARS}
+
+
 def _python(code: str, cwd=ROOT) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], cwd=cwd, capture_output=True, text=True, timeout=600
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=_fresh_env(),
     )
 
 
@@ -197,7 +209,7 @@ def test_the_plugins_ini_option_sets_the_flags_before_a_projects_test_module_imp
 
     def pytest_(*extra: str) -> subprocess.CompletedProcess:
         argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *extra, "test_mine.py"]
-        return subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+        return subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=600, env=_fresh_env())
 
     refused = pytest_()
     assert refused.returncode == 1 and "1 failed" in refused.stdout
