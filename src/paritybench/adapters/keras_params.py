@@ -19,7 +19,7 @@ import numpy as np
 
 from paritybench.errors import ParityError
 
-from .mapping import Param
+from .mapping import Param, check_assignable
 
 # Keras layer class -> the mapping's layer type
 LAYER_TYPES = {
@@ -96,13 +96,6 @@ def keras_arrays(model: Any) -> dict[str, np.ndarray]:
 def assign_keras(model: Any, arrays: Mapping[str, np.ndarray]) -> None:
     """Assign mapped arrays to ``model``'s variables (by path), shapes checked first."""
     variables = {v.path: v for layer in _layers(model) for v in layer.weights}
-    for name, value in arrays.items():
-        if name not in variables:
-            raise ParityError(f"weight mapping: the Keras model has no weight {name!r}; read the table from this model")
-        if tuple(variables[name].shape) != tuple(np.shape(value)):
-            raise ParityError(
-                f"weight mapping: Keras {name!r} is {tuple(variables[name].shape)}, the mapped value "
-                f"{np.shape(value)}; read the table from this model"
-            )
+    check_assignable(arrays, {k: tuple(v.shape) for k, v in variables.items()}, "the Keras model", "Keras", "model")
     for name, value in arrays.items():
         variables[name].assign(np.asarray(value))

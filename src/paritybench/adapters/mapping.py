@@ -492,6 +492,22 @@ def plan(
     return WeightMap(rows=ordered, unused=tuple(unused))
 
 
+def check_assignable(
+    arrays: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]], owner: str, label: str, thing: str
+) -> None:
+    """Before any weight moves: every mapped array names a weight the target has, at that weight's shape (one
+    line if not: ``owner`` has no weight ..., or ``label`` NAME is SHAPE, ...; read the table from this
+    ``thing``). The Keras and torch writers' shared check."""
+    for name, value in arrays.items():
+        if name not in shapes:
+            raise ParityError(f"weight mapping: {owner} has no weight {name!r}; read the table from this {thing}")
+        if tuple(shapes[name]) != tuple(np.shape(value)):
+            raise ParityError(
+                f"weight mapping: {label} {name!r} is {tuple(shapes[name])}, the mapped value {np.shape(value)}; "
+                f"read the table from this {thing}"
+            )
+
+
 def _check_shape(row: Row) -> None:
     """The transform of the sources' shapes gives the target's shape (checked on zero-stride stand-ins)."""
     if row.transform == "keep":

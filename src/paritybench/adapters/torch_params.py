@@ -20,7 +20,7 @@ import numpy as np
 
 from paritybench.errors import ParityError
 
-from .mapping import Param
+from .mapping import Param, check_assignable
 
 # torch module class -> the mapping's layer type
 LAYER_TYPES = {
@@ -157,14 +157,7 @@ def assign_torch(module: Any, arrays: Mapping[str, np.ndarray]) -> None:
     import torch  # late: torch is an optional extra, loaded only for a torch model
 
     state = module.state_dict()
-    for name, value in arrays.items():
-        if name not in state:
-            raise ParityError(f"weight mapping: torch module has no weight {name!r}; read the table from this module")
-        if tuple(state[name].shape) != tuple(np.shape(value)):
-            raise ParityError(
-                f"weight mapping: torch {name!r} is {tuple(state[name].shape)}, the mapped value {np.shape(value)}; "
-                f"read the table from this module"
-            )
+    check_assignable(arrays, {k: tuple(v.shape) for k, v in state.items()}, "torch module", "torch", "module")
     with torch.no_grad():
         for name, value in arrays.items():
             t = state[name]
