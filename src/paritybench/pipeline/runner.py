@@ -616,8 +616,8 @@ def _start_keras(
     pool: worker_pool.KerasPool | None = None,
     early: tuple[worker_process.WorkerProcess, float] | None = None,
 ) -> _KerasWorker | None:
-    """Send one worker process the job of every Keras arm of one backend: the worker ``early`` that
-    ``_spawn_keras`` started, else the pool's or a new one (None when no arm has work)."""
+    """Send one worker process the job of every Keras arm of one backend: the pool's, else the worker ``early``
+    that ``_spawn_keras`` started for it, with its folder (None when no arm has work)."""
     specs = [s for s in specs if todo[s.name] and not sess.skip_if_missing(s, todo[s.name])]
     if not specs:
         if early is not None:
@@ -627,8 +627,6 @@ def _start_keras(
     cfg = sess.cfg
     backend = process.removeprefix("keras-")
     job_dir = pool.job_dir(process) if pool is not None else tmp / process
-    if pool is None and early is None:
-        job_dir.mkdir()
     init_files: dict[tuple[str, str], str] = {}  # (arm or "" for the shared weights, case id) -> file
     for spec in specs:
         own = spec.name if spec.name in sess.arm_inits else ""
@@ -664,12 +662,10 @@ def _start_keras(
     if pool is not None:
         wp = pool.acquire(process, cfg.numerics.to_dict(), job)
         return _KerasWorker(process, specs, todo, sess, job_dir, wp, t_start, pool)
-    # the worker dies with us and removes tmp
-    wp = (
-        early[0]
-        if early is not None
-        else worker_process.start("keras_worker", backend, cfg.numerics.to_dict(), tmp, job_dir / "worker.log")
-    )
+    # _spawn_keras started a worker for every process with an arm that has work and its framework (the same
+    # test as skip_if_missing above), so without a pool there is one here
+    assert early is not None, f"no worker was started for {process}"
+    wp = early[0]
     wp.send(job)  # a worker that died at once reports it through its messages and status
     return _KerasWorker(process, specs, todo, sess, job_dir, wp, t_start)
 
