@@ -43,7 +43,8 @@ bench: setup
 
 ## The test suite (what CI runs): both tiers, fast and e2e (tests/conftest.py), on JOBS pytest-xdist
 ## workers (each test file on one worker; JOBS=0 runs in this process). Set PARITYBENCH_REQUIRE_DOCKER=1
-## to fail instead of skipping the container tests when Docker is missing.
+## to fail instead of skipping the container tests when Docker is missing, PARITYBENCH_REQUIRE_CHROMIUM=1
+## the report.html browser test when Debian's chromium is missing.
 JOBS     ?= 2
 test: setup lint
 	$(RUN) pytest -n $(JOBS) --dist loadfile $(ARGS)

@@ -127,6 +127,12 @@ def _limits(rows: list[Panel], factor: float) -> tuple[float, float]:
 def plot(record: dict, out: str | Path, overwrite: bool = False, top: int = TOP) -> tuple[Path, Layout]:
     """Draw ``record`` as a PNG at ``out`` (checked by the caller with ``check_output_path``); written
     atomically. Returns the path and the layout drawn (its panels are the figure's axes, in order)."""
+    png, lay = render(record, top)
+    return write_output(out, png, overwrite=overwrite), lay
+
+
+def render(record: dict, top: int = TOP) -> tuple[bytes, Layout]:
+    """``record`` drawn: the PNG's bytes and the layout drawn (report.html inlines them; ``plot`` writes them)."""
     import matplotlib  # late: matplotlib: loaded only where a figure is drawn
 
     matplotlib.use("Agg")  # headless: no display is ever needed
@@ -201,7 +207,7 @@ def plot(record: dict, out: str | Path, overwrite: bool = False, top: int = TOP)
     lay.drawn = len(fig.axes)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90)
-    return write_output(out, buf.getvalue(), overwrite=overwrite), lay
+    return buf.getvalue(), lay
 
 
 def load(path: str | Path) -> dict:

@@ -1,4 +1,4 @@
-"""``paritybench report``: report.md and PNG plots that answer "why do the runs differ?".
+"""``paritybench report``: report.md, PNG plots and report.html that answer "why do the runs differ?".
 
 Every sentence of the opening answer is generated from the artifacts' numbers
 (which arm, which fraction, which step), never canned: when the data show no
@@ -7,12 +7,16 @@ gap, the text says so.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from paritybench.analysis import report_html
 from paritybench.analysis.gap_conventions import gap_lines
 from paritybench.artifact import check_artifact_file, reference_arm, unnum, upgrade
 from paritybench.artifact.records import RunKey
@@ -46,6 +50,7 @@ def load(paths: list[str]) -> list[dict]:
         a = check_artifact_file(p, exit_code=2)  # the same definition and message as validate and compare
         a = upgrade(a)  # schema 1: the seed-bce workload
         a["_path"] = str(p)
+        a["_sha256"] = hashlib.sha256(Path(p).read_bytes()).hexdigest()  # the provenance of report.html
         _learn_order(a)
         out.append(a)
     return out
@@ -381,29 +386,51 @@ def _finals_by_arm(a: dict) -> dict[str, list[float]]:
 # ---------------------------------------------------------------- the command
 
 
-def write_report(artifacts: list[dict], out_dir: Path) -> Path:
+@dataclass
+class Report:
+    """The report's parts: ``markdown()`` is report.md; report.html (``report_html``) takes the same parts in
+    its own order (the answer, then the tables, then the figures)."""
+
+    header: list[str]  # the workload lines (Markdown)
+    blocks: list[tuple[str, list[str]]]  # ("answer" or "table", Markdown lines), in report.md's order
+    figures: list[tuple[str, str]]  # (file name in the folder, caption)
+    sources: list[str]  # one Markdown list item per artifact
+
+    def markdown(self) -> str:
+        md = ["# paritybench report", "", *self.header, "## The answer", ""]
+        for _, lines in self.blocks:
+            md += lines
+        md += ["## Figures", ""]
+        for name, caption in self.figures:
+            md += [f"![{caption}]({name})", "", f"*{caption}*", ""]
+        md += ["## Sources", "", *self.sources]
+        return "\n".join(md) + "\n"
+
+
+def build_report(artifacts: list[dict], out_dir: Path) -> Report:
+    """The report's parts, its PNGs written into ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     kinds: dict[str, list[dict]] = {}
     for a in artifacts:
         kinds.setdefault(a.get("kind", "run"), []).append(a)
-    md = ["# paritybench report", ""]
+    header: list[str] = []
     seen: set[str] = set()
     for a in artifacts:
         w = a["workload"]
         if w["name"] not in seen:
             seen.add(w["name"])
-            md += [f"**Workload `{w['name']}`** (version {w['version']}): {w.get('question', '')}", ""]
-    md += ["## The answer", ""]
+            header += [f"**Workload `{w['name']}`** (version {w['version']}): {w.get('question', '')}", ""]
+    blocks: list[tuple[str, list[str]]] = []
     figures: list[tuple[str, str]] = []
 
     for a in kinds.get("run", []):
-        md += answer_from_run(a) + [""]
-        md += gap_lines(a, _first_case(a))  # the settings that part each arm, beside its gap
+        blocks.append(("answer", answer_from_run(a) + [""]))
+        blocks.append(("table", gap_lines(a, _first_case(a))))  # the settings that part each arm, beside its gap
     for a in kinds.get("sweep", []):
-        md += answer_from_sweep(a) + [""]
-    md += answer_normalization(kinds.get("sweep", [])) + [""]
+        blocks.append(("answer", answer_from_sweep(a) + [""]))
+    blocks.append(("answer", answer_normalization(kinds.get("sweep", [])) + [""]))
     for a in kinds.get("sensitivity", []):
-        md += answer_from_sensitivity(a) + [""]
+        blocks.append(("answer", answer_from_sensitivity(a) + [""]))
     runs = kinds.get("run", [])
     for a, suffix in zip(runs, run_suffixes(len(runs)), strict=True):
         v = _variant(a)
@@ -454,21 +481,35 @@ def write_report(artifacts: list[dict], out_dir: Path) -> Path:
         "final training accuracy",
     ):
         figures.append(("sensitivity.png", "sensitivity: final accuracy of each perturbed copy, per arm"))
-    md += ["## Figures", ""]
-    for name, caption in figures:
-        md += [f"![{caption}]({name})", "", f"*{caption}*", ""]
-    md += ["## Sources", ""]
+    sources = []
     for a in artifacts:
         env = a["environment"]
         pk = env.get("packages", {})
-        md.append(
+        sources.append(
             f"- `{a['_path']}`: {a.get('kind', 'run')}, created {a['created_at']}, jax {pk.get('jax')}, "
             f"tensorflow {pk.get('tensorflow')}, keras {pk.get('keras')}, "
             f"CPU {env.get('cpu', {}).get('model', '?')}"
         )
-    report = out_dir / "report.md"
+    return Report(header, blocks, figures, sources)
 
-    write_output(report, ("\n".join(md) + "\n").encode(), overwrite=True)
+
+def write_report(
+    artifacts: list[dict], out_dir: Path, explains: Sequence[dict] = (), localizes: Sequence[dict] = ()
+) -> Path:
+    """report.md, its PNGs and report.html (the same report on one self-contained page, led by the verdicts of
+    ``explains`` and closed by the partings of ``localizes``) in ``out_dir``; returns report.md's path."""
+    rep = build_report(artifacts, out_dir)
+    page = report_html.render(  # whole before either file is written
+        header=rep.header,
+        answer=[line for kind, lines in rep.blocks if kind == "answer" for line in lines],
+        tables=[line for kind, lines in rep.blocks if kind == "table" for line in lines],
+        figures=[(caption, (out_dir / name).read_bytes()) for name, caption in rep.figures],
+        artifacts=artifacts,
+        explains=explains,
+        localizes=localizes,
+    )
+    report = write_output(out_dir / "report.md", rep.markdown().encode(), overwrite=True)
+    write_output(out_dir / "report.html", page.encode(), overwrite=True)
     return report
 
 
@@ -481,11 +522,16 @@ def run_suffixes(count: int) -> list[str]:
 
 def report_files(run_count: int = 1) -> tuple[str, ...]:
     """Every file write_report may write into its folder for ``run_count`` run artifacts."""
-    return ("report.md", "sweep.png", "sensitivity.png") + tuple(
-        f"{stem}-{v}{suffix}.png"
-        for suffix in run_suffixes(max(run_count, 1))
-        for stem in ("curves", "saturation", "agreement")
-        for v in ("raw", "normalized")
+    suffixes = run_suffixes(max(run_count, 1))
+    return (
+        ("report.md", "report.html", "sweep.png", "sensitivity.png")
+        + tuple(
+            f"{stem}-{v}{suffix}.png"
+            for suffix in suffixes
+            for stem in ("curves", "saturation", "agreement")
+            for v in ("raw", "normalized")
+        )
+        + tuple(f"loss{suffix}.png" for suffix in suffixes)
     )
 
 
@@ -510,4 +556,4 @@ def check_report_out(out_dir: Path, inputs: list[str], overwrite: bool, names: t
         check_output_path(out_dir / name, inputs=inputs, overwrite=overwrite, what="--out")
 
 
-__all__ = ["write_report", "answer_from_run"]
+__all__ = ["write_report", "build_report", "Report", "answer_from_run"]

@@ -1,5 +1,6 @@
 """The version of every file paritybench writes besides the artifact (which carries ``schema_version``): the
-localize record, the catalogue index and the sweep checkpoint each carry ``format_version`` ("MAJOR.MINOR").
+localize record, the explain record, the catalogue index and the sweep checkpoint each carry
+``format_version`` ("MAJOR.MINOR").
 
 A reader takes its own major and any minor (a minor adds fields an older reader may skip); a file without
 the field was written before the formats were versioned, and is read as 1.0. A major this paritybench does
@@ -17,6 +18,7 @@ from paritybench.errors import ParityError
 
 FORMAT_FIELD = "format_version"
 LOCALIZE_RECORD = "1.0"  # ``paritybench localize --out``
+EXPLAIN_RECORD = "1.0"  # ``paritybench explain --out`` (read by ``paritybench report``)
 CATALOGUE_INDEX = "1.0"  # ``index.json`` of ``paritybench run --workload all``
 SWEEP_CHECKPOINT = "1.0"  # line 1 of ``<artifact>.partial.jsonl``
 BEFORE_VERSIONS = "1.0"  # what a file without ``format_version`` is read as

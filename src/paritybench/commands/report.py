@@ -1,9 +1,12 @@
-"""``paritybench report``: the Markdown report of artifacts, the catalogue page of many workloads, or the
-per-tensor plots of localize records (``analysis.report``, ``analysis.catalogue``, ``analysis.localize_plot``)."""
+"""``paritybench report``: the Markdown report of artifacts and the same report as one self-contained HTML page
+(led by explain verdicts and closed by localize partings when their records are given), the catalogue page of
+many workloads, or the per-tensor plots of localize records on their own (``analysis.report``,
+``analysis.report_html``, ``analysis.catalogue``, ``analysis.localize_plot``)."""
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -11,7 +14,9 @@ from pathlib import Path
 from paritybench import workloads
 from paritybench.analysis import localize_plot
 from paritybench.analysis.catalogue import artifacts_of_index, write_catalogue
-from paritybench.analysis.localize_plot import is_localize_record, layout, plot
+from paritybench.analysis.explain_record import is_explain_record
+from paritybench.analysis.explain_record import load as load_explain
+from paritybench.analysis.localize_plot import layout, plot
 from paritybench.analysis.localize_plot import load as load_record
 from paritybench.analysis.report import check_report_out, load, report_files, write_report
 from paritybench.artifact.index import is_index
@@ -31,8 +36,8 @@ class ReportCommand(Command):
         p.add_argument(
             "artifacts",
             nargs="+",
-            help="run, sweep and/or sensitivity artifacts (raw and --normalize), "
-            "or localize --out records (a PNG each)",
+            help="run, sweep and/or sensitivity artifacts (raw and --normalize), with explain and localize --out "
+            "records of their workload for report.html; or localize --out records alone (a PNG each)",
         )
         p.add_argument("--out", default=None, help="output folder (default: <first artifact>-report beside it)")
         p.add_argument(
@@ -41,7 +46,9 @@ class ReportCommand(Command):
             help="refuse (exit 2) any artifact of another workload (default: take each as it is)",
         )
         p.add_argument(
-            "--overwrite", action="store_true", help="let the report replace report.md and plots already in the folder"
+            "--overwrite",
+            action="store_true",
+            help="let the report replace report.md, report.html and plots already in the folder",
         )
         return p
 
@@ -51,11 +58,24 @@ class ReportCommand(Command):
 
 
 def cmd_report(args, console) -> int:
-    if any(localize_plot.is_localize_record(p) for p in args.artifacts):
+    localizes = [p for p in args.artifacts if localize_plot.is_localize_record(p)]
+    explains = [p for p in args.artifacts if is_explain_record(p)]
+    rest = [p for p in args.artifacts if p not in localizes and p not in explains]
+    if localizes and not explains and not rest:
         return _localize_report(args, console)  # the per-tensor ratio plot of paritybench localize --out
-    if any(is_index(p) for p in args.artifacts) or _several_workloads(args.artifacts):
+    if not rest:
+        raise ParityError(
+            "an explain record is reported beside its workload's run artifact: give the artifact too "
+            "(paritybench run --out), or report localize records on their own for their plots"
+        )
+    if any(is_index(p) for p in rest) or _several_workloads(rest):
+        if localizes or explains:
+            raise ParityError(
+                "explain and localize records go into one workload's report, not the catalogue page: "
+                "report them with that workload's artifacts"
+            )
         return _cmd_catalogue(args, console)  # the catalogue page (paritybench.analysis.catalogue)
-    artifacts = load(args.artifacts)
+    artifacts = load(rest)
     if args.workload:
         name = workloads.load(args.workload).name
         for a in artifacts:
@@ -64,14 +84,38 @@ def cmd_report(args, console) -> int:
                     f"{a['_path']} is of workload {a['workload']['name']}, not {name}: "
                     "report one workload's artifacts, or leave out --workload"
                 )
-    first = Path(args.artifacts[0])
+    records = _records(artifacts, explains, localizes)
+    first = Path(rest[0])
     out_dir = Path(args.out) if args.out else first.with_name(first.stem + "-report")
     runs = sum(a.get("kind", "run") == "run" for a in artifacts)
     check_report_out(out_dir, args.artifacts, args.overwrite, report_files(runs))
-    report = write_report(artifacts, out_dir)
+    report = write_report(artifacts, out_dir, records["explain"], records["localize"])
     console.print(report.read_text().split("## Figures")[0])
     console.print(f"report: {report}", soft_wrap=True)
+    console.print(f"page: {out_dir / 'report.html'} (self-contained HTML)", soft_wrap=True)
     return 0
+
+
+def _records(artifacts: list[dict], explains: list[str], localizes: list[str]) -> dict[str, list[dict]]:
+    """The explain and localize records, each checked whole and of the artifacts' workload, before any work."""
+    names = {a["workload"]["name"] for a in artifacts}
+    out: dict[str, list[dict]] = {"explain": [], "localize": []}
+    for kind, paths in (("explain", explains), ("localize", localizes)):
+        for p in paths:
+            rec = load_explain(p) if kind == "explain" else load_record(p)
+            if kind == "localize":
+                layout(rec)  # its plot goes into report.html: a record that cannot be drawn is refused now
+            wl = rec.get("workload")
+            name = wl.get("name") if isinstance(wl, dict) else wl
+            if name not in names:
+                raise ParityError(
+                    f"{p} is a {kind} record of workload {name}, the artifacts are of {', '.join(sorted(names))}: "
+                    "report a record with its own workload's artifacts"
+                )
+            rec["_path"] = str(p)
+            rec["_sha256"] = hashlib.sha256(Path(p).read_bytes()).hexdigest()  # report.html's provenance
+            out[kind].append(rec)
+    return out
 
 
 def _several_workloads(paths: list[str]) -> bool:
@@ -113,10 +157,6 @@ def _localize_report(args, console) -> int:
     """``paritybench report RECORD.json [--out FOLDER]`` for localize records: one PNG per record,
     ``<record stem>-localize.png`` in the folder (default ``<first record>-report`` beside it)."""
 
-    if not all(is_localize_record(p) for p in args.artifacts):
-        raise ParityError(
-            "localize records and artifacts cannot be reported together: report the localize records on their own"
-        )
     first = Path(args.artifacts[0])
     out_dir = Path(args.out) if args.out else first.with_name(first.stem + "-report")
     if os.path.islink(out_dir) or (os.path.lexists(out_dir) and not out_dir.is_dir()):
