@@ -351,7 +351,8 @@ def render(
         '<section id="table"><h2>The table</h2>',
         _markdown(tables)
         if any(line.strip() for line in tables)
-        else "<p>No run artifact with a float64 reference run was given, so there is no table of gaps.</p>",
+        else "<p>No table of gaps: it needs a run artifact whose reference arm ran and ended with an accuracy "
+        "(a loss metric's gaps are in the answer).</p>",
         "</section>",
         '<section id="figures"><h2>Figures</h2>',
         *(_figure(png, caption) for caption, png in figures),
