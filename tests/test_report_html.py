@@ -65,7 +65,7 @@ def explain_fixture(workload: str = "seed-bce") -> dict:
                         "family": "numerics",
                         "demonstrated_by": "tf32-matmul",
                         "applied_to": "jax-keras-clip",
-                        "rows": {"matmul precision": ["full float32", "float64"]},
+                        "rows": {"matmul precision": ["full float32", "float64"], "optimizer": ["SGD", "SGD"]},
                         "ratio_before": 1.15e6,
                         "ratio_after": 1.14e6,
                         "closes": False,
@@ -75,7 +75,7 @@ def explain_fixture(workload: str = "seed-bce") -> dict:
                         "name": "adam epsilon placement",
                         "family": "optimizer",
                         "demonstrated_by": "adam-epsilon",
-                        "applied_to": "jax-keras-clip",
+                        "applied_to": None,  # a refused switch changed no arm
                         "rows": {},
                         "ratio_before": 1.15e6,
                         "ratio_after": None,
@@ -194,6 +194,7 @@ def test_verdict_shows_each_pair_and_its_ranked_switches(page):
     ]
     assert "refused: the arm&#x27;s optimizer is SGD: it has no epsilon to move" in verdict
     assert "declared: loss path: sigmoid probabilities clipped to [1e-7, 1-1e-7] vs from logits" in verdict
+    assert '<span class="same">optimizer: SGD vs SGD</span>' in verdict  # read by the switch, parts nothing
     assert "First parting: step 0, loss, <code>d loss/d logit</code>: 1.15e+06x the noise floor." in verdict
     assert "1.2x the noise floor after, closes the gap" in verdict  # the combination
     assert "The pair does not part" in verdict

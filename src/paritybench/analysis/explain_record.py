@@ -54,7 +54,7 @@ def schema(strict: bool = True) -> dict[str, Any]:
             "name": _TEXT,
             "family": {"enum": list(FAMILIES)},
             "demonstrated_by": _TEXT_OR_NULL,
-            "applied_to": _TEXT,
+            "applied_to": _TEXT_OR_NULL,  # null where the switch was refused: it changed no arm
             "rows": {
                 "type": "object",
                 "additionalProperties": {"type": "array", "items": {"type": ["string", "null"]}},

@@ -49,6 +49,7 @@ td.differs { background: #fff1d6; }
 .pair { margin-bottom: 1.5rem; }
 tr.closes td { background: #e9f7ec; }
 tr.refused td { color: #666; }
+td.why { min-width: 12rem; } .same { color: #888; }
 figure { margin: 1rem 0; } figure img { max-width: 100%; height: auto; border: 1px solid #ddd; }
 figcaption { font-style: italic; color: #444; }
 dl.prov { display: grid; grid-template-columns: max-content 1fr; gap: 0.15rem 1rem; }
@@ -110,8 +111,10 @@ def _parted(p: dict | None) -> str:
 
 
 def _switch_row(rank: int, s: dict) -> str:
-    rows = "<br>".join(
-        f"{_e(row)}: {' vs '.join(_e('-' if v is None else v) for v in vals)}" for row, vals in s["rows"].items()
+    rows = "<br>".join(  # a row both arms share is greyed: the switch read it, it does not part them
+        f"<span{'' if len(set(vals)) > 1 else ' class="same"'}>{_e(row)}: "
+        f"{' vs '.join(_e('-' if v is None else _short(v)) for v in vals)}</span>"
+        for row, vals in s["rows"].items()
     )
     if s["refused"] is not None:
         cls, closes, after = "refused", f"refused: {_e(s['refused'])}", "-"
@@ -123,8 +126,8 @@ def _switch_row(rank: int, s: dict) -> str:
         )
     return (
         f'<tr class="{cls}"><td class="num">{rank}</td><td>{_e(s["name"])}</td><td>{_e(s["family"])}</td>'
-        f"<td><code>{_e(s['applied_to'])}</code></td><td>{rows or '-'}</td>"
-        f'<td class="num">{_ratio(s["ratio_before"])}</td><td class="num">{after}</td><td>{closes}</td>'
+        f"<td>{'-' if s['applied_to'] is None else f'<code>{_e(s["applied_to"])}</code>'}</td><td>{rows or '-'}</td>"
+        f'<td class="num">{_ratio(s["ratio_before"])}</td><td class="num">{after}</td><td class="why">{closes}</td>'
         f"<td>{_e(s['demonstrated_by'] or '-')}</td></tr>"
     )
 
@@ -138,7 +141,7 @@ def _verdicts(explains: Sequence[dict]) -> str:
             f"it closes the gap when the pair stays under {_e(f'{rec["factor"]:g}')}x the noise floor.</p>"
         )
         if not rec["pairs"]:
-            out.append("<p>The record holds no pair.</p>")
+            out.append("<p>No pair in this record: explain had none to explain.</p>")
         for pair in rec["pairs"]:
             out.append(f'<article class="pair"><h3><code>{_e(pair["a"])}</code> vs <code>{_e(pair["b"])}</code></h3>')
             out.append(f'<p class="verdict">{_e(pair["verdict"])}</p>')
