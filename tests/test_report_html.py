@@ -355,6 +355,16 @@ def test_report_command_writes_the_page_and_refuses_records_it_cannot_place(cli_
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
     assert "explain record of workload adam-epsilon, the artifacts are of seed-bce" in bad.stderr
     assert not (tmp / "no").exists()  # refused before anything was written
+    future = tmp / "future.json"
+    future.write_text(json.dumps({**explain_fixture(), "format_version": "2.0"}))
+    for args, needle in (
+        ((str(RUN), str(future)), "explain record format_version 2.0 has major 2, this paritybench reads major 1"),
+        ((str(tmp / "explain.json"),), "an explain record is reported beside its workload's run artifact"),
+    ):
+        bad = run_cli("report", *args, "--out", str(tmp / "no"))
+        assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+        assert needle in bad.stderr, bad.stderr
+        assert not (tmp / "no").exists()
 
 
 def _chromium():
