@@ -139,13 +139,23 @@ class JaxModel:
     declared weights map onto), an optax ``GradientTransformation`` and ``loss(outputs, y)`` (a mean over the
     batch, or per sample: the arm trains on its mean). ``mapping``: :func:`mapping.plan`'s keyword arguments
     (``overrides={your weight: declared name}``, ``transforms``, ``ignore``), for a mapping the order and shapes
-    do not settle; the torch adapter and :func:`keras_build` take the same. References are
-    ``"module:attribute"`` or the objects."""
+    do not settle; the torch adapter and :func:`keras_build` take the same. ``layers``: the user's named
+    intermediates ``(params, x) -> {name: array}`` in forward order, over the user's own tree, for ``localize``'s
+    forward phase (name them as the torch module names its layers to compare them with a torch arm's). References
+    are ``"module:attribute"`` or the objects."""
 
     def __init__(
-        self, apply: Ref, init: Ref, optimizer: Any, loss: Ref, *, mapping: Mapping[str, Any] | None = None
+        self,
+        apply: Ref,
+        init: Ref,
+        optimizer: Any,
+        loss: Ref,
+        *,
+        mapping: Mapping[str, Any] | None = None,
+        layers: Ref | None = None,
     ) -> None:
         self.apply_ref, self.init_ref, self.optimizer_ref, self.loss_ref = apply, init, optimizer, loss
+        self.layers_ref = layers
         self.mapping = dict(mapping or {})
         self._names: dict[tuple, dict[tuple[str, ...], str]] = {}
 
@@ -221,6 +231,17 @@ class JaxModel:
 
         return _as(apply, self.apply_ref)
 
+    def jax_layers(self, declared: Shapes) -> Callable[[Any, Any], Any] | None:
+        """The user's named intermediates over the declared names (None without ``layers``)."""
+        ref = self.layers_ref
+        if ref is None:
+            return None
+
+        def layers(params: Any, x: Any) -> Any:
+            return user_call(f"layers {_label(ref)}", self._get(ref), self.to_tree(declared, params), x)
+
+        return _as(layers, ref)
+
     def loss_fn(self) -> Callable[[Any, Any], Any]:
         def loss(z: Any, y: Any) -> Any:
             return user_call(f"loss {_label(self.loss_ref)}", self._get(self.loss_ref), z, y)
@@ -284,6 +305,7 @@ def jax_arm(
         loss_fn=model.loss_fn(),
         optimizer=model.optimizer(declared),
         jax_apply=model.jax_apply(declared),
+        jax_layers=model.jax_layers(declared),
         init=model.init(declared) if own_init else None,
         requires=("jax", "optax"),
         role=role,
@@ -415,6 +437,38 @@ class TorchModel:
 
         return _as(apply, self.build_ref)
 
+    def torch_layers(self, declared: Shapes) -> Callable[[Any, Any], dict[str, Any]]:
+        """``(params, x) -> {layer: output}`` for ``localize``'s forward phase: the output of each of the module's
+        layers with weights, named by the user's own module names, in the order the forward pass calls them
+        (forward hooks around :meth:`torch_apply`); a layer that returns a tuple (``nn.LSTM``'s ``(output,
+        (h, c))``) shows its first element."""
+        forward = self.torch_apply(declared)
+
+        def layers(params: Any, x: Any) -> dict[str, Any]:
+            out: dict[str, Any] = {}
+
+            def hook(name: str) -> Callable[..., None]:
+                def record(_mod: Any, _inputs: Any, output: Any) -> None:
+                    out.setdefault(name, output[0] if isinstance(output, tuple) else output)
+
+                return record
+
+            names = [
+                n
+                for n, m in self.module.named_modules()
+                if list(m.named_parameters(recurse=False)) or list(m.named_buffers(recurse=False))
+            ]
+            modules = dict(self.module.named_modules())
+            handles = [modules[n].register_forward_hook(hook(n or "(root)")) for n in names]
+            try:
+                forward(params, x)
+            finally:
+                for h in handles:
+                    h.remove()
+            return out
+
+        return _as(layers, self.build_ref)
+
     def torch_loss(self) -> Callable[[Any, Any], Any]:
         def loss(z: Any, y: Any) -> Any:
             fn = resolve_ref(self.loss_ref) if isinstance(self.loss_ref, str) else self.loss_ref
@@ -452,6 +506,7 @@ def torch_arm(name: str, model: TorchModel, declared: Shapes, *, description: st
         torch_loss=model.torch_loss(),
         torch_optimizer=model.torch_optimizer(),
         torch_apply=model.torch_apply(declared),
+        torch_layers=model.torch_layers(declared),
         torch_grad_hook=model.torch_hook(),
         requires=("torch",),
         role=role,
@@ -505,19 +560,20 @@ def compiled_loss(factory: Ref) -> Callable[[Any], Any]:
 
 @dataclass(frozen=True)
 class OwnWorkload(Workload):
-    """A workload of adapter arms: the artifact's ``workload.weight_maps.jax`` and ``.torch`` record how the
-    declared weights map onto the user's JAX and torch models (``WeightMap.to_json``)."""
+    """A workload of adapter arms: the artifact's ``workload.weight_maps`` records how the declared weights map
+    onto the user's JAX model (``jax``) and each torch arm's module (by arm name), as ``WeightMap.to_json``."""
 
     jax_model: JaxModel | None = field(default=None, compare=False)
-    torch_model: TorchModel | None = field(default=None, compare=False)
+    torch_models: Mapping[str, TorchModel] = field(default_factory=dict, compare=False)
 
     def describe(self) -> dict[str, Any]:
         out = super().describe()
         maps: dict[str, Any] = {}
         if self.jax_model is not None and "jax" in sys.modules:  # the JAX arms ran in this process
             maps["jax"] = self.jax_model.weight_map(self.model.params).to_json()
-        if self.torch_model is not None and self.torch_model.mapped():  # the torch arm ran in this process
-            maps["torch"] = self.torch_model.mapped()[0].to_json()
+        for arm, model in self.torch_models.items():
+            if model.mapped():  # the torch arm ran in this process
+                maps[arm] = model.mapped()[0].to_json()
         if maps:
             out["weight_maps"] = maps
         return out
@@ -534,18 +590,25 @@ def own_workload(
     jax: JaxModel,
     keras: Ref | None = None,
     keras_mapping: Mapping[str, Any] | None = None,
-    torch: TorchModel | None = None,
+    torch: TorchModel | Mapping[str, TorchModel] | None = None,
     backend: str = "tensorflow",
 ) -> OwnWorkload:
     """A workload pairing the user's JAX model (``jax``) with a Keras model factory (``keras``) as compiled and a
-    torch model (``torch``).
+    torch model (``torch``; a mapping ``{arm name: TorchModel}`` gives several torch arms, e.g. a faithful port
+    and a literal one with its own ``mapping``).
 
-    Arms: ``jax`` (float32), ``torch``, ``keras-<backend>`` (its compiled optimizer and loss) and
-    ``reference-f64`` (the JAX model in float64, the arbiter). Every arm starts from the JAX model's
-    ``init(seed)`` mapped to the declared names."""
+    Arms: ``jax`` (float32), the torch arms (``torch`` for a single model), ``keras-<backend>`` (its compiled
+    optimizer and loss) and ``reference-f64`` (the JAX model in float64, the arbiter). Every arm starts from the
+    JAX model's ``init(seed)`` mapped to the declared names."""
     arms = [jax_arm("jax", jax, params), jax_arm("reference-f64", jax, params, kind="f64", role="reference")]
-    if torch is not None:
-        arms.insert(1, torch_arm("torch", torch, params))
+    torch_models = {"torch": torch} if isinstance(torch, TorchModel) else dict(torch or {})
+    for i, (arm_name, model) in enumerate(torch_models.items()):
+        if not isinstance(model, TorchModel):
+            raise ParityError(
+                f"own_workload: torch arm {arm_name!r} is a {type(model).__name__}; give a TorchModel(build, "
+                "optimizer, loss)"
+            )
+        arms.insert(1 + i, torch_arm(arm_name, model, params))
     build: Ref = jax.jax_apply(params)
     keras_build_fn: Ref = build  # never called without a Keras arm; Model needs one
     if keras is not None:
@@ -553,14 +616,21 @@ def own_workload(
         arms.insert(1, Arm.keras(backend, f"your Keras model {keras} as compiled", compiled_loss(keras)))
     return OwnWorkload(
         jax_model=jax,
-        torch_model=torch,
+        torch_models=torch_models,
         name=name,
         version="1",
         question=question,
         sources=(),
         data=data,
         training=training,
-        model=Model(params=dict(params), head=head, init=jax.init(params), jax_apply=build, keras_build=keras_build_fn),
+        model=Model(
+            params=dict(params),
+            head=head,
+            init=jax.init(params),
+            jax_apply=build,
+            keras_build=keras_build_fn,
+            jax_layers=jax.jax_layers(params),
+        ),
         arms=tuple(arms),
         fix="jax",
     )
