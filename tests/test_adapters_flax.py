@@ -116,3 +116,32 @@ def test_a_linen_module_with_batch_stats_is_refused_in_one_line():
     with pytest.raises(ParityError, match=r"variable collections \['batch_stats'\] besides params") as e:
         model.weight_map(DECLARED)
     assert "\n" not in str(e.value)
+
+
+def test_the_own_flax_example_runs_and_localizes_layer_by_layer(tmp_path):
+    import json
+
+    from .conftest import ROOT, run_cli
+
+    workload = str(ROOT / "examples" / "own_flax" / "workload.py")
+    out = tmp_path / "flax.json"
+    proc = run_cli("run", "--workload", workload, "--out", str(out), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    a = json.loads(out.read_text())
+    rows = a["workload"]["weight_maps"]["jax"]["rows"]
+    assert [(r["sources"][0]["name"], r["target"]["name"]) for r in rows][::2] == [
+        ("dense_0/kernel", "hidden/kernel"),
+        ("dense_1/kernel", "out/kernel"),
+    ]
+    runs = {r["arm"]: r for r in a["runs"]}
+    ref = runs["reference-f64"]["final_loss"]
+    assert set(runs) == {"jax", "keras-tensorflow", "reference-f64"}
+    for arm, r in runs.items():
+        assert r["status"] == "ok" and r["curves"]["loss"][-1] < r["curves"]["loss"][0] / 2, arm
+        assert abs(r["final_loss"] - ref) <= 1e-5 * ref, arm
+    loc = tmp_path / "loc.json"
+    proc = run_cli("localize", "--workload", workload, "--arms", "jax", "--out", str(loc), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (pair,) = json.loads(loc.read_text())["pairs"]
+    forward = [c["tensor"] for c in pair["checks"] if c["step"] == 0 and c["phase"] == "forward"]
+    assert forward == ["hidden", "out", "logits"]  # linen's intermediates, by the user's own names, in order
