@@ -488,3 +488,43 @@ def test_the_torch_adapter_runs_the_keras_models_weights_forward_and_back(keras_
     gap = float(np.max(np.abs(yk - y_literal.detach().numpy())))
     print(f"{case}: the literal port, max|diff| {gap:.3g}")
     assert gap > PART
+
+
+# ------------------------------------------------------------------- a Keras model trained by train_on_batch
+
+
+def test_a_keras_step_that_is_not_known_is_refused_in_one_line():
+    from paritybench.workloads.base import field_problem
+
+    w = workload()
+    bad = replace(w, arms=(*w.arms, Arm.keras("tensorflow", "a loop", "keras_model:loss", keras_step="fit_generator")))
+    assert (
+        field_problem(bad) == "arm keras-tensorflow: keras_step is 'fit_generator': give one of 'fit', 'train_on_batch'"
+    )
+
+
+def test_train_on_batch_trains_the_same_bits_as_fit_and_shows_in_conventions(tmp_path):
+    for f in (ROOT / "examples" / "own_models").glob("*.py"):
+        (tmp_path / f.name).write_text(f.read_text())
+    with (tmp_path / "workload.py").open("a") as f:
+        f.write(
+            "\nfrom dataclasses import replace\n\n"
+            'KERAS = replace(WORKLOAD.arm("keras-tensorflow"), name="keras-loop", keras_step="train_on_batch")\n'
+            "WORKLOAD = replace(WORKLOAD, arms=(*WORKLOAD.arms, KERAS))\n"
+        )
+    out = tmp_path / "tob.json"
+    arms = "keras-tensorflow,keras-loop"
+    proc = run_cli("run", "--workload", str(tmp_path / "workload.py"), "--arms", arms, "--out", str(out), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = {r["arm"]: r for r in json.loads(out.read_text())["runs"]}
+    fit, loop = runs["keras-tensorflow"], runs["keras-loop"]
+    assert fit["status"] == loop["status"] == "ok"
+    assert loop["curves"]["loss"][-1] < 0.5 * loop["curves"]["loss"][0]  # the compiled Adam trained it
+    # the same compiled train function once per step: the same bits (Keras's trainer.py fit and train_on_batch)
+    assert (
+        fit["curves"]["loss"] == loop["curves"]["loss"] and fit["final_weights_sha256"] == loop["final_weights_sha256"]
+    )
+    proc = run_cli("conventions", "--workload", str(tmp_path / "workload.py"), "--arms", arms, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = " ".join(proc.stdout.split())
+    assert "1 settings differ across 2 arms: training step" in text and "model.train_on_batch" in text

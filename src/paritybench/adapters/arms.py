@@ -592,14 +592,16 @@ def own_workload(
     keras_mapping: Mapping[str, Any] | None = None,
     torch: TorchModel | Mapping[str, TorchModel] | None = None,
     backend: str = "tensorflow",
+    keras_step: str = "fit",
 ) -> OwnWorkload:
     """A workload pairing the user's JAX model (``jax``) with a Keras model factory (``keras``) as compiled and a
     torch model (``torch``; a mapping ``{arm name: TorchModel}`` gives several torch arms, e.g. a faithful port
     and a literal one with its own ``mapping``).
 
     Arms: ``jax`` (float32), the torch arms (``torch`` for a single model), ``keras-<backend>`` (its compiled
-    optimizer and loss) and ``reference-f64`` (the JAX model in float64, the arbiter). Every arm starts from the
-    JAX model's ``init(seed)`` mapped to the declared names."""
+    optimizer and loss; each step by ``model.fit`` or, ``keras_step="train_on_batch"``, as a loop of
+    ``model.train_on_batch`` takes it) and ``reference-f64`` (the JAX model in float64, the arbiter). Every arm
+    starts from the JAX model's ``init(seed)`` mapped to the declared names."""
     arms = [jax_arm("jax", jax, params), jax_arm("reference-f64", jax, params, kind="f64", role="reference")]
     torch_models = {"torch": torch} if isinstance(torch, TorchModel) else dict(torch or {})
     for i, (arm_name, model) in enumerate(torch_models.items()):
@@ -613,7 +615,10 @@ def own_workload(
     keras_build_fn: Ref = build  # never called without a Keras arm; Model needs one
     if keras is not None:
         keras_build_fn = keras_build(keras, params, keras_mapping)
-        arms.insert(1, Arm.keras(backend, f"your Keras model {keras} as compiled", compiled_loss(keras)))
+        arms.insert(
+            1,
+            Arm.keras(backend, f"your Keras model {keras} as compiled", compiled_loss(keras), keras_step=keras_step),
+        )
     return OwnWorkload(
         jax_model=jax,
         torch_models=torch_models,
