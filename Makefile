@@ -5,8 +5,8 @@
 PYTHON   ?= python3
 UV_VERSION ?= 0.13.9
 # Optional extras (pyproject.toml): cpu (JAX's CPU wheel), torch (Keras's torch backend and the
-# torch emulations, a multi-GB CUDA build on Linux), ray (sweep --engine ray), cuda12.
-# CI runs `make test` with EXTRAS="--extra cpu --extra torch --extra ray" (.ci/run).
+# torch emulations, a multi-GB CUDA build on Linux), ray (sweep --engine ray), flax (the flax adapters), cuda12.
+# CI runs `make test` with EXTRAS="--extra cpu --extra torch --extra ray --extra flax" (.ci/run).
 EXTRAS   ?= --extra cpu
 UV       := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 RUN      := $(UV) run --locked --no-sync

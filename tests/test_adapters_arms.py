@@ -321,3 +321,210 @@ def test_overrides_settle_a_tree_listed_out_of_forward_order():
     w = workload()
     init = w.model.init(0)
     assert np.array_equal(np.asarray(fixed.jax_apply(DECLARED)(init, x)), np.asarray(w.model.jax_apply(init, x)))
+
+
+# ------------------------------------------- the torch adapter's forward pass: every layout rule, against Keras
+
+
+def keras_rnn(cell):
+    def build():
+        import keras
+
+        rnn = keras.layers.LSTM(4, name="rnn") if cell == "lstm" else keras.layers.GRU(4, name="rnn")
+        return keras.Sequential([keras.Input((5, 3)), rnn, keras.layers.Dense(2, name="out")])
+
+    return build
+
+
+def torch_rnn(cell):
+    def build():
+        import torch
+
+        class UserRNN(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.rnn = (torch.nn.LSTM if cell == "lstm" else torch.nn.GRU)(3, 4, batch_first=True)
+                self.out = torch.nn.Linear(4, 2)
+
+            def forward(self, x):
+                h, _ = self.rnn(x)
+                return self.out(h[:, -1])
+
+        return UserRNN()
+
+    return build
+
+
+def keras_convnet():
+    import keras
+
+    return keras.Sequential(
+        [
+            keras.Input((6, 6, 2)),
+            keras.layers.Conv2D(3, 3, activation="relu", name="conv"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(4, name="out"),
+        ]
+    )
+
+
+def torch_convnet():
+    import torch
+
+    class UserConvNet(torch.nn.Module):  # the user's own module on channels-last data: it permutes the input
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(2, 3, 3)
+            self.flat = torch.nn.Flatten()
+            self.out = torch.nn.Linear(3 * 4 * 4, 4)
+
+        def forward(self, x):
+            return self.out(self.flat(torch.relu(self.conv(x.permute(0, 3, 1, 2)))))
+
+    return UserConvNet()
+
+
+RNN_DECLARED = {
+    "lstm": {"rnn/kernel": (3, 16), "rnn/recurrent_kernel": (4, 16), "rnn/bias": (16,)},
+    "gru": {"rnn/kernel": (3, 12), "rnn/recurrent_kernel": (4, 12), "rnn/bias": (2, 12)},
+}
+ADAPTER_CASES = {
+    # case: declared weights, the user's Keras factory and torch factory, one sample's shape, the transforms the
+    # plan must choose, and the literal port's mapping (the rule left out) that must part
+    "lstm": (
+        {**RNN_DECLARED["lstm"], "out/kernel": (4, 2), "out/bias": (2,)},
+        keras_rnn("lstm"),
+        torch_rnn("lstm"),
+        (5, 3),
+        ["transpose", "transpose", "identity", "zeros", "transpose", "identity"],
+        {"overrides": {"rnn.bias_hh_l0": "rnn/bias"}},  # Keras's one bias copied into both of torch's
+    ),
+    "gru": (
+        {**RNN_DECLARED["gru"], "out/kernel": (4, 2), "out/bias": (2,)},
+        keras_rnn("gru"),
+        torch_rnn("gru"),
+        (5, 3),
+        ["gru_kernel_to_torch"] * 2
+        + ["gru_input_bias_to_torch", "gru_recurrent_bias_to_torch"]
+        + ["transpose", "identity"],
+        {"transforms": {"rnn.weight_ih_l0": "transpose", "rnn.weight_hh_l0": "transpose"}},  # gates left z, r, h
+    ),
+    "conv-flatten-dense": (
+        {"conv/kernel": (3, 3, 2, 3), "conv/bias": (3,), "out/kernel": (48, 4), "out/bias": (4,)},
+        keras_convnet,
+        torch_convnet,
+        (6, 6, 2),
+        ["hwio_to_oihw", "identity", "flatten_to_channels_first(4,4,3)", "identity"],
+        {"transforms": {"out.weight": "transpose"}},  # the Flatten's order ignored
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def keras_and_torch():
+    """Keras (on the JAX backend unless Keras is loaded already) and torch, in-process; a skip without torch."""
+    if importlib.util.find_spec("torch") is None:
+        pytest.skip('torch is not installed: make setup EXTRAS="--extra cpu --extra torch"')
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("KERAS_BACKEND", os.environ.get("KERAS_BACKEND", "jax"))
+        mp.setenv("JAX_PLATFORMS", os.environ.get("JAX_PLATFORMS", "cpu"))
+        import keras
+        import torch
+
+    return keras, torch
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", sorted(ADAPTER_CASES))
+def test_the_torch_adapter_runs_the_keras_models_weights_forward_and_back(keras_and_torch, case):
+    """The same declared weights in the user's Keras model (``keras_build``) and through the torch adapter's
+    forward pass (``TorchModel.torch_apply``: the layout rules as torch ops) give the same outputs to float32
+    rounding; the gradient on the declared weights is the module's own gradient carried back through the rule
+    (the inverse layout); and the literal port parts."""
+    from paritybench.adapters.arms import declared_table, keras_build
+    from paritybench.adapters.mapping import plan as map_plan
+    from paritybench.adapters.torch_params import assign_torch, read_torch
+
+    from .test_adapters_mapping import PART, ULPS
+
+    keras, torch = keras_and_torch
+    declared, keras_factory, torch_factory, sample, transforms, literal = ADAPTER_CASES[case]
+    rng = np.random.default_rng(21)
+    weights = {k: rng.normal(scale=0.5, size=s).astype(np.float32) for k, s in declared.items()}
+    x = rng.normal(size=(6, *sample)).astype(np.float32)
+
+    km, variables = keras_build(keras_factory, declared)(keras)
+    for k, v in variables.items():
+        v.assign(weights[k])
+    yk = np.asarray(km(x, training=False))
+
+    def through_adapter(**mapping):
+        model = TorchModel(torch_factory, user_torch_sgd, torch.nn.MSELoss(), mapping=mapping)
+        params = {k: torch.tensor(w, requires_grad=True) for k, w in weights.items()}
+        y = model.torch_apply(declared)(params, torch.as_tensor(x))
+        return model, params, y
+
+    model, params, yt = through_adapter()
+    wmap = model.weight_map(declared)
+    assert [r.transform for r in wmap.rows] == transforms
+    d, scale = float(np.max(np.abs(yk - yt.detach().numpy()))), float(np.max(np.abs(yk)))
+    print(f"{case}: Keras vs the torch adapter, max|diff| {d:.3g} at max|y| {scale:.3g}\n{wmap.text()}")
+    assert d <= ULPS * max(1.0, scale)
+
+    # backward: the module itself, given the mapped weights, and its gradients mapped back to the declared layout
+    yt.square().sum().backward()
+    module = torch_factory()
+    example = torch.as_tensor(x[:1])
+    assign_torch(module, map_plan(declared_table(declared), read_torch(module, example)).apply(weights))
+    module(torch.as_tensor(x)).square().sum().backward()
+    grads = {k: p.grad.numpy() for k, p in module.named_parameters()}
+    back = map_plan(read_torch(module, example), declared_table(declared)).apply(grads)
+    if case == "lstm":  # torch's bias_hh is the adapter's constant zero: the declared bias is bias_ih alone
+        back["rnn/bias"] = grads["rnn.bias_ih_l0"]
+    for k in declared:
+        np.testing.assert_allclose(params[k].grad.numpy(), back[k], rtol=1e-6, atol=1e-6, err_msg=k)
+
+    _, _, y_literal = through_adapter(**literal)
+    gap = float(np.max(np.abs(yk - y_literal.detach().numpy())))
+    print(f"{case}: the literal port, max|diff| {gap:.3g}")
+    assert gap > PART
+
+
+# ------------------------------------------------------------------- a Keras model trained by train_on_batch
+
+
+def test_a_keras_step_that_is_not_known_is_refused_in_one_line():
+    from paritybench.workloads.base import field_problem
+
+    w = workload()
+    bad = replace(w, arms=(*w.arms, Arm.keras("tensorflow", "a loop", "keras_model:loss", keras_step="fit_generator")))
+    assert (
+        field_problem(bad) == "arm keras-tensorflow: keras_step is 'fit_generator': give one of 'fit', 'train_on_batch'"
+    )
+
+
+def test_train_on_batch_trains_the_same_bits_as_fit_and_shows_in_conventions(tmp_path):
+    for f in (ROOT / "examples" / "own_models").glob("*.py"):
+        (tmp_path / f.name).write_text(f.read_text())
+    with (tmp_path / "workload.py").open("a") as f:
+        f.write(
+            "\nfrom dataclasses import replace\n\n"
+            'KERAS = replace(WORKLOAD.arm("keras-tensorflow"), name="keras-loop", keras_step="train_on_batch")\n'
+            "WORKLOAD = replace(WORKLOAD, arms=(*WORKLOAD.arms, KERAS))\n"
+        )
+    out = tmp_path / "tob.json"
+    arms = "keras-tensorflow,keras-loop"
+    proc = run_cli("run", "--workload", str(tmp_path / "workload.py"), "--arms", arms, "--out", str(out), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = {r["arm"]: r for r in json.loads(out.read_text())["runs"]}
+    fit, loop = runs["keras-tensorflow"], runs["keras-loop"]
+    assert fit["status"] == loop["status"] == "ok"
+    assert loop["curves"]["loss"][-1] < 0.5 * loop["curves"]["loss"][0]  # the compiled Adam trained it
+    # the same compiled train function once per step: the same bits (Keras's trainer.py fit and train_on_batch)
+    assert (
+        fit["curves"]["loss"] == loop["curves"]["loss"] and fit["final_weights_sha256"] == loop["final_weights_sha256"]
+    )
+    proc = run_cli("conventions", "--workload", str(tmp_path / "workload.py"), "--arms", arms, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = " ".join(proc.stdout.split())
+    assert "1 settings differ across 2 arms: training step" in text and "model.train_on_batch" in text

@@ -576,3 +576,54 @@ def test_torch_mlp_maps_to_a_pure_jax_pytree(fw):
     with torch.no_grad():
         yt = tm(torch.as_tensor(x)).numpy()
     assert agree((float(np.max(np.abs(apply(new, x) - yt))), float(np.max(np.abs(yt)))), "torch->pytree")
+
+
+def test_every_gather_rule_is_the_index_of_its_numpy_rule_and_the_others_refuse():
+    rng = np.random.default_rng(13)
+    cases = {
+        "transpose": ([(3, 8)], (8, 3)),
+        "hwio_to_oihw": ([(3, 3, 2, 5)], (5, 2, 3, 3)),
+        "oiw_to_wio": ([(5, 2, 3)], (3, 2, 5)),
+        "gru_kernel_to_torch": ([(3, 12)], (12, 3)),
+        "gru_kernel_from_torch": ([(12, 3)], (3, 12)),
+        "gru_input_bias_to_torch": ([(2, 12)], (12,)),
+        "gru_recurrent_bias_to_torch": ([(2, 12)], (12,)),
+        "gru_bias_from_torch": ([(12,), (12,)], (2, 12)),
+        "flatten_to_channels_first(4,3,2)": ([(24, 5)], (5, 24)),
+        "flatten_from_channels_first(2,4,3)": ([(5, 24)], (24, 5)),
+        "identity": ([(4,)], (4,)),
+    }
+    gathers = {t for t in layouts.TRANSFORMS.values() if t.gather}  # the 1-D conv names are aliases
+    assert {layouts.parse(s)[0] for s in cases} == gathers  # every gather rule is checked here
+    for spec, (shapes, target) in cases.items():
+        sources = [rng.normal(size=s) for s in shapes]
+        index = layouts.gather_index(spec, shapes, target)
+        flat = np.concatenate([s.reshape(-1) for s in sources])
+        np.testing.assert_array_equal(flat[index], layouts.apply(spec, sources, target), err_msg=spec)
+    for spec in ("sum", "zeros", "keep"):
+        with pytest.raises(ValueError, match="computes its values"):
+            layouts.gather_index(spec, [(4,), (4,)], (4,))
+
+
+def test_a_declared_tree_in_keras_cell_layout_reads_as_lstm_or_gru():
+    lstm = read_pytree(
+        {"rnn": {"kernel": np.zeros((3, 16)), "recurrent_kernel": np.zeros((4, 16)), "bias": np.zeros(16)}}
+    )
+    gru = read_pytree(
+        {"rnn": {"kernel": np.zeros((3, 12)), "recurrent_kernel": np.zeros((4, 12)), "bias": np.zeros((2, 12))}}
+    )
+    odd = read_pytree({"rnn": {"kernel": np.zeros((3, 10)), "recurrent_kernel": np.zeros((4, 10))}})
+    assert {p.layer_type for p in lstm} == {"lstm"} and {p.layer_type for p in gru} == {"gru"}
+    assert {p.layer_type for p in odd} == {"unknown"}
+    torch_gru = [
+        P("torch", "g", "gru", "kernel", "g.weight_ih_l0", (12, 3)),
+        P("torch", "g", "gru", "recurrent_kernel", "g.weight_hh_l0", (12, 4)),
+        P("torch", "g", "gru", "bias", "g.bias_ih_l0", (12,)),
+        P("torch", "g", "gru", "recurrent_bias", "g.bias_hh_l0", (12,)),
+    ]
+    assert [r.transform for r in plan(gru, torch_gru).rows] == [
+        "gru_kernel_to_torch",
+        "gru_kernel_to_torch",
+        "gru_input_bias_to_torch",
+        "gru_recurrent_bias_to_torch",
+    ]

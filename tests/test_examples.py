@@ -1,19 +1,24 @@
-"""The batch-system examples run `paritybench sweep --shard I/N` with I over every index, once.
+"""The examples run as their comments say.
 
-Each example's shell is executed (sh / bash) with a stand-in `paritybench` first on PATH
-that prints its arguments, so what is checked is the command line the scheduler would run.
+The batch-system examples run `paritybench sweep --shard I/N` with I over every index, once: each example's shell
+is executed (sh / bash) with a stand-in `paritybench` first on PATH that prints its arguments, so what is checked
+is the command line the scheduler would run. `examples/own_lstm/` (a user's Keras LSTM and its torch port) runs
+through run, compare, report, localize and conventions.
 """
 
+import importlib.util
+import json
 import os
 import re
 import shlex
 import subprocess
 
+import pytest
 from ruamel.yaml import YAML
 
 from paritybench.cli import build_parser
 
-from .conftest import ROOT
+from .conftest import ROOT, run_cli
 
 EXAMPLES = ROOT / "examples"
 
@@ -93,3 +98,53 @@ def test_slurm_array_runs_each_shard_once(tmp_path):
         env={**env_run, "SLURM_ARRAY_TASK_ID": "1"},
     )
     assert proc.stdout.split() == shlex.split("sweep --resume results/shards/sweep-shard-1.json")
+
+
+def test_own_lstm_maps_keras_to_torch_and_localizes_the_literal_port_at_the_lstm(tmp_path):
+    if importlib.util.find_spec("torch") is None:  # its torch arms need the extra (CI installs it: .ci/run)
+        why = 'torch is not installed: make setup EXTRAS="--extra cpu --extra torch"'
+        if os.environ.get("PARITYBENCH_REQUIRE_TORCH") == "1":
+            pytest.fail(f"PARITYBENCH_REQUIRE_TORCH=1 but {why}")
+        pytest.skip(why)
+    workload = str(EXAMPLES / "own_lstm" / "workload.py")
+    out = tmp_path / "lstm.json"
+    proc = run_cli("run", "--workload", workload, "--out", str(out), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    # the mapping tables, printed: torch's bias_hh is zero in the port, Keras's bias in the literal one
+    table = " ".join(proc.stderr.split())
+    assert "rnn/bias (32,) rnn.bias_ih_l0 (32,) identity - - rnn.bias_hh_l0 (32,) zeros" in table
+    assert "rnn/bias (32,) rnn.bias_hh_l0 (32,) identity (override)" in table
+    a = json.loads(out.read_text())
+    maps = a["workload"]["weight_maps"]
+    assert [r["transform"] for r in maps["torch"]["rows"]] == [
+        "transpose",
+        "transpose",
+        "identity",
+        "zeros",
+        "transpose",
+        "identity",
+    ]
+    assert [r["by"] for r in maps["torch-literal"]["rows"]][3] == "override"
+    keras_rows = a["environment"]["frameworks"]["keras-tensorflow"]["weight_maps"]["keras-tensorflow"]["rows"]
+    assert {r["target"]["layer_type"] for r in keras_rows} == {"lstm", "dense"}
+    runs = {r["arm"]: r for r in a["runs"]}
+    assert set(runs) == {"jax", "keras-tensorflow", "torch", "torch-literal", "reference-f64"}
+    ref = runs["reference-f64"]["final_loss"]
+    for arm, r in runs.items():
+        assert r["status"] == "ok", (arm, r.get("reason"))
+        assert r["curves"]["loss"][-1] < 0.9 * r["curves"]["loss"][0], arm  # it trained
+    for arm in ("jax", "keras-tensorflow", "torch"):
+        assert abs(runs[arm]["final_loss"] - ref) <= 1e-5 * ref, arm  # float32 arms within rounding of the arbiter
+    # the literal port's forget gate gets its bias twice (1 + 1 at Keras's unit_forget_bias): another model
+    assert abs(runs["torch-literal"]["curves"]["loss"][0] - runs["torch"]["curves"]["loss"][0]) > 1e-3
+    for argv in (("compare", str(out), str(out)), ("report", str(out), "--out", str(tmp_path / "rep"))):
+        proc = run_cli(*argv, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    proc = run_cli(
+        "localize", "--workload", workload, "--arms", "torch,torch-literal", "--out", str(tmp_path / "l.json")
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "torch vs torch-literal: step 0, forward, rnn:" in " ".join(proc.stdout.split())
+    proc = run_cli("conventions", "--workload", workload, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "workload own-lstm:" in proc.stdout

@@ -36,7 +36,7 @@ from paritybench.errors import ParityError
 from paritybench.workloads.base import Arm, Data, Model, Ref, Training, Workload, resolve_ref
 from paritybench.workloads.kit.mlp import dense_params
 
-from . import jax_params, keras_params, torch_params
+from . import jax_params, keras_params, layouts, torch_params
 from .mapping import Param, WeightMap, plan
 
 Shapes = Mapping[str, tuple[int, ...]]
@@ -139,13 +139,23 @@ class JaxModel:
     declared weights map onto), an optax ``GradientTransformation`` and ``loss(outputs, y)`` (a mean over the
     batch, or per sample: the arm trains on its mean). ``mapping``: :func:`mapping.plan`'s keyword arguments
     (``overrides={your weight: declared name}``, ``transforms``, ``ignore``), for a mapping the order and shapes
-    do not settle; the torch adapter and :func:`keras_build` take the same. References are
-    ``"module:attribute"`` or the objects."""
+    do not settle; the torch adapter and :func:`keras_build` take the same. ``layers``: the user's named
+    intermediates ``(params, x) -> {name: array}`` in forward order, over the user's own tree, for ``localize``'s
+    forward phase (name them as the torch module names its layers to compare them with a torch arm's). References
+    are ``"module:attribute"`` or the objects."""
 
     def __init__(
-        self, apply: Ref, init: Ref, optimizer: Any, loss: Ref, *, mapping: Mapping[str, Any] | None = None
+        self,
+        apply: Ref,
+        init: Ref,
+        optimizer: Any,
+        loss: Ref,
+        *,
+        mapping: Mapping[str, Any] | None = None,
+        layers: Ref | None = None,
     ) -> None:
         self.apply_ref, self.init_ref, self.optimizer_ref, self.loss_ref = apply, init, optimizer, loss
+        self.layers_ref = layers
         self.mapping = dict(mapping or {})
         self._names: dict[tuple, dict[tuple[str, ...], str]] = {}
 
@@ -221,6 +231,17 @@ class JaxModel:
 
         return _as(apply, self.apply_ref)
 
+    def jax_layers(self, declared: Shapes) -> Callable[[Any, Any], Any] | None:
+        """The user's named intermediates over the declared names (None without ``layers``)."""
+        ref = self.layers_ref
+        if ref is None:
+            return None
+
+        def layers(params: Any, x: Any) -> Any:
+            return user_call(f"layers {_label(ref)}", self._get(ref), self.to_tree(declared, params), x)
+
+        return _as(layers, ref)
+
     def loss_fn(self) -> Callable[[Any, Any], Any]:
         def loss(z: Any, y: Any) -> Any:
             return user_call(f"loss {_label(self.loss_ref)}", self._get(self.loss_ref), z, y)
@@ -284,6 +305,7 @@ def jax_arm(
         loss_fn=model.loss_fn(),
         optimizer=model.optimizer(declared),
         jax_apply=model.jax_apply(declared),
+        jax_layers=model.jax_layers(declared),
         init=model.init(declared) if own_init else None,
         requires=("jax", "optax"),
         role=role,
@@ -293,19 +315,44 @@ def jax_arm(
 
 # A transform between the declared (channels-last) layout and torch's, as a differentiable torch op: the torch
 # adapter's forward pass computes its module's weights from the declared leaf tensors, so autograd carries the
-# gradient back through it (the inverse layout) and the optimizer steps the declared tensors themselves.
-def _torch_transform(spec: str, t: Any) -> Any:
+# gradient back through it (the inverse layout) and the optimizer steps the declared tensors themselves. Every
+# layout rule that moves elements (``layouts.Transform.gather``: the LSTM/GRU gate blocks, the Dense after a
+# Flatten, ...) is one index operation whose indices the NumPy rule itself computes (``layouts.gather_index``),
+# so each rule stays written once; identity, transpose and the conv kernel's axes keep their view ops (the bits
+# an adapter arm trained before). ``zeros`` (torch's LSTM ``bias_hh``, which Keras does not have) is a constant:
+# the module's effective bias is the declared one, trained as Keras trains it.
+def _torch_rule(row: Any) -> Callable[[list[Any]], Any]:
+    """``row``'s transform as ``[declared tensors] -> the module's tensor`` (a one-line error if no torch op)."""
+    spec = row.transform
     if spec == "identity":
-        return t
+        return lambda s: s[0]
     if spec == "transpose":
-        return t.T
-    if spec == "hwio_to_oihw":
-        n = t.ndim
-        return t.permute(n - 1, n - 2, *range(n - 2))
-    raise ParityError(
-        f"weight mapping: the torch adapter does not apply {spec!r} in its forward pass yet (identity, transpose "
-        "and hwio_to_oihw: Linear, Conv, norms, Embedding); declare the model without that layer"
-    )
+        return lambda s: s[0].T
+    if spec in ("hwio_to_oihw", "wio_to_oiw"):
+        return lambda s: s[0].permute(s[0].ndim - 1, s[0].ndim - 2, *range(s[0].ndim - 2))
+    transform, _args = layouts.parse(spec)
+    if transform.name == "zeros":
+        return lambda s: None  # made where the dtype and device are known (_torch_value)
+    if transform.name == "sum":
+        return lambda s: s[0] + s[1]
+    if not transform.gather:
+        raise ParityError(
+            f"weight mapping: the torch adapter cannot compute {row.target.label()} by {spec!r} in its forward pass; "
+            "map that weight by a layout rule (overrides/transforms) or declare the model without it"
+        )
+    index = layouts.gather_index(spec, [p.shape for p in row.sources], row.target.shape)
+    cache: dict[Any, Any] = {}
+
+    def gather(s: list[Any]) -> Any:
+        import torch  # late: a framework: the arm runs after the numerics flags
+
+        dev = s[0].device
+        if dev not in cache:
+            cache[dev] = torch.as_tensor(index.reshape(-1), device=dev)
+        flat = torch.cat([t.reshape(-1) for t in s]) if len(s) > 1 else s[0].reshape(-1)
+        return flat[cache[dev]].reshape(row.target.shape)
+
+    return gather
 
 
 class TorchModel:
@@ -313,8 +360,10 @@ class TorchModel:
     (``params`` a list of tensors, as ``model.parameters()`` gives) and a loss (an ``nn.Module`` such as
     ``nn.MSELoss()`` or a function ``(outputs, targets) -> mean loss``); ``hook``: ``(parameters) -> None`` between
     ``backward()`` and ``step()`` (gradient clipping), on the declared tensors (a norm or a value clip is the same
-    in either layout). ``example_shape``: one sample's shape,
-    to read the module's layers in forward order (else registration order)."""
+    in either layout).
+    ``example_shape``: one sample's shape, to read the module's layers in forward order (else the first batch's
+    first sample does, when the arm first runs). Every layout rule crosses to torch in the forward pass: Linear,
+    Conv, norms, Embedding, LSTM and GRU (gates and split biases), the Linear after an ``nn.Flatten``."""
 
     def __init__(
         self,
@@ -330,6 +379,7 @@ class TorchModel:
         self.build_ref, self.optimizer_ref, self.loss_ref, self.hook_ref = build, optimizer, loss, hook
         self.example_shape = example_shape
         self._maps: dict[tuple, WeightMap] = {}
+        self._rules: dict[tuple, dict[str, Callable[[list[Any]], Any]]] = {}
 
     @functools.cached_property
     def module(self) -> Any:
@@ -340,21 +390,19 @@ class TorchModel:
             raise ParityError(f"{_label(self.build_ref)} returns a {type(m).__name__}: return a torch.nn.Module")
         return m
 
-    def weight_map(self, declared: Shapes) -> WeightMap:
+    def weight_map(self, declared: Shapes, example: Any = None) -> WeightMap:
+        """The declared weights -> this module's, its layers read in forward order from ``example_shape``'s
+        zeros or else from ``example`` (the first batch's first sample, when the arm first runs): the forward
+        pass is what shows an ``nn.Flatten``'s feature map (the next Linear's rows are permuted) and the order
+        of modules registered out of it; with neither, registration order. Printed once as a table."""
         key = tuple(declared.items())
         if key not in self._maps:
             import torch  # late: a framework: the arm runs after the numerics flags
 
-            example = None if self.example_shape is None else torch.zeros((1, *self.example_shape))
+            if self.example_shape is not None:
+                example = torch.zeros((1, *self.example_shape))
             m = plan(declared_table(declared), torch_params.read_torch(self.module, example=example), **self.mapping)
-            for r in m.rows:
-                if r.transform != "keep":
-                    if len(r.sources) != 1:
-                        raise ParityError(
-                            f"weight mapping: {r.target.label()} is computed from {len(r.sources)} declared weights; "
-                            "the torch adapter maps one declared weight to one module weight"
-                        )
-                    _torch_transform(r.transform, torch.zeros(r.sources[0].shape))  # refuse an unknown one now
+            self._rules[key] = {r.target.name: _torch_rule(r) for r in m.rows if r.transform != "keep"}
             print(
                 f"weight mapping: the declared weights -> your torch model {_label(self.build_ref)}\n{m.text()}",
                 file=sys.stderr,
@@ -362,20 +410,64 @@ class TorchModel:
             self._maps[key] = m
         return self._maps[key]
 
-    def torch_apply(self, declared: Shapes) -> Callable[[Any, Any], Any]:
-        def apply(params: Any, x: Any) -> Any:
-            from torch.func import functional_call  # late: a framework: the arm runs after the numerics flags
+    def mapped(self) -> list[WeightMap]:
+        """The weight maps this process has planned (for the artifact)."""
+        return list(self._maps.values())
 
-            m = self.weight_map(declared)
+    def torch_apply(self, declared: Shapes) -> Callable[[Any, Any], Any]:
+        key = tuple(declared.items())
+
+        def apply(params: Any, x: Any) -> Any:
+            import torch  # late: a framework: the arm runs after the numerics flags
+            from torch.func import functional_call  # late: as above
+
             module = self.module.to(x.device)
-            mapped = {
-                r.target.name: _torch_transform(r.transform, params[r.sources[0].name])
-                for r in m.rows
-                if r.transform != "keep"
-            }
+            m = self.weight_map(declared, example=x[:1].detach())
+            rules = self._rules[key]
+            like = next(iter(params.values()))
+            mapped = {}
+            for r in m.rows:
+                if r.transform == "keep":
+                    continue
+                value = rules[r.target.name]([params[s.name] for s in r.sources])
+                mapped[r.target.name] = (
+                    torch.zeros(r.target.shape, dtype=like.dtype, device=like.device) if value is None else value
+                )
             return user_call(f"torch model {_label(self.build_ref)}", functional_call, module, mapped, (x,))
 
         return _as(apply, self.build_ref)
+
+    def torch_layers(self, declared: Shapes) -> Callable[[Any, Any], dict[str, Any]]:
+        """``(params, x) -> {layer: output}`` for ``localize``'s forward phase: the output of each of the module's
+        layers with weights, named by the user's own module names, in the order the forward pass calls them
+        (forward hooks around :meth:`torch_apply`); a layer that returns a tuple (``nn.LSTM``'s ``(output,
+        (h, c))``) shows its first element."""
+        forward = self.torch_apply(declared)
+
+        def layers(params: Any, x: Any) -> dict[str, Any]:
+            out: dict[str, Any] = {}
+
+            def hook(name: str) -> Callable[..., None]:
+                def record(_mod: Any, _inputs: Any, output: Any) -> None:
+                    out.setdefault(name, output[0] if isinstance(output, tuple) else output)
+
+                return record
+
+            names = [
+                n
+                for n, m in self.module.named_modules()
+                if list(m.named_parameters(recurse=False)) or list(m.named_buffers(recurse=False))
+            ]
+            modules = dict(self.module.named_modules())
+            handles = [modules[n].register_forward_hook(hook(n or "(root)")) for n in names]
+            try:
+                forward(params, x)
+            finally:
+                for h in handles:
+                    h.remove()
+            return out
+
+        return _as(layers, self.build_ref)
 
     def torch_loss(self) -> Callable[[Any, Any], Any]:
         def loss(z: Any, y: Any) -> Any:
@@ -414,6 +506,7 @@ def torch_arm(name: str, model: TorchModel, declared: Shapes, *, description: st
         torch_loss=model.torch_loss(),
         torch_optimizer=model.torch_optimizer(),
         torch_apply=model.torch_apply(declared),
+        torch_layers=model.torch_layers(declared),
         torch_grad_hook=model.torch_hook(),
         requires=("torch",),
         role=role,
@@ -467,15 +560,22 @@ def compiled_loss(factory: Ref) -> Callable[[Any], Any]:
 
 @dataclass(frozen=True)
 class OwnWorkload(Workload):
-    """A workload of adapter arms: the artifact's ``workload.weight_maps.jax`` records how the declared weights
-    map onto the user's JAX model (``WeightMap.to_json``)."""
+    """A workload of adapter arms: the artifact's ``workload.weight_maps`` records how the declared weights map
+    onto the user's JAX model (``jax``) and each torch arm's module (by arm name), as ``WeightMap.to_json``."""
 
     jax_model: JaxModel | None = field(default=None, compare=False)
+    torch_models: Mapping[str, TorchModel] = field(default_factory=dict, compare=False)
 
     def describe(self) -> dict[str, Any]:
         out = super().describe()
+        maps: dict[str, Any] = {}
         if self.jax_model is not None and "jax" in sys.modules:  # the JAX arms ran in this process
-            out["weight_maps"] = {"jax": self.jax_model.weight_map(self.model.params).to_json()}
+            maps["jax"] = self.jax_model.weight_map(self.model.params).to_json()
+        for arm, model in self.torch_models.items():
+            if model.mapped():  # the torch arm ran in this process
+                maps[arm] = model.mapped()[0].to_json()
+        if maps:
+            out["weight_maps"] = maps
         return out
 
 
@@ -490,32 +590,52 @@ def own_workload(
     jax: JaxModel,
     keras: Ref | None = None,
     keras_mapping: Mapping[str, Any] | None = None,
-    torch: TorchModel | None = None,
+    torch: TorchModel | Mapping[str, TorchModel] | None = None,
     backend: str = "tensorflow",
+    keras_step: str = "fit",
 ) -> OwnWorkload:
     """A workload pairing the user's JAX model (``jax``) with a Keras model factory (``keras``) as compiled and a
-    torch model (``torch``).
+    torch model (``torch``; a mapping ``{arm name: TorchModel}`` gives several torch arms, e.g. a faithful port
+    and a literal one with its own ``mapping``).
 
-    Arms: ``jax`` (float32), ``torch``, ``keras-<backend>`` (its compiled optimizer and loss) and
-    ``reference-f64`` (the JAX model in float64, the arbiter). Every arm starts from the JAX model's
-    ``init(seed)`` mapped to the declared names."""
+    Arms: ``jax`` (float32), the torch arms (``torch`` for a single model), ``keras-<backend>`` (its compiled
+    optimizer and loss; each step by ``model.fit`` or, ``keras_step="train_on_batch"``, as a loop of
+    ``model.train_on_batch`` takes it) and ``reference-f64`` (the JAX model in float64, the arbiter). Every arm
+    starts from the JAX model's ``init(seed)`` mapped to the declared names."""
     arms = [jax_arm("jax", jax, params), jax_arm("reference-f64", jax, params, kind="f64", role="reference")]
-    if torch is not None:
-        arms.insert(1, torch_arm("torch", torch, params))
+    torch_models = {"torch": torch} if isinstance(torch, TorchModel) else dict(torch or {})
+    for i, (arm_name, model) in enumerate(torch_models.items()):
+        if not isinstance(model, TorchModel):
+            raise ParityError(
+                f"own_workload: torch arm {arm_name!r} is a {type(model).__name__}; give a TorchModel(build, "
+                "optimizer, loss)"
+            )
+        arms.insert(1 + i, torch_arm(arm_name, model, params))
     build: Ref = jax.jax_apply(params)
     keras_build_fn: Ref = build  # never called without a Keras arm; Model needs one
     if keras is not None:
         keras_build_fn = keras_build(keras, params, keras_mapping)
-        arms.insert(1, Arm.keras(backend, f"your Keras model {keras} as compiled", compiled_loss(keras)))
+        arms.insert(
+            1,
+            Arm.keras(backend, f"your Keras model {keras} as compiled", compiled_loss(keras), keras_step=keras_step),
+        )
     return OwnWorkload(
         jax_model=jax,
+        torch_models=torch_models,
         name=name,
         version="1",
         question=question,
         sources=(),
         data=data,
         training=training,
-        model=Model(params=dict(params), head=head, init=jax.init(params), jax_apply=build, keras_build=keras_build_fn),
+        model=Model(
+            params=dict(params),
+            head=head,
+            init=jax.init(params),
+            jax_apply=build,
+            keras_build=keras_build_fn,
+            jax_layers=jax.jax_layers(params),
+        ),
         arms=tuple(arms),
         fix="jax",
     )

@@ -4,8 +4,10 @@ No framework is imported: the tree is walked as nested mappings, in the user's o
 ``jax.tree_util`` would *not* keep: it sorts dict keys). A layer is the path to a dict of arrays; its type is
 read from its leaves' names as flax names them (linen ``Dense``/``Conv``: ``kernel``, ``bias``; ``Embed``:
 ``embedding``; ``LayerNorm``: ``scale``, ``bias``; ``BatchNorm``: ``scale``, ``bias`` in ``params`` and
-``mean``, ``var`` in ``batch_stats``) or by the common short names ``w``, ``b``. Kernels are taken in flax's
-channels-last layout (``(in, out)``, ``(*k, in, out)``): a pytree laid out as torch's is declared with
+``mean``, ``var`` in ``batch_stats``) or by the common short names ``w``, ``b``; a layer with ``kernel``,
+``recurrent_kernel`` (and ``bias``) in Keras's cell layout is an LSTM when the kernels are 4 gate blocks wide
+(``(in, 4u)``, ``(u, 4u)``) and a GRU when 3 (its bias ``(2, 3u)`` with ``reset_after=True``). Kernels are
+taken in flax's channels-last layout (``(in, out)``, ``(*k, in, out)``): a pytree laid out as torch's is declared with
 ``layout="torch"``. A flax variables dict ``{"params": ..., "batch_stats": ...}`` is read as one tree whose
 layers merge both collections. A Dense after a flattened feature map is declared with
 ``flatten_from={layer: (H, W, C)}``: a pure function's reshape is not visible in its params.
@@ -51,6 +53,10 @@ def _layer_type(leaves: Mapping[str, Any]) -> str:
         return "batchnorm"
     if "scale" in names:
         return "layernorm"
+    if "recurrent_kernel" in names and "kernel" in names:
+        # Keras's cell layout (layouts' docstring): an LSTM's kernels have 4 gate blocks, a GRU's 3
+        units, width = np.shape(leaves["recurrent_kernel"])[0], np.shape(leaves["kernel"])[-1]
+        return {4 * units: "lstm", 3 * units: "gru"}.get(width, "unknown")
     kernel = next((leaves[k] for k in ("kernel", "w", "weight") if k in leaves), None)
     if kernel is not None:
         return {2: "dense", 3: "conv1d", 4: "conv2d", 5: "conv3d"}.get(np.ndim(kernel), "unknown")

@@ -67,12 +67,17 @@ Arrays = Sequence[np.ndarray]
 
 @dataclass(frozen=True)
 class Transform:
-    """One named layout rule: ``fn(sources, args, target_shape) -> target``; ``arity`` source arrays."""
+    """One named layout rule: ``fn(sources, args, target_shape) -> target``; ``arity`` source arrays.
+
+    ``gather``: every target element is one source element, moved (a transpose, a gate swap, a row
+    permutation): the rule is then fully described by :func:`gather_index`, which a framework applies as one
+    differentiable index operation. ``sum``, ``zeros`` and ``keep`` compute or make up values and are not."""
 
     name: str
     arity: int
     fn: Callable[[Arrays, tuple[int, ...], tuple[int, ...]], np.ndarray]
     doc: str
+    gather: bool = True
 
 
 def _kernel_to_oi(a: np.ndarray) -> np.ndarray:
@@ -166,11 +171,15 @@ TRANSFORMS: dict[str, Transform] = {
             lambda s, _a, _t: np.stack([_swap_first_two_gates(s[0], 0), _swap_first_two_gates(s[1], 0)]),
             "torch b_ih, b_hh r,z,n -> Keras bias (2, 3u) rows input, recurrent, gates z,r,h",
         ),
-        Transform("sum", 2, lambda s, _a, _t: s[0] + s[1], "torch LSTM b_ih + b_hh -> Keras's one bias"),
+        Transform("sum", 2, lambda s, _a, _t: s[0] + s[1], "torch LSTM b_ih + b_hh -> Keras's one bias", False),
         Transform(
-            "zeros", 0, lambda _s, _a, t: np.zeros(t), "zero: Keras's LSTM has one bias, torch adds b_hh to b_ih"
+            "zeros",
+            0,
+            lambda _s, _a, t: np.zeros(t),
+            "zero: Keras's LSTM has one bias, torch adds b_hh to b_ih",
+            False,
         ),
-        Transform("keep", 0, lambda _s, _a, t: np.zeros(t), "left as it is (no twin in the source)"),
+        Transform("keep", 0, lambda _s, _a, t: np.zeros(t), "left as it is (no twin in the source)", False),
         Transform(
             "flatten_to_channels_first",
             1,
@@ -213,3 +222,19 @@ def apply(spec_text: str, sources: Arrays, target_shape: tuple[int, ...]) -> np.
     if len(sources) != transform.arity:
         raise ValueError(f"{transform.name} takes {transform.arity} source(s), given {len(sources)}")
     return np.asarray(transform.fn(sources, args, target_shape))
+
+
+def gather_index(spec_text: str, source_shapes: Sequence[tuple[int, ...]], target_shape: tuple[int, ...]) -> np.ndarray:
+    """For a ``gather`` transform: the int64 array of the target's shape whose element is the index of the
+    source element it is, in the sources flattened (C order) and concatenated; ``target = concat(flat
+    sources)[index]``. Computed by running the NumPy rule itself on the indices, so the rule stays written once
+    (ValueError for a transform that computes values: ``sum``, ``zeros``, ``keep``)."""
+    transform, _args = parse(spec_text)
+    if not transform.gather:
+        raise ValueError(f"{transform.name} computes its values; it is not a gather of source elements")
+    sizes = [int(np.prod(s)) for s in source_shapes]
+    offsets = np.cumsum([0, *sizes[:-1]])
+    indices = [
+        np.arange(n, dtype=np.int64).reshape(s) + o for n, s, o in zip(sizes, source_shapes, offsets, strict=True)
+    ]
+    return np.ascontiguousarray(apply(spec_text, indices, target_shape), dtype=np.int64)

@@ -193,6 +193,8 @@ def conventions_rows(ka, backend: str, readback: dict) -> dict:
     rows["determinism"] = "on" if det and all(str(d).lower() in ("true", "1") for d in det) else f"off {det}"
     rows["oneDNN"] = ("on" if readback.get("onednn_enabled") else "off") if backend == "tensorflow" else "n/a"
     rows["forward pass"] = f"{ref_name(ka.workload.model.keras_build)} {dict(ka.arm.keras_options) or ''}".strip()
+    if ka.arm.keras_step != "fit":  # shown where it is not the default, so fit's arms keep their rows as they were
+        rows["training step"] = f"model.{ka.arm.keras_step}"
     return rows
 
 

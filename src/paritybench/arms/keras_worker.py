@@ -21,6 +21,7 @@ from __future__ import annotations
 import importlib
 import os
 import time
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -257,7 +258,11 @@ class KerasArm:
         gradient norm to ``curves`` (plain SGD: ||w_k+1 - w_k|| / lr is the gradient's norm; other optimizers
         hide it) and the new weights to ``traj``; returns fit's history, the new weights and fit's seconds."""
         t = time.perf_counter()
-        hist = self.model.fit(x, y, batch_size=bs, epochs=1, shuffle=False, verbose=0)
+        if self.arm.keras_step == "train_on_batch":  # the user's own loop: one call, the logs of that step
+            logs = self.model.train_on_batch(x, y, return_dict=True)
+            hist = SimpleNamespace(history={k: [float(v)] for k, v in logs.items()})
+        else:
+            hist = self.model.fit(x, y, batch_size=bs, epochs=1, shuffle=False, verbose=0)
         seconds = time.perf_counter() - t
         after = self.get_weights()
         curves["grad_norm"].append(grad_norm_from_update(before, after, self.lr) if self.plain_sgd else float("nan"))

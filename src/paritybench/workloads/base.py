@@ -196,6 +196,9 @@ class Arm:
     - ``jax_apply``: JAX and f64 arms: this arm's own forward pass ``(params, x) -> logits``
       over the same declared parameters (a port that pads or broadcasts differently); None is
       the workload's ``Model.jax_apply``.
+    - ``keras_step``: Keras arms: how one optimizer step is taken, as the user's own loop takes it: ``"fit"``
+      (``model.fit`` over the step's batch, one epoch of one batch; the default) or ``"train_on_batch"``
+      (``model.train_on_batch(x, y)``). Both run the model's compiled train function once on the batch.
     - ``keras_options``: Keras arms: keyword arguments for the workload's ``keras_build(keras,
       **options)`` (a regularizer, a padding mode): the same declared variables, another layer
       setting.
@@ -240,6 +243,7 @@ class Arm:
     conventions: Mapping[str, Any] = field(default_factory=dict)
     jax_apply: Ref | None = None
     keras_options: Mapping[str, Any] = field(default_factory=dict)
+    keras_step: str = "fit"
     init: Ref | None = None
     jax_layers: Ref | None = None
     torch_loss: Ref | None = None
@@ -337,6 +341,10 @@ class Workload:
         }
 
 
+# how a Keras arm takes one step (``Arm.keras_step``)
+KERAS_STEPS = ("fit", "train_on_batch")
+
+
 def _is_int(x: Any) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)  # True is an int to Python, not a count
 
@@ -418,6 +426,8 @@ def field_problem(w: Workload) -> str | None:
         for f in ("conventions", "keras_options"):
             if not _str_map(getattr(a, f)):
                 return f"arm {a.name}: {f} must be a mapping with string keys"
+        if a.keras_step not in KERAS_STEPS:
+            return f"arm {a.name}: keras_step is {a.keras_step!r}: give one of {', '.join(map(repr, KERAS_STEPS))}"
     # every "module:function" reference (its type, its form and its target), read without importing its
     # framework (``refs``)
     for owner, decl in (("model", m), *((f"arm {a.name}", a) for a in w.arms)):
