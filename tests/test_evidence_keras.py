@@ -17,6 +17,7 @@ MEASURED_KERAS = (
     "gpu-nondeterminism",
     "batchnorm-momentum",
     "gelu-approximate",
+    "leaky-relu-slope",
 )
 
 

@@ -43,6 +43,7 @@ BUILTIN: dict[str, str] = {
     "batchnorm-momentum": "paritybench.workloads.batchnorm_momentum:WORKLOAD",
     "init-defaults": "paritybench.workloads.init_defaults:WORKLOAD",
     "gelu-approximate": "paritybench.workloads.gelu_approximate:WORKLOAD",
+    "leaky-relu-slope": "paritybench.workloads.leaky_relu_slope:WORKLOAD",
 }
 _CACHE: dict[str, Workload] = {}
 
