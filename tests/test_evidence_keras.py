@@ -18,6 +18,7 @@ MEASURED_KERAS = (
     "batchnorm-momentum",
     "gelu-approximate",
     "leaky-relu-slope",
+    "loss-reduction",
 )
 
 

@@ -39,6 +39,7 @@ CATALOGUE = (
     "gpu-nondeterminism",
     "gelu-approximate",
     "leaky-relu-slope",
+    "loss-reduction",
 )
 
 

@@ -44,6 +44,7 @@ BUILTIN: dict[str, str] = {
     "init-defaults": "paritybench.workloads.init_defaults:WORKLOAD",
     "gelu-approximate": "paritybench.workloads.gelu_approximate:WORKLOAD",
     "leaky-relu-slope": "paritybench.workloads.leaky_relu_slope:WORKLOAD",
+    "loss-reduction": "paritybench.workloads.loss_reduction:WORKLOAD",
 }
 _CACHE: dict[str, Workload] = {}
 
