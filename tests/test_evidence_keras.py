@@ -16,6 +16,9 @@ MEASURED_KERAS = (
     "tf32-matmul",
     "gpu-nondeterminism",
     "batchnorm-momentum",
+    "gelu-approximate",
+    "leaky-relu-slope",
+    "loss-reduction",
 )
 
 

@@ -37,6 +37,9 @@ CATALOGUE = (
     "init-defaults",
     "tf32-matmul",
     "gpu-nondeterminism",
+    "gelu-approximate",
+    "leaky-relu-slope",
+    "loss-reduction",
 )
 
 

@@ -42,6 +42,9 @@ BUILTIN: dict[str, str] = {
     "gpu-nondeterminism": "paritybench.workloads.gpu_nondeterminism:WORKLOAD",
     "batchnorm-momentum": "paritybench.workloads.batchnorm_momentum:WORKLOAD",
     "init-defaults": "paritybench.workloads.init_defaults:WORKLOAD",
+    "gelu-approximate": "paritybench.workloads.gelu_approximate:WORKLOAD",
+    "leaky-relu-slope": "paritybench.workloads.leaky_relu_slope:WORKLOAD",
+    "loss-reduction": "paritybench.workloads.loss_reduction:WORKLOAD",
 }
 _CACHE: dict[str, Workload] = {}
 

@@ -1,0 +1,66 @@
+"""gelu-approximate in JAX: Keras's initial weights, the 784-64-10 GELU forward pass both ways, and the losses.
+
+- ``apply`` (the fix, the reference's): ``jax.nn.gelu(h, approximate=False)``, ``x/2 erfc(-x/sqrt 2)``
+  (``jax/_src/nn/functions.py``), the exact GELU that Keras's ``"gelu"`` and torch's ``nn.GELU()`` compute.
+- ``apply_tanh`` (the literal port): ``jax.nn.gelu(h)``, whose default is ``approximate=True``.
+"""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+
+from paritybench.workloads.gelu_approximate.workload import PARAMS
+from paritybench.workloads.kit.init import glorot_uniform
+from paritybench.workloads.kit.losses import ce_keras_clip as keras_clip
+from paritybench.workloads.kit.losses import ce_keras_torch_clip as keras_torch_clip
+from paritybench.workloads.kit.losses import ce_logits as logits
+
+__all__ = ["apply", "apply_tanh", "init", "keras_clip", "keras_torch_clip", "layers", "layers_tanh", "logits"]
+
+
+def init(seed: int, threefry_partitionable: bool = False) -> dict[str, np.ndarray]:
+    """Keras's Dense defaults (glorot_uniform kernels, zero biases) drawn from NumPy's generator at ``seed``.
+
+    JAX's PRNG is not involved, so ``threefry_partitionable`` changes nothing here."""
+    return glorot_uniform(PARAMS, seed)
+
+
+def gelu_exact(h):
+    """The exact GELU, as Keras's ``"gelu"`` and torch's ``nn.GELU()`` compute it."""
+    return jax.nn.gelu(h, approximate=False)
+
+
+def gelu_default(h):
+    """``jax.nn.gelu`` as a port writes it: its default, the tanh approximation."""
+    return jax.nn.gelu(h)
+
+
+def _layers(params, x, act) -> dict:
+    pre = x @ params["dense_0/kernel"] + params["dense_0/bias"]
+    return {"dense_0": pre, "dense_0/gelu": act(pre)}
+
+
+def _logits(params, x, act):
+    h = _layers(params, x, act)["dense_0/gelu"]
+    return h @ params["dense_1/kernel"] + params["dense_1/bias"]
+
+
+def apply(params, x):
+    """The logits with the exact GELU."""
+    return _logits(params, x, gelu_exact)
+
+
+def apply_tanh(params, x):
+    """The logits with ``jax.nn.gelu``'s default (tanh-approximate)."""
+    return _logits(params, x, gelu_default)
+
+
+def layers(params, x):
+    """``dense_0`` (pre-activation) and ``dense_0/gelu`` (the Keras Dense's output), exact GELU."""
+    return _layers(params, x, gelu_exact)
+
+
+def layers_tanh(params, x):
+    """``layers`` with the tanh-approximate GELU."""
+    return _layers(params, x, gelu_default)
