@@ -16,6 +16,7 @@ MEASURED_KERAS = (
     "tf32-matmul",
     "gpu-nondeterminism",
     "batchnorm-momentum",
+    "batchnorm-variance",
 )
 
 

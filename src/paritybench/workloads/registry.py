@@ -42,6 +42,7 @@ BUILTIN: dict[str, str] = {
     "gpu-nondeterminism": "paritybench.workloads.gpu_nondeterminism:WORKLOAD",
     "batchnorm-momentum": "paritybench.workloads.batchnorm_momentum:WORKLOAD",
     "init-defaults": "paritybench.workloads.init_defaults:WORKLOAD",
+    "batchnorm-variance": "paritybench.workloads.batchnorm_variance:WORKLOAD",
 }
 _CACHE: dict[str, Workload] = {}
 
