@@ -17,6 +17,7 @@ MEASURED_KERAS = (
     "gpu-nondeterminism",
     "batchnorm-momentum",
     "batchnorm-variance",
+    "momentum-schedule",
 )
 
 

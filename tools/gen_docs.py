@@ -38,6 +38,7 @@ CATALOGUE = (
     "tf32-matmul",
     "gpu-nondeterminism",
     "batchnorm-variance",
+    "momentum-schedule",
 )
 
 

@@ -43,6 +43,7 @@ BUILTIN: dict[str, str] = {
     "batchnorm-momentum": "paritybench.workloads.batchnorm_momentum:WORKLOAD",
     "init-defaults": "paritybench.workloads.init_defaults:WORKLOAD",
     "batchnorm-variance": "paritybench.workloads.batchnorm_variance:WORKLOAD",
+    "momentum-schedule": "paritybench.workloads.momentum_schedule:WORKLOAD",
 }
 _CACHE: dict[str, Workload] = {}
 
