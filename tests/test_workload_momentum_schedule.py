@@ -129,6 +129,24 @@ def test_torch_sgd_with_step_lr_after_each_step_is_the_buffer_rule(torch):
     assert opt.param_groups[0]["lr"] == pytest.approx(lr_at(LR, STEPS))
 
 
+def test_torch_fix_scales_each_gradient_by_the_step_lr_and_is_the_keras_rule(torch):
+    """KerasMomentumSGD in float64: Keras's updates every step across the drops; the caller's gradient is scaled in
+    place (as a training loop's ``.grad``), torch's own lr stays 1.0."""
+    from paritybench.workloads.momentum_schedule import torch_model as tm
+
+    p = torch.tensor(W0, requires_grad=True)
+    opt = tm.keras_sgd({"w": p}, LR)
+    got = []
+    for g in GRADS:
+        before = p.detach().clone()
+        p.grad = torch.tensor(g)
+        opt.step()
+        got.append((p.detach() - before).numpy())
+    for a, b in zip(got, _keras_rule(GRADS), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-16)
+    assert opt.param_groups[0]["lr"] == 1.0
+
+
 def test_preset_port_agrees_until_the_first_drop_then_parts():
     """The preset's JAX arms: after 5 steps (constant lr) the literal port is within float32 rounding of the
     float64 Keras-rule arbiter; after 20 it is far from it while the fix stays within rounding."""
@@ -155,9 +173,10 @@ def test_committed_baseline_parts_at_the_first_drop():
     for arm in ("jax-sgd-momentum-literal", "torch-sgd-momentum"):
         d = runs[arm]["curves"]["weight_max_abs_diff"]
         assert max(d[: DROP_EVERY + 1]) < 1e-6 and min(d[DROP_EVERY + 1 :]) > 1e-3, (arm, d)
-    assert max(runs["jax-keras-momentum"]["curves"]["weight_max_abs_diff"]) < 1e-6
+    for arm in ("jax-keras-momentum", "torch-keras-momentum"):
+        assert max(runs[arm]["curves"]["weight_max_abs_diff"]) < 1e-6, arm
     mech = {m["keras_arm"] for m in a["mechanism"] if m["reproduced"]}
-    assert mech == {"keras-tensorflow", "keras-jax", "keras-torch", "torch-sgd-momentum"}
+    assert mech == {"keras-tensorflow", "keras-jax", "keras-torch", "torch-sgd-momentum", "torch-keras-momentum"}
 
 
 @pytest.mark.slow

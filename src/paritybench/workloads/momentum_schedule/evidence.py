@@ -1,7 +1,7 @@
 """momentum-schedule's measured evidence: arm -> (expected class under a one-ulp perturbation, the measurement).
 
-Measured as ``kit.evidence`` says (``sensitivity --workload momentum-schedule --k 8``, every arm in one run); the
-torch arm with torch 2.15.
+Measured as ``kit.evidence`` says (``sensitivity --workload momentum-schedule --k 8``; ``torch-keras-momentum``,
+added later, with ``--arms torch-keras-momentum,reference-f64``); the torch arms with torch 2.15.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ MEASURED = {
     "jax-keras-momentum-clip": same(0.818),
     "jax-keras-momentum-torch-clip": same(0.818),
     "torch-sgd-momentum": same(0.806, k8=K8_TORCH),
+    "torch-keras-momentum": same(0.818, k8=K8_TORCH),
     "reference-f64": same(0.818),
     **each(("keras-tensorflow", "keras-jax", "keras-torch"), same(0.818)),
 }

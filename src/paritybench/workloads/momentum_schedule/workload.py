@@ -106,6 +106,15 @@ ARMS = (
         optimizer="sgd_step_lr",
         matches="jax-sgd-momentum-literal",
     ),
+    F.torch_fix(
+        "torch-keras-momentum",
+        "torch fixed: each gradient times the step's learning rate, then torch.optim.SGD(lr=1.0, "
+        f"momentum={MOMENTUM}): Keras's velocity in torch's buffer, CE from logits",
+        "ce_logits",
+        {**_KERAS, "loss path": "from logits"},
+        optimizer="keras_sgd",
+        matches="jax-keras-momentum",
+    ),
     *F.keras_arms(
         tensorflow="CE from the cached logits",
         jax="CE on clipped probabilities",
