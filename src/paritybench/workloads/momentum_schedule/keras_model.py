@@ -7,7 +7,7 @@ from paritybench.workloads.kit import keras as kit
 from paritybench.workloads.kit.keras import categorical_crossentropy as loss  # on the softmax output
 from paritybench.workloads.momentum_schedule.workload import DROP_EVERY, GAMMA, MOMENTUM, SIZES
 
-__all__ = ["build", "loss", "sgd"]
+__all__ = ["build", "loss", "sgd", "sgd_nesterov"]
 
 
 def build(keras):
@@ -18,3 +18,8 @@ def sgd(keras, lr, nesterov: bool = False):
     """``keras.optimizers.SGD`` with momentum and the step schedule (evaluated at ``iterations``)."""
     decay = keras.optimizers.schedules.ExponentialDecay(lr, DROP_EVERY, GAMMA, staircase=True)
     return keras.optimizers.SGD(learning_rate=decay, momentum=MOMENTUM, nesterov=nesterov)
+
+
+def sgd_nesterov(keras, lr):
+    """``sgd`` with ``nesterov=True``: ``w += m*v - lr_k*g`` with the new ``v``."""
+    return sgd(keras, lr, nesterov=True)

@@ -20,7 +20,16 @@ from paritybench.workloads.kit.torch import tanh_layers as layers
 from paritybench.workloads.kit.torch import tanh_mlp as apply
 from paritybench.workloads.momentum_schedule.workload import DROP_EVERY, GAMMA, MOMENTUM, lr_at
 
-__all__ = ["KerasMomentumSGD", "SGDStepLR", "apply", "ce_logits", "keras_sgd", "layers", "sgd_step_lr"]
+__all__ = [
+    "KerasMomentumSGD",
+    "SGDStepLR",
+    "apply",
+    "ce_logits",
+    "keras_sgd",
+    "layers",
+    "sgd_nesterov_step_lr",
+    "sgd_step_lr",
+]
 
 
 class SGDStepLR(torch.optim.SGD):
@@ -41,6 +50,11 @@ class SGDStepLR(torch.optim.SGD):
 def sgd_step_lr(params, lr: float) -> SGDStepLR:
     """The literal port in torch: the Keras model's momentum and step schedule."""
     return SGDStepLR(list(params.values()), lr)
+
+
+def sgd_nesterov_step_lr(params, lr: float) -> SGDStepLR:
+    """The literal port with ``nesterov=True``: ``w -= lr_k * (g + m * buf)``."""
+    return SGDStepLR(list(params.values()), lr, nesterov=True)
 
 
 class KerasMomentumSGD(torch.optim.SGD):

@@ -123,6 +123,42 @@ ARMS = (
         keras_optimizer=F.keras("sgd"),
         conventions=_KERAS,
     ),
+    # Nesterov: the same two rules with the look-ahead; the reference stays the plain-momentum one, so these
+    # arms' distance to it is not a gap (they train another optimizer), each pair is held to its own twin
+    F.jax_arm(
+        "jax-nesterov-literal",
+        f"literal port, Nesterov: optax.sgd(schedule, momentum={MOMENTUM}, nesterov=True)",
+        "logits",
+        optimizer="optax_nesterov_literal",
+        role="port",
+        conventions={**_SCHEDULE, "momentum": f"Nesterov: b = {MOMENTUM}*b + g; w -= lr_k*(g + {MOMENTUM}*b)"},
+    ),
+    F.jax_arm(
+        "jax-keras-nesterov",
+        "Keras's Nesterov SGD in optax: chain(scale_by_learning_rate(schedule), trace(momentum, nesterov=True))",
+        "logits",
+        optimizer="keras_nesterov",
+        role="emulation",
+        emulates="keras-tensorflow-nesterov",
+        conventions={**_SCHEDULE, "momentum": f"Keras Nesterov: v = {MOMENTUM}*v - lr_k*g; w += {MOMENTUM}*v - lr_k*g"},
+    ),
+    F.torch_port(
+        "torch-sgd-nesterov",
+        f"native torch: torch.optim.SGD(momentum={MOMENTUM}, nesterov=True) with StepLR, CE from logits",
+        "ce_logits",
+        {**_SCHEDULE, "momentum": f"Nesterov: b = {MOMENTUM}*b + g; w -= lr_k*(g + {MOMENTUM}*b)"},
+        optimizer="sgd_nesterov_step_lr",
+        matches="jax-nesterov-literal",
+    ),
+    F.keras_arm(
+        "tensorflow",
+        "CE from the cached logits",
+        name="keras-tensorflow-nesterov",
+        setting=f", SGD(ExponentialDecay(lr, {DROP_EVERY}, {GAMMA:g}, staircase=True), momentum={MOMENTUM}, "
+        "nesterov=True)",
+        keras_optimizer=F.keras("sgd_nesterov"),
+        conventions={**_SCHEDULE, "momentum": f"Keras Nesterov: v = {MOMENTUM}*v - lr_k*g; w += {MOMENTUM}*v - lr_k*g"},
+    ),
     F.reference(
         "float64 SGD with Keras's momentum rule under the schedule (the model being ported), CE from logits",
         {**_KERAS, "loss path": "from logits"},
