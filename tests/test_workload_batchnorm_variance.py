@@ -137,3 +137,29 @@ def test_committed_baseline_each_arm_keeps_its_rule():
     port, fix = runs["jax-unbiased-var"]["state"][var][-1], runs["jax-keras-bn"]["state"][var][-1]
     assert min(np.array(port) - np.array(fix)) > 1e-3
     assert {m["keras_arm"] for m in a["mechanism"] if m["reproduced"]} == set(pairs)
+
+
+def test_localize_parts_the_port_in_the_moving_variance_update():
+    """In-process localize over 2 steps: the port parts from the float64 reference at step 0, in the update phase,
+    in bn/moving_variance (training itself is the same); the fix never parts."""
+    from paritybench.experiment import data
+    from paritybench.experiment.flags import NumericsOptions
+    from paritybench.experiment.weights import copy_weights
+    from paritybench.pipeline import localize
+    from paritybench.workloads.base import resolve_ref
+
+    w = workloads.load("batchnorm-variance")
+    ds = data.load_mnist()
+    x, y = data.window(ds, 0, w.data.n, w.data.normalize, labels=w.data.labels)
+    xh, yh = data.window(ds, w.data.n, w.data.holdout, w.data.normalize, labels=w.data.labels)
+    init = copy_weights(resolve_ref(w.model.init)(0, False), w.model.params)
+    ctx = localize.Context(
+        w, w.training.lr, 2, x, y, init, NumericsOptions(), n=w.data.n, normalize=w.data.normalize, xh=xh, yh=yh
+    )
+    cache: dict = {}
+    ref = w.arm(w.reference)
+    port = localize.localize_pair(ctx, w.arm("jax-unbiased-var"), ref, cache)
+    fix = localize.localize_pair(ctx, w.arm("jax-keras-bn"), ref, cache)
+    f = port.first
+    assert (f.step, f.phase, f.tensor) == (0, "update", "bn/moving_variance"), port.line()
+    assert fix.first is None and fix.max_ratio < localize.FACTOR, fix.line()

@@ -208,3 +208,25 @@ def test_end_to_end_keras_counts_the_schedule_as_the_fix_does(tmp_path):
     assert mech["keras_arm"] == "keras-jax" and mech["reproduced"] and mech["max_abs_diff_final"] <= 1e-6, mech
     d = {r["arm"]: r for r in a["runs"]}["jax-sgd-momentum-literal"]["curves"]["weight_max_abs_diff"]
     assert max(d[: DROP_EVERY + 1]) < 1e-6 and d[DROP_EVERY + 1] > 1e-3, d
+
+
+def test_localize_parts_the_port_at_the_first_drop_in_the_update():
+    """In-process localize over the first 7 steps: the optax port parts from the float64 reference at step 5, in
+    the update phase, in dense_0/kernel (the constant-lr steps 0-4 stay under the factor); the fix never parts."""
+    from paritybench.experiment.flags import NumericsOptions
+    from paritybench.experiment.weights import copy_weights
+    from paritybench.pipeline import localize
+
+    w = workloads.load("momentum-schedule")
+    x, y = data.window(data.load_mnist(), 0, w.data.n, w.data.normalize, labels=w.data.labels)
+    init = copy_weights(resolve_ref(w.model.init)(0, False), w.model.params)
+    ctx = localize.Context(
+        w, w.training.lr, DROP_EVERY + 2, x, y, init, NumericsOptions(), n=w.data.n, normalize=w.data.normalize
+    )
+    cache: dict = {}
+    ref = w.arm(w.reference)
+    port = localize.localize_pair(ctx, w.arm("jax-sgd-momentum-literal"), ref, cache)
+    fix = localize.localize_pair(ctx, w.arm("jax-keras-momentum"), ref, cache)
+    f = port.first
+    assert (f.step, f.phase, f.tensor) == (DROP_EVERY, "update", "dense_0/kernel"), port.line()
+    assert fix.first is None and fix.max_ratio < localize.FACTOR, fix.line()
