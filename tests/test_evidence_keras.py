@@ -19,6 +19,8 @@ MEASURED_KERAS = (
     "gelu-approximate",
     "leaky-relu-slope",
     "loss-reduction",
+    "batchnorm-variance",
+    "momentum-schedule",
 )
 
 

@@ -40,6 +40,8 @@ CATALOGUE = (
     "gelu-approximate",
     "leaky-relu-slope",
     "loss-reduction",
+    "batchnorm-variance",
+    "momentum-schedule",
 )
 
 

@@ -45,6 +45,8 @@ BUILTIN: dict[str, str] = {
     "gelu-approximate": "paritybench.workloads.gelu_approximate:WORKLOAD",
     "leaky-relu-slope": "paritybench.workloads.leaky_relu_slope:WORKLOAD",
     "loss-reduction": "paritybench.workloads.loss_reduction:WORKLOAD",
+    "batchnorm-variance": "paritybench.workloads.batchnorm_variance:WORKLOAD",
+    "momentum-schedule": "paritybench.workloads.momentum_schedule:WORKLOAD",
 }
 _CACHE: dict[str, Workload] = {}
 

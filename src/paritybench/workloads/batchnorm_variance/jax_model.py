@@ -1,0 +1,78 @@
+"""batchnorm-variance in JAX: 784-32-BN-ReLU-10 with Keras's BatchNormalization and the torch port's.
+
+Every variant is ``apply(params, x, state=None, training=True) -> (logits, new_state)``: the stateful
+forward pass the generic trainers thread the moving statistics through (``Model.state``).
+
+- ``apply`` (the fix): Keras 3's ``BatchNormalization`` op for op (``keras/src/layers/normalization/
+  batch_normalization.py``: ``moving = moving * momentum + batch * (1 - momentum)``, momentum 0.99, the biased
+  batch variance ``jnp.var`` as ``keras/src/backend/jax/nn.py`` ``moments`` takes it; ``batch_normalization``:
+  ``inv = rsqrt(var + eps) * gamma; x * inv + (beta - mean * inv)``, eps 1e-3).
+- ``apply_unbiased`` (the torch port's rule): the same, but the moving variance takes ``var * n / (n - 1)``,
+  as ``torch.nn.BatchNorm1d(momentum=0.01, eps=1e-3)`` updates its ``running_var``. Training is bit-identical
+  to the fix (the output uses the batch's biased variance either way); only evaluation mode differs.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from paritybench.workloads.batchnorm_variance.workload import EPSILON, KERAS_MOMENTUM, PARAMS, STATE, STATE_INIT
+from paritybench.workloads.kit.init import glorot_uniform
+from paritybench.workloads.kit.losses import ce_keras_clip as keras_clip
+from paritybench.workloads.kit.losses import ce_keras_torch_clip as keras_torch_clip
+from paritybench.workloads.kit.losses import ce_logits as logits
+
+__all__ = ["apply", "apply_unbiased", "batchnorm", "init", "keras_clip", "keras_torch_clip", "logits"]
+
+
+def init(seed: int, threefry_partitionable: bool = False) -> dict[str, np.ndarray]:
+    """Keras's defaults drawn from NumPy's generator at ``seed``: glorot_uniform kernels, zero biases,
+    gamma 1, beta 0. JAX's PRNG is not involved, so ``threefry_partitionable`` changes nothing here."""
+    return glorot_uniform(PARAMS, seed)
+
+
+def batchnorm(h, gamma, beta, mean_avg, var_avg, *, training: bool, unbiased_running_var: bool):
+    """One BatchNormalization over axis 0 at Keras's momentum and epsilon: (output, new moving mean, new moving
+    variance). The output always uses the biased batch variance (Keras and torch alike);
+    ``unbiased_running_var`` makes the moving variance take ``var * n / (n - 1)``, as torch's does."""
+    if training:
+        mean = jnp.mean(h, axis=0)
+        var = jnp.var(h, axis=0)
+        n = h.shape[0]
+        var_for_avg = var * (n / (n - 1)) if unbiased_running_var else var
+        new_mean = mean_avg * KERAS_MOMENTUM + mean * (1.0 - KERAS_MOMENTUM)
+        new_var = var_avg * KERAS_MOMENTUM + var_for_avg * (1.0 - KERAS_MOMENTUM)
+    else:
+        mean, var, new_mean, new_var = mean_avg, var_avg, mean_avg, var_avg
+    inv = jax.lax.rsqrt(var + EPSILON) * gamma
+    return h * inv + (beta - mean * inv), new_mean, new_var
+
+
+def _forward(params, x, state, training, unbiased_running_var):
+    state = state if state is not None else {k: jnp.full(s, STATE_INIT[k], x.dtype) for k, s in STATE.items()}
+    h = x @ params["dense_0/kernel"] + params["dense_0/bias"]
+    h, m, v = batchnorm(
+        h,
+        params["bn/gamma"],
+        params["bn/beta"],
+        state["bn/moving_mean"],
+        state["bn/moving_variance"],
+        training=training,
+        unbiased_running_var=unbiased_running_var,
+    )
+    h = jnp.maximum(h, 0)
+    z = h @ params["dense_1/kernel"] + params["dense_1/bias"]
+    # the moving statistics are state, not parameters: no gradient flows into them
+    return z, {"bn/moving_mean": jax.lax.stop_gradient(m), "bn/moving_variance": jax.lax.stop_gradient(v)}
+
+
+def apply(params, x, state=None, training=True):
+    """Keras's BatchNormalization(): the biased batch variance in the moving variance."""
+    return _forward(params, x, state, training, unbiased_running_var=False)
+
+
+def apply_unbiased(params, x, state=None, training=True):
+    """The torch port's rule: the unbiased batch variance in the moving variance."""
+    return _forward(params, x, state, training, unbiased_running_var=True)
