@@ -13,6 +13,7 @@ MEASURED_KERAS = (
     "l2-weight-decay",
     "label-shape",
     "same-padding",
+    "flatten-order",
     "tf32-matmul",
     "gpu-nondeterminism",
     "batchnorm-momentum",

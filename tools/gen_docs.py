@@ -33,6 +33,7 @@ CATALOGUE = (
     "l2-weight-decay",
     "label-shape",
     "same-padding",
+    "flatten-order",
     "batchnorm-momentum",
     "init-defaults",
     "tf32-matmul",
