@@ -14,6 +14,7 @@ MEASURED_KERAS = (
     "label-shape",
     "same-padding",
     "flatten-order",
+    "pool-padding",
     "tf32-matmul",
     "gpu-nondeterminism",
     "batchnorm-momentum",

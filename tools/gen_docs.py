@@ -34,6 +34,7 @@ CATALOGUE = (
     "label-shape",
     "same-padding",
     "flatten-order",
+    "pool-padding",
     "batchnorm-momentum",
     "init-defaults",
     "tf32-matmul",
