@@ -13,6 +13,8 @@ MEASURED_KERAS = (
     "l2-weight-decay",
     "label-shape",
     "same-padding",
+    "flatten-order",
+    "pool-padding",
     "tf32-matmul",
     "gpu-nondeterminism",
     "batchnorm-momentum",

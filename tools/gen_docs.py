@@ -33,6 +33,8 @@ CATALOGUE = (
     "l2-weight-decay",
     "label-shape",
     "same-padding",
+    "flatten-order",
+    "pool-padding",
     "batchnorm-momentum",
     "init-defaults",
     "tf32-matmul",

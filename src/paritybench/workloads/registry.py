@@ -38,6 +38,8 @@ BUILTIN: dict[str, str] = {
     "l2-weight-decay": "paritybench.workloads.l2_weight_decay:WORKLOAD",
     "label-shape": "paritybench.workloads.label_shape:WORKLOAD",
     "same-padding": "paritybench.workloads.same_padding:WORKLOAD",
+    "flatten-order": "paritybench.workloads.flatten_order:WORKLOAD",
+    "pool-padding": "paritybench.workloads.pool_padding:WORKLOAD",
     "tf32-matmul": "paritybench.workloads.tf32_matmul:WORKLOAD",
     "gpu-nondeterminism": "paritybench.workloads.gpu_nondeterminism:WORKLOAD",
     "batchnorm-momentum": "paritybench.workloads.batchnorm_momentum:WORKLOAD",
