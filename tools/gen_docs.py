@@ -47,6 +47,20 @@ CATALOGUE = (
 )
 
 
+WORDS = "Zero One Two Three Four Five Six Seven Eight Nine Ten Eleven Twelve Thirteen Fourteen Fifteen Sixteen".split()
+WORDS += "Seventeen Eighteen Nineteen Twenty Twenty-one Twenty-two".split()
+
+
+def workload_list() -> str:
+    """The README's sentence naming every built-in workload (``CATALOGUE``; tests/test_docs.py holds it equal to the
+    registry's list)."""
+    rest = ", ".join(f"`{n}`" for n in CATALOGUE[1:])
+    return wrap(
+        f"{WORDS[len(CATALOGUE)]} ship with paritybench: the seed question below (`{CATALOGUE[0]}`) and a catalogue "
+        f"of the divergences that public issue threads keep reporting ({rest})."
+    )
+
+
 def doc_files() -> list[Path]:
     """README.md and every page under docs/."""
     return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -90,7 +104,7 @@ def runs_by_arm(a: dict) -> dict[str, dict]:
 
 def wrap(text: str) -> str:
     """One paragraph, wrapped at 100 columns (markdown renders it as one)."""
-    return textwrap.fill(" ".join(text.split()), width=100) + "\n"
+    return textwrap.fill(" ".join(text.split()), width=100, break_on_hyphens=False) + "\n"
 
 
 def seed_answer() -> str:
@@ -585,6 +599,7 @@ def sweep_on_paper() -> str:
 
 
 BLOCKS: dict[str, Callable[[], str]] = {
+    "workload-list": workload_list,
     "seed-answer": seed_answer,
     "bench-table": bench_table,
     "bench-mechanism": bench_mechanism,
