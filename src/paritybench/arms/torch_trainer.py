@@ -558,7 +558,7 @@ class TorchKind(Kind):
         return train_many(workload, arm, inits, x, y, spec, eval_data)
 
     def evaluator(self, ctx, arm: Arm) -> TorchEvaluator:
-        return TorchEvaluator(ctx.workload, arm, ctx.lr, ctx.batches, ctx.numerics)
+        return TorchEvaluator(ctx.workload, arm, ctx.lr, ctx.batches_for(arm), ctx.numerics)
 
     def conventions(self, workload, arm, lr, numerics, keras_rows=None) -> dict | None:
         if missing_requirements(arm):

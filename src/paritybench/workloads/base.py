@@ -221,6 +221,13 @@ class Arm:
     - ``matches``: a torch arm: the JAX arm that implements its convention (optax ``adam`` for
       ``torch.optim.Adam``, ...). The runner's mechanism check holds the two to ``MECHANISM_TOLERANCE``
       after step 1, as it holds a Keras arm to its ``emulates``.
+    - ``shuffle_seed``: a minibatch workload's (``Data.batch_size``) Keras, JAX or f64 arm: None trains the batches
+      in window order (``fit(shuffle=False)``); an int trains each epoch's batches in the order Keras's
+      ``fit(shuffle=True)`` draws on a freshly compiled model after ``keras.utils.set_random_seed(seed)``. A Keras arm
+      draws it with its backend's own epoch iterator (NumPy's global generator on JAX, ``tf.random.shuffle`` on
+      TensorFlow, ``torch.randperm`` on torch: ``arms.keras_worker.fit_order``); a JAX or f64 arm reproduces the JAX
+      backend's, NumPy's ``RandomState(seed)`` permutations (``arms.minibatch.numpy_fit_order``). Each step's rows are
+      recorded in the run's ``info["shuffle"]``.
     """
 
     name: str
@@ -248,6 +255,7 @@ class Arm:
     torch_layers: Ref | None = None
     matches: str | None = None
     torch_grad_hook: Ref | None = None
+    shuffle_seed: int | None = None
 
     @classmethod
     def keras(
@@ -546,6 +554,16 @@ def check(w: Any, where: str) -> Workload:
             )
         if a.expected not in CLASSES:
             raise bad(f"arm {a.name}: expected {a.expected!r} must be one of {', '.join(CLASSES)}")
+        if a.shuffle_seed is not None:
+            if not _is_int(a.shuffle_seed) or a.shuffle_seed < 0:
+                raise bad(f"arm {a.name}: shuffle_seed {a.shuffle_seed!r} must be an int >= 0 (Keras's seed), or None")
+            if w.data.batch_size is None:
+                raise bad(
+                    f"arm {a.name}: shuffle_seed orders minibatches, but data.batch_size is None (full batch): "
+                    "give Data(batch_size=...) or drop shuffle_seed"
+                )
+            if a.kind == "torch":
+                raise bad(f"arm {a.name}: a torch arm trains its batches in window order: drop shuffle_seed")
     for a in w.arms:
         if a.emulates is not None and (a.emulates not in seen or w.arm(a.emulates).kind != "keras"):
             raise bad(f"arm {a.name} emulates {a.emulates!r}, which is not a Keras arm of this workload")

@@ -42,6 +42,7 @@ BUILTIN: dict[str, str] = {
     "gpu-nondeterminism": "paritybench.workloads.gpu_nondeterminism:WORKLOAD",
     "batchnorm-momentum": "paritybench.workloads.batchnorm_momentum:WORKLOAD",
     "init-defaults": "paritybench.workloads.init_defaults:WORKLOAD",
+    "fit-shuffle": "paritybench.workloads.fit_shuffle:WORKLOAD",
 }
 _CACHE: dict[str, Workload] = {}
 
