@@ -107,7 +107,7 @@ def fit_order(keras, backend: str, seed: int, n: int, batch_size: int, steps: in
     over the indices 0..n-1. As ``fit``, it first starts one iterator and takes a batch (``Trainer._symbolic_build``
     on a compiled model whose loss and metrics are not built yet, ``keras/src/trainers/trainer.py``), then resets
     and starts one per epoch. Measured: training batch by batch in this order ends on the same weights, bit for
-    bit, as ``fit(shuffle=True)`` itself, on all three backends (``tests/test_workload_fit_shuffle.py``)."""
+    bit, as ``fit(shuffle=True)`` itself, on all three backends (``tools/fit_order_check.py``)."""
     module, name = _EPOCH_ITERATORS[backend]
     iterator_class = getattr(importlib.import_module(module), name)
     kw = {}

@@ -61,7 +61,7 @@ def numpy_fit_order(seed: int, n: int, epochs: int) -> list[np.ndarray]:
     ``fit`` of a compiled model starts one iterator before the epochs, to build the loss and metrics symbolically
     (``keras/src/trainers/trainer.py``, ``_symbolic_build``), which takes the first permutation. So epoch e trains
     in ``RandomState(seed)``'s permutation e + 1 (measured: the same final weights, bit for bit, as ``fit`` on
-    the JAX, TensorFlow and torch backends each in its own drawn order; ``tests/test_workload_fit_shuffle.py``)."""
+    the JAX, TensorFlow and torch backends each in its own drawn order; ``tools/fit_order_check.py``)."""
     rs = np.random.RandomState(seed)
     rs.permutation(n)  # the symbolic build's draw
     return [rs.permutation(n) for _ in range(epochs)]

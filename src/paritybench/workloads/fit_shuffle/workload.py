@@ -17,7 +17,7 @@ The mechanism, read in the installed source and measured:
   permutation: on JAX, epoch e trains in ``np.random.RandomState(seed)``'s permutation e + 1
   (``arms.minibatch.numpy_fit_order``). Measured: batch-by-batch training in the order drawn so ends on the same
   weights, bit for bit, as ``fit(shuffle=True)`` itself on all three backends (``arms.keras_worker.fit_order``;
-  ``tests/test_workload_fit_shuffle.py``).
+  ``tools/fit_order_check.py``).
 - ``validation_split`` takes the LAST samples, before any shuffling (``array_slicing.train_validation_split``:
   ``split_at = floor(n * (1 - validation_split))``, the rows from ``split_at`` on; each backend's ``fit`` splits
   before it builds the epoch iterator). The preset's held-out window (``Data.holdout``: the 64 samples right after
