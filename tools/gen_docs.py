@@ -37,6 +37,7 @@ CATALOGUE = (
     "init-defaults",
     "tf32-matmul",
     "gpu-nondeterminism",
+    "fit-shuffle",
 )
 
 
