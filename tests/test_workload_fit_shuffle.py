@@ -131,3 +131,14 @@ def test_end_to_end_keras_jax_fit_order_is_replayed_across_an_epoch_boundary(tmp
         assert m["reproduced"] and m["max_abs_diff_final"] <= 1e-6, m
     runs = {r["arm"]: r for r in a["runs"]}
     assert runs["keras-jax"]["info"]["shuffle"]["rows"] == runs["jax-fit-order-keras-clip"]["info"]["shuffle"]["rows"]
+
+
+def test_conventions_read_each_arms_batch_order_and_only_where_an_arm_shuffles():
+    from paritybench.arms.jax_conventions import main_arm_rows
+
+    w = workloads.load("fit-shuffle")
+    port = main_arm_rows(w, w.arm("jax-in-order"), 0.1)["batch order"]
+    fix = main_arm_rows(w, w.arm("jax-fit-order"), 0.1)["batch order"]
+    assert port.startswith("window order") and fix.startswith(f"fit(shuffle=True) order, seed {SEED}")
+    other = workloads.load("batchnorm-momentum")  # minibatches, no shuffled arm: no row, its rows as before
+    assert "batch order" not in main_arm_rows(other, other.arm(other.fix), 0.1)
