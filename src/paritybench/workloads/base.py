@@ -133,7 +133,8 @@ class Model:
       differentiated by JAX in float64.
     - ``f64_forward(weights, x) -> logits``: optional NumPy float64 forward pass, likewise.
     - ``state``: non-trainable variable name -> shape (BatchNormalization's moving mean and variance),
-      with ``state_init`` name -> the constant it starts from (default 0.0). A workload that declares
+      with ``state_init`` name -> the constant it starts from (default 0.0), or a tuple of one value per element
+      (a dropout layer's seed-generator state [seed, 0]). A workload that declares
       state has a stateful forward pass, ``jax_apply(params, x, state=..., training=True) ->
       (logits, new_state)`` (``training=False``: evaluation mode, state unchanged), its ``keras_build``
       maps these names to the Keras layer's variables too, and its arms are trained by
@@ -158,7 +159,7 @@ class Model:
     f64_loss_and_grad: Ref | None = None
     f64_forward: Ref | None = None
     state: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
-    state_init: Mapping[str, float] = field(default_factory=dict)
+    state_init: Mapping[str, float | tuple[float, ...]] = field(default_factory=dict)
     jax_layers: Ref | None = None
     keras_layers: Mapping[str, int] = field(default_factory=dict)
     torch_apply: Ref | None = None
@@ -170,7 +171,12 @@ class Model:
 
     def initial_state(self) -> dict[str, Any]:
         """The state's starting values, float32 NumPy arrays (empty for a stateless model)."""
-        return {k: np.full(shape, self.state_init.get(k, 0.0), np.float32) for k, shape in self.state.items()}
+        return {
+            k: np.array(v, np.float32).reshape(shape)
+            if isinstance(v := self.state_init.get(k, 0.0), tuple)
+            else np.full(shape, v, np.float32)
+            for k, shape in self.state.items()
+        }
 
 
 @dataclass(frozen=True)
@@ -402,8 +408,15 @@ def field_problem(w: Workload) -> str | None:
         if not _str_map(getattr(m, f)):
             return f"model.{f} must be a mapping with string keys"
     for k, v in m.state_init.items():
-        if not isinstance(v, int | float) or isinstance(v, bool) or not math.isfinite(v):
+        values = v if isinstance(v, tuple) else (v,)
+        if not values or not all(isinstance(u, int | float) and not isinstance(u, bool) for u in values):
+            return f"model.state_init[{k!r}] is {v!r}: give a finite number, or a tuple of one per element"
+        if not all(math.isfinite(u) for u in values):
             return f"model.state_init[{k!r}] is {v!r}: give a finite number"
+        if isinstance(v, tuple) and isinstance(m.state.get(k), tuple) and len(v) != math.prod(m.state[k]):
+            return (
+                f"model.state_init[{k!r}] has {len(v)} values for a state of shape {m.state[k]}: give one per element"
+            )
     for k, v in m.keras_layers.items():
         if not _is_int(v):
             return f"model.keras_layers[{k!r}] is {v!r}: give the index (an int) of a layer of the Keras model"

@@ -43,6 +43,7 @@ BUILTIN: dict[str, str] = {
     "batchnorm-momentum": "paritybench.workloads.batchnorm_momentum:WORKLOAD",
     "init-defaults": "paritybench.workloads.init_defaults:WORKLOAD",
     "fit-shuffle": "paritybench.workloads.fit_shuffle:WORKLOAD",
+    "dropout-rng": "paritybench.workloads.dropout_rng:WORKLOAD",
 }
 _CACHE: dict[str, Workload] = {}
 
