@@ -20,6 +20,8 @@ import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
+from paritybench.workloads import registry
+
 ROOT = Path(__file__).resolve().parents[1]
 BASE = ROOT / "results" / "baselines"
 CLAIMS = ROOT / "results" / "claims" / "claims.json"
@@ -44,6 +46,8 @@ CATALOGUE = (
     "loss-reduction",
     "batchnorm-variance",
     "momentum-schedule",
+    "fit-shuffle",
+    "dropout-rng",
 )
 
 
@@ -348,7 +352,10 @@ def catalogue_gaps() -> str:
                 groups.setdefault(key, []).append(f"`{r['arm']}`")
             gaps = "; ".join(f"{k}: {', '.join(v)}" for k, v in groups.items())
         mech = ", ".join(f"`{m['keras_arm']}` {sci(m['max_abs_diff_step1'])}" for m in a.get("mechanism", []))
-        out.append(f"| `{name}` | {gaps} | {mech or '(no shared weights)'} | `{path.relative_to(ROOT)}` |")
+        # a sweep whose arms share initial weights (dropout-rng: masks that cannot match) vs one without (init-defaults)
+        shared = not any(arm.init for arm in registry.load(name).arms)
+        none = "(a sweep: distributions over seeds)" if shared else "(no shared weights)"
+        out.append(f"| `{name}` | {gaps} | {mech or none} | `{path.relative_to(ROOT)}` |")
     return "\n".join(out) + "\n"
 
 
@@ -397,20 +404,28 @@ def artifact_arms(stem: str) -> str:
 
 
 def sweep_arms(a: dict, path: Path) -> str:
-    """A sweep without shared weights (init-defaults): per arm the median final accuracy and step-0 loss,
-    and a two-sided Mann-Whitney U test of each against the first arm (scipy, as ``compare`` runs it)."""
+    """A sweep over seeds (init-defaults, dropout-rng): per arm the median final accuracy, the median evaluation
+    accuracy where the workload has a held-out window, and the median step-0 loss, each with a two-sided
+    Mann-Whitney U test against the workload's fix (the first arm where the artifact names none; scipy, as
+    ``compare`` runs it)."""
     from scipy.stats import mannwhitneyu
 
     arms: dict[str, dict[str, list[float]]] = {}
     for r in a["runs"]:
         if r["status"] == "ok":
-            d = arms.setdefault(r["arm"], {"final": [], "loss0": []})
+            d = arms.setdefault(r["arm"], {"final": [], "eval": [], "loss0": []})
             d["final"].append(num(r["final_accuracy"]))
+            if "final_eval_accuracy" in r:
+                d["eval"].append(num(r["final_eval_accuracy"]))
             d["loss0"].append(num(r["curves"]["loss"][0]))
-    first = next(iter(arms))
+    name = (a.get("workload") or {}).get("name")
+    fix = registry.load(name).fix if name in registry.BUILTIN else None  # the declaration only: no framework
+    first = fix if fix in arms else next(iter(arms))
+    ev = all(d["eval"] for d in arms.values())
+    cols = ["median final accuracy", *(["median evaluation accuracy"] if ev else []), "median step-0 loss"]
     out = [
-        f"| arm | runs | median final accuracy | p vs `{first}` | median step-0 loss | p vs `{first}` |",
-        "|---|---|---|---|---|---|",
+        "| arm | runs | " + " | ".join(f"{c} | p vs `{first}`" for c in cols) + " |",
+        "|---|---|" + "---|---|" * len(cols),
     ]
 
     def med(v: list[float]) -> float:
@@ -418,12 +433,17 @@ def sweep_arms(a: dict, path: Path) -> str:
         k = len(v) // 2
         return v[k] if len(v) % 2 else (v[k - 1] + v[k]) / 2
 
+    def p(arm: str, key: str) -> str:
+        if arm == first:
+            return ""
+        xa, xb = arms[arm][key], arms[first][key]
+        return "1" if len(set(xa) | set(xb)) == 1 else pval(mannwhitneyu(xa, xb).pvalue)  # one value: no test
+
     for arm, d in arms.items():
-        p1 = p2 = ""
-        if arm != first:
-            p1 = pval(mannwhitneyu(d["final"], arms[first]["final"]).pvalue)
-            p2 = pval(mannwhitneyu(d["loss0"], arms[first]["loss0"]).pvalue)
-        out.append(f"| `{arm}` | {len(d['final'])} | {med(d['final']):.3f} | {p1} | {med(d['loss0']):.1f} | {p2} |")
+        cells = [f"{med(d['final']):.3f} | {p(arm, 'final')}"]
+        cells += [f"{med(d['eval']):.3f} | {p(arm, 'eval')}"] if ev else []
+        cells += [f"{med(d['loss0']):.1f} | {p(arm, 'loss0')}"]
+        out.append(f"| `{arm}` | {len(d['final'])} | " + " | ".join(cells) + " |")
     return "\n".join(out) + f"\n\n`{path.relative_to(ROOT)}`.\n"
 
 

@@ -235,7 +235,7 @@ class F64Kind(Kind):
         return train_many(workload, arm, inits, x, y, spec, eval_data)
 
     def evaluator(self, ctx, arm: Arm) -> F64Evaluator:
-        return F64Evaluator(ctx.workload, arm, ctx.lr, ctx.batches)
+        return F64Evaluator(ctx.workload, arm, ctx.lr, ctx.batches_for(arm))
 
     def conventions(self, workload, arm, lr, numerics, keras_rows=None) -> dict:
         main = numerics_rows(flags.read_back("jax", numerics))  # JAX configured before the optimizer is built

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from paritybench.arms.keras_conventions import initial_weights, ref_name
+from paritybench.arms.keras_conventions import batch_order, initial_weights, ref_name
 from paritybench.workloads.base import Arm, Workload, resolve_ref
 
 # Wrappers that say nothing about the update itself.
@@ -233,6 +233,7 @@ def main_arm_rows(workload: Workload, arm: Arm, lr: float, dtype: type = np.floa
     if "padding" in arm.conventions:  # not readable from a JAX function: the declaration, marked as such
         rows["padding"] = f"{arm.conventions['padding']} (declared)"
     rows["initial weights"] = initial_weights(workload, arm)
+    rows.update(batch_order(workload, arm, "NumPy's RandomState, as Keras-JAX's fit"))
     rows["dtype"] = np.dtype(dtype).name
     return rows
 

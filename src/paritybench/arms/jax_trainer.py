@@ -182,7 +182,7 @@ class MainEvaluator:
         self.dtype = np.float64 if f64 else np.float32
         self.data = data
         self.x, self.y = data.x.astype(self.dtype), data.y.astype(self.dtype)
-        self.full = all(s == slice(0, data.x.shape[0]) for s in data.slices)
+        self.full = all(isinstance(s, slice) and s == slice(0, data.x.shape[0]) for s in data.slices)
         self.xh = None if data.xh is None else data.xh.astype(self.dtype)
         apply = stateful_apply(workload, arm)
         loss_fn = resolve_ref(arm.loss_fn)
@@ -311,7 +311,7 @@ class JaxKind(Kind):
         return train_many(workload, arm, inits, x, y, spec, eval_data)
 
     def evaluator(self, ctx, arm: Arm) -> MainEvaluator:
-        return MainEvaluator(ctx.workload, arm, ctx.lr, ctx.batches, f64=False)
+        return MainEvaluator(ctx.workload, arm, ctx.lr, ctx.batches_for(arm), f64=False)
 
     def update_once(self, arm: Arm, weights: Weights, grads: Weights, lr: float) -> Weights:
         return update_once(arm, weights, grads, lr)

@@ -181,6 +181,16 @@ def read_conventions(ka) -> dict:
     return rows
 
 
+def batch_order(workload, arm, drawn_by: str) -> dict[str, str]:
+    """The ``batch order`` row of a workload where some arm shuffles (``Arm.shuffle_seed``; none elsewhere, so other
+    workloads' rows stay as they were): window order, or ``fit(shuffle=True)``'s order at the seed, ``drawn_by``."""
+    if all(a.shuffle_seed is None for a in workload.arms):
+        return {}
+    if arm.shuffle_seed is None:
+        return {"batch order": "window order every epoch (fit(shuffle=False))"}
+    return {"batch order": f"fit(shuffle=True) order, seed {arm.shuffle_seed}, drawn by {drawn_by}"}
+
+
 def conventions_rows(ka, backend: str, readback: dict) -> dict:
     """Every row ``conventions`` shows for a built Keras arm: its configs and its backend's numerics."""
     rows = read_conventions(ka)
@@ -195,6 +205,7 @@ def conventions_rows(ka, backend: str, readback: dict) -> dict:
     rows["forward pass"] = f"{ref_name(ka.workload.model.keras_build)} {dict(ka.arm.keras_options) or ''}".strip()
     if ka.arm.keras_step != "fit":  # shown where it is not the default, so fit's arms keep their rows as they were
         rows["training step"] = f"model.{ka.arm.keras_step}"
+    rows.update(batch_order(ka.workload, ka.arm, f"the {backend} backend's generator"))
     return rows
 
 

@@ -29,7 +29,7 @@ import numpy as np
 from paritybench import procs, workloads
 from paritybench.arms import protocol, worker_process
 from paritybench.arms.keras_conventions import conventions_rows
-from paritybench.arms.keras_worker import KerasArm
+from paritybench.arms.keras_worker import KerasArm, fit_order
 from paritybench.errors import ParityError
 from paritybench.experiment import data, flags
 from paritybench.experiment.weights import load_weights_npz
@@ -300,7 +300,9 @@ def serve(channel: protocol.Channel, backend: str, numerics: dict, serving: bool
         g = load_weights_npz(job.states_file, w.model.state)
         given_states = [g[f"k{i}"] for i in range(job.steps + 1)]
     # step k's rows (localize.Batches.slices) and the held-out window, as the parent chose them
-    slices = [slice(a, b) for a, b in job.slices] if job.slices is not None else None
+    slices: list | None = [slice(a, b) for a, b in job.slices] if job.slices is not None else None
+    if slices is not None and ka.arm.shuffle_seed is not None:  # a shuffled arm: the order its fit draws
+        slices = fit_order(keras, backend, ka.arm.shuffle_seed, x.shape[0], w.data.batch_size or x.shape[0], job.steps)
     xh = np.load(job.holdout_file) if job.holdout_file else None
     arrays = localize_records(ka, backend, x, y, init, job.steps, given, slices, xh, given_states)
     arrays_file = str(Path(job.out_dir) / "arrays.npz")

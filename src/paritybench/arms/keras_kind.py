@@ -64,7 +64,7 @@ def keras_arrays(ctx, arm: Arm, given: list | None, given_states: list | None = 
         save_weights_npz(init_file, {"w": ctx.init})
         slices = holdout_file = weights_file = states_file = None
         if applies(ctx.workload):
-            batches = ctx.batches
+            batches = ctx.batches_for(arm)  # a shuffled Keras arm's worker draws its own order (fit_order)
             slices = tuple((s.start, s.stop) for s in batches.slices)
             if batches.xh is not None and ctx.workload.model.state:
                 holdout_file = os.path.join(tmp, "holdout.npy")

@@ -31,7 +31,7 @@ from paritybench.adapters import arms as adapter_arms
 from paritybench.arms import protocol
 from paritybench.arms.base import grad_norm_from_update, nonfinite_steps, weights_nonfinite
 from paritybench.arms.keras_conventions import conventions_rows
-from paritybench.arms.minibatch import batch_slices
+from paritybench.arms.minibatch import batch_slices, epochs_needed, order_rows, shuffle_record
 from paritybench.errors import ParityError
 from paritybench.experiment import data, flags, heads
 from paritybench.experiment.data import LABEL_WIDTH
@@ -91,11 +91,57 @@ def check_targets(model, y, workload, arm) -> None:
         )
 
 
+# The epoch iterator each backend's fit builds (keras/src/backend/<backend>/trainer.py, fit)
+_EPOCH_ITERATORS = {
+    "jax": ("keras.src.backend.jax.trainer", "JAXEpochIterator"),
+    "tensorflow": ("keras.src.backend.tensorflow.trainer", "TFEpochIterator"),
+    "torch": ("keras.src.backend.torch.trainer", "TorchEpochIterator"),
+}
+FIT_ORDER_DRAWN_BY = "the backend's fit epoch iterator over the sample indices (arms.keras_worker.fit_order)"
+
+
+def fit_order(keras, backend: str, seed: int, n: int, batch_size: int, steps: int) -> list[np.ndarray]:
+    """Step k's rows in ``fit(x, y, batch_size, epochs, shuffle=True)`` of a freshly compiled model after
+    ``keras.utils.set_random_seed(seed)``, drawn by the epoch iterator ``fit`` builds on this backend (its array
+    adapter: ``np.random.permutation`` on JAX, ``tf.random.shuffle`` in a ``tf.data`` map on TensorFlow, a
+    ``RandomSampler``'s ``torch.randperm`` on torch; ``keras/src/trainers/data_adapters/array_data_adapter.py``)
+    over the indices 0..n-1. As ``fit``, it first starts one iterator and takes a batch (``Trainer._symbolic_build``
+    on a compiled model whose loss and metrics are not built yet, ``keras/src/trainers/trainer.py``), then resets
+    and starts one per epoch. Measured: training batch by batch in this order ends on the same weights, bit for
+    bit, as ``fit(shuffle=True)`` itself, on all three backends (``tools/fit_order_check.py``)."""
+    module, name = _EPOCH_ITERATORS[backend]
+    iterator_class = getattr(importlib.import_module(module), name)
+    kw = {}
+    if backend == "tensorflow":
+        import tensorflow as tf  # late: a framework: this is the TensorFlow backend's worker, already loaded
+
+        kw["distribute_strategy"] = tf.distribute.get_strategy()
+    keras.utils.set_random_seed(seed)
+    it = iterator_class(x=np.arange(n, dtype=np.int64).reshape(n, 1), batch_size=batch_size, shuffle=True, **kw)
+
+    def first(batch):
+        batch = batch[0] if isinstance(batch, tuple | list) else batch
+        return np.ravel(np.asarray(keras.ops.convert_to_numpy(batch)))
+
+    for _, _, data_or_iterator in it:  # the symbolic build's batch
+        data_or_iterator if isinstance(data_or_iterator, tuple | list) else next(data_or_iterator)
+        break
+    it.reset()
+    orders = []
+    for _ in range(epochs_needed(n, batch_size, steps)):
+        epoch = []
+        for _, _, data_or_iterator in it:
+            b = data_or_iterator if isinstance(data_or_iterator, tuple | list) else next(data_or_iterator)
+            epoch.append(first(b))
+        orders.append(np.concatenate(epoch))
+    return order_rows(orders, batch_size, steps)
+
+
 class KerasArm:
     """One workload's Keras model compiled with one arm's loss and optimizer, on this backend."""
 
     def __init__(self, keras, backend: str, workload, arm, lr: float):
-        self.keras, self.workload, self.arm, self.lr = keras, workload, arm, lr
+        self.keras, self.workload, self.arm, self.lr, self.backend = keras, workload, arm, lr, backend
         self.head = workload.model.head
         self.model, self.variables = resolve_ref(workload.model.keras_build)(keras, **dict(arm.keras_options))
         check_model(keras, self.model, workload, arm)
@@ -232,7 +278,13 @@ class KerasArm:
         before = self.get_weights()
         traj = [before] if keep_trajectory else None
         train_seconds = 0.0
-        for rows in batch_slices(n, bs, steps):
+        seed = self.arm.shuffle_seed
+        order: list
+        if seed is None:
+            order = batch_slices(n, bs, steps)
+        else:
+            order = fit_order(self.keras, self.backend, seed, n, bs, steps)
+        for rows in order:
             measure(before)
             _, before, seconds = self.fit_step(x[rows], y[rows], bs, before, curves, traj)
             train_seconds += seconds
@@ -251,6 +303,8 @@ class KerasArm:
             "train_seconds": train_seconds,
             "batch_size": bs,
         }
+        if seed is not None:
+            info["shuffle"] = shuffle_record(seed, FIT_ORDER_DRAWN_BY, order)
         return curves, before, traj, info, states
 
     def fit_step(self, x, y, bs: int, before: dict, curves: dict, traj: list | None) -> tuple[Any, dict, float]:

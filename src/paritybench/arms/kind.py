@@ -30,7 +30,7 @@ class Batches:
 
     x: np.ndarray
     y: np.ndarray
-    slices: list[slice]
+    slices: list  # of slices, or of index arrays for a shuffled arm (Arm.shuffle_seed)
     xh: np.ndarray | None = None
     yh: np.ndarray | None = None
 

@@ -3,8 +3,9 @@
 Used for a workload that declares ``Data.batch_size`` or ``Model.state`` (the full-batch stateless
 path in ``jax_trainer`` / ``f64`` is untouched, so every existing workload's hashes stay as they were).
 
-- Batches: the training window in order, never shuffled: step k trains on batch ``k mod (n / batch_size)``
-  (what Keras ``fit(shuffle=False)`` does over consecutive epochs).
+- Batches: the training window in order: step k trains on batch ``k mod (n / batch_size)`` (what Keras
+  ``fit(shuffle=False)`` does over consecutive epochs); an arm with ``Arm.shuffle_seed`` trains epoch e's batches
+  in the order Keras's JAX backend draws for ``fit(shuffle=True)`` (``numpy_fit_order``), gathered by index.
 - State: ``Model.state`` (BatchNormalization's moving statistics) is threaded through the forward pass,
   ``apply(params, x, state=..., training=True) -> (logits, new_state)``, and updated by every training
   step from that step's batch, before the optimizer's update of the parameters (as in Keras's ``fit``).
@@ -52,6 +53,46 @@ def batch_slices(n: int, batch_size: int | None, steps: int) -> list[slice]:
     return [slice((k % nb) * bs, (k % nb + 1) * bs) for k in range(steps)]
 
 
+def numpy_fit_order(seed: int, n: int, epochs: int) -> list[np.ndarray]:
+    """Each epoch's sample order in Keras's JAX-backend ``fit(shuffle=True)`` on a freshly compiled model after
+    ``keras.utils.set_random_seed(seed)``: ``set_random_seed`` calls ``np.random.seed(seed)``
+    (``keras/src/utils/rng_utils.py``); the array adapter draws ``np.random.permutation(n)`` each time an epoch's
+    iterator starts (``keras/src/trainers/data_adapters/array_data_adapter.py``, ``_get_iterator``); and the first
+    ``fit`` of a compiled model starts one iterator before the epochs, to build the loss and metrics symbolically
+    (``keras/src/trainers/trainer.py``, ``_symbolic_build``), which takes the first permutation. So epoch e trains
+    in ``RandomState(seed)``'s permutation e + 1 (measured: the same final weights, bit for bit, as ``fit`` on
+    the JAX, TensorFlow and torch backends each in its own drawn order; ``tools/fit_order_check.py``)."""
+    rs = np.random.RandomState(seed)
+    rs.permutation(n)  # the symbolic build's draw
+    return [rs.permutation(n) for _ in range(epochs)]
+
+
+def order_rows(orders: list[np.ndarray], batch_size: int, steps: int) -> list[np.ndarray]:
+    """Step k's rows when epoch e trains in ``orders[e]``: batch ``k mod nb`` of epoch ``k // nb``."""
+    nb = len(orders[0]) // batch_size
+    return [orders[k // nb][(k % nb) * batch_size : (k % nb + 1) * batch_size] for k in range(steps)]
+
+
+def epochs_needed(n: int, batch_size: int | None, steps: int) -> int:
+    """How many epochs ``steps`` steps of ``batch_size`` rows start (``n / batch_size`` steps each)."""
+    nb = n // (batch_size or n)
+    return -(-steps // nb)
+
+
+def arm_rows(arm: Arm, n: int, batch_size: int | None, steps: int) -> list[slice] | list[np.ndarray]:
+    """The rows a JAX or f64 arm trains step k on: ``batch_slices`` in window order, or with
+    ``Arm.shuffle_seed`` Keras-JAX's ``fit(shuffle=True)`` order (``numpy_fit_order``)."""
+    if arm.shuffle_seed is None:
+        return batch_slices(n, batch_size, steps)
+    bs = batch_size or n
+    return order_rows(numpy_fit_order(arm.shuffle_seed, n, epochs_needed(n, bs, steps)), bs, steps)
+
+
+def shuffle_record(seed: int, drawn_by: str, rows: list) -> dict:
+    """What a shuffled arm's run records (``info["shuffle"]``): the seed, what drew the order, each step's rows."""
+    return {"seed": seed, "drawn_by": drawn_by, "rows": [[int(i) for i in r] for r in rows]}
+
+
 def record_and_update(rec: dict, params, grads, opt, opt_state, lr, keep_trajectory: bool):
     """One traced training step's update (the full-batch ``jax_trainer`` program's and this module's): the
     gradient's norm into ``rec`` (and, when the trajectory is kept, the step's parameters and gradients), then
@@ -71,7 +112,7 @@ def record_and_update(rec: dict, params, grads, opt, opt_state, lr, keep_traject
 
 
 def _program(
-    workload: Workload, arm: Arm, steps: int, keep_trajectory: bool, lr: float, batch_size: int, has_eval: bool
+    workload: Workload, arm: Arm, steps: int, keep_trajectory: bool, lr: float, batch_size: int, has_eval: bool, n: int
 ):
     """``(params, state, x, y, xh, yh, lr) -> (final params, per-step records, final records)`` for one copy."""
     import jax  # late: a framework: loads after the numerics flags
@@ -97,12 +138,20 @@ def _program(
             rec["eval_correct"] = jnp.sum(heads.correct_mask(jnp, head, heads.probabilities(jnp, head, ze), yh))
         return rec
 
+    # a shuffled arm's rows, step by step (a constant of the program: program_key holds arm, steps, n, batch size)
+    order = None
+    if arm.shuffle_seed is not None:
+        order = np.stack(arm_rows(arm, n, batch_size, steps)).astype(np.int32)
+
     def step(carry, k, x, y, xh, yh, lr):
         params, opt_state, state = carry
-        nb = x.shape[0] // batch_size
-        i = (k % nb) * batch_size
-        xb = jax.lax.dynamic_slice_in_dim(x, i, batch_size)
-        yb = jax.lax.dynamic_slice_in_dim(y, i, batch_size)
+        if order is None:
+            nb = x.shape[0] // batch_size
+            i = (k % nb) * batch_size
+            xb = jax.lax.dynamic_slice_in_dim(x, i, batch_size)
+            yb = jax.lax.dynamic_slice_in_dim(y, i, batch_size)
+        else:
+            xb, yb = jnp.take(x, jnp.asarray(order)[k], axis=0), jnp.take(y, jnp.asarray(order)[k], axis=0)
         (_, new_state), grads = jax.value_and_grad(batch_loss, has_aux=True)(params, state, xb, yb)
         rec = measure(params, state, x, y, xh, yh)
         new, opt_state = record_and_update(rec, params, grads, opt, opt_state, lr, keep_trajectory)
@@ -153,7 +202,7 @@ def train_many(
         key = program_key(workload, arm, spec, len(inits), x.shape, xh.shape, bs, f64)
 
         def build():
-            program = _program(workload, arm, spec.steps, spec.keep_trajectory, spec.lr, bs, has_eval)
+            program = _program(workload, arm, spec.steps, spec.keep_trajectory, spec.lr, bs, has_eval, n)
             return jax.jit(jax.vmap(program, in_axes=(0, 0, None, None, None, None, None)))
 
         (final, recs, last), compile_seconds, train_seconds = run_compiled(key, build, args)
@@ -164,6 +213,12 @@ def train_many(
     last = {k: np.asarray(v) for k, v in last.items() if k != "state"}
     final = {k: np.asarray(v) for k, v in final.items()}
     kept = trajectories(recs, final, names, len(inits), spec.steps) if spec.keep_trajectory else None
+    shuffle = None
+    if arm.shuffle_seed is not None:
+        drawn = (
+            "NumPy RandomState(seed) permutations, as Keras-JAX's fit(shuffle=True) (arms.minibatch.numpy_fit_order)"
+        )
+        shuffle = shuffle_record(arm.shuffle_seed, drawn, arm_rows(arm, n, bs, spec.steps))
     out = []
     for b in range(len(inits)):
         curves = step_curves(host, last, b, n)
@@ -183,6 +238,7 @@ def train_many(
                 "compile_seconds": compile_seconds if b == 0 else 0.0,
                 "batched_copies": len(inits),
                 "batch_size": bs,
+                **({"shuffle": shuffle} if shuffle else {}),
             },
             state=state_b or None,
         )

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from paritybench.arms.base import ArmResult, Evaluation, TrainSpec, nonfinite_steps
-from paritybench.arms.keras_conventions import initial_weights, ref_name
+from paritybench.arms.keras_conventions import batch_order, initial_weights, ref_name
 from paritybench.arms.kind import Kind
 from paritybench.arms.minibatch import batch_slices
 from paritybench.arms.requirements import missing_requirements
@@ -435,6 +435,7 @@ def conventions_rows(workload: Workload, arm: Arm, lr: float, readback: dict | N
         rows["weight decay"] = f"{wd:g} x w, {place}" + (", masked (some parameters only)" if masked else "")
     rows["L2 in the loss"] = "none"
     rows["initial weights"] = initial_weights(workload, arm)
+    rows.update(batch_order(workload, arm, "-"))  # a torch arm trains in window order (shuffle_seed refused)
     rows["dtype"] = "float32"
     if readback:
         rows["matmul precision"] = (
@@ -558,7 +559,7 @@ class TorchKind(Kind):
         return train_many(workload, arm, inits, x, y, spec, eval_data)
 
     def evaluator(self, ctx, arm: Arm) -> TorchEvaluator:
-        return TorchEvaluator(ctx.workload, arm, ctx.lr, ctx.batches, ctx.numerics)
+        return TorchEvaluator(ctx.workload, arm, ctx.lr, ctx.batches_for(arm), ctx.numerics)
 
     def conventions(self, workload, arm, lr, numerics, keras_rows=None) -> dict | None:
         if missing_requirements(arm):

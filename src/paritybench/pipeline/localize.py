@@ -45,7 +45,7 @@ import numpy as np
 
 from paritybench.arms.base import Evaluation
 from paritybench.arms.kind import Batches
-from paritybench.arms.minibatch import batch_slices
+from paritybench.arms.minibatch import arm_rows, batch_slices
 from paritybench.arms.registry import kind_of
 from paritybench.artifact import num
 from paritybench.errors import ParityError
@@ -296,6 +296,15 @@ class Context:
                 f"use --n {max(bs, n - n % bs)}"
             )
         return Batches(self.x, self.y, batch_slices(n, bs, self.steps), self.xh, self.yh)
+
+    def batches_for(self, arm: Arm) -> Batches:
+        """``batches`` as ``arm`` trains them: a JAX or f64 arm with ``Arm.shuffle_seed`` in Keras-JAX's
+        ``fit(shuffle=True)`` order (``arms.minibatch.arm_rows``); a Keras arm's worker draws its own backend's."""
+        b = self.batches
+        if arm.shuffle_seed is None or kind_of(arm).in_worker:
+            return b
+        n = self.x.shape[0]
+        return replace(b, slices=arm_rows(arm, n, self.workload.data.batch_size, self.steps))
 
 
 def localize_pair(ctx: Context, a: Arm, b: Arm, cache: dict) -> PairResult:

@@ -236,7 +236,9 @@ class _Session:
             x64, y64 = self.xy64(case.window)
             if grads is not None and self.spec.batch_size:  # step k's gradient is batch k's
                 self.batch_arbiter = getattr(self, "batch_arbiter", None) or BatchArbiter(self.workload)
-                rows = batch_slices(self.cfg.n, self.spec.batch_size, self.spec.steps)
+                rows: list = batch_slices(self.cfg.n, self.spec.batch_size, self.spec.steps)
+                if "shuffle" in result.info:  # a shuffled arm's own rows (Arm.shuffle_seed), as it recorded them
+                    rows = [np.asarray(r) for r in result.info["shuffle"]["rows"]]
                 result.curves.update(
                     diagnostics.agreement_curves(
                         result.trajectory,

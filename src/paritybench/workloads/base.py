@@ -133,7 +133,8 @@ class Model:
       differentiated by JAX in float64.
     - ``f64_forward(weights, x) -> logits``: optional NumPy float64 forward pass, likewise.
     - ``state``: non-trainable variable name -> shape (BatchNormalization's moving mean and variance),
-      with ``state_init`` name -> the constant it starts from (default 0.0). A workload that declares
+      with ``state_init`` name -> the constant it starts from (default 0.0), or a tuple of one value per element
+      (a dropout layer's seed-generator state [seed, 0]). A workload that declares
       state has a stateful forward pass, ``jax_apply(params, x, state=..., training=True) ->
       (logits, new_state)`` (``training=False``: evaluation mode, state unchanged), its ``keras_build``
       maps these names to the Keras layer's variables too, and its arms are trained by
@@ -158,7 +159,7 @@ class Model:
     f64_loss_and_grad: Ref | None = None
     f64_forward: Ref | None = None
     state: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
-    state_init: Mapping[str, float] = field(default_factory=dict)
+    state_init: Mapping[str, float | tuple[float, ...]] = field(default_factory=dict)
     jax_layers: Ref | None = None
     keras_layers: Mapping[str, int] = field(default_factory=dict)
     torch_apply: Ref | None = None
@@ -170,7 +171,12 @@ class Model:
 
     def initial_state(self) -> dict[str, Any]:
         """The state's starting values, float32 NumPy arrays (empty for a stateless model)."""
-        return {k: np.full(shape, self.state_init.get(k, 0.0), np.float32) for k, shape in self.state.items()}
+        return {
+            k: np.array(v, np.float32).reshape(shape)
+            if isinstance(v := self.state_init.get(k, 0.0), tuple)
+            else np.full(shape, v, np.float32)
+            for k, shape in self.state.items()
+        }
 
 
 @dataclass(frozen=True)
@@ -224,6 +230,13 @@ class Arm:
     - ``matches``: a torch arm: the JAX arm that implements its convention (optax ``adam`` for
       ``torch.optim.Adam``, ...). The runner's mechanism check holds the two to ``MECHANISM_TOLERANCE``
       after step 1, as it holds a Keras arm to its ``emulates``.
+    - ``shuffle_seed``: a minibatch workload's (``Data.batch_size``) Keras, JAX or f64 arm: None trains the batches
+      in window order (``fit(shuffle=False)``); an int trains each epoch's batches in the order Keras's
+      ``fit(shuffle=True)`` draws on a freshly compiled model after ``keras.utils.set_random_seed(seed)``. A Keras arm
+      draws it with its backend's own epoch iterator (NumPy's global generator on JAX, ``tf.random.shuffle`` on
+      TensorFlow, ``torch.randperm`` on torch: ``arms.keras_worker.fit_order``); a JAX or f64 arm reproduces the JAX
+      backend's, NumPy's ``RandomState(seed)`` permutations (``arms.minibatch.numpy_fit_order``). Each step's rows are
+      recorded in the run's ``info["shuffle"]``.
     """
 
     name: str
@@ -252,6 +265,7 @@ class Arm:
     torch_layers: Ref | None = None
     matches: str | None = None
     torch_grad_hook: Ref | None = None
+    shuffle_seed: int | None = None
 
     @classmethod
     def keras(
@@ -402,8 +416,15 @@ def field_problem(w: Workload) -> str | None:
         if not _str_map(getattr(m, f)):
             return f"model.{f} must be a mapping with string keys"
     for k, v in m.state_init.items():
-        if not isinstance(v, int | float) or isinstance(v, bool) or not math.isfinite(v):
+        values = v if isinstance(v, tuple) else (v,)
+        if not values or not all(isinstance(u, int | float) and not isinstance(u, bool) for u in values):
+            return f"model.state_init[{k!r}] is {v!r}: give a finite number, or a tuple of one per element"
+        if not all(math.isfinite(u) for u in values):
             return f"model.state_init[{k!r}] is {v!r}: give a finite number"
+        if isinstance(v, tuple) and isinstance(m.state.get(k), tuple) and len(v) != math.prod(m.state[k]):
+            return (
+                f"model.state_init[{k!r}] has {len(v)} values for a state of shape {m.state[k]}: give one per element"
+            )
     for k, v in m.keras_layers.items():
         if not _is_int(v):
             return f"model.keras_layers[{k!r}] is {v!r}: give the index (an int) of a layer of the Keras model"
@@ -556,6 +577,16 @@ def check(w: Any, where: str) -> Workload:
             )
         if a.expected not in CLASSES:
             raise bad(f"arm {a.name}: expected {a.expected!r} must be one of {', '.join(CLASSES)}")
+        if a.shuffle_seed is not None:
+            if not _is_int(a.shuffle_seed) or a.shuffle_seed < 0:
+                raise bad(f"arm {a.name}: shuffle_seed {a.shuffle_seed!r} must be an int >= 0 (Keras's seed), or None")
+            if w.data.batch_size is None:
+                raise bad(
+                    f"arm {a.name}: shuffle_seed orders minibatches, but data.batch_size is None (full batch): "
+                    "give Data(batch_size=...) or drop shuffle_seed"
+                )
+            if a.kind == "torch":
+                raise bad(f"arm {a.name}: a torch arm trains its batches in window order: drop shuffle_seed")
     for a in w.arms:
         if a.emulates is not None and (a.emulates not in seen or w.arm(a.emulates).kind != "keras"):
             raise bad(f"arm {a.name} emulates {a.emulates!r}, which is not a Keras arm of this workload")

@@ -49,6 +49,8 @@ BUILTIN: dict[str, str] = {
     "loss-reduction": "paritybench.workloads.loss_reduction:WORKLOAD",
     "batchnorm-variance": "paritybench.workloads.batchnorm_variance:WORKLOAD",
     "momentum-schedule": "paritybench.workloads.momentum_schedule:WORKLOAD",
+    "fit-shuffle": "paritybench.workloads.fit_shuffle:WORKLOAD",
+    "dropout-rng": "paritybench.workloads.dropout_rng:WORKLOAD",
 }
 _CACHE: dict[str, Workload] = {}
 
