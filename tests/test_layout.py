@@ -27,6 +27,7 @@ def test_the_flow_is_the_package_layout():
         "arms",
         "adapters",
         "pipeline",
+        "switches",
         "artifact",
         "studies",
         "analysis",

@@ -1,0 +1,18 @@
+"""The switches ``paritybench explain`` tries, registered once: each one convention, one module
+(``switches.base`` says what a switch is). Adding one: a module with a ``SWITCH`` and one line here."""
+
+from __future__ import annotations
+
+from paritybench.switches import adam_epsilon, bn_momentum, forward_pass, loss_logits, per_sample, weight_decay
+from paritybench.switches.base import FAMILIES, Refusal, Switch, Target
+
+SWITCHES: tuple[Switch, ...] = (
+    loss_logits.SWITCH,
+    per_sample.SWITCH,
+    adam_epsilon.SWITCH,
+    weight_decay.SWITCH,
+    bn_momentum.SWITCH,
+    forward_pass.SWITCH,
+)
+
+__all__ = ["FAMILIES", "SWITCHES", "Refusal", "Switch", "Target"]
