@@ -22,7 +22,8 @@ def _jax(arm: Arm, t: Target) -> Arm:
 
 
 def _torch(arm: Arm, t: Target) -> Arm:
-    if t.other_kind() in ("jax", "f64") and t.other.jax_apply is not None:
+    own_jax = t.other.jax_apply not in (None, t.workload.model.jax_apply)
+    if t.other_kind() in ("jax", "f64") and own_jax:
         raise Refusal(f"{t.other.name} has its own jax_apply, which has no torch twin")
     if t.other_kind() == "torch":
         return replace(arm, torch_apply=t.other.torch_apply, torch_layers=t.other.torch_layers)
