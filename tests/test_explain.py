@@ -56,6 +56,11 @@ def pairwise(z, y):
     return -jnp.sum(jax.nn.log_softmax(z)[:, None, :] * y[None, :, :], axis=-1)
 
 
+def summed(z, y):
+    """CE summed over the batch, written as each sample's loss times the batch size (the trainer averages)."""
+    return ce(z, y) * z.shape[0]
+
+
 def kernels(params):
     return {k: k.endswith("kernel") for k in params}
 
@@ -99,6 +104,7 @@ WORKLOAD = Workload(
     arms=(
         _jax("a-clip", loss=clipped),
         _jax("a-pairwise", loss=pairwise),
+        _jax("a-sum", loss=summed),
         _jax("a-relu", jax_apply=relu_apply),
         _jax("a-decay", optimizer=decay_1),
         _jax("b-decay", optimizer=decay_2),
@@ -127,6 +133,7 @@ def explained():
     pairs = {
         "clip": ("a-clip", "reference-f64"),
         "pairwise": ("a-pairwise", "reference-f64"),
+        "sum": ("a-sum", "reference-f64"),
         "relu": ("a-relu", "reference-f64"),
         "decay": ("a-decay", "b-decay"),
         "adam": ("a-adam", "b-adam"),
@@ -140,6 +147,7 @@ def explained():
     [
         ("clip", "loss from logits"),
         ("pairwise", "label shape (per-sample loss)"),
+        ("sum", "loss reduction"),
         ("relu", "forward pass"),
         ("decay", "weight decay coefficient"),
         ("adam", "adam epsilon placement"),

@@ -77,7 +77,10 @@ def main(argv: list[str] | None = None) -> int:
             why = (proc.stderr.strip().splitlines() or ["(no message)"])[-1]
             lines.append(f"| {name} | {', '.join(ports)} vs {w.reference} | - | refused: {why} | - |")
             continue
-        lines += rows_for(name, json.loads(out.read_text()))
+        rec = json.loads(out.read_text())
+        if not rec["pairs"]:  # every port needs a GPU: localize's pairs leave them out on a CPU
+            lines.append(f"| {name} | {', '.join(ports)} vs {w.reference} | - | no pair: the ports need a GPU | - |")
+        lines += rows_for(name, rec)
         print(f"{name}: done", file=sys.stderr)
     print("\n".join(lines))
     return 0

@@ -9,7 +9,7 @@ tensor again after one more update) and the switch *closes* the gap where that p
 (``localize.FACTOR``). ``ratio_before`` and ``ratio_after`` are the largest ratio to the noise floor over
 those same steps, unswitched and switched (infinite where a side is non-finite). Conventions only *suggest*
 (a switch whose rows differ is marked so): every applicable switch is tried, so a workload that declares
-nothing is explained all the same. Where none closes, the best three are tried in pairs."""
+nothing is explained all the same. Where none closes, the best three that reduce it are tried in pairs."""
 
 from __future__ import annotations
 
@@ -86,7 +86,9 @@ def _largest(result: PairResult, steps: int) -> float:
 def _rank_key(t: Tried) -> tuple:
     if t.refused is not None or t.ratio_after is None:
         return (2, math.inf, t.switch.name)
-    return (0 if t.closes else 1, t.ratio_after, 0 if t.suggested else 1)
+    if t.closes:  # a narrow switch before a broad one (which changes several settings at once), then by ratio
+        return (0, t.switch.broad, t.ratio_after)
+    return (1, t.ratio_after, 0 if t.suggested else 1)
 
 
 def explain_pair(
@@ -202,6 +204,8 @@ def verdict(before: float, tried: list[Tried], combination: dict[str, Any] | Non
     if not applied:
         return "no switch closes the gap: none applies to this pair (each refused: see switches)"
     best = applied[0]
+    if best.ratio_after is not None and not best.ratio_after < before:
+        return f"no switch closes the gap or reduces it ({len(applied)} applied, {_x(before)} the noise floor)"
     text = (
         f"no switch closes the gap; largest reduction: {best.switch.name}, {_x(before)} -> {_x(best.ratio_after)} "
         "the noise floor"

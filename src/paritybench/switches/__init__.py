@@ -3,12 +3,21 @@
 
 from __future__ import annotations
 
-from paritybench.switches import adam_epsilon, bn_momentum, forward_pass, loss_logits, per_sample, weight_decay
+from paritybench.switches import (
+    adam_epsilon,
+    bn_momentum,
+    forward_pass,
+    loss_logits,
+    loss_reduction,
+    per_sample,
+    weight_decay,
+)
 from paritybench.switches.base import FAMILIES, Refusal, Switch, Target
 
 SWITCHES: tuple[Switch, ...] = (
     loss_logits.SWITCH,
     per_sample.SWITCH,
+    loss_reduction.SWITCH,
     adam_epsilon.SWITCH,
     weight_decay.SWITCH,
     bn_momentum.SWITCH,

@@ -70,6 +70,9 @@ class Switch:
     demonstrated_by: str | None
     appliers: Mapping[str, Applier]
     refusals: Mapping[str, str] = field(default_factory=dict)
+    # a switch that changes several settings at once (another arm's whole forward pass): where it closes a gap
+    # beside a narrow one, the narrow one is ranked first (it names the convention; the broad one only agrees)
+    broad: bool = False
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:

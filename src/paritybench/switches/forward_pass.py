@@ -29,6 +29,11 @@ def _torch(arm: Arm, t: Target) -> Arm:
         return replace(arm, torch_apply=t.other.torch_apply, torch_layers=t.other.torch_layers)
     if t.workload.model.torch_apply is None:
         raise Refusal(f"workload {t.workload.name} declares no Model.torch_apply")
+    if arm.torch_apply is None:
+        raise Refusal(
+            f"{arm.name} runs the workload's own torch forward pass (Model.torch_apply); {t.other.name}'s is a JAX "
+            "function with no torch twin to switch to"
+        )
     return replace(arm, torch_apply=None, torch_layers=None)
 
 
@@ -38,6 +43,7 @@ SWITCH = Switch(
     description="the other arm's forward pass: padding, normalisation epsilon, activation",
     rows=("forward pass", "padding", "epsilon", "activation"),
     demonstrated_by="same-padding",
+    broad=True,
     appliers={"jax": _jax, "f64": _jax, "torch": _torch},
     refusals={
         "keras": "a Keras arm's layers are built by the workload's keras_build in its worker: a layer setting is "

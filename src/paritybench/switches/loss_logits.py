@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from paritybench.switches.base import Refusal, Switch, Target
+from paritybench.switches.loss_reduction import jax_reduction, torch_reduction
 from paritybench.workloads.base import Arm, resolve_ref
 
 
@@ -39,6 +40,8 @@ def _jax(arm: Arm, t: Target) -> Arm:
             "its shape too (the per-sample switch's convention)"
         )
 
+    _mean_only(jax_reduction, arm.loss_fn, arm, t)
+
     def from_logits(z, y):
         return logits_loss(z, y)
 
@@ -46,10 +49,22 @@ def _jax(arm: Arm, t: Target) -> Arm:
     return replace(arm, loss_fn=from_logits)
 
 
+def _mean_only(probe, loss_ref, arm: Arm, t: Target) -> None:
+    """A loss summed over the batch would change its reduction too: the loss reduction switch's convention."""
+    try:
+        summed = probe(loss_ref, t) == "sum"
+    except Refusal:
+        summed = False
+    if summed:
+        raise Refusal(f"{arm.name}'s loss sums over the batch: the logits loss (a mean) would change its reduction too")
+
+
 def _torch(arm: Arm, t: Target) -> Arm:
     head = t.workload.model.head
     if head not in ("sigmoid", "softmax"):
         raise Refusal(f"a {head} head has no probability path to switch")
+    if arm.torch_loss is not None:
+        _mean_only(torch_reduction, arm.torch_loss, arm, t)
 
     def from_logits(z, y):
         import torch.nn.functional as F  # late: a framework: loads after the numerics flags
