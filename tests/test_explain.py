@@ -34,6 +34,37 @@ def relu_apply(p, x):
     return jnp.maximum(x @ p["h/kernel"] + p["h/bias"], 0.0) @ p["out/kernel"] + p["out/bias"]
 
 
+def _act_apply(act):
+    def apply_with(p, x):
+        return act(x @ p["h/kernel"] + p["h/bias"]) @ p["out/kernel"] + p["out/bias"]
+
+    return apply_with
+
+
+def gelu_tanh(p, x):
+    import jax
+
+    return _act_apply(lambda h: jax.nn.gelu(h))(p, x)  # jax's default: approximate=True
+
+
+def gelu_exact(p, x):
+    import jax
+
+    return _act_apply(lambda h: jax.nn.gelu(h, approximate=False))(p, x)
+
+
+def leaky_001(p, x):
+    import jax
+
+    return _act_apply(lambda h: jax.nn.leaky_relu(h))(p, x)  # jax's default slope 0.01
+
+
+def leaky_03(p, x):
+    import jax
+
+    return _act_apply(lambda h: jax.nn.leaky_relu(h, negative_slope=0.3))(p, x)
+
+
 def ce(z, y):
     import optax
 
@@ -111,6 +142,10 @@ WORKLOAD = Workload(
         _jax("a-adam", optimizer=adam_after),
         _jax("b-adam", optimizer=adam_before),
         _jax("a-same"),
+        _jax("a-gelu", jax_apply=gelu_tanh),
+        _jax("b-gelu", jax_apply=gelu_exact),
+        _jax("a-leaky", jax_apply=leaky_001),
+        _jax("b-leaky", jax_apply=leaky_03),
         Arm("reference-f64", "float64", "f64", "ce-f64", loss_fn=ce, requires=("jax", "optax"), role="reference"),
     ),
     fix="a-same",
@@ -138,6 +173,9 @@ def explained():
         "decay": ("a-decay", "b-decay"),
         "adam": ("a-adam", "b-adam"),
         "same": ("a-same", "reference-f64"),
+        "gelu": ("a-gelu", "b-gelu"),
+        "leaky": ("a-leaky", "b-leaky"),
+        "adam-reversed": ("b-adam", "a-adam"),
     }
     return {k: explain.explain_pair(ctx, w.arm(a), w.arm(b), rows, cache).to_dict() for k, (a, b) in pairs.items()}
 
@@ -151,6 +189,8 @@ def explained():
         ("relu", "forward pass"),
         ("decay", "weight decay coefficient"),
         ("adam", "adam epsilon placement"),
+        ("gelu", "gelu approximation"),
+        ("leaky", "leaky relu slope"),
     ],
 )
 def test_the_hidden_cause_is_ranked_first_and_closes_and_no_other_switch_does(explained, pair, switch):
@@ -160,9 +200,18 @@ def test_the_hidden_cause_is_ranked_first_and_closes_and_no_other_switch_does(ex
     assert top["name"] == switch and top["closes"], p["switches"]
     assert top["ratio_after"] < 100 < p["parted"]["ratio"] or p["parted"]["ratio"] is None
     assert p["verdict"].startswith(f"{switch} closes the gap"), p["verdict"]
-    others = [s for s in p["switches"][1:] if s["closes"]]
-    assert others == [], others  # a wrong switch never closes: each is refused or leaves the gap open
-    assert all(s["refused"] or s["ratio_after"] > 100 for s in p["switches"][1:]), p["switches"]
+    # a wrong switch never closes: each is refused or leaves the gap open; the broad forward-pass switch (another
+    # arm's whole forward pass) may close too where the cause is in the forward pass, and ranks after
+    others = [s for s in p["switches"][1:] if s["refused"] is None and s["name"] != "forward pass"]
+    assert all(s["ratio_after"] > 100 and not s["closes"] for s in others), p["switches"]
+
+
+def test_where_a_cannot_be_switched_b_is_switched_toward_a(explained):
+    """b-adam (Keras's placement, a custom transform) has no optax placement to switch: the other arm, a plain
+    optax Adam and not the reference, is switched toward it instead."""
+    p = explained["adam-reversed"]
+    top = p["switches"][0]
+    assert top["name"] == "adam epsilon placement" and top["closes"] and top["applied_to"] == "a-adam", top
 
 
 def test_a_pair_that_does_not_part_has_nothing_to_explain(explained):

@@ -7,6 +7,8 @@ from paritybench.switches import (
     adam_epsilon,
     bn_momentum,
     forward_pass,
+    gelu_approximate,
+    leaky_relu_slope,
     loss_logits,
     loss_reduction,
     per_sample,
@@ -21,6 +23,8 @@ SWITCHES: tuple[Switch, ...] = (
     adam_epsilon.SWITCH,
     weight_decay.SWITCH,
     bn_momentum.SWITCH,
+    gelu_approximate.SWITCH,
+    leaky_relu_slope.SWITCH,
     forward_pass.SWITCH,
 )
 

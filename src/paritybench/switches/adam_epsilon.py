@@ -20,7 +20,9 @@ _AFTER = "sqrt(v_hat) + eps, after bias correction"
 def _other_is_after(arm: Arm, t: Target) -> None:
     theirs = t.row("optimizer.epsilon placement", other=True)
     if theirs is not None and str(theirs).startswith(_AFTER):
-        raise Refusal(f"{t.other.name} places Adam's epsilon as {arm.name} does ({theirs})")
+        raise Refusal(
+            f"{t.other.name}'s epsilon is {theirs}: this switch moves {arm.name}'s to Keras's placement, not to optax's"
+        )
 
 
 def _jax(arm: Arm, t: Target) -> Arm:
