@@ -117,28 +117,45 @@ def explain_pair(
     for sw in switches:
         t = Tried(sw, None, sw.row_values(rows_a, rows_b), sw.suggested(rows_a, rows_b), before)
         try:
-            t.arm, t.applied_to = sw.apply(a, probe), a.name
+            t.arm, t.applied_to = _apply(sw, a, probe), a.name
         except Refusal as why:
             t.refused = str(why)
             if b.name != ref:  # a cannot be switched: b toward a
                 try:
-                    t.arm = sw.apply(b, _toward(probe, a, rows_b, rows_a))
+                    t.arm = _apply(sw, b, _toward(probe, a, rows_b, rows_a))
                     t.applied_to, t.side, t.refused = b.name, "b", None
                 except Refusal as why_b:
                     t.refused = f"{why}; {b.name}: {why_b}"
         if t.arm is not None:
             t.arm = replace(t.arm, name=f"{t.arm.name}+{_slug(sw.name)}")
-            result = _run(short, a, b, t.arm, t.side, scache)
-            t.ratio_after, t.closes = _largest(result, window), result.first is None
+            try:
+                result = _run(short, a, b, t.arm, t.side, scache)
+            except Exception as exc:  # the switched arm's own code failed: recorded, the other switches go on
+                t.refused, t.arm = f"the switched arm failed: {type(exc).__name__}: {_line(exc)}", None
+            else:
+                t.ratio_after, t.closes = _largest(result, window), result.first is None
         tried.append(t)
     tried.sort(key=_rank_key)
     combination = None
     if not any(t.closes for t in tried):
-        combination = _combine(
-            short, a, b, [t for t in tried if t.refused is None][:TRIED_IN_PAIRS], probe, rows, scache
-        )
+        reducing = [t for t in tried if t.ratio_after is not None and t.ratio_after < before]
+        combination = _combine(short, a, b, reducing[:TRIED_IN_PAIRS], probe, rows, scache)
     ctx.seconds[f"explain {a.name} vs {b.name}"] = sum(short.seconds.values())
     return Explanation(a.name, b.name, parted, verdict(before, tried, combination), tried, combination)
+
+
+def _apply(sw: Switch, arm: Arm, target: Target) -> Arm:
+    """``sw`` on ``arm``: a switch whose probe of the arm's code fails is refused with the failure, not a crash."""
+    try:
+        return sw.apply(arm, target)
+    except Refusal:
+        raise
+    except Exception as exc:
+        raise Refusal(f"could not be applied to {arm.name}: {type(exc).__name__}: {_line(exc)}") from exc
+
+
+def _line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [""])[0][:300]
 
 
 def _toward(probe: Target, other: Arm, rows_self: dict, rows_other: dict) -> Target:
@@ -164,11 +181,14 @@ def _combine(
             continue
         me, other = (a, b) if t1.side == "a" else (b, a)
         try:
-            both = t2.switch.apply(t1.arm, _toward(probe, other, rows.get(me.name, {}), rows.get(other.name, {})))
+            both = _apply(t2.switch, t1.arm, _toward(probe, other, rows.get(me.name, {}), rows.get(other.name, {})))
         except Refusal:
             continue
         both = replace(both, name=f"{me.name}+{_slug(t1.switch.name)}+{_slug(t2.switch.name)}")
-        result = _run(short, a, b, both, t1.side, cache)
+        try:
+            result = _run(short, a, b, both, t1.side, cache)
+        except Exception:  # the two together fail where each alone ran: no combination of these two
+            continue
         after = _largest(result, short.steps)
         if found is None or after < best_after:
             best_after = after
