@@ -153,17 +153,26 @@ WORKLOAD = Workload(
 
 
 @pytest.fixture(scope="module")
-def explained():
-    """Each pair explained once (in this process: the arms are callables), with the rows explain reads."""
+def setting():
+    """The run's context (MNIST's first window, one step) and the conventions rows explain reads."""
     from paritybench.experiment import data
     from paritybench.experiment.flags import NumericsOptions
     from paritybench.experiment.weights import copy_weights
-    from paritybench.pipeline import conventions, explain, localize
+    from paritybench.pipeline import conventions, localize
 
     w = WORKLOAD
     x, y = data.window(data.load_mnist(), 0, w.data.n, w.data.normalize, labels=w.data.labels)
     ctx = localize.Context(w, w.training.lr, 1, x, y, copy_weights(init(0), PARAMS), NumericsOptions(), n=100)
-    rows = conventions.collect(w, w.arms, w.training.lr, NumericsOptions())
+    return ctx, conventions.collect(w, w.arms, w.training.lr, NumericsOptions())
+
+
+@pytest.fixture(scope="module")
+def explained(setting):
+    """Each pair explained once (in this process: the arms are callables)."""
+    from paritybench.pipeline import explain
+
+    ctx, rows = setting
+    w = WORKLOAD
     cache: dict = {}
     pairs = {
         "clip": ("a-clip", "reference-f64"),
@@ -234,3 +243,20 @@ def test_the_record_keeps_the_contract_keys(explained):
     top = p["switches"][0]
     assert top["demonstrated_by"] == "adam-epsilon" and top["applied_to"] == "a-adam"
     assert top["rows"]["optimizer.epsilon placement"][0].startswith("sqrt(v_hat) + eps")
+
+
+def test_a_switch_that_fails_is_refused_with_the_failure_and_the_others_go_on(setting):
+    from paritybench.pipeline import explain
+    from paritybench.switches import Switch, loss_logits
+
+    def boom(arm, target):
+        raise RuntimeError("probe failed\nsecond line")
+
+    broken = Switch("broken", "loss", "always fails", (), None, {"jax": boom})
+    ctx, rows = setting
+    e = explain.explain_pair(
+        ctx, WORKLOAD.arm("a-clip"), WORKLOAD.arm("reference-f64"), rows, {}, (broken, loss_logits.SWITCH)
+    )
+    first, last = e.tried
+    assert first.switch.name == "loss from logits" and first.closes
+    assert last.refused == "could not be applied to a-clip: RuntimeError: probe failed" and last.ratio_after is None
