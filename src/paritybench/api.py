@@ -163,7 +163,7 @@ class ExplainResult:
     and its path."""
 
     record: Path
-    pairs: tuple[Any, ...]  # the record's pairs, as dicts (docs/explain.md lists their keys)
+    pairs: tuple[Any, ...]  # the record's pairs, as dicts (docs/localize.md, section Explain, lists their keys)
     text: str  # what the command printed
 
     @property

@@ -237,7 +237,7 @@ def verdict(before: float, tried: list[Tried], combination: dict[str, Any] | Non
 
 
 def record(workload_name: str, explanations: list[Explanation]) -> dict[str, Any]:
-    """The explain record: the keys the report reads (docs/explain.md lists them)."""
+    """The explain record: the keys the report reads (docs/localize.md, section Explain, lists them)."""
     return {
         "format_version": FORMAT_VERSION,
         "kind": "explain",

@@ -15,6 +15,7 @@ from paritybench.switches.base import Refusal, Switch, Target
 from paritybench.workloads.base import Arm, resolve_ref
 
 _AFTER = "sqrt(v_hat) + eps, after bias correction"
+KERAS_ADAM = "paritybench.workloads.kit.optimizers:keras_adam"
 
 
 def _other_is_after(arm: Arm, t: Target) -> None:
@@ -42,9 +43,8 @@ def _jax(arm: Arm, t: Target) -> Arm:
         raise Refusal(f"{arm.name}'s Adam hyperparameters were not read (beta_1, beta_2, epsilon)")
 
     def keras_placement(lr):
-        from paritybench.workloads.kit.optimizers import keras_adam  # late: imports jax and optax
-
-        return keras_adam(lr, float(b1), float(b2), float(eps))
+        # kit.optimizers imports jax and optax at its top: resolved when the arm is built, after the numerics flags
+        return resolve_ref(KERAS_ADAM)(lr, float(b1), float(b2), float(eps))
 
     keras_placement.__qualname__ = f"keras_adam[b1={b1:g}, b2={b2:g}, eps={eps:g}]"
     return replace(arm, optimizer=keras_placement)
