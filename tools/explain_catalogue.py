@@ -37,6 +37,8 @@ def rows_for(name: str, record: dict) -> list[str]:
             switch, ratio = "does not part: nothing to explain", "-"
         elif top is None:
             switch, ratio = "none applies", "-"
+        elif not top["closes"] and not (top["ratio_after"] or float("inf")) < (top["ratio_before"] or float("inf")):
+            switch, ratio = "none closes or reduces it", f"{_r(top['ratio_before'])}"
         else:
             switch = top["name"] + ("" if top["closes"] else " (does not close)")
             ratio = f"{_r(top['ratio_before'])} -> {_r(top['ratio_after'])}"
@@ -48,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workloads", default=None, help="comma-separated built-in workloads (default: all)")
     ap.add_argument("--out-dir", default=str(ROOT / "results" / "explain"))
+    ap.add_argument("--table-only", action="store_true", help="the table from the records already in --out-dir")
     args = ap.parse_args(argv)
     names = args.workloads.split(",") if args.workloads else list(registry.BUILTIN)
     out_dir = Path(args.out_dir)
@@ -60,6 +63,10 @@ def main(argv: list[str] | None = None) -> int:
         w = registry.load(name)
         ports = [a.name for a in w.arms if a.role == "port"]
         out = out_dir / f"{name}.json"
+        if args.table_only:
+            if out.exists():
+                lines += rows_for(name, json.loads(out.read_text()))
+            continue
         cmd = [
             sys.executable,
             "-m",
