@@ -57,3 +57,21 @@ def test_an_existing_out_file_is_refused_and_kept(tmp_path):
     proc = run_cli("explain", "--workload", "adam-epsilon", "--arms", "jax-adam-literal", "--out", str(out))
     _one_line_error(proc, str(out))
     assert out.read_text() == "mine"
+
+
+def test_api_explain_returns_the_record_and_the_verdict(tmp_path):
+    """``api.explain`` beside ``api.localize``: the command's own code, the record at ``out``, one pair's verdict."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "e.json"
+    code = (
+        "from paritybench import api\n"
+        f"r = api.explain('label-shape', 'jax-broadcast', steps=1, out={str(out)!r})\n"
+        "print(r.record, '|', r.verdict, '|', r.pairs[0]['switches'][0]['name'])\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    record, verdict, top = (x.strip() for x in proc.stdout.strip().splitlines()[-1].split("|"))
+    assert record == str(out) and json.loads(out.read_text())["kind"] == "explain"
+    assert top == "label shape (per-sample loss)" and verdict.startswith("label shape (per-sample loss) closes")
