@@ -47,8 +47,8 @@ def _decayed(opt_ref, params: dict, lr: float) -> dict[str, bool]:
 def _jax(arm: Arm, t: Target) -> Arm:
     lam_a, lam_b = _coefficients(arm, t)
     decaying = arm if lam_a else t.other
-    if decaying.optimizer is None or t.other_kind() not in ("jax", "f64") and not lam_a:
-        raise Refusal(f"which parameters {decaying.name} decays cannot be probed")
+    if decaying.optimizer is None:  # a torch or Keras arm's decay: no optax optimizer to probe
+        raise Refusal(f"which parameters {decaying.name} decays cannot be probed (no optax optimizer)")
     mask = _decayed(decaying.optimizer, dict(t.workload.model.params), t.lr)
     if not any(mask.values()):
         raise Refusal(f"{decaying.name}'s optimizer moves no parameter from a zero gradient: no coupled decay found")
