@@ -169,7 +169,9 @@ RUN_BASELINES = sorted(p for p in (ROOT / "results/baselines").glob("*.json") if
 def test_committed_baselines_still_validate_and_read_as_reference_f64(path):
     a = artifact.check_artifact_file(path)  # valid as written
     old = a["schema_version"] in ("1.0", "2.0")  # written before 2.1 recorded the reference arm
-    assert ("reference_arm" not in a) if old else (a["schema_version"] == "2.1" and a["reference_arm"] == "reference-f64")
+    assert (
+        ("reference_arm" not in a) if old else (a["schema_version"] == "2.1" and a["reference_arm"] == "reference-f64")
+    )
     up = upgrade(a)
     assert up["reference_arm"] == "reference-f64" == artifact.reference_arm(a)
     assert any(r["arm"] == "reference-f64" for r in up["runs"])
