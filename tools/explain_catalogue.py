@@ -17,13 +17,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from paritybench.analysis.explain_record import named_cause
 from paritybench.workloads import registry
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _r(x) -> str:
-    return "non-finite" if x is None else f"{x:.3g}"
 
 
 def rows_for(name: str, record: dict) -> list[str]:
@@ -31,17 +28,7 @@ def rows_for(name: str, record: dict) -> list[str]:
     for p in record["pairs"]:
         parted = p["parted"]
         where = "-" if parted is None else f"step {parted['step']}, {parted['phase']}, `{parted['tensor']}`"
-        closing = [s for s in p["switches"] if s["closes"]]
-        top = closing[0] if closing else next((s for s in p["switches"] if s["refused"] is None), None)
-        if parted is None:
-            switch, ratio = "does not part: nothing to explain", "-"
-        elif top is None:
-            switch, ratio = "none applies", "-"
-        elif not top["closes"] and not (top["ratio_after"] or float("inf")) < (top["ratio_before"] or float("inf")):
-            switch, ratio = "none closes or reduces it", f"{_r(top['ratio_before'])}"
-        else:
-            switch = top["name"] + ("" if top["closes"] else " (does not close)")
-            ratio = f"{_r(top['ratio_before'])} -> {_r(top['ratio_after'])}"
+        switch, ratio = named_cause(p)
         out.append(f"| {name} | {p['a']} vs {p['b']} | {where} | {switch} | {ratio} |")
     return out
 

@@ -20,6 +20,7 @@ import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
+from paritybench.analysis.explain_record import named_cause
 from paritybench.workloads import registry
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,6 +50,47 @@ CATALOGUE = (
     "fit-shuffle",
     "dropout-rng",
 )
+
+
+def _explain_rows(first_only: bool) -> list[str]:
+    """Per built-in workload: each port (``role="port"``) against the reference, where it first parts and the
+    switch ``paritybench explain`` names, from ``results/explain/<workload>.json`` (``tools/explain_catalogue.py``);
+    ``first_only``: the workload's first port, with the count of the others."""
+    out = []
+    for name in CATALOGUE:
+        path = ROOT / "results" / "explain" / f"{name}.json"
+        if any(arm.init for arm in registry.load(name).arms):
+            out.append(f"| `{name}` | every port | - | refused: each arm draws its own initial weights | - |")
+            continue
+        if not path.exists():
+            out.append(f"| `{name}` | - | - | not run yet (`tools/explain_catalogue.py --workloads {name}`) | - |")
+            continue
+        pairs = load(path)["pairs"]
+        if not pairs:
+            out.append(f"| `{name}` | every port | - | no pair on a CPU: the ports need a GPU | - |")
+        for p in pairs[:1] if first_only else pairs:
+            parted = p["parted"]
+            where = "-" if parted is None else f"{parted['step']}, {parted['phase']}, `{parted['tensor']}`"
+            switch, ratio = named_cause(p)
+            more = f" (+{len(pairs) - 1})" if first_only and len(pairs) > 1 else ""
+            out.append(f"| `{name}` | `{p['a']}`{more} | {where} | {switch} | {ratio} |")
+    return out
+
+
+_EXPLAIN_HEAD = [
+    "| workload | port | first parting (step, phase, tensor) | the switch explain names | ratio to the floor |",
+    "|---|---|---|---|---|",
+]
+
+
+def explain_catalogue() -> str:
+    """Every port of every built-in workload (docs/localize.md)."""
+    return "\n".join(_EXPLAIN_HEAD + _explain_rows(first_only=False)) + "\n"
+
+
+def explain_summary() -> str:
+    """The first port of each built-in workload, with the count of its other ports (README)."""
+    return "\n".join(_EXPLAIN_HEAD + _explain_rows(first_only=True)) + "\n"
 
 
 WORDS = "Zero One Two Three Four Five Six Seven Eight Nine Ten Eleven Twelve Thirteen Fourteen Fifteen Sixteen".split()
@@ -620,6 +662,8 @@ def sweep_on_paper() -> str:
 
 BLOCKS: dict[str, Callable[[], str]] = {
     "workload-list": workload_list,
+    "explain-catalogue": explain_catalogue,
+    "explain-summary": explain_summary,
     "seed-answer": seed_answer,
     "bench-table": bench_table,
     "bench-mechanism": bench_mechanism,

@@ -131,3 +131,26 @@ def is_explain_record(path: str | os.PathLike) -> bool:
     except (OSError, ValueError, RecursionError):  # left to the artifact checks' one-line errors
         return False
     return isinstance(a, dict) and a.get("kind") == "explain"
+
+
+def _ratio(x: Any) -> str:
+    if x is None or isinstance(x, str):
+        return "non-finite"
+    return f"{x:.3g}".replace("e+0", "e").replace("e+", "e").replace("e-0", "e-")
+
+
+def named_cause(pair: dict) -> tuple[str, str]:
+    """One pair's answer in a table cell: (the switch explain names, or why none; the ratio to the noise floor
+    before -> after). The first closing switch of the ranked list; else the best applicable one, said not to close
+    where it reduced the gap, or "none closes or reduces it"."""
+    if pair["parted"] is None:
+        return "does not part: nothing to explain", "-"
+    switches = pair["switches"]
+    top = next((s for s in switches if s["closes"]), None) or next((s for s in switches if s["refused"] is None), None)
+    if top is None:
+        return "none applies", "-"
+    before, after = top["ratio_before"], top["ratio_after"]
+    reduced = isinstance(after, (int, float)) and (not isinstance(before, (int, float)) or after < before)
+    if not top["closes"] and not reduced:
+        return "none closes or reduces it", _ratio(before)
+    return top["name"] + ("" if top["closes"] else " (does not close)"), f"{_ratio(before)} -> {_ratio(after)}"
