@@ -257,7 +257,9 @@ def test_torch_optimizer_and_loss_read_in_full():
     from paritybench.arms import torch_trainer
     from paritybench.workloads import Arm
 
-    class W:  # the two things conventions_rows reads from a workload
+    class W:  # the three things conventions_rows reads from a workload
+        arms = ()  # no arm shuffles: no batch order row
+
         class model:
             params = {"w": (3,)}
             init = "pkg.mod:init"

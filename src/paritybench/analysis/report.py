@@ -23,7 +23,9 @@ from paritybench.artifact.records import RunKey
 from paritybench.artifact.safeout import check_output_dir, check_output_path, write_output
 from paritybench.errors import ParityError
 
-# Arms in the order the artifacts list them (the workload's declaration order), learnt as they are read.
+# Arms in the order the artifacts of one report list them (the workload's declaration order), learnt as ``load``
+# reads them; each ``load`` starts afresh, so a report's order never depends on what an earlier one in the same
+# process read (a notebook, a test worker).
 _ARM_ORDER: dict[str, int] = {}
 
 
@@ -46,6 +48,7 @@ def _variant(a: dict) -> str:
 
 def load(paths: list[str]) -> list[dict]:
     out = []
+    _ARM_ORDER.clear()
     for p in paths:
         a = check_artifact_file(p, exit_code=2)  # the same definition and message as validate and compare
         a = upgrade(a)  # schema 1: the seed-bce workload
