@@ -44,6 +44,7 @@ CATALOGUE = (
     "loss-reduction",
     "batchnorm-variance",
     "momentum-schedule",
+    "mixed-precision",
 )
 
 

@@ -49,6 +49,7 @@ BUILTIN: dict[str, str] = {
     "loss-reduction": "paritybench.workloads.loss_reduction:WORKLOAD",
     "batchnorm-variance": "paritybench.workloads.batchnorm_variance:WORKLOAD",
     "momentum-schedule": "paritybench.workloads.momentum_schedule:WORKLOAD",
+    "mixed-precision": "paritybench.workloads.mixed_precision:WORKLOAD",
 }
 _CACHE: dict[str, Workload] = {}
 
