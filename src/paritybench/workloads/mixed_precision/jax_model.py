@@ -3,8 +3,9 @@
 - ``apply`` (the model's, the float64 reference's and the float32 port's): every op in the parameters' dtype.
 - ``apply_mixed`` (the fix, and the bf16-weights port's forward pass): what Keras's ``mixed_bfloat16`` policy
   computes: the input and each Dense's kernel and bias cast to bfloat16 (``Layer.__call__`` casts the
-  inputs to the compute dtype, ``keras/src/layers/layer.py:834``; ``AutocastScope`` casts the float32
-  variables where the layer reads them, ``keras/src/backend/common/variables.py:157``), the matmul, bias and
+  inputs to the compute dtype, ``dtype_policy.convert_input`` at ``keras/src/layers/layer.py:886``, and opens
+  an ``AutocastScope(compute_dtype)``, ``layer.py:994``, under which a float32 variable's value is cast where the
+  layer reads it, ``keras/src/backend/common/variables.py:246-248``), the matmul, bias and
   tanh in bfloat16, and the logits cast back to float32 for the float32 softmax/CE (the model's softmax
   layer is float32).
 - ``bf16_sgd`` (the port's optimizer): SGD on bfloat16 weights with no float32 master copy, as

@@ -2,9 +2,10 @@
 float32 ``Activation("softmax")``, categorical CE on its output.
 
 ``dtype="mixed_bfloat16"`` is ``DTypePolicy("mixed_bfloat16")``: variable dtype float32, compute dtype
-bfloat16 (``keras/src/dtype_policies/dtype_policy.py:97``, ``_parse_name``). The layer's variables (kernel,
-bias) stay float32 and are cast to bfloat16 where the layer reads them (``keras/src/layers/layer.py:1556``,
-``AutocastScope``), its inputs are cast to bfloat16 (``layer.py:834``, ``_maybe_convert_inputs``), and the
+bfloat16 (``keras/src/dtype_policies/dtype_policy.py:84-85``, ``_parse_name``). The layer's variables (kernel,
+bias) stay float32 and are cast to bfloat16 where the layer reads them (the ``AutocastScope`` that
+``keras/src/layers/layer.py:994`` opens; ``keras/src/backend/common/variables.py:246-248``), its inputs are cast
+to bfloat16 (``layer.py:886``, ``dtype_policy.convert_input``), and the
 optimizer updates the float32 variables (the "master weights"). The softmax layer in float32 casts its
 bfloat16 input to float32, as Keras's mixed-precision guide places the output layer.
 """

@@ -97,7 +97,12 @@ WORKLOAD = F.workload(
     name="mixed-precision",
     question="Does a JAX port that casts its parameters to bfloat16 train like Keras's mixed_bfloat16 policy, "
     "which computes in bfloat16 but keeps float32 master weights?",
-    sources=("keras-team/keras",),
+    sources=(
+        "workofart/ml-by-hand#85",
+        "jax-ml/jax#30337",
+        "tensorflow/tensorflow#86378",
+        "tensorflow/tensorflow#115731",
+    ),
     data=Data(dataset="mnist", labels="onehot10", n=1000, normalize=True),
     training=Training(steps=20, lr=0.01),
     model=F.model(PARAMS, "softmax"),
