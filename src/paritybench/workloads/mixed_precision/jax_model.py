@@ -106,7 +106,9 @@ def _bf16(a):
 
     ``lax.reduce_precision`` and not ``a.astype(bfloat16).astype(float32)``: XLA's default
     ``xla_allow_excess_precision=true`` removes that round trip inside a jitted program (measured: written with
-    ``astype``, the jitted trainer left 75% of dense_0/kernel's entries off the bfloat16 grid after one step)."""
+    ``astype``, the jitted trainer left 75% of dense_0/kernel's entries off the bfloat16 grid after one step at
+    lr 0.1; a jitted ``w + (bf16(w - lr g) - w)`` on 1e5 entries leaves 95.4% off it by default and 0.08% under
+    ``XLA_FLAGS=--xla_allow_excess_precision=false``)."""
     return jax.lax.reduce_precision(a, exponent_bits=8, mantissa_bits=7)
 
 
