@@ -23,6 +23,7 @@ MEASURED_KERAS = (
     "loss-reduction",
     "batchnorm-variance",
     "momentum-schedule",
+    "mixed-precision",
 )
 
 

@@ -49,6 +49,7 @@ CATALOGUE = (
     "momentum-schedule",
     "fit-shuffle",
     "dropout-rng",
+    "mixed-precision",
 )
 
 

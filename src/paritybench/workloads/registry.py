@@ -51,6 +51,7 @@ BUILTIN: dict[str, str] = {
     "momentum-schedule": "paritybench.workloads.momentum_schedule:WORKLOAD",
     "fit-shuffle": "paritybench.workloads.fit_shuffle:WORKLOAD",
     "dropout-rng": "paritybench.workloads.dropout_rng:WORKLOAD",
+    "mixed-precision": "paritybench.workloads.mixed_precision:WORKLOAD",
 }
 _CACHE: dict[str, Workload] = {}
 
