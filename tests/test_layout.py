@@ -27,6 +27,7 @@ def test_the_flow_is_the_package_layout():
         "arms",
         "adapters",
         "pipeline",
+        "switches",
         "artifact",
         "studies",
         "analysis",
@@ -75,7 +76,7 @@ def test_commands_are_registered_command_classes():
     commands = registered()
     assert all(issubclass(c, Command) and c.__module__ in COMMAND_MODULES for c in commands)
     assert {c.__module__ for c in commands} == set(COMMAND_MODULES)  # every listed module defines a command
-    assert len({c.name for c in commands}) == len(commands) == 15
+    assert len({c.name for c in commands}) == len(commands) == 16
 
 
 def test_the_top_level_parser_imports_no_command_and_a_command_only_its_own_module():

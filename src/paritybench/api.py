@@ -1,4 +1,4 @@
-"""The Python API: ``paritybench run`` and ``paritybench localize`` as calls that return their results.
+"""The Python API: ``paritybench run``, ``localize`` and ``explain`` as calls that return their results.
 
     from paritybench import api
 
@@ -8,6 +8,8 @@
     result.answer        # the report's sentences on the gap to the reference arm
     found = api.localize(result, "jax-naive")   # against the workload's reference arm
     found.first          # Parting(step=0, phase="loss", tensor="value", ...); None where they never part
+    why = api.explain("adam-epsilon", "jax-adam-literal")   # the switches that close the gap, ranked
+    why.pairs[0].verdict # "adam epsilon placement closes the gap: 9.54e3x -> 1x the noise floor (...)"
     api.read_run("results/runs/X.json")         # a run the CLI wrote, as the same result
 
 Each call runs the command's own code (``commands.run.cmd_run``, ``commands.localize.cmd_localize``) on the
@@ -46,6 +48,7 @@ from paritybench import workloads
 from paritybench.analysis.report import answer_from_run
 from paritybench.artifact import read_artifact, unnum
 from paritybench.commands.defaults import parsed_defaults
+from paritybench.commands.explain import cmd_explain
 from paritybench.commands.localize import cmd_localize
 from paritybench.commands.run import cmd_run
 from paritybench.errors import ParityError
@@ -56,12 +59,14 @@ WorkloadLike = str | os.PathLike[str] | Workload
 
 # ParityError: the one exception a call raises (paritybench.errors), here so that a caller needs one import
 __all__ = [
+    "ExplainResult",
     "LocalizeResult",
     "PairParting",
     "ParityError",
     "Parting",
     "Row",
     "RunResult",
+    "explain",
     "localize",
     "read_run",
     "run",
@@ -150,6 +155,23 @@ class LocalizeResult:
                 "not one: read .pairs, or name the arm and the one to compare it with (against=...)"
             )
         return self.pairs[0].first
+
+
+@dataclass(frozen=True)
+class ExplainResult:
+    """What ``explain`` returns: the explain record (``pairs``: each pair's parting, verdict and switches, ranked)
+    and its path."""
+
+    record: Path
+    pairs: tuple[Any, ...]  # the record's pairs, as dicts (docs/localize.md, section Explain, lists their keys)
+    text: str  # what the command printed
+
+    @property
+    def verdict(self) -> str:
+        """The one pair's verdict."""
+        if len(self.pairs) != 1:
+            raise ParityError(f"explain explained {len(self.pairs)} pairs, not one: read .pairs")
+        return self.pairs[0]["verdict"]
 
 
 def set_flags(deterministic: bool = True, onednn: bool | None = None, threads: int | None = None) -> None:
@@ -346,6 +368,43 @@ def localize(
     rec = json.loads(path.read_text())
     pairs = tuple(_pair(p) for p in rec["pairs"])
     return LocalizeResult(record=path, pairs=pairs, skipped=tuple(rec["skipped"]), text=text)
+
+
+def explain(
+    workload: WorkloadLike,
+    arm: str | None = None,
+    against: str | None = None,
+    *,
+    steps: int | None = None,
+    seed: int | None = None,
+    window: int | None = None,
+    n: int | None = None,
+    lr: float | None = None,
+    out: str | os.PathLike[str] | None = None,
+    deterministic: bool = True,
+    echo: bool = False,
+) -> ExplainResult:
+    """``paritybench explain``: for ``arm`` against ``against`` (default the workload's reference; with neither,
+    every arm against it), the switches of one convention that bring the pair back under the noise floor.
+    ``out``: the record's path (default: a new temporary folder's ``explain.json``)."""
+    if against is not None and arm is None:
+        raise ParityError("explain: against= needs an arm to compare with it: explain(workload, ARM, against=...)")
+    names = [x for x in (arm, against) if x is not None]
+    args = _options(
+        "explain",
+        workload=_workload_spec(workload),
+        arms=",".join(names) if names else None,
+        steps=steps,
+        seeds=None if seed is None else str(seed),
+        windows=None if window is None else str(window),
+        n=n,
+        lr=lr,
+        out=_path_text(out),
+        no_deterministic=not deterministic,
+    )
+    path, text = _call(cmd_explain, "explain", args, flags.NumericsOptions(deterministic, None, None), out, echo)
+    rec = json.loads(path.read_text())
+    return ExplainResult(record=path, pairs=tuple(rec["pairs"]), text=text)
 
 
 # ------------------------------------------------------------------------------------------- helpers

@@ -58,6 +58,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "the first (step, phase, tensor) at which two arms part, measured against "
         "the float32 noise floor at the same weights",
     ),
+    "explain": (
+        "paritybench.commands.explain",
+        "why two arms part: the convention whose switch brings them back under the noise floor",
+    ),
 }
 COMMAND_MODULES: tuple[str, ...] = tuple(dict.fromkeys(module for module, _ in COMMANDS.values()))
 

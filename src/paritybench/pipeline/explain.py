@@ -1,0 +1,247 @@
+"""Why two arms part: every switch of ``paritybench.switches`` applied to the diverging arm, the pair re-run
+teacher-forced over the parted steps, and the switches that bring it back under the noise floor.
+
+For a pair that parts (``localize.localize_pair``'s first parting at step k), each switch changes ONE
+convention of arm a to arm b's (a ``Refusal`` where it cannot, with the reason; where a cannot be switched
+and b is not the workload's reference, b is switched toward a instead); ``localize_pair`` runs the switched
+pair over steps 0..k+1 (capped at the run's steps: the parted step and the next, enough to see the parted
+tensor again after one more update) and the switch *closes* the gap where that pair never parts
+(``localize.FACTOR``). ``ratio_before`` and ``ratio_after`` are the largest ratio to the noise floor over
+those same steps, unswitched and switched (infinite where a side is non-finite). Conventions only *suggest*
+(a switch whose rows differ is marked so): every applicable switch is tried, so a workload that declares
+nothing is explained all the same. Where none closes, the best three that reduce it are tried in pairs."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from paritybench.pipeline.localize import FACTOR, Context, PairResult, localize_pair
+from paritybench.switches import SWITCHES, Refusal, Switch, Target
+from paritybench.workloads.base import Arm
+
+FORMAT_VERSION = "1.0"
+TRIED_IN_PAIRS = 3  # where no switch closes: the best this many, two at a time
+
+
+@dataclass
+class Tried:
+    switch: Switch
+    applied_to: str | None
+    rows: dict[str, list]
+    suggested: bool
+    ratio_before: float
+    ratio_after: float | None = None
+    closes: bool = False
+    refused: str | None = None
+    arm: Arm | None = None  # the switched arm (for combinations)
+    side: str = "a"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.switch.name,
+            "family": self.switch.family,
+            "demonstrated_by": self.switch.demonstrated_by,
+            "applied_to": self.applied_to,
+            "rows": self.rows,
+            "ratio_before": _num(self.ratio_before),
+            "ratio_after": None if self.ratio_after is None else _num(self.ratio_after),
+            "closes": self.closes,
+            "refused": self.refused,
+        }
+
+
+@dataclass
+class Explanation:
+    a: str
+    b: str
+    parted: dict[str, Any] | None
+    verdict: str
+    tried: list[Tried] = field(default_factory=list)
+    combination: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "a": self.a,
+            "b": self.b,
+            "parted": self.parted,
+            "verdict": self.verdict,
+            "switches": [t.to_dict() for t in self.tried],
+            "combination": self.combination,
+        }
+
+
+def _num(x: float) -> float | None:
+    """A ratio for JSON: a non-finite one (a side went non-finite) is null, as localize's records write it."""
+    return x if math.isfinite(x) else None
+
+
+def _largest(result: PairResult, steps: int) -> float:
+    rs = [c.ratio for c in result.checks if c.step < steps]
+    return max(rs) if rs else 0.0
+
+
+def _rank_key(t: Tried) -> tuple:
+    if t.refused is not None or t.ratio_after is None:
+        return (2, math.inf, t.switch.name)
+    if t.closes:  # a narrow switch before a broad one (which changes several settings at once), then by ratio
+        return (0, t.switch.broad, t.ratio_after)
+    return (1, t.ratio_after, 0 if t.suggested else 1)
+
+
+def explain_pair(
+    ctx: Context,
+    a: Arm,
+    b: Arm,
+    rows: dict[str, dict],
+    cache: dict,
+    switches: tuple[Switch, ...] = SWITCHES,
+) -> Explanation:
+    """One pair: its first parting (the whole run, as localize), then every switch over the parted steps."""
+    base = localize_pair(ctx, a, b, cache)
+    if base.first is None:
+        return Explanation(a.name, b.name, None, "does not part: nothing to explain")
+    f = base.first
+    parted = {"step": f.step, "phase": f.phase, "tensor": f.tensor, "ratio": _num(f.ratio)}
+    window = min(ctx.steps, f.step + 2)
+    short = replace(ctx, steps=window, seconds={})
+    before = _largest(base, window)
+    rows_a, rows_b = rows.get(a.name, {}), rows.get(b.name, {})
+    ref = ctx.workload.reference
+    state = ctx.workload.model.initial_state()
+    probe = Target(ctx.workload, b, rows_a, rows_b, ctx.lr, ctx.x[:64], ctx.y[:64], ctx.init, state)
+    scache: dict = {}
+    tried: list[Tried] = []
+    for sw in switches:
+        t = Tried(sw, None, sw.row_values(rows_a, rows_b), sw.suggested(rows_a, rows_b), before)
+        try:
+            t.arm, t.applied_to = _apply(sw, a, probe), a.name
+        except Refusal as why:
+            t.refused = str(why)
+            if b.name != ref:  # a cannot be switched: b toward a
+                try:
+                    t.arm = _apply(sw, b, _toward(probe, a, rows_b, rows_a))
+                    t.applied_to, t.side, t.refused = b.name, "b", None
+                except Refusal as why_b:
+                    t.refused = f"{why}; {b.name}: {why_b}"
+        if t.arm is not None:
+            t.arm = replace(t.arm, name=f"{t.arm.name}+{_slug(sw.name)}")
+            try:
+                result = _run(short, a, b, t.arm, t.side, scache)
+            except Exception as exc:  # the switched arm's own code failed: recorded, the other switches go on
+                t.refused, t.arm = f"the switched arm failed: {type(exc).__name__}: {_line(exc)}", None
+            else:
+                t.ratio_after, t.closes = _largest(result, window), result.first is None
+        tried.append(t)
+    tried.sort(key=_rank_key)
+    combination = None
+    if not any(t.closes for t in tried):
+        reducing = [t for t in tried if t.ratio_after is not None and t.ratio_after < before]
+        combination = _combine(short, a, b, reducing[:TRIED_IN_PAIRS], probe, rows, scache)
+    ctx.seconds[f"explain {a.name} vs {b.name}"] = sum(short.seconds.values())
+    return Explanation(a.name, b.name, parted, verdict(before, tried, combination), tried, combination)
+
+
+def _apply(sw: Switch, arm: Arm, target: Target) -> Arm:
+    """``sw`` on ``arm``: a switch whose probe of the arm's code fails is refused with the failure, not a crash."""
+    try:
+        return sw.apply(arm, target)
+    except Refusal:
+        raise
+    except Exception as exc:
+        raise Refusal(f"could not be applied to {arm.name}: {type(exc).__name__}: {_line(exc)}") from exc
+
+
+def _line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [""])[0][:300]
+
+
+def _toward(probe: Target, other: Arm, rows_self: dict, rows_other: dict) -> Target:
+    return replace(probe, other=other, rows_self=rows_self, rows_other=rows_other)
+
+
+def _slug(name: str) -> str:
+    return "-".join("".join(c if c.isalnum() else " " for c in name).split())
+
+
+def _run(short: Context, a: Arm, b: Arm, switched: Arm, side: str, cache: dict) -> PairResult:
+    return localize_pair(short, switched, b, cache) if side == "a" else localize_pair(short, a, switched, cache)
+
+
+def _combine(
+    short: Context, a: Arm, b: Arm, best: list[Tried], probe: Target, rows: dict, cache: dict
+) -> dict[str, Any] | None:
+    """The best pair of two switches applied together (the second on the first's arm), or None."""
+    found: dict[str, Any] | None = None
+    best_after = math.inf
+    for t1, t2 in itertools.combinations(best, 2):
+        if t1.side != t2.side or t1.arm is None:
+            continue
+        me, other = (a, b) if t1.side == "a" else (b, a)
+        try:
+            both = _apply(t2.switch, t1.arm, _toward(probe, other, rows.get(me.name, {}), rows.get(other.name, {})))
+        except Refusal:
+            continue
+        both = replace(both, name=f"{me.name}+{_slug(t1.switch.name)}+{_slug(t2.switch.name)}")
+        try:
+            result = _run(short, a, b, both, t1.side, cache)
+        except Exception:  # the two together fail where each alone ran: no combination of these two
+            continue
+        after = _largest(result, short.steps)
+        if found is None or after < best_after:
+            best_after = after
+            found = {
+                "names": [t1.switch.name, t2.switch.name],
+                "ratio_after": _num(after),
+                "closes": result.first is None,
+            }
+    return found
+
+
+def ratio_text(r: float | None) -> str:
+    """A ratio as text: 9.54e3, 1.3, non-finite."""
+    if r is None or not math.isfinite(r):
+        return "non-finite"
+    return f"{r:.3g}".replace("e+0", "e").replace("e+", "e").replace("e-0", "e-")
+
+
+def _x(r: float | None) -> str:
+    t = ratio_text(r)
+    return t if t == "non-finite" else t + "x"
+
+
+def verdict(before: float, tried: list[Tried], combination: dict[str, Any] | None) -> str:
+    """The pair's one sentence."""
+    closing = [t for t in tried if t.closes]
+    if closing:
+        t = closing[0]
+        demo = f" (demonstrated by {t.switch.demonstrated_by})" if t.switch.demonstrated_by else ""
+        also = f"; also closing: {', '.join(c.switch.name for c in closing[1:])}" if len(closing) > 1 else ""
+        return f"{t.switch.name} closes the gap: {_x(before)} -> {_x(t.ratio_after)} the noise floor{demo}{also}"
+    applied = [t for t in tried if t.refused is None and t.ratio_after is not None]
+    if not applied:
+        return "no switch closes the gap: none applies to this pair (each refused: see switches)"
+    best = applied[0]
+    if best.ratio_after is not None and not best.ratio_after < before:
+        return f"no switch closes the gap or reduces it ({len(applied)} applied, {_x(before)} the noise floor)"
+    text = (
+        f"no switch closes the gap; largest reduction: {best.switch.name}, {_x(before)} -> {_x(best.ratio_after)} "
+        "the noise floor"
+    )
+    if combination is not None:
+        both = " + ".join(combination["names"])
+        text += f"; together {both}: {_x(combination['ratio_after'])}" + (" (closes)" if combination["closes"] else "")
+    return text
+
+
+def record(workload_name: str, explanations: list[Explanation]) -> dict[str, Any]:
+    """The explain record: the keys the report reads (docs/localize.md, section Explain, lists them)."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "kind": "explain",
+        "workload": workload_name,
+        "factor": FACTOR,
+        "pairs": [e.to_dict() for e in explanations],
+    }

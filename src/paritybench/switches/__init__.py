@@ -1,0 +1,31 @@
+"""The switches ``paritybench explain`` tries, registered once: each one convention, one module
+(``switches.base`` says what a switch is). Adding one: a module with a ``SWITCH`` and one line here."""
+
+from __future__ import annotations
+
+from paritybench.switches import (
+    adam_epsilon,
+    bn_momentum,
+    forward_pass,
+    gelu_approximate,
+    leaky_relu_slope,
+    loss_logits,
+    loss_reduction,
+    per_sample,
+    weight_decay,
+)
+from paritybench.switches.base import FAMILIES, Refusal, Switch, Target
+
+SWITCHES: tuple[Switch, ...] = (
+    loss_logits.SWITCH,
+    per_sample.SWITCH,
+    loss_reduction.SWITCH,
+    adam_epsilon.SWITCH,
+    weight_decay.SWITCH,
+    bn_momentum.SWITCH,
+    gelu_approximate.SWITCH,
+    leaky_relu_slope.SWITCH,
+    forward_pass.SWITCH,
+)
+
+__all__ = ["FAMILIES", "SWITCHES", "Refusal", "Switch", "Target"]

@@ -1,0 +1,164 @@
+"""Activation settings as switches: one keyword of one activation function, read by recording the calls an
+arm's forward pass makes (``jax.nn.<fn>`` for a JAX or f64 arm, ``torch.nn.functional.<fn>`` for a torch arm:
+``torch.nn.GELU`` and ``LeakyReLU`` call it too) while it runs on a few training rows, and switched by running
+the arm's forward pass with that function's keyword set to the other arm's value. Code that bound the function
+before (``from jax.nn import gelu``) is not seen: the switch is then refused, saying so.
+
+``ActivationSwitch`` builds the ``Switch``; ``gelu_approximate.py`` and ``leaky_relu_slope.py`` declare one each."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from paritybench.switches.base import Refusal, Switch, Target
+from paritybench.workloads.base import Arm, resolve_ref
+
+
+@dataclass(frozen=True)
+class Keyword:
+    """``fn``'s keyword ``jax_kw`` in ``jax.nn`` and ``torch_kw`` in ``torch.nn.functional``, with their
+    defaults, and how each framework's value reads in one vocabulary (``common``: e.g. "tanh" / "exact")."""
+
+    fn: str
+    jax_kw: str
+    jax_default: Any
+    torch_kw: str
+    torch_default: Any
+    jax_common: Callable[[Any], Any]
+    torch_common: Callable[[Any], Any]
+    jax_from: Callable[[Any], Any]
+    torch_from: Callable[[Any], Any]
+
+
+@contextlib.contextmanager
+def _patched(module, name: str, fn) -> Iterator[None]:
+    own = getattr(module, name)
+    setattr(module, name, fn)
+    try:
+        yield
+    finally:
+        setattr(module, name, own)
+
+
+def _module(framework: str):
+    if framework == "torch":
+        import torch.nn.functional as F  # late: a framework: loads after the numerics flags
+
+        return F
+    import jax  # late: a framework: loads after the numerics flags
+
+    return jax.nn
+
+
+def _framework(arm: Arm, kind: str) -> str:
+    return "torch" if kind == "torch" else "jax"
+
+
+def _apply_ref(arm: Arm, kind: str, t: Target):
+    if kind == "torch":
+        return arm.torch_apply or t.workload.model.torch_apply
+    return arm.jax_apply or t.workload.model.jax_apply
+
+
+def _run(framework: str, apply, t: Target) -> None:
+    x = np.asarray(t.x[:8], np.float32)
+    p: dict[str, Any]
+    if framework == "torch":
+        import torch  # late: a framework: loads after the numerics flags
+
+        p = {k: torch.from_numpy(np.asarray(v, np.float32)) for k, v in t.init.items()}
+        xs: Any = torch.from_numpy(x)
+        st: Any = {k: torch.from_numpy(np.asarray(v, np.float32)) for k, v in t.state.items()}
+    else:
+        import jax.numpy as jnp  # late: a framework: loads after the numerics flags
+
+        p = {k: jnp.asarray(v) for k, v in t.init.items()}
+        xs, st = jnp.asarray(x), {k: jnp.asarray(v) for k, v in t.state.items()}
+    if t.state:
+        apply(p, xs, state=st, training=True)
+    else:
+        apply(p, xs)
+
+
+def read(kw: Keyword, arm: Arm, kind: str, t: Target) -> list:
+    """The values (common vocabulary) of ``kw`` in every call of its function that ``arm``'s forward pass makes."""
+    framework = _framework(arm, kind)
+    ref = _apply_ref(arm, kind, t)
+    if ref is None:
+        raise Refusal(f"{arm.name} has no forward pass this process can run")
+    module = _module(framework)
+    own = getattr(module, kw.fn)
+    name, default = (kw.torch_kw, kw.torch_default) if framework == "torch" else (kw.jax_kw, kw.jax_default)
+    common = kw.torch_common if framework == "torch" else kw.jax_common
+    seen: list = []
+
+    def recorder(*args, **kwargs):
+        seen.append(common(kwargs.get(name, args[1] if len(args) > 1 else default)))
+        return own(*args, **kwargs)
+
+    with _patched(module, kw.fn, recorder):
+        _run(framework, resolve_ref(ref), t)
+    return seen
+
+
+def switch(kw: Keyword, arm: Arm, kind: str, t: Target, other_kind: str) -> Arm:
+    mine = read(kw, arm, kind, t)
+    if not mine:
+        raise Refusal(f"{arm.name}'s forward pass calls no {kw.fn} (or bound it before it could be read)")
+    if other_kind not in ("jax", "f64", "torch"):
+        raise Refusal(f"{t.other.name}'s forward pass runs in a worker: its {kw.fn} cannot be read here")
+    theirs = read(kw, t.other, other_kind, t)
+    if not theirs:
+        raise Refusal(f"{t.other.name}'s forward pass calls no {kw.fn}")
+    if len(set(theirs)) > 1:
+        raise Refusal(f"{t.other.name} calls {kw.fn} with several settings ({sorted(set(map(str, theirs)))})")
+    if set(mine) == set(theirs):
+        raise Refusal(f"nothing to change: both call {kw.fn} with {theirs[0]}")
+    target = theirs[0]
+    framework = _framework(arm, kind)
+    module = _module(framework)
+    name = kw.torch_kw if framework == "torch" else kw.jax_kw
+    value = kw.torch_from(target) if framework == "torch" else kw.jax_from(target)
+    own_apply = resolve_ref(_apply_ref(arm, kind, t))
+
+    def switched(*args, **kwargs):
+        own = getattr(module, kw.fn)
+
+        def fixed(x, *a, **k):
+            k.pop(name, None)
+            return own(x, **{name: value}, **k) if not a else own(x, value, *a[1:], **k)
+
+        with _patched(module, kw.fn, fixed):
+            return own_apply(*args, **kwargs)
+
+    switched.__qualname__ = f"{kw.fn}[{kw.jax_kw}={target}]"
+    if framework == "torch":
+        return replace(arm, torch_apply=switched, torch_layers=None)
+    return replace(arm, jax_apply=switched, jax_layers=None)
+
+
+def activation_switch(kw: Keyword, name: str, description: str, rows: tuple[str, ...], demonstrated_by: str) -> Switch:
+    """The ``Switch`` for ``kw``: JAX, f64 and torch arms; a Keras arm's layers are built in its worker."""
+
+    def applier(kind: str):
+        def apply(arm: Arm, t: Target) -> Arm:
+            return switch(kw, arm, kind, t, t.other_kind())
+
+        return apply
+
+    return Switch(
+        name=name,
+        family="layer arithmetic",
+        description=description,
+        rows=rows,
+        demonstrated_by=demonstrated_by,
+        appliers={k: applier(k) for k in ("jax", "f64", "torch")},
+        refusals={
+            "keras": f"a Keras arm's {kw.fn} is a layer setting of the workload's keras_build: no generic setting"
+        },
+    )

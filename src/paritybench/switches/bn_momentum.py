@@ -1,0 +1,78 @@
+"""BatchNormalization's moving-average momentum: the share of the old moving statistics kept per update
+(Keras's ``momentum`` 0.99; torch's ``momentum`` 0.1 is the share of the *new* batch, i.e. keep 0.9), switched
+to the other arm's, keeping the arm's own batch statistics. Demonstrated by batchnorm-momentum.
+
+Read from the code, not the declarations: each side's keep factor is probed by running its forward pass in
+training mode on a few training rows from two model states (zeros and ones): ``new = keep * old + (1 - keep)
+* batch`` gives ``keep = new(ones) - new(zeros)``. The switched arm's forward pass returns
+``keep_b * old + (1 - keep_b) * batch_a`` with ``batch_a = (new_a - keep_a * old) / (1 - keep_a)``."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from paritybench.switches.base import Refusal, Switch, Target
+from paritybench.workloads.base import Arm, resolve_ref
+
+
+def keep_factor(apply_ref, t: Target) -> float:
+    """The share of the old moving statistics ``apply_ref``'s training step keeps (one value for all)."""
+    import jax.numpy as jnp  # late: a framework: loads after the numerics flags
+
+    apply = resolve_ref(apply_ref)
+    params = {k: jnp.asarray(v) for k, v in t.init.items()}
+    x = jnp.asarray(t.x)
+    new = []
+    for fill in (0.0, 1.0):
+        state = {k: jnp.full(np.shape(v), fill, jnp.float32) for k, v in t.state.items()}
+        _, s = apply(params, x, state=state, training=True)
+        new.append({k: np.asarray(v, np.float64) for k, v in s.items()})
+    keeps = np.concatenate([(new[1][k] - new[0][k]).ravel() for k in new[0]])
+    keep = float(np.median(keeps))
+    if not np.allclose(keeps, keep, rtol=1e-3, atol=1e-5):
+        raise Refusal("the moving statistics do not follow keep * old + (1 - keep) * batch with one keep factor")
+    return float(f"{keep:.6g}")
+
+
+def _jax(arm: Arm, t: Target) -> Arm:
+    if not t.workload.model.state:
+        raise Refusal(f"workload {t.workload.name} keeps no model state (no moving statistics)")
+    if t.other_kind() not in ("jax", "f64"):
+        raise Refusal(f"{t.other.name}'s moving statistics are not a JAX function to probe")
+    mine = arm.jax_apply or t.workload.model.jax_apply
+    keep_a = keep_factor(mine, t)
+    keep_b = keep_factor(t.other.jax_apply or t.workload.model.jax_apply, t)
+    if keep_a == keep_b:
+        raise Refusal(f"nothing to change: both keep {keep_a:g} of the old moving statistics")
+    if keep_a >= 1.0:
+        raise Refusal(f"{arm.name} keeps all of its old moving statistics: its batch statistics cannot be recovered")
+    own = resolve_ref(mine)
+
+    def switched(params, x, state=None, training=True):
+        out = own(params, x, state=state, training=training)
+        if not training:
+            return out
+        logits, new = out
+        return logits, {
+            k: keep_b * state[k] + (1.0 - keep_b) * ((new[k] - keep_a * state[k]) / (1.0 - keep_a)) for k in new
+        }
+
+    switched.__qualname__ = f"bn_keep[{keep_a:g}->{keep_b:g}]"
+    return replace(arm, jax_apply=switched, jax_layers=None)
+
+
+SWITCH = Switch(
+    name="batchnorm momentum",
+    family="normalisation",
+    description="the share of the old moving statistics kept per update (Keras momentum vs torch 1 - momentum)",
+    rows=("moving average", "momentum", "bn.momentum"),
+    demonstrated_by="batchnorm-momentum",
+    appliers={"jax": _jax, "f64": _jax},
+    refusals={
+        "torch": "a torch arm's batch norm momentum is an argument inside the workload's torch forward pass: no "
+        "generic setting",
+        "keras": "a Keras arm's BatchNormalization momentum is set by the workload's keras_build: no generic setting",
+    },
+)

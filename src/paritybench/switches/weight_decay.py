@@ -1,0 +1,101 @@
+"""Weight decay's coefficient: a coupled decay ``g + lam w`` (optax ``add_decayed_weights(lam)``, torch
+``weight_decay=lam``) switched to the other arm's coupled coefficient, on the same parameters (Keras's
+``kernel_regularizer=l2(lam)`` adds ``2 lam w``: a port that copies lam decays half as hard). Demonstrated by
+l2-weight-decay.
+
+JAX arms: the difference ``lam_b - lam_a`` is added to the gradient before the arm's own optimizer
+(``add_decayed_weights``: coupled decay is additive, so this is the arm's chain with lam_b), on the
+parameters the decaying side's optimizer decays (probed: its update of a zero gradient at weights 1).
+Torch arms: each parameter group with a weight decay gets lam_b. Coupled against decoupled (AdamW) is a
+different optimizer formula and is refused."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from paritybench.switches.base import Refusal, Switch, Target, weight_decay
+from paritybench.workloads.base import Arm, resolve_ref
+
+
+def _coefficients(arm: Arm, t: Target) -> tuple[float, float]:
+    mine, theirs = weight_decay(t.row("weight decay")), weight_decay(t.row("weight decay", other=True))
+    if mine is None or theirs is None:
+        raise Refusal(
+            f"weight decay rows not read as a coefficient ({arm.name}: {t.row('weight decay')}, "
+            f"{t.other.name}: {t.row('weight decay', other=True)})"
+        )
+    if "decoupled" in (mine[1], theirs[1]):
+        raise Refusal(f"coupled vs decoupled decay ({mine[1]} vs {theirs[1]}) is a different optimizer formula")
+    if mine[0] == theirs[0]:
+        raise Refusal(f"nothing to change: both decay {mine[0]:g} x w")
+    return mine[0], theirs[0]
+
+
+def _decayed(opt_ref, params: dict, lr: float) -> dict[str, bool]:
+    """The parameters ``opt_ref``'s optimizer decays: those its update of a zero gradient at weights 1 moves."""
+    import jax  # late: a framework: loads after the numerics flags
+    import jax.numpy as jnp  # late: as above
+
+    ones = {k: jnp.ones(s, jnp.float32) for k, s in params.items()}
+    opt = resolve_ref(opt_ref)(lr)
+    upd, _ = opt.update(jax.tree.map(jnp.zeros_like, ones), opt.init(ones), ones)
+    return {k: bool(np.any(np.asarray(v) != 0)) for k, v in upd.items()}
+
+
+def _jax(arm: Arm, t: Target) -> Arm:
+    lam_a, lam_b = _coefficients(arm, t)
+    decaying = arm if lam_a else t.other
+    if decaying.optimizer is None or t.other_kind() not in ("jax", "f64") and not lam_a:
+        raise Refusal(f"which parameters {decaying.name} decays cannot be probed")
+    mask = _decayed(decaying.optimizer, dict(t.workload.model.params), t.lr)
+    if not any(mask.values()):
+        raise Refusal(f"{decaying.name}'s optimizer moves no parameter from a zero gradient: no coupled decay found")
+    own = arm.optimizer
+
+    def switched(lr):
+        import optax  # late: a framework: loads after the numerics flags
+
+        inner = optax.sgd(lr) if own is None else resolve_ref(own)(lr)
+        return optax.chain(optax.add_decayed_weights(lam_b - lam_a, mask=mask), inner)
+
+    switched.__qualname__ = f"decay[{lam_a:g}->{lam_b:g}]"
+    return replace(arm, optimizer=switched)
+
+
+def _torch(arm: Arm, t: Target) -> Arm:
+    _, lam_b = _coefficients(arm, t)
+    if arm.torch_optimizer is None:
+        raise Refusal(
+            f"{arm.name} trains with torch.optim.SGD without weight decay: which parameters to decay is unknown"
+        )
+    build = resolve_ref(arm.torch_optimizer)
+
+    def switched(params, lr):
+        import torch  # late: a framework: loads after the numerics flags
+
+        opt = build(params, lr)
+        if isinstance(opt, torch.optim.AdamW):
+            raise Refusal(f"{arm.name}'s AdamW decays decoupled")
+        for g in opt.param_groups:
+            if g.get("weight_decay"):
+                g["weight_decay"] = lam_b
+        return opt
+
+    switched.__qualname__ = f"torch_decay[->{lam_b:g}]"
+    return replace(arm, torch_optimizer=switched)
+
+
+SWITCH = Switch(
+    name="weight decay coefficient",
+    family="optimizer",
+    description="the coupled weight decay's coefficient (lam*w vs Keras l2's 2*lam*w)",
+    rows=("weight decay", "decay", "L2 in the loss"),
+    demonstrated_by="l2-weight-decay",
+    appliers={"jax": _jax, "f64": _jax, "torch": _torch},
+    refusals={
+        "keras": "a Keras arm's decay is its model's regularizer or its optimizer's weight_decay, set by the "
+        "workload's keras_build options: no generic setting"
+    },
+)
