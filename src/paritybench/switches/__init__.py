@@ -6,6 +6,7 @@ from __future__ import annotations
 from paritybench.switches import (
     adam_epsilon,
     bn_momentum,
+    bn_variance,
     forward_pass,
     gelu_approximate,
     leaky_relu_slope,
@@ -23,6 +24,7 @@ SWITCHES: tuple[Switch, ...] = (
     adam_epsilon.SWITCH,
     weight_decay.SWITCH,
     bn_momentum.SWITCH,
+    bn_variance.SWITCH,
     gelu_approximate.SWITCH,
     leaky_relu_slope.SWITCH,
     forward_pass.SWITCH,
