@@ -12,6 +12,7 @@ from paritybench.switches import (
     leaky_relu_slope,
     loss_logits,
     loss_reduction,
+    momentum_lr,
     per_sample,
     weight_decay,
 )
@@ -23,6 +24,7 @@ SWITCHES: tuple[Switch, ...] = (
     loss_reduction.SWITCH,
     adam_epsilon.SWITCH,
     weight_decay.SWITCH,
+    momentum_lr.SWITCH,
     bn_momentum.SWITCH,
     bn_variance.SWITCH,
     gelu_approximate.SWITCH,
