@@ -7,6 +7,7 @@ from paritybench.switches import (
     adam_epsilon,
     bn_momentum,
     bn_variance,
+    flatten_order,
     forward_pass,
     gelu_approximate,
     leaky_relu_slope,
@@ -29,6 +30,7 @@ SWITCHES: tuple[Switch, ...] = (
     bn_variance.SWITCH,
     gelu_approximate.SWITCH,
     leaky_relu_slope.SWITCH,
+    flatten_order.SWITCH,
     forward_pass.SWITCH,
 )
 
