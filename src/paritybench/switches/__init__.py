@@ -15,6 +15,7 @@ from paritybench.switches import (
     loss_reduction,
     momentum_lr,
     per_sample,
+    pool_padding,
     weight_decay,
 )
 from paritybench.switches.base import FAMILIES, Refusal, Switch, Target
@@ -31,6 +32,7 @@ SWITCHES: tuple[Switch, ...] = (
     gelu_approximate.SWITCH,
     leaky_relu_slope.SWITCH,
     flatten_order.SWITCH,
+    pool_padding.SWITCH,
     forward_pass.SWITCH,
 )
 
