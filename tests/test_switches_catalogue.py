@@ -44,7 +44,7 @@ def _setting(w, n, steps):
     from paritybench.pipeline import conventions, localize
 
     x, y = data.window(data.load_mnist(), 0, n, True, labels="onehot10")
-    weights = copy_weights({k: v for k, v in init(0).items() if k in w.model.params}, w.model.params)
+    weights = copy_weights({k: v for k, v in w.model.init(0).items() if k in w.model.params}, w.model.params)
     ctx = localize.Context(w, w.training.lr, steps, x, y, weights, NumericsOptions(), n=n)
     return ctx, conventions.collect(w, w.arms, w.training.lr, NumericsOptions())
 
@@ -351,3 +351,126 @@ def test_flatten_order_reader_finds_the_channels_first_permutation_and_refuses_e
     np.testing.assert_array_equal(k[q], moved.T)
     with pytest.raises(Refusal, match="flatten orders agree"):
         flatten_order.read(FLATTEN.arm("b-hwc"), t)
+
+
+# --- average pooling: SAME's (0, 1) border divided by 9 or by the real cells, torch's padding=1 -------------------
+
+POOL = {"p/kernel": (3, 3, 1, 2), "p/bias": (2,), "q/kernel": (32, 10), "q/bias": (10,)}
+
+
+def _pool_features(p, x):
+    import jax
+    from jax import lax
+
+    images = x.reshape(-1, 28, 28, 1)[:, 9:19, 9:19, :]
+    out = lax.conv_general_dilated(images, p["p/kernel"], (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    return jax.nn.relu(out + p["p/bias"])  # (n, 8, 8, 2): SAME pools it to 4 x 4 with padding (0, 1)
+
+
+def _sums(f, padding):
+    from jax import lax
+
+    return lax.reduce_window(f, 0.0, lax.add, (1, 3, 3, 1), (1, 2, 2, 1), padding)
+
+
+def pool_exclude(f):
+    import jax.numpy as jnp
+
+    return _sums(f, "SAME") / _sums(jnp.ones((1, 8, 8, 1), f.dtype), "SAME")
+
+
+def pool_include(f):
+    return _sums(f, "SAME") / 9.0
+
+
+def _pool_head(p, pooled):
+    return pooled.reshape(pooled.shape[0], -1) @ p["q/kernel"] + p["q/bias"]
+
+
+def pool_apply(p, x):
+    return _pool_head(p, pool_exclude(_pool_features(p, x)))
+
+
+def pool_apply_include(p, x):
+    return _pool_head(p, pool_include(_pool_features(p, x)))
+
+
+def pool_layers(p, x):
+    f = _pool_features(p, x)
+    return {"conv/relu": f, "pool": pool_exclude(f)}
+
+
+def pool_layers_include(p, x):
+    f = _pool_features(p, x)
+    return {"conv/relu": f, "pool": pool_include(f)}
+
+
+def pool_torch(p, x):
+    """torch's nn.AvgPool2d(3, 2, padding=1) after the same convolution, channels first."""
+    import torch
+    import torch.nn.functional as F
+
+    images = x.reshape(-1, 1, 28, 28)[:, :, 9:19, 9:19]
+    f = torch.relu(F.conv2d(images, p["p/kernel"].permute(3, 2, 0, 1)) + p["p/bias"][:, None, None])
+    pooled = F.avg_pool2d(f, 3, stride=2, padding=1)
+    return pooled.permute(0, 2, 3, 1).reshape(pooled.shape[0], -1) @ p["q/kernel"] + p["q/bias"]
+
+
+def _pool_init(seed, threefry_partitionable=False):
+    return {k: np.random.default_rng(seed).normal(0, 0.2, s).astype(np.float32) for k, s in POOL.items()}
+
+
+POOLING = Workload(
+    name="hidden-pool",
+    version="1",
+    question="Which one mechanism parts the pair?",
+    sources=(),
+    data=Data(dataset="mnist", labels="onehot10", n=64, normalize=True),
+    training=Training(steps=2, lr=0.1),
+    model=Model(
+        params=POOL,
+        head="softmax",
+        init=_pool_init,
+        jax_apply=pool_apply,
+        jax_layers=pool_layers,
+        keras_build="unused:build",
+        torch_apply=pool_torch,
+    ),
+    arms=(
+        _jax("a-include", jax_apply=pool_apply_include, jax_layers=pool_layers_include),
+        _jax("b-exclude"),
+        _reference(),
+    ),
+    fix="b-exclude",
+)
+
+
+def test_pool_padding_is_named_and_closes():
+    _assert_named(_explain(POOLING, "a-include", "reference-f64", 64, 2), "pool padding")
+
+
+def test_pool_reader_reads_torch_padding_1_and_the_switched_torch_arm_pools_as_the_reference():
+    import torch
+
+    from paritybench.experiment import data
+    from paritybench.switches import Refusal, Target, pool_padding
+
+    x = data.window(data.load_mnist(), 0, 16, True, labels="onehot10")[0]
+    w = _pool_init(0)
+    t = Target(POOLING, POOLING.arm("reference-f64"), {}, {}, 0.1, x, np.zeros((16, 10)), w)
+    arm = Arm("t-pad1", "t", "torch", "t", requires=("torch",))
+    assert pool_padding.read(arm, t) == pool_padding.Pool((3, 3), (2, 2), ((1, 1), (1, 1)), "whole window", (8, 8))
+    ref = pool_padding.read(POOLING.arm("reference-f64"), t)
+    assert (ref.pads, ref.divisor) == (((0, 1), (0, 1)), "count of real cells")
+    switched = pool_padding.SWITCH.apply(arm, t)
+    with torch.no_grad():
+        got = switched.torch_apply({k: torch.tensor(v) for k, v in w.items()}, torch.tensor(x)).numpy()
+    np.testing.assert_allclose(got, np.asarray(pool_apply(w, x)), rtol=1e-4, atol=1e-5)
+    with pytest.raises(Refusal, match="divides by its own counts"):  # the reference's own counts: not switched
+        pool_padding.SWITCH.apply(POOLING.arm("b-exclude"), replace_other(t, POOLING.arm("a-include")))
+
+
+def replace_other(t, other):
+    from dataclasses import replace
+
+    return replace(t, other=other)
