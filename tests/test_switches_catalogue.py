@@ -94,6 +94,12 @@ def lr_before(lr):
     return optax.chain(optax.scale_by_learning_rate(_schedule(lr)), optax.trace(decay=0.9))
 
 
+def constant_lr(lr):
+    import optax
+
+    return optax.sgd(lr, momentum=0.9)
+
+
 def nesterov(lr):
     import optax
 
@@ -132,6 +138,10 @@ def test_momentum_reader_reads_each_rule_and_refuses_nesterov():
         np.testing.assert_allclose(lrs, [0.1, 0.1, 0.025, 0.025], rtol=1e-6)
     with pytest.raises(Refusal, match="fit neither"):
         momentum_lr.read(MOMENTUM.arm("c-nesterov"), t)
+    constant = _jax("d-constant", optimizer=constant_lr)  # both rules give the same updates: nothing to switch
+    assert momentum_lr.read(constant, t)[0] == momentum_lr.EITHER
+    with pytest.raises(Refusal, match="nothing to change: d-constant's updates are alike either way"):
+        momentum_lr.SWITCH.apply(constant, t)
 
 
 def torch_sgd_step(params, lr):

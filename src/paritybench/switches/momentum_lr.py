@@ -25,6 +25,7 @@ from paritybench.workloads.base import Arm, resolve_ref
 MAX_STEPS = 256
 RTOL = 1e-4
 AFTER, BEFORE = "after the buffer", "before the buffer"
+EITHER = "alike either way (a constant learning rate or no momentum)"
 
 
 def _jax_table(arm: Arm, t: Target, k: int) -> np.ndarray:
@@ -87,15 +88,16 @@ def read(arm: Arm, t: Target) -> tuple[str, float, np.ndarray]:
             f"{arm.name}'s updates fit neither w -= lr_k b (b = m b + g) nor v = m v - lr_k g: not plain SGD momentum"
         )
     if all(fits.values()):
-        return "either (constant learning rate or no momentum)", m, lrs
+        return EITHER, m, lrs
     return (AFTER if fits[AFTER] else BEFORE), m, lrs
 
 
 def _plan(arm: Arm, t: Target) -> tuple[str, float, np.ndarray]:
     mine, m, lrs = read(arm, t)
     theirs, _, _ = read(t.other, t)
-    if mine not in (AFTER, BEFORE) or theirs not in (AFTER, BEFORE):
-        raise Refusal(f"nothing to change: {arm.name} ({mine}) and {t.other.name} ({theirs}) update alike")
+    if EITHER in (mine, theirs):
+        who = arm.name if mine == EITHER else t.other.name
+        raise Refusal(f"nothing to change: {who}'s updates are {EITHER}")
     if mine == theirs:
         raise Refusal(f"nothing to change: both apply the learning rate {mine}")
     return theirs, m, lrs
