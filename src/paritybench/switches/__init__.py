@@ -7,6 +7,7 @@ from paritybench.switches import (
     adam_epsilon,
     bn_momentum,
     bn_variance,
+    conv_padding,
     flatten_order,
     forward_pass,
     gelu_approximate,
@@ -33,6 +34,7 @@ SWITCHES: tuple[Switch, ...] = (
     leaky_relu_slope.SWITCH,
     flatten_order.SWITCH,
     pool_padding.SWITCH,
+    conv_padding.SWITCH,
     forward_pass.SWITCH,
 )
 
