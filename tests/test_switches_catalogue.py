@@ -484,3 +484,91 @@ def replace_other(t, other):
     from dataclasses import replace
 
     return replace(t, other=other)
+
+
+# --- convolution padding: SAME's (0, 1) at stride 2 on 28 vs torch's padding=1 ----------------------------------
+
+CONVPAD = {"k/kernel": (3, 3, 1, 2), "k/bias": (2,), "l/kernel": (392, 10), "l/bias": (10,)}
+
+
+def _strided(p, x, padding):
+    import jax
+    from jax import lax
+
+    images = x.reshape(-1, 28, 28, 1)
+    out = lax.conv_general_dilated(images, p["k/kernel"], (2, 2), padding, dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    return jax.nn.relu(out + p["k/bias"])  # (n, 14, 14, 2) either way
+
+
+def convpad_same(p, x):
+    return _strided(p, x, "SAME").reshape(x.shape[0], -1) @ p["l/kernel"] + p["l/bias"]
+
+
+def convpad_one(p, x):
+    return _strided(p, x, ((1, 1), (1, 1))).reshape(x.shape[0], -1) @ p["l/kernel"] + p["l/bias"]
+
+
+def convpad_layers_same(p, x):
+    return {"conv": _strided(p, x, "SAME")}
+
+
+def convpad_layers_one(p, x):
+    return {"conv": _strided(p, x, ((1, 1), (1, 1)))}
+
+
+def convpad_torch(p, x):
+    """``nn.Conv2d(1, 2, 3, stride=2, padding=1)``, channels first, flattened back in (h, w, c) order."""
+    import torch
+    import torch.nn.functional as F
+
+    f = torch.relu(F.conv2d(x.reshape(-1, 1, 28, 28), p["k/kernel"].permute(3, 2, 0, 1), p["k/bias"], 2, 1))
+    return f.permute(0, 2, 3, 1).reshape(x.shape[0], -1) @ p["l/kernel"] + p["l/bias"]
+
+
+def _convpad_init(seed, threefry_partitionable=False):
+    return {k: np.random.default_rng(seed).normal(0, 0.2, s).astype(np.float32) for k, s in CONVPAD.items()}
+
+
+CONV_PADDING = Workload(
+    name="hidden-conv-padding",
+    version="1",
+    question="Which one mechanism parts the pair?",
+    sources=(),
+    data=Data(dataset="mnist", labels="onehot10", n=64, normalize=True),
+    training=Training(steps=2, lr=0.1),
+    model=Model(
+        params=CONVPAD,
+        head="softmax",
+        init=_convpad_init,
+        jax_apply=convpad_same,
+        jax_layers=convpad_layers_same,
+        keras_build="unused:build",
+        torch_apply=convpad_torch,
+    ),
+    arms=(_jax("a-pad1", jax_apply=convpad_one, jax_layers=convpad_layers_one), _jax("b-same"), _reference()),
+    fix="b-same",
+)
+
+
+def test_conv_padding_is_named_and_closes():
+    _assert_named(_explain(CONV_PADDING, "a-pad1", "reference-f64", 64, 2), "conv padding")
+
+
+def test_conv_padding_reader_reads_torch_padding_1_and_the_switched_torch_arm_convolves_as_the_reference():
+    import torch
+
+    from paritybench.experiment import data
+    from paritybench.switches import Refusal, Target, conv_padding
+
+    x = data.window(data.load_mnist(), 0, 16, True, labels="onehot10")[0]
+    w = _convpad_init(0)
+    t = Target(CONV_PADDING, CONV_PADDING.arm("reference-f64"), {}, {}, 0.1, x, np.zeros((16, 10)), w)
+    arm = Arm("t-pad1", "t", "torch", "t", requires=("torch",))
+    assert conv_padding.read(arm, t) == (((1, 1), (1, 1)), (28, 28))
+    assert conv_padding.read(CONV_PADDING.arm("reference-f64"), t) == (((0, 1), (0, 1)), (28, 28))
+    switched = conv_padding.SWITCH.apply(arm, t)
+    with torch.no_grad():
+        got = switched.torch_apply({k: torch.tensor(v) for k, v in w.items()}, torch.tensor(x)).numpy()
+    np.testing.assert_allclose(got, np.asarray(convpad_same(w, x)), rtol=1e-4, atol=1e-5)
+    with pytest.raises(Refusal, match="nothing to change"):
+        conv_padding.SWITCH.apply(CONV_PADDING.arm("b-same"), t)
