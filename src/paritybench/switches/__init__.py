@@ -6,12 +6,17 @@ from __future__ import annotations
 from paritybench.switches import (
     adam_epsilon,
     bn_momentum,
+    bn_variance,
+    conv_padding,
+    flatten_order,
     forward_pass,
     gelu_approximate,
     leaky_relu_slope,
     loss_logits,
     loss_reduction,
+    momentum_lr,
     per_sample,
+    pool_padding,
     weight_decay,
 )
 from paritybench.switches.base import FAMILIES, Refusal, Switch, Target
@@ -22,9 +27,14 @@ SWITCHES: tuple[Switch, ...] = (
     loss_reduction.SWITCH,
     adam_epsilon.SWITCH,
     weight_decay.SWITCH,
+    momentum_lr.SWITCH,
     bn_momentum.SWITCH,
+    bn_variance.SWITCH,
     gelu_approximate.SWITCH,
     leaky_relu_slope.SWITCH,
+    flatten_order.SWITCH,
+    pool_padding.SWITCH,
+    conv_padding.SWITCH,
     forward_pass.SWITCH,
 )
 
