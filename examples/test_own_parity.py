@@ -7,8 +7,9 @@ and expect 1 passed, 1 xfailed. Each test runs ``paritybench localize`` on a pai
 step by step, against the float32 noise floor; a pair that parts fails with localize's first-parting line.
 
 The pairs are declared arms of paritybench workloads (a user's file, examples/tanh_adam.py, and the built-in seed
-workload): an honest start. Issue 18 asks for the user's own model code handed over through adapters here; that is
-not wired into arms yet. ``parity`` is the plugin's fixture (its localize records under the test's tmp_path);
+workload). A workload built from a user's own model code through the adapters (examples/own_models/workload.py,
+examples/own_lstm/workload.py: ``own_workload``) names its arms the same way (``"torch"``, ``"keras-tensorflow"``,
+``"reference-f64"``) and is checked by the same call. ``parity`` is the plugin's fixture (its localize records under the test's tmp_path);
 ``paritybench.testing.assert_trains_like`` is the same check as a plain function.
 """
 
