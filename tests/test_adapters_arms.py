@@ -282,15 +282,31 @@ def test_localize_finds_where_the_own_models_part_adams_epsilon_placement(tmp_pa
         "localize",
         "--workload",
         "examples/own_models/workload.py",
-        "--arms",
-        "jax,keras-tensorflow",
         "--out",
         str(out),
         cwd=ROOT,
     )
+    # every arm against the arbiter, itself the user's JAX model in float64: before, the adapter's optimizer state
+    # kept Adam's moments in the user's tree, and comparing two such states crashed (TypeError, exit 1)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    text = " ".join(proc.stdout.split())
+    assert "jax vs reference-f64: never part" in text
     # optax puts epsilon after the bias correction, Keras before it: the first update already parts
-    assert "jax vs keras-tensorflow: step 0, update, dense_0/kernel" in " ".join(proc.stdout.split())
+    assert "keras-tensorflow vs reference-f64: step 0, update, dense_0/kernel" in text
+
+
+def test_the_adapters_optimizer_state_names_its_moments_as_the_declared_weights():
+    import optax
+
+    model = JaxModel(user_apply, user_init, optax.adam(1e-2, eps=1e-7), user_loss)
+    opt = model.optimizer(DECLARED)(1e-2)
+    flat = {k: np.ones(s, np.float32) for k, s in DECLARED.items()}
+    state = opt.init(flat)
+    moments = jax_trainer.optimizer_moments(state)
+    assert sorted(moments) == sorted([f"adam/{m}/{k}" for m in ("mu", "nu") for k in DECLARED])
+    updates, state = opt.update(flat, state, flat)  # the user's transformation sees its own tree and runs
+    assert sorted(updates) == sorted(DECLARED)
+    assert float(np.max(jax_trainer.optimizer_moments(state)["adam/nu/dense_0/kernel"])) > 0
 
 
 def test_overrides_settle_a_tree_listed_out_of_forward_order():

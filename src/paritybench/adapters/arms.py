@@ -221,6 +221,29 @@ class JaxModel:
         names = self.names(declared)
         return {names[path]: leaf for path, leaf in _leaf_paths(tree)}
 
+    def _state(self, declared: Shapes, state: Any, flat: bool) -> Any:
+        """The optimizer state with every subtree shaped like the parameters (Adam's ``mu``/``nu``, a momentum
+        trace) under the declared names (``flat``) or back in the user's tree: the state the arm keeps and
+        ``localize`` reads names its moments as every other arm does (``adam/mu/dense_0/kernel``)."""
+        names = self.names(declared)
+        paths = {path for path in names}
+        flat_keys = set(names.values())
+
+        def convert(s: Any) -> Any:
+            if isinstance(s, Mapping):
+                if flat and {p for p, _ in _leaf_paths(s)} == paths:
+                    return self.to_flat(declared, s)
+                if not flat and set(s) == flat_keys:
+                    return self.to_tree(declared, s)
+                return {k: convert(v) for k, v in s.items()}
+            if isinstance(s, tuple) and hasattr(s, "_fields"):  # optax's states are NamedTuples
+                return type(s)(*(convert(c) for c in s))
+            if isinstance(s, (tuple, list)):
+                return type(s)(convert(c) for c in s)
+            return s
+
+        return convert(state)
+
     # ------------------------------------------------------------------ the arm's references (functions)
 
     def jax_apply(self, declared: Shapes) -> Callable[[Any, Any], Any]:
@@ -263,12 +286,13 @@ class JaxModel:
                 )
 
             def init(params: Any) -> Any:
-                return user.init(self.to_tree(declared, params))
+                return self._state(declared, user.init(self.to_tree(declared, params)), flat=True)
 
             def update(grads: Any, state: Any, params: Any = None) -> tuple[Any, Any]:
                 tree = None if params is None else self.to_tree(declared, params)
+                state = self._state(declared, state, flat=False)
                 u, state = user.update(self.to_tree(declared, grads), state, tree)
-                return self.to_flat(declared, u), state
+                return self.to_flat(declared, u), self._state(declared, state, flat=True)
 
             return optax.GradientTransformation(init, update)
 
