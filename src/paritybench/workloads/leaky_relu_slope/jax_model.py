@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import jax
 import numpy as np
 
@@ -51,20 +53,13 @@ def _logits(params, x, act):
     return _layers(params, x, act)["dense_0/leaky_relu"] @ params["dense_1/kernel"] + params["dense_1/bias"]
 
 
-def _keras_layer(h):
-    """``jax.nn.leaky_relu`` at Keras's ``LeakyReLU()`` slope, looked up when called (so a recorder of
-    ``jax.nn`` calls, as ``explain``'s activation switches are, sees it)."""
-    return jax.nn.leaky_relu(h, negative_slope=KERAS_LAYER_SLOPE)
-
-
-def _keras_activation(h):
-    """``jax.nn.leaky_relu`` at ``keras.activations.leaky_relu``'s default slope, looked up when called."""
-    return jax.nn.leaky_relu(h, negative_slope=KERAS_ACTIVATION_SLOPE)
+_KERAS_LAYER = partial(jax.nn.leaky_relu, negative_slope=KERAS_LAYER_SLOPE)
+_KERAS_ACTIVATION = partial(jax.nn.leaky_relu, negative_slope=KERAS_ACTIVATION_SLOPE)
 
 
 def apply(params, x):
     """The logits with Keras's ``LeakyReLU()`` slope, 0.3."""
-    return _logits(params, x, _keras_layer)
+    return _logits(params, x, _KERAS_LAYER)
 
 
 def apply_port(params, x):
@@ -74,12 +69,12 @@ def apply_port(params, x):
 
 def apply_activation(params, x):
     """The logits with ``keras.activations.leaky_relu``'s default slope, 0.2."""
-    return _logits(params, x, _keras_activation)
+    return _logits(params, x, _KERAS_ACTIVATION)
 
 
 def layers(params, x):
     """``dense_0`` (pre-activation) and ``dense_0/leaky_relu`` (the Keras LeakyReLU layer's output), slope 0.3."""
-    return _layers(params, x, _keras_layer)
+    return _layers(params, x, _KERAS_LAYER)
 
 
 def layers_port(params, x):
@@ -89,4 +84,4 @@ def layers_port(params, x):
 
 def layers_activation(params, x):
     """``layers`` at slope 0.2."""
-    return _layers(params, x, _keras_activation)
+    return _layers(params, x, _KERAS_ACTIVATION)
