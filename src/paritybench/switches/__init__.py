@@ -18,6 +18,7 @@ from paritybench.switches import (
     per_sample,
     pool_padding,
     weight_decay,
+    weighted_divisor,
 )
 from paritybench.switches.base import FAMILIES, Refusal, Switch, Target
 
@@ -25,6 +26,7 @@ SWITCHES: tuple[Switch, ...] = (
     loss_logits.SWITCH,
     per_sample.SWITCH,
     loss_reduction.SWITCH,
+    weighted_divisor.SWITCH,
     adam_epsilon.SWITCH,
     weight_decay.SWITCH,
     momentum_lr.SWITCH,
