@@ -111,7 +111,7 @@ def explain_pair(
     rows_a, rows_b = rows.get(a.name, {}), rows.get(b.name, {})
     ref = ctx.workload.reference
     state = ctx.workload.model.initial_state()
-    probe = Target(ctx.workload, b, rows_a, rows_b, ctx.lr, ctx.x[:64], ctx.y[:64], ctx.init, state)
+    probe = Target(ctx.workload, b, rows_a, rows_b, ctx.lr, ctx.x[:64], ctx.y[:64], ctx.init, state, ctx.batches_for)
     scache: dict = {}
     tried: list[Tried] = []
     for sw in switches:

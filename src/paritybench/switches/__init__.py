@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from paritybench.switches import (
     adam_epsilon,
+    batch_order,
     bn_momentum,
     bn_variance,
     conv_padding,
@@ -35,6 +36,7 @@ SWITCHES: tuple[Switch, ...] = (
     flatten_order.SWITCH,
     pool_padding.SWITCH,
     conv_padding.SWITCH,
+    batch_order.SWITCH,
     forward_pass.SWITCH,
 )
 
