@@ -119,3 +119,22 @@ def test_batch_order_reads_the_rows_each_arm_trains_on():
         batch_order.SWITCH.apply(ORDER.arm("b-shuffled"), _target(ctx, "reference-f64"))
     with pytest.raises(Refusal, match="torch arm trains its batches in window order"):
         batch_order.SWITCH.apply(ORDER.arm("torch-window"), t)
+
+
+def test_pair_with_masks_from_different_generators_is_refused_before_training():
+    from dataclasses import replace
+
+    from paritybench.analysis.explain_record import named_cause
+    from paritybench.pipeline import explain
+
+    ctx = _ctx()
+    a = replace(ORDER.arm("a-window"), conventions={"dropout mask": "jax.random.bernoulli keyed [7, step]"})
+    b = replace(ORDER.arm("b-shuffled"), conventions={"dropout mask": "torch.bernoulli, Generator(7 + step)"})
+    p = explain.explain_pair(ctx, a, b, {}, {}).to_dict()
+    assert p["parted"] is None and p["switches"] == [] and ctx.seconds == {}, p  # nothing trained
+    assert p["verdict"].startswith("refused: the arms draw their random dropout masks from different generators")
+    assert named_cause(p)[0] == p["verdict"]
+    # the same masks on both sides: explained as any pair (the batch order parts them)
+    same = replace(b, conventions=dict(a.conventions))
+    q = explain.explain_pair(ctx, a, same, {}, {}).to_dict()
+    assert q["parted"] is not None and q["switches"][0]["name"] == "batch order", q

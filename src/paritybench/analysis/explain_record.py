@@ -143,8 +143,8 @@ def named_cause(pair: dict) -> tuple[str, str]:
     """One pair's answer in a table cell: (the switch explain names, or why none; the ratio to the noise floor
     before -> after). The first closing switch of the ranked list; else the best applicable one, said not to close
     where it reduced the gap, or "none closes or reduces it"."""
-    if pair["parted"] is None:
-        return "does not part: nothing to explain", "-"
+    if pair["parted"] is None:  # refused before anything trained (random masks that cannot match), or no parting
+        return (pair["verdict"] if pair["verdict"].startswith("refused") else "does not part: nothing to explain"), "-"
     switches = pair["switches"]
     top = next((s for s in switches if s["closes"]), None) or next((s for s in switches if s["refused"] is None), None)
     if top is None:
