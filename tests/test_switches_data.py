@@ -138,3 +138,93 @@ def test_pair_with_masks_from_different_generators_is_refused_before_training():
     same = replace(b, conventions=dict(a.conventions))
     q = explain.explain_pair(ctx, a, same, {}, {}).to_dict()
     assert q["parted"] is not None and q["switches"][0]["name"] == "batch order", q
+
+
+# --- master weights: an SGD that keeps bfloat16 weights (no float32 copy) vs float32 weights, bf16 compute ------
+
+
+def bf16_weights_sgd(lr):
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    def rnd(a):
+        return a.astype(jnp.bfloat16).astype(jnp.float32)
+
+    def update(g, state, params):
+        return jax.tree.map(lambda gi, w: rnd(rnd(w) - rnd(rnd(jnp.float32(lr)) * rnd(gi))) - w, g, params), state
+
+    return optax.GradientTransformation(lambda p: optax.EmptyState(), update)
+
+
+def bf16_weights_adam(lr):
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    inner = optax.adam(lr)
+
+    def update(g, state, params):
+        u, state = inner.update(g, state, params)
+        new = jax.tree.map(lambda ui, w: (w + ui).astype(jnp.bfloat16).astype(jnp.float32) - w, u, params)
+        return new, state
+
+    return optax.GradientTransformation(inner.init, update)
+
+
+def mlp_bf16(p, x):
+    import jax.numpy as jnp
+
+    q = {k: v.astype(jnp.bfloat16) for k, v in p.items()}
+    return mlp(q, x.astype(jnp.bfloat16)).astype(jnp.float32)
+
+
+MASTER = Workload(
+    name="hidden-master",
+    version="1",
+    question="Which one mechanism parts the pair?",
+    sources=(),
+    data=Data(dataset="mnist", labels="onehot10", n=64, normalize=True),
+    training=Training(steps=4, lr=0.01),
+    model=Model(params=MLP, head="softmax", init=init, jax_apply=mlp_bf16, keras_build="unused:build"),
+    arms=(
+        _jax("a-bf16-weights", optimizer=bf16_weights_sgd),
+        _jax("b-f32-weights"),
+        _jax("c-bf16-adam", optimizer=bf16_weights_adam),
+        Arm("reference-f64", "float64", "f64", "ce-f64", loss_fn=ce, requires=("jax", "optax"), role="reference"),
+    ),
+    fix="b-f32-weights",
+)
+
+
+def test_master_weights_reader_and_refusals():
+    from paritybench.switches import Refusal, Target, master_weights
+
+    t = Target(MASTER, MASTER.arm("b-f32-weights"), {}, {}, 0.01, np.zeros((2, 784)), np.zeros((2, 10)), {})
+    assert master_weights.read(MASTER.arm("a-bf16-weights"), t) == master_weights.BF16
+    assert master_weights.read(MASTER.arm("b-f32-weights"), t) == master_weights.F32
+    assert master_weights.read(MASTER.arm("c-bf16-adam"), t) == master_weights.BF16
+    switched = master_weights.SWITCH.apply(MASTER.arm("a-bf16-weights"), t)
+    assert master_weights.read(switched, t) == master_weights.F32
+    with pytest.raises(Refusal, match="not plain SGD"):
+        master_weights.SWITCH.apply(MASTER.arm("c-bf16-adam"), t)
+    back = Target(MASTER, MASTER.arm("a-bf16-weights"), {}, {}, 0.01, t.x, t.y, {})
+    with pytest.raises(Refusal, match="switching to 16-bit weights is not offered"):
+        master_weights.SWITCH.apply(MASTER.arm("b-f32-weights"), back)
+
+
+def test_master_weights_is_named_and_closes():
+    from paritybench.experiment import data
+    from paritybench.experiment.flags import NumericsOptions
+    from paritybench.experiment.weights import copy_weights
+    from paritybench.pipeline import explain, localize
+
+    x, y = data.window(data.load_mnist(), 0, 64, True, labels="onehot10")
+    ctx = localize.Context(MASTER, 0.01, 4, x, y, copy_weights(init(0), MLP), NumericsOptions(), n=64)
+    p = explain.explain_pair(ctx, MASTER.arm("a-bf16-weights"), MASTER.arm("b-f32-weights"), {}, {}).to_dict()
+    # the same bf16 forward and backward pass: they part at step 0's update (the 16-bit rounding of the weights)
+    assert p["parted"] is not None and (p["parted"]["step"], p["parted"]["phase"]) == (0, "update"), p
+    top = p["switches"][0]
+    assert top["name"] == "master weights precision" and top["closes"], p["switches"]
+    others = [s for s in p["switches"][1:] if s["refused"] is None]
+    assert all(not s["closes"] for s in others), p["switches"]

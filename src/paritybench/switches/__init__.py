@@ -15,6 +15,7 @@ from paritybench.switches import (
     leaky_relu_slope,
     loss_logits,
     loss_reduction,
+    master_weights,
     momentum_lr,
     per_sample,
     pool_padding,
@@ -37,6 +38,7 @@ SWITCHES: tuple[Switch, ...] = (
     pool_padding.SWITCH,
     conv_padding.SWITCH,
     batch_order.SWITCH,
+    master_weights.SWITCH,
     forward_pass.SWITCH,
 )
 
