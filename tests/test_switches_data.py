@@ -228,3 +228,13 @@ def test_master_weights_is_named_and_closes():
     assert top["name"] == "master weights precision" and top["closes"], p["switches"]
     others = [s for s in p["switches"][1:] if s["refused"] is None]
     assert all(not s["closes"] for s in others), p["switches"]
+
+
+def test_table_cell_names_a_closing_combination():
+    from paritybench.analysis.explain_record import named_cause
+
+    sw = {"refused": None, "closes": False, "ratio_before": 1.04e5, "ratio_after": 8.4e4, "name": "forward pass"}
+    pair = {"parted": {"step": 0}, "verdict": "no switch closes", "switches": [sw], "combination": None}
+    assert named_cause(pair) == ("forward pass (does not close)", "1.04e5 -> 8.4e4")
+    pair["combination"] = {"names": ["forward pass", "master weights precision"], "ratio_after": 1.0, "closes": True}
+    assert named_cause(pair) == ("forward pass + master weights precision (together)", "1.04e5 -> 1")
