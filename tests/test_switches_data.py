@@ -132,7 +132,7 @@ def test_pair_with_masks_from_different_generators_is_refused_before_training():
     b = replace(ORDER.arm("b-shuffled"), conventions={"dropout mask": "torch.bernoulli, Generator(7 + step)"})
     p = explain.explain_pair(ctx, a, b, {}, {}).to_dict()
     assert p["parted"] is None and p["switches"] == [] and ctx.seconds == {}, p  # nothing trained
-    assert p["verdict"].startswith("refused: the arms draw their random dropout masks from different generators")
+    assert p["verdict"].startswith("refused: the arms draw their dropout masks from different generators")
     assert named_cause(p)[0] == p["verdict"]
     # the same masks on both sides: explained as any pair (the batch order parts them)
     same = replace(b, conventions=dict(a.conventions))
@@ -238,3 +238,14 @@ def test_table_cell_names_a_closing_combination():
     assert named_cause(pair) == ("forward pass (does not close)", "1.04e5 -> 8.4e4")
     pair["combination"] = {"names": ["forward pass", "master weights precision"], "ratio_after": 1.0, "closes": True}
     assert named_cause(pair) == ("forward pass + master weights precision (together)", "1.04e5 -> 1")
+
+
+def test_dropout_rng_marks_its_torch_arm_as_drawing_other_masks():
+    from paritybench.pipeline.explain import random_draws_differ
+    from paritybench.workloads import registry
+
+    w = registry.load("dropout-rng")
+    ref = w.arm(w.reference)
+    assert random_draws_differ(w.arm("torch-dropout"), ref) is not None
+    assert random_draws_differ(w.arm("jax-stax-keep-rate"), ref) is None  # Keras-JAX's key: the same masks
+    assert random_draws_differ(w.arm("jax-dropout-at-eval"), ref) is None

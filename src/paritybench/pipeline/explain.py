@@ -158,9 +158,8 @@ def random_draws_differ(a: Arm, b: Arm) -> str | None:
         va, vb = a.conventions.get(row), b.conventions.get(row)
         if va is not None and vb is not None and va != vb:
             return (
-                f"refused: the arms draw their random {row}s from different generators ({a.name}: {va}; {b.name}: "
-                f"{vb}): they train on other masks at every step, which no switch of a convention makes equal; "
-                "compare their final-accuracy distributions over seeds (paritybench sweep, then compare)"
+                f"refused: the arms draw their {row}s from different generators ({a.name}: {va}; {b.name}: {vb}), "
+                "which no switch makes equal: compare their final accuracies over seeds (sweep, then compare)"
             )
     return None
 
