@@ -249,3 +249,23 @@ def test_dropout_rng_marks_its_torch_arm_as_drawing_other_masks():
     assert random_draws_differ(w.arm("torch-dropout"), ref) is not None
     assert random_draws_differ(w.arm("jax-stax-keep-rate"), ref) is None  # Keras-JAX's key: the same masks
     assert random_draws_differ(w.arm("jax-dropout-at-eval"), ref) is None
+
+
+def test_fit_shuffle_arms_rows_read_from_what_they_train_on():
+    from paritybench.experiment import data
+    from paritybench.experiment.flags import NumericsOptions
+    from paritybench.pipeline import localize
+    from paritybench.switches import Refusal, Target, batch_order
+    from paritybench.workloads import registry
+
+    w = registry.load("fit-shuffle")
+    x, y = data.window(data.load_mnist(), 0, w.data.n, True, labels="onehot10")
+    ctx = localize.Context(w, w.training.lr, w.training.steps, x, y, {}, NumericsOptions(), n=w.data.n)
+    ref = w.arm(w.reference)
+    t = Target(w, ref, {}, {}, ctx.lr, x[:8], y[:8], {}, {}, ctx.batches_for)
+    assert batch_order.rows(w.arm("jax-fit-order"), t) == batch_order.rows(ref, t)
+    assert batch_order.rows(w.arm("jax-in-order"), t) != batch_order.rows(ref, t)
+    assert batch_order.SWITCH.apply(w.arm("jax-in-order"), t).shuffle_seed == ref.shuffle_seed
+    with pytest.raises(Refusal, match="drawn in its worker"):
+        batch_order.rows(w.arm("keras-tensorflow"), t)
+    assert batch_order.rows(w.arm("keras-tensorflow-in-order"), t) == batch_order.rows(w.arm("jax-in-order"), t)
