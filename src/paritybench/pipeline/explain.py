@@ -24,6 +24,9 @@ from paritybench.workloads.base import Arm
 
 FORMAT_VERSION = "1.0"
 TRIED_IN_PAIRS = 3  # where no switch closes: the best this many, two at a time
+# the declared rows that name where an arm's random draws come from (dropout-rng's ``dropout mask``): arms whose
+# draws differ train on other masks at every step, which no switch of a convention makes equal
+RANDOM_ROWS = ("dropout mask",)
 
 
 @dataclass
@@ -99,7 +102,11 @@ def explain_pair(
     cache: dict,
     switches: tuple[Switch, ...] = SWITCHES,
 ) -> Explanation:
-    """One pair: its first parting (the whole run, as localize), then every switch over the parted steps."""
+    """One pair: its first parting (the whole run, as localize), then every switch over the parted steps; a pair
+    whose arms draw their random masks from different generators is refused before anything trains."""
+    masks = random_draws_differ(a, b)
+    if masks is not None:
+        return Explanation(a.name, b.name, None, masks)
     base = localize_pair(ctx, a, b, cache)
     if base.first is None:
         return Explanation(a.name, b.name, None, "does not part: nothing to explain")
@@ -111,7 +118,7 @@ def explain_pair(
     rows_a, rows_b = rows.get(a.name, {}), rows.get(b.name, {})
     ref = ctx.workload.reference
     state = ctx.workload.model.initial_state()
-    probe = Target(ctx.workload, b, rows_a, rows_b, ctx.lr, ctx.x[:64], ctx.y[:64], ctx.init, state)
+    probe = Target(ctx.workload, b, rows_a, rows_b, ctx.lr, ctx.x[:64], ctx.y[:64], ctx.init, state, ctx.batches_for)
     scache: dict = {}
     tried: list[Tried] = []
     for sw in switches:
@@ -142,6 +149,19 @@ def explain_pair(
         combination = _combine(short, a, b, reducing[:TRIED_IN_PAIRS], probe, rows, scache)
     ctx.seconds[f"explain {a.name} vs {b.name}"] = sum(short.seconds.values())
     return Explanation(a.name, b.name, parted, verdict(before, tried, combination), tried, combination)
+
+
+def random_draws_differ(a: Arm, b: Arm) -> str | None:
+    """The refusal verdict where ``a`` and ``b`` declare different sources of their random draws (``RANDOM_ROWS``
+    in ``Arm.conventions``: dropout-rng's masks), else None."""
+    for row in RANDOM_ROWS:
+        va, vb = a.conventions.get(row), b.conventions.get(row)
+        if va is not None and vb is not None and va != vb:
+            return (
+                f"refused: the arms draw their {row}s from different generators ({a.name}: {va}; {b.name}: {vb}), "
+                "which no switch makes equal: compare their final accuracies over seeds (sweep, then compare)"
+            )
+    return None
 
 
 def _apply(sw: Switch, arm: Arm, target: Target) -> Arm:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from paritybench.switches import (
     adam_epsilon,
+    batch_order,
     bn_momentum,
     bn_variance,
     conv_padding,
@@ -14,6 +15,7 @@ from paritybench.switches import (
     leaky_relu_slope,
     loss_logits,
     loss_reduction,
+    master_weights,
     momentum_lr,
     per_sample,
     pool_padding,
@@ -37,6 +39,8 @@ SWITCHES: tuple[Switch, ...] = (
     flatten_order.SWITCH,
     pool_padding.SWITCH,
     conv_padding.SWITCH,
+    batch_order.SWITCH,
+    master_weights.SWITCH,
     forward_pass.SWITCH,
 )
 

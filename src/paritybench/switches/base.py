@@ -34,7 +34,8 @@ class Target:
     """What an applier may read: the workload, the arm it switches towards (``other``), both arms'
     ``conventions`` rows (empty for an arm whose rows were not read), the learning rate, a few training samples
     (``x``, ``y``: the window's first rows, for probing a function's shapes or its state update) and the shared
-    initial weights and model state."""
+    initial weights and model state; ``batches_for`` (``localize.Context.batches_for``, where explain runs) gives
+    the rows an arm trains each step on."""
 
     workload: Workload
     other: Arm
@@ -45,6 +46,7 @@ class Target:
     y: np.ndarray
     init: Mapping[str, np.ndarray]
     state: Mapping[str, np.ndarray] = field(default_factory=dict)
+    batches_for: Callable[[Arm], Any] | None = None
 
     def row(self, name: str, other: bool = False) -> Any:
         """Row ``name`` of this arm (of ``other`` with other=True): the code's reading, else the declaration's;

@@ -1,0 +1,99 @@
+"""Master weights precision: whether an arm's optimizer keeps the weights in float32 (Keras's ``mixed_bfloat16``
+policy: float32 variables, bfloat16 compute) or in 16-bit, with no float32 master copy (a port that trains
+``p.astype(bfloat16)``: every update is rounded to the weight's bfloat16 grid and one below half a bf16 ulp is
+lost), switched to float32 master weights with the same update rule. Demonstrated by mixed-precision.
+
+Read from the code, not the declarations: each arm's optimizer is built at the run's learning rate and stepped once
+on float32 weights off the bfloat16 grid (``PROBE`` entries in [0.0625, 0.125), bf16 ulp 2**-10 there), with a
+gradient whose SGD update ``lr g`` is far below half a bf16 ulp (and, to read the rule, once with one of 16 ulps).
+An optimizer keeps 16-bit weights where its new weights all lie on the bfloat16 grid (for SGD the small update is
+then lost: the weights stay at ``bf16(w)``); float32 where the small update moves every weight and leaves none on
+that grid. The switched optimizer is ``optax.sgd(lr)`` on the float32 weights, offered only where the 16-bit
+optimizer's large update is plain SGD's rounded to bfloat16 (within one bf16 ulp of ``w - lr g``); any other rule is
+refused, as are float16 grids and an arm that already keeps float32 weights."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from paritybench.arms.registry import kind_of
+from paritybench.switches.base import Refusal, Switch, Target
+from paritybench.workloads.base import Arm, resolve_ref
+
+PROBE = 256
+F32, BF16 = "float32", "bfloat16 (no float32 master copy)"
+
+
+def _bf16(a: np.ndarray) -> np.ndarray:
+    import jax.numpy as jnp  # late: a framework: loads after the numerics flags
+
+    return np.asarray(jnp.asarray(a, jnp.float32).astype(jnp.bfloat16).astype(jnp.float32))
+
+
+def _step(arm: Arm, t: Target, w: np.ndarray, g: np.ndarray) -> np.ndarray:
+    import jax.numpy as jnp  # late: a framework: loads after the numerics flags
+    import optax  # late: a framework: loads after the numerics flags
+
+    opt = resolve_ref(arm.optimizer)(t.lr) if arm.optimizer is not None else optax.sgd(t.lr)
+    params = {"w": jnp.asarray(w, jnp.float32)}
+    u, _ = opt.update({"w": jnp.asarray(g, jnp.float32)}, opt.init(params), params)
+    return np.asarray(optax.apply_updates(params, u)["w"], np.float32)
+
+
+def probe_weights() -> np.ndarray:
+    """float32 weights in [0.0625, 0.125), none on the bfloat16 grid."""
+    w = np.linspace(0.0625, 0.125, PROBE, endpoint=False, dtype=np.float32) + np.float32(2**-17)
+    assert not np.any(_bf16(w) == w)
+    return w
+
+
+def read(arm: Arm, t: Target) -> str:
+    """``arm``'s master weights precision, from one optimizer step on ``probe_weights``."""
+    if kind_of(arm).name not in ("jax", "f64"):
+        raise Refusal(f"{arm.name}'s optimizer is not an optax one: its weights' precision is not probed here")
+    w = probe_weights()
+    ulp = 2.0**-10  # bfloat16's ulp in [0.0625, 0.125)
+    small = _step(arm, t, w, np.full_like(w, ulp / 64 / t.lr))
+    on_grid = _bf16(small) == small
+    if np.all(on_grid):
+        return BF16
+    if np.all(small != w) and not np.any(on_grid):
+        return F32
+    raise Refusal(f"{arm.name}'s optimizer neither keeps bfloat16 weights nor applies a small update in float32")
+
+
+def _jax(arm: Arm, t: Target) -> Arm:
+    mine, theirs = read(arm, t), read(t.other, t)
+    if mine == theirs:
+        raise Refusal(f"nothing to change: both keep {mine} weights")
+    if mine == F32:
+        raise Refusal(f"{arm.name} keeps float32 weights: switching to 16-bit weights is not offered")
+    w = probe_weights()
+    g = np.full_like(w, 16 * 2.0**-10 / t.lr)  # an update of 16 bf16 ulps: SGD's, rounded, if the rule is SGD
+    big = _step(arm, t, w, g)
+    if not np.all(np.abs(big - (w - t.lr * g)) <= 2.0**-10):
+        raise Refusal(f"{arm.name}'s 16-bit update is not plain SGD's: no float32 form of its rule is known here")
+
+    def sgd_f32(lr):
+        import optax  # late: a framework: loads after the numerics flags
+
+        return optax.sgd(lr)
+
+    sgd_f32.__qualname__ = "sgd[float32 master weights]"
+    return replace(arm, optimizer=sgd_f32)
+
+
+SWITCH = Switch(
+    name="master weights precision",
+    family="numerics",
+    description="an optimizer that keeps bfloat16 weights (no float32 master copy) -> float32 weights, same SGD rule",
+    rows=("dtype policy",),
+    demonstrated_by="mixed-precision",
+    appliers={"jax": _jax, "f64": _jax},
+    refusals={
+        "torch": "a torch arm's optimizer steps its parameters in their own dtype: no master-weights setting here",
+        "keras": "a Keras arm's dtype policy is set in its worker (keras_build): no setting to switch here",
+    },
+)
