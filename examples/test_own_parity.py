@@ -9,8 +9,8 @@ step by step, against the float32 noise floor; a pair that parts fails with loca
 The pairs are declared arms of paritybench workloads (a user's file, examples/tanh_adam.py, and the built-in seed
 workload). A workload built from a user's own model code through the adapters (examples/own_models/workload.py,
 examples/own_lstm/workload.py: ``own_workload``) names its arms the same way (``"torch"``, ``"keras-tensorflow"``,
-``"reference-f64"``) and is checked by the same call. ``parity`` is the plugin's fixture (its localize records under the test's tmp_path);
-``paritybench.testing.assert_trains_like`` is the same check as a plain function.
+``"reference-f64"``) and is checked by the same call. ``parity`` is the plugin's fixture (its localize records
+under the test's tmp_path); ``paritybench.testing.assert_trains_like`` is the same check as a plain function.
 """
 
 from pathlib import Path
