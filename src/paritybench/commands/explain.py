@@ -7,17 +7,13 @@ import argparse
 import json
 
 from paritybench import workloads
-from paritybench.arms.requirements import missing_requirements
 from paritybench.artifact import safeout
 from paritybench.artifact.safeout import commit_pair
 from paritybench.commands import Command
 from paritybench.commands.common import add_experiment_args, config_from
 from paritybench.errors import ParityError
-from paritybench.experiment import data
-from paritybench.experiment.weights import copy_weights
 from paritybench.pipeline import budget, conventions, explain, localize
 from paritybench.switches import SWITCHES
-from paritybench.workloads import resolve_ref
 
 
 class ExplainCommand(Command):
@@ -43,13 +39,7 @@ def cmd_explain(args, console) -> int:
         raise ParityError("explain takes one --seeds and one --windows value (it follows one trajectory)")
     arm_names = tuple(a.strip() for a in (args.arms or "").split(",") if a.strip())
     w = workloads.load(cfg.workload)
-    pairs, skipped = [], []
-    for a, b in localize.pairs_for(w, arm_names):
-        missing = missing_requirements(a) + missing_requirements(b)
-        if missing:
-            skipped.append(f"{a.name} vs {b.name}: not installed: {', '.join(missing)}")
-        else:
-            pairs.append((a, b))
+    pairs, skipped = localize.runnable_pairs(w, arm_names)
     skipped += [f"{a.name}: needs a GPU (does not part on a CPU)" for a in w.arms if a.needs_gpu and not arm_names]
     own = sorted({x.name for p in pairs for x in p if x.init is not None})
     if own:
@@ -71,28 +61,7 @@ def cmd_explain(args, console) -> int:
 
 
 def _explain(args, console, cfg, w, pairs, skipped, out) -> int:
-    ds = workloads.load_data(w, cfg.data_path, cfg.data_sha256)
-    x, y = data.window(ds, cfg.windows[0], cfg.n, cfg.normalize, labels=w.data.labels)
-    init = copy_weights(resolve_ref(w.model.init)(cfg.seeds[0], cfg.threefry_partitionable), w.model.params)
-    xh = yh = None
-    if w.data.holdout:
-        xh, yh = data.window(ds, cfg.windows[0] + cfg.n, w.data.holdout, cfg.normalize, labels=w.data.labels)
-    ctx = localize.Context(
-        w,
-        cfg.lr,
-        cfg.steps,
-        x,
-        y,
-        init,
-        cfg.numerics,
-        window=cfg.windows[0],
-        n=cfg.n,
-        normalize=cfg.normalize,
-        data_path=cfg.data_path,
-        data_sha256=cfg.data_sha256,
-        xh=xh,
-        yh=yh,
-    )
+    ctx = localize.context_for(w, cfg)
     # the rows switches read: every arm of the pairs that runs in this process (a Keras arm's rows would need
     # a worker per backend, and no switch applies to a Keras arm)
     main = tuple({x.name: x for p in pairs for x in p if x.process == "main"}.values())

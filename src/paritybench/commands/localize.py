@@ -9,16 +9,12 @@ from rich.table import Table
 
 from paritybench import workloads
 from paritybench.analysis import localize_plot
-from paritybench.arms.requirements import missing_requirements
 from paritybench.artifact import formats, safeout
 from paritybench.artifact.safeout import check_output_path, commit_pair
 from paritybench.commands import Command
 from paritybench.commands.common import add_experiment_args, config_from
 from paritybench.errors import ParityError
-from paritybench.experiment import data
-from paritybench.experiment.weights import copy_weights
 from paritybench.pipeline import budget, localize
-from paritybench.workloads import resolve_ref
 
 
 class LocalizeCommand(Command):
@@ -52,13 +48,7 @@ def cmd_localize(args, console) -> int:
     arm_names = tuple(a.strip() for a in (args.arms or "").split(",") if a.strip())  # checked by config_from
 
     w = workloads.load(cfg.workload)
-    pairs, skipped = [], []
-    for a, b in localize.pairs_for(w, arm_names):
-        missing = missing_requirements(a) + missing_requirements(b)
-        if missing:
-            skipped.append(f"{a.name} vs {b.name}: not installed: {', '.join(missing)}")
-        else:
-            pairs.append((a, b))
+    pairs, skipped = localize.runnable_pairs(w, arm_names)
     # run's checks, before any training: the step cap and memory, every output
     # location (free disk included), the record's path claimed, then written whole or not at all
     budget.check_localize(cfg, w, pairs)
@@ -82,28 +72,7 @@ def cmd_localize(args, console) -> int:
 
 
 def _localize(args, console, cfg, w, pairs, skipped, out) -> int:
-    ds = workloads.load_data(w, cfg.data_path, cfg.data_sha256)
-    x, y = data.window(ds, cfg.windows[0], cfg.n, cfg.normalize, labels=w.data.labels)
-    init = copy_weights(resolve_ref(w.model.init)(cfg.seeds[0], cfg.threefry_partitionable), w.model.params)
-    xh = yh = None
-    if w.data.holdout:  # the evaluation phase's held-out window: the samples right after the training window
-        xh, yh = data.window(ds, cfg.windows[0] + cfg.n, w.data.holdout, cfg.normalize, labels=w.data.labels)
-    ctx = localize.Context(
-        w,
-        cfg.lr,
-        cfg.steps,
-        x,
-        y,
-        init,
-        cfg.numerics,
-        window=cfg.windows[0],
-        n=cfg.n,
-        normalize=cfg.normalize,
-        data_path=cfg.data_path,
-        data_sha256=cfg.data_sha256,
-        xh=xh,
-        yh=yh,
-    )
+    ctx = localize.context_for(w, cfg)
     cache: dict = {}
     results = [localize.localize_pair(ctx, a, b, cache) for a, b in pairs]
     rec = {

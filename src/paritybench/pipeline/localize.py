@@ -47,8 +47,11 @@ from paritybench.arms.base import Evaluation
 from paritybench.arms.kind import Batches
 from paritybench.arms.minibatch import arm_rows, batch_slices
 from paritybench.arms.registry import kind_of
+from paritybench.arms.requirements import missing_requirements
 from paritybench.artifact import num
 from paritybench.errors import ParityError
+from paritybench.experiment import data
+from paritybench.experiment.weights import copy_weights
 from paritybench.workloads import datasource
 from paritybench.workloads.base import Arm, Workload, resolve_ref
 
@@ -411,3 +414,45 @@ def pairs_for(workload: Workload, names: tuple[str, ...]) -> list[tuple[Arm, Arm
     ref = workload.arm(workload.reference)
     arms = workload.resolve_arms(names) if names else workload.arms
     return [(a, ref) for a in arms if a.name != ref.name and not a.needs_gpu]
+
+
+def runnable_pairs(workload: Workload, names: tuple[str, ...]) -> tuple[list[tuple[Arm, Arm]], list[str]]:
+    """``pairs_for``'s pairs whose arms' modules are installed, and a line for each pair left out."""
+    pairs, skipped = [], []
+    for a, b in pairs_for(workload, names):
+        missing = missing_requirements(a) + missing_requirements(b)
+        if missing:
+            skipped.append(f"{a.name} vs {b.name}: not installed: {', '.join(missing)}")
+        else:
+            pairs.append((a, b))
+    return pairs, skipped
+
+
+def context_for(workload: Workload, cfg) -> Context:
+    """The one trajectory a ``RunConfig`` names (its first seed and window): the window's rows, the initial
+    weights, and for a workload with ``Data.holdout`` the held-out window right after the training window."""
+    ds = datasource.load(workload, cfg.data_path, cfg.data_sha256)
+    labels = workload.data.labels
+    x, y = data.window(ds, cfg.windows[0], cfg.n, cfg.normalize, labels=labels)
+    init = copy_weights(
+        resolve_ref(workload.model.init)(cfg.seeds[0], cfg.threefry_partitionable), workload.model.params
+    )
+    xh = yh = None
+    if workload.data.holdout:
+        xh, yh = data.window(ds, cfg.windows[0] + cfg.n, workload.data.holdout, cfg.normalize, labels=labels)
+    return Context(
+        workload,
+        cfg.lr,
+        cfg.steps,
+        x,
+        y,
+        init,
+        cfg.numerics,
+        window=cfg.windows[0],
+        n=cfg.n,
+        normalize=cfg.normalize,
+        data_path=cfg.data_path,
+        data_sha256=cfg.data_sha256,
+        xh=xh,
+        yh=yh,
+    )
