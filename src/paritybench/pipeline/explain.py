@@ -18,11 +18,11 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from paritybench.artifact import formats
 from paritybench.pipeline.localize import FACTOR, Context, PairResult, localize_pair
 from paritybench.switches import SWITCHES, Refusal, Switch, Target
 from paritybench.workloads.base import Arm
 
-FORMAT_VERSION = "1.0"
 TRIED_IN_PAIRS = 3  # where no switch closes: the best this many, two at a time
 # the declared rows that name where an arm's random draws come from (dropout-rng's ``dropout mask``): arms whose
 # draws differ train on other masks at every step, which no switch of a convention makes equal
@@ -259,7 +259,7 @@ def verdict(before: float, tried: list[Tried], combination: dict[str, Any] | Non
 def record(workload_name: str, explanations: list[Explanation]) -> dict[str, Any]:
     """The explain record: the keys the report reads (docs/localize.md, section Explain, lists them)."""
     return {
-        "format_version": FORMAT_VERSION,
+        formats.FORMAT_FIELD: formats.EXPLAIN_RECORD,
         "kind": "explain",
         "workload": workload_name,
         "factor": FACTOR,
