@@ -226,7 +226,7 @@ class JaxModel:
         trace) under the declared names (``flat``) or back in the user's tree: the state the arm keeps and
         ``localize`` reads names its moments as every other arm does (``adam/mu/dense_0/kernel``)."""
         names = self.names(declared)
-        paths = {path for path in names}
+        paths = set(names)
         flat_keys = set(names.values())
 
         def convert(s: Any) -> Any:

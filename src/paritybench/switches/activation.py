@@ -10,15 +10,13 @@ is then refused, saying so.
 
 from __future__ import annotations
 
-import contextlib
-import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from paritybench.switches.base import Refusal, Switch, Target
+from paritybench.switches.base import Refusal, Switch, Target, patched
 from paritybench.workloads.base import Arm, resolve_ref
 
 
@@ -36,46 +34,6 @@ class Keyword:
     torch_common: Callable[[Any], Any]
     jax_from: Callable[[Any], Any]
     torch_from: Callable[[Any], Any]
-
-
-def _bindings(apply, own) -> list[tuple[Any, str, Any]]:
-    """Where ``apply`` reaches ``own`` other than through its module: a global of ``apply``'s module or a cell of
-    its closure that is ``own`` (``from jax.nn import gelu``) or a ``functools.partial`` of it
-    (``partial(jax.nn.leaky_relu, negative_slope=0.3)``, bound at import), as (holder, key, value)."""
-    found: list[tuple[Any, str, Any]] = []
-    for key, v in getattr(apply, "__globals__", {}).items():
-        if v is own or (isinstance(v, functools.partial) and v.func is own):
-            found.append((apply.__globals__, key, v))
-    for cell in getattr(apply, "__closure__", None) or ():
-        with contextlib.suppress(ValueError):  # an empty cell
-            v = cell.cell_contents
-            if v is own or (isinstance(v, functools.partial) and v.func is own):
-                found.append((cell, "cell_contents", v))
-    return found
-
-
-def _set(holder, key: str, value) -> None:
-    if isinstance(holder, dict):
-        holder[key] = value
-    else:
-        setattr(holder, key, value)
-
-
-@contextlib.contextmanager
-def _patched(module, name: str, fn, apply=None) -> Iterator[None]:
-    """``module.<name>`` replaced by ``fn`` and, where ``apply`` bound the function before (``_bindings``),
-    those bindings too (a partial keeps its arguments, around ``fn``)."""
-    own = getattr(module, name)
-    bound = _bindings(apply, own) if apply is not None else []
-    setattr(module, name, fn)
-    for holder, key, v in bound:
-        _set(holder, key, fn if v is own else functools.partial(fn, *v.args, **v.keywords))
-    try:
-        yield
-    finally:
-        setattr(module, name, own)
-        for holder, key, v in bound:
-            _set(holder, key, v)
 
 
 def _module(framework: str):
@@ -135,7 +93,7 @@ def read(kw: Keyword, arm: Arm, kind: str, t: Target) -> list:
         return own(*args, **kwargs)
 
     apply = resolve_ref(ref)
-    with _patched(module, kw.fn, recorder, apply):
+    with patched(module, kw.fn, recorder, apply):
         _run(framework, apply, t)
     return seen
 
@@ -167,7 +125,7 @@ def switch(kw: Keyword, arm: Arm, kind: str, t: Target, other_kind: str) -> Arm:
             k.pop(name, None)
             return own(x, **{name: value}, **k) if not a else own(x, value, *a[1:], **k)
 
-        with _patched(module, kw.fn, fixed, own_apply):
+        with patched(module, kw.fn, fixed, own_apply):
             return own_apply(*args, **kwargs)
 
     switched.__qualname__ = f"{kw.fn}[{kw.jax_kw}={target}]"

@@ -12,8 +12,10 @@ tries every switch of the registry (``switches.SWITCHES``) on every parting pair
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,3 +122,43 @@ def weight_decay(row: Any) -> tuple[float, str] | None:
         return 0.0, "none"
     m = _WD.match(str(row or ""))
     return (float(m.group(1)), m.group(2)) if m else None
+
+
+def _bindings(apply, own) -> list[tuple[Any, str, Any]]:
+    """Where ``apply`` reaches ``own`` other than through its module: a global of ``apply``'s module or a cell of
+    its closure that is ``own`` (``from jax.nn import gelu``) or a ``functools.partial`` of it
+    (``partial(jax.nn.leaky_relu, negative_slope=0.3)``, bound at import), as (holder, key, value)."""
+    found: list[tuple[Any, str, Any]] = []
+    for key, v in getattr(apply, "__globals__", {}).items():
+        if v is own or (isinstance(v, functools.partial) and v.func is own):
+            found.append((apply.__globals__, key, v))
+    for cell in getattr(apply, "__closure__", None) or ():
+        with contextlib.suppress(ValueError):  # an empty cell
+            v = cell.cell_contents
+            if v is own or (isinstance(v, functools.partial) and v.func is own):
+                found.append((cell, "cell_contents", v))
+    return found
+
+
+def _set(holder, key: str, value) -> None:
+    if isinstance(holder, dict):
+        holder[key] = value
+    else:
+        setattr(holder, key, value)
+
+
+@contextlib.contextmanager
+def patched(module, name: str, fn, apply=None) -> Iterator[None]:
+    """``module.<name>`` replaced by ``fn`` and, where ``apply`` bound the function before (``_bindings``),
+    those bindings too (a partial keeps its arguments, around ``fn``)."""
+    own = getattr(module, name)
+    bound = _bindings(apply, own) if apply is not None else []
+    setattr(module, name, fn)
+    for holder, key, v in bound:
+        _set(holder, key, fn if v is own else functools.partial(fn, *v.args, **v.keywords))
+    try:
+        yield
+    finally:
+        setattr(module, name, own)
+        for holder, key, v in bound:
+            _set(holder, key, v)

@@ -12,28 +12,16 @@ the switch is then refused."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from paritybench.arms.registry import kind_of
-from paritybench.switches.base import Refusal, Switch, Target
+from paritybench.switches.base import Refusal, Switch, Target, patched
 from paritybench.workloads.base import Arm, resolve_ref
 
 Pads = tuple[tuple[int, int], ...]
-
-
-@contextlib.contextmanager
-def _patched(module, name: str, fn) -> Iterator[None]:
-    own = getattr(module, name)
-    setattr(module, name, fn)
-    try:
-        yield
-    finally:
-        setattr(module, name, own)
 
 
 def _jax_read(arm: Arm, t: Target) -> tuple[Pads, tuple[int, ...]]:
@@ -56,7 +44,7 @@ def _jax_read(arm: Arm, t: Target) -> tuple[Pads, tuple[int, ...]]:
         return real(lhs, rhs, window_strides, padding, *a, **k)
 
     apply = resolve_ref(arm.jax_apply or t.workload.model.jax_apply)
-    with _patched(jax.lax, "conv_general_dilated", recorder):
+    with patched(jax.lax, "conv_general_dilated", recorder):
         apply({k: jnp.asarray(v) for k, v in t.init.items()}, jnp.asarray(t.x))
     if len(calls) != 1:
         raise Refusal(f"{arm.name}'s forward pass makes {len(calls)} lax.conv_general_dilated calls, not one")
@@ -86,7 +74,7 @@ def _torch_read(arm: Arm, t: Target) -> tuple[Pads, tuple[int, ...]]:
     if ref is None:
         raise Refusal(f"workload {t.workload.name} declares no Model.torch_apply")
     params = {k: torch.tensor(np.asarray(v, np.float32)) for k, v in t.init.items()}
-    with torch.no_grad(), _patched(F, "conv2d", recorder):
+    with torch.no_grad(), patched(F, "conv2d", recorder):
         resolve_ref(ref)(params, torch.tensor(np.asarray(t.x, np.float32)))
     if len(calls) != 1:
         raise Refusal(f"{arm.name}'s forward pass makes {len(calls)} F.conv2d calls, not one")
@@ -124,7 +112,7 @@ def _jax(arm: Arm, t: Target) -> Arm:
             def padded(lhs, rhs, window_strides, padding, *a, **k):
                 return real(lhs, rhs, window_strides, list(theirs), *a, **k)
 
-            with _patched(jax.lax, "conv_general_dilated", padded):
+            with patched(jax.lax, "conv_general_dilated", padded):
                 return fn(*args, **kwargs)
 
         run.__qualname__ = f"conv_padding[{theirs}]"
@@ -154,7 +142,7 @@ def _torch(arm: Arm, t: Target) -> Arm:
             def padded(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
                 return real(F.pad(input, (wl, wh, hl, hh)), weight, bias, stride, 0, dilation, groups)
 
-            with _patched(F, "conv2d", padded):
+            with patched(F, "conv2d", padded):
                 return fn(*args, **kwargs)
 
         run.__qualname__ = f"torch_conv_padding[{theirs}]"

@@ -15,15 +15,13 @@ ports) is switched; one that divides by its own counts is refused."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from paritybench.arms.registry import kind_of
-from paritybench.switches.base import Refusal, Switch, Target
+from paritybench.switches.base import Refusal, Switch, Target, patched
 from paritybench.workloads.base import Arm, resolve_ref
 
 COUNT, WINDOW = "count of real cells", "whole window"
@@ -39,16 +37,6 @@ class Pool:
 
     def text(self) -> str:
         return f"{self.window} window, stride {self.strides}, padded {self.pads}, divided by the {self.divisor}"
-
-
-@contextlib.contextmanager
-def _patched(module, name: str, fn) -> Iterator[None]:
-    own = getattr(module, name)
-    setattr(module, name, fn)
-    try:
-        yield
-    finally:
-        setattr(module, name, own)
 
 
 def _same_pads(side: int, k: int, s: int) -> tuple[int, int]:
@@ -73,7 +61,7 @@ def _jax_read(arm: Arm, t: Target) -> Pool:
 
     apply = resolve_ref(arm.jax_apply or t.workload.model.jax_apply)
     params = {k: jnp.asarray(v) for k, v in t.init.items()}
-    with _patched(jax.lax, "reduce_window", recorder):
+    with patched(jax.lax, "reduce_window", recorder):
         apply(params, jnp.asarray(t.x))
     sums = [c for c in calls if not c[0]]
     if len(sums) != 1:
@@ -106,7 +94,7 @@ def _torch_read(arm: Arm, t: Target) -> Pool:
     if ref is None:
         raise Refusal(f"workload {t.workload.name} declares no Model.torch_apply")
     params = {k: torch.tensor(np.asarray(v, np.float32)) for k, v in t.init.items()}
-    with torch.no_grad(), _patched(F, "avg_pool2d", recorder):
+    with torch.no_grad(), patched(F, "avg_pool2d", recorder):
         resolve_ref(ref)(params, torch.tensor(np.asarray(t.x, np.float32)))
     if len(calls) != 1:
         raise Refusal(f"{arm.name}'s forward pass makes {len(calls)} F.avg_pool2d calls, not one")
@@ -167,7 +155,7 @@ def _jax(arm: Arm, t: Target) -> Arm:
                 ones = jax.numpy.ones((1, *operand.shape[1:3], 1), operand.dtype)
                 return sums * size / real(ones, 0.0, jax.lax.add, win, strides, pads)
 
-            with _patched(jax.lax, "reduce_window", other_average):
+            with patched(jax.lax, "reduce_window", other_average):
                 return fn(*args, **kwargs)
 
         return run
@@ -204,7 +192,7 @@ def _torch(arm: Arm, t: Target) -> Arm:
                 counts = real(ones, theirs.window, theirs.strides, 0, False, True) * float(np.prod(theirs.window))
                 return sums / counts
 
-            with _patched(F, "avg_pool2d", other_average):
+            with patched(F, "avg_pool2d", other_average):
                 return fn(*args, **kwargs)
 
         return run
