@@ -183,7 +183,7 @@ def test_a_step_returning_the_wrong_things_is_refused_in_one_line_before_trainin
     with pytest.raises(ParityError) as e:
         jax_trainer.JaxKind().forward_shape(w, arm, x, w.model.init(0))  # check_forward, before training
     msg = str(e.value)
-    line = inspect.getsourcelines(make)[1] + 3  # the step's def, under its decorator
+    line = inspect.getsourcelines(make)[1] + 4  # the step's def, under its decorator
     assert "\n" not in msg and problem in msg, msg
     assert f"test_adapters_step.py:{line}" in msg and "return (params, opt_state, loss)" in msg, msg
 

@@ -11,7 +11,8 @@ existing arm machinery:
   the declared names and calls ``apply``; its ``optimizer`` runs the user's transformation on that tree and
   hands the updates back under the declared names. Both are pure renamings (between two channels-last
   layouts every mapped transform is ``identity``), so ``arms.jax_trainer`` trains exactly what a built-in
-  declaration of the same functions trains.
+  declaration of the same functions trains. With ``JaxModel(step=...)`` the user's own (jitted) train step takes
+  each step of a ``jax-step`` arm (``Arm.jax_step``): the weights it returns are the arm's.
 - :func:`keras_build`: the user's function returning a ``keras.Model``; its variables are matched to the
   declared names, and a compiled model keeps its compiled optimizer and loss (``arms.keras_worker``).
 
@@ -344,7 +345,15 @@ def _where(fn: Any) -> str:
     """``file:line`` where the user's function is defined (through ``jax.jit``'s ``__wrapped__``)."""
     inner = inspect.unwrap(fn) if callable(fn) else fn
     code = getattr(inner, "__code__", None)
-    return f"{code.co_filename}:{code.co_firstlineno}" if code is not None else _label(fn)
+    if code is None:
+        return _label(fn)
+    line = code.co_firstlineno  # its first decorator's line (``@jax.jit``): the ``def`` line where the source reads
+    try:
+        lines, start = inspect.getsourcelines(inner)
+        line = start + next(i for i, t in enumerate(lines) if t.lstrip().startswith(("def ", "async def ")))
+    except (OSError, TypeError, StopIteration):
+        pass
+    return f"{code.co_filename}:{line}"
 
 
 STEP_RETURNS = (
