@@ -39,6 +39,11 @@ def standard_step(optimizer):
     return train_step
 
 
+def plain_step(optimizer):
+    """The same step, not jitted: traced into paritybench's program as it is."""
+    return standard_step(optimizer).__wrapped__
+
+
 def clipping_step(optimizer):
     """Clips the gradient's global norm before the optimizer, inside the step (the optimizer itself does not)."""
     import jax
@@ -70,9 +75,13 @@ def workload(make_step, *, batch_size=None):
     )
 
 
-@pytest.mark.parametrize("batch_size", [None, 16], ids=["full-batch", "minibatch"])
-def test_a_standard_optax_step_trains_the_same_bits_as_paritybenchs_step(batch_size):
-    w = workload(standard_step, batch_size=batch_size)
+@pytest.mark.parametrize(
+    ("make", "batch_size"),
+    [(standard_step, None), (standard_step, 16), (plain_step, None)],
+    ids=["full-batch", "minibatch", "not-jitted"],
+)
+def test_a_standard_optax_step_trains_the_same_bits_as_paritybenchs_step(make, batch_size):
+    w = workload(make, batch_size=batch_size)
     assert [a.name for a in w.arms] == ["jax", "jax-step", "reference-f64"]
     init = w.model.init(0)
     x, y = data()
@@ -84,7 +93,7 @@ def test_a_standard_optax_step_trains_the_same_bits_as_paritybenchs_step(batch_s
     assert weights_sha256(theirs.final_weights) == weights_sha256(ours.final_weights)
     assert theirs.curves["loss"] == ours.curves["loss"] and theirs.curves["grad_norm"] == ours.curves["grad_norm"]
     rec = theirs.info["user_step"]
-    assert rec["agrees"] and rec["step"].endswith("standard_step.<locals>.train_step")
+    assert rec["agrees"] and rec["step"].endswith("standard_step.<locals>.train_step")  # its own name, jitted or not
     assert len(rec["loss"]) == 12 and "user_step" not in ours.info
     if batch_size is None:  # one batch: the loss the step returned is the curve's, step by step
         assert rec["loss"] == ours.curves["loss"][:-1]
