@@ -196,3 +196,7 @@ def test_own_models_trains_by_the_users_jitted_step_and_refuses_a_step_that_retu
     line = " ".join(proc.stdout.split())
     assert "train step: arm jax-step: your step jax_model:train_step returned the loss" in line, line
     assert not json.loads(res.read_text())["runs"][1]["info"]["user_step"]["agrees"]
+    proc = run_cli("report", str(res), "--out", str(tmp_path / "rep"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    written = " ".join(f.read_text() for f in (tmp_path / "rep").rglob("*.md"))
+    assert "**Your train step**: arm jax-step: your step jax_model:train_step returned the loss" in written
