@@ -197,6 +197,22 @@ def test_a_step_returning_the_wrong_things_is_refused_in_one_line_before_trainin
     assert f"test_adapters_step.py:{line}" in msg and "return (params, opt_state, loss)" in msg, msg
 
 
+def test_a_step_that_raises_is_reported_at_the_users_file_and_line_before_training():
+    def raising(optimizer):
+        def train_step(params, opt_state, x, y):
+            raise KeyError("encoder")  # the line the error names
+
+        return train_step
+
+    w = workload(raising)
+    x, _ = data()
+    with pytest.raises(ParityError) as e:
+        jax_trainer.JaxKind().forward_shape(w, w.arm("jax-step"), x, w.model.init(0))
+    msg = str(e.value)
+    line = inspect.getsourcelines(raising)[1] + 2
+    assert "\n" not in msg and f"test_adapters_step.py:{line}: KeyError: 'encoder'" in msg, msg
+
+
 def test_a_step_on_an_arm_that_is_not_float32_jax_is_refused():
     from paritybench.workloads.base import check
 

@@ -109,9 +109,11 @@ def record_and_step(rec: dict, params, grads, step, opt_state, xb, yb, own_loss,
     records from paritybench's own gradient, then ``(new params, new optimizer state)`` as the user's step returns
     them on the step's batch; the loss it returns beside paritybench's ``own_loss`` on that batch at the same
     weights (``rec["step_loss"]``, ``rec["own_loss"]``: ``step_loss_record`` holds one to the other)."""
+    import jax.numpy as jnp  # late: a framework: loads after the numerics flags
+
     _record(rec, params, grads, keep_trajectory)
     new, opt_state, loss = step(params, opt_state, xb, yb)
-    rec["step_loss"], rec["own_loss"] = loss, own_loss
+    rec["step_loss"], rec["own_loss"] = jnp.asarray(loss), own_loss  # a step may return a Python number
     return new, opt_state
 
 
