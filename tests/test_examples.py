@@ -3,7 +3,8 @@
 The batch-system examples run `paritybench sweep --shard I/N` with I over every index, once: each example's shell
 is executed (sh / bash) with a stand-in `paritybench` first on PATH that prints its arguments, so what is checked
 is the command line the scheduler would run. `examples/own_lstm/` (a user's Keras LSTM and its torch port) runs
-through run, compare, report, localize and conventions.
+through run, compare, report, localize and conventions; `examples/own_models/`'s `jax-step` arm trains by the
+user's own jitted train step.
 """
 
 import importlib.util
@@ -148,3 +149,54 @@ def test_own_lstm_maps_keras_to_torch_and_localizes_the_literal_port_at_the_lstm
     proc = run_cli("conventions", "--workload", workload, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "workload own-lstm:" in proc.stdout
+
+
+def test_own_models_trains_by_the_users_jitted_step_and_refuses_a_step_that_returns_the_wrong_things(tmp_path):
+    """`examples/own_models/`'s `jax-step` arm is the user's own `@jax.jit` train step (jax_model.py): the same bits
+    as paritybench's step of the same apply, loss and optax optimizer; a step that returns the wrong things is a
+    one-line error naming its file and line before training; one that trains on another target is reported."""
+    folder = EXAMPLES / "own_models"
+    assert len((folder / "workload.py").read_text().splitlines()) <= 15  # the pairing file stays this short
+    out = tmp_path / "step.json"
+    arms = ("--arms", "jax,jax-step,reference-f64")
+    proc = run_cli("run", "--workload", str(folder / "workload.py"), *arms, "--out", str(out), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "train step:" not in proc.stdout
+    runs = {r["arm"]: r for r in json.loads(out.read_text())["runs"]}
+    assert runs["jax-step"]["final_weights_sha256"] == runs["jax"]["final_weights_sha256"]
+    assert runs["jax-step"]["curves"]["loss"] == runs["jax"]["curves"]["loss"]
+    assert runs["jax-step"]["curves"]["loss"][-1] < 0.5 * runs["jax-step"]["curves"]["loss"][0]  # it trained
+    step = runs["jax-step"]["info"]["user_step"]
+    assert step["agrees"] and step["step"] == "jax_model:train_step" and len(step["loss"]) == 20
+    proc = run_cli(
+        "localize", "--workload", str(folder / "workload.py"), "--arms", "jax-step,reference-f64",
+        "--out", str(tmp_path / "l.json"), cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "jax-step vs reference-f64: never part" in " ".join(proc.stdout.split())
+
+    def variant(name: str, old: str, new: str):
+        copy = tmp_path / name
+        copy.mkdir()
+        for f in folder.glob("*.py"):
+            text = f.read_text()
+            (copy / f.name).write_text(text.replace(old, new) if f.name == "jax_model.py" else text)
+        assert new in (copy / "jax_model.py").read_text()
+        res = tmp_path / f"{name}.json"
+        return run_cli("run", "--workload", str(copy / "workload.py"), *arms, "--out", str(res), cwd=tmp_path), res
+
+    returned = "return optax.apply_updates(params, updates), opt_state, value"
+    proc, res = variant("two", returned, "return optax.apply_updates(params, updates), opt_state")
+    assert proc.returncode != 0 and not res.exists()
+    err = proc.stderr.strip().splitlines()[-1]
+    assert err.startswith("paritybench: error: ") and "step jax_model:train_step (" in err, err
+    assert "jax_model.py:30) returns a 2-tuple: return (params, opt_state, loss)" in err, err
+    proc, res = variant("target", "loss(apply(p, x), y)", "loss(apply(p, x), 2.0 * y)")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = " ".join(proc.stdout.split())
+    assert "train step: arm jax-step: your step jax_model:train_step returned the loss" in line, line
+    assert not json.loads(res.read_text())["runs"][1]["info"]["user_step"]["agrees"]
+    proc = run_cli("report", str(res), "--out", str(tmp_path / "rep"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    written = " ".join(f.read_text() for f in (tmp_path / "rep").rglob("*.md"))
+    assert "**Your train step**: arm jax-step: your step jax_model:train_step returned the loss" in written

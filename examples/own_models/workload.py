@@ -10,6 +10,6 @@ WORKLOAD = own_workload(
     head="linear",
     data=Data(source="data:load", n=256),
     training=Training(steps=20, lr=1e-2),  # the models' own optimizers keep their own learning rates
-    jax=JaxModel("jax_model:apply", "jax_model:init", "jax_model:optimizer", "jax_model:loss"),
+    jax=JaxModel("jax_model:apply", "jax_model:init", "jax_model:optimizer", "jax_model:loss", "jax_model:train_step"),
     keras="keras_model:build_model",
 )

@@ -11,7 +11,8 @@ existing arm machinery:
   the declared names and calls ``apply``; its ``optimizer`` runs the user's transformation on that tree and
   hands the updates back under the declared names. Both are pure renamings (between two channels-last
   layouts every mapped transform is ``identity``), so ``arms.jax_trainer`` trains exactly what a built-in
-  declaration of the same functions trains.
+  declaration of the same functions trains. With ``JaxModel(step=...)`` the user's own (jitted) train step takes
+  each step of a ``jax-step`` arm (``Arm.jax_step``): the weights it returns are the arm's.
 - :func:`keras_build`: the user's function returning a ``keras.Model``; its variables are matched to the
   declared names, and a compiled model keeps its compiled optimizer and loss (``arms.keras_worker``).
 
@@ -23,6 +24,7 @@ while the workload loads.
 from __future__ import annotations
 
 import functools
+import inspect
 import sys
 import traceback
 from collections.abc import Callable, Mapping
@@ -142,7 +144,18 @@ class JaxModel:
     do not settle; the torch adapter and :func:`keras_build` take the same. ``layers``: the user's named
     intermediates ``(params, x) -> {name: array}`` in forward order, over the user's own tree, for ``localize``'s
     forward phase (name them as the torch module names its layers to compare them with a torch arm's). References
-    are ``"module:attribute"`` or the objects."""
+    are ``"module:attribute"`` or the objects.
+
+    ``step``: the user's own train step, jitted or not, as a training loop calls it:
+    ``step(params, opt_state, x, y)`` over the user's own tree and the state ``optimizer.init(params)`` makes,
+    returning ``(params, opt_state, loss)``, ``(params, opt_state, loss, aux)`` (``aux`` anything, not read) or
+    ``(params, opt_state, metrics)`` with ``metrics`` a dict holding ``"loss"``; ``params`` and ``opt_state`` as it
+    was given them (the same tree, shapes and dtypes), ``loss`` a scalar: the mean loss of the batch at the weights
+    it was given. An arm with it (:func:`own_workload`'s ``jax-step``) trains by that step: its weights after each
+    step are the ones the step returns; its curves and gradients are paritybench's, from ``apply`` and ``loss``
+    at each step's weights, and the loss the step returns is held to paritybench's at the same weights (the run's
+    ``info["user_step"]``). Anything else it returns is a one-line error naming its file and line, found before
+    training by tracing it on one batch (``jax.eval_shape``)."""
 
     def __init__(
         self,
@@ -150,11 +163,13 @@ class JaxModel:
         init: Ref,
         optimizer: Any,
         loss: Ref,
+        step: Ref | None = None,
         *,
         mapping: Mapping[str, Any] | None = None,
         layers: Ref | None = None,
     ) -> None:
         self.apply_ref, self.init_ref, self.optimizer_ref, self.loss_ref = apply, init, optimizer, loss
+        self.step_ref = step
         self.layers_ref = layers
         self.mapping = dict(mapping or {})
         self._names: dict[tuple, dict[tuple[str, ...], str]] = {}
@@ -265,6 +280,24 @@ class JaxModel:
 
         return _as(layers, ref)
 
+    def jax_step(self, declared: Shapes) -> Callable[..., Any] | None:
+        """The user's ``step`` over the declared names (``Arm.jax_step``): ``(params, opt_state, x, y) ->
+        (params, opt_state, loss)``, the weights and the optimizer state renamed both ways (None without
+        ``step``)."""
+        ref = self.step_ref
+        if ref is None:
+            return None
+        what = f"step {_label(ref)}"
+
+        def step(params: Any, opt_state: Any, x: Any, y: Any) -> tuple[Any, Any, Any]:
+            tree, state = self.to_tree(declared, params), self._state(declared, opt_state, flat=False)
+            fn = self._get(ref)
+            out = user_call(what, fn, tree, state, x, y)
+            new, new_state, loss = _step_outputs(f"{what} ({_where(fn)})", out, tree, state)
+            return self.to_flat(declared, new), self._state(declared, new_state, flat=True), loss
+
+        return _as(step, ref)
+
     def loss_fn(self) -> Callable[[Any, Any], Any]:
         def loss(z: Any, y: Any) -> Any:
             return user_call(f"loss {_label(self.loss_ref)}", self._get(self.loss_ref), z, y)
@@ -308,6 +341,64 @@ class JaxModel:
         return _as(init, self.init_ref)
 
 
+def _where(fn: Any) -> str:
+    """``file:line`` where the user's function is defined (through ``jax.jit``'s ``__wrapped__``)."""
+    inner = inspect.unwrap(fn) if callable(fn) else fn
+    code = getattr(inner, "__code__", None)
+    if code is None:
+        return _label(fn)
+    line = code.co_firstlineno  # its first decorator's line (``@jax.jit``): the ``def`` line where the source reads
+    try:
+        lines, start = inspect.getsourcelines(inner)
+        line = start + next(i for i, t in enumerate(lines) if t.lstrip().startswith(("def ", "async def ")))
+    except (OSError, TypeError, StopIteration):
+        pass
+    return f"{code.co_filename}:{line}"
+
+
+STEP_RETURNS = (
+    "return (params, opt_state, loss), (params, opt_state, loss, aux) or (params, opt_state, {'loss': loss, ...}), "
+    "params and opt_state as given"
+)
+
+
+def _step_outputs(what: str, out: Any, params: Any, state: Any) -> tuple[Any, Any, Any]:
+    """The user's step's ``(params, opt_state, loss)`` from what it returned (traced or computed), checked against
+    the ``params`` and optimizer ``state`` it was given: the same tree, shapes and dtypes, and a scalar loss; else a
+    one-line error naming the step's file and line."""
+    import jax  # late: a framework: the arm runs after the numerics flags
+
+    def refuse(problem: str) -> ParityError:
+        return ParityError(f"{what} {problem}: {STEP_RETURNS}")
+
+    if not isinstance(out, (tuple, list)) or len(out) not in (3, 4):
+        n = f"a {len(out)}-tuple" if isinstance(out, (tuple, list)) else f"a {type(out).__name__}"
+        raise refuse(f"returns {n}")
+    new, new_state, loss = out[0], out[1], out[2]
+    for name, got, given in (("params", new, params), ("opt_state", new_state, state)):
+        got_def: Any = jax.tree.structure(got)  # PyTreeDef: compared by ==, which its stub does not declare
+        given_def: Any = jax.tree.structure(given)
+        if got_def != given_def:
+            raise refuse(f"returns {name} of another structure than it was given ({got_def} for {given_def})")
+        for path, (a, b) in zip(
+            (jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_flatten_with_path(given)[0]),
+            zip(jax.tree.leaves(got), jax.tree.leaves(given), strict=True),
+            strict=True,
+        ):
+            if (np.shape(a), getattr(a, "dtype", None)) != (np.shape(b), getattr(b, "dtype", None)):
+                raise refuse(
+                    f"returns {name}{path} of shape {np.shape(a)} {getattr(a, 'dtype', '')} for "
+                    f"{np.shape(b)} {getattr(b, 'dtype', '')}"
+                )
+    if isinstance(loss, Mapping):
+        if "loss" not in loss:
+            raise refuse(f"returns metrics without 'loss' ({', '.join(map(str, loss)) or 'empty'})")
+        loss = loss["loss"]
+    if np.shape(loss) != ():
+        raise refuse(f"returns a loss of shape {np.shape(loss)}, not a scalar")
+    return new, new_state, loss
+
+
 def jax_arm(
     name: str,
     model: JaxModel,
@@ -317,13 +408,18 @@ def jax_arm(
     kind: str = "jax",
     own_init: bool = False,
     role: str = "port",
+    own_step: bool = False,
 ) -> Arm:
     """A JAX (``kind="jax"``) or float64 (``kind="f64"``) arm that trains the user's own model; ``own_init``
-    starts it from the user's ``init(seed)`` instead of the workload's shared initial weights."""
+    starts it from the user's ``init(seed)`` instead of the workload's shared initial weights; ``own_step`` (a
+    ``kind="jax"`` arm of a model with ``step``) takes each step by the user's own step."""
+    step = model.jax_step(declared) if own_step else None
+    if own_step and step is None:
+        raise ParityError(f"jax_arm {name}: own_step needs a JaxModel with step=... (the user's train step)")
+    by = f"your step {_label(model.step_ref)}" if step is not None else _label(model.optimizer_ref)
     return Arm(
         name,
-        description
-        or f"your JAX model {_label(model.apply_ref)}, {_label(model.optimizer_ref)}, loss {_label(model.loss_ref)}",
+        description or f"your JAX model {_label(model.apply_ref)}, {by}, loss {_label(model.loss_ref)}",
         kind,
         f"own:{_label(model.loss_ref)}" if kind == "jax" else f"own:{_label(model.loss_ref)}:f64",
         loss_fn=model.loss_fn(),
@@ -333,7 +429,12 @@ def jax_arm(
         init=model.init(declared) if own_init else None,
         requires=("jax", "optax"),
         role=role,
-        conventions={"adapter": "jax", "optimizer": "the user's optax transformation (its own learning rate)"},
+        conventions={
+            "adapter": "jax",
+            "optimizer": "the user's optax transformation (its own learning rate)",
+            **({"step": f"the user's train step {_label(model.step_ref)}"} if step is not None else {}),
+        },
+        jax_step=step,
     )
 
 
@@ -622,11 +723,14 @@ def own_workload(
     torch model (``torch``; a mapping ``{arm name: TorchModel}`` gives several torch arms, e.g. a faithful port
     and a literal one with its own ``mapping``).
 
-    Arms: ``jax`` (float32), the torch arms (``torch`` for a single model), ``keras-<backend>`` (its compiled
+    Arms: ``jax`` (float32), ``jax-step`` (float32, by the user's own train step, where ``jax`` has a ``step``),
+    the torch arms (``torch`` for a single model), ``keras-<backend>`` (its compiled
     optimizer and loss; each step by ``model.fit`` or, ``keras_step="train_on_batch"``, as a loop of
     ``model.train_on_batch`` takes it) and ``reference-f64`` (the JAX model in float64, the arbiter). Every arm
     starts from the JAX model's ``init(seed)`` mapped to the declared names."""
     arms = [jax_arm("jax", jax, params), jax_arm("reference-f64", jax, params, kind="f64", role="reference")]
+    if jax.step_ref is not None:  # the user's own train step, beside paritybench's step of the same model
+        arms.insert(1, jax_arm("jax-step", jax, params, own_step=True))
     torch_models = {"torch": torch} if isinstance(torch, TorchModel) else dict(torch or {})
     for i, (arm_name, model) in enumerate(torch_models.items()):
         if not isinstance(model, TorchModel):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from paritybench.analysis import report_html
+from paritybench.analysis import report_html, report_table
 from paritybench.analysis.gap_conventions import gap_lines
 from paritybench.artifact import check_artifact_file, reference_arm, unnum, upgrade
 from paritybench.artifact.records import RunKey
@@ -103,7 +103,12 @@ def answer_from_loss_run(a: dict) -> list[str]:
 
 
 def answer_from_run(a: dict) -> list[str]:
-    """Sentences explaining one run artifact's first case, each with its figures."""
+    """Sentences explaining one run artifact's first case, each with its figures; then a sentence for each arm whose
+    own train step returned a loss that is not paritybench's at the same weights (``report_table.user_step_lines``)."""
+    return _answer_from_run(a) + [f"**Your train step**: {line}." for line in report_table.user_step_lines(a)]
+
+
+def _answer_from_run(a: dict) -> list[str]:
     if _metric(a) == "loss":
         return answer_from_loss_run(a)
     runs = {k: v for k, v in _first_case(a).items() if v["status"] == "ok"}

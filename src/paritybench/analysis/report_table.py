@@ -98,3 +98,23 @@ def _print_loss_table(console, cfg: dict, seed: int, start: int, runs: list[dict
     console.print("metric = the loss (mean over the window): a linear head has no classes, so no accuracy")
     for line in notes:
         console.print(f"[yellow]{line}[/]", soft_wrap=True)
+
+
+def user_step_lines(artifact: dict) -> list[str]:
+    """One line per arm whose own train step (``JaxModel(step=...)``) returned a loss that is not paritybench's loss
+    on the same batch at the same weights (the run's ``info["user_step"]``, ``arms.minibatch.step_loss_record``):
+    the step trains on something else than the model's apply and loss say (another batch, target or loss)."""
+    lines: list[str] = []
+    for r in artifact.get("runs", []):
+        u = (r.get("info") or {}).get("user_step")
+        if not u or u.get("agrees", True) or any(line.startswith(f"arm {r['arm']}:") for line in lines):
+            continue
+        f = u["first_mismatch"]
+        lines.append(
+            f"arm {r['arm']}: your step {u['step']} returned the loss {f['step_loss']} at step {f['step']}, where "
+            "paritybench's loss of your apply and loss on the same batch at the same weights is "
+            f"{f['paritybench_loss']} "
+            f"(relative difference up to {u['max_relative_difference']:.3g}, float32 rounding allows "
+            f"{u['tolerance']:.3g}): the step trains on another batch, target or loss than the model declares"
+        )
+    return lines

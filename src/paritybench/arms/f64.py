@@ -209,7 +209,7 @@ class F64Evaluator(MainEvaluator):
             layers = {}
             if self.order is not None and self._layers is not None:
                 layers = self.order.named(self._layers(w64, self.x))
-            upd, moments = self._update(w64, g)
+            upd, moments = self._update(w64, g, self.x, self.y)
         return Evaluation(np.asarray(z), float(loss), np.asarray(dz), g, upd, layers, moments)
 
 

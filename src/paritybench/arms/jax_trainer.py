@@ -19,7 +19,7 @@ from paritybench.arms import minibatch
 from paritybench.arms.base import ArmResult, Evaluation, TrainSpec, program_key, run_compiled, step_curves, trajectories
 from paritybench.arms.jax_conventions import main_arm_rows, numerics_rows
 from paritybench.arms.kind import Batches, Kind
-from paritybench.arms.minibatch import record_and_update, stateful_apply
+from paritybench.arms.minibatch import record_and_step, record_and_update, stateful_apply, step_loss_record
 from paritybench.experiment import flags, heads
 from paritybench.experiment.weights import Weights, copy_weights
 from paritybench.workloads.base import Arm, Workload, resolve_ref
@@ -34,6 +34,7 @@ def _compiled_trainer(workload: Workload, arm: Arm, steps: int, keep_trajectory:
     loss_fn = resolve_ref(arm.loss_fn)
     head = workload.model.head
     opt = resolve_ref(arm.optimizer)(lr) if arm.optimizer is not None else None
+    user_step = resolve_ref(arm.jax_step) if arm.jax_step is not None else None
 
     def mean_loss(params, x, y):
         return jnp.mean(loss_fn(apply(params, x), y))
@@ -51,7 +52,10 @@ def _compiled_trainer(workload: Workload, arm: Arm, steps: int, keep_trajectory:
         params, state = carry
         grads = jax.grad(mean_loss)(params, x, y)
         rec = measure(params, x, y)
-        new, state = record_and_update(rec, params, grads, opt, state, lr, keep_trajectory)
+        if user_step is None:
+            new, state = record_and_update(rec, params, grads, opt, state, lr, keep_trajectory)
+        else:  # the user's own step; paritybench's loss at the same weights on the same (whole) batch beside it
+            new, state = record_and_step(rec, params, grads, user_step, state, x, y, rec["loss"], keep_trajectory)
         return (new, state), rec
 
     def train_one(params, x, y, lr):
@@ -87,6 +91,7 @@ def train_many(
     final = {k: np.asarray(v) for k, v in final.items()}
     kept = trajectories(recs, final, names, len(inits), spec.steps) if spec.keep_trajectory else None
     n = x.shape[0]
+    own = "step_loss" in host
     out = []
     for b in range(len(inits)):
         curves = step_curves(host, last, b, n)
@@ -98,6 +103,7 @@ def train_many(
                 "train_seconds": train_seconds / len(inits),
                 "compile_seconds": compile_seconds if b == 0 else 0.0,
                 "batched_copies": len(inits),
+                **({"user_step": step_loss_record(arm, host["step_loss"][b], host["own_loss"][b], n)} if own else {}),
             },
         )
         if kept:
@@ -211,6 +217,7 @@ class MainEvaluator:
             self._infer = jax.jit(inference)
             self._layers = jax.jit(layers_fn) if layers_fn is not None else None
             self.opt = resolve_ref(arm.optimizer)(lr) if arm.optimizer is not None else None
+        self.step = resolve_ref(arm.jax_step) if arm.jax_step is not None else None
         self.lr = lr
         self.opt_state = None
 
@@ -220,16 +227,22 @@ class MainEvaluator:
         s = self.data.slices[k]
         return self.x[s], self.y[s]
 
-    def _update(self, params, g) -> tuple[dict, dict]:
-        """The arm's optimizer step from ``params`` with gradient ``g``: (change per parameter, moments)."""
+    def _update(self, params, g, xb, yb) -> tuple[dict, dict]:
+        """The arm's optimizer step from ``params`` with gradient ``g``: (change per parameter, moments). An arm
+        with its own step (``Arm.jax_step``) takes it from ``params`` on the batch ``xb, yb`` with the state its
+        step returned last (the optimizer's initial state at the first), and ``g`` plays no part: the change is
+        what the user's step does, its own gradient and whatever it does to it included."""
         if self.opt is None:
             return {k: (params[k] - self.dtype(self.lr) * g[k]) - params[k] for k in g}, {}
         import optax  # late: a framework: loads after the numerics flags
 
         if self.opt_state is None:
             self.opt_state = self.opt.init(params)
-        u, self.opt_state = self.opt.update(g, self.opt_state, params)
-        new = optax.apply_updates(params, u)
+        if self.step is not None:
+            new, self.opt_state, _ = self.step(params, self.opt_state, xb, yb)
+        else:
+            u, self.opt_state = self.opt.update(g, self.opt_state, params)
+            new = optax.apply_updates(params, u)
         return {k: np.asarray(new[k]) - params[k] for k in g}, optimizer_moments(self.opt_state)
 
     def _evaluation(self, params, new_state) -> dict[str, np.ndarray]:
@@ -247,7 +260,7 @@ class MainEvaluator:
             z, loss, dz, g, new_state, layers = self._eval(params, st, xb, yb)
             g = {p: np.asarray(v) for p, v in g.items()}
             new_state = {p: np.asarray(v) for p, v in new_state.items()}
-            upd, moments = self._update(params, g)
+            upd, moments = self._update(params, g, xb, yb)
             return Evaluation(
                 np.asarray(z),
                 float(loss),
@@ -272,6 +285,23 @@ def eval_forward_shape(workload: Workload, arm: Arm, x: np.ndarray) -> tuple[int
     xs = jax.ShapeDtypeStruct(x.shape, jnp.float32)
     out = jax.eval_shape(lambda p, s, xx: apply(p, xx, s, True)[0], params, state, xs)
     return tuple(out.shape)
+
+
+def eval_step(workload: Workload, arm: Arm, x: np.ndarray) -> None:
+    """The arm's own step (``Arm.jax_step``) traced by ``jax.eval_shape`` on one batch of ``x``'s rows and labels of
+    the forward pass's shape, from the optimizer's initial state: nothing computed, and a step that returns the
+    wrong things is refused here, before training (the adapter's step checks what it returns as it is traced)."""
+    import jax  # late: a framework: loads after the numerics flags
+    import jax.numpy as jnp  # late: a framework: loads after the numerics flags
+
+    apply = stateful_apply(workload, arm)
+    opt = resolve_ref(arm.optimizer)(1.0)
+    params = {k: jax.ShapeDtypeStruct(s, jnp.float32) for k, s in workload.model.params.items()}
+    bs = workload.data.batch_size or x.shape[0]
+    xb = jax.ShapeDtypeStruct((bs, *x.shape[1:]), jnp.float32)
+    yb = jax.eval_shape(lambda p, xx: apply(p, xx, {}, True)[0], params, xb)
+    state = jax.eval_shape(opt.init, params)
+    jax.eval_shape(resolve_ref(arm.jax_step), params, state, xb, yb)
 
 
 def update_once(arm: Arm, weights: Weights, grads: Weights, lr: float) -> Weights:
@@ -302,9 +332,12 @@ class JaxKind(Kind):
         return jax
 
     def forward_key(self, workload: Workload, arm: Arm) -> object:
-        return ("jax", arm.jax_apply or workload.model.jax_apply)
+        key = ("jax", arm.jax_apply or workload.model.jax_apply)
+        return key if arm.jax_step is None else (*key, arm.jax_step)  # an own step is checked per step
 
     def forward_shape(self, workload: Workload, arm: Arm, x: np.ndarray, init: dict) -> tuple[int, ...]:
+        if arm.jax_step is not None:
+            eval_step(workload, arm, x)
         return eval_forward_shape(workload, arm, x)
 
     def train_many(self, workload, arm, inits, x, y, spec, eval_data=None) -> list[ArmResult]:

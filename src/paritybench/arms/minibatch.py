@@ -26,6 +26,7 @@ from collections.abc import Callable
 import numpy as np
 
 from paritybench.arms.base import ArmResult, TrainSpec, column, program_key, run_compiled, step_curves, trajectories
+from paritybench.artifact import num
 from paritybench.errors import ParityError
 from paritybench.experiment import heads
 from paritybench.experiment.weights import Weights, copy_weights
@@ -93,16 +94,69 @@ def shuffle_record(seed: int, drawn_by: str, rows: list) -> dict:
     return {"seed": seed, "drawn_by": drawn_by, "rows": [[int(i) for i in r] for r in rows]}
 
 
-def record_and_update(rec: dict, params, grads, opt, opt_state, lr, keep_trajectory: bool):
-    """One traced training step's update (the full-batch ``jax_trainer`` program's and this module's): the
-    gradient's norm into ``rec`` (and, when the trajectory is kept, the step's parameters and gradients), then
-    ``(new params, new optimizer state)``: plain ``w - lr * g`` without an optimizer, else the optax one's."""
+def _record(rec: dict, params, grads, keep_trajectory: bool) -> None:
+    """The gradient's norm into ``rec`` and, when the trajectory is kept, the step's parameters and gradients."""
     import jax  # late: a framework: loads after the numerics flags
     import jax.numpy as jnp  # late: a framework: loads after the numerics flags
 
     rec["grad_norm"] = jnp.sqrt(sum(jnp.sum(g**2) for g in jax.tree.leaves(grads)))
     if keep_trajectory:
         rec["params"], rec["grads"] = params, grads
+
+
+def record_and_step(rec: dict, params, grads, step, opt_state, xb, yb, own_loss, keep_trajectory: bool):
+    """``record_and_update`` for an arm with its own step (``Arm.jax_step``, the user's train step): the same
+    records from paritybench's own gradient, then ``(new params, new optimizer state)`` as the user's step returns
+    them on the step's batch; the loss it returns beside paritybench's ``own_loss`` on that batch at the same
+    weights (``rec["step_loss"]``, ``rec["own_loss"]``: ``step_loss_record`` holds one to the other)."""
+    import jax.numpy as jnp  # late: a framework: loads after the numerics flags
+
+    _record(rec, params, grads, keep_trajectory)
+    new, opt_state, loss = step(params, opt_state, xb, yb)
+    rec["step_loss"], rec["own_loss"] = jnp.asarray(loss), own_loss  # a step may return a Python number
+    return new, opt_state
+
+
+def ref_label(ref) -> str:
+    """A reference as the user wrote it: ``"module:function"``, a callable as ``module:qualname``."""
+    if isinstance(ref, str):
+        return ref
+    return f"{getattr(ref, '__module__', '?')}:{getattr(ref, '__qualname__', type(ref).__name__)}"
+
+
+def step_loss_record(arm: Arm, step_loss: np.ndarray, own_loss: np.ndarray, batch: int) -> dict:
+    """What an arm with its own step records (``info["user_step"]``): the loss its step returned at each step,
+    and whether it is paritybench's loss on the same batch at the same weights. Both are float32 means of the same
+    per-sample losses, computed by two programs that may sum the batch in another order: a sum of ``batch``
+    float32 terms is within ``(batch - 1) * 2**-24`` of its exact value, relative (Higham, Accuracy and Stability
+    of Numerical Algorithms, 4.2, recursive summation, the worst order), plus a few ulps of the per-sample terms
+    themselves; a step that trains on another batch, another loss or another scale is far outside that."""
+    tol = (batch + 8) * 2.0**-24
+    a, b = np.asarray(step_loss, np.float64), np.asarray(own_loss, np.float64)
+    with np.errstate(invalid="ignore"):
+        rel = np.abs(a - b) / np.maximum(np.maximum(np.abs(a), np.abs(b)), 1e-30)
+    bad = (np.isfinite(a) != np.isfinite(b)) | (np.isfinite(a) & np.isfinite(b) & (rel > tol))
+    finite = rel[np.isfinite(rel)]
+    first = int(np.argmax(bad)) if bad.any() else None
+    return {
+        "step": ref_label(arm.jax_step),
+        "loss": [num(v) for v in a],
+        "max_relative_difference": float(finite.max()) if finite.size else 0.0,
+        "tolerance": tol,
+        "agrees": first is None,
+        "first_mismatch": None
+        if first is None
+        else {"step": first, "step_loss": num(a[first]), "paritybench_loss": num(b[first])},
+    }
+
+
+def record_and_update(rec: dict, params, grads, opt, opt_state, lr, keep_trajectory: bool):
+    """One traced training step's update (the full-batch ``jax_trainer`` program's and this module's): the
+    gradient's norm into ``rec`` (and, when the trajectory is kept, the step's parameters and gradients), then
+    ``(new params, new optimizer state)``: plain ``w - lr * g`` without an optimizer, else the optax one's."""
+    import jax  # late: a framework: loads after the numerics flags
+
+    _record(rec, params, grads, keep_trajectory)
     if opt is None:
         return jax.tree.map(lambda w, g: w - lr * g, params, grads), opt_state
     import optax  # late: a framework: loads after the numerics flags
@@ -122,6 +176,7 @@ def _program(
     loss_fn = resolve_ref(arm.loss_fn)
     head = workload.model.head
     opt = resolve_ref(arm.optimizer)(lr) if arm.optimizer is not None else None
+    user_step = resolve_ref(arm.jax_step) if arm.jax_step is not None else None
 
     def batch_loss(params, state, xb, yb):
         z, new_state = apply(params, xb, state, True)
@@ -152,9 +207,12 @@ def _program(
             yb = jax.lax.dynamic_slice_in_dim(y, i, batch_size)
         else:
             xb, yb = jnp.take(x, jnp.asarray(order)[k], axis=0), jnp.take(y, jnp.asarray(order)[k], axis=0)
-        (_, new_state), grads = jax.value_and_grad(batch_loss, has_aux=True)(params, state, xb, yb)
+        (own, new_state), grads = jax.value_and_grad(batch_loss, has_aux=True)(params, state, xb, yb)
         rec = measure(params, state, x, y, xh, yh)
-        new, opt_state = record_and_update(rec, params, grads, opt, opt_state, lr, keep_trajectory)
+        if user_step is None:
+            new, opt_state = record_and_update(rec, params, grads, opt, opt_state, lr, keep_trajectory)
+        else:
+            new, opt_state = record_and_step(rec, params, grads, user_step, opt_state, xb, yb, own, keep_trajectory)
         return (new, opt_state, new_state), rec
 
     def train_one(params, state, x, y, xh, yh, lr):
@@ -207,6 +265,7 @@ def train_many(
 
         (final, recs, last), compile_seconds, train_seconds = run_compiled(key, build, args)
     host = {k: np.asarray(v) for k, v in recs.items() if k not in ("params", "grads", "state")}
+    own_step = "step_loss" in host
     states = {
         k: np.concatenate([np.asarray(recs["state"][k]), np.asarray(last["state"][k])[:, None]], axis=1) for k in state0
     }
@@ -239,6 +298,11 @@ def train_many(
                 "batched_copies": len(inits),
                 "batch_size": bs,
                 **({"shuffle": shuffle} if shuffle else {}),
+                **(
+                    {"user_step": step_loss_record(arm, host["step_loss"][b], host["own_loss"][b], bs)}
+                    if own_step
+                    else {}
+                ),
             },
             state=state_b or None,
         )

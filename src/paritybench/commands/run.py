@@ -120,6 +120,8 @@ def _run_and_commit(args, console, cfg, out: Path) -> int:
         for line in summary_lines(artifact["conventions"]):
             console.print(f"  {line}", soft_wrap=True, markup=False)
     report_table.print_run_table(console, artifact)
+    for line in report_table.user_step_lines(artifact):
+        console.print(f"train step: {line}", soft_wrap=True, markup=False)
     console.print(f"artifact: {out}", soft_wrap=True)
     if result.finals and not args.no_weights:
         console.print(f"final weights: {weights_path}", soft_wrap=True)

@@ -237,6 +237,12 @@ class Arm:
       TensorFlow, ``torch.randperm`` on torch: ``arms.keras_worker.fit_order``); a JAX or f64 arm reproduces the JAX
       backend's, NumPy's ``RandomState(seed)`` permutations (``arms.minibatch.numpy_fit_order``). Each step's rows are
       recorded in the run's ``info["shuffle"]``.
+    - ``jax_step``: a ``"jax"`` arm's own training step ``(params, opt_state, x, y) -> (params, opt_state, loss)``
+      over the declared names (a user's jitted train step, ``adapters.arms.JaxModel(step=...)``): it takes each
+      step in place of the ``optimizer``'s update, from the state ``optimizer(lr).init(params)`` and then the state
+      it returns; the per-step diagnostics and gradients are still paritybench's, from ``loss_fn`` at each step's
+      weights, and the loss it returns is held to them (``info["user_step"]``). ``localize``'s update phase runs it
+      at the teacher-forced weights. None: the optimizer's update (``arms.minibatch.record_and_update``).
     """
 
     name: str
@@ -266,6 +272,7 @@ class Arm:
     matches: str | None = None
     torch_grad_hook: Ref | None = None
     shuffle_seed: int | None = None
+    jax_step: Ref | None = None
 
     @classmethod
     def keras(
@@ -563,6 +570,11 @@ def check(w: Any, where: str) -> Workload:
             raise bad(
                 f"arm {a.name}: only a torch arm declares torch_grad_hook (a JAX arm clips in its optax chain, "
                 "a Keras arm in its optimizer's clipnorm)"
+            )
+        if a.jax_step is not None and (a.kind != "jax" or a.optimizer is None or w.model.state):
+            raise bad(
+                f"arm {a.name}: jax_step is a float32 JAX arm's own step, started from its optimizer's state, on a "
+                "model without Model.state: give it on a kind='jax' arm with an optimizer"
             )
         if a.matches is not None and a.kind != "torch":
             raise bad(f"arm {a.name}: only a torch arm declares matches (a Keras arm's JAX twin declares emulates)")
