@@ -76,14 +76,20 @@ def torch_sgd(params, lr):
     return torch.optim.SGD(params, lr=lr)
 
 
-def jax_model():
+def torch_adam(params, lr):
+    import torch
+
+    return torch.optim.Adam(params, lr=lr, eps=1e-8)  # optax.adam's update, eps after the bias correction
+
+
+def jax_model(opt="sgd"):
     import optax
 
-    return JaxModel(jax_apply, jax_init, optax.sgd(LR), jax_mse)
+    return JaxModel(jax_apply, jax_init, optax.sgd(LR) if opt == "sgd" else optax.adam(LR, eps=1e-8), jax_mse)
 
 
-def torch_model(torch):
-    return TorchModel(torch_build, torch_sgd, torch.nn.MSELoss(), example_shape=(8,))
+def torch_model(torch, opt="sgd"):
+    return TorchModel(torch_build, torch_sgd if opt == "sgd" else torch_adam, torch.nn.MSELoss(), example_shape=(8,))
 
 
 def workload(**models):
@@ -155,9 +161,10 @@ def _final64(w, arm, init, spec):
     return r, r.trajectory[-1]
 
 
-def test_the_torch_and_jax_float64_arbiters_of_one_model_agree_to_float64_rounding(torch):
-    w = workload(jax=jax_model(), torch=torch_model(torch))
-    torch64 = torch_arm("torch-f64", torch_model(torch), DECLARED, kind="torch-f64", role="reference")
+@pytest.mark.parametrize("opt", ["sgd", "adam"])
+def test_the_torch_and_jax_float64_arbiters_of_one_model_agree_to_float64_rounding(torch, opt):
+    w = workload(jax=jax_model(opt), torch=torch_model(torch, opt))
+    torch64 = torch_arm("torch-f64", torch_model(torch, opt), DECLARED, kind="torch-f64", role="reference")
     w = replace(w, arms=(*w.arms, torch64))
     init = w.model.init(0)
     spec = TrainSpec(steps=STEPS, lr=LR, keep_trajectory=True)
@@ -168,13 +175,14 @@ def test_the_torch_and_jax_float64_arbiters_of_one_model_agree_to_float64_roundi
     gap = max(float(np.max(np.abs(wt[k] - wj[k]))) for k in DECLARED)
     loss_gap = max(abs(a - b) for a, b in zip(rj.curves["loss"], rt.curves["loss"], strict=True))
     print(
-        f"torch f64 vs JAX f64 after {STEPS} SGD steps: max |weight diff| {gap:.3g} (moved {moved:.3g}), "
+        f"torch f64 vs JAX f64 after {STEPS} {opt} steps: max |weight diff| {gap:.3g} (moved {moved:.3g}), "
         f"max |loss diff| {loss_gap:.3g}"
     )
     assert moved > 1e-2  # it trained
     # Two float64 programs that sum in different orders (XLA's and torch's matmul and mean reductions) differ by
-    # float64 rounding: ~1e-16 relative per operation, over 20 steps of a contracting SGD on weights of size ~1.
-    # 1e-12 leaves room for that (measured: the printed gap) and is 10^4 below any float32 difference (~1e-7).
+    # float64 rounding: ~1e-16 relative per operation, over 20 steps on weights of size ~1 (Adam's step divides
+    # by sqrt(v_hat) + eps, which amplifies a rounding difference in a small v). 1e-12 leaves room for that
+    # (measured: the printed gaps) and is 10^4 below any float32 difference (~1e-7).
     assert gap < 1e-12 and loss_gap < 1e-12
 
 
@@ -190,3 +198,35 @@ def test_a_float32_torch_arm_differs_from_its_float64_arbiter_by_float32_roundin
     # not zero: the arbiter really ran in float64 (a float32 run of the same program gives the same bits);
     # float32-sized: float32's unit roundoff is 6e-8, accumulated over 20 steps of weights of size ~1
     assert 1e-9 < gap < 1e-5
+
+
+def torch_build_relu():
+    import torch
+
+    return torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 1))
+
+
+def test_localize_and_explain_measure_a_torch_port_against_the_torch_arbiter(torch):
+    """A port with another activation parts from the torch float64 arbiter at step 0 in the forward pass, at the
+    first layer output the activation changes (localize's floor: the arbiter's own torch program in float32),
+    and explain's forward-pass switch (the arbiter's forward pass, read as a torch arm's) closes it."""
+    from paritybench.experiment.flags import NumericsOptions
+    from paritybench.pipeline import conventions, explain, localize
+
+    relu = TorchModel(torch_build_relu, torch_sgd, torch.nn.MSELoss(), example_shape=(8,))
+    w = workload(torch={"torch": torch_model(torch), "torch-relu": relu})
+    assert w.arm(w.reference).kind == "torch-f64"
+    x, y = data()
+    ctx = localize.Context(w, LR, 2, x, y, w.model.init(0), NumericsOptions(), n=64)
+    rows = conventions.collect(w, w.arms, LR, NumericsOptions())
+    assert (rows["reference-f64"]["dtype"], rows["torch"]["dtype"]) == ("float64", "float32")
+    cache: dict = {}
+    same = localize.localize_pair(ctx, w.arm("torch"), w.arm("reference-f64"), cache)
+    assert same.first is None and same.max_ratio == 1.0  # the floor's own program: exactly the floor
+    e = explain.explain_pair(ctx, w.arm("torch-relu"), w.arm("reference-f64"), rows, cache).to_dict()
+    # the first layer with weights after the activation: torch's forward hooks see the module "2" (the Linear
+    # "0" before it is the same in both); measured: 1.06e7 x the floor, the switch brings it to 1x
+    assert e["parted"] is not None, e
+    assert (e["parted"]["step"], e["parted"]["phase"], e["parted"]["tensor"]) == (0, "forward", "2"), e["parted"]
+    switched = {s["name"]: s for s in e["switches"]}["forward pass"]
+    assert switched["applied_to"] == "torch-relu" and switched["closes"], switched
