@@ -116,6 +116,8 @@ def test_auto_picks_jax_if_given_else_torch_and_records_it(torch):
     }
     named = workload(jax=jax_model(), torch=torch_model(torch), reference="torch")
     assert named.arm(named.reference).kind == "torch-f64"
+    jax_init0 = both.model.init(0)  # the JAX model's init(0) stays every arm's start, whichever model arbitrates
+    assert all(np.array_equal(named.model.init(0)[k], jax_init0[k]) for k in DECLARED)
     only_torch = workload(torch=torch_model(torch))
     assert [a.name for a in only_torch.arms] == ["torch", "reference-f64"]
     assert only_torch.arm("reference-f64").kind == "torch-f64" and only_torch.fix == "torch"

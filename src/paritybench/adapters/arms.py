@@ -737,8 +737,9 @@ def own_workload(
     for a single model) and ``reference-f64``: the float64 arbiter, one of the user's models run in float64 as
     ``reference`` names it: ``"jax"`` (the JAX model with x64, ``arms.f64``), ``"torch"`` (the first torch model,
     its module, data and optimizer in float64, ``arms.torch_f64``), or ``"auto"``: jax if given, else torch.
-    Every arm starts from one set of initial weights: the JAX model's ``init(seed)``, or without JAX the torch
-    arbiter's module as built after ``torch.manual_seed(seed)``, mapped to the declared names."""
+    Every arm starts from one set of initial weights: the JAX model's ``init(seed)`` where there is one (whichever
+    model is the arbiter), else the first torch model's module as built after ``torch.manual_seed(seed)``, mapped
+    to the declared names."""
     torch_models = {"torch": torch} if isinstance(torch, TorchModel) else dict(torch or {})
     if jax is not None and not isinstance(jax, JaxModel):
         raise ParityError(f"own_workload: jax is a {type(jax).__name__}; give a JaxModel(apply, init, optimizer, loss)")
@@ -756,7 +757,6 @@ def own_workload(
     if arbiter == "jax":
         assert jax is not None
         arms.append(jax_arm("reference-f64", jax, params, kind="f64", role="reference"))
-        init: Ref = jax.init(params)
     else:
         first = next(iter(torch_models.values()))
         arms.append(
@@ -770,7 +770,8 @@ def own_workload(
                 f"{_label(first.optimizer_ref)}, loss {_label(first.loss_ref)}): the arbiter",
             )
         )
-        init = first.init(params)
+    # one set of initial weights for every arm: the JAX model's init(seed) where there is one, else the torch arbiter's
+    init: Ref = jax.init(params) if jax is not None else next(iter(torch_models.values())).init(params)
     build: Ref = jax.jax_apply(params) if jax is not None else _no_jax_model(name)
     keras_build_fn: Ref = build  # never called without a Keras arm; Model needs one
     if keras is not None:
