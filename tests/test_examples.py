@@ -200,3 +200,58 @@ def test_own_models_trains_by_the_users_jitted_step_and_refuses_a_step_that_retu
     assert proc.returncode == 0, proc.stderr[-3000:]
     written = " ".join(f.read_text() for f in (tmp_path / "rep").rglob("*.md"))
     assert "**Your train step**: arm jax-step: your step jax_model:train_step returned the loss" in written
+
+
+def test_own_torch_keras_runs_with_the_torch_module_in_float64_as_the_arbiter(tmp_path):
+    if importlib.util.find_spec("torch") is None:  # its torch arms need the extra (CI installs it: .ci/run)
+        why = 'torch is not installed: make setup EXTRAS="--extra cpu --extra torch"'
+        if os.environ.get("PARITYBENCH_REQUIRE_TORCH") == "1":
+            pytest.fail(f"PARITYBENCH_REQUIRE_TORCH=1 but {why}")
+        pytest.skip(why)
+    folder = EXAMPLES / "own_torch_keras"
+    assert len((folder / "workload.py").read_text().splitlines()) <= 15
+    for user_file in ("torch_model.py", "keras_model.py", "data.py"):  # the user's code, as the user has it
+        text = (folder / user_file).read_text()
+        assert "import paritybench" not in text and "from paritybench" not in text, user_file
+    workload = str(folder / "workload.py")
+    out = tmp_path / "tk.json"
+    proc = run_cli("run", "--workload", workload, "--out", str(out), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    a = json.loads(out.read_text())
+    assert a["reference_arm"] == "reference-f64"
+    assert a["workload"]["arbiter"] == {
+        "arm": "reference-f64",
+        "framework": "torch",
+        "dtype": "float64",
+        "chosen": "auto",
+    }
+    conv = a["conventions"]["arms"]
+    assert (conv["reference-f64"]["dtype"], conv["torch"]["dtype"], conv["keras-tensorflow"]["dtype"]) == (
+        "float64",
+        "float32",
+        "float32",
+    )
+    assert conv["reference-f64"]["forward pass"] == conv["torch"]["forward pass"] == "torch_model:build"
+    runs = {r["arm"]: r for r in a["runs"]}
+    assert set(runs) == {"keras-tensorflow", "torch", "reference-f64"}
+    ref = runs["reference-f64"]
+    for arm, r in runs.items():
+        assert r["status"] == "ok", (arm, r.get("reason"))
+        assert r["curves"]["loss"][-1] < 0.6 * r["curves"]["loss"][0], arm  # it trained
+        # every arm starts from the torch module's own initial weights: the same loss at step 0
+        assert abs(r["curves"]["loss"][0] - ref["curves"]["loss"][0]) <= 1e-6 * ref["curves"]["loss"][0], arm
+    for arm in ("keras-tensorflow", "torch"):  # float32 arms within float32 rounding of the float64 arbiter
+        assert 0 < abs(runs[arm]["final_loss"] - ref["final_loss"]) <= 1e-5 * ref["final_loss"], arm
+    for argv in (("compare", str(out), str(out)), ("report", str(out), "--out", str(tmp_path / "rep"))):
+        proc = run_cli(*argv, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    proc = run_cli("localize", "--workload", workload, "--out", str(tmp_path / "l.json"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = " ".join(proc.stdout.split())
+    # the floor is the torch arm's own program in float32 against the same in float64 (the torch arm IS that
+    # program, so its ratio is 1 at every tensor); the Keras arm implements the same conventions: below the factor
+    assert "torch vs reference-f64: never part (largest ratio to the noise floor 1," in text
+    assert "keras-tensorflow vs reference-f64: never part" in text
+    pairs = {(p["a"], p["b"]): p for p in json.loads((tmp_path / "l.json").read_text())["pairs"]}
+    forward = {c["tensor"] for c in pairs[("torch", "reference-f64")]["checks"] if c["phase"] == "forward"}
+    assert forward == {"0", "2", "logits"}  # the torch module's own layers, in float32 and float64

@@ -23,6 +23,7 @@ while the workload loads.
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import sys
@@ -505,6 +506,7 @@ class TorchModel:
         self.example_shape = example_shape
         self._maps: dict[tuple, WeightMap] = {}
         self._rules: dict[tuple, dict[str, Callable[[list[Any]], Any]]] = {}
+        self._copies: dict[Any, Any] = {}  # dtype -> the module converted to it (the float64 arbiter's)
 
     @functools.cached_property
     def module(self) -> Any:
@@ -514,6 +516,54 @@ class TorchModel:
         if not isinstance(m, torch.nn.Module):
             raise ParityError(f"{_label(self.build_ref)} returns a {type(m).__name__}: return a torch.nn.Module")
         return m
+
+    def module_for(self, x: Any) -> Any:
+        """The module that runs on ``x``: the user's own on ``x``'s device, or for float64 data (the arbiter) a
+        copy converted by ``module.to(torch.float64)`` (its floating parameters and buffers: the moving statistics
+        a functional call does not replace), so a float32 arm in the same process keeps the float32 module."""
+        import torch  # late: a framework: the arm runs after the numerics flags
+
+        if x.dtype != torch.float64:
+            return self.module.to(x.device)
+        if torch.float64 not in self._copies:
+            self._copies[torch.float64] = copy.deepcopy(self.module).to(dtype=torch.float64)
+        return self._copies[torch.float64].to(x.device)
+
+    def init(self, declared: Shapes) -> Callable[..., dict[str, np.ndarray]]:
+        """``(seed, threefry_partitionable) -> declared weights``: the module's own initial weights, built with
+        torch's global generator seeded by ``torch.manual_seed(seed)`` (inside ``torch.random.fork_rng``, so the
+        caller's generator is left as it was), mapped onto the declared names by :func:`mapping.plan` from the
+        module to the declaration (the reverse of the arm's map; ``mapping``'s ``overrides`` reversed), its layers
+        read in forward order from ``example_shape``'s zeros, else in registration order. Checked both ways: the
+        arm's map applied to these weights gives the module's weights back, bit for bit."""
+
+        def init(seed: int, threefry_partitionable: bool = False) -> dict[str, np.ndarray]:
+            import torch  # late: a framework: the arm runs after the numerics flags
+
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                m = user_call(f"torch model {_label(self.build_ref)}", resolve_ref(self.build_ref))
+            example = None if self.example_shape is None else torch.zeros((1, *self.example_shape))
+            overrides = {v: k for k, v in dict(self.mapping.get("overrides") or {}).items() if isinstance(v, str)}
+            back = plan(
+                torch_params.read_torch(m, example=example),
+                declared_table(declared),
+                overrides=overrides,
+                ignore=self.mapping.get("ignore", ()),
+            )
+            own = torch_params.torch_arrays(m)
+            weights = back.apply(own)
+            forth = plan(declared_table(declared), torch_params.read_torch(m, example=example), **self.mapping)
+            for name, value in forth.apply(weights).items():
+                if not np.array_equal(value, own[name]):
+                    raise ParityError(
+                        f"initial weights from your torch model {_label(self.build_ref)}: {name} does not come back "
+                        "from the declared weights through the arm's weight map; give the workload a JAX model for "
+                        "the initial weights, or map the module one-to-one"
+                    )
+            return {k: np.asarray(v, np.float32) for k, v in weights.items()}
+
+        return _as(init, self.build_ref)
 
     def weight_map(self, declared: Shapes, example: Any = None) -> WeightMap:
         """The declared weights -> this module's, its layers read in forward order from ``example_shape``'s
@@ -546,8 +596,9 @@ class TorchModel:
             import torch  # late: a framework: the arm runs after the numerics flags
             from torch.func import functional_call  # late: as above
 
-            module = self.module.to(x.device)
-            m = self.weight_map(declared, example=x[:1].detach())
+            module = self.module_for(x)
+            ex = x[:1].detach()  # the forward-order read runs the user's (float32) module
+            m = self.weight_map(declared, example=ex.float() if ex.is_floating_point() else ex)
             rules = self._rules[key]
             like = next(iter(params.values()))
             mapped = {}
@@ -578,12 +629,13 @@ class TorchModel:
 
                 return record
 
+            module = self.module_for(x)  # the module the forward pass below calls
             names = [
                 n
-                for n, m in self.module.named_modules()
+                for n, m in module.named_modules()
                 if list(m.named_parameters(recurse=False)) or list(m.named_buffers(recurse=False))
             ]
-            modules = dict(self.module.named_modules())
+            modules = dict(module.named_modules())
             handles = [modules[n].register_forward_hook(hook(n or "(root)")) for n in names]
             try:
                 forward(params, x)
@@ -620,14 +672,24 @@ class TorchModel:
         return _as(make, self.optimizer_ref)
 
 
-def torch_arm(name: str, model: TorchModel, declared: Shapes, *, description: str = "", role: str = "port") -> Arm:
-    """A torch arm that trains the user's own ``nn.Module`` from the declared weights (``arms.torch_trainer``)."""
+def torch_arm(
+    name: str,
+    model: TorchModel,
+    declared: Shapes,
+    *,
+    description: str = "",
+    role: str = "port",
+    kind: str = "torch",
+) -> Arm:
+    """A torch arm (``kind="torch"``) or the float64 arbiter in torch (``kind="torch-f64"``: the same module, its
+    parameters, data and optimizer state in float64, ``arms.torch_f64``) that trains the user's own ``nn.Module``
+    from the declared weights (``arms.torch_trainer``)."""
     return Arm(
         name,
         description
         or f"your torch model {_label(model.build_ref)}, {_label(model.optimizer_ref)}, loss {_label(model.loss_ref)}",
-        "torch",
-        f"torch:own:{_label(model.loss_ref)}",
+        kind,
+        f"torch:own:{_label(model.loss_ref)}" + ("" if kind == "torch" else ":f64"),
         torch_loss=model.torch_loss(),
         torch_optimizer=model.torch_optimizer(),
         torch_apply=model.torch_apply(declared),
@@ -686,13 +748,17 @@ def compiled_loss(factory: Ref) -> Callable[[Any], Any]:
 @dataclass(frozen=True)
 class OwnWorkload(Workload):
     """A workload of adapter arms: the artifact's ``workload.weight_maps`` records how the declared weights map
-    onto the user's JAX model (``jax``) and each torch arm's module (by arm name), as ``WeightMap.to_json``."""
+    onto the user's JAX model (``jax``) and each torch arm's module (by arm name), as ``WeightMap.to_json``;
+    ``workload.arbiter`` which model is the float64 arbiter (``own_workload``'s ``reference``)."""
 
     jax_model: JaxModel | None = field(default=None, compare=False)
     torch_models: Mapping[str, TorchModel] = field(default_factory=dict, compare=False)
+    arbiter: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def describe(self) -> dict[str, Any]:
         out = super().describe()
+        if self.arbiter:
+            out["arbiter"] = dict(self.arbiter)
         maps: dict[str, Any] = {}
         if self.jax_model is not None and "jax" in sys.modules:  # the JAX arms ran in this process
             maps["jax"] = self.jax_model.weight_map(self.model.params).to_json()
@@ -704,6 +770,49 @@ class OwnWorkload(Workload):
         return out
 
 
+# own_workload's reference: which of the user's models runs as the float64 arbiter
+REFERENCES = ("auto", "jax", "torch", "keras")
+
+
+def _no_jax_model(name: str) -> Callable[..., Any]:
+    def no_jax_model(*_args: Any, **_kw: Any) -> Any:
+        raise ParityError(
+            f"workload {name} has no JAX model (own_workload without jax=): no arm runs a JAX forward pass"
+        )
+
+    return no_jax_model
+
+
+def _arbiter_of(reference: Any, jax: Any, torch_models: Mapping[str, Any], keras: Any) -> str:
+    """The framework whose model is the arbiter: ``reference`` checked against the models given, "auto" picked."""
+    if not isinstance(reference, str) or reference not in REFERENCES:
+        raise ParityError(
+            f"own_workload: reference is {reference!r}: give one of {', '.join(map(repr, REFERENCES))} (the model "
+            "run in float64 as the arbiter; 'auto': jax if given, else torch, else keras)"
+        )
+    given = {"jax": jax is not None, "torch": bool(torch_models), "keras": keras is not None}
+    if reference == "auto":
+        found = [fw for fw in ("jax", "torch", "keras") if given[fw]]
+        if not found:
+            raise ParityError(
+                "own_workload: no model given: give jax=JaxModel(...), torch=TorchModel(...) or keras=..."
+            )
+        reference = found[0]
+    elif not given[reference]:
+        what = {"jax": "jax=JaxModel(...)", "torch": "torch=TorchModel(...)", "keras": "keras='module:factory'"}
+        raise ParityError(
+            f"own_workload: reference={reference!r} runs your {reference} model in float64, but the workload has no "
+            f"{reference} model: give {what[reference]} or reference='auto'"
+        )
+    if reference == "keras":
+        raise ParityError(
+            "own_workload: a Keras model as the float64 arbiter (reference='keras') is not available: its float64 run "
+            "would be in a Keras worker, where the runner cannot take its gradient at other arms' weights; give "
+            "torch=TorchModel(...) or jax=JaxModel(...) and reference='auto'"
+        )
+    return reference
+
+
 def own_workload(
     name: str,
     question: str,
@@ -712,44 +821,73 @@ def own_workload(
     head: str,
     data: Data,
     training: Training,
-    jax: JaxModel,
+    jax: JaxModel | None = None,
     keras: Ref | None = None,
     keras_mapping: Mapping[str, Any] | None = None,
     torch: TorchModel | Mapping[str, TorchModel] | None = None,
     backend: str = "tensorflow",
     keras_step: str = "fit",
+    reference: str = "auto",
 ) -> OwnWorkload:
-    """A workload pairing the user's JAX model (``jax``) with a Keras model factory (``keras``) as compiled and a
+    """A workload pairing the user's JAX model (``jax``), a Keras model factory (``keras``) as compiled and a
     torch model (``torch``; a mapping ``{arm name: TorchModel}`` gives several torch arms, e.g. a faithful port
-    and a literal one with its own ``mapping``).
+    and a literal one with its own ``mapping``); any of them may be left out.
 
     Arms: ``jax`` (float32), ``jax-step`` (float32, by the user's own train step, where ``jax`` has a ``step``),
-    the torch arms (``torch`` for a single model), ``keras-<backend>`` (its compiled
-    optimizer and loss; each step by ``model.fit`` or, ``keras_step="train_on_batch"``, as a loop of
-    ``model.train_on_batch`` takes it) and ``reference-f64`` (the JAX model in float64, the arbiter). Every arm
-    starts from the JAX model's ``init(seed)`` mapped to the declared names."""
-    arms = [jax_arm("jax", jax, params), jax_arm("reference-f64", jax, params, kind="f64", role="reference")]
-    if jax.step_ref is not None:  # the user's own train step, beside paritybench's step of the same model
-        arms.insert(1, jax_arm("jax-step", jax, params, own_step=True))
+    ``keras-<backend>`` (its compiled optimizer and loss; each step by ``model.fit`` or,
+    ``keras_step="train_on_batch"``, as a loop of ``model.train_on_batch`` takes it), the torch arms (``torch``
+    for a single model) and ``reference-f64``: the float64 arbiter, one of the user's models run in float64 as
+    ``reference`` names it: ``"jax"`` (the JAX model with x64, ``arms.f64``), ``"torch"`` (the first torch model,
+    its module, data and optimizer in float64, ``arms.torch_f64``), or ``"auto"``: jax if given, else torch.
+    Every arm starts from one set of initial weights: the JAX model's ``init(seed)`` where there is one (whichever
+    model is the arbiter), else the first torch model's module as built after ``torch.manual_seed(seed)``, mapped
+    to the declared names."""
     torch_models = {"torch": torch} if isinstance(torch, TorchModel) else dict(torch or {})
-    for i, (arm_name, model) in enumerate(torch_models.items()):
+    if jax is not None and not isinstance(jax, JaxModel):
+        raise ParityError(f"own_workload: jax is a {type(jax).__name__}; give a JaxModel(apply, init, optimizer, loss)")
+    for arm_name, model in torch_models.items():
         if not isinstance(model, TorchModel):
             raise ParityError(
                 f"own_workload: torch arm {arm_name!r} is a {type(model).__name__}; give a TorchModel(build, "
                 "optimizer, loss)"
             )
-        arms.insert(1 + i, torch_arm(arm_name, model, params))
-    build: Ref = jax.jax_apply(params)
+    arbiter = _arbiter_of(reference, jax, torch_models, keras)
+    arms: list[Arm] = []
+    if jax is not None:
+        arms.append(jax_arm("jax", jax, params))
+        if jax.step_ref is not None:  # the user's own train step, beside paritybench's step of the same model
+            arms.append(jax_arm("jax-step", jax, params, own_step=True))
+    arms += [torch_arm(arm_name, model, params) for arm_name, model in torch_models.items()]
+    if arbiter == "jax":
+        assert jax is not None
+        arms.append(jax_arm("reference-f64", jax, params, kind="f64", role="reference"))
+    else:
+        first = next(iter(torch_models.values()))
+        arms.append(
+            torch_arm(
+                "reference-f64",
+                first,
+                params,
+                kind="torch-f64",
+                role="reference",
+                description=f"your torch model {_label(first.build_ref)} in float64 (module.to(torch.float64), "
+                f"{_label(first.optimizer_ref)}, loss {_label(first.loss_ref)}): the arbiter",
+            )
+        )
+    # one set of initial weights for every arm: the JAX model's init(seed) where there is one, else the torch arbiter's
+    init: Ref = jax.init(params) if jax is not None else next(iter(torch_models.values())).init(params)
+    build: Ref = jax.jax_apply(params) if jax is not None else _no_jax_model(name)
     keras_build_fn: Ref = build  # never called without a Keras arm; Model needs one
     if keras is not None:
         keras_build_fn = keras_build(keras, params, keras_mapping)
         arms.insert(
-            1,
+            1 if jax is not None else 0,
             Arm.keras(backend, f"your Keras model {keras} as compiled", compiled_loss(keras), keras_step=keras_step),
         )
     return OwnWorkload(
         jax_model=jax,
         torch_models=torch_models,
+        arbiter={"arm": "reference-f64", "framework": arbiter, "dtype": "float64", "chosen": reference},
         name=name,
         version="1",
         question=question,
@@ -759,11 +897,11 @@ def own_workload(
         model=Model(
             params=dict(params),
             head=head,
-            init=jax.init(params),
+            init=init,
             jax_apply=build,
             keras_build=keras_build_fn,
-            jax_layers=jax.jax_layers(params),
+            jax_layers=jax.jax_layers(params) if jax is not None else None,
         ),
         arms=tuple(arms),
-        fix="jax",
+        fix=arms[0].name,
     )

@@ -88,6 +88,18 @@ class Arbiter:
         """The ground-truth gradient at any weights, for the agreement diagnostics."""
         return self.loss_and_grad({k: np.asarray(v, np.float64) for k, v in w.items()}, x64, y64)[1]
 
+    # ``kind.Arbiter``: what the runner measures every arm against
+    def run(self, init: Weights, x: np.ndarray, y: np.ndarray, spec: TrainSpec) -> ArmResult:
+        return train(self.workload, self.arm, init, x, y, spec, self)
+
+    def batch_grad(self, w: Weights, xb: np.ndarray, yb: np.ndarray) -> Weights:
+        if getattr(self, "_batch", None) is None:
+            self._batch = minibatch.BatchArbiter(self.workload, self.arm)
+        return self._batch.grad(w, xb, yb)
+
+    def correct(self, weights: Weights, x: np.ndarray, y: np.ndarray) -> int:
+        return evaluate_correct(self.workload, weights, x, y)
+
 
 def _optimizer(arm: Arm, lr: float):
     """``update(w, g) -> w`` in float64: plain SGD written out, or the arm's optax transform."""
@@ -217,6 +229,10 @@ class F64Kind(Kind):
     """The float64 arbiter: the workload's reference arm (``Workload.reference``), in the harness's process."""
 
     name = "f64"
+    float32_kind = "jax"  # the same JAX program in float32: localize's noise floor
+
+    def arbiter(self, workload: Workload, arm: Arm) -> Arbiter:
+        return Arbiter(workload, arm)
 
     def load_framework(self) -> ModuleType:
         import jax  # late: a framework: the shape check loads it after the numerics flags, before its time limit

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
@@ -33,6 +33,26 @@ class Batches:
     slices: list  # of slices, or of index arrays for a shuffled arm (Arm.shuffle_seed)
     xh: np.ndarray | None = None
     yh: np.ndarray | None = None
+
+
+class Arbiter(Protocol):
+    """The float64 arbiter of a run (``Kind.arbiter``): what the runner's diagnostics measure every arm against."""
+
+    def run(self, init: Weights, x: np.ndarray, y: np.ndarray, spec: TrainSpec) -> ArmResult:
+        """Its own training from ``init`` (the reference trajectory, with ``spec.keep_trajectory``)."""
+        ...
+
+    def grad_at(self, w: Weights, x64: np.ndarray, y64: np.ndarray) -> Weights:
+        """Its float64 gradient of the mean loss at any weights, on the whole window ``(x64, y64)``."""
+        ...
+
+    def batch_grad(self, w: Weights, xb: np.ndarray, yb: np.ndarray) -> Weights:
+        """Its float64 gradient on one minibatch, in training mode (the batch's own statistics)."""
+        ...
+
+    def correct(self, weights: Weights, x: np.ndarray, y: np.ndarray) -> int:
+        """Its float64 forward pass's correct count at ``weights`` (the weight swap)."""
+        ...
 
 
 @dataclass
@@ -106,6 +126,23 @@ class Kind:
         """The arm's effective settings, row -> value, read from its code (None: nothing was built to read,
         the arm is left out of the table). ``keras_rows``: what ``run``'s own workers read, where given."""
         raise NotImplementedError
+
+    # the kind whose code an arm of this kind runs, as ``paritybench explain``'s switches read and change it (None:
+    # this kind's own; a torch float64 arbiter runs a torch arm's code, only its dtype differs)
+    code_kind: ClassVar[str | None] = None
+
+    def switch_kind(self) -> str:
+        """The kind name the switches (``paritybench.switches``) take an arm of this kind for."""
+        return self.code_kind or self.name
+
+    # a float64 arbiter's kind: the kind that runs the same arm in float32 (``localize``'s noise floor, ``ref32``);
+    # None for a kind that is not an arbiter
+    float32_kind: ClassVar[str | None] = None
+
+    def arbiter(self, workload: Workload, arm: Arm) -> Arbiter:
+        """``arm`` as the workload's float64 arbiter, in the harness's own process (a kind whose
+        ``float32_kind`` is set)."""
+        raise ValueError(f"arms of kind {self.name!r} are not a float64 arbiter")
 
     # the framework whose settings this kind sets in the harness's own process (``process_numerics``), if any
     process_framework: ClassVar[str | None] = None

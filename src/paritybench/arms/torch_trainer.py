@@ -104,11 +104,12 @@ def apply_step(opt, params: dict, grads: dict, hook) -> None:
     opt.step()
 
 
-def leaf_params(weights: Weights, names, dev) -> dict:
-    """Leaf float32 tensors holding copies of ``weights`` (never views of the caller's arrays)."""
+def leaf_params(weights: Weights, names, dev, dtype=np.float32) -> dict:
+    """Leaf tensors (float32, or ``dtype``: the float64 arbiter's) holding copies of ``weights`` (never views of
+    the caller's arrays)."""
     import torch  # late: a framework: loads after the numerics flags
 
-    return {k: torch.tensor(np.array(weights[k], np.float32, copy=True), device=dev, requires_grad=True) for k in names}
+    return {k: torch.tensor(np.array(weights[k], dtype, copy=True), device=dev, requires_grad=True) for k in names}
 
 
 def to_numpy(t) -> np.ndarray:
@@ -135,7 +136,8 @@ class _Model:
         # d loss/d logits with the mean's backward fed n: n / n = 1 exactly, so each sample's own gradient, as
         # JAX's grad of the summed per-sample loss gives (a gradient computed as g / n, then times n, would
         # flush the tiniest ones to zero and count them as dead)
-        (dz,) = torch.autograd.grad(loss, [z], grad_outputs=torch.tensor(float(x.shape[0]), device=z.device))
+        n = torch.tensor(float(x.shape[0]), dtype=loss.dtype, device=z.device)
+        (dz,) = torch.autograd.grad(loss, [z], grad_outputs=n)
         return loss, z, dz, grads, new_state
 
     def measure(self, params: dict, state, x, y) -> tuple[dict, dict]:
@@ -161,17 +163,19 @@ def train_one(
     y: np.ndarray,
     spec: TrainSpec,
     eval_data: tuple[np.ndarray, np.ndarray] | None = None,
+    dtype=np.float32,
 ) -> ArmResult:
-    """One copy: ``spec.steps`` optimizer steps from ``init`` on the window ``(x, y)``."""
+    """One copy: ``spec.steps`` optimizer steps from ``init`` on the window ``(x, y)``, the parameters and data in
+    float32 (or ``dtype``: float64 for the arbiter, ``arms.torch_f64``)."""
     import torch  # late: a framework: loads after the numerics flags
 
     dev = device()
     names = workload.model.names
     model = _Model(workload, arm)
-    params = leaf_params(copy_weights(init, workload.model.params), names, dev)
+    params = leaf_params(copy_weights(init, workload.model.params), names, dev, dtype)
     opt = make_optimizer(arm, params, spec.lr)
     hook = grad_hook(arm)
-    xt, yt = (torch.tensor(np.asarray(a, np.float32), device=dev) for a in (x, y))
+    xt, yt = (torch.tensor(np.asarray(a, dtype), device=dev) for a in (x, y))
     n = x.shape[0]
     bs = spec.batch_size or n
     if n % bs:
@@ -179,10 +183,10 @@ def train_one(
             f"--n {n} is not a multiple of workload {workload.name}'s batch size {bs}: use --n {max(bs, n - n % bs)}"
         )
     full_batch = bs == n and not workload.model.state
-    state = {k: torch.tensor(v, device=dev) for k, v in workload.model.initial_state().items()}
+    state = {k: torch.tensor(v.astype(dtype), device=dev) for k, v in workload.model.initial_state().items()}
     has_eval = eval_data is not None and eval_data[0].shape[0] > 0
     if has_eval:
-        xh, yh = (torch.tensor(np.asarray(a, np.float32), device=dev) for a in eval_data)
+        xh, yh = (torch.tensor(np.asarray(a, dtype), device=dev) for a in eval_data)
     recs: list[dict] = []
     grad_norms: list[float] = []
     traj: list[Weights] = []
@@ -219,7 +223,8 @@ def train_one(
 
     sync(None)
     train_seconds = time.perf_counter() - t
-    final = {k: to_numpy(p).copy() for k, p in params.items()}
+    # the artifact keeps float32 final weights for every arm (as ``arms.f64``); a float64 trajectory stays float64
+    final = {k: to_numpy(p).astype(np.float32) for k, p in params.items()}
     loss = [r["loss"] for r in recs]
     correct = [int(r["correct"]) for r in recs]
     curves: dict[str, list] = {
@@ -247,7 +252,7 @@ def train_one(
         info["batch_size"] = bs
     result = ArmResult(curves=curves, final_weights=final, info=info, state=states or None)
     if spec.keep_trajectory:
-        result.trajectory = [*traj, final]
+        result.trajectory = [*traj, {k: to_numpy(p).copy() for k, p in params.items()}]
         result.grads = grads_kept
     return result
 
@@ -260,22 +265,25 @@ def train_many(
     y: np.ndarray,
     spec: TrainSpec,
     eval_data: tuple[np.ndarray, np.ndarray] | None = None,
+    dtype=np.float32,
 ) -> list[ArmResult]:
     """Every initial weight set on one window, one after the other (eager torch: nothing to batch-compile)."""
-    return [train_one(workload, arm, w, x, y, spec, eval_data) for w in inits]
+    return [train_one(workload, arm, w, x, y, spec, eval_data, dtype) for w in inits]
 
 
-def evaluate_correct(workload: Workload, arm: Arm, weights: Weights, x: np.ndarray, y: np.ndarray) -> int:
+def evaluate_correct(
+    workload: Workload, arm: Arm, weights: Weights, x: np.ndarray, y: np.ndarray, dtype=np.float32
+) -> int:
     """The arm's torch forward pass at ``weights`` on ``(x, y)`` (training mode for a stateful model)."""
     import torch  # late: a framework: loads after the numerics flags
 
     dev = device()
     apply = forward(workload, arm)
-    state = {k: torch.tensor(v, device=dev) for k, v in workload.model.initial_state().items()}
+    state = {k: torch.tensor(v.astype(dtype), device=dev) for k, v in workload.model.initial_state().items()}
     with torch.no_grad():
-        p = {k: torch.tensor(np.asarray(v, np.float32), device=dev) for k, v in weights.items()}
-        z, _ = apply(p, torch.tensor(np.asarray(x, np.float32), device=dev), state, True)
-    return heads.count_correct(np, workload.model.head, to_numpy(z), np.asarray(y, np.float32))
+        p = {k: torch.tensor(np.asarray(v, dtype), device=dev) for k, v in weights.items()}
+        z, _ = apply(p, torch.tensor(np.asarray(x, dtype), device=dev), state, True)
+    return heads.count_correct(np, workload.model.head, to_numpy(z), np.asarray(y, dtype))
 
 
 # Hyperparameter names in torch.optim's param_groups -> the conventions table's rows (Keras's vocabulary; RMSprop's
@@ -369,13 +377,16 @@ def hook_clipping(hook, params: dict, name: str) -> str:
     return other
 
 
-def conventions_rows(workload: Workload, arm: Arm, lr: float, readback: dict | None = None) -> dict[str, Any]:
+def conventions_rows(
+    workload: Workload, arm: Arm, lr: float, readback: dict | None = None, dtype=np.float32
+) -> dict[str, Any]:
     """A torch arm's effective settings, read from the optimizer it builds (every ``param_groups`` entry) at
-    ``lr`` over zero tensors of the declared shapes, its loss (module attributes or function defaults) and
-    torch's numerics read-back; nothing here is declared."""
+    ``lr`` over zero tensors of the declared shapes (in ``dtype``: float64 for the arbiter), its loss (module
+    attributes or function defaults) and torch's numerics read-back; nothing here is declared."""
     import torch  # late: a framework: loads after the numerics flags
 
-    params = {k: torch.zeros(s, requires_grad=True) for k, s in workload.model.params.items()}
+    tdtype = getattr(torch, np.dtype(dtype).name)
+    params = {k: torch.zeros(s, dtype=tdtype, requires_grad=True) for k, s in workload.model.params.items()}
     opt = make_optimizer(arm, params, lr)
     cls = type(opt).__name__
     loss = ref_name(arm.torch_loss)
@@ -436,8 +447,12 @@ def conventions_rows(workload: Workload, arm: Arm, lr: float, readback: dict | N
     rows["L2 in the loss"] = "none"
     rows["initial weights"] = initial_weights(workload, arm)
     rows.update(batch_order(workload, arm, "-"))  # a torch arm trains in window order (shuffle_seed refused)
-    rows["dtype"] = "float32"
-    if readback:
+    rows["dtype"] = np.dtype(dtype).name
+    if readback and np.dtype(dtype) == np.float64:
+        rows["matmul precision"] = "float64"  # TF32 and float32 precision settings apply to float32 matmuls only
+        rows["determinism"] = "on" if readback.get("deterministic_algorithms") else "off"
+        rows["oneDNN"] = "n/a"
+    elif readback:
         rows["matmul precision"] = (
             "full float32"
             if readback.get("float32_matmul_precision") == "highest" and not readback.get("cuda_matmul_allow_tf32")
@@ -459,25 +474,24 @@ class TorchEvaluator:
     updating copies of the running statistics by torch's rule), and the evaluation phase is its inference-mode
     logits on the held-out window (``data.xh``) at the step's weights with that new state."""
 
-    def __init__(self, workload: Workload, arm: Arm, lr: float, data, numerics=None):
+    def __init__(self, workload: Workload, arm: Arm, lr: float, data, numerics=None, dtype=np.float32):
         import torch  # late: a framework: loads after the numerics flags
 
         if numerics is not None:
             configure(numerics)
         self.dev = device()
+        self.dtype = dtype  # float32; float64 for the arbiter (arms.torch_f64)
         self.model = _Model(workload, arm)
         self.layers = layers_fn(workload, arm)
-        zeros = {k: np.zeros(s, np.float32) for k, s in workload.model.params.items()}
-        self.params = leaf_params(zeros, workload.model.names, self.dev)
+        zeros = {k: np.zeros(s, dtype) for k, s in workload.model.params.items()}
+        self.params = leaf_params(zeros, workload.model.names, self.dev, dtype)
         self.opt = make_optimizer(arm, self.params, lr)
         self.hook = grad_hook(arm)
-        self.x, self.y = (torch.tensor(np.asarray(a, np.float32), device=self.dev) for a in (data.x, data.y))
+        self.x, self.y = (torch.tensor(np.asarray(a, dtype), device=self.dev) for a in (data.x, data.y))
         self.slices = data.slices
         self.stateful = bool(workload.model.state)
         xh = getattr(data, "xh", None)
-        self.xh = (
-            torch.tensor(np.asarray(xh, np.float32), device=self.dev) if self.stateful and xh is not None else None
-        )
+        self.xh = torch.tensor(np.asarray(xh, dtype), device=self.dev) if self.stateful and xh is not None else None
 
     def _moments(self) -> dict[str, np.ndarray]:
         mu, nu = {}, {}
@@ -493,10 +507,10 @@ class TorchEvaluator:
 
         with torch.no_grad():
             for name, p in self.params.items():
-                p.copy_(torch.as_tensor(np.asarray(w[name], np.float32)))
+                p.copy_(torch.as_tensor(np.asarray(w[name], self.dtype)))
         rows = self.slices[k] if self.slices else slice(None)
         st = (
-            {name: torch.tensor(np.asarray(v, np.float32), device=self.dev) for name, v in (state or {}).items()}
+            {name: torch.tensor(np.asarray(v, self.dtype), device=self.dev) for name, v in (state or {}).items()}
             if self.stateful
             else {}
         )

@@ -21,7 +21,8 @@ batch_size)`` in window order for a minibatch workload, as ``arms.minibatch`` tr
 A difference found at step k is therefore made at step k, never inherited from an earlier one.
 
 The noise floor: at the same weights, the reference arm's computation run in float32 (``ref32``: the
-arbiter's own forward pass, loss and optimizer, by JAX in float32) differs from the float64 arbiter only
+arbiter's own forward pass, loss and optimizer, by JAX in float32, or by torch in float32 for a torch arbiter,
+``Kind.float32_kind``) differs from the float64 arbiter only
 by float32 rounding; that difference, per tensor, is the tensor's rounding scale
 ``s = max(||ref32 - ref64||, 2**-24 ||ref64||)``, and no less than the largest relative floor
 ``||ref32 - ref64|| / ||ref64||`` the same tensor showed at the earlier steps times ``||ref64||`` (see ``_compare``).
@@ -371,8 +372,12 @@ def _headline(parted: list[Check]) -> Check:
 
 
 def _as_float32(ref: Arm) -> Arm:
-    """The reference arm's own forward pass, loss and optimizer, run as a float32 JAX arm: the floor."""
-    return replace(ref, name=ref.name + "-as-float32", kind="jax")
+    """The reference arm's own forward pass, loss and optimizer, run in float32 by its kind's float32 twin (a
+    JAX arm for the JAX arbiter, a torch arm for the torch one): the floor."""
+    twin = kind_of(ref).float32_kind
+    if twin is None:
+        raise ParityError(f"the reference arm {ref.name} is not a float64 arbiter: it has no float32 twin")
+    return replace(ref, name=ref.name + "-as-float32", kind=twin)
 
 
 def layer_sizes(workload: Workload, n: int) -> dict[str, int]:

@@ -26,8 +26,7 @@ import numpy as np
 from paritybench import artifact, procs, watchdog, workloads
 from paritybench.analysis import diagnostics
 from paritybench.arms import ArmResult, TrainSpec, protocol, worker_process
-from paritybench.arms.f64 import Arbiter, train
-from paritybench.arms.minibatch import BatchArbiter, batch_slices
+from paritybench.arms.minibatch import batch_slices
 from paritybench.arms.registry import kind_of, main_evaluators
 from paritybench.arms.requirements import install_hint, missing_requirements
 from paritybench.artifact import num
@@ -194,7 +193,8 @@ class _Session:
         self.spec = TrainSpec(
             steps=cfg.steps, lr=cfg.lr, keep_trajectory=keep_trajectory, batch_size=workload.data.batch_size
         )
-        self.arbiter = Arbiter(workload)
+        ref = workload.arm(workload.reference)
+        self.arbiter = kind_of(ref).arbiter(workload, ref)  # JAX in float64 (arms.f64), or torch (arms.torch_f64)
         self.ref_grads = diagnostics.GradMemo()  # the reference's gradient at weights already seen
         self.on_run = on_run
         self.runs: dict[RunKey, RunRecord] = {}
@@ -217,8 +217,7 @@ class _Session:
     def reference_trajectory(self, case: Case) -> list[weights.Weights]:
         if case.id not in self.ref_traj:
             x, y = self.windows[case.window]
-            ref = self.workload.arm(self.workload.reference)
-            res = train(self.workload, ref, self.init_for(ref.name, case), x, y, self.spec, self.arbiter)
+            res = self.arbiter.run(self.init_for(self.workload.reference, case), x, y, self.spec)
             self.ref_traj[case.id] = res.trajectory
         return self.ref_traj[case.id]
 
@@ -235,7 +234,6 @@ class _Session:
                 grads = diagnostics.grads_from_trajectory(result.trajectory, self.cfg.lr)
             x64, y64 = self.xy64(case.window)
             if grads is not None and self.spec.batch_size:  # step k's gradient is batch k's
-                self.batch_arbiter = getattr(self, "batch_arbiter", None) or BatchArbiter(self.workload)
                 rows: list = batch_slices(self.cfg.n, self.spec.batch_size, self.spec.steps)
                 if "shuffle" in result.info:  # a shuffled arm's own rows (Arm.shuffle_seed), as it recorded them
                     rows = [np.asarray(r) for r in result.info["shuffle"]["rows"]]
@@ -245,7 +243,7 @@ class _Session:
                         grads,
                         self.reference_trajectory(case),
                         None,
-                        ref_grad_at_step=lambda k, w: self.batch_arbiter.grad(w, x64[rows[k]], y64[rows[k]]),
+                        ref_grad_at_step=lambda k, w: self.arbiter.batch_grad(w, x64[rows[k]], y64[rows[k]]),
                     )
                 )
             elif grads is not None:

@@ -3,7 +3,7 @@
 A ``Switch`` names the convention (``name``), its ``family`` (optimizer, normalisation, loss, layer arithmetic,
 numerics, data order), the ``conventions`` rows that show it (``pipeline.conventions.collect``'s rows;
 ``declared: <row>`` is read too), the catalogue workload that demonstrates it (``demonstrated_by``) and, per
-kind of arm (``Kind.name``: ``jax``, ``f64``, ``torch``, ``keras``), an *applier*
+kind of arm (``Kind.switch_kind()``: ``jax``, ``f64``, ``torch``, ``keras``), an *applier*
 ``(arm, Target) -> Arm``: ``arm`` with that one convention changed to ``Target.other``'s, as a
 ``dataclasses.replace``d copy, or a ``Refusal`` with the reason it cannot be done. A kind without an applier
 is refused with ``refusals[kind]`` (or a generic reason). ``paritybench explain`` (``pipeline.explain``)
@@ -57,7 +57,7 @@ class Target:
         return rows.get(name, rows.get(f"declared: {name}"))
 
     def other_kind(self) -> str:
-        return kind_of(self.other).name
+        return kind_of(self.other).switch_kind()
 
 
 Applier = Callable[[Arm, Target], Arm]
@@ -85,7 +85,7 @@ class Switch:
     def apply(self, arm: Arm, target: Target) -> Arm:
         """``arm`` with this convention switched to ``target.other``'s, renamed ``<arm>+<switch>``; a
         ``Refusal`` where it cannot be, or where nothing would change."""
-        kind = kind_of(arm).name
+        kind = kind_of(arm).switch_kind()
         applier = self.appliers.get(kind)
         if applier is None:
             raise Refusal(self.refusals.get(kind, f"{self.name} has no applier for a {kind} arm"))

@@ -98,7 +98,7 @@ def _plan(arm: Arm, t: Target) -> dict[str, str]:
     n = int(np.shape(t.x)[0])
     if n < 2:
         raise Refusal("one probe row: the variance correction n/(n-1) is undefined")
-    fs = factors(batch_terms(arm, t, kind_of(arm).name), batch_terms(t.other, t, t.other_kind()), n)
+    fs = factors(batch_terms(arm, t, kind_of(arm).switch_kind()), batch_terms(t.other, t, t.other_kind()), n)
     plan = {k: ("biased" if f < 1.0 else "unbiased") for k, f in fs.items() if f != 1.0}
     if not plan:
         raise Refusal(f"nothing to change: {arm.name} and {t.other.name} average the same batch variance")
@@ -107,7 +107,7 @@ def _plan(arm: Arm, t: Target) -> dict[str, str]:
 
 def _keeps(arm: Arm, t: Target) -> dict[str, np.ndarray]:
     """Per state tensor, the share of the old value ``arm``'s training step keeps."""
-    if kind_of(arm).name in ("jax", "f64"):
+    if kind_of(arm).switch_kind() in ("jax", "f64"):
         terms = _jax_terms(arm.jax_apply or t.workload.model.jax_apply, t)
     else:
         terms = _torch_terms(arm.torch_apply or t.workload.model.torch_apply, t)

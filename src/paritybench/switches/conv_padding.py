@@ -83,7 +83,7 @@ def _torch_read(arm: Arm, t: Target) -> tuple[Pads, tuple[int, ...]]:
 
 def read(arm: Arm, t: Target) -> tuple[Pads, tuple[int, ...]]:
     """``arm``'s one convolution's padding, (low, high) per spatial axis, and the input's spatial size."""
-    kind = kind_of(arm).name
+    kind = kind_of(arm).switch_kind()
     if kind in ("jax", "f64"):
         return _jax_read(arm, t)
     if kind == "torch":

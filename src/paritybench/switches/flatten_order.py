@@ -25,7 +25,7 @@ RTOL, ATOL = 1e-4, 1e-5
 
 
 def _layers(arm: Arm, t: Target) -> dict[str, np.ndarray]:
-    kind = kind_of(arm).name
+    kind = kind_of(arm).switch_kind()
     if kind in ("jax", "f64"):
         import jax.numpy as jnp  # late: a framework: loads after the numerics flags
 

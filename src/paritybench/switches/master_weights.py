@@ -51,7 +51,7 @@ def probe_weights() -> np.ndarray:
 
 def read(arm: Arm, t: Target) -> str:
     """``arm``'s master weights precision, from one optimizer step on ``probe_weights``."""
-    if kind_of(arm).name not in ("jax", "f64"):
+    if kind_of(arm).switch_kind() not in ("jax", "f64"):
         raise Refusal(f"{arm.name}'s optimizer is not an optax one: its weights' precision is not probed here")
     w = probe_weights()
     ulp = 2.0**-10  # bfloat16's ulp in [0.0625, 0.125)

@@ -62,7 +62,7 @@ def _torch_table(arm: Arm, t: Target, k: int) -> np.ndarray:
 
 def read(arm: Arm, t: Target) -> tuple[str, float, np.ndarray]:
     """``arm``'s (rule, momentum, per-step learning rates), read from its optimizer's updates."""
-    kind = kind_of(arm).name
+    kind = kind_of(arm).switch_kind()
     k = max(2, min(int(t.workload.training.steps), MAX_STEPS))
     if kind in ("jax", "f64"):
         u = _jax_table(arm, t, k)

@@ -108,7 +108,7 @@ def _torch_read(arm: Arm, t: Target) -> Pool:
 
 
 def read(arm: Arm, t: Target) -> Pool:
-    kind = kind_of(arm).name
+    kind = kind_of(arm).switch_kind()
     if kind in ("jax", "f64"):
         return _jax_read(arm, t)
     if kind == "torch":

@@ -35,7 +35,10 @@ Ref = Callable[..., Any] | str
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 PROCESSES = ("main", "keras-tensorflow", "keras-jax", "keras-torch")
-KINDS = ("jax", "f64", "keras", "torch")
+KINDS = ("jax", "f64", "keras", "torch", "torch-f64")
+# the kinds a workload's reference (its float64 arbiter) may be: JAX with x64, or a torch arm in float64
+ARBITER_KINDS = ("f64", "torch-f64")
+TORCH_KINDS = ("torch", "torch-f64")
 HEADS = ("sigmoid", "softmax", "linear")
 # mnist: paritybench.experiment.data's bundled slice, or --data in its format; arrays: Data(source=...)
 DATASETS = ("mnist", "arrays")
@@ -185,8 +188,10 @@ class Arm:
 
     - ``kind``: ``"jax"`` (trained in the harness's process by one compiled JAX program),
       ``"f64"`` (the float64 arbiter, in the harness's process), ``"keras"`` (Keras 3
-      ``fit`` in a worker process per backend; ``process`` names the backend), or ``"torch"`` (native
-      torch autograd and ``torch.optim``, in the harness's process: ``paritybench.arms.torch_trainer``).
+      ``fit`` in a worker process per backend; ``process`` names the backend), ``"torch"`` (native
+      torch autograd and ``torch.optim``, in the harness's process: ``paritybench.arms.torch_trainer``), or
+      ``"torch-f64"`` (a torch arm in float64: the arbiter of a workload without a JAX model,
+      ``paritybench.arms.torch_f64``).
     - ``loss``: a short name of the loss formulation (recorded in every run).
     - ``loss_fn``: JAX and f64 arms: ``(logits, labels) -> per-sample loss`` in JAX.
     - ``optimizer``: JAX and f64 arms: ``lr -> optax.GradientTransformation``; None is plain
@@ -375,6 +380,7 @@ _LAYERS = {
     "jax": "jax_layers",
     "f64": "jax_layers",
     "torch": "torch_layers",
+    "torch-f64": "torch_layers",
     "keras": "the model's keras_layers (indices into the Keras model's layers)",
 }
 
@@ -562,11 +568,11 @@ def check(w: Any, where: str) -> Workload:
             raise bad(f"arm {a.name}: a {a.kind} arm needs loss_fn")
         if a.kind == "keras" and a.keras_loss is None:
             raise bad(f"arm {a.name}: a keras arm needs keras_loss")
-        if a.kind == "torch" and a.torch_loss is None:
+        if a.kind in TORCH_KINDS and a.torch_loss is None:
             raise bad(f"arm {a.name}: a torch arm needs torch_loss")
-        if a.kind == "torch" and a.torch_apply is None and w.model.torch_apply is None:
+        if a.kind in TORCH_KINDS and a.torch_apply is None and w.model.torch_apply is None:
             raise bad(f"arm {a.name}: a torch arm needs a forward pass (Arm.torch_apply or Model.torch_apply)")
-        if a.torch_grad_hook is not None and a.kind != "torch":
+        if a.torch_grad_hook is not None and a.kind not in TORCH_KINDS:
             raise bad(
                 f"arm {a.name}: only a torch arm declares torch_grad_hook (a JAX arm clips in its optax chain, "
                 "a Keras arm in its optimizer's clipnorm)"
@@ -579,7 +585,7 @@ def check(w: Any, where: str) -> Workload:
         if a.matches is not None and a.kind != "torch":
             raise bad(f"arm {a.name}: only a torch arm declares matches (a Keras arm's JAX twin declares emulates)")
         # named layers are read by the arm's own kind only: one declared on another kind would be ignored
-        if a.torch_layers is not None and a.kind != "torch":
+        if a.torch_layers is not None and a.kind not in TORCH_KINDS:
             raise bad(
                 f"arm {a.name}: torch_layers is a torch arm's; a {a.kind} arm's named layers are {_LAYERS[a.kind]}"
             )
@@ -597,7 +603,7 @@ def check(w: Any, where: str) -> Workload:
                     f"arm {a.name}: shuffle_seed orders minibatches, but data.batch_size is None (full batch): "
                     "give Data(batch_size=...) or drop shuffle_seed"
                 )
-            if a.kind == "torch":
+            if a.kind in TORCH_KINDS:
                 raise bad(f"arm {a.name}: a torch arm trains its batches in window order: drop shuffle_seed")
     for a in w.arms:
         if a.emulates is not None and (a.emulates not in seen or w.arm(a.emulates).kind != "keras"):
@@ -607,6 +613,9 @@ def check(w: Any, where: str) -> Workload:
     if w.fix not in seen:
         raise bad(f"fix {w.fix!r} is not one of its arms")
     reference = [a for a in w.arms if a.name == w.reference]
-    if not reference or reference[0].kind != "f64":
-        raise bad(f"reference {w.reference!r} must be one of its arms, of kind f64 (the float64 arbiter)")
+    if not reference or reference[0].kind not in ARBITER_KINDS:
+        raise bad(
+            f"reference {w.reference!r} must be one of its arms, of kind {' or '.join(ARBITER_KINDS)} "
+            "(the float64 arbiter)"
+        )
     return w
