@@ -111,6 +111,15 @@ def leaf_params(weights: Weights, names, dev) -> dict:
     return {k: torch.tensor(np.array(weights[k], np.float32, copy=True), device=dev, requires_grad=True) for k in names}
 
 
+def as_tensor(a: np.ndarray, dev):
+    """A window's samples or targets on ``dev``: float32, but integers (class ids for a sparse loss, token ids
+    for an embedding) as int64, the index dtype ``torch.nn.functional.cross_entropy`` and ``embedding`` take."""
+    import torch  # late: a framework: loads after the numerics flags
+
+    a = np.asarray(a)
+    return torch.tensor(np.asarray(a, np.int64 if heads.integer(a.dtype) else np.float32), device=dev)
+
+
 def to_numpy(t) -> np.ndarray:
     return t.detach().cpu().numpy()
 
@@ -171,7 +180,7 @@ def train_one(
     params = leaf_params(copy_weights(init, workload.model.params), names, dev)
     opt = make_optimizer(arm, params, spec.lr)
     hook = grad_hook(arm)
-    xt, yt = (torch.tensor(np.asarray(a, np.float32), device=dev) for a in (x, y))
+    xt, yt = as_tensor(x, dev), as_tensor(y, dev)
     n = x.shape[0]
     bs = spec.batch_size or n
     if n % bs:
@@ -182,7 +191,7 @@ def train_one(
     state = {k: torch.tensor(v, device=dev) for k, v in workload.model.initial_state().items()}
     has_eval = eval_data is not None and eval_data[0].shape[0] > 0
     if has_eval:
-        xh, yh = (torch.tensor(np.asarray(a, np.float32), device=dev) for a in eval_data)
+        xh, yh = (as_tensor(a, dev) for a in eval_data)
     recs: list[dict] = []
     grad_norms: list[float] = []
     traj: list[Weights] = []
@@ -225,13 +234,13 @@ def train_one(
     curves: dict[str, list] = {
         "loss": loss,
         "correct": correct,
-        "accuracy": [c / n for c in correct],
+        "accuracy": [c / heads.scored(model.head, y.shape, y.dtype) for c in correct],
         "grad_norm": grad_norms,
         "nonfinite": nonfinite_steps([r["finite"] for r in recs], loss),
         **{k: [r[k] for r in recs] for k in heads.PER_STEP},
     }
     if has_eval:
-        m = eval_data[0].shape[0]
+        m = heads.scored(model.head, eval_data[1].shape, eval_data[1].dtype)
         curves["eval_loss"] = [r["eval_loss"] for r in recs]
         curves["eval_accuracy"] = [r["eval_correct"] / m for r in recs]
     for k, vs in states.items():
@@ -274,8 +283,8 @@ def evaluate_correct(workload: Workload, arm: Arm, weights: Weights, x: np.ndarr
     state = {k: torch.tensor(v, device=dev) for k, v in workload.model.initial_state().items()}
     with torch.no_grad():
         p = {k: torch.tensor(np.asarray(v, np.float32), device=dev) for k, v in weights.items()}
-        z, _ = apply(p, torch.tensor(np.asarray(x, np.float32), device=dev), state, True)
-    return heads.count_correct(np, workload.model.head, to_numpy(z), np.asarray(y, np.float32))
+        z, _ = apply(p, as_tensor(x, dev), state, True)
+    return heads.count_correct(np, workload.model.head, to_numpy(z), np.asarray(y))
 
 
 # Hyperparameter names in torch.optim's param_groups -> the conventions table's rows (Keras's vocabulary; RMSprop's
@@ -460,7 +469,6 @@ class TorchEvaluator:
     logits on the held-out window (``data.xh``) at the step's weights with that new state."""
 
     def __init__(self, workload: Workload, arm: Arm, lr: float, data, numerics=None):
-        import torch  # late: a framework: loads after the numerics flags
 
         if numerics is not None:
             configure(numerics)
@@ -471,13 +479,11 @@ class TorchEvaluator:
         self.params = leaf_params(zeros, workload.model.names, self.dev)
         self.opt = make_optimizer(arm, self.params, lr)
         self.hook = grad_hook(arm)
-        self.x, self.y = (torch.tensor(np.asarray(a, np.float32), device=self.dev) for a in (data.x, data.y))
+        self.x, self.y = (as_tensor(a, self.dev) for a in (data.x, data.y))
         self.slices = data.slices
         self.stateful = bool(workload.model.state)
         xh = getattr(data, "xh", None)
-        self.xh = (
-            torch.tensor(np.asarray(xh, np.float32), device=self.dev) if self.stateful and xh is not None else None
-        )
+        self.xh = as_tensor(xh, self.dev) if self.stateful and xh is not None else None
 
     def _moments(self) -> dict[str, np.ndarray]:
         mu, nu = {}, {}
