@@ -16,11 +16,13 @@ def init(seed):
 
 
 def layers(params, x):
-    return {"hidden": jax.nn.relu(x @ params["hidden"]["w"] + params["hidden"]["b"])}
+    """The named intermediates in forward order, named as the Keras and torch layers that output them."""
+    hidden = x @ params["hidden"]["w"] + params["hidden"]["b"]
+    return {"hidden": hidden, "relu": jax.nn.relu(hidden)}
 
 
 def apply(params, x):
-    return layers(params, x)["hidden"] @ params["out"]["w"] + params["out"]["b"]
+    return layers(params, x)["relu"] @ params["out"]["w"] + params["out"]["b"]
 
 
 def loss(logits, labels):

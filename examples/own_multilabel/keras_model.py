@@ -8,7 +8,8 @@ def build_model():
     model = keras.Sequential(
         [
             keras.Input(shape=(10,)),
-            keras.layers.Dense(16, activation="relu", name="hidden"),
+            keras.layers.Dense(16, name="hidden"),
+            keras.layers.Activation("relu", name="relu"),
             keras.layers.Dense(4, activation="sigmoid", name="out"),
         ]
     )

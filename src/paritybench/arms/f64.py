@@ -82,7 +82,7 @@ class Arbiter:
 
         with jax.enable_x64(True):
             apply = resolve_ref(self.workload.model.jax_apply)
-            return np.asarray(apply({k: np.asarray(v, np.float64) for k, v in w.items()}, np.asarray(x, np.float64)))
+            return np.asarray(apply({k: np.asarray(v, np.float64) for k, v in w.items()}, as64(x)))
 
     def grad_at(self, w: Weights, x64: np.ndarray, y64: np.ndarray) -> Weights:
         """The ground-truth gradient at any weights, for the agreement diagnostics."""

@@ -206,9 +206,10 @@ class MainEvaluator:
 
         def evaluate(params, state, xb, yb):
             (loss, (z, new_state)), g = jax.value_and_grad(mean_loss, has_aux=True)(params, state, xb, yb)
-            # n * d(mean loss)/dz: each sample's own d loss/d logit for a per-sample loss, and still the
+            # rows * d(mean loss)/dz (rows: n, or n * T for a sequence, heads.loss_rows): each sample's (position's)
+            # own d loss/d logit for a per-sample loss, and still the
             # right quantity for one that broadcasts (label-shape) or mixes samples
-            dz = xb.shape[0] * jax.grad(lambda zz: jnp.mean(loss_fn(zz, yb)))(z)
+            dz = heads.loss_rows(z.shape) * jax.grad(lambda zz: jnp.mean(loss_fn(zz, yb)))(z)
             layers = layers_fn(params, xb) if layers_fn is not None else ()
             return z, loss, dz, g, new_state, layers
 

@@ -144,7 +144,8 @@ class _Model:
         # d loss/d logits with the mean's backward fed n: n / n = 1 exactly, so each sample's own gradient, as
         # JAX's grad of the summed per-sample loss gives (a gradient computed as g / n, then times n, would
         # flush the tiniest ones to zero and count them as dead)
-        (dz,) = torch.autograd.grad(loss, [z], grad_outputs=torch.tensor(float(x.shape[0]), device=z.device))
+        rows = float(heads.loss_rows(tuple(z.shape)))  # n, or n * T for a sequence's logits (n, T, k)
+        (dz,) = torch.autograd.grad(loss, [z], grad_outputs=torch.tensor(rows, device=z.device))
         return loss, z, dz, grads, new_state
 
     def measure(self, params: dict, state, x, y) -> tuple[dict, dict]:

@@ -115,6 +115,15 @@ def scored(head: str, y_shape: tuple, y_dtype) -> int:
     return y_shape[0]
 
 
+def loss_rows(shape: tuple) -> int:
+    """How many per-sample loss values logits of ``shape`` give as Keras's losses compute them, which reduce the
+    last axis only (``keras/src/losses/losses.py``: ``binary_crossentropy``, ``mean_squared_error``, ...: a mean
+    over the last axis; ``sparse_categorical_crossentropy`` one value per id): n for (n, k), n * T for a sequence
+    (n, T, k), n for (n,). ``rows * d(mean loss)/d logits`` is then each row's own gradient, the scale localize
+    compares d loss/d logit on (a Keras arm's probe differentiates the sum of those rows)."""
+    return math.prod(shape[: max(1, len(shape) - 1)])
+
+
 def problem(head: str, out_shape: tuple, y_shape: tuple, y_dtype) -> str | None:
     """What is wrong with targets of ``y_shape``/``y_dtype`` against logits of ``out_shape`` for ``head``, in
     words with the fix; None when they fit (``correct_mask`` then counts every element as described above)."""

@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from paritybench.arms.base import Evaluation
+from paritybench.arms.base import Evaluation, cast_data
 from paritybench.arms.jax_trainer import eval_forward_shape
 from paritybench.arms.kind import Batches
 from paritybench.arms.minibatch import arm_rows, batch_slices
@@ -382,13 +382,13 @@ def _as_float32(ref: Arm) -> Arm:
 
 def _sample_struct(workload: Workload, n: int):
     """``n`` samples' shape and dtype as ``data.window`` gives them (a ``jax.ShapeDtypeStruct``: nothing loaded
-    on a device): flat 28x28 MNIST rows, or the workload's own samples (floats as float32)."""
+    on a device): flat 28x28 MNIST rows, or the workload's own samples (floats as float32, integers as int32)."""
     import jax  # late: a framework: loads after the numerics flags
 
     if workload.data.dataset == "mnist":
         return jax.ShapeDtypeStruct((n, 784), np.float32)
     own = datasource.load(workload).x_train
-    return jax.ShapeDtypeStruct((n, *own.shape[1:]), np.float32 if np.issubdtype(own.dtype, np.floating) else own.dtype)
+    return jax.ShapeDtypeStruct((n, *own.shape[1:]), cast_data(own[:0], np.float32).dtype)  # ids: int32
 
 
 def layer_sizes(workload: Workload, n: int) -> dict[str, int]:
