@@ -148,3 +148,20 @@ def test_targets_that_fit_no_head_are_one_line_errors_naming_the_fix(head, y, me
 )
 def test_targets_of_every_head_form_pass_the_data_check(head, y):
     _check_head(_workload(head), y, "workload w")
+
+
+def test_the_keras_worker_refuses_an_output_that_fits_no_target_form_in_one_line():
+    from paritybench.arms.keras_worker import check_targets
+
+    w = SimpleNamespace(name="w", model=SimpleNamespace(head="softmax"))
+    arm = SimpleNamespace(name="keras-tensorflow")
+    check_targets(SimpleNamespace(output_shape=(None, 8, 5)), np.zeros((4, 8), np.int64), w, arm)  # ids per token
+    check_targets(SimpleNamespace(output_shape=(None, 5)), np.eye(5, dtype=np.float32)[[0, 1, 2, 3]], w, arm)
+    with pytest.raises(ParityError) as e:
+        check_targets(SimpleNamespace(output_shape=(None, 8, 5)), np.zeros((4, 8), np.float32), w, arm)
+    assert "y.astype('int32')" in str(e.value) and "arm keras-tensorflow" in str(e.value)
+    w = SimpleNamespace(name="w", model=SimpleNamespace(head="sigmoid"))
+    check_targets(SimpleNamespace(output_shape=(None, 4)), np.zeros((4, 4), np.float32), w, arm)  # multi-label
+    with pytest.raises(ParityError) as e:
+        check_targets(SimpleNamespace(output_shape=(None, 1)), np.zeros((4, 4), np.float32), w, arm)
+    assert "one logit per label, shape (4, 4)" in str(e.value) and "\n" not in str(e.value)
