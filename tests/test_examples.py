@@ -226,3 +226,27 @@ def test_own_tagging_counts_tokens_in_every_arm_and_localizes_no_parting(tmp_pat
     runs = _same_counts(a, n * 8)  # 8 tokens per sequence: accuracy is the share of tokens tagged right
     assert runs["reference-f64"]["final_accuracy"] > 0.8
     assert "within one position of `reference-f64`" in report
+
+
+def test_float_tags_for_a_sequence_softmax_are_refused_before_training_in_one_line(tmp_path):
+    """own_tagging's data with its integer tags as floats: they fit no softmax target form for logits (n, 8, 5)
+    (one-hot would be (n, 8, 5); ids are integers), so run stops before training with one line and no artifact."""
+    import shutil
+
+    folder = tmp_path / "tagging"
+    shutil.copytree(EXAMPLES / "own_tagging", folder)
+    (folder / "floats.py").write_text(
+        "import numpy as np\n\n\ndef load():\n"
+        "    d = np.load(__file__.replace('floats.py', 'data.npz'))\n"
+        "    return d['tokens'], d['tags'].astype(np.float32)\n"
+    )
+    text = (folder / "workload.py").read_text()
+    text = text.replace('Data(source="data.npz", x="tokens", y="tags", n=256)', 'Data(source="floats:load", n=256)')
+    assert "floats:load" in text
+    (folder / "workload.py").write_text(text)
+    out = tmp_path / "run.json"
+    proc = run_cli("run", "--workload", str(folder / "workload.py"), "--out", str(out), cwd=tmp_path)
+    assert proc.returncode != 0 and not out.exists()
+    err = [line for line in proc.stderr.splitlines() if line.startswith("paritybench: error:")]
+    assert len(err) == 1 and "floating targets are one-hot class scores" in err[0], proc.stderr[-2000:]
+    assert "y.astype('int32')" in err[0]
