@@ -255,3 +255,105 @@ def test_own_torch_keras_runs_with_the_torch_module_in_float64_as_the_arbiter(tm
     pairs = {(p["a"], p["b"]): p for p in json.loads((tmp_path / "l.json").read_text())["pairs"]}
     forward = {c["tensor"] for c in pairs[("torch", "reference-f64")]["checks"] if c["phase"] == "forward"}
     assert forward == {"0", "2", "logits"}  # the torch module's own layers, in float32 and float64
+
+
+def _make_data(folder: str):
+    spec = importlib.util.spec_from_file_location(f"{folder}_make_data", EXAMPLES / folder / "make_data.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    ("folder", "x", "y"), [("own_multilabel", "features", "labels"), ("own_tagging", "tokens", "tags")]
+)
+def test_the_committed_example_data_is_what_its_generator_writes(folder, x, y):
+    import numpy as np
+
+    want_x, want_y = _make_data(folder).make()
+    with np.load(EXAMPLES / folder / "data.npz") as d:
+        for name, want in ((x, want_x), (y, want_y)):
+            assert d[name].dtype == want.dtype and np.array_equal(d[name], want), name
+
+
+def _run_localize_report(tmp_path, folder: str) -> tuple[dict, str]:
+    """``run`` (every arm ok), ``compare`` and ``report`` on the example, then ``localize``: (artifact, report.md)."""
+    if importlib.util.find_spec("torch") is None:  # its torch arm needs the extra (CI installs it: .ci/run)
+        why = 'torch is not installed: make setup EXTRAS="--extra cpu --extra torch"'
+        if os.environ.get("PARITYBENCH_REQUIRE_TORCH") == "1":
+            pytest.fail(f"PARITYBENCH_REQUIRE_TORCH=1 but {why}")
+        pytest.skip(why)
+    workload = str(EXAMPLES / folder / "workload.py")
+    out = tmp_path / "run.json"
+    proc = run_cli("run", "--workload", workload, "--out", str(out), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    a = json.loads(out.read_text())
+    for argv in (("compare", str(out), str(out)), ("report", str(out), "--out", str(tmp_path / "rep"))):
+        proc = run_cli(*argv, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    proc = run_cli("localize", "--workload", workload, "--out", str(tmp_path / "l.json"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    # every port of the example is faithful: no pair parts from the float64 arbiter
+    for pair in ("jax", "keras-tensorflow", "torch"):
+        assert f"{pair} vs reference-f64: never part" in " ".join(proc.stdout.split()), proc.stdout[-3000:]
+    return a, (tmp_path / "rep" / "report.md").read_text()
+
+
+def _same_counts(a: dict, scored: int) -> dict:
+    """Every arm ok and trained, every arm's ``correct`` the arbiter's at every step, and accuracy = correct /
+    ``scored``; returns the runs by arm."""
+    runs = {r["arm"]: r for r in a["runs"]}
+    assert set(runs) == {"jax", "keras-tensorflow", "torch", "reference-f64"}
+    ref = runs["reference-f64"]["curves"]["correct"]
+    assert ref[-1] > ref[0]  # it learned
+    for arm, r in runs.items():
+        assert r["status"] == "ok", (arm, r.get("reason"))
+        c = r["curves"]
+        assert c["correct"] == ref, arm  # the Keras arm's count is Keras's own accuracy metric x scored
+        assert c["accuracy"] == [k / scored for k in c["correct"]], arm
+        assert max(c["correct"]) <= scored and "absent" not in r
+        for k in ("saturated_output", "saturated_logit", "dead_gradient", "dead_misclassified"):
+            assert len(c[k]) == len(c["correct"]), (arm, k)
+    return runs
+
+
+def test_own_multilabel_counts_labels_in_every_arm_and_localizes_no_parting(tmp_path):
+    a, report = _run_localize_report(tmp_path, "own_multilabel")
+    n = a["config"]["n"]
+    runs = _same_counts(a, n * 4)  # 4 labels per sample: accuracy is the share of right labels
+    assert runs["reference-f64"]["final_accuracy"] > 0.6
+    assert "within one label of `reference-f64`" in report and "share of labels with exactly zero" in report
+
+
+def test_own_tagging_counts_tokens_in_every_arm_and_localizes_no_parting(tmp_path):
+    a, report = _run_localize_report(tmp_path, "own_tagging")
+    n = a["config"]["n"]
+    assert a["environment"]["data"]["y_dtype"] == "int64" and a["environment"]["data"]["y_shape"] == [512, 8]
+    runs = _same_counts(a, n * 8)  # 8 tokens per sequence: accuracy is the share of tokens tagged right
+    assert runs["reference-f64"]["final_accuracy"] > 0.8
+    assert "within one position of `reference-f64`" in report
+
+
+def test_float_tags_for_a_sequence_softmax_are_refused_before_training_in_one_line(tmp_path):
+    """own_tagging's data with its integer tags as floats: they fit no softmax target form for logits (n, 8, 5)
+    (one-hot would be (n, 8, 5); ids are integers), so run stops before training with one line and no artifact."""
+    import shutil
+
+    folder = tmp_path / "tagging"
+    shutil.copytree(EXAMPLES / "own_tagging", folder)
+    (folder / "floats.py").write_text(
+        "import numpy as np\n\n\ndef load():\n"
+        "    d = np.load(__file__.replace('floats.py', 'data.npz'))\n"
+        "    return d['tokens'], d['tags'].astype(np.float32)\n"
+    )
+    text = (folder / "workload.py").read_text()
+    text = text.replace('Data(source="data.npz", x="tokens", y="tags", n=256)', 'Data(source="floats:load", n=256)')
+    assert "floats:load" in text
+    (folder / "workload.py").write_text(text)
+    out = tmp_path / "run.json"
+    proc = run_cli("run", "--workload", str(folder / "workload.py"), "--out", str(out), cwd=tmp_path)
+    assert proc.returncode != 0 and not out.exists()
+    err = [line for line in proc.stderr.splitlines() if line.startswith("paritybench: error:")]
+    assert len(err) == 1 and "floating targets are one-hot class scores" in err[0], proc.stderr[-2000:]
+    assert "y.astype('int32')" in err[0]

@@ -394,9 +394,9 @@ def test_a_keras_output_that_does_not_fit_the_own_targets_is_refused(example):
 @pytest.mark.parametrize(
     ("head", "y", "needle"),
     [
-        ("sigmoid", np.zeros((4, 3)), "a sigmoid head counts one 0/1 label per sample"),
-        ("sigmoid", np.zeros(4), "y has shape (4,)"),
-        ("softmax", np.arange(4), "one-hot class ids with numpy.eye(k)[y]"),
+        ("sigmoid", np.zeros(4), "y has shape (4,)"),  # (n, k) labels are multi-label; (n,) is reshaped
+        ("softmax", np.zeros(4), "give ids as integers"),  # integer (n,) targets are class ids; floats are not
+        ("softmax", np.array([0, 2, -1, 1]), "-1 is negative"),
     ],
 )
 def test_targets_a_classifier_head_would_count_wrong_are_refused(example, tmp_path, head, y, needle):
@@ -408,7 +408,12 @@ def test_targets_a_classifier_head_would_count_wrong_are_refused(example, tmp_pa
 
 
 def test_classifier_targets_that_fit_their_head_load(example, tmp_path):
-    for head, y in (("sigmoid", np.zeros((4, 1))), ("softmax", np.eye(3)[[0, 1, 2, 0]])):
+    for head, y in (
+        ("sigmoid", np.zeros((4, 1))),
+        ("sigmoid", np.zeros((4, 3))),  # multi-label: one 0/1 label per logit
+        ("softmax", np.eye(3)[[0, 1, 2, 0]]),
+        ("softmax", np.array([0, 1, 2, 0])),  # class ids
+    ):
         w = with_data(example, source=npz(tmp_path, x=np.ones((4, 2)), y=y))
         assert (
             datasource.load(dataclasses.replace(w, model=dataclasses.replace(w.model, head=head))).y_train.shape

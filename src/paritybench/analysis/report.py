@@ -22,6 +22,7 @@ from paritybench.artifact import check_artifact_file, reference_arm, unnum, upgr
 from paritybench.artifact.records import RunKey
 from paritybench.artifact.safeout import check_output_dir, check_output_path, write_output
 from paritybench.errors import ParityError
+from paritybench.experiment import heads
 
 # Arms in the order the artifacts of one report list them (the workload's declaration order), learnt as ``load``
 # reads them; each ``load`` starts afresh, so a report's order never depends on what an earlier one in the same
@@ -40,6 +41,21 @@ def _order(arms) -> list[str]:
 
 def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
+
+
+def _scored(a: dict) -> tuple[str, int]:
+    """What the run's ``correct`` counts and how many of them a window holds: ``("sample", n)`` for MNIST and one
+    label or class per sample; ``("label", n * k)`` for a multi-label sigmoid head, ``("position", n * T)`` for a
+    sequence softmax head (``experiment.heads``), from the targets' shape and dtype the artifact records."""
+    n = a["config"]["n"]
+    d = (a.get("environment") or {}).get("data") or {}
+    head = (a.get("workload") or {}).get("head")
+    if head not in heads.ABSENT or "y_shape" not in d:
+        return "sample", n
+    shape = (n, *d["y_shape"][1:])
+    return heads.UNIT[heads.targets(head, shape, np.dtype(d["y_dtype"]))], heads.scored(
+        head, shape, np.dtype(d["y_dtype"])
+    )
 
 
 def _variant(a: dict) -> str:
@@ -112,14 +128,14 @@ def _answer_from_run(a: dict) -> list[str]:
     if _metric(a) == "loss":
         return answer_from_loss_run(a)
     runs = {k: v for k, v in _first_case(a).items() if v["status"] == "ok"}
-    n = a["config"]["n"]
+    unit, n = _scored(a)  # n: the samples (labels, positions) a window's correct count is out of
     lines: list[str] = []
     ref_arm = reference_arm(a)
     ref = runs.get(ref_arm)
     if ref is None:
         return [f"This artifact has no `{ref_arm}` run, so no arm can be measured against the ground truth."]
     target = ref["curves"]["correct"][-1]
-    # arms more than one sample from the arbiter, below it ("fall short") or above it ("end above")
+    # arms more than one sample (label, position) from the arbiter, below it ("fall short") or above it ("end above")
     short = {arm: r for arm, r in runs.items() if abs(target - r["curves"]["correct"][-1]) > 1}
     level = [arm for arm, r in runs.items() if abs(target - r["curves"]["correct"][-1]) <= 1]
     where = (
@@ -128,7 +144,7 @@ def _answer_from_run(a: dict) -> list[str]:
     )
     if not short:
         lines.append(
-            f"**No gap** ({where}): every arm ends within one sample of `{ref_arm}`'s "
+            f"**No gap** ({where}): every arm ends within one {unit} of `{ref_arm}`'s "
             f"{ref['final_accuracy']:.3f} ({', '.join(f'`{x}`' for x in _order(runs))})."
         )
         return lines
@@ -143,7 +159,7 @@ def _answer_from_run(a: dict) -> list[str]:
         f"**The gap** ({where}): `{ref_arm}` (float64) ends at {ref['final_accuracy']:.3f}; "
         + "; ".join(parts)
         + f"; {', '.join(f'`{x}`' for x in _order(level) if x != ref_arm)} match it within one "
-        "sample."
+        f"{unit}."
     )
     lines.append("")
     sat = ref["curves"].get("saturated_logit")
@@ -161,15 +177,15 @@ def _answer_from_run(a: dict) -> list[str]:
             else "have |logit| > 16.6: above +16.6 float32's sigmoid is exactly 1; below -16.6 it is under "
             "6e-8, and exactly 0 only below -88.7"
         )
-        lines.append(f"**Why:** at step 0, {_pct(unnum(sat[0]))} of the {n} samples {what}.")
+        lines.append(f"**Why:** at step 0, {_pct(unnum(sat[0]))} of the {n} {unit}s {what}.")
         own = next((x for x in _order(short) if short[x]["curves"].get("saturated_output")), None)
         if own is not None:
             exact = unnum(short[own]["curves"]["saturated_output"][0])
             lines[-1] += (
-                f" In `{own}`'s float32, {_pct(exact)} of the samples have a probability of exactly 0 or 1"
+                f" In `{own}`'s float32, {_pct(exact)} of the {unit}s have a probability of exactly 0 or 1"
                 + (" in some class" if softmax else " and the rest of them a tiny one")
                 + ": a loss that sees only the probabilities cannot tell how wrong they are, and a clip "
-                "gives every sample it moves exactly zero gradient."
+                f"gives every {unit} it moves exactly zero gradient."
             )
         lines.append("")
     for arm in _order(short):
@@ -190,8 +206,8 @@ def _answer_from_run(a: dict) -> list[str]:
         dead0, mis0 = unnum(c["dead_gradient"][0]), unnum(c["dead_misclassified"][0])
         peak = max(range(len(c["dead_misclassified"])), key=lambda i: unnum(c["dead_misclassified"][i]))
         s = (
-            f"- `{arm}`: its own loss gives exactly zero gradient to {_pct(dead0)} of the samples at step 0; "
-            f"{_pct(mis0)} of all samples are misclassified yet get none (peak "
+            f"- `{arm}`: its own loss gives exactly zero gradient to {_pct(dead0)} of the {unit}s at step 0; "
+            f"{_pct(mis0)} of all {unit}s are misclassified yet get none (peak "
             f"{_pct(unnum(c['dead_misclassified'][peak]))} at step {peak})"
         )
         if "grad_cosine" in c:
@@ -204,7 +220,7 @@ def _answer_from_run(a: dict) -> list[str]:
     if good:
         g = runs[good[0]]["curves"]
         lines.append(
-            f"- By contrast `{good[0]}` leaves {_pct(unnum(g['dead_misclassified'][0]))} of the samples "
+            f"- By contrast `{good[0]}` leaves {_pct(unnum(g['dead_misclassified'][0]))} of the {unit}s "
             "misclassified without gradient at step 0"
             + (
                 f", and its gradient has cosine {unnum(g['grad_cosine'][0]):.4f} with the float64 one."
@@ -455,7 +471,7 @@ def build_report(artifacts: list[dict], out_dir: Path) -> Report:
                 ("dead_misclassified", "dead_gradient", "saturated_logit"),
                 ("misclassified with zero gradient", "zero loss gradient", "|logit| > 16.6"),
                 (False,) * 3,
-                "share of samples with exactly zero loss gradient, and saturated, per step",
+                f"share of {_scored(a)[0]}s with exactly zero loss gradient, and saturated, per step",
             ),
             (
                 "agreement",

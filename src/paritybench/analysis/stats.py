@@ -70,9 +70,7 @@ def _in_arm_order(d: dict[str, Any]) -> dict[str, Any]:
     return dict(d)
 
 
-def sensitivity_summary(
-    runs: list[dict[str, Any]], finals: dict[Any, Any], n: int
-) -> tuple[dict[str, Any], dict[str, str]]:
+def sensitivity_summary(runs: list[dict[str, Any]], finals: dict[Any, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     """Per arm: spread of final accuracy and weights over the perturbed copies, and its class.
 
     ``stable``: every copy ends within one sample of every other (max - min of
@@ -91,7 +89,8 @@ def sensitivity_summary(
         cls = "stable" if max(correct) - min(correct) <= 1 else "chaotic"
         summary[arm] = {
             "copies": len(rs),
-            "final_accuracy": _describe([c / n for c in correct]),
+            # each run's own accuracy (correct / its scored labels or positions; correct / n for one per sample)
+            "final_accuracy": _describe([r["final_accuracy"] for r in rs]),
             "correct_range": int(max(correct) - min(correct)),
             "distinct_final_hashes": len({r["final_weights_sha256"] for r in rs}),
             # NaN when the copies' weights are NaN (jax-naive): JSON carries it as "nan"

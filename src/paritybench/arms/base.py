@@ -59,6 +59,16 @@ class ArmResult:
     state: dict[str, list] | None = None
 
 
+def cast_data(a: Any, dtype: Any) -> np.ndarray:
+    """Samples or targets for a program in float ``dtype``: floats cast to it, integers (class ids for a sparse
+    loss, token ids for an embedding) kept integers, int64 beside float64 and int32 beside float32 (JAX's
+    integer without x64), since a sparse loss or an embedding indexes with them."""
+    a = np.asarray(a)
+    if heads.integer(a.dtype):
+        return a.astype(np.int64 if np.dtype(dtype) == np.float64 else np.int32)
+    return a.astype(dtype)
+
+
 def weights_nonfinite(weights: Weights) -> bool:
     return not all(bool(np.all(np.isfinite(v))) for v in weights.values())
 
@@ -73,13 +83,14 @@ def column(host: dict, last: dict, name: str, b: int) -> list:
     return [v.item() for v in host[name][b]] + [last[name][b].item()]
 
 
-def step_curves(host: dict, last: dict, b: int, n: int) -> dict[str, list]:
-    """The curves every arm records, for copy ``b`` of a vmapped program's per-step and final records."""
+def step_curves(host: dict, last: dict, b: int, scored: int) -> dict[str, list]:
+    """The curves every arm records, for copy ``b`` of a vmapped program's per-step and final records;
+    ``scored``: what ``correct`` counts out of (``heads.scored``: the samples, labels or positions)."""
     loss, correct = column(host, last, "loss", b), [int(c) for c in column(host, last, "correct", b)]
     return {
         "loss": loss,
         "correct": correct,
-        "accuracy": [c / n for c in correct],
+        "accuracy": [c / scored for c in correct],
         "grad_norm": [float(v) for v in host["grad_norm"][b]],
         "nonfinite": nonfinite_steps(column(host, last, "finite", b), loss),
         **{k: [float(v) for v in column(host, last, k, b)] for k in heads.PER_STEP},

@@ -82,7 +82,7 @@ class Arbiter:
 
         with jax.enable_x64(True):
             apply = resolve_ref(self.workload.model.jax_apply)
-            return np.asarray(apply({k: np.asarray(v, np.float64) for k, v in w.items()}, np.asarray(x, np.float64)))
+            return np.asarray(apply({k: np.asarray(v, np.float64) for k, v in w.items()}, as64(x)))
 
     def grad_at(self, w: Weights, x64: np.ndarray, y64: np.ndarray) -> Weights:
         """The ground-truth gradient at any weights, for the agreement diagnostics."""
@@ -99,6 +99,12 @@ class Arbiter:
 
     def correct(self, weights: Weights, x: np.ndarray, y: np.ndarray) -> int:
         return evaluate_correct(self.workload, weights, x, y)
+
+
+def as64(y: np.ndarray) -> np.ndarray:
+    """Samples or targets in float64, but integers (a softmax head's class ids, token ids) as int64: a sparse
+    loss or an embedding indexes with them (``optax.softmax_cross_entropy_with_integer_labels`` refuses floats)."""
+    return np.asarray(y, np.int64 if heads.integer(np.asarray(y).dtype) else np.float64)
 
 
 def _optimizer(arm: Arm, lr: float):
@@ -142,8 +148,8 @@ def train(
     t0 = time.perf_counter()
     names_ = workload.model.names
     w = {k: np.array(init[k], dtype=np.float64) for k in names_}
-    x64, y64 = np.asarray(x, np.float64), np.asarray(y, np.float64)
-    n = x.shape[0]
+    x64, y64 = as64(x), as64(y)
+    scored = heads.scored(head, y.shape, y.dtype)  # labels or positions (n for one per sample)
     update = _optimizer(arm, spec.lr)
     curves: dict[str, list] = {k: [] for k in ("loss", "correct", "grad_norm", "nonfinite", *heads.PER_STEP)}
     traj, grad_list = [], []
@@ -163,7 +169,7 @@ def train(
         if spec.keep_trajectory:
             grad_list.append(grads)
         w = update(w, grads)
-    curves["accuracy"] = [c / n for c in curves["correct"]]
+    curves["accuracy"] = [c / scored for c in curves["correct"]]
     # The artifact keeps float32 final weights like every other arm (so hashes
     # compare like with like); the float64 trajectory feeds the diagnostics.
     return ArmResult(
@@ -196,7 +202,7 @@ def evaluate_correct(workload: Workload, weights: Weights, x: np.ndarray, y: np.
     if minibatch.applies(workload):
         return minibatch.evaluate_correct(workload, weights, x, y, f64=True)
     z = Arbiter(workload).forward(weights, x)
-    return heads.count_correct(np, workload.model.head, z, np.asarray(y, np.float64))
+    return heads.count_correct(np, workload.model.head, z, as64(y))
 
 
 class F64Evaluator(MainEvaluator):

@@ -16,7 +16,16 @@ from types import ModuleType
 import numpy as np
 
 from paritybench.arms import minibatch
-from paritybench.arms.base import ArmResult, Evaluation, TrainSpec, program_key, run_compiled, step_curves, trajectories
+from paritybench.arms.base import (
+    ArmResult,
+    Evaluation,
+    TrainSpec,
+    cast_data,
+    program_key,
+    run_compiled,
+    step_curves,
+    trajectories,
+)
 from paritybench.arms.jax_conventions import main_arm_rows, numerics_rows
 from paritybench.arms.kind import Batches, Kind
 from paritybench.arms.minibatch import record_and_step, record_and_update, stateful_apply, step_loss_record
@@ -92,9 +101,10 @@ def train_many(
     kept = trajectories(recs, final, names, len(inits), spec.steps) if spec.keep_trajectory else None
     n = x.shape[0]
     own = "step_loss" in host
+    scored = heads.scored(workload.model.head, y.shape, y.dtype)  # labels or positions (n for one per sample)
     out = []
     for b in range(len(inits)):
-        curves = step_curves(host, last, b, n)
+        curves = step_curves(host, last, b, scored)
         result = ArmResult(
             curves=curves,
             final_weights={k: final[k][b] for k in names},
@@ -187,9 +197,9 @@ class MainEvaluator:
         self.f64 = f64
         self.dtype = np.float64 if f64 else np.float32
         self.data = data
-        self.x, self.y = data.x.astype(self.dtype), data.y.astype(self.dtype)
+        self.x, self.y = cast_data(data.x, self.dtype), cast_data(data.y, self.dtype)
         self.full = all(isinstance(s, slice) and s == slice(0, data.x.shape[0]) for s in data.slices)
-        self.xh = None if data.xh is None else data.xh.astype(self.dtype)
+        self.xh = None if data.xh is None else cast_data(data.xh, self.dtype)
         apply = stateful_apply(workload, arm)
         loss_fn = resolve_ref(arm.loss_fn)
         lref = layers_ref(workload, arm)
@@ -203,9 +213,10 @@ class MainEvaluator:
 
         def evaluate(params, state, xb, yb):
             (loss, (z, new_state)), g = jax.value_and_grad(mean_loss, has_aux=True)(params, state, xb, yb)
-            # n * d(mean loss)/dz: each sample's own d loss/d logit for a per-sample loss, and still the
+            # rows * d(mean loss)/dz (rows: n, or n * T for a sequence, heads.loss_rows): each sample's (position's)
+            # own d loss/d logit for a per-sample loss, and still the
             # right quantity for one that broadcasts (label-shape) or mixes samples
-            dz = xb.shape[0] * jax.grad(lambda zz: jnp.mean(loss_fn(zz, yb)))(z)
+            dz = heads.loss_rows(z.shape) * jax.grad(lambda zz: jnp.mean(loss_fn(zz, yb)))(z)
             layers = layers_fn(params, xb) if layers_fn is not None else ()
             return z, loss, dz, g, new_state, layers
 
@@ -274,7 +285,7 @@ class MainEvaluator:
             )
 
 
-def eval_forward_shape(workload: Workload, arm: Arm, x: np.ndarray) -> tuple[int, ...]:
+def eval_forward_shape(workload: Workload, arm: Arm | None, x: np.ndarray) -> tuple[int, ...]:
     """The logits' shape for ``x`` by ``jax.eval_shape``: traced, nothing computed."""
     import jax  # late: a framework: loads after the numerics flags
     import jax.numpy as jnp  # late: a framework: loads after the numerics flags
@@ -282,7 +293,7 @@ def eval_forward_shape(workload: Workload, arm: Arm, x: np.ndarray) -> tuple[int
     apply = stateful_apply(workload, arm)
     params = {k: jax.ShapeDtypeStruct(s, jnp.float32) for k, s in workload.model.params.items()}
     state = {k: jax.ShapeDtypeStruct(s, jnp.float32) for k, s in workload.model.state.items()}
-    xs = jax.ShapeDtypeStruct(x.shape, jnp.float32)
+    xs = jax.ShapeDtypeStruct(x.shape, cast_data(x[:0], jnp.float32).dtype)  # token ids stay integers
     out = jax.eval_shape(lambda p, s, xx: apply(p, xx, s, True)[0], params, state, xs)
     return tuple(out.shape)
 

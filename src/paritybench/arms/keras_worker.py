@@ -79,6 +79,14 @@ def check_targets(model, y, workload, arm) -> None:
         return
     if not isinstance(shape, tuple):
         return
+    head = workload.model.head
+    if head != "linear":  # a classifier: the rules the diagnostics count by (``heads.problem``)
+        if (why := heads.problem(head, (y.shape[0], *shape[1:]), tuple(y.shape), y.dtype)) is not None:
+            raise ParityError(
+                f"workload {workload.name}: arm {arm.name}: the Keras model gives output shape {shape} and the "
+                f"targets have shape {tuple(y.shape)}: {why}"
+            )
+        return
     out, want = tuple(shape[1:]), tuple(y.shape[1:])
 
     def squeezed(s: tuple) -> tuple:
@@ -163,11 +171,17 @@ class KerasArm:
         # A linear head has no classes: no accuracy metric (its ``correct`` curve is a placeholder the runner
         # leaves out, ``heads.ABSENT``).
         self.classes = heads.metric(self.head) == "accuracy"
-        metrics = []
+        # sigmoid: BinaryAccuracy, one match per label, the mean over each sample's labels then over the samples
+        # (its MeanMetricWrapper) -- for (n, k) labels of equal width the mean over all labels, as
+        # ``heads.correct_mask`` counts them. softmax: Keras's own "accuracy", which picks
+        # SparseCategoricalAccuracy when the targets have one axis fewer than the outputs (class ids) and
+        # CategoricalAccuracy otherwise (``compile_utils.get_metric``, ``is_binary_or_sparse_categorical``;
+        # never binary, the outputs have k >= 2 columns), named "accuracy" as before; over all positions.
+        metrics: list = []
         if self.head == "sigmoid":
             metrics = [keras.metrics.BinaryAccuracy(name="accuracy")]
         elif self.head == "softmax":
-            metrics = [keras.metrics.CategoricalAccuracy(name="accuracy")]
+            metrics = ["accuracy"]
         self.model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
         self.activation = keras.activations.get(self.head)
 
@@ -290,11 +304,12 @@ class KerasArm:
             train_seconds += seconds
         measure(before)
         curves["nonfinite"] = nonfinite_steps(finite_flags, curves["loss"])
-        curves["accuracy"] = [c / n for c in curves["correct"]]
+        scored = heads.scored(self.head, y.shape, y.dtype)  # labels or positions (n for one per sample)
+        curves["accuracy"] = [c / scored for c in curves["correct"]]
         if eval_data is None:
             del curves["eval_loss"], curves["eval_accuracy"]
-        else:  # evaluate's accuracy is a float share; make it the exact count / holdout
-            m = eval_data[0].shape[0]
+        else:  # evaluate's accuracy is a float share; make it the exact count / the holdout's scored elements
+            m = heads.scored(self.head, eval_data[1].shape, eval_data[1].dtype)
             curves["eval_accuracy"] = [round(a * m) / m for a in curves["eval_accuracy"]]
         for k, vs in states.items():
             curves[f"state_mean_abs/{k}"] = [float(np.mean(np.abs(v))) for v in vs]
@@ -327,6 +342,8 @@ class KerasArm:
     def train_case(self, x, y, init, steps: int, keep_trajectory: bool) -> tuple[dict, dict, list | None, dict]:
 
         n = x.shape[0]
+        # fit's accuracy is a float share of the scored elements (samples, labels or positions): back to a count
+        scored = heads.scored(self.head, y.shape, y.dtype)
         self.set_weights(init)
         self.reset_optimizer()
         curves: dict[str, list] = {k: [] for k in ("loss", "correct", "grad_norm", *heads.PER_STEP)}
@@ -343,15 +360,15 @@ class KerasArm:
             # fit reports loss and accuracy at the weights *before* its update,
             # from the forward pass the update itself used: no extra pass needed
             curves["loss"].append(float(hist.history["loss"][0]))
-            curves["correct"].append(round(float(hist.history["accuracy"][0]) * n) if self.classes else 0)
+            curves["correct"].append(round(float(hist.history["accuracy"][0]) * scored) if self.classes else 0)
         if keep_trajectory:
             self.diagnose(x, y, curves)
         finite_flags.append(not weights_nonfinite(before))
         last = self.model.evaluate(x, y, batch_size=n, verbose=0, return_dict=True)
         curves["loss"].append(float(last["loss"]))
-        curves["correct"].append(round(float(last["accuracy"]) * n) if self.classes else 0)
+        curves["correct"].append(round(float(last["accuracy"]) * scored) if self.classes else 0)
         curves["nonfinite"] = nonfinite_steps(finite_flags, curves["loss"])
-        curves["accuracy"] = [c / n for c in curves["correct"]]
+        curves["accuracy"] = [c / scored for c in curves["correct"]]
         if not keep_trajectory:  # per-step diagnostics cost a forward pass each: full mode only
             for k in heads.PER_STEP:
                 del curves[k]

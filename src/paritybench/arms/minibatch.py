@@ -25,7 +25,16 @@ from collections.abc import Callable
 
 import numpy as np
 
-from paritybench.arms.base import ArmResult, TrainSpec, column, program_key, run_compiled, step_curves, trajectories
+from paritybench.arms.base import (
+    ArmResult,
+    TrainSpec,
+    cast_data,
+    column,
+    program_key,
+    run_compiled,
+    step_curves,
+    trajectories,
+)
 from paritybench.artifact import num
 from paritybench.errors import ParityError
 from paritybench.experiment import heads
@@ -256,7 +265,7 @@ def train_many(
     with jax.enable_x64(f64):
         params = {k: jnp.asarray(np.stack([c[k] for c in copies]).astype(dtype)) for k in names}
         state = {k: jnp.asarray(np.stack([v] * len(inits)).astype(dtype)) for k, v in state0.items()}
-        args = (params, state, *(jnp.asarray(a, dtype) for a in (x, y, xh, yh)), jnp.asarray(spec.lr, dtype))
+        args = (params, state, *(jnp.asarray(cast_data(a, dtype)) for a in (x, y, xh, yh)), jnp.asarray(spec.lr, dtype))
         key = program_key(workload, arm, spec, len(inits), x.shape, xh.shape, bs, f64)
 
         def build():
@@ -280,10 +289,11 @@ def train_many(
         shuffle = shuffle_record(arm.shuffle_seed, drawn, arm_rows(arm, n, bs, spec.steps))
     out = []
     for b in range(len(inits)):
-        curves = step_curves(host, last, b, n)
+        curves = step_curves(host, last, b, heads.scored(workload.model.head, y.shape, y.dtype))
         if has_eval:
             curves["eval_loss"] = [float(v) for v in column(host, last, "eval_loss", b)]
-            curves["eval_accuracy"] = [int(c) / xh.shape[0] for c in column(host, last, "eval_correct", b)]
+            m = heads.scored(workload.model.head, yh.shape, yh.dtype)  # the holdout's samples, labels or positions
+            curves["eval_accuracy"] = [int(c) / m for c in column(host, last, "eval_correct", b)]
         state_b = {k: [[float(u) for u in np.ravel(v)] for v in states[k][b]] for k in state0}
         for k, vs in state_b.items():
             curves[f"state_mean_abs/{k}"] = [float(np.mean(np.abs(v))) for v in vs]
@@ -337,8 +347,8 @@ class BatchArbiter:
                 self._fn = jax.jit(jax.grad(mean_loss))
             g = self._fn(
                 {k: jnp.asarray(v, jnp.float64) for k, v in w.items()},
-                jnp.asarray(xb, jnp.float64),
-                jnp.asarray(yb, jnp.float64),
+                jnp.asarray(cast_data(xb, np.float64)),
+                jnp.asarray(cast_data(yb, np.float64)),
             )
             return {k: np.asarray(v, np.float64) for k, v in g.items()}
 
@@ -352,6 +362,6 @@ def evaluate_correct(workload: Workload, weights: Weights, x: np.ndarray, y: np.
     xp_dtype = jnp.float64 if f64 else jnp.float32
     with jax.enable_x64(f64):
         z, _ = stateful_apply(workload)(
-            {k: jnp.asarray(v, xp_dtype) for k, v in weights.items()}, jnp.asarray(x, xp_dtype), {}, True
+            {k: jnp.asarray(v, xp_dtype) for k, v in weights.items()}, jnp.asarray(cast_data(x, xp_dtype)), {}, True
         )
-        return heads.count_correct(jnp, workload.model.head, z, jnp.asarray(y, xp_dtype))
+        return heads.count_correct(jnp, workload.model.head, z, jnp.asarray(cast_data(y, xp_dtype)))

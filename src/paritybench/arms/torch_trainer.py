@@ -112,6 +112,16 @@ def leaf_params(weights: Weights, names, dev, dtype=np.float32) -> dict:
     return {k: torch.tensor(np.array(weights[k], dtype, copy=True), device=dev, requires_grad=True) for k in names}
 
 
+def as_tensor(a: np.ndarray, dev, dtype=np.float32):
+    """A window's samples or targets on ``dev``: float32 (or ``dtype``: the float64 arbiter's), but integers
+    (class ids for a sparse loss, token ids for an embedding) as int64, the index dtype
+    ``torch.nn.functional.cross_entropy`` and ``embedding`` take."""
+    import torch  # late: a framework: loads after the numerics flags
+
+    a = np.asarray(a)
+    return torch.tensor(np.asarray(a, np.int64 if heads.integer(a.dtype) else dtype), device=dev)
+
+
 def to_numpy(t) -> np.ndarray:
     return t.detach().cpu().numpy()
 
@@ -136,8 +146,8 @@ class _Model:
         # d loss/d logits with the mean's backward fed n: n / n = 1 exactly, so each sample's own gradient, as
         # JAX's grad of the summed per-sample loss gives (a gradient computed as g / n, then times n, would
         # flush the tiniest ones to zero and count them as dead)
-        n = torch.tensor(float(x.shape[0]), dtype=loss.dtype, device=z.device)
-        (dz,) = torch.autograd.grad(loss, [z], grad_outputs=n)
+        rows = float(heads.loss_rows(tuple(z.shape)))  # n, or n * T for a sequence's logits (n, T, k)
+        (dz,) = torch.autograd.grad(loss, [z], grad_outputs=torch.tensor(rows, dtype=loss.dtype, device=z.device))
         return loss, z, dz, grads, new_state
 
     def measure(self, params: dict, state, x, y) -> tuple[dict, dict]:
@@ -175,7 +185,7 @@ def train_one(
     params = leaf_params(copy_weights(init, workload.model.params), names, dev, dtype)
     opt = make_optimizer(arm, params, spec.lr)
     hook = grad_hook(arm)
-    xt, yt = (torch.tensor(np.asarray(a, dtype), device=dev) for a in (x, y))
+    xt, yt = as_tensor(x, dev, dtype), as_tensor(y, dev, dtype)
     n = x.shape[0]
     bs = spec.batch_size or n
     if n % bs:
@@ -186,7 +196,7 @@ def train_one(
     state = {k: torch.tensor(v.astype(dtype), device=dev) for k, v in workload.model.initial_state().items()}
     has_eval = eval_data is not None and eval_data[0].shape[0] > 0
     if has_eval:
-        xh, yh = (torch.tensor(np.asarray(a, dtype), device=dev) for a in eval_data)
+        xh, yh = (as_tensor(a, dev, dtype) for a in eval_data)
     recs: list[dict] = []
     grad_norms: list[float] = []
     traj: list[Weights] = []
@@ -230,13 +240,13 @@ def train_one(
     curves: dict[str, list] = {
         "loss": loss,
         "correct": correct,
-        "accuracy": [c / n for c in correct],
+        "accuracy": [c / heads.scored(model.head, y.shape, y.dtype) for c in correct],
         "grad_norm": grad_norms,
         "nonfinite": nonfinite_steps([r["finite"] for r in recs], loss),
         **{k: [r[k] for r in recs] for k in heads.PER_STEP},
     }
     if has_eval:
-        m = eval_data[0].shape[0]
+        m = heads.scored(model.head, eval_data[1].shape, eval_data[1].dtype)
         curves["eval_loss"] = [r["eval_loss"] for r in recs]
         curves["eval_accuracy"] = [r["eval_correct"] / m for r in recs]
     for k, vs in states.items():
@@ -282,8 +292,8 @@ def evaluate_correct(
     state = {k: torch.tensor(v.astype(dtype), device=dev) for k, v in workload.model.initial_state().items()}
     with torch.no_grad():
         p = {k: torch.tensor(np.asarray(v, dtype), device=dev) for k, v in weights.items()}
-        z, _ = apply(p, torch.tensor(np.asarray(x, dtype), device=dev), state, True)
-    return heads.count_correct(np, workload.model.head, to_numpy(z), np.asarray(y, dtype))
+        z, _ = apply(p, as_tensor(x, dev, dtype), state, True)
+    return heads.count_correct(np, workload.model.head, to_numpy(z), np.asarray(y))
 
 
 # Hyperparameter names in torch.optim's param_groups -> the conventions table's rows (Keras's vocabulary; RMSprop's
@@ -475,7 +485,6 @@ class TorchEvaluator:
     logits on the held-out window (``data.xh``) at the step's weights with that new state."""
 
     def __init__(self, workload: Workload, arm: Arm, lr: float, data, numerics=None, dtype=np.float32):
-        import torch  # late: a framework: loads after the numerics flags
 
         if numerics is not None:
             configure(numerics)
@@ -487,11 +496,11 @@ class TorchEvaluator:
         self.params = leaf_params(zeros, workload.model.names, self.dev, dtype)
         self.opt = make_optimizer(arm, self.params, lr)
         self.hook = grad_hook(arm)
-        self.x, self.y = (torch.tensor(np.asarray(a, dtype), device=self.dev) for a in (data.x, data.y))
+        self.x, self.y = (as_tensor(a, self.dev, dtype) for a in (data.x, data.y))
         self.slices = data.slices
         self.stateful = bool(workload.model.state)
         xh = getattr(data, "xh", None)
-        self.xh = torch.tensor(np.asarray(xh, dtype), device=self.dev) if self.stateful and xh is not None else None
+        self.xh = as_tensor(xh, self.dev, dtype) if self.stateful and xh is not None else None
 
     def _moments(self) -> dict[str, np.ndarray]:
         mu, nu = {}, {}

@@ -211,7 +211,7 @@ def _sensitivity(args, console, cfg, out: Path) -> int:
         result = runner.run(cfg, prog, cases=cases, inits=inits, keep_trajectory=False)
     finally:
         prog.stop()
-    summary, classes = stats.sensitivity_summary(result.runs, result.finals, cfg.n)
+    summary, classes = stats.sensitivity_summary(result.runs, result.finals)
     artifact = runner.build_artifact(
         cfg,
         result,

@@ -44,14 +44,15 @@ from typing import Any
 
 import numpy as np
 
-from paritybench.arms.base import Evaluation
+from paritybench.arms.base import Evaluation, cast_data
+from paritybench.arms.jax_trainer import eval_forward_shape
 from paritybench.arms.kind import Batches
 from paritybench.arms.minibatch import arm_rows, batch_slices
 from paritybench.arms.registry import kind_of
 from paritybench.arms.requirements import missing_requirements
 from paritybench.artifact import num
 from paritybench.errors import ParityError
-from paritybench.experiment import data
+from paritybench.experiment import data, heads
 from paritybench.experiment.weights import copy_weights
 from paritybench.workloads import datasource
 from paritybench.workloads.base import Arm, Workload, resolve_ref
@@ -217,10 +218,13 @@ def compare_step(
     names,
     b_label: str = "other",
     history: dict | None = None,
+    head: str = "linear",
+    unit: str = "sample",
 ) -> list[Check]:
     """Every (phase, tensor) check at step k, in phase order: forward (each named layer, then the logits),
     loss, backward, update (each parameter's change, then the optimizer's moments and the model's state) and
-    evaluation (inference mode on the held-out window)."""
+    evaluation (inference mode on the held-out window). ``head`` and ``unit``: what a zero d loss/d logit is
+    counted per (``heads.dead_mask``: a sample, a label or a position) and its name."""
 
     def _cmp(*args) -> Check:
         return _compare(*args, history=history)
@@ -235,11 +239,10 @@ def compare_step(
         lv.detail = f"non-finite ({ea.loss:g} vs {eb.loss:g})"
     out.append(lv)
     dzc = _cmp(k, "loss", "d loss/d logit", ea.dz, eb.dz, r32.dz, r64.dz)
-    per = ea.dz.reshape(ea.dz.shape[0], -1)
-    pb = eb.dz.reshape(eb.dz.shape[0], -1)
-    za, zb = int(np.sum(np.all(per == 0, axis=1))), int(np.sum(np.all(pb == 0, axis=1)))
+    per, pb = heads.dead_mask(np, head, np.asarray(ea.dz)), heads.dead_mask(np, head, np.asarray(eb.dz))
+    za, zb = int(np.sum(per)), int(np.sum(pb))
     if za != zb:
-        dzc.detail = f"{za} of {per.shape[0]} samples zero ({b_label}: {zb})"
+        dzc.detail = f"{za} of {per.size} {unit}s zero ({b_label}: {zb})"
     out.append(dzc)
     for p in names:
         out.append(_cmp(k, "backward", p, ea.grads[p], eb.grads[p], r32.grads[p], r64.grads[p]))
@@ -337,6 +340,8 @@ def localize_pair(ctx: Context, a: Arm, b: Arm, cache: dict) -> PairResult:
             names,
             "reference" if b.name == ref.name else b.name,
             history,
+            wl.model.head,
+            heads.UNIT[heads.targets(wl.model.head, ctx.y.shape, ctx.y.dtype)],
         )
         result.checks += checks
         if result.first is None:
@@ -380,6 +385,17 @@ def _as_float32(ref: Arm) -> Arm:
     return replace(ref, name=ref.name + "-as-float32", kind=twin)
 
 
+def _sample_struct(workload: Workload, n: int):
+    """``n`` samples' shape and dtype as ``data.window`` gives them (a ``jax.ShapeDtypeStruct``: nothing loaded
+    on a device): flat 28x28 MNIST rows, or the workload's own samples (floats as float32, integers as int32)."""
+    import jax  # late: a framework: loads after the numerics flags
+
+    if workload.data.dataset == "mnist":
+        return jax.ShapeDtypeStruct((n, 784), np.float32)
+    own = datasource.load(workload).x_train
+    return jax.ShapeDtypeStruct((n, *own.shape[1:]), cast_data(own[:0], np.float32).dtype)  # ids: int32
+
+
 def layer_sizes(workload: Workload, n: int) -> dict[str, int]:
     """Elements of each named layer output (``Model.jax_layers``) for ``n`` samples, from shapes alone."""
     if workload.model.jax_layers is None:
@@ -387,13 +403,7 @@ def layer_sizes(workload: Workload, n: int) -> dict[str, int]:
     import jax  # late: a framework: loads after the numerics flags
 
     params = {k: jax.ShapeDtypeStruct(s, np.float32) for k, s in workload.model.params.items()}
-    x = jax.ShapeDtypeStruct((n, 784), np.float32)  # data.window's rows: flat 28x28 MNIST images
-    if workload.data.dataset != "mnist":  # the workload's own samples, as data.window gives them
-        own = datasource.load(workload).x_train
-        x = jax.ShapeDtypeStruct(
-            (n, *own.shape[1:]), np.float32 if np.issubdtype(own.dtype, np.floating) else own.dtype
-        )
-    out = jax.eval_shape(resolve_ref(workload.model.jax_layers), params, x)
+    out = jax.eval_shape(resolve_ref(workload.model.jax_layers), params, _sample_struct(workload, n))
     return {k: int(np.prod(v.shape)) for k, v in out.items()}
 
 
@@ -405,8 +415,9 @@ def bytes_per_step(workload: Workload, n: int, arms: int) -> int:
     params = sum(int(np.prod(s)) for s in workload.model.params.values())
     state = sum(int(np.prod(s)) for s in workload.model.state.values())
     out = 10 if workload.model.head == "softmax" else 1
-    if workload.data.dataset != "mnist":  # the workload's own targets: their width per sample
-        out = int(np.prod(datasource.load(workload).y_train.shape[1:]))
+    if workload.data.dataset != "mnist":  # the workload's own model: its logits' elements per sample
+        one = _sample_struct(workload, 1)
+        out = int(np.prod(eval_forward_shape(workload, None, np.zeros(one.shape, one.dtype))[1:]))
     layers = sum(layer_sizes(workload, n).values())
     holdout = workload.data.holdout * out if workload.model.state else 0
     return arms * 8 * (5 * params + 2 * state + layers + 2 * n * out + holdout)

@@ -26,6 +26,7 @@ import numpy as np
 from paritybench import artifact, procs, watchdog, workloads
 from paritybench.analysis import diagnostics
 from paritybench.arms import ArmResult, TrainSpec, protocol, worker_process
+from paritybench.arms.f64 import as64
 from paritybench.arms.minibatch import batch_slices
 from paritybench.arms.registry import kind_of, main_evaluators
 from paritybench.arms.requirements import install_hint, missing_requirements
@@ -212,7 +213,7 @@ class _Session:
 
     def xy64(self, window: int):
         x, y = self.windows[window]
-        return np.asarray(x, np.float64), np.asarray(y, np.float64)
+        return as64(x), as64(y)  # class or token ids stay integers
 
     def reference_trajectory(self, case: Case) -> list[weights.Weights]:
         if case.id not in self.ref_traj:
@@ -372,12 +373,16 @@ def run(
         by_id = {c.id: c for c in cases}
         for key, w in sess.finals.items():
             x, y = sess.windows[key.window]
+            scored = heads.scored(workload.model.head, y.shape, y.dtype)  # cfg.n for one label per sample
             for label, fn in main_evaluators(workload).items():
-                sess.runs[key]["swap"][label] = fn(workload, w, x, y) / cfg.n
+                sess.runs[key]["swap"][label] = fn(workload, w, x, y) / scored
         for item in swap_extra:
             key = by_id[item["case"]].key(item["label"])
             if key in sess.runs:
-                sess.runs[key]["swap"][item["evaluator"]] = item["correct"] / cfg.n
+                y = sess.windows[by_id[item["case"]].window][1]
+                sess.runs[key]["swap"][item["evaluator"]] = item["correct"] / heads.scored(
+                    workload.model.head, y.shape, y.dtype
+                )
         # a worker's own forward pass on its own weights belongs in the swap too
         for entry in sess.runs.values():
             if entry["status"] == "ok" and workload.arm(entry["arm"]).process != "main":

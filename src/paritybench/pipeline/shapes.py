@@ -19,7 +19,7 @@ from paritybench import watchdog, workloads
 from paritybench.arms.registry import kind_of
 from paritybench.arms.requirements import missing_requirements
 from paritybench.errors import ParityError
-from paritybench.experiment import data, flags, weights
+from paritybench.experiment import data, flags, heads, weights
 from paritybench.workloads import resolve_ref
 from paritybench.workloads.base import Arm, Workload
 
@@ -59,7 +59,13 @@ def check_forward(
                     f"{what} fails on the input {tuple(x.shape)} before training ({type(exc).__name__}: {first}); "
                     f"it must map the input to logits of the label shape {tuple(y.shape)}: fix the workload"
                 ) from None
-        if checked[key] != tuple(y.shape):
+        head = workload.model.head
+        if head != "linear" and (why := heads.problem(head, checked[key], tuple(y.shape), y.dtype)) is not None:
+            raise ParityError(
+                f"workload {workload.name}: arm {arm.name}'s forward pass returns shape {checked[key]} for the "
+                f"input {tuple(x.shape)} and the targets have shape {tuple(y.shape)}: {why}"
+            )
+        if head == "linear" and checked[key] != tuple(y.shape):
             raise ParityError(
                 f"workload {workload.name}: arm {arm.name}'s forward pass returns shape {checked[key]} for the "
                 f"input {tuple(x.shape)}, but the labels have shape {tuple(y.shape)} ({workload.data.labels}, head "

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from paritybench import watchdog
 from paritybench.errors import ParityError
-from paritybench.experiment import data
+from paritybench.experiment import data, heads
 from paritybench.workloads.base import Workload, resolve_ref
 from paritybench.workloads.registry import where_raised
 
@@ -70,20 +70,27 @@ def load(w: Workload, path: str | None = None, sha256: str | None = None) -> dat
 
 
 def _check_head(w: Workload, y, where: str) -> None:
-    """The targets' shape against what the head counts as correct (``experiment.heads.correct_mask``): a sigmoid
-    head one 0/1 column, (n, 1); a softmax head one row of class scores, (n, k). Anything else would be
-    counted wrong in silence (a multi-label (n, k) by its first label), so it is refused; a linear head takes
-    any shape (its metric is the loss)."""
+    """The targets against what the head counts as correct (``experiment.heads``), before any model runs: a
+    sigmoid head one 0/1 label per logit, (n, k) or (n, T, k); a softmax head one-hot rows (floating, (n, k) or
+    (n, T, k)) or class ids (integers >= 0, (n,) or (n, T)). The logits' shape is checked against them by
+    ``heads.problem`` once the forward pass is known (``pipeline.shapes``, the Keras worker's
+    ``check_targets``); a linear head takes any shape (its metric is the loss)."""
     head = w.model.head
-    if head == "sigmoid" and y.shape[1:] != (1,):
+    if head == "sigmoid" and y.ndim < 2:
         raise ParityError(
-            f"{where}: y has shape {y.shape}, but a sigmoid head counts one 0/1 label per sample, shape (n, 1): "
-            "reshape it to (n, 1), or for several labels per sample use head='linear' (the metric is then the loss)"
+            f"{where}: y has shape {y.shape}, but a sigmoid head counts 0/1 labels of shape (n, k), one logit each: "
+            "reshape it to (n, 1) (one label per sample)"
         )
-    if head == "softmax" and (y.ndim != 2 or y.shape[1] < 2):
+    if head == "softmax" and heads.integer(y.dtype):
+        if y.size and int(y.min()) < 0:
+            raise ParityError(
+                f"{where}: y holds class ids (dtype {y.dtype}), but {int(y.min())} is negative: give ids 0..k-1"
+            )
+    elif head == "softmax" and (y.ndim < 2 or y.shape[-1] < 2):
         raise ParityError(
-            f"{where}: y has shape {y.shape}, but a softmax head takes one row of class scores per sample (one-hot, "
-            "shape (n, k)): one-hot class ids with numpy.eye(k)[y]"
+            f"{where}: y has shape {y.shape} and dtype {y.dtype}, but a softmax head takes one-hot rows (floating, "
+            "shape (n, k) or (n, T, k)) or class ids (integers, shape (n,) or (n, T)): give ids as integers, "
+            "y.astype('int32')"
         )
 
 
