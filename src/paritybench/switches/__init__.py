@@ -6,6 +6,7 @@ from __future__ import annotations
 from paritybench.switches import (
     adam_epsilon,
     batch_order,
+    bn_epsilon,
     bn_momentum,
     bn_variance,
     conv_padding,
@@ -34,6 +35,7 @@ SWITCHES: tuple[Switch, ...] = (
     momentum_lr.SWITCH,
     bn_momentum.SWITCH,
     bn_variance.SWITCH,
+    bn_epsilon.SWITCH,
     gelu_approximate.SWITCH,
     leaky_relu_slope.SWITCH,
     flatten_order.SWITCH,
