@@ -20,6 +20,7 @@ from paritybench.switches import (
     momentum_lr,
     per_sample,
     pool_padding,
+    recurrent_bias,
     weight_decay,
     weighted_divisor,
 )
@@ -41,6 +42,7 @@ SWITCHES: tuple[Switch, ...] = (
     flatten_order.SWITCH,
     pool_padding.SWITCH,
     conv_padding.SWITCH,
+    recurrent_bias.SWITCH,
     batch_order.SWITCH,
     master_weights.SWITCH,
     forward_pass.SWITCH,
