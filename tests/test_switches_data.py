@@ -24,6 +24,12 @@ def mlp(p, x):
     return jnp.tanh(x @ p["h/kernel"] + p["h/bias"]) @ p["out/kernel"] + p["out/bias"]
 
 
+def torch_mlp(p, x):
+    import torch
+
+    return torch.tanh(x @ p["h/kernel"] + p["h/bias"]) @ p["out/kernel"] + p["out/bias"]
+
+
 def ce(z, y):
     import jax
 
@@ -51,6 +57,7 @@ ORDER = Workload(
             "torch",
             "torch",
             "torch-window",
+            torch_apply=torch_mlp,
             torch_loss="paritybench.workloads.kit.torch:ce_logits",
             requires=("torch",),
         ),
@@ -117,8 +124,23 @@ def test_batch_order_reads_the_rows_each_arm_trains_on():
     assert back.shuffle_seed is None
     with pytest.raises(Refusal, match="nothing to change"):
         batch_order.SWITCH.apply(ORDER.arm("b-shuffled"), _target(ctx, "reference-f64"))
-    with pytest.raises(Refusal, match="torch arm trains its batches in window order"):
-        batch_order.SWITCH.apply(ORDER.arm("torch-window"), t)
+    # a torch arm too: the rows its evaluator steps through (batches_for) follow the seed it is given
+    torch_switched = batch_order.SWITCH.apply(ORDER.arm("torch-window"), t)
+    assert torch_switched.shuffle_seed == 3 and batch_order.rows(torch_switched, t) == shuffled
+    assert ctx.batches_for(torch_switched).slices[0].tolist() == list(shuffled[0])
+
+
+def test_batch_order_is_named_and_closes_on_a_torch_arm():
+    from paritybench.pipeline import explain
+
+    ctx = _ctx()
+    p = explain.explain_pair(ctx, ORDER.arm("torch-window"), ORDER.arm("reference-f64"), {}, {}).to_dict()
+    assert p["parted"] is not None and p["parted"]["step"] == 0, p
+    top = p["switches"][0]
+    assert top["name"] == "batch order" and top["closes"] and top["applied_to"] == "torch-window", p["switches"]
+    assert top["ratio_after"] < 100 < top["ratio_before"]
+    others = [s for s in p["switches"][1:] if s["refused"] is None]
+    assert all(not s["closes"] for s in others), p["switches"]
 
 
 def test_pair_with_masks_from_different_generators_is_refused_before_training():

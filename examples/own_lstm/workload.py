@@ -2,9 +2,11 @@
 
     paritybench run --workload examples/own_lstm/workload.py
     paritybench localize --workload examples/own_lstm/workload.py --arms torch,torch-literal
+    paritybench explain --workload examples/own_lstm/workload.py --arms torch-literal,reference-f64
 
 ``torch`` maps Keras's one LSTM bias onto torch's ``bias_ih`` with ``bias_hh`` zero (the weight mapping table is
-printed); ``torch-literal`` is the port that copies it into both, and parts at step 0 at the LSTM.
+printed); ``torch-literal`` is the port that copies it into both, and parts at step 0 at the LSTM; ``explain``
+names the recurrent bias split, read from the two arms' weight maps.
 """
 
 from paritybench.adapters.arms import JaxModel, TorchModel, own_workload

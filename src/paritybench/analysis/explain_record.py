@@ -141,15 +141,15 @@ def _ratio(x: Any) -> str:
 
 def named_cause(pair: dict) -> tuple[str, str]:
     """One pair's answer in a table cell: (the switch explain names, or why none; the ratio to the noise floor
-    before -> after). The first closing switch of the ranked list; else a closing combination of two
-    (``together``); else the best applicable one, said not to close where it reduced the gap, or "none closes or
-    reduces it"; a pair refused before training, its refusal."""
+    before -> after). The first closing switch of the ranked list; else a closing combination (two or three
+    switches, ``together``); else the best applicable one, said not to close where it reduced the gap, or "none
+    closes or reduces it"; a pair refused before training, its refusal."""
     if pair["parted"] is None:  # refused before anything trained (random masks that cannot match), or no parting
         return (pair["verdict"] if pair["verdict"].startswith("refused") else "does not part: nothing to explain"), "-"
     switches = pair["switches"]
     top = next((s for s in switches if s["closes"]), None)
     both = pair.get("combination")
-    if top is None and both is not None and both["closes"]:  # no one switch closes, two together do
+    if top is None and both is not None and both["closes"]:  # no one switch closes, two or three together do
         first = next(s for s in switches if s["refused"] is None)
         names = " + ".join(both["names"]) + " (together)"
         return names, f"{_ratio(first['ratio_before'])} -> {_ratio(both['ratio_after'])}"

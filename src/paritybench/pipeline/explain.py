@@ -9,7 +9,9 @@ tensor again after one more update) and the switch *closes* the gap where that p
 (``localize.FACTOR``). ``ratio_before`` and ``ratio_after`` are the largest ratio to the noise floor over
 those same steps, unswitched and switched (infinite where a side is non-finite). Conventions only *suggest*
 (a switch whose rows differ is marked so): every applicable switch is tried, so a workload that declares
-nothing is explained all the same. Where none closes, the best three that reduce it are tried in pairs."""
+nothing is explained all the same. Where none closes, the best three that reduce it are tried in pairs, and where
+no pair of them closes, those with the applied switches that show nothing alone, in pairs and threes
+(``_combine``)."""
 
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from paritybench.switches import SWITCHES, Refusal, Switch, Target
 from paritybench.workloads.base import Arm
 
 TRIED_IN_PAIRS = 3  # where no switch closes: the best this many, two at a time
+MOST_TOGETHER = 4  # where no pair of those closes: with the others applied, this many at most, in pairs and threes
 # the declared rows that name where an arm's random draws come from (dropout-rng's ``dropout mask``): arms whose
 # draws differ train on other masks at every step, which no switch of a convention makes equal
 RANDOM_ROWS = ("dropout mask",)
@@ -145,8 +148,7 @@ def explain_pair(
     tried.sort(key=_rank_key)
     combination = None
     if not any(t.closes for t in tried):
-        reducing = [t for t in tried if t.ratio_after is not None and t.ratio_after < before]
-        combination = _combine(short, a, b, reducing[:TRIED_IN_PAIRS], probe, rows, scache)
+        combination = _combine(short, a, b, tried, before, probe, rows, scache)
     ctx.seconds[f"explain {a.name} vs {b.name}"] = sum(short.seconds.values())
     return Explanation(a.name, b.name, parted, verdict(before, tried, combination), tried, combination)
 
@@ -191,32 +193,73 @@ def _run(short: Context, a: Arm, b: Arm, switched: Arm, side: str, cache: dict) 
 
 
 def _combine(
-    short: Context, a: Arm, b: Arm, best: list[Tried], probe: Target, rows: dict, cache: dict
+    short: Context, a: Arm, b: Arm, tried: list[Tried], before: float, probe: Target, rows: dict, cache: dict
 ) -> dict[str, Any] | None:
-    """The best pair of two switches applied together (the second on the first's arm), or None."""
+    """The best combination of switches applied together (each on the previous one's arm), or None: the best
+    ``TRIED_IN_PAIRS`` that reduce the gap two at a time; where no pair of them closes, also the applied narrow
+    switches that do not widen the gap alone (a difference the others hide: batchnorm-momentum's ``torch-bn``
+    differs from Keras in momentum, epsilon and variance estimator, and only the momentum shows alone), in
+    ``tried``'s order (those whose conventions differ first), ``MOST_TOGETHER`` at most, in pairs and then threes;
+    the fewest that close, else the lowest ratio."""
+    reducing = [t for t in tried if t.ratio_after is not None and t.ratio_after < before][:TRIED_IN_PAIRS]
+    found = _best_of(short, a, b, itertools.combinations(reducing, 2), probe, rows, cache)
+    if found is not None and found["closes"]:
+        return found
+    hidden = [
+        t
+        for t in tried
+        if all(t is not r for r in reducing)
+        and not t.switch.broad  # several settings at once: it says nothing of which one together with others
+        and t.ratio_after is not None
+        and t.ratio_after <= before
+    ]
+    hidden.sort(key=lambda t: not t.suggested)
+    extended = (reducing + hidden)[:MOST_TOGETHER]
+    for size in (2, 3):
+        sets = [
+            c
+            for c in itertools.combinations(extended, size)
+            if size > 2 or any(all(t is not r for r in reducing) for t in c)  # pairs of reducing ones: tried above
+        ]
+        more = _best_of(short, a, b, sets, probe, rows, cache)
+        if more is not None and (found is None or _better(more, found)):
+            found = more
+        if found is not None and found["closes"]:
+            break
+    return found
+
+
+def _better(x: dict[str, Any], y: dict[str, Any]) -> bool:
+    def key(c):
+        r = c["ratio_after"]
+        return (not c["closes"], len(c["names"]) if c["closes"] else 0, math.inf if r is None else r)
+
+    return key(x) < key(y)
+
+
+def _best_of(short: Context, a: Arm, b: Arm, sets, probe: Target, rows: dict, cache: dict) -> dict[str, Any] | None:
     found: dict[str, Any] | None = None
-    best_after = math.inf
-    for t1, t2 in itertools.combinations(best, 2):
-        if t1.side != t2.side or t1.arm is None:
+    for group in sets:
+        first = group[0]
+        if first.arm is None or any(t.side != first.side for t in group):
             continue
-        me, other = (a, b) if t1.side == "a" else (b, a)
+        me, other = (a, b) if first.side == "a" else (b, a)
+        toward = _toward(probe, other, rows.get(me.name, {}), rows.get(other.name, {}))
+        arm = first.arm
         try:
-            both = _apply(t2.switch, t1.arm, _toward(probe, other, rows.get(me.name, {}), rows.get(other.name, {})))
+            for t in group[1:]:
+                arm = _apply(t.switch, arm, toward)
         except Refusal:
             continue
-        both = replace(both, name=f"{me.name}+{_slug(t1.switch.name)}+{_slug(t2.switch.name)}")
+        arm = replace(arm, name="+".join([me.name, *(_slug(t.switch.name) for t in group)]))
         try:
-            result = _run(short, a, b, both, t1.side, cache)
-        except Exception:  # the two together fail where each alone ran: no combination of these two
+            result = _run(short, a, b, arm, first.side, cache)
+        except Exception:  # together they fail where each alone ran: no combination of these
             continue
         after = _largest(result, short.steps)
-        if found is None or after < best_after:
-            best_after = after
-            found = {
-                "names": [t1.switch.name, t2.switch.name],
-                "ratio_after": _num(after),
-                "closes": result.first is None,
-            }
+        c = {"names": [t.switch.name for t in group], "ratio_after": _num(after), "closes": result.first is None}
+        if found is None or _better(c, found):
+            found = c
     return found
 
 

@@ -5,10 +5,12 @@ skipped, ``arms.minibatch.numpy_fit_order``), switched to the other arm's. Demon
 
 Read from what the arms train on, not from the declarations: each arm's rows per step are those
 ``localize.Context.batches_for`` gives it (the rows its trainer and localize's teacher-forced re-run step
-through), compared row by row. A JAX or f64 arm takes the other arm's ``shuffle_seed`` and must then step
-through exactly the other arm's rows (else refused). A torch arm trains in window order (``shuffle_seed`` is
-refused for it by the workload's validation), a Keras arm's shuffled order is drawn in its worker by its
-backend's generator: neither can be switched, and a shuffled Keras arm's rows cannot be read here."""
+through), compared row by row. A JAX, f64 or torch arm takes the other arm's ``shuffle_seed`` and must then
+step through exactly the other arm's rows (else refused). For a torch arm this holds in explain's re-run only:
+its evaluator steps through ``batches_for``'s rows, which follow ``shuffle_seed`` for any arm trained in this
+process, while the torch trainer of ``paritybench run`` trains in window order (the workload's validation
+refuses ``shuffle_seed`` on a declared torch arm). A Keras arm's shuffled order is drawn in its worker by its
+backend's generator: it cannot be switched, and a shuffled Keras arm's rows cannot be read here."""
 
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ def rows(arm: Arm, t: Target) -> tuple[tuple[int, ...], ...]:
     return tuple(tuple(int(i) for i in np.atleast_1d(index[s])) for s in b.slices)
 
 
-def _jax(arm: Arm, t: Target) -> Arm:
+def _here(arm: Arm, t: Target) -> Arm:
     mine, theirs = rows(arm, t), rows(t.other, t)
     if mine == theirs:
         raise Refusal(f"nothing to change: {arm.name} and {t.other.name} train on the same rows at every step")
@@ -43,7 +45,7 @@ def _jax(arm: Arm, t: Target) -> Arm:
     if rows(switched, t) != theirs:
         raise Refusal(
             f"{arm.name} with {t.other.name}'s shuffle_seed ({t.other.shuffle_seed}) still trains on other rows: "
-            f"{t.other.name}'s order is not one a JAX arm draws"
+            f"{t.other.name}'s order is not one {arm.name}'s kind draws"
         )
     return switched
 
@@ -54,9 +56,8 @@ SWITCH = Switch(
     description="the rows of each step: window order vs Keras-JAX's fit(shuffle=True) order (Arm.shuffle_seed)",
     rows=("batch order",),
     demonstrated_by="fit-shuffle",
-    appliers={"jax": _jax, "f64": _jax},
+    appliers={"jax": _here, "f64": _here, "torch": _here},
     refusals={
-        "torch": "a torch arm trains its batches in window order: Arm.shuffle_seed is refused for it",
         "keras": "a Keras arm's fit order is drawn in its worker by its backend's generator: no setting to switch",
     },
 )

@@ -2,10 +2,12 @@
 (Keras's ``momentum`` 0.99; torch's ``momentum`` 0.1 is the share of the *new* batch, i.e. keep 0.9), switched
 to the other arm's, keeping the arm's own batch statistics. Demonstrated by batchnorm-momentum.
 
-Read from the code, not the declarations: each side's keep factor is probed by running its forward pass in
-training mode on a few training rows from two model states (zeros and ones): ``new = keep * old + (1 - keep)
-* batch`` gives ``keep = new(ones) - new(zeros)``. The switched arm's forward pass returns
-``keep_b * old + (1 - keep_b) * batch_a`` with ``batch_a = (new_a - keep_a * old) / (1 - keep_a)``."""
+Read from the code, not the declarations. A JAX or f64 arm's keep factor is probed by running its forward pass
+in training mode on a few training rows from two model states (zeros and ones): ``new = keep * old + (1 - keep)
+* batch`` gives ``keep = new(ones) - new(zeros)``; its switched forward pass returns ``keep_b * old + (1 -
+keep_b) * batch_a`` with ``batch_a = (new_a - keep_a * old) / (1 - keep_a)``. A torch arm's is read from the
+``torch.nn.functional.batch_norm`` calls its forward pass makes (``bn_calls``: ``keep = 1 - momentum``), and
+its switched forward pass calls ``batch_norm`` with ``momentum = 1 - keep_b``."""
 
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ from dataclasses import replace
 
 import numpy as np
 
+from paritybench.arms.registry import kind_of
+from paritybench.switches import bn_calls
 from paritybench.switches.base import Refusal, Switch, Target
 from paritybench.workloads.base import Arm, resolve_ref
 
@@ -36,14 +40,22 @@ def keep_factor(apply_ref, t: Target) -> float:
     return float(f"{keep:.6g}")
 
 
+def keep_of(arm: Arm, t: Target) -> float:
+    """``arm``'s keep factor: probed (a JAX or f64 arm) or read from its ``batch_norm`` calls (a torch arm)."""
+    kind = kind_of(arm).name
+    if kind in ("jax", "f64"):
+        return keep_factor(arm.jax_apply or t.workload.model.jax_apply, t)
+    if kind == "torch":
+        return bn_calls.keep(bn_calls.one(bn_calls.record(arm, t), "momentum", arm))
+    raise Refusal(f"{arm.name}'s moving statistics are updated inside Keras, in its worker: not a function to read")
+
+
 def _jax(arm: Arm, t: Target) -> Arm:
     if not t.workload.model.state:
         raise Refusal(f"workload {t.workload.name} keeps no model state (no moving statistics)")
-    if t.other_kind() not in ("jax", "f64"):
-        raise Refusal(f"{t.other.name}'s moving statistics are not a JAX function to probe")
     mine = arm.jax_apply or t.workload.model.jax_apply
     keep_a = keep_factor(mine, t)
-    keep_b = keep_factor(t.other.jax_apply or t.workload.model.jax_apply, t)
+    keep_b = keep_of(t.other, t)
     if keep_a == keep_b:
         raise Refusal(f"nothing to change: both keep {keep_a:g} of the old moving statistics")
     if keep_a >= 1.0:
@@ -63,16 +75,25 @@ def _jax(arm: Arm, t: Target) -> Arm:
     return replace(arm, jax_apply=switched, jax_layers=None)
 
 
+def _torch(arm: Arm, t: Target) -> Arm:
+    if not t.workload.model.state:
+        raise Refusal(f"workload {t.workload.name} keeps no model state (no moving statistics)")
+    keep_a = bn_calls.keep(bn_calls.one(bn_calls.record(arm, t), "momentum", arm))
+    keep_b = keep_of(t.other, t)
+    if keep_a == keep_b:
+        raise Refusal(f"nothing to change: both keep {keep_a:g} of the old moving statistics")
+    momentum = float(f"{1.0 - keep_b:.6g}")
+    return bn_calls.with_setting(arm, t, "momentum", momentum, f"momentum={momentum:g}")
+
+
 SWITCH = Switch(
     name="batchnorm momentum",
     family="normalisation",
     description="the share of the old moving statistics kept per update (Keras momentum vs torch 1 - momentum)",
     rows=("moving average", "momentum", "bn.momentum"),
     demonstrated_by="batchnorm-momentum",
-    appliers={"jax": _jax, "f64": _jax},
+    appliers={"jax": _jax, "f64": _jax, "torch": _torch},
     refusals={
-        "torch": "a torch arm's batch norm momentum is an argument inside the workload's torch forward pass: no "
-        "generic setting",
         "keras": "a Keras arm's BatchNormalization momentum is set by the workload's keras_build: no generic setting",
     },
 )
