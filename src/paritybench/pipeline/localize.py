@@ -45,7 +45,6 @@ from typing import Any
 import numpy as np
 
 from paritybench.arms.base import Evaluation, cast_data
-from paritybench.arms.jax_trainer import eval_forward_shape
 from paritybench.arms.kind import Batches
 from paritybench.arms.minibatch import arm_rows, batch_slices
 from paritybench.arms.registry import kind_of
@@ -415,9 +414,12 @@ def bytes_per_step(workload: Workload, n: int, arms: int) -> int:
     params = sum(int(np.prod(s)) for s in workload.model.params.values())
     state = sum(int(np.prod(s)) for s in workload.model.state.values())
     out = 10 if workload.model.head == "softmax" else 1
-    if workload.data.dataset != "mnist":  # the workload's own model: its logits' elements per sample
-        one = _sample_struct(workload, 1)
-        out = int(np.prod(eval_forward_shape(workload, None, np.zeros(one.shape, one.dtype))[1:]))
+    if workload.data.dataset != "mnist":  # the workload's own model: its logits' elements per sample, from the
+        # arbiter's forward pass (a JAX model's by shapes alone; a torch arbiter's on two samples at zero weights)
+        ref = workload.arm(workload.reference)
+        own = datasource.load(workload).x_train[:2]
+        zeros = {k: np.zeros(s, np.float32) for k, s in workload.model.params.items()}
+        out = int(np.prod(kind_of(ref).forward_shape(workload, ref, cast_data(own, np.float32), zeros)[1:]))
     layers = sum(layer_sizes(workload, n).values())
     holdout = workload.data.holdout * out if workload.model.state else 0
     return arms * 8 * (5 * params + 2 * state + layers + 2 * n * out + holdout)
