@@ -9,6 +9,8 @@ from paritybench.switches import (
     bn_momentum,
     bn_variance,
     conv_padding,
+    dropout_at_eval,
+    dropout_rate,
     flatten_order,
     forward_pass,
     gelu_approximate,
@@ -41,6 +43,8 @@ SWITCHES: tuple[Switch, ...] = (
     conv_padding.SWITCH,
     batch_order.SWITCH,
     master_weights.SWITCH,
+    dropout_rate.SWITCH,
+    dropout_at_eval.SWITCH,
     forward_pass.SWITCH,
 )
 

@@ -1,0 +1,246 @@
+"""issue 19 sections 2 and 3: the narrow switches for mechanisms only the broad forward-pass switch (or nothing)
+closed before: dropout's rate and dropout at evaluation. Each pair below differs in one mechanism known only to
+this test (the arms declare no conventions); ``explain`` must rank that mechanism's switch first and close the gap
+with it, while no other narrow switch closes it. The readers are also held to torch arms (``F.dropout``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from paritybench.workloads import Arm, Data, Model, Training, Workload
+
+H = 16
+MLP = {"h/kernel": (784, H), "h/bias": (H,), "out/kernel": (H, 10), "out/bias": (10,)}
+
+
+def init(seed, threefry_partitionable=False):
+    rng = np.random.default_rng(seed)
+    return {
+        k: (rng.normal(0, 0.08, s) if k.endswith("kernel") else np.zeros(s)).astype(np.float32) for k, s in MLP.items()
+    }
+
+
+def ce(z, y):
+    import jax
+
+    return -(y * jax.nn.log_softmax(z)).sum(-1)
+
+
+def _jax(name, **kw):
+    return Arm(name, name, "jax", name, loss_fn=ce, requires=("jax", "optax"), **kw)
+
+
+def _reference():
+    return Arm("reference-f64", "float64", "f64", "ce-f64", loss_fn=ce, requires=("jax", "optax"), role="reference")
+
+
+def _setting(w, n, steps):
+    from paritybench.experiment import data
+    from paritybench.experiment.flags import NumericsOptions
+    from paritybench.experiment.weights import copy_weights
+    from paritybench.pipeline import conventions, localize
+
+    ds = data.load_mnist()
+    x, y = data.window(ds, 0, n, True, labels="onehot10")
+    xh, yh = data.window(ds, n, n, True, labels="onehot10")
+    weights = copy_weights({k: v for k, v in w.model.init(0).items() if k in w.model.params}, w.model.params)
+    ctx = localize.Context(w, w.training.lr, steps, x, y, weights, NumericsOptions(), n=n, xh=xh, yh=yh)
+    return ctx, conventions.collect(w, w.arms, w.training.lr, NumericsOptions())
+
+
+def _explain(w, a, b, n, steps):
+    from paritybench.pipeline import explain
+
+    ctx, rows = _setting(w, n, steps)
+    return explain.explain_pair(ctx, w.arm(a), w.arm(b), rows, {}).to_dict()
+
+
+def _assert_named(p, switch):
+    assert p["parted"] is not None, p
+    top = p["switches"][0]
+    assert top["name"] == switch and top["closes"], p["switches"]
+    assert top["ratio_after"] < 100 and (p["parted"]["ratio"] is None or p["parted"]["ratio"] > 100)
+    others = [s for s in p["switches"][1:] if s["refused"] is None and s["name"] != "forward pass"]
+    assert all(not s["closes"] for s in others), p["switches"]
+
+
+def _target(w, other, n=16):
+    from paritybench.experiment import data
+    from paritybench.switches import Target
+
+    x = data.window(data.load_mnist(), 0, n, True, labels="onehot10")[0]
+    return Target(w, w.arm(other), {}, {}, 0.1, x, np.zeros((n, 10)), init(0), w.model.initial_state())
+
+
+# --- dropout: stax's keep-probability rate, dropout left on at evaluation ----------------------------------------
+
+SEED = 3
+
+
+def _key(state):
+    import jax.numpy as jnp
+
+    return jnp.asarray(state["drop/seed"]).astype(jnp.uint32)
+
+
+def _net(p, x, state, training, drop):
+    """tanh MLP with ``drop(h, key)`` after the hidden layer where ``training`` (``drop`` returns h where None);
+    the key is the state [SEED, k], advanced once per training call."""
+    import jax.numpy as jnp
+
+    h = jnp.tanh(x @ p["h/kernel"] + p["h/bias"])
+    h = drop(h, _key(state), training)
+    new = {"drop/seed": state["drop/seed"] + jnp.asarray([0, 1], state["drop/seed"].dtype)} if training else state
+    return h @ p["out/kernel"] + p["out/bias"], new
+
+
+def _inverted(keep, at_eval=False, select=False):
+    def drop(h, key, training):
+        import jax
+        import jax.numpy as jnp
+
+        if not (training or at_eval):
+            return h
+        mask = jax.random.bernoulli(key, p=jnp.float32(keep), shape=h.shape)
+        if select:
+            return jax.lax.select(mask, h / keep, jnp.zeros_like(h))
+        return jnp.where(mask, h / keep, 0)
+
+    return drop
+
+
+def keras_drop(p, x, state, training=True):
+    """Keras's Dropout(0.25): keep 0.75, x 1/0.75, off at evaluation."""
+    return _net(p, x, state, training, _inverted(0.75))
+
+
+def stax_drop(p, x, state, training=True):
+    """``jax.example_libraries.stax.Dropout(0.25)`` itself, given Keras's rate: stax's rate is the keep share."""
+    from jax.example_libraries import stax
+
+    _, drop = stax.Dropout(0.25, mode="train")
+    return _net(p, x, state, training, lambda h, key, tr: drop((), h, rng=key) if tr else h)
+
+
+def select_drop(p, x, state, training=True):
+    """keep 0.25 applied with lax.select (flax's and Keras-JAX's form)."""
+    return _net(p, x, state, training, _inverted(0.25, select=True))
+
+
+def eval_drop(p, x, state, training=True):
+    """Keras's rate and scale, dropout on at evaluation too."""
+    return _net(p, x, state, training, _inverted(0.75, at_eval=True))
+
+
+def mul_drop(p, x, state, training=True):
+    """keep 0.25, the mask multiplied in (no where / select to switch)."""
+
+    def drop(h, key, tr):
+        import jax
+
+        return h * jax.random.bernoulli(key, p=0.25, shape=h.shape) / 0.25 if tr else h
+
+    return _net(p, x, state, training, drop)
+
+
+def torch_drop(p, x, state=None, training=True):
+    """torch's F.dropout with p = 0.25 (keep 0.75)."""
+    import torch
+    import torch.nn.functional as F
+
+    h = F.dropout(torch.tanh(x @ p["h/kernel"] + p["h/bias"]), 0.25, training)
+    return h @ p["out/kernel"] + p["out/bias"], state
+
+
+def torch_drop_at_eval(p, x, state=None, training=True):
+    """F.dropout called with training=True at evaluation too (the flag not passed on)."""
+    import torch
+    import torch.nn.functional as F
+
+    h = F.dropout(torch.tanh(x @ p["h/kernel"] + p["h/bias"]), 0.25, True)
+    return h @ p["out/kernel"] + p["out/bias"], state
+
+
+DROPOUT = Workload(
+    name="hidden-dropout",
+    version="1",
+    question="Which one mechanism parts the pair?",
+    sources=(),
+    data=Data(dataset="mnist", labels="onehot10", n=32, normalize=True, holdout=32),
+    training=Training(steps=2, lr=0.1),
+    model=Model(
+        params=MLP,
+        head="softmax",
+        init=init,
+        jax_apply=keras_drop,
+        keras_build="unused:build",
+        state={"drop/seed": (2,)},
+        state_init={"drop/seed": (float(SEED), 0.0)},
+    ),
+    arms=(
+        _jax("a-stax", jax_apply=stax_drop),
+        _jax("b-select", jax_apply=select_drop),
+        _jax("c-eval", jax_apply=eval_drop),
+        _jax("d-mul", jax_apply=mul_drop),
+        _jax("e-keras"),
+        _reference(),
+    ),
+    fix="e-keras",
+)
+
+
+def test_dropout_rate_of_stax_is_named_and_closes():
+    _assert_named(_explain(DROPOUT, "a-stax", "reference-f64", 32, 2), "dropout rate")
+
+
+def test_dropout_at_evaluation_is_named_and_closes():
+    p = _explain(DROPOUT, "c-eval", "reference-f64", 32, 2)
+    assert p["parted"]["phase"] == "evaluation", p["parted"]
+    _assert_named(p, "dropout at evaluation")
+
+
+def test_dropout_readers_read_jax_draws_and_a_select_or_multiplied_mask():
+    from paritybench.switches import Refusal, dropout, dropout_at_eval, dropout_rate
+
+    t = _target(DROPOUT, "e-keras")
+    keep = {a: dropout.read(DROPOUT.arm(a), "jax", t, training=True) for a in ("a-stax", "b-select", "e-keras")}
+    assert keep == {"a-stax": [0.25], "b-select": [0.25], "e-keras": [0.75]}
+    assert dropout.read(DROPOUT.arm("c-eval"), "jax", t, training=False) == [0.75]
+    assert dropout.read(DROPOUT.arm("e-keras"), "jax", t, training=False) == []
+    # the switched select arm draws e-keras's very mask and scale: the same logits
+    import jax.numpy as jnp
+
+    switched = dropout_rate.SWITCH.apply(DROPOUT.arm("b-select"), t)
+    p = {k: jnp.asarray(v) for k, v in init(0).items()}
+    state = {k: jnp.asarray(v) for k, v in DROPOUT.model.initial_state().items()}
+    x = jnp.asarray(t.x[:8])
+    np.testing.assert_allclose(switched.jax_apply(p, x, state, True)[0], keras_drop(p, x, state, True)[0], rtol=1e-6)
+    with pytest.raises(Refusal, match="other than by jnp.where / lax.select"):
+        dropout_rate.SWITCH.apply(DROPOUT.arm("d-mul"), t)
+    with pytest.raises(Refusal, match="nothing to change: both keep 0.75"):
+        dropout_rate.SWITCH.apply(DROPOUT.arm("c-eval"), t)
+    with pytest.raises(Refusal, match="nothing to change: both drop no units at evaluation"):
+        dropout_at_eval.SWITCH.apply(DROPOUT.arm("a-stax"), t)
+    with pytest.raises(Refusal, match="switching dropout on there is not offered"):
+        dropout_at_eval.SWITCH.apply(DROPOUT.arm("e-keras"), _target(DROPOUT, "c-eval"))
+
+
+def test_dropout_readers_read_torch_f_dropout_and_switch_it_off_at_evaluation():
+    import torch
+
+    from paritybench.switches import dropout, dropout_at_eval, dropout_rate
+
+    t = _target(DROPOUT, "e-keras")
+    arm = Arm("t-drop", "t", "torch", "t", torch_apply=torch_drop, requires=("torch",))
+    at_eval = Arm("t-eval", "t", "torch", "t", torch_apply=torch_drop_at_eval, requires=("torch",))
+    assert dropout.read(arm, "torch", t, training=True) == [0.75]
+    assert dropout.read(arm, "torch", t, training=False) == []
+    assert dropout.read(at_eval, "torch", t, training=False) == [0.75]
+    switched = dropout_at_eval.SWITCH.apply(at_eval, t)
+    assert dropout.read(switched, "torch", t, training=False) == []
+    p = {k: torch.from_numpy(v) for k, v in init(0).items()}
+    x = torch.from_numpy(np.asarray(t.x[:8], np.float32))
+    torch.testing.assert_close(switched.torch_apply(p, x, None, False)[0], torch_drop(p, x, None, False)[0])
+    toward_stax = dropout_rate.SWITCH.apply(arm, _target(DROPOUT, "a-stax"))  # F.dropout's p: 0.25 -> 0.75
+    assert dropout.read(toward_stax, "torch", t, training=True) == [pytest.approx(0.25)]
