@@ -244,3 +244,153 @@ def test_dropout_readers_read_torch_f_dropout_and_switch_it_off_at_evaluation():
     torch.testing.assert_close(switched.torch_apply(p, x, None, False)[0], torch_drop(p, x, None, False)[0])
     toward_stax = dropout_rate.SWITCH.apply(arm, _target(DROPOUT, "a-stax"))  # F.dropout's p: 0.25 -> 0.75
     assert dropout.read(toward_stax, "torch", t, training=True) == [pytest.approx(0.25)]
+
+
+# --- momentum: Nesterov's look-ahead (optax / torch nesterov=True) vs plain momentum, a drop at step 2 -----------
+
+
+def mlp(p, x):
+    import jax.numpy as jnp
+
+    return jnp.tanh(x @ p["h/kernel"] + p["h/bias"]) @ p["out/kernel"] + p["out/bias"]
+
+
+def _schedule(lr):
+    import optax
+
+    return optax.exponential_decay(lr, transition_steps=2, decay_rate=0.25, staircase=True)
+
+
+def keras_plain(lr):
+    import optax
+
+    return optax.chain(optax.scale_by_learning_rate(_schedule(lr)), optax.trace(decay=0.9))
+
+
+def keras_nesterov(lr):
+    import optax
+
+    return optax.chain(optax.scale_by_learning_rate(_schedule(lr)), optax.trace(decay=0.9, nesterov=True))
+
+
+def optax_nesterov(lr):
+    import optax
+
+    return optax.sgd(_schedule(lr), momentum=0.9, nesterov=True)
+
+
+def adam(lr):
+    import optax
+
+    return optax.adam(lr)
+
+
+def torch_nesterov(params, lr):
+    import torch
+
+    class StepNesterov(torch.optim.SGD):
+        def __init__(self, ps):
+            super().__init__(ps, lr=lr, momentum=0.9, nesterov=True, foreach=False)
+            self.sched = torch.optim.lr_scheduler.StepLR(self, step_size=2, gamma=0.25)
+
+        def step(self, closure=None):
+            super().step(closure)
+            self.sched.step()
+
+    return StepNesterov(list(params.values()))
+
+
+NESTEROV = Workload(
+    name="hidden-nesterov",
+    version="1",
+    question="Which mechanisms part the pair?",
+    sources=(),
+    data=Data(dataset="mnist", labels="onehot10", n=64, normalize=True),
+    training=Training(steps=4, lr=0.1),
+    model=Model(params=MLP, head="softmax", init=init, jax_apply=mlp, keras_build="unused:build"),
+    arms=(
+        _jax("a-nesterov", optimizer=optax_nesterov),
+        _jax("b-keras-nesterov", optimizer=keras_nesterov),
+        _jax("c-adam", optimizer=adam),
+        Arm(
+            "reference-f64",
+            "float64",
+            "f64",
+            "ce-f64",
+            loss_fn=ce,
+            optimizer=keras_plain,
+            requires=("jax", "optax"),
+            role="reference",
+        ),
+    ),
+    fix="b-keras-nesterov",
+)
+
+
+def test_nesterov_closes_the_first_parting_and_the_learning_rate_placement_the_second_together():
+    from paritybench.analysis.explain_record import named_cause
+
+    p = _explain(NESTEROV, "a-nesterov", "reference-f64", 64, 4)
+    assert p["parted"]["step"] == 0, p["parted"]  # the look-ahead parts at once, the placement at the drop
+    _assert_named(p, "nesterov")
+    both = p["combination"]
+    assert both is not None and both["names"] == ["nesterov", "momentum learning-rate placement"], p
+    assert both["closes"] and both["ratio_after"] < 100
+    assert "parts again at step 2" in p["verdict"], p["verdict"]
+    assert named_cause(p)[0] == "nesterov + momentum learning-rate placement (together)"
+
+
+def test_placement_alone_parts_two_nesterov_arms_at_the_drop():
+    p = _explain(NESTEROV, "a-nesterov", "b-keras-nesterov", 64, 4)
+    assert p["parted"]["step"] == 2, p["parted"]
+    _assert_named(p, "momentum learning-rate placement")
+    assert p["combination"] is None, p["combination"]  # the switched pair never parts again
+
+
+def test_nesterov_reader_reads_optax_keras_and_torch_and_refuses_adam():
+    import torch
+
+    from paritybench.switches import Refusal, Target, momentum_lr, nesterov
+
+    t = Target(NESTEROV, NESTEROV.arm("reference-f64"), {}, {}, 0.1, np.zeros((2, 784)), np.zeros((2, 10)), {})
+    tarm = Arm("t-nesterov", "t", "torch", "t", torch_optimizer=torch_nesterov, requires=("torch",))
+    want = {
+        "a-nesterov": (momentum_lr.AFTER, True),
+        "b-keras-nesterov": (momentum_lr.BEFORE, True),
+        "reference-f64": (momentum_lr.BEFORE, False),
+    }
+    for name, (rule, nest) in want.items():
+        got, n, m, lrs = momentum_lr.read_rule(NESTEROV.arm(name), t)
+        assert (got, n) == (rule, nest) and m == pytest.approx(0.9, rel=1e-5), name
+        np.testing.assert_allclose(lrs, [0.1, 0.1, 0.025, 0.025], rtol=1e-5)
+    assert momentum_lr.read_rule(tarm, t)[:2] == (momentum_lr.AFTER, True)
+    with pytest.raises(Refusal, match="its momentum cannot be read"):  # Adam: the bias correction moves every step
+        momentum_lr.read_rule(NESTEROV.arm("c-adam"), t)
+    # switched: torch's look-ahead dropped, its placement (after the buffer) kept; steps of g = 1 at lr 0.1, m 0.9
+    switched = nesterov.SWITCH.apply(tarm, t)
+    assert momentum_lr.read_rule(switched, t)[:2] == (momentum_lr.AFTER, False)
+    p = torch.zeros(1, requires_grad=True)
+    opt = switched.torch_optimizer({"p": p}, 0.1)
+    for _ in range(2):  # b = 1, 1.9: w = -0.1, -0.29
+        p.grad = torch.ones(1)
+        opt.step()
+    assert float(p.detach()) == pytest.approx(-0.29, rel=1e-5)
+    with pytest.raises(Refusal, match="nothing to change: both take Nesterov's look-ahead"):
+        nesterov.SWITCH.apply(NESTEROV.arm("a-nesterov"), replace_other(t, NESTEROV.arm("b-keras-nesterov")))
+
+
+def replace_other(t, other):
+    from dataclasses import replace
+
+    return replace(t, other=other)
+
+
+def test_verdict_says_where_the_switched_pair_parts_again_when_no_other_switch_closes_it():
+    from paritybench.pipeline import explain
+    from paritybench.switches import nesterov
+
+    t = explain.Tried(nesterov.SWITCH, "a", {}, False, 1e7, ratio_after=1.0, closes=True)
+    again = {"step": 5, "phase": "update", "tensor": "dense_0/kernel", "ratio": 3e6}
+    text = explain.verdict(1e7, [t], None, again)
+    assert text.startswith("nesterov closes the gap: 1e7x -> 1x")
+    assert text.endswith("the pair parts again at step 5 (update, dense_0/kernel), which no other switch closes")

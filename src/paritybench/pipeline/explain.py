@@ -143,12 +143,17 @@ def explain_pair(
                 t.ratio_after, t.closes = _largest(result, window), result.first is None
         tried.append(t)
     tried.sort(key=_rank_key)
-    combination = None
+    combination, again = None, None
     if not any(t.closes for t in tried):
         reducing = [t for t in tried if t.ratio_after is not None and t.ratio_after < before]
         combination = _combine(short, a, b, reducing[:TRIED_IN_PAIRS], probe, rows, scache)
+    elif window < ctx.steps:
+        full = replace(ctx, seconds={})
+        again, combination = _follow_up(full, a, b, tried[0], switches, probe, rows, cache)
+        short.seconds.update({f"whole run: {k}": v for k, v in full.seconds.items()})
     ctx.seconds[f"explain {a.name} vs {b.name}"] = sum(short.seconds.values())
-    return Explanation(a.name, b.name, parted, verdict(before, tried, combination), tried, combination)
+    text = verdict(before, tried, combination, again)
+    return Explanation(a.name, b.name, parted, text, tried, combination)
 
 
 def random_draws_differ(a: Arm, b: Arm) -> str | None:
@@ -188,6 +193,50 @@ def _slug(name: str) -> str:
 
 def _run(short: Context, a: Arm, b: Arm, switched: Arm, side: str, cache: dict) -> PairResult:
     return localize_pair(short, switched, b, cache) if side == "a" else localize_pair(short, a, switched, cache)
+
+
+def _follow_up(
+    full: Context, a: Arm, b: Arm, top: Tried, switches: tuple[Switch, ...], probe: Target, rows: dict, cache: dict
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The closing switch's pair over the whole run: where it parts again later (a second mechanism that the
+    first parting's steps did not reach, as a learning-rate drop), that parting and the first other switch, applied
+    on top, that closes it over its own steps (a narrow one before a broad one), with the two together over the
+    whole run as the combination; (None, None) where the switched pair never parts."""
+    whole = _run(full, a, b, top.arm, top.side, cache) if top.arm is not None else None
+    if whole is None or whole.first is None:
+        return None, None
+    f = whole.first
+    again = {"step": f.step, "phase": f.phase, "tensor": f.tensor, "ratio": _num(f.ratio)}
+    short = replace(full, steps=min(full.steps, f.step + 2), seconds={})
+    me, other = (a, b) if top.side == "a" else (b, a)
+    target = _toward(probe, other, rows.get(me.name, {}), rows.get(other.name, {}))
+    wcache: dict = {}  # this window's trajectories: not the first parting's window
+    closing: list[tuple[Switch, Arm]] = []
+    for sw in switches:
+        if sw is top.switch:
+            continue
+        try:
+            both = _apply(sw, top.arm, target)  # type: ignore[arg-type]
+        except Refusal:
+            continue
+        both = replace(both, name=f"{me.name}+{_slug(top.switch.name)}+{_slug(sw.name)}")
+        try:
+            result = _run(short, a, b, both, top.side, wcache)
+        except Exception:  # the switched arm's own code failed: not a second cause
+            continue
+        if result.first is None:
+            closing.append((sw, both))
+    full.seconds.update(short.seconds)
+    if not closing:
+        return again, None
+    sw, both = sorted(closing, key=lambda c: c[0].broad)[0]
+    together = _run(full, a, b, both, top.side, cache)
+    combination = {
+        "names": [top.switch.name, sw.name],
+        "ratio_after": _num(_largest(together, full.steps)),
+        "closes": together.first is None,
+    }
+    return again, combination
 
 
 def _combine(
@@ -232,14 +281,27 @@ def _x(r: float | None) -> str:
     return t if t == "non-finite" else t + "x"
 
 
-def verdict(before: float, tried: list[Tried], combination: dict[str, Any] | None) -> str:
+def verdict(
+    before: float, tried: list[Tried], combination: dict[str, Any] | None, again: dict[str, Any] | None = None
+) -> str:
     """The pair's one sentence."""
     closing = [t for t in tried if t.closes]
     if closing:
         t = closing[0]
         demo = f" (demonstrated by {t.switch.demonstrated_by})" if t.switch.demonstrated_by else ""
         also = f"; also closing: {', '.join(c.switch.name for c in closing[1:])}" if len(closing) > 1 else ""
-        return f"{t.switch.name} closes the gap: {_x(before)} -> {_x(t.ratio_after)} the noise floor{demo}{also}"
+        text = f"{t.switch.name} closes the gap: {_x(before)} -> {_x(t.ratio_after)} the noise floor{demo}{also}"
+        if again is None:
+            return text
+        where = f"step {again['step']} ({again['phase']}, {again['tensor']})"
+        if combination is None:
+            return f"{text}; switched, the pair parts again at {where}, which no other switch closes"
+        both = " + ".join(combination["names"])
+        whole = "close the whole run" if combination["closes"] else "do not close the whole run"
+        return (
+            f"{text}; switched, the pair parts again at {where}, which {combination['names'][1]} closes: "
+            f"together {both} {whole} ({_x(combination['ratio_after'])} the noise floor)"
+        )
     applied = [t for t in tried if t.refused is None and t.ratio_after is not None]
     if not applied:
         return "no switch closes the gap: none applies to this pair (each refused: see switches)"
