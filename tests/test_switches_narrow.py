@@ -394,3 +394,100 @@ def test_verdict_says_where_the_switched_pair_parts_again_when_no_other_switch_c
     text = explain.verdict(1e7, [t], None, again)
     assert text.startswith("nesterov closes the gap: 1e7x -> 1x")
     assert text.endswith("the pair parts again at step 5 (update, dense_0/kernel), which no other switch closes")
+
+
+# --- compute dtype: a forward pass in bfloat16 on float32 weights (Keras's mixed_bfloat16) vs float32 ---------------
+
+
+def _dense_in(p, x, dt):
+    import jax
+    import jax.numpy as jnp
+
+    @jax.jit
+    def layer(h, k, b):  # a jitted helper: its program is inlined when re-typed
+        return jnp.tanh(h @ k + b)
+
+    q = {k: v.astype(dt) for k, v in p.items()}
+    h = layer(x.astype(dt), q["h/kernel"], q["h/bias"])
+    return (h @ q["out/kernel"] + q["out/bias"]).astype(p["out/bias"].dtype)
+
+
+def mlp_bf16(p, x):
+    import jax.numpy as jnp
+
+    return _dense_in(p, x, jnp.bfloat16)
+
+
+def mlp_f16(p, x):
+    import jax.numpy as jnp
+
+    return _dense_in(p, x, jnp.float16)
+
+
+def mlp_scan(p, x):
+    """bfloat16, with the hidden layer in a scan over one step: a loop the switch does not re-type."""
+    import jax
+    import jax.numpy as jnp
+
+    def body(c, _):
+        return c, jnp.tanh(c @ p["h/kernel"].astype(jnp.bfloat16))
+
+    _, hs = jax.lax.scan(body, x.astype(jnp.bfloat16), None, length=1)
+    return (hs[0] @ p["out/kernel"].astype(jnp.bfloat16)).astype(jnp.float32)
+
+
+COMPUTE = Workload(
+    name="hidden-compute",
+    version="1",
+    question="Which one mechanism parts the pair?",
+    sources=(),
+    data=Data(dataset="mnist", labels="onehot10", n=64, normalize=True),
+    training=Training(steps=2, lr=0.1),
+    model=Model(params=MLP, head="softmax", init=init, jax_apply=mlp, keras_build="unused:build"),
+    arms=(
+        _jax("a-bf16", jax_apply=mlp_bf16),
+        _jax("b-f16", jax_apply=mlp_f16),
+        _jax("c-scan", jax_apply=mlp_scan),
+        _jax("d-f32"),
+        _reference(),
+    ),
+    fix="d-f32",
+)
+
+
+def test_compute_dtype_is_named_and_closes():
+    _assert_named(_explain(COMPUTE, "a-bf16", "reference-f64", 64, 2), "compute dtype")
+
+
+def test_compute_dtype_reader_reads_the_programs_dtypes_and_the_switched_arm_computes_in_float32():
+    import jax
+    import jax.numpy as jnp
+
+    from paritybench.switches import Refusal, compute_dtype
+
+    t = _target(COMPUTE, "reference-f64")
+    got = {a: compute_dtype.read(COMPUTE.arm(a), t) for a in ("a-bf16", "b-f16", "c-scan", "d-f32", "reference-f64")}
+    assert got == {
+        "a-bf16": {"bfloat16"},
+        "b-f16": {"float16"},
+        "c-scan": {"bfloat16"},
+        "d-f32": {"float32"},
+        "reference-f64": {"float32"},
+    }
+    p = {k: jnp.asarray(v) for k, v in init(0).items()}
+    x = jnp.asarray(t.x[:8])
+    for arm in ("a-bf16", "b-f16"):
+        switched = compute_dtype.SWITCH.apply(COMPUTE.arm(arm), t)
+        assert not np.array_equal(COMPUTE.arm(arm).jax_apply(p, x), mlp(p, x))  # 16 bits: other logits
+        np.testing.assert_array_equal(switched.jax_apply(p, x), mlp(p, x))
+        g = jax.jit(jax.grad(lambda q, f=switched.jax_apply: f(q, x).sum()))(p)
+        g0 = jax.grad(lambda q: mlp(q, x).sum())(p)
+        for k in g0:
+            np.testing.assert_allclose(g[k], g0[k], rtol=1e-6, atol=1e-7)
+        assert compute_dtype.read(switched, t) == {"float32"}
+    with pytest.raises(Refusal, match="uses scan: its program is not re-typed here"):
+        compute_dtype.SWITCH.apply(COMPUTE.arm("c-scan"), t)
+    with pytest.raises(Refusal, match="switching down to 16 bits is not offered"):
+        compute_dtype.SWITCH.apply(COMPUTE.arm("d-f32"), _target(COMPUTE, "a-bf16"))
+    with pytest.raises(Refusal, match="nothing to change: both compute in float32"):
+        compute_dtype.SWITCH.apply(COMPUTE.arm("d-f32"), t)

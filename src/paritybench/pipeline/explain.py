@@ -91,7 +91,7 @@ def _rank_key(t: Tried) -> tuple:
         return (2, math.inf, t.switch.name)
     if t.closes:  # a narrow switch before a broad one (which changes several settings at once), then by ratio
         return (0, t.switch.broad, t.ratio_after)
-    return (1, t.ratio_after, 0 if t.suggested else 1)
+    return (1, t.ratio_after, t.switch.broad, 0 if t.suggested else 1)
 
 
 def explain_pair(
@@ -242,9 +242,11 @@ def _follow_up(
 def _combine(
     short: Context, a: Arm, b: Arm, best: list[Tried], probe: Target, rows: dict, cache: dict
 ) -> dict[str, Any] | None:
-    """The best pair of two switches applied together (the second on the first's arm), or None."""
+    """The best pair of two switches applied together (the second on the first's arm), or None: one that closes
+    before one that does not, a pair of narrow switches before one with the broad forward-pass switch, then by
+    the ratio after."""
     found: dict[str, Any] | None = None
-    best_after = math.inf
+    best_key: tuple = (True, True, math.inf)
     for t1, t2 in itertools.combinations(best, 2):
         if t1.side != t2.side or t1.arm is None:
             continue
@@ -259,8 +261,9 @@ def _combine(
         except Exception:  # the two together fail where each alone ran: no combination of these two
             continue
         after = _largest(result, short.steps)
-        if found is None or after < best_after:
-            best_after = after
+        key = (result.first is not None, t1.switch.broad or t2.switch.broad, after)
+        if found is None or key < best_key:
+            best_key = key
             found = {
                 "names": [t1.switch.name, t2.switch.name],
                 "ratio_after": _num(after),
