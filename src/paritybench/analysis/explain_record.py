@@ -141,9 +141,10 @@ def _ratio(x: Any) -> str:
 
 def named_cause(pair: dict) -> tuple[str, str]:
     """One pair's answer in a table cell: (the switch explain names, or why none; the ratio to the noise floor
-    before -> after). The first closing switch of the ranked list; else a closing combination (two or three
-    switches, ``together``); else the best applicable one, said not to close where it reduced the gap, or "none
-    closes or reduces it"; a pair refused before training, its refusal."""
+    before -> after). The first closing switch of the ranked list, or, where its switched pair parted again later
+    and a second switch closed that over the whole run, the two (``together``, the ratio after over the whole run);
+    else a closing combination (two or three switches, ``together``); else the best applicable one, said not to
+    close where it reduced the gap, or "none closes or reduces it"; a pair refused before training, its refusal."""
     if pair["parted"] is None:  # refused before anything trained (random masks that cannot match), or no parting
         return (pair["verdict"] if pair["verdict"].startswith("refused") else "does not part: nothing to explain"), "-"
     switches = pair["switches"]
@@ -153,6 +154,9 @@ def named_cause(pair: dict) -> tuple[str, str]:
         first = next(s for s in switches if s["refused"] is None)
         names = " + ".join(both["names"]) + " (together)"
         return names, f"{_ratio(first['ratio_before'])} -> {_ratio(both['ratio_after'])}"
+    if top is not None and both is not None and both["closes"] and both["names"][0] == top["name"]:
+        names = " + ".join(both["names"]) + " (together)"
+        return names, f"{_ratio(top['ratio_before'])} -> {_ratio(both['ratio_after'])}"
     top = top or next((s for s in switches if s["refused"] is None), None)
     if top is None:
         return "none applies", "-"

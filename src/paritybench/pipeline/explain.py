@@ -94,7 +94,7 @@ def _rank_key(t: Tried) -> tuple:
         return (2, math.inf, t.switch.name)
     if t.closes:  # a narrow switch before a broad one (which changes several settings at once), then by ratio
         return (0, t.switch.broad, t.ratio_after)
-    return (1, t.ratio_after, 0 if t.suggested else 1)
+    return (1, t.ratio_after, t.switch.broad, 0 if t.suggested else 1)
 
 
 def explain_pair(
@@ -146,11 +146,16 @@ def explain_pair(
                 t.ratio_after, t.closes = _largest(result, window), result.first is None
         tried.append(t)
     tried.sort(key=_rank_key)
-    combination = None
+    combination, again = None, None
     if not any(t.closes for t in tried):
         combination = _combine(short, a, b, tried, before, probe, rows, scache)
+    elif window < ctx.steps:
+        full = replace(ctx, seconds={})
+        again, combination = _follow_up(full, a, b, tried[0], switches, probe, rows, cache)
+        short.seconds.update({f"whole run: {k}": v for k, v in full.seconds.items()})
     ctx.seconds[f"explain {a.name} vs {b.name}"] = sum(short.seconds.values())
-    return Explanation(a.name, b.name, parted, verdict(before, tried, combination), tried, combination)
+    text = verdict(before, tried, combination, again)
+    return Explanation(a.name, b.name, parted, text, tried, combination)
 
 
 def random_draws_differ(a: Arm, b: Arm) -> str | None:
@@ -192,6 +197,50 @@ def _run(short: Context, a: Arm, b: Arm, switched: Arm, side: str, cache: dict) 
     return localize_pair(short, switched, b, cache) if side == "a" else localize_pair(short, a, switched, cache)
 
 
+def _follow_up(
+    full: Context, a: Arm, b: Arm, top: Tried, switches: tuple[Switch, ...], probe: Target, rows: dict, cache: dict
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The closing switch's pair over the whole run: where it parts again later (a second mechanism that the
+    first parting's steps did not reach, as a learning-rate drop), that parting and the first other switch, applied
+    on top, that closes it over its own steps (a narrow one before a broad one), with the two together over the
+    whole run as the combination; (None, None) where the switched pair never parts."""
+    whole = _run(full, a, b, top.arm, top.side, cache) if top.arm is not None else None
+    if whole is None or whole.first is None:
+        return None, None
+    f = whole.first
+    again = {"step": f.step, "phase": f.phase, "tensor": f.tensor, "ratio": _num(f.ratio)}
+    short = replace(full, steps=min(full.steps, f.step + 2), seconds={})
+    me, other = (a, b) if top.side == "a" else (b, a)
+    target = _toward(probe, other, rows.get(me.name, {}), rows.get(other.name, {}))
+    wcache: dict = {}  # this window's trajectories: not the first parting's window
+    closing: list[tuple[Switch, Arm]] = []
+    for sw in switches:
+        if sw is top.switch:
+            continue
+        try:
+            both = _apply(sw, top.arm, target)  # type: ignore[arg-type]
+        except Refusal:
+            continue
+        both = replace(both, name=f"{me.name}+{_slug(top.switch.name)}+{_slug(sw.name)}")
+        try:
+            result = _run(short, a, b, both, top.side, wcache)
+        except Exception:  # the switched arm's own code failed: not a second cause
+            continue
+        if result.first is None:
+            closing.append((sw, both))
+    full.seconds.update(short.seconds)
+    if not closing:
+        return again, None
+    sw, both = sorted(closing, key=lambda c: c[0].broad)[0]
+    together = _run(full, a, b, both, top.side, cache)
+    combination = {
+        "names": [top.switch.name, sw.name],
+        "ratio_after": _num(_largest(together, full.steps)),
+        "closes": together.first is None,
+    }
+    return again, combination
+
+
 def _combine(
     short: Context, a: Arm, b: Arm, tried: list[Tried], before: float, probe: Target, rows: dict, cache: dict
 ) -> dict[str, Any] | None:
@@ -230,9 +279,14 @@ def _combine(
 
 
 def _better(x: dict[str, Any], y: dict[str, Any]) -> bool:
+    """Is combination ``x`` better than ``y``: one that closes before one that does not, then the fewer switches,
+    then narrow switches only before a set with the broad forward-pass switch, then the lower ratio after."""
+    broad = {sw.name for sw in SWITCHES if sw.broad}
+
     def key(c):
         r = c["ratio_after"]
-        return (not c["closes"], len(c["names"]) if c["closes"] else 0, math.inf if r is None else r)
+        wide = any(n in broad for n in c["names"])
+        return (not c["closes"], len(c["names"]) if c["closes"] else 0, wide, math.inf if r is None else r)
 
     return key(x) < key(y)
 
@@ -275,14 +329,27 @@ def _x(r: float | None) -> str:
     return t if t == "non-finite" else t + "x"
 
 
-def verdict(before: float, tried: list[Tried], combination: dict[str, Any] | None) -> str:
+def verdict(
+    before: float, tried: list[Tried], combination: dict[str, Any] | None, again: dict[str, Any] | None = None
+) -> str:
     """The pair's one sentence."""
     closing = [t for t in tried if t.closes]
     if closing:
         t = closing[0]
         demo = f" (demonstrated by {t.switch.demonstrated_by})" if t.switch.demonstrated_by else ""
         also = f"; also closing: {', '.join(c.switch.name for c in closing[1:])}" if len(closing) > 1 else ""
-        return f"{t.switch.name} closes the gap: {_x(before)} -> {_x(t.ratio_after)} the noise floor{demo}{also}"
+        text = f"{t.switch.name} closes the gap: {_x(before)} -> {_x(t.ratio_after)} the noise floor{demo}{also}"
+        if again is None:
+            return text
+        where = f"step {again['step']} ({again['phase']}, {again['tensor']})"
+        if combination is None:
+            return f"{text}; switched, the pair parts again at {where}, which no other switch closes"
+        both = " + ".join(combination["names"])
+        whole = "close the whole run" if combination["closes"] else "do not close the whole run"
+        return (
+            f"{text}; switched, the pair parts again at {where}, which {combination['names'][1]} closes: "
+            f"together {both} {whole} ({_x(combination['ratio_after'])} the noise floor)"
+        )
     applied = [t for t in tried if t.refused is None and t.ratio_after is not None]
     if not applied:
         return "no switch closes the gap: none applies to this pair (each refused: see switches)"
