@@ -6,12 +6,13 @@ named layers), ``keras`` (the MLP as a ``Sequential``, the losses and optimizers
 them), ``torch`` (the functional MLP, torch's losses and optimizers), ``f64`` (the seed MLP's hand-derived
 float64 arbiter in NumPy). Beside them: ``losses`` (the loss formulations each framework computes, written in
 JAX, with the numerics at the line), ``optimizers`` (Keras's Adam as an optax transform), ``init`` (Keras's
-default initial weights drawn with NumPy), ``mlp`` (the MLP's parameters declared once), ``arms`` (the arm
-constructors and the evidence overlay) and ``folder`` (``Folder``: a workload folder's references spelled once,
+default initial weights drawn with NumPy), ``mlp`` (the MLP's parameters declared once, plain and with a
+BatchNormalization), ``conv`` (the one-convolution image classifier's), ``arms`` (the arm constructors and the
+evidence overlay) and ``folder`` (``Folder``: a workload folder's references spelled once,
 the arm constructors by role bound to them, the ``Workload`` built with its evidence).
 
 Rules the tests keep: the kit names no workload and no workload imports another (each imports the kit);
-``mlp``, ``arms``, ``folder`` and this package import no ML framework, so a workload's declaration loads in any
-process before the numerics flags are set; the framework modules are reached through ``"module:function"``
-references, resolved when an arm runs.
+``mlp``, ``conv``, ``arms``, ``folder`` and this package import no ML framework, so a workload's declaration
+loads in any process before the numerics flags are set; the framework modules are reached through
+``"module:function"`` references, resolved when an arm runs.
 """

@@ -43,6 +43,7 @@ torch arms permute to NHWC first), so flatten-order's pitfall stays out of it.
 from __future__ import annotations
 
 from paritybench.workloads.base import Data, Training
+from paritybench.workloads.kit.conv import conv_dense_params
 from paritybench.workloads.kit.folder import Folder
 from paritybench.workloads.pool_padding.evidence import MEASURED
 
@@ -57,12 +58,7 @@ OUT_SIDE = 9  # ceil(18 / 2) for SAME; (18 + 2 - 3) // 2 + 1 for torch's padding
 FLAT = OUT_SIDE * OUT_SIDE * FILTERS
 F = Folder("paritybench.workloads.pool_padding")
 
-PARAMS = {
-    "conv/kernel": (KERNEL, KERNEL, 1, FILTERS),
-    "conv/bias": (FILTERS,),
-    "dense/kernel": (FLAT, 1),
-    "dense/bias": (1,),
-}
+PARAMS = conv_dense_params(KERNEL, FILTERS, FLAT)
 _EXCLUDE = {"average pooling": "SAME (0, 1), padded cells excluded from the divisor"}
 _INCLUDE = {"average pooling": "SAME (0, 1), divisor 9: padded cells counted (count_include_pad=True)"}
 _TORCH_PAD1 = {"average pooling": "explicit (1, 1), divisor 9: padded cells counted (count_include_pad=True)"}

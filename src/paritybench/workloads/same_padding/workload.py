@@ -32,6 +32,7 @@ exactly when TF's padding is asymmetric.
 from __future__ import annotations
 
 from paritybench.workloads.base import Data, Training
+from paritybench.workloads.kit.conv import conv_dense_params
 from paritybench.workloads.kit.folder import Folder
 from paritybench.workloads.same_padding.evidence import MEASURED
 
@@ -44,13 +45,7 @@ F = Folder("paritybench.workloads.same_padding")
 _SAME = {"padding": "SAME: (0, 1)"}
 _PAD1 = {"padding": "explicit (1, 1) on both axes"}
 
-PARAMS = {
-    # Keras's Conv2D kernel layout (kh, kw, in, out) = lax's "HWIO" with NHWC inputs
-    "conv/kernel": (KERNEL, KERNEL, 1, FILTERS),
-    "conv/bias": (FILTERS,),
-    "dense/kernel": (OUT_SIDE * OUT_SIDE * FILTERS, 1),
-    "dense/bias": (1,),
-}
+PARAMS = conv_dense_params(KERNEL, FILTERS, OUT_SIDE * OUT_SIDE * FILTERS)
 
 
 ARMS = (
