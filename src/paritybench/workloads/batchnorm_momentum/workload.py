@@ -76,7 +76,6 @@ ARMS = (
     *F.ce_fix_emulations(
         "jax-keras-bn",
         _KERAS_BN,
-        ("clipped probabilities", "clamped probabilities (torch)"),
         jax_apply=F.jax("apply"),
         requires=JAX,
     ),
@@ -88,11 +87,10 @@ ARMS = (
         _TORCH_BN,
         matches="jax-torch-bn",
     ),
-    *F.keras_arms(
+    *F.ce_keras_arms(
+        ", BatchNormalization() defaults",
         tensorflow="CE from the logits its softmax output caches",
-        jax="CE on clipped probabilities",
         torch="CE on clipped probabilities, torch's gradient",
-        setting=", BatchNormalization() defaults",
         conventions=_KERAS_BN,
     ),
     F.reference(

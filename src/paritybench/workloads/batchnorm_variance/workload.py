@@ -73,7 +73,6 @@ ARMS = (
     *F.ce_fix_emulations(
         "jax-keras-bn",
         _BIASED,
-        ("clipped probabilities", "clamped probabilities (torch)"),
         jax_apply=F.jax("apply"),
         requires=JAX,
     ),
@@ -94,11 +93,10 @@ ARMS = (
         torch_apply=F.torch("apply_biased"),
         matches="jax-keras-bn",
     ),
-    *F.keras_arms(
+    *F.ce_keras_arms(
+        ", BatchNormalization() defaults",
         tensorflow="CE from the logits its softmax output caches",
-        jax="CE on clipped probabilities",
         torch="CE on clipped probabilities, torch's gradient",
-        setting=", BatchNormalization() defaults",
         conventions=_BIASED,
     ),
     F.reference(

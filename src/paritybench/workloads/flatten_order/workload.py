@@ -62,8 +62,7 @@ ARMS = (
         "the port in JAX: features flattened (c, h, w) as torch's nn.Flatten on NCHW, the Keras kernel unpermuted",
         "logits",
         _CHW,
-        jax_apply=F.jax("apply_chw"),
-        jax_layers=F.jax("layers_chw"),
+        forward="chw",
     ),
     *F.bce_fix(
         "flatten-hwc",
@@ -76,8 +75,7 @@ ARMS = (
         "native torch port: nn.Flatten on NCHW, the Keras kernel copied into nn.Linear transposed only",
         "bce_logits",
         _CHW,
-        torch_apply=F.torch("apply_literal"),
-        torch_layers=F.torch("layers_literal"),
+        forward="literal",
         matches="jax-flatten-chw",
     ),
     F.torch_fix(

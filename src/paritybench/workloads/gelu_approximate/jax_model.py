@@ -15,6 +15,7 @@ from paritybench.workloads.kit.init import glorot_uniform
 from paritybench.workloads.kit.losses import ce_keras_clip as keras_clip
 from paritybench.workloads.kit.losses import ce_keras_torch_clip as keras_torch_clip
 from paritybench.workloads.kit.losses import ce_logits as logits
+from paritybench.workloads.kit.mlp import hidden_layers, hidden_logits
 
 __all__ = ["apply", "apply_tanh", "init", "keras_clip", "keras_torch_clip", "layers", "layers_tanh", "logits"]
 
@@ -37,13 +38,11 @@ def gelu_default(h):
 
 
 def _layers(params, x, act) -> dict:
-    pre = x @ params["dense_0/kernel"] + params["dense_0/bias"]
-    return {"dense_0": pre, "dense_0/gelu": act(pre)}
+    return hidden_layers(params, x, act, "gelu")
 
 
 def _logits(params, x, act):
-    h = _layers(params, x, act)["dense_0/gelu"]
-    return h @ params["dense_1/kernel"] + params["dense_1/bias"]
+    return hidden_logits(params, x, act, "gelu")
 
 
 def apply(params, x):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+from paritybench.workloads.kit.mlp import hidden_layers, hidden_logits
 from paritybench.workloads.kit.torch import ce_logits
 
 __all__ = ["apply", "apply_tanh", "ce_logits", "layers", "layers_tanh"]
@@ -18,12 +19,11 @@ _TANH = torch.nn.GELU(approximate="tanh")
 
 
 def _layers(params, x, act) -> dict:
-    pre = x @ params["dense_0/kernel"] + params["dense_0/bias"]
-    return {"dense_0": pre, "dense_0/gelu": act(pre)}
+    return hidden_layers(params, x, act, "gelu")
 
 
 def _logits(params, x, act):
-    return _layers(params, x, act)["dense_0/gelu"] @ params["dense_1/kernel"] + params["dense_1/bias"]
+    return hidden_logits(params, x, act, "gelu")
 
 
 def apply(params, x):

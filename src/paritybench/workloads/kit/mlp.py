@@ -1,5 +1,6 @@
 """The multi-layer perceptron declared once: its parameter names and shapes (no framework), plain and with one
-BatchNormalization."""
+BatchNormalization; and the one-hidden-layer forward pass written with ``@`` and ``+`` alone, so that the same
+function runs on JAX arrays and torch tensors (``hidden_layers``, ``hidden_logits``)."""
 
 from __future__ import annotations
 
@@ -34,3 +35,16 @@ def bn_state(hidden: int) -> tuple[dict[str, tuple[int, ...]], dict[str, float]]
         {"bn/moving_mean": (hidden,), "bn/moving_variance": (hidden,)},
         {"bn/moving_mean": 0.0, "bn/moving_variance": 1.0},
     )
+
+
+def hidden_layers(params, x, act, name: str) -> dict:
+    """One hidden layer's named outputs (``Model.jax_layers`` / ``torch_layers``): its pre-activation
+    ``dense_0`` and ``dense_0/<name>``, ``act`` of it (Keras's ``Dense(activation=...)`` or activation layer's
+    output). Arrays of any framework: ``x @ kernel + bias``."""
+    pre = x @ params["dense_0/kernel"] + params["dense_0/bias"]
+    return {"dense_0": pre, f"dense_0/{name}": act(pre)}
+
+
+def hidden_logits(params, x, act, name: str):
+    """The logits of the one-hidden-layer MLP: ``hidden_layers``'s ``dense_0/<name>`` through ``dense_1``."""
+    return hidden_layers(params, x, act, name)[f"dense_0/{name}"] @ params["dense_1/kernel"] + params["dense_1/bias"]

@@ -16,6 +16,7 @@ from paritybench.workloads.kit.init import glorot_uniform
 from paritybench.workloads.kit.losses import ce_keras_clip as keras_clip
 from paritybench.workloads.kit.losses import ce_keras_torch_clip as keras_torch_clip
 from paritybench.workloads.kit.losses import ce_logits as logits
+from paritybench.workloads.kit.mlp import hidden_layers, hidden_logits
 from paritybench.workloads.leaky_relu_slope.workload import KERAS_ACTIVATION_SLOPE, KERAS_LAYER_SLOPE, PARAMS
 
 __all__ = [
@@ -45,12 +46,11 @@ def port_activation(h):
 
 
 def _layers(params, x, act) -> dict:
-    pre = x @ params["dense_0/kernel"] + params["dense_0/bias"]
-    return {"dense_0": pre, "dense_0/leaky_relu": act(pre)}
+    return hidden_layers(params, x, act, "leaky_relu")
 
 
 def _logits(params, x, act):
-    return _layers(params, x, act)["dense_0/leaky_relu"] @ params["dense_1/kernel"] + params["dense_1/bias"]
+    return hidden_logits(params, x, act, "leaky_relu")
 
 
 _KERAS_LAYER = partial(jax.nn.leaky_relu, negative_slope=KERAS_LAYER_SLOPE)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+from paritybench.workloads.kit.mlp import hidden_layers, hidden_logits
 from paritybench.workloads.kit.torch import ce_logits
 from paritybench.workloads.leaky_relu_slope.workload import KERAS_LAYER_SLOPE
 
@@ -19,12 +20,11 @@ _KERAS = torch.nn.LeakyReLU(KERAS_LAYER_SLOPE)
 
 
 def _layers(params, x, act) -> dict:
-    pre = x @ params["dense_0/kernel"] + params["dense_0/bias"]
-    return {"dense_0": pre, "dense_0/leaky_relu": act(pre)}
+    return hidden_layers(params, x, act, "leaky_relu")
 
 
 def _logits(params, x, act):
-    return _layers(params, x, act)["dense_0/leaky_relu"] @ params["dense_1/kernel"] + params["dense_1/bias"]
+    return hidden_logits(params, x, act, "leaky_relu")
 
 
 def apply(params, x):

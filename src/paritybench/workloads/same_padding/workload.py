@@ -54,8 +54,7 @@ ARMS = (
         "torch-style port: the convolution padded (1, 1), like nn.Conv2d(padding=1)",
         "logits",
         _PAD1,
-        jax_apply=F.jax("apply_torch_pad"),
-        jax_layers=F.jax("layers_torch_pad"),
+        forward="torch_pad",
     ),
     *F.bce_fix("same", "SAME padding", "lax.conv_general_dilated(padding='SAME'): TensorFlow's (0, 1), the fix", _SAME),
     F.torch_port(
@@ -63,8 +62,7 @@ ARMS = (
         "native torch port: F.conv2d(stride=2, padding=1), i.e. nn.Conv2d(padding=1): (1, 1)",
         "bce_logits",
         _PAD1,
-        torch_apply=F.torch("apply_pad1"),
-        torch_layers=F.torch("layers_pad1"),
+        forward="pad1",
         matches="jax-torch-pad",
     ),
     F.torch_fix(
