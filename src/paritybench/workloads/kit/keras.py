@@ -72,6 +72,15 @@ def conv_classifier(keras, side: int, body):
     }
 
 
+def dense_variables(*dense) -> dict:
+    """The variables of the ``Dense`` layers ``dense``, in forward order, by the kit's declared names:
+    ``dense_i/kernel`` and ``dense_i/bias`` (``mlp.dense_params``)."""
+    variables = {}
+    for i, layer in enumerate(dense):
+        variables[f"dense_{i}/kernel"], variables[f"dense_{i}/bias"] = layer.kernel, layer.bias
+    return variables
+
+
 def binary_crossentropy(keras):
     """BCE on the sigmoid output (``from_logits=False``), as one writes it."""
     return keras.losses.binary_crossentropy
