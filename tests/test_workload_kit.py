@@ -289,3 +289,18 @@ def test_glorot_fans_are_keras_compute_fans_for_a_dense_and_a_conv_kernel():
     assert fans((3, 3, 1, 4)) == (9, 36)  # kh * kw * in, kh * kw * out
     w = glorot_uniform({"conv/kernel": (3, 3, 1, 4), "conv/bias": (4,)}, 0)
     assert np.abs(w["conv/kernel"]).max() <= np.sqrt(6.0 / 45) and not w["conv/bias"].any()
+
+
+def test_a_hidden_variant_is_the_one_hidden_layer_mlp_with_its_activation_on_any_arrays():
+    from paritybench.workloads.kit.mlp import hidden_variant
+
+    rng = np.random.default_rng(0)
+    p = {"dense_0/kernel": rng.normal(size=(3, 4)), "dense_0/bias": rng.normal(size=4)}
+    p |= {"dense_1/kernel": rng.normal(size=(4, 2)), "dense_1/bias": rng.normal(size=2)}
+    x = rng.normal(size=(5, 3))
+    apply, layers = hidden_variant(np.tanh, "tanh")
+    pre = x @ p["dense_0/kernel"] + p["dense_0/bias"]
+    assert list(layers(p, x)) == ["dense_0", "dense_0/tanh"]
+    np.testing.assert_array_equal(layers(p, x)["dense_0/tanh"], np.tanh(pre))
+    np.testing.assert_array_equal(apply(p, x), np.tanh(pre) @ p["dense_1/kernel"] + p["dense_1/bias"])
+    assert not np.array_equal(hidden_variant(np.sin, "tanh")[0](p, x), apply(p, x))

@@ -15,7 +15,7 @@ from paritybench.workloads.kit.init import glorot_uniform
 from paritybench.workloads.kit.losses import ce_keras_clip as keras_clip
 from paritybench.workloads.kit.losses import ce_keras_torch_clip as keras_torch_clip
 from paritybench.workloads.kit.losses import ce_logits as logits
-from paritybench.workloads.kit.mlp import hidden_layers, hidden_logits
+from paritybench.workloads.kit.mlp import hidden_variant
 
 __all__ = ["apply", "apply_tanh", "init", "keras_clip", "keras_torch_clip", "layers", "layers_tanh", "logits"]
 
@@ -37,29 +37,7 @@ def gelu_default(h):
     return jax.nn.gelu(h)
 
 
-def _layers(params, x, act) -> dict:
-    return hidden_layers(params, x, act, "gelu")
-
-
-def _logits(params, x, act):
-    return hidden_logits(params, x, act, "gelu")
-
-
-def apply(params, x):
-    """The logits with the exact GELU."""
-    return _logits(params, x, gelu_exact)
-
-
-def apply_tanh(params, x):
-    """The logits with ``jax.nn.gelu``'s default (tanh-approximate)."""
-    return _logits(params, x, gelu_default)
-
-
-def layers(params, x):
-    """``dense_0`` (pre-activation) and ``dense_0/gelu`` (the Keras Dense's output), exact GELU."""
-    return _layers(params, x, gelu_exact)
-
-
-def layers_tanh(params, x):
-    """``layers`` with the tanh-approximate GELU."""
-    return _layers(params, x, gelu_default)
+# the logits and the layer outputs, ``dense_0`` (pre-activation) and ``dense_0/gelu`` (the Keras Dense's output):
+# with the exact GELU, and with ``jax.nn.gelu``'s default (tanh-approximate)
+apply, layers = hidden_variant(gelu_exact, "gelu")
+apply_tanh, layers_tanh = hidden_variant(gelu_default, "gelu")

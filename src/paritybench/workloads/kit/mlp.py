@@ -1,6 +1,6 @@
 """The multi-layer perceptron declared once: its parameter names and shapes (no framework), plain and with one
 BatchNormalization; and the one-hidden-layer forward pass written with ``@`` and ``+`` alone, so that the same
-function runs on JAX arrays and torch tensors (``hidden_layers``, ``hidden_logits``)."""
+function runs on JAX arrays and torch tensors (``hidden_layers``, ``hidden_logits``, ``hidden_variant``)."""
 
 from __future__ import annotations
 
@@ -48,3 +48,17 @@ def hidden_layers(params, x, act, name: str) -> dict:
 def hidden_logits(params, x, act, name: str):
     """The logits of the one-hidden-layer MLP: ``hidden_layers``'s ``dense_0/<name>`` through ``dense_1``."""
     return hidden_layers(params, x, act, name)[f"dense_0/{name}"] @ params["dense_1/kernel"] + params["dense_1/bias"]
+
+
+def hidden_variant(act, name: str):
+    """``(apply, layers)``: ``hidden_logits`` and ``hidden_layers`` with the activation ``act`` named ``name``,
+    a workload's forward pass and its layer outputs for one variant of its activation (``Model.jax_apply`` and
+    ``jax_layers``, or the torch twins)."""
+
+    def apply(params, x):
+        return hidden_logits(params, x, act, name)
+
+    def layers(params, x) -> dict:
+        return hidden_layers(params, x, act, name)
+
+    return apply, layers
