@@ -291,6 +291,20 @@ def test_glorot_fans_are_keras_compute_fans_for_a_dense_and_a_conv_kernel():
     assert np.abs(w["conv/kernel"]).max() <= np.sqrt(6.0 / 45) and not w["conv/bias"].any()
 
 
+def test_a_folder_init_is_glorot_uniform_of_its_parameters_whatever_the_threefry_flag():
+    from paritybench.workloads.kit.init import glorot_uniform, keras_init
+    from paritybench.workloads.kit.mlp import bn_params
+
+    params = bn_params(6, 4, 3)
+    init = keras_init(params)
+    for seed in (0, 7):
+        want = glorot_uniform(params, seed)
+        for got in (init(seed), init(seed, True)):
+            assert list(got) == list(params) and all(np.array_equal(got[k], want[k]) for k in want)
+    assert not np.array_equal(init(0)["dense_0/kernel"], init(1)["dense_0/kernel"])
+    assert np.array_equal(init(0)["bn/gamma"], np.ones(4, np.float32))
+
+
 def test_a_hidden_variant_is_the_one_hidden_layer_mlp_with_its_activation_on_any_arrays():
     from paritybench.workloads.kit.mlp import hidden_variant
 

@@ -17,8 +17,6 @@ forward pass the generic trainers thread the moving statistics through (``Model.
 
 from __future__ import annotations
 
-import numpy as np
-
 from paritybench.workloads.batchnorm_momentum.workload import (
     KERAS_EPSILON,
     KERAS_MOMENTUM,
@@ -28,7 +26,7 @@ from paritybench.workloads.batchnorm_momentum.workload import (
     TORCH_EPSILON,
     TORCH_MOMENTUM,
 )
-from paritybench.workloads.kit.init import glorot_uniform
+from paritybench.workloads.kit.init import keras_init
 from paritybench.workloads.kit.jax import batchnorm, bn_mlp
 from paritybench.workloads.kit.losses import ce_keras_clip as keras_clip
 from paritybench.workloads.kit.losses import ce_keras_torch_clip as keras_torch_clip
@@ -46,10 +44,7 @@ __all__ = [
 ]
 
 
-def init(seed: int, threefry_partitionable: bool = False) -> dict[str, np.ndarray]:
-    """Keras's defaults drawn from NumPy's generator at ``seed``: glorot_uniform kernels, zero biases,
-    gamma 1, beta 0. JAX's PRNG is not involved, so ``threefry_partitionable`` changes nothing here."""
-    return glorot_uniform(PARAMS, seed)
+init = keras_init(PARAMS)  # Keras's default initial weights, drawn with NumPy (kit.init.glorot_uniform)
 
 
 def _forward(params, x, state, training, **bn):

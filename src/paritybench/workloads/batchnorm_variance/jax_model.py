@@ -14,10 +14,8 @@ forward pass the generic trainers thread the moving statistics through (``Model.
 
 from __future__ import annotations
 
-import numpy as np
-
 from paritybench.workloads.batchnorm_variance.workload import EPSILON, KERAS_MOMENTUM, PARAMS, STATE, STATE_INIT
-from paritybench.workloads.kit.init import glorot_uniform
+from paritybench.workloads.kit.init import keras_init
 from paritybench.workloads.kit.jax import batchnorm as kit_batchnorm
 from paritybench.workloads.kit.jax import bn_mlp
 from paritybench.workloads.kit.losses import ce_keras_clip as keras_clip
@@ -27,10 +25,7 @@ from paritybench.workloads.kit.losses import ce_logits as logits
 __all__ = ["apply", "apply_unbiased", "batchnorm", "init", "keras_clip", "keras_torch_clip", "logits"]
 
 
-def init(seed: int, threefry_partitionable: bool = False) -> dict[str, np.ndarray]:
-    """Keras's defaults drawn from NumPy's generator at ``seed``: glorot_uniform kernels, zero biases,
-    gamma 1, beta 0. JAX's PRNG is not involved, so ``threefry_partitionable`` changes nothing here."""
-    return glorot_uniform(PARAMS, seed)
+init = keras_init(PARAMS)  # Keras's default initial weights, drawn with NumPy (kit.init.glorot_uniform)
 
 
 def batchnorm(h, gamma, beta, mean_avg, var_avg, *, training: bool, unbiased_running_var: bool):

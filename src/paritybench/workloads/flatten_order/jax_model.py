@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from paritybench.workloads.flatten_order.workload import PARAMS, SIDE, STRIDE
-from paritybench.workloads.kit.init import glorot_uniform
+from paritybench.workloads.kit.init import keras_init
 from paritybench.workloads.kit.jax import conv2d, flat_dense
 from paritybench.workloads.kit.losses import bce_keras_clip as keras_clip
 from paritybench.workloads.kit.losses import bce_keras_torch_clip as keras_torch_clip
@@ -29,11 +28,7 @@ __all__ = [
 ]
 
 
-def init(seed: int, threefry_partitionable: bool = False) -> dict[str, np.ndarray]:
-    """Keras's defaults drawn with NumPy (``kit.init.glorot_uniform``: a conv's fans are kh * kw * in and
-    kh * kw * out); no JAX draw, so ``threefry_partitionable`` does not apply."""
-    del threefry_partitionable
-    return glorot_uniform(PARAMS, seed)
+init = keras_init(PARAMS)  # Keras's default initial weights, drawn with NumPy (kit.init.glorot_uniform)
 
 
 def conv(params, x):

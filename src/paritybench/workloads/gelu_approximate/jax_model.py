@@ -8,10 +8,9 @@
 from __future__ import annotations
 
 import jax
-import numpy as np
 
 from paritybench.workloads.gelu_approximate.workload import PARAMS
-from paritybench.workloads.kit.init import glorot_uniform
+from paritybench.workloads.kit.init import keras_init
 from paritybench.workloads.kit.losses import ce_keras_clip as keras_clip
 from paritybench.workloads.kit.losses import ce_keras_torch_clip as keras_torch_clip
 from paritybench.workloads.kit.losses import ce_logits as logits
@@ -20,11 +19,7 @@ from paritybench.workloads.kit.mlp import hidden_variant
 __all__ = ["apply", "apply_tanh", "init", "keras_clip", "keras_torch_clip", "layers", "layers_tanh", "logits"]
 
 
-def init(seed: int, threefry_partitionable: bool = False) -> dict[str, np.ndarray]:
-    """Keras's Dense defaults (glorot_uniform kernels, zero biases) drawn from NumPy's generator at ``seed``.
-
-    JAX's PRNG is not involved, so ``threefry_partitionable`` changes nothing here."""
-    return glorot_uniform(PARAMS, seed)
+init = keras_init(PARAMS)  # Keras's default initial weights, drawn with NumPy (kit.init.glorot_uniform)
 
 
 def gelu_exact(h):

@@ -32,3 +32,15 @@ def glorot_uniform(params: Mapping[str, tuple[int, ...]], seed: int) -> dict[str
         else:
             out[name] = np.zeros(shape, np.float32)
     return out
+
+
+def keras_init(params: Mapping[str, tuple[int, ...]]):
+    """A folder's ``Model.init`` for the parameters ``params``: ``init(seed, threefry_partitionable=False)``,
+    ``glorot_uniform(params, seed)``. JAX's PRNG is not involved, so ``threefry_partitionable`` changes
+    nothing."""
+
+    def init(seed: int, threefry_partitionable: bool = False) -> dict[str, np.ndarray]:
+        del threefry_partitionable
+        return glorot_uniform(params, seed)
+
+    return init

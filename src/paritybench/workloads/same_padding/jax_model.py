@@ -4,9 +4,8 @@ formulations its arms train with are the kit's (``kit/losses.py``)."""
 from __future__ import annotations
 
 import jax
-import numpy as np
 
-from paritybench.workloads.kit.init import glorot_uniform
+from paritybench.workloads.kit.init import keras_init
 from paritybench.workloads.kit.jax import conv2d, flat_dense
 from paritybench.workloads.kit.losses import bce_keras_clip as keras_clip
 from paritybench.workloads.kit.losses import bce_keras_torch_clip as keras_torch_clip
@@ -29,14 +28,7 @@ __all__ = [
 TORCH_PADDING = ((1, 1), (1, 1))
 
 
-def init(seed: int, threefry_partitionable: bool = False) -> dict[str, np.ndarray]:
-    """Keras's defaults drawn with NumPy (``kit.init.glorot_uniform``): glorot_uniform kernels, zero biases.
-
-    Drawn with ``numpy.random.default_rng(seed)`` so every arm starts from the same arrays and no
-    framework's RNG is involved; ``threefry_partitionable`` does not apply (no JAX draw).
-    """
-    del threefry_partitionable
-    return glorot_uniform(PARAMS, seed)
+init = keras_init(PARAMS)  # Keras's default initial weights, drawn with NumPy (kit.init.glorot_uniform)
 
 
 def conv(params, x, padding):
