@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 
 from paritybench.errors import ParityError
@@ -253,3 +254,67 @@ def test_the_declaration_dump_sees_a_changed_arm(tmp_path):
     edited.write_text(json.dumps(dump))
     assert workload_decls.main(["--against", str(same)]) == 0
     assert workload_decls.main(["--against", str(edited)]) == 1
+
+
+def test_a_folder_arm_names_its_forward_variant_and_the_ce_keras_arms_their_defaults():
+    from paritybench.workloads.kit.folder import Folder
+
+    f = Folder("pkg.wl")
+    port = f.port("jax-x", "a port", "logits", {}, forward="chw")
+    torch = f.torch_port("torch-x", "a torch port", "bce_logits", {}, forward="pad1")
+    plain = f.jax_arm("jax-y", "plain", "logits")
+    assert (port.jax_apply, port.jax_layers, torch.torch_apply, torch.torch_layers) == (
+        f.jax("apply_chw"),
+        f.jax("layers_chw"),
+        f.torch("apply_pad1"),
+        f.torch("layers_pad1"),
+    )
+    assert (plain.jax_apply, plain.jax_layers) == (None, None)
+    with pytest.raises(ValueError, match="jax_apply both given"):
+        f.jax_arm("jax-z", "twice", "logits", forward="chw", jax_apply=f.jax("apply"))
+    spelled = f.keras_arms(
+        tensorflow="CE from the cached logits",
+        jax="CE on clipped probabilities",
+        torch="CE on clamped probabilities",
+        setting=", Adam(epsilon=1e-07)",
+    )
+    assert f.ce_keras_arms(", Adam(epsilon=1e-07)") == spelled
+    assert f.ce_keras_arms(", s", torch="other")[2].description != f.ce_keras_arms(", s")[2].description
+
+
+def test_glorot_fans_are_keras_compute_fans_for_a_dense_and_a_conv_kernel():
+    from paritybench.workloads.kit.init import fans, glorot_uniform
+
+    assert fans((784, 64)) == (784, 64)
+    assert fans((3, 3, 1, 4)) == (9, 36)  # kh * kw * in, kh * kw * out
+    w = glorot_uniform({"conv/kernel": (3, 3, 1, 4), "conv/bias": (4,)}, 0)
+    assert np.abs(w["conv/kernel"]).max() <= np.sqrt(6.0 / 45) and not w["conv/bias"].any()
+
+
+def test_a_folder_init_is_glorot_uniform_of_its_parameters_whatever_the_threefry_flag():
+    from paritybench.workloads.kit.init import glorot_uniform, keras_init
+    from paritybench.workloads.kit.mlp import bn_params
+
+    params = bn_params(6, 4, 3)
+    init = keras_init(params)
+    for seed in (0, 7):
+        want = glorot_uniform(params, seed)
+        for got in (init(seed), init(seed, True)):
+            assert list(got) == list(params) and all(np.array_equal(got[k], want[k]) for k in want)
+    assert not np.array_equal(init(0)["dense_0/kernel"], init(1)["dense_0/kernel"])
+    assert np.array_equal(init(0)["bn/gamma"], np.ones(4, np.float32))
+
+
+def test_a_hidden_variant_is_the_one_hidden_layer_mlp_with_its_activation_on_any_arrays():
+    from paritybench.workloads.kit.mlp import hidden_variant
+
+    rng = np.random.default_rng(0)
+    p = {"dense_0/kernel": rng.normal(size=(3, 4)), "dense_0/bias": rng.normal(size=4)}
+    p |= {"dense_1/kernel": rng.normal(size=(4, 2)), "dense_1/bias": rng.normal(size=2)}
+    x = rng.normal(size=(5, 3))
+    apply, layers = hidden_variant(np.tanh, "tanh")
+    pre = x @ p["dense_0/kernel"] + p["dense_0/bias"]
+    assert list(layers(p, x)) == ["dense_0", "dense_0/tanh"]
+    np.testing.assert_array_equal(layers(p, x)["dense_0/tanh"], np.tanh(pre))
+    np.testing.assert_array_equal(apply(p, x), np.tanh(pre) @ p["dense_1/kernel"] + p["dense_1/bias"])
+    assert not np.array_equal(hidden_variant(np.sin, "tanh")[0](p, x), apply(p, x))

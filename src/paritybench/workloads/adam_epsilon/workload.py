@@ -20,6 +20,7 @@ import math
 
 from paritybench.workloads.adam_epsilon.evidence import MEASURED
 from paritybench.workloads.base import Data, Training
+from paritybench.workloads.kit.arms import CE_RENORMALISED
 from paritybench.workloads.kit.folder import Folder
 from paritybench.workloads.kit.mlp import dense_params
 
@@ -81,7 +82,7 @@ ARMS = (
     *F.ce_fix_emulations(
         "jax-keras-adam",
         _KERAS_ADAM,
-        ("softmax probabilities renormalised, clipped", "softmax probabilities renormalised, clamped (torch)"),
+        CE_RENORMALISED,
         (
             "Keras-JAX's update: Keras's Adam, CE on p / sum(p) clipped to [1e-7, 1-1e-7]",
             "Keras-torch's update: Keras's Adam, CE with torch's clamp",
@@ -99,11 +100,8 @@ ARMS = (
         optimizer="adam",
         matches="jax-adam-literal",
     ),
-    *F.keras_arms(
-        tensorflow="CE from the cached logits",
-        jax="CE on clipped probabilities",
-        torch="CE on clamped probabilities",
-        setting=f", Adam(epsilon={EPSILON:g})",
+    *F.ce_keras_arms(
+        f", Adam(epsilon={EPSILON:g})",
         keras_optimizer=F.keras("adam"),
         conventions={
             "epsilon": "added to sqrt(v) before bias correction (epsilon-hat)",

@@ -17,10 +17,6 @@ forward pass the generic trainers thread the moving statistics through (``Model.
 
 from __future__ import annotations
 
-import jax
-import jax.numpy as jnp
-import numpy as np
-
 from paritybench.workloads.batchnorm_momentum.workload import (
     KERAS_EPSILON,
     KERAS_MOMENTUM,
@@ -30,7 +26,8 @@ from paritybench.workloads.batchnorm_momentum.workload import (
     TORCH_EPSILON,
     TORCH_MOMENTUM,
 )
-from paritybench.workloads.kit.init import glorot_uniform
+from paritybench.workloads.kit.init import keras_init
+from paritybench.workloads.kit.jax import batchnorm, bn_mlp
 from paritybench.workloads.kit.losses import ce_keras_clip as keras_clip
 from paritybench.workloads.kit.losses import ce_keras_torch_clip as keras_torch_clip
 from paritybench.workloads.kit.losses import ce_logits as logits
@@ -47,50 +44,11 @@ __all__ = [
 ]
 
 
-def init(seed: int, threefry_partitionable: bool = False) -> dict[str, np.ndarray]:
-    """Keras's defaults drawn from NumPy's generator at ``seed``: glorot_uniform kernels, zero biases,
-    gamma 1, beta 0. JAX's PRNG is not involved, so ``threefry_partitionable`` changes nothing here."""
-    return glorot_uniform(PARAMS, seed)
-
-
-def batchnorm(
-    h, gamma, beta, mean_avg, var_avg, *, training: bool, keep: float, eps: float, unbiased_running_var: bool = False
-):
-    """One BatchNormalization over axis 0: (output, new moving mean, new moving variance).
-
-    ``keep`` is the share of the old moving average kept per update (Keras's ``momentum``; torch's is
-    ``1 - momentum``). The output always uses the biased batch variance (Keras, flax and torch alike);
-    ``unbiased_running_var`` makes the moving variance take ``var * n / (n - 1)``, as torch's does.
-    """
-    if training:
-        mean = jnp.mean(h, axis=0)
-        var = jnp.var(h, axis=0)
-        n = h.shape[0]
-        var_for_avg = var * (n / (n - 1)) if unbiased_running_var else var
-        new_mean = mean_avg * keep + mean * (1.0 - keep)
-        new_var = var_avg * keep + var_for_avg * (1.0 - keep)
-    else:
-        mean, var, new_mean, new_var = mean_avg, var_avg, mean_avg, var_avg
-    inv = jax.lax.rsqrt(var + eps) * gamma
-    return h * inv + (beta - mean * inv), new_mean, new_var
+init = keras_init(PARAMS)  # Keras's default initial weights, drawn with NumPy (kit.init.glorot_uniform)
 
 
 def _forward(params, x, state, training, **bn):
-    state = state if state is not None else {k: jnp.full(s, STATE_INIT[k], x.dtype) for k, s in STATE.items()}
-    h = x @ params["dense_0/kernel"] + params["dense_0/bias"]
-    h, m, v = batchnorm(
-        h,
-        params["bn/gamma"],
-        params["bn/beta"],
-        state["bn/moving_mean"],
-        state["bn/moving_variance"],
-        training=training,
-        **bn,
-    )
-    h = jnp.maximum(h, 0)
-    z = h @ params["dense_1/kernel"] + params["dense_1/bias"]
-    # the moving statistics are state, not parameters: no gradient flows into them
-    return z, {"bn/moving_mean": jax.lax.stop_gradient(m), "bn/moving_variance": jax.lax.stop_gradient(v)}
+    return bn_mlp(params, x, state, training, (STATE, STATE_INIT), **bn)
 
 
 def apply(params, x, state=None, training=True):

@@ -8,30 +8,12 @@ momentum is the share of the new batch taken. That is ``jax_model.apply_torch`` 
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
-
 from paritybench.workloads.batchnorm_momentum.workload import STATE, STATE_INIT, TORCH_EPSILON, TORCH_MOMENTUM
-from paritybench.workloads.kit.torch import ce_logits
+from paritybench.workloads.kit.torch import bn_mlp, ce_logits
 
 __all__ = ["apply", "ce_logits"]
 
 
 def apply(params, x, state=None, training=True):
     """``(logits, new_state)``; the running statistics are updated on copies (the caller's state is kept)."""
-    if state is None:
-        state = {k: torch.full(s, STATE_INIT[k], dtype=x.dtype, device=x.device) for k, s in STATE.items()}
-    mean, var = state["bn/moving_mean"].clone(), state["bn/moving_variance"].clone()
-    h = x @ params["dense_0/kernel"] + params["dense_0/bias"]
-    h = F.batch_norm(
-        h,
-        mean,
-        var,
-        params["bn/gamma"],
-        params["bn/beta"],
-        training=training,
-        momentum=TORCH_MOMENTUM,
-        eps=TORCH_EPSILON,
-    )
-    z = torch.relu(h) @ params["dense_1/kernel"] + params["dense_1/bias"]
-    return z, {"bn/moving_mean": mean, "bn/moving_variance": var}
+    return bn_mlp(params, x, state, training, (STATE, STATE_INIT), momentum=TORCH_MOMENTUM, eps=TORCH_EPSILON)

@@ -22,23 +22,15 @@ from paritybench.workloads.base import Data, Training
 from paritybench.workloads.batchnorm_momentum.evidence import MEASURED
 from paritybench.workloads.kit.arms import JAX
 from paritybench.workloads.kit.folder import Folder
+from paritybench.workloads.kit.mlp import bn_params, bn_state
 
 INPUT_DIM, HIDDEN, CLASSES = 784, 64, 10
 KERAS_MOMENTUM, KERAS_EPSILON = 0.99, 1e-3  # keras/src/layers/normalization/batch_normalization.py defaults
 TORCH_MOMENTUM, TORCH_EPSILON = 0.1, 1e-5  # torch/nn/modules/batchnorm.py defaults (flax: epsilon 1e-5 too)
 F = Folder("paritybench.workloads.batchnorm_momentum")
 
-PARAMS = {
-    "dense_0/kernel": (INPUT_DIM, HIDDEN),
-    "dense_0/bias": (HIDDEN,),
-    "bn/gamma": (HIDDEN,),
-    "bn/beta": (HIDDEN,),
-    "dense_1/kernel": (HIDDEN, CLASSES),
-    "dense_1/bias": (CLASSES,),
-}
-# Keras's moving_mean_initializer "zeros", moving_variance_initializer "ones"
-STATE = {"bn/moving_mean": (HIDDEN,), "bn/moving_variance": (HIDDEN,)}
-STATE_INIT = {"bn/moving_mean": 0.0, "bn/moving_variance": 1.0}
+PARAMS = bn_params(INPUT_DIM, HIDDEN, CLASSES)
+STATE, STATE_INIT = bn_state(HIDDEN)
 
 _KERAS_BN = {
     "moving average": f"new = {KERAS_MOMENTUM}*old + {1 - KERAS_MOMENTUM:.2f}*batch (Keras momentum "
@@ -84,7 +76,6 @@ ARMS = (
     *F.ce_fix_emulations(
         "jax-keras-bn",
         _KERAS_BN,
-        ("clipped probabilities", "clamped probabilities (torch)"),
         jax_apply=F.jax("apply"),
         requires=JAX,
     ),
@@ -96,11 +87,10 @@ ARMS = (
         _TORCH_BN,
         matches="jax-torch-bn",
     ),
-    *F.keras_arms(
+    *F.ce_keras_arms(
+        ", BatchNormalization() defaults",
         tensorflow="CE from the logits its softmax output caches",
-        jax="CE on clipped probabilities",
         torch="CE on clipped probabilities, torch's gradient",
-        setting=", BatchNormalization() defaults",
         conventions=_KERAS_BN,
     ),
     F.reference(

@@ -21,33 +21,19 @@ from paritybench.workloads.batchnorm_variance.workload import (
     STATE_INIT,
     TORCH_MOMENTUM,
 )
-from paritybench.workloads.kit.torch import ce_logits
+from paritybench.workloads.kit.torch import bn_head, bn_initial, bn_mlp, ce_logits
 
 __all__ = ["apply", "apply_biased", "ce_logits"]
 
 
-def _initial(x):
-    return {k: torch.full(s, STATE_INIT[k], dtype=x.dtype, device=x.device) for k, s in STATE.items()}
-
-
-def _head(params, h):
-    return torch.relu(h) @ params["dense_1/kernel"] + params["dense_1/bias"]
-
-
 def apply(params, x, state=None, training=True):
     """``(logits, new_state)``; the running statistics are updated on copies (the caller's state is kept)."""
-    state = _initial(x) if state is None else state
-    mean, var = state["bn/moving_mean"].clone(), state["bn/moving_variance"].clone()
-    h = x @ params["dense_0/kernel"] + params["dense_0/bias"]
-    h = F.batch_norm(
-        h, mean, var, params["bn/gamma"], params["bn/beta"], training=training, momentum=TORCH_MOMENTUM, eps=EPSILON
-    )
-    return _head(params, h), {"bn/moving_mean": mean, "bn/moving_variance": var}
+    return bn_mlp(params, x, state, training, (STATE, STATE_INIT), momentum=TORCH_MOMENTUM, eps=EPSILON)
 
 
 def apply_biased(params, x, state=None, training=True):
     """``(logits, new_state)`` with Keras's moving variance: the biased batch variance, averaged by hand."""
-    state = _initial(x) if state is None else state
+    state = bn_initial(x, (STATE, STATE_INIT)) if state is None else state
     mean, var = state["bn/moving_mean"], state["bn/moving_variance"]
     h = x @ params["dense_0/kernel"] + params["dense_0/bias"]
     if training:
@@ -57,4 +43,4 @@ def apply_biased(params, x, state=None, training=True):
             var = var * KERAS_MOMENTUM + h.var(0, unbiased=False) * (1.0 - KERAS_MOMENTUM)
     else:
         out = F.batch_norm(h, mean, var, params["bn/gamma"], params["bn/beta"], training=False, eps=EPSILON)
-    return _head(params, out), {"bn/moving_mean": mean, "bn/moving_variance": var}
+    return bn_head(params, out), {"bn/moving_mean": mean, "bn/moving_variance": var}

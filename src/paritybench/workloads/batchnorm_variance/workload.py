@@ -36,6 +36,7 @@ from paritybench.workloads.base import Data, Training
 from paritybench.workloads.batchnorm_variance.evidence import MEASURED
 from paritybench.workloads.kit.arms import JAX
 from paritybench.workloads.kit.folder import Folder
+from paritybench.workloads.kit.mlp import bn_params, bn_state
 
 INPUT_DIM, HIDDEN, CLASSES = 784, 32, 10
 BATCH = 8
@@ -44,17 +45,8 @@ KERAS_MOMENTUM, EPSILON = 0.99, 1e-3  # keras/src/layers/normalization/batch_nor
 TORCH_MOMENTUM = 1.0 - KERAS_MOMENTUM
 F = Folder("paritybench.workloads.batchnorm_variance")
 
-PARAMS = {
-    "dense_0/kernel": (INPUT_DIM, HIDDEN),
-    "dense_0/bias": (HIDDEN,),
-    "bn/gamma": (HIDDEN,),
-    "bn/beta": (HIDDEN,),
-    "dense_1/kernel": (HIDDEN, CLASSES),
-    "dense_1/bias": (CLASSES,),
-}
-# Keras's moving_mean_initializer "zeros", moving_variance_initializer "ones" (torch's running stats alike)
-STATE = {"bn/moving_mean": (HIDDEN,), "bn/moving_variance": (HIDDEN,)}
-STATE_INIT = {"bn/moving_mean": 0.0, "bn/moving_variance": 1.0}
+PARAMS = bn_params(INPUT_DIM, HIDDEN, CLASSES)
+STATE, STATE_INIT = bn_state(HIDDEN)  # torch's running statistics start alike
 
 _AVERAGE = {
     "moving average": f"new = {KERAS_MOMENTUM}*old + {TORCH_MOMENTUM:.2f}*batch",
@@ -81,7 +73,6 @@ ARMS = (
     *F.ce_fix_emulations(
         "jax-keras-bn",
         _BIASED,
-        ("clipped probabilities", "clamped probabilities (torch)"),
         jax_apply=F.jax("apply"),
         requires=JAX,
     ),
@@ -102,11 +93,10 @@ ARMS = (
         torch_apply=F.torch("apply_biased"),
         matches="jax-keras-bn",
     ),
-    *F.keras_arms(
+    *F.ce_keras_arms(
+        ", BatchNormalization() defaults",
         tensorflow="CE from the logits its softmax output caches",
-        jax="CE on clipped probabilities",
         torch="CE on clipped probabilities, torch's gradient",
-        setting=", BatchNormalization() defaults",
         conventions=_BIASED,
     ),
     F.reference(

@@ -19,10 +19,9 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from paritybench.workloads.dropout_rng.workload import PARAMS, RATE
-from paritybench.workloads.kit.init import glorot_uniform
+from paritybench.workloads.kit.init import keras_init
 from paritybench.workloads.kit.losses import ce_keras_clip as keras_clip
 from paritybench.workloads.kit.losses import ce_keras_torch_clip as keras_torch_clip
 from paritybench.workloads.kit.losses import ce_logits as logits
@@ -39,9 +38,7 @@ __all__ = [
 ]
 
 
-def init(seed: int, threefry_partitionable: bool = False) -> dict[str, np.ndarray]:
-    """Keras's Dense defaults (glorot_uniform kernels, zero biases) drawn from NumPy's generator at ``seed``."""
-    return glorot_uniform(PARAMS, seed)
+init = keras_init(PARAMS)  # Keras's default initial weights, drawn with NumPy (kit.init.glorot_uniform)
 
 
 def dropout(h, key_state, keep: float):

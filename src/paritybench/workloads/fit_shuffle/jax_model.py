@@ -7,10 +7,8 @@ port steps through the window in order; the fix draws each epoch's order as Kera
 
 from __future__ import annotations
 
-import numpy as np
-
 from paritybench.workloads.fit_shuffle.workload import PARAMS
-from paritybench.workloads.kit.init import glorot_uniform
+from paritybench.workloads.kit.init import keras_init
 from paritybench.workloads.kit.jax import tanh_layers as layers
 from paritybench.workloads.kit.jax import tanh_mlp as apply
 from paritybench.workloads.kit.losses import ce_keras_clip as keras_clip
@@ -20,7 +18,4 @@ from paritybench.workloads.kit.losses import ce_logits as logits
 __all__ = ["apply", "init", "keras_clip", "keras_torch_clip", "layers", "logits"]
 
 
-def init(seed: int, threefry_partitionable: bool = False) -> dict[str, np.ndarray]:
-    """Keras's Dense defaults (glorot_uniform kernels, zero biases) drawn from NumPy's generator at ``seed``
-    (JAX's PRNG is not involved, so ``threefry_partitionable`` changes nothing here)."""
-    return glorot_uniform(PARAMS, seed)
+init = keras_init(PARAMS)  # Keras's default initial weights, drawn with NumPy (kit.init.glorot_uniform)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
-from jax import lax
 
-from paritybench.workloads.flatten_order.workload import FILTERS, FLAT, KERNEL, SIDE, STRIDE
+from paritybench.workloads.flatten_order.workload import PARAMS, SIDE, STRIDE
+from paritybench.workloads.kit.init import keras_init
+from paritybench.workloads.kit.jax import conv2d, flat_dense
 from paritybench.workloads.kit.losses import bce_keras_clip as keras_clip
 from paritybench.workloads.kit.losses import bce_keras_torch_clip as keras_torch_clip
 from paritybench.workloads.kit.losses import bce_logits as logits
@@ -28,38 +28,13 @@ __all__ = [
 ]
 
 
-def init(seed: int, threefry_partitionable: bool = False) -> dict[str, np.ndarray]:
-    """Keras's defaults drawn with NumPy: glorot_uniform kernels (a conv's fans are kh * kw * in and
-    kh * kw * out), zero biases, from ``numpy.random.default_rng(seed)``; no JAX draw, so
-    ``threefry_partitionable`` does not apply."""
-    del threefry_partitionable
-    rng = np.random.default_rng(seed)
-
-    def glorot(shape, fan_in, fan_out):
-        limit = np.sqrt(6.0 / (fan_in + fan_out))
-        return rng.uniform(-limit, limit, size=shape).astype(np.float32)
-
-    receptive = KERNEL * KERNEL
-    return {
-        "conv/kernel": glorot((KERNEL, KERNEL, 1, FILTERS), receptive * 1, receptive * FILTERS),
-        "conv/bias": np.zeros(FILTERS, np.float32),
-        "dense/kernel": glorot((FLAT, 1), FLAT, 1),
-        "dense/bias": np.zeros(1, np.float32),
-    }
+init = keras_init(PARAMS)  # Keras's default initial weights, drawn with NumPy (kit.init.glorot_uniform)
 
 
 def conv(params, x):
-    """The strided 3x3 "valid" convolution plus bias and its ReLU on flat 784-pixel rows: NHWC (n, 13, 13, 4).
+    """The strided 3x3 "valid" convolution plus bias on flat 784-pixel rows: NHWC (n, 13, 13, 4), before its ReLU.
     (jax.nn.relu: its gradient at exactly 0 is 0, as Keras's and torch's; jnp.maximum's is 0.5.)"""
-    images = x.reshape(-1, SIDE, SIDE, 1)
-    out = lax.conv_general_dilated(
-        images,
-        params["conv/kernel"],
-        window_strides=(STRIDE, STRIDE),
-        padding="VALID",
-        dimension_numbers=("NHWC", "HWIO", "NHWC"),
-    )
-    return out + params["conv/bias"]
+    return conv2d(params, x, SIDE, stride=STRIDE)
 
 
 def flatten_hwc(features):
@@ -72,19 +47,15 @@ def flatten_chw(features):
     return jnp.transpose(features, (0, 3, 1, 2)).reshape(features.shape[0], -1)
 
 
-def _dense(params, flat):
-    return flat @ params["dense/kernel"] + params["dense/bias"]
-
-
 def apply(params, x):
     """Keras's model: the Dense reads the (h, w, c) flatten its kernel's rows are laid out for. The logit (n, 1)."""
-    return _dense(params, flatten_hwc(jax.nn.relu(conv(params, x))))
+    return flat_dense(params, jax.nn.relu(conv(params, x)))
 
 
 def apply_chw(params, x):
     """The port: the same weights, the Dense reading torch's (c, h, w) flatten, row i of the kernel against
     channels-first feature i."""
-    return _dense(params, flatten_chw(jax.nn.relu(conv(params, x))))
+    return flat_dense(params, flatten_chw(jax.nn.relu(conv(params, x))))
 
 
 def _layers(params, x, flatten):

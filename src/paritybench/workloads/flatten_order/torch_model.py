@@ -14,10 +14,9 @@ The declared conv kernel is Keras's (kh, kw, in, out); torch's conv weight is (o
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from paritybench.workloads.flatten_order.workload import PERM, SIDE, STRIDE
-from paritybench.workloads.kit.torch import bce_logits
+from paritybench.workloads.kit.torch import bce_logits, conv2d
 
 __all__ = ["apply_literal", "apply_permuted", "bce_logits", "conv", "layers", "layers_literal"]
 
@@ -25,11 +24,9 @@ _PERM = torch.as_tensor(PERM, dtype=torch.long)
 
 
 def conv(params, x):
-    """The "valid" strided convolution plus bias and its ReLU on flat 784-pixel rows, NCHW (n, 4, 13, 13).
+    """The "valid" strided convolution plus bias on flat 784-pixel rows, NCHW (n, 4, 13, 13), before its ReLU.
     (torch.relu's gradient at 0 is 0, as jax.nn.relu's.)"""
-    images = x.reshape(-1, 1, SIDE, SIDE)
-    weight = params["conv/kernel"].permute(3, 2, 0, 1)
-    return F.conv2d(images, weight, params["conv/bias"], stride=STRIDE, padding=0)
+    return conv2d(params, x, SIDE, stride=STRIDE)
 
 
 def _flatten(features):

@@ -35,6 +35,7 @@ import numpy as np
 
 from paritybench.workloads.base import Data, Training
 from paritybench.workloads.flatten_order.evidence import MEASURED
+from paritybench.workloads.kit.conv import conv_dense_params
 from paritybench.workloads.kit.folder import Folder
 
 SIDE = 28
@@ -50,13 +51,7 @@ F = Folder("paritybench.workloads.flatten_order")
 # each channels-first position its Keras row.)
 PERM = np.arange(FLAT).reshape(OUT_SIDE, OUT_SIDE, FILTERS).transpose(2, 0, 1).reshape(-1)
 
-PARAMS = {
-    # Keras's Conv2D kernel layout (kh, kw, in, out) = lax's "HWIO"; the dense kernel's rows in Keras's (h, w, c)
-    "conv/kernel": (KERNEL, KERNEL, 1, FILTERS),
-    "conv/bias": (FILTERS,),
-    "dense/kernel": (FLAT, 1),
-    "dense/bias": (1,),
-}
+PARAMS = conv_dense_params(KERNEL, FILTERS, FLAT)  # the dense kernel's rows in Keras's (h, w, c)
 _HWC = {"flatten order": "(h, w, c), the kernel's rows in (h, w, c)"}
 _CHW = {"flatten order": "(c, h, w) against kernel rows in (h, w, c): copied, transposed only"}
 _CHW_PERMUTED = {"flatten order": "(c, h, w), the kernel's rows permuted to (c, h, w)"}
@@ -67,8 +62,7 @@ ARMS = (
         "the port in JAX: features flattened (c, h, w) as torch's nn.Flatten on NCHW, the Keras kernel unpermuted",
         "logits",
         _CHW,
-        jax_apply=F.jax("apply_chw"),
-        jax_layers=F.jax("layers_chw"),
+        forward="chw",
     ),
     *F.bce_fix(
         "flatten-hwc",
@@ -81,8 +75,7 @@ ARMS = (
         "native torch port: nn.Flatten on NCHW, the Keras kernel copied into nn.Linear transposed only",
         "bce_logits",
         _CHW,
-        torch_apply=F.torch("apply_literal"),
-        torch_layers=F.torch("layers_literal"),
+        forward="literal",
         matches="jax-flatten-chw",
     ),
     F.torch_fix(

@@ -8,22 +8,18 @@
 from __future__ import annotations
 
 import jax
-import numpy as np
 
 from paritybench.workloads.gelu_approximate.workload import PARAMS
-from paritybench.workloads.kit.init import glorot_uniform
+from paritybench.workloads.kit.init import keras_init
 from paritybench.workloads.kit.losses import ce_keras_clip as keras_clip
 from paritybench.workloads.kit.losses import ce_keras_torch_clip as keras_torch_clip
 from paritybench.workloads.kit.losses import ce_logits as logits
+from paritybench.workloads.kit.mlp import hidden_variant
 
 __all__ = ["apply", "apply_tanh", "init", "keras_clip", "keras_torch_clip", "layers", "layers_tanh", "logits"]
 
 
-def init(seed: int, threefry_partitionable: bool = False) -> dict[str, np.ndarray]:
-    """Keras's Dense defaults (glorot_uniform kernels, zero biases) drawn from NumPy's generator at ``seed``.
-
-    JAX's PRNG is not involved, so ``threefry_partitionable`` changes nothing here."""
-    return glorot_uniform(PARAMS, seed)
+init = keras_init(PARAMS)  # Keras's default initial weights, drawn with NumPy (kit.init.glorot_uniform)
 
 
 def gelu_exact(h):
@@ -36,31 +32,7 @@ def gelu_default(h):
     return jax.nn.gelu(h)
 
 
-def _layers(params, x, act) -> dict:
-    pre = x @ params["dense_0/kernel"] + params["dense_0/bias"]
-    return {"dense_0": pre, "dense_0/gelu": act(pre)}
-
-
-def _logits(params, x, act):
-    h = _layers(params, x, act)["dense_0/gelu"]
-    return h @ params["dense_1/kernel"] + params["dense_1/bias"]
-
-
-def apply(params, x):
-    """The logits with the exact GELU."""
-    return _logits(params, x, gelu_exact)
-
-
-def apply_tanh(params, x):
-    """The logits with ``jax.nn.gelu``'s default (tanh-approximate)."""
-    return _logits(params, x, gelu_default)
-
-
-def layers(params, x):
-    """``dense_0`` (pre-activation) and ``dense_0/gelu`` (the Keras Dense's output), exact GELU."""
-    return _layers(params, x, gelu_exact)
-
-
-def layers_tanh(params, x):
-    """``layers`` with the tanh-approximate GELU."""
-    return _layers(params, x, gelu_default)
+# the logits and the layer outputs, ``dense_0`` (pre-activation) and ``dense_0/gelu`` (the Keras Dense's output):
+# with the exact GELU, and with ``jax.nn.gelu``'s default (tanh-approximate)
+apply, layers = hidden_variant(gelu_exact, "gelu")
+apply_tanh, layers_tanh = hidden_variant(gelu_default, "gelu")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from paritybench.workloads.gelu_approximate.workload import SIZES
 from paritybench.workloads.kit.keras import categorical_crossentropy as loss  # on the softmax output
+from paritybench.workloads.kit.keras import dense_variables
 
 __all__ = ["build", "loss"]
 
@@ -25,10 +26,4 @@ def build(keras, approximate: bool = False):
     first = keras.layers.Dense(hidden, activation=gelu_tanh if approximate else "gelu")
     last = keras.layers.Dense(classes, activation="softmax")
     model = keras.Sequential([keras.Input(shape=(n_in,)), first, last])
-    variables = {
-        "dense_0/kernel": first.kernel,
-        "dense_0/bias": first.bias,
-        "dense_1/kernel": last.kernel,
-        "dense_1/bias": last.bias,
-    }
-    return model, variables
+    return model, dense_variables(first, last)

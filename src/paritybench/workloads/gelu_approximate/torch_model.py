@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+from paritybench.workloads.kit.mlp import hidden_variant
 from paritybench.workloads.kit.torch import ce_logits
 
 __all__ = ["apply", "apply_tanh", "ce_logits", "layers", "layers_tanh"]
@@ -17,30 +18,6 @@ _EXACT = torch.nn.GELU()  # the default a torch user writes
 _TANH = torch.nn.GELU(approximate="tanh")
 
 
-def _layers(params, x, act) -> dict:
-    pre = x @ params["dense_0/kernel"] + params["dense_0/bias"]
-    return {"dense_0": pre, "dense_0/gelu": act(pre)}
-
-
-def _logits(params, x, act):
-    return _layers(params, x, act)["dense_0/gelu"] @ params["dense_1/kernel"] + params["dense_1/bias"]
-
-
-def apply(params, x):
-    """The logits with ``torch.nn.GELU()`` (exact)."""
-    return _logits(params, x, _EXACT)
-
-
-def apply_tanh(params, x):
-    """The logits with ``torch.nn.GELU(approximate="tanh")``."""
-    return _logits(params, x, _TANH)
-
-
-def layers(params, x):
-    """``dense_0`` and ``dense_0/gelu`` with the exact GELU (``Model.torch_layers``)."""
-    return _layers(params, x, _EXACT)
-
-
-def layers_tanh(params, x):
-    """``layers`` with the tanh-approximate GELU."""
-    return _layers(params, x, _TANH)
+# the logits and ``dense_0``, ``dense_0/gelu`` (``Model.torch_layers``): exact, and tanh-approximate
+apply, layers = hidden_variant(_EXACT, "gelu")
+apply_tanh, layers_tanh = hidden_variant(_TANH, "gelu")

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from paritybench.workloads.base import Data, Training
 from paritybench.workloads.gelu_approximate.evidence import MEASURED
-from paritybench.workloads.kit.arms import JAX
+from paritybench.workloads.kit.arms import CE_RENORMALISED, JAX
 from paritybench.workloads.kit.folder import Folder
 from paritybench.workloads.kit.mlp import dense_params
 
@@ -38,8 +38,7 @@ ARMS = (
         "literal port: jax.nn.gelu(h), JAX's default (approximate=True), CE from logits",
         "logits",
         {"activation": TANH, "loss path": "from logits"},
-        jax_apply=F.jax("apply_tanh"),
-        jax_layers=F.jax("layers_tanh"),
+        forward="tanh",
         emulates="keras-tensorflow-gelu-tanh",
     ),
     F.fix(
@@ -51,7 +50,7 @@ ARMS = (
     *F.ce_fix_emulations(
         "jax-gelu-exact",
         {"activation": EXACT},
-        ("softmax probabilities renormalised, clipped", "softmax probabilities renormalised, clamped (torch)"),
+        CE_RENORMALISED,
         requires=JAX,
     ),
     F.torch_fix(
@@ -66,15 +65,11 @@ ARMS = (
         "native torch: torch.nn.GELU(approximate='tanh'), JAX's default written in torch, CE from logits",
         "ce_logits",
         {"activation": TANH, "loss path": "from logits"},
-        torch_apply=F.torch("apply_tanh"),
-        torch_layers=F.torch("layers_tanh"),
+        forward="tanh",
         matches="jax-gelu-literal",
     ),
-    *F.keras_arms(
-        tensorflow="CE from the cached logits",
-        jax="CE on clipped probabilities",
-        torch="CE on clamped probabilities",
-        setting=', Dense(activation="gelu") (exact)',
+    *F.ce_keras_arms(
+        ', Dense(activation="gelu") (exact)',
         conventions={"activation": EXACT},
     ),
     F.keras_arm(

@@ -17,6 +17,10 @@ from paritybench.workloads.base import Arm, Model, Workload
 JAX = ("jax",)
 JAX_OPTAX = ("jax", "optax")
 BACKENDS = ("tensorflow", "jax", "torch")
+# The "loss path" of Keras-JAX's and Keras-torch's categorical CE (``Folder.ce_fix_emulations``): probabilities
+# clipped (JAX) and clamped (torch), and the same said of softmax probabilities renormalised first.
+CE_CLIPPED = ("clipped probabilities", "clamped probabilities (torch)")
+CE_RENORMALISED = ("softmax probabilities renormalised, clipped", "softmax probabilities renormalised, clamped (torch)")
 
 
 def _ref(module: str, name: str | None) -> str | None:

@@ -40,12 +40,29 @@ class Folder:
         """``name`` in ``torch_model``."""
         return self.ref("torch_model", name)
 
-    def jax_arm(self, name: str, description: str, loss: str, **kw: Any) -> Arm:
-        """``kit.arms.jax_arm`` on ``jax_model``: its per-sample loss ``jax_model:<loss>`` (and ``optimizer``)."""
+    def forward(self, framework: str, variant: str | None) -> dict[str, Any]:
+        """An arm's own forward pass and layer outputs, ``<framework>_apply`` and ``<framework>_layers``: the
+        folder's ``apply_<variant>`` and ``layers_<variant>`` in ``<framework>_model`` (None: none, the model's)."""
+        if variant is None:
+            return {}
+        return {f"{framework}_{fn}": self.ref(f"{framework}_model", f"{fn}_{variant}") for fn in ("apply", "layers")}
+
+    def _with_forward(self, framework: str, variant: str | None, kw: dict[str, Any]) -> dict[str, Any]:
+        spelled = self.forward(framework, variant)
+        if both := sorted(spelled.keys() & kw.keys()):
+            raise ValueError(f"forward={variant!r} and {', '.join(both)} both given: name the forward pass once")
+        return {**spelled, **kw}
+
+    def jax_arm(self, name: str, description: str, loss: str, *, forward: str | None = None, **kw: Any) -> Arm:
+        """``kit.arms.jax_arm`` on ``jax_model``: its per-sample loss ``jax_model:<loss>`` (and ``optimizer``);
+        ``forward``: its variant of the forward pass (``self.forward``)."""
+        kw = self._with_forward("jax", forward, kw)
         return kit.jax_arm(name, description, loss, f"{self.package}.jax_model", **kw)
 
-    def torch_arm(self, name: str, description: str, loss: str, **kw: Any) -> Arm:
-        """``kit.arms.torch_arm`` on ``torch_model``: its mean loss ``torch_model:<loss>`` (and ``optimizer``)."""
+    def torch_arm(self, name: str, description: str, loss: str, *, forward: str | None = None, **kw: Any) -> Arm:
+        """``kit.arms.torch_arm`` on ``torch_model``: its mean loss ``torch_model:<loss>`` (and ``optimizer``);
+        ``forward``: its variant of the forward pass (``self.forward``)."""
+        kw = self._with_forward("torch", forward, kw)
         return kit.torch_arm(name, description, loss, f"{self.package}.torch_model", **kw)
 
     def port(self, name: str, description: str, loss: str, conventions: Mapping[str, Any], **kw: Any) -> Arm:
@@ -78,7 +95,7 @@ class Folder:
         self,
         fix: str,
         conventions: Mapping[str, Any],
-        loss_paths: tuple[str, str],
+        loss_paths: tuple[str, str] = kit.CE_CLIPPED,
         descriptions: tuple[str, str] = (
             "Keras-JAX's update: the fix with CE on clipped probabilities",
             "Keras-torch's update: the fix with CE on clamped probabilities",
@@ -87,8 +104,8 @@ class Folder:
     ) -> tuple[Arm, ...]:
         """The JAX arm ``fix``'s update with Keras-JAX's and Keras-torch's categorical CE on clipped probabilities
         (``keras_emulations``): ``<fix>-clip`` and ``<fix>-torch-clip``, each declaring ``conventions`` with its
-        ``"loss path"`` from ``loss_paths`` (JAX's, torch's); ``kw`` (the fix's optimizer, forward pass) goes to
-        both."""
+        ``"loss path"`` from ``loss_paths`` (JAX's, torch's: ``kit.arms.CE_CLIPPED`` or ``CE_RENORMALISED``);
+        ``kw`` (the fix's optimizer, forward pass) goes to both."""
         (jax_path, torch_path), (jax_text, torch_text) = loss_paths, descriptions
         return self.keras_emulations(
             (f"{fix}-clip", jax_text, {**conventions, "loss path": jax_path}),
@@ -113,6 +130,19 @@ class Folder:
         ``keras-torch``, in that order), each backend given as why it trains as it does; ``kw`` goes to all."""
         why = {"tensorflow": tensorflow, "jax": jax, "torch": torch}
         return kit.keras_arms(self.keras("loss"), why, **kw)
+
+    def ce_keras_arms(
+        self,
+        setting: str,
+        *,
+        tensorflow: str = "CE from the cached logits",
+        jax: str = "CE on clipped probabilities",
+        torch: str = "CE on clamped probabilities",
+        **kw: Any,
+    ) -> tuple[Arm, ...]:
+        """``keras_arms`` of a softmax classifier's categorical CE at the workload's ``setting`` (what its Keras
+        model sets, as the arm's description shows it): each backend's loss path as a Keras user meets it."""
+        return self.keras_arms(tensorflow=tensorflow, jax=jax, torch=torch, setting=setting, **kw)
 
     def keras_emulations(
         self, clip: tuple[str, str, Mapping[str, Any]], torch_clip: tuple[str, str, Mapping[str, Any]], **kw: Any

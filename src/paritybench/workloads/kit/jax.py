@@ -5,6 +5,9 @@
   kept where a workload's committed baselines were trained with it;
 - ``"relu"``: ``jax.nn.relu``, gradient 0 at h == 0 as in Keras, TensorFlow and torch;
 - ``"tanh"``: ``jnp.tanh``, smooth, so float32 rounding stays at ~1e-7 over the steps.
+
+Beside it the BatchNormalization MLP (``batchnorm``, ``bn_mlp``) and the small image classifier's layers
+(``kit.conv``): ``conv2d`` on flat pixel rows and ``flat_dense``.
 """
 
 from __future__ import annotations
@@ -108,3 +111,71 @@ def tanh_mlp(params, x):
 def tanh_layers(params, x):
     """``mlp_layers`` with tanh: ``dense_i`` and ``dense_i/tanh`` per hidden layer."""
     return mlp_layers(params, x, "tanh")
+
+
+def conv2d(params, x, side: int, *, stride: int = 1, padding="VALID", crop: int = 0):
+    """Keras's ``Reshape((side, side, 1))`` [+ ``Cropping2D(crop)``] + ``Conv2D`` on flat ``side * side`` pixel
+    rows: ``conv/kernel`` (HWIO) plus ``conv/bias``, NHWC out, before any activation. ``padding``: lax's
+    ("VALID", "SAME" or explicit (lo, hi) pairs)."""
+    images = x.reshape(-1, side, side, 1)
+    if crop:
+        images = images[:, crop : side - crop, crop : side - crop, :]
+    out = lax.conv_general_dilated(
+        images,
+        params["conv/kernel"],
+        window_strides=(stride, stride),
+        padding=padding,
+        dimension_numbers=("NHWC", "HWIO", "NHWC"),
+    )
+    return out + params["conv/bias"]
+
+
+def flat_dense(params, features):
+    """Keras's ``Flatten`` + ``Dense`` (no activation): the NHWC map read in C order, (h, w, c), against
+    ``dense/kernel``'s rows."""
+    return features.reshape(features.shape[0], -1) @ params["dense/kernel"] + params["dense/bias"]
+
+
+def batchnorm(
+    h, gamma, beta, mean_avg, var_avg, *, training: bool, keep: float, eps: float, unbiased_running_var: bool = False
+):
+    """One BatchNormalization over axis 0: (output, new moving mean, new moving variance).
+
+    ``keep`` is the share of the old moving average kept per update (Keras's ``momentum``; torch's is
+    ``1 - momentum``). The output always uses the biased batch variance (Keras, flax and torch alike);
+    ``unbiased_running_var`` makes the moving variance take ``var * n / (n - 1)``, as torch's does.
+    """
+    if training:
+        mean = jnp.mean(h, axis=0)
+        var = jnp.var(h, axis=0)
+        n = h.shape[0]
+        var_for_avg = var * (n / (n - 1)) if unbiased_running_var else var
+        new_mean = mean_avg * keep + mean * (1.0 - keep)
+        new_var = var_avg * keep + var_for_avg * (1.0 - keep)
+    else:
+        mean, var, new_mean, new_var = mean_avg, var_avg, mean_avg, var_avg
+    inv = jax.lax.rsqrt(var + eps) * gamma
+    return h * inv + (beta - mean * inv), new_mean, new_var
+
+
+def bn_mlp(params, x, state, training: bool, initial, **bn):
+    """The MLP of ``kit.mlp.bn_params``: ``dense_0``, ``batchnorm`` (``bn``: its ``keep``, ``eps``, ...), the
+    seed's ReLU ``jnp.maximum``, ``dense_1``. ``(logits, new state)``; ``state`` None starts from ``initial``,
+    ``(kit.mlp.bn_state's shapes, initial values)``."""
+    if state is None:
+        shapes, values = initial
+        state = {k: jnp.full(s, values[k], x.dtype) for k, s in shapes.items()}
+    h = x @ params["dense_0/kernel"] + params["dense_0/bias"]
+    h, m, v = batchnorm(
+        h,
+        params["bn/gamma"],
+        params["bn/beta"],
+        state["bn/moving_mean"],
+        state["bn/moving_variance"],
+        training=training,
+        **bn,
+    )
+    h = jnp.maximum(h, 0)
+    z = h @ params["dense_1/kernel"] + params["dense_1/bias"]
+    # the moving statistics are state, not parameters: no gradient flows into them
+    return z, {"bn/moving_mean": jax.lax.stop_gradient(m), "bn/moving_variance": jax.lax.stop_gradient(v)}

@@ -27,6 +27,60 @@ def mlp(keras, sizes: tuple[int, ...], activation: str, head: str, **dense_optio
     return model, variables
 
 
+def bn_mlp(keras, inputs: int, hidden: int, classes: int, **bn_options):
+    """``Dense(hidden)`` -> ``BatchNormalization(**bn_options)`` -> ReLU -> ``Dense(classes, softmax)``, and its
+    variables by ``kit.mlp.bn_params``'s names, then the moving statistics (``Model.state``), which the worker
+    reads back after every step."""
+    bn = keras.layers.BatchNormalization(**bn_options)
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(inputs,)),
+            keras.layers.Dense(hidden),
+            bn,
+            keras.layers.Activation("relu"),
+            keras.layers.Dense(classes, activation="softmax"),
+        ]
+    )
+    d0, d1 = model.layers[0], model.layers[3]
+    variables = {
+        "dense_0/kernel": d0.kernel,
+        "dense_0/bias": d0.bias,
+        "bn/gamma": bn.gamma,
+        "bn/beta": bn.beta,
+        "dense_1/kernel": d1.kernel,
+        "dense_1/bias": d1.bias,
+        "bn/moving_mean": bn.moving_mean,
+        "bn/moving_variance": bn.moving_variance,
+    }
+    return model, variables
+
+
+def conv_classifier(keras, side: int, body):
+    """``Sequential``: ``Input(side * side)``, ``Reshape((side, side, 1))``, the layers ``body(keras.layers)``
+    returns (one of them the ``Conv2D``), ``Flatten`` and ``Dense(1, sigmoid)``; and its variables by
+    ``kit.conv``'s names. The layers are made in that order, as a Keras user writes them."""
+    head = [keras.Input(shape=(side * side,)), keras.layers.Reshape((side, side, 1))]
+    model = keras.Sequential(
+        head + body(keras.layers) + [keras.layers.Flatten(), keras.layers.Dense(1, activation="sigmoid")]
+    )
+    conv = next(layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D))
+    dense = model.layers[-1]
+    return model, {
+        f"{name}/{v}": getattr(layer, v)
+        for name, layer in (("conv", conv), ("dense", dense))
+        for v in ("kernel", "bias")
+    }
+
+
+def dense_variables(*dense) -> dict:
+    """The variables of the ``Dense`` layers ``dense``, in forward order, by the kit's declared names:
+    ``dense_i/kernel`` and ``dense_i/bias`` (``mlp.dense_params``)."""
+    variables = {}
+    for i, layer in enumerate(dense):
+        variables[f"dense_{i}/kernel"], variables[f"dense_{i}/bias"] = layer.kernel, layer.bias
+    return variables
+
+
 def binary_crossentropy(keras):
     """BCE on the sigmoid output (``from_logits=False``), as one writes it."""
     return keras.losses.binary_crossentropy

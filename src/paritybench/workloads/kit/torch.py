@@ -10,6 +10,9 @@
 - ``bce_logits``: ``F.binary_cross_entropy_with_logits(z, y)`` (aten: ``(1 - y) z - log_sigmoid(z)``),
   finite with a live gradient for every ``z``.
 - ``ce_logits``: categorical CE from logits against one-hot labels.
+
+Beside them the BatchNormalization MLP's pieces (``bn_initial``, ``bn_mlp``) and the small image classifier's
+layers (``kit.conv``), channels-first: ``conv2d`` and ``nhwc_dense``.
 """
 
 from __future__ import annotations
@@ -81,3 +84,45 @@ def tanh_mlp(params, x):
 def tanh_layers(params, x):
     """``mlp_layers`` with tanh: ``dense_i`` and ``dense_i/tanh`` per hidden layer."""
     return mlp_layers(params, x, "tanh")
+
+
+def conv2d(params, x, side: int, *, stride: int = 1, padding: int = 0, pad_input=None, crop: int = 0):
+    """The twin of ``kit.jax.conv2d`` channels-first: flat ``side * side`` rows as NCHW [cropped by ``crop``]
+    [``F.pad``-ed by ``pad_input``], ``F.conv2d`` with the declared (kh, kw, in, out) kernel permuted to torch's
+    (out, in, kh, kw), plus ``conv/bias``; NCHW out, before any activation."""
+    images = x.reshape(-1, 1, side, side)
+    if crop:
+        images = images[:, :, crop : side - crop, crop : side - crop]
+    if pad_input is not None:
+        images = F.pad(images, pad_input)
+    weight = params["conv/kernel"].permute(3, 2, 0, 1)
+    return F.conv2d(images, weight, params["conv/bias"], stride=stride, padding=padding)
+
+
+def nhwc_dense(params, features):
+    """The Dense after Keras's ``Flatten`` on an NCHW map: read in Keras's (h, w, c) order, so that the declared
+    ``dense/kernel`` meets the features it meets in Keras."""
+    h = features.permute(0, 2, 3, 1).reshape(features.shape[0], -1)
+    return h @ params["dense/kernel"] + params["dense/bias"]
+
+
+def bn_initial(x, initial):
+    """The moving statistics at their initial values, ``initial`` = (``kit.mlp.bn_state``'s shapes, values)."""
+    shapes, values = initial
+    return {k: torch.full(s, values[k], dtype=x.dtype, device=x.device) for k, s in shapes.items()}
+
+
+def bn_head(params, h):
+    """The ReLU after the BatchNormalization and ``dense_1``: the logits."""
+    return torch.relu(h) @ params["dense_1/kernel"] + params["dense_1/bias"]
+
+
+def bn_mlp(params, x, state, training: bool, initial, *, momentum: float, eps: float):
+    """The MLP of ``kit.mlp.bn_params`` with ``F.batch_norm`` (torch's ``momentum``: the share of the new batch
+    taken; the running variance unbiased): ``(logits, new_state)``, the running statistics updated on copies
+    (the caller's state is kept)."""
+    state = bn_initial(x, initial) if state is None else state
+    mean, var = state["bn/moving_mean"].clone(), state["bn/moving_variance"].clone()
+    h = x @ params["dense_0/kernel"] + params["dense_0/bias"]
+    h = F.batch_norm(h, mean, var, params["bn/gamma"], params["bn/beta"], training=training, momentum=momentum, eps=eps)
+    return bn_head(params, h), {"bn/moving_mean": mean, "bn/moving_variance": var}

@@ -14,10 +14,9 @@ Kernels only for the L2 transforms (``mask``), as Keras's ``kernel_regularizer``
 
 from __future__ import annotations
 
-import numpy as np
 import optax
 
-from paritybench.workloads.kit.init import glorot_uniform
+from paritybench.workloads.kit.init import keras_init
 from paritybench.workloads.kit.jax import tanh_layers as layers
 from paritybench.workloads.kit.jax import tanh_mlp as apply
 from paritybench.workloads.kit.losses import ce_keras_clip as keras_clip
@@ -40,9 +39,7 @@ __all__ = [
 ]
 
 
-def init(seed: int, threefry_partitionable: bool = False) -> dict[str, np.ndarray]:
-    """Keras's Dense defaults (glorot_uniform kernels, zero biases) from NumPy's generator at ``seed``."""
-    return glorot_uniform(PARAMS, seed)
+init = keras_init(PARAMS)  # Keras's default initial weights, drawn with NumPy (kit.init.glorot_uniform)
 
 
 def kernels(params):

@@ -10,12 +10,12 @@ from __future__ import annotations
 from functools import partial
 
 import jax
-import numpy as np
 
-from paritybench.workloads.kit.init import glorot_uniform
+from paritybench.workloads.kit.init import keras_init
 from paritybench.workloads.kit.losses import ce_keras_clip as keras_clip
 from paritybench.workloads.kit.losses import ce_keras_torch_clip as keras_torch_clip
 from paritybench.workloads.kit.losses import ce_logits as logits
+from paritybench.workloads.kit.mlp import hidden_variant
 from paritybench.workloads.leaky_relu_slope.workload import KERAS_ACTIVATION_SLOPE, KERAS_LAYER_SLOPE, PARAMS
 
 __all__ = [
@@ -32,11 +32,7 @@ __all__ = [
 ]
 
 
-def init(seed: int, threefry_partitionable: bool = False) -> dict[str, np.ndarray]:
-    """Keras's Dense defaults (glorot_uniform kernels, zero biases) drawn from NumPy's generator at ``seed``.
-
-    JAX's PRNG is not involved, so ``threefry_partitionable`` changes nothing here."""
-    return glorot_uniform(PARAMS, seed)
+init = keras_init(PARAMS)  # Keras's default initial weights, drawn with NumPy (kit.init.glorot_uniform)
 
 
 def port_activation(h):
@@ -44,44 +40,12 @@ def port_activation(h):
     return jax.nn.leaky_relu(h)
 
 
-def _layers(params, x, act) -> dict:
-    pre = x @ params["dense_0/kernel"] + params["dense_0/bias"]
-    return {"dense_0": pre, "dense_0/leaky_relu": act(pre)}
-
-
-def _logits(params, x, act):
-    return _layers(params, x, act)["dense_0/leaky_relu"] @ params["dense_1/kernel"] + params["dense_1/bias"]
-
-
 _KERAS_LAYER = partial(jax.nn.leaky_relu, negative_slope=KERAS_LAYER_SLOPE)
 _KERAS_ACTIVATION = partial(jax.nn.leaky_relu, negative_slope=KERAS_ACTIVATION_SLOPE)
 
-
-def apply(params, x):
-    """The logits with Keras's ``LeakyReLU()`` slope, 0.3."""
-    return _logits(params, x, _KERAS_LAYER)
-
-
-def apply_port(params, x):
-    """The logits with ``jax.nn.leaky_relu``'s default slope, 0.01."""
-    return _logits(params, x, port_activation)
-
-
-def apply_activation(params, x):
-    """The logits with ``keras.activations.leaky_relu``'s default slope, 0.2."""
-    return _logits(params, x, _KERAS_ACTIVATION)
-
-
-def layers(params, x):
-    """``dense_0`` (pre-activation) and ``dense_0/leaky_relu`` (the Keras LeakyReLU layer's output), slope 0.3."""
-    return _layers(params, x, _KERAS_LAYER)
-
-
-def layers_port(params, x):
-    """``layers`` at the port's slope, 0.01."""
-    return _layers(params, x, port_activation)
-
-
-def layers_activation(params, x):
-    """``layers`` at slope 0.2."""
-    return _layers(params, x, _KERAS_ACTIVATION)
+# the logits and the layer outputs, ``dense_0`` (pre-activation) and ``dense_0/leaky_relu`` (the Keras LeakyReLU
+# layer's output): at Keras's ``LeakyReLU()`` slope 0.3, jax.nn.leaky_relu's default 0.01, and
+# ``keras.activations.leaky_relu``'s default 0.2
+apply, layers = hidden_variant(_KERAS_LAYER, "leaky_relu")
+apply_port, layers_port = hidden_variant(port_activation, "leaky_relu")
+apply_activation, layers_activation = hidden_variant(_KERAS_ACTIVATION, "leaky_relu")

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from paritybench.workloads.kit.keras import categorical_crossentropy as loss  # on the softmax output
+from paritybench.workloads.kit.keras import dense_variables
 from paritybench.workloads.leaky_relu_slope.workload import SIZES
 
 __all__ = ["build", "loss"]
@@ -26,10 +27,4 @@ def build(keras, negative_slope: float | None = None, activation_string: bool = 
         first, act = keras.layers.Dense(hidden), keras.layers.LeakyReLU(**kw)
     last = keras.layers.Dense(classes, activation="softmax")
     model = keras.Sequential([keras.Input(shape=(n_in,)), first, act, last])
-    variables = {
-        "dense_0/kernel": first.kernel,
-        "dense_0/bias": first.bias,
-        "dense_1/kernel": last.kernel,
-        "dense_1/bias": last.bias,
-    }
-    return model, variables
+    return model, dense_variables(first, last)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+from paritybench.workloads.kit.mlp import hidden_variant
 from paritybench.workloads.kit.torch import ce_logits
 from paritybench.workloads.leaky_relu_slope.workload import KERAS_LAYER_SLOPE
 
@@ -18,30 +19,6 @@ _PORT = torch.nn.LeakyReLU()  # the default a torch user writes
 _KERAS = torch.nn.LeakyReLU(KERAS_LAYER_SLOPE)
 
 
-def _layers(params, x, act) -> dict:
-    pre = x @ params["dense_0/kernel"] + params["dense_0/bias"]
-    return {"dense_0": pre, "dense_0/leaky_relu": act(pre)}
-
-
-def _logits(params, x, act):
-    return _layers(params, x, act)["dense_0/leaky_relu"] @ params["dense_1/kernel"] + params["dense_1/bias"]
-
-
-def apply(params, x):
-    """The logits with ``torch.nn.LeakyReLU(0.3)``."""
-    return _logits(params, x, _KERAS)
-
-
-def apply_port(params, x):
-    """The logits with ``torch.nn.LeakyReLU()`` (0.01)."""
-    return _logits(params, x, _PORT)
-
-
-def layers(params, x):
-    """``dense_0`` and ``dense_0/leaky_relu`` at slope 0.3 (``Model.torch_layers``)."""
-    return _layers(params, x, _KERAS)
-
-
-def layers_port(params, x):
-    """``layers`` at slope 0.01."""
-    return _layers(params, x, _PORT)
+# the logits and ``dense_0``, ``dense_0/leaky_relu`` (``Model.torch_layers``): at slope 0.3, and at 0.01
+apply, layers = hidden_variant(_KERAS, "leaky_relu")
+apply_port, layers_port = hidden_variant(_PORT, "leaky_relu")

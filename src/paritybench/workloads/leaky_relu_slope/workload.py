@@ -18,7 +18,7 @@ slope: measured, test; no pre-activation of the preset is exactly 0.) Categorica
 from __future__ import annotations
 
 from paritybench.workloads.base import Data, Training
-from paritybench.workloads.kit.arms import JAX
+from paritybench.workloads.kit.arms import CE_RENORMALISED, JAX
 from paritybench.workloads.kit.folder import Folder
 from paritybench.workloads.kit.mlp import dense_params
 from paritybench.workloads.leaky_relu_slope.evidence import MEASURED
@@ -44,8 +44,7 @@ ARMS = (
         f"literal port: jax.nn.leaky_relu(h), JAX's default slope {PORT_SLOPE:g}, CE from logits",
         "logits",
         {**PORT, "loss path": "from logits"},
-        jax_apply=F.jax("apply_port"),
-        jax_layers=F.jax("layers_port"),
+        forward="port",
         emulates="keras-tensorflow-slope-port",
     ),
     F.fix(
@@ -57,7 +56,7 @@ ARMS = (
     *F.ce_fix_emulations(
         "jax-leaky-keras",
         LAYER,
-        ("softmax probabilities renormalised, clipped", "softmax probabilities renormalised, clamped (torch)"),
+        CE_RENORMALISED,
         requires=JAX,
     ),
     F.jax_arm(
@@ -70,8 +69,7 @@ ARMS = (
             **_slope(KERAS_ACTIVATION_SLOPE, "keras.activations.leaky_relu default"),
             "loss path": "from logits",
         },
-        jax_apply=F.jax("apply_activation"),
-        jax_layers=F.jax("layers_activation"),
+        forward="activation",
         requires=JAX,
     ),
     F.torch_port(
@@ -79,8 +77,7 @@ ARMS = (
         f"native torch: torch.nn.LeakyReLU() (slope {PORT_SLOPE:g}), CE from logits",
         "ce_logits",
         {**PORT, "loss path": "from logits"},
-        torch_apply=F.torch("apply_port"),
-        torch_layers=F.torch("layers_port"),
+        forward="port",
         matches="jax-leaky-literal",
     ),
     F.torch_fix(
@@ -90,11 +87,8 @@ ARMS = (
         {**LAYER, "loss path": "from logits"},
         matches="jax-leaky-keras",
     ),
-    *F.keras_arms(
-        tensorflow="CE from the cached logits",
-        jax="CE on clipped probabilities",
-        torch="CE on clamped probabilities",
-        setting=f", LeakyReLU() (slope {KERAS_LAYER_SLOPE:g})",
+    *F.ce_keras_arms(
+        f", LeakyReLU() (slope {KERAS_LAYER_SLOPE:g})",
         conventions=LAYER,
     ),
     F.keras_arm(

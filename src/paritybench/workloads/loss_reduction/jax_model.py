@@ -9,9 +9,8 @@ per sample under each reduction (the trainer takes the mean of what a loss funct
 from __future__ import annotations
 
 import jax.numpy as jnp
-import numpy as np
 
-from paritybench.workloads.kit.init import glorot_uniform
+from paritybench.workloads.kit.init import keras_init
 from paritybench.workloads.kit.jax import tanh_layers as layers
 from paritybench.workloads.kit.jax import tanh_mlp as apply
 from paritybench.workloads.kit.losses import ce_keras_clip, ce_keras_torch_clip, ce_logits
@@ -20,11 +19,7 @@ from paritybench.workloads.loss_reduction.workload import CLASS_WEIGHT, PARAMS
 __all__ = ["apply", "init", "keras_clip", "keras_torch_clip", "layers", "sample_weight", "weighted", "weighted_mean"]
 
 
-def init(seed: int, threefry_partitionable: bool = False) -> dict[str, np.ndarray]:
-    """Keras's Dense defaults (glorot_uniform kernels, zero biases) drawn from NumPy's generator at ``seed``.
-
-    JAX's PRNG is not involved, so ``threefry_partitionable`` changes nothing here."""
-    return glorot_uniform(PARAMS, seed)
+init = keras_init(PARAMS)  # Keras's default initial weights, drawn with NumPy (kit.init.glorot_uniform)
 
 
 def sample_weight(y):

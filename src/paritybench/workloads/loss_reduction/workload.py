@@ -25,7 +25,7 @@ elsewhere: on window 0, ``mean(w_i)`` is 1.4 (100 nines of 1000; test), so the p
 from __future__ import annotations
 
 from paritybench.workloads.base import Data, Training
-from paritybench.workloads.kit.arms import JAX, keras_arm
+from paritybench.workloads.kit.arms import CE_RENORMALISED, JAX, keras_arm
 from paritybench.workloads.kit.folder import Folder
 from paritybench.workloads.kit.mlp import dense_params
 from paritybench.workloads.loss_reduction.evidence import MEASURED
@@ -52,16 +52,13 @@ ARMS = (
         "weighted",
         {**KERAS, "loss path": "from logits (Keras-TF takes the cached logits)"},
     ),
-    *F.keras_emulations(
+    *F.ce_fix_emulations(
+        "jax-sum-over-batch",
+        KERAS,
+        CE_RENORMALISED,
         (
-            "jax-sum-over-batch-clip",
             "Keras-JAX's update: mean(w * l), CE on clipped probabilities",
-            {**KERAS, "loss path": "softmax probabilities renormalised, clipped"},
-        ),
-        (
-            "jax-sum-over-batch-torch-clip",
             "Keras-torch's update: mean(w * l), CE with torch's clamp",
-            {**KERAS, "loss path": "softmax probabilities renormalised, clamped (torch)"},
         ),
         requires=JAX,
     ),
@@ -79,11 +76,8 @@ ARMS = (
         {**KERAS, "loss path": "from logits"},
         matches="jax-sum-over-batch",
     ),
-    *F.keras_arms(
-        tensorflow="CE from the cached logits",
-        jax="CE on clipped probabilities",
-        torch="CE on clamped probabilities",
-        setting=", class_weight={9: 5}",
+    *F.ce_keras_arms(
+        ", class_weight={9: 5}",
         conventions=KERAS,
     ),
     keras_arm(

@@ -13,6 +13,7 @@ bfloat16 input to float32, as Keras's mixed-precision guide places the output la
 from __future__ import annotations
 
 from paritybench.workloads.kit.keras import categorical_crossentropy as loss  # on the float32 softmax output
+from paritybench.workloads.kit.keras import dense_variables
 from paritybench.workloads.mixed_precision.workload import POLICY, SIZES
 
 __all__ = ["build", "loss"]
@@ -26,10 +27,4 @@ def build(keras, policy: str = POLICY):
     model = keras.Sequential(
         [keras.Input(shape=(n_in,)), first, last, keras.layers.Activation("softmax", dtype="float32")]
     )
-    variables = {
-        "dense_0/kernel": first.kernel,
-        "dense_0/bias": first.bias,
-        "dense_1/kernel": last.kernel,
-        "dense_1/bias": last.bias,
-    }
-    return model, variables
+    return model, dense_variables(first, last)

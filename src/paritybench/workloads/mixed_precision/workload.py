@@ -25,7 +25,7 @@ so rounding decides whether a weight moves.
 from __future__ import annotations
 
 from paritybench.workloads.base import Data, Training
-from paritybench.workloads.kit.arms import JAX
+from paritybench.workloads.kit.arms import CE_RENORMALISED, JAX
 from paritybench.workloads.kit.folder import Folder
 from paritybench.workloads.kit.mlp import dense_params
 from paritybench.workloads.mixed_precision.evidence import MEASURED
@@ -59,7 +59,7 @@ ARMS = (
     *F.ce_fix_emulations(
         "jax-mixed-bf16",
         {"dtype policy": MIXED},
-        ("softmax probabilities renormalised, clipped", "softmax probabilities renormalised, clamped (torch)"),
+        CE_RENORMALISED,
         requires=JAX,
         jax_apply=F.jax("apply_mixed"),
     ),
@@ -80,11 +80,10 @@ ARMS = (
         "logits",
         {"dtype policy": F32, "loss path": "from logits"},
     ),
-    *F.keras_arms(
+    *F.ce_keras_arms(
+        ', Dense(dtype="mixed_bfloat16")',
         tensorflow="CE from the cached float32 logits",
-        jax="CE on clipped probabilities",
         torch="CE on clamped probabilities",
-        setting=', Dense(dtype="mixed_bfloat16")',
         conventions={"dtype policy": MIXED},
     ),
     F.reference(

@@ -12,10 +12,9 @@ written the optax way (the port) and Keras's way (the fix).
 
 from __future__ import annotations
 
-import numpy as np
 import optax
 
-from paritybench.workloads.kit.init import glorot_uniform
+from paritybench.workloads.kit.init import keras_init
 from paritybench.workloads.kit.jax import tanh_layers as layers
 from paritybench.workloads.kit.jax import tanh_mlp as apply
 from paritybench.workloads.kit.losses import ce_keras_clip as keras_clip
@@ -38,12 +37,7 @@ __all__ = [
 ]
 
 
-def init(seed: int, threefry_partitionable: bool = False) -> dict[str, np.ndarray]:
-    """Keras's Dense defaults (glorot_uniform kernels, zero biases) drawn from NumPy's generator at ``seed``.
-
-    JAX's PRNG is not involved, so ``threefry_partitionable`` changes nothing here.
-    """
-    return glorot_uniform(PARAMS, seed)
+init = keras_init(PARAMS)  # Keras's default initial weights, drawn with NumPy (kit.init.glorot_uniform)
 
 
 def schedule(lr: float) -> optax.Schedule:

@@ -93,7 +93,6 @@ ARMS = (
     *F.ce_fix_emulations(
         "jax-keras-momentum",
         _KERAS,
-        ("clipped probabilities", "clamped probabilities (torch)"),
         optimizer="keras_momentum",
         requires=JAX_OPTAX,
     ),
@@ -115,11 +114,8 @@ ARMS = (
         optimizer="keras_sgd",
         matches="jax-keras-momentum",
     ),
-    *F.keras_arms(
-        tensorflow="CE from the cached logits",
-        jax="CE on clipped probabilities",
-        torch="CE on clamped probabilities",
-        setting=f", SGD(ExponentialDecay(lr, {DROP_EVERY}, {GAMMA:g}, staircase=True), momentum={MOMENTUM})",
+    *F.ce_keras_arms(
+        f", SGD(ExponentialDecay(lr, {DROP_EVERY}, {GAMMA:g}, staircase=True), momentum={MOMENTUM})",
         keras_optimizer=F.keras("sgd"),
         conventions=_KERAS,
     ),

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax import lax
 
+from paritybench.workloads.kit.init import keras_init
+from paritybench.workloads.kit.jax import conv2d, flat_dense
 from paritybench.workloads.kit.losses import bce_keras_clip as keras_clip
 from paritybench.workloads.kit.losses import bce_keras_torch_clip as keras_torch_clip
 from paritybench.workloads.kit.losses import bce_logits as logits
-from paritybench.workloads.pool_padding.workload import CROP, FILTERS, FLAT, KERNEL, POOL, POOL_STRIDE, SIDE
+from paritybench.workloads.pool_padding.workload import CROP, PARAMS, POOL, POOL_STRIDE, SIDE
 
 __all__ = [
     "TORCH_PADDING",
@@ -42,34 +43,13 @@ _WINDOW = (1, POOL, POOL, 1)
 _STRIDES = (1, POOL_STRIDE, POOL_STRIDE, 1)
 
 
-def init(seed: int, threefry_partitionable: bool = False) -> dict[str, np.ndarray]:
-    """Keras's defaults drawn with NumPy: glorot_uniform kernels (a conv's fans are kh * kw * in and
-    kh * kw * out), zero biases, from ``numpy.random.default_rng(seed)``; no JAX draw, so
-    ``threefry_partitionable`` does not apply."""
-    del threefry_partitionable
-    rng = np.random.default_rng(seed)
-
-    def glorot(shape, fan_in, fan_out):
-        limit = np.sqrt(6.0 / (fan_in + fan_out))
-        return rng.uniform(-limit, limit, size=shape).astype(np.float32)
-
-    receptive = KERNEL * KERNEL
-    return {
-        "conv/kernel": glorot((KERNEL, KERNEL, 1, FILTERS), receptive * 1, receptive * FILTERS),
-        "conv/bias": np.zeros(FILTERS, np.float32),
-        "dense/kernel": glorot((FLAT, 1), FLAT, 1),
-        "dense/bias": np.zeros(1, np.float32),
-    }
+init = keras_init(PARAMS)  # Keras's default initial weights, drawn with NumPy (kit.init.glorot_uniform)
 
 
 def conv(params, x):
     """The central 20x20 of each flat 784-pixel row (Keras's ``Cropping2D(4)``), its 3x3 "valid" convolution plus
     bias and the ReLU: NHWC (n, 18, 18, 4). (jax.nn.relu: its gradient at 0 is 0, as Keras's and torch's.)"""
-    images = x.reshape(-1, SIDE, SIDE, 1)[:, CROP : SIDE - CROP, CROP : SIDE - CROP, :]
-    out = lax.conv_general_dilated(
-        images, params["conv/kernel"], (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC")
-    )
-    return jax.nn.relu(out + params["conv/bias"])
+    return jax.nn.relu(conv2d(params, x, SIDE, crop=CROP))
 
 
 def pool_sum(features, padding):
@@ -102,29 +82,24 @@ def pool_replicate(features):
     return pool_sum(padded, "VALID") / (POOL * POOL)
 
 
-def _head(params, pooled):
-    # Keras's Flatten: NHWC read (h, w, c), as reshape does here
-    return pooled.reshape(pooled.shape[0], -1) @ params["dense/kernel"] + params["dense/bias"]
-
-
 def apply(params, x):
     """TensorFlow's model: padded cells excluded. The logit (n, 1)."""
-    return _head(params, pool_exclude(conv(params, x)))
+    return flat_dense(params, pool_exclude(conv(params, x)))
 
 
 def apply_include_pad(params, x):
     """The literal JAX port: the SAME sum over 9."""
-    return _head(params, pool_include(conv(params, x)))
+    return flat_dense(params, pool_include(conv(params, x)))
 
 
 def apply_torch_pad(params, x):
     """torch's ``nn.AvgPool2d(3, 2, padding=1)`` in JAX."""
-    return _head(params, pool_torch_pad(conv(params, x)))
+    return flat_dense(params, pool_torch_pad(conv(params, x)))
 
 
 def apply_replicate(params, x):
     """Keras-torch's pooling in JAX: the edge replicated into the (0, 1) cell."""
-    return _head(params, pool_replicate(conv(params, x)))
+    return flat_dense(params, pool_replicate(conv(params, x)))
 
 
 def _layers(params, x, pool):

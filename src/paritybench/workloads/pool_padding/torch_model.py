@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from paritybench.workloads.kit.torch import bce_logits
+from paritybench.workloads.kit.torch import bce_logits, conv2d, nhwc_dense
 from paritybench.workloads.pool_padding.workload import CROP, POOL, POOL_STRIDE, SIDE
 
 __all__ = ["apply_exclude", "apply_pad1", "bce_logits", "conv", "layers", "layers_pad1", "pool_exclude", "pool_pad1"]
@@ -25,9 +25,7 @@ _CELLS = POOL * POOL
 def conv(params, x):
     """The central 20x20 of flat 784-pixel rows, the "valid" 3x3 convolution plus bias and its ReLU, NCHW
     (n, 4, 18, 18). (torch.relu's gradient at 0 is 0, as jax.nn.relu's.)"""
-    images = x.reshape(-1, 1, SIDE, SIDE)[:, :, CROP : SIDE - CROP, CROP : SIDE - CROP]
-    weight = params["conv/kernel"].permute(3, 2, 0, 1)
-    return torch.relu(F.conv2d(images, weight, params["conv/bias"]))
+    return torch.relu(conv2d(params, x, SIDE, crop=CROP))
 
 
 def pool_pad1(features):
@@ -43,19 +41,14 @@ def pool_exclude(features):
     return sums / counts
 
 
-def _head(params, pooled):
-    h = pooled.permute(0, 2, 3, 1).reshape(pooled.shape[0], -1)  # Keras's (h, w, c) order
-    return h @ params["dense/kernel"] + params["dense/bias"]
-
-
 def apply_pad1(params, x):
     """The torch port. The logit (n, 1)."""
-    return _head(params, pool_pad1(conv(params, x)))
+    return nhwc_dense(params, pool_pad1(conv(params, x)))
 
 
 def apply_exclude(params, x):
     """The fix in torch. The logit (n, 1)."""
-    return _head(params, pool_exclude(conv(params, x)))
+    return nhwc_dense(params, pool_exclude(conv(params, x)))
 
 
 def _layers(params, x, pool):

@@ -43,6 +43,7 @@ torch arms permute to NHWC first), so flatten-order's pitfall stays out of it.
 from __future__ import annotations
 
 from paritybench.workloads.base import Data, Training
+from paritybench.workloads.kit.conv import conv_dense_params
 from paritybench.workloads.kit.folder import Folder
 from paritybench.workloads.pool_padding.evidence import MEASURED
 
@@ -57,12 +58,7 @@ OUT_SIDE = 9  # ceil(18 / 2) for SAME; (18 + 2 - 3) // 2 + 1 for torch's padding
 FLAT = OUT_SIDE * OUT_SIDE * FILTERS
 F = Folder("paritybench.workloads.pool_padding")
 
-PARAMS = {
-    "conv/kernel": (KERNEL, KERNEL, 1, FILTERS),
-    "conv/bias": (FILTERS,),
-    "dense/kernel": (FLAT, 1),
-    "dense/bias": (1,),
-}
+PARAMS = conv_dense_params(KERNEL, FILTERS, FLAT)
 _EXCLUDE = {"average pooling": "SAME (0, 1), padded cells excluded from the divisor"}
 _INCLUDE = {"average pooling": "SAME (0, 1), divisor 9: padded cells counted (count_include_pad=True)"}
 _TORCH_PAD1 = {"average pooling": "explicit (1, 1), divisor 9: padded cells counted (count_include_pad=True)"}
@@ -74,16 +70,14 @@ ARMS = (
         "the JAX port: lax.reduce_window(..., 'SAME') / 9, as flax.linen.avg_pool's default count_include_pad=True",
         "logits",
         _INCLUDE,
-        jax_apply=F.jax("apply_include_pad"),
-        jax_layers=F.jax("layers_include_pad"),
+        forward="include_pad",
     ),
     F.port(
         "jax-pool-torch-pad",
         "JAX twin of torch's nn.AvgPool2d(3, stride=2, padding=1): padded (1, 1), divisor 9",
         "logits",
         _TORCH_PAD1,
-        jax_apply=F.jax("apply_torch_pad"),
-        jax_layers=F.jax("layers_torch_pad"),
+        forward="torch_pad",
     ),
     F.fix(
         "jax-pool-exclude-pad",
@@ -106,16 +100,14 @@ ARMS = (
         role="emulation",
         emulates="keras-torch",
         conventions={**_REPLICATE, "loss path": "sigmoid probabilities clamped"},
-        jax_apply=F.jax("apply_replicate"),
-        jax_layers=F.jax("layers_replicate"),
+        forward="replicate",
     ),
     F.torch_port(
         "torch-avgpool-pad1",
         "native torch port: nn.AvgPool2d(3, stride=2, padding=1), count_include_pad=True (torch's defaults)",
         "bce_logits",
         _TORCH_PAD1,
-        torch_apply=F.torch("apply_pad1"),
-        torch_layers=F.torch("layers_pad1"),
+        forward="pad1",
         matches="jax-pool-torch-pad",
     ),
     F.torch_fix(

@@ -4,13 +4,13 @@ formulations its arms train with are the kit's (``kit/losses.py``)."""
 from __future__ import annotations
 
 import jax
-import numpy as np
-from jax import lax
 
+from paritybench.workloads.kit.init import keras_init
+from paritybench.workloads.kit.jax import conv2d, flat_dense
 from paritybench.workloads.kit.losses import bce_keras_clip as keras_clip
 from paritybench.workloads.kit.losses import bce_keras_torch_clip as keras_torch_clip
 from paritybench.workloads.kit.losses import bce_logits as logits
-from paritybench.workloads.same_padding.workload import FILTERS, KERNEL, OUT_SIDE, SIDE, STRIDE
+from paritybench.workloads.same_padding.workload import PARAMS, SIDE, STRIDE
 
 __all__ = [
     "apply",
@@ -28,40 +28,12 @@ __all__ = [
 TORCH_PADDING = ((1, 1), (1, 1))
 
 
-def init(seed: int, threefry_partitionable: bool = False) -> dict[str, np.ndarray]:
-    """Keras's defaults drawn with NumPy: glorot_uniform kernels, zero biases.
-
-    Drawn with ``numpy.random.default_rng(seed)`` so every arm starts from the same arrays and no
-    framework's RNG is involved; ``threefry_partitionable`` does not apply (no JAX draw).
-    """
-    del threefry_partitionable
-    rng = np.random.default_rng(seed)
-
-    def glorot(shape, fan_in, fan_out):
-        limit = np.sqrt(6.0 / (fan_in + fan_out))
-        return rng.uniform(-limit, limit, size=shape).astype(np.float32)
-
-    receptive = KERNEL * KERNEL
-    flat = OUT_SIDE * OUT_SIDE * FILTERS
-    return {
-        "conv/kernel": glorot((KERNEL, KERNEL, 1, FILTERS), receptive * 1, receptive * FILTERS),
-        "conv/bias": np.zeros(FILTERS, np.float32),
-        "dense/kernel": glorot((flat, 1), flat, 1),
-        "dense/bias": np.zeros(1, np.float32),
-    }
+init = keras_init(PARAMS)  # Keras's default initial weights, drawn with NumPy (kit.init.glorot_uniform)
 
 
 def conv(params, x, padding):
     """The strided 3x3 convolution plus bias on flat 784-pixel rows, NHWC out (n, 14, 14, 8)."""
-    images = x.reshape(-1, SIDE, SIDE, 1)
-    out = lax.conv_general_dilated(
-        images,
-        params["conv/kernel"],
-        window_strides=(STRIDE, STRIDE),
-        padding=padding,
-        dimension_numbers=("NHWC", "HWIO", "NHWC"),
-    )
-    return out + params["conv/bias"]
+    return conv2d(params, x, SIDE, stride=STRIDE, padding=padding)
 
 
 def _head(params, features):
@@ -69,9 +41,8 @@ def _head(params, features):
     # relu's is 0 as in Keras, TF and torch. With zero conv bias every all-background MNIST patch
     # gives exactly 0, so the tie decides the conv bias's gradient: measured 7.8e-3 apart from
     # Keras in conv/bias after one step at lr 0.5 with jnp.maximum, 3.7e-9 in the kernel.
-    # Keras's Flatten on NHWC flattens (h, w, c) in C order, as reshape does here.
-    h = jax.nn.relu(features).reshape(features.shape[0], -1)
-    return h @ params["dense/kernel"] + params["dense/bias"]
+    # Keras's Flatten on NHWC flattens (h, w, c) in C order, as flat_dense's reshape does.
+    return flat_dense(params, jax.nn.relu(features))
 
 
 def apply(params, x):

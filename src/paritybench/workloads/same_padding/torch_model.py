@@ -12,9 +12,8 @@ flattened in Keras's NHWC (h, w, c) order so that the declared dense kernel read
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
-from paritybench.workloads.kit.torch import bce_logits
+from paritybench.workloads.kit.torch import bce_logits, conv2d, nhwc_dense
 from paritybench.workloads.same_padding.workload import SIDE, STRIDE
 
 __all__ = ["apply_pad1", "apply_same", "bce_logits", "conv", "layers", "layers_pad1"]
@@ -22,17 +21,12 @@ __all__ = ["apply_pad1", "apply_same", "bce_logits", "conv", "layers", "layers_p
 
 def _head(params, features):
     # relu's gradient at exactly 0 is 0 in torch, as in jax.nn.relu and Keras (see jax_model._head)
-    h = torch.relu(features).permute(0, 2, 3, 1).reshape(features.shape[0], -1)
-    return h @ params["dense/kernel"] + params["dense/bias"]
+    return nhwc_dense(params, torch.relu(features))
 
 
 def conv(params, x, padding: int, pad_input: tuple[int, ...] | None = None):
     """The convolution plus bias on flat 784-pixel rows, NCHW out (n, 8, 14, 14)."""
-    images = x.reshape(-1, 1, SIDE, SIDE)
-    if pad_input is not None:
-        images = F.pad(images, pad_input)
-    weight = params["conv/kernel"].permute(3, 2, 0, 1)
-    return F.conv2d(images, weight, params["conv/bias"], stride=STRIDE, padding=padding)
+    return conv2d(params, x, SIDE, stride=STRIDE, padding=padding, pad_input=pad_input)
 
 
 def apply_pad1(params, x):

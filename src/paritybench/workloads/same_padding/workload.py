@@ -32,6 +32,7 @@ exactly when TF's padding is asymmetric.
 from __future__ import annotations
 
 from paritybench.workloads.base import Data, Training
+from paritybench.workloads.kit.conv import conv_dense_params
 from paritybench.workloads.kit.folder import Folder
 from paritybench.workloads.same_padding.evidence import MEASURED
 
@@ -44,13 +45,7 @@ F = Folder("paritybench.workloads.same_padding")
 _SAME = {"padding": "SAME: (0, 1)"}
 _PAD1 = {"padding": "explicit (1, 1) on both axes"}
 
-PARAMS = {
-    # Keras's Conv2D kernel layout (kh, kw, in, out) = lax's "HWIO" with NHWC inputs
-    "conv/kernel": (KERNEL, KERNEL, 1, FILTERS),
-    "conv/bias": (FILTERS,),
-    "dense/kernel": (OUT_SIDE * OUT_SIDE * FILTERS, 1),
-    "dense/bias": (1,),
-}
+PARAMS = conv_dense_params(KERNEL, FILTERS, OUT_SIDE * OUT_SIDE * FILTERS)
 
 
 ARMS = (
@@ -59,8 +54,7 @@ ARMS = (
         "torch-style port: the convolution padded (1, 1), like nn.Conv2d(padding=1)",
         "logits",
         _PAD1,
-        jax_apply=F.jax("apply_torch_pad"),
-        jax_layers=F.jax("layers_torch_pad"),
+        forward="torch_pad",
     ),
     *F.bce_fix("same", "SAME padding", "lax.conv_general_dilated(padding='SAME'): TensorFlow's (0, 1), the fix", _SAME),
     F.torch_port(
@@ -68,8 +62,7 @@ ARMS = (
         "native torch port: F.conv2d(stride=2, padding=1), i.e. nn.Conv2d(padding=1): (1, 1)",
         "bce_logits",
         _PAD1,
-        torch_apply=F.torch("apply_pad1"),
-        torch_layers=F.torch("layers_pad1"),
+        forward="pad1",
         matches="jax-torch-pad",
     ),
     F.torch_fix(

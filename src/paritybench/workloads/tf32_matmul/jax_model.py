@@ -3,11 +3,10 @@ formulations its arms train with are the kit's (``kit/losses.py``)."""
 
 from __future__ import annotations
 
-import numpy as np
 from jax import lax
 
 from paritybench.workloads.kit import jax as mlp
-from paritybench.workloads.kit.init import glorot_uniform
+from paritybench.workloads.kit.init import keras_init
 from paritybench.workloads.kit.losses import bce_keras_clip as keras_clip
 from paritybench.workloads.kit.losses import bce_keras_torch_clip as keras_torch_clip
 from paritybench.workloads.kit.losses import bce_logits as logits
@@ -16,11 +15,7 @@ from paritybench.workloads.tf32_matmul.workload import PARAMS
 __all__ = ["apply_default", "apply_highest", "init", "keras_clip", "keras_torch_clip", "logits"]
 
 
-def init(seed: int, threefry_partitionable: bool = False) -> dict[str, np.ndarray]:
-    """Keras's defaults drawn with NumPy (glorot_uniform kernels, zero biases); no JAX draw, so
-    ``threefry_partitionable`` does not apply."""
-    del threefry_partitionable
-    return glorot_uniform(PARAMS, seed)
+init = keras_init(PARAMS)  # Keras's default initial weights, drawn with NumPy (kit.init.glorot_uniform)
 
 
 def apply_highest(params, x):
