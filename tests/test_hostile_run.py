@@ -585,7 +585,7 @@ def test_forward_pass_of_the_wrong_shape_is_refused_before_training(tmp_path, co
     wl = workload_file(tmp_path, out=2)  # two logits for one binary label
     out = tmp_path / "r.json"
     proc = cli(*command, "--workload", str(wl), *MAIN_ARMS, "--out", str(out), cwd=tmp_path)
-    one_error(proc, 2, "workload hostile", "arm jax-good", "(100, 2)", "labels have shape (100, 1)")
+    one_error(proc, 2, "workload hostile", "arm jax-good", "(100, 2)", "the labels (100, 1)", "shape (100, 1)")
     assert files_under(tmp_path) == ["wl.py"]
 
 

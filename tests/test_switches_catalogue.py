@@ -11,6 +11,8 @@ import pytest
 
 from paritybench.workloads import Arm, Data, Model, Training, Workload
 
+from .explain_helpers import assert_named, explain
+
 H = 8
 
 
@@ -35,34 +37,6 @@ def _jax(name, **kw):
 
 def _reference():
     return Arm("reference-f64", "float64", "f64", "ce-f64", loss_fn=ce, requires=("jax", "optax"), role="reference")
-
-
-def _setting(w, n, steps):
-    from paritybench.experiment import data
-    from paritybench.experiment.flags import NumericsOptions
-    from paritybench.experiment.weights import copy_weights
-    from paritybench.pipeline import conventions, localize
-
-    x, y = data.window(data.load_mnist(), 0, n, True, labels="onehot10")
-    weights = copy_weights({k: v for k, v in w.model.init(0).items() if k in w.model.params}, w.model.params)
-    ctx = localize.Context(w, w.training.lr, steps, x, y, weights, NumericsOptions(), n=n)
-    return ctx, conventions.collect(w, w.arms, w.training.lr, NumericsOptions())
-
-
-def _explain(w, a, b, n, steps):
-    from paritybench.pipeline import explain
-
-    ctx, rows = _setting(w, n, steps)
-    return explain.explain_pair(ctx, w.arm(a), w.arm(b), rows, {}).to_dict()
-
-
-def _assert_named(p, switch):
-    assert p["parted"] is not None, p
-    top = p["switches"][0]
-    assert top["name"] == switch and top["closes"], p["switches"]
-    assert top["ratio_after"] < 100 and (p["parted"]["ratio"] is None or p["parted"]["ratio"] > 100)
-    others = [s for s in p["switches"][1:] if s["refused"] is None and s["name"] != "forward pass"]
-    assert all(not s["closes"] for s in others), p["switches"]
 
 
 # --- momentum: the learning rate after the buffer (optax.sgd) vs before it (Keras), a drop at step 2 ----------
@@ -125,7 +99,7 @@ MOMENTUM = Workload(
 
 
 def test_momentum_placement_is_named_and_closes():
-    _assert_named(_explain(MOMENTUM, "a-after", "b-before", 64, 4), "momentum learning-rate placement")
+    assert_named(explain(MOMENTUM, "a-after", "b-before", 64, 4), "momentum learning-rate placement")
 
 
 def test_momentum_reader_reads_each_rule_and_a_nesterov_arms_placement():
@@ -250,7 +224,7 @@ BATCHNORM = Workload(
 
 
 def test_batchnorm_variance_estimator_is_named_and_closes():
-    _assert_named(_explain(BATCHNORM, "a-unbiased", "reference-f64", 32, 2), "batchnorm variance estimator")
+    assert_named(explain(BATCHNORM, "a-unbiased", "reference-f64", 32, 2), "batchnorm variance estimator")
 
 
 def test_batchnorm_variance_reader_reads_torch_and_the_switched_torch_arm_averages_the_biased_variance():
@@ -342,7 +316,7 @@ FLATTEN = Workload(
 
 
 def test_flatten_order_is_named_and_closes():
-    _assert_named(_explain(FLATTEN, "a-chw", "reference-f64", 64, 2), "flatten order")
+    assert_named(explain(FLATTEN, "a-chw", "reference-f64", 64, 2), "flatten order")
 
 
 def test_flatten_order_reader_finds_the_channels_first_permutation_and_refuses_equal_orders():
@@ -455,7 +429,7 @@ POOLING = Workload(
 
 
 def test_pool_padding_is_named_and_closes():
-    _assert_named(_explain(POOLING, "a-include", "reference-f64", 64, 2), "pool padding")
+    assert_named(explain(POOLING, "a-include", "reference-f64", 64, 2), "pool padding")
 
 
 def test_pool_reader_reads_torch_padding_1_and_the_switched_torch_arm_pools_as_the_reference():
@@ -550,7 +524,7 @@ CONV_PADDING = Workload(
 
 
 def test_conv_padding_is_named_and_closes():
-    _assert_named(_explain(CONV_PADDING, "a-pad1", "reference-f64", 64, 2), "conv padding")
+    assert_named(explain(CONV_PADDING, "a-pad1", "reference-f64", 64, 2), "conv padding")
 
 
 def test_conv_padding_reader_reads_torch_padding_1_and_the_switched_torch_arm_convolves_as_the_reference():

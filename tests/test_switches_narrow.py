@@ -10,6 +10,8 @@ import pytest
 
 from paritybench.workloads import Arm, Data, Model, Training, Workload
 
+from .explain_helpers import assert_named, explain
+
 H = 16
 MLP = {"h/kernel": (784, H), "h/bias": (H,), "out/kernel": (H, 10), "out/bias": (10,)}
 
@@ -33,36 +35,6 @@ def _jax(name, **kw):
 
 def _reference():
     return Arm("reference-f64", "float64", "f64", "ce-f64", loss_fn=ce, requires=("jax", "optax"), role="reference")
-
-
-def _setting(w, n, steps):
-    from paritybench.experiment import data
-    from paritybench.experiment.flags import NumericsOptions
-    from paritybench.experiment.weights import copy_weights
-    from paritybench.pipeline import conventions, localize
-
-    ds = data.load_mnist()
-    x, y = data.window(ds, 0, n, True, labels="onehot10")
-    xh, yh = data.window(ds, n, n, True, labels="onehot10")
-    weights = copy_weights({k: v for k, v in w.model.init(0).items() if k in w.model.params}, w.model.params)
-    ctx = localize.Context(w, w.training.lr, steps, x, y, weights, NumericsOptions(), n=n, xh=xh, yh=yh)
-    return ctx, conventions.collect(w, w.arms, w.training.lr, NumericsOptions())
-
-
-def _explain(w, a, b, n, steps):
-    from paritybench.pipeline import explain
-
-    ctx, rows = _setting(w, n, steps)
-    return explain.explain_pair(ctx, w.arm(a), w.arm(b), rows, {}).to_dict()
-
-
-def _assert_named(p, switch):
-    assert p["parted"] is not None, p
-    top = p["switches"][0]
-    assert top["name"] == switch and top["closes"], p["switches"]
-    assert top["ratio_after"] < 100 and (p["parted"]["ratio"] is None or p["parted"]["ratio"] > 100)
-    others = [s for s in p["switches"][1:] if s["refused"] is None and s["name"] != "forward pass"]
-    assert all(not s["closes"] for s in others), p["switches"]
 
 
 def _target(w, other, n=16):
@@ -191,13 +163,13 @@ DROPOUT = Workload(
 
 
 def test_dropout_rate_of_stax_is_named_and_closes():
-    _assert_named(_explain(DROPOUT, "a-stax", "reference-f64", 32, 2), "dropout rate")
+    assert_named(explain(DROPOUT, "a-stax", "reference-f64", 32, 2, holdout=True), "dropout rate")
 
 
 def test_dropout_at_evaluation_is_named_and_closes():
-    p = _explain(DROPOUT, "c-eval", "reference-f64", 32, 2)
+    p = explain(DROPOUT, "c-eval", "reference-f64", 32, 2, holdout=True)
     assert p["parted"]["phase"] == "evaluation", p["parted"]
-    _assert_named(p, "dropout at evaluation")
+    assert_named(p, "dropout at evaluation")
 
 
 def test_dropout_readers_read_jax_draws_and_a_select_or_multiplied_mask():
@@ -330,9 +302,9 @@ NESTEROV = Workload(
 def test_nesterov_closes_the_first_parting_and_the_learning_rate_placement_the_second_together():
     from paritybench.analysis.explain_record import named_cause
 
-    p = _explain(NESTEROV, "a-nesterov", "reference-f64", 64, 4)
+    p = explain(NESTEROV, "a-nesterov", "reference-f64", 64, 4, holdout=True)
     assert p["parted"]["step"] == 0, p["parted"]  # the look-ahead parts at once, the placement at the drop
-    _assert_named(p, "nesterov")
+    assert_named(p, "nesterov")
     both = p["combination"]
     assert both is not None and both["names"] == ["nesterov", "momentum learning-rate placement"], p
     assert both["closes"] and both["ratio_after"] < 100
@@ -341,9 +313,9 @@ def test_nesterov_closes_the_first_parting_and_the_learning_rate_placement_the_s
 
 
 def test_placement_alone_parts_two_nesterov_arms_at_the_drop():
-    p = _explain(NESTEROV, "a-nesterov", "b-keras-nesterov", 64, 4)
+    p = explain(NESTEROV, "a-nesterov", "b-keras-nesterov", 64, 4, holdout=True)
     assert p["parted"]["step"] == 2, p["parted"]
-    _assert_named(p, "momentum learning-rate placement")
+    assert_named(p, "momentum learning-rate placement")
     assert p["combination"] is None, p["combination"]  # the switched pair never parts again
 
 
@@ -456,7 +428,7 @@ COMPUTE = Workload(
 
 
 def test_compute_dtype_is_named_and_closes():
-    _assert_named(_explain(COMPUTE, "a-bf16", "reference-f64", 64, 2), "compute dtype")
+    assert_named(explain(COMPUTE, "a-bf16", "reference-f64", 64, 2, holdout=True), "compute dtype")
 
 
 def test_compute_dtype_reader_reads_the_programs_dtypes_and_the_switched_arm_computes_in_float32():
