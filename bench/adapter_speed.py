@@ -12,22 +12,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
+
+from benchutil import timed_command as timed
 
 OWN = str(Path(__file__).resolve().parent / "own_seed" / "workload.py")
 BUILT_IN_ARMS = "jax-logits,keras-tensorflow,torch-bce-logits,reference-f64"  # own_workload's jax, keras, torch, f64
-
-
-def timed(args: list[str]) -> float:
-    t = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "paritybench", *args], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(args)} failed: {proc.stderr[-2000:]}")
-    return time.perf_counter() - t
 
 
 def main() -> None:

@@ -7,6 +7,8 @@ before it sets the numerics flags, and the flags must precede every framework.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -97,4 +99,14 @@ def time_once(fn: Callable[[], Any]) -> float:
     """Seconds of one call (compiles, first calls): kept apart from the timed rounds."""
     t = time.perf_counter()
     fn()
+    return time.perf_counter() - t
+
+
+def timed_command(args: list[str]) -> float:
+    """Wall seconds of ``python -m paritybench ARGS`` in a fresh process (imports, worker start-up and compiles
+    included, as a user sees them); SystemExit with the end of its stderr where the command fails."""
+    t = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "paritybench", *args], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed: {proc.stderr[-2000:]}")
     return time.perf_counter() - t

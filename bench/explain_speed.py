@@ -11,19 +11,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-
-def timed(args: list[str]) -> float:
-    t = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "paritybench", *args], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(args)} failed: {proc.stderr[-2000:]}")
-    return time.perf_counter() - t
+from benchutil import timed_command as timed
 
 
 def main() -> None:

@@ -7,19 +7,10 @@ Each command runs once in a fresh process (imports and compiles included, as a u
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-
-def timed(args: list[str]) -> float:
-    t = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "paritybench", *args], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(args)} failed: {proc.stderr[-2000:]}")
-    return time.perf_counter() - t
+from benchutil import timed_command as timed
 
 
 def main() -> None:
