@@ -118,6 +118,21 @@ def test_a_function_source_is_called_and_its_arrays_hashed(example):
     assert data.arrays_sha256(x, y) != data.arrays_sha256(x, y.astype(np.float64))  # the dtype is part of it
 
 
+def test_mnist_arrays_are_the_bundled_slice_as_the_builtin_workloads_read_it(tmp_path):
+    """``workloads.mnist_arrays``, the public way to shape MNIST in a data function (examples/own_lstm/data.py):
+    the images and digits ``Data(dataset="mnist")`` reads; another file is held to the same checks."""
+    images, digits = workloads.mnist_arrays()
+    ds = datasource.load(workloads.load("seed-bce"))
+    assert ds.bundled and ds.sha256 == data.BUNDLED_SHA256
+    assert (images.shape, images.dtype, digits.shape, digits.dtype) == ((10000, 28, 28), np.uint8, (10000,), np.uint8)
+    np.testing.assert_array_equal(images, ds.x_train)
+    np.testing.assert_array_equal(digits, ds.y_train)
+    bad = tmp_path / "mnist.npz"
+    np.savez(bad, x_train=np.zeros((4, 28, 28), np.uint8), y_train=np.full(4, 11, np.uint8))
+    with pytest.raises(ParityError, match="outside 0-9"):
+        workloads.mnist_arrays(bad)
+
+
 def test_a_function_source_that_raises_is_its_own_file_and_line(example):
     def broken():
         raise ValueError("no such table\nsecond line")

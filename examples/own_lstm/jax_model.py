@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-UNITS = 8
+UNITS = 16
 
 
 def init(seed):
@@ -17,11 +17,11 @@ def init(seed):
     bias = jnp.zeros(4 * UNITS).at[UNITS : 2 * UNITS].set(1.0)  # Keras's unit_forget_bias
     return {
         "rnn": {
-            "kernel": glorot(k1, (3, 4 * UNITS)),
+            "kernel": glorot(k1, (28, 4 * UNITS)),
             "recurrent_kernel": jax.nn.initializers.orthogonal()(k2, (UNITS, 4 * UNITS)),
             "bias": bias,
         },
-        "out": {"kernel": glorot(k3, (UNITS, 2)), "bias": jnp.zeros(2)},
+        "out": {"kernel": glorot(k3, (UNITS, 10)), "bias": jnp.zeros(10)},
     }
 
 
@@ -44,11 +44,11 @@ def layers(params, x):
 
 
 def apply(params, x):
-    return lstm(params["rnn"], x)[:, -1] @ params["out"]["kernel"] + params["out"]["bias"]
+    return lstm(params["rnn"], x)[:, -1] @ params["out"]["kernel"] + params["out"]["bias"]  # the logits
 
 
-def loss(predictions, targets):
-    return jnp.mean(jnp.square(predictions - targets))
+def loss(logits, digits):
+    return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, digits))
 
 
-optimizer = optax.sgd(0.1)
+optimizer = optax.sgd(0.5)

@@ -4,23 +4,23 @@ import torch
 from torch import nn
 
 
-class SequenceRegressor(nn.Module):
+class RowClassifier(nn.Module):
     def __init__(self):
         super().__init__()
-        self.rnn = nn.LSTM(input_size=3, hidden_size=8, batch_first=True)
-        self.out = nn.Linear(8, 2)
+        self.rnn = nn.LSTM(input_size=28, hidden_size=16, batch_first=True)
+        self.out = nn.Linear(16, 10)
 
     def forward(self, x):
         h, _ = self.rnn(x)
-        return self.out(h[:, -1])  # the last step, as Keras's LSTM returns by default
+        return self.out(h[:, -1])  # the last step, as Keras's LSTM returns by default; the logits
 
 
 def build():
-    return SequenceRegressor()
+    return RowClassifier()
 
 
 def sgd(params, lr):
     return torch.optim.SGD(params, lr=lr)
 
 
-mse = nn.MSELoss()
+cross_entropy = nn.CrossEntropyLoss()  # from the logits, against the digits (class indices)

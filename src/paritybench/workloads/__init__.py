@@ -2,6 +2,7 @@
 
 from paritybench.workloads.base import Arm, Data, Model, Training, Workload, resolve_ref
 from paritybench.workloads.datasource import load as load_data
+from paritybench.workloads.datasource import mnist_arrays
 from paritybench.workloads.registry import DEFAULT, discover, load, names
 
 __all__ = [
@@ -15,5 +16,6 @@ __all__ = [
     "discover",
     "load",
     "load_data",
+    "mnist_arrays",
     "names",
 ]

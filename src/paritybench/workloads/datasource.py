@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from paritybench import watchdog
 from paritybench.errors import ParityError
 from paritybench.experiment import data, heads
@@ -67,6 +69,17 @@ def load(w: Workload, path: str | None = None, sha256: str | None = None) -> dat
             "sweep was under way; keep it fixed, and start again"
         )
     return _CACHE[key]
+
+
+def mnist_arrays(path: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST's training images and digits as plain arrays, for a workload's own ``Data(source=...)`` function
+    that shapes them its own way (rows as sequences, crops, other labels): ``images`` uint8 (N, 28, 28), pixels
+    0-255, and ``digits`` uint8 (N,), 0-9. ``path`` None is the bundled slice (10,000 images), read and held to
+    its recorded sha256 exactly as ``Data(dataset="mnist")`` reads it (``experiment.data.load_mnist``); a path is
+    another Keras-format ``mnist.npz``, checked the same way. Each call reads the file again: the arrays are the
+    caller's own."""
+    ds = data.load_mnist(path)
+    return ds.x_train, ds.y_train
 
 
 def _check_head(w: Workload, y, where: str) -> None:
