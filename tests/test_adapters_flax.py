@@ -57,8 +57,8 @@ def user_nnx(seed):
     return Regressor(nnx.Rngs(seed))
 
 
-def trained(model: JaxModel, init=None):
-    w = own_workload(
+def own(model: JaxModel):
+    return own_workload(
         "own-flax",
         "Does the flax adapter train what a pure apply trains?",
         params=DECLARED,
@@ -67,6 +67,10 @@ def trained(model: JaxModel, init=None):
         training=Training(steps=20, lr=1e-2),
         jax=model,
     )
+
+
+def trained(model: JaxModel, init=None):
+    w = own(model)
     init = w.model.init(0) if init is None else init
     x, y = data()
     return init, jax_trainer.train_many(w, w.arm("jax"), [init], x, y, TrainSpec(steps=20, lr=1e-2))[0], w
@@ -145,3 +149,169 @@ def test_the_own_flax_example_runs_and_localizes_layer_by_layer(tmp_path):
     (pair,) = json.loads(loc.read_text())["pairs"]
     forward = [c["tensor"] for c in pair["checks"] if c["step"] == 0 and c["phase"] == "forward"]
     assert forward == ["hidden", "out", "logits"]  # linen's intermediates, by the user's own names, in order
+
+
+# The user's own train steps, as flax users write them: a linen step in plain JAX over the params collection, an
+# nnx step over the model and its nnx.Optimizer, updated in place.
+def linen_step(module, optimizer, clip=None):
+    import jax
+    import optax
+
+    @jax.jit
+    def train_step(params, opt_state, x, y):
+        loss, grads = jax.value_and_grad(lambda p: user_loss(module.apply({"params": p}, x), y))(params)
+        if clip is not None:
+            grads, _ = clip.update(grads, clip.init(params))
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss
+
+    return train_step
+
+
+def nnx_step(clip=None):
+    import jax
+    from flax import nnx
+
+    @nnx.jit
+    def train_step(model, optimizer, x, y):
+        loss, grads = nnx.value_and_grad(lambda m: user_loss(m(x), y))(model)
+        if clip is not None:
+            grads = jax.tree.map(lambda g: g * 0.5, grads)  # a step that scales its gradient, inside
+        optimizer.update(model, grads)
+        return loss
+
+    return train_step
+
+
+def stepped(kind, clip=None):
+    import optax
+
+    from paritybench.adapters.flax_models import linen_model, nnx_model
+
+    opt = optax.adam(1e-2, eps=1e-7)
+    if kind == "linen":
+        module = user_linen()
+        clipper = optax.clip_by_global_norm(0.05) if clip else None
+        return linen_model(module, (8,), opt, user_loss, linen_step(module, opt, clipper))
+    return nnx_model(user_nnx, opt, user_loss, nnx_step(clip))
+
+
+@pytest.mark.parametrize("kind", ["linen", "nnx"])
+def test_a_flax_models_own_train_step_trains_what_the_adapters_step_trains(kind):
+    from paritybench.experiment.weights import weights_sha256
+
+    w = own(stepped(kind))
+    assert [a.name for a in w.arms] == ["jax", "jax-step", "reference-f64"]
+    init = w.model.init(0)
+    x, y = data()
+    spec = TrainSpec(steps=20, lr=1e-2)
+    ours = jax_trainer.train_many(w, w.arm("jax"), [init], x, y, spec)[0]
+    theirs = jax_trainer.train_many(w, w.arm("jax-step"), [init], x, y, spec)[0]
+    moved = max(float(np.max(np.abs(theirs.final_weights[k] - init[k]))) for k in DECLARED)
+    diff = gap(theirs, ours)
+    print(f"{kind} step: moved {moved:.3g}, its step vs the adapter's after 20 Adam steps: max|diff| {diff:.3g}")
+    # the same bits (measured: max|diff| 0 for both): the linen step is the adapter's program written out; the nnx
+    # step's nnx.value_and_grad and Optimizer.update compute the same gradient and optax update on the merged model
+    assert moved > 1e-3 and weights_sha256(theirs.final_weights) == weights_sha256(ours.final_weights)
+    rec = theirs.info["user_step"]
+    assert rec["agrees"] and rec["step"].endswith("train_step") and len(rec["loss"]) == 20, rec
+
+
+@pytest.mark.parametrize("kind", ["linen", "nnx"])
+def test_a_flax_step_that_changes_the_gradient_parts_at_step_0_in_the_update_phase(kind):
+    from paritybench.experiment.flags import NumericsOptions
+    from paritybench.pipeline import localize
+
+    w = own(stepped(kind, clip=True))
+    x, y = data()
+    ctx = localize.Context(w, w.training.lr, 3, x, y, w.model.init(0), NumericsOptions(), n=64)
+    cache: dict = {}
+    r = localize.localize_pair(ctx, w.arm("jax-step"), w.arm("reference-f64"), cache)
+    print(r.line())
+    assert r.first is not None and (r.first.step, r.first.phase) == (0, "update"), r.line()
+    plain = localize.localize_pair(ctx, w.arm("jax"), w.arm("reference-f64"), cache)
+    assert plain.first is None, plain.line()
+
+
+def nnx_none():
+    from flax import nnx
+
+    @nnx.jit
+    def train_step(model, optimizer, x, y):
+        optimizer.update(model, nnx.grad(lambda m: user_loss(m(x), y))(model))  # returns nothing
+
+    return train_step
+
+
+def nnx_three():
+    def train_step(model, optimizer, x, y):
+        return 0.0, 1.0, 2.0
+
+    return train_step
+
+
+def nnx_vector():
+    def train_step(model, optimizer, x, y):
+        return {"loss": model(x)}
+
+    return train_step
+
+
+def nnx_raises():
+    def train_step(model, optimizer, x, y):
+        raise KeyError("encoder")  # the line the error names
+
+    return train_step
+
+
+@pytest.mark.parametrize(
+    ("make", "problem", "below"),
+    [
+        (nnx_none, "returns None", 4),
+        (nnx_three, "returns a 3-tuple", 1),
+        (nnx_vector, "returns a loss of shape (64, 1), not a scalar", 1),
+        (nnx_raises, "KeyError: 'encoder'", 2),
+    ],
+)
+def test_an_nnx_step_returning_the_wrong_things_is_one_line_naming_its_file_before_training(make, problem, below):
+    import inspect
+
+    import optax
+
+    from paritybench.adapters.flax_models import nnx_model
+    from paritybench.errors import ParityError
+
+    w = own(nnx_model(user_nnx, optax.sgd(0.1), user_loss, make()))
+    x, _ = data()
+    with pytest.raises(ParityError) as e:
+        jax_trainer.JaxKind().forward_shape(w, w.arm("jax-step"), x, w.model.init(0))  # check_forward, before training
+    msg = str(e.value)
+    line = inspect.getsourcelines(make)[1] + below  # the step's def (under its decorator), or the raising line
+    assert "\n" not in msg and problem in msg and f"test_adapters_flax.py:{line}" in msg, msg
+
+
+def linen_two_things():
+    import jax
+
+    @jax.jit
+    def train_step(params, opt_state, x, y):
+        return params, opt_state  # the line the error names is the def above
+
+    return train_step
+
+
+def test_a_linen_step_returning_the_wrong_things_is_one_line_naming_its_file_before_training():
+    import inspect
+
+    import optax
+
+    from paritybench.adapters.flax_models import linen_model
+    from paritybench.errors import ParityError
+
+    w = own(linen_model(user_linen(), (8,), optax.sgd(0.1), user_loss, linen_two_things()))
+    x, _ = data()
+    with pytest.raises(ParityError) as e:
+        jax_trainer.JaxKind().forward_shape(w, w.arm("jax-step"), x, w.model.init(0))
+    msg = str(e.value)
+    line = inspect.getsourcelines(linen_two_things)[1] + 4
+    assert "\n" not in msg and "returns a 2-tuple" in msg and f"test_adapters_flax.py:{line}" in msg, msg

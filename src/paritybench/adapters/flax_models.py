@@ -13,6 +13,11 @@ pytree, the user's optax transformation and loss (flax is the optional extra ``f
   forward order), ``apply(params, x)`` is ``nnx.merge(graphdef, params, rest)(x)`` after
   ``nnx.replace_by_pure_dict`` on a copy of the ``State``. The forward phase shows the logits only.
 
+Either takes the user's own train step (``step=``, the ``jax-step`` arm, as :class:`JaxModel`): a linen step is
+plain JAX over the ``params`` collection, ``step(params, opt_state, x, y) -> (params, opt_state, loss)``; an nnx
+step is ``step(model, optimizer, x, y) -> loss`` (``@nnx.jit``), updating the model and its ``nnx.Optimizer`` in
+place, converted through merge/split (``_nnx_step``).
+
 flax names a Dense kernel ``(in, out)`` and a Conv kernel ``(*k, in, out)``: the layout Keras shares, so the
 declared weights map onto both with ``identity`` rows (``jax_params``' docstring).
 """
@@ -26,7 +31,7 @@ from typing import Any
 from paritybench.errors import ParityError
 from paritybench.workloads.base import Ref, resolve_ref
 
-from .arms import JaxModel, _as, _label, user_call
+from .arms import JaxModel, _as, _label, _where, user_call
 
 
 def _flax() -> Any:
@@ -49,9 +54,18 @@ def _plain(tree: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def linen_model(
-    module: Ref, example_shape: tuple[int, ...], optimizer: Any, loss: Ref, *, mapping: Mapping[str, Any] | None = None
+    module: Ref,
+    example_shape: tuple[int, ...],
+    optimizer: Any,
+    loss: Ref,
+    step: Ref | None = None,
+    *,
+    mapping: Mapping[str, Any] | None = None,
 ) -> JaxModel:
-    """A :class:`JaxModel` of the user's linen ``module`` (an instance, or ``"module:attribute"``)."""
+    """A :class:`JaxModel` of the user's linen ``module`` (an instance, or ``"module:attribute"``). ``step``: the
+    user's own train step as plain JAX, ``step(params, opt_state, x, y) -> (params, opt_state, loss)`` over the
+    ``params`` collection (``module.apply({"params": params}, x)`` inside it) and ``optimizer.init(params)``'s
+    state, as :class:`JaxModel` takes it (its ``jax-step`` arm)."""
     label = _label(module)
 
     def the_module() -> Any:
@@ -100,6 +114,7 @@ def linen_model(
         _as(init, f"{label}.init"),
         optimizer,
         loss,
+        step,
         mapping=mapping,
         layers=_as(layers, f"{label}.intermediates"),
     )
@@ -142,8 +157,78 @@ class _Nnx:
         return graph, params, rest
 
 
-def nnx_model(build: Ref, optimizer: Any, loss: Ref, *, mapping: Mapping[str, Any] | None = None) -> JaxModel:
-    """A :class:`JaxModel` of the user's ``build(seed) -> nnx.Module``."""
+NNX_STEP_RETURNS = "return the loss, (loss, aux) or {'loss': loss, ...}, after optimizer.update(model, grads)"
+
+
+def _nnx_loss(what: str, out: Any) -> Any:
+    """The loss an nnx step returned (a scalar, ``(loss, aux)`` or metrics holding ``"loss"``), else one line."""
+    loss = out
+    if isinstance(out, Mapping):
+        if "loss" not in out:
+            raise ParityError(
+                f"{what} returns metrics without 'loss' ({', '.join(map(str, out)) or 'empty'}): {NNX_STEP_RETURNS}"
+            )
+        loss = out["loss"]
+    elif isinstance(out, (tuple, list)):
+        if len(out) != 2:
+            raise ParityError(f"{what} returns a {len(out)}-tuple: {NNX_STEP_RETURNS}")
+        loss = out[0]
+    if loss is None or isinstance(loss, (str, bytes)) or not hasattr(loss, "__float__") and not hasattr(loss, "shape"):
+        raise ParityError(
+            f"{what} returns {'None' if loss is None else 'a ' + type(loss).__name__}: {NNX_STEP_RETURNS}"
+        )
+    if getattr(loss, "shape", ()) != ():
+        raise ParityError(f"{what} returns a loss of shape {tuple(loss.shape)}, not a scalar: {NNX_STEP_RETURNS}")
+    return loss
+
+
+def _nnx_step(split: _Nnx, user_step: Ref, optimizer: Any) -> Any:
+    """The user's nnx train step ``step(model, optimizer, x, y) -> loss`` as :class:`JaxModel` takes a step:
+    ``(params, opt_state, x, y) -> (params, opt_state, loss)`` over the pure dict and ``optimizer.init(params)``'s
+    state. Each call merges the params into a copy of the model's graph (as ``apply``), builds
+    ``nnx.Optimizer(model, <the optax transformation>, wrt=nnx.Param)`` with the given state in its variables
+    (matched by their paths in the optax state), runs the user's step, which updates both in place
+    (``optimizer.update(model, grads)``), and reads the model's params and the optimizer's state back out."""
+    label = _label(user_step)
+
+    def step(params: Any, opt_state: Any, x: Any, y: Any) -> tuple[Any, Any, Any]:
+        import jax  # late: a framework: the arm runs after the numerics flags
+        from flax import nnx  # late: an optional extra, loaded by the model's init first
+
+        fn = _get(user_step)
+        step.__wrapped__ = fn  # type: ignore[attr-defined]  # JaxModel's checks name the user's file and line
+        what = f"nnx step {label} ({_where(fn)})"
+        graph, state, rest = split.split
+        state = jax.tree.map(lambda a: a, state)  # a copy: the cached split keeps its own leaves
+        nnx.replace_by_pure_dict(state, params)
+        model = nnx.merge(graph, state, *rest)
+        opt = nnx.Optimizer(model, _get(optimizer), wrt=nnx.Param)
+        is_var = lambda v: isinstance(v, nnx.Variable)  # noqa: E731
+        held = dict(jax.tree_util.tree_flatten_with_path(opt.opt_state, is_leaf=is_var)[0])
+        given, given_def = jax.tree_util.tree_flatten_with_path(opt_state)
+        if set(held) != {p for p, _ in given}:
+            raise ParityError(
+                f"{what}: nnx.Optimizer's state has paths {sorted(map(jax.tree_util.keystr, held))}, the optax "
+                f"state {sorted(jax.tree_util.keystr(p) for p, _ in given)}: give nnx_model the optax transformation "
+                "the step's optimizer uses"
+            )
+        for path, leaf in given:
+            held[path].set_value(leaf)
+        loss = _nnx_loss(what, fn(model, opt, x, y))
+        new_state = jax.tree.unflatten(given_def, [held[path].get_value() for path, _ in given])
+        return nnx.to_pure_dict(nnx.state(model, nnx.Param)), new_state, loss
+
+    return _as(step, user_step)
+
+
+def nnx_model(
+    build: Ref, optimizer: Any, loss: Ref, step: Ref | None = None, *, mapping: Mapping[str, Any] | None = None
+) -> JaxModel:
+    """A :class:`JaxModel` of the user's ``build(seed) -> nnx.Module``. ``step``: the user's own nnx train step
+    as nnx users write it, ``step(model, optimizer, x, y)``, jitted by ``nnx.jit`` or not, that updates the model
+    and an ``nnx.Optimizer(model, tx, wrt=nnx.Param)`` in place (``optimizer.update(model, grads)``) and returns
+    the loss, ``(loss, aux)`` or metrics holding ``"loss"``; paritybench builds the optimizer from ``optimizer``
+    (the optax transformation ``tx``) and carries its state between steps (the ``jax-step`` arm)."""
     split = _Nnx(build)
     label = split.label
 
@@ -163,4 +248,7 @@ def nnx_model(build: Ref, optimizer: Any, loss: Ref, *, mapping: Mapping[str, An
         nnx.replace_by_pure_dict(state, params)
         return nnx.merge(graph, state, *rest)(x)
 
-    return JaxModel(_as(apply, f"{label}.apply"), _as(init, f"{label}.init"), optimizer, loss, mapping=mapping)
+    own_step = None if step is None else _nnx_step(split, step, optimizer)
+    return JaxModel(
+        _as(apply, f"{label}.apply"), _as(init, f"{label}.init"), optimizer, loss, own_step, mapping=mapping
+    )
