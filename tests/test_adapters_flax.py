@@ -139,7 +139,10 @@ def test_the_own_flax_example_runs_and_localizes_layer_by_layer(tmp_path):
     ]
     runs = {r["arm"]: r for r in a["runs"]}
     ref = runs["reference-f64"]["final_loss"]
-    assert set(runs) == {"jax", "keras-tensorflow", "reference-f64"}
+    assert set(runs) == {"jax", "jax-step", "keras-tensorflow", "reference-f64"}
+    # the user's jitted linen train_step: the same bits as the adapter's step, its losses held to paritybench's
+    assert runs["jax-step"]["final_weights_sha256"] == runs["jax"]["final_weights_sha256"]
+    assert runs["jax-step"]["info"]["user_step"]["agrees"], runs["jax-step"]["info"]["user_step"]
     for arm, r in runs.items():
         assert r["status"] == "ok" and r["curves"]["loss"][-1] < r["curves"]["loss"][0] / 2, arm
         assert abs(r["final_loss"] - ref) <= 1e-5 * ref, arm

@@ -1,5 +1,7 @@
-"""An existing flax regression model, as a user writes it (linen and nnx): no paritybench import."""
+"""An existing flax regression model with its jitted train steps, as a user writes them (linen and nnx): no
+paritybench import."""
 
+import jax
 import jax.numpy as jnp
 import optax
 from flax import linen, nnx
@@ -33,3 +35,19 @@ def loss(predictions, targets):
 
 
 optimizer = optax.sgd(0.05)
+
+
+@jax.jit
+def train_step(params, opt_state, x, y):
+    """linen: plain JAX over the params collection."""
+    value, grads = jax.value_and_grad(lambda p: loss(model.apply({"params": p}, x), y))(params)
+    updates, opt_state = optimizer.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), opt_state, value
+
+
+@nnx.jit
+def nnx_train_step(model, optimizer, x, y):
+    """nnx: the model and its nnx.Optimizer(model, optimizer, wrt=nnx.Param), updated in place."""
+    value, grads = nnx.value_and_grad(lambda m: loss(m(x), y))(model)
+    optimizer.update(model, grads)
+    return value

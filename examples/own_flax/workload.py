@@ -2,7 +2,9 @@
 
     paritybench run --workload examples/own_flax/workload.py
 
-``nnx_model("flax_model:build_nnx", ...)`` in place of ``linen_model`` runs the nnx version of the same model.
+The ``jax-step`` arm trains by the user's own jitted ``train_step``. ``nnx_model("flax_model:build_nnx",
+"flax_model:optimizer", "flax_model:loss", "flax_model:nnx_train_step")`` in place of ``linen_model`` runs the nnx
+version of the same model and step.
 """
 
 from paritybench.adapters.arms import dense_params, own_workload
@@ -16,6 +18,6 @@ WORKLOAD = own_workload(
     head="linear",
     data=Data(source="data:load", n=256),
     training=Training(steps=20, lr=0.05),
-    jax=linen_model("flax_model:model", (8,), "flax_model:optimizer", "flax_model:loss"),
+    jax=linen_model("flax_model:model", (8,), "flax_model:optimizer", "flax_model:loss", "flax_model:train_step"),
     keras="keras_model:build_model",
 )
