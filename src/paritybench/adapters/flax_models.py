@@ -188,7 +188,9 @@ def _nnx_step(split: _Nnx, user_step: Ref, optimizer: Any) -> Any:
     state. Each call merges the params into a copy of the model's graph (as ``apply``), builds
     ``nnx.Optimizer(model, <the optax transformation>, wrt=nnx.Param)`` with the given state in its variables
     (matched by their paths in the optax state), runs the user's step, which updates both in place
-    (``optimizer.update(model, grads)``), and reads the model's params and the optimizer's state back out."""
+    (``optimizer.update(model, grads)``), and reads the model's params and the optimizer's state back out. The
+    optimizer's own ``step`` counter is not carried (0 at each call); the optax state's ``count``, which optax's
+    schedules read, is."""
     label = _label(user_step)
 
     def step(params: Any, opt_state: Any, x: Any, y: Any) -> tuple[Any, Any, Any]:
