@@ -11,15 +11,22 @@ from dataclasses import replace
 
 import numpy as np
 
+from paritybench.experiment import heads
 from paritybench.switches.base import Refusal, Switch, Target
 from paritybench.workloads.base import Arm, resolve_ref
 
 M = 8  # rows probed
 
 
-def _logits(t: Target) -> np.ndarray:
+def _probe(t: Target) -> tuple[np.ndarray, np.ndarray]:
+    """Logits and targets for ``M`` rows: logits of the targets' shape, or, for integer class ids ((n,) or
+    (n, T)), with a class axis as wide as the ids need (a loss over ids takes logits of any width)."""
     rng = np.random.default_rng(0)
-    return rng.normal(0.0, 1.0, (M, *t.y.shape[1:])).astype(np.float32)
+    y = np.asarray(t.y[:M])
+    if heads.integer(y.dtype):
+        width = max(2, int(y.max()) + 1)
+        return rng.normal(0.0, 1.0, (M, *y.shape[1:], width)).astype(np.float32), y.astype(np.int64)
+    return rng.normal(0.0, 1.0, (M, *y.shape[1:])).astype(np.float32), y.astype(np.float32)
 
 
 def _reduction(whole: float, alone: list[float]) -> str:
@@ -35,7 +42,7 @@ def jax_reduction(loss_ref, t: Target) -> str:
     import jax.numpy as jnp  # late: a framework: loads after the numerics flags
 
     f = resolve_ref(loss_ref)
-    z, y = _logits(t), np.asarray(t.y[:M], np.float32)
+    z, y = _probe(t)
     whole = float(jnp.mean(f(jnp.asarray(z), jnp.asarray(y))))
     return _reduction(
         whole, [float(jnp.mean(f(jnp.asarray(z[i : i + 1]), jnp.asarray(y[i : i + 1])))) for i in range(M)]
@@ -46,7 +53,7 @@ def torch_reduction(loss_ref, t: Target) -> str:
     import torch  # late: a framework: loads after the numerics flags
 
     f = resolve_ref(loss_ref)
-    z, y = torch.from_numpy(_logits(t)), torch.from_numpy(np.asarray(t.y[:M], np.float32))
+    z, y = (torch.from_numpy(a) for a in _probe(t))
     return _reduction(float(f(z, y)), [float(f(z[i : i + 1], y[i : i + 1])) for i in range(M)])
 
 
