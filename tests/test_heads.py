@@ -105,7 +105,8 @@ def test_sequence_softmax_counts_positions():
         ("softmax", (8, 10), (8,), np.int64, True),
         ("softmax", (8, 6, 10), (8, 6), np.int32, True),
         ("softmax", (8, 6, 10), (8, 6, 10), np.float32, True),
-        ("softmax", (8, 10), (8, 1), np.int64, False),  # ids with a trailing axis: squeeze it
+        ("softmax", (8, 10), (8, 1), np.int64, False),  # ids with a trailing axis: the data load squeezes it
+        ("softmax", (8, 1, 10), (8,), np.int64, False),  # (n, 1) ids squeezed, but the logits are sequences of one
         ("softmax", (8, 10), (8, 10), np.int64, False),  # integer one-hot: give floats
         ("softmax", (8, 6, 10), (8, 6), np.float32, False),  # float ids: give integers
         ("softmax", (8, 1), (8,), np.int64, False),  # one class is no softmax
@@ -129,6 +130,7 @@ def _workload(head: str):
         ("sigmoid", np.zeros(5, np.float32), "reshape it to (n, 1)"),
         ("softmax", np.array([0, -1, 2]), "is negative"),
         ("softmax", np.zeros(5, np.float32), "y.astype('int32')"),
+        ("softmax", np.zeros((5, 1), np.float32), "y.astype('int32')"),  # float ids with a trailing axis
     ],
 )
 def test_targets_that_fit_no_head_are_one_line_errors_naming_the_fix(head, y, message):
@@ -165,3 +167,18 @@ def test_the_keras_worker_refuses_an_output_that_fits_no_target_form_in_one_line
     with pytest.raises(ParityError) as e:
         check_targets(SimpleNamespace(output_shape=(None, 1)), np.zeros((4, 4), np.float32), w, arm)
     assert "one logit per label, shape (4, 4)" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_class_id_past_the_last_class_is_refused_in_one_line_naming_the_range():
+    assert heads.problem("softmax", (8, 10), (8,), np.dtype(np.int64), top=9) is None
+    why = heads.problem("softmax", (8, 10), (8,), np.dtype(np.int64), top=10)
+    assert "class id 10 is out of range" in why and "give ids 0..9" in why and "\n" not in why
+    why = heads.problem("softmax", (8, 6, 5), (8, 6), np.dtype(np.int32), top=7)
+    assert "class id 7" in why and "0..4" in why
+    assert heads.top_id(np.array([[3], [11]])) == 11 and heads.top_id(np.zeros(3, np.float32)) is None
+    from paritybench.arms.keras_worker import check_targets
+
+    w = SimpleNamespace(name="w", model=SimpleNamespace(head="softmax"))
+    with pytest.raises(ParityError) as e:
+        check_targets(SimpleNamespace(output_shape=(None, 3)), np.array([0, 1, 3]), w, SimpleNamespace(name="k"))
+    assert "class id 3 is out of range" in str(e.value) and "arm k" in str(e.value) and "\n" not in str(e.value)

@@ -407,6 +407,26 @@ def test_targets_a_classifier_head_would_count_wrong_are_refused(example, tmp_pa
     one_line(exc, needle)
 
 
+@pytest.mark.parametrize("given", [(6, 1), (6, 3, 1)])
+def test_softmax_class_ids_with_a_trailing_axis_of_one_load_as_the_ids_without_it(example, tmp_path, given):
+    """(n, 1) and (n, T, 1) integer ids, which Keras's sparse categorical cross-entropy squeezes itself, load as
+    (n,) and (n, T): the form every arm trains on; the artifact's data record says the shape given, the sha256
+    is the file's; another head on the same file keeps the shape (the cached arrays are not changed)."""
+    y = np.arange(np.prod(given)).reshape(given) % 3
+    w = with_data(example, source=npz(tmp_path, x=np.ones((6, 2)), y=y))
+    soft = dataclasses.replace(w, model=dataclasses.replace(w.model, head="softmax"))
+    ds = datasource.load(soft)
+    assert ds.y_train.shape == given[:-1] and np.array_equal(ds.y_train, y[..., 0])
+    rec = data.describe(ds)
+    assert rec["y_shape"] == list(given[:-1]) and rec["y_squeezed_from"] == list(given)
+    assert rec["sha256"] == hashlib.sha256((tmp_path / "d.npz").read_bytes()).hexdigest()
+    linear = datasource.load(w)  # the linear head of the example: values of any shape, as given
+    assert linear.y_train.shape == given and "y_squeezed_from" not in linear.record
+    with pytest.raises(ParityError) as exc:  # the same ids as floats are no softmax target
+        datasource.load(with_data(soft, source=npz(tmp_path, x=np.ones((6, 2)), y=y.astype(np.float32))))
+    one_line(exc, "give ids as integers")
+
+
 def test_classifier_targets_that_fit_their_head_load(example, tmp_path):
     for head, y in (
         ("sigmoid", np.zeros((4, 1))),
