@@ -285,7 +285,7 @@ def test_the_run_table_shows_the_loss_for_a_linear_head():
     }
     artifact = {
         "config": {"n": 256, "steps": 1, "lr": 0.05, "normalize": False},
-        "environment": {"data": {"source": "npz"}},
+        "environment": {"data": {"source": "npz", "path": "/somewhere/d.npz", "sha256": "0123456789abcdef" * 4}},
         "runs": [run],
     }
     console = Console(record=True, width=200)
@@ -293,7 +293,30 @@ def test_the_run_table_shows_the_loss_for_a_linear_head():
     text = console.export_text()
     assert "initial loss" in text and "0.740886" in text and "0.068391" in text
     assert "fwd" not in text and "accuracy = " not in text
-    assert "metric = the loss" in text and "own data (npz)" in text
+    assert "metric = the loss" in text and "own data d.npz (sha256 0123456789ab)" in " ".join(text.split())
+
+
+def test_the_report_names_own_data_by_its_source_and_sha256_where_mnist_says_pixels():
+    """``data_words``: MNIST's pixels as the report always said them; own data by file or function and sha256."""
+    from paritybench.analysis import report
+
+    seed = json.loads((ROOT / "tests" / "data" / "run-seed0.json").read_text())
+    assert report_table.data_words(seed) == "raw pixels"
+    assert report_table.data_words({**seed, "config": {**seed["config"], "normalize": True}}) == "normalized pixels"
+    sha = "fedcba9876543210" * 4
+    for record, words in (
+        ({"source": "npz", "path": "/a/b/data.npz", "sha256": sha}, "own data data.npz (sha256 fedcba987654)"),
+        (
+            {"source": "function", "path": "make:arrays()", "sha256": sha},
+            "own data make:arrays() (sha256 fedcba987654)",
+        ),
+        ({"source": "npz"}, "own data"),
+    ):
+        own = {**seed, "environment": {**seed["environment"], "data": record}}
+        assert report_table.data_words(own) == words
+        answer = " ".join(report.answer_from_run(own))
+        assert f"window 0, {words}, 10 steps" in answer and "pixels" not in answer, answer
+    assert "window 0, raw pixels, 10 steps" in " ".join(report.answer_from_run(seed))
 
 
 # ---------------------------------------------------------------- end to end
@@ -321,6 +344,7 @@ def test_the_own_regression_example_runs_localizes_compares_and_reports(tmp_path
     assert proc.returncode == 0, proc.stderr[-3000:]
     md = (tmp_path / "rep" / "report.md").read_text()
     assert "**Metric: the loss**" in md and "`reference-f64` (float64) ends at loss" in md
+    assert f"own data data.npz (sha256 {a['environment']['data']['sha256'][:12]})" in md and "pixels" not in md
     assert (tmp_path / "rep" / "loss.png").is_file()
     loc = tmp_path / "loc.json"
     proc = run_cli("localize", "--workload", str(EXAMPLE / "workload.py"), "--out", str(loc), cwd=tmp_path)

@@ -62,6 +62,11 @@ def _variant(a: dict) -> str:
     return "normalized" if a["config"]["normalize"] else "raw"
 
 
+def _data(a: dict) -> str:
+    """What ``a`` trained on, in the report's sentences, captions and titles (``report_table.data_words``)."""
+    return report_table.data_words(a)
+
+
 def load(paths: list[str]) -> list[dict]:
     out = []
     _ARM_ORDER.clear()
@@ -95,7 +100,7 @@ def answer_from_loss_run(a: dict) -> list[str]:
     runs = {k: v for k, v in _first_case(a).items() if v["status"] == "ok"}
     ref_name = reference_arm(a) if reference_arm(a) in runs else None
     where = (
-        f"seed {a['runs'][0]['seed']}, window {a['runs'][0]['window_start']}, "
+        f"seed {a['runs'][0]['seed']}, window {a['runs'][0]['window_start']}, {_data(a)}, "
         f"{a['config']['steps']} steps at lr {a['config']['lr']}"
     )
     head = f"**Metric: the loss** ({where}; the head is linear, so there is no accuracy)"
@@ -139,7 +144,7 @@ def _answer_from_run(a: dict) -> list[str]:
     short = {arm: r for arm, r in runs.items() if abs(target - r["curves"]["correct"][-1]) > 1}
     level = [arm for arm, r in runs.items() if abs(target - r["curves"]["correct"][-1]) <= 1]
     where = (
-        f"seed {RunKey.of(ref).seed}, window {RunKey.of(ref).window}, {_variant(a)} pixels, "
+        f"seed {RunKey.of(ref).seed}, window {RunKey.of(ref).window}, {_data(a)}, "
         f"{a['config']['steps']} steps at lr {a['config']['lr']}"
     )
     if not short:
@@ -259,9 +264,7 @@ def answer_from_sweep(a: dict) -> list[str]:
     s = a["summary"]
     cfg = a["config"]
     total = len(cfg["seeds"]) * len(cfg["windows"])
-    lines = [
-        f"Over {len(cfg['seeds'])} seeds x {len(cfg['windows'])} windows ({total} runs per arm, {_variant(a)} pixels):"
-    ]
+    lines = [f"Over {len(cfg['seeds'])} seeds x {len(cfg['windows'])} windows ({total} runs per arm, {_data(a)}):"]
     ref_arm = reference_arm(a)
     for arm in _order(s):
         st = s[arm]
@@ -290,10 +293,7 @@ def answer_from_sensitivity(a: dict) -> list[str]:
     p = a["perturbation"]
     stable = [x for x in _order(a["classes"]) if a["classes"][x] == "stable"]
     chaotic = [x for x in _order(a["classes"]) if a["classes"][x] == "chaotic"]
-    lines = [
-        f"Perturbing seed {p['seed']}'s initial weights by a relative {p['rel']:g} ({p['k']} copies, "
-        f"{_variant(a)} pixels):"
-    ]
+    lines = [f"Perturbing seed {p['seed']}'s initial weights by a relative {p['rel']:g} ({p['k']} copies, {_data(a)}):"]
     if stable:
         lines.append(
             "- stable (every copy within one sample): "
@@ -361,7 +361,7 @@ def plot_curves(a: dict, path: Path, names: tuple[str, ...], titles: tuple[str, 
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
     first = RunKey.of(a["runs"][0])
-    fig.suptitle(f"{_variant(a)} pixels, seed {first.seed}, window {first.window}")
+    fig.suptitle(f"{_data(a)}, seed {first.seed}, window {first.window}")
     fig.tight_layout()
     _save(fig, path)
     plt.close(fig)
@@ -484,11 +484,11 @@ def build_report(artifacts: list[dict], out_dir: Path) -> Report:
             name = f"{stem}-{v}{suffix}.png"
             source = f", `{Path(a['_path']).name}`" if suffix else ""
             if plot_curves(a, out_dir / name, names, titles, log):
-                figures.append((name, f"{caption} ({v} pixels{source})"))
+                figures.append((name, f"{caption} ({_data(a)}{source})"))
         if _metric(a) == "loss" and plot_curves(a, out_dir / f"loss{suffix}.png", ("loss",), ("loss",), (True,)):
             figures.append((f"loss{suffix}.png", "the loss per step, one line per arm (the workload's metric)"))
     if plot_distribution(
-        [(f"sweep, {_variant(a)} pixels", _finals_by_arm(a)) for a in kinds.get("sweep", [])],
+        [(f"sweep, {_data(a)}", _finals_by_arm(a)) for a in kinds.get("sweep", [])],
         out_dir / "sweep.png",
         "final training accuracy",
     ):
@@ -496,7 +496,7 @@ def build_report(artifacts: list[dict], out_dir: Path) -> Report:
     if plot_distribution(
         [
             (
-                f"{a['perturbation']['k']} copies perturbed by {a['perturbation']['rel']:g}, {_variant(a)} pixels",
+                f"{a['perturbation']['k']} copies perturbed by {a['perturbation']['rel']:g}, {_data(a)}",
                 _finals_by_arm(a),
             )
             for a in kinds.get("sensitivity", [])
