@@ -18,6 +18,7 @@ from paritybench.analysis.tolerances import STABLE_TOLERANCE
 from paritybench.artifact import validate_file
 from paritybench.artifact.records import RunKey
 from paritybench.studies.checkpoint import run_problem
+from paritybench.studies.nodes import split_summary
 
 from .conftest import ROOT, run_cli
 
@@ -102,6 +103,12 @@ def test_sweep_and_sensitivity_of_the_own_regression_example_name_their_criterio
         assert (s["final_loss"]["min"], s["final_loss"]["max"]) == (losses[0], losses[-1])
         # every float32 arm ends within rounding of the float64 arbiter on the same seed and window
         assert arm == "reference-f64" or abs(s["paired_diff_vs_reference"]["max"]) < 1e-5 * losses[0]
+    # by node: the final loss's mean and paired differences (one node here)
+    (node,) = split_summary(a).values()
+    assert set(node) == set(a["summary"]) and all("mean_final_accuracy" not in v for v in node.values())
+    assert node["torch"]["mean_final_loss"] == pytest.approx(a["summary"]["torch"]["final_loss"]["mean"])
+    proc = run_cli("nodes", str(sweep), cwd=tmp_path)
+    assert proc.returncode == 0 and "runs by node: final loss" in proc.stdout, proc.stderr[-2000:]
     # a checkpoint line of a loss run is finished with its final loss (no accuracy), unfinished without it
     cfg = SimpleNamespace(arms=list(a["summary"]), seeds=[0, 1], windows=[0, 256], n=a["config"]["n"])
     assert all(run_problem(r, cfg) is None for r in a["runs"])
