@@ -136,3 +136,19 @@ def test_sweep_and_sensitivity_of_the_own_regression_example_name_their_criterio
     assert "**metric: the final loss**" in md and f"- Criterion: {stats.SWEEP_LOSS_CRITERION}." in md
     assert f"- Criterion: {stats.sensitivity_loss_criterion()}." in md and "final-accuracy" not in md
     assert (tmp_path / "rep" / "sweep-loss.png").is_file() and (tmp_path / "rep" / "sensitivity-loss.png").is_file()
+
+
+def test_merged_shards_of_a_loss_sweep_carry_the_unsharded_summary_and_criterion(tmp_path):
+    grid = ("--workload", str(EXAMPLE), "--seeds", "0-1", "--windows", "0,256", "--steps", "3", "--arms", "jax,torch")
+    outs = {}
+    for name, extra in (("whole", ()), ("s0", ("--shard", "0/2")), ("s1", ("--shard", "1/2"))):
+        outs[name] = tmp_path / f"{name}.json"
+        proc = run_cli("sweep", *grid, *extra, "--out", str(outs[name]), cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    merged = tmp_path / "merged.json"
+    proc = run_cli("merge", str(outs["s0"]), str(outs["s1"]), "--out", str(merged), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "criterion = final loss:" in " ".join(proc.stdout.split())
+    m, w = json.loads(merged.read_text()), json.loads(outs["whole"].read_text())
+    assert m["criterion"] == w["criterion"] and m["summary"] == w["summary"]
+    assert "windows_info" not in m and "windows_info" not in w  # no majority rate without classes

@@ -189,7 +189,7 @@ def _print_loss_sweep(console, artifact: dict) -> None:
         t.add_row(
             arm,
             str(fl["count"]),
-            *(_g4(fl[k]) for k in ("mean", "std", "min", "median", "max")),
+            *(_loss_text(fl[k]) for k in ("mean", "std", "min", "median", "max")),
             f"{unnum(pd['mean']):+.3g}" if pd else "-",
         )
     console.print(t)
@@ -197,7 +197,7 @@ def _print_loss_sweep(console, artifact: dict) -> None:
     _print_time(console, artifact)
 
 
-def _g4(v) -> str:
+def _loss_text(v) -> str:
     return v if isinstance(v, str) else f"{v:.6g}"
 
 
@@ -597,8 +597,8 @@ def _print_loss_sensitivity(console, artifact: dict) -> None:
         t.add_row(
             arm,
             s["class"],
-            _g4(fl["min"]),
-            _g4(fl["max"]),
+            _loss_text(fl["min"]),
+            _loss_text(fl["max"]),
             _g(s["loss_spread"]),
             str(s["distinct_final_hashes"]),
             _g(s["max_weight_diff_vs_copy0"]),
