@@ -182,3 +182,19 @@ def test_a_class_id_past_the_last_class_is_refused_in_one_line_naming_the_range(
     with pytest.raises(ParityError) as e:
         check_targets(SimpleNamespace(output_shape=(None, 3)), np.array([0, 1, 3]), w, SimpleNamespace(name="k"))
     assert "class id 3 is out of range" in str(e.value) and "arm k" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_the_chance_level_of_a_sweep_counts_as_the_heads_accuracy_does():
+    """``stats.majority_rates``: a constant guess's accuracy, per label or position as ``correct`` counts them."""
+    from paritybench.analysis.stats import majority_rates
+
+    ids = np.array([0, 0, 1, 2])  # class ids: the commonest class's share
+    tags = np.array([[0, 1, 1], [1, 1, 2]])  # ids per position: 4 of 6 positions are class 1
+    multi = np.array([[1, 0], [1, 1], [0, 0], [1, 0]], np.float32)  # each label's majority: 3/4 and 3/4
+    seq = np.eye(3)[tags]  # the same tags one-hot, (n, T, k)
+    binary = np.array([[1], [0], [1], [1], [1]], np.float32)
+    got = majority_rates({0: ids, 1: tags, 2: seq}, "softmax") | majority_rates({3: multi, 4: binary}, "sigmoid")
+    assert got == {0: 0.5, 1: 4 / 6, 2: 4 / 6, 3: 0.75, 4: 0.8}
+    assert majority_rates({4: binary}) == {4: 0.8}  # one label per sample: as before, with or without the head
+    onehot = np.eye(3, dtype=np.float32)[ids]
+    assert majority_rates({0: onehot}) == majority_rates({0: onehot}, "softmax") == {0: 0.5}

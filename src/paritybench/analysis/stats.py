@@ -33,11 +33,24 @@ def _describe(values: list[float]) -> dict[str, Any]:
     }
 
 
-def majority_rates(y_by_window: dict[int, np.ndarray]) -> dict[int, float]:
-    """Share of the commoner label in each window: the accuracy of a constant prediction."""
+def majority_rates(y_by_window: dict[int, np.ndarray], head: str | None = None) -> dict[int, float]:
+    """Share of the commoner label in each window: the accuracy of a constant prediction, counted as the run's
+    accuracy counts (``experiment.heads``): integer class ids, (n,) or (n, T), the commonest class's share of the
+    positions; one-hot rows per position (n, T, k), likewise; several 0/1 labels per sample for a sigmoid head
+    (``head``), the mean over the labels of each label's commoner value's share (a constant guess per label)."""
     out = {}
     for w, y in y_by_window.items():
         y = np.asarray(y)
+        if np.issubdtype(y.dtype, np.integer) and head != "sigmoid":  # class ids (a softmax head's, squeezed)
+            out[w] = float(np.bincount(y.ravel()).max() / y.size)
+            continue
+        if head == "sigmoid" and y.shape[-1] > 1:  # multi-label: each label's own majority, averaged over labels
+            shares = np.mean(y.reshape(-1, y.shape[-1]) > 0.5, axis=0)
+            out[w] = float(np.mean(np.maximum(shares, 1.0 - shares)))
+            continue
+        if y.ndim > 2 and y.shape[-1] > 1:  # one-hot per sequence position: the commonest class's share
+            out[w] = float(np.max(np.mean(y.reshape(-1, y.shape[-1]), axis=0)))
+            continue
         if y.ndim == 2 and y.shape[1] > 1:  # one-hot: the commonest class's share
             out[w] = float(np.max(np.mean(y, axis=0)))
             continue

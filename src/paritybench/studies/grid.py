@@ -44,7 +44,8 @@ def sweep_extra(cfg, runs: list[dict], resumed: bool) -> dict:
         return {**summary_extra(runs, {}, workload.reference), "resumed": resumed}
     ds = workloads.load_data(workload, cfg.data_path, cfg.data_sha256)
     labels = workload.data.labels
-    majority = stats.majority_rates({w: data.window(ds, w, cfg.n, cfg.normalize, labels)[1] for w in cfg.windows})
+    windows = {w: data.window(ds, w, cfg.n, cfg.normalize, labels)[1] for w in cfg.windows}
+    majority = stats.majority_rates(windows, workload.model.head)
     return {
         **summary_extra(runs, majority, workload.reference),
         "windows_info": {str(w): {"majority_rate": m} for w, m in majority.items()},
