@@ -362,3 +362,109 @@ def test_float_tags_for_a_sequence_softmax_are_refused_before_training_in_one_li
     err = [line for line in proc.stderr.splitlines() if line.startswith("paritybench: error:")]
     assert len(err) == 1 and "floating targets are one-hot class scores" in err[0], proc.stderr[-2000:]
     assert "y.astype('int32')" in err[0]
+
+
+def _softmax_classifier(folder, ids: str) -> None:
+    """own_multilabel's folder turned into a one-class-per-sample softmax classifier on its own data: the Keras
+    model ends in a softmax compiled with sparse categorical cross-entropy, the torch loss is
+    ``nn.CrossEntropyLoss()`` and the JAX loss optax's integer-label cross-entropy, each as a user writes it; the
+    class of a sample is the argmax of its four labels' row, given by ``ids`` (``"(n,)"`` or ``"(n, 1)"``)."""
+    import shutil
+
+    shutil.copytree(EXAMPLES / "own_multilabel", folder)
+    edits = {
+        "keras_model.py": [
+            ('activation="sigmoid"', 'activation="softmax"'),
+            ('loss="binary_crossentropy"', 'loss="sparse_categorical_crossentropy"'),
+        ],
+        "torch_model.py": [("bce = nn.BCEWithLogitsLoss()", "bce = nn.CrossEntropyLoss()")],
+        "jax_model.py": [("optax.sigmoid_binary_cross_entropy", "optax.softmax_cross_entropy_with_integer_labels")],
+        "workload.py": [
+            ('head="sigmoid"', 'head="softmax"'),
+            ('Data(source="data.npz", x="features", y="labels", n=256)', 'Data(source="ids:load", n=256)'),
+        ],
+    }
+    for name, pairs in edits.items():
+        text = (folder / name).read_text()
+        for old, new in pairs:
+            assert old in text, (name, old)
+            text = text.replace(old, new)
+        (folder / name).write_text(text)
+    shape = {"(n,)": "", "(n, 1)": "[:, None]"}[ids]
+    (folder / "ids.py").write_text(
+        "import numpy as np\n\n\ndef load():\n"
+        "    d = np.load(__file__.replace('ids.py', 'data.npz'))\n"
+        f"    return d['features'], np.argmax(d['labels'] * [1, 2, 3, 4], axis=1).astype(np.int64){shape}\n"
+    )
+
+
+@pytest.mark.parametrize("layout", ["per-sample", "per-position"])
+def test_ids_with_a_trailing_axis_of_one_train_exactly_as_the_ids_without_it(tmp_path, layout):
+    """Class ids as (n, 1) (one per sample) or (n, T, 1) (one per token), which Keras's sparse categorical
+    cross-entropy takes (it squeezes the axis), train in every arm kind, bit for bit, as the same ids given as (n,)
+    or (n, T): the same loss and count curves and the same final weights; the artifact records the shape given."""
+    if importlib.util.find_spec("torch") is None:
+        pytest.skip('torch is not installed: make setup EXTRAS="--extra cpu --extra torch"')
+    runs = {}
+    for squeezed in (True, False):
+        folder = tmp_path / f"{layout}-{squeezed}"
+        if layout == "per-sample":
+            _softmax_classifier(folder, "(n,)" if squeezed else "(n, 1)")
+        else:
+            import shutil
+
+            shutil.copytree(EXAMPLES / "own_tagging", folder)
+            (folder / "ids.py").write_text(
+                "import numpy as np\n\n\ndef load():\n"
+                "    d = np.load(__file__.replace('ids.py', 'data.npz'))\n"
+                f"    return d['tokens'], d['tags']{'' if squeezed else '[..., None]'}\n"
+            )
+            text = (folder / "workload.py").read_text()
+            old = 'Data(source="data.npz", x="tokens", y="tags", n=256)'
+            assert old in text
+            (folder / "workload.py").write_text(text.replace(old, 'Data(source="ids:load", n=256)'))
+        out = tmp_path / f"{layout}-{squeezed}.json"
+        proc = run_cli("run", "--workload", str(folder / "workload.py"), "--out", str(out), cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        runs[squeezed] = json.loads(out.read_text())
+    given, plain = runs[False], runs[True]
+    d = given["environment"]["data"]
+    assert d["y_squeezed_from"] == ([512, 1] if layout == "per-sample" else [512, 8, 1])
+    assert d["y_shape"] == plain["environment"]["data"]["y_shape"] == d["y_squeezed_from"][:-1]
+    assert "y_squeezed_from" not in plain["environment"]["data"]
+    by_arm = {r["arm"]: r for r in plain["runs"]}
+    assert set(by_arm) == {"jax", "keras-tensorflow", "torch", "reference-f64"}
+    for r in given["runs"]:
+        p = by_arm[r["arm"]]
+        assert r["status"] == p["status"] == "ok", (r["arm"], r.get("reason"))
+        for curve in ("loss", "correct", "accuracy", "dead_gradient"):
+            assert r["curves"][curve] == p["curves"][curve], (r["arm"], curve)
+        assert r["final_weights_sha256"] == p["final_weights_sha256"], r["arm"]
+    assert by_arm["reference-f64"]["curves"]["correct"][-1] > by_arm["reference-f64"]["curves"]["correct"][0]
+
+
+def test_class_ids_past_the_last_class_are_refused_before_training_in_one_line(tmp_path):
+    """own_tagging's tags as (n, 8, 1) with one tag moved past the model's 5 classes: run stops before training
+    with one line naming the id and the range, and writes no artifact (optax's integer-label cross-entropy would
+    give NaN for it, Keras on JAX a zero loss: ``heads.problem``)."""
+    import shutil
+
+    folder = tmp_path / "tagging"
+    shutil.copytree(EXAMPLES / "own_tagging", folder)
+    (folder / "ids.py").write_text(
+        "import numpy as np\n\n\ndef load():\n"
+        "    d = np.load(__file__.replace('ids.py', 'data.npz'))\n"
+        "    tags = d['tags'].copy()\n"
+        "    tags[3, 2] = 7\n"
+        "    return d['tokens'], tags[..., None]\n"
+    )
+    text = (folder / "workload.py").read_text()
+    old = 'Data(source="data.npz", x="tokens", y="tags", n=256)'
+    assert old in text
+    (folder / "workload.py").write_text(text.replace(old, 'Data(source="ids:load", n=256)'))
+    out = tmp_path / "run.json"
+    proc = run_cli("run", "--workload", str(folder / "workload.py"), "--out", str(out), cwd=tmp_path)
+    assert proc.returncode != 0 and not out.exists()
+    err = [line for line in proc.stderr.splitlines() if line.startswith("paritybench: error:")]
+    assert len(err) == 1 and "class id 7 is out of range" in err[0], proc.stderr[-2000:]
+    assert "give ids 0..4" in err[0]

@@ -105,7 +105,8 @@ def test_sequence_softmax_counts_positions():
         ("softmax", (8, 10), (8,), np.int64, True),
         ("softmax", (8, 6, 10), (8, 6), np.int32, True),
         ("softmax", (8, 6, 10), (8, 6, 10), np.float32, True),
-        ("softmax", (8, 10), (8, 1), np.int64, False),  # ids with a trailing axis: squeeze it
+        ("softmax", (8, 10), (8, 1), np.int64, False),  # ids with a trailing axis: the data load squeezes it
+        ("softmax", (8, 1, 10), (8,), np.int64, False),  # (n, 1) ids squeezed, but the logits are sequences of one
         ("softmax", (8, 10), (8, 10), np.int64, False),  # integer one-hot: give floats
         ("softmax", (8, 6, 10), (8, 6), np.float32, False),  # float ids: give integers
         ("softmax", (8, 1), (8,), np.int64, False),  # one class is no softmax
@@ -129,6 +130,7 @@ def _workload(head: str):
         ("sigmoid", np.zeros(5, np.float32), "reshape it to (n, 1)"),
         ("softmax", np.array([0, -1, 2]), "is negative"),
         ("softmax", np.zeros(5, np.float32), "y.astype('int32')"),
+        ("softmax", np.zeros((5, 1), np.float32), "y.astype('int32')"),  # float ids with a trailing axis
     ],
 )
 def test_targets_that_fit_no_head_are_one_line_errors_naming_the_fix(head, y, message):
@@ -165,3 +167,34 @@ def test_the_keras_worker_refuses_an_output_that_fits_no_target_form_in_one_line
     with pytest.raises(ParityError) as e:
         check_targets(SimpleNamespace(output_shape=(None, 1)), np.zeros((4, 4), np.float32), w, arm)
     assert "one logit per label, shape (4, 4)" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_class_id_past_the_last_class_is_refused_in_one_line_naming_the_range():
+    assert heads.problem("softmax", (8, 10), (8,), np.dtype(np.int64), top=9) is None
+    why = heads.problem("softmax", (8, 10), (8,), np.dtype(np.int64), top=10)
+    assert "class id 10 is out of range" in why and "give ids 0..9" in why and "\n" not in why
+    why = heads.problem("softmax", (8, 6, 5), (8, 6), np.dtype(np.int32), top=7)
+    assert "class id 7" in why and "0..4" in why
+    assert heads.top_id(np.array([[3], [11]])) == 11 and heads.top_id(np.zeros(3, np.float32)) is None
+    from paritybench.arms.keras_worker import check_targets
+
+    w = SimpleNamespace(name="w", model=SimpleNamespace(head="softmax"))
+    with pytest.raises(ParityError) as e:
+        check_targets(SimpleNamespace(output_shape=(None, 3)), np.array([0, 1, 3]), w, SimpleNamespace(name="k"))
+    assert "class id 3 is out of range" in str(e.value) and "arm k" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_the_chance_level_of_a_sweep_counts_as_the_heads_accuracy_does():
+    """``stats.majority_rates``: a constant guess's accuracy, per label or position as ``correct`` counts them."""
+    from paritybench.analysis.stats import majority_rates
+
+    ids = np.array([0, 0, 1, 2])  # class ids: the commonest class's share
+    tags = np.array([[0, 1, 1], [1, 1, 2]])  # ids per position: 4 of 6 positions are class 1
+    multi = np.array([[1, 0], [1, 1], [0, 0], [1, 0]], np.float32)  # each label's majority: 3/4 and 3/4
+    seq = np.eye(3)[tags]  # the same tags one-hot, (n, T, k)
+    binary = np.array([[1], [0], [1], [1], [1]], np.float32)
+    got = majority_rates({0: ids, 1: tags, 2: seq}, "softmax") | majority_rates({3: multi, 4: binary}, "sigmoid")
+    assert got == {0: 0.5, 1: 4 / 6, 2: 4 / 6, 3: 0.75, 4: 0.8}
+    assert majority_rates({4: binary}) == {4: 0.8}  # one label per sample: as before, with or without the head
+    onehot = np.eye(3, dtype=np.float32)[ids]
+    assert majority_rates({0: onehot}) == majority_rates({0: onehot}, "softmax") == {0: 0.5}

@@ -300,7 +300,7 @@ def test_the_run_table_shows_the_loss_for_a_linear_head():
     }
     artifact = {
         "config": {"n": 256, "steps": 1, "lr": 0.05, "normalize": False},
-        "environment": {"data": {"source": "npz"}},
+        "environment": {"data": {"source": "npz", "path": "/somewhere/d.npz", "sha256": "0123456789abcdef" * 4}},
         "runs": [run],
     }
     console = Console(record=True, width=200)
@@ -308,7 +308,30 @@ def test_the_run_table_shows_the_loss_for_a_linear_head():
     text = console.export_text()
     assert "initial loss" in text and "0.740886" in text and "0.068391" in text
     assert "fwd" not in text and "accuracy = " not in text
-    assert "metric = the loss" in text and "own data (npz)" in text
+    assert "metric = the loss" in text and "own data d.npz (sha256 0123456789ab)" in " ".join(text.split())
+
+
+def test_the_report_names_own_data_by_its_source_and_sha256_where_mnist_says_pixels():
+    """``data_words``: MNIST's pixels as the report always said them; own data by file or function and sha256."""
+    from paritybench.analysis import report
+
+    seed = json.loads((ROOT / "tests" / "data" / "run-seed0.json").read_text())
+    assert report_table.data_words(seed) == "raw pixels"
+    assert report_table.data_words({**seed, "config": {**seed["config"], "normalize": True}}) == "normalized pixels"
+    sha = "fedcba9876543210" * 4
+    for record, words in (
+        ({"source": "npz", "path": "/a/b/data.npz", "sha256": sha}, "own data data.npz (sha256 fedcba987654)"),
+        (
+            {"source": "function", "path": "make:arrays()", "sha256": sha},
+            "own data make:arrays() (sha256 fedcba987654)",
+        ),
+        ({"source": "npz"}, "own data"),
+    ):
+        own = {**seed, "environment": {**seed["environment"], "data": record}}
+        assert report_table.data_words(own) == words
+        answer = " ".join(report.answer_from_run(own))
+        assert f"window 0, {words}, 10 steps" in answer and "pixels" not in answer, answer
+    assert "window 0, raw pixels, 10 steps" in " ".join(report.answer_from_run(seed))
 
 
 # ---------------------------------------------------------------- end to end
@@ -336,6 +359,7 @@ def test_the_own_regression_example_runs_localizes_compares_and_reports(tmp_path
     assert proc.returncode == 0, proc.stderr[-3000:]
     md = (tmp_path / "rep" / "report.md").read_text()
     assert "**Metric: the loss**" in md and "`reference-f64` (float64) ends at loss" in md
+    assert f"own data data.npz (sha256 {a['environment']['data']['sha256'][:12]})" in md and "pixels" not in md
     assert (tmp_path / "rep" / "loss.png").is_file()
     loc = tmp_path / "loc.json"
     proc = run_cli("localize", "--workload", str(EXAMPLE / "workload.py"), "--out", str(loc), cwd=tmp_path)
@@ -420,6 +444,26 @@ def test_targets_a_classifier_head_would_count_wrong_are_refused(example, tmp_pa
     with pytest.raises(ParityError) as exc:
         datasource.load(w)
     one_line(exc, needle)
+
+
+@pytest.mark.parametrize("given", [(6, 1), (6, 3, 1)])
+def test_softmax_class_ids_with_a_trailing_axis_of_one_load_as_the_ids_without_it(example, tmp_path, given):
+    """(n, 1) and (n, T, 1) integer ids, which Keras's sparse categorical cross-entropy squeezes itself, load as
+    (n,) and (n, T): the form every arm trains on; the artifact's data record says the shape given, the sha256
+    is the file's; another head on the same file keeps the shape (the cached arrays are not changed)."""
+    y = np.arange(np.prod(given)).reshape(given) % 3
+    w = with_data(example, source=npz(tmp_path, x=np.ones((6, 2)), y=y))
+    soft = dataclasses.replace(w, model=dataclasses.replace(w.model, head="softmax"))
+    ds = datasource.load(soft)
+    assert ds.y_train.shape == given[:-1] and np.array_equal(ds.y_train, y[..., 0])
+    rec = data.describe(ds)
+    assert rec["y_shape"] == list(given[:-1]) and rec["y_squeezed_from"] == list(given)
+    assert rec["sha256"] == hashlib.sha256((tmp_path / "d.npz").read_bytes()).hexdigest()
+    linear = datasource.load(w)  # the linear head of the example: values of any shape, as given
+    assert linear.y_train.shape == given and "y_squeezed_from" not in linear.record
+    with pytest.raises(ParityError) as exc:  # the same ids as floats are no softmax target
+        datasource.load(with_data(soft, source=npz(tmp_path, x=np.ones((6, 2)), y=y.astype(np.float32))))
+    one_line(exc, "give ids as integers")
 
 
 def test_classifier_targets_that_fit_their_head_load(example, tmp_path):

@@ -27,6 +27,7 @@ Exit 1 when any pair is divergent, else 0.
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -365,11 +366,19 @@ def _short(x: object) -> str:
 
 
 def distribution_test(arm: str, a: Loaded, b: Loaded) -> dict:
-    """Mann-Whitney U on the final accuracies of every ok run of ``arm`` in a vs b."""
+    """Mann-Whitney U on the final accuracies of every ok run of ``arm`` in a vs b; on the final losses for a head
+    without classes (runs whose ``metric`` is "loss": a NaN loss ranks above every number)."""
     from scipy.stats import mannwhitneyu  # late: scipy (a slow import): loaded only where this statistic is computed
 
-    xa = [r["final_accuracy"] for r in a.runs.values() if r["arm"] == arm and r["status"] == "ok"]
-    xb = [r["final_accuracy"] for r in b.runs.values() if r["arm"] == arm and r["status"] == "ok"]
+    ok = [r for x in (a, b) for r in x.runs.values() if r["arm"] == arm and r["status"] == "ok"]
+    key = "final_loss" if any(r.get("metric") == "loss" for r in ok) else "final_accuracy"
+
+    def value(r: dict) -> float:
+        v = unnum(r[key]) if key == "final_loss" else r[key]
+        return math.inf if v != v else v  # NaN: ranked as the worst loss, so it still counts
+
+    xa = [value(r) for r in a.runs.values() if r["arm"] == arm and r["status"] == "ok"]
+    xb = [value(r) for r in b.runs.values() if r["arm"] == arm and r["status"] == "ok"]
     out: dict = {
         "arm": arm,
         "test": "Mann-Whitney U (two-sided)",
@@ -393,7 +402,7 @@ def distribution_test(arm: str, a: Loaded, b: Loaded) -> dict:
         p = float(mannwhitneyu(xa, xb, alternative="two-sided").pvalue)
     out["p_value"] = p
     out["verdict"] = "divergent" if p < ALPHA else "equivalent"
-    out["reason"] = f"final_accuracy distributions: p = {p:.3g} ({'<' if p < ALPHA else '>='} {ALPHA})"
+    out["reason"] = f"{key} distributions: p = {p:.3g} ({'<' if p < ALPHA else '>='} {ALPHA})"
     return out
 
 

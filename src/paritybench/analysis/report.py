@@ -62,6 +62,11 @@ def _variant(a: dict) -> str:
     return "normalized" if a["config"]["normalize"] else "raw"
 
 
+def _data(a: dict) -> str:
+    """What ``a`` trained on, in the report's sentences, captions and titles (``report_table.data_words``)."""
+    return report_table.data_words(a)
+
+
 def load(paths: list[str]) -> list[dict]:
     out = []
     _ARM_ORDER.clear()
@@ -95,7 +100,7 @@ def answer_from_loss_run(a: dict) -> list[str]:
     runs = {k: v for k, v in _first_case(a).items() if v["status"] == "ok"}
     ref_name = reference_arm(a) if reference_arm(a) in runs else None
     where = (
-        f"seed {a['runs'][0]['seed']}, window {a['runs'][0]['window_start']}, "
+        f"seed {a['runs'][0]['seed']}, window {a['runs'][0]['window_start']}, {_data(a)}, "
         f"{a['config']['steps']} steps at lr {a['config']['lr']}"
     )
     head = f"**Metric: the loss** ({where}; the head is linear, so there is no accuracy)"
@@ -139,7 +144,7 @@ def _answer_from_run(a: dict) -> list[str]:
     short = {arm: r for arm, r in runs.items() if abs(target - r["curves"]["correct"][-1]) > 1}
     level = [arm for arm, r in runs.items() if abs(target - r["curves"]["correct"][-1]) <= 1]
     where = (
-        f"seed {RunKey.of(ref).seed}, window {RunKey.of(ref).window}, {_variant(a)} pixels, "
+        f"seed {RunKey.of(ref).seed}, window {RunKey.of(ref).window}, {_data(a)}, "
         f"{a['config']['steps']} steps at lr {a['config']['lr']}"
     )
     if not short:
@@ -255,13 +260,52 @@ def _answer_from_run(a: dict) -> list[str]:
     return lines
 
 
+def _loss_study(a: dict) -> bool:
+    """A sweep or sensitivity study of a head without classes: it summarised the final loss (``criterion``)."""
+    return (a.get("criterion") or {}).get("metric") == "loss"
+
+
+def _timing_line(a: dict) -> list[str]:
+    t = a.get("timing", {})
+    if not t.get("total_seconds"):
+        return []
+    return [
+        f"- Time: {t['train_seconds']:.0f} s of {t['total_seconds']:.0f} s were training steps "
+        f"({_pct(t['train_seconds'] / t['total_seconds'])}); compile "
+        f"{t.get('compile_seconds', 0):.0f} s, diagnostics {t.get('diagnostics_seconds', 0):.0f} s, "
+        "the rest is process start, data and writing."
+    ]
+
+
+def answer_from_loss_sweep(a: dict) -> list[str]:
+    """A sweep of a head without classes: each arm's final-loss distribution and its paired difference against
+    the reference, then the criterion in the artifact's own words."""
+    cfg = a["config"]
+    total = len(cfg["seeds"]) * len(cfg["windows"])
+    ref_arm = reference_arm(a)
+    lines = [
+        f"Over {len(cfg['seeds'])} seeds x {len(cfg['windows'])} windows ({total} runs per arm, {_data(a)}), "
+        "**metric: the final loss** (the head is linear, so there is no accuracy):"
+    ]
+    for arm in _order(a["summary"]):
+        fl = {k: unnum(v) for k, v in a["summary"][arm]["final_loss"].items()}
+        pd = a["summary"][arm].get("paired_diff_vs_reference")
+        lines.append(
+            f"- `{arm}`: final loss {fl['mean']:.6g} ± {fl['std']:.3g} (min {fl['min']:.6g}, max {fl['max']:.6g}, "
+            f"{int(fl['count'])} runs)"
+            + (f"; {unnum(pd['mean']):+.3g} on average against `{ref_arm}` on the same seed and window" if pd else "")
+            + "."
+        )
+    return lines + [f"- Criterion: {a['criterion']['text']}."] + _timing_line(a)
+
+
 def answer_from_sweep(a: dict) -> list[str]:
+    if _loss_study(a):
+        return answer_from_loss_sweep(a)
     s = a["summary"]
     cfg = a["config"]
     total = len(cfg["seeds"]) * len(cfg["windows"])
-    lines = [
-        f"Over {len(cfg['seeds'])} seeds x {len(cfg['windows'])} windows ({total} runs per arm, {_variant(a)} pixels):"
-    ]
+    lines = [f"Over {len(cfg['seeds'])} seeds x {len(cfg['windows'])} windows ({total} runs per arm, {_data(a)}):"]
     ref_arm = reference_arm(a)
     for arm in _order(s):
         st = s[arm]
@@ -290,10 +334,30 @@ def answer_from_sensitivity(a: dict) -> list[str]:
     p = a["perturbation"]
     stable = [x for x in _order(a["classes"]) if a["classes"][x] == "stable"]
     chaotic = [x for x in _order(a["classes"]) if a["classes"][x] == "chaotic"]
-    lines = [
-        f"Perturbing seed {p['seed']}'s initial weights by a relative {p['rel']:g} ({p['k']} copies, "
-        f"{_variant(a)} pixels):"
-    ]
+    lines = [f"Perturbing seed {p['seed']}'s initial weights by a relative {p['rel']:g} ({p['k']} copies, {_data(a)}):"]
+    if _loss_study(a):
+        sens = a["sensitivity"]
+        if stable:
+            lines.append(
+                "- stable: "
+                + ", ".join(
+                    f"`{x}` (final loss {unnum(sens[x]['final_loss']['min']):.6g}, spread "
+                    f"{unnum(sens[x]['loss_spread']):.2g})"
+                    for x in stable
+                )
+                + "."
+            )
+        if chaotic:
+            lines.append(
+                "- chaotic: "
+                + ", ".join(
+                    f"`{x}` final loss anywhere from {unnum(sens[x]['final_loss']['min']):.6g} to "
+                    f"{unnum(sens[x]['final_loss']['max']):.6g}"
+                    for x in chaotic
+                )
+                + ". A single run of these arms is one draw from that range: compare them as distributions."
+            )
+        return lines + [f"- Criterion: {a['criterion']['text']}."]
     if stable:
         lines.append(
             "- stable (every copy within one sample): "
@@ -361,7 +425,7 @@ def plot_curves(a: dict, path: Path, names: tuple[str, ...], titles: tuple[str, 
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
     first = RunKey.of(a["runs"][0])
-    fig.suptitle(f"{_variant(a)} pixels, seed {first.seed}, window {first.window}")
+    fig.suptitle(f"{_data(a)}, seed {first.seed}, window {first.window}")
     fig.tight_layout()
     _save(fig, path)
     plt.close(fig)
@@ -403,7 +467,7 @@ def _finals_by_arm(a: dict) -> dict[str, list[float]]:
     out: dict[str, list[float]] = {}
     for r in a["runs"]:
         if r["status"] == "ok":
-            out.setdefault(r["arm"], []).append(r["final_accuracy"])
+            out.setdefault(r["arm"], []).append(unnum(r["final_loss"]) if _loss_study(a) else r["final_accuracy"])
     return out
 
 
@@ -484,11 +548,30 @@ def build_report(artifacts: list[dict], out_dir: Path) -> Report:
             name = f"{stem}-{v}{suffix}.png"
             source = f", `{Path(a['_path']).name}`" if suffix else ""
             if plot_curves(a, out_dir / name, names, titles, log):
-                figures.append((name, f"{caption} ({v} pixels{source})"))
+                figures.append((name, f"{caption} ({_data(a)}{source})"))
         if _metric(a) == "loss" and plot_curves(a, out_dir / f"loss{suffix}.png", ("loss",), ("loss",), (True,)):
             figures.append((f"loss{suffix}.png", "the loss per step, one line per arm (the workload's metric)"))
     if plot_distribution(
-        [(f"sweep, {_variant(a)} pixels", _finals_by_arm(a)) for a in kinds.get("sweep", [])],
+        [(f"sweep, {_data(a)}", _finals_by_arm(a)) for a in kinds.get("sweep", []) if _loss_study(a)],
+        out_dir / "sweep-loss.png",
+        "final loss",
+    ):
+        figures.append(("sweep-loss.png", "final-loss distribution per arm over the sweep (a head without classes)"))
+    if plot_distribution(
+        [
+            (
+                f"{a['perturbation']['k']} copies perturbed by {a['perturbation']['rel']:g}, {_data(a)}",
+                _finals_by_arm(a),
+            )
+            for a in kinds.get("sensitivity", [])
+            if _loss_study(a)
+        ],
+        out_dir / "sensitivity-loss.png",
+        "final loss",
+    ):
+        figures.append(("sensitivity-loss.png", "sensitivity: final loss of each perturbed copy, per arm"))
+    if plot_distribution(
+        [(f"sweep, {_data(a)}", _finals_by_arm(a)) for a in kinds.get("sweep", []) if not _loss_study(a)],
         out_dir / "sweep.png",
         "final training accuracy",
     ):
@@ -496,10 +579,11 @@ def build_report(artifacts: list[dict], out_dir: Path) -> Report:
     if plot_distribution(
         [
             (
-                f"{a['perturbation']['k']} copies perturbed by {a['perturbation']['rel']:g}, {_variant(a)} pixels",
+                f"{a['perturbation']['k']} copies perturbed by {a['perturbation']['rel']:g}, {_data(a)}",
                 _finals_by_arm(a),
             )
             for a in kinds.get("sensitivity", [])
+            if not _loss_study(a)
         ],
         out_dir / "sensitivity.png",
         "final training accuracy",

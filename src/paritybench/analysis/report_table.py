@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.table import Table
 
 from paritybench.artifact import reference_arm
@@ -26,6 +28,19 @@ def _fmt(v, digits=3):
     return f"{v:.{digits}f}"
 
 
+def data_words(a: dict) -> str:
+    """What an artifact's runs trained on, in words: MNIST's pixels as ``raw pixels`` or ``normalized pixels`` (the
+    report's words since the seed), a workload's own data as ``own data NAME (sha256 PREFIX)``: the ``.npz``
+    file's name or the function that made the arrays, and the first 12 hex digits of the sha256 the artifact
+    records (``environment.data``); ``own data`` alone where the artifact records neither."""
+    d = (a.get("environment") or {}).get("data") or {}
+    if not d.get("source"):  # MNIST: the bundled slice or --data
+        return f"{'normalized' if a['config']['normalize'] else 'raw'} pixels"
+    name = Path(str(d["path"])).name if d.get("source") == "npz" and d.get("path") else d.get("path")
+    sha = str(d.get("sha256") or "")[:12]
+    return "own data" + (f" {name}" if name else "") + (f" (sha256 {sha})" if sha else "")
+
+
 def print_run_table(console, artifact: dict) -> None:
     cfg = artifact["config"]
     columns = swap_columns(artifact)
@@ -35,11 +50,11 @@ def print_run_table(console, artifact: dict) -> None:
     own = (artifact.get("environment", {}).get("data") or {}).get("source")  # the workload's own arrays
     for (seed, start), runs in groups.items():
         if any(r.get("metric") == "loss" for r in runs):
-            _print_loss_table(console, cfg, seed, start, runs, own)
+            _print_loss_table(console, cfg, seed, start, runs, data_words(artifact) if own else None)
             continue
         t = Table(
             title=f"seed {seed}, window {start}:{start + cfg['n']}, {cfg['steps']} steps at lr "
-            f"{cfg['lr']}, {'x/255' if cfg['normalize'] else 'raw 0-255 pixels' if not own else 'own data'}"
+            f"{cfg['lr']}, {'x/255' if cfg['normalize'] else 'raw 0-255 pixels' if not own else data_words(artifact)}"
         )
         t.add_column("arm", no_wrap=True)
         t.add_column("initial", justify="right")
@@ -78,7 +93,7 @@ def _print_loss_table(console, cfg: dict, seed: int, start: int, runs: list[dict
     """A head without classes (``linear``): the metric is the loss, at the initial and the final weights."""
     t = Table(
         title=f"seed {seed}, window {start}:{start + cfg['n']}, {cfg['steps']} steps at lr {cfg['lr']}, "
-        + (f"own data ({own})" if own else "MNIST")
+        + (own or "MNIST")
     )
     t.add_column("arm", no_wrap=True)
     t.add_column("initial loss", justify="right")

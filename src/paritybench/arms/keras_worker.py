@@ -82,7 +82,7 @@ def check_targets(model, y, workload, arm) -> None:
         return
     head = workload.model.head
     if head != "linear":  # a classifier: the rules the diagnostics count by (``heads.problem``)
-        if (why := heads.problem(head, (y.shape[0], *shape[1:]), tuple(y.shape), y.dtype)) is not None:
+        if (why := heads.problem(head, (y.shape[0], *shape[1:]), tuple(y.shape), y.dtype, heads.top_id(y))) is not None:
             raise ParityError(
                 f"workload {workload.name}: arm {arm.name}: the Keras model gives output shape {shape} and the "
                 f"targets have shape {tuple(y.shape)}: {why}"

@@ -29,7 +29,9 @@ def cmd_nodes(args, console) -> int:
     elif len(table) > 1:
         console.print("nodes agree in hardware and software (only host names differ)")
     split = split_summary(art)
-    t = Table(title=f"runs by node: final accuracy, and paired difference vs {reference_arm(art)} on the same case")
+    loss = any(r.get("metric") == "loss" for r in art["runs"])  # a head without classes: the final loss
+    what, key = ("final loss", "mean_final_loss") if loss else ("final accuracy", "mean_final_accuracy")
+    t = Table(title=f"runs by node: {what}, and paired difference vs {reference_arm(art)} on the same case")
     for col in ("node", "arm", "runs", "mean", "diff mean", "max |diff|"):
         t.add_column(col, justify="left" if col in ("node", "arm") else "right")
     for node, arms in split.items():
@@ -38,9 +40,9 @@ def cmd_nodes(args, console) -> int:
                 node,
                 arm,
                 str(s["runs"]),
-                f"{s['mean_final_accuracy']:.3f}",
-                "-" if s["paired_diff_mean"] is None else f"{s['paired_diff_mean']:+.4f}",
-                "-" if s["paired_diff_max_abs"] is None else f"{s['paired_diff_max_abs']:.4f}",
+                f"{s[key]:.6g}" if loss else f"{s[key]:.3f}",
+                "-" if s["paired_diff_mean"] is None else f"{s['paired_diff_mean']:+{'.3g' if loss else '.4f'}}",
+                "-" if s["paired_diff_max_abs"] is None else f"{s['paired_diff_max_abs']:{'.3g' if loss else '.4f'}}",
             )
     console.print(t)
     if args.json:

@@ -24,7 +24,7 @@ from rich.table import Table
 
 from paritybench import workloads
 from paritybench.analysis import stats
-from paritybench.artifact import safeout, write_artifact
+from paritybench.artifact import safeout, unnum, write_artifact
 from paritybench.commands import Command
 from paritybench.commands.common import (
     DEFAULT_RESULTS,
@@ -149,6 +149,9 @@ def _run_sweep(args, sweep, console) -> int:
 
 
 def _print_sweep(console, artifact: dict) -> None:
+    if (artifact.get("criterion") or {}).get("metric") == "loss":
+        _print_loss_sweep(console, artifact)
+        return
     t = Table(
         title=f"{artifact['kind']}: final training accuracy over {len(artifact['config']['seeds'])} seeds x "
         f"{len(artifact['config']['windows'])} windows"
@@ -169,6 +172,36 @@ def _print_sweep(console, artifact: dict) -> None:
             f"{pd['mean']:+.3f}" if pd else "-",
         )
     console.print(t)
+    _print_time(console, artifact)
+
+
+def _print_loss_sweep(console, artifact: dict) -> None:
+    """A head without classes: each arm's final loss over the grid, and the criterion in words."""
+    t = Table(
+        title=f"{artifact['kind']}: final loss over {len(artifact['config']['seeds'])} seeds x "
+        f"{len(artifact['config']['windows'])} windows"
+    )
+    for col in ("arm", "runs", "mean", "std", "min", "median", "max", "vs reference (mean)"):
+        t.add_column(col, justify="left" if col == "arm" else "right")
+    for arm, s in artifact["summary"].items():
+        fl = s["final_loss"]
+        pd = s.get("paired_diff_vs_reference")
+        t.add_row(
+            arm,
+            str(fl["count"]),
+            *(_loss_text(fl[k]) for k in ("mean", "std", "min", "median", "max")),
+            f"{unnum(pd['mean']):+.3g}" if pd else "-",
+        )
+    console.print(t)
+    console.print(f"criterion = {artifact['criterion']['text']}", soft_wrap=True)
+    _print_time(console, artifact)
+
+
+def _loss_text(v) -> str:
+    return v if isinstance(v, str) else f"{v:.6g}"
+
+
+def _print_time(console, artifact: dict) -> None:
     tm = artifact["timing"]
     console.print(
         f"time: {tm['total_seconds']:.0f} s in all, {tm['train_seconds']:.0f} s in training steps "
@@ -182,7 +215,6 @@ def cmd_sensitivity(args, console) -> int:
     if not 0 < args.rel < 1:
         raise ParityError(f"--rel {args.rel}: give a relative perturbation between 0 and 1, e.g. 1e-7")
     cfg = replace(config_from(args, swap=False), diagnostics="light")
-    grid.check_summarisable(workloads.load(cfg.workload), "sensitivity")
     if len(cfg.seeds) != 1 or len(cfg.windows) != 1:
         raise ParityError("sensitivity perturbs one initial weight set: give one --seeds and one --windows value")
 
@@ -211,7 +243,9 @@ def _sensitivity(args, console, cfg, out: Path) -> int:
         result = runner.run(cfg, prog, cases=cases, inits=inits, keep_trajectory=False)
     finally:
         prog.stop()
-    summary, classes = stats.sensitivity_summary(result.runs, result.finals)
+    loss = grid.loss_metric(workload)  # a head without classes: the copies' final losses decide the class
+    summarise = stats.sensitivity_loss_summary if loss else stats.sensitivity_summary
+    summary, classes = summarise(result.runs, result.finals)
     artifact = runner.build_artifact(
         cfg,
         result,
@@ -227,6 +261,7 @@ def _sensitivity(args, console, cfg, out: Path) -> int:
             },
             "sensitivity": summary,
             "classes": classes,
+            **({"criterion": {"metric": "loss", "text": stats.sensitivity_loss_criterion()}} if loss else {}),
         },
     )
     write_artifact(out, artifact)
@@ -240,6 +275,9 @@ def _g(v) -> str:
 
 
 def _print_sensitivity(console, artifact: dict) -> None:
+    if (artifact.get("criterion") or {}).get("metric") == "loss":
+        _print_loss_sensitivity(console, artifact)
+        return
     p = artifact["perturbation"]
     t = Table(title=f"sensitivity: {p['k']} copies of seed {p['seed']}'s weights, each perturbed by {p['rel']:g}")
     for col in ("arm", "class", "min", "max", "correct range", "distinct weights", "max |dw| vs copy 0"):
@@ -545,3 +583,25 @@ def check_args(args) -> None:
             raise ParityError(
                 '--engine ray needs Ray: install the ray extra: make setup EXTRAS="--extra cpu --extra ray"'
             )
+
+
+def _print_loss_sensitivity(console, artifact: dict) -> None:
+    """A head without classes: each arm's final losses over the copies, their relative spread, its class, and the
+    criterion in words."""
+    p = artifact["perturbation"]
+    t = Table(title=f"sensitivity: {p['k']} copies of seed {p['seed']}'s weights, each perturbed by {p['rel']:g}")
+    for col in ("arm", "class", "min loss", "max loss", "loss spread", "distinct weights", "max |dw| vs copy 0"):
+        t.add_column(col, justify="left" if col in ("arm", "class") else "right")
+    for arm, s in artifact["sensitivity"].items():
+        fl = s["final_loss"]
+        t.add_row(
+            arm,
+            s["class"],
+            _loss_text(fl["min"]),
+            _loss_text(fl["max"]),
+            _g(s["loss_spread"]),
+            str(s["distinct_final_hashes"]),
+            _g(s["max_weight_diff_vs_copy0"]),
+        )
+    console.print(t)
+    console.print(f"criterion = {artifact['criterion']['text']}", soft_wrap=True)

@@ -19,8 +19,9 @@ Three heads, and the targets each takes (``targets`` names the form; ``problem``
   (a sample, or each of a sequence's T positions for logits (n, T, k)), its class argmax p. The targets are
   one-hot (or class scores) of the logits' own shape, floating (``onehot``; the class is their argmax), or
   integer class ids with the class axis left out, (n,) or (n, T) (``ids``: Keras's
-  ``sparse_categorical_crossentropy``, torch's ``cross_entropy`` with class indices). Which one is the
-  targets' rank against the logits' (one axis fewer: ids), the rule of Keras's own ``"accuracy"``
+  ``sparse_categorical_crossentropy``, torch's ``cross_entropy`` with class indices; ids given as (n, 1) or
+  (n, T, 1), which Keras also takes, are squeezed to these when the data loads, ``workloads.datasource``).
+  Which one is the targets' rank against the logits' (one axis fewer: ids), the rule of Keras's own ``"accuracy"``
   (``keras/src/trainers/compile_utils.py``, ``is_binary_or_sparse_categorical``). ``correct`` counts
   correct *positions*; accuracy is ``correct / positions`` (Keras's categorical or sparse categorical
   accuracy over all positions).
@@ -124,9 +125,19 @@ def loss_rows(shape: tuple) -> int:
     return math.prod(shape[: max(1, len(shape) - 1)])
 
 
-def problem(head: str, out_shape: tuple, y_shape: tuple, y_dtype) -> str | None:
+def top_id(y) -> int | None:
+    """The largest class id in integer targets ``y`` (None for floating or empty targets): what ``problem``
+    holds to the logits' class count."""
+    return int(y.max()) if integer(y.dtype) and y.size else None
+
+
+def problem(head: str, out_shape: tuple, y_shape: tuple, y_dtype, top: int | None = None) -> str | None:
     """What is wrong with targets of ``y_shape``/``y_dtype`` against logits of ``out_shape`` for ``head``, in
-    words with the fix; None when they fit (``correct_mask`` then counts every element as described above)."""
+    words with the fix; None when they fit (``correct_mask`` then counts every element as described above).
+    ``top``: the largest class id (``top_id``), refused when the logits have no class for it (an id past the
+    last class is a NaN or a wrong number, not an error, in some arms: measured for id 7 of 5 classes, optax's
+    ``softmax_cross_entropy_with_integer_labels`` gives NaN and Keras's sparse cross-entropy on the JAX backend
+    0.0 (its one-hot is a zero row), while Keras on TensorFlow raises mid-training)."""
     out, y = tuple(out_shape), tuple(y_shape)
     if head == "linear":
         return None if out == y else f"the outputs have shape {out} and the targets {y}: give them one shape"
@@ -147,10 +158,20 @@ def problem(head: str, out_shape: tuple, y_shape: tuple, y_dtype) -> str | None:
     if integer(y_dtype):
         if y == out[:-1] + (1,):
             return f"integer targets are class ids, one per position: for logits {out} give shape {out[:-1]}: y[..., 0]"
+        if y == out[:-2] and out[-2] == 1:  # (n, 1) ids were squeezed, but the logits are sequences of one
+            return (
+                f"integer targets are class ids, one per position: for logits {out} (sequences of one position) "
+                f"give shape {out[:-1]} as {out[:-1] + (1,)}: y[..., None] (a trailing axis of 1 is squeezed)"
+            )
         if y != out[:-1]:
             return (
                 f"integer targets are class ids, one per position, so for logits {out} they have shape {out[:-1]}, "
                 f"not {y} (for one-hot targets give floats: y.astype('float32'))"
+            )
+        if top is not None and top >= out[-1]:
+            return (
+                f"class id {top} is out of range for logits {out}, which have {out[-1]} classes: give ids "
+                f"0..{out[-1] - 1}, or make the model output one logit per class"
             )
         return None
     if y != out:

@@ -60,7 +60,11 @@ def check_forward(
                     f"it must map the input to logits of the label shape {tuple(y.shape)}: fix the workload"
                 ) from None
         head = workload.model.head
-        if head != "linear" and (why := heads.problem(head, checked[key], tuple(y.shape), y.dtype)) is not None:
+        if (
+            head != "linear"
+            and (why := heads.problem(head, checked[key], tuple(y.shape), y.dtype, heads.top_id(np.asarray(y))))
+            is not None
+        ):
             raise ParityError(
                 f"workload {workload.name}: arm {arm.name}'s forward pass returns shape {checked[key]} for the "
                 f"input {tuple(x.shape)} and the targets have shape {tuple(y.shape)}: {why}"

@@ -43,7 +43,6 @@ from paritybench.errors import ParityError
 from paritybench.experiment import data, flags
 from paritybench.experiment.config import MAX_LIST_VALUES, RunConfig, too_large
 from paritybench.experiment.flags import NumericsOptions
-from paritybench.studies import grid
 
 CHECKPOINT_SUFFIX = ".partial.jsonl"
 
@@ -206,8 +205,9 @@ def run_problem(run: Any, cfg) -> str | None:
         return f"run {key.arm} seed {key.seed} window {key.window} is not part of this sweep"
     if key.copy is not None or run.get("n", cfg.n) != cfg.n:
         return "run is not part of this sweep (copy or n differ)"
-    if run["status"] == "ok" and (run["final_accuracy"] is None or run["final_weights_sha256"] is None):
-        return "an ok run without its final accuracy or weights hash"
+    metric = "final_loss" if run.get("metric") == "loss" else "final_accuracy"  # a head without classes: the loss
+    if run["status"] == "ok" and (run[metric] is None or run["final_weights_sha256"] is None):
+        return f"an ok run without its {metric.replace('_', ' ')} or weights hash"
     return None
 
 
@@ -474,7 +474,6 @@ def precheck_inputs(cfg) -> dict:
     if problem:
         raise ParityError(problem)
     workload = workloads.load(cfg.workload)
-    grid.check_summarisable(workload, "sweep")
     ds = workloads.load_data(workload, cfg.data_path, cfg.data_sha256)
     for w in cfg.windows:
         data.window(ds, w, cfg.n, cfg.normalize, labels=workload.data.labels)

@@ -8,7 +8,6 @@ import numpy as np
 from paritybench import workloads
 from paritybench.analysis import stats
 from paritybench.artifact.records import RunKey
-from paritybench.errors import ParityError
 from paritybench.experiment import data, heads
 from paritybench.pipeline import runner
 
@@ -21,23 +20,34 @@ def merge_runs(cfg, done: list[dict], new: list[dict]) -> list[dict]:
     return [by_key[c.key(s.name)] for c in runner.default_cases(cfg) for s in specs if c.key(s.name) in by_key]
 
 
-def check_summarisable(workload, command: str) -> None:
-    """Sweeps and sensitivity studies summarise final accuracy (its distribution, the chance level, the classes
-    stable/chaotic by correct counts): refused, before anything trains, for a head without classes."""
-    if heads.metric(workload.model.head) != "accuracy":
-        raise ParityError(
-            f"{command} summarises final accuracy, and workload {workload.name}'s {workload.model.head} head has "
-            "no classes (its metric is the loss): use run, localize, compare and report for it"
-        )
+def loss_metric(workload) -> bool:
+    """Whether a sweep or sensitivity study of ``workload`` summarises the final loss (a head without classes,
+    ``heads.metric``) instead of final accuracy."""
+    return heads.metric(workload.model.head) == "loss"
+
+
+def summary_extra(runs: list[dict], majority: dict[int, float], reference: str) -> dict:
+    """A sweep's ``summary`` over ``runs``: final accuracy (``stats.sweep_summary``) for a classifier; for a head
+    without classes (runs with ``metric`` "loss") the final loss (``stats.sweep_loss_summary``) and ``criterion``,
+    which says so in words."""
+    if any(r.get("metric") == "loss" for r in runs):
+        return {
+            "summary": stats.sweep_loss_summary(runs, reference),
+            "criterion": {"metric": "loss", "text": stats.SWEEP_LOSS_CRITERION},
+        }
+    return {"summary": stats.sweep_summary(runs, majority, reference)}
 
 
 def sweep_extra(cfg, runs: list[dict], resumed: bool) -> dict:
     workload = workloads.load(cfg.workload)
+    if loss_metric(workload):  # no classes, no majority rate: nothing about the windows to record
+        return {**summary_extra(runs, {}, workload.reference), "resumed": resumed}
     ds = workloads.load_data(workload, cfg.data_path, cfg.data_sha256)
     labels = workload.data.labels
-    majority = stats.majority_rates({w: data.window(ds, w, cfg.n, cfg.normalize, labels)[1] for w in cfg.windows})
+    windows = {w: data.window(ds, w, cfg.n, cfg.normalize, labels)[1] for w in cfg.windows}
+    majority = stats.majority_rates(windows, workload.model.head)
     return {
-        "summary": stats.sweep_summary(runs, majority, workload.reference),
+        **summary_extra(runs, majority, workload.reference),
         "windows_info": {str(w): {"majority_rate": m} for w, m in majority.items()},
         "resumed": resumed,
     }

@@ -16,7 +16,7 @@ import json
 
 import numpy as np
 
-from paritybench.artifact import reference_arm
+from paritybench.artifact import reference_arm, unnum
 from paritybench.artifact.records import CaseKey
 from paritybench.experiment import environment, flags
 
@@ -95,7 +95,8 @@ def artifact_fields(runs: list[dict]) -> tuple[list[dict], dict]:
 
 def split_summary(artifact: dict) -> dict[str, dict[str, dict]]:
     """Per node, per arm: runs, mean final accuracy, and mean / max |paired difference| vs the artifact's
-    reference arm.
+    reference arm; for a head without classes (runs whose ``metric`` is "loss") the same of the final loss, as
+    ``mean_final_loss``.
 
     Nodes of one sweep trained different cases, so runs are compared within a
     node (each arm against the reference on the same case), and the per-node
@@ -106,7 +107,10 @@ def split_summary(artifact: dict) -> dict[str, dict[str, dict]]:
         if r["status"] != "ok":
             continue
         node = r.get("node") or "(unrecorded)"
-        by_node.setdefault(node, {}).setdefault(r["arm"], {})[CaseKey.of(r)] = r["final_accuracy"]
+        final = unnum(r["final_loss"]) if r.get("metric") == "loss" else r["final_accuracy"]
+        by_node.setdefault(node, {}).setdefault(r["arm"], {})[CaseKey.of(r)] = final
+    loss = any(r.get("metric") == "loss" for r in artifact["runs"])
+    mean_key = "mean_final_loss" if loss else "mean_final_accuracy"
     out: dict[str, dict[str, dict]] = {}
     for node, arms in sorted(by_node.items()):
         ref = arms.get(reference_arm(artifact), {})
@@ -115,7 +119,7 @@ def split_summary(artifact: dict) -> dict[str, dict[str, dict]]:
             diffs = [finals[c] - ref[c] for c in finals if c in ref]
             out[node][arm] = {
                 "runs": len(finals),
-                "mean_final_accuracy": float(np.mean(list(finals.values()))),
+                mean_key: float(np.mean(list(finals.values()))),
                 "paired_diff_mean": float(np.mean(diffs)) if diffs else None,
                 "paired_diff_max_abs": float(np.max(np.abs(diffs))) if diffs else None,
             }

@@ -36,7 +36,6 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from paritybench import workloads
-from paritybench.analysis import stats
 from paritybench.arms.registry import kind_of
 from paritybench.artifact import build_artifact, reference_arm, validate_file
 from paritybench.artifact.records import CaseKey, RunKey
@@ -287,8 +286,8 @@ def merge_shards(paths: list[str]) -> dict:
     order = {(c.seed, c.window): i for i, c in enumerate(runner.default_cases(cfg))}
     mechanism = sorted((m for _, a in ordered for m in a.get("mechanism", [])), key=lambda m: order[CaseKey.of(m)])
     extra: dict = {
-        "summary": stats.sweep_summary(runs, majority, reference_arm(a0)),
-        "windows_info": windows_info,
+        **grid.summary_extra(runs, majority, reference_arm(a0)),
+        **({"windows_info": windows_info} if windows_info else {}),
         "resumed": any(a.get("resumed") for _, a in ordered),
     }
     if node_table:

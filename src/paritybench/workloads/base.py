@@ -125,7 +125,8 @@ class Model:
       Weights travel between arms as ``{name: float32 array}`` checked against this.
     - ``head``: ``"sigmoid"`` (one logit per 0/1 label: (n, 1), or multi-label (n, k) or (n, T, k)),
       ``"softmax"`` (k logits per sample or sequence position, against one-hot rows of the logits' shape or
-      integer class ids (n,) or (n, T)) or ``"linear"`` (a regression: no activation, the metric is the loss);
+      integer class ids (n,) or (n, T); (n, 1) or (n, T, 1) ids are squeezed to these) or ``"linear"`` (a
+      regression: no activation, the metric is the loss);
       ``paritybench.experiment.heads`` says what each counts as correct. The model's last layer computes the
       logits; the head's activation turns them into what a Keras loss with ``from_logits=False`` receives.
     - ``init(seed, threefry_partitionable) -> weights``: the one source of initial weights.

@@ -10,6 +10,7 @@ workload and its source; a user function that raises is reported at the user's o
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -62,13 +63,29 @@ def load(w: Workload, path: str | None = None, sha256: str | None = None) -> dat
             _CACHE[key] = data.Dataset(
                 ds.x_train, ds.y_train, ds.path, data.arrays_sha256(x, y), False, ds.form, ds.record
             )
-    _check_head(w, _CACHE[key].y_train, where)
-    if sha256 is not None and _CACHE[key].sha256 != sha256.lower():
+    ds = _squeeze_ids(w, _CACHE[key])
+    _check_head(w, ds.y_train, where)
+    if sha256 is not None and ds.sha256 != sha256.lower():
         raise ParityError(
-            f"{where}: the data has sha256 {_CACHE[key].sha256}, expected {sha256}: it changed while the run or "
+            f"{where}: the data has sha256 {ds.sha256}, expected {sha256}: it changed while the run or "
             "sweep was under way; keep it fixed, and start again"
         )
-    return _CACHE[key]
+    return ds
+
+
+def _squeeze_ids(w: Workload, ds: data.Dataset) -> data.Dataset:
+    """A softmax head's integer class ids with a trailing axis of 1, (n, 1) or (n, T, 1), as (n,) or (n, T): the
+    form every arm trains on. Keras's ``sparse_categorical_crossentropy`` squeezes that axis itself (both backends'
+    ``nn.sparse_categorical_crossentropy``, ``keras/src/losses/losses.py``), and so does its sparse categorical
+    accuracy; torch's ``F.cross_entropy`` refuses (n, 1) targets ("0D or 1D target tensor expected") and optax's
+    ``softmax_cross_entropy_with_integer_labels`` fails on them, so the squeezed ids are what all three take. The
+    artifact records the shape trained (``y_shape``) and the shape given (``y_squeezed_from``); the sha256 is the
+    data's as given. The cached dataset is left as it is (another head may load it)."""
+    y = ds.y_train
+    if w.model.head != "softmax" or not heads.integer(y.dtype) or y.ndim < 2 or y.shape[-1] != 1:
+        return ds
+    record = {**ds.record, "y_shape": list(y.shape[:-1]), "y_squeezed_from": list(y.shape)}
+    return dataclasses.replace(ds, y_train=y[..., 0], record=record)
 
 
 def mnist_arrays(path: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
