@@ -27,10 +27,11 @@ process abort it. A model this cannot run in float64 is refused before training,
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +68,36 @@ def keras_on_jax() -> Any:
             f"imported on {module.backend.backend()!r}; {FIX}"
         )
     return module
+
+
+@contextlib.contextmanager
+def keras_in(dtype: str) -> Iterator[None]:
+    """Keras computing in ``dtype`` for the calls inside. For float64 that is ``floatx`` float64 and Keras's type
+    promotion kept in 64 bits: on every backend but TensorFlow Keras maps a promoted float64 to float32
+    (keras/src/backend/common/dtypes.py ``BIT64_TO_BIT32_DTYPE``, "aligned with JAX's default", i.e. x64 off), so
+    an op that promotes (``ops.tanh``: ``result_type(x.dtype, float)``) turns a float64 tensor into float32 even
+    with x64 on (measured: a float64 Dense(tanh) 1.2e-7 from NumPy's float64). The entry is set to float64 here, as
+    Keras has it for TensorFlow, and given back after; with the JAX x64 the arbiter runs under, float64 stays."""
+    if dtype != "float64":
+        yield
+        return
+    from keras.src.backend.common import dtypes  # late: a framework, imported on JAX by keras_on_jax
+
+    keras = keras_on_jax()
+    table = getattr(dtypes, "BIT64_TO_BIT32_DTYPE", None)
+    if not isinstance(table, dict) or "float64" not in table:
+        raise ParityError(
+            f"this Keras ({keras.__version__}) has no keras.src.backend.common.dtypes.BIT64_TO_BIT32_DTYPE['float64'] "
+            f"to keep its type promotion in float64 on JAX; {FIX}"
+        )
+    before = table["float64"], keras.config.floatx()
+    table["float64"] = "float64"
+    keras.config.set_floatx("float64")
+    try:
+        yield
+    finally:
+        table["float64"] = before[0]
+        keras.config.set_floatx(before[1])
 
 
 def seeded_build(keras: Any, factory: Callable[[], Any], seed: int) -> Any:
@@ -118,7 +149,9 @@ class KerasJax:
         import jax  # late: a framework: the arm runs after the numerics flags
 
         keras = keras_on_jax()
-        with jax.enable_x64(dtype == "float64"):
+        # eagerly, also when the first call is traced (jax.jit of the arbiter's loss): the model's and the optimizer's
+        # variables are made here and kept, and a tracer kept past its trace is an error
+        with jax.ensure_compile_time_eval(), jax.enable_x64(dtype == "float64"), keras_in(dtype):
             before = keras.config.floatx(), keras.config.dtype_policy()
             keras.config.set_floatx(dtype)
             keras.config.set_dtype_policy(dtype)  # the global policy is kept once made; floatx alone is not enough
@@ -204,16 +237,20 @@ class KerasJax:
 
     def jax_apply(self) -> Callable[[Any, Any], Any]:
         def apply(params: Mapping[str, Any], x: Any) -> Any:
-            b = self.build(self._dtype(params))
-            # training=True as fit calls it; no layer whose output depends on it is accepted (_check)
-            z, _ = b.model.stateless_call([params[n] for n in b.names], [], x, training=True)
+            dtype = self._dtype(params)
+            b = self.build(dtype)
+            with keras_in(dtype):  # training=True as fit calls it; no layer whose output depends on it is accepted
+                z, _ = b.model.stateless_call([params[n] for n in b.names], [], x, training=True)
             return z
 
         return apply
 
     def loss_fn(self) -> Callable[[Any, Any], Any]:
         def loss(z: Any, y: Any) -> Any:
-            return self.build(self._dtype({"z": z})).loss(y, z)  # Keras's order: (y_true, y_pred)
+            dtype = self._dtype({"z": z})
+            b = self.build(dtype)
+            with keras_in(dtype):
+                return b.loss(y, z)  # Keras's order: (y_true, y_pred)
 
         return loss
 
@@ -230,9 +267,11 @@ class KerasJax:
             def update(grads: Mapping[str, Any], state: Any, params: Any = None) -> tuple[Any, Any]:
                 if params is None:
                     raise ParityError("the Keras float64 arbiter's optimizer needs the weights (optax params=)")
-                b = self.build(self._dtype(params))
+                dtype = self._dtype(params)
+                b = self.build(dtype)
                 tv = [params[n] for n in b.names]
-                new, new_state = b.optimizer.stateless_apply(list(state), [grads[n] for n in b.names], tv)
+                with keras_in(dtype):
+                    new, new_state = b.optimizer.stateless_apply(list(state), [grads[n] for n in b.names], tv)
                 return {n: a - params[n] for n, a in zip(b.names, new, strict=True)}, tuple(new_state)
 
             return optax.GradientTransformation(init, update)
