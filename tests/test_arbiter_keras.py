@@ -257,3 +257,69 @@ def test_a_keras_model_the_arbiter_cannot_run_in_float64_is_one_line_naming_the_
     assert "\n" not in str(e.value) and says in str(e.value), str(e.value)
     if factory is not keras_uncompiled:
         assert "reference='torch' or reference='jax'" in str(e.value)
+
+
+def torch_build_relu():
+    import torch
+
+    return torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 1))
+
+
+def test_localize_measures_a_torch_port_against_the_keras_arbiter(torch):
+    """A faithful torch port never parts from the Keras float64 arbiter (localize's floor: the Keras model on
+    Keras-JAX in float32); a port with another activation parts at step 0 in the forward pass."""
+    from paritybench.experiment.flags import NumericsOptions
+    from paritybench.pipeline import conventions, localize
+
+    relu = TorchModel(torch_build_relu, torch_sgd, torch.nn.MSELoss(), example_shape=(8,))
+    w = workload(keras=keras_sgd, torch={"torch": torch_model(torch), "torch-relu": relu}, reference="keras")
+    assert w.arm(w.reference).kind == "keras-f64"
+    x, y = data()
+    ctx = localize.Context(w, LR, 2, x, y, w.model.init(0), NumericsOptions(), n=64)
+    rows = conventions.collect(w, [a for a in w.arms if not kind_of(a).in_worker], LR, NumericsOptions())
+    assert (rows["reference-f64"]["dtype"], rows["torch"]["dtype"]) == ("float64", "float32")
+    cache: dict = {}
+    same = localize.localize_pair(ctx, w.arm("torch"), w.arm("reference-f64"), cache)
+    assert same.first is None, same
+    parted = localize.localize_pair(ctx, w.arm("torch-relu"), w.arm("reference-f64"), cache)
+    assert parted.first is not None and (parted.first.step, parted.first.phase) == (0, "forward"), parted
+
+
+KERAS_DROPOUT = """
+import keras
+
+
+def build():
+    model = keras.Sequential([keras.Input(shape=(8,)), keras.layers.Dense(16, name="hidden"), keras.layers.Dropout(0.1),
+                              keras.layers.Dense(1, name="out")])
+    model.compile(optimizer="sgd", loss="mse")
+    return model
+"""
+
+WORKLOAD = """
+import numpy as np
+from paritybench.adapters.arms import Data, Training, dense_params, own_workload
+
+
+def load():
+    x = np.random.default_rng(0).normal(size=(64, 8)).astype(np.float32)
+    return x, x[:, :1].copy()
+
+
+WORKLOAD = own_workload("keras-dropout", "?", params=dense_params((8, 16, 1)), head="linear",
+                        data=Data(source="workload:load", n=64), training=Training(steps=3, lr=0.01),
+                        keras="keras_dropout:build")
+"""
+
+
+def test_a_keras_model_the_arbiter_cannot_run_is_refused_before_training_in_one_line(tmp_path):
+    from tests.conftest import run_cli
+
+    (tmp_path / "keras_dropout.py").write_text(KERAS_DROPOUT)
+    (tmp_path / "workload.py").write_text(WORKLOAD)
+    out = tmp_path / "out.json"
+    proc = run_cli("run", "--workload", str(tmp_path / "workload.py"), "--out", str(out), cwd=tmp_path)
+    assert proc.returncode != 0
+    err = [line for line in proc.stderr.splitlines() if line.startswith("paritybench: error:")]
+    assert len(err) == 1 and "non-trainable variables" in err[0] and "reference='torch' or reference='jax'" in err[0]
+    assert "Traceback" not in proc.stderr and not out.exists() and not list(tmp_path.glob("out*"))

@@ -1,7 +1,6 @@
-"""keras_model.py and torch_model.py, unchanged; the arbiter is the Keras model in float64 (run --workload THIS)"""
+"""keras_model.py and torch_model.py, unchanged; the Keras model in float64 is the arbiter (run --workload THIS)"""
 
-from paritybench.adapters.arms import TorchModel, dense_params, own_workload
-from paritybench.workloads import Data, Training
+from paritybench.adapters.arms import Data, TorchModel, Training, dense_params, own_workload
 
 WORKLOAD = own_workload(
     "own-keras-only",
@@ -9,8 +8,8 @@ WORKLOAD = own_workload(
     params=dense_params((8, 16, 1)),  # the weights' shared names: dense_i/kernel (in, out), dense_i/bias
     head="linear",
     data=Data(source="data:load", n=256),
-    training=Training(steps=20, lr=0.05),  # torch's SGD takes it; both Keras models compile their own SGD (0.05)
+    training=Training(steps=20, lr=0.05),  # torch's SGD takes it; the compiled Keras SGD has its own (0.05)
     torch=TorchModel("torch_model:build", "torch_model:optimizer", "torch_model:loss", example_shape=(8,)),
     keras="keras_model:build_model",
-    reference="keras",  # the arbiter: this Keras model, Keras-JAX in float64
+    reference="keras",  # the Keras model on Keras-JAX at floatx float64 with JAX's x64 (not "auto": torch)
 )

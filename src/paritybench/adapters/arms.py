@@ -44,6 +44,8 @@ from .mapping import WeightMap, plan
 
 Shapes = Mapping[str, tuple[int, ...]]
 __all__ = [
+    "Data",
+    "Training",
     "JaxModel",
     "TorchModel",
     "torch_arm",
