@@ -278,6 +278,14 @@ def test_localize_measures_a_torch_port_against_the_keras_arbiter(torch):
     ctx = localize.Context(w, LR, 2, x, y, w.model.init(0), NumericsOptions(), n=64)
     rows = conventions.collect(w, [a for a in w.arms if not kind_of(a).in_worker], LR, NumericsOptions())
     assert (rows["reference-f64"]["dtype"], rows["torch"]["dtype"]) == ("float64", "float32")
+    # read from the Keras model and its compiled optimizer, as a Keras arm's rows are (not from the optax wrapper)
+    ref = rows["reference-f64"]
+    assert (ref["optimizer"], ref["optimizer.learning_rate"], ref["loss"]) == (
+        "SGD",
+        LR,
+        "keras.losses.mean_squared_error",
+    )
+    assert ref["layer hidden dtype policy"] == "float64"
     cache: dict = {}
     same = localize.localize_pair(ctx, w.arm("torch"), w.arm("reference-f64"), cache)
     assert same.first is None, same

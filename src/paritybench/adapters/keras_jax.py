@@ -190,6 +190,7 @@ class KerasJax:
             )
         if isinstance(loss, str):
             loss = keras.losses.get(loss)
+            model.loss = loss  # this private build's, resolved as compile resolves it: what the conventions read
         if isinstance(loss, keras.losses.Loss):
             if loss.reduction != "sum_over_batch_size":
                 raise ParityError(
@@ -254,29 +255,8 @@ class KerasJax:
 
         return loss
 
-    def optimizer(self) -> Callable[[float], Any]:
-        """``lr -> optax.GradientTransformation`` running the compiled Keras optimizer (its own learning rate:
-        ``Training.lr`` does not reach it, as it does not reach the Keras worker's compiled optimizer)."""
-
-        def make(lr: float) -> Any:
-            import optax  # late: a framework: the arm runs after the numerics flags
-
-            def init(params: Mapping[str, Any]) -> Any:
-                return tuple(v.value for v in self.build(self._dtype(params)).optimizer.variables)
-
-            def update(grads: Mapping[str, Any], state: Any, params: Any = None) -> tuple[Any, Any]:
-                if params is None:
-                    raise ParityError("the Keras float64 arbiter's optimizer needs the weights (optax params=)")
-                dtype = self._dtype(params)
-                b = self.build(dtype)
-                tv = [params[n] for n in b.names]
-                with keras_in(dtype):
-                    new, new_state = b.optimizer.stateless_apply(list(state), [grads[n] for n in b.names], tv)
-                return {n: a - params[n] for n, a in zip(b.names, new, strict=True)}, tuple(new_state)
-
-            return optax.GradientTransformation(init, update)
-
-        return make
+    def optimizer(self) -> KerasOptimizer:
+        return KerasOptimizer(self)
 
     def init(self) -> Callable[..., dict[str, np.ndarray]]:
         """``(seed, threefry_partitionable) -> declared weights``: the model's own initial weights, built in float32
@@ -310,3 +290,32 @@ class KerasJax:
             return {k: np.asarray(v, np.float32) for k, v in weights.items()}
 
         return init
+
+
+class KerasOptimizer:
+    """``lr -> optax.GradientTransformation`` running the compiled Keras optimizer of ``on_jax``'s model (its own
+    learning rate: ``Training.lr`` does not reach it, as it does not reach the Keras worker's compiled optimizer);
+    ``on_jax`` is there for the conventions, which read that optimizer as a Keras arm's."""
+
+    def __init__(self, on_jax: KerasJax) -> None:
+        self.on_jax = on_jax
+
+    def __call__(self, lr: float) -> Any:
+        import optax  # late: a framework: the arm runs after the numerics flags
+
+        on_jax = self.on_jax
+
+        def init(params: Mapping[str, Any]) -> Any:
+            return tuple(v.value for v in on_jax.build(on_jax._dtype(params)).optimizer.variables)
+
+        def update(grads: Mapping[str, Any], state: Any, params: Any = None) -> tuple[Any, Any]:
+            if params is None:
+                raise ParityError("the Keras float64 arbiter's optimizer needs the weights (optax params=)")
+            dtype = on_jax._dtype(params)
+            b = on_jax.build(dtype)
+            tv = [params[n] for n in b.names]
+            with keras_in(dtype):
+                new, new_state = b.optimizer.stateless_apply(list(state), [grads[n] for n in b.names], tv)
+            return {n: a - params[n] for n, a in zip(b.names, new, strict=True)}, tuple(new_state)
+
+        return optax.GradientTransformation(init, update)
