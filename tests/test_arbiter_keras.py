@@ -115,13 +115,13 @@ def torch_model(torch, opt="sgd"):
     return TorchModel(torch_build, torch_sgd if opt == "sgd" else torch_adam, torch.nn.MSELoss(), example_shape=(8,))
 
 
-def workload(**models):
+def workload(batch_size=None, **models):
     return own_workload(
         "keras-arbiter-test",
         "Which arbiter?",
         params=DECLARED,
         head="linear",
-        data=Data(source=data, n=64),
+        data=Data(source=data, n=64, batch_size=batch_size),
         training=Training(steps=STEPS, lr=LR),
         **models,
     )
@@ -202,20 +202,22 @@ def _final(w, arm, init, spec):
     return r, r.trajectory[-1]
 
 
+@pytest.mark.parametrize("batch_size", [None, 16])  # full batch (arms.f64), minibatches (arms.minibatch, jitted)
 @pytest.mark.parametrize("opt", ["sgd", "adam"])
-def test_the_keras_and_torch_float64_arbiters_of_one_model_agree_to_float64_rounding(torch, opt):
-    w = workload(keras=keras_sgd if opt == "sgd" else keras_adam, reference="keras")
+def test_the_keras_and_torch_float64_arbiters_of_one_model_agree_to_float64_rounding(torch, opt, batch_size):
+    w = workload(batch_size, keras=keras_sgd if opt == "sgd" else keras_adam, reference="keras")
     torch64 = torch_arm("torch-f64", torch_model(torch, opt), DECLARED, kind="torch-f64", role="reference")
     w = replace(w, arms=(*w.arms, torch64))
     init = w.model.init(0)
-    spec = TrainSpec(steps=STEPS, lr=LR, keep_trajectory=True)
+    spec = TrainSpec(steps=STEPS, lr=LR, keep_trajectory=True, batch_size=batch_size)
     rk, wk = _final(w, w.arm("reference-f64"), init, spec)
     rt, wt = _final(w, torch64, init, spec)
     moved = max(float(np.max(np.abs(wk[k] - init[k]))) for k in DECLARED)
     gap = max(float(np.max(np.abs(wk[k] - wt[k]))) for k in DECLARED)
     loss_gap = max(abs(a - b) for a, b in zip(rk.curves["loss"], rt.curves["loss"], strict=True))
     print(
-        f"Keras-JAX f64 vs torch f64 after {STEPS} {opt} steps: max |weight diff| {gap:.3g} (moved {moved:.3g}), "
+        f"Keras-JAX f64 vs torch f64 after {STEPS} {opt} steps (batch {batch_size}): max |weight diff| {gap:.3g} "
+        f"(moved {moved:.3g}), "
         f"max |loss diff| {loss_gap:.3g}"
     )
     assert moved > 1e-2  # it trained
