@@ -289,6 +289,15 @@ def test_own_keras_only_runs_and_localizes_with_the_keras_model_in_float64_as_th
     assert (
         conv["reference-f64"]["forward pass"] == conv["keras-tensorflow"]["forward pass"] == "keras_model:build_model"
     )
+    # the declared weights onto the arbiter's float64 Keras model: one to one, by layer order and role
+    rows = a["workload"]["weight_maps"]["reference-f64"]["rows"]
+    assert [(r["sources"][0]["name"], r["target"]["role"], r["transform"]) for r in rows] == [
+        ("dense_0/kernel", "kernel", "identity"),
+        ("dense_0/bias", "bias", "identity"),
+        ("dense_1/kernel", "kernel", "identity"),
+        ("dense_1/bias", "bias", "identity"),
+    ]
+    assert {r["target"]["dtype"] for r in rows} == {"float64"}
     runs = {r["arm"]: r for r in a["runs"]}
     assert set(runs) == {"keras-tensorflow", "torch", "reference-f64"}
     ref = runs["reference-f64"]

@@ -680,12 +680,14 @@ def compiled_loss(factory: Ref) -> Callable[[Any], Any]:
 @dataclass(frozen=True)
 class OwnWorkload(Workload):
     """A workload of adapter arms: the artifact's ``workload.weight_maps`` records how the declared weights map
-    onto the user's JAX model (``jax``) and each torch arm's module (by arm name), as ``WeightMap.to_json``;
+    onto the user's JAX model (``jax``), each torch arm's module (by arm name) and the Keras float64 arbiter's model
+    (``reference-f64``, where it is the arbiter), as ``WeightMap.to_json``;
     ``workload.arbiter`` which model is the float64 arbiter (``own_workload``'s ``reference``)."""
 
     jax_model: JaxModel | None = field(default=None, compare=False)
     torch_models: Mapping[str, TorchModel] = field(default_factory=dict, compare=False)
     arbiter: Mapping[str, str] = field(default_factory=dict, compare=False)
+    keras_arbiter: KerasJax | None = field(default=None, compare=False)
 
     def describe(self) -> dict[str, Any]:
         out = super().describe()
@@ -697,6 +699,8 @@ class OwnWorkload(Workload):
         for arm, model in self.torch_models.items():
             if model.mapped():  # the torch arm ran in this process
                 maps[arm] = model.mapped()[0].to_json()
+        if self.keras_arbiter is not None and "float64" in self.keras_arbiter.weight_maps:  # it ran in this process
+            maps["reference-f64"] = self.keras_arbiter.weight_maps["float64"].to_json()
         if maps:
             out["weight_maps"] = maps
         return out
@@ -844,6 +848,7 @@ def own_workload(
     return OwnWorkload(
         jax_model=jax,
         torch_models=torch_models,
+        keras_arbiter=on_jax if arbiter == "keras" else None,
         arbiter={"arm": "reference-f64", "framework": arbiter, "dtype": "float64", "chosen": reference},
         name=name,
         version="1",

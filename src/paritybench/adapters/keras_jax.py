@@ -42,7 +42,7 @@ from paritybench.workloads.base import Ref, resolve_ref
 
 from . import keras_params
 from .calls import declared_table, renaming, user_call
-from .mapping import plan
+from .mapping import WeightMap, plan
 
 Shapes = Mapping[str, tuple[int, ...]]
 REGULARIZERS = ("kernel_regularizer", "bias_regularizer", "recurrent_regularizer", "activity_regularizer")
@@ -141,6 +141,7 @@ class KerasJax:
         self.mapping = dict(mapping or {})
         self.label = label or str(factory)
         self._built: dict[str, Built] = {}
+        self.weight_maps: dict[str, WeightMap] = {}  # by the dtype of the build it matched
 
     def build(self, dtype: str) -> Built:
         """The model built in ``dtype`` ("float64" or "float32"), checked, once per dtype."""
@@ -170,6 +171,7 @@ class KerasJax:
     def _names(self, model: Any) -> list[str]:
         m = plan(declared_table(self.declared), keras_params.read_keras(model), **self.mapping)
         by_target = renaming(m, f"Keras model {self.label}")
+        self.weight_maps[str(model.trainable_variables[0].dtype)] = m  # the artifact records the float64 one
         return [by_target[v.path] for v in model.trainable_variables]
 
     def _optimizer(self, model: Any) -> Any:
