@@ -333,3 +333,27 @@ def test_a_keras_model_the_arbiter_cannot_run_is_refused_before_training_in_one_
     err = [line for line in proc.stderr.splitlines() if line.startswith("paritybench: error:")]
     assert len(err) == 1 and "non-trainable variables" in err[0] and "reference='torch' or reference='jax'" in err[0]
     assert "Traceback" not in proc.stderr and not out.exists() and not list(tmp_path.glob("out*"))
+
+
+KERAS_ON_NUMPY = """
+import os, sys
+os.environ["KERAS_BACKEND"] = "numpy"
+import keras  # the workload file imported Keras (on another backend) before the arbiter could
+from paritybench.adapters.keras_jax import keras_on_jax
+from paritybench.errors import ParityError
+try:
+    keras_on_jax()
+except ParityError as e:
+    print(e)
+"""
+
+
+def test_keras_imported_on_another_backend_first_is_one_line_naming_the_fix():
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", KERAS_ON_NUMPY], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    line = proc.stdout.strip()
+    assert "\n" not in line and "already imported on 'numpy'" in line, line
+    assert "keras='module:function'" in line and "reference='torch' or reference='jax'" in line, line

@@ -308,7 +308,11 @@ def test_own_keras_only_runs_and_localizes_with_the_keras_model_in_float64_as_th
         assert abs(r["curves"]["loss"][0] - ref["curves"]["loss"][0]) <= 1e-6 * ref["curves"]["loss"][0], arm
     for arm in ("keras-tensorflow", "torch"):  # float32 arms within float32 rounding of the float64 arbiter
         assert 0 < abs(runs[arm]["final_loss"] - ref["final_loss"]) <= 1e-5 * ref["final_loss"], arm
-    for argv in (("compare", str(out), str(out)), ("report", str(out), "--out", str(tmp_path / "rep"))):
+    for argv in (
+        ("compare", str(out), str(out)),
+        ("report", str(out), "--out", str(tmp_path / "rep")),
+        ("conventions", "--workload", workload),
+    ):
         proc = run_cli(*argv, cwd=tmp_path)
         assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     proc = run_cli("localize", "--workload", workload, "--steps", "5", "--out", str(tmp_path / "l.json"), cwd=tmp_path)

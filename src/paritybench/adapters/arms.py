@@ -757,7 +757,7 @@ def keras_f64_arm(factory: Ref, on_jax: KerasJax) -> Arm:
         jax_apply=_as(on_jax.jax_apply(), factory),
         requires=("jax", "optax", "keras"),
         role="reference",
-        conventions={"adapter": "keras", "optimizer": "the compiled Keras optimizer (its own learning rate)"},
+        conventions={"adapter": "keras"},  # its optimizer and loss rows are read from the Keras model (arms.keras_f64)
     )
 
 

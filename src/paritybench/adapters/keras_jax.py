@@ -65,7 +65,8 @@ def keras_on_jax() -> Any:
     if module.backend.backend() != "jax":
         raise ParityError(
             f"the Keras float64 arbiter runs Keras on JAX in paritybench's own process, where Keras was already "
-            f"imported on {module.backend.backend()!r}; {FIX}"
+            f"imported on {module.backend.backend()!r} (by the workload file or a module it imports): name the factory "
+            f"as keras='module:function' so that it loads later, or {FIX}"
         )
     return module
 
