@@ -87,6 +87,33 @@ def keras_l2():
     return model
 
 
+def keras_add_loss():
+    import keras
+
+    class Penalty(keras.layers.Layer):  # no weights: the mapping is the plain MLP's
+        def call(self, x):
+            self.add_loss(keras.ops.mean(keras.ops.square(x)))
+            return x
+
+        def compute_output_shape(self, shape):  # so Sequential builds the Dense after it
+            return shape
+
+    model = keras.Sequential([keras.Input(shape=(8,)), keras.layers.Dense(16), Penalty(), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    return model
+
+
+def test_a_keras_model_that_adds_a_loss_in_its_forward_pass_is_one_line():
+    import jax
+
+    on_jax = KerasJax(keras_add_loss, DECLARED)
+    w = {k: np.zeros(s, np.float64) for k, s in DECLARED.items()}
+    with jax.enable_x64(True), pytest.raises(ParityError) as e:
+        jax.eval_shape(on_jax.jax_apply(), w, np.zeros((2, 8)))  # as the shape check traces it, before training
+    assert "\n" not in str(e.value) and "adds 1 loss(es) in its forward pass" in str(e.value), str(e.value)
+    assert "reference='torch' or reference='jax'" in str(e.value)
+
+
 def keras_uncompiled():
     import keras
 

@@ -244,7 +244,14 @@ class KerasJax:
             dtype = self._dtype(params)
             b = self.build(dtype)
             with keras_in(dtype):  # training=True as fit calls it; no layer whose output depends on it is accepted
-                z, _ = b.model.stateless_call([params[n] for n in b.names], [], x, training=True)
+                z, _, losses = b.model.stateless_call(
+                    [params[n] for n in b.names], [], x, training=True, return_losses=True
+                )
+            if losses:  # found when the shape check first traces it, before training
+                raise ParityError(
+                    f"the Keras model from {self.label} adds {len(losses)} loss(es) in its forward pass (add_loss): "
+                    f"the Keras float64 arbiter trains the compiled loss only; {FIX}"
+                )
             return z
 
         return apply
