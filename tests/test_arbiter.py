@@ -135,7 +135,7 @@ def test_auto_picks_jax_if_given_else_torch_and_records_it(torch):
             "give jax=JaxModel(...) or reference='auto'",
         ),
         ({"jax": True}, "torch", "has no torch model: give torch=TorchModel(...)"),
-        ({"keras": "keras_model:build"}, "auto", "reference='keras') is not available"),
+        ({"torch": True}, "keras", "the workload has no keras model: give keras='module:factory'"),
         ({}, "auto", "no model given"),
     ],
 )

@@ -262,6 +262,72 @@ def test_own_torch_keras_runs_with_the_torch_module_in_float64_as_the_arbiter(tm
     assert forward == {"0", "2", "logits"}  # the torch module's own layers, in float32 and float64
 
 
+def test_own_keras_only_runs_and_localizes_with_the_keras_model_in_float64_as_the_arbiter(tmp_path):
+    if importlib.util.find_spec("torch") is None:  # its torch arm needs the extra (CI installs it: .ci/run)
+        why = 'torch is not installed: make setup EXTRAS="--extra cpu --extra torch"'
+        if os.environ.get("PARITYBENCH_REQUIRE_TORCH") == "1":
+            pytest.fail(f"PARITYBENCH_REQUIRE_TORCH=1 but {why}")
+        pytest.skip(why)
+    folder = EXAMPLES / "own_keras_only"
+    assert len((folder / "workload.py").read_text().splitlines()) <= 15
+    for user_file in ("torch_model.py", "keras_model.py", "data.py"):  # the user's code, as the user has it
+        text = (folder / user_file).read_text()
+        assert "import paritybench" not in text and "from paritybench" not in text, user_file
+    workload = str(folder / "workload.py")
+    out = tmp_path / "ko.json"
+    proc = run_cli("run", "--workload", workload, "--out", str(out), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    a = json.loads(out.read_text())
+    assert a["reference_arm"] == "reference-f64"
+    assert a["workload"]["arbiter"] == {
+        "arm": "reference-f64",
+        "framework": "keras",
+        "dtype": "float64",
+        "chosen": "keras",
+    }
+    conv = a["conventions"]["arms"]
+    assert (conv["reference-f64"]["dtype"], conv["torch"]["dtype"], conv["keras-tensorflow"]["dtype"]) == (
+        "float64",
+        "float32",
+        "float32",
+    )
+    assert (
+        conv["reference-f64"]["forward pass"] == conv["keras-tensorflow"]["forward pass"] == "keras_model:build_model"
+    )
+    # the declared weights onto the arbiter's float64 Keras model: one to one, by layer order and role
+    rows = a["workload"]["weight_maps"]["reference-f64"]["rows"]
+    assert [(r["sources"][0]["name"], r["target"]["role"], r["transform"]) for r in rows] == [
+        ("dense_0/kernel", "kernel", "identity"),
+        ("dense_0/bias", "bias", "identity"),
+        ("dense_1/kernel", "kernel", "identity"),
+        ("dense_1/bias", "bias", "identity"),
+    ]
+    assert {r["target"]["dtype"] for r in rows} == {"float64"}
+    runs = {r["arm"]: r for r in a["runs"]}
+    assert set(runs) == {"keras-tensorflow", "torch", "reference-f64"}
+    ref = runs["reference-f64"]
+    for arm, r in runs.items():
+        assert r["status"] == "ok", (arm, r.get("reason"))
+        assert r["curves"]["loss"][-1] < 0.6 * r["curves"]["loss"][0], arm  # it trained
+        # every arm starts from the Keras model's own initial weights: the same loss at step 0
+        assert abs(r["curves"]["loss"][0] - ref["curves"]["loss"][0]) <= 1e-6 * ref["curves"]["loss"][0], arm
+    for arm in ("keras-tensorflow", "torch"):  # float32 arms within float32 rounding of the float64 arbiter
+        assert 0 < abs(runs[arm]["final_loss"] - ref["final_loss"]) <= 1e-5 * ref["final_loss"], arm
+    for argv in (
+        ("compare", str(out), str(out)),
+        ("report", str(out), "--out", str(tmp_path / "rep")),
+        ("conventions", "--workload", workload),
+    ):
+        proc = run_cli(*argv, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    proc = run_cli("localize", "--workload", workload, "--steps", "5", "--out", str(tmp_path / "l.json"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = " ".join(proc.stdout.split())
+    # the floor is the Keras model on Keras-JAX in float32 against the same in float64; the Keras and torch arms
+    # implement the same conventions: below the factor
+    assert "keras-tensorflow vs reference-f64: never part" in text and "torch vs reference-f64: never part" in text
+
+
 def _make_data(folder: str):
     spec = importlib.util.spec_from_file_location(f"{folder}_make_data", EXAMPLES / folder / "make_data.py")
     assert spec is not None and spec.loader is not None

@@ -27,10 +27,8 @@ import copy
 import functools
 import inspect
 import sys
-import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -40,91 +38,25 @@ from paritybench.workloads.base import Arm, Data, Model, Ref, Training, Workload
 from paritybench.workloads.kit.mlp import dense_params
 
 from . import jax_params, keras_params, layouts, torch_params
-from .mapping import Param, WeightMap, plan
+from .calls import _as, _label, declared_table, renaming, user_call
+from .keras_jax import KerasJax
+from .mapping import WeightMap, plan
 
 Shapes = Mapping[str, tuple[int, ...]]
-_OURS = str(Path(__file__).resolve().parents[1])  # paritybench's own package folder
 __all__ = [
+    "Data",
+    "Training",
     "JaxModel",
     "TorchModel",
     "torch_arm",
     "compiled_loss",
     "dense_params",
     "jax_arm",
+    "keras_f64_arm",
     "keras_build",
     "own_workload",
     "user_call",
 ]
-
-
-def _label(ref: Any) -> str:
-    """A user reference as written (``"module:function"``), a callable as ``module:qualname``, else its class."""
-    if isinstance(ref, str):
-        return ref
-    module, qual = getattr(ref, "__module__", None), getattr(ref, "__qualname__", None)
-    return f"{module}:{qual}" if module and qual else type(ref).__name__
-
-
-def _as(fn: Callable[..., Any], ref: Any) -> Callable[..., Any]:
-    """``fn``, named as the user's reference it calls (conventions and errors show ``jax_model:loss``, not an
-    adapter's closure)."""
-    module, _, qual = _label(ref).rpartition(":")
-    fn.__module__, fn.__qualname__ = module or fn.__module__, qual
-    return fn
-
-
-def _user_frame(exc: BaseException) -> str:
-    """``file:line`` of the innermost frame of the traceback outside paritybench and site-packages (the user's)."""
-    where = ""
-    for fs in traceback.extract_tb(exc.__traceback__):
-        f = str(Path(fs.filename).resolve()) if fs.filename and not fs.filename.startswith("<") else fs.filename
-        if f.startswith(_OURS) or "site-packages" in f or f.startswith("<"):
-            continue
-        where = f"{fs.filename}:{fs.lineno}"
-    return where
-
-
-def user_call(what: str, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
-    """``fn(*args, **kw)``; an exception it raises becomes one line naming the user's file and line."""
-    try:
-        return fn(*args, **kw)
-    except ParityError:
-        raise
-    except Exception as exc:
-        where = _user_frame(exc) or getattr(getattr(fn, "__code__", None), "co_filename", "?")
-        msg = str(exc).splitlines()[0] if str(exc) else ""
-        raise ParityError(f"{what} raised at {where}: {type(exc).__name__}: {msg}") from exc
-
-
-def _nested(declared: Mapping[str, tuple[int, ...]]) -> dict[str, Any]:
-    """The declared names ``a/b`` as a nested tree of zero-stride stand-ins (what ``read_pytree`` reads)."""
-    tree: dict[str, Any] = {}
-    for name, shape in declared.items():
-        *path, leaf = name.split("/")
-        node = tree
-        for p in path:
-            node = node.setdefault(p, {})
-        node[leaf] = np.broadcast_to(np.float32(0), shape)
-    return tree
-
-
-def declared_table(declared: Mapping[str, tuple[int, ...]]) -> list[Param]:
-    """The workload's declaration as a parameter table (framework ``jax``: its kernels are (in, out))."""
-    return jax_params.read_pytree(_nested(declared))
-
-
-def renaming(m: WeightMap, what: str) -> dict[str, str]:
-    """target name -> declared name, where every row is a one-to-one ``identity`` (else a one-line error)."""
-    out: dict[str, str] = {}
-    for r in m.rows:
-        if r.transform != "identity" or len(r.sources) != 1:
-            raise ParityError(
-                f"{what}: {r.target.label()} is mapped by {r.transform!r} from "
-                f"{' + '.join(s.name for s in r.sources) or 'nothing'}; an adapter arm trains the declared weights "
-                "themselves, so declare Model.params in the same layout as this model"
-            )
-        out[r.target.name] = r.sources[0].name
-    return out
 
 
 def _leaf_paths(tree: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
@@ -748,12 +680,14 @@ def compiled_loss(factory: Ref) -> Callable[[Any], Any]:
 @dataclass(frozen=True)
 class OwnWorkload(Workload):
     """A workload of adapter arms: the artifact's ``workload.weight_maps`` records how the declared weights map
-    onto the user's JAX model (``jax``) and each torch arm's module (by arm name), as ``WeightMap.to_json``;
+    onto the user's JAX model (``jax``), each torch arm's module (by arm name) and the Keras float64 arbiter's model
+    (``reference-f64``, where it is the arbiter), as ``WeightMap.to_json``;
     ``workload.arbiter`` which model is the float64 arbiter (``own_workload``'s ``reference``)."""
 
     jax_model: JaxModel | None = field(default=None, compare=False)
     torch_models: Mapping[str, TorchModel] = field(default_factory=dict, compare=False)
     arbiter: Mapping[str, str] = field(default_factory=dict, compare=False)
+    keras_arbiter: KerasJax | None = field(default=None, compare=False)
 
     def describe(self) -> dict[str, Any]:
         out = super().describe()
@@ -765,6 +699,8 @@ class OwnWorkload(Workload):
         for arm, model in self.torch_models.items():
             if model.mapped():  # the torch arm ran in this process
                 maps[arm] = model.mapped()[0].to_json()
+        if self.keras_arbiter is not None and "float64" in self.keras_arbiter.weight_maps:  # it ran in this process
+            maps["reference-f64"] = self.keras_arbiter.weight_maps["float64"].to_json()
         if maps:
             out["weight_maps"] = maps
         return out
@@ -804,13 +740,25 @@ def _arbiter_of(reference: Any, jax: Any, torch_models: Mapping[str, Any], keras
             f"own_workload: reference={reference!r} runs your {reference} model in float64, but the workload has no "
             f"{reference} model: give {what[reference]} or reference='auto'"
         )
-    if reference == "keras":
-        raise ParityError(
-            "own_workload: a Keras model as the float64 arbiter (reference='keras') is not available: its float64 run "
-            "would be in a Keras worker, where the runner cannot take its gradient at other arms' weights; give "
-            "torch=TorchModel(...) or jax=JaxModel(...) and reference='auto'"
-        )
     return reference
+
+
+def keras_f64_arm(factory: Ref, on_jax: KerasJax) -> Arm:
+    """The float64 arbiter in Keras (``kind="keras-f64"``, ``arms.keras_f64``): the user's factory on Keras-JAX in
+    this process at ``floatx`` float64 with JAX's x64, its compiled loss and optimizer (``adapters.keras_jax``)."""
+    return Arm(
+        "reference-f64",
+        f"your Keras model {_label(factory)} on Keras-JAX in float64 (floatx float64, JAX x64; its compiled loss and "
+        "optimizer): the arbiter",
+        "keras-f64",
+        f"keras:own:{_label(factory)}:f64",
+        loss_fn=_as(on_jax.loss_fn(), factory),
+        optimizer=_as(on_jax.optimizer(), factory),
+        jax_apply=_as(on_jax.jax_apply(), factory),
+        requires=("jax", "optax", "keras"),
+        role="reference",
+        conventions={"adapter": "keras"},  # its optimizer and loss rows are read from the Keras model (arms.keras_f64)
+    )
 
 
 def own_workload(
@@ -838,10 +786,13 @@ def own_workload(
     ``keras_step="train_on_batch"``, as a loop of ``model.train_on_batch`` takes it), the torch arms (``torch``
     for a single model) and ``reference-f64``: the float64 arbiter, one of the user's models run in float64 as
     ``reference`` names it: ``"jax"`` (the JAX model with x64, ``arms.f64``), ``"torch"`` (the first torch model,
-    its module, data and optimizer in float64, ``arms.torch_f64``), or ``"auto"``: jax if given, else torch.
+    its module, data and optimizer in float64, ``arms.torch_f64``), ``"keras"`` (the Keras factory on Keras-JAX in
+    this process at floatx float64 with x64, ``arms.keras_f64``), or ``"auto"``: jax if given, else torch, else
+    keras.
     Every arm starts from one set of initial weights: the JAX model's ``init(seed)`` where there is one (whichever
-    model is the arbiter), else the first torch model's module as built after ``torch.manual_seed(seed)``, mapped
-    to the declared names."""
+    model is the arbiter), else the Keras arbiter's model as built on Keras-JAX (float32) with its initializers
+    seeded by ``seed``, else the first torch model's module as built after ``torch.manual_seed(seed)``, mapped to
+    the declared names."""
     torch_models = {"torch": torch} if isinstance(torch, TorchModel) else dict(torch or {})
     if jax is not None and not isinstance(jax, JaxModel):
         raise ParityError(f"own_workload: jax is a {type(jax).__name__}; give a JaxModel(apply, init, optimizer, loss)")
@@ -858,9 +809,13 @@ def own_workload(
         if jax.step_ref is not None:  # the user's own train step, beside paritybench's step of the same model
             arms.append(jax_arm("jax-step", jax, params, own_step=True))
     arms += [torch_arm(arm_name, model, params) for arm_name, model in torch_models.items()]
+    on_jax = KerasJax(keras, params, keras_mapping, label=_label(keras)) if keras is not None else None
     if arbiter == "jax":
         assert jax is not None
         arms.append(jax_arm("reference-f64", jax, params, kind="f64", role="reference"))
+    elif arbiter == "keras":
+        assert keras is not None and on_jax is not None
+        arms.append(keras_f64_arm(keras, on_jax))
     else:
         first = next(iter(torch_models.values()))
         arms.append(
@@ -874,9 +829,15 @@ def own_workload(
                 f"{_label(first.optimizer_ref)}, loss {_label(first.loss_ref)}): the arbiter",
             )
         )
-    # one set of initial weights for every arm: the JAX model's init(seed) where there is one, else the torch arbiter's
-    init: Ref = jax.init(params) if jax is not None else next(iter(torch_models.values())).init(params)
-    build: Ref = jax.jax_apply(params) if jax is not None else _no_jax_model(name)
+    # one set of initial weights for every arm: the JAX model's init(seed) where there is one, else the arbiter's
+    init: Ref
+    build: Ref = _no_jax_model(name)
+    if jax is not None:
+        init, build = jax.init(params), jax.jax_apply(params)
+    elif on_jax is not None and arbiter == "keras":
+        init, build = _as(on_jax.init(), keras), _as(on_jax.jax_apply(), keras)
+    else:
+        init = next(iter(torch_models.values())).init(params)
     keras_build_fn: Ref = build  # never called without a Keras arm; Model needs one
     if keras is not None:
         keras_build_fn = keras_build(keras, params, keras_mapping)
@@ -887,6 +848,7 @@ def own_workload(
     return OwnWorkload(
         jax_model=jax,
         torch_models=torch_models,
+        keras_arbiter=on_jax if arbiter == "keras" else None,
         arbiter={"arm": "reference-f64", "framework": arbiter, "dtype": "float64", "chosen": reference},
         name=name,
         version="1",

@@ -15,13 +15,16 @@ import numpy as np
 from paritybench.arms.f64 import F64Kind
 from paritybench.arms.jax_trainer import JaxKind
 from paritybench.arms.jax_trainer import evaluate_correct as jax32_correct
+from paritybench.arms.keras_f64 import KerasF64Kind
 from paritybench.arms.keras_kind import KerasKind
 from paritybench.arms.kind import Kind
 from paritybench.arms.torch_f64 import TorchF64Kind
 from paritybench.arms.torch_trainer import TorchKind
 from paritybench.workloads.base import Arm, Workload
 
-KINDS: dict[str, Kind] = {k.name: k for k in (JaxKind(), F64Kind(), TorchKind(), KerasKind(), TorchF64Kind())}
+KINDS: dict[str, Kind] = {
+    k.name: k for k in (JaxKind(), F64Kind(), TorchKind(), KerasKind(), TorchF64Kind(), KerasF64Kind())
+}
 
 
 def kind_of(arm: Arm) -> Kind:

@@ -35,9 +35,11 @@ Ref = Callable[..., Any] | str
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 PROCESSES = ("main", "keras-tensorflow", "keras-jax", "keras-torch")
-KINDS = ("jax", "f64", "keras", "torch", "torch-f64")
+KINDS = ("jax", "f64", "keras", "torch", "torch-f64", "keras-f64")
 # the kinds a workload's reference (its float64 arbiter) may be: JAX with x64, or a torch arm in float64
-ARBITER_KINDS = ("f64", "torch-f64")
+ARBITER_KINDS = ("f64", "torch-f64", "keras-f64")
+# the kinds whose forward pass is a JAX function (``jax_apply``, ``loss_fn``, ``optimizer``, ``jax_layers``)
+JAX_KINDS = ("jax", "f64", "keras-f64")
 TORCH_KINDS = ("torch", "torch-f64")
 HEADS = ("sigmoid", "softmax", "linear")
 # mnist: paritybench.experiment.data's bundled slice, or --data in its format; arrays: Data(source=...)
@@ -194,7 +196,8 @@ class Arm:
       ``fit`` in a worker process per backend; ``process`` names the backend), ``"torch"`` (native
       torch autograd and ``torch.optim``, in the harness's process: ``paritybench.arms.torch_trainer``), or
       ``"torch-f64"`` (a torch arm in float64: the arbiter of a workload without a JAX model,
-      ``paritybench.arms.torch_f64``).
+      ``paritybench.arms.torch_f64``), or ``"keras-f64"`` (the user's Keras model on Keras-JAX in float64, in the
+      harness's process, as an f64 arm's JAX functions: ``paritybench.arms.keras_f64``).
     - ``loss``: a short name of the loss formulation (recorded in every run).
     - ``loss_fn``: JAX and f64 arms: ``(logits, labels) -> per-sample loss`` in JAX.
     - ``optimizer``: JAX and f64 arms: ``lr -> optax.GradientTransformation``; None is plain
@@ -382,6 +385,7 @@ def _is_int(x: Any) -> bool:
 _LAYERS = {
     "jax": "jax_layers",
     "f64": "jax_layers",
+    "keras-f64": "jax_layers",
     "torch": "torch_layers",
     "torch-f64": "torch_layers",
     "keras": "the model's keras_layers (indices into the Keras model's layers)",
@@ -567,7 +571,7 @@ def check(w: Any, where: str) -> Workload:
             raise bad(f"arm {a.name}: process {a.process!r} must be one of {', '.join(PROCESSES)}")
         if (a.kind == "keras") != (a.process != "main"):
             raise bad(f"arm {a.name}: keras arms run in a keras-<backend> process, the others in main")
-        if a.kind in ("jax", "f64") and a.loss_fn is None:
+        if a.kind in JAX_KINDS and a.loss_fn is None:
             raise bad(f"arm {a.name}: a {a.kind} arm needs loss_fn")
         if a.kind == "keras" and a.keras_loss is None:
             raise bad(f"arm {a.name}: a keras arm needs keras_loss")
@@ -592,7 +596,7 @@ def check(w: Any, where: str) -> Workload:
             raise bad(
                 f"arm {a.name}: torch_layers is a torch arm's; a {a.kind} arm's named layers are {_LAYERS[a.kind]}"
             )
-        if a.jax_layers is not None and a.kind not in ("jax", "f64"):
+        if a.jax_layers is not None and a.kind not in JAX_KINDS:
             raise bad(
                 f"arm {a.name}: jax_layers is a JAX or f64 arm's; a {a.kind} arm's named layers are {_LAYERS[a.kind]}"
             )
