@@ -15,6 +15,7 @@ and the Ray tests (tests/test_ray.py) never run twice at once. The trained artif
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import json
 import os
@@ -166,3 +167,16 @@ def _fast_tests_start_no_python(request, monkeypatch):
 
     monkeypatch.setattr(subprocess.Popen, "_execute_child", guarded)
     yield
+
+
+@pytest.fixture
+def torch():
+    """The torch module; a skip without the extra, a failure when PARITYBENCH_REQUIRE_TORCH=1."""
+    if importlib.util.find_spec("torch") is None:
+        why = 'torch is not installed: make setup EXTRAS="--extra cpu --extra torch"'
+        if os.environ.get("PARITYBENCH_REQUIRE_TORCH") == "1":
+            pytest.fail(f"PARITYBENCH_REQUIRE_TORCH=1 but {why}")
+        pytest.skip(why)
+    import torch
+
+    return torch

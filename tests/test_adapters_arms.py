@@ -167,19 +167,6 @@ def test_own_models_example_runs_with_its_compiled_keras_optimizer_and_records_t
     assert abs(runs["jax"]["final_loss"] - runs["reference-f64"]["final_loss"]) < 1e-5
 
 
-@pytest.fixture
-def torch():
-    """The torch module; a skip without the extra, a failure when PARITYBENCH_REQUIRE_TORCH=1."""
-    if importlib.util.find_spec("torch") is None:
-        why = 'torch is not installed: make setup EXTRAS="--extra cpu --extra torch"'
-        if os.environ.get("PARITYBENCH_REQUIRE_TORCH") == "1":
-            pytest.fail(f"PARITYBENCH_REQUIRE_TORCH=1 but {why}")
-        pytest.skip(why)
-    import torch
-
-    return torch
-
-
 def user_torch_model():
     import torch
 

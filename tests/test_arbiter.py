@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import os
 from dataclasses import replace
 
 import numpy as np
@@ -19,19 +17,6 @@ from paritybench.workloads import Data, Training
 
 DECLARED = dense_params((8, 16, 1))
 STEPS, LR = 20, 0.05
-
-
-@pytest.fixture
-def torch():
-    """The torch module; a skip without the extra, a failure when PARITYBENCH_REQUIRE_TORCH=1."""
-    if importlib.util.find_spec("torch") is None:
-        why = 'torch is not installed: make setup EXTRAS="--extra cpu --extra torch"'
-        if os.environ.get("PARITYBENCH_REQUIRE_TORCH") == "1":
-            pytest.fail(f"PARITYBENCH_REQUIRE_TORCH=1 but {why}")
-        pytest.skip(why)
-    import torch
-
-    return torch
 
 
 def data():

@@ -4,8 +4,6 @@ process at floatx float64 with JAX's x64 (``adapters.keras_jax``, kind ``keras-f
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import random
 from dataclasses import replace
 
@@ -25,19 +23,6 @@ STEPS, LR = 20, 0.05
 # = lr sqrt(1 - b2^t) / (1 - b1^t), m alpha / (sqrt(v) + eps)), torch's after it (sqrt(v_hat) + eps): the same
 # update for eps = 0. 1e-30 keeps a zero gradient finite and moves no float64 update (sqrt(v) here is >= 1e-6).
 EPS = 1e-30
-
-
-@pytest.fixture
-def torch():
-    """The torch module; a skip without the extra, a failure when PARITYBENCH_REQUIRE_TORCH=1."""
-    if importlib.util.find_spec("torch") is None:
-        why = 'torch is not installed: make setup EXTRAS="--extra cpu --extra torch"'
-        if os.environ.get("PARITYBENCH_REQUIRE_TORCH") == "1":
-            pytest.fail(f"PARITYBENCH_REQUIRE_TORCH=1 but {why}")
-        pytest.skip(why)
-    import torch
-
-    return torch
 
 
 def data():

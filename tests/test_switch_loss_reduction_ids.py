@@ -38,8 +38,7 @@ def test_class_id_losses_are_read_as_mean_or_sum(shape):
     assert jax_reduction(optax_sum, t) == "sum"
 
 
-def test_torch_cross_entropy_over_class_ids():
-    torch = pytest.importorskip("torch")
+def test_torch_cross_entropy_over_class_ids(torch):
     y = np.random.default_rng(2).integers(0, 10, (16,)).astype(np.int64)
     t = _target(y)
     assert torch_reduction(torch.nn.functional.cross_entropy, t) == "mean"

@@ -8,7 +8,6 @@ that hides torch to check that a torch arm is then ``skipped`` with the install 
 from __future__ import annotations
 
 import importlib.util
-import os
 
 import numpy as np
 import pytest
@@ -18,19 +17,6 @@ from paritybench.arms import TrainSpec, jax_trainer, minibatch
 from paritybench.arms import torch_trainer as tt  # imports torch only when called
 from paritybench.experiment import data
 from paritybench.workloads.base import resolve_ref
-
-
-@pytest.fixture
-def torch():
-    """The torch module; a skip without the extra, a failure when PARITYBENCH_REQUIRE_TORCH=1."""
-    if importlib.util.find_spec("torch") is None:
-        why = 'torch is not installed: make setup EXTRAS="--extra cpu --extra torch"'
-        if os.environ.get("PARITYBENCH_REQUIRE_TORCH") == "1":
-            pytest.fail(f"PARITYBENCH_REQUIRE_TORCH=1 but {why}")
-        pytest.skip(why)
-    import torch
-
-    return torch
 
 
 def _window(workload, n: int, start: int = 0):

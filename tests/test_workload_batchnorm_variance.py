@@ -4,12 +4,9 @@ committed baseline (each Keras backend and torch arm on its rule)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 
 import numpy as np
-import pytest
 
 from paritybench import workloads
 from paritybench.workloads.batchnorm_variance import jax_model as jm
@@ -20,19 +17,6 @@ from .conftest import ROOT
 BASELINE = ROOT / "results" / "baselines" / "batchnorm-variance-cpu.json"
 H = np.random.default_rng(1).normal(2.0, 3.0, size=(BATCH, 4))  # one batch of 8 samples, 4 features
 OLD_M, OLD_V = np.full(4, 0.5), np.full(4, 1.5)
-
-
-@pytest.fixture
-def torch():
-    """The torch module; a skip without the extra, a failure when PARITYBENCH_REQUIRE_TORCH=1."""
-    if importlib.util.find_spec("torch") is None:
-        why = 'torch is not installed: make setup EXTRAS="--extra cpu --extra torch"'
-        if os.environ.get("PARITYBENCH_REQUIRE_TORCH") == "1":
-            pytest.fail(f"PARITYBENCH_REQUIRE_TORCH=1 but {why}")
-        pytest.skip(why)
-    import torch
-
-    return torch
 
 
 def _jax_update(unbiased: bool):

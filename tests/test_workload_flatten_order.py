@@ -4,9 +4,7 @@ the preset (JAX and torch arms in-process), and once end to end against Keras (s
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 
 import jax
 import jax.numpy as jnp
@@ -29,19 +27,6 @@ from .test_conventions import _main_table
 from .test_localize import _localize
 
 INVERSE = np.argsort(PERM)  # INVERSE[r]: the channels-first position of Keras row r
-
-
-@pytest.fixture
-def torch():
-    """The torch module; a skip without the extra, a failure when PARITYBENCH_REQUIRE_TORCH=1."""
-    if importlib.util.find_spec("torch") is None:
-        why = 'torch is not installed: make setup EXTRAS="--extra cpu --extra torch"'
-        if os.environ.get("PARITYBENCH_REQUIRE_TORCH") == "1":
-            pytest.fail(f"PARITYBENCH_REQUIRE_TORCH=1 but {why}")
-        pytest.skip(why)
-    import torch
-
-    return torch
 
 
 def _window(n: int):
