@@ -98,6 +98,17 @@ class EvaluateItem:
 
 
 @dataclass(frozen=True)
+class Edit:
+    """One ``workloads.base.KerasEdit`` of the arm a job builds (its fields, as declared there)."""
+
+    part: str
+    cls: str | None
+    key: str
+    value: Any
+    only: Any
+
+
+@dataclass(frozen=True)
 class SwapResult:
     """The number of samples ``evaluator``'s forward pass classifies correctly at ``label``'s final weights."""
 
@@ -167,6 +178,8 @@ class LocalizeJob:
     holdout_file: str | None
     weights_file: str | None
     states_file: str | None
+    # the arm's Arm.keras_edits (explain's switched Keras arm: the declared arm ``arm`` with these edits)
+    edits: tuple[Edit, ...] = ()
 
 
 @dataclass(frozen=True)
