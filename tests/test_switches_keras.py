@@ -1,0 +1,161 @@
+"""Switches on a Keras arm (``switches.keras_edits``: the worker rebuilds its layers or optimizer with the other
+arm's setting): a user's Keras model against their JAX port, the port the float64 arbiter, which explain never
+switches. Each pair differs in one convention, known only to the test: explain must name it first, it must close
+the gap, and no other narrow switch may. Fast tests: the Keras appliers' reading of the arm's conventions rows."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from paritybench.switches import SWITCHES, Refusal, Target, keras_edits
+from paritybench.workloads.base import Arm, KerasEdit
+from tests.conftest import run_cli
+
+DATA = """
+import numpy as np
+
+
+def load():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(256, 8)).astype(np.float32)
+    y = (np.sin(x[:, :1]) + 0.5 * x[:, 1:2] * x[:, 2:3]).astype(np.float32)
+    return x, y
+"""
+KERAS = """
+import keras
+
+
+def build_model():
+    model = keras.Sequential(
+        [keras.Input(shape=(8,)), keras.layers.Dense(16, name="hidden"), ACTIVATION, keras.layers.Dense(1, name="out")]
+    )
+    model.compile(optimizer=OPTIMIZER, loss="mse")
+    return model
+"""
+JAX = """
+import jax
+import jax.numpy as jnp
+import optax
+
+
+def init(seed):
+    k1, k2 = jax.random.split(jax.random.PRNGKey(seed))
+    glorot = jax.nn.initializers.glorot_uniform()
+    hidden = {"w": glorot(k1, (8, 16)), "b": jnp.zeros(16)}
+    return {"hidden": hidden, "out": {"w": glorot(k2, (16, 1)), "b": jnp.zeros(1)}}
+
+
+def apply(params, x):
+    return ACTIVATION(x @ params["hidden"]["w"] + params["hidden"]["b"]) @ params["out"]["w"] + params["out"]["b"]
+
+
+def loss(predictions, targets):
+    return jnp.mean(jnp.square(predictions - targets))
+
+
+optimizer = OPTIMIZER
+"""
+WORKLOAD = """
+from paritybench.adapters.arms import JaxModel, dense_params, own_workload
+from paritybench.workloads import Data, Training
+
+WORKLOAD = own_workload(
+    "keras-switched",
+    "Does my JAX port train like my Keras model?",
+    params=dense_params((8, 16, 1)),
+    head="linear",
+    data=Data(source="data:load", n=128),
+    training=Training(steps=3, lr=0.05),
+    jax=JaxModel("jax_model:apply", "jax_model:init", "jax_model:optimizer", "jax_model:loss"),
+    keras="keras_model:build_model",
+    backend="jax",
+)
+"""
+# (Keras activation layer, Keras optimizer, JAX activation, optax optimizer): one convention differs
+PAIRS = {
+    # keras.layers.LeakyReLU() slopes 0.3 (keras/src/layers/activations/leaky_relu.py), jax.nn.leaky_relu 0.01
+    "leaky relu slope": (
+        "keras.layers.LeakyReLU()",
+        "keras.optimizers.SGD(learning_rate=0.05)",
+        "jax.nn.leaky_relu",
+        "optax.sgd(0.05)",
+    ),
+    # Keras's SGD momentum without Nesterov's look-ahead, optax's with it
+    "nesterov": (
+        'keras.layers.Activation("tanh")',
+        "keras.optimizers.SGD(learning_rate=0.05, momentum=0.9)",
+        "jnp.tanh",
+        "optax.sgd(0.05, momentum=0.9, nesterov=True)",
+    ),
+}
+
+
+def _write(folder: Path, keras_act: str, keras_opt: str, jax_act: str, jax_opt: str) -> Path:
+    folder.mkdir()
+    (folder / "data.py").write_text(DATA)
+    (folder / "keras_model.py").write_text(KERAS.replace("ACTIVATION", keras_act).replace("OPTIMIZER", keras_opt))
+    (folder / "jax_model.py").write_text(JAX.replace("ACTIVATION", jax_act).replace("OPTIMIZER", jax_opt))
+    (folder / "workload.py").write_text(WORKLOAD)
+    return folder / "workload.py"
+
+
+@pytest.mark.parametrize("cause", sorted(PAIRS))
+def test_a_keras_arm_is_switched_to_its_jax_ports_convention_and_that_switch_alone_closes(tmp_path, cause):
+    spec = _write(tmp_path / "user", *PAIRS[cause])
+    out = tmp_path / "explain.json"
+    proc = run_cli("explain", "--workload", str(spec), "--arms", "keras-jax", "--steps", "3", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (pair,) = json.loads(out.read_text())["pairs"]
+    assert (pair["a"], pair["b"]) == ("keras-jax", "reference-f64")
+    assert pair["parted"] is not None and pair["parted"]["ratio"] > 1e3, pair["parted"]
+    top = pair["switches"][0]
+    assert top["name"] == cause and top["closes"] and top["applied_to"] == "keras-jax", pair["switches"][:3]
+    assert top["ratio_before"] > 1e3 and top["ratio_after"] < 100, top
+    others = [s for s in pair["switches"][1:] if s["refused"] is None]
+    assert not any(s["closes"] for s in others), others
+    assert f"{cause} closes the gap" in pair["verdict"]
+
+
+def _target(rows_self: dict, rows_other: dict | None = None) -> Target:
+    other = Arm("ref", "", "f64", "mse")
+    z = np.zeros((1, 1), np.float32)
+    return Target(None, other, rows_self, rows_other or {}, 0.1, z, z, {})  # type: ignore[arg-type]
+
+
+KERAS_ARM = Arm.keras("jax", "", "m:loss")
+
+
+def test_a_layer_edit_is_refused_where_the_rows_show_no_such_layer_or_the_value_already():
+    rows = {"layer leaky_re_lu negative_slope": 0.3, "layer hidden activation": "linear"}
+    switched = keras_edits.layer(KERAS_ARM, _target(rows), "LeakyReLU", "negative_slope", 0.01, "slope")
+    assert switched.keras_edits == (KerasEdit("layer", "LeakyReLU", "negative_slope", 0.01),)
+    assert switched.name == KERAS_ARM.name and switched.keras_options == KERAS_ARM.keras_options
+    with pytest.raises(Refusal, match="already"):
+        keras_edits.layer(KERAS_ARM, _target(rows), "LeakyReLU", "negative_slope", 0.3, "slope")
+    with pytest.raises(Refusal, match="no layer with the setting epsilon"):
+        keras_edits.layer(KERAS_ARM, _target(rows), "BatchNormalization", "epsilon", 1e-5, "epsilon")
+    # rows not read: edited all the same (the worker refuses an edit no layer takes)
+    assert keras_edits.layer(KERAS_ARM, _target({}), "BatchNormalization", "epsilon", 1e-5, "eps").keras_edits
+
+
+def test_an_optimizer_edit_is_refused_for_another_class_a_missing_key_or_the_same_value():
+    rows = {"optimizer": "SGD", "optimizer.nesterov": False, "optimizer.momentum": 0.9}
+    got = keras_edits.optimizer(KERAS_ARM, _target(rows), "nesterov", True, "nesterov", cls="SGD")
+    assert got.keras_edits == (KerasEdit("optimizer", "SGD", "nesterov", True),)
+    with pytest.raises(Refusal, match="already"):
+        keras_edits.optimizer(KERAS_ARM, _target(rows), "nesterov", False, "nesterov", cls="SGD")
+    with pytest.raises(Refusal, match="not SGD"):
+        keras_edits.optimizer(KERAS_ARM, _target({**rows, "optimizer": "Adam"}), "nesterov", True, "n", cls="SGD")
+    with pytest.raises(Refusal, match="no rho setting"):
+        keras_edits.optimizer(KERAS_ARM, _target(rows), "rho", 0.5, "rho")
+
+
+def test_every_switch_with_a_keras_applier_is_one_that_a_keras_config_key_holds():
+    keras = {s.name for s in SWITCHES if "keras" in s.appliers}
+    assert keras >= {"batchnorm epsilon", "batchnorm momentum", "leaky relu slope", "nesterov"}
+    # the rest keep a reason
+    assert all(s.refusals.get("keras") for s in SWITCHES if s.name not in keras)
