@@ -6,6 +6,7 @@ the gap, and no other narrow switch may. Fast tests: the Keras appliers' reading
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -159,3 +160,37 @@ def test_every_switch_with_a_keras_applier_is_one_that_a_keras_config_key_holds(
     assert keras >= {"batchnorm epsilon", "batchnorm momentum", "leaky relu slope", "nesterov"}
     # the rest keep a reason
     assert all(s.refusals.get("keras") for s in SWITCHES if s.name not in keras)
+
+
+def test_a_keras_arms_batchnorm_momentum_is_switched_to_a_jax_ports(tmp_path):
+    # batchnorm-momentum's literal port keeps 0.1 of the moving statistics (Keras's momentum read as torch's); the
+    # Keras arm keeps 0.99: the pair differs in that one convention (epsilon and variance estimator alike)
+    out = tmp_path / "explain.json"
+    proc = run_cli(
+        "explain", "--workload", "batchnorm-momentum", "--arms", "keras-jax,jax-momentum-literal", "--steps", "3",
+        "--out", str(out),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (pair,) = json.loads(out.read_text())["pairs"]
+    top = pair["switches"][0]
+    assert top["name"] == "batchnorm momentum" and top["closes"] and top["applied_to"] == "keras-jax", top
+    assert top["ratio_before"] > 1e3 and top["ratio_after"] < 100, top
+    assert not any(s["closes"] for s in pair["switches"][1:] if s["refused"] is None), pair["switches"]
+    # the Keras arm's rows were read: its epsilon is the port's, nothing to change (refused before it trains)
+    eps = next(s for s in pair["switches"] if s["name"] == "batchnorm epsilon")
+    assert eps["refused"].startswith("nothing to change: keras-jax's BatchNormalization epsilon is 0.001"), eps
+
+
+def test_batchnorm_epsilon_on_a_keras_arm_is_the_other_arms_row_and_a_keras_others_layers():
+    from paritybench.switches import bn_epsilon
+
+    rows = {"layer batch_normalization epsilon": 0.001}
+    to_f64 = _target(rows, {"declared: epsilon": 1e-5})
+    assert bn_epsilon.SWITCH.apply(KERAS_ARM, to_f64).keras_edits == (
+        KerasEdit("layer", "BatchNormalization", "epsilon", 1e-5),
+    )
+    other_keras = Arm.keras("tensorflow", "", "m:loss")
+    to_keras = replace(_target(rows, {"layer bn epsilon": 1e-4}), other=other_keras)
+    assert bn_epsilon.theirs(to_keras) == 1e-4
+    with pytest.raises(Refusal, match="nothing to change"):
+        bn_epsilon.SWITCH.apply(KERAS_ARM, _target(rows, {"declared: epsilon": 0.001}))
