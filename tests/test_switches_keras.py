@@ -194,3 +194,40 @@ def test_batchnorm_epsilon_on_a_keras_arm_is_the_other_arms_row_and_a_keras_othe
     assert bn_epsilon.theirs(to_keras) == 1e-4
     with pytest.raises(Refusal, match="nothing to change"):
         bn_epsilon.SWITCH.apply(KERAS_ARM, _target(rows, {"declared: epsilon": 0.001}))
+
+
+def test_keras_edits_that_are_not_understood_are_refused_in_one_line():
+    from paritybench.errors import ParityError
+    from paritybench.workloads import registry
+    from paritybench.workloads.base import check, field_problem
+
+    w = registry.load("leaky-relu-slope")
+    keras_arm = w.arm("keras-jax")
+
+    def with_edits(arm: Arm, *edits) -> object:
+        return replace(w, arms=tuple(replace(a, keras_edits=edits) if a is arm else a for a in w.arms))
+
+    good = with_edits(keras_arm, KerasEdit("layer", "LeakyReLU", "negative_slope", 0.01))
+    assert field_problem(good) is None  # type: ignore[arg-type]
+    assert field_problem(with_edits(keras_arm, KerasEdit("model", None, "x", 1))) == (  # type: ignore[arg-type]
+        "arm keras-jax: keras edit model.x=1: part 'model' must be one of layer, optimizer, loss"
+    )
+    assert "names the layer class" in field_problem(with_edits(keras_arm, KerasEdit("layer", None, "epsilon", 1)))  # type: ignore[arg-type,operator]
+    assert "not a config value" in field_problem(with_edits(keras_arm, KerasEdit("loss", None, "axis", [1])))  # type: ignore[arg-type,operator]
+    with pytest.raises(ParityError, match="keras_edits change a Keras arm's built model; a f64 arm has none"):
+        check(with_edits(w.arm(w.reference), KerasEdit("optimizer", None, "nesterov", True)), "test")
+
+
+def test_dropout_rate_on_a_keras_arm_is_one_minus_the_other_arms_keep_read_from_its_draws():
+    from tests.test_switches_narrow import DROPOUT
+    from tests.test_switches_narrow import _target as narrow_target
+
+    t = narrow_target(DROPOUT, "a-stax")  # stax.Dropout(0.25): keeps 25% (its rate is the keep share)
+    rows = {"layer dropout rate": 0.2}
+    switched = SWITCH_BY_NAME["dropout rate"].apply(KERAS_ARM, replace(t, rows_self=rows))
+    assert switched.keras_edits == (KerasEdit("layer", "Dropout", "rate", 0.75),)
+    with pytest.raises(Refusal, match="no layer with the setting rate"):
+        SWITCH_BY_NAME["dropout rate"].apply(KERAS_ARM, replace(t, rows_self={"layer dense activation": "relu"}))
+
+
+SWITCH_BY_NAME = {s.name: s for s in SWITCHES}
