@@ -231,3 +231,78 @@ def test_dropout_rate_on_a_keras_arm_is_one_minus_the_other_arms_keep_read_from_
 
 
 SWITCH_BY_NAME = {s.name: s for s in SWITCHES}
+
+
+EDITED_MODEL = """
+import json
+import numpy as np
+import keras
+from types import SimpleNamespace
+from paritybench.arms.keras_worker import edit_config, edit_layers
+from paritybench.errors import ParityError
+from paritybench.workloads.base import KerasEdit
+
+keras.utils.set_random_seed(0)
+d1, act, bn, d2 = (keras.layers.Dense(16), keras.layers.LeakyReLU(), keras.layers.BatchNormalization(),
+                   keras.layers.Dense(3, activation="softmax"))
+model = keras.Sequential([keras.Input((5,)), d1, act, bn, d2])
+variables = {"d1/k": d1.kernel, "bn/gamma": bn.gamma, "bn/moving_mean": bn.moving_mean, "d2/b": d2.bias}
+edits = (
+    KerasEdit("layer", "LeakyReLU", "negative_slope", 0.01),
+    KerasEdit("layer", "BatchNormalization", "epsilon", 1e-5),
+    KerasEdit("optimizer", "SGD", "nesterov", True),
+    KerasEdit("loss", None, "label_smoothing", 0.1),
+)
+arm = SimpleNamespace(name="k", keras_edits=edits)
+edited, mapped = edit_layers(keras, model, variables, arm)
+npy = keras.ops.convert_to_numpy
+copied = all(np.array_equal(npy(variables[k]), npy(v)) for k, v in mapped.items())  # before any call moves the BN's
+by_hand = keras.Sequential([
+    keras.Input((5,)), keras.layers.Dense(16), keras.layers.LeakyReLU(negative_slope=0.01),
+    keras.layers.BatchNormalization(epsilon=1e-5), keras.layers.Dense(3, activation="softmax"),
+])
+by_hand.set_weights(model.get_weights())
+x = np.random.default_rng(0).normal(size=(8, 5)).astype("float32")
+out = {k: npy(m(x, training=True)) for k, m in (("edited", edited), ("by_hand", by_hand), ("model", model))}
+opt = edit_config(keras.optimizers.SGD(0.1, momentum=0.9), "optimizer", arm).get_config()
+loss = edit_config(keras.losses.CategoricalCrossentropy(), "loss", arm).get_config()
+refusals = []
+for e in (KerasEdit("layer", "LayerNormalization", "epsilon", 1e-5), KerasEdit("optimizer", None, "beta_1", 0.5)):
+    try:
+        one = SimpleNamespace(name="k", keras_edits=(e,))
+        if e.part == "layer":
+            edit_layers(keras, model, variables, one)
+        else:
+            edit_config(keras.optimizers.SGD(0.1), "optimizer", one)
+    except ParityError as exc:
+        refusals.append(str(exc))
+print(json.dumps({
+    "same_as_by_hand": bool(np.array_equal(out["edited"], out["by_hand"])),
+    "differs_from_model": not np.allclose(out["edited"], out["model"]),
+    "weights_copied": copied,
+    "mapped_into_clone": all(any(v is w for w in edited.weights) for v in mapped.values()),
+    "configs": [l.get_config().get("negative_slope", l.get_config().get("epsilon")) for l in edited.layers],
+    "optimizer": [opt["nesterov"], opt["momentum"]], "loss": loss["label_smoothing"], "refusals": refusals,
+}))
+"""
+
+
+def test_the_worker_rebuilds_the_edited_layers_as_the_user_would_write_them_with_every_weight_copied():
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    proc = subprocess.run([sys.executable, "-c", EDITED_MODEL], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert got["same_as_by_hand"] and got["differs_from_model"], got  # bit for bit the model written with them
+    assert got["weights_copied"] and got["mapped_into_clone"], got
+    assert got["configs"] == [None, 0.01, 1e-5, None] and got["optimizer"] == [True, 0.9] and got["loss"] == 0.1
+    assert got["refusals"] == [
+        "arm k: keras edit layer LayerNormalization.epsilon=1e-05: the Keras model has no LayerNormalization layer "
+        "with the setting 'epsilon'",
+        "arm k: keras edit optimizer.beta_1=0.5: SGD's config has no 'beta_1' (it has clipnorm, clipvalue, "
+        "ema_momentum, ema_overwrite_frequency, global_clipnorm, gradient_accumulation_steps, learning_rate, "
+        "loss_scale_factor, momentum, name, nesterov, use_ema, weight_decay)",
+    ]
