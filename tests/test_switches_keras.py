@@ -306,3 +306,33 @@ def test_the_worker_rebuilds_the_edited_layers_as_the_user_would_write_them_with
         "ema_momentum, ema_overwrite_frequency, global_clipnorm, gradient_accumulation_steps, learning_rate, "
         "loss_scale_factor, momentum, name, nesterov, use_ema, weight_decay)",
     ]
+
+
+def test_the_seeds_keras_jax_arm_is_explained_by_its_loss_taken_from_the_logits(tmp_path):
+    # seed-bce: Keras-JAX's binary cross-entropy clips the sigmoid's output (keras/src/backend/jax/nn.py
+    # binary_crossentropy), the arbiter takes it from the logits; the switched arm's worker takes the sigmoid off the
+    # last layer and calls the loss with from_logits=True
+    out = tmp_path / "explain.json"
+    proc = run_cli("explain", "--workload", "seed-bce", "--arms", "keras-jax", "--steps", "3", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (pair,) = json.loads(out.read_text())["pairs"]
+    top = pair["switches"][0]
+    assert top["name"] == "loss from logits" and top["closes"] and top["applied_to"] == "keras-jax", top
+    assert top["ratio_before"] > 1e3 and top["ratio_after"] < 100, top
+    assert not any(s["closes"] for s in pair["switches"][1:] if s["refused"] is None), pair["switches"]
+
+
+def test_loss_from_logits_is_refused_on_keras_tensorflow_and_where_the_keras_loss_has_no_such_setting():
+    from paritybench.switches import loss_logits
+    from paritybench.workloads import registry
+
+    w = registry.load("seed-bce")
+    t = replace(_target({}), workload=w, other=w.arm(w.reference))
+    with pytest.raises(Refusal, match="TensorFlow backend already takes"):
+        loss_logits.SWITCH.apply(w.arm("keras-tensorflow"), t)
+    rows = {"loss": "keras.losses.mean_squared_error", "loss input": "sigmoid output (from_logits=False)"}
+    with pytest.raises(Refusal, match="has no from_logits setting"):
+        loss_logits.SWITCH.apply(w.arm("keras-jax"), replace(t, rows_self=rows))
+    rows = {"loss": "keras.losses.binary_crossentropy {'from_logits': True}", "loss input": "x (from_logits=True)"}
+    with pytest.raises(Refusal, match="already takes the logits"):
+        loss_logits.SWITCH.apply(w.arm("keras-jax"), replace(t, rows_self=rows))

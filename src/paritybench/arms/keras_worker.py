@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import inspect
 import os
 import time
 from types import SimpleNamespace
@@ -207,10 +208,13 @@ def edit_config(obj, part: str, arm):
     edits = [e for e in arm.keras_edits if e.part == part]
     if not edits:
         return obj
+    if part == "loss" and not hasattr(obj, "get_config") and callable(obj):
+        return _edited_function(obj, edits, arm)
     if not hasattr(obj, "get_config") or not hasattr(type(obj), "from_config"):
+        where = "keras.optimizers" if part == "optimizer" else "keras.losses"
         raise ParityError(
             f"{_edit_where(arm, edits[0])}: the {part} is {getattr(obj, '__name__', type(obj).__name__)}, "
-            f"not a Keras {part} object with a config: give keras_{part} as a keras.{part}s class instance"
+            f"not a Keras {part} object with a config: give keras_{part} as a {where} class instance"
         )
     cfg = obj.get_config()
     for e in edits:
@@ -223,6 +227,33 @@ def edit_config(obj, part: str, arm):
             )
         cfg[e.key] = e.value
     return type(obj).from_config(cfg)
+
+
+def _edited_function(fn, edits, arm):
+    """A loss given as a function (``keras.losses.binary_crossentropy``): called with the edits as its keywords
+    (a keyword its signature does not take: ParityError), under its own name."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        raise ParityError(f"{_edit_where(arm, edits[0])}: the loss function's signature cannot be read") from None
+    params = sig.parameters
+    for e in edits:
+        if e.key not in params:
+            raise ParityError(
+                f"{_edit_where(arm, e)}: the loss function {getattr(fn, '__name__', fn)} takes no {e.key!r} "
+                f"(it takes {', '.join(params)})"
+            )
+    kw = {e.key: e.value for e in edits}
+
+    def edited(y_true, y_pred):
+        return fn(y_true, y_pred, **kw)
+
+    edited.__name__ = edited.__qualname__ = getattr(fn, "__name__", "loss")
+    # its settings, as conventions reads a loss function's (its keyword defaults): the edited ones
+    edited.__signature__ = sig.replace(  # type: ignore[attr-defined]
+        parameters=[p.replace(default=kw[p.name]) if p.name in kw else p for p in sig.parameters.values()]
+    )
+    return edited
 
 
 class KerasArm:
@@ -241,6 +272,14 @@ class KerasArm:
         # Model.state (moving statistics): read back after every step, reset to its initial values per case
         self.state_vars = {k: self.variables.pop(k) for k in workload.model.state}
         loss = self.loss = edit_config(resolve_ref(arm.keras_loss)(keras), "loss", arm)
+        # a loss edit that takes the loss from the logits (explain's "loss from logits" on a Keras arm): the head's
+        # activation moves from the model's last layer into the loss, as a Keras user writes it (a linear last layer,
+        # from_logits=True); every probability the worker reads is then the head's activation of the model's output
+        self.takes_logits = any(
+            e.part == "loss" and e.key == "from_logits" and e.value is True for e in arm.keras_edits
+        )
+        if self.takes_logits:
+            self.model.layers[-1].activation = keras.activations.linear
         if arm.keras_optimizer:
             optimizer = resolve_ref(arm.keras_optimizer)(keras, lr)
         elif compiled is not None:
@@ -262,8 +301,8 @@ class KerasArm:
         # CategoricalAccuracy otherwise (``compile_utils.get_metric``, ``is_binary_or_sparse_categorical``;
         # never binary, the outputs have k >= 2 columns), named "accuracy" as before; over all positions.
         metrics: list = []
-        if self.head == "sigmoid":
-            metrics = [keras.metrics.BinaryAccuracy(name="accuracy")]
+        if self.head == "sigmoid":  # on logits: z > 0 where sigmoid(z) > 0.5
+            metrics = [keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0 if self.takes_logits else 0.5)]
         elif self.head == "softmax":
             metrics = ["accuracy"]
         self.model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
@@ -292,7 +331,11 @@ class KerasArm:
 
     def per_sample_loss(self, y, z):
         """The arm's Keras loss of the head's activation of logits ``z``, per sample."""
-        return self.loss(y, self.activation(z))
+        return self.loss(y, z) if self.takes_logits else self.loss(y, self.activation(z))
+
+    def probabilities(self, out):
+        """The head's activation of the model's output: the output itself, unless the loss takes the logits."""
+        return self.activation(out) if self.takes_logits else out
 
     def set_weights(self, w) -> None:
         check_weights(w, self.workload.model.params, "weights for Keras")
@@ -324,7 +367,7 @@ class KerasArm:
         same ``predict_function`` that ``predict(x, batch_size=len(x))`` calls on its one batch, without the
         epoch iterator ``predict`` builds first (on TensorFlow a ``tf.data`` pipeline: 95% of ``predict``'s time
         in the weight swap of ``run --workload all``, profiled; ``keras/src/backend/*/trainer.py``)."""
-        p = self.model.predict_on_batch(x)
+        p = self.keras.ops.convert_to_numpy(self.probabilities(self.model.predict_on_batch(x)))
         return int(np.sum(heads.correct_mask(np, self.head, p, y)))
 
     def diagnose(self, x, y, curves) -> None:
@@ -367,7 +410,7 @@ class KerasArm:
             p = self.model(x, training=True)  # the window's own statistics; this call moves the averages
             self.set_state(saved)
             curves["loss"].append(float(np.mean(self.keras.ops.convert_to_numpy(loss_fn(y, p)))))
-            p = self.keras.ops.convert_to_numpy(p)
+            p = self.keras.ops.convert_to_numpy(self.probabilities(p))
             curves["correct"].append(int(np.sum(heads.correct_mask(np, self.head, p, y))))
             if eval_data is not None:
                 ev = self.model.evaluate(*eval_data, batch_size=eval_data[0].shape[0], verbose=0, return_dict=True)

@@ -193,7 +193,9 @@ class KerasEdit:
       layers rebuilt by ``from_config`` and every weight copied), ``"optimizer"`` or ``"loss"`` (rebuilt by its
       class's ``from_config``; ``cls`` None, or the class name it must have).
     - ``only``: a layer edit changes only the layers whose ``key`` reads this (None: every one of ``cls``).
-    The worker refuses an edit that no layer (or a loss or optimizer without ``key``) takes, naming it."""
+    The worker refuses an edit that no layer (or a loss or optimizer without ``key``) takes, naming it. A loss edit
+    ``from_logits=True`` also takes the head's activation off the model's last layer: the loss receives the logits,
+    and the worker applies the head's activation wherever it reads probabilities (its accuracy counts)."""
 
     part: str
     cls: str | None
