@@ -157,7 +157,14 @@ def test_an_optimizer_edit_is_refused_for_another_class_a_missing_key_or_the_sam
 
 def test_every_switch_with_a_keras_applier_is_one_that_a_keras_config_key_holds():
     keras = {s.name for s in SWITCHES if "keras" in s.appliers}
-    assert keras >= {"batchnorm epsilon", "batchnorm momentum", "leaky relu slope", "nesterov"}
+    assert keras == {
+        "batchnorm epsilon",
+        "batchnorm momentum",
+        "leaky relu slope",
+        "nesterov",
+        "dropout rate",
+        "loss from logits",
+    }
     # the rest keep a reason
     assert all(s.refusals.get("keras") for s in SWITCHES if s.name not in keras)
 

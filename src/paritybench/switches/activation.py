@@ -159,10 +159,8 @@ def theirs(kw: Keyword, t: Target) -> Any:
 
 def keras(kw: Keyword, arm: Arm, t: Target) -> Arm:
     """A Keras arm's ``kw.keras_layer`` layers rebuilt with the other arm's value (``switches.keras_edits``)."""
-    if kw.keras_layer is None:
-        raise Refusal(kw.keras_refusal)
     value = kw.keras_from(theirs(kw, t))
-    return keras_edits.layer(arm, t, kw.keras_layer, kw.keras_key, value, f"{kw.keras_layer} {kw.keras_key}")
+    return keras_edits.layer(arm, t, str(kw.keras_layer), kw.keras_key, value, f"{kw.keras_layer} {kw.keras_key}")
 
 
 def activation_switch(kw: Keyword, name: str, description: str, rows: tuple[str, ...], demonstrated_by: str) -> Switch:
@@ -183,5 +181,6 @@ def activation_switch(kw: Keyword, name: str, description: str, rows: tuple[str,
         description=description,
         rows=rows,
         demonstrated_by=demonstrated_by,
-        appliers={k: applier(k) for k in ("jax", "f64", "torch", "keras")},
+        appliers={k: applier(k) for k in ("jax", "f64", "torch", *(("keras",) if kw.keras_layer else ()))},
+        refusals={} if kw.keras_layer else {"keras": kw.keras_refusal},
     )
