@@ -155,8 +155,9 @@ def edit_layers(keras, model, variables: dict, arm) -> tuple[Any, dict]:
     """``arm.keras_edits``' layer edits on the built ``model``: ``keras.models.clone_model`` with every layer rebuilt
     from its config (``keras/src/models/cloning.py``: the default ``clone_function`` is
     ``layer.__class__.from_config(layer.get_config())``), the edited keys changed in the layers they name, then every
-    weight of the original copied into the clone (``set_weights``, in ``model.weights``' order, which the clone
-    keeps). ``variables`` (name -> variable of ``model``) is mapped to the clone's variables at the same place.
+    weight of the original assigned to the clone's variable at the same place of ``model.weights`` (an order the
+    clone keeps: the same layers in the same order, each building its variables as before). ``variables``
+    (name -> variable of ``model``) is mapped to the clone's variables at the same place.
     ParityError (one line) where an edit changes no layer, or the model cannot be cloned (a subclassed model)."""
     edits = [e for e in arm.keras_edits if e.part == "layer"]
     if not edits:
@@ -203,8 +204,8 @@ def edit_layers(keras, model, variables: dict, arm) -> tuple[Any, dict]:
 
 def edit_config(obj, part: str, arm):
     """``obj`` (the arm's optimizer or loss) rebuilt by its class's ``from_config`` with ``arm.keras_edits``'
-    edits of ``part``; ``obj`` itself where there are none. ParityError where an edit names another class, or a
-    key its config does not have, or ``obj`` has no config (a loss given as a function)."""
+    edits of ``part`` (a loss given as a function: ``_edited_function``); ``obj`` itself where there are none.
+    ParityError where an edit names another class, or a key its config does not have, or ``obj`` has no config."""
     edits = [e for e in arm.keras_edits if e.part == part]
     if not edits:
         return obj

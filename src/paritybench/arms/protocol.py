@@ -160,7 +160,8 @@ class LocalizeJob:
     """One Keras arm's per-step arrays (``keras_inspect.localize_records``), written to ``out_dir``/arrays.npz.
     ``slices``: step k's rows ``[start, stop)`` of the window (None: the whole window); ``weights_file`` and
     ``states_file``: the given weights and model states per step (teacher forcing; None: its own trajectory);
-    ``holdout_file``: the held-out window's inputs (.npy) for a stateful model's evaluation phase."""
+    ``holdout_file``: the held-out window's inputs (.npy) for a stateful model's evaluation phase; ``edits``: the
+    arm's ``keras_edits``, applied to the declared arm ``arm`` (explain's switched Keras arm)."""
 
     TYPE: ClassVar[str] = "localize_job"
     workload: str
