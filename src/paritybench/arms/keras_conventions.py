@@ -203,6 +203,8 @@ def conventions_rows(ka, backend: str, readback: dict) -> dict:
     rows["determinism"] = "on" if det and all(str(d).lower() in ("true", "1") for d in det) else f"off {det}"
     rows["oneDNN"] = ("on" if readback.get("onednn_enabled") else "off") if backend == "tensorflow" else "n/a"
     rows["forward pass"] = f"{ref_name(ka.workload.model.keras_build)} {dict(ka.arm.keras_options) or ''}".strip()
+    if ka.arm.keras_edits:  # shown where there are some (explain's switched arms, a declared edit)
+        rows["keras edits"] = "; ".join(e.text() for e in ka.arm.keras_edits)
     if ka.arm.keras_step != "fit":  # shown where it is not the default, so fit's arms keep their rows as they were
         rows["training step"] = f"model.{ka.arm.keras_step}"
     rows.update(batch_order(ka.workload, ka.arm, f"the {backend} backend's generator"))

@@ -22,6 +22,7 @@ module imports no framework at load time.
 from __future__ import annotations
 
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,7 @@ from paritybench.arms.keras_worker import KerasArm, fit_order
 from paritybench.errors import ParityError
 from paritybench.experiment import data, flags
 from paritybench.experiment.weights import load_weights_npz
+from paritybench.workloads.base import KerasEdit
 
 
 def run_job(backend: str, job: protocol.ConventionsJob | protocol.LocalizeJob, numerics):
@@ -284,7 +286,10 @@ def serve(channel: protocol.Channel, backend: str, numerics: dict, serving: bool
     readback = flags.read_back(backend, opts, keras=True)
     keras.utils.set_random_seed(0)
     w = workloads.load(job.workload)
-    ka = KerasArm(keras, backend, w, w.arm(job.arm), job.lr)
+    arm = w.arm(job.arm)
+    if isinstance(job, protocol.LocalizeJob):  # explain's switched arm: the declared arm with its edits
+        arm = replace(arm, keras_edits=tuple(KerasEdit(e.part, e.cls, e.key, e.value, e.only) for e in job.edits))
+    ka = KerasArm(keras, backend, w, arm, job.lr)
     if isinstance(job, protocol.ConventionsJob):
         channel.send(protocol.ConventionsDone(conventions_rows(ka, backend, readback)))
         return 0

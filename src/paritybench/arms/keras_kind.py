@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,8 @@ from paritybench.arms.base import Evaluation
 from paritybench.arms.keras_inspect import run_job
 from paritybench.arms.kind import Kind, Trajectory
 from paritybench.arms.minibatch import applies
-from paritybench.arms.protocol import ConventionsJob, LocalizeJob
+from paritybench.arms.protocol import ConventionsJob, Edit, LocalizeJob
+from paritybench.errors import ParityError
 from paritybench.experiment.weights import save_weights_npz
 from paritybench.procs import tmp_prefix
 from paritybench.workloads.base import Arm, Workload
@@ -54,6 +56,19 @@ class RecordedEvaluator:
         )
 
 
+def declared(workload: Workload, arm: Arm) -> Arm:
+    """The workload's arm that ``arm`` is: itself, or the declared arm an ``explain`` switch changed
+    (``<arm>+<switch>...``) in its ``keras_edits`` only, the one thing the worker, which builds arms by name from the
+    workload, is sent besides the name. ParityError where it differs otherwise (nothing else reaches the worker)."""
+    base = workload.arm(arm.name.split("+", 1)[0])
+    if replace(base, name=arm.name, keras_edits=arm.keras_edits) != arm:
+        raise ParityError(
+            f"arm {arm.name} differs from the declared {base.name} in more than its keras_edits: a Keras worker "
+            "builds the declared arm and can only apply keras_edits to it"
+        )
+    return base
+
+
 def keras_arrays(ctx, arm: Arm, given: list | None, given_states: list | None = None) -> dict[str, np.ndarray]:
     """The Keras arm's per-step arrays from its inspection worker: along its own trajectory, or at ``given``
     weights (and, for a stateful model, ``given_states``); a minibatch or stateful workload's worker steps the
@@ -80,7 +95,7 @@ def keras_arrays(ctx, arm: Arm, given: list | None, given_states: list | None = 
             )
         job = LocalizeJob(
             workload=ctx.workload.origin.get("spec", ctx.workload.name),
-            arm=arm.name,
+            arm=declared(ctx.workload, arm).name,
             lr=ctx.lr,
             steps=ctx.steps,
             window=ctx.window,
@@ -94,6 +109,7 @@ def keras_arrays(ctx, arm: Arm, given: list | None, given_states: list | None = 
             holdout_file=holdout_file,
             weights_file=weights_file,
             states_file=states_file,
+            edits=tuple(Edit(e.part, e.cls, e.key, e.value, e.only) for e in arm.keras_edits),
         )
         t = time.perf_counter()
         res = run_job(arm.process.removeprefix("keras-"), job, ctx.numerics)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import inspect
 import os
 import time
 from types import SimpleNamespace
@@ -146,6 +147,116 @@ def fit_order(keras, backend: str, seed: int, n: int, batch_size: int, steps: in
     return order_rows(orders, batch_size, steps)
 
 
+def _edit_where(arm, e) -> str:
+    return f"arm {arm.name}: keras edit {e.text()}"
+
+
+def edit_layers(keras, model, variables: dict, arm) -> tuple[Any, dict]:
+    """``arm.keras_edits``' layer edits on the built ``model``: ``keras.models.clone_model`` with every layer rebuilt
+    from its config (``keras/src/models/cloning.py``: the default ``clone_function`` is
+    ``layer.__class__.from_config(layer.get_config())``), the edited keys changed in the layers they name, then every
+    weight of the original assigned to the clone's variable at the same place of ``model.weights`` (an order the
+    clone keeps: the same layers in the same order, each building its variables as before). ``variables``
+    (name -> variable of ``model``) is mapped to the clone's variables at the same place.
+    ParityError (one line) where an edit changes no layer, or the model cannot be cloned (a subclassed model)."""
+    edits = [e for e in arm.keras_edits if e.part == "layer"]
+    if not edits:
+        return model, variables
+    hit = {i: 0 for i in range(len(edits))}
+
+    def clone(layer):
+        cfg = layer.get_config()
+        changed = False
+        for i, e in enumerate(edits):
+            if type(layer).__name__ == e.cls and e.key in cfg and (e.only is None or cfg[e.key] == e.only):
+                cfg[e.key] = e.value
+                hit[i] += 1
+                changed = True
+        return layer.__class__.from_config(cfg) if changed else layer.__class__.from_config(layer.get_config())
+
+    try:
+        cloned = keras.models.clone_model(model, clone_function=clone)
+    except Exception as exc:
+        raise ParityError(
+            f"{_edit_where(arm, edits[0])}: keras.models.clone_model cannot rebuild this model "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}): only a Sequential or "
+            "functional model's layers can be edited"
+        ) from None
+    for i, n in hit.items():
+        if not n:
+            e = edits[i]
+            only = f" whose {e.key} is {e.only!r}" if e.only is not None else f" with the setting {e.key!r}"
+            raise ParityError(f"{_edit_where(arm, e)}: the Keras model has no {e.cls} layer{only}")
+    old = list(model.weights)
+    new = list(cloned.weights)
+    if [tuple(v.shape) for v in old] != [tuple(v.shape) for v in new]:
+        raise ParityError(f"{_edit_where(arm, edits[0])}: the cloned model's variables differ from the model's")
+    for a, b in zip(old, new, strict=True):
+        b.assign(a.value)
+    place = {id(v): i for i, v in enumerate(old)}
+    missing = [k for k, v in variables.items() if id(v) not in place]
+    if missing:
+        raise ParityError(
+            f"{_edit_where(arm, edits[0])}: keras_build's variables {missing} are not the model's weights"
+        )
+    return cloned, {k: new[place[id(v)]] for k, v in variables.items()}
+
+
+def edit_config(obj, part: str, arm):
+    """``obj`` (the arm's optimizer or loss) rebuilt by its class's ``from_config`` with ``arm.keras_edits``'
+    edits of ``part`` (a loss given as a function: ``_edited_function``); ``obj`` itself where there are none.
+    ParityError where an edit names another class, or a key its config does not have, or ``obj`` has no config."""
+    edits = [e for e in arm.keras_edits if e.part == part]
+    if not edits:
+        return obj
+    if part == "loss" and not hasattr(obj, "get_config") and callable(obj):
+        return _edited_function(obj, edits, arm)
+    if not hasattr(obj, "get_config") or not hasattr(type(obj), "from_config"):
+        where = "keras.optimizers" if part == "optimizer" else "keras.losses"
+        raise ParityError(
+            f"{_edit_where(arm, edits[0])}: the {part} is {getattr(obj, '__name__', type(obj).__name__)}, "
+            f"not a Keras {part} object with a config: give keras_{part} as a {where} class instance"
+        )
+    cfg = obj.get_config()
+    for e in edits:
+        if e.cls is not None and type(obj).__name__ != e.cls:
+            raise ParityError(f"{_edit_where(arm, e)}: the {part} is {type(obj).__name__}, not {e.cls}")
+        if e.key not in cfg:
+            raise ParityError(
+                f"{_edit_where(arm, e)}: {type(obj).__name__}'s config has no {e.key!r} "
+                f"(it has {', '.join(sorted(cfg))})"
+            )
+        cfg[e.key] = e.value
+    return type(obj).from_config(cfg)
+
+
+def _edited_function(fn, edits, arm):
+    """A loss given as a function (``keras.losses.binary_crossentropy``): called with the edits as its keywords
+    (a keyword its signature does not take: ParityError), under its own name."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        raise ParityError(f"{_edit_where(arm, edits[0])}: the loss function's signature cannot be read") from None
+    params = sig.parameters
+    for e in edits:
+        if e.key not in params:
+            raise ParityError(
+                f"{_edit_where(arm, e)}: the loss function {getattr(fn, '__name__', fn)} takes no {e.key!r} "
+                f"(it takes {', '.join(params)})"
+            )
+    kw = {e.key: e.value for e in edits}
+
+    def edited(y_true, y_pred):
+        return fn(y_true, y_pred, **kw)
+
+    edited.__name__ = edited.__qualname__ = getattr(fn, "__name__", "loss")
+    # its settings, as conventions reads a loss function's (its keyword defaults): the edited ones
+    edited.__signature__ = sig.replace(  # type: ignore[attr-defined]
+        parameters=[p.replace(default=kw[p.name]) if p.name in kw else p for p in sig.parameters.values()]
+    )
+    return edited
+
+
 class KerasArm:
     """One workload's Keras model compiled with one arm's loss and optimizer, on this backend."""
 
@@ -153,20 +264,32 @@ class KerasArm:
         self.keras, self.workload, self.arm, self.lr, self.backend = keras, workload, arm, lr, backend
         self.head = workload.model.head
         self.model, self.variables = resolve_ref(workload.model.keras_build)(keras, **dict(arm.keras_options))
+        # A model keras_build compiled keeps its compiled optimizer (its own learning rate) unless the arm names
+        # one: before, such an arm silently trained with SGD at the workload's lr instead of the compiled Adam.
+        # Read before the layer edits: a cloned model is not compiled.
+        compiled = getattr(self.model, "optimizer", None) if getattr(self.model, "compiled", False) else None
+        self.model, self.variables = edit_layers(keras, self.model, self.variables, arm)
         check_model(keras, self.model, workload, arm)
         # Model.state (moving statistics): read back after every step, reset to its initial values per case
         self.state_vars = {k: self.variables.pop(k) for k in workload.model.state}
-        loss = self.loss = resolve_ref(arm.keras_loss)(keras)
-        # A model keras_build compiled keeps its compiled optimizer (its own learning rate) unless the arm names
-        # one: before, such an arm silently trained with SGD at the workload's lr instead of the compiled Adam.
-        compiled = getattr(self.model, "optimizer", None) if getattr(self.model, "compiled", False) else None
+        loss = self.loss = edit_config(resolve_ref(arm.keras_loss)(keras), "loss", arm)
+        # a loss edit that takes the loss from the logits (explain's "loss from logits" on a Keras arm): the head's
+        # activation moves from the model's last layer into the loss, as a Keras user writes it (a linear last layer,
+        # from_logits=True); every probability the worker reads is then the head's activation of the model's output
+        self.takes_logits = any(
+            e.part == "loss" and e.key == "from_logits" and e.value is True for e in arm.keras_edits
+        )
+        if self.takes_logits:
+            self.model.layers[-1].activation = keras.activations.linear
         if arm.keras_optimizer:
             optimizer = resolve_ref(arm.keras_optimizer)(keras, lr)
         elif compiled is not None:
             optimizer = compiled
         else:
             optimizer = keras.optimizers.SGD(learning_rate=lr)
-        self.plain_sgd = arm.keras_optimizer is None and compiled is None
+        edited = optimizer
+        optimizer = edit_config(optimizer, "optimizer", arm)
+        self.plain_sgd = arm.keras_optimizer is None and compiled is None and optimizer is edited
         # The accuracy metric thresholds as the seed's evaluation did; as a metric it is
         # computed from the training step's own forward pass.
         # A linear head has no classes: no accuracy metric (its ``correct`` curve is a placeholder the runner
@@ -179,8 +302,8 @@ class KerasArm:
         # CategoricalAccuracy otherwise (``compile_utils.get_metric``, ``is_binary_or_sparse_categorical``;
         # never binary, the outputs have k >= 2 columns), named "accuracy" as before; over all positions.
         metrics: list = []
-        if self.head == "sigmoid":
-            metrics = [keras.metrics.BinaryAccuracy(name="accuracy")]
+        if self.head == "sigmoid":  # on logits: z > 0 where sigmoid(z) > 0.5
+            metrics = [keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0 if self.takes_logits else 0.5)]
         elif self.head == "softmax":
             metrics = ["accuracy"]
         self.model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
@@ -209,7 +332,11 @@ class KerasArm:
 
     def per_sample_loss(self, y, z):
         """The arm's Keras loss of the head's activation of logits ``z``, per sample."""
-        return self.loss(y, self.activation(z))
+        return self.loss(y, z) if self.takes_logits else self.loss(y, self.activation(z))
+
+    def probabilities(self, out):
+        """The head's activation of the model's output: the output itself, unless the loss takes the logits."""
+        return self.activation(out) if self.takes_logits else out
 
     def set_weights(self, w) -> None:
         check_weights(w, self.workload.model.params, "weights for Keras")
@@ -241,7 +368,7 @@ class KerasArm:
         same ``predict_function`` that ``predict(x, batch_size=len(x))`` calls on its one batch, without the
         epoch iterator ``predict`` builds first (on TensorFlow a ``tf.data`` pipeline: 95% of ``predict``'s time
         in the weight swap of ``run --workload all``, profiled; ``keras/src/backend/*/trainer.py``)."""
-        p = self.model.predict_on_batch(x)
+        p = self.keras.ops.convert_to_numpy(self.probabilities(self.model.predict_on_batch(x)))
         return int(np.sum(heads.correct_mask(np, self.head, p, y)))
 
     def diagnose(self, x, y, curves) -> None:
@@ -284,7 +411,7 @@ class KerasArm:
             p = self.model(x, training=True)  # the window's own statistics; this call moves the averages
             self.set_state(saved)
             curves["loss"].append(float(np.mean(self.keras.ops.convert_to_numpy(loss_fn(y, p)))))
-            p = self.keras.ops.convert_to_numpy(p)
+            p = self.keras.ops.convert_to_numpy(self.probabilities(p))
             curves["correct"].append(int(np.sum(heads.correct_mask(np, self.head, p, y))))
             if eval_data is not None:
                 ev = self.model.evaluate(*eval_data, batch_size=eval_data[0].shape[0], verbose=0, return_dict=True)

@@ -98,6 +98,17 @@ class EvaluateItem:
 
 
 @dataclass(frozen=True)
+class Edit:
+    """One ``workloads.base.KerasEdit`` of the arm a job builds (its fields, as declared there)."""
+
+    part: str
+    cls: str | None
+    key: str
+    value: Any
+    only: Any
+
+
+@dataclass(frozen=True)
 class SwapResult:
     """The number of samples ``evaluator``'s forward pass classifies correctly at ``label``'s final weights."""
 
@@ -149,7 +160,8 @@ class LocalizeJob:
     """One Keras arm's per-step arrays (``keras_inspect.localize_records``), written to ``out_dir``/arrays.npz.
     ``slices``: step k's rows ``[start, stop)`` of the window (None: the whole window); ``weights_file`` and
     ``states_file``: the given weights and model states per step (teacher forcing; None: its own trajectory);
-    ``holdout_file``: the held-out window's inputs (.npy) for a stateful model's evaluation phase."""
+    ``holdout_file``: the held-out window's inputs (.npy) for a stateful model's evaluation phase; ``edits``: the
+    arm's ``keras_edits``, applied to the declared arm ``arm`` (explain's switched Keras arm)."""
 
     TYPE: ClassVar[str] = "localize_job"
     workload: str
@@ -167,6 +179,8 @@ class LocalizeJob:
     holdout_file: str | None
     weights_file: str | None
     states_file: str | None
+    # the arm's Arm.keras_edits (explain's switched Keras arm: the declared arm ``arm`` with these edits)
+    edits: tuple[Edit, ...] = ()
 
 
 @dataclass(frozen=True)

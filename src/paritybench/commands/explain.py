@@ -62,10 +62,10 @@ def cmd_explain(args, console) -> int:
 
 def _explain(args, console, cfg, w, pairs, skipped, out) -> int:
     ctx = localize.context_for(w, cfg)
-    # the rows switches read: every arm of the pairs that runs in this process (a Keras arm's rows would need
-    # a worker per backend, and no switch applies to a Keras arm)
-    main = tuple({x.name: x for p in pairs for x in p if x.process == "main"}.values())
-    rows = conventions.collect(w, main, cfg.lr, cfg.numerics)
+    # the rows switches read: every arm of the pairs (a Keras arm's from an inspection worker of its backend: its
+    # switches, switches.keras_edits, refuse a setting its model lacks or already has from them, before it trains)
+    arms = tuple({x.name: x for p in pairs for x in p}.values())
+    rows = conventions.collect(w, arms, cfg.lr, cfg.numerics)
     cache: dict = {}
     found = [explain.explain_pair(ctx, a, b, rows, cache, SWITCHES) for a, b in pairs]
     rec = explain.record(w.name, found)

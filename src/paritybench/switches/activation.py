@@ -6,6 +6,9 @@ module or closure bound before (``from jax.nn import gelu``, ``partial(jax.nn.le
 at import) is replaced there too, for the run; one bound deeper (in another module) is not seen, and the switch
 is then refused, saying so.
 
+A Keras arm's setting is a layer's config key (``Keyword.keras_layer``: ``LeakyReLU``'s ``negative_slope``), its
+layers rebuilt with the other arm's value (``switches.keras_edits``).
+
 ``ActivationSwitch`` builds the ``Switch``; ``gelu_approximate.py`` and ``leaky_relu_slope.py`` declare one each."""
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from paritybench.switches import keras_edits
 from paritybench.switches.base import Refusal, Switch, Target, patched
 from paritybench.workloads.base import Arm, resolve_ref
 
@@ -34,6 +38,12 @@ class Keyword:
     torch_common: Callable[[Any], Any]
     jax_from: Callable[[Any], Any]
     torch_from: Callable[[Any], Any]
+    # a Keras arm: the layer class and its config key that hold the setting (None: no layer holds it), and how a
+    # value of the common vocabulary reads there
+    keras_layer: str | None = None
+    keras_key: str = ""
+    keras_from: Callable[[Any], Any] = float
+    keras_refusal: str = ""
 
 
 def _module(framework: str):
@@ -134,11 +144,33 @@ def switch(kw: Keyword, arm: Arm, kind: str, t: Target, other_kind: str) -> Arm:
     return replace(arm, jax_apply=switched, jax_layers=None)
 
 
+def theirs(kw: Keyword, t: Target) -> Any:
+    """The one value (common vocabulary) of ``kw`` in the other arm's calls of its function."""
+    other_kind = t.other_kind()
+    if other_kind not in ("jax", "f64", "torch"):
+        raise Refusal(f"{t.other.name}'s forward pass runs in a worker: its {kw.fn} cannot be read here")
+    values = read(kw, t.other, other_kind, t)
+    if not values:
+        raise Refusal(f"{t.other.name}'s forward pass calls no {kw.fn}")
+    if len(set(values)) > 1:
+        raise Refusal(f"{t.other.name} calls {kw.fn} with several settings ({sorted(set(map(str, values)))})")
+    return values[0]
+
+
+def keras(kw: Keyword, arm: Arm, t: Target) -> Arm:
+    """A Keras arm's ``kw.keras_layer`` layers rebuilt with the other arm's value (``switches.keras_edits``)."""
+    value = kw.keras_from(theirs(kw, t))
+    return keras_edits.layer(arm, t, str(kw.keras_layer), kw.keras_key, value, f"{kw.keras_layer} {kw.keras_key}")
+
+
 def activation_switch(kw: Keyword, name: str, description: str, rows: tuple[str, ...], demonstrated_by: str) -> Switch:
-    """The ``Switch`` for ``kw``: JAX, f64 and torch arms; a Keras arm's layers are built in its worker."""
+    """The ``Switch`` for ``kw``: JAX, f64 and torch arms; a Keras arm where a layer holds the setting
+    (``Keyword.keras_layer``; otherwise refused with ``Keyword.keras_refusal``)."""
 
     def applier(kind: str):
         def apply(arm: Arm, t: Target) -> Arm:
+            if kind == "keras":
+                return keras(kw, arm, t)
             return switch(kw, arm, kind, t, t.other_kind())
 
         return apply
@@ -149,8 +181,6 @@ def activation_switch(kw: Keyword, name: str, description: str, rows: tuple[str,
         description=description,
         rows=rows,
         demonstrated_by=demonstrated_by,
-        appliers={k: applier(k) for k in ("jax", "f64", "torch")},
-        refusals={
-            "keras": f"a Keras arm's {kw.fn} is a layer setting of the workload's keras_build: no generic setting"
-        },
+        appliers={k: applier(k) for k in ("jax", "f64", "torch", *(("keras",) if kw.keras_layer else ()))},
+        refusals={} if kw.keras_layer else {"keras": kw.keras_refusal},
     )

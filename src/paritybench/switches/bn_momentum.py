@@ -7,7 +7,9 @@ in training mode on a few training rows from two model states (zeros and ones): 
 * batch`` gives ``keep = new(ones) - new(zeros)``; its switched forward pass returns ``keep_b * old + (1 -
 keep_b) * batch_a`` with ``batch_a = (new_a - keep_a * old) / (1 - keep_a)``. A torch arm's is read from the
 ``torch.nn.functional.batch_norm`` calls its forward pass makes (``bn_calls``: ``keep = 1 - momentum``), and
-its switched forward pass calls ``batch_norm`` with ``momentum = 1 - keep_b``."""
+its switched forward pass calls ``batch_norm`` with ``momentum = 1 - keep_b``. A Keras arm's
+``BatchNormalization`` layers are rebuilt with ``momentum = keep_b`` (``keras_edits``;
+``keras/src/layers/normalization/batch_normalization.py``: ``moving * momentum + batch * (1 - momentum)``)."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from dataclasses import replace
 import numpy as np
 
 from paritybench.arms.registry import kind_of
-from paritybench.switches import bn_calls
+from paritybench.switches import bn_calls, keras_edits
 from paritybench.switches.base import Refusal, Switch, Target
 from paritybench.workloads.base import Arm, resolve_ref
 
@@ -86,14 +88,18 @@ def _torch(arm: Arm, t: Target) -> Arm:
     return bn_calls.with_setting(arm, t, "momentum", momentum, f"momentum={momentum:g}")
 
 
+def _keras(arm: Arm, t: Target) -> Arm:
+    if not t.workload.model.state:
+        raise Refusal(f"workload {t.workload.name} keeps no model state (no moving statistics)")
+    keep_b = keep_of(t.other, t)  # Keras's momentum is the keep factor: moving * momentum + batch * (1 - momentum)
+    return keras_edits.layer(arm, t, "BatchNormalization", "momentum", keep_b, "BatchNormalization momentum")
+
+
 SWITCH = Switch(
     name="batchnorm momentum",
     family="normalisation",
     description="the share of the old moving statistics kept per update (Keras momentum vs torch 1 - momentum)",
     rows=("moving average", "momentum", "bn.momentum"),
     demonstrated_by="batchnorm-momentum",
-    appliers={"jax": _jax, "f64": _jax, "torch": _torch},
-    refusals={
-        "keras": "a Keras arm's BatchNormalization momentum is set by the workload's keras_build: no generic setting",
-    },
+    appliers={"jax": _jax, "f64": _jax, "torch": _torch, "keras": _keras},
 )

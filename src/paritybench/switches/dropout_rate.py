@@ -1,13 +1,14 @@
 """Dropout's rate: the share of units an arm's forward pass keeps in training mode (and the ``1/keep`` scale of
 the kept ones), read from the draws it makes (``switches.dropout``) and switched to the other arm's. A port that
 writes ``stax.Dropout(0.2)`` for Keras's ``Dropout(0.2)`` keeps 20% and scales by 5 (stax's ``rate`` is the keep
-probability) where Keras keeps 80% and scales by 1.25. Demonstrated by dropout-rng."""
+probability) where Keras keeps 80% and scales by 1.25. Demonstrated by dropout-rng. A Keras arm's ``Dropout``
+layers are rebuilt with ``rate = 1 - q`` for the other arm's keep probability ``q`` (``switches.keras_edits``)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from paritybench.switches import dropout
+from paritybench.switches import dropout, keras_edits
 from paritybench.switches.base import Refusal, Switch, Target
 from paritybench.workloads.base import Arm
 
@@ -41,12 +42,22 @@ def _switch(kind: str):
     return apply
 
 
+def _keras(arm: Arm, t: Target) -> Arm:
+    other = t.other_kind()
+    if other not in ("jax", "f64", "torch"):
+        raise Refusal(f"{t.other.name}'s forward pass runs in a worker: its dropout cannot be read here")
+    theirs = _keep(t.other, other, t)
+    if not theirs or len(set(theirs)) > 1:
+        raise Refusal(f"{t.other.name}'s training forward pass draws no one dropout keep probability that can be read")
+    rate = float(f"{1.0 - theirs[0]:.6g}")  # keras.layers.Dropout's rate is the DROP probability
+    return keras_edits.layer(arm, t, "Dropout", "rate", rate, "Dropout rate")
+
+
 SWITCH = Switch(
     name="dropout rate",
     family="layer arithmetic",
     description="the share of units dropout keeps in training (and its 1/keep scale) -> b's, read from the draws",
     rows=("dropout rate",),
     demonstrated_by="dropout-rng",
-    appliers={k: _switch(k) for k in ("jax", "f64", "torch")},
-    refusals={"keras": "a Keras arm's Dropout is a layer setting of the workload's keras_build: no generic setting"},
+    appliers={**{k: _switch(k) for k in ("jax", "f64", "torch")}, "keras": _keras},
 )

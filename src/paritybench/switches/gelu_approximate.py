@@ -16,6 +16,8 @@ GELU = Keyword(
     torch_common=lambda v: "tanh" if v == "tanh" else "exact",
     jax_from=lambda c: c == "tanh",
     torch_from=lambda c: "tanh" if c == "tanh" else "none",
+    keras_refusal='a Keras layer\'s GELU is its activation, named "gelu" in its config (keras.activations.gelu, '
+    "approximate=False); the tanh form is a function of the user's own, not a config setting",
 )
 
 SWITCH = activation_switch(

@@ -1,6 +1,8 @@
 """Leaky ReLU's negative slope: 0.01 (``jax.nn.leaky_relu``'s and torch's default) vs 0.3 (Keras's
 ``LeakyReLU``), read from the calls each forward pass makes (``switches.activation``). Demonstrated by
-leaky-relu-slope (a catalogue workload added beside this switch)."""
+leaky-relu-slope (a catalogue workload added beside this switch). A Keras arm's ``LeakyReLU`` layers are rebuilt
+with the other arm's slope; a ``Dense(activation="leaky_relu")`` (0.2, ``keras.activations.leaky_relu``'s default)
+has no slope in its config and is refused."""
 
 from __future__ import annotations
 
@@ -16,6 +18,9 @@ SLOPE = Keyword(
     torch_common=float,
     jax_from=float,
     torch_from=float,
+    keras_layer="LeakyReLU",
+    keras_key="negative_slope",
+    keras_from=float,
 )
 
 SWITCH = activation_switch(

@@ -18,7 +18,7 @@ import numpy as np
 
 from paritybench.switches.base import Refusal, Switch, Target
 from paritybench.switches.loss_reduction import jax_reduction, torch_reduction
-from paritybench.workloads.base import Arm, resolve_ref
+from paritybench.workloads.base import Arm, KerasEdit, resolve_ref
 
 
 def _jax_logits_loss(head: str):
@@ -124,15 +124,33 @@ def _torch(arm: Arm, t: Target) -> Arm:
     return replace(arm, torch_loss=from_logits)
 
 
+def _keras(arm: Arm, t: Target) -> Arm:
+    """The Keras loss rebuilt with ``from_logits=True``, its worker taking the head's activation off the model's last
+    layer (``arms.keras_worker.KerasArm``: the loss receives the logits, as a Keras user writes it)."""
+    head = t.workload.model.head
+    if head not in ("sigmoid", "softmax"):
+        raise Refusal(f"a {head} head has no probability path to switch")
+    if arm.process == "keras-tensorflow":
+        raise Refusal(
+            "nothing to change: Keras's TensorFlow backend already takes its cross-entropy from the logits the head's "
+            "activation cached on its output (_keras_logits, keras/src/backend/tensorflow/nn.py _get_logits)"
+        )
+    if t.rows_self:
+        loss, given = str(t.row("loss")), str(t.row("loss input"))
+        if "from_logits=True" in given:
+            raise Refusal(f"nothing to change: {arm.name}'s loss already takes the logits")
+        if "'from_logits'" not in loss:
+            raise Refusal(f"{arm.name}'s loss ({loss}) has no from_logits setting in its config")
+    if from_logits_already(t.other_kind(), t.other, t) is False:
+        raise Refusal(f"{t.other.name}'s loss is not taken from the logits either")
+    return replace(arm, keras_edits=(*arm.keras_edits, KerasEdit("loss", None, "from_logits", True)))
+
+
 SWITCH = Switch(
     name="loss from logits",
     family="loss",
     description="the loss taken from the logits instead of the head's probabilities",
     rows=("loss", "loss path", "loss input", "loss.from_logits"),
     demonstrated_by="seed-bce",
-    appliers={"jax": _jax, "f64": _jax, "torch": _torch},
-    refusals={
-        "keras": "a Keras arm's loss reads its model's activation output (from_logits=False); taking the logits needs "
-        "the model built without that activation, which keras_build does not offer"
-    },
+    appliers={"jax": _jax, "f64": _jax, "torch": _torch, "keras": _keras},
 )

@@ -37,12 +37,44 @@ def _jax_table(arm: Arm, t: Target, k: int) -> np.ndarray:
     import optax  # late: a framework: loads after the numerics flags
 
     opt = resolve_ref(arm.optimizer)(t.lr) if arm.optimizer is not None else optax.sgd(t.lr)
-    params = jnp.zeros(k, jnp.float32)
+    try:
+        params = jnp.zeros(k, jnp.float32)
+        state = opt.init(params)
+        rows = []
+        for step in range(k):
+            u, state = opt.update(jnp.zeros(k, jnp.float32).at[step].set(1.0), state, params)
+            rows.append(np.asarray(u, np.float64))
+        return np.stack(rows)
+    except Exception:  # an optimizer over the declared names only (an adapter's, mapping them to the user's tree)
+        return _jax_tree_table(opt, t, k)
+
+
+def _jax_tree_table(opt, t: Target, k: int) -> np.ndarray:
+    """``_jax_table`` over the declared parameters: the ``k`` impulse elements are the first ``k`` of all of them,
+    flattened in declared order."""
+    import jax.numpy as jnp  # late: a framework: loads after the numerics flags
+
+    shapes = dict(t.workload.model.params)
+    sizes = [int(np.prod(s)) for s in shapes.values()]
+    if sum(sizes) < k:
+        raise Refusal(f"the declared parameters have {sum(sizes)} elements, fewer than the {k} steps to probe")
+
+    def tree(vec: np.ndarray) -> dict:
+        out, at = {}, 0
+        for (name, shape), size in zip(shapes.items(), sizes, strict=True):
+            out[name] = jnp.asarray(vec[at : at + size].reshape(shape), jnp.float32)
+            at += size
+        return out
+
+    total = sum(sizes)
+    params = tree(np.zeros(total, np.float32))
     state = opt.init(params)
     rows = []
     for step in range(k):
-        u, state = opt.update(jnp.zeros(k, jnp.float32).at[step].set(1.0), state, params)
-        rows.append(np.asarray(u, np.float64))
+        g = np.zeros(total, np.float32)
+        g[step] = 1.0
+        u, state = opt.update(tree(g), state, params)
+        rows.append(np.concatenate([np.asarray(u[n], np.float64).ravel() for n in shapes])[:k])
     return np.stack(rows)
 
 

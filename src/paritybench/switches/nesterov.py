@@ -3,12 +3,15 @@
 impulse gradients (``momentum_lr.read_rule``: the table's first lag weighs ``m^2 / (1 + m)`` of today's entry
 with Nesterov, ``m`` without) and switched to the other arm's, keeping the arm's own momentum, per-step learning
 rates and learning-rate placement. An arm with no momentum (both forms fit) has nothing to change. Demonstrated by
-momentum-schedule (its Nesterov ports against the plain-momentum reference)."""
+momentum-schedule (its Nesterov ports against the plain-momentum reference). A Keras arm's ``keras.optimizers.SGD``
+is rebuilt with the other arm's ``nesterov`` flag (``keras_edits``; ``keras/src/optimizers/sgd.py``: ``w += m v -
+lr g`` with it, ``w += v`` without, ``v = m v - lr g``), keeping its momentum and learning rate."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
+from paritybench.switches import keras_edits
 from paritybench.switches.base import Refusal, Switch, Target
 from paritybench.switches.momentum_lr import AFTER, EITHER, jax_optimizer, read_rule, torch_optimizer
 from paritybench.workloads.base import Arm
@@ -34,12 +37,21 @@ def _torch(arm: Arm, t: Target) -> Arm:
     return replace(arm, torch_optimizer=torch_optimizer(*_plan(arm, t)))
 
 
+def _keras(arm: Arm, t: Target) -> Arm:
+    theirs = read_rule(t.other, t)[1]
+    if theirs is None:
+        raise Refusal(f"nothing to change: {t.other.name} keeps no momentum (plain and Nesterov alike)")
+    m = t.row("optimizer.momentum")
+    if m is not None and not m:
+        raise Refusal(f"nothing to change: {arm.name}'s SGD keeps no momentum (plain and Nesterov alike)")
+    return keras_edits.optimizer(arm, t, "nesterov", bool(theirs), "SGD's nesterov flag", cls="SGD")
+
+
 SWITCH = Switch(
     name="nesterov",
     family="optimizer",
     description="SGD momentum with Nesterov's look-ahead (g + m b) vs the buffer alone, read from the updates",
     rows=("momentum", "optimizer", "nesterov"),
     demonstrated_by="momentum-schedule",
-    appliers={"jax": _jax, "f64": _jax, "torch": _torch},
-    refusals={"keras": "a Keras arm's SGD is keras.optimizers.SGD in its worker: its nesterov flag has no setting"},
+    appliers={"jax": _jax, "f64": _jax, "torch": _torch, "keras": _keras},
 )

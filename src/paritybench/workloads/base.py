@@ -188,6 +188,31 @@ class Model:
 
 
 @dataclass(frozen=True)
+class KerasEdit:
+    """One config setting of a built Keras arm, changed by its worker after ``keras_build`` and before it trains or
+    is inspected (``arms.keras_worker.apply_edits``): ``key`` of ``get_config()`` set to ``value`` (a JSON value).
+
+    - ``part``: ``"layer"`` (every layer of class ``cls`` whose config has ``key``; the model is cloned with those
+      layers rebuilt by ``from_config`` and every weight copied), ``"optimizer"`` or ``"loss"`` (rebuilt by its
+      class's ``from_config``; ``cls`` None, or the class name it must have).
+    - ``only``: a layer edit changes only the layers whose ``key`` reads this (None: every one of ``cls``).
+    The worker refuses an edit that no layer (or a loss or optimizer without ``key``) takes, naming it. A loss edit
+    ``from_logits=True`` also takes the head's activation off the model's last layer: the loss receives the logits,
+    and the worker applies the head's activation wherever it reads probabilities (its accuracy counts)."""
+
+    part: str
+    cls: str | None
+    key: str
+    value: Any
+    only: Any = None
+
+    def text(self) -> str:
+        where = f"{self.part} {self.cls}" if self.cls else self.part
+        when = f" where it is {self.only!r}" if self.only is not None else ""
+        return f"{where}.{self.key}={self.value!r}{when}"
+
+
+@dataclass(frozen=True)
 class Arm:
     """One way of training the workload's model, and where it runs.
 
@@ -219,6 +244,9 @@ class Arm:
     - ``keras_options``: Keras arms: keyword arguments for the workload's ``keras_build(keras,
       **options)`` (a regularizer, a padding mode): the same declared variables, another layer
       setting.
+    - ``keras_edits``: Keras arms: ``KerasEdit`` settings the worker applies to the built model, its optimizer and its
+      loss before training (``explain``'s switches on a Keras arm: another layer epsilon, another optimizer flag);
+      empty: the model ``keras_build`` gives, as built.
     - ``conventions``: the arm's declared effective settings (loss path, optimizer, ...).
     - ``init``: this arm's own initial weights ``(seed, threefry_partitionable) -> weights`` over the
       declared parameters (a workload about initialisers: no shared weights by design); None is the
@@ -284,6 +312,7 @@ class Arm:
     torch_grad_hook: Ref | None = None
     shuffle_seed: int | None = None
     jax_step: Ref | None = None
+    keras_edits: tuple[KerasEdit, ...] = ()
 
     @classmethod
     def keras(
@@ -375,6 +404,8 @@ class Workload:
 
 # how a Keras arm takes one step (``Arm.keras_step``)
 KERAS_STEPS = ("fit", "train_on_batch")
+# what a ``KerasEdit`` changes: the built model's layers, the optimizer, the loss
+KERAS_EDIT_PARTS = ("layer", "optimizer", "loss")
 
 
 def _is_int(x: Any) -> bool:
@@ -390,6 +421,23 @@ _LAYERS = {
     "torch-f64": "torch_layers",
     "keras": "the model's keras_layers (indices into the Keras model's layers)",
 }
+
+
+def keras_edits_problem(edits: Any) -> str | None:
+    """What is wrong with an ``Arm.keras_edits`` value, in words (None where nothing is)."""
+    if not isinstance(edits, tuple) or not all(isinstance(e, KerasEdit) for e in edits):
+        return f"keras_edits is {edits!r}: give a tuple of paritybench.workloads.base.KerasEdit(...)"
+    for e in edits:
+        if e.part not in KERAS_EDIT_PARTS:
+            return f"keras edit {e.text()}: part {e.part!r} must be one of {', '.join(KERAS_EDIT_PARTS)}"
+        if not isinstance(e.key, str) or not e.key or not (e.cls is None or isinstance(e.cls, str)):
+            return f"keras edit {e!r}: give key (a config key) and cls (a class name or None) as strings"
+        if e.part == "layer" and e.cls is None:
+            return f"keras edit {e.text()}: a layer edit names the layer class it changes (cls)"
+        for v in (e.value, e.only):
+            if not (v is None or isinstance(v, str | bool | int | float)):
+                return f"keras edit {e.text()}: {v!r} is not a config value (a number, a string, a bool or None)"
+    return None
 
 
 def _str_map(m: Any) -> bool:
@@ -469,6 +517,8 @@ def field_problem(w: Workload) -> str | None:
                 return f"arm {a.name}: {f} must be a mapping with string keys"
         if a.keras_step not in KERAS_STEPS:
             return f"arm {a.name}: keras_step is {a.keras_step!r}: give one of {', '.join(map(repr, KERAS_STEPS))}"
+        if (why := keras_edits_problem(a.keras_edits)) is not None:
+            return f"arm {a.name}: {why}"
     # every "module:function" reference (its type, its form and its target), read without importing its
     # framework (``refs``)
     for owner, decl in (("model", m), *((f"arm {a.name}", a) for a in w.arms)):
@@ -575,6 +625,8 @@ def check(w: Any, where: str) -> Workload:
             raise bad(f"arm {a.name}: a {a.kind} arm needs loss_fn")
         if a.kind == "keras" and a.keras_loss is None:
             raise bad(f"arm {a.name}: a keras arm needs keras_loss")
+        if a.keras_edits and a.kind != "keras":
+            raise bad(f"arm {a.name}: keras_edits change a Keras arm's built model; a {a.kind} arm has none")
         if a.kind in TORCH_KINDS and a.torch_loss is None:
             raise bad(f"arm {a.name}: a torch arm needs torch_loss")
         if a.kind in TORCH_KINDS and a.torch_apply is None and w.model.torch_apply is None:
