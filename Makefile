@@ -42,13 +42,12 @@ bench: setup
 	$(RUN) paritybench run $(ARGS)
 
 ## The test suite (what CI runs): both tiers, fast and e2e (tests/conftest.py), on JOBS pytest-xdist
-## workers (each test file on one worker, the longest files first: tests/conftest.py SLOWEST_FIRST, kept
-## by --no-loadscope-reorder; JOBS=0 runs in this process). Set PARITYBENCH_REQUIRE_DOCKER=1 to fail
-## instead of skipping the container tests when Docker is missing, PARITYBENCH_REQUIRE_CHROMIUM=1
+## workers (each test file on one worker; JOBS=0 runs in this process). Set PARITYBENCH_REQUIRE_DOCKER=1
+## to fail instead of skipping the container tests when Docker is missing, PARITYBENCH_REQUIRE_CHROMIUM=1
 ## the report.html browser test when Debian's chromium is missing.
 JOBS     ?= 2
 test: setup lint
-	$(RUN) pytest -n $(JOBS) --dist loadfile --no-loadscope-reorder $(ARGS)
+	$(RUN) pytest -n $(JOBS) --dist loadfile $(ARGS)
 
 ## The fast tier alone (unit tests: no process started), for the edit-test loop; no lint.
 test-fast: setup

@@ -7,13 +7,10 @@ the test's code when the suite is collected (``_starts_a_process``), so a new te
 tier without a list to keep; a ``fast`` test that starts a Python process anyway (through library
 code the scan cannot see) fails, with a message naming ``E2E_IN_PROCESS``.
 
-Parallel runs (pytest-xdist, ``make test`` uses ``-n 2 --dist loadfile --no-loadscope-reorder``): every
-test of a file runs on the same worker, so module-scoped fixtures train once and the Docker tests
-(tests/test_docker.py) and the Ray tests (tests/test_ray.py) never run twice at once. The trained artifacts that
-several files read (``seed_run``, ``trained_once``) are trained once per session, whatever the number of workers,
-under a file lock. The files go to the workers in the order of ``SLOWEST_FIRST`` (``_slowest_first``), then in
-collection order: the longest files start first and the many short ones fill in at the end, so that the two
-workers finish together.
+Parallel runs (pytest-xdist, ``make test`` uses ``-n 2 --dist loadfile``): every test of a file runs
+on the same worker, so module-scoped fixtures train once and the Docker tests (tests/test_docker.py)
+and the Ray tests (tests/test_ray.py) never run twice at once. The trained artifacts that several files read
+(``seed_run``) are trained once per session, whatever the number of workers, under a file lock.
 """
 
 from __future__ import annotations
@@ -42,24 +39,6 @@ E2E_IN_PROCESS = (
     "tests/test_localize_stateful.py::test_keras_worker_steps_the_batch_from_the_given_moving_statistics",
     "tests/test_localize_stateful.py::test_literal_port_parts_from_keras_in_the_moving_mean_and_evaluation_only",
     "tests/test_torch_arms.py::test_run_records_torch_arm_mechanism_conventions_and_numerics",
-)
-
-
-# The test files that take longest under `make test`, longest first (measured: see the note at the end of
-# ``_slowest_first``). xdist hands a worker its next file when it is nearly idle, in the order of the
-# collection; its default order (--loadscope-reorder: most tests first) put these few-test, long files last,
-# where one worker ran them alone while the other had finished.
-SLOWEST_FIRST = (
-    "tests/test_compare.py",
-    "tests/test_workloads_e2e.py",
-    "tests/test_docker.py",
-    "tests/test_explain.py",
-    "tests/test_worker_pool.py",
-    "tests/test_ray.py",
-    "tests/test_hostile_sweep.py",
-    "tests/test_hostile_run.py",
-    "tests/test_examples.py",
-    "tests/test_hostile_inputs.py",
 )
 
 
@@ -166,18 +145,6 @@ def _is_e2e(item: pytest.Item) -> bool:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         item.add_marker(pytest.mark.e2e if _is_e2e(item) else pytest.mark.fast)
-    _slowest_first(items)
-
-
-def _slowest_first(items: list[pytest.Item]) -> None:
-    """Put the files of ``SLOWEST_FIRST`` first, in its order; every other file, and the tests within a file,
-    keep the collection's order (the sort is stable). Every xdist worker collects, so each sorts the same way.
-    """
-    missing = [f for f in SLOWEST_FIRST if not (ROOT / f).is_file()]
-    if missing:
-        raise pytest.UsageError(f"tests/conftest.py SLOWEST_FIRST names {missing}, not in tests/: update the list")
-    rank = {f: i for i, f in enumerate(SLOWEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
 
 
 @pytest.fixture(autouse=True)
