@@ -32,18 +32,12 @@ def _hashes(out: runner.RunOutput) -> dict:
     return {(r["arm"], r["seed"]): (r["status"], r["final_weights_sha256"], r.get("reason")) for r in out.runs}
 
 
-@pytest.fixture(scope="module")
-def alone():
-    """Each workload's Keras arms, run as a run of its own would (no pool): trained once for both tests below
-    (the failing-worker test reads seed-bce's keras-jax runs; it used to train them again on their own)."""
-    return {w: runner.run(_cfg(w)) for w in WORKLOADS}
-
-
 @pytest.mark.slow
-def test_pooled_workers_train_every_workload_as_workers_of_its_own(alone):
+def test_pooled_workers_train_every_workload_as_workers_of_its_own():
     """Pinned: each workload's Keras-arm final weights (and swap) through ONE worker per backend equal a
     per-workload run's, bit for bit, in both orders of serving (clear_session + re-seed between jobs),
     and the pool started exactly three processes for the three workloads."""
+    alone = {w: runner.run(_cfg(w)) for w in WORKLOADS}
     with KerasPool() as pool:
         pooled = {w: runner.run(_cfg(w), pool=pool) for w in WORKLOADS}
         again = runner.run(_cfg(WORKLOADS[0]), pool=pool)  # served after the others: still the same
@@ -67,7 +61,7 @@ def test_pooled_workers_train_every_workload_as_workers_of_its_own(alone):
 
 
 @pytest.mark.slow
-def test_a_worker_failing_in_one_workload_errors_it_and_the_next_gets_a_fresh_worker(tmp_path, alone):
+def test_a_worker_failing_in_one_workload_errors_it_and_the_next_gets_a_fresh_worker(tmp_path):
     """Pinned: a worker that fails during workload k makes k's Keras runs ``error`` with the worker's own
     reason; the next workload starts a new worker and trains as a run of its own would; a worker killed
     while idle between workloads is replaced too."""
@@ -82,10 +76,7 @@ def test_a_worker_failing_in_one_workload_errors_it_and_the_next_gets_a_fresh_wo
     """)
     )
     arms = ("keras-jax",)
-    # keras-jax's runs of seed-bce trained with the other Keras arms beside it: each arm trains in a worker
-    # of its own, so they are what a keras-jax-only run trains (this test's pooled runs are compared to them)
-    expected = {k: v for k, v in _hashes(alone["seed-bce"]).items() if k[0] == "keras-jax"}
-    assert len(expected) == 2
+    alone = runner.run(_cfg("seed-bce", arms))
     with KerasPool() as pool:
         first = runner.run(_cfg("seed-bce", arms), pool=pool)
         bad = runner.run(_cfg(str(broken), arms), pool=pool)
@@ -103,7 +94,7 @@ def test_a_worker_failing_in_one_workload_errors_it_and_the_next_gets_a_fresh_wo
         last = runner.run(_cfg("seed-bce", arms), pool=pool)
         assert pool.started == 3
     for out in (first, after, last):
-        assert _hashes(out) == expected
+        assert _hashes(out) == _hashes(alone)
 
 
 @pytest.mark.slow
