@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import ROOT, run_cli
-from .test_shard import TINY, content
+from .test_shard import TINY, content, tiny_sweep
 
 
 def require_ray() -> None:
@@ -80,11 +80,9 @@ def _listening_addresses(pids: list[int]) -> set[str]:
 LOOPBACK = {"127.0.0.1", "00000000000000000000ffff7f000001", "00000000000000000000000000000001"}
 
 
-def test_ray_sweep_killed_worker_resumes_bit_identical(tmp_path):
+def test_ray_sweep_killed_worker_resumes_bit_identical(tmp_path, tmp_path_factory):
     require_ray()
-    local = tmp_path / "local.json"
-    res = run_cli(*TINY, "--out", str(local))
-    assert res.returncode == 0, res.stderr[-2000:]
+    local = tiny_sweep(tmp_path_factory)  # the local sweep, trained once for this test and tests/test_shard.py
 
     out = tmp_path / "ray.json"
     ckpt = tmp_path / "ray.json.partial.jsonl"

@@ -3,6 +3,7 @@
 import json
 import shutil
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -10,7 +11,7 @@ from paritybench.errors import ParityError
 from paritybench.pipeline.runner import Case
 from paritybench.studies import shard
 
-from .conftest import ROOT, run_cli
+from .conftest import ROOT, run_cli, trained_once
 
 TINY = [
     "sweep",
@@ -79,11 +80,17 @@ def test_too_many_shards_is_refused_before_training(tmp_path):
     assert not out.exists() and not (tmp_path / "s.json.partial.jsonl").exists()
 
 
+def tiny_sweep(tmp_path_factory) -> Path:
+    """The unsharded TINY sweep's artifact, trained once per session for this file and tests/test_ray.py."""
+    path, _ = trained_once(tmp_path_factory, "tiny-sweep", *TINY)
+    return path
+
+
 @pytest.fixture(scope="module")
 def sharded(tmp_path_factory):
+    """The three shards of TINY, and the unsharded sweep beside them as full.json."""
     d = tmp_path_factory.mktemp("shards")
-    res = run_cli(*TINY, "--out", str(d / "full.json"))
-    assert res.returncode == 0, res.stderr[-2000:]
+    shutil.copyfile(tiny_sweep(tmp_path_factory), d / "full.json")
     for i in range(3):
         res = run_cli(*TINY, "--shard", f"{i}/3", "--out", str(d / f"s{i}.json"))
         assert res.returncode == 0, res.stderr[-2000:]
