@@ -169,14 +169,20 @@ def _fast_tests_start_no_python(request, monkeypatch):
     yield
 
 
-@pytest.fixture
-def torch():
-    """The torch module; a skip without the extra, a failure when PARITYBENCH_REQUIRE_TORCH=1."""
+def need_torch() -> None:
+    """Skip the calling test or fixture without the torch extra; fail instead when PARITYBENCH_REQUIRE_TORCH=1 (CI
+    installs the extra and sets it: .ci/run), so a missing torch is never a silent green."""
     if importlib.util.find_spec("torch") is None:
         why = 'torch is not installed: make setup EXTRAS="--extra cpu --extra torch"'
         if os.environ.get("PARITYBENCH_REQUIRE_TORCH") == "1":
             pytest.fail(f"PARITYBENCH_REQUIRE_TORCH=1 but {why}")
         pytest.skip(why)
+
+
+@pytest.fixture
+def torch():
+    """The torch module (``need_torch`` first)."""
+    need_torch()
     import torch
 
     return torch

@@ -4,7 +4,6 @@ its own pytree with an optax optimizer, and a Keras factory as compiled, paired 
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import json
 import os
@@ -17,6 +16,7 @@ from paritybench.adapters.arms import JaxModel, TorchModel, dense_params, own_wo
 from paritybench.arms import TrainSpec, jax_trainer, torch_trainer
 from paritybench.errors import ParityError
 from paritybench.workloads import Arm, Data, Training
+from tests.conftest import need_torch
 
 from .conftest import ROOT, run_cli
 
@@ -426,8 +426,7 @@ ADAPTER_CASES = {
 @pytest.fixture(scope="module")
 def keras_and_torch():
     """Keras (on the JAX backend unless Keras is loaded already) and torch, in-process; a skip without torch."""
-    if importlib.util.find_spec("torch") is None:
-        pytest.skip('torch is not installed: make setup EXTRAS="--extra cpu --extra torch"')
+    need_torch()
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("KERAS_BACKEND", os.environ.get("KERAS_BACKEND", "jax"))
         mp.setenv("JAX_PLATFORMS", os.environ.get("JAX_PLATFORMS", "cpu"))

@@ -6,7 +6,6 @@ asserts that the outputs then part: the rule is what makes them agree, not an ac
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 
@@ -17,6 +16,7 @@ from paritybench.adapters import layouts
 from paritybench.adapters.jax_params import assign_pytree, pytree_arrays, read_pytree
 from paritybench.adapters.mapping import Param, WeightMap, plan
 from paritybench.errors import ParityError
+from tests.conftest import need_torch
 
 # Two float32 forward passes of the same arithmetic summed in another order agree to a few ulps of the output's
 # size: 8 ulps (8 * 2**-23 relative) of max|y| (the largest measured was 3 ulps: 5.7e-6 at max|y| 23.9).
@@ -327,8 +327,7 @@ def test_transform_specs_parse_and_refuse():
 @pytest.fixture(scope="module")
 def fw():
     """Keras (on the JAX backend unless Keras is loaded already) and torch; a skip without torch."""
-    if importlib.util.find_spec("torch") is None:
-        pytest.skip('torch is not installed: make setup EXTRAS="--extra cpu --extra torch"')
+    need_torch()
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("KERAS_BACKEND", os.environ.get("KERAS_BACKEND", "jax"))
         mp.setenv("JAX_PLATFORMS", os.environ.get("JAX_PLATFORMS", "cpu"))

@@ -8,14 +8,13 @@ artifacts measured at step 0 through paritybench's own pipeline.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import os
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import need_torch
 from tools import claims
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,11 +41,7 @@ def _same(computed: dict, committed: dict) -> None:
 def seed():
     """seed-bce's claims; torch's own sigmoid and BCE are part of them, so a skip without the torch extra
     (a failure when PARITYBENCH_REQUIRE_TORCH=1, as in CI)."""
-    if importlib.util.find_spec("torch") is None:
-        why = 'torch is not installed: make setup EXTRAS="--extra cpu --extra torch"'
-        if os.environ.get("PARITYBENCH_REQUIRE_TORCH") == "1":
-            pytest.fail(f"PARITYBENCH_REQUIRE_TORCH=1 but {why}")
-        pytest.skip(why)
+    need_torch()
     return claims.seed_bce()
 
 

@@ -19,7 +19,7 @@ from ruamel.yaml import YAML
 
 from paritybench.cli import build_parser
 
-from .conftest import ROOT, run_cli
+from .conftest import ROOT, need_torch, run_cli
 
 EXAMPLES = ROOT / "examples"
 
@@ -102,11 +102,7 @@ def test_slurm_array_runs_each_shard_once(tmp_path):
 
 
 def test_own_lstm_maps_keras_to_torch_and_localizes_the_literal_port_at_the_lstm(tmp_path):
-    if importlib.util.find_spec("torch") is None:  # its torch arms need the extra (CI installs it: .ci/run)
-        why = 'torch is not installed: make setup EXTRAS="--extra cpu --extra torch"'
-        if os.environ.get("PARITYBENCH_REQUIRE_TORCH") == "1":
-            pytest.fail(f"PARITYBENCH_REQUIRE_TORCH=1 but {why}")
-        pytest.skip(why)
+    need_torch()  # its torch arms need the extra (CI installs it: .ci/run)
     workload = str(EXAMPLES / "own_lstm" / "workload.py")
     out = tmp_path / "lstm.json"
     proc = run_cli("run", "--workload", workload, "--out", str(out), cwd=tmp_path)
@@ -208,11 +204,7 @@ def test_own_models_trains_by_the_users_jitted_step_and_refuses_a_step_that_retu
 
 
 def test_own_torch_keras_runs_with_the_torch_module_in_float64_as_the_arbiter(tmp_path):
-    if importlib.util.find_spec("torch") is None:  # its torch arms need the extra (CI installs it: .ci/run)
-        why = 'torch is not installed: make setup EXTRAS="--extra cpu --extra torch"'
-        if os.environ.get("PARITYBENCH_REQUIRE_TORCH") == "1":
-            pytest.fail(f"PARITYBENCH_REQUIRE_TORCH=1 but {why}")
-        pytest.skip(why)
+    need_torch()  # its torch arms need the extra (CI installs it: .ci/run)
     folder = EXAMPLES / "own_torch_keras"
     assert len((folder / "workload.py").read_text().splitlines()) <= 15
     for user_file in ("torch_model.py", "keras_model.py", "data.py"):  # the user's code, as the user has it
@@ -263,11 +255,7 @@ def test_own_torch_keras_runs_with_the_torch_module_in_float64_as_the_arbiter(tm
 
 
 def test_own_keras_only_runs_and_localizes_with_the_keras_model_in_float64_as_the_arbiter(tmp_path):
-    if importlib.util.find_spec("torch") is None:  # its torch arm needs the extra (CI installs it: .ci/run)
-        why = 'torch is not installed: make setup EXTRAS="--extra cpu --extra torch"'
-        if os.environ.get("PARITYBENCH_REQUIRE_TORCH") == "1":
-            pytest.fail(f"PARITYBENCH_REQUIRE_TORCH=1 but {why}")
-        pytest.skip(why)
+    need_torch()  # its torch arm needs the extra (CI installs it: .ci/run)
     folder = EXAMPLES / "own_keras_only"
     assert len((folder / "workload.py").read_text().splitlines()) <= 15
     for user_file in ("torch_model.py", "keras_model.py", "data.py"):  # the user's code, as the user has it
@@ -350,11 +338,7 @@ def test_the_committed_example_data_is_what_its_generator_writes(folder, x, y):
 
 def _run_localize_report(tmp_path, folder: str) -> tuple[dict, str]:
     """``run`` (every arm ok), ``compare`` and ``report`` on the example, then ``localize``: (artifact, report.md)."""
-    if importlib.util.find_spec("torch") is None:  # its torch arm needs the extra (CI installs it: .ci/run)
-        why = 'torch is not installed: make setup EXTRAS="--extra cpu --extra torch"'
-        if os.environ.get("PARITYBENCH_REQUIRE_TORCH") == "1":
-            pytest.fail(f"PARITYBENCH_REQUIRE_TORCH=1 but {why}")
-        pytest.skip(why)
+    need_torch()  # its torch arm needs the extra (CI installs it: .ci/run)
     workload = str(EXAMPLES / folder / "workload.py")
     out = tmp_path / "run.json"
     proc = run_cli("run", "--workload", workload, "--out", str(out), cwd=tmp_path)
@@ -469,8 +453,7 @@ def test_ids_with_a_trailing_axis_of_one_train_exactly_as_the_ids_without_it(tmp
     """Class ids as (n, 1) (one per sample) or (n, T, 1) (one per token), which Keras's sparse categorical
     cross-entropy takes (it squeezes the axis), train in every arm kind, bit for bit, as the same ids given as (n,)
     or (n, T): the same loss and count curves and the same final weights; the artifact records the shape given."""
-    if importlib.util.find_spec("torch") is None:
-        pytest.skip('torch is not installed: make setup EXTRAS="--extra cpu --extra torch"')
+    need_torch()
     runs = {}
     for squeezed in (True, False):
         folder = tmp_path / f"{layout}-{squeezed}"

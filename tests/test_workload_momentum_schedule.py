@@ -5,9 +5,7 @@ Keras's schedule counted as the fix counts it."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 
 import jax
 import jax.numpy as jnp
@@ -92,19 +90,6 @@ def test_step_ratio_under_a_constant_gradient_is_exact_every_step():
     for k in range(STEPS):
         np.testing.assert_allclose(buffer[k] / keras[k], step_ratio(k), rtol=1e-13)
     assert step_ratio(DROP_EVERY - 1) == 1.0 and round(step_ratio(DROP_EVERY), 4) == 0.5597
-
-
-@pytest.fixture
-def torch():
-    """The torch module; a skip without the extra, a failure when PARITYBENCH_REQUIRE_TORCH=1."""
-    if importlib.util.find_spec("torch") is None:
-        why = 'torch is not installed: make setup EXTRAS="--extra cpu --extra torch"'
-        if os.environ.get("PARITYBENCH_REQUIRE_TORCH") == "1":
-            pytest.fail(f"PARITYBENCH_REQUIRE_TORCH=1 but {why}")
-        pytest.skip(why)
-    import torch
-
-    return torch
 
 
 def test_torch_sgd_with_step_lr_after_each_step_is_the_buffer_rule(torch):

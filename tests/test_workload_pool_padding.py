@@ -36,19 +36,6 @@ COUNTS[-1, :] = COUNTS[:, -1] = 6.0
 COUNTS[-1, -1] = 4.0
 
 
-@pytest.fixture
-def torch():
-    """The torch module; a skip without the extra, a failure when PARITYBENCH_REQUIRE_TORCH=1."""
-    if importlib.util.find_spec("torch") is None:
-        why = 'torch is not installed: make setup EXTRAS="--extra cpu --extra torch"'
-        if os.environ.get("PARITYBENCH_REQUIRE_TORCH") == "1":
-            pytest.fail(f"PARITYBENCH_REQUIRE_TORCH=1 but {why}")
-        pytest.skip(why)
-    import torch
-
-    return torch
-
-
 def _map(seed: int = 0, n: int = 2) -> np.ndarray:
     """A constructed NHWC feature map, every cell different (float64)."""
     return np.random.default_rng(seed).uniform(0.0, 1.0, size=(n, CONV_SIDE, CONV_SIDE, FILTERS))
