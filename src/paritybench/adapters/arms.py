@@ -863,6 +863,7 @@ def own_workload(
             jax_apply=build,
             keras_build=keras_build_fn,
             jax_layers=jax.jax_layers(params) if jax is not None else None,
+            keras_weighted_layers=keras is not None,
         ),
         arms=tuple(arms),
         fix=arms[0].name,
