@@ -6,8 +6,9 @@ statistics). Each arm computes, on step k's training rows (the whole window, or 
 batch_size)`` in window order for a minibatch workload, as ``arms.minibatch`` trains):
 
 - forward: each named layer's output in forward order (``Model.jax_layers`` in the order the function builds
-  its dict; Keras: ``Model.keras_layers`` in the Keras model's layer order; torch: ``Model.torch_layers``), then
-  the logits;
+  its dict; Keras: ``Model.keras_layers`` in the Keras model's layer order, and with ``Model.keras_weighted_layers``
+  every layer with weights, before a fused activation; torch: ``Model.torch_layers``), then the logits; a name
+  whose shapes differ between the sides is left out, with the reason (``shape_mismatches``);
 - loss: the mean loss, and the per-sample d loss / d logit;
 - backward: the gradient of every parameter;
 - update: the optimizer's change to every parameter, then its state after the step (Adam's moments,
