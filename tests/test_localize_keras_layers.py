@@ -154,7 +154,8 @@ FILES = {
 
         from pair import pair
 
-        BASE = pair("keras-layers")
+        REFERENCE = "jax"  # the test writes "keras" here for the Keras float64 arbiter
+        BASE = pair("keras-layers", reference=REFERENCE)
         RELU = replace(BASE.arm("keras-tensorflow"), name="keras-relu", keras_options={"variant": "relu"})
         WORKLOAD = replace(BASE, arms=(*BASE.arms, RELU))
         """,
@@ -186,8 +187,15 @@ def _forward(pair: dict, step: int = 0) -> list[str]:
     return [c["tensor"] for c in pair["checks"] if c["step"] == step and c["phase"] == "forward"]
 
 
-def test_keras_layers_are_compared_before_their_fused_activation_and_name_the_first_that_differs(folder, tmp_path):
-    pairs, text = _localize(folder / "workload.py", tmp_path / "loc.json")
+@pytest.mark.parametrize("reference", ["jax", "keras"])
+def test_keras_layers_are_compared_before_their_fused_activation_and_name_the_first_that_differs(
+    folder, tmp_path, reference
+):
+    # the float64 arbiter: the JAX model (its layers=), or the Keras model on Keras-JAX (KerasJax.jax_layers)
+    path = folder / "workload.py"
+    path.write_text(path.read_text().replace('REFERENCE = "jax"', f"REFERENCE = {reference!r}"))
+    pairs, text = _localize(path, tmp_path / "loc.json")
+    assert json.loads((tmp_path / "loc.json").read_text())["workload"]["arbiter"]["framework"] == reference
     # the faithful arms: every side's hidden is x @ W + b, its out the model's output: nothing parts
     for arm in ("jax", "keras-tensorflow", "torch"):
         assert pairs[arm]["first"] is None, pairs[arm]["line"]

@@ -757,6 +757,7 @@ def keras_f64_arm(factory: Ref, on_jax: KerasJax) -> Arm:
         loss_fn=_as(on_jax.loss_fn(), factory),
         optimizer=_as(on_jax.optimizer(), factory),
         jax_apply=_as(on_jax.jax_apply(), factory),
+        jax_layers=_as(on_jax.jax_layers(), factory),
         requires=("jax", "optax", "keras"),
         role="reference",
         conventions={"adapter": "keras"},  # its optimizer and loss rows are read from the Keras model (arms.keras_f64)

@@ -24,11 +24,11 @@ from __future__ import annotations
 import tempfile
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from paritybench import procs, workloads
+from paritybench.adapters import keras_params
 from paritybench.arms import protocol, worker_process
 from paritybench.arms.keras_conventions import conventions_rows
 from paritybench.arms.keras_worker import KerasArm, fit_order
@@ -151,58 +151,14 @@ def _grad_fn(ka, backend: str):
     return run
 
 
-# the Keras layers whose ``call`` ends in ``if self.activation is not None: x = self.activation(x)`` on every
-# path, the quantized ones included (keras/src/layers/core/dense.py Dense.call, core/einsum_dense.py
-# EinsumDense.call, convolutional/base_conv.py BaseConv.call, conv1d.py Conv1D.call, base_conv_transpose.py,
-# base_depthwise_conv.py, base_separable_conv.py): their weighted part's output is the value before that line.
-# A recurrent layer's ``activation`` acts inside its cell, at every step: its output is taken as it is.
-FUSED_ACTIVATION = (
-    "Dense",
-    "EinsumDense",
-    "Conv1D",
-    "Conv2D",
-    "Conv3D",
-    "Conv1DTranspose",
-    "Conv2DTranspose",
-    "Conv3DTranspose",
-    "DepthwiseConv1D",
-    "DepthwiseConv2D",
-    "SeparableConv1D",
-    "SeparableConv2D",
-)
-
-
 class WeightedLayers:
-    """``Model.keras_weighted_layers``: the output of each of a Keras model's layers with weights, in the model's
-    layer order, by the layer's own name, as a torch forward hook on the same layer sees it: a layer with a fused
-    activation (:data:`FUSED_ACTIVATION`) gives its weighted part's output, before that activation (the layer
-    called on its own input with ``activation`` set to None, restored after: the same ops ``call`` runs up to
-    that line); any other layer (LSTM, BatchNormalization, Embedding) gives its output as it is.
-
-    A layer that cannot be addressed in the model's graph (a subclassed model without ``inputs``, a layer called
-    at several places) is left out: the forward phase shows the others and the logits."""
+    """``Model.keras_weighted_layers`` in a Keras worker: the output of each of a Keras model's layers with weights,
+    in the model's layer order, by the layer's own name, as a torch forward hook on the same layer sees it
+    (``adapters.keras_params.weighted_layers``): a layer with a fused activation gives its weighted part's output,
+    the layer called on its own input with its activation off (restored after); any other layer its output."""
 
     def __init__(self, keras, model):
-        fused = tuple(getattr(keras.layers, c) for c in FUSED_ACTIVATION)
-        self.layers: list[tuple[str, Any, bool]] = []
-        tensors = []
-        try:
-            inputs = model.inputs
-        except (AttributeError, ValueError):
-            inputs = None
-        for layer in model.layers if inputs else ():
-            if not layer.weights:
-                continue
-            pre = isinstance(layer, fused) and getattr(layer, "activation", None) is not None
-            try:
-                t = layer.input if pre else layer.output
-            except (AttributeError, ValueError):  # never called in the graph, or called at several nodes
-                continue
-            if pre and not hasattr(t, "shape"):  # several inputs: not one tensor to call the layer on
-                continue
-            self.layers.append((layer.name, layer, pre))
-            tensors.append(t)
-        self.sub = keras.Model(inputs, tensors) if tensors else None
+        self.layers, self.sub = keras_params.weighted_layers(keras, model)
 
     def outputs(self, x, training: bool = False) -> dict:
         """{layer name: output} on ``x`` (``training``: the model's training mode, as ``fit``'s forward pass)."""
@@ -213,12 +169,8 @@ class WeightedLayers:
         got = {}
         for (name, layer, pre), o in zip(self.layers, outs, strict=True):
             if pre:
-                act = layer.activation
-                layer.activation = None
-                try:
+                with keras_params.activation_off(layer):
                     o = layer(o)
-                finally:
-                    layer.activation = act
             got[name] = o
         return got
 
