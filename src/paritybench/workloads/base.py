@@ -156,7 +156,7 @@ class Model:
       every layer with weights by the layer's own name, as its weighted part's output, before a fused
       activation (``Dense(16, activation="tanh", name="hidden")`` shows ``hidden`` as ``x @ kernel + bias``, what
       a torch forward hook on an ``nn.Linear`` named ``hidden`` sees; an LSTM's output as it is):
-      ``arms.keras_inspect.WeightedLayers``.
+      ``arms.keras_inspect.WeightedLayers``; the Keras float64 arbiter shows the same (``KerasJax.jax_layers``).
     - ``torch_apply(params, x) -> logits``: optional functional torch forward pass over a dict of named
       float32 tensors in the declared (in, out) layout (``paritybench.arms.torch_trainer``); needed by the
       workload's torch arms that do not bring their own. ``torch_layers(params, x) -> {name: tensor}``:
