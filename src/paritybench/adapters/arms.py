@@ -76,7 +76,9 @@ class JaxModel:
     (``overrides={your weight: declared name}``, ``transforms``, ``ignore``), for a mapping the order and shapes
     do not settle; the torch adapter and :func:`keras_build` take the same. ``layers``: the user's named
     intermediates ``(params, x) -> {name: array}`` in forward order, over the user's own tree, for ``localize``'s
-    forward phase (name them as the torch module names its layers to compare them with a torch arm's). References
+    forward phase (name them as the torch module and the Keras layer name theirs to compare them with a torch or
+    Keras arm's; a layer's output is its weighted part's output, before a fused activation: ``x @ w + b``, not its
+    tanh, as a torch hook on ``nn.Linear`` and ``keras_inspect.WeightedLayers`` give it). References
     are ``"module:attribute"`` or the objects.
 
     ``step``: the user's own train step, jitted or not, as a training loop calls it:
@@ -755,6 +757,7 @@ def keras_f64_arm(factory: Ref, on_jax: KerasJax) -> Arm:
         loss_fn=_as(on_jax.loss_fn(), factory),
         optimizer=_as(on_jax.optimizer(), factory),
         jax_apply=_as(on_jax.jax_apply(), factory),
+        jax_layers=_as(on_jax.jax_layers(), factory),
         requires=("jax", "optax", "keras"),
         role="reference",
         conventions={"adapter": "keras"},  # its optimizer and loss rows are read from the Keras model (arms.keras_f64)
@@ -863,6 +866,7 @@ def own_workload(
             jax_apply=build,
             keras_build=keras_build_fn,
             jax_layers=jax.jax_layers(params) if jax is not None else None,
+            keras_weighted_layers=keras is not None,
         ),
         arms=tuple(arms),
         fix=arms[0].name,

@@ -142,6 +142,7 @@ class KerasJax:
         self.mapping = dict(mapping or {})
         self.label = label or str(factory)
         self._built: dict[str, Built] = {}
+        self._layers: dict[str, tuple[list, Any]] = {}  # keras_params.weighted_layers of each dtype's build
         self.weight_maps: dict[str, WeightMap] = {}  # by the dtype of the build it matched
 
     def build(self, dtype: str) -> Built:
@@ -255,6 +256,35 @@ class KerasJax:
             return z
 
         return apply
+
+    def jax_layers(self) -> Callable[[Any, Any], dict[str, Any]]:
+        """``(params, x) -> {layer: output}`` for ``localize``'s forward phase, as a Keras arm's worker shows them
+        (``keras_params.weighted_layers``: each layer with weights by its own name, before a fused activation), by
+        ``stateless_call`` over the declared weights: the sub-model to the layers' inputs, then each fused layer
+        on its input with its activation off, in the weights' dtype."""
+
+        def layers(params: Mapping[str, Any], x: Any) -> dict[str, Any]:
+            dtype = self._dtype(params)
+            b = self.build(dtype)
+            keras = keras_on_jax()
+            if dtype not in self._layers:
+                self._layers[dtype] = keras_params.weighted_layers(keras, b.model)
+            named, sub = self._layers[dtype]
+            if sub is None:
+                return {}
+            value = {id(v): params[n] for v, n in zip(b.model.trainable_variables, b.names, strict=True)}
+            got = {}
+            with keras_in(dtype):
+                outs, _ = sub.stateless_call([value[id(v)] for v in sub.trainable_variables], [], x, training=True)
+                outs = outs if isinstance(outs, (list, tuple)) else [outs]
+                for (name, layer, pre), o in zip(named, outs, strict=True):
+                    if pre:
+                        with keras_params.activation_off(layer):
+                            o, _ = layer.stateless_call([value[id(v)] for v in layer.trainable_variables], [], o)
+                    got[name] = o
+            return got
+
+        return layers
 
     def loss_fn(self) -> Callable[[Any, Any], Any]:
         def loss(z: Any, y: Any) -> Any:

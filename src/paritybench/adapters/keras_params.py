@@ -12,7 +12,8 @@ map's shape in channels-last order, which is the order Keras's Flatten always fl
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -99,3 +100,68 @@ def assign_keras(model: Any, arrays: Mapping[str, np.ndarray]) -> None:
     check_assignable(arrays, {k: tuple(v.shape) for k, v in variables.items()}, "the Keras model", "Keras", "model")
     for name, value in arrays.items():
         variables[name].assign(np.asarray(value))
+
+
+# the Keras layers whose ``call`` ends in ``if self.activation is not None: x = self.activation(x)`` on every
+# path, the quantized ones included (keras/src/layers/core/dense.py Dense.call, core/einsum_dense.py
+# EinsumDense.call, convolutional/base_conv.py BaseConv.call, conv1d.py Conv1D.call, base_conv_transpose.py,
+# base_depthwise_conv.py, base_separable_conv.py): their weighted part's output is the value before that line.
+# A recurrent layer's ``activation`` acts inside its cell, at every step: its output is taken as it is.
+FUSED_ACTIVATION = (
+    "Dense",
+    "EinsumDense",
+    "Conv1D",
+    "Conv2D",
+    "Conv3D",
+    "Conv1DTranspose",
+    "Conv2DTranspose",
+    "Conv3DTranspose",
+    "DepthwiseConv1D",
+    "DepthwiseConv2D",
+    "SeparableConv1D",
+    "SeparableConv2D",
+)
+
+
+def weighted_layers(keras: Any, model: Any) -> tuple[list[tuple[str, Any, bool]], Any]:
+    """``localize``'s view of a Keras model's layers (``Model.keras_weighted_layers``): ``([(name, layer, pre)],
+    sub-model)``, each of the model's layers with weights in ``model.layers`` order, by its own name, and a
+    sub-model from the model's inputs to, per layer, its input where ``pre`` (a layer with a fused activation,
+    :data:`FUSED_ACTIVATION`: the caller calls it on that input with :func:`activation_off`, the same ops ``call``
+    runs up to the activation, what a torch forward hook on ``nn.Linear`` sees) or else its output (an LSTM's, a
+    BatchNormalization's, as they are). A layer that cannot be addressed in the model's graph (a subclassed model
+    without ``inputs``, a layer called at several places) is left out; no such layer: ``([], None)``."""
+    fused = tuple(getattr(keras.layers, c) for c in FUSED_ACTIVATION)
+    layers: list[tuple[str, Any, bool]] = []
+    tensors = []
+    try:
+        inputs = model.inputs
+    except (AttributeError, ValueError):
+        inputs = None
+    for layer in model.layers if inputs else ():
+        if not layer.weights:
+            continue
+        pre = isinstance(layer, fused) and getattr(layer, "activation", None) is not None
+        try:
+            t = layer.input if pre else layer.output
+        except (AttributeError, ValueError):  # never called in the graph, or called at several nodes
+            continue
+        if pre and not hasattr(t, "shape"):  # several inputs: not one tensor to call the layer on
+            continue
+        layers.append((layer.name, layer, pre))
+        tensors.append(t)
+    if not tensors:
+        return layers, None
+    # one input as one tensor, as a Sequential takes it (a one-item list warns that the structure differs)
+    return layers, keras.Model(inputs[0] if len(inputs) == 1 else inputs, tensors)
+
+
+@contextlib.contextmanager
+def activation_off(layer: Any) -> Iterator[None]:
+    """``layer`` computing without its fused activation inside (``activation`` None skips it), given back after."""
+    act = layer.activation
+    layer.activation = None
+    try:
+        yield
+    finally:
+        layer.activation = act

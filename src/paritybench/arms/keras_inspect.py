@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from paritybench import procs, workloads
+from paritybench.adapters import keras_params
 from paritybench.arms import protocol, worker_process
 from paritybench.arms.keras_conventions import conventions_rows
 from paritybench.arms.keras_worker import KerasArm, fit_order
@@ -150,6 +151,30 @@ def _grad_fn(ka, backend: str):
     return run
 
 
+class WeightedLayers:
+    """``Model.keras_weighted_layers`` in a Keras worker: the output of each of a Keras model's layers with weights,
+    in the model's layer order, by the layer's own name, as a torch forward hook on the same layer sees it
+    (``adapters.keras_params.weighted_layers``): a layer with a fused activation gives its weighted part's output,
+    the layer called on its own input with its activation off (restored after); any other layer its output."""
+
+    def __init__(self, keras, model):
+        self.layers, self.sub = keras_params.weighted_layers(keras, model)
+
+    def outputs(self, x, training: bool = False) -> dict:
+        """{layer name: output} on ``x`` (``training``: the model's training mode, as ``fit``'s forward pass)."""
+        if self.sub is None:
+            return {}
+        outs = self.sub(x, training=training)
+        outs = outs if isinstance(outs, (list, tuple)) else [outs]
+        got = {}
+        for (name, layer, pre), o in zip(self.layers, outs, strict=True):
+            if pre:
+                with keras_params.activation_off(layer):
+                    o = layer(o)
+            got[name] = o
+        return got
+
+
 def _training_probe(ka):
     """``(x, y) -> (z, dz)`` as ``KerasArm.probe`` but with the model in training mode (what ``fit``'s loss
     sees); the call moves the moving statistics (callers restore them)."""
@@ -218,6 +243,8 @@ def localize_records(
     sub = None
     if lnames:
         sub = keras.Model(ka.model.inputs, [ka.model.layers[index[n]].output for n in lnames])
+    # Model.keras_weighted_layers (adapter workloads): every layer with weights, by its own name
+    weighted = WeightedLayers(keras, ka.model) if ka.workload.model.keras_weighted_layers else None
     arrays: dict = {}
     full_x, full_y = x, y
     for k in range(steps + 1):
@@ -249,6 +276,11 @@ def localize_records(
             outs = sub(x, training=stateful)
             outs = outs if isinstance(outs, (list, tuple)) else [outs]
             for n, o in zip(lnames, outs, strict=True):
+                arrays[f"k{k}/layer/{n}"] = np.asarray(np_(o), np.float32)
+            if stateful:
+                ka.set_state(s_k)
+        if weighted is not None:
+            for n, o in weighted.outputs(x, training=stateful).items():
                 arrays[f"k{k}/layer/{n}"] = np.asarray(np_(o), np.float32)
             if stateful:
                 ka.set_state(s_k)

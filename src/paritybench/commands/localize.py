@@ -103,6 +103,8 @@ def _localize(args, console, cfg, w, pairs, skipped, out) -> int:
         return 0
     for r in results:
         console.print(r.line(), highlight=False)
+        if r.left_out_line():
+            console.print(r.left_out_line(), highlight=False)
     _table(console, results)
     for line in skipped:
         console.print(f"skipped: {line}", highlight=False)

@@ -287,7 +287,10 @@ def localize_record_bytes(cfg, workload, pairs) -> int:
     """An upper bound on ``localize --out``'s JSON: per pair and step, one check per (phase, tensor),
     counted at 400 bytes (measured: seed-bce --steps 3 --n 100, one pair: 39 checks, 13 a step, in a
     7,340-byte record, under 190 bytes a check with the record's own fields)."""
-    tensors = 3 * len(workload.model.params) + len(workload.model.state) + len(workload.model.keras_layers) + 4
+    m = workload.model
+    # Model.keras_weighted_layers: one forward check per layer with weights, at most one per weight
+    layers = len(m.keras_layers) + (len(m.params) if m.keras_weighted_layers else 0)
+    tensors = 3 * len(m.params) + len(m.state) + layers + 4
     return 65536 + len(pairs) * cfg.steps * tensors * 400
 
 

@@ -6,8 +6,9 @@ statistics). Each arm computes, on step k's training rows (the whole window, or 
 batch_size)`` in window order for a minibatch workload, as ``arms.minibatch`` trains):
 
 - forward: each named layer's output in forward order (``Model.jax_layers`` in the order the function builds
-  its dict; Keras: ``Model.keras_layers`` in the Keras model's layer order; torch: ``Model.torch_layers``), then
-  the logits;
+  its dict; Keras: ``Model.keras_layers`` in the Keras model's layer order, and with ``Model.keras_weighted_layers``
+  every layer with weights, before a fused activation; torch: ``Model.torch_layers``), then the logits; a name
+  whose shapes differ between the sides is left out, with the reason (``shape_mismatches``);
 - loss: the mean loss, and the per-sample d loss / d logit;
 - backward: the gradient of every parameter;
 - update: the optimizer's change to every parameter, then its state after the step (Adam's moments,
@@ -141,6 +142,14 @@ class PairResult:
     # the other phases' tensors that part at the first parting's step (the moving statistics and the
     # evaluation that reads them: one cause, seen twice)
     later_phases: list[str] = field(default_factory=list)
+    # forward-phase tensors every side names but not with one shape (shape_mismatches): tensor -> why
+    left_out: dict[str, str] = field(default_factory=dict)
+
+    def left_out_line(self) -> str | None:
+        """One line naming the tensors left out of the comparison and why (None where none was)."""
+        if not self.left_out:
+            return None
+        return f"{self.a} vs {self.b}: left out: " + "; ".join(f"{t}: {why}" for t, why in self.left_out.items())
 
     def line(self) -> str:
         if self.first is None:
@@ -200,12 +209,29 @@ class PairResult:
                 for c in self.checks
             ],
             "line": self.line(),
+            # only where a tensor was left out, so the records of workloads whose tensors all match are unchanged
+            **({"left_out": dict(self.left_out)} if self.left_out else {}),
         }
 
 
 def _common(*ds: dict) -> list[str]:
-    """The keys every side has, in the first side's order (a tensor one side lacks is not compared)."""
-    return [k for k in ds[0] if all(k in d for d in ds[1:])]
+    """The keys every side has with the same shape, in the first side's order (a tensor one side lacks is not
+    compared, nor one whose shapes differ: :func:`shape_mismatches` names those)."""
+    return [k for k in ds[0] if all(k in d and np.shape(d[k]) == np.shape(ds[0][k]) for d in ds[1:])]
+
+
+def shape_mismatches(sides: dict[str, dict]) -> dict[str, str]:
+    """{tensor: why it is left out} for the tensors every side has but not with one shape: the frameworks' layer
+    outputs under one name need not be the same thing (a Keras ``LSTM(16)`` gives the last step ``(n, 16)``, a
+    torch ``nn.LSTM`` the sequence ``(n, 28, 16)``), so such a pair is never compared, and says so.
+    ``sides``: label -> {tensor: array}, in the order the reason lists them."""
+    ds = list(sides.values())
+    out = {}
+    for k in ds[0]:
+        if all(k in d for d in ds[1:]) and len({np.shape(d[k]) for d in ds}) > 1:
+            shapes = ", ".join(f"{label} {tuple(np.shape(d[k]))}" for label, d in sides.items())
+            out[k] = f"shapes differ ({shapes}): not compared"
+    return out
 
 
 def compare_step(
@@ -343,6 +369,11 @@ def localize_pair(ctx: Context, a: Arm, b: Arm, cache: dict) -> PairResult:
             heads.UNIT[heads.targets(wl.model.head, ctx.y.shape, ctx.y.dtype)],
         )
         result.checks += checks
+        sides = {a.name: traj_a.evals[k].layers, b.name: evals_b[k].layers, "reference float32": ref32[k].layers}
+        if b.name != ref.name:
+            sides["reference float64"] = ref64[k].layers
+        for t, why in shape_mismatches(sides).items():
+            result.left_out.setdefault(t, why)
         if result.first is None:
             parted = [c for c in checks if c.parts]
             if parted:

@@ -152,6 +152,11 @@ class Model:
       same function under x64). ``keras_layers``: optional, name -> index into the built Keras model's
       ``layers`` whose output is that same tensor (a Dense with ``activation="relu"`` gives the ReLU's
       output, so a pre-activation name has no Keras counterpart and is compared among the JAX arms only).
+      ``keras_weighted_layers``: True (adapter workloads, ``adapters.arms.own_workload``): a Keras arm also shows
+      every layer with weights by the layer's own name, as its weighted part's output, before a fused
+      activation (``Dense(16, activation="tanh", name="hidden")`` shows ``hidden`` as ``x @ kernel + bias``, what
+      a torch forward hook on an ``nn.Linear`` named ``hidden`` sees; an LSTM's output as it is):
+      ``arms.keras_inspect.WeightedLayers``; the Keras float64 arbiter shows the same (``KerasJax.jax_layers``).
     - ``torch_apply(params, x) -> logits``: optional functional torch forward pass over a dict of named
       float32 tensors in the declared (in, out) layout (``paritybench.arms.torch_trainer``); needed by the
       workload's torch arms that do not bring their own. ``torch_layers(params, x) -> {name: tensor}``:
@@ -170,6 +175,7 @@ class Model:
     state_init: Mapping[str, float | tuple[float, ...]] = field(default_factory=dict)
     jax_layers: Ref | None = None
     keras_layers: Mapping[str, int] = field(default_factory=dict)
+    keras_weighted_layers: bool = False
     torch_apply: Ref | None = None
     torch_layers: Ref | None = None
 
@@ -493,6 +499,8 @@ def field_problem(w: Workload) -> str | None:
             return (
                 f"model.state_init[{k!r}] has {len(v)} values for a state of shape {m.state[k]}: give one per element"
             )
+    if not isinstance(m.keras_weighted_layers, bool):
+        return f"model.keras_weighted_layers is {m.keras_weighted_layers!r}: give True or False"
     for k, v in m.keras_layers.items():
         if not _is_int(v):
             return f"model.keras_layers[{k!r}] is {v!r}: give the index (an int) of a layer of the Keras model"
