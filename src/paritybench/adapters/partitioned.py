@@ -1,0 +1,222 @@
+"""Equinox-style partitioned models reduced to the JAX adapter (:class:`arms.JaxModel`), without equinox.
+
+The user's model is a pytree object: any registered pytree (an ``equinox.Module``, a class registered with
+``jax.tree_util.register_dataclass``, a NamedTuple of arrays, ...) whose array leaves are its weights and whose
+other leaves (an activation's name, a function, a Python number) are settings, callable as ``model(x)`` (or
+through ``apply(model, x)``). Equinox trains it as ``params, static = eqx.partition(model, eqx.is_array)`` and
+``eqx.combine(params, static)`` before each forward pass; equinox's ``partition`` is a ``jax.tree_util.tree_map``
+that keeps a leaf on the left when ``is_array(leaf)`` (an ``np.ndarray``, ``np.generic`` or ``jax.Array``) and
+``None`` on the right, and ``combine`` takes each leaf from the first tree where it is not None
+(``equinox/_filters.py``). Here the same split is done on the flattened leaves directly:
+
+- ``init(seed)``: ``build(seed)`` flattened by ``jax.tree_util.tree_flatten_with_path``; its array leaves are the
+  params, a nested dict keyed by each leaf's path (``GetAttrKey`` by the attribute's name, ``SequenceKey`` by the
+  index, ``DictKey`` by the key: ``layers/0/weight``), in flattening order, which is what the declared weights
+  map onto by order and shape (:func:`mapping.plan`, as for any ``JaxModel``) and what the mapping table shows.
+- ``apply(params, x)``: the treedef and the non-array leaves of ``build(0)`` (the static part), the params put
+  back in their slots (``jax.tree_util.tree_unflatten``), then ``model(x)``.
+- ``step`` (optional, the ``jax-step`` arm): the user's own train step as equinox users write it,
+  ``step(model, opt_state, x, y) -> (model, opt_state, loss)`` with ``opt_state`` from
+  ``optimizer.init(eqx.filter(model, eqx.is_array))``: the model with None in its non-array slots, which is what
+  the optimizer state's params-shaped parts (Adam's ``mu``, ``nu``) are given as, and taken back from.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from paritybench.errors import ParityError
+from paritybench.workloads.base import Ref, resolve_ref
+
+from .arms import JaxModel, _as, _label, _leaf_paths, user_call
+
+
+def _get(ref: Any) -> Any:
+    return resolve_ref(ref) if isinstance(ref, str) else ref
+
+
+def _is_array(leaf: Any) -> bool:
+    """``equinox.is_array``: a JAX or NumPy array (or NumPy scalar)."""
+    import jax  # late: a framework: the arm runs after the numerics flags
+
+    return isinstance(leaf, (np.ndarray, np.generic, jax.Array))
+
+
+def _key(entry: Any) -> str:
+    """One ``jax.tree_util`` path entry as a name: an attribute's name, a sequence index, a dict key."""
+    for attr in ("name", "key", "idx"):
+        if hasattr(entry, attr):
+            return str(getattr(entry, attr))
+    return str(entry)
+
+
+class _Partition:
+    """The user's ``build(seed)``, flattened: its treedef, which slots hold arrays, and the array leaves' paths."""
+
+    def __init__(self, build: Ref) -> None:
+        self.build, self.label = build, _label(build)
+
+    def flatten(self, seed: int) -> tuple[Any, list[tuple[tuple[str, ...], Any]]]:
+        import jax  # late: a framework: the arm runs after the numerics flags
+
+        model = user_call(f"model {self.label}", _get(self.build), seed)
+        flat, treedef = jax.tree_util.tree_flatten_with_path(model)
+        return treedef, [(tuple(_key(e) for e in path), leaf) for path, leaf in flat]
+
+    @functools.cached_property
+    def static(self) -> tuple[Any, list[Any], list[tuple[str, ...]]]:
+        """``build(0)``'s treedef, its leaves with None in the array slots, and the array leaves' paths."""
+        treedef, leaves = self.flatten(0)
+        arrays = [path for path, leaf in leaves if _is_array(leaf)]
+        if not arrays:
+            raise ParityError(
+                f"model {self.label} has no array leaves (of {len(leaves)} leaves): return a pytree whose weights "
+                "are JAX or NumPy arrays (an equinox Module, a registered dataclass, a NamedTuple of arrays)"
+            )
+        if len(set(arrays)) != len(arrays) or any(not p for p in arrays):
+            raise ParityError(
+                f"model {self.label}: its array leaves' paths {['/'.join(p) for p in arrays]} do not name them "
+                "apart; give each weight its own attribute or key"
+            )
+        return treedef, [None if _is_array(leaf) else leaf for _p, leaf in leaves], arrays
+
+    def params(self, seed: int) -> dict[str, Any]:
+        """The array leaves of ``build(seed)`` as a nested dict by their paths, in flattening order."""
+        treedef, leaves = self.flatten(seed)
+        want, _static, _arrays = self.static
+        if treedef != want:
+            raise ParityError(
+                f"model {self.label}: build({seed}) has another structure than build(0) ({treedef} for {want}); "
+                "make the seed change the weights only"
+            )
+        tree: dict[str, Any] = {}
+        for path, leaf in leaves:
+            if _is_array(leaf):
+                node = tree
+                for p in path[:-1]:
+                    node = node.setdefault(p, {})
+                node[path[-1]] = leaf
+        return tree
+
+    def combine(self, params: Mapping[str, Any]) -> Any:
+        """``eqx.combine(params, static)``: the model with the params in its array slots (``None`` in the rest of
+        ``params``'s slots stays None: :meth:`filtered`)."""
+        import jax  # late: a framework: the arm runs after the numerics flags
+
+        treedef, static, arrays = self.static
+        by_path = {path: leaf for path, leaf in _leaf_paths(params)}
+        it = iter(by_path[path] for path in arrays)
+        return jax.tree_util.tree_unflatten(treedef, [next(it) if s is None else s for s in static])
+
+    def filtered(self, params: Mapping[str, Any]) -> Any:
+        """``eqx.filter(model, eqx.is_array)``: the model with the params in its array slots and None elsewhere."""
+        import jax  # late: a framework: the arm runs after the numerics flags
+
+        treedef, static, arrays = self.static
+        by_path = {path: leaf for path, leaf in _leaf_paths(params)}
+        it = iter(by_path[path] for path in arrays)
+        return jax.tree_util.tree_unflatten(treedef, [next(it) if s is None else None for s in static])
+
+    def split(self, model: Any, what: str) -> dict[str, Any]:
+        """The array leaves of a model (or a filtered model) of this structure, as the nested params dict."""
+        import jax  # late: a framework: the arm runs after the numerics flags
+
+        treedef, static, arrays = self.static
+        leaves = jax.tree_util.tree_leaves(model, is_leaf=lambda n: n is None)
+        if len(leaves) != len(static):
+            raise ParityError(
+                f"{what} returns a model of another structure ({jax.tree.structure(model)} for {treedef}): return "
+                "the model it was given, updated"
+            )
+        tree: dict[str, Any] = {}
+        for path, leaf in zip(arrays, (v for v, s in zip(leaves, static, strict=True) if s is None), strict=True):
+            node = tree
+            for p in path[:-1]:
+                node = node.setdefault(p, {})
+            node[path[-1]] = leaf
+        return tree
+
+
+def _state_to_model(part: _Partition, state: Any) -> Any:
+    """The optimizer state with every params-shaped dict (Adam's moments) as the filtered model."""
+    paths = set(part.static[2])
+
+    def convert(s: Any) -> Any:
+        if isinstance(s, Mapping):
+            if {p for p, _ in _leaf_paths(s)} == paths:
+                return part.filtered(s)
+            return {k: convert(v) for k, v in s.items()}
+        if isinstance(s, tuple) and hasattr(s, "_fields"):  # optax's states are NamedTuples
+            return type(s)(*(convert(c) for c in s))
+        if isinstance(s, (tuple, list)):
+            return type(s)(convert(c) for c in s)
+        return s
+
+    return convert(state)
+
+
+def _state_to_dicts(part: _Partition, state: Any) -> Any:
+    """The optimizer state with every subtree shaped like the filtered model back as the params dict."""
+    import jax  # late: a framework: the arm runs after the numerics flags
+
+    treedef, static, _arrays = part.static
+    # the filtered model's structure: a PyTreeDef, compared by ==, which its stub does not declare
+    filtered_def: Any = jax.tree.structure(
+        jax.tree_util.tree_unflatten(treedef, [0 if s is None else None for s in static])
+    )
+
+    def is_model(n: Any) -> bool:  # a treedef holds its nodes' types: only the filtered model matches
+        return n is not None and jax.tree.structure(n) == filtered_def
+
+    return jax.tree.map(lambda n: part.split(n, "the optimizer state") if is_model(n) else n, state, is_leaf=is_model)
+
+
+def partitioned_model(
+    build: Ref,
+    optimizer: Any,
+    loss: Ref,
+    step: Ref | None = None,
+    *,
+    mapping: Mapping[str, Any] | None = None,
+    apply: Ref | None = None,
+) -> JaxModel:
+    """A :class:`JaxModel` of the user's ``build(seed)`` returning a pytree model (an ``equinox.Module``, a
+    registered dataclass, a NamedTuple of arrays), its array leaves the weights (by their paths, in flattening
+    order), the rest static; ``model(x)`` is the forward pass, or ``apply(model, x)`` where given. ``step``: the
+    user's own train step, ``step(model, opt_state, x, y) -> (model, opt_state, loss)`` over
+    ``optimizer.init(eqx.filter(model, eqx.is_array))``'s state, the ``jax-step`` arm."""
+    part = _Partition(build)
+    label = part.label
+
+    def init(seed: int) -> dict[str, Any]:
+        return part.params(seed)
+
+    def forward(params: Any, x: Any) -> Any:
+        model = part.combine(params)
+        if apply is not None:
+            return _get(apply)(model, x)
+        if not callable(model):
+            raise ParityError(f"model {label} is a {type(model).__name__}, not callable: pass apply=fn(model, x)")
+        return model(x)
+
+    own_step = None
+    if step is not None:
+        what = f"step {_label(step)}"
+
+        def own(params: Any, opt_state: Any, x: Any, y: Any) -> Any:
+            fn = _get(step)
+            own.__wrapped__ = fn  # type: ignore[attr-defined]  # JaxModel's checks name the user's file and line
+            out = user_call(what, fn, part.combine(params), _state_to_model(part, opt_state), x, y)
+            if not isinstance(out, (tuple, list)) or len(out) < 3:
+                return out  # JaxModel's check refuses it in one line
+            return (part.split(out[0], what), _state_to_dicts(part, out[1]), *out[2:])
+
+        own_step = _as(own, step)
+
+    return JaxModel(
+        _as(forward, f"{label}.apply"), _as(init, f"{label}.init"), optimizer, loss, own_step, mapping=mapping
+    )
