@@ -368,3 +368,19 @@ def test_a_partitioned_workload_runs_from_the_cli_with_its_own_jitted_step(tmp_p
     # the user's jitted equinox-style step: the same bits as the adapter's step, its losses held to paritybench's
     assert runs["jax-step"]["final_weights_sha256"] == runs["jax"]["final_weights_sha256"]
     assert runs["jax-step"]["info"]["user_step"]["agrees"], runs["jax-step"]["info"]["user_step"]
+
+
+def test_a_step_returning_another_model_or_a_model_not_callable_is_one_line():
+    opt = optimizer()
+    inner = eqx_style_step(opt)
+
+    def half_a_model(model, opt_state, x, y):
+        new, state, loss = inner(model, opt_state, x, y)
+        return new.hidden, state, loss  # a layer, not the model
+
+    with pytest.raises(ParityError, match="returns a model of another structure") as e:
+        trained(partitioned_model(build_dataclass, opt, user_loss, half_a_model), "jax-step")
+    assert "\n" not in str(e.value) and "half_a_model" in str(e.value)
+    with pytest.raises(ParityError, match=r"is a Net, not callable: pass apply=fn\(model, x\)") as e:
+        trained(partitioned_model(build_namedtuple, opt, user_loss))
+    assert "\n" not in str(e.value)
