@@ -133,7 +133,7 @@ def test_a_partitioned_pytree_model_trains_the_bits_of_the_same_dict_model(kind)
     assert weights_sha256(ours.final_weights) == weights_sha256(theirs.final_weights)
 
 
-def eqx_style_step(opt):
+def eqx_style_step(opt, forward=lambda model, x: model(x)):
     """The user's train step as equinox users write it, with ``eqx.partition``/``eqx.combine`` written out in
     ``jax.tree_util`` (as ``equinox/_filters.py`` does it: a tree_map keeping array leaves, None elsewhere)."""
     import jax
@@ -153,16 +153,34 @@ def eqx_style_step(opt):
 
     def train_step(model, opt_state, x, y):
         params, static = partition(model)
-        loss, grads = jax.value_and_grad(lambda p: user_loss(combine(p, static)(x), y))(params)
+        loss, grads = jax.value_and_grad(lambda p: user_loss(forward(combine(p, static), x), y))(params)
         updates, opt_state = opt.update(grads, opt_state, params)
         return combine(optax.apply_updates(params, updates), static), opt_state, loss
 
     return train_step
 
 
-def test_an_equinox_style_train_step_trains_the_bits_of_the_adapters_step():
+class NetWithNone(NamedTuple):
+    """A model with a None field (as an ``eqx.nn.Linear(use_bias=False)`` holds its bias): an empty subtree."""
+
+    hidden: Layer
+    unused: Any
+    out: Layer
+
+
+def build_with_none(seed):
+    net = build_namedtuple(seed)
+    return NetWithNone(net.hidden, None, net.out)
+
+
+@pytest.mark.parametrize("kind", ["dataclass", "namedtuple-with-none"])
+def test_an_equinox_style_train_step_trains_the_bits_of_the_adapters_step(kind):
     opt = optimizer()
-    model = partitioned_model(build_dataclass, opt, user_loss, eqx_style_step(opt))
+    if kind == "dataclass":
+        model = partitioned_model(build_dataclass, opt, user_loss, eqx_style_step(opt))
+    else:
+        step = eqx_style_step(opt, apply_namedtuple)
+        model = partitioned_model(build_with_none, opt, user_loss, step, apply=apply_namedtuple)
     w = own(model)
     assert [a.name for a in w.arms] == ["jax", "jax-step", "reference-f64"]
     init, ours = trained(model)

@@ -126,12 +126,13 @@ class _Partition:
         import jax  # late: a framework: the arm runs after the numerics flags
 
         treedef, static, arrays = self.static
-        leaves = jax.tree_util.tree_leaves(model, is_leaf=lambda n: n is None)
-        if len(leaves) != len(static):
+        try:  # the subtree at each of the treedef's leaf slots: a leaf, or None in a filtered model's static slot
+            leaves = treedef.flatten_up_to(model)
+        except (ValueError, TypeError) as exc:
             raise ParityError(
                 f"{what} returns a model of another structure ({jax.tree.structure(model)} for {treedef}): return "
                 "the model it was given, updated"
-            )
+            ) from exc
         tree: dict[str, Any] = {}
         for path, leaf in zip(arrays, (v for v, s in zip(leaves, static, strict=True) if s is None), strict=True):
             node = tree
