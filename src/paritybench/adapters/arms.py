@@ -176,23 +176,13 @@ class JaxModel:
         trace) under the declared names (``flat``) or back in the user's tree: the state the arm keeps and
         ``localize`` reads names its moments as every other arm does (``adam/mu/dense_0/kernel``)."""
         names = self.names(declared)
-        paths = set(names)
+        if flat:
+            paths = set(names)
+            return map_state(
+                state, lambda s: {p for p, _ in _leaf_paths(s)} == paths, lambda s: self.to_flat(declared, s)
+            )
         flat_keys = set(names.values())
-
-        def convert(s: Any) -> Any:
-            if isinstance(s, Mapping):
-                if flat and {p for p, _ in _leaf_paths(s)} == paths:
-                    return self.to_flat(declared, s)
-                if not flat and set(s) == flat_keys:
-                    return self.to_tree(declared, s)
-                return {k: convert(v) for k, v in s.items()}
-            if isinstance(s, tuple) and hasattr(s, "_fields"):  # optax's states are NamedTuples
-                return type(s)(*(convert(c) for c in s))
-            if isinstance(s, (tuple, list)):
-                return type(s)(convert(c) for c in s)
-            return s
-
-        return convert(state)
+        return map_state(state, lambda s: set(s) == flat_keys, lambda s: self.to_tree(declared, s))
 
     # ------------------------------------------------------------------ the arm's references (functions)
 
@@ -706,6 +696,25 @@ class OwnWorkload(Workload):
         if maps:
             out["weight_maps"] = maps
         return out
+
+
+def map_state(
+    state: Any, match: Callable[[Mapping[str, Any]], bool], convert: Callable[[Mapping[str, Any]], Any]
+) -> Any:
+    """An optax optimizer state with every mapping that ``match``es (a params-shaped subtree: Adam's ``mu``/``nu``,
+    a momentum trace) replaced by ``convert(mapping)``; the NamedTuples, tuples, lists and other mappings around
+    them rebuilt as they were."""
+
+    def walk(s: Any) -> Any:
+        if isinstance(s, Mapping):
+            return convert(s) if match(s) else {k: walk(v) for k, v in s.items()}
+        if isinstance(s, tuple) and hasattr(s, "_fields"):  # optax's states are NamedTuples
+            return type(s)(*(walk(c) for c in s))
+        if isinstance(s, (tuple, list)):
+            return type(s)(walk(c) for c in s)
+        return s
+
+    return walk(state)
 
 
 # own_workload's reference: which of the user's models runs as the float64 arbiter

@@ -32,7 +32,7 @@ import numpy as np
 from paritybench.errors import ParityError
 from paritybench.workloads.base import Ref, resolve_ref
 
-from .arms import JaxModel, _as, _label, _leaf_paths, user_call
+from .arms import JaxModel, _as, _label, _leaf_paths, map_state, user_call
 
 
 def _get(ref: Any) -> Any:
@@ -145,19 +145,7 @@ class _Partition:
 def _state_to_model(part: _Partition, state: Any) -> Any:
     """The optimizer state with every params-shaped dict (Adam's moments) as the filtered model."""
     paths = set(part.static[2])
-
-    def convert(s: Any) -> Any:
-        if isinstance(s, Mapping):
-            if {p for p, _ in _leaf_paths(s)} == paths:
-                return part.filtered(s)
-            return {k: convert(v) for k, v in s.items()}
-        if isinstance(s, tuple) and hasattr(s, "_fields"):  # optax's states are NamedTuples
-            return type(s)(*(convert(c) for c in s))
-        if isinstance(s, (tuple, list)):
-            return type(s)(convert(c) for c in s)
-        return s
-
-    return convert(state)
+    return map_state(state, lambda s: {p for p, _ in _leaf_paths(s)} == paths, part.filtered)
 
 
 def _state_to_dicts(part: _Partition, state: Any) -> Any:
