@@ -13,6 +13,7 @@ import os
 import re
 import shlex
 import subprocess
+from pathlib import Path
 
 import pytest
 from ruamel.yaml import YAML
@@ -203,24 +204,28 @@ def test_own_models_trains_by_the_users_jitted_step_and_refuses_a_step_that_retu
     assert "**Your train step**: arm jax-step: your step jax_model:train_step returned the loss" in written
 
 
-def test_own_torch_keras_runs_with_the_torch_module_in_float64_as_the_arbiter(tmp_path):
-    need_torch()  # its torch arms need the extra (CI installs it: .ci/run)
-    folder = EXAMPLES / "own_torch_keras"
-    assert len((folder / "workload.py").read_text().splitlines()) <= 15
+def _torch_and_keras_example(tmp_path, folder: str, framework: str, chosen: str) -> tuple[str, Path, dict]:
+    """An example pairing a torch module and a Keras factory the user already has (no paritybench import in them,
+    a workload of at most 15 lines), run: (workload path, artifact path, artifact). Its arbiter is the
+    ``framework`` model in float64 (``chosen``: how own_workload's reference named it); every arm's dtype is read
+    back in conventions."""
+    need_torch()  # its torch arm needs the extra (CI installs it: .ci/run)
+    example = EXAMPLES / folder
+    assert len((example / "workload.py").read_text().splitlines()) <= 15
     for user_file in ("torch_model.py", "keras_model.py", "data.py"):  # the user's code, as the user has it
-        text = (folder / user_file).read_text()
+        text = (example / user_file).read_text()
         assert "import paritybench" not in text and "from paritybench" not in text, user_file
-    workload = str(folder / "workload.py")
-    out = tmp_path / "tk.json"
+    workload = str(example / "workload.py")
+    out = tmp_path / f"{folder}.json"
     proc = run_cli("run", "--workload", workload, "--out", str(out), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     a = json.loads(out.read_text())
     assert a["reference_arm"] == "reference-f64"
     assert a["workload"]["arbiter"] == {
         "arm": "reference-f64",
-        "framework": "torch",
+        "framework": framework,
         "dtype": "float64",
-        "chosen": "auto",
+        "chosen": chosen,
     }
     conv = a["conventions"]["arms"]
     assert (conv["reference-f64"]["dtype"], conv["torch"]["dtype"], conv["keras-tensorflow"]["dtype"]) == (
@@ -228,6 +233,12 @@ def test_own_torch_keras_runs_with_the_torch_module_in_float64_as_the_arbiter(tm
         "float32",
         "float32",
     )
+    return workload, out, a
+
+
+def test_own_torch_keras_runs_with_the_torch_module_in_float64_as_the_arbiter(tmp_path):
+    workload, out, a = _torch_and_keras_example(tmp_path, "own_torch_keras", "torch", "auto")
+    conv = a["conventions"]["arms"]
     assert conv["reference-f64"]["forward pass"] == conv["torch"]["forward pass"] == "torch_model:build"
     runs = {r["arm"]: r for r in a["runs"]}
     assert set(runs) == {"keras-tensorflow", "torch", "reference-f64"}
@@ -255,30 +266,8 @@ def test_own_torch_keras_runs_with_the_torch_module_in_float64_as_the_arbiter(tm
 
 
 def test_own_keras_only_runs_and_localizes_with_the_keras_model_in_float64_as_the_arbiter(tmp_path):
-    need_torch()  # its torch arm needs the extra (CI installs it: .ci/run)
-    folder = EXAMPLES / "own_keras_only"
-    assert len((folder / "workload.py").read_text().splitlines()) <= 15
-    for user_file in ("torch_model.py", "keras_model.py", "data.py"):  # the user's code, as the user has it
-        text = (folder / user_file).read_text()
-        assert "import paritybench" not in text and "from paritybench" not in text, user_file
-    workload = str(folder / "workload.py")
-    out = tmp_path / "ko.json"
-    proc = run_cli("run", "--workload", workload, "--out", str(out), cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    a = json.loads(out.read_text())
-    assert a["reference_arm"] == "reference-f64"
-    assert a["workload"]["arbiter"] == {
-        "arm": "reference-f64",
-        "framework": "keras",
-        "dtype": "float64",
-        "chosen": "keras",
-    }
+    workload, out, a = _torch_and_keras_example(tmp_path, "own_keras_only", "keras", "keras")
     conv = a["conventions"]["arms"]
-    assert (conv["reference-f64"]["dtype"], conv["torch"]["dtype"], conv["keras-tensorflow"]["dtype"]) == (
-        "float64",
-        "float32",
-        "float32",
-    )
     assert (
         conv["reference-f64"]["forward pass"] == conv["keras-tensorflow"]["forward pass"] == "keras_model:build_model"
     )
