@@ -591,6 +591,7 @@ def test_every_gather_rule_is_the_index_of_its_numpy_rule_and_the_others_refuse(
         "flatten_to_channels_first(4,3,2)": ([(24, 5)], (5, 24)),
         "flatten_from_channels_first(2,4,3)": ([(5, 24)], (24, 5)),
         "identity": ([(4,)], (4,)),
+        "reshape": ([(5,)], (5, 1, 1)),
     }
     gathers = {t for t in layouts.TRANSFORMS.values() if t.gather}  # the 1-D conv names are aliases
     assert {layouts.parse(s)[0] for s in cases} == gathers  # every gather rule is checked here

@@ -233,19 +233,20 @@ def test_a_real_equinox_mlp_and_its_filter_jit_step_train_as_a_partitioned_model
         updates, opt_state = opt.update(grads, opt_state, eqx.filter(model, eqx.is_array))
         return eqx.apply_updates(model, updates), opt_state, loss
 
-    # equinox's Linear holds its weight as (out, in): declared in that layout, the mapping is a renaming
-    declared = {"dense_0/kernel": (16, 8), "dense_0/bias": (16,), "dense_1/kernel": (1, 16), "dense_1/bias": (1,)}
+    # equinox's Linear holds its weight as (out, in), torch's layout: the declared (in, out) kernels are transposed
+    declared = DECLARED
     model = partitioned_model(build, opt, user_loss, train_step, apply=forward)
-    assert [r.target.name for r in model.weight_map(declared).rows] == [
-        "layers/0/weight",
-        "layers/0/bias",
-        "layers/1/weight",
-        "layers/1/bias",
+    assert [(r.target.name, r.transform) for r in model.weight_map(declared).rows] == [
+        ("layers/0/weight", "transpose"),
+        ("layers/0/bias", "identity"),
+        ("layers/1/weight", "transpose"),
+        ("layers/1/bias", "identity"),
     ]
-    # the adapter's params are eqx.partition(model, eqx.is_array)'s, in the same order
+    # the adapter's params are eqx.partition(model, eqx.is_array)'s, in the same order, the kernels transposed
     theirs = jax.tree.leaves(eqx.partition(build(3), eqx.is_array)[0])
-    ours = jax.tree.leaves(list(model.init(declared)(3).values()))
-    assert len(ours) == len(theirs) == 4 and all(np.array_equal(a, b) for a, b in zip(ours, theirs, strict=True))
+    ours = list(model.init(declared)(3).values())
+    assert len(ours) == len(theirs) == 4
+    assert all(np.array_equal(a.T if a.ndim == 2 else a, b) for a, b in zip(ours, theirs, strict=True))
     w = own_workload(
         "own-eqx",
         "Does an equinox MLP train by its own step as by paritybench's?",

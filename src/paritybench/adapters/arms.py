@@ -11,8 +11,10 @@ existing arm machinery:
   the declared names and calls ``apply``; its ``optimizer`` runs the user's transformation on that tree and
   hands the updates back under the declared names. Both are pure renamings (between two channels-last
   layouts every mapped transform is ``identity``), so ``arms.jax_trainer`` trains exactly what a built-in
-  declaration of the same functions trains. With ``JaxModel(step=...)`` the user's own (jitted) train step takes
-  each step of a ``jax-step`` arm (``Arm.jax_step``): the weights it returns are the arm's.
+  declaration of the same functions trains; an equinox layer's weight (torch's layout, ``adapters.partitioned``)
+  is a rule that only moves elements, run as a gather both ways (``calls.Relayout``). With ``JaxModel(step=...)``
+  the user's own (jitted) train step takes each step of a ``jax-step`` arm (``Arm.jax_step``): the weights it
+  returns are the arm's.
 - :func:`keras_build`: the user's function returning a ``keras.Model``; its variables are matched to the
   declared names, and a compiled model keeps its compiled optimizer and loss (``arms.keras_worker``).
 
@@ -38,9 +40,9 @@ from paritybench.workloads.base import Arm, Data, Model, Ref, Training, Workload
 from paritybench.workloads.kit.mlp import dense_params
 
 from . import jax_params, keras_params, layouts, torch_params
-from .calls import _as, _label, declared_table, renaming, user_call
+from .calls import Relayout, _as, _label, declared_table, relayouts, renaming, user_call
 from .keras_jax import KerasJax
-from .mapping import WeightMap, plan
+from .mapping import Param, WeightMap, plan
 
 Shapes = Mapping[str, tuple[int, ...]]
 __all__ = [
@@ -102,12 +104,14 @@ class JaxModel:
         *,
         mapping: Mapping[str, Any] | None = None,
         layers: Ref | None = None,
+        table: Callable[[], list[Param]] | None = None,
     ) -> None:
         self.apply_ref, self.init_ref, self.optimizer_ref, self.loss_ref = apply, init, optimizer, loss
         self.step_ref = step
         self.layers_ref = layers
         self.mapping = dict(mapping or {})
-        self._names: dict[tuple, dict[tuple[str, ...], str]] = {}
+        self.table = table
+        self._names: dict[tuple, dict[tuple[str, ...], Relayout]] = {}
 
     def _get(self, ref: Any) -> Any:
         if isinstance(ref, str):
@@ -141,14 +145,18 @@ class JaxModel:
         return shapes(tree)
 
     def weight_map(self, declared: Mapping[str, tuple[int, ...]]) -> WeightMap:
-        return plan(declared_table(declared), jax_params.read_pytree(self.structure), **self.mapping)
+        """The declared weights -> the user's tree: read as flax lays it out (channels-last), or by ``table`` (the
+        partitioned adapter's: equinox's layers in torch's layout)."""
+        target = self.table() if self.table is not None else jax_params.read_pytree(self.structure)
+        return plan(declared_table(declared), target, **self.mapping)
 
-    def names(self, declared: Mapping[str, tuple[int, ...]]) -> dict[tuple[str, ...], str]:
-        """The user's leaf path -> the declared name it is."""
+    def names(self, declared: Mapping[str, tuple[int, ...]]) -> dict[tuple[str, ...], Relayout]:
+        """The user's leaf path -> the declared weight it is and the rule between them: a renaming, or (an
+        equinox layer's weight) a rule that only moves elements, run both ways as a gather."""
         key = tuple(declared.items())
         if key not in self._names:
             m = self.weight_map(declared)
-            by_target = renaming(m, f"JAX model {_label(self.apply_ref)}")
+            by_target = relayouts(m, f"JAX model {_label(self.apply_ref)}")
             print(
                 f"weight mapping: the declared weights -> your JAX model {_label(self.apply_ref)}\n{m.text()}",
                 file=sys.stderr,
@@ -159,9 +167,13 @@ class JaxModel:
     def to_tree(self, declared: Shapes, flat: Mapping[str, Any]) -> dict[str, Any]:
         names = self.names(declared)
 
+        def leaf(path: tuple[str, ...]) -> Any:
+            r = names[path]
+            return Relayout.take(flat[r.source], r.forward)
+
         def rebuild(tree: Mapping[str, Any], prefix: tuple[str, ...]) -> dict[str, Any]:
             return {
-                k: rebuild(v, (*prefix, str(k))) if isinstance(v, Mapping) else flat[names[(*prefix, str(k))]]
+                k: rebuild(v, (*prefix, str(k))) if isinstance(v, Mapping) else leaf((*prefix, str(k)))
                 for k, v in tree.items()
             }
 
@@ -169,7 +181,7 @@ class JaxModel:
 
     def to_flat(self, declared: Shapes, tree: Mapping[str, Any]) -> dict[str, Any]:
         names = self.names(declared)
-        return {names[path]: leaf for path, leaf in _leaf_paths(tree)}
+        return {names[path].source: Relayout.take(leaf, names[path].back) for path, leaf in _leaf_paths(tree)}
 
     def _state(self, declared: Shapes, state: Any, flat: bool) -> Any:
         """The optimizer state with every subtree shaped like the parameters (Adam's ``mu``/``nu``, a momentum
@@ -181,7 +193,7 @@ class JaxModel:
             return map_state(
                 state, lambda s: {p for p, _ in _leaf_paths(s)} == paths, lambda s: self.to_flat(declared, s)
             )
-        flat_keys = set(names.values())
+        flat_keys = {r.source for r in names.values()}
         return map_state(state, lambda s: set(s) == flat_keys, lambda s: self.to_tree(declared, s))
 
     # ------------------------------------------------------------------ the arm's references (functions)

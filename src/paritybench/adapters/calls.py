@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import numpy as np
 
 from paritybench.errors import ParityError
 
-from . import jax_params
+from . import jax_params, layouts
 from .mapping import Param, WeightMap
 
 _OURS = str(Path(__file__).resolve().parents[1])  # paritybench's own package folder
@@ -86,4 +87,52 @@ def renaming(m: WeightMap, what: str) -> dict[str, str]:
                 "themselves, so declare Model.params in the same layout as this model"
             )
         out[r.target.name] = r.sources[0].name
+    return out
+
+
+@dataclass(frozen=True)
+class Relayout:
+    """One weight of a JAX model computed from one declared weight by a rule that moves elements: ``forward``
+    (the model's weight, flattened, at each element the declared weight's flat index) and ``back`` (its
+    inverse). ``take`` applies an index array to a NumPy or JAX array (a traced one included), so gradients and
+    optimizer states cross the rule as gathers: exact, every element moved and none computed."""
+
+    source: str
+    spec: str
+    forward: np.ndarray | None  # None: identity, the leaf itself
+    back: np.ndarray | None
+
+    @staticmethod
+    def take(a: Any, index: np.ndarray | None) -> Any:
+        return a if index is None else a.reshape(-1)[index.reshape(-1)].reshape(index.shape)
+
+
+def relayouts(m: WeightMap, what: str) -> dict[str, Relayout]:
+    """target name -> how it is computed from one declared weight: an ``identity`` (a renaming) or a rule that
+    only moves elements (``layouts.Transform.gather``: a transpose, conv axes, equinox's conv bias shape, a Dense
+    after a Flatten); a rule that computes values (``sum``, ``zeros``) is a one-line error."""
+    out: dict[str, Relayout] = {}
+    for r in m.rows:
+        transform, _args = layouts.parse(r.transform)
+        if len(r.sources) != 1 or not transform.gather:
+            raise ParityError(
+                f"{what}: {r.target.label()} is mapped by {r.transform!r} from "
+                f"{' + '.join(s.name for s in r.sources) or 'nothing'}; an adapter arm trains the declared weights "
+                "themselves, through rules that only move their elements: map it one to one (overrides/transforms)"
+            )
+        src = r.sources[0]
+        if r.transform == "identity":
+            out[r.target.name] = Relayout(src.name, r.transform, None, None)
+            continue
+        forward = layouts.gather_index(r.transform, [src.shape], r.target.shape).astype(np.int32)
+        if forward.size != int(np.prod(src.shape)) or not np.array_equal(
+            np.sort(forward, None), np.arange(forward.size)
+        ):
+            raise ParityError(
+                f"{what}: {r.target.label()} is mapped by {r.transform!r} from {src.label()}, which does not take "
+                "each declared element once; an adapter arm trains the declared weights themselves: map it one to one"
+            )
+        back = np.empty(int(np.prod(src.shape)), np.int32)
+        back[forward.reshape(-1)] = np.arange(forward.size, dtype=np.int32)
+        out[r.target.name] = Relayout(src.name, r.transform, forward, back.reshape(src.shape))
     return out

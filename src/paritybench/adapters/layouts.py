@@ -47,6 +47,19 @@ installed sources:
   bias (torch/nn/modules/normalization.py:206-210), same shapes; epsilon 1e-3 (layer_normalization.py:108)
   against 1e-5 (normalization.py:191), not mapped.
 
+- equinox (``equinox.nn``, a JAX library laid out as torch is): ``Linear.weight`` ``(out_features,
+  in_features)``, bias ``(out_features,)`` (equinox/nn/_linear.py:58-61, applied as ``weight @ x`` at :97);
+  ``Conv``'s weight ``(out_channels, in_channels // groups, *kernel_size)`` (OIHW) and its bias
+  ``(out_channels, 1, ..., 1)``, one 1 per spatial axis (equinox/nn/_conv.py:171-174), on an unbatched
+  ``(in_channels, *spatial)`` input, returning ``(out_channels, *spatial)`` (_conv.py:211-250): a Flatten of
+  it (``x.reshape(-1)``) is channels-first, as torch's. ``Embedding.weight`` ``(num_embeddings,
+  embedding_size)`` (_embedding.py:65-81), ``LayerNorm.weight``/``bias`` of the normalised shape
+  (_normalisation.py:98-99): Keras's layouts. ``LSTMCell``: ``weight_ih`` ``(4 * hidden, input)``, ``weight_hh``
+  ``(4 * hidden, hidden)``, ONE bias ``(4 * hidden,)``, gates i, f, g, o (_rnn.py:167-172, :194-197): Keras's
+  LSTM transposed, its bias as it is. ``GRUCell`` (``bias`` on the input gates and ``bias_n`` on the
+  recurrent candidate only, _rnn.py:69-78, :104-109) has no rule: Keras's reset and update gates carry a
+  recurrent bias it does not have.
+
 A transform is named by a spec string: its name, and for the two Flatten rules the feature shape before the
 Flatten in the source's own order, e.g. ``flatten_to_channels_first(7,7,32)``. Every transform takes the source
 arrays (most take one) and the target's shape, and returns the target array.
@@ -170,6 +183,12 @@ TRANSFORMS: dict[str, Transform] = {
             2,
             lambda s, _a, _t: np.stack([_swap_first_two_gates(s[0], 0), _swap_first_two_gates(s[1], 0)]),
             "torch b_ih, b_hh r,z,n -> Keras bias (2, 3u) rows input, recurrent, gates z,r,h",
+        ),
+        Transform(
+            "reshape",
+            1,
+            lambda s, _a, t: np.reshape(s[0], t),
+            "the same elements in another shape: a conv bias (C,) <-> equinox's (C, 1, ..., 1)",
         ),
         Transform("sum", 2, lambda s, _a, _t: s[0] + s[1], "torch LSTM b_ih + b_hh -> Keras's one bias", False),
         Transform(

@@ -32,8 +32,9 @@ from paritybench.errors import ParityError
 
 from . import layouts
 
-# The two layout families (layouts' docstring): channels-last (Keras 3, JAX/flax) and channels-first (torch).
-FAMILY = {"keras": "channels_last", "jax": "channels_last", "torch": "channels_first"}
+# The two layout families (layouts' docstring): channels-last (Keras 3, JAX/flax) and channels-first (torch, and
+# equinox's ``equinox.nn`` layers: a JAX library laid out as torch is).
+FAMILY = {"keras": "channels_last", "jax": "channels_last", "torch": "channels_first", "equinox": "channels_first"}
 
 # torch's BatchNorm counter: no Keras or flax twin, read by torch only with momentum=None (layouts' docstring).
 NO_TWIN_ROLES = frozenset({"num_batches_tracked"})
@@ -271,6 +272,8 @@ def _role_transform(layer_type: str, role: str, src: Param, tgt: Param, crossing
         return "transpose"
     if layer_type in ("conv1d", "conv2d", "conv3d") and role == "kernel":
         return "hwio_to_oihw" if to_cf else "oihw_to_hwio"
+    if layer_type in ("conv1d", "conv2d", "conv3d") and role == "bias" and src.shape != tgt.shape:
+        return "reshape"  # equinox's conv bias (C, 1, ..., 1) (layouts' docstring); the shape check sees the size
     if layer_type == "lstm" and role in ("kernel", "recurrent_kernel"):
         return "transpose"  # gate orders agree: Keras i,f,c,o is torch i,f,g,o (layouts' docstring)
     if layer_type == "gru" and role in ("kernel", "recurrent_kernel"):

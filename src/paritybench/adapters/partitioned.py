@@ -15,6 +15,18 @@ that keeps a leaf on the left when ``is_array(leaf)`` (an ``np.ndarray``, ``np.g
   map onto by order and shape (:func:`mapping.plan`, as for any ``JaxModel``) and what the mapping table shows.
 - ``apply(params, x)``: the treedef and the non-array leaves of ``build(0)`` (the static part), the params put
   back in their slots (``jax.tree_util.tree_unflatten``), then ``model(x)``.
+- the parameter table (:meth:`_Partition.table`): a leaf held by an ``equinox.nn`` layer (its class, or a
+  subclass's, defined in ``equinox.nn``: found by walking the path on the model, without importing equinox) is
+  read in equinox's layout, which is torch's (``layouts``' docstring): ``Linear``'s weight ``(out, in)``,
+  ``Conv``'s OIHW weight and ``(C, 1, ..., 1)`` bias, ``Embedding``, ``LayerNorm``, ``LSTMCell``; the mapping
+  from the declared (channels-last) weights then transposes them, as it does for torch, and the arm computes
+  each such weight from its declared one by a gather both ways (``calls.Relayout``). A ``Linear`` after a
+  ``Conv`` whose ``in_features`` is a multiple ``k > 1`` of the conv's ``out_channels`` reads a flattened
+  ``(C, *spatial)`` map (equinox's conv returns ``(out_channels, *spatial)``; ``x.reshape(-1)`` flattens it
+  channels-first), which the permutation depends on only through ``C`` and ``k``: its rows are permuted from
+  the declared ``(*spatial, C)`` order (``flatten_to_channels_first(k,C)`` in the table; a model that moves the
+  channels last before flattening overrides it: ``mapping={"transforms": {"out/weight": "transpose"}}``). Any
+  other leaf is read as flax lays it out (``jax_params.read_pytree``).
 - ``step`` (optional, the ``jax-step`` arm): the user's own train step as equinox users write it,
   ``step(model, opt_state, x, y) -> (model, opt_state, loss)`` with ``opt_state`` from
   ``optimizer.init(eqx.filter(model, eqx.is_array))``: the model with None in its non-array slots, which is what
@@ -33,6 +45,42 @@ from paritybench.errors import ParityError
 from paritybench.workloads.base import Ref, resolve_ref
 
 from .arms import JaxModel, _as, _label, _leaf_paths, map_state, user_call
+from .jax_params import read_pytree
+from .mapping import Param
+
+# equinox.nn's layers with a layout rule: class name -> (layer type, {attribute: role}) (layouts' docstring).
+_DENSE = {"weight": "kernel", "bias": "bias"}
+EQUINOX_LAYERS: dict[str, tuple[str, dict[str, str]]] = {
+    "Linear": ("dense", _DENSE),
+    "Conv1d": ("conv1d", _DENSE),
+    "Conv2d": ("conv2d", _DENSE),
+    "Conv3d": ("conv3d", _DENSE),
+    "Conv": ("conv", _DENSE),  # conv{num_spatial_dims}d
+    "Embedding": ("embedding", {"weight": "embeddings"}),
+    "LayerNorm": ("layernorm", {"weight": "gamma", "bias": "beta"}),
+    "LSTMCell": ("lstm", {"weight_ih": "kernel", "weight_hh": "recurrent_kernel", "bias": "bias"}),
+}
+_CONVS = ("conv1d", "conv2d", "conv3d")
+
+
+def _equinox_layer(owner: Any) -> tuple[str, dict[str, str]] | None:
+    """The layer type and roles of an ``equinox.nn`` layer (or a subclass of one); None for anything else."""
+    for cls in type(owner).__mro__:
+        if cls.__module__.startswith("equinox.nn") and cls.__name__ in EQUINOX_LAYERS:
+            layer_type, roles = EQUINOX_LAYERS[cls.__name__]
+            if layer_type == "conv":
+                layer_type = f"conv{getattr(owner, 'num_spatial_dims', 0)}d"
+            return layer_type, roles
+    return None
+
+
+def _child(node: Any, entry: Any) -> Any:
+    """The subtree a ``jax.tree_util`` path entry names (an attribute, a sequence index or a dict key)."""
+    if hasattr(entry, "name"):
+        return getattr(node, entry.name)
+    if hasattr(entry, "idx"):
+        return node[entry.idx]
+    return node[entry.key]
 
 
 def _get(ref: Any) -> Any:
@@ -83,6 +131,42 @@ class _Partition:
                 "apart; give each weight its own attribute or key"
             )
         return treedef, [None if _is_array(leaf) else leaf for _p, leaf in leaves], arrays
+
+    def table(self) -> list[Param]:
+        """The parameter table of ``build(0)``'s array leaves: equinox's layers in its (torch's) layout, the rest as
+        flax's (the module docstring)."""
+        import jax  # late: a framework: the arm runs after the numerics flags
+
+        model = user_call(f"model {self.label}", _get(self.build), 0)
+        owners: dict[str, tuple[str, dict[str, str], str]] = {}  # leaf name -> layer type, roles, attribute
+        for path, leaf in jax.tree_util.tree_flatten_with_path(model)[0]:
+            if not _is_array(leaf) or not path:
+                continue
+            node = model
+            try:
+                for entry in path[:-1]:
+                    node = _child(node, entry)
+            except (AttributeError, KeyError, IndexError, TypeError):
+                continue  # a custom node whose path does not walk: read as flax's
+            known = _equinox_layer(node)
+            if known is not None and _key(path[-1]) in known[1]:
+                owners["/".join(_key(e) for e in path)] = (*known, _key(path[-1]))
+        table: list[Param] = []
+        previous: Param | None = None  # the last weighted layer's first weight
+        for p in read_pytree(self.params(0)):
+            if p.name in owners:
+                layer_type, roles, attr = owners[p.name]
+                flatten = None
+                if layer_type == "dense" and roles[attr] == "kernel" and previous is not None:
+                    if previous.framework == "equinox" and previous.layer_type in _CONVS and previous.shape:
+                        channels, width = previous.shape[0], p.shape[1] if len(p.shape) == 2 else 0
+                        if width > channels and width % channels == 0:
+                            flatten = (channels, width // channels)  # the (C, *spatial) map, spatial as one axis
+                p = Param("equinox", p.layer, layer_type, roles[attr], p.name, p.shape, p.dtype, flatten)
+            if previous is None or p.layer != previous.layer:
+                previous = p
+            table.append(p)
+        return table
 
     def params(self, seed: int) -> dict[str, Any]:
         """The array leaves of ``build(seed)`` as a nested dict by their paths, in flattening order."""
@@ -207,5 +291,11 @@ def partitioned_model(
         own_step = _as(own, step)
 
     return JaxModel(
-        _as(forward, f"{label}.apply"), _as(init, f"{label}.init"), optimizer, loss, own_step, mapping=mapping
+        _as(forward, f"{label}.apply"),
+        _as(init, f"{label}.init"),
+        optimizer,
+        loss,
+        own_step,
+        mapping=mapping,
+        table=part.table,
     )
