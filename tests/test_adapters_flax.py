@@ -318,3 +318,50 @@ def test_a_linen_step_returning_the_wrong_things_is_one_line_naming_its_file_bef
     msg = str(e.value)
     line = inspect.getsourcelines(linen_two_things)[1] + 4
     assert "\n" not in msg and "returns a 2-tuple" in msg and f"test_adapters_flax.py:{line}" in msg, msg
+
+
+def warmup(step):
+    """A step-count schedule: 0.1 at step 0, rising by 0.1 a step to 1 (as a warmup reads the step count)."""
+    import jax.numpy as jnp
+
+    return jnp.minimum(1.0, 0.1 * (step.astype(jnp.float32) + 1.0))
+
+
+def nnx_warmup_step():
+    """An nnx step whose update depends on its optimizer's own step counter (``nnx.Optimizer.step``, which
+    ``Optimizer.update`` increments: flax/nnx/training/optimizer.py:161, :229): the gradient scaled by a warmup."""
+    import jax
+    from flax import nnx
+
+    @nnx.jit
+    def train_step(model, optimizer, x, y):
+        loss, grads = nnx.value_and_grad(lambda m: user_loss(m(x), y))(model)
+        scale = warmup(optimizer.step[...])
+        optimizer.update(model, jax.tree.map(lambda g: g * scale, grads))
+        return loss
+
+    return train_step
+
+
+def test_an_nnx_step_that_reads_its_optimizers_step_count_sees_it_carried_between_steps():
+    """The nnx Optimizer's ``step`` is carried between the arm's steps as optax's state is: a step whose warmup
+    reads it trains the bits of the non-step arm whose optax chain scales by the same schedule of optax's own count
+    (``optax.scale_by_schedule``). Adam's bias correction reads optax's ``count`` (optax/_src/transform.py
+    scale_by_adam: ``count_inc``), which was carried already: the Adam step arm above ends with the bits of the
+    non-step arm."""
+    import optax
+
+    from paritybench.adapters.flax_models import nnx_model
+    from paritybench.experiment.weights import weights_sha256
+
+    lr = 1e-2
+    scheduled = nnx_model(user_nnx, optax.chain(optax.scale_by_schedule(warmup), optax.sgd(lr)), user_loss)
+    own_step = nnx_model(user_nnx, optax.sgd(lr), user_loss, nnx_warmup_step())
+    init, plain, _w = trained(scheduled)
+    w = own(own_step)
+    x, y = data()
+    theirs = jax_trainer.train_many(w, w.arm("jax-step"), [init], x, y, TrainSpec(steps=20, lr=lr))[0]
+    moved = max(float(np.max(np.abs(theirs.final_weights[k] - init[k]))) for k in DECLARED)
+    diff = gap(theirs, plain)
+    print(f"nnx warmup step: moved {moved:.3g}, vs optax's scheduled chain after 20 steps: max|diff| {diff:.3g}")
+    assert moved > 1e-3 and weights_sha256(theirs.final_weights) == weights_sha256(plain.final_weights)

@@ -105,12 +105,14 @@ class JaxModel:
         mapping: Mapping[str, Any] | None = None,
         layers: Ref | None = None,
         table: Callable[[], list[Param]] | None = None,
+        wrap_optimizer: Callable[[Any], Any] | None = None,
     ) -> None:
         self.apply_ref, self.init_ref, self.optimizer_ref, self.loss_ref = apply, init, optimizer, loss
         self.step_ref = step
         self.layers_ref = layers
         self.mapping = dict(mapping or {})
         self.table = table
+        self.wrap_optimizer = wrap_optimizer  # the user's transformation -> the arm's (nnx_model's step counter)
         self._names: dict[tuple, dict[tuple[str, ...], Relayout]] = {}
 
     def _get(self, ref: Any) -> Any:
@@ -254,6 +256,8 @@ class JaxModel:
                     f"optimizer {_label(self.optimizer_ref)} is a {type(user).__name__}, not an optax "
                     "GradientTransformation (e.g. optax.adam(1e-3))"
                 )
+            if self.wrap_optimizer is not None:
+                user = self.wrap_optimizer(user)
 
             def init(params: Any) -> Any:
                 return self._state(declared, user.init(self.to_tree(declared, params)), flat=True)

@@ -26,12 +26,36 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from paritybench.errors import ParityError
 from paritybench.workloads.base import Ref, resolve_ref
 
 from .arms import JaxModel, _as, _label, _where, user_call
+
+
+class NnxStepState(NamedTuple):
+    """The state of an nnx model with its own step: the optax state and ``nnx.Optimizer``'s own ``step`` counter
+    (a uint32, as flax/nnx/training/optimizer.py:161 makes it), both carried between the arm's steps."""
+
+    inner: Any
+    step: Any
+
+
+def _counted(tx: Any) -> Any:
+    """``tx`` with nnx's step counter beside its state: ``update`` increments it once, as ``nnx.Optimizer.update``
+    does (optimizer.py:229), so the plain arm's state and the user's step's stay alike."""
+    import jax.numpy as jnp  # late: a framework: the arm runs after the numerics flags
+    import optax  # late: a framework: the arm runs after the numerics flags
+
+    def init(params: Any) -> NnxStepState:
+        return NnxStepState(tx.init(params), jnp.zeros((), jnp.uint32))
+
+    def update(grads: Any, state: NnxStepState, params: Any = None) -> tuple[Any, NnxStepState]:
+        updates, inner = tx.update(grads, state.inner, params)
+        return updates, NnxStepState(inner, state.step + jnp.uint32(1))
+
+    return optax.GradientTransformation(init, update)
 
 
 def _flax() -> Any:
@@ -187,10 +211,12 @@ def _nnx_step(split: _Nnx, user_step: Ref, optimizer: Any) -> Any:
     ``(params, opt_state, x, y) -> (params, opt_state, loss)`` over the pure dict and ``optimizer.init(params)``'s
     state. Each call merges the params into a copy of the model's graph (as ``apply``), builds
     ``nnx.Optimizer(model, <the optax transformation>, wrt=nnx.Param)`` with the given state in its variables
-    (matched by their paths in the optax state), runs the user's step, which updates both in place
-    (``optimizer.update(model, grads)``), and reads the model's params and the optimizer's state back out. The
-    optimizer's own ``step`` counter is not carried (0 at each call); the optax state's ``count``, which optax's
-    schedules read, is."""
+    (matched by their paths in the optax state) and its own ``step`` counter set to the state's
+    (:class:`NnxStepState`), runs the user's step, which updates both in place (``optimizer.update(model,
+    grads)``), and reads the model's params, the optimizer's state and its step counter back out: a step that
+    reads ``optimizer.step`` (a warmup) sees the steps taken so far, as in the user's own loop. (Before, the
+    counter was 0 at each call; the optax state's ``count``, which Adam's bias correction and optax's schedules
+    read, was carried.)"""
     label = _label(user_step)
 
     def step(params: Any, opt_state: Any, x: Any, y: Any) -> tuple[Any, Any, Any]:
@@ -207,7 +233,7 @@ def _nnx_step(split: _Nnx, user_step: Ref, optimizer: Any) -> Any:
         opt = nnx.Optimizer(model, _get(optimizer), wrt=nnx.Param)
         is_var = lambda v: isinstance(v, nnx.Variable)  # noqa: E731
         held = dict(jax.tree_util.tree_flatten_with_path(opt.opt_state, is_leaf=is_var)[0])
-        given, given_def = jax.tree_util.tree_flatten_with_path(opt_state)
+        given, given_def = jax.tree_util.tree_flatten_with_path(opt_state.inner)
         if set(held) != {p for p, _ in given}:
             raise ParityError(
                 f"{what}: nnx.Optimizer's state has paths {sorted(map(jax.tree_util.keystr, held))}, the optax "
@@ -216,9 +242,10 @@ def _nnx_step(split: _Nnx, user_step: Ref, optimizer: Any) -> Any:
             )
         for path, leaf in given:
             held[path].set_value(leaf)
+        opt.step.set_value(opt_state.step)
         loss = _nnx_loss(what, fn(model, opt, x, y))
         new_state = jax.tree.unflatten(given_def, [held[path].get_value() for path, _ in given])
-        return nnx.to_pure_dict(nnx.state(model, nnx.Param)), new_state, loss
+        return nnx.to_pure_dict(nnx.state(model, nnx.Param)), NnxStepState(new_state, opt.step.get_value()), loss
 
     return _as(step, user_step)
 
@@ -252,5 +279,11 @@ def nnx_model(
 
     own_step = None if step is None else _nnx_step(split, step, optimizer)
     return JaxModel(
-        _as(apply, f"{label}.apply"), _as(init, f"{label}.init"), optimizer, loss, own_step, mapping=mapping
+        _as(apply, f"{label}.apply"),
+        _as(init, f"{label}.init"),
+        optimizer,
+        loss,
+        own_step,
+        mapping=mapping,
+        wrap_optimizer=None if step is None else _counted,
     )
