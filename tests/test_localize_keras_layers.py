@@ -301,3 +301,104 @@ def test_a_fused_layers_output_is_its_pre_activation_bit_for_bit(backend, tmp_pa
         "out": True,
         "restored": ["tanh", "softmax"],
     }
+
+
+NESTED = {
+    "nested_keras.py": """
+        import keras
+
+
+        def build():
+            # a Sequential block inside a functional model: localize shows block/hidden and block/mid
+            block = keras.Sequential(
+                [
+                    keras.Input((8,)),
+                    keras.layers.Dense(8, activation="tanh", name="hidden"),
+                    keras.layers.Dense(8, activation="tanh", name="mid"),
+                ],
+                name="block",
+            )
+            x = keras.Input((8,))
+            model = keras.Model(x, keras.layers.Dense(1, name="out")(block(x)), name="user_model")
+            model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1), loss="mse")
+            return model
+        """,
+    "nested_torch.py": """
+        import torch
+        from torch import nn
+
+
+        class Block(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.hidden = nn.Linear(8, 8)
+                self.mid = nn.Linear(8, 8)
+
+            def forward(self, x):
+                return torch.tanh(self.mid(torch.tanh(self.hidden(x))))
+
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.block = Block()
+                self.out = nn.Linear(8, 1)
+
+            def forward(self, x):
+                return self.out(self.block(x))
+
+
+        def build():
+            return Net()
+
+
+        def sgd(params, lr):
+            return torch.optim.SGD(params, lr=lr)
+
+
+        mse = nn.MSELoss()
+        """,
+    "nested.py": """
+        from paritybench.adapters.arms import TorchModel, dense_params, own_workload
+        from paritybench.workloads import Data, Training
+
+        T = ("nested_torch:build", "nested_torch:sgd", "nested_torch:mse")
+        WORKLOAD = own_workload(
+            "keras-nested",
+            "Does my torch port match my nested Keras model layer by layer?",
+            params=dense_params((8, 8, 8, 1)),
+            head="linear",
+            data=Data(source="data:load", n=64),
+            training=Training(steps=1, lr=0.1),
+            keras="nested_keras:build",
+            torch={
+                "torch": TorchModel(*T),
+                # a literal port: the inner layer block.mid reads its (square) kernel untransposed
+                "torch-literal": TorchModel(*T, mapping={"transforms": {"block.mid.weight": "identity"}}),
+            },
+            reference="keras",
+        )
+        """,
+}
+
+
+def test_a_nested_keras_models_inner_layers_are_compared_and_name_the_inner_layer_that_differs(folder, tmp_path):
+    """A Sequential block inside a functional Keras model is its inner layers in forward order, named
+    ``block/hidden``, ``block/mid`` (before their fused tanh), as the torch port's nested modules are named; before,
+    the block was one layer. A torch port whose inner ``block.mid`` reads its kernel untransposed parts there, at
+    step 0 in the forward phase, and ``block/hidden`` before it agrees."""
+    for name, text in NESTED.items():
+        (folder / name).write_text(textwrap.dedent(text).lstrip())
+    pairs, text = _localize(folder / "nested.py", tmp_path / "loc.json")
+    for arm in ("keras-tensorflow", "torch"):
+        assert pairs[arm]["first"] is None, pairs[arm]["line"]
+        assert _forward(pairs[arm]) == ["block/hidden", "block/mid", "out", "logits"], (arm, _forward(pairs[arm]))
+    literal = pairs["torch-literal"]
+    assert (literal["first"]["step"], literal["first"]["phase"], literal["first"]["tensor"]) == (
+        0,
+        "forward",
+        "block/mid",
+    ), literal["line"]
+    hidden0 = next(c for c in literal["checks"] if c["step"] == 0 and c["tensor"] == "block/hidden")
+    assert hidden0["ratio"] < localize.FACTOR, hidden0
+    assert "torch-literal vs reference-f64: step 0, forward, block/mid" in text

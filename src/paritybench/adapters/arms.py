@@ -555,9 +555,9 @@ class TorchModel:
 
     def torch_layers(self, declared: Shapes) -> Callable[[Any, Any], dict[str, Any]]:
         """``(params, x) -> {layer: output}`` for ``localize``'s forward phase: the output of each of the module's
-        layers with weights, named by the user's own module names, in the order the forward pass calls them
-        (forward hooks around :meth:`torch_apply`); a layer that returns a tuple (``nn.LSTM``'s ``(output,
-        (h, c))``) shows its first element."""
+        layers with weights, named by the user's own module names (a nested one ``block/fc``), in the order the
+        forward pass calls them (forward hooks around :meth:`torch_apply`); a layer that returns a tuple
+        (``nn.LSTM``'s ``(output, (h, c))``) shows its first element."""
         forward = self.torch_apply(declared)
 
         def layers(params: Any, x: Any) -> dict[str, Any]:
@@ -576,7 +576,8 @@ class TorchModel:
                 if list(m.named_parameters(recurse=False)) or list(m.named_buffers(recurse=False))
             ]
             modules = dict(module.named_modules())
-            handles = [modules[n].register_forward_hook(hook(n or "(root)")) for n in names]
+            # a nested module's path as "/"-joined, as a nested Keras model's layers and flax's paths are named
+            handles = [modules[n].register_forward_hook(hook(n.replace(".", "/") or "(root)")) for n in names]
             try:
                 forward(params, x)
             finally:

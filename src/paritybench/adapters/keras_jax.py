@@ -273,16 +273,15 @@ class KerasJax:
             if sub is None:
                 return {}
             value = {id(v): params[n] for v, n in zip(b.model.trainable_variables, b.names, strict=True)}
-            got = {}
+
+            def call(fn: Any, v: Any) -> Any:
+                trained = [value[id(w)] for w in fn.trainable_variables]
+                if isinstance(fn, keras.Model):
+                    return fn.stateless_call(trained, [], v, training=True)[0]
+                return fn.stateless_call(trained, [], v)[0]
+
             with keras_in(dtype):
-                outs, _ = sub.stateless_call([value[id(v)] for v in sub.trainable_variables], [], x, training=True)
-                outs = outs if isinstance(outs, (list, tuple)) else [outs]
-                for (name, layer, pre), o in zip(named, outs, strict=True):
-                    if pre:
-                        with keras_params.activation_off(layer):
-                            o, _ = layer.stateless_call([value[id(v)] for v in layer.trainable_variables], [], o)
-                    got[name] = o
-            return got
+                return keras_params.layer_outputs(named, sub, x, call)
 
         return layers
 

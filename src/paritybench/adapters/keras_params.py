@@ -13,7 +13,7 @@ map's shape in channels-last order, which is the order Keras's Flatten always fl
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -123,16 +123,21 @@ FUSED_ACTIVATION = (
 )
 
 
-def weighted_layers(keras: Any, model: Any) -> tuple[list[tuple[str, Any, bool]], Any]:
-    """``localize``'s view of a Keras model's layers (``Model.keras_weighted_layers``): ``([(name, layer, pre)],
-    sub-model)``, each of the model's layers with weights in ``model.layers`` order, by its own name, and a
+def weighted_layers(keras: Any, model: Any) -> tuple[list[tuple[str, Any, bool, Any]], Any]:
+    """``localize``'s view of a Keras model's layers (``Model.keras_weighted_layers``): ``([(name, layer, pre,
+    inner)], sub-model)``, each of the model's layers with weights in ``model.layers`` order, by its own name, and a
     sub-model from the model's inputs to, per layer, its input where ``pre`` (a layer with a fused activation,
     :data:`FUSED_ACTIVATION`: the caller calls it on that input with :func:`activation_off`, the same ops ``call``
     runs up to the activation, what a torch forward hook on ``nn.Linear`` sees) or else its output (an LSTM's, a
-    BatchNormalization's, as they are). A layer that cannot be addressed in the model's graph (a subclassed model
-    without ``inputs``, a layer called at several places) is left out; no such layer: ``([], None)``."""
+    BatchNormalization's, as they are). A nested model (a Sequential block inside a functional model, a
+    ``keras.Model`` used as a layer) with a graph of its own is its inner layers, in its forward order: ``inner``
+    is this function's answer for it, and the sub-model gives the nested model's input, on which
+    :func:`layer_outputs` runs the inner sub-model (names ``block/dense_1``); a nested model without a graph (a
+    subclassed one) is one layer, its output. A layer that cannot be addressed in the model's graph (a
+    subclassed model without ``inputs``, a layer called at several places) is left out; no such layer: ``([],
+    None)``."""
     fused = tuple(getattr(keras.layers, c) for c in FUSED_ACTIVATION)
-    layers: list[tuple[str, Any, bool]] = []
+    layers: list[tuple[str, Any, bool, Any]] = []
     tensors = []
     try:
         inputs = model.inputs
@@ -141,19 +146,44 @@ def weighted_layers(keras: Any, model: Any) -> tuple[list[tuple[str, Any, bool]]
     for layer in model.layers if inputs else ():
         if not layer.weights:
             continue
-        pre = isinstance(layer, fused) and getattr(layer, "activation", None) is not None
+        inner = weighted_layers(keras, layer) if isinstance(layer, keras.Model) else None
+        if inner is not None and inner[1] is None:
+            inner = None  # no graph of its own: the nested model is one layer
+        pre = inner is None and isinstance(layer, fused) and getattr(layer, "activation", None) is not None
         try:
-            t = layer.input if pre else layer.output
+            t = layer.input if pre or inner is not None else layer.output
         except (AttributeError, ValueError):  # never called in the graph, or called at several nodes
             continue
         if pre and not hasattr(t, "shape"):  # several inputs: not one tensor to call the layer on
             continue
-        layers.append((layer.name, layer, pre))
+        layers.append((layer.name, layer, pre, inner))
         tensors.append(t)
     if not tensors:
         return layers, None
     # one input as one tensor, as a Sequential takes it (a one-item list warns that the structure differs)
     return layers, keras.Model(inputs[0] if len(inputs) == 1 else inputs, tensors)
+
+
+def layer_outputs(
+    named: list[tuple[str, Any, bool, Any]], sub: Any, x: Any, call: Callable[[Any, Any], Any], prefix: str = ""
+) -> dict[str, Any]:
+    """{layer name: output} of :func:`weighted_layers`' answer on ``x``, nested models' layers as ``outer/inner``;
+    ``call(fn, value)`` runs a sub-model or a layer on a value (``fn(value)``, or its ``stateless_call``)."""
+    if sub is None:
+        return {}
+    outs = call(sub, x)
+    outs = outs if isinstance(outs, (list, tuple)) else [outs]
+    got: dict[str, Any] = {}
+    for (name, layer, pre, inner), o in zip(named, outs, strict=True):
+        if inner is not None:
+            inner_named, inner_sub = inner
+            got.update(layer_outputs(inner_named, inner_sub, o, call, f"{prefix}{name}/"))
+            continue
+        if pre:
+            with activation_off(layer):
+                o = call(layer, o)
+        got[prefix + name] = o
+    return got
 
 
 @contextlib.contextmanager

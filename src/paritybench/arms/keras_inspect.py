@@ -158,21 +158,17 @@ class WeightedLayers:
     the layer called on its own input with its activation off (restored after); any other layer its output."""
 
     def __init__(self, keras, model):
+        self.keras = keras
         self.layers, self.sub = keras_params.weighted_layers(keras, model)
 
     def outputs(self, x, training: bool = False) -> dict:
-        """{layer name: output} on ``x`` (``training``: the model's training mode, as ``fit``'s forward pass)."""
-        if self.sub is None:
-            return {}
-        outs = self.sub(x, training=training)
-        outs = outs if isinstance(outs, (list, tuple)) else [outs]
-        got = {}
-        for (name, layer, pre), o in zip(self.layers, outs, strict=True):
-            if pre:
-                with keras_params.activation_off(layer):
-                    o = layer(o)
-            got[name] = o
-        return got
+        """{layer name: output} on ``x`` (``training``: the model's training mode, as ``fit``'s forward pass); a
+        nested model's layers as ``outer/inner`` (``keras_params.layer_outputs``)."""
+
+        def call(fn, value):
+            return fn(value, training=training) if isinstance(fn, self.keras.Model) else fn(value)
+
+        return keras_params.layer_outputs(self.layers, self.sub, x, call)
 
 
 def _training_probe(ka):
