@@ -271,3 +271,106 @@ def test_equinox_layer_norm_embedding_and_lstm_cell_read_in_their_own_layouts():
         ("out/weight", "dense", "transpose"),
         ("out/bias", "dense", "identity"),
     ]
+
+
+USER_FILES = {
+    "data.py": """
+        import numpy as np
+
+
+        def load():
+            rng = np.random.default_rng(1)
+            x = rng.normal(size=(64, 6, 6, 2)).astype(np.float32)
+            return x, np.tanh(x.reshape(64, 4, -1).mean(axis=2)).astype(np.float32)
+        """,
+    "keras_model.py": """
+        import keras
+
+
+        def build():
+            model = keras.Sequential(
+                [
+                    keras.Input((6, 6, 2)),
+                    keras.layers.Conv2D(3, 3, activation="relu", name="conv"),
+                    keras.layers.Flatten(),
+                    keras.layers.Dense(4, name="out"),
+                ]
+            )
+            model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.05), loss="mse")
+            return model
+        """,
+    "eqx_model.py": """
+        import equinox as eqx
+        import jax
+        import jax.numpy as jnp
+        import optax
+
+
+        class ConvNet(eqx.Module):
+            conv: eqx.nn.Conv2d
+            out: eqx.nn.Linear
+
+            def __init__(self, key):
+                k1, k2 = jax.random.split(key)
+                self.conv = eqx.nn.Conv2d(2, 3, 3, key=k1)
+                self.out = eqx.nn.Linear(48, 4, key=k2)
+
+            def __call__(self, x):  # one channels-last sample
+                return self.out(jax.nn.relu(self.conv(jnp.transpose(x, (2, 0, 1)))).reshape(-1))
+
+
+        def build(seed):
+            return ConvNet(jax.random.PRNGKey(seed))
+
+
+        def forward(model, x):
+            return jax.vmap(model)(x)
+
+
+        def loss(z, y):
+            return jnp.mean(jnp.square(z - y))
+
+
+        optimizer = optax.sgd(0.05)
+        """,
+    "workload.py": """
+        from paritybench.adapters.arms import own_workload
+        from paritybench.adapters.partitioned import partitioned_model
+        from paritybench.workloads import Data, Training
+
+        E = "eqx_model:"
+        WORKLOAD = own_workload(
+            "own-eqx-keras",
+            "Does my equinox port train like my Keras model?",
+            params={"conv/kernel": (3, 3, 2, 3), "conv/bias": (3,), "out/kernel": (48, 4), "out/bias": (4,)},
+            head="linear",
+            data=Data(source="data:load", n=64),
+            training=Training(steps=3, lr=0.05),
+            jax=partitioned_model(E + "build", E + "optimizer", E + "loss", apply=E + "forward"),
+            keras="keras_model:build",
+            reference="keras",
+        )
+        """,
+}
+
+
+@pytest.mark.slow
+def test_localize_finds_no_parting_between_a_keras_model_and_its_equinox_port(tmp_path):
+    """From the CLI: a Keras conv model (the float64 arbiter, on Keras-JAX) and its equinox port, mapped
+    automatically, never part in localize (step 0's forward phase included), nor does the Keras arm."""
+    import json
+    import textwrap
+
+    from .conftest import ROOT, run_cli
+
+    for name, text in USER_FILES.items():
+        (tmp_path / name).write_text(textwrap.dedent(text).lstrip())
+    out = tmp_path / "loc.json"
+    proc = run_cli("localize", "--workload", str(tmp_path / "workload.py"), "--out", str(out), cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    print(proc.stdout)
+    assert "hwio_to_oihw" in proc.stderr and "flatten_to_channels_first(16,3)" in proc.stderr, proc.stderr[-3000:]
+    pairs = {p["a"]: p for p in json.loads(out.read_text())["pairs"]}
+    for arm in ("jax", "keras-tensorflow"):
+        assert pairs[arm]["first"] is None, pairs[arm]["line"]
+        assert any(c["step"] == 0 and c["phase"] == "forward" for c in pairs[arm]["checks"]), arm
