@@ -374,3 +374,33 @@ def test_localize_finds_no_parting_between_a_keras_model_and_its_equinox_port(tm
     for arm in ("jax", "keras-tensorflow"):
         assert pairs[arm]["first"] is None, pairs[arm]["line"]
         assert any(c["step"] == 0 and c["phase"] == "forward" for c in pairs[arm]["checks"]), arm
+
+
+def test_a_port_that_flattens_channels_last_is_settled_by_the_documented_override():
+    """The flatten rule assumes equinox's (C, H, W) map flattened as it lies; a port that moves the channels last
+    before flattening (a literal copy of Keras's Flatten) takes ``transforms={"out/weight": "transpose"}`` and then
+    gives the JAX port's outputs, which the automatic rule does not."""
+    import jax
+
+    ConvNet = eqx_classes()[1]
+
+    def channels_last(model, x):
+        def one(s):
+            h = jax.nn.relu(model.conv(jax.numpy.transpose(s, (2, 0, 1))))
+            return model.out(jax.numpy.transpose(h, (1, 2, 0)).reshape(-1))
+
+        return jax.vmap(one)(x)
+
+    def build(seed):
+        return ConvNet(jax.random.PRNGKey(seed), 3)
+
+    rng = np.random.default_rng(5)
+    weights = {k: rng.normal(scale=0.5, size=s).astype(np.float32) for k, s in CONV_DECLARED.items()}
+    x, _y = conv_data()
+    want = np.asarray(conv_apply(weights, x))
+    gaps = {}
+    for how, mapping in (("auto", None), ("override", {"transforms": {"out/weight": "transpose"}})):
+        model = partitioned_model(build, adam(), mse, apply=channels_last, mapping=mapping)
+        gaps[how] = float(np.max(np.abs(np.asarray(model.jax_apply(CONV_DECLARED)(weights, x)) - want)))
+    print(gaps)
+    assert gaps["override"] <= ULPS * max(1.0, float(np.max(np.abs(want)))) < 1e-2 < gaps["auto"], gaps
