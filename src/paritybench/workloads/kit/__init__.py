@@ -9,9 +9,9 @@ torch's losses and optimizers), ``f64`` (the seed MLP's hand-derived float64 arb
 ``optimizers`` (Keras's Adam as an optax transform), ``init`` (Keras's default initial weights drawn with
 NumPy), ``mlp`` (the MLP's parameters declared once, plain and with a BatchNormalization, and its
 one-hidden-layer forward pass on any framework's arrays), ``conv`` (the one-convolution image classifier's
-parameters), ``arms`` (the arm constructors and the evidence overlay) and ``folder`` (``Folder``: a workload
-folder's references spelled once, the arm constructors by role bound to them, the ``Workload`` built with its
-evidence).
+parameters and the setting it trains in), ``arms`` (the arm constructors and the evidence overlay) and
+``folder`` (``Folder``: a workload folder's references spelled once, the arm constructors by role bound to
+them, the ``Workload`` built with its evidence).
 
 Rules the tests keep: the kit names no workload and no workload imports another (each imports the kit);
 ``mlp``, ``conv``, ``arms``, ``folder`` and this package import no ML framework, so a workload's declaration

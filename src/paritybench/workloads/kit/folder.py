@@ -170,6 +170,21 @@ class Folder:
             fields = {"jax_layers": self.jax("layers"), "keras_layers": {f"dense_0/{hidden}": 0}, **fields}
         return kit.folder_model(self.package, params, head, **fields)
 
+    def conv_model(
+        self, params: Mapping[str, tuple[int, ...]], keras_layers: Mapping[str, int], torch_apply: str
+    ) -> Model:
+        """The one-convolution classifier's ``Model`` (``kit.conv``): a sigmoid head, its layer outputs named by
+        ``jax_model:layers`` and ``torch_model:layers`` (``keras_layers``: each name's Keras layer index), and
+        ``torch_model:<torch_apply>``, the torch forward pass the TensorFlow model is."""
+        return self.model(
+            params,
+            "sigmoid",
+            jax_layers=self.jax("layers"),
+            keras_layers=dict(keras_layers),
+            torch_apply=self.torch(torch_apply),
+            torch_layers=self.torch("layers"),
+        )
+
     def workload(
         self,
         *,
