@@ -282,6 +282,50 @@ def test_a_folder_arm_names_its_forward_variant_and_the_ce_keras_arms_their_defa
     assert f.ce_keras_arms(", s", torch="other")[2].description != f.ce_keras_arms(", s")[2].description
 
 
+def test_a_folder_says_a_ce_fix_a_batchnorm_side_and_a_conv_model_once():
+    from paritybench.workloads.kit import conv
+    from paritybench.workloads.kit.arms import CE_RENORMALISED, JAX, JAX_OPTAX
+    from paritybench.workloads.kit.folder import Folder
+
+    f = Folder("pkg.wl")
+    fix, clip, torch_clip = f.ce_fix(
+        "jax-f", "the fix", "weighted", {"a": "b"}, loss_paths=CE_RENORMALISED, emulation_requires=JAX, optimizer="sgd"
+    )
+    assert (fix.name, fix.role, fix.loss_fn, fix.optimizer, fix.requires) == (
+        "jax-f",
+        "fix",
+        f.jax("weighted"),
+        f.jax("sgd"),
+        JAX_OPTAX,
+    )
+    assert dict(fix.conventions) == {"a": "b", "loss path": "from logits (Keras-TF takes the cached logits)"}
+    assert [(a.name, a.emulates, a.optimizer, a.requires, a.conventions["loss path"]) for a in (clip, torch_clip)] == [
+        ("jax-f-clip", "keras-jax", f.jax("sgd"), JAX, CE_RENORMALISED[0]),
+        ("jax-f-torch-clip", "keras-torch", f.jax("sgd"), JAX, CE_RENORMALISED[1]),
+    ]
+    bn = (*f.keras_bn_fix("the fix", {"eps": 1e-3}), *f.keras_bn_arms({"eps": 1e-3}))
+    assert [a.name for a in bn] == [
+        "jax-keras-bn",
+        "jax-keras-bn-clip",
+        "jax-keras-bn-torch-clip",
+        "keras-tensorflow",
+        "keras-jax",
+        "keras-torch",
+        "reference-f64",
+    ]
+    assert {a.jax_apply for a in bn if a.kind in ("jax", "f64")} == {f.jax("apply")}
+    assert bn[3].description != bn[5].description  # each backend's own loss path
+    m = f.conv_model(conv.conv_dense_params(3, 4, 16), {"conv/relu": 1}, "apply_same")
+    assert (m.head, m.jax_layers, dict(m.keras_layers), m.torch_apply, m.torch_layers) == (
+        "sigmoid",
+        f.jax("layers"),
+        {"conv/relu": 1},
+        f.torch("apply_same"),
+        f.torch("layers"),
+    )
+    assert (conv.DATA.labels, conv.DATA.normalize, conv.TRAINING.lr) == ("binary", True, 0.5)
+
+
 def test_glorot_fans_are_keras_compute_fans_for_a_dense_and_a_conv_kernel():
     from paritybench.workloads.kit.init import fans, glorot_uniform
 

@@ -551,44 +551,24 @@ def build_report(artifacts: list[dict], out_dir: Path) -> Report:
                 figures.append((name, f"{caption} ({_data(a)}{source})"))
         if _metric(a) == "loss" and plot_curves(a, out_dir / f"loss{suffix}.png", ("loss",), ("loss",), (True,)):
             figures.append((f"loss{suffix}.png", "the loss per step, one line per arm (the workload's metric)"))
-    if plot_distribution(
-        [(f"sweep, {_data(a)}", _finals_by_arm(a)) for a in kinds.get("sweep", []) if _loss_study(a)],
-        out_dir / "sweep-loss.png",
-        "final loss",
+    # each study's final-metric distribution per arm: a head without classes' final loss, then final accuracy
+    for loss, suffix, metric, word, note in (
+        (True, "-loss", "final loss", "loss", " (a head without classes)"),
+        (False, "", "final training accuracy", "accuracy", ""),
     ):
-        figures.append(("sweep-loss.png", "final-loss distribution per arm over the sweep (a head without classes)"))
-    if plot_distribution(
-        [
+        sweeps = [(f"sweep, {_data(a)}", _finals_by_arm(a)) for a in kinds.get("sweep", []) if _loss_study(a) == loss]
+        if plot_distribution(sweeps, out_dir / f"sweep{suffix}.png", metric):
+            figures.append((f"sweep{suffix}.png", f"final-{word} distribution per arm over the sweep{note}"))
+        copies = [
             (
                 f"{a['perturbation']['k']} copies perturbed by {a['perturbation']['rel']:g}, {_data(a)}",
                 _finals_by_arm(a),
             )
             for a in kinds.get("sensitivity", [])
-            if _loss_study(a)
-        ],
-        out_dir / "sensitivity-loss.png",
-        "final loss",
-    ):
-        figures.append(("sensitivity-loss.png", "sensitivity: final loss of each perturbed copy, per arm"))
-    if plot_distribution(
-        [(f"sweep, {_data(a)}", _finals_by_arm(a)) for a in kinds.get("sweep", []) if not _loss_study(a)],
-        out_dir / "sweep.png",
-        "final training accuracy",
-    ):
-        figures.append(("sweep.png", "final-accuracy distribution per arm over the sweep"))
-    if plot_distribution(
-        [
-            (
-                f"{a['perturbation']['k']} copies perturbed by {a['perturbation']['rel']:g}, {_data(a)}",
-                _finals_by_arm(a),
-            )
-            for a in kinds.get("sensitivity", [])
-            if not _loss_study(a)
-        ],
-        out_dir / "sensitivity.png",
-        "final training accuracy",
-    ):
-        figures.append(("sensitivity.png", "sensitivity: final accuracy of each perturbed copy, per arm"))
+            if _loss_study(a) == loss
+        ]
+        if plot_distribution(copies, out_dir / f"sensitivity{suffix}.png", metric):
+            figures.append((f"sensitivity{suffix}.png", f"sensitivity: final {word} of each perturbed copy, per arm"))
     sources = []
     for a in artifacts:
         env = a["environment"]

@@ -85,35 +85,49 @@ def _in_arm_order(d: dict[str, Any]) -> dict[str, Any]:
     return dict(d)
 
 
+def _copies_by_arm(runs: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Each arm's ok runs, in copy order (a sensitivity run is always a perturbed copy)."""
+    by_arm: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in runs:
+        if r["status"] == "ok":
+            by_arm[r["arm"]].append(r)
+    return {arm: sorted(rs, key=lambda r: r["copy"]) for arm, rs in by_arm.items()}
+
+
+def _copies_record(
+    rs: list[dict[str, Any]], finals: dict[Any, Any], measured: dict[str, Any], cls: str
+) -> dict[str, Any]:
+    """One arm's record over its perturbed copies ``rs``: their count, ``measured`` (the metric's own fields),
+    what their final weights say, and the class the metric gave."""
+    keys = [RunKey.of(r) for r in rs]
+    spread = [max_abs_diff(finals[k], finals[keys[0]]) for k in keys[1:] if k in finals and keys[0] in finals]
+    return {
+        "copies": len(rs),
+        **measured,
+        "distinct_final_hashes": len({r["final_weights_sha256"] for r in rs}),
+        # NaN when the copies' weights are NaN (jax-naive): JSON carries it as "nan"
+        "max_weight_diff_vs_copy0": num(max(spread, key=lambda v: (not np.isnan(v), v))) if spread else 0.0,
+        "any_nonfinite": any(r["any_nonfinite"] for r in rs),
+        "class": cls,
+    }
+
+
 def sensitivity_summary(runs: list[dict[str, Any]], finals: dict[Any, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     """Per arm: spread of final accuracy and weights over the perturbed copies, and its class.
 
     ``stable``: every copy ends within one sample of every other (max - min of
     the correct count <= 1); otherwise ``chaotic``.
     """
-    by_arm: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in runs:
-        if r["status"] == "ok":
-            by_arm[r["arm"]].append(r)
     summary, classes = {}, {}
-    for arm, rs in by_arm.items():
-        rs = sorted(rs, key=lambda r: r["copy"])  # a sensitivity run is always a perturbed copy
+    for arm, rs in _copies_by_arm(runs).items():
         correct = [r["curves"]["correct"][-1] for r in rs]
-        keys = [RunKey.of(r) for r in rs]
-        spread = [max_abs_diff(finals[k], finals[keys[0]]) for k in keys[1:] if k in finals and keys[0] in finals]
         cls = "stable" if max(correct) - min(correct) <= 1 else "chaotic"
-        summary[arm] = {
-            "copies": len(rs),
+        measured = {
             # each run's own accuracy (correct / its scored labels or positions; correct / n for one per sample)
             "final_accuracy": _describe([r["final_accuracy"] for r in rs]),
             "correct_range": int(max(correct) - min(correct)),
-            "distinct_final_hashes": len({r["final_weights_sha256"] for r in rs}),
-            # NaN when the copies' weights are NaN (jax-naive): JSON carries it as "nan"
-            "max_weight_diff_vs_copy0": num(max(spread, key=lambda v: (not np.isnan(v), v))) if spread else 0.0,
-            "any_nonfinite": any(r["any_nonfinite"] for r in rs),
-            "class": cls,
         }
-        classes[arm] = cls
+        summary[arm], classes[arm] = _copies_record(rs, finals, measured, cls), cls
     return _in_arm_order(summary), _in_arm_order(classes)
 
 
@@ -175,26 +189,11 @@ def sensitivity_loss_summary(
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """``sensitivity_summary`` for a head without classes (``sensitivity_loss_criterion``): per arm the final
     losses over the perturbed copies, their relative spread and the class it gives."""
-    by_arm: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in runs:
-        if r["status"] == "ok":
-            by_arm[r["arm"]].append(r)
     summary, classes = {}, {}
-    for arm, rs in by_arm.items():
-        rs = sorted(rs, key=lambda r: r["copy"])
+    for arm, rs in _copies_by_arm(runs).items():
         losses = [unnum(r["final_loss"]) for r in rs]
-        keys = [RunKey.of(r) for r in rs]
-        spread = [max_abs_diff(finals[k], finals[keys[0]]) for k in keys[1:] if k in finals and keys[0] in finals]
         rel = loss_spread(losses)
         cls = "stable" if rel <= rtol else "chaotic"
-        summary[arm] = {
-            "copies": len(rs),
-            "final_loss": _describe_num(losses),
-            "loss_spread": num(rel),
-            "distinct_final_hashes": len({r["final_weights_sha256"] for r in rs}),
-            "max_weight_diff_vs_copy0": num(max(spread, key=lambda v: (not np.isnan(v), v))) if spread else 0.0,
-            "any_nonfinite": any(r["any_nonfinite"] for r in rs),
-            "class": cls,
-        }
-        classes[arm] = cls
+        measured = {"final_loss": _describe_num(losses), "loss_spread": num(rel)}
+        summary[arm], classes[arm] = _copies_record(rs, finals, measured, cls), cls
     return _in_arm_order(summary), _in_arm_order(classes)

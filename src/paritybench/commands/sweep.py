@@ -148,26 +148,29 @@ def _run_sweep(args, sweep, console) -> int:
     return finish_sweep(sweep, artifact, console)
 
 
+def _grid_table(artifact: dict, metric: str, columns: tuple[str, ...]) -> Table:
+    """The table of ``metric`` per arm over the sweep's seeds x windows: the arm, ``columns``, and the paired
+    difference to the reference arm's mean."""
+    config = artifact["config"]
+    t = Table(
+        title=f"{artifact['kind']}: {metric} over {len(config['seeds'])} seeds x {len(config['windows'])} windows"
+    )
+    for col in ("arm", *columns, "vs reference (mean)"):
+        t.add_column(col, justify="left" if col == "arm" else "right")
+    return t
+
+
 def _print_sweep(console, artifact: dict) -> None:
     if (artifact.get("criterion") or {}).get("metric") == "loss":
         _print_loss_sweep(console, artifact)
         return
-    t = Table(
-        title=f"{artifact['kind']}: final training accuracy over {len(artifact['config']['seeds'])} seeds x "
-        f"{len(artifact['config']['windows'])} windows"
-    )
-    for col in ("arm", "mean", "std", "min", "median", "max", "near chance", "vs reference (mean)"):
-        t.add_column(col, justify="left" if col == "arm" else "right")
+    t = _grid_table(artifact, "final training accuracy", ("mean", "std", "min", "median", "max", "near chance"))
     for arm, s in artifact["summary"].items():
         fa = s["final_accuracy"]
         pd = s.get("paired_diff_vs_reference")
         t.add_row(
             arm,
-            f"{fa['mean']:.3f}",
-            f"{fa['std']:.3f}",
-            f"{fa['min']:.3f}",
-            f"{fa['median']:.3f}",
-            f"{fa['max']:.3f}",
+            *(f"{fa[k]:.3f}" for k in ("mean", "std", "min", "median", "max")),
             f"{s['near_chance']['count']}/{fa['count']}",
             f"{pd['mean']:+.3f}" if pd else "-",
         )
@@ -177,12 +180,7 @@ def _print_sweep(console, artifact: dict) -> None:
 
 def _print_loss_sweep(console, artifact: dict) -> None:
     """A head without classes: each arm's final loss over the grid, and the criterion in words."""
-    t = Table(
-        title=f"{artifact['kind']}: final loss over {len(artifact['config']['seeds'])} seeds x "
-        f"{len(artifact['config']['windows'])} windows"
-    )
-    for col in ("arm", "runs", "mean", "std", "min", "median", "max", "vs reference (mean)"):
-        t.add_column(col, justify="left" if col == "arm" else "right")
+    t = _grid_table(artifact, "final loss", ("runs", "mean", "std", "min", "median", "max"))
     for arm, s in artifact["summary"].items():
         fl = s["final_loss"]
         pd = s.get("paired_diff_vs_reference")

@@ -17,10 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-import numpy as np
-
 from paritybench.switches import keras_edits
-from paritybench.switches.base import Refusal, Switch, Target, patched
+from paritybench.switches.base import Refusal, Switch, Target, patched, probe_inputs
 from paritybench.workloads.base import Arm, resolve_ref
 
 
@@ -67,19 +65,7 @@ def _apply_ref(arm: Arm, kind: str, t: Target):
 
 
 def _run(framework: str, apply, t: Target) -> None:
-    x = np.asarray(t.x[:8], np.float32)
-    p: dict[str, Any]
-    if framework == "torch":
-        import torch  # late: a framework: loads after the numerics flags
-
-        p = {k: torch.from_numpy(np.asarray(v, np.float32)) for k, v in t.init.items()}
-        xs: Any = torch.from_numpy(x)
-        st: Any = {k: torch.from_numpy(np.asarray(v, np.float32)) for k, v in t.state.items()}
-    else:
-        import jax.numpy as jnp  # late: a framework: loads after the numerics flags
-
-        p = {k: jnp.asarray(v) for k, v in t.init.items()}
-        xs, st = jnp.asarray(x), {k: jnp.asarray(v) for k, v in t.state.items()}
+    p, xs, st = probe_inputs(framework, t)
     if t.state:
         apply(p, xs, state=st, training=True)
     else:

@@ -162,3 +162,21 @@ def patched(module, name: str, fn, apply=None) -> Iterator[None]:
         setattr(module, name, own)
         for holder, key, v in bound:
             _set(holder, key, v)
+
+
+def probe_inputs(framework: str, t: Target, rows: int = 8) -> tuple[dict[str, Any], Any, dict[str, Any]]:
+    """What a probe hands ``t``'s forward pass in ``framework`` ("torch", else JAX): the initial weights, the
+    first ``rows`` inputs (float32) and the model state, as that framework's arrays (torch's cast to float32,
+    as its arms train them; JAX's in their own dtype)."""
+    x = np.asarray(t.x[:rows], np.float32)
+    array: Callable[[Any], Any]
+    if framework == "torch":
+        import torch  # late: a framework: loads after the numerics flags
+
+        def array(v: Any) -> Any:
+            return torch.from_numpy(np.asarray(v, np.float32))
+    else:
+        import jax.numpy as jnp  # late: a framework: loads after the numerics flags
+
+        array = jnp.asarray
+    return {k: array(v) for k, v in t.init.items()}, array(x), {k: array(v) for k, v in t.state.items()}

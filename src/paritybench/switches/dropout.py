@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from paritybench.switches.base import Refusal, Target, patched
+from paritybench.switches.base import Refusal, Target, patched, probe_inputs
 from paritybench.workloads.base import Arm, resolve_ref
 
 OFF = "off"
@@ -45,20 +45,9 @@ def _framework(kind: str) -> str:
 def _run(framework: str, apply, t: Target, training: bool) -> None:
     """``apply`` on the first 8 rows, in training or evaluation mode (a forward pass with no model state has no
     evaluation mode: refused there)."""
-    x = np.asarray(t.x[:8], np.float32)
     if not t.state and not training:
         raise Refusal("the forward pass takes no model state: it has no evaluation mode to read")
-    if framework == "torch":
-        import torch  # late: a framework: loads after the numerics flags
-
-        p: Any = {k: torch.from_numpy(np.asarray(v, np.float32)) for k, v in t.init.items()}
-        xs: Any = torch.from_numpy(x)
-        st: Any = {k: torch.from_numpy(np.asarray(v, np.float32)) for k, v in t.state.items()}
-    else:
-        import jax.numpy as jnp  # late: a framework: loads after the numerics flags
-
-        p = {k: jnp.asarray(v) for k, v in t.init.items()}
-        xs, st = jnp.asarray(x), {k: jnp.asarray(v) for k, v in t.state.items()}
+    p, xs, st = probe_inputs(framework, t)
     if t.state:
         apply(p, xs, st, training)
     else:

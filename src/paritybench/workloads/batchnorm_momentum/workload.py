@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from paritybench.workloads.base import Data, Training
 from paritybench.workloads.batchnorm_momentum.evidence import MEASURED
-from paritybench.workloads.kit.arms import JAX
 from paritybench.workloads.kit.folder import Folder
 from paritybench.workloads.kit.mlp import bn_params, bn_state
 
@@ -66,18 +65,8 @@ ARMS = (
         _TORCH_BN,
         jax_apply=F.jax("apply_torch"),
     ),
-    F.fix(
-        "jax-keras-bn",
-        "the fix: Keras's convention (keeps 99%, epsilon 1e-3, biased variance), CE from logits",
-        "logits",
-        {**_KERAS_BN, "loss path": "from logits"},
-        jax_apply=F.jax("apply"),
-    ),
-    *F.ce_fix_emulations(
-        "jax-keras-bn",
-        _KERAS_BN,
-        jax_apply=F.jax("apply"),
-        requires=JAX,
+    *F.keras_bn_fix(
+        "the fix: Keras's convention (keeps 99%, epsilon 1e-3, biased variance), CE from logits", _KERAS_BN
     ),
     F.torch_port(
         "torch-bn",
@@ -87,17 +76,7 @@ ARMS = (
         _TORCH_BN,
         matches="jax-torch-bn",
     ),
-    *F.ce_keras_arms(
-        ", BatchNormalization() defaults",
-        tensorflow="CE from the logits its softmax output caches",
-        torch="CE on clipped probabilities, torch's gradient",
-        conventions=_KERAS_BN,
-    ),
-    F.reference(
-        "float64, Keras's BatchNormalization convention, CE from logits: the ground truth",
-        _KERAS_BN,
-        jax_apply=F.jax("apply"),
-    ),
+    *F.keras_bn_arms(_KERAS_BN),
 )
 
 WORKLOAD = F.workload(

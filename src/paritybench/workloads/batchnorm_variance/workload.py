@@ -34,7 +34,6 @@ from __future__ import annotations
 
 from paritybench.workloads.base import Data, Training
 from paritybench.workloads.batchnorm_variance.evidence import MEASURED
-from paritybench.workloads.kit.arms import JAX
 from paritybench.workloads.kit.folder import Folder
 from paritybench.workloads.kit.mlp import bn_params, bn_state
 
@@ -63,19 +62,7 @@ ARMS = (
         {**_UNBIASED, "loss path": "from logits"},
         jax_apply=F.jax("apply_unbiased"),
     ),
-    F.fix(
-        "jax-keras-bn",
-        "the fix: Keras's BatchNormalization (biased moving variance), CE from logits",
-        "logits",
-        {**_BIASED, "loss path": "from logits"},
-        jax_apply=F.jax("apply"),
-    ),
-    *F.ce_fix_emulations(
-        "jax-keras-bn",
-        _BIASED,
-        jax_apply=F.jax("apply"),
-        requires=JAX,
-    ),
+    *F.keras_bn_fix("the fix: Keras's BatchNormalization (biased moving variance), CE from logits", _BIASED),
     F.torch_port(
         "torch-bn",
         f"native torch: F.batch_norm(momentum={TORCH_MOMENTUM:.2f}, eps={EPSILON:g}), Keras's settings translated; "
@@ -93,17 +80,7 @@ ARMS = (
         torch_apply=F.torch("apply_biased"),
         matches="jax-keras-bn",
     ),
-    *F.ce_keras_arms(
-        ", BatchNormalization() defaults",
-        tensorflow="CE from the logits its softmax output caches",
-        torch="CE on clipped probabilities, torch's gradient",
-        conventions=_BIASED,
-    ),
-    F.reference(
-        "float64, Keras's BatchNormalization convention, CE from logits: the ground truth",
-        _BIASED,
-        jax_apply=F.jax("apply"),
-    ),
+    *F.keras_bn_arms(_BIASED),
 )
 
 WORKLOAD = F.workload(

@@ -1,5 +1,5 @@
 """flatten-order in JAX: initial weights, Keras's (h, w, c) forward pass and the port's (c, h, w) one; the BCE
-formulations its arms train with are the kit's (``kit/losses.py``)."""
+formulations its arms train with are the kit's (``kit/bce.py``, ``kit/losses.py``)."""
 
 from __future__ import annotations
 
@@ -7,26 +7,11 @@ import jax
 import jax.numpy as jnp
 
 from paritybench.workloads.flatten_order.workload import PARAMS, SIDE, STRIDE
+from paritybench.workloads.kit.bce import keras_clip as keras_clip
+from paritybench.workloads.kit.bce import keras_torch_clip as keras_torch_clip
+from paritybench.workloads.kit.bce import logits as logits
 from paritybench.workloads.kit.init import keras_init
 from paritybench.workloads.kit.jax import conv2d, flat_dense
-from paritybench.workloads.kit.losses import bce_keras_clip as keras_clip
-from paritybench.workloads.kit.losses import bce_keras_torch_clip as keras_torch_clip
-from paritybench.workloads.kit.losses import bce_logits as logits
-
-__all__ = [
-    "apply",
-    "apply_chw",
-    "conv",
-    "flatten_chw",
-    "flatten_hwc",
-    "init",
-    "keras_clip",
-    "keras_torch_clip",
-    "layers",
-    "layers_chw",
-    "logits",
-]
-
 
 init = keras_init(PARAMS)  # Keras's default initial weights, drawn with NumPy (kit.init.glorot_uniform)
 

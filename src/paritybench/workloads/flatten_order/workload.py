@@ -33,9 +33,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from paritybench.workloads.base import Data, Training
 from paritybench.workloads.flatten_order.evidence import MEASURED
-from paritybench.workloads.kit.conv import conv_dense_params
+from paritybench.workloads.kit import conv
 from paritybench.workloads.kit.folder import Folder
 
 SIDE = 28
@@ -51,7 +50,7 @@ F = Folder("paritybench.workloads.flatten_order")
 # each channels-first position its Keras row.)
 PERM = np.arange(FLAT).reshape(OUT_SIDE, OUT_SIDE, FILTERS).transpose(2, 0, 1).reshape(-1)
 
-PARAMS = conv_dense_params(KERNEL, FILTERS, FLAT)  # the dense kernel's rows in Keras's (h, w, c)
+PARAMS = conv.conv_dense_params(KERNEL, FILTERS, FLAT)  # the dense kernel's rows in Keras's (h, w, c)
 _HWC = {"flatten order": "(h, w, c), the kernel's rows in (h, w, c)"}
 _CHW = {"flatten order": "(c, h, w) against kernel rows in (h, w, c): copied, transposed only"}
 _CHW_PERMUTED = {"flatten order": "(c, h, w), the kernel's rows permuted to (c, h, w)"}
@@ -101,16 +100,9 @@ WORKLOAD = F.workload(
     question="Does a Conv2D + Flatten + Dense model ported from Keras (channels-last) to torch (channels-first) "
     "by transposing the Dense kernel compute the same function from the same weights?",
     sources=("gzuidhof/nn-transfer#11", "gzuidhof/nn-transfer#16"),
-    data=Data(dataset="mnist", labels="binary", n=1000, normalize=True),
-    training=Training(steps=10, lr=0.5),
-    model=F.model(
-        PARAMS,
-        "sigmoid",
-        jax_layers=F.jax("layers"),
-        keras_layers={"conv/relu": 1, "flatten": 2},
-        torch_apply=F.torch("apply_permuted"),
-        torch_layers=F.torch("layers"),
-    ),
+    data=conv.DATA,
+    training=conv.TRAINING,
+    model=F.conv_model(PARAMS, {"conv/relu": 1, "flatten": 2}, "apply_permuted"),
     arms=ARMS,
     measured=MEASURED,
     fix="jax-flatten-hwc",

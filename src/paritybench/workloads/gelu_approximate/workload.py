@@ -41,17 +41,13 @@ ARMS = (
         forward="tanh",
         emulates="keras-tensorflow-gelu-tanh",
     ),
-    F.fix(
+    *F.ce_fix(
         "jax-gelu-exact",
         "the fix: jax.nn.gelu(h, approximate=False), CE from logits",
         "logits",
-        {"activation": EXACT, "loss path": "from logits (Keras-TF takes the cached logits)"},
-    ),
-    *F.ce_fix_emulations(
-        "jax-gelu-exact",
         {"activation": EXACT},
-        CE_RENORMALISED,
-        requires=JAX,
+        loss_paths=CE_RENORMALISED,
+        emulation_requires=JAX,
     ),
     F.torch_fix(
         "torch-gelu",

@@ -1,5 +1,5 @@
 """gpu-nondeterminism in JAX: the embedding bag by gather (scatter-add gradient) and by one-hot matmul; the BCE
-formulations its arms train with are the kit's (``kit/losses.py``)."""
+formulations its arms train with are the kit's (``kit/bce.py``, ``kit/losses.py``)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from paritybench.workloads.gpu_nondeterminism.workload import BINS, DIM, PIXELS, VOCAB
-from paritybench.workloads.kit.losses import bce_keras_clip as keras_clip
-from paritybench.workloads.kit.losses import bce_keras_torch_clip as keras_torch_clip
-from paritybench.workloads.kit.losses import bce_logits as logits
-
-__all__ = ["apply_gather", "apply_onehot", "bins", "init", "keras_clip", "keras_torch_clip", "logits", "tokens"]
+from paritybench.workloads.kit.bce import keras_clip as keras_clip
+from paritybench.workloads.kit.bce import keras_torch_clip as keras_torch_clip
+from paritybench.workloads.kit.bce import logits as logits
 
 
 def init(seed: int, threefry_partitionable: bool = False) -> dict[str, np.ndarray]:

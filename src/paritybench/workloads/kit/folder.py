@@ -17,6 +17,12 @@ from typing import Any
 from paritybench.workloads.base import Arm, Data, Model, Training, Workload
 from paritybench.workloads.kit import arms as kit
 
+# What ``Folder.ce_fix_emulations`` says of its two arms unless told (Keras-JAX's, then Keras-torch's CE).
+CE_EMULATIONS = (
+    "Keras-JAX's update: the fix with CE on clipped probabilities",
+    "Keras-torch's update: the fix with CE on clamped probabilities",
+)
+
 
 @dataclass(frozen=True)
 class Folder:
@@ -96,10 +102,7 @@ class Folder:
         fix: str,
         conventions: Mapping[str, Any],
         loss_paths: tuple[str, str] = kit.CE_CLIPPED,
-        descriptions: tuple[str, str] = (
-            "Keras-JAX's update: the fix with CE on clipped probabilities",
-            "Keras-torch's update: the fix with CE on clamped probabilities",
-        ),
+        descriptions: tuple[str, str] = CE_EMULATIONS,
         **kw: Any,
     ) -> tuple[Arm, ...]:
         """The JAX arm ``fix``'s update with Keras-JAX's and Keras-torch's categorical CE on clipped probabilities
@@ -111,6 +114,56 @@ class Folder:
             (f"{fix}-clip", jax_text, {**conventions, "loss path": jax_path}),
             (f"{fix}-torch-clip", torch_text, {**conventions, "loss path": torch_path}),
             **kw,
+        )
+
+    def ce_fix(
+        self,
+        name: str,
+        description: str,
+        loss: str,
+        conventions: Mapping[str, Any],
+        *,
+        loss_paths: tuple[str, str] = kit.CE_CLIPPED,
+        descriptions: tuple[str, str] = CE_EMULATIONS,
+        emulation_requires: tuple[str, ...] = kit.JAX_OPTAX,
+        **kw: Any,
+    ) -> tuple[Arm, ...]:
+        """A softmax classifier's fix ``name`` (``fix``: CE ``jax_model:<loss>`` from the logits, as Keras-TF takes
+        them) followed by its two Keras emulations (``ce_fix_emulations``: ``loss_paths``, ``descriptions``,
+        ``emulation_requires``); ``kw`` (an optimizer, a forward pass) goes to all three."""
+        cached = {**conventions, "loss path": "from logits (Keras-TF takes the cached logits)"}
+        return (
+            self.fix(name, description, loss, cached, **kw),
+            *self.ce_fix_emulations(name, conventions, loss_paths, descriptions, requires=emulation_requires, **kw),
+        )
+
+    def keras_bn_fix(self, description: str, conventions: Mapping[str, Any]) -> tuple[Arm, ...]:
+        """A BatchNormalization MLP's fix ``jax-keras-bn`` (Keras's convention ``conventions``, CE from logits) and
+        its two Keras emulations (``ce_fix_emulations``), all on the model's own forward pass ``jax_model:apply``
+        (an arm that names its ``jax_apply`` keeps it however the model's changes)."""
+        apply = self.jax("apply")
+        return (
+            self.fix(
+                "jax-keras-bn", description, "logits", {**conventions, "loss path": "from logits"}, jax_apply=apply
+            ),
+            *self.ce_fix_emulations("jax-keras-bn", conventions, jax_apply=apply, requires=kit.JAX),
+        )
+
+    def keras_bn_arms(self, conventions: Mapping[str, Any]) -> tuple[Arm, ...]:
+        """A BatchNormalization MLP's three Keras arms, ``BatchNormalization()`` at its defaults (``ce_keras_arms``),
+        and the float64 reference at Keras's convention ``conventions`` on ``jax_model:apply``."""
+        return (
+            *self.ce_keras_arms(
+                ", BatchNormalization() defaults",
+                tensorflow="CE from the logits its softmax output caches",
+                torch="CE on clipped probabilities, torch's gradient",
+                conventions=conventions,
+            ),
+            self.reference(
+                "float64, Keras's BatchNormalization convention, CE from logits: the ground truth",
+                conventions,
+                jax_apply=self.jax("apply"),
+            ),
         )
 
     def torch_port(self, name: str, description: str, loss: str, conventions: Mapping[str, Any], **kw: Any) -> Arm:
@@ -169,6 +222,21 @@ class Folder:
         if hidden is not None:
             fields = {"jax_layers": self.jax("layers"), "keras_layers": {f"dense_0/{hidden}": 0}, **fields}
         return kit.folder_model(self.package, params, head, **fields)
+
+    def conv_model(
+        self, params: Mapping[str, tuple[int, ...]], keras_layers: Mapping[str, int], torch_apply: str
+    ) -> Model:
+        """The one-convolution classifier's ``Model`` (``kit.conv``): a sigmoid head, its layer outputs named by
+        ``jax_model:layers`` and ``torch_model:layers`` (``keras_layers``: each name's Keras layer index), and
+        ``torch_model:<torch_apply>``, the torch forward pass the TensorFlow model is."""
+        return self.model(
+            params,
+            "sigmoid",
+            jax_layers=self.jax("layers"),
+            keras_layers=dict(keras_layers),
+            torch_apply=self.torch(torch_apply),
+            torch_layers=self.torch("layers"),
+        )
 
     def workload(
         self,

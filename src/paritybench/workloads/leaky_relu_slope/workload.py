@@ -47,17 +47,13 @@ ARMS = (
         forward="port",
         emulates="keras-tensorflow-slope-port",
     ),
-    F.fix(
+    *F.ce_fix(
         "jax-leaky-keras",
         f"the fix: jax.nn.leaky_relu(h, negative_slope={KERAS_LAYER_SLOPE:g}), CE from logits",
         "logits",
-        {**LAYER, "loss path": "from logits (Keras-TF takes the cached logits)"},
-    ),
-    *F.ce_fix_emulations(
-        "jax-leaky-keras",
         LAYER,
-        CE_RENORMALISED,
-        requires=JAX,
+        loss_paths=CE_RENORMALISED,
+        emulation_requires=JAX,
     ),
     F.jax_arm(
         "jax-leaky-activation",

@@ -46,21 +46,17 @@ ARMS = (
         {**TORCH, "loss path": "from logits"},
         emulates="keras-tensorflow-mean-with-sample-weight",
     ),
-    F.fix(
+    *F.ce_fix(
         "jax-sum-over-batch",
         "the fix: Keras's reduction, mean(w * l) = sum(w l) / n, from logits",
         "weighted",
-        {**KERAS, "loss path": "from logits (Keras-TF takes the cached logits)"},
-    ),
-    *F.ce_fix_emulations(
-        "jax-sum-over-batch",
         KERAS,
-        CE_RENORMALISED,
-        (
+        loss_paths=CE_RENORMALISED,
+        descriptions=(
             "Keras-JAX's update: mean(w * l), CE on clipped probabilities",
             "Keras-torch's update: mean(w * l), CE with torch's clamp",
         ),
-        requires=JAX,
+        emulation_requires=JAX,
     ),
     F.torch_port(
         "torch-ce-weight",

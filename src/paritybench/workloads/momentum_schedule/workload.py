@@ -34,7 +34,6 @@ Measured figures: docs/catalogue.md (generated from) ``results/baselines/momentu
 from __future__ import annotations
 
 from paritybench.workloads.base import Data, Training
-from paritybench.workloads.kit.arms import JAX_OPTAX
 from paritybench.workloads.kit.folder import Folder
 from paritybench.workloads.kit.mlp import dense_params
 from paritybench.workloads.momentum_schedule.evidence import MEASURED
@@ -83,18 +82,12 @@ ARMS = (
         {**_BUFFER, "loss path": "from logits"},
         optimizer="optax_sgd_literal",
     ),
-    F.fix(
+    *F.ce_fix(
         "jax-keras-momentum",
         "the fix: chain(scale_by_learning_rate(schedule), trace(momentum)), Keras's velocity, CE from logits",
         "logits",
-        {**_KERAS, "loss path": "from logits (Keras-TF takes the cached logits)"},
-        optimizer="keras_momentum",
-    ),
-    *F.ce_fix_emulations(
-        "jax-keras-momentum",
         _KERAS,
         optimizer="keras_momentum",
-        requires=JAX_OPTAX,
     ),
     F.torch_port(
         "torch-sgd-momentum",

@@ -1,6 +1,6 @@
 """pool-padding in JAX: initial weights and four ways to average-pool the conv's 18x18 map to 9x9 (TensorFlow's
 SAME, the literal port's divisor of 9, torch's (1, 1) padding, Keras-torch's replicated edge); the BCE
-formulations its arms train with are the kit's (``kit/losses.py``)."""
+formulations its arms train with are the kit's (``kit/bce.py``, ``kit/losses.py``)."""
 
 from __future__ import annotations
 
@@ -8,34 +8,12 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from paritybench.workloads.kit.bce import keras_clip as keras_clip
+from paritybench.workloads.kit.bce import keras_torch_clip as keras_torch_clip
+from paritybench.workloads.kit.bce import logits as logits
 from paritybench.workloads.kit.init import keras_init
 from paritybench.workloads.kit.jax import conv2d, flat_dense
-from paritybench.workloads.kit.losses import bce_keras_clip as keras_clip
-from paritybench.workloads.kit.losses import bce_keras_torch_clip as keras_torch_clip
-from paritybench.workloads.kit.losses import bce_logits as logits
 from paritybench.workloads.pool_padding.workload import CROP, PARAMS, POOL, POOL_STRIDE, SIDE
-
-__all__ = [
-    "TORCH_PADDING",
-    "apply",
-    "apply_include_pad",
-    "apply_replicate",
-    "apply_torch_pad",
-    "conv",
-    "init",
-    "keras_clip",
-    "keras_torch_clip",
-    "layers",
-    "layers_include_pad",
-    "layers_replicate",
-    "layers_torch_pad",
-    "logits",
-    "pool_exclude",
-    "pool_include",
-    "pool_replicate",
-    "pool_sum",
-    "pool_torch_pad",
-]
 
 # nn.AvgPool2d(padding=1): one cell on both sides of each axis; SAME here is (0, 1)
 TORCH_PADDING = ((1, 1), (1, 1))

@@ -42,8 +42,7 @@ torch arms permute to NHWC first), so flatten-order's pitfall stays out of it.
 
 from __future__ import annotations
 
-from paritybench.workloads.base import Data, Training
-from paritybench.workloads.kit.conv import conv_dense_params
+from paritybench.workloads.kit import conv
 from paritybench.workloads.kit.folder import Folder
 from paritybench.workloads.pool_padding.evidence import MEASURED
 
@@ -58,7 +57,7 @@ OUT_SIDE = 9  # ceil(18 / 2) for SAME; (18 + 2 - 3) // 2 + 1 for torch's padding
 FLAT = OUT_SIDE * OUT_SIDE * FILTERS
 F = Folder("paritybench.workloads.pool_padding")
 
-PARAMS = conv_dense_params(KERNEL, FILTERS, FLAT)
+PARAMS = conv.conv_dense_params(KERNEL, FILTERS, FLAT)
 _EXCLUDE = {"average pooling": "SAME (0, 1), padded cells excluded from the divisor"}
 _INCLUDE = {"average pooling": "SAME (0, 1), divisor 9: padded cells counted (count_include_pad=True)"}
 _TORCH_PAD1 = {"average pooling": "explicit (1, 1), divisor 9: padded cells counted (count_include_pad=True)"}
@@ -140,16 +139,9 @@ WORKLOAD = F.workload(
         "keras-team/keras#18452",
         "keras-team/keras#23233",
     ),
-    data=Data(dataset="mnist", labels="binary", n=1000, normalize=True),
-    training=Training(steps=10, lr=0.5),
-    model=F.model(
-        PARAMS,
-        "sigmoid",
-        jax_layers=F.jax("layers"),
-        keras_layers={"conv/relu": 2, "pool": 3},
-        torch_apply=F.torch("apply_exclude"),
-        torch_layers=F.torch("layers"),
-    ),
+    data=conv.DATA,
+    training=conv.TRAINING,
+    model=F.conv_model(PARAMS, {"conv/relu": 2, "pool": 3}, "apply_exclude"),
     arms=ARMS,
     measured=MEASURED,
     fix="jax-pool-exclude-pad",

@@ -1,28 +1,16 @@
 """same-padding in JAX: initial weights, TensorFlow's SAME forward pass and the torch-style port's; the BCE
-formulations its arms train with are the kit's (``kit/losses.py``)."""
+formulations its arms train with are the kit's (``kit/bce.py``, ``kit/losses.py``)."""
 
 from __future__ import annotations
 
 import jax
 
+from paritybench.workloads.kit.bce import keras_clip as keras_clip
+from paritybench.workloads.kit.bce import keras_torch_clip as keras_torch_clip
+from paritybench.workloads.kit.bce import logits as logits
 from paritybench.workloads.kit.init import keras_init
 from paritybench.workloads.kit.jax import conv2d, flat_dense
-from paritybench.workloads.kit.losses import bce_keras_clip as keras_clip
-from paritybench.workloads.kit.losses import bce_keras_torch_clip as keras_torch_clip
-from paritybench.workloads.kit.losses import bce_logits as logits
 from paritybench.workloads.same_padding.workload import PARAMS, SIDE, STRIDE
-
-__all__ = [
-    "apply",
-    "apply_torch_pad",
-    "conv",
-    "init",
-    "keras_clip",
-    "keras_torch_clip",
-    "layers",
-    "layers_torch_pad",
-    "logits",
-]
 
 # SAME on 28 with a 3x3 kernel at stride 2 is (0, 1) per axis; nn.Conv2d(padding=1) is (1, 1).
 TORCH_PADDING = ((1, 1), (1, 1))

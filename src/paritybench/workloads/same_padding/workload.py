@@ -31,8 +31,7 @@ exactly when TF's padding is asymmetric.
 
 from __future__ import annotations
 
-from paritybench.workloads.base import Data, Training
-from paritybench.workloads.kit.conv import conv_dense_params
+from paritybench.workloads.kit import conv
 from paritybench.workloads.kit.folder import Folder
 from paritybench.workloads.same_padding.evidence import MEASURED
 
@@ -45,7 +44,7 @@ F = Folder("paritybench.workloads.same_padding")
 _SAME = {"padding": "SAME: (0, 1)"}
 _PAD1 = {"padding": "explicit (1, 1) on both axes"}
 
-PARAMS = conv_dense_params(KERNEL, FILTERS, OUT_SIDE * OUT_SIDE * FILTERS)
+PARAMS = conv.conv_dense_params(KERNEL, FILTERS, OUT_SIDE * OUT_SIDE * FILTERS)
 
 
 ARMS = (
@@ -91,16 +90,9 @@ WORKLOAD = F.workload(
     question="Does a torch-style port of Conv2D(3x3, stride 2, padding='same') on 28x28 images compute the same "
     "forward pass as TensorFlow from the same weights, and which Keras backends match TensorFlow?",
     sources=("pytorch/pytorch#67551", "onnx/tensorflow-onnx#1028"),
-    data=Data(dataset="mnist", labels="binary", n=1000, normalize=True),
-    training=Training(steps=10, lr=0.5),
-    model=F.model(
-        PARAMS,
-        "sigmoid",
-        jax_layers=F.jax("layers"),
-        keras_layers={"conv/relu": 1},
-        torch_apply=F.torch("apply_same"),
-        torch_layers=F.torch("layers"),
-    ),
+    data=conv.DATA,
+    training=conv.TRAINING,
+    model=F.conv_model(PARAMS, {"conv/relu": 1}, "apply_same"),
     arms=ARMS,
     measured=MEASURED,
     fix="jax-same",

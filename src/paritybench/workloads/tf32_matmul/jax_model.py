@@ -1,19 +1,16 @@
 """tf32-matmul in JAX: initial weights and the forward pass at an explicit matmul precision; the BCE
-formulations its arms train with are the kit's (``kit/losses.py``)."""
+formulations its arms train with are the kit's (``kit/bce.py``, ``kit/losses.py``)."""
 
 from __future__ import annotations
 
 from jax import lax
 
 from paritybench.workloads.kit import jax as mlp
+from paritybench.workloads.kit.bce import keras_clip as keras_clip
+from paritybench.workloads.kit.bce import keras_torch_clip as keras_torch_clip
+from paritybench.workloads.kit.bce import logits as logits
 from paritybench.workloads.kit.init import keras_init
-from paritybench.workloads.kit.losses import bce_keras_clip as keras_clip
-from paritybench.workloads.kit.losses import bce_keras_torch_clip as keras_torch_clip
-from paritybench.workloads.kit.losses import bce_logits as logits
 from paritybench.workloads.tf32_matmul.workload import PARAMS
-
-__all__ = ["apply_default", "apply_highest", "init", "keras_clip", "keras_torch_clip", "logits"]
-
 
 init = keras_init(PARAMS)  # Keras's default initial weights, drawn with NumPy (kit.init.glorot_uniform)
 
