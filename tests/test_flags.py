@@ -132,3 +132,38 @@ def test_a_main_process_with_keras_loaded_does_not_load_tensorflow_behind_its_ba
     proc = subprocess.run([sys.executable, "-c", KERAS_LOADED_THEN_TORCH], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.split()[-2:] == ["False", "True"], proc.stdout
+
+
+SEEDED_WITHOUT_TENSORFLOW = """
+import json, os, random, sys
+os.environ["KERAS_BACKEND"] = "jax"
+import keras
+import numpy as np
+from paritybench.experiment import flags
+from paritybench.workloads.kit import keras as kit
+
+def draws():
+    return [random.random(), float(np.random.rand()), float(keras.random.uniform((), seed=None))]
+
+with flags.keras_without_tensorflow():
+    keras.utils.set_random_seed(0)
+    hidden = draws()
+    config = kit.mlp(keras, (4, 3, 1), "relu", "sigmoid")[0].layers[0].get_config()
+out = {"tf_after_block": "tensorflow" in sys.modules, "units": config["units"]}
+keras.utils.set_random_seed(0)  # Keras's own call, outside the block: loads TensorFlow as before
+out.update(same_draws=draws() == hidden, tf_after_plain_call="tensorflow" in sys.modules)
+print(json.dumps(out))
+"""
+
+
+def test_a_jax_backend_keras_seeds_and_reads_configs_without_loading_tensorflow():
+    # keras.utils.set_random_seed and a layer's get_config() import TensorFlow whenever it is installed (Keras's
+    # LazyModule); a JAX or torch backend's worker runs them inside keras_without_tensorflow, which seeds what
+    # Keras's call seeds on that backend (the same Python, NumPy and keras.random draws after it) and leaves
+    # TensorFlow unloaded, and only for the block: Keras's own call after it loads TensorFlow again.
+    proc = subprocess.run(
+        [sys.executable, "-c", SEEDED_WITHOUT_TENSORFLOW], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert got == {"tf_after_block": False, "units": 3, "same_draws": True, "tf_after_plain_call": True}, got

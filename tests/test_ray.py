@@ -86,7 +86,11 @@ def test_ray_sweep_killed_worker_resumes_bit_identical(tmp_path, tmp_path_factor
 
     out = tmp_path / "ray.json"
     ckpt = tmp_path / "ray.json.partial.jsonl"
-    env = {**os.environ, "PARITYBENCH_RAY_RUN_DELAY": "4"}  # each task pauses after each run: time to kill it
+    # Each task pauses after each run it hands back: time to kill one while both have runs left. The 12 runs go
+    # to 2 tasks, so a task that has handed back its first run has 5 left, 5 pauses (10 s) in which this loop
+    # (0.3 s polls) kills it; the surviving task still sleeps through its pauses before the sweep can end, which
+    # is why the pause is 2 s, not the 4 s it was (up to 10 s less of a core left idle).
+    env = {**os.environ, "PARITYBENCH_RAY_RUN_DELAY": "2"}
     before = set(_pids_named("ray::"))
     proc = subprocess.Popen(
         [sys.executable, "-m", "paritybench", *TINY, "--engine", "ray", "--ray-tasks", "2", "--out", str(out)],

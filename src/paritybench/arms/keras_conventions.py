@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import inspect
 
+from paritybench.experiment import flags
+
 
 def _jsonable(v):
     if isinstance(v, dict):
@@ -193,7 +195,8 @@ def batch_order(workload, arm, drawn_by: str) -> dict[str, str]:
 
 def conventions_rows(ka, backend: str, readback: dict) -> dict:
     """Every row ``conventions`` shows for a built Keras arm: its configs and its backend's numerics."""
-    rows = read_conventions(ka)
+    with flags.keras_without_tensorflow():  # the layers' get_config() would load it
+        rows = read_conventions(ka)
     rows["matmul precision"] = _precision(backend, readback)
     det = [
         readback.get(k)

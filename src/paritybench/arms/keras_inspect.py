@@ -312,7 +312,8 @@ def serve(channel: protocol.Channel, backend: str, numerics: dict, serving: bool
     import keras  # late: a framework: protocol.worker_main set the numerics flags before this
 
     readback = flags.read_back(backend, opts, keras=True)
-    keras.utils.set_random_seed(0)
+    with flags.keras_without_tensorflow():
+        keras.utils.set_random_seed(0)
     w = workloads.load(job.workload)
     arm = w.arm(job.arm)
     if isinstance(job, protocol.LocalizeJob):  # explain's switched arm: the declared arm with its edits

@@ -126,7 +126,8 @@ def fit_order(keras, backend: str, seed: int, n: int, batch_size: int, steps: in
         import tensorflow as tf  # late: a framework: this is the TensorFlow backend's worker, already loaded
 
         kw["distribute_strategy"] = tf.distribute.get_strategy()
-    keras.utils.set_random_seed(seed)
+    with flags.keras_without_tensorflow():
+        keras.utils.set_random_seed(seed)
     it = iterator_class(x=np.arange(n, dtype=np.int64).reshape(n, 1), batch_size=batch_size, shuffle=True, **kw)
 
     def first(batch):
@@ -575,7 +576,8 @@ def run_job(job: protocol.TrainJob, be: _Backend, channel: protocol.Channel, ser
         keras.utils.clear_session()
     be.jobs += 1
     readback = flags.read_back(backend, be.opts, keras=True)
-    keras.utils.set_random_seed(0)
+    with flags.keras_without_tensorflow():
+        keras.utils.set_random_seed(0)
     out_dir = job.out_dir
     keep_trajectory = job.keep_trajectory
     env = {

@@ -8,9 +8,11 @@ the ``read_back_*`` functions are called once the framework is loaded.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sys
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 from paritybench.artifact.inputs import check_input_file
@@ -230,12 +232,48 @@ def collect_warnings(environment: dict, applied: dict | None = None) -> list[str
     return out
 
 
+@contextlib.contextmanager
+def keras_without_tensorflow() -> Iterator[None]:
+    """Keras's calls in the block do not load TensorFlow in a Keras process of the JAX or torch backend.
+
+    Two of Keras's calls a worker makes import TensorFlow whenever it is installed, whatever the backend, through
+    keras/src/utils/module_utils.py's ``LazyModule``, whose ``available`` imports TensorFlow to answer:
+    ``keras.utils.set_random_seed`` (keras/src/utils/rng_utils.py: ``if tf.available: tf.random.set_seed``) and
+    every layer's ``get_config()`` (its dtype policy through keras/src/saving/serialization_lib.py:
+    ``tf.available and isinstance(obj, tf.TensorShape)``). A JAX or torch backend's worker runs no TensorFlow op,
+    yet paid that import: 2.4 s of CPU time of its 4-7 s (``import keras; keras.utils.set_random_seed(0)`` 4.6 s
+    against ``import keras`` 2.2 s on the JAX backend, this 2-core machine, 3 runs each). In the block, while
+    TensorFlow is not loaded, the lazy module answers "not installed" (so ``set_random_seed`` seeds Python, NumPy,
+    Keras's generator and torch as before, TensorFlow's generator not: nothing on these backends draws from it),
+    and it is reset after, so a model that needs TensorFlow outside the block loads it as before. A Keras without
+    that lazy module runs the block unchanged.
+    """
+    keras = sys.modules.get("keras")
+    lazy = getattr(sys.modules.get("keras.src.utils.module_utils"), "tensorflow", None)
+    hide = (
+        keras is not None
+        and keras.backend.backend() != "tensorflow"
+        and "tensorflow" not in sys.modules
+        and getattr(lazy, "module", True) is None
+        and getattr(lazy, "_available", True) is None
+    )
+    if lazy is None or not hide:
+        yield
+        return
+    lazy._available = False
+    try:
+        yield
+    finally:
+        lazy._available = None
+
+
 def seed_keras(out: dict) -> None:
-    """``keras.utils.set_random_seed`` in a Keras worker (Keras loaded), recorded as set."""
+    """``keras.utils.set_random_seed`` in a Keras worker (Keras loaded), recorded as set (keras_without_tensorflow)."""
     if "keras" not in sys.modules:
         return
     try:
-        sys.modules["keras"].utils.set_random_seed(KERAS_SEED)
+        with keras_without_tensorflow():
+            sys.modules["keras"].utils.set_random_seed(KERAS_SEED)
         out["keras_random_seed"] = KERAS_SEED
     except Exception as exc:  # recorded, never silent
         out["keras_random_seed"] = None
