@@ -34,7 +34,7 @@ def build_model():
     model = keras.Sequential(
         [keras.Input(shape=(8,)), keras.layers.Dense(16, name="hidden"), ACTIVATION, keras.layers.Dense(1, name="out")]
     )
-    model.compile(optimizer=OPTIMIZER, loss="mse")
+    model.compile(optimizer=OPTIMIZER, loss=LOSS)
     return model
 """
 JAX = """
@@ -92,13 +92,22 @@ PAIRS = {
         "jnp.tanh",
         "optax.sgd(0.05, momentum=0.9, nesterov=True)",
     ),
+    # Keras's MeanSquaredError summed over the batch (reduction="sum"), the port's jnp.mean
+    "loss reduction": (
+        'keras.layers.Activation("tanh")',
+        "keras.optimizers.SGD(learning_rate=0.05)",
+        "jnp.tanh",
+        "optax.sgd(0.05)",
+        'keras.losses.MeanSquaredError(reduction="sum")',
+    ),
 }
 
 
-def _write(folder: Path, keras_act: str, keras_opt: str, jax_act: str, jax_opt: str) -> Path:
+def _write(folder: Path, keras_act: str, keras_opt: str, jax_act: str, jax_opt: str, loss: str = '"mse"') -> Path:
     folder.mkdir()
     (folder / "data.py").write_text(DATA)
-    (folder / "keras_model.py").write_text(KERAS.replace("ACTIVATION", keras_act).replace("OPTIMIZER", keras_opt))
+    keras_model = KERAS.replace("ACTIVATION", keras_act).replace("OPTIMIZER", keras_opt).replace("LOSS", loss)
+    (folder / "keras_model.py").write_text(keras_model)
     (folder / "jax_model.py").write_text(JAX.replace("ACTIVATION", jax_act).replace("OPTIMIZER", jax_opt))
     (folder / "workload.py").write_text(WORKLOAD)
     return folder / "workload.py"
@@ -164,6 +173,7 @@ def test_every_switch_with_a_keras_applier_is_one_that_a_keras_config_key_holds(
         "nesterov",
         "dropout rate",
         "loss from logits",
+        "loss reduction",
     }
     # the rest keep a reason
     assert all(s.refusals.get("keras") for s in SWITCHES if s.name not in keras)
@@ -273,6 +283,12 @@ x = np.random.default_rng(0).normal(size=(8, 5)).astype("float32")
 out = {k: npy(m(x, training=True)) for k, m in (("edited", edited), ("by_hand", by_hand), ("model", model))}
 opt = edit_config(keras.optimizers.SGD(0.1, momentum=0.9), "optimizer", arm).get_config()
 loss = edit_config(keras.losses.CategoricalCrossentropy(), "loss", arm).get_config()
+# a loss function's reduction: wrapped as compile wraps it (LossFunctionWrapper), with the edit's reduction
+summed = edit_config(keras.losses.mean_squared_error, "loss",
+                     SimpleNamespace(name="k", keras_edits=(KerasEdit("loss", None, "reduction", "sum"),)))
+yt, yp = np.ones((4, 2), "float32"), np.arange(8, dtype="float32").reshape(4, 2)
+per_sample = npy(keras.losses.mean_squared_error(yt, yp))
+function_reduction = [type(summed).__name__, summed.reduction, bool(np.isclose(npy(summed(yt, yp)), per_sample.sum()))]
 refusals = []
 for e in (KerasEdit("layer", "LayerNormalization", "epsilon", 1e-5), KerasEdit("optimizer", None, "beta_1", 0.5)):
     try:
@@ -290,6 +306,7 @@ print(json.dumps({
     "mapped_into_clone": all(any(v is w for w in edited.weights) for v in mapped.values()),
     "configs": [l.get_config().get("negative_slope", l.get_config().get("epsilon")) for l in edited.layers],
     "optimizer": [opt["nesterov"], opt["momentum"]], "loss": loss["label_smoothing"], "refusals": refusals,
+    "function_reduction": function_reduction,
 }))
 """
 
@@ -306,6 +323,7 @@ def test_the_worker_rebuilds_the_edited_layers_as_the_user_would_write_them_with
     assert got["same_as_by_hand"] and got["differs_from_model"], got  # bit for bit the model written with them
     assert got["weights_copied"] and got["mapped_into_clone"], got
     assert got["configs"] == [None, 0.01, 1e-5, None] and got["optimizer"] == [True, 0.9] and got["loss"] == 0.1
+    assert got["function_reduction"] == ["LossFunctionWrapper", "sum", True], got
     assert got["refusals"] == [
         "arm k: keras edit layer LayerNormalization.epsilon=1e-05: the Keras model has no LayerNormalization layer "
         "with the setting 'epsilon'",

@@ -18,6 +18,7 @@ without frameworks, and the model code it calls is the workload's Keras builder.
 
 from __future__ import annotations
 
+import copy
 import gc
 import importlib
 import inspect
@@ -232,7 +233,18 @@ def edit_config(obj, part: str, arm):
 
 def _edited_function(fn, edits, arm):
     """A loss given as a function (``keras.losses.binary_crossentropy``): called with the edits as its keywords
-    (a keyword its signature does not take: ParityError), under its own name."""
+    (a keyword its signature does not take: ParityError), under its own name. A ``reduction`` edit wraps it as
+    ``compile`` wraps a loss function (``keras.losses.LossFunctionWrapper``, ``keras/src/trainers/compile_utils.py``
+    ``get_loss``: reduction ``"sum_over_batch_size"`` there), with the edit's reduction and the other edits as its
+    keywords."""
+    reduction = [e for e in edits if e.key == "reduction"]
+    if reduction:
+        # the class compile wraps a loss function in (Keras exports no public name for it)
+        from keras.src.losses import LossFunctionWrapper  # late: a framework: this Keras worker loaded it already
+
+        kw = {e.key: e.value for e in edits if e.key != "reduction"}
+        plain = _edited_function(fn, [e for e in edits if e.key != "reduction"], arm) if kw else fn
+        return LossFunctionWrapper(plain, reduction=reduction[-1].value, name=getattr(fn, "__name__", "loss"))
     try:
         sig = inspect.signature(fn)
     except (TypeError, ValueError):
@@ -331,8 +343,14 @@ class KerasArm:
         return logits
 
     def per_sample_loss(self, y, z):
-        """The arm's Keras loss of the head's activation of logits ``z``, per sample."""
-        return self.loss(y, z) if self.takes_logits else self.loss(y, self.activation(z))
+        """The arm's Keras loss of the head's activation of logits ``z``, per sample: a ``keras.losses.Loss`` called
+        with no reduction (a copy with ``reduction=None``: ``keras/src/losses/loss.py`` ``reduce_values`` returns
+        the values; before, its ``sum_over_batch_size`` mean made every d loss/d logit ``n`` times too small)."""
+        loss = self.loss
+        if isinstance(loss, self.keras.losses.Loss) and loss.reduction not in (None, "none"):
+            loss = copy.copy(loss)
+            loss.reduction = None
+        return loss(y, z) if self.takes_logits else loss(y, self.activation(z))
 
     def probabilities(self, out):
         """The head's activation of the model's output: the output itself, unless the loss takes the logits."""
