@@ -32,14 +32,34 @@ def _bf16(a: np.ndarray) -> np.ndarray:
     return np.asarray(jnp.asarray(a, jnp.float32).astype(jnp.bfloat16).astype(jnp.float32))
 
 
-def _step(arm: Arm, t: Target, w: np.ndarray, g: np.ndarray) -> np.ndarray:
+def _tree(t: Target, a: np.ndarray) -> dict:
+    """``a`` laid over the workload's parameters (its names and shapes, repeated to fill each): an optimizer over
+    the model's own parameters (an adapter's, which maps them onto the user's tree) takes nothing else."""
     import jax.numpy as jnp  # late: a framework: loads after the numerics flags
+
+    params = dict(t.workload.model.params) if t.workload is not None else {"w": a.shape}
+    return {k: jnp.asarray(np.resize(a, s), jnp.float32) for k, s in params.items()}
+
+
+def _step(arm: Arm, t: Target, w: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """One optimizer step from weights ``w`` with gradient ``g``, over every parameter: the new weights, flat."""
     import optax  # late: a framework: loads after the numerics flags
 
     opt = resolve_ref(arm.optimizer)(t.lr) if arm.optimizer is not None else optax.sgd(t.lr)
-    params = {"w": jnp.asarray(w, jnp.float32)}
-    u, _ = opt.update({"w": jnp.asarray(g, jnp.float32)}, opt.init(params), params)
-    return np.asarray(optax.apply_updates(params, u)["w"], np.float32)
+    params = _tree(t, w)
+    try:
+        u, _ = opt.update(_tree(t, g), opt.init(params), params)
+    except Exception as exc:  # an optimizer that takes no tree of the workload's parameters: not probed here
+        raise Refusal(
+            f"{arm.name}'s optimizer cannot be stepped on the workload's parameters ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}): its weights' precision is not probed"
+        ) from None
+    new = optax.apply_updates(params, u)
+    return np.concatenate([np.ravel(np.asarray(new[k], np.float32)) for k in params])
+
+
+def _flat(t: Target, a: np.ndarray) -> np.ndarray:
+    return np.concatenate([np.ravel(np.asarray(v)) for v in _tree(t, a).values()])
 
 
 def probe_weights() -> np.ndarray:
@@ -59,7 +79,7 @@ def read(arm: Arm, t: Target) -> str:
     on_grid = _bf16(small) == small
     if np.all(on_grid):
         return BF16
-    if np.all(small != w) and not np.any(on_grid):
+    if np.all(small != _flat(t, w)) and not np.any(on_grid):
         return F32
     raise Refusal(f"{arm.name}'s optimizer neither keeps bfloat16 weights nor applies a small update in float32")
 
@@ -73,7 +93,7 @@ def _jax(arm: Arm, t: Target) -> Arm:
     w = probe_weights()
     g = np.full_like(w, 16 * 2.0**-10 / t.lr)  # an update of 16 bf16 ulps: SGD's, rounded, if the rule is SGD
     big = _step(arm, t, w, g)
-    if not np.all(np.abs(big - (w - t.lr * g)) <= 2.0**-10):
+    if not np.all(np.abs(big - (_flat(t, w) - t.lr * _flat(t, g))) <= 2.0**-10):
         raise Refusal(f"{arm.name}'s 16-bit update is not plain SGD's: no float32 form of its rule is known here")
 
     def sgd_f32(lr):
