@@ -31,7 +31,7 @@ import numpy as np
 
 from paritybench import watchdog, workloads
 from paritybench.adapters import arms as adapter_arms
-from paritybench.arms import protocol
+from paritybench.arms import keras_optimizers, protocol
 from paritybench.arms.base import grad_norm_from_update, nonfinite_steps, weights_nonfinite
 from paritybench.arms.keras_conventions import conventions_rows
 from paritybench.arms.minibatch import batch_slices, epochs_needed, order_rows, shuffle_record
@@ -219,15 +219,30 @@ def edit_config(obj, part: str, arm):
             f"not a Keras {part} object with a config: give keras_{part} as a {where} class instance"
         )
     cfg = obj.get_config()
+    placement = None
     for e in edits:
         if e.cls is not None and type(obj).__name__ != e.cls:
             raise ParityError(f"{_edit_where(arm, e)}: the {part} is {type(obj).__name__}, not {e.cls}")
+        if part == "optimizer" and e.key == keras_optimizers.EPSILON_PLACEMENT:
+            # no Keras setting: Adam's update_step with the placement chosen (arms.keras_optimizers)
+            if type(obj).__name__ != "Adam" or cfg.get("amsgrad"):
+                raise ParityError(f"{_edit_where(arm, e)}: only a keras.optimizers.Adam without amsgrad takes it")
+            if e.value not in keras_optimizers.PLACEMENTS:
+                raise ParityError(
+                    f"{_edit_where(arm, e)}: the placement must be one of {', '.join(keras_optimizers.PLACEMENTS)}"
+                )
+            placement = e.value
+            continue
         if e.key not in cfg:
             raise ParityError(
                 f"{_edit_where(arm, e)}: {type(obj).__name__}'s config has no {e.key!r} "
                 f"(it has {', '.join(sorted(cfg))})"
             )
         cfg[e.key] = e.value
+    if placement is not None:
+        import keras  # late: a framework: this Keras worker loaded it already, with its backend
+
+        return keras_optimizers.adam(keras, cfg, placement)
     return type(obj).from_config(cfg)
 
 
