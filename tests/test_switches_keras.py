@@ -100,6 +100,13 @@ PAIRS = {
         "optax.sgd(0.05)",
         'keras.losses.MeanSquaredError(reduction="sum")',
     ),
+    # the port decays its weights (coupled, lam 0.1: plain SGD's step is the same decoupled), the Keras model does not
+    "weight decay coefficient": (
+        'keras.layers.Activation("tanh")',
+        "keras.optimizers.SGD(learning_rate=0.05)",
+        "jnp.tanh",
+        "optax.chain(optax.add_decayed_weights(0.1), optax.sgd(0.05))",
+    ),
     # Keras's Adam adds epsilon to the uncorrected sqrt(v), optax's to sqrt(v_hat) (a large epsilon: it shows)
     "adam epsilon placement": (
         'keras.layers.Activation("tanh")',
@@ -182,6 +189,7 @@ def test_every_switch_with_a_keras_applier_is_one_that_a_keras_config_key_holds(
         "loss from logits",
         "loss reduction",
         "adam epsilon placement",
+        "weight decay coefficient",
     }
     # the rest keep a reason
     assert all(s.refusals.get("keras") for s in SWITCHES if s.name not in keras)
@@ -455,3 +463,32 @@ def test_adam_epsilon_placement_on_a_keras_arm_needs_a_plain_keras_adam_and_an_o
         adam_epsilon.SWITCH.apply(KERAS_ARM, _target({**rows, "optimizer.amsgrad": True}, after))
     with pytest.raises(Refusal, match="is Nadam, not a plain Adam"):
         adam_epsilon.SWITCH.apply(KERAS_ARM, _target({**rows, "optimizer": "Nadam"}, after))
+
+
+def test_weight_decay_on_a_keras_arm_is_its_optimizers_weight_decay_where_that_is_the_other_arms_step():
+    from paritybench.switches import weight_decay
+
+    sgd = {"optimizer": "SGD", "optimizer.momentum": 0.0, "weight decay": "none", "L2 in the loss": "none"}
+    coupled = {"weight decay": "0.1 x w, coupled (added to the gradient)"}
+    assert weight_decay.SWITCH.apply(KERAS_ARM, _target(sgd, coupled)).keras_edits == (
+        KerasEdit("optimizer", None, "weight_decay", 0.1),
+    )
+    # optax's add_decayed_weights(-lr lam) straight into the update reads lr lam: Keras's weight_decay is lam
+    into_update = {"weight decay": "0.01 x w, decoupled (added to the update)"}
+    adam = {**sgd, "optimizer": "Adam"}
+    assert weight_decay.SWITCH.apply(KERAS_ARM, _target(adam, into_update)).keras_edits == (
+        KerasEdit("optimizer", None, "weight_decay", 0.1),  # 0.01 / lr 0.1
+    )
+    with pytest.raises(Refusal, match="coupled .* the same step only for plain SGD"):
+        weight_decay.SWITCH.apply(KERAS_ARM, _target({**sgd, "optimizer.momentum": 0.9}, coupled))
+    with pytest.raises(Refusal, match="takes every variable"):
+        masked = {"weight decay": "0.1 x w, coupled (added to the gradient), masked (some parameters only)"}
+        weight_decay.SWITCH.apply(KERAS_ARM, _target(sgd, masked))
+    with pytest.raises(Refusal, match="L2 penalty in its loss"):
+        weight_decay.SWITCH.apply(
+            KERAS_ARM, _target({**sgd, "L2 in the loss": "dense.kernel: L2{'l2': 0.01}"}, coupled)
+        )
+    with pytest.raises(Refusal, match="nothing to change"):
+        weight_decay.SWITCH.apply(
+            KERAS_ARM, _target({**sgd, "weight decay": "0.1 x w, decoupled (added to the update)"}, coupled)
+        )
