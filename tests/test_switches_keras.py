@@ -32,7 +32,12 @@ import keras
 
 def build_model():
     model = keras.Sequential(
-        [keras.Input(shape=(8,)), keras.layers.Dense(16, name="hidden"), ACTIVATION, keras.layers.Dense(1, name="out")]
+        [
+            keras.Input(shape=(8,)),
+            keras.layers.Dense(16, name="hidden"DTYPE),
+            ACTIVATION,
+            keras.layers.Dense(1, name="out"DTYPE),
+        ]
     )
     model.compile(optimizer=OPTIMIZER, loss=LOSS)
     return model
@@ -107,6 +112,15 @@ PAIRS = {
         "jnp.tanh",
         "optax.chain(optax.add_decayed_weights(0.1), optax.sgd(0.05))",
     ),
+    # Keras's Dense layers under the mixed_bfloat16 policy (float32 variables, bfloat16 compute), the port in float32
+    "compute dtype": (
+        'keras.layers.Activation("tanh", dtype="mixed_bfloat16")',
+        "keras.optimizers.SGD(learning_rate=0.05)",
+        "jnp.tanh",
+        "optax.sgd(0.05)",
+        '"mse"',
+        ', dtype="mixed_bfloat16"',
+    ),
     # Keras's Adam adds epsilon to the uncorrected sqrt(v), optax's to sqrt(v_hat) (a large epsilon: it shows)
     "adam epsilon placement": (
         'keras.layers.Activation("tanh")',
@@ -117,10 +131,13 @@ PAIRS = {
 }
 
 
-def _write(folder: Path, keras_act: str, keras_opt: str, jax_act: str, jax_opt: str, loss: str = '"mse"') -> Path:
+def _write(
+    folder: Path, keras_act: str, keras_opt: str, jax_act: str, jax_opt: str, loss: str = '"mse"', dtype: str = ""
+) -> Path:
     folder.mkdir()
     (folder / "data.py").write_text(DATA)
     keras_model = KERAS.replace("ACTIVATION", keras_act).replace("OPTIMIZER", keras_opt).replace("LOSS", loss)
+    keras_model = keras_model.replace("DTYPE", dtype)
     (folder / "keras_model.py").write_text(keras_model)
     (folder / "jax_model.py").write_text(JAX.replace("ACTIVATION", jax_act).replace("OPTIMIZER", jax_opt))
     (folder / "workload.py").write_text(WORKLOAD)
@@ -190,6 +207,7 @@ def test_every_switch_with_a_keras_applier_is_one_that_a_keras_config_key_holds(
         "loss reduction",
         "adam epsilon placement",
         "weight decay coefficient",
+        "compute dtype",
     }
     # the rest keep a reason
     assert all(s.refusals.get("keras") for s in SWITCHES if s.name not in keras)
@@ -305,6 +323,15 @@ summed = edit_config(keras.losses.mean_squared_error, "loss",
 yt, yp = np.ones((4, 2), "float32"), np.arange(8, dtype="float32").reshape(4, 2)
 per_sample = npy(keras.losses.mean_squared_error(yt, yp))
 function_reduction = [type(summed).__name__, summed.reduction, bool(np.isclose(npy(summed(yt, yp)), per_sample.sum()))]
+# every layer's dtype policy (cls "Layer"): a mixed_bfloat16 model rebuilt to compute in float32, weights copied
+mixed = keras.Sequential([keras.Input((5,)), keras.layers.Dense(4, dtype="mixed_bfloat16"), keras.layers.Dense(2)])
+to_f32 = SimpleNamespace(name="k", keras_edits=(KerasEdit("layer", "Layer", "dtype", "float32"),))
+f32, _ = edit_layers(keras, mixed, {}, to_f32)
+plain = keras.Sequential([keras.Input((5,)), keras.layers.Dense(4), keras.layers.Dense(2)])
+plain.set_weights(mixed.get_weights())
+dtypes = [[l.compute_dtype, l.variable_dtype] for l in f32.layers]
+f32_same = bool(np.array_equal(npy(f32(x[:, :5])), npy(plain(x[:, :5]))))
+f32_differs = not np.array_equal(npy(mixed(x[:, :5])).astype("float32"), npy(plain(x[:, :5])))
 refusals = []
 for e in (KerasEdit("layer", "LayerNormalization", "epsilon", 1e-5), KerasEdit("optimizer", None, "beta_1", 0.5)):
     try:
@@ -322,7 +349,7 @@ print(json.dumps({
     "mapped_into_clone": all(any(v is w for w in edited.weights) for v in mapped.values()),
     "configs": [l.get_config().get("negative_slope", l.get_config().get("epsilon")) for l in edited.layers],
     "optimizer": [opt["nesterov"], opt["momentum"]], "loss": loss["label_smoothing"], "refusals": refusals,
-    "function_reduction": function_reduction,
+    "function_reduction": function_reduction, "dtypes": dtypes, "f32_same": f32_same, "f32_differs": f32_differs,
 }))
 """
 
@@ -340,6 +367,7 @@ def test_the_worker_rebuilds_the_edited_layers_as_the_user_would_write_them_with
     assert got["weights_copied"] and got["mapped_into_clone"], got
     assert got["configs"] == [None, 0.01, 1e-5, None] and got["optimizer"] == [True, 0.9] and got["loss"] == 0.1
     assert got["function_reduction"] == ["LossFunctionWrapper", "sum", True], got
+    assert got["dtypes"] == [["float32", "float32"]] * 2 and got["f32_same"] and got["f32_differs"], got
     assert got["refusals"] == [
         "arm k: keras edit layer LayerNormalization.epsilon=1e-05: the Keras model has no LayerNormalization layer "
         "with the setting 'epsilon'",
@@ -492,3 +520,14 @@ def test_weight_decay_on_a_keras_arm_is_its_optimizers_weight_decay_where_that_i
         weight_decay.SWITCH.apply(
             KERAS_ARM, _target({**sgd, "weight decay": "0.1 x w, decoupled (added to the update)"}, coupled)
         )
+
+
+def test_compute_dtype_on_a_keras_arm_is_every_layers_policy_set_to_float32_where_its_variables_are_float32():
+    from paritybench.switches import compute_dtype
+
+    mixed = {"layer hidden dtype policy": "mixed_bfloat16", "layer out dtype policy": "float32"}
+    # the other arm's forward pass is not read here (an f64 arm with no function): refused after the Keras reading
+    with pytest.raises(Refusal, match="keep 16-bit variables too"):
+        compute_dtype.SWITCH.apply(KERAS_ARM, _target({**mixed, "layer out dtype policy": "bfloat16"}))
+    with pytest.raises(Refusal, match="nothing to change: k.*32 bits"):
+        compute_dtype.SWITCH.apply(replace(KERAS_ARM, name="k"), _target({"layer out dtype policy": "float32"}))

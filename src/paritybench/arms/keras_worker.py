@@ -169,7 +169,7 @@ def edit_layers(keras, model, variables: dict, arm) -> tuple[Any, dict]:
         cfg = layer.get_config()
         changed = False
         for i, e in enumerate(edits):
-            if type(layer).__name__ == e.cls and e.key in cfg and (e.only is None or cfg[e.key] == e.only):
+            if e.cls in (type(layer).__name__, "Layer") and e.key in cfg and (e.only is None or cfg[e.key] == e.only):
                 cfg[e.key] = e.value
                 hit[i] += 1
                 changed = True
