@@ -208,6 +208,7 @@ def test_every_switch_with_a_keras_applier_is_one_that_a_keras_config_key_holds(
         "adam epsilon placement",
         "weight decay coefficient",
         "compute dtype",
+        "master weights precision",  # reads the layers' policies: nothing to change under a mixed one, else refused
     }
     # the rest keep a reason
     assert all(s.refusals.get("keras") for s in SWITCHES if s.name not in keras)
@@ -531,3 +532,13 @@ def test_compute_dtype_on_a_keras_arm_is_every_layers_policy_set_to_float32_wher
         compute_dtype.SWITCH.apply(KERAS_ARM, _target({**mixed, "layer out dtype policy": "bfloat16"}))
     with pytest.raises(Refusal, match="nothing to change: k.*32 bits"):
         compute_dtype.SWITCH.apply(replace(KERAS_ARM, name="k"), _target({"layer out dtype policy": "float32"}))
+
+
+def test_master_weights_on_a_keras_arm_reads_its_layers_variable_dtypes():
+    from paritybench.switches import master_weights
+
+    mixed = {"layer hidden dtype policy": "mixed_bfloat16", "layer out dtype policy": "float32"}
+    with pytest.raises(Refusal, match=r"nothing to change: .* keep float32 variables"):
+        master_weights.SWITCH.apply(KERAS_ARM, _target(mixed))
+    with pytest.raises(Refusal, match=r"layers \['out'\] keep bfloat16 variables"):
+        master_weights.SWITCH.apply(KERAS_ARM, _target({**mixed, "layer out dtype policy": "bfloat16"}))

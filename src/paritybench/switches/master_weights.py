@@ -10,7 +10,13 @@ An optimizer keeps 16-bit weights where its new weights all lie on the bfloat16 
 then lost: the weights stay at ``bf16(w)``); float32 where the small update moves every weight and leaves none on
 that grid. The switched optimizer is ``optax.sgd(lr)`` on the float32 weights, offered only where the 16-bit
 optimizer's large update is plain SGD's rounded to bfloat16 (within one bf16 ulp of ``w - lr g``); any other rule is
-refused, as are float16 grids and an arm that already keeps float32 weights."""
+refused, as are float16 grids and an arm that already keeps float32 weights.
+
+A Keras arm's variables take each layer's dtype policy's variable dtype (``keras/src/dtype_policies/dtype_policy.py``:
+float32 under ``float32`` and the ``mixed_*`` policies, 16-bit under ``bfloat16`` / ``float16``), read from its
+``layer <name> dtype policy`` rows: under a mixed policy it keeps float32 weights already (nothing to change).
+Layers with 16-bit variables are refused: their float32 form is the ``mixed_*`` policy, which also changes how the
+weights handed to the arm are rounded, and no test pair pins that switch yet."""
 
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ from dataclasses import replace
 import numpy as np
 
 from paritybench.arms.registry import kind_of
+from paritybench.switches import keras_edits
 from paritybench.switches.base import Refusal, Switch, Target
 from paritybench.workloads.base import Arm, resolve_ref
 
@@ -105,15 +112,30 @@ def _jax(arm: Arm, t: Target) -> Arm:
     return replace(arm, optimizer=sgd_f32)
 
 
+def _keras(arm: Arm, t: Target) -> Arm:
+    policies = {name: str(p) for name, p in keras_edits.layer_values(t, "dtype policy").items()}
+    if not t.rows_self:
+        raise Refusal(f"{arm.name}'s conventions rows were not read: its layers' dtype policies are unknown")
+    narrow = sorted(name for name, p in policies.items() if p in ("bfloat16", "float16"))
+    if not narrow:
+        raise Refusal(
+            f"nothing to change: {arm.name}'s layers keep float32 variables (policies {sorted(set(policies.values()))}"
+            ": a mixed policy computes in 16 bits on float32 variables)"
+        )
+    raise Refusal(
+        f"{arm.name}'s layers {narrow} keep {policies[narrow[0]]} variables: their float32 form (the mixed_ policy) "
+        "also changes how the weights handed to the arm are rounded, not offered here"
+    )
+
+
 SWITCH = Switch(
     name="master weights precision",
     family="numerics",
     description="an optimizer that keeps bfloat16 weights (no float32 master copy) -> float32 weights, same SGD rule",
     rows=("dtype policy",),
     demonstrated_by="mixed-precision",
-    appliers={"jax": _jax, "f64": _jax},
+    appliers={"jax": _jax, "f64": _jax, "keras": _keras},
     refusals={
         "torch": "a torch arm's optimizer steps its parameters in their own dtype: no master-weights setting here",
-        "keras": "a Keras arm's dtype policy is set in its worker (keras_build): no setting to switch here",
     },
 )
