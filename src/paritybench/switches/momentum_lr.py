@@ -247,5 +247,8 @@ SWITCH = Switch(
     rows=("momentum", "optimizer", "learning rate schedule"),
     demonstrated_by="momentum-schedule",
     appliers={"jax": _jax, "f64": _jax, "torch": _torch},
-    refusals={"keras": "a Keras arm's SGD is keras.optimizers.SGD in its worker: its momentum rule has no setting"},
+    refusals={
+        "keras": "Keras's SGD has one momentum rule (v = m v - lr g, keras/src/optimizers/sgd.py) and no setting for "
+        "where the learning rate sits; no SGD subclass with the other placement is written yet"
+    },
 )
