@@ -69,3 +69,51 @@ def adam(keras, config: dict[str, Any], placement: str):
             return {**super().get_config(), EPSILON_PLACEMENT: self.epsilon_placement}
 
     return Adam.from_config({**config, EPSILON_PLACEMENT: placement})
+
+
+MOMENTUM_PLACEMENT = "momentum_placement"
+# SGD momentum's learning-rate placement (switches.momentum_lr's words): Keras's velocity takes it before the
+# buffer (v = m v - lr g; w += v), optax's trace and torch's SGD after it (b = g + m b; w -= lr b)
+BEFORE_BUFFER, AFTER_BUFFER = "before the buffer", "after the buffer"
+MOMENTUM_PLACEMENTS = (BEFORE_BUFFER, AFTER_BUFFER)
+
+
+def sgd(keras, config: dict[str, Any], placement: str):
+    """A ``keras.optimizers.SGD`` of ``config`` whose learning rate is applied ``placement``: Keras's own
+    ``update_step`` before the buffer; after it, optax's ``trace`` (``g + m t``, Nesterov ``g + m t_new``) then
+    ``scale_by_learning_rate`` (times ``-lr``), equal at a constant learning rate, parting where it changes."""
+    if placement not in MOMENTUM_PLACEMENTS:
+        raise ValueError(f"momentum placement {placement!r} is not one of {MOMENTUM_PLACEMENTS}")
+    ops = keras.ops
+
+    class SGD(keras.optimizers.SGD):
+        """keras.optimizers.SGD with its learning rate applied ``momentum_placement``."""
+
+        def __init__(self, *args, momentum_placement: str = BEFORE_BUFFER, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.momentum_placement = momentum_placement
+
+        def update_step(self, gradient, variable, learning_rate):
+            if self.momentum_placement == BEFORE_BUFFER or self.momentum == 0:
+                return super().update_step(gradient, variable, learning_rate)
+            # optax trace (optax/_src/transform.py): f = g + decay t, Nesterov g + decay f; then -lr
+            dtype = variable.dtype
+            lr = ops.cast(learning_rate, dtype)
+            gradient = ops.cast(gradient, dtype)
+            momentum = ops.cast(self.momentum, dtype)
+            b = self.momentums[self._get_variable_index(variable)]
+            self.assign(b, ops.add(gradient, ops.multiply(momentum, b)))
+            step = ops.add(gradient, ops.multiply(momentum, b)) if self.nesterov else b
+            self.assign_add(variable, ops.multiply(step, ops.negative(lr)))
+
+        def get_config(self):
+            return {**super().get_config(), MOMENTUM_PLACEMENT: self.momentum_placement}
+
+    return SGD.from_config({**config, MOMENTUM_PLACEMENT: placement})
+
+
+# KerasEdit keys of the optimizer that no Keras config holds: key -> (the class it takes, its values, the builder)
+SUBCLASSES = {
+    EPSILON_PLACEMENT: ("Adam", PLACEMENTS, adam),
+    MOMENTUM_PLACEMENT: ("SGD", MOMENTUM_PLACEMENTS, sgd),
+}

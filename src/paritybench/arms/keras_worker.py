@@ -219,19 +219,18 @@ def edit_config(obj, part: str, arm):
             f"not a Keras {part} object with a config: give keras_{part} as a {where} class instance"
         )
     cfg = obj.get_config()
-    placement = None
+    subclass = None
     for e in edits:
         if e.cls is not None and type(obj).__name__ != e.cls:
             raise ParityError(f"{_edit_where(arm, e)}: the {part} is {type(obj).__name__}, not {e.cls}")
-        if part == "optimizer" and e.key == keras_optimizers.EPSILON_PLACEMENT:
-            # no Keras setting: Adam's update_step with the placement chosen (arms.keras_optimizers)
-            if type(obj).__name__ != "Adam" or cfg.get("amsgrad"):
-                raise ParityError(f"{_edit_where(arm, e)}: only a keras.optimizers.Adam without amsgrad takes it")
-            if e.value not in keras_optimizers.PLACEMENTS:
-                raise ParityError(
-                    f"{_edit_where(arm, e)}: the placement must be one of {', '.join(keras_optimizers.PLACEMENTS)}"
-                )
-            placement = e.value
+        if part == "optimizer" and e.key in keras_optimizers.SUBCLASSES:
+            # no Keras setting: the class's update_step with the placement chosen (arms.keras_optimizers)
+            cls, values, build = keras_optimizers.SUBCLASSES[e.key]
+            if type(obj).__name__ != cls or cfg.get("amsgrad"):
+                raise ParityError(f"{_edit_where(arm, e)}: only a keras.optimizers.{cls} (no amsgrad) takes it")
+            if e.value not in values:
+                raise ParityError(f"{_edit_where(arm, e)}: the placement must be one of {', '.join(values)}")
+            subclass = (build, e.value)
             continue
         if e.key not in cfg:
             raise ParityError(
@@ -239,10 +238,10 @@ def edit_config(obj, part: str, arm):
                 f"(it has {', '.join(sorted(cfg))})"
             )
         cfg[e.key] = e.value
-    if placement is not None:
+    if subclass is not None:
         import keras  # late: a framework: this Keras worker loaded it already, with its backend
 
-        return keras_optimizers.adam(keras, cfg, placement)
+        return subclass[0](keras, cfg, subclass[1])
     return type(obj).from_config(cfg)
 
 
