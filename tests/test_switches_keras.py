@@ -130,6 +130,13 @@ PAIRS = {
         "jnp.tanh",
         "optax.sgd(optax.piecewise_constant_schedule(0.05, {2: 0.4, 3: 5.0}), momentum=0.9)",
     ),
+    # Keras's activation="gelu" is exact (erf), jax.nn.gelu's default the tanh form
+    "gelu approximation": (
+        'keras.layers.Activation("gelu")',
+        "keras.optimizers.SGD(learning_rate=0.05)",
+        "jax.nn.gelu",
+        "optax.sgd(0.05)",
+    ),
     # Keras's Adam adds epsilon to the uncorrected sqrt(v), optax's to sqrt(v_hat) (a large epsilon: it shows)
     "adam epsilon placement": (
         'keras.layers.Activation("tanh")',
@@ -218,6 +225,7 @@ def test_every_switch_with_a_keras_applier_is_one_that_a_keras_config_key_holds(
         "weight decay coefficient",
         "compute dtype",
         "momentum learning-rate placement",
+        "gelu approximation",
         "master weights precision",  # reads the layers' policies: nothing to change under a mixed one, else refused
     }
     # the rest keep a reason

@@ -31,7 +31,7 @@ import numpy as np
 
 from paritybench import watchdog, workloads
 from paritybench.adapters import arms as adapter_arms
-from paritybench.arms import keras_optimizers, protocol
+from paritybench.arms import keras_activations, keras_optimizers, protocol
 from paritybench.arms.base import grad_norm_from_update, nonfinite_steps, weights_nonfinite
 from paritybench.arms.keras_conventions import conventions_rows
 from paritybench.arms.minibatch import batch_slices, epochs_needed, order_rows, shuffle_record
@@ -170,7 +170,8 @@ def edit_layers(keras, model, variables: dict, arm) -> tuple[Any, dict]:
         changed = False
         for i, e in enumerate(edits):
             if e.cls in (type(layer).__name__, "Layer") and e.key in cfg and (e.only is None or cfg[e.key] == e.only):
-                cfg[e.key] = e.value
+                named = e.key == "activation" and e.value in keras_activations.NAMES
+                cfg[e.key] = keras_activations.config(keras, e.value) if named else e.value
                 hit[i] += 1
                 changed = True
         return layer.__class__.from_config(cfg) if changed else layer.__class__.from_config(layer.get_config())
