@@ -3,6 +3,8 @@ only difference, known to this test alone, is the order of the rows (the arms de
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -233,6 +235,19 @@ def test_master_weights_reader_and_refusals():
     back = Target(MASTER, MASTER.arm("a-bf16-weights"), {}, {}, 0.01, t.x, t.y, {})
     with pytest.raises(Refusal, match="switching to 16-bit weights is not offered"):
         master_weights.SWITCH.apply(MASTER.arm("b-f32-weights"), back)
+
+
+def test_master_weights_reads_an_adapter_arms_optimizer_over_the_workloads_own_parameters():
+    # examples/own_models' JAX arm steps the user's optax.adam through the adapter, which maps the workload's
+    # parameter names onto the user's tree: a probe over one array named "w" raised KeyError: 'dense_0/kernel'
+    from paritybench.switches import Refusal, Target, master_weights
+    from paritybench.workloads import registry
+
+    w = registry.load(str(Path(__file__).parents[1] / "examples" / "own_models" / "workload.py"))
+    t = Target(w, w.arm("keras-tensorflow"), {}, {}, 0.01, np.zeros((2, 8)), np.zeros((2, 1)), {})
+    assert master_weights.read(w.arm("jax"), t) == master_weights.F32
+    with pytest.raises(Refusal, match=r"^keras-tensorflow's optimizer is not an optax one"):
+        master_weights.SWITCH.apply(w.arm("jax"), t)
 
 
 def test_master_weights_is_named_and_closes():

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import inspect
 
+from paritybench.arms import keras_optimizers
 from paritybench.experiment import flags
 
 
@@ -66,7 +67,15 @@ _EPS_PLACEMENT = {
     "Adamax": "max|g| + eps",
 }
 # get_config() keys read into other rows (clipping, weight decay), or that name nothing about the update
-_OPT_CONSUMED = {"name", "clipnorm", "global_clipnorm", "clipvalue", "weight_decay", "is_legacy_optimizer"}
+_OPT_CONSUMED = {
+    "epsilon_placement",
+    "name",
+    "clipnorm",
+    "global_clipnorm",
+    "clipvalue",
+    "weight_decay",
+    "is_legacy_optimizer",
+}
 # rows shown only where they are set, as the JAX and torch rows have no such setting: (key, default)
 _OPT_ONLY_SET = {
     "amsgrad": False,
@@ -114,7 +123,9 @@ def optimizer_rows(opt) -> dict:
             continue
         rows[f"optimizer.{key}"] = _jsonable(v)
     if "epsilon" in cfg:
-        if cls in _EPS_PLACEMENT:
+        if keras_optimizers.EPSILON_PLACEMENT in cfg:  # arms.keras_optimizers' Adam: the placement it runs
+            rows["optimizer.epsilon placement"] = cfg[keras_optimizers.EPSILON_PLACEMENT]
+        elif cls in _EPS_PLACEMENT:
             rows["optimizer.epsilon placement"] = _EPS_PLACEMENT[cls]
         elif cls == "RMSprop":
             v = "v - m^2" if cfg.get("centered") else "v"

@@ -18,6 +18,7 @@ without frameworks, and the model code it calls is the workload's Keras builder.
 
 from __future__ import annotations
 
+import copy
 import gc
 import importlib
 import inspect
@@ -30,7 +31,7 @@ import numpy as np
 
 from paritybench import watchdog, workloads
 from paritybench.adapters import arms as adapter_arms
-from paritybench.arms import protocol
+from paritybench.arms import keras_activations, keras_optimizers, protocol
 from paritybench.arms.base import grad_norm_from_update, nonfinite_steps, weights_nonfinite
 from paritybench.arms.keras_conventions import conventions_rows
 from paritybench.arms.minibatch import batch_slices, epochs_needed, order_rows, shuffle_record
@@ -169,8 +170,9 @@ def edit_layers(keras, model, variables: dict, arm) -> tuple[Any, dict]:
         cfg = layer.get_config()
         changed = False
         for i, e in enumerate(edits):
-            if type(layer).__name__ == e.cls and e.key in cfg and (e.only is None or cfg[e.key] == e.only):
-                cfg[e.key] = e.value
+            if e.cls in (type(layer).__name__, "Layer") and e.key in cfg and (e.only is None or cfg[e.key] == e.only):
+                named = e.key == "activation" and e.value in keras_activations.NAMES
+                cfg[e.key] = keras_activations.config(keras, e.value) if named else e.value
                 hit[i] += 1
                 changed = True
         return layer.__class__.from_config(cfg) if changed else layer.__class__.from_config(layer.get_config())
@@ -219,21 +221,46 @@ def edit_config(obj, part: str, arm):
             f"not a Keras {part} object with a config: give keras_{part} as a {where} class instance"
         )
     cfg = obj.get_config()
+    subclass = None
     for e in edits:
         if e.cls is not None and type(obj).__name__ != e.cls:
             raise ParityError(f"{_edit_where(arm, e)}: the {part} is {type(obj).__name__}, not {e.cls}")
+        if part == "optimizer" and e.key in keras_optimizers.SUBCLASSES:
+            # no Keras setting: the class's update_step with the placement chosen (arms.keras_optimizers)
+            cls, values, build = keras_optimizers.SUBCLASSES[e.key]
+            if type(obj).__name__ != cls or cfg.get("amsgrad"):
+                raise ParityError(f"{_edit_where(arm, e)}: only a keras.optimizers.{cls} (no amsgrad) takes it")
+            if e.value not in values:
+                raise ParityError(f"{_edit_where(arm, e)}: the placement must be one of {', '.join(values)}")
+            subclass = (build, e.value)
+            continue
         if e.key not in cfg:
             raise ParityError(
                 f"{_edit_where(arm, e)}: {type(obj).__name__}'s config has no {e.key!r} "
                 f"(it has {', '.join(sorted(cfg))})"
             )
         cfg[e.key] = e.value
+    if subclass is not None:
+        import keras  # late: a framework: this Keras worker loaded it already, with its backend
+
+        return subclass[0](keras, cfg, subclass[1])
     return type(obj).from_config(cfg)
 
 
 def _edited_function(fn, edits, arm):
     """A loss given as a function (``keras.losses.binary_crossentropy``): called with the edits as its keywords
-    (a keyword its signature does not take: ParityError), under its own name."""
+    (a keyword its signature does not take: ParityError), under its own name. A ``reduction`` edit wraps it as
+    ``compile`` wraps a loss function (``keras.losses.LossFunctionWrapper``, ``keras/src/trainers/compile_utils.py``
+    ``get_loss``: reduction ``"sum_over_batch_size"`` there), with the edit's reduction and the other edits as its
+    keywords."""
+    reduction = [e for e in edits if e.key == "reduction"]
+    if reduction:
+        # the class compile wraps a loss function in (Keras exports no public name for it)
+        from keras.src.losses import LossFunctionWrapper  # late: a framework: this Keras worker loaded it already
+
+        kw = {e.key: e.value for e in edits if e.key != "reduction"}
+        plain = _edited_function(fn, [e for e in edits if e.key != "reduction"], arm) if kw else fn
+        return LossFunctionWrapper(plain, reduction=reduction[-1].value, name=getattr(fn, "__name__", "loss"))
     try:
         sig = inspect.signature(fn)
     except (TypeError, ValueError):
@@ -332,8 +359,14 @@ class KerasArm:
         return logits
 
     def per_sample_loss(self, y, z):
-        """The arm's Keras loss of the head's activation of logits ``z``, per sample."""
-        return self.loss(y, z) if self.takes_logits else self.loss(y, self.activation(z))
+        """The arm's Keras loss of the head's activation of logits ``z``, per sample: a ``keras.losses.Loss`` called
+        with no reduction (a copy with ``reduction=None``: ``keras/src/losses/loss.py`` ``reduce_values`` returns
+        the values; before, its ``sum_over_batch_size`` mean made every d loss/d logit ``n`` times too small)."""
+        loss = self.loss
+        if isinstance(loss, self.keras.losses.Loss) and loss.reduction not in (None, "none"):
+            loss = copy.copy(loss)
+            loss.reduction = None
+        return loss(y, z) if self.takes_logits else loss(y, self.activation(z))
 
     def probabilities(self, out):
         """The head's activation of the model's output: the output itself, unless the loss takes the logits."""

@@ -5,16 +5,22 @@ arm's own learning rate, betas and epsilon value. Demonstrated by adam-epsilon.
 JAX arms: a plain optax Adam (``scale_by_adam`` and a scaling, no decay, no clipping: read by
 ``conventions``) becomes ``kit.optimizers.keras_adam`` with its hyperparameters. Torch arms: a
 ``torch.optim.Adam`` (no weight decay, no amsgrad) becomes the same update as a torch optimizer, its state
-kept as torch's ``exp_avg`` / ``exp_avg_sq``."""
+kept as torch's ``exp_avg`` / ``exp_avg_sq``.
+
+Keras arms go the other way: a ``keras.optimizers.Adam`` (its rows: class Adam, no amsgrad) compared with an arm
+whose epsilon sits after the bias correction (optax's or torch's Adam, its ``optimizer.epsilon placement`` row)
+becomes ``arms.keras_optimizers``' Adam with that placement (``keras_edits``: Keras has no setting for it; the
+subclass runs optax's formula in its ``update_step``), keeping its learning rate, betas and epsilon."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
+from paritybench.arms import keras_optimizers
 from paritybench.switches.base import Refusal, Switch, Target
-from paritybench.workloads.base import Arm, resolve_ref
+from paritybench.workloads.base import Arm, KerasEdit, resolve_ref
 
-_AFTER = "sqrt(v_hat) + eps, after bias correction"
+_AFTER = keras_optimizers.AFTER
 KERAS_ADAM = "paritybench.workloads.kit.optimizers:keras_adam"
 
 
@@ -105,15 +111,29 @@ def _torch(arm: Arm, t: Target) -> Arm:
     return replace(arm, torch_optimizer=keras_placement)
 
 
+def _keras(arm: Arm, t: Target) -> Arm:
+    theirs = t.row("optimizer.epsilon placement", other=True)
+    if theirs is None or not str(theirs).startswith(_AFTER):
+        raise Refusal(
+            f"{t.other.name}'s epsilon placement is {theirs}: this switch moves a Keras Adam's to optax's and torch's "
+            "(after the bias correction) only"
+        )
+    if t.rows_self:
+        name, mine = t.row("optimizer"), t.row("optimizer.epsilon placement")
+        if name != "Adam" or t.row("optimizer.amsgrad"):
+            amsgrad = " with amsgrad" if name == "Adam" else ""
+            raise Refusal(f"{arm.name}'s optimizer is {name}{amsgrad}, not a plain Adam")
+        if str(mine).startswith(_AFTER):
+            raise Refusal(f"nothing to change: {arm.name}'s epsilon is {mine} already")
+    edit = KerasEdit("optimizer", "Adam", keras_optimizers.EPSILON_PLACEMENT, _AFTER)
+    return replace(arm, keras_edits=(*arm.keras_edits, edit))
+
+
 SWITCH = Switch(
     name="adam epsilon placement",
     family="optimizer",
     description="Adam's epsilon added to the uncorrected sqrt(v) (Keras's epsilon-hat) instead of sqrt(v_hat)",
     rows=("optimizer", "optimizer.epsilon placement", "optimizer.epsilon", "epsilon"),
     demonstrated_by="adam-epsilon",
-    appliers={"jax": _jax, "f64": _jax, "torch": _torch},
-    refusals={
-        "keras": "a Keras arm's Adam is keras.optimizers.Adam in its worker: its epsilon placement is Keras's own "
-        "and has no setting"
-    },
+    appliers={"jax": _jax, "f64": _jax, "torch": _torch, "keras": _keras},
 )

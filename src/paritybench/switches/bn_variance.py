@@ -186,6 +186,7 @@ SWITCH = Switch(
     demonstrated_by="batchnorm-variance",
     appliers={"jax": _jax, "f64": _jax, "torch": _torch},
     refusals={
-        "keras": "a Keras arm's BatchNormalization averages the biased variance inside Keras: no setting to switch"
+        "keras": "Keras's BatchNormalization moves its moving variance by the batch's biased variance "
+        "(ops.moments): no config for the unbiased one"
     },
 )

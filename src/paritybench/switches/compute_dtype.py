@@ -12,7 +12,14 @@ the switched forward pass is the arm's own program, re-run with every dtype sett
 parameters it is called with, so each cast to 16 bits becomes a cast to the parameters' dtype and every op after
 it computes there. A custom derivative rule inside it is replaced by the derivative of its forward function; a
 program with a loop or a branch (``scan``, ``while``, ``cond``) is refused. Switching a wider compute dtype down
-to 16 bits is not offered. JAX and f64 arms; torch and Keras arms are refused."""
+to 16 bits is not offered. JAX and f64 arms; torch arms are refused.
+
+A Keras arm's compute dtype is its layers' dtype policies (``keras/src/dtype_policies/dtype_policy.py``: a
+``mixed_bfloat16`` or ``mixed_float16`` policy keeps float32 variables and computes in 16 bits), read from its
+``layer <name> dtype policy`` rows; switched to the other arm's float32 by rebuilding every layer with
+``dtype="float32"`` (``keras_edits``: the variables stay float32, the weights are copied). A layer whose policy is
+16-bit throughout (``bfloat16``: 16-bit variables too) is refused: Keras has no policy with 16-bit variables and
+float32 compute, so its variables would change with it (the master weights switch's convention)."""
 
 from __future__ import annotations
 
@@ -21,8 +28,9 @@ from typing import Any
 
 import numpy as np
 
+from paritybench.switches import keras_edits
 from paritybench.switches.base import Refusal, Switch, Target
-from paritybench.workloads.base import Arm, resolve_ref
+from paritybench.workloads.base import Arm, KerasEdit, resolve_ref
 
 COMPUTE = ("dot_general", "conv_general_dilated")
 NARROW = ("bfloat16", "float16")
@@ -169,15 +177,31 @@ def _jax(arm: Arm, t: Target) -> Arm:
     return switched
 
 
+def _keras(arm: Arm, t: Target) -> Arm:
+    if t.other_kind() not in ("jax", "f64"):
+        raise Refusal(f"{t.other.name}'s forward pass is not a JAX function: its compute dtype is not read here")
+    policies = keras_edits.layer_values(t, "dtype policy")
+    narrow = {name: p for name, p in policies.items() if any(n in str(p) for n in NARROW)}
+    if t.rows_self and not narrow:
+        raise Refusal(f"nothing to change: {arm.name}'s layers compute in 32 bits ({sorted(set(policies.values()))})")
+    whole = sorted(name for name, p in narrow.items() if not str(p).startswith("mixed_"))
+    if whole:
+        raise Refusal(
+            f"{arm.name}'s layers {whole} keep 16-bit variables too (policy {narrow[whole[0]]}): Keras has no policy "
+            "with 16-bit variables and float32 compute"
+        )
+    theirs = read(t.other, t)
+    if theirs != {"float32"}:
+        raise Refusal(f"{t.other.name} computes in {', '.join(sorted(theirs))} on float32 parameters: not float32")
+    return replace(arm, keras_edits=(*arm.keras_edits, KerasEdit("layer", "Layer", "dtype", "float32")))
+
+
 SWITCH = Switch(
     name="compute dtype",
     family="numerics",
     description="a forward pass computing in bfloat16 / float16 -> in its parameters' dtype, read from its program",
     rows=("dtype policy", "compute dtype"),
     demonstrated_by="mixed-precision",
-    appliers={"jax": _jax, "f64": _jax},
-    refusals={
-        "torch": "a torch arm's compute dtype is not read from its program here (no jaxpr to trace)",
-        "keras": "a Keras arm's dtype policy is set in its worker (keras_build): no setting to switch here",
-    },
+    appliers={"jax": _jax, "f64": _jax, "keras": _keras},
+    refusals={"torch": "a torch arm's compute dtype is not read from its program here (no jaxpr to trace)"},
 )

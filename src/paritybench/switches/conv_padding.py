@@ -164,7 +164,8 @@ SWITCH = Switch(
     demonstrated_by="same-padding",
     appliers={"jax": _jax, "f64": _jax, "torch": _torch},
     refusals={
-        "keras": "a Keras arm's Conv2D is built by the workload's keras_build in its worker: its padding is one of "
-        "that function's options (keras_options), not a generic switch"
+        "keras": "Keras's Conv2D pads 'valid' (none) or 'same' (TensorFlow's, the odd pixel after): an explicit "
+        "padding such as torch's symmetric one is neither, and between 'valid' and 'same' the output's size "
+        "changes with the padding, so the weights after it no longer fit"
     },
 )

@@ -33,5 +33,8 @@ SWITCH = Switch(
     rows=("dropout at evaluation",),
     demonstrated_by="dropout-rng",
     appliers={k: _switch(k) for k in ("jax", "f64", "torch")},
-    refusals={"keras": "a Keras arm's Dropout is a layer setting of the workload's keras_build: no generic setting"},
+    refusals={
+        "keras": "Keras's Dropout drops only when called with training=True (keras/src/layers/regularization/"
+        "dropout.py): no config keeps it dropping at evaluation"
+    },
 )

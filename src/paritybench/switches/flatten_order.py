@@ -130,7 +130,8 @@ SWITCH = Switch(
     demonstrated_by="flatten-order",
     appliers={"jax": _jax, "f64": _jax, "torch": _torch},
     refusals={
-        "keras": "a Keras arm's Flatten and Dense are built by the workload's keras_build in its worker: no generic "
-        "setting"
+        "keras": "Keras's Flatten reads channels-last features in (h, w, c) order; its data_format='channels_first' "
+        "moves axis 1 last (keras/src/layers/reshaping/flatten.py), (w, c, h) on them, never torch's (c, h, w): the "
+        "Dense kernel's rows would have to be permuted, a weight change, not a config setting"
     },
 )

@@ -46,7 +46,7 @@ SWITCH = Switch(
     broad=True,
     appliers={"jax": _jax, "f64": _jax, "torch": _torch},
     refusals={
-        "keras": "a Keras arm's layers are built by the workload's keras_build in its worker: a layer setting is "
-        "one of that function's options (keras_options), not a generic switch"
+        "keras": "another arm's whole forward pass is a function, which a Keras model built by keras_build cannot "
+        "run in its layers' place (a single setting is a narrow switch's)"
     },
 )

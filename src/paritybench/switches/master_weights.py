@@ -10,7 +10,13 @@ An optimizer keeps 16-bit weights where its new weights all lie on the bfloat16 
 then lost: the weights stay at ``bf16(w)``); float32 where the small update moves every weight and leaves none on
 that grid. The switched optimizer is ``optax.sgd(lr)`` on the float32 weights, offered only where the 16-bit
 optimizer's large update is plain SGD's rounded to bfloat16 (within one bf16 ulp of ``w - lr g``); any other rule is
-refused, as are float16 grids and an arm that already keeps float32 weights."""
+refused, as are float16 grids and an arm that already keeps float32 weights.
+
+A Keras arm's variables take each layer's dtype policy's variable dtype (``keras/src/dtype_policies/dtype_policy.py``:
+float32 under ``float32`` and the ``mixed_*`` policies, 16-bit under ``bfloat16`` / ``float16``), read from its
+``layer <name> dtype policy`` rows: under a mixed policy it keeps float32 weights already (nothing to change).
+Layers with 16-bit variables are refused: their float32 form is the ``mixed_*`` policy, which also changes how the
+weights handed to the arm are rounded, and no test pair pins that switch yet."""
 
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ from dataclasses import replace
 import numpy as np
 
 from paritybench.arms.registry import kind_of
+from paritybench.switches import keras_edits
 from paritybench.switches.base import Refusal, Switch, Target
 from paritybench.workloads.base import Arm, resolve_ref
 
@@ -32,14 +39,34 @@ def _bf16(a: np.ndarray) -> np.ndarray:
     return np.asarray(jnp.asarray(a, jnp.float32).astype(jnp.bfloat16).astype(jnp.float32))
 
 
-def _step(arm: Arm, t: Target, w: np.ndarray, g: np.ndarray) -> np.ndarray:
+def _tree(t: Target, a: np.ndarray) -> dict:
+    """``a`` laid over the workload's parameters (its names and shapes, repeated to fill each): an optimizer over
+    the model's own parameters (an adapter's, which maps them onto the user's tree) takes nothing else."""
     import jax.numpy as jnp  # late: a framework: loads after the numerics flags
+
+    params = dict(t.workload.model.params) if t.workload is not None else {"w": a.shape}
+    return {k: jnp.asarray(np.resize(a, s), jnp.float32) for k, s in params.items()}
+
+
+def _step(arm: Arm, t: Target, w: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """One optimizer step from weights ``w`` with gradient ``g``, over every parameter: the new weights, flat."""
     import optax  # late: a framework: loads after the numerics flags
 
     opt = resolve_ref(arm.optimizer)(t.lr) if arm.optimizer is not None else optax.sgd(t.lr)
-    params = {"w": jnp.asarray(w, jnp.float32)}
-    u, _ = opt.update({"w": jnp.asarray(g, jnp.float32)}, opt.init(params), params)
-    return np.asarray(optax.apply_updates(params, u)["w"], np.float32)
+    params = _tree(t, w)
+    try:
+        u, _ = opt.update(_tree(t, g), opt.init(params), params)
+    except Exception as exc:  # an optimizer that takes no tree of the workload's parameters: not probed here
+        raise Refusal(
+            f"{arm.name}'s optimizer cannot be stepped on the workload's parameters ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}): its weights' precision is not probed"
+        ) from None
+    new = optax.apply_updates(params, u)
+    return np.concatenate([np.ravel(np.asarray(new[k], np.float32)) for k in params])
+
+
+def _flat(t: Target, a: np.ndarray) -> np.ndarray:
+    return np.concatenate([np.ravel(np.asarray(v)) for v in _tree(t, a).values()])
 
 
 def probe_weights() -> np.ndarray:
@@ -59,7 +86,7 @@ def read(arm: Arm, t: Target) -> str:
     on_grid = _bf16(small) == small
     if np.all(on_grid):
         return BF16
-    if np.all(small != w) and not np.any(on_grid):
+    if np.all(small != _flat(t, w)) and not np.any(on_grid):
         return F32
     raise Refusal(f"{arm.name}'s optimizer neither keeps bfloat16 weights nor applies a small update in float32")
 
@@ -73,7 +100,7 @@ def _jax(arm: Arm, t: Target) -> Arm:
     w = probe_weights()
     g = np.full_like(w, 16 * 2.0**-10 / t.lr)  # an update of 16 bf16 ulps: SGD's, rounded, if the rule is SGD
     big = _step(arm, t, w, g)
-    if not np.all(np.abs(big - (w - t.lr * g)) <= 2.0**-10):
+    if not np.all(np.abs(big - (_flat(t, w) - t.lr * _flat(t, g))) <= 2.0**-10):
         raise Refusal(f"{arm.name}'s 16-bit update is not plain SGD's: no float32 form of its rule is known here")
 
     def sgd_f32(lr):
@@ -85,15 +112,30 @@ def _jax(arm: Arm, t: Target) -> Arm:
     return replace(arm, optimizer=sgd_f32)
 
 
+def _keras(arm: Arm, t: Target) -> Arm:
+    policies = {name: str(p) for name, p in keras_edits.layer_values(t, "dtype policy").items()}
+    if not t.rows_self:
+        raise Refusal(f"{arm.name}'s conventions rows were not read: its layers' dtype policies are unknown")
+    narrow = sorted(name for name, p in policies.items() if p in ("bfloat16", "float16"))
+    if not narrow:
+        raise Refusal(
+            f"nothing to change: {arm.name}'s layers keep float32 variables (policies {sorted(set(policies.values()))}"
+            ": a mixed policy computes in 16 bits on float32 variables)"
+        )
+    raise Refusal(
+        f"{arm.name}'s layers {narrow} keep {policies[narrow[0]]} variables: their float32 form (the mixed_ policy) "
+        "also changes how the weights handed to the arm are rounded, not offered here"
+    )
+
+
 SWITCH = Switch(
     name="master weights precision",
     family="numerics",
     description="an optimizer that keeps bfloat16 weights (no float32 master copy) -> float32 weights, same SGD rule",
     rows=("dtype policy",),
     demonstrated_by="mixed-precision",
-    appliers={"jax": _jax, "f64": _jax},
+    appliers={"jax": _jax, "f64": _jax, "keras": _keras},
     refusals={
         "torch": "a torch arm's optimizer steps its parameters in their own dtype: no master-weights setting here",
-        "keras": "a Keras arm's dtype policy is set in its worker (keras_build): no setting to switch here",
     },
 )

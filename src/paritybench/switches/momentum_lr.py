@@ -14,7 +14,12 @@ step ``g + m b``, Keras ``w += m v - lr_k g``): the diagonal gives the learning 
 four whose table fits (``read_rule``). A table that fits both placements (a constant learning rate, no momentum)
 has nothing to change; one that fits none (Adam, clipping) is refused. The switched arm's optimizer is the other
 placement with the arm's own ``m``, Nesterov and per-step learning rates (the last one after ``K`` steps);
-``nesterov.py`` switches the look-ahead with the same reading."""
+``nesterov.py`` switches the look-ahead with the same reading.
+
+A Keras arm's ``keras.optimizers.SGD`` takes the learning rate before the buffer (``keras/src/optimizers/sgd.py``:
+``v = m v - lr g``); against an arm that takes it after (read as above), it becomes ``arms.keras_optimizers``' SGD
+with that placement (``keras_edits``: Keras has no setting for it; the subclass runs optax's ``trace`` then the
+learning rate in its ``update_step``), keeping its momentum, Nesterov flag and learning-rate schedule."""
 
 from __future__ import annotations
 
@@ -22,9 +27,10 @@ from dataclasses import replace
 
 import numpy as np
 
+from paritybench.arms import keras_optimizers
 from paritybench.arms.registry import kind_of
 from paritybench.switches.base import Refusal, Switch, Target
-from paritybench.workloads.base import Arm, resolve_ref
+from paritybench.workloads.base import Arm, KerasEdit, resolve_ref
 
 MAX_STEPS = 256
 RTOL = 1e-4
@@ -240,12 +246,26 @@ def _torch(arm: Arm, t: Target) -> Arm:
     return replace(arm, torch_optimizer=torch_optimizer(*_plan(arm, t)))
 
 
+def _keras(arm: Arm, t: Target) -> Arm:
+    theirs = read_rule(t.other, t)[0]
+    if theirs == EITHER:
+        raise Refusal(f"nothing to change: {t.other.name}'s updates are {EITHER}")
+    if theirs == BEFORE:
+        raise Refusal(f"nothing to change: Keras's SGD and {t.other.name} both apply the learning rate {BEFORE}")
+    if t.rows_self:
+        if t.row("optimizer") != "SGD":
+            raise Refusal(f"{arm.name}'s optimizer is {t.row('optimizer')}, not a keras.optimizers.SGD")
+        if not t.row("optimizer.momentum"):
+            raise Refusal(f"nothing to change: {arm.name}'s SGD keeps no momentum (either placement alike)")
+    edit = KerasEdit("optimizer", "SGD", keras_optimizers.MOMENTUM_PLACEMENT, keras_optimizers.AFTER_BUFFER)
+    return replace(arm, keras_edits=(*arm.keras_edits, edit))
+
+
 SWITCH = Switch(
     name="momentum learning-rate placement",
     family="optimizer",
     description="SGD momentum with the learning rate applied after the buffer (optax, torch) vs before it (Keras)",
     rows=("momentum", "optimizer", "learning rate schedule"),
     demonstrated_by="momentum-schedule",
-    appliers={"jax": _jax, "f64": _jax, "torch": _torch},
-    refusals={"keras": "a Keras arm's SGD is keras.optimizers.SGD in its worker: its momentum rule has no setting"},
+    appliers={"jax": _jax, "f64": _jax, "torch": _torch, "keras": _keras},
 )

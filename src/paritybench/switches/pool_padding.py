@@ -214,7 +214,8 @@ SWITCH = Switch(
     demonstrated_by="pool-padding",
     appliers={"jax": _jax, "f64": _jax, "torch": _torch},
     refusals={
-        "keras": "a Keras arm's AveragePooling2D is built by the workload's keras_build in its worker: no generic "
-        "setting"
+        "keras": "Keras's AveragePooling2D pads 'valid' or 'same' and divides a 'same' window by its unpadded "
+        "elements (keras/src/backend/jax/nn.py average_pool: window_counts): no count_include_pad or explicit "
+        "padding setting"
     },
 )

@@ -7,7 +7,17 @@ JAX arms: the difference ``lam_b - lam_a`` is added to the gradient before the a
 (``add_decayed_weights``: coupled decay is additive, so this is the arm's chain with lam_b), on the
 parameters the decaying side's optimizer decays (probed: its update of a zero gradient at weights 1).
 Torch arms: each parameter group with a weight decay gets lam_b. Coupled against decoupled (AdamW) is a
-different optimizer formula and is refused."""
+different optimizer formula and is refused.
+
+Keras arms: the optimizer's ``weight_decay`` (``keras/src/optimizers/base_optimizer.py`` ``_apply_weight_decay``:
+``w -= w wd lr`` on every variable before the update, decoupled) set to the other arm's decay per step: a decoupled
+decay's coefficient (optax's ``adamw``, torch's ``AdamW``: ``lr lam w``; a JAX decay written straight into the
+update, ``add_decayed_weights(-lr lam)``, is read as ``lr lam`` and divided by the learning rate), or a coupled one's
+where the Keras optimizer is plain SGD without momentum (``w -= lr (g + lam w)``, the same step to rounding). Refused:
+a coupled decay against any other Keras optimizer (its gradient-side form is an L2 penalty per layer, Keras's
+``kernel_regularizer``, which decays twice as hard and only the layers that carry one), a masked decay (Keras's
+weight decay takes every variable: ``exclude_from_weight_decay`` is no config setting), and a Keras arm whose decay
+is an L2 penalty in its loss (switching its optimizer would decay twice)."""
 
 from __future__ import annotations
 
@@ -16,7 +26,7 @@ from dataclasses import replace
 import numpy as np
 
 from paritybench.switches.base import Refusal, Switch, Target, weight_decay
-from paritybench.workloads.base import Arm, resolve_ref
+from paritybench.workloads.base import Arm, KerasEdit, resolve_ref
 
 
 def _coefficients(arm: Arm, t: Target) -> tuple[float, float]:
@@ -87,15 +97,42 @@ def _torch(arm: Arm, t: Target) -> Arm:
     return replace(arm, torch_optimizer=switched)
 
 
+def _keras(arm: Arm, t: Target) -> Arm:
+    row = t.row("weight decay", other=True)
+    theirs = weight_decay(row)
+    if theirs is None:
+        raise Refusal(f"{t.other.name}'s weight decay row is not read as a coefficient ({row})")
+    if "masked" in str(row):
+        raise Refusal(
+            f"{t.other.name} decays some parameters only ({row}): a Keras optimizer's weight_decay takes every "
+            "variable (exclude_from_weight_decay is no config setting)"
+        )
+    lam, how = theirs
+    if how == "coupled":
+        plain_sgd = t.row("optimizer") == "SGD" and not t.row("optimizer.momentum")
+        if t.rows_self and not plain_sgd:
+            raise Refusal(
+                f"{t.other.name}'s decay is coupled (added to the gradient): Keras's optimizer weight_decay is "
+                f"decoupled, the same step only for plain SGD ({arm.name}'s is {t.row('optimizer')}), and its coupled "
+                "form is a kernel_regularizer L2 per layer"
+            )
+    elif how == "decoupled" and "(added to the update)" in str(row) and t.other_kind() in ("jax", "f64"):
+        # add_decayed_weights(-lr lam) straight into the update: its row reads lr lam, to the row's 6 digits
+        lam = float(f"{lam / t.lr:.6g}")
+    l2 = t.row("L2 in the loss")
+    if l2 not in (None, "none"):
+        raise Refusal(f"{arm.name}'s decay is an L2 penalty in its loss ({l2}): an optimizer decay would decay twice")
+    mine = weight_decay(t.row("weight decay"))
+    if mine is not None and mine[0] == lam:
+        raise Refusal(f"nothing to change: both decay {lam:g} x w per unit learning rate")
+    return replace(arm, keras_edits=(*arm.keras_edits, KerasEdit("optimizer", None, "weight_decay", lam or None)))
+
+
 SWITCH = Switch(
     name="weight decay coefficient",
     family="optimizer",
     description="the coupled weight decay's coefficient (lam*w vs Keras l2's 2*lam*w)",
     rows=("weight decay", "decay", "L2 in the loss"),
     demonstrated_by="l2-weight-decay",
-    appliers={"jax": _jax, "f64": _jax, "torch": _torch},
-    refusals={
-        "keras": "a Keras arm's decay is its model's regularizer or its optimizer's weight_decay, set by the "
-        "workload's keras_build options: no generic setting"
-    },
+    appliers={"jax": _jax, "f64": _jax, "torch": _torch, "keras": _keras},
 )

@@ -156,6 +156,8 @@ SWITCH = Switch(
     demonstrated_by="loss-reduction",
     appliers={"jax": _jax, "f64": _jax, "torch": _torch},
     refusals={
-        "keras": "a Keras arm's reduction and sample weights are set by its keras_loss and fit: no generic setting"
+        "keras": "a Keras arm's weighted divisor is its loss's reduction over fit's sample weights "
+        "(mean_with_sample_weight divides by their sum): not switched here, as a loss that weighs its samples "
+        "itself gets no sample weights to divide by"
     },
 )

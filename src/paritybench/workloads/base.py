@@ -198,9 +198,10 @@ class KerasEdit:
     """One config setting of a built Keras arm, changed by its worker after ``keras_build`` and before it trains or
     is inspected (``arms.keras_worker.apply_edits``): ``key`` of ``get_config()`` set to ``value`` (a JSON value).
 
-    - ``part``: ``"layer"`` (every layer of class ``cls`` whose config has ``key``; the model is cloned with those
-      layers rebuilt by ``from_config`` and every weight copied), ``"optimizer"`` or ``"loss"`` (rebuilt by its
-      class's ``from_config``; ``cls`` None, or the class name it must have).
+    - ``part``: ``"layer"`` (every layer of class ``cls`` whose config has ``key``, every layer for ``cls``
+      ``"Layer"``; the model is cloned with those layers rebuilt by ``from_config`` and every weight copied),
+      ``"optimizer"`` or ``"loss"`` (rebuilt by its class's ``from_config``; ``cls`` None, or the class name it
+      must have).
     - ``only``: a layer edit changes only the layers whose ``key`` reads this (None: every one of ``cls``).
     The worker refuses an edit that no layer (or a loss or optimizer without ``key``) takes, naming it. A loss edit
     ``from_logits=True`` also takes the head's activation off the model's last layer: the loss receives the logits,
