@@ -392,6 +392,26 @@ def test_a_data_function_in_a_module_beside_the_workload_file_loads(tmp_path, mo
     assert ds.record["function"] == f"{module}:make" and ds.x_train.shape == (64, 8)
 
 
+def test_two_workload_folders_with_a_module_of_one_name_each_load_their_own(tmp_path, monkeypatch):
+    # one process (a notebook, the pytest plugin, the worker pool) loading two users' folders that both hold a
+    # sibling module "mydata_same": each workload's "mydata_same:make" must read its own folder's module, also when
+    # the first is loaded again after the second
+    monkeypatch.setattr("sys.path", list(__import__("sys").path))
+    monkeypatch.delitem(__import__("sys").modules, "mydata_same", raising=False)  # and put back as it was after
+    body = (
+        "import numpy as np\n\n\ndef make():\n"
+        "    return np.full((64, WIDTH), 1, np.float32), np.zeros((64, 1), np.float32)\n"
+    )
+    files = []
+    for width in (8, 5):
+        folder = tmp_path / f"user{width}"
+        folder.mkdir()
+        files.append(user_folder(folder, "mydata_same", body.replace("WIDTH", str(width))))
+    for path, width in [(files[0], 8), (files[1], 5), (files[0], 8)]:
+        ds = datasource.load(workloads.load(str(path)))
+        assert ds.x_train.shape == (64, width), (path, ds.x_train.shape)
+
+
 def test_a_data_module_that_raises_on_import_is_its_own_file_and_line(tmp_path, monkeypatch):
     monkeypatch.setattr("sys.path", list(__import__("sys").path))
     module = f"mydata_bad_{tmp_path.name.replace('-', '_')}"

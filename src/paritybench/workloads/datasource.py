@@ -11,6 +11,7 @@ workload and its source; a user function that raises is reported at the user's o
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from pathlib import Path
 
 import numpy as np
@@ -53,7 +54,7 @@ def load(w: Workload, path: str | None = None, sha256: str | None = None) -> dat
             record = {"source": "npz", "x": x_name, "y": y_name}
             _CACHE[key] = data.from_arrays(x, y, where, str(p), digest, d.shuffle, record)
     else:
-        key = (d.source, None, None, d.shuffle, None)
+        key = (d.source, _source_file(d.source), None, d.shuffle, None)
         if key not in _CACHE:
             x, y = _call(w, where)
             ref = d.source if isinstance(d.source, str) else getattr(d.source, "__qualname__", repr(d.source))
@@ -122,6 +123,17 @@ def _check_head(w: Workload, y, where: str) -> None:
             "shape (n, k) or (n, T, k)) or class ids (integers, shape (n,) or (n, T)): give ids as integers, "
             "y.astype('int32')"
         )
+
+
+def _source_file(ref) -> str | None:
+    """The file a function source is defined in: two workloads whose folders each hold ``mydata.py`` name two
+    sources by one string ``"mydata:make"``, cached apart. None where it cannot be resolved (``_call`` then says
+    why, in one line)."""
+    try:
+        fn = resolve_ref(ref)
+        return inspect.getsourcefile(fn) or getattr(fn, "__module__", None)
+    except Exception:  # said by _call, which resolves it again
+        return None
 
 
 def _call(w: Workload, where: str):

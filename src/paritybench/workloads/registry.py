@@ -167,14 +167,14 @@ def _from_file(path: Path, spec: str) -> tuple[Workload, dict]:
     data = path.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
     name = f"paritybench_user_workload_{digest[:16]}"
-    if name in sys.modules:
-        module = sys.modules[name]
+    # The file's folder is on the import path, as `python file.py` puts it there: a workload that imports a module
+    # beside it (or names one as "module:function") loads, here and in the Keras workers (they load the workload
+    # through this too), and finds its own siblings, not another workload's of the same name.
+    _siblings_first(path.resolve().parent)
+    loaded = sys.modules.get(name)
+    if loaded is not None and Path(getattr(loaded, "__file__", "") or "").resolve() == path.resolve():
+        module = loaded
     else:
-        # The file's folder is on the import path, as `python file.py` puts it there: a workload that imports
-        # a module beside it loads, here and in the Keras workers (they load the workload through this too).
-        folder = str(path.resolve().parent)
-        if folder not in sys.path:
-            sys.path.insert(0, folder)
         mspec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(mspec)
         sys.modules[name] = module  # dataclasses and pickling look the module up by name
@@ -187,6 +187,34 @@ def _from_file(path: Path, spec: str) -> tuple[Workload, dict]:
         raise ParityError(f"--workload {spec}: the file defines no WORKLOAD: add WORKLOAD = Workload(...)")
     origin = {"source": "file", "spec": str(path.resolve()), "sha256": digest}
     return module.WORKLOAD, origin
+
+
+_USER_FOLDERS: set[Path] = set()  # folders of the workload files loaded in this process
+
+
+def _siblings_first(folder: Path) -> None:
+    """``folder`` first on the import path, and every module that another workload file's folder supplied under a
+    name that ``folder`` holds as a file or package forgotten: one process that loads two workloads whose folders
+    both hold, say, ``model.py`` (a notebook, the pytest plugin, the worker pool) imports each workload's own
+    ``model``, never the one loaded first (the earlier workload keeps the module objects it already holds; loaded
+    again, it gets its own back). Modules from anywhere else (the frameworks, the standard library) are never
+    touched."""
+    _USER_FOLDERS.add(folder)
+    where = str(folder)
+    if where in sys.path:
+        sys.path.remove(where)
+    sys.path.insert(0, where)
+    for mod_name, mod in list(sys.modules.items()):
+        if "." in mod_name or not ((folder / f"{mod_name}.py").is_file() or (folder / mod_name).is_dir()):
+            continue
+        file = getattr(mod, "__file__", None)
+        if not file:
+            continue
+        at = Path(file).resolve()
+        owner = at.parent if at.name != "__init__.py" else at.parent.parent
+        if owner != folder and owner in _USER_FOLDERS:
+            for sub in [n for n in sys.modules if n == mod_name or n.startswith(mod_name + ".")]:
+                del sys.modules[sub]
 
 
 def anchored(d: Data, folder: Path | None) -> Data:
@@ -209,7 +237,10 @@ def load(spec: str | None = None) -> Workload:
     """The workload named by ``spec`` (the default seed workload when None), checked."""
     spec = spec or DEFAULT
     if spec in _CACHE:
-        return _CACHE[spec]
+        cached = _CACHE[spec]
+        if (cached.origin or {}).get("source") == "file":  # its folder's siblings first again (_siblings_first)
+            _siblings_first(Path(cached.origin["spec"]).parent)
+        return cached
     module = None  # the module whose source identifies the workload (a file workload hashes its file)
     if spec in BUILTIN:
         obj, origin = _import_attr(BUILTIN[spec], spec), {"source": "builtin", "spec": spec}
