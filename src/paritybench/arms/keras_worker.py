@@ -534,6 +534,7 @@ class _Backend:
             raise RuntimeError(f"Keras loaded backend {keras.backend.backend()}, not {backend}")
         self.datasets: dict[tuple, object] = {}
         self.jobs = 0
+        self.cleared = False  # clear_session ran since the last job (serve, between jobs)
 
     def dataset(self, path, sha256, workload):
         """The workload's data (MNIST from ``path``, or its own ``Data.source``: ``workloads.load_data``)."""
@@ -568,12 +569,14 @@ def run_job(job: protocol.TrainJob, be: _Backend, channel: protocol.Channel, ser
             f"job for {job.backend} with numerics {job.numerics} sent to the {backend} worker "
             f"started with {be.numerics}"
         )
-    if be.jobs:
+    if be.jobs and not be.cleared:
         # A serving worker's next workload starts from the state a fresh worker starts from: no model,
         # layer name counter or seed generator of the last workload survives (clear_session drops Keras'
-        # global state, the global seed with it), then the same seed as at start.
+        # global state, the global seed with it), then the same seed as at start. ``serve`` clears as soon
+        # as a job is done, while the worker waits for the next one; here only if it did not.
         keras.utils.clear_session()
     be.jobs += 1
+    be.cleared = False
     readback = flags.read_back(backend, be.opts, keras=True)
     keras.utils.set_random_seed(0)
     out_dir = job.out_dir
@@ -674,6 +677,10 @@ def serve(channel: protocol.Channel, backend: str, numerics: dict, serving: bool
         rc = run_job(msg, be, channel, serving)
         if rc or not serving:
             return rc
+        # the next job's clear_session (run_job), done now: the parent is reading this job's results and
+        # preparing the next workload, so it costs no time on the next job's way
+        be.keras.utils.clear_session()
+        be.cleared = True
 
 
 if __name__ == "__main__":
