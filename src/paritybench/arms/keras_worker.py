@@ -488,6 +488,21 @@ class KerasArm:
             info["shuffle"] = shuffle_record(seed, FIT_ORDER_DRAWN_BY, order)
         return curves, before, traj, info, states
 
+    def _fit_input(self, x, y, bs: int) -> tuple[tuple, dict]:
+        """``fit``'s data for one epoch of ``x`` in batches of ``bs``, without shuffling. On TensorFlow, where the
+        epoch is one batch of float32 samples, that batch as a one-element ``tf.data.Dataset`` (``from_tensors``):
+        the same tensors reach the same ``train_function``, without the pipeline ``fit`` otherwise builds from
+        arrays at every call (``ArrayDataAdapter.get_tf_dataset``: index batches, ``flat_map`` and a traced
+        slicing ``map``), a third of the keras-tensorflow worker's time in ``run --workload all``, the worker the
+        catalogue waits on (py-spy); every artifact of the catalogue bit-identical but timing, 20 of 20. Otherwise
+        the arrays, as a user passes them. Returns (positional, keyword) arguments."""
+        single = len(x) == bs and x.dtype == np.float32 and (y.dtype == np.float32 or y.dtype.kind in "iu")
+        if self.backend == "tensorflow" and single:
+            import tensorflow as tf  # late: a framework: loaded by this TensorFlow worker's Keras already
+
+            return (tf.data.Dataset.from_tensors((x, y)),), {}
+        return (x, y), {"batch_size": bs, "shuffle": False}
+
     def fit_step(self, x, y, bs: int, before: dict, curves: dict, traj: list | None) -> tuple[Any, dict, float]:
         """One ``fit`` epoch over ``x`` in batches of ``bs`` from weights ``before``: appends the update's
         gradient norm to ``curves`` (plain SGD: ||w_k+1 - w_k|| / lr is the gradient's norm; other optimizers
@@ -497,7 +512,8 @@ class KerasArm:
             logs = self.model.train_on_batch(x, y, return_dict=True)
             hist = SimpleNamespace(history={k: [float(v)] for k, v in logs.items()})
         else:
-            hist = self.model.fit(x, y, batch_size=bs, epochs=1, shuffle=False, verbose=0)
+            args, kwargs = self._fit_input(x, y, bs)
+            hist = self.model.fit(*args, epochs=1, verbose=0, **kwargs)
         seconds = time.perf_counter() - t
         after = self.get_weights()
         curves["grad_norm"].append(grad_norm_from_update(before, after, self.lr) if self.plain_sgd else float("nan"))
@@ -568,6 +584,7 @@ class _Backend:
             raise RuntimeError(f"Keras loaded backend {keras.backend.backend()}, not {backend}")
         self.datasets: dict[tuple, object] = {}
         self.jobs = 0
+        self.cleared = False  # clear_session ran since the last job (serve, between jobs)
 
     def dataset(self, path, sha256, workload):
         """The workload's data (MNIST from ``path``, or its own ``Data.source``: ``workloads.load_data``)."""
@@ -602,12 +619,14 @@ def run_job(job: protocol.TrainJob, be: _Backend, channel: protocol.Channel, ser
             f"job for {job.backend} with numerics {job.numerics} sent to the {backend} worker "
             f"started with {be.numerics}"
         )
-    if be.jobs:
+    if be.jobs and not be.cleared:
         # A serving worker's next workload starts from the state a fresh worker starts from: no model,
         # layer name counter or seed generator of the last workload survives (clear_session drops Keras'
-        # global state, the global seed with it), then the same seed as at start.
+        # global state, the global seed with it), then the same seed as at start. ``serve`` clears as soon
+        # as a job is done, while the worker waits for the next one; here only if it did not.
         keras.utils.clear_session()
     be.jobs += 1
+    be.cleared = False
     readback = flags.read_back(backend, be.opts, keras=True)
     with flags.keras_without_tensorflow():
         keras.utils.set_random_seed(0)
@@ -709,6 +728,10 @@ def serve(channel: protocol.Channel, backend: str, numerics: dict, serving: bool
         rc = run_job(msg, be, channel, serving)
         if rc or not serving:
             return rc
+        # the next job's clear_session (run_job), done now: the parent is reading this job's results and
+        # preparing the next workload, so it costs no time on the next job's way
+        be.keras.utils.clear_session()
+        be.cleared = True
 
 
 if __name__ == "__main__":

@@ -359,8 +359,19 @@ def run(
             for spec in main_specs:
                 _run_main(spec, todo[spec.name], sess)
             sess.timing["process_seconds"]["main"] = time.perf_counter() - t_main
+            # The last worker's last case (keras-tensorflow's, the slowest backend, collected last) is recorded
+            # after every worker has its weight swap: its float64 diagnostics then run while the workers
+            # evaluate, instead of holding up every swap. Every swap is sent before any result is read, so the
+            # workers evaluate at the same time, not one after another.
+            deferred: list[tuple[Arm, Case, ArmResult]] = []
+            for i, worker in enumerate(workers):
+                worker.collect_training(sess, deferred if i == len(workers) - 1 else None)
+            swap_files = _swap_files(sess, Path(tmp)) if workers else {}
             for worker in workers:
-                worker.collect_training(sess)
+                worker.send_swap(sess, swap_files)
+            for spec, case, result in deferred:
+                sess.record(spec, case, result)
+                sess.progress.advance(f"{spec.name} {case.id}")
             for worker in workers:
                 worker.finish(sess, swap_extra, env)
         finally:
@@ -500,11 +511,14 @@ class _KerasWorker:
         self.done: set[tuple[str, str]] = set()
         self.completed = False  # the job's JobDone was read: a pooled worker may serve the next one
 
-    def collect_training(self, sess: _Session) -> None:
-        """Record every case the worker trains, as it reports them, until it has trained them all."""
+    def collect_training(self, sess: _Session, deferred: list | None = None) -> None:
+        """Record every case the worker trains, as it reports them, until it has trained them all. With
+        ``deferred``, the worker's last case is only loaded (its final weights in ``sess.finals``, for the
+        swap) and appended there as (arm, case, result), for the caller to record."""
         cfg, workload = sess.cfg, sess.workload
         shapes = workload.model.params
         by_id = {c.id: c for c in sess.cases}
+        expected = sum(len(self.todo[s.name]) for s in self.specs)
         for msg in self.wp.events(until=protocol.Trained):
             if not isinstance(msg, protocol.CaseDone):
                 continue
@@ -514,36 +528,41 @@ class _KerasWorker:
                 t = weights.load_weights_npz(msg.traj_file, shapes)
                 result.trajectory = [t[f"k{i}"] for i in range(cfg.steps + 1)]
                 os.unlink(msg.traj_file)
-            sess.record(self.by_name[msg.arm], by_id[msg.id], result)
             self.done.add((msg.arm, msg.id))
+            spec, case = self.by_name[msg.arm], by_id[msg.id]
+            if deferred is not None and len(self.done) == expected:
+                sess.finals[case.key(spec.name)] = w  # where record() puts it: the same order of the finals
+                deferred.append((spec, case, result))
+                continue
+            sess.record(spec, case, result)
             sess.progress.advance(f"{msg.arm} {msg.id}")
 
-    def finish(self, sess: _Session, swap_extra: list[dict], env: dict) -> None:
-        """Send the weight swap (every final weight set to evaluate with this backend), then read the result."""
-        cfg = sess.cfg
+    def send_swap(self, sess: _Session, files: dict[RunKey, Path]) -> None:
+        """Send the weight swap: every final weight set (``files``, saved once for every worker by
+        ``_swap_files``) to evaluate with this backend's forward pass; an empty one without the swap."""
         evaluate = []
-        if _swaps(cfg, sess.workload) and self.proc.poll() is None:
+        if _swaps(sess.cfg, sess.workload) and self.proc.poll() is None:
             common = _task_common(sess)
-            for (arm, seed, window, copy), w in sess.finals.items():
-                cid = Case(seed, window, copy).id
-                f = self.job_dir / f"eval-{arm}-{cid}.npz"
-                weights.save_weights_npz(f, {"w": w})
+            for key, f in files.items():
                 evaluate.append(
                     protocol.EvaluateItem(
                         workload=common["workload"],
                         lr=common["lr"],
                         n=common["n"],
                         normalize=common["normalize"],
-                        window=window,
-                        label=arm,
-                        case=cid,
+                        window=key.window,
+                        label=key.arm,
+                        case=Case(key.seed, key.window, key.copy).id,
                         weights_file=str(f),
                         evaluator=self.specs[0].name,
                         workload_sha256=common["workload_sha256"],
                     )
                 )
-        # a failed write means the worker is gone: its status says why
+        # a failed write means the worker is gone: its status says why (``finish``)
         self.wp.send(protocol.Evaluate(tuple(evaluate)), close=self.pool is None)
+
+    def finish(self, sess: _Session, swap_extra: list[dict], env: dict) -> None:
+        """Read the swap's result (``send_swap`` sent it) and the worker's environment."""
         result = None
         for msg in self.wp.events(until=protocol.JobDone):
             if isinstance(msg, protocol.JobDone):
@@ -575,6 +594,20 @@ class _KerasWorker:
         if not self.completed:  # died, failed or interrupted mid-job: the next workload gets a fresh worker
             self.pool.discard(self.wp)
         self.pool.release_job(self.job_dir)
+
+
+def _swap_files(sess: _Session, tmp: Path) -> dict[RunKey, Path]:
+    """Every final weight set, saved once for every Keras worker's weight swap: run key -> file (none without
+    the swap)."""
+    if not _swaps(sess.cfg, sess.workload):
+        return {}
+    folder = tmp / "swap"
+    folder.mkdir(exist_ok=True)
+    files = {}
+    for key, w in sess.finals.items():
+        files[key] = folder / f"eval-{key.arm}-{Case(key.seed, key.window, key.copy).id}.npz"
+        weights.save_weights_npz(files[key], {"w": w})
+    return files
 
 
 def _task_common(sess: _Session) -> dict:
