@@ -18,7 +18,6 @@ without frameworks, and the model code it calls is the workload's Keras builder.
 
 from __future__ import annotations
 
-import copy
 import gc
 import importlib
 import inspect
@@ -363,10 +362,16 @@ class KerasArm:
         with no reduction (a copy with ``reduction=None``: ``keras/src/losses/loss.py`` ``reduce_values`` returns
         the values; before, its ``sum_over_batch_size`` mean made every d loss/d logit ``n`` times too small)."""
         loss = self.loss
-        if isinstance(loss, self.keras.losses.Loss) and loss.reduction not in (None, "none"):
-            loss = copy.copy(loss)
-            loss.reduction = None
-        return loss(y, z) if self.takes_logits else loss(y, self.activation(z))
+        z = z if self.takes_logits else self.activation(z)
+        if not isinstance(loss, self.keras.losses.Loss) or loss.reduction in (None, "none"):
+            return loss(y, z)
+        # its reduction set to None for this call and given back (a copy would go through Keras's pickling, which
+        # refuses a Loss subclass that is not registered as serializable, as loss-reduction's is not)
+        saved, loss.reduction = loss.reduction, None
+        try:
+            return loss(y, z)
+        finally:
+            loss.reduction = saved
 
     def probabilities(self, out):
         """The head's activation of the model's output: the output itself, unless the loss takes the logits."""
@@ -496,7 +501,9 @@ class KerasArm:
         slicing ``map``), a third of the keras-tensorflow worker's time in ``run --workload all``, the worker the
         catalogue waits on (py-spy); every artifact of the catalogue bit-identical but timing, 20 of 20. Otherwise
         the arrays, as a user passes them. Returns (positional, keyword) arguments."""
-        single = len(x) == bs and x.dtype == np.float32 and (y.dtype == np.float32 or y.dtype.kind in "iu")
+        single = (
+            len(x) == bs and x.dtype == np.float32 and (y.dtype == np.float32 or np.issubdtype(y.dtype, np.integer))
+        )
         if self.backend == "tensorflow" and single:
             import tensorflow as tf  # late: a framework: loaded by this TensorFlow worker's Keras already
 
