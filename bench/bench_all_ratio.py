@@ -63,12 +63,18 @@ def main() -> None:
             )
     wall = sum(r["bench_all"]["wall_seconds"] for r in rounds) / sum(r["bench"]["wall_seconds"] for r in rounds)
     cpu = sum(r["bench_all"]["cpu_seconds"] for r in rounds) / sum(r["bench"]["cpu_seconds"] for r in rounds)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
+    changed = subprocess.run(
+        ["git", "status", "--porcelain", "--", "src", "bench"], capture_output=True, text=True, cwd=ROOT
+    )
+    commit = (head.stdout.strip() or "unknown") + (
+        "-dirty" if changed.stdout.strip() else ""
+    )  # measured code not committed
     record = {
         "kind": "bench-all-ratio",
         "format_version": "1.0",
         "created_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "commit": commit.stdout.strip() or None,
+        "commit": commit,
         "cpu": cpu_label(),
         "logical_cpus": os.cpu_count(),
         "command": "python bench/bench_all_ratio.py --repeat " + str(a.repeat),

@@ -453,7 +453,8 @@ class KerasArm:
             p = self.keras.ops.convert_to_numpy(self.probabilities(p))
             curves["correct"].append(int(np.sum(heads.correct_mask(np, self.head, p, y))))
             if eval_data is not None:
-                ev = self.model.evaluate(*eval_data, batch_size=eval_data[0].shape[0], verbose=0, return_dict=True)
+                args, kwargs = self._batches(*eval_data, eval_data[0].shape[0])
+                ev = self.model.evaluate(*args, verbose=0, return_dict=True, **kwargs)
                 curves["eval_loss"].append(float(ev["loss"]))
                 curves["eval_accuracy"].append(float(ev["accuracy"]) if self.classes else 0.0)
             for k, v in saved.items():
@@ -493,14 +494,14 @@ class KerasArm:
             info["shuffle"] = shuffle_record(seed, FIT_ORDER_DRAWN_BY, order)
         return curves, before, traj, info, states
 
-    def _fit_input(self, x, y, bs: int) -> tuple[tuple, dict]:
-        """``fit``'s data for one epoch of ``x`` in batches of ``bs``, without shuffling. On TensorFlow, where the
-        epoch is one batch of float32 samples, that batch as a one-element ``tf.data.Dataset`` (``from_tensors``):
-        the same tensors reach the same ``train_function``, without the pipeline ``fit`` otherwise builds from
-        arrays at every call (``ArrayDataAdapter.get_tf_dataset``: index batches, ``flat_map`` and a traced
+    def _batches(self, x, y, bs: int, **array_kwargs) -> tuple[tuple, dict]:
+        """``fit``'s or ``evaluate``'s data: ``x`` in batches of ``bs``, in order. On TensorFlow, where that is one
+        batch of float32 samples, the batch as a one-element ``tf.data.Dataset`` (``from_tensors``): the same
+        tensors reach the same ``train_function`` / ``test_function``, without the pipeline Keras otherwise builds
+        from arrays at every call (``ArrayDataAdapter.get_tf_dataset``: index batches, ``flat_map`` and a traced
         slicing ``map``), a third of the keras-tensorflow worker's time in ``run --workload all``, the worker the
         catalogue waits on (py-spy); every artifact of the catalogue bit-identical but timing, 20 of 20. Otherwise
-        the arrays, as a user passes them. Returns (positional, keyword) arguments."""
+        the arrays, as a user passes them, with ``array_kwargs``. Returns (positional, keyword) arguments."""
         single = (
             len(x) == bs and x.dtype == np.float32 and (y.dtype == np.float32 or np.issubdtype(y.dtype, np.integer))
         )
@@ -508,7 +509,7 @@ class KerasArm:
             import tensorflow as tf  # late: a framework: loaded by this TensorFlow worker's Keras already
 
             return (tf.data.Dataset.from_tensors((x, y)),), {}
-        return (x, y), {"batch_size": bs, "shuffle": False}
+        return (x, y), {"batch_size": bs, **array_kwargs}
 
     def fit_step(self, x, y, bs: int, before: dict, curves: dict, traj: list | None) -> tuple[Any, dict, float]:
         """One ``fit`` epoch over ``x`` in batches of ``bs`` from weights ``before``: appends the update's
@@ -519,7 +520,7 @@ class KerasArm:
             logs = self.model.train_on_batch(x, y, return_dict=True)
             hist = SimpleNamespace(history={k: [float(v)] for k, v in logs.items()})
         else:
-            args, kwargs = self._fit_input(x, y, bs)
+            args, kwargs = self._batches(x, y, bs, shuffle=False)
             hist = self.model.fit(*args, epochs=1, verbose=0, **kwargs)
         seconds = time.perf_counter() - t
         after = self.get_weights()
@@ -553,7 +554,8 @@ class KerasArm:
         if keep_trajectory:
             self.diagnose(x, y, curves)
         finite_flags.append(not weights_nonfinite(before))
-        last = self.model.evaluate(x, y, batch_size=n, verbose=0, return_dict=True)
+        args, kwargs = self._batches(x, y, n)
+        last = self.model.evaluate(*args, verbose=0, return_dict=True, **kwargs)
         curves["loss"].append(float(last["loss"]))
         curves["correct"].append(round(float(last["accuracy"]) * scored) if self.classes else 0)
         curves["nonfinite"] = nonfinite_steps(finite_flags, curves["loss"])
