@@ -453,7 +453,8 @@ class KerasArm:
             p = self.keras.ops.convert_to_numpy(self.probabilities(p))
             curves["correct"].append(int(np.sum(heads.correct_mask(np, self.head, p, y))))
             if eval_data is not None:
-                args, kwargs = self._batches(*eval_data, eval_data[0].shape[0])
+                ex, ey = eval_data
+                args, kwargs = self._batches(ex, ey, ex.shape[0])
                 ev = self.model.evaluate(*args, verbose=0, return_dict=True, **kwargs)
                 curves["eval_loss"].append(float(ev["loss"]))
                 curves["eval_accuracy"].append(float(ev["accuracy"]) if self.classes else 0.0)
