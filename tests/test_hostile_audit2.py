@@ -241,6 +241,46 @@ def test_a_sigterm_dropped_by_a_gc_callback_still_ends_the_process_with_143(tmp_
     assert time.monotonic() - t0 < 25
 
 
+IMPORT_KILL = """
+import os, signal, sys, time
+from paritybench import procs
+
+
+def main():
+    procs.install_signal_handlers()
+    sys.path.insert(0, ".")
+    try:
+        import slow_module
+        time.sleep(10)
+        print("lost", flush=True)
+    except procs.Interrupted as exc:
+        print("interrupted", flush=True)
+        sys.exit(exc.exit_code)
+
+
+main()
+"""
+
+
+def test_a_sigterm_during_an_import_is_raised_after_the_import_not_inside_it(tmp_path):
+    """An exception raised inside an import can abort a C extension's initialisation (jaxlib's MLIR: SIGABRT,
+    exit -6, in make test); without the postponement the module's last line never runs."""
+    (tmp_path / "slow_module.py").write_text(
+        "import os, signal, time\n"
+        "os.kill(os.getpid(), signal.SIGTERM)\n"
+        "t = time.monotonic()\n"
+        "while time.monotonic() - t < 0.3:\n"
+        "    pass\n"
+        "print('import finished', flush=True)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "TMPDIR": str(tmp_path)}
+    proc = subprocess.run(
+        [sys.executable, "-c", IMPORT_KILL], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 143, (proc.returncode, proc.stdout, proc.stderr[-2000:])
+    assert proc.stdout.split() == ["import", "finished", "interrupted"], (proc.stdout, proc.stderr[-2000:])
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc for the process's CPU time")
 @pytest.mark.parametrize("trial", range(3))
 def test_sigterm_at_a_random_time_during_a_long_localize_ends_it_with_143(tmp_path, trial):

@@ -50,7 +50,25 @@ class Interrupted(KeyboardInterrupt):
 
 
 def _raise(signum, frame) -> None:
+    if _importing(frame):
+        # An exception raised while a module is being imported can leave a C extension half initialised, and
+        # some abort the process on it: a SIGTERM to `run` while its main process imported JAX (jaxlib's MLIR
+        # _site_initialize) ended it with SIGABRT, exit -6, in make test. Postponed instead: the redelivery
+        # thread below sends it again in a few milliseconds, until the import is done (or ends the process
+        # itself, 128+signal, after REDELIVER_FOR_S).
+        _dropped.append(signum)
+        _dropped_event.set()
+        return
     raise Interrupted(signum)
+
+
+def _importing(frame) -> bool:
+    """Whether ``frame`` (the main thread's, where a signal landed) runs inside an import."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib._bootstrap"):
+            return True
+        frame = frame.f_back
+    return False
 
 
 # Python runs a signal handler between bytecodes of whatever Python code the main thread runs
