@@ -16,29 +16,12 @@ import argparse
 import datetime
 import json
 import os
-import resource
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-from benchutil import cpu_label
+from benchutil import commit_label, cpu_label, timed_record, write_record
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _timed(args: list[str]) -> dict:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    load = os.getloadavg()[0]
-    t = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "paritybench", *args], capture_output=True, text=True)
-    wall = time.perf_counter() - t
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(args)} failed: {proc.stderr[-2000:]}")
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return {"wall_seconds": round(wall, 2), "cpu_seconds": round(cpu, 2), "load_average_before": round(load, 2)}
 
 
 def main() -> None:
@@ -49,8 +32,8 @@ def main() -> None:
     rounds = []
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(a.repeat):
-            bench = _timed(["run", "--no-weights", "--out", f"{tmp}/bench{i}.json"])
-            every = _timed(["run", "--workload", "all", "--no-weights", "--out", f"{tmp}/all{i}"])
+            bench = timed_record(["run", "--no-weights", "--out", f"{tmp}/bench{i}.json"])
+            every = timed_record(["run", "--workload", "all", "--no-weights", "--out", f"{tmp}/all{i}"])
             index = json.loads(Path(f"{tmp}/all{i}/index.json").read_text())
             every["workload_seconds"] = {w["workload"]: w["seconds"] for w in index["workloads"]}
             every["status"] = {w["workload"]: w["status"] for w in index["workloads"]}
@@ -63,18 +46,11 @@ def main() -> None:
             )
     wall = sum(r["bench_all"]["wall_seconds"] for r in rounds) / sum(r["bench"]["wall_seconds"] for r in rounds)
     cpu = sum(r["bench_all"]["cpu_seconds"] for r in rounds) / sum(r["bench"]["cpu_seconds"] for r in rounds)
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
-    changed = subprocess.run(
-        ["git", "status", "--porcelain", "--", "src", "bench"], capture_output=True, text=True, cwd=ROOT
-    )
-    commit = (head.stdout.strip() or "unknown") + (
-        "-dirty" if changed.stdout.strip() else ""
-    )  # measured code not committed
     record = {
         "kind": "bench-all-ratio",
         "format_version": "1.0",
         "created_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "commit": commit,
+        "commit": commit_label(ROOT),
         "cpu": cpu_label(),
         "logical_cpus": os.cpu_count(),
         "command": "python bench/bench_all_ratio.py --repeat " + str(a.repeat),
@@ -84,11 +60,7 @@ def main() -> None:
     }
     print(f"bench-all / bench: {wall:.2f}x wall, {cpu:.2f}x CPU over {a.repeat} rounds")
     if a.out:
-        out = Path(a.out)
-        tmp_out = out.with_suffix(".tmp")
-        tmp_out.write_text(json.dumps(record, indent=1) + "\n")
-        tmp_out.replace(out)
-        print(f"written: {out}")
+        write_record(record, a.out)
 
 
 if __name__ == "__main__":

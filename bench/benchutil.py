@@ -6,11 +6,15 @@ before it sets the numerics flags, and the flags must precede every framework.
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import resource
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from paritybench.experiment import flags
@@ -100,6 +104,41 @@ def time_once(fn: Callable[[], Any]) -> float:
     t = time.perf_counter()
     fn()
     return time.perf_counter() - t
+
+
+def timed_record(args: list[str]) -> dict:
+    """``python -m paritybench ARGS`` in a fresh process (imports, worker start-up and compiles included, as a user
+    sees them): its wall seconds, the CPU seconds (user + system) of it and its children, and the load average just
+    before it; SystemExit with the end of its stderr where the command fails."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    load = os.getloadavg()[0]
+    t = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "paritybench", *args], capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed: {proc.stderr[-2000:]}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"wall_seconds": round(wall, 2), "cpu_seconds": round(cpu, 2), "load_average_before": round(load, 2)}
+
+
+def commit_label(root) -> str:
+    """The checked-out commit, with ``-dirty`` where src/ or bench/ differ from it (the measured code is then not
+    the commit's)."""
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=root)
+    changed = subprocess.run(
+        ["git", "status", "--porcelain", "--", "src", "bench"], capture_output=True, text=True, cwd=root
+    )
+    return (head.stdout.strip() or "unknown") + ("-dirty" if changed.stdout.strip() else "")
+
+
+def write_record(record: dict, out) -> None:
+    """Write ``record`` as JSON to ``out`` whole or not at all (a temporary file beside it, then a rename)."""
+    out = Path(out)
+    tmp_out = out.with_suffix(".tmp")
+    tmp_out.write_text(json.dumps(record, indent=1) + "\n")
+    tmp_out.replace(out)
+    print(f"written: {out}")
 
 
 def timed_command(args: list[str]) -> float:

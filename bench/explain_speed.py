@@ -1,40 +1,68 @@
 """issue 19: wall time of ``paritybench explain`` against ``paritybench localize`` on the same pairs (not a test;
 target: explain at most 3x localize).
 
-Usage: .venv/bin/python bench/explain_speed.py [--workload seed-bce] [--arms a,b,...] [--repeat 1]
-Each command runs in a fresh process (imports and compiles included, as a user sees them), the two alternating
-``--repeat`` times; the ratio is taken of the medians. Default: every pair of the seed workload (each arm
-against reference-f64), the pairs ``localize`` compares with no ``--arms``.
+Usage: .venv/bin/python bench/explain_speed.py [--workload seed-bce] [--arms a,b,...] [--repeat 2]
+    [--out results/timing/explain-vs-localize.json]
+Each command runs in a fresh process (imports, worker start-up and compiles included, as a user sees them), the
+two alternating ``--repeat`` times; each run's wall time, the CPU time (user + system) of it and its children and
+the load average before it are recorded, and the ratio is taken of the summed wall times (and of the summed CPU
+times). Default: every pair of the seed workload (each arm against reference-f64), the pairs ``localize``
+compares with no ``--arms``. The ratio means something only on an otherwise idle machine.
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
+import datetime
+import os
 import tempfile
 from pathlib import Path
 
-from benchutil import timed_command as timed
+from benchutil import commit_label, cpu_label, timed_record, write_record
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--workload", default="seed-bce")
     ap.add_argument("--arms", default=None, help="comma-separated arms (default: every arm vs the reference)")
-    ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--out", default=None, help="write the record here (JSON); default: print only")
     a = ap.parse_args()
     arms = ["--arms", a.arms] if a.arms else []
-    loc, exp = [], []
+    rounds = []
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(a.repeat):
-            loc.append(timed(["localize", "--workload", a.workload, *arms, "--out", str(Path(tmp) / f"l{i}.json")]))
-            exp.append(timed(["explain", "--workload", a.workload, *arms, "--out", str(Path(tmp) / f"e{i}.json")]))
-    tl, te = statistics.median(loc), statistics.median(exp)
-    print(
-        f"{a.workload} {a.arms or 'every arm vs the reference'}: localize {tl:.1f} s, explain {te:.1f} s, "
-        f"ratio {te / tl:.2f} (runs: localize {', '.join(f'{x:.1f}' for x in loc)}; "
-        f"explain {', '.join(f'{x:.1f}' for x in exp)})"
-    )
+            loc = timed_record(["localize", "--workload", a.workload, *arms, "--out", f"{tmp}/l{i}.json"])
+            exp = timed_record(["explain", "--workload", a.workload, *arms, "--out", f"{tmp}/e{i}.json"])
+            rounds.append({"localize": loc, "explain": exp})
+            print(
+                f"round {i + 1}: localize {loc['wall_seconds']:.1f} s ({loc['cpu_seconds']:.1f} s CPU), explain"
+                f" {exp['wall_seconds']:.1f} s ({exp['cpu_seconds']:.1f} s CPU):"
+                f" {exp['wall_seconds'] / loc['wall_seconds']:.2f}x wall",
+                flush=True,
+            )
+    wall = sum(r["explain"]["wall_seconds"] for r in rounds) / sum(r["localize"]["wall_seconds"] for r in rounds)
+    cpu = sum(r["explain"]["cpu_seconds"] for r in rounds) / sum(r["localize"]["cpu_seconds"] for r in rounds)
+    command = f"python bench/explain_speed.py --workload {a.workload} --repeat {a.repeat}"
+    record = {
+        "kind": "explain-vs-localize",
+        "format_version": "1.0",
+        "created_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "commit": commit_label(ROOT),
+        "cpu": cpu_label(),
+        "logical_cpus": os.cpu_count(),
+        "command": command + (f" --arms {a.arms}" if a.arms else ""),
+        "workload": a.workload,
+        "pairs": a.arms or "every arm against the reference",
+        "rounds": rounds,
+        "wall_ratio": round(wall, 3),
+        "cpu_ratio": round(cpu, 3),
+    }
+    print(f"explain / localize: {wall:.2f}x wall, {cpu:.2f}x CPU over {a.repeat} rounds")
+    if a.out:
+        write_record(record, a.out)
 
 
 if __name__ == "__main__":

@@ -618,24 +618,44 @@ def timing_file(stem: str) -> str:
     return "\n".join(out) + f"\n\n`{path.relative_to(ROOT)}` ({dev}).\n"
 
 
-def bench_all_ratio() -> str:
-    """``make bench-all`` against ``make bench``, side by side (bench/bench_all_ratio.py)."""
-    r = load(ROOT / "results" / "timing" / "bench-all-ratio.json")
-    out = ["| round | bench: wall / CPU | bench-all: wall / CPU | wall ratio | load before |", "|---|---|---|---|---|"]
+def _ratio_rounds(r: dict, base: str, other: str, base_name: str, other_name: str) -> str:
+    """The rounds of a side-by-side timing record (bench/benchutil.timed_record's fields) as a table, and the
+    summed ratios with the machine, commit and command that measured them."""
+    out = [
+        f"| round | {base_name}: wall / CPU | {other_name}: wall / CPU | wall ratio | load before |",
+        "|---|---|---|---|---|",
+    ]
     for i, rd in enumerate(r["rounds"], 1):
-        b, e = rd["bench"], rd["bench_all"]
+        b, e = rd[base], rd[other]
         out.append(
             f"| {i} | {b['wall_seconds']:.1f} s / {b['cpu_seconds']:.1f} s | {e['wall_seconds']:.1f} s /"
             f" {e['cpu_seconds']:.1f} s | {e['wall_seconds'] / b['wall_seconds']:.2f}x |"
             f" {b['load_average_before']:.1f}, {e['load_average_before']:.1f} |"
         )
-    last = r["rounds"][-1]["bench_all"]["workload_seconds"]
-    slow = ", ".join(f"{k} {v:.1f} s" for k, v in sorted(last.items(), key=lambda kv: -kv[1])[:5])
     return (
         "\n".join(out)
         + f"\n\nSummed over the rounds: **{r['wall_ratio']:.2f}x** wall, {r['cpu_ratio']:.2f}x CPU time ({r['cpu']},"
         f" {r['logical_cpus']} logical CPUs, commit {r['commit']}, `{r['command']}`,"
-        f" `results/timing/bench-all-ratio.json`). The slowest workloads of the last round: {slow}.\n"
+    )
+
+
+def bench_all_ratio() -> str:
+    """``make bench-all`` against ``make bench``, side by side (bench/bench_all_ratio.py)."""
+    r = load(ROOT / "results" / "timing" / "bench-all-ratio.json")
+    last = r["rounds"][-1]["bench_all"]["workload_seconds"]
+    slow = ", ".join(f"{k} {v:.1f} s" for k, v in sorted(last.items(), key=lambda kv: -kv[1])[:5])
+    return (
+        _ratio_rounds(r, "bench", "bench_all", "bench", "bench-all")
+        + f" `results/timing/bench-all-ratio.json`). The slowest workloads of the last round: {slow}.\n"
+    )
+
+
+def explain_vs_localize() -> str:
+    """``paritybench explain`` against ``paritybench localize`` on the same pairs (bench/explain_speed.py)."""
+    r = load(ROOT / "results" / "timing" / "explain-vs-localize.json")
+    return (
+        _ratio_rounds(r, "localize", "explain", "localize", "explain")
+        + f" `results/timing/explain-vs-localize.json`; {r['workload']}, {r['pairs']}).\n"
     )
 
 
@@ -705,6 +725,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "seed-timing": seed_timing,
     "gpu-torch-twins": gpu_torch_twins,
     "bench-all-ratio": bench_all_ratio,
+    "explain-vs-localize": explain_vs_localize,
 }
 
 
