@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from markdown_it import MarkdownIt
 
 from paritybench.analysis import localize_plot
-from paritybench.analysis.conventions_table import MISSING, _canon, declaration_mismatches, differing
+from paritybench.analysis.conventions_table import MISSING, _canon, declaration_mismatches, differing, value
 from paritybench.analysis.gap_conventions import _short
 from paritybench.artifact import reference_arm
 
@@ -208,11 +208,18 @@ def _conventions(artifacts: Sequence[dict]) -> str:
         )
         body = []
         for row in rows:
-            refv = table.get(ref, {}).get(row, MISSING)
+            refv = value(table, ref, row) if ref in table else MISSING
+            # a layer row (read from Keras arms only, matched by the layer's position) against a reference that
+            # reads no layers: no cell is marked against a value the reference does not have
+            mark = not (row.startswith("layer ") and refv == MISSING)
             cells = []
             for arm in arms:
-                v = table[arm].get(row, MISSING)
-                cls = ' class="differs"' if arm != ref and ref in table and _canon(row, v) != _canon(row, refv) else ""
+                v = value(table, arm, row)
+                cls = (
+                    ' class="differs"'
+                    if mark and arm != ref and ref in table and _canon(row, v) != _canon(row, refv)
+                    else ""
+                )
                 cells.append(f"<td{cls}>{_e(_short(v))}</td>")
             body.append(f"<tr><th>{_e(row)}</th>{''.join(cells)}</tr>")
         out.append(_table(["row", *arms], body))
