@@ -9,6 +9,7 @@ from typing import Any
 
 from rich.table import Table
 
+# rows not compared by name; "layer " rows are compared by the layer's position instead (``layer_slots``)
 NOT_COMPARED_PREFIX = ("layer ", "initial weights", "implementation: ")
 MISSING = "-"
 
