@@ -207,17 +207,18 @@ def _conventions(artifacts: Sequence[dict]) -> str:
             )
         )
         body = []
+        # a layer row (read from Keras arms only, matched by the layer's position) is marked only between arms
+        # that read layers: not against a reference that reads none, nor in the column of an arm that reads none
+        reads_layers = {arm for arm, r in table.items() if any(k.startswith("layer ") for k in r)}
         for row in rows:
             refv = value(table, ref, row) if ref in table else MISSING
-            # a layer row (read from Keras arms only, matched by the layer's position) against a reference that
-            # reads no layers: no cell is marked against a value the reference does not have
-            mark = not (row.startswith("layer ") and refv == MISSING)
             cells = []
             for arm in arms:
                 v = value(table, arm, row)
+                compared = not row.startswith("layer ") or {arm, ref} <= reads_layers
                 cls = (
                     ' class="differs"'
-                    if mark and arm != ref and ref in table and _canon(row, v) != _canon(row, refv)
+                    if compared and arm != ref and ref in table and _canon(row, v) != _canon(row, refv)
                     else ""
                 )
                 cells.append(f"<td{cls}>{_e(_short(v))}</td>")
