@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -54,6 +55,8 @@ def test_api_run_trains_what_the_cli_trains_and_localize_reads_the_result(tmp_pa
         import jax  # the user's own code imports a framework before the first call
         arms = ["jax-naive", "jax-logits", "reference-f64"]
         r = api.run("seed-bce", arms=arms, steps=3, out={str(tmp_path / "api.json")!r})
+        import tempfile
+        tempfile.tempdir = {str(tmp_path)!r}  # where a call without out= makes its new folder (not /tmp)
         found = api.localize(r, "jax-naive")
         cli = api.read_run({str(cli_out)!r})  # the CLI's artifact, read as a result
         print(json.dumps({{
@@ -89,6 +92,9 @@ def test_api_run_trains_what_the_cli_trains_and_localize_reads_the_result(tmp_pa
     # localize from the result: its workload, steps and seed; the literal port parts at step 0 in the loss
     assert got["first"][:3] == [0, "loss", "value"] and got["first"][3] == float("inf")
     assert got["line"].startswith("jax-naive vs reference-f64: step 0, loss, value: non-finite")
+    # without out=, the record is in a new folder of its own, the user's to keep (here under the test's tmp_path)
+    assert Path(got["record"]).parent.parent == tmp_path
+    assert Path(got["record"]).parent.name.startswith("paritybench-api-localize-")
     record = json.loads(open(got["record"]).read())
     assert record["steps"] == 3 and record["pairs"][0]["first"]["step"] == 0
 
@@ -207,9 +213,15 @@ def test_the_plugins_ini_option_sets_the_flags_before_a_projects_test_module_imp
         "    assert_trains_like('seed-bce', 'jax-logits', steps=1)\n"
     )
 
+    # the test calls assert_trains_like without out=: localize's record goes to a new temporary folder, the
+    # user's to keep; TMPDIR puts it (and pytest's own) under this test's tmp_path, not /tmp
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+
     def pytest_(*extra: str) -> subprocess.CompletedProcess:
         argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *extra, "test_mine.py"]
-        return subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=600, env=_fresh_env())
+        env = {**_fresh_env(), "TMPDIR": str(tmp)}
+        return subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env)
 
     refused = pytest_()
     assert refused.returncode == 1 and "1 failed" in refused.stdout
@@ -217,6 +229,7 @@ def test_the_plugins_ini_option_sets_the_flags_before_a_projects_test_module_imp
     assert "paritybench_set_flags = true" in refused.stdout
     passed = pytest_("-o", "paritybench_set_flags=true")
     assert passed.returncode == 0 and "1 passed" in passed.stdout, passed.stdout[-3000:]
+    assert len(list(tmp.glob("paritybench-api-localize-*/localize.json"))) == 1
 
 
 def test_a_localize_record_of_a_pair_gone_non_finite_is_json():

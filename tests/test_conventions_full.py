@@ -366,6 +366,44 @@ def test_a_row_that_differs_only_by_spelling_is_not_marked():
     assert differing(coupled) == ["weight decay"]
 
 
+def test_keras_layer_rows_are_compared_by_position_and_key_not_by_name():
+    """Two Keras arms built in one worker name the same layers differently (``dense_4`` vs ``dense``): a slope
+    that differs is marked (once, in the first arm's spelling), names that differ are not, and a JAX arm
+    (which reads no layers) marks nothing."""
+    from rich.console import Console
+
+    from paritybench.analysis.conventions_table import differing, render, summary_lines
+
+    def keras(first: int, slope: float, policy: str = "float32") -> dict:
+        d, lr = ("dense" if first == 0 else f"dense_{first}"), ("leaky_re_lu" if first == 0 else f"leaky_re_lu_{first}")
+        return {
+            "optimizer": "SGD",
+            f"layer {d} activation": "linear",
+            f"layer {d} dtype policy": policy,
+            f"layer {lr} negative_slope": slope,
+            f"layer dense_{first + 1} activation": "softmax",
+        }
+
+    jax = {"optimizer": "SGD"}
+    assert differing({"a": keras(4, 0.3), "b": keras(0, 0.3), "jax": jax}) == []
+    table = {"a": keras(4, 0.3), "b": keras(0, 0.01), "jax": jax}
+    assert differing(table) == ["layer leaky_re_lu_4 negative_slope"]
+    assert differing({"a": keras(4, 0.3, "mixed_bfloat16"), "b": keras(0, 0.3)}) == ["layer dense_4 dtype policy"]
+    rec = {"arms": table, "differing": differing(table)}
+    assert summary_lines(rec) == ["layer leaky_re_lu_4 negative_slope: 0.3 [a]; 0.01 [b]; - [jax]"]
+    console = Console(record=True, width=200)
+    render(console, rec, only_differing=True)
+    out = console.export_text()
+    assert "0.3" in out and "0.01" in out and "softmax" not in out
+    console = Console(record=True, width=200)
+    render(console, rec)
+    marked = [line for line in console.export_text().splitlines() if "* layer" in line]
+    assert len(marked) == 2 and all("negative_slope" in line for line in marked)
+    # a model with one layer more: the settings past the common layers differ (a value against none)
+    longer = {**keras(0, 0.3), "layer dense_2 activation": "linear"}
+    assert differing({"a": keras(4, 0.3), "b": longer}) == ["layer dense_2 activation"]
+
+
 def test_keras_model_layers_loss_and_compile_read_in_full(keras):
     """A built and compiled model read as the inspection worker reads a KerasArm (its model, workload, arm)."""
     from types import SimpleNamespace

@@ -422,6 +422,20 @@ def test_a_data_module_that_raises_on_import_is_its_own_file_and_line(tmp_path, 
     one_line(exc, "raised ZeroDivisionError at", f"{tmp_path / module}.py:2", "division by zero")
 
 
+def test_a_data_module_is_imported_once_per_load_also_when_its_import_fails(tmp_path, monkeypatch):
+    # the source is resolved once (for the cache key and the call): a module that fails to import is not left in
+    # sys.modules, so resolving it twice would run its top level twice (and its side effects with it)
+    monkeypatch.setattr("sys.path", list(__import__("sys").path))
+    module = f"mydata_once_{tmp_path.name.replace('-', '_')}"
+    count = tmp_path / "imports.txt"
+    body = f"open({str(count)!r}, 'a').write('x')\nTABLE = 1 / 0\n\n\ndef make():\n    return None\n"
+    w = workloads.load(str(user_folder(tmp_path, module, body)))
+    with pytest.raises(ParityError) as exc:
+        datasource.load(w)
+    one_line(exc, "raised ZeroDivisionError at", f"{tmp_path / module}.py:2")
+    assert count.read_text() == "x"
+
+
 def test_a_module_beside_the_workload_that_raises_on_import_is_named_at_its_own_line(tmp_path, monkeypatch):
     monkeypatch.setattr("sys.path", list(__import__("sys").path))
     module = f"mymodel_{tmp_path.name.replace('-', '_')}"

@@ -409,3 +409,22 @@ def test_headless_chromium_draws_the_verdict_the_table_and_every_figure(cli_page
     assert table_visible and box is not None and box["width"] > 0 and box["height"] > 0
     assert "jax-keras-clip" in table_text and "-0.225" in table_text
     assert [u for u in requests if not u.startswith(("file:", "data:"))] == []  # nothing from the network
+
+
+def test_a_keras_layer_setting_that_differs_is_one_row_with_each_arms_value():
+    """Two Keras arms name one layer ``leaky_re_lu_4`` and ``leaky_re_lu``: the page shows the slope once, each
+    arm's value in its column; cells are marked against a Keras reference, never against one that reads no
+    layers (a JAX float64 arm)."""
+    from paritybench.analysis import report_html
+
+    def keras(name: str, slope: float) -> dict:
+        return {"optimizer": "SGD", f"layer {name} activation": "linear", f"layer {name} negative_slope": slope}
+
+    arms = {"k1": keras("leaky_re_lu_4", 0.3), "k2": keras("leaky_re_lu", 0.01), "reference-f64": {"optimizer": "SGD"}}
+    for reference, marked in (("reference-f64", 0), ("k1", 1)):
+        a = {"_path": "a.json", "reference_arm": reference, "conventions": {"arms": arms}}
+        page = report_html._conventions([a])
+        rows = re.findall(r"<tr><th>(layer [^<]*)</th>(.*?)</tr>", page)
+        assert [r for r, _ in rows] == ["layer leaky_re_lu_4 negative_slope"], page
+        assert re.findall(r"<td[^>]*>([^<]*)</td>", rows[0][1]) == ["0.3", "0.01", "-"]
+        assert rows[0][1].count('class="differs"') == marked

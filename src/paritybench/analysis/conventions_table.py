@@ -9,6 +9,7 @@ from typing import Any
 
 from rich.table import Table
 
+# rows not compared by name; "layer " rows are compared by the layer's position instead (``layer_slots``)
 NOT_COMPARED_PREFIX = ("layer ", "initial weights", "implementation: ")
 MISSING = "-"
 
@@ -27,13 +28,82 @@ def _canon(row: str, v) -> str:
     return s
 
 
+def layer_slots(rows: dict[str, Any]) -> dict[str, tuple[int, str]]:
+    """Each ``layer <name> <key>`` row of one arm -> (the layer's position in the model, key).
+
+    Keras names a layer after its class and a per-process counter (``dense``, ``dense_4``), so two arms built
+    in one worker name the same layer differently: layer rows are matched across arms by position and key,
+    never by name. The rows are written layer by layer in the model's order (``arms.keras_conventions``), so
+    the position is the order in which a name first appears. Keys are config keys (one word) or ``dtype policy``."""
+    names: list[str] = []
+    out = {}
+    for row in rows:
+        if not row.startswith("layer "):
+            continue
+        rest = row.removeprefix("layer ")
+        if rest.endswith(" dtype policy"):
+            name, key = rest.removesuffix(" dtype policy"), "dtype policy"
+        else:
+            name, _, key = rest.rpartition(" ")
+        if name not in names:
+            names.append(name)
+        out[row] = (names.index(name), key)
+    return out
+
+
+def value(table: dict[str, dict[str, Any]], arm: str, row: str) -> Any:
+    """``arm``'s value of ``row``; for a layer row ``arm`` spells with another layer name, its value at the same
+    position and key (``layer_slots``) as the first arm that has ``row``; ``MISSING`` where it has none."""
+    rows = table[arm]
+    if row in rows or not row.startswith("layer "):
+        return rows.get(row, MISSING)
+    owner = next((r for r in table.values() if row in r), None)
+    if owner is None:
+        return MISSING
+    slot = layer_slots(owner)[row]
+    return next((rows[r] for r, s in layer_slots(rows).items() if s == slot), MISSING)
+
+
+def _differing_slots(table: dict[str, dict[str, Any]]) -> dict[tuple[int, str], list[str]]:
+    """Layer positions and keys whose values differ across the arms that read layers (Keras's), each with its
+    row names in first-seen order. Arms without layer rows (JAX, torch: their layers are not read) are left
+    out here, so a Keras arm's layers are never marked for want of a JAX arm's."""
+    slots = {arm: layer_slots(rows) for arm, rows in table.items()}
+    slots = {arm: s for arm, s in slots.items() if s}
+    if len(slots) < 2:
+        return {}
+    names: dict[tuple[int, str], list[str]] = {}
+    for s in slots.values():
+        for row, slot in s.items():
+            names.setdefault(slot, [])
+            if row not in names[slot]:
+                names[slot].append(row)
+    out = {}
+    for slot, rows in names.items():
+        vals = set()
+        for arm, s in slots.items():
+            row = next((r for r, sl in s.items() if sl == slot), None)
+            vals.add(_canon(slot[1], MISSING if row is None else table[arm][row]))
+        if len(vals) > 1:
+            out[slot] = rows
+    return out
+
+
 def differing(table: dict[str, dict[str, Any]]) -> list[str]:
-    """Rows whose values differ across arms (an arm without the row counts as a value), in first-seen order."""
+    """Rows whose values differ across arms (an arm without the row counts as a value), in first-seen order.
+    Layer rows are compared by the layer's position and key (``layer_slots``): one row name per differing
+    layer setting, the first arm's spelling, and none for layers that differ only by name."""
     rows: list[str] = []
     for r in table.values():
         rows += [k for k in r if k not in rows]
+    layers = _differing_slots(table)
+    marked = {names[0] for names in layers.values()}
     out = []
     for row in rows:
+        if row.startswith("layer "):
+            if row in marked:
+                out.append(row)
+            continue
         if row.startswith(NOT_COMPARED_PREFIX) or row == "process":
             continue
         vals = {_canon(row, r.get(row, MISSING)) for r in table.values()}
@@ -115,6 +185,8 @@ def render(console, rec: dict, only_differing: bool = False) -> None:
     for r in table.values():
         rows += [k for k in r if k not in rows]
     diff = set(rec["differing"])
+    if not only_differing:  # every spelling of a differing layer setting (``layer_slots``) is marked
+        diff |= {row for spelled in _differing_slots(table).values() for row in spelled}
     t = Table(title="conventions" + (" that differ" if only_differing else ""), show_lines=False)
     t.add_column("setting")
     for n in names:
@@ -123,7 +195,10 @@ def render(console, rec: dict, only_differing: bool = False) -> None:
         if only_differing and row not in diff:
             continue
         label = f"* {row}" if row in diff and not only_differing else row
-        t.add_row(label, *[str(table[n].get(row, MISSING)) for n in names])
+        if only_differing:  # one row per layer setting: each arm's value at that layer's position
+            t.add_row(label, *[str(value(table, n, row)) for n in names])
+        else:
+            t.add_row(label, *[str(table[n].get(row, MISSING)) for n in names])
     console.print(t)
 
 
@@ -132,8 +207,8 @@ def summary_lines(rec: dict, width: int = 60) -> list[str]:
     out = []
     for row in rec.get("differing", []):
         groups: dict[str, list[str]] = {}
-        for arm, rows in rec["arms"].items():
-            value = str(rows.get(row, MISSING))
-            groups.setdefault(value if len(value) <= width else value[: width - 3] + "...", []).append(arm)
+        for arm in rec["arms"]:
+            v = str(value(rec["arms"], arm, row))
+            groups.setdefault(v if len(v) <= width else v[: width - 3] + "...", []).append(arm)
         out.append(f"{row}: " + "; ".join(f"{v} [{', '.join(arms)}]" for v, arms in groups.items()))
     return out

@@ -4,9 +4,11 @@ setting differs from the reference's.
 
 Rows in which *every* other arm differs from the reference the same way (the reference's float64 dtype and
 matmul precision) explain no arm's gap in particular: they are said once, under the table, rather than on
-every row. Rows ``conventions.differing`` never compares (initial weights, per-layer detail, the process)
-are left out here too, and values are compared as it compares them (``conventions._canon``: TensorFlow's
-"SAME: (0, 1)" and Keras's "same" are one padding rule).
+every row. Rows ``conventions.differing`` never compares (initial weights, the process) are left out here too,
+and so are Keras's per-layer rows: ``differing`` matches them across Keras arms by the layer's position
+(``conventions_table.layer_slots``), but the reference here is mostly an arm that reads no layers (a JAX
+float64 arm), against which every layer row would differ. Values are compared as ``differing`` compares them
+(``conventions._canon``: TensorFlow's "SAME: (0, 1)" and Keras's "same" are one padding rule).
 
 An artifact without a conventions record (schema v1, or a v2 artifact from before ``run`` recorded them)
 still gets the table, with its conventions column saying they were not recorded.

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from markdown_it import MarkdownIt
 
 from paritybench.analysis import localize_plot
-from paritybench.analysis.conventions_table import MISSING, _canon, declaration_mismatches, differing
+from paritybench.analysis.conventions_table import MISSING, _canon, declaration_mismatches, differing, value
 from paritybench.analysis.gap_conventions import _short
 from paritybench.artifact import reference_arm
 
@@ -207,12 +207,20 @@ def _conventions(artifacts: Sequence[dict]) -> str:
             )
         )
         body = []
+        # a layer row (read from Keras arms only, matched by the layer's position) is marked only between arms
+        # that read layers: not against a reference that reads none, nor in the column of an arm that reads none
+        reads_layers = {arm for arm, r in table.items() if any(k.startswith("layer ") for k in r)}
         for row in rows:
-            refv = table.get(ref, {}).get(row, MISSING)
+            refv = value(table, ref, row) if ref in table else MISSING
             cells = []
             for arm in arms:
-                v = table[arm].get(row, MISSING)
-                cls = ' class="differs"' if arm != ref and ref in table and _canon(row, v) != _canon(row, refv) else ""
+                v = value(table, arm, row)
+                compared = not row.startswith("layer ") or {arm, ref} <= reads_layers
+                cls = (
+                    ' class="differs"'
+                    if compared and arm != ref and ref in table and _canon(row, v) != _canon(row, refv)
+                    else ""
+                )
                 cells.append(f"<td{cls}>{_e(_short(v))}</td>")
             body.append(f"<tr><th>{_e(row)}</th>{''.join(cells)}</tr>")
         out.append(_table(["row", *arms], body))

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -54,9 +56,10 @@ def load(w: Workload, path: str | None = None, sha256: str | None = None) -> dat
             record = {"source": "npz", "x": x_name, "y": y_name}
             _CACHE[key] = data.from_arrays(x, y, where, str(p), digest, d.shuffle, record)
     else:
-        key = (d.source, _source_file(d.source), None, d.shuffle, None)
+        fn, failed = _resolved(d.source)
+        key = (d.source, _source_file(fn), None, d.shuffle, None)
         if key not in _CACHE:
-            x, y = _call(w, where)
+            x, y = _call(fn, failed, where)
             ref = d.source if isinstance(d.source, str) else getattr(d.source, "__qualname__", repr(d.source))
             record = {"source": "function", "function": ref}
             ds = data.from_arrays(x, y, where, f"{ref}()", "", d.shuffle, record)
@@ -125,22 +128,35 @@ def _check_head(w: Workload, y, where: str) -> None:
         )
 
 
-def _source_file(ref) -> str | None:
+def _resolved(ref) -> tuple[Callable[..., Any] | None, Exception | None]:
+    """The function behind a function source, resolved once per ``load`` (its module imported for a
+    ``"module:function"``), or the exception resolving it raised: ``_call`` says that one in one line, as it says
+    the function's own."""
+    try:
+        return resolve_ref(ref), None
+    except Exception as exc:
+        return None, exc
+
+
+def _source_file(fn: Callable[..., Any] | None) -> str | None:
     """The file a function source is defined in: two workloads whose folders each hold ``mydata.py`` name two
-    sources by one string ``"mydata:make"``, cached apart. None where it cannot be resolved (``_call`` then says
-    why, in one line)."""
-    try:
-        fn = resolve_ref(ref)
-        return inspect.getsourcefile(fn) or getattr(fn, "__module__", None)
-    except Exception:  # said by _call, which resolves it again
+    sources by one string ``"mydata:make"``, cached apart. None for a source that could not be resolved
+    (``_call`` then says why)."""
+    if fn is None:
         return None
-
-
-def _call(w: Workload, where: str):
-    """``Data.source()``: the user's function, under the step time limit; its exception is one line at its line."""
     try:
-        assert w.data.source is not None  # a function source (load's caller)
-        fn = resolve_ref(w.data.source)
+        return inspect.getsourcefile(fn) or getattr(fn, "__module__", None)
+    except TypeError:  # a callable with no Python source (a builtin, a functools.partial): its module
+        return getattr(fn, "__module__", None)
+
+
+def _call(fn: Callable[..., Any] | None, failed: Exception | None, where: str):
+    """``Data.source()``: the user's function (``_resolved``), under the step time limit; its exception, or the
+    one resolving it raised, is one line at its line."""
+    try:
+        if failed is not None:
+            raise failed
+        assert fn is not None  # resolved (``_resolved`` gives one of the two)
         with watchdog.limit(watchdog.step_timeout(), f"{where}: making the data"):
             out = fn()
     except ParityError:

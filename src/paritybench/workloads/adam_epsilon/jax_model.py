@@ -17,25 +17,15 @@ import jax.numpy as jnp
 import optax
 
 from paritybench.workloads.adam_epsilon.workload import BETA_1, BETA_2, EPSILON, PARAMS
+from paritybench.workloads.kit.ce import keras_clip as keras_clip
+from paritybench.workloads.kit.ce import keras_torch_clip as keras_torch_clip
+from paritybench.workloads.kit.ce import logits as logits
 from paritybench.workloads.kit.init import keras_init
 from paritybench.workloads.kit.jax import tanh_layers as layers
 from paritybench.workloads.kit.jax import tanh_mlp as apply
-from paritybench.workloads.kit.losses import ce_keras_clip as keras_clip
-from paritybench.workloads.kit.losses import ce_keras_torch_clip as keras_torch_clip
-from paritybench.workloads.kit.losses import ce_logits as logits
 from paritybench.workloads.kit.optimizers import keras_adam
 
-__all__ = [
-    "apply",
-    "init",
-    "keras_adam",
-    "keras_clip",
-    "keras_torch_clip",
-    "layers",
-    "logits",
-    "optax_adam_eps_scaled",
-    "optax_adam_literal",
-]
+__all__ = ["apply", "init", "keras_adam", "layers", "optax_adam_eps_scaled", "optax_adam_literal"]
 
 
 init = keras_init(PARAMS)  # Keras's default initial weights, drawn with NumPy (kit.init.glorot_uniform)

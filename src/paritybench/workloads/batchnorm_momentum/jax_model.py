@@ -26,22 +26,13 @@ from paritybench.workloads.batchnorm_momentum.workload import (
     TORCH_EPSILON,
     TORCH_MOMENTUM,
 )
+from paritybench.workloads.kit.ce import keras_clip as keras_clip
+from paritybench.workloads.kit.ce import keras_torch_clip as keras_torch_clip
+from paritybench.workloads.kit.ce import logits as logits
 from paritybench.workloads.kit.init import keras_init
 from paritybench.workloads.kit.jax import batchnorm, bn_mlp
-from paritybench.workloads.kit.losses import ce_keras_clip as keras_clip
-from paritybench.workloads.kit.losses import ce_keras_torch_clip as keras_torch_clip
-from paritybench.workloads.kit.losses import ce_logits as logits
 
-__all__ = [
-    "apply",
-    "apply_momentum_literal",
-    "apply_torch",
-    "batchnorm",
-    "init",
-    "keras_clip",
-    "keras_torch_clip",
-    "logits",
-]
+__all__ = ["apply", "apply_momentum_literal", "apply_torch", "batchnorm", "init"]
 
 
 init = keras_init(PARAMS)  # Keras's default initial weights, drawn with NumPy (kit.init.glorot_uniform)

@@ -15,14 +15,14 @@ forward pass the generic trainers thread the moving statistics through (``Model.
 from __future__ import annotations
 
 from paritybench.workloads.batchnorm_variance.workload import EPSILON, KERAS_MOMENTUM, PARAMS, STATE, STATE_INIT
+from paritybench.workloads.kit.ce import keras_clip as keras_clip
+from paritybench.workloads.kit.ce import keras_torch_clip as keras_torch_clip
+from paritybench.workloads.kit.ce import logits as logits
 from paritybench.workloads.kit.init import keras_init
 from paritybench.workloads.kit.jax import batchnorm as kit_batchnorm
 from paritybench.workloads.kit.jax import bn_mlp
-from paritybench.workloads.kit.losses import ce_keras_clip as keras_clip
-from paritybench.workloads.kit.losses import ce_keras_torch_clip as keras_torch_clip
-from paritybench.workloads.kit.losses import ce_logits as logits
 
-__all__ = ["apply", "apply_unbiased", "batchnorm", "init", "keras_clip", "keras_torch_clip", "logits"]
+__all__ = ["apply", "apply_unbiased", "batchnorm", "init"]
 
 
 init = keras_init(PARAMS)  # Keras's default initial weights, drawn with NumPy (kit.init.glorot_uniform)

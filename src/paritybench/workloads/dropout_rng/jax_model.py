@@ -21,21 +21,12 @@ import jax
 import jax.numpy as jnp
 
 from paritybench.workloads.dropout_rng.workload import PARAMS, RATE
+from paritybench.workloads.kit.ce import keras_clip as keras_clip
+from paritybench.workloads.kit.ce import keras_torch_clip as keras_torch_clip
+from paritybench.workloads.kit.ce import logits as logits
 from paritybench.workloads.kit.init import keras_init
-from paritybench.workloads.kit.losses import ce_keras_clip as keras_clip
-from paritybench.workloads.kit.losses import ce_keras_torch_clip as keras_torch_clip
-from paritybench.workloads.kit.losses import ce_logits as logits
 
-__all__ = [
-    "apply",
-    "apply_dropout_at_eval",
-    "apply_stax_keep_rate",
-    "dropout",
-    "init",
-    "keras_clip",
-    "keras_torch_clip",
-    "logits",
-]
+__all__ = ["apply", "apply_dropout_at_eval", "apply_stax_keep_rate", "dropout", "init"]
 
 
 init = keras_init(PARAMS)  # Keras's default initial weights, drawn with NumPy (kit.init.glorot_uniform)

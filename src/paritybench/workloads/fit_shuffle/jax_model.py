@@ -8,14 +8,14 @@ port steps through the window in order; the fix draws each epoch's order as Kera
 from __future__ import annotations
 
 from paritybench.workloads.fit_shuffle.workload import PARAMS
+from paritybench.workloads.kit.ce import keras_clip as keras_clip
+from paritybench.workloads.kit.ce import keras_torch_clip as keras_torch_clip
+from paritybench.workloads.kit.ce import logits as logits
 from paritybench.workloads.kit.init import keras_init
 from paritybench.workloads.kit.jax import tanh_layers as layers
 from paritybench.workloads.kit.jax import tanh_mlp as apply
-from paritybench.workloads.kit.losses import ce_keras_clip as keras_clip
-from paritybench.workloads.kit.losses import ce_keras_torch_clip as keras_torch_clip
-from paritybench.workloads.kit.losses import ce_logits as logits
 
-__all__ = ["apply", "init", "keras_clip", "keras_torch_clip", "layers", "logits"]
+__all__ = ["apply", "init", "layers"]
 
 
 init = keras_init(PARAMS)  # Keras's default initial weights, drawn with NumPy (kit.init.glorot_uniform)

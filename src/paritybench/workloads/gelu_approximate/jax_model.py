@@ -10,13 +10,13 @@ from __future__ import annotations
 import jax
 
 from paritybench.workloads.gelu_approximate.workload import PARAMS
+from paritybench.workloads.kit.ce import keras_clip as keras_clip
+from paritybench.workloads.kit.ce import keras_torch_clip as keras_torch_clip
+from paritybench.workloads.kit.ce import logits as logits
 from paritybench.workloads.kit.init import keras_init
-from paritybench.workloads.kit.losses import ce_keras_clip as keras_clip
-from paritybench.workloads.kit.losses import ce_keras_torch_clip as keras_torch_clip
-from paritybench.workloads.kit.losses import ce_logits as logits
 from paritybench.workloads.kit.mlp import hidden_variant
 
-__all__ = ["apply", "apply_tanh", "init", "keras_clip", "keras_torch_clip", "layers", "layers_tanh", "logits"]
+__all__ = ["apply", "apply_tanh", "init", "layers", "layers_tanh"]
 
 
 init = keras_init(PARAMS)  # Keras's default initial weights, drawn with NumPy (kit.init.glorot_uniform)

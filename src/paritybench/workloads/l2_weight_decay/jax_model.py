@@ -16,27 +16,16 @@ from __future__ import annotations
 
 import optax
 
+from paritybench.workloads.kit.ce import keras_clip as keras_clip
+from paritybench.workloads.kit.ce import keras_torch_clip as keras_torch_clip
+from paritybench.workloads.kit.ce import logits as logits
 from paritybench.workloads.kit.init import keras_init
 from paritybench.workloads.kit.jax import tanh_layers as layers
 from paritybench.workloads.kit.jax import tanh_mlp as apply
-from paritybench.workloads.kit.losses import ce_keras_clip as keras_clip
-from paritybench.workloads.kit.losses import ce_keras_torch_clip as keras_torch_clip
-from paritybench.workloads.kit.losses import ce_logits as logits
 from paritybench.workloads.kit.optimizers import keras_adam
 from paritybench.workloads.l2_weight_decay.workload import ADAM_LR_SCALE, LAM, PARAMS
 
-__all__ = [
-    "adam_l2",
-    "apply",
-    "init",
-    "keras_adamw",
-    "keras_clip",
-    "keras_torch_clip",
-    "layers",
-    "logits",
-    "sgd_decay_literal",
-    "sgd_l2",
-]
+__all__ = ["adam_l2", "apply", "init", "keras_adamw", "layers", "sgd_decay_literal", "sgd_l2"]
 
 
 init = keras_init(PARAMS)  # Keras's default initial weights, drawn with NumPy (kit.init.glorot_uniform)

@@ -11,25 +11,14 @@ from functools import partial
 
 import jax
 
+from paritybench.workloads.kit.ce import keras_clip as keras_clip
+from paritybench.workloads.kit.ce import keras_torch_clip as keras_torch_clip
+from paritybench.workloads.kit.ce import logits as logits
 from paritybench.workloads.kit.init import keras_init
-from paritybench.workloads.kit.losses import ce_keras_clip as keras_clip
-from paritybench.workloads.kit.losses import ce_keras_torch_clip as keras_torch_clip
-from paritybench.workloads.kit.losses import ce_logits as logits
 from paritybench.workloads.kit.mlp import hidden_variant
 from paritybench.workloads.leaky_relu_slope.workload import KERAS_ACTIVATION_SLOPE, KERAS_LAYER_SLOPE, PARAMS
 
-__all__ = [
-    "apply",
-    "apply_activation",
-    "apply_port",
-    "init",
-    "keras_clip",
-    "keras_torch_clip",
-    "layers",
-    "layers_activation",
-    "layers_port",
-    "logits",
-]
+__all__ = ["apply", "apply_activation", "apply_port", "init", "layers", "layers_activation", "layers_port"]
 
 
 init = keras_init(PARAMS)  # Keras's default initial weights, drawn with NumPy (kit.init.glorot_uniform)

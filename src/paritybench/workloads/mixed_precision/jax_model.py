@@ -20,23 +20,13 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from paritybench.workloads.kit.ce import keras_clip as keras_clip
+from paritybench.workloads.kit.ce import keras_torch_clip as keras_torch_clip
+from paritybench.workloads.kit.ce import logits as logits
 from paritybench.workloads.kit.init import keras_init
-from paritybench.workloads.kit.losses import ce_keras_clip as keras_clip
-from paritybench.workloads.kit.losses import ce_keras_torch_clip as keras_torch_clip
-from paritybench.workloads.kit.losses import ce_logits as logits
 from paritybench.workloads.mixed_precision.workload import PARAMS
 
-__all__ = [
-    "apply",
-    "apply_mixed",
-    "apply_mixed_tf",
-    "bf16_sgd",
-    "bias_add_tf",
-    "init",
-    "keras_clip",
-    "keras_torch_clip",
-    "logits",
-]
+__all__ = ["apply", "apply_mixed", "apply_mixed_tf", "bf16_sgd", "bias_add_tf", "init"]
 
 
 init = keras_init(PARAMS)  # Keras's default initial weights, drawn with NumPy (kit.init.glorot_uniform)

@@ -14,23 +14,20 @@ from __future__ import annotations
 
 import optax
 
+from paritybench.workloads.kit.ce import keras_clip as keras_clip
+from paritybench.workloads.kit.ce import keras_torch_clip as keras_torch_clip
+from paritybench.workloads.kit.ce import logits as logits
 from paritybench.workloads.kit.init import keras_init
 from paritybench.workloads.kit.jax import tanh_layers as layers
 from paritybench.workloads.kit.jax import tanh_mlp as apply
-from paritybench.workloads.kit.losses import ce_keras_clip as keras_clip
-from paritybench.workloads.kit.losses import ce_keras_torch_clip as keras_torch_clip
-from paritybench.workloads.kit.losses import ce_logits as logits
 from paritybench.workloads.momentum_schedule.workload import DROP_EVERY, GAMMA, MOMENTUM, PARAMS
 
 __all__ = [
     "apply",
     "init",
-    "keras_clip",
     "keras_momentum",
     "keras_nesterov",
-    "keras_torch_clip",
     "layers",
-    "logits",
     "optax_nesterov_literal",
     "optax_sgd_literal",
     "schedule",

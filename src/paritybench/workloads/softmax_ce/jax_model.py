@@ -9,15 +9,15 @@ from __future__ import annotations
 import numpy as np
 
 from paritybench.workloads.kit import jax as mlp
+from paritybench.workloads.kit.ce import keras_clip as keras_clip
+from paritybench.workloads.kit.ce import keras_torch_clip as keras_torch_clip
+from paritybench.workloads.kit.ce import logits as logits
 from paritybench.workloads.kit.jax import maximum_layers as layers
 from paritybench.workloads.kit.jax import maximum_mlp as apply
-from paritybench.workloads.kit.losses import ce_keras_clip as keras_clip
-from paritybench.workloads.kit.losses import ce_keras_torch_clip as keras_torch_clip
-from paritybench.workloads.kit.losses import ce_logits as logits
 from paritybench.workloads.kit.losses import ce_naive as naive
 from paritybench.workloads.softmax_ce.workload import SIZES
 
-__all__ = ["apply", "init", "keras_clip", "keras_torch_clip", "layers", "logits", "naive"]
+__all__ = ["apply", "init", "layers", "naive"]
 
 
 def init(seed: int, threefry_partitionable: bool = False) -> dict[str, np.ndarray]:
