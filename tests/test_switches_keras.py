@@ -526,8 +526,16 @@ def test_weight_decay_on_a_keras_arm_is_its_optimizers_weight_decay_where_that_i
     assert weight_decay.SWITCH.apply(KERAS_ARM, _target(adam, into_update)).keras_edits == (
         KerasEdit("optimizer", None, "weight_decay", 0.1),  # 0.01 / lr 0.1
     )
-    with pytest.raises(Refusal, match="coupled .* the same step only for plain SGD"):
-        weight_decay.SWITCH.apply(KERAS_ARM, _target({**sgd, "optimizer.momentum": 0.9}, coupled))
+    # any other optimizer: its own update of g + lam w (arms.keras_optimizers' coupled_weight_decay)
+    momentum = {**sgd, "optimizer.momentum": 0.9, "gradient clipping": "none"}
+    assert weight_decay.SWITCH.apply(KERAS_ARM, _target(momentum, coupled)).keras_edits == (
+        KerasEdit("optimizer", None, "coupled_weight_decay", 0.1),
+    )
+    with pytest.raises(Refusal, match="clips its gradients .* added after the clip"):
+        weight_decay.SWITCH.apply(KERAS_ARM, _target({**momentum, "gradient clipping": "global norm 1"}, coupled))
+    with pytest.raises(Refusal, match="decays decoupled .* a different optimizer formula"):
+        adamw = {**adam, "weight decay": "0.004 x w, decoupled (added to the update)"}
+        weight_decay.SWITCH.apply(KERAS_ARM, _target(adamw, coupled))
     with pytest.raises(Refusal, match="takes every variable"):
         masked = {"weight decay": "0.1 x w, coupled (added to the gradient), masked (some parameters only)"}
         weight_decay.SWITCH.apply(KERAS_ARM, _target(sgd, masked))

@@ -69,6 +69,7 @@ _EPS_PLACEMENT = {
 # get_config() keys read into other rows (clipping, weight decay), or that name nothing about the update
 _OPT_CONSUMED = {
     "epsilon_placement",
+    "coupled_weight_decay",
     "name",
     "clipnorm",
     "global_clipnorm",
@@ -135,7 +136,11 @@ def optimizer_rows(opt) -> dict:
     rows["gradient clipping"] = clipping(cfg.get("clipnorm"), cfg.get("global_clipnorm"), cfg.get("clipvalue"))
     wd = cfg.get("weight_decay")
     # base_optimizer.py _apply_weight_decay :952-959: variable - variable * wd * lr, before the update
-    rows["weight decay"] = f"{wd:g} x w, decoupled (added to the update)" if wd else "none"
+    decays = [f"{wd:g} x w, decoupled (added to the update)"] if wd else []
+    coupled = cfg.get(keras_optimizers.COUPLED_WEIGHT_DECAY)
+    if coupled:  # arms.keras_optimizers' subclass: g + lam w handed to the class's own update
+        decays.append(f"{coupled:g} x w, coupled (added to the gradient)")
+    rows["weight decay"] = "; ".join(decays) or "none"
     return rows
 
 

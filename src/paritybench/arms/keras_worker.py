@@ -220,18 +220,18 @@ def edit_config(obj, part: str, arm):
             f"not a Keras {part} object with a config: give keras_{part} as a {where} class instance"
         )
     cfg = obj.get_config()
-    subclass = None
+    settings: dict[str, Any] = {}
     for e in edits:
         if e.cls is not None and type(obj).__name__ != e.cls:
             raise ParityError(f"{_edit_where(arm, e)}: the {part} is {type(obj).__name__}, not {e.cls}")
         if part == "optimizer" and e.key in keras_optimizers.SUBCLASSES:
-            # no Keras setting: the class's update_step with the placement chosen (arms.keras_optimizers)
-            cls, values, build = keras_optimizers.SUBCLASSES[e.key]
-            if type(obj).__name__ != cls or cfg.get("amsgrad"):
-                raise ParityError(f"{_edit_where(arm, e)}: only a keras.optimizers.{cls} (no amsgrad) takes it")
-            if e.value not in values:
-                raise ParityError(f"{_edit_where(arm, e)}: the placement must be one of {', '.join(values)}")
-            subclass = (build, e.value)
+            # no Keras setting: a subclass whose update_step takes it (arms.keras_optimizers)
+            s = keras_optimizers.SUBCLASSES[e.key]
+            if s.cls is not None and (type(obj).__name__ != s.cls or cfg.get("amsgrad")):
+                raise ParityError(f"{_edit_where(arm, e)}: only a keras.optimizers.{s.cls} (no amsgrad) takes it")
+            if (why := s.problem(e.value)) is not None:
+                raise ParityError(f"{_edit_where(arm, e)}: {why}")
+            settings[e.key] = e.value
             continue
         if e.key not in cfg:
             raise ParityError(
@@ -239,10 +239,10 @@ def edit_config(obj, part: str, arm):
                 f"(it has {', '.join(sorted(cfg))})"
             )
         cfg[e.key] = e.value
-    if subclass is not None:
+    if settings:
         import keras  # late: a framework: this Keras worker loaded it already, with its backend
 
-        return subclass[0](keras, cfg, subclass[1])
+        return keras_optimizers.rebuilt(keras, type(obj).from_config(cfg), settings)
     return type(obj).from_config(cfg)
 
 

@@ -1,0 +1,133 @@
+"""Switches on a Keras arm, second file (``tests/test_switches_keras.py`` has the first pairs; two files so that
+xdist can balance them): Keras's coupled weight decay on any optimizer (``arms.keras_optimizers``), GELU back to its
+exact form, and 16-bit variables switched to a mixed policy's float32 ones. Each pair: a user's Keras model
+against their JAX port (the float64 arbiter, never switched) differing in one convention known only to the test."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import run_cli
+from tests.test_switches_keras import _write
+
+COUPLED = """
+import json
+import numpy as np
+import keras
+import jax.numpy as jnp
+import optax
+from types import SimpleNamespace
+from paritybench.arms import keras_optimizers as ko
+from paritybench.arms.keras_conventions import optimizer_rows
+from paritybench.arms.keras_worker import edit_config
+from paritybench.workloads.base import KerasEdit
+
+LAM = 0.1
+rng = np.random.default_rng(0)
+w0 = rng.normal(size=(6, 4)).astype("float32")
+gs = [(rng.normal(size=(6, 4)) * 1e-2).astype("float32") for _ in range(5)]
+
+
+def run(opt, by_hand=False):
+    w = keras.Variable(w0)
+    opt.build([w])
+    for g in gs:
+        if by_hand:  # g + lam w written out, handed to Keras's own optimizer
+            g = g + np.float32(LAM) * keras.ops.convert_to_numpy(w)
+        opt.apply_gradients([(keras.ops.convert_to_tensor(g), w)])
+    return keras.ops.convert_to_numpy(w)
+
+
+def edited(opt, *edits):
+    return edit_config(opt, "optimizer", SimpleNamespace(name="k", keras_edits=edits))
+
+
+def optax_run(o):
+    p = {"w": jnp.asarray(w0)}
+    st = o.init(p)
+    for g in gs:
+        u, st = o.update({"w": jnp.asarray(g)}, st, p)
+        p = optax.apply_updates(p, u)
+    return np.asarray(p["w"])
+
+
+def decay(lam=LAM):
+    return KerasEdit("optimizer", None, ko.COUPLED_WEIGHT_DECAY, lam)
+
+
+
+after = KerasEdit("optimizer", "Adam", ko.EPSILON_PLACEMENT, ko.AFTER)
+adam = lambda: keras.optimizers.Adam(1e-2, epsilon=1e-7)
+rms = lambda: keras.optimizers.RMSprop(1e-2)
+decayed = lambda: edited(adam(), decay())
+both = lambda: edited(adam(), after, decay())
+reference = optax_run(optax.chain(optax.add_decayed_weights(LAM), optax.adam(1e-2, eps=1e-7)))
+print(json.dumps({
+    "adam_by_hand": bool(np.array_equal(run(decayed()), run(adam(), by_hand=True))),
+    "rmsprop_by_hand": bool(np.array_equal(run(edited(rms(), decay())), run(rms(), by_hand=True))),
+    "zero_is_keras": bool(np.array_equal(run(edited(adam(), decay(0.0))), run(adam()))),
+    "undecayed_moves": float(np.max(np.abs(run(adam()) - run(decayed())))),
+    "both_vs_optax": float(np.max(np.abs(run(both()) - reference))),
+    "class": [type(decayed()).__name__, type(both()).__name__],
+    "config": [both().get_config()[ko.EPSILON_PLACEMENT], both().get_config()[ko.COUPLED_WEIGHT_DECAY]],
+    "row": optimizer_rows(edited(keras.optimizers.AdamW(1e-2, weight_decay=0.004), decay()))["weight decay"],
+    "again": edited(both(), decay(0.2)).get_config()[ko.COUPLED_WEIGHT_DECAY],
+}))
+"""
+
+
+def _script(code: str) -> dict:
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_a_keras_optimizer_with_coupled_weight_decay_is_its_own_update_of_the_decayed_gradient():
+    got = _script(COUPLED)
+    # Adam and RMSprop with the coupled decay: Keras's own optimizer handed g + lam w, bit for bit; at lam 0 Keras's
+    # own update; stacked on the epsilon placement after the bias correction: optax's chain(add_decayed_weights,
+    # adam) to float32 rounding (weights of order 1)
+    assert got["adam_by_hand"] and got["rmsprop_by_hand"] and got["zero_is_keras"], got
+    assert got["undecayed_moves"] > 1e-3 and got["both_vs_optax"] < 1e-6, got
+    assert got["class"] == ["Adam", "Adam"], got
+    assert got["config"] == ["sqrt(v_hat) + eps, after bias correction", 0.1] and got["again"] == 0.2, got
+    # conventions reads it back in optax's words, beside Keras's own decoupled decay
+    assert got["row"] == "0.004 x w, decoupled (added to the update); 0.1 x w, coupled (added to the gradient)", got
+
+
+# (Keras activation layer, Keras optimizer, JAX activation, optax optimizer[, Keras loss, Keras dtype]): as
+# tests/test_switches_keras.py's PAIRS, one convention differs
+PAIRS = {
+    # the port decays its weights coupled (g + 0.1 w into SGD momentum), the Keras model does not: Keras's own
+    # weight_decay is decoupled, a different step under momentum
+    "weight decay coefficient": (
+        'keras.layers.Activation("tanh")',
+        "keras.optimizers.SGD(learning_rate=0.05, momentum=0.9)",
+        "jnp.tanh",
+        "optax.chain(optax.add_decayed_weights(0.1), optax.sgd(0.05, momentum=0.9))",
+    ),
+}
+
+
+@pytest.mark.parametrize("cause", sorted(PAIRS))
+def test_a_keras_arm_is_switched_to_its_jax_ports_convention_and_that_switch_alone_closes(tmp_path, cause):
+    spec = _write(tmp_path / "user", *PAIRS[cause])
+    out = tmp_path / "explain.json"
+    proc = run_cli("explain", "--workload", str(spec), "--arms", "keras-jax", "--steps", "3", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (pair,) = json.loads(out.read_text())["pairs"]
+    assert (pair["a"], pair["b"]) == ("keras-jax", "reference-f64")  # the port is the arbiter, never switched
+    assert pair["parted"] is not None and pair["parted"]["ratio"] > 1e3, pair["parted"]
+    top = pair["switches"][0]
+    assert top["name"] == cause and top["closes"] and top["applied_to"] == "keras-jax", pair["switches"][:3]
+    assert top["ratio_before"] > 1e3 and top["ratio_after"] < 100, top
+    others = [s for s in pair["switches"][1:] if s["refused"] is None]
+    assert not any(s["closes"] for s in others), others
+    assert f"{cause} closes the gap" in pair["verdict"]
+    print(cause, top["ratio_before"], "->", top["ratio_after"])  # the note's figures (pytest -s)
