@@ -566,8 +566,16 @@ def test_master_weights_on_a_keras_arm_reads_its_layers_variable_dtypes():
     mixed = {"layer hidden dtype policy": "mixed_bfloat16", "layer out dtype policy": "float32"}
     with pytest.raises(Refusal, match=r"nothing to change: .* keep float32 variables"):
         master_weights.SWITCH.apply(KERAS_ARM, _target(mixed))
-    with pytest.raises(Refusal, match=r"layers \['out'\] keep bfloat16 variables"):
-        master_weights.SWITCH.apply(KERAS_ARM, _target({**mixed, "layer out dtype policy": "bfloat16"}))
+    # a bfloat16 layer (16-bit variables) against an arm whose optimizer keeps float32 weights (plain SGD, probed):
+    # that layer rebuilt under mixed_bfloat16 (float32 variables, the same bfloat16 compute), the others kept
+    narrow = {**mixed, "layer out dtype policy": "bfloat16"}
+    assert master_weights.SWITCH.apply(KERAS_ARM, _target(narrow)).keras_edits == (
+        KerasEdit("layer", "Layer", "dtype", "mixed_bfloat16", only="bfloat16"),
+    )
+    other_keras = Arm.keras("tensorflow", "", "m:loss")
+    with pytest.raises(Refusal, match="nothing to change: keras-tensorflow keeps 16-bit weights too"):
+        both = replace(_target(narrow, {"layer out dtype policy": "bfloat16"}), other=other_keras)
+        master_weights.SWITCH.apply(KERAS_ARM, both)
 
 
 SGD_PLACEMENT = """

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import inspect
 
-from paritybench.arms import keras_optimizers
+from paritybench.arms import keras_activations, keras_optimizers
 from paritybench.experiment import flags
 
 
@@ -181,6 +181,16 @@ def read_conventions(ka) -> dict:
                 v = lc[key]
                 v = v.get("class_name") if isinstance(v, dict) and "class_name" in v else _jsonable(v)
                 rows[f"layer {layer.name} {key}"] = v
+        # which GELU the activation computes: its config may not say (keras.ops.gelu, the tanh form, reads "gelu");
+        # probed where it reads "gelu" or a function's serialized form, not one of Keras's other named activations
+        act = lc.get("activation")
+        gelu = (
+            keras_activations.form(keras, vars(layer).get("activation"))
+            if act == "gelu" or isinstance(act, dict)
+            else None
+        )
+        if gelu is not None:
+            rows[f"layer {layer.name} gelu"] = gelu
         policy = lc.get("dtype")
         if isinstance(policy, dict):  # a DTypePolicy's config: its name (float32, mixed_bfloat16)
             policy = (policy.get("config") or {}).get("name", policy.get("class_name"))
