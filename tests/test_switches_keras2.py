@@ -235,3 +235,33 @@ def test_a_keras_layers_gelu_is_read_from_what_it_computes_and_switched_to_the_e
     assert got["kept_same"], got  # the clone computes as the model did, bit for bit
     assert got["exact"] == ["exact (erf)"] * 2 and got["exact_same"] and got["exact_differs"], got
     assert got["only_tanh"] == ["exact (erf)"] * 2, got  # the exact layer stays (and is one already)
+
+
+def test_gelu_on_a_keras_arm_rebuilds_the_layers_computing_the_other_arms_other_form():
+    import numpy as np
+
+    from paritybench.arms import keras_activations as ka
+    from paritybench.switches import Refusal, Target, gelu_approximate
+    from paritybench.workloads import registry
+    from paritybench.workloads.base import Arm, KerasEdit
+
+    w = registry.load("gelu-approximate")
+    keras_arm = w.arm("keras-jax")
+    x = np.zeros((8, 784), np.float32)
+    init = {k: np.zeros(s, np.float32) for k, s in w.model.params.items()}
+
+    def apply(rows: dict, other: Arm) -> tuple:
+        t = Target(w, other, rows, {}, 0.01, x, x[:, :10], init)
+        return gelu_approximate.SWITCH.apply(keras_arm, t).keras_edits
+
+    exact, tanh = w.arm(w.reference), w.arm("jax-gelu-literal")  # jax.nn.gelu(approximate=False), its default
+    assert apply({"layer dense gelu": ka.TANH}, exact) == (
+        KerasEdit("layer", "Layer", "activation", "gelu", only=ka.TANH),
+    )
+    assert apply({"layer dense gelu": ka.EXACT}, tanh) == (
+        KerasEdit("layer", "Layer", "activation", ka.GELU_TANH, only=ka.EXACT),
+    )
+    with pytest.raises(Refusal, match="nothing to change: keras-jax's GELU layers compute the exact"):
+        apply({"layer dense gelu": ka.EXACT}, exact)
+    with pytest.raises(Refusal, match="has no layer whose activation computes a GELU"):
+        apply({"layer dense activation": "relu"}, exact)
