@@ -101,16 +101,24 @@ def test_a_keras_optimizer_with_coupled_weight_decay_is_its_own_update_of_the_de
     assert got["row"] == "0.004 x w, decoupled (added to the update); 0.1 x w, coupled (added to the gradient)", got
 
 
-# (Keras activation layer, Keras optimizer, JAX activation, optax optimizer[, Keras loss, Keras dtype]): as
+# the cause (the switch explain must name), and where there are several pairs of one cause "cause (case)" -> (Keras
+# activation layer, Keras optimizer, JAX activation, optax optimizer[, Keras loss, Keras dtype]): as
 # tests/test_switches_keras.py's PAIRS, one convention differs
 PAIRS = {
     # the port decays its weights coupled (g + 0.1 w into SGD momentum), the Keras model does not: Keras's own
     # weight_decay is decoupled, a different step under momentum
-    "weight decay coefficient": (
+    "weight decay coefficient (SGD momentum)": (
         'keras.layers.Activation("tanh")',
         "keras.optimizers.SGD(learning_rate=0.05, momentum=0.9)",
         "jnp.tanh",
         "optax.chain(optax.add_decayed_weights(0.1), optax.sgd(0.05, momentum=0.9))",
+    ),
+    # likewise into RMSprop (Keras's lr g / sqrt(v + eps) is optax's rmsprop with eps inside the root, its default)
+    "weight decay coefficient (RMSprop)": (
+        'keras.layers.Activation("tanh")',
+        "keras.optimizers.RMSprop(learning_rate=0.05, epsilon=1e-7)",
+        "jnp.tanh",
+        "optax.chain(optax.add_decayed_weights(0.1), optax.rmsprop(0.05, decay=0.9, eps=1e-7))",
     ),
     # keras.ops.gelu is the tanh form (approximate=True by default; its config reads "gelu"), the port's GELU exact
     "gelu approximation": (
@@ -150,9 +158,10 @@ def apply(params, x):
 }
 
 
-@pytest.mark.parametrize("cause", sorted(PAIRS))
-def test_a_keras_arm_is_switched_to_its_jax_ports_convention_and_that_switch_alone_closes(tmp_path, cause):
-    spec = _write(tmp_path / "user", *PAIRS[cause])
+@pytest.mark.parametrize("case", sorted(PAIRS))
+def test_a_keras_arm_is_switched_to_its_jax_ports_convention_and_that_switch_alone_closes(tmp_path, case):
+    cause = case.split(" (")[0]
+    spec = _write(tmp_path / "user", *PAIRS[case])
     lr, least = LR.get(cause, ("0.05", 1e3))
     for name in ("keras_model.py", "jax_model.py", "workload.py"):
         (spec.parent / name).write_text((spec.parent / name).read_text().replace("0.05", lr))
@@ -176,7 +185,7 @@ def test_a_keras_arm_is_switched_to_its_jax_ports_convention_and_that_switch_alo
     others = [s for s in pair["switches"][1:] if s["refused"] is None]
     assert not any(s["closes"] for s in others), others
     assert f"{cause} closes the gap" in pair["verdict"]
-    print(cause, top["ratio_before"], "->", top["ratio_after"])  # the note's figures (pytest -s)
+    print(case, top["ratio_before"], "->", top["ratio_after"])  # the note's figures (pytest -s)
 
 
 GELU_LAYERS = """
