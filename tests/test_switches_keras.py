@@ -526,8 +526,16 @@ def test_weight_decay_on_a_keras_arm_is_its_optimizers_weight_decay_where_that_i
     assert weight_decay.SWITCH.apply(KERAS_ARM, _target(adam, into_update)).keras_edits == (
         KerasEdit("optimizer", None, "weight_decay", 0.1),  # 0.01 / lr 0.1
     )
-    with pytest.raises(Refusal, match="coupled .* the same step only for plain SGD"):
-        weight_decay.SWITCH.apply(KERAS_ARM, _target({**sgd, "optimizer.momentum": 0.9}, coupled))
+    # any other optimizer: its own update of g + lam w (arms.keras_optimizers' coupled_weight_decay)
+    momentum = {**sgd, "optimizer.momentum": 0.9, "gradient clipping": "none"}
+    assert weight_decay.SWITCH.apply(KERAS_ARM, _target(momentum, coupled)).keras_edits == (
+        KerasEdit("optimizer", None, "coupled_weight_decay", 0.1),
+    )
+    with pytest.raises(Refusal, match="clips its gradients .* added after the clip"):
+        weight_decay.SWITCH.apply(KERAS_ARM, _target({**momentum, "gradient clipping": "global norm 1"}, coupled))
+    with pytest.raises(Refusal, match="decays decoupled .* a different optimizer formula"):
+        adamw = {**adam, "weight decay": "0.004 x w, decoupled (added to the update)"}
+        weight_decay.SWITCH.apply(KERAS_ARM, _target(adamw, coupled))
     with pytest.raises(Refusal, match="takes every variable"):
         masked = {"weight decay": "0.1 x w, coupled (added to the gradient), masked (some parameters only)"}
         weight_decay.SWITCH.apply(KERAS_ARM, _target(sgd, masked))
@@ -558,8 +566,16 @@ def test_master_weights_on_a_keras_arm_reads_its_layers_variable_dtypes():
     mixed = {"layer hidden dtype policy": "mixed_bfloat16", "layer out dtype policy": "float32"}
     with pytest.raises(Refusal, match=r"nothing to change: .* keep float32 variables"):
         master_weights.SWITCH.apply(KERAS_ARM, _target(mixed))
-    with pytest.raises(Refusal, match=r"layers \['out'\] keep bfloat16 variables"):
-        master_weights.SWITCH.apply(KERAS_ARM, _target({**mixed, "layer out dtype policy": "bfloat16"}))
+    # a bfloat16 layer (16-bit variables) against an arm whose optimizer keeps float32 weights (plain SGD, probed):
+    # that layer rebuilt under mixed_bfloat16 (float32 variables, the same bfloat16 compute), the others kept
+    narrow = {**mixed, "layer out dtype policy": "bfloat16"}
+    assert master_weights.SWITCH.apply(KERAS_ARM, _target(narrow)).keras_edits == (
+        KerasEdit("layer", "Layer", "dtype", "mixed_bfloat16", only="bfloat16"),
+    )
+    other_keras = Arm.keras("tensorflow", "", "m:loss")
+    with pytest.raises(Refusal, match="nothing to change: keras-tensorflow keeps 16-bit weights too"):
+        both = replace(_target(narrow, {"layer out dtype policy": "bfloat16"}), other=other_keras)
+        master_weights.SWITCH.apply(KERAS_ARM, both)
 
 
 SGD_PLACEMENT = """

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import inspect
 
-from paritybench.arms import keras_optimizers
+from paritybench.arms import keras_activations, keras_optimizers
 from paritybench.experiment import flags
 
 
@@ -69,6 +69,7 @@ _EPS_PLACEMENT = {
 # get_config() keys read into other rows (clipping, weight decay), or that name nothing about the update
 _OPT_CONSUMED = {
     "epsilon_placement",
+    "coupled_weight_decay",
     "name",
     "clipnorm",
     "global_clipnorm",
@@ -135,7 +136,11 @@ def optimizer_rows(opt) -> dict:
     rows["gradient clipping"] = clipping(cfg.get("clipnorm"), cfg.get("global_clipnorm"), cfg.get("clipvalue"))
     wd = cfg.get("weight_decay")
     # base_optimizer.py _apply_weight_decay :952-959: variable - variable * wd * lr, before the update
-    rows["weight decay"] = f"{wd:g} x w, decoupled (added to the update)" if wd else "none"
+    decays = [f"{wd:g} x w, decoupled (added to the update)"] if wd else []
+    coupled = cfg.get(keras_optimizers.COUPLED_WEIGHT_DECAY)
+    if coupled:  # arms.keras_optimizers' subclass: g + lam w handed to the class's own update
+        decays.append(f"{coupled:g} x w, coupled (added to the gradient)")
+    rows["weight decay"] = "; ".join(decays) or "none"
     return rows
 
 
@@ -176,6 +181,16 @@ def read_conventions(ka) -> dict:
                 v = lc[key]
                 v = v.get("class_name") if isinstance(v, dict) and "class_name" in v else _jsonable(v)
                 rows[f"layer {layer.name} {key}"] = v
+        # which GELU the activation computes: its config may not say (keras.ops.gelu, the tanh form, reads "gelu");
+        # probed where it reads "gelu" or a function's serialized form, not one of Keras's other named activations
+        act = lc.get("activation")
+        gelu = (
+            keras_activations.form(keras, vars(layer).get("activation"))
+            if act == "gelu" or isinstance(act, dict)
+            else None
+        )
+        if gelu is not None:
+            rows[f"layer {layer.name} gelu"] = gelu
         policy = lc.get("dtype")
         if isinstance(policy, dict):  # a DTypePolicy's config: its name (float32, mixed_bfloat16)
             policy = (policy.get("config") or {}).get("name", policy.get("class_name"))

@@ -165,16 +165,34 @@ def edit_layers(keras, model, variables: dict, arm) -> tuple[Any, dict]:
         return model, variables
     hit = {i: 0 for i in range(len(edits))}
 
+    def takes(e, layer, cfg) -> bool:
+        if e.cls not in (type(layer).__name__, "Layer") or e.key not in cfg:
+            return False
+        if e.key == "activation" and e.only in keras_activations.FORMS:  # what it computes, not what it reads
+            return keras_activations.form(keras, getattr(layer, "activation", None)) == e.only
+        v = cfg[e.key]
+        if e.key == "dtype" and isinstance(v, dict):  # a DTypePolicy's config: its name (bfloat16, mixed_bfloat16)
+            v = (v.get("config") or {}).get("name", v.get("class_name"))
+        return e.only is None or v == e.only
+
     def clone(layer):
         cfg = layer.get_config()
-        changed = False
+        edited = set()
         for i, e in enumerate(edits):
-            if e.cls in (type(layer).__name__, "Layer") and e.key in cfg and (e.only is None or cfg[e.key] == e.only):
+            if takes(e, layer, cfg):
                 named = e.key == "activation" and e.value in keras_activations.NAMES
                 cfg[e.key] = keras_activations.config(keras, e.value) if named else e.value
                 hit[i] += 1
-                changed = True
-        return layer.__class__.from_config(cfg) if changed else layer.__class__.from_config(layer.get_config())
+                edited.add(e.key)
+        # an activation not edited keeps its function: its config may not rebuild it (keras.ops.gelu, the tanh
+        # form, serializes as "gelu", the exact one; a lambda as bytecode that safe_mode refuses)
+        keep = "activation" in cfg and "activation" not in edited and "activation" in vars(layer)
+        if keep:
+            cfg["activation"] = "linear"
+        new = layer.__class__.from_config(cfg)
+        if keep:
+            new.activation = layer.activation
+        return new
 
     try:
         cloned = keras.models.clone_model(model, clone_function=clone)
@@ -220,18 +238,18 @@ def edit_config(obj, part: str, arm):
             f"not a Keras {part} object with a config: give keras_{part} as a {where} class instance"
         )
     cfg = obj.get_config()
-    subclass = None
+    settings: dict[str, Any] = {}
     for e in edits:
         if e.cls is not None and type(obj).__name__ != e.cls:
             raise ParityError(f"{_edit_where(arm, e)}: the {part} is {type(obj).__name__}, not {e.cls}")
         if part == "optimizer" and e.key in keras_optimizers.SUBCLASSES:
-            # no Keras setting: the class's update_step with the placement chosen (arms.keras_optimizers)
-            cls, values, build = keras_optimizers.SUBCLASSES[e.key]
-            if type(obj).__name__ != cls or cfg.get("amsgrad"):
-                raise ParityError(f"{_edit_where(arm, e)}: only a keras.optimizers.{cls} (no amsgrad) takes it")
-            if e.value not in values:
-                raise ParityError(f"{_edit_where(arm, e)}: the placement must be one of {', '.join(values)}")
-            subclass = (build, e.value)
+            # no Keras setting: a subclass whose update_step takes it (arms.keras_optimizers)
+            s = keras_optimizers.SUBCLASSES[e.key]
+            if s.cls is not None and (type(obj).__name__ != s.cls or cfg.get("amsgrad")):
+                raise ParityError(f"{_edit_where(arm, e)}: only a keras.optimizers.{s.cls} (no amsgrad) takes it")
+            if (why := s.problem(e.value)) is not None:
+                raise ParityError(f"{_edit_where(arm, e)}: {why}")
+            settings[e.key] = e.value
             continue
         if e.key not in cfg:
             raise ParityError(
@@ -239,10 +257,10 @@ def edit_config(obj, part: str, arm):
                 f"(it has {', '.join(sorted(cfg))})"
             )
         cfg[e.key] = e.value
-    if subclass is not None:
+    if settings:
         import keras  # late: a framework: this Keras worker loaded it already, with its backend
 
-        return subclass[0](keras, cfg, subclass[1])
+        return keras_optimizers.rebuilt(keras, type(obj).from_config(cfg), settings)
     return type(obj).from_config(cfg)
 
 
@@ -388,8 +406,10 @@ class KerasArm:
             var.assign(np.array(w[name], dtype=np.float32, copy=True))
 
     def get_weights(self):
+        # a 16-bit variable (a layer under the bfloat16 or float16 policy) in float32, exactly: the harness's arrays
+        # are float32 (a bfloat16 array is ml_dtypes' type, which the other arms' float casts do not take)
         return {
-            name: np.array(self.keras.ops.convert_to_numpy(var.value), copy=True)
+            name: np.array(self.keras.ops.convert_to_numpy(var.value), dtype=np.float32, copy=True)
             for name, var in self.variables.items()
         }
 

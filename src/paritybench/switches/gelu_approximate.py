@@ -2,11 +2,13 @@
 ``approximate=True``), read from the calls each forward pass makes (``switches.activation``). Demonstrated by
 gelu-approximate (a catalogue workload added beside this switch).
 
-A Keras arm's GELU is a layer's ``activation="gelu"``: ``keras.activations.gelu(x, approximate=False)``, exact. Against
-an arm whose GELU is the tanh form, every layer whose activation is ``"gelu"`` is rebuilt with Keras's own gelu at
-``approximate=True`` (``keras_edits``, ``only="gelu"``; ``arms.keras_activations``: Keras's config takes no
-keyword, so the function is registered and given to the config serialized). A Keras arm's GELU is never switched
-to the exact form here (its layers' rows show the registered function, not a setting)."""
+A Keras arm's GELU is a layer's activation, and which form it computes is read by calling it
+(``arms.keras_activations.form``, the ``layer <name> gelu`` rows): ``activation="gelu"`` is exact, while
+``keras.ops.gelu`` (whose config reads ``"gelu"`` too) and ``keras.activations.gelu(x, approximate=True)`` are the
+tanh form. Each layer that computes the other form than the other arm's is rebuilt (``keras_edits``, ``only`` the
+form it computes): towards tanh with Keras's own gelu at ``approximate=True`` (Keras's config takes no keyword, so
+the function is registered and given to the config serialized: ``arms.keras_activations``), towards exact with
+``activation="gelu"``."""
 
 from __future__ import annotations
 
@@ -32,12 +34,19 @@ GELU = Keyword(
 
 
 def _keras(arm: Arm, t: Target) -> Arm:
+    """Every layer whose activation computes the other form rebuilt with the other arm's: the tanh form Keras's
+    gelu at ``approximate=True`` (registered: ``keras_activations``), the exact one ``activation="gelu"``."""
     other = theirs(GELU, t)
-    if other != "tanh":
-        raise Refusal(f"nothing to change: {t.other.name}'s GELU is exact, as a Keras layer's activation='gelu'")
-    if t.rows_self and "gelu" not in keras_edits.layer_values(t, "activation").values():
-        raise Refusal(f"{arm.name}'s Keras model has no layer with activation 'gelu'")
-    edit = KerasEdit("layer", "Layer", "activation", keras_activations.GELU_TANH, only="gelu")
+    mine = keras_edits.layer_values(t, "gelu")  # layer -> the form it computes (keras_activations.form)
+    want, value = (
+        (keras_activations.TANH, keras_activations.GELU_TANH) if other == "tanh" else (keras_activations.EXACT, "gelu")
+    )
+    if t.rows_self and not mine:
+        raise Refusal(f"{arm.name}'s Keras model has no layer whose activation computes a GELU")
+    if mine and all(v == want for v in mine.values()):
+        raise Refusal(f"nothing to change: {arm.name}'s GELU layers compute the {want}, as {t.other.name}'s GELU")
+    have = keras_activations.EXACT if want == keras_activations.TANH else keras_activations.TANH
+    edit = KerasEdit("layer", "Layer", "activation", value, only=have)
     return replace(arm, keras_edits=(*arm.keras_edits, edit))
 
 

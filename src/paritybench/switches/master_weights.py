@@ -15,8 +15,12 @@ refused, as are float16 grids and an arm that already keeps float32 weights.
 A Keras arm's variables take each layer's dtype policy's variable dtype (``keras/src/dtype_policies/dtype_policy.py``:
 float32 under ``float32`` and the ``mixed_*`` policies, 16-bit under ``bfloat16`` / ``float16``), read from its
 ``layer <name> dtype policy`` rows: under a mixed policy it keeps float32 weights already (nothing to change).
-Layers with 16-bit variables are refused: their float32 form is the ``mixed_*`` policy, which also changes how the
-weights handed to the arm are rounded, and no test pair pins that switch yet."""
+Layers with 16-bit variables are rebuilt under the mixed policy of their 16-bit type (``keras_edits``, ``only`` those
+layers, the weights copied): float32 variables, the same 16-bit compute (``DTypePolicy.compute_dtype``: each layer
+casts its inputs to it and, in its ``AutocastScope``, its variables' values). The weights handed to the arm then stay
+float32, as the other arm's master weights do (a 16-bit variable rounds them where they are assigned), and each
+update is applied in float32. The other arm's precision is read as above (a JAX or f64 arm) or from its policies (a
+Keras arm); where it keeps 16-bit weights too there is nothing to change."""
 
 from __future__ import annotations
 
@@ -27,7 +31,7 @@ import numpy as np
 from paritybench.arms.registry import kind_of
 from paritybench.switches import keras_edits
 from paritybench.switches.base import Refusal, Switch, Target
-from paritybench.workloads.base import Arm, resolve_ref
+from paritybench.workloads.base import Arm, KerasEdit, resolve_ref
 
 PROBE = 256
 F32, BF16 = "float32", "bfloat16 (no float32 master copy)"
@@ -122,10 +126,20 @@ def _keras(arm: Arm, t: Target) -> Arm:
             f"nothing to change: {arm.name}'s layers keep float32 variables (policies {sorted(set(policies.values()))}"
             ": a mixed policy computes in 16 bits on float32 variables)"
         )
-    raise Refusal(
-        f"{arm.name}'s layers {narrow} keep {policies[narrow[0]]} variables: their float32 form (the mixed_ policy) "
-        "also changes how the weights handed to the arm are rounded, not offered here"
-    )
+    kind = t.other_kind()
+    if kind in ("jax", "f64"):
+        theirs = read(t.other, t)
+    elif kind == "keras":
+        other = keras_edits.layer_values(t, "dtype policy", other=True).values()
+        theirs = BF16 if any(str(p) in ("bfloat16", "float16") for p in other) else F32
+    else:
+        raise Refusal(f"{t.other.name}'s optimizer is not an optax one: its weights' precision is not probed here")
+    if theirs != F32:
+        raise Refusal(f"nothing to change: {t.other.name} keeps 16-bit weights too")
+    # only= the layer's policy's name (keras_worker reads a DTypePolicy config's name): the other layers keep theirs
+    types = sorted({policies[name] for name in narrow})
+    edits = tuple(KerasEdit("layer", "Layer", "dtype", f"mixed_{p}", only=p) for p in types)
+    return replace(arm, keras_edits=(*arm.keras_edits, *edits))
 
 
 SWITCH = Switch(

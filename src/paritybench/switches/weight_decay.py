@@ -13,11 +13,14 @@ Keras arms: the optimizer's ``weight_decay`` (``keras/src/optimizers/base_optimi
 ``w -= w wd lr`` on every variable before the update, decoupled) set to the other arm's decay per step: a decoupled
 decay's coefficient (optax's ``adamw``, torch's ``AdamW``: ``lr lam w``; a JAX decay written straight into the
 update, ``add_decayed_weights(-lr lam)``, is read as ``lr lam`` and divided by the learning rate), or a coupled one's
-where the Keras optimizer is plain SGD without momentum (``w -= lr (g + lam w)``, the same step to rounding). Refused:
-a coupled decay against any other Keras optimizer (its gradient-side form is an L2 penalty per layer, Keras's
-``kernel_regularizer``, which decays twice as hard and only the layers that carry one), a masked decay (Keras's
-weight decay takes every variable: ``exclude_from_weight_decay`` is no config setting), and a Keras arm whose decay
-is an L2 penalty in its loss (switching its optimizer would decay twice)."""
+where the Keras optimizer is plain SGD without momentum (``w -= lr (g + lam w)``, the same step to rounding). A
+coupled decay against any other Keras optimizer (Adam, RMSprop, SGD with momentum) is its ``coupled_weight_decay``
+(``arms.keras_optimizers``: the optimizer's own update of ``g + lam w``, on every variable it updates, as optax's
+``add_decayed_weights(lam)`` before it; not a ``kernel_regularizer``, whose ``l2 sum(w^2)`` joins the loss the arm
+records and decays only the layers that carry one). Refused: a masked decay (Keras's optimizers take every
+variable: ``exclude_from_weight_decay`` is no config setting), a coupled decay onto a Keras optimizer that clips its
+gradients (the decay would follow the clip; the other arm's order is not read) or decays decoupled already, and a
+Keras arm whose decay is an L2 penalty in its loss (switching its optimizer would decay twice)."""
 
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from paritybench.arms import keras_optimizers
 from paritybench.switches.base import Refusal, Switch, Target, weight_decay
 from paritybench.workloads.base import Arm, KerasEdit, resolve_ref
 
@@ -108,14 +112,23 @@ def _keras(arm: Arm, t: Target) -> Arm:
             "variable (exclude_from_weight_decay is no config setting)"
         )
     lam, how = theirs
+    key = "weight_decay"
     if how == "coupled":
         plain_sgd = t.row("optimizer") == "SGD" and not t.row("optimizer.momentum")
         if t.rows_self and not plain_sgd:
-            raise Refusal(
-                f"{t.other.name}'s decay is coupled (added to the gradient): Keras's optimizer weight_decay is "
-                f"decoupled, the same step only for plain SGD ({arm.name}'s is {t.row('optimizer')}), and its coupled "
-                "form is a kernel_regularizer L2 per layer"
-            )
+            key = keras_optimizers.COUPLED_WEIGHT_DECAY  # g + lam w into the optimizer's own update
+            clip = t.row("gradient clipping")
+            if clip not in (None, "none"):
+                raise Refusal(
+                    f"{arm.name}'s optimizer clips its gradients ({clip}): a coupled decay would be added after the "
+                    f"clip, and where {t.other.name} adds it is not read"
+                )
+            mine = weight_decay(t.row("weight decay"))
+            if mine is not None and mine[1] == "decoupled":
+                raise Refusal(
+                    f"{arm.name}'s {t.row('optimizer')} decays decoupled (weight_decay), {t.other.name} coupled: "
+                    "a different optimizer formula"
+                )
     elif how == "decoupled" and "(added to the update)" in str(row) and t.other_kind() in ("jax", "f64"):
         # add_decayed_weights(-lr lam) straight into the update: its row reads lr lam, to the row's 6 digits
         lam = float(f"{lam / t.lr:.6g}")
@@ -125,7 +138,8 @@ def _keras(arm: Arm, t: Target) -> Arm:
     mine = weight_decay(t.row("weight decay"))
     if mine is not None and mine[0] == lam:
         raise Refusal(f"nothing to change: both decay {lam:g} x w per unit learning rate")
-    return replace(arm, keras_edits=(*arm.keras_edits, KerasEdit("optimizer", None, "weight_decay", lam or None)))
+    value = (lam or None) if key == "weight_decay" else lam
+    return replace(arm, keras_edits=(*arm.keras_edits, KerasEdit("optimizer", None, key, value)))
 
 
 SWITCH = Switch(
