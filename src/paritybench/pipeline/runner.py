@@ -359,19 +359,13 @@ def run(
             for spec in main_specs:
                 _run_main(spec, todo[spec.name], sess)
             sess.timing["process_seconds"]["main"] = time.perf_counter() - t_main
-            # The last worker's last case (keras-tensorflow's, the slowest backend, collected last) is recorded
-            # after every worker has its weight swap: its float64 diagnostics then run while the workers
-            # evaluate, instead of holding up every swap. Every swap is sent before any result is read, so the
-            # workers evaluate at the same time, not one after another.
-            deferred: list[tuple[Arm, Case, ArmResult]] = []
-            for i, worker in enumerate(workers):
-                worker.collect_training(sess, deferred if i == len(workers) - 1 else None)
+            # Every swap is sent before any result is read, so the workers evaluate at the same time, not one
+            # after another; each final weight set is saved once for all of them.
+            for worker in workers:
+                worker.collect_training(sess)
             swap_files = _swap_files(sess, Path(tmp)) if workers else {}
             for worker in workers:
                 worker.send_swap(sess, swap_files)
-            for spec, case, result in deferred:
-                sess.record(spec, case, result)
-                sess.progress.advance(f"{spec.name} {case.id}")
             for worker in workers:
                 worker.finish(sess, swap_extra, env)
         finally:
@@ -511,14 +505,11 @@ class _KerasWorker:
         self.done: set[tuple[str, str]] = set()
         self.completed = False  # the job's JobDone was read: a pooled worker may serve the next one
 
-    def collect_training(self, sess: _Session, deferred: list | None = None) -> None:
-        """Record every case the worker trains, as it reports them, until it has trained them all. With
-        ``deferred``, the worker's last case is only loaded (its final weights in ``sess.finals``, for the
-        swap) and appended there as (arm, case, result), for the caller to record."""
+    def collect_training(self, sess: _Session) -> None:
+        """Record every case the worker trains, as it reports them, until it has trained them all."""
         cfg, workload = sess.cfg, sess.workload
         shapes = workload.model.params
         by_id = {c.id: c for c in sess.cases}
-        expected = sum(len(self.todo[s.name]) for s in self.specs)
         for msg in self.wp.events(until=protocol.Trained):
             if not isinstance(msg, protocol.CaseDone):
                 continue
@@ -529,12 +520,7 @@ class _KerasWorker:
                 result.trajectory = [t[f"k{i}"] for i in range(cfg.steps + 1)]
                 os.unlink(msg.traj_file)
             self.done.add((msg.arm, msg.id))
-            spec, case = self.by_name[msg.arm], by_id[msg.id]
-            if deferred is not None and len(self.done) == expected:
-                sess.finals[case.key(spec.name)] = w  # where record() puts it: the same order of the finals
-                deferred.append((spec, case, result))
-                continue
-            sess.record(spec, case, result)
+            sess.record(self.by_name[msg.arm], by_id[msg.id], result)
             sess.progress.advance(f"{msg.arm} {msg.id}")
 
     def send_swap(self, sess: _Session, files: dict[RunKey, Path]) -> None:
