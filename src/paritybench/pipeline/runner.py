@@ -205,6 +205,8 @@ class _Session:
         # from the trajectory), for the rule check
         self.step0: dict[RunKey, tuple[weights.Weights, weights.Weights]] = {}
         self.ref_traj: dict[str, list[weights.Weights]] = {}
+        # run key -> label -> share correct: every final weight set through this process's forward passes
+        self.main_swap: dict[RunKey, dict[str, float]] = {}
         self.timing = {"train_seconds": 0.0, "compile_seconds": 0.0, "diagnostics_seconds": 0.0, "process_seconds": {}}
 
     def init_for(self, arm: str, case: Case) -> weights.Weights:
@@ -270,6 +272,20 @@ class _Session:
         self.finals[key] = result.final_weights
         if self.on_run:
             self.on_run(self.runs[key])
+
+    def evaluate_swap(self) -> None:
+        """The weight swap's part in this process (``main_evaluators``) for every final weight set not yet
+        evaluated. Called as the finals come in (the main arms' once they trained, each worker's once collected,
+        the last worker's while the workers evaluate theirs), so that this process's forward passes run while
+        the workers train and evaluate instead of after them; the same passes on the same weights."""
+        if not _swaps(self.cfg, self.workload):
+            return
+        evaluators = main_evaluators(self.workload)
+        for key, w in self.finals.items():
+            if key not in self.main_swap:
+                x, y = self.windows[key.window]
+                scored = heads.scored(self.workload.model.head, y.shape, y.dtype)  # cfg.n for one label per sample
+                self.main_swap[key] = {label: fn(self.workload, w, x, y) / scored for label, fn in evaluators.items()}
 
     def fail(self, spec: Arm, case: Case, status: str, reason: str) -> None:
         key = case.key(spec.name)
@@ -359,13 +375,17 @@ def run(
             for spec in main_specs:
                 _run_main(spec, todo[spec.name], sess)
             sess.timing["process_seconds"]["main"] = time.perf_counter() - t_main
+            sess.evaluate_swap()  # the main arms' finals, while the workers train
             # Every swap is sent before any result is read, so the workers evaluate at the same time, not one
             # after another; each final weight set is saved once for all of them.
             for worker in workers:
                 worker.collect_training(sess)
+                if worker is not workers[-1]:  # its finals, while the later workers train
+                    sess.evaluate_swap()
             swap_files = _swap_files(sess, Path(tmp)) if workers else {}
             for worker in workers:
                 worker.send_swap(sess, swap_files)
+            sess.evaluate_swap()  # the last worker's finals, while the workers evaluate
             for worker in workers:
                 worker.finish(sess, swap_extra, env)
         finally:
@@ -376,11 +396,9 @@ def run(
 
     if _swaps(cfg, workload):
         by_id = {c.id: c for c in cases}
-        for key, w in sess.finals.items():
-            x, y = sess.windows[key.window]
-            scored = heads.scored(workload.model.head, y.shape, y.dtype)  # cfg.n for one label per sample
-            for label, fn in main_evaluators(workload).items():
-                sess.runs[key]["swap"][label] = fn(workload, w, x, y) / scored
+        sess.evaluate_swap()  # evaluated as they came in (``_Session.evaluate_swap``)
+        for key in sess.finals:
+            sess.runs[key]["swap"].update(sess.main_swap[key])
         for item in swap_extra:
             key = by_id[item["case"]].key(item["label"])
             if key in sess.runs:
