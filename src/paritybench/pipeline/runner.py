@@ -352,6 +352,8 @@ def run(
         # evaluate (the weight swap). A start-up that fails (bad data, a wrong shape) stops them unused.
         workers: list[_KerasWorker] = []
         early = {} if pool is not None else _spawn_keras(cfg, by_process, todo, Path(tmp))
+        for process in _with_work(by_process, todo) if pool is not None else ():
+            pool.prestart(process, cfg.numerics.to_dict())  # a serving worker, started now if there is none
         try:
             sess = _Session(cfg, workload, cases, inits, keep, on_run, progress)
             _check_shapes(sess, [s for s in specs if todo[s.name] and not missing_requirements(s)], todo)
@@ -633,20 +635,29 @@ def _spawn_keras(
     cases whose framework is installed: the arms ``_start_keras`` keeps): process -> (worker, its start time).
     Each imports its backend at once (``keras_worker.serve``) and waits for its job."""
     early = {}
-    for process in sorted(by_process, key=lambda p: KERAS_ORDER.index(p) if p in KERAS_ORDER else 99):
-        if any(todo[s.name] and not missing_requirements(s) for s in by_process[process]):
-            t_start = time.perf_counter()
-            (tmp / process).mkdir()
-            # the worker dies with us and removes tmp
-            wp = worker_process.start(
-                "keras_worker",
-                process.removeprefix("keras-"),
-                cfg.numerics.to_dict(),
-                tmp,
-                tmp / process / "worker.log",
-            )
-            early[process] = (wp, t_start)
+    for process in _with_work(by_process, todo):
+        t_start = time.perf_counter()
+        (tmp / process).mkdir()
+        # the worker dies with us and removes tmp
+        wp = worker_process.start(
+            "keras_worker",
+            process.removeprefix("keras-"),
+            cfg.numerics.to_dict(),
+            tmp,
+            tmp / process / "worker.log",
+        )
+        early[process] = (wp, t_start)
     return early
+
+
+def _with_work(by_process: dict[str, list[Arm]], todo: dict[str, list[Case]]) -> list[str]:
+    """The Keras processes that will have work (an arm with cases whose framework is installed: the arms
+    ``_start_keras`` keeps), in ``KERAS_ORDER``."""
+    return [
+        process
+        for process in sorted(by_process, key=lambda p: KERAS_ORDER.index(p) if p in KERAS_ORDER else 99)
+        if any(todo[s.name] and not missing_requirements(s) for s in by_process[process])
+    ]
 
 
 def _start_keras(
