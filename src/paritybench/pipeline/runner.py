@@ -352,8 +352,9 @@ def run(
         # evaluate (the weight swap). A start-up that fails (bad data, a wrong shape) stops them unused.
         workers: list[_KerasWorker] = []
         early = {} if pool is not None else _spawn_keras(cfg, by_process, todo, Path(tmp))
-        for process in _with_work(by_process, todo) if pool is not None else ():
-            pool.prestart(process, cfg.numerics.to_dict())  # a serving worker, started now if there is none
+        if pool is not None:
+            for process in _with_work(by_process, todo):
+                pool.prestart(process, cfg.numerics.to_dict())  # a serving worker, started now if there is none
         try:
             sess = _Session(cfg, workload, cases, inits, keep, on_run, progress)
             _check_shapes(sess, [s for s in specs if todo[s.name] and not missing_requirements(s)], todo)
