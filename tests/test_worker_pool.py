@@ -61,6 +61,22 @@ def test_pooled_workers_train_every_workload_as_workers_of_its_own():
 
 
 @pytest.mark.slow
+def test_prestart_keeps_a_live_worker_and_replaces_a_dead_one():
+    """``runner.run`` prestarts its workload's workers before its own start-up (their imports overlap it):
+    a live worker is kept (``acquire`` then hands it the job: three processes above), a dead one replaced."""
+    numerics = _cfg("seed-bce").numerics.to_dict()
+    with KerasPool() as pool:
+        pool.prestart("keras-jax", numerics)
+        (first,) = pool.workers.values()
+        pool.prestart("keras-jax", numerics)
+        assert pool.started == 1 and list(pool.workers.values()) == [first]
+        first.stop()
+        pool.prestart("keras-jax", numerics)
+        (second,) = pool.workers.values()
+        assert pool.started == 2 and second is not first and second.alive()
+
+
+@pytest.mark.slow
 def test_a_worker_failing_in_one_workload_errors_it_and_the_next_gets_a_fresh_worker(tmp_path):
     """Pinned: a worker that fails during workload k makes k's Keras runs ``error`` with the worker's own
     reason; the next workload starts a new worker and trains as a run of its own would; a worker killed

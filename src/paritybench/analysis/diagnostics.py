@@ -156,7 +156,9 @@ class GradMemo:
         return h.digest()
 
     def put(self, key, w: Weights, grad: Weights) -> None:
-        k = (key, self._digest(w))
+        self._keep((key, self._digest(w)), grad)
+
+    def _keep(self, k: tuple, grad: Weights) -> None:
         if k in self._kept:
             return
         self._kept[k] = grad
@@ -176,7 +178,7 @@ class GradMemo:
                 return self._kept[k]
             self.misses += 1
             g = grad_fn(w)
-            self.put(key, w, g)
+            self._keep(k, g)  # the digest taken above: the weights are not hashed twice
             return g
 
         return memo_grad

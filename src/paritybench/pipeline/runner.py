@@ -205,6 +205,8 @@ class _Session:
         # from the trajectory), for the rule check
         self.step0: dict[RunKey, tuple[weights.Weights, weights.Weights]] = {}
         self.ref_traj: dict[str, list[weights.Weights]] = {}
+        # run key -> label -> share correct: every final weight set through this process's forward passes
+        self.main_swap: dict[RunKey, dict[str, float]] = {}
         self.timing = {"train_seconds": 0.0, "compile_seconds": 0.0, "diagnostics_seconds": 0.0, "process_seconds": {}}
 
     def init_for(self, arm: str, case: Case) -> weights.Weights:
@@ -271,6 +273,20 @@ class _Session:
         if self.on_run:
             self.on_run(self.runs[key])
 
+    def evaluate_swap(self) -> None:
+        """The weight swap's part in this process (``main_evaluators``) for every final weight set not yet
+        evaluated. Called as the finals come in (the main arms' once they trained, each worker's once collected,
+        the last worker's while the workers evaluate theirs), so that this process's forward passes run while
+        the workers train and evaluate instead of after them; the same passes on the same weights."""
+        if not _swaps(self.cfg, self.workload):
+            return
+        evaluators = main_evaluators(self.workload)
+        for key, w in self.finals.items():
+            if key not in self.main_swap:
+                x, y = self.windows[key.window]
+                scored = heads.scored(self.workload.model.head, y.shape, y.dtype)  # cfg.n for one label per sample
+                self.main_swap[key] = {label: fn(self.workload, w, x, y) / scored for label, fn in evaluators.items()}
+
     def fail(self, spec: Arm, case: Case, status: str, reason: str) -> None:
         key = case.key(spec.name)
         self.runs[key] = _entry(self.workload, spec, case, self.cfg.n, status=status, reason=reason)
@@ -336,6 +352,9 @@ def run(
         # evaluate (the weight swap). A start-up that fails (bad data, a wrong shape) stops them unused.
         workers: list[_KerasWorker] = []
         early = {} if pool is not None else _spawn_keras(cfg, by_process, todo, Path(tmp))
+        if pool is not None:
+            for process in _with_work(by_process, todo):
+                pool.prestart(process, cfg.numerics.to_dict())  # a serving worker, started now if there is none
         try:
             sess = _Session(cfg, workload, cases, inits, keep, on_run, progress)
             _check_shapes(sess, [s for s in specs if todo[s.name] and not missing_requirements(s)], todo)
@@ -359,19 +378,17 @@ def run(
             for spec in main_specs:
                 _run_main(spec, todo[spec.name], sess)
             sess.timing["process_seconds"]["main"] = time.perf_counter() - t_main
-            # The last worker's last case (keras-tensorflow's, the slowest backend, collected last) is recorded
-            # after every worker has its weight swap: its float64 diagnostics then run while the workers
-            # evaluate, instead of holding up every swap. Every swap is sent before any result is read, so the
-            # workers evaluate at the same time, not one after another.
-            deferred: list[tuple[Arm, Case, ArmResult]] = []
-            for i, worker in enumerate(workers):
-                worker.collect_training(sess, deferred if i == len(workers) - 1 else None)
+            sess.evaluate_swap()  # the main arms' finals, while the workers train
+            # Every swap is sent before any result is read, so the workers evaluate at the same time, not one
+            # after another; each final weight set is saved once for all of them.
+            for worker in workers:
+                worker.collect_training(sess)
+                if worker is not workers[-1]:  # its finals, while the later workers train
+                    sess.evaluate_swap()
             swap_files = _swap_files(sess, Path(tmp)) if workers else {}
             for worker in workers:
                 worker.send_swap(sess, swap_files)
-            for spec, case, result in deferred:
-                sess.record(spec, case, result)
-                sess.progress.advance(f"{spec.name} {case.id}")
+            sess.evaluate_swap()  # the last worker's finals, while the workers evaluate
             for worker in workers:
                 worker.finish(sess, swap_extra, env)
         finally:
@@ -382,11 +399,9 @@ def run(
 
     if _swaps(cfg, workload):
         by_id = {c.id: c for c in cases}
-        for key, w in sess.finals.items():
-            x, y = sess.windows[key.window]
-            scored = heads.scored(workload.model.head, y.shape, y.dtype)  # cfg.n for one label per sample
-            for label, fn in main_evaluators(workload).items():
-                sess.runs[key]["swap"][label] = fn(workload, w, x, y) / scored
+        sess.evaluate_swap()  # evaluated as they came in (``_Session.evaluate_swap``)
+        for key in sess.finals:
+            sess.runs[key]["swap"].update(sess.main_swap[key])
         for item in swap_extra:
             key = by_id[item["case"]].key(item["label"])
             if key in sess.runs:
@@ -511,14 +526,11 @@ class _KerasWorker:
         self.done: set[tuple[str, str]] = set()
         self.completed = False  # the job's JobDone was read: a pooled worker may serve the next one
 
-    def collect_training(self, sess: _Session, deferred: list | None = None) -> None:
-        """Record every case the worker trains, as it reports them, until it has trained them all. With
-        ``deferred``, the worker's last case is only loaded (its final weights in ``sess.finals``, for the
-        swap) and appended there as (arm, case, result), for the caller to record."""
+    def collect_training(self, sess: _Session) -> None:
+        """Record every case the worker trains, as it reports them, until it has trained them all."""
         cfg, workload = sess.cfg, sess.workload
         shapes = workload.model.params
         by_id = {c.id: c for c in sess.cases}
-        expected = sum(len(self.todo[s.name]) for s in self.specs)
         for msg in self.wp.events(until=protocol.Trained):
             if not isinstance(msg, protocol.CaseDone):
                 continue
@@ -529,12 +541,7 @@ class _KerasWorker:
                 result.trajectory = [t[f"k{i}"] for i in range(cfg.steps + 1)]
                 os.unlink(msg.traj_file)
             self.done.add((msg.arm, msg.id))
-            spec, case = self.by_name[msg.arm], by_id[msg.id]
-            if deferred is not None and len(self.done) == expected:
-                sess.finals[case.key(spec.name)] = w  # where record() puts it: the same order of the finals
-                deferred.append((spec, case, result))
-                continue
-            sess.record(spec, case, result)
+            sess.record(self.by_name[msg.arm], by_id[msg.id], result)
             sess.progress.advance(f"{msg.arm} {msg.id}")
 
     def send_swap(self, sess: _Session, files: dict[RunKey, Path]) -> None:
@@ -629,20 +636,29 @@ def _spawn_keras(
     cases whose framework is installed: the arms ``_start_keras`` keeps): process -> (worker, its start time).
     Each imports its backend at once (``keras_worker.serve``) and waits for its job."""
     early = {}
-    for process in sorted(by_process, key=lambda p: KERAS_ORDER.index(p) if p in KERAS_ORDER else 99):
-        if any(todo[s.name] and not missing_requirements(s) for s in by_process[process]):
-            t_start = time.perf_counter()
-            (tmp / process).mkdir()
-            # the worker dies with us and removes tmp
-            wp = worker_process.start(
-                "keras_worker",
-                process.removeprefix("keras-"),
-                cfg.numerics.to_dict(),
-                tmp,
-                tmp / process / "worker.log",
-            )
-            early[process] = (wp, t_start)
+    for process in _with_work(by_process, todo):
+        t_start = time.perf_counter()
+        (tmp / process).mkdir()
+        # the worker dies with us and removes tmp
+        wp = worker_process.start(
+            "keras_worker",
+            process.removeprefix("keras-"),
+            cfg.numerics.to_dict(),
+            tmp,
+            tmp / process / "worker.log",
+        )
+        early[process] = (wp, t_start)
     return early
+
+
+def _with_work(by_process: dict[str, list[Arm]], todo: dict[str, list[Case]]) -> list[str]:
+    """The Keras processes that will have work (an arm with cases whose framework is installed: the arms
+    ``_start_keras`` keeps), in ``KERAS_ORDER``."""
+    return [
+        process
+        for process in sorted(by_process, key=lambda p: KERAS_ORDER.index(p) if p in KERAS_ORDER else 99)
+        if any(todo[s.name] and not missing_requirements(s) for s in by_process[process])
+    ]
 
 
 def _start_keras(

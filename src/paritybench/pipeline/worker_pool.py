@@ -61,21 +61,34 @@ class KerasPool:
         d.mkdir()
         return d
 
+    def prestart(self, process: str, numerics: dict) -> None:
+        """Start the worker for (process, numerics) now, with no job, unless a live one is there: it imports its
+        backend while the caller starts up its workload (as ``runner._spawn_keras`` does for a single run);
+        ``acquire`` hands it the job."""
+        wp = self.workers.get((process, json.dumps(numerics, sort_keys=True)))
+        if wp is None or not wp.alive():
+            self._start(process, numerics)
+
     def acquire(self, process: str, numerics: dict, job: protocol.TrainJob) -> WorkerProcess:
         """Hand ``job`` to the pool's live worker for (process, numerics), starting one if there is none or
         the last one died; the job is sent before returning."""
-        key = (process, json.dumps(numerics, sort_keys=True))
-        wp = self.workers.get(key)
+        wp = self.workers.get((process, json.dumps(numerics, sort_keys=True)))
         if wp is not None and wp.alive() and wp.send(job):
             return wp
-        if wp is not None:
-            self.discard(wp)
+        wp = self._start(process, numerics)
+        wp.send(job)  # a worker that died at once reports it through its messages and status
+        return wp
+
+    def _start(self, process: str, numerics: dict) -> WorkerProcess:
+        """A fresh worker for (process, numerics) in place of the one there (stopped and dropped, if any)."""
+        key = (process, json.dumps(numerics, sort_keys=True))
+        if (old := self.workers.get(key)) is not None:
+            self.discard(old)
         self.started += 1
         backend = process.removeprefix("keras-")
         # the worker dies with us and removes the pool's folder
         wp = start("keras_worker", backend, numerics, self.tmp, self.tmp / f"{process}-{self.started}.log", serve=True)
         self.workers[key] = wp
-        wp.send(job)  # a worker that died at once reports it through its messages and status
         return wp
 
     def discard(self, wp: WorkerProcess) -> None:
