@@ -11,6 +11,15 @@ Parallel runs (pytest-xdist, ``make test`` uses ``-n 2 --dist loadfile``): every
 on the same worker, so module-scoped fixtures train once and the Docker tests (tests/test_docker.py)
 and the Ray tests (tests/test_ray.py) never run twice at once. The trained artifacts that several files read
 (``seed_run``) are trained once per session, whatever the number of workers, under a file lock.
+
+In-process runs (``api_run``): a test whose subject is what a run trains, not the CLI process, calls
+``paritybench.api.run`` in the pytest process instead of starting ``python -m paritybench``: the process imports
+JAX and torch once, not once per run, and its runs share one ``api.session()`` of Keras workers (one per backend
+and numerics, kept for the session) instead of starting and importing fresh ones each time. The numerics flags of
+a default run are set before the test modules import any framework (below: set when this file loads, and the
+environment given back once the tests are collected, so the processes the tests start inherit what they did
+before); tests that run with other flags, or whose subject is the CLI itself (its exit status, output, signals,
+the files a killed process leaves), stay ``run_cli`` tests.
 """
 
 from __future__ import annotations
@@ -27,7 +36,23 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
+from paritybench.experiment import flags
+
 ROOT = Path(__file__).resolve().parents[1]
+
+# A default run's numerics flags, set before the test modules import JAX, TensorFlow or torch: the in-process runs
+# (``api_run``) are refused where a framework was loaded with other values (``api._check_flags``). The environment
+# as it was is given back when collection ends (``pytest_collection_finish``), so the processes tests start
+# inherit what they did before.
+_ENVIRONMENT = dict(os.environ)
+if not flags.loaded_frameworks():
+    flags.apply(flags.NumericsOptions())
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    os.environ.clear()
+    os.environ.update(_ENVIRONMENT)
+
 
 # A test (or a helper or fixture of the test suite it reaches) that names one of these starts a process.
 _PROCESS = re.compile(r"\b(subprocess|Popen|run_cli|os\.fork|multiprocessing)\b|\bcli\(")
@@ -41,6 +66,8 @@ E2E_IN_PROCESS = (
     "tests/test_localize_stateful.py::test_literal_port_parts_from_keras_in_the_moving_mean_and_evaluation_only",
     "tests/test_torch_arms.py::test_run_records_torch_arm_mechanism_conventions_and_numerics",
 )
+# Fixtures that start processes in the test's own process: a test that uses one is e2e.
+E2E_FIXTURES = ("api_session", "api_run")
 
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: int = 900, env: dict | None = None):
@@ -96,6 +123,33 @@ def seed_run(tmp_path_factory):
     return {"path": out, "artifact": artifact, "weights": weights, "stdout": stdout}
 
 
+@pytest.fixture(scope="session")
+def api_session():
+    """One ``api.session()`` for the pytest process: the Keras workers its in-process runs share (``api_run``)."""
+    from paritybench import api
+
+    with api.session() as pool:
+        yield pool
+
+
+@pytest.fixture(scope="session")
+def api_run(api_session):
+    """``paritybench.api.run`` in this process, on the session's Keras workers (its arguments are ``api.run``'s).
+    The numerics variables the call sets in os.environ are taken back afterwards: a process a later test starts
+    inherits the environment it did before."""
+    from paritybench import api
+
+    def call(*args, **kwargs) -> api.RunResult:
+        saved = dict(os.environ)
+        try:
+            return api.run(*args, **kwargs)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+    return call
+
+
 def by_arm(artifact: dict) -> dict[str, dict]:
     return {r["arm"]: r for r in artifact["runs"]}
 
@@ -134,7 +188,7 @@ def _starts_a_process(fn, seen: set[int]) -> bool:
 def _is_e2e(item: pytest.Item) -> bool:
     if item.get_closest_marker("docker") or item.get_closest_marker("slow"):
         return True
-    if any(item.nodeid.startswith(p) for p in E2E_IN_PROCESS):
+    if any(item.nodeid.startswith(p) for p in E2E_IN_PROCESS) or set(E2E_FIXTURES) & set(item.fixturenames):
         return True
     seen: set[int] = {id(inspect.unwrap(_fast_tests_start_no_python))}  # the guard names subprocess, starts nothing
     if _starts_a_process(getattr(item, "function", None), seen):

@@ -153,3 +153,19 @@ def test_killed_run_all_leaves_no_worker_and_no_temp(tmp_path, sig, rc, name):
         time.sleep(0.1)
     assert [p.name for p in tmpdir.iterdir() if p.name.startswith("paritybench-")] == []
     assert not (out / "index.json").exists()
+
+
+@pytest.mark.slow
+def test_api_runs_in_a_session_share_one_worker_and_train_as_their_own(tmp_path, api_session, api_run):
+    """``api.session()`` (the suite's one, ``api_session``): two runs of the same Keras-JAX arm go to ONE serving
+    worker, which the second run finds alive, and train the same final weights (the worker re-seeds between jobs);
+    the pool starts no other process for them."""
+    arms = "jax-logits,keras-jax,reference-f64"
+    first = api_run("seed-bce", arms=arms, steps=2, n=128, out=tmp_path / "a.json")
+    key = next(k for k in api_session.workers if k[0] == "keras-jax" and '"deterministic": true' in k[1])
+    worker, started = api_session.workers[key], api_session.started
+    second = api_run("seed-bce", arms=arms, steps=2, n=128, out=tmp_path / "b.json")
+    assert api_session.workers[key] is worker and worker.alive() and api_session.started == started
+    same = {r["arm"]: r["final_weights_sha256"] for r in first.record["runs"]}
+    assert same == {r["arm"]: r["final_weights_sha256"] for r in second.record["runs"]}
+    assert first.row("keras-jax").status == "ok"

@@ -20,8 +20,6 @@ from paritybench.workloads.adam_epsilon import jax_model as jm
 from paritybench.workloads.adam_epsilon.workload import BETA_2, EPSILON, optax_equivalent_eps
 from paritybench.workloads.base import resolve_ref
 
-from .conftest import run_cli
-
 # The research notes' test vector: one ordinary coordinate, three small ones, down to a 1e-6 gradient.
 W0 = np.array([1.0, -2.0, 0.5, 3e-3])
 GRADS = [(k + 1) * np.array([1e-3, -2e-4, 5e-5, 1e-6]) for k in range(5)]
@@ -110,22 +108,16 @@ def test_preset_literal_port_diverges_and_fix_matches_reference():
 
 
 @pytest.mark.slow
-def test_end_to_end_keras_backends_reproduced(tmp_path):
-    """One step through the CLI: each Keras backend's Adam is reproduced by its JAX emulation (1e-6)."""
+def test_end_to_end_keras_backends_reproduced(tmp_path, api_run):
+    """One step through api.run: each Keras backend's Adam is reproduced by its JAX emulation (1e-6)."""
     out = tmp_path / "ae.json"
-    proc = run_cli(
-        "run",
-        "--workload",
+    api_run(
         "adam-epsilon",
-        "--steps",
-        "1",
-        "--no-weights",
-        "--out",
-        str(out),
-        "--arms",
-        "jax-keras-adam,jax-keras-adam-clip,keras-tensorflow,keras-jax,reference-f64",
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+        steps=1,
+        weights=False,
+        out=out,
+        arms="jax-keras-adam,jax-keras-adam-clip,keras-tensorflow,keras-jax,reference-f64",
+    )  # raises where an arm errors (the CLI's exit 1)
     mech = {m["keras_arm"]: m for m in json.loads(out.read_text())["mechanism"]}
     assert set(mech) == {"keras-tensorflow", "keras-jax"}
     for m in mech.values():

@@ -1,6 +1,6 @@
 """dropout-rng: the dropout conventions exactly on constructed arrays (stax's keep rate by stax itself, the
 inverted scaling, evaluation mode, Keras's [seed, counter] key), the preset's JAX arms, the committed sweep's
-distribution verdicts, and one short run through the CLI and Keras-JAX's worker."""
+distribution verdicts, and one short run through api.run and Keras-JAX's worker."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from paritybench import workloads
 from paritybench.workloads.dropout_rng import jax_model as jm
 from paritybench.workloads.dropout_rng.workload import RATE, SEED
 
-from .conftest import ROOT, run_cli
+from .conftest import ROOT
 
 BASELINE = ROOT / "results" / "baselines" / "dropout-rng-cpu.json"
 KEY = np.array([SEED, 3], np.float32)  # the state at step 3
@@ -136,14 +136,11 @@ def test_committed_sweep_the_port_is_divergent_and_keras_backends_are_not():
 
 
 @pytest.mark.slow
-def test_end_to_end_keras_jax_dropout_is_replayed_bit_for_bit(tmp_path):
-    """Three steps through the CLI: Keras-JAX's Dropout and its JAX twin with Keras's [seed, counter] key."""
+def test_end_to_end_keras_jax_dropout_is_replayed_bit_for_bit(tmp_path, api_run):
+    """Three steps through api.run: Keras-JAX's Dropout and its JAX twin with Keras's [seed, counter] key."""
     out = tmp_path / "dr.json"
     arms = "jax-keras-dropout-clip,keras-jax,reference-f64"
-    proc = run_cli(
-        "run", "--workload", "dropout-rng", "--steps", "3", "--no-weights", "--out", str(out), "--arms", arms
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    api_run("dropout-rng", steps=3, weights=False, out=out, arms=arms)  # raises where an arm errors (the CLI's exit 1)
     a = json.loads(out.read_text())
     (m,) = a["mechanism"]
     assert m["keras_arm"] == "keras-jax" and m["reproduced"] and m["max_abs_diff_final"] == 0.0, m

@@ -1,5 +1,5 @@
 """fit-shuffle: Keras-JAX's fit order exactly on constructed cases, the declaration's refusals, the preset's gap
-(JAX arms), the committed baseline's recorded orders, and one short run through the CLI and the Keras workers."""
+(JAX arms), the committed baseline's recorded orders, and one short run through api.run and the Keras workers."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from paritybench.experiment import data
 from paritybench.workloads.base import check, resolve_ref
 from paritybench.workloads.fit_shuffle.workload import BATCH, HOLDOUT, SEED, N
 
-from .conftest import ROOT, run_cli
+from .conftest import ROOT
 
 BASELINE = ROOT / "results" / "baselines" / "fit-shuffle-cpu.json"
 
@@ -115,15 +115,12 @@ def test_baseline_records_each_shuffled_arms_order_and_keras_jax_is_the_ports_re
 
 
 @pytest.mark.slow
-def test_end_to_end_keras_jax_fit_order_is_replayed_across_an_epoch_boundary(tmp_path):
-    """Nine steps through the CLI (epoch 2's first batch included): Keras-JAX's shuffled fit is reproduced by the
+def test_end_to_end_keras_jax_fit_order_is_replayed_across_an_epoch_boundary(tmp_path, api_run):
+    """Nine steps through api.run (epoch 2's first batch included): Keras-JAX's shuffled fit is reproduced by the
     JAX arm in NumPy's order, Keras-TF's fit(shuffle=False) by the in-order port."""
     out = tmp_path / "fs.json"
     arms = "jax-in-order,jax-fit-order-keras-clip,keras-jax,keras-tensorflow-in-order,reference-f64"
-    proc = run_cli(
-        "run", "--workload", "fit-shuffle", "--steps", "9", "--no-weights", "--out", str(out), "--arms", arms
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    api_run("fit-shuffle", steps=9, weights=False, out=out, arms=arms)  # raises where an arm errors (the CLI's exit 1)
     a = json.loads(out.read_text())
     mech = {m["keras_arm"]: m for m in a["mechanism"]}
     assert set(mech) == {"keras-jax", "keras-tensorflow-in-order"}

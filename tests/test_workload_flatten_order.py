@@ -22,7 +22,6 @@ from paritybench.workloads.base import resolve_ref
 from paritybench.workloads.flatten_order import jax_model as m
 from paritybench.workloads.flatten_order.workload import FILTERS, FLAT, OUT_SIDE, PERM
 
-from .conftest import run_cli
 from .test_conventions import _main_table
 from .test_localize import _localize
 
@@ -152,23 +151,17 @@ def test_conventions_name_the_flatten_order_and_the_declarations_hold():
 
 
 @pytest.mark.slow
-def test_flatten_order_end_to_end_one_step(tmp_path):
-    """One step through the CLI: Keras-TF and Keras-JAX flatten (h, w, c) (their emulations reproduce them
+def test_flatten_order_end_to_end_one_step(tmp_path, api_run):
+    """One step through api.run: Keras-TF and Keras-JAX flatten (h, w, c) (their emulations reproduce them
     within 1e-6) and start from the reference's loss; the port does not."""
     out = tmp_path / "fo.json"
-    proc = run_cli(
-        "run",
-        "--workload",
+    api_run(
         "flatten-order",
-        "--steps",
-        "1",
-        "--no-weights",
-        "--out",
-        str(out),
-        "--arms",
-        "jax-flatten-chw,jax-flatten-hwc,jax-flatten-hwc-keras-clip,keras-tensorflow,keras-jax,reference-f64",
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
+        steps=1,
+        weights=False,
+        out=out,
+        arms="jax-flatten-chw,jax-flatten-hwc,jax-flatten-hwc-keras-clip,keras-tensorflow,keras-jax,reference-f64",
+    )  # raises where an arm errors (the CLI's exit 1)
     a = json.loads(out.read_text())
     mech = {x["keras_arm"]: x for x in a["mechanism"]}
     assert mech["keras-tensorflow"]["emulation"] == "jax-flatten-hwc" and mech["keras-tensorflow"]["reproduced"]

@@ -25,8 +25,6 @@ from paritybench.workloads.base import resolve_ref
 from paritybench.workloads.gelu_approximate import jax_model as jm
 from paritybench.workloads.gelu_approximate import torch_model as tm
 
-from .conftest import run_cli
-
 X = np.linspace(-6.0, 6.0, 120001)  # step 1e-4
 
 
@@ -108,23 +106,17 @@ def test_preset_literal_port_leaves_the_exact_trajectory_and_the_fix_stays_on_it
 
 
 @pytest.mark.slow
-def test_end_to_end_keras_gelu_is_exact_and_its_tanh_option_is_the_port(tmp_path):
-    """One step through the CLI: Keras-TF's Dense(activation="gelu") is reproduced by the exact-GELU fix, its
+def test_end_to_end_keras_gelu_is_exact_and_its_tanh_option_is_the_port(tmp_path, api_run):
+    """One step through api.run: Keras-TF's Dense(activation="gelu") is reproduced by the exact-GELU fix, its
     gelu(approximate=True) by the literal port (1e-6)."""
     out = tmp_path / "gelu.json"
-    proc = run_cli(
-        "run",
-        "--workload",
+    api_run(
         "gelu-approximate",
-        "--steps",
-        "1",
-        "--no-weights",
-        "--out",
-        str(out),
-        "--arms",
-        "jax-gelu-literal,jax-gelu-exact,keras-tensorflow,keras-tensorflow-gelu-tanh,reference-f64",
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+        steps=1,
+        weights=False,
+        out=out,
+        arms="jax-gelu-literal,jax-gelu-exact,keras-tensorflow,keras-tensorflow-gelu-tanh,reference-f64",
+    )  # raises where an arm errors (the CLI's exit 1)
     mech = {m["keras_arm"]: m for m in json.loads(out.read_text())["mechanism"]}
     assert {k: m["emulation"] for k, m in mech.items()} == {
         "keras-tensorflow": "jax-gelu-exact",

@@ -21,8 +21,6 @@ from paritybench.workloads.base import resolve_ref
 from paritybench.workloads.l2_weight_decay import jax_model as jm
 from paritybench.workloads.l2_weight_decay.workload import LAM
 
-from .conftest import run_cli
-
 LR = 0.1
 KERNEL = np.array([[1.0, -2.0], [0.5, 3e-3]])
 BIAS = np.array([0.25, -4.0])
@@ -89,16 +87,15 @@ def test_preset_fix_matches_reference_port_does_not():
 
 
 @pytest.mark.slow
-def test_end_to_end_keras_factor_two_and_mechanism(tmp_path):
-    """One step through the CLI: each Keras arm is reproduced by its emulation (2*lam*w inside), and
+def test_end_to_end_keras_factor_two_and_mechanism(tmp_path, api_run):
+    """One step through api.run: each Keras arm is reproduced by its emulation (2*lam*w inside), and
     Keras with l2(lam/2) lands on the port (lam*w) within float32 rounding."""
     out = tmp_path / "l2.json"
     arms = (
         "jax-sgd-decay-literal,jax-sgd-l2,jax-sgd-l2-clip,keras-tensorflow,keras-jax,keras-tensorflow-l2-half,"
         "jax-adam-l2,keras-tensorflow-adam-l2,jax-adamw,keras-tensorflow-adamw,reference-f64"
     )
-    proc = run_cli("run", "--workload", "l2-weight-decay", "--steps", "1", "--out", str(out), "--arms", arms)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    api_run("l2-weight-decay", steps=1, out=out, arms=arms)  # raises where an arm errors (the CLI's exit 1)
     art = json.loads(out.read_text())
     mech = {m["keras_arm"]: m for m in art["mechanism"]}
     assert set(mech) == {"keras-tensorflow", "keras-jax", "keras-tensorflow-adam-l2", "keras-tensorflow-adamw"}

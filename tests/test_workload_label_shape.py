@@ -17,7 +17,7 @@ from paritybench.experiment import data
 from paritybench.workloads import registry
 from paritybench.workloads.label_shape import jax_model as m
 
-from .conftest import ROOT, run_cli
+from .conftest import ROOT
 
 # A constructed case: three logits (n, 1), three labels (n, 1) as the workload's data holds them.
 Z = jnp.array([[-1.0], [0.5], [2.0]], jnp.float32)
@@ -124,21 +124,15 @@ def test_keras_fit_aligns_flat_labels_and_the_bare_loss_function_refuses_them():
 
 
 @pytest.mark.slow
-def test_label_shape_end_to_end_one_step(tmp_path):
+def test_label_shape_end_to_end_one_step(tmp_path, api_run):
     out = tmp_path / "ls.json"
-    proc = run_cli(
-        "run",
-        "--workload",
+    api_run(
         "label-shape",
-        "--steps",
-        "1",
-        "--no-weights",
-        "--out",
-        str(out),
-        "--arms",
-        "jax-broadcast,jax-reshape,jax-keras-clip,keras-tensorflow,keras-jax,reference-f64",
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
+        steps=1,
+        weights=False,
+        out=out,
+        arms="jax-broadcast,jax-reshape,jax-keras-clip,keras-tensorflow,keras-jax,reference-f64",
+    )  # raises where an arm errors (the CLI's exit 1)
     a = json.loads(out.read_text())
     mech = {x["keras_arm"]: x for x in a["mechanism"]}
     assert mech["keras-tensorflow"]["emulation"] == "jax-reshape" and mech["keras-tensorflow"]["reproduced"]

@@ -24,8 +24,6 @@ from paritybench.workloads.base import resolve_ref
 from paritybench.workloads.leaky_relu_slope import jax_model as jm
 from paritybench.workloads.leaky_relu_slope import torch_model as tm
 
-from .conftest import run_cli
-
 H = np.array([-3.0, -0.5, -1e-3, 2e-3, 0.7, 4.0])
 
 
@@ -115,24 +113,18 @@ def test_preset_literal_port_leaves_the_keras_trajectory_and_the_fix_stays_on_it
 
 
 @pytest.mark.slow
-def test_end_to_end_keras_slopes_are_reproduced(tmp_path):
-    """One step through the CLI: Keras-TF's LeakyReLU() is reproduced by the slope-0.3 fix,
+def test_end_to_end_keras_slopes_are_reproduced(tmp_path, api_run):
+    """One step through api.run: Keras-TF's LeakyReLU() is reproduced by the slope-0.3 fix,
     Dense(activation="leaky_relu") by slope 0.2 and LeakyReLU(negative_slope=0.01) by the literal port (1e-6)."""
     out = tmp_path / "leaky.json"
-    proc = run_cli(
-        "run",
-        "--workload",
+    api_run(
         "leaky-relu-slope",
-        "--steps",
-        "1",
-        "--no-weights",
-        "--out",
-        str(out),
-        "--arms",
-        "jax-leaky-literal,jax-leaky-keras,jax-leaky-activation,keras-tensorflow,keras-tensorflow-activation,"
+        steps=1,
+        weights=False,
+        out=out,
+        arms="jax-leaky-literal,jax-leaky-keras,jax-leaky-activation,keras-tensorflow,keras-tensorflow-activation,"
         "keras-tensorflow-slope-port,reference-f64",
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    )  # raises where an arm errors (the CLI's exit 1)
     mech = {m["keras_arm"]: m for m in json.loads(out.read_text())["mechanism"]}
     assert {k: m["emulation"] for k, m in mech.items()} == {
         "keras-tensorflow": "jax-leaky-keras",

@@ -1,7 +1,7 @@
 """loss-reduction: Keras's class-weighted sum_over_batch_size (sum(w l) / n) vs torch's weighted mean
 (sum(w l) / sum(w)), pinned on constructed cases (float64, torch's two target formats), the exact full-batch
 relation (the port is Keras at lr / mean(w)), the preset (JAX arms only), and end to end (slow): the Keras arms
-through the CLI, and the Keras loss the worker compiles against Keras's own fit(class_weight=...)."""
+through api.run, and the Keras loss the worker compiles against Keras's own fit(class_weight=...)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from paritybench.workloads.loss_reduction import jax_model as jm
 from paritybench.workloads.loss_reduction import torch_model as tm
 from paritybench.workloads.loss_reduction.workload import CLASS_WEIGHT
 
-from .conftest import ROOT, run_cli
+from .conftest import ROOT
 
 CW = np.asarray(CLASS_WEIGHT)
 
@@ -120,25 +120,19 @@ _FIT_CLASS_WEIGHT = textwrap.dedent("""
 
 
 @pytest.mark.slow
-def test_end_to_end_keras_reductions_reproduced_and_fit_class_weight_is_the_workloads_loss(tmp_path):
-    """One step through the CLI: Keras-TF's class-weighted CE is reproduced by the fix, its
+def test_end_to_end_keras_reductions_reproduced_and_fit_class_weight_is_the_workloads_loss(tmp_path, api_run):
+    """One step through api.run: Keras-TF's class-weighted CE is reproduced by the fix, its
     mean_with_sample_weight by the literal port (1e-6). Then, in one Keras-TF process, two full-batch steps of
     Keras's own fit(class_weight={9: 5.0}) land bit-identical on the workload's Keras loss (which the worker,
     calling fit without class_weight, compiles), for each reduction (the two reductions over 1e-3 apart)."""
     out = tmp_path / "lr.json"
-    proc = run_cli(
-        "run",
-        "--workload",
+    api_run(
         "loss-reduction",
-        "--steps",
-        "1",
-        "--no-weights",
-        "--out",
-        str(out),
-        "--arms",
-        "jax-weighted-mean,jax-sum-over-batch,keras-tensorflow,keras-tensorflow-mean-with-sample-weight,reference-f64",
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+        steps=1,
+        weights=False,
+        out=out,
+        arms="jax-weighted-mean,jax-sum-over-batch,keras-tensorflow,keras-tensorflow-mean-with-sample-weight,reference-f64",
+    )  # raises where an arm errors (the CLI's exit 1)
     mech = {m["keras_arm"]: m for m in json.loads(out.read_text())["mechanism"]}
     assert {k: m["emulation"] for k, m in mech.items()} == {
         "keras-tensorflow": "jax-sum-over-batch",

@@ -22,8 +22,6 @@ from paritybench.experiment import data
 from paritybench.workloads.base import resolve_ref
 from paritybench.workloads.mixed_precision import jax_model as jm
 
-from .conftest import run_cli
-
 BF16 = jnp.bfloat16
 
 
@@ -146,23 +144,14 @@ def test_preset_port_leaves_the_trajectory_and_the_fix_stays_within_bf16_roundin
 
 
 @pytest.mark.slow
-def test_end_to_end_keras_tf_bias_gradient_is_summed_in_bf16(tmp_path):
-    """One step through the CLI: Keras-TF's mixed_bfloat16 update is over 1e-4 off the fix (float32-accumulated bias
+def test_end_to_end_keras_tf_bias_gradient_is_summed_in_bf16(tmp_path, api_run):
+    """One step through api.run: Keras-TF's mixed_bfloat16 update is over 1e-4 off the fix (float32-accumulated bias
     gradients) and within bfloat16 matmul rounding (under 1e-4) of the emulation that sums each bias gradient
     in bfloat16 row by row."""
     out = tmp_path / "mp.json"
-    proc = run_cli(
-        "run",
-        "--workload",
-        "mixed-precision",
-        "--steps",
-        "1",
-        "--out",
-        str(out),
-        "--arms",
-        "jax-mixed-bf16,jax-mixed-bf16-tf,keras-tensorflow,reference-f64",
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    api_run(
+        "mixed-precision", steps=1, out=out, arms="jax-mixed-bf16,jax-mixed-bf16-tf,keras-tensorflow,reference-f64"
+    )  # raises where an arm errors (the CLI's exit 1)
     mech = {m["keras_arm"]: m for m in json.loads(out.read_text())["mechanism"]}
     assert mech["keras-tensorflow"]["emulation"] == "jax-mixed-bf16-tf"
     assert mech["keras-tensorflow"]["max_abs_diff_step1"] < 1e-4

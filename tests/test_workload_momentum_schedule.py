@@ -1,6 +1,6 @@
 """momentum-schedule: Keras's SGD momentum (lr folded into the velocity) against optax's and torch's (today's lr on
 the buffer of raw gradients), exactly on constructed cases in float64 (one rule at a constant lr, the step ratio
-under the step schedule, Nesterov too), torch's StepLR ordering, the preset (JAX arms) and, through the CLI,
+under the step schedule, Nesterov too), torch's StepLR ordering, the preset (JAX arms) and, through api.run,
 Keras's schedule counted as the fix counts it."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from paritybench.workloads.base import resolve_ref
 from paritybench.workloads.momentum_schedule import jax_model as jm
 from paritybench.workloads.momentum_schedule.workload import DROP_EVERY, MOMENTUM, lr_at, step_ratio
 
-from .conftest import ROOT, run_cli
+from .conftest import ROOT
 
 BASELINE = ROOT / "results" / "baselines" / "momentum-schedule-cpu.json"
 # optax's exponential_decay evaluates in float32 (its count is int32) even under x64: a learning rate that float32
@@ -178,16 +178,15 @@ def test_committed_baseline_parts_at_the_first_drop():
 
 
 @pytest.mark.slow
-def test_end_to_end_keras_counts_the_schedule_as_the_fix_does(tmp_path):
-    """Through the CLI, 7 steps: Keras-JAX's SGD under ExponentialDecay(staircase) stays within 1e-6 of its
+def test_end_to_end_keras_counts_the_schedule_as_the_fix_does(tmp_path, api_run):
+    """Through api.run, 7 steps: Keras-JAX's SGD under ExponentialDecay(staircase) stays within 1e-6 of its
     emulation across the first drop (its schedule read at ``iterations`` before the increment), while the optax
     port leaves the float64 reference at step 5."""
     out = tmp_path / "ms.json"
     arms = "jax-sgd-momentum-literal,jax-keras-momentum-clip,keras-jax,reference-f64"
-    proc = run_cli(
-        "run", "--workload", "momentum-schedule", "--steps", "7", "--no-weights", "--out", str(out), "--arms", arms
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    api_run(
+        "momentum-schedule", steps=7, weights=False, out=out, arms=arms
+    )  # raises where an arm errors (the CLI's exit 1)
     a = json.loads(out.read_text())
     (mech,) = a["mechanism"]
     assert mech["keras_arm"] == "keras-jax" and mech["reproduced"] and mech["max_abs_diff_final"] <= 1e-6, mech

@@ -25,7 +25,7 @@ from paritybench.workloads.base import resolve_ref
 from paritybench.workloads.pool_padding import jax_model as m
 from paritybench.workloads.pool_padding.workload import CONV_SIDE, FILTERS, OUT_SIDE
 
-from .conftest import ROOT, run_cli
+from .conftest import ROOT
 from .test_conventions import _main_table
 from .test_localize import _localize
 
@@ -173,23 +173,17 @@ def test_committed_baseline_every_backend_as_its_emulation_and_keras_torch_off_t
 
 
 @pytest.mark.slow
-def test_pool_padding_end_to_end_one_step(tmp_path):
-    """One step through the CLI: Keras-torch replicates the edge (reproduced by its emulation within 1e-6); its
+def test_pool_padding_end_to_end_one_step(tmp_path, api_run):
+    """One step through api.run: Keras-torch replicates the edge (reproduced by its emulation within 1e-6); its
     step-0 loss is neither the float64 reference's (TensorFlow's divisor) nor the port's."""
     out = tmp_path / "pp.json"
-    proc = run_cli(
-        "run",
-        "--workload",
+    api_run(
         "pool-padding",
-        "--steps",
-        "1",
-        "--no-weights",
-        "--out",
-        str(out),
-        "--arms",
-        "jax-pool-include-pad,jax-pool-exclude-pad,jax-pool-replicate-keras-torch-clip,keras-torch,reference-f64",
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
+        steps=1,
+        weights=False,
+        out=out,
+        arms="jax-pool-include-pad,jax-pool-exclude-pad,jax-pool-replicate-keras-torch-clip,keras-torch,reference-f64",
+    )  # raises where an arm errors (the CLI's exit 1)
     a = json.loads(out.read_text())
     runs = {r["arm"]: r for r in a["runs"]}
     ref = runs["reference-f64"]["curves"]["loss"][0]

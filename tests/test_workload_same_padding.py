@@ -15,8 +15,6 @@ from paritybench.experiment import data
 from paritybench.workloads import registry
 from paritybench.workloads.same_padding import jax_model as m
 
-from .conftest import run_cli
-
 
 def _conv(images: np.ndarray, kernel: np.ndarray, padding) -> np.ndarray:
     params = {"conv/kernel": jnp.asarray(kernel), "conv/bias": jnp.zeros(kernel.shape[-1], jnp.float32)}
@@ -80,21 +78,15 @@ def test_relu_has_zero_gradient_at_zero_and_jnp_maximum_half():
 
 
 @pytest.mark.slow
-def test_same_padding_end_to_end_one_step(tmp_path):
+def test_same_padding_end_to_end_one_step(tmp_path, api_run):
     out = tmp_path / "sp.json"
-    proc = run_cli(
-        "run",
-        "--workload",
+    api_run(
         "same-padding",
-        "--steps",
-        "1",
-        "--no-weights",
-        "--out",
-        str(out),
-        "--arms",
-        "jax-torch-pad,jax-same,jax-same-keras-clip,keras-tensorflow,keras-jax,reference-f64",
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
+        steps=1,
+        weights=False,
+        out=out,
+        arms="jax-torch-pad,jax-same,jax-same-keras-clip,keras-tensorflow,keras-jax,reference-f64",
+    )  # raises where an arm errors (the CLI's exit 1)
     a = json.loads(out.read_text())
     mech = {x["keras_arm"]: x for x in a["mechanism"]}
     assert mech["keras-tensorflow"]["emulation"] == "jax-same" and mech["keras-tensorflow"]["reproduced"]

@@ -94,30 +94,24 @@ def test_every_committed_v1_baseline_compares_with_a_fresh_v2_run(seed_run, tmp_
 
 
 @pytest.fixture(scope="module")
-def softmax_run(tmp_path_factory):
+def softmax_run(tmp_path_factory, api_run):
     """softmax-ce, one step, the six arms of its mechanism check: trained once for the two tests that read it
-    (the compare refusal needs any softmax-ce artifact; it used to train a jax-logits run of its own)."""
+    (the compare refusal needs any softmax-ce artifact; it used to train a jax-logits run of its own). In this
+    process (api.run, which raises where an arm errors: the CLI's exit 1), on the session's Keras workers."""
     out = tmp_path_factory.mktemp("softmax") / "sm.json"
-    proc = run_cli(
-        "run",
-        "--workload",
+    api_run(
         "softmax-ce",
-        "--steps",
-        "1",
-        "--no-weights",
-        "--out",
-        str(out),
-        "--arms",
-        "jax-naive,jax-keras-clip,jax-logits,keras-tensorflow,keras-jax,reference-f64",
+        steps=1,
+        weights=False,
+        out=out,
+        arms="jax-naive,jax-keras-clip,jax-logits,keras-tensorflow,keras-jax,reference-f64",
     )
-    return proc, out
+    return out
 
 
 @pytest.mark.slow
 def test_compare_refuses_artifacts_of_two_workloads(seed_run, softmax_run):
-    proc, other = softmax_run
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    proc = run_cli("compare", str(seed_run["path"]), str(other))
+    proc = run_cli("compare", str(seed_run["path"]), str(softmax_run))
     assert proc.returncode == 2 and "workload name differs" in proc.stderr and proc.stderr.count("\n") == 1
 
 
@@ -125,9 +119,7 @@ def test_compare_refuses_artifacts_of_two_workloads(seed_run, softmax_run):
 def test_softmax_ce_reproduces_each_keras_backend_after_one_step(softmax_run):
     """Keras-TF takes the softmax's cached logits (matches optax.softmax_cross_entropy), Keras-JAX
     clips the renormalised probability (matches jax-keras-clip): both within 1e-6 after step 1."""
-    proc, out = softmax_run
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    a = json.loads(out.read_text())
+    a = json.loads(softmax_run.read_text())
     mech = {m["keras_arm"]: m for m in a["mechanism"]}
     assert mech["keras-tensorflow"]["emulation"] == "jax-logits" and mech["keras-tensorflow"]["reproduced"]
     assert mech["keras-jax"]["emulation"] == "jax-keras-clip" and mech["keras-jax"]["reproduced"]

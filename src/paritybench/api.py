@@ -12,6 +12,10 @@
     why.pairs[0].verdict # "adam epsilon placement closes the gap: 9.54e3x -> 1x the noise floor (...)"
     api.read_run("results/runs/X.json")         # a run the CLI wrote, as the same result
 
+    with api.session():                          # many runs in one process (a notebook, a test session)
+        for arms in (["jax-naive", "keras-jax"], ["jax-logits", "keras-jax"]):
+            api.run("seed-bce", arms=[*arms, "reference-f64"], steps=3)   # ONE keras-jax worker serves both
+
 Each call runs the command's own code (``commands.run.cmd_run``, ``commands.localize.cmd_localize``) on the
 options the CLI parses for an empty command line, with the call's arguments put in (``commands.defaults``):
 a call and the command line with the same options train the same thing and write the same files. A problem
@@ -26,6 +30,14 @@ too, before it loads the workload; where JAX, TensorFlow, torch or Keras is alre
 with other values (``experiment.flags.not_in_effect``), those cannot take effect and the call is refused,
 naming them. Call ``set_flags()`` before importing a framework (a notebook's first cell) to train in the
 same process as your own framework code.
+
+Keras workers: each ``run`` outside a ``session()`` starts one worker process per Keras backend it trains, which
+spends seconds of CPU time importing its backend before it trains (TensorFlow's the most). Inside
+``with api.session():`` the runs share the workers of one ``pipeline.worker_pool.KerasPool``, as ``run --workload
+all`` does: one serving worker per (backend, numerics), started by the first run that needs it and stopped when the
+block ends; between jobs a worker clears its Keras session and seeds again, so an arm trains as in a worker of its
+own (tests/test_worker_pool.py). ``localize`` and ``explain`` read the Keras arms' tensors in inspection workers
+of their own (``arms.keras_inspect``), one per call, session or not.
 """
 
 from __future__ import annotations
@@ -53,6 +65,7 @@ from paritybench.commands.localize import cmd_localize
 from paritybench.commands.run import cmd_run
 from paritybench.errors import ParityError
 from paritybench.experiment import flags
+from paritybench.pipeline.worker_pool import KerasPool
 from paritybench.workloads import Workload
 
 WorkloadLike = str | os.PathLike[str] | Workload
@@ -70,6 +83,7 @@ __all__ = [
     "localize",
     "read_run",
     "run",
+    "session",
     "set_flags",
 ]
 
@@ -182,6 +196,28 @@ def set_flags(deterministic: bool = True, onednn: bool | None = None, threads: i
     flags.apply(opts)
 
 
+# The pool of the ``session()`` block this process is in; None outside one.
+_POOL: KerasPool | None = None
+
+
+@contextlib.contextmanager
+def session() -> Iterator[KerasPool]:
+    """A block whose ``run`` calls share Keras worker processes: one per (backend, numerics), started by the first
+    run that needs it and stopped, with its temporary folder, when the block ends (an exception included). A
+    worker that died or failed a job is dropped, and the next run that needs its backend starts a fresh one. A
+    ``session()`` inside another is the outer one. Yields the pool (``.started``: the workers it started)."""
+    global _POOL
+    if _POOL is not None:
+        yield _POOL
+        return
+    with KerasPool() as pool:
+        _POOL = pool
+        try:
+            yield pool
+        finally:
+            _POOL = None
+
+
 def run(
     workload: WorkloadLike | None = None,
     *,
@@ -236,7 +272,12 @@ def run(
         threefry_partitionable=threefry_partitionable,
         step_timeout=step_timeout,
     )
-    path, text = _call(cmd_run, "run", args, flags.NumericsOptions(deterministic, onednn, threads), out, echo)
+    pool = _POOL
+
+    def command(options: Any, console: Console) -> int:
+        return cmd_run(options, console, pool)
+
+    path, text = _call(command, "run", args, flags.NumericsOptions(deterministic, onednn, threads), out, echo)
     return _run_result(path, text)
 
 

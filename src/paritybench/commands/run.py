@@ -31,6 +31,7 @@ from paritybench.errors import ParityError
 from paritybench.experiment import flags
 from paritybench.experiment.weights import weights_group, write_weights_npz
 from paritybench.pipeline import budget, runner
+from paritybench.pipeline.worker_pool import KerasPool
 from paritybench.procs import die_with_parent, orphan_cleanup, tmp_prefix, worker_env
 from paritybench.studies.repeat import add_spread, repeat_section
 
@@ -59,7 +60,9 @@ class RunCommand(Command):
         return cmd_run(args, console)
 
 
-def cmd_run(args, console) -> int:
+def cmd_run(args, console, pool: KerasPool | None = None) -> int:
+    """``paritybench run``. ``pool``: the Keras workers of ``paritybench.api.session`` (kept across the calls of
+    one process), else this run starts workers of its own."""
     if getattr(args, "workload", None) == "all":  # the catalogue: every built-in workload's preset
         return cmd_run_all(args, console)
     if getattr(args, "repeat", 1) != 1:
@@ -72,7 +75,7 @@ def cmd_run(args, console) -> int:
     budget.check_run(cfg)
     claim = _claim_run_outputs(args, cfg)
     try:
-        return _run_and_commit(args, console, cfg, claim.path)
+        return _run_and_commit(args, console, cfg, claim.path, pool)
     finally:
         claim.release(committed=claim.path.exists())
 
@@ -90,12 +93,12 @@ def _claim_run_outputs(args, cfg):
     return safeout.OutputClaim.default(cfg, DEFAULT_RESULTS)
 
 
-def _run_and_commit(args, console, cfg, out: Path) -> int:
+def _run_and_commit(args, console, cfg, out: Path, pool: KerasPool | None = None) -> int:
     applied = flags.apply(cfg.numerics)
 
     prog = RichProgress(console)
     try:
-        result = runner.run(cfg, prog)
+        result = runner.run(cfg, prog, pool=pool)
     finally:
         prog.stop()
     failure = nothing_trained(result.runs)
