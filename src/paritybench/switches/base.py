@@ -180,3 +180,10 @@ def probe_inputs(framework: str, t: Target, rows: int = 8) -> tuple[dict[str, An
 
         array = jnp.asarray
     return {k: array(v) for k, v in t.init.items()}, array(x), {k: array(v) for k, v in t.state.items()}
+
+
+def probe_forward(apply: Callable[..., Any], framework: str, t: Target, rows: int = 8) -> Any:
+    """``apply`` (a forward pass in ``framework``) on ``probe_inputs``: with the model state, in training mode,
+    where the workload keeps one (``apply(params, x, state, training)``), else ``apply(params, x)``."""
+    p, xs, st = probe_inputs(framework, t, rows)
+    return apply(p, xs, st, True) if t.state else apply(p, xs)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from paritybench.arms.registry import kind_of
-from paritybench.switches.base import Refusal, Switch, Target, patched
+from paritybench.switches.base import Refusal, Switch, Target, patched, probe_forward
 from paritybench.workloads.base import Arm, resolve_ref
 
 Pads = tuple[tuple[int, int], ...]
@@ -26,7 +26,6 @@ Pads = tuple[tuple[int, int], ...]
 
 def _jax_read(arm: Arm, t: Target) -> tuple[Pads, tuple[int, ...]]:
     import jax  # late: a framework: loads after the numerics flags
-    import jax.numpy as jnp  # late: a framework: loads after the numerics flags
 
     real = jax.lax.conv_general_dilated
     calls: list[tuple[Pads, tuple[int, ...]]] = []
@@ -45,7 +44,7 @@ def _jax_read(arm: Arm, t: Target) -> tuple[Pads, tuple[int, ...]]:
 
     apply = resolve_ref(arm.jax_apply or t.workload.model.jax_apply)
     with patched(jax.lax, "conv_general_dilated", recorder):
-        apply({k: jnp.asarray(v) for k, v in t.init.items()}, jnp.asarray(t.x))
+        probe_forward(apply, "jax", t)
     if len(calls) != 1:
         raise Refusal(f"{arm.name}'s forward pass makes {len(calls)} lax.conv_general_dilated calls, not one")
     return calls[0]
@@ -73,9 +72,8 @@ def _torch_read(arm: Arm, t: Target) -> tuple[Pads, tuple[int, ...]]:
     ref = arm.torch_apply or t.workload.model.torch_apply
     if ref is None:
         raise Refusal(f"workload {t.workload.name} declares no Model.torch_apply")
-    params = {k: torch.tensor(np.asarray(v, np.float32)) for k, v in t.init.items()}
     with torch.no_grad(), patched(F, "conv2d", recorder):
-        resolve_ref(ref)(params, torch.tensor(np.asarray(t.x, np.float32)))
+        probe_forward(resolve_ref(ref), "torch", t)
     if len(calls) != 1:
         raise Refusal(f"{arm.name}'s forward pass makes {len(calls)} F.conv2d calls, not one")
     return calls[0]

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from paritybench.arms.registry import kind_of
-from paritybench.switches.base import Refusal, Switch, Target, patched
+from paritybench.switches.base import Refusal, Switch, Target, patched, probe_forward
 from paritybench.workloads.base import Arm, resolve_ref
 
 COUNT, WINDOW = "count of real cells", "whole window"
@@ -48,7 +48,6 @@ def _same_pads(side: int, k: int, s: int) -> tuple[int, int]:
 
 def _jax_read(arm: Arm, t: Target) -> Pool:
     import jax  # late: a framework: loads after the numerics flags
-    import jax.numpy as jnp  # late: a framework: loads after the numerics flags
 
     real = jax.lax.reduce_window
     calls: list[tuple[Any, ...]] = []
@@ -60,9 +59,8 @@ def _jax_read(arm: Arm, t: Target) -> Pool:
         return real(operand, init_value, computation, window_dimensions, window_strides, padding, *a, **k)
 
     apply = resolve_ref(arm.jax_apply or t.workload.model.jax_apply)
-    params = {k: jnp.asarray(v) for k, v in t.init.items()}
     with patched(jax.lax, "reduce_window", recorder):
-        apply(params, jnp.asarray(t.x))
+        probe_forward(apply, "jax", t)
     sums = [c for c in calls if not c[0]]
     if len(sums) != 1:
         raise Refusal(f"{arm.name}'s forward pass makes {len(sums)} summing lax.reduce_window calls, not one pool")
@@ -93,9 +91,8 @@ def _torch_read(arm: Arm, t: Target) -> Pool:
     ref = arm.torch_apply or t.workload.model.torch_apply
     if ref is None:
         raise Refusal(f"workload {t.workload.name} declares no Model.torch_apply")
-    params = {k: torch.tensor(np.asarray(v, np.float32)) for k, v in t.init.items()}
     with torch.no_grad(), patched(F, "avg_pool2d", recorder):
-        resolve_ref(ref)(params, torch.tensor(np.asarray(t.x, np.float32)))
+        probe_forward(resolve_ref(ref), "torch", t)
     if len(calls) != 1:
         raise Refusal(f"{arm.name}'s forward pass makes {len(calls)} F.avg_pool2d calls, not one")
     shape, k, s, p, ceil, include, kw = calls[0]
