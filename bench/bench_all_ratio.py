@@ -13,15 +13,19 @@ recorded: the ratio means something only on an otherwise idle machine.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import os
-import tempfile
 from pathlib import Path
 
-from benchutil import commit_label, cpu_label, timed_record, write_record
+from benchutil import ratio_record, side_by_side, write_record
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def _index(every: dict, tmp: str, i: int) -> None:
+    """bench-all's per-workload seconds and statuses, from its index.json."""
+    index = json.loads(Path(f"{tmp}/all{i}/index.json").read_text())
+    every["workload_seconds"] = {w["workload"]: w["seconds"] for w in index["workloads"]}
+    every["status"] = {w["workload"]: w["status"] for w in index["workloads"]}
 
 
 def main() -> None:
@@ -29,35 +33,14 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--out", default=None, help="write the record here (JSON); default: print only")
     a = ap.parse_args()
-    rounds = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for i in range(a.repeat):
-            bench = timed_record(["run", "--no-weights", "--out", f"{tmp}/bench{i}.json"])
-            every = timed_record(["run", "--workload", "all", "--no-weights", "--out", f"{tmp}/all{i}"])
-            index = json.loads(Path(f"{tmp}/all{i}/index.json").read_text())
-            every["workload_seconds"] = {w["workload"]: w["seconds"] for w in index["workloads"]}
-            every["status"] = {w["workload"]: w["status"] for w in index["workloads"]}
-            rounds.append({"bench": bench, "bench_all": every})
-            print(
-                f"round {i + 1}: bench {bench['wall_seconds']:.1f} s ({bench['cpu_seconds']:.1f} s CPU), bench-all"
-                f" {every['wall_seconds']:.1f} s ({every['cpu_seconds']:.1f} s CPU):"
-                f" {every['wall_seconds'] / bench['wall_seconds']:.2f}x wall",
-                flush=True,
-            )
-    wall = sum(r["bench_all"]["wall_seconds"] for r in rounds) / sum(r["bench"]["wall_seconds"] for r in rounds)
-    cpu = sum(r["bench_all"]["cpu_seconds"] for r in rounds) / sum(r["bench"]["cpu_seconds"] for r in rounds)
-    record = {
-        "kind": "bench-all-ratio",
-        "format_version": "1.0",
-        "created_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "commit": commit_label(ROOT),
-        "cpu": cpu_label(),
-        "logical_cpus": os.cpu_count(),
-        "command": "python bench/bench_all_ratio.py --repeat " + str(a.repeat),
-        "rounds": rounds,
-        "wall_ratio": round(wall, 3),
-        "cpu_ratio": round(cpu, 3),
-    }
+    rounds, wall, cpu = side_by_side(
+        a.repeat,
+        ("bench", lambda tmp, i: ["run", "--no-weights", "--out", f"{tmp}/bench{i}.json"]),
+        ("bench_all", lambda tmp, i: ["run", "--workload", "all", "--no-weights", "--out", f"{tmp}/all{i}"]),
+        _index,
+    )
+    command = f"python bench/bench_all_ratio.py --repeat {a.repeat}"
+    record = ratio_record("bench-all-ratio", ROOT, command, rounds, wall, cpu)
     print(f"bench-all / bench: {wall:.2f}x wall, {cpu:.2f}x CPU over {a.repeat} rounds")
     if a.out:
         write_record(record, a.out)

@@ -6,12 +6,14 @@ before it sets the numerics flags, and the flags must precede every framework.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import re
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -130,6 +132,53 @@ def commit_label(root) -> str:
         ["git", "status", "--porcelain", "--", "src", "bench"], capture_output=True, text=True, cwd=root
     )
     return (head.stdout.strip() or "unknown") + ("-dirty" if changed.stdout.strip() else "")
+
+
+def side_by_side(
+    repeat: int,
+    base: tuple[str, Callable[[str, int], list[str]]],
+    other: tuple[str, Callable[[str, int], list[str]]],
+    after_other: Callable[[dict, str, int], None] | None = None,
+) -> tuple[list[dict], float, float]:
+    """Two paritybench commands timed alternately ``repeat`` times (``timed_record``), each given a temporary
+    folder and the round: ``base`` = (key, round -> arguments), ``other`` likewise; ``after_other`` may add to the
+    other's record from its outputs. Returns the rounds and the ratios other / base of the summed wall and CPU
+    times."""
+    rounds = []
+    (bk, bargs), (ok, oargs) = base, other
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(repeat):
+            b = timed_record(bargs(tmp, i))
+            o = timed_record(oargs(tmp, i))
+            if after_other is not None:
+                after_other(o, tmp, i)
+            rounds.append({bk: b, ok: o})
+            print(
+                f"round {i + 1}: {bk.replace('_', '-')} {b['wall_seconds']:.1f} s ({b['cpu_seconds']:.1f} s CPU),"
+                f" {ok.replace('_', '-')} {o['wall_seconds']:.1f} s ({o['cpu_seconds']:.1f} s CPU):"
+                f" {o['wall_seconds'] / b['wall_seconds']:.2f}x wall",
+                flush=True,
+            )
+    wall = sum(r[ok]["wall_seconds"] for r in rounds) / sum(r[bk]["wall_seconds"] for r in rounds)
+    cpu = sum(r[ok]["cpu_seconds"] for r in rounds) / sum(r[bk]["cpu_seconds"] for r in rounds)
+    return rounds, wall, cpu
+
+
+def ratio_record(kind: str, root, command: str, rounds: list[dict], wall: float, cpu: float, **extra) -> dict:
+    """The record a side-by-side benchmark writes: what, when, on which commit and CPU, the rounds and ratios."""
+    return {
+        "kind": kind,
+        "format_version": "1.0",
+        "created_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "commit": commit_label(root),
+        "cpu": cpu_label(),
+        "logical_cpus": os.cpu_count(),
+        "command": command,
+        **extra,
+        "rounds": rounds,
+        "wall_ratio": round(wall, 3),
+        "cpu_ratio": round(cpu, 3),
+    }
 
 
 def write_record(record: dict, out) -> None:

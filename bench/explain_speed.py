@@ -13,12 +13,9 @@ compares with no ``--arms``. The ratio means something only on an otherwise idle
 from __future__ import annotations
 
 import argparse
-import datetime
-import os
-import tempfile
 from pathlib import Path
 
-from benchutil import commit_label, cpu_label, timed_record, write_record
+from benchutil import ratio_record, side_by_side, write_record
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,35 +28,15 @@ def main() -> None:
     ap.add_argument("--out", default=None, help="write the record here (JSON); default: print only")
     a = ap.parse_args()
     arms = ["--arms", a.arms] if a.arms else []
-    rounds = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for i in range(a.repeat):
-            loc = timed_record(["localize", "--workload", a.workload, *arms, "--out", f"{tmp}/l{i}.json"])
-            exp = timed_record(["explain", "--workload", a.workload, *arms, "--out", f"{tmp}/e{i}.json"])
-            rounds.append({"localize": loc, "explain": exp})
-            print(
-                f"round {i + 1}: localize {loc['wall_seconds']:.1f} s ({loc['cpu_seconds']:.1f} s CPU), explain"
-                f" {exp['wall_seconds']:.1f} s ({exp['cpu_seconds']:.1f} s CPU):"
-                f" {exp['wall_seconds'] / loc['wall_seconds']:.2f}x wall",
-                flush=True,
-            )
-    wall = sum(r["explain"]["wall_seconds"] for r in rounds) / sum(r["localize"]["wall_seconds"] for r in rounds)
-    cpu = sum(r["explain"]["cpu_seconds"] for r in rounds) / sum(r["localize"]["cpu_seconds"] for r in rounds)
+    rounds, wall, cpu = side_by_side(
+        a.repeat,
+        ("localize", lambda tmp, i: ["localize", "--workload", a.workload, *arms, "--out", f"{tmp}/l{i}.json"]),
+        ("explain", lambda tmp, i: ["explain", "--workload", a.workload, *arms, "--out", f"{tmp}/e{i}.json"]),
+    )
     command = f"python bench/explain_speed.py --workload {a.workload} --repeat {a.repeat}"
-    record = {
-        "kind": "explain-vs-localize",
-        "format_version": "1.0",
-        "created_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "commit": commit_label(ROOT),
-        "cpu": cpu_label(),
-        "logical_cpus": os.cpu_count(),
-        "command": command + (f" --arms {a.arms}" if a.arms else ""),
-        "workload": a.workload,
-        "pairs": a.arms or "every arm against the reference",
-        "rounds": rounds,
-        "wall_ratio": round(wall, 3),
-        "cpu_ratio": round(cpu, 3),
-    }
+    command += f" --arms {a.arms}" if a.arms else ""
+    pairs = a.arms or "every arm against the reference"
+    record = ratio_record("explain-vs-localize", ROOT, command, rounds, wall, cpu, workload=a.workload, pairs=pairs)
     print(f"explain / localize: {wall:.2f}x wall, {cpu:.2f}x CPU over {a.repeat} rounds")
     if a.out:
         write_record(record, a.out)
