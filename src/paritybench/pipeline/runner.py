@@ -351,8 +351,10 @@ def run(
         # overlap instead of adding up. Each waits, once trained, for the list of other arms' final weights to
         # evaluate (the weight swap). A start-up that fails (bad data, a wrong shape) stops them unused.
         workers: list[_KerasWorker] = []
-        early = {} if pool is not None else _spawn_keras(cfg, by_process, todo, Path(tmp))
-        if pool is not None:
+        early = {}
+        if pool is None:
+            early = _spawn_keras(cfg, by_process, todo, Path(tmp))
+        else:
             for process in _with_work(by_process, todo):
                 pool.prestart(process, cfg.numerics.to_dict())  # a serving worker, started now if there is none
         try:
